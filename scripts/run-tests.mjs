@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// Runs every test file (test/**/*.test.ts) with Node's own test runner, TypeScript
+// loaded through tsx. Arguments filter by path substring: `npm test -- raft storage`.
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const root = new URL('..', import.meta.url).pathname;
+const filters = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+
+function walk(dir) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...walk(path));
+    else if (name.endsWith('.test.ts')) out.push(relative(root, path));
+  }
+  return out;
+}
+
+const files = walk(join(root, 'test')).filter(
+  (f) => filters.length === 0 || filters.some((needle) => f.includes(needle)),
+);
+if (files.length === 0) {
+  console.error(`no test files match ${JSON.stringify(filters)}`);
+  process.exit(1);
+}
+// Two cores: run two files at a time. Files that start real clusters take their own
+// loopback addresses and ports, so they do not collide.
+const concurrency = process.env.TEST_CONCURRENCY ?? '2';
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files],
+  { cwd: root, stdio: 'inherit', env: { ...process.env, TZ: 'UTC' } },
+);
+process.exit(result.status ?? 1);
