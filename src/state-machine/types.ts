@@ -1,0 +1,52 @@
+/**
+ * The shapes that cross the state machine's boundary: statements going in (parsed by
+ * the HTTP layer, encoded into Raft entries), results coming out (turned into rqlite
+ * JSON by the HTTP layer). Plain data only.
+ */
+
+/** A value bound to a statement parameter or read from a row. Booleans bind as 1 / 0. */
+export type SqlValue = null | number | bigint | string | Uint8Array | boolean;
+
+/** A value as SQLite returns it (no booleans). Integers beyond 2^53 come back as bigint. */
+export type SqlResultValue = null | number | bigint | string | Uint8Array;
+
+export interface Statement {
+  readonly sql: string;
+  /** Positional parameters (`?`, `?NNN`), in order. */
+  readonly positional: readonly SqlValue[];
+  /** Named parameters (`:name`, `@name`, `$name`), keys without the prefix. */
+  readonly named: Readonly<Record<string, SqlValue>>;
+}
+
+/** One replicated write: what a Raft entry's data decodes to. */
+export interface Command {
+  readonly statements: readonly Statement[];
+  /** All statements commit or none; processing stops at the first error. */
+  readonly transaction: boolean;
+  /** The leader's clock when it proposed the entry: what 'now' means while applying it. */
+  readonly timestampMs: number;
+  /** Seeds random() and randomblob() while applying the entry. 64-bit. */
+  readonly seed: bigint;
+  /** A client's idempotency key: a repeat returns the first result and applies nothing. */
+  readonly requestId?: string;
+}
+
+export type StatementResult =
+  | {
+      readonly kind: 'write';
+      readonly lastInsertId: number | bigint;
+      readonly rowsAffected: number;
+      readonly timeSeconds?: number;
+    }
+  | {
+      readonly kind: 'rows';
+      readonly columns: readonly string[];
+      /** Declared column types; "" for expressions. */
+      readonly types: readonly string[];
+      readonly rows: readonly (readonly SqlResultValue[])[];
+      readonly timeSeconds?: number;
+    }
+  /** DDL and other statements that neither change rows nor return any. */
+  | { readonly kind: 'empty'; readonly timeSeconds?: number }
+  /** A SQL error: deterministic, identical on every node, a result rather than a failure. */
+  | { readonly kind: 'error'; readonly error: string; readonly timeSeconds?: number };
