@@ -1,0 +1,233 @@
+/**
+ * The flags of `quorumlite serve`, GNU-style (`--name value` or `--name=value`), named
+ * after rqlited's where rqlited has a flag for the same thing. Parsing is pure: it
+ * returns options or throws a UsageError, which the CLI prints and exits 2 on.
+ */
+import { parseDurationMs, DurationError } from './duration.js';
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ServeOptions {
+  readonly nodeId: string;
+  readonly httpAddress: HostPort;
+  readonly httpAdvertisedAddress: HostPort;
+  readonly raftAddress: HostPort;
+  readonly raftAdvertisedAddress: HostPort;
+  readonly dataDirectory: string;
+  /** Raft addresses of existing members (or, with bootstrapExpect, of the peers to find). */
+  readonly joinAddresses: readonly string[];
+  /** 0: off. Otherwise the cluster size to form once that many nodes have seen each other. */
+  readonly bootstrapExpect: number;
+  readonly nonVoter: boolean;
+  readonly heartbeatMs: number;
+  readonly electionTimeoutMs: number;
+  /** Take a snapshot once this many entries were applied since the last one. */
+  readonly snapshotThresholdEntries: number;
+  /** How often the snapshot threshold is checked. */
+  readonly snapshotIntervalMs: number;
+  readonly logLevel: LogLevel;
+  /** Test-only: accept fault-injection commands on standard input (partition from peers). */
+  readonly testFaultsOnStdin: boolean;
+}
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export const joinAddressCountMax = 16;
+export const bootstrapExpectMax = 9;
+export const nodeIdLengthMax = 128;
+export const heartbeatMsMin = 10;
+export const electionTimeoutMsMax = 60_000;
+
+export const serveUsage = `Usage: quorumlite serve [flags]
+
+  --node-id ID              unique node id (default: derived from the raft address)
+  --http-addr HOST:PORT     HTTP API listen address (default 127.0.0.1:4001)
+  --http-adv-addr HOST:PORT HTTP address advertised to other nodes (default: --http-addr)
+  --raft-addr HOST:PORT     Raft listen address (default 127.0.0.1:4002)
+  --raft-adv-addr HOST:PORT Raft address advertised to other nodes (default: --raft-addr)
+  --data-dir DIR            data directory (default ./data)
+  --join ADDR[,ADDR...]     Raft addresses of cluster members to join
+  --bootstrap-expect N      form a cluster of N nodes found through --join
+  --raft-non-voter          join as a non-voting member (read replica)
+  --heartbeat-ms MS         leader heartbeat interval (default 100)
+  --election-timeout-ms MS  election timeout (default 1000)
+  --raft-snap N             snapshot after N applied entries (default 8192)
+  --raft-snap-int DURATION  how often to check the snapshot threshold (default 10s)
+  --log-level LEVEL         trace|debug|info|warn|error|silent (default info)
+  --help                    show this help
+`;
+
+interface FlagSpec {
+  readonly takesValue: boolean;
+}
+
+const flagSpecs: Readonly<Record<string, FlagSpec>> = {
+  'node-id': { takesValue: true },
+  'http-addr': { takesValue: true },
+  'http-adv-addr': { takesValue: true },
+  'raft-addr': { takesValue: true },
+  'raft-adv-addr': { takesValue: true },
+  'data-dir': { takesValue: true },
+  join: { takesValue: true },
+  'bootstrap-expect': { takesValue: true },
+  'raft-non-voter': { takesValue: false },
+  'heartbeat-ms': { takesValue: true },
+  'election-timeout-ms': { takesValue: true },
+  'raft-snap': { takesValue: true },
+  'raft-snap-int': { takesValue: true },
+  'log-level': { takesValue: true },
+  'test-faults-on-stdin': { takesValue: false },
+  help: { takesValue: false },
+};
+
+/** Splits argv into flag → value ('' for booleans). Throws on unknown, repeated or valueless flags. */
+export function splitFlags(argv: readonly string[]): Map<string, string> {
+  const values = new Map<string, string>();
+  for (let position = 0; position < argv.length; position += 1) {
+    const argument = argv[position] ?? '';
+    if (!argument.startsWith('--')) throw new UsageError(`unexpected argument ${JSON.stringify(argument)}`);
+    const equals = argument.indexOf('=');
+    const name = argument.slice(2, equals === -1 ? undefined : equals);
+    const spec = flagSpecs[name];
+    if (spec === undefined) throw new UsageError(`unknown flag --${name}`);
+    if (values.has(name)) throw new UsageError(`flag --${name} given twice`);
+    if (!spec.takesValue) {
+      if (equals !== -1) throw new UsageError(`flag --${name} takes no value`);
+      values.set(name, '');
+      continue;
+    }
+    let value: string | undefined;
+    if (equals !== -1) value = argument.slice(equals + 1);
+    else {
+      value = argv[position + 1];
+      position += 1;
+    }
+    if (value === undefined || value === '' || (equals === -1 && value.startsWith('--'))) {
+      throw new UsageError(`flag --${name} needs a value`);
+    }
+    values.set(name, value);
+  }
+  return values;
+}
+
+/** Parses "host:port" (IPv6 as "[::1]:port"). */
+export function parseHostPort(text: string, flag: string): HostPort {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
+  if (match === null) throw new UsageError(`--${flag}: invalid address ${JSON.stringify(text)}, expected HOST:PORT`);
+  const port = Number(match[2]);
+  if (port < 1 || port > 65_535) throw new UsageError(`--${flag}: port ${port} out of range 1-65535`);
+  const hostText = match[1] ?? '';
+  const host = hostText.startsWith('[') ? hostText.slice(1, -1) : hostText;
+  return { host, port };
+}
+
+export function formatHostPort(address: HostPort): string {
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+function parseInteger(text: string, flag: string, minimum: number, maximum: number): number {
+  if (!/^\d+$/.test(text)) throw new UsageError(`--${flag}: ${JSON.stringify(text)} is not a whole number`);
+  const value = Number(text);
+  if (value < minimum || value > maximum) {
+    throw new UsageError(`--${flag}: ${value} out of range ${minimum}-${maximum}`);
+  }
+  return value;
+}
+
+function parseDurationFlag(text: string, flag: string): number {
+  try {
+    const valueMs = parseDurationMs(text);
+    if (valueMs < 1) throw new UsageError(`--${flag}: must be at least 1ms`);
+    return valueMs;
+  } catch (error) {
+    if (error instanceof DurationError) throw new UsageError(`--${flag}: ${error.message}`);
+    throw error;
+  }
+}
+
+function parseJoinList(text: string | undefined): string[] {
+  if (text === undefined) return [];
+  const addresses = text.split(',').map((part) => part.trim());
+  if (addresses.length > joinAddressCountMax) {
+    throw new UsageError(`--join: at most ${joinAddressCountMax} addresses`);
+  }
+  // Accept rqlite's habit of "http://host:port" by stripping a scheme.
+  return addresses.map((address) => {
+    const bare = address.replace(/^[a-z]+:\/\//, '');
+    return formatHostPort(parseHostPort(bare, 'join'));
+  });
+}
+
+/** The node id rqlite derives when none is given: the advertised raft address. */
+export function defaultNodeId(raftAdvertisedAddress: HostPort): string {
+  return formatHostPort(raftAdvertisedAddress);
+}
+
+function parseNodeId(text: string): string {
+  if (text.length > nodeIdLengthMax) throw new UsageError(`--node-id: longer than ${nodeIdLengthMax} characters`);
+  if (!/^[A-Za-z0-9._:[\]-]+$/.test(text)) {
+    throw new UsageError(`--node-id: ${JSON.stringify(text)} may use only letters, digits and . _ : - [ ]`);
+  }
+  return text;
+}
+
+function parseLogLevel(text: string): LogLevel {
+  const level = logLevels.find((candidate) => candidate === text);
+  if (level === undefined) throw new UsageError(`--log-level: ${JSON.stringify(text)} is not one of ${logLevels.join('|')}`);
+  return level;
+}
+
+/** Parses `serve` flags. Returns 'help' when --help was given. */
+export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' {
+  const flags = splitFlags(argv);
+  if (flags.has('help')) return 'help';
+  const httpAddress = parseHostPort(flags.get('http-addr') ?? '127.0.0.1:4001', 'http-addr');
+  const raftAddress = parseHostPort(flags.get('raft-addr') ?? '127.0.0.1:4002', 'raft-addr');
+  const httpAdvertised = flags.get('http-adv-addr');
+  const raftAdvertised = flags.get('raft-adv-addr');
+  const raftAdvertisedAddress = raftAdvertised === undefined ? raftAddress : parseHostPort(raftAdvertised, 'raft-adv-addr');
+  const nodeIdText = flags.get('node-id');
+  const heartbeatMs = parseInteger(flags.get('heartbeat-ms') ?? '100', 'heartbeat-ms', heartbeatMsMin, electionTimeoutMsMax);
+  const electionTimeoutMs = parseInteger(
+    flags.get('election-timeout-ms') ?? '1000', 'election-timeout-ms', heartbeatMsMin, electionTimeoutMsMax,
+  );
+  if (electionTimeoutMs < 2 * heartbeatMs) {
+    throw new UsageError(`--election-timeout-ms (${electionTimeoutMs}) must be at least twice --heartbeat-ms (${heartbeatMs})`);
+  }
+  const joinAddresses = parseJoinList(flags.get('join'));
+  const bootstrapExpect = parseInteger(flags.get('bootstrap-expect') ?? '0', 'bootstrap-expect', 0, bootstrapExpectMax);
+  if (bootstrapExpect > 1 && joinAddresses.length === 0) {
+    throw new UsageError('--bootstrap-expect needs --join with the addresses of the other nodes');
+  }
+  if (httpAddress.host === raftAddress.host && httpAddress.port === raftAddress.port) {
+    throw new UsageError('--http-addr and --raft-addr must differ');
+  }
+  return {
+    nodeId: nodeIdText === undefined ? defaultNodeId(raftAdvertisedAddress) : parseNodeId(nodeIdText),
+    httpAddress,
+    httpAdvertisedAddress: httpAdvertised === undefined ? httpAddress : parseHostPort(httpAdvertised, 'http-adv-addr'),
+    raftAddress,
+    raftAdvertisedAddress,
+    dataDirectory: flags.get('data-dir') ?? './data',
+    joinAddresses,
+    bootstrapExpect,
+    nonVoter: flags.has('raft-non-voter'),
+    heartbeatMs,
+    electionTimeoutMs,
+    snapshotThresholdEntries: parseInteger(flags.get('raft-snap') ?? '8192', 'raft-snap', 1, 1e9),
+    snapshotIntervalMs: parseDurationFlag(flags.get('raft-snap-int') ?? '10s', 'raft-snap-int'),
+    logLevel: parseLogLevel(flags.get('log-level') ?? 'info'),
+    testFaultsOnStdin: flags.has('test-faults-on-stdin'),
+  };
+}

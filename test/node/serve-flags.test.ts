@@ -1,0 +1,124 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  parseServeFlags,
+  parseHostPort,
+  UsageError,
+  joinAddressCountMax,
+  bootstrapExpectMax,
+  nodeIdLengthMax,
+  type ServeOptions,
+} from '../../src/cli/serve-flags.js';
+import { parseDurationMs, durationTextLengthMax } from '../../src/cli/duration.js';
+
+function parsed(argv: string[]): ServeOptions {
+  const options = parseServeFlags(argv);
+  assert.notEqual(options, 'help');
+  return options as ServeOptions;
+}
+
+function refused(argv: string[], pattern: RegExp): void {
+  assert.throws(() => parseServeFlags(argv), (error: unknown) => {
+    assert.ok(error instanceof UsageError, `expected UsageError, got ${String(error)}`);
+    assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+test('defaults match rqlited: HTTP 4001, Raft 4002, ./data, id from the raft address', () => {
+  const options = parsed([]);
+  assert.deepEqual(options.httpAddress, { host: '127.0.0.1', port: 4001 });
+  assert.deepEqual(options.raftAddress, { host: '127.0.0.1', port: 4002 });
+  assert.deepEqual(options.httpAdvertisedAddress, options.httpAddress);
+  assert.deepEqual(options.raftAdvertisedAddress, options.raftAddress);
+  assert.equal(options.dataDirectory, './data');
+  assert.equal(options.nodeId, '127.0.0.1:4002');
+  assert.deepEqual(options.joinAddresses, []);
+  assert.equal(options.bootstrapExpect, 0);
+  assert.equal(options.nonVoter, false);
+  assert.equal(options.heartbeatMs, 100);
+  assert.equal(options.electionTimeoutMs, 1000);
+  assert.equal(options.snapshotThresholdEntries, 8192);
+  assert.equal(options.snapshotIntervalMs, 10_000);
+  assert.equal(options.logLevel, 'info');
+});
+
+test('every flag, in both --name value and --name=value forms', () => {
+  const options = parsed([
+    '--node-id', 'n1', '--http-addr=127.0.0.2:5001', '--raft-addr', '127.0.0.2:5002',
+    '--http-adv-addr', 'db1.example:5001', '--raft-adv-addr=db1.example:5002', '--data-dir', '/tmp/x',
+    '--join', 'http://127.0.0.3:5002,127.0.0.4:5002', '--bootstrap-expect', '3', '--raft-non-voter',
+    '--heartbeat-ms', '50', '--election-timeout-ms=500', '--raft-snap', '100', '--raft-snap-int', '1m30s',
+    '--log-level', 'warn',
+  ]);
+  assert.equal(options.nodeId, 'n1');
+  assert.deepEqual(options.httpAddress, { host: '127.0.0.2', port: 5001 });
+  assert.deepEqual(options.raftAdvertisedAddress, { host: 'db1.example', port: 5002 });
+  assert.deepEqual(options.joinAddresses, ['127.0.0.3:5002', '127.0.0.4:5002']);
+  assert.equal(options.bootstrapExpect, 3);
+  assert.equal(options.nonVoter, true);
+  assert.equal(options.heartbeatMs, 50);
+  assert.equal(options.electionTimeoutMs, 500);
+  assert.equal(options.snapshotThresholdEntries, 100);
+  assert.equal(options.snapshotIntervalMs, 90_000);
+  assert.equal(options.logLevel, 'warn');
+});
+
+test('the node id defaults to the advertised raft address', () => {
+  assert.equal(parsed(['--raft-adv-addr', 'db1:4002']).nodeId, 'db1:4002');
+});
+
+test('--help is recognised', () => {
+  assert.equal(parseServeFlags(['--help']), 'help');
+});
+
+test('bad flags and values are refused with a message naming the flag', () => {
+  refused(['--nope'], /unknown flag --nope/);
+  refused(['serve'], /unexpected argument/);
+  refused(['--node-id'], /--node-id needs a value/);
+  refused(['--node-id', '--http-addr', 'x:1'], /--node-id needs a value/);
+  refused(['--node-id', 'a', '--node-id', 'b'], /given twice/);
+  refused(['--raft-non-voter=yes'], /takes no value/);
+  refused(['--http-addr', 'localhost'], /--http-addr: invalid address/);
+  refused(['--http-addr', '127.0.0.1:0'], /port 0 out of range/);
+  refused(['--raft-addr', '127.0.0.1:70000'], /out of range/);
+  refused(['--join', '127.0.0.1:4002,nonsense'], /--join: invalid address/);
+  refused(['--heartbeat-ms', 'fast'], /not a whole number/);
+  refused(['--heartbeat-ms', '5'], /out of range/);
+  refused(['--heartbeat-ms', '100', '--election-timeout-ms', '150'], /at least twice/);
+  refused(['--raft-snap', '0'], /out of range/);
+  refused(['--raft-snap', '-3'], /not a whole number/);
+  refused(['--raft-snap-int', '10'], /--raft-snap-int: invalid duration/);
+  refused(['--log-level', 'loud'], /--log-level/);
+  refused(['--node-id', 'has space'], /--node-id/);
+  refused(['--http-addr', '127.0.0.1:4002'], /must differ/);
+  refused(['--bootstrap-expect', '3'], /needs --join/);
+});
+
+test('bounds: join list, bootstrap-expect, node id length, at the bound and one over', () => {
+  const addresses = (count: number) => Array.from({ length: count }, (_, i) => `127.0.0.1:${5000 + i}`).join(',');
+  assert.equal(parsed(['--join', addresses(joinAddressCountMax)]).joinAddresses.length, joinAddressCountMax);
+  refused(['--join', addresses(joinAddressCountMax + 1)], /at most/);
+  assert.equal(parsed(['--bootstrap-expect', String(bootstrapExpectMax), '--join', 'a:1']).bootstrapExpect, bootstrapExpectMax);
+  refused(['--bootstrap-expect', String(bootstrapExpectMax + 1), '--join', 'a:1'], /out of range/);
+  assert.equal(parsed(['--node-id', 'x'.repeat(nodeIdLengthMax)]).nodeId.length, nodeIdLengthMax);
+  refused(['--node-id', 'x'.repeat(nodeIdLengthMax + 1)], /longer than/);
+});
+
+test('IPv6 addresses in brackets', () => {
+  assert.deepEqual(parseHostPort('[::1]:4001', 'http-addr'), { host: '::1', port: 4001 });
+});
+
+test('Go-style durations', () => {
+  assert.equal(parseDurationMs('500ms'), 500);
+  assert.equal(parseDurationMs('2s'), 2000);
+  assert.equal(parseDurationMs('1m30s'), 90_000);
+  assert.equal(parseDurationMs('1.5h'), 5_400_000);
+  assert.equal(parseDurationMs('0'), 0);
+  for (const bad of ['', '10', 's', '1x', '1s2', '-1s', '1 s']) {
+    assert.throws(() => parseDurationMs(bad), /invalid duration/, bad);
+  }
+  assert.equal(parseDurationMs(`${'0'.repeat(durationTextLengthMax - 1)}s`), 0);
+  assert.throws(() => parseDurationMs(`${'0'.repeat(durationTextLengthMax)}s`), /invalid duration/);
+});
+
