@@ -1,0 +1,88 @@
+/**
+ * The runtime's configuration: identity, addresses, timing and every bound, with unit
+ * last. `resolveNodeConfig` fills defaults and checks values (programmer errors throw).
+ */
+import type { NodeId } from '../raft/types.js';
+
+export interface NodeConfig {
+  readonly nodeId: NodeId;
+  readonly raftAdvertisedAddress: string;
+  readonly apiAdvertisedAddress: string;
+  readonly dataDirectory: string;
+  readonly joinAddresses: readonly string[];
+  readonly bootstrapExpect: number;
+  readonly nonVoter: boolean;
+  readonly heartbeatMs: number;
+  readonly electionTimeoutMs: number;
+  readonly snapshotThresholdEntries: number;
+  readonly snapshotIntervalMs: number;
+  /** Entries kept in the log behind a snapshot, so a briefly lagging follower needs no snapshot. */
+  readonly snapshotTrailingEntries: number;
+  /** Writes waiting for their entry to apply. */
+  readonly pendingProposalCountMax: number;
+  /** Linearizable reads waiting for ReadIndex. */
+  readonly pendingReadCountMax: number;
+  /** Callers waiting for an index to be applied. */
+  readonly appliedWaiterCountMax: number;
+  /** Join attempts across all --join addresses before giving up. */
+  readonly joinAttemptCountMax: number;
+  readonly joinRetryIntervalMs: number;
+  /** How long --bootstrap-expect waits to see every peer before giving up. */
+  readonly bootstrapExpectTimeoutMs: number;
+  /** A learner is promoted once it is within this many entries of the leader's commit. */
+  readonly promotionLagEntriesMax: number;
+  readonly promotionTimeoutMs: number;
+  /** On SIGTERM, how long a leader waits for leadership to move before it exits anyway. */
+  readonly shutdownTransferTimeoutMs: number;
+  /** Default for forwarded calls and waits when a request names none. */
+  readonly requestTimeoutMs: number;
+  readonly linearizableTimeoutMs: number;
+}
+
+export type NodeConfigInput = Pick<NodeConfig, 'nodeId' | 'raftAdvertisedAddress' | 'apiAdvertisedAddress' | 'dataDirectory'> &
+  Partial<NodeConfig>;
+
+export const nodeConfigDefaults = {
+  joinAddresses: [] as readonly string[],
+  bootstrapExpect: 0,
+  nonVoter: false,
+  heartbeatMs: 100,
+  electionTimeoutMs: 1000,
+  snapshotThresholdEntries: 8192,
+  snapshotIntervalMs: 10_000,
+  snapshotTrailingEntries: 1024,
+  pendingProposalCountMax: 10_000,
+  pendingReadCountMax: 10_000,
+  appliedWaiterCountMax: 10_000,
+  joinAttemptCountMax: 60,
+  joinRetryIntervalMs: 500,
+  bootstrapExpectTimeoutMs: 120_000,
+  promotionLagEntriesMax: 64,
+  promotionTimeoutMs: 60_000,
+  shutdownTransferTimeoutMs: 5_000,
+  requestTimeoutMs: 30_000,
+  linearizableTimeoutMs: 10_000,
+} as const;
+
+function requirePositiveInteger(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a whole number >= 1, got ${value}`);
+}
+
+export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
+  const config: NodeConfig = { ...nodeConfigDefaults, ...input };
+  if (config.nodeId.length === 0) throw new RangeError('nodeId must not be empty');
+  for (const name of [
+    'heartbeatMs', 'electionTimeoutMs', 'snapshotThresholdEntries', 'snapshotIntervalMs', 'pendingProposalCountMax',
+    'pendingReadCountMax', 'appliedWaiterCountMax', 'joinAttemptCountMax', 'joinRetryIntervalMs',
+    'bootstrapExpectTimeoutMs', 'promotionTimeoutMs', 'shutdownTransferTimeoutMs', 'requestTimeoutMs', 'linearizableTimeoutMs',
+  ] as const) {
+    requirePositiveInteger(name, config[name]);
+  }
+  if (!Number.isInteger(config.snapshotTrailingEntries) || config.snapshotTrailingEntries < 0) {
+    throw new RangeError(`snapshotTrailingEntries must be >= 0, got ${config.snapshotTrailingEntries}`);
+  }
+  if (config.electionTimeoutMs < 2 * config.heartbeatMs) {
+    throw new RangeError(`electionTimeoutMs (${config.electionTimeoutMs}) must be >= 2 * heartbeatMs (${config.heartbeatMs})`);
+  }
+  return config;
+}

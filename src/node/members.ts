@@ -1,0 +1,113 @@
+/**
+ * The address book: every member's Raft and HTTP addresses, keyed by node id. Addresses
+ * travel in the `context` of conf-change entries and in snapshot contexts, so every node
+ * learns them from the log; the book is also kept in `members.json` in the data
+ * directory so a restarted node knows its peers before it replays anything.
+ */
+import { readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NodeId } from '../raft/types.js';
+import type { MemberAddresses } from './ports.js';
+
+export const contextBytesMax = 4096;
+export const membersFileName = 'members.json';
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
+export function encodeMemberContext(addresses: MemberAddresses): Uint8Array {
+  const bytes = textEncoder.encode(JSON.stringify({ raftAddress: addresses.raftAddress, apiAddress: addresses.apiAddress }));
+  if (bytes.byteLength > contextBytesMax) throw new RangeError(`member context exceeds ${contextBytesMax} bytes`);
+  return bytes;
+}
+
+function isMemberAddresses(value: unknown): value is MemberAddresses {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return typeof record.raftAddress === 'string' && typeof record.apiAddress === 'string';
+}
+
+/** Decodes a conf change's context; undefined when it carries none (e.g. a removal). */
+export function decodeMemberContext(bytes: Uint8Array): MemberAddresses | undefined {
+  if (bytes.byteLength === 0 || bytes.byteLength > contextBytesMax) return undefined;
+  try {
+    const value: unknown = JSON.parse(textDecoder.decode(bytes));
+    return isMemberAddresses(value) ? { raftAddress: value.raftAddress, apiAddress: value.apiAddress } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export class MemberBook {
+  readonly #members = new Map<NodeId, MemberAddresses>();
+  readonly #filePath: string | undefined;
+
+  constructor(dataDirectory?: string) {
+    this.#filePath = dataDirectory === undefined ? undefined : join(dataDirectory, membersFileName);
+  }
+
+  /** Loads members.json if present; a missing file is an empty book. */
+  load(): void {
+    if (this.#filePath === undefined) return;
+    let text: string;
+    try {
+      text = readFileSync(this.#filePath, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null) throw new Error(`${this.#filePath}: not a JSON object`);
+    for (const [id, addresses] of Object.entries(parsed)) {
+      if (!isMemberAddresses(addresses)) throw new Error(`${this.#filePath}: bad entry for ${id}`);
+      this.#members.set(id, addresses);
+    }
+  }
+
+  get(id: NodeId): MemberAddresses | undefined {
+    return this.#members.get(id);
+  }
+
+  has(id: NodeId): boolean {
+    return this.#members.has(id);
+  }
+
+  entries(): [NodeId, MemberAddresses][] {
+    return [...this.#members.entries()];
+  }
+
+  toRecord(): Record<NodeId, MemberAddresses> {
+    return Object.fromEntries(this.#members);
+  }
+
+  findByRaftAddress(raftAddress: string): NodeId | undefined {
+    for (const [id, addresses] of this.#members) if (addresses.raftAddress === raftAddress) return id;
+    return undefined;
+  }
+
+  /** Returns true when the book changed. */
+  set(id: NodeId, addresses: MemberAddresses): boolean {
+    const existing = this.#members.get(id);
+    if (existing?.raftAddress === addresses.raftAddress && existing.apiAddress === addresses.apiAddress) return false;
+    this.#members.set(id, addresses);
+    return true;
+  }
+
+  delete(id: NodeId): boolean {
+    return this.#members.delete(id);
+  }
+
+  /** Writes members.json atomically (temp file, fsync, rename). */
+  persist(): void {
+    if (this.#filePath === undefined) return;
+    const temporaryPath = `${this.#filePath}.tmp`;
+    writeFileSync(temporaryPath, JSON.stringify(this.toRecord()));
+    const descriptor = openSync(temporaryPath, 'r');
+    try {
+      fsyncSync(descriptor);
+    } finally {
+      closeSync(descriptor);
+    }
+    renameSync(temporaryPath, this.#filePath);
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * Milliseconds to ticks. The core counts abstract ticks; the runtime ticks every
+ * `tickMs`. One tick is a tenth of the election timeout or the heartbeat interval,
+ * whichever is shorter, so heartbeats land on ticks and elections have resolution.
+ */
+export interface TickPlan {
+  readonly tickMs: number;
+  readonly heartbeatTicks: number;
+  readonly electionTicks: number;
+}
+
+export const tickMsMin = 5;
+
+export function planTicks(heartbeatMs: number, electionTimeoutMs: number): TickPlan {
+  if (!(heartbeatMs >= tickMsMin)) throw new RangeError(`heartbeatMs must be >= ${tickMsMin}, got ${heartbeatMs}`);
+  if (!(electionTimeoutMs >= 2 * heartbeatMs)) {
+    throw new RangeError(`electionTimeoutMs (${electionTimeoutMs}) must be >= 2 * heartbeatMs (${heartbeatMs})`);
+  }
+  const tickMs = Math.max(tickMsMin, Math.min(heartbeatMs, Math.floor(electionTimeoutMs / 10)));
+  const heartbeatTicks = Math.max(1, Math.round(heartbeatMs / tickMs));
+  const electionTicks = Math.max(heartbeatTicks + 1, Math.round(electionTimeoutMs / tickMs));
+  return { tickMs, heartbeatTicks, electionTicks };
+}
