@@ -1,0 +1,219 @@
+/**
+ * The simulated network: every message sent is delayed by a random number of steps
+ * (so messages reorder), and may be dropped or duplicated. Links can be cut one way or
+ * both ways to make partitions (majority/minority, one-way, bridge); a message on a cut
+ * link is lost, whether the cut came before it was sent or while it was in flight.
+ * In-flight messages are bounded; past the bound new messages are dropped, as a full
+ * socket buffer would.
+ */
+import assert from 'node:assert/strict';
+import type { Prng } from './prng.js';
+
+export interface NetworkConfig {
+  readonly dropProbability: number;
+  readonly duplicateProbability: number;
+  readonly delayStepsMin: number;
+  readonly delayStepsMax: number;
+  /** Some messages take much longer (a slow path), up to longDelayStepsMax. */
+  readonly longDelayProbability: number;
+  readonly longDelayStepsMax: number;
+  readonly inFlightMessagesMax: number;
+}
+
+export const defaultNetworkConfig: NetworkConfig = {
+  dropProbability: 0.02,
+  duplicateProbability: 0.01,
+  delayStepsMin: 1,
+  delayStepsMax: 4,
+  longDelayProbability: 0.02,
+  longDelayStepsMax: 40,
+  inFlightMessagesMax: 20_000,
+};
+
+export interface Delivery<Message> {
+  readonly from: string;
+  readonly to: string;
+  readonly message: Message;
+  readonly sentAt: number;
+}
+
+export type DropReason = 'random' | 'partition' | 'overflow';
+
+interface InFlight<Message> extends Delivery<Message> {
+  readonly deliverAt: number;
+  readonly sequence: number;
+}
+
+export interface NetworkCounters {
+  sent: number;
+  delivered: number;
+  duplicated: number;
+  dropped: Record<DropReason, number>;
+}
+
+export class SimulatedNetwork<Message> {
+  private config: NetworkConfig;
+  private readonly heap: InFlight<Message>[] = [];
+  private readonly cutLinks = new Set<string>();
+  private sequence = 0;
+  readonly counters: NetworkCounters = { sent: 0, delivered: 0, duplicated: 0, dropped: { random: 0, partition: 0, overflow: 0 } };
+
+  constructor(private readonly prng: Prng, config: NetworkConfig = defaultNetworkConfig, private readonly onDrop?: (delivery: Delivery<Message>, reason: DropReason) => void) {
+    this.config = validateNetworkConfig(config);
+  }
+
+  get inFlightCount(): number {
+    return this.heap.length;
+  }
+
+  /** Replace the fault probabilities (e.g. quiet the network so the cluster can heal). */
+  reconfigure(config: NetworkConfig): void {
+    this.config = validateNetworkConfig(config);
+  }
+
+  send(from: string, to: string, message: Message, now: number): void {
+    this.counters.sent++;
+    const delivery = { from, to, message, sentAt: now };
+    if (this.isCut(from, to)) return this.drop(delivery, 'partition');
+    if (this.prng.chance(this.config.dropProbability)) return this.drop(delivery, 'random');
+    this.enqueue(delivery, now);
+    if (this.prng.chance(this.config.duplicateProbability)) {
+      this.counters.duplicated++;
+      this.enqueue(delivery, now);
+    }
+  }
+
+  /** Remove and return every message due at or before `now`, in delivery order. */
+  deliverDue(now: number): Delivery<Message>[] {
+    const due: Delivery<Message>[] = [];
+    while (this.heap.length > 0 && (this.heap[0] as InFlight<Message>).deliverAt <= now) {
+      const next = this.pop();
+      if (this.isCut(next.from, next.to)) {
+        this.drop(next, 'partition');
+        continue;
+      }
+      this.counters.delivered++;
+      due.push({ from: next.from, to: next.to, message: next.message, sentAt: next.sentAt });
+    }
+    return due;
+  }
+
+  /** Drop every message in flight to `nodeId` (its process died: sockets reset). */
+  discardTo(nodeId: string): void {
+    const kept = this.heap.filter((inFlight) => inFlight.to !== nodeId);
+    this.heap.length = 0;
+    for (const inFlight of kept) this.push(inFlight);
+  }
+
+  cut(from: string, to: string): void {
+    assert.notEqual(from, to, 'a node cannot be cut from itself');
+    this.cutLinks.add(linkKey(from, to));
+  }
+
+  cutBothWays(left: string, right: string): void {
+    this.cut(left, right);
+    this.cut(right, left);
+  }
+
+  /** Cut every link between the two groups, both ways. */
+  partition(groupA: readonly string[], groupB: readonly string[]): void {
+    for (const left of groupA) for (const right of groupB) this.cutBothWays(left, right);
+  }
+
+  /** Messages from `senders` to `receivers` are lost; the reverse direction still works. */
+  partitionOneWay(senders: readonly string[], receivers: readonly string[]): void {
+    for (const from of senders) for (const to of receivers) this.cut(from, to);
+  }
+
+  /** The two groups cannot talk to each other, but `bridge` talks to both. */
+  bridge(groupA: readonly string[], groupB: readonly string[], bridgeNode: string): void {
+    this.partition(groupA.filter((id) => id !== bridgeNode), groupB.filter((id) => id !== bridgeNode));
+  }
+
+  isolate(nodeId: string, others: readonly string[]): void {
+    this.partition([nodeId], others.filter((id) => id !== nodeId));
+  }
+
+  heal(): void {
+    this.cutLinks.clear();
+  }
+
+  isCut(from: string, to: string): boolean {
+    return this.cutLinks.has(linkKey(from, to));
+  }
+
+  cutLinkCount(): number {
+    return this.cutLinks.size;
+  }
+
+  private enqueue(delivery: Delivery<Message>, now: number): void {
+    if (this.heap.length >= this.config.inFlightMessagesMax) return this.drop(delivery, 'overflow');
+    const long = this.prng.chance(this.config.longDelayProbability);
+    const delaySteps = long
+      ? this.prng.nextIntBetween(this.config.delayStepsMax, this.config.longDelayStepsMax)
+      : this.prng.nextIntBetween(this.config.delayStepsMin, this.config.delayStepsMax);
+    this.push({ ...delivery, deliverAt: now + delaySteps, sequence: this.sequence++ });
+  }
+
+  private drop(delivery: Delivery<Message>, reason: DropReason): void {
+    this.counters.dropped[reason]++;
+    this.onDrop?.(delivery, reason);
+  }
+
+  private push(item: InFlight<Message>): void {
+    const heap = this.heap;
+    heap.push(item);
+    let index = heap.length - 1;
+    while (index > 0) {
+      const parentIndex = (index - 1) >> 1;
+      const parent = heap[parentIndex] as InFlight<Message>;
+      if (!earlier(item, parent)) break;
+      heap[index] = parent;
+      index = parentIndex;
+    }
+    heap[index] = item;
+  }
+
+  private pop(): InFlight<Message> {
+    const heap = this.heap;
+    const top = heap[0] as InFlight<Message>;
+    const last = heap.pop() as InFlight<Message>;
+    if (heap.length === 0) return top;
+    let index = 0;
+    for (;;) {
+      const leftIndex = 2 * index + 1;
+      if (leftIndex >= heap.length) break;
+      const rightIndex = leftIndex + 1;
+      const left = heap[leftIndex] as InFlight<Message>;
+      const right = heap[rightIndex];
+      const childIndex = right !== undefined && earlier(right, left) ? rightIndex : leftIndex;
+      const child = heap[childIndex] as InFlight<Message>;
+      if (!earlier(child, last)) break;
+      heap[index] = child;
+      index = childIndex;
+    }
+    heap[index] = last;
+    return top;
+  }
+}
+
+function earlier<Message>(left: InFlight<Message>, right: InFlight<Message>): boolean {
+  return left.deliverAt < right.deliverAt || (left.deliverAt === right.deliverAt && left.sequence < right.sequence);
+}
+
+function linkKey(from: string, to: string): string {
+  return `${from}>${to}`;
+}
+
+export function validateNetworkConfig(config: NetworkConfig): NetworkConfig {
+  const probabilities = ['dropProbability', 'duplicateProbability', 'longDelayProbability'] as const;
+  for (const name of probabilities) {
+    const value = config[name];
+    if (!(value >= 0 && value <= 1)) throw new RangeError(`network ${name} must be in [0, 1], got ${value}`);
+  }
+  if (!(Number.isInteger(config.delayStepsMin) && config.delayStepsMin >= 1)) throw new RangeError(`network delayStepsMin must be an integer >= 1, got ${config.delayStepsMin}`);
+  if (!(Number.isInteger(config.delayStepsMax) && config.delayStepsMax >= config.delayStepsMin)) throw new RangeError(`network delayStepsMax must be an integer >= delayStepsMin, got ${config.delayStepsMax}`);
+  if (!(Number.isInteger(config.longDelayStepsMax) && config.longDelayStepsMax >= config.delayStepsMax)) throw new RangeError(`network longDelayStepsMax must be an integer >= delayStepsMax, got ${config.longDelayStepsMax}`);
+  if (!(Number.isInteger(config.inFlightMessagesMax) && config.inFlightMessagesMax >= 1)) throw new RangeError(`network inFlightMessagesMax must be an integer >= 1, got ${config.inFlightMessagesMax}`);
+  return config;
+}
