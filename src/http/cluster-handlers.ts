@@ -1,0 +1,149 @@
+/** `/status`, `/nodes`, `/leader`, `/remove`, `/readyz`, `/metrics`. */
+import { formatGoDuration } from './duration.js';
+import type { Exchange } from './exchange.js';
+import { badRequest, HttpError } from './http-error.js';
+import type { JsonOutput } from './json-writer.js';
+import { JsonSyntaxError, parseJson, type JsonValue } from './json-reader.js';
+import { renderPrometheusText, type HttpMetrics } from './metrics.js';
+import type { ClusterService, NodeInfo, ReadinessCheck, StatusValue } from './service.js';
+
+export async function handleStatus(exchange: Exchange, service: ClusterService): Promise<void> {
+  const status = await exchange.callService(exchange.parameters.timeoutMs, (context) => service.status(context));
+  const key = exchange.parameters.get('key');
+  const selected = key === undefined ? status : selectStatusKey(status, key);
+  await exchange.sendJson(200, selected as JsonOutput);
+}
+
+/** `?key=store.raft` walks into the nested document; a missing step is 404. */
+export function selectStatusKey(status: StatusValue, key: string): StatusValue {
+  let current: StatusValue = status;
+  for (const step of key.split('.')) {
+    if (typeof current !== 'object' || current === null || Array.isArray(current) || typeof current === 'bigint') {
+      throw new HttpError(404, `status key not found: ${key}`);
+    }
+    const record = current as { readonly [key: string]: StatusValue };
+    if (!Object.prototype.hasOwnProperty.call(record, step)) throw new HttpError(404, `status key not found: ${key}`);
+    current = record[step] as StatusValue;
+  }
+  return current;
+}
+
+export async function handleNodes(exchange: Exchange, service: ClusterService): Promise<void> {
+  const version = exchange.parameters.get('ver');
+  if (version !== undefined && version !== '1' && version !== '2') {
+    throw badRequest(`unsupported nodes format version ${JSON.stringify(version)}: use ver=2 or leave it out`);
+  }
+  const nonVoters = exchange.flag('nonvoters');
+  const request = { nonVoters, timeoutMs: exchange.parameters.timeoutMs, credentials: exchange.credentials() };
+  const all = await exchange.callService(request.timeoutMs, (context) => service.nodes(request, context));
+  const nodes = all.filter((node) => nonVoters || node.voter);
+  if (version === '2') {
+    await exchange.sendJson(200, { nodes: nodes.map(shapeNode) });
+    return;
+  }
+  const byId: Record<string, JsonOutput> = Object.create(null) as Record<string, JsonOutput>;
+  for (const node of nodes) byId[node.id] = shapeNode(node);
+  await exchange.sendJson(200, byId);
+}
+
+/** rqlite's node object; `api_addr`, `addr`, `version`, `time`, `time_s`, `error` omitted when empty. */
+export function shapeNode(node: NodeInfo): { readonly [key: string]: JsonOutput | undefined } {
+  const measured = node.timeSeconds !== null && node.timeSeconds > 0;
+  return {
+    id: node.id,
+    api_addr: node.apiAddress === '' ? undefined : node.apiAddress,
+    addr: node.raftAddress === '' ? undefined : node.raftAddress,
+    version: node.version === '' ? undefined : node.version,
+    voter: node.voter,
+    reachable: node.reachable,
+    leader: node.leader,
+    time: measured ? node.timeSeconds ?? undefined : undefined,
+    time_s: measured ? formatGoDuration(node.timeSeconds ?? 0) : undefined,
+    error: node.error === '' ? undefined : node.error,
+  };
+}
+
+export async function handleLeaderGet(exchange: Exchange, service: ClusterService): Promise<void> {
+  const request = { timeoutMs: exchange.parameters.timeoutMs, credentials: exchange.credentials() };
+  const leader = await exchange.callService(request.timeoutMs, (context) => service.leader(request, context));
+  if (leader === null) throw new HttpError(503, 'leader not found');
+  await exchange.sendJson(200, shapeNode(leader));
+}
+
+export async function handleLeaderPost(exchange: Exchange, service: ClusterService): Promise<void> {
+  const body = await exchange.readBodyText(exchange.options.maxControlBodyBytes);
+  const id = body.trim().length === 0 ? null : readIdBody(body, 'optional');
+  const request = {
+    id,
+    wait: exchange.flag('wait'),
+    timeoutMs: exchange.parameters.timeoutMs,
+    forward: !exchange.flag('redirect'),
+    credentials: exchange.credentials(),
+  };
+  await exchange.callService(request.timeoutMs, (context) => service.stepDown(request, context));
+  exchange.sendEmpty(200);
+}
+
+export async function handleRemove(exchange: Exchange, service: ClusterService): Promise<void> {
+  const body = await exchange.readBodyText(exchange.options.maxControlBodyBytes);
+  const id = readIdBody(body, 'required');
+  const request = {
+    id,
+    timeoutMs: exchange.parameters.timeoutMs,
+    forward: !exchange.flag('redirect'),
+    credentials: exchange.credentials(),
+  };
+  await exchange.callService(request.timeoutMs, (context) => service.remove(request, context));
+  exchange.sendEmpty(200);
+}
+
+/** A body that is exactly `{"id": "<node id>"}` (rqlite refuses anything else). */
+export function readIdBody(body: string, presence: 'required' | 'optional'): string {
+  const expected = presence === 'required' ? 'exactly {"id":"<node id>"}' : 'empty or exactly {"id":"<node id>"}';
+  let parsed: JsonValue;
+  try {
+    parsed = parseJson(body, 2);
+  } catch (error) {
+    if (error instanceof JsonSyntaxError) throw badRequest(`invalid JSON body: ${error.message}`);
+    throw error;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || typeof parsed === 'bigint') {
+    throw badRequest(`invalid request: the body must be ${expected}`);
+  }
+  const keys = Object.keys(parsed);
+  const id = parsed['id'];
+  if (keys.length !== 1 || typeof id !== 'string' || id.length === 0) {
+    throw badRequest(`invalid request: the body must be ${expected}`);
+  }
+  return id;
+}
+
+export async function handleReadyz(exchange: Exchange, service: ClusterService): Promise<void> {
+  if (exchange.flag('noleader')) {
+    exchange.sendText(200, '[+]node ok');
+    return;
+  }
+  const request = { sync: exchange.flag('sync'), timeoutMs: exchange.parameters.timeoutMs, credentials: exchange.credentials() };
+  const checks = await exchange.callService(request.timeoutMs, (context) => service.readiness(request, context));
+  const { lines, ready } = readinessLines(checks);
+  exchange.sendText(ready ? 200 : 503, lines.join('\n'));
+}
+
+/** `[+]node ok`, then one line a check up to and including the first failure. */
+export function readinessLines(checks: readonly ReadinessCheck[]): { lines: string[]; ready: boolean } {
+  const lines = ['[+]node ok'];
+  for (const check of checks) {
+    if (!check.ok) {
+      lines.push(`[-]${check.name} failed: ${check.message === '' ? 'not ready' : check.message}`);
+      return { lines, ready: false };
+    }
+    lines.push(`[+]${check.name} ok`);
+  }
+  return { lines, ready: true };
+}
+
+export async function handleMetrics(exchange: Exchange, service: ClusterService, httpMetrics: HttpMetrics): Promise<void> {
+  const families = await exchange.callService(exchange.parameters.timeoutMs, () => service.metrics());
+  const text = renderPrometheusText([...families, ...httpMetrics.families()]);
+  exchange.sendText(200, text, 'text/plain; version=0.0.4; charset=utf-8');
+}

@@ -1,0 +1,118 @@
+/** `/db/execute`, `/db/query` and `/db/request`. */
+import type { Statement } from '../state-machine/types.js';
+import type { Exchange } from './exchange.js';
+import { badRequest, HttpError } from './http-error.js';
+import { shapeDataResponse, shapeRequestError, type ShapeOptions } from './results.js';
+import {
+  isServiceError,
+  type CallContext,
+  type ClusterService,
+  type DataRequestBase,
+  type DataResponse,
+  type ReadOptions,
+  type WriteOptions,
+} from './service.js';
+import { parseStatementsBody, plainStatement } from './statements.js';
+
+type DataEndpoint = 'execute' | 'query' | 'request';
+
+export async function handleExecute(exchange: Exchange, service: ClusterService): Promise<void> {
+  const base = await dataRequestBase(exchange);
+  const request = { ...base, ...writeOptions(exchange) };
+  await answerData(exchange, 'execute', (context) => service.execute(request, context));
+}
+
+export async function handleQuery(exchange: Exchange, service: ClusterService): Promise<void> {
+  const base = await dataRequestBase(exchange);
+  const request = { ...base, ...readOptions(exchange) };
+  await answerData(exchange, 'query', (context) => service.query(request, context));
+}
+
+export async function handleRequest(exchange: Exchange, service: ClusterService): Promise<void> {
+  const base = await dataRequestBase(exchange);
+  const request = { ...base, ...readOptions(exchange), ...writeOptions(exchange) };
+  await answerData(exchange, 'request', (context) => service.request(request, context));
+}
+
+async function dataRequestBase(exchange: Exchange): Promise<DataRequestBase> {
+  const statements = await readStatements(exchange);
+  return {
+    statements,
+    transaction: exchange.flag('transaction'),
+    timings: exchange.flag('timings'),
+    timeoutMs: exchange.parameters.timeoutMs,
+    dbTimeoutMs: exchange.parameters.dbTimeoutMs,
+    forward: !exchange.flag('redirect'),
+    credentials: exchange.credentials(),
+  };
+}
+
+async function readStatements(exchange: Exchange): Promise<Statement[]> {
+  if (exchange.request.method === 'GET') {
+    const sql = exchange.parameters.get('q');
+    if (sql === undefined || sql.trim().length === 0) throw badRequest('query parameter not set');
+    return [plainStatement(sql)];
+  }
+  const body = await exchange.readBodyText(exchange.options.maxBodyBytes);
+  return parseStatementsBody(body, exchange.request.headers['content-type'], exchange.options);
+}
+
+function readOptions(exchange: Exchange): ReadOptions {
+  const parameters = exchange.parameters;
+  return {
+    level: parameters.level,
+    freshnessMs: parameters.freshnessMs,
+    freshnessStrict: parameters.freshnessStrict,
+    minIndex: parameters.minIndex,
+    linearizableTimeoutMs: parameters.linearizableTimeoutMs,
+  };
+}
+
+function writeOptions(exchange: Exchange): WriteOptions {
+  return {
+    queue: exchange.flag('queue'),
+    wait: exchange.flag('queue') && exchange.flag('wait'),
+    idempotencyKey: readIdempotencyKey(exchange),
+  };
+}
+
+function readIdempotencyKey(exchange: Exchange): string | null {
+  const header = exchange.request.headers['idempotency-key'];
+  if (header === undefined) return null;
+  const key = Array.isArray(header) ? header.join(',') : header;
+  const maxBytes = exchange.options.maxIdempotencyKeyBytes;
+  if (key.length === 0) throw badRequest('Idempotency-Key must not be empty');
+  if (Buffer.byteLength(key) > maxBytes) throw badRequest(`Idempotency-Key longer than ${maxBytes} bytes`);
+  if (!/^[\x21-\x7e]+$/.test(key)) throw badRequest('Idempotency-Key must be printable ASCII without spaces');
+  return key;
+}
+
+async function answerData(
+  exchange: Exchange,
+  endpoint: DataEndpoint,
+  call: (context: CallContext) => Promise<DataResponse>,
+): Promise<void> {
+  const shape: ShapeOptions = {
+    associative: exchange.flag('associative'),
+    timings: exchange.flag('timings'),
+    mixed: endpoint === 'request',
+    raftIndex: exchange.flag('raft_index'),
+  };
+  let response: DataResponse;
+  try {
+    response = await exchange.callService(exchange.parameters.timeoutMs, call);
+  } catch (error) {
+    // rqlite answers a stale read with HTTP 200 and the reason in the body's `error`.
+    if (isServiceError(error) && error.code === 'STALE_READ') {
+      await exchange.sendJson(200, shapeRequestError(error.message, shape.timings, exchange.elapsedSeconds()));
+      return;
+    }
+    // rqlite answers 408 when a queued write is not flushed within the timeout.
+    if (isServiceError(error) && error.code === 'TIMEOUT' && endpoint !== 'query' && exchange.flag('queue')) {
+      throw new HttpError(408, `queue wait timeout: ${error.message}`);
+    }
+    throw error;
+  }
+  if (response.servedBy !== '') exchange.setHeader('X-RQLITE-SERVED-BY', response.servedBy);
+  await exchange.sendJson(200, shapeDataResponse(response, shape, exchange.elapsedSeconds()));
+}

@@ -1,0 +1,144 @@
+/**
+ * One HTTP request and its response: parsed parameters, credentials, the body reader,
+ * bounded service calls, and the writers for JSON (streamed, with back-pressure),
+ * plain text and empty answers.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { writeJsonChunks, type JsonOutput } from './json-writer.js';
+import type { HttpServerOptions } from './options.js';
+import type { QueryParameters } from './query-parameters.js';
+import { readRequestBody } from './request-body.js';
+import { ServiceError, type CallContext, type Credentials } from './service.js';
+
+export class Exchange {
+  readonly startedAtMs = performance.now();
+  private readonly disconnect = new AbortController();
+
+  constructor(
+    readonly request: IncomingMessage,
+    readonly response: ServerResponse,
+    readonly path: string,
+    readonly rawQuery: string,
+    readonly parameters: QueryParameters,
+    readonly options: HttpServerOptions,
+  ) {
+    // 'close' on the response fires when it is finished or the socket died first.
+    response.once('close', () => {
+      if (!response.writableFinished) this.disconnect.abort(new Error('client disconnected'));
+    });
+  }
+
+  elapsedSeconds(): number {
+    return (performance.now() - this.startedAtMs) / 1000;
+  }
+
+  flag(key: string): boolean {
+    return this.parameters.has(key);
+  }
+
+  credentials(): Credentials | null {
+    return parseBasicCredentials(this.request.headers.authorization);
+  }
+
+  async readBody(maxBytes: number): Promise<Buffer> {
+    return readRequestBody(this.request, maxBytes);
+  }
+
+  async readBodyText(maxBytes: number): Promise<string> {
+    return (await this.readBody(maxBytes)).toString('utf8');
+  }
+
+  /**
+   * Calls the service with a deadline of the request's timeout plus a grace period:
+   * past it the call is abandoned (its signal aborted) and the answer is TIMEOUT.
+   */
+  async callService<T>(timeoutMs: number, call: (context: CallContext) => Promise<T>): Promise<T> {
+    const deadline = new AbortController();
+    const onDisconnect = (): void => deadline.abort(this.disconnect.signal.reason);
+    this.disconnect.signal.addEventListener('abort', onDisconnect, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new ServiceError('TIMEOUT', `timed out after ${timeoutMs}ms`);
+        deadline.abort(error);
+        reject(error);
+      }, timeoutMs + this.options.serviceGraceMs);
+    });
+    try {
+      return await Promise.race([call({ signal: deadline.signal }), expired]);
+    } finally {
+      clearTimeout(timer);
+      this.disconnect.signal.removeEventListener('abort', onDisconnect);
+    }
+  }
+
+  setHeader(name: string, value: string): void {
+    this.response.setHeader(name, value);
+  }
+
+  async sendJson(status: number, value: JsonOutput): Promise<void> {
+    const chunks = writeJsonChunks(value, {
+      pretty: this.flag('pretty'),
+      blobAsArray: this.flag('blob_array'),
+      chunkCharacters: this.options.responseChunkCharacters,
+    });
+    this.response.statusCode = status;
+    this.response.setHeader('Content-Type', 'application/json; charset=utf-8');
+    await writeChunked(this.response, chunks);
+  }
+
+  sendText(status: number, text: string, contentType = 'text/plain; charset=utf-8'): void {
+    this.response.statusCode = status;
+    this.response.setHeader('Content-Type', contentType);
+    this.response.setHeader('Content-Length', Buffer.byteLength(text));
+    this.response.end(text);
+  }
+
+  sendEmpty(status: number): void {
+    this.response.statusCode = status;
+    this.response.setHeader('Content-Length', 0);
+    this.response.end();
+  }
+}
+
+/** Writes a single-chunk body with Content-Length, a larger one chunked with back-pressure. */
+async function writeChunked(response: ServerResponse, chunks: Generator<string, void, undefined>): Promise<void> {
+  const first = chunks.next();
+  const firstText = first.done === true ? '' : first.value;
+  const second = first.done === true ? first : chunks.next();
+  if (second.done === true) {
+    response.setHeader('Content-Length', Buffer.byteLength(firstText));
+    response.end(firstText);
+    return;
+  }
+  response.write(firstText);
+  let next: IteratorResult<string, void> = second;
+  while (next.done !== true) {
+    if (response.destroyed) return;
+    if (!response.write(next.value)) await drainOrClose(response);
+    next = chunks.next();
+  }
+  response.end();
+}
+
+function drainOrClose(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      response.off('drain', done);
+      response.off('close', done);
+      resolve();
+    };
+    response.on('drain', done);
+    response.on('close', done);
+  });
+}
+
+function parseBasicCredentials(header: string | undefined): Credentials | null {
+  if (header === undefined) return null;
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (match === null) return null;
+  const decoded = Buffer.from(match[1] ?? '', 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return null;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}

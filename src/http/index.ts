@@ -1,0 +1,11 @@
+/** The rqlite-compatible HTTP API: the server, and the service seam the runtime implements. */
+export { createHttpServer, serviceErrorToHttp, type HttpApiServer } from './server.js';
+export { httpServerDefaults, resolveHttpServerOptions, type HttpLogger, type HttpServerOptions } from './options.js';
+export * from './service.js';
+export { parseStatementsBody, toSqlValue, plainStatement } from './statements.js';
+export { parseJson, JsonSyntaxError, type JsonValue } from './json-reader.js';
+export { writeJsonString, writeJsonChunks, AssociativeRows, type JsonOutput } from './json-writer.js';
+export { shapeDataResponse, shapeResult, type ShapeOptions } from './results.js';
+export { parseGoDurationMs, formatGoDuration } from './duration.js';
+export { renderPrometheusText } from './metrics.js';
+export { HttpError } from './http-error.js';

@@ -1,0 +1,176 @@
+/**
+ * A JSON writer for response bodies. Beyond `JSON.stringify` it writes bigints as
+ * exact JSON integers, BLOBs (Uint8Array) as base64 strings or byte arrays, rows as
+ * objects without building them first (`AssociativeRows`), and it yields the text in
+ * chunks of about `chunkCharacters` so a large result set streams to the socket
+ * instead of becoming one giant string. `pretty` indents with four spaces, as Go's
+ * `json.MarshalIndent(v, "", "    ")` does in rqlite.
+ *
+ * Object properties whose value is `undefined` are left out (that is how shaping code
+ * says "omitted when empty"). Non-finite floats, which JSON cannot express, are
+ * written as null.
+ */
+
+export type JsonOutput =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | AssociativeRows
+  | readonly JsonOutput[]
+  | { readonly [key: string]: JsonOutput | undefined };
+
+/** Rows written as `[{column: value, …}, …]`; a repeated column name keeps its last value. */
+export class AssociativeRows {
+  constructor(
+    readonly columns: readonly string[],
+    readonly rows: readonly (readonly JsonOutput[])[],
+  ) {}
+}
+
+export interface JsonWriteOptions {
+  readonly pretty: boolean;
+  /** `?blob_array`: BLOBs as arrays of byte values instead of base64. */
+  readonly blobAsArray: boolean;
+  /** Yield once the pending text reaches this many characters. */
+  readonly chunkCharacters: number;
+}
+
+export const jsonChunkCharactersDefault = 64 * 1024;
+
+/** The whole document as one string (for small bodies and tests). */
+export function writeJsonString(value: JsonOutput, options: Partial<JsonWriteOptions> = {}): string {
+  let text = '';
+  for (const chunk of writeJsonChunks(value, options)) text += chunk;
+  return text;
+}
+
+export function* writeJsonChunks(
+  value: JsonOutput,
+  options: Partial<JsonWriteOptions> = {},
+): Generator<string, void, undefined> {
+  const writer = new JsonWriter({
+    pretty: options.pretty ?? false,
+    blobAsArray: options.blobAsArray ?? false,
+    chunkCharacters: options.chunkCharacters ?? jsonChunkCharactersDefault,
+  });
+  yield* writer.writeValue(value, 0);
+  if (writer.pending.length > 0) yield writer.pending;
+}
+
+class JsonWriter {
+  pending = '';
+
+  constructor(private readonly options: JsonWriteOptions) {}
+
+  *writeValue(value: JsonOutput, depth: number): Generator<string, void, undefined> {
+    if (this.pending.length >= this.options.chunkCharacters) {
+      yield this.pending;
+      this.pending = '';
+    }
+    if (typeof value !== 'object' || value === null || value instanceof Uint8Array) {
+      this.pending += this.scalar(value);
+    } else if (value instanceof AssociativeRows) {
+      yield* this.writeAssociativeRows(value, depth);
+    } else if (isArray(value)) {
+      yield* this.writeArray(value, depth);
+    } else {
+      yield* this.writeObject(value, depth);
+    }
+  }
+
+  private scalar(value: null | boolean | number | bigint | string | Uint8Array): string {
+    if (value === null) return 'null';
+    switch (typeof value) {
+      case 'string':
+        return JSON.stringify(value);
+      case 'number':
+        return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+      case 'bigint':
+        return value.toString();
+      case 'boolean':
+        return value ? 'true' : 'false';
+      default:
+        return this.blob(value);
+    }
+  }
+
+  private blob(bytes: Uint8Array): string {
+    if (this.options.blobAsArray) return bytes.length === 0 ? '[]' : this.byteArray(bytes);
+    return `"${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}"`;
+  }
+
+  private byteArray(bytes: Uint8Array): string {
+    if (!this.options.pretty) return `[${bytes.join(',')}]`;
+    // Pretty byte arrays are rare (debugging); keep them on one line.
+    return `[${bytes.join(', ')}]`;
+  }
+
+  private newline(depth: number): string {
+    return this.options.pretty ? `\n${'    '.repeat(depth)}` : '';
+  }
+
+  private *writeArray(items: readonly JsonOutput[], depth: number): Generator<string, void, undefined> {
+    if (items.length === 0) {
+      this.pending += '[]';
+      return;
+    }
+    this.pending += '[';
+    for (let index = 0; index < items.length; index++) {
+      if (index > 0) this.pending += ',';
+      this.pending += this.newline(depth + 1);
+      yield* this.writeValue(items[index] as JsonOutput, depth + 1);
+    }
+    this.pending += `${this.newline(depth)}]`;
+  }
+
+  private *writeObject(
+    object: { readonly [key: string]: JsonOutput | undefined },
+    depth: number,
+  ): Generator<string, void, undefined> {
+    const separator = this.options.pretty ? ': ' : ':';
+    let written = 0;
+    this.pending += '{';
+    for (const key of Object.keys(object)) {
+      const value = object[key];
+      if (value === undefined) continue;
+      if (written > 0) this.pending += ',';
+      this.pending += `${this.newline(depth + 1)}${JSON.stringify(key)}${separator}`;
+      yield* this.writeValue(value, depth + 1);
+      written++;
+    }
+    this.pending += written === 0 ? '}' : `${this.newline(depth)}}`;
+  }
+
+  /** Each row object is built just before it is written and dropped after. */
+  private *writeAssociativeRows(value: AssociativeRows, depth: number): Generator<string, void, undefined> {
+    if (value.rows.length === 0) {
+      this.pending += '[]';
+      return;
+    }
+    this.pending += '[';
+    for (let index = 0; index < value.rows.length; index++) {
+      if (index > 0) this.pending += ',';
+      this.pending += this.newline(depth + 1);
+      yield* this.writeValue(rowObject(value.columns, value.rows[index] ?? []), depth + 1);
+    }
+    this.pending += `${this.newline(depth)}]`;
+  }
+}
+
+function rowObject(
+  columns: readonly string[],
+  row: readonly JsonOutput[],
+): { readonly [key: string]: JsonOutput | undefined } {
+  const object: Record<string, JsonOutput> = Object.create(null) as Record<string, JsonOutput>;
+  for (let index = 0; index < columns.length; index++) {
+    object[columns[index] as string] = row[index] ?? null;
+  }
+  return object;
+}
+
+function isArray(value: unknown): value is readonly JsonOutput[] {
+  return Array.isArray(value);
+}

@@ -1,0 +1,116 @@
+/** The HTTP server's bounds and settings, each with its unit last. */
+
+export interface HttpLogger {
+  error(object: unknown, message: string): void;
+}
+
+export interface HttpServerOptions {
+  /** Largest request body of a data endpoint; one byte more is 413. */
+  readonly maxBodyBytes: number;
+  /** Largest body of a control endpoint (`/leader`, `/remove`). */
+  readonly maxControlBodyBytes: number;
+  /** Most statements in one request; more is 413. */
+  readonly maxStatements: number;
+  /** Longest request target (path and query); longer is 414. */
+  readonly maxUrlBytes: number;
+  /** Node's limit on the request line and headers together (431 beyond it). */
+  readonly maxHeaderBytes: number;
+  /** Longest `Idempotency-Key` header. */
+  readonly maxIdempotencyKeyBytes: number;
+  /** Most open client connections; more are refused by the socket layer. */
+  readonly maxConnections: number;
+  /** `timeout` when the client gives none (rqlite: 30 s). */
+  readonly defaultTimeoutMs: number;
+  /** `linearizable_timeout` when the client gives none (rqlite: 10 s). */
+  readonly defaultLinearizableTimeoutMs: number;
+  /** Largest duration a client may ask for in any duration parameter. */
+  readonly maxTimeoutMs: number;
+  /** How long past a request's own timeout the HTTP layer waits for the service. */
+  readonly serviceGraceMs: number;
+  /** Time allowed to receive the request headers. */
+  readonly headersTimeoutMs: number;
+  /** Time allowed to receive a whole request (headers and body). */
+  readonly requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open. */
+  readonly keepAliveTimeoutMs: number;
+  /** How long `close()` waits for requests in flight before cutting connections. */
+  readonly closeTimeoutMs: number;
+  /** Response bodies are written in chunks of about this many characters. */
+  readonly responseChunkCharacters: number;
+  /** `X-RQLITE-VERSION`, the rqlite version whose API this server speaks. */
+  readonly rqliteVersion: string;
+  /** `X-Quorumlite-Version`. */
+  readonly quorumliteVersion: string;
+  /** `Access-Control-Allow-Origin` on every response when set. */
+  readonly allowOrigin: string | null;
+  readonly logger: HttpLogger | null;
+}
+
+export const httpServerDefaults: HttpServerOptions = {
+  maxBodyBytes: 64 * 1024 * 1024,
+  maxControlBodyBytes: 4 * 1024,
+  maxStatements: 100_000,
+  maxUrlBytes: 8 * 1024,
+  maxHeaderBytes: 16 * 1024,
+  maxIdempotencyKeyBytes: 256,
+  maxConnections: 4096,
+  defaultTimeoutMs: 30_000,
+  defaultLinearizableTimeoutMs: 10_000,
+  maxTimeoutMs: 10 * 60_000,
+  serviceGraceMs: 1_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 5 * 60_000,
+  keepAliveTimeoutMs: 5_000,
+  closeTimeoutMs: 10_000,
+  responseChunkCharacters: 64 * 1024,
+  rqliteVersion: 'v10.0.0',
+  quorumliteVersion: '0.1.0',
+  allowOrigin: null,
+  logger: null,
+};
+
+const positiveIntegerKeys = [
+  'maxBodyBytes',
+  'maxControlBodyBytes',
+  'maxStatements',
+  'maxUrlBytes',
+  'maxHeaderBytes',
+  'maxIdempotencyKeyBytes',
+  'maxConnections',
+  'defaultTimeoutMs',
+  'defaultLinearizableTimeoutMs',
+  'maxTimeoutMs',
+  'headersTimeoutMs',
+  'requestTimeoutMs',
+  'keepAliveTimeoutMs',
+  'closeTimeoutMs',
+  'responseChunkCharacters',
+] as const;
+
+/** Defaults filled in; a nonsensical setting is a programmer error and throws. */
+export function resolveHttpServerOptions(partial: Partial<HttpServerOptions>): HttpServerOptions {
+  const options: HttpServerOptions = { ...httpServerDefaults, ...dropUndefined(partial) };
+  for (const key of positiveIntegerKeys) {
+    const value = options[key];
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw new RangeError(`HTTP option ${key} must be a positive integer, got ${String(value)}`);
+    }
+  }
+  if (!Number.isSafeInteger(options.serviceGraceMs) || options.serviceGraceMs < 0) {
+    throw new RangeError(`HTTP option serviceGraceMs must be a non-negative integer`);
+  }
+  if (options.maxUrlBytes >= options.maxHeaderBytes) {
+    throw new RangeError('HTTP option maxUrlBytes must be below maxHeaderBytes (the URL is part of the head)');
+  }
+  if (options.defaultTimeoutMs > options.maxTimeoutMs) {
+    throw new RangeError('HTTP option defaultTimeoutMs must not exceed maxTimeoutMs');
+  }
+  if (options.headersTimeoutMs > options.requestTimeoutMs) {
+    throw new RangeError('HTTP option headersTimeoutMs must not exceed requestTimeoutMs');
+  }
+  return options;
+}
+
+function dropUndefined<T extends object>(partial: T): Partial<T> {
+  return Object.fromEntries(Object.entries(partial).filter(([, value]) => value !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,93 @@
+/**
+ * rqlite's URL query parameters, validated up front as rqlite does: a bad duration or
+ * integer is a 400 before anything runs. Flags count by presence (`?pretty`,
+ * `?pretty=false` alike); keys are case-insensitive; unknown keys are ignored.
+ */
+import { parseGoDurationMs } from './duration.js';
+import { badRequest } from './http-error.js';
+import type { ReadLevel } from './service.js';
+
+export interface TimeoutDefaults {
+  /** `timeout` when not given (rqlite: 30 s). */
+  readonly timeoutMs: number;
+  /** `linearizable_timeout` when not given (rqlite: 10 s). */
+  readonly linearizableTimeoutMs: number;
+  /** Upper bound on any duration a client may ask the server to wait. */
+  readonly maxTimeoutMs: number;
+}
+
+export interface QueryParameters {
+  readonly has: (key: string) => boolean;
+  readonly get: (key: string) => string | undefined;
+  readonly timeoutMs: number;
+  readonly linearizableTimeoutMs: number;
+  readonly dbTimeoutMs: number | null;
+  readonly freshnessMs: number | null;
+  readonly freshnessStrict: boolean;
+  readonly minIndex: number | null;
+  readonly level: ReadLevel;
+}
+
+const durationKeys = ['timeout', 'freshness', 'db_timeout', 'linearizable_timeout'] as const;
+
+export function parseQueryParameters(rawQuery: string, defaults: TimeoutDefaults): QueryParameters {
+  const values = new Map<string, string>();
+  for (const [key, value] of new URLSearchParams(rawQuery)) {
+    const lowered = key.toLowerCase();
+    // The first value wins, as in rqlite (Go's url.Values, first element).
+    if (!values.has(lowered)) values.set(lowered, value);
+  }
+  const durations = new Map<string, number>();
+  for (const key of durationKeys) {
+    const text = values.get(key);
+    if (text !== undefined) durations.set(key, parseBoundedDuration(key, text, defaults.maxTimeoutMs));
+  }
+  if (values.has('freshness_strict') && !values.has('freshness')) {
+    throw badRequest('freshness_strict requires freshness');
+  }
+  return {
+    has: (key) => values.has(key),
+    get: (key) => values.get(key),
+    timeoutMs: durations.get('timeout') ?? defaults.timeoutMs,
+    linearizableTimeoutMs: durations.get('linearizable_timeout') ?? defaults.linearizableTimeoutMs,
+    dbTimeoutMs: durations.get('db_timeout') ?? null,
+    freshnessMs: durations.get('freshness') ?? null,
+    freshnessStrict: values.has('freshness_strict'),
+    minIndex: parseMinIndex(values.get('min_index')),
+    level: parseLevel(values.get('level')),
+  };
+}
+
+function parseBoundedDuration(key: string, text: string, maxTimeoutMs: number): number {
+  const milliseconds = parseGoDurationMs(text);
+  if (milliseconds === null) throw badRequest(`${key} is not a valid duration: ${JSON.stringify(text)}`);
+  if (milliseconds < 0) throw badRequest(`${key} must not be negative: ${JSON.stringify(text)}`);
+  if (milliseconds > maxTimeoutMs) {
+    throw badRequest(`${key} ${JSON.stringify(text)} exceeds the maximum of ${maxTimeoutMs}ms`);
+  }
+  return milliseconds;
+}
+
+function parseMinIndex(text: string | undefined): number | null {
+  if (text === undefined) return null;
+  if (!/^[0-9]{1,16}$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw badRequest(`min_index is not a valid log index: ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}
+
+/** Unknown levels mean weak, as in rqlite. */
+export function parseLevel(text: string | undefined): ReadLevel {
+  switch (text?.toLowerCase()) {
+    case 'none':
+      return 'none';
+    case 'linearizable':
+      return 'linearizable';
+    case 'strong':
+      return 'strong';
+    case 'auto':
+      return 'auto';
+    default:
+      return 'weak';
+  }
+}

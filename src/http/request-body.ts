@@ -1,0 +1,57 @@
+/**
+ * Reading a request body with a hard bound. A declared Content-Length above the bound
+ * is refused before a byte is read; an undeclared (chunked) body is refused as soon as
+ * it passes the bound, and reading stops there. Either way the answer is 413 and the
+ * connection closes, so the rest of the body is never read.
+ */
+import type { IncomingMessage } from 'node:http';
+import { HttpError } from './http-error.js';
+
+export function bodyTooLarge(maxBodyBytes: number): HttpError {
+  return new HttpError(413, `request body too large: the maximum is ${maxBodyBytes} bytes`, {
+    Connection: 'close',
+  });
+}
+
+export function readRequestBody(request: IncomingMessage, maxBodyBytes: number): Promise<Buffer> {
+  const declared = request.headers['content-length'];
+  if (declared !== undefined && Number(declared) > maxBodyBytes) return Promise.reject(bodyTooLarge(maxBodyBytes));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let receivedBytes = 0;
+    const cleanup = (): void => {
+      request.off('data', onData);
+      request.off('end', onEnd);
+      request.off('error', onError);
+      request.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      receivedBytes += chunk.length;
+      if (receivedBytes > maxBodyBytes) {
+        // Stop reading but keep the socket: the 413 answer still has to go out.
+        cleanup();
+        request.pause();
+        reject(bodyTooLarge(maxBodyBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, receivedBytes));
+    };
+    const onError = (error: Error): void => {
+      cleanup();
+      reject(new HttpError(400, `request body could not be read: ${error.message}`));
+    };
+    const onClose = (): void => {
+      if (request.complete) return;
+      cleanup();
+      reject(new HttpError(400, 'request body ended early: the client closed the connection'));
+    };
+    request.on('data', onData);
+    request.on('end', onEnd);
+    request.on('error', onError);
+    request.on('close', onClose);
+  });
+}

@@ -1,0 +1,259 @@
+/**
+ * The seam between the HTTP API and the node runtime. The runtime implements
+ * `ClusterService`; the HTTP layer parses rqlite requests into the plain-data request
+ * types below, calls the service, and shapes the plain-data answers into rqlite JSON.
+ *
+ * Every request and response here is plain data (strings, numbers, bigints, booleans,
+ * null, Uint8Array, arrays, plain objects): a follower can msgpack a request, send it
+ * to the leader over the peer transport, and msgpack the answer back. Optional values
+ * are `null`, never `undefined`, so that they survive every encoder.
+ *
+ * The contract the runtime must keep:
+ * - Resolve with the answer or reject with a `ServiceError`; any other rejection is
+ *   answered as HTTP 500 "internal error" (and logged), never as a success.
+ * - Honour `timeoutMs` on every wait (forwarding, apply, ReadIndex, queue flush) and
+ *   reject with code `TIMEOUT` when it passes. The HTTP layer also stops waiting at
+ *   `timeoutMs` plus a grace period and aborts `context.signal`, so a service that
+ *   overruns does not hold a client forever.
+ * - `forward: false` (the client sent `?redirect`) means: do not forward to the
+ *   leader; reject with `NOT_LEADER` carrying the leader's API address instead.
+ */
+import type { Statement, StatementResult } from '../state-machine/types.js';
+
+/** rqlite's read consistency levels (DESIGN.md, "The way a read travels"). */
+export type ReadLevel = 'none' | 'weak' | 'linearizable' | 'strong' | 'auto';
+
+/** The caller's HTTP Basic credentials, carried so the leader can check them again. */
+export interface Credentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** What every data request carries. */
+export interface DataRequestBase {
+  readonly statements: readonly Statement[];
+  /** `?transaction`: one transaction for the whole request; stop at the first error. */
+  readonly transaction: boolean;
+  /** `?timings`: fill `timeSeconds` in each result. */
+  readonly timings: boolean;
+  /** `timeout`: bound on forwarding and waiting (default 30 s). */
+  readonly timeoutMs: number;
+  /** `db_timeout`: interrupt one statement after this long; null when not given. */
+  readonly dbTimeoutMs: number | null;
+  /** False with `?redirect`: answer NOT_LEADER instead of forwarding. */
+  readonly forward: boolean;
+  readonly credentials: Credentials | null;
+}
+
+/** The read-side fields (`/db/query`, and the reads of `/db/request`). */
+export interface ReadOptions {
+  readonly level: ReadLevel;
+  /** `freshness`: with level `none`, the longest time since the leader was heard; null when not given. */
+  readonly freshnessMs: number | null;
+  /** `freshness_strict`: also stale if behind the commit index by longer than `freshnessMs`. */
+  readonly freshnessStrict: boolean;
+  /** `min_index` (ours): wait until this node has applied this log index; null when not given. */
+  readonly minIndex: number | null;
+  /** `linearizable_timeout`: bound on the ReadIndex round (default 10 s). */
+  readonly linearizableTimeoutMs: number;
+}
+
+/** The write-side fields (`/db/execute`, and `/db/request` when it holds a write). */
+export interface WriteOptions {
+  /** `?queue`: answer at once with a sequence number; the write is batched later. */
+  readonly queue: boolean;
+  /** `?wait` with `?queue`: block until the queued write is applied (TIMEOUT → 408). */
+  readonly wait: boolean;
+  /** `Idempotency-Key` header (ours): a repeat within the dedup window applies nothing again. */
+  readonly idempotencyKey: string | null;
+}
+
+export interface ExecuteRequest extends DataRequestBase, WriteOptions {}
+export interface QueryRequest extends DataRequestBase, ReadOptions {}
+/** `/db/request`: reads and writes mixed; any write sends the whole request through the log. */
+export interface MixedRequest extends DataRequestBase, ReadOptions, WriteOptions {}
+
+export interface DataResponse {
+  /** One result per statement, in order (fewer with `transaction` after an error). */
+  readonly results: readonly StatementResult[];
+  /** The log index of the write that produced these results; null for reads. */
+  readonly raftIndex: number | null;
+  /** Set for queued writes (`?queue`). */
+  readonly sequenceNumber: number | bigint | null;
+  /** Raft address of the node that ran the statements (`X-RQLITE-SERVED-BY`). */
+  readonly servedBy: string;
+}
+
+/** A cluster member as `/nodes` and `/leader` show it. */
+export interface NodeInfo {
+  readonly id: string;
+  /** HTTP API address with scheme, e.g. `http://127.0.0.1:4001`; "" when unknown. */
+  readonly apiAddress: string;
+  /** Raft (peer) address, e.g. `127.0.0.1:4002`. */
+  readonly raftAddress: string;
+  readonly version: string;
+  readonly voter: boolean;
+  readonly reachable: boolean;
+  readonly leader: boolean;
+  /** How long the reachability check took, in seconds; null when not measured. */
+  readonly timeSeconds: number | null;
+  /** Why the node is unreachable; "" when reachable. */
+  readonly error: string;
+}
+
+export interface NodesRequest {
+  /** `?nonvoters`: include non-voters (learners). */
+  readonly nonVoters: boolean;
+  readonly timeoutMs: number;
+  readonly credentials: Credentials | null;
+}
+
+export interface LeaderRequest {
+  readonly timeoutMs: number;
+  readonly credentials: Credentials | null;
+}
+
+export interface StepDownRequest {
+  /** Transfer leadership to this node; null lets the leader choose. */
+  readonly id: string | null;
+  /** `?wait`: resolve only once a new leader is elected. */
+  readonly wait: boolean;
+  readonly timeoutMs: number;
+  readonly forward: boolean;
+  readonly credentials: Credentials | null;
+}
+
+export interface RemoveRequest {
+  readonly id: string;
+  readonly timeoutMs: number;
+  readonly forward: boolean;
+  readonly credentials: Credentials | null;
+}
+
+export type ReadinessCheckName = 'leader' | 'store' | 'sync' | 'db';
+
+export interface ReadinessRequest {
+  /** `?sync`: also wait until this node applied the leader's commit index. */
+  readonly sync: boolean;
+  readonly timeoutMs: number;
+  readonly credentials: Credentials | null;
+}
+
+/** One readiness step; the service stops at the first failed step. */
+export interface ReadinessCheck {
+  readonly name: ReadinessCheckName;
+  readonly ok: boolean;
+  /** Why it failed; "" when ok. */
+  readonly message: string;
+}
+
+/** A nested status document (`/status`); leaves are plain JSON-able values. */
+export type StatusValue =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | readonly StatusValue[]
+  | { readonly [key: string]: StatusValue };
+export type StatusDocument = { readonly [key: string]: StatusValue };
+
+/** A Prometheus metric family; the HTTP layer renders the text format. */
+export interface MetricFamily {
+  /** `[a-zA-Z_:][a-zA-Z0-9_:]*`, e.g. `quorumlite_raft_commit_index`. */
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'counter' | 'gauge';
+  readonly samples: readonly MetricSample[];
+}
+
+export interface MetricSample {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number | bigint;
+}
+
+/** Passed beside each request; not part of the plain data that is forwarded. */
+export interface CallContext {
+  /** Aborted when the client disconnects or the HTTP layer's own deadline passes. */
+  readonly signal: AbortSignal;
+}
+
+export interface ClusterService {
+  execute(request: ExecuteRequest, context: CallContext): Promise<DataResponse>;
+  query(request: QueryRequest, context: CallContext): Promise<DataResponse>;
+  request(request: MixedRequest, context: CallContext): Promise<DataResponse>;
+  status(context: CallContext): Promise<StatusDocument>;
+  nodes(request: NodesRequest, context: CallContext): Promise<readonly NodeInfo[]>;
+  /** The current leader, or null when there is none (HTTP 503). */
+  leader(request: LeaderRequest, context: CallContext): Promise<NodeInfo | null>;
+  stepDown(request: StepDownRequest, context: CallContext): Promise<void>;
+  remove(request: RemoveRequest, context: CallContext): Promise<void>;
+  /** Runs the checks in order (leader, store, sync when asked, db) and stops at the first failure. */
+  readiness(request: ReadinessRequest, context: CallContext): Promise<readonly ReadinessCheck[]>;
+  metrics(): Promise<readonly MetricFamily[]>;
+}
+
+export type ServiceErrorCode =
+  /** This node is not the leader and did not forward; `leaderApiAddress` says where to go. */
+  | 'NOT_LEADER'
+  /** No leader is known (HTTP 503 "leader not found"). */
+  | 'NO_LEADER'
+  /** A `level=none` read with `freshness` found this node too stale (HTTP 200, body `error`). */
+  | 'STALE_READ'
+  | 'TIMEOUT'
+  | 'BAD_REQUEST'
+  | 'UNAUTHORIZED'
+  | 'UNAVAILABLE'
+  | 'NOT_FOUND'
+  | 'INTERNAL';
+
+export const serviceErrorCodes: readonly ServiceErrorCode[] = [
+  'NOT_LEADER',
+  'NO_LEADER',
+  'STALE_READ',
+  'TIMEOUT',
+  'BAD_REQUEST',
+  'UNAUTHORIZED',
+  'UNAVAILABLE',
+  'NOT_FOUND',
+  'INTERNAL',
+];
+
+/** A ServiceError as plain data, for sending across the peer transport. */
+export interface PlainServiceError {
+  readonly code: ServiceErrorCode;
+  readonly message: string;
+  readonly leaderApiAddress: string | null;
+}
+
+export class ServiceError extends Error {
+  override readonly name = 'ServiceError';
+  readonly code: ServiceErrorCode;
+  /** With NOT_LEADER: the leader's HTTP API address with scheme, when known. */
+  readonly leaderApiAddress: string | null;
+
+  constructor(
+    code: ServiceErrorCode,
+    message: string,
+    options: { leaderApiAddress?: string | null; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.leaderApiAddress = options.leaderApiAddress ?? null;
+  }
+
+  toPlain(): PlainServiceError {
+    return { code: this.code, message: this.message, leaderApiAddress: this.leaderApiAddress };
+  }
+
+  static fromPlain(plain: PlainServiceError): ServiceError {
+    if (!serviceErrorCodes.includes(plain.code)) {
+      return new ServiceError('INTERNAL', `unknown service error code ${String(plain.code)}: ${plain.message}`);
+    }
+    return new ServiceError(plain.code, plain.message, { leaderApiAddress: plain.leaderApiAddress });
+  }
+}
+
+export function isServiceError(error: unknown): error is ServiceError {
+  return error instanceof ServiceError;
+}

@@ -1,0 +1,130 @@
+/**
+ * Request bodies of `/db/execute`, `/db/query` and `/db/request`, parsed exactly as
+ * rqlite does into statements:
+ *
+ *   ["CREATE TABLE t (x)", ["INSERT INTO t VALUES(?)", 1], ["… :name", {"name": "a"}]]
+ *
+ * Parameter mapping: a JSON integer that fits in 64 bits → bigint (binds as INTEGER);
+ * any other number → float `number` (binds as REAL); bool and null as themselves; a
+ * string `x'…'` / `X'…'` holding an even number of hex digits → BLOB; an array of
+ * integers 0–255 → BLOB; any other string → TEXT; anything else is refused (400).
+ * A `text/plain` body is one SQL statement.
+ */
+import type { SqlValue, Statement } from '../state-machine/types.js';
+import { badRequest, HttpError } from './http-error.js';
+import { JsonSyntaxError, parseJson, type JsonValue } from './json-reader.js';
+
+/** Deep enough for `[[sql, [bytes…]]]` and `[[sql, {name: [bytes…]}]]`. */
+export const statementJsonDepthMax = 4;
+
+export interface StatementLimits {
+  /** More statements than this in one request is refused with 413. */
+  readonly maxStatements: number;
+}
+
+export function parseStatementsBody(
+  body: string,
+  contentType: string | undefined,
+  limits: StatementLimits,
+): Statement[] {
+  if (isPlainText(contentType)) return parsePlainTextBody(body);
+  if (body.trim().length === 0) throw badRequest('no statements');
+  let parsed: JsonValue;
+  try {
+    parsed = parseJson(body, statementJsonDepthMax);
+  } catch (error) {
+    if (error instanceof JsonSyntaxError) throw badRequest(`invalid JSON body: ${error.message}`);
+    throw error;
+  }
+  if (!Array.isArray(parsed)) throw badRequest('invalid JSON body: expected an array of statements');
+  if (parsed.length === 0) throw badRequest('no statements');
+  if (parsed.length > limits.maxStatements) {
+    throw new HttpError(413, `too many statements: ${parsed.length} exceeds the maximum of ${limits.maxStatements}`);
+  }
+  return parsed.map((element, index) => parseStatement(element, index + 1));
+}
+
+export function isPlainText(contentType: string | undefined): boolean {
+  return contentType !== undefined && contentType.trim().toLowerCase().startsWith('text/plain');
+}
+
+function parsePlainTextBody(body: string): Statement[] {
+  if (body.trim().length === 0) throw badRequest('no statements');
+  return [plainStatement(body)];
+}
+
+/** A statement without parameters (`?q=`, `text/plain`, or a bare JSON string). */
+export function plainStatement(sql: string): Statement {
+  return { sql, positional: [], named: {} };
+}
+
+function parseStatement(element: JsonValue, statementNumber: number): Statement {
+  if (typeof element === 'string') return plainStatement(element);
+  if (!Array.isArray(element)) {
+    throw badRequest(`invalid request: statement ${statementNumber} must be a SQL string or an array [sql, parameters…]`);
+  }
+  const [sql, ...parameters] = element;
+  if (typeof sql !== 'string') {
+    throw badRequest(`invalid request: statement ${statementNumber} must start with a SQL string`);
+  }
+  const positional: SqlValue[] = [];
+  const named: Record<string, SqlValue> = {};
+  parameters.forEach((parameter, index) => {
+    const where = `statement ${statementNumber}, parameter ${index + 1}`;
+    if (isJsonObject(parameter)) addNamedParameters(parameter, named, where);
+    else positional.push(toSqlValue(parameter, where));
+  });
+  return { sql, positional, named };
+}
+
+function addNamedParameters(object: { [key: string]: JsonValue }, named: Record<string, SqlValue>, where: string): void {
+  for (const key of Object.keys(object)) {
+    const name = stripParameterPrefix(key);
+    if (name.length === 0) throw badRequest(`invalid request: ${where}: empty parameter name`);
+    named[name] = toSqlValue(object[key] as JsonValue, `${where} (${JSON.stringify(key)})`);
+  }
+}
+
+/** rqlite takes `{"name": …}` for `:name`; a key written with its prefix means the same. */
+function stripParameterPrefix(key: string): string {
+  return /^[:@$]/.test(key) ? key.slice(1) : key;
+}
+
+function isJsonObject(value: JsonValue): value is { [key: string]: JsonValue } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const hexBlobPattern = /^[xX]'((?:[0-9a-fA-F]{2})*)'$/;
+
+/** Map one JSON parameter to the value bound to SQLite (see the header comment). */
+export function toSqlValue(value: JsonValue, where: string): SqlValue {
+  if (value === null || typeof value === 'boolean' || typeof value === 'number' || typeof value === 'bigint') {
+    return value;
+  }
+  if (typeof value === 'string') {
+    const hex = hexBlobPattern.exec(value);
+    return hex === null ? value : new Uint8Array(Buffer.from(hex[1] ?? '', 'hex'));
+  }
+  if (Array.isArray(value)) return byteArrayToBlob(value, where);
+  throw badRequest(`unsupported type: ${where} is an object; only named parameters may be objects`);
+}
+
+function byteArrayToBlob(items: readonly JsonValue[], where: string): Uint8Array {
+  const bytes = new Uint8Array(items.length);
+  items.forEach((item, index) => {
+    if (typeof item !== 'bigint' || item < 0n || item > 255n) {
+      throw badRequest(
+        `unsupported type: ${where}: a BLOB array holds integers 0-255, element ${index + 1} is ${describe(item)}`,
+      );
+    }
+    bytes[index] = Number(item);
+  });
+  return bytes;
+}
+
+function describe(value: JsonValue): string {
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
