@@ -95,3 +95,183 @@ export class RaftStorageError extends Error {
     this.code = code;
   }
 }
+
+// ---------------------------------------------------------------------------------
+// Messages, Ready and status: the core's inputs and outputs. All plain data, so the
+// transport can serialize a Message with msgpack as it is.
+// ---------------------------------------------------------------------------------
+
+/**
+ * The kinds of messages peers exchange. Names follow etcd-io/raft.
+ * - MsgApp / MsgAppResp: AppendEntries and its answer (also the answer to MsgSnap).
+ * - MsgVote / MsgVoteResp, MsgPreVote / MsgPreVoteResp: elections (pre-vote does not bump terms).
+ * - MsgHeartbeat / MsgHeartbeatResp: leader liveness, commit propagation, ReadIndex and lease acks.
+ * - MsgSnap: a snapshot for a follower whose next entry is compacted away.
+ * - MsgTimeoutNow: leadership transfer; the target campaigns at once.
+ */
+export type MessageType =
+  | 'MsgApp'
+  | 'MsgAppResp'
+  | 'MsgVote'
+  | 'MsgVoteResp'
+  | 'MsgPreVote'
+  | 'MsgPreVoteResp'
+  | 'MsgHeartbeat'
+  | 'MsgHeartbeatResp'
+  | 'MsgSnap'
+  | 'MsgTimeoutNow';
+
+export const MESSAGE_TYPES: readonly MessageType[] = [
+  'MsgApp',
+  'MsgAppResp',
+  'MsgVote',
+  'MsgVoteResp',
+  'MsgPreVote',
+  'MsgPreVoteResp',
+  'MsgHeartbeat',
+  'MsgHeartbeatResp',
+  'MsgSnap',
+  'MsgTimeoutNow',
+];
+
+/**
+ * One message between peers, flat like etcd's. Fields a type does not use are 0, '',
+ * false or empty. Meaning by type:
+ * - MsgApp: `index`/`logTerm` = the entry before `entries`; `commit` = leader's commit.
+ * - MsgAppResp: `index` = last index now matching (accept) or the rejected `index`
+ *   (reject); on reject `rejectHint` = the follower's suggested probe index and
+ *   `logTerm` = the term there (fast backtracking).
+ * - MsgVote/MsgPreVote: `index`/`logTerm` = the candidate's last entry; `context` is
+ *   non-empty for a campaign caused by leadership transfer.
+ * - MsgHeartbeat: `commit` = min(follower's match, leader's commit); `context` = the
+ *   newest pending ReadIndex context; `index` = the leader's tick count when sent,
+ *   echoed in MsgHeartbeatResp (used for leader leases).
+ * - MsgSnap: `snapshot` carries the snapshot (its `data` may be empty; see Snapshot).
+ */
+export interface Message {
+  readonly type: MessageType;
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly term: number;
+  readonly logTerm: number;
+  readonly index: number;
+  readonly entries: readonly Entry[];
+  readonly commit: number;
+  readonly reject: boolean;
+  readonly rejectHint: number;
+  readonly context: Uint8Array;
+  readonly snapshot?: Snapshot;
+}
+
+export type RaftRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
+
+/** Volatile state, reported in Ready only when it changes. */
+export interface SoftState {
+  /** '' when no leader is known. */
+  readonly leaderId: NodeId;
+  readonly role: RaftRole;
+}
+
+/** A ReadIndex answer: once the state machine has applied `index`, reads for `context` are linearizable. */
+export interface ReadState {
+  readonly context: Uint8Array;
+  readonly index: number;
+}
+
+/**
+ * What the runtime must do, in this order:
+ * 1. Persist `snapshot` (if any), then `entries` (appending, truncating any conflicting
+ *    suffix already stored), then `hardState` (if any). When `mustSync` is true, fsync
+ *    before step 2.
+ * 2. Send `messages`. Exception allowing a leader to write its own log in parallel with
+ *    replication: messages of type 'MsgApp' may be sent before (or while) step 1
+ *    completes when `hardState` is absent or has the same term and vote as the last
+ *    persisted one. (The leader counts its own log toward commit only in advance(), so
+ *    nothing is committed on the strength of an unpersisted local write.) Every other
+ *    message, notably votes and append responses, must wait for step 1.
+ * 3. Apply `committedEntries` in order (after step 1: they may include entries persisted
+ *    in this very Ready). Answer `readStates` once applied >= their index; answer
+ *    `failedReads` at once with an error (leadership was lost).
+ * 4. Call advance(ready) with this same object. Call ready() again only after that.
+ */
+export interface Ready {
+  readonly softState?: SoftState;
+  readonly hardState?: HardState;
+  readonly entries: readonly Entry[];
+  readonly snapshot?: Snapshot;
+  readonly committedEntries: readonly Entry[];
+  readonly messages: readonly Message[];
+  readonly readStates: readonly ReadState[];
+  /** Contexts of ReadIndex requests that will never be answered: the leader stepped down. */
+  readonly failedReads: readonly Uint8Array[];
+  /** True when entries or the term/vote changed: these must be fsynced before sending. */
+  readonly mustSync: boolean;
+}
+
+export type ProgressState = 'probe' | 'replicate' | 'snapshot';
+
+/** The leader's view of one follower. */
+export interface ProgressStatus {
+  readonly match: number;
+  readonly next: number;
+  readonly state: ProgressState;
+  readonly isLearner: boolean;
+  readonly recentActive: boolean;
+  readonly inflightMessages: number;
+  readonly pendingSnapshot: number;
+}
+
+export interface RaftStatus {
+  readonly id: NodeId;
+  /** 'learner' when this node is a non-voting member and not the leader. */
+  readonly role: RaftRole | 'learner';
+  readonly term: number;
+  readonly vote: NodeId;
+  readonly leaderId: NodeId;
+  readonly commit: number;
+  readonly applied: number;
+  readonly lastIndex: number;
+  readonly confState: ConfState;
+  /** Per peer, leader only (empty otherwise); includes the leader itself. */
+  readonly progress: Readonly<Record<NodeId, ProgressStatus>>;
+  /** '' when no transfer is in progress. */
+  readonly leadTransferee: NodeId;
+}
+
+/** Something the core reports for diagnostics. Never needed for correctness. */
+export interface RaftLogEvent {
+  readonly event: string;
+  readonly id: NodeId;
+  readonly term: number;
+  readonly [detail: string]: unknown;
+}
+
+/** Configuration of one node's core. Every limit is checked at construction. */
+export interface RaftConfig {
+  readonly id: NodeId;
+  readonly storage: RaftStorage;
+  /** The last index the state machine has applied (0 for a fresh node). */
+  readonly applied: number;
+  /** Followers campaign after a random timeout in [electionTicks, 2*electionTicks). */
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  /** 'lease' answers reads from a leader lease; requires checkQuorum. */
+  readonly readOnly: 'safe' | 'lease';
+  /** How many ticks the lease is shortened by to cover clock drift; < electionTicks. Default 1. */
+  readonly leaseDriftTicks?: number;
+  readonly maxSizePerMessageBytes: number;
+  readonly maxInflightMessages: number;
+  /** Bytes of entries in flight to one follower; >= maxSizePerMessageBytes. */
+  readonly maxInflightBytes: number;
+  /** Bytes of proposed but uncommitted entries a leader accepts before dropping proposals. */
+  readonly maxUncommittedEntriesBytes: number;
+  /** ReadIndex requests waiting for an answer, at most. */
+  readonly maxPendingReads: number;
+  /** Bytes of committed entries handed out in one Ready (at least one entry). Default 64 MiB. */
+  readonly maxCommittedBytesPerReady?: number;
+  /** A seeded source of randomness in [0, 1), used for election jitter. */
+  readonly random: () => number;
+  readonly logger?: (event: RaftLogEvent) => void;
+}

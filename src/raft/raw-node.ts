@@ -1,0 +1,187 @@
+/**
+ * RawNode: the core's public face. It wraps the protocol (Raft) and packages what
+ * happened since the last turn into a Ready. See the Ready type for the order the
+ * runtime must follow; in short: persist, send, apply, advance().
+ */
+import { assert } from './errors.js';
+import { Raft } from './raft.js';
+import type {
+  ConfChange,
+  ConfState,
+  HardState,
+  Message,
+  NodeId,
+  RaftConfig,
+  RaftStatus,
+  Ready,
+  SoftState,
+} from './types.js';
+
+export class RawNode {
+  private readonly raft: Raft;
+  private previousSoftState: SoftState;
+  private previousHardState: HardState;
+  /** The Ready handed out and not yet advanced. */
+  private outstanding: Ready | undefined;
+
+  constructor(config: RaftConfig) {
+    this.raft = new Raft(config);
+    this.previousSoftState = this.softState();
+    this.previousHardState = this.hardState();
+  }
+
+  /** One unit of abstract time. Election and heartbeat timeouts count these. */
+  tick(): void {
+    this.raft.tick();
+  }
+
+  /** Feeds a message from a peer. Stale, foreign and malformed messages are ignored. */
+  step(message: Message): void {
+    this.raft.step(message);
+  }
+
+  /** Starts an election now (with pre-vote if configured). No-op on a leader or a non-voter. */
+  campaign(): void {
+    this.raft.hup(false);
+  }
+
+  /** Appends a command. Throws RaftError NOT_LEADER (with leaderId) or PROPOSAL_DROPPED. */
+  propose(data: Uint8Array): { index: number; term: number } {
+    return this.raft.propose(data);
+  }
+
+  /**
+   * Appends a membership change; it takes effect as soon as it is in the log. Throws
+   * NOT_LEADER, PROPOSAL_DROPPED, CONF_CHANGE_PENDING or CONF_CHANGE_INVALID.
+   */
+  proposeConfChange(change: ConfChange): { index: number; term: number } {
+    return this.raft.proposeConfChange(change);
+  }
+
+  /**
+   * Requests a linearizable read point. The answer comes in a later Ready: in readStates
+   * (wait until applied >= index, then read) or in failedReads (leadership was lost).
+   * Throws NOT_LEADER, READ_QUEUE_FULL, or INVALID_ARGUMENT for an empty context.
+   */
+  readIndex(context: Uint8Array): void {
+    this.raft.readIndex(context);
+  }
+
+  /** Hands leadership to voter `to` once it is caught up; aborts after an election timeout. */
+  transferLeadership(to: NodeId): void {
+    this.raft.transferLeadership(to);
+  }
+
+  /** Graceful step-down: transfers leadership to the most caught-up voter, which it returns. */
+  stepDown(): NodeId {
+    return this.raft.stepDown();
+  }
+
+  /** The transport could not reach `id`: a replicating follower goes back to probing. */
+  reportUnreachable(id: NodeId): void {
+    this.raft.reportUnreachable(id);
+  }
+
+  /** The outcome of sending a snapshot to `id`. */
+  reportSnapshot(id: NodeId, status: 'finish' | 'failure'): void {
+    this.raft.reportSnapshot(id, status);
+  }
+
+  status(): RaftStatus {
+    return this.raft.status();
+  }
+
+  /** The membership including every conf-change entry in the log (applied or not). */
+  confState(): ConfState {
+    return this.raft.confState;
+  }
+
+  /** Membership as of `index`, for snapshot metadata; index >= the last applied snapshot. */
+  confStateAt(index: number): ConfState {
+    return this.raft.confStateAt(index);
+  }
+
+  hasReady(): boolean {
+    if (this.outstanding !== undefined) return false;
+    const raft = this.raft;
+    return (
+      !softStatesEqual(this.softState(), this.previousSoftState) ||
+      !hardStatesEqual(this.hardState(), this.previousHardState) ||
+      raft.log.unstable.entries.length > 0 ||
+      raft.log.unstable.snapshot !== undefined ||
+      raft.log.hasNextCommittedEntries() ||
+      raft.messages.length > 0 ||
+      raft.readStates.length > 0 ||
+      raft.failedReads.length > 0
+    );
+  }
+
+  /** Everything to persist, send and apply since the last advance(). Call advance() before the next ready(). */
+  ready(): Ready {
+    assert(this.outstanding === undefined, 'ready() called again before advance()');
+    const raft = this.raft;
+    const softState = this.softState();
+    const hardState = this.hardState();
+    const hardStateChanged = !hardStatesEqual(hardState, this.previousHardState);
+    const entries = [...raft.log.unstable.entries];
+    const snapshot = raft.log.unstable.snapshot;
+    const mustSync =
+      entries.length > 0 ||
+      snapshot !== undefined ||
+      hardState.term !== this.previousHardState.term ||
+      hardState.vote !== this.previousHardState.vote;
+    const ready: Ready = {
+      ...(softStatesEqual(softState, this.previousSoftState) ? {} : { softState }),
+      ...(hardStateChanged ? { hardState } : {}),
+      entries,
+      ...(snapshot === undefined ? {} : { snapshot }),
+      committedEntries: raft.log.nextCommittedEntries(raft.config.maxCommittedBytesPerReady),
+      messages: raft.messages,
+      readStates: raft.readStates,
+      failedReads: raft.failedReads,
+      mustSync,
+    };
+    raft.messages = [];
+    raft.readStates = [];
+    raft.failedReads = [];
+    this.previousSoftState = softState;
+    this.previousHardState = hardState;
+    this.outstanding = ready;
+    return ready;
+  }
+
+  /** The runtime has persisted, sent and applied `ready` (the object ready() returned). */
+  advance(ready: Ready): void {
+    assert(ready === this.outstanding, 'advance() must get the Ready returned by the last ready()');
+    this.outstanding = undefined;
+    const log = this.raft.log;
+    if (ready.snapshot !== undefined) {
+      log.unstable.stableSnapshotTo(ready.snapshot.metadata.index);
+      if (ready.snapshot.metadata.index > log.applied) log.appliedTo(ready.snapshot.metadata.index);
+    }
+    const lastEntry = ready.entries[ready.entries.length - 1];
+    if (lastEntry !== undefined) this.raft.onEntriesPersisted(lastEntry);
+    const lastCommitted = ready.committedEntries[ready.committedEntries.length - 1];
+    if (lastCommitted !== undefined) {
+      if (lastCommitted.index > log.applied) log.appliedTo(lastCommitted.index);
+      this.raft.reduceUncommittedBytes(ready.committedEntries);
+    }
+    this.raft.trimConfHistory(log.applied);
+  }
+
+  private softState(): SoftState {
+    return { leaderId: this.raft.leaderId, role: this.raft.role };
+  }
+
+  private hardState(): HardState {
+    return { term: this.raft.term, vote: this.raft.vote, commit: this.raft.log.committed };
+  }
+}
+
+function softStatesEqual(a: SoftState, b: SoftState): boolean {
+  return a.leaderId === b.leaderId && a.role === b.role;
+}
+
+function hardStatesEqual(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
