@@ -1,0 +1,239 @@
+/**
+ * A small growable byte writer and a bounds-checked reader, shared by the command codec
+ * and the stored-result codec. Little-endian throughout. The reader throws a
+ * StateMachineError('BAD_COMMAND') on truncated input instead of reading garbage.
+ */
+import { StateMachineError, assert } from './errors.js';
+import type { SqlResultValue, SqlValue } from './types.js';
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
+const int64Min = -(2n ** 63n);
+const int64Max = 2n ** 63n - 1n;
+
+/** Value tags on the wire. Numbers are fixed forever: old entries must stay readable. */
+export const valueTag = {
+  null: 0,
+  integer: 1,
+  float: 2,
+  text: 3,
+  blob: 4,
+  true: 5,
+  false: 6,
+} as const;
+
+export class ByteWriter {
+  private buffer: Uint8Array;
+  private view: DataView;
+  private length = 0;
+  private readonly bytesMax: number;
+  private readonly limitError: (bytes: number) => Error;
+
+  constructor(bytesMax: number, limitError: (bytes: number) => Error) {
+    assert(Number.isSafeInteger(bytesMax) && bytesMax > 0, 'bytesMax is a positive integer');
+    this.bytesMax = bytesMax;
+    this.limitError = limitError;
+    this.buffer = new Uint8Array(Math.min(256, bytesMax));
+    this.view = new DataView(this.buffer.buffer);
+  }
+
+  private reserve(byteCount: number): number {
+    const offset = this.length;
+    const needed = offset + byteCount;
+    if (needed > this.bytesMax) throw this.limitError(needed);
+    if (needed > this.buffer.length) {
+      const grown = new Uint8Array(Math.min(this.bytesMax, Math.max(needed, this.buffer.length * 2)));
+      grown.set(this.buffer.subarray(0, offset));
+      this.buffer = grown;
+      this.view = new DataView(grown.buffer);
+    }
+    this.length = needed;
+    return offset;
+  }
+
+  u8(value: number): void {
+    const offset = this.reserve(1);
+    this.buffer[offset] = value;
+  }
+
+  u16(value: number): void {
+    const offset = this.reserve(2);
+    this.view.setUint16(offset, value, true);
+  }
+
+  u32(value: number): void {
+    const offset = this.reserve(4);
+    this.view.setUint32(offset, value, true);
+  }
+
+  i64(value: bigint): void {
+    const offset = this.reserve(8);
+    this.view.setBigInt64(offset, value, true);
+  }
+
+  u64(value: bigint): void {
+    const offset = this.reserve(8);
+    this.view.setBigUint64(offset, value, true);
+  }
+
+  f64(value: number): void {
+    const offset = this.reserve(8);
+    this.view.setFloat64(offset, value, true);
+  }
+
+  bytes(value: Uint8Array): void {
+    this.u32(value.length);
+    const offset = this.reserve(value.length);
+    this.buffer.set(value, offset);
+  }
+
+  /** Writes UTF-8 with a u32 length prefix. The caller checks well-formedness first. */
+  text(value: string): void {
+    this.bytes(textEncoder.encode(value));
+  }
+
+  finish(): Uint8Array {
+    return this.buffer.slice(0, this.length);
+  }
+}
+
+export class ByteReader {
+  private offset = 0;
+  private readonly view: DataView;
+
+  constructor(private readonly data: Uint8Array) {
+    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  get remaining(): number {
+    return this.data.length - this.offset;
+  }
+
+  private take(byteCount: number, what: string): number {
+    if (byteCount > this.remaining) {
+      throw new StateMachineError('BAD_COMMAND', `truncated command: ${what} needs ${byteCount} bytes, ${this.remaining} left`);
+    }
+    const offset = this.offset;
+    this.offset += byteCount;
+    return offset;
+  }
+
+  u8(what: string): number {
+    return this.view.getUint8(this.take(1, what));
+  }
+
+  u16(what: string): number {
+    return this.view.getUint16(this.take(2, what), true);
+  }
+
+  u32(what: string): number {
+    return this.view.getUint32(this.take(4, what), true);
+  }
+
+  i64(what: string): bigint {
+    return this.view.getBigInt64(this.take(8, what), true);
+  }
+
+  u64(what: string): bigint {
+    return this.view.getBigUint64(this.take(8, what), true);
+  }
+
+  f64(what: string): number {
+    return this.view.getFloat64(this.take(8, what), true);
+  }
+
+  bytes(what: string, bytesMax: number): Uint8Array {
+    const length = this.u32(what);
+    if (length > bytesMax) {
+      throw new StateMachineError('BAD_COMMAND', `${what} is ${length} bytes, more than the bound ${bytesMax}`);
+    }
+    const offset = this.take(length, what);
+    return this.data.slice(offset, offset + length);
+  }
+
+  text(what: string, bytesMax: number): string {
+    const bytes = this.bytes(what, bytesMax);
+    try {
+      return textDecoder.decode(bytes);
+    } catch (error) {
+      throw new StateMachineError('BAD_COMMAND', `${what} is not valid UTF-8`, { cause: error });
+    }
+  }
+}
+
+/** Integers keep full 64-bit precision: numbers when safe, bigints beyond 2^53. */
+export function normalizeInteger(value: bigint): number | bigint {
+  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+}
+
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** False when the string holds a lone UTF-16 surrogate, which has no UTF-8 encoding. */
+export function isWellFormedText(value: string): boolean {
+  return !loneSurrogate.test(value);
+}
+
+/** Checks a value can go on the wire; throws INVALID_VALUE with `where` in the message. */
+export function checkValue(value: SqlValue, where: string, bytesMax: number): void {
+  if (typeof value === 'string') {
+    if (!isWellFormedText(value)) throw new StateMachineError('INVALID_VALUE', `${where}: text is not valid Unicode (lone surrogate)`);
+    const byteCount = Buffer.byteLength(value, 'utf8');
+    if (byteCount > bytesMax) throw new StateMachineError('COMMAND_TOO_LARGE', `${where}: ${byteCount} bytes, more than the bound ${bytesMax}`);
+  } else if (value instanceof Uint8Array) {
+    if (value.length > bytesMax) throw new StateMachineError('COMMAND_TOO_LARGE', `${where}: ${value.length} bytes, more than the bound ${bytesMax}`);
+  } else if (typeof value === 'bigint') {
+    if (value < int64Min || value > int64Max) throw new StateMachineError('INVALID_VALUE', `${where}: integer ${value} does not fit in 64 bits`);
+  } else if (typeof value === 'number') {
+    if (Number.isNaN(value)) throw new StateMachineError('INVALID_VALUE', `${where}: NaN cannot be stored`);
+  } else if (value !== null && typeof value !== 'boolean') {
+    throw new StateMachineError('INVALID_VALUE', `${where}: unsupported value type ${typeof value}`);
+  }
+}
+
+export function writeValue(writer: ByteWriter, value: SqlValue | SqlResultValue): void {
+  if (value === null) writer.u8(valueTag.null);
+  else if (value === true) writer.u8(valueTag.true);
+  else if (value === false) writer.u8(valueTag.false);
+  else if (typeof value === 'bigint') {
+    writer.u8(valueTag.integer);
+    writer.i64(value);
+  } else if (typeof value === 'number') {
+    // A safe integer is an SQL INTEGER (rqlite maps JSON integers to 64-bit integers).
+    if (Number.isSafeInteger(value)) {
+      writer.u8(valueTag.integer);
+      writer.i64(BigInt(value));
+    } else {
+      writer.u8(valueTag.float);
+      writer.f64(value);
+    }
+  } else if (typeof value === 'string') {
+    writer.u8(valueTag.text);
+    writer.text(value);
+  } else {
+    writer.u8(valueTag.blob);
+    writer.bytes(value);
+  }
+}
+
+export function readValue(reader: ByteReader, what: string, bytesMax: number): SqlValue {
+  const tag = reader.u8(what);
+  switch (tag) {
+    case valueTag.null:
+      return null;
+    case valueTag.true:
+      return true;
+    case valueTag.false:
+      return false;
+    case valueTag.integer:
+      return normalizeInteger(reader.i64(what));
+    case valueTag.float:
+      return reader.f64(what);
+    case valueTag.text:
+      return reader.text(what, bytesMax);
+    case valueTag.blob:
+      return reader.bytes(what, bytesMax);
+    default:
+      throw new StateMachineError('BAD_COMMAND', `${what}: unknown value tag ${tag}`);
+  }
+}

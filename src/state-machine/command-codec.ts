@@ -1,0 +1,164 @@
+/**
+ * The replicated command: what a Raft entry's data holds. Compact, versioned binary.
+ *
+ *   u8 magic 0x51 ('Q') · u8 version · u8 flags (1 transaction, 2 has request id)
+ *   i64 timestampMs · u64 seed · [text requestId] · u32 statementCount
+ *   per statement: text sql · u32 positionalCount · values · u32 namedCount · (text name, value)…
+ *   value: u8 tag (0 null, 1 i64, 2 f64, 3 text, 4 blob, 5 true, 6 false) + payload
+ *   text/blob: u32 byte length + bytes (UTF-8 for text, checked on decode)
+ *
+ * Every count and size has a bound checked on encode (clear error to the caller) and again
+ * on decode (a corrupt or hostile entry never allocates past it).
+ */
+import { ByteReader, ByteWriter, checkValue, isWellFormedText, readValue, writeValue } from './binary.js';
+import { StateMachineError, assert } from './errors.js';
+import type { Command, SqlValue, Statement } from './types.js';
+
+export const commandMagic = 0x51;
+export const commandVersion = 1;
+
+const flagTransaction = 1;
+const flagRequestId = 2;
+
+export const commandLimits = {
+  /** Statements in one command. */
+  statementCountMax: 10_000,
+  /** UTF-8 bytes of one statement's SQL text. */
+  sqlBytesMax: 1024 * 1024,
+  /** Parameters (positional plus named) of one statement; SQLite's own default maximum. */
+  parameterCountMax: 32_766,
+  /** Bytes of one text or blob parameter. */
+  parameterBytesMax: 4 * 1024 * 1024,
+  /** Bytes of one named parameter's name. */
+  parameterNameBytesMax: 256,
+  /** UTF-8 bytes of a client request id. */
+  requestIdBytesMax: 256,
+  /** Bytes of a whole encoded command. */
+  commandBytesMax: 16 * 1024 * 1024,
+} as const;
+
+function tooLarge(what: string, actual: number, bound: number): StateMachineError {
+  return new StateMachineError('COMMAND_TOO_LARGE', `${what} is ${actual}, more than the bound ${bound}`);
+}
+
+function checkText(value: string, what: string, bytesMax: number): void {
+  if (!isWellFormedText(value)) throw new StateMachineError('INVALID_VALUE', `${what} is not valid Unicode (lone surrogate)`);
+  const byteCount = Buffer.byteLength(value, 'utf8');
+  if (byteCount > bytesMax) throw tooLarge(`${what} (bytes)`, byteCount, bytesMax);
+}
+
+function checkCommand(command: Command): void {
+  if (!Number.isSafeInteger(command.timestampMs)) {
+    throw new StateMachineError('INVALID_VALUE', `timestampMs must be an integer, got ${command.timestampMs}`);
+  }
+  if (typeof command.seed !== 'bigint' || command.seed < 0n || command.seed >= 2n ** 64n) {
+    throw new StateMachineError('INVALID_VALUE', 'seed must be a bigint in [0, 2^64)');
+  }
+  if (command.requestId !== undefined) checkText(command.requestId, 'request id', commandLimits.requestIdBytesMax);
+  if (command.statements.length > commandLimits.statementCountMax) {
+    throw tooLarge('statement count', command.statements.length, commandLimits.statementCountMax);
+  }
+  command.statements.forEach(checkStatement);
+}
+
+function checkStatement(statement: Statement, statementIndex: number): void {
+  const where = `statement ${statementIndex}`;
+  checkText(statement.sql, `${where} SQL`, commandLimits.sqlBytesMax);
+  const names = Object.keys(statement.named);
+  const parameterCount = statement.positional.length + names.length;
+  if (parameterCount > commandLimits.parameterCountMax) {
+    throw tooLarge(`${where} parameter count`, parameterCount, commandLimits.parameterCountMax);
+  }
+  statement.positional.forEach((value, position) =>
+    checkValue(value, `${where} parameter ${position + 1}`, commandLimits.parameterBytesMax),
+  );
+  for (const name of names) {
+    checkText(name, `${where} parameter name`, commandLimits.parameterNameBytesMax);
+    checkValue(statement.named[name] as SqlValue, `${where} parameter :${name}`, commandLimits.parameterBytesMax);
+  }
+}
+
+export function encodeCommand(command: Command): Uint8Array {
+  checkCommand(command);
+  const writer = new ByteWriter(commandLimits.commandBytesMax, (bytes) =>
+    tooLarge('encoded command (bytes)', bytes, commandLimits.commandBytesMax),
+  );
+  writer.u8(commandMagic);
+  writer.u8(commandVersion);
+  writer.u8((command.transaction ? flagTransaction : 0) | (command.requestId !== undefined ? flagRequestId : 0));
+  writer.i64(BigInt(command.timestampMs));
+  writer.u64(command.seed);
+  if (command.requestId !== undefined) writer.text(command.requestId);
+  writer.u32(command.statements.length);
+  for (const statement of command.statements) {
+    writer.text(statement.sql);
+    writer.u32(statement.positional.length);
+    for (const value of statement.positional) writeValue(writer, value);
+    const names = Object.keys(statement.named);
+    writer.u32(names.length);
+    for (const name of names) {
+      writer.text(name);
+      writeValue(writer, statement.named[name] as SqlValue);
+    }
+  }
+  return writer.finish();
+}
+
+function readCount(reader: ByteReader, what: string, bound: number): number {
+  const count = reader.u32(what);
+  if (count > bound) throw new StateMachineError('BAD_COMMAND', `${what} ${count} is more than the bound ${bound}`);
+  return count;
+}
+
+function readStatement(reader: ByteReader, statementIndex: number): Statement {
+  const where = `statement ${statementIndex}`;
+  const sql = reader.text(`${where} SQL`, commandLimits.sqlBytesMax);
+  const positionalCount = readCount(reader, `${where} positional count`, commandLimits.parameterCountMax);
+  const positional: SqlValue[] = [];
+  for (let position = 0; position < positionalCount; position++) {
+    positional.push(readValue(reader, `${where} parameter ${position + 1}`, commandLimits.parameterBytesMax));
+  }
+  const namedCount = readCount(reader, `${where} named count`, commandLimits.parameterCountMax - positionalCount);
+  const named: Record<string, SqlValue> = Object.create(null) as Record<string, SqlValue>;
+  for (let namedIndex = 0; namedIndex < namedCount; namedIndex++) {
+    const name = reader.text(`${where} parameter name`, commandLimits.parameterNameBytesMax);
+    named[name] = readValue(reader, `${where} parameter :${name}`, commandLimits.parameterBytesMax);
+  }
+  return { sql, positional, named };
+}
+
+export function decodeCommand(data: Uint8Array): Command {
+  if (data.length > commandLimits.commandBytesMax) {
+    throw new StateMachineError('BAD_COMMAND', `command is ${data.length} bytes, more than the bound ${commandLimits.commandBytesMax}`);
+  }
+  const reader = new ByteReader(data);
+  const magic = reader.u8('magic');
+  if (magic !== commandMagic) throw new StateMachineError('BAD_COMMAND', `not a quorumlite command (first byte ${magic})`);
+  const version = reader.u8('version');
+  if (version !== commandVersion) {
+    throw new StateMachineError('BAD_COMMAND', `unsupported command version ${version} (this build reads version ${commandVersion})`);
+  }
+  const flags = reader.u8('flags');
+  if ((flags & ~(flagTransaction | flagRequestId)) !== 0) throw new StateMachineError('BAD_COMMAND', `unknown command flags ${flags}`);
+  const timestamp = reader.i64('timestampMs');
+  if (timestamp < BigInt(Number.MIN_SAFE_INTEGER) || timestamp > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new StateMachineError('BAD_COMMAND', `timestampMs ${timestamp} out of range`);
+  }
+  const seed = reader.u64('seed');
+  const requestId = (flags & flagRequestId) !== 0 ? reader.text('request id', commandLimits.requestIdBytesMax) : undefined;
+  const statementCount = readCount(reader, 'statement count', commandLimits.statementCountMax);
+  const statements: Statement[] = [];
+  for (let statementIndex = 0; statementIndex < statementCount; statementIndex++) {
+    statements.push(readStatement(reader, statementIndex));
+  }
+  if (reader.remaining !== 0) throw new StateMachineError('BAD_COMMAND', `${reader.remaining} trailing bytes after the command`);
+  const command: Command = {
+    statements,
+    transaction: (flags & flagTransaction) !== 0,
+    timestampMs: Number(timestamp),
+    seed,
+    ...(requestId !== undefined ? { requestId } : {}),
+  };
+  assert(command.statements.length === statementCount, 'decoded every statement');
+  return command;
+}

@@ -1,0 +1,66 @@
+/**
+ * Opening the three SQLite connections the state machine uses, with the settings the
+ * design fixes: the apply connection (WAL, synchronous=NORMAL because the Raft log is the
+ * durable record, foreign keys on, overrides registered), the read-only query connection
+ * (the real clock, a busy timeout), and the pristine in-memory helper.
+ */
+import Database from 'better-sqlite3';
+import { StateMachineError } from './errors.js';
+import { internalNamePrefix } from './sql-policy.js';
+
+export const stateTable = `${internalNamePrefix}state`;
+export const requestsTable = `${internalNamePrefix}requests`;
+
+const internalSchema = [
+  `CREATE TABLE IF NOT EXISTS ${stateTable} (id INTEGER PRIMARY KEY, applied_index INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS ${requestsTable} (request_id TEXT PRIMARY KEY, sequence INTEGER NOT NULL,
+     timestamp_ms INTEGER NOT NULL, result BLOB NOT NULL) WITHOUT ROWID`,
+  `CREATE INDEX IF NOT EXISTS ${requestsTable}_by_sequence ON ${requestsTable}(sequence)`,
+  `CREATE INDEX IF NOT EXISTS ${requestsTable}_by_time ON ${requestsTable}(timestamp_ms)`,
+];
+
+/** Time zones change 'localtime'; every node must run with TZ=UTC, set before SQLite loads. */
+export function assertUtcTimeZone(pristine: Database.Database): void {
+  const probes = ['2021-01-15 12:00:00', '2021-07-15 12:00:00'];
+  for (const probe of probes) {
+    const local = pristine.prepare(`SELECT datetime(?, 'localtime')`).pluck().get(probe);
+    if (local !== probe || new Date(`${probe.replace(' ', 'T')}Z`).getTimezoneOffset() !== 0) {
+      throw new StateMachineError('BAD_ENVIRONMENT', `the process must run with TZ=UTC (TZ=${process.env['TZ'] ?? 'unset'})`);
+    }
+  }
+}
+
+export function openApplyConnection(path: string): Database.Database {
+  const database = new Database(path);
+  try {
+    database.pragma('journal_mode = WAL');
+    database.pragma('synchronous = NORMAL');
+    database.pragma('foreign_keys = ON');
+    database.defaultSafeIntegers(true);
+    const createInternal = database.transaction(() => {
+      for (const sql of internalSchema) database.exec(sql);
+      database.prepare(`INSERT OR IGNORE INTO ${stateTable}(id, applied_index) VALUES (1, 0)`).run();
+    });
+    createInternal.immediate();
+    return database;
+  } catch (error) {
+    database.close();
+    throw error;
+  }
+}
+
+export function openReadConnection(path: string, busyTimeoutMs: number): Database.Database {
+  const database = new Database(path, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
+  database.defaultSafeIntegers(true);
+  return database;
+}
+
+export function openPristineConnection(): Database.Database {
+  return new Database(':memory:');
+}
+
+export function readAppliedIndex(database: Database.Database): number {
+  const value = database.prepare(`SELECT applied_index FROM ${stateTable} WHERE id = 1`).pluck().safeIntegers(true).get();
+  if (typeof value !== 'bigint') throw new StateMachineError('BAD_SNAPSHOT', `database has no applied index in ${stateTable}`);
+  return Number(value);
+}

@@ -1,0 +1,56 @@
+/**
+ * Errors the state machine throws. Callers branch on `code`; the halted error is its own
+ * class because the runtime must stop applying (never skip) when it sees one.
+ */
+
+export type StateMachineErrorCode =
+  /** A command's bytes are not a valid command (bad version, truncated, over a bound). */
+  | 'BAD_COMMAND'
+  /** A command to encode breaks a bound or holds a value that cannot be encoded. */
+  | 'COMMAND_TOO_LARGE'
+  | 'INVALID_VALUE'
+  /** SQL that quorumlite refuses to replicate (PRAGMA, ATTACH, BEGIN, internal tables, …). */
+  | 'REFUSED_SQL'
+  /** A file handed to restore() is not a usable quorumlite database. */
+  | 'BAD_SNAPSHOT'
+  /** The process does not run with TZ=UTC. */
+  | 'BAD_ENVIRONMENT'
+  /** Used after close(). */
+  | 'CLOSED';
+
+export class StateMachineError extends Error {
+  readonly code: StateMachineErrorCode;
+
+  constructor(code: StateMachineErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StateMachineError';
+    this.code = code;
+  }
+}
+
+/**
+ * An environmental failure (disk full, I/O error, corruption, out of memory, read-only
+ * file) while applying an entry. The entry was not applied; the state machine reports
+ * unhealthy; applying the same entry again later may succeed. Never skip the entry.
+ */
+export class StateMachineHaltedError extends Error {
+  /**
+   * SQLite's extended result code name (`SQLITE_FULL`, `SQLITE_IOERR_WRITE`, …), or
+   * `BAD_COMMAND` when the entry's bytes cannot be decoded by this build (a newer command
+   * version during a rolling upgrade): stop, upgrade, retry — never skip.
+   */
+  readonly code: string;
+  readonly entryIndex: number;
+
+  constructor(entryIndex: number, code: string, detail: string, options?: { cause?: unknown }) {
+    super(`state machine halted at entry ${entryIndex}: ${code}: ${detail}`, options);
+    this.name = 'StateMachineHaltedError';
+    this.code = code;
+    this.entryIndex = entryIndex;
+  }
+}
+
+/** A programmer error: stays on in production. */
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(`assertion failed: ${message}`);
+}

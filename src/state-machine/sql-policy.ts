@@ -1,0 +1,147 @@
+/**
+ * What SQL quorumlite replicates and what it refuses, decided on tokens (never on raw
+ * text, so a keyword inside a string or comment does not count). The same rules run on
+ * the receiving node (so a refusal never reaches the log) and again at apply (so every
+ * node refuses identically even if a command slipped through).
+ */
+import { StateMachineError } from './errors.js';
+import { SqlSyntaxError, splitStatements } from './sql-tokenizer.js';
+import type { SqlStatementText, Token } from './sql-tokenizer.js';
+import type { Statement } from './types.js';
+
+/** Internal tables live under this prefix; users may not create, change or drop them. */
+export const internalNamePrefix = '_quorumlite_';
+const internalNamePrefixUpper = internalNamePrefix.toUpperCase();
+
+/** Pragmas a write may set: stored in the database file, identical on every node. */
+const assignablePragmas = new Set(['USER_VERSION', 'APPLICATION_ID']);
+
+/** Pragmas that take an argument but only report: fine anywhere. */
+const reportingPragmasWithArgument = new Set([
+  'TABLE_INFO', 'TABLE_XINFO', 'TABLE_LIST', 'INDEX_LIST', 'INDEX_INFO', 'INDEX_XINFO',
+  'FOREIGN_KEY_LIST', 'FOREIGN_KEY_CHECK', 'INTEGRITY_CHECK', 'QUICK_CHECK',
+]);
+
+/** Pragmas a write may read (no argument): their answers are the same on every node. */
+const reportingPragmasInWrites = new Set([
+  ...reportingPragmasWithArgument, 'USER_VERSION', 'APPLICATION_ID', 'ENCODING', 'SCHEMA_VERSION',
+  'PAGE_SIZE', 'FUNCTION_LIST', 'COLLATION_LIST', 'PRAGMA_LIST', 'MODULE_LIST', 'COMPILE_OPTIONS',
+]);
+
+const transactionControl = new Set(['BEGIN', 'COMMIT', 'END', 'ROLLBACK', 'SAVEPOINT', 'RELEASE']);
+
+export type SqlPurpose = 'write' | 'read';
+
+function refuse(message: string): never {
+  throw new StateMachineError('REFUSED_SQL', message);
+}
+
+/** Splits one request statement into SQLite statements, turning tokenizer errors into refusals. */
+export function splitForPolicy(sql: string): SqlStatementText[] {
+  try {
+    return splitStatements(sql);
+  } catch (error) {
+    if (error instanceof SqlSyntaxError) refuse(error.message);
+    throw error;
+  }
+}
+
+/** The first keyword after any EXPLAIN [QUERY PLAN]. */
+function leadingKeywordIndex(tokens: readonly Token[]): number {
+  let position = 0;
+  if (tokens[position]?.text === 'EXPLAIN') {
+    position++;
+    if (tokens[position]?.text === 'QUERY' && tokens[position + 1]?.text === 'PLAN') position += 2;
+  }
+  return position;
+}
+
+function isName(token: Token): boolean {
+  return token.kind === 'word' || token.kind === 'quoted-identifier' || token.kind === 'string';
+}
+
+function checkPragma(tokens: readonly Token[], position: number, purpose: SqlPurpose): void {
+  let nameIndex = position + 1;
+  if (tokens[nameIndex + 1]?.text === '.') nameIndex += 2;
+  const nameToken = tokens[nameIndex];
+  if (nameToken === undefined || !isName(nameToken)) refuse('PRAGMA without a name');
+  const name = nameToken.text.toUpperCase();
+  const hasArgument = tokens.length > nameIndex + 1;
+  const label = `disallowed pragma: ${name.toLowerCase()}`;
+  if (purpose === 'read') {
+    if (hasArgument && !reportingPragmasWithArgument.has(name)) refuse(`${label} (queries cannot change settings)`);
+    return;
+  }
+  if (assignablePragmas.has(name)) return;
+  if (!reportingPragmasInWrites.has(name)) refuse(`${label} (it would break replication, durability or determinism)`);
+  if (hasArgument && !reportingPragmasWithArgument.has(name)) refuse(`${label} cannot be set`);
+}
+
+function checkLeadingKeyword(tokens: readonly Token[], purpose: SqlPurpose): void {
+  const position = leadingKeywordIndex(tokens);
+  const keyword = tokens[position]?.text ?? '';
+  if (transactionControl.has(keyword)) {
+    refuse(`${keyword} is not allowed: a request is one unit; use the transaction flag for all-or-nothing`);
+  }
+  if (keyword === 'ATTACH' || keyword === 'DETACH') refuse(`${keyword} is not allowed: a replicated database is one file`);
+  if (keyword === 'PRAGMA') checkPragma(tokens, position, purpose);
+  if (keyword === 'VACUUM') {
+    const into = tokens.some((token) => token.kind === 'word' && token.text === 'INTO');
+    refuse(into ? 'VACUUM INTO is not allowed: use /db/backup' : 'VACUUM is not allowed inside a replicated write');
+  }
+  const next = tokens[position + 1]?.text;
+  if (keyword === 'CREATE' && (next === 'TEMP' || next === 'TEMPORARY')) {
+    refuse('CREATE TEMP is not allowed: temporary objects belong to one connection and vanish on restart');
+  }
+}
+
+function checkTokens(tokens: readonly Token[], purpose: SqlPurpose): void {
+  for (let position = 0; position < tokens.length; position++) {
+    const token = tokens[position] as Token;
+    if (token.kind === 'word' && token.text === 'LOAD_EXTENSION') refuse('load_extension is not allowed');
+    if (purpose === 'read') continue;
+    if (isName(token) && token.text.toUpperCase().startsWith(internalNamePrefixUpper)) {
+      refuse(`names starting with ${internalNamePrefix} are reserved for quorumlite's internal tables`);
+    }
+    if (token.kind !== 'word') continue;
+    if (token.text === 'ROLLBACK') {
+      refuse('ROLLBACK conflict resolution would undo the whole replicated entry; use ABORT or FAIL');
+    }
+    if (token.text === 'TOTAL_CHANGES') refuse('total_changes() depends on the connection, not the data; not allowed in writes');
+    if ((token.text === 'TEMP' || token.text === 'TEMPORARY') && tokens[position + 1]?.text === '.') {
+      refuse('the temp schema belongs to one connection and vanishes on restart; not allowed in writes');
+    }
+  }
+}
+
+/** Throws REFUSED_SQL if one SQLite statement may not run for `purpose`. */
+export function checkStatementText(statement: SqlStatementText, purpose: SqlPurpose): void {
+  checkLeadingKeyword(statement.tokens, purpose);
+  checkTokens(statement.tokens, purpose);
+}
+
+/** Splits and checks a request statement's SQL; returns the SQLite statements. */
+export function checkSql(sql: string, purpose: SqlPurpose): SqlStatementText[] {
+  const parts = splitForPolicy(sql);
+  if (parts.length === 0) refuse('empty statement');
+  for (const part of parts) checkStatementText(part, purpose);
+  return parts;
+}
+
+/**
+ * The HTTP layer calls this on the receiving node before proposing a write: a refused
+ * statement gets a clear error and never reaches the log. Throws StateMachineError
+ * with code REFUSED_SQL naming the statement's position.
+ */
+export function validateForWrite(statements: readonly Statement[]): void {
+  statements.forEach((statement, statementIndex) => {
+    try {
+      checkSql(statement.sql, 'write');
+    } catch (error) {
+      if (error instanceof StateMachineError) {
+        throw new StateMachineError(error.code, `statement ${statementIndex}: ${error.message}`, { cause: error });
+      }
+      throw error;
+    }
+  });
+}

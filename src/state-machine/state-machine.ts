@@ -1,0 +1,405 @@
+/**
+ * The SQLite state machine: applies committed Raft entries, in order, to one SQLite
+ * database, and serves reads.
+ *
+ * Contract (as hashicorp/raft's FSM): apply must be deterministic. Applying the same
+ * entries to the same database gives the same database and the same results on every
+ * node, whatever its clock, time zone, seed or restart history:
+ * - random(), randomblob() and every 'now' answer from the entry's seed and timestamp
+ *   (see deterministic-functions.ts), in statements, defaults and triggers alike;
+ * - connection state a statement could observe (changes(), last_insert_rowid()) is reset
+ *   at the start of every entry by the applied-index write;
+ * - SQL that would differ per node or vanish on restart is refused (sql-policy.ts);
+ * - a SQL error is a result; an environmental failure halts: the entry is not applied, the
+ *   machine reports unhealthy, and applying the same entry again may succeed.
+ * The applied index and the request dedup table live inside the database and change in
+ * the same transaction as the entry's statements, so a crash never applies an entry twice.
+ */
+import type Database from 'better-sqlite3';
+import { decodeCommand } from './command-codec.js';
+import {
+  assertUtcTimeZone, openApplyConnection, openPristineConnection, openReadConnection, readAppliedIndex,
+  requestsTable, stateTable,
+} from './connections.js';
+import { DeterministicFunctions, localSource } from './deterministic-functions.js';
+import type { TimeAndRandomSource } from './deterministic-functions.js';
+import { StateMachineError, StateMachineHaltedError, assert } from './errors.js';
+import { SplitMix64 } from './prng.js';
+import { decodeResults, encodeResults } from './result-codec.js';
+import { StatementRunner, isEnvironmentalError } from './statement-runner.js';
+import type { Command, Statement, StatementResult } from './types.js';
+
+/** Test-only modes replace the entry's time and seed with a local clock, or with SQLite's own functions. */
+export type DeterminismMode = 'entry' | 'local-clock' | 'sqlite-builtin';
+
+export interface StateMachineOptions {
+  /** The database file. Created if missing. */
+  readonly path: string;
+  /** Prepared statements cached on each connection. */
+  readonly statementCacheCountMax?: number;
+  /** Request ids remembered; the oldest is forgotten beyond this. Must be equal on every node. */
+  readonly dedupRequestCountMax?: number;
+  /** A request id is forgotten once an entry's timestamp is this much newer. Must be equal on every node. */
+  readonly dedupWindowMs?: number;
+  /** How long a read waits for a lock. */
+  readonly readerBusyTimeoutMs?: number;
+  /** Test-only: anything but 'entry' breaks replication. */
+  readonly determinism?: DeterminismMode;
+  /** Test-only, with determinism 'local-clock': this node's clock and process seed. */
+  readonly localClock?: () => number;
+  readonly localSeed?: bigint;
+}
+
+export interface ApplyOutcome {
+  readonly entryIndex: number;
+  /** One per statement that ran (a transaction stops at its first error). */
+  readonly results: readonly StatementResult[];
+  /** The request id was seen before: these are the first execution's results; nothing ran. */
+  readonly deduplicated: boolean;
+  /** The entry was at or below the applied index (replay after a crash): nothing ran. */
+  readonly skipped: boolean;
+}
+
+export interface StateMachineStatus {
+  readonly path: string;
+  readonly sqliteVersion: string;
+  readonly appliedIndex: number;
+  readonly healthy: boolean;
+  /** Why the machine halted, while it is unhealthy. */
+  readonly haltReason: string | undefined;
+}
+
+export const stateMachineDefaults = {
+  statementCacheCountMax: 256,
+  dedupRequestCountMax: 100_000,
+  dedupWindowMs: 60 * 60 * 1000,
+  readerBusyTimeoutMs: 5_000,
+} as const;
+
+interface InternalStatements {
+  readonly begin: Database.Statement;
+  readonly commit: Database.Statement;
+  readonly rollback: Database.Statement;
+  readonly savepoint: Database.Statement;
+  readonly rollbackToSavepoint: Database.Statement;
+  readonly releaseSavepoint: Database.Statement;
+  readonly writeApplied: Database.Statement;
+  readonly lookupRequest: Database.Statement;
+  readonly nextRequestSequence: Database.Statement;
+  readonly recordRequest: Database.Statement;
+  readonly expireRequestsBySequence: Database.Statement;
+  readonly expireRequestsByTime: Database.Statement;
+}
+
+function prepareInternal(database: Database.Database): InternalStatements {
+  const prepare = (sql: string): Database.Statement => database.prepare(sql).safeIntegers(true);
+  return {
+    begin: prepare('BEGIN IMMEDIATE'),
+    commit: prepare('COMMIT'),
+    rollback: prepare('ROLLBACK'),
+    savepoint: prepare('SAVEPOINT quorumlite_batch'),
+    rollbackToSavepoint: prepare('ROLLBACK TO quorumlite_batch'),
+    releaseSavepoint: prepare('RELEASE quorumlite_batch'),
+    // INSERT OR REPLACE, first in every entry: also sets changes() = 1 and last_insert_rowid() = 1,
+    // so what a statement sees of the connection never depends on the node's history.
+    writeApplied: prepare(`INSERT OR REPLACE INTO ${stateTable}(id, applied_index) VALUES (1, ?)`),
+    lookupRequest: prepare(`SELECT timestamp_ms, result FROM ${requestsTable} WHERE request_id = ?`).raw(true),
+    nextRequestSequence: prepare(`SELECT coalesce(max(sequence), 0) + 1 FROM ${requestsTable}`).pluck(),
+    recordRequest: prepare(`INSERT OR REPLACE INTO ${requestsTable}(request_id, sequence, timestamp_ms, result) VALUES (?, ?, ?, ?)`),
+    expireRequestsBySequence: prepare(`DELETE FROM ${requestsTable} WHERE sequence <= ?`),
+    expireRequestsByTime: prepare(`DELETE FROM ${requestsTable} WHERE timestamp_ms < ?`),
+  };
+}
+
+interface Connections {
+  readonly apply: Database.Database;
+  readonly read: Database.Database;
+  readonly internal: InternalStatements;
+  readonly applyRunner: StatementRunner;
+  readonly readRunner: StatementRunner;
+}
+
+export class SqliteStateMachine {
+  readonly path: string;
+  private readonly settings: Required<Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path'>>;
+  private readonly pristine: Database.Database;
+  private readonly functions: DeterministicFunctions | undefined;
+  private readonly localSource: TimeAndRandomSource | undefined;
+  private connections: Connections | undefined;
+  private appliedIndexValue = 0;
+  private haltReason: string | undefined;
+  private closed = false;
+  readonly sqliteVersion: string;
+
+  constructor(options: StateMachineOptions) {
+    this.path = options.path;
+    this.settings = {
+      statementCacheCountMax: options.statementCacheCountMax ?? stateMachineDefaults.statementCacheCountMax,
+      dedupRequestCountMax: options.dedupRequestCountMax ?? stateMachineDefaults.dedupRequestCountMax,
+      dedupWindowMs: options.dedupWindowMs ?? stateMachineDefaults.dedupWindowMs,
+      readerBusyTimeoutMs: options.readerBusyTimeoutMs ?? stateMachineDefaults.readerBusyTimeoutMs,
+      determinism: options.determinism ?? 'entry',
+    };
+    assert(this.settings.dedupRequestCountMax >= 1, 'dedupRequestCountMax is at least 1');
+    assert(this.settings.dedupWindowMs >= 0, 'dedupWindowMs is not negative');
+    this.pristine = openPristineConnection();
+    assertUtcTimeZone(this.pristine);
+    this.sqliteVersion = this.pristine.prepare('SELECT sqlite_version()').pluck().get() as string;
+    this.functions = this.settings.determinism === 'sqlite-builtin' ? undefined : new DeterministicFunctions(this.pristine);
+    this.localSource =
+      this.settings.determinism === 'local-clock'
+        ? localSource(options.localClock ?? Date.now, options.localSeed ?? 0n)
+        : undefined;
+    this.connections = this.openConnections();
+  }
+
+  private openConnections(): Connections {
+    const apply = openApplyConnection(this.path);
+    try {
+      this.functions?.register(apply);
+      const read = openReadConnection(this.path, this.settings.readerBusyTimeoutMs);
+      const cacheCountMax = this.settings.statementCacheCountMax;
+      this.appliedIndexValue = readAppliedIndex(apply);
+      return {
+        apply,
+        read,
+        internal: prepareInternal(apply),
+        applyRunner: new StatementRunner(apply, { purpose: 'write', statementCacheCountMax: cacheCountMax }),
+        readRunner: new StatementRunner(read, { purpose: 'read', statementCacheCountMax: cacheCountMax }),
+      };
+    } catch (error) {
+      apply.close();
+      throw error;
+    }
+  }
+
+  protected closeConnections(): void {
+    const connections = this.connections;
+    this.connections = undefined;
+    connections?.read.close();
+    connections?.apply.close();
+  }
+
+  protected reopenConnections(): void {
+    this.closeConnections();
+    this.connections = this.openConnections();
+  }
+
+  private open(): Connections {
+    if (this.closed) throw new StateMachineError('CLOSED', 'the state machine is closed');
+    assert(this.connections !== undefined, 'connections are open');
+    return this.connections;
+  }
+
+  get appliedIndex(): number {
+    return this.appliedIndexValue;
+  }
+
+  get healthy(): boolean {
+    return this.haltReason === undefined;
+  }
+
+  status(): StateMachineStatus {
+    return {
+      path: this.path,
+      sqliteVersion: this.sqliteVersion,
+      appliedIndex: this.appliedIndexValue,
+      healthy: this.healthy,
+      haltReason: this.haltReason,
+    };
+  }
+
+  /** The connections for the helpers in this module (checksum, dump, snapshot). */
+  protected get applyDatabase(): Database.Database {
+    return this.open().apply;
+  }
+
+  get readDatabase(): Database.Database {
+    return this.open().read;
+  }
+
+  /**
+   * Applies committed entry `index`. Entries at or below the applied index are skipped
+   * (replay after a crash). Empty data is a leader's no-op. Throws StateMachineHaltedError
+   * on an environmental failure; the entry is then not applied.
+   */
+  apply(index: number, data: Uint8Array): ApplyOutcome {
+    const skipped = this.skipIfApplied(index);
+    if (skipped !== undefined) return skipped;
+    if (data.length === 0) return this.applyNoop(index);
+    let command: Command;
+    try {
+      command = decodeCommand(data);
+    } catch (error) {
+      if (!(error instanceof StateMachineError)) throw error;
+      throw this.halt(index, 'BAD_COMMAND', error);
+    }
+    return this.inEntryTransaction(index, (connections) => this.executeCommand(connections, index, command));
+  }
+
+  /** Advances the applied index without running anything: a no-op or membership-change entry. */
+  applyNoop(index: number): ApplyOutcome {
+    const skipped = this.skipIfApplied(index);
+    if (skipped !== undefined) return skipped;
+    return this.inEntryTransaction(index, () => ({ entryIndex: index, results: [], deduplicated: false, skipped: false }));
+  }
+
+  private skipIfApplied(index: number): ApplyOutcome | undefined {
+    this.open();
+    assert(Number.isSafeInteger(index) && index > 0, `entry index ${index} is a positive integer`);
+    if (index <= this.appliedIndexValue) return { entryIndex: index, results: [], deduplicated: false, skipped: true };
+    assert(index === this.appliedIndexValue + 1, `entry ${index} follows applied index ${this.appliedIndexValue}`);
+    return undefined;
+  }
+
+  private inEntryTransaction(index: number, work: (connections: Connections) => ApplyOutcome): ApplyOutcome {
+    if (!this.healthy) this.recover(index);
+    const connections = this.open();
+    try {
+      connections.internal.begin.run();
+      connections.internal.writeApplied.run(BigInt(index));
+      const outcome = work(connections);
+      connections.internal.commit.run();
+      this.appliedIndexValue = index;
+      return outcome;
+    } catch (error) {
+      this.rollbackQuietly(connections);
+      if (isEnvironmentalError(error)) throw this.halt(index, error.code, error);
+      throw error;
+    }
+  }
+
+  private rollbackQuietly(connections: Connections): void {
+    if (!connections.apply.inTransaction) return;
+    try {
+      connections.internal.rollback.run();
+    } catch {
+      // The connection is reopened before the next entry; nothing of this entry committed.
+    }
+  }
+
+  private halt(index: number, code: string, cause: unknown): StateMachineHaltedError {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    const error = new StateMachineHaltedError(index, code, detail, { cause });
+    this.haltReason = error.message;
+    return error;
+  }
+
+  /** After a halt: reopen the connections (the file may be writable again), then try the entry. */
+  private recover(index: number): void {
+    try {
+      this.reopenConnections();
+    } catch (error) {
+      const code = isEnvironmentalError(error) ? error.code : 'REOPEN_FAILED';
+      throw this.halt(index, code, error);
+    }
+    assert(this.appliedIndexValue === index - 1, 'a halted entry was not applied');
+    this.haltReason = undefined;
+  }
+
+  private sourceFor(command: Command): TimeAndRandomSource {
+    if (this.localSource !== undefined) return this.localSource;
+    return { timestampMs: () => command.timestampMs, random: new SplitMix64(command.seed) };
+  }
+
+  private executeCommand(connections: Connections, index: number, command: Command): ApplyOutcome {
+    const requestId = command.requestId;
+    if (requestId !== undefined) {
+      const stored = this.lookupRequest(connections, requestId, command.timestampMs);
+      if (stored !== undefined) return { entryIndex: index, results: stored, deduplicated: true, skipped: false };
+    }
+    this.functions?.begin(this.sourceFor(command));
+    let results: StatementResult[];
+    try {
+      results = command.transaction
+        ? this.runTransaction(connections, index, command.statements)
+        : this.runEach(connections, index, command.statements);
+    } finally {
+      this.functions?.end();
+    }
+    if (requestId !== undefined) this.recordRequest(connections, requestId, command.timestampMs, results);
+    return { entryIndex: index, results, deduplicated: false, skipped: false };
+  }
+
+  private runEach(connections: Connections, index: number, statements: readonly Statement[]): StatementResult[] {
+    const results: StatementResult[] = [];
+    for (const statement of statements) {
+      results.push(connections.applyRunner.run(statement));
+      if (!connections.apply.inTransaction) this.restartAfterRollback(connections, index, results);
+    }
+    return results;
+  }
+
+  private runTransaction(connections: Connections, index: number, statements: readonly Statement[]): StatementResult[] {
+    const results: StatementResult[] = [];
+    connections.internal.savepoint.run();
+    for (const statement of statements) {
+      const result = connections.applyRunner.run(statement);
+      results.push(result);
+      if (!connections.apply.inTransaction) {
+        this.restartAfterRollback(connections, index, results);
+        return results;
+      }
+      if (result.kind === 'error') {
+        connections.internal.rollbackToSavepoint.run();
+        connections.internal.releaseSavepoint.run();
+        return results;
+      }
+    }
+    connections.internal.releaseSavepoint.run();
+    return results;
+  }
+
+  /**
+   * A statement's ROLLBACK conflict resolution (from a schema created before quorumlite
+   * refused it) ended the entry's transaction. Deterministically: everything before it is
+   * undone and reported so, and the entry continues in a new transaction.
+   */
+  private restartAfterRollback(connections: Connections, index: number, results: StatementResult[]): void {
+    const failedPosition = results.length - 1;
+    for (let position = 0; position < failedPosition; position++) {
+      results[position] = { kind: 'error', error: `rolled back by statement ${failedPosition}'s ROLLBACK conflict resolution` };
+    }
+    connections.internal.begin.run();
+    connections.internal.writeApplied.run(BigInt(index));
+  }
+
+  private lookupRequest(connections: Connections, requestId: string, timestampMs: number): StatementResult[] | undefined {
+    const row = connections.internal.lookupRequest.get(requestId) as [bigint, Uint8Array] | undefined;
+    if (row === undefined) return undefined;
+    const [storedTimestampMs, encoded] = row;
+    if (Number(storedTimestampMs) < timestampMs - this.settings.dedupWindowMs) return undefined;
+    return decodeResults(encoded);
+  }
+
+  private recordRequest(connections: Connections, requestId: string, timestampMs: number, results: readonly StatementResult[]): void {
+    const internal = connections.internal;
+    const sequence = internal.nextRequestSequence.get() as bigint;
+    internal.recordRequest.run(requestId, sequence, BigInt(timestampMs), encodeResults(results));
+    internal.expireRequestsBySequence.run(sequence - BigInt(this.settings.dedupRequestCountMax));
+    internal.expireRequestsByTime.run(BigInt(timestampMs - this.settings.dedupWindowMs));
+  }
+
+  /**
+   * Runs reads on the read-only connection with the real clock. A statement that would
+   * change anything is an error result and changes nothing. With `transaction`, all
+   * statements see one snapshot of the database.
+   */
+  query(statements: readonly Statement[], options: { readonly transaction?: boolean } = {}): StatementResult[] {
+    const connections = this.open();
+    if (!options.transaction) return statements.map((statement) => connections.readRunner.run(statement));
+    connections.read.exec('BEGIN');
+    try {
+      return statements.map((statement) => connections.readRunner.run(statement));
+    } finally {
+      connections.read.exec('COMMIT');
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closeConnections();
+    this.pristine.close();
+    this.closed = true;
+  }
+}
