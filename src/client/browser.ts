@@ -1,0 +1,23 @@
+/**
+ * quorumlite/client for browsers and other fetch-only runtimes: the same API as
+ * index.ts, on the fetch transport, with no Node-only import. Browsers hide 301
+ * Locations from fetch (opaque redirects), so redirects are off by default here and
+ * non-leaders forward instead.
+ */
+import { Client } from './client.js';
+import type { ClientConfig } from './options.js';
+import { FetchTransport } from './transport.js';
+
+export function createClient(config: ClientConfig): Client {
+  const transport = config.transport ?? new FetchTransport(config.fetch);
+  return new Client({ useRedirects: false, ...config }, transport);
+}
+
+export { Client } from './client.js';
+export type { BackupOptions, CallOptions, ReadOptions, RequestOptions, ResultOptions, WriteOptions } from './client.js';
+export { QuorumliteError, isQuorumliteError } from './errors.js';
+export type { QuorumliteErrorCode } from './errors.js';
+export type { ClientConfig } from './options.js';
+export { FetchTransport } from './transport.js';
+export type { FetchFunction, HttpRequest, HttpResponse, HttpTransport } from './transport.js';
+export type * from './types.js';

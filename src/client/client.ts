@@ -1,0 +1,554 @@
+/**
+ * The quorumlite client: leader discovery, failover with backoff, exactly-once writes
+ * through idempotency keys, consistency levels and read-your-writes. Transport-
+ * agnostic (see transport.ts); index.ts wires the undici transport for Node.
+ *
+ * Routing. Writes, `request`, and reads at weak/linearizable/strong go to the leader
+ * directly with `?redirect`, so a non-leader answers 301 and the client learns the
+ * leader instead of paying a forwarding hop. Reads at none/auto spread round-robin
+ * over all nodes. On a connection failure, timeout, 503 or "not leader" the client
+ * marks the node failed, backs off (full jitter) and tries the next one, until the
+ * call's deadline, its AbortSignal, or `retry.attemptsMax`.
+ *
+ * Exactly once. Every write call draws one random 128-bit Idempotency-Key and sends
+ * it on every attempt; the server applies a key once and answers repeats with the
+ * first result, so a retry after a lost reply cannot apply twice.
+ *
+ * SQL errors. A per-statement `error` throws QuorumliteError('SQL_ERROR') carrying
+ * `statementIndex` and all `results` (like libsql-client); with `sqlErrors:
+ * 'return'` the results are returned with `error` set instead.
+ */
+import { ClusterView, parseNodes } from './cluster-view.js';
+import { QuorumliteError } from './errors.js';
+import { InFlightLimiter } from './in-flight-limiter.js';
+import { parseJson, type IntegerMode, type JsonValue } from './json-parse.js';
+import { checkConsistency, formatDuration, resolveConfig, type ClientConfig, type ResolvedConfig } from './options.js';
+import { decodeReply, firstSqlError, type DecodedReply } from './results.js';
+import { errorForRequestError, errorForStatus, isLeadershipError, isRedirectStatus } from './reply-errors.js';
+import { abortedError, RetryPolicy, runWithRetries } from './retry-policy.js';
+import { encodeStatements } from './statements.js';
+import type { HttpResponse, HttpTransport } from './transport.js';
+import type { BigIntMode, ConsistencyLevel, InStatement, NodeInfo, Reply, RowMode, SqlErrorMode, Value } from './types.js';
+
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+  /** Overrides the client's per-attempt timeout. */
+  readonly timeoutMs?: number;
+  /** Overrides the client's per-call deadline. */
+  readonly deadlineMs?: number;
+}
+
+export interface ResultOptions extends CallOptions {
+  readonly rowMode?: RowMode;
+  readonly bigint?: BigIntMode;
+  readonly sqlErrors?: SqlErrorMode;
+}
+
+export interface ReadOptions extends ResultOptions {
+  readonly consistency?: ConsistencyLevel;
+  /** With 'none': a node that has not heard from the leader for longer refuses ("stale read"). */
+  readonly freshness?: string | number;
+  readonly freshnessStrict?: boolean;
+  /** Wait until the serving node applied this index (default: this client's last write). */
+  readonly minIndex?: number;
+}
+
+export interface WriteOptions extends ResultOptions {
+  /** Reuse a key across calls (e.g. across process restarts); default: a fresh random key per call. */
+  readonly idempotencyKey?: string;
+  /** Run all statements in one transaction; stop at the first error (`?transaction`). */
+  readonly transaction?: boolean;
+}
+
+export interface RequestOptions extends WriteOptions {
+  readonly consistency?: ConsistencyLevel;
+  readonly freshness?: string | number;
+}
+
+export interface BackupOptions extends CallOptions {
+  /** 'binary' (SQLite file, default) or 'sql' (a dump). */
+  readonly format?: 'binary' | 'sql';
+  /** Only these tables (sql format). */
+  readonly tables?: readonly string[];
+}
+
+type QueryParameter = readonly [name: string, value: string | undefined];
+
+interface CallSpec<T> {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly path: string;
+  readonly parameters: readonly QueryParameter[];
+  readonly body?: Uint8Array;
+  readonly contentType?: string;
+  /** 'leader': the leader (or a guess that redirects); 'any': round robin. */
+  readonly target: 'leader' | 'any';
+  /** Add `?redirect` when the target is the leader. */
+  readonly redirectable: boolean;
+  readonly idempotencyKey?: string;
+  readonly responseBytesMax: number;
+  /** Runs inside the attempt, so retryable errors it throws move on to the next node. */
+  readonly interpret: (response: HttpResponse, nodeUrl: string) => T;
+}
+
+interface CallRun {
+  readonly signal: AbortSignal;
+  readonly deadlineAtMs: number;
+  readonly timeoutMs: number;
+}
+
+/** Client-side cap on how long an idempotency key may be. */
+export const idempotencyKeyCharactersMax = 128;
+
+export class Client {
+  private readonly config: ResolvedConfig;
+  private readonly transport: HttpTransport;
+  private readonly view: ClusterView;
+  private readonly limiter: InFlightLimiter;
+  private readonly policy: RetryPolicy;
+  private readonly closeController = new AbortController();
+  private highestWrittenIndex = 0;
+  private lastNodesRefreshAtMs = Number.NEGATIVE_INFINITY;
+  private nodesRefresh: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(config: ClientConfig, transport: HttpTransport) {
+    this.config = resolveConfig(config);
+    this.transport = transport;
+    this.view = new ClusterView(this.config.nodes);
+    this.limiter = new InFlightLimiter(this.config.maxInFlight, this.config.maxQueued);
+    this.policy = new RetryPolicy(this.config.retry, this.config.random);
+  }
+
+  /** The highest Raft index this client wrote (its read-your-writes token). */
+  get lastWriteIndex(): number {
+    return this.highestWrittenIndex;
+  }
+
+  /** Adopt another client's token so this one reads its writes too. */
+  observeWriteIndex(raftIndex: number): void {
+    if (!(Number.isSafeInteger(raftIndex) && raftIndex >= 0)) throw new QuorumliteError('INVALID_ARGUMENT', `not a raft index: ${raftIndex}`);
+    this.highestWrittenIndex = Math.max(this.highestWrittenIndex, raftIndex);
+  }
+
+  /** The node URLs known now (seeds plus those learned). */
+  get knownNodes(): readonly string[] {
+    return this.view.nodes;
+  }
+
+  /** The leader's URL, if known. */
+  get knownLeader(): string | undefined {
+    return this.view.leader;
+  }
+
+  /** Writes through `/db/execute` on the leader. */
+  async execute<Row = Record<string, Value>>(statements: InStatement | readonly InStatement[], options: WriteOptions = {}): Promise<Reply<Row>> {
+    return this.write<Row>('/db/execute', statements, options, []);
+  }
+
+  /** Writes as one atomic batch (`?transaction`): all statements or none. */
+  async transaction<Row = Record<string, Value>>(statements: readonly InStatement[], options: WriteOptions = {}): Promise<Reply<Row>> {
+    return this.write<Row>('/db/execute', statements, { ...options, transaction: true }, []);
+  }
+
+  /** Mixed reads and writes through `/db/request`; the server decides. Sent to the leader with an idempotency key. */
+  async request<Row = Record<string, Value>>(statements: InStatement | readonly InStatement[], options: RequestOptions = {}): Promise<Reply<Row>> {
+    const level = checkConsistency(options.consistency ?? this.config.consistency);
+    const extra: QueryParameter[] = [['level', level]];
+    const freshness = options.freshness === undefined ? this.config.freshness : formatDuration(options.freshness);
+    if (level === 'none' && freshness !== undefined) extra.push(['freshness', freshness]);
+    if (this.config.readYourWrites && this.highestWrittenIndex > 0) extra.push(['min_index', String(this.highestWrittenIndex)]);
+    return this.write<Row>('/db/request', statements, options, extra);
+  }
+
+  /** Reads through `/db/query` at the call's (or client's) consistency level. */
+  async query<Row = Record<string, Value>>(statements: InStatement | readonly InStatement[], options: ReadOptions = {}): Promise<Reply<Row>> {
+    const level = checkConsistency(options.consistency ?? this.config.consistency);
+    const body = this.encodeBody(statements);
+    const parameters: QueryParameter[] = [['level', level], ['blob_array', undefined]];
+    const freshness = options.freshness === undefined ? this.config.freshness : formatDuration(options.freshness);
+    if (level === 'none' && freshness !== undefined) parameters.push(['freshness', freshness]);
+    if (level === 'none' && freshness !== undefined && options.freshnessStrict === true) parameters.push(['freshness_strict', undefined]);
+    const minIndex = options.minIndex ?? (this.config.readYourWrites ? this.highestWrittenIndex : 0);
+    if (minIndex > 0) parameters.push(['min_index', String(minIndex)]);
+    const spread = level === 'none' || level === 'auto';
+    return this.call<Reply<Row>>(
+      {
+        method: 'POST',
+        path: '/db/query',
+        parameters,
+        body,
+        contentType: 'application/json',
+        target: spread ? 'any' : 'leader',
+        redirectable: !spread,
+        responseBytesMax: this.config.responseBytesMax,
+        interpret: (response, nodeUrl) => this.interpretResults<Row>(response, nodeUrl, options),
+      },
+      options,
+    );
+  }
+
+  private async write<Row>(
+    path: string,
+    statements: InStatement | readonly InStatement[],
+    options: WriteOptions,
+    extra: readonly QueryParameter[],
+  ): Promise<Reply<Row>> {
+    const body = this.encodeBody(statements);
+    const parameters: QueryParameter[] = [['blob_array', undefined], ['raft_index', undefined], ...extra];
+    if (options.transaction === true) parameters.push(['transaction', undefined]);
+    return this.call<Reply<Row>>(
+      {
+        method: 'POST',
+        path,
+        parameters,
+        body,
+        contentType: 'application/json',
+        target: 'leader',
+        redirectable: true,
+        idempotencyKey: checkIdempotencyKey(options.idempotencyKey) ?? newIdempotencyKey(),
+        responseBytesMax: this.config.responseBytesMax,
+        interpret: (response, nodeUrl) => this.interpretResults<Row>(response, nodeUrl, options),
+      },
+      options,
+    );
+  }
+
+  /** The nodes `/nodes` reports (voters and non-voters); also refreshes the client's view. */
+  async nodes(options: CallOptions = {}): Promise<NodeInfo[]> {
+    const nodes = await this.call<NodeInfo[]>(this.nodesSpec(), options);
+    this.view.applyNodes(nodes);
+    return nodes;
+  }
+
+  /** The leader as `/nodes` names it, or undefined when there is none. */
+  async leader(options: CallOptions = {}): Promise<NodeInfo | undefined> {
+    return (await this.nodes(options)).find((node) => node.leader);
+  }
+
+  /** `/status` of the node the client talks to (the leader when known). */
+  async status(options: CallOptions & { readonly key?: string } = {}): Promise<JsonValue> {
+    const parameters: QueryParameter[] = options.key === undefined ? [] : [['key', options.key]];
+    return this.call<JsonValue>(
+      { method: 'GET', path: '/status', parameters, target: 'leader', redirectable: false, responseBytesMax: this.config.responseBytesMax, interpret: (response, nodeUrl) => this.parseBody(response, nodeUrl, 'auto') },
+      options,
+    );
+  }
+
+  /** Asks the leader to step down, optionally naming the node to hand over to. */
+  async stepDown(targetNodeId?: string, options: CallOptions = {}): Promise<void> {
+    await this.ensureLeaderKnown(options);
+    const body = targetNodeId === undefined ? undefined : new TextEncoder().encode(JSON.stringify({ id: targetNodeId }));
+    await this.call<undefined>(
+      { method: 'POST', path: '/leader', parameters: [], ...(body === undefined ? {} : { body, contentType: 'application/json' }), target: 'leader', redirectable: true, responseBytesMax: this.config.responseBytesMax, interpret: () => undefined },
+      options,
+    );
+  }
+
+  /** Removes a node from the cluster (through the leader). */
+  async removeNode(nodeId: string, options: CallOptions = {}): Promise<void> {
+    if (typeof nodeId !== 'string' || nodeId === '') throw new QuorumliteError('INVALID_ARGUMENT', 'removeNode needs a node id');
+    await this.ensureLeaderKnown(options);
+    const body = new TextEncoder().encode(JSON.stringify({ id: nodeId }));
+    await this.call<undefined>(
+      { method: 'DELETE', path: '/remove', parameters: [], body, contentType: 'application/json', target: 'leader', redirectable: true, responseBytesMax: this.config.responseBytesMax, interpret: () => undefined },
+      options,
+    );
+  }
+
+  /** Downloads a backup: the SQLite file, or a SQL dump with `format: 'sql'`. */
+  async backup(options: BackupOptions = {}): Promise<Uint8Array> {
+    const parameters: QueryParameter[] = [['fmt', options.format ?? 'binary']];
+    if (options.tables !== undefined && options.tables.length > 0) parameters.push(['tables', options.tables.join(',')]);
+    return this.call<Uint8Array>(
+      { method: 'GET', path: '/db/backup', parameters, target: 'leader', redirectable: true, responseBytesMax: this.config.backupBytesMax, interpret: (response) => response.body },
+      options,
+    );
+  }
+
+  /** Loads a SQLite file (bytes) or SQL text into the database, through the leader. */
+  async load(content: Uint8Array | string, options: CallOptions = {}): Promise<JsonValue> {
+    const body = typeof content === 'string' ? new TextEncoder().encode(content) : content;
+    this.checkRequestBytes(body);
+    return this.call<JsonValue>(
+      {
+        method: 'POST',
+        path: '/db/load',
+        parameters: [],
+        body,
+        contentType: typeof content === 'string' ? 'text/plain' : 'application/octet-stream',
+        target: 'leader',
+        redirectable: true,
+        idempotencyKey: newIdempotencyKey(),
+        responseBytesMax: this.config.responseBytesMax,
+        interpret: (response, nodeUrl) => (response.body.byteLength === 0 ? null : this.parseBody(response, nodeUrl, 'auto')),
+      },
+      options,
+    );
+  }
+
+  /** Fails calls in flight and queued with CLIENT_CLOSED and releases every connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const error = new QuorumliteError('CLIENT_CLOSED', 'the client was closed');
+    this.closeController.abort(error);
+    this.limiter.rejectAll(error);
+    await this.nodesRefresh?.catch(() => undefined);
+    await this.transport.close();
+  }
+
+  // ---- the call machinery -------------------------------------------------------
+
+  private async call<T>(spec: CallSpec<T>, options: CallOptions): Promise<T> {
+    if (this.closed) throw new QuorumliteError('CLIENT_CLOSED', 'the client was closed');
+    const linked = linkSignals([options.signal, this.closeController.signal]);
+    try {
+      await this.limiter.acquire(linked.signal);
+      try {
+        this.maybeRefreshNodes();
+        const run: CallRun = {
+          signal: linked.signal,
+          deadlineAtMs: this.config.clock.now() + (options.deadlineMs ?? this.config.deadlineMs),
+          timeoutMs: options.timeoutMs ?? this.config.timeoutMs,
+        };
+        return await runWithRetries((attemptIndex) => this.attempt(spec, attemptIndex, run), {
+          policy: this.policy,
+          clock: this.config.clock,
+          sleep: this.config.sleep,
+          deadlineAtMs: run.deadlineAtMs,
+          signal: run.signal,
+        });
+      } finally {
+        this.limiter.release();
+      }
+    } catch (error) {
+      throw this.closed && isQuorumliteCode(error, 'ABORTED') ? new QuorumliteError('CLIENT_CLOSED', 'the client was closed', { cause: error }) : error;
+    } finally {
+      linked.unlink();
+    }
+  }
+
+  private async attempt<T>(spec: CallSpec<T>, attemptIndex: number, run: CallRun): Promise<T> {
+    let nodeUrl = spec.target === 'leader' ? this.view.leaderOrGuess() : this.view.nextReadNode();
+    // Bounded by redirectsMax: each turn follows one redirect or returns.
+    for (let redirectCount = 0; ; redirectCount += 1) {
+      const response = await this.sendToNode(spec, nodeUrl, run, attemptIndex);
+      if (isRedirectStatus(response.status)) {
+        nodeUrl = this.followRedirect(response, nodeUrl, redirectCount);
+        continue;
+      }
+      try {
+        const failure = errorForStatus(response, nodeUrl);
+        if (failure !== undefined) throw failure;
+        const value = spec.interpret(response, nodeUrl);
+        if (spec.target === 'leader' && spec.redirectable && this.config.useRedirects) this.view.setLeader(nodeUrl);
+        return value;
+      } catch (error) {
+        if (error instanceof QuorumliteError && error.retryable) this.view.markFailed(nodeUrl);
+        throw error;
+      }
+    }
+  }
+
+  private followRedirect(response: HttpResponse, fromUrl: string, redirectCount: number): string {
+    if (redirectCount >= this.config.redirectsMax) {
+      throw new QuorumliteError('TOO_MANY_REDIRECTS', `more than redirectsMax (${this.config.redirectsMax}) redirects, last from ${fromUrl}`, { nodeUrl: fromUrl });
+    }
+    if (response.location === undefined) {
+      throw new QuorumliteError('SERVER_ERROR', `${fromUrl} answered HTTP ${response.status} without a Location`, { nodeUrl: fromUrl });
+    }
+    // A non-leader redirects to the leader: remember it for the calls that follow.
+    this.view.setLeader(new URL(response.location, fromUrl).href);
+    return this.view.leader as string;
+  }
+
+  private async sendToNode<T>(spec: CallSpec<T>, nodeUrl: string, run: CallRun, attemptIndex: number): Promise<HttpResponse> {
+    const remainingMs = run.deadlineAtMs - this.config.clock.now();
+    if (remainingMs <= 0 && attemptIndex > 0) throw new QuorumliteError('DEADLINE_EXCEEDED', 'deadline exceeded', { nodeUrl });
+    const timeoutMs = Math.max(1, Math.min(run.timeoutMs, remainingMs));
+    const attemptSignal = linkSignals([run.signal]);
+    const timer = setTimeout(() => {
+      attemptSignal.abort(new QuorumliteError('TIMEOUT', `${nodeUrl} did not answer within ${timeoutMs} ms`, { nodeUrl }));
+    }, timeoutMs);
+    try {
+      return await this.transport.send({
+        method: spec.method,
+        url: this.buildUrl(nodeUrl, spec),
+        headers: this.buildHeaders(spec),
+        body: spec.body,
+        signal: attemptSignal.signal,
+        responseBytesMax: spec.responseBytesMax,
+      });
+    } catch (error) {
+      const failure = attemptSignal.signal.aborted ? toAbortError(attemptSignal.signal.reason) : error;
+      if (failure instanceof QuorumliteError && failure.retryable) this.view.markFailed(nodeUrl);
+      throw failure;
+    } finally {
+      clearTimeout(timer);
+      attemptSignal.unlink();
+    }
+  }
+
+  private buildUrl<T>(nodeUrl: string, spec: CallSpec<T>): string {
+    const parameters = [...spec.parameters];
+    if (spec.target === 'leader' && spec.redirectable && this.config.useRedirects) parameters.push(['redirect', undefined]);
+    const search = parameters
+      .map(([name, value]) => (value === undefined ? name : `${name}=${encodeURIComponent(value)}`))
+      .join('&');
+    return `${nodeUrl}${spec.path}${search === '' ? '' : `?${search}`}`;
+  }
+
+  private buildHeaders<T>(spec: CallSpec<T>): Record<string, string> {
+    const headers: Record<string, string> = { accept: 'application/json', ...this.config.headers };
+    if (spec.contentType !== undefined) headers['content-type'] = spec.contentType;
+    if (spec.idempotencyKey !== undefined) headers['idempotency-key'] = spec.idempotencyKey;
+    return headers;
+  }
+
+  // ---- replies ------------------------------------------------------------------
+
+  private interpretResults<Row>(response: HttpResponse, nodeUrl: string, options: ResultOptions): Reply<Row> {
+    const bigint = options.bigint ?? this.config.bigint;
+    const body = this.parseBody(response, nodeUrl, bigint === 'always' ? 'bigint' : 'auto');
+    let reply: DecodedReply<Row>;
+    try {
+      reply = decodeReply<Row>(body, { bigint, rowMode: options.rowMode ?? this.config.rowMode, sqlErrors: options.sqlErrors ?? this.config.sqlErrors });
+    } catch (error) {
+      throw error instanceof QuorumliteError ? withNode(error, nodeUrl) : error;
+    }
+    if (reply.requestError !== undefined) throw errorForRequestError(reply.requestError, nodeUrl);
+    if (reply.results.some((result) => result.error !== undefined && isLeadershipError(result.error))) {
+      throw new QuorumliteError('NO_LEADER', `${nodeUrl}: not leader`, { nodeUrl });
+    }
+    if (reply.raftIndex !== undefined) this.highestWrittenIndex = Math.max(this.highestWrittenIndex, reply.raftIndex);
+    const sqlError = firstSqlError(reply.results);
+    if (sqlError !== undefined && (options.sqlErrors ?? this.config.sqlErrors) === 'throw') {
+      throw new QuorumliteError('SQL_ERROR', `statement ${sqlError.statementIndex}: ${sqlError.message}`, {
+        statementIndex: sqlError.statementIndex,
+        results: reply.results,
+        nodeUrl,
+      });
+    }
+    return { results: reply.results, raftIndex: reply.raftIndex };
+  }
+
+  private parseBody(response: HttpResponse, nodeUrl: string, integerMode: IntegerMode): JsonValue {
+    const text = new TextDecoder().decode(response.body);
+    try {
+      return parseJson(text, integerMode);
+    } catch (error) {
+      const head = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+      throw new QuorumliteError('SERVER_ERROR', `${nodeUrl} answered with a body that is not JSON: ${JSON.stringify(head)}`, { cause: error, nodeUrl });
+    }
+  }
+
+  private encodeBody(statements: InStatement | readonly InStatement[]): Uint8Array {
+    const body = new TextEncoder().encode(encodeStatements(statements));
+    this.checkRequestBytes(body);
+    return body;
+  }
+
+  private checkRequestBytes(body: Uint8Array): void {
+    if (body.byteLength > this.config.requestBytesMax) {
+      throw new QuorumliteError('BODY_TOO_LARGE', `request body of ${body.byteLength} bytes exceeds requestBytesMax (${this.config.requestBytesMax})`);
+    }
+  }
+
+  // ---- discovery ----------------------------------------------------------------
+
+  private nodesSpec(): CallSpec<NodeInfo[]> {
+    return {
+      method: 'GET',
+      path: '/nodes',
+      parameters: [['nonvoters', undefined], ['ver', '2']],
+      target: 'leader',
+      redirectable: false,
+      responseBytesMax: this.config.responseBytesMax,
+      interpret: (response, nodeUrl) => parseNodes(this.parseBody(response, nodeUrl, 'auto'), nodeUrl),
+    };
+  }
+
+  /** Starts a background `/nodes` poll when the last one is older than the interval. Never throws. */
+  private maybeRefreshNodes(): void {
+    if (!this.config.discoverNodes || this.nodesRefresh !== undefined || this.closed) return;
+    const nowMs = this.config.clock.now();
+    if (nowMs - this.lastNodesRefreshAtMs < this.config.nodesRefreshIntervalMs) return;
+    this.lastNodesRefreshAtMs = nowMs;
+    this.nodesRefresh = this.refreshNodesOnce().finally(() => {
+      this.nodesRefresh = undefined;
+    });
+  }
+
+  private async refreshNodesOnce(): Promise<void> {
+    const spec = this.nodesSpec();
+    const run: CallRun = { signal: this.closeController.signal, deadlineAtMs: this.config.clock.now() + this.config.timeoutMs, timeoutMs: this.config.timeoutMs };
+    try {
+      this.view.applyNodes(await this.attempt(spec, 0, run));
+    } catch {
+      // Best effort: a failed poll leaves the view as it was; the next call retries.
+    }
+  }
+
+  private async ensureLeaderKnown(options: CallOptions): Promise<void> {
+    if (this.view.leader !== undefined) return;
+    await this.nodes(options).catch(() => undefined);
+  }
+}
+
+function newIdempotencyKey(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  let hex = '';
+  for (const byte of bytes) hex += byte.toString(16).padStart(2, '0');
+  return hex;
+}
+
+function checkIdempotencyKey(key: string | undefined): string | undefined {
+  if (key === undefined) return undefined;
+  if (typeof key !== 'string' || key.length === 0 || key.length > idempotencyKeyCharactersMax || !/^[\x21-\x7e]+$/.test(key)) {
+    throw new QuorumliteError('INVALID_ARGUMENT', `idempotencyKey must be 1-${idempotencyKeyCharactersMax} printable ASCII characters`);
+  }
+  return key;
+}
+
+interface LinkedSignal {
+  readonly signal: AbortSignal;
+  abort(reason: unknown): void;
+  unlink(): void;
+}
+
+/** An AbortSignal that fires when any parent fires (AbortSignal.any without the leak on long-lived parents). */
+function linkSignals(parents: readonly (AbortSignal | undefined)[]): LinkedSignal {
+  const controller = new AbortController();
+  const listeners: [AbortSignal, () => void][] = [];
+  for (const parent of parents) {
+    if (parent === undefined) continue;
+    if (parent.aborted) {
+      controller.abort(parent.reason);
+      break;
+    }
+    const listener = (): void => controller.abort(parent.reason);
+    parent.addEventListener('abort', listener, { once: true });
+    listeners.push([parent, listener]);
+  }
+  return {
+    signal: controller.signal,
+    abort: (reason) => controller.abort(reason),
+    unlink: () => {
+      for (const [parent, listener] of listeners) parent.removeEventListener('abort', listener);
+    },
+  };
+}
+
+function toAbortError(reason: unknown): QuorumliteError {
+  return reason instanceof QuorumliteError ? reason : abortedError(reason);
+}
+
+function isQuorumliteCode(error: unknown, code: string): boolean {
+  return error instanceof QuorumliteError && error.code === code;
+}
+
+function withNode(error: QuorumliteError, nodeUrl: string): QuorumliteError {
+  if (error.nodeUrl !== undefined) return error;
+  return new QuorumliteError(error.code, `${nodeUrl}: ${error.message}`, { cause: error.cause, nodeUrl, statementIndex: error.statementIndex });
+}

@@ -1,0 +1,35 @@
+/**
+ * quorumlite/client — the Node entry point. `createClient` uses undici keep-alive
+ * pools unless `fetch` or `transport` is given. For a browser build import
+ * `./browser.js`, which has the same API on fetch and no Node-only import.
+ */
+import { Client } from './client.js';
+import type { ClientConfig } from './options.js';
+import { FetchTransport, type HttpTransport } from './transport.js';
+import { defaultUndiciTransportOptions, UndiciTransport } from './undici-transport.js';
+
+export function createClient(config: ClientConfig): Client {
+  return new Client(config, pickTransport(config));
+}
+
+function pickTransport(config: ClientConfig): HttpTransport {
+  if (config.transport !== undefined) return config.transport;
+  if (config.fetch !== undefined) return new FetchTransport(config.fetch);
+  return new UndiciTransport({
+    ...defaultUndiciTransportOptions,
+    connectionsPerNodeMax: config.connectionsPerNodeMax ?? defaultUndiciTransportOptions.connectionsPerNodeMax,
+  });
+}
+
+export { Client } from './client.js';
+export type { BackupOptions, CallOptions, ReadOptions, RequestOptions, ResultOptions, WriteOptions } from './client.js';
+export { QuorumliteError, isQuorumliteError } from './errors.js';
+export type { QuorumliteErrorCode, QuorumliteErrorOptions } from './errors.js';
+export type { ClientConfig } from './options.js';
+export { defaultRetryPolicyConfig, RetryPolicy, runWithRetries } from './retry-policy.js';
+export type { Clock, RandomSource, RetryDecision, RetryPolicyConfig, Sleep } from './retry-policy.js';
+export { FetchTransport } from './transport.js';
+export type { FetchFunction, HttpRequest, HttpResponse, HttpTransport } from './transport.js';
+export { UndiciTransport } from './undici-transport.js';
+export type { JsonValue } from './json-parse.js';
+export type * from './types.js';

@@ -1,0 +1,162 @@
+/** Client configuration: every option, its default and its bound, in one place. */
+import { QuorumliteError } from './errors.js';
+import { defaultRetryPolicyConfig, systemClock, timerSleep, type Clock, type RandomSource, type RetryPolicyConfig, type Sleep } from './retry-policy.js';
+import type { FetchFunction, HttpTransport } from './transport.js';
+import type { BigIntMode, ConsistencyLevel, RowMode, SqlErrorMode } from './types.js';
+
+export interface ClientConfig {
+  /** HTTP base URLs of some or all nodes (`http://127.0.0.1:4001`). More are learned from `/nodes`. */
+  readonly nodes: readonly string[];
+  /** Default read consistency (default 'weak', as rqlite). */
+  readonly consistency?: ConsistencyLevel;
+  /** Default `freshness` for 'none' reads: a Go duration ("1s") or milliseconds. */
+  readonly freshness?: string | number;
+  /** One attempt (one node) may take this long before the client moves on. Default 10 s. */
+  readonly timeoutMs?: number;
+  /** One call, all retries included, may take this long. Default 30 s. */
+  readonly deadlineMs?: number;
+  /** Calls running at once. Default 64. */
+  readonly maxInFlight?: number;
+  /** Calls waiting for a slot; beyond this QUEUE_FULL. Default 1024. */
+  readonly maxQueued?: number;
+  readonly bigint?: BigIntMode;
+  readonly rowMode?: RowMode;
+  /** Per-statement SQL errors throw (default, like libsql-client) or stay in results. */
+  readonly sqlErrors?: SqlErrorMode;
+  /** Pass `min_index` = highest raft_index written by this client on reads. Default true. */
+  readonly readYourWrites?: boolean;
+  /** HTTP Basic credentials. */
+  readonly auth?: { readonly username: string; readonly password: string };
+  /** Extra headers on every request. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Use a fetch-based transport with this fetch instead of undici. */
+  readonly fetch?: FetchFunction;
+  /** Use this transport (tests, custom stacks). Wins over `fetch`. */
+  readonly transport?: HttpTransport;
+  /** Keep-alive sockets per node (undici transport). Default 16. */
+  readonly connectionsPerNodeMax?: number;
+  /** Ask non-leaders for a 301 to the leader (`?redirect`) instead of a forwarding hop. Default true. */
+  readonly useRedirects?: boolean;
+  /** Redirects followed within one attempt. Default 5. */
+  readonly redirectsMax?: number;
+  /** Poll `/nodes` in the background (at most every `nodesRefreshIntervalMs`, driven by calls). Default true. */
+  readonly discoverNodes?: boolean;
+  readonly nodesRefreshIntervalMs?: number;
+  /** Reply bodies larger than this fail with BODY_TOO_LARGE. Default 64 MiB. */
+  readonly responseBytesMax?: number;
+  /** Backups larger than this fail with BODY_TOO_LARGE. Default 1 GiB. */
+  readonly backupBytesMax?: number;
+  /** Request bodies larger than this are refused before sending. Default 64 MiB. */
+  readonly requestBytesMax?: number;
+  readonly retry?: Partial<RetryPolicyConfig>;
+  /** Test hooks: time, randomness and waiting. */
+  readonly clock?: Clock;
+  readonly random?: RandomSource;
+  readonly sleep?: Sleep;
+}
+
+export interface ResolvedConfig {
+  readonly nodes: readonly string[];
+  readonly consistency: ConsistencyLevel;
+  readonly freshness: string | undefined;
+  readonly timeoutMs: number;
+  readonly deadlineMs: number;
+  readonly maxInFlight: number;
+  readonly maxQueued: number;
+  readonly bigint: BigIntMode;
+  readonly rowMode: RowMode;
+  readonly sqlErrors: SqlErrorMode;
+  readonly readYourWrites: boolean;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly useRedirects: boolean;
+  readonly redirectsMax: number;
+  readonly discoverNodes: boolean;
+  readonly nodesRefreshIntervalMs: number;
+  readonly responseBytesMax: number;
+  readonly backupBytesMax: number;
+  readonly requestBytesMax: number;
+  readonly retry: RetryPolicyConfig;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly sleep: Sleep;
+}
+
+const consistencyLevels: readonly ConsistencyLevel[] = ['none', 'weak', 'linearizable', 'strong', 'auto'];
+const mebibyte = 1024 * 1024;
+
+export function resolveConfig(config: ClientConfig): ResolvedConfig {
+  if (config === null || typeof config !== 'object') throw invalid('createClient needs a config object');
+  if (!Array.isArray(config.nodes)) throw invalid('config.nodes must be an array of URLs');
+  return {
+    nodes: config.nodes,
+    consistency: checkConsistency(config.consistency ?? 'weak'),
+    freshness: config.freshness === undefined ? undefined : formatDuration(config.freshness),
+    timeoutMs: positiveInteger(config.timeoutMs ?? 10_000, 'timeoutMs'),
+    deadlineMs: positiveInteger(config.deadlineMs ?? 30_000, 'deadlineMs'),
+    maxInFlight: positiveInteger(config.maxInFlight ?? 64, 'maxInFlight'),
+    maxQueued: nonNegativeInteger(config.maxQueued ?? 1024, 'maxQueued'),
+    bigint: oneOf(config.bigint ?? 'auto', ['auto', 'always', 'never'], 'bigint'),
+    rowMode: oneOf(config.rowMode ?? 'object', ['object', 'array'], 'rowMode'),
+    sqlErrors: oneOf(config.sqlErrors ?? 'throw', ['throw', 'return'], 'sqlErrors'),
+    readYourWrites: config.readYourWrites ?? true,
+    headers: buildHeaders(config),
+    useRedirects: config.useRedirects ?? true,
+    redirectsMax: nonNegativeInteger(config.redirectsMax ?? 5, 'redirectsMax'),
+    discoverNodes: config.discoverNodes ?? true,
+    nodesRefreshIntervalMs: nonNegativeInteger(config.nodesRefreshIntervalMs ?? 30_000, 'nodesRefreshIntervalMs'),
+    responseBytesMax: positiveInteger(config.responseBytesMax ?? 64 * mebibyte, 'responseBytesMax'),
+    backupBytesMax: positiveInteger(config.backupBytesMax ?? 1024 * mebibyte, 'backupBytesMax'),
+    requestBytesMax: positiveInteger(config.requestBytesMax ?? 64 * mebibyte, 'requestBytesMax'),
+    retry: { ...defaultRetryPolicyConfig, ...config.retry },
+    clock: config.clock ?? systemClock,
+    random: config.random ?? Math.random,
+    sleep: config.sleep ?? timerSleep,
+  };
+}
+
+export function checkConsistency(level: ConsistencyLevel): ConsistencyLevel {
+  if (!consistencyLevels.includes(level)) {
+    throw invalid(`consistency must be one of ${consistencyLevels.join(', ')}; got ${JSON.stringify(level)}`);
+  }
+  return level;
+}
+
+/** Milliseconds become "NNNms"; strings must look like Go durations ("500ms", "2s", "1m30s"). */
+export function formatDuration(duration: string | number): string {
+  if (typeof duration === 'number') {
+    if (!(Number.isFinite(duration) && duration >= 0)) throw invalid(`duration must be a non-negative number of ms; got ${duration}`);
+    return `${Math.round(duration)}ms`;
+  }
+  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(duration)) throw invalid(`not a duration: ${JSON.stringify(duration)} (use e.g. "500ms", "2s")`);
+  return duration;
+}
+
+function buildHeaders(config: ClientConfig): Record<string, string> {
+  const headers: Record<string, string> = { ...config.headers };
+  if (config.auth !== undefined) {
+    const bytes = new TextEncoder().encode(`${config.auth.username}:${config.auth.password}`);
+    let binary = '';
+    for (const byte of bytes) binary += String.fromCharCode(byte);
+    headers.authorization = `Basic ${btoa(binary)}`;
+  }
+  return headers;
+}
+
+function oneOf<T extends string>(value: T, allowed: readonly T[], name: string): T {
+  if (!allowed.includes(value)) throw invalid(`${name} must be one of ${allowed.join(', ')}; got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!(Number.isInteger(value) && value >= 1)) throw invalid(`${name} must be an integer ≥ 1; got ${value}`);
+  return value;
+}
+
+function nonNegativeInteger(value: number, name: string): number {
+  if (!(Number.isInteger(value) && value >= 0)) throw invalid(`${name} must be an integer ≥ 0; got ${value}`);
+  return value;
+}
+
+function invalid(message: string): QuorumliteError {
+  return new QuorumliteError('INVALID_ARGUMENT', message);
+}

@@ -1,0 +1,90 @@
+/**
+ * The Node transport: one undici Agent with keep-alive pools, at most
+ * `connectionsPerNodeMax` sockets per node. The only client module that imports a
+ * Node-only library.
+ */
+import { Agent } from 'undici';
+import { QuorumliteError } from './errors.js';
+import { ChunkCollector, connectionFailed, type HttpRequest, type HttpResponse, type HttpTransport } from './transport.js';
+
+export interface UndiciTransportOptions {
+  /** Sockets per node (undici `connections`). */
+  readonly connectionsPerNodeMax: number;
+  /** How long an idle keep-alive socket stays open. */
+  readonly keepAliveTimeoutMs: number;
+}
+
+export const defaultUndiciTransportOptions: UndiciTransportOptions = {
+  connectionsPerNodeMax: 16,
+  keepAliveTimeoutMs: 10_000,
+};
+
+export class UndiciTransport implements HttpTransport {
+  private readonly agent: Agent;
+  private closed = false;
+
+  constructor(options: UndiciTransportOptions = defaultUndiciTransportOptions) {
+    if (!(Number.isInteger(options.connectionsPerNodeMax) && options.connectionsPerNodeMax >= 1)) {
+      throw new RangeError('connectionsPerNodeMax must be an integer ≥ 1');
+    }
+    this.agent = new Agent({
+      connections: options.connectionsPerNodeMax,
+      keepAliveTimeout: options.keepAliveTimeoutMs,
+      // The client enforces its own per-attempt timeout through the signal.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+  }
+
+  async send(request: HttpRequest): Promise<HttpResponse> {
+    if (this.closed) throw new QuorumliteError('CLIENT_CLOSED', 'the client was closed');
+    const url = new URL(request.url);
+    let response: Awaited<ReturnType<Agent['request']>>;
+    try {
+      response = await this.agent.request({
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: request.method,
+        headers: request.headers,
+        body: request.body,
+        signal: request.signal,
+      });
+    } catch (error) {
+      throw this.mapError(request, error);
+    }
+    const body = await this.readBody(request, response.body);
+    const location = response.headers.location;
+    const contentType = response.headers['content-type'];
+    return {
+      status: response.statusCode,
+      location: Array.isArray(location) ? location[0] : location,
+      contentType: Array.isArray(contentType) ? contentType[0] : contentType,
+      body,
+    };
+  }
+
+  private async readBody(request: HttpRequest, body: AsyncIterable<Uint8Array> & { destroy(error?: Error): unknown }): Promise<Uint8Array> {
+    const chunks = new ChunkCollector(request.responseBytesMax, request.url);
+    try {
+      for await (const chunk of body) chunks.add(chunk);
+    } catch (error) {
+      body.destroy();
+      throw this.mapError(request, error);
+    }
+    return chunks.concatenate();
+  }
+
+  private mapError(request: HttpRequest, error: unknown): unknown {
+    if (error instanceof QuorumliteError) return error;
+    if (request.signal.aborted) return request.signal.reason;
+    if (this.closed) return new QuorumliteError('CLIENT_CLOSED', 'the client was closed', { cause: error });
+    return connectionFailed(request.url, error);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // destroy, not close: requests still in flight are abandoned, sockets released now.
+    await this.agent.destroy();
+  }
+}
