@@ -15,7 +15,13 @@
  * The applied index and the request dedup table live inside the database and change in
  * the same transaction as the entry's statements, so a crash never applies an entry twice.
  */
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
+import { copyFileSync, existsSync, renameSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { contentChecksum } from './checksum.js';
+import type { ContentChecksum } from './checksum.js';
+import { dumpLines, userTables } from './dump.js';
+import { fsyncDirectory, fsyncFile, removeIfPresent } from './files.js';
 import { decodeCommand } from './command-codec.js';
 import {
   assertUtcTimeZone, openApplyConnection, openPristineConnection, openReadConnection, readAppliedIndex,
@@ -48,6 +54,17 @@ export interface StateMachineOptions {
   /** Test-only, with determinism 'local-clock': this node's clock and process seed. */
   readonly localClock?: () => number;
   readonly localSeed?: bigint;
+  /** Test-only: called after each durable step of restore(), to crash there. */
+  readonly onRestoreStep?: (step: RestoreStep) => void;
+}
+
+/** The steps of restore(), in order; a crash after any of them leaves the old or the new database. */
+export type RestoreStep = 'staged' | 'closed' | 'wal-removed' | 'renamed';
+
+export interface SnapshotInfo {
+  /** The applied index the snapshot file holds. */
+  readonly appliedIndex: number;
+  readonly bytes: number;
 }
 
 export interface ApplyOutcome {
@@ -121,7 +138,8 @@ interface Connections {
 
 export class SqliteStateMachine {
   readonly path: string;
-  private readonly settings: Required<Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path'>>;
+  private readonly settings: Required<Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path' | 'onRestoreStep'>>;
+  private readonly onRestoreStep: ((step: RestoreStep) => void) | undefined;
   private readonly pristine: Database.Database;
   private readonly functions: DeterministicFunctions | undefined;
   private readonly localSource: TimeAndRandomSource | undefined;
@@ -133,6 +151,9 @@ export class SqliteStateMachine {
 
   constructor(options: StateMachineOptions) {
     this.path = options.path;
+    this.onRestoreStep = options.onRestoreStep;
+    // A restore that crashed before its rename left the old database in place: drop the staging copy.
+    removeIfPresent(this.stagingPath);
     this.settings = {
       statementCacheCountMax: options.statementCacheCountMax ?? stateMachineDefaults.statementCacheCountMax,
       dedupRequestCountMax: options.dedupRequestCountMax ?? stateMachineDefaults.dedupRequestCountMax,
@@ -396,10 +417,124 @@ export class SqliteStateMachine {
     }
   }
 
+  private get stagingPath(): string {
+    return `${this.path}.restore`;
+  }
+
+  /** The content checksum at the applied index (read in one read transaction). */
+  checksum(): ContentChecksum {
+    return contentChecksum(this.open().read);
+  }
+
+  userTables(): string[] {
+    return userTables(this.open().read);
+  }
+
+  /** The sqlite3-style dump of `tables` (all user tables when omitted), internal tables excluded. */
+  dumpLines(tables?: readonly string[]): Generator<string> {
+    this.open();
+    return dumpLines(this.path, tables);
+  }
+
+  dump(tables?: readonly string[]): string {
+    return [...this.dumpLines(tables)].join('\n') + '\n';
+  }
+
+  /**
+   * Writes a consistent copy of the database to `toPath` (atomically: a partial file never
+   * has that name) and reports the applied index it holds. Uses SQLite's online backup from
+   * the apply connection, page batches between event-loop turns; entries applied meanwhile
+   * are carried into the copy, so the index is read from the finished copy.
+   */
+  async snapshot(toPath: string): Promise<SnapshotInfo> {
+    const partialPath = `${toPath}.partial`;
+    removeIfPresent(partialPath);
+    try {
+      await this.open().apply.backup(partialPath);
+      const appliedIndex = sealSnapshotFile(partialPath);
+      fsyncFile(partialPath);
+      renameSync(partialPath, toPath);
+      fsyncDirectory(dirname(toPath));
+      return { appliedIndex, bytes: statSync(toPath).size };
+    } catch (error) {
+      removeIfPresent(partialPath);
+      throw error;
+    }
+  }
+
+  /**
+   * Replaces the database with the snapshot at `fromPath` (left untouched): stage a checked
+   * copy beside the database, checkpoint and close, remove the old WAL, rename the copy into
+   * place, fsync the directory, reopen. A crash at any point leaves the old or the new database.
+   */
+  restore(fromPath: string): SnapshotInfo {
+    const connections = this.open();
+    if (!existsSync(fromPath)) throw new StateMachineError('BAD_SNAPSHOT', `no snapshot file at ${fromPath}`);
+    removeIfPresent(this.stagingPath);
+    copyFileSync(fromPath, this.stagingPath);
+    let appliedIndex: number;
+    try {
+      appliedIndex = sealSnapshotFile(this.stagingPath);
+      fsyncFile(this.stagingPath);
+    } catch (error) {
+      removeIfPresent(this.stagingPath);
+      if (error instanceof StateMachineError) throw error;
+      throw new StateMachineError('BAD_SNAPSHOT', `not a usable snapshot: ${fromPath}: ${String(error)}`, { cause: error });
+    }
+    this.onRestoreStep?.('staged');
+    checkpointFully(connections.apply);
+    this.closeConnections();
+    this.onRestoreStep?.('closed');
+    removeIfPresent(`${this.path}-wal`);
+    removeIfPresent(`${this.path}-shm`);
+    fsyncDirectory(dirname(this.path));
+    this.onRestoreStep?.('wal-removed');
+    renameSync(this.stagingPath, this.path);
+    fsyncDirectory(dirname(this.path));
+    this.onRestoreStep?.('renamed');
+    this.connections = this.openConnections();
+    this.haltReason = undefined;
+    assert(this.appliedIndexValue === appliedIndex, 'the restored database holds the snapshot index');
+    return { appliedIndex, bytes: statSync(this.path).size };
+  }
+
   close(): void {
     if (this.closed) return;
     this.closeConnections();
     this.pristine.close();
     this.closed = true;
+  }
+}
+
+/** Every WAL frame into the main file, so the WAL can be removed without losing anything. */
+function checkpointFully(database: Database.Database): void {
+  const [result] = database.pragma('wal_checkpoint(TRUNCATE)') as { busy: number | bigint }[];
+  if (result === undefined || Number(result.busy) !== 0) {
+    throw new StateMachineError('BAD_ENVIRONMENT', 'could not checkpoint the WAL before restore; the old database is untouched');
+  }
+}
+
+/**
+ * Checks a snapshot file and turns it into a self-contained rollback-journal database (no
+ * WAL beside it), returning its applied index. Throws BAD_SNAPSHOT if it is not one of ours.
+ */
+function sealSnapshotFile(path: string): number {
+  if (!existsSync(path)) throw new StateMachineError('BAD_SNAPSHOT', `no snapshot file at ${path}`);
+  let database: Database.Database;
+  try {
+    database = new Database(path, { fileMustExist: true });
+  } catch (error) {
+    throw new StateMachineError('BAD_SNAPSHOT', `cannot open snapshot ${path}: ${String(error)}`, { cause: error });
+  }
+  try {
+    const check = database.pragma('quick_check', { simple: true });
+    if (check !== 'ok') throw new StateMachineError('BAD_SNAPSHOT', `snapshot ${path} fails quick_check: ${String(check)}`);
+    database.pragma('journal_mode = DELETE');
+    return readAppliedIndex(database);
+  } catch (error) {
+    if (error instanceof StateMachineError) throw error;
+    throw new StateMachineError('BAD_SNAPSHOT', `snapshot ${path} is not a quorumlite database: ${String(error)}`, { cause: error });
+  } finally {
+    database.close();
   }
 }

@@ -1,0 +1,27 @@
+/** Durable file steps for snapshot and restore: fsync a file, fsync a directory, remove if present. */
+import { closeSync, existsSync, fsyncSync, openSync, unlinkSync } from 'node:fs';
+
+export function fsyncFile(path: string): void {
+  const descriptor = openSync(path, 'r+');
+  try {
+    fsyncSync(descriptor);
+  } finally {
+    closeSync(descriptor);
+  }
+}
+
+/** Makes renames and unlinks in `directory` durable. */
+export function fsyncDirectory(directory: string): void {
+  const descriptor = openSync(directory, 'r');
+  try {
+    fsyncSync(descriptor);
+  } finally {
+    closeSync(descriptor);
+  }
+}
+
+export function removeIfPresent(path: string): boolean {
+  if (!existsSync(path)) return false;
+  unlinkSync(path);
+  return true;
+}

@@ -1,0 +1,14 @@
+/** The SQLite state machine's public surface, for the node runtime and the HTTP layer. */
+export { SqliteStateMachine, stateMachineDefaults } from './state-machine.js';
+export type {
+  ApplyOutcome, DeterminismMode, RestoreStep, SnapshotInfo, StateMachineOptions, StateMachineStatus,
+} from './state-machine.js';
+export { encodeCommand, decodeCommand, commandLimits, commandVersion } from './command-codec.js';
+export { validateForWrite, internalNamePrefix } from './sql-policy.js';
+export { StateMachineError, StateMachineHaltedError } from './errors.js';
+export type { StateMachineErrorCode } from './errors.js';
+export type { ContentChecksum } from './checksum.js';
+export { sqlLiteral } from './dump.js';
+export { splitStatements } from './sql-tokenizer.js';
+export { randomBlobBytesMax } from './deterministic-functions.js';
+export type { Command, SqlResultValue, SqlValue, Statement, StatementResult } from './types.js';
