@@ -1,0 +1,62 @@
+/** The named bounds of the storage layer, with their defaults and consistency checks. */
+import { StorageError } from './errors.js';
+import { ENTRY_RECORD_HEADER_BYTES, FRAME_HEADER_BYTES } from './record-format.js';
+
+export interface StorageOptions {
+  /** A segment file rolls over once the next frame would take it past this size. */
+  readonly segmentBytesMax: number;
+  /** Largest entry data accepted by save(). */
+  readonly entryBytesMax: number;
+  /** Largest frame (one group-commit write). One save() must fit in one frame. */
+  readonly flushBytesMax: number;
+  /** Bytes of saves waiting for the disk before save() answers OVERLOADED. */
+  readonly pendingBytesMax: number;
+  /** Largest encoded metadata record (hard state, membership, checkpoint). */
+  readonly metadataRecordBytesMax: number;
+  /** Largest single read from a segment when serving entries(). */
+  readonly readChunkBytesMax: number;
+  /** Snapshots kept (newest first). */
+  readonly snapshotRetainCount: number;
+  readonly snapshotBytesMax: number;
+  readonly snapshotContextBytesMax: number;
+}
+
+export const DEFAULT_STORAGE_OPTIONS: StorageOptions = {
+  segmentBytesMax: 64 * 1024 * 1024,
+  entryBytesMax: 8 * 1024 * 1024,
+  flushBytesMax: 32 * 1024 * 1024,
+  pendingBytesMax: 256 * 1024 * 1024,
+  metadataRecordBytesMax: 1024 * 1024,
+  readChunkBytesMax: 4 * 1024 * 1024,
+  snapshotRetainCount: 2,
+  snapshotBytesMax: 64 * 1024 * 1024 * 1024,
+  snapshotContextBytesMax: 1024 * 1024,
+};
+
+/** The largest encoded save: a frame minus its header and room for a checkpoint record. */
+export function saveBytesMax(options: StorageOptions): number {
+  return options.flushBytesMax - FRAME_HEADER_BYTES - options.metadataRecordBytesMax;
+}
+
+export function resolveStorageOptions(overrides: Partial<StorageOptions> = {}): StorageOptions {
+  const options: StorageOptions = { ...DEFAULT_STORAGE_OPTIONS, ...overrides };
+  for (const [name, value] of Object.entries(options)) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new StorageError('INVALID_ARGUMENT', `storage option ${name} must be a positive integer, got ${String(value)}`);
+    }
+  }
+  const entryRecordBytesMax = ENTRY_RECORD_HEADER_BYTES + options.entryBytesMax;
+  if (saveBytesMax(options) < entryRecordBytesMax) {
+    throw new StorageError('INVALID_ARGUMENT', `flushBytesMax ${options.flushBytesMax} must hold one entry of entryBytesMax plus a checkpoint`);
+  }
+  if (options.flushBytesMax > 0xffff_ffff) {
+    throw new StorageError('INVALID_ARGUMENT', `flushBytesMax ${options.flushBytesMax} exceeds the 4 GiB frame limit`);
+  }
+  if (options.pendingBytesMax < options.flushBytesMax) {
+    throw new StorageError('INVALID_ARGUMENT', `pendingBytesMax ${options.pendingBytesMax} must be at least flushBytesMax`);
+  }
+  if (options.segmentBytesMax > 0xffff_ffff - options.flushBytesMax) {
+    throw new StorageError('INVALID_ARGUMENT', `segmentBytesMax ${options.segmentBytesMax} is too large`);
+  }
+  return options;
+}
