@@ -1,0 +1,34 @@
+/** Starts the real HTTP server on 127.0.0.1 (a free port) over a fresh SqliteService. */
+import { createHttpServer, type HttpApiServer } from '../../src/http/server.js';
+import type { HttpServerOptions } from '../../src/http/options.js';
+import { SqliteService } from './sqlite-service.js';
+
+export interface Harness {
+  readonly base: string;
+  readonly service: SqliteService;
+  readonly server: HttpApiServer;
+  close(): Promise<void>;
+}
+
+export async function startHarness(options: Partial<HttpServerOptions> = {}): Promise<Harness> {
+  const service = new SqliteService();
+  const server = createHttpServer(service, { closeTimeoutMs: 2_000, ...options });
+  const { port } = await server.listen('127.0.0.1', 0);
+  return {
+    base: `http://127.0.0.1:${port}`,
+    service,
+    server,
+    close: async () => {
+      await server.close();
+      service.close();
+    },
+  };
+}
+
+export async function postJson(base: string, path: string, body: unknown, headers: Record<string, string> = {}) {
+  return fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { JsonSyntaxError, parseJson } from '../../src/http/json-reader.js';
+import { AssociativeRows, writeJsonChunks, writeJsonString } from '../../src/http/json-writer.js';
+
+describe('parseJson', () => {
+  it('keeps integers that fit in 64 bits as exact bigints', () => {
+    assert.deepEqual(parseJson('[0, -1, 42, 9007199254740993, 9223372036854775807, -9223372036854775808]'), [
+      0n,
+      -1n,
+      42n,
+      9007199254740993n,
+      9223372036854775807n,
+      -9223372036854775808n,
+    ]);
+  });
+
+  it('reads fractions, exponents and integers beyond 64 bits as floats, like Go', () => {
+    assert.deepEqual(parseJson('[1.5, 2.0, 1e3, -0.25, 9223372036854775808]'), [1.5, 2, 1000, -0.25, 9223372036854775808]);
+    const [two] = parseJson('[2.0]') as unknown[];
+    assert.equal(typeof two, 'number');
+  });
+
+  it('reads strings with every escape, literals and nested objects', () => {
+    const value = parseJson('{"a": "x\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00", "b": [true, false, null], "c": {}}');
+    assert.deepEqual(value, Object.assign(Object.create(null), {
+      a: 'x"\\/\b\f\n\r\t\u00e9\u{1F600}',
+      b: [true, false, null],
+      c: Object.create(null),
+    }));
+  });
+
+  it('treats __proto__ as a plain key and keeps the last of repeated keys', () => {
+    const value = parseJson('{"__proto__": 1, "k": 1, "k": 2}') as Record<string, unknown>;
+    assert.equal(Object.getPrototypeOf(value), null);
+    assert.equal(value['__proto__'], 1n);
+    assert.equal(value['k'], 2n);
+  });
+
+  const malformed = [
+    '',
+    '[',
+    '[1,]',
+    '[1 2]',
+    '{"a" 1}',
+    '{a: 1}',
+    '"unterminated',
+    '"bad \\x escape"',
+    '"control \u0001 char"',
+    '01',
+    '-',
+    '1.',
+    'tru',
+    '[] []',
+    'NaN',
+    '1e999',
+    '{"a":1,}',
+  ];
+  for (const text of malformed) {
+    it(`refuses malformed JSON ${JSON.stringify(text)}`, () => {
+      assert.throws(() => parseJson(text), JsonSyntaxError);
+    });
+  }
+
+  it('bounds nesting: depthMax levels parse, one more is refused', () => {
+    assert.deepEqual(parseJson('[[[1]]]', 3), [[[1n]]]);
+    assert.throws(() => parseJson('[[[[1]]]]', 3), /nested deeper than 3 levels/);
+    assert.throws(() => parseJson('['.repeat(100_000), 64), /nested deeper than 64/);
+  });
+});
+
+describe('writeJsonString', () => {
+  it('matches JSON.stringify for plain values, compact and pretty (Go MarshalIndent, 4 spaces)', () => {
+    const value = { results: [{ columns: ['a', 'b'], values: [[1, 'x'], [2.5, null]] }, {}], list: [], flag: true, text: 'é"\n' };
+    assert.equal(writeJsonString(value), JSON.stringify(value));
+    assert.equal(writeJsonString(value, { pretty: true }), JSON.stringify(value, null, 4));
+  });
+
+  it('writes bigints as exact integers and leaves out undefined properties', () => {
+    assert.equal(writeJsonString({ a: 9223372036854775807n, b: undefined, c: -5n }), '{"a":9223372036854775807,"c":-5}');
+    assert.equal(writeJsonString({ a: undefined }), '{}');
+    assert.equal(writeJsonString({ a: undefined }, { pretty: true }), '{}');
+  });
+
+  it('writes BLOBs as base64, or as byte arrays with blobAsArray', () => {
+    const blob = new Uint8Array([0, 1, 254, 255]);
+    assert.equal(writeJsonString([blob]), '["AAH+/w=="]');
+    assert.equal(writeJsonString([blob], { blobAsArray: true }), '[[0,1,254,255]]');
+    assert.equal(writeJsonString([new Uint8Array(0)], { blobAsArray: true }), '[[]]');
+    assert.equal(writeJsonString([new Uint8Array(0)]), '[""]');
+    const view = new Uint8Array(new Uint8Array([9, 8, 7, 6]).buffer, 1, 2);
+    assert.equal(writeJsonString(view), '"CAc="');
+  });
+
+  it('writes non-finite floats as null', () => {
+    assert.equal(writeJsonString([Infinity, -Infinity, NaN]), '[null,null,null]');
+  });
+
+  it('writes associative rows as objects, compact and pretty', () => {
+    const rows = new AssociativeRows(['id', 'name'], [[1n, 'fiona'], [2n, null]]);
+    assert.equal(writeJsonString({ rows }), '{"rows":[{"id":1,"name":"fiona"},{"id":2,"name":null}]}');
+    assert.equal(
+      writeJsonString({ rows }, { pretty: true }),
+      JSON.stringify({ rows: [{ id: 1, name: 'fiona' }, { id: 2, name: null }] }, null, 4),
+    );
+    assert.equal(writeJsonString(new AssociativeRows(['a'], [])), '[]');
+  });
+
+  it('yields chunks of about chunkCharacters and their concatenation is the document', () => {
+    const rows = Array.from({ length: 1000 }, (_, index) => [BigInt(index), `row number ${index}`]);
+    const chunks = [...writeJsonChunks({ values: rows }, { chunkCharacters: 1024 })];
+    assert.ok(chunks.length > 10, `expected many chunks, got ${chunks.length}`);
+    for (const chunk of chunks.slice(0, -1)) assert.ok(chunk.length >= 1024 && chunk.length < 1024 + 100);
+    const whole = JSON.parse(chunks.join('')) as { values: unknown[] };
+    assert.equal(whole.values.length, 1000);
+    assert.deepEqual(whole.values[999], [999, 'row number 999']);
+  });
+});
