@@ -1,0 +1,486 @@
+/**
+ * The environment behind the datadriven interaction scripts (testdata/*.txt): a
+ * handful of RawNodes over MemoryStorage, a message queue the script delivers by hand,
+ * partitions, crashes and restarts. Every command returns the text the script expects.
+ */
+import {
+  MemoryStorage,
+  RaftError,
+  RawNode,
+  decodeConfChange,
+} from '../../src/raft/index.js';
+import type {
+  ConfChange,
+  ConfState,
+  Entry,
+  Message,
+  NodeId,
+  RaftConfig,
+  RaftLogEvent,
+  Ready,
+  Snapshot,
+} from '../../src/raft/index.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+/** Bounds `stabilize`: a script that has not settled after this many rounds is broken. */
+const STABILIZE_ROUNDS_MAX = 1000;
+
+export interface Command {
+  readonly name: string;
+  readonly positional: readonly string[];
+  readonly named: ReadonlyMap<string, string>;
+}
+
+export function parseCommand(line: string): Command {
+  const tokens = line.trim().split(/\s+/);
+  const name = tokens.shift() ?? '';
+  const positional: string[] = [];
+  const named = new Map<string, string>();
+  for (const token of tokens) {
+    const equals = token.indexOf('=');
+    if (equals > 0 && !token.startsWith('(')) named.set(token.slice(0, equals), token.slice(equals + 1));
+    else positional.push(token);
+  }
+  return { name, positional, named };
+}
+
+/** "(1,2,3)" -> ['1','2','3']; "()" -> []. */
+export function parseList(value: string): string[] {
+  const inner = value.replace(/^\(/, '').replace(/\)$/, '').trim();
+  return inner === '' ? [] : inner.split(',').map((item) => item.trim());
+}
+
+/** A small seeded generator (mulberry32) so each node's election jitter is reproducible. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface NodeState {
+  readonly id: NodeId;
+  storage: MemoryStorage;
+  raw: RawNode | undefined;
+  settings: NodeSettings;
+  /** The toy state machine: values of applied normal entries, in order. */
+  values: string[];
+}
+
+type NodeSettings = Omit<RaftConfig, 'id' | 'storage' | 'applied' | 'random' | 'logger'>;
+
+export class InteractionEnv {
+  private readonly nodes = new Map<NodeId, NodeState>();
+  private network: Message[] = [];
+  private partition: NodeId[][] | undefined;
+  private events: string[] = [];
+
+  run(command: Command): string {
+    const lines = this.dispatch(command);
+    const out = [...this.events.splice(0), ...lines];
+    return out.length === 0 ? 'ok' : out.join('\n');
+  }
+
+  private dispatch(command: Command): string[] {
+    const { name, positional: args, named } = command;
+    switch (name) {
+      case 'add-nodes':
+        return this.addNodes(Number(args[0]), named);
+      case 'set-log':
+        return this.setLog(this.arg(args, 0), named);
+      case 'campaign':
+        this.node(this.arg(args, 0)).campaign();
+        return [];
+      case 'tick':
+        return this.tick(args, Number(named.get('n') ?? '1'));
+      case 'process-ready':
+        return args.flatMap((id) => this.processReady(id));
+      case 'deliver-msgs':
+        return this.deliver(args, named.get('type'));
+      case 'drop':
+        return this.drop(named.get('from'), named.get('to'));
+      case 'stabilize':
+        return this.stabilize(args);
+      case 'partition':
+        this.partition = args.map(parseList);
+        return [`partitioned ${args.join(' ')}`];
+      case 'heal':
+        this.partition = undefined;
+        return ['healed'];
+      case 'propose':
+        return this.attempt(() => {
+          const result = this.node(this.arg(args, 0)).propose(encoder.encode(this.arg(args, 1)));
+          return [`proposed at ${result.term}/${result.index}`];
+        });
+      case 'add-voter':
+      case 'promote':
+        return this.confChange({ type: 'add-voter', nodeId: this.arg(args, 0), context: new Uint8Array(0) }, named);
+      case 'add-learner':
+        return this.confChange({ type: 'add-learner', nodeId: this.arg(args, 0), context: new Uint8Array(0) }, named);
+      case 'remove-node':
+        return this.confChange({ type: 'remove-node', nodeId: this.arg(args, 0), context: new Uint8Array(0) }, named);
+      case 'read-index':
+        return this.attempt(() => {
+          this.node(this.arg(args, 0)).readIndex(encoder.encode(this.arg(args, 1)));
+          return [];
+        });
+      case 'transfer-leader':
+        return this.attempt(() => {
+          this.node(this.required(named, 'from')).transferLeadership(this.required(named, 'to'));
+          return [];
+        });
+      case 'step-down':
+        return this.attempt(() => [`transferring to ${this.node(this.arg(args, 0)).stepDown()}`]);
+      case 'report-unreachable':
+        this.node(this.arg(args, 0)).reportUnreachable(this.arg(args, 1));
+        return [];
+      case 'report-snapshot':
+        this.node(this.arg(args, 0)).reportSnapshot(this.arg(args, 1), this.arg(args, 2) as 'finish' | 'failure');
+        return [];
+      case 'snapshot-unavailable':
+        this.state(this.arg(args, 0)).storage.setSnapshotUnavailable(this.arg(args, 1) === 'true');
+        return [];
+      case 'compact':
+        return this.compact(this.arg(args, 0), Number(this.required(named, 'index')));
+      case 'crash':
+        return this.crash(this.arg(args, 0));
+      case 'restart':
+        return this.restart(this.arg(args, 0));
+      case 'status':
+        return args.flatMap((id) => this.status(id));
+      case 'raft-log':
+        return this.raftLog(this.arg(args, 0));
+      case 'values':
+        return args.map((id) => `${id}: [${this.state(id).values.join(' ')}]`);
+      default:
+        throw new Error(`unknown command ${name}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- nodes
+
+  private addNodes(count: number, named: ReadonlyMap<string, string>): string[] {
+    const confState: ConfState = {
+      voters: parseList(named.get('voters') ?? '()'),
+      learners: parseList(named.get('learners') ?? '()'),
+    };
+    const settings: NodeSettings = {
+      electionTicks: Number(named.get('election') ?? '10'),
+      heartbeatTicks: Number(named.get('heartbeat') ?? '1'),
+      preVote: named.get('pre-vote') === 'true',
+      checkQuorum: named.get('check-quorum') === 'true',
+      readOnly: named.get('read-only') === 'lease' ? 'lease' : 'safe',
+      leaseDriftTicks: Number(named.get('lease-drift') ?? '1'),
+      maxSizePerMessageBytes: Number(named.get('max-msg-bytes') ?? '1024'),
+      maxInflightMessages: Number(named.get('max-inflight') ?? '256'),
+      maxInflightBytes: Number(named.get('max-inflight-bytes') ?? String(1 << 20)),
+      maxUncommittedEntriesBytes: Number(named.get('max-uncommitted-bytes') ?? String(1 << 20)),
+      maxPendingReads: Number(named.get('max-pending-reads') ?? '16'),
+    };
+    const added: NodeId[] = [];
+    for (let i = 0; i < count; i++) {
+      const id = String(this.nodes.size + 1);
+      const state: NodeState = { id, storage: new MemoryStorage({ confState }), raw: undefined, settings, values: [] };
+      this.nodes.set(id, state);
+      this.start(state);
+      added.push(id);
+    }
+    return [`added ${added.join(' ')} voters=(${confState.voters.join(',')}) learners=(${confState.learners.join(',')})`];
+  }
+
+  private start(state: NodeState): void {
+    const applied = state.storage.snapshot().metadata.index;
+    state.values = decodeValues(state.storage.snapshot().data);
+    state.raw = new RawNode({
+      ...state.settings,
+      id: state.id,
+      storage: state.storage,
+      applied,
+      random: seededRandom(Number(state.id) * 7919 + 17),
+      logger: (event) => this.events.push(formatEvent(event)),
+    });
+  }
+
+  /** Replaces a node's stored log with entries of the given terms (indexes from 1), then restarts it. */
+  private setLog(id: NodeId, named: ReadonlyMap<string, string>): string[] {
+    const state = this.state(id);
+    const terms = parseList(this.required(named, 'terms')).map(Number);
+    const storage = new MemoryStorage({ confState: state.storage.initialState().confState });
+    storage.append(terms.map((term, i) => ({ term, index: i + 1, type: 'normal', data: encoder.encode(`v${i + 1}`) })));
+    const lastTerm = terms[terms.length - 1] ?? 0;
+    storage.setHardState({ term: Number(named.get('term') ?? String(lastTerm)), vote: named.get('vote') ?? '', commit: 0 });
+    state.storage = storage;
+    this.start(state);
+    return this.status(id);
+  }
+
+  private crash(id: NodeId): string[] {
+    const state = this.state(id);
+    state.raw = undefined;
+    state.values = [];
+    return [`${id} crashed`];
+  }
+
+  private restart(id: NodeId): string[] {
+    const state = this.state(id);
+    if (state.raw !== undefined) throw new Error(`${id} is running`);
+    this.start(state);
+    return [`${id} restarted`];
+  }
+
+  private compact(id: NodeId, index: number): string[] {
+    const state = this.state(id);
+    const raw = this.node(id);
+    const status = raw.status();
+    if (index > status.applied) throw new Error(`compact ${id} at ${index} beyond applied ${status.applied}`);
+    // The state machine's values as of `index`: those applied from entries up to it.
+    const snapshotBase = state.storage.snapshot();
+    const entries = state.storage.entries(snapshotBase.metadata.index + 1, index + 1, Number.MAX_SAFE_INTEGER);
+    const values = decodeValues(snapshotBase.data).concat(normalValues(entries));
+    state.storage.createSnapshot(index, raw.confStateAt(index), encodeValues(values));
+    state.storage.compact(index);
+    return [`${id} compacted to ${index}; first index ${state.storage.firstIndex()}`];
+  }
+
+  // ---------------------------------------------------------------- time and messages
+
+  private tick(ids: readonly string[], count: number): string[] {
+    for (let i = 0; i < count; i++) for (const id of ids) this.node(id).tick();
+    return [];
+  }
+
+  private processReady(id: NodeId): string[] {
+    const state = this.state(id);
+    const raw = state.raw;
+    if (raw === undefined || !raw.hasReady()) return [];
+    const ready = raw.ready();
+    const out = [`> ${id} handling Ready`, ...formatReady(ready).map((line) => `  ${line}`)];
+    this.persist(state, ready);
+    this.network.push(...ready.messages);
+    for (const entry of ready.committedEntries) {
+      if (entry.type === 'normal' && entry.data.length > 0) state.values.push(decoder.decode(entry.data));
+    }
+    raw.advance(ready);
+    return out;
+  }
+
+  private persist(state: NodeState, ready: Ready): void {
+    if (ready.snapshot !== undefined) {
+      state.storage.applySnapshot(ready.snapshot);
+      state.values = decodeValues(ready.snapshot.data);
+    }
+    state.storage.append(ready.entries);
+    if (ready.hardState !== undefined) state.storage.setHardState(ready.hardState);
+  }
+
+  private deliver(recipients: readonly string[], type: string | undefined): string[] {
+    const chosen = (message: Message) =>
+      (recipients.length === 0 || recipients.includes(message.to)) && (type === undefined || message.type === type);
+    const delivering = this.network.filter(chosen);
+    this.network = this.network.filter((message) => !chosen(message));
+    const out: string[] = [];
+    const byRecipient = new Map<NodeId, Message[]>();
+    for (const message of delivering) byRecipient.set(message.to, [...(byRecipient.get(message.to) ?? []), message]);
+    for (const [to, messages] of [...byRecipient].sort(([a], [b]) => Number(a) - Number(b))) {
+      out.push(`> ${to} receiving messages`);
+      for (const message of messages) out.push(...this.deliverOne(message));
+    }
+    return out;
+  }
+
+  private deliverOne(message: Message): string[] {
+    const raw = this.nodes.get(message.to)?.raw;
+    if (raw === undefined) return [`  ${formatMessage(message)} DROPPED (${message.to} is down)`];
+    if (this.isCut(message.from, message.to)) return [`  ${formatMessage(message)} DROPPED (partition)`];
+    raw.step(message);
+    return [`  ${formatMessage(message)}`, ...this.events.splice(0).map((line) => `  ${line}`)];
+  }
+
+  private isCut(from: NodeId, to: NodeId): boolean {
+    if (this.partition === undefined) return false;
+    const groupOf = (id: NodeId) => this.partition?.findIndex((group) => group.includes(id)) ?? -1;
+    return groupOf(from) !== groupOf(to);
+  }
+
+  private drop(from: string | undefined, to: string | undefined): string[] {
+    const matches = (message: Message) => (from === undefined || message.from === from) && (to === undefined || message.to === to);
+    const dropped = this.network.filter(matches);
+    this.network = this.network.filter((message) => !matches(message));
+    return dropped.map((message) => `dropped ${formatMessage(message)}`);
+  }
+
+  private stabilize(ids: readonly string[]): string[] {
+    const chosen = ids.length > 0 ? ids : [...this.nodes.keys()];
+    const out: string[] = [];
+    for (let round = 0; round < STABILIZE_ROUNDS_MAX; round++) {
+      const readyOutput = chosen.flatMap((id) => this.processReady(id));
+      const deliverOutput = this.deliver(chosen, undefined);
+      if (readyOutput.length === 0 && deliverOutput.length === 0) return out;
+      out.push(...readyOutput, ...deliverOutput);
+    }
+    throw new Error(`stabilize did not settle within ${STABILIZE_ROUNDS_MAX} rounds`);
+  }
+
+  // ---------------------------------------------------------------- proposals
+
+  private confChange(change: ConfChange, named: ReadonlyMap<string, string>): string[] {
+    return this.attempt(() => {
+      const via = named.get('via') ?? this.leader();
+      const result = this.node(via).proposeConfChange(change);
+      return [`${via} proposed ${change.type} ${change.nodeId} at ${result.term}/${result.index}`];
+    });
+  }
+
+  /** The running leader with the highest term. */
+  private leader(): NodeId {
+    let best: { id: NodeId; term: number } | undefined;
+    for (const state of this.nodes.values()) {
+      const status = state.raw?.status();
+      if (status?.role === 'leader' && (best === undefined || status.term > best.term)) best = { id: state.id, term: status.term };
+    }
+    if (best === undefined) throw new Error('no leader');
+    return best.id;
+  }
+
+  private attempt(action: () => string[]): string[] {
+    try {
+      return action();
+    } catch (error) {
+      if (!(error instanceof RaftError)) throw error;
+      const hint = error.code === 'NOT_LEADER' ? ` leader=${error.leaderId === '' ? 'none' : error.leaderId}` : '';
+      return [`error ${error.code}${hint}: ${error.message}`];
+    }
+  }
+
+  // ---------------------------------------------------------------- inspection
+
+  private status(id: NodeId): string[] {
+    const state = this.state(id);
+    if (state.raw === undefined) return [`${id}: down`];
+    const s = state.raw.status();
+    const lines = [
+      `${id}: ${s.role} term=${s.term} vote=${s.vote || '-'} leader=${s.leaderId || '-'} commit=${s.commit} applied=${s.applied} last=${s.lastIndex} voters=(${s.confState.voters.join(',')}) learners=(${s.confState.learners.join(',')})${s.leadTransferee ? ` transferee=${s.leadTransferee}` : ''}`,
+    ];
+    for (const [peer, p] of Object.entries(s.progress)) {
+      lines.push(`  ${peer}: match=${p.match} next=${p.next} ${p.state}${p.isLearner ? ' learner' : ''}${p.pendingSnapshot ? ` pending-snapshot=${p.pendingSnapshot}` : ''} inflight=${p.inflightMessages}`);
+    }
+    return lines;
+  }
+
+  private raftLog(id: NodeId): string[] {
+    const storage = this.state(id).storage;
+    if (storage.lastIndex() < storage.firstIndex()) return [`${id}: log empty (first index ${storage.firstIndex()})`];
+    const entries = storage.entries(storage.firstIndex(), storage.lastIndex() + 1, Number.MAX_SAFE_INTEGER);
+    return [`${id}: ${entries.map(formatEntry).join(' ')}`];
+  }
+
+  // ---------------------------------------------------------------- lookups
+
+  private state(id: NodeId): NodeState {
+    const state = this.nodes.get(id);
+    if (state === undefined) throw new Error(`no node ${id}`);
+    return state;
+  }
+
+  private node(id: NodeId): RawNode {
+    const raw = this.state(id).raw;
+    if (raw === undefined) throw new Error(`node ${id} is down`);
+    return raw;
+  }
+
+  private arg(args: readonly string[], position: number): string {
+    const value = args[position];
+    if (value === undefined) throw new Error(`missing argument ${position + 1}`);
+    return value;
+  }
+
+  private required(named: ReadonlyMap<string, string>, key: string): string {
+    const value = named.get(key);
+    if (value === undefined) throw new Error(`missing ${key}=`);
+    return value;
+  }
+}
+
+// ---------------------------------------------------------------- formatting
+
+function encodeValues(values: readonly string[]): Uint8Array {
+  return encoder.encode(JSON.stringify(values));
+}
+
+function decodeValues(data: Uint8Array): string[] {
+  return data.length === 0 ? [] : (JSON.parse(decoder.decode(data)) as string[]);
+}
+
+function normalValues(entries: readonly Entry[]): string[] {
+  return entries.filter((entry) => entry.type === 'normal' && entry.data.length > 0).map((entry) => decoder.decode(entry.data));
+}
+
+export function formatEntry(entry: Entry): string {
+  if (entry.type === 'conf-change') {
+    const change = decodeConfChange(entry.data);
+    return `${entry.term}/${entry.index} conf:${change.type}(${change.nodeId})`;
+  }
+  return `${entry.term}/${entry.index} ${JSON.stringify(decoder.decode(entry.data))}`;
+}
+
+function formatSnapshot(snapshot: Snapshot): string {
+  const { index, term, confState } = snapshot.metadata;
+  return `${term}/${index} voters=(${confState.voters.join(',')}) learners=(${confState.learners.join(',')})`;
+}
+
+export function formatMessage(message: Message): string {
+  const head = `${message.from}->${message.to} ${message.type} term=${message.term}`;
+  const context = message.context.length > 0 ? ` ctx=${decoder.decode(message.context)}` : '';
+  switch (message.type) {
+    case 'MsgApp':
+      return `${head} log=${message.logTerm}/${message.index} commit=${message.commit} entries=[${message.entries.map(formatEntry).join(', ')}]`;
+    case 'MsgAppResp':
+      return message.reject
+        ? `${head} rejected index=${message.index} hint=${message.logTerm}/${message.rejectHint}`
+        : `${head} index=${message.index}`;
+    case 'MsgVote':
+    case 'MsgPreVote':
+      return `${head} log=${message.logTerm}/${message.index}${context}`;
+    case 'MsgVoteResp':
+    case 'MsgPreVoteResp':
+      return `${head} ${message.reject ? 'rejected' : 'granted'}`;
+    case 'MsgHeartbeat':
+      return `${head} commit=${message.commit}${context}`;
+    case 'MsgHeartbeatResp':
+      return `${head}${context}`;
+    case 'MsgSnap':
+      return `${head} snapshot=${message.snapshot === undefined ? 'none' : formatSnapshot(message.snapshot)}`;
+    default:
+      return head;
+  }
+}
+
+function formatReady(ready: Ready): string[] {
+  const out: string[] = [];
+  if (ready.softState !== undefined) out.push(`soft-state: ${ready.softState.role} leader=${ready.softState.leaderId || '-'}`);
+  if (ready.hardState !== undefined) {
+    const { term, vote, commit } = ready.hardState;
+    out.push(`hard-state: term=${term} vote=${vote || '-'} commit=${commit}`);
+  }
+  if (ready.snapshot !== undefined) out.push(`snapshot: ${formatSnapshot(ready.snapshot)}`);
+  if (ready.entries.length > 0) out.push(`entries: ${ready.entries.map(formatEntry).join(', ')}`);
+  if (ready.committedEntries.length > 0) out.push(`committed: ${ready.committedEntries.map(formatEntry).join(', ')}`);
+  for (const message of ready.messages) out.push(`send ${formatMessage(message)}`);
+  for (const read of ready.readStates) out.push(`read-state: ${decoder.decode(read.context)} index=${read.index}`);
+  for (const context of ready.failedReads) out.push(`failed-read: ${decoder.decode(context)}`);
+  if (ready.mustSync) out.push('must-sync');
+  return out;
+}
+
+function formatEvent(event: RaftLogEvent): string {
+  const details = Object.entries(event)
+    .filter(([key]) => key !== 'event' && key !== 'id' && key !== 'term')
+    .map(([key, value]) => ` ${key}=${String(value)}`)
+    .join('');
+  return `${event.id} ${event.event} term=${event.term}${details}`;
+}
