@@ -1,0 +1,188 @@
+/**
+ * One byte stream (TCP socket, TLS socket or in-memory stream) carrying frames. Cuts
+ * incoming bytes into frames, applies this node's fault hooks to both directions, and
+ * reports backpressure: `write` returns false when the stream's buffer or the frames
+ * held back by a delay or pause exceed their bound; `onDrain` fires when writing may
+ * resume. Closing is idempotent and reported once through `onClose`.
+ */
+import type { Duplex } from 'node:stream';
+import { FrameDecoder, frameHeaderBytes, FrameKind, type Frame } from './codec.js';
+import { TransportError } from './errors.js';
+import type { FaultState } from './faults.js';
+
+export interface ConnectionEvents {
+  onFrame(connection: FramedConnection, frame: Frame): void;
+  onDrain(connection: FramedConnection): void;
+  onClose(connection: FramedConnection, error: Error | undefined): void;
+  /** A frame discarded by a fault hook; `direction` as seen from this node. */
+  onFaultDrop(connection: FramedConnection, direction: 'inbound' | 'outbound'): void;
+}
+
+interface HeldFrame {
+  readonly frame: Buffer;
+  readonly dueMs: number;
+}
+
+export class FramedConnection {
+  /** The peer's node id, once its handshake (or ours, for outbound links) names it. */
+  remoteId: string | undefined;
+  remoteAddress: string | undefined;
+  private readonly stream: Duplex;
+  private readonly decoder: FrameDecoder;
+  private readonly faults: FaultState;
+  private readonly heldFrameBytesMax: number;
+  /** Replaced once, when a handshake completes and the connection changes hands. */
+  events: ConnectionEvents;
+  private readonly held: HeldFrame[] = [];
+  private heldBytes = 0;
+  private heldTimer: NodeJS.Timeout | undefined;
+  private streamNeedsDrain = false;
+  private owesDrain = false;
+  private closed = false;
+  private readonly unsubscribeFaults: () => void;
+
+  constructor(stream: Duplex, frameBytesMax: number, faults: FaultState, heldFrameBytesMax: number, events: ConnectionEvents) {
+    this.stream = stream;
+    this.decoder = new FrameDecoder(frameBytesMax);
+    this.faults = faults;
+    this.heldFrameBytesMax = heldFrameBytesMax;
+    this.events = events;
+    this.unsubscribeFaults = faults.onChange(() => this.releaseHeld());
+    stream.on('data', (chunk: Buffer) => this.receive(chunk));
+    stream.on('drain', () => {
+      this.streamNeedsDrain = false;
+      this.maybeDrained();
+    });
+    stream.on('error', (error: Error) => this.close(error));
+    stream.on('close', () => this.close(undefined));
+    stream.on('end', () => this.close(undefined));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** False while writing more would only grow a buffer (the caller should wait for onDrain). */
+  get isWritable(): boolean {
+    return !this.closed && !this.streamNeedsDrain && this.heldBytes < this.heldFrameBytesMax;
+  }
+
+  /**
+   * Writes (or holds, or drops, per the fault hooks) one encoded frame. Returns
+   * isWritable. Handshake frames pass the fault hooks, so that faults act on what a
+   * link carries (one-way drops stay one-way) rather than on whether it exists.
+   */
+  write(frame: Buffer): boolean {
+    if (this.closed) return false;
+    if (isHandshakeFrame(frame[frameHeaderBytes - 1] as number)) {
+      this.writeToStream(frame);
+      return this.isWritable;
+    }
+    const fault = this.faults.get(this.remoteId);
+    if (fault.dropOutbound) {
+      this.events.onFaultDrop(this, 'outbound');
+      return this.isWritable;
+    }
+    if (this.held.length > 0 || fault.paused || fault.delayMs > 0) {
+      const last = this.held[this.held.length - 1];
+      const dueMs = Math.max(Date.now() + fault.delayMs, last === undefined ? 0 : last.dueMs);
+      this.held.push({ frame, dueMs });
+      this.heldBytes += frame.byteLength;
+      this.releaseHeld();
+    } else {
+      this.writeToStream(frame);
+    }
+    const writable = this.isWritable;
+    if (!writable) this.owesDrain = true;
+    return writable;
+  }
+
+  pauseReading(): void {
+    this.stream.pause();
+  }
+
+  resumeReading(): void {
+    if (!this.closed) this.stream.resume();
+  }
+
+  /** Flushes what was written, then closes. */
+  end(): void {
+    if (this.closed) return;
+    this.stream.end();
+  }
+
+  close(error: Error | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribeFaults();
+    if (this.heldTimer !== undefined) clearTimeout(this.heldTimer);
+    this.heldTimer = undefined;
+    this.held.length = 0;
+    this.heldBytes = 0;
+    this.stream.destroy();
+    this.events.onClose(this, error);
+  }
+
+  private writeToStream(frame: Buffer): void {
+    if (!this.stream.write(frame)) this.streamNeedsDrain = true;
+  }
+
+  /** Writes the held frames that are due, unless paused; re-arms the timer for the rest. */
+  private releaseHeld(): void {
+    if (this.closed) return;
+    if (this.heldTimer !== undefined) clearTimeout(this.heldTimer);
+    this.heldTimer = undefined;
+    const fault = this.faults.get(this.remoteId);
+    if (fault.dropOutbound && this.held.length > 0) {
+      for (let index = 0; index < this.held.length; index++) this.events.onFaultDrop(this, 'outbound');
+      this.held.length = 0;
+      this.heldBytes = 0;
+    }
+    if (fault.paused) return;
+    const nowMs = Date.now();
+    while (this.held.length > 0 && (this.held[0] as HeldFrame).dueMs <= nowMs) {
+      const next = this.held.shift() as HeldFrame;
+      this.heldBytes -= next.frame.byteLength;
+      this.writeToStream(next.frame);
+    }
+    const head = this.held[0];
+    if (head !== undefined) {
+      this.heldTimer = setTimeout(() => this.releaseHeld(), Math.max(1, head.dueMs - nowMs));
+    }
+    this.maybeDrained();
+  }
+
+  private maybeDrained(): void {
+    if (!this.owesDrain || !this.isWritable) return;
+    this.owesDrain = false;
+    this.events.onDrain(this);
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.closed) return;
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (error) {
+      this.close(error instanceof Error ? error : new TransportError('MALFORMED_FRAME', String(error)));
+      return;
+    }
+    for (const frame of frames) {
+      if (this.closed) return;
+      if (!isHandshakeFrame(frame.kind) && this.faults.get(this.remoteId).dropInbound) {
+        this.events.onFaultDrop(this, 'inbound');
+        continue;
+      }
+      try {
+        this.events.onFrame(this, frame);
+      } catch (error) {
+        this.close(error instanceof Error ? error : new TransportError('MALFORMED_FRAME', String(error)));
+        return;
+      }
+    }
+  }
+}
+
+function isHandshakeFrame(kind: number): boolean {
+  return kind === FrameKind.hello || kind === FrameKind.helloAccepted || kind === FrameKind.helloRejected;
+}

@@ -1,0 +1,17 @@
+import { StreamTransport, type StreamTransportOptions } from './stream-transport.js';
+import { TcpNetwork, type TlsOptions } from './tcp-network.js';
+import type { RaftMessageLike } from './types.js';
+
+export interface TcpTransportOptions extends StreamTransportOptions {
+  /** `host:port` to listen on; port 0 picks a free port (see `address` after `start()`). */
+  readonly listenAddress: string;
+  /** TLS for every peer connection; mutual authentication when `ca` is given. */
+  readonly tls?: TlsOptions;
+}
+
+/** The real transport: length-prefixed frames over TCP, optionally TLS. */
+export class TcpTransport<Message extends RaftMessageLike = RaftMessageLike> extends StreamTransport<Message> {
+  constructor(options: TcpTransportOptions) {
+    super(new TcpNetwork(options.tls), options);
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * The seam between the node runtime and the network. Two implementations behave the
+ * same: TcpTransport (TCP, optional TLS) and MemoryTransport (in-memory streams joined
+ * by a MemoryNetwork, for tests of the runtime). Both run the same protocol code over
+ * a different byte stream, so bounds, errors and fault hooks are identical.
+ *
+ * Raft messages are opaque plain data with string `from` and `to` fields: strings,
+ * numbers, booleans, null, undefined, bigint, Uint8Array, arrays and plain objects.
+ * They arrive byte-exact (binary as Uint8Array, bigint as bigint), in the order sent
+ * to each peer. Delivery is best effort: Raft tolerates loss, so a slow or dead peer
+ * gets its messages dropped (and `onUnreachable` called), never buffered without bound.
+ */
+import type { FaultControl } from './faults.js';
+
+export interface RaftMessageLike {
+  readonly from: string;
+  readonly to: string;
+}
+
+/** Whom a call goes to: a known peer id (resolved through the address book) or an address. */
+export interface CallTarget {
+  readonly id?: string;
+  readonly address?: string;
+}
+
+export interface CallOptions {
+  /** Reject with TIMEOUT if no reply arrives in this time. Default: `limits.callTimeoutMs`. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** What a call handler learns about its caller (from the caller's handshake). */
+export interface CallContext {
+  readonly fromId: string;
+  readonly fromAddress: string;
+  /** Aborted when the connection the call came on closes. */
+  readonly signal: AbortSignal;
+}
+
+export type CallHandler = (payload: unknown, context: CallContext) => Promise<unknown>;
+
+export interface SnapshotSender {
+  readonly fromId: string;
+  readonly fromAddress: string;
+}
+
+/**
+ * Receives a snapshot file whose checksum has been verified and which has been
+ * fsynced. Resolve once the snapshot is durable where it belongs (move the file: the
+ * transport deletes `tempFilePath` after the handler settles if it still exists).
+ * Reject to make the sender's `sendSnapshot` reject.
+ */
+export type SnapshotHandler = (metadata: unknown, tempFilePath: string, sender: SnapshotSender) => Promise<void>;
+
+export interface SendSnapshotOptions {
+  readonly signal?: AbortSignal;
+}
+
+export interface PeerMetrics {
+  messagesSent: number;
+  bytesSent: number;
+  framesSent: number;
+  messagesReceived: number;
+  bytesReceived: number;
+  /** Messages dropped: queue full, connection lost, unknown peer. */
+  messagesDropped: number;
+  /** Frames discarded by a fault hook (drop) in either direction. */
+  faultDrops: number;
+  /** Successful handshakes after the first one on this link. */
+  reconnects: number;
+  connectFailures: number;
+  callsSent: number;
+  callsFailed: number;
+  snapshotsSent: number;
+  snapshotsReceived: number;
+}
+
+export interface TransportMetrics {
+  /** Keyed by peer id (or by address while a peer's id is not yet known). */
+  readonly peers: Record<string, PeerMetrics>;
+  /** Inbound connections dropped for a bad frame, handshake or limit. */
+  readonly connectionsRejected: number;
+  readonly connectionsAccepted: number;
+}
+
+export interface Transport<Message extends RaftMessageLike = RaftMessageLike> {
+  readonly nodeId: string;
+  /** The address peers dial to reach this node (valid after `start()`). */
+  readonly address: string;
+  /** Starts listening. Resolves when inbound connections are accepted. */
+  start(): Promise<void>;
+  setPeer(id: string, address: string): void;
+  removePeer(id: string): void;
+  /** Queues messages, one frame per peer per event-loop turn. Throws FRAME_TOO_LARGE for a message that could never fit a frame. */
+  send(messages: readonly Message[]): void;
+  onMessage(handler: (message: Message) => void): void;
+  /** Called with a peer id whose messages were dropped (queue full, connection lost). */
+  onUnreachable(handler: (id: string) => void): void;
+  call(target: CallTarget, method: string, payload: unknown, options?: CallOptions): Promise<unknown>;
+  handle(method: string, handler: CallHandler): void;
+  sendSnapshot(to: string, metadata: unknown, filePath: string, options?: SendSnapshotOptions): Promise<void>;
+  onSnapshot(handler: SnapshotHandler): void;
+  /** Diagnostics: bad frames, refused handshakes, handler crashes. Never needed for correctness. */
+  onError(handler: (error: Error) => void): void;
+  readonly faults: FaultControl;
+  metrics(): TransportMetrics;
+  /** Stops listening, closes every connection, rejects pending work with CLOSED, clears every timer. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,5 @@
+import { defineCallSuite } from './behaviour-calls.js';
+import { defineMessageSuite } from './behaviour-messages.js';
+
+defineMessageSuite('memory');
+defineCallSuite('memory');
