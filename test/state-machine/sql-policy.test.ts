@@ -1,0 +1,114 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { StateMachineError } from '../../src/state-machine/errors.js';
+import { checkSql, validateForWrite } from '../../src/state-machine/sql-policy.js';
+import { splitStatements } from '../../src/state-machine/sql-tokenizer.js';
+import { statement } from './helpers.js';
+
+test('splitting respects strings, quoted identifiers, comments and trigger bodies', () => {
+  const sql = `INSERT INTO "a;b" VALUES ('x;y', [c;d], \`e;f\`); -- c;omment
+    /* block; comment */ CREATE TRIGGER tr AFTER INSERT ON t BEGIN
+      INSERT INTO u VALUES (1); UPDATE u SET x = CASE WHEN 1 THEN 2 END; END;
+    CREATE TEMP TRIGGER tr2 AFTER DELETE ON t BEGIN SELECT 1; END ;; SELECT 'it''s'`;
+  const parts = splitStatements(sql).map((part) => part.sql);
+  assert.equal(parts.length, 4);
+  assert.equal(parts[0], `INSERT INTO "a;b" VALUES ('x;y', [c;d], \`e;f\`)`);
+  assert.match(parts[1] ?? '', /^CREATE TRIGGER tr .* END$/s);
+  assert.match(parts[2] ?? '', /^CREATE TEMP TRIGGER tr2 .* END$/s);
+  assert.equal(parts[3], "SELECT 'it''s'");
+  assert.equal(splitStatements(sql)[3]?.tokens[1]?.text, "it's");
+  assert.deepEqual(splitStatements('  -- only a comment\n ; ;'), []);
+});
+
+test('an unterminated string is refused with a clear error', () => {
+  assert.throws(() => checkSql("SELECT 'abc", 'write'), /REFUSED_SQL|unterminated string/);
+  assert.throws(() => checkSql('SELECT "abc', 'read'), /unterminated quoted identifier/);
+});
+
+const refusedWrites: readonly (readonly [string, RegExp])[] = [
+  ['PRAGMA journal_mode=DELETE', /disallowed pragma: journal_mode/],
+  ['PRAGMA main.synchronous = OFF', /disallowed pragma: synchronous/],
+  ['PRAGMA wal_checkpoint(TRUNCATE)', /disallowed pragma: wal_checkpoint/],
+  ['pragma wal_autocheckpoint=0', /disallowed pragma: wal_autocheckpoint/],
+  ['PRAGMA locking_mode=EXCLUSIVE', /disallowed pragma: locking_mode/],
+  ['PRAGMA temp_store=MEMORY', /disallowed pragma: temp_store/],
+  ['PRAGMA mmap_size=0', /disallowed pragma: mmap_size/],
+  ['PRAGMA writable_schema=ON', /disallowed pragma: writable_schema/],
+  ['PRAGMA foreign_keys=OFF', /disallowed pragma: foreign_keys/],
+  ['PRAGMA foreign_keys', /disallowed pragma: foreign_keys/],
+  ['PRAGMA recursive_triggers=1', /disallowed pragma: recursive_triggers/],
+  ['PRAGMA case_sensitive_like=1', /disallowed pragma: case_sensitive_like/],
+  ['PRAGMA defer_foreign_keys=1', /disallowed pragma: defer_foreign_keys/],
+  ['PRAGMA "cache_size"=10', /disallowed pragma: cache_size/],
+  ['PRAGMA schema_version=7', /disallowed pragma: schema_version cannot be set/],
+  ['PRAGMA optimize', /disallowed pragma: optimize/],
+  ["ATTACH 'other.db' AS other", /ATTACH is not allowed/],
+  ['DETACH other', /DETACH is not allowed/],
+  ["SELECT load_extension('evil')", /load_extension is not allowed/],
+  ["VACUUM INTO '/tmp/copy.db'", /VACUUM INTO is not allowed/],
+  ['VACUUM', /VACUUM is not allowed/],
+  ['BEGIN', /BEGIN is not allowed/],
+  ['begin immediate transaction', /BEGIN is not allowed/],
+  ['COMMIT', /COMMIT is not allowed/],
+  ['END TRANSACTION', /END is not allowed/],
+  ['ROLLBACK', /ROLLBACK is not allowed/],
+  ['SAVEPOINT s1', /SAVEPOINT is not allowed/],
+  ['RELEASE s1', /RELEASE is not allowed/],
+  ['CREATE TEMP TABLE x(a)', /CREATE TEMP is not allowed/],
+  ['CREATE TEMPORARY VIEW v AS SELECT 1', /CREATE TEMP is not allowed/],
+  ['CREATE TABLE temp.x(a)', /temp schema/],
+  ['INSERT INTO _quorumlite_state VALUES (1, 99)', /reserved for quorumlite's internal tables/],
+  ['DELETE FROM "_QuorumLite_requests"', /reserved/],
+  ["DELETE FROM '_quorumlite_requests'", /reserved/],
+  ['DROP TABLE [_quorumlite_state]', /reserved/],
+  ['CREATE TABLE _quorumlite_mine(a)', /reserved/],
+  ['ALTER TABLE t RENAME TO _quorumlite_x', /reserved/],
+  ['INSERT OR ROLLBACK INTO t VALUES (1)', /ROLLBACK conflict resolution/],
+  ['CREATE TABLE r(a UNIQUE ON CONFLICT ROLLBACK)', /ROLLBACK conflict resolution/],
+  ['CREATE TRIGGER tr BEFORE INSERT ON t BEGIN SELECT RAISE(ROLLBACK, \'no\'); END', /ROLLBACK conflict resolution/],
+  ['INSERT INTO t VALUES (total_changes())', /total_changes/],
+  ['SELECT 1; PRAGMA foreign_keys=OFF', /disallowed pragma: foreign_keys/],
+  ['EXPLAIN QUERY PLAN ATTACH \'x\' AS y', /ATTACH is not allowed/],
+];
+
+test('every refused kind of write is refused with a clear message naming the statement', () => {
+  for (const [sql, message] of refusedWrites) {
+    assert.throws(
+      () => validateForWrite([statement('SELECT 1'), statement(sql)]),
+      (error: unknown) => {
+        assert.ok(error instanceof StateMachineError, sql);
+        assert.equal(error.code, 'REFUSED_SQL', sql);
+        assert.match(error.message, /^statement 1: /, sql);
+        assert.match(error.message, message, sql);
+        return true;
+      },
+      sql,
+    );
+  }
+});
+
+test('ordinary writes, and keywords only inside strings, comments or identifiers, are accepted', () => {
+  validateForWrite([
+    statement('CREATE TABLE t(id INTEGER PRIMARY KEY, note TEXT DEFAULT CURRENT_TIMESTAMP)'),
+    statement("INSERT INTO t(note) VALUES ('PRAGMA journal_mode=DELETE; BEGIN; ATTACH')"),
+    statement('INSERT INTO t(note) VALUES (?) -- ROLLBACK ; DETACH', 'x'),
+    statement('UPDATE t SET note = "begin" WHERE id = 1'),
+    statement('CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET note = random() WHERE id = new.id; END'),
+    statement('PRAGMA user_version = 3'),
+    statement('PRAGMA table_info(t)'),
+    statement('PRAGMA integrity_check'),
+    statement('CREATE TABLE temperature(temp REAL)'),
+    statement('INSERT OR ABORT INTO t VALUES (2, 2)'),
+  ]);
+});
+
+test('reads: info pragmas with arguments and any pragma without one are fine; settings are not', () => {
+  assert.equal(checkSql('PRAGMA table_info(t)', 'read').length, 1);
+  assert.equal(checkSql('PRAGMA journal_mode', 'read').length, 1);
+  assert.equal(checkSql('SELECT * FROM _quorumlite_state', 'read').length, 1);
+  assert.throws(() => checkSql('PRAGMA foreign_keys=OFF', 'read'), /queries cannot change settings/);
+  assert.throws(() => checkSql('PRAGMA query_only(0)', 'read'), /queries cannot change settings/);
+  assert.throws(() => checkSql("ATTACH 'x' AS y", 'read'), /ATTACH is not allowed/);
+  assert.throws(() => checkSql('BEGIN', 'read'), /BEGIN is not allowed/);
+  assert.throws(() => checkSql('', 'read'), /empty statement/);
+});
