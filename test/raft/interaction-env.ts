@@ -259,9 +259,10 @@ export class InteractionEnv {
     const raw = state.raw;
     if (raw === undefined || !raw.hasReady()) return [];
     const ready = raw.ready();
-    const out = [`> ${id} handling Ready`, ...formatReady(ready).map((line) => `  ${line}`)];
+    const out = [`> ${id} handling Ready`, ...formatReady(ready, (message) => this.isCut(message.from, message.to)).map((line) => `  ${line}`)];
     this.persist(state, ready);
-    this.network.push(...ready.messages);
+    // A partition drops messages as they are sent (and, for older ones, on delivery).
+    this.network.push(...ready.messages.filter((message) => !this.isCut(message.from, message.to)));
     for (const entry of ready.committedEntries) {
       if (entry.type === 'normal' && entry.data.length > 0) state.values.push(decoder.decode(entry.data));
     }
@@ -460,7 +461,7 @@ export function formatMessage(message: Message): string {
   }
 }
 
-function formatReady(ready: Ready): string[] {
+function formatReady(ready: Ready, isCut: (message: Message) => boolean): string[] {
   const out: string[] = [];
   if (ready.softState !== undefined) out.push(`soft-state: ${ready.softState.role} leader=${ready.softState.leaderId || '-'}`);
   if (ready.hardState !== undefined) {
@@ -470,7 +471,9 @@ function formatReady(ready: Ready): string[] {
   if (ready.snapshot !== undefined) out.push(`snapshot: ${formatSnapshot(ready.snapshot)}`);
   if (ready.entries.length > 0) out.push(`entries: ${ready.entries.map(formatEntry).join(', ')}`);
   if (ready.committedEntries.length > 0) out.push(`committed: ${ready.committedEntries.map(formatEntry).join(', ')}`);
-  for (const message of ready.messages) out.push(`send ${formatMessage(message)}`);
+  for (const message of ready.messages) {
+    out.push(`send ${formatMessage(message)}${isCut(message) ? ' DROPPED (partition)' : ''}`);
+  }
   for (const read of ready.readStates) out.push(`read-state: ${decoder.decode(read.context)} index=${read.index}`);
   for (const context of ready.failedReads) out.push(`failed-read: ${decoder.decode(context)}`);
   if (ready.mustSync) out.push('must-sync');
