@@ -1,0 +1,142 @@
+/**
+ * One shell session: the state the dot commands change (mode, headers, timer,
+ * consistency) and the running of input — dot commands line by line, SQL gathered
+ * until a statement is complete and sent through `/db/request` (the server decides
+ * read or write; the client follows the leader).
+ */
+import type { Client } from '../client/client.js';
+import { QuorumliteError } from '../client/errors.js';
+import type { ConsistencyLevel, Value } from '../client/types.js';
+import { runDotCommand } from './shell-commands.js';
+import { formatTable, type OutputMode } from './shell-format.js';
+import { parseDotCommand, splitStatements, stripComments } from './shell-input.js';
+
+export interface ShellOutput {
+  write(text: string): void;
+  writeError(text: string): void;
+}
+
+export interface SessionSettings {
+  mode: OutputMode;
+  headers: boolean;
+  timer: boolean;
+  consistency: ConsistencyLevel;
+}
+
+/** `.read` files may include `.read` files this deep, no deeper (a cycle stops here). */
+export const readDepthMax = 16;
+/** Characters of unfinished SQL the shell holds before refusing more. */
+export const pendingSqlCharactersMax = 16 * 1024 * 1024;
+
+export class ShellSession {
+  readonly settings: SessionSettings;
+  /** SQL typed so far of a statement not yet ended by ';'. */
+  private pending = '';
+  exitCode: number | undefined;
+  errorCount = 0;
+  readDepth = 0;
+
+  constructor(
+    readonly client: Client,
+    readonly output: ShellOutput,
+    settings: SessionSettings,
+    /** Reads a file for `.read` / `.restore` (injected so tests and browsers can differ). */
+    readonly files: ShellFiles,
+  ) {
+    this.settings = settings;
+  }
+
+  get hasPendingSql(): boolean {
+    return this.pending.trim() !== '';
+  }
+
+  clearPending(): void {
+    this.pending = '';
+  }
+
+  /** Handles one line of input. Returns once any statement it completed has run. */
+  async processLine(line: string): Promise<void> {
+    if (!this.hasPendingSql && line.trim().startsWith('.')) {
+      const command = parseDotCommand(line);
+      if (command !== undefined) await this.guard(() => runDotCommand(this, command));
+      return;
+    }
+    if (this.pending.length + line.length > pendingSqlCharactersMax) {
+      this.pending = '';
+      this.reportError(`statement longer than ${pendingSqlCharactersMax} characters; discarded`);
+      return;
+    }
+    this.pending += `${line}\n`;
+    const split = splitStatements(this.pending);
+    this.pending = stripComments(split.rest).trim() === '' ? '' : split.rest;
+    if (split.statements.length > 0) await this.guard(() => this.runSql(split.statements));
+  }
+
+  /** Runs whatever unfinished SQL is left (end of a script or of `-c`). */
+  async flush(): Promise<void> {
+    const rest = this.pending.trim();
+    this.pending = '';
+    if (rest !== '') await this.guard(() => this.runSql([rest]));
+  }
+
+  /** Runs a whole script (stdin, `-c`, `.read`): line by line, stopping at the first error. */
+  async processScript(text: string, stopOnError: boolean): Promise<void> {
+    const lines = text.split(/\r?\n/);
+    for (const line of lines) {
+      const errorsBefore = this.errorCount;
+      await this.processLine(line);
+      if (this.exitCode !== undefined) return;
+      if (stopOnError && this.errorCount > errorsBefore) return;
+    }
+    await this.flush();
+  }
+
+  async runSql(statements: readonly string[]): Promise<void> {
+    const startedAtMs = performance.now();
+    const reply = await this.client.request<Value[]>(statements, {
+      consistency: this.settings.consistency,
+      rowMode: 'array',
+      sqlErrors: 'return',
+    });
+    for (const [statementIndex, result] of reply.results.entries()) {
+      if (result.error !== undefined) {
+        const prefix = statements.length > 1 ? `statement ${statementIndex + 1}: ` : '';
+        this.reportError(`${prefix}${result.error}`);
+        continue;
+      }
+      this.output.write(formatTable({ columns: result.columns, rows: result.rows }, this.settings));
+    }
+    if (this.settings.timer) this.output.write(`Run Time: real ${((performance.now() - startedAtMs) / 1000).toFixed(3)}\n`);
+  }
+
+  reportError(message: string): void {
+    this.errorCount += 1;
+    this.output.writeError(`Error: ${message}\n`);
+  }
+
+  private async guard(action: () => Promise<void>): Promise<void> {
+    try {
+      await action();
+    } catch (error) {
+      if (!(error instanceof QuorumliteError) && !isFileError(error)) throw error;
+      this.reportError(describeError(error));
+    }
+  }
+}
+
+export interface ShellFiles {
+  readFile(path: string): Promise<Uint8Array>;
+  writeFile(path: string, content: Uint8Array): Promise<void>;
+}
+
+function isFileError(error: unknown): boolean {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === 'string' && (error as { syscall?: unknown }).syscall !== undefined;
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof QuorumliteError) {
+    if (error.code === 'DEADLINE_EXCEEDED' && error.cause instanceof QuorumliteError) return `no node answered in time (${error.cause.message})`;
+    return error.message;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
