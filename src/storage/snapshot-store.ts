@@ -218,8 +218,13 @@ export class SnapshotStore {
     const meta: MetaFile = { ...writer.metadata, context: writer.context, dataBytes, dataCrc32c };
     await writeSyncedFile(join(writer.temporaryDirectory, SNAPSHOT_META_FILE_NAME), JSON.stringify(meta));
     await syncDirectory(writer.temporaryDirectory);
+    const existing = this.find(meta.index, meta.term);
+    if (existing !== undefined) {
+      // Same index and term is the same state (apply is deterministic): keep the durable one.
+      await removeDirectoryAtomically(writer.temporaryDirectory, this.directory);
+      return existing;
+    }
     const finalDirectory = join(this.directory, snapshotDirectoryName(meta.index, meta.term));
-    await fs.promises.rm(finalDirectory, { recursive: true, force: true });
     await fs.promises.rename(writer.temporaryDirectory, finalDirectory);
     await syncDirectory(this.directory);
     const info = infoFromMeta(meta, finalDirectory);
@@ -257,11 +262,20 @@ export class SnapshotStore {
   private async removeBeyondRetainCount(): Promise<void> {
     const removed = this.snapshots.slice(this.options.retainCount);
     this.snapshots = this.snapshots.slice(0, this.options.retainCount);
-    for (const info of removed) {
-      await fs.promises.rm(join(info.dataPath, '..'), { recursive: true, force: true });
-    }
-    if (removed.length > 0) await syncDirectory(this.directory);
+    for (const info of removed) await removeDirectoryAtomically(join(info.dataPath, '..'), this.directory);
   }
+}
+
+/**
+ * Renames a snapshot directory to a `tmp-` name (atomic, synced) before deleting its
+ * files, so a crash mid-delete never leaves a half-deleted snapshot that looks whole;
+ * open() removes leftover `tmp-` directories.
+ */
+async function removeDirectoryAtomically(path: string, parent: string): Promise<void> {
+  const doomed = join(parent, `${TEMPORARY_PREFIX}deleting-${randomBytes(8).toString('hex')}`);
+  await fs.promises.rename(path, doomed);
+  await syncDirectory(parent);
+  await fs.promises.rm(doomed, { recursive: true, force: true });
 }
 
 function infoFromMeta(meta: MetaFile, directory: string): SnapshotInfo {
