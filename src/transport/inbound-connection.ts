@@ -40,6 +40,8 @@ export class InboundConnection {
   private hello: Hello | undefined;
   private callsInFlight = 0;
   private snapshot: SnapshotReceiver | undefined;
+  /** After refusing a snapshot, its remaining frames (already in flight) are ignored until the sender hangs up. */
+  private snapshotRefused = false;
   private readonly closedController = new AbortController();
   private handshakeTimer: NodeJS.Timeout | undefined;
 
@@ -89,10 +91,10 @@ export class InboundConnection {
         this.beginSnapshot(frame.payload);
         return;
       case FrameKind.snapshotChunk:
-        this.requireSnapshot().chunk(frame.payload);
+        if (!this.snapshotRefused) this.requireSnapshot().chunk(frame.payload);
         return;
       case FrameKind.snapshotEnd:
-        this.requireSnapshot().end(decodeSnapshotEnd(frame.payload));
+        if (!this.snapshotRefused) this.requireSnapshot().end(decodeSnapshotEnd(frame.payload));
         return;
       default:
         throw new TransportError('MALFORMED_FRAME', `unexpected frame kind ${frame.kind} on an inbound connection`);
@@ -175,12 +177,12 @@ export class InboundConnection {
   }
 
   private beginSnapshot(payload: Uint8Array): void {
-    if (this.snapshot !== undefined) throw new TransportError('MALFORMED_FRAME', 'a second snapshot on one connection');
+    if (this.snapshot !== undefined || this.snapshotRefused) throw new TransportError('MALFORMED_FRAME', 'a second snapshot on one connection');
     const begin = decodeSnapshotBegin(payload);
     const refusal = this.snapshotRefusal(begin.totalBytes);
     if (refusal !== undefined) {
+      this.snapshotRefused = true;
       this.connection.write(encodeValueFrame(FrameKind.snapshotResult, { ok: false, ...refusal }, this.context.limits.frameBytesMax));
-      this.connection.end();
       return;
     }
     const hello = this.hello as Hello;

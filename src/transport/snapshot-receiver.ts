@@ -100,8 +100,9 @@ export class SnapshotReceiver {
       await this.closeFile();
       this.stopTimer();
       await this.context.handler(this.begin.metadata, this.tempFilePath, this.context.sender);
+      // Whatever the handler left behind goes before the sender hears "done".
+      await rm(this.tempFilePath, { force: true });
       this.reply({ ok: true });
-      await rm(this.tempFilePath, { force: true }).catch(() => undefined);
       this.resolveDone(true);
     } catch (error) {
       this.fail(error);

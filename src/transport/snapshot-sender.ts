@@ -6,6 +6,7 @@
  * frame carries the SHA-256 of the whole file; the promise resolves only when the
  * receiver has verified it, fsynced it and its handler has taken it.
  */
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import { encodeFrame, encodeValueFrame, FrameKind, type Frame } from './codec.js';
@@ -32,6 +33,7 @@ export interface SnapshotSendRequest {
 /** Waits for the connection's next drain, result frame or failure, with an idle timeout. */
 class SendSession {
   private readonly idleTimeoutMs: number;
+  private readonly to: string;
   private failure: Error | undefined;
   private result: SnapshotResult | undefined;
   private wake: (() => void) | undefined;
@@ -41,6 +43,7 @@ class SendSession {
 
   constructor(idleTimeoutMs: number, to: string) {
     this.idleTimeoutMs = idleTimeoutMs;
+    this.to = to;
     this.events = {
       onFrame: (_connection, frame) => this.receive(frame),
       onDrain: () => this.notify(),
@@ -99,7 +102,16 @@ class SendSession {
     if (frame.kind !== FrameKind.snapshotResult) {
       throw new TransportError('MALFORMED_FRAME', `unexpected frame kind ${frame.kind} on a snapshot connection`);
     }
-    this.result = decodeSnapshotResult(frame.payload);
+    const result = decodeSnapshotResult(frame.payload);
+    this.result = result;
+    // A refusal can arrive mid-stream (no slot, too large): it is the reason, whatever follows.
+    if (!result.ok) {
+      this.failure ??= new TransportError('SNAPSHOT_FAILED', `${this.to} refused the snapshot: ${result.code}: ${result.message}`, {
+        peer: this.to,
+        remoteCode: result.code,
+        remoteMessage: result.message,
+      });
+    }
     this.notify();
   }
 
@@ -129,15 +141,8 @@ export async function sendSnapshotFile(context: SnapshotSendContext, request: Sn
     const sha256 = await streamChunks(connection, session, request.filePath, totalBytes, limits);
     connection.write(encodeValueFrame(FrameKind.snapshotEnd, { totalBytes, sha256 }, limits.frameBytesMax));
     await session.waitUntil(() => session.resultFrame !== undefined);
-    const result = session.resultFrame as SnapshotResult;
+    assert((session.resultFrame as SnapshotResult).ok, 'a refusal fails the session before this point');
     connection.end();
-    if (!result.ok) {
-      throw new TransportError('SNAPSHOT_FAILED', `${request.to} refused the snapshot: ${result.code}: ${result.message}`, {
-        peer: request.to,
-        remoteCode: result.code,
-        remoteMessage: result.message,
-      });
-    }
     context.metrics.peer(request.to).snapshotsSent++;
   } catch (error) {
     session.fail(error instanceof Error ? error : new Error(String(error)));

@@ -41,7 +41,7 @@ export function defineMessageSuite(kind: TransportKind): void {
       a.send([sent]);
       await waitFor('the message', () => received.length === 1);
       assert.deepStrictEqual(received[0], sent);
-      const data = (received[0] as { data: unknown }).data;
+      const data = received[0]?.data;
       assert.ok(data instanceof Uint8Array && !Buffer.isBuffer(data), 'binary arrives as a plain Uint8Array');
     });
 

@@ -1,5 +1,9 @@
 import { defineCallSuite } from './behaviour-calls.js';
 import { defineMessageSuite } from './behaviour-messages.js';
+import { defineSnapshotSuite } from './behaviour-snapshots.js';
+import { defineWireSuite } from './behaviour-wire.js';
 
 defineMessageSuite('tcp');
 defineCallSuite('tcp');
+defineWireSuite('tcp');
+defineSnapshotSuite('tcp');
