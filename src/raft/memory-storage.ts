@@ -9,8 +9,15 @@ import { RaftStorageError } from './types.js';
 import type { ConfState, Entry, HardState, RaftStorage, Snapshot } from './types.js';
 
 export interface MemoryStorageOptions {
-  /** The bootstrap membership (a snapshot at index 0, term 0). */
+  /**
+   * The bootstrap membership. A cluster is bootstrapped with a snapshot of the empty
+   * state machine at index 1, term 1 that carries it (hard state term 1, commit 1).
+   * A node joining later starts with no membership (empty storage, snapshot index 0):
+   * the leader then sends it a snapshot, and with it the membership it must know.
+   */
   readonly confState?: ConfState;
+  /** Tests that build logs by hand from index 1 set this to 0 (all members share the bootstrap). */
+  readonly bootstrapIndex?: 0 | 1;
 }
 
 export class MemoryStorage implements RaftStorage {
@@ -24,7 +31,11 @@ export class MemoryStorage implements RaftStorage {
 
   constructor(options: MemoryStorageOptions = {}) {
     const confState = options.confState ?? { voters: [], learners: [] };
-    this.currentSnapshot = { metadata: { index: 0, term: 0, confState }, data: new Uint8Array(0) };
+    const hasMembers = confState.voters.length + confState.learners.length > 0;
+    const index = options.bootstrapIndex ?? (hasMembers ? 1 : 0);
+    this.currentSnapshot = { metadata: { index, term: index, confState }, data: new Uint8Array(0) };
+    this.compacted = { index, term: index };
+    this.hardState = { term: index, vote: '', commit: index };
   }
 
   initialState(): { hardState: HardState; confState: ConfState } {

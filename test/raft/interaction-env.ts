@@ -210,7 +210,7 @@ export class InteractionEnv {
   private setLog(id: NodeId, named: ReadonlyMap<string, string>): string[] {
     const state = this.state(id);
     const terms = parseList(this.required(named, 'terms')).map(Number);
-    const storage = new MemoryStorage({ confState: state.storage.initialState().confState });
+    const storage = new MemoryStorage({ confState: state.storage.initialState().confState, bootstrapIndex: 0 });
     storage.append(terms.map((term, i) => ({ term, index: i + 1, type: 'normal', data: encoder.encode(`v${i + 1}`) })));
     const lastTerm = terms[terms.length - 1] ?? 0;
     storage.setHardState({ term: Number(named.get('term') ?? String(lastTerm)), vote: named.get('vote') ?? '', commit: 0 });
