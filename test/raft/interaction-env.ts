@@ -126,7 +126,7 @@ export class InteractionEnv {
         return this.confChange({ type: 'remove-node', nodeId: this.arg(args, 0), context: new Uint8Array(0) }, named);
       case 'read-index':
         return this.attempt(() => {
-          this.node(this.arg(args, 0)).readIndex(encoder.encode(this.arg(args, 1)));
+          this.node(this.arg(args, 0)).readIndex(encoder.encode(args[1] ?? ""));
           return [];
         });
       case 'transfer-leader':
