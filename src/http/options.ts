@@ -31,6 +31,8 @@ export interface HttpServerOptions {
   readonly headersTimeoutMs: number;
   /** Time allowed to receive a whole request (headers and body). */
   readonly requestTimeoutMs: number;
+  /** How often Node checks connections for the headers and request timeouts. */
+  readonly connectionsCheckingIntervalMs: number;
   /** How long an idle keep-alive connection stays open. */
   readonly keepAliveTimeoutMs: number;
   /** How long `close()` waits for requests in flight before cutting connections. */
@@ -60,6 +62,7 @@ export const httpServerDefaults: HttpServerOptions = {
   serviceGraceMs: 1_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 5 * 60_000,
+  connectionsCheckingIntervalMs: 1_000,
   keepAliveTimeoutMs: 5_000,
   closeTimeoutMs: 10_000,
   responseChunkCharacters: 64 * 1024,
@@ -82,6 +85,7 @@ const positiveIntegerKeys = [
   'maxTimeoutMs',
   'headersTimeoutMs',
   'requestTimeoutMs',
+  'connectionsCheckingIntervalMs',
   'keepAliveTimeoutMs',
   'closeTimeoutMs',
   'responseChunkCharacters',

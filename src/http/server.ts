@@ -55,6 +55,7 @@ export function createHttpServer(service: ClusterService, partialOptions: Partia
     headersTimeout: options.headersTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
     keepAliveTimeout: options.keepAliveTimeoutMs,
+    connectionsCheckingInterval: options.connectionsCheckingIntervalMs,
   });
   server.maxConnections = options.maxConnections;
   let inFlight = 0;

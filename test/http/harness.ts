@@ -32,3 +32,7 @@ export async function postJson(base: string, path: string, body: unknown, header
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
+
+/** A parsed JSON response body, for assertions. */
+// biome-ignore lint: tests read arbitrary JSON shapes.
+export type Json = any;

@@ -41,7 +41,7 @@ export interface Knobs {
 export const servedBy = '127.0.0.1:4002';
 
 export class SqliteService implements ClusterService {
-  readonly database = new Database(':memory:');
+  readonly database: Database.Database = new Database(':memory:');
   readonly requests: unknown[] = [];
   readonly stepDowns: StepDownRequest[] = [];
   readonly removals: RemoveRequest[] = [];
@@ -124,7 +124,12 @@ export class SqliteService implements ClusterService {
       });
     });
     if (request.wait) {
-      await Promise.race([flushed, abortedOrTimedOut(context.signal, request.timeoutMs)]);
+      const deadline = new AbortController();
+      try {
+        await Promise.race([flushed, abortedOrTimedOut(AbortSignal.any([context.signal, deadline.signal]), request.timeoutMs)]);
+      } finally {
+        deadline.abort();
+      }
     }
     return { results: [], raftIndex: null, sequenceNumber, servedBy };
   }
@@ -270,6 +275,7 @@ function node(id: string, host: string, voter: boolean, leader: boolean): NodeIn
   };
 }
 
+/** Rejects with TIMEOUT after timeoutMs, or at once when `signal` aborts (which also clears the timer). */
 function abortedOrTimedOut(signal: AbortSignal, timeoutMs: number): Promise<never> {
   return new Promise((_, reject) => {
     const timer = setTimeout(() => reject(new ServiceError('TIMEOUT', `queue not flushed within ${timeoutMs}ms`)), timeoutMs);

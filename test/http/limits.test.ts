@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { resolveHttpServerOptions } from '../../src/http/options.js';
+import { postJson, startHarness, type Harness, type Json } from './harness.js';
+
+const maxBodyBytes = 1000;
+const maxStatements = 10;
+const maxUrlBytes = 200;
+const maxHeaderBytes = 4096;
+
+let harness: Harness;
+let base: string;
+let port: number;
+
+before(async () => {
+  harness = await startHarness({
+    maxBodyBytes,
+    maxStatements,
+    maxUrlBytes,
+    maxHeaderBytes,
+    headersTimeoutMs: 200,
+    requestTimeoutMs: 400,
+    connectionsCheckingIntervalMs: 50,
+  });
+  base = harness.base;
+  port = Number(new URL(base).port);
+});
+
+after(async () => {
+  await harness.close();
+});
+
+/** A one-statement JSON body of exactly `byteCount` bytes. */
+function bodyOfBytes(byteCount: number): string {
+  const prefix = '["SELECT \'';
+  const suffix = '\'"]';
+  const body = `${prefix}${'x'.repeat(byteCount - prefix.length - suffix.length)}${suffix}`;
+  assert.equal(Buffer.byteLength(body), byteCount);
+  return body;
+}
+
+/** Sends a body in chunks without Content-Length; resolves with status and text. */
+function postChunked(path: string, chunks: string[]): Promise<{ status: number; text: string; connection: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(`${base}${path}`, { method: 'POST', headers: { 'Transfer-Encoding': 'chunked' } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, text, connection: response.headers.connection ?? '' }));
+    });
+    request.on('error', reject);
+    for (const chunk of chunks) request.write(chunk);
+    request.end();
+  });
+}
+
+describe('body size', () => {
+  it('accepts a body of exactly maxBodyBytes', async () => {
+    const response = await postJson(base, '/db/query', bodyOfBytes(maxBodyBytes));
+    assert.equal(response.status, 200);
+    const body = await response.json() as Json;
+    assert.equal(body.results[0].values[0][0].length, maxBodyBytes - 13);
+  });
+
+  it('answers 413 for one byte more, with a clear message, and closes the connection', async () => {
+    const response = await postJson(base, '/db/query', bodyOfBytes(maxBodyBytes + 1));
+    assert.equal(response.status, 413);
+    assert.equal(response.headers.get('connection'), 'close');
+    assert.equal(await response.text(), `request body too large: the maximum is ${maxBodyBytes} bytes\n`);
+  });
+
+  it('counts a chunked body without Content-Length: exactly the max passes, one more byte is 413', async () => {
+    const exact = bodyOfBytes(maxBodyBytes);
+    const accepted = await postChunked('/db/query', [exact.slice(0, 500), exact.slice(500)]);
+    assert.equal(accepted.status, 200);
+    const over = bodyOfBytes(maxBodyBytes + 1);
+    const refused = await postChunked('/db/query', [over.slice(0, 600), over.slice(600)]);
+    assert.equal(refused.status, 413);
+    assert.equal(refused.connection, 'close');
+    assert.match(refused.text, /^request body too large/);
+  });
+
+  it('stores nothing from a refused body', async () => {
+    await postJson(base, '/db/execute', ['CREATE TABLE IF NOT EXISTS big (x)']);
+    const response = await postJson(base, '/db/execute', `["INSERT INTO big VALUES(1)", "${'y'.repeat(maxBodyBytes)}"]`);
+    assert.equal(response.status, 413);
+    await response.text();
+    const count = await (await fetch(`${base}/db/query?q=SELECT+COUNT(*)+FROM+big`)).json() as Json;
+    assert.deepEqual(count.results[0].values, [[0]]);
+  });
+});
+
+describe('statement count', () => {
+  it('accepts maxStatements statements and answers 413 for one more', async () => {
+    const atMax = await postJson(base, '/db/query', Array(maxStatements).fill('SELECT 1'));
+    assert.equal(atMax.status, 200);
+    assert.equal((await atMax.json() as Json).results.length, maxStatements);
+    const over = await postJson(base, '/db/query', Array(maxStatements + 1).fill('SELECT 1'));
+    assert.equal(over.status, 413);
+    assert.equal(await over.text(), `too many statements: ${maxStatements + 1} exceeds the maximum of ${maxStatements}\n`);
+  });
+});
+
+describe('URL and header size', () => {
+  function pathOfBytes(byteCount: number): string {
+    const prefix = '/db/query?q=SELECT+';
+    const path = `${prefix}${'1'.repeat(byteCount - prefix.length)}`;
+    assert.equal(path.length, byteCount);
+    return path;
+  }
+
+  it('accepts a URL of exactly maxUrlBytes and answers 414 for one byte more', async () => {
+    const atMax = await fetch(`${base}${pathOfBytes(maxUrlBytes)}`);
+    assert.equal(atMax.status, 200);
+    await atMax.body?.cancel();
+    const over = await fetch(`${base}${pathOfBytes(maxUrlBytes + 1)}`);
+    assert.equal(over.status, 414);
+    assert.equal(await over.text(), `request URL too long: the maximum is ${maxUrlBytes} bytes\n`);
+  });
+
+  it('answers 431 when the headers exceed maxHeaderBytes', async () => {
+    const response = await fetch(`${base}/status`, { headers: { 'X-Padding': 'p'.repeat(maxHeaderBytes) } });
+    assert.equal(response.status, 431);
+    await response.body?.cancel();
+  });
+});
+
+describe('server timeouts', () => {
+  it('closes a connection whose headers never finish (headersTimeoutMs)', async () => {
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    socket.write('GET /status HTTP/1.1\r\nHost: x\r\n');
+    const closed = await new Promise<boolean>((resolve) => {
+      // A hang guard, not a speed assertion: the server must close well before this.
+      const guard = setTimeout(() => resolve(false), 20_000);
+      socket.on('close', () => {
+        clearTimeout(guard);
+        resolve(true);
+      });
+    });
+    socket.destroy();
+    assert.equal(closed, true, 'the server closed the stalled connection');
+    assert.match(received, /^HTTP\/1\.1 408/);
+  });
+});
+
+describe('graceful close', () => {
+  it('lets a request in flight finish, then refuses new connections', async () => {
+    const local = await startHarness({ serviceGraceMs: 0 });
+    local.service.knobs.hang = true;
+    const inFlight = postJson(local.base, '/db/execute?timeout=200ms', ['SELECT 1']);
+    // Wait until the service holds the request before closing.
+    for (let attempt = 0; attempt < 200 && local.service.requests.length === 0; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.equal(local.service.requests.length, 1);
+    const closing = local.close();
+    const response = await inFlight;
+    assert.equal(response.status, 503, 'the in-flight request got its answer');
+    await response.text();
+    await closing;
+    await assert.rejects(fetch(`${local.base}/status`));
+  });
+});
+
+describe('option validation', () => {
+  it('refuses nonsensical bounds (programmer errors)', () => {
+    assert.throws(() => resolveHttpServerOptions({ maxBodyBytes: 0 }), /maxBodyBytes must be a positive integer/);
+    assert.throws(() => resolveHttpServerOptions({ maxStatements: 1.5 }), /maxStatements/);
+    assert.throws(() => resolveHttpServerOptions({ maxUrlBytes: 20_000 }), /maxUrlBytes must be below maxHeaderBytes/);
+    assert.throws(() => resolveHttpServerOptions({ defaultTimeoutMs: 700_000 }), /defaultTimeoutMs/);
+    assert.equal(resolveHttpServerOptions({ maxBodyBytes: undefined }).maxBodyBytes, 64 * 1024 * 1024);
+  });
+});
