@@ -1,5 +1,125 @@
 #!/usr/bin/env node
-// Placeholder entry until the CLI lands (issue: real cluster). Kept minimal so the
-// package builds; replaced by the full `quorumlite serve|shell|…` command.
-console.error('quorumlite: the CLI is being built; see README.md');
-process.exit(2);
+/**
+ * The `quorumlite` command: serve | shell | status | version | help.
+ *
+ * Only light modules are imported statically. The server is imported dynamically after
+ * TZ=UTC is set, so SQLite (loaded by the state machine) never sees another time zone:
+ * the 'localtime' modifier must mean the same on every node.
+ */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { packageVersion } from './version.js';
+import { parseServeFlags, serveUsage, splitFlags, parseHostPort, formatHostPort, UsageError } from './serve-flags.js';
+
+export const usage = `Usage: quorumlite <command> [flags]
+
+Commands:
+  serve     run a node (quorumlite serve --help for its flags)
+  shell     interactive SQL shell against a node
+  status    print a node's /status (--http-addr HOST:PORT, default 127.0.0.1:4001)
+  version   print the version
+  help      show this help
+`;
+
+/** Exit codes: 0 success, 1 runtime failure, 2 usage error (bad flags or values). */
+export const exitUsage = 2;
+export const statusTimeoutMs = 5_000;
+
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+const processIo: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+async function runStatus(argv: readonly string[], io: CliIo): Promise<number> {
+  const flags = splitFlags(argv);
+  const address = parseHostPort(flags.get('http-addr') ?? '127.0.0.1:4001', 'http-addr');
+  for (const name of flags.keys()) {
+    if (name !== 'http-addr') throw new UsageError(`status: unknown flag --${name}`);
+  }
+  const response = await fetch(`http://${formatHostPort(address)}/status?pretty`, {
+    signal: AbortSignal.timeout(statusTimeoutMs),
+  });
+  io.stdout(`${await response.text()}\n`);
+  return response.ok ? 0 : 1;
+}
+
+async function runShellCommand(argv: readonly string[]): Promise<number> {
+  // The shell is another module's; resolved at run time so the CLI builds without it.
+  const shellModulePath = './shell.js';
+  const shell = (await import(shellModulePath)) as { runShell?: (argv: readonly string[]) => Promise<number> };
+  if (typeof shell.runShell !== 'function') throw new Error('the shell is not available in this build');
+  return shell.runShell(argv);
+}
+
+async function runServeCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const options = parseServeFlags(argv);
+  if (options === 'help') {
+    io.stdout(serveUsage);
+    return 0;
+  }
+  process.env.TZ = 'UTC';
+  const { runServe } = await import('./serve.js');
+  return runServe(options);
+}
+
+/** Runs one CLI invocation; returns the exit code (serve resolves when the node stops). */
+export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await runServeCommand(rest, io);
+      case 'shell':
+        return await runShellCommand(rest);
+      case 'status':
+        return await runStatus(rest, io);
+      case 'version':
+      case '--version':
+        io.stdout(`quorumlite ${packageVersion()}\n`);
+        return 0;
+      case 'help':
+      case '--help':
+      case undefined:
+        io.stdout(usage);
+        return command === undefined ? exitUsage : 0;
+      default:
+        io.stderr(`quorumlite: unknown command ${JSON.stringify(command)}\n${usage}`);
+        return exitUsage;
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`quorumlite ${command}: ${error.message}\n`);
+      return exitUsage;
+    }
+    io.stderr(`quorumlite ${command}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
+
+function isInvokedDirectly(): boolean {
+  const scriptPath = process.argv[1];
+  if (scriptPath === undefined) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(scriptPath)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isInvokedDirectly()) {
+  runCli(process.argv.slice(2)).then(
+    (code) => {
+      // A stopped server may leave no handle worth waiting for; exit with its code.
+      process.exit(code);
+    },
+    (error: unknown) => {
+      process.stderr.write(`quorumlite: ${String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -7,7 +7,7 @@
  *   character); NULL is an empty unquoted field;
  * - json: one array of row objects per result, as sqlite3 `.mode json`;
  * - line: one `name = value` line per cell, names right-aligned, rows apart by a
- *   blank line.
+ *   blank line (names padded to at least 5 characters, as sqlite3 does).
  * NULL shows as empty text (sqlite3's default nullvalue); BLOBs as X'hex'. Widths
  * count code points (East Asian wide characters count as one).
  */
@@ -61,7 +61,8 @@ function padEnd(text: string, width: number): string {
 function formatColumns(table: Table, headers: boolean): string {
   const cells = table.rows.map((row) => table.columns.map((_column, columnIndex) => displayValue(row[columnIndex] ?? null)));
   const widths = table.columns.map((column, columnIndex) => {
-    let width = headers ? textWidth(column) : 0;
+    // sqlite3 never makes a column narrower than one character.
+    let width = headers ? Math.max(1, textWidth(column)) : 1;
     for (const row of cells) width = Math.max(width, textWidth(row[columnIndex] as string));
     return width;
   });
@@ -112,8 +113,11 @@ function formatJson(table: Table): string {
   return `[${rows.join(',\n')}]\n`;
 }
 
+/** sqlite3 right-aligns line-mode names to at least this width. */
+const lineNameWidthMin = 5;
+
 function formatLines(table: Table): string {
-  const nameWidth = Math.max(...table.columns.map(textWidth));
+  const nameWidth = Math.max(lineNameWidthMin, ...table.columns.map(textWidth));
   const records = table.rows.map((row) =>
     table.columns
       .map((column, columnIndex) => `${' '.repeat(nameWidth - textWidth(column))}${column} = ${displayValue(row[columnIndex] ?? null)}`)

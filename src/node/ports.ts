@@ -4,54 +4,16 @@
  * Depending on these rather than on the modules' whole classes keeps the seams small;
  * `wiring.ts` adapts the real implementations to them.
  */
-import type { ConfChange, ConfState, Entry, HardState, NodeId, RaftStorage, Snapshot, SnapshotMetadata } from '../raft/types.js';
-import type { Command, Statement, StatementResult } from '../state-machine/types.js';
+import type {
+  ConfChange, ConfState, Entry, HardState, Message, NodeId, RaftStatus, RaftStorage, Ready, Snapshot, SnapshotMetadata,
+} from '../raft/types.js';
+import type { Transport } from '../transport/types.js';
+import type { Statement, StatementResult } from '../state-machine/types.js';
 
-/** A Raft message, opaque to the runtime except for routing and snapshots. */
-export interface RaftMessage {
-  readonly type: string;
-  readonly from: NodeId;
-  readonly to: NodeId;
-  readonly snapshot?: Snapshot | undefined;
-}
-
-export type RaftRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader' | 'learner';
-
-export interface RaftReady {
-  readonly softState?: { readonly leaderId: NodeId; readonly role: RaftRole } | undefined;
-  readonly hardState?: HardState | undefined;
-  readonly entries: readonly Entry[];
-  readonly snapshot?: Snapshot | undefined;
-  readonly committedEntries: readonly Entry[];
-  readonly messages: readonly RaftMessage[];
-  readonly readStates: readonly { readonly context: Uint8Array; readonly index: number }[];
-  readonly failedReads: readonly Uint8Array[];
-  readonly mustSync: boolean;
-}
-
-export interface RaftPeerProgress {
-  readonly match: number;
-  readonly next: number;
-  readonly state: string;
-  readonly recentActive?: boolean;
-}
-
-export interface RaftCoreStatus {
-  readonly id: NodeId;
-  readonly role: RaftRole;
-  readonly term: number;
-  readonly leaderId: NodeId;
-  readonly commit: number;
-  readonly applied: number;
-  readonly lastIndex: number;
-  readonly confState: ConfState;
-  readonly progress?: ReadonlyMap<NodeId, RaftPeerProgress> | Readonly<Record<NodeId, RaftPeerProgress>> | undefined;
-}
-
-/** The pure Raft core (src/raft RawNode). */
+/** The pure Raft core (src/raft RawNode): the methods the runtime drives. */
 export interface RaftCore {
   tick(): void;
-  step(message: RaftMessage): void;
+  step(message: Message): void;
   campaign(): void;
   propose(data: Uint8Array): { index: number; term: number };
   proposeConfChange(change: ConfChange): { index: number; term: number };
@@ -60,9 +22,11 @@ export interface RaftCore {
   reportUnreachable(id: NodeId): void;
   reportSnapshot(id: NodeId, status: 'finish' | 'failure'): void;
   hasReady(): boolean;
-  ready(): RaftReady;
-  advance(ready: RaftReady): void;
-  status(): RaftCoreStatus;
+  ready(): Ready;
+  advance(ready: Ready): void;
+  status(): RaftStatus;
+  /** Membership as of a log index (at or after the first index in the log - 1). */
+  confStateAt(index: number): ConfState;
 }
 
 /** What the runtime keeps beside a snapshot: the members' addresses. */
@@ -71,69 +35,61 @@ export interface MemberAddresses {
   readonly apiAddress: string;
 }
 
+/** A stored snapshot: metadata, the runtime's context, and the data file to stream or restore. */
 export interface StoredSnapshot {
   readonly metadata: SnapshotMetadata;
-  /** A file the runtime can stream to a peer or restore from. */
-  readonly filePath: string;
-  readonly context: Readonly<Record<NodeId, MemberAddresses>>;
+  readonly context: unknown;
+  readonly dataPath: string;
 }
 
-/** The durable Raft store (src/storage). */
+/** Writes one snapshot: a producer writes `dataPath` itself, then commits. */
+export interface SnapshotWriting {
+  readonly dataPath: string;
+  commit(): Promise<StoredSnapshot>;
+  abort(): Promise<void>;
+}
+
+/** The durable Raft store (src/storage DurableStorage). */
 export interface NodeStorage extends RaftStorage {
-  hasState(): boolean;
+  /** True for a node that has never stored anything. */
+  isEmpty(): boolean;
   bootstrap(confState: ConfState): Promise<void>;
-  save(batch: { hardState?: HardState | undefined; entries: readonly Entry[]; snapshot?: Snapshot | undefined }): Promise<void>;
-  /** Stores a snapshot taken locally from the state machine (file moved into the store). */
-  createSnapshot(metadata: SnapshotMetadata, context: Readonly<Record<NodeId, MemberAddresses>>, dataFilePath: string): Promise<StoredSnapshot>;
-  /** Stores a snapshot received from the leader; the log is reset by the following save({ snapshot }). */
-  receiveSnapshot(metadata: SnapshotMetadata, context: Readonly<Record<NodeId, MemberAddresses>>, dataFilePath: string): Promise<StoredSnapshot>;
-  latestSnapshot(): StoredSnapshot | undefined;
-  /** Drops log entries up to and including `index` (at or below the latest snapshot). */
+  save(request: {
+    readonly hardState?: HardState;
+    readonly entries?: readonly Entry[];
+    readonly snapshot?: Snapshot;
+    readonly confState?: ConfState;
+  }): Promise<void>;
+  /** Drops log entries up to and including `index` (a snapshot must cover it). */
   compact(index: number): Promise<void>;
   readonly healthy: boolean;
+  readonly snapshots: {
+    latest(): StoredSnapshot | undefined;
+    find(index: number, term: number): StoredSnapshot | undefined;
+    begin(metadata: SnapshotMetadata, context: unknown): Promise<SnapshotWriting>;
+  };
   close(): Promise<void>;
 }
 
-export interface QueryOptions {
-  readonly dbTimeoutMs?: number | undefined;
-}
-
-/** The SQLite state machine (src/state-machine). */
+/** The SQLite state machine (src/state-machine SqliteStateMachine). */
 export interface NodeStateMachine {
   readonly appliedIndex: number;
   readonly healthy: boolean;
-  /** Applies one committed entry's data; empty data is a no-op that only advances the index. */
-  apply(index: number, data: Uint8Array): readonly StatementResult[];
-  query(statements: readonly Statement[], options: QueryOptions): readonly StatementResult[];
-  /** Throws a clear error for statements that must never reach the log. */
-  validateForWrite(statements: readonly Statement[]): void;
-  encodeCommand(command: Command): Uint8Array;
-  snapshot(toPath: string): Promise<void> | void;
-  restore(fromPath: string): Promise<void> | void;
-  checksum(): string;
-  sqliteVersion(): string;
-  databasePath(): string;
+  readonly path: string;
+  readonly sqliteVersion: string;
+  /** Applies one committed entry's command; throws StateMachineHaltedError on an environmental failure. */
+  apply(index: number, data: Uint8Array): { readonly results: readonly StatementResult[] };
+  /** Advances the applied index over an entry that carries no command (no-op, conf change). */
+  applyNoop(index: number): { readonly results: readonly StatementResult[] };
+  query(statements: readonly Statement[], options?: { readonly transaction?: boolean }): readonly StatementResult[];
+  /** Writes a consistent copy of the database to `toPath`; reports the applied index the copy holds. */
+  snapshot(toPath: string): Promise<{ readonly appliedIndex: number }>;
+  /** Replaces the database with the copy at `fromPath` (left untouched). */
+  restore(fromPath: string): { readonly appliedIndex: number } | Promise<{ readonly appliedIndex: number }>;
+  /** Order-independent content checksum at the applied index. */
+  checksum(): { readonly checksum: string; readonly appliedIndex: number };
   close(): void;
 }
 
-export interface CallTarget {
-  readonly id?: NodeId | undefined;
-  readonly address?: string | undefined;
-}
-
-/** The peer transport (src/transport). */
-export interface NodeTransport {
-  listen(): Promise<void>;
-  send(messages: readonly RaftMessage[]): void;
-  onMessage(handler: (message: RaftMessage) => void): void;
-  onUnreachable(handler: (id: NodeId) => void): void;
-  call(target: CallTarget, method: string, payload: unknown, options: { timeoutMs: number }): Promise<unknown>;
-  handle(method: string, handler: (payload: unknown, from: { id?: string | undefined; address?: string | undefined }) => Promise<unknown>): void;
-  sendSnapshot(to: NodeId, metadata: unknown, filePath: string): Promise<void>;
-  onSnapshot(handler: (metadata: unknown, tempFilePath: string) => Promise<void>): void;
-  setPeer(id: NodeId, address: string): void;
-  removePeer(id: NodeId): void;
-  /** Test-only: drop all traffic to and from every peer (true) or heal (false). */
-  isolate(isolated: boolean): void;
-  close(): Promise<void>;
-}
+/** The peer transport (src/transport), carrying the core's messages. */
+export type NodeTransport = Transport<Message>;

@@ -1,0 +1,314 @@
+/**
+ * `ClusterService` on the runtime: what the HTTP API calls. Routes each request to
+ * where it must run — writes and weak/linearizable reads to the leader (forwarded over
+ * the peer transport, or refused with NOT_LEADER under `?redirect`), `none` reads
+ * locally — and answers cluster questions (/status, /nodes, /leader, /readyz).
+ */
+import {
+  ServiceError,
+  type CallContext,
+  type ClusterService,
+  type DataResponse,
+  type ExecuteRequest,
+  type LeaderRequest,
+  type MetricFamily,
+  type MixedRequest,
+  type NodeInfo,
+  type NodesRequest,
+  type QueryRequest,
+  type ReadLevel,
+  type ReadinessCheck,
+  type ReadinessRequest,
+  type RemoveRequest,
+  type StatusDocument,
+  type StepDownRequest,
+} from '../http/service.js';
+import type { NodeId } from '../raft/types.js';
+import { validateForWrite } from '../state-machine/sql-policy.js';
+import type { Statement } from '../state-machine/types.js';
+import { callPeer, handleEnvelope, peerMethods } from './peer-calls.js';
+import type { Membership } from './membership.js';
+import type { NodeRuntime } from './runtime.js';
+import { buildStatus } from './status.js';
+
+export interface ServiceOptions {
+  readonly version: string;
+  /** Whether a statement only reads (SQLite's judgement, from the state machine's side). */
+  readonly isReadOnly: (statement: Statement) => boolean;
+  /** Queued writes (`?queue`) in flight at most. */
+  readonly queuedWriteCountMax: number;
+}
+
+export class NodeClusterService implements ClusterService {
+  readonly #runtime: NodeRuntime;
+  readonly #membership: Membership;
+  readonly #options: ServiceOptions;
+  #queueSequence = 0;
+  #queuedInFlight = 0;
+
+  constructor(runtime: NodeRuntime, membership: Membership, options: ServiceOptions) {
+    this.#runtime = runtime;
+    this.#membership = membership;
+    this.#options = options;
+  }
+
+  /** Registers the peer handlers through which followers forward to this node. */
+  registerPeerHandlers(): void {
+    const transport = this.#runtime.transport;
+    handleEnvelope(transport, peerMethods.execute, (payload, signal) =>
+      this.execute({ ...(payload as ExecuteRequest), forward: false }, { signal }));
+    handleEnvelope(transport, peerMethods.query, (payload, signal) =>
+      this.query({ ...(payload as QueryRequest), forward: false }, { signal }));
+    handleEnvelope(transport, peerMethods.request, (payload, signal) =>
+      this.request({ ...(payload as MixedRequest), forward: false }, { signal }));
+    handleEnvelope(transport, peerMethods.remove, (payload, signal) =>
+      this.remove({ ...(payload as RemoveRequest), forward: false }, { signal }));
+    handleEnvelope(transport, peerMethods.stepDown, (payload, signal) =>
+      this.stepDown({ ...(payload as StepDownRequest), forward: false }, { signal }));
+    handleEnvelope(transport, peerMethods.ping, () => Promise.resolve({ id: this.#runtime.config.nodeId }));
+  }
+
+  get #servedBy(): string {
+    return this.#runtime.config.raftAdvertisedAddress;
+  }
+
+  #leaderOrRefuse(forward: boolean): NodeId | undefined {
+    if (this.#runtime.isLeader) return undefined;
+    const leaderId = this.#runtime.leaderId;
+    const leader = leaderId === '' ? undefined : this.#runtime.members.get(leaderId);
+    if (leader === undefined) throw new ServiceError('NO_LEADER', 'leader not found');
+    if (!forward) {
+      throw new ServiceError('NOT_LEADER', 'not the leader', { leaderApiAddress: `http://${leader.apiAddress}` });
+    }
+    return leaderId;
+  }
+
+  async #forward(leaderId: NodeId, method: string, request: { timeoutMs: number }, context: CallContext): Promise<DataResponse> {
+    try {
+      return (await callPeer(this.#runtime.transport, { id: leaderId }, method, { ...request, forward: false }, {
+        timeoutMs: request.timeoutMs,
+        signal: context.signal,
+      })) as DataResponse;
+    } catch (error) {
+      // One hop only: a leader that lost leadership meanwhile answers NOT_LEADER; the client retries.
+      if (error instanceof ServiceError && error.code === 'NOT_LEADER') {
+        throw new ServiceError('UNAVAILABLE', 'leadership changed while forwarding; retry', { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  #validateWrite(statements: readonly Statement[]): void {
+    try {
+      validateForWrite(statements);
+    } catch (error) {
+      throw new ServiceError('BAD_REQUEST', error instanceof Error ? error.message : String(error), { cause: error });
+    }
+  }
+
+  async #executeOnLeader(request: ExecuteRequest | MixedRequest): Promise<DataResponse> {
+    const data = this.#encode(request);
+    const outcome = await this.#runtime.propose(data, request.timeoutMs);
+    return { results: outcome.results, raftIndex: outcome.index, sequenceNumber: null, servedBy: this.#servedBy };
+  }
+
+  #encode(request: ExecuteRequest | MixedRequest): Uint8Array {
+    try {
+      return this.#runtime.encodeCommandFor(request.statements, request.transaction, request.idempotencyKey);
+    } catch (error) {
+      throw new ServiceError('BAD_REQUEST', error instanceof Error ? error.message : String(error), { cause: error });
+    }
+  }
+
+  async execute(request: ExecuteRequest, context: CallContext): Promise<DataResponse> {
+    this.#validateWrite(request.statements);
+    if (request.queue) return this.#enqueue(request, context);
+    const leaderId = this.#leaderOrRefuse(request.forward);
+    if (leaderId !== undefined) return this.#forward(leaderId, peerMethods.execute, request, context);
+    return this.#executeOnLeader(request);
+  }
+
+  /** `?queue`: answer at once with a sequence number; `?wait` blocks until applied. */
+  async #enqueue(request: ExecuteRequest, context: CallContext): Promise<DataResponse> {
+    if (this.#queuedInFlight >= this.#options.queuedWriteCountMax) {
+      throw new ServiceError('UNAVAILABLE', `too many queued writes (${this.#options.queuedWriteCountMax})`);
+    }
+    this.#queueSequence += 1;
+    const sequenceNumber = this.#queueSequence;
+    this.#queuedInFlight += 1;
+    const write = this.execute({ ...request, queue: false }, context).finally(() => {
+      this.#queuedInFlight -= 1;
+    });
+    if (request.wait) {
+      const response = await write;
+      return { ...response, sequenceNumber };
+    }
+    write.catch(() => undefined); // the client chose not to wait; failures show in the log entry's absence
+    return { results: [], raftIndex: null, sequenceNumber, servedBy: this.#servedBy };
+  }
+
+  async query(request: QueryRequest, context: CallContext): Promise<DataResponse> {
+    if (request.minIndex !== null) await this.#runtime.waitForApplied(request.minIndex, request.timeoutMs);
+    const level = this.#effectiveLevel(request.level);
+    if (level === 'none') return this.#readLocally(request);
+    const leaderId = this.#leaderOrRefuse(request.forward);
+    if (leaderId !== undefined) return this.#forward(leaderId, peerMethods.query, request, context);
+    if (level === 'linearizable' || level === 'strong') await this.#runtime.readBarrier(request.linearizableTimeoutMs);
+    return this.#runQuery(request);
+  }
+
+  #effectiveLevel(level: ReadLevel): ReadLevel {
+    if (level !== 'auto') return level;
+    return this.#runtime.isVoter() ? 'weak' : 'none';
+  }
+
+  #readLocally(request: QueryRequest | MixedRequest): DataResponse {
+    if (request.freshnessMs !== null && request.freshnessMs > 0) {
+      const ageMs = this.#runtime.leaderContactAgeMs();
+      if (ageMs > request.freshnessMs) throw new ServiceError('STALE_READ', 'stale read');
+      if (request.freshnessStrict) {
+        const status = this.#runtime.coreStatus();
+        if (status !== undefined && this.#runtime.stateMachine.appliedIndex < status.commit) {
+          throw new ServiceError('STALE_READ', 'stale read');
+        }
+      }
+    }
+    return this.#runQuery(request);
+  }
+
+  #runQuery(request: QueryRequest | MixedRequest): DataResponse {
+    const results = this.#runtime.stateMachine.query(request.statements, { transaction: request.transaction });
+    return { results, raftIndex: null, sequenceNumber: null, servedBy: this.#servedBy };
+  }
+
+  async request(request: MixedRequest, context: CallContext): Promise<DataResponse> {
+    const hasWrite = request.statements.some((statement) => !this.#options.isReadOnly(statement));
+    if (!hasWrite) return this.query(request, context);
+    this.#validateWrite(request.statements);
+    const leaderId = this.#leaderOrRefuse(request.forward);
+    if (leaderId !== undefined) return this.#forward(leaderId, peerMethods.request, request, context);
+    return this.#executeOnLeader(request);
+  }
+
+  async status(): Promise<StatusDocument> {
+    return buildStatus(this.#runtime, this.#options.version);
+  }
+
+  async nodes(request: NodesRequest): Promise<readonly NodeInfo[]> {
+    const confState = this.#runtime.confState();
+    const ids = request.nonVoters ? [...confState.voters, ...confState.learners] : [...confState.voters];
+    return Promise.all(ids.map((id) => this.#nodeInfo(id, request.timeoutMs)));
+  }
+
+  async #nodeInfo(id: NodeId, timeoutMs: number): Promise<NodeInfo> {
+    const addresses = this.#runtime.members.get(id);
+    const base = {
+      id,
+      apiAddress: addresses === undefined ? '' : `http://${addresses.apiAddress}`,
+      raftAddress: addresses?.raftAddress ?? '',
+      version: this.#options.version,
+      voter: this.#runtime.confState().voters.includes(id),
+      leader: id === this.#runtime.leaderId,
+    };
+    if (id === this.#runtime.config.nodeId) return { ...base, reachable: true, timeSeconds: 0, error: '' };
+    const startedMs = performance.now();
+    try {
+      await callPeer(this.#runtime.transport, { id }, peerMethods.ping, {}, { timeoutMs: Math.min(timeoutMs, 5000) });
+      return { ...base, reachable: true, timeSeconds: (performance.now() - startedMs) / 1000, error: '' };
+    } catch (error) {
+      return { ...base, reachable: false, timeSeconds: null, error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  async leader(request: LeaderRequest): Promise<NodeInfo | null> {
+    const leaderId = this.#runtime.leaderId;
+    if (leaderId === '') return null;
+    return this.#nodeInfo(leaderId, request.timeoutMs);
+  }
+
+  async stepDown(request: StepDownRequest, context: CallContext): Promise<void> {
+    const leaderId = this.#leaderOrRefuse(request.forward);
+    if (leaderId !== undefined) {
+      await callPeer(this.#runtime.transport, { id: leaderId }, peerMethods.stepDown, { ...request, forward: false }, {
+        timeoutMs: request.timeoutMs,
+        signal: context.signal,
+      });
+      return;
+    }
+    const self = this.#runtime.config.nodeId;
+    const target = request.id ?? this.#runtime.mostCaughtUpVoter();
+    if (target === undefined) throw new ServiceError('UNAVAILABLE', 'no other voter to hand leadership to');
+    if (target === self) return;
+    if (!this.#runtime.confState().voters.includes(target)) throw new ServiceError('NOT_FOUND', `no voter with id ${target}`);
+    this.#runtime.transferLeadership(target);
+    if (request.wait) await this.#runtime.waitForLeaderChange(request.timeoutMs, (id) => id !== '' && id !== self);
+  }
+
+  async remove(request: RemoveRequest, context: CallContext): Promise<void> {
+    const leaderId = this.#leaderOrRefuse(request.forward);
+    if (leaderId !== undefined) {
+      await callPeer(this.#runtime.transport, { id: leaderId }, peerMethods.remove, { ...request, forward: false }, {
+        timeoutMs: request.timeoutMs,
+        signal: context.signal,
+      });
+      return;
+    }
+    if (!this.#runtime.isMember(request.id)) throw new ServiceError('NOT_FOUND', `no member with id ${request.id}`);
+    await this.#membership.removeMember(request.id);
+  }
+
+  async readiness(request: ReadinessRequest): Promise<readonly ReadinessCheck[]> {
+    const checks: ReadinessCheck[] = [];
+    const leaderOk = this.#runtime.leaderId !== '' && this.#runtime.leaderContactAgeMs() <= this.#runtime.config.electionTimeoutMs * 2;
+    checks.push({ name: 'leader', ok: leaderOk, message: leaderOk ? '' : 'leader not found' });
+    if (!leaderOk) return checks;
+    const storeProblem = this.#storeProblem();
+    checks.push({ name: 'store', ok: storeProblem === '', message: storeProblem });
+    if (storeProblem !== '') return checks;
+    if (request.sync) {
+      const commit = this.#runtime.coreStatus()?.commit ?? 0;
+      try {
+        await this.#runtime.waitForApplied(commit, request.timeoutMs);
+        checks.push({ name: 'sync', ok: true, message: '' });
+      } catch (error) {
+        checks.push({ name: 'sync', ok: false, message: error instanceof Error ? error.message : String(error) });
+        return checks;
+      }
+    }
+    checks.push(this.#databaseCheck());
+    return checks;
+  }
+
+  #storeProblem(): string {
+    if (!this.#runtime.started) return 'store not started';
+    if (this.#runtime.haltError !== undefined) return `store halted: ${this.#runtime.haltError.message}`;
+    if (!this.#runtime.storage.healthy) return 'raft log store unhealthy';
+    if (!this.#runtime.stateMachine.healthy) return 'state machine unhealthy';
+    return '';
+  }
+
+  #databaseCheck(): ReadinessCheck {
+    try {
+      const [result] = this.#runtime.stateMachine.query([{ sql: 'SELECT 1', positional: [], named: {} }]);
+      if (result?.kind === 'error') return { name: 'db', ok: false, message: result.error };
+      return { name: 'db', ok: true, message: '' };
+    } catch (error) {
+      return { name: 'db', ok: false, message: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  async metrics(): Promise<readonly MetricFamily[]> {
+    const status = this.#runtime.coreStatus();
+    const gauge = (name: string, help: string, value: number): MetricFamily => ({
+      name, help, type: 'gauge', samples: [{ labels: {}, value }],
+    });
+    return [
+      gauge('quorumlite_raft_term', 'Current Raft term.', status?.term ?? 0),
+      gauge('quorumlite_raft_commit_index', 'Highest log index known committed.', status?.commit ?? 0),
+      gauge('quorumlite_raft_applied_index', 'Highest log index applied to SQLite.', this.#runtime.stateMachine.appliedIndex),
+      gauge('quorumlite_raft_last_log_index', 'Highest index in the local log.', status?.lastIndex ?? 0),
+      gauge('quorumlite_raft_is_leader', '1 when this node is the leader.', this.#runtime.isLeader ? 1 : 0),
+      gauge('quorumlite_raft_last_snapshot_index', 'Index of the newest snapshot.', this.#runtime.lastSnapshotIndex),
+    ];
+  }
+}

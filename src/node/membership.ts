@@ -1,0 +1,274 @@
+/**
+ * Joining, removal and `--bootstrap-expect` discovery. Joins travel over the peer
+ * transport to a Raft address (as rqlite's `-join`); a follower forwards to the leader;
+ * the leader adds the node as a learner, waits until it has caught up, then promotes it
+ * (voters) — one membership change at a time, serialised here. Re-joining with the same
+ * id and address is a no-op.
+ */
+import { ServiceError } from '../http/service.js';
+import { RaftError } from '../raft/errors.js';
+import type { ConfChange, NodeId } from '../raft/types.js';
+import type { NodeLogger } from './logger.js';
+import { callPeer, handleEnvelope, peerMethods } from './peer-calls.js';
+import type { MemberAddresses } from './ports.js';
+import type { NodeRuntime } from './runtime.js';
+
+export interface JoinRequest {
+  readonly id: NodeId;
+  readonly raftAddress: string;
+  readonly apiAddress: string;
+  readonly voter: boolean;
+}
+
+export interface NotifyAnswer {
+  readonly id: NodeId;
+  readonly addresses: MemberAddresses;
+  /** Every node this node has seen (itself included). */
+  readonly seen: Readonly<Record<NodeId, MemberAddresses>>;
+  /** Set once this node belongs to a cluster: its voters and their addresses. */
+  readonly cluster: { readonly voters: readonly NodeId[]; readonly members: Readonly<Record<NodeId, MemberAddresses>> } | null;
+}
+
+export const joinFieldLengthMax = 256;
+/** Conf-change retries while another change is pending (each waits a heartbeat). */
+export const confChangeAttemptCountMax = 100;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function parseJoinRequest(payload: unknown): JoinRequest {
+  const record = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<string, unknown>;
+  const { id, raftAddress, apiAddress, voter } = record;
+  for (const [name, value] of [['id', id], ['raftAddress', raftAddress], ['apiAddress', apiAddress]] as const) {
+    if (typeof value !== 'string' || value.length === 0 || value.length > joinFieldLengthMax) {
+      throw new ServiceError('BAD_REQUEST', `join: ${name} must be a string of 1-${joinFieldLengthMax} characters`);
+    }
+  }
+  if (typeof voter !== 'boolean') throw new ServiceError('BAD_REQUEST', 'join: voter must be a boolean');
+  return { id: id as string, raftAddress: raftAddress as string, apiAddress: apiAddress as string, voter };
+}
+
+function parseMemberRecord(value: unknown): Record<NodeId, MemberAddresses> {
+  if (typeof value !== 'object' || value === null) throw new ServiceError('BAD_REQUEST', 'members: not an object');
+  const members: Record<NodeId, MemberAddresses> = {};
+  for (const [id, addresses] of Object.entries(value)) {
+    const record = addresses as Partial<MemberAddresses> | null;
+    if (typeof record?.raftAddress !== 'string' || typeof record.apiAddress !== 'string') {
+      throw new ServiceError('BAD_REQUEST', `members: bad addresses for ${id}`);
+    }
+    members[id] = { raftAddress: record.raftAddress, apiAddress: record.apiAddress };
+  }
+  return members;
+}
+
+export class Membership {
+  readonly #runtime: NodeRuntime;
+  readonly #logger: NodeLogger;
+  /** Membership changes run one at a time on the leader. */
+  #changeChain: Promise<unknown> = Promise.resolve();
+  readonly #seen = new Map<NodeId, MemberAddresses>();
+
+  constructor(runtime: NodeRuntime, logger: NodeLogger) {
+    this.#runtime = runtime;
+    this.#logger = logger;
+    this.#seen.set(runtime.config.nodeId, this.#selfAddresses());
+  }
+
+  #selfAddresses(): MemberAddresses {
+    return { raftAddress: this.#runtime.config.raftAdvertisedAddress, apiAddress: this.#runtime.config.apiAdvertisedAddress };
+  }
+
+  registerPeerHandlers(): void {
+    const transport = this.#runtime.transport;
+    handleEnvelope(transport, peerMethods.join, (payload, signal) => this.#handleJoin(parseJoinRequest(payload), signal));
+    handleEnvelope(transport, peerMethods.notify, (payload) => Promise.resolve(this.#handleNotify(payload)));
+    handleEnvelope(transport, peerMethods.members, () => Promise.resolve(this.#runtime.members.toRecord()));
+  }
+
+  // ---------------------------------------------------------------------------
+  // The leader's side of a join
+  // ---------------------------------------------------------------------------
+
+  async #handleJoin(request: JoinRequest, signal: AbortSignal): Promise<{ leaderId: NodeId }> {
+    if (!this.#runtime.isLeader) {
+      const leaderId = this.#runtime.leaderId;
+      if (leaderId === '' || leaderId === this.#runtime.config.nodeId) throw new ServiceError('NO_LEADER', 'leader not found');
+      this.#logger.info({ event: 'join-forward', node: request.id, leader: leaderId }, 'forwarding join to the leader');
+      return (await callPeer(this.#runtime.transport, { id: leaderId }, peerMethods.join, request, {
+        timeoutMs: this.#joinCallTimeoutMs(), signal,
+      })) as { leaderId: NodeId };
+    }
+    await this.#serialised(() => this.#admit(request));
+    return { leaderId: this.#runtime.config.nodeId };
+  }
+
+  #serialised<Value>(change: () => Promise<Value>): Promise<Value> {
+    const next = this.#changeChain.then(change, change);
+    this.#changeChain = next.catch(() => undefined);
+    return next;
+  }
+
+  async #admit(request: JoinRequest): Promise<void> {
+    const runtime = this.#runtime;
+    const known = runtime.members.get(request.id);
+    const confState = runtime.confState();
+    const isVoter = confState.voters.includes(request.id);
+    const isLearner = confState.learners.includes(request.id);
+    if ((isVoter || isLearner) && known?.raftAddress === request.raftAddress) {
+      if (isLearner && request.voter) await this.#promote(request);
+      else this.#logger.info({ event: 'join-noop', node: request.id }, 'node is already a member with this address');
+      return;
+    }
+    if (isVoter || isLearner) await this.#change({ type: 'remove-node', nodeId: request.id, context: new Uint8Array(0) });
+    const previous = runtime.members.findByRaftAddress(request.raftAddress);
+    if (previous !== undefined && previous !== request.id && runtime.isMember(previous)) {
+      this.#logger.info({ event: 'join-replace', old: previous, node: request.id }, 'removing the old member at this address');
+      await this.#change({ type: 'remove-node', nodeId: previous, context: new Uint8Array(0) });
+    }
+    const context = runtime.memberContext({ raftAddress: request.raftAddress, apiAddress: request.apiAddress });
+    await this.#change({ type: 'add-learner', nodeId: request.id, context });
+    this.#logger.info({ event: 'join', node: request.id, address: request.raftAddress, voter: request.voter }, 'node joined as a learner');
+    if (request.voter) await this.#promote(request);
+  }
+
+  /** Waits until the learner is within promotionLagEntriesMax of the commit index, then makes it a voter. */
+  async #promote(request: JoinRequest): Promise<void> {
+    const config = this.#runtime.config;
+    const deadlineMs = Date.now() + config.promotionTimeoutMs;
+    for (;;) {
+      const status = this.#runtime.coreStatus();
+      if (status === undefined || status.role !== 'leader') throw new ServiceError('UNAVAILABLE', 'leadership lost during join');
+      const match = status.progress[request.id]?.match ?? 0;
+      if (match + config.promotionLagEntriesMax >= status.commit) break;
+      if (Date.now() > deadlineMs) throw new ServiceError('TIMEOUT', `node ${request.id} did not catch up within ${config.promotionTimeoutMs}ms`);
+      await sleep(config.heartbeatMs);
+    }
+    const context = this.#runtime.memberContext({ raftAddress: request.raftAddress, apiAddress: request.apiAddress });
+    await this.#change({ type: 'add-voter', nodeId: request.id, context });
+    this.#logger.info({ event: 'promote', node: request.id }, 'learner promoted to voter');
+  }
+
+  /** Proposes one change; retries (bounded) while another change is still pending. */
+  async #change(change: ConfChange): Promise<void> {
+    const timeoutMs = this.#runtime.config.requestTimeoutMs;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.#runtime.proposeConfChange(change, timeoutMs);
+        return;
+      } catch (error) {
+        const pending = error instanceof ServiceError && error.cause instanceof RaftError && error.cause.code === 'CONF_CHANGE_PENDING';
+        if (!pending || attempt >= confChangeAttemptCountMax) throw error;
+        await sleep(this.#runtime.config.heartbeatMs);
+      }
+    }
+  }
+
+  /** Removes a member (leader only). */
+  removeMember(id: NodeId): Promise<void> {
+    return this.#serialised(async () => {
+      await this.#change({ type: 'remove-node', nodeId: id, context: new Uint8Array(0) });
+      this.#logger.info({ event: 'remove', node: id }, 'node removed');
+    });
+  }
+
+  // ---------------------------------------------------------------------------
+  // The joiner's side
+  // ---------------------------------------------------------------------------
+
+  #joinCallTimeoutMs(): number {
+    return this.#runtime.config.promotionTimeoutMs + this.#runtime.config.requestTimeoutMs;
+  }
+
+  /** Calls `join` on each address in turn until one answers (bounded in attempts). */
+  async joinCluster(addresses: readonly string[]): Promise<void> {
+    const config = this.#runtime.config;
+    const targets = addresses.filter((address) => address !== config.raftAdvertisedAddress);
+    if (targets.length === 0) throw new Error('--join lists only this node itself');
+    const request: JoinRequest = { id: config.nodeId, ...this.#selfAddresses(), voter: !config.nonVoter };
+    let lastError: unknown;
+    for (let attempt = 0; attempt < config.joinAttemptCountMax && !this.#runtime.stopped; attempt += 1) {
+      const address = targets[attempt % targets.length] ?? '';
+      try {
+        // Learn the members' addresses first: the leader's appends must be answerable at once.
+        const members = await callPeer(this.#runtime.transport, { address }, peerMethods.members, {}, {
+          timeoutMs: config.requestTimeoutMs,
+        });
+        this.#runtime.learnMembers(parseMemberRecord(members));
+        const answer = (await callPeer(this.#runtime.transport, { address }, peerMethods.join, request, {
+          timeoutMs: this.#joinCallTimeoutMs(),
+        })) as { leaderId: NodeId };
+        this.#logger.info({ event: 'joined', via: address, leader: answer.leaderId }, 'joined the cluster');
+        return;
+      } catch (error) {
+        lastError = error;
+        this.#logger.warn({ event: 'join-retry', via: address, attempt: attempt + 1, error: String(error) }, 'join attempt failed');
+        await sleep(config.joinRetryIntervalMs);
+      }
+    }
+    throw new Error(`could not join through ${targets.join(', ')} after ${config.joinAttemptCountMax} attempts: ${String(lastError)}`);
+  }
+
+  // ---------------------------------------------------------------------------
+  // --bootstrap-expect
+  // ---------------------------------------------------------------------------
+
+  #handleNotify(payload: unknown): NotifyAnswer {
+    const request = parseJoinRequest({ ...(payload as object), voter: true });
+    if (!this.#seen.has(request.id)) {
+      this.#logger.info({ event: 'discovered', node: request.id, address: request.raftAddress }, 'discovered a peer');
+    }
+    this.#seen.set(request.id, { raftAddress: request.raftAddress, apiAddress: request.apiAddress });
+    const runtime = this.#runtime;
+    const cluster = runtime.started
+      ? { voters: [...runtime.confState().voters], members: runtime.members.toRecord() }
+      : null;
+    return { id: runtime.config.nodeId, addresses: this.#selfAddresses(), seen: Object.fromEntries(this.#seen), cluster };
+  }
+
+  /**
+   * Finds the peers named by --join until `expect` nodes (this one included) have seen
+   * each other, then bootstraps all of them with the same membership, as etcd's initial
+   * cluster does. Returns 'join' when a peer already runs a cluster this node is not in.
+   */
+  async discover(addresses: readonly string[], expect: number): Promise<'bootstrapped' | 'join'> {
+    const config = this.#runtime.config;
+    const targets = addresses.filter((address) => address !== config.raftAdvertisedAddress);
+    const deadlineMs = Date.now() + config.bootstrapExpectTimeoutMs;
+    const self = { id: config.nodeId, ...this.#selfAddresses() };
+    while (Date.now() < deadlineMs && !this.#runtime.stopped) {
+      for (const address of targets) {
+        const answer = await this.#notify(address, self);
+        if (answer?.cluster == null) continue;
+        if (!answer.cluster.voters.includes(config.nodeId)) return 'join';
+        await this.#runtime.bootstrap(new Map(Object.entries(answer.cluster.members)));
+        return 'bootstrapped';
+      }
+      if (this.#seen.size >= expect) {
+        this.#logger.info({ event: 'bootstrap-expect', nodes: [...this.#seen.keys()] }, `all ${expect} nodes found`);
+        await this.#runtime.bootstrap(this.#seen);
+        return 'bootstrapped';
+      }
+      await sleep(config.joinRetryIntervalMs);
+    }
+    throw new Error(`--bootstrap-expect ${expect}: found only ${this.#seen.size} node(s) within ${config.bootstrapExpectTimeoutMs}ms`);
+  }
+
+  async #notify(address: string, self: { id: NodeId } & MemberAddresses): Promise<NotifyAnswer | undefined> {
+    try {
+      const answer = (await callPeer(this.#runtime.transport, { address }, peerMethods.notify, self, {
+        timeoutMs: this.#runtime.config.joinRetryIntervalMs * 4,
+      })) as NotifyAnswer;
+      for (const [id, addresses] of Object.entries(answer.seen)) this.#seen.set(id, addresses);
+      return answer;
+    } catch (error) {
+      this.#logger.debug({ event: 'notify-failed', address, error: String(error) }, 'peer not reachable yet');
+      return undefined;
+    }
+  }
+
+  /** Lowest id among the bootstrap voters: it campaigns at once instead of waiting a timeout. */
+  static shouldCampaignFirst(selfId: NodeId, voters: readonly NodeId[]): boolean {
+    return [...voters].sort()[0] === selfId;
+  }
+}

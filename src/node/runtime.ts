@@ -1,0 +1,772 @@
+/**
+ * The node runtime: drives the pure Raft core with time and I/O.
+ *
+ * - A tick timer turns milliseconds into the core's ticks.
+ * - The Ready loop runs one turn at a time, in the order the core documents: persist
+ *   (snapshot, entries, hard state) → send → apply committed entries → advance. A turn
+ *   takes everything that accumulated since the last one, so proposals that arrive while
+ *   a persist is in flight go to disk together in the next turn (group commit). A
+ *   leader's appends go out before its own fsync when the core allows it.
+ * - Proposals wait for their entry to apply (matched by index and term); linearizable
+ *   reads wait for ReadIndex and then for apply; both fail at once on leadership loss.
+ * - Snapshots are taken by entry count (checked on an interval), streamed to lagging
+ *   followers as files, and restored on followers; the log is compacted behind them.
+ *
+ * The runtime is leader-local: it never forwards. `cluster-service.ts` routes client
+ * requests to the leader and handles joins; `serve.ts` wires the real modules.
+ */
+import { rename } from 'node:fs/promises';
+import { ServiceError } from '../http/service.js';
+import { encodeCommand } from '../state-machine/command-codec.js';
+import type { Statement, StatementResult } from '../state-machine/types.js';
+import { decodeConfChange, encodeConfChange } from '../raft/conf-change.js';
+import { RaftError } from '../raft/errors.js';
+import type { ConfChange, ConfState, Entry, Message, NodeId, RaftConfig, RaftRole, Ready, SnapshotMetadata } from '../raft/types.js';
+import type { NodeConfig } from './config.js';
+import { AppliedWaiters } from './applied-waiters.js';
+import type { NodeLogger } from './logger.js';
+import { MemberBook, decodeMemberContext, encodeMemberContext } from './members.js';
+import { PendingProposals } from './pending-proposals.js';
+import { PendingReads } from './pending-reads.js';
+import type { MemberAddresses, NodeStateMachine, NodeStorage, NodeTransport, RaftCore, StoredSnapshot } from './ports.js';
+import { planTicks, type TickPlan } from './timing.js';
+
+export interface ApplyOutcome {
+  readonly results: readonly StatementResult[];
+  readonly index: number;
+}
+
+export interface RuntimeDependencies {
+  readonly config: NodeConfig;
+  readonly storage: NodeStorage;
+  readonly stateMachine: NodeStateMachine;
+  readonly transport: NodeTransport;
+  readonly createCore: (config: RaftConfig) => RaftCore;
+  readonly logger: NodeLogger;
+  /** Wall clock in ms; injectable for tests. */
+  readonly now?: () => number;
+  /** Randomness for election jitter and command seeds; injectable for tests. */
+  readonly random?: () => number;
+}
+
+/** Core limits: generous for a SQL workload, each a named bound. */
+export const coreLimits = {
+  maxSizePerMessageBytes: 1024 * 1024,
+  maxInflightMessages: 256,
+  maxInflightBytes: 32 * 1024 * 1024,
+  maxUncommittedEntriesBytes: 256 * 1024 * 1024,
+  maxCommittedBytesPerReady: 16 * 1024 * 1024,
+} as const;
+
+/** How long a halted apply waits before retrying the same entry. */
+export const applyRetryIntervalMs = 1000;
+const emptyData = new Uint8Array(0);
+
+export class NodeRuntime {
+  readonly config: NodeConfig;
+  readonly members: MemberBook;
+  readonly tickPlan: TickPlan;
+  readonly #storage: NodeStorage;
+  readonly #stateMachine: NodeStateMachine;
+  readonly #transport: NodeTransport;
+  readonly #createCore: (config: RaftConfig) => RaftCore;
+  readonly #logger: NodeLogger;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #proposals: PendingProposals<ApplyOutcome>;
+  readonly #reads: PendingReads;
+  readonly #appliedWaiters: AppliedWaiters;
+  #core: RaftCore | undefined;
+  #tickTimer: NodeJS.Timeout | undefined;
+  #snapshotTimer: NodeJS.Timeout | undefined;
+  #turnScheduled = false;
+  #turnRunning: Promise<void> | undefined;
+  #snapshotRequested = false;
+  #lastSnapshotIndex = 0;
+  #leaderId: NodeId = '';
+  #role: RaftRole | 'learner' = 'follower';
+  #persistedTerm = 0;
+  #persistedVote: NodeId = '';
+  #lastLeaderContactMs = 0;
+  #haltError: Error | undefined;
+  #stopped = false;
+  readonly #leaderListeners = new Set<() => void>();
+
+  constructor(dependencies: RuntimeDependencies) {
+    this.config = dependencies.config;
+    this.#storage = dependencies.storage;
+    this.#stateMachine = dependencies.stateMachine;
+    this.#transport = dependencies.transport;
+    this.#createCore = dependencies.createCore;
+    this.#logger = dependencies.logger;
+    this.#now = dependencies.now ?? Date.now;
+    this.#random = dependencies.random ?? Math.random;
+    this.tickPlan = planTicks(this.config.heartbeatMs, this.config.electionTimeoutMs);
+    this.members = new MemberBook(this.config.dataDirectory);
+    this.#proposals = new PendingProposals(this.config.pendingProposalCountMax);
+    this.#reads = new PendingReads(this.config.pendingReadCountMax);
+    this.#appliedWaiters = new AppliedWaiters(this.#stateMachine.appliedIndex, this.config.appliedWaiterCountMax);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Lifecycle
+  // ---------------------------------------------------------------------------
+
+  get started(): boolean {
+    return this.#core !== undefined;
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** Registers transport handlers for Raft traffic. Call before the transport starts. */
+  attachTransport(): void {
+    this.#transport.onMessage((message) => this.#receive(message));
+    this.#transport.onUnreachable((id) => {
+      this.#core?.reportUnreachable(id);
+      this.#wake();
+    });
+    this.#transport.onSnapshot((metadata, tempFilePath) => this.#receiveSnapshot(metadata, tempFilePath));
+  }
+
+  /**
+   * Initialises a fresh store with this membership (one node, or --bootstrap-expect
+   * peers). As etcd's bootstrap does, the membership is written as committed conf-change
+   * entries at term 1, carrying each member's addresses: a node that joins later
+   * replicates them like any entry and so learns the founding members too.
+   */
+  async bootstrap(members: ReadonlyMap<NodeId, MemberAddresses>): Promise<void> {
+    if (!this.#storage.isEmpty()) throw new Error('assertion: bootstrap of a store that has state');
+    const ids = [...members.keys()].sort();
+    const entries: Entry[] = ids.map((id, position) => {
+      const addresses = members.get(id);
+      if (addresses === undefined) throw new Error(`assertion: no addresses for ${id}`);
+      this.members.set(id, addresses);
+      const change: ConfChange = { type: 'add-voter', nodeId: id, context: encodeMemberContext(addresses) };
+      return { index: position + 1, term: 1, type: 'conf-change', data: encodeConfChange(change) };
+    });
+    this.members.persist();
+    await this.#storage.save({ entries, hardState: { term: 1, vote: '', commit: entries.length } });
+    this.#logger.info({ event: 'bootstrap', voters: ids }, 'bootstrapped a new cluster');
+  }
+
+  /** Restores the state machine from the newest snapshot if it is behind, rebuilds membership, starts the core. */
+  async startCore(options: { campaign?: boolean } = {}): Promise<void> {
+    if (this.#core !== undefined) throw new Error('assertion: core started twice');
+    this.members.load();
+    await this.#restoreFromSnapshotIfBehind();
+    this.#replayMembership();
+    const hardState = this.#storage.initialState().hardState;
+    this.#persistedTerm = hardState.term;
+    this.#persistedVote = hardState.vote;
+    this.#core = this.#createCore(this.#coreConfig());
+    this.#lastSnapshotIndex = this.#storage.snapshots.latest()?.metadata.index ?? 0;
+    this.#tickTimer = setInterval(() => this.#tick(), this.tickPlan.tickMs);
+    this.#snapshotTimer = setInterval(() => this.#checkSnapshotThreshold(), this.config.snapshotIntervalMs);
+    const voters = this.#core.status().confState.voters;
+    const soleVoter = voters.length === 1 && voters[0] === this.config.nodeId;
+    if (soleVoter || options.campaign === true) this.#core.campaign();
+    this.#logger.info(
+      { event: 'start', applied: this.#stateMachine.appliedIndex, lastIndex: this.#storage.lastIndex(), term: hardState.term },
+      'raft node started',
+    );
+    this.#wake();
+  }
+
+  #coreConfig(): RaftConfig {
+    return {
+      id: this.config.nodeId,
+      storage: this.#storage,
+      applied: this.#stateMachine.appliedIndex,
+      electionTicks: this.tickPlan.electionTicks,
+      heartbeatTicks: this.tickPlan.heartbeatTicks,
+      preVote: true,
+      checkQuorum: true,
+      readOnly: 'safe',
+      maxPendingReads: this.config.pendingReadCountMax,
+      random: this.#random,
+      logger: (event) => this.#logger.debug({ ...event, raftEvent: event.event }, 'raft'),
+      ...coreLimits,
+    };
+  }
+
+  async #restoreFromSnapshotIfBehind(): Promise<void> {
+    const snapshot = this.#storage.snapshots.latest();
+    if (snapshot === undefined || snapshot.metadata.index <= this.#stateMachine.appliedIndex) return;
+    this.#logger.info(
+      { event: 'snapshot-restore', index: snapshot.metadata.index, applied: this.#stateMachine.appliedIndex },
+      'state machine behind the newest snapshot: restoring it',
+    );
+    await this.#restoreStateMachine(snapshot);
+  }
+
+  /** Restores the state machine from a stored snapshot (the file stays in the store). */
+  async #restoreStateMachine(snapshot: StoredSnapshot): Promise<void> {
+    await this.#stateMachine.restore(snapshot.dataPath);
+    if (this.#stateMachine.appliedIndex !== snapshot.metadata.index) {
+      throw new Error(`assertion: restored snapshot ${snapshot.metadata.index} but the state machine reports ${this.#stateMachine.appliedIndex}`);
+    }
+    for (const [id, addresses] of Object.entries(snapshotMembers(snapshot))) this.#setMember(id, addresses);
+    this.#lastSnapshotIndex = snapshot.metadata.index;
+    this.#appliedWaiters.advance(snapshot.metadata.index);
+  }
+
+  /** Every address named in the newest snapshot and in the log. */
+  #replayMembership(): void {
+    const snapshot = this.#storage.snapshots.latest();
+    if (snapshot !== undefined) for (const [id, addresses] of Object.entries(snapshotMembers(snapshot))) this.members.set(id, addresses);
+    for (const entry of this.#logEntries(this.#storage.firstIndex(), this.#storage.lastIndex() + 1)) {
+      if (entry.type === 'conf-change') this.#learnAddresses(decodeConfChange(entry.data));
+    }
+    for (const [id, addresses] of this.members.entries()) {
+      if (id !== this.config.nodeId) this.#transport.setPeer(id, addresses.raftAddress);
+    }
+  }
+
+  #logEntries(low: number, high: number): Entry[] {
+    const result: Entry[] = [];
+    let next = low;
+    while (next < high) {
+      const batch = this.#storage.entries(next, high, coreLimits.maxCommittedBytesPerReady);
+      if (batch.length === 0) throw new Error(`assertion: storage returned no entries at ${next}`);
+      result.push(...batch);
+      next += batch.length;
+    }
+    return result;
+  }
+
+  /**
+   * Stops the node. With `transferLeadership`, a leader first hands leadership to the
+   * most caught-up voter and waits (bounded) so clients see no election timeout.
+   */
+  async stop(options: { transferLeadership: boolean } = { transferLeadership: true }): Promise<void> {
+    if (this.#stopped) return;
+    if (options.transferLeadership) await this.#handOverLeadership();
+    this.#stopped = true;
+    clearInterval(this.#tickTimer);
+    clearInterval(this.#snapshotTimer);
+    await this.#turnRunning;
+    const stopping = new ServiceError('UNAVAILABLE', 'node is shutting down');
+    this.#proposals.failAll(stopping);
+    this.#reads.failAll(stopping);
+    this.#appliedWaiters.failAll(stopping);
+    this.#logger.info({ event: 'stop' }, 'raft node stopped');
+  }
+
+  async #handOverLeadership(): Promise<void> {
+    const core = this.#core;
+    if (core === undefined || this.#role !== 'leader') return;
+    const target = this.mostCaughtUpVoter();
+    if (target === undefined) return;
+    this.#logger.info({ event: 'leadership-transfer', to: target, reason: 'shutdown' }, 'handing over leadership before exit');
+    try {
+      core.transferLeadership(target);
+      this.#wake();
+      await this.waitForLeaderChange(this.config.shutdownTransferTimeoutMs, (leaderId) => leaderId !== this.config.nodeId);
+    } catch (error) {
+      this.#logger.warn({ event: 'leadership-transfer-failed', error: String(error) }, 'leadership transfer on shutdown failed');
+    }
+  }
+
+  /** The voter (other than this node) whose log matches the leader's furthest. */
+  mostCaughtUpVoter(): NodeId | undefined {
+    const status = this.#core?.status();
+    if (status === undefined) return undefined;
+    let best: { id: NodeId; match: number } | undefined;
+    for (const id of status.confState.voters) {
+      if (id === this.config.nodeId) continue;
+      const progress = status.progress[id];
+      if (progress === undefined) continue;
+      if (best === undefined || progress.match > best.match) best = { id, match: progress.match };
+    }
+    return best?.id;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Inputs: ticks, messages, snapshots
+  // ---------------------------------------------------------------------------
+
+  #tick(): void {
+    if (this.#core === undefined || this.#stopped) return;
+    this.#core.tick();
+    this.#wake();
+  }
+
+  #receive(message: Message): void {
+    if (this.#core === undefined || this.#stopped) return;
+    if (message.type === 'MsgApp' || message.type === 'MsgHeartbeat' || message.type === 'MsgSnap') {
+      this.#lastLeaderContactMs = this.#now();
+    }
+    this.#core.step(message);
+    this.#wake();
+  }
+
+  async #receiveSnapshot(metadata: unknown, tempFilePath: string): Promise<void> {
+    if (this.#core === undefined || this.#stopped) throw new ServiceError('UNAVAILABLE', 'node not running');
+    const envelope = metadata as { message?: Message; context?: Record<NodeId, MemberAddresses> };
+    const message = envelope.message;
+    const snapshot = message?.snapshot;
+    if (message === undefined || snapshot === undefined || message.type !== 'MsgSnap') {
+      throw new ServiceError('BAD_REQUEST', 'snapshot transfer without a MsgSnap message');
+    }
+    const writer = await this.#storage.snapshots.begin(snapshot.metadata, envelope.context ?? {});
+    try {
+      await rename(tempFilePath, writer.dataPath);
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+    await writer.commit();
+    this.#logger.info({ event: 'snapshot-received', index: snapshot.metadata.index, from: message.from }, 'snapshot received');
+    this.#lastLeaderContactMs = this.#now();
+    this.#core.step(message);
+    this.#wake();
+  }
+
+  // ---------------------------------------------------------------------------
+  // The Ready loop
+  // ---------------------------------------------------------------------------
+
+  #wake(): void {
+    if (this.#turnScheduled || this.#stopped) return;
+    this.#turnScheduled = true;
+    setImmediate(() => {
+      this.#turnScheduled = false;
+      if (this.#turnRunning !== undefined) return; // the running turn wakes again when it ends
+      this.#turnRunning = this.#turn().finally(() => {
+        this.#turnRunning = undefined;
+        if (this.#core?.hasReady() === true || this.#snapshotRequested) this.#wake();
+      });
+    });
+  }
+
+  async #turn(): Promise<void> {
+    const core = this.#core;
+    if (core === undefined || this.#stopped) return;
+    try {
+      if (core.hasReady()) await this.#processReady(core, core.ready());
+      if (this.#snapshotRequested) {
+        this.#snapshotRequested = false;
+        await this.#takeSnapshot();
+      }
+    } catch (error) {
+      this.#logger.error({ event: 'ready-loop-error', error: String(error), stack: (error as Error).stack }, 'ready loop failed');
+      this.#haltError = error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
+  async #processReady(core: RaftCore, ready: Ready): Promise<void> {
+    if (ready.softState !== undefined) this.#onSoftState(ready.softState.leaderId, ready.softState.role);
+    const sendEarly = ready.hardState === undefined ||
+      (ready.hardState.term === this.#persistedTerm && ready.hardState.vote === this.#persistedVote);
+    const early = sendEarly ? ready.messages.filter((message) => message.type === 'MsgApp') : [];
+    const late = sendEarly ? ready.messages.filter((message) => message.type !== 'MsgApp') : ready.messages;
+    this.#sendMessages(early);
+    await this.#persist(ready);
+    this.#sendMessages(late);
+    if (ready.snapshot !== undefined) await this.#restoreReceivedSnapshot(ready.snapshot.metadata);
+    await this.#applyEntries(ready.committedEntries);
+    for (const readState of ready.readStates) this.#reads.confirmed(readState.context, readState.index);
+    for (const context of ready.failedReads) {
+      this.#reads.failed(context, this.#notLeaderError('leadership lost before the read was confirmed'));
+    }
+    core.advance(ready);
+  }
+
+  async #persist(ready: Ready): Promise<void> {
+    if (ready.hardState === undefined && ready.entries.length === 0 && ready.snapshot === undefined) return;
+    await this.#storage.save({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot });
+    if (ready.hardState !== undefined) {
+      this.#persistedTerm = ready.hardState.term;
+      this.#persistedVote = ready.hardState.vote;
+    }
+    for (const entry of ready.entries) {
+      if (entry.type === 'conf-change') this.#learnAddresses(decodeConfChange(entry.data));
+    }
+  }
+
+  #sendMessages(messages: readonly Message[]): void {
+    const plain: Message[] = [];
+    for (const message of messages) {
+      if (message.type === 'MsgSnap') this.#streamSnapshot(message);
+      else plain.push(message);
+    }
+    if (plain.length > 0) this.#transport.send(plain);
+  }
+
+  #streamSnapshot(message: Message): void {
+    const wanted = message.snapshot?.metadata;
+    const stored = wanted === undefined ? undefined : this.#storage.snapshots.find(wanted.index, wanted.term);
+    const core = this.#core;
+    if (stored === undefined || core === undefined) {
+      core?.reportSnapshot(message.to, 'failure');
+      return;
+    }
+    const snapshot = { metadata: stored.metadata, data: emptyData };
+    const envelope = { message: { ...message, snapshot }, context: stored.context };
+    this.#logger.info({ event: 'snapshot-send', to: message.to, index: stored.metadata.index }, 'sending snapshot to a lagging follower');
+    this.#transport.sendSnapshot(message.to, envelope, stored.dataPath).then(
+      () => {
+        this.#core?.reportSnapshot(message.to, 'finish');
+        this.#wake();
+      },
+      (error: unknown) => {
+        this.#logger.warn({ event: 'snapshot-send-failed', to: message.to, error: String(error) }, 'snapshot transfer failed');
+        this.#core?.reportSnapshot(message.to, 'failure');
+        this.#wake();
+      },
+    );
+  }
+
+  async #restoreReceivedSnapshot(metadata: SnapshotMetadata): Promise<void> {
+    const stored = this.#storage.snapshots.find(metadata.index, metadata.term);
+    if (stored === undefined) throw new Error(`assertion: snapshot ${metadata.index}/${metadata.term} installed but not in the store`);
+    await this.#restoreStateMachine(stored);
+    this.#logger.info({ event: 'snapshot-installed', index: metadata.index }, 'installed snapshot from the leader');
+  }
+
+  #onSoftState(leaderId: NodeId, role: RaftRole): void {
+    const wasLeader = this.#role === 'leader';
+    const leaderChanged = leaderId !== this.#leaderId;
+    this.#role = role;
+    this.#leaderId = leaderId;
+    if (leaderChanged) {
+      this.#logger.info({ event: 'leader-changed', leader: leaderId, role, term: this.#core?.status().term }, 'leader changed');
+      if (leaderId !== '' && leaderId !== this.config.nodeId) this.#lastLeaderContactMs = this.#now();
+    }
+    if (wasLeader && role !== 'leader') {
+      this.#logger.info({ event: 'stepped-down', leader: leaderId }, 'this node is no longer the leader');
+      this.#proposals.failAll(new ServiceError('UNAVAILABLE', 'leadership lost while committing the write'));
+      this.#reads.failAll(this.#notLeaderError('leadership lost before the read was confirmed'));
+    }
+    if (role === 'leader' && !wasLeader) this.#logger.info({ event: 'elected', term: this.#core?.status().term }, 'this node is the leader');
+    for (const listener of this.#leaderListeners) listener();
+  }
+
+  // ---------------------------------------------------------------------------
+  // Apply
+  // ---------------------------------------------------------------------------
+
+  async #applyEntries(entries: readonly Entry[]): Promise<void> {
+    for (const entry of entries) {
+      if (entry.index <= this.#stateMachine.appliedIndex) continue;
+      if (entry.index !== this.#stateMachine.appliedIndex + 1) {
+        throw new Error(`assertion: applying ${entry.index} after ${this.#stateMachine.appliedIndex}`);
+      }
+      const results = await this.#applyWithRetry(entry);
+      this.#proposals.applied(entry.index, entry.term, { results, index: entry.index });
+      this.#appliedWaiters.advance(entry.index);
+    }
+  }
+
+  /** Decision 2: a node that cannot apply an entry stops and retries it; it never skips. */
+  async #applyWithRetry(entry: Entry): Promise<readonly StatementResult[]> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const results = this.#applyOne(entry);
+        if (this.#haltError !== undefined) this.#logger.info({ event: 'apply-resumed', index: entry.index }, 'apply resumed');
+        this.#haltError = undefined;
+        return results;
+      } catch (error) {
+        this.#haltError = error instanceof Error ? error : new Error(String(error));
+        this.#logger.error({ event: 'apply-halted', index: entry.index, attempt, error: String(error) }, 'cannot apply entry; retrying');
+        if (this.#stopped) throw this.#haltError;
+        await new Promise((resolve) => setTimeout(resolve, applyRetryIntervalMs));
+        if (this.#stopped) throw this.#haltError;
+      }
+    }
+  }
+
+  #applyOne(entry: Entry): readonly StatementResult[] {
+    if (entry.type !== 'conf-change') {
+      return entry.data.byteLength === 0 ? this.#stateMachine.applyNoop(entry.index).results : this.#stateMachine.apply(entry.index, entry.data).results;
+    }
+    const change = decodeConfChange(entry.data);
+    this.#stateMachine.applyNoop(entry.index);
+    this.#learnAddresses(change);
+    if (change.type === 'remove-node') this.#forgetMember(change.nodeId);
+    this.#logger.info({ event: 'membership-changed', change: change.type, node: change.nodeId, index: entry.index }, 'membership changed');
+    return [];
+  }
+
+  #learnAddresses(change: ConfChange): void {
+    if (change.type === 'remove-node') return;
+    const addresses = decodeMemberContext(change.context);
+    if (addresses !== undefined) this.#setMember(change.nodeId, addresses);
+  }
+
+  /** Records addresses learned from a peer (before a join, so replies can reach the leader). */
+  learnMembers(members: Readonly<Record<NodeId, MemberAddresses>>): void {
+    for (const [id, addresses] of Object.entries(members)) this.#setMember(id, addresses);
+  }
+
+  #setMember(id: NodeId, addresses: MemberAddresses): void {
+    if (!this.members.set(id, addresses)) return;
+    if (id !== this.config.nodeId) this.#transport.setPeer(id, addresses.raftAddress);
+    this.members.persist();
+  }
+
+  #forgetMember(id: NodeId): void {
+    if (id !== this.config.nodeId) this.#transport.removePeer(id);
+    if (this.members.delete(id)) this.members.persist();
+  }
+
+  // ---------------------------------------------------------------------------
+  // Snapshots
+  // ---------------------------------------------------------------------------
+
+  #checkSnapshotThreshold(): void {
+    if (this.#stateMachine.appliedIndex - this.#lastSnapshotIndex < this.config.snapshotThresholdEntries) return;
+    this.requestSnapshot();
+  }
+
+  /** Asks for a snapshot at the end of the next Ready turn (applies pause while it is taken). */
+  requestSnapshot(): void {
+    this.#snapshotRequested = true;
+    this.#wake();
+  }
+
+  async #takeSnapshot(): Promise<void> {
+    const core = this.#core;
+    const index = this.#stateMachine.appliedIndex;
+    if (core === undefined || index === 0 || index <= this.#lastSnapshotIndex) return;
+    const metadata = { index, term: this.#storage.term(index), confState: core.confStateAt(index) };
+    const writer = await this.#storage.snapshots.begin(metadata, this.members.toRecord());
+    try {
+      const copy = await this.#stateMachine.snapshot(writer.dataPath);
+      // Applies pause while the turn takes the snapshot, so the copy holds exactly `index`.
+      if (copy.appliedIndex !== index) throw new Error(`assertion: snapshot holds ${copy.appliedIndex}, expected ${index}`);
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+    await writer.commit();
+    this.#lastSnapshotIndex = index;
+    await this.#compactLog(core, index - this.config.snapshotTrailingEntries);
+    this.#logger.info({ event: 'snapshot', index, term: metadata.term }, 'snapshot taken');
+  }
+
+  /**
+   * Drops the log through `compactIndex`. The membership as of that index is saved first:
+   * replaying conf changes over a newer base gives the same membership (each change sets
+   * one node's role outright), so a crash between the two steps is harmless.
+   */
+  async #compactLog(core: RaftCore, compactIndex: number): Promise<void> {
+    if (compactIndex < this.#storage.firstIndex()) return;
+    await this.#storage.save({ confState: core.confStateAt(compactIndex) });
+    await this.#storage.compact(compactIndex);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Leader-local operations
+  // ---------------------------------------------------------------------------
+
+  #requireCore(): RaftCore {
+    if (this.#stopped) throw new ServiceError('UNAVAILABLE', 'node is shutting down');
+    if (this.#core === undefined) throw new ServiceError('UNAVAILABLE', 'node has not joined a cluster yet');
+    return this.#core;
+  }
+
+  #notLeaderError(message: string): ServiceError {
+    const leader = this.#leaderId === '' || this.#leaderId === this.config.nodeId ? undefined : this.members.get(this.#leaderId);
+    if (leader === undefined) return new ServiceError('NO_LEADER', 'leader not found');
+    return new ServiceError('NOT_LEADER', message, { leaderApiAddress: `http://${leader.apiAddress}` });
+  }
+
+  #translateCoreError(error: unknown): Error {
+    if (!(error instanceof RaftError)) return error instanceof Error ? error : new Error(String(error));
+    switch (error.code) {
+      case 'NOT_LEADER':
+        return this.#notLeaderError('not the leader');
+      case 'PROPOSAL_DROPPED':
+      case 'READ_QUEUE_FULL':
+      case 'CONF_CHANGE_PENDING':
+        return new ServiceError('UNAVAILABLE', error.message, { cause: error });
+      default:
+        return new ServiceError('BAD_REQUEST', error.message, { cause: error });
+    }
+  }
+
+  /** Proposes an encoded command (leader only) and resolves with its results once applied here. */
+  async propose(data: Uint8Array, timeoutMs: number): Promise<ApplyOutcome> {
+    const core = this.#requireCore();
+    if (this.#haltError !== undefined) throw new ServiceError('UNAVAILABLE', `node halted: ${this.#haltError.message}`);
+    if (!this.#proposals.hasRoom()) throw new ServiceError('UNAVAILABLE', 'too many writes in flight');
+    let position: { index: number; term: number };
+    try {
+      position = core.propose(data);
+    } catch (error) {
+      throw this.#translateCoreError(error);
+    }
+    this.#wake();
+    return this.#withTimeout(this.#proposals.wait(position.index, position.term), timeoutMs, 'write');
+  }
+
+  /** Proposes a membership change (leader only) and resolves once it is applied here. */
+  async proposeConfChange(change: ConfChange, timeoutMs: number): Promise<number> {
+    const core = this.#requireCore();
+    let position: { index: number; term: number };
+    try {
+      position = core.proposeConfChange(change);
+    } catch (error) {
+      throw this.#translateCoreError(error);
+    }
+    this.#learnAddresses(change);
+    this.#wake();
+    await this.#withTimeout(this.#proposals.wait(position.index, position.term), timeoutMs, 'membership change');
+    return position.index;
+  }
+
+  #withTimeout<Value>(promise: Promise<Value>, timeoutMs: number, what: string): Promise<Value> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ServiceError('TIMEOUT', `${what} not applied within ${timeoutMs}ms`)), timeoutMs);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /** Linearizable read barrier (leader only): ReadIndex, then wait for apply. */
+  async readBarrier(timeoutMs: number): Promise<void> {
+    const core = this.#requireCore();
+    const read = this.#reads.start(timeoutMs);
+    try {
+      core.readIndex(read.context);
+    } catch (error) {
+      const translated = this.#translateCoreError(error);
+      this.#reads.cancel(read.context, translated);
+      await read.index.catch(() => undefined);
+      throw translated;
+    }
+    this.#wake();
+    const index = await read.index;
+    await this.#appliedWaiters.wait(index, timeoutMs);
+  }
+
+  waitForApplied(index: number, timeoutMs: number): Promise<void> {
+    return this.#appliedWaiters.wait(index, timeoutMs);
+  }
+
+  transferLeadership(to: NodeId): void {
+    const core = this.#requireCore();
+    try {
+      core.transferLeadership(to);
+    } catch (error) {
+      throw this.#translateCoreError(error);
+    }
+    this.#wake();
+  }
+
+  /** Resolves once `accept(leaderId)` holds; rejects with TIMEOUT after timeoutMs. */
+  waitForLeaderChange(timeoutMs: number, accept: (leaderId: NodeId) => boolean): Promise<void> {
+    if (accept(this.#leaderId)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const listener = (): void => {
+        if (!accept(this.#leaderId)) return;
+        cleanup();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new ServiceError('TIMEOUT', `leadership did not change within ${timeoutMs}ms`));
+      }, timeoutMs);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.#leaderListeners.delete(listener);
+      };
+      this.#leaderListeners.add(listener);
+    });
+  }
+
+  /** A write's entry data: the statements with this leader's clock and a fresh 64-bit seed. */
+  encodeCommandFor(statements: readonly Statement[], transaction: boolean, requestId: string | null): Uint8Array {
+    const seed = (BigInt(Math.floor(this.#random() * 2 ** 32)) << 32n) | BigInt(Math.floor(this.#random() * 2 ** 32));
+    return encodeCommand({
+      statements,
+      transaction,
+      timestampMs: this.#now(),
+      seed,
+      ...(requestId === null ? {} : { requestId }),
+    });
+  }
+
+  /** The members' addresses encoded for a conf change's context. */
+  memberContext(addresses: MemberAddresses): Uint8Array {
+    return encodeMemberContext(addresses);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Facts for status, routing and readiness
+  // ---------------------------------------------------------------------------
+
+  get stateMachine(): NodeStateMachine {
+    return this.#stateMachine;
+  }
+
+  get storage(): NodeStorage {
+    return this.#storage;
+  }
+
+  get transport(): NodeTransport {
+    return this.#transport;
+  }
+
+  get isLeader(): boolean {
+    return this.#role === 'leader' && this.#core !== undefined && !this.#stopped;
+  }
+
+  get leaderId(): NodeId {
+    return this.#leaderId;
+  }
+
+  get role(): RaftRole | 'learner' {
+    return this.#core?.status().role ?? 'follower';
+  }
+
+  get haltError(): Error | undefined {
+    return this.#haltError;
+  }
+
+  get lastSnapshotIndex(): number {
+    return this.#lastSnapshotIndex;
+  }
+
+  /** Milliseconds since this node last heard from a leader (0 on the leader itself). */
+  leaderContactAgeMs(): number {
+    if (this.isLeader) return 0;
+    if (this.#lastLeaderContactMs === 0) return Number.POSITIVE_INFINITY;
+    return this.#now() - this.#lastLeaderContactMs;
+  }
+
+  coreStatus(): ReturnType<RaftCore['status']> | undefined {
+    return this.#core?.status();
+  }
+
+  /** The current membership (including changes appended but not yet applied). */
+  confState(): ConfState {
+    return this.#core?.status().confState ?? this.#storage.initialState().confState;
+  }
+
+  isVoter(id: NodeId = this.config.nodeId): boolean {
+    return this.confState().voters.includes(id);
+  }
+
+  isMember(id: NodeId): boolean {
+    const confState = this.confState();
+    return confState.voters.includes(id) || confState.learners.includes(id);
+  }
+}
+
+/** The member addresses kept in a snapshot's context (ignoring anything malformed). */
+function snapshotMembers(snapshot: StoredSnapshot): Record<NodeId, MemberAddresses> {
+  const context = snapshot.context;
+  if (typeof context !== 'object' || context === null) return {};
+  const members: Record<NodeId, MemberAddresses> = {};
+  for (const [id, value] of Object.entries(context)) {
+    const record = value as Partial<MemberAddresses> | null;
+    if (typeof record?.raftAddress === 'string' && typeof record.apiAddress === 'string') {
+      members[id] = { raftAddress: record.raftAddress, apiAddress: record.apiAddress };
+    }
+  }
+  return members;
+}

@@ -1,0 +1,320 @@
+/**
+ * Real-process cluster harness: starts `node dist/cli/main.js serve …` per node on
+ * 127.0.0.N with its own temp data dir and free ports, polls for conditions with
+ * generous bounded timeouts (never asserts on speed), and always kills its children by
+ * PID and removes its dirs in close(). Build first (`npm run build`; `npm test` does).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const repositoryRoot = new URL('../../', import.meta.url).pathname;
+export const cliPath = join(repositoryRoot, 'dist', 'cli', 'main.js');
+/** Bound on every poll: generous for a loaded 2-core machine. */
+export const waitTimeoutMsDefault = 60_000;
+export const pollIntervalMs = 100;
+export const httpTimeoutMs = 15_000;
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `probe` until it returns a value other than undefined; throws after timeoutMs naming `what`. */
+export async function waitFor<Value>(
+  what: string,
+  probe: () => Promise<Value | undefined> | Value | undefined,
+  timeoutMs = waitTimeoutMsDefault,
+): Promise<Value> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await sleep(pollIntervalMs);
+  }
+  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${lastError === undefined ? '' : `: ${String(lastError)}`}`);
+}
+
+export async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly body: unknown;
+  readonly text: string;
+  readonly headers: Headers;
+}
+
+export async function http(url: string, init: RequestInit & { json?: unknown } = {}): Promise<HttpAnswer> {
+  const { json, ...rest } = init;
+  const response = await fetch(url, {
+    ...rest,
+    redirect: 'manual',
+    signal: AbortSignal.timeout(httpTimeoutMs),
+    ...(json === undefined ? {} : { method: rest.method ?? 'POST', body: JSON.stringify(json), headers: { 'content-type': 'application/json' } }),
+  });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // plain-text answers (readyz, errors) stay text
+  }
+  return { status: response.status, body, text, headers: response.headers };
+}
+
+export interface NodeSpec {
+  readonly index: number;
+  readonly host: string;
+  readonly httpPort: number;
+  readonly raftPort: number;
+}
+
+export class TestNode {
+  readonly spec: NodeSpec;
+  readonly dataDirectory: string;
+  readonly logPath: string;
+  process: ChildProcess | undefined;
+  #exited: Promise<number | null> | undefined;
+
+  constructor(spec: NodeSpec, rootDirectory: string) {
+    this.spec = spec;
+    this.dataDirectory = join(rootDirectory, `node${spec.index}`);
+    this.logPath = join(rootDirectory, `node${spec.index}.log`);
+  }
+
+  get id(): string {
+    return this.raftAddress;
+  }
+
+  get raftAddress(): string {
+    return `${this.spec.host}:${this.spec.raftPort}`;
+  }
+
+  get url(): string {
+    return `http://${this.spec.host}:${this.spec.httpPort}`;
+  }
+
+  get running(): boolean {
+    return this.process !== undefined && this.process.exitCode === null && this.process.signalCode === null;
+  }
+
+  start(extraArguments: readonly string[]): void {
+    if (this.running) throw new Error(`node ${this.spec.index} already running`);
+    const log = openSync(this.logPath, 'a');
+    const child = spawn(
+      process.execPath,
+      [cliPath, 'serve', '--data-dir', this.dataDirectory, '--http-addr', `${this.spec.host}:${this.spec.httpPort}`,
+        '--raft-addr', this.raftAddress, '--log-level', 'debug', ...extraArguments],
+      { stdio: ['pipe', log, log], env: { ...process.env, TZ: 'UTC' } },
+    );
+    closeSync(log);
+    this.process = child;
+    this.#exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  /** Sends a line to the node's stdin (test fault commands). */
+  control(line: string): void {
+    this.process?.stdin?.write(`${line}\n`);
+  }
+
+  /** kill -9: no cleanup, no handover. */
+  async kill(): Promise<void> {
+    if (!this.running || this.process?.pid === undefined) return;
+    process.kill(this.process.pid, 'SIGKILL');
+    await this.#exited;
+  }
+
+  /** SIGTERM and wait for a bounded, graceful exit; returns the exit code. */
+  async terminate(timeoutMs = waitTimeoutMsDefault): Promise<number | null> {
+    if (!this.running || this.process?.pid === undefined) return null;
+    process.kill(this.process.pid, 'SIGTERM');
+    const timer = sleep(timeoutMs).then(() => 'timeout' as const);
+    const outcome = await Promise.race([this.#exited, timer]);
+    if (outcome === 'timeout') {
+      await this.kill();
+      throw new Error(`node ${this.spec.index} did not exit within ${timeoutMs}ms of SIGTERM`);
+    }
+    return outcome ?? null;
+  }
+
+  async status(): Promise<Record<string, unknown>> {
+    const answer = await http(`${this.url}/status`);
+    if (answer.status !== 200) throw new Error(`status ${answer.status}: ${answer.text}`);
+    return answer.body as Record<string, unknown>;
+  }
+
+  async raftStatus(): Promise<{ state: string; commit_index: number; applied_index: number; term: number; voter: boolean }> {
+    const status = await this.status();
+    const store = status.store as { raft: { state: string; commit_index: number; applied_index: number; term: number; voter: boolean } };
+    return store.raft;
+  }
+
+  async checksum(): Promise<{ checksum: string; appliedIndex: number }> {
+    const status = await this.status();
+    const store = status.store as { sqlite3: { checksum: string }; fsm_index: number };
+    return { checksum: store.sqlite3.checksum, appliedIndex: store.fsm_index };
+  }
+
+  execute(statements: unknown, query = ''): Promise<HttpAnswer> {
+    return http(`${this.url}/db/execute${query}`, { json: statements });
+  }
+
+  query(sql: string, query = ''): Promise<HttpAnswer> {
+    const separator = query === '' ? '?' : `${query}&`;
+    return http(`${this.url}/db/query${separator}q=${encodeURIComponent(sql)}`);
+  }
+
+  log(): string {
+    return existsSync(this.logPath) ? readFileSync(this.logPath, 'utf8') : '';
+  }
+}
+
+export interface ClusterOptions {
+  readonly size: number;
+  /** 'join': node 1 bootstraps, the others --join it; 'bootstrap-expect': all start together. */
+  readonly formation: 'join' | 'bootstrap-expect';
+  /** Extra flags for every node. */
+  readonly flags?: readonly string[];
+  /** Extra flags per node index (1-based). */
+  readonly nodeFlags?: Readonly<Record<number, readonly string[]>>;
+}
+
+export class TestCluster {
+  readonly rootDirectory: string;
+  readonly nodes: TestNode[] = [];
+  readonly #options: ClusterOptions;
+
+  private constructor(options: ClusterOptions) {
+    this.#options = options;
+    this.rootDirectory = mkdtempSync(join(tmpdir(), 'quorumlite-cluster-'));
+    // Last resort if the test process exits without close(): no child outlives it.
+    process.once('exit', () => {
+      for (const node of this.nodes) if (node.running && node.process?.pid !== undefined) process.kill(node.process.pid, 'SIGKILL');
+    });
+  }
+
+  static async create(options: ClusterOptions): Promise<TestCluster> {
+    if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run \`npm run build\` first`);
+    const cluster = new TestCluster(options);
+    for (let index = 1; index <= options.size; index += 1) await cluster.addNodeSpec();
+    return cluster;
+  }
+
+  /** Allocates a node (address 127.0.0.N, free ports) without starting it. */
+  async addNodeSpec(): Promise<TestNode> {
+    const index = this.nodes.length + 1;
+    const host = `127.0.0.${index}`;
+    const node = new TestNode({ index, host, httpPort: await freePort(host), raftPort: await freePort(host) }, this.rootDirectory);
+    this.nodes.push(node);
+    return node;
+  }
+
+  node(index: number): TestNode {
+    const node = this.nodes[index - 1];
+    if (node === undefined) throw new Error(`no node ${index}`);
+    return node;
+  }
+
+  flagsFor(node: TestNode): string[] {
+    const flags = [...(this.#options.flags ?? []), ...(this.#options.nodeFlags?.[node.spec.index] ?? [])];
+    const others = this.nodes.filter((other) => other !== node).map((other) => other.raftAddress);
+    if (this.#options.formation === 'bootstrap-expect') {
+      return [...flags, '--bootstrap-expect', String(this.#options.size), '--join', [node.raftAddress, ...others].join(',')];
+    }
+    if (node.spec.index === 1) return flags;
+    return [...flags, '--join', others.join(',')];
+  }
+
+  /** Starts every node and waits until all agree on one leader and every voter is in. */
+  async start(): Promise<void> {
+    if (this.#options.formation === 'join') {
+      this.node(1).start(this.flagsFor(this.node(1)));
+      await this.waitForLeader([this.node(1)]);
+      for (const node of this.nodes.slice(1)) node.start(this.flagsFor(node));
+    } else {
+      for (const node of this.nodes) node.start(this.flagsFor(node));
+    }
+    await this.waitForMembers(this.nodes.length);
+  }
+
+  running(): TestNode[] {
+    return this.nodes.filter((node) => node.running);
+  }
+
+  /** Waits until every given node reports the same leader; returns that leader. */
+  async waitForLeader(among: readonly TestNode[] = this.running(), timeoutMs = waitTimeoutMsDefault): Promise<TestNode> {
+    return waitFor('one leader agreed by every running node', async () => {
+      const leaders = new Set<string>();
+      for (const node of among) {
+        const status = await node.status();
+        const store = status.store as { leader: { node_id: string } };
+        leaders.add(store.leader.node_id);
+      }
+      const [leaderId] = [...leaders];
+      if (leaders.size !== 1 || leaderId === undefined || leaderId === '') return undefined;
+      const leader = this.nodes.find((node) => node.id === leaderId);
+      if (leader === undefined || !leader.running) return undefined;
+      return (await leader.raftStatus()).state === 'Leader' ? leader : undefined;
+    }, timeoutMs);
+  }
+
+  /** Waits until the leader lists `count` members (voters and non-voters). */
+  async waitForMembers(count: number, voters = count): Promise<void> {
+    await waitFor(`${count} members (${voters} voters)`, async () => {
+      const leader = await this.waitForLeader();
+      const nodes = await http(`${leader.url}/nodes?nonvoters&ver=2`);
+      const list = (nodes.body as { nodes?: { voter: boolean; reachable: boolean }[] }).nodes ?? [];
+      const voterCount = list.filter((node) => node.voter).length;
+      return list.length === count && voterCount === voters && list.every((node) => node.reachable) ? true : undefined;
+    });
+  }
+
+  /** Waits until every running node applied at least `index`; returns their checksums. */
+  async waitForApplied(index: number, among: readonly TestNode[] = this.running()): Promise<string[]> {
+    return waitFor(`every node applied ${index}`, async () => {
+      const sums: string[] = [];
+      for (const node of among) {
+        const { checksum, appliedIndex } = await node.checksum();
+        if (appliedIndex < index) return undefined;
+        sums.push(checksum);
+      }
+      return sums;
+    });
+  }
+
+  /** Waits until every running node has the same applied index and content checksum. */
+  async waitForConvergence(among: readonly TestNode[] = this.running()): Promise<{ checksum: string; appliedIndex: number }> {
+    return waitFor('identical checksums at one applied index on every node', async () => {
+      const states = await Promise.all(among.map((node) => node.checksum()));
+      const first = states[0];
+      if (first === undefined) return undefined;
+      return states.every((state) => state.checksum === first.checksum && state.appliedIndex === first.appliedIndex) ? first : undefined;
+    });
+  }
+
+  /** Kills every child by PID and removes the temp dirs. Safe to call twice. */
+  async close(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.kill().catch(() => undefined)));
+    if (process.env.QUORUMLITE_KEEP_TEST_DIRS === undefined) rmSync(this.rootDirectory, { recursive: true, force: true });
+  }
+
+  /** The tail of every node's log, for a failing test's message. */
+  logs(lineCount = 40): string {
+    return this.nodes.map((node) => `--- node ${node.spec.index} (${node.id}) ---\n${node.log().split('\n').slice(-lineCount).join('\n')}`).join('\n');
+  }
+}
