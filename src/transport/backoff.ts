@@ -21,6 +21,8 @@ export function backoffDelayMs(failedAttemptCount: number, limits: BackoffLimits
   // 2^30 already exceeds any sane cap; the exponent bound keeps the arithmetic finite.
   const exponent = Math.min(failedAttemptCount - 1, 30);
   const ceilingMs = Math.min(limits.backoffMaxMs, limits.backoffBaseMs * 2 ** exponent);
-  const fraction = Math.min(Math.max(random(), 0), 1);
+  const drawn = random();
+  // Clamp a misbehaving source (NaN, out of range) rather than leave the delay unbounded.
+  const fraction = drawn >= 0 ? Math.min(drawn, 1) : 0;
   return ceilingMs / 2 + (ceilingMs / 2) * fraction;
 }

@@ -7,7 +7,7 @@
  * individually encoded Raft messages, so each message is encoded once, when it is
  * queued, and its size is known exactly for the queue's byte bound.
  */
-import { Packr } from 'msgpackr';
+import { C1, Packr } from 'msgpackr';
 import { TransportError } from './errors.js';
 
 export const protocolVersion = 1;
@@ -49,26 +49,44 @@ export function encodeValue(value: unknown): Buffer {
   return packr.pack(value);
 }
 
-/** Decodes exactly one value; trailing bytes or truncation are MALFORMED_FRAME. */
+/** Decodes exactly one value; trailing bytes, truncation or the reserved 0xC1 byte are MALFORMED_FRAME. */
 export function decodeValue(bytes: Uint8Array): unknown {
+  let value: unknown;
   try {
-    return packr.unpack(asPlainView(bytes));
+    value = packr.unpack(asPlainView(bytes));
   } catch (error) {
     throw new TransportError('MALFORMED_FRAME', `frame payload is not valid MessagePack: ${describe(error)}`, {
       cause: error,
     });
   }
+  requireNoReservedMarker(value, 0);
+  return value;
 }
 
 /** Decodes a concatenation of values (a MESSAGES payload). */
 export function decodeValues(bytes: Uint8Array): unknown[] {
+  let values: unknown[];
   try {
-    return packr.unpackMultiple(asPlainView(bytes)) as unknown[];
+    values = packr.unpackMultiple(asPlainView(bytes)) as unknown[];
   } catch (error) {
     throw new TransportError('MALFORMED_FRAME', `messages payload is not valid MessagePack: ${describe(error)}`, {
       cause: error,
     });
   }
+  for (const value of values) requireNoReservedMarker(value, 0);
+  return values;
+}
+
+/** Plain data is at most this deep; deeper input is refused rather than walked. */
+const valueDepthMax = 64;
+
+/** msgpackr decodes the never-used byte 0xC1 to a marker object instead of failing; refuse it anywhere in a value. */
+function requireNoReservedMarker(value: unknown, depth: number): void {
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return;
+  if (value === C1) throw new TransportError('MALFORMED_FRAME', 'frame payload holds the reserved MessagePack byte 0xC1');
+  if (depth >= valueDepthMax) throw new TransportError('MALFORMED_FRAME', `frame payload nests deeper than ${valueDepthMax} levels`);
+  const children = Array.isArray(value) ? value : Object.values(value);
+  for (const child of children) requireNoReservedMarker(child, depth + 1);
 }
 
 /** Decoding from a plain Uint8Array view makes msgpackr return Uint8Array, not Buffer, for binary. */

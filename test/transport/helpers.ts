@@ -12,7 +12,7 @@ import { MemoryNetwork } from '../../src/transport/memory-network.js';
 import { MemoryTransport } from '../../src/transport/memory-transport.js';
 import type { StreamNetwork } from '../../src/transport/stream-network.js';
 import type { StreamTransport, StreamTransportOptions } from '../../src/transport/stream-transport.js';
-import { TcpNetwork } from '../../src/transport/tcp-network.js';
+import { TcpNetwork, type TlsOptions } from '../../src/transport/tcp-network.js';
 import { TcpTransport } from '../../src/transport/tcp-transport.js';
 
 export interface TestMessage {
@@ -25,7 +25,7 @@ export type TransportKind = 'tcp' | 'memory';
 
 export type TestTransport = StreamTransport<TestMessage>;
 
-type ExtraOptions = Partial<Omit<StreamTransportOptions, 'nodeId'>>;
+type ExtraOptions = Partial<Omit<StreamTransportOptions, 'nodeId'>> & { readonly tls?: TlsOptions };
 
 export class Harness {
   readonly kind: TransportKind;
@@ -47,7 +47,7 @@ export class Harness {
   }
 
   async create(nodeId: string, options: ExtraOptions = {}): Promise<TestTransport> {
-    const fullOptions: StreamTransportOptions = {
+    const fullOptions: StreamTransportOptions & { readonly tls?: TlsOptions } = {
       clusterId: 'cluster-test',
       listenAddress: this.nextListenAddress(nodeId),
       ...options,

@@ -1,0 +1,174 @@
+/**
+ * What only the TCP transport has: loopback "hosts", address parsing, reconnect
+ * backoff against a real dead port, and TLS (mutual when a CA is given).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { TransportError } from '../../src/transport/errors.js';
+import { formatAddress, parseAddress, type TlsOptions } from '../../src/transport/tcp-network.js';
+import { TcpTransport } from '../../src/transport/tcp-transport.js';
+import { collectMessages, Harness, sleep, waitFor, type TestTransport } from './helpers.js';
+
+async function freeAddress(host: string): Promise<string> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return formatAddress(host, port);
+}
+
+describe('tcp: addresses', () => {
+  it('parses host:port and [ipv6]:port, and refuses anything else', () => {
+    assert.deepStrictEqual(parseAddress('127.0.0.2:4002'), { host: '127.0.0.2', port: 4002 });
+    assert.deepStrictEqual(parseAddress('[::1]:80'), { host: '::1', port: 80 });
+    assert.deepStrictEqual(parseAddress('node-1.local:0'), { host: 'node-1.local', port: 0 });
+    assert.equal(formatAddress('::1', 80), '[::1]:80');
+    for (const bad of ['127.0.0.1', ':80', '127.0.0.1:', 'a:b', '127.0.0.1:70000', 'http://x:1']) {
+      assert.throws(() => parseAddress(bad), (error: unknown) => error instanceof TransportError && error.code === 'INVALID_ARGUMENT', bad);
+    }
+  });
+
+  it('refuses a bad listen address at start()', async () => {
+    const transport = new TcpTransport({ nodeId: 'a', clusterId: 'c', listenAddress: 'nonsense' });
+    await assert.rejects(transport.start(), (error: unknown) => error instanceof TransportError && error.code === 'INVALID_ARGUMENT');
+    await transport.close();
+  });
+
+  it('nodes on different loopback hosts talk, and advertise their own address', async () => {
+    const harness = new Harness('tcp');
+    try {
+      const a = await harness.create('a', { listenAddress: '127.0.0.2:0' });
+      const b = await harness.create('b', { listenAddress: '127.0.0.3:0' });
+      assert.match(a.address, /^127\.0\.0\.2:\d+$/);
+      assert.match(b.address, /^127\.0\.0\.3:\d+$/);
+      harness.introduce(a, b);
+      const atB = collectMessages(b);
+      b.handle('whoami', async (_payload, context) => context.fromAddress);
+      a.send([{ from: 'a', to: 'b', n: 1 }]);
+      assert.equal(await a.call({ id: 'b' }, 'whoami', null), a.address);
+      await waitFor('the message', () => atB.length === 1);
+    } finally {
+      await harness.dispose();
+    }
+  });
+});
+
+describe('tcp: reconnect backoff', () => {
+  it('redials a dead peer no faster than the backoff allows, then connects when it appears', async () => {
+    const harness = new Harness('tcp');
+    try {
+      const backoffBaseMs = 20;
+      const a = await harness.create('a', { limits: { backoffBaseMs, backoffMaxMs: 80 } });
+      const address = await freeAddress('127.0.0.2');
+      a.setPeer('b', address);
+      const startedMs = Date.now();
+      for (let round = 0; round < 40; round++) {
+        a.send([{ from: 'a', to: 'b', round }]);
+        await sleep(10);
+      }
+      const elapsedMs = Date.now() - startedMs;
+      const failures = a.metrics().peers['b']?.connectFailures ?? 0;
+      assert.ok(failures >= 2, `it kept retrying (${failures} failures)`);
+      // Each wait is at least backoffBaseMs / 2, so a slower machine only means fewer attempts.
+      assert.ok(failures <= Math.ceil(elapsedMs / (backoffBaseMs / 2)) + 1, `${failures} dials in ${elapsedMs} ms`);
+      const b = await harness.create('b', { listenAddress: address });
+      const atB = collectMessages(b);
+      await waitFor('delivery once the peer listens', () => {
+        a.send([{ from: 'a', to: 'b', late: true }]);
+        return atB.length > 0;
+      });
+    } finally {
+      await harness.dispose();
+    }
+  });
+});
+
+function openssl(args: string[], cwd: string): void {
+  execFileSync('openssl', args, { cwd, stdio: 'pipe' });
+}
+
+/** A CA and one certificate it signs for 127.0.0.1–3, valid for client and server use. */
+function makeCertificates(directory: string, name: string): { ca: string; cert: string; key: string } {
+  const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl(['req', '-x509', ...ecKey, '-keyout', `${name}-ca.key`, '-out', `${name}-ca.crt`, '-days', '2', '-subj', `/CN=${name} test CA`], directory);
+  openssl(['req', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name} node`], directory);
+  writeFileSync(
+    join(directory, `${name}.ext`),
+    'subjectAltName=IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n',
+  );
+  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${name}-ca.crt`, '-CAkey', `${name}-ca.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`], directory);
+  const read = (file: string): string => readFileSync(join(directory, file), 'utf8');
+  return { ca: read(`${name}-ca.crt`), cert: read(`${name}.crt`), key: read(`${name}.key`) };
+}
+
+function opensslMissingReason(): string | undefined {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'pipe' });
+    return undefined;
+  } catch {
+    return 'openssl is not installed, so no test certificate can be made';
+  }
+}
+
+const skipReason = opensslMissingReason();
+if (skipReason !== undefined) console.log(`skipping TLS tests: ${skipReason}`);
+
+describe('tcp: TLS', { skip: skipReason }, () => {
+  const harness = new Harness('tcp');
+  let good: TlsOptions;
+  let rogue: TlsOptions;
+  before(async () => {
+    const directory = await harness.temporaryDirectory();
+    const goodFiles = makeCertificates(directory, 'good');
+    const rogueFiles = makeCertificates(directory, 'rogue');
+    good = goodFiles;
+    // A valid certificate, but from a CA the cluster does not trust.
+    rogue = { cert: rogueFiles.cert, key: rogueFiles.key, ca: goodFiles.ca };
+  });
+  after(async () => {
+    await harness.dispose();
+  });
+
+  async function tlsNode(nodeId: string, tls: TlsOptions | undefined, host: string): Promise<TestTransport> {
+    return harness.create(nodeId, { listenAddress: `${host}:0`, ...(tls === undefined ? {} : { tls }) });
+  }
+
+  it('carries messages, calls and snapshots over mutually authenticated TLS', async () => {
+    const a = await tlsNode('tls-a', good, '127.0.0.1');
+    const b = await tlsNode('tls-b', good, '127.0.0.2');
+    harness.introduce(a, b);
+    const atB = collectMessages(b);
+    b.handle('ping', async (payload) => ({ pong: payload }));
+    a.send([{ from: 'tls-a', to: 'tls-b', data: new Uint8Array([1, 2, 3]) }]);
+    assert.deepStrictEqual(await a.call({ id: 'tls-b' }, 'ping', 7n), { pong: 7n });
+    await waitFor('the message', () => atB.length === 1);
+    assert.deepStrictEqual(atB[0], { from: 'tls-a', to: 'tls-b', data: new Uint8Array([1, 2, 3]) });
+    const directory = await harness.temporaryDirectory();
+    const file = join(directory, 'snap.bin');
+    writeFileSync(file, Buffer.alloc(600_000, 3));
+    let size = 0;
+    b.onSnapshot(async (_metadata, tempFilePath) => {
+      size = readFileSync(tempFilePath).byteLength;
+    });
+    await a.sendSnapshot('tls-b', { index: 1 }, file);
+    assert.equal(size, 600_000);
+  });
+
+  it('refuses a peer whose certificate another CA signed', async () => {
+    const server = await tlsNode('tls-server', good, '127.0.0.3');
+    server.handle('ping', async () => 'pong');
+    const intruder = await tlsNode('tls-intruder', rogue, '127.0.0.1');
+    await assert.rejects(intruder.call({ address: server.address }, 'ping', {}), (error: unknown) => error instanceof TransportError && error.code === 'UNREACHABLE');
+  });
+
+  it('refuses a plain-TCP peer', async () => {
+    const server = await tlsNode('tls-server-2', good, '127.0.0.2');
+    server.handle('ping', async () => 'pong');
+    const plain = await tlsNode('plain', undefined, '127.0.0.1');
+    await assert.rejects(plain.call({ address: server.address }, 'ping', {}), (error: unknown) => error instanceof TransportError && error.code === 'UNREACHABLE');
+  });
+});
