@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { ConfState, Entry, HardState, RaftStorage, Snapshot } from '../raft/types.js';
 import { RaftStorageError } from '../raft/types.js';
+import { ENTRY_OVERHEAD_BYTES } from '../raft/log-unstable.js';
 import { StorageError, assert, storageErrorFromSystem } from './errors.js';
 import { lockDirectory } from './directory-lock.js';
 import { closeFile, dataSync, fullSync, openFile, syncDirectory, truncateFile, writeFully } from './file-io.js';
@@ -214,7 +215,10 @@ export class DurableStorage implements RaftStorage {
     return term;
   }
 
-  /** Entries in [low, high), stopping before maxBytes of entry data is exceeded (at least one entry). */
+  /**
+   * Entries in [low, high), stopping before maxBytes is exceeded (at least one entry).
+   * An entry counts as its data plus ENTRY_OVERHEAD_BYTES, as the core's own limits do.
+   */
   entries(low: number, high: number, maxBytes: number): Entry[] {
     this.assertOpen();
     const state = this.state;
@@ -226,9 +230,9 @@ export class DurableStorage implements RaftStorage {
     let end = low;
     let totalBytes = 0;
     while (end < high) {
-      const dataBytes = state.locations.recordBytesOf(end) - ENTRY_RECORD_HEADER_BYTES;
-      if (end > low && totalBytes + dataBytes > maxBytes) break;
-      totalBytes += dataBytes;
+      const entryBytes = state.locations.recordBytesOf(end) - ENTRY_RECORD_HEADER_BYTES + ENTRY_OVERHEAD_BYTES;
+      if (end > low && totalBytes + entryBytes > maxBytes) break;
+      totalBytes += entryBytes;
       end++;
     }
     return this.readEntries(low, end);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DurableStorage } from '../../src/storage/durable-storage.js';
 import { StorageError } from '../../src/storage/errors.js';
 import { RaftStorageError } from '../../src/raft/types.js';
+import { ENTRY_OVERHEAD_BYTES } from '../../src/raft/log-unstable.js';
 import type { StorageOptions } from '../../src/storage/options.js';
 import { RecordKind, encodeMetadataRecord } from '../../src/storage/record-format.js';
 import { entryData, makeEntries, makeTemporaryDirectory, removeDirectory, summary } from './helpers.js';
@@ -94,16 +95,17 @@ test('an append at or below the last index truncates the conflicting suffix, als
   });
 });
 
-test('entries() stops at maxBytes of entry data but always returns at least one entry', async () => {
+test('entries() stops at maxBytes (data + ENTRY_OVERHEAD_BYTES each, as the core counts) but returns at least one', async () => {
   await withStore('max-bytes', {}, async (_directory, _reopen, store) => {
     await store.save({ entries: makeEntries(1, 10, 1, 100) });
+    const each = 100 + ENTRY_OVERHEAD_BYTES;
     assert.equal(store.entries(1, 11, 0).length, 1);
-    assert.equal(store.entries(1, 11, 99).length, 1);
-    assert.equal(store.entries(1, 11, 100).length, 1);
-    assert.equal(store.entries(1, 11, 299).length, 2);
-    assert.equal(store.entries(1, 11, 300).length, 3);
-    assert.equal(store.entries(1, 11, 1000).length, 10);
-    assert.equal(store.entries(3, 11, 250).map((entry) => entry.index).join(','), '3,4');
+    assert.equal(store.entries(1, 11, each * 2 - 1).length, 1);
+    assert.equal(store.entries(1, 11, each * 2).length, 2);
+    assert.equal(store.entries(1, 11, each * 3 - 1).length, 2);
+    assert.equal(store.entries(1, 11, each * 3).length, 3);
+    assert.equal(store.entries(1, 11, each * 10).length, 10);
+    assert.equal(store.entries(3, 11, each * 2.5).map((entry) => entry.index).join(','), '3,4');
     assert.throws(() => store.entries(5, 4, 100), isCode('INVALID_ARGUMENT'));
   });
 });
