@@ -5,7 +5,7 @@ import { badRequest, HttpError } from './http-error.js';
 import type { JsonOutput } from './json-writer.js';
 import { JsonSyntaxError, parseJson, type JsonValue } from './json-reader.js';
 import { renderPrometheusText, type HttpMetrics } from './metrics.js';
-import type { ClusterService, NodeInfo, ReadinessCheck, StatusValue } from './service.js';
+import { isServiceError, type ClusterService, type NodeInfo, type ReadinessCheck, type StatusValue } from './service.js';
 
 export async function handleStatus(exchange: Exchange, service: ClusterService): Promise<void> {
   const status = await exchange.callService(exchange.parameters.timeoutMs, (context) => service.status(context));
@@ -124,7 +124,15 @@ export async function handleReadyz(exchange: Exchange, service: ClusterService):
     return;
   }
   const request = { sync: exchange.flag('sync'), timeoutMs: exchange.parameters.timeoutMs, credentials: exchange.credentials() };
-  const checks = await exchange.callService(request.timeoutMs, (context) => service.readiness(request, context));
+  let checks: readonly ReadinessCheck[];
+  try {
+    checks = await exchange.callService(request.timeoutMs, (context) => service.readiness(request, context));
+  } catch (error) {
+    if (!isServiceError(error) || error.code === 'UNAUTHORIZED') throw error;
+    // A failure to answer is itself a failed check: no leader, or the store is not ready.
+    const failed = error.code === 'NO_LEADER' || error.code === 'NOT_LEADER' ? 'leader' : 'store';
+    checks = [{ name: failed, ok: false, message: error.message }];
+  }
   const { lines, ready } = readinessLines(checks);
   exchange.sendText(ready ? 200 : 503, lines.join('\n'));
 }

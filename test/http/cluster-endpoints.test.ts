@@ -150,6 +150,19 @@ describe('GET /readyz', () => {
   });
 });
 
+describe('GET /readyz when the service cannot answer', () => {
+  it('turns a NO_LEADER failure into the failed leader line', async () => {
+    harness.service.knobs.noLeader = true;
+    try {
+      const response = await fetch(`${base}/readyz`);
+      assert.equal(response.status, 503);
+      assert.equal(await response.text(), '[+]node ok\n[-]leader failed: leader not found');
+    } finally {
+      harness.service.knobs.noLeader = false;
+    }
+  });
+});
+
 describe('GET /metrics', () => {
   it('answers Prometheus text with the service families and the HTTP layer counters', async () => {
     await fetch(`${base}/status`);

@@ -374,3 +374,54 @@ describe('requests are plain data', () => {
 function normaliseBlob(value: unknown): unknown {
   return value instanceof Uint8Array ? [...value] : value;
 }
+
+describe('credentials and disconnects', () => {
+  it('answers 401 with WWW-Authenticate when the service refuses the credentials', async () => {
+    harness.service.knobs.requiredCredentials = { username: 'alice', password: 'secret' };
+    try {
+      const anonymous = await postJson(base, '/db/execute', ['SELECT 1']);
+      assert.equal(anonymous.status, 401);
+      assert.match(anonymous.headers.get('www-authenticate') ?? '', /^Basic realm=/);
+      assert.equal(await anonymous.text(), 'unauthorized\n');
+      const authorization = `Basic ${Buffer.from('alice:secret').toString('base64')}`;
+      const allowed = await postJson(base, '/db/execute', ['SELECT 1'], { Authorization: authorization });
+      assert.equal(allowed.status, 200);
+      await allowed.text();
+    } finally {
+      harness.service.knobs.requiredCredentials = null;
+    }
+  });
+
+  it('aborts the service call when the client disconnects', async () => {
+    harness.service.knobs.hang = true;
+    const aborted = harness.service.abortedSignals.length;
+    const client = new AbortController();
+    const pending = postJson(base, '/db/execute', ['SELECT 1'], {}, client.signal);
+    for (let attempt = 0; attempt < 200 && harness.service.requests.length === 0; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    client.abort();
+    await assert.rejects(pending);
+    for (let attempt = 0; attempt < 200 && harness.service.abortedSignals.length === aborted; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.equal(harness.service.abortedSignals.length, aborted + 1, 'the service saw its signal abort');
+    const reason: unknown = harness.service.abortedSignals.at(-1)?.reason;
+    assert.match(String(reason), /client disconnected/);
+  });
+});
+
+describe('large results', () => {
+  it('streams a large result in chunks that form one exact JSON document', async () => {
+    await postJson(base, '/db/execute', [
+      'CREATE TABLE IF NOT EXISTS numbers (n INTEGER, label TEXT)',
+      "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 20000) INSERT INTO numbers SELECT n, 'label ' || n FROM c",
+    ]);
+    const response = await fetch(`${base}/db/query?q=${encodeURIComponent('SELECT n, label FROM numbers ORDER BY n')}`);
+    assert.equal(response.headers.get('transfer-encoding'), 'chunked');
+    assert.equal(response.headers.get('content-length'), null);
+    const body = (await response.json()) as Json;
+    assert.equal(body.results[0].values.length, 20000);
+    assert.deepEqual(body.results[0].values[19999], [20000, 'label 20000']);
+  });
+});

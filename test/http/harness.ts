@@ -25,9 +25,16 @@ export async function startHarness(options: Partial<HttpServerOptions> = {}): Pr
   };
 }
 
-export async function postJson(base: string, path: string, body: unknown, headers: Record<string, string> = {}) {
+export async function postJson(
+  base: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+  signal?: AbortSignal,
+) {
   return fetch(`${base}${path}`, {
     method: 'POST',
+    signal,
     headers: { 'Content-Type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });

@@ -167,6 +167,25 @@ describe('graceful close', () => {
   });
 });
 
+describe('connection count', () => {
+  it('serves maxConnections connections and drops one more', async () => {
+    const { Agent, request } = await import('undici');
+    const local = await startHarness({ maxConnections: 1 });
+    const first = new Agent({ connections: 1, keepAliveTimeout: 10_000 });
+    const second = new Agent({ connections: 1 });
+    try {
+      const held = await request(`${local.base}/status`, { dispatcher: first });
+      assert.equal(held.statusCode, 200);
+      await held.body.text();
+      await assert.rejects(request(`${local.base}/status`, { dispatcher: second }), /other side closed|ECONNRESET|socket/i);
+    } finally {
+      await first.close();
+      await second.close();
+      await local.close();
+    }
+  });
+});
+
 describe('option validation', () => {
   it('refuses nonsensical bounds (programmer errors)', () => {
     assert.throws(() => resolveHttpServerOptions({ maxBodyBytes: 0 }), /maxBodyBytes must be a positive integer/);

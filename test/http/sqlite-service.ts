@@ -9,6 +9,7 @@ import {
   ServiceError,
   type CallContext,
   type ClusterService,
+  type Credentials,
   type DataResponse,
   type ExecuteRequest,
   type LeaderRequest,
@@ -36,6 +37,8 @@ export interface Knobs {
   hang: boolean;
   readiness: ReadinessCheck[];
   throwUnexpected: boolean;
+  /** When set, data requests must carry exactly these credentials (else UNAUTHORIZED). */
+  requiredCredentials: Credentials | null;
 }
 
 export const servedBy = '127.0.0.1:4002';
@@ -59,6 +62,7 @@ export class SqliteService implements ClusterService {
       { name: 'db', ok: true, message: '' },
     ],
     throwUnexpected: false,
+    requiredCredentials: null,
   };
   private raftIndex = 0;
   private sequenceNumber = 0n;
@@ -74,6 +78,7 @@ export class SqliteService implements ClusterService {
 
   async execute(request: ExecuteRequest, context: CallContext): Promise<DataResponse> {
     this.requests.push(request);
+    this.checkCredentials(request.credentials);
     await this.checkLeadership(request.forward, context);
     if (request.queue) return this.enqueue(request, context);
     return this.write(request);
@@ -132,6 +137,14 @@ export class SqliteService implements ClusterService {
       }
     }
     return { results: [], raftIndex: null, sequenceNumber, servedBy };
+  }
+
+  private checkCredentials(credentials: Credentials | null): void {
+    const required = this.knobs.requiredCredentials;
+    if (required === null) return;
+    if (credentials?.username !== required.username || credentials.password !== required.password) {
+      throw new ServiceError('UNAUTHORIZED', 'unauthorized');
+    }
   }
 
   private async checkLeadership(forward: boolean, context: CallContext): Promise<void> {
@@ -235,6 +248,7 @@ export class SqliteService implements ClusterService {
 
   async readiness(request: ReadinessRequest): Promise<readonly ReadinessCheck[]> {
     this.requests.push(request);
+    if (this.knobs.noLeader) throw new ServiceError('NO_LEADER', 'leader not found');
     const checks = [...this.knobs.readiness];
     if (request.sync) checks.splice(2, 0, { name: 'sync', ok: true, message: '' });
     return checks;
