@@ -72,6 +72,8 @@ export class Raft {
   /** A TimeoutNow went out this term: the lease can no longer be trusted. */
   private timeoutNowSentThisTerm = false;
   private pendingReads: PendingRead[] = [];
+  /** Proposals were appended since the last broadcast (see flushAppends). */
+  appendsToFlush = false;
   private readsAwaitingTermCommit: Uint8Array[] = [];
 
   constructor(rawConfig: RaftConfig) {
@@ -569,6 +571,8 @@ export class Raft {
     progress.probeSent = false;
     progress.leaseAckTick = Math.max(progress.leaseAckTick, message.index);
     if (progress.state === 'replicate' && progress.inflights.full()) progress.inflights.freeFirstOne();
+    // Behind: resend from next. In replicate state this may be an empty MsgApp, which is
+    // how a follower that lost appends (its rejection puts it back into probe) recovers.
     if (progress.match < this.log.lastIndex()) this.sendAppend(message.from);
     if (message.context.length > 0) this.onReadAck(message.from, message.context);
   }
@@ -616,7 +620,21 @@ export class Raft {
   }
 
   broadcastAppend(): void {
-    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id);
+    this.appendsToFlush = false;
+    for (const id of this.progress.keys()) {
+      if (id === this.id) continue;
+      this.sendAppend(id);
+      this.fillWindow(id);
+    }
+  }
+
+  /**
+   * Proposals do not send at once: RawNode.ready() flushes them, so all proposals made
+   * between two Ready turns travel in as few MsgApp as the size limit allows.
+   */
+  flushAppends(): void {
+    if (this.appendsToFlush && this.role === 'leader') this.broadcastAppend();
+    this.appendsToFlush = false;
   }
 
   sendAppend(to: NodeId): void {
@@ -729,7 +747,7 @@ export class Raft {
     }
     this.uncommittedBytes += bytes;
     const entry = this.appendEntries([{ type, data }]);
-    this.broadcastAppend();
+    this.appendsToFlush = true;
     return { index: entry.index, term: entry.term };
   }
 

@@ -111,6 +111,7 @@ export class RawNode {
       raft.log.unstable.snapshot !== undefined ||
       raft.log.hasNextCommittedEntries() ||
       raft.messages.length > 0 ||
+      raft.appendsToFlush ||
       raft.readStates.length > 0 ||
       raft.failedReads.length > 0
     );
@@ -120,6 +121,7 @@ export class RawNode {
   ready(): Ready {
     assert(this.outstanding === undefined, 'ready() called again before advance()');
     const raft = this.raft;
+    raft.flushAppends();
     const softState = this.softState();
     const hardState = this.hardState();
     const hardStateChanged = !hardStatesEqual(hardState, this.previousHardState);

@@ -1,0 +1,232 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryStorage, RaftError, RawNode, encodeConfChange } from '../../src/raft/index.js';
+import type { Message } from '../../src/raft/index.js';
+import { TestCluster, decoder, encoder, entry, testConfig } from './helpers.js';
+
+function singleNode(overrides = {}): { node: RawNode; storage: MemoryStorage } {
+  const storage = new MemoryStorage({ confState: { voters: ['1'], learners: [] } });
+  return { node: new RawNode(testConfig('1', storage, overrides)), storage };
+}
+
+function persistAndAdvance(node: RawNode, storage: MemoryStorage) {
+  const ready = node.ready();
+  if (ready.snapshot !== undefined) storage.applySnapshot(ready.snapshot);
+  storage.append(ready.entries);
+  if (ready.hardState !== undefined) storage.setHardState(ready.hardState);
+  node.advance(ready);
+  return ready;
+}
+
+function raftCode(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof RaftError) return error.code;
+    throw error;
+  }
+  return 'none';
+}
+
+test('raw node: a one-node cluster elects itself and commits only after persisting', () => {
+  const { node, storage } = singleNode();
+  node.campaign();
+  assert.equal(node.status().role, 'leader');
+  const first = persistAndAdvance(node, storage);
+  assert.equal(first.entries.length, 1, 'the empty entry of the new term');
+  assert.equal(first.hardState?.commit, 1, 'nothing new is committed before the leader persisted it');
+  assert.equal(first.mustSync, true);
+  const second = persistAndAdvance(node, storage);
+  assert.deepEqual(second.committedEntries.map((e) => e.index), [2]);
+  const { index, term } = node.propose(encoder.encode('x'));
+  assert.deepEqual({ index, term }, { index: 3, term: 2 });
+  persistAndAdvance(node, storage);
+  const applied = persistAndAdvance(node, storage);
+  assert.deepEqual(applied.committedEntries.map((e) => decoder.decode(e.data)), ['x']);
+  assert.equal(applied.mustSync, false, 'a commit-only change needs no fsync');
+  assert.equal(node.hasReady(), false);
+});
+
+test('raw node: ready/advance contract is enforced', () => {
+  const { node, storage } = singleNode();
+  node.campaign();
+  const ready = node.ready();
+  assert.equal(node.hasReady(), false, 'nothing new is offered while a Ready is outstanding');
+  assert.throws(() => node.ready(), /before advance/);
+  assert.throws(() => node.advance({ ...ready }), /the Ready returned by the last ready/);
+  storage.append(ready.entries);
+  node.advance(ready);
+  assert.equal(node.hasReady(), true);
+});
+
+test('raw node: MsgApp batches entries up to maxSizePerMessageBytes', () => {
+  // Each entry is 100 data bytes + 16 overhead = 116; 2 fit in 232, 3 (348) do not.
+  const cluster = new TestCluster(['1', '2'], { maxSizePerMessageBytes: 232 });
+  cluster.elect('1');
+  for (let i = 0; i < 5; i++) cluster.node('1').raw.propose(new Uint8Array(100));
+  cluster.processReady('1');
+  const appends = cluster.queue.filter((m) => m.type === 'MsgApp');
+  assert.deepEqual(appends.map((m) => m.entries.length), [2, 2, 1]);
+  cluster.stabilize();
+  assert.equal(cluster.node('2').raw.status().commit, cluster.node('1').raw.status().lastIndex);
+});
+
+test('raw node: at most maxInflightMessages appends are in flight to a follower', () => {
+  const cluster = new TestCluster(['1', '2', '3'], { maxInflightMessages: 2, maxSizePerMessageBytes: 1 });
+  cluster.elect('1');
+  const leader = cluster.node('1');
+  for (let i = 0; i < 5; i++) leader.raw.propose(encoder.encode(`e${i}`));
+  cluster.processReady('1');
+  const toTwo = cluster.queue.filter((m) => m.to === '2' && m.type === 'MsgApp');
+  assert.equal(toTwo.length, 2, 'the window of two is full; the rest waits');
+  assert.equal(leader.raw.status().progress['2']?.inflightMessages, 2);
+  // One acknowledgement frees one slot and lets exactly one more append go out.
+  const first = toTwo[0] as Message;
+  cluster.queue = [];
+  leader.raw.step({ ...first, type: 'MsgAppResp', from: '2', to: '1', entries: [], index: first.index + 1 });
+  cluster.processReady('1');
+  assert.equal(cluster.queue.filter((m) => m.to === '2' && m.type === 'MsgApp').length, 1);
+});
+
+test('raw node: proposals beyond maxUncommittedEntriesBytes are dropped until entries commit', () => {
+  const cluster = new TestCluster(['1', '2', '3'], { maxUncommittedEntriesBytes: 3 * 26 });
+  cluster.elect('1');
+  const leader = cluster.node('1').raw;
+  cluster.dropIf = () => true;
+  for (let i = 0; i < 3; i++) leader.propose(new Uint8Array(10)); // 26 bytes each: exactly at the bound
+  assert.equal(raftCode(() => leader.propose(new Uint8Array(10))), 'PROPOSAL_DROPPED');
+  cluster.dropIf = () => false;
+  cluster.stabilize();
+  cluster.stabilize();
+  assert.equal(raftCode(() => leader.propose(new Uint8Array(10))), 'none');
+});
+
+test('raw node: a single proposal larger than the bound is accepted when nothing is uncommitted', () => {
+  const cluster = new TestCluster(['1', '2', '3'], { maxUncommittedEntriesBytes: 10 });
+  cluster.elect('1');
+  assert.equal(raftCode(() => cluster.node('1').raw.propose(new Uint8Array(100))), 'none');
+  assert.equal(raftCode(() => cluster.node('1').raw.propose(new Uint8Array(1))), 'PROPOSAL_DROPPED');
+});
+
+test('raw node: committed entries per Ready are bounded by maxCommittedBytesPerReady', () => {
+  const cluster = new TestCluster(['1'], { maxCommittedBytesPerReady: 40 });
+  cluster.elect('1');
+  const node = cluster.node('1');
+  for (let i = 0; i < 4; i++) node.raw.propose(new Uint8Array(10)); // 26 bytes each
+  const sizes: number[] = [];
+  for (let round = 0; round < 10 && node.raw.hasReady(); round++) {
+    const ready = cluster.processReady('1');
+    if (ready !== undefined && ready.committedEntries.length > 0) sizes.push(ready.committedEntries.length);
+  }
+  assert.deepEqual(sizes, [1, 1, 1, 1]);
+});
+
+test('raw node: malformed, foreign and stale messages are ignored', () => {
+  const cluster = new TestCluster(['1', '2', '3']);
+  cluster.elect('1');
+  const follower = cluster.node('2').raw;
+  const before = JSON.stringify(follower.status());
+  const valid: Message = {
+    type: 'MsgApp', from: '1', to: '2', term: 2, logTerm: 2, index: 2, entries: [], commit: 2,
+    reject: false, rejectHint: 0, context: new Uint8Array(0),
+  };
+  const garbage: unknown[] = [
+    null,
+    { ...valid, type: 'MsgBogus' },
+    { ...valid, term: -1 },
+    { ...valid, term: 1.5 },
+    { ...valid, context: 'x' },
+    { ...valid, entries: undefined },
+    { ...valid, type: 'MsgSnap' },
+    { ...valid, to: '3' },
+    { ...valid, from: '2' },
+    { ...valid, term: 1, entries: [entry(3, 1)] },
+  ];
+  for (const message of garbage) follower.step(message as Message);
+  assert.equal(JSON.stringify(follower.status()), before);
+});
+
+test('raw node: a restarted node keeps its term, vote and log and does not vote twice', () => {
+  const cluster = new TestCluster(['1', '2', '3']);
+  cluster.elect('1');
+  cluster.node('1').raw.propose(encoder.encode('kept'));
+  cluster.stabilize();
+  const node = cluster.node('2');
+  const status = node.raw.status();
+  node.raw = new RawNode(testConfig('2', node.storage, { applied: status.applied }));
+  const after = node.raw.status();
+  assert.equal(after.term, status.term);
+  assert.equal(after.vote, '1');
+  assert.equal(after.lastIndex, status.lastIndex);
+  assert.equal(after.commit, status.commit);
+  node.raw.step({
+    type: 'MsgVote', from: '3', to: '2', term: status.term, logTerm: 9, index: 99, entries: [], commit: 0,
+    reject: false, rejectHint: 0, context: new Uint8Array(0),
+  });
+  const ready = node.raw.ready();
+  assert.deepEqual(ready.messages.map((m) => [m.type, m.reject]), [['MsgVoteResp', true]], 'already voted for 1 in this term');
+});
+
+test('raw node: membership takes effect on append and reverts when the entry is truncated', () => {
+  const storage = new MemoryStorage({ confState: { voters: ['1', '2', '3'], learners: [] } });
+  const follower = new RawNode(testConfig('2', storage));
+  const base = { entries: [], commit: 1, reject: false, rejectHint: 0, context: new Uint8Array(0) } as const;
+  const change = encodeConfChange({ type: 'add-learner', nodeId: '4', context: new Uint8Array(0) });
+  follower.step({ ...base, type: 'MsgApp', from: '1', to: '2', term: 2, logTerm: 1, index: 1,
+    entries: [entry(2, 2), { index: 3, term: 2, type: 'conf-change', data: change }] });
+  assert.deepEqual(follower.confState(), { voters: ['1', '2', '3'], learners: ['4'] });
+  assert.deepEqual(follower.confStateAt(2), { voters: ['1', '2', '3'], learners: [] });
+  // A new leader of term 3 never had index 3: it overwrites it, and the change reverts.
+  follower.step({ ...base, type: 'MsgApp', from: '3', to: '2', term: 3, logTerm: 2, index: 2, entries: [entry(3, 3)] });
+  assert.deepEqual(follower.confState(), { voters: ['1', '2', '3'], learners: [] });
+  assert.equal(follower.status().lastIndex, 3);
+});
+
+test('raw node: a restarted node rebuilds membership from the snapshot plus conf entries in its log', () => {
+  const cluster = new TestCluster(['1', '2', '3']);
+  cluster.elect('1');
+  cluster.node('1').raw.proposeConfChange({ type: 'add-learner', nodeId: '4', context: new Uint8Array(0) });
+  cluster.stabilize();
+  const node = cluster.node('3');
+  node.raw = new RawNode(testConfig('3', node.storage, { applied: 0 }));
+  assert.deepEqual(node.raw.confState(), { voters: ['1', '2', '3'], learners: ['4'] });
+});
+
+test('raw node: a leader counts heartbeats toward commit only up to each follower match', () => {
+  const cluster = new TestCluster(['1', '2', '3']);
+  cluster.elect('1');
+  cluster.dropIf = (m) => m.to === '3';
+  cluster.node('1').raw.propose(encoder.encode('a'));
+  cluster.stabilize();
+  for (let i = 0; i < 1; i++) cluster.node('1').raw.tick();
+  cluster.processReady('1');
+  const heartbeats = cluster.queue.filter((m) => m.type === 'MsgHeartbeat');
+  const commit = cluster.node('1').raw.status().commit;
+  assert.deepEqual(
+    heartbeats.map((m) => [m.to, m.commit]),
+    [['2', commit], ['3', 2]],
+    'follower 3 only matched index 2, so it may only learn commit 2',
+  );
+});
+
+test('raw node: follower-side API calls refuse with NOT_LEADER and a leader hint', () => {
+  const cluster = new TestCluster(['1', '2', '3']);
+  cluster.elect('1');
+  const follower = cluster.node('2').raw;
+  for (const call of [
+    () => follower.propose(encoder.encode('x')),
+    () => follower.proposeConfChange({ type: 'add-voter', nodeId: '9', context: new Uint8Array(0) }),
+    () => follower.readIndex(encoder.encode('r')),
+    () => follower.transferLeadership('3'),
+    () => follower.stepDown(),
+  ]) {
+    try {
+      call();
+      assert.fail('expected NOT_LEADER');
+    } catch (error) {
+      assert.ok(error instanceof RaftError);
+      assert.equal(error.code, 'NOT_LEADER');
+      assert.equal(error.leaderId, '1');
+    }
+  }
+});
