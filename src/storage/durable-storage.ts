@@ -158,7 +158,9 @@ export class DurableStorage implements RaftStorage {
    * Whole segments whose live entries are all compacted are deleted.
    */
   async compact(compactIndex: number): Promise<void> {
+    this.assertOpen();
     await this.drainQueue();
+    this.assertOpen();
     const state = this.state;
     if (!Number.isSafeInteger(compactIndex) || compactIndex < 0) throw new StorageError('INVALID_ARGUMENT', `compact index ${compactIndex} must be a non-negative integer`);
     if (compactIndex <= state.compactIndex) return;

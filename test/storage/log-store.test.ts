@@ -384,3 +384,63 @@ test('a segment fills to exactly segmentBytesMax and the next frame starts a new
     assert.deepEqual(summary(store.entries(1, 4, Infinity)), summary([...makeEntries(1, 1, 1, 100), ...makeEntries(2, 1, 1, fillingDataBytes), ...makeEntries(3, 1, 1, 1)]));
   });
 });
+
+test('a record damaged after open is caught on read: CORRUPT naming file and offset, store marked unhealthy', async () => {
+  await withStore('read-corrupt', {}, async (directory, _reopen, store) => {
+    await store.save({ entries: makeEntries(1, 3, 1, 64) });
+    const path = join(directory, 'log', `${'1'.padStart(20, '0')}.seg`);
+    const bytes = fs.readFileSync(path);
+    const offset = bytes.length - 10;
+    const handle = fs.openSync(path, 'r+');
+    fs.writeSync(handle, Buffer.from([bytes[offset]! ^ 0xff]), 0, 1, offset);
+    fs.closeSync(handle);
+    assert.equal(store.entries(1, 3, Infinity).length, 2, 'undamaged entries still read');
+    assert.throws(() => store.entries(3, 4, Infinity), (error: unknown) => {
+      assert.ok(isCode('CORRUPT')(error), String(error));
+      assert.match((error as Error).message, new RegExp(`${path} is corrupt at byte offset \\d+: entry 3`));
+      return true;
+    });
+    assert.equal(store.healthy, false);
+    assert.equal(store.lastError?.code, 'CORRUPT');
+  });
+});
+
+test('operating-system errors map to DISK_FULL or IO_ERROR with the cause kept', async () => {
+  const { storageErrorFromSystem } = await import('../../src/storage/errors.js');
+  const full = storageErrorFromSystem(Object.assign(new Error('no space'), { code: 'ENOSPC' }), 'writing');
+  assert.equal(full.code, 'DISK_FULL');
+  const quota = storageErrorFromSystem(Object.assign(new Error('quota'), { code: 'EDQUOT' }), 'writing');
+  assert.equal(quota.code, 'DISK_FULL');
+  const failure = Object.assign(new Error('bad sector'), { code: 'EIO' });
+  const io = storageErrorFromSystem(failure, 'syncing');
+  assert.equal(io.code, 'IO_ERROR');
+  assert.equal(io.cause, failure);
+  assert.match(io.message, /I\/O error while syncing: bad sector/);
+});
+
+test('save() leaves the event loop free while the disk syncs', async () => {
+  await withStore('event-loop', {}, async (_directory, _reopen, store) => {
+    let turns = 0;
+    let saving = true;
+    const spin = (): void => {
+      turns++;
+      if (saving) setImmediate(spin);
+    };
+    setImmediate(spin);
+    await store.save({ entries: makeEntries(1, 1, 1) });
+    saving = false;
+    assert.ok(turns >= 1, `event loop turned ${turns} times during the save`);
+  });
+});
+
+test('a lock file naming this very process but not held by it (a restarted container) is taken over', async () => {
+  const directory = makeTemporaryDirectory('own-pid-lock');
+  try {
+    fs.writeFileSync(join(directory, 'LOCK'), JSON.stringify({ pid: process.pid, startTime: null }));
+    const store = await DurableStorage.open(directory);
+    await assert.rejects(DurableStorage.open(directory), isCode('LOCKED'));
+    await store.close();
+  } finally {
+    removeDirectory(directory);
+  }
+});
