@@ -31,6 +31,10 @@ export interface ServeOptions {
   readonly snapshotThresholdEntries: number;
   /** How often the snapshot threshold is checked. */
   readonly snapshotIntervalMs: number;
+  /** Log entries kept behind a snapshot (ours). */
+  readonly snapshotTrailingEntries: number;
+  /** Largest HTTP request body accepted (ours). */
+  readonly httpMaxBodyBytes: number;
   readonly logLevel: LogLevel;
   /** Test-only: accept fault-injection commands on standard input (partition from peers). */
   readonly testFaultsOnStdin: boolean;
@@ -64,6 +68,8 @@ export const serveUsage = `Usage: quorumlite serve [flags]
   --election-timeout-ms MS  election timeout (default 1000)
   --raft-snap N             snapshot after N applied entries (default 8192)
   --raft-snap-int DURATION  how often to check the snapshot threshold (default 10s)
+  --raft-trailing-logs N    log entries kept behind a snapshot (default 1024)
+  --http-max-body-bytes N   largest request body accepted (default 64 MiB)
   --log-level LEVEL         trace|debug|info|warn|error|silent (default info)
   --help                    show this help
 `;
@@ -86,6 +92,8 @@ const flagSpecs: Readonly<Record<string, FlagSpec>> = {
   'election-timeout-ms': { takesValue: true },
   'raft-snap': { takesValue: true },
   'raft-snap-int': { takesValue: true },
+  'raft-trailing-logs': { takesValue: true },
+  'http-max-body-bytes': { takesValue: true },
   'log-level': { takesValue: true },
   'test-faults-on-stdin': { takesValue: false },
   help: { takesValue: false },
@@ -227,6 +235,8 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     electionTimeoutMs,
     snapshotThresholdEntries: parseInteger(flags.get('raft-snap') ?? '8192', 'raft-snap', 1, 1e9),
     snapshotIntervalMs: parseDurationFlag(flags.get('raft-snap-int') ?? '10s', 'raft-snap-int'),
+    snapshotTrailingEntries: parseInteger(flags.get('raft-trailing-logs') ?? '1024', 'raft-trailing-logs', 0, 1e9),
+    httpMaxBodyBytes: parseInteger(flags.get('http-max-body-bytes') ?? String(64 * 1024 * 1024), 'http-max-body-bytes', 1024, 2 ** 31),
     logLevel: parseLogLevel(flags.get('log-level') ?? 'info'),
     testFaultsOnStdin: flags.has('test-faults-on-stdin'),
   };

@@ -42,6 +42,7 @@ export class ShellSession {
     settings: SessionSettings,
     /** Reads a file for `.read` / `.restore` (injected so tests and browsers can differ). */
     readonly files: ShellFiles,
+    private readonly pendingCharactersMax = pendingSqlCharactersMax,
   ) {
     this.settings = settings;
   }
@@ -61,12 +62,14 @@ export class ShellSession {
       if (command !== undefined) await this.guard(() => runDotCommand(this, command));
       return;
     }
-    if (this.pending.length + line.length > pendingSqlCharactersMax) {
+    if (this.pending.length + line.length + 1 > this.pendingCharactersMax) {
       this.pending = '';
-      this.reportError(`statement longer than ${pendingSqlCharactersMax} characters; discarded`);
+      this.reportError(`statement longer than ${this.pendingCharactersMax} characters (pendingSqlCharactersMax); discarded`);
       return;
     }
     this.pending += `${line}\n`;
+    // Only a ';' can complete a statement: skip the rescan otherwise (keeps long statements linear).
+    if (!line.includes(';')) return;
     const split = splitStatements(this.pending);
     this.pending = stripComments(split.rest).trim() === '' ? '' : split.rest;
     if (split.statements.length > 0) await this.guard(() => this.runSql(split.statements));

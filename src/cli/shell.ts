@@ -59,7 +59,7 @@ export async function runShell(argv: string[], io: ShellIo = { stdin: process.st
   );
   try {
     if (options.command !== undefined) return await runScript(session, options.command);
-    if (io.stdin.isTTY !== true) return await runScript(session, await readAll(io.stdin));
+    if (io.stdin.isTTY !== true) return await runScript(session, await readStreamText(io.stdin, stdinBytesMax));
     return await runInteractive(session, io, options);
   } catch (error) {
     io.stderr.write(`Error: ${describeError(error)}\n`);
@@ -75,13 +75,13 @@ async function runScript(session: ShellSession, text: string): Promise<number> {
   return session.errorCount > 0 ? 1 : 0;
 }
 
-async function readAll(stream: Readable): Promise<string> {
+export async function readStreamText(stream: Readable, bytesMax: number): Promise<string> {
   const chunks: Buffer[] = [];
   let byteCount = 0;
   for await (const chunk of stream) {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
     byteCount += buffer.byteLength;
-    if (byteCount > stdinBytesMax) throw new Error(`stdin holds more than stdinBytesMax (${stdinBytesMax} bytes)`);
+    if (byteCount > bytesMax) throw new Error(`input holds more than ${bytesMax} bytes (stdinBytesMax)`);
     chunks.push(buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -89,7 +89,7 @@ async function readAll(stream: Readable): Promise<string> {
 
 async function runInteractive(session: ShellSession, io: ShellIo, options: ShellArguments): Promise<number> {
   const historyFile = options.historyFile ?? process.env.QUORUMLITE_HISTORY ?? join(homedir(), '.quorumlite_history');
-  const history = await loadHistory(historyFile);
+  const history = await loadHistory(historyFile, historyLinesMax);
   const prompt = `${new URL(session.client.knownNodes[0] ?? 'http://localhost').host}> `;
   const continuation = `${' '.repeat(Math.max(0, prompt.length - 5))}...> `;
   const lines = createInterface({ input: io.stdin, output: io.stdout, terminal: true, history, historySize: historyLinesMax, prompt, removeHistoryDuplicates: true });
@@ -110,25 +110,26 @@ async function runInteractive(session: ShellSession, io: ShellIo, options: Shell
       lines.prompt();
     }
   } finally {
-    await saveHistory(historyFile, lines);
+    await saveHistory(historyFile, (lines as Interface & { history?: string[] }).history ?? [], historyLinesMax);
     lines.close();
   }
   return session.exitCode ?? 0;
 }
 
-async function loadHistory(path: string): Promise<string[]> {
+/** The last `linesMax` lines of the history file, newest first (readline's order); [] when unreadable. */
+export async function loadHistory(path: string, linesMax: number): Promise<string[]> {
   try {
     const text = await readFile(path, 'utf8');
-    // The file is oldest first; readline wants newest first.
-    return text.split('\n').filter((line) => line !== '').slice(-historyLinesMax).reverse();
+    // The file is oldest first.
+    return text.split('\n').filter((line) => line !== '').slice(-linesMax).reverse();
   } catch {
     return [];
   }
 }
 
-async function saveHistory(path: string, lines: Interface): Promise<void> {
-  const history = (lines as Interface & { history?: string[] }).history ?? [];
-  const oldestFirst = history.slice(0, historyLinesMax).reverse();
+/** Writes the newest `linesMax` of `newestFirst` to the file, oldest first. Never throws. */
+export async function saveHistory(path: string, newestFirst: readonly string[], linesMax: number): Promise<void> {
+  const oldestFirst = newestFirst.slice(0, linesMax).reverse();
   try {
     await writeFile(path, oldestFirst.length === 0 ? '' : `${oldestFirst.join('\n')}\n`, { mode: 0o600 });
   } catch {

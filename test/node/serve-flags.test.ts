@@ -41,6 +41,8 @@ test('defaults match rqlited: HTTP 4001, Raft 4002, ./data, id from the raft add
   assert.equal(options.snapshotThresholdEntries, 8192);
   assert.equal(options.snapshotIntervalMs, 10_000);
   assert.equal(options.logLevel, 'info');
+  assert.equal(options.snapshotTrailingEntries, 1024);
+  assert.equal(options.httpMaxBodyBytes, 64 * 1024 * 1024);
 });
 
 test('every flag, in both --name value and --name=value forms', () => {
@@ -49,8 +51,10 @@ test('every flag, in both --name value and --name=value forms', () => {
     '--http-adv-addr', 'db1.example:5001', '--raft-adv-addr=db1.example:5002', '--data-dir', '/tmp/x',
     '--join', 'http://127.0.0.3:5002,127.0.0.4:5002', '--bootstrap-expect', '3', '--raft-non-voter',
     '--heartbeat-ms', '50', '--election-timeout-ms=500', '--raft-snap', '100', '--raft-snap-int', '1m30s',
-    '--log-level', 'warn',
+    '--log-level', 'warn', '--raft-trailing-logs', '0', '--http-max-body-bytes', '4096',
   ]);
+  assert.equal(options.snapshotTrailingEntries, 0);
+  assert.equal(options.httpMaxBodyBytes, 4096);
   assert.equal(options.nodeId, 'n1');
   assert.deepEqual(options.httpAddress, { host: '127.0.0.2', port: 5001 });
   assert.deepEqual(options.raftAdvertisedAddress, { host: 'db1.example', port: 5002 });
@@ -90,6 +94,7 @@ test('bad flags and values are refused with a message naming the flag', () => {
   refused(['--raft-snap', '-3'], /not a whole number/);
   refused(['--raft-snap-int', '10'], /--raft-snap-int: invalid duration/);
   refused(['--log-level', 'loud'], /--log-level/);
+  refused(['--http-max-body-bytes', '1023'], /out of range/);
   refused(['--node-id', 'has space'], /--node-id/);
   refused(['--http-addr', '127.0.0.1:4002'], /must differ/);
   refused(['--bootstrap-expect', '3'], /needs --join/);
