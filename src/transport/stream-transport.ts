@@ -2,6 +2,7 @@
  * The transport protocol over any StreamNetwork: the shared implementation behind
  * TcpTransport and MemoryTransport. See types.ts for the contract.
  */
+import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { encodeValue, encodeValueFrame, FrameKind, protocolVersion, type Frame } from './codec.js';
@@ -36,7 +37,7 @@ export interface StreamTransportOptions {
   /** The address peers should dial, if not the bound listen address. */
   readonly advertisedAddress?: string;
   readonly limits?: Partial<TransportLimits>;
-  /** Where incoming snapshots are written before the handler takes them. Default: the OS temp dir. */
+  /** Where incoming snapshots are written before the handler takes them (created at start). Default: the OS temp dir. */
   readonly snapshotDirectory?: string;
   /** Jitter source for reconnect backoff. Default: Math.random. */
   readonly random?: () => number;
@@ -98,6 +99,7 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
   async start(): Promise<void> {
     if (this.state !== 'new') throw new Error(`start() called on a transport that is ${this.state}`);
     this.state = 'starting';
+    if (this.options.snapshotDirectory !== undefined) await mkdir(this.options.snapshotDirectory, { recursive: true });
     const listener = await this.network.listen(this.options.listenAddress, (stream) => this.accept(stream));
     if (this.state !== 'starting') {
       await listener.close();

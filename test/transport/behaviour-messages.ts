@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { encodeValue } from '../../src/transport/codec.js';
+import type { Duplex } from 'node:stream';
+import { encodeValue, encodeValueFrame, FrameKind, protocolVersion } from '../../src/transport/codec.js';
 import { TransportError } from '../../src/transport/errors.js';
 import { collectMessages, Harness, message, sleep, waitFor, type TransportKind } from './helpers.js';
 
@@ -183,6 +184,39 @@ export function defineMessageSuite(kind: TransportKind): void {
       assert.deepStrictEqual(unreachable, ['b']);
       a.faults.heal('b');
       await waitFor('the queued messages', () => received.length === 5);
+    });
+
+    it('a peer that stops reading costs bounded memory: the queue fills, then drops and reports', async () => {
+      const peerQueueBytesMax = 1024 * 1024;
+      const a = await harness.create('a', { limits: { peerQueueBytesMax, heldFrameBytesMax: 1 } });
+      const streams: Duplex[] = [];
+      const listener = await harness.network.listen(harness.nextListenAddress('stalled'), (stream) => {
+        streams.push(stream);
+        stream.on('error', () => undefined);
+        stream.once('data', () => {
+          stream.write(encodeValueFrame(FrameKind.helloAccepted, { protocolVersion, clusterId: 'cluster-test', nodeId: 'stalled', address: 'x' }, 1 << 20));
+          stream.pause(); // From now on nothing is read: socket buffers fill, then the queue.
+        });
+      });
+      harness.onCleanup(async () => {
+        for (const stream of streams) stream.destroy();
+        await listener.close();
+      });
+      a.setPeer('stalled', listener.address);
+      const unreachable: string[] = [];
+      a.onUnreachable((id) => unreachable.push(id));
+      const payload = new Uint8Array(256 * 1024);
+      const total = 240; // 60 MB: more than loopback socket buffers and the queue bound together.
+      for (let turn = 0; turn < total / 10; turn++) {
+        a.send(Array.from({ length: 10 }, (_, index) => message('a', 'stalled', { index, payload })));
+        await sleep(2);
+      }
+      await waitFor('drops', () => (a.metrics().peers['stalled']?.messagesDropped ?? 0) > 0);
+      const metrics = a.metrics().peers['stalled'];
+      const queuedMessagesMax = Math.floor(peerQueueBytesMax / payload.byteLength);
+      assert.ok(unreachable.includes('stalled'));
+      assert.ok((metrics?.messagesSent ?? 0) + (metrics?.messagesDropped ?? 0) >= total - queuedMessagesMax, 'every message was written, dropped or is in the bounded queue');
+      assert.ok((metrics?.messagesDropped ?? 0) >= total / 2, `most messages were dropped (${metrics?.messagesDropped})`);
     });
 
     it('reconnects after the peer restarts at the same address', async () => {

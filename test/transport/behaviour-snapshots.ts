@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { decodeValue, encodeFrame, FrameKind, protocolVersion } from '../../src/transport/codec.js';
 import { TransportError, type TransportErrorCode } from '../../src/transport/errors.js';
@@ -103,6 +103,19 @@ export function defineSnapshotSuite(kind: TransportKind): void {
       assert.ok(await incomingIsEmpty());
       assert.equal(sender.metrics().peers['receiver']?.snapshotsSent, 1);
       await waitFor('the receive count', () => receiver.metrics().peers['sender']?.snapshotsReceived === 1);
+    });
+
+    it('creates a missing snapshot directory at start', async () => {
+      const directory = join(incoming, 'nested', 'incoming');
+      const sender = await harness.create('sender', { limits: { snapshotChunkBytes: chunkBytes } });
+      const receiver = await harness.create('receiver', { snapshotDirectory: directory });
+      harness.introduce(sender, receiver);
+      let tempDirectory = '';
+      receiver.onSnapshot(async (_metadata, tempFilePath) => {
+        tempDirectory = dirname(tempFilePath);
+      });
+      await sender.sendSnapshot('receiver', {}, (await snapshotFile(1000)).path);
+      assert.equal(tempDirectory, directory);
     });
 
     it('streams an empty file', async () => {
