@@ -11,6 +11,8 @@
  * written as null.
  */
 
+type ScalarOutput = null | boolean | number | bigint | string | Uint8Array;
+
 export type JsonOutput =
   | null
   | boolean
@@ -81,13 +83,13 @@ class JsonWriter {
     }
   }
 
-  private scalar(value: null | boolean | number | bigint | string | Uint8Array): string {
+  private scalar(value: ScalarOutput): string {
     if (value === null) return 'null';
     switch (typeof value) {
       case 'string':
         return JSON.stringify(value);
       case 'number':
-        return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+        return Number.isFinite(value) ? String(value) : 'null';
       case 'bigint':
         return value.toString();
       case 'boolean':
@@ -121,9 +123,30 @@ class JsonWriter {
     for (let index = 0; index < items.length; index++) {
       if (index > 0) this.pending += ',';
       this.pending += this.newline(depth + 1);
-      yield* this.writeValue(items[index] as JsonOutput, depth + 1);
+      const item = items[index] as JsonOutput;
+      // Rows are arrays of scalars: write them without a generator per value (the hot path).
+      if (isScalarArray(item)) this.appendScalarArray(item, depth + 1);
+      else yield* this.writeValue(item, depth + 1);
+      if (this.pending.length >= this.options.chunkCharacters) {
+        yield this.pending;
+        this.pending = '';
+      }
     }
     this.pending += `${this.newline(depth)}]`;
+  }
+
+  private appendScalarArray(items: readonly ScalarOutput[], depth: number): void {
+    if (items.length === 0) {
+      this.pending += '[]';
+      return;
+    }
+    const inner = this.newline(depth + 1);
+    let text = '[';
+    for (let index = 0; index < items.length; index++) {
+      if (index > 0) text += ',';
+      text += inner + this.scalar(items[index] as ScalarOutput);
+    }
+    this.pending += `${text}${this.newline(depth)}]`;
   }
 
   private *writeObject(
@@ -144,20 +167,64 @@ class JsonWriter {
     this.pending += written === 0 ? '}' : `${this.newline(depth)}}`;
   }
 
-  /** Each row object is built just before it is written and dropped after. */
+  /** Each row is written straight from its array; no row object is built. */
   private *writeAssociativeRows(value: AssociativeRows, depth: number): Generator<string, void, undefined> {
     if (value.rows.length === 0) {
       this.pending += '[]';
       return;
     }
+    const keys = uniqueColumnKeys(value.columns);
     this.pending += '[';
     for (let index = 0; index < value.rows.length; index++) {
       if (index > 0) this.pending += ',';
       this.pending += this.newline(depth + 1);
-      yield* this.writeValue(rowObject(value.columns, value.rows[index] ?? []), depth + 1);
+      const row = value.rows[index] ?? [];
+      if (isScalarArray(row)) this.appendRowObject(keys, row, depth + 1);
+      else yield* this.writeValue(rowObject(value.columns, row), depth + 1);
+      if (this.pending.length >= this.options.chunkCharacters) {
+        yield this.pending;
+        this.pending = '';
+      }
     }
     this.pending += `${this.newline(depth)}]`;
   }
+
+  private appendRowObject(keys: readonly ColumnKey[], row: readonly ScalarOutput[], depth: number): void {
+    if (keys.length === 0) {
+      this.pending += '{}';
+      return;
+    }
+    const inner = this.newline(depth + 1);
+    const separator = this.options.pretty ? ': ' : ':';
+    let text = '{';
+    for (let index = 0; index < keys.length; index++) {
+      const key = keys[index] as ColumnKey;
+      if (index > 0) text += ',';
+      text += `${inner}${key.quoted}${separator}${this.scalar(row[key.columnIndex] ?? null)}`;
+    }
+    this.pending += `${text}${this.newline(depth)}}`;
+  }
+}
+
+interface ColumnKey {
+  readonly quoted: string;
+  readonly columnIndex: number;
+}
+
+/** A repeated column name keeps its last value but its first position, as object assignment does. */
+function uniqueColumnKeys(columns: readonly string[]): ColumnKey[] {
+  const positions = new Map<string, number>();
+  const keys: { quoted: string; columnIndex: number }[] = [];
+  columns.forEach((column, columnIndex) => {
+    const position = positions.get(column);
+    if (position === undefined) {
+      positions.set(column, keys.length);
+      keys.push({ quoted: JSON.stringify(column), columnIndex });
+    } else {
+      (keys[position] as { columnIndex: number }).columnIndex = columnIndex;
+    }
+  });
+  return keys;
 }
 
 function rowObject(
@@ -169,6 +236,14 @@ function rowObject(
     object[columns[index] as string] = row[index] ?? null;
   }
   return object;
+}
+
+function isScalarArray(value: JsonOutput): value is readonly ScalarOutput[] {
+  if (!Array.isArray(value)) return false;
+  for (const item of value as readonly JsonOutput[]) {
+    if (typeof item === 'object' && item !== null && !(item instanceof Uint8Array)) return false;
+  }
+  return true;
 }
 
 function isArray(value: unknown): value is readonly JsonOutput[] {

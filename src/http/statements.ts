@@ -69,19 +69,25 @@ function parseStatement(element: JsonValue, statementNumber: number): Statement 
   }
   const positional: SqlValue[] = [];
   const named: Record<string, SqlValue> = {};
-  parameters.forEach((parameter, index) => {
-    const where = `statement ${statementNumber}, parameter ${index + 1}`;
+  for (let index = 0; index < parameters.length; index++) {
+    const parameter = parameters[index] as JsonValue;
+    // Only described when refused: building the text for every parameter is costly.
+    const where = (): string => `statement ${statementNumber}, parameter ${index + 1}`;
     if (isJsonObject(parameter)) addNamedParameters(parameter, named, where);
     else positional.push(toSqlValue(parameter, where));
-  });
+  }
   return { sql, positional, named };
 }
 
-function addNamedParameters(object: { [key: string]: JsonValue }, named: Record<string, SqlValue>, where: string): void {
+function addNamedParameters(
+  object: { [key: string]: JsonValue },
+  named: Record<string, SqlValue>,
+  where: () => string,
+): void {
   for (const key of Object.keys(object)) {
     const name = stripParameterPrefix(key);
-    if (name.length === 0) throw badRequest(`invalid request: ${where}: empty parameter name`);
-    named[name] = toSqlValue(object[key] as JsonValue, `${where} (${JSON.stringify(key)})`);
+    if (name.length === 0) throw badRequest(`invalid request: ${where()}: empty parameter name`);
+    named[name] = toSqlValue(object[key] as JsonValue, () => `${where()} (${JSON.stringify(key)})`);
   }
 }
 
@@ -97,24 +103,25 @@ function isJsonObject(value: JsonValue): value is { [key: string]: JsonValue } {
 const hexBlobPattern = /^[xX]'((?:[0-9a-fA-F]{2})*)'$/;
 
 /** Map one JSON parameter to the value bound to SQLite (see the header comment). */
-export function toSqlValue(value: JsonValue, where: string): SqlValue {
+export function toSqlValue(value: JsonValue, where: () => string): SqlValue {
   if (value === null || typeof value === 'boolean' || typeof value === 'number' || typeof value === 'bigint') {
     return value;
   }
   if (typeof value === 'string') {
+    if (value.length < 3 || (value[0] !== 'x' && value[0] !== 'X')) return value;
     const hex = hexBlobPattern.exec(value);
     return hex === null ? value : new Uint8Array(Buffer.from(hex[1] ?? '', 'hex'));
   }
   if (Array.isArray(value)) return byteArrayToBlob(value, where);
-  throw badRequest(`unsupported type: ${where} is an object; only named parameters may be objects`);
+  throw badRequest(`unsupported type: ${where()} is an object; only named parameters may be objects`);
 }
 
-function byteArrayToBlob(items: readonly JsonValue[], where: string): Uint8Array {
+function byteArrayToBlob(items: readonly JsonValue[], where: () => string): Uint8Array {
   const bytes = new Uint8Array(items.length);
   items.forEach((item, index) => {
     if (typeof item !== 'bigint' || item < 0n || item > 255n) {
       throw badRequest(
-        `unsupported type: ${where}: a BLOB array holds integers 0-255, element ${index + 1} is ${describe(item)}`,
+        `unsupported type: ${where()}: a BLOB array holds integers 0-255, element ${index + 1} is ${describe(item)}`,
       );
     }
     bytes[index] = Number(item);

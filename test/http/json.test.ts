@@ -104,6 +104,13 @@ describe('writeJsonString', () => {
       JSON.stringify({ rows: [{ id: 1, name: 'fiona' }, { id: 2, name: null }] }, null, 4),
     );
     assert.equal(writeJsonString(new AssociativeRows(['a'], [])), '[]');
+    assert.equal(writeJsonString(new AssociativeRows([], [[]])), '[{}]');
+  });
+
+  it('keeps the last value of a repeated column name in associative rows, as object assignment does', () => {
+    const rows = new AssociativeRows(['a', 'b', 'a'], [[1n, 2n, 3n]]);
+    assert.equal(writeJsonString(rows), '[{"a":3,"b":2}]');
+    assert.equal(writeJsonString(rows, { pretty: true }), JSON.stringify([{ a: 3, b: 2 }], null, 4));
   });
 
   it('yields chunks of about chunkCharacters and their concatenation is the document', () => {
@@ -111,6 +118,9 @@ describe('writeJsonString', () => {
     const chunks = [...writeJsonChunks({ values: rows }, { chunkCharacters: 1024 })];
     assert.ok(chunks.length > 10, `expected many chunks, got ${chunks.length}`);
     for (const chunk of chunks.slice(0, -1)) assert.ok(chunk.length >= 1024 && chunk.length < 1024 + 100);
+    const associative = [...writeJsonChunks(new AssociativeRows(['n', 'label'], rows), { chunkCharacters: 1024 })];
+    assert.ok(associative.length > 10);
+    assert.deepEqual((JSON.parse(associative.join('')) as unknown[])[999], { n: 999, label: 'row number 999' });
     const whole = JSON.parse(chunks.join('')) as { values: unknown[] };
     assert.equal(whole.values.length, 1000);
     assert.deepEqual(whole.values[999], [999, 'row number 999']);

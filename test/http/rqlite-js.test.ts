@@ -87,6 +87,23 @@ describe('rqlite-js DataApiClient', () => {
     assert.equal(count.get(0)?.get('n'), 2);
   });
 
+  it('follows our 301 from a follower to the leader and re-sends the write there', async () => {
+    const follower = await startHarness();
+    try {
+      follower.service.knobs.isLeader = false;
+      follower.service.knobs.refuseToForward = true;
+      follower.service.knobs.leaderApiAddress = harness.base;
+      const viaFollower = new DataApiClient(follower.base) as Client;
+      const results = await viaFollower.execute([['INSERT INTO foo(name, age) VALUES(?, ?)', 'redirected', 40]]);
+      assert.equal(results.hasError(), false, String(results.getFirstError()));
+      const check = await client.query("SELECT age FROM foo WHERE name = 'redirected'");
+      assert.equal(check.get(0)?.get('age'), 40);
+      assert.equal(follower.service.requests.length, 1, 'the follower saw the write once and redirected it');
+    } finally {
+      await follower.close();
+    }
+  });
+
   it('reads the status endpoint', async () => {
     const statusClient = new StatusApiClient(harness.base) as { status(): Promise<{ body: { store: { raft: { state: string } } } }> };
     const response = await statusClient.status();

@@ -37,6 +37,8 @@ export interface Knobs {
   hang: boolean;
   readiness: ReadinessCheck[];
   throwUnexpected: boolean;
+  /** A follower that never forwards: always NOT_LEADER with leaderApiAddress. */
+  refuseToForward: boolean;
   /** When set, data requests must carry exactly these credentials (else UNAUTHORIZED). */
   requiredCredentials: Credentials | null;
 }
@@ -63,6 +65,7 @@ export class SqliteService implements ClusterService {
     ],
     throwUnexpected: false,
     requiredCredentials: null,
+    refuseToForward: false,
   };
   private raftIndex = 0;
   private sequenceNumber = 0n;
@@ -150,7 +153,7 @@ export class SqliteService implements ClusterService {
   private async checkLeadership(forward: boolean, context: CallContext): Promise<void> {
     if (this.knobs.throwUnexpected) throw new TypeError('unexpected failure inside the service');
     if (this.knobs.noLeader) throw new ServiceError('NO_LEADER', 'leader not found');
-    if (!this.knobs.isLeader && !forward) {
+    if (!this.knobs.isLeader && (!forward || this.knobs.refuseToForward)) {
       throw new ServiceError('NOT_LEADER', 'not the leader', { leaderApiAddress: this.knobs.leaderApiAddress });
     }
     await this.checkHang(context);
