@@ -47,6 +47,18 @@ interface PendingSave {
   readonly reject: (error: StorageError) => void;
 }
 
+export interface StorageStats {
+  /** Flushes (one write + one sync each) completed, and the saves they carried. */
+  readonly flushCount: number;
+  readonly savedCount: number;
+  readonly segmentCount: number;
+  /** Bytes of saves waiting for the disk. */
+  readonly queuedBytes: number;
+  /** The segment being appended to and its durable length (0 when there is none). */
+  readonly activeSegmentSequence: number;
+  readonly activeSegmentBytes: number;
+}
+
 /** A write that failed and whose bytes could not yet be removed; cleared before any new write. */
 type PendingRollback = { readonly kind: 'truncate'; readonly segment: SegmentInfo } | { readonly kind: 'unlink'; readonly path: string };
 
@@ -250,9 +262,17 @@ export class DurableStorage implements RaftStorage {
     return { metadata: { index: 0, term: 0, confState: this.state.confState ?? EMPTY_CONF_STATE }, data: EMPTY_DATA };
   }
 
-  /** Counters for metrics: flushes (write + sync) done and saves they carried. */
-  stats(): { readonly flushCount: number; readonly savedCount: number; readonly segmentCount: number; readonly queuedBytes: number } {
-    return { flushCount: this.flushCount, savedCount: this.savedCount, segmentCount: this.state.segments.length, queuedBytes: this.queuedBytes };
+  /** Counters for metrics and tests. */
+  stats(): StorageStats {
+    const active = this.state.activeSegment;
+    return {
+      flushCount: this.flushCount,
+      savedCount: this.savedCount,
+      segmentCount: this.state.segments.length,
+      queuedBytes: this.queuedBytes,
+      activeSegmentSequence: active?.sequence ?? 0,
+      activeSegmentBytes: active?.bytes ?? 0,
+    };
   }
 
   /** How many segment files the log uses now (for tests and metrics). */

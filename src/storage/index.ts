@@ -1,4 +1,4 @@
-export { DurableStorage } from './durable-storage.js';
+export { DurableStorage, type StorageStats } from './durable-storage.js';
 export type { RecoveryReport } from './log-replay.js';
 export type { SaveRequest } from './save-plan.js';
 export { DEFAULT_STORAGE_OPTIONS, type StorageOptions } from './options.js';

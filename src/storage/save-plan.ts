@@ -136,6 +136,10 @@ function planEntries(entries: readonly Entry[], projection: Projection, context:
   const first = fresh[0];
   if (first === undefined) return;
   checkJoin(fresh, projection, context);
+  const newLast = fresh[fresh.length - 1]!.index;
+  if (newLast < projection.hardState.commit) {
+    throw invalid(`entries ending at ${newLast} would cut the log below the commit index ${projection.hardState.commit}`);
+  }
   for (const entry of fresh) operations.push({ kind: 'entry', index: entry.index, term: entry.term, record: encodeEntryRecord(entry) });
   const last = fresh[fresh.length - 1]!;
   projection.lastIndex = last.index;

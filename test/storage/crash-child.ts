@@ -1,8 +1,9 @@
 /**
  * Child process for crash.test.ts. Opens the store, then issues saves (appends,
  * truncating appends, hard-state changes) and compactions forever. Before each it prints
- * `issue <id> <json>`, after it is durable `ok <id>` (stdout to a pipe is synchronous on
- * Linux, so a printed line was written before the next step). The parent SIGKILLs it.
+ * `issue <id> <json>`, after it is durable `ok <id> <segment> <bytes>` (stdout to a pipe is
+ * synchronous on Linux, so a printed line was written before the next step). The parent
+ * SIGKILLs it, and may then simulate a power loss beyond the acknowledged bytes.
  */
 import { DurableStorage } from '../../src/storage/durable-storage.js';
 import type { Entry, HardState } from '../../src/raft/types.js';
@@ -25,16 +26,24 @@ function print(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
+let store: DurableStorage;
+
+/** `ok <id> <segment> <bytes>`: the save is durable, and so is the active segment up to <bytes>. */
+function acknowledge(id: number): void {
+  const stats = store.stats();
+  print(`ok ${id} ${stats.activeSegmentSequence} ${stats.activeSegmentBytes}`);
+}
+
 function makeEntries(first: number, count: number, term: number): Entry[] {
   return Array.from({ length: count }, (_, offset) => ({ index: first + offset, term, type: 'normal' as const, data: crashEntryData(first + offset, term) }));
 }
 
 async function main(): Promise<void> {
-  const store = await DurableStorage.open(directory!, { segmentBytesMax: Number(segmentBytesText) });
+  store = await DurableStorage.open(directory!, { segmentBytesMax: Number(segmentBytesText) });
   let last = store.lastIndex();
   let hardState: HardState = store.initialState().hardState;
   let term = Math.max(hardState.term, store.term(last), 1);
-  print(`ready ${last}`);
+  print(`ready ${last} ${store.stats().activeSegmentSequence} ${store.stats().activeSegmentBytes}`);
   for (let operation = 0; operation < OPERATIONS_MAX; operation++) {
     const choice = random();
     if (choice < 0.1 && last > hardState.commit) {
@@ -45,7 +54,7 @@ async function main(): Promise<void> {
       const id = nextId++;
       print(`issue ${id} ${JSON.stringify({ type: 'save', first: at, count, term, hardState })}`);
       await store.save({ entries: makeEntries(at, count, term), hardState });
-      print(`ok ${id}`);
+      acknowledge(id);
       last = at + count - 1;
     } else if (choice < 0.15 && hardState.commit - (store.firstIndex() - 1) > 10) {
       const snapshotIndex = hardState.commit;
@@ -54,7 +63,7 @@ async function main(): Promise<void> {
       const id = nextId++;
       print(`issue ${id} ${JSON.stringify({ type: 'compact', index: compactIndex })}`);
       await store.compact(compactIndex);
-      print(`ok ${id}`);
+      acknowledge(id);
     } else {
       const group = randomInt(1, 4);
       const saves: Promise<void>[] = [];
@@ -64,7 +73,7 @@ async function main(): Promise<void> {
         hardState = { term, vote: '', commit };
         const id = nextId++;
         print(`issue ${id} ${JSON.stringify({ type: 'save', first: last + 1, count, term, hardState })}`);
-        saves.push(store.save({ entries: makeEntries(last + 1, count, term), hardState }).then(() => print(`ok ${id}`)));
+        saves.push(store.save({ entries: makeEntries(last + 1, count, term), hardState }).then(() => acknowledge(id)));
         last += count;
       }
       await Promise.all(saves);

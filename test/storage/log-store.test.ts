@@ -149,6 +149,7 @@ test('bad entries are refused with a clear error and nothing stored changes', as
       ['zero index', [{ index: 0, term: 2, type: 'normal', data: new Uint8Array(1) }]],
       ['fractional term', [{ index: 6, term: 2.5, type: 'normal', data: new Uint8Array(1) }]],
       ['replacing a committed entry with another term', makeEntries(3, 1, 3)],
+      ['cutting the log below the commit index', makeEntries(5, 1, 2).map((entry) => ({ ...entry, index: 3 }))],
       ['not an array', 'entries'],
     ];
     for (const [name, entries] of cases) {
