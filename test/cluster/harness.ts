@@ -256,7 +256,7 @@ export class TestCluster {
     return this.nodes.filter((node) => node.running);
   }
 
-  /** Waits until every given node reports the same leader; returns that leader. */
+  /** Waits until every given node reports the same leader, one of them; returns that leader. */
   async waitForLeader(among: readonly TestNode[] = this.running(), timeoutMs = waitTimeoutMsDefault): Promise<TestNode> {
     return waitFor('one leader agreed by every running node', async () => {
       const leaders = new Set<string>();
@@ -267,7 +267,7 @@ export class TestCluster {
       }
       const [leaderId] = [...leaders];
       if (leaders.size !== 1 || leaderId === undefined || leaderId === '') return undefined;
-      const leader = this.nodes.find((node) => node.id === leaderId);
+      const leader = among.find((node) => node.id === leaderId);
       if (leader === undefined || !leader.running) return undefined;
       return (await leader.raftStatus()).state === 'Leader' ? leader : undefined;
     }, timeoutMs);
