@@ -38,6 +38,7 @@ export class FramedConnection {
   private heldTimer: NodeJS.Timeout | undefined;
   private streamNeedsDrain = false;
   private owesDrain = false;
+  private corked = false;
   private closed = false;
   private readonly unsubscribeFaults: () => void;
 
@@ -124,6 +125,15 @@ export class FramedConnection {
   }
 
   private writeToStream(frame: Buffer): void {
+    // Frames written in one tick (replies to a batch of calls, say) leave in one writev.
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.stream.uncork();
+      });
+    }
     if (!this.stream.write(frame)) this.streamNeedsDrain = true;
   }
 
