@@ -515,8 +515,11 @@ export class Raft {
       this.log.commitTo(index);
       return false;
     }
+    // Membership up to the applied index is committed, so it is part of the snapshot's
+    // history too: keep it for confStateAt() until the snapshot is applied.
+    const appliedHistory = this.confHistory.filter((item) => item.index <= this.log.applied);
     this.log.restore(snapshot);
-    this.confHistory = [{ index, confState: normalizeConfState(snapshot.metadata.confState) }];
+    this.confHistory = [...appliedHistory, { index, confState: normalizeConfState(snapshot.metadata.confState) }];
     this.setConfState(this.latestConfState());
     return true;
   }
@@ -545,12 +548,17 @@ export class Raft {
       return;
     }
     const wasPaused = progress.isPaused();
-    if (!progress.maybeUpdate(message.index)) return;
-    if (progress.state === 'probe') progress.becomeReplicate();
-    else if (progress.state === 'snapshot' && progress.match + 1 >= this.log.firstIndex()) {
+    const updated = progress.maybeUpdate(message.index);
+    if (progress.state === 'snapshot' && progress.match + 1 >= this.log.firstIndex()) {
+      // The follower has everything up to our log's start (perhaps it never needed the
+      // snapshot, and answered it with its old commit index): replicate from here.
       progress.becomeProbe();
       progress.becomeReplicate();
-    } else if (progress.state === 'replicate') progress.inflights.freeLE(message.index);
+      this.sendAppend(message.from);
+    }
+    if (!updated) return;
+    if (progress.state === 'probe') progress.becomeReplicate();
+    else if (progress.state === 'replicate') progress.inflights.freeLE(message.index);
     if (this.maybeCommit()) this.broadcastAppend();
     else if (wasPaused) this.sendAppend(message.from);
     this.fillWindow(message.from);

@@ -82,7 +82,12 @@ export class RawNode {
     this.raft.reportUnreachable(id);
   }
 
-  /** The outcome of sending a snapshot to `id`. */
+  /**
+   * The outcome of sending a snapshot to `id`. The runtime must report every MsgSnap it
+   * was handed, 'failure' included (lost connection, transfer error): until then the
+   * leader sends that follower nothing else, because a snapshot transfer may take longer
+   * than any timeout the core could guess.
+   */
   reportSnapshot(id: NodeId, status: 'finish' | 'failure'): void {
     this.raft.reportSnapshot(id, status);
   }
