@@ -8,7 +8,7 @@
 import type { Duplex } from 'node:stream';
 import { FrameDecoder, frameHeaderBytes, FrameKind, type Frame } from './codec.js';
 import { TransportError } from './errors.js';
-import type { FaultState } from './faults.js';
+import { noFault, type FaultState } from './faults.js';
 
 export interface ConnectionEvents {
   onFrame(connection: FramedConnection, frame: Frame): void;
@@ -75,16 +75,10 @@ export class FramedConnection {
    */
   write(frame: Buffer): boolean {
     if (this.closed) return false;
-    if (isHandshakeFrame(frame[frameHeaderBytes - 1] as number)) {
-      this.writeToStream(frame);
-      return this.isWritable;
-    }
-    const fault = this.faults.get(this.remoteId);
+    const fault = isHandshakeFrame(frame[frameHeaderBytes - 1] as number) ? noFault : this.faults.get(this.remoteId);
     if (fault.dropOutbound) {
       this.events.onFaultDrop(this, 'outbound');
-      return this.isWritable;
-    }
-    if (this.held.length > 0 || fault.paused || fault.delayMs > 0) {
+    } else if (this.held.length > 0 || fault.paused || fault.delayMs > 0) {
       const last = this.held[this.held.length - 1];
       const dueMs = Math.max(Date.now() + fault.delayMs, last === undefined ? 0 : last.dueMs);
       this.held.push({ frame, dueMs });

@@ -30,7 +30,7 @@ export interface FaultControl {
   heal(peerId?: string): void;
 }
 
-const noFault: PeerFault = { dropOutbound: false, dropInbound: false, delayMs: 0, paused: false };
+export const noFault: PeerFault = { dropOutbound: false, dropInbound: false, delayMs: 0, paused: false };
 
 export class FaultState implements FaultControl {
   private readonly faults = new Map<string, PeerFault>();

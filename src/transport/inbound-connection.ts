@@ -133,8 +133,11 @@ export class InboundConnection {
       if (!isRaftMessage(message)) {
         throw new TransportError('MALFORMED_FRAME', `a message from ${fromId} lacks string from/to fields`);
       }
-      if (message.to !== this.context.nodeId) {
-        this.context.reportError(new TransportError('INVALID_ARGUMENT', `dropped a message from ${fromId} addressed to ${message.to}, not to ${this.context.nodeId}`));
+      if (message.to !== this.context.nodeId || message.from !== fromId) {
+        metrics.messagesDropped++;
+        this.context.reportError(
+          new TransportError('INVALID_ARGUMENT', `dropped a message ${message.from} -> ${message.to} that arrived from ${fromId} at ${this.context.nodeId}`),
+        );
         continue;
       }
       this.context.deliverMessage(message);

@@ -25,6 +25,8 @@ export interface LinkContext {
   /** Dials and completes the handshake; the connection then uses `events`. */
   openConnection(address: string, expectedId: string | undefined, events: ConnectionEvents): Promise<FramedConnection>;
   reportUnreachable(ids: ReadonlySet<string>): void;
+  /** Nothing is pending on the link any more (links to a bare address are closed then). */
+  linkIdle(link: OutboundLink): void;
 }
 
 interface QueuedMessage {
@@ -138,6 +140,7 @@ export class OutboundLink {
         clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
         this.calls.delete(requestId);
+        if (this.calls.size === 0 && this.queue.length === 0) this.context.linkIdle(this);
       };
       const onAbort = (): void => {
         settle();
@@ -231,12 +234,13 @@ export class OutboundLink {
   }
 
   private enterBackoff(error: unknown): void {
-    this.state = 'backoff';
     this.failedAttemptCount++;
     this.retryAtMs = Date.now() + backoffDelayMs(this.failedAttemptCount, this.context.limits, this.context.random);
+    // 'idle' with retryAtMs in the future: the next dial waits out the backoff. Callbacks
+    // below may send, call or even close this link, so the state is settled first.
+    this.state = 'idle';
     this.dropQueue();
     this.rejectCalls(this.callError(error));
-    this.state = 'idle';
   }
 
   private callError(error: unknown): TransportError {

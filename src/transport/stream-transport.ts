@@ -127,6 +127,7 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
 
   send(messages: readonly Message[]): void {
     if (this.state === 'closed') return;
+    this.requireRunning('send');
     const encoded = messages.map((message) => this.encodeMessage(message));
     const unreachable = new Set<string>();
     for (const [index, bytes] of encoded.entries()) {
@@ -157,6 +158,7 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
 
   async call(target: CallTarget, method: string, payload: unknown, options: CallOptions = {}): Promise<unknown> {
     if (this.state === 'closed') throw new TransportError('CLOSED', 'the transport is closed');
+    this.requireRunning('call');
     if (typeof method !== 'string' || method.length === 0) throw new TransportError('INVALID_ARGUMENT', 'method must be a non-empty string');
     const timeoutMs = options.timeoutMs ?? this.limits.callTimeoutMs;
     if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new TransportError('INVALID_ARGUMENT', `timeoutMs must be positive, got ${timeoutMs}`);
@@ -173,6 +175,7 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
 
   async sendSnapshot(to: string, metadata: unknown, filePath: string, options: SendSnapshotOptions = {}): Promise<void> {
     if (this.state === 'closed') throw new TransportError('CLOSED', 'the transport is closed');
+    this.requireRunning('sendSnapshot');
     const address = this.peers.get(to);
     if (address === undefined) throw new TransportError('UNKNOWN_PEER', `no address known for peer ${to}`, { peer: to });
     const controller = new AbortController();
@@ -214,6 +217,11 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
     for (const connection of [...this.dialled]) connection.close(undefined);
     for (const connection of [...this.inbound]) connection.close();
     await Promise.all([listenerClosed, ...[...this.snapshotsReceiving].map((receiver) => receiver.done)]);
+  }
+
+  /** A programmer error: peers learn our address in the handshake, so nothing is sent before start() resolves. */
+  private requireRunning(operation: string): void {
+    if (this.state !== 'running') throw new Error(`${operation}() called before start() resolved (the transport is ${this.state})`);
   }
 
   private encodeMessage(message: Message): Uint8Array {
@@ -396,6 +404,14 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
       random,
       openConnection: (address, expectedId, events) => this.openConnection(address, expectedId, events),
       reportUnreachable: (ids) => this.reportUnreachable(ids),
+      linkIdle: (link) => {
+        // A link to a bare address (a join, a discovery call) is not kept: the set of
+        // links stays bounded by the peers in the address book.
+        if (link.expectedId !== undefined) return;
+        const key = linkKey(undefined, link.address);
+        if (this.links.get(key) === link) this.links.delete(key);
+        link.close(new TransportError('CLOSED', 'an idle link to a bare address is closed'));
+      },
     };
   }
 

@@ -9,6 +9,9 @@ import type { Duplex } from 'node:stream';
 import { TransportError } from './errors.js';
 import type { StreamListener, StreamNetwork } from './stream-network.js';
 
+/** An idle connection whose peer vanished without a FIN is probed after this long (the kernel then gives up after its probe count). */
+const keepAliveInitialDelayMs = 5000;
+
 export interface TlsOptions {
   readonly cert: string | Buffer;
   readonly key: string | Buffer;
@@ -46,6 +49,7 @@ export class TcpNetwork implements StreamNetwork {
     const server = this.createServer(onStream);
     const sockets = new Set<net.Socket>();
     server.on('connection', (socket: net.Socket) => {
+      socket.setKeepAlive(true, keepAliveInitialDelayMs);
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     });
@@ -110,6 +114,7 @@ export class TcpNetwork implements StreamNetwork {
         clearTimeout(timer);
         socket.off('error', fail);
         socket.setNoDelay(true);
+        socket.setKeepAlive(true, keepAliveInitialDelayMs);
         resolve(socket);
       });
     });

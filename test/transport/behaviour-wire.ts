@@ -95,14 +95,17 @@ export function defineWireSuite(kind: TransportKind): void {
       await expectDropped(raw, 'MALFORMED_FRAME');
     });
 
-    it('does not deliver a message addressed to another node', async () => {
+    it('does not deliver a message addressed to another node or claiming another sender', async () => {
       const received = collectMessages(server);
       const raw = await RawPeer.dial(harness.network, server.address);
       raw.hello('raw');
-      raw.stream.write(encodeFrame(FrameKind.messages, [encodeValue({ from: 'raw', to: 'elsewhere' }), encodeValue({ from: 'raw', to: 'server', n: 1 })], 64 * 1024));
+      const messages = [{ from: 'raw', to: 'elsewhere' }, { from: 'impostor', to: 'server' }, { from: 'raw', to: 'server', n: 1 }];
+      raw.stream.write(encodeFrame(FrameKind.messages, messages.map((item) => encodeValue(item)), 64 * 1024));
       await waitFor('the good message', () => received.length === 1);
       assert.deepStrictEqual(received, [{ from: 'raw', to: 'server', n: 1 }]);
-      assert.ok(errors.some((error) => /addressed to elsewhere/.test(error.message)));
+      assert.ok(errors.some((error) => /raw -> elsewhere/.test(error.message)));
+      assert.ok(errors.some((error) => /impostor -> server that arrived from raw/.test(error.message)));
+      assert.equal(server.metrics().peers['raw']?.messagesDropped, 2);
       raw.destroy();
     });
 

@@ -45,6 +45,29 @@ describe('MemoryNetwork', () => {
     await listener.close();
   });
 
+  it('closes a link to a bare address once its calls are answered', async () => {
+    const network = new MemoryNetwork();
+    const leader = new MemoryTransport<TestMessage>({ network, nodeId: 'leader', clusterId: 'c', listenAddress: 'leader' });
+    const joiner = new MemoryTransport<TestMessage>({ network, nodeId: 'joiner', clusterId: 'c', listenAddress: 'joiner' });
+    await leader.start();
+    await joiner.start();
+    leader.handle('join', async () => 'welcome');
+    assert.deepStrictEqual(await Promise.all([joiner.call({ address: 'leader' }, 'join', {}), joiner.call({ address: 'leader' }, 'join', {})]), ['welcome', 'welcome']);
+    await waitFor('the bare-address link to close', () => network.openStreamCount === 0);
+    assert.equal(await joiner.call({ address: 'leader' }, 'join', {}), 'welcome', 'a later call dials again');
+    await joiner.close();
+    await leader.close();
+  });
+
+  it('refuses to send before start() resolved (a programmer error)', async () => {
+    const network = new MemoryNetwork();
+    const early = new MemoryTransport<TestMessage>({ network, nodeId: 'early', clusterId: 'c', listenAddress: 'early' });
+    early.setPeer('b', 'b');
+    assert.throws(() => early.send([{ from: 'early', to: 'b' }]), /before start\(\) resolved/);
+    await assert.rejects(early.call({ id: 'b' }, 'x', {}), /before start\(\) resolved/);
+    await early.close();
+  });
+
   it('transports leave no in-memory stream open after close()', async () => {
     const network = new MemoryNetwork();
     const a = new MemoryTransport<TestMessage>({ network, nodeId: 'a', clusterId: 'c', listenAddress: 'a' });
