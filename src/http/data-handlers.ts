@@ -87,6 +87,14 @@ function readIdempotencyKey(exchange: Exchange): string | null {
   return key;
 }
 
+/** A linearizable read may wait `linearizable_timeout` for its ReadIndex round, even past `timeout`. */
+function serviceDeadlineMs(exchange: Exchange, endpoint: DataEndpoint): number {
+  const parameters = exchange.parameters;
+  const linearizable = parameters.level === 'linearizable' || parameters.level === 'strong';
+  if (endpoint === 'execute' || !linearizable) return parameters.timeoutMs;
+  return Math.max(parameters.timeoutMs, parameters.linearizableTimeoutMs);
+}
+
 async function answerData(
   exchange: Exchange,
   endpoint: DataEndpoint,
@@ -100,7 +108,7 @@ async function answerData(
   };
   let response: DataResponse;
   try {
-    response = await exchange.callService(exchange.parameters.timeoutMs, call);
+    response = await exchange.callService(serviceDeadlineMs(exchange, endpoint), call);
   } catch (error) {
     // rqlite answers a stale read with HTTP 200 and the reason in the body's `error`.
     if (isServiceError(error) && error.code === 'STALE_READ') {

@@ -353,6 +353,17 @@ describe('leadership answers', () => {
   });
 });
 
+describe('service deadlines', () => {
+  it('lets a linearizable read wait for linearizable_timeout when it is longer than timeout', async () => {
+    harness.service.knobs.hang = true;
+    const response = await fetch(`${base}/db/query?level=linearizable&timeout=10ms&linearizable_timeout=30ms&q=SELECT+1`);
+    assert.equal(response.status, 503);
+    assert.match(await response.text(), /^timed out after 30ms/);
+    const weak = await fetch(`${base}/db/query?timeout=10ms&linearizable_timeout=30ms&q=SELECT+1`);
+    assert.match(await weak.text(), /^timed out after 10ms/);
+  });
+});
+
 describe('requests are plain data', () => {
   it('survives a msgpack round trip unchanged (for forwarding to the leader)', async () => {
     await postJson(

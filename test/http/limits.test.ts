@@ -148,6 +148,27 @@ describe('server timeouts', () => {
   });
 });
 
+describe('request timeout', () => {
+  it('closes a connection whose body never finishes (requestTimeoutMs), and nothing reaches the service', async () => {
+    const before = harness.service.requests.length;
+    const socket = connect(port, '127.0.0.1');
+    socket.write('POST /db/execute HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n["INSERT');
+    const closed = await new Promise<boolean>((resolve) => {
+      // A hang guard, not a speed assertion.
+      const guard = setTimeout(() => resolve(false), 20_000);
+      socket.on('close', () => {
+        clearTimeout(guard);
+        resolve(true);
+      });
+      socket.on('error', () => undefined);
+      socket.resume();
+    });
+    socket.destroy();
+    assert.equal(closed, true, 'the server closed the stalled connection');
+    assert.equal(harness.service.requests.length, before);
+  });
+});
+
 describe('graceful close', () => {
   it('lets a request in flight finish, then refuses new connections', async () => {
     const local = await startHarness({ serviceGraceMs: 0 });
