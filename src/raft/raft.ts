@@ -554,7 +554,7 @@ export class Raft {
       // snapshot, and answered it with its old commit index): replicate from here.
       progress.becomeProbe();
       progress.becomeReplicate();
-      this.sendAppend(message.from);
+      if (!updated) this.sendAppend(message.from);
     }
     if (!updated) return;
     if (progress.state === 'probe') progress.becomeReplicate();

@@ -9,7 +9,7 @@ import {
   decodeConfChange,
   encodeConfChange,
 } from '../../src/raft/index.js';
-import type { ConfChange } from '../../src/raft/index.js';
+import type { ConfChange, ConfState } from '../../src/raft/index.js';
 import { encoder } from './helpers.js';
 
 const change: ConfChange = { type: 'add-learner', nodeId: 'node-4', context: encoder.encode('{"raft":"127.0.0.4:4002"}') };
@@ -62,7 +62,7 @@ test('conf change: bounds on id and context, at the bound and one past', () => {
 });
 
 test('conf change: applying changes to a membership', () => {
-  let conf = { voters: ['1', '2', '3'], learners: [] as string[] };
+  let conf: ConfState = { voters: ["1", "2", "3"], learners: [] };
   conf = applyConfChange(conf, { type: 'add-learner', nodeId: '4', context: new Uint8Array(0) });
   assert.deepEqual(conf, { voters: ['1', '2', '3'], learners: ['4'] });
   conf = applyConfChange(conf, { type: 'add-voter', nodeId: '4', context: new Uint8Array(0) });
