@@ -18,9 +18,10 @@ import { RaftStorageError } from '../raft/types.js';
 import { ENTRY_OVERHEAD_BYTES } from '../raft/log-unstable.js';
 import { StorageError, assert, storageErrorFromSystem } from './errors.js';
 import { lockDirectory } from './directory-lock.js';
-import { closeFile, dataSync, fullSync, openFile, syncDirectory, truncateFile, writeFully } from './file-io.js';
+import { closeFile } from './file-io.js';
 import type { LogState, SegmentInfo } from './log-state.js';
-import { replayLog, segmentFileName, type RecoveryReport } from './log-replay.js';
+import { replayLog, type RecoveryReport } from './log-replay.js';
+import { SegmentFiles } from './segment-files.js';
 import { resolveStorageOptions, saveBytesMax, type StorageOptions } from './options.js';
 import {
   ENTRY_RECORD_HEADER_BYTES,
@@ -29,7 +30,6 @@ import {
   decodeEntryRecord,
   encodeFrame,
   encodeMetadataRecord,
-  encodeSegmentHeader,
   verifyRecord,
 } from './record-format.js';
 import { planSave, type Operation, type PlanContext, type Projection, type SaveRequest } from './save-plan.js';
@@ -59,8 +59,6 @@ export interface StorageStats {
   readonly activeSegmentBytes: number;
 }
 
-/** A write that failed and whose bytes could not yet be removed; cleared before any new write. */
-type PendingRollback = { readonly kind: 'truncate'; readonly segment: SegmentInfo } | { readonly kind: 'unlink'; readonly path: string };
 
 export class DurableStorage implements RaftStorage {
   private readonly queue: PendingSave[] = [];
@@ -69,11 +67,11 @@ export class DurableStorage implements RaftStorage {
   private flushScheduled = false;
   private idleWaiters: (() => void)[] = [];
   private projection: Projection;
-  private pendingRollback: PendingRollback | null = null;
   private closed = false;
   private healthyNow = true;
   private lastErrorSeen: StorageError | undefined;
   private readonly planContext: PlanContext;
+  private readonly segmentFiles: SegmentFiles;
   private flushCount = 0;
   private savedCount = 0;
 
@@ -86,6 +84,7 @@ export class DurableStorage implements RaftStorage {
     readonly recovery: RecoveryReport,
     private readonly unlock: () => void,
   ) {
+    this.segmentFiles = new SegmentFiles(join(directory, 'log'), state);
     this.projection = this.durableProjection();
     this.planContext = {
       limits: {
@@ -431,7 +430,7 @@ export class DurableStorage implements RaftStorage {
         await this.snapshots.writeBytes(operation.value, operation.inlineData);
       }
     }
-    await this.rollBackFailedWrite();
+    await this.segmentFiles.rollBackFailedWrite();
     let records = operations.map((operation) => operation.record);
     const active = this.state.activeSegment;
     let frameBytes = FRAME_HEADER_BYTES + records.reduce((sum, record) => sum + record.length, 0);
@@ -445,11 +444,15 @@ export class DurableStorage implements RaftStorage {
     }
     const frame = encodeFrame(records);
     assert(frame.length === frameBytes, 'frame length matches its records');
-    const segment = roll ? await this.writeNewSegment(frame) : await this.appendFrame(active!, frame);
+    const segment = roll ? await this.segmentFiles.writeNewSegment(frame) : await this.segmentFiles.appendFrame(active!, frame);
     this.applyOperations(segment, segment.bytes + FRAME_HEADER_BYTES + checkpointBytes, operations);
     segment.bytes += frame.length;
     segment.frameCount++;
-    if (operations.some((operation) => operation.kind === 'compact' || operation.kind === 'snapshot')) await this.removeObsoleteSegments();
+    if (operations.some((operation) => operation.kind === 'compact' || operation.kind === 'snapshot')) {
+      const failure = await this.segmentFiles.removeObsoleteSegments();
+      // The save is durable; a segment that could not be deleted yet only costs disk space.
+      if (failure !== undefined) this.lastErrorSeen = failure;
+    }
   }
 
   private applyOperations(segment: SegmentInfo, firstRecordOffset: number, operations: readonly Operation[]): void {
@@ -473,73 +476,6 @@ export class DurableStorage implements RaftStorage {
           break;
       }
       offset += operation.record.length;
-    }
-  }
-
-  /** Appends a frame to the active segment and fdatasyncs; on failure cuts the segment back. */
-  private async appendFrame(segment: SegmentInfo, frame: Buffer): Promise<SegmentInfo> {
-    try {
-      await writeFully(segment.fd, frame, segment.bytes);
-      await dataSync(segment.fd);
-      return segment;
-    } catch (error) {
-      this.pendingRollback = { kind: 'truncate', segment };
-      await this.rollBackFailedWrite().catch(() => undefined);
-      throw error;
-    }
-  }
-
-  /** Creates the next segment holding header + frame; fsyncs it and the directory; on failure removes it. */
-  private async writeNewSegment(frame: Buffer): Promise<SegmentInfo> {
-    const sequence = (this.state.activeSegment?.sequence ?? 0) + 1;
-    const path = join(this.logDirectory, segmentFileName(sequence));
-    const bytes = Buffer.concat([encodeSegmentHeader(sequence), frame]);
-    let fd: number | undefined;
-    try {
-      fd = await openFile(path, 'wx+');
-      await writeFully(fd, bytes, 0);
-      await fullSync(fd);
-      await syncDirectory(this.logDirectory);
-    } catch (error) {
-      if (fd !== undefined) await closeFile(fd).catch(() => undefined);
-      this.pendingRollback = { kind: 'unlink', path };
-      await this.rollBackFailedWrite().catch(() => undefined);
-      throw error;
-    }
-    const segment: SegmentInfo = { sequence, path, fd, bytes: bytes.length - frame.length, frameCount: 0, entryIndexMax: 0 };
-    this.state.segments.push(segment);
-    return segment;
-  }
-
-  /** Removes the bytes of a failed write before anything else is written (throws if it still cannot). */
-  private async rollBackFailedWrite(): Promise<void> {
-    const rollback = this.pendingRollback;
-    if (rollback === null) return;
-    if (rollback.kind === 'truncate') {
-      await truncateFile(rollback.segment.fd, rollback.segment.bytes);
-      await dataSync(rollback.segment.fd);
-    } else {
-      await fs.promises.rm(rollback.path, { force: true });
-      await syncDirectory(this.logDirectory);
-    }
-    this.pendingRollback = null;
-  }
-
-  /** Deletes the oldest segments while every live entry in them is compacted. */
-  private async removeObsoleteSegments(): Promise<void> {
-    const segments = this.state.segments;
-    let removed = 0;
-    try {
-      while (segments.length > 1 && segments[0]!.entryIndexMax <= this.state.compactIndex) {
-        const oldest = segments[0]!;
-        await fs.promises.unlink(oldest.path);
-        segments.shift();
-        removed++;
-        await closeFile(oldest.fd).catch(() => undefined);
-      }
-      if (removed > 0) await syncDirectory(this.logDirectory);
-    } catch (error) {
-      this.lastErrorSeen = storageErrorFromSystem(error, `removing compacted segments in ${this.logDirectory}`);
     }
   }
 

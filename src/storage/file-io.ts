@@ -47,12 +47,3 @@ export async function syncDirectory(path: string): Promise<void> {
     await closeFile(fd);
   }
 }
-
-export function syncDirectorySync(path: string): void {
-  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
