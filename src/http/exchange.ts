@@ -55,7 +55,8 @@ export class Exchange {
   async callService<T>(timeoutMs: number, call: (context: CallContext) => Promise<T>): Promise<T> {
     const deadline = new AbortController();
     const onDisconnect = (): void => deadline.abort(this.disconnect.signal.reason);
-    this.disconnect.signal.addEventListener('abort', onDisconnect, { once: true });
+    if (this.disconnect.signal.aborted) onDisconnect();
+    else this.disconnect.signal.addEventListener('abort', onDisconnect, { once: true });
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {

@@ -41,5 +41,5 @@ export async function postJson(
 }
 
 /** A parsed JSON response body, for assertions. */
-// biome-ignore lint: tests read arbitrary JSON shapes.
+// Tests read arbitrary JSON shapes and assert on them field by field.
 export type Json = any;
