@@ -445,3 +445,37 @@ test('a lock file naming this very process but not held by it (a restarted conta
     removeDirectory(directory);
   }
 });
+
+test('hard state, membership and an installed snapshot survive deletion of the segments that first held them', async () => {
+  await withStore('checkpoint', { segmentBytesMax: 1024 }, async (directory, reopen, store) => {
+    const confState = { voters: ['n1', 'n2', 'n3'], learners: [] };
+    await store.bootstrap(confState);
+    const metadata = { index: 10, term: 2, confState };
+    await store.save({ snapshot: { metadata, data: new Uint8Array([1]) }, hardState: { term: 2, vote: 'n2', commit: 10 } });
+    for (let index = 11; index <= 60; index += 2) await store.save({ entries: makeEntries(index, 2, 2, 100) });
+    assert.ok(store.segmentCount() >= 5);
+    await store.snapshots.writeBytes({ index: 50, term: 2, confState }, new Uint8Array([2]));
+    await store.compact(50);
+    for (const sequence of [1, 2, 3]) {
+      assert.equal(fs.existsSync(join(directory, 'log', `${String(sequence).padStart(20, '0')}.seg`)), false, `segment ${sequence} deleted`);
+    }
+    store = await reopen(store);
+    assert.deepEqual(store.initialState(), { hardState: { term: 2, vote: 'n2', commit: 10 }, confState });
+    assert.equal(store.firstIndex(), 51);
+    assert.equal(store.lastIndex(), 60);
+    assert.equal(store.term(50), 2);
+    assert.deepEqual(store.snapshot().metadata, { index: 50, term: 2, confState });
+  });
+});
+
+test('opening a data directory that cannot be created gives a clear IO_ERROR naming it', async () => {
+  const directory = makeTemporaryDirectory('not-a-directory');
+  try {
+    const file = join(directory, 'plain-file');
+    fs.writeFileSync(file, 'x');
+    await assert.rejects(DurableStorage.open(file), (error: unknown) => isCode('IO_ERROR')(error) && (error as Error).message.includes(file));
+    assert.equal(fs.readFileSync(file, 'utf8'), 'x');
+  } finally {
+    removeDirectory(directory);
+  }
+});
