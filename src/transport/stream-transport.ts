@@ -57,6 +57,8 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
   private readonly links = new Map<string, OutboundLink>();
   private readonly dirtyLinks = new Set<OutboundLink>();
   private flushScheduled: NodeJS.Immediate | undefined;
+  private readonly pendingUnreachable = new Set<string>();
+  private unreachableReport: NodeJS.Immediate | undefined;
   private readonly inbound = new Set<InboundConnection>();
   private readonly dialled = new Set<FramedConnection>();
   private readonly snapshotsReceiving = new Set<SnapshotReceiver>();
@@ -207,6 +209,9 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
     this.state = 'closed';
     if (this.flushScheduled !== undefined) clearImmediate(this.flushScheduled);
     this.flushScheduled = undefined;
+    if (this.unreachableReport !== undefined) clearImmediate(this.unreachableReport);
+    this.unreachableReport = undefined;
+    this.pendingUnreachable.clear();
     this.dirtyLinks.clear();
     const listener = this.listener;
     this.listener = undefined;
@@ -280,16 +285,28 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
     });
   }
 
+  /**
+   * Reports arrive in a later turn, never inside send(): the runtime may call into its
+   * Raft core from the handler, which must not happen in the middle of its Ready loop.
+   * One report per peer per turn, however many messages were dropped.
+   */
   private reportUnreachable(ids: ReadonlySet<string>): void {
-    const handler = this.unreachableHandler;
-    if (handler === undefined || this.state === 'closed') return;
-    for (const id of ids) {
-      try {
-        handler(id);
-      } catch (error) {
-        this.reportError(error instanceof Error ? error : new Error(String(error)));
+    if (this.state === 'closed') return;
+    for (const id of ids) this.pendingUnreachable.add(id);
+    this.unreachableReport ??= setImmediate(() => {
+      this.unreachableReport = undefined;
+      const pending = [...this.pendingUnreachable];
+      this.pendingUnreachable.clear();
+      const handler = this.unreachableHandler;
+      if (handler === undefined || this.state === 'closed') return;
+      for (const id of pending) {
+        try {
+          handler(id);
+        } catch (error) {
+          this.reportError(error instanceof Error ? error : new Error(String(error)));
+        }
       }
-    }
+    });
   }
 
   private reportError(error: Error): void {

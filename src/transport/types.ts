@@ -94,7 +94,11 @@ export interface Transport<Message extends RaftMessageLike = RaftMessageLike> {
   /** Queues messages, one frame per peer per event-loop turn. Throws FRAME_TOO_LARGE for a message that could never fit a frame. */
   send(messages: readonly Message[]): void;
   onMessage(handler: (message: Message) => void): void;
-  /** Called with a peer id whose messages were dropped (queue full, connection lost). */
+  /**
+   * Called with a peer id whose messages were dropped (queue full, connection lost, no
+   * address). Always in a later event-loop turn than the drop, never inside send(); at
+   * most once per peer per turn.
+   */
   onUnreachable(handler: (id: string) => void): void;
   call(target: CallTarget, method: string, payload: unknown, options?: CallOptions): Promise<unknown>;
   handle(method: string, handler: CallHandler): void;

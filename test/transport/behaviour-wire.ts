@@ -4,6 +4,7 @@
  * keeps serving its other peers. Run against both transports.
  */
 import assert from 'node:assert/strict';
+import type { Duplex } from 'node:stream';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { decodeValue, encodeFrame, encodeValue, FrameKind } from '../../src/transport/codec.js';
 import { TransportError, type TransportErrorCode } from '../../src/transport/errors.js';
@@ -139,6 +140,25 @@ export function defineWireSuite(kind: TransportKind): void {
       assert.equal(first.closed || second.closed, false);
       first.destroy();
       second.destroy();
+    });
+
+    it('fails calls when the peer never answers the handshake (connectTimeoutMs)', async () => {
+      const client = await harness.create('client', { limits: { connectTimeoutMs: 100 } });
+      const streams: Duplex[] = [];
+      const listener = await harness.network.listen(harness.nextListenAddress('silent'), (stream) => {
+        streams.push(stream);
+        stream.on('error', () => undefined);
+      });
+      harness.onCleanup(async () => {
+        for (const stream of streams) stream.destroy();
+        await listener.close();
+      });
+      await assert.rejects(client.call({ address: listener.address }, 'ping', {}, { timeoutMs: 10_000 }), (error: unknown) => {
+        assert.ok(error instanceof TransportError);
+        assert.equal(error.code, 'UNREACHABLE');
+        assert.match(error.message, /no handshake reply .* within 100 ms/);
+        return true;
+      });
     });
 
     it('fails calls when the peer answers the handshake with garbage', async () => {
