@@ -55,10 +55,7 @@ function startWriter(nodes: () => TestNode[]): Writer {
   return writer;
 }
 
-test('kill -9 the leader under writes: a new leader, no acknowledged write lost, the old leader catches up', async (t) => {
-  t.after(() => {
-    if (t.passed === false) console.error(cluster.logs(80));
-  });
+test('kill -9 the leader under writes: a new leader, no acknowledged write lost, the old leader catches up', async () => cluster.withLogs(async () => {
   const oldLeader = await cluster.waitForLeader();
   const created = await oldLeader.execute(['CREATE TABLE events (id INTEGER PRIMARY KEY, value INTEGER NOT NULL)']);
   assert.equal(created.status, 200, created.text);
@@ -90,4 +87,4 @@ test('kill -9 the leader under writes: a new leader, no acknowledged write lost,
   const rejoined = await oldLeader.query('SELECT count(*) FROM events', '?level=none');
   const count = (rejoined.body as { results: { values: number[][] }[] }).results[0]?.values[0]?.[0] ?? 0;
   assert.ok(count >= writer.acknowledged.length, `restarted node has ${count} rows, at least the ${writer.acknowledged.length} acknowledged`);
-});
+}));

@@ -119,7 +119,7 @@ export class TestNode {
     const child = spawn(
       process.execPath,
       [cliPath, 'serve', '--data-dir', this.dataDirectory, '--http-addr', `${this.spec.host}:${this.spec.httpPort}`,
-        '--raft-addr', this.raftAddress, '--log-level', 'debug', ...extraArguments],
+        '--raft-addr', this.raftAddress, ...(extraArguments.includes('--log-level') ? [] : ['--log-level', 'debug']), ...extraArguments],
       { stdio: ['pipe', log, log], env: { ...process.env, TZ: 'UTC' } },
     );
     closeSync(log);
@@ -311,6 +311,16 @@ export class TestCluster {
   async close(): Promise<void> {
     await Promise.all(this.nodes.map((node) => node.kill().catch(() => undefined)));
     if (process.env.QUORUMLITE_KEEP_TEST_DIRS === undefined) rmSync(this.rootDirectory, { recursive: true, force: true });
+  }
+
+  /** Runs a test body; on failure prints every node's log tail, then rethrows. */
+  async withLogs(body: () => Promise<void>, lineCount = 80): Promise<void> {
+    try {
+      await body();
+    } catch (error) {
+      console.error(this.logs(lineCount));
+      throw error;
+    }
   }
 
   /** The tail of every node's log, for a failing test's message. */

@@ -28,10 +28,7 @@ function values(answer: { body: unknown }): unknown[][] | undefined {
   return (answer.body as { results?: { values?: unknown[][] }[] }).results?.[0]?.values;
 }
 
-test('a partitioned leader steps down and refuses linearizable reads; the majority goes on', async (t) => {
-  t.after(() => {
-    if (t.passed === false) console.error(cluster.logs(80));
-  });
+test('a partitioned leader steps down and refuses linearizable reads; the majority goes on', async () => cluster.withLogs(async () => {
   const oldLeader = await cluster.waitForLeader();
   assert.equal((await oldLeader.execute(['CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)'])).status, 200);
   assert.equal((await oldLeader.execute([['INSERT INTO notes(text) VALUES (?)', 'before']])).status, 200);
@@ -55,12 +52,9 @@ test('a partitioned leader steps down and refuses linearizable reads; the majori
   oldLeader.control('heal');
   await cluster.waitForConvergence(cluster.nodes);
   assert.deepEqual(values(await oldLeader.query('SELECT text FROM notes ORDER BY id', '?level=none')), [['before'], ['during']]);
-});
+}));
 
-test('a non-voter joins, serves none reads, and does not count for quorum', async (t) => {
-  t.after(() => {
-    if (t.passed === false) console.error(cluster.logs(80));
-  });
+test('a non-voter joins, serves none reads, and does not count for quorum', async () => cluster.withLogs(async () => {
   const reader = await cluster.addNodeSpec();
   reader.start(['--raft-non-voter', '--join', cluster.nodes.slice(0, 3).map((node) => node.raftAddress).join(',')]);
   await cluster.waitForMembers(4, 3);
@@ -89,4 +83,4 @@ test('a non-voter joins, serves none reads, and does not count for quorum', asyn
   const final = await reader.query("SELECT count(*) FROM notes WHERE text = 'no quorum'", '?level=none');
   const count = values(final)?.[0]?.[0];
   assert.ok(count === 0 || count === 1, 'the unacknowledged write is there at most once');
-});
+}));

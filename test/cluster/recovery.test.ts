@@ -32,10 +32,7 @@ function firstLogIndex(status: Record<string, unknown>): number {
   return (status.store as { raft: { first_log_index: number } }).raft.first_log_index;
 }
 
-test('a follower that fell behind the compacted log catches up from a streamed snapshot', async (t) => {
-  t.after(() => {
-    if (t.passed === false) console.error(cluster.logs(80));
-  });
+test('a follower that fell behind the compacted log catches up from a streamed snapshot', async () => cluster.withLogs(async () => {
   const leader = await cluster.waitForLeader();
   assert.equal((await leader.execute(['CREATE TABLE items (id INTEGER PRIMARY KEY, payload TEXT)'])).status, 200);
   const lagging = cluster.nodes.find((node) => node !== leader)!;
@@ -60,12 +57,9 @@ test('a follower that fell behind the compacted log catches up from a streamed s
   assert.match(lagging.log(), /"event":"snapshot-installed"/, 'the follower installed a snapshot');
   const rows = await lagging.query('SELECT count(*) FROM items', '?level=none');
   assert.deepEqual((rows.body as { results: { values: number[][] }[] }).results[0]?.values, [[110]]);
-});
+}));
 
-test('SIGTERM on the leader hands leadership over before exiting; writes continue', async (t) => {
-  t.after(() => {
-    if (t.passed === false) console.error(cluster.logs(80));
-  });
+test('SIGTERM on the leader hands leadership over before exiting; writes continue', async () => cluster.withLogs(async () => {
   const leader = await cluster.waitForLeader();
   const termBefore = (await leader.raftStatus()).term;
   const exitCode = await leader.terminate();
@@ -81,4 +75,4 @@ test('SIGTERM on the leader hands leadership over before exiting; writes continu
 
   leader.start(cluster.flagsFor(leader));
   await cluster.waitForConvergence(cluster.nodes);
-});
+}));

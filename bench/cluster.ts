@@ -1,0 +1,200 @@
+/**
+ * Cluster benchmark: a real 3-node cluster on loopback (built CLI, one process per node),
+ * driven over HTTP. Prints one table:
+ * - single-row INSERTs, one client, sequential (ops/s, p50, p99), next to this disk's raw
+ *   4 KiB write + fdatasync loop measured in the same run (the floor of a durable write);
+ * - single-row INSERTs from 64 concurrent clients (ops/s, p99);
+ * - point reads at level none and linearizable (ops/s, p50, p99);
+ * - failover: kill -9 the leader → first acknowledged write, 10 trials (p50, max).
+ * Every phase is bounded by a count and a time budget. Build first (`npm run build`).
+ *
+ *   npm run bench:cluster     (BENCH_SECONDS_PER_ROW=3, BENCH_FAILOVER_TRIALS=10)
+ */
+import { closeSync, fdatasyncSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { TestCluster, sleep, type TestNode } from '../test/cluster/harness.js';
+
+const secondsPerRow = Number(process.env.BENCH_SECONDS_PER_ROW ?? 3);
+const operationsPerRowMax = 20_000;
+const concurrentClients = 64;
+const failoverTrials = Number(process.env.BENCH_FAILOVER_TRIALS ?? 10);
+/** Per-try timeout while probing for the new leader, as PEERS.md measured etcd. */
+const failoverTryTimeoutMs = 300;
+const failoverTimeoutMs = 30_000;
+
+interface Row {
+  readonly name: string;
+  readonly operationsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly note: string;
+}
+
+function percentile(sorted: readonly number[], fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? Number.NaN;
+}
+
+function summarise(name: string, latencies: number[], seconds: number, note = ''): Row {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return { name, operationsPerSecond: latencies.length / seconds, p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99), note };
+}
+
+function rawFsync(directory: string): Row {
+  const path = join(directory, 'raw-fsync');
+  const descriptor = openSync(path, 'w+');
+  const block = Buffer.alloc(4096, 7);
+  const latencies: number[] = [];
+  const started = performance.now();
+  try {
+    for (let iteration = 0; iteration < operationsPerRowMax; iteration += 1) {
+      const before = performance.now();
+      writeSync(descriptor, block, 0, block.length, iteration * block.length);
+      fdatasyncSync(descriptor);
+      latencies.push(performance.now() - before);
+      if (performance.now() - started > secondsPerRow * 1000) break;
+    }
+  } finally {
+    closeSync(descriptor);
+    rmSync(path, { force: true });
+  }
+  return summarise('raw 4 KiB write + fdatasync (disk floor)', latencies, (performance.now() - started) / 1000);
+}
+
+async function post(pool: Pool, path: string, body: unknown, timeoutMs = 10_000): Promise<{ status: number; text: string }> {
+  const response = await pool.request({
+    method: 'POST', path, body: JSON.stringify(body), headers: { 'content-type': 'application/json' },
+    headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
+  });
+  return { status: response.statusCode, text: await response.body.text() };
+}
+
+function succeeded(answer: { status: number; text: string }): boolean {
+  return answer.status === 200 && !answer.text.includes('"error"');
+}
+
+async function runClients(clientCount: number, operation: (client: number, iteration: number) => Promise<void>): Promise<{ latencies: number[]; seconds: number }> {
+  const latencies: number[] = [];
+  const started = performance.now();
+  const perClientMax = Math.ceil(operationsPerRowMax / clientCount);
+  await Promise.all(Array.from({ length: clientCount }, async (_, client) => {
+    for (let iteration = 0; iteration < perClientMax; iteration += 1) {
+      if (performance.now() - started > secondsPerRow * 1000) return;
+      const before = performance.now();
+      await operation(client, iteration);
+      latencies.push(performance.now() - before);
+    }
+  }));
+  return { latencies, seconds: (performance.now() - started) / 1000 };
+}
+
+async function writes(leader: TestNode, clientCount: number, name: string): Promise<Row> {
+  const pool = new Pool(leader.url, { connections: clientCount });
+  try {
+    let failures = 0;
+    const result = await runClients(clientCount, async (client, iteration) => {
+      const answer = await post(pool, '/db/execute', [['INSERT INTO bench(client, iteration, payload) VALUES (?, ?, ?)', client, iteration, 'x'.repeat(100)]]);
+      if (!succeeded(answer)) failures += 1;
+    });
+    return summarise(name, result.latencies, result.seconds, failures === 0 ? '' : `${failures} failed`);
+  } finally {
+    await pool.close();
+  }
+}
+
+async function reads(node: TestNode, level: string): Promise<Row> {
+  const pool = new Pool(node.url, { connections: 1 });
+  try {
+    let failures = 0;
+    const result = await runClients(1, async (_, iteration) => {
+      const answer = await post(pool, `/db/query?level=${level}`, [['SELECT payload FROM bench WHERE id = ?', (iteration % 100) + 1]]);
+      if (!succeeded(answer)) failures += 1;
+    });
+    return summarise(`point read on the leader, level=${level}`, result.latencies, result.seconds, failures === 0 ? '' : `${failures} failed`);
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Kills the leader and times the first acknowledged write on any survivor. */
+async function failoverTrial(cluster: TestCluster, trial: number): Promise<number> {
+  const leader = await cluster.waitForLeader();
+  const survivors = cluster.nodes.filter((node) => node !== leader);
+  const pools = survivors.map((node) => new Pool(node.url, { connections: 1 }));
+  try {
+    await leader.kill();
+    const killedAt = performance.now();
+    for (let attempt = 0; performance.now() - killedAt < failoverTimeoutMs; attempt += 1) {
+      const pool = pools[attempt % pools.length]!;
+      try {
+        const answer = await post(pool, '/db/execute', [['INSERT INTO bench(client, iteration, payload) VALUES (?, ?, ?)', -1, trial, 'failover']], failoverTryTimeoutMs);
+        if (succeeded(answer)) return performance.now() - killedAt;
+      } catch {
+        // no answer within the per-try timeout: try the other survivor
+      }
+      await sleep(10);
+    }
+    throw new Error(`no acknowledged write within ${failoverTimeoutMs}ms of killing the leader`);
+  } finally {
+    await Promise.all(pools.map((pool) => pool.close()));
+    leader.start(cluster.flagsFor(leader));
+    await cluster.waitForConvergence(cluster.nodes);
+  }
+}
+
+async function failover(cluster: TestCluster): Promise<Row> {
+  const times: number[] = [];
+  for (let trial = 0; trial < failoverTrials; trial += 1) times.push(await failoverTrial(cluster, trial));
+  const sorted = [...times].sort((a, b) => a - b);
+  return {
+    name: `failover: kill -9 leader → first acked write (${failoverTrials} trials)`,
+    operationsPerSecond: Number.NaN,
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: sorted[sorted.length - 1] ?? Number.NaN,
+    note: 'p99 column = max',
+  };
+}
+
+function printTable(rows: readonly Row[], floorMs: number): void {
+  const header = ['workload', 'ops/s', 'p50 ms', 'p99 ms', 'p50 / disk floor', 'note'];
+  const lines = rows.map((row) => [
+    row.name,
+    Number.isNaN(row.operationsPerSecond) ? '-' : row.operationsPerSecond.toFixed(0),
+    row.p50Ms.toFixed(2),
+    row.p99Ms.toFixed(2),
+    (row.p50Ms / floorMs).toFixed(2),
+    row.note,
+  ]);
+  const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)));
+  const format = (cells: readonly string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ');
+  console.log(format(header));
+  console.log(widths.map((width) => '-'.repeat(width)).join('  '));
+  for (const line of lines) console.log(format(line));
+}
+
+async function main(): Promise<void> {
+  const cluster = await TestCluster.create({ size: 3, formation: 'join', flags: ['--log-level', 'warn'] });
+  try {
+    await cluster.start();
+    const leader = await cluster.waitForLeader();
+    const created = await leader.execute(['CREATE TABLE bench (id INTEGER PRIMARY KEY, client INTEGER, iteration INTEGER, payload TEXT)']);
+    if (created.status !== 200) throw new Error(`create table: ${created.text}`);
+    const rows: Row[] = [];
+    const floor = rawFsync(cluster.rootDirectory);
+    rows.push(floor);
+    rows.push(await writes(leader, 1, 'INSERT, 1 client, sequential'));
+    rows.push(await writes(leader, concurrentClients, `INSERT, ${concurrentClients} concurrent clients`));
+    rows.push(await reads(leader, 'none'));
+    rows.push(await reads(leader, 'linearizable'));
+    rows.push(await failover(cluster));
+    console.log(`\nquorumlite 3-node cluster on loopback, ${secondsPerRow}s per row (defaults: heartbeat 100 ms, election timeout 1000 ms)\n`);
+    printTable(rows, floor.p50Ms);
+  } catch (error) {
+    console.error(cluster.logs(30));
+    throw error;
+  } finally {
+    await cluster.close();
+  }
+}
+
+await main();
