@@ -113,7 +113,8 @@ export class MemoryStorage implements RaftStorage {
     if (firstKept.index > this.lastIndex() + 1) {
       throw new RaftStorageError('UNAVAILABLE', `append at ${firstKept.index} leaves a gap after ${this.lastIndex()}`);
     }
-    this.log = this.log.slice(0, firstKept.index - offset).concat(kept);
+    this.log.length = firstKept.index - offset; // drops the conflicting suffix, if any
+    for (const entry of kept) this.log.push(entry);
   }
 
   /** Replaces the whole log with a snapshot received from the leader. */

@@ -204,6 +204,7 @@ export class Raft {
     this.pendingConfIndex = 0;
     this.uncommittedBytes = 0;
     this.timeoutNowSentThisTerm = false;
+    this.appendsToFlush = false;
     this.failPendingReads();
   }
 
