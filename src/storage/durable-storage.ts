@@ -155,12 +155,15 @@ export class DurableStorage implements RaftStorage {
    */
   save(request: SaveRequest): Promise<void> {
     if (this.closed) return Promise.reject(new StorageError('CLOSED', `storage in ${this.directory} is closed`));
+    const working: Projection = { ...this.projection };
     let plan: { operations: Operation[]; bytes: number };
     try {
-      plan = planSave(request, this.projection, this.planContext);
+      plan = planSave(request, working, this.planContext);
+      this.checkQueueRoom(plan.bytes);
     } catch (error) {
       return Promise.reject(error);
     }
+    this.projection = working;
     return this.enqueue(plan.operations, plan.bytes);
   }
 
@@ -181,6 +184,7 @@ export class DurableStorage implements RaftStorage {
     const term = state.termAt(compactIndex);
     assert(term !== undefined, `term of ${compactIndex} is known`);
     const record = encodeMetadataRecord(RecordKind.compact, { index: compactIndex, term });
+    this.checkQueueRoom(record.length);
     this.projection.compactIndex = Math.max(this.projection.compactIndex, compactIndex);
     await this.enqueue([{ kind: 'compact', index: compactIndex, term, record }], record.length);
   }
@@ -350,11 +354,15 @@ export class DurableStorage implements RaftStorage {
     return { lastIndex: state.lastIndex, lastTerm: state.lastTerm, compactIndex: state.compactIndex, hardState: state.hardState };
   }
 
-  private enqueue(operations: readonly Operation[], bytes: number): Promise<void> {
+  /** Throws OVERLOADED if `bytes` more would exceed pendingBytesMax; called before the projection changes. */
+  private checkQueueRoom(bytes: number): void {
     if (this.queuedBytes + bytes > this.options.pendingBytesMax) {
-      this.projection = this.queue.length === 0 && !this.flushing ? this.durableProjection() : this.projection;
-      return Promise.reject(new StorageError('OVERLOADED', `saves waiting for the disk exceed pendingBytesMax ${this.options.pendingBytesMax}`));
+      throw new StorageError('OVERLOADED', `saves waiting for the disk (${this.queuedBytes} bytes) plus ${bytes} would exceed pendingBytesMax ${this.options.pendingBytesMax}`);
     }
+  }
+
+  private enqueue(operations: readonly Operation[], bytes: number): Promise<void> {
+    assert(this.queuedBytes + bytes <= this.options.pendingBytesMax, 'queue room was checked');
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ operations, bytes, resolve, reject });
       this.queuedBytes += bytes;

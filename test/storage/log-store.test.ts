@@ -195,6 +195,8 @@ test('pendingBytesMax: saves beyond the queue bound are refused with OVERLOADED,
     assert.deepEqual(outcomes.map((outcome) => outcome.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
     const failure = outcomes[4] as PromiseRejectedResult;
     assert.equal((failure.reason as StorageError).code, 'OVERLOADED');
+    // The refused save left no trace: the next one must continue at 5, not 6.
+    await assert.rejects(store.save({ entries: makeEntries(6, 1, 1, 1000) }), isCode('INVALID_ARGUMENT'));
     await store.save({ entries: makeEntries(5, 1, 1, 1000) });
     store = await reopen(store);
     assert.equal(store.lastIndex(), 5);
