@@ -41,7 +41,7 @@ export class Exchange {
   }
 
   async readBody(maxBytes: number): Promise<Buffer> {
-    return readRequestBody(this.request, maxBytes);
+    return readRequestBody(this.request, maxBytes, () => this.response.writeContinue());
   }
 
   async readBodyText(maxBytes: number): Promise<string> {

@@ -13,9 +13,15 @@ export function bodyTooLarge(maxBodyBytes: number): HttpError {
   });
 }
 
-export function readRequestBody(request: IncomingMessage, maxBodyBytes: number): Promise<Buffer> {
+/** `writeContinue` sends `100 Continue` to a client that asked for it, once the declared size passes. */
+export function readRequestBody(
+  request: IncomingMessage,
+  maxBodyBytes: number,
+  writeContinue: () => void = () => undefined,
+): Promise<Buffer> {
   const declared = request.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBodyBytes) return Promise.reject(bodyTooLarge(maxBodyBytes));
+  if (request.headers.expect?.toLowerCase() === '100-continue') writeContinue();
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let receivedBytes = 0;

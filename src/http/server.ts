@@ -60,14 +60,19 @@ export function createHttpServer(service: ClusterService, partialOptions: Partia
   server.maxConnections = options.maxConnections;
   let inFlight = 0;
   let idle: (() => void) | null = null;
-  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+  const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
     inFlight++;
     response.once('close', () => {
       inFlight--;
       if (inFlight === 0 && idle !== null) idle();
     });
     void dispatch(request, response, service, options, metrics);
-  });
+  };
+  server.on('request', onRequest);
+  // `Expect: 100-continue`: the interim answer goes out only when a handler starts
+  // reading a body it accepts (see readRequestBody), so an oversized upload is refused
+  // with 413 before the client sends it.
+  server.on('checkContinue', onRequest);
   return {
     server,
     options,

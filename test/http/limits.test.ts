@@ -92,6 +92,37 @@ describe('body size', () => {
   });
 });
 
+/** POSTs with `Expect: 100-continue`, sending the body only after `100 Continue`. */
+function postExpectingContinue(path: string, body: string): Promise<{ status: number; continued: boolean }> {
+  return new Promise((resolve, reject) => {
+    let continued = false;
+    const request = httpRequest(
+      `${base}${path}`,
+      { method: 'POST', headers: { Expect: '100-continue', 'Content-Length': Buffer.byteLength(body) } },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, continued }));
+      },
+    );
+    request.on('continue', () => {
+      continued = true;
+      request.end(body);
+    });
+    request.on('error', reject);
+    request.flushHeaders();
+  });
+}
+
+describe('Expect: 100-continue', () => {
+  it('sends 100 Continue for a body within the bound', async () => {
+    assert.deepEqual(await postExpectingContinue('/db/query', bodyOfBytes(maxBodyBytes)), { status: 200, continued: true });
+  });
+
+  it('refuses a declared body over the bound with 413 before the client sends it', async () => {
+    assert.deepEqual(await postExpectingContinue('/db/query', bodyOfBytes(maxBodyBytes + 1)), { status: 413, continued: false });
+  });
+});
+
 describe('statement count', () => {
   it('accepts maxStatements statements and answers 413 for one more', async () => {
     const atMax = await postJson(base, '/db/query', Array(maxStatements).fill('SELECT 1'));
