@@ -73,7 +73,7 @@ class JsonWriter {
       this.pending = '';
     }
     if (typeof value !== 'object' || value === null || value instanceof Uint8Array) {
-      this.pending += this.scalar(value);
+      this.pending += this.scalar(value, depth);
     } else if (value instanceof AssociativeRows) {
       yield* this.writeAssociativeRows(value, depth);
     } else if (isArray(value)) {
@@ -83,7 +83,7 @@ class JsonWriter {
     }
   }
 
-  private scalar(value: ScalarOutput): string {
+  private scalar(value: ScalarOutput, depth: number): string {
     if (value === null) return 'null';
     switch (typeof value) {
       case 'string':
@@ -95,19 +95,19 @@ class JsonWriter {
       case 'boolean':
         return value ? 'true' : 'false';
       default:
-        return this.blob(value);
+        return this.blob(value, depth);
     }
   }
 
-  private blob(bytes: Uint8Array): string {
-    if (this.options.blobAsArray) return bytes.length === 0 ? '[]' : this.byteArray(bytes);
+  private blob(bytes: Uint8Array, depth: number): string {
+    if (this.options.blobAsArray) return this.byteArray(bytes, depth);
     return `"${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}"`;
   }
 
-  private byteArray(bytes: Uint8Array): string {
+  private byteArray(bytes: Uint8Array, depth: number): string {
+    if (bytes.length === 0) return '[]';
     if (!this.options.pretty) return `[${bytes.join(',')}]`;
-    // Pretty byte arrays are rare (debugging); keep them on one line.
-    return `[${bytes.join(', ')}]`;
+    return `[${this.newline(depth + 1)}${bytes.join(`,${this.newline(depth + 1)}`)}${this.newline(depth)}]`;
   }
 
   private newline(depth: number): string {
@@ -144,7 +144,7 @@ class JsonWriter {
     let text = '[';
     for (let index = 0; index < items.length; index++) {
       if (index > 0) text += ',';
-      text += inner + this.scalar(items[index] as ScalarOutput);
+      text += inner + this.scalar(items[index] as ScalarOutput, depth + 1);
     }
     this.pending += `${text}${this.newline(depth)}]`;
   }
@@ -200,7 +200,7 @@ class JsonWriter {
     for (let index = 0; index < keys.length; index++) {
       const key = keys[index] as ColumnKey;
       if (index > 0) text += ',';
-      text += `${inner}${key.quoted}${separator}${this.scalar(row[key.columnIndex] ?? null)}`;
+      text += `${inner}${key.quoted}${separator}${this.scalar(row[key.columnIndex] ?? null, depth + 1)}`;
     }
     this.pending += `${text}${this.newline(depth)}}`;
   }

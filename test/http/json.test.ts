@@ -88,6 +88,9 @@ describe('writeJsonString', () => {
     assert.equal(writeJsonString([blob], { blobAsArray: true }), '[[0,1,254,255]]');
     assert.equal(writeJsonString([new Uint8Array(0)], { blobAsArray: true }), '[[]]');
     assert.equal(writeJsonString([new Uint8Array(0)]), '[""]');
+    const nested = { values: [[blob, 'x']], single: blob };
+    const asArrays = { values: [[[0, 1, 254, 255], 'x']], single: [0, 1, 254, 255] };
+    assert.equal(writeJsonString(nested, { blobAsArray: true, pretty: true }), JSON.stringify(asArrays, null, 4));
     const view = new Uint8Array(new Uint8Array([9, 8, 7, 6]).buffer, 1, 2);
     assert.equal(writeJsonString(view), '"CAc="');
   });
