@@ -35,9 +35,9 @@ interface QueuedMessage {
 }
 
 interface PendingCall {
-  readonly frame: Buffer;
+  /** The encoded request until it is written (then released: only the reply is awaited). */
+  frame: Buffer | undefined;
   readonly method: string;
-  written: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: TransportError) => void;
 }
@@ -155,7 +155,6 @@ export class OutboundLink {
       this.calls.set(requestId, {
         frame,
         method,
-        written: false,
         resolve: (value) => {
           settle();
           resolve(value);
@@ -270,9 +269,9 @@ export class OutboundLink {
   private writeCalls(): void {
     const connection = this.connection as FramedConnection;
     for (const call of this.calls.values()) {
-      if (call.written) continue;
-      call.written = true;
+      if (call.frame === undefined) continue;
       connection.write(call.frame);
+      call.frame = undefined;
     }
   }
 

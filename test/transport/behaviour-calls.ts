@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { TransportError, type TransportErrorCode } from '../../src/transport/errors.js';
+import type { TransportLimits } from '../../src/transport/limits.js';
 import type { CallContext } from '../../src/transport/types.js';
 import { collectErrors, Harness, waitFor, type TransportKind } from './helpers.js';
 
@@ -32,6 +33,17 @@ export function defineCallSuite(kind: TransportKind): void {
     afterEach(async () => {
       await harness.dispose();
     });
+
+    /** a and b know each other; b's `hang` handler answers only once `held` opens (at the latest at cleanup). */
+    async function hangingPair(limitsOfA: Partial<TransportLimits> = {}, limitsOfB: Partial<TransportLimits> = {}) {
+      const a = await harness.create('a', { limits: limitsOfA });
+      const b = await harness.create('b', { limits: limitsOfB });
+      harness.introduce(a, b);
+      const held = gate();
+      harness.onCleanup(held.open);
+      b.handle('hang', async (payload) => held.promise.then(() => payload));
+      return { a, b, held };
+    }
 
     it('answers a call by peer id, with the caller identified', async () => {
       const a = await harness.create('a');
@@ -87,55 +99,32 @@ export function defineCallSuite(kind: TransportKind): void {
     });
 
     it('times out a call that gets no reply, and the connection stays usable', async () => {
-      const a = await harness.create('a');
-      const b = await harness.create('b');
-      harness.introduce(a, b);
-      const held = gate();
-      harness.onCleanup(held.open);
-      b.handle('hang', async () => held.promise);
+      const { a, b } = await hangingPair();
       b.handle('ping', async () => 'pong');
       await assert.rejects(a.call({ id: 'b' }, 'hang', {}, { timeoutMs: 50 }), isCode('TIMEOUT'));
       assert.equal(await a.call({ id: 'b' }, 'ping', {}), 'pong');
     });
 
     it('bounds calls in flight per peer: at the bound they wait, above it they are refused', async () => {
-      const a = await harness.create('a', { limits: { callsInFlightMax: 2 } });
-      const b = await harness.create('b');
-      harness.introduce(a, b);
-      const held = gate();
-      harness.onCleanup(held.open);
-      b.handle('slow', async (payload) => {
-        await held.promise;
-        return payload;
-      });
-      const first = a.call({ id: 'b' }, 'slow', 1);
-      const second = a.call({ id: 'b' }, 'slow', 2);
-      await assert.rejects(a.call({ id: 'b' }, 'slow', 3), isCode('TOO_MANY_CALLS'));
+      const { a, held } = await hangingPair({ callsInFlightMax: 2 });
+      const first = a.call({ id: 'b' }, 'hang', 1);
+      const second = a.call({ id: 'b' }, 'hang', 2);
+      await assert.rejects(a.call({ id: 'b' }, 'hang', 3), isCode('TOO_MANY_CALLS'));
       held.open();
       assert.deepStrictEqual(await Promise.all([first, second]), [1, 2]);
-      assert.equal(await a.call({ id: 'b' }, 'slow', 4), 4, 'slots free up after replies');
+      assert.equal(await a.call({ id: 'b' }, 'hang', 4), 4, 'slots free up after replies');
     });
 
     it('bounds handlers running per inbound connection', async () => {
-      const a = await harness.create('a');
-      const b = await harness.create('b', { limits: { inboundCallsInFlightMax: 1 } });
-      harness.introduce(a, b);
-      const held = gate();
-      harness.onCleanup(held.open);
-      b.handle('slow', async () => held.promise.then(() => 'done'));
-      const first = a.call({ id: 'b' }, 'slow', {});
-      await assert.rejects(a.call({ id: 'b' }, 'slow', {}), isCode('REMOTE_ERROR', (error) => assert.equal(error.remoteCode, 'OVERLOADED')));
+      const { a, held } = await hangingPair({}, { inboundCallsInFlightMax: 1 });
+      const first = a.call({ id: 'b' }, 'hang', 'done');
+      await assert.rejects(a.call({ id: 'b' }, 'hang', {}), isCode('REMOTE_ERROR', (error) => assert.equal(error.remoteCode, 'OVERLOADED')));
       held.open();
       assert.equal(await first, 'done');
     });
 
     it('rejects an aborted call with ABORTED', async () => {
-      const a = await harness.create('a');
-      const b = await harness.create('b');
-      harness.introduce(a, b);
-      const held = gate();
-      harness.onCleanup(held.open);
-      b.handle('hang', async () => held.promise);
+      const { a } = await hangingPair();
       const controller = new AbortController();
       const pending = a.call({ id: 'b' }, 'hang', {}, { signal: controller.signal });
       controller.abort();
@@ -206,12 +195,7 @@ export function defineCallSuite(kind: TransportKind): void {
     });
 
     it('close() rejects pending calls with CLOSED and refuses new work', async () => {
-      const a = await harness.create('a');
-      const b = await harness.create('b');
-      harness.introduce(a, b);
-      const held = gate();
-      harness.onCleanup(held.open);
-      b.handle('hang', async () => held.promise);
+      const { a } = await hangingPair();
       const pending = a.call({ id: 'b' }, 'hang', {});
       await waitFor('the call to be sent', () => (a.metrics().peers['b']?.callsSent ?? 0) === 1);
       await a.close();
@@ -221,12 +205,7 @@ export function defineCallSuite(kind: TransportKind): void {
     });
 
     it('a removed peer is unknown; its pending calls fail', async () => {
-      const a = await harness.create('a');
-      const b = await harness.create('b');
-      harness.introduce(a, b);
-      const held = gate();
-      harness.onCleanup(held.open);
-      b.handle('hang', async () => held.promise);
+      const { a } = await hangingPair();
       const pending = a.call({ id: 'b' }, 'hang', {});
       a.removePeer('b');
       await assert.rejects(pending, isCode('UNREACHABLE'));

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { Duplex } from 'node:stream';
 import { encodeValue, encodeValueFrame, FrameKind, protocolVersion } from '../../src/transport/codec.js';
 import { TransportError } from '../../src/transport/errors.js';
+import type { TransportLimits } from '../../src/transport/limits.js';
 import { collectMessages, Harness, message, sleep, waitFor, type TransportKind } from './helpers.js';
 
 export function defineMessageSuite(kind: TransportKind): void {
@@ -144,9 +145,13 @@ export function defineMessageSuite(kind: TransportKind): void {
       assert.equal(metrics?.connectFailures, 1);
     });
 
-    it('bounds the per-peer queue by count: at the bound it queues, above it drops and reports', async () => {
-      const limits = { heldFrameBytesMax: 1, peerQueueMessageCountMax: 10 };
-      const a = await harness.create('a', { limits });
+    /**
+     * a → b with the link to b backed up: one frame is held by a pause and, with
+     * heldFrameBytesMax 1, the connection reports backpressure, so further messages
+     * stay in a's per-peer queue. Two messages (indexes 0 and 1) are already sent.
+     */
+    async function backedUpLink(limits: Partial<TransportLimits>) {
+      const a = await harness.create('a', { limits: { heldFrameBytesMax: 1, ...limits } });
       const b = await harness.create('b');
       harness.introduce(a, b);
       const received = collectMessages(b);
@@ -157,6 +162,11 @@ export function defineMessageSuite(kind: TransportKind): void {
       a.faults.pause('b');
       a.send([message('a', 'b', { index: 1 })]);
       await sleep(20); // That frame is now held by the pause; the link reports backpressure.
+      return { a, received, unreachable };
+    }
+
+    it('bounds the per-peer queue by count: at the bound it queues, above it drops and reports', async () => {
+      const { a, received, unreachable } = await backedUpLink({ peerQueueMessageCountMax: 10 });
       a.send(Array.from({ length: 10 }, (_, offset) => message('a', 'b', { index: 2 + offset })));
       await sleep(10);
       assert.deepStrictEqual(unreachable, [], 'exactly peerQueueMessageCountMax messages fit');
@@ -171,18 +181,7 @@ export function defineMessageSuite(kind: TransportKind): void {
 
     it('bounds the per-peer queue by bytes', async () => {
       const one = message('a', 'b', { payload: new Uint8Array(1000) });
-      const messageBytes = encodeValue(one).byteLength;
-      const a = await harness.create('a', { limits: { heldFrameBytesMax: 1, peerQueueBytesMax: 3 * messageBytes } });
-      const b = await harness.create('b');
-      harness.introduce(a, b);
-      const received = collectMessages(b);
-      const unreachable: string[] = [];
-      a.onUnreachable((id) => unreachable.push(id));
-      a.send([message('a', 'b', { warmUp: 1 })]);
-      await waitFor('the connection', () => received.length === 1);
-      a.faults.pause('b');
-      a.send([message('a', 'b', { warmUp: 2 })]);
-      await sleep(20);
+      const { a, received, unreachable } = await backedUpLink({ peerQueueBytesMax: 3 * encodeValue(one).byteLength });
       a.send([one, one, one]);
       await sleep(10);
       assert.deepStrictEqual(unreachable, [], 'exactly peerQueueBytesMax bytes fit');
