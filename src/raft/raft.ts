@@ -10,7 +10,7 @@ import { validateConfig } from './config.js';
 import type { ValidatedConfig } from './config.js';
 import { applyConfChange, compareIds, confChangeProblem, decodeConfChange, encodeConfChange, sortedIds } from './conf-change.js';
 import { RaftError, assert } from './errors.js';
-import { entriesBytes, entryBytes } from './log-unstable.js';
+import { entriesBytes } from './log-unstable.js';
 import { Inflights, Progress } from './progress.js';
 import { hasQuorum, majorityCommitIndex, voteResult } from './quorum.js';
 import { RaftLog } from './raft-log.js';
@@ -747,7 +747,8 @@ export class Raft {
   }
 
   private appendProposal(type: EntryType, data: Uint8Array): { index: number; term: number } {
-    const bytes = data.byteLength + entryBytes({ term: 0, index: 0, type, data: EMPTY_BYTES });
+    // Like etcd, only payload bytes count, so empty entries (a new term's no-op) never do.
+    const bytes = data.byteLength;
     if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.config.maxUncommittedEntriesBytes) {
       throw new RaftError(
         'PROPOSAL_DROPPED',
@@ -775,7 +776,7 @@ export class Raft {
   reduceUncommittedBytes(entries: readonly Entry[]): void {
     if (this.role !== 'leader') return;
     let bytes = 0;
-    for (const entry of entries) if (entry.data.byteLength > 0) bytes += entryBytes(entry);
+    for (const entry of entries) bytes += entry.data.byteLength;
     this.uncommittedBytes = Math.max(0, this.uncommittedBytes - bytes);
   }
 

@@ -89,11 +89,11 @@ test('raw node: at most maxInflightMessages appends are in flight to a follower'
 });
 
 test('raw node: proposals beyond maxUncommittedEntriesBytes are dropped until entries commit', () => {
-  const cluster = new TestCluster(['1', '2', '3'], { maxUncommittedEntriesBytes: 3 * 26 });
+  const cluster = new TestCluster(['1', '2', '3'], { maxUncommittedEntriesBytes: 30 });
   cluster.elect('1');
   const leader = cluster.node('1').raw;
   cluster.dropIf = () => true;
-  for (let i = 0; i < 3; i++) leader.propose(new Uint8Array(10)); // 26 bytes each: exactly at the bound
+  for (let i = 0; i < 3; i++) leader.propose(new Uint8Array(10)); // payload bytes count: exactly at the bound
   assert.equal(raftCode(() => leader.propose(new Uint8Array(10))), 'PROPOSAL_DROPPED');
   cluster.dropIf = () => false;
   cluster.stabilize();
@@ -106,6 +106,25 @@ test('raw node: a single proposal larger than the bound is accepted when nothing
   cluster.elect('1');
   assert.equal(raftCode(() => cluster.node('1').raw.propose(new Uint8Array(100))), 'none');
   assert.equal(raftCode(() => cluster.node('1').raw.propose(new Uint8Array(1))), 'PROPOSAL_DROPPED');
+});
+
+test('raw node: empty proposals never count toward the uncommitted bound', () => {
+  const cluster = new TestCluster(['1', '2', '3'], { maxUncommittedEntriesBytes: 1 });
+  cluster.elect('1');
+  cluster.dropIf = () => true;
+  for (let i = 0; i < 100; i++) cluster.node('1').raw.propose(new Uint8Array(0));
+  assert.equal(raftCode(() => cluster.node('1').raw.propose(new Uint8Array(1))), 'none');
+  assert.equal(raftCode(() => cluster.node('1').raw.propose(new Uint8Array(1))), 'PROPOSAL_DROPPED');
+});
+
+test('raw node: at most maxInflightBytes of entries are in flight to a follower', () => {
+  // 100-byte payloads are 116 bytes each with overhead; one per message; the window is
+  // full once 2 * 116 >= 232 bytes are out.
+  const cluster = new TestCluster(['1', '2'], { maxSizePerMessageBytes: 116, maxInflightBytes: 232 });
+  cluster.elect('1');
+  for (let i = 0; i < 5; i++) cluster.node('1').raw.propose(new Uint8Array(100));
+  cluster.processReady('1');
+  assert.equal(cluster.queue.filter((m) => m.type === 'MsgApp').length, 2);
 });
 
 test('raw node: committed entries per Ready are bounded by maxCommittedBytesPerReady', () => {
