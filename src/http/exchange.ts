@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { writeJsonChunks, type JsonOutput } from './json-writer.js';
+import type { HttpMetrics } from './metrics.js';
 import type { HttpServerOptions } from './options.js';
 import type { QueryParameters } from './query-parameters.js';
 import { readRequestBody } from './request-body.js';
@@ -21,6 +22,7 @@ export class Exchange {
     readonly rawQuery: string,
     readonly parameters: QueryParameters,
     readonly options: HttpServerOptions,
+    private readonly metrics: HttpMetrics,
   ) {
     // 'close' on the response fires when it is finished or the socket died first.
     response.once('close', () => {
@@ -41,7 +43,9 @@ export class Exchange {
   }
 
   async readBody(maxBytes: number): Promise<Buffer> {
-    return readRequestBody(this.request, maxBytes, () => this.response.writeContinue());
+    const body = await readRequestBody(this.request, maxBytes, () => this.response.writeContinue());
+    this.metrics.bodyReceived(body.length);
+    return body;
   }
 
   async readBodyText(maxBytes: number): Promise<string> {

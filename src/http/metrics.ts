@@ -47,6 +47,7 @@ function escapeLabelValue(text: string): string {
 /** Counters the HTTP layer keeps about itself. Bounded: one key per route × status. */
 export class HttpMetrics {
   private readonly requestCounts = new Map<string, number>();
+  private readonly durationSecondsByRoute = new Map<string, { sum: number; count: number }>();
   private inFlight = 0;
   private bodyBytesReceived = 0;
   private rejectedTooLarge = 0;
@@ -55,10 +56,15 @@ export class HttpMetrics {
     this.inFlight++;
   }
 
-  requestFinished(route: string, status: number): void {
+  /** `route` is one of the server's fixed paths or "unknown", so the label set stays bounded. */
+  requestFinished(route: string, status: number, durationSeconds: number): void {
     this.inFlight--;
     const key = `${route}\u0000${status}`;
     this.requestCounts.set(key, (this.requestCounts.get(key) ?? 0) + 1);
+    const duration = this.durationSecondsByRoute.get(route) ?? { sum: 0, count: 0 };
+    duration.sum += durationSeconds;
+    duration.count++;
+    this.durationSecondsByRoute.set(route, duration);
   }
 
   bodyReceived(byteCount: number): void {
@@ -74,7 +80,20 @@ export class HttpMetrics {
       const [route, status] = key.split('\u0000');
       return { labels: { route: route ?? '', status: status ?? '' }, value: count };
     });
+    const durations = [...this.durationSecondsByRoute];
     return [
+      {
+        name: 'quorumlite_http_request_duration_seconds_sum',
+        help: 'Total time spent answering HTTP requests, by route.',
+        type: 'counter',
+        samples: durations.map(([route, duration]) => ({ labels: { route }, value: duration.sum })),
+      },
+      {
+        name: 'quorumlite_http_request_duration_seconds_count',
+        help: 'HTTP requests timed, by route.',
+        type: 'counter',
+        samples: durations.map(([route, duration]) => ({ labels: { route }, value: duration.count })),
+      },
       { name: 'quorumlite_http_requests_total', help: 'HTTP requests answered, by route and status.', type: 'counter', samples: requests },
       { name: 'quorumlite_http_requests_in_flight', help: 'HTTP requests being handled now.', type: 'gauge', samples: [{ labels: {}, value: this.inFlight }] },
       { name: 'quorumlite_http_request_body_bytes_total', help: 'Request body bytes read.', type: 'counter', samples: [{ labels: {}, value: this.bodyBytesReceived }] },

@@ -115,8 +115,11 @@ async function dispatch(
   metrics: HttpMetrics,
 ): Promise<void> {
   metrics.requestStarted();
+  const startedAtMs = performance.now();
   let route = 'unknown';
-  response.once('close', () => metrics.requestFinished(route, response.statusCode));
+  response.once('close', () =>
+    metrics.requestFinished(route, response.statusCode, (performance.now() - startedAtMs) / 1000),
+  );
   setCommonHeaders(response, options);
   try {
     const target = request.url ?? '/';
@@ -135,7 +138,7 @@ async function dispatch(
       linearizableTimeoutMs: options.defaultLinearizableTimeoutMs,
       maxTimeoutMs: options.maxTimeoutMs,
     });
-    await handler(new Exchange(request, response, path, rawQuery, parameters, options), service, metrics);
+    await handler(new Exchange(request, response, path, rawQuery, parameters, options, metrics), service, metrics);
   } catch (error) {
     answerError(request, response, error, options, metrics);
   }

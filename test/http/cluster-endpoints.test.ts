@@ -165,7 +165,8 @@ describe('GET /readyz when the service cannot answer', () => {
 
 describe('GET /metrics', () => {
   it('answers Prometheus text with the service families and the HTTP layer counters', async () => {
-    await fetch(`${base}/status`);
+    await (await fetch(`${base}/status`)).text();
+    await (await fetch(`${base}/leader`, { method: 'POST', body: '{"id":"n2"}' })).text();
     const response = await fetch(`${base}/metrics`);
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
@@ -174,6 +175,9 @@ describe('GET /metrics', () => {
     assert.match(text, /^quorumlite_raft_commit_index 0$/m);
     assert.match(text, /^quorumlite_http_requests_total\{route="\/status",status="200"\} [1-9]/m);
     assert.match(text, /^quorumlite_http_requests_in_flight 1$/m);
+    assert.match(text, /^quorumlite_http_request_body_bytes_total [1-9][0-9]*$/m);
+    assert.match(text, /^quorumlite_http_request_duration_seconds_count\{route="\/status"\} [1-9]/m);
+    assert.match(text, /^quorumlite_http_request_duration_seconds_sum\{route="\/status"\} [0-9.e-]+$/m);
   });
 });
 

@@ -123,6 +123,15 @@ describe('Expect: 100-continue', () => {
   });
 });
 
+describe('body size metrics', () => {
+  it('counts the refused bodies', async () => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const match = /^quorumlite_http_bodies_too_large_total (\d+)$/m.exec(text);
+    assert.ok(match !== null, text);
+    assert.ok(Number(match[1]) >= 3, `expected at least the three 413s above, got ${match[1]}`);
+  });
+});
+
 describe('statement count', () => {
   it('accepts maxStatements statements and answers 413 for one more', async () => {
     const atMax = await postJson(base, '/db/query', Array(maxStatements).fill('SELECT 1'));
