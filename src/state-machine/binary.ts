@@ -3,11 +3,11 @@
  * and the stored-result codec. Little-endian throughout. The reader throws a
  * StateMachineError('BAD_COMMAND') on truncated input instead of reading garbage.
  */
+import { isUtf8 } from 'node:buffer';
 import { StateMachineError, assert } from './errors.js';
 import type { SqlResultValue, SqlValue } from './types.js';
 
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
 const int64Min = -(2n ** 63n);
 const int64Max = 2n ** 63n - 1n;
@@ -101,9 +101,11 @@ export class ByteWriter {
 export class ByteReader {
   private offset = 0;
   private readonly view: DataView;
+  private readonly buffer: Buffer;
 
   constructor(private readonly data: Uint8Array) {
     this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    this.buffer = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   }
 
   get remaining(): number {
@@ -135,6 +137,14 @@ export class ByteReader {
     return this.view.getBigInt64(this.take(8, what), true);
   }
 
+  /** A signed 64-bit integer as a number when it is safe, else a bigint (no bigint allocated in the common case). */
+  integer(what: string): number | bigint {
+    const offset = this.take(8, what);
+    const high = this.view.getInt32(offset + 4, true);
+    if (high >= -0x200000 && high < 0x200000) return high * 0x100000000 + this.view.getUint32(offset, true);
+    return this.view.getBigInt64(offset, true);
+  }
+
   u64(what: string): bigint {
     return this.view.getBigUint64(this.take(8, what), true);
   }
@@ -143,28 +153,60 @@ export class ByteReader {
     return this.view.getFloat64(this.take(8, what), true);
   }
 
-  bytes(what: string, bytesMax: number): Uint8Array {
+  /** The offset and length of the next length-prefixed bytes, checked against `bytesMax`. */
+  private span(what: string, bytesMax: number): number {
     const length = this.u32(what);
     if (length > bytesMax) {
       throw new StateMachineError('BAD_COMMAND', `${what} is ${length} bytes, more than the bound ${bytesMax}`);
     }
-    const offset = this.take(length, what);
-    return this.data.slice(offset, offset + length);
+    return this.take(length, what);
   }
 
-  text(what: string, bytesMax: number): string {
-    const bytes = this.bytes(what, bytesMax);
-    try {
-      return textDecoder.decode(bytes);
-    } catch (error) {
-      throw new StateMachineError('BAD_COMMAND', `${what} is not valid UTF-8`, { cause: error });
+  /** A copy: the caller may keep it after the command's buffer is reused. */
+  bytes(what: string, bytesMax: number): Uint8Array {
+    const start = this.span(what, bytesMax);
+    return this.data.slice(start, this.offset);
+  }
+
+  /**
+   * UTF-8 text, validated. `previous` is the span and string of the last text this reader
+   * returned: when the bytes are equal the same string object comes back (statements in a
+   * batch usually share SQL, and one string keeps its hash cached for cache lookups).
+   */
+  text(what: string, bytesMax: number, previous?: TextSpan): string {
+    return this.textSpan(what, bytesMax, previous).text;
+  }
+
+  textSpan(what: string, bytesMax: number, previous?: TextSpan): TextSpan {
+    const start = this.span(what, bytesMax);
+    const end = this.offset;
+    if (previous !== undefined && this.buffer.compare(this.buffer, previous.start, previous.end, start, end) === 0) {
+      return { start, end, text: previous.text };
     }
+    if (!isAscii(this.data, start, end) && !isUtf8(this.data.subarray(start, end))) {
+      throw new StateMachineError('BAD_COMMAND', `${what} is not valid UTF-8`);
+    }
+    return { start, end, text: this.buffer.toString('utf8', start, end) };
   }
 }
 
+export interface TextSpan {
+  readonly start: number;
+  readonly end: number;
+  readonly text: string;
+}
+
+function isAscii(data: Uint8Array, start: number, end: number): boolean {
+  for (let position = start; position < end; position++) if ((data[position] as number) >= 0x80) return false;
+  return true;
+}
+
 /** Integers keep full 64-bit precision: numbers when safe, bigints beyond 2^53. */
+const safeIntegerMin = BigInt(Number.MIN_SAFE_INTEGER);
+const safeIntegerMax = BigInt(Number.MAX_SAFE_INTEGER);
+
 export function normalizeInteger(value: bigint): number | bigint {
-  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+  return value >= safeIntegerMin && value <= safeIntegerMax ? Number(value) : value;
 }
 
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -226,7 +268,7 @@ export function readValue(reader: ByteReader, what: string, bytesMax: number): S
     case valueTag.false:
       return false;
     case valueTag.integer:
-      return normalizeInteger(reader.i64(what));
+      return reader.integer(what);
     case valueTag.float:
       return reader.f64(what);
     case valueTag.text:

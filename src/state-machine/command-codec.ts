@@ -11,6 +11,7 @@
  * on decode (a corrupt or hostile entry never allocates past it).
  */
 import { ByteReader, ByteWriter, checkValue, isWellFormedText, readValue, writeValue } from './binary.js';
+import type { TextSpan } from './binary.js';
 import { StateMachineError, assert } from './errors.js';
 import type { Command, SqlValue, Statement } from './types.js';
 
@@ -110,15 +111,20 @@ function readCount(reader: ByteReader, what: string, bound: number): number {
   return count;
 }
 
-function readStatement(reader: ByteReader, statementIndex: number): Statement {
+/** Shared by every decoded statement without named parameters. */
+export const noNamedParameters: Readonly<Record<string, SqlValue>> = Object.freeze(Object.create(null) as Record<string, SqlValue>);
+
+function readStatement(reader: ByteReader, statementIndex: number, previous: { sql?: TextSpan }): Statement {
   const where = `statement ${statementIndex}`;
-  const sql = reader.text(`${where} SQL`, commandLimits.sqlBytesMax);
+  previous.sql = reader.textSpan(`${where} SQL`, commandLimits.sqlBytesMax, previous.sql);
+  const sql = previous.sql.text;
   const positionalCount = readCount(reader, `${where} positional count`, commandLimits.parameterCountMax);
   const positional: SqlValue[] = [];
   for (let position = 0; position < positionalCount; position++) {
     positional.push(readValue(reader, `${where} parameter ${position + 1}`, commandLimits.parameterBytesMax));
   }
   const namedCount = readCount(reader, `${where} named count`, commandLimits.parameterCountMax - positionalCount);
+  if (namedCount === 0) return { sql, positional, named: noNamedParameters };
   const named: Record<string, SqlValue> = Object.create(null) as Record<string, SqlValue>;
   for (let namedIndex = 0; namedIndex < namedCount; namedIndex++) {
     const name = reader.text(`${where} parameter name`, commandLimits.parameterNameBytesMax);
@@ -148,8 +154,9 @@ export function decodeCommand(data: Uint8Array): Command {
   const requestId = (flags & flagRequestId) !== 0 ? reader.text('request id', commandLimits.requestIdBytesMax) : undefined;
   const statementCount = readCount(reader, 'statement count', commandLimits.statementCountMax);
   const statements: Statement[] = [];
+  const previous: { sql?: TextSpan } = {};
   for (let statementIndex = 0; statementIndex < statementCount; statementIndex++) {
-    statements.push(readStatement(reader, statementIndex));
+    statements.push(readStatement(reader, statementIndex, previous));
   }
   if (reader.remaining !== 0) throw new StateMachineError('BAD_COMMAND', `${reader.remaining} trailing bytes after the command`);
   const command: Command = {

@@ -3,6 +3,8 @@
  * class because the runtime must stop applying (never skip) when it sees one.
  */
 
+import type { ApplyOutcome } from './state-machine.js';
+
 export type StateMachineErrorCode =
   /** A command's bytes are not a valid command (bad version, truncated, over a bound). */
   | 'BAD_COMMAND'
@@ -41,6 +43,8 @@ export class StateMachineHaltedError extends Error {
    */
   readonly code: string;
   readonly entryIndex: number;
+  /** applyBatch only: outcomes of the entries before `entryIndex` that were applied. */
+  outcomesBefore: readonly ApplyOutcome[] = [];
 
   constructor(entryIndex: number, code: string, detail: string, options?: { cause?: unknown }) {
     super(`state machine halted at entry ${entryIndex}: ${code}: ${detail}`, options);

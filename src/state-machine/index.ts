@@ -1,7 +1,7 @@
 /** The SQLite state machine's public surface, for the node runtime and the HTTP layer. */
 export { SqliteStateMachine, stateMachineDefaults } from './state-machine.js';
 export type {
-  ApplyOutcome, DeterminismMode, RestoreStep, SnapshotInfo, StateMachineOptions, StateMachineStatus,
+  ApplyOutcome, BatchEntry, DeterminismMode, RestoreStep, SnapshotInfo, StateMachineOptions, StateMachineStatus,
 } from './state-machine.js';
 export { encodeCommand, decodeCommand, commandLimits, commandVersion } from './command-codec.js';
 export { validateForWrite, internalNamePrefix } from './sql-policy.js';

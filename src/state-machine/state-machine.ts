@@ -21,7 +21,7 @@ import { dirname } from 'node:path';
 import { contentChecksum } from './checksum.js';
 import type { ContentChecksum } from './checksum.js';
 import { dumpLines, userTables } from './dump.js';
-import { fsyncDirectory, fsyncFile, removeIfPresent } from './files.js';
+import { fsyncDirectory, fsyncFile, fsyncFileAsync, removeIfPresent } from './files.js';
 import { decodeCommand } from './command-codec.js';
 import {
   assertUtcTimeZone, openApplyConnection, openPristineConnection, openReadConnection, readAppliedIndex,
@@ -76,6 +76,15 @@ export interface ApplyOutcome {
   /** The entry was at or below the applied index (replay after a crash): nothing ran. */
   readonly skipped: boolean;
 }
+
+export interface BatchEntry {
+  readonly index: number;
+  /** The entry's data; empty for a leader's no-op or a membership change. */
+  readonly data: Uint8Array;
+}
+
+/** Thrown inside a batch when a statement's ROLLBACK ended the shared transaction. */
+class TransactionLostError extends Error {}
 
 export interface StateMachineStatus {
   readonly path: string;
@@ -147,6 +156,8 @@ export class SqliteStateMachine {
   private appliedIndexValue = 0;
   private haltReason: string | undefined;
   private closed = false;
+  /** Inside applyBatch: a lost transaction must restart the batch one entry at a time. */
+  private batching = false;
   readonly sqliteVersion: string;
 
   constructor(options: StateMachineOptions) {
@@ -255,14 +266,69 @@ export class SqliteStateMachine {
       if (!(error instanceof StateMachineError)) throw error;
       throw this.halt(index, 'BAD_COMMAND', error);
     }
-    return this.inEntryTransaction(index, (connections) => this.executeCommand(connections, index, command));
+    return this.inEntryTransaction(index, index, (connections) => this.executeCommand(connections, index, command));
+  }
+
+  /**
+   * Applies consecutive committed entries in one SQLite transaction (one commit, one WAL
+   * write), each with exactly the semantics and results of apply(). Empty data is a no-op.
+   * On an environmental failure nothing of the batch is applied and the halt names its
+   * first entry; an undecodable entry applies the entries before it, then halts (their
+   * outcomes ride on the error's `outcomesBefore`).
+   */
+  applyBatch(entries: readonly BatchEntry[]): ApplyOutcome[] {
+    const pending = entries.filter((item) => item.index > this.appliedIndexValue);
+    const skipped = entries.slice(0, entries.length - pending.length).map((item) => this.apply(item.index, item.data));
+    if (pending.length <= 1) return [...skipped, ...pending.map((item) => this.apply(item.index, item.data))];
+    pending.forEach((item, position) => assert(item.index === this.appliedIndexValue + 1 + position, `batch entry ${item.index} is consecutive`));
+    const commands: (Command | undefined)[] = [];
+    for (const item of pending) {
+      if (item.data.length === 0) {
+        commands.push(undefined);
+        continue;
+      }
+      try {
+        commands.push(decodeCommand(item.data));
+      } catch (error) {
+        if (!(error instanceof StateMachineError)) throw error;
+        const halted = this.halt(item.index, 'BAD_COMMAND', error);
+        this.haltReason = undefined;
+        const appliedBefore = this.applyBatch(pending.slice(0, commands.length));
+        this.haltReason = halted.message;
+        halted.outcomesBefore = [...skipped, ...appliedBefore];
+        throw halted;
+      }
+    }
+    return [...skipped, ...this.applyDecodedBatch(pending, commands)];
+  }
+
+  private applyDecodedBatch(pending: readonly BatchEntry[], commands: readonly (Command | undefined)[]): ApplyOutcome[] {
+    const first = pending[0] as BatchEntry;
+    this.batching = true;
+    try {
+      return this.inEntryTransaction(first.index, pending[pending.length - 1]?.index as number, (connections) =>
+        pending.map((item, position) => {
+          if (position > 0) connections.internal.writeApplied.run(BigInt(item.index));
+          const command = commands[position];
+          if (command === undefined) return { entryIndex: item.index, results: [], deduplicated: false, skipped: false };
+          return this.executeCommand(connections, item.index, command);
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof TransactionLostError)) throw error;
+      // A statement's ROLLBACK ended the shared transaction: apply one at a time instead.
+      this.batching = false;
+      return pending.map((item) => this.apply(item.index, item.data));
+    } finally {
+      this.batching = false;
+    }
   }
 
   /** Advances the applied index without running anything: a no-op or membership-change entry. */
   applyNoop(index: number): ApplyOutcome {
     const skipped = this.skipIfApplied(index);
     if (skipped !== undefined) return skipped;
-    return this.inEntryTransaction(index, () => ({ entryIndex: index, results: [], deduplicated: false, skipped: false }));
+    return this.inEntryTransaction(index, index, () => ({ entryIndex: index, results: [], deduplicated: false, skipped: false }));
   }
 
   private skipIfApplied(index: number): ApplyOutcome | undefined {
@@ -273,7 +339,9 @@ export class SqliteStateMachine {
     return undefined;
   }
 
-  private inEntryTransaction(index: number, work: (connections: Connections) => ApplyOutcome): ApplyOutcome {
+  /** Runs entries firstIndex..lastIndex in one transaction; the applied index moves only on commit. */
+  private inEntryTransaction<Outcome>(firstIndex: number, lastIndex: number, work: (connections: Connections) => Outcome): Outcome {
+    const index = firstIndex;
     if (!this.healthy) this.recover(index);
     const connections = this.open();
     try {
@@ -281,7 +349,7 @@ export class SqliteStateMachine {
       connections.internal.writeApplied.run(BigInt(index));
       const outcome = work(connections);
       connections.internal.commit.run();
-      this.appliedIndexValue = index;
+      this.appliedIndexValue = lastIndex;
       return outcome;
     } catch (error) {
       this.rollbackQuietly(connections);
@@ -377,6 +445,7 @@ export class SqliteStateMachine {
    * undone and reported so, and the entry continues in a new transaction.
    */
   private restartAfterRollback(connections: Connections, index: number, results: StatementResult[]): void {
+    if (this.batching) throw new TransactionLostError();
     const failedPosition = results.length - 1;
     for (let position = 0; position < failedPosition; position++) {
       results[position] = { kind: 'error', error: `rolled back by statement ${failedPosition}'s ROLLBACK conflict resolution` };
@@ -451,8 +520,8 @@ export class SqliteStateMachine {
     removeIfPresent(partialPath);
     try {
       await this.open().apply.backup(partialPath);
-      const appliedIndex = sealSnapshotFile(partialPath);
-      fsyncFile(partialPath);
+      const appliedIndex = sealSnapshotFile(partialPath, { verify: false });
+      await fsyncFileAsync(partialPath);
       renameSync(partialPath, toPath);
       fsyncDirectory(dirname(toPath));
       return { appliedIndex, bytes: statSync(toPath).size };
@@ -474,7 +543,7 @@ export class SqliteStateMachine {
     copyFileSync(fromPath, this.stagingPath);
     let appliedIndex: number;
     try {
-      appliedIndex = sealSnapshotFile(this.stagingPath);
+      appliedIndex = sealSnapshotFile(this.stagingPath, { verify: true });
       fsyncFile(this.stagingPath);
     } catch (error) {
       removeIfPresent(this.stagingPath);
@@ -518,7 +587,7 @@ function checkpointFully(database: Database.Database): void {
  * Checks a snapshot file and turns it into a self-contained rollback-journal database (no
  * WAL beside it), returning its applied index. Throws BAD_SNAPSHOT if it is not one of ours.
  */
-function sealSnapshotFile(path: string): number {
+function sealSnapshotFile(path: string, options: { readonly verify: boolean }): number {
   if (!existsSync(path)) throw new StateMachineError('BAD_SNAPSHOT', `no snapshot file at ${path}`);
   let database: Database.Database;
   try {
@@ -527,7 +596,7 @@ function sealSnapshotFile(path: string): number {
     throw new StateMachineError('BAD_SNAPSHOT', `cannot open snapshot ${path}: ${String(error)}`, { cause: error });
   }
   try {
-    const check = database.pragma('quick_check', { simple: true });
+    const check = options.verify ? database.pragma('quick_check', { simple: true }) : 'ok';
     if (check !== 'ok') throw new StateMachineError('BAD_SNAPSHOT', `snapshot ${path} fails quick_check: ${String(check)}`);
     database.pragma('journal_mode = DELETE');
     return readAppliedIndex(database);

@@ -6,6 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import { normalizeInteger } from './binary.js';
+import { noNamedParameters } from './command-codec.js';
 import { StateMachineError, assert } from './errors.js';
 import { checkSql } from './sql-policy.js';
 import type { SqlPurpose } from './sql-policy.js';
@@ -42,12 +43,15 @@ function toBindValue(value: SqlValue): BindValue {
 }
 
 function bindArguments(statement: Statement): BindValue[] | [...BindValue[], Record<string, BindValue>] {
-  const positional = statement.positional.map(toBindValue);
-  const names = Object.keys(statement.named);
-  if (names.length === 0) return positional;
-  const named: Record<string, BindValue> = {};
-  for (const name of names) named[name] = toBindValue(statement.named[name] as SqlValue);
-  return [...positional, named];
+  const bound: (BindValue | Record<string, BindValue>)[] = [];
+  for (const value of statement.positional) bound.push(toBindValue(value));
+  const names = statement.named === noNamedParameters ? [] : Object.keys(statement.named);
+  if (names.length > 0) {
+    const named: Record<string, BindValue> = {};
+    for (const name of names) named[name] = toBindValue(statement.named[name] as SqlValue);
+    bound.push(named);
+  }
+  return bound as BindValue[];
 }
 
 function toResultValue(value: unknown): SqlResultValue {
@@ -65,8 +69,19 @@ export interface StatementRunnerOptions {
   readonly statementCacheCountMax: number;
 }
 
+interface PreparedPart {
+  readonly statement: Database.Statement;
+  readonly reader: boolean;
+  readonly readonly: boolean;
+  /** A non-returning INSERT/UPDATE/DELETE: reports lastInsertId and rowsAffected. */
+  readonly reportsWrite: boolean;
+}
+
 export class StatementRunner {
-  private readonly cache = new Map<string, Database.Statement>();
+  private readonly cache = new Map<string, PreparedPart>();
+  /** Policy verdicts by SQL text (a pure function of the text), bounded like the statement cache. */
+  private readonly checkedSql = new Map<string, readonly SqlStatementText[]>();
+  private lastInsertRowid: Database.Statement | undefined;
 
   constructor(
     private readonly database: Database.Database,
@@ -79,34 +94,43 @@ export class StatementRunner {
     return this.cache.size;
   }
 
-  prepare(sql: string): Database.Statement {
-    const cached = this.cache.get(sql);
-    if (cached !== undefined) {
-      this.cache.delete(sql);
-      this.cache.set(sql, cached);
-      return cached;
-    }
-    const prepared = this.database.prepare(sql);
-    prepared.safeIntegers(true);
-    if (prepared.reader) prepared.raw(true);
-    this.cache.set(sql, prepared);
+  private prepare(part: SqlStatementText): PreparedPart {
+    const cached = this.cache.get(part.sql);
+    if (cached !== undefined) return cached;
+    const statement = this.database.prepare(part.sql);
+    // Rows keep 64-bit precision; a write's lastInsertRowid is read as a number and
+    // re-read exactly in the rare case it is beyond 2^53 (cheaper than a bigint per write).
+    statement.safeIntegers(statement.reader);
+    if (statement.reader) statement.raw(true);
+    const keyword = part.tokens[0]?.text ?? '';
+    const prepared = { statement, reader: statement.reader, readonly: statement.readonly, reportsWrite: rowChangingKeywords.has(keyword) };
+    this.cache.set(part.sql, prepared);
     if (this.cache.size > this.options.statementCacheCountMax) {
-      const oldest = this.cache.keys().next().value as string;
-      this.cache.delete(oldest);
+      this.cache.delete(this.cache.keys().next().value as string);
     }
     return prepared;
+  }
+
+  private check(sql: string): readonly SqlStatementText[] {
+    const cached = this.checkedSql.get(sql);
+    if (cached !== undefined) return cached;
+    const parts = checkSql(sql, this.options.purpose);
+    this.checkedSql.set(sql, parts);
+    if (this.checkedSql.size > this.options.statementCacheCountMax) {
+      this.checkedSql.delete(this.checkedSql.keys().next().value as string);
+    }
+    return parts;
   }
 
   /** Runs one request statement (which may hold several SQLite statements, without parameters). */
   run(statement: Statement): StatementResult {
     try {
-      const parts = checkSql(statement.sql, this.options.purpose);
+      const parts = this.check(statement.sql);
+      if (parts.length === 1) return this.runPart(parts[0] as SqlStatementText, bindArguments(statement));
       const hasParameters = statement.positional.length > 0 || Object.keys(statement.named).length > 0;
-      if (parts.length > 1 && hasParameters) {
-        return { kind: 'error', error: 'parameters need exactly one SQL statement per request statement' };
-      }
+      if (hasParameters) return { kind: 'error', error: 'parameters need exactly one SQL statement per request statement' };
       let result: StatementResult = { kind: 'empty' };
-      for (const part of parts) result = this.runPart(part, bindArguments(statement));
+      for (const part of parts) result = this.runPart(part, []);
       return result;
     } catch (error) {
       if (isStatementError(error)) return { kind: 'error', error: error.message };
@@ -115,13 +139,13 @@ export class StatementRunner {
   }
 
   private runPart(part: SqlStatementText, bound: ReturnType<typeof bindArguments>): StatementResult {
-    const prepared = this.prepare(part.sql);
+    const prepared = this.prepare(part);
     if (this.options.purpose === 'read' && !prepared.readonly) {
       return { kind: 'error', error: 'attempt to change the database in a query: send writes to /db/execute' };
     }
     if (prepared.reader) {
-      const rows = (prepared.all(...bound) as unknown[][]).map((row) => row.map(toResultValue));
-      const columnsInfo = prepared.columns();
+      const rows = (prepared.statement.all(...bound) as unknown[][]).map((row) => row.map(toResultValue));
+      const columnsInfo = prepared.statement.columns();
       return {
         kind: 'rows',
         columns: columnsInfo.map((column) => column.name),
@@ -129,9 +153,14 @@ export class StatementRunner {
         rows,
       };
     }
-    const info = prepared.run(...bound);
-    const keyword = part.tokens[0]?.text === 'EXPLAIN' ? 'EXPLAIN' : part.tokens[0]?.text ?? '';
-    if (!rowChangingKeywords.has(keyword)) return { kind: 'empty' };
-    return { kind: 'write', lastInsertId: normalizeInteger(BigInt(info.lastInsertRowid)), rowsAffected: info.changes };
+    const info = prepared.statement.run(...bound);
+    if (!prepared.reportsWrite) return { kind: 'empty' };
+    return { kind: 'write', lastInsertId: this.exactLastInsertId(info.lastInsertRowid), rowsAffected: info.changes };
+  }
+
+  private exactLastInsertId(reported: number | bigint): number | bigint {
+    if (typeof reported === 'number' && Number.isSafeInteger(reported)) return reported;
+    this.lastInsertRowid ??= this.database.prepare('SELECT last_insert_rowid()').pluck().safeIntegers(true);
+    return normalizeInteger(this.lastInsertRowid.get() as bigint);
   }
 }
