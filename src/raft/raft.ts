@@ -178,11 +178,16 @@ export class Raft {
     return found;
   }
 
-  /** Forgets membership history no longer needed: keeps the last change at or below `applied`. */
-  trimConfHistory(applied: number): void {
+  /**
+   * Forgets membership history no longer needed: confStateAt() stays answerable for every
+   * index from the log's start (firstIndex - 1, where a compaction may cut) and from the
+   * applied index on, so the history is bounded by the conf changes in the log.
+   */
+  trimConfHistory(): void {
+    const keepAt = Math.min(this.log.applied, this.log.firstIndex() - 1);
     let keepFrom = 0;
     for (let i = 0; i < this.confHistory.length; i++) {
-      if ((this.confHistory[i]?.index ?? 0) <= applied) keepFrom = i;
+      if ((this.confHistory[i]?.index ?? 0) <= keepAt) keepFrom = i;
     }
     if (keepFrom > 0) this.confHistory = this.confHistory.slice(keepFrom);
   }

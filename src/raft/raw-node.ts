@@ -101,7 +101,10 @@ export class RawNode {
     return this.raft.confState;
   }
 
-  /** Membership as of `index`, for snapshot metadata; index >= the last applied snapshot. */
+  /**
+   * Membership as of `index`, for snapshot metadata and compaction. Answerable for any
+   * index from the log's start (firstIndex - 1) on; throws INVALID_ARGUMENT below it.
+   */
   confStateAt(index: number): ConfState {
     return this.raft.confStateAt(index);
   }
@@ -173,7 +176,7 @@ export class RawNode {
       if (lastCommitted.index > log.applied) log.appliedTo(lastCommitted.index);
       this.raft.reduceUncommittedBytes(ready.committedEntries);
     }
-    this.raft.trimConfHistory(log.applied);
+    this.raft.trimConfHistory();
   }
 
   private softState(): SoftState {

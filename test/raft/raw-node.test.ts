@@ -201,6 +201,29 @@ test('raw node: membership takes effect on append and reverts when the entry is 
   assert.equal(follower.status().lastIndex, 3);
 });
 
+test('raw node: confStateAt answers for any index still in the log, after changes are applied', () => {
+  const cluster = new TestCluster(['1', '2', '3']);
+  cluster.elect('1');
+  const leader = cluster.node('1');
+  for (let i = 0; i < 5; i++) leader.raw.propose(encoder.encode(`v${i}`));
+  cluster.stabilize();
+  const { index } = leader.raw.proposeConfChange({ type: 'add-learner', nodeId: '4', context: new Uint8Array(0) });
+  cluster.stabilize();
+  for (let i = 0; i < 5; i++) leader.raw.propose(encoder.encode(`w${i}`));
+  cluster.stabilize();
+  assert.ok(leader.raw.status().applied > index + 4);
+  // A runtime compacting to applied - trailing entries asks about an index before the change.
+  assert.deepEqual(leader.raw.confStateAt(index - 1), { voters: ['1', '2', '3'], learners: [] });
+  assert.deepEqual(leader.raw.confStateAt(index), { voters: ['1', '2', '3'], learners: ['4'] });
+  assert.deepEqual(leader.raw.confStateAt(1), { voters: ['1', '2', '3'], learners: [] });
+  leader.storage.createSnapshot(index + 2, leader.raw.confStateAt(index + 2), new Uint8Array(0));
+  leader.storage.compact(index + 2);
+  leader.raw.propose(encoder.encode('after compaction'));
+  cluster.stabilize();
+  assert.throws(() => leader.raw.confStateAt(index - 1), /predates the log start/);
+  assert.deepEqual(leader.raw.confStateAt(index + 2), { voters: ['1', '2', '3'], learners: ['4'] });
+});
+
 test('raw node: a restarted node rebuilds membership from the snapshot plus conf entries in its log', () => {
   const cluster = new TestCluster(['1', '2', '3']);
   cluster.elect('1');
