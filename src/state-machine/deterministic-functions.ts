@@ -21,7 +21,7 @@ export interface TimeAndRandomSource {
 }
 
 /** The largest randomblob(N) an entry may ask for; larger is a deterministic SQL error. */
-export const randomBlobBytesMax = 64 * 1024 * 1024;
+export const randomBlobBytesMax = 1024 * 1024;
 
 /** Functions whose first argument is a time value. */
 const timeValueFirst = ['date', 'time', 'datetime', 'julianday', 'unixepoch'] as const;
