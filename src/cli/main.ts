@@ -49,11 +49,8 @@ async function runStatus(argv: readonly string[], io: CliIo): Promise<number> {
 }
 
 async function runShellCommand(argv: readonly string[]): Promise<number> {
-  // The shell is another module's; resolved at run time so the CLI builds without it.
-  const shellModulePath = './shell.js';
-  const shell = (await import(shellModulePath)) as { runShell?: (argv: readonly string[]) => Promise<number> };
-  if (typeof shell.runShell !== 'function') throw new Error('the shell is not available in this build');
-  return shell.runShell(argv);
+  const { runShell } = await import('./shell.js');
+  return runShell([...argv]);
 }
 
 async function runServeCommand(argv: readonly string[], io: CliIo): Promise<number> {

@@ -72,6 +72,8 @@ export async function runServe(options: ServeOptions): Promise<number> {
     raftListen: formatHostPort(options.raftAddress),
     logger,
     version: packageVersion(),
+    // A broken invariant: exit non-zero and let the supervisor restart the node from its durable state.
+    onFatal: () => process.exit(1),
   });
   if (options.testFaultsOnStdin) listenForTestFaults(node, logger);
   logger.info({ event: 'ready' }, 'node started');

@@ -37,6 +37,10 @@ export interface NodeConfig {
   /** Default for forwarded calls and waits when a request names none. */
   readonly requestTimeoutMs: number;
   readonly linearizableTimeoutMs: number;
+  /** Largest encoded write accepted into the log: under the store's entry bound and the transport's frame bound. */
+  readonly entryDataBytesMax: number;
+  /** While the disk or database refuses (disk full), how long to wait before retrying the same step. */
+  readonly haltRetryIntervalMs: number;
 }
 
 export type NodeConfigInput = Pick<NodeConfig, 'nodeId' | 'raftAdvertisedAddress' | 'apiAdvertisedAddress' | 'dataDirectory'> &
@@ -62,6 +66,8 @@ export const nodeConfigDefaults = {
   shutdownTransferTimeoutMs: 5_000,
   requestTimeoutMs: 30_000,
   linearizableTimeoutMs: 10_000,
+  entryDataBytesMax: 8 * 1024 * 1024 - 64 * 1024,
+  haltRetryIntervalMs: 1000,
 } as const;
 
 function requirePositiveInteger(name: string, value: number): void {
@@ -75,6 +81,7 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     'heartbeatMs', 'electionTimeoutMs', 'snapshotThresholdEntries', 'snapshotIntervalMs', 'pendingProposalCountMax',
     'pendingReadCountMax', 'appliedWaiterCountMax', 'joinAttemptCountMax', 'joinRetryIntervalMs',
     'bootstrapExpectTimeoutMs', 'promotionTimeoutMs', 'shutdownTransferTimeoutMs', 'requestTimeoutMs', 'linearizableTimeoutMs',
+    'entryDataBytesMax', 'haltRetryIntervalMs',
   ] as const) {
     requirePositiveInteger(name, config[name]);
   }

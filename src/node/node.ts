@@ -34,6 +34,8 @@ export interface QuorumNodeOptions extends NodeConfigInput {
   readonly clusterId?: string;
   readonly transportLimits?: Partial<TransportLimits>;
   readonly http?: Partial<HttpServerOptions>;
+  /** Called if the Ready loop hits a broken invariant (the node has stopped serving writes). */
+  readonly onFatal?: (error: Error) => void;
 }
 
 export const defaultClusterId = 'quorumlite';
@@ -72,6 +74,7 @@ export class QuorumNode {
       transport: this.#transport,
       createCore: (coreConfig) => new RawNode(coreConfig),
       logger: options.logger,
+      ...(options.onFatal === undefined ? {} : { onFatal: options.onFatal }),
     });
     this.membership = new Membership(this.runtime, options.logger);
     this.service = new NodeClusterService(this.runtime, this.membership, {

@@ -18,6 +18,8 @@
 import { rename } from 'node:fs/promises';
 import { ServiceError } from '../http/service.js';
 import { encodeCommand } from '../state-machine/command-codec.js';
+import { StateMachineHaltedError } from '../state-machine/errors.js';
+import { StorageError } from '../storage/errors.js';
 import type { Statement, StatementResult } from '../state-machine/types.js';
 import { decodeConfChange, encodeConfChange } from '../raft/conf-change.js';
 import { RaftError } from '../raft/errors.js';
@@ -47,6 +49,8 @@ export interface RuntimeDependencies {
   readonly now?: () => number;
   /** Randomness for election jitter and command seeds; injectable for tests. */
   readonly random?: () => number;
+  /** Called once if the Ready loop hits a broken invariant; the runtime has stopped. */
+  readonly onFatal?: (error: Error) => void;
 }
 
 /** Core limits: generous for a SQL workload, each a named bound. */
@@ -58,8 +62,14 @@ export const coreLimits = {
   maxCommittedBytesPerReady: 16 * 1024 * 1024,
 } as const;
 
-/** How long a halted apply waits before retrying the same entry. */
-export const applyRetryIntervalMs = 1000;
+/**
+ * Environmental failures: the disk or database refused for a reason outside the program
+ * (StorageError DISK_FULL / IO_ERROR, StateMachineHaltedError). Retried, never skipped.
+ */
+export function isEnvironmentalFailure(error: unknown): boolean {
+  if (error instanceof StateMachineHaltedError) return true;
+  return error instanceof StorageError && (error.code === 'DISK_FULL' || error.code === 'IO_ERROR');
+}
 const emptyData = new Uint8Array(0);
 
 export class NodeRuntime {
@@ -73,6 +83,7 @@ export class NodeRuntime {
   readonly #logger: NodeLogger;
   readonly #now: () => number;
   readonly #random: () => number;
+  readonly #onFatal: (error: Error) => void;
   readonly #proposals: PendingProposals<ApplyOutcome>;
   readonly #reads: PendingReads;
   readonly #appliedWaiters: AppliedWaiters;
@@ -101,6 +112,7 @@ export class NodeRuntime {
     this.#logger = dependencies.logger;
     this.#now = dependencies.now ?? Date.now;
     this.#random = dependencies.random ?? Math.random;
+    this.#onFatal = dependencies.onFatal ?? (() => undefined);
     this.tickPlan = planTicks(this.config.heartbeatMs, this.config.electionTimeoutMs);
     this.members = new MemberBook(this.config.dataDirectory);
     this.#proposals = new PendingProposals(this.config.pendingProposalCountMax);
@@ -298,7 +310,13 @@ export class NodeRuntime {
     if (message.type === 'MsgApp' || message.type === 'MsgHeartbeat' || message.type === 'MsgSnap') {
       this.#lastLeaderContactMs = this.#now();
     }
-    this.#core.step(message);
+    try {
+      this.#core.step(message);
+    } catch (error) {
+      // A peer's malformed message must not take this node down: drop it.
+      this.#logger.warn({ event: 'bad-message', from: message.from, type: message.type, error: String(error) }, 'dropped a message the core refused');
+      return;
+    }
     this.#wake();
   }
 
@@ -346,13 +364,48 @@ export class NodeRuntime {
     if (core === undefined || this.#stopped) return;
     try {
       if (core.hasReady()) await this.#processReady(core, core.ready());
-      if (this.#snapshotRequested) {
-        this.#snapshotRequested = false;
-        await this.#takeSnapshot();
-      }
     } catch (error) {
-      this.#logger.error({ event: 'ready-loop-error', error: String(error), stack: (error as Error).stack }, 'ready loop failed');
-      this.#haltError = error instanceof Error ? error : new Error(String(error));
+      if (this.#stopped) return; // a retry loop gave up because the node is stopping
+      // Not an environmental failure (those are retried): a broken invariant. Stop hard.
+      this.#stopped = true;
+      clearInterval(this.#tickTimer);
+      clearInterval(this.#snapshotTimer);
+      this.#logger.error({ event: 'fatal', error: String(error), stack: (error as Error).stack }, 'ready loop failed');
+      this.#onFatal(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    if (this.#snapshotRequested) await this.#snapshotSafely();
+  }
+
+  /** A failed snapshot (disk full, say) is logged and tried again at the next interval; the log just stays longer. */
+  async #snapshotSafely(): Promise<void> {
+    this.#snapshotRequested = false;
+    try {
+      await this.#takeSnapshot();
+    } catch (error) {
+      this.#logger.error({ event: 'snapshot-failed', error: String(error) }, 'snapshot failed; will retry');
+    }
+  }
+
+  /**
+   * Decision 2: an environmental failure (disk full, I/O error) while persisting or
+   * applying stops the node where it is and retries the same step; it never skips.
+   */
+  async #retrying<Value>(what: string, operation: () => Promise<Value> | Value): Promise<Value> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const value = await operation();
+        if (this.#haltError !== undefined) this.#logger.info({ event: 'resumed', what }, `${what} resumed`);
+        this.#haltError = undefined;
+        return value;
+      } catch (error) {
+        if (!isEnvironmentalFailure(error)) throw error;
+        this.#haltError = error as Error;
+        this.#logger.error({ event: 'halted', what, attempt, error: String(error) }, `cannot ${what}; retrying`);
+        if (this.#stopped) throw error;
+        await new Promise((resolve) => setTimeout(resolve, this.config.haltRetryIntervalMs));
+        if (this.#stopped) throw error;
+      }
     }
   }
 
@@ -376,7 +429,12 @@ export class NodeRuntime {
 
   async #persist(ready: Ready): Promise<void> {
     if (ready.hardState === undefined && ready.entries.length === 0 && ready.snapshot === undefined) return;
-    await this.#storage.save({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot });
+    const request = {
+      entries: ready.entries,
+      ...(ready.hardState === undefined ? {} : { hardState: ready.hardState }),
+      ...(ready.snapshot === undefined ? {} : { snapshot: ready.snapshot }),
+    };
+    await this.#retrying('persist the log', () => this.#storage.save(request));
     if (ready.hardState !== undefined) {
       this.#persistedTerm = ready.hardState.term;
       this.#persistedVote = ready.hardState.vote;
@@ -454,27 +512,9 @@ export class NodeRuntime {
       if (entry.index !== this.#stateMachine.appliedIndex + 1) {
         throw new Error(`assertion: applying ${entry.index} after ${this.#stateMachine.appliedIndex}`);
       }
-      const results = await this.#applyWithRetry(entry);
+      const results = await this.#retrying(`apply entry ${entry.index}`, () => this.#applyOne(entry));
       this.#proposals.applied(entry.index, entry.term, { results, index: entry.index });
       this.#appliedWaiters.advance(entry.index);
-    }
-  }
-
-  /** Decision 2: a node that cannot apply an entry stops and retries it; it never skips. */
-  async #applyWithRetry(entry: Entry): Promise<readonly StatementResult[]> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        const results = this.#applyOne(entry);
-        if (this.#haltError !== undefined) this.#logger.info({ event: 'apply-resumed', index: entry.index }, 'apply resumed');
-        this.#haltError = undefined;
-        return results;
-      } catch (error) {
-        this.#haltError = error instanceof Error ? error : new Error(String(error));
-        this.#logger.error({ event: 'apply-halted', index: entry.index, attempt, error: String(error) }, 'cannot apply entry; retrying');
-        if (this.#stopped) throw this.#haltError;
-        await new Promise((resolve) => setTimeout(resolve, applyRetryIntervalMs));
-        if (this.#stopped) throw this.#haltError;
-      }
     }
   }
 
@@ -591,6 +631,9 @@ export class NodeRuntime {
   /** Proposes an encoded command (leader only) and resolves with its results once applied here. */
   async propose(data: Uint8Array, timeoutMs: number): Promise<ApplyOutcome> {
     const core = this.#requireCore();
+    if (data.byteLength > this.config.entryDataBytesMax) {
+      throw new ServiceError('BAD_REQUEST', `write of ${data.byteLength} bytes exceeds the entry bound of ${this.config.entryDataBytesMax} bytes`);
+    }
     if (this.#haltError !== undefined) throw new ServiceError('UNAVAILABLE', `node halted: ${this.#haltError.message}`);
     if (!this.#proposals.hasRoom()) throw new ServiceError('UNAVAILABLE', 'too many writes in flight');
     let position: { index: number; term: number };

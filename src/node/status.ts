@@ -4,6 +4,7 @@
  * voter; store.leader.addr / node_id; store.fsm_index, db_applied_index;
  * store.sqlite3.path; store.snapshot_store.snapshots.
  */
+import { statSync } from 'node:fs';
 import type { StatusDocument, StatusValue } from '../http/service.js';
 import type { NodeRuntime } from './runtime.js';
 
@@ -11,8 +12,19 @@ const startedAtMs = Date.now();
 
 /** The content checksum reads every row: computed once per applied index, then reused. */
 const cachedChecksums = new WeakMap<NodeRuntime, { appliedIndex: number; checksum: string }>();
+/** Beyond this database size /status leaves the checksum out (it would read every row). */
+export const checksumDatabaseBytesMax = 64 * 1024 * 1024;
 
-function contentChecksum(runtime: NodeRuntime): string {
+function databaseBytes(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+function contentChecksum(runtime: NodeRuntime): string | null {
+  if (databaseBytes(runtime.stateMachine.path) > checksumDatabaseBytesMax) return null;
   const appliedIndex = runtime.stateMachine.appliedIndex;
   const cached = cachedChecksums.get(runtime);
   if (cached?.appliedIndex === appliedIndex) return cached.checksum;

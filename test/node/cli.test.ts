@@ -23,4 +23,12 @@ test('the CLI exits 2 with a clear message on bad flags, and 0 on version/help',
   assert.match(help.out.join(''), /--bootstrap-expect N/);
   const statusBad = capture();
   assert.equal(await runCli(['status', '--bogus', 'x'], statusBad.io), 2);
+  const statusBad2 = capture();
+  assert.equal(await runCli(['status', '--http-addr', 'nowhere'], statusBad2.io), 2);
+});
+
+test('the shell subcommand is wired to the shell module', async () => {
+  const io = capture();
+  assert.equal(await runCli(['shell', '--help'], io.io), 0);
+  assert.equal(await runCli(['shell', '--no-such-flag'], io.io), 2);
 });
