@@ -37,16 +37,26 @@ export function formatAddress(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+export interface TcpNetworkLimits {
+  /** Sockets open on the listener at once, TLS handshakes in progress included (`net.Server.maxConnections`). */
+  readonly socketsMax: number;
+  /** A TLS handshake not finished in this time is abandoned. */
+  readonly handshakeTimeoutMs: number;
+}
+
 export class TcpNetwork implements StreamNetwork {
   private readonly tlsOptions: TlsOptions | undefined;
+  private readonly limits: TcpNetworkLimits;
 
-  constructor(tlsOptions?: TlsOptions) {
+  constructor(tlsOptions?: TlsOptions, limits: TcpNetworkLimits = { socketsMax: 512, handshakeTimeoutMs: 3000 }) {
     this.tlsOptions = tlsOptions;
+    this.limits = limits;
   }
 
   async listen(address: string, onStream: (stream: Duplex) => void): Promise<StreamListener> {
     const { host, port } = parseAddress(address);
     const server = this.createServer(onStream);
+    server.maxConnections = this.limits.socketsMax;
     const sockets = new Set<net.Socket>();
     server.on('connection', (socket: net.Socket) => {
       socket.setKeepAlive(true, keepAliveInitialDelayMs);
@@ -62,7 +72,8 @@ export class TcpNetwork implements StreamNetwork {
     });
     // A failed TLS handshake or a reset before it must not crash the process.
     server.on('error', () => undefined);
-    server.on('tlsClientError', () => undefined);
+    // With a listener attached, Node leaves the socket open: a failed or timed-out TLS handshake must end it here.
+    server.on('tlsClientError', (_error: Error, socket: tls.TLSSocket) => socket.destroy());
     const bound = server.address() as net.AddressInfo;
     return {
       address: formatAddress(host, bound.port),
@@ -83,6 +94,7 @@ export class TcpNetwork implements StreamNetwork {
       {
         cert: options.cert,
         key: options.key,
+        handshakeTimeout: this.limits.handshakeTimeoutMs,
         ...(options.ca === undefined ? {} : { ca: options.ca, requestCert: true, rejectUnauthorized: true }),
       },
       (socket) => {

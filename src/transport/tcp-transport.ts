@@ -1,3 +1,4 @@
+import { resolveLimits } from './limits.js';
 import { StreamTransport, type StreamTransportOptions } from './stream-transport.js';
 import { TcpNetwork, type TlsOptions } from './tcp-network.js';
 import type { RaftMessageLike } from './types.js';
@@ -12,6 +13,9 @@ export interface TcpTransportOptions extends StreamTransportOptions {
 /** The real transport: length-prefixed frames over TCP, optionally TLS. */
 export class TcpTransport<Message extends RaftMessageLike = RaftMessageLike> extends StreamTransport<Message> {
   constructor(options: TcpTransportOptions) {
-    super(new TcpNetwork(options.tls), options);
+    const { inboundConnectionsMax, handshakeTimeoutMs } = resolveLimits(options.limits);
+    // The transport enforces inboundConnectionsMax on accepted connections; the socket
+    // bound leaves room beside them for TLS handshakes still in progress.
+    super(new TcpNetwork(options.tls, { socketsMax: 2 * inboundConnectionsMax, handshakeTimeoutMs }), options);
   }
 }

@@ -165,6 +165,31 @@ describe('tcp: TLS', { skip: skipReason }, () => {
     await assert.rejects(intruder.call({ address: server.address }, 'ping', {}), (error: unknown) => error instanceof TransportError && error.code === 'UNREACHABLE');
   });
 
+  it('drops a socket that does not finish its TLS handshake within handshakeTimeoutMs', async () => {
+    const server = await harness.create('tls-slow', { listenAddress: '127.0.0.3:0', tls: good, limits: { handshakeTimeoutMs: 100 } });
+    const { host, port } = parseAddress(server.address);
+    const socket = net.connect({ host, port });
+    socket.on('error', () => undefined);
+    let closed = false;
+    socket.on('close', () => (closed = true));
+    await waitFor('the server to drop the silent socket', () => closed);
+  });
+
+  it('bounds sockets on a TLS listener, handshakes in progress included', async () => {
+    const server = await harness.create('tls-bounded', { listenAddress: '127.0.0.2:0', tls: good, limits: { inboundConnectionsMax: 1 } });
+    const { host, port } = parseAddress(server.address);
+    const sockets = [0, 1, 2].map(() => net.connect({ host, port }));
+    const closed = sockets.map(() => false);
+    sockets.forEach((socket, index) => {
+      socket.on('error', () => undefined);
+      socket.on('close', () => (closed[index] = true));
+    });
+    harness.onCleanup(() => sockets.forEach((socket) => socket.destroy()));
+    await waitFor('the socket above 2 x inboundConnectionsMax to be dropped', () => closed.filter(Boolean).length === 1);
+    await sleep(50);
+    assert.equal(closed.filter(Boolean).length, 1, 'the two sockets within the bound stay open');
+  });
+
   it('refuses a plain-TCP peer', async () => {
     const server = await tlsNode('tls-server-2', good, '127.0.0.2');
     server.handle('ping', async () => 'pong');
