@@ -87,79 +87,64 @@ export class InteractionEnv {
   }
 
   private dispatch(command: Command): string[] {
-    const { name, positional: args, named } = command;
-    switch (name) {
-      case 'add-nodes':
-        return this.addNodes(Number(args[0]), named);
-      case 'set-log':
-        return this.setLog(this.arg(args, 0), named);
-      case 'campaign':
-        this.node(this.arg(args, 0)).campaign();
-        return [];
-      case 'tick':
-        return this.tick(args, Number(named.get('n') ?? '1'));
-      case 'process-ready':
-        return args.flatMap((id) => this.processReady(id));
-      case 'deliver-msgs':
-        return this.deliver(args, named.get('type'));
-      case 'drop':
-        return this.drop(named.get('from'), named.get('to'));
-      case 'stabilize':
-        return this.stabilize(args);
-      case 'partition':
+    const handler = this.handlers()[command.name];
+    if (handler === undefined) throw new Error(`unknown command ${command.name}`);
+    return handler(command.positional, command.named);
+  }
+
+  /** Every script command, by name. Arguments: positional tokens and key=value pairs. */
+  private handlers(): Record<string, (args: readonly string[], named: ReadonlyMap<string, string>) => string[]> {
+    return {
+      'add-nodes': (args, named) => this.addNodes(Number(args[0]), named),
+      'set-log': (args, named) => this.setLog(this.arg(args, 0), named),
+      campaign: (args) => this.quiet(() => this.node(this.arg(args, 0)).campaign()),
+      tick: (args, named) => this.tick(args, Number(named.get('n') ?? '1')),
+      'process-ready': (args) => args.flatMap((id) => this.processReady(id)),
+      'deliver-msgs': (args, named) => this.deliver(args, named.get('type')),
+      drop: (_args, named) => this.drop(named.get('from'), named.get('to')),
+      stabilize: (args) => this.stabilize(args),
+      partition: (args) => {
         this.partition = args.map(parseList);
         return [`partitioned ${args.join(' ')}`];
-      case 'heal':
+      },
+      heal: () => {
         this.partition = undefined;
         return ['healed'];
-      case 'propose':
-        return this.attempt(() => {
-          const result = this.node(this.arg(args, 0)).propose(encoder.encode(this.arg(args, 1)));
-          return [`proposed at ${result.term}/${result.index}`];
-        });
-      case 'add-voter':
-      case 'promote':
-        return this.confChange({ type: 'add-voter', nodeId: this.arg(args, 0), context: new Uint8Array(0) }, named);
-      case 'add-learner':
-        return this.confChange({ type: 'add-learner', nodeId: this.arg(args, 0), context: new Uint8Array(0) }, named);
-      case 'remove-node':
-        return this.confChange({ type: 'remove-node', nodeId: this.arg(args, 0), context: new Uint8Array(0) }, named);
-      case 'read-index':
-        return this.attempt(() => {
-          this.node(this.arg(args, 0)).readIndex(encoder.encode(args[1] ?? ""));
-          return [];
-        });
-      case 'transfer-leader':
-        return this.attempt(() => {
-          this.node(this.required(named, 'from')).transferLeadership(this.required(named, 'to'));
-          return [];
-        });
-      case 'step-down':
-        return this.attempt(() => [`transferring to ${this.node(this.arg(args, 0)).stepDown()}`]);
-      case 'report-unreachable':
-        this.node(this.arg(args, 0)).reportUnreachable(this.arg(args, 1));
-        return [];
-      case 'report-snapshot':
-        this.node(this.arg(args, 0)).reportSnapshot(this.arg(args, 1), this.arg(args, 2) as 'finish' | 'failure');
-        return [];
-      case 'snapshot-unavailable':
-        this.state(this.arg(args, 0)).storage.setSnapshotUnavailable(this.arg(args, 1) === 'true');
-        return [];
-      case 'compact':
-        return this.compact(this.arg(args, 0), Number(this.required(named, 'index')));
-      case 'crash':
-        return this.crash(this.arg(args, 0));
-      case 'restart':
-        return this.restart(this.arg(args, 0));
-      case 'status':
-        return args.flatMap((id) => this.status(id));
-      case 'raft-log':
-        return this.raftLog(this.arg(args, 0));
-      case 'values':
-        return args.map((id) => `${id}: [${this.state(id).values.join(' ')}]`);
-      default:
-        throw new Error(`unknown command ${name}`);
-    }
+      },
+      propose: (args) => this.propose(this.arg(args, 0), this.arg(args, 1)),
+      'add-voter': (args, named) => this.confChange('add-voter', this.arg(args, 0), named),
+      promote: (args, named) => this.confChange('add-voter', this.arg(args, 0), named),
+      'add-learner': (args, named) => this.confChange('add-learner', this.arg(args, 0), named),
+      'remove-node': (args, named) => this.confChange('remove-node', this.arg(args, 0), named),
+      'read-index': (args) => this.attempt(() => this.quiet(() => this.node(this.arg(args, 0)).readIndex(encoder.encode(args[1] ?? '')))),
+      'transfer-leader': (_args, named) =>
+        this.attempt(() => this.quiet(() => this.node(this.required(named, 'from')).transferLeadership(this.required(named, 'to')))),
+      'step-down': (args) => this.attempt(() => [`transferring to ${this.node(this.arg(args, 0)).stepDown()}`]),
+      'report-unreachable': (args) => this.quiet(() => this.node(this.arg(args, 0)).reportUnreachable(this.arg(args, 1))),
+      'report-snapshot': (args) =>
+        this.quiet(() => this.node(this.arg(args, 0)).reportSnapshot(this.arg(args, 1), this.arg(args, 2) as 'finish' | 'failure')),
+      'snapshot-unavailable': (args) =>
+        this.quiet(() => this.state(this.arg(args, 0)).storage.setSnapshotUnavailable(this.arg(args, 1) === 'true')),
+      compact: (args, named) => this.compact(this.arg(args, 0), Number(this.required(named, 'index'))),
+      crash: (args) => this.crash(this.arg(args, 0)),
+      restart: (args) => this.restart(this.arg(args, 0)),
+      status: (args) => args.flatMap((id) => this.status(id)),
+      'raft-log': (args) => this.raftLog(this.arg(args, 0)),
+      values: (args) => args.map((id) => `${id}: [${this.state(id).values.join(' ')}]`),
+    };
+  }
+
+  /** Runs an action whose only output is the events it causes. */
+  private quiet(action: () => void): string[] {
+    action();
+    return [];
+  }
+
+  private propose(id: NodeId, value: string): string[] {
+    return this.attempt(() => {
+      const result = this.node(id).propose(encoder.encode(value));
+      return [`proposed at ${result.term}/${result.index}`];
+    });
   }
 
   // ---------------------------------------------------------------- nodes
@@ -329,7 +314,8 @@ export class InteractionEnv {
 
   // ---------------------------------------------------------------- proposals
 
-  private confChange(change: ConfChange, named: ReadonlyMap<string, string>): string[] {
+  private confChange(type: ConfChange['type'], nodeId: NodeId, named: ReadonlyMap<string, string>): string[] {
+    const change: ConfChange = { type, nodeId, context: new Uint8Array(0) };
     return this.attempt(() => {
       const via = named.get('via') ?? this.leader();
       const result = this.node(via).proposeConfChange(change);
