@@ -1,0 +1,138 @@
+/**
+ * The runtime in-process (real store, state machine, TCP transport on loopback, Raft
+ * core), for what is awkward from outside a process: bounds at their limits, prompt
+ * failure of waiting writes on leadership loss, restart from durable state.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ServiceError, type ExecuteRequest, type QueryRequest } from '../../src/http/service.js';
+import { QuorumNode, type QuorumNodeOptions } from '../../src/node/node.js';
+import { silentLogger } from '../../src/node/logger.js';
+import { encodeCommand } from '../../src/state-machine/command-codec.js';
+import type { Statement } from '../../src/state-machine/types.js';
+import { freePort, waitFor } from '../cluster/harness.js';
+
+const directories: string[] = [];
+const nodes: QuorumNode[] = [];
+const context = { signal: new AbortController().signal };
+
+after(async () => {
+  await Promise.all(nodes.map((node) => node.stop({ transferLeadership: false }).catch(() => undefined)));
+  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
+});
+
+function statement(sql: string, ...positional: (string | number)[]): Statement {
+  return { sql, positional, named: {} };
+}
+
+function executeRequest(statements: Statement[], overrides: Partial<ExecuteRequest> = {}): ExecuteRequest {
+  return {
+    statements, transaction: false, timings: false, timeoutMs: 10_000, dbTimeoutMs: null, forward: true, credentials: null,
+    queue: false, wait: false, idempotencyKey: null, ...overrides,
+  };
+}
+
+function queryRequest(sql: string, overrides: Partial<QueryRequest> = {}): QueryRequest {
+  return {
+    statements: [statement(sql)], transaction: false, timings: false, timeoutMs: 10_000, dbTimeoutMs: null, forward: true,
+    credentials: null, level: 'weak', freshnessMs: null, freshnessStrict: false, minIndex: null, linearizableTimeoutMs: 10_000, ...overrides,
+  };
+}
+
+interface Address {
+  readonly raft: string;
+  readonly http: { host: string; port: number };
+}
+
+async function allocate(host: string): Promise<Address> {
+  return { raft: `${host}:${await freePort(host)}`, http: { host, port: await freePort(host) } };
+}
+
+async function startNode(address: Address, dataDirectory: string, overrides: Partial<QuorumNodeOptions> = {}): Promise<QuorumNode> {
+  const node = await QuorumNode.start({
+    nodeId: address.raft,
+    raftAdvertisedAddress: address.raft,
+    apiAdvertisedAddress: `${address.http.host}:${address.http.port}`,
+    dataDirectory,
+    httpListen: address.http,
+    raftListen: address.raft,
+    logger: silentLogger,
+    version: 'test',
+    heartbeatMs: 50,
+    electionTimeoutMs: 500,
+    ...overrides,
+  });
+  nodes.push(node);
+  return node;
+}
+
+function temporaryDirectory(): string {
+  const directory = mkdtempSync(join(tmpdir(), 'quorumlite-runtime-'));
+  directories.push(directory);
+  return directory;
+}
+
+test('a one-node cluster: bootstrap, write, read, restart from durable state', async () => {
+  const directory = temporaryDirectory();
+  const address = await allocate('127.0.0.1');
+  let node = await startNode(address, directory);
+  await waitFor('leadership', () => (node.runtime.isLeader ? true : undefined));
+  await node.service.execute(executeRequest([statement('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')]), context);
+  const written = await node.service.execute(executeRequest([statement('INSERT INTO t(v) VALUES (?)', 'kept')]), context);
+  assert.ok((written.raftIndex ?? 0) > 0);
+  await node.stop();
+  node = await startNode(address, directory);
+  await waitFor('leadership after restart', () => (node.runtime.isLeader ? true : undefined));
+  const read = await node.service.query(queryRequest('SELECT v FROM t', { level: 'linearizable' }), context);
+  assert.deepEqual(read.results, [{ kind: 'rows', columns: ['v'], types: ['text'], rows: [['kept']] }]);
+  assert.ok(node.runtime.stateMachine.appliedIndex >= (written.raftIndex ?? 0));
+  await node.stop();
+});
+
+test('the entry size bound: a write of exactly entryDataBytesMax is accepted, one byte more is refused', async () => {
+  const atBound = statement(`INSERT INTO t(v) VALUES ('${'a'.repeat(100)}')`);
+  const overBound = statement(`INSERT INTO t(v) VALUES ('${'a'.repeat(101)}')`);
+  const boundBytes = encodeCommand({ statements: [atBound], transaction: false, timestampMs: 0, seed: 0n }).byteLength;
+  const node = await startNode(await allocate('127.0.0.1'), temporaryDirectory(), { entryDataBytesMax: boundBytes });
+  await waitFor('leadership', () => (node.runtime.isLeader ? true : undefined));
+  await node.service.execute(executeRequest([statement('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')]), context);
+  const accepted = await node.service.execute(executeRequest([atBound]), context);
+  assert.deepEqual(accepted.results, [{ kind: 'write', lastInsertId: 1, rowsAffected: 1 }]);
+  await assert.rejects(node.service.execute(executeRequest([overBound]), context), (error: unknown) =>
+    error instanceof ServiceError && error.code === 'BAD_REQUEST' && /exceeds the entry bound/.test(error.message));
+  const count = await node.service.query(queryRequest('SELECT count(*) FROM t', { level: 'linearizable' }), context);
+  assert.deepEqual(count.results[0], { kind: 'rows', columns: ['count(*)'], types: [''], rows: [[1]] });
+  await node.stop();
+});
+
+test('writes waiting on a leader that loses its quorum fail promptly; the waiting table is bounded', async () => {
+  const addresses = [await allocate('127.0.0.1'), await allocate('127.0.0.2'), await allocate('127.0.0.3')];
+  const bound = { pendingProposalCountMax: 3 };
+  const first = await startNode(addresses[0]!, temporaryDirectory(), bound);
+  await waitFor('leadership', () => (first.runtime.isLeader ? true : undefined));
+  const others = [
+    await startNode(addresses[1]!, temporaryDirectory(), { ...bound, joinAddresses: [addresses[0]!.raft] }),
+    await startNode(addresses[2]!, temporaryDirectory(), { ...bound, joinAddresses: [addresses[0]!.raft] }),
+  ];
+  await waitFor('three voters', () => (first.runtime.confState().voters.length === 3 ? true : undefined));
+  await first.service.execute(executeRequest([statement('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')]), context);
+
+  for (const other of others) first.faults.isolate(other.config.nodeId);
+  const waiting = [1, 2, 3].map((value) =>
+    first.service.execute(executeRequest([statement('INSERT INTO t(v) VALUES (?)', `w${value}`)], { timeoutMs: 60_000 }), context));
+  const settled = waiting.map((promise) => promise.then(() => 'applied', (error: unknown) => error));
+  await assert.rejects(
+    first.service.execute(executeRequest([statement("INSERT INTO t(v) VALUES ('over')")]), context),
+    (error: unknown) => error instanceof ServiceError && error.code === 'UNAVAILABLE' && /too many writes/.test(error.message),
+  );
+  // Check-quorum deposes the isolated leader within an election timeout or two; the waiters fail then, not at their 60 s timeout.
+  for (const outcome of await Promise.all(settled)) {
+    assert.ok(outcome instanceof ServiceError && outcome.code === 'UNAVAILABLE', `expected a prompt UNAVAILABLE, got ${String(outcome)}`);
+  }
+  assert.equal(first.runtime.isLeader, false);
+  first.faults.heal();
+  await waitFor('a leader again', () => (others.some((node) => node.runtime.isLeader) || first.runtime.isLeader ? true : undefined));
+});
