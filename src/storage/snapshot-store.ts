@@ -211,7 +211,7 @@ export class SnapshotStore {
 
   /** Called by SnapshotWriter.commit once the data file is synced and closed. */
   async publish(writer: SnapshotWriter): Promise<SnapshotInfo> {
-    const { dataBytes, dataCrc32c } = await checksumFile(writer.dataPath);
+    const { dataBytes, dataCrc32c } = await checksumFile(writer.dataPath, this.options.snapshotBytesMax);
     if (dataBytes > this.options.snapshotBytesMax) {
       throw new StorageError('TOO_LARGE', `snapshot data ${dataBytes} bytes exceeds snapshotBytesMax ${this.options.snapshotBytesMax}`);
     }
@@ -249,7 +249,7 @@ export class SnapshotStore {
 
   /** Re-reads a snapshot's data and checks its size and CRC32C; throws CORRUPT on mismatch. */
   async verify(info: SnapshotInfo): Promise<void> {
-    const { dataBytes, dataCrc32c } = await checksumFile(info.dataPath);
+    const { dataBytes, dataCrc32c } = await checksumFile(info.dataPath, Math.max(info.dataBytes, this.options.snapshotBytesMax));
     if (dataBytes !== info.dataBytes || dataCrc32c !== info.dataCrc32c) {
       throw new StorageError('CORRUPT', `snapshot data ${info.dataPath} does not match its metadata (bytes ${dataBytes}/${info.dataBytes}, crc ${dataCrc32c}/${info.dataCrc32c})`);
     }
@@ -305,19 +305,21 @@ async function readSnapshotInfo(directory: string): Promise<SnapshotInfo> {
   return info;
 }
 
-async function checksumFile(path: string): Promise<{ dataBytes: number; dataCrc32c: number }> {
+/** Size and CRC32C of a file, read in CHECKSUM_READ_BYTES chunks; stops with TOO_LARGE past `bytesMax`. */
+async function checksumFile(path: string, bytesMax: number): Promise<{ dataBytes: number; dataCrc32c: number }> {
   const handle = await fs.promises.open(path, 'r');
   try {
     const buffer = Buffer.allocUnsafe(CHECKSUM_READ_BYTES);
     let dataBytes = 0;
     let dataCrc32c = 0;
-    for (;;) {
+    const readsMax = Math.ceil(bytesMax / CHECKSUM_READ_BYTES) + 1;
+    for (let read = 0; read <= readsMax; read++) {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, dataBytes);
-      if (bytesRead === 0) break;
+      if (bytesRead === 0) return { dataBytes, dataCrc32c };
       dataCrc32c = crc32cUpdate(dataCrc32c, buffer, 0, bytesRead);
       dataBytes += bytesRead;
     }
-    return { dataBytes, dataCrc32c };
+    throw new StorageError('TOO_LARGE', `snapshot data ${path} exceeds snapshotBytesMax ${bytesMax}`);
   } finally {
     await handle.close();
   }
