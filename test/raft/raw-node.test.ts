@@ -272,3 +272,25 @@ test('raw node: follower-side API calls refuse with NOT_LEADER and a leader hint
     }
   }
 });
+
+test('raw node: a leader may send MsgApp before persisting; it counts itself only after advance', () => {
+  const cluster = new TestCluster(['1', '2', '3']);
+  cluster.elect('1');
+  const leader = cluster.node('1');
+  leader.raw.propose(encoder.encode('early'));
+  const ready = leader.raw.ready();
+  assert.equal(ready.hardState, undefined, 'term and vote unchanged: MsgApp may go out before the persist');
+  // Send first; only follower 2 answers, while the leader's own write is still in progress.
+  const append = ready.messages.find((m) => m.to === '2' && m.type === 'MsgApp');
+  assert.ok(append !== undefined);
+  cluster.node('2').raw.step(append);
+  cluster.processReady('2');
+  const answer = cluster.queue.find((m) => m.type === 'MsgAppResp' && m.from === '2');
+  assert.ok(answer !== undefined);
+  leader.raw.step(answer);
+  const index = append.entries[append.entries.length - 1]?.index ?? 0;
+  assert.ok(leader.raw.status().commit < index, 'one follower alone is not a majority of three');
+  leader.storage.append(ready.entries);
+  leader.raw.advance(ready);
+  assert.equal(leader.raw.status().commit, index, 'leader (now durable) + follower 2 are a majority');
+});
