@@ -60,16 +60,22 @@ export function isTransportError(value: unknown): value is TransportError {
   return value instanceof TransportError;
 }
 
+/** Longest error code and message sent across the wire: a reply must always fit a frame. */
+export const errorCodeLengthMax = 128;
+export const errorMessageLengthMax = 4096;
+
 /** The code a handler's thrown error carries across the wire (its `code` if it is a string). */
 export function errorCodeOf(error: unknown): string {
   if (typeof error === 'object' && error !== null && 'code' in error) {
     const code = (error as { code: unknown }).code;
-    if (typeof code === 'string' && code.length > 0) return code;
+    if (typeof code === 'string' && code.length > 0) return code.slice(0, errorCodeLengthMax);
   }
   return 'HANDLER_ERROR';
 }
 
+/** The message a thrown error carries across the wire, cut at errorMessageLengthMax characters. */
 export function errorMessageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
+  const message = error instanceof Error ? error.message : String(error);
+  if (message.length <= errorMessageLengthMax) return message;
+  return `${message.slice(0, errorMessageLengthMax)}… (${message.length - errorMessageLengthMax} more characters)`;
 }

@@ -167,14 +167,26 @@ export class InboundConnection {
       .finally(() => this.callsInFlight--);
   }
 
+  /**
+   * Writes a reply; one that cannot be sent (too large for a frame, unencodable) becomes
+   * an error reply, so the caller does not wait for its timeout. If even a short error
+   * does not fit (a tiny frameBytesMax), the connection is closed: the caller then sees
+   * UNREACHABLE at once.
+   */
   private reply(requestId: number, body: { ok: true; result: unknown } | { ok: false; code: string; message: string }): void {
     if (this.connection.isClosed) return;
+    const frameBytesMax = this.context.limits.frameBytesMax;
     let frame: Buffer;
     try {
-      frame = encodeValueFrame(FrameKind.reply, { requestId, ...body }, this.context.limits.frameBytesMax);
+      frame = encodeValueFrame(FrameKind.reply, { requestId, ...body }, frameBytesMax);
     } catch (error) {
-      // A reply too large (or unencodable) becomes an error reply, so the caller does not wait for a timeout.
-      frame = encodeValueFrame(FrameKind.reply, { requestId, ok: false, code: errorCodeOf(error), message: `cannot send the reply: ${errorMessageOf(error)}` }, this.context.limits.frameBytesMax);
+      const code = body.ok ? errorCodeOf(error) : body.code;
+      try {
+        frame = encodeValueFrame(FrameKind.reply, { requestId, ok: false, code, message: `cannot send the reply: ${errorMessageOf(error)}` }, frameBytesMax);
+      } catch (secondError) {
+        this.connection.close(secondError instanceof Error ? secondError : new Error(String(secondError)));
+        return;
+      }
     }
     this.connection.write(frame);
   }

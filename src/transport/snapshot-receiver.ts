@@ -139,7 +139,15 @@ export class SnapshotReceiver {
   private reply(result: { ok: true } | { ok: false; code: string; message: string }): void {
     const connection = this.context.connection;
     if (connection.isClosed) return;
-    connection.write(encodeValueFrame(FrameKind.snapshotResult, result, this.context.limits.frameBytesMax));
+    let frame: Buffer;
+    try {
+      frame = encodeValueFrame(FrameKind.snapshotResult, result, this.context.limits.frameBytesMax);
+    } catch (error) {
+      // Only a frameBytesMax too small for an error message gets here: hang up instead.
+      connection.close(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    connection.write(frame);
     if (!result.ok) connection.end();
   }
 

@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { TransportError, type TransportErrorCode } from '../../src/transport/errors.js';
+import { errorMessageLengthMax, TransportError, type TransportErrorCode } from '../../src/transport/errors.js';
 import type { TransportLimits } from '../../src/transport/limits.js';
 import type { CallContext } from '../../src/transport/types.js';
 import { collectErrors, Harness, waitFor, type TransportKind } from './helpers.js';
@@ -147,6 +147,38 @@ export function defineCallSuite(kind: TransportKind): void {
       harness.introduce(a, b);
       b.handle('huge', async () => new Uint8Array(5000));
       await assert.rejects(a.call({ id: 'b' }, 'huge', {}), isCode('REMOTE_ERROR', (error) => assert.equal(error.remoteCode, 'FRAME_TOO_LARGE')));
+    });
+
+    it('cuts a huge remote error message to a bounded length', async () => {
+      const a = await harness.create('a');
+      const b = await harness.create('b');
+      harness.introduce(a, b);
+      b.handle('fail', async () => {
+        throw new Error('x'.repeat(100_000));
+      });
+      await assert.rejects(
+        a.call({ id: 'b' }, 'fail', {}),
+        isCode('REMOTE_ERROR', (error) => {
+          assert.equal(error.remoteMessage?.startsWith('x'.repeat(errorMessageLengthMax)), true);
+          assert.match(error.remoteMessage ?? '', /… \(95904 more characters\)$/);
+        }),
+      );
+    });
+
+    it('an error reply too large for a tiny frame bound becomes a short one', async () => {
+      const a = await harness.create('a');
+      const b = await harness.create('b', { limits: { frameBytesMax: 2048, snapshotChunkBytes: 1024 } });
+      harness.introduce(a, b);
+      b.handle('fail', async () => {
+        throw Object.assign(new Error('y'.repeat(3000)), { code: 'VERBOSE' });
+      });
+      await assert.rejects(
+        a.call({ id: 'b' }, 'fail', {}),
+        isCode('REMOTE_ERROR', (error) => {
+          assert.equal(error.remoteCode, 'VERBOSE');
+          assert.match(error.remoteMessage ?? '', /^cannot send the reply: frame of \d+ bytes exceeds frameBytesMax 2048$/);
+        }),
+      );
     });
 
     it('rejects unknown peers, unreachable addresses and bad arguments clearly', async () => {
