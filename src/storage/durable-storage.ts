@@ -26,6 +26,7 @@ import { resolveStorageOptions, saveBytesMax, type StorageOptions } from './opti
 import {
   ENTRY_RECORD_HEADER_BYTES,
   FRAME_HEADER_BYTES,
+  SEGMENT_FILE_BYTES_MAX,
   RecordKind,
   decodeEntryRecord,
   encodeFrame,
@@ -113,7 +114,8 @@ export class DurableStorage implements RaftStorage {
         snapshotBytesMax: options.snapshotBytesMax,
         contextBytesMax: options.snapshotContextBytesMax,
       });
-      const { state, report } = await replayLog(join(directory, 'log'), options.segmentBytesMax + options.flushBytesMax);
+      // Segments written with other options may be larger than these allow; only the format caps them.
+      const { state, report } = await replayLog(join(directory, 'log'), SEGMENT_FILE_BYTES_MAX);
       return new DurableStorage(directory, options, state, snapshots, report, unlock);
     } catch (error) {
       unlock();

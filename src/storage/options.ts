@@ -1,6 +1,6 @@
 /** The named bounds of the storage layer, with their defaults and consistency checks. */
 import { StorageError } from './errors.js';
-import { ENTRY_RECORD_HEADER_BYTES, FRAME_HEADER_BYTES } from './record-format.js';
+import { ENTRY_RECORD_HEADER_BYTES, FRAME_HEADER_BYTES, SEGMENT_FILE_BYTES_MAX } from './record-format.js';
 
 export interface StorageOptions {
   /** A segment file rolls over once the next frame would take it past this size. */
@@ -55,7 +55,7 @@ export function resolveStorageOptions(overrides: Partial<StorageOptions> = {}): 
   if (options.pendingBytesMax < options.flushBytesMax) {
     throw new StorageError('INVALID_ARGUMENT', `pendingBytesMax ${options.pendingBytesMax} must be at least flushBytesMax`);
   }
-  if (options.segmentBytesMax > 0xffff_ffff - options.flushBytesMax) {
+  if (options.segmentBytesMax > SEGMENT_FILE_BYTES_MAX - options.flushBytesMax) {
     throw new StorageError('INVALID_ARGUMENT', `segmentBytesMax ${options.segmentBytesMax} is too large`);
   }
   return options;

@@ -23,6 +23,8 @@ import { assert } from './errors.js';
 export const SEGMENT_MAGIC = 'QLITESEG';
 export const SEGMENT_FORMAT_VERSION = 1;
 export const SEGMENT_HEADER_BYTES = 24;
+/** No segment file can be larger: options keep segments far below it, lengths in frames are u32. */
+export const SEGMENT_FILE_BYTES_MAX = 0xffff_ffff;
 export const FRAME_MAGIC = 0x31464c51;
 export const FRAME_HEADER_BYTES = 16;
 export const RECORD_PREFIX_BYTES = 8;

@@ -481,3 +481,19 @@ test('opening a data directory that cannot be created gives a clear IO_ERROR nam
     removeDirectory(directory);
   }
 });
+
+test('segments written under a larger segmentBytesMax still open after the option is lowered', async () => {
+  const directory = makeTemporaryDirectory('lowered-segment-size');
+  try {
+    let store = await DurableStorage.open(directory, { segmentBytesMax: 1024 * 1024 });
+    await store.save({ entries: makeEntries(1, 100, 1, 1000) });
+    await store.close();
+    store = await DurableStorage.open(directory, { segmentBytesMax: 4096, flushBytesMax: 8192, entryBytesMax: 2048, metadataRecordBytesMax: 4096 });
+    assert.equal(store.lastIndex(), 100);
+    await store.save({ entries: makeEntries(101, 1, 1, 1000) });
+    assert.equal(store.segmentCount(), 2);
+    await store.close();
+  } finally {
+    removeDirectory(directory);
+  }
+});
