@@ -110,6 +110,32 @@ export function defineWireSuite(kind: TransportKind): void {
       raw.destroy();
     });
 
+    it('survives seeded random bytes before and after the handshake, and keeps serving', async () => {
+      let seed = 0x2545f491;
+      const random = (): number => {
+        // xorshift32: deterministic, so a failure replays.
+        seed ^= seed << 13;
+        seed ^= seed >>> 17;
+        seed ^= seed << 5;
+        return (seed >>> 0) / 2 ** 32;
+      };
+      const randomBytes = (count: number): Buffer => Buffer.from(Array.from({ length: count }, () => Math.floor(random() * 256)));
+      const peers: RawPeer[] = [];
+      for (let attempt = 0; attempt < 40; attempt++) {
+        const raw = await RawPeer.dial(harness.network, server.address);
+        peers.push(raw);
+        if (attempt % 2 === 1) raw.hello(`fuzz-${attempt}`);
+        const kind = [FrameKind.messages, FrameKind.call, FrameKind.snapshotBegin, FrameKind.snapshotChunk, FrameKind.snapshotEnd][attempt % 5] as number;
+        const body = randomBytes(1 + Math.floor(random() * 200));
+        // Half the time a well-formed frame around random bytes, else raw random bytes.
+        raw.stream.write(attempt % 4 < 2 ? encodeFrame(kind as FrameKind, [body], 64 * 1024) : body);
+      }
+      const client = await harness.create('client-after-fuzz');
+      assert.equal(await client.call({ address: server.address }, 'ping', {}), 'pong');
+      for (const raw of peers) raw.destroy();
+      assert.ok(server.metrics().connectionsAccepted >= 41, 'every fuzz connection reached the server');
+    });
+
     it('answers a wrong protocol version with a clear refusal and closes', async () => {
       const raw = await RawPeer.dial(harness.network, server.address);
       raw.hello('raw', 'cluster-test', 99);
