@@ -47,6 +47,8 @@ export interface StateMachineOptions {
   readonly dedupRequestCountMax?: number;
   /** A request id is forgotten once an entry's timestamp is this much newer. Must be equal on every node. */
   readonly dedupWindowMs?: number;
+  /** Rows one statement's result may hold; more is an error result. Must be equal on every node. */
+  readonly resultRowCountMax?: number;
   /** How long a read waits for a lock. */
   readonly readerBusyTimeoutMs?: number;
   /** Test-only: anything but 'entry' breaks replication. */
@@ -100,6 +102,7 @@ export const stateMachineDefaults = {
   dedupRequestCountMax: 100_000,
   dedupWindowMs: 60 * 60 * 1000,
   readerBusyTimeoutMs: 5_000,
+  resultRowCountMax: 1_000_000,
 } as const;
 
 interface InternalStatements {
@@ -170,6 +173,7 @@ export class SqliteStateMachine {
       dedupRequestCountMax: options.dedupRequestCountMax ?? stateMachineDefaults.dedupRequestCountMax,
       dedupWindowMs: options.dedupWindowMs ?? stateMachineDefaults.dedupWindowMs,
       readerBusyTimeoutMs: options.readerBusyTimeoutMs ?? stateMachineDefaults.readerBusyTimeoutMs,
+      resultRowCountMax: options.resultRowCountMax ?? stateMachineDefaults.resultRowCountMax,
       determinism: options.determinism ?? 'entry',
     };
     assert(this.settings.dedupRequestCountMax >= 1, 'dedupRequestCountMax is at least 1');
@@ -190,14 +194,14 @@ export class SqliteStateMachine {
     try {
       this.functions?.register(apply);
       const read = openReadConnection(this.path, this.settings.readerBusyTimeoutMs);
-      const cacheCountMax = this.settings.statementCacheCountMax;
+      const runnerOptions = { statementCacheCountMax: this.settings.statementCacheCountMax, resultRowCountMax: this.settings.resultRowCountMax };
       this.appliedIndexValue = readAppliedIndex(apply);
       return {
         apply,
         read,
         internal: prepareInternal(apply),
-        applyRunner: new StatementRunner(apply, { purpose: 'write', statementCacheCountMax: cacheCountMax }),
-        readRunner: new StatementRunner(read, { purpose: 'read', statementCacheCountMax: cacheCountMax }),
+        applyRunner: new StatementRunner(apply, { purpose: 'write', ...runnerOptions }),
+        readRunner: new StatementRunner(read, { purpose: 'read', ...runnerOptions }),
       };
     } catch (error) {
       apply.close();
@@ -277,6 +281,9 @@ export class SqliteStateMachine {
    * outcomes ride on the error's `outcomesBefore`).
    */
   applyBatch(entries: readonly BatchEntry[]): ApplyOutcome[] {
+    const firstEntry = entries[0];
+    if (firstEntry === undefined) return [];
+    if (!this.healthy) this.recover(firstEntry.index);
     const pending = entries.filter((item) => item.index > this.appliedIndexValue);
     const skipped = entries.slice(0, entries.length - pending.length).map((item) => this.apply(item.index, item.data));
     if (pending.length <= 1) return [...skipped, ...pending.map((item) => this.apply(item.index, item.data))];
@@ -334,6 +341,7 @@ export class SqliteStateMachine {
   private skipIfApplied(index: number): ApplyOutcome | undefined {
     this.open();
     assert(Number.isSafeInteger(index) && index > 0, `entry index ${index} is a positive integer`);
+    if (!this.healthy) this.recover(index);
     if (index <= this.appliedIndexValue) return { entryIndex: index, results: [], deduplicated: false, skipped: true };
     assert(index === this.appliedIndexValue + 1, `entry ${index} follows applied index ${this.appliedIndexValue}`);
     return undefined;
@@ -342,7 +350,7 @@ export class SqliteStateMachine {
   /** Runs entries firstIndex..lastIndex in one transaction; the applied index moves only on commit. */
   private inEntryTransaction<Outcome>(firstIndex: number, lastIndex: number, work: (connections: Connections) => Outcome): Outcome {
     const index = firstIndex;
-    if (!this.healthy) this.recover(index);
+    assert(this.healthy, 'entries apply only while healthy');
     const connections = this.open();
     try {
       connections.internal.begin.run();
@@ -374,7 +382,11 @@ export class SqliteStateMachine {
     return error;
   }
 
-  /** After a halt: reopen the connections (the file may be writable again), then try the entry. */
+  /**
+   * After a halt: reopen the connections (the file may be writable again) and re-read the
+   * applied index from the database, the only authority on what committed (a commit that
+   * reported an I/O error may still have reached the disk; the entry is then skipped).
+   */
   private recover(index: number): void {
     try {
       this.reopenConnections();
@@ -382,7 +394,6 @@ export class SqliteStateMachine {
       const code = isEnvironmentalError(error) ? error.code : 'REOPEN_FAILED';
       throw this.halt(index, code, error);
     }
-    assert(this.appliedIndexValue === index - 1, 'a halted entry was not applied');
     this.haltReason = undefined;
   }
 

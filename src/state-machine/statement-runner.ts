@@ -65,8 +65,10 @@ const rowChangingKeywords = new Set(['INSERT', 'UPDATE', 'DELETE', 'REPLACE', 'W
 
 export interface StatementRunnerOptions {
   readonly purpose: SqlPurpose;
-  /** Prepared statements kept; the least recently used is dropped beyond this. */
+  /** Prepared statements kept; the oldest is dropped beyond this. */
   readonly statementCacheCountMax: number;
+  /** Rows one statement may return; more is an error result (deterministic: same data, same answer). */
+  readonly resultRowCountMax: number;
 }
 
 interface PreparedPart {
@@ -88,6 +90,7 @@ export class StatementRunner {
     private readonly options: StatementRunnerOptions,
   ) {
     assert(options.statementCacheCountMax >= 1, 'statement cache holds at least one statement');
+    assert(options.resultRowCountMax >= 1, 'a result holds at least one row');
   }
 
   get cachedStatementCount(): number {
@@ -144,7 +147,13 @@ export class StatementRunner {
       return { kind: 'error', error: 'attempt to change the database in a query: send writes to /db/execute' };
     }
     if (prepared.reader) {
-      const rows = (prepared.statement.all(...bound) as unknown[][]).map((row) => row.map(toResultValue));
+      const rows: SqlResultValue[][] = [];
+      for (const row of prepared.statement.iterate(...bound) as IterableIterator<unknown[]>) {
+        if (rows.length === this.options.resultRowCountMax) {
+          return { kind: 'error', error: `result has more than ${this.options.resultRowCountMax} rows (resultRowCountMax)` };
+        }
+        rows.push(row.map(toResultValue));
+      }
       const columnsInfo = prepared.statement.columns();
       return {
         kind: 'rows',

@@ -56,3 +56,30 @@ test('storedResultsBytesMax: a result too large to keep is remembered as a clear
     assert.deepEqual(machine.apply(7, entry(overInsert, { requestId: 'over' })).results, [{ kind: 'error', error: resultTooLargeToKeepMessage }]);
   });
 });
+
+test('resultRowCountMax: a result at the bound is returned, one row over is an error result (reads and writes)', () => {
+  const directory = temporaryDirectory('row-bound');
+  const machine = new SqliteStateMachine({ path: join(directory.path, 'db.sqlite'), resultRowCountMax: 3 });
+  try {
+    const outcome = machine.apply(1, entry([
+      'CREATE TABLE t(v)',
+      'INSERT INTO t VALUES (1), (2), (3) RETURNING v',
+      'SELECT v FROM t',
+      'INSERT INTO t VALUES (4), (5), (6), (7) RETURNING v',
+      'SELECT count(*) FROM t',
+    ]));
+    assert.deepEqual((outcome.results[1] as { rows: unknown }).rows, [[1], [2], [3]]);
+    assert.deepEqual((outcome.results[2] as { rows: unknown }).rows, [[1], [2], [3]]);
+    assert.deepEqual(outcome.results[3], { kind: 'error', error: 'result has more than 3 rows (resultRowCountMax)' });
+    assert.deepEqual((outcome.results[4] as { rows: unknown }).rows, [[7]], 'without transaction the rows were still inserted');
+    const withTransaction = machine.apply(2, entry(['INSERT INTO t VALUES (8), (9), (10), (11) RETURNING v'], { transaction: true }));
+    assert.equal(withTransaction.results[0]?.kind, 'error');
+    const reads = machine.query([statement('SELECT v FROM t LIMIT 3'), statement('SELECT v FROM t LIMIT 4')]);
+    assert.equal(reads[0]?.kind, 'rows');
+    assert.deepEqual(reads[1], { kind: 'error', error: 'result has more than 3 rows (resultRowCountMax)' });
+    assert.deepEqual((machine.query([statement('SELECT count(*) FROM t')])[0] as { rows: unknown }).rows, [[7]], 'the transaction rolled back');
+  } finally {
+    machine.close();
+    directory.cleanup();
+  }
+});
