@@ -161,7 +161,8 @@ export function defineMessageSuite(kind: TransportKind): void {
       await waitFor('the connection', () => received.length === 1);
       a.faults.pause('b');
       a.send([message('a', 'b', { index: 1 })]);
-      await sleep(20); // That frame is now held by the pause; the link reports backpressure.
+      // Once written, that frame is held by the pause and the link reports backpressure.
+      await waitFor('the second frame to be written', () => a.metrics().peers['b']?.framesSent === 2);
       return { a, received, unreachable };
     }
 
