@@ -391,8 +391,7 @@ export class Raft {
     const isVoteRequest = message.type === 'MsgVote' || message.type === 'MsgPreVote';
     if (isVoteRequest) {
       const forced = bytesEqual(message.context, CAMPAIGN_TRANSFER_CONTEXT);
-      const inLease = this.config.checkQuorum && this.leaderId !== '' && this.electionElapsed < this.config.electionTicks;
-      if (!forced && inLease) {
+      if (!forced && this.inLeaderLease()) {
         this.emit('ignored-vote-in-lease', { from: message.from, type: message.type });
         return false;
       }
@@ -403,6 +402,19 @@ export class Raft {
     const fromLeader = message.type === 'MsgApp' || message.type === 'MsgHeartbeat' || message.type === 'MsgSnap';
     this.becomeFollower(message.term, fromLeader ? message.from : '');
     return true;
+  }
+
+  /**
+   * Leader stickiness: while we heard from a leader within the election timeout we do not
+   * help elect another. With leases, a node that just started counts as having heard from
+   * one: it may have acknowledged a leader's heartbeat right before it crashed, and that
+   * leader's lease relies on us not voting for an election timeout after that.
+   */
+  private inLeaderLease(): boolean {
+    if (!this.config.checkQuorum) return false;
+    const electionTicks = this.config.electionTicks;
+    if (this.leaderId !== '' && this.electionElapsed < electionTicks) return true;
+    return this.config.readOnly === 'lease' && this.tickCount < electionTicks;
   }
 
   private onLowerTerm(message: Message): void {

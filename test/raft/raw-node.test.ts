@@ -294,3 +294,37 @@ test('raw node: a leader may send MsgApp before persisting; it counts itself onl
   leader.raw.advance(ready);
   assert.equal(leader.raw.status().commit, index, 'leader (now durable) + follower 2 are a majority');
 });
+
+test('raw node: with leases, a restarted node ignores votes for an election timeout (no stale lease read)', () => {
+  // Five voters, no jitter (timeouts 19 ticks) so only explicit campaigns happen.
+  const cluster = new TestCluster(['1', '2', '3', '4', '5'], {
+    checkQuorum: true, preVote: true, readOnly: 'lease', leaseDriftTicks: 1, random: () => 0.99,
+  });
+  const tickAll = (ids: string[], count: number) => {
+    for (let i = 0; i < count; i++) for (const id of ids) cluster.node(id).raw.tick();
+  };
+  tickAll(['1', '2', '3', '4', '5'], 10); // past every node's startup quiet
+  cluster.elect('1');
+  // 4 and 5 are cut off from 1; 2 and 3 acknowledge a heartbeat: 1 holds the lease.
+  const cut = (a: string, b: string) => (['4', '5'].includes(a) && ['1', '2'].includes(b)) || (['4', '5'].includes(b) && ['1', '2'].includes(a));
+  cluster.dropIf = (m) => cut(m.from, m.to);
+  tickAll(['1'], 1);
+  cluster.stabilize();
+  // 3 crashes right after acknowledging and restarts at once; 1 is now cut off from 3 too.
+  const three = cluster.node('3');
+  three.raw = new RawNode(testConfig('3', three.storage, {
+    applied: three.raw.status().applied, checkQuorum: true, preVote: true, readOnly: 'lease', random: () => 0.99,
+  }));
+  cluster.dropIf = (m) => cut(m.from, m.to) || ((m.from === '1') !== (m.to === '1'));
+  tickAll(['4', '5'], 10); // 4 and 5 have not heard from a leader for an election timeout
+  cluster.node('4').raw.campaign();
+  cluster.stabilize();
+  assert.notEqual(cluster.node('4').raw.status().role, 'leader', '3 must not help elect 4 while 1 may hold a lease');
+  // 1's lease is still valid: its answer is the true commit index.
+  const leader = cluster.node('1').raw;
+  leader.readIndex(encoder.encode('r'));
+  const ready = cluster.processReady('1');
+  const highestCommit = Math.max(...['2', '3', '4', '5'].map((id) => cluster.node(id).raw.status().commit));
+  assert.deepEqual(ready?.readStates.map((r) => r.index), [leader.status().commit]);
+  assert.ok(leader.status().commit >= highestCommit);
+});

@@ -34,10 +34,16 @@ class History {
   readonly leaders = new Map<number, NodeId>();
   readonly applied = new Map<number, string>();
 
-  recordRole(id: NodeId, term: number, role: string): void {
+  recordRole(id: NodeId, term: number, role: string, lastIndex: number): void {
     if (role !== 'leader') return;
     const existing = this.leaders.get(term);
     assert.ok(existing === undefined || existing === id, `two leaders in term ${term}: ${existing} and ${id}`);
+    if (existing === undefined) {
+      // Leader completeness, in the form visible from outside: a new leader's log reaches
+      // at least every index already applied (hence committed) anywhere.
+      const highestApplied = Math.max(0, ...this.applied.keys());
+      assert.ok(lastIndex >= highestApplied, `leader ${id} of term ${term} ends at ${lastIndex} < applied ${highestApplied}`);
+    }
     this.leaders.set(term, id);
   }
 
@@ -55,12 +61,19 @@ class Simulation {
   cut = new Set<NodeId>();
   readonly history = new History();
   private proposalCount = 0;
+  private readCount = 0;
+  readsAnswered = 0;
+  readsFailed = 0;
 
   /** Node 6 joins later (empty storage) through add-learner, add-voter and leaves with remove-node. */
   private readonly joinerChanges: readonly ConfChangeType[] = ['add-learner', 'add-voter', 'remove-node'];
   private joinerStage = 0;
 
-  constructor(readonly random: () => number, readonly ids: readonly NodeId[]) {
+  constructor(
+    readonly random: () => number,
+    readonly ids: readonly NodeId[],
+    readonly readOnly: 'safe' | 'lease' = 'safe',
+  ) {
     for (const id of ids) {
       const storage = new MemoryStorage({ confState: { voters: [...ids], learners: [] } });
       const node: SimNode = { id, storage, raw: undefined, lastCommit: 0 };
@@ -94,6 +107,7 @@ class Simulation {
         applied: node.storage.snapshot().metadata.index,
         preVote: true,
         checkQuorum: true,
+        readOnly: this.readOnly,
         maxSizePerMessageBytes: 64,
         maxInflightMessages: 4,
         heartbeatTicks: 3,
@@ -121,8 +135,11 @@ class Simulation {
     }
     for (const entry of ready.committedEntries) this.history.recordApplied(node.id, entry.index, entry.term, entry.data);
     for (const read of ready.readStates) {
-      assert.ok(read.index >= Number(decoder.decode(read.context)), 'a read index below the commit known when it was asked');
+      const committedWhenAsked = Number(decoder.decode(read.context).split(':')[0]);
+      assert.ok(read.index >= committedWhenAsked, `read index ${read.index} misses commit ${committedWhenAsked} made before the read`);
+      this.readsAnswered++;
     }
+    this.readsFailed += ready.failedReads.length;
     raw.advance(ready);
   }
 
@@ -130,14 +147,14 @@ class Simulation {
     const action = this.random();
     const node = this.pick(this.nodes);
     if (action < 0.3) for (const each of this.nodes) each.raw?.tick();
-    else if (action < 0.35) node.raw?.tick();
+    else if (action < 0.35 && this.readOnly === 'safe') node.raw?.tick(); // clocks drift; leases assume they do not
     else if (action < 0.65) this.deliverSome();
     else if (action < 0.75) this.propose();
     else if (action < 0.78) this.crashOrRestart(node);
     else if (action < 0.81) this.togglePartition(node.id);
     else if (action < 0.83) this.compact(node);
     else if (action < 0.85) this.transfer(node);
-    else if (action < 0.88) this.read(node);
+    else if (action < 0.88) this.read(this.leader() ?? node);
     else if (action < 0.9) this.changeMembership();
     else for (const each of this.nodes) this.processReady(each);
     if (this.random() < 0.5) this.processReady(this.pick(this.nodes));
@@ -216,7 +233,9 @@ class Simulation {
     const raw = node.raw;
     if (raw === undefined || raw.status().role !== 'leader') return;
     try {
-      raw.readIndex(encoder.encode(String(raw.status().commit)));
+      // Linearizability: the answer must cover every commit anywhere before the request.
+      const committedAnywhere = Math.max(...this.nodes.map((n) => n.raw?.status().commit ?? 0));
+      raw.readIndex(encoder.encode(`${committedAnywhere}:${++this.readCount}`));
     } catch (error) {
       if (!(error instanceof RaftError && error.code === 'READ_QUEUE_FULL')) throw error;
     }
@@ -226,7 +245,7 @@ class Simulation {
     for (const node of this.nodes) {
       if (node.raw === undefined) continue;
       const status = node.raw.status();
-      this.history.recordRole(node.id, status.term, status.role);
+      this.history.recordRole(node.id, status.term, status.role, status.lastIndex);
       assert.ok(status.commit >= node.lastCommit, `${node.id} commit went back from ${node.lastCommit} to ${status.commit}`);
       node.lastCommit = status.commit;
     }
@@ -269,12 +288,14 @@ class Simulation {
   }
 }
 
-test('safety: randomized histories keep Raft safety and recover liveness', () => {
+function runHistories(readOnly: 'safe' | 'lease'): void {
   let terms = 0;
   let appliedIndexes = 0;
   let joinerStages = 0;
+  let readsAnswered = 0;
+  let readsFailed = 0;
   for (let seed = 1; seed <= SEEDS; seed++) {
-    const sim = new Simulation(seededRandom(seed), ['1', '2', '3', '4', '5']);
+    const sim = new Simulation(seededRandom(seed), ['1', '2', '3', '4', '5'], readOnly);
     try {
       for (let step = 0; step < STEPS_PER_SEED; step++) sim.step();
       sim.converge();
@@ -282,12 +303,26 @@ test('safety: randomized histories keep Raft safety and recover liveness', () =>
       throw new Error(`seed ${seed}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     terms += sim.history.leaders.size;
-    joinerStages += sim.joinerProgress();
     appliedIndexes += sim.history.applied.size;
+    joinerStages += sim.joinerProgress();
+    readsAnswered += sim.readsAnswered;
+    readsFailed += sim.readsFailed;
   }
-  // The histories must actually exercise elections and replication, or the test proves nothing.
-  console.log(`safety: ${SEEDS} histories, ${terms} leader terms, ${appliedIndexes} applied indexes, ${joinerStages} membership changes`);
+  console.log(
+    `safety (${readOnly} reads): ${SEEDS} histories, ${terms} leader terms, ${appliedIndexes} applied indexes, ` +
+      `${joinerStages} membership changes, ${readsAnswered} reads answered, ${readsFailed} failed`,
+  );
+  // The histories must actually exercise elections, replication, membership and reads.
+  assert.ok(readsAnswered >= SEEDS, `only ${readsAnswered} reads answered in ${SEEDS} histories`);
   assert.ok(joinerStages >= SEEDS, `only ${joinerStages} membership changes in ${SEEDS} histories`);
   assert.ok(terms >= SEEDS * 2, `only ${terms} leader terms in ${SEEDS} histories`);
   assert.ok(appliedIndexes >= SEEDS * 10, `only ${appliedIndexes} applied indexes in ${SEEDS} histories`);
+}
+
+test('safety: randomized histories keep Raft safety and recover liveness', () => {
+  runHistories('safe');
+});
+
+test('safety: lease reads stay linearizable across crashes when clocks do not drift', () => {
+  runHistories('lease');
 });
