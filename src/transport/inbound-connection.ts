@@ -69,7 +69,7 @@ export class InboundConnection {
     this.closedController.abort();
     this.snapshot?.abort(error ?? new TransportError('UNREACHABLE', 'the sender closed the connection mid-transfer'));
     if (error !== undefined) {
-      if (error instanceof TransportError && error.code !== 'TIMEOUT') this.context.metrics.connectionsRejected++;
+      if (error instanceof TransportError) this.context.metrics.connectionsRejected++;
       this.context.reportError(error);
     }
     this.context.forget(this);

@@ -151,6 +151,7 @@ export function defineWireSuite(kind: TransportKind): void {
       const raw = await RawPeer.dial(harness.network, server.address);
       await waitFor('the idle connection to be closed', () => raw.closed);
       assert.ok(errors.some((error) => error instanceof TransportError && error.code === 'TIMEOUT'));
+      assert.equal(server.metrics().connectionsRejected, 1);
     });
 
     it('bounds inbound connections at inboundConnectionsMax', async () => {
