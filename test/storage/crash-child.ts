@@ -1,9 +1,10 @@
 /**
  * Child process for crash.test.ts. Opens the store, then issues saves (appends,
- * truncating appends, hard-state changes) and compactions forever. Before each it prints
- * `issue <id> <json>`, after it is durable `ok <id> <segment> <bytes>` (stdout to a pipe is
- * synchronous on Linux, so a printed line was written before the next step). The parent
- * SIGKILLs it, and may then simulate a power loss beyond the acknowledged bytes.
+ * truncating appends, hard-state changes, installed snapshots) and compactions forever.
+ * Before each it prints `issue <id> <json>`, after it is durable `ok <id> <segment>
+ * <bytes>` (stdout to a pipe is synchronous on Linux, so a printed line was written
+ * before the next step). The parent SIGKILLs it, and may then simulate a power loss
+ * beyond the acknowledged bytes.
  */
 import { DurableStorage } from '../../src/storage/durable-storage.js';
 import type { Entry, HardState } from '../../src/raft/types.js';
@@ -56,7 +57,17 @@ async function main(): Promise<void> {
       await store.save({ entries: makeEntries(at, count, term), hardState });
       acknowledge(id);
       last = at + count - 1;
-    } else if (choice < 0.15 && hardState.commit - (store.firstIndex() - 1) > 10) {
+    } else if (choice < 0.12) {
+      term++;
+      const index = last + randomInt(1, 50);
+      hardState = { term, vote: '', commit: index };
+      const id = nextId++;
+      print(`issue ${id} ${JSON.stringify({ type: 'install', index, term, hardState })}`);
+      const metadata = { index, term, confState: { voters: ['n1'], learners: [] } };
+      await store.save({ snapshot: { metadata, data: new Uint8Array([index % 256]) }, hardState });
+      acknowledge(id);
+      last = index;
+    } else if (choice < 0.17 && hardState.commit - (store.firstIndex() - 1) > 10) {
       const snapshotIndex = hardState.commit;
       await store.snapshots.writeBytes({ index: snapshotIndex, term: store.term(snapshotIndex), confState: { voters: ['n1'], learners: [] } }, new Uint8Array([1]));
       const compactIndex = snapshotIndex - randomInt(0, 5);

@@ -8,7 +8,8 @@ export function crashEntryData(index: number, term: number): Uint8Array {
 
 export type CrashOperation =
   | { readonly type: 'save'; readonly first: number; readonly count: number; readonly term: number; readonly hardState: HardState }
-  | { readonly type: 'compact'; readonly index: number };
+  | { readonly type: 'compact'; readonly index: number }
+  | { readonly type: 'install'; readonly index: number; readonly term: number; readonly hardState: HardState };
 
 /** What the log must look like: the term of every index up to lastIndex, the compaction point, the hard state. */
 export interface ModelState {
@@ -25,6 +26,14 @@ export function copyModel(model: ModelState): ModelState {
 export function applyOperation(model: ModelState, operation: CrashOperation): void {
   if (operation.type === 'compact') {
     model.compactIndex = Math.max(model.compactIndex, operation.index);
+    return;
+  }
+  if (operation.type === 'install') {
+    model.terms = [];
+    model.terms[operation.index] = operation.term;
+    model.lastIndex = operation.index;
+    model.compactIndex = operation.index;
+    model.hardState = operation.hardState;
     return;
   }
   for (let offset = 0; offset < operation.count; offset++) model.terms[operation.first + offset] = operation.term;
