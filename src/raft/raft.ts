@@ -972,5 +972,24 @@ function isWellFormed(message: Message): boolean {
   }
   if (!Array.isArray(message.entries) || !(message.context instanceof Uint8Array)) return false;
   if (typeof message.reject !== 'boolean') return false;
-  return message.type !== 'MsgSnap' || message.snapshot !== undefined;
+  if (!message.entries.every((entry, i) => isWellFormedEntry(entry, message.index + 1 + i, message.term))) return false;
+  return message.type !== 'MsgSnap' || isWellFormedSnapshot(message.snapshot);
+}
+
+/** Entries of a MsgApp follow its previous index contiguously and are not from a later term. */
+function isWellFormedEntry(entry: Entry, index: number, messageTerm: number): boolean {
+  if (typeof entry !== 'object' || entry === null) return false;
+  if (entry.index !== index || !Number.isSafeInteger(entry.term) || entry.term < 1 || entry.term > messageTerm) return false;
+  return (entry.type === 'normal' || entry.type === 'conf-change') && entry.data instanceof Uint8Array;
+}
+
+function isWellFormedSnapshot(snapshot: Snapshot | undefined): boolean {
+  if (typeof snapshot !== 'object' || snapshot === null) return false;
+  const metadata = snapshot.metadata;
+  if (typeof metadata !== 'object' || metadata === null) return false;
+  if (!Number.isSafeInteger(metadata.index) || !Number.isSafeInteger(metadata.term) || metadata.index < 1) return false;
+  const confState = metadata.confState;
+  if (typeof confState !== 'object' || confState === null) return false;
+  if (!Array.isArray(confState.voters) || !Array.isArray(confState.learners)) return false;
+  return snapshot.data instanceof Uint8Array;
 }

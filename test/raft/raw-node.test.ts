@@ -160,6 +160,13 @@ test('raw node: malformed, foreign and stale messages are ignored', () => {
     { ...valid, to: '3' },
     { ...valid, from: '2' },
     { ...valid, term: 1, entries: [entry(3, 1)] },
+    { ...valid, entries: [entry(4, 2)] }, // not contiguous with index 2
+    { ...valid, entries: [entry(3, 9)] }, // from a later term than the message
+    { ...valid, entries: [{ ...entry(3, 2), data: [1, 2] }] },
+    { ...valid, entries: [{ ...entry(3, 2), type: 'other' }] },
+    { ...valid, entries: [null] },
+    { ...valid, type: 'MsgSnap', snapshot: { metadata: { index: 9, term: 2 }, data: new Uint8Array(0) } },
+    { ...valid, type: 'MsgSnap', snapshot: { metadata: { index: 9, term: 2, confState: { voters: [], learners: [] } }, data: 'x' } },
   ];
   for (const message of garbage) follower.step(message as Message);
   assert.equal(JSON.stringify(follower.status()), before);
