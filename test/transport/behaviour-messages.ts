@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { encodeValue, encodeValueFrame, FrameKind, protocolVersion } from '../../src/transport/codec.js';
 import { TransportError } from '../../src/transport/errors.js';
 import type { TransportLimits } from '../../src/transport/limits.js';
-import { collectMessages, Harness, message, sleep, waitFor, type TransportKind } from './helpers.js';
+import { collectErrors, collectMessages, Harness, message, sleep, waitFor, type TransportKind } from './helpers.js';
 
 export function defineMessageSuite(kind: TransportKind): void {
   describe(`${kind} transport: messages`, () => {
@@ -340,6 +340,22 @@ export function defineMessageSuite(kind: TransportKind): void {
       a.faults.heal('b');
       await waitFor('held messages', () => atB.length === 3);
       assert.deepStrictEqual(atB.map((item) => item.index), [0, 1, 2]);
+    });
+
+    it('a throwing message handler is reported and does not break the link', async () => {
+      const a = await harness.create('a');
+      const b = await harness.create('b');
+      harness.introduce(a, b);
+      const errors = collectErrors(b);
+      const seen: unknown[] = [];
+      b.onMessage((item) => {
+        seen.push(item.index);
+        if (item.index === 0) throw new Error('handler bug');
+      });
+      a.send([message('a', 'b', { index: 0 }), message('a', 'b', { index: 1 })]);
+      await waitFor('both messages', () => seen.length === 2);
+      assert.deepStrictEqual(seen, [0, 1]);
+      assert.ok(errors.some((error) => /onMessage handler threw: handler bug/.test(error.message)));
     });
 
     it('counts bytes and messages each way', async () => {
