@@ -429,6 +429,15 @@ export class NodeRuntime {
 
   async #persist(ready: Ready): Promise<void> {
     if (ready.hardState === undefined && ready.entries.length === 0 && ready.snapshot === undefined) return;
+    if (!ready.mustSync && ready.entries.length === 0 && ready.snapshot === undefined && ready.hardState !== undefined) {
+      // Only the commit index moved: it need not be durable before anything else (it is
+      // recomputed after a crash), so it rides along with the next fsync instead of adding
+      // one to every write's path. The store keeps saves in order; a failure shows on the next awaited save.
+      this.#storage.save({ hardState: ready.hardState }).catch((error: unknown) => {
+        this.#logger.warn({ event: 'commit-index-save-failed', error: String(error) }, 'saving the commit index failed; the next save retries');
+      });
+      return;
+    }
     const request = {
       entries: ready.entries,
       ...(ready.hardState === undefined ? {} : { hardState: ready.hardState }),
