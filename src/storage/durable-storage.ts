@@ -115,7 +115,12 @@ export class DurableStorage implements RaftStorage {
         contextBytesMax: options.snapshotContextBytesMax,
       });
       // Segments written with other options may be larger than these allow; only the format caps them.
-      const { state, report } = await replayLog(join(directory, 'log'), SEGMENT_FILE_BYTES_MAX);
+      const { state, repairs } = await replayLog(join(directory, 'log'), SEGMENT_FILE_BYTES_MAX);
+      // A received snapshot is written to the store before its install record reaches the
+      // log; if the record never became durable, the file must not be mistaken for state.
+      const usableIndexMax = Math.max(state.hardState.commit, state.installedSnapshot?.index ?? 0, state.compactIndex);
+      const discarded = await snapshots.discardNewerThan(usableIndexMax);
+      const report: RecoveryReport = { repairs, discardedSnapshots: discarded.map((info) => info.metadata) };
       return new DurableStorage(directory, options, state, snapshots, report, unlock);
     } catch (error) {
       unlock();

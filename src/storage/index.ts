@@ -17,7 +17,7 @@
  * reads are RaftStorageError (COMPACTED, UNAVAILABLE).
  */
 export { DurableStorage, type StorageStats } from './durable-storage.js';
-export type { RecoveryReport } from './log-replay.js';
+export type { LogRepair, RecoveryReport } from './log-replay.js';
 export type { SaveRequest } from './save-plan.js';
 export { DEFAULT_STORAGE_OPTIONS, type StorageOptions } from './options.js';
 export { SnapshotStore, SnapshotWriter, type SnapshotInfo } from './snapshot-store.js';

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import type { ConfState, HardState } from '../raft/types.js';
+import type { ConfState, HardState, SnapshotMetadata } from '../raft/types.js';
 import { StorageError, storageErrorFromSystem } from './errors.js';
 import { closeFile, fullSync, openFile, syncDirectory, truncateFile } from './file-io.js';
 import { LogState, type SegmentInfo } from './log-state.js';
@@ -27,9 +27,19 @@ export function segmentFileName(sequence: number): string {
   return `${String(sequence).padStart(20, '0')}.seg`;
 }
 
-/** What open() repaired: a torn tail cut off the last segment, or a torn new segment removed. */
+/** What replay repaired: a torn tail cut off the last segment, or a torn new segment removed. */
+export interface LogRepair {
+  readonly file: string;
+  readonly offset: number;
+  readonly problem: string;
+  readonly droppedBytes: number;
+}
+
+/** What open() repaired or discarded; the runtime should log it. */
 export interface RecoveryReport {
-  readonly repairs: readonly { readonly file: string; readonly offset: number; readonly problem: string; readonly droppedBytes: number }[];
+  readonly repairs: readonly LogRepair[];
+  /** Received snapshots whose install never became durable (index beyond the log's commit), removed. */
+  readonly discardedSnapshots: readonly SnapshotMetadata[];
 }
 
 function corrupt(path: string, offset: number, problem: string): StorageError {
@@ -133,7 +143,7 @@ interface SegmentOutcome {
 }
 
 /** Scans one segment; repairs a torn tail of the last one; returns undefined if the last one held nothing durable. */
-async function loadSegment(path: string, sequence: number, isLast: boolean, sizeMax: number, repairs: RecoveryReport['repairs'][number][]): Promise<SegmentOutcome | undefined> {
+async function loadSegment(path: string, sequence: number, isLast: boolean, sizeMax: number, repairs: LogRepair[]): Promise<SegmentOutcome | undefined> {
   const buffer = await readSegmentFile(path, sizeMax);
   const scan = scanSegment(buffer);
   if (scan.damage !== undefined && (!isLast || scan.validFrameAfterDamage)) throw corrupt(path, scan.damage.offset, scan.damage.problem);
@@ -163,10 +173,10 @@ function checkReplayedState(state: LogState, logDirectory: string): void {
   }
 }
 
-export async function replayLog(logDirectory: string, segmentSizeMax: number): Promise<{ state: LogState; report: RecoveryReport }> {
+export async function replayLog(logDirectory: string, segmentSizeMax: number): Promise<{ state: LogState; repairs: readonly LogRepair[] }> {
   const names = (await fs.promises.readdir(logDirectory)).filter((name) => SEGMENT_FILE_PATTERN.test(name)).sort();
   const state = new LogState();
-  const repairs: RecoveryReport['repairs'][number][] = [];
+  const repairs: LogRepair[] = [];
   try {
     for (const [position, name] of names.entries()) {
       const sequence = Number(SEGMENT_FILE_PATTERN.exec(name)![1]);
@@ -186,5 +196,5 @@ export async function replayLog(logDirectory: string, segmentSizeMax: number): P
     for (const segment of state.segments) fs.closeSync(segment.fd);
     throw storageErrorFromSystem(error, `opening the log in ${logDirectory}`);
   }
-  return { state, report: { repairs } };
+  return { state, repairs };
 }

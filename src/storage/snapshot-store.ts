@@ -235,6 +235,14 @@ export class SnapshotStore {
     return info;
   }
 
+  /** Removes every snapshot with an index above `index`; returns what it removed. */
+  async discardNewerThan(index: number): Promise<SnapshotInfo[]> {
+    const discarded = this.snapshots.filter((info) => info.metadata.index > index);
+    this.snapshots = this.snapshots.filter((info) => info.metadata.index <= index);
+    for (const info of discarded) await removeDirectoryAtomically(join(info.dataPath, '..'), this.directory);
+    return discarded;
+  }
+
   /** Opens a snapshot's data for reading; the open handle keeps working even if the snapshot is removed meanwhile. */
   async openData(info: SnapshotInfo): Promise<fs.promises.FileHandle> {
     try {

@@ -235,10 +235,13 @@ test('bootstrap stores the first membership; isEmpty tells a fresh node from a r
 });
 
 test('segments roll at segmentBytesMax; compaction across segment boundaries deletes whole old segments', async () => {
-  // Each save below is one frame of 16 + 2 * (28 + 100) = 272 bytes; the first frame of
-  // a segment also carries a checkpoint record.
+  // Each save below is one frame of about 330 bytes (two 128-byte entry records and a
+  // hard state record); the first frame of a segment also carries a checkpoint record.
   await withStore('compact', { segmentBytesMax: 1024 }, async (directory, reopen, store) => {
-    for (let index = 1; index <= 40; index += 2) await store.save({ entries: makeEntries(index, 2, 1 + Math.floor(index / 10), 100) });
+    for (let index = 1; index <= 40; index += 2) {
+      const term = 1 + Math.floor(index / 10);
+      await store.save({ entries: makeEntries(index, 2, term, 100), hardState: { term, vote: '', commit: index + 1 } });
+    }
     const segmentFiles = () => fs.readdirSync(join(directory, 'log')).filter((name) => name.endsWith('.seg'));
     for (const name of segmentFiles()) assert.ok(fs.statSync(join(directory, 'log', name)).size <= 1024, `${name} within segmentBytesMax`);
     const segmentsBefore = store.segmentCount();
@@ -496,4 +499,23 @@ test('segments written under a larger segmentBytesMax still open after the optio
   } finally {
     removeDirectory(directory);
   }
+});
+
+test('a received snapshot whose install record never became durable is discarded on open', async () => {
+  await withStore('pending-install', {}, async (_directory, reopen, store) => {
+    const confState = { voters: ['n1'], learners: [] };
+    await store.save({ entries: makeEntries(1, 5, 1), hardState: { term: 1, vote: '', commit: 4 } });
+    await store.snapshots.writeBytes({ index: 3, term: 1, confState }, new Uint8Array([3]));
+    await store.snapshots.writeBytes({ index: 90, term: 4, confState }, new Uint8Array([90]));
+    store = await reopen(store);
+    assert.deepEqual(store.recovery.discardedSnapshots, [{ index: 90, term: 4, confState }]);
+    assert.deepEqual(store.snapshots.list().map((info) => info.metadata.index), [3]);
+    assert.deepEqual(store.snapshot().metadata, { index: 3, term: 1, confState });
+    await store.snapshots.writeBytes({ index: 90, term: 4, confState }, new Uint8Array([90]));
+    await store.save({ snapshot: { metadata: { index: 90, term: 4, confState }, data: new Uint8Array(0) }, hardState: { term: 4, vote: '', commit: 90 } });
+    store = await reopen(store);
+    assert.deepEqual(store.recovery.discardedSnapshots, []);
+    assert.equal(store.snapshots.latest()?.metadata.index, 90);
+    assert.equal(store.lastIndex(), 90);
+  });
 });
