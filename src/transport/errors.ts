@@ -21,6 +21,8 @@ export type TransportErrorCode =
   | 'PEER_ID_MISMATCH'
   /** `callsInFlightMax` calls to this peer are already waiting for replies. */
   | 'TOO_MANY_CALLS'
+  /** `snapshotsSendingMax` snapshot transfers are already running from this node. */
+  | 'TOO_MANY_SNAPSHOTS'
   /** The caller's AbortSignal fired. */
   | 'ABORTED'
   /** The transport was closed (or the connection closed) while the operation was pending. */

@@ -29,6 +29,8 @@ export interface TransportLimits {
   readonly snapshotBytesMax: number;
   /** Concurrent inbound snapshot transfers. */
   readonly snapshotsInFlightMax: number;
+  /** Concurrent outbound snapshot transfers. */
+  readonly snapshotsSendingMax: number;
   /** A snapshot transfer that makes no progress for this long fails. */
   readonly snapshotIdleTimeoutMs: number;
   readonly inboundConnectionsMax: number;
@@ -49,6 +51,7 @@ export const defaultTransportLimits: TransportLimits = {
   snapshotChunkBytes: 256 * 1024,
   snapshotBytesMax: 2 ** 40,
   snapshotsInFlightMax: 4,
+  snapshotsSendingMax: 4,
   snapshotIdleTimeoutMs: 30_000,
   inboundConnectionsMax: 256,
 };

@@ -180,6 +180,9 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
     this.requireRunning('sendSnapshot');
     const address = this.peers.get(to);
     if (address === undefined) throw new TransportError('UNKNOWN_PEER', `no address known for peer ${to}`, { peer: to });
+    if (this.snapshotsSending.size >= this.limits.snapshotsSendingMax) {
+      throw new TransportError('TOO_MANY_SNAPSHOTS', `${this.snapshotsSending.size} snapshot transfers are running (snapshotsSendingMax)`, { peer: to });
+    }
     const controller = new AbortController();
     const onAbort = (): void => controller.abort();
     if (options.signal?.aborted === true) controller.abort();

@@ -261,6 +261,22 @@ export function defineSnapshotSuite(kind: TransportKind): void {
       );
     });
 
+    it('bounds concurrent outbound snapshots at snapshotsSendingMax', async () => {
+      const sender = await harness.create('sender', { limits: { snapshotChunkBytes: chunkBytes, snapshotsSendingMax: 1 } });
+      const receiver = await harness.create('receiver', { snapshotDirectory: incoming });
+      harness.introduce(sender, receiver);
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      harness.onCleanup(release);
+      receiver.onSnapshot(async () => held);
+      const source = await snapshotFile(1000);
+      const first = sender.sendSnapshot('receiver', {}, source.path);
+      await assert.rejects(sender.sendSnapshot('receiver', {}, source.path), isCode('TOO_MANY_SNAPSHOTS'));
+      release();
+      await first;
+      await sender.sendSnapshot('receiver', {}, source.path);
+    });
+
     it('close() during a transfer rejects the sender with CLOSED', async () => {
       const [sender] = await pair();
       const { peers } = await rawReceiver(sender);
