@@ -8,12 +8,14 @@
  */
 import { validateConfig } from './config.js';
 import type { ValidatedConfig } from './config.js';
-import { applyConfChange, compareIds, confChangeProblem, decodeConfChange, encodeConfChange, sortedIds } from './conf-change.js';
+import { compareIds, confChangeProblem, encodeConfChange } from './conf-change.js';
+import { ConfHistory } from './conf-history.js';
 import { RaftError, assert } from './errors.js';
 import { entriesBytes } from './log-unstable.js';
 import { Inflights, Progress } from './progress.js';
 import { hasQuorum, majorityCommitIndex, voteResult } from './quorum.js';
 import { RaftLog } from './raft-log.js';
+import { ReadIndexQueue, bytesEqual } from './read-index.js';
 import { MESSAGE_TYPES, RaftStorageError } from './types.js';
 import type {
   ConfChange,
@@ -34,17 +36,6 @@ import type {
 export const CAMPAIGN_TRANSFER_CONTEXT: Uint8Array = new TextEncoder().encode('campaign-transfer');
 const EMPTY_BYTES = new Uint8Array(0);
 
-interface PendingRead {
-  readonly context: Uint8Array;
-  readonly index: number;
-  readonly acks: Map<NodeId, boolean>;
-}
-
-interface ConfHistoryItem {
-  readonly index: number;
-  readonly confState: ConfState;
-}
-
 export class Raft {
   readonly id: NodeId;
   readonly config: ValidatedConfig;
@@ -54,8 +45,8 @@ export class Raft {
   leaderId: NodeId = '';
   role: RaftRole = 'follower';
   confState: ConfState;
-  /** Membership after each conf-change entry in the log; [0] is as of the log's start. */
-  private confHistory: ConfHistoryItem[];
+  /** Membership as of the log's start and after each conf-change entry in the log. */
+  private readonly confHistory: ConfHistory;
   readonly progress = new Map<NodeId, Progress>();
   private readonly votes = new Map<NodeId, boolean>();
   messages: Message[] = [];
@@ -71,10 +62,9 @@ export class Raft {
   private tickCount = 0;
   /** A TimeoutNow went out this term: the lease can no longer be trusted. */
   private timeoutNowSentThisTerm = false;
-  private pendingReads: PendingRead[] = [];
+  private readonly reads = new ReadIndexQueue();
   /** Proposals were appended since the last broadcast (see flushAppends). */
   appendsToFlush = false;
-  private readsAwaitingTermCommit: Uint8Array[] = [];
 
   constructor(rawConfig: RaftConfig) {
     this.config = validateConfig(rawConfig);
@@ -82,8 +72,8 @@ export class Raft {
     this.log = new RaftLog(this.config.storage, this.config.applied);
     const { hardState, confState } = this.config.storage.initialState();
     const baseIndex = this.log.firstIndex() - 1;
-    this.confHistory = [{ index: baseIndex, confState: normalizeConfState(confState) }];
-    this.confState = this.confHistory[0]?.confState ?? confState;
+    this.confHistory = new ConfHistory(baseIndex, confState);
+    this.confState = this.confHistory.latest();
     this.loadConfChangesFromLog(baseIndex + 1);
     if (hardState.vote !== '' && hardState.term === 0) {
       throw new RaftError('INVALID_CONFIG', `storage's hard state has a vote but term 0`);
@@ -101,37 +91,15 @@ export class Raft {
     while (next <= lastIndex) {
       const batch = this.log.slice(next, lastIndex + 1, this.config.maxSizePerMessageBytes);
       assert(batch !== undefined && batch.length > 0, `log entries from ${next} readable at start`);
-      this.recordConfChanges(batch);
+      this.confHistory.record(batch);
       next += batch.length;
     }
-    this.setConfState(this.latestConfState());
-  }
-
-  private latestConfState(): ConfState {
-    const last = this.confHistory[this.confHistory.length - 1];
-    assert(last !== undefined, 'conf history is never empty');
-    return last.confState;
-  }
-
-  private recordConfChanges(entries: readonly Entry[]): void {
-    for (const entry of entries) {
-      if (entry.type !== 'conf-change') continue;
-      const change = decodeConfChange(entry.data);
-      this.confHistory.push({ index: entry.index, confState: applyConfChange(this.latestConfState(), change) });
-    }
+    this.setConfState(this.confHistory.latest());
   }
 
   /** Entries were appended at entries[0].index, replacing whatever followed: update membership. */
   private onEntriesAppended(entries: readonly Entry[]): void {
-    const first = entries[0];
-    if (first === undefined) return;
-    const before = this.confHistory.length;
-    while (this.confHistory.length > 1 && (this.confHistory[this.confHistory.length - 1]?.index ?? 0) >= first.index) {
-      this.confHistory.pop();
-    }
-    const truncated = this.confHistory.length !== before;
-    this.recordConfChanges(entries);
-    if (truncated || this.confHistory.length !== before) this.setConfState(this.latestConfState());
+    if (this.confHistory.onAppend(entries)) this.setConfState(this.confHistory.latest());
   }
 
   private setConfState(confState: ConfState): void {
@@ -170,12 +138,7 @@ export class Raft {
 
   /** Membership as of `index` (>= the start of the log the core knows). */
   confStateAt(index: number): ConfState {
-    let found: ConfState | undefined;
-    for (const item of this.confHistory) if (item.index <= index) found = item.confState;
-    if (found === undefined) {
-      throw new RaftError('INVALID_ARGUMENT', `membership at ${index} predates the log start ${this.confHistory[0]?.index}`);
-    }
-    return found;
+    return this.confHistory.at(index);
   }
 
   /**
@@ -184,12 +147,7 @@ export class Raft {
    * applied index on, so the history is bounded by the conf changes in the log.
    */
   trimConfHistory(): void {
-    const keepAt = Math.min(this.log.applied, this.log.firstIndex() - 1);
-    let keepFrom = 0;
-    for (let i = 0; i < this.confHistory.length; i++) {
-      if ((this.confHistory[i]?.index ?? 0) <= keepAt) keepFrom = i;
-    }
-    if (keepFrom > 0) this.confHistory = this.confHistory.slice(keepFrom);
+    this.confHistory.trim(Math.min(this.log.applied, this.log.firstIndex() - 1));
   }
 
   // ------------------------------------------------------------------ role changes
@@ -220,10 +178,7 @@ export class Raft {
   }
 
   private failPendingReads(): void {
-    for (const read of this.pendingReads) this.failedReads.push(read.context);
-    for (const context of this.readsAwaitingTermCommit) this.failedReads.push(context);
-    this.pendingReads = [];
-    this.readsAwaitingTermCommit = [];
+    for (const context of this.reads.failAll()) this.failedReads.push(context);
   }
 
   becomeFollower(term: number, leaderId: NodeId): void {
@@ -533,12 +488,9 @@ export class Raft {
       this.log.commitTo(index);
       return false;
     }
-    // Membership up to the applied index is committed, so it is part of the snapshot's
-    // history too: keep it for confStateAt() until the snapshot is applied.
-    const appliedHistory = this.confHistory.filter((item) => item.index <= this.log.applied);
+    this.confHistory.restore(index, snapshot.metadata.confState, this.log.applied);
     this.log.restore(snapshot);
-    this.confHistory = [...appliedHistory, { index, confState: normalizeConfState(snapshot.metadata.confState) }];
-    this.setConfState(this.latestConfState());
+    this.setConfState(this.confHistory.latest());
     return true;
   }
 
@@ -613,13 +565,8 @@ export class Raft {
   }
 
   private onCommitAdvanced(): void {
-    if (this.readsAwaitingTermCommit.length > 0) {
-      const waiting = this.readsAwaitingTermCommit;
-      this.readsAwaitingTermCommit = [];
-      for (const context of waiting) this.serveRead(context);
-    }
-    const lastChange = this.confHistory[this.confHistory.length - 1];
-    const removalCommitted = lastChange !== undefined && lastChange.index <= this.log.committed && !this.isVoter();
+    for (const context of this.reads.takeDeferred()) this.serveRead(context);
+    const removalCommitted = this.confHistory.latestIndex() <= this.log.committed && !this.isVoter();
     if (removalCommitted) this.stepDownAfterRemoval();
   }
 
@@ -704,7 +651,7 @@ export class Raft {
   }
 
   private broadcastHeartbeat(): void {
-    const context = this.pendingReads[this.pendingReads.length - 1]?.context ?? EMPTY_BYTES;
+    const context = this.reads.newestContext() ?? EMPTY_BYTES;
     this.broadcastHeartbeatWithContext(context);
   }
 
@@ -804,12 +751,12 @@ export class Raft {
     if (!(context instanceof Uint8Array) || context.length === 0) {
       throw new RaftError('INVALID_ARGUMENT', 'a read context must be a non-empty Uint8Array');
     }
-    if (this.pendingReads.length + this.readsAwaitingTermCommit.length >= this.config.maxPendingReads) {
+    if (this.reads.size() >= this.config.maxPendingReads) {
       throw new RaftError('READ_QUEUE_FULL', `maxPendingReads (${this.config.maxPendingReads}) reads are pending`);
     }
     if (this.log.term(this.log.committed) !== this.term) {
       // Raft §6.4: a new leader learns the commit index only by committing an entry of its term.
-      this.readsAwaitingTermCommit.push(context);
+      this.reads.deferUntilTermCommit(context);
       return;
     }
     this.serveRead(context);
@@ -820,20 +767,14 @@ export class Raft {
       this.readStates.push({ context, index: this.log.committed });
       return;
     }
-    this.pendingReads.push({ context, index: this.log.committed, acks: new Map() });
+    this.reads.add(context, this.log.committed);
     this.onReadAck(this.id, context);
-    if (this.pendingReads.some((read) => read.context === context)) this.broadcastHeartbeatWithContext(context);
+    if (this.reads.isPending(context)) this.broadcastHeartbeatWithContext(context);
   }
 
-  /** A voter confirmed our leadership for the read `context` (and all reads before it). */
+  /** `from` confirmed our leadership for the read `context` (and all reads before it). */
   private onReadAck(from: NodeId, context: Uint8Array): void {
-    const position = this.pendingReads.findIndex((read) => bytesEqual(read.context, context));
-    const read = this.pendingReads[position];
-    if (read === undefined) return;
-    read.acks.set(from, true);
-    if (voteResult(this.confState.voters, read.acks) !== 'won') return;
-    const released = this.pendingReads.splice(0, position + 1);
-    for (const done of released) this.readStates.push({ context: done.context, index: done.index });
+    for (const read of this.reads.acknowledge(from, context, this.confState.voters)) this.readStates.push(read);
   }
 
   /**
@@ -947,16 +888,6 @@ export class Raft {
   private emit(event: string, detail: Record<string, unknown>): void {
     this.config.logger?.({ ...detail, event, id: this.id, term: this.term });
   }
-}
-
-function normalizeConfState(confState: ConfState): ConfState {
-  return { voters: sortedIds(confState.voters), learners: sortedIds(confState.learners) };
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 const NUMBER_FIELDS = ['term', 'logTerm', 'index', 'commit', 'rejectHint'] as const;
