@@ -38,6 +38,11 @@ export class FramedConnection {
   private heldTimer: NodeJS.Timeout | undefined;
   private streamNeedsDrain = false;
   private owesDrain = false;
+  /** Decoded frames not yet handed on (only while a pause holds them, or within one receive). */
+  private readonly inbound: Frame[] = [];
+  private inboundHeld = false;
+  private inboundRelease: NodeJS.Immediate | undefined;
+  private readingPausedByOwner = false;
   private corked = false;
   private closed = false;
   private readonly unsubscribeFaults: () => void;
@@ -48,7 +53,10 @@ export class FramedConnection {
     this.faults = faults;
     this.heldFrameBytesMax = heldFrameBytesMax;
     this.events = events;
-    this.unsubscribeFaults = faults.onChange(() => this.releaseHeld());
+    this.unsubscribeFaults = faults.onChange(() => {
+      this.releaseHeld();
+      this.releaseInbound();
+    });
     stream.on('data', (chunk: Buffer) => this.receive(chunk));
     stream.on('drain', () => {
       this.streamNeedsDrain = false;
@@ -92,12 +100,15 @@ export class FramedConnection {
     return writable;
   }
 
+  /** The owner's own backpressure (a snapshot receiver waiting for the disk). */
   pauseReading(): void {
+    this.readingPausedByOwner = true;
     this.stream.pause();
   }
 
   resumeReading(): void {
-    if (!this.closed) this.stream.resume();
+    this.readingPausedByOwner = false;
+    if (!this.inboundHeld) this.resumeStream();
   }
 
   /** Flushes what was written, then closes. */
@@ -112,8 +123,11 @@ export class FramedConnection {
     this.unsubscribeFaults();
     if (this.heldTimer !== undefined) clearTimeout(this.heldTimer);
     this.heldTimer = undefined;
+    if (this.inboundRelease !== undefined) clearImmediate(this.inboundRelease);
+    this.inboundRelease = undefined;
     this.held.length = 0;
     this.heldBytes = 0;
+    this.inbound.length = 0;
     this.stream.destroy();
     this.events.onClose(this, error);
   }
@@ -164,16 +178,32 @@ export class FramedConnection {
 
   private receive(chunk: Buffer): void {
     if (this.closed) return;
-    let frames: Frame[];
     try {
-      frames = this.decoder.push(chunk);
+      for (const frame of this.decoder.push(chunk)) this.inbound.push(frame);
     } catch (error) {
       this.close(error instanceof Error ? error : new TransportError('MALFORMED_FRAME', String(error)));
       return;
     }
-    for (const frame of frames) {
-      if (this.closed) return;
-      if (!isHandshakeFrame(frame.kind) && this.faults.get(this.remoteId).dropInbound) {
+    this.deliverInbound();
+  }
+
+  /**
+   * Hands decoded frames on in order. While the peer is paused, frames wait here and
+   * the stream stops reading, so the backlog is at most one chunk's frames and TCP
+   * backpressure reaches the sender.
+   */
+  private deliverInbound(): void {
+    // Each pass consumes one frame or returns.
+    while (this.inbound.length > 0 && !this.closed) {
+      const frame = this.inbound[0] as Frame;
+      const fault = isHandshakeFrame(frame.kind) ? noFault : this.faults.get(this.remoteId);
+      if (fault.paused) {
+        this.inboundHeld = true;
+        this.stream.pause();
+        return;
+      }
+      this.inbound.shift();
+      if (fault.dropInbound) {
         this.events.onFaultDrop(this, 'inbound');
         continue;
       }
@@ -184,6 +214,21 @@ export class FramedConnection {
         return;
       }
     }
+  }
+
+  /** After a fault change: deliver what a pause held (in a later turn, not inside the fault hook's caller). */
+  private releaseInbound(): void {
+    if (!this.inboundHeld || this.faults.get(this.remoteId).paused || this.inboundRelease !== undefined) return;
+    this.inboundRelease = setImmediate(() => {
+      this.inboundRelease = undefined;
+      this.inboundHeld = false;
+      this.deliverInbound();
+      if (!this.inboundHeld && !this.readingPausedByOwner) this.resumeStream();
+    });
+  }
+
+  private resumeStream(): void {
+    if (!this.closed) this.stream.resume();
   }
 }
 

@@ -9,8 +9,10 @@
  * - dropOutbound: frames to the peer vanish (calls to it time out, as in a partition).
  * - dropInbound: frames from the peer vanish, including replies to our calls.
  * - delay: frames to the peer are written `delayMs` later, order kept.
- * - pause: frames to the peer are held (bounded: the message queue fills and drops)
- *   until `heal`, then delivered in order.
+ * - pause: as if the peer (or this node, as the peer sees it) were stopped: frames to
+ *   it are held (bounded: the message queue fills, then drops) and frames from it are
+ *   not read (TCP backpressure holds them at the sender) until `heal`; then both
+ *   directions go on in order, nothing lost but what the bounds dropped.
  */
 
 export interface PeerFault {

@@ -342,6 +342,29 @@ export function defineMessageSuite(kind: TransportKind): void {
       assert.deepStrictEqual(atB.map((item) => item.index), [0, 1, 2]);
     });
 
+    it('pause on the receiving side stops reading from the peer until heal, losing nothing', async () => {
+      const a = await harness.create('a');
+      const b = await harness.create('b');
+      harness.introduce(a, b);
+      a.handle('ping', async (payload) => payload);
+      const atB = collectMessages(b);
+      a.send([message('a', 'b', { index: 0 })]);
+      await waitFor('warm-up', () => atB.length === 1);
+      b.faults.pause('a');
+      a.send(Array.from({ length: 50 }, (_, offset) => message('a', 'b', { index: 1 + offset })));
+      let answered: unknown;
+      const call = b.call({ id: 'a' }, 'ping', 'while paused').then((reply) => (answered = reply));
+      await waitFor('a to have written the messages', () => a.metrics().peers['b']?.messagesSent === 51);
+      await sleep(30);
+      assert.equal(atB.length, 1, 'nothing is read from a paused peer');
+      assert.equal(answered, undefined, 'nothing is sent to a paused peer');
+      b.faults.heal();
+      await call;
+      assert.equal(answered, 'while paused');
+      await waitFor('the backlog', () => atB.length === 51);
+      assert.deepStrictEqual(atB.map((item) => item.index), Array.from({ length: 51 }, (_, index) => index));
+    });
+
     it('a throwing message handler is reported and does not break the link', async () => {
       const a = await harness.create('a');
       const b = await harness.create('b');
