@@ -1,5 +1,5 @@
 /** The SQLite state machine's public surface, for the node runtime and the HTTP layer. */
-export { SqliteStateMachine, stateMachineDefaults } from './state-machine.js';
+export { SqliteStateMachine, applyBatchEntryCountMax, stateMachineDefaults } from './state-machine.js';
 export type {
   ApplyOutcome, BatchEntry, DeterminismMode, RestoreStep, SnapshotInfo, StateMachineOptions, StateMachineStatus,
 } from './state-machine.js';

@@ -98,6 +98,9 @@ export interface StateMachineStatus {
   readonly haltReason: string | undefined;
 }
 
+/** Entries one applyBatch() call may carry (the runtime hands over one Ready's committed entries). */
+export const applyBatchEntryCountMax = 10_000;
+
 export const stateMachineDefaults = {
   statementCacheCountMax: 256,
   dedupRequestCountMax: 100_000,
@@ -282,6 +285,7 @@ export class SqliteStateMachine {
    * outcomes ride on the error's `outcomesBefore`).
    */
   applyBatch(entries: readonly BatchEntry[]): ApplyOutcome[] {
+    assert(entries.length <= applyBatchEntryCountMax, `a batch holds at most ${applyBatchEntryCountMax} entries`);
     const firstEntry = entries[0];
     if (firstEntry === undefined) return [];
     if (!this.healthy) this.recover(firstEntry.index);

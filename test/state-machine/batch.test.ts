@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
+import { SqliteStateMachine, applyBatchEntryCountMax } from '../../src/state-machine/state-machine.js';
 import type { ApplyOutcome, BatchEntry } from '../../src/state-machine/state-machine.js';
 import { StateMachineHaltedError } from '../../src/state-machine/errors.js';
 import { SplitMix64 } from '../../src/state-machine/prng.js';
@@ -95,6 +95,22 @@ test('a legacy ON CONFLICT ROLLBACK schema ends the transaction deterministicall
     assert.match((second?.[1] as { error: string }).error, /UNIQUE constraint failed/);
     assert.equal(second?.[2]?.kind, 'write');
   } finally {
+    directory.cleanup();
+  }
+});
+
+test('applyBatchEntryCountMax: a batch at the bound applies, one more entry is a programmer error', () => {
+  const directory = temporaryDirectory('batch-bound');
+  const machine = new SqliteStateMachine({ path: join(directory.path, 'db.sqlite') });
+  try {
+    const noops = (first: number, count: number): BatchEntry[] =>
+      Array.from({ length: count }, (_, position) => ({ index: first + position, data: new Uint8Array(0) }));
+    assert.throws(() => machine.applyBatch(noops(1, applyBatchEntryCountMax + 1)), /at most 10000 entries/);
+    assert.equal(machine.appliedIndex, 0);
+    assert.equal(machine.applyBatch(noops(1, applyBatchEntryCountMax)).length, applyBatchEntryCountMax);
+    assert.equal(machine.appliedIndex, applyBatchEntryCountMax);
+  } finally {
+    machine.close();
     directory.cleanup();
   }
 });
