@@ -18,7 +18,9 @@ export type StateMachineErrorCode =
   /** The process does not run with TZ=UTC. */
   | 'BAD_ENVIRONMENT'
   /** Used after close(). */
-  | 'CLOSED';
+  | 'CLOSED'
+  /** The database could not be reopened after a halt; apply() retries the reopen. */
+  | 'UNAVAILABLE';
 
 export class StateMachineError extends Error {
   readonly code: StateMachineErrorCode;

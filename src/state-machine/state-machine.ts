@@ -183,14 +183,19 @@ export class SqliteStateMachine {
     assert(this.settings.dedupRequestCountMax >= 1, 'dedupRequestCountMax is at least 1');
     assert(this.settings.dedupWindowMs >= 0, 'dedupWindowMs is not negative');
     this.pristine = openPristineConnection();
-    assertUtcTimeZone(this.pristine);
-    this.sqliteVersion = this.pristine.prepare('SELECT sqlite_version()').pluck().get() as string;
     this.functions = this.settings.determinism === 'sqlite-builtin' ? undefined : new DeterministicFunctions(this.pristine);
     this.localSource =
       this.settings.determinism === 'local-clock'
         ? localSource(options.localClock ?? Date.now, options.localSeed ?? 0n)
         : undefined;
-    this.connections = this.openConnections();
+    try {
+      assertUtcTimeZone(this.pristine);
+      this.sqliteVersion = this.pristine.prepare('SELECT sqlite_version()').pluck().get() as string;
+      this.connections = this.openConnections();
+    } catch (error) {
+      this.pristine.close();
+      throw error;
+    }
   }
 
   private openConnections(): Connections {
@@ -216,8 +221,11 @@ export class SqliteStateMachine {
   protected closeConnections(): void {
     const connections = this.connections;
     this.connections = undefined;
-    connections?.read.close();
-    connections?.apply.close();
+    try {
+      connections?.read.close();
+    } finally {
+      connections?.apply.close();
+    }
   }
 
   protected reopenConnections(): void {
@@ -227,7 +235,10 @@ export class SqliteStateMachine {
 
   private open(): Connections {
     if (this.closed) throw new StateMachineError('CLOSED', 'the state machine is closed');
-    assert(this.connections !== undefined, 'connections are open');
+    if (this.connections === undefined) {
+      // Only after a halt whose reopen failed; the next apply() tries to reopen again.
+      throw new StateMachineError('UNAVAILABLE', `the database is not open: ${this.haltReason ?? 'unknown reason'}`);
+    }
     return this.connections;
   }
 
@@ -285,14 +296,19 @@ export class SqliteStateMachine {
    * outcomes ride on the error's `outcomesBefore`).
    */
   applyBatch(entries: readonly BatchEntry[]): ApplyOutcome[] {
-    assert(entries.length <= applyBatchEntryCountMax, `a batch holds at most ${applyBatchEntryCountMax} entries`);
+    if (entries.length > applyBatchEntryCountMax) {
+      assert(false, `a batch holds at most ${applyBatchEntryCountMax} entries (applyBatchEntryCountMax), got ${entries.length}`);
+    }
     const firstEntry = entries[0];
     if (firstEntry === undefined) return [];
+    if (this.closed) throw new StateMachineError('CLOSED', 'the state machine is closed');
     if (!this.healthy) this.recover(firstEntry.index);
     const pending = entries.filter((item) => item.index > this.appliedIndexValue);
     const skipped = entries.slice(0, entries.length - pending.length).map((item) => this.apply(item.index, item.data));
     if (pending.length <= 1) return [...skipped, ...pending.map((item) => this.apply(item.index, item.data))];
-    pending.forEach((item, position) => assert(item.index === this.appliedIndexValue + 1 + position, `batch entry ${item.index} is consecutive`));
+    pending.forEach((item, position) => {
+      if (item.index !== this.appliedIndexValue + 1 + position) assert(false, `batch entry ${item.index} follows ${this.appliedIndexValue + position}`);
+    });
     const commands: (Command | undefined)[] = [];
     for (const item of pending) {
       if (item.data.length === 0) {
@@ -344,11 +360,13 @@ export class SqliteStateMachine {
   }
 
   private skipIfApplied(index: number): ApplyOutcome | undefined {
-    this.open();
-    assert(Number.isSafeInteger(index) && index > 0, `entry index ${index} is a positive integer`);
+    if (this.closed) throw new StateMachineError('CLOSED', 'the state machine is closed');
+    assert(Number.isSafeInteger(index) && index > 0, 'entry index is a positive integer');
     if (!this.healthy) this.recover(index);
     if (index <= this.appliedIndexValue) return { entryIndex: index, results: [], deduplicated: false, skipped: true };
-    assert(index === this.appliedIndexValue + 1, `entry ${index} follows applied index ${this.appliedIndexValue}`);
+    if (index !== this.appliedIndexValue + 1) {
+      assert(false, `entry ${index} follows applied index ${this.appliedIndexValue}`);
+    }
     return undefined;
   }
 
