@@ -89,3 +89,14 @@ test('/nodes lists three reachable voters and /readyz is ready on every node', a
     assert.match(ready.text, /\[\+\]leader ok/);
   }
 });
+
+test('POST /leader on a follower hands leadership to another voter', async () => {
+  const before = await cluster.waitForLeader();
+  const follower = cluster.nodes.find((node) => node !== before)!;
+  const stepped = await http(`${follower.url}/leader?wait`, { method: 'POST', body: '' });
+  assert.ok(stepped.status === 200 || stepped.status === 204, `${stepped.status} ${stepped.text}`);
+  const after = await cluster.waitForLeader();
+  assert.notEqual(after.id, before.id);
+  const written = await follower.execute([['INSERT INTO fruit(name) VALUES (?)', 'after step-down']]);
+  assert.equal(written.status, 200, written.text);
+});

@@ -1,7 +1,8 @@
 /**
  * A partitioned leader steps down (check-quorum) and refuses linearizable reads while
  * the majority elects a new leader and keeps writing; after healing, all converge.
- * Then a non-voter joins: it serves `none` reads, and does not count for quorum.
+ * Then a non-voter joins: it serves `none` reads, and does not count for quorum; after
+ * losing its data it rejoins (a no-op join) and catches up; finally it is removed.
  *
  * The partition uses the transport's fault hook (the test-only --test-faults-on-stdin
  * flag), not iptables: on loopback every outgoing connection has source 127.0.0.1 and
@@ -9,7 +10,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestCluster, http, waitFor } from './harness.js';
+import { rmSync } from 'node:fs';
+import { TestCluster, http, waitFor, type TestNode } from './harness.js';
 
 let cluster: TestCluster;
 
@@ -83,4 +85,30 @@ test('a non-voter joins, serves none reads, and does not count for quorum', asyn
   const final = await reader.query("SELECT count(*) FROM notes WHERE text = 'no quorum'", '?level=none');
   const count = values(final)?.[0]?.[0];
   assert.ok(count === 0 || count === 1, 'the unacknowledged write is there at most once');
+}));
+
+test('a node that lost its data rejoins with the same id and address (a no-op join) and catches up', async () => cluster.withLogs(async () => {
+  const reader = cluster.node(4);
+  await reader.kill();
+  rmSync(reader.dataDirectory, { recursive: true, force: true });
+  const logOffsets = cluster.nodes.map((node) => node.log().length);
+  const newLog = (node: TestNode) => node.log().slice(logOffsets[node.spec.index - 1]);
+  reader.start(['--raft-non-voter', '--join', cluster.nodes.slice(0, 3).map((node) => node.raftAddress).join(',')]);
+  await waitFor('the wiped node joined again', () => (/"event":"joined"/.test(newLog(reader)) ? true : undefined));
+  await waitFor('the leader treated the rejoin as a no-op', () =>
+    (cluster.nodes.slice(0, 3).some((node) => /"event":"join-noop"/.test(newLog(node))) ? true : undefined));
+  await cluster.waitForConvergence(cluster.nodes);
+  await cluster.waitForMembers(4, 3);
+}));
+
+test('DELETE /remove on a follower removes a member through the leader', async () => cluster.withLogs(async () => {
+  const leader = await cluster.waitForLeader();
+  const follower = cluster.nodes.slice(0, 3).find((node) => node !== leader)!;
+  const reader = cluster.node(4);
+  const removed = await http(`${follower.url}/remove`, { method: 'DELETE', body: JSON.stringify({ id: reader.id }) });
+  assert.ok(removed.status === 200 || removed.status === 204, `${removed.status} ${removed.text}`);
+  await cluster.waitForMembers(3, 3);
+  const unknown = await http(`${follower.url}/remove`, { method: 'DELETE', body: JSON.stringify({ id: 'no-such-node' }) });
+  assert.equal(unknown.status, 404, unknown.text);
+  await reader.kill();
 }));
