@@ -505,6 +505,16 @@ export class SqliteStateMachine {
   }
 
   /**
+   * Whether `statement` can run as a read (for /db/request, which sends a request through
+   * the log if any statement writes): every SQLite statement in it passes the read policy
+   * and is read-only by SQLite's own judgement. SQL that does not compile counts as a write
+   * (the log path then reports its error deterministically).
+   */
+  isReadOnly(statement: Statement): boolean {
+    return this.open().readRunner.isReadOnly(statement.sql);
+  }
+
+  /**
    * Runs reads on the read-only connection with the real clock. A statement that would
    * change anything is an error result and changes nothing. With `transaction`, all
    * statements see one snapshot of the database.

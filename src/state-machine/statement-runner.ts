@@ -125,6 +125,19 @@ export class StatementRunner {
     return parts;
   }
 
+  /**
+   * True when every SQLite statement in `sql` passes this runner's policy and SQLite itself
+   * judges it read-only; false for anything else, including SQL that does not compile.
+   */
+  isReadOnly(sql: string): boolean {
+    try {
+      return this.check(sql).every((part) => this.prepare(part).readonly);
+    } catch (error) {
+      if (isStatementError(error)) return false;
+      throw error;
+    }
+  }
+
   /** Runs one request statement (which may hold several SQLite statements, without parameters). */
   run(statement: Statement): StatementResult {
     try {

@@ -265,3 +265,20 @@ test('a process without TZ=UTC is refused with a clear error', () => {
   });
   assert.match(child.stdout, /BAD_ENVIRONMENT the process must run with TZ=UTC \(TZ=America\/New_York\)/, child.stderr);
 });
+
+test('isReadOnly: SQLite judges, the read policy refines; bad SQL counts as a write', () => {
+  withMachine('is-read-only', (machine) => {
+    machine.apply(1, entry([schema]));
+    const readOnly = (sql: string): boolean => machine.isReadOnly(statement(sql));
+    assert.equal(readOnly('SELECT * FROM t'), true);
+    assert.equal(readOnly('SELECT 1; SELECT 2'), true);
+    assert.equal(readOnly('PRAGMA table_info(t)'), true);
+    assert.equal(readOnly("INSERT INTO t(b) VALUES ('x')"), false);
+    assert.equal(readOnly('SELECT 1; DELETE FROM t'), false);
+    assert.equal(readOnly('WITH x AS (SELECT 1) DELETE FROM t'), false);
+    assert.equal(readOnly('PRAGMA foreign_keys=OFF'), false, 'SQLite calls it read-only; it changes the connection');
+    assert.equal(readOnly('CREATE TABLE u(a)'), false);
+    assert.equal(readOnly('SELEC 1'), false);
+    assert.equal(readOnly("SELECT 'unterminated"), false);
+  });
+});
