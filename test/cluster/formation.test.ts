@@ -100,3 +100,46 @@ test('POST /leader on a follower hands leadership to another voter', async () =>
   const written = await follower.execute([['INSERT INTO fruit(name) VALUES (?)', 'after step-down']]);
   assert.equal(written.status, 200, written.text);
 });
+
+test('an Idempotency-Key write applies once, however often it is sent and through whichever node', async () => {
+  const body = [['INSERT INTO fruit(name) VALUES (?)', 'quince']];
+  for (const node of [...cluster.nodes, cluster.nodes[0]!]) {
+    const answer = await http(`${node.url}/db/execute`, {
+      method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', 'idempotency-key': 'quince-once' },
+    });
+    assert.equal(answer.status, 200, answer.text);
+  }
+  const count = await cluster.nodes[2]!.query("SELECT count(*) FROM fruit WHERE name = 'quince'", '?level=strong');
+  assert.deepEqual((count.body as { results: { values: number[][] }[] }).results[0]?.values, [[1]]);
+});
+
+test('queued writes answer with a sequence number and are applied; ?wait blocks until applied', async () => {
+  const currentLeader = await cluster.waitForLeader();
+  const follower = cluster.nodes.find((node) => node !== currentLeader)!;
+  const queued = await follower.execute([['INSERT INTO fruit(name) VALUES (?)', 'queued']], '?queue');
+  assert.equal(queued.status, 200, queued.text);
+  assert.equal(typeof (queued.body as { sequence_number?: number }).sequence_number, 'number');
+  const waited = await follower.execute([['INSERT INTO fruit(name) VALUES (?)', 'queued and waited']], '?queue&wait');
+  assert.equal(waited.status, 200, waited.text);
+  const rows = await waitFor('both queued writes applied', async () => {
+    const answer = await follower.query("SELECT name FROM fruit WHERE name LIKE 'queued%' ORDER BY name", '?level=strong');
+    const values = (answer.body as { results: { values?: string[][] }[] }).results[0]?.values ?? [];
+    return values.length === 2 ? values : undefined;
+  });
+  assert.deepEqual(rows, [['queued'], ['queued and waited']]);
+});
+
+test('/db/request: reads alone are served as a query; any write sends the whole request through the log', async () => {
+  const follower = cluster.nodes.find((node) => node.running)!;
+  const readOnly = await http(`${follower.url}/db/request?level=none`, { json: [['SELECT count(*) FROM fruit WHERE name = ?', 'apple']] });
+  assert.equal(readOnly.status, 200, readOnly.text);
+  assert.deepEqual((readOnly.body as { results: { values: number[][] }[] }).results[0]?.values, [[1]]);
+  const mixed = await http(`${follower.url}/db/request?raft_index`, {
+    json: [['INSERT INTO fruit(name) VALUES (?)', 'fig'], ["SELECT count(*) FROM fruit WHERE name = 'fig'"]],
+  });
+  assert.equal(mixed.status, 200, mixed.text);
+  const body = mixed.body as { results: { rows_affected?: number; values?: number[][] }[]; raft_index?: number };
+  assert.equal(body.results[0]?.rows_affected, 1);
+  assert.deepEqual(body.results[1]?.values, [[1]], 'the read in the same entry sees the write');
+  assert.ok((body.raft_index ?? 0) > 0);
+});

@@ -47,6 +47,10 @@ test('a partitioned leader steps down and refuses linearizable reads; the majori
   assert.ok(refused, `linearizable read on the partitioned node must fail, got ${linearizable.status} ${linearizable.text}`);
   const stale = await oldLeader.query('SELECT count(*) FROM notes', '?level=none');
   assert.deepEqual(values(stale), [[1]], 'none reads still answer locally');
+  const bounded = await oldLeader.query('SELECT count(*) FROM notes', '?level=none&freshness=200ms');
+  assert.match(bounded.text, /stale read/, 'with freshness, a node cut off from the leader refuses to answer');
+  const fresh = await majority[0]!.query('SELECT count(*) FROM notes', '?level=none&freshness=5s');
+  assert.deepEqual(values(fresh), [[1]], 'a node in touch with the leader answers within the freshness bound');
 
   const written = await majority[0]!.execute([['INSERT INTO notes(text) VALUES (?)', 'during']], '?raft_index');
   assert.equal(written.status, 200, written.text);
