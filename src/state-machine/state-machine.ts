@@ -50,6 +50,8 @@ export interface StateMachineOptions {
   readonly dedupWindowMs?: number;
   /** Rows one statement's result may hold; more is an error result. Must be equal on every node. */
   readonly resultRowCountMax?: number;
+  /** Fill `timeSeconds` in apply() results (the answer to the client; stored results never carry it). */
+  readonly timings?: boolean;
   /** How long a read waits for a lock. */
   readonly readerBusyTimeoutMs?: number;
   /** Test-only: anything but 'entry' breaks replication. */
@@ -179,6 +181,7 @@ export class SqliteStateMachine {
       readerBusyTimeoutMs: options.readerBusyTimeoutMs ?? stateMachineDefaults.readerBusyTimeoutMs,
       resultRowCountMax: options.resultRowCountMax ?? stateMachineDefaults.resultRowCountMax,
       determinism: options.determinism ?? 'entry',
+      timings: options.timings ?? false,
     };
     assert(this.settings.dedupRequestCountMax >= 1, 'dedupRequestCountMax is at least 1');
     assert(this.settings.dedupWindowMs >= 0, 'dedupWindowMs is not negative');
@@ -447,7 +450,7 @@ export class SqliteStateMachine {
   private runEach(connections: Connections, index: number, statements: readonly Statement[]): StatementResult[] {
     const results: StatementResult[] = [];
     for (const statement of statements) {
-      results.push(connections.applyRunner.run(statement));
+      results.push(connections.applyRunner.run(statement, this.settings.timings));
       if (!connections.apply.inTransaction) this.restartAfterRollback(connections, index, results);
     }
     return results;
@@ -457,7 +460,7 @@ export class SqliteStateMachine {
     const results: StatementResult[] = [];
     connections.internal.savepoint.run();
     for (const statement of statements) {
-      const result = connections.applyRunner.run(statement);
+      const result = connections.applyRunner.run(statement, this.settings.timings);
       results.push(result);
       if (!connections.apply.inTransaction) {
         this.restartAfterRollback(connections, index, results);
@@ -519,12 +522,13 @@ export class SqliteStateMachine {
    * change anything is an error result and changes nothing. With `transaction`, all
    * statements see one snapshot of the database.
    */
-  query(statements: readonly Statement[], options: { readonly transaction?: boolean } = {}): StatementResult[] {
+  query(statements: readonly Statement[], options: { readonly transaction?: boolean; readonly timings?: boolean } = {}): StatementResult[] {
     const connections = this.open();
-    if (!options.transaction) return statements.map((statement) => connections.readRunner.run(statement));
+    const timings = options.timings ?? false;
+    if (!options.transaction) return statements.map((statement) => connections.readRunner.run(statement, timings));
     connections.read.exec('BEGIN');
     try {
-      return statements.map((statement) => connections.readRunner.run(statement));
+      return statements.map((statement) => connections.readRunner.run(statement, timings));
     } finally {
       connections.read.exec('COMMIT');
     }

@@ -5,6 +5,7 @@
  * SQL errors become per-statement `error` results; environmental failures are thrown.
  */
 import type Database from 'better-sqlite3';
+import { performance } from 'node:perf_hooks';
 import { normalizeInteger } from './binary.js';
 import { noNamedParameters } from './command-codec.js';
 import { StateMachineError, assert } from './errors.js';
@@ -138,8 +139,19 @@ export class StatementRunner {
     }
   }
 
-  /** Runs one request statement (which may hold several SQLite statements, without parameters). */
-  run(statement: Statement): StatementResult {
+  /**
+   * Runs one request statement (which may hold several SQLite statements, without
+   * parameters). With `timings`, the result carries its wall-clock `timeSeconds` (for the
+   * answer to the client only: never stored, never compared across nodes).
+   */
+  run(statement: Statement, timings = false): StatementResult {
+    if (!timings) return this.runUntimed(statement);
+    const startMs = performance.now();
+    const result = this.runUntimed(statement);
+    return { ...result, timeSeconds: (performance.now() - startMs) / 1000 };
+  }
+
+  private runUntimed(statement: Statement): StatementResult {
     try {
       const parts = this.check(statement.sql);
       if (parts.length === 1) return this.runPart(parts[0] as SqlStatementText, bindArguments(statement));

@@ -282,3 +282,18 @@ test('isReadOnly: SQLite judges, the read policy refines; bad SQL counts as a wr
     assert.equal(readOnly("SELECT 'unterminated"), false);
   });
 });
+
+test('timings: results carry timeSeconds when asked; stored dedup results never do', () => {
+  withMachine('timings', (machine) => {
+    const insert = entry([schema, "INSERT INTO t(b) VALUES ('x')"], { requestId: 'timed' });
+    const first = machine.apply(1, insert);
+    for (const result of first.results) assert.equal(typeof result.timeSeconds, 'number');
+    const repeat = machine.apply(2, insert);
+    assert.equal(repeat.deduplicated, true);
+    for (const result of repeat.results) assert.equal(result.timeSeconds, undefined);
+    assert.deepEqual(repeat.results, first.results.map(({ timeSeconds: _timeSeconds, ...rest }) => rest));
+    const [timed] = machine.query([statement('SELECT 1')], { timings: true });
+    assert.ok(typeof timed?.timeSeconds === 'number' && timed.timeSeconds >= 0);
+    assert.equal(machine.query([statement('SELECT 1')])[0]?.timeSeconds, undefined);
+  }, { timings: true });
+});
