@@ -30,6 +30,8 @@ export interface NotifyAnswer {
 }
 
 export const joinFieldLengthMax = 256;
+/** Nodes remembered by --bootstrap-expect discovery; notifications beyond are refused. */
+export const discoveredNodeCountMax = 64;
 /** Conf-change retries while another change is pending (each waits a heartbeat). */
 export const confChangeAttemptCountMax = 100;
 
@@ -215,6 +217,9 @@ export class Membership {
 
   #handleNotify(payload: unknown): NotifyAnswer {
     const request = parseJoinRequest({ ...(payload as object), voter: true });
+    if (!this.#seen.has(request.id) && this.#seen.size >= discoveredNodeCountMax) {
+      throw new ServiceError('UNAVAILABLE', `already discovered ${discoveredNodeCountMax} nodes`);
+    }
     if (!this.#seen.has(request.id)) {
       this.#logger.info({ event: 'discovered', node: request.id, address: request.raftAddress }, 'discovered a peer');
     }
@@ -259,7 +264,9 @@ export class Membership {
       const answer = (await callPeer(this.#runtime.transport, { address }, peerMethods.notify, self, {
         timeoutMs: this.#runtime.config.joinRetryIntervalMs * 4,
       })) as NotifyAnswer;
-      for (const [id, addresses] of Object.entries(answer.seen)) this.#seen.set(id, addresses);
+      for (const [id, addresses] of Object.entries(answer.seen)) {
+        if (this.#seen.size < discoveredNodeCountMax || this.#seen.has(id)) this.#seen.set(id, addresses);
+      }
       return answer;
     } catch (error) {
       this.#logger.debug({ event: 'notify-failed', address, error: String(error) }, 'peer not reachable yet');

@@ -9,7 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceError, type ExecuteRequest, type QueryRequest } from '../../src/http/service.js';
-import { QuorumNode, type QuorumNodeOptions } from '../../src/node/node.js';
+import { QuorumNode, defaultClusterId, type QuorumNodeOptions } from '../../src/node/node.js';
+import { discoveredNodeCountMax } from '../../src/node/membership.js';
+import { peerMethods } from '../../src/node/peer-calls.js';
+import { TcpTransport } from '../../src/transport/tcp-transport.js';
 import { silentLogger } from '../../src/node/logger.js';
 import { encodeCommand } from '../../src/state-machine/command-codec.js';
 import type { Statement } from '../../src/state-machine/types.js';
@@ -135,4 +138,28 @@ test('writes waiting on a leader that loses its quorum fail promptly; the waitin
   assert.equal(first.runtime.isLeader, false);
   first.faults.heal();
   await waitFor('a leader again', () => (others.some((node) => node.runtime.isLeader) || first.runtime.isLeader ? true : undefined));
+});
+
+test('discovery remembers at most discoveredNodeCountMax nodes; a notification beyond is refused', async () => {
+  const address = await allocate('127.0.0.1');
+  const node = await startNode(address, temporaryDirectory());
+  const caller = new TcpTransport({ nodeId: 'discovery-tester', clusterId: defaultClusterId, listenAddress: '127.0.0.1:0' });
+  await caller.start();
+  try {
+    const notify = (position: number) => caller.call({ address: address.raft }, peerMethods.notify, {
+      id: `peer-${position}`, raftAddress: `127.0.0.9:${1000 + position}`, apiAddress: `127.0.0.9:${2000 + position}`,
+    }, { timeoutMs: 10_000 }) as Promise<{ ok: boolean; error?: { message: string } }>;
+    // The node has seen itself: discoveredNodeCountMax - 1 others fit.
+    for (let position = 1; position < discoveredNodeCountMax; position += 1) {
+      const answer = await notify(position);
+      assert.equal(answer.ok, true, `notification ${position}`);
+    }
+    const refused = await notify(discoveredNodeCountMax);
+    assert.equal(refused.ok, false);
+    assert.match(refused.error?.message ?? '', /already discovered/);
+    assert.equal((await notify(1)).ok, true, 'a node already seen may notify again');
+  } finally {
+    await caller.close();
+    await node.stop();
+  }
 });
