@@ -72,7 +72,11 @@ export interface Snapshot {
  * `SNAPSHOT_TEMPORARILY_UNAVAILABLE` (the runtime is still producing one).
  */
 export interface RaftStorage {
-  /** The persisted hard state and membership, read once when the core starts. */
+  /**
+   * The persisted hard state and the membership as of the log's start (the snapshot's, or
+   * the bootstrap membership), read once when the core starts. The core adds the
+   * conf-change entries it finds in the log from firstIndex() on.
+   */
   initialState(): { readonly hardState: HardState; readonly confState: ConfState };
   /** Entries in [low, high), at least one even if it alone exceeds maxBytes. */
   entries(low: number, high: number, maxBytes: number): Entry[];
