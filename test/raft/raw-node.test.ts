@@ -335,3 +335,28 @@ test('raw node: with leases, a restarted node ignores votes for an election time
   assert.deepEqual(ready?.readStates.map((r) => r.index), [leader.status().commit]);
   assert.ok(leader.status().commit >= highestCommit);
 });
+
+test('raw node: etcd-style bootstrap (conf-change entries at 1..n) works, and a joiner replays them', () => {
+  const ids = ['1', '2', '3'];
+  const bootstrap = ids.map((id, i) => ({
+    index: i + 1, term: 1, type: 'conf-change' as const,
+    data: encodeConfChange({ type: 'add-voter', nodeId: id, context: new Uint8Array(0) }),
+  }));
+  const cluster = new TestCluster(ids);
+  for (const id of [...ids, '4']) {
+    const storage = new MemoryStorage(); // empty base: index 0, no membership
+    if (id !== '4') {
+      storage.append(bootstrap);
+      storage.setHardState({ term: 1, vote: '', commit: bootstrap.length });
+    }
+    cluster.nodes.set(id, { id, storage, raw: new RawNode(testConfig(id, storage)), applied: [] });
+  }
+  assert.deepEqual(cluster.node('2').raw.confState(), { voters: ids, learners: [] });
+  assert.deepEqual(cluster.node('4').raw.confState(), { voters: [], learners: [] });
+  cluster.elect('1');
+  cluster.node('1').raw.proposeConfChange({ type: 'add-learner', nodeId: '4', context: new Uint8Array(0) });
+  cluster.stabilize();
+  assert.deepEqual(cluster.node('4').raw.confState(), { voters: ids, learners: ['4'] });
+  assert.equal(cluster.node('4').raw.status().commit, cluster.node('1').raw.status().commit);
+  assert.equal(cluster.node('4').applied[0]?.index, 1, 'the joiner applies from the first bootstrap entry');
+});
