@@ -2,8 +2,8 @@
  * Writes a snapshot file off the main thread: a worker opens its own read-only connection,
  * runs VACUUM INTO (one read transaction: a consistent copy at one applied index, never
  * blocking the apply connection thanks to WAL), turns the copy into a self-contained
- * rollback-journal file, reads its applied index and fsyncs it. The event loop (reads,
- * Raft ticks) keeps running the whole time.
+ * rollback-journal file, reads its applied index, fsyncs it and renames it into place.
+ * The event loop (reads, Raft ticks) keeps running the whole time.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -17,6 +17,10 @@ const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const Database = require(workerData.betterSqlitePath);
+function fsyncPath(path, flags) {
+  const descriptor = fs.openSync(path, flags);
+  try { fs.fsyncSync(descriptor); } finally { fs.closeSync(descriptor); }
+}
 function run() {
   const source = new Database(workerData.sourcePath, { readonly: true, fileMustExist: true, timeout: workerData.busyTimeoutMs });
   try {
@@ -32,8 +36,9 @@ function run() {
   } finally {
     copy.close();
   }
-  const descriptor = fs.openSync(workerData.targetPath, 'r+');
-  try { fs.fsyncSync(descriptor); } finally { fs.closeSync(descriptor); }
+  fsyncPath(workerData.targetPath, 'r+');
+  fs.renameSync(workerData.targetPath, workerData.finalPath);
+  fsyncPath(require('node:path').dirname(workerData.finalPath), 'r');
   return appliedIndex;
 }
 try {
@@ -43,12 +48,15 @@ try {
 }
 `;
 
-/** Copies the database at `sourcePath` to `targetPath` in a worker; resolves to the copy's applied index. */
-export function writeSnapshotInWorker(sourcePath: string, targetPath: string, busyTimeoutMs: number): Promise<number> {
+/**
+ * Copies the database at `sourcePath` to `targetPath` in a worker, then renames it to
+ * `finalPath` (durably: file and directory fsynced); resolves to the copy's applied index.
+ */
+export function writeSnapshotInWorker(sourcePath: string, targetPath: string, finalPath: string, busyTimeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(workerSource, {
       eval: true,
-      workerData: { sourcePath, targetPath, busyTimeoutMs, stateTable, betterSqlitePath: require.resolve('better-sqlite3') },
+      workerData: { sourcePath, targetPath, finalPath, busyTimeoutMs, stateTable, betterSqlitePath: require.resolve('better-sqlite3') },
     });
     let settled = false;
     worker.once('message', (message: { appliedIndex?: number; error?: string }) => {

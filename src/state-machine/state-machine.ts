@@ -17,6 +17,7 @@
  */
 import Database from 'better-sqlite3';
 import { copyFileSync, existsSync, renameSync, statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { contentChecksum } from './checksum.js';
 import type { ContentChecksum } from './checksum.js';
@@ -569,10 +570,8 @@ export class SqliteStateMachine {
     const partialPath = `${toPath}.partial`;
     removeIfPresent(partialPath);
     try {
-      const appliedIndex = await writeSnapshotInWorker(this.path, partialPath, this.settings.readerBusyTimeoutMs);
-      renameSync(partialPath, toPath);
-      fsyncDirectory(dirname(toPath));
-      return { appliedIndex, bytes: statSync(toPath).size };
+      const appliedIndex = await writeSnapshotInWorker(this.path, partialPath, toPath, this.settings.readerBusyTimeoutMs);
+      return { appliedIndex, bytes: (await stat(toPath)).size };
     } catch (error) {
       removeIfPresent(partialPath);
       throw error;
