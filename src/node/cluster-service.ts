@@ -83,12 +83,17 @@ export class NodeClusterService implements ClusterService {
     return leaderId;
   }
 
+  /** Sends a request to the leader, marked not to be forwarded again (one hop at most). */
+  #forwardControl(leaderId: NodeId, method: string, request: { timeoutMs: number }, context: CallContext): Promise<unknown> {
+    return callPeer(this.#runtime.transport, { id: leaderId }, method, { ...request, forward: false }, {
+      timeoutMs: request.timeoutMs,
+      signal: context.signal,
+    });
+  }
+
   async #forward(leaderId: NodeId, method: string, request: { timeoutMs: number }, context: CallContext): Promise<DataResponse> {
     try {
-      return (await callPeer(this.#runtime.transport, { id: leaderId }, method, { ...request, forward: false }, {
-        timeoutMs: request.timeoutMs,
-        signal: context.signal,
-      })) as DataResponse;
+      return (await this.#forwardControl(leaderId, method, request, context)) as DataResponse;
     } catch (error) {
       // One hop only: a leader that lost leadership meanwhile answers NOT_LEADER; the client retries.
       if (error instanceof ServiceError && error.code === 'NOT_LEADER') {
@@ -229,10 +234,7 @@ export class NodeClusterService implements ClusterService {
   async stepDown(request: StepDownRequest, context: CallContext): Promise<void> {
     const leaderId = this.#leaderOrRefuse(request.forward);
     if (leaderId !== undefined) {
-      await callPeer(this.#runtime.transport, { id: leaderId }, peerMethods.stepDown, { ...request, forward: false }, {
-        timeoutMs: request.timeoutMs,
-        signal: context.signal,
-      });
+      await this.#forwardControl(leaderId, peerMethods.stepDown, request, context);
       return;
     }
     const self = this.#runtime.config.nodeId;
@@ -247,10 +249,7 @@ export class NodeClusterService implements ClusterService {
   async remove(request: RemoveRequest, context: CallContext): Promise<void> {
     const leaderId = this.#leaderOrRefuse(request.forward);
     if (leaderId !== undefined) {
-      await callPeer(this.#runtime.transport, { id: leaderId }, peerMethods.remove, { ...request, forward: false }, {
-        timeoutMs: request.timeoutMs,
-        signal: context.signal,
-      });
+      await this.#forwardControl(leaderId, peerMethods.remove, request, context);
       return;
     }
     if (!this.#runtime.isMember(request.id)) throw new ServiceError('NOT_FOUND', `no member with id ${request.id}`);

@@ -38,6 +38,16 @@ export function decodeMemberContext(bytes: Uint8Array): MemberAddresses | undefi
   }
 }
 
+/** Reads a `{ id: { raftAddress, apiAddress } }` record from a peer or a snapshot context, dropping malformed entries. */
+export function readMemberRecord(value: unknown): Record<NodeId, MemberAddresses> {
+  if (typeof value !== 'object' || value === null) return {};
+  const members: Record<NodeId, MemberAddresses> = {};
+  for (const [id, addresses] of Object.entries(value)) {
+    if (isMemberAddresses(addresses)) members[id] = { raftAddress: addresses.raftAddress, apiAddress: addresses.apiAddress };
+  }
+  return members;
+}
+
 export class MemberBook {
   readonly #members = new Map<NodeId, MemberAddresses>();
   readonly #filePath: string | undefined;

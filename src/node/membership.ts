@@ -9,6 +9,7 @@ import { ServiceError } from '../http/service.js';
 import { RaftError } from '../raft/errors.js';
 import type { ConfChange, NodeId } from '../raft/types.js';
 import type { NodeLogger } from './logger.js';
+import { readMemberRecord } from './members.js';
 import { callPeer, handleEnvelope, peerMethods } from './peer-calls.js';
 import type { MemberAddresses } from './ports.js';
 import type { NodeRuntime } from './runtime.js';
@@ -49,19 +50,6 @@ function parseJoinRequest(payload: unknown): JoinRequest {
   }
   if (typeof voter !== 'boolean') throw new ServiceError('BAD_REQUEST', 'join: voter must be a boolean');
   return { id: id as string, raftAddress: raftAddress as string, apiAddress: apiAddress as string, voter };
-}
-
-function parseMemberRecord(value: unknown): Record<NodeId, MemberAddresses> {
-  if (typeof value !== 'object' || value === null) throw new ServiceError('BAD_REQUEST', 'members: not an object');
-  const members: Record<NodeId, MemberAddresses> = {};
-  for (const [id, addresses] of Object.entries(value)) {
-    const record = addresses as Partial<MemberAddresses> | null;
-    if (typeof record?.raftAddress !== 'string' || typeof record.apiAddress !== 'string') {
-      throw new ServiceError('BAD_REQUEST', `members: bad addresses for ${id}`);
-    }
-    members[id] = { raftAddress: record.raftAddress, apiAddress: record.apiAddress };
-  }
-  return members;
 }
 
 export class Membership {
@@ -196,7 +184,7 @@ export class Membership {
         const members = await callPeer(this.#runtime.transport, { address }, peerMethods.members, {}, {
           timeoutMs: config.requestTimeoutMs,
         });
-        this.#runtime.learnMembers(parseMemberRecord(members));
+        this.#runtime.learnMembers(readMemberRecord(members));
         const answer = (await callPeer(this.#runtime.transport, { address }, peerMethods.join, request, {
           timeoutMs: this.#joinCallTimeoutMs(),
         })) as { leaderId: NodeId };

@@ -58,21 +58,20 @@ export class PendingReads {
 
   /** The core confirmed leadership for this context at `index`. Unknown contexts are ignored (timed out). */
   confirmed(context: Uint8Array, index: number): void {
-    const key = contextKey(context);
-    const waiter = this.#waiters.get(key);
-    if (waiter === undefined) return;
-    this.#waiters.delete(key);
-    clearTimeout(waiter.timer);
-    waiter.resolve(index);
+    this.#take(context)?.resolve(index);
   }
 
   failed(context: Uint8Array, error: Error): void {
+    this.#take(context)?.reject(error);
+  }
+
+  #take(context: Uint8Array): Waiter | undefined {
     const key = contextKey(context);
     const waiter = this.#waiters.get(key);
-    if (waiter === undefined) return;
+    if (waiter === undefined) return undefined;
     this.#waiters.delete(key);
     clearTimeout(waiter.timer);
-    waiter.reject(error);
+    return waiter;
   }
 
   /** Removes a read whose readIndex call threw, so it does not occupy a slot. */

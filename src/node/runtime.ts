@@ -27,7 +27,7 @@ import type { ConfChange, ConfState, Entry, Message, NodeId, RaftConfig, RaftRol
 import type { NodeConfig } from './config.js';
 import { AppliedWaiters } from './applied-waiters.js';
 import type { NodeLogger } from './logger.js';
-import { MemberBook, decodeMemberContext, encodeMemberContext } from './members.js';
+import { MemberBook, decodeMemberContext, encodeMemberContext, readMemberRecord } from './members.js';
 import { PendingProposals } from './pending-proposals.js';
 import { PendingReads } from './pending-reads.js';
 import type { MemberAddresses, NodeStateMachine, NodeStorage, NodeTransport, RaftCore, StoredSnapshot } from './ports.js';
@@ -219,7 +219,7 @@ export class NodeRuntime {
     if (this.#stateMachine.appliedIndex !== snapshot.metadata.index) {
       throw new Error(`assertion: restored snapshot ${snapshot.metadata.index} but the state machine reports ${this.#stateMachine.appliedIndex}`);
     }
-    for (const [id, addresses] of Object.entries(snapshotMembers(snapshot))) this.#setMember(id, addresses);
+    for (const [id, addresses] of Object.entries(readMemberRecord(snapshot.context))) this.#setMember(id, addresses);
     this.#lastSnapshotIndex = snapshot.metadata.index;
     this.#appliedWaiters.advance(snapshot.metadata.index);
   }
@@ -227,7 +227,7 @@ export class NodeRuntime {
   /** Every address named in the newest snapshot and in the log. */
   #replayMembership(): void {
     const snapshot = this.#storage.snapshots.latest();
-    if (snapshot !== undefined) for (const [id, addresses] of Object.entries(snapshotMembers(snapshot))) this.members.set(id, addresses);
+    if (snapshot !== undefined) for (const [id, addresses] of Object.entries(readMemberRecord(snapshot.context))) this.members.set(id, addresses);
     for (const entry of this.#logEntries(this.#storage.firstIndex(), this.#storage.lastIndex() + 1)) {
       if (entry.type === 'conf-change') this.#learnAddresses(decodeConfChange(entry.data));
     }
@@ -307,7 +307,8 @@ export class NodeRuntime {
 
   #receive(message: Message): void {
     if (this.#core === undefined || this.#stopped) return;
-    if (message.type === 'MsgApp' || message.type === 'MsgHeartbeat' || message.type === 'MsgSnap') {
+    const fromLeader = message.from === this.#leaderId || this.#leaderId === '';
+    if (fromLeader && (message.type === 'MsgApp' || message.type === 'MsgHeartbeat' || message.type === 'MsgSnap')) {
       this.#lastLeaderContactMs = this.#now();
     }
     try {
@@ -807,18 +808,4 @@ export class NodeRuntime {
     const confState = this.confState();
     return confState.voters.includes(id) || confState.learners.includes(id);
   }
-}
-
-/** The member addresses kept in a snapshot's context (ignoring anything malformed). */
-function snapshotMembers(snapshot: StoredSnapshot): Record<NodeId, MemberAddresses> {
-  const context = snapshot.context;
-  if (typeof context !== 'object' || context === null) return {};
-  const members: Record<NodeId, MemberAddresses> = {};
-  for (const [id, value] of Object.entries(context)) {
-    const record = value as Partial<MemberAddresses> | null;
-    if (typeof record?.raftAddress === 'string' && typeof record.apiAddress === 'string') {
-      members[id] = { raftAddress: record.raftAddress, apiAddress: record.apiAddress };
-    }
-  }
-  return members;
 }
