@@ -89,7 +89,10 @@ export interface BatchEntry {
   readonly data: Uint8Array;
 }
 
-/** Thrown inside a batch when a statement's ROLLBACK ended the shared transaction. */
+export const deferredViolationMessage =
+  'FOREIGN KEY or other deferred constraint failed at commit: every statement of this request was rolled back';
+
+/** Thrown inside a batch when a statement's ROLLBACK ended the shared transaction, or its COMMIT hit a deferred violation. */
 class TransactionLostError extends Error {}
 
 export interface StateMachineStatus {
@@ -289,7 +292,22 @@ export class SqliteStateMachine {
       if (!(error instanceof StateMachineError)) throw error;
       throw this.halt(index, 'BAD_COMMAND', error);
     }
-    return this.inEntryTransaction(index, index, (connections) => this.executeCommand(connections, index, command));
+    return this.inEntryTransaction(
+      index,
+      index,
+      (connections) => this.executeCommand(connections, index, command),
+      (connections) => this.recordDeferredViolation(connections, index, command),
+    );
+  }
+
+  /**
+   * The entry's statements broke a deferred constraint, detected only at COMMIT: the entry's
+   * statements are undone and every one reports it (SQLite cannot say which one did it).
+   */
+  private recordDeferredViolation(connections: Connections, index: number, command: Command): ApplyOutcome {
+    const results: StatementResult[] = command.statements.map(() => ({ kind: 'error', error: deferredViolationMessage }));
+    if (command.requestId !== undefined) this.recordRequest(connections, command.requestId, command.timestampMs, results);
+    return { entryIndex: index, results, deduplicated: false, skipped: false };
   }
 
   /**
@@ -348,7 +366,8 @@ export class SqliteStateMachine {
       );
     } catch (error) {
       if (!(error instanceof TransactionLostError)) throw error;
-      // A statement's ROLLBACK ended the shared transaction: apply one at a time instead.
+      // A statement's ROLLBACK ended the shared transaction, or COMMIT hit a deferred
+      // constraint violation: nothing of the batch committed; apply one at a time instead.
       this.batching = false;
       return pending.map((item) => this.apply(item.index, item.data));
     } finally {
@@ -375,7 +394,12 @@ export class SqliteStateMachine {
   }
 
   /** Runs entries firstIndex..lastIndex in one transaction; the applied index moves only on commit. */
-  private inEntryTransaction<Outcome>(firstIndex: number, lastIndex: number, work: (connections: Connections) => Outcome): Outcome {
+  private inEntryTransaction<Outcome>(
+    firstIndex: number,
+    lastIndex: number,
+    work: (connections: Connections) => Outcome,
+    onDeferredViolation?: (connections: Connections) => Outcome,
+  ): Outcome {
     const index = firstIndex;
     assert(this.healthy, 'entries apply only while healthy');
     const connections = this.open();
@@ -383,13 +407,32 @@ export class SqliteStateMachine {
       connections.internal.begin.run();
       connections.internal.writeApplied.run(BigInt(index));
       const outcome = work(connections);
-      connections.internal.commit.run();
+      if (!this.commitUnlessDeferredViolation(connections)) {
+        if (onDeferredViolation === undefined) throw new TransactionLostError();
+        return this.inEntryTransaction(firstIndex, lastIndex, onDeferredViolation);
+      }
       this.appliedIndexValue = lastIndex;
       return outcome;
     } catch (error) {
       this.rollbackQuietly(connections);
       if (isEnvironmentalError(error)) throw this.halt(index, error.code, error);
       throw error;
+    }
+  }
+
+  /**
+   * COMMIT, or — when a DEFERRABLE INITIALLY DEFERRED constraint is violated at commit, a
+   * deterministic SQL outcome — roll back and return false. Anything else propagates.
+   */
+  private commitUnlessDeferredViolation(connections: Connections): boolean {
+    try {
+      connections.internal.commit.run();
+      return true;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (!(error instanceof Error) || error.name !== 'SqliteError' || typeof code !== 'string' || !code.startsWith('SQLITE_CONSTRAINT')) throw error;
+      this.rollbackQuietly(connections);
+      return false;
     }
   }
 

@@ -114,3 +114,35 @@ test('applyBatchEntryCountMax: a batch at the bound applies, one more entry is a
     directory.cleanup();
   }
 });
+
+test('a deferred foreign key violation at COMMIT undoes the entry deterministically, batched or not', () => {
+  const directory = temporaryDirectory('deferred');
+  try {
+    const outcomes: ApplyOutcome[][] = [];
+    const checksums: string[] = [];
+    for (const mode of ['single', 'batched'] as const) {
+      const machine = new SqliteStateMachine({ path: join(directory.path, `${mode}.sqlite`) });
+      const entries: BatchEntry[] = [
+        { index: 1, data: entry(['CREATE TABLE parent(id INTEGER PRIMARY KEY)', 'CREATE TABLE child(p REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)']) },
+        { index: 2, data: entry(['INSERT INTO child VALUES (1)', 'INSERT INTO parent VALUES (1)']) },
+        { index: 3, data: entry(['INSERT INTO parent VALUES (2)', 'INSERT INTO child VALUES (99)'], { requestId: 'deferred' }) },
+        { index: 4, data: entry(['INSERT INTO parent VALUES (3)']) },
+        { index: 5, data: entry(['INSERT INTO child VALUES (98)'], { requestId: 'deferred' }) },
+      ];
+      outcomes.push(mode === 'single' ? entries.map((item) => machine.apply(item.index, item.data)) : machine.applyBatch(entries));
+      checksums.push(machine.checksum().checksum);
+      assert.equal(machine.appliedIndex, 5);
+      const parents = machine.query([{ sql: 'SELECT id FROM parent ORDER BY id', positional: [], named: {} }])[0];
+      assert.deepEqual((parents as { rows: unknown }).rows, [[1], [3]], 'entry 3 was undone entirely');
+      machine.close();
+    }
+    assert.deepEqual(outcomes[1], outcomes[0]);
+    assert.equal(checksums[1], checksums[0]);
+    const violated = outcomes[0]?.[2];
+    assert.deepEqual(violated?.results.map((result) => result.kind), ['error', 'error']);
+    assert.match((violated?.results[0] as { error: string }).error, /deferred constraint failed at commit/);
+    assert.equal(outcomes[0]?.[4]?.deduplicated, true, 'the violation was recorded for its request id');
+  } finally {
+    directory.cleanup();
+  }
+});
