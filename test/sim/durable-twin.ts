@@ -142,7 +142,9 @@ export class DurableTwin implements RaftStorage {
       this.hardStateValue = { ...this.hardStateValue, vote: '' };
     }
     if (this.faults.loseLastAppendOnRestart === true && this.lastAppend !== undefined) {
-      this.log.length = Math.max(0, this.lastAppend.firstIndex - this.offsetIndex - 1);
+      // Lose the last append, but not what a snapshot already covers.
+      const keptLastIndex = Math.max(this.lastAppend.firstIndex - 1, this.snapshotValue.metadata.index);
+      this.log.length = Math.max(0, Math.min(this.log.length, keptLastIndex - this.offsetIndex));
       this.lastAppend = undefined;
       // Keep the hard state self-consistent so the core does not reject it outright:
       // the damage must be found by the checkers, not by a startup assertion.

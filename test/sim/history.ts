@@ -67,6 +67,13 @@ export class HistoryRecorder<Input, Output> {
     this.push({ type: 'info', time: this.tick(), operationId, clientId: operation.clientId, input: operation.input, note });
   }
 
+  /** The client and input of an open operation; asserts it is open. */
+  openOperation(operationId: number): { readonly clientId: number; readonly input: Input } {
+    const operation = this.open.get(operationId);
+    assert.ok(operation !== undefined, `operation ${operationId} is not open (completed twice, or never invoked)`);
+    return operation;
+  }
+
   isOpen(operationId: number): boolean {
     return this.open.has(operationId);
   }

@@ -1,0 +1,103 @@
+/**
+ * The simulator's command line: `npm run sim -- --seeds N [--start-seed S]` runs N seeds
+ * (cluster sizes rotate 3/5/7); `npm run sim -- --seed S [--verbose]` replays one seed,
+ * printing its whole trace with --verbose (the same trace every time). Exit code 0 when
+ * every seed passes, 1 on a failure (seed, invariant and trace are printed), 2 on bad
+ * arguments.
+ */
+import { performance } from 'node:perf_hooks';
+import { clusterSizeForSeed, formatFailure, runSeeds } from './run-seeds.js';
+import { runSimulation } from './simulation.js';
+
+export interface CliArguments {
+  readonly seedCount: number;
+  readonly startSeed: number;
+  readonly singleSeed: number | undefined;
+  readonly verbose: boolean;
+  readonly chaosTicks: number | undefined;
+}
+
+/** Seeds per run, at most: a bound on one invocation's work. */
+export const seedCountMax = 10_000_000;
+
+export class CliUsageError extends Error {}
+
+const usage = 'usage: npm run sim -- [--seeds N] [--start-seed S] [--chaos-ticks T] | --seed S [--verbose]';
+
+export function parseArguments(argv: readonly string[]): CliArguments {
+  let seedCount = 100;
+  let startSeed = 1;
+  let singleSeed: number | undefined;
+  let verbose = false;
+  let chaosTicks: number | undefined;
+  for (let position = 0; position < argv.length; position++) {
+    const flag = argv[position] as string;
+    const value = (): number => parseCount(flag, argv[++position]);
+    if (flag === '--seeds') seedCount = value();
+    else if (flag === '--start-seed') startSeed = value();
+    else if (flag === '--seed') singleSeed = value();
+    else if (flag === '--chaos-ticks') chaosTicks = value();
+    else if (flag === '--verbose') verbose = true;
+    else throw new CliUsageError(`unknown argument ${JSON.stringify(flag)}\n${usage}`);
+  }
+  if (seedCount < 1 || seedCount > seedCountMax) throw new CliUsageError(`--seeds must be in [1, ${seedCountMax}], got ${seedCount}`);
+  if (verbose && singleSeed === undefined) throw new CliUsageError(`--verbose needs --seed S\n${usage}`);
+  if (chaosTicks !== undefined && chaosTicks < 1) throw new CliUsageError(`--chaos-ticks must be at least 1`);
+  return { seedCount, startSeed, singleSeed, verbose, chaosTicks };
+}
+
+function parseCount(flag: string, text: string | undefined): number {
+  if (text === undefined || !/^\d+$/.test(text)) throw new CliUsageError(`${flag} needs a non-negative integer, got ${JSON.stringify(text ?? '')}`);
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) throw new CliUsageError(`${flag} ${text} is too large`);
+  return value;
+}
+
+function replayOne(seed: number, verbose: boolean, chaosTicks: number | undefined): number {
+  const result = runSimulation({
+    seed,
+    clusterSize: clusterSizeForSeed(seed),
+    ...(chaosTicks === undefined ? {} : { chaosTicks }),
+    ...(verbose ? { traceSink: (line: string) => process.stdout.write(`${line}\n`) } : {}),
+  });
+  if (!result.passed) {
+    process.stdout.write(`${formatFailure(result)}\n`);
+    return 1;
+  }
+  process.stdout.write(`seed ${seed} (cluster of ${result.clusterSize}) passed; trace ${result.traceHash}\n${JSON.stringify(result.stats)}\n`);
+  return 0;
+}
+
+function runMany(seedCount: number, startSeed: number, chaosTicks: number | undefined): number {
+  const started = performance.now();
+  let done = 0;
+  const summary = runSeeds(startSeed, seedCount, chaosTicks === undefined ? {} : { chaosTicks }, (result) => {
+    done++;
+    if (!result.passed) process.stdout.write(`${formatFailure(result)}\n`);
+    if (done % 1000 === 0) process.stderr.write(`${done}/${seedCount} seeds\n`);
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const rate = (seedCount / seconds).toFixed(1);
+  if (summary.failures.length > 0) {
+    const seeds = summary.failures.map((failure) => `${failure.seed}:${failure.violation?.invariant ?? '?'}`).join(' ');
+    process.stdout.write(`${summary.failures.length} of ${seedCount} seeds FAILED (${rate} seeds/s): ${seeds}\n`);
+    return 1;
+  }
+  process.stdout.write(`${seedCount} seeds passed (${rate} seeds/s, ${seconds.toFixed(1)} s; linearizability unknown in ${summary.linearizabilityUnknown})\n`);
+  return 0;
+}
+
+export function main(argv: readonly string[]): number {
+  let parsed: CliArguments;
+  try {
+    parsed = parseArguments(argv);
+  } catch (error) {
+    if (!(error instanceof CliUsageError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return 2;
+  }
+  if (parsed.singleSeed !== undefined) return replayOne(parsed.singleSeed, parsed.verbose, parsed.chaosTicks);
+  return runMany(parsed.seedCount, parsed.startSeed, parsed.chaosTicks);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,135 @@
+/**
+ * Raft's safety properties, checked incrementally as the simulation runs (each
+ * observation is O(entries observed), so they can run after every step):
+ *
+ * - election-safety: at most one leader per term.
+ * - single-vote-per-term: a node never persists two different votes in one term
+ *   (the root of election safety; catches a disk that forgets votes).
+ * - log-matching: two logs holding an entry with the same index and term hold the same
+ *   entry and the same entries before it. Checked by induction: every (index, term)
+ *   ever persisted must always come with the same payload and the same previous term.
+ * - leader-completeness: a new leader's log holds every entry committed before it.
+ * - state-machine-safety: every node applies the same entry at each index.
+ */
+import type { Entry } from '../../src/raft/types.js';
+import type { DurableTwin } from './durable-twin.js';
+import { digestBytes } from './trace.js';
+
+export type InvariantName =
+  | 'election-safety'
+  | 'single-vote-per-term'
+  | 'log-matching'
+  | 'leader-completeness'
+  | 'state-machine-safety'
+  | 'linearizability'
+  | 'liveness'
+  | 'core-exception';
+
+export class InvariantViolation extends Error {
+  constructor(readonly invariant: InvariantName, message: string) {
+    super(`${invariant}: ${message}`);
+    this.name = 'InvariantViolation';
+  }
+}
+
+interface CommittedEntry {
+  readonly term: number;
+  readonly label: string;
+  readonly firstNode: string;
+}
+
+export class SafetyMonitor {
+  private readonly leaderByTerm = new Map<number, string>();
+  private readonly votesByNode = new Map<string, Map<number, string>>();
+  private readonly entryShapes = new Map<string, string>();
+  /** committed[index] = what was applied at index (by whoever applied it first). */
+  private readonly committed: (CommittedEntry | undefined)[] = [];
+  committedIndexMax = 0;
+
+  observeLeader(nodeId: string, term: number): void {
+    const existing = this.leaderByTerm.get(term);
+    if (existing === undefined) {
+      this.leaderByTerm.set(term, nodeId);
+      return;
+    }
+    if (existing !== nodeId) throw new InvariantViolation('election-safety', `two leaders in term ${term}: ${existing} and ${nodeId}`);
+  }
+
+  leaderCount(): number {
+    return this.leaderByTerm.size;
+  }
+
+  observeHardState(nodeId: string, term: number, vote: string): void {
+    if (vote === '') return;
+    let votes = this.votesByNode.get(nodeId);
+    if (votes === undefined) {
+      votes = new Map();
+      this.votesByNode.set(nodeId, votes);
+    }
+    const earlier = votes.get(term);
+    if (earlier === undefined) {
+      votes.set(term, vote);
+      return;
+    }
+    if (earlier !== vote) throw new InvariantViolation('single-vote-per-term', `${nodeId} voted for ${earlier} and then ${vote} in term ${term}`);
+  }
+
+  /** Entries about to be appended to `nodeId`'s log right after an entry of term `previousTerm`. */
+  observePersistedEntries(nodeId: string, previousTerm: number, entries: readonly Entry[]): void {
+    let previous = previousTerm;
+    for (const entry of entries) {
+      const key = `${entry.index}/${entry.term}`;
+      const shape = `${previous}|${entry.type}|${digestBytes(entry.data)}`;
+      const known = this.entryShapes.get(key);
+      if (known === undefined) this.entryShapes.set(key, shape);
+      else if (known !== shape) {
+        throw new InvariantViolation('log-matching', `${nodeId} persisted entry ${key} as (previous term|type|digest) ${shape}, another log holds ${known}`);
+      }
+      previous = entry.term;
+    }
+  }
+
+  /** Returns true for the first node to apply `index`. */
+  observeApplied(nodeId: string, index: number, term: number, label: string): boolean {
+    const committed = this.committed[index];
+    if (committed === undefined) {
+      this.committed[index] = { term, label, firstNode: nodeId };
+      if (index > this.committedIndexMax) this.committedIndexMax = index;
+      return true;
+    }
+    if (committed.term !== term || committed.label !== label) {
+      throw new InvariantViolation('state-machine-safety',
+        `${nodeId} applied ${index}/${term} "${label}" but ${committed.firstNode} applied ${index}/${committed.term} "${committed.label}"`);
+    }
+    return false;
+  }
+
+  /** The label applied at `index`, if any node applied it. */
+  committedLabel(index: number): string | undefined {
+    return this.committed[index]?.label;
+  }
+
+  /** A node installed a snapshot: if that index was applied anywhere, the terms must agree. */
+  observeSnapshot(nodeId: string, index: number, term: number): void {
+    const committed = this.committed[index];
+    if (committed !== undefined && committed.term !== term) {
+      throw new InvariantViolation('state-machine-safety', `${nodeId} installed a snapshot at ${index}/${term} but ${committed.firstNode} applied ${index}/${committed.term}`);
+    }
+  }
+
+  /** `nodeId` just became leader of `term`; its (fully persisted) log must hold every committed entry. */
+  checkLeaderCompleteness(nodeId: string, term: number, log: DurableTwin): void {
+    const snapshotIndex = log.firstIndex() - 1;
+    if (log.lastIndex() < this.committedIndexMax) {
+      throw new InvariantViolation('leader-completeness', `${nodeId} leads term ${term} with last index ${log.lastIndex()} < committed ${this.committedIndexMax}`);
+    }
+    for (let index = Math.max(1, snapshotIndex); index <= this.committedIndexMax; index++) {
+      const committed = this.committed[index];
+      if (committed === undefined) continue;
+      const held = log.term(index);
+      if (held !== committed.term) {
+        throw new InvariantViolation('leader-completeness', `${nodeId} leads term ${term} holding ${index}/${held}, but ${index}/${committed.term} was committed (applied by ${committed.firstNode})`);
+      }
+    }
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * What one seed's run looks like: the cluster's Raft settings and the intensity of every
+ * fault, all drawn from the seed, so seeds cover calm runs and hostile ones alike.
+ */
+import type { NetworkConfig } from './network.js';
+import type { Prng } from './prng.js';
+
+export interface Scenario {
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  readonly readOnly: 'safe' | 'lease';
+  readonly maxSizePerMessageBytes: number;
+  readonly maxInflightMessages: number;
+  readonly maxInflightBytes: number;
+  readonly maxUncommittedEntriesBytes: number;
+  readonly maxPendingReads: number;
+  readonly network: NetworkConfig;
+  /** A leader sends MsgApp before persisting its own entries, as Ready allows. */
+  readonly leaderSendsAppendsBeforePersist: boolean;
+  readonly crashProbabilityPerTick: number;
+  /** When a leader sent appends early, the chance it dies before its own write lands. */
+  readonly crashDuringPersistProbability: number;
+  readonly downTicksMax: number;
+  readonly partitionProbabilityPerTick: number;
+  readonly partitionTicksMax: number;
+  readonly membershipChangeProbabilityPerTick: number;
+  readonly transferProbabilityPerTick: number;
+  readonly reportUnreachableProbability: number;
+  /** A node snapshots its state machine every this many applied entries. */
+  readonly snapshotEntriesInterval: number;
+  /** Entries kept in the log behind a snapshot when compacting. */
+  readonly compactionKeepEntries: number;
+  readonly clientOperationProbabilityPerTick: number;
+  readonly clientOperationTimeoutTicks: number;
+}
+
+export function drawScenario(prng: Prng): Scenario {
+  const electionTicks = prng.nextIntBetween(8, 16);
+  const checkQuorum = prng.chance(0.8);
+  const maxSizePerMessageBytes = prng.pick([64, 256, 1024, 8192]);
+  return {
+    electionTicks,
+    heartbeatTicks: prng.nextIntBetween(1, 3),
+    preVote: prng.chance(0.8),
+    checkQuorum,
+    readOnly: checkQuorum && prng.chance(0.25) ? 'lease' : 'safe',
+    maxSizePerMessageBytes,
+    maxInflightMessages: prng.nextIntBetween(1, 16),
+    maxInflightBytes: maxSizePerMessageBytes * prng.nextIntBetween(1, 32),
+    maxUncommittedEntriesBytes: prng.pick([512, 4096, 1 << 20]),
+    maxPendingReads: prng.nextIntBetween(1, 64),
+    network: {
+      dropProbability: prng.pick([0, 0.01, 0.05, 0.15]),
+      duplicateProbability: prng.pick([0, 0.01, 0.05]),
+      delayStepsMin: 1,
+      delayStepsMax: prng.nextIntBetween(1, 8),
+      longDelayProbability: prng.pick([0, 0.01, 0.05]),
+      longDelayStepsMax: prng.nextIntBetween(10, 200),
+      inFlightMessagesMax: 20_000,
+    },
+    leaderSendsAppendsBeforePersist: prng.chance(0.5),
+    crashProbabilityPerTick: prng.pick([0, 0.005, 0.02, 0.05]),
+    crashDuringPersistProbability: prng.pick([0, 0.02]),
+    downTicksMax: prng.nextIntBetween(10, 120),
+    partitionProbabilityPerTick: prng.pick([0, 0.01, 0.03]),
+    partitionTicksMax: prng.nextIntBetween(20, 150),
+    membershipChangeProbabilityPerTick: prng.pick([0, 0.01, 0.03]),
+    transferProbabilityPerTick: prng.pick([0, 0.005, 0.02]),
+    reportUnreachableProbability: prng.pick([0, 0.5]),
+    snapshotEntriesInterval: prng.nextIntBetween(3, 40),
+    compactionKeepEntries: prng.nextIntBetween(0, 5),
+    clientOperationProbabilityPerTick: prng.pick([0.1, 0.3, 0.6]),
+    clientOperationTimeoutTicks: prng.nextIntBetween(30, 150),
+  };
+}
