@@ -8,7 +8,8 @@
  * - failover: kill -9 the leader → first acknowledged write, 10 trials (p50, max).
  * Every phase is bounded by a count and a time budget. Build first (`npm run build`).
  *
- *   npm run bench:cluster     (BENCH_SECONDS_PER_ROW=3, BENCH_FAILOVER_TRIALS=10)
+ *   npm run bench:cluster     (BENCH_SECONDS_PER_ROW=3, BENCH_FAILOVER_TRIALS=10,
+ *                              BENCH_NODE_FLAGS="--heartbeat-ms 50 --election-timeout-ms 500" to vary timing)
  */
 import { closeSync, fdatasyncSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ const failoverTrials = Number(process.env.BENCH_FAILOVER_TRIALS ?? 10);
 /** Per-try timeout while probing for the new leader, as PEERS.md measured etcd. */
 const failoverTryTimeoutMs = 300;
 const failoverTimeoutMs = 30_000;
+const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
 
 interface Row {
   readonly name: string;
@@ -173,7 +175,7 @@ function printTable(rows: readonly Row[], floorMs: number): void {
 }
 
 async function main(): Promise<void> {
-  const cluster = await TestCluster.create({ size: 3, formation: 'join', flags: ['--log-level', 'warn'] });
+  const cluster = await TestCluster.create({ size: 3, formation: 'join', flags: ['--log-level', 'warn', ...nodeFlags] });
   try {
     await cluster.start();
     const leader = await cluster.waitForLeader();
@@ -187,7 +189,8 @@ async function main(): Promise<void> {
     rows.push(await reads(leader, 'none'));
     rows.push(await reads(leader, 'linearizable'));
     rows.push(await failover(cluster));
-    console.log(`\nquorumlite 3-node cluster on loopback, ${secondsPerRow}s per row (defaults: heartbeat 100 ms, election timeout 1000 ms)\n`);
+    const timing = nodeFlags.length === 0 ? 'defaults: heartbeat 100 ms, election timeout 1000 ms' : nodeFlags.join(' ');
+    console.log(`\nquorumlite 3-node cluster on loopback, ${secondsPerRow}s per row (${timing})\n`);
     printTable(rows, floor.p50Ms);
   } catch (error) {
     console.error(cluster.logs(30));
