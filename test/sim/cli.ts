@@ -7,7 +7,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { clusterSizeForSeed, formatFailure, runSeeds } from './run-seeds.js';
-import { runSimulation } from './simulation.js';
+import { plantedBugNamed, plantedBugs, type PlantedBug } from './planted-bugs.js';
+import { runSimulation, type SimulationOptions } from './simulation.js';
 
 export interface CliArguments {
   readonly seedCount: number;
@@ -15,6 +16,8 @@ export interface CliArguments {
   readonly singleSeed: number | undefined;
   readonly verbose: boolean;
   readonly chaosTicks: number | undefined;
+  /** A planted bug to run with (to see a failure report). */
+  readonly plantedBug: PlantedBug | undefined;
 }
 
 /** Seeds per run, at most: a bound on one invocation's work. */
@@ -22,7 +25,7 @@ export const seedCountMax = 10_000_000;
 
 export class CliUsageError extends Error {}
 
-const usage = 'usage: npm run sim -- [--seeds N] [--start-seed S] [--chaos-ticks T] | --seed S [--verbose]';
+const usage = `usage: npm run sim -- [--seeds N] [--start-seed S] [--chaos-ticks T] [--plant BUG] | --seed S [--verbose] [--plant BUG]\n  BUG: ${plantedBugs.map((bug) => bug.name).join(' | ')}`;
 
 export function parseArguments(argv: readonly string[]): CliArguments {
   let seedCount = 100;
@@ -30,6 +33,7 @@ export function parseArguments(argv: readonly string[]): CliArguments {
   let singleSeed: number | undefined;
   let verbose = false;
   let chaosTicks: number | undefined;
+  let plantedBug: PlantedBug | undefined;
   for (let position = 0; position < argv.length; position++) {
     const flag = argv[position] as string;
     const value = (): number => parseCount(flag, argv[++position]);
@@ -38,12 +42,28 @@ export function parseArguments(argv: readonly string[]): CliArguments {
     else if (flag === '--seed') singleSeed = value();
     else if (flag === '--chaos-ticks') chaosTicks = value();
     else if (flag === '--verbose') verbose = true;
+    else if (flag === '--plant') plantedBug = parsePlantedBug(argv[++position]);
     else throw new CliUsageError(`unknown argument ${JSON.stringify(flag)}\n${usage}`);
   }
   if (seedCount < 1 || seedCount > seedCountMax) throw new CliUsageError(`--seeds must be in [1, ${seedCountMax}], got ${seedCount}`);
   if (verbose && singleSeed === undefined) throw new CliUsageError(`--verbose needs --seed S\n${usage}`);
   if (chaosTicks !== undefined && chaosTicks < 1) throw new CliUsageError(`--chaos-ticks must be at least 1`);
-  return { seedCount, startSeed, singleSeed, verbose, chaosTicks };
+  return { seedCount, startSeed, singleSeed, verbose, chaosTicks, plantedBug };
+}
+
+function parsePlantedBug(name: string | undefined): PlantedBug {
+  const bug = plantedBugNamed(name ?? '');
+  if (bug === undefined) throw new CliUsageError(`--plant needs one of ${plantedBugs.map((known) => known.name).join(', ')}, got ${JSON.stringify(name ?? '')}`);
+  return bug;
+}
+
+function simulationOptions(parsed: CliArguments): Omit<SimulationOptions, 'seed' | 'clusterSize'> {
+  return { ...(parsed.chaosTicks === undefined ? {} : { chaosTicks: parsed.chaosTicks }), ...parsed.plantedBug?.options };
+}
+
+function replayFlags(parsed: CliArguments): string {
+  const chaos = parsed.chaosTicks === undefined ? '' : ` --chaos-ticks ${parsed.chaosTicks}`;
+  return `${chaos}${parsed.plantedBug === undefined ? '' : ` --plant ${parsed.plantedBug.name}`}`;
 }
 
 function parseCount(flag: string, text: string | undefined): number {
@@ -53,27 +73,28 @@ function parseCount(flag: string, text: string | undefined): number {
   return value;
 }
 
-function replayOne(seed: number, verbose: boolean, chaosTicks: number | undefined): number {
+function replayOne(seed: number, parsed: CliArguments): number {
   const result = runSimulation({
+    ...simulationOptions(parsed),
     seed,
     clusterSize: clusterSizeForSeed(seed),
-    ...(chaosTicks === undefined ? {} : { chaosTicks }),
-    ...(verbose ? { traceSink: (line: string) => process.stdout.write(`${line}\n`) } : {}),
+    ...(parsed.verbose ? { traceSink: (line: string) => process.stdout.write(`${line}\n`) } : {}),
   });
   if (!result.passed) {
-    process.stdout.write(`${formatFailure(result)}\n`);
+    process.stdout.write(`${formatFailure(result, replayFlags(parsed))}\n`);
     return 1;
   }
   process.stdout.write(`seed ${seed} (cluster of ${result.clusterSize}) passed; trace ${result.traceHash}\n${JSON.stringify(result.stats)}\n`);
   return 0;
 }
 
-function runMany(seedCount: number, startSeed: number, chaosTicks: number | undefined): number {
+function runMany(parsed: CliArguments): number {
+  const { seedCount, startSeed } = parsed;
   const started = performance.now();
   let done = 0;
-  const summary = runSeeds(startSeed, seedCount, chaosTicks === undefined ? {} : { chaosTicks }, (result) => {
+  const summary = runSeeds(startSeed, seedCount, simulationOptions(parsed), (result) => {
     done++;
-    if (!result.passed) process.stdout.write(`${formatFailure(result)}\n`);
+    if (!result.passed) process.stdout.write(`${formatFailure(result, replayFlags(parsed))}\n`);
     if (done % 1000 === 0) process.stderr.write(`${done}/${seedCount} seeds\n`);
   });
   const seconds = (performance.now() - started) / 1000;
@@ -96,8 +117,8 @@ export function main(argv: readonly string[]): number {
     process.stderr.write(`${error.message}\n`);
     return 2;
   }
-  if (parsed.singleSeed !== undefined) return replayOne(parsed.singleSeed, parsed.verbose, parsed.chaosTicks);
-  return runMany(parsed.seedCount, parsed.startSeed, parsed.chaosTicks);
+  if (parsed.singleSeed !== undefined) return replayOne(parsed.singleSeed, parsed);
+  return runMany(parsed);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = main(process.argv.slice(2));

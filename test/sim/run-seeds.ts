@@ -40,12 +40,13 @@ export function runSeeds(
   return { seedCount, failures, seedsWith, linearizabilityUnknown };
 }
 
-export function formatFailure(result: SimulationResult): string {
+/** `replayArguments`: extra CLI flags needed to replay (e.g. the planted bug). */
+export function formatFailure(result: SimulationResult, replayArguments = ''): string {
   const violation = result.violation;
   return [
     `seed ${result.seed} (cluster of ${result.clusterSize}) FAILED at tick ${violation?.tick ?? '?'}: ${violation?.invariant ?? '?'}`,
     violation?.message ?? '',
-    `replay: npm run sim -- --seed ${result.seed} --verbose`,
+    `replay: npm run sim -- --seed ${result.seed} --verbose${replayArguments}`,
     'last trace lines:',
     ...result.traceTail.slice(-40).map((line) => `  ${line}`),
   ].join('\n');

@@ -126,7 +126,7 @@ export class Simulation {
 
   constructor(private readonly options: SimulationOptions) {
     if (![3, 5, 7].includes(options.clusterSize)) throw new RangeError(`clusterSize must be 3, 5 or 7, got ${options.clusterSize}`);
-    this.chaosTicks = options.chaosTicks ?? 300;
+    this.chaosTicks = options.chaosTicks ?? 500;
     this.livenessTicksMax = options.livenessTicksMax ?? 400;
     this.stepsPerTick = options.stepsPerTick ?? 10;
     this.clientCount = options.clientCount ?? 3;
