@@ -4,10 +4,12 @@ import type { RaftConfig } from './types.js';
 
 export const DEFAULT_LEASE_DRIFT_TICKS = 1;
 export const DEFAULT_MAX_COMMITTED_BYTES_PER_READY = 64 * 1024 * 1024;
+export const DEFAULT_MAX_QUEUED_MESSAGES = 10_000;
 
 export interface ValidatedConfig extends RaftConfig {
   readonly leaseDriftTicks: number;
   readonly maxCommittedBytesPerReady: number;
+  readonly maxQueuedMessages: number;
 }
 
 function invalid(message: string): never {
@@ -39,6 +41,8 @@ export function validateConfig(config: RaftConfig): ValidatedConfig {
   requireInteger('maxPendingReads', config.maxPendingReads, 1);
   const maxCommittedBytesPerReady = config.maxCommittedBytesPerReady ?? DEFAULT_MAX_COMMITTED_BYTES_PER_READY;
   requireInteger('maxCommittedBytesPerReady', maxCommittedBytesPerReady, 1);
+  const maxQueuedMessages = config.maxQueuedMessages ?? DEFAULT_MAX_QUEUED_MESSAGES;
+  requireInteger('maxQueuedMessages', maxQueuedMessages, 1);
   if (config.readOnly !== 'safe' && config.readOnly !== 'lease') invalid(`readOnly must be 'safe' or 'lease'`);
   if (config.readOnly === 'lease' && !config.checkQuorum) invalid(`readOnly 'lease' requires checkQuorum`);
   const leaseDriftTicks = config.leaseDriftTicks ?? DEFAULT_LEASE_DRIFT_TICKS;
@@ -48,5 +52,5 @@ export function validateConfig(config: RaftConfig): ValidatedConfig {
   }
   if (typeof config.preVote !== 'boolean') invalid('preVote must be a boolean');
   if (typeof config.checkQuorum !== 'boolean') invalid('checkQuorum must be a boolean');
-  return { ...config, leaseDriftTicks, maxCommittedBytesPerReady };
+  return { ...config, leaseDriftTicks, maxCommittedBytesPerReady, maxQueuedMessages };
 }

@@ -12,7 +12,12 @@ export {
   CONF_CHANGE_CONTEXT_BYTES_MAX,
   NODE_ID_BYTES_MAX,
 } from './conf-change.js';
-export { DEFAULT_LEASE_DRIFT_TICKS, DEFAULT_MAX_COMMITTED_BYTES_PER_READY, validateConfig } from './config.js';
+export {
+  DEFAULT_LEASE_DRIFT_TICKS,
+  DEFAULT_MAX_COMMITTED_BYTES_PER_READY,
+  DEFAULT_MAX_QUEUED_MESSAGES,
+  validateConfig,
+} from './config.js';
 export { ENTRY_OVERHEAD_BYTES, entryBytes } from './log-unstable.js';
 export { RaftStorageError, MESSAGE_TYPES } from './types.js';
 export type * from './types.js';

@@ -63,6 +63,8 @@ export class Raft {
   /** A TimeoutNow went out this term: the lease can no longer be trusted. */
   private timeoutNowSentThisTerm = false;
   private readonly reads = new ReadIndexQueue();
+  /** Messages dropped because maxQueuedMessages were waiting; reset when ready() takes the queue. */
+  droppedMessages = 0;
   /** Proposals were appended since the last broadcast (see flushAppends). */
   appendsToFlush = false;
 
@@ -751,7 +753,7 @@ export class Raft {
     if (!(context instanceof Uint8Array) || context.length === 0) {
       throw new RaftError('INVALID_ARGUMENT', 'a read context must be a non-empty Uint8Array');
     }
-    if (this.reads.size() >= this.config.maxPendingReads) {
+    if (this.reads.size() + this.readStates.length >= this.config.maxPendingReads) {
       throw new RaftError('READ_QUEUE_FULL', `maxPendingReads (${this.config.maxPendingReads}) reads are pending`);
     }
     if (this.log.term(this.log.committed) !== this.term) {
@@ -869,6 +871,13 @@ export class Raft {
   // ------------------------------------------------------------------ helpers
 
   private send(fields: Partial<Message> & { type: MessageType; to: NodeId }): void {
+    if (this.messages.length >= this.config.maxQueuedMessages && fields.type !== 'MsgSnap') {
+      // The runtime is not calling ready(): behave like a lossy network, which Raft tolerates.
+      // (A MsgSnap is kept: the leader waits for its reportSnapshot.)
+      this.droppedMessages++;
+      if (this.droppedMessages === 1) this.emit('message-queue-full', { maxQueuedMessages: this.config.maxQueuedMessages });
+      return;
+    }
     this.messages.push({
       type: fields.type,
       from: this.id,

@@ -152,6 +152,7 @@ export class RawNode {
       mustSync,
     };
     raft.messages = [];
+    raft.droppedMessages = 0;
     raft.readStates = [];
     raft.failedReads = [];
     this.previousSoftState = softState;

@@ -275,6 +275,12 @@ export interface RaftConfig {
   readonly maxPendingReads: number;
   /** Bytes of committed entries handed out in one Ready (at least one entry). Default 64 MiB. */
   readonly maxCommittedBytesPerReady?: number;
+  /**
+   * Messages waiting for the next ready(), at most (default 10000). Past it new messages
+   * are dropped as a lossy network would (Raft tolerates loss; MsgSnap is never dropped),
+   * so a runtime stalled on its disk does not grow the queue without bound.
+   */
+  readonly maxQueuedMessages?: number;
   /** A seeded source of randomness in [0, 1), used for election jitter. */
   readonly random: () => number;
   readonly logger?: (event: RaftLogEvent) => void;

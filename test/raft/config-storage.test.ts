@@ -27,6 +27,7 @@ test('config: every limit is checked at construction with a clear error', () => 
   rejects({ maxUncommittedEntriesBytes: 0 }, /maxUncommittedEntriesBytes must be >= 1/);
   rejects({ maxPendingReads: 0 }, /maxPendingReads must be >= 1/);
   rejects({ maxCommittedBytesPerReady: 0 }, /maxCommittedBytesPerReady must be >= 1/);
+  rejects({ maxQueuedMessages: 0 }, /maxQueuedMessages must be >= 1/);
   rejects({ readOnly: 'lease', checkQuorum: false }, /'lease' requires checkQuorum/);
   rejects({ readOnly: 'lease', checkQuorum: true, leaseDriftTicks: 10 }, /leaseDriftTicks \(10\) must be less than electionTicks \(10\)/);
   rejects({ applied: -1 }, /applied must be >= 0/);
@@ -44,6 +45,8 @@ test('config: the smallest valid limits are accepted', () => {
       maxInflightBytes: 1,
       maxUncommittedEntriesBytes: 1,
       maxPendingReads: 1,
+      maxCommittedBytesPerReady: 1,
+      maxQueuedMessages: 1,
       readOnly: 'lease',
       checkQuorum: true,
       leaseDriftTicks: 1,

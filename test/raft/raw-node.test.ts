@@ -127,17 +127,41 @@ test('raw node: at most maxInflightBytes of entries are in flight to a follower'
   assert.equal(cluster.queue.filter((m) => m.type === 'MsgApp').length, 2);
 });
 
+test('raw node: a runtime that stops calling ready() gets at most maxQueuedMessages messages', () => {
+  const cluster = new TestCluster(['1', '2', '3'], { maxQueuedMessages: 5 });
+  cluster.elect('1');
+  const leader = cluster.node('1').raw;
+  for (let i = 0; i < 100; i++) leader.tick(); // two heartbeats a tick
+  const ready = leader.ready();
+  assert.equal(ready.messages.length, 5, 'exactly at the bound');
+  leader.advance(ready);
+  leader.tick();
+  assert.equal(leader.ready().messages.length, 2, 'the queue is free again after ready()');
+});
+
+test('raw node: answered reads count toward maxPendingReads until ready() takes them', () => {
+  const cluster = new TestCluster(['1'], { maxPendingReads: 2 });
+  cluster.elect('1');
+  const leader = cluster.node('1').raw;
+  leader.readIndex(encoder.encode('a'));
+  leader.readIndex(encoder.encode('b'));
+  assert.equal(raftCode(() => leader.readIndex(encoder.encode('c'))), 'READ_QUEUE_FULL');
+  const ready = cluster.processReady('1');
+  assert.equal(ready?.readStates.length, 2);
+  assert.equal(raftCode(() => leader.readIndex(encoder.encode('c'))), 'none');
+});
+
 test('raw node: committed entries per Ready are bounded by maxCommittedBytesPerReady', () => {
-  const cluster = new TestCluster(['1'], { maxCommittedBytesPerReady: 40 });
+  const cluster = new TestCluster(['1'], { maxCommittedBytesPerReady: 52 });
   cluster.elect('1');
   const node = cluster.node('1');
-  for (let i = 0; i < 4; i++) node.raw.propose(new Uint8Array(10)); // 26 bytes each
+  for (let i = 0; i < 5; i++) node.raw.propose(new Uint8Array(10)); // 26 bytes each: two fit exactly
   const sizes: number[] = [];
   for (let round = 0; round < 10 && node.raw.hasReady(); round++) {
     const ready = cluster.processReady('1');
     if (ready !== undefined && ready.committedEntries.length > 0) sizes.push(ready.committedEntries.length);
   }
-  assert.deepEqual(sizes, [1, 1, 1, 1]);
+  assert.deepEqual(sizes, [2, 2, 1]);
 });
 
 test('raw node: malformed, foreign and stale messages are ignored', () => {
