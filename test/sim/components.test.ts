@@ -102,11 +102,13 @@ describe('simulated network', () => {
     assert.equal(network.deliverDue(100).length, 3);
   });
 
-  it('discards messages to a crashed node', () => {
-    const network = new SimulatedNetwork<string>(new Prng(2), quiet);
+  it('discards messages to a crashed node, reporting each drop', () => {
+    const dropped: string[] = [];
+    const network = new SimulatedNetwork<string>(new Prng(2), quiet, (delivery) => dropped.push(delivery.message));
     network.send('a', 'b', 'to-b', 0);
     network.send('a', 'c', 'to-c', 0);
     network.discardTo('b');
+    assert.deepEqual(dropped, ['to-b']);
     assert.deepEqual(network.deliverDue(100).map((delivery) => delivery.message), ['to-c']);
   });
 

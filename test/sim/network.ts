@@ -100,9 +100,14 @@ export class SimulatedNetwork<Message> {
 
   /** Drop every message in flight to `nodeId` (its process died: sockets reset). */
   discardTo(nodeId: string): void {
-    const kept = this.heap.filter((inFlight) => inFlight.to !== nodeId);
+    const all = [...this.heap];
     this.heap.length = 0;
-    for (const inFlight of kept) this.push(inFlight);
+    // In delivery order, so drop callbacks run in a deterministic order.
+    all.sort((left, right) => (earlier(left, right) ? -1 : 1));
+    for (const inFlight of all) {
+      if (inFlight.to === nodeId) this.drop(inFlight, 'partition');
+      else this.push(inFlight);
+    }
   }
 
   cut(from: string, to: string): void {
