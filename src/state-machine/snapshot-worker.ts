@@ -1,9 +1,13 @@
 /**
- * Writes a snapshot file off the main thread: a worker opens its own read-only connection,
- * runs VACUUM INTO (one read transaction: a consistent copy at one applied index, never
- * blocking the apply connection thanks to WAL), turns the copy into a self-contained
- * rollback-journal file, reads its applied index, fsyncs it and renames it into place.
- * The event loop (reads, Raft ticks) keeps running the whole time.
+ * Snapshot file work off the main thread, so the event loop (reads, Raft ticks) keeps
+ * running while large files are copied, checked and fsynced.
+ *
+ * - writing: a worker opens its own read-only connection and runs VACUUM INTO (one read
+ *   transaction: a consistent copy at one applied index, never blocking the apply
+ *   connection thanks to WAL), makes the copy a self-contained rollback-journal file,
+ *   reads its applied index, fsyncs it and renames it into place (directory fsynced);
+ * - staging for restore: a worker copies the shipped file beside the database, runs
+ *   quick_check, makes it a rollback-journal file, reads its applied index and fsyncs it.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -12,57 +16,76 @@ import { stateTable } from './connections.js';
 
 const require = createRequire(import.meta.url);
 
-/** Plain JavaScript (CommonJS) so the worker needs no TypeScript loader. */
-const workerSource = `
+/** Shared by both workers: plain JavaScript (CommonJS) so a worker needs no TypeScript loader. */
+const workerPrelude = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
+const path = require('node:path');
 const Database = require(workerData.betterSqlitePath);
-function fsyncPath(path, flags) {
-  const descriptor = fs.openSync(path, flags);
+function fsyncPath(target, flags) {
+  const descriptor = fs.openSync(target, flags);
   try { fs.fsyncSync(descriptor); } finally { fs.closeSync(descriptor); }
 }
-function run() {
+function sealCopy(target, verify) {
+  const copy = new Database(target, { fileMustExist: true });
+  try {
+    if (verify) {
+      const check = copy.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw new Error('quick_check: ' + check);
+    }
+    copy.pragma('journal_mode = DELETE');
+    const index = copy.prepare('SELECT applied_index FROM ' + workerData.stateTable + ' WHERE id = 1').pluck().safeIntegers(true).get();
+    if (typeof index !== 'bigint') throw new Error('no applied index in ' + workerData.stateTable);
+    return Number(index);
+  } finally {
+    copy.close();
+  }
+}
+function answer(run) {
+  try {
+    parentPort.postMessage({ appliedIndex: run() });
+  } catch (error) {
+    parentPort.postMessage({ error: String((error && error.message) || error) });
+  }
+}
+`;
+
+const writeSource = `${workerPrelude}
+answer(() => {
   const source = new Database(workerData.sourcePath, { readonly: true, fileMustExist: true, timeout: workerData.busyTimeoutMs });
   try {
     source.prepare('VACUUM INTO ?').run(workerData.targetPath);
   } finally {
     source.close();
   }
-  const copy = new Database(workerData.targetPath, { fileMustExist: true });
-  let appliedIndex;
-  try {
-    copy.pragma('journal_mode = DELETE');
-    appliedIndex = Number(copy.prepare('SELECT applied_index FROM ' + workerData.stateTable + ' WHERE id = 1').pluck().safeIntegers(true).get());
-  } finally {
-    copy.close();
-  }
+  const appliedIndex = sealCopy(workerData.targetPath, false);
   fsyncPath(workerData.targetPath, 'r+');
   fs.renameSync(workerData.targetPath, workerData.finalPath);
-  fsyncPath(require('node:path').dirname(workerData.finalPath), 'r');
+  fsyncPath(path.dirname(workerData.finalPath), 'r');
   return appliedIndex;
-}
-try {
-  parentPort.postMessage({ appliedIndex: run() });
-} catch (error) {
-  parentPort.postMessage({ error: String(error && error.message || error) });
-}
+});
 `;
 
-/**
- * Copies the database at `sourcePath` to `targetPath` in a worker, then renames it to
- * `finalPath` (durably: file and directory fsynced); resolves to the copy's applied index.
- */
-export function writeSnapshotInWorker(sourcePath: string, targetPath: string, finalPath: string, busyTimeoutMs: number): Promise<number> {
+const stageSource = `${workerPrelude}
+answer(() => {
+  fs.copyFileSync(workerData.sourcePath, workerData.targetPath);
+  const appliedIndex = sealCopy(workerData.targetPath, true);
+  fsyncPath(workerData.targetPath, 'r+');
+  return appliedIndex;
+});
+`;
+
+function runWorker(source: string, workerData: Record<string, unknown>, failure: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(workerSource, {
+    const worker = new Worker(source, {
       eval: true,
-      workerData: { sourcePath, targetPath, finalPath, busyTimeoutMs, stateTable, betterSqlitePath: require.resolve('better-sqlite3') },
+      workerData: { ...workerData, stateTable, betterSqlitePath: require.resolve('better-sqlite3') },
     });
     let settled = false;
     worker.once('message', (message: { appliedIndex?: number; error?: string }) => {
       settled = true;
       if (message.error !== undefined || message.appliedIndex === undefined || !Number.isSafeInteger(message.appliedIndex)) {
-        reject(new StateMachineError('BAD_SNAPSHOT', `snapshot failed: ${message.error ?? 'no applied index in the copy'}`));
+        reject(new StateMachineError('BAD_SNAPSHOT', `${failure}: ${message.error ?? 'no applied index'}`));
       } else {
         resolve(message.appliedIndex);
       }
@@ -72,7 +95,20 @@ export function writeSnapshotInWorker(sourcePath: string, targetPath: string, fi
       reject(error);
     });
     worker.once('exit', (code) => {
-      if (!settled) reject(new StateMachineError('BAD_SNAPSHOT', `snapshot worker exited with code ${code} before answering`));
+      if (!settled) reject(new StateMachineError('BAD_SNAPSHOT', `${failure}: worker exited with code ${code} before answering`));
     });
   });
+}
+
+/**
+ * Copies the database at `sourcePath` to `targetPath` in a worker, then renames it to
+ * `finalPath` (durably: file and directory fsynced); resolves to the copy's applied index.
+ */
+export function writeSnapshotInWorker(sourcePath: string, targetPath: string, finalPath: string, busyTimeoutMs: number): Promise<number> {
+  return runWorker(writeSource, { sourcePath, targetPath, finalPath, busyTimeoutMs }, 'snapshot failed');
+}
+
+/** Copies a shipped snapshot to `targetPath`, checks it and fsyncs it; resolves to its applied index. */
+export function stageSnapshotInWorker(sourcePath: string, targetPath: string): Promise<number> {
+  return runWorker(stageSource, { sourcePath, targetPath }, `not a usable snapshot: ${sourcePath}`);
 }

@@ -16,14 +16,14 @@
  * the same transaction as the entry's statements, so a crash never applies an entry twice.
  */
 import Database from 'better-sqlite3';
-import { copyFileSync, existsSync, renameSync, statSync } from 'node:fs';
+import { existsSync, renameSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { contentChecksum } from './checksum.js';
 import type { ContentChecksum } from './checksum.js';
 import { dumpLines, userTables } from './dump.js';
-import { fsyncDirectory, fsyncFile, fsyncFileAsync, removeIfPresent } from './files.js';
-import { writeSnapshotInWorker } from './snapshot-worker.js';
+import { fsyncDirectory, fsyncFileAsync, removeIfPresent } from './files.js';
+import { stageSnapshotInWorker, writeSnapshotInWorker } from './snapshot-worker.js';
 import { decodeCommand } from './command-codec.js';
 import {
   assertUtcTimeZone, openApplyConnection, openPristineConnection, openReadConnection, readAppliedIndex,
@@ -171,6 +171,8 @@ export class SqliteStateMachine {
   private closed = false;
   /** Inside applyBatch: a lost transaction must restart the batch one entry at a time. */
   private batching = false;
+  /** Between restore()'s start and its swap: applying entries then is a programmer error. */
+  private restoring = false;
   readonly sqliteVersion: string;
 
   constructor(options: StateMachineOptions) {
@@ -324,6 +326,7 @@ export class SqliteStateMachine {
     const firstEntry = entries[0];
     if (firstEntry === undefined) return [];
     if (this.closed) throw new StateMachineError('CLOSED', 'the state machine is closed');
+    assert(!this.restoring, 'no entries apply while a restore is in progress');
     if (!this.healthy) this.recover(firstEntry.index);
     const pending = entries.filter((item) => item.index > this.appliedIndexValue);
     const skipped = entries.slice(0, entries.length - pending.length).map((item) => this.apply(item.index, item.data));
@@ -384,6 +387,7 @@ export class SqliteStateMachine {
 
   private skipIfApplied(index: number): ApplyOutcome | undefined {
     if (this.closed) throw new StateMachineError('CLOSED', 'the state machine is closed');
+    assert(!this.restoring, 'no entries apply while a restore is in progress');
     assert(Number.isSafeInteger(index) && index > 0, 'entry index is a positive integer');
     if (!this.healthy) this.recover(index);
     if (index <= this.appliedIndexValue) return { entryIndex: index, results: [], deduplicated: false, skipped: true };
@@ -640,25 +644,37 @@ export class SqliteStateMachine {
 
   /**
    * Replaces the database with the snapshot at `fromPath` (left untouched): stage a checked
-   * copy beside the database, checkpoint and close, remove the old WAL, rename the copy into
-   * place, fsync the directory, reopen. A crash at any point leaves the old or the new database.
+   * copy beside the database (on a worker thread: reads keep answering from the old
+   * database), then checkpoint and close, remove the old WAL, rename the copy into place,
+   * fsync the directory, reopen. A crash at any point leaves the old or the new database.
+   * The caller applies no entries until it resolves (asserted).
    */
-  restore(fromPath: string): SnapshotInfo {
-    const connections = this.open();
+  async restore(fromPath: string): Promise<SnapshotInfo> {
+    this.open();
+    assert(!this.restoring, 'one restore at a time');
     if (!existsSync(fromPath)) throw new StateMachineError('BAD_SNAPSHOT', `no snapshot file at ${fromPath}`);
-    removeIfPresent(this.stagingPath);
-    copyFileSync(fromPath, this.stagingPath);
-    let appliedIndex: number;
+    this.restoring = true;
     try {
-      appliedIndex = sealSnapshotFile(this.stagingPath, { verify: true });
-      fsyncFile(this.stagingPath);
-    } catch (error) {
       removeIfPresent(this.stagingPath);
-      if (error instanceof StateMachineError) throw error;
-      throw new StateMachineError('BAD_SNAPSHOT', `not a usable snapshot: ${fromPath}: ${String(error)}`, { cause: error });
+      let appliedIndex: number;
+      try {
+        appliedIndex = await stageSnapshotInWorker(fromPath, this.stagingPath);
+      } catch (error) {
+        removeIfPresent(this.stagingPath);
+        throw error;
+      }
+      this.onRestoreStep?.('staged');
+      this.swapInStagedDatabase();
+      assert(this.appliedIndexValue === appliedIndex, 'the restored database holds the snapshot index');
+      return { appliedIndex, bytes: (await stat(this.path)).size };
+    } finally {
+      this.restoring = false;
     }
-    this.onRestoreStep?.('staged');
-    checkpointFully(connections.apply);
+  }
+
+  /** The synchronous, crash-safe part of restore(): after it the new database is open. */
+  private swapInStagedDatabase(): void {
+    checkpointFully(this.open().apply);
     this.closeConnections();
     this.onRestoreStep?.('closed');
     removeIfPresent(`${this.path}-wal`);
@@ -670,8 +686,6 @@ export class SqliteStateMachine {
     this.onRestoreStep?.('renamed');
     this.connections = this.openConnections();
     this.haltReason = undefined;
-    assert(this.appliedIndexValue === appliedIndex, 'the restored database holds the snapshot index');
-    return { appliedIndex, bytes: statSync(this.path).size };
   }
 
   close(): void {

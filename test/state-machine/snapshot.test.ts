@@ -36,7 +36,10 @@ test('snapshot then restore reproduces the content and the applied index', async
     assert.equal(info.appliedIndex, 20);
     assert.ok(info.bytes > 20 * 4000);
     assert.equal(existsSync(`${snapshotPath}.partial`), false);
-    const restored = target.restore(snapshotPath);
+    const restoring = target.restore(snapshotPath);
+    assert.throws(() => target.apply(4, entry(['SELECT 1'])), /no entries apply while a restore is in progress/);
+    assert.equal(target.query([statement('SELECT count(*) FROM t')])[0]?.kind, 'rows', 'reads answer from the old database meanwhile');
+    const restored = await restoring;
     assert.equal(restored.appliedIndex, 20);
     assert.equal(target.appliedIndex, 20);
     assert.equal(target.checksum().checksum, source.checksum().checksum);
@@ -72,7 +75,7 @@ test('entries applied while a snapshot is being copied end up in it, and its ind
     const info = await snapshotting;
     assert.ok(info.appliedIndex >= 300 && info.appliedIndex < next, `index ${info.appliedIndex}`);
     fill(reference, 1, info.appliedIndex, 'live');
-    target.restore(snapshotPath);
+    await target.restore(snapshotPath);
     assert.equal(target.checksum().checksum, reference.checksum().checksum);
   } finally {
     source.close();
@@ -82,7 +85,7 @@ test('entries applied while a snapshot is being copied end up in it, and its ind
   }
 });
 
-test('a file that is not a quorumlite snapshot is refused and the database is untouched', () => {
+test('a file that is not a quorumlite snapshot is refused and the database is untouched', async () => {
   const directory = temporaryDirectory('bad-snapshot');
   const machine = new SqliteStateMachine({ path: join(directory.path, 'db.sqlite') });
   try {
@@ -95,7 +98,7 @@ test('a file that is not a quorumlite snapshot is refused and the database is un
     plainDatabase.exec('CREATE TABLE x(a); INSERT INTO x VALUES (1)');
     plainDatabase.close();
     for (const path of [garbage, plain, join(directory.path, 'missing.db')]) {
-      assert.throws(() => machine.restore(path), (error: unknown) => error instanceof StateMachineError && error.code === 'BAD_SNAPSHOT');
+      await assert.rejects(machine.restore(path), (error: unknown) => error instanceof StateMachineError && error.code === 'BAD_SNAPSHOT');
       assert.deepEqual(machine.checksum(), before);
       assert.equal(existsSync(join(directory.path, 'db.sqlite.restore')), false);
     }
