@@ -1,8 +1,9 @@
 /**
  * Runs the datadriven interaction scripts in testdata/. Each script is prose (lines
  * starting with #) and blocks of a command, a line `----`, and the expected output up
- * to the next blank line. REWRITE=1 (or --rewrite) regenerates the expected output in
- * place; review the diff before committing.
+ * to the next blank line. `REWRITE=1 node --import tsx --test test/raft/interaction.test.ts`
+ * (or `node --import tsx test/raft/interaction.test.ts --rewrite`) regenerates the
+ * expected output in place; review the diff before committing.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
