@@ -575,7 +575,9 @@ export class Raft {
   /** Raft dissertation §4.2.2: a leader removed from the cluster steps down once the change commits. */
   private stepDownAfterRemoval(): void {
     this.broadcastAppend();
-    const successor = this.bestCaughtUpVoter();
+    // Hand over at once to a voter that has our whole log, so it can win without waiting.
+    const best = this.bestCaughtUpVoter();
+    const successor = best !== undefined && this.progress.get(best)?.match === this.log.lastIndex() ? best : undefined;
     if (successor !== undefined) this.sendTimeoutNow(successor);
     this.emit('stepped-down-after-removal', { successor: successor ?? '' });
     this.becomeFollower(this.term, '');
