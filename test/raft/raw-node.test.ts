@@ -384,3 +384,42 @@ test('raw node: etcd-style bootstrap (conf-change entries at 1..n) works, and a 
   assert.equal(cluster.node('4').raw.status().commit, cluster.node('1').raw.status().commit);
   assert.equal(cluster.node('4').applied[0]?.index, 1, 'the joiner applies from the first bootstrap entry');
 });
+
+test('raw node: a failed snapshot is retried after the follower answers a heartbeat', () => {
+  const cluster = new TestCluster(['1', '2', '3']);
+  cluster.elect('1');
+  const leader = cluster.node('1');
+  cluster.dropIf = (m) => m.to === '3' || m.from === '3';
+  for (let i = 0; i < 3; i++) leader.raw.propose(encoder.encode(`v${i}`));
+  cluster.stabilize();
+  const applied = leader.raw.status().applied;
+  leader.storage.createSnapshot(applied, leader.raw.confStateAt(applied), new Uint8Array(0));
+  leader.storage.compact(applied);
+  cluster.dropIf = () => false;
+  leader.raw.tick(); // heartbeat; 3 answers; the leader probes, learns 3 is behind, and needs a snapshot
+  cluster.processReady('1');
+  cluster.deliverAll();
+  cluster.processReady('3');
+  cluster.deliverAll();
+  cluster.processReady('1');
+  cluster.deliverAll();
+  cluster.processReady('3');
+  const snapshots = () => cluster.queue.filter((m) => m.type === 'MsgSnap' && m.to === '3').length;
+  cluster.deliverAll();
+  cluster.processReady('1');
+  assert.equal(snapshots(), 1, 'one MsgSnap goes out');
+  assert.equal(leader.raw.status().progress['3']?.state, 'snapshot');
+  cluster.queue = []; // the transfer fails
+  leader.raw.reportSnapshot('3', 'failure');
+  assert.equal(leader.raw.status().progress['3']?.state, 'probe');
+  leader.raw.tick();
+  cluster.processReady('1');
+  assert.equal(snapshots(), 0, 'paused until 3 answers a heartbeat');
+  cluster.deliverAll();
+  cluster.processReady('3');
+  cluster.deliverAll();
+  cluster.processReady('1');
+  assert.equal(snapshots(), 1, 'then the snapshot is sent again');
+  cluster.stabilize();
+  assert.equal(cluster.node('3').raw.status().commit, leader.raw.status().commit);
+});
