@@ -498,8 +498,10 @@ export class SqliteStateMachine {
   private runEach(connections: Connections, index: number, statements: readonly Statement[]): StatementResult[] {
     const results: StatementResult[] = [];
     for (const statement of statements) {
-      results.push(connections.applyRunner.run(statement, this.settings.timings));
-      if (!connections.apply.inTransaction) this.restartAfterRollback(connections, index, results);
+      const result = connections.applyRunner.run(statement, this.settings.timings);
+      results.push(result);
+      // Only a failing statement can end the transaction (ROLLBACK conflict resolution).
+      if (result.kind === 'error' && !connections.apply.inTransaction) this.restartAfterRollback(connections, index, results);
     }
     return results;
   }
@@ -510,15 +512,14 @@ export class SqliteStateMachine {
     for (const statement of statements) {
       const result = connections.applyRunner.run(statement, this.settings.timings);
       results.push(result);
+      if (result.kind !== 'error') continue;
       if (!connections.apply.inTransaction) {
         this.restartAfterRollback(connections, index, results);
         return results;
       }
-      if (result.kind === 'error') {
-        connections.internal.rollbackToSavepoint.run();
-        connections.internal.releaseSavepoint.run();
-        return results;
-      }
+      connections.internal.rollbackToSavepoint.run();
+      connections.internal.releaseSavepoint.run();
+      return results;
     }
     connections.internal.releaseSavepoint.run();
     return results;
