@@ -40,6 +40,8 @@ export class DurableTwin implements RaftStorage {
   private offsetTerm = 0;
   private log: Entry[] = [];
   private lastAppend: { firstIndex: number; count: number } | undefined;
+  /** When set and returning true, snapshot() throws SNAPSHOT_TEMPORARILY_UNAVAILABLE. */
+  snapshotUnavailable: (() => boolean) | undefined;
 
   constructor(confState: ConfState, private readonly faults: DiskFaults = {}) {
     this.snapshotValue = { metadata: { index: 0, term: 0, confState }, data: new Uint8Array(0) };
@@ -83,7 +85,14 @@ export class DurableTwin implements RaftStorage {
     return this.offsetIndex + this.log.length;
   }
 
+  /** The core's read: may answer SNAPSHOT_TEMPORARILY_UNAVAILABLE while `snapshotUnavailable` says so. */
   snapshot(): Snapshot {
+    if (this.snapshotUnavailable?.() === true) throw new RaftStorageError('SNAPSHOT_TEMPORARILY_UNAVAILABLE', 'the snapshot is still being produced');
+    return this.snapshotValue;
+  }
+
+  /** The simulator's own read of the latest snapshot (never unavailable). */
+  latestSnapshot(): Snapshot {
     return this.snapshotValue;
   }
 

@@ -10,8 +10,10 @@
  *   ever persisted must always come with the same payload and the same previous term.
  * - leader-completeness: a new leader's log holds every entry committed before it.
  * - state-machine-safety: every node applies the same entry at each index.
+ * - durable-state-monotonic: a node's persisted term and commit never go back.
+ * - applied-beyond-commit: nothing is applied before its commit is persisted.
  */
-import type { Entry } from '../../src/raft/types.js';
+import type { Entry, HardState } from '../../src/raft/types.js';
 import type { DurableTwin } from './durable-twin.js';
 import { digestBytes } from './trace.js';
 
@@ -21,6 +23,8 @@ export type InvariantName =
   | 'log-matching'
   | 'leader-completeness'
   | 'state-machine-safety'
+  | 'durable-state-monotonic'
+  | 'applied-beyond-commit'
   | 'linearizability'
   | 'liveness'
   | 'core-exception';
@@ -59,7 +63,25 @@ export class SafetyMonitor {
     return this.leaderByTerm.size;
   }
 
-  observeHardState(nodeId: string, term: number, vote: string): void {
+  /**
+   * A hard state about to be persisted over `persisted`. The term never goes back;
+   * neither does commit (the core may only learn of more commits). One vote per term.
+   */
+  observeHardState(nodeId: string, next: HardState, persisted: HardState): void {
+    if (next.term < persisted.term) throw new InvariantViolation('durable-state-monotonic', `${nodeId} persists term ${next.term} over ${persisted.term}`);
+    if (next.commit < persisted.commit) throw new InvariantViolation('durable-state-monotonic', `${nodeId} persists commit ${next.commit} over ${persisted.commit}`);
+    if (next.term === persisted.term && persisted.vote !== '' && next.vote !== persisted.vote) {
+      throw new InvariantViolation('single-vote-per-term', `${nodeId} replaces its vote for ${persisted.vote} with "${next.vote}" in term ${next.term}`);
+    }
+    this.observeVote(nodeId, next.term, next.vote);
+  }
+
+  /** The runtime applies only what the persisted hard state says is committed. */
+  checkAppliedIsCommitted(nodeId: string, index: number, persistedCommit: number): void {
+    if (index > persistedCommit) throw new InvariantViolation('applied-beyond-commit', `${nodeId} is handed entry ${index} to apply, but its persisted commit is ${persistedCommit}`);
+  }
+
+  private observeVote(nodeId: string, term: number, vote: string): void {
     if (vote === '') return;
     let votes = this.votesByNode.get(nodeId);
     if (votes === undefined) {

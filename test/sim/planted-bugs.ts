@@ -32,7 +32,7 @@ export const plantedBugs: readonly PlantedBug[] = [
     description: 'the durable twin acknowledges an append, then loses it in a crash',
     options: { plantedDiskFaults: { loseLastAppendOnRestart: true }, scenarioOverrides: { crashProbabilityPerTick: 0.1, downTicksMax: 5 } },
     caughtBy: 'leader-completeness',
-    alsoCaughtBy: ['state-machine-safety', 'log-matching', 'linearizability', 'liveness'],
+    alsoCaughtBy: ['state-machine-safety', 'log-matching', 'linearizability', 'liveness', 'durable-state-monotonic', 'applied-beyond-commit'],
   },
   {
     name: 'replay-vote-grant',

@@ -32,6 +32,8 @@ export interface Scenario {
   readonly snapshotEntriesInterval: number;
   /** Entries kept in the log behind a snapshot when compacting. */
   readonly compactionKeepEntries: number;
+  /** The chance each core read of the snapshot answers SNAPSHOT_TEMPORARILY_UNAVAILABLE. */
+  readonly snapshotUnavailableProbability: number;
   readonly clientOperationProbabilityPerTick: number;
   readonly clientOperationTimeoutTicks: number;
 }
@@ -71,6 +73,7 @@ export function drawScenario(prng: Prng): Scenario {
     reportUnreachableProbability: prng.pick([0, 0.5]),
     snapshotEntriesInterval: prng.nextIntBetween(3, 40),
     compactionKeepEntries: prng.nextIntBetween(0, 5),
+    snapshotUnavailableProbability: prng.pick([0, 0, 0.3]),
     clientOperationProbabilityPerTick: prng.pick([0.1, 0.3, 0.6]),
     clientOperationTimeoutTicks: prng.nextIntBetween(30, 150),
   };

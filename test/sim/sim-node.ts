@@ -54,7 +54,7 @@ export class SimNode {
   }
 
   start(settings: CoreSettings): void {
-    const snapshot = this.twin.snapshot();
+    const snapshot = this.twin.latestSnapshot();
     const machine = new KvStateMachine(snapshot.metadata.confState, decodeConfChange);
     machine.restore(snapshot.data, snapshot.metadata.index, snapshot.metadata.term);
     this.machine = machine;

@@ -189,6 +189,8 @@ export class Simulation {
   private addNode(id: string, twin: DurableTwin): SimNode {
     const nodePrng = this.nodePrngSource.fork();
     const node = new SimNode(id, twin, nodePrng.nextInt(this.stepsPerTick), () => nodePrng.nextFloat());
+    const unavailable = this.scenario.snapshotUnavailableProbability;
+    twin.snapshotUnavailable = unavailable > 0 ? () => this.tick < this.chaosTicks && this.faultPrng.chance(unavailable) : undefined;
     this.nodes.set(id, node);
     node.start(this.settings);
     return node;
@@ -231,7 +233,8 @@ export class Simulation {
       // Fields: type from to term index logTerm commit entryCount reject.
       this.trace.record(this.step, 'deliver', message.type, message.from, message.to, message.term, message.index, message.logTerm,
         message.commit, message.entries.length, message.reject);
-      target.core('step', () => target.core$.step({ ...message }));
+      // A fresh copy per delivery: duplicates must not share state.
+      target.core('step', () => target.core$.step({ ...message, entries: [...message.entries] }));
       if (message.type === 'MsgSnap') this.reportSnapshot(delivery, 'finish');
     }
   }
@@ -317,7 +320,7 @@ export class Simulation {
       twin.append(ready.entries);
     }
     if (ready.hardState !== undefined) {
-      this.monitor.observeHardState(node.id, ready.hardState.term, ready.hardState.vote);
+      this.monitor.observeHardState(node.id, ready.hardState, node.twin.hardState());
       twin.persist({ hardState: ready.hardState, entries: [] });
     }
   }
@@ -326,6 +329,7 @@ export class Simulation {
     const machine = node.machine$;
     for (const entry of ready.committedEntries) {
       if (entry.index <= machine.appliedIndex) continue;
+      this.monitor.checkAppliedIsCommitted(node.id, entry.index, node.twin.hardState().commit);
       const applied = machine.apply(entry);
       const firstApply = this.monitor.observeApplied(node.id, applied.index, applied.term, applied.label);
       this.completeWrite(node, applied.index, applied.label);
@@ -360,7 +364,7 @@ export class Simulation {
   private maybeTakeSnapshot(node: SimNode): void {
     const machine = node.machine;
     if (machine === undefined) return;
-    const snapshotIndex = node.twin.snapshot().metadata.index;
+    const snapshotIndex = node.twin.latestSnapshot().metadata.index;
     if (machine.appliedIndex - snapshotIndex < this.scenario.snapshotEntriesInterval) return;
     node.twin.createSnapshot(machine.appliedIndex, machine.confState, machine.snapshotData());
     node.twin.compact(Math.max(node.twin.firstIndex() - 1, machine.appliedIndex - this.scenario.compactionKeepEntries));
@@ -372,7 +376,9 @@ export class Simulation {
   private send(node: SimNode, message: Message): void {
     if (this.options.plantedNetworkFault === 'replay-vote-grant-with-new-term') this.replayVoteGrants(message);
     if (message.type === 'MsgSnap') this.stats.snapshotsSent++;
-    this.network.send(message.from, message.to, { message, senderIncarnation: node.incarnation }, this.step);
+    // Copy at send, as serializing would: later changes by the sender must not leak.
+    const copy: Message = { ...message, entries: [...message.entries] };
+    this.network.send(message.from, message.to, { message: copy, senderIncarnation: node.incarnation }, this.step);
   }
 
   /** The planted network bug: an old vote grant, relabelled with the candidate's new term, counts again. */
@@ -545,9 +551,14 @@ export class Simulation {
     if (leader === undefined) return;
     const voters = leader.core('status', () => leader.core$.status()).confState.voters.filter((id) => id !== leader.id);
     if (voters.length === 0) return;
+    this.stats.transfersRequested++;
+    if (this.faultPrng.chance(0.3)) {
+      const result = leader.request('stepDown', () => leader.core$.stepDown());
+      this.trace.record(this.step, 'step-down', leader.id, result instanceof Error ? `refused ${result.code}` : `to ${result}`);
+      return;
+    }
     const target = this.faultPrng.pick(voters);
     const result = leader.request('transferLeadership', () => leader.core$.transferLeadership(target));
-    this.stats.transfersRequested++;
     this.trace.record(this.step, 'transfer', leader.id, target, result instanceof Error ? `refused ${result.code}` : 'started');
   }
 
