@@ -281,16 +281,18 @@ export class NodeRuntime {
     }
   }
 
-  /** The voter (other than this node) whose log matches the leader's furthest. */
+  /** The voter (other than this node) whose log matches the leader's furthest, preferring ones heard from recently. */
   mostCaughtUpVoter(): NodeId | undefined {
     const status = this.#core?.status();
     if (status === undefined) return undefined;
-    let best: { id: NodeId; match: number } | undefined;
+    let best: { id: NodeId; match: number; active: boolean } | undefined;
     for (const id of status.confState.voters) {
-      if (id === this.config.nodeId) continue;
       const progress = status.progress[id];
-      if (progress === undefined) continue;
-      if (best === undefined || progress.match > best.match) best = { id, match: progress.match };
+      if (id === this.config.nodeId || progress === undefined) continue;
+      const candidate = { id, match: progress.match, active: progress.recentActive };
+      const better = best === undefined || (candidate.active && !best.active) ||
+        (candidate.active === best.active && candidate.match > best.match);
+      if (better) best = candidate;
     }
     return best?.id;
   }
