@@ -87,7 +87,12 @@ test('/nodes lists three reachable voters and /readyz is ready on every node', a
       return answer.status === 200 ? answer : undefined;
     });
     assert.match(ready.text, /\[\+\]leader ok/);
+    const synced = await http(`${node.url}/readyz?sync&timeout=10s`);
+    assert.equal(synced.status, 200, synced.text);
+    assert.match(synced.text, /\[\+\]sync ok/);
   }
+  const metrics = await http(`${leader.url}/metrics`);
+  assert.match(metrics.text, /quorumlite_raft_is_leader 1/);
 });
 
 test('POST /leader on a follower hands leadership to another voter', async () => {
