@@ -1,0 +1,116 @@
+/**
+ * Decision 2 end to end: with the data directory on a full disk, a write cannot be
+ * persisted; the node halts where it is (reported by readiness), retries the same step,
+ * and once space returns the write completes and nothing was skipped or lost — also
+ * after a restart. Needs root for a size-limited tmpfs; skips with a printed reason otherwise.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ExecuteRequest, QueryRequest } from '../../src/http/service.js';
+import { QuorumNode } from '../../src/node/node.js';
+import { silentLogger } from '../../src/node/logger.js';
+import { freePort, waitFor } from '../cluster/harness.js';
+
+const mountPoint = mkdtempSync(join(tmpdir(), 'quorumlite-disk-full-'));
+/** Room for the node's files (log segment, database, WAL); the filler takes the rest. */
+const tmpfsBytes = 48 * 1024 * 1024;
+const fillerChunkBytes = 256 * 1024;
+const fillerChunkCountMax = Math.ceil(tmpfsBytes / fillerChunkBytes) + 1;
+let mounted = false;
+const context = { signal: new AbortController().signal };
+
+function tryMount(): string | undefined {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${tmpfsBytes}`, 'tmpfs', mountPoint], { stdio: 'pipe' });
+    mounted = true;
+    return undefined;
+  } catch (error) {
+    return `cannot mount a tmpfs (${(error as Error).message.split('\n')[0]}); needs root`;
+  }
+}
+
+after(() => {
+  if (mounted) execFileSync('umount', ['-l', mountPoint], { stdio: 'pipe' });
+  rmSync(mountPoint, { recursive: true, force: true });
+});
+
+function write(value: string): ExecuteRequest {
+  return {
+    statements: [{ sql: 'INSERT INTO t(v) VALUES (?)', positional: [value], named: {} }],
+    transaction: false, timings: false, timeoutMs: 120_000, dbTimeoutMs: null, forward: true, credentials: null,
+    queue: false, wait: false, idempotencyKey: null,
+  };
+}
+
+function read(): QueryRequest {
+  return {
+    statements: [{ sql: 'SELECT v FROM t ORDER BY id', positional: [], named: {} }], transaction: false, timings: false,
+    timeoutMs: 10_000, dbTimeoutMs: null, forward: true, credentials: null, level: 'linearizable', freshnessMs: null,
+    freshnessStrict: false, minIndex: null, linearizableTimeoutMs: 10_000,
+  };
+}
+
+/** Fills the disk until ENOSPC (bounded in chunks); returns the filler's path. */
+function fillDisk(): string {
+  const path = join(mountPoint, 'filler');
+  const descriptor = openSync(path, 'w');
+  const chunk = Buffer.alloc(fillerChunkBytes, 1);
+  try {
+    for (let count = 0; count < fillerChunkCountMax; count += 1) writeSync(descriptor, chunk);
+    throw new Error(`the disk did not fill after ${fillerChunkCountMax} chunks`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+  } finally {
+    closeSync(descriptor);
+  }
+  return path;
+}
+
+async function start(dataDirectory: string, address: { raft: string; http: { host: string; port: number } }): Promise<QuorumNode> {
+  return QuorumNode.start({
+    nodeId: address.raft, raftAdvertisedAddress: address.raft, apiAdvertisedAddress: `${address.http.host}:${address.http.port}`,
+    dataDirectory, httpListen: address.http, raftListen: address.raft, logger: silentLogger, version: 'test', haltRetryIntervalMs: 50,
+  });
+}
+
+test('a full disk halts the node at the same step; freeing space resumes it with nothing lost', async (t) => {
+  const reason = tryMount();
+  if (reason !== undefined) {
+    console.log(`skipped: ${reason}`);
+    t.skip(reason);
+    return;
+  }
+  const dataDirectory = join(mountPoint, 'node');
+  const address = { raft: `127.0.0.1:${await freePort('127.0.0.1')}`, http: { host: '127.0.0.1', port: await freePort('127.0.0.1') } };
+  let node = await start(dataDirectory, address);
+  try {
+    await waitFor('leadership', () => (node.runtime.isLeader ? true : undefined));
+    await node.service.execute({ ...write('x'), statements: [{ sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)', positional: [], named: {} }] }, context);
+    await node.service.execute(write('before'), context);
+
+    const filler = fillDisk();
+    const pending = node.service.execute(write('during'), context);
+    await waitFor('the node reports itself halted', async () => {
+      const checks = await node.service.readiness({ sync: false, timeoutMs: 1000, credentials: null }, context);
+      return checks.some((check) => check.name === 'store' && !check.ok && /halted/.test(check.message)) ? true : undefined;
+    });
+    rmSync(filler);
+    const written = await pending;
+    assert.deepEqual(written.results, [{ kind: 'write', lastInsertId: 2, rowsAffected: 1 }]);
+    const checks = await node.service.readiness({ sync: false, timeoutMs: 1000, credentials: null }, context);
+    assert.ok(checks.every((check) => check.ok), JSON.stringify(checks));
+    await node.service.execute(write('after'), context);
+
+    await node.stop();
+    node = await start(dataDirectory, address);
+    await waitFor('leadership after restart', () => (node.runtime.isLeader ? true : undefined));
+    const rows = await node.service.query(read(), context);
+    assert.deepEqual(rows.results, [{ kind: 'rows', columns: ['v'], types: ['text'], rows: [['before'], ['during'], ['after']] }]);
+  } finally {
+    await node.stop({ transferLeadership: false });
+  }
+});
