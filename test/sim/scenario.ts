@@ -34,6 +34,8 @@ export interface Scenario {
   readonly compactionKeepEntries: number;
   /** The chance each core read of the snapshot answers SNAPSHOT_TEMPORARILY_UNAVAILABLE. */
   readonly snapshotUnavailableProbability: number;
+  /** The state machine survives crashes (as SQLite does), so restarts begin with applied > snapshot. */
+  readonly durableStateMachine: boolean;
   readonly clientOperationProbabilityPerTick: number;
   readonly clientOperationTimeoutTicks: number;
 }
@@ -74,6 +76,7 @@ export function drawScenario(prng: Prng): Scenario {
     snapshotEntriesInterval: prng.nextIntBetween(3, 40),
     compactionKeepEntries: prng.nextIntBetween(0, 5),
     snapshotUnavailableProbability: prng.pick([0, 0, 0.3]),
+    durableStateMachine: prng.chance(0.5),
     clientOperationProbabilityPerTick: prng.pick([0.1, 0.3, 0.6]),
     clientOperationTimeoutTicks: prng.nextIntBetween(30, 150),
   };

@@ -40,6 +40,8 @@ export class SimNode {
   /** Set once the node's removal has been applied: it shuts down for good at this tick. */
   retireAtTick: number | undefined;
   retired = false;
+  /** What survives a crash of a durable state machine. */
+  private durableMachine: KvStateMachine | undefined;
 
   constructor(
     readonly id: string,
@@ -47,16 +49,21 @@ export class SimNode {
     /** The sub-tick step at which this node's clock ticks (nodes' clocks are out of phase). */
     readonly tickPhase: number,
     private readonly random: () => number,
+    private readonly stateMachineIsDurable: boolean,
   ) {}
 
   get isUp(): boolean {
     return this.raw !== undefined;
   }
 
+  /**
+   * Start (or restart) from the twin. A durable state machine (like the real one in
+   * SQLite, which commits its applied index with each entry) survives a crash and the
+   * core restarts with `applied` at its index; a volatile one restarts from the snapshot.
+   */
   start(settings: CoreSettings): void {
-    const snapshot = this.twin.latestSnapshot();
-    const machine = new KvStateMachine(snapshot.metadata.confState, decodeConfChange);
-    machine.restore(snapshot.data, snapshot.metadata.index, snapshot.metadata.term);
+    const machine = this.durableMachine ?? this.machineFromSnapshot();
+    this.durableMachine = undefined;
     this.machine = machine;
     this.role = 'follower';
     this.leaderId = '';
@@ -64,8 +71,16 @@ export class SimNode {
     this.raw = this.core('construct', () => new RawNode({ ...settings, id: this.id, storage: this.twin, applied: machine.appliedIndex, random: this.random }));
   }
 
-  /** Lose everything that is not in the twin. Returns the client operations cut off. */
+  private machineFromSnapshot(): KvStateMachine {
+    const snapshot = this.twin.latestSnapshot();
+    const machine = new KvStateMachine(snapshot.metadata.confState, decodeConfChange);
+    machine.restore(snapshot.data, snapshot.metadata.index, snapshot.metadata.term);
+    return machine;
+  }
+
+  /** Lose everything that is not durable. Returns the client operations cut off. */
   crash(): { writes: PendingWrite[]; reads: PendingRead[] } {
+    if (this.stateMachineIsDurable) this.durableMachine = this.machine;
     const cutOff = { writes: [...this.pendingWrites.values()], reads: [...this.pendingReads.values()] };
     this.pendingWrites.clear();
     this.pendingReads.clear();

@@ -188,7 +188,7 @@ export class Simulation {
 
   private addNode(id: string, twin: DurableTwin): SimNode {
     const nodePrng = this.nodePrngSource.fork();
-    const node = new SimNode(id, twin, nodePrng.nextInt(this.stepsPerTick), () => nodePrng.nextFloat());
+    const node = new SimNode(id, twin, nodePrng.nextInt(this.stepsPerTick), () => nodePrng.nextFloat(), this.scenario.durableStateMachine);
     const unavailable = this.scenario.snapshotUnavailableProbability;
     twin.snapshotUnavailable = unavailable > 0 ? () => this.tick < this.chaosTicks && this.faultPrng.chance(unavailable) : undefined;
     this.nodes.set(id, node);
@@ -455,7 +455,7 @@ export class Simulation {
       node.restartAtTick = undefined;
       node.start(this.settings);
       this.trace.record(this.step, 'restart', node.id, `term=${node.twin.hardState().term}`, `vote=${node.twin.hardState().vote}`,
-        `last=${node.twin.lastIndex()}`, `applied=${node.machine$.appliedIndex}`);
+        `last=${node.twin.lastIndex()}`, `commit=${node.twin.hardState().commit}`, `applied=${node.machine$.appliedIndex}`);
     }
   }
 
