@@ -141,7 +141,9 @@ export class NodeClusterService implements ClusterService {
     this.#queueSequence += 1;
     const sequenceNumber = this.#queueSequence;
     this.#queuedInFlight += 1;
-    const write = this.execute({ ...request, queue: false }, context).finally(() => {
+    // Without ?wait the client may hang up at once: the write must not be tied to its connection.
+    const writeContext = request.wait ? context : { signal: new AbortController().signal };
+    const write = this.execute({ ...request, queue: false }, writeContext).finally(() => {
       this.#queuedInFlight -= 1;
     });
     if (request.wait) {

@@ -34,12 +34,14 @@ export interface QuorumNodeOptions extends NodeConfigInput {
   readonly clusterId?: string;
   readonly transportLimits?: Partial<TransportLimits>;
   readonly http?: Partial<HttpServerOptions>;
+  /** Queued writes (`?queue`) in flight at most; default queuedWriteCountMaxDefault. */
+  readonly queuedWriteCountMax?: number;
   /** Called if the Ready loop hits a broken invariant (the node has stopped serving writes). */
   readonly onFatal?: (error: Error) => void;
 }
 
 export const defaultClusterId = 'quorumlite';
-export const queuedWriteCountMax = 10_000;
+export const queuedWriteCountMaxDefault = 10_000;
 
 export class QuorumNode {
   readonly config: NodeConfig;
@@ -80,7 +82,7 @@ export class QuorumNode {
     this.service = new NodeClusterService(this.runtime, this.membership, {
       version: options.version,
       isReadOnly: (statement) => isReadOnlyStatement(stateMachine, statement),
-      queuedWriteCountMax,
+      queuedWriteCountMax: options.queuedWriteCountMax ?? queuedWriteCountMaxDefault,
     });
     this.http = createHttpServer(this.service, { quorumliteVersion: options.version, ...options.http });
   }

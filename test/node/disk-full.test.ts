@@ -95,13 +95,13 @@ test('a full disk halts the node at the same step; freeing space resumes it with
     const filler = fillDisk();
     const pending = node.service.execute(write('during'), context);
     await waitFor('the node reports itself halted', async () => {
-      const checks = await node.service.readiness({ sync: false, timeoutMs: 1000, credentials: null }, context);
+      const checks = await node.service.readiness({ sync: false, timeoutMs: 1000, credentials: null });
       return checks.some((check) => check.name === 'store' && !check.ok && /halted/.test(check.message)) ? true : undefined;
     });
     rmSync(filler);
     const written = await pending;
     assert.deepEqual(written.results, [{ kind: 'write', lastInsertId: 2, rowsAffected: 1 }]);
-    const checks = await node.service.readiness({ sync: false, timeoutMs: 1000, credentials: null }, context);
+    const checks = await node.service.readiness({ sync: false, timeoutMs: 1000, credentials: null });
     assert.ok(checks.every((check) => check.ok), JSON.stringify(checks));
     await node.service.execute(write('after'), context);
 

@@ -111,9 +111,9 @@ test('the entry size bound: a write of exactly entryDataBytesMax is accepted, on
   await node.stop();
 });
 
-test('writes waiting on a leader that loses its quorum fail promptly; the waiting table is bounded', async () => {
+test('writes waiting on a leader that loses its quorum fail promptly; the queued-write and waiting tables are bounded', async () => {
   const addresses = [await allocate('127.0.0.1'), await allocate('127.0.0.2'), await allocate('127.0.0.3')];
-  const bound = { pendingProposalCountMax: 3 };
+  const bound = { pendingProposalCountMax: 3, queuedWriteCountMax: 2 };
   const first = await startNode(addresses[0]!, temporaryDirectory(), bound);
   await waitFor('leadership', () => (first.runtime.isLeader ? true : undefined));
   const others = [
@@ -122,19 +122,27 @@ test('writes waiting on a leader that loses its quorum fail promptly; the waitin
   ];
   await waitFor('three voters', () => (first.runtime.confState().voters.length === 3 ? true : undefined));
   await first.service.execute(executeRequest([statement('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')]), context);
-
   for (const other of others) first.faults.isolate(other.config.nodeId);
-  const waiting = [1, 2, 3].map((value) =>
-    first.service.execute(executeRequest([statement('INSERT INTO t(v) VALUES (?)', `w${value}`)], { timeoutMs: 60_000 }), context));
-  const settled = waiting.map((promise) => promise.then(() => 'applied', (error: unknown) => error));
+
+  // Two queued writes are accepted at once (each then waits for its entry); a third is refused at the queue's bound.
+  for (let queued = 1; queued <= 2; queued += 1) {
+    const answer = await first.service.execute(executeRequest([statement("INSERT INTO t(v) VALUES ('queued')")], { queue: true }), context);
+    assert.equal(answer.sequenceNumber, queued);
+  }
+  await assert.rejects(
+    first.service.execute(executeRequest([statement("INSERT INTO t(v) VALUES ('queued')")], { queue: true }), context),
+    (error: unknown) => error instanceof ServiceError && /too many queued writes/.test(error.message),
+  );
+  // The two queued writes hold two of the three waiting slots; one more write fits, the next is refused.
+  const waiting = first.service.execute(executeRequest([statement("INSERT INTO t(v) VALUES ('waits')")], { timeoutMs: 60_000 }), context);
+  const settled = waiting.then(() => 'applied', (error: unknown) => error);
   await assert.rejects(
     first.service.execute(executeRequest([statement("INSERT INTO t(v) VALUES ('over')")]), context),
     (error: unknown) => error instanceof ServiceError && error.code === 'UNAVAILABLE' && /too many writes/.test(error.message),
   );
-  // Check-quorum deposes the isolated leader within an election timeout or two; the waiters fail then, not at their 60 s timeout.
-  for (const outcome of await Promise.all(settled)) {
-    assert.ok(outcome instanceof ServiceError && outcome.code === 'UNAVAILABLE', `expected a prompt UNAVAILABLE, got ${String(outcome)}`);
-  }
+  // Check-quorum deposes the isolated leader within an election timeout or two; the waiter fails then, not at its 60 s timeout.
+  const outcome = await settled;
+  assert.ok(outcome instanceof ServiceError && outcome.code === 'UNAVAILABLE', `expected a prompt UNAVAILABLE, got ${String(outcome)}`);
   assert.equal(first.runtime.isLeader, false);
   first.faults.heal();
   await waitFor('a leader again', () => (others.some((node) => node.runtime.isLeader) || first.runtime.isLeader ? true : undefined));
