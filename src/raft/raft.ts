@@ -693,6 +693,7 @@ export class Raft {
   }
 
   propose(data: Uint8Array): { index: number; term: number } {
+    if (!(data instanceof Uint8Array)) throw new RaftError('INVALID_ARGUMENT', 'proposal data must be a Uint8Array');
     this.requireLeader('propose');
     this.refuseDuringTransferOrRemoval();
     return this.appendProposal('normal', data);
@@ -827,6 +828,9 @@ export class Raft {
   }
 
   reportSnapshot(id: NodeId, status: 'finish' | 'failure'): void {
+    if (status !== 'finish' && status !== 'failure') {
+      throw new RaftError('INVALID_ARGUMENT', `snapshot status must be 'finish' or 'failure', got ${String(status)}`);
+    }
     const progress = this.role === 'leader' ? this.progress.get(id) : undefined;
     if (progress === undefined || progress.state !== 'snapshot') return;
     if (status === 'failure') progress.pendingSnapshot = 0;

@@ -423,3 +423,20 @@ test('raw node: a failed snapshot is retried after the follower answers a heartb
   cluster.stabilize();
   assert.equal(cluster.node('3').raw.status().commit, leader.raw.status().commit);
 });
+
+test('raw node: arguments of the wrong kind are refused with INVALID_ARGUMENT and change nothing', () => {
+  const cluster = new TestCluster(['1', '2', '3']);
+  cluster.elect('1');
+  const leader = cluster.node('1').raw;
+  const before = leader.status().lastIndex;
+  assert.equal(raftCode(() => leader.propose('text' as unknown as Uint8Array)), 'INVALID_ARGUMENT');
+  assert.equal(
+    raftCode(() => leader.proposeConfChange({ type: 'demote' as 'add-voter', nodeId: '4', context: new Uint8Array(0) })),
+    'INVALID_ARGUMENT',
+  );
+  assert.equal(raftCode(() => leader.proposeConfChange({ type: 'add-voter', nodeId: '', context: new Uint8Array(0) })), 'INVALID_ARGUMENT');
+  assert.equal(raftCode(() => leader.reportSnapshot('2', 'done' as 'finish')), 'INVALID_ARGUMENT');
+  assert.equal(raftCode(() => leader.transferLeadership('')), 'TRANSFER_INVALID');
+  assert.equal(leader.status().lastIndex, before);
+  assert.equal(raftCode(() => leader.proposeConfChange({ type: 'add-learner', nodeId: '4', context: new Uint8Array(0) })), 'none');
+});
