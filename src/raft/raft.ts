@@ -509,6 +509,10 @@ export class Raft {
   }
 
   private handleAppendResponse(message: Message, progress: Progress): void {
+    if (!message.reject && message.index > this.log.lastIndex()) {
+      this.emit('ignored-append-response-beyond-log', { from: message.from, index: message.index });
+      return;
+    }
     progress.recentActive = true;
     if (message.reject) {
       let nextProbeIndex = message.rejectHint;

@@ -440,3 +440,16 @@ test('raw node: arguments of the wrong kind are refused with INVALID_ARGUMENT an
   assert.equal(leader.status().lastIndex, before);
   assert.equal(raftCode(() => leader.proposeConfChange({ type: 'add-learner', nodeId: '4', context: new Uint8Array(0) })), 'none');
 });
+
+test('raw node: a leader ignores an acknowledgement beyond its own log', () => {
+  const cluster = new TestCluster(['1', '2', '3']);
+  cluster.elect('1');
+  const leader = cluster.node('1').raw;
+  const before = JSON.stringify(leader.status());
+  leader.step({
+    type: 'MsgAppResp', from: '2', to: '1', term: leader.status().term, logTerm: 0, index: 999, entries: [], commit: 0,
+    reject: false, rejectHint: 0, context: new Uint8Array(0),
+  });
+  assert.equal(JSON.stringify(leader.status()), before);
+  assert.equal(leader.hasReady(), false, 'no snapshot or append is triggered');
+});
