@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceError, type ExecuteRequest, type QueryRequest } from '../../src/http/service.js';
 import { QuorumNode, defaultClusterId, type QuorumNodeOptions } from '../../src/node/node.js';
-import { discoveredNodeCountMax } from '../../src/node/membership.js';
+import { discoveredNodeCountMax, joinFieldLengthMax } from '../../src/node/membership.js';
 import { peerMethods } from '../../src/node/peer-calls.js';
 import { TcpTransport } from '../../src/transport/tcp-transport.js';
 import { silentLogger } from '../../src/node/logger.js';
@@ -166,6 +166,49 @@ test('discovery remembers at most discoveredNodeCountMax nodes; a notification b
     assert.equal(refused.ok, false);
     assert.match(refused.error?.message ?? '', /already discovered/);
     assert.equal((await notify(1)).ok, true, 'a node already seen may notify again');
+  } finally {
+    await caller.close();
+    await node.stop();
+  }
+});
+
+test('joining gives up after joinAttemptCountMax attempts with a clear error, and releases the data directory', async () => {
+  const nowhere = `127.0.0.1:${await freePort('127.0.0.1')}`;
+  const directory = temporaryDirectory();
+  const address = await allocate('127.0.0.1');
+  await assert.rejects(
+    startNode(address, directory, { joinAddresses: [nowhere], joinAttemptCountMax: 2, joinRetryIntervalMs: 10, requestTimeoutMs: 2000 }),
+    /could not join through .* after 2 attempts/,
+  );
+  const node = await startNode(address, directory, {}); // the lock was released: the directory is usable again
+  await node.stop();
+});
+
+test('--bootstrap-expect gives up with a clear error when the peers never appear', async () => {
+  const nowhere = [`127.0.0.1:${await freePort('127.0.0.1')}`, `127.0.0.1:${await freePort('127.0.0.1')}`];
+  await assert.rejects(
+    startNode(await allocate('127.0.0.1'), temporaryDirectory(), {
+      bootstrapExpect: 3, joinAddresses: nowhere, bootstrapExpectTimeoutMs: 300, joinRetryIntervalMs: 10,
+    }),
+    /--bootstrap-expect 3: found only 1 node/,
+  );
+});
+
+test('a join request with a field beyond joinFieldLengthMax is refused', async () => {
+  const address = await allocate('127.0.0.1');
+  const node = await startNode(address, temporaryDirectory());
+  const caller = new TcpTransport({ nodeId: 'join-tester', clusterId: defaultClusterId, listenAddress: '127.0.0.1:0' });
+  await caller.start();
+  try {
+    const join = (id: string) => caller.call({ address: address.raft }, peerMethods.join, {
+      id, raftAddress: '127.0.0.9:1', apiAddress: '127.0.0.9:2', voter: false,
+    }, { timeoutMs: 10_000 }) as Promise<{ ok: boolean; error?: { code: string; message: string } }>;
+    const refused = await join('x'.repeat(joinFieldLengthMax + 1));
+    assert.equal(refused.ok, false);
+    assert.equal(refused.error?.code, 'BAD_REQUEST');
+    assert.match(refused.error?.message ?? '', /id must be a string of 1-256 characters/);
+    const malformed = (await caller.call({ address: address.raft }, peerMethods.join, { id: 'n', voter: 'yes' }, { timeoutMs: 10_000 })) as { ok: boolean };
+    assert.equal(malformed.ok, false);
   } finally {
     await caller.close();
     await node.stop();
