@@ -36,6 +36,8 @@ export interface Scenario {
   readonly snapshotUnavailableProbability: number;
   /** The state machine survives crashes (as SQLite does), so restarts begin with applied > snapshot. */
   readonly durableStateMachine: boolean;
+  /** A Ready's persist takes up to this many steps (0: synchronous); the core runs on meanwhile. */
+  readonly persistDelayStepsMax: number;
   readonly clientOperationProbabilityPerTick: number;
   readonly clientOperationTimeoutTicks: number;
 }
@@ -77,6 +79,7 @@ export function drawScenario(prng: Prng): Scenario {
     compactionKeepEntries: prng.nextIntBetween(0, 5),
     snapshotUnavailableProbability: prng.pick([0, 0, 0.3]),
     durableStateMachine: prng.chance(0.5),
+    persistDelayStepsMax: prng.pick([0, 0, 3, 12]),
     clientOperationProbabilityPerTick: prng.pick([0.1, 0.3, 0.6]),
     clientOperationTimeoutTicks: prng.nextIntBetween(30, 150),
   };

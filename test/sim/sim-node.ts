@@ -4,7 +4,7 @@
  * machine; a restart rebuilds both from the twin alone, as a real process would.
  */
 import { RawNode, RaftError, decodeConfChange, type RaftConfig } from '../../src/raft/index.js';
-import type { RaftRole } from '../../src/raft/types.js';
+import type { Message, RaftRole, Ready } from '../../src/raft/types.js';
 import { DurableTwin } from './durable-twin.js';
 import { InvariantViolation } from './invariants.js';
 import { KvStateMachine } from './kv-state-machine.js';
@@ -40,6 +40,8 @@ export class SimNode {
   /** Set once the node's removal has been applied: it shuts down for good at this tick. */
   retireAtTick: number | undefined;
   retired = false;
+  /** A Ready whose persist is in flight (asynchronous fsync), finished at completeAtStep. */
+  persisting: { ready: Ready; completeAtStep: number; becameLeaderOfTerm: number | undefined; earlyAppends: readonly Message[] } | undefined;
   /** What survives a crash of a durable state machine. */
   private durableMachine: KvStateMachine | undefined;
 
@@ -86,6 +88,7 @@ export class SimNode {
     this.pendingReads.clear();
     this.raw = undefined;
     this.machine = undefined;
+    this.persisting = undefined;
     this.role = 'follower';
     this.leaderId = '';
     this.twin.crash();

@@ -129,7 +129,7 @@ export class Simulation {
     this.chaosTicks = options.chaosTicks ?? 500;
     this.livenessTicksMax = options.livenessTicksMax ?? 400;
     this.stepsPerTick = options.stepsPerTick ?? 10;
-    this.clientCount = options.clientCount ?? 3;
+    this.clientCount = options.clientCount ?? 4;
     this.keyCount = options.keyCount ?? 3;
     const root = new Prng(options.seed);
     this.scenario = { ...drawScenario(root.fork()), ...options.scenarioOverrides };
@@ -248,25 +248,39 @@ export class Simulation {
   private processReadies(): void {
     for (const node of this.nodes.values()) {
       for (let round = 0; round < readyRoundsPerStepMax && node.raw !== undefined; round++) {
+        if (node.persisting !== undefined) {
+          // The runtime's persist is in flight (asynchronous fsync): the core keeps taking
+          // messages, ticks and proposals meanwhile, and the Ready finishes later.
+          if (this.step < node.persisting.completeAtStep) break;
+          const persisting = node.persisting;
+          node.persisting = undefined;
+          this.finishReady(node, persisting.ready, persisting.becameLeaderOfTerm, persisting.earlyAppends);
+          continue;
+        }
         const raw = node.raw;
         if (!node.core('hasReady', () => raw.hasReady())) break;
-        const ready = node.core('ready', () => raw.ready());
-        this.handleReady(node, ready);
+        this.beginReady(node, node.core('ready', () => raw.ready()));
       }
     }
   }
 
   // --- one Ready, in the documented order ------------------------------------------------
 
-  private handleReady(node: SimNode, ready: Ready): void {
-    const becameLeader = this.observeSoftState(node, ready);
+  private beginReady(node: SimNode, ready: Ready): void {
+    const becameLeaderOfTerm = this.observeSoftState(node, ready);
     const earlyAppends = this.appendsSentBeforePersist(node, ready);
     if (earlyAppends.length > 0 && this.tick < this.chaosTicks && this.faultPrng.chance(this.scenario.crashDuringPersistProbability)) {
       this.crashNode(node, 'crash before its own append landed');
       return;
     }
+    const persistDelaySteps = this.scenario.persistDelayStepsMax === 0 ? 0 : this.faultPrng.nextIntBetween(0, this.scenario.persistDelayStepsMax);
+    if (persistDelaySteps === 0) return this.finishReady(node, ready, becameLeaderOfTerm, earlyAppends);
+    node.persisting = { ready, completeAtStep: this.step + persistDelaySteps, becameLeaderOfTerm, earlyAppends };
+  }
+
+  private finishReady(node: SimNode, ready: Ready, becameLeaderOfTerm: number | undefined, earlyAppends: readonly Message[]): void {
     this.persist(node, ready);
-    if (becameLeader !== undefined) this.monitor.checkLeaderCompleteness(node.id, becameLeader, node.twin);
+    if (becameLeaderOfTerm !== undefined) this.monitor.checkLeaderCompleteness(node.id, becameLeaderOfTerm, node.twin);
     for (const message of ready.messages) {
       if (!earlyAppends.includes(message)) this.send(node, message);
     }
