@@ -12,6 +12,8 @@
  * - state-machine-safety: every node applies the same entry at each index.
  * - durable-state-monotonic: a node's persisted term and commit never go back.
  * - applied-beyond-commit: nothing is applied before its commit is persisted.
+ * - membership-agreement (in simulation.ts): the core's membership at an index equals
+ *   the one derived from the applied conf-change entries.
  */
 import type { Entry, HardState } from '../../src/raft/types.js';
 import type { DurableTwin } from './durable-twin.js';
@@ -25,6 +27,7 @@ export type InvariantName =
   | 'state-machine-safety'
   | 'durable-state-monotonic'
   | 'applied-beyond-commit'
+  | 'membership-agreement'
   | 'linearizability'
   | 'liveness'
   | 'core-exception';

@@ -12,7 +12,7 @@
  * history's linearizability at the end.
  */
 import { RaftError, type Message, type Ready } from '../../src/raft/index.js';
-import type { ConfChange } from '../../src/raft/types.js';
+import type { ConfChange, ConfState } from '../../src/raft/types.js';
 import { DurableTwin, type DiskFaults } from './durable-twin.js';
 import { HistoryRecorder } from './history.js';
 import { InvariantViolation, SafetyMonitor, type InvariantName } from './invariants.js';
@@ -380,6 +380,11 @@ export class Simulation {
     if (machine === undefined) return;
     const snapshotIndex = node.twin.latestSnapshot().metadata.index;
     if (machine.appliedIndex - snapshotIndex < this.scenario.snapshotEntriesInterval) return;
+    // Two independent derivations of the membership at the applied index must agree.
+    const coreConfState = node.core('confStateAt', () => node.core$.confStateAt(machine.appliedIndex));
+    if (!sameConfState(coreConfState, machine.confState)) {
+      throw new InvariantViolation('membership-agreement', `${node.id} at ${machine.appliedIndex}: core says ${JSON.stringify(coreConfState)}, applied entries say ${JSON.stringify(machine.confState)}`);
+    }
     node.twin.createSnapshot(machine.appliedIndex, machine.confState, machine.snapshotData());
     node.twin.compact(Math.max(node.twin.firstIndex() - 1, machine.appliedIndex - this.scenario.compactionKeepEntries));
     this.trace.record(this.step, 'snapshot', node.id, `i=${machine.appliedIndex}`, `first=${node.twin.firstIndex()}`);
@@ -788,6 +793,11 @@ export class Simulation {
       if (event.type === 'info') this.stats.operationsUnknown++;
     }
   }
+}
+
+function sameConfState(left: ConfState, right: ConfState): boolean {
+  const key = (confState: ConfState): string => `${[...confState.voters].sort().join(',')}|${[...confState.learners].sort().join(',')}`;
+  return key(left) === key(right);
 }
 
 function coreSettings(scenario: Scenario): CoreSettings {
