@@ -122,15 +122,16 @@ export class Membership {
     if (request.voter) await this.#promote(request);
   }
 
-  /** Waits until the learner is within promotionLagEntriesMax of the commit index, then makes it a voter. */
+  /** Waits until the learner replicates and is within promotionLagEntriesMax of the commit index, then makes it a voter. */
   async #promote(request: JoinRequest): Promise<void> {
     const config = this.#runtime.config;
     const deadlineMs = Date.now() + config.promotionTimeoutMs;
     for (;;) {
       const status = this.#runtime.coreStatus();
       if (status === undefined || status.role !== 'leader') throw new ServiceError('UNAVAILABLE', 'leadership lost during join');
-      const match = status.progress[request.id]?.match ?? 0;
-      if (match + config.promotionLagEntriesMax >= status.commit) break;
+      // 'replicate': the leader found where the learner's log matches and streams to it.
+      const progress = status.progress[request.id];
+      if (progress?.state === 'replicate' && progress.match + config.promotionLagEntriesMax >= status.commit) break;
       if (Date.now() > deadlineMs) throw new ServiceError('TIMEOUT', `node ${request.id} did not catch up within ${config.promotionTimeoutMs}ms`);
       await sleep(config.heartbeatMs);
     }
