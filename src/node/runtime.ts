@@ -15,7 +15,8 @@
  * The runtime is leader-local: it never forwards. `cluster-service.ts` routes client
  * requests to the leader and handles joins; `serve.ts` wires the real modules.
  */
-import { rename } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ServiceError } from '../http/service.js';
 import { encodeCommand } from '../state-machine/command-codec.js';
 import { StateMachineHaltedError } from '../state-machine/errors.js';
@@ -92,7 +93,7 @@ export class NodeRuntime {
   #snapshotTimer: NodeJS.Timeout | undefined;
   #turnScheduled = false;
   #turnRunning: Promise<void> | undefined;
-  #snapshotRequested = false;
+  #snapshotInFlight: Promise<void> | undefined;
   #lastSnapshotIndex = 0;
   #leaderId: NodeId = '';
   #role: RaftRole | 'learner' = 'follower';
@@ -259,6 +260,7 @@ export class NodeRuntime {
     clearInterval(this.#tickTimer);
     clearInterval(this.#snapshotTimer);
     await this.#turnRunning;
+    await this.#snapshotInFlight;
     const stopping = new ServiceError('UNAVAILABLE', 'node is shutting down');
     this.#proposals.failAll(stopping);
     this.#reads.failAll(stopping);
@@ -357,7 +359,7 @@ export class NodeRuntime {
       if (this.#turnRunning !== undefined) return; // the running turn wakes again when it ends
       this.#turnRunning = this.#turn().finally(() => {
         this.#turnRunning = undefined;
-        if (this.#core?.hasReady() === true || this.#snapshotRequested) this.#wake();
+        if (this.#core?.hasReady() === true) this.#wake();
       });
     });
   }
@@ -376,17 +378,6 @@ export class NodeRuntime {
       this.#logger.error({ event: 'fatal', error: String(error), stack: (error as Error).stack }, 'ready loop failed');
       this.#onFatal(error instanceof Error ? error : new Error(String(error)));
       return;
-    }
-    if (this.#snapshotRequested) await this.#snapshotSafely();
-  }
-
-  /** A failed snapshot (disk full, say) is logged and tried again at the next interval; the log just stays longer. */
-  async #snapshotSafely(): Promise<void> {
-    this.#snapshotRequested = false;
-    try {
-      await this.#takeSnapshot();
-    } catch (error) {
-      this.#logger.error({ event: 'snapshot-failed', error: String(error) }, 'snapshot failed; will retry');
     }
   }
 
@@ -573,30 +564,51 @@ export class NodeRuntime {
     this.requestSnapshot();
   }
 
-  /** Asks for a snapshot at the end of the next Ready turn (applies pause while it is taken). */
+  /**
+   * Starts a snapshot unless one is running. It runs beside the Ready loop (the state
+   * machine copies the database off the event loop), so heartbeats and appends go on; the
+   * copy reports the applied index it holds, and that index names the snapshot.
+   */
   requestSnapshot(): void {
-    this.#snapshotRequested = true;
-    this.#wake();
+    if (this.#snapshotInFlight !== undefined || this.#core === undefined || this.#stopped) return;
+    this.#snapshotInFlight = this.#snapshotSafely().finally(() => {
+      this.#snapshotInFlight = undefined;
+    });
+  }
+
+  /** A failed snapshot (disk full, say) is logged and tried again at the next interval; the log just stays longer. */
+  async #snapshotSafely(): Promise<void> {
+    try {
+      await this.#takeSnapshot();
+    } catch (error) {
+      this.#logger.error({ event: 'snapshot-failed', error: String(error) }, 'snapshot failed; will retry');
+    }
   }
 
   async #takeSnapshot(): Promise<void> {
     const core = this.#core;
-    const index = this.#stateMachine.appliedIndex;
-    if (core === undefined || index === 0 || index <= this.#lastSnapshotIndex) return;
-    const metadata = { index, term: this.#storage.term(index), confState: core.confStateAt(index) };
-    const writer = await this.#storage.snapshots.begin(metadata, this.members.toRecord());
+    if (core === undefined || this.#stateMachine.appliedIndex <= this.#lastSnapshotIndex) return;
+    const temporaryPath = join(this.config.dataDirectory, `snapshot-${process.pid}-${this.#stateMachine.appliedIndex}.tmp`);
     try {
-      const copy = await this.#stateMachine.snapshot(writer.dataPath);
-      // Applies pause while the turn takes the snapshot, so the copy holds exactly `index`.
-      if (copy.appliedIndex !== index) throw new Error(`assertion: snapshot holds ${copy.appliedIndex}, expected ${index}`);
-    } catch (error) {
-      await writer.abort();
-      throw error;
+      const copy = await this.#stateMachine.snapshot(temporaryPath);
+      const index = copy.appliedIndex;
+      // A snapshot installed from the leader meanwhile supersedes this copy.
+      if (index <= this.#lastSnapshotIndex || this.#stopped) return;
+      const metadata = { index, term: this.#storage.term(index), confState: core.confStateAt(index) };
+      const writer = await this.#storage.snapshots.begin(metadata, this.members.toRecord());
+      try {
+        await rename(temporaryPath, writer.dataPath);
+      } catch (error) {
+        await writer.abort();
+        throw error;
+      }
+      await writer.commit();
+      this.#lastSnapshotIndex = index;
+      await this.#compactLog(core, index - this.config.snapshotTrailingEntries);
+      this.#logger.info({ event: 'snapshot', index, term: metadata.term }, 'snapshot taken');
+    } finally {
+      await rm(temporaryPath, { force: true });
     }
-    await writer.commit();
-    this.#lastSnapshotIndex = index;
-    await this.#compactLog(core, index - this.config.snapshotTrailingEntries);
-    this.#logger.info({ event: 'snapshot', index, term: metadata.term }, 'snapshot taken');
   }
 
   /**
