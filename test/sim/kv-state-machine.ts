@@ -45,7 +45,13 @@ export interface AppliedEntry {
   readonly label: string;
 }
 
+/** Planted state-machine bugs, for the tests that show the checkers can fail. */
+export type StateMachineFault = 'ignore-membership-changes' | 'double-appends';
+
 export class KvStateMachine {
+  /** A planted bug, if any (see planted-bugs.ts). */
+  fault: StateMachineFault | undefined;
+
   private values = new Map<string, string>();
   private confStateValue: ConfState;
   private appliedIndexValue: number;
@@ -80,13 +86,14 @@ export class KvStateMachine {
     this.appliedTermValue = entry.term;
     if (entry.type === 'conf-change') {
       const change = this.decodeConfChange(entry.data);
-      this.confStateValue = applyConfChange(this.confStateValue, change);
+      if (this.fault !== 'ignore-membership-changes') this.confStateValue = applyConfChange(this.confStateValue, change);
       return { index: entry.index, term: entry.term, label: `conf:${change.type}:${change.nodeId}` };
     }
     if (entry.data.byteLength === 0) return { index: entry.index, term: entry.term, label: '' };
     const command = decodeKvCommand(entry.data);
     const previous = this.values.get(command.key) ?? '';
-    this.values.set(command.key, command.kind === 'put' ? command.value : previous + command.value);
+    const appended = this.fault === 'double-appends' ? command.value + command.value : command.value;
+    this.values.set(command.key, command.kind === 'put' ? command.value : previous + appended);
     return { index: entry.index, term: entry.term, label: command.requestId };
   }
 

@@ -12,7 +12,7 @@ import type { SimulationOptions } from './simulation.js';
 export interface PlantedBug {
   readonly name: string;
   readonly description: string;
-  readonly options: Pick<SimulationOptions, 'plantedDiskFaults' | 'plantedNetworkFault' | 'plantedReadFault' | 'scenarioOverrides'>;
+  readonly options: Pick<SimulationOptions, 'plantedDiskFaults' | 'plantedNetworkFault' | 'plantedReadFault' | 'plantedStateMachineFault' | 'scenarioOverrides'>;
   /** The checker that must catch it. */
   readonly caughtBy: InvariantName;
   /** Other checkers that may legitimately fire first on some seeds (the same damage, seen elsewhere). */
@@ -49,6 +49,21 @@ export const plantedBugs: readonly PlantedBug[] = [
     options: { plantedReadFault: 'read-without-read-index' },
     caughtBy: 'linearizability',
     alsoCaughtBy: [],
+  },
+  {
+    name: 'double-appends-on-n1',
+    description: 'node n1\'s state machine applies every append twice: replicas diverge',
+    options: { plantedStateMachineFault: 'double-appends' },
+    caughtBy: 'state-machine-safety',
+    // When n1 is down or behind at the end, its doubled reads are what gives it away.
+    alsoCaughtBy: ['linearizability'],
+  },
+  {
+    name: 'ignore-membership-on-n1',
+    description: 'node n1\'s state machine ignores membership changes, so its snapshots carry a stale membership',
+    options: { plantedStateMachineFault: 'ignore-membership-changes', scenarioOverrides: { membershipChangeProbabilityPerTick: 0.03 } },
+    caughtBy: 'membership-agreement',
+    alsoCaughtBy: ['state-machine-safety'],
   },
 ];
 

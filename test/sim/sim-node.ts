@@ -7,7 +7,7 @@ import { RawNode, RaftError, decodeConfChange, type RaftConfig } from '../../src
 import type { Message, RaftRole, Ready } from '../../src/raft/types.js';
 import { DurableTwin } from './durable-twin.js';
 import { InvariantViolation } from './invariants.js';
-import { KvStateMachine } from './kv-state-machine.js';
+import { KvStateMachine, type StateMachineFault } from './kv-state-machine.js';
 
 export interface PendingWrite {
   readonly operationId: number;
@@ -52,6 +52,7 @@ export class SimNode {
     readonly tickPhase: number,
     private readonly random: () => number,
     private readonly stateMachineIsDurable: boolean,
+    private readonly stateMachineFault?: StateMachineFault,
   ) {}
 
   get isUp(): boolean {
@@ -65,6 +66,7 @@ export class SimNode {
    */
   start(settings: CoreSettings): void {
     const machine = this.durableMachine ?? this.machineFromSnapshot();
+    machine.fault = this.stateMachineFault;
     this.durableMachine = undefined;
     this.machine = machine;
     this.role = 'follower';

@@ -17,7 +17,7 @@ import { DurableTwin, type DiskFaults } from './durable-twin.js';
 import { HistoryRecorder } from './history.js';
 import { InvariantViolation, SafetyMonitor, type InvariantName } from './invariants.js';
 import { kvModel, type KvInput, type KvOutput } from './kv-model.js';
-import { encodeKvCommand, KvStateMachine } from './kv-state-machine.js';
+import { encodeKvCommand, KvStateMachine, type StateMachineFault } from './kv-state-machine.js';
 import { checkHistory, type CheckOutcome } from './linearizability.js';
 import { SimulatedNetwork, type Delivery, type DropReason } from './network.js';
 import { Prng } from './prng.js';
@@ -42,6 +42,8 @@ export interface SimulationOptions {
   /** A network that keeps vote grants and replays them to the same candidate relabelled with its newer term. */
   readonly plantedNetworkFault?: 'replay-vote-grant-with-new-term';
   readonly plantedReadFault?: 'read-without-read-index';
+  /** A state-machine bug on node n1 only. */
+  readonly plantedStateMachineFault?: StateMachineFault;
   /** Override parts of the seed's scenario (e.g. to force crashes in a planted-bug test). */
   readonly scenarioOverrides?: Partial<Scenario>;
 }
@@ -188,7 +190,9 @@ export class Simulation {
 
   private addNode(id: string, twin: DurableTwin): SimNode {
     const nodePrng = this.nodePrngSource.fork();
-    const node = new SimNode(id, twin, nodePrng.nextInt(this.stepsPerTick), () => nodePrng.nextFloat(), this.scenario.durableStateMachine);
+    // The planted state-machine bug affects one node only (n1), so replicas diverge.
+    const fault = id === 'n1' ? this.options.plantedStateMachineFault : undefined;
+    const node = new SimNode(id, twin, nodePrng.nextInt(this.stepsPerTick), () => nodePrng.nextFloat(), this.scenario.durableStateMachine, fault);
     const unavailable = this.scenario.snapshotUnavailableProbability;
     twin.snapshotUnavailable = unavailable > 0 ? () => this.tick < this.chaosTicks && this.faultPrng.chance(unavailable) : undefined;
     this.nodes.set(id, node);
