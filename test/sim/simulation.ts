@@ -346,7 +346,10 @@ export class Simulation {
   private applyCommitted(node: SimNode, ready: Ready): void {
     const machine = node.machine$;
     for (const entry of ready.committedEntries) {
-      if (entry.index <= machine.appliedIndex) continue;
+      // The core hands out each committed entry once, in order, from applied + 1.
+      if (entry.index !== machine.appliedIndex + 1) {
+        throw new InvariantViolation('state-machine-safety', `${node.id} is handed entry ${entry.index} to apply after applying ${machine.appliedIndex}`);
+      }
       this.monitor.checkAppliedIsCommitted(node.id, entry.index, node.twin.hardState().commit);
       const applied = machine.apply(entry);
       const firstApply = this.monitor.observeApplied(node.id, applied.index, applied.term, applied.label);
