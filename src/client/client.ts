@@ -311,7 +311,7 @@ export class Client {
           deadlineAtMs: this.config.clock.now() + (options.deadlineMs ?? this.config.deadlineMs),
           timeoutMs: options.timeoutMs ?? this.config.timeoutMs,
         };
-        return await runWithRetries((attemptIndex) => this.attempt(spec, attemptIndex, run), {
+        return await runWithRetries(() => this.attempt(spec, run), {
           policy: this.policy,
           clock: this.config.clock,
           sleep: this.config.sleep,
@@ -328,11 +328,11 @@ export class Client {
     }
   }
 
-  private async attempt<T>(spec: CallSpec<T>, attemptIndex: number, run: CallRun): Promise<T> {
+  private async attempt<T>(spec: CallSpec<T>, run: CallRun): Promise<T> {
     let nodeUrl = spec.target === 'leader' ? this.view.leaderOrGuess() : this.view.nextReadNode();
     // Bounded by redirectsMax: each turn follows one redirect or returns.
     for (let redirectCount = 0; ; redirectCount += 1) {
-      const response = await this.sendToNode(spec, nodeUrl, run, attemptIndex);
+      const response = await this.sendToNode(spec, nodeUrl, run);
       if (isRedirectStatus(response.status)) {
         nodeUrl = this.followRedirect(response, nodeUrl, redirectCount);
         continue;
@@ -362,9 +362,8 @@ export class Client {
     return this.view.leader as string;
   }
 
-  private async sendToNode<T>(spec: CallSpec<T>, nodeUrl: string, run: CallRun, attemptIndex: number): Promise<HttpResponse> {
+  private async sendToNode<T>(spec: CallSpec<T>, nodeUrl: string, run: CallRun): Promise<HttpResponse> {
     const remainingMs = run.deadlineAtMs - this.config.clock.now();
-    if (remainingMs <= 0 && attemptIndex > 0) throw new QuorumliteError('DEADLINE_EXCEEDED', 'deadline exceeded', { nodeUrl });
     const timeoutMs = Math.max(1, Math.min(run.timeoutMs, remainingMs));
     const attemptSignal = linkSignals([run.signal]);
     const timer = setTimeout(() => {
@@ -483,7 +482,7 @@ export class Client {
     const spec = this.nodesSpec();
     const run: CallRun = { signal: this.closeController.signal, deadlineAtMs: this.config.clock.now() + this.config.timeoutMs, timeoutMs: this.config.timeoutMs };
     try {
-      this.view.applyNodes(await this.attempt(spec, 0, run));
+      this.view.applyNodes(await this.attempt(spec, run));
     } catch {
       // Best effort: a failed poll leaves the view as it was; the next call retries.
     }

@@ -123,8 +123,17 @@ export async function runWithRetries<T>(
       const delayMs = nextDelayOrThrow(error, attemptIndex + 1, run);
       run.onRetry?.(error, delayMs, attemptIndex + 1);
       if (delayMs > 0) await run.sleep(delayMs, run.signal);
+      // The sleep (or a stalled event loop) may have run past the deadline: no attempt then.
+      if (run.clock.now() >= run.deadlineAtMs) throw deadlineError(error as QuorumliteError, attemptIndex + 1);
     }
   }
+}
+
+function deadlineError(lastError: QuorumliteError, failedAttemptCount: number): QuorumliteError {
+  return new QuorumliteError('DEADLINE_EXCEEDED', `deadline exceeded after ${failedAttemptCount} attempt(s); last error: ${lastError.message}`, {
+    cause: lastError,
+    nodeUrl: lastError.nodeUrl,
+  });
 }
 
 function nextDelayOrThrow(error: unknown, failedAttemptCount: number, run: RetryRun): number {
@@ -144,11 +153,7 @@ function nextDelayOrThrow(error: unknown, failedAttemptCount: number, run: Retry
     case 'aborted':
       throw abortedError(error);
     case 'deadline':
-      throw new QuorumliteError(
-        'DEADLINE_EXCEEDED',
-        `deadline exceeded after ${failedAttemptCount} attempt(s); last error: ${error.message}`,
-        { cause: error, nodeUrl: error.nodeUrl },
-      );
+      throw deadlineError(error, failedAttemptCount);
   }
 }
 

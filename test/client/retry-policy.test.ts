@@ -179,3 +179,29 @@ describe('runWithRetries', () => {
     assert.equal(calls, 1);
   });
 });
+
+describe('runWithRetries after a stall', () => {
+  it('does not start another attempt once the sleep ran past the deadline', async () => {
+    const state = { nowMs: 0 };
+    let calls = 0;
+    const error = await runWithRetries(
+      async () => {
+        calls += 1;
+        throw new QuorumliteError('NO_LEADER', 'leader not found');
+      },
+      {
+        policy: new RetryPolicy({ initialDelayMs: 10, maxDelayMs: 10, multiplier: 2, attemptsMax: 100 }, () => 0.5),
+        clock: { now: () => state.nowMs },
+        // A sleep of 5 ms that takes 10 minutes (a stalled process).
+        sleep: async () => {
+          state.nowMs += 600_000;
+        },
+        deadlineAtMs: 1_000,
+      },
+    ).catch((caught: unknown) => caught);
+    assert.equal(calls, 1);
+    assert.ok(error instanceof QuorumliteError);
+    assert.equal(error.code, 'DEADLINE_EXCEEDED');
+    assert.equal((error.cause as QuorumliteError).code, 'NO_LEADER');
+  });
+});

@@ -96,8 +96,16 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
 
 /** A port on 127.0.0.1 that nothing listens on (bound, then released). */
 export async function closedPortUrl(): Promise<string> {
-  const node = await startFakeNode();
-  const url = node.url;
-  await node.close();
-  return url;
+  // An address of its own, so a server of another test on 127.0.0.1 cannot take the port meanwhile.
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, closedPortHost, () => resolve());
+  });
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('no address');
+  return `http://${closedPortHost}:${address.port}`;
 }
+
+const closedPortHost = '127.213.0.1';

@@ -1,0 +1,115 @@
+/**
+ * An interactive `quorumlite shell` in a real pseudo-terminal (tmux): prompt,
+ * multi-line input, column output, .tables, .mode csv, history file, .exit. The tmux
+ * server runs on its own socket name, so only our server is ever killed.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { it } from 'node:test';
+import { startMiniRqlite } from '../client/helpers/mini-rqlite.js';
+
+const shellMain = fileURLToPath(new URL('../../src/cli/shell-main.ts', import.meta.url));
+const socketName = `quorumlite-shell-test-${process.pid}`;
+const sessionName = 'shell';
+/** Polling bounds: a guard against a hang, not a speed requirement. */
+const pollIntervalMs = 50;
+const pollCountMax = 600;
+
+const tmuxAvailable = spawnSync('tmux', ['-V']).status === 0;
+
+function tmux(...args: string[]): string {
+  const result = spawnSync('tmux', ['-L', socketName, ...args], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`tmux ${args.join(' ')} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+function pane(): string {
+  return tmux('capture-pane', '-p', '-t', sessionName, '-S', '-200');
+}
+
+async function waitFor(predicate: (screen: string) => boolean, what: string): Promise<string> {
+  let screen = '';
+  for (let poll = 0; poll < pollCountMax; poll += 1) {
+    screen = pane();
+    if (predicate(screen)) return screen;
+    await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
+  }
+  throw new Error(`timed out waiting for ${what}; screen:\n${screen}`);
+}
+
+function type(text: string): void {
+  // tmux takes an argument ending in ';' as a command separator: send that ';' as a hex key.
+  const body = text.endsWith(';') ? text.slice(0, -1) : text;
+  if (body !== '') tmux('send-keys', '-t', sessionName, '-l', body);
+  if (body !== text) tmux('send-keys', '-t', sessionName, '-H', '3b');
+  tmux('send-keys', '-t', sessionName, 'Enter');
+}
+
+function occurrences(screen: string, text: string): number {
+  return screen.split(text).length - 1;
+}
+
+it('interactive session in a pseudo-terminal', { skip: !tmuxAvailable && 'tmux not installed' }, async () => {
+  const mini = await startMiniRqlite();
+  const home = await mkdtemp(join(tmpdir(), 'quorumlite-tmux-'));
+  const exitFile = join(home, 'exit-code');
+  try {
+    const command = `cd ${JSON.stringify(process.cwd())} && HOME=${JSON.stringify(home)} ${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(shellMain)} --host ${mini.url}; echo $? > ${JSON.stringify(exitFile)}`;
+    tmux('new-session', '-d', '-s', sessionName, '-x', '160', '-y', '50', command);
+    // capture-pane drops trailing blanks, so match the prompts without theirs.
+    const prompt = `${new URL(mini.url).host}>`;
+    await waitFor((screen) => screen.includes(prompt), 'the prompt');
+
+    type('CREATE TABLE tm (id INTEGER PRIMARY KEY,');
+    await waitFor((screen) => screen.includes('...>'), 'the continuation prompt');
+    type('name TEXT);');
+    type("INSERT INTO tm (name) VALUES ('alpha'), ('beta');");
+    type('SELECT * FROM tm;');
+    let screen = await waitFor((text) => text.includes('2   beta'), 'column output');
+    assert.match(screen, /id {2}name *\n-- {2}-----\n1 {3}alpha\n2 {3}beta/);
+
+    type('.tables');
+    await waitFor((text) => /\ntm\n/.test(text), '.tables output');
+    type('.mode csv');
+    type('SELECT * FROM tm;');
+    screen = await waitFor((text) => text.includes('2,beta'), 'csv output');
+    assert.match(screen, /id,name\n1,alpha\n2,beta/);
+    type('SELECT nope FROM tm;');
+    await waitFor((text) => text.includes('Error: no such column: nope'), 'the error message');
+    const promptsBefore = occurrences(pane(), prompt);
+    type('.exit');
+    const exitCode = await waitForFile(exitFile);
+    assert.equal(exitCode, '0', 'the shell exits 0 after .exit even when a statement failed earlier');
+    assert.ok(promptsBefore >= 6);
+
+    const history = await readFile(join(home, '.quorumlite_history'), 'utf8');
+    // Oldest first; a repeated line moves to its latest place.
+    assert.deepEqual(history.trim().split('\n'), [
+      'CREATE TABLE tm (id INTEGER PRIMARY KEY,',
+      'name TEXT);',
+      "INSERT INTO tm (name) VALUES ('alpha'), ('beta');",
+      '.tables',
+      '.mode csv',
+      'SELECT * FROM tm;',
+      'SELECT nope FROM tm;',
+      '.exit',
+    ]);
+  } finally {
+    spawnSync('tmux', ['-L', socketName, 'kill-server']);
+    await mini.close();
+    await rm(home, { recursive: true, force: true });
+  }
+});
+
+async function waitForFile(path: string): Promise<string> {
+  for (let poll = 0; poll < pollCountMax; poll += 1) {
+    const text = await readFile(path, 'utf8').catch(() => '');
+    if (text.endsWith('\n')) return text.trim();
+    await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
+  }
+  throw new Error(`timed out waiting for ${path}; screen:\n${pane()}`);
+}
