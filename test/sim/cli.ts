@@ -9,6 +9,8 @@ import { performance } from 'node:perf_hooks';
 import { clusterSizeForSeed, formatFailure, runSeeds } from './run-seeds.js';
 import { plantedBugNamed, plantedBugs, type PlantedBug } from './planted-bugs.js';
 import { runSimulation, type SimulationOptions } from './simulation.js';
+import { drawScenario, type Scenario } from './scenario.js';
+import { Prng } from './prng.js';
 
 export interface CliArguments {
   readonly seedCount: number;
@@ -18,6 +20,8 @@ export interface CliArguments {
   readonly chaosTicks: number | undefined;
   /** A planted bug to run with (to see a failure report). */
   readonly plantedBug: PlantedBug | undefined;
+  /** Overrides of the seeds' drawn scenario, as JSON (e.g. '{"readOnly":"lease"}'). */
+  readonly scenarioOverrides: Partial<Scenario> | undefined;
 }
 
 /** Seeds per run, at most: a bound on one invocation's work. */
@@ -25,7 +29,7 @@ export const seedCountMax = 10_000_000;
 
 export class CliUsageError extends Error {}
 
-const usage = `usage: npm run sim -- [--seeds N] [--start-seed S] [--chaos-ticks T] [--plant BUG] | --seed S [--verbose] [--plant BUG]\n  BUG: ${plantedBugs.map((bug) => bug.name).join(' | ')}`;
+const usage = `usage: npm run sim -- [--seeds N] [--start-seed S] [--chaos-ticks T] [--plant BUG] [--scenario JSON] | --seed S [--verbose] [--plant BUG] [--scenario JSON]\n  BUG: ${plantedBugs.map((bug) => bug.name).join(' | ')}`;
 
 export function parseArguments(argv: readonly string[]): CliArguments {
   let seedCount = 100;
@@ -34,6 +38,7 @@ export function parseArguments(argv: readonly string[]): CliArguments {
   let verbose = false;
   let chaosTicks: number | undefined;
   let plantedBug: PlantedBug | undefined;
+  let scenarioOverrides: Partial<Scenario> | undefined;
   for (let position = 0; position < argv.length; position++) {
     const flag = argv[position] as string;
     const value = (): number => parseCount(flag, argv[++position]);
@@ -43,12 +48,13 @@ export function parseArguments(argv: readonly string[]): CliArguments {
     else if (flag === '--chaos-ticks') chaosTicks = value();
     else if (flag === '--verbose') verbose = true;
     else if (flag === '--plant') plantedBug = parsePlantedBug(argv[++position]);
+    else if (flag === '--scenario') scenarioOverrides = parseScenario(argv[++position]);
     else throw new CliUsageError(`unknown argument ${JSON.stringify(flag)}\n${usage}`);
   }
   if (seedCount < 1 || seedCount > seedCountMax) throw new CliUsageError(`--seeds must be in [1, ${seedCountMax}], got ${seedCount}`);
   if (verbose && singleSeed === undefined) throw new CliUsageError(`--verbose needs --seed S\n${usage}`);
   if (chaosTicks !== undefined && chaosTicks < 1) throw new CliUsageError(`--chaos-ticks must be at least 1`);
-  return { seedCount, startSeed, singleSeed, verbose, chaosTicks, plantedBug };
+  return { seedCount, startSeed, singleSeed, verbose, chaosTicks, plantedBug, scenarioOverrides };
 }
 
 function parsePlantedBug(name: string | undefined): PlantedBug {
@@ -57,13 +63,30 @@ function parsePlantedBug(name: string | undefined): PlantedBug {
   return bug;
 }
 
+function parseScenario(text: string | undefined): Partial<Scenario> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text ?? '');
+  } catch {
+    throw new CliUsageError(`--scenario needs a JSON object, got ${JSON.stringify(text ?? '')}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new CliUsageError(`--scenario needs a JSON object, got ${JSON.stringify(text ?? '')}`);
+  const known = new Set(Object.keys(drawScenario(new Prng(1))));
+  const unknown = Object.keys(parsed).filter((key) => !known.has(key));
+  if (unknown.length > 0) throw new CliUsageError(`--scenario: unknown setting ${unknown.join(', ')}`);
+  return parsed as Partial<Scenario>;
+}
+
 function simulationOptions(parsed: CliArguments): Omit<SimulationOptions, 'seed' | 'clusterSize'> {
-  return { ...(parsed.chaosTicks === undefined ? {} : { chaosTicks: parsed.chaosTicks }), ...parsed.plantedBug?.options };
+  const planted = parsed.plantedBug?.options;
+  const scenarioOverrides = { ...planted?.scenarioOverrides, ...parsed.scenarioOverrides };
+  return { ...(parsed.chaosTicks === undefined ? {} : { chaosTicks: parsed.chaosTicks }), ...planted, scenarioOverrides };
 }
 
 function replayFlags(parsed: CliArguments): string {
   const chaos = parsed.chaosTicks === undefined ? '' : ` --chaos-ticks ${parsed.chaosTicks}`;
-  return `${chaos}${parsed.plantedBug === undefined ? '' : ` --plant ${parsed.plantedBug.name}`}`;
+  const scenario = parsed.scenarioOverrides === undefined ? '' : ` --scenario '${JSON.stringify(parsed.scenarioOverrides)}'`;
+  return `${chaos}${parsed.plantedBug === undefined ? '' : ` --plant ${parsed.plantedBug.name}`}${scenario}`;
 }
 
 function parseCount(flag: string, text: string | undefined): number {

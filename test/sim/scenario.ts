@@ -11,6 +11,7 @@ export interface Scenario {
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
   readonly readOnly: 'safe' | 'lease';
+  readonly leaseDriftTicks: number;
   readonly maxSizePerMessageBytes: number;
   readonly maxInflightMessages: number;
   readonly maxInflightBytes: number;
@@ -52,6 +53,7 @@ export function drawScenario(prng: Prng): Scenario {
     preVote: prng.chance(0.8),
     checkQuorum,
     readOnly: checkQuorum && prng.chance(0.25) ? 'lease' : 'safe',
+    leaseDriftTicks: prng.nextIntBetween(0, 2),
     maxSizePerMessageBytes,
     maxInflightMessages: prng.nextIntBetween(1, 16),
     maxInflightBytes: maxSizePerMessageBytes * prng.nextIntBetween(1, 32),

@@ -814,6 +814,7 @@ function coreSettings(scenario: Scenario): CoreSettings {
     preVote: scenario.preVote,
     checkQuorum: scenario.checkQuorum,
     readOnly: scenario.readOnly,
+    leaseDriftTicks: scenario.leaseDriftTicks,
     maxSizePerMessageBytes: scenario.maxSizePerMessageBytes,
     maxInflightMessages: scenario.maxInflightMessages,
     maxInflightBytes: scenario.maxInflightBytes,
