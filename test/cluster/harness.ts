@@ -41,15 +41,34 @@ export async function waitFor<Value>(
   throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${lastError === undefined ? '' : `: ${String(lastError)}`}`);
 }
 
-export async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports for test nodes come from below Linux's ephemeral range (32768+), so a port found
+ * free is not taken by some outgoing connection before the node binds it.
+ */
+export const testPortLow = 20_000;
+export const testPortHigh = 32_000;
+const portAttemptCountMax = 50;
+
+function canBind(host: string, port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
+    server.once('error', () => resolve(undefined));
+    server.listen(port, host, () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : undefined));
     });
   });
+}
+
+export async function freePort(host: string): Promise<number> {
+  for (let attempt = 0; attempt < portAttemptCountMax; attempt += 1) {
+    const candidate = testPortLow + Math.floor(Math.random() * (testPortHigh - testPortLow));
+    const port = await canBind(host, candidate);
+    if (port !== undefined) return port;
+  }
+  const fallback = await canBind(host, 0);
+  if (fallback === undefined) throw new Error(`no free port on ${host}`);
+  return fallback;
 }
 
 export interface HttpAnswer {
