@@ -105,7 +105,10 @@ export class Client {
   private readonly view: ClusterView;
   private readonly limiter: InFlightLimiter;
   private readonly policy: RetryPolicy;
+  /** Aborts background work (the /nodes poll) on close. */
   private readonly closeController = new AbortController();
+  /** Every call running or queued, so close() can abort it. */
+  private readonly activeCalls = new Set<LinkedSignal>();
   private highestWrittenIndex = 0;
   private lastNodesRefreshAtMs = Number.NEGATIVE_INFINITY;
   private nodesRefresh: Promise<void> | undefined;
@@ -292,6 +295,7 @@ export class Client {
     this.closed = true;
     const error = new QuorumliteError('CLIENT_CLOSED', 'the client was closed');
     this.closeController.abort(error);
+    for (const call of this.activeCalls) call.abort(error);
     this.limiter.rejectAll(error);
     await this.nodesRefresh?.catch(() => undefined);
     await this.transport.close();
@@ -301,7 +305,10 @@ export class Client {
 
   private async call<T>(spec: CallSpec<T>, options: CallOptions): Promise<T> {
     if (this.closed) throw new QuorumliteError('CLIENT_CLOSED', 'the client was closed');
-    const linked = linkSignals([options.signal, this.closeController.signal]);
+    // One listener on the caller's signal; close() reaches the call through activeCalls
+    // (not a listener per call on one shared signal).
+    const linked = linkSignals([options.signal]);
+    this.activeCalls.add(linked);
     try {
       await this.limiter.acquire(linked.signal);
       try {
@@ -324,6 +331,7 @@ export class Client {
     } catch (error) {
       throw this.closed && isQuorumliteCode(error, 'ABORTED') ? new QuorumliteError('CLIENT_CLOSED', 'the client was closed', { cause: error }) : error;
     } finally {
+      this.activeCalls.delete(linked);
       linked.unlink();
     }
   }
