@@ -46,11 +46,13 @@ describe('sim CLI end to end', () => {
   });
 
   it('on a failure prints the seed, the invariant, the replay command and a trace, and exits 1', () => {
-    const result = runCli(['--seed', '4', '--plant', 'forget-vote']);
+    const result = runCli(['--seeds', '12', '--plant', 'forget-vote']);
     assert.equal(result.status, 1, result.stdout + result.stderr);
-    assert.match(result.stdout, /seed 4 \(cluster of 5\) FAILED at tick \d+: single-vote-per-term/);
-    assert.match(result.stdout, /replay: npm run sim -- --seed 4 --verbose --plant forget-vote/);
+    const failed = /seed (\d+) \(cluster of [357]\) FAILED at tick \d+: single-vote-per-term/.exec(result.stdout);
+    assert.ok(failed !== null, result.stdout);
+    assert.match(result.stdout, new RegExp(`replay: npm run sim -- --seed ${failed[1]} --verbose --plant forget-vote`));
     assert.match(result.stdout, /VIOLATION single-vote-per-term/);
+    assert.match(result.stdout, /\d+ of 12 seeds FAILED/);
   });
 
   it('replays one seed verbosely with the same output every time', () => {
