@@ -5,13 +5,19 @@
  * PID and removes its dirs in close(). Build first (`npm run build`; `npm test` does).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const repositoryRoot = new URL('../../', import.meta.url).pathname;
-export const cliPath = join(repositoryRoot, 'dist', 'cli', 'main.js');
+/**
+ * The built CLI. tsconfig.json (rootDir src, outDir dist) emits dist/cli/main.js while
+ * package.json's bin names dist/src/cli/main.js; take whichever build exists, the newer if both.
+ */
+export const cliPath = [join(repositoryRoot, 'dist', 'src', 'cli', 'main.js'), join(repositoryRoot, 'dist', 'cli', 'main.js')]
+  .filter((path) => existsSync(path))
+  .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0] ?? join(repositoryRoot, 'dist', 'cli', 'main.js');
 /** Bound on every poll: generous for a loaded 2-core machine. */
 export const waitTimeoutMsDefault = 60_000;
 export const pollIntervalMs = 100;
