@@ -19,6 +19,11 @@ export function normalizeConfState(confState: ConfState): ConfState {
 export class ConfHistory {
   /** Ascending by index; never empty; [0] is the base. */
   private items: ConfHistoryItem[];
+  /**
+   * After a snapshot restore: indexes strictly between the last committed index we knew
+   * and the snapshot's index, whose membership we never saw. at() refuses them.
+   */
+  private unknown: { from: number; to: number } | undefined;
 
   constructor(baseIndex: number, base: ConfState) {
     this.items = [{ index: baseIndex, confState: normalizeConfState(base) }];
@@ -64,8 +69,14 @@ export class ConfHistory {
     return recorded;
   }
 
-  /** Membership as of `index`; throws INVALID_ARGUMENT below the history's start. */
+  /** Membership as of `index`; throws INVALID_ARGUMENT below the history's start or in a gap. */
   at(index: number): ConfState {
+    if (this.unknown !== undefined && index >= this.unknown.from && index <= this.unknown.to) {
+      throw new RaftError(
+        'INVALID_ARGUMENT',
+        `membership at ${index} is unknown: a snapshot at ${this.unknown.to + 1} replaced the log after ${this.unknown.from - 1}`,
+      );
+    }
     let found: ConfState | undefined;
     for (const item of this.items) if (item.index <= index) found = item.confState;
     if (found === undefined) {
@@ -79,14 +90,20 @@ export class ConfHistory {
     let keepFrom = 0;
     for (let i = 0; i < this.items.length; i++) if ((this.items[i]?.index ?? 0) <= keepAt) keepFrom = i;
     if (keepFrom > 0) this.items = this.items.slice(keepFrom);
+    if (this.unknown !== undefined && keepAt > this.unknown.to) this.unknown = undefined;
   }
 
   /**
-   * The log was replaced by a snapshot. Items up to `keepUpTo` (the applied index, all
-   * committed and so part of the snapshot's history too) stay answerable until trimmed.
+   * The log was replaced by a snapshot. Items up to `committedIndex` (the commit index
+   * before the restore: those entries are the leader's too, so they are part of the
+   * snapshot's history) stay answerable until trimmed: the runtime may be applying them
+   * right now and label its own snapshot with confStateAt(). Indexes between the commit
+   * index and the snapshot were never seen here and are refused.
    */
-  restore(snapshotIndex: number, confState: ConfState, keepUpTo: number): void {
-    const kept = this.items.filter((item) => item.index <= keepUpTo && item.index < snapshotIndex);
+  restore(snapshotIndex: number, confState: ConfState, committedIndex: number): void {
+    assert(committedIndex < snapshotIndex, `restoring a snapshot at ${snapshotIndex} at or below commit ${committedIndex}`);
+    const kept = this.items.filter((item) => item.index <= committedIndex);
     this.items = [...kept, { index: snapshotIndex, confState: normalizeConfState(confState) }];
+    this.unknown = committedIndex + 1 <= snapshotIndex - 1 ? { from: committedIndex + 1, to: snapshotIndex - 1 } : undefined;
   }
 }

@@ -490,7 +490,7 @@ export class Raft {
       this.log.commitTo(index);
       return false;
     }
-    this.confHistory.restore(index, snapshot.metadata.confState, this.log.applied);
+    this.confHistory.restore(index, snapshot.metadata.confState, this.log.committed);
     this.log.restore(snapshot);
     this.setConfState(this.confHistory.latest());
     return true;

@@ -31,9 +31,14 @@ test('conf history: trimming keeps what later indexes need; restore starts over 
   assert.deepEqual(history.at(4), { voters: ['1', '2'], learners: [] });
   assert.throws(() => history.at(1), /predates/);
   history.restore(9, { voters: ['1', '2', '3', '4'], learners: [] }, 6);
-  assert.deepEqual(history.at(6), { voters: ['1', '2', '3'], learners: [] }, 'applied history stays answerable');
+  assert.deepEqual(history.at(6), { voters: ['1', '2', '3'], learners: [] }, 'committed history stays answerable');
+  assert.throws(() => history.at(7), /membership at 7 is unknown/, 'never seen: refused, not guessed');
+  assert.throws(() => history.at(8), /unknown/);
   assert.deepEqual(history.latest(), { voters: ['1', '2', '3', '4'], learners: [] });
   assert.equal(history.latestIndex(), 9);
+  history.trim(9);
+  assert.deepEqual(history.at(9), { voters: ['1', '2', '3', '4'], learners: [] });
+  assert.throws(() => history.at(8), /predates the log start 9/);
 });
 
 test('read index queue: a quorum confirms a read and every read before it', () => {

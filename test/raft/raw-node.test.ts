@@ -453,3 +453,30 @@ test('raw node: a leader ignores an acknowledgement beyond its own log', () => {
   assert.equal(JSON.stringify(leader.status()), before);
   assert.equal(leader.hasReady(), false, 'no snapshot or append is triggered');
 });
+
+test('raw node: confStateAt covers entries being applied while a snapshot arrives (sim finding F1)', () => {
+  const storage = new MemoryStorage({ confState: { voters: ['1', '2', '3'], learners: [] } });
+  const follower = new RawNode(testConfig('2', storage));
+  const base = { commit: 0, reject: false, rejectHint: 0, context: new Uint8Array(0) } as const;
+  const learner = encodeConfChange({ type: 'add-learner', nodeId: '4', context: new Uint8Array(0) });
+  follower.step({ ...base, type: 'MsgApp', from: '1', to: '2', term: 2, logTerm: 1, index: 1, commit: 4,
+    entries: [entry(2, 2), { index: 3, term: 2, type: 'conf-change', data: learner }, entry(4, 2)] });
+  const ready = follower.ready();
+  assert.deepEqual(ready.committedEntries.map((e) => e.index), [2, 3, 4]);
+  storage.append(ready.entries);
+  // While the runtime persists and applies 2..4, a snapshot at 10 arrives.
+  const confState = { voters: ['1', '2', '3'], learners: ['4'] };
+  follower.step({ ...base, type: 'MsgSnap', from: '1', to: '2', term: 2, logTerm: 0, index: 0, entries: [],
+    snapshot: { metadata: { index: 10, term: 2, confState }, data: new Uint8Array(0) } });
+  // The runtime labels a snapshot of its applied state (4) with the membership as of 4.
+  assert.deepEqual(follower.confStateAt(4), confState);
+  assert.deepEqual(follower.confStateAt(3), confState);
+  assert.deepEqual(follower.confStateAt(2), { voters: ['1', '2', '3'], learners: [] });
+  assert.throws(() => follower.confStateAt(7), /unknown/, 'indexes never seen here are refused, not guessed');
+  follower.advance(ready);
+  const restore = follower.ready();
+  assert.equal(restore.snapshot?.metadata.index, 10);
+  storage.applySnapshot(restore.snapshot as NonNullable<typeof restore.snapshot>);
+  follower.advance(restore);
+  assert.deepEqual(follower.confStateAt(10), confState);
+});
