@@ -54,8 +54,9 @@ const handlers: Record<string, Handler> = {
   status: async (session) => session.output.write(`${stringifyJson(await session.client.status(), 2)}\n`),
   leader: async (session) => showLeader(session),
   stepdown: async (session, args) => {
-    await session.client.stepDown(optionalArgument(args, '.stepdown [ID]'));
-    session.output.write('leader stepped down\n');
+    await session.client.stepDown(optionalArgument(args, '.stepdown [ID]'), { wait: true });
+    const leader = session.client.knownLeader;
+    session.output.write(`leader stepped down${leader === undefined ? '' : `; the leader is now ${leader}`}\n`);
   },
   remove: async (session, args) => {
     const nodeId = requiredArgument(args, '.remove ID');

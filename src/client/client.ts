@@ -237,14 +237,21 @@ export class Client {
     );
   }
 
-  /** Asks the leader to step down, optionally naming the node to hand over to. */
-  async stepDown(targetNodeId?: string, options: CallOptions = {}): Promise<void> {
+  /**
+   * Asks the leader to step down, optionally naming the node to hand over to. With
+   * `wait`, the server answers once a new leader is elected. The client then forgets
+   * the old leader and learns the new one from `/nodes`.
+   */
+  async stepDown(targetNodeId?: string, options: CallOptions & { readonly wait?: boolean } = {}): Promise<void> {
     await this.ensureLeaderKnown(options);
     const body = targetNodeId === undefined ? undefined : new TextEncoder().encode(JSON.stringify({ id: targetNodeId }));
+    const parameters: QueryParameter[] = options.wait === true ? [['wait', undefined]] : [];
     await this.call<undefined>(
-      { method: 'POST', path: '/leader', parameters: [], ...(body === undefined ? {} : { body, contentType: 'application/json' }), target: 'leader', redirectable: true, responseBytesMax: this.config.responseBytesMax, interpret: () => undefined },
+      { method: 'POST', path: '/leader', parameters, ...(body === undefined ? {} : { body, contentType: 'application/json' }), target: 'leader', redirectable: true, responseBytesMax: this.config.responseBytesMax, interpret: () => undefined },
       options,
     );
+    this.view.forgetLeader();
+    if (options.wait === true) await this.nodes(options).catch(() => undefined);
   }
 
   /** Removes a node from the cluster (through the leader). */

@@ -64,6 +64,11 @@ export class ClusterView {
     this.leaderUrl = normalised;
   }
 
+  /** After a leadership change the client caused (step down): ask again. */
+  forgetLeader(): void {
+    this.leaderUrl = undefined;
+  }
+
   /** After a failure at `url`: forget it as leader and move the guess past it. */
   markFailed(url: string): void {
     if (this.leaderUrl === url) this.leaderUrl = undefined;

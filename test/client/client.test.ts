@@ -376,6 +376,37 @@ describe('failover', () => {
   });
 });
 
+describe('cluster operations', () => {
+  it('stepDown and removeNode send rqlite bodies to the leader; stepDown forgets the old leader', async () => {
+    const leader: FakeNode = await startFakeNode((request, response) => {
+      if (request.path === '/nodes') return sendJson(response, 200, { nodes: [{ id: 'n1', api_addr: leader.url, addr: 'r1', voter: true, reachable: true, leader: true }] });
+      if (request.path === '/leader' || request.path === '/remove') return sendJson(response, 200, {});
+      return sendJson(response, 404, { error: 'not found' });
+    });
+    const client = clientFor([leader.url]);
+    try {
+      await client.stepDown('n2', { wait: true });
+      const stepDown = leader.requests.find((request) => request.path === '/leader');
+      assert.equal(stepDown?.method, 'POST');
+      assert.deepEqual(JSON.parse(stepDown?.body ?? ''), { id: 'n2' });
+      assert.ok(stepDown?.query.has('wait'));
+      assert.equal(client.knownLeader, leader.url, 'relearned from /nodes after the step-down');
+      await client.stepDown();
+      assert.equal(leader.requests.at(-1)?.body, '');
+      assert.equal(client.knownLeader, undefined);
+      await client.removeNode('n3');
+      const remove = leader.requests.at(-1);
+      assert.equal(remove?.method, 'DELETE');
+      assert.equal(remove?.path, '/remove');
+      assert.equal(remove?.body, '{"id":"n3"}');
+      await assert.rejects(client.removeNode(''), { code: 'INVALID_ARGUMENT' });
+    } finally {
+      await client.close();
+      await leader.close();
+    }
+  });
+});
+
 describe('bounds and close', () => {
   it('queues up to maxQueued beyond maxInFlight and refuses the next with QUEUE_FULL', async () => {
     const held: (() => void)[] = [];
