@@ -41,6 +41,11 @@ export async function startFakeNode(handler: FakeHandler = notFound, port = 0): 
     close: () => closeServer(server, sockets),
   };
   server.on('connection', (socket) => {
+    // A connection accepted while closing (the kernel queued it) would hold close() open.
+    if (!server.listening) {
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -80,8 +85,10 @@ function receive(request: IncomingMessage): Promise<string> {
 }
 
 function closeServer(server: Server, sockets: Set<Socket>): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   for (const socket of sockets) socket.destroy();
-  return new Promise((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  return closed;
 }
 
 export function notFound(_request: RecordedRequest, response: ServerResponse): void {
