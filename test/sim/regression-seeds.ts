@@ -2,10 +2,19 @@
  * Seeds that once exposed a bug (see FINDINGS.md). Each replays exactly; the test
  * requires every one to pass now. Add a seed here when its finding is fixed.
  */
+import type { Scenario } from './scenario.js';
+
 export interface RegressionSeed {
   readonly seed: number;
   readonly chaosTicks?: number;
+  readonly scenarioOverrides?: Partial<Scenario>;
   readonly note: string;
 }
 
-export const regressionSeeds: readonly RegressionSeed[] = [];
+export const regressionSeeds: readonly RegressionSeed[] = [
+  {
+    seed: 281,
+    scenarioOverrides: { checkQuorum: true, readOnly: 'lease', leaseDriftTicks: 0 },
+    note: 'F1: confStateAt answered a stale membership after a snapshot restore with a Ready outstanding (fixed in ce75118)',
+  },
+];

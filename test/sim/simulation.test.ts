@@ -51,7 +51,12 @@ describe('simulated clusters', () => {
 
   it('passes every regression seed', () => {
     for (const regression of regressionSeeds) {
-      const result = runSimulation({ seed: regression.seed, clusterSize: clusterSizeForSeed(regression.seed), ...(regression.chaosTicks === undefined ? {} : { chaosTicks: regression.chaosTicks }) });
+      const result = runSimulation({
+        seed: regression.seed,
+        clusterSize: clusterSizeForSeed(regression.seed),
+        ...(regression.chaosTicks === undefined ? {} : { chaosTicks: regression.chaosTicks }),
+        ...(regression.scenarioOverrides === undefined ? {} : { scenarioOverrides: regression.scenarioOverrides }),
+      });
       assert.ok(result.passed, `${regression.note}\n${formatFailure(result)}`);
     }
   });
