@@ -255,13 +255,14 @@ describe('failover', () => {
     }
   });
 
-  it('follows a 301 to the leader and sends later writes there directly', async () => {
+  for (const transport of ['undici', 'fetch'] as const) {
+  it(`follows a 301 to the leader and sends later writes there directly (${transport})`, async () => {
     const leader = await mini();
     const follower = await fake((request, response) => {
       response.writeHead(301, { location: `${leader.url}${request.path}?${request.query.toString()}` });
       response.end();
     });
-    const client = clientFor([follower.url, leader.url]);
+    const client = clientFor([follower.url, leader.url], transport === 'fetch' ? { fetch: (input, init) => fetch(input, init) } : {});
     try {
       await client.execute('CREATE TABLE redirected (x)');
       await client.execute('INSERT INTO redirected VALUES (1)');
@@ -273,6 +274,7 @@ describe('failover', () => {
       await client.close();
     }
   });
+  }
 
   it('gives up on redirect loops after redirectsMax', async () => {
     const looping: FakeNode = await fake((request, response) => {
