@@ -256,24 +256,24 @@ describe('failover', () => {
   });
 
   for (const transport of ['undici', 'fetch'] as const) {
-  it(`follows a 301 to the leader and sends later writes there directly (${transport})`, async () => {
-    const leader = await mini();
-    const follower = await fake((request, response) => {
-      response.writeHead(301, { location: `${leader.url}${request.path}?${request.query.toString()}` });
-      response.end();
+    it(`follows a 301 to the leader and sends later writes there directly (${transport})`, async () => {
+      const leader = await mini();
+      const follower = await fake((request, response) => {
+        response.writeHead(301, { location: `${leader.url}${request.path}?${request.query.toString()}` });
+        response.end();
+      });
+      const client = clientFor([follower.url, leader.url], transport === 'fetch' ? { fetch: (input, init) => fetch(input, init) } : {});
+      try {
+        await client.execute('CREATE TABLE redirected (x)');
+        await client.execute('INSERT INTO redirected VALUES (1)');
+        assert.equal(executions(follower).length, 1);
+        assert.ok(executions(follower)[0]?.query.has('redirect'));
+        assert.equal(executions(leader.node).length, 2);
+        assert.equal(client.knownLeader, leader.url);
+      } finally {
+        await client.close();
+      }
     });
-    const client = clientFor([follower.url, leader.url], transport === 'fetch' ? { fetch: (input, init) => fetch(input, init) } : {});
-    try {
-      await client.execute('CREATE TABLE redirected (x)');
-      await client.execute('INSERT INTO redirected VALUES (1)');
-      assert.equal(executions(follower).length, 1);
-      assert.ok(executions(follower)[0]?.query.has('redirect'));
-      assert.equal(executions(leader.node).length, 2);
-      assert.equal(client.knownLeader, leader.url);
-    } finally {
-      await client.close();
-    }
-  });
   }
 
   it('gives up on redirect loops after redirectsMax', async () => {
