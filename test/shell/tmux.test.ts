@@ -78,6 +78,15 @@ it('interactive session in a pseudo-terminal', { skip: !tmuxAvailable && 'tmux n
     type('SELECT * FROM tm;');
     screen = await waitFor((text) => text.includes('2,beta'), 'csv output');
     assert.match(screen, /id,name\n1,alpha\n2,beta/);
+    // Ctrl-C drops a half-typed statement: the next one runs alone.
+    tmux('send-keys', '-t', sessionName, '-l', "SELECT 'dropped',");
+    tmux('send-keys', '-t', sessionName, 'Enter');
+    await waitFor((text) => text.trimEnd().endsWith('...>'), 'the continuation prompt after a partial statement');
+    tmux('send-keys', '-t', sessionName, 'C-c');
+    await waitFor((text) => text.includes('^C'), 'the interrupt');
+    type('SELECT 40 + 2 AS answer;');
+    // Had the dropped text stayed, this would be a syntax error and print no answer.
+    await waitFor((text) => /answer\n42/.test(text), 'the statement after Ctrl-C');
     type('SELECT nope FROM tm;');
     await waitFor((text) => text.includes('Error: no such column: nope'), 'the error message');
     const promptsBefore = occurrences(pane(), prompt);
@@ -95,6 +104,8 @@ it('interactive session in a pseudo-terminal', { skip: !tmuxAvailable && 'tmux n
       '.tables',
       '.mode csv',
       'SELECT * FROM tm;',
+      "SELECT 'dropped',",
+      'SELECT 40 + 2 AS answer;',
       'SELECT nope FROM tm;',
       '.exit',
     ]);
