@@ -335,6 +335,43 @@ describe('failover', () => {
     }
   });
 
+  it('a "stale read" from one follower moves a none read to the next node', async () => {
+    const fresh = await mini();
+    const stale = await fake((_request, response) => sendJson(response, 200, { error: 'stale read' }));
+    const client = clientFor([stale.url, fresh.url], { consistency: 'none', freshness: 1500 });
+    try {
+      const reply = await client.query<[number]>('SELECT 7', { rowMode: 'array' });
+      assert.deepEqual(reply.results[0]?.rows, [[7]]);
+      const staleRead = stale.requests.find((request) => request.path === '/db/query');
+      assert.equal(staleRead?.query.get('freshness'), '1500ms');
+      assert.equal(staleRead?.query.get('level'), 'none');
+      assert.ok(!staleRead?.query.has('redirect'), 'none reads are served where they land');
+      await client.query('SELECT 1', { freshness: '2s', freshnessStrict: true });
+      const last = fresh.node.requests.at(-1);
+      assert.equal(last?.query.get('freshness'), '2s');
+      assert.ok(last?.query.has('freshness_strict'));
+      await assert.rejects(client.query('SELECT 1', { freshness: 'soon' }), { code: 'INVALID_ARGUMENT' });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a 200 reply that is not JSON is SERVER_ERROR, not retried', async () => {
+    const broken = await fake((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/html' });
+      response.end('<html>proxy error</html>');
+    });
+    const client = clientFor([broken.url]);
+    try {
+      const error = await rejection(client.query('SELECT 1'));
+      assert.equal(error.code, 'SERVER_ERROR');
+      assert.match(error.message, /not JSON: "<html>proxy error<\/html>"/);
+      assert.equal(broken.requests.filter((request) => request.path === '/db/query').length, 1);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('reports DEADLINE_EXCEEDED with the last error when no node ever succeeds', async () => {
     const down = await fake((_request, response) => sendJson(response, 503, { error: 'leader not found' }));
     const client = clientFor([down.url, await closedPortUrl()], { deadlineMs: 300 });
