@@ -47,6 +47,13 @@ export interface TcpNetworkLimits {
 export class TcpNetwork implements StreamNetwork {
   private readonly tlsOptions: TlsOptions | undefined;
   private readonly limits: TcpNetworkLimits;
+  /**
+   * The listen address's host when it names one interface (not a wildcard). Outgoing
+   * connections to an address of the same family leave from it too, so a peer sees
+   * each node's traffic coming from that node's own address (on loopback, 127.0.0.2
+   * rather than 127.0.0.1), and per-address firewall rules can tell nodes apart.
+   */
+  private sourceHost: string | undefined;
 
   constructor(tlsOptions?: TlsOptions, limits: TcpNetworkLimits = { socketsMax: 512, handshakeTimeoutMs: 3000 }) {
     this.tlsOptions = tlsOptions;
@@ -55,6 +62,7 @@ export class TcpNetwork implements StreamNetwork {
 
   async listen(address: string, onStream: (stream: Duplex) => void): Promise<StreamListener> {
     const { host, port } = parseAddress(address);
+    if (net.isIP(host) !== 0 && host !== '0.0.0.0' && host !== '::') this.sourceHost = host;
     const server = this.createServer(onStream);
     server.maxConnections = this.limits.socketsMax;
     const sockets = new Set<net.Socket>();
@@ -107,11 +115,20 @@ export class TcpNetwork implements StreamNetwork {
   dial(address: string, timeoutMs: number): Promise<Duplex> {
     const { host, port } = parseAddress(address);
     const options = this.tlsOptions;
+    const source = this.sourceHost;
+    const localAddress = source !== undefined && net.isIP(source) === net.isIP(host) ? { localAddress: source } : {};
     return new Promise<Duplex>((resolve, reject) => {
       const socket =
         options === undefined
-          ? net.connect({ host, port, noDelay: true })
-          : tls.connect({ host, port, cert: options.cert, key: options.key, ...(options.ca === undefined ? {} : { ca: options.ca }) });
+          ? net.connect({ host, port, noDelay: true, ...localAddress })
+          : tls.connect({
+              host,
+              port,
+              cert: options.cert,
+              key: options.key,
+              ...localAddress,
+              ...(options.ca === undefined ? {} : { ca: options.ca }),
+            });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new TransportError('TIMEOUT', `connecting to ${address} took longer than ${timeoutMs} ms`, { peer: address }));

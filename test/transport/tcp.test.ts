@@ -57,6 +57,35 @@ describe('tcp: addresses', () => {
   });
 });
 
+describe('tcp: source address', () => {
+  it('connections leave from the listen host, so a peer (and a firewall rule) sees which node sent them', async () => {
+    const harness = new Harness('tcp');
+    const seen: string[] = [];
+    const sink = net.createServer((socket) => {
+      seen.push(socket.remoteAddress ?? '');
+      socket.destroy();
+    });
+    try {
+      await new Promise<void>((resolve) => sink.listen(0, '127.0.0.3', resolve));
+      const sinkAddress = formatAddress('127.0.0.3', (sink.address() as net.AddressInfo).port);
+      const fromTwo = await harness.create('a', { listenAddress: '127.0.0.2:0' });
+      const fromWildcard = await harness.create('b', { listenAddress: '0.0.0.0:0' });
+      fromTwo.setPeer('sink', sinkAddress);
+      fromWildcard.setPeer('sink', sinkAddress);
+      fromTwo.send([{ from: 'a', to: 'sink', n: 1 }]);
+      await waitFor('the connection from 127.0.0.2', () => seen.length >= 1);
+      assert.equal(seen[0], '127.0.0.2');
+      fromWildcard.send([{ from: 'b', to: 'sink', n: 1 }]);
+      await waitFor('the connection from the wildcard listener', () => seen.length >= 2);
+      // A wildcard listener leaves the choice to the kernel: on loopback that is 127.0.0.1.
+      assert.equal(seen[1], '127.0.0.1');
+    } finally {
+      await harness.dispose();
+      await new Promise<void>((resolve) => sink.close(() => resolve()));
+    }
+  });
+});
+
 describe('tcp: reconnect backoff', () => {
   it('redials a dead peer no faster than the backoff allows, then connects when it appears', async () => {
     const harness = new Harness('tcp');
