@@ -5,6 +5,7 @@ import { SimulatedNetwork, defaultNetworkConfig, type NetworkConfig } from './ne
 import { DurableTwin } from './durable-twin.js';
 import { KvStateMachine, encodeKvCommand, decodeKvCommand } from './kv-state-machine.js';
 import type { ConfChange, Entry } from '../../src/raft/types.js';
+import { Trace, digestBytes } from './trace.js';
 
 const quiet: NetworkConfig = { ...defaultNetworkConfig, dropProbability: 0, duplicateProbability: 0, longDelayProbability: 0 };
 
@@ -216,5 +217,25 @@ describe('kv state machine', () => {
     assert.throws(() => decodeKvCommand(new TextEncoder().encode('[1,2]')), /4-element/);
     assert.throws(() => decodeKvCommand(new TextEncoder().encode('["r","delete","k","v"]')), /unknown kv command kind/);
     assert.deepEqual(decodeKvCommand(encodeKvCommand({ requestId: 'r', kind: 'put', key: 'k', value: 'v' })), { requestId: 'r', kind: 'put', key: 'k', value: 'v' });
+  });
+});
+
+describe('trace', () => {
+  it('keeps the last tailLinesMax lines, hashes every event, and prints each through the sink', () => {
+    const printed: string[] = [];
+    const trace = new Trace(3, (line) => printed.push(line));
+    for (let step = 0; step < 5; step++) trace.record(step, 'event', `n${step}`, step);
+    assert.deepEqual(trace.tailLines().map((line) => line.trim()), ['2 event n2 2', '3 event n3 3', '4 event n4 4']);
+    assert.equal(printed.length, 5);
+    assert.match(trace.hash(), /^[0-9a-f]{8}:5$/);
+    const other = new Trace(3);
+    for (let step = 0; step < 5; step++) other.record(step, 'event', `n${step}`, step === 4 ? 5 : step);
+    assert.notEqual(other.hash(), trace.hash(), 'a changed field changes the hash');
+    assert.throws(() => new Trace(0), /tailLinesMax/);
+  });
+
+  it('digests bytes', () => {
+    assert.equal(digestBytes(new Uint8Array([1, 2])), digestBytes(new Uint8Array([1, 2])));
+    assert.notEqual(digestBytes(new Uint8Array([1, 2])), digestBytes(new Uint8Array([2, 1])));
   });
 });

@@ -17,6 +17,8 @@ export interface BatchSummary {
   /** How many seeds exercised each feature at least once: proof the batch is not trivially calm. */
   readonly seedsWith: Record<string, number>;
   readonly linearizabilityUnknown: number;
+  /** The most nodes any one seed added through membership changes. */
+  readonly nodesAddedMax: number;
 }
 
 export function runSeeds(
@@ -28,16 +30,18 @@ export function runSeeds(
   const failures: SimulationResult[] = [];
   const seedsWith: Record<string, number> = {};
   let linearizabilityUnknown = 0;
+  let nodesAddedMax = 0;
   for (let seed = startSeed; seed < startSeed + seedCount; seed++) {
     const result = runSimulation({ ...options, seed, clusterSize: clusterSizeForSeed(seed) });
     if (!result.passed) failures.push(result);
     if (result.stats.linearizability === 'unknown') linearizabilityUnknown++;
+    nodesAddedMax = Math.max(nodesAddedMax, result.stats.nodesAdded);
     for (const [name, value] of Object.entries(result.stats)) {
       if (typeof value === 'number' && value > 0) seedsWith[name] = (seedsWith[name] ?? 0) + 1;
     }
     onResult?.(result);
   }
-  return { seedCount, failures, seedsWith, linearizabilityUnknown };
+  return { seedCount, failures, seedsWith, linearizabilityUnknown, nodesAddedMax };
 }
 
 /** `replayArguments`: extra CLI flags needed to replay (e.g. the planted bug). */

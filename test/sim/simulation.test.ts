@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { clusterSizeForSeed, formatFailure, runSeeds } from './run-seeds.js';
-import { runSimulation } from './simulation.js';
+import { addedNodesMax, runSimulation } from './simulation.js';
 import { plantedBugs } from './planted-bugs.js';
 import { regressionSeeds } from './regression-seeds.js';
 
@@ -24,6 +24,8 @@ describe('simulated clusters', () => {
       assert.ok((seedsWith[feature] ?? 0) >= seedsAtLeast, `only ${seedsWith[feature] ?? 0} seeds with ${feature}, expected >= ${seedsAtLeast}`);
     }
     assert.equal(summary.linearizabilityUnknown, 0, 'every history should be decided within the search bound');
+    // Membership changes add fresh nodes up to the bound, never past it.
+    assert.equal(summary.nodesAddedMax, addedNodesMax);
   });
 
   it('replays a seed exactly: the same seed twice gives the same trace', () => {

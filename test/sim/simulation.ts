@@ -66,6 +66,8 @@ export interface SimulationStats {
   linearizability: CheckOutcome | 'not-checked';
   recoveryTicks: number;
   ticksWithoutLeader: number;
+  /** Nodes added by membership changes (at most addedNodesMax). */
+  nodesAdded: number;
   /** Why operations failed or ended unknown, counted by reason (numbers masked). */
   unsuccessfulOperationReasons: Record<string, number>;
 }
@@ -89,7 +91,7 @@ interface Envelope {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 /** Nodes ever created in one run, beyond the initial cluster. */
-const addedNodesMax = 4;
+export const addedNodesMax = 4;
 const votersMax = 7;
 /** Ready rounds handled per node per step; the rest waits for the next step. */
 const readyRoundsPerStepMax = 16;
@@ -794,6 +796,7 @@ export class Simulation {
     this.stats.messagesDelivered = counters.delivered;
     this.stats.messagesDropped = counters.dropped.random + counters.dropped.partition + counters.dropped.overflow;
     this.stats.leadersElected = this.monitor.leaderCount();
+    this.stats.nodesAdded = this.nodes.size - this.options.clusterSize;
     for (const event of this.history.events) {
       if (event.type === 'ok') this.stats.operationsOk++;
       if (event.type === 'fail') this.stats.operationsFailed++;
@@ -827,6 +830,6 @@ function emptyStats(): SimulationStats {
   return {
     ticks: 0, messagesSent: 0, messagesDelivered: 0, messagesDropped: 0, crashes: 0, partitions: 0, leadersElected: 0,
     snapshotsSent: 0, snapshotsInstalled: 0, membershipChangesApplied: 0, transfersRequested: 0,
-    operationsOk: 0, operationsFailed: 0, operationsUnknown: 0, linearizability: 'not-checked', recoveryTicks: -1, ticksWithoutLeader: 0, unsuccessfulOperationReasons: {},
+    operationsOk: 0, operationsFailed: 0, operationsUnknown: 0, linearizability: 'not-checked', recoveryTicks: -1, ticksWithoutLeader: 0, nodesAdded: 0, unsuccessfulOperationReasons: {},
   };
 }
