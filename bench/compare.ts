@@ -1,0 +1,154 @@
+/**
+ * Side-by-side benchmark: quorumlite against etcd 3.4, dqlite (dqlite-demo) and raw
+ * durable SQLite, each cluster 3 nodes on loopback with fsync on every commit, the same
+ * workloads and load generator, measured in one run. Prints a markdown table with
+ * quorumlite's ratio to each peer and writes compare-<timestamp>.{md,json,svg}.
+ *
+ *   npm run bench:compare [-- --quick] [--only quorumlite,etcd,dqlite,sqlite] [--out DIR]
+ *
+ * Installs nothing: a peer not on PATH is reported as missing, with how to get it.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, platform, release } from 'node:os';
+import { join } from 'node:path';
+import { renderSvg } from './lib/chart.js';
+import { CompareUsageError, compareUsage, parseCompareArguments, sqliteBounds, workloadSettings, type CompareOptions } from './lib/options.js';
+import { findOnPath } from './lib/processes.js';
+import { renderMarkdown, type RunReport, type SystemName, type SystemReport } from './lib/report.js';
+import { progress, runReplicatedWorkloads } from './lib/workloads.js';
+import { DqliteSystem } from './peers/dqlite.js';
+import { EtcdSystem } from './peers/etcd.js';
+import { QuorumliteSystem, quorumliteCliPath, repositoryRoot } from './peers/quorumlite.js';
+import { measureSqlite } from './peers/sqlite.js';
+import type { ReplicatedSystem } from './peers/system.js';
+
+const durabilityByName: Readonly<Record<SystemName, string>> = {
+  quorumlite: 'fsync per commit on a quorum (group commit)',
+  etcd: 'fsync per commit on a quorum (etcd default)',
+  dqlite: 'libraft log fsynced per append on a quorum',
+  sqlite: 'one process, WAL, synchronous=FULL (fsync per commit)',
+};
+
+const installHints: Readonly<Record<SystemName, string>> = {
+  quorumlite: 'run `npm run build` (needs dist/cli/main.js)',
+  etcd: '`etcd` not on PATH: on Debian `apt-get install etcd-server etcd-client`',
+  dqlite: '`dqlite-demo` and `dqlite` not on PATH: on Debian `apt-get install go-dqlite`',
+  sqlite: '',
+};
+
+/** The running system, so an interrupt or an early exit still stops its processes by PID. */
+let runningSystem: ReplicatedSystem | undefined;
+
+function missing(name: SystemName, detail = installHints[name]): SystemReport {
+  return { name, status: 'missing', detail, durability: durabilityByName[name], replicated: null, sqlite: null };
+}
+
+/** Builds the system if its programs are there; otherwise the reason it is missing. */
+function locate(name: Exclude<SystemName, 'sqlite'>): ReplicatedSystem | SystemReport {
+  if (name === 'quorumlite') return existsSync(quorumliteCliPath) ? new QuorumliteSystem() : missing(name);
+  if (name === 'etcd') {
+    const etcd = findOnPath('etcd');
+    return etcd === undefined ? missing(name) : new EtcdSystem(etcd);
+  }
+  const demo = findOnPath('dqlite-demo');
+  const shell = findOnPath('dqlite');
+  if (demo === undefined || shell === undefined) return missing(name);
+  return new DqliteSystem(demo, shell);
+}
+
+async function runReplicated(name: Exclude<SystemName, 'sqlite'>, options: CompareOptions): Promise<SystemReport> {
+  const located = locate(name);
+  if (!('start' in located)) {
+    progress(`${name}: missing (${located.detail})`);
+    return located;
+  }
+  runningSystem = located;
+  try {
+    progress(`${name}: starting a 3-node cluster`);
+    await located.start();
+    const replicated = await runReplicatedWorkloads(located, workloadSettings(options.quick));
+    return { name, status: 'ok', detail: '', durability: located.durability, replicated, sqlite: null };
+  } catch (error) {
+    progress(`${name}: failed: ${String(error)}\n${located.logs()}`);
+    return { name, status: 'failed', detail: String(error instanceof Error ? error.message : error), durability: located.durability, replicated: null, sqlite: null };
+  } finally {
+    await located.stop();
+    runningSystem = undefined;
+  }
+}
+
+function runSqlite(options: CompareOptions): SystemReport {
+  progress('sqlite: in-process writes, batches, reads and the fsync floor');
+  const bounds = sqliteBounds(options.quick);
+  const results = measureSqlite(bounds);
+  return { name: 'sqlite', status: 'ok', detail: '', durability: durabilityByName.sqlite, replicated: null, sqlite: { ...results, rowsPerBatch: bounds.rowsPerBatch } };
+}
+
+function writeOutputs(report: RunReport, outputDirectory: string): string[] {
+  mkdirSync(outputDirectory, { recursive: true });
+  const stamp = report.startedAt.replaceAll(':', '').replace(/\.\d+Z$/, 'Z');
+  const base = join(outputDirectory, `compare-${stamp}`);
+  const markdown = renderMarkdown(report);
+  writeFileSync(`${base}.md`, markdown);
+  writeFileSync(`${base}.json`, `${JSON.stringify(report, (_, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value), 2)}\n`);
+  writeFileSync(`${base}.svg`, renderSvg(report));
+  process.stdout.write(markdown);
+  return [`${base}.md`, `${base}.json`, `${base}.svg`];
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let options: CompareOptions;
+  try {
+    options = parseCompareArguments(argv);
+  } catch (error) {
+    if (!(error instanceof CompareUsageError)) throw error;
+    process.stderr.write(`bench:compare: ${error.message}\n${compareUsage}`);
+    return 2;
+  }
+  if (options.help) {
+    process.stdout.write(compareUsage);
+    return 0;
+  }
+  const startedAt = new Date().toISOString();
+  const systems: SystemReport[] = [];
+  for (const name of options.only) {
+    systems.push(name === 'sqlite' ? runSqlite(options) : await runReplicated(name, options));
+  }
+  const report: RunReport = {
+    startedAt,
+    mode: options.quick ? 'quick' : 'full',
+    machine: { cpuCount: cpus().length, nodeVersion: process.version, platform: `${platform()} ${release()}` },
+    systems,
+  };
+  const files = writeOutputs(report, options.outputDirectory ?? join(repositoryRoot, 'bench', 'results'));
+  progress(`wrote ${files.join(', ')}`);
+  if (options.only.includes('dqlite') && findOnPath('dqlite-benchmark') === undefined) progress('note: dqlite-benchmark is not on PATH (apt-get install go-dqlite); it is not needed for this table');
+  return systems.some((system) => system.status === 'failed') ? 1 : 0;
+}
+
+function stopRunningSystem(): void {
+  for (const pid of runningSystem?.pids() ?? []) {
+    if (pid !== undefined) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+process.once('exit', stopRunningSystem);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    stopRunningSystem();
+    process.exit(130);
+  });
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+}, (error: unknown) => {
+  process.stderr.write(`bench:compare: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,62 @@
+/**
+ * Keep-alive HTTP for every system under test (quorumlite, etcd's JSON gateway,
+ * dqlite-demo): one undici Pool per origin with enough connections for the 64 clients.
+ */
+import { Pool } from 'undici';
+
+export const connectionCountMax = 80;
+export const requestTimeoutMsDefault = 10_000;
+/** Bound on a response body read by the benchmark. */
+export const responseBytesMax = 1024 * 1024;
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly text: string;
+}
+
+export interface HttpRequest {
+  readonly method: 'GET' | 'POST' | 'PUT';
+  readonly path: string;
+  readonly body?: string;
+  readonly contentType?: string;
+  readonly timeoutMs?: number;
+}
+
+export class HttpOrigin {
+  readonly origin: string;
+  #pool: Pool;
+
+  constructor(origin: string) {
+    this.origin = origin;
+    this.#pool = new Pool(origin, { connections: connectionCountMax, pipelining: 1, keepAliveTimeout: 30_000 });
+  }
+
+  async request(request: HttpRequest): Promise<HttpAnswer> {
+    const response = await this.#pool.request({
+      method: request.method,
+      path: request.path,
+      ...(request.body === undefined ? {} : { body: request.body }),
+      headers: request.contentType === undefined ? {} : { 'content-type': request.contentType },
+      signal: AbortSignal.timeout(request.timeoutMs ?? requestTimeoutMsDefault),
+    });
+    const text = await response.body.text();
+    if (text.length > responseBytesMax) throw new Error(`response from ${this.origin}${request.path} exceeds ${responseBytesMax} bytes`);
+    return { status: response.statusCode, text };
+  }
+
+  postJson(path: string, value: unknown, timeoutMs?: number): Promise<HttpAnswer> {
+    return this.request({ method: 'POST', path, body: JSON.stringify(value), contentType: 'application/json', ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.destroy().catch(() => undefined);
+  }
+}
+
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

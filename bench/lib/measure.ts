@@ -1,0 +1,83 @@
+/**
+ * The load generator shared by every system: sequential and concurrent loops bounded by
+ * an operation count and a time budget, per-operation latencies, and percentiles.
+ * An operation returns true when the system acknowledged it; only those count.
+ */
+export type Operation = (sequenceNumber: number) => Promise<boolean>;
+
+export interface LoadBounds {
+  readonly operationCountMax: number;
+  readonly durationMsMax: number;
+}
+
+export interface LoadResult {
+  readonly acknowledgedCount: number;
+  readonly failedCount: number;
+  readonly elapsedMs: number;
+  readonly operationsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+/** Nearest-rank percentile of an ascending list; NaN when empty. */
+export function percentile(sortedAscending: readonly number[], fraction: number): number {
+  if (!(fraction >= 0 && fraction <= 1)) throw new Error(`percentile fraction ${fraction} outside 0..1`);
+  if (sortedAscending.length === 0) return Number.NaN;
+  const rank = Math.max(1, Math.ceil(fraction * sortedAscending.length));
+  return sortedAscending[rank - 1] ?? Number.NaN;
+}
+
+function summarise(latenciesMs: number[], failedCount: number, elapsedMs: number): LoadResult {
+  latenciesMs.sort((left, right) => left - right);
+  return {
+    acknowledgedCount: latenciesMs.length,
+    failedCount,
+    elapsedMs,
+    operationsPerSecond: elapsedMs > 0 ? (latenciesMs.length * 1000) / elapsedMs : 0,
+    p50Ms: percentile(latenciesMs, 0.5),
+    p99Ms: percentile(latenciesMs, 0.99),
+  };
+}
+
+/**
+ * Runs `operation` from `clientCount` concurrent loops until operationCountMax operations
+ * were issued in total or durationMsMax passed. Latency counts acknowledged operations only.
+ */
+export async function runLoad(operation: Operation, clientCount: number, bounds: LoadBounds): Promise<LoadResult> {
+  if (!(Number.isInteger(clientCount) && clientCount >= 1)) throw new Error(`clientCount ${clientCount} must be a whole number >= 1`);
+  if (!(bounds.operationCountMax >= 1 && bounds.durationMsMax >= 1)) throw new Error('load bounds must be at least 1');
+  const latenciesMs: number[] = [];
+  let failedCount = 0;
+  let issuedCount = 0;
+  const startedMs = performance.now();
+  const deadlineMs = startedMs + bounds.durationMsMax;
+  const client = async (): Promise<void> => {
+    while (issuedCount < bounds.operationCountMax && performance.now() < deadlineMs) {
+      issuedCount += 1;
+      const operationStartedMs = performance.now();
+      let acknowledged = false;
+      try {
+        acknowledged = await operation(issuedCount);
+      } catch {
+        acknowledged = false;
+      }
+      if (acknowledged) latenciesMs.push(performance.now() - operationStartedMs);
+      else failedCount += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: clientCount }, client));
+  return summarise(latenciesMs, failedCount, performance.now() - startedMs);
+}
+
+/** A key of exactly 16 bytes and a value of exactly 100 bytes, as PEERS.md measured. */
+export const keyBytes = 16;
+export const valueBytes = 100;
+
+export function benchKey(sequenceNumber: number): string {
+  return `k${String(sequenceNumber).padStart(keyBytes - 1, '0')}`.slice(-keyBytes);
+}
+
+export function benchValue(sequenceNumber: number): string {
+  const prefix = `v${sequenceNumber}-`;
+  return (prefix + 'x'.repeat(valueBytes)).slice(0, valueBytes);
+}

@@ -1,0 +1,91 @@
+/**
+ * Command line of `npm run bench:compare [-- --quick] [--only a,b] [--out DIR]`, and the
+ * bounds of each mode (every workload is bounded in count and in time).
+ */
+import { systemNames, type SystemName } from './report.js';
+import type { WorkloadSettings } from './workloads.js';
+import type { SqliteBounds } from '../peers/sqlite.js';
+
+export interface CompareOptions {
+  readonly quick: boolean;
+  readonly only: readonly SystemName[];
+  readonly outputDirectory: string | undefined;
+  readonly help: boolean;
+}
+
+export class CompareUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CompareUsageError';
+  }
+}
+
+export const compareUsage = `Usage: npm run bench:compare [-- --quick] [--only quorumlite,etcd,dqlite,sqlite] [--out DIR]
+
+  --quick        small counts (about 90 s for every system), 2 failover trials
+  --only LIST    comma-separated systems to run (default: all four)
+  --out DIR      where the .md, .json and .svg results go (default bench/results)
+`;
+
+function parseOnly(text: string): SystemName[] {
+  const names = text.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  if (names.length === 0) throw new CompareUsageError('--only needs at least one system');
+  const chosen: SystemName[] = [];
+  for (const name of names) {
+    const known = systemNames.find((candidate) => candidate === name);
+    if (known === undefined) throw new CompareUsageError(`--only: unknown system ${JSON.stringify(name)}; known: ${systemNames.join(', ')}`);
+    if (!chosen.includes(known)) chosen.push(known);
+  }
+  return systemNames.filter((name) => chosen.includes(name));
+}
+
+export function parseCompareArguments(argv: readonly string[]): CompareOptions {
+  let quick = false;
+  let help = false;
+  let only: SystemName[] = [...systemNames];
+  let outputDirectory: string | undefined;
+  for (let position = 0; position < argv.length; position += 1) {
+    const argument = argv[position] ?? '';
+    const equals = argument.indexOf('=');
+    const name = equals === -1 ? argument : argument.slice(0, equals);
+    const takeValue = (): string => {
+      const value = equals === -1 ? argv[(position += 1)] : argument.slice(equals + 1);
+      if (value === undefined || value === '' || value.startsWith('--')) throw new CompareUsageError(`${name} needs a value`);
+      return value;
+    };
+    if (name === '--quick' && equals === -1) quick = true;
+    else if (name === '--help' && equals === -1) help = true;
+    else if (name === '--only') only = parseOnly(takeValue());
+    else if (name === '--out') outputDirectory = takeValue();
+    else throw new CompareUsageError(`unknown argument ${JSON.stringify(argument)}`);
+  }
+  return { quick, only, outputDirectory, help };
+}
+
+const rowsPerBatch = 100;
+
+export function workloadSettings(quick: boolean): WorkloadSettings {
+  return {
+    sequentialWrites: quick ? { operationCountMax: 150, durationMsMax: 4_000 } : { operationCountMax: 3_000, durationMsMax: 15_000 },
+    concurrentWrites: quick ? { operationCountMax: 1_000, durationMsMax: 5_000 } : { operationCountMax: 20_000, durationMsMax: 20_000 },
+    concurrentClientCount: 64,
+    batches: quick ? { operationCountMax: 15, durationMsMax: 4_000 } : { operationCountMax: 300, durationMsMax: 15_000 },
+    rowsPerBatch,
+    reads: quick ? { operationCountMax: 300, durationMsMax: 3_000 } : { operationCountMax: 5_000, durationMsMax: 8_000 },
+    failoverTrialCount: quick ? 2 : 10,
+    failoverTimeoutMs: 30_000,
+    failoverTryTimeoutMs: 300,
+    failoverSteadyLoadMs: quick ? 300 : 500,
+    memorySampleIntervalMs: 100,
+  };
+}
+
+export function sqliteBounds(quick: boolean): SqliteBounds {
+  return {
+    writes: quick ? { operationCountMax: 500, durationMsMax: 2_000 } : { operationCountMax: 20_000, durationMsMax: 8_000 },
+    batches: quick ? { operationCountMax: 50, durationMsMax: 2_000 } : { operationCountMax: 2_000, durationMsMax: 8_000 },
+    reads: quick ? { operationCountMax: 5_000, durationMsMax: 1_000 } : { operationCountMax: 100_000, durationMsMax: 5_000 },
+    fsyncs: quick ? { operationCountMax: 500, durationMsMax: 2_000 } : { operationCountMax: 20_000, durationMsMax: 8_000 },
+    rowsPerBatch,
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * Child processes for the comparison benchmark: spawn with a log file, stop by PID only
+ * (kill -9 or SIGTERM with a bounded wait), free loopback ports, bounded polling, and
+ * memory samples from /proc/PID/status. Nothing here matches processes by name.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
+
+export const pollIntervalMs = 100;
+export const terminateWaitMs = 10_000;
+/** Ports come from below Linux's ephemeral range, so outgoing connections cannot take them first. */
+export const portLow = 20_000;
+export const portHigh = 32_000;
+export const portAttemptCountMax = 50;
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `probe` until it returns a value other than undefined; throws after timeoutMs naming `what`. */
+export async function waitFor<Value>(what: string, probe: () => Promise<Value | undefined>, timeoutMs: number): Promise<Value> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await sleep(pollIntervalMs);
+  }
+  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${lastError === undefined ? '' : `: ${String(lastError)}`}`);
+}
+
+function canBind(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
+/** A port free on `host` that is not in `taken` (ports handed out in this run). */
+export async function freePort(host: string, taken: Set<number>): Promise<number> {
+  for (let attempt = 0; attempt < portAttemptCountMax; attempt += 1) {
+    const candidate = portLow + Math.floor(Math.random() * (portHigh - portLow));
+    if (taken.has(candidate)) continue;
+    if (await canBind(host, candidate)) {
+      taken.add(candidate);
+      return candidate;
+    }
+  }
+  throw new Error(`no free port on ${host} after ${portAttemptCountMax} attempts`);
+}
+
+/** The full path of `command` on PATH (as given in `pathVariable`), or undefined. */
+export function findOnPath(command: string, pathVariable = process.env.PATH ?? ''): string | undefined {
+  for (const directory of pathVariable.split(delimiter)) {
+    if (directory === '') continue;
+    const candidate = join(directory, command);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here: keep looking
+    }
+  }
+  return undefined;
+}
+
+/** One child process with its output appended to a log file. */
+export class ManagedProcess {
+  readonly command: string;
+  readonly argumentList: readonly string[];
+  readonly logPath: string;
+  #child: ChildProcess | undefined;
+  #exited: Promise<void> = Promise.resolve();
+
+  constructor(command: string, argumentList: readonly string[], logPath: string) {
+    this.command = command;
+    this.argumentList = argumentList;
+    this.logPath = logPath;
+  }
+
+  get pid(): number | undefined {
+    return this.running ? this.#child?.pid : undefined;
+  }
+
+  get running(): boolean {
+    const child = this.#child;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
+
+  start(argumentList: readonly string[] = this.argumentList): void {
+    if (this.running) throw new Error(`${this.command} is already running`);
+    const log = openSync(this.logPath, 'a');
+    const child = spawn(this.command, [...argumentList], { stdio: ['ignore', log, log], env: { ...process.env, TZ: 'UTC' } });
+    closeSync(log);
+    this.#child = child;
+    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    child.once('error', () => undefined); // a failed spawn shows up as not running
+  }
+
+  /** kill -9 by PID and wait for the exit. */
+  async kill(): Promise<void> {
+    const pid = this.pid;
+    if (pid === undefined) return;
+    process.kill(pid, 'SIGKILL');
+    await this.#exited;
+  }
+
+  /** SIGTERM, then kill -9 if it has not exited within terminateWaitMs. */
+  async terminate(): Promise<void> {
+    const pid = this.pid;
+    if (pid === undefined) return;
+    process.kill(pid, 'SIGTERM');
+    const outcome = await Promise.race([this.#exited.then(() => 'exited' as const), sleep(terminateWaitMs).then(() => 'timeout' as const)]);
+    if (outcome === 'timeout') await this.kill();
+  }
+
+  logTail(lineCount = 20): string {
+    try {
+      return readFileSync(this.logPath, 'utf8').split('\n').slice(-lineCount).join('\n');
+    } catch {
+      return '';
+    }
+  }
+}
+
+export interface MemorySample {
+  readonly residentBytes: number;
+  readonly highWaterBytes: number;
+}
+
+/** VmRSS and VmHWM of a live process, from /proc/PID/status; undefined if it is gone. */
+export function readMemory(pid: number): MemorySample | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const kibibytes = (field: string): number => {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+    return match === null ? 0 : Number(match[1]) * 1024;
+  };
+  return { residentBytes: kibibytes('VmRSS'), highWaterBytes: kibibytes('VmHWM') };
+}

@@ -1,0 +1,161 @@
+/**
+ * Turns the run's results into a markdown table (each system's numbers and quorumlite's
+ * ratio to each peer), the raw JSON, and a plain SVG bar chart (one panel per metric,
+ * one colour per system, labelled axes and values).
+ */
+import type { LoadResult } from './measure.js';
+import type { ReplicatedResults } from './workloads.js';
+import type { SqliteResults } from '../peers/sqlite.js';
+
+export const systemNames = ['quorumlite', 'etcd', 'dqlite', 'sqlite'] as const;
+export type SystemName = (typeof systemNames)[number];
+
+export interface SystemReport {
+  readonly name: SystemName;
+  readonly status: 'ok' | 'missing' | 'failed';
+  /** Why missing (with how to install) or why it failed; '' when ok. */
+  readonly detail: string;
+  readonly durability: string;
+  readonly replicated: ReplicatedResults | null;
+  readonly sqlite: (SqliteResults & { readonly rowsPerBatch: number }) | null;
+}
+
+export interface RunReport {
+  readonly startedAt: string;
+  readonly mode: 'quick' | 'full';
+  readonly machine: { readonly cpuCount: number; readonly nodeVersion: string; readonly platform: string };
+  readonly systems: readonly SystemReport[];
+}
+
+/** A number, or why there is none ('n/a': the system has no such workload). */
+type Cell = number | 'n/a';
+
+export interface Metric {
+  readonly key: string;
+  readonly workload: string;
+  readonly label: string;
+  readonly unit: 'ops/s' | 'rows/s' | 'ms' | 'MiB';
+  readonly higherIsBetter: boolean;
+  readonly charted: boolean;
+  readonly value: (system: SystemReport) => Cell;
+}
+
+const mebibyte = 1024 * 1024;
+
+function fromReplicated(pick: (results: ReplicatedResults) => number | null | undefined): (system: SystemReport) => Cell {
+  return (system) => {
+    if (system.replicated === null) return 'n/a';
+    const value = pick(system.replicated);
+    return value === null || value === undefined || Number.isNaN(value) ? 'n/a' : value;
+  };
+}
+
+function bySource(replicated: (results: ReplicatedResults) => number | null | undefined, sqlite: ((results: SqliteResults & { rowsPerBatch: number }) => number) | undefined): (system: SystemReport) => Cell {
+  const fromCluster = fromReplicated(replicated);
+  return (system) => {
+    if (system.sqlite !== null) return sqlite === undefined ? 'n/a' : sqlite(system.sqlite);
+    return fromCluster(system);
+  };
+}
+
+const loadOps = (load: LoadResult | null | undefined): number | undefined => load?.operationsPerSecond;
+
+export const metrics: readonly Metric[] = [
+  { key: 'sequentialOps', workload: '1. sequential single-row writes', label: 'throughput', unit: 'ops/s', higherIsBetter: true, charted: true,
+    value: bySource((results) => loadOps(results.sequentialWrites), (results) => results.sequentialWrites.operationsPerSecond) },
+  { key: 'sequentialP50', workload: '1. sequential single-row writes', label: 'p50', unit: 'ms', higherIsBetter: false, charted: true,
+    value: bySource((results) => results.sequentialWrites.p50Ms, (results) => results.sequentialWrites.p50Ms) },
+  { key: 'sequentialP99', workload: '1. sequential single-row writes', label: 'p99', unit: 'ms', higherIsBetter: false, charted: false,
+    value: bySource((results) => results.sequentialWrites.p99Ms, (results) => results.sequentialWrites.p99Ms) },
+  { key: 'concurrentOps', workload: '2. 64 concurrent clients, single-row writes', label: 'throughput', unit: 'ops/s', higherIsBetter: true, charted: true,
+    value: bySource((results) => loadOps(results.concurrentWrites), undefined) },
+  { key: 'concurrentP50', workload: '2. 64 concurrent clients, single-row writes', label: 'p50', unit: 'ms', higherIsBetter: false, charted: false,
+    value: bySource((results) => results.concurrentWrites.p50Ms, undefined) },
+  { key: 'concurrentP99', workload: '2. 64 concurrent clients, single-row writes', label: 'p99', unit: 'ms', higherIsBetter: false, charted: true,
+    value: bySource((results) => results.concurrentWrites.p99Ms, undefined) },
+  { key: 'batchedRows', workload: '3. batched writes, 100 rows per request', label: 'throughput', unit: 'rows/s', higherIsBetter: true, charted: true,
+    value: bySource((results) => results.batchedWrites?.rowsPerSecond, (results) => results.batchedWrites.operationsPerSecond * results.rowsPerBatch) },
+  { key: 'fastReadOps', workload: '4. point reads, fastest level', label: 'throughput', unit: 'ops/s', higherIsBetter: true, charted: true,
+    value: bySource((results) => loadOps(results.fastReads), (results) => results.reads.operationsPerSecond) },
+  { key: 'fastReadP50', workload: '4. point reads, fastest level', label: 'p50', unit: 'ms', higherIsBetter: false, charted: false,
+    value: bySource((results) => results.fastReads?.p50Ms, (results) => results.reads.p50Ms) },
+  { key: 'linearizableReadOps', workload: '4. point reads, linearizable', label: 'throughput', unit: 'ops/s', higherIsBetter: true, charted: true,
+    value: bySource((results) => loadOps(results.linearizableReads), (results) => results.reads.operationsPerSecond) },
+  { key: 'linearizableReadP50', workload: '4. point reads, linearizable', label: 'p50', unit: 'ms', higherIsBetter: false, charted: false,
+    value: bySource((results) => results.linearizableReads?.p50Ms, (results) => results.reads.p50Ms) },
+  { key: 'failoverP50', workload: '5. failover: kill -9 leader → first acknowledged write', label: 'p50', unit: 'ms', higherIsBetter: false, charted: true,
+    value: bySource((results) => results.failover.p50Ms, undefined) },
+  { key: 'failoverMax', workload: '5. failover: kill -9 leader → first acknowledged write', label: 'max', unit: 'ms', higherIsBetter: false, charted: true,
+    value: bySource((results) => results.failover.maxMs, undefined) },
+  { key: 'peakRss', workload: '6. memory during workload 2', label: 'peak RSS, largest node', unit: 'MiB', higherIsBetter: false, charted: true,
+    value: bySource((results) => Math.max(...results.memory.peakResidentBytesPerNode) / mebibyte, undefined) },
+  { key: 'fsyncOps', workload: 'floor: 4 KiB write + fdatasync', label: 'rate', unit: 'ops/s', higherIsBetter: true, charted: false,
+    value: bySource(() => undefined, (results) => results.fsync.operationsPerSecond) },
+];
+
+export function formatNumber(value: number, unit: Metric['unit']): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  if (unit === 'ms') return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value >= 0.1 ? value.toFixed(2) : value.toFixed(4);
+  if (unit === 'MiB') return value.toFixed(0);
+  return value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1);
+}
+
+function cellText(system: SystemReport, metric: Metric): string {
+  if (system.status === 'missing') return 'missing';
+  if (system.status === 'failed') return 'failed';
+  const value = metric.value(system);
+  return value === 'n/a' ? 'n/a' : formatNumber(value, metric.unit);
+}
+
+/** quorumlite ÷ peer, or undefined when either side has no number. */
+export function ratio(quorumlite: SystemReport, peer: SystemReport, metric: Metric): number | undefined {
+  if (quorumlite.status !== 'ok' || peer.status !== 'ok') return undefined;
+  const ours = metric.value(quorumlite);
+  const theirs = metric.value(peer);
+  if (ours === 'n/a' || theirs === 'n/a' || !(theirs > 0) || !Number.isFinite(ours)) return undefined;
+  return ours / theirs;
+}
+
+function readLabels(system: SystemReport): string {
+  if (system.replicated === null) return system.sqlite === null ? '' : 'reads: SELECT in-process';
+  const labels = [system.replicated.fastReads?.label, system.replicated.linearizableReads?.label].filter((label) => label !== undefined);
+  return labels.length === 0 ? '' : `reads: ${labels.join(' / ')}`;
+}
+
+export function renderMarkdown(report: RunReport): string {
+  const quorumlite = report.systems.find((system) => system.name === 'quorumlite');
+  const peers = report.systems.filter((system) => system.name !== 'quorumlite');
+  const ratioPeers = quorumlite === undefined ? [] : peers;
+  const header = ['workload', 'metric', ...report.systems.map((system) => system.name), ...ratioPeers.map((peer) => `quorumlite ÷ ${peer.name}`)];
+  const lines = [
+    `# quorumlite vs etcd, dqlite and raw SQLite (${report.mode} run, ${report.startedAt})`,
+    '',
+    `Machine: ${report.machine.cpuCount} CPUs, Node ${report.machine.nodeVersion}, ${report.machine.platform}. Every cluster: 3 nodes on loopback, durable commits (below). Keys 16 B, values 100 B. Measured side by side in one run; compare ratios, not absolute numbers.`,
+    '',
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+  ];
+  for (const metric of metrics) {
+    const cells = report.systems.map((system) => cellText(system, metric));
+    if (cells.every((cell) => cell === 'n/a')) continue;
+    const ratios = ratioPeers.map((peer) => {
+      const value = quorumlite === undefined ? undefined : ratio(quorumlite, peer, metric);
+      return value === undefined ? '–' : `${value.toFixed(2)}x`;
+    });
+    lines.push(`| ${metric.workload} | ${metric.label} (${metric.unit}, ${metric.higherIsBetter ? 'higher' : 'lower'} is better) | ${[...cells, ...ratios].join(' | ')} |`);
+  }
+  lines.push('', 'Ratio = quorumlite ÷ peer: above 1x is better for ops/s and rows/s, below 1x is better for ms and MiB.', '');
+  lines.push('| system | status | durability | notes |', '| --- | --- | --- | --- |');
+  for (const system of report.systems) {
+    const notes = [system.detail, readLabels(system), failoverNote(system)].filter((note) => note !== '').join('; ');
+    lines.push(`| ${system.name} | ${system.status} | ${system.durability} | ${notes.replaceAll('|', '\\|').replaceAll('\n', ' ')} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function failoverNote(system: SystemReport): string {
+  const failover = system.replicated?.failover;
+  if (failover === undefined) return '';
+  const trials = failover.trialsMs.map((value) => value.toFixed(0)).join(', ');
+  return `failover trials (ms): ${trials}${failover.timedOutTrialCount > 0 ? `, ${failover.timedOutTrialCount} timed out` : ''}`;
+}

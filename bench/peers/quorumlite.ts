@@ -1,0 +1,178 @@
+/**
+ * quorumlite as a 3-node cluster of real processes (`node dist/cli/main.js serve`) on
+ * 127.0.0.1/.2/.3, node 1 bootstrapping and the others joining it. Every commit is
+ * fsynced on a quorum before it is acknowledged (the storage's group-committed fsync).
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HttpOrigin, parseJson } from '../lib/http.js';
+import { ManagedProcess, freePort, waitFor } from '../lib/processes.js';
+import { clusterSize, clusterWaitMs, type ReadMode, type ReplicatedSystem } from './system.js';
+
+export const repositoryRoot = new URL('../../', import.meta.url).pathname;
+export const quorumliteCliPath = join(repositoryRoot, 'dist', 'cli', 'main.js');
+const insertSql = 'INSERT OR REPLACE INTO kv(k, v) VALUES(?, ?)';
+const selectSql = 'SELECT v FROM kv WHERE k = ?';
+
+interface QuorumliteNode {
+  readonly host: string;
+  readonly httpPort: number;
+  readonly raftPort: number;
+  readonly process: ManagedProcess;
+  readonly http: HttpOrigin;
+}
+
+interface ExecuteAnswer {
+  results?: { error?: string; values?: unknown[][] }[];
+  error?: string;
+}
+
+function acknowledged(status: number, text: string, rowsWanted?: number): boolean {
+  if (status !== 200) return false;
+  const body = parseJson(text) as ExecuteAnswer | undefined;
+  if (body === undefined || body.error !== undefined || body.results === undefined || body.results.length === 0) return false;
+  if (!body.results.every((result) => result.error === undefined)) return false;
+  return rowsWanted === undefined || (body.results[0]?.values?.length ?? 0) === rowsWanted;
+}
+
+export class QuorumliteSystem implements ReplicatedSystem {
+  readonly name = 'quorumlite';
+  readonly durability = 'fsync per commit on a quorum (group commit)';
+  readonly nodeCount = clusterSize;
+  readonly rootDirectory = mkdtempSync(join(tmpdir(), 'quorumlite-compare-'));
+  readonly #nodes: QuorumliteNode[] = [];
+  #leader = 0;
+
+  readonly readModes: readonly ReadMode[] = [
+    { kind: 'fast', label: 'level=none', read: (key) => this.#read(key, 'none') },
+    { kind: 'linearizable', label: 'level=linearizable', read: (key) => this.#read(key, 'linearizable') },
+  ];
+
+  readonly writeBatch = async (rows: ReadonlyArray<readonly [string, string]>): Promise<boolean> => {
+    const answer = await this.#leaderNode().http.postJson('/db/execute', rows.map(([key, value]) => [insertSql, key, value]));
+    return acknowledged(answer.status, answer.text);
+  };
+
+  async start(): Promise<void> {
+    if (!existsSync(quorumliteCliPath)) throw new Error(`${quorumliteCliPath} is missing: run \`npm run build\` first`);
+    const taken = new Set<number>();
+    for (let index = 0; index < clusterSize; index += 1) {
+      const host = `127.0.0.${index + 1}`;
+      const httpPort = await freePort(host, taken);
+      const raftPort = await freePort(host, taken);
+      const process = new ManagedProcess(globalThis.process.execPath, [], join(this.rootDirectory, `node${index + 1}.log`));
+      this.#nodes.push({ host, httpPort, raftPort, process, http: new HttpOrigin(`http://${host}:${httpPort}`) });
+    }
+    this.#startNode(0);
+    await this.#waitForLeader([0]);
+    for (let index = 1; index < clusterSize; index += 1) this.#startNode(index);
+    await this.#waitForWholeCluster();
+  }
+
+  #arguments(index: number): string[] {
+    const node = this.#node(index);
+    const others = this.#nodes.filter((other) => other !== node).map((other) => `${other.host}:${other.raftPort}`);
+    return [quorumliteCliPath, 'serve', '--data-dir', join(this.rootDirectory, `node${index + 1}`),
+      '--http-addr', `${node.host}:${node.httpPort}`, '--raft-addr', `${node.host}:${node.raftPort}`,
+      '--log-level', 'warn', ...(index === 0 ? [] : ['--join', others.join(',')])];
+  }
+
+  #startNode(index: number): void {
+    this.#node(index).process.start(this.#arguments(index));
+  }
+
+  #node(index: number): QuorumliteNode {
+    const node = this.#nodes[index];
+    if (node === undefined) throw new Error(`no quorumlite node ${index}`);
+    return node;
+  }
+
+  #leaderNode(): QuorumliteNode {
+    return this.#node(this.#leader);
+  }
+
+  async #status(index: number): Promise<{ state: string; leaderId: string }> {
+    const answer = await this.#node(index).http.request({ method: 'GET', path: '/status', timeoutMs: 2_000 });
+    const body = parseJson(answer.text) as { store?: { raft?: { state?: string }; leader?: { node_id?: string } } } | undefined;
+    return { state: body?.store?.raft?.state ?? '', leaderId: body?.store?.leader?.node_id ?? '' };
+  }
+
+  async #waitForLeader(among: readonly number[]): Promise<number> {
+    return waitFor('a quorumlite leader agreed by every running node', async () => {
+      const statuses = await Promise.all(among.map((index) => this.#status(index)));
+      const leaderIds = new Set(statuses.map((status) => status.leaderId));
+      const leader = among.find((_, position) => statuses[position]?.state === 'Leader');
+      return leaderIds.size === 1 && leader !== undefined ? leader : undefined;
+    }, clusterWaitMs);
+  }
+
+  async #waitForWholeCluster(): Promise<void> {
+    const all = this.#nodes.map((_, index) => index);
+    this.#leader = await this.#waitForLeader(all);
+    await waitFor(`${clusterSize} reachable voters`, async () => {
+      const answer = await this.#leaderNode().http.request({ method: 'GET', path: '/nodes?ver=2', timeoutMs: 2_000 });
+      const nodes = (parseJson(answer.text) as { nodes?: { voter: boolean; reachable: boolean }[] } | undefined)?.nodes ?? [];
+      return nodes.length === clusterSize && nodes.every((node) => node.voter && node.reachable) ? true : undefined;
+    }, clusterWaitMs);
+    await Promise.all(all.map((index) => waitFor(`node ${index + 1} in sync`, async () => {
+      const answer = await this.#node(index).http.request({ method: 'GET', path: '/readyz?sync&timeout=2s', timeoutMs: 3_000 });
+      return answer.status === 200 ? true : undefined;
+    }, clusterWaitMs)));
+  }
+
+  async prepare(): Promise<void> {
+    const answer = await this.#leaderNode().http.postJson('/db/execute', ['CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)']);
+    if (!acknowledged(answer.status, answer.text)) throw new Error(`quorumlite: creating the table failed: ${answer.status} ${answer.text}`);
+  }
+
+  async write(key: string, value: string): Promise<boolean> {
+    const answer = await this.#leaderNode().http.postJson('/db/execute', [[insertSql, key, value]]);
+    return acknowledged(answer.status, answer.text);
+  }
+
+  async #read(key: string, level: string): Promise<boolean> {
+    const answer = await this.#leaderNode().http.postJson(`/db/query?level=${level}`, [[selectSql, key]]);
+    return acknowledged(answer.status, answer.text, 1);
+  }
+
+  async leaderIndex(): Promise<number> {
+    return this.#waitForLeader(this.#runningIndexes());
+  }
+
+  async refreshLeader(): Promise<void> {
+    this.#leader = await this.leaderIndex();
+  }
+
+  #runningIndexes(): number[] {
+    return this.#nodes.flatMap((node, index) => (node.process.running ? [index] : []));
+  }
+
+  async killNode(index: number): Promise<void> {
+    await this.#node(index).process.kill();
+  }
+
+  async writeThrough(index: number, key: string, value: string, timeoutMs: number): Promise<boolean> {
+    const answer = await this.#node(index).http.postJson('/db/execute', [[insertSql, key, value]], timeoutMs);
+    return acknowledged(answer.status, answer.text);
+  }
+
+  async restartNode(index: number): Promise<void> {
+    this.#startNode(index);
+    await this.#waitForWholeCluster();
+  }
+
+  pids(): ReadonlyArray<number | undefined> {
+    return this.#nodes.map((node) => node.process.pid);
+  }
+
+  logs(): string {
+    return this.#nodes.map((node, index) => `--- quorumlite node ${index + 1} ---\n${node.process.logTail()}`).join('\n');
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.#nodes.map((node) => node.process.kill().catch(() => undefined)));
+    await Promise.all(this.#nodes.map((node) => node.http.close()));
+    rmSync(this.rootDirectory, { recursive: true, force: true });
+  }
+}
