@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { createClient, QuorumliteError, UndiciTransport, type Client, type HttpRequest } from '../../src/client/index.js';
-import { TestCluster, waitFor } from '../cluster/harness.js';
+import { cliPath, TestCluster, waitFor } from '../cluster/harness.js';
 
 function runShellProcess(hosts: string, script: string, home: string): { status: number | null; stdout: string; stderr: string } {
   const shellMain = fileURLToPath(new URL('../../src/cli/shell-main.ts', import.meta.url));
@@ -73,6 +73,11 @@ describe('client against a real cluster', () => {
       assert.match(outcome.stdout, /^label\r\n"from shell"\r\n/);
       assert.match(outcome.stdout, /id +api_addr +addr +voter +reachable +leader/);
       assert.match(outcome.stdout, new RegExp(`${(await cluster.waitForLeader()).url}`));
+      // The built CLI dispatches `quorumlite shell` to the same shell.
+      const built = spawnSync(process.execPath, [cliPath, 'shell', '--host', hosts, '--mode', 'csv', '--headers', 'off', '-c', "SELECT label FROM items WHERE label = 'from shell'"], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, HOME: directory } });
+      assert.equal(built.stderr, '');
+      assert.equal(built.stdout, '"from shell"\r\n');
+      assert.equal(built.status, 0);
       // Backups: the file when the server has /db/backup, otherwise the server's error, clearly.
       const backupFile = join(directory, 'backup.db');
       const backup = runShellProcess(hosts, `.backup ${backupFile}`, directory);
