@@ -96,6 +96,12 @@ interface CallRun {
   readonly timeoutMs: number;
 }
 
+/**
+ * Backups and loads move whole databases: their attempts and deadline default to at
+ * least this long (a per-call timeoutMs / deadlineMs still wins).
+ */
+export const transferTimeoutMsMin = 600_000;
+
 /** Client-side cap on how long an idempotency key may be. */
 export const idempotencyKeyCharactersMax = 128;
 
@@ -271,7 +277,7 @@ export class Client {
     if (options.tables !== undefined && options.tables.length > 0) parameters.push(['tables', options.tables.join(',')]);
     return this.call<Uint8Array>(
       { method: 'GET', path: '/db/backup', parameters, target: 'leader', redirectable: true, responseBytesMax: this.config.backupBytesMax, interpret: (response) => response.body },
-      options,
+      this.transferOptions(options),
     );
   }
 
@@ -292,8 +298,16 @@ export class Client {
         responseBytesMax: this.config.responseBytesMax,
         interpret: (response, nodeUrl) => (response.body.byteLength === 0 ? null : this.parseBody(response, nodeUrl, 'auto')),
       },
-      options,
+      this.transferOptions(options),
     );
+  }
+
+  private transferOptions(options: CallOptions): CallOptions {
+    return {
+      ...options,
+      timeoutMs: options.timeoutMs ?? Math.max(this.config.timeoutMs, transferTimeoutMsMin),
+      deadlineMs: options.deadlineMs ?? Math.max(this.config.deadlineMs, transferTimeoutMsMin),
+    };
   }
 
   /** Fails calls in flight and queued with CLIENT_CLOSED and releases every connection. */

@@ -374,13 +374,26 @@ describe('failover', () => {
 
   it('reports DEADLINE_EXCEEDED with the last error when no node ever succeeds', async () => {
     const down = await fake((_request, response) => sendJson(response, 503, { error: 'leader not found' }));
-    const client = clientFor([down.url, await closedPortUrl()], { deadlineMs: 300 });
+    // Time moves only when the client sleeps, so the attempt count does not depend on machine speed.
+    const fakeTime = { nowMs: 0 };
+    const client = clientFor([down.url, await closedPortUrl()], {
+      deadlineMs: 300,
+      retry: { initialDelayMs: 1, maxDelayMs: 50 },
+      random: () => 0.9,
+      clock: { now: () => fakeTime.nowMs },
+      sleep: async (delayMs) => {
+        fakeTime.nowMs += delayMs;
+        await new Promise((resolve) => setImmediate(resolve));
+      },
+    });
     try {
       const error = await rejection(client.execute('CREATE TABLE never (x)'));
       assert.equal(error.code, 'DEADLINE_EXCEEDED');
       assert.ok(error.cause instanceof QuorumliteError);
       assert.ok(['NO_LEADER', 'CONNECTION_FAILED'].includes((error.cause as QuorumliteError).code));
-      assert.ok(executions(down).length >= 2);
+      // Delays 0, 1, 3, 7, 14, 28, 45, 45 … ms reach 300 ms after 12 attempts, alternating nodes.
+      assert.equal(executions(down).length, 6);
+      assert.ok(fakeTime.nowMs < 300);
     } finally {
       await client.close();
     }
@@ -442,6 +455,33 @@ describe('cluster operations', () => {
     } finally {
       await client.close();
       await leader.close();
+    }
+  });
+});
+
+describe('transfers', () => {
+  it('backups get at least transferTimeoutMsMin where queries get timeoutMs', async () => {
+    const slow = await startFakeNode((request, response) => {
+      setTimeout(() => {
+        if (request.path === '/db/backup') {
+          response.writeHead(200, { 'content-type': 'application/octet-stream' });
+          response.end(Buffer.from('SQLite format 3\0rest'));
+        } else {
+          sendJson(response, 200, { results: [] });
+        }
+      }, 1_000);
+    });
+    const client = clientFor([slow.url], { timeoutMs: 100, deadlineMs: 150 });
+    try {
+      assert.equal((await rejection(client.query('SELECT 1'))).code, 'DEADLINE_EXCEEDED');
+      const backup = await client.backup();
+      assert.equal(new TextDecoder().decode(backup.subarray(0, 15)), 'SQLite format 3');
+      assert.equal(slow.requests.at(-1)?.query.get('fmt'), 'binary');
+      await client.backup({ format: 'sql', tables: ['a', 'b'] });
+      assert.equal(slow.requests.at(-1)?.query.get('tables'), 'a,b');
+    } finally {
+      await client.close();
+      await slow.close();
     }
   });
 });
