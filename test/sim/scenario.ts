@@ -12,6 +12,12 @@ export interface Scenario {
   readonly checkQuorum: boolean;
   readonly readOnly: 'safe' | 'lease';
   readonly leaseDriftTicks: number;
+  /**
+   * Clocks drift: a drifting node loses or gains one tick in this many (0: no drift).
+   * Kept within the lease's allowance: between a slow and a fast clock the gap over an
+   * election timeout is at most leaseDriftTicks / 2.
+   */
+  readonly clockDriftPeriodTicks: number;
   readonly maxSizePerMessageBytes: number;
   readonly maxInflightMessages: number;
   readonly maxInflightBytes: number;
@@ -47,13 +53,17 @@ export function drawScenario(prng: Prng): Scenario {
   const electionTicks = prng.nextIntBetween(8, 16);
   const checkQuorum = prng.chance(0.8);
   const maxSizePerMessageBytes = prng.pick([64, 256, 1024, 8192]);
+  const leaseDriftTicks = prng.nextIntBetween(0, 2);
+  const drifts = leaseDriftTicks > 0 && prng.chance(0.5);
   return {
+    leaseDriftTicks,
+    // A slow and a fast clock drift apart 2 ticks per period: 2 * electionTicks / period <= leaseDriftTicks / 2.
+    clockDriftPeriodTicks: drifts ? Math.ceil((4 * electionTicks) / leaseDriftTicks) : 0,
     electionTicks,
     heartbeatTicks: prng.nextIntBetween(1, 3),
     preVote: prng.chance(0.8),
     checkQuorum,
     readOnly: checkQuorum && prng.chance(0.25) ? 'lease' : 'safe',
-    leaseDriftTicks: prng.nextIntBetween(0, 2),
     maxSizePerMessageBytes,
     maxInflightMessages: prng.nextIntBetween(1, 16),
     maxInflightBytes: maxSizePerMessageBytes * prng.nextIntBetween(1, 32),

@@ -40,6 +40,10 @@ export class SimNode {
   /** Set once the node's removal has been applied: it shuts down for good at this tick. */
   retireAtTick: number | undefined;
   retired = false;
+  /** This node's clock: on time, or losing / gaining one tick per clockDriftPeriodTicks. */
+  clockDrift: 'none' | 'slow' | 'fast' = 'none';
+  /** Ticks this node's clock has seen (for drift). */
+  clockTicks = 0;
   /** A Ready whose persist is in flight (asynchronous fsync), finished at completeAtStep. */
   persisting: { ready: Ready; completeAtStep: number; becameLeaderOfTerm: number | undefined; earlyAppends: readonly Message[] } | undefined;
   /** What survives a crash of a durable state machine. */

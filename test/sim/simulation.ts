@@ -195,6 +195,7 @@ export class Simulation {
     // The planted state-machine bug affects one node only (n1), so replicas diverge.
     const fault = id === 'n1' ? this.options.plantedStateMachineFault : undefined;
     const node = new SimNode(id, twin, nodePrng.nextInt(this.stepsPerTick), () => nodePrng.nextFloat(), this.scenario.durableStateMachine, fault);
+    node.clockDrift = this.scenario.clockDriftPeriodTicks === 0 ? 'none' : nodePrng.pick(['none', 'slow', 'fast'] as const);
     const unavailable = this.scenario.snapshotUnavailableProbability;
     twin.snapshotUnavailable = unavailable > 0 ? () => this.tick < this.chaosTicks && this.faultPrng.chance(unavailable) : undefined;
     this.nodes.set(id, node);
@@ -245,9 +246,17 @@ export class Simulation {
     }
   }
 
+  /**
+   * Each node's clock ticks once per tick at its own phase; a drifting clock (per
+   * scenario) skips, or doubles, one tick in every clockDriftPeriodTicks.
+   */
   private tickClocks(subStep: number): void {
     for (const node of this.nodes.values()) {
-      if (node.raw !== undefined && node.tickPhase === subStep) node.core('tick', () => node.core$.tick());
+      if (node.raw === undefined || node.tickPhase !== subStep) continue;
+      node.clockTicks++;
+      const driftTick = node.clockDrift !== 'none' && node.clockTicks % this.scenario.clockDriftPeriodTicks === 0;
+      const tickCount = driftTick ? (node.clockDrift === 'slow' ? 0 : 2) : 1;
+      for (let count = 0; count < tickCount; count++) node.core('tick', () => node.core$.tick());
     }
   }
 
