@@ -217,6 +217,11 @@ export interface ClusterOptions {
   readonly flags?: readonly string[];
   /** Extra flags per node index (1-based). */
   readonly nodeFlags?: Readonly<Record<number, readonly string[]>>;
+  /**
+   * Node N listens on 127.0.0.(firstHostIndex + N - 1); default 1. A test that filters
+   * packets by address starts at 2, so its rules never name 127.0.0.1.
+   */
+  readonly firstHostIndex?: number;
 }
 
 export class TestCluster {
@@ -240,10 +245,12 @@ export class TestCluster {
     return cluster;
   }
 
-  /** Allocates a node (address 127.0.0.N, free ports) without starting it. */
+  /** Allocates a node (address 127.0.0.N, shifted by firstHostIndex; free ports) without starting it. */
   async addNodeSpec(): Promise<TestNode> {
     const index = this.nodes.length + 1;
-    const host = `127.0.0.${index}`;
+    const hostIndex = (this.#options.firstHostIndex ?? 1) + index - 1;
+    if (!Number.isInteger(hostIndex) || hostIndex < 1 || hostIndex > 254) throw new RangeError(`no loopback host 127.0.0.${hostIndex}`);
+    const host = `127.0.0.${hostIndex}`;
     const node = new TestNode({ index, host, httpPort: await freePort(host), raftPort: await freePort(host) }, this.rootDirectory);
     this.nodes.push(node);
     return node;
