@@ -34,22 +34,39 @@ export function niceMaximum(value: number): number {
   return step * magnitude;
 }
 
+/** Share of the largest value above which the second largest would be an unreadable sliver. */
+export const offScaleFactor = 10;
+
+/**
+ * The axis maximum: a round number above the largest value, unless the largest is more
+ * than offScaleFactor times the next (in-process SQLite reads): then the axis fits the
+ * others and the tallest bar is drawn to the top, marked off scale.
+ */
+export function axisMaximumFor(values: readonly number[]): number {
+  const sorted = values.filter((value) => value > 0).sort((left, right) => right - left);
+  const largest = sorted[0] ?? 0;
+  const second = sorted[1];
+  if (second !== undefined && largest > second * offScaleFactor) return niceMaximum(second * 1.2);
+  return niceMaximum(largest);
+}
+
 function panel(metric: Metric, systems: readonly SystemReport[], originX: number, originY: number): string {
   const plotWidth = panelWidth - plotLeft - plotRight;
   const plotHeight = panelHeight - plotTop - plotBottom;
   const values = systems.map((system) => (system.status === 'ok' ? metric.value(system) : system.status));
   const numbers = values.filter((value): value is number => typeof value === 'number' && Number.isFinite(value));
-  const axisMaximum = niceMaximum(Math.max(0, ...numbers));
+  const axisMaximum = axisMaximumFor(numbers);
   const baseY = originY + plotTop + plotHeight;
   const parts: string[] = [];
-  const title = `${metric.workload.replace(/^\d\. /, '')}: ${metric.label}`;
+  const title = metric.chartTitle ?? metric.key;
   parts.push(`<text x="${originX + panelWidth / 2}" y="${originY + 20}" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(title)}</text>`);
   parts.push(`<text x="${originX + panelWidth / 2}" y="${originY + 36}" text-anchor="middle" font-size="11" fill="#555">${metric.unit}, ${metric.higherIsBetter ? 'higher' : 'lower'} is better</text>`);
   for (let tick = 0; tick <= tickCount; tick += 1) {
     const tickValue = (axisMaximum * tick) / tickCount;
     const y = baseY - (plotHeight * tick) / tickCount;
     parts.push(`<line x1="${originX + plotLeft}" y1="${y}" x2="${originX + plotLeft + plotWidth}" y2="${y}" stroke="#ddd"/>`);
-    parts.push(`<text x="${originX + plotLeft - 6}" y="${y + 4}" text-anchor="end" font-size="10">${escapeXml(formatNumber(tickValue, metric.unit))}</text>`);
+    const tickText = tick === 0 ? '0' : formatNumber(tickValue, metric.unit);
+    parts.push(`<text x="${originX + plotLeft - 6}" y="${y + 4}" text-anchor="end" font-size="10">${escapeXml(tickText)}</text>`);
   }
   parts.push(`<text transform="translate(${originX + 14} ${originY + plotTop + plotHeight / 2}) rotate(-90)" text-anchor="middle" font-size="11">${metric.unit}</text>`);
   parts.push(`<line x1="${originX + plotLeft}" y1="${originY + plotTop}" x2="${originX + plotLeft}" y2="${baseY}" stroke="#333"/>`);
@@ -65,15 +82,18 @@ function panel(metric: Metric, systems: readonly SystemReport[], originX: number
       parts.push(`<text x="${centreX}" y="${baseY - 6}" text-anchor="middle" font-size="10" fill="#999">${escapeXml(text)}</text>`);
       return;
     }
-    const barHeight = (plotHeight * value) / axisMaximum;
+    const offScale = value > axisMaximum;
+    const barHeight = (plotHeight * Math.min(value, axisMaximum)) / axisMaximum;
     parts.push(`<rect x="${centreX - barWidth / 2}" y="${baseY - barHeight}" width="${barWidth}" height="${barHeight}" fill="${systemColours[system.name]}"/>`);
-    parts.push(`<text x="${centreX}" y="${baseY - barHeight - 4}" text-anchor="middle" font-size="10">${escapeXml(formatNumber(value, metric.unit))}</text>`);
+    // an off-scale bar reaches the top; its label says so with an arrow
+    const valueText = `${offScale ? '↑ ' : ''}${formatNumber(value, metric.unit)}`;
+    parts.push(`<text x="${centreX}" y="${baseY - barHeight - 4}" text-anchor="middle" font-size="10">${escapeXml(valueText)}</text>`);
   });
   return parts.join('\n');
 }
 
 export function renderSvg(report: RunReport): string {
-  const charted = metrics.filter((metric) => metric.charted);
+  const charted = metrics.filter((metric) => metric.chartTitle !== undefined);
   const rowCount = Math.ceil(charted.length / columnCount);
   const width = panelWidth * columnCount;
   const height = headerHeight + panelHeight * rowCount;

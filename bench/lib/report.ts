@@ -36,7 +36,8 @@ export interface Metric {
   readonly label: string;
   readonly unit: 'ops/s' | 'rows/s' | 'ms' | 'MiB';
   readonly higherIsBetter: boolean;
-  readonly charted: boolean;
+  /** Panel title in the chart, or undefined when the metric is only in the table. */
+  readonly chartTitle: string | undefined;
   readonly value: (system: SystemReport) => Cell;
 }
 
@@ -61,35 +62,35 @@ function bySource(replicated: (results: ReplicatedResults) => number | null | un
 const loadOps = (load: LoadResult | null | undefined): number | undefined => load?.operationsPerSecond;
 
 export const metrics: readonly Metric[] = [
-  { key: 'sequentialOps', workload: '1. sequential single-row writes', label: 'throughput', unit: 'ops/s', higherIsBetter: true, charted: true,
+  { key: 'sequentialOps', workload: '1. sequential single-row writes', label: 'throughput', unit: 'ops/s', higherIsBetter: true, chartTitle: 'sequential writes',
     value: bySource((results) => loadOps(results.sequentialWrites), (results) => results.sequentialWrites.operationsPerSecond) },
-  { key: 'sequentialP50', workload: '1. sequential single-row writes', label: 'p50', unit: 'ms', higherIsBetter: false, charted: true,
+  { key: 'sequentialP50', workload: '1. sequential single-row writes', label: 'p50', unit: 'ms', higherIsBetter: false, chartTitle: 'sequential writes: p50',
     value: bySource((results) => results.sequentialWrites.p50Ms, (results) => results.sequentialWrites.p50Ms) },
-  { key: 'sequentialP99', workload: '1. sequential single-row writes', label: 'p99', unit: 'ms', higherIsBetter: false, charted: false,
+  { key: 'sequentialP99', workload: '1. sequential single-row writes', label: 'p99', unit: 'ms', higherIsBetter: false, chartTitle: undefined,
     value: bySource((results) => results.sequentialWrites.p99Ms, (results) => results.sequentialWrites.p99Ms) },
-  { key: 'concurrentOps', workload: '2. 64 concurrent clients, single-row writes', label: 'throughput', unit: 'ops/s', higherIsBetter: true, charted: true,
+  { key: 'concurrentOps', workload: '2. 64 concurrent clients, single-row writes', label: 'throughput', unit: 'ops/s', higherIsBetter: true, chartTitle: '64-client writes',
     value: bySource((results) => loadOps(results.concurrentWrites), undefined) },
-  { key: 'concurrentP50', workload: '2. 64 concurrent clients, single-row writes', label: 'p50', unit: 'ms', higherIsBetter: false, charted: false,
+  { key: 'concurrentP50', workload: '2. 64 concurrent clients, single-row writes', label: 'p50', unit: 'ms', higherIsBetter: false, chartTitle: undefined,
     value: bySource((results) => results.concurrentWrites.p50Ms, undefined) },
-  { key: 'concurrentP99', workload: '2. 64 concurrent clients, single-row writes', label: 'p99', unit: 'ms', higherIsBetter: false, charted: true,
+  { key: 'concurrentP99', workload: '2. 64 concurrent clients, single-row writes', label: 'p99', unit: 'ms', higherIsBetter: false, chartTitle: '64-client writes: p99',
     value: bySource((results) => results.concurrentWrites.p99Ms, undefined) },
-  { key: 'batchedRows', workload: '3. batched writes, 100 rows per request', label: 'throughput', unit: 'rows/s', higherIsBetter: true, charted: true,
+  { key: 'batchedRows', workload: '3. batched writes, 100 rows per request', label: 'throughput', unit: 'rows/s', higherIsBetter: true, chartTitle: 'batched writes (100 rows/request)',
     value: bySource((results) => results.batchedWrites?.rowsPerSecond, (results) => results.batchedWrites.operationsPerSecond * results.rowsPerBatch) },
-  { key: 'fastReadOps', workload: '4. point reads, fastest level', label: 'throughput', unit: 'ops/s', higherIsBetter: true, charted: true,
+  { key: 'fastReadOps', workload: '4. point reads, fastest level', label: 'throughput', unit: 'ops/s', higherIsBetter: true, chartTitle: 'point reads, fastest level',
     value: bySource((results) => loadOps(results.fastReads), (results) => results.reads.operationsPerSecond) },
-  { key: 'fastReadP50', workload: '4. point reads, fastest level', label: 'p50', unit: 'ms', higherIsBetter: false, charted: false,
+  { key: 'fastReadP50', workload: '4. point reads, fastest level', label: 'p50', unit: 'ms', higherIsBetter: false, chartTitle: undefined,
     value: bySource((results) => results.fastReads?.p50Ms, (results) => results.reads.p50Ms) },
-  { key: 'linearizableReadOps', workload: '4. point reads, linearizable', label: 'throughput', unit: 'ops/s', higherIsBetter: true, charted: true,
+  { key: 'linearizableReadOps', workload: '4. point reads, linearizable', label: 'throughput', unit: 'ops/s', higherIsBetter: true, chartTitle: 'point reads, linearizable',
     value: bySource((results) => loadOps(results.linearizableReads), (results) => results.reads.operationsPerSecond) },
-  { key: 'linearizableReadP50', workload: '4. point reads, linearizable', label: 'p50', unit: 'ms', higherIsBetter: false, charted: false,
+  { key: 'linearizableReadP50', workload: '4. point reads, linearizable', label: 'p50', unit: 'ms', higherIsBetter: false, chartTitle: undefined,
     value: bySource((results) => results.linearizableReads?.p50Ms, (results) => results.reads.p50Ms) },
-  { key: 'failoverP50', workload: '5. failover: kill -9 leader → first acknowledged write', label: 'p50', unit: 'ms', higherIsBetter: false, charted: true,
+  { key: 'failoverP50', workload: '5. failover: kill -9 leader → first acknowledged write', label: 'p50', unit: 'ms', higherIsBetter: false, chartTitle: 'failover (kill -9 → write): p50',
     value: bySource((results) => results.failover.p50Ms, undefined) },
-  { key: 'failoverMax', workload: '5. failover: kill -9 leader → first acknowledged write', label: 'max', unit: 'ms', higherIsBetter: false, charted: true,
+  { key: 'failoverMax', workload: '5. failover: kill -9 leader → first acknowledged write', label: 'max', unit: 'ms', higherIsBetter: false, chartTitle: 'failover (kill -9 → write): max',
     value: bySource((results) => results.failover.maxMs, undefined) },
-  { key: 'peakRss', workload: '6. memory during workload 2', label: 'peak RSS, largest node', unit: 'MiB', higherIsBetter: false, charted: true,
+  { key: 'peakRss', workload: '6. memory during workload 2', label: 'peak RSS, largest node', unit: 'MiB', higherIsBetter: false, chartTitle: 'peak RSS of a node, 64-client writes',
     value: bySource((results) => Math.max(...results.memory.peakResidentBytesPerNode) / mebibyte, undefined) },
-  { key: 'fsyncOps', workload: 'floor: 4 KiB write + fdatasync', label: 'rate', unit: 'ops/s', higherIsBetter: true, charted: false,
+  { key: 'fsyncOps', workload: 'floor: 4 KiB write + fdatasync', label: 'rate', unit: 'ops/s', higherIsBetter: true, chartTitle: undefined,
     value: bySource(() => undefined, (results) => results.fsync.operationsPerSecond) },
 ];
 
@@ -147,10 +148,19 @@ export function renderMarkdown(report: RunReport): string {
   lines.push('', 'Ratio = quorumlite ÷ peer: above 1x is better for ops/s and rows/s, below 1x is better for ms and MiB.', '');
   lines.push('| system | status | durability | notes |', '| --- | --- | --- | --- |');
   for (const system of report.systems) {
-    const notes = [system.detail, readLabels(system), failoverNote(system)].filter((note) => note !== '').join('; ');
+    const notes = [system.detail, readLabels(system), failureNote(system), failoverNote(system)].filter((note) => note !== '').join('; ');
     lines.push(`| ${system.name} | ${system.status} | ${system.durability} | ${notes.replaceAll('|', '\\|').replaceAll('\n', ' ')} |`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Replies that were not acknowledgements (errors, `database is locked`, timeouts). */
+function failureNote(system: SystemReport): string {
+  const results = system.replicated;
+  if (results === null) return '';
+  const loads = [['sequential', results.sequentialWrites], ['64-client', results.concurrentWrites]] as const;
+  return loads.filter(([, load]) => load.failedCount > 0)
+    .map(([name, load]) => `${name} writes: ${load.failedCount} of ${load.failedCount + load.acknowledgedCount} not acknowledged`).join(', ');
 }
 
 function failoverNote(system: SystemReport): string {
