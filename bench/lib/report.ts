@@ -138,7 +138,9 @@ export function renderMarkdown(report: RunReport): string {
   ];
   for (const metric of metrics) {
     const cells = report.systems.map((system) => cellText(system, metric));
-    if (cells.every((cell) => cell === 'n/a')) continue;
+    // leave out a row that no measured system has a number for (the fsync floor without sqlite)
+    const measured = report.systems.filter((system) => system.status === 'ok');
+    if (measured.length > 0 && measured.every((system) => metric.value(system) === 'n/a')) continue;
     const ratios = ratioPeers.map((peer) => {
       const value = quorumlite === undefined ? undefined : ratio(quorumlite, peer, metric);
       return value === undefined ? '–' : `${value.toFixed(2)}x`;
