@@ -44,8 +44,8 @@ function missing(name: SystemName, detail = installHints[name]): SystemReport {
 }
 
 /** Builds the system if its programs are there; otherwise the reason it is missing. */
-function locate(name: Exclude<SystemName, 'sqlite'>): ReplicatedSystem | SystemReport {
-  if (name === 'quorumlite') return existsSync(quorumliteCliPath) ? new QuorumliteSystem() : missing(name);
+function locate(name: Exclude<SystemName, 'sqlite'>, options: CompareOptions): ReplicatedSystem | SystemReport {
+  if (name === 'quorumlite') return existsSync(quorumliteCliPath) ? new QuorumliteSystem(options.profileDirectory) : missing(name);
   if (name === 'etcd') {
     const etcd = findOnPath('etcd');
     return etcd === undefined ? missing(name) : new EtcdSystem(etcd);
@@ -57,7 +57,7 @@ function locate(name: Exclude<SystemName, 'sqlite'>): ReplicatedSystem | SystemR
 }
 
 async function runReplicated(name: Exclude<SystemName, 'sqlite'>, options: CompareOptions): Promise<SystemReport> {
-  const located = locate(name);
+  const located = locate(name, options);
   if (!('start' in located)) {
     progress(`${name}: missing (${located.detail})`);
     return located;

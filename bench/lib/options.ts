@@ -10,6 +10,8 @@ export interface CompareOptions {
   readonly quick: boolean;
   readonly only: readonly SystemName[];
   readonly outputDirectory: string | undefined;
+  /** When set, quorumlite nodes run with `--cpu-prof` into this directory. */
+  readonly profileDirectory: string | undefined;
   readonly help: boolean;
 }
 
@@ -25,6 +27,7 @@ export const compareUsage = `Usage: npm run bench:compare [-- --quick] [--only q
   --quick        small counts (about 90 s for every system), 2 failover trials
   --only LIST    comma-separated systems to run (default: all four)
   --out DIR      where the .md, .json and .svg results go (default bench/results)
+  --profile DIR  run the quorumlite nodes under node --cpu-prof, profiles into DIR
 `;
 
 function parseOnly(text: string): SystemName[] {
@@ -44,6 +47,7 @@ export function parseCompareArguments(argv: readonly string[]): CompareOptions {
   let help = false;
   let only: SystemName[] = [...systemNames];
   let outputDirectory: string | undefined;
+  let profileDirectory: string | undefined;
   for (let position = 0; position < argv.length; position += 1) {
     const argument = argv[position] ?? '';
     const equals = argument.indexOf('=');
@@ -57,9 +61,10 @@ export function parseCompareArguments(argv: readonly string[]): CompareOptions {
     else if (name === '--help' && equals === -1) help = true;
     else if (name === '--only') only = parseOnly(takeValue());
     else if (name === '--out') outputDirectory = takeValue();
+    else if (name === '--profile') profileDirectory = takeValue();
     else throw new CompareUsageError(`unknown argument ${JSON.stringify(argument)}`);
   }
-  return { quick, only, outputDirectory, help };
+  return { quick, only, outputDirectory, profileDirectory, help };
 }
 
 const rowsPerBatch = 100;

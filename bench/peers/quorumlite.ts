@@ -43,6 +43,12 @@ export class QuorumliteSystem implements ReplicatedSystem {
   readonly rootDirectory = mkdtempSync(join(tmpdir(), 'quorumlite-compare-'));
   readonly #nodes: QuorumliteNode[] = [];
   #leader = 0;
+  /** Node flags that go before the script (`--cpu-prof …`), when profiling. */
+  readonly #nodeOptions: readonly string[];
+
+  constructor(profileDirectory?: string) {
+    this.#nodeOptions = profileDirectory === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDirectory];
+  }
 
   readonly readModes: readonly ReadMode[] = [
     { kind: 'fast', label: 'level=none', read: (key) => this.#read(key, 'none') },
@@ -73,7 +79,7 @@ export class QuorumliteSystem implements ReplicatedSystem {
   #arguments(index: number): string[] {
     const node = this.#node(index);
     const others = this.#nodes.filter((other) => other !== node).map((other) => `${other.host}:${other.raftPort}`);
-    return [quorumliteCliPath, 'serve', '--data-dir', join(this.rootDirectory, `node${index + 1}`),
+    return [...this.#nodeOptions, quorumliteCliPath, 'serve', '--data-dir', join(this.rootDirectory, `node${index + 1}`),
       '--http-addr', `${node.host}:${node.httpPort}`, '--raft-addr', `${node.host}:${node.raftPort}`,
       '--log-level', 'warn', ...(index === 0 ? [] : ['--join', others.join(',')])];
   }
@@ -170,8 +176,9 @@ export class QuorumliteSystem implements ReplicatedSystem {
     return this.#nodes.map((node, index) => `--- quorumlite node ${index + 1} ---\n${node.process.logTail()}`).join('\n');
   }
 
+  /** SIGTERM first (a graceful stop writes CPU profiles), kill -9 after a bounded wait. */
   async stop(): Promise<void> {
-    await Promise.all(this.#nodes.map((node) => node.process.kill().catch(() => undefined)));
+    await Promise.all(this.#nodes.map((node) => node.process.terminate().catch(() => node.process.kill())));
     await Promise.all(this.#nodes.map((node) => node.http.close()));
     rmSync(this.rootDirectory, { recursive: true, force: true });
   }

@@ -17,9 +17,9 @@ import type { ReplicatedResults } from '../../bench/lib/workloads.js';
 import { runSynchronous } from '../../bench/peers/sqlite.js';
 
 test('arguments: defaults, --quick, --only in canonical order without repeats, --out', () => {
-  assert.deepEqual(parseCompareArguments([]), { quick: false, only: ['quorumlite', 'etcd', 'dqlite', 'sqlite'], outputDirectory: undefined, help: false });
-  const parsed = parseCompareArguments(['--quick', '--only=sqlite,quorumlite,sqlite', '--out', '/tmp/x']);
-  assert.deepEqual(parsed, { quick: true, only: ['quorumlite', 'sqlite'], outputDirectory: '/tmp/x', help: false });
+  assert.deepEqual(parseCompareArguments([]), { quick: false, only: ['quorumlite', 'etcd', 'dqlite', 'sqlite'], outputDirectory: undefined, profileDirectory: undefined, help: false });
+  const parsed = parseCompareArguments(['--quick', '--only=sqlite,quorumlite,sqlite', '--out', '/tmp/x', '--profile=/tmp/p']);
+  assert.deepEqual(parsed, { quick: true, only: ['quorumlite', 'sqlite'], outputDirectory: '/tmp/x', profileDirectory: '/tmp/p', help: false });
 });
 
 test('arguments: each mistake is a CompareUsageError naming it', () => {
