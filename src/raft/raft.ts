@@ -357,7 +357,12 @@ export class Raft {
     if (message.type === 'MsgPreVote') return true;
     if (message.type === 'MsgPreVoteResp' && !message.reject) return true;
     const fromLeader = message.type === 'MsgApp' || message.type === 'MsgHeartbeat' || message.type === 'MsgSnap';
+    // Raft §5.2: only a leader's message or a granted vote restarts the election timer.
+    // Keeping it on a vote request lets an up-to-date node still time out and win while
+    // a behind candidate keeps raising terms (sim note N1).
+    const electionElapsed = this.electionElapsed;
     this.becomeFollower(message.term, fromLeader ? message.from : '');
+    if (message.type === 'MsgVote') this.electionElapsed = electionElapsed;
     return true;
   }
 
@@ -380,8 +385,9 @@ export class Raft {
       // Tell the stale leader about our term, or it could never learn it (we ignore its
       // messages and, with pre-vote, nobody bumps terms to reach it).
       this.send({ type: 'MsgAppResp', to: message.from });
-    } else if (message.type === 'MsgPreVote') {
-      this.send({ type: 'MsgPreVoteResp', to: message.from, reject: true });
+    } else if (message.type === 'MsgPreVote' || message.type === 'MsgVote') {
+      // Refuse with our term, so a candidate stuck below it learns the term (sim note N1).
+      this.send({ type: message.type === 'MsgVote' ? 'MsgVoteResp' : 'MsgPreVoteResp', to: message.from, reject: true });
     }
   }
 

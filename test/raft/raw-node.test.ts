@@ -480,3 +480,34 @@ test('raw node: confStateAt covers entries being applied while a snapshot arrive
   follower.advance(restore);
   assert.deepEqual(follower.confStateAt(10), confState);
 });
+
+test('raw node: rejecting a higher-term vote does not restart the election timer (sim note N1)', () => {
+  const storage = new MemoryStorage({ confState: { voters: ['1', '2', '3'], learners: [] } });
+  storage.append([entry(2, 1), entry(3, 1)]);
+  const node = new RawNode(testConfig('1', storage, { random: () => 0 })); // timeout = electionTicks = 10
+  for (let i = 0; i < 6; i++) node.tick();
+  node.step({
+    type: 'MsgVote', from: '2', to: '1', term: 5, logTerm: 1, index: 1, entries: [], commit: 0,
+    reject: false, rejectHint: 0, context: new Uint8Array(0),
+  });
+  const answer = node.ready();
+  assert.deepEqual(answer.messages.map((m) => [m.type, m.reject, m.term]), [['MsgVoteResp', true, 5]], 'behind: rejected');
+  storage.setHardState(answer.hardState ?? storage.hardStateNow());
+  node.advance(answer);
+  for (let i = 0; i < 4; i++) node.tick();
+  assert.equal(node.status().role, 'candidate', 'the up-to-date node times out on schedule and can win');
+  assert.equal(node.status().term, 6);
+});
+
+test('raw node: a vote request of a lower term is refused with our term, so the candidate catches up', () => {
+  const cluster = new TestCluster(['1', '2', '3']);
+  cluster.elect('1');
+  const follower = cluster.node('2').raw;
+  const term = follower.status().term;
+  follower.step({
+    type: 'MsgVote', from: '3', to: '2', term: term - 1, logTerm: 1, index: 1, entries: [], commit: 0,
+    reject: false, rejectHint: 0, context: new Uint8Array(0),
+  });
+  const ready = cluster.processReady('2');
+  assert.deepEqual(ready?.messages.map((m) => [m.type, m.reject, m.term]), [['MsgVoteResp', true, term]]);
+});
