@@ -32,18 +32,23 @@ const failoverTestTimeoutMs = 300_000;
 const followerLagMs = 300;
 
 interface AttemptLog {
-  readonly attemptsByKey: Map<string, number>;
+  /** Per write body (each write here is unique): the Idempotency-Key of every attempt. */
+  readonly keysByWrite: Map<string, (string | undefined)[]>;
   readonly requests: HttpRequest[];
 }
 
-/** An undici transport that records each request and counts attempts per Idempotency-Key. */
+/** An undici transport that records each request and the key of each attempt per write. */
 function recordingTransport(onSend: (request: HttpRequest) => void = () => undefined): { transport: UndiciTransport; log: AttemptLog } {
-  const log: AttemptLog = { attemptsByKey: new Map(), requests: [] };
+  const log: AttemptLog = { keysByWrite: new Map(), requests: [] };
   const transport = new UndiciTransport();
   const send = transport.send.bind(transport);
   transport.send = (request: HttpRequest) => {
-    const key = request.headers['idempotency-key'];
-    if (key !== undefined) log.attemptsByKey.set(key, (log.attemptsByKey.get(key) ?? 0) + 1);
+    if (request.url.includes('/db/execute')) {
+      const write = `${new URL(request.url).pathname} ${Buffer.from(request.body ?? new Uint8Array()).toString('latin1')}`;
+      const keys = log.keysByWrite.get(write) ?? [];
+      keys.push(request.headers['idempotency-key']);
+      log.keysByWrite.set(write, keys);
+    }
     log.requests.push(request);
     onSend(request);
     return send(request);
@@ -83,6 +88,23 @@ async function writeThroughFault(client: Client, table: string, fault: () => Pro
   assert.ok(faultDone !== undefined, 'the fault was started');
   await faultDone;
   return { failures, acknowledgedAfterFault: acknowledged - acknowledgedAtFault };
+}
+
+/** The writes that took more than one attempt. */
+function retriedWrites(log: AttemptLog): (string | undefined)[][] {
+  return [...log.keysByWrite.values()].filter((keys) => keys.length > 1);
+}
+
+/** Every attempt of one write carried the same, present Idempotency-Key; no two writes share one. */
+function assertOneKeyPerWrite(log: AttemptLog): void {
+  const allKeys = new Set<string>();
+  for (const keys of log.keysByWrite.values()) {
+    const [first] = keys;
+    assert.ok(first !== undefined && first !== '', 'each write carries an Idempotency-Key');
+    assert.ok(keys.every((key) => key === first), 'every attempt of a write reuses its key');
+    assert.ok(!allKeys.has(first), 'no two writes share a key');
+    allKeys.add(first);
+  }
 }
 
 async function assertExactlyAllRows(client: Client, table: string): Promise<void> {
@@ -146,11 +168,11 @@ describe('client failover against a real 3-node cluster', () => {
         const written = await client.execute({ sql: 'INSERT INTO cut_answers (k) VALUES (?)', args: [7] });
         assert.equal(written.results[0]?.rowsAffected, 1);
         assert.match((await cut).statusLine, /^HTTP\/1\.1 200 /, 'the leader answered (so it applied the write) before the cut');
-        const insertKeys = [...log.attemptsByKey.entries()].filter(([, count]) => count > 1);
-        assert.equal(insertKeys.length, 1, 'exactly one call was retried, with its one key');
-        assert.ok(proxy.connectionCount() >= 2, 'the retry came on a new connection');
         const reply = await client.query<{ count: number }>('SELECT count(*) AS count FROM cut_answers WHERE k = 7', { consistency: 'linearizable' });
         assert.deepEqual(reply.results[0]?.rows, [{ count: 1 }], 'applied once, not once per attempt');
+        assert.equal(retriedWrites(log).length, 1, 'exactly one write was retried');
+        assertOneKeyPerWrite(log);
+        assert.ok(proxy.connectionCount() >= 2, 'the retry came on a new connection');
       } finally {
         await proxy.close();
       }
@@ -211,10 +233,11 @@ describe('client failover against a real 3-node cluster', () => {
       const outcome = await writeThroughFault(writer, 'killed_ledger', () => leader.kill());
       assert.deepEqual(outcome.failures, [], describeFailures(outcome.failures));
       assert.ok(outcome.acknowledgedAfterFault > 0, 'writes went on after the kill');
-      assert.ok([...log.attemptsByKey.values()].some((count) => count > 1), 'the kill forced retries with the same key');
+      await assertExactlyAllRows(writer, 'killed_ledger');
+      assert.ok(retriedWrites(log).length > 0, 'the kill forced retries');
+      assertOneKeyPerWrite(log);
       const newLeader = await cluster.waitForLeader();
       assert.notEqual(newLeader, leader);
-      await assertExactlyAllRows(writer, 'killed_ledger');
       await cluster.waitForConvergence();
       // Back to three nodes for the next test.
       leader.start(cluster.flagsFor(leader));
@@ -233,8 +256,9 @@ describe('client failover against a real 3-node cluster', () => {
       const outcome = await writeThroughFault(writer, 'paused_ledger', () => pauseFor(leader, leaderPauseMs));
       assert.deepEqual(outcome.failures, [], describeFailures(outcome.failures));
       assert.ok(outcome.acknowledgedAfterFault > 0, 'writes went on after the pause');
-      assert.ok([...log.attemptsByKey.values()].some((count) => count > 1), 'the pause forced retries with the same key');
       await assertExactlyAllRows(writer, 'paused_ledger');
+      assert.ok(retriedWrites(log).length > 0, 'the pause forced retries');
+      assertOneKeyPerWrite(log);
       await cluster.waitForMembers(3);
       await cluster.waitForConvergence();
     });
