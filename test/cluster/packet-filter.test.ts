@@ -98,6 +98,7 @@ test('dropBothWays stops new and established connections on the named port only;
   established.write('before;');
   await waitFor('the message before the partition', () => (target.received.join('').includes('before;') ? true : undefined), deliveryTimeoutMs);
 
+  assert.equal(filter.droppedPacketCount(), 0);
   filter.dropBothWays({ host: '127.0.0.2', port: 1 }, { host: '127.0.0.3', port: target.port });
   assert.equal(filter.rules().length, 4, filter.rules().join('\n'));
   established.write('during;');
@@ -109,8 +110,10 @@ test('dropBothWays stops new and established connections on the named port only;
   const otherPort = await dial('127.0.0.2', '127.0.0.3', bystander.port, deliveryTimeoutMs);
   assert.ok(!(otherPort instanceof Error), `another port between the same addresses is not filtered: ${String(otherPort)}`);
 
+  assert.ok(filter.droppedPacketCount() > 0, 'the DROP rules counted the packets they dropped');
   filter.heal();
   assert.deepEqual(filter.rules(), []);
+  assert.equal(filter.droppedPacketCount(), 0);
   await waitFor('the held-back message after healing (TCP retransmits it)',
     () => (target.received.join('').includes('during;') ? true : undefined), deliveryTimeoutMs);
   const afterHeal = await dial('127.0.0.2', '127.0.0.3', target.port, deliveryTimeoutMs);

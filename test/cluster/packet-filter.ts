@@ -176,6 +176,21 @@ export class PacketFilter {
     return iptablesOrThrow(['-S', this.chain]).split('\n').filter((line) => line.startsWith('-A '));
   }
 
+  /** Packets the chain's DROP rules have dropped since they were added (proof the partition bit). */
+  droppedPacketCount(): number {
+    this.#assertOpen();
+    const lines = iptablesOrThrow(['-L', this.chain, '-v', '-n', '-x']).split('\n').slice(2, listedRuleCountMax);
+    let count = 0;
+    for (const line of lines) {
+      const words = line.trim().split(/\s+/);
+      if (words[2] !== 'DROP') continue;
+      const packets = Number(words[0]);
+      if (!Number.isSafeInteger(packets)) throw new Error(`unexpected iptables counter line: ${line}`);
+      count += packets;
+    }
+    return count;
+  }
+
   /** Heals every partition: flushes the chain, keeps it (and the jumps) for the next one. */
   heal(): void {
     this.#assertOpen();

@@ -160,6 +160,7 @@ test('leader cut off both ways: steps down, majority goes on, no stale lineariza
     const local = await valuesOn(oldLeader);
     assert.deepEqual([...local].sort((a, b) => a - b), before, 'a none read answers locally, with only what it had');
 
+    assert.ok(filter!.droppedPacketCount() > 0, 'the partition dropped peer packets');
     filter!.heal();
     await assertConvergedWith([...before, ...during]);
     await waitForState(oldLeader, 'is a follower again', (state) => state === 'Follower');
@@ -176,6 +177,7 @@ test('leader can send but not receive: a new leader takes writes; after healing 
     const newLeader = await cluster!.waitForLeader(majority);
     assert.notEqual(newLeader.id, oldLeader.id);
     await waitForState(oldLeader, 'steps down', (state) => state !== 'Leader');
+    assert.ok(filter!.droppedPacketCount() > 0, 'the partition dropped peer packets');
     filter!.heal();
     await assertConvergedWith([...before, ...during]);
   }));
@@ -197,6 +199,7 @@ test('leader can receive but not send: a new leader takes writes; after healing 
     // (503 "leader not found"). Either way an error, never rows.
     assert.ok(refused(linearizable), `linearizable read on a node that cannot send must fail, got ${linearizable.status} ${linearizable.text}`);
     assert.equal(linearizable.status, 503, linearizable.text);
+    assert.ok(filter!.droppedPacketCount() > 0, 'the partition dropped peer packets');
     filter!.heal();
     await assertConvergedWith([...before, ...during]);
   }));
