@@ -11,7 +11,8 @@
  * Safety invariants are checked as the run goes (see invariants.ts), the client
  * history's linearizability at the end.
  */
-import { RaftError, type Message, type Ready } from '../../src/raft/index.js';
+import type { Message, Ready } from '../../src/raft/index.js';
+import { SimulatedClients } from './clients.js';
 import type { ConfChange, ConfState } from '../../src/raft/types.js';
 import { DurableTwin, type DiskFaults } from './durable-twin.js';
 import { HistoryRecorder } from './history.js';
@@ -22,7 +23,7 @@ import { checkHistory, type CheckOutcome } from './linearizability.js';
 import { SimulatedNetwork, type Delivery, type DropReason } from './network.js';
 import { Prng } from './prng.js';
 import { drawScenario, type Scenario } from './scenario.js';
-import { describeError, SimNode, type CoreSettings, type PendingRead } from './sim-node.js';
+import { describeError, SimNode, type CoreSettings } from './sim-node.js';
 import { Trace } from './trace.js';
 
 export interface SimulationOptions {
@@ -88,7 +89,6 @@ interface Envelope {
   readonly senderIncarnation: number;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 /** Nodes ever created in one run, beyond the initial cluster. */
 export const addedNodesMax = 4;
@@ -104,19 +104,16 @@ export class Simulation {
   private readonly chaosTicks: number;
   private readonly livenessTicksMax: number;
   private readonly stepsPerTick: number;
-  private readonly clientCount: number;
-  private readonly keyCount: number;
   private readonly scenario: Scenario;
   private readonly settings: CoreSettings;
   private readonly faultPrng: Prng;
-  private readonly clientPrng: Prng;
   private readonly nodePrngSource: Prng;
   private readonly network: SimulatedNetwork<Envelope>;
   private readonly trace: Trace;
   private readonly monitor = new SafetyMonitor();
   private readonly history = new HistoryRecorder<KvInput, KvOutput>();
   private readonly nodes = new Map<string, SimNode>();
-  private readonly clientBusy: boolean[];
+  private readonly clients: SimulatedClients;
   private readonly stats: SimulationStats;
   private nextNodeNumber: number;
   private tick = 0;
@@ -125,7 +122,6 @@ export class Simulation {
   private probe: { index: number; requestId: string; nodeId: string } | undefined;
   private probeCount = 0;
   private livenessReached = false;
-  private valueCounter = 0;
   private readonly recordedVoteGrants = new Map<string, Map<string, Message>>();
 
   constructor(private readonly options: SimulationOptions) {
@@ -133,19 +129,21 @@ export class Simulation {
     this.chaosTicks = options.chaosTicks ?? 500;
     this.livenessTicksMax = options.livenessTicksMax ?? 400;
     this.stepsPerTick = options.stepsPerTick ?? 10;
-    this.clientCount = options.clientCount ?? 4;
-    this.keyCount = options.keyCount ?? 3;
     const root = new Prng(options.seed);
     this.scenario = { ...drawScenario(root.fork()), ...options.scenarioOverrides };
     this.faultPrng = root.fork();
-    this.clientPrng = root.fork();
+    const clientPrng = root.fork();
     this.nodePrngSource = root.fork();
     this.network = new SimulatedNetwork<Envelope>(root.fork(), this.scenario.network, (delivery, reason) => this.onDrop(delivery, reason));
     this.trace = new Trace(options.traceTailLinesMax ?? 80, options.traceSink);
     this.settings = coreSettings(this.scenario);
-    this.clientBusy = new Array<boolean>(this.clientCount).fill(false);
     this.stats = emptyStats();
     this.nextNodeNumber = options.clusterSize + 1;
+    this.clients = new SimulatedClients({
+      nodes: this.nodes, history: this.history, trace: this.trace, prng: clientPrng, scenario: this.scenario,
+      clientCount: options.clientCount ?? 4, keyCount: options.keyCount ?? 3, plantedReadFault: options.plantedReadFault,
+      unsuccessfulOperationReasons: this.stats.unsuccessfulOperationReasons, now: () => ({ tick: this.tick, step: this.step }),
+    });
   }
 
   run(): SimulationResult {
@@ -224,8 +222,8 @@ export class Simulation {
     if (this.findLeader() === undefined) this.stats.ticksWithoutLeader++;
     if (this.tick < this.chaosTicks) this.injectFaults();
     this.restartAndRetire();
-    this.expireClientOperations();
-    this.startClientOperations();
+    this.clients.expire();
+    this.clients.startOperations();
     if (this.tick >= this.chaosTicks) this.checkLiveness();
   }
 
@@ -339,7 +337,7 @@ export class Simulation {
       node.machine$.restore(ready.snapshot.data, metadata.index, metadata.term);
       this.stats.snapshotsInstalled++;
       this.trace.record(this.step, 'install-snapshot', node.id, `i=${metadata.index}/${metadata.term}`, `voters=${metadata.confState.voters.join(',')}`);
-      this.abandonWritesCoveredBySnapshot(node, metadata.index);
+      this.clients.abandonWritesCoveredBySnapshot(node, metadata.index);
     }
     const first = ready.entries[0];
     if (first !== undefined) {
@@ -364,7 +362,7 @@ export class Simulation {
       this.monitor.checkAppliedIsCommitted(node.id, entry.index, node.twin.hardState().commit);
       const applied = machine.apply(entry);
       const firstApply = this.monitor.observeApplied(node.id, applied.index, applied.term, applied.label);
-      this.completeWrite(node, applied.index, applied.label);
+      this.clients.completeWrite(node, applied.index, applied.label);
       if (entry.type === 'conf-change' && firstApply) this.onMembershipApplied(applied.label);
     }
   }
@@ -379,7 +377,7 @@ export class Simulation {
       const read = node.pendingReads.get(key);
       if (read === undefined) continue;
       node.pendingReads.delete(key);
-      this.finishOperation(read.operationId, 'fail', 'read failed: leadership lost');
+      this.clients.finish(read.operationId, 'fail', 'read failed: leadership lost');
     }
   }
 
@@ -389,7 +387,7 @@ export class Simulation {
     for (const [context, read] of node.pendingReads) {
       if (read.index === undefined || read.index > machine.appliedIndex) continue;
       node.pendingReads.delete(context);
-      this.finishOperation(read.operationId, 'ok', machine.get(read.key));
+      this.clients.finish(read.operationId, 'ok', machine.get(read.key));
     }
   }
 
@@ -477,8 +475,8 @@ export class Simulation {
 
   private crashNode(node: SimNode, why: string): void {
     const cutOff = node.crash();
-    for (const write of cutOff.writes) this.finishOperation(write.operationId, 'info', `${node.id} crashed`);
-    for (const read of cutOff.reads) this.finishOperation(read.operationId, 'fail', `${node.id} crashed`);
+    for (const write of cutOff.writes) this.clients.finish(write.operationId, 'info', `${node.id} crashed`);
+    for (const read of cutOff.reads) this.clients.finish(read.operationId, 'fail', `${node.id} crashed`);
     if (this.faultPrng.chance(0.5)) this.network.discardTo(node.id);
     node.restartAtTick = this.tick + this.faultPrng.nextIntBetween(1, this.scenario.downTicksMax);
     this.stats.crashes++;
@@ -499,8 +497,8 @@ export class Simulation {
   private retire(node: SimNode): void {
     if (node.isUp) {
       const cutOff = node.crash();
-      for (const write of cutOff.writes) this.finishOperation(write.operationId, 'info', `${node.id} removed`);
-      for (const read of cutOff.reads) this.finishOperation(read.operationId, 'fail', `${node.id} removed`);
+      for (const write of cutOff.writes) this.clients.finish(write.operationId, 'info', `${node.id} removed`);
+      for (const read of cutOff.reads) this.clients.finish(read.operationId, 'fail', `${node.id} removed`);
     }
     node.retired = true;
     this.trace.record(this.step, 'retire', node.id);
@@ -605,130 +603,6 @@ export class Simulation {
     this.network.reconfigure({ ...this.scenario.network, dropProbability: 0, duplicateProbability: 0, longDelayProbability: 0 });
     for (const node of this.liveNodes()) if (!node.isUp) node.restartAtTick = this.tick;
     this.trace.record(this.step, 'heal-all');
-  }
-
-  // --- clients -------------------------------------------------------------------------
-
-  private startClientOperations(): void {
-    for (let clientId = 0; clientId < this.clientCount; clientId++) {
-      if (this.clientBusy[clientId] === true || !this.clientPrng.chance(this.scenario.clientOperationProbabilityPerTick)) continue;
-      const node = this.chooseClientNode();
-      if (node === undefined) continue;
-      const key = `k${this.clientPrng.nextInt(this.keyCount)}`;
-      const roll = this.clientPrng.nextInt(10);
-      if (roll < 3) this.startRead(clientId, node, key);
-      else this.startWrite(clientId, node, key, roll < 6 ? 'put' : 'append');
-    }
-  }
-
-  /** A random up node; most of the time the request is forwarded to the leader it knows. */
-  private chooseClientNode(): SimNode | undefined {
-    const up = this.liveNodes().filter((node) => node.isUp);
-    if (up.length === 0) return undefined;
-    const node = this.clientPrng.pick(up);
-    const leader = this.nodes.get(node.leaderId);
-    if (node.role !== 'leader' && leader?.isUp === true && this.clientPrng.chance(0.9)) return leader;
-    return node;
-  }
-
-  private startWrite(clientId: number, node: SimNode, key: string, kind: 'put' | 'append'): void {
-    this.valueCounter++;
-    const value = kind === 'put' ? `p${this.valueCounter}` : `a${this.valueCounter}.`;
-    const operationId = this.invoke(clientId, { kind, key, value });
-    const requestId = `w${operationId}`;
-    const data = encodeKvCommand({ requestId, kind, key, value });
-    let target = node;
-    let result = target.request('propose', () => target.core$.propose(data));
-    const redirect = this.redirectTarget(result);
-    if (redirect !== undefined) {
-      // The client follows the leader hint once, as a real client does.
-      target = redirect;
-      result = target.request('propose', () => target.core$.propose(data));
-    }
-    if (result instanceof Error) return this.finishOperation(operationId, 'fail', `propose refused: ${result.code}`);
-    const displaced = target.pendingWrites.get(result.index);
-    // An earlier proposal at this index was truncated from this node's log, yet could
-    // still commit through another leader holding it: its outcome is unknown.
-    if (displaced !== undefined) this.finishOperation(displaced.operationId, 'info', 'index reused after truncation');
-    target.pendingWrites.set(result.index, { operationId, requestId, term: result.term, deadlineTick: this.tick + this.scenario.clientOperationTimeoutTicks });
-    this.trace.record(this.step, 'propose', target.id, requestId, `i=${result.index}/${result.term}`);
-  }
-
-  /** The node a NOT_LEADER refusal points to, if it is up. */
-  private redirectTarget(result: unknown): SimNode | undefined {
-    if (!(result instanceof RaftError) || result.code !== 'NOT_LEADER' || result.leaderId === '') return undefined;
-    const leader = this.nodes.get(result.leaderId);
-    return leader?.isUp === true ? leader : undefined;
-  }
-
-  private startRead(clientId: number, node: SimNode, key: string): void {
-    const operationId = this.invoke(clientId, { kind: 'get', key });
-    if (this.options.plantedReadFault === 'read-without-read-index') {
-      return this.finishOperation(operationId, 'ok', node.machine$.get(key));
-    }
-    const context = encoder.encode(`r${operationId}`);
-    let target = node;
-    let result = target.request('readIndex', () => target.core$.readIndex(context));
-    const redirect = this.redirectTarget(result);
-    if (redirect !== undefined) {
-      target = redirect;
-      result = target.request('readIndex', () => target.core$.readIndex(context));
-    }
-    if (result instanceof Error) return this.finishOperation(operationId, 'fail', `read refused: ${result.code}`);
-    const read: PendingRead = { operationId, key, deadlineTick: this.tick + this.scenario.clientOperationTimeoutTicks, index: undefined };
-    target.pendingReads.set(`r${operationId}`, read);
-  }
-
-  private invoke(clientId: number, input: KvInput): number {
-    this.clientBusy[clientId] = true;
-    const operationId = this.history.invoke(clientId, input);
-    this.trace.record(this.step, 'invoke', `c${clientId}`, `#${operationId}`, input.kind, input.key, input.kind === 'get' ? '' : input.value);
-    return operationId;
-  }
-
-  private finishOperation(operationId: number, outcome: 'ok' | 'fail' | 'info', detail: string): void {
-    const operation = this.history.openOperation(operationId);
-    this.clientBusy[operation.clientId] = false;
-    if (outcome === 'ok') this.history.ok(operationId, operation.input.kind === 'get' ? detail : null);
-    if (outcome === 'fail') this.history.fail(operationId, detail);
-    if (outcome === 'info') this.history.info(operationId, detail);
-    this.trace.record(this.step, outcome, `#${operationId}`, detail);
-    if (outcome !== 'ok') {
-      const reason = `${outcome}: ${detail.replace(/\d+/g, 'N')}`;
-      this.stats.unsuccessfulOperationReasons[reason] = (this.stats.unsuccessfulOperationReasons[reason] ?? 0) + 1;
-    }
-  }
-
-  private completeWrite(node: SimNode, index: number, label: string): void {
-    const write = node.pendingWrites.get(index);
-    if (write === undefined) return;
-    node.pendingWrites.delete(index);
-    // The entry committed at this index is unique: if it is not ours, ours never commits.
-    if (write.requestId === label) this.finishOperation(write.operationId, 'ok', '');
-    else this.finishOperation(write.operationId, 'fail', `index ${index} holds ${label || 'a no-op'}`);
-  }
-
-  private abandonWritesCoveredBySnapshot(node: SimNode, snapshotIndex: number): void {
-    for (const [index, write] of node.pendingWrites) {
-      if (index > snapshotIndex) continue;
-      node.pendingWrites.delete(index);
-      this.finishOperation(write.operationId, 'info', 'covered by a snapshot');
-    }
-  }
-
-  private expireClientOperations(): void {
-    for (const node of this.nodes.values()) {
-      for (const [index, write] of node.pendingWrites) {
-        if (this.tick < write.deadlineTick) continue;
-        node.pendingWrites.delete(index);
-        this.finishOperation(write.operationId, 'info', 'timed out');
-      }
-      for (const [context, read] of node.pendingReads) {
-        if (this.tick < read.deadlineTick) continue;
-        node.pendingReads.delete(context);
-        this.finishOperation(read.operationId, 'fail', 'read timed out');
-      }
-    }
   }
 
   // --- liveness and the final checks ---------------------------------------------------------
