@@ -1,9 +1,14 @@
 /**
  * Apply throughput: the state machine applying encoded entries, next to raw
- * better-sqlite3 doing the same inserts with the same pragmas, in the same run, in
- * alternating rounds. Prints entries/s and rows/s and the overhead ratio. Then the
- * snapshot methods: how long each blocks the event loop (what reads wait for).
- * Bounded: roundCount × workloads × roundDurationMs, plus the snapshot section.
+ * better-sqlite3 doing the same inserts with the same pragmas, in the same process. Each
+ * round runs every side once for roundDurationMs, in a rotating order (so no side always
+ * follows the same neighbour); a side's ratio to raw is taken within each round (the
+ * machine is shared, so load drifts between rounds) and the table shows medians.
+ * Sides: raw (one transaction per entry), raw + the applied-index row (the floor of any
+ * exactly-once state machine that commits per entry: one more table row, so one more
+ * WAL page per commit), apply(), and applyBatch() (applyBatchEntryCount entries per
+ * transaction). Then the snapshot methods: how long each blocks the event loop.
+ * Bounded: roundCount × sides × workloads × roundDurationMs, plus the snapshot section.
  */
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,12 +20,14 @@ import { SqliteStateMachine } from '../src/state-machine/state-machine.js';
 import type { Statement } from '../src/state-machine/types.js';
 
 process.env['TZ'] = 'UTC';
-const roundCount = 9;
-const roundDurationMs = 400;
+const roundCount = Number(process.env['BENCH_APPLY_ROUNDS'] ?? 15);
+const roundDurationMs = 200;
 const entryCountPerRoundMax = 1_000_000;
 const batchRowCount = 100;
 /** Committed entries the runtime hands over at once (one Ready); applyBatch commits them together. */
 const applyBatchEntryCount = 32;
+/** Distinct encoded entries, reused round-robin (the leader encodes at propose; apply includes decoding). */
+const encodedEntryCount = 4096;
 const snapshotRowCount = 200_000;
 const snapshotRunCount = 3;
 
@@ -34,22 +41,32 @@ const workloads: readonly Workload[] = [
   { name: `${batchRowCount}-row batch entries`, rowsPerEntry: batchRowCount },
 ];
 
+const createSql = 'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, n INTEGER)';
 const insertSql = 'INSERT INTO t(v, n) VALUES (?, ?)';
 
 function entryStatements(entryIndex: number, rowsPerEntry: number): Statement[] {
   return Array.from({ length: rowsPerEntry }, (_, row) => ({ sql: insertSql, positional: [`value-${entryIndex}-${row}`, entryIndex], named: {} }));
 }
 
-/** Runs `applyOne` for roundDurationMs; returns entries per second. */
-function measure(applyOne: (entryIndex: number) => void, firstIndex: number): { entriesPerSecond: number; lastIndex: number } {
+/** One side of the comparison: applies `count` entries from `firstEntry` on each call. */
+interface Side {
+  readonly name: string;
+  /** Entries one step applies (applyBatch applies many per call). */
+  readonly entriesPerStep: number;
+  step(firstEntry: number): void;
+  close(): void;
+}
+
+/** Runs `side` for roundDurationMs; returns entries per second and the next entry number. */
+function measure(side: Side, firstEntry: number): { entriesPerSecond: number; nextEntry: number } {
   const start = performance.now();
-  let entryIndex = firstIndex;
-  while (performance.now() - start < roundDurationMs && entryIndex - firstIndex < entryCountPerRoundMax) {
-    applyOne(entryIndex);
-    entryIndex++;
+  let entry = firstEntry;
+  while (performance.now() - start < roundDurationMs && entry - firstEntry < entryCountPerRoundMax) {
+    side.step(entry);
+    entry += side.entriesPerStep;
   }
   const elapsedMs = performance.now() - start;
-  return { entriesPerSecond: ((entryIndex - firstIndex) * 1000) / elapsedMs, lastIndex: entryIndex - 1 };
+  return { entriesPerSecond: ((entry - firstEntry) * 1000) / elapsedMs, nextEntry: entry };
 }
 
 function openRaw(path: string): Database.Database {
@@ -57,8 +74,51 @@ function openRaw(path: string): Database.Database {
   database.pragma('journal_mode = WAL');
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
-  database.exec('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, n INTEGER)');
+  database.exec(createSql);
   return database;
+}
+
+function rawSide(path: string, workload: Workload, withIndexRow: boolean): Side {
+  const raw = openRaw(path);
+  const insert = raw.prepare(insertSql);
+  raw.exec('CREATE TABLE applied(id INTEGER PRIMARY KEY, applied_index INTEGER NOT NULL)');
+  const writeIndex = raw.prepare('INSERT OR REPLACE INTO applied(id, applied_index) VALUES (1, ?)');
+  const entry = raw.transaction((entryIndex: number) => {
+    if (withIndexRow) writeIndex.run(entryIndex);
+    for (let row = 0; row < workload.rowsPerEntry; row++) insert.run(`value-${entryIndex}-${row}`, entryIndex);
+  });
+  return { name: withIndexRow ? 'raw + index row' : 'raw', entriesPerStep: 1, step: (entryIndex) => entry(entryIndex), close: () => raw.close() };
+}
+
+function machineFor(path: string): SqliteStateMachine {
+  const machine = new SqliteStateMachine({ path });
+  machine.apply(1, encodeCommand({ statements: [{ sql: createSql, positional: [], named: {} }], transaction: false, timestampMs: 0, seed: 0n }));
+  return machine;
+}
+
+function applySide(path: string, encoded: readonly Uint8Array[]): Side {
+  const machine = machineFor(path);
+  // Entry 1 created the table: the side's entry n is the machine's entry n + 1.
+  return {
+    name: 'apply()',
+    entriesPerStep: 1,
+    step: (entry) => machine.apply(entry + 1, encoded[entry % encodedEntryCount] as Uint8Array),
+    close: () => machine.close(),
+  };
+}
+
+function applyBatchSide(path: string, encoded: readonly Uint8Array[]): Side {
+  const machine = machineFor(path);
+  return {
+    name: 'applyBatch()',
+    entriesPerStep: applyBatchEntryCount,
+    step: (first) => {
+      machine.applyBatch(Array.from({ length: applyBatchEntryCount }, (_, position) => ({
+        index: first + position + 1, data: encoded[(first + position) % encodedEntryCount] as Uint8Array,
+      })));
+    },
+    close: () => machine.close(),
+  };
 }
 
 function median(values: readonly number[]): number {
@@ -66,46 +126,61 @@ function median(values: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
-function benchWorkload(directory: string, workload: Workload): { raw: number; machine: number; batched: number } {
-  const raw = openRaw(join(directory, `raw-${workload.rowsPerEntry}.sqlite`));
-  const rawInsert = raw.prepare(insertSql);
-  const rawEntry = raw.transaction((entryIndex: number) => {
-    for (let row = 0; row < workload.rowsPerEntry; row++) rawInsert.run(`value-${entryIndex}-${row}`, entryIndex);
-  });
-  const machine = new SqliteStateMachine({ path: join(directory, `machine-${workload.rowsPerEntry}.sqlite`) });
-  machine.apply(1, encodeCommand({ statements: [{ sql: 'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, n INTEGER)', positional: [], named: {} }], transaction: false, timestampMs: 0, seed: 0n }));
-  // Entries are encoded ahead (the leader encodes at propose); apply includes decoding.
-  const encodedCount = 4096;
-  const encoded = Array.from({ length: encodedCount }, (_, position) =>
+interface WorkloadResult {
+  /** Median entries/s per side, by side name. */
+  readonly rates: ReadonlyMap<string, number>;
+  /** Median over rounds of (side entries/s ÷ raw entries/s in the same round). */
+  readonly ratiosToRaw: ReadonlyMap<string, number>;
+}
+
+function benchWorkload(directory: string, workload: Workload): WorkloadResult {
+  const encoded = Array.from({ length: encodedEntryCount }, (_, position) =>
     encodeCommand({ statements: entryStatements(position, workload.rowsPerEntry), transaction: true, timestampMs: 1_700_000_000_000 + position, seed: BigInt(position) }));
-  const batchedMachine = new SqliteStateMachine({ path: join(directory, `batched-${workload.rowsPerEntry}.sqlite`) });
-  batchedMachine.apply(1, encodeCommand({ statements: [{ sql: 'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, n INTEGER)', positional: [], named: {} }], transaction: false, timestampMs: 0, seed: 0n }));
-  const rawRates: number[] = [];
-  const machineRates: number[] = [];
-  const batchedRates: number[] = [];
-  let rawIndex = 1;
-  let machineIndex = 2;
-  let batchedIndex = 2;
-  for (let round = 0; round < roundCount; round++) {
-    const rawRound = measure((entryIndex) => rawEntry(entryIndex), rawIndex);
-    rawIndex = rawRound.lastIndex + 1;
-    rawRates.push(rawRound.entriesPerSecond);
-    const machineRound = measure((entryIndex) => machine.apply(entryIndex, encoded[entryIndex % encodedCount] as Uint8Array), machineIndex);
-    machineIndex = machineRound.lastIndex + 1;
-    machineRates.push(machineRound.entriesPerSecond);
-    const batchedRound = measure((batchIndex) => {
-      const first = batchedIndex + (batchIndex - 1) * applyBatchEntryCount;
-      batchedMachine.applyBatch(Array.from({ length: applyBatchEntryCount }, (_, position) => ({
-        index: first + position, data: encoded[(first + position) % encodedCount] as Uint8Array,
-      })));
-    }, 1);
-    batchedIndex += batchedRound.lastIndex * applyBatchEntryCount;
-    batchedRates.push(batchedRound.entriesPerSecond * applyBatchEntryCount);
+  const file = (name: string): string => join(directory, `${name}-${workload.rowsPerEntry}.sqlite`);
+  const sides = [rawSide(file('raw'), workload, false), rawSide(file('raw-index'), workload, true), applySide(file('apply'), encoded), applyBatchSide(file('batch'), encoded)];
+  const nextEntry = sides.map(() => 1);
+  const rates = sides.map((): number[] => []);
+  const ratios = sides.map((): number[] => []);
+  try {
+    for (let round = 0; round < roundCount; round++) {
+      const roundRates: number[] = sides.map(() => 0);
+      for (let turn = 0; turn < sides.length; turn++) {
+        const position = (round + turn) % sides.length;
+        const result = measure(sides[position] as Side, nextEntry[position] as number);
+        nextEntry[position] = result.nextEntry;
+        roundRates[position] = result.entriesPerSecond;
+      }
+      roundRates.forEach((rate, position) => {
+        rates[position]?.push(rate);
+        ratios[position]?.push(rate / (roundRates[0] as number));
+      });
+    }
+  } finally {
+    for (const side of sides) side.close();
   }
-  raw.close();
-  machine.close();
-  batchedMachine.close();
-  return { raw: median(rawRates), machine: median(machineRates), batched: median(batchedRates) };
+  return {
+    rates: new Map(sides.map((side, position) => [side.name, median(rates[position] as number[])])),
+    ratiosToRaw: new Map(sides.map((side, position) => [side.name, median(ratios[position] as number[])])),
+  };
+}
+
+function percentOver(ratioToRaw: number): string {
+  return `${((1 / ratioToRaw - 1) * 100).toFixed(1)}%`;
+}
+
+function printThroughput(directory: string): void {
+  console.log(`apply throughput: ${roundCount} rounds, each side ${roundDurationMs} ms per round in rotating order; medians; WAL, synchronous=NORMAL, foreign_keys=ON`);
+  console.log(`raw: one transaction per entry; raw + index row: also writes an applied-index row; apply(): one per entry; applyBatch(): ${applyBatchEntryCount} entries per transaction`);
+  console.log('overhead = raw entries/s ÷ side entries/s − 1, taken per round, median');
+  console.log('| workload | raw entries/s | raw + index row entries/s | raw + index row overhead | apply() entries/s | apply() overhead | apply() over raw + index row | applyBatch() entries/s | applyBatch() / raw |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const workload of workloads) {
+    const { rates, ratiosToRaw } = benchWorkload(directory, workload);
+    const rate = (name: string): string => (rates.get(name) ?? 0).toFixed(0);
+    const ratio = (name: string): number => ratiosToRaw.get(name) ?? Number.NaN;
+    const overFloor = `${((ratio('raw + index row') / ratio('apply()') - 1) * 100).toFixed(1)}%`;
+    console.log(`| ${workload.name} | ${rate('raw')} | ${rate('raw + index row')} | ${percentOver(ratio('raw + index row'))} | ${rate('apply()')} | ${percentOver(ratio('apply()'))} | ${overFloor} | ${rate('applyBatch()')} | ${ratio('applyBatch()').toFixed(2)}× |`);
+  }
 }
 
 interface Measured {
@@ -168,16 +243,8 @@ async function benchSnapshots(directory: string): Promise<void> {
 async function main(): Promise<void> {
   const directory = mkdtempSync(join(tmpdir(), 'quorumlite-bench-apply-'));
   try {
-    console.log(`apply throughput: ${roundCount} alternating rounds of ${roundDurationMs} ms each, median; WAL, synchronous=NORMAL, foreign_keys=ON`);
-    console.log(`raw: one transaction per entry; apply(): one per entry; applyBatch(): ${applyBatchEntryCount} entries per transaction`);
-    console.log('| workload | raw entries/s | apply() entries/s | apply() overhead (raw/apply − 1) | applyBatch() entries/s | applyBatch() / raw |');
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
-    for (const workload of workloads) {
-      const rates = benchWorkload(directory, workload);
-      const overhead = rates.raw / rates.machine - 1;
-      console.log(`| ${workload.name} | ${rates.raw.toFixed(0)} | ${rates.machine.toFixed(0)} | ${(overhead * 100).toFixed(1)}% | ${rates.batched.toFixed(0)} | ${(rates.batched / rates.raw).toFixed(2)}× |`);
-    }
-    await benchSnapshots(directory);
+    printThroughput(directory);
+    if (process.env['BENCH_APPLY_SKIP_SNAPSHOT'] !== '1') await benchSnapshots(directory);
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }

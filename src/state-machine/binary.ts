@@ -98,6 +98,19 @@ export class ByteWriter {
   }
 }
 
+/**
+ * What a read is for, used only in error messages: a string, or a function that builds
+ * the string (made once per decode, called only on error, so the hot path builds no text).
+ */
+export type ReadLabel = string | (() => string);
+
+function describe(label: ReadLabel): string {
+  return typeof label === 'string' ? label : label();
+}
+
+/** Spans up to this long are compared byte by byte in JavaScript; longer ones by Buffer.compare. */
+const shortCompareBytesMax = 256;
+
 export class ByteReader {
   private offset = 0;
   private readonly view: DataView;
@@ -112,58 +125,58 @@ export class ByteReader {
     return this.data.length - this.offset;
   }
 
-  private take(byteCount: number, what: string): number {
-    if (byteCount > this.remaining) {
-      throw new StateMachineError('BAD_COMMAND', `truncated command: ${what} needs ${byteCount} bytes, ${this.remaining} left`);
+  private take(byteCount: number, what: ReadLabel): number {
+    if (byteCount > this.data.length - this.offset) {
+      throw new StateMachineError('BAD_COMMAND', `truncated command: ${describe(what)} needs ${byteCount} bytes, ${this.remaining} left`);
     }
     const offset = this.offset;
     this.offset += byteCount;
     return offset;
   }
 
-  u8(what: string): number {
+  u8(what: ReadLabel): number {
     return this.view.getUint8(this.take(1, what));
   }
 
-  u16(what: string): number {
+  u16(what: ReadLabel): number {
     return this.view.getUint16(this.take(2, what), true);
   }
 
-  u32(what: string): number {
+  u32(what: ReadLabel): number {
     return this.view.getUint32(this.take(4, what), true);
   }
 
-  i64(what: string): bigint {
+  i64(what: ReadLabel): bigint {
     return this.view.getBigInt64(this.take(8, what), true);
   }
 
   /** A signed 64-bit integer as a number when it is safe, else a bigint (no bigint allocated in the common case). */
-  integer(what: string): number | bigint {
+  integer(what: ReadLabel): number | bigint {
     const offset = this.take(8, what);
     const high = this.view.getInt32(offset + 4, true);
     if (high >= -0x200000 && high < 0x200000) return high * 0x100000000 + this.view.getUint32(offset, true);
     return this.view.getBigInt64(offset, true);
   }
 
-  u64(what: string): bigint {
+  u64(what: ReadLabel): bigint {
     return this.view.getBigUint64(this.take(8, what), true);
   }
 
-  f64(what: string): number {
+  f64(what: ReadLabel): number {
     return this.view.getFloat64(this.take(8, what), true);
   }
 
   /** The offset and length of the next length-prefixed bytes, checked against `bytesMax`. */
-  private span(what: string, bytesMax: number): number {
+  private span(what: ReadLabel, bytesMax: number): number {
     const length = this.u32(what);
     if (length > bytesMax) {
-      throw new StateMachineError('BAD_COMMAND', `${what} is ${length} bytes, more than the bound ${bytesMax}`);
+      throw new StateMachineError('BAD_COMMAND', `${describe(what)} is ${length} bytes, more than the bound ${bytesMax}`);
     }
     return this.take(length, what);
   }
 
   /** A copy: the caller may keep it after the command's buffer is reused. */
-  bytes(what: string, bytesMax: number): Uint8Array {
+  bytes(what: ReadLabel, bytesMax: number): Uint8Array {
     const start = this.span(what, bytesMax);
     return this.data.slice(start, this.offset);
   }
@@ -173,18 +186,32 @@ export class ByteReader {
    * returned: when the bytes are equal the same string object comes back (statements in a
    * batch usually share SQL, and one string keeps its hash cached for cache lookups).
    */
-  text(what: string, bytesMax: number, previous?: TextSpan): string {
+  text(what: ReadLabel, bytesMax: number, previous?: TextSpan): string {
     return this.textSpan(what, bytesMax, previous).text;
   }
 
-  textSpan(what: string, bytesMax: number, previous?: TextSpan): TextSpan {
+  /** Whether two spans of the command hold the same bytes (a loop for short spans: cheaper than a native call). */
+  private equalBytes(leftStart: number, leftEnd: number, rightStart: number, rightEnd: number): boolean {
+    const length = leftEnd - leftStart;
+    if (length !== rightEnd - rightStart) return false;
+    if (length > shortCompareBytesMax) return this.buffer.compare(this.buffer, leftStart, leftEnd, rightStart, rightEnd) === 0;
+    const data = this.data;
+    for (let offset = 0; offset < length; offset++) {
+      if (data[leftStart + offset] !== data[rightStart + offset]) return false;
+    }
+    return true;
+  }
+
+  textSpan(what: ReadLabel, bytesMax: number, previous?: TextSpan): TextSpan {
     const start = this.span(what, bytesMax);
     const end = this.offset;
-    if (previous !== undefined && this.buffer.compare(this.buffer, previous.start, previous.end, start, end) === 0) {
+    if (previous !== undefined && this.equalBytes(previous.start, previous.end, start, end)) {
       return { start, end, text: previous.text };
     }
-    if (!isAscii(this.data, start, end) && !isUtf8(this.data.subarray(start, end))) {
-      throw new StateMachineError('BAD_COMMAND', `${what} is not valid UTF-8`);
+    // ASCII is the common case: latin1 decodes it exactly and faster than the UTF-8 decoder.
+    if (isAscii(this.data, start, end)) return { start, end, text: this.buffer.toString('latin1', start, end) };
+    if (!isUtf8(this.data.subarray(start, end))) {
+      throw new StateMachineError('BAD_COMMAND', `${describe(what)} is not valid UTF-8`);
     }
     return { start, end, text: this.buffer.toString('utf8', start, end) };
   }
@@ -258,7 +285,7 @@ export function writeValue(writer: ByteWriter, value: SqlValue | SqlResultValue)
   }
 }
 
-export function readValue(reader: ByteReader, what: string, bytesMax: number): SqlValue {
+export function readValue(reader: ByteReader, what: ReadLabel, bytesMax: number): SqlValue {
   const tag = reader.u8(what);
   switch (tag) {
     case valueTag.null:
@@ -276,6 +303,6 @@ export function readValue(reader: ByteReader, what: string, bytesMax: number): S
     case valueTag.blob:
       return reader.bytes(what, bytesMax);
     default:
-      throw new StateMachineError('BAD_COMMAND', `${what}: unknown value tag ${tag}`);
+      throw new StateMachineError('BAD_COMMAND', `${describe(what)}: unknown value tag ${tag}`);
   }
 }

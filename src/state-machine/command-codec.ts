@@ -11,7 +11,7 @@
  * on decode (a corrupt or hostile entry never allocates past it).
  */
 import { ByteReader, ByteWriter, checkValue, isWellFormedText, readValue, writeValue } from './binary.js';
-import type { TextSpan } from './binary.js';
+import type { ReadLabel, TextSpan } from './binary.js';
 import { StateMachineError, assert } from './errors.js';
 import type { Command, SqlValue, Statement } from './types.js';
 
@@ -105,30 +105,57 @@ export function encodeCommand(command: Command): Uint8Array {
   return writer.finish();
 }
 
-function readCount(reader: ByteReader, what: string, bound: number): number {
+function readCount(reader: ByteReader, what: ReadLabel, bound: number): number {
   const count = reader.u32(what);
-  if (count > bound) throw new StateMachineError('BAD_COMMAND', `${what} ${count} is more than the bound ${bound}`);
+  if (count > bound) throw new StateMachineError('BAD_COMMAND', `${typeof what === 'string' ? what : what()} ${count} is more than the bound ${bound}`);
   return count;
 }
 
 /** Shared by every decoded statement without named parameters. */
 export const noNamedParameters: Readonly<Record<string, SqlValue>> = Object.freeze(Object.create(null) as Record<string, SqlValue>);
 
-function readStatement(reader: ByteReader, statementIndex: number, previous: { sql?: TextSpan }): Statement {
-  const where = `statement ${statementIndex}`;
-  previous.sql = reader.textSpan(`${where} SQL`, commandLimits.sqlBytesMax, previous.sql);
+/** Where the decoder is; read only to build an error message. */
+interface DecodePosition {
+  statement: number;
+  /** 1-based position of the parameter being read. */
+  parameter: number;
+  parameterName: string;
+}
+
+/** The labels of one decode's reads, built once: decoding builds no message text unless it fails. */
+function statementLabels(position: DecodePosition): {
+  readonly sql: ReadLabel; readonly positionalCount: ReadLabel; readonly parameter: ReadLabel;
+  readonly namedCount: ReadLabel; readonly parameterName: ReadLabel; readonly namedParameter: ReadLabel;
+} {
+  const where = (): string => `statement ${position.statement}`;
+  return {
+    sql: () => `${where()} SQL`,
+    positionalCount: () => `${where()} positional count`,
+    parameter: () => `${where()} parameter ${position.parameter}`,
+    namedCount: () => `${where()} named count`,
+    parameterName: () => `${where()} parameter name`,
+    namedParameter: () => `${where()} parameter :${position.parameterName}`,
+  };
+}
+
+type StatementLabels = ReturnType<typeof statementLabels>;
+
+function readStatement(reader: ByteReader, position: DecodePosition, labels: StatementLabels, previous: { sql?: TextSpan }): Statement {
+  previous.sql = reader.textSpan(labels.sql, commandLimits.sqlBytesMax, previous.sql);
   const sql = previous.sql.text;
-  const positionalCount = readCount(reader, `${where} positional count`, commandLimits.parameterCountMax);
+  const positionalCount = readCount(reader, labels.positionalCount, commandLimits.parameterCountMax);
   const positional: SqlValue[] = [];
-  for (let position = 0; position < positionalCount; position++) {
-    positional.push(readValue(reader, `${where} parameter ${position + 1}`, commandLimits.parameterBytesMax));
+  for (let parameter = 0; parameter < positionalCount; parameter++) {
+    position.parameter = parameter + 1;
+    positional.push(readValue(reader, labels.parameter, commandLimits.parameterBytesMax));
   }
-  const namedCount = readCount(reader, `${where} named count`, commandLimits.parameterCountMax - positionalCount);
+  const namedCount = readCount(reader, labels.namedCount, commandLimits.parameterCountMax - positionalCount);
   if (namedCount === 0) return { sql, positional, named: noNamedParameters };
   const named: Record<string, SqlValue> = Object.create(null) as Record<string, SqlValue>;
   for (let namedIndex = 0; namedIndex < namedCount; namedIndex++) {
-    const name = reader.text(`${where} parameter name`, commandLimits.parameterNameBytesMax);
-    named[name] = readValue(reader, `${where} parameter :${name}`, commandLimits.parameterBytesMax);
+    const name = reader.text(labels.parameterName, commandLimits.parameterNameBytesMax);
+    position.parameterName = name;
+    named[name] = readValue(reader, labels.namedParameter, commandLimits.parameterBytesMax);
   }
   return { sql, positional, named };
 }
@@ -155,8 +182,11 @@ export function decodeCommand(data: Uint8Array): Command {
   const statementCount = readCount(reader, 'statement count', commandLimits.statementCountMax);
   const statements: Statement[] = [];
   const previous: { sql?: TextSpan } = {};
+  const position: DecodePosition = { statement: 0, parameter: 0, parameterName: '' };
+  const labels = statementLabels(position);
   for (let statementIndex = 0; statementIndex < statementCount; statementIndex++) {
-    statements.push(readStatement(reader, statementIndex, previous));
+    position.statement = statementIndex;
+    statements.push(readStatement(reader, position, labels, previous));
   }
   if (reader.remaining !== 0) throw new StateMachineError('BAD_COMMAND', `${reader.remaining} trailing bytes after the command`);
   const command: Command = {

@@ -408,8 +408,7 @@ export class SqliteStateMachine {
     assert(this.healthy, 'entries apply only while healthy');
     const connections = this.open();
     try {
-      connections.internal.begin.run();
-      connections.internal.writeApplied.run(BigInt(index));
+      this.beginEntryTransaction(connections, index);
       const outcome = work(connections);
       if (!this.commitUnlessDeferredViolation(connections)) {
         if (onDeferredViolation === undefined) throw new TransactionLostError();
@@ -506,9 +505,17 @@ export class SqliteStateMachine {
     return results;
   }
 
+  /**
+   * Runs a `transaction` command: all of its statements or none. In a batch, earlier
+   * entries share the SQLite transaction, so a savepoint marks where this entry starts.
+   * Alone (apply()), the entry's transaction holds only its applied-index write before
+   * these statements, so a failing statement rolls the whole transaction back and starts
+   * it again: the same database, without two savepoint statements on every entry.
+   */
   private runTransaction(connections: Connections, index: number, statements: readonly Statement[]): StatementResult[] {
     const results: StatementResult[] = [];
-    connections.internal.savepoint.run();
+    const withSavepoint = this.batching;
+    if (withSavepoint) connections.internal.savepoint.run();
     for (const statement of statements) {
       const result = connections.applyRunner.run(statement, this.settings.timings);
       results.push(result);
@@ -517,12 +524,23 @@ export class SqliteStateMachine {
         this.restartAfterRollback(connections, index, results);
         return results;
       }
-      connections.internal.rollbackToSavepoint.run();
-      connections.internal.releaseSavepoint.run();
+      if (withSavepoint) {
+        connections.internal.rollbackToSavepoint.run();
+        connections.internal.releaseSavepoint.run();
+      } else {
+        connections.internal.rollback.run();
+        this.beginEntryTransaction(connections, index);
+      }
       return results;
     }
-    connections.internal.releaseSavepoint.run();
+    if (withSavepoint) connections.internal.releaseSavepoint.run();
     return results;
+  }
+
+  /** BEGIN and the applied-index write, first in every entry's transaction. */
+  private beginEntryTransaction(connections: Connections, index: number): void {
+    connections.internal.begin.run();
+    connections.internal.writeApplied.run(BigInt(index));
   }
 
   /**
@@ -536,8 +554,7 @@ export class SqliteStateMachine {
     for (let position = 0; position < failedPosition; position++) {
       results[position] = { kind: 'error', error: `rolled back by statement ${failedPosition}'s ROLLBACK conflict resolution` };
     }
-    connections.internal.begin.run();
-    connections.internal.writeApplied.run(BigInt(index));
+    this.beginEntryTransaction(connections, index);
   }
 
   private lookupRequest(connections: Connections, requestId: string, timestampMs: number): StatementResult[] | undefined {

@@ -43,16 +43,34 @@ function toBindValue(value: SqlValue): BindValue {
   return value as BindValue;
 }
 
-function bindArguments(statement: Statement): BindValue[] | [...BindValue[], Record<string, BindValue>] {
+type BoundArguments = BindValue[] | [...BindValue[], Record<string, BindValue>];
+
+/** Shared by every statement without parameters (never mutated). */
+const noArguments: BoundArguments = [];
+
+function bindArguments(statement: Statement): BoundArguments {
+  const positional = statement.positional;
+  const hasNamed = statement.named !== noNamedParameters && Object.keys(statement.named).length > 0;
+  if (positional.length === 0 && !hasNamed) return noArguments;
   const bound: (BindValue | Record<string, BindValue>)[] = [];
-  for (const value of statement.positional) bound.push(toBindValue(value));
-  const names = statement.named === noNamedParameters ? [] : Object.keys(statement.named);
-  if (names.length > 0) {
+  for (let position = 0; position < positional.length; position++) bound.push(toBindValue(positional[position] as SqlValue));
+  if (hasNamed) {
     const named: Record<string, BindValue> = {};
-    for (const name of names) named[name] = toBindValue(statement.named[name] as SqlValue);
+    for (const name of Object.keys(statement.named)) named[name] = toBindValue(statement.named[name] as SqlValue);
     bound.push(named);
   }
   return bound as BindValue[];
+}
+
+/** Runs a write with its arguments passed directly for the common short lists (a spread call costs more). */
+function runWithArguments(statement: Database.Statement, bound: BoundArguments): Database.RunResult {
+  switch (bound.length) {
+    case 0: return statement.run();
+    case 1: return statement.run(bound[0]);
+    case 2: return statement.run(bound[0], bound[1]);
+    case 3: return statement.run(bound[0], bound[1], bound[2]);
+    default: return statement.run(...bound);
+  }
 }
 
 function toResultValue(value: unknown): SqlResultValue {
@@ -158,7 +176,7 @@ export class StatementRunner {
       const hasParameters = statement.positional.length > 0 || Object.keys(statement.named).length > 0;
       if (hasParameters) return { kind: 'error', error: 'parameters need exactly one SQL statement per request statement' };
       let result: StatementResult = { kind: 'empty' };
-      for (const part of parts) result = this.runPart(part, []);
+      for (const part of parts) result = this.runPart(part, noArguments);
       return result;
     } catch (error) {
       if (isStatementError(error)) return { kind: 'error', error: error.message };
@@ -166,7 +184,7 @@ export class StatementRunner {
     }
   }
 
-  private runPart(part: SqlStatementText, bound: ReturnType<typeof bindArguments>): StatementResult {
+  private runPart(part: SqlStatementText, bound: BoundArguments): StatementResult {
     const prepared = this.prepare(part);
     if (this.options.purpose === 'read' && !prepared.readonly) {
       return { kind: 'error', error: 'attempt to change the database in a query: send writes to /db/execute' };
@@ -187,7 +205,7 @@ export class StatementRunner {
         rows,
       };
     }
-    const info = prepared.statement.run(...bound);
+    const info = runWithArguments(prepared.statement, bound);
     if (!prepared.reportsWrite) return { kind: 'empty' };
     return { kind: 'write', lastInsertId: this.exactLastInsertId(info.lastInsertRowid), rowsAffected: info.changes };
   }
