@@ -15,7 +15,7 @@ import {
 } from './packet-filter.js';
 
 const unavailable = iptablesUnavailableReason();
-if (unavailable !== undefined) console.log(`# skipping packet filter tests: ${unavailable}`);
+if (unavailable !== undefined) console.log(`skipping packet filter tests: ${unavailable}`);
 const skip = unavailable ?? false;
 
 /** How long a dropped message is given to (wrongly) arrive. An absence check, not a speed assert. */

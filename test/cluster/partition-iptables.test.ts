@@ -22,7 +22,7 @@ import { TestCluster, sleep, waitFor, type TestNode } from './harness.js';
 import { PacketFilter, iptablesUnavailableReason, type Endpoint } from './packet-filter.js';
 
 const unavailable = iptablesUnavailableReason();
-if (unavailable !== undefined) console.log(`# skipping iptables partition tests: ${unavailable}`);
+if (unavailable !== undefined) console.log(`skipping iptables partition tests: ${unavailable}`);
 const skip = unavailable ?? false;
 
 /** Bounds of one writer run: attempts overall, and the per-request server-side timeout. */

@@ -5,8 +5,9 @@
  * losing its data it rejoins (a no-op join) and catches up; finally it is removed.
  *
  * The partition uses the transport's fault hook (the test-only --test-faults-on-stdin
- * flag), not iptables: on loopback every outgoing connection has source 127.0.0.1 and
- * an ephemeral port, so packet rules cannot tell one node's traffic from another's.
+ * flag), so it runs without root. partition-iptables.test.ts cuts the same links with
+ * real iptables DROP rules (outgoing peer connections leave from each node's listen
+ * host, so rules can tell nodes apart on loopback).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
