@@ -146,3 +146,38 @@ test('a deferred foreign key violation at COMMIT undoes the entry deterministica
     directory.cleanup();
   }
 });
+
+test('a failing transaction entry undoes exactly its own statements, alone (rollback and restart) or batched (savepoint)', () => {
+  const directory = temporaryDirectory('transaction-failure');
+  try {
+    const outcomes: ApplyOutcome[][] = [];
+    const checksums: string[] = [];
+    for (const mode of ['single', 'batched'] as const) {
+      const machine = new SqliteStateMachine({ path: join(directory.path, `${mode}.sqlite`) });
+      // INSERT OR FAIL keeps the rows it wrote before the failing one: only the entry's rollback removes (2).
+      const failing = entry(['INSERT INTO u(v) VALUES (1)', 'INSERT OR FAIL INTO u(v) VALUES (2), (5), (3)', 'INSERT INTO u(v) VALUES (4)'], { transaction: true, requestId: 'request-2' });
+      const entries: BatchEntry[] = [
+        { index: 1, data: entry(['CREATE TABLE u(id INTEGER PRIMARY KEY, v UNIQUE)', 'INSERT INTO u(v) VALUES (5)']) },
+        { index: 2, data: failing },
+        { index: 3, data: entry(['SELECT changes(), last_insert_rowid()', 'SELECT v FROM u ORDER BY v', "INSERT INTO u(v) VALUES (6)"], { transaction: true }) },
+        { index: 4, data: failing },
+      ];
+      outcomes.push(mode === 'single' ? entries.map((item) => machine.apply(item.index, item.data)) : machine.applyBatch(entries));
+      checksums.push(machine.checksum().checksum);
+      assert.equal(machine.appliedIndex, 4);
+      assert.deepEqual((machine.query([{ sql: 'SELECT v FROM u ORDER BY v', positional: [], named: {} }])[0] as { rows: unknown }).rows, [[5], [6]]);
+      machine.close();
+    }
+    assert.deepEqual(outcomes[1], outcomes[0]);
+    assert.equal(checksums[1], checksums[0]);
+    const [, failed, after, repeated] = outcomes[0] ?? [];
+    assert.deepEqual(failed?.results.map((result) => result.kind), ['write', 'error']);
+    assert.match((failed?.results[1] as { error: string }).error, /UNIQUE constraint failed/);
+    assert.deepEqual((after?.results[0] as { rows: unknown }).rows, [[1, 1]], 'the next entry starts from the applied-index write');
+    assert.deepEqual((after?.results[1] as { rows: unknown }).rows, [[5]]);
+    assert.equal(repeated?.deduplicated, true, 'the failed request was recorded in the restarted transaction');
+    assert.deepEqual(repeated?.results, failed?.results);
+  } finally {
+    directory.cleanup();
+  }
+});

@@ -136,3 +136,26 @@ test('decode refuses counts over their bounds before allocating', () => {
   view.setUint32(bytes.length - 4, commandLimits.statementCountMax + 1, true);
   rejects(() => decodeCommand(bytes), 'BAD_COMMAND', /statement count 10001 is more than the bound/);
 });
+
+test('SQL shared between statements is recognized byte for byte: same length but different text, and past the short-compare length', () => {
+  const longSql = `SELECT '${'x'.repeat(300)}'`;
+  const longOther = `SELECT '${'x'.repeat(299)}y'`;
+  const original = command([
+    statement('SELECT 1'), statement('SELECT 2'), statement('SELECT 2'), statement('SELECT ü'), statement('SELECT ü'),
+    statement(longSql), statement(longSql), statement(longOther), statement('SELECT 1'),
+  ]);
+  const decoded = decodeCommand(encodeCommand(original));
+  assert.deepEqual(decoded.statements.map((item) => item.sql), original.statements.map((item) => item.sql));
+});
+
+test('decode errors name the statement and parameter where they happened', () => {
+  const bytes = encodeCommand(command([statement('SELECT 1'), statement('SELECT 2'), statement('SELECT ?, ?, ?', 1, 2, 'zz')]));
+  const badParameter = bytes.slice();
+  badParameter[bytes.lastIndexOf(0x7a)] = 0xc3;
+  rejects(() => decodeCommand(badParameter), 'BAD_COMMAND', /^statement 2 parameter 3 is not valid UTF-8$/);
+  const named = encodeCommand(command([statement('SELECT 1'), namedStatement('SELECT :first, :second', { first: 1, second: 'zz' })]));
+  const badNamed = named.slice();
+  badNamed[named.lastIndexOf(0x7a)] = 0xc3;
+  rejects(() => decodeCommand(badNamed), 'BAD_COMMAND', /^statement 1 parameter :second is not valid UTF-8$/);
+  rejects(() => decodeCommand(bytes.subarray(0, bytes.length - 5)), 'BAD_COMMAND', /^truncated command: statement 2 parameter 3 needs 2 bytes, 1 left$/);
+});
