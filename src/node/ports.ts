@@ -71,6 +71,14 @@ export interface NodeStorage extends RaftStorage {
   close(): Promise<void>;
 }
 
+/** One entry's outcome from applyBatch (src/state-machine ApplyOutcome). */
+export interface BatchOutcome {
+  readonly entryIndex: number;
+  readonly results: readonly StatementResult[];
+  /** At or below the applied index when the batch started: nothing ran, `results` are empty. */
+  readonly skipped: boolean;
+}
+
 /** The SQLite state machine (src/state-machine SqliteStateMachine). */
 export interface NodeStateMachine {
   readonly appliedIndex: number;
@@ -79,6 +87,12 @@ export interface NodeStateMachine {
   readonly sqliteVersion: string;
   /** Applies one committed entry's command; throws StateMachineHaltedError on an environmental failure. */
   apply(index: number, data: Uint8Array): { readonly results: readonly StatementResult[] };
+  /**
+   * Applies consecutive committed entries in one SQLite transaction, each with apply()'s
+   * results (empty data is a no-op). On StateMachineHaltedError, `outcomesBefore` holds the
+   * outcomes of the entries before the failing one that did apply.
+   */
+  applyBatch(entries: readonly { readonly index: number; readonly data: Uint8Array }[]): readonly BatchOutcome[];
   /** Advances the applied index over an entry that carries no command (no-op, conf change). */
   applyNoop(index: number): { readonly results: readonly StatementResult[] };
   query(statements: readonly Statement[], options?: { readonly transaction?: boolean }): readonly StatementResult[];

@@ -20,18 +20,19 @@ import { join } from 'node:path';
 import { ServiceError } from '../http/service.js';
 import { encodeCommand } from '../state-machine/command-codec.js';
 import { StateMachineHaltedError } from '../state-machine/errors.js';
+import { applyBatchEntryCountMax } from '../state-machine/state-machine.js';
 import { StorageError } from '../storage/errors.js';
 import type { Statement, StatementResult } from '../state-machine/types.js';
 import { decodeConfChange, encodeConfChange } from '../raft/conf-change.js';
 import { RaftError } from '../raft/errors.js';
-import type { ConfChange, ConfState, Entry, Message, NodeId, RaftConfig, RaftRole, Ready, SnapshotMetadata } from '../raft/types.js';
+import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, RaftConfig, RaftRole, Ready, SnapshotMetadata } from '../raft/types.js';
 import type { NodeConfig } from './config.js';
 import { AppliedWaiters } from './applied-waiters.js';
 import type { NodeLogger } from './logger.js';
 import { MemberBook, decodeMemberContext, encodeMemberContext, readMemberRecord } from './members.js';
 import { PendingProposals } from './pending-proposals.js';
 import { PendingReads } from './pending-reads.js';
-import type { MemberAddresses, NodeStateMachine, NodeStorage, NodeTransport, RaftCore, StoredSnapshot } from './ports.js';
+import type { BatchOutcome, MemberAddresses, NodeStateMachine, NodeStorage, NodeTransport, RaftCore, StoredSnapshot } from './ports.js';
 import { planTicks, type TickPlan } from './timing.js';
 
 export interface ApplyOutcome {
@@ -73,6 +74,26 @@ export function isEnvironmentalFailure(error: unknown): boolean {
 }
 const emptyData = new Uint8Array(0);
 
+/**
+ * Splits committed entries into what applies together: each membership change alone, and
+ * runs of commands (and no-ops) of at most `runEntryCountMax` entries, in order.
+ */
+export function planApplyRuns(entries: readonly Entry[], runEntryCountMax: number): Entry[][] {
+  if (!Number.isInteger(runEntryCountMax) || runEntryCountMax < 1) throw new RangeError(`runEntryCountMax must be >= 1, got ${runEntryCountMax}`);
+  const runs: Entry[][] = [];
+  let current: Entry[] = [];
+  for (const entry of entries) {
+    if (entry.type === 'conf-change' || current.length === runEntryCountMax) {
+      if (current.length > 0) runs.push(current);
+      current = [];
+    }
+    if (entry.type === 'conf-change') runs.push([entry]);
+    else current.push(entry);
+  }
+  if (current.length > 0) runs.push(current);
+  return runs;
+}
+
 export class NodeRuntime {
   readonly config: NodeConfig;
   readonly members: MemberBook;
@@ -99,6 +120,9 @@ export class NodeRuntime {
   #role: RaftRole | 'learner' = 'follower';
   #persistedTerm = 0;
   #persistedVote: NodeId = '';
+  /** The commit index as last saved, and the newest one known but not yet saved (it rides on the next save). */
+  #savedCommit = 0;
+  #unsavedCommit = 0;
   #lastLeaderContactMs = 0;
   #haltError: Error | undefined;
   #stopped = false;
@@ -170,9 +194,11 @@ export class NodeRuntime {
     this.members.load();
     await this.#restoreFromSnapshotIfBehind();
     this.#replayMembership();
-    const hardState = this.#storage.initialState().hardState;
+    const hardState = await this.#raiseStoredCommitToApplied();
     this.#persistedTerm = hardState.term;
     this.#persistedVote = hardState.vote;
+    this.#savedCommit = hardState.commit;
+    this.#unsavedCommit = hardState.commit;
     this.#core = this.#createCore(this.#coreConfig());
     this.#lastSnapshotIndex = this.#storage.snapshots.latest()?.metadata.index ?? 0;
     this.#tickTimer = setInterval(() => this.#tick(), this.tickPlan.tickMs);
@@ -202,6 +228,22 @@ export class NodeRuntime {
       logger: (event) => this.#logger.debug({ ...event, raftEvent: event.event }, 'raft'),
       ...coreLimits,
     };
+  }
+
+  /**
+   * The commit index is saved lazily (a commit-only Ready rides on the next save), so after
+   * a crash the database may have applied entries beyond the stored commit. Only committed
+   * entries are ever applied, so the applied index is a commit index: store it before the
+   * core starts (the core refuses an applied index beyond the stored commit).
+   */
+  async #raiseStoredCommitToApplied(): Promise<HardState> {
+    const hardState = this.#storage.initialState().hardState;
+    const applied = this.#stateMachine.appliedIndex;
+    if (applied <= hardState.commit || applied > this.#storage.lastIndex()) return hardState;
+    const raised = { ...hardState, commit: applied };
+    await this.#storage.save({ hardState: raised });
+    this.#logger.info({ event: 'commit-raised', from: hardState.commit, to: applied }, 'stored commit index raised to the applied index');
+    return raised;
   }
 
   async #restoreFromSnapshotIfBehind(): Promise<void> {
@@ -261,6 +303,7 @@ export class NodeRuntime {
     clearInterval(this.#snapshotTimer);
     await this.#turnRunning;
     await this.#snapshotInFlight;
+    await this.#saveUnsavedCommit();
     const stopping = new ServiceError('UNAVAILABLE', 'node is shutting down');
     this.#proposals.failAll(stopping);
     this.#reads.failAll(stopping);
@@ -422,28 +465,46 @@ export class NodeRuntime {
   }
 
   async #persist(ready: Ready): Promise<void> {
+    if (ready.hardState !== undefined) this.#unsavedCommit = Math.max(this.#unsavedCommit, ready.hardState.commit);
     if (ready.hardState === undefined && ready.entries.length === 0 && ready.snapshot === undefined) return;
-    if (!ready.mustSync && ready.entries.length === 0 && ready.snapshot === undefined && ready.hardState !== undefined) {
-      // Only the commit index moved: it need not be durable before anything else (it is
-      // recomputed after a crash), so it rides along with the next fsync instead of adding
-      // one to every write's path. The store keeps saves in order; a failure shows on the next awaited save.
-      this.#storage.save({ hardState: ready.hardState }).catch((error: unknown) => {
-        this.#logger.warn({ event: 'commit-index-save-failed', error: String(error) }, 'saving the commit index failed; the next save retries');
-      });
+    if (!ready.mustSync && ready.entries.length === 0 && ready.snapshot === undefined) {
+      // Only the commit index moved: it need not be durable (it is recomputed after a
+      // crash, and startCore raises it to the applied index), so it rides on the next save
+      // instead of adding an fsync to every write's path, ahead of the next write's entries.
       return;
     }
+    const hardState = ready.hardState ?? this.#hardStateWithUnsavedCommit(ready);
     const request = {
       entries: ready.entries,
-      ...(ready.hardState === undefined ? {} : { hardState: ready.hardState }),
+      ...(hardState === undefined ? {} : { hardState }),
       ...(ready.snapshot === undefined ? {} : { snapshot: ready.snapshot }),
     };
     await this.#retrying('persist the log', () => this.#storage.save(request));
-    if (ready.hardState !== undefined) {
-      this.#persistedTerm = ready.hardState.term;
-      this.#persistedVote = ready.hardState.vote;
+    if (hardState !== undefined) {
+      this.#persistedTerm = hardState.term;
+      this.#persistedVote = hardState.vote;
+      this.#savedCommit = hardState.commit;
     }
     for (const entry of ready.entries) {
       if (entry.type === 'conf-change') this.#learnAddresses(decodeConfChange(entry.data));
+    }
+  }
+
+  /** The persisted term and vote with the newest commit index, when that moved since the last save (entry saves only). */
+  #hardStateWithUnsavedCommit(ready: Ready): HardState | undefined {
+    if (this.#unsavedCommit <= this.#savedCommit || ready.snapshot !== undefined) return undefined;
+    return { term: this.#persistedTerm, vote: this.#persistedVote, commit: this.#unsavedCommit };
+  }
+
+  /** On stop: saves a commit index that has not ridden on a save yet (best effort: startCore repairs it anyway). */
+  async #saveUnsavedCommit(): Promise<void> {
+    if (this.#unsavedCommit <= this.#savedCommit || this.#haltError !== undefined) return;
+    const hardState = { term: this.#persistedTerm, vote: this.#persistedVote, commit: this.#unsavedCommit };
+    try {
+      await this.#storage.save({ hardState });
+      this.#savedCommit = hardState.commit;
+    } catch (error) {
+      this.#logger.warn({ event: 'commit-index-save-failed', error: String(error) }, 'saving the commit index on stop failed');
     }
   }
 
@@ -509,22 +570,62 @@ export class NodeRuntime {
   // Apply
   // ---------------------------------------------------------------------------
 
+  /**
+   * Applies a Ready's committed entries: each run of commands goes to the state machine as
+   * one batch (one SQLite transaction) of at most applyBatchEntryCountMax entries; a
+   * membership change applies on its own. A retried batch resumes after what applied.
+   */
   async #applyEntries(entries: readonly Entry[]): Promise<void> {
-    for (const entry of entries) {
-      if (entry.index <= this.#stateMachine.appliedIndex) continue;
-      if (entry.index !== this.#stateMachine.appliedIndex + 1) {
-        throw new Error(`assertion: applying ${entry.index} after ${this.#stateMachine.appliedIndex}`);
-      }
-      const results = await this.#retrying(`apply entry ${entry.index}`, () => this.#applyOne(entry));
-      this.#proposals.applied(entry.index, entry.term, { results, index: entry.index });
-      this.#appliedWaiters.advance(entry.index);
+    for (const run of planApplyRuns(entries, applyBatchEntryCountMax)) {
+      const first = run[0] as Entry;
+      if (first.type === 'conf-change') await this.#applyConfChangeEntry(first);
+      else await this.#retrying(`apply entries ${first.index} to ${first.index + run.length - 1}`, () => this.#applyRun(run));
     }
   }
 
-  #applyOne(entry: Entry): readonly StatementResult[] {
-    if (entry.type !== 'conf-change') {
-      return entry.data.byteLength === 0 ? this.#stateMachine.applyNoop(entry.index).results : this.#stateMachine.apply(entry.index, entry.data).results;
+  async #applyConfChangeEntry(entry: Entry): Promise<void> {
+    if (entry.index <= this.#stateMachine.appliedIndex) return;
+    this.#assertNextToApply(entry.index);
+    const results = await this.#retrying(`apply entry ${entry.index}`, () => this.#applyOne(entry));
+    this.#recordApplied(entry, results);
+  }
+
+  /** Applies the entries of `run` not applied yet as one batch; records each outcome, also those before a halt. */
+  #applyRun(run: readonly Entry[]): void {
+    const pending = run.filter((entry) => entry.index > this.#stateMachine.appliedIndex);
+    const first = pending[0];
+    if (first === undefined) return;
+    this.#assertNextToApply(first.index);
+    try {
+      this.#recordOutcomes(pending, this.#stateMachine.applyBatch(pending));
+    } catch (error) {
+      if (error instanceof StateMachineHaltedError) this.#recordOutcomes(pending, error.outcomesBefore);
+      throw error;
     }
+  }
+
+  #recordOutcomes(pending: readonly Entry[], outcomes: readonly BatchOutcome[]): void {
+    const firstIndex = (pending[0] as Entry).index;
+    for (const outcome of outcomes) {
+      if (outcome.skipped) continue;
+      const entry = pending[outcome.entryIndex - firstIndex];
+      if (entry === undefined || entry.index !== outcome.entryIndex) throw new Error(`assertion: outcome for entry ${outcome.entryIndex} not in the batch`);
+      this.#recordApplied(entry, outcome.results);
+    }
+  }
+
+  #assertNextToApply(index: number): void {
+    if (index !== this.#stateMachine.appliedIndex + 1) {
+      throw new Error(`assertion: applying ${index} after ${this.#stateMachine.appliedIndex}`);
+    }
+  }
+
+  #recordApplied(entry: Entry, results: readonly StatementResult[]): void {
+    this.#proposals.applied(entry.index, entry.term, { results, index: entry.index });
+    this.#appliedWaiters.advance(entry.index);
+  }
+
+  #applyOne(entry: Entry): readonly StatementResult[] {
     const change = decodeConfChange(entry.data);
     this.#stateMachine.applyNoop(entry.index);
     this.#learnAddresses(change);

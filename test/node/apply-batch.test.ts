@@ -1,0 +1,101 @@
+/**
+ * Committed entries apply in batches (one SQLite transaction per run of commands):
+ * the split at membership changes and at the batch bound, and, end to end, concurrent
+ * writes that commit together apply as one batch and each gets its own results.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ExecuteRequest } from '../../src/http/service.js';
+import { QuorumNode } from '../../src/node/node.js';
+import { silentLogger } from '../../src/node/logger.js';
+import { planApplyRuns } from '../../src/node/runtime.js';
+import type { Entry } from '../../src/raft/types.js';
+import { applyBatchEntryCountMax } from '../../src/state-machine/state-machine.js';
+import { freePort, waitFor } from '../cluster/harness.js';
+
+const directories: string[] = [];
+const context = { signal: new AbortController().signal };
+
+after(() => {
+  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
+});
+
+function command(index: number): Entry {
+  return { index, term: 1, type: 'normal', data: new Uint8Array([index % 256]) };
+}
+
+function confChange(index: number): Entry {
+  return { index, term: 1, type: 'conf-change', data: new Uint8Array([1]) };
+}
+
+const indexesOf = (runs: Entry[][]): number[][] => runs.map((run) => run.map((entry) => entry.index));
+
+test('apply runs: membership changes alone, commands in runs of at most the bound, order kept', () => {
+  assert.deepEqual(indexesOf(planApplyRuns([], 3)), []);
+  const entries = [command(1), command(2), confChange(3), command(4), command(5), command(6), command(7), confChange(8), confChange(9)];
+  assert.deepEqual(indexesOf(planApplyRuns(entries, 3)), [[1, 2], [3], [4, 5, 6], [7], [8], [9]]);
+  assert.deepEqual(indexesOf(planApplyRuns(entries, 1)), [[1], [2], [3], [4], [5], [6], [7], [8], [9]]);
+  assert.throws(() => planApplyRuns(entries, 0), /runEntryCountMax must be >= 1/);
+});
+
+test('apply runs at the state machine bound: applyBatchEntryCountMax commands are one run, one more makes two', () => {
+  const atBound = Array.from({ length: applyBatchEntryCountMax }, (_, position) => command(position + 1));
+  assert.deepEqual(planApplyRuns(atBound, applyBatchEntryCountMax).map((run) => run.length), [applyBatchEntryCountMax]);
+  const beyond = [...atBound, command(applyBatchEntryCountMax + 1)];
+  assert.deepEqual(planApplyRuns(beyond, applyBatchEntryCountMax).map((run) => run.length), [applyBatchEntryCountMax, 1]);
+});
+
+function insert(value: string): ExecuteRequest {
+  return {
+    statements: [{ sql: 'INSERT INTO t(v) VALUES (?)', positional: [value], named: {} }],
+    transaction: false, timings: false, timeoutMs: 10_000, dbTimeoutMs: null, forward: true, credentials: null,
+    queue: false, wait: false, idempotencyKey: null,
+  };
+}
+
+test('concurrent writes committed together apply as one batch, and each write gets its own results', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'quorumlite-apply-batch-'));
+  directories.push(directory);
+  const host = '127.0.0.1';
+  const raft = `${host}:${await freePort(host)}`;
+  const httpPort = await freePort(host);
+  const node = await QuorumNode.start({
+    nodeId: raft, raftAdvertisedAddress: raft, apiAdvertisedAddress: `${host}:${httpPort}`, dataDirectory: directory,
+    httpListen: { host, port: httpPort }, raftListen: raft, logger: silentLogger, version: 'test', heartbeatMs: 50, electionTimeoutMs: 500,
+  });
+  try {
+    await waitFor('leadership', () => (node.runtime.isLeader ? true : undefined));
+    await node.service.execute({ ...insert('unused'), statements: [{ sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)', positional: [], named: {} }] }, context);
+    const stateMachine = node.runtime.stateMachine;
+    const batchSizes: number[] = [];
+    const applyBatch = stateMachine.applyBatch.bind(stateMachine);
+    Object.assign(stateMachine, {
+      applyBatch: (entries: Parameters<typeof applyBatch>[0]) => {
+        batchSizes.push(entries.length);
+        return applyBatch(entries);
+      },
+    });
+    const writeCount = 50;
+    const answers = await Promise.all(Array.from({ length: writeCount }, (_, position) => node.service.execute(insert(`value-${position}`), context)));
+    assert.ok(Math.max(...batchSizes) > 1, `some writes applied together (batch sizes ${batchSizes.join(',')})`);
+    assert.equal(batchSizes.reduce((sum, size) => sum + size, 0), writeCount);
+    const read = await node.service.query({
+      statements: [{ sql: 'SELECT id, v FROM t', positional: [], named: {} }], transaction: false, timings: false, timeoutMs: 10_000,
+      dbTimeoutMs: null, forward: true, credentials: null, level: 'none', freshnessMs: null, freshnessStrict: false, minIndex: null,
+      linearizableTimeoutMs: 10_000,
+    }, context);
+    const rows = read.results[0]?.kind === 'rows' ? read.results[0].rows : [];
+    const valueById = new Map(rows.map((row) => [Number(row[0]), String(row[1])]));
+    answers.forEach((answer, position) => {
+      const result = answer.results[0];
+      assert.equal(result?.kind, 'write');
+      const id = result?.kind === 'write' ? Number(result.lastInsertId) : Number.NaN;
+      assert.equal(valueById.get(id), `value-${position}`, `write ${position} got the id of its own row`);
+    });
+  } finally {
+    await node.stop({ transferLeadership: false });
+  }
+});

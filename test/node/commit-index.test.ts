@@ -1,0 +1,88 @@
+/**
+ * The commit index is saved lazily: a Ready that only moves it adds no fsync; it rides on
+ * the next save (or the save at stop). After a crash the database may have applied
+ * entries beyond the stored commit; the node must raise the stored commit to the applied
+ * index at start instead of refusing to start (the core rejects applied > commit).
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ExecuteRequest } from '../../src/http/service.js';
+import { QuorumNode } from '../../src/node/node.js';
+import { silentLogger } from '../../src/node/logger.js';
+import { DurableStorage } from '../../src/storage/durable-storage.js';
+import { TestCluster, freePort, waitFor } from '../cluster/harness.js';
+
+const directories: string[] = [];
+const clusters: TestCluster[] = [];
+const context = { signal: new AbortController().signal };
+
+after(async () => {
+  for (const cluster of clusters) await cluster.close();
+  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
+});
+
+function insert(value: string): ExecuteRequest {
+  return {
+    statements: [{ sql: 'INSERT INTO t(v) VALUES (?)', positional: [value], named: {} }],
+    transaction: false, timings: false, timeoutMs: 10_000, dbTimeoutMs: null, forward: true, credentials: null,
+    queue: false, wait: false, idempotencyKey: null,
+  };
+}
+
+async function storedCommit(dataDirectory: string): Promise<number> {
+  const storage = await DurableStorage.open(join(dataDirectory, 'raft'));
+  try {
+    return storage.initialState().hardState.commit;
+  } finally {
+    await storage.close();
+  }
+}
+
+test('a commit-only Ready is not saved on its own; stop saves the newest commit index', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'quorumlite-commit-'));
+  directories.push(directory);
+  const host = '127.0.0.1';
+  const raft = `${host}:${await freePort(host)}`;
+  const httpPort = await freePort(host);
+  const node = await QuorumNode.start({
+    nodeId: raft, raftAdvertisedAddress: raft, apiAdvertisedAddress: `${host}:${httpPort}`, dataDirectory: directory,
+    httpListen: { host, port: httpPort }, raftListen: raft, logger: silentLogger, version: 'test', heartbeatMs: 50, electionTimeoutMs: 500,
+  });
+  let applied = 0;
+  try {
+    await waitFor('leadership', () => (node.runtime.isLeader ? true : undefined));
+    await node.service.execute({ ...insert('unused'), statements: [{ sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)', positional: [], named: {} }] }, context);
+    for (const value of ['a', 'b', 'c']) await node.service.execute(insert(value), context);
+    applied = node.runtime.stateMachine.appliedIndex;
+    // The last write's commit moved in a Ready of its own: not saved yet.
+    assert.ok(node.runtime.storage.initialState().hardState.commit < applied, 'the last commit index waits for the next save');
+    assert.equal(node.runtime.coreStatus()?.commit, applied);
+  } finally {
+    await node.stop({ transferLeadership: false });
+  }
+  assert.equal(await storedCommit(directory), applied, 'stop saved the commit index');
+});
+
+test('after kill -9 with applied entries beyond the stored commit, the node restarts and keeps every write', async () => {
+  const cluster = await TestCluster.create({ size: 1, formation: 'join', flags: ['--log-level', 'warn', '--heartbeat-ms', '50', '--election-timeout-ms', '500'] });
+  clusters.push(cluster);
+  await cluster.withLogs(async () => {
+    await cluster.start();
+    const node = await cluster.waitForLeader();
+    assert.equal((await node.execute(['CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)'])).status, 200);
+    for (const value of ['a', 'b', 'c']) assert.equal((await node.execute([['INSERT INTO t(v) VALUES (?)', value]])).status, 200);
+    const before = await node.raftStatus();
+    await node.kill();
+    const commitOnDisk = await storedCommit(node.dataDirectory);
+    assert.ok(commitOnDisk < before.applied_index, `stored commit ${commitOnDisk} lags the applied index ${before.applied_index}`);
+    node.start(cluster.flagsFor(node));
+    await cluster.waitForLeader([node]);
+    const read = await node.query('SELECT v FROM t ORDER BY id', '?level=strong');
+    assert.equal(read.status, 200, read.text);
+    assert.match(read.text, /"values":\[\["a"\],\["b"\],\["c"\]\]/);
+    assert.ok((await node.raftStatus()).applied_index >= before.applied_index);
+  });
+});
