@@ -99,13 +99,13 @@ export class ByteWriter {
 }
 
 /**
- * What a read is for, used only in error messages: a string, or a function that builds
- * the string (made once per decode, called only on error, so the hot path builds no text).
+ * What a read is for, used only in error messages: a string, or an object that builds the
+ * string (made once per decode, asked only on error, so the hot path builds no text).
  */
-export type ReadLabel = string | (() => string);
+export type ReadLabel = string | { describe(): string };
 
-function describe(label: ReadLabel): string {
-  return typeof label === 'string' ? label : label();
+export function describeLabel(label: ReadLabel): string {
+  return typeof label === 'string' ? label : label.describe();
 }
 
 /** Spans up to this long are compared byte by byte in JavaScript; longer ones by Buffer.compare. */
@@ -127,7 +127,7 @@ export class ByteReader {
 
   private take(byteCount: number, what: ReadLabel): number {
     if (byteCount > this.data.length - this.offset) {
-      throw new StateMachineError('BAD_COMMAND', `truncated command: ${describe(what)} needs ${byteCount} bytes, ${this.remaining} left`);
+      throw new StateMachineError('BAD_COMMAND', `truncated command: ${describeLabel(what)} needs ${byteCount} bytes, ${this.remaining} left`);
     }
     const offset = this.offset;
     this.offset += byteCount;
@@ -170,7 +170,7 @@ export class ByteReader {
   private span(what: ReadLabel, bytesMax: number): number {
     const length = this.u32(what);
     if (length > bytesMax) {
-      throw new StateMachineError('BAD_COMMAND', `${describe(what)} is ${length} bytes, more than the bound ${bytesMax}`);
+      throw new StateMachineError('BAD_COMMAND', `${describeLabel(what)} is ${length} bytes, more than the bound ${bytesMax}`);
     }
     return this.take(length, what);
   }
@@ -181,13 +181,33 @@ export class ByteReader {
     return this.data.slice(start, this.offset);
   }
 
+  /** UTF-8 text, validated. */
+  text(what: ReadLabel, bytesMax: number): string {
+    const start = this.span(what, bytesMax);
+    return this.decodeText(what, start, this.offset);
+  }
+
   /**
-   * UTF-8 text, validated. `previous` is the span and string of the last text this reader
+   * UTF-8 text and where it lies. `previous` is the span of the last text this reader
    * returned: when the bytes are equal the same string object comes back (statements in a
    * batch usually share SQL, and one string keeps its hash cached for cache lookups).
    */
-  text(what: ReadLabel, bytesMax: number, previous?: TextSpan): string {
-    return this.textSpan(what, bytesMax, previous).text;
+  textSpan(what: ReadLabel, bytesMax: number, previous?: TextSpan): TextSpan {
+    const start = this.span(what, bytesMax);
+    const end = this.offset;
+    if (previous !== undefined && this.equalBytes(previous.start, previous.end, start, end)) {
+      return { start, end, text: previous.text };
+    }
+    return { start, end, text: this.decodeText(what, start, end) };
+  }
+
+  private decodeText(what: ReadLabel, start: number, end: number): string {
+    // ASCII is the common case: latin1 decodes it exactly and faster than the UTF-8 decoder.
+    if (isAscii(this.data, start, end)) return this.buffer.toString('latin1', start, end);
+    if (!isUtf8(this.data.subarray(start, end))) {
+      throw new StateMachineError('BAD_COMMAND', `${describeLabel(what)} is not valid UTF-8`);
+    }
+    return this.buffer.toString('utf8', start, end);
   }
 
   /** Whether two spans of the command hold the same bytes (a loop for short spans: cheaper than a native call). */
@@ -200,20 +220,6 @@ export class ByteReader {
       if (data[leftStart + offset] !== data[rightStart + offset]) return false;
     }
     return true;
-  }
-
-  textSpan(what: ReadLabel, bytesMax: number, previous?: TextSpan): TextSpan {
-    const start = this.span(what, bytesMax);
-    const end = this.offset;
-    if (previous !== undefined && this.equalBytes(previous.start, previous.end, start, end)) {
-      return { start, end, text: previous.text };
-    }
-    // ASCII is the common case: latin1 decodes it exactly and faster than the UTF-8 decoder.
-    if (isAscii(this.data, start, end)) return { start, end, text: this.buffer.toString('latin1', start, end) };
-    if (!isUtf8(this.data.subarray(start, end))) {
-      throw new StateMachineError('BAD_COMMAND', `${describe(what)} is not valid UTF-8`);
-    }
-    return { start, end, text: this.buffer.toString('utf8', start, end) };
   }
 }
 
@@ -303,6 +309,6 @@ export function readValue(reader: ByteReader, what: ReadLabel, bytesMax: number)
     case valueTag.blob:
       return reader.bytes(what, bytesMax);
     default:
-      throw new StateMachineError('BAD_COMMAND', `${describe(what)}: unknown value tag ${tag}`);
+      throw new StateMachineError('BAD_COMMAND', `${describeLabel(what)}: unknown value tag ${tag}`);
   }
 }

@@ -10,7 +10,7 @@
  * Every count and size has a bound checked on encode (clear error to the caller) and again
  * on decode (a corrupt or hostile entry never allocates past it).
  */
-import { ByteReader, ByteWriter, checkValue, isWellFormedText, readValue, writeValue } from './binary.js';
+import { ByteReader, ByteWriter, checkValue, describeLabel, isWellFormedText, readValue, writeValue } from './binary.js';
 import type { ReadLabel, TextSpan } from './binary.js';
 import { StateMachineError, assert } from './errors.js';
 import type { Command, SqlValue, Statement } from './types.js';
@@ -107,7 +107,7 @@ export function encodeCommand(command: Command): Uint8Array {
 
 function readCount(reader: ByteReader, what: ReadLabel, bound: number): number {
   const count = reader.u32(what);
-  if (count > bound) throw new StateMachineError('BAD_COMMAND', `${typeof what === 'string' ? what : what()} ${count} is more than the bound ${bound}`);
+  if (count > bound) throw new StateMachineError('BAD_COMMAND', `${describeLabel(what)} ${count} is more than the bound ${bound}`);
   return count;
 }
 
@@ -122,23 +122,44 @@ interface DecodePosition {
   parameterName: string;
 }
 
-/** The labels of one decode's reads, built once: decoding builds no message text unless it fails. */
-function statementLabels(position: DecodePosition): {
-  readonly sql: ReadLabel; readonly positionalCount: ReadLabel; readonly parameter: ReadLabel;
-  readonly namedCount: ReadLabel; readonly parameterName: ReadLabel; readonly namedParameter: ReadLabel;
-} {
-  const where = (): string => `statement ${position.statement}`;
-  return {
-    sql: () => `${where()} SQL`,
-    positionalCount: () => `${where()} positional count`,
-    parameter: () => `${where()} parameter ${position.parameter}`,
-    namedCount: () => `${where()} named count`,
-    parameterName: () => `${where()} parameter name`,
-    namedParameter: () => `${where()} parameter :${position.parameterName}`,
-  };
+/** Which read of a statement a label names. */
+type StatementPart = 'SQL' | 'positional count' | 'parameter' | 'named count' | 'parameter name' | 'named parameter';
+
+/** A label that reads the decode position only when an error message needs it (a class: no closure per decode). */
+class StatementLabel {
+  constructor(
+    private readonly position: DecodePosition,
+    private readonly part: StatementPart,
+  ) {}
+
+  describe(): string {
+    const where = `statement ${this.position.statement}`;
+    if (this.part === 'parameter') return `${where} parameter ${this.position.parameter}`;
+    if (this.part === 'named parameter') return `${where} parameter :${this.position.parameterName}`;
+    return `${where} ${this.part}`;
+  }
 }
 
-type StatementLabels = ReturnType<typeof statementLabels>;
+/** The labels of one decode's reads, made once per decode: decoding builds no message text unless it fails. */
+interface StatementLabels {
+  readonly sql: ReadLabel;
+  readonly positionalCount: ReadLabel;
+  readonly parameter: ReadLabel;
+  readonly namedCount: ReadLabel;
+  readonly parameterName: ReadLabel;
+  readonly namedParameter: ReadLabel;
+}
+
+function statementLabels(position: DecodePosition): StatementLabels {
+  return {
+    sql: new StatementLabel(position, 'SQL'),
+    positionalCount: new StatementLabel(position, 'positional count'),
+    parameter: new StatementLabel(position, 'parameter'),
+    namedCount: new StatementLabel(position, 'named count'),
+    parameterName: new StatementLabel(position, 'parameter name'),
+    namedParameter: new StatementLabel(position, 'named parameter'),
+  };
+}
 
 function readStatement(reader: ByteReader, position: DecodePosition, labels: StatementLabels, previous: { sql?: TextSpan }): Statement {
   previous.sql = reader.textSpan(labels.sql, commandLimits.sqlBytesMax, previous.sql);

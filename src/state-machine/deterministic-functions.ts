@@ -129,6 +129,22 @@ export class DeterministicFunctions {
   }
 }
 
+/** An entry's own time and seed: what every node sees while applying it. */
+export class EntrySource implements TimeAndRandomSource {
+  readonly random: SplitMix64;
+
+  constructor(
+    private readonly entryTimestampMs: number,
+    seed: bigint,
+  ) {
+    this.random = new SplitMix64(seed);
+  }
+
+  timestampMs(): number {
+    return this.entryTimestampMs;
+  }
+}
+
 /** Test-only source: a local clock and a process-wide generator, as an unreplicated SQLite would see. */
 export function localSource(clock: () => number, seed: bigint): TimeAndRandomSource {
   const random = new SplitMix64(seed);

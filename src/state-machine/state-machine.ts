@@ -29,10 +29,9 @@ import {
   assertUtcTimeZone, openApplyConnection, openPristineConnection, openReadConnection, readAppliedIndex,
   requestsTable, stateTable,
 } from './connections.js';
-import { DeterministicFunctions, localSource } from './deterministic-functions.js';
+import { DeterministicFunctions, EntrySource, localSource } from './deterministic-functions.js';
 import type { TimeAndRandomSource } from './deterministic-functions.js';
 import { StateMachineError, StateMachineHaltedError, assert } from './errors.js';
-import { SplitMix64 } from './prng.js';
 import { decodeResults, encodeResults } from './result-codec.js';
 import { StatementRunner, isEnvironmentalError } from './statement-runner.js';
 import type { Command, Statement, StatementResult } from './types.js';
@@ -472,7 +471,7 @@ export class SqliteStateMachine {
 
   private sourceFor(command: Command): TimeAndRandomSource {
     if (this.localSource !== undefined) return this.localSource;
-    return { timestampMs: () => command.timestampMs, random: new SplitMix64(command.seed) };
+    return new EntrySource(command.timestampMs, command.seed);
   }
 
   private executeCommand(connections: Connections, index: number, command: Command): ApplyOutcome {
