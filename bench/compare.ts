@@ -1,7 +1,9 @@
 /**
  * Side-by-side benchmark: quorumlite against etcd 3.4, dqlite (dqlite-demo) and raw
  * durable SQLite, each cluster 3 nodes on loopback with fsync on every commit, the same
- * workloads and load generator, measured in one run. Prints a markdown table with
+ * workloads and load generator, measured in one run: every cluster is started first, then
+ * each workload runs in rounds that visit every system in turn (failover trials too), so
+ * load from elsewhere on a shared machine falls on all of them alike. Prints a markdown table with
  * quorumlite's ratio to each peer and writes compare-<timestamp>.{md,json,svg}.
  *
  *   npm run bench:compare [-- --quick] [--only quorumlite,etcd,dqlite,sqlite] [--out DIR]
@@ -12,14 +14,14 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release } from 'node:os';
 import { join } from 'node:path';
 import { renderSvg } from './lib/chart.js';
-import { CompareUsageError, compareUsage, parseCompareArguments, sqliteBounds, workloadSettings, type CompareOptions } from './lib/options.js';
+import { CompareUsageError, compareUsage, parseCompareArguments, workloadSettings, type CompareOptions } from './lib/options.js';
 import { findOnPath } from './lib/processes.js';
 import { renderMarkdown, type RunReport, type SystemName, type SystemReport } from './lib/report.js';
-import { progress, runReplicatedWorkloads } from './lib/workloads.js';
+import { progress, runInterleaved, type Contender, type InterleavedOutcome } from './lib/workloads.js';
 import { DqliteSystem } from './peers/dqlite.js';
 import { EtcdSystem } from './peers/etcd.js';
 import { QuorumliteSystem, quorumliteCliPath, repositoryRoot } from './peers/quorumlite.js';
-import { measureSqlite } from './peers/sqlite.js';
+import { SqliteBench } from './peers/sqlite.js';
 import type { ReplicatedSystem } from './peers/system.js';
 
 const durabilityByName: Readonly<Record<SystemName, string>> = {
@@ -36,11 +38,15 @@ const installHints: Readonly<Record<SystemName, string>> = {
   sqlite: '',
 };
 
-/** The running system, so an interrupt or an early exit still stops its processes by PID. */
-let runningSystem: ReplicatedSystem | undefined;
+/** The running clusters, so an interrupt or an early exit still stops their processes by PID. */
+const runningSystems = new Set<ReplicatedSystem>();
 
 function missing(name: SystemName, detail = installHints[name]): SystemReport {
   return { name, status: 'missing', detail, durability: durabilityByName[name], replicated: null, sqlite: null };
+}
+
+function failed(name: SystemName, error: unknown): SystemReport {
+  return { name, status: 'failed', detail: error instanceof Error ? error.message : String(error), durability: durabilityByName[name], replicated: null, sqlite: null };
 }
 
 /** Builds the system if its programs are there; otherwise the reason it is missing. */
@@ -56,32 +62,68 @@ function locate(name: Exclude<SystemName, 'sqlite'>, options: CompareOptions): R
   return new DqliteSystem(demo, shell);
 }
 
-async function runReplicated(name: Exclude<SystemName, 'sqlite'>, options: CompareOptions): Promise<SystemReport> {
-  const located = locate(name, options);
-  if (!('start' in located)) {
-    progress(`${name}: missing (${located.detail})`);
-    return located;
+/** Starts every available cluster; a missing or failed one gets its report at once. */
+async function startContenders(options: CompareOptions, early: Map<SystemName, SystemReport>): Promise<Contender[]> {
+  const contenders: Contender[] = [];
+  for (const name of options.only) {
+    if (name === 'sqlite') {
+      contenders.push({ kind: 'sqlite', name, bench: new SqliteBench() });
+      continue;
+    }
+    const located = locate(name, options);
+    if (!('start' in located)) {
+      progress(`${name}: missing (${located.detail})`);
+      early.set(name, located);
+      continue;
+    }
+    runningSystems.add(located);
+    try {
+      progress(`${name}: starting a 3-node cluster`);
+      await located.start();
+      await located.prepare();
+      contenders.push({ kind: 'replicated', name, system: located });
+    } catch (error) {
+      progress(`${name}: failed to start: ${String(error)}\n${located.logs()}`);
+      early.set(name, failed(name, error));
+      await located.stop();
+      runningSystems.delete(located);
+    }
   }
-  runningSystem = located;
-  try {
-    progress(`${name}: starting a 3-node cluster`);
-    await located.start();
-    const replicated = await runReplicatedWorkloads(located, workloadSettings(options.quick));
-    return { name, status: 'ok', detail: '', durability: located.durability, replicated, sqlite: null };
-  } catch (error) {
-    progress(`${name}: failed: ${String(error)}\n${located.logs()}`);
-    return { name, status: 'failed', detail: String(error instanceof Error ? error.message : error), durability: located.durability, replicated: null, sqlite: null };
-  } finally {
-    await located.stop();
-    runningSystem = undefined;
+  return contenders;
+}
+
+async function stopContenders(contenders: readonly Contender[]): Promise<void> {
+  for (const contender of contenders) {
+    if (contender.kind === 'sqlite') contender.bench.close();
+    else {
+      await contender.system.stop();
+      runningSystems.delete(contender.system);
+    }
   }
 }
 
-function runSqlite(options: CompareOptions): SystemReport {
-  progress('sqlite: in-process writes, batches, reads and the fsync floor');
-  const bounds = sqliteBounds(options.quick);
-  const results = measureSqlite(bounds);
-  return { name: 'sqlite', status: 'ok', detail: '', durability: durabilityByName.sqlite, replicated: null, sqlite: { ...results, rowsPerBatch: bounds.rowsPerBatch } };
+function toReport(outcome: InterleavedOutcome): SystemReport {
+  if (outcome.failure !== undefined) return failed(outcome.name, outcome.failure);
+  return { name: outcome.name, status: 'ok', detail: '', durability: durabilityByName[outcome.name], replicated: outcome.replicated, sqlite: outcome.sqlite };
+}
+
+async function measureAll(options: CompareOptions): Promise<SystemReport[]> {
+  const early = new Map<SystemName, SystemReport>();
+  let contenders: Contender[] = [];
+  try {
+    contenders = await startContenders(options, early);
+    const outcomes = await runInterleaved(contenders, workloadSettings(options.quick));
+    for (const outcome of outcomes) {
+      if (outcome.failure !== undefined) {
+        const contender = contenders.find((candidate) => candidate.name === outcome.name);
+        if (contender?.kind === 'replicated') progress(`${outcome.name} logs:\n${contender.system.logs()}`);
+      }
+      early.set(outcome.name, toReport(outcome));
+    }
+  } finally {
+    await stopContenders(contenders);
+  }
+  return options.only.map((name) => early.get(name) ?? failed(name, new Error('not measured')));
 }
 
 function writeOutputs(report: RunReport, outputDirectory: string): string[] {
@@ -110,10 +152,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const startedAt = new Date().toISOString();
-  const systems: SystemReport[] = [];
-  for (const name of options.only) {
-    systems.push(name === 'sqlite' ? runSqlite(options) : await runReplicated(name, options));
-  }
+  const systems = await measureAll(options);
   const report: RunReport = {
     startedAt,
     mode: options.quick ? 'quick' : 'full',
@@ -127,7 +166,7 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 function stopRunningSystem(): void {
-  for (const pid of runningSystem?.pids() ?? []) {
+  for (const pid of [...runningSystems].flatMap((system) => system.pids())) {
     if (pid !== undefined) {
       try {
         process.kill(pid, 'SIGKILL');

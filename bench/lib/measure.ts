@@ -27,11 +27,20 @@ export function percentile(sortedAscending: readonly number[], fraction: number)
   return sortedAscending[rank - 1] ?? Number.NaN;
 }
 
-function summarise(latenciesMs: number[], failedCount: number, elapsedMs: number): LoadResult {
-  latenciesMs.sort((left, right) => left - right);
+/** The raw outcome of one bounded load (one round); rounds merge into one LoadResult. */
+export interface LoadSamples {
+  readonly latenciesMs: number[];
+  readonly failedCount: number;
+  readonly elapsedMs: number;
+}
+
+/** Merges rounds: counts and elapsed time add up, percentiles over every latency. */
+export function summarise(rounds: readonly LoadSamples[]): LoadResult {
+  const latenciesMs = rounds.flatMap((round) => round.latenciesMs).sort((left, right) => left - right);
+  const elapsedMs = rounds.reduce((total, round) => total + round.elapsedMs, 0);
   return {
     acknowledgedCount: latenciesMs.length,
-    failedCount,
+    failedCount: rounds.reduce((total, round) => total + round.failedCount, 0),
     elapsedMs,
     operationsPerSecond: elapsedMs > 0 ? (latenciesMs.length * 1000) / elapsedMs : 0,
     p50Ms: percentile(latenciesMs, 0.5),
@@ -43,7 +52,7 @@ function summarise(latenciesMs: number[], failedCount: number, elapsedMs: number
  * Runs `operation` from `clientCount` concurrent loops until operationCountMax operations
  * were issued in total or durationMsMax passed. Latency counts acknowledged operations only.
  */
-export async function runLoad(operation: Operation, clientCount: number, bounds: LoadBounds): Promise<LoadResult> {
+export async function collectLoad(operation: Operation, clientCount: number, bounds: LoadBounds): Promise<LoadSamples> {
   if (!(Number.isInteger(clientCount) && clientCount >= 1)) throw new Error(`clientCount ${clientCount} must be a whole number >= 1`);
   if (!(bounds.operationCountMax >= 1 && bounds.durationMsMax >= 1)) throw new Error('load bounds must be at least 1');
   const latenciesMs: number[] = [];
@@ -66,7 +75,20 @@ export async function runLoad(operation: Operation, clientCount: number, bounds:
     }
   };
   await Promise.all(Array.from({ length: clientCount }, client));
-  return summarise(latenciesMs, failedCount, performance.now() - startedMs);
+  return { latenciesMs, failedCount, elapsedMs: performance.now() - startedMs };
+}
+
+export async function runLoad(operation: Operation, clientCount: number, bounds: LoadBounds): Promise<LoadResult> {
+  return summarise([await collectLoad(operation, clientCount, bounds)]);
+}
+
+/** Splits bounds into `roundCount` equal rounds (at least one operation and 1 ms each). */
+export function boundsPerRound(bounds: LoadBounds, roundCount: number): LoadBounds {
+  if (!(Number.isInteger(roundCount) && roundCount >= 1)) throw new Error(`roundCount ${roundCount} must be a whole number >= 1`);
+  return {
+    operationCountMax: Math.max(1, Math.ceil(bounds.operationCountMax / roundCount)),
+    durationMsMax: Math.max(1, Math.ceil(bounds.durationMsMax / roundCount)),
+  };
 }
 
 /** A key of exactly 16 bytes and a value of exactly 100 bytes, as PEERS.md measured. */

@@ -4,7 +4,6 @@
  */
 import { systemNames, type SystemName } from './report.js';
 import type { WorkloadSettings } from './workloads.js';
-import type { SqliteBounds } from '../peers/sqlite.js';
 
 export interface CompareOptions {
   readonly quick: boolean;
@@ -71,26 +70,20 @@ const rowsPerBatch = 100;
 
 export function workloadSettings(quick: boolean): WorkloadSettings {
   return {
+    roundCount: quick ? 2 : 3,
     sequentialWrites: quick ? { operationCountMax: 150, durationMsMax: 4_000 } : { operationCountMax: 3_000, durationMsMax: 15_000 },
     concurrentWrites: quick ? { operationCountMax: 1_000, durationMsMax: 5_000 } : { operationCountMax: 20_000, durationMsMax: 20_000 },
     concurrentClientCount: 64,
-    batches: quick ? { operationCountMax: 15, durationMsMax: 4_000 } : { operationCountMax: 300, durationMsMax: 15_000 },
+    batches: quick ? { operationCountMax: 16, durationMsMax: 4_000 } : { operationCountMax: 300, durationMsMax: 15_000 },
     rowsPerBatch,
     reads: quick ? { operationCountMax: 300, durationMsMax: 3_000 } : { operationCountMax: 5_000, durationMsMax: 8_000 },
+    sqliteReads: quick ? { operationCountMax: 5_000, durationMsMax: 1_000 } : { operationCountMax: 100_000, durationMsMax: 5_000 },
+    sqliteBatches: quick ? { operationCountMax: 50, durationMsMax: 2_000 } : { operationCountMax: 2_000, durationMsMax: 8_000 },
+    fsyncs: quick ? { operationCountMax: 500, durationMsMax: 2_000 } : { operationCountMax: 20_000, durationMsMax: 8_000 },
     failoverTrialCount: quick ? 2 : 10,
     failoverTimeoutMs: 30_000,
     failoverTryTimeoutMs: 300,
     failoverSteadyLoadMs: quick ? 300 : 500,
     memorySampleIntervalMs: 100,
-  };
-}
-
-export function sqliteBounds(quick: boolean): SqliteBounds {
-  return {
-    writes: quick ? { operationCountMax: 500, durationMsMax: 2_000 } : { operationCountMax: 20_000, durationMsMax: 8_000 },
-    batches: quick ? { operationCountMax: 50, durationMsMax: 2_000 } : { operationCountMax: 2_000, durationMsMax: 8_000 },
-    reads: quick ? { operationCountMax: 5_000, durationMsMax: 1_000 } : { operationCountMax: 100_000, durationMsMax: 5_000 },
-    fsyncs: quick ? { operationCountMax: 500, durationMsMax: 2_000 } : { operationCountMax: 20_000, durationMsMax: 8_000 },
-    rowsPerBatch,
   };
 }

@@ -78,6 +78,8 @@ export class ManagedProcess {
   readonly logPath: string;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
+  /** Set when the spawn itself failed (no such program): never running. */
+  #spawnError: Error | undefined;
 
   constructor(command: string, argumentList: readonly string[], logPath: string) {
     this.command = command;
@@ -91,7 +93,7 @@ export class ManagedProcess {
 
   get running(): boolean {
     const child = this.#child;
-    return child !== undefined && child.exitCode === null && child.signalCode === null;
+    return child !== undefined && this.#spawnError === undefined && child.exitCode === null && child.signalCode === null;
   }
 
   start(argumentList: readonly string[] = this.argumentList): void {
@@ -100,8 +102,14 @@ export class ManagedProcess {
     const child = spawn(this.command, [...argumentList], { stdio: ['ignore', log, log], env: { ...process.env, TZ: 'UTC' } });
     closeSync(log);
     this.#child = child;
-    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    child.once('error', () => undefined); // a failed spawn shows up as not running
+    this.#spawnError = undefined;
+    this.#exited = new Promise((resolve) => {
+      child.once('exit', () => resolve());
+      child.once('error', (error) => {
+        this.#spawnError = error; // a failed spawn emits no 'exit'
+        resolve();
+      });
+    });
   }
 
   /** kill -9 by PID and wait for the exit. */
@@ -119,6 +127,10 @@ export class ManagedProcess {
     process.kill(pid, 'SIGTERM');
     const outcome = await Promise.race([this.#exited.then(() => 'exited' as const), sleep(terminateWaitMs).then(() => 'timeout' as const)]);
     if (outcome === 'timeout') await this.kill();
+  }
+
+  get spawnError(): Error | undefined {
+    return this.#spawnError;
   }
 
   logTail(lineCount = 20): string {

@@ -1,20 +1,31 @@
 /**
- * The six workloads, run the same way against every replicated system: sequential and
- * 64-client single-row writes, 100-row batches, point reads per level, failover trials
- * (kill -9 the leader under load → first acknowledged write through a survivor), and the
- * peak memory of each node during the 64-client writes.
+ * The six workloads, run the same way against every system and interleaved: each
+ * workload runs in rounds, and every round visits every system in turn (quorumlite,
+ * etcd, dqlite, sqlite), so load from elsewhere on a shared machine falls on all of
+ * them alike. Failover trials alternate between systems the same way.
+ *  1. sequential single-row writes; 2. 64-client single-row writes (with each node's
+ *  peak memory); 3. 100-row batches; 4. point reads per level; 5. kill -9 the leader
+ *  under load → first acknowledged write through a survivor; 6. memory (during 2).
  */
 import type { ReplicatedSystem } from '../peers/system.js';
-import { benchKey, benchValue, percentile, runLoad, type LoadBounds, type LoadResult } from './measure.js';
+import type { SqliteBench, SqliteResults } from '../peers/sqlite.js';
+import type { SystemName } from './report.js';
+import { benchKey, benchValue, boundsPerRound, collectLoad, percentile, summarise, type LoadBounds, type LoadResult, type LoadSamples } from './measure.js';
 import { readMemory, sleep } from './processes.js';
 
 export interface WorkloadSettings {
+  /** Each workload is split into this many rounds, each visiting every system. */
+  readonly roundCount: number;
   readonly sequentialWrites: LoadBounds;
   readonly concurrentWrites: LoadBounds;
   readonly concurrentClientCount: number;
   readonly batches: LoadBounds;
   readonly rowsPerBatch: number;
   readonly reads: LoadBounds;
+  /** In-process SQLite is far faster per operation: its own counts, the same time bounds. */
+  readonly sqliteReads: LoadBounds;
+  readonly sqliteBatches: LoadBounds;
+  readonly fsyncs: LoadBounds;
   readonly failoverTrialCount: number;
   /** Bound on one trial's wait for the first acknowledged write after the kill. */
   readonly failoverTimeoutMs: number;
@@ -69,71 +80,170 @@ export function progress(message: string): void {
   process.stderr.write(`[compare] ${message}\n`);
 }
 
-async function measureConcurrentWithMemory(system: ReplicatedSystem, settings: WorkloadSettings, keyOffset: number): Promise<{ load: LoadResult; memory: MemoryResult }> {
-  const peakResident = system.pids().map(() => 0);
-  const highWater = system.pids().map(() => 0);
+/** A system taking part: a running 3-node cluster, or SQLite in this process. */
+export type Contender =
+  | { readonly kind: 'replicated'; readonly name: SystemName; readonly system: ReplicatedSystem }
+  | { readonly kind: 'sqlite'; readonly name: 'sqlite'; readonly bench: SqliteBench };
+
+/** What one contender gathered over all rounds. */
+interface Gathered {
+  readonly sequential: LoadSamples[];
+  readonly concurrent: LoadSamples[];
+  readonly batches: LoadSamples[];
+  readonly fastReads: LoadSamples[];
+  readonly linearizableReads: LoadSamples[];
+  readonly fsyncs: LoadSamples[];
+  readonly failoverMs: number[];
+  failoverTimedOutCount: number;
+  peakResident: number[];
+  highWater: number[];
+  /** Keys 1..this were written by the first sequential round: the reads' key range. */
+  readableKeyCount: number;
+  failure: Error | undefined;
+}
+
+export interface InterleavedOutcome {
+  readonly name: SystemName;
+  readonly failure: Error | undefined;
+  readonly replicated: ReplicatedResults | null;
+  readonly sqlite: (SqliteResults & { readonly rowsPerBatch: number }) | null;
+}
+
+const keyBase = { sequential: 0, concurrent: 10_000_000, batches: 20_000_000, failover: 30_000_000 } as const;
+const keysPerRound = 1_000_000;
+
+function emptyGathered(): Gathered {
+  return { sequential: [], concurrent: [], batches: [], fastReads: [], linearizableReads: [], fsyncs: [], failoverMs: [],
+    failoverTimedOutCount: 0, peakResident: [], highWater: [], readableKeyCount: 0, failure: undefined };
+}
+
+async function sequentialRound(contender: Contender, gathered: Gathered, bounds: LoadBounds, round: number): Promise<void> {
+  const offset = keyBase.sequential + round * keysPerRound;
+  const samples = contender.kind === 'sqlite'
+    ? contender.bench.sequentialWrites(bounds, offset)
+    : await collectLoad((sequenceNumber) => contender.system.write(benchKey(offset + sequenceNumber), benchValue(sequenceNumber)), 1, bounds);
+  if (round === 0) {
+    if (samples.failedCount > 0 || samples.latenciesMs.length === 0) throw new Error(`${contender.name}: ${samples.failedCount} of the first round's sequential writes failed`);
+    gathered.readableKeyCount = samples.latenciesMs.length;
+  }
+  gathered.sequential.push(samples);
+}
+
+async function concurrentRound(contender: Contender, gathered: Gathered, settings: WorkloadSettings, round: number): Promise<void> {
+  if (contender.kind === 'sqlite') return; // one synchronous process: no concurrent clients
+  const system = contender.system;
   const sample = (): void => {
     system.pids().forEach((pid, index) => {
       const memory = pid === undefined ? undefined : readMemory(pid);
       if (memory === undefined) return;
-      peakResident[index] = Math.max(peakResident[index] ?? 0, memory.residentBytes);
-      highWater[index] = Math.max(highWater[index] ?? 0, memory.highWaterBytes);
+      gathered.peakResident[index] = Math.max(gathered.peakResident[index] ?? 0, memory.residentBytes);
+      gathered.highWater[index] = Math.max(gathered.highWater[index] ?? 0, memory.highWaterBytes);
     });
   };
+  const offset = keyBase.concurrent + round * keysPerRound;
   const timer = setInterval(sample, settings.memorySampleIntervalMs);
   try {
-    const load = await runLoad((sequenceNumber) => system.write(benchKey(keyOffset + sequenceNumber), benchValue(sequenceNumber)),
-      settings.concurrentClientCount, settings.concurrentWrites);
+    gathered.concurrent.push(await collectLoad((sequenceNumber) => system.write(benchKey(offset + sequenceNumber), benchValue(sequenceNumber)),
+      settings.concurrentClientCount, boundsPerRound(settings.concurrentWrites, settings.roundCount)));
     sample();
-    return { load, memory: { peakResidentBytesPerNode: peakResident, highWaterBytesPerNode: highWater } };
   } finally {
     clearInterval(timer);
   }
 }
 
-async function measureBatches(system: ReplicatedSystem, settings: WorkloadSettings, keyOffset: number): Promise<BatchResult | null> {
-  const writeBatch = system.writeBatch;
-  if (writeBatch === undefined) return null;
-  const load = await runLoad((sequenceNumber) => {
-    const first = keyOffset + sequenceNumber * settings.rowsPerBatch;
-    const rows = Array.from({ length: settings.rowsPerBatch }, (_, offset) => [benchKey(first + offset), benchValue(first + offset)] as const);
-    return writeBatch(rows);
-  }, 1, settings.batches);
-  return { ...load, rowsPerBatch: settings.rowsPerBatch, rowsPerSecond: load.operationsPerSecond * settings.rowsPerBatch };
+async function batchRound(contender: Contender, gathered: Gathered, settings: WorkloadSettings, round: number): Promise<void> {
+  const offset = keyBase.batches + round * keysPerRound;
+  if (contender.kind === 'sqlite') {
+    gathered.batches.push(contender.bench.batchedWrites(boundsPerRound(settings.sqliteBatches, settings.roundCount), settings.rowsPerBatch, offset));
+    return;
+  }
+  const writeBatch = contender.system.writeBatch;
+  if (writeBatch === undefined) return;
+  gathered.batches.push(await collectLoad((sequenceNumber) => {
+    const first = offset + sequenceNumber * settings.rowsPerBatch;
+    return writeBatch(Array.from({ length: settings.rowsPerBatch }, (_, index) => [benchKey(first + index), benchValue(first + index)] as const));
+  }, 1, boundsPerRound(settings.batches, settings.roundCount)));
 }
 
-async function measureReads(system: ReplicatedSystem, kind: 'fast' | 'linearizable', settings: WorkloadSettings, writtenCount: number): Promise<ReadResult | null> {
-  const mode = system.readModes.find((candidate) => candidate.kind === kind);
-  if (mode === undefined) return null;
-  const load = await runLoad((sequenceNumber) => mode.read(benchKey(1 + (sequenceNumber % writtenCount))), 1, settings.reads);
-  return { ...load, label: mode.label };
+async function readRound(contender: Contender, gathered: Gathered, settings: WorkloadSettings): Promise<void> {
+  const keyCount = Math.max(1, gathered.readableKeyCount);
+  if (contender.kind === 'sqlite') {
+    // in one process every read is both the fastest and linearizable
+    const samples = contender.bench.reads(boundsPerRound(settings.sqliteReads, settings.roundCount), keyCount);
+    gathered.fastReads.push(samples);
+    gathered.fsyncs.push(contender.bench.fsync(boundsPerRound(settings.fsyncs, settings.roundCount)));
+    return;
+  }
+  for (const mode of contender.system.readModes) {
+    const samples = await collectLoad((sequenceNumber) => mode.read(benchKey(1 + (sequenceNumber % keyCount))), 1, boundsPerRound(settings.reads, settings.roundCount));
+    (mode.kind === 'fast' ? gathered.fastReads : gathered.linearizableReads).push(samples);
+  }
 }
 
-export async function runReplicatedWorkloads(system: ReplicatedSystem, settings: WorkloadSettings): Promise<ReplicatedResults> {
-  await system.prepare();
-  progress(`${system.name}: sequential writes`);
-  const sequentialWrites = await runLoad((sequenceNumber) => system.write(benchKey(sequenceNumber), benchValue(sequenceNumber)), 1, settings.sequentialWrites);
-  if (sequentialWrites.acknowledgedCount === 0) throw new Error(`${system.name}: no sequential write was acknowledged`);
-  progress(`${system.name}: ${settings.concurrentClientCount} concurrent clients`);
-  const concurrent = await measureConcurrentWithMemory(system, settings, 10_000_000);
-  progress(`${system.name}: batched writes`);
-  const batchedWrites = await measureBatches(system, settings, 20_000_000);
-  progress(`${system.name}: point reads`);
-  const fastReads = await measureReads(system, 'fast', settings, sequentialWrites.acknowledgedCount);
-  const linearizableReads = await measureReads(system, 'linearizable', settings, sequentialWrites.acknowledgedCount);
-  const failover = await measureFailover(system, settings);
-  return {
-    sequentialWrites,
-    concurrentWrites: { ...concurrent.load, clientCount: settings.concurrentClientCount },
-    memory: concurrent.memory,
-    batchedWrites,
-    fastReads,
-    linearizableReads,
-    failover,
-  };
+type Phase = (contender: Contender, gathered: Gathered, round: number) => Promise<void>;
+
+/** Runs `phase` for `roundCount` rounds, each over every contender still healthy. */
+async function interleave(name: string, contenders: readonly Contender[], gathered: Map<SystemName, Gathered>, roundCount: number, phase: Phase): Promise<void> {
+  for (let round = 0; round < roundCount; round += 1) {
+    for (const contender of contenders) {
+      const own = gathered.get(contender.name);
+      if (own === undefined || own.failure !== undefined) continue;
+      progress(`${name}, round ${round + 1}/${roundCount}: ${contender.name}`);
+      try {
+        await phase(contender, own, round);
+      } catch (error) {
+        own.failure = error instanceof Error ? error : new Error(String(error));
+        progress(`${contender.name} failed: ${own.failure.message}`);
+      }
+    }
+  }
 }
 
-/** Writes to the current leader one at a time until told to stop (bounded by count). */
+export async function runInterleaved(contenders: readonly Contender[], settings: WorkloadSettings): Promise<InterleavedOutcome[]> {
+  const gathered = new Map(contenders.map((contender) => [contender.name, emptyGathered()] as const));
+  const rounds = settings.roundCount;
+  await interleave('sequential writes', contenders, gathered, rounds, (contender, own, round) => sequentialRound(contender, own, boundsPerRound(settings.sequentialWrites, rounds), round));
+  await interleave(`${settings.concurrentClientCount} concurrent clients`, contenders, gathered, rounds, (contender, own, round) => concurrentRound(contender, own, settings, round));
+  await interleave('batched writes', contenders, gathered, rounds, (contender, own, round) => batchRound(contender, own, settings, round));
+  await interleave('point reads', contenders, gathered, rounds, (contender, own) => readRound(contender, own, settings));
+  const replicatedOnly = contenders.filter((contender) => contender.kind === 'replicated');
+  await interleave('failover trial', replicatedOnly, gathered, settings.failoverTrialCount, async (contender, own) => {
+    if (contender.kind !== 'replicated') return;
+    const elapsedMs = await failoverTrial(contender.system, settings, own.failoverMs.length + own.failoverTimedOutCount);
+    if (elapsedMs === undefined) own.failoverTimedOutCount += 1;
+    else own.failoverMs.push(elapsedMs);
+  });
+  return contenders.map((contender) => outcome(contender, gathered.get(contender.name) ?? emptyGathered(), settings));
+}
+
+function orNull(rounds: readonly LoadSamples[]): LoadResult | null {
+  return rounds.length === 0 ? null : summarise(rounds);
+}
+
+function outcome(contender: Contender, gathered: Gathered, settings: WorkloadSettings): InterleavedOutcome {
+  if (gathered.failure !== undefined) return { name: contender.name, failure: gathered.failure, replicated: null, sqlite: null };
+  if (contender.kind === 'sqlite') {
+    return { name: contender.name, failure: undefined, replicated: null, sqlite: {
+      sequentialWrites: summarise(gathered.sequential), batchedWrites: summarise(gathered.batches), reads: summarise(gathered.fastReads),
+      fsync: summarise(gathered.fsyncs), rowsPerBatch: settings.rowsPerBatch } };
+  }
+  const batches = orNull(gathered.batches);
+  const fast = orNull(gathered.fastReads);
+  const linearizable = orNull(gathered.linearizableReads);
+  const labelOf = (kind: 'fast' | 'linearizable'): string => contender.system.readModes.find((mode) => mode.kind === kind)?.label ?? kind;
+  const sortedFailover = [...gathered.failoverMs].sort((left, right) => left - right);
+  return { name: contender.name, failure: undefined, sqlite: null, replicated: {
+    sequentialWrites: summarise(gathered.sequential),
+    concurrentWrites: { ...summarise(gathered.concurrent), clientCount: settings.concurrentClientCount },
+    memory: { peakResidentBytesPerNode: gathered.peakResident, highWaterBytesPerNode: gathered.highWater },
+    batchedWrites: batches === null ? null : { ...batches, rowsPerBatch: settings.rowsPerBatch, rowsPerSecond: batches.operationsPerSecond * settings.rowsPerBatch },
+    fastReads: fast === null ? null : { ...fast, label: labelOf('fast') },
+    linearizableReads: linearizable === null ? null : { ...linearizable, label: labelOf('linearizable') },
+    failover: { trialsMs: gathered.failoverMs, timedOutTrialCount: gathered.failoverTimedOutCount, p50Ms: percentile(sortedFailover, 0.5), maxMs: percentile(sortedFailover, 1) },
+  } };
+}
+
+/** Writes to the current leader one at a time until halted (bounded by count). */
 function startSteadyLoad(system: ReplicatedSystem, keyOffset: number): { halt: () => void; done: Promise<void> } {
   const steadyWriteCountMax = 100_000;
   let stopped = false;
@@ -160,33 +270,21 @@ async function firstAcknowledgedWrite(system: ReplicatedSystem, survivors: reado
   return undefined;
 }
 
-export async function measureFailover(system: ReplicatedSystem, settings: WorkloadSettings): Promise<FailoverResult> {
-  const trialsMs: number[] = [];
-  let timedOutTrialCount = 0;
-  for (let trial = 0; trial < settings.failoverTrialCount; trial += 1) {
-    progress(`${system.name}: failover trial ${trial + 1}/${settings.failoverTrialCount}`);
-    await system.refreshLeader();
-    const leader = await system.leaderIndex();
-    const keyOffset = 30_000_000 + trial * 1_000_000;
-    const load = startSteadyLoad(system, keyOffset);
-    await sleep(settings.failoverSteadyLoadMs);
-    // halted at the kill: its write in flight fails with the leader, and it issues no more
-    load.halt();
-    const killedAtMs = performance.now();
-    await system.killNode(leader);
-    const survivors = Array.from({ length: system.nodeCount }, (_, index) => index).filter((index) => index !== leader);
-    const elapsedMs = await firstAcknowledgedWrite(system, survivors, killedAtMs, settings, keyOffset + 500_000);
-    await load.done;
-    if (elapsedMs === undefined) timedOutTrialCount += 1;
-    else trialsMs.push(elapsedMs);
-    await system.restartNode(leader);
-  }
+/** One trial: steady writes, kill -9 the leader, time to the first acknowledged write, restart it. */
+export async function failoverTrial(system: ReplicatedSystem, settings: WorkloadSettings, trial: number): Promise<number | undefined> {
   await system.refreshLeader();
-  const sorted = [...trialsMs].sort((left, right) => left - right);
-  return {
-    trialsMs,
-    timedOutTrialCount,
-    p50Ms: percentile(sorted, 0.5),
-    maxMs: percentile(sorted, 1),
-  };
+  const leader = await system.leaderIndex();
+  const keyOffset = keyBase.failover + trial * keysPerRound;
+  const load = startSteadyLoad(system, keyOffset);
+  await sleep(settings.failoverSteadyLoadMs);
+  // halted at the kill: its write in flight fails with the leader, and it issues no more
+  load.halt();
+  const killedAtMs = performance.now();
+  await system.killNode(leader);
+  const survivors = Array.from({ length: system.nodeCount }, (_, index) => index).filter((index) => index !== leader);
+  const elapsedMs = await firstAcknowledgedWrite(system, survivors, killedAtMs, settings, keyOffset + keysPerRound / 2);
+  await load.done;
+  await system.restartNode(leader);
+  await system.refreshLeader();
+  return elapsedMs;
 }

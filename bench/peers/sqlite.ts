@@ -3,16 +3,16 @@
  * one row per transaction and 100 rows per transaction, point reads, and this disk's raw
  * 4 KiB write + fdatasync rate. No replication, no network.
  */
-import Database from 'better-sqlite3';
+import Database, { type Statement } from 'better-sqlite3';
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchKey, benchValue, percentile, type LoadBounds, type LoadResult } from '../lib/measure.js';
+import { benchKey, benchValue, summarise, type LoadBounds, type LoadResult, type LoadSamples } from '../lib/measure.js';
 
 export const fsyncBlockBytes = 4096;
 
-/** Runs a synchronous operation until the count or the time bound; same result shape as runLoad. */
-export function runSynchronous(operation: (sequenceNumber: number) => void, bounds: LoadBounds): LoadResult {
+/** Runs a synchronous operation until the count or the time bound; one round of samples. */
+export function collectSynchronous(operation: (sequenceNumber: number) => void, bounds: LoadBounds): LoadSamples {
   const latenciesMs: number[] = [];
   const startedMs = performance.now();
   const deadlineMs = startedMs + bounds.durationMsMax;
@@ -21,16 +21,11 @@ export function runSynchronous(operation: (sequenceNumber: number) => void, boun
     operation(sequenceNumber);
     latenciesMs.push(performance.now() - operationStartedMs);
   }
-  const elapsedMs = performance.now() - startedMs;
-  latenciesMs.sort((left, right) => left - right);
-  return {
-    acknowledgedCount: latenciesMs.length,
-    failedCount: 0,
-    elapsedMs,
-    operationsPerSecond: elapsedMs > 0 ? (latenciesMs.length * 1000) / elapsedMs : 0,
-    p50Ms: percentile(latenciesMs, 0.5),
-    p99Ms: percentile(latenciesMs, 0.99),
-  };
+  return { latenciesMs, failedCount: 0, elapsedMs: performance.now() - startedMs };
+}
+
+export function runSynchronous(operation: (sequenceNumber: number) => void, bounds: LoadBounds): LoadResult {
+  return summarise([collectSynchronous(operation, bounds)]);
 }
 
 export interface SqliteResults {
@@ -41,50 +36,63 @@ export interface SqliteResults {
   readonly fsync: LoadResult;
 }
 
-export interface SqliteBounds {
-  readonly writes: LoadBounds;
-  readonly batches: LoadBounds;
-  readonly reads: LoadBounds;
-  readonly fsyncs: LoadBounds;
-  readonly rowsPerBatch: number;
+/**
+ * One durable SQLite database in this process, open for the whole run so its workloads
+ * can be interleaved in rounds with the clusters'.
+ */
+export class SqliteBench {
+  readonly directory = mkdtempSync(join(tmpdir(), 'quorumlite-compare-sqlite-'));
+  readonly #database = new Database(join(this.directory, 'bench.db'));
+  readonly #insert: Statement<[string, string]>;
+  readonly #select: Statement<[string]>;
+
+  constructor() {
+    this.#database.pragma('journal_mode = WAL');
+    this.#database.pragma('synchronous = FULL');
+    this.#database.exec('CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)');
+    this.#insert = this.#database.prepare('INSERT OR REPLACE INTO kv(k, v) VALUES(?, ?)');
+    this.#select = this.#database.prepare('SELECT v FROM kv WHERE k = ?');
+  }
+
+  /** One row per transaction (autocommit), keys from keyOffset + 1. */
+  sequentialWrites(bounds: LoadBounds, keyOffset: number): LoadSamples {
+    return collectSynchronous((sequenceNumber) => this.#insert.run(benchKey(keyOffset + sequenceNumber), benchValue(sequenceNumber)), bounds);
+  }
+
+  batchedWrites(bounds: LoadBounds, rowsPerBatch: number, keyOffset: number): LoadSamples {
+    const insertMany = this.#database.transaction((first: number) => {
+      for (let offset = 0; offset < rowsPerBatch; offset += 1) this.#insert.run(benchKey(first + offset), benchValue(first + offset));
+    });
+    return collectSynchronous((sequenceNumber) => insertMany(keyOffset + sequenceNumber * rowsPerBatch), bounds);
+  }
+
+  /** Point reads of keys 1..writtenCount; a missing row is an error, not a read. */
+  reads(bounds: LoadBounds, writtenCount: number): LoadSamples {
+    return collectSynchronous((sequenceNumber) => {
+      const row = this.#select.get(benchKey(1 + (sequenceNumber % writtenCount)));
+      if (row === undefined) throw new Error('sqlite: a written row is missing');
+    }, bounds);
+  }
+
+  fsync(bounds: LoadBounds): LoadSamples {
+    return collectFsync(this.directory, bounds);
+  }
+
+  close(): void {
+    this.#database.close();
+    rmSync(this.directory, { recursive: true, force: true });
+  }
 }
 
-export function measureFsync(directory: string, bounds: LoadBounds): LoadResult {
+export function collectFsync(directory: string, bounds: LoadBounds): LoadSamples {
   const block = Buffer.alloc(fsyncBlockBytes, 0x61);
   const descriptor = openSync(join(directory, 'fsync-probe'), 'w');
   try {
-    return runSynchronous(() => {
+    return collectSynchronous(() => {
       writeSync(descriptor, block, 0, block.length, 0);
       fdatasyncSync(descriptor);
     }, bounds);
   } finally {
     closeSync(descriptor);
-  }
-}
-
-export function measureSqlite(bounds: SqliteBounds): SqliteResults {
-  const directory = mkdtempSync(join(tmpdir(), 'quorumlite-compare-sqlite-'));
-  const database = new Database(join(directory, 'bench.db'));
-  try {
-    database.pragma('journal_mode = WAL');
-    database.pragma('synchronous = FULL');
-    database.exec('CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)');
-    const insert = database.prepare('INSERT OR REPLACE INTO kv(k, v) VALUES(?, ?)');
-    const select = database.prepare('SELECT v FROM kv WHERE k = ?');
-    const sequentialWrites = runSynchronous((sequenceNumber) => insert.run(benchKey(sequenceNumber), benchValue(sequenceNumber)), bounds.writes);
-    const insertMany = database.transaction((first: number) => {
-      for (let offset = 0; offset < bounds.rowsPerBatch; offset += 1) insert.run(benchKey(first + offset), benchValue(first + offset));
-    });
-    const batchedWrites = runSynchronous((sequenceNumber) => insertMany(1_000_000 + sequenceNumber * bounds.rowsPerBatch), bounds.batches);
-    const writtenCount = Math.max(1, sequentialWrites.acknowledgedCount);
-    const reads = runSynchronous((sequenceNumber) => {
-      const row = select.get(benchKey(1 + (sequenceNumber % writtenCount)));
-      if (row === undefined) throw new Error('sqlite: a written row is missing');
-    }, bounds.reads);
-    const fsync = measureFsync(directory, bounds.fsyncs);
-    return { sequentialWrites, batchedWrites, reads, fsync };
-  } finally {
-    database.close();
-    rmSync(directory, { recursive: true, force: true });
   }
 }

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync, chmodSync, mkdirSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CompareUsageError, parseCompareArguments, workloadSettings } from '../../bench/lib/options.js';
-import { benchKey, benchValue, keyBytes, percentile, runLoad, valueBytes } from '../../bench/lib/measure.js';
+import { benchKey, benchValue, boundsPerRound, keyBytes, percentile, runLoad, summarise, valueBytes } from '../../bench/lib/measure.js';
 import { ManagedProcess, findOnPath, readMemory, sleep, waitFor } from '../../bench/lib/processes.js';
 import { metrics, ratio, renderMarkdown, type RunReport, type SystemReport } from '../../bench/lib/report.js';
 import { axisMaximumFor, niceMaximum, renderSvg } from '../../bench/lib/chart.js';
@@ -42,6 +42,7 @@ test('every workload is bounded in count and time in both modes', () => {
       assert.ok(Number.isFinite(bounds.durationMsMax) && bounds.durationMsMax > 0);
     }
     assert.equal(settings.concurrentClientCount, 64);
+    assert.equal(settings.roundCount, quick ? 2 : 3);
     assert.equal(settings.rowsPerBatch, 100);
     assert.equal(settings.failoverTryTimeoutMs, 300);
     assert.equal(settings.failoverTrialCount, quick ? 2 : 10);
@@ -193,4 +194,34 @@ test('a managed process is stopped by its PID, and its memory is read from /proc
     await child.kill();
     rmSync(directory, { recursive: true, force: true });
   }
+});
+
+test('a program that cannot be spawned is not running and says why', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'quorumlite-compare-spawn-'));
+  try {
+    const child = new ManagedProcess(join(directory, 'no-such-program'), [], join(directory, 'child.log'));
+    child.start();
+    await waitFor('the spawn error', async () => child.spawnError, 10_000);
+    assert.equal(child.running, false);
+    assert.match(String(child.spawnError), /ENOENT/);
+    await child.kill(); // nothing to kill
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test('rounds: bounds split evenly (at least 1 each), and merged rounds add counts and time', () => {
+  assert.deepEqual(boundsPerRound({ operationCountMax: 3_000, durationMsMax: 15_000 }, 3), { operationCountMax: 1_000, durationMsMax: 5_000 });
+  assert.deepEqual(boundsPerRound({ operationCountMax: 1, durationMsMax: 1 }, 2), { operationCountMax: 1, durationMsMax: 1 });
+  assert.throws(() => boundsPerRound({ operationCountMax: 1, durationMsMax: 1 }, 0), /roundCount 0/);
+  const merged = summarise([
+    { latenciesMs: [1, 3], failedCount: 1, elapsedMs: 500 },
+    { latenciesMs: [2, 4], failedCount: 0, elapsedMs: 1500 },
+  ]);
+  assert.equal(merged.acknowledgedCount, 4);
+  assert.equal(merged.failedCount, 1);
+  assert.equal(merged.elapsedMs, 2000);
+  assert.equal(merged.operationsPerSecond, 2);
+  assert.equal(merged.p50Ms, 2);
+  assert.equal(merged.p99Ms, 4);
 });
