@@ -28,6 +28,8 @@ const skip = unavailable ?? false;
 /** Bounds of one writer run: attempts overall, and the per-request server-side timeout. */
 const writeAttemptCountMax = 600;
 const writeTimeoutQuery = '?timeout=2s';
+/** Time bound of one writer run: generous for a loaded 2-core machine, never a speed assert. */
+const writeDurationMsMax = 120_000;
 const backoffAfterFailureMs = 100;
 /** Acknowledged writes wanted on the majority side while partitioned. */
 const writesDuringPartitionWanted = 10;
@@ -71,23 +73,33 @@ function refused(answer: { status: number; body: unknown }): boolean {
 
 /**
  * Writes distinct values, one at a time, round-robin through `nodes`, until `wanted`
- * are acknowledged (200, no error) or the attempt bound is reached; returns them.
+ * are acknowledged (200, no error) or an attempt or time bound is reached; returns them.
  */
-async function writeUntilAcknowledged(nodes: readonly TestNode[], wanted: number, phase: string): Promise<number[]> {
+async function writeUntilAcknowledged(
+  nodes: readonly TestNode[],
+  wanted: number,
+  phase: string,
+  onFirstAcknowledged: () => void = () => undefined,
+): Promise<number[]> {
   const done: number[] = [];
-  for (let attempt = 0; attempt < writeAttemptCountMax && done.length < wanted; attempt += 1) {
+  const deadline = Date.now() + writeDurationMsMax;
+  for (let attempt = 0; attempt < writeAttemptCountMax && done.length < wanted && Date.now() < deadline; attempt += 1) {
     const value = nextValue;
     nextValue += 1;
     const node = nodes[attempt % nodes.length]!;
     try {
       const answer = await node.execute([['INSERT INTO events(value, phase) VALUES (?, ?)', value, phase]], writeTimeoutQuery);
-      if (acknowledged(answer)) done.push(value);
-      else await sleep(backoffAfterFailureMs);
+      if (!acknowledged(answer)) {
+        await sleep(backoffAfterFailureMs);
+        continue;
+      }
+      done.push(value);
+      if (done.length === 1) onFirstAcknowledged();
     } catch {
       await sleep(backoffAfterFailureMs); // timed out or reset: unacknowledged
     }
   }
-  assert.equal(done.length, wanted, `only ${done.length} of ${wanted} writes acknowledged in ${writeAttemptCountMax} attempts (${phase})`);
+  assert.equal(done.length, wanted, `only ${done.length} of ${wanted} writes acknowledged within ${writeAttemptCountMax} attempts and ${writeDurationMsMax} ms (${phase})`);
   return done;
 }
 
@@ -130,7 +142,7 @@ async function waitForState(node: TestNode, what: string, accept: (state: string
   });
 }
 
-test('leader cut off both ways: steps down, majority goes on, no stale linearizable read, nothing acknowledged lost', { skip }, async () =>
+test('leader cut off both ways: steps down, majority goes on, no stale linearizable read, nothing acknowledged lost', { skip }, async (t) =>
   cluster!.withLogs(async () => {
     const oldLeader = await cluster!.waitForLeader();
     const majority = cluster!.nodes.filter((node) => node !== oldLeader);
@@ -138,6 +150,11 @@ test('leader cut off both ways: steps down, majority goes on, no stale lineariza
     await cluster!.waitForApplied((await oldLeader.checksum()).appliedIndex);
 
     for (const follower of majority) filter!.dropBothWays(peerEndpoint(oldLeader), peerEndpoint(follower));
+    const partitionedAtMs = Date.now();
+    const electedLater = cluster!.waitForLeader(majority).then((leader) => {
+      t.diagnostic(`majority agreed on a new leader ${Date.now() - partitionedAtMs} ms after the partition (100 ms polls)`);
+      return leader;
+    });
     assert.equal(filter!.rules().length, 8, filter!.rules().join('\n'));
     // Sent to the old leader right away, maybe before it notices: must not be acknowledged.
     const minorityValue = 1_000_000;
@@ -145,8 +162,9 @@ test('leader cut off both ways: steps down, majority goes on, no stale lineariza
       .execute([['INSERT INTO events(value, phase) VALUES (?, ?)', minorityValue, 'minority']], writeTimeoutQuery)
       .catch((error: unknown) => ({ status: 0, body: String(error), text: String(error) }));
 
-    const during = await writeUntilAcknowledged(majority, writesDuringPartitionWanted, 'during');
-    const newLeader = await cluster!.waitForLeader(majority);
+    const during = await writeUntilAcknowledged(majority, writesDuringPartitionWanted, 'during', () =>
+      t.diagnostic(`first write acknowledged by the majority ${Date.now() - partitionedAtMs} ms after the partition`));
+    const newLeader = await electedLater;
     assert.notEqual(newLeader.id, oldLeader.id);
     await waitForState(oldLeader, 'steps down', (state) => state !== 'Leader');
     const minorityAnswer = await minorityWrite;
@@ -158,37 +176,48 @@ test('leader cut off both ways: steps down, majority goes on, no stale lineariza
     const strong = await oldLeader.query('SELECT count(*) FROM events', '?level=strong&timeout=2s&linearizable_timeout=2s');
     assertNoLeaderAnswer(strong, 'strong read on the cut-off node');
     const local = await valuesOn(oldLeader);
-    assert.deepEqual([...local].sort((a, b) => a - b), before, 'a none read answers locally, with only what it had');
+    assert.deepEqual(before.filter((value) => !local.has(value)), [], 'a none read answers locally, with what it had');
+    assert.deepEqual(during.filter((value) => local.has(value)), [], 'and nothing written while it was cut off');
+    const bounded = await oldLeader.query('SELECT count(*) FROM events', '?level=none&freshness=200ms');
+    assert.match(bounded.text, /stale read/, 'with freshness, a node cut off from the leader refuses to answer');
 
     assert.ok(filter!.droppedPacketCount() > 0, 'the partition dropped peer packets');
     filter!.heal();
+    const healedAtMs = Date.now();
     await assertConvergedWith([...before, ...during]);
+    t.diagnostic(`all three converged ${Date.now() - healedAtMs} ms after healing`);
     await waitForState(oldLeader, 'is a follower again', (state) => state === 'Follower');
     for (const node of cluster!.nodes) assert.ok(!(await valuesOn(node)).has(minorityValue), `the unacknowledged minority write is on ${node.id}`);
   }));
 
-test('leader can send but not receive: a new leader takes writes; after healing nothing acknowledged is lost', { skip }, async () =>
+test('leader can send but not receive: a new leader takes writes; after healing nothing acknowledged is lost', { skip }, async (t) =>
   cluster!.withLogs(async () => {
     const oldLeader = await cluster!.waitForLeader();
     const majority = cluster!.nodes.filter((node) => node !== oldLeader);
     const before = await writeUntilAcknowledged([oldLeader, ...majority], 5, 'before one-way in');
     for (const follower of majority) filter!.dropOneWay(peerEndpoint(follower), peerEndpoint(oldLeader));
-    const during = await writeUntilAcknowledged(majority, writesDuringPartitionWanted, 'during one-way in');
+    const partitionedAtMs = Date.now();
+    const during = await writeUntilAcknowledged(majority, writesDuringPartitionWanted, 'during one-way in', () =>
+      t.diagnostic(`first write acknowledged by the majority ${Date.now() - partitionedAtMs} ms after the partition`));
     const newLeader = await cluster!.waitForLeader(majority);
     assert.notEqual(newLeader.id, oldLeader.id);
     await waitForState(oldLeader, 'steps down', (state) => state !== 'Leader');
     assert.ok(filter!.droppedPacketCount() > 0, 'the partition dropped peer packets');
     filter!.heal();
+    const healedAtMs = Date.now();
     await assertConvergedWith([...before, ...during]);
+    t.diagnostic(`all three converged ${Date.now() - healedAtMs} ms after healing`);
   }));
 
-test('leader can receive but not send: a new leader takes writes; after healing nothing acknowledged is lost', { skip }, async () =>
+test('leader can receive but not send: a new leader takes writes; after healing nothing acknowledged is lost', { skip }, async (t) =>
   cluster!.withLogs(async () => {
     const oldLeader = await cluster!.waitForLeader();
     const majority = cluster!.nodes.filter((node) => node !== oldLeader);
     const before = await writeUntilAcknowledged([oldLeader, ...majority], 5, 'before one-way out');
     for (const follower of majority) filter!.dropOneWay(peerEndpoint(oldLeader), peerEndpoint(follower));
-    const during = await writeUntilAcknowledged(majority, writesDuringPartitionWanted, 'during one-way out');
+    const partitionedAtMs = Date.now();
+    const during = await writeUntilAcknowledged(majority, writesDuringPartitionWanted, 'during one-way out', () =>
+      t.diagnostic(`first write acknowledged by the majority ${Date.now() - partitionedAtMs} ms after the partition`));
     const newLeader = await cluster!.waitForLeader(majority);
     assert.notEqual(newLeader.id, oldLeader.id);
     await waitForState(oldLeader, 'steps down', (state) => state !== 'Leader');
@@ -201,5 +230,7 @@ test('leader can receive but not send: a new leader takes writes; after healing 
     assert.equal(linearizable.status, 503, linearizable.text);
     assert.ok(filter!.droppedPacketCount() > 0, 'the partition dropped peer packets');
     filter!.heal();
+    const healedAtMs = Date.now();
     await assertConvergedWith([...before, ...during]);
+    t.diagnostic(`all three converged ${Date.now() - healedAtMs} ms after healing`);
   }));
