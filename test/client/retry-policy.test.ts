@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { QuorumliteError } from '../../src/client/errors.js';
-import { RetryPolicy, runWithRetries, type Sleep } from '../../src/client/retry-policy.js';
+import { defaultRetryPolicyConfig, RetryPolicy, runWithRetries, type Sleep } from '../../src/client/retry-policy.js';
+import { resolveConfig } from '../../src/client/options.js';
 
 const config = { initialDelayMs: 10, maxDelayMs: 1_000, multiplier: 2, attemptsMax: 100 };
 
@@ -45,6 +46,16 @@ describe('RetryPolicy', () => {
     assert.throws(() => new RetryPolicy({ ...config, attemptsMax: 0 }, Math.random), RangeError);
     assert.throws(() => new RetryPolicy({ ...config, initialDelayMs: -1 }, Math.random), RangeError);
     assert.throws(() => new RetryPolicy({ ...config, multiplier: 0.5 }, Math.random), RangeError);
+  });
+
+  it('defaults: a waiting call retries at least every 250 ms, and the default deadline ends an outage before the attempt count does', () => {
+    const highest = new RetryPolicy(defaultRetryPolicyConfig, () => 0.999_999);
+    for (let failed = 1; failed <= defaultRetryPolicyConfig.attemptsMax; failed += 1) assert.ok(highest.delayMs(failed) < 250);
+    assert.equal(highest.delayCeilingMs(defaultRetryPolicyConfig.attemptsMax), 250);
+    const mean = new RetryPolicy(defaultRetryPolicyConfig, () => 0.5);
+    let waitedMs = 0;
+    for (let failed = 1; failed < defaultRetryPolicyConfig.attemptsMax; failed += 1) waitedMs += mean.delayMs(failed);
+    assert.ok(waitedMs > resolveConfig({ nodes: ['http://127.0.0.1:4001'] }).deadlineMs, `mean waits over all attempts: ${waitedMs} ms`);
   });
 
   it('stops for non-retryable errors, aborts, attempts and the deadline', () => {
