@@ -17,4 +17,9 @@ export const regressionSeeds: readonly RegressionSeed[] = [
     scenarioOverrides: { checkQuorum: true, readOnly: 'lease', leaseDriftTicks: 0 },
     note: 'F1: confStateAt answered a stale membership after a snapshot restore with a Ready outstanding (fixed in ce75118)',
   },
+  {
+    seed: 80097,
+    scenarioOverrides: { checkQuorum: true, readOnly: 'lease', leaseDriftTicks: 0, clockDriftPeriodTicks: 2, partitionProbabilityPerTick: 0.05 },
+    note: 'N1: election livelock under extreme clock-rate differences without pre-vote (fixed in 9711c53)',
+  },
 ];
