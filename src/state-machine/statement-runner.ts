@@ -45,16 +45,17 @@ function toBindValue(value: SqlValue): BindValue {
 
 type BoundArguments = BindValue[] | [...BindValue[], Record<string, BindValue>];
 
-/** Shared by every statement without parameters (never mutated). */
-const noArguments: BoundArguments = [];
+function hasNamedParameters(statement: Statement): boolean {
+  return statement.named !== noNamedParameters && Object.keys(statement.named).length > 0;
+}
 
-function bindArguments(statement: Statement): BoundArguments {
+/** The arguments of `statement` as better-sqlite3 binds them; none when `statement` is undefined. */
+function bindArguments(statement: Statement | undefined): BoundArguments {
+  if (statement === undefined) return [];
   const positional = statement.positional;
-  const hasNamed = statement.named !== noNamedParameters && Object.keys(statement.named).length > 0;
-  if (positional.length === 0 && !hasNamed) return noArguments;
   const bound: (BindValue | Record<string, BindValue>)[] = [];
   for (let position = 0; position < positional.length; position++) bound.push(toBindValue(positional[position] as SqlValue));
-  if (hasNamed) {
+  if (hasNamedParameters(statement)) {
     const named: Record<string, BindValue> = {};
     for (const name of Object.keys(statement.named)) named[name] = toBindValue(statement.named[name] as SqlValue);
     bound.push(named);
@@ -62,15 +63,23 @@ function bindArguments(statement: Statement): BoundArguments {
   return bound as BindValue[];
 }
 
-/** Runs a write with its arguments passed directly for the common short lists (a spread call costs more). */
-function runWithArguments(statement: Database.Statement, bound: BoundArguments): Database.RunResult {
-  switch (bound.length) {
-    case 0: return statement.run();
-    case 1: return statement.run(bound[0]);
-    case 2: return statement.run(bound[0], bound[1]);
-    case 3: return statement.run(bound[0], bound[1], bound[2]);
-    default: return statement.run(...bound);
+/**
+ * Runs a write. Up to three positional arguments are passed directly, with no array and
+ * no spread call (the common INSERT's cost); anything else goes through bindArguments.
+ */
+function runWrite(prepared: Database.Statement, statement: Statement | undefined): Database.RunResult {
+  if (statement === undefined) return prepared.run();
+  const positional = statement.positional;
+  if (!hasNamedParameters(statement)) {
+    switch (positional.length) {
+      case 0: return prepared.run();
+      case 1: return prepared.run(toBindValue(positional[0] as SqlValue));
+      case 2: return prepared.run(toBindValue(positional[0] as SqlValue), toBindValue(positional[1] as SqlValue));
+      case 3: return prepared.run(toBindValue(positional[0] as SqlValue), toBindValue(positional[1] as SqlValue), toBindValue(positional[2] as SqlValue));
+      default: break;
+    }
   }
+  return prepared.run(...bindArguments(statement));
 }
 
 function toResultValue(value: unknown): SqlResultValue {
@@ -103,6 +112,13 @@ export class StatementRunner {
   /** Policy verdicts by SQL text (a pure function of the text), bounded like the statement cache. */
   private readonly checkedSql = new Map<string, readonly SqlStatementText[]>();
   private lastInsertRowid: Database.Statement | undefined;
+  /**
+   * The last request statement that was one SQLite statement, and its prepared statement:
+   * a request repeating one statement (a batch of INSERTs) skips both cache lookups. Both
+   * are pure functions of the text on this connection, so the memo never goes stale.
+   */
+  private lastSingleSql: string | undefined;
+  private lastSinglePrepared: PreparedPart | undefined;
 
   constructor(
     private readonly database: Database.Database,
@@ -171,12 +187,18 @@ export class StatementRunner {
 
   private runUntimed(statement: Statement): StatementResult {
     try {
+      if (statement.sql === this.lastSingleSql && this.lastSinglePrepared !== undefined) return this.runPrepared(this.lastSinglePrepared, statement);
       const parts = this.check(statement.sql);
-      if (parts.length === 1) return this.runPart(parts[0] as SqlStatementText, bindArguments(statement));
+      if (parts.length === 1) {
+        const prepared = this.prepare(parts[0] as SqlStatementText);
+        this.lastSingleSql = statement.sql;
+        this.lastSinglePrepared = prepared;
+        return this.runPrepared(prepared, statement);
+      }
       const hasParameters = statement.positional.length > 0 || Object.keys(statement.named).length > 0;
       if (hasParameters) return { kind: 'error', error: 'parameters need exactly one SQL statement per request statement' };
       let result: StatementResult = { kind: 'empty' };
-      for (const part of parts) result = this.runPart(part, noArguments);
+      for (const part of parts) result = this.runPrepared(this.prepare(part), undefined);
       return result;
     } catch (error) {
       if (isStatementError(error)) return { kind: 'error', error: error.message };
@@ -184,14 +206,14 @@ export class StatementRunner {
     }
   }
 
-  private runPart(part: SqlStatementText, bound: BoundArguments): StatementResult {
-    const prepared = this.prepare(part);
+  /** Runs one prepared SQLite statement with `statement`'s arguments (none when undefined). */
+  private runPrepared(prepared: PreparedPart, statement: Statement | undefined): StatementResult {
     if (this.options.purpose === 'read' && !prepared.readonly) {
       return { kind: 'error', error: 'attempt to change the database in a query: send writes to /db/execute' };
     }
     if (prepared.reader) {
       const rows: SqlResultValue[][] = [];
-      for (const row of prepared.statement.iterate(...bound) as IterableIterator<unknown[]>) {
+      for (const row of prepared.statement.iterate(...bindArguments(statement)) as IterableIterator<unknown[]>) {
         if (rows.length === this.options.resultRowCountMax) {
           return { kind: 'error', error: `result has more than ${this.options.resultRowCountMax} rows (resultRowCountMax)` };
         }
@@ -205,7 +227,7 @@ export class StatementRunner {
         rows,
       };
     }
-    const info = runWithArguments(prepared.statement, bound);
+    const info = runWrite(prepared.statement, statement);
     if (!prepared.reportsWrite) return { kind: 'empty' };
     return { kind: 'write', lastInsertId: this.exactLastInsertId(info.lastInsertRowid), rowsAffected: info.changes };
   }

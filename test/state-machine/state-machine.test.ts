@@ -297,3 +297,19 @@ test('timings: results carry timeSeconds when asked; stored dedup results never 
     assert.equal(machine.query([statement('SELECT 1')])[0]?.timeSeconds, undefined);
   }, { timings: true });
 });
+
+test('a repeated statement reuses its prepared statement across schema changes, and a repeated write is still refused as a query', () => {
+  withMachine('repeated-statement', (machine) => {
+    const insert = (value: number) => statement('INSERT INTO m VALUES (?)', value);
+    const outcome = machine.apply(1, entry([
+      'CREATE TABLE m(a)', insert(1), insert(2), 'DROP TABLE m', insert(3), 'CREATE TABLE m(a, b DEFAULT 7)', insert(4), 'CREATE TABLE n(x)', 'DROP TABLE m', 'CREATE TABLE m(a)', insert(5), insert(6),
+    ]));
+    assert.deepEqual(outcome.results.map((result) => result.kind), ['empty', 'write', 'write', 'empty', 'error', 'empty', 'error', 'empty', 'empty', 'empty', 'write', 'write']);
+    assert.match((outcome.results[4] as { error: string }).error, /no such table: m/);
+    assert.match((outcome.results[6] as { error: string }).error, /table m has 2 columns but 1 values were supplied/);
+    assert.deepEqual(rows(machine.query([statement('SELECT a FROM m ORDER BY a')])[0]), [[5], [6]]);
+    const asQuery = machine.query([insert(7), insert(8)]);
+    assert.deepEqual(asQuery.map((result) => result.kind), ['error', 'error']);
+    assert.deepEqual(rows(machine.query([statement('SELECT count(*) FROM m')])[0]), [[2]]);
+  });
+});
