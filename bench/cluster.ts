@@ -5,7 +5,10 @@
  *   4 KiB write + fdatasync loop measured in the same run (the floor of a durable write);
  * - single-row INSERTs from 64 concurrent clients (ops/s, p99);
  * - point reads at level none and linearizable (ops/s, p50, p99);
- * - failover: kill -9 the leader → first acknowledged write, 10 trials (p50, max).
+ * - failover: kill -9 the leader → first acknowledged write, 10 trials (p50, max);
+ * - failover with a hung leader (SIGSTOP: its connections stay open, so only the election
+ *   timeout can notice), BENCH_HUNG_TRIALS trials (p50, max);
+ * - spurious elections: term changes seen by every node across the load rows (should be 0).
  * Every phase is bounded by a count and a time budget. Build first (`npm run build`).
  *
  *   npm run bench:cluster     (BENCH_SECONDS_PER_ROW=3, BENCH_FAILOVER_TRIALS=10,
@@ -23,6 +26,7 @@ const failoverTrials = Number(process.env.BENCH_FAILOVER_TRIALS ?? 10);
 /** Per-try timeout while probing for the new leader, as PEERS.md measured etcd. */
 const failoverTryTimeoutMs = 300;
 const failoverTimeoutMs = 30_000;
+const hungLeaderTrials = Number(process.env.BENCH_HUNG_TRIALS ?? 5);
 const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
 
 interface Row {
@@ -118,13 +122,18 @@ async function reads(node: TestNode, level: string): Promise<Row> {
   }
 }
 
-/** Kills the leader and times the first acknowledged write on any survivor. */
-async function failoverTrial(cluster: TestCluster, trial: number): Promise<number> {
+type LeaderFailure = 'kill' | 'hang';
+
+/** Kills (kill -9) or hangs (SIGSTOP) the leader and times the first acknowledged write on any survivor. */
+async function failoverTrial(cluster: TestCluster, trial: number, failure: LeaderFailure = 'kill'): Promise<number> {
   const leader = await cluster.waitForLeader();
   const survivors = cluster.nodes.filter((node) => node !== leader);
   const pools = survivors.map((node) => new Pool(node.url, { connections: 1 }));
+  const pid = leader.process?.pid;
+  if (pid === undefined) throw new Error('the leader has no process');
   try {
-    await leader.kill();
+    if (failure === 'kill') await leader.kill();
+    else process.kill(pid, 'SIGSTOP');
     const killedAt = performance.now();
     for (let attempt = 0; performance.now() - killedAt < failoverTimeoutMs; attempt += 1) {
       const pool = pools[attempt % pools.length]!;
@@ -139,17 +148,19 @@ async function failoverTrial(cluster: TestCluster, trial: number): Promise<numbe
     throw new Error(`no acknowledged write within ${failoverTimeoutMs}ms of killing the leader`);
   } finally {
     await Promise.all(pools.map((pool) => pool.close()));
-    leader.start(cluster.flagsFor(leader));
+    if (failure === 'kill') leader.start(cluster.flagsFor(leader));
+    else process.kill(pid, 'SIGCONT');
     await cluster.waitForConvergence(cluster.nodes);
   }
 }
 
-async function failover(cluster: TestCluster): Promise<Row> {
+async function failover(cluster: TestCluster, failure: LeaderFailure, trials: number): Promise<Row> {
   const times: number[] = [];
-  for (let trial = 0; trial < failoverTrials; trial += 1) times.push(await failoverTrial(cluster, trial));
+  for (let trial = 0; trial < trials; trial += 1) times.push(await failoverTrial(cluster, trial, failure));
   const sorted = [...times].sort((a, b) => a - b);
+  const what = failure === 'kill' ? 'kill -9 leader' : 'hung leader (SIGSTOP)';
   return {
-    name: `failover: kill -9 leader → first acked write (${failoverTrials} trials)`,
+    name: `failover: ${what} → first acked write (${trials} trials)`,
     operationsPerSecond: Number.NaN,
     p50Ms: percentile(sorted, 0.5),
     p99Ms: sorted[sorted.length - 1] ?? Number.NaN,
@@ -162,9 +173,9 @@ function printTable(rows: readonly Row[], floorMs: number): void {
   const lines = rows.map((row) => [
     row.name,
     Number.isNaN(row.operationsPerSecond) ? '-' : row.operationsPerSecond.toFixed(0),
-    row.p50Ms.toFixed(2),
-    row.p99Ms.toFixed(2),
-    (row.p50Ms / floorMs).toFixed(2),
+    Number.isNaN(row.p50Ms) ? '-' : row.p50Ms.toFixed(2),
+    Number.isNaN(row.p99Ms) ? '-' : row.p99Ms.toFixed(2),
+    Number.isNaN(row.p50Ms) ? '-' : (row.p50Ms / floorMs).toFixed(2),
     row.note,
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)));
@@ -182,14 +193,22 @@ async function main(): Promise<void> {
     const created = await leader.execute(['CREATE TABLE bench (id INTEGER PRIMARY KEY, client INTEGER, iteration INTEGER, payload TEXT)']);
     if (created.status !== 200) throw new Error(`create table: ${created.text}`);
     const rows: Row[] = [];
+    const termsBeforeLoad = await Promise.all(cluster.nodes.map(async (node) => (await node.raftStatus()).term));
     const floor = rawFsync(cluster.rootDirectory);
     rows.push(floor);
     rows.push(await writes(leader, 1, 'INSERT, 1 client, sequential'));
     rows.push(await writes(leader, concurrentClients, `INSERT, ${concurrentClients} concurrent clients`));
     rows.push(await reads(leader, 'none'));
     rows.push(await reads(leader, 'linearizable'));
-    rows.push(await failover(cluster));
-    const timing = nodeFlags.length === 0 ? 'defaults: heartbeat 100 ms, election timeout 1000 ms' : nodeFlags.join(' ');
+    const termsAfterLoad = await Promise.all(cluster.nodes.map(async (node) => (await node.raftStatus()).term));
+    const termChanges = termsAfterLoad.reduce((sum, term, position) => sum + term - (termsBeforeLoad[position] ?? term), 0);
+    rows.push({
+      name: 'spurious elections: term changes on all nodes during the load rows', operationsPerSecond: Number.NaN,
+      p50Ms: Number.NaN, p99Ms: Number.NaN, note: `${termChanges} (terms ${termsBeforeLoad.join(',')} → ${termsAfterLoad.join(',')})`,
+    });
+    rows.push(await failover(cluster, 'kill', failoverTrials));
+    if (hungLeaderTrials > 0) rows.push(await failover(cluster, 'hang', hungLeaderTrials));
+    const timing = nodeFlags.length === 0 ? 'default timing' : nodeFlags.join(' ');
     console.log(`\nquorumlite 3-node cluster on loopback, ${secondsPerRow}s per row (${timing})\n`);
     printTable(rows, floor.p50Ms);
   } catch (error) {

@@ -83,12 +83,29 @@ export class NodeClusterService implements ClusterService {
     return leaderId;
   }
 
-  /** Sends a request to the leader, marked not to be forwarded again (one hop at most). */
-  #forwardControl(leaderId: NodeId, method: string, request: { timeoutMs: number }, context: CallContext): Promise<unknown> {
-    return callPeer(this.#runtime.transport, { id: leaderId }, method, { ...request, forward: false }, {
-      timeoutMs: request.timeoutMs,
-      signal: context.signal,
+  /**
+   * Sends a request to the leader, marked not to be forwarded again (one hop at most). If
+   * this node stops seeing that leader meanwhile (an election started, or another node
+   * won), the call is abandoned with UNAVAILABLE at once: the client retries rather than
+   * wait out its timeout on a leader that crashed or hung. As with a timeout, the write's
+   * outcome is then unknown to the client.
+   */
+  async #forwardControl(leaderId: NodeId, method: string, request: { timeoutMs: number }, context: CallContext): Promise<unknown> {
+    const leaderChange = new AbortController();
+    const unsubscribe = this.#runtime.subscribeLeaderChanges(() => {
+      if (this.#runtime.leaderId !== leaderId) leaderChange.abort();
     });
+    try {
+      return await callPeer(this.#runtime.transport, { id: leaderId }, method, { ...request, forward: false }, {
+        timeoutMs: request.timeoutMs,
+        signal: AbortSignal.any([context.signal, leaderChange.signal]),
+      });
+    } catch (error) {
+      if (!leaderChange.signal.aborted || context.signal.aborted) throw error;
+      throw new ServiceError('UNAVAILABLE', `leader ${leaderId} was lost while forwarding; retry`, { cause: error });
+    } finally {
+      unsubscribe();
+    }
   }
 
   async #forward(leaderId: NodeId, method: string, request: { timeoutMs: number }, context: CallContext): Promise<DataResponse> {

@@ -38,6 +38,8 @@ export interface QuorumNodeOptions extends NodeConfigInput {
   readonly queuedWriteCountMax?: number;
   /** Called if the Ready loop hits a broken invariant (the node has stopped serving writes). */
   readonly onFatal?: (error: Error) => void;
+  /** Randomness for election jitter and command seeds; default Math.random (tests pin it). */
+  readonly random?: () => number;
 }
 
 export const defaultClusterId = 'quorumlite';
@@ -77,6 +79,7 @@ export class QuorumNode {
       createCore: (coreConfig) => new RawNode(coreConfig),
       logger: options.logger,
       ...(options.onFatal === undefined ? {} : { onFatal: options.onFatal }),
+      ...(options.random === undefined ? {} : { random: options.random }),
     });
     this.membership = new Membership(this.runtime, options.logger);
     this.service = new NodeClusterService(this.runtime, this.membership, {

@@ -124,6 +124,8 @@ export class NodeRuntime {
   #savedCommit = 0;
   #unsavedCommit = 0;
   #lastLeaderContactMs = 0;
+  /** Ticks since the leader was last heard from (the core's election clock restarts then too). */
+  #ticksSinceLeaderContact = 0;
   #haltError: Error | undefined;
   #stopped = false;
   readonly #leaderListeners = new Set<() => void>();
@@ -165,6 +167,7 @@ export class NodeRuntime {
       this.#wake();
     });
     this.#transport.onSnapshot((metadata, tempFilePath) => this.#receiveSnapshot(metadata, tempFilePath));
+    this.#transport.onPeerDisconnected((id) => this.#onPeerDisconnected(id));
   }
 
   /**
@@ -348,7 +351,26 @@ export class NodeRuntime {
 
   #tick(): void {
     if (this.#core === undefined || this.#stopped) return;
+    this.#ticksSinceLeaderContact += 1;
     this.#core.tick();
+    this.#wake();
+  }
+
+  /**
+   * The leader's connection to this follower closed: it most likely exited or crashed (the
+   * kernel closes a killed process's sockets at once). Rather than wait out a whole election
+   * timeout of silence, move the election clock to where the leader's lease ends: the
+   * randomised rest of the timeout still spreads the candidates. A leader that is alive
+   * loses nothing: with pre-vote and check-quorum the other voters still in its lease refuse
+   * this node, and its next heartbeat restarts the clock.
+   */
+  #onPeerDisconnected(id: NodeId): void {
+    const core = this.#core;
+    if (core === undefined || this.#stopped || id !== this.#leaderId || this.#role === 'leader' || !this.isVoter()) return;
+    const ticks = Math.max(0, this.tickPlan.electionTicks - this.#ticksSinceLeaderContact);
+    this.#logger.info({ event: 'leader-disconnected', leader: id, ticks }, 'the leader closed its connection: election clock moved to its lease end');
+    for (let tick = 0; tick < ticks; tick += 1) core.tick();
+    this.#ticksSinceLeaderContact += ticks;
     this.#wake();
   }
 
@@ -357,6 +379,7 @@ export class NodeRuntime {
     const fromLeader = message.from === this.#leaderId || this.#leaderId === '';
     if (fromLeader && (message.type === 'MsgApp' || message.type === 'MsgHeartbeat' || message.type === 'MsgSnap')) {
       this.#lastLeaderContactMs = this.#now();
+      this.#ticksSinceLeaderContact = 0;
     }
     try {
       this.#core.step(message);
@@ -386,6 +409,7 @@ export class NodeRuntime {
     await writer.commit();
     this.#logger.info({ event: 'snapshot-received', index: snapshot.metadata.index, from: message.from }, 'snapshot received');
     this.#lastLeaderContactMs = this.#now();
+    this.#ticksSinceLeaderContact = 0;
     this.#core.step(message);
     this.#wake();
   }
@@ -823,6 +847,14 @@ export class NodeRuntime {
       throw this.#translateCoreError(error);
     }
     this.#wake();
+  }
+
+  /** Calls `listener` after every change of leader or role; returns the function that unregisters it. */
+  subscribeLeaderChanges(listener: () => void): () => void {
+    this.#leaderListeners.add(listener);
+    return () => {
+      this.#leaderListeners.delete(listener);
+    };
   }
 
   /** Resolves once `accept(leaderId)` holds; rejects with TIMEOUT after timeoutMs. */

@@ -31,6 +31,8 @@ export interface InboundContext {
   /** Tracks a running snapshot (it holds a slot until `done` settles). */
   trackSnapshot(receiver: SnapshotReceiver): void;
   reportError(error: Error): void;
+  /** A handshaken peer's connection closed. */
+  reportDisconnected(id: string): void;
   forget(connection: InboundConnection): void;
 }
 
@@ -72,6 +74,7 @@ export class InboundConnection {
       if (error instanceof TransportError) this.context.metrics.connectionsRejected++;
       this.context.reportError(error);
     }
+    if (this.hello !== undefined) this.context.reportDisconnected(this.hello.nodeId);
     this.context.forget(this);
   }
 

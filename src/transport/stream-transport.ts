@@ -59,6 +59,9 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
   private flushScheduled: NodeJS.Immediate | undefined;
   private readonly pendingUnreachable = new Set<string>();
   private unreachableReport: NodeJS.Immediate | undefined;
+  private readonly pendingDisconnected = new Set<string>();
+  private disconnectedReport: NodeJS.Immediate | undefined;
+  private disconnectedHandler: ((id: string) => void) | undefined;
   private readonly inbound = new Set<InboundConnection>();
   private readonly dialled = new Set<FramedConnection>();
   private readonly snapshotsReceiving = new Set<SnapshotReceiver>();
@@ -154,6 +157,10 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
     this.unreachableHandler = handler;
   }
 
+  onPeerDisconnected(handler: (id: string) => void): void {
+    this.disconnectedHandler = handler;
+  }
+
   onError(handler: (error: Error) => void): void {
     this.errorHandler = handler;
   }
@@ -215,6 +222,9 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
     if (this.unreachableReport !== undefined) clearImmediate(this.unreachableReport);
     this.unreachableReport = undefined;
     this.pendingUnreachable.clear();
+    if (this.disconnectedReport !== undefined) clearImmediate(this.disconnectedReport);
+    this.disconnectedReport = undefined;
+    this.pendingDisconnected.clear();
     this.dirtyLinks.clear();
     const listener = this.listener;
     this.listener = undefined;
@@ -305,6 +315,26 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
       for (const id of pending) {
         try {
           handler(id);
+        } catch (error) {
+          this.reportError(error instanceof Error ? error : new Error(String(error)));
+        }
+      }
+    });
+  }
+
+  /** Like unreachable reports: in a later turn, once per peer per turn. */
+  private reportDisconnected(id: string): void {
+    if (this.state === 'closed') return;
+    this.pendingDisconnected.add(id);
+    this.disconnectedReport ??= setImmediate(() => {
+      this.disconnectedReport = undefined;
+      const pending = [...this.pendingDisconnected];
+      this.pendingDisconnected.clear();
+      const handler = this.disconnectedHandler;
+      if (handler === undefined || this.state === 'closed') return;
+      for (const peerId of pending) {
+        try {
+          handler(peerId);
         } catch (error) {
           this.reportError(error instanceof Error ? error : new Error(String(error)));
         }
@@ -461,6 +491,7 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
         void receiver.done.then(() => this.snapshotsReceiving.delete(receiver));
       },
       reportError: (error) => this.reportError(error),
+      reportDisconnected: (id) => this.reportDisconnected(id),
       forget: (connection) => this.inbound.delete(connection),
     };
   }

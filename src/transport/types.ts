@@ -100,6 +100,12 @@ export interface Transport<Message extends RaftMessageLike = RaftMessageLike> {
    * most once per peer per turn.
    */
   onUnreachable(handler: (id: string) => void): void;
+  /**
+   * A connection a peer dialled to this node (after its handshake) closed: the peer exited,
+   * crashed or dropped the link. A hint only (it may reconnect at once); always in a later
+   * event-loop turn, at most once per peer per turn.
+   */
+  onPeerDisconnected(handler: (id: string) => void): void;
   call(target: CallTarget, method: string, payload: unknown, options?: CallOptions): Promise<unknown>;
   handle(method: string, handler: CallHandler): void;
   sendSnapshot(to: string, metadata: unknown, filePath: string, options?: SendSnapshotOptions): Promise<void>;

@@ -117,6 +117,22 @@ export function defineMessageSuite(kind: TransportKind): void {
       );
     });
 
+    it('reports a peer disconnected, once, when the connection it dialled closes', async () => {
+      const a = await harness.create('a');
+      const b = await harness.create('b');
+      harness.introduce(a, b);
+      const received = collectMessages(b);
+      const disconnected: string[] = [];
+      b.onPeerDisconnected((id) => disconnected.push(id));
+      a.send([message('a', 'b', { index: 1 })]);
+      await waitFor('the message', () => received.length === 1);
+      assert.deepStrictEqual(disconnected, [], 'nothing while the connection is open');
+      await a.close();
+      await waitFor('the report', () => disconnected.length > 0);
+      await sleep(10);
+      assert.deepStrictEqual(disconnected, ['a'], 'the dialling peer, once');
+    });
+
     it('drops messages to a peer with no address and reports it unreachable', async () => {
       const a = await harness.create('a');
       const unreachable: string[] = [];
