@@ -137,12 +137,15 @@ test('decode refuses counts over their bounds before allocating', () => {
   rejects(() => decodeCommand(bytes), 'BAD_COMMAND', /statement count 10001 is more than the bound/);
 });
 
-test('SQL shared between statements is recognized byte for byte: same length but different text, and past the short-compare length', () => {
-  const longSql = `SELECT '${'x'.repeat(300)}'`;
-  const longOther = `SELECT '${'x'.repeat(299)}y'`;
+test('SQL shared between statements is recognized byte for byte: same length but different text, at and past the short-compare length', () => {
+  // 256 bytes is the longest span compared in JavaScript; 257 goes to Buffer.compare. Each pair differs only in its last byte.
+  const sqlOfBytes = (byteCount: number, last: string): string => `SELECT '${'x'.repeat(byteCount - 10)}${last}'`;
+  const atBound = [sqlOfBytes(256, 'a'), sqlOfBytes(256, 'b')];
+  const overBound = [sqlOfBytes(257, 'a'), sqlOfBytes(257, 'b')];
+  assert.deepEqual([...atBound, ...overBound].map((sql) => Buffer.byteLength(sql)), [256, 256, 257, 257]);
   const original = command([
     statement('SELECT 1'), statement('SELECT 2'), statement('SELECT 2'), statement('SELECT ü'), statement('SELECT ü'),
-    statement(longSql), statement(longSql), statement(longOther), statement('SELECT 1'),
+    ...[...atBound, atBound[1] as string, ...overBound, overBound[1] as string, overBound[0] as string].map((sql) => statement(sql)), statement('SELECT 1'),
   ]);
   const decoded = decodeCommand(encodeCommand(original));
   assert.deepEqual(decoded.statements.map((item) => item.sql), original.statements.map((item) => item.sql));
