@@ -3,7 +3,7 @@
  * 127.0.0.1/.2/.3, node 1 bootstrapping and the others joining it. Every commit is
  * fsynced on a quorum before it is acknowledged (the storage's group-committed fsync).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpOrigin, parseJson } from '../lib/http.js';
@@ -12,6 +12,20 @@ import { clusterSize, clusterWaitMs, type ReadMode, type ReplicatedSystem } from
 
 export const repositoryRoot = new URL('../../', import.meta.url).pathname;
 export const quorumliteCliPath = join(repositoryRoot, 'dist', 'cli', 'main.js');
+
+/**
+ * Copies the built package (dist/ and package.json, node_modules linked) into `directory`
+ * and returns the copy's CLI path, so every node of one run, restarts included, runs the
+ * same build even if someone rebuilds dist/ meanwhile.
+ */
+export function snapshotBuild(directory: string): string {
+  const buildDirectory = join(directory, 'build');
+  mkdirSync(buildDirectory, { recursive: true });
+  cpSync(join(repositoryRoot, 'dist'), join(buildDirectory, 'dist'), { recursive: true });
+  cpSync(join(repositoryRoot, 'package.json'), join(buildDirectory, 'package.json'));
+  symlinkSync(join(repositoryRoot, 'node_modules'), join(buildDirectory, 'node_modules'), 'dir');
+  return join(buildDirectory, 'dist', 'cli', 'main.js');
+}
 const insertSql = 'INSERT OR REPLACE INTO kv(k, v) VALUES(?, ?)';
 const selectSql = 'SELECT v FROM kv WHERE k = ?';
 
@@ -43,6 +57,7 @@ export class QuorumliteSystem implements ReplicatedSystem {
   readonly rootDirectory = mkdtempSync(join(tmpdir(), 'quorumlite-compare-'));
   readonly #nodes: QuorumliteNode[] = [];
   #leader = 0;
+  #cliPath = quorumliteCliPath;
   /** Node flags that go before the script (`--cpu-prof …`), when profiling. */
   readonly #nodeOptions: readonly string[];
 
@@ -62,6 +77,7 @@ export class QuorumliteSystem implements ReplicatedSystem {
 
   async start(): Promise<void> {
     if (!existsSync(quorumliteCliPath)) throw new Error(`${quorumliteCliPath} is missing: run \`npm run build\` first`);
+    this.#cliPath = snapshotBuild(this.rootDirectory);
     const taken = new Set<number>();
     for (let index = 0; index < clusterSize; index += 1) {
       const host = `127.0.0.${index + 1}`;
@@ -79,7 +95,7 @@ export class QuorumliteSystem implements ReplicatedSystem {
   #arguments(index: number): string[] {
     const node = this.#node(index);
     const others = this.#nodes.filter((other) => other !== node).map((other) => `${other.host}:${other.raftPort}`);
-    return [...this.#nodeOptions, quorumliteCliPath, 'serve', '--data-dir', join(this.rootDirectory, `node${index + 1}`),
+    return [...this.#nodeOptions, this.#cliPath, 'serve', '--data-dir', join(this.rootDirectory, `node${index + 1}`),
       '--http-addr', `${node.host}:${node.httpPort}`, '--raft-addr', `${node.host}:${node.raftPort}`,
       '--log-level', 'warn', ...(index === 0 ? [] : ['--join', others.join(',')])];
   }
