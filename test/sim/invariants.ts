@@ -8,7 +8,7 @@
  * - log-matching: two logs holding an entry with the same index and term hold the same
  *   entry and the same entries before it. Checked by induction: every (index, term)
  *   ever persisted must always come with the same payload and the same previous term.
- * - leader-completeness: a new leader's log holds every entry committed before it.
+ * - leader-completeness: a new leader's log holds every entry committed in an earlier term.
  * - state-machine-safety: every node applies the same entry at each index.
  * - durable-state-monotonic: a node's persisted term and commit never go back.
  * - applied-beyond-commit: nothing is applied before its commit is persisted.
@@ -52,6 +52,9 @@ export class SafetyMonitor {
   /** committed[index] = what was applied at index (by whoever applied it first). */
   private readonly committed: (CommittedEntry | undefined)[] = [];
   committedIndexMax = 0;
+  /** commitTerms[index] = the term of the first node seen persisting a commit >= index. */
+  private readonly commitTerms: number[] = [];
+  private commitObservedMax = 0;
 
   observeLeader(nodeId: string, term: number): void {
     const existing = this.leaderByTerm.get(term);
@@ -142,18 +145,35 @@ export class SafetyMonitor {
     }
   }
 
-  /** `nodeId` just became leader of `term`; its (fully persisted) log must hold every committed entry. */
+  /**
+   * A node persisted commit index `commit` while in `term`. The first such observation of
+   * an index records the term it was committed in, or a later one (a node can only learn
+   * of a commit from the leader that made it, or later): never an earlier one.
+   */
+  observeCommit(term: number, commit: number): void {
+    for (let index = this.commitObservedMax + 1; index <= commit; index++) this.commitTerms[index] = term;
+    if (commit > this.commitObservedMax) this.commitObservedMax = commit;
+  }
+
+  /**
+   * `nodeId` just became leader of `term`; its (fully persisted) log must hold every entry
+   * committed in an earlier term (Raft's leader completeness: a leader of an older term,
+   * elected late on a delayed vote, need not hold entries committed in newer terms).
+   */
   checkLeaderCompleteness(nodeId: string, term: number, log: DurableTwin): void {
-    const snapshotIndex = log.firstIndex() - 1;
-    if (log.lastIndex() < this.committedIndexMax) {
-      throw new InvariantViolation('leader-completeness', `${nodeId} leads term ${term} with last index ${log.lastIndex()} < committed ${this.committedIndexMax}`);
+    let requiredIndexMax = 0;
+    for (let index = 1; index <= this.commitObservedMax; index++) {
+      if ((this.commitTerms[index] ?? Infinity) < term) requiredIndexMax = index;
     }
-    for (let index = Math.max(1, snapshotIndex); index <= this.committedIndexMax; index++) {
+    if (log.lastIndex() < requiredIndexMax) {
+      throw new InvariantViolation('leader-completeness', `${nodeId} leads term ${term} with last index ${log.lastIndex()}, but ${requiredIndexMax} was committed in term ${this.commitTerms[requiredIndexMax]}`);
+    }
+    for (let index = Math.max(1, log.firstIndex() - 1); index <= requiredIndexMax; index++) {
       const committed = this.committed[index];
-      if (committed === undefined) continue;
+      if (committed === undefined || (this.commitTerms[index] ?? Infinity) >= term) continue;
       const held = log.term(index);
       if (held !== committed.term) {
-        throw new InvariantViolation('leader-completeness', `${nodeId} leads term ${term} holding ${index}/${held}, but ${index}/${committed.term} was committed (applied by ${committed.firstNode})`);
+        throw new InvariantViolation('leader-completeness', `${nodeId} leads term ${term} holding ${index}/${held}, but ${index}/${committed.term} was committed in term ${this.commitTerms[index]} (applied by ${committed.firstNode})`);
       }
     }
   }

@@ -348,6 +348,7 @@ export class Simulation {
     }
     if (ready.hardState !== undefined) {
       this.monitor.observeHardState(node.id, ready.hardState, node.twin.hardState());
+      this.monitor.observeCommit(ready.hardState.term, ready.hardState.commit);
       twin.persist({ hardState: ready.hardState, entries: [] });
     }
   }
