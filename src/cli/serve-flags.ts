@@ -3,6 +3,7 @@
  * after rqlited's where rqlited has a flag for the same thing. Parsing is pure: it
  * returns options or throws a UsageError, which the CLI prints and exits 2 on.
  */
+import { nodeConfigDefaults } from '../node/config.js';
 import { parseDurationMs, DurationError } from './duration.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -64,8 +65,8 @@ export const serveUsage = `Usage: quorumlite serve [flags]
   --join ADDR[,ADDR...]     Raft addresses of cluster members to join
   --bootstrap-expect N      form a cluster of N nodes found through --join
   --raft-non-voter          join as a non-voting member (read replica)
-  --heartbeat-ms MS         leader heartbeat interval (default 100)
-  --election-timeout-ms MS  election timeout (default 1000)
+  --heartbeat-ms MS         leader heartbeat interval (default ${nodeConfigDefaults.heartbeatMs})
+  --election-timeout-ms MS  election timeout; elections start after [T, 2T) of silence (default ${nodeConfigDefaults.electionTimeoutMs})
   --raft-snap N             snapshot after N applied entries (default 8192)
   --raft-snap-int DURATION  how often to check the snapshot threshold (default 10s)
   --raft-trailing-logs N    log entries kept behind a snapshot (default 1024)
@@ -206,9 +207,9 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
   const raftAdvertised = flags.get('raft-adv-addr');
   const raftAdvertisedAddress = raftAdvertised === undefined ? raftAddress : parseHostPort(raftAdvertised, 'raft-adv-addr');
   const nodeIdText = flags.get('node-id');
-  const heartbeatMs = parseInteger(flags.get('heartbeat-ms') ?? '100', 'heartbeat-ms', heartbeatMsMin, electionTimeoutMsMax);
+  const heartbeatMs = parseInteger(flags.get('heartbeat-ms') ?? String(nodeConfigDefaults.heartbeatMs), 'heartbeat-ms', heartbeatMsMin, electionTimeoutMsMax);
   const electionTimeoutMs = parseInteger(
-    flags.get('election-timeout-ms') ?? '1000', 'election-timeout-ms', heartbeatMsMin, electionTimeoutMsMax,
+    flags.get('election-timeout-ms') ?? String(nodeConfigDefaults.electionTimeoutMs), 'election-timeout-ms', heartbeatMsMin, electionTimeoutMsMax,
   );
   if (electionTimeoutMs < 2 * heartbeatMs) {
     throw new UsageError(`--election-timeout-ms (${electionTimeoutMs}) must be at least twice --heartbeat-ms (${heartbeatMs})`);

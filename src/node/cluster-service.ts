@@ -83,40 +83,39 @@ export class NodeClusterService implements ClusterService {
     return leaderId;
   }
 
-  /**
-   * Sends a request to the leader, marked not to be forwarded again (one hop at most). If
-   * this node stops seeing that leader meanwhile (an election started, or another node
-   * won), the call is abandoned with UNAVAILABLE at once: the client retries rather than
-   * wait out its timeout on a leader that crashed or hung. As with a timeout, the write's
-   * outcome is then unknown to the client.
-   */
-  async #forwardControl(leaderId: NodeId, method: string, request: { timeoutMs: number }, context: CallContext): Promise<unknown> {
-    const leaderChange = new AbortController();
-    const unsubscribe = this.#runtime.subscribeLeaderChanges(() => {
-      if (this.#runtime.leaderId !== leaderId) leaderChange.abort();
+  /** Sends a request to the leader, marked not to be forwarded again (one hop at most). */
+  #forwardControl(leaderId: NodeId, method: string, request: { timeoutMs: number }, context: CallContext, signal = context.signal): Promise<unknown> {
+    return callPeer(this.#runtime.transport, { id: leaderId }, method, { ...request, forward: false }, {
+      timeoutMs: request.timeoutMs,
+      signal,
     });
-    try {
-      return await callPeer(this.#runtime.transport, { id: leaderId }, method, { ...request, forward: false }, {
-        timeoutMs: request.timeoutMs,
-        signal: AbortSignal.any([context.signal, leaderChange.signal]),
-      });
-    } catch (error) {
-      if (!leaderChange.signal.aborted || context.signal.aborted) throw error;
-      throw new ServiceError('UNAVAILABLE', `leader ${leaderId} was lost while forwarding; retry`, { cause: error });
-    } finally {
-      unsubscribe();
-    }
   }
 
+  /**
+   * Forwards a client's data request. If this node stops seeing that leader meanwhile (an
+   * election started, or another node won), the call is abandoned with UNAVAILABLE at
+   * once: the client retries rather than wait out its timeout on a leader that crashed or
+   * hung. As with a timeout, the outcome of a write is then unknown to the client.
+   * (Control calls — step-down, remove — change the leader on purpose: not abandoned.)
+   */
   async #forward(leaderId: NodeId, method: string, request: { timeoutMs: number }, context: CallContext): Promise<DataResponse> {
+    const leaderLost = new AbortController();
+    const unsubscribe = this.#runtime.subscribeLeaderChanges(() => {
+      if (this.#runtime.leaderId !== leaderId) leaderLost.abort();
+    });
     try {
-      return (await this.#forwardControl(leaderId, method, request, context)) as DataResponse;
+      return (await this.#forwardControl(leaderId, method, request, context, AbortSignal.any([context.signal, leaderLost.signal]))) as DataResponse;
     } catch (error) {
+      if (leaderLost.signal.aborted && !context.signal.aborted) {
+        throw new ServiceError('UNAVAILABLE', `leader ${leaderId} was lost while forwarding; retry`, { cause: error });
+      }
       // One hop only: a leader that lost leadership meanwhile answers NOT_LEADER; the client retries.
       if (error instanceof ServiceError && error.code === 'NOT_LEADER') {
         throw new ServiceError('UNAVAILABLE', 'leadership changed while forwarding; retry', { cause: error });
       }
       throw error;
+    } finally {
+      unsubscribe();
     }
   }
 

@@ -50,8 +50,11 @@ export const nodeConfigDefaults = {
   joinAddresses: [] as readonly string[],
   bootstrapExpect: 0,
   nonVoter: false,
-  heartbeatMs: 100,
-  electionTimeoutMs: 1000,
+  // Measured on a loaded 2-core box (bench:cluster): 50/500 saw no term change under
+  // 64-client load; a hung leader is replaced in about 0.6 s (a crashed one sooner: its
+  // followers see its connections close). 50/300 had spurious elections under load.
+  heartbeatMs: 50,
+  electionTimeoutMs: 500,
   snapshotThresholdEntries: 8192,
   snapshotIntervalMs: 10_000,
   snapshotTrailingEntries: 1024,

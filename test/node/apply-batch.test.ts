@@ -1,7 +1,8 @@
 /**
  * Committed entries apply in batches (one SQLite transaction per run of commands):
  * the split at membership changes and at the batch bound, and, end to end, concurrent
- * writes that commit together apply as one batch and each gets its own results.
+ * writes that commit together apply as one batch (on the leader while the next entries
+ * are being saved) and each gets its own results.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,8 @@ import { applyBatchEntryCountMax } from '../../src/state-machine/state-machine.j
 import { freePort, waitFor } from '../cluster/harness.js';
 
 const directories: string[] = [];
+const saveDelayMs = 5;
+const writeSpacingMs = 1;
 const context = { signal: new AbortController().signal };
 
 after(() => {
@@ -56,7 +59,7 @@ function insert(value: string): ExecuteRequest {
   };
 }
 
-test('concurrent writes committed together apply as one batch, and each write gets its own results', async () => {
+test('concurrent writes committed together apply as one batch, overlapping the next save on the leader, and each write gets its own results', async () => {
   const directory = mkdtempSync(join(tmpdir(), 'quorumlite-apply-batch-'));
   directories.push(directory);
   const host = '127.0.0.1';
@@ -70,18 +73,43 @@ test('concurrent writes committed together apply as one batch, and each write ge
     await waitFor('leadership', () => (node.runtime.isLeader ? true : undefined));
     await node.service.execute({ ...insert('unused'), statements: [{ sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)', positional: [], named: {} }] }, context);
     const stateMachine = node.runtime.stateMachine;
+    const storage = node.runtime.storage;
     const batchSizes: number[] = [];
+    let savesInFlight = 0;
+    let appliedDuringSave = 0;
     const applyBatch = stateMachine.applyBatch.bind(stateMachine);
     Object.assign(stateMachine, {
       applyBatch: (entries: Parameters<typeof applyBatch>[0]) => {
         batchSizes.push(entries.length);
+        if (savesInFlight > 0) appliedDuringSave += 1;
         return applyBatch(entries);
       },
     });
-    const writeCount = 50;
-    const answers = await Promise.all(Array.from({ length: writeCount }, (_, position) => node.service.execute(insert(`value-${position}`), context)));
+    const save = storage.save.bind(storage);
+    Object.assign(storage, {
+      // A slow disk: each save answers saveDelayMs late, so writes keep arriving during saves.
+      save: async (request: Parameters<typeof save>[0]) => {
+        savesInFlight += 1;
+        try {
+          await save(request);
+          await new Promise((resolve) => setTimeout(resolve, saveDelayMs));
+        } finally {
+          savesInFlight -= 1;
+        }
+      },
+    });
+    // A steady stream of writes, one every writeSpacingMs: new entries arrive while earlier ones commit.
+    const writeCount = 100;
+    const answers: Promise<{ value: string; answer: Awaited<ReturnType<typeof node.service.execute>> }>[] = [];
+    for (let position = 0; position < writeCount; position += 1) {
+      const value = `value-${position}`;
+      answers.push(node.service.execute(insert(value), context).then((answer) => ({ value, answer })));
+      await new Promise((resolve) => setTimeout(resolve, writeSpacingMs));
+    }
+    const settled = await Promise.all(answers);
     assert.ok(Math.max(...batchSizes) > 1, `some writes applied together (batch sizes ${batchSizes.join(',')})`);
     assert.equal(batchSizes.reduce((sum, size) => sum + size, 0), writeCount);
+    assert.ok(appliedDuringSave > 0, 'the leader applied committed entries while the next ones were being saved');
     const read = await node.service.query({
       statements: [{ sql: 'SELECT id, v FROM t', positional: [], named: {} }], transaction: false, timings: false, timeoutMs: 10_000,
       dbTimeoutMs: null, forward: true, credentials: null, level: 'none', freshnessMs: null, freshnessStrict: false, minIndex: null,
@@ -89,12 +117,13 @@ test('concurrent writes committed together apply as one batch, and each write ge
     }, context);
     const rows = read.results[0]?.kind === 'rows' ? read.results[0].rows : [];
     const valueById = new Map(rows.map((row) => [Number(row[0]), String(row[1])]));
-    answers.forEach((answer, position) => {
+    assert.equal(settled.length, writeCount);
+    for (const { value, answer } of settled) {
       const result = answer.results[0];
       assert.equal(result?.kind, 'write');
       const id = result?.kind === 'write' ? Number(result.lastInsertId) : Number.NaN;
-      assert.equal(valueById.get(id), `value-${position}`, `write ${position} got the id of its own row`);
-    });
+      assert.equal(valueById.get(id), value, `the write of ${value} got the id of its own row`);
+    }
   } finally {
     await node.stop({ transferLeadership: false });
   }

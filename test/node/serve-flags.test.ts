@@ -36,8 +36,8 @@ test('defaults match rqlited: HTTP 4001, Raft 4002, ./data, id from the raft add
   assert.deepEqual(options.joinAddresses, []);
   assert.equal(options.bootstrapExpect, 0);
   assert.equal(options.nonVoter, false);
-  assert.equal(options.heartbeatMs, 100);
-  assert.equal(options.electionTimeoutMs, 1000);
+  assert.equal(options.heartbeatMs, 50);
+  assert.equal(options.electionTimeoutMs, 500);
   assert.equal(options.snapshotThresholdEntries, 8192);
   assert.equal(options.snapshotIntervalMs, 10_000);
   assert.equal(options.logLevel, 'info');
@@ -50,7 +50,7 @@ test('every flag, in both --name value and --name=value forms', () => {
     '--node-id', 'n1', '--http-addr=127.0.0.2:5001', '--raft-addr', '127.0.0.2:5002',
     '--http-adv-addr', 'db1.example:5001', '--raft-adv-addr=db1.example:5002', '--data-dir', '/tmp/x',
     '--join', 'http://127.0.0.3:5002,127.0.0.4:5002', '--bootstrap-expect', '3', '--raft-non-voter',
-    '--heartbeat-ms', '50', '--election-timeout-ms=500', '--raft-snap', '100', '--raft-snap-int', '1m30s',
+    '--heartbeat-ms', '75', '--election-timeout-ms=750', '--raft-snap', '100', '--raft-snap-int', '1m30s',
     '--log-level', 'warn', '--raft-trailing-logs', '0', '--http-max-body-bytes', '4096',
   ]);
   assert.equal(options.snapshotTrailingEntries, 0);
@@ -61,8 +61,8 @@ test('every flag, in both --name value and --name=value forms', () => {
   assert.deepEqual(options.joinAddresses, ['127.0.0.3:5002', '127.0.0.4:5002']);
   assert.equal(options.bootstrapExpect, 3);
   assert.equal(options.nonVoter, true);
-  assert.equal(options.heartbeatMs, 50);
-  assert.equal(options.electionTimeoutMs, 500);
+  assert.equal(options.heartbeatMs, 75);
+  assert.equal(options.electionTimeoutMs, 750);
   assert.equal(options.snapshotThresholdEntries, 100);
   assert.equal(options.snapshotIntervalMs, 90_000);
   assert.equal(options.logLevel, 'warn');
