@@ -33,6 +33,11 @@ interface SimNode {
 class History {
   readonly leaders = new Map<number, NodeId>();
   readonly applied = new Map<number, string>();
+  /**
+   * Per applied index, the lowest term a node was in when it applied it. The entry was
+   * committed in that term or earlier (a node learns a commit from a leader of its term).
+   */
+  private readonly appliedInTerm = new Map<number, number>();
 
   recordRole(id: NodeId, term: number, role: string, lastIndex: number): void {
     if (role !== 'leader') return;
@@ -40,18 +45,21 @@ class History {
     assert.ok(existing === undefined || existing === id, `two leaders in term ${term}: ${existing} and ${id}`);
     if (existing === undefined) {
       // Leader completeness, in the form visible from outside: a new leader's log reaches
-      // at least every index already applied (hence committed) anywhere.
-      const highestApplied = Math.max(0, ...this.applied.keys());
-      assert.ok(lastIndex >= highestApplied, `leader ${id} of term ${term} ends at ${lastIndex} < applied ${highestApplied}`);
+      // every index committed in an earlier term. (A late leader of an older term need
+      // not have entries committed in later terms.)
+      let required = 0;
+      for (const [index, appliedTerm] of this.appliedInTerm) if (appliedTerm < term && index > required) required = index;
+      assert.ok(lastIndex >= required, `leader ${id} of term ${term} ends at ${lastIndex} < ${required}, committed earlier`);
     }
     this.leaders.set(term, id);
   }
 
-  recordApplied(id: NodeId, index: number, term: number, data: Uint8Array): void {
+  recordApplied(id: NodeId, index: number, term: number, data: Uint8Array, nodeTerm: number): void {
     const value = `${term}:${decoder.decode(data)}`;
     const existing = this.applied.get(index);
     assert.ok(existing === undefined || existing === value, `${id} applied ${value} at ${index}, another node ${existing}`);
     this.applied.set(index, value);
+    this.appliedInTerm.set(index, Math.min(nodeTerm, this.appliedInTerm.get(index) ?? Infinity));
   }
 }
 
@@ -133,7 +141,8 @@ class Simulation {
       if (!this.cut.has(message.from) && !this.cut.has(message.to)) this.network.push(message);
       else if (message.type === 'MsgSnap') raw.reportSnapshot(message.to, 'failure');
     }
-    for (const entry of ready.committedEntries) this.history.recordApplied(node.id, entry.index, entry.term, entry.data);
+    const nodeTerm = raw.status().term;
+    for (const entry of ready.committedEntries) this.history.recordApplied(node.id, entry.index, entry.term, entry.data, nodeTerm);
     for (const read of ready.readStates) {
       const committedWhenAsked = Number(decoder.decode(read.context).split(':')[0]);
       assert.ok(read.index >= committedWhenAsked, `read index ${read.index} misses commit ${committedWhenAsked} made before the read`);
