@@ -106,6 +106,10 @@ export class Membership {
     const isVoter = confState.voters.includes(request.id);
     const isLearner = confState.learners.includes(request.id);
     if ((isVoter || isLearner) && known?.raftAddress === request.raftAddress) {
+      // Only a node without state asks to join (one with state rejoins by itself), so a
+      // member asking again has lost its log: replicate to it from scratch, or the
+      // leader would take its rejections for stale ones and wait forever.
+      runtime.forgetFollowerLog(request.id);
       if (isLearner && request.voter) await this.#promote(request);
       else this.#logger.info({ event: 'join-noop', node: request.id }, 'node is already a member with this address');
       return;

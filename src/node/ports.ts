@@ -20,6 +20,7 @@ export interface RaftCore {
   readIndex(context: Uint8Array): void;
   transferLeadership(to: NodeId): void;
   reportUnreachable(id: NodeId): void;
+  forgetFollowerLog(id: NodeId): void;
   reportSnapshot(id: NodeId, status: 'finish' | 'failure'): void;
   hasReady(): boolean;
   ready(): Ready;

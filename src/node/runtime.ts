@@ -879,6 +879,17 @@ export class NodeRuntime {
     this.#wake();
   }
 
+  /** Leader only: `id` came back with an empty log under the same id; replicate to it from scratch. */
+  forgetFollowerLog(id: NodeId): void {
+    const core = this.#requireCore();
+    try {
+      core.forgetFollowerLog(id);
+    } catch (error) {
+      throw this.#translateCoreError(error);
+    }
+    this.#wake();
+  }
+
   /** Calls `listener` after every change of leader or role; returns the function that unregisters it. */
   subscribeLeaderChanges(listener: () => void): () => void {
     this.#leaderListeners.add(listener);

@@ -99,6 +99,17 @@ export class Progress {
     }
   }
 
+  /**
+   * The follower lost its log (its data directory was wiped and it came back under the
+   * same id): nothing it acknowledged is there any more. Probe from the leader's end
+   * with no match, so rejections walk back as far as the follower's real log.
+   */
+  forgetMatch(leaderLastIndex: number): void {
+    this.resetState('probe');
+    this.match = 0;
+    this.next = leaderLastIndex + 1;
+  }
+
   becomeReplicate(): void {
     this.resetState('replicate');
     this.next = this.match + 1;

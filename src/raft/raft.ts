@@ -832,6 +832,15 @@ export class Raft {
     return successor;
   }
 
+  forgetFollowerLog(id: NodeId): void {
+    this.requireLeader('forgetFollowerLog');
+    if (id === this.id) throw new RaftError('INVALID_ARGUMENT', 'the leader cannot forget its own log');
+    const progress = this.progress.get(id);
+    if (progress === undefined) throw new RaftError('INVALID_ARGUMENT', `${id} is not a member`);
+    progress.forgetMatch(this.log.lastIndex());
+    this.sendAppend(id);
+  }
+
   reportUnreachable(id: NodeId): void {
     const progress = this.role === 'leader' ? this.progress.get(id) : undefined;
     if (progress?.state === 'replicate') progress.becomeProbe();

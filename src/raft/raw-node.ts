@@ -83,6 +83,19 @@ export class RawNode {
   }
 
   /**
+   * Leader only: `id` lost its log (it came back with an empty data directory under the
+   * same id). The leader's record of what it acknowledged is void: a follower's
+   * rejections below that record look stale and would be ignored forever, so it is
+   * dropped and the leader probes the follower's log from scratch. Lowering a voter's
+   * match can only delay commits, never commit early. (A voter that lost its log also
+   * lost its vote and the entries it acknowledged: an operator should remove and re-add
+   * it rather than let it rejoin under the same id.)
+   */
+  forgetFollowerLog(id: NodeId): void {
+    this.raft.forgetFollowerLog(id);
+  }
+
+  /**
    * The outcome of sending a snapshot to `id`. The runtime must report every MsgSnap it
    * was handed, 'failure' included (lost connection, transfer error): until then the
    * leader sends that follower nothing else, because a snapshot transfer may take longer
