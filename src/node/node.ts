@@ -13,7 +13,6 @@ import type { HttpServerOptions } from '../http/options.js';
 import { RawNode } from '../raft/raw-node.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { SqliteStateMachine } from '../state-machine/state-machine.js';
-import type { Statement } from '../state-machine/types.js';
 import { DurableStorage } from '../storage/durable-storage.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
 import type { TransportLimits } from '../transport/limits.js';
@@ -84,7 +83,7 @@ export class QuorumNode {
     this.membership = new Membership(this.runtime, options.logger);
     this.service = new NodeClusterService(this.runtime, this.membership, {
       version: options.version,
-      isReadOnly: (statement) => isReadOnlyStatement(stateMachine, statement),
+      isReadOnly: (statement) => stateMachine.isReadOnly(statement),
       queuedWriteCountMax: options.queuedWriteCountMax ?? queuedWriteCountMaxDefault,
     });
     this.http = createHttpServer(this.service, { quorumliteVersion: options.version, ...options.http });
@@ -176,18 +175,5 @@ export class QuorumNode {
     await this.#transport.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing transport failed'));
     await this.#storage.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing storage failed'));
     this.#stateMachine.close();
-  }
-}
-
-/**
- * Whether a statement only reads, by SQLite's own judgement (a prepared statement's
- * `readonly`) on the read-only connection. SQL that does not prepare (a syntax error)
- * counts as a read: the read path answers it with the error and changes nothing.
- */
-function isReadOnlyStatement(stateMachine: SqliteStateMachine, statement: Statement): boolean {
-  try {
-    return stateMachine.readDatabase.prepare(statement.sql).readonly;
-  } catch {
-    return true;
   }
 }

@@ -273,10 +273,6 @@ export class SqliteStateMachine {
     return this.open().apply;
   }
 
-  get readDatabase(): Database.Database {
-    return this.open().read;
-  }
-
   /**
    * Applies committed entry `index`. Entries at or below the applied index are skipped
    * (replay after a crash). Empty data is a leader's no-op. Throws StateMachineHaltedError

@@ -147,4 +147,17 @@ test('/db/request: reads alone are served as a query; any write sends the whole 
   assert.equal(body.results[0]?.rows_affected, 1);
   assert.deepEqual(body.results[1]?.values, [[1]], 'the read in the same entry sees the write');
   assert.ok((body.raft_index ?? 0) > 0);
+  // Two statements in one SQL string, the first a read: still a write, so through the log.
+  const combined = await http(`${follower.url}/db/request?raft_index`, {
+    json: ["SELECT 1; INSERT INTO fruit(name) VALUES ('kiwi')"],
+  });
+  assert.equal(combined.status, 200, combined.text);
+  assert.ok(((combined.body as { raft_index?: number }).raft_index ?? 0) > 0, combined.text);
+  for (const node of cluster.nodes.filter((candidate) => candidate.running)) {
+    await waitFor(`kiwi on ${node.id}`, async () => {
+      const read = await http(`${node.url}/db/query?level=none`, { json: ["SELECT count(*) FROM fruit WHERE name = 'kiwi'"] });
+      const values = (read.body as { results: { values?: number[][] }[] }).results[0]?.values;
+      return values?.[0]?.[0] === 1 ? true : undefined;
+    });
+  }
 });
