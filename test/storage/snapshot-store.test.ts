@@ -134,6 +134,22 @@ test('bad metadata and oversized or non-JSON context are refused', async () => {
   });
 });
 
+test('contextBytesMax: a context of exactly the bound is stored, one byte over is TOO_LARGE', async () => {
+  await withSnapshots('snapshot-context-bound', OPTIONS, async (directory, store) => {
+    // JSON {"text":"..."} is the text plus 11 bytes.
+    const atBound = { text: 'x'.repeat(OPTIONS.contextBytesMax - 11) };
+    assert.equal(Buffer.byteLength(JSON.stringify(atBound)), OPTIONS.contextBytesMax);
+    const overBound = { text: 'x'.repeat(OPTIONS.contextBytesMax - 10) };
+    await assert.rejects(store.begin({ index: 2, term: 1, confState: CONF_STATE }, overBound), isCode('TOO_LARGE'));
+    assert.deepEqual(fs.readdirSync(directory), []);
+    const writer = await store.begin({ index: 1, term: 1, confState: CONF_STATE }, atBound);
+    await writer.write(Buffer.from('data'));
+    const info = await writer.commit();
+    assert.deepEqual(info.context, atBound);
+    assert.deepEqual((await SnapshotStore.open(directory, OPTIONS)).find(1, 1)?.context, atBound);
+  });
+});
+
 test('damaged snapshot files are reported as CORRUPT naming the file', async () => {
   await withSnapshots('snapshot-corrupt', OPTIONS, async (directory, store) => {
     const info = await store.writeBytes({ index: 4, term: 1, confState: CONF_STATE }, entryData(4, 1, 1000));
