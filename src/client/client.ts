@@ -105,6 +105,10 @@ export const transferTimeoutMsMin = 600_000;
 /** Client-side cap on how long an idempotency key may be. */
 export const idempotencyKeyCharactersMax = 128;
 
+/** Stateless codecs, shared by every call instead of allocated per request and reply. */
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
 export class Client {
   private readonly config: ResolvedConfig;
   private readonly transport: HttpTransport;
@@ -250,7 +254,7 @@ export class Client {
    */
   async stepDown(targetNodeId?: string, options: CallOptions & { readonly wait?: boolean } = {}): Promise<void> {
     await this.ensureLeaderKnown(options);
-    const body = targetNodeId === undefined ? undefined : new TextEncoder().encode(JSON.stringify({ id: targetNodeId }));
+    const body = targetNodeId === undefined ? undefined : utf8Encoder.encode(JSON.stringify({ id: targetNodeId }));
     const parameters: QueryParameter[] = options.wait === true ? [['wait', undefined]] : [];
     await this.call<undefined>(
       { method: 'POST', path: '/leader', parameters, ...(body === undefined ? {} : { body, contentType: 'application/json' }), target: 'leader', redirectable: true, responseBytesMax: this.config.responseBytesMax, interpret: () => undefined },
@@ -264,7 +268,7 @@ export class Client {
   async removeNode(nodeId: string, options: CallOptions = {}): Promise<void> {
     if (typeof nodeId !== 'string' || nodeId === '') throw new QuorumliteError('INVALID_ARGUMENT', 'removeNode needs a node id');
     await this.ensureLeaderKnown(options);
-    const body = new TextEncoder().encode(JSON.stringify({ id: nodeId }));
+    const body = utf8Encoder.encode(JSON.stringify({ id: nodeId }));
     await this.call<undefined>(
       { method: 'DELETE', path: '/remove', parameters: [], body, contentType: 'application/json', target: 'leader', redirectable: true, responseBytesMax: this.config.responseBytesMax, interpret: () => undefined },
       options,
@@ -283,7 +287,7 @@ export class Client {
 
   /** Loads a SQLite file (bytes) or SQL text into the database, through the leader. */
   async load(content: Uint8Array | string, options: CallOptions = {}): Promise<JsonValue> {
-    const body = typeof content === 'string' ? new TextEncoder().encode(content) : content;
+    const body = typeof content === 'string' ? utf8Encoder.encode(content) : content;
     this.checkRequestBytes(body);
     return this.call<JsonValue>(
       {
@@ -461,7 +465,7 @@ export class Client {
   }
 
   private parseBody(response: HttpResponse, nodeUrl: string, integerMode: IntegerMode): JsonValue {
-    const text = new TextDecoder().decode(response.body);
+    const text = utf8Decoder.decode(response.body);
     try {
       return parseJson(text, integerMode);
     } catch (error) {
@@ -471,7 +475,7 @@ export class Client {
   }
 
   private encodeBody(statements: InStatement | readonly InStatement[]): Uint8Array {
-    const body = new TextEncoder().encode(encodeStatements(statements));
+    const body = utf8Encoder.encode(encodeStatements(statements));
     this.checkRequestBytes(body);
     return body;
   }
