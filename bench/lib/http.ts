@@ -39,8 +39,7 @@ export class HttpOrigin {
       headers: request.contentType === undefined ? {} : { 'content-type': request.contentType },
       signal: AbortSignal.timeout(request.timeoutMs ?? requestTimeoutMsDefault),
     });
-    const text = await response.body.text();
-    if (text.length > responseBytesMax) throw new Error(`response from ${this.origin}${request.path} exceeds ${responseBytesMax} bytes`);
+    const text = await readBounded(response.body, `response from ${this.origin}${request.path}`);
     return { status: response.statusCode, text };
   }
 
@@ -51,6 +50,18 @@ export class HttpOrigin {
   async close(): Promise<void> {
     await this.#pool.destroy().catch(() => undefined);
   }
+}
+
+/** The body as UTF-8 text; stops reading (and throws) at the first byte over responseBytesMax. */
+async function readBounded(body: AsyncIterable<Uint8Array>, what: string): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let byteCount = 0;
+  for await (const chunk of body) {
+    byteCount += chunk.byteLength;
+    if (byteCount > responseBytesMax) throw new Error(`${what} exceeds ${responseBytesMax} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, byteCount).toString('utf8');
 }
 
 export function parseJson(text: string): unknown {

@@ -8,6 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HttpOrigin, responseBytesMax } from '../../bench/lib/http.js';
 import { CompareUsageError, parseCompareArguments, workloadSettings } from '../../bench/lib/options.js';
 import { benchKey, benchValue, boundsPerRound, keyBytes, percentile, runLoad, summarise, valueBytes } from '../../bench/lib/measure.js';
 import { ManagedProcess, findOnPath, readMemory, sleep, waitFor } from '../../bench/lib/processes.js';
@@ -224,4 +227,26 @@ test('rounds: bounds split evenly (at least 1 each), and merged rounds add count
   assert.equal(merged.operationsPerSecond, 2);
   assert.equal(merged.p50Ms, 2);
   assert.equal(merged.p99Ms, 4);
+});
+
+test('an HTTP answer of exactly responseBytesMax bytes is read; one byte more (counted in bytes, not characters) is refused', async () => {
+  const bodies = new Map<string, Buffer>([
+    ['/exact', Buffer.alloc(responseBytesMax, 'x')],
+    ['/over', Buffer.alloc(responseBytesMax + 1, 'x')],
+    ['/over-multibyte', Buffer.from('é'.repeat(responseBytesMax / 2) + 'x')],
+  ]);
+  const server = createServer((request, response) => response.end(bodies.get(request.url ?? '') ?? Buffer.alloc(0)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const origin = new HttpOrigin(`http://127.0.0.1:${port}`);
+  try {
+    const exact = await origin.request({ method: 'GET', path: '/exact' });
+    assert.equal(exact.status, 200);
+    assert.equal(Buffer.byteLength(exact.text), responseBytesMax);
+    await assert.rejects(origin.request({ method: 'GET', path: '/over' }), /exceeds 1048576 bytes/);
+    await assert.rejects(origin.request({ method: 'GET', path: '/over-multibyte' }), /exceeds 1048576 bytes/);
+  } finally {
+    await origin.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });
