@@ -99,7 +99,3 @@ export function compareIds(a: NodeId, b: NodeId): number {
   if (/^\d+$/.test(a) && /^\d+$/.test(b) && a.length !== b.length) return a.length - b.length;
   return a < b ? -1 : a > b ? 1 : 0;
 }
-
-export function confStatesEqual(a: ConfState, b: ConfState): boolean {
-  return a.voters.join('\u0000') === b.voters.join('\u0000') && a.learners.join('\u0000') === b.learners.join('\u0000');
-}
