@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClient, QuorumliteError, type ClientConfig } from '../../src/client/index.js';
+import { idempotencyKeyCharactersMax } from '../../src/client/client.js';
 import { closedPortUrl, sendJson, startFakeNode, type FakeNode } from './helpers/fake-node.js';
 import { startMiniRqlite, type MiniRqlite } from './helpers/mini-rqlite.js';
 
@@ -134,6 +135,21 @@ describe('client against a one-node double', () => {
       const sent = mini.node.requests.at(-1);
       assert.equal(sent?.path, '/db/request');
       assert.match(String(sent?.headers['idempotency-key']), /^[0-9a-f]{32}$/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('sends a caller idempotency key of exactly idempotencyKeyCharactersMax and refuses one character more', async () => {
+    const client = clientFor([mini.url]);
+    try {
+      const atMax = 'k'.repeat(idempotencyKeyCharactersMax);
+      await client.execute('SELECT 1', { idempotencyKey: atMax });
+      assert.equal(mini.node.requests.at(-1)?.headers['idempotency-key'], atMax);
+      const sentBefore = mini.node.requests.length;
+      const tooLong = await rejection(client.execute('SELECT 1', { idempotencyKey: `${atMax}k` }));
+      assert.equal(tooLong.code, 'INVALID_ARGUMENT');
+      assert.equal(mini.node.requests.length, sentBefore);
     } finally {
       await client.close();
     }
