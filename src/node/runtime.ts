@@ -809,33 +809,20 @@ export class NodeRuntime {
 
   /** Proposes an encoded command (leader only) and resolves with its results once applied here. */
   async propose(data: Uint8Array, timeoutMs: number): Promise<ApplyOutcome> {
-    const core = this.#requireCore();
+    this.#requireCore();
     if (data.byteLength > this.config.entryDataBytesMax) {
       throw new ServiceError('BAD_REQUEST', `write of ${data.byteLength} bytes exceeds the entry bound of ${this.config.entryDataBytesMax} bytes`);
     }
     if (this.#haltError !== undefined) throw new ServiceError('UNAVAILABLE', `node halted: ${this.#haltError.message}`);
     if (!this.#proposals.hasRoom()) throw new ServiceError('UNAVAILABLE', 'too many writes in flight');
-    let position: { index: number; term: number };
-    try {
-      position = core.propose(data);
-    } catch (error) {
-      throw this.#translateCoreError(error);
-    }
-    this.#wake();
+    const position = this.#drive((core) => core.propose(data));
     return this.#withTimeout(this.#proposals.wait(position.index, position.term), timeoutMs, 'write');
   }
 
   /** Proposes a membership change (leader only) and resolves once it is applied here. */
   async proposeConfChange(change: ConfChange, timeoutMs: number): Promise<number> {
-    const core = this.#requireCore();
-    let position: { index: number; term: number };
-    try {
-      position = core.proposeConfChange(change);
-    } catch (error) {
-      throw this.#translateCoreError(error);
-    }
+    const position = this.#drive((core) => core.proposeConfChange(change));
     this.#learnAddresses(change);
-    this.#wake();
     await this.#withTimeout(this.#proposals.wait(position.index, position.term), timeoutMs, 'membership change');
     return position.index;
   }
@@ -870,24 +857,25 @@ export class NodeRuntime {
   }
 
   transferLeadership(to: NodeId): void {
-    const core = this.#requireCore();
-    try {
-      core.transferLeadership(to);
-    } catch (error) {
-      throw this.#translateCoreError(error);
-    }
-    this.#wake();
+    this.#drive((core) => core.transferLeadership(to));
   }
 
   /** Leader only: `id` came back with an empty log under the same id; replicate to it from scratch. */
   forgetFollowerLog(id: NodeId): void {
+    this.#drive((core) => core.forgetFollowerLog(id));
+  }
+
+  /** Runs one input on the core, with its errors as ServiceErrors, and wakes the Ready loop. */
+  #drive<Value>(input: (core: RaftCore) => Value): Value {
     const core = this.#requireCore();
+    let value: Value;
     try {
-      core.forgetFollowerLog(id);
+      value = input(core);
     } catch (error) {
       throw this.#translateCoreError(error);
     }
     this.#wake();
+    return value;
   }
 
   /** Calls `listener` after every change of leader or role; returns the function that unregisters it. */
