@@ -165,22 +165,17 @@ export class Client {
 
   /** Mixed reads and writes through `/db/request`; the server decides. Sent to the leader with an idempotency key. */
   async request<Row = Record<string, Value>>(statements: InStatement | readonly InStatement[], options: RequestOptions = {}): Promise<Reply<Row>> {
-    const level = checkConsistency(options.consistency ?? this.config.consistency);
-    const extra: QueryParameter[] = [['level', level]];
-    const freshness = options.freshness === undefined ? this.config.freshness : formatDuration(options.freshness);
-    if (level === 'none' && freshness !== undefined) extra.push(['freshness', freshness]);
+    const { parameters: extra } = this.levelParameters(options);
     if (this.config.readYourWrites && this.highestWrittenIndex > 0) extra.push(['min_index', String(this.highestWrittenIndex)]);
     return this.write<Row>('/db/request', statements, options, extra);
   }
 
   /** Reads through `/db/query` at the call's (or client's) consistency level. */
   async query<Row = Record<string, Value>>(statements: InStatement | readonly InStatement[], options: ReadOptions = {}): Promise<Reply<Row>> {
-    const level = checkConsistency(options.consistency ?? this.config.consistency);
+    const { level, parameters, freshnessSent } = this.levelParameters(options);
     const body = this.encodeBody(statements);
-    const parameters: QueryParameter[] = [['level', level], ['blob_array', undefined]];
-    const freshness = options.freshness === undefined ? this.config.freshness : formatDuration(options.freshness);
-    if (level === 'none' && freshness !== undefined) parameters.push(['freshness', freshness]);
-    if (level === 'none' && freshness !== undefined && options.freshnessStrict === true) parameters.push(['freshness_strict', undefined]);
+    parameters.push(['blob_array', undefined]);
+    if (freshnessSent && options.freshnessStrict === true) parameters.push(['freshness_strict', undefined]);
     const minIndex = options.minIndex ?? (this.config.readYourWrites ? this.highestWrittenIndex : 0);
     if (minIndex > 0) parameters.push(['min_index', String(minIndex)]);
     const spread = level === 'none' || level === 'auto';
@@ -198,6 +193,20 @@ export class Client {
       },
       options,
     );
+  }
+
+  /** `level` at the call's (or client's) consistency, plus `freshness` when the level is none. */
+  private levelParameters(options: { readonly consistency?: ConsistencyLevel; readonly freshness?: string | number }): {
+    level: ConsistencyLevel;
+    parameters: QueryParameter[];
+    freshnessSent: boolean;
+  } {
+    const level = checkConsistency(options.consistency ?? this.config.consistency);
+    const parameters: QueryParameter[] = [['level', level]];
+    const freshness = options.freshness === undefined ? this.config.freshness : formatDuration(options.freshness);
+    const freshnessSent = level === 'none' && freshness !== undefined;
+    if (freshnessSent) parameters.push(['freshness', freshness]);
+    return { level, parameters, freshnessSent };
   }
 
   private async write<Row>(
