@@ -195,8 +195,7 @@ export class StatementRunner {
         this.lastSinglePrepared = prepared;
         return this.runPrepared(prepared, statement);
       }
-      const hasParameters = statement.positional.length > 0 || Object.keys(statement.named).length > 0;
-      if (hasParameters) return { kind: 'error', error: 'parameters need exactly one SQL statement per request statement' };
+      if (statement.positional.length > 0 || hasNamedParameters(statement)) return { kind: 'error', error: 'parameters need exactly one SQL statement per request statement' };
       let result: StatementResult = { kind: 'empty' };
       for (const part of parts) result = this.runPrepared(this.prepare(part), undefined);
       return result;
