@@ -57,10 +57,14 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
   private readonly links = new Map<string, OutboundLink>();
   private readonly dirtyLinks = new Set<OutboundLink>();
   private flushScheduled: NodeJS.Immediate | undefined;
-  private readonly pendingUnreachable = new Set<string>();
-  private unreachableReport: NodeJS.Immediate | undefined;
-  private readonly pendingDisconnected = new Set<string>();
-  private disconnectedReport: NodeJS.Immediate | undefined;
+  private readonly unreachableReports = new PeerReports(
+    () => (this.state === 'closed' ? undefined : this.unreachableHandler),
+    (error) => this.reportError(error),
+  );
+  private readonly disconnectedReports = new PeerReports(
+    () => (this.state === 'closed' ? undefined : this.disconnectedHandler),
+    (error) => this.reportError(error),
+  );
   private disconnectedHandler: ((id: string) => void) | undefined;
   private readonly inbound = new Set<InboundConnection>();
   private readonly dialled = new Set<FramedConnection>();
@@ -219,12 +223,8 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
     this.state = 'closed';
     if (this.flushScheduled !== undefined) clearImmediate(this.flushScheduled);
     this.flushScheduled = undefined;
-    if (this.unreachableReport !== undefined) clearImmediate(this.unreachableReport);
-    this.unreachableReport = undefined;
-    this.pendingUnreachable.clear();
-    if (this.disconnectedReport !== undefined) clearImmediate(this.disconnectedReport);
-    this.disconnectedReport = undefined;
-    this.pendingDisconnected.clear();
+    this.unreachableReports.cancel();
+    this.disconnectedReports.cancel();
     this.dirtyLinks.clear();
     const listener = this.listener;
     this.listener = undefined;
@@ -298,48 +298,14 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
     });
   }
 
-  /**
-   * Reports arrive in a later turn, never inside send(): the runtime may call into its
-   * Raft core from the handler, which must not happen in the middle of its Ready loop.
-   * One report per peer per turn, however many messages were dropped.
-   */
   private reportUnreachable(ids: ReadonlySet<string>): void {
     if (this.state === 'closed') return;
-    for (const id of ids) this.pendingUnreachable.add(id);
-    this.unreachableReport ??= setImmediate(() => {
-      this.unreachableReport = undefined;
-      const pending = [...this.pendingUnreachable];
-      this.pendingUnreachable.clear();
-      const handler = this.unreachableHandler;
-      if (handler === undefined || this.state === 'closed') return;
-      for (const id of pending) {
-        try {
-          handler(id);
-        } catch (error) {
-          this.reportError(error instanceof Error ? error : new Error(String(error)));
-        }
-      }
-    });
+    for (const id of ids) this.unreachableReports.add(id);
   }
 
-  /** Like unreachable reports: in a later turn, once per peer per turn. */
   private reportDisconnected(id: string): void {
     if (this.state === 'closed') return;
-    this.pendingDisconnected.add(id);
-    this.disconnectedReport ??= setImmediate(() => {
-      this.disconnectedReport = undefined;
-      const pending = [...this.pendingDisconnected];
-      this.pendingDisconnected.clear();
-      const handler = this.disconnectedHandler;
-      if (handler === undefined || this.state === 'closed') return;
-      for (const peerId of pending) {
-        try {
-          handler(peerId);
-        } catch (error) {
-          this.reportError(error instanceof Error ? error : new Error(String(error)));
-        }
-      }
-    });
+    this.disconnectedReports.add(id);
   }
 
   private reportError(error: Error): void {
@@ -494,6 +460,48 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
       reportDisconnected: (id) => this.reportDisconnected(id),
       forget: (connection) => this.inbound.delete(connection),
     };
+  }
+}
+
+/**
+ * Peer reports (unreachable, disconnected) arrive in a later turn, never inside the call
+ * that found them: the runtime may call into its Raft core from the handler, which must
+ * not happen in the middle of its Ready loop. One report per peer per turn, however many
+ * messages were dropped. `currentHandler` is read at delivery (undefined once closed).
+ */
+class PeerReports {
+  private readonly pending = new Set<string>();
+  private scheduled: NodeJS.Immediate | undefined;
+
+  constructor(
+    private readonly currentHandler: () => ((id: string) => void) | undefined,
+    private readonly reportError: (error: Error) => void,
+  ) {}
+
+  add(id: string): void {
+    this.pending.add(id);
+    this.scheduled ??= setImmediate(() => this.deliver());
+  }
+
+  cancel(): void {
+    if (this.scheduled !== undefined) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    this.pending.clear();
+  }
+
+  private deliver(): void {
+    this.scheduled = undefined;
+    const ids = [...this.pending];
+    this.pending.clear();
+    const handler = this.currentHandler();
+    if (handler === undefined) return;
+    for (const id of ids) {
+      try {
+        handler(id);
+      } catch (error) {
+        this.reportError(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
   }
 }
 
