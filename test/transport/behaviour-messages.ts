@@ -145,6 +145,17 @@ export function defineMessageSuite(kind: TransportKind): void {
       assert.equal(a.metrics().peers['ghost']?.messagesDropped, 2);
     });
 
+    it('delivers no unreachable report that was still pending when the transport closed', async () => {
+      const a = await harness.create('a');
+      const unreachable: string[] = [];
+      a.onUnreachable((id) => unreachable.push(id));
+      a.send([message('a', 'ghost')]);
+      await a.close();
+      await sleep(10);
+      assert.deepStrictEqual(unreachable, [], 'closed before the report was due');
+      assert.equal(a.metrics().peers['ghost']?.messagesDropped, 1);
+    });
+
     it('drops queued messages and reports unreachable when the peer cannot be dialled', async () => {
       const a = await harness.create('a');
       const b = await harness.create('b');
