@@ -3,8 +3,8 @@ import { formatGoDuration } from './duration.js';
 import type { Exchange } from './exchange.js';
 import { badRequest, HttpError } from './http-error.js';
 import type { JsonOutput } from './json-writer.js';
-import { JsonSyntaxError, parseJson, type JsonValue } from './json-reader.js';
 import { renderPrometheusText, type HttpMetrics } from './metrics.js';
+import { parseJsonBody } from './request-body.js';
 import { isServiceError, type ClusterService, type NodeInfo, type ReadinessCheck, type StatusValue } from './service.js';
 
 export async function handleStatus(exchange: Exchange, service: ClusterService): Promise<void> {
@@ -100,13 +100,7 @@ export async function handleRemove(exchange: Exchange, service: ClusterService):
 /** A body that is exactly `{"id": "<node id>"}` (rqlite refuses anything else). */
 export function readIdBody(body: string, presence: 'required' | 'optional'): string {
   const expected = presence === 'required' ? 'exactly {"id":"<node id>"}' : 'empty or exactly {"id":"<node id>"}';
-  let parsed: JsonValue;
-  try {
-    parsed = parseJson(body, 2);
-  } catch (error) {
-    if (error instanceof JsonSyntaxError) throw badRequest(`invalid JSON body: ${error.message}`);
-    throw error;
-  }
+  const parsed = parseJsonBody(body, 2);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || typeof parsed === 'bigint') {
     throw badRequest(`invalid request: the body must be ${expected}`);
   }

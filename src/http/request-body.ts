@@ -5,7 +5,8 @@
  * connection closes, so the rest of the body is never read.
  */
 import type { IncomingMessage } from 'node:http';
-import { HttpError } from './http-error.js';
+import { badRequest, HttpError } from './http-error.js';
+import { JsonSyntaxError, parseJson, type JsonValue } from './json-reader.js';
 
 export function bodyTooLarge(maxBodyBytes: number): HttpError {
   return new HttpError(413, `request body too large: the maximum is ${maxBodyBytes} bytes`, {
@@ -60,4 +61,14 @@ export function readRequestBody(
     request.on('error', onError);
     request.on('close', onClose);
   });
+}
+
+/** A JSON request body, nested at most `depthMax` deep; malformed JSON is a 400. */
+export function parseJsonBody(body: string, depthMax: number): JsonValue {
+  try {
+    return parseJson(body, depthMax);
+  } catch (error) {
+    if (error instanceof JsonSyntaxError) throw badRequest(`invalid JSON body: ${error.message}`);
+    throw error;
+  }
 }

@@ -12,7 +12,8 @@
  */
 import type { SqlValue, Statement } from '../state-machine/types.js';
 import { badRequest, HttpError } from './http-error.js';
-import { JsonSyntaxError, parseJson, type JsonValue } from './json-reader.js';
+import type { JsonValue } from './json-reader.js';
+import { parseJsonBody } from './request-body.js';
 
 /** Deep enough for `[[sql, [bytes…]]]` and `[[sql, {name: [bytes…]}]]`. */
 export const statementJsonDepthMax = 4;
@@ -29,13 +30,7 @@ export function parseStatementsBody(
 ): Statement[] {
   if (isPlainText(contentType)) return parsePlainTextBody(body);
   if (body.trim().length === 0) throw badRequest('no statements');
-  let parsed: JsonValue;
-  try {
-    parsed = parseJson(body, statementJsonDepthMax);
-  } catch (error) {
-    if (error instanceof JsonSyntaxError) throw badRequest(`invalid JSON body: ${error.message}`);
-    throw error;
-  }
+  const parsed = parseJsonBody(body, statementJsonDepthMax);
   if (!Array.isArray(parsed)) throw badRequest('invalid JSON body: expected an array of statements');
   if (parsed.length === 0) throw badRequest('no statements');
   if (parsed.length > limits.maxStatements) {
