@@ -200,7 +200,10 @@ export class NodeClusterService implements ClusterService {
   }
 
   #runQuery(request: QueryRequest | MixedRequest): DataResponse {
-    const results = this.#runtime.stateMachine.query(request.statements, { transaction: request.transaction });
+    const results = this.#runtime.stateMachine.query(request.statements, {
+      transaction: request.transaction,
+      timings: request.timings,
+    });
     return { results, raftIndex: null, sequenceNumber: null, servedBy: this.#servedBy };
   }
 

@@ -96,7 +96,7 @@ export interface NodeStateMachine {
   applyBatch(entries: readonly { readonly index: number; readonly data: Uint8Array }[]): readonly BatchOutcome[];
   /** Advances the applied index over an entry that carries no command (no-op, conf change). */
   applyNoop(index: number): { readonly results: readonly StatementResult[] };
-  query(statements: readonly Statement[], options?: { readonly transaction?: boolean }): readonly StatementResult[];
+  query(statements: readonly Statement[], options?: { readonly transaction?: boolean; readonly timings?: boolean }): readonly StatementResult[];
   /** Writes a consistent copy of the database to `toPath`; reports the applied index the copy holds. */
   snapshot(toPath: string): Promise<{ readonly appliedIndex: number }>;
   /** Replaces the database with the copy at `fromPath` (left untouched). */

@@ -161,3 +161,13 @@ test('/db/request: reads alone are served as a query; any write sends the whole 
     });
   }
 });
+
+test('?timings on a read gives each result its time, on the leader and on a follower', async () => {
+  for (const node of cluster.nodes.filter((candidate) => candidate.running)) {
+    const read = await http(`${node.url}/db/query?level=none&timings`, { json: ['SELECT count(*) FROM fruit'] });
+    assert.equal(read.status, 200, read.text);
+    const body = read.body as { time?: number; results: { time?: number }[] };
+    assert.equal(typeof body.time, 'number', read.text);
+    assert.equal(typeof body.results[0]?.time, 'number', read.text);
+  }
+});
