@@ -387,7 +387,7 @@ export class DurableStorage implements RaftStorage {
   }
 
   private takeBatch(): PendingSave[] {
-    const limit = saveBytesMax(this.options);
+    const limit = this.planContext.limits.saveBytesMax;
     const batch: PendingSave[] = [];
     let bytes = 0;
     while (this.queue.length > 0) {
