@@ -67,9 +67,9 @@ export const serveUsage = `Usage: quorumlite serve [flags]
   --raft-non-voter          join as a non-voting member (read replica)
   --heartbeat-ms MS         leader heartbeat interval (default ${nodeConfigDefaults.heartbeatMs})
   --election-timeout-ms MS  election timeout; elections start after [T, 2T) of silence (default ${nodeConfigDefaults.electionTimeoutMs})
-  --raft-snap N             snapshot after N applied entries (default 8192)
-  --raft-snap-int DURATION  how often to check the snapshot threshold (default 10s)
-  --raft-trailing-logs N    log entries kept behind a snapshot (default 1024)
+  --raft-snap N             snapshot after N applied entries (default ${nodeConfigDefaults.snapshotThresholdEntries})
+  --raft-snap-int DURATION  how often to check the snapshot threshold (default ${nodeConfigDefaults.snapshotIntervalMs / 1000}s)
+  --raft-trailing-logs N    log entries kept behind a snapshot (default ${nodeConfigDefaults.snapshotTrailingEntries})
   --http-max-body-bytes N   largest request body accepted (default 64 MiB)
   --log-level LEVEL         trace|debug|info|warn|error|silent (default info)
   --help                    show this help
@@ -234,9 +234,9 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     nonVoter: flags.has('raft-non-voter'),
     heartbeatMs,
     electionTimeoutMs,
-    snapshotThresholdEntries: parseInteger(flags.get('raft-snap') ?? '8192', 'raft-snap', 1, 1e9),
-    snapshotIntervalMs: parseDurationFlag(flags.get('raft-snap-int') ?? '10s', 'raft-snap-int'),
-    snapshotTrailingEntries: parseInteger(flags.get('raft-trailing-logs') ?? '1024', 'raft-trailing-logs', 0, 1e9),
+    snapshotThresholdEntries: parseInteger(flags.get('raft-snap') ?? String(nodeConfigDefaults.snapshotThresholdEntries), 'raft-snap', 1, 1e9),
+    snapshotIntervalMs: parseDurationFlag(flags.get('raft-snap-int') ?? `${nodeConfigDefaults.snapshotIntervalMs}ms`, 'raft-snap-int'),
+    snapshotTrailingEntries: parseInteger(flags.get('raft-trailing-logs') ?? String(nodeConfigDefaults.snapshotTrailingEntries), 'raft-trailing-logs', 0, 1e9),
     httpMaxBodyBytes: parseInteger(flags.get('http-max-body-bytes') ?? String(64 * 1024 * 1024), 'http-max-body-bytes', 1024, 2 ** 31),
     logLevel: parseLogLevel(flags.get('log-level') ?? 'info'),
     testFaultsOnStdin: flags.has('test-faults-on-stdin'),
