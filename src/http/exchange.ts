@@ -93,17 +93,26 @@ export class Exchange {
   }
 
   sendText(status: number, text: string, contentType = 'text/plain; charset=utf-8'): void {
-    this.response.statusCode = status;
-    this.response.setHeader('Content-Type', contentType);
-    this.response.setHeader('Content-Length', Buffer.byteLength(text));
-    this.response.end(text);
+    sendText(this.response, status, text, contentType);
   }
 
   sendEmpty(status: number): void {
-    this.response.statusCode = status;
-    this.response.setHeader('Content-Length', 0);
-    this.response.end();
+    sendEmpty(this.response, status);
   }
+}
+
+/** A whole text body with its Content-Length (also used for error answers, which have no Exchange). */
+export function sendText(response: ServerResponse, status: number, text: string, contentType = 'text/plain; charset=utf-8'): void {
+  response.statusCode = status;
+  response.setHeader('Content-Type', contentType);
+  response.setHeader('Content-Length', Buffer.byteLength(text));
+  response.end(text);
+}
+
+export function sendEmpty(response: ServerResponse, status: number): void {
+  response.statusCode = status;
+  response.setHeader('Content-Length', 0);
+  response.end();
 }
 
 /** Writes a single-chunk body with Content-Length, a larger one chunked with back-pressure. */

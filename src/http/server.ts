@@ -15,7 +15,7 @@ import {
   handleStatus,
 } from './cluster-handlers.js';
 import { handleExecute, handleQuery, handleRequest } from './data-handlers.js';
-import { Exchange } from './exchange.js';
+import { Exchange, sendEmpty, sendText } from './exchange.js';
 import { HttpError } from './http-error.js';
 import { HttpMetrics } from './metrics.js';
 import { resolveHttpServerOptions, type HttpServerOptions } from './options.js';
@@ -163,9 +163,7 @@ function answerOptions(response: ServerResponse, options: HttpServerOptions): vo
   response.setHeader('Access-Control-Allow-Origin', options.allowOrigin ?? '*');
   response.setHeader('Access-Control-Allow-Methods', 'OPTIONS, GET, POST, DELETE');
   response.setHeader('Access-Control-Allow-Headers', 'Content-Type, Authorization, Idempotency-Key');
-  response.statusCode = 200;
-  response.setHeader('Content-Length', 0);
-  response.end();
+  sendEmpty(response, 200);
 }
 
 function methodNotAllowed(handlers: Readonly<Partial<Record<Method, Handler>>>): HttpError {
@@ -189,11 +187,7 @@ function answerError(
   }
   for (const [name, value] of Object.entries(httpError.headers)) response.setHeader(name, value);
   response.setHeader('X-Content-Type-Options', 'nosniff');
-  const text = `${httpError.message}\n`;
-  response.statusCode = httpError.status;
-  response.setHeader('Content-Type', 'text/plain; charset=utf-8');
-  response.setHeader('Content-Length', Buffer.byteLength(text));
-  response.end(text);
+  sendText(response, httpError.status, `${httpError.message}\n`);
 }
 
 function toHttpError(request: IncomingMessage, error: unknown): HttpError {
