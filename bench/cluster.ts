@@ -18,6 +18,7 @@ import { closeSync, fdatasyncSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { TestCluster, sleep, type TestNode } from '../test/cluster/harness.js';
+import { percentile } from './lib/measure.js';
 
 const secondsPerRow = Number(process.env.BENCH_SECONDS_PER_ROW ?? 3);
 const operationsPerRowMax = 20_000;
@@ -35,10 +36,6 @@ interface Row {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly note: string;
-}
-
-function percentile(sorted: readonly number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? Number.NaN;
 }
 
 function summarise(name: string, latencies: number[], seconds: number, note = ''): Row {
