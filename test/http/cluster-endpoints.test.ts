@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { httpServerDefaults } from '../../src/http/options.js';
 import type { NodesRequest, ReadinessRequest } from '../../src/http/service.js';
 import { startHarness, type Harness, type Json } from './harness.js';
 
@@ -116,6 +117,19 @@ describe('DELETE /remove', () => {
   it('bounds the body at maxControlBodyBytes', async () => {
     const response = await fetch(`${base}/remove`, { method: 'DELETE', body: `{"id":"${'x'.repeat(5000)}"}` });
     assert.equal(response.status, 413);
+  });
+
+  it('reads a body of exactly maxControlBodyBytes and answers 413 for one byte more', async () => {
+    const maxBytes = httpServerDefaults.maxControlBodyBytes;
+    const idBody = (bodyBytes: number): string => `{"id":"${'x'.repeat(bodyBytes - '{"id":""}'.length)}"}`;
+    const before = harness.service.removals.length;
+    const atMax = await fetch(`${base}/remove`, { method: 'DELETE', body: idBody(maxBytes) });
+    assert.equal(atMax.status, 404, 'read and parsed: the id is simply not a member');
+    assert.match(await atMax.text(), /x{100}/);
+    const over = await fetch(`${base}/remove`, { method: 'DELETE', body: idBody(maxBytes + 1) });
+    assert.equal(over.status, 413);
+    assert.equal(await over.text(), `request body too large: the maximum is ${maxBytes} bytes\n`);
+    assert.equal(harness.service.removals.length, before);
   });
 });
 
