@@ -41,7 +41,9 @@ function decodeResult<Row>(raw: JsonValue, statementIndex: number, options: Deco
   const types = stringArray(raw.types, 'types');
   const values = raw.values ?? [];
   if (!Array.isArray(values)) throw shapeError(`result ${statementIndex}: "values" is not an array`);
-  const rows = values.map((row) => decodeRow<Row>(row, columns, types, options));
+  // Whether a column is declared BLOB is decided once per result, not once per cell.
+  const blobColumns = types.map((type) => /blob/i.test(type));
+  const rows = values.map((row) => decodeRow<Row>(row, columns, blobColumns, options));
   return {
     columns,
     types,
@@ -53,9 +55,9 @@ function decodeResult<Row>(raw: JsonValue, statementIndex: number, options: Deco
   };
 }
 
-function decodeRow<Row>(row: JsonValue, columns: readonly string[], types: readonly string[], options: DecodeOptions): Row {
+function decodeRow<Row>(row: JsonValue, columns: readonly string[], blobColumns: readonly boolean[], options: DecodeOptions): Row {
   if (!Array.isArray(row)) throw shapeError('a row is not an array');
-  const cells = row.map((cell, columnIndex) => decodeCell(cell, types[columnIndex] ?? '', options.bigint));
+  const cells = row.map((cell, columnIndex) => decodeCell(cell, blobColumns[columnIndex] === true, options.bigint));
   if (options.rowMode === 'array') return cells as Row;
   const object: Record<string, Value> = {};
   for (let columnIndex = 0; columnIndex < cells.length; columnIndex += 1) {
@@ -66,9 +68,10 @@ function decodeRow<Row>(row: JsonValue, columns: readonly string[], types: reado
   return object as Row;
 }
 
-export function decodeCell(cell: JsonValue, declaredType: string, mode: BigIntMode): Value {
+/** `blobColumn`: the column is declared BLOB, so a string cell is base64. */
+function decodeCell(cell: JsonValue, blobColumn: boolean, mode: BigIntMode): Value {
   if (cell === null || typeof cell === 'number' || typeof cell === 'string') {
-    if (typeof cell === 'string' && /blob/i.test(declaredType)) return base64ToBytes(cell);
+    if (typeof cell === 'string' && blobColumn) return base64ToBytes(cell);
     return cell;
   }
   if (typeof cell === 'bigint') {
