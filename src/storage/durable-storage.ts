@@ -94,7 +94,7 @@ export class DurableStorage implements RaftStorage {
         metadataRecordBytesMax: options.metadataRecordBytesMax,
         snapshotBytesMax: options.snapshotBytesMax,
       },
-      settledTerm: (entryIndex) => (this.queue.length === 0 && !this.flushing ? this.state.termAt(entryIndex) : undefined),
+      settledTerm: (entryIndex) => (this.idle ? this.state.termAt(entryIndex) : undefined),
       hasSnapshotFile: (index, term) => this.snapshots.find(index, term) !== undefined,
     };
   }
@@ -132,6 +132,11 @@ export class DurableStorage implements RaftStorage {
     return join(this.directory, 'log');
   }
 
+  /** No save is queued, scheduled or on the disk: the durable state is all there is. */
+  private get idle(): boolean {
+    return !this.flushing && !this.flushScheduled && this.queue.length === 0;
+  }
+
   /** False after a failed write until a later one succeeds; for /readyz. */
   get healthy(): boolean {
     return this.healthyNow;
@@ -144,7 +149,7 @@ export class DurableStorage implements RaftStorage {
   /** True for a node that has never stored anything (no hard state, membership, entries or snapshot). */
   isEmpty(): boolean {
     const state = this.state;
-    return !state.hasHardState && state.confState === null && state.lastIndex === 0 && this.snapshots.latest() === undefined && this.queue.length === 0 && !this.flushing;
+    return !state.hasHardState && state.confState === null && state.lastIndex === 0 && this.snapshots.latest() === undefined && this.idle;
   }
 
   /** Initialises a fresh store with its first membership (a one-node cluster, or the expected peers). */
@@ -198,7 +203,7 @@ export class DurableStorage implements RaftStorage {
 
   /** Resolves when every save queued so far has been flushed (or failed). */
   whenIdle(): Promise<void> {
-    if (!this.flushing && !this.flushScheduled && this.queue.length === 0) return Promise.resolve();
+    if (this.idle) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -496,7 +501,7 @@ export class DurableStorage implements RaftStorage {
 
   private async drainQueue(): Promise<void> {
     for (let round = 0; round < DRAIN_ROUNDS_MAX; round++) {
-      if (!this.flushing && !this.flushScheduled && this.queue.length === 0) return;
+      if (this.idle) return;
       await this.whenIdle();
     }
     throw new StorageError('OVERLOADED', `compact could not wait for the save queue to drain after ${DRAIN_ROUNDS_MAX} rounds`);
