@@ -1,15 +1,6 @@
-/** Durable file steps for snapshot and restore: fsync a file, fsync a directory, remove if present. */
+/** Durable file steps for snapshot and restore: fsync a file (on the thread pool), fsync a directory, remove if present. */
 import { closeSync, existsSync, fsyncSync, openSync, unlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-
-export function fsyncFile(path: string): void {
-  const descriptor = openSync(path, 'r+');
-  try {
-    fsyncSync(descriptor);
-  } finally {
-    closeSync(descriptor);
-  }
-}
 
 /** Makes renames and unlinks in `directory` durable. */
 export function fsyncDirectory(directory: string): void {
