@@ -8,6 +8,9 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { type StorageError, storageErrorFromSystem } from './errors.js';
 import { closeFile, dataSync, fullSync, openFile, syncDirectory, truncateFile, writeFully, writeFullySync } from './file-io.js';
+import type { LogState, SegmentInfo } from './log-state.js';
+import { segmentFileName } from './log-replay.js';
+import { encodeSegmentHeader } from './record-format.js';
 
 /**
  * Frames up to this size are copied into the page cache on the event loop (microseconds)
@@ -15,9 +18,6 @@ import { closeFile, dataSync, fullSync, openFile, syncDirectory, truncateFile, w
  * ones go through the pool so a big batch never holds up the loop.
  */
 export const inlineWriteBytesMax = 64 * 1024;
-import type { LogState, SegmentInfo } from './log-state.js';
-import { segmentFileName } from './log-replay.js';
-import { encodeSegmentHeader } from './record-format.js';
 
 /** A write that failed and whose bytes could not yet be removed; cleared before any new write. */
 type PendingRollback = { readonly kind: 'truncate'; readonly segment: SegmentInfo } | { readonly kind: 'unlink'; readonly path: string };
