@@ -18,6 +18,7 @@ import Database from 'better-sqlite3';
 import { DurableStorage } from '../src/storage/durable-storage.js';
 import { closeFile, dataSync, openFile, writeFully } from '../src/storage/file-io.js';
 import type { Entry } from '../src/raft/types.js';
+import { percentile } from './lib/measure.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? 0.35);
@@ -172,10 +173,6 @@ function measureReadBack(store: DurableStorage): number {
     low += entries.length;
   }
   return entryCount / ((performance.now() - started) / 1000);
-}
-
-function percentile(sorted: readonly number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? NaN;
 }
 
 function p50Of(runner: RowRunner): number {
