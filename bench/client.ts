@@ -25,6 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { createClient, type Client, type ClientConfig } from '../src/client/index.js';
 import { TestCluster, type TestNode } from '../test/cluster/harness.js';
+import { percentile } from './lib/measure.js';
 
 type Section = 'overhead' | 'failover' | 'all';
 
@@ -110,10 +111,6 @@ async function measure(call: Call, callCount: number, concurrency: number): Prom
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   return latenciesMs;
-}
-
-function percentile(sorted: readonly number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? Number.NaN;
 }
 
 interface Row {
