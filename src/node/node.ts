@@ -14,6 +14,7 @@ import { RawNode } from '../raft/raw-node.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { SqliteStateMachine } from '../state-machine/state-machine.js';
 import { DurableStorage } from '../storage/durable-storage.js';
+import type { RecoveryReport } from '../storage/log-replay.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
 import type { TransportLimits } from '../transport/limits.js';
 import { NodeClusterService } from './cluster-service.js';
@@ -43,6 +44,18 @@ export interface QuorumNodeOptions extends NodeConfigInput {
 
 export const defaultClusterId = 'quorumlite';
 export const queuedWriteCountMaxDefault = 10_000;
+
+/** Whatever storage repaired or discarded at open is said in the log, with what and why. */
+function logRecovery(logger: NodeLogger, report: RecoveryReport): void {
+  for (const repair of report.repairs) {
+    logger.warn({ event: 'storage-repaired', file: repair.file, offset: repair.offset, droppedBytes: repair.droppedBytes, problem: repair.problem },
+      'cut a torn tail off the log (a write the crash interrupted)');
+  }
+  for (const metadata of report.discardedSnapshots) {
+    logger.warn({ event: 'storage-discarded-snapshot', index: metadata.index, term: metadata.term },
+      'discarded a received snapshot whose install never became durable (the log does not reach it)');
+  }
+}
 
 export class QuorumNode {
   readonly config: NodeConfig;
@@ -94,6 +107,7 @@ export class QuorumNode {
     const config = resolveNodeConfig(options);
     await mkdir(join(config.dataDirectory, 'incoming'), { recursive: true });
     const storage = await DurableStorage.open(join(config.dataDirectory, 'raft'));
+    logRecovery(options.logger, storage.recovery);
     let stateMachine: SqliteStateMachine;
     try {
       stateMachine = new SqliteStateMachine({ path: join(config.dataDirectory, 'db.sqlite') });

@@ -1,83 +1,79 @@
 /**
- * One process per data directory. Node has no flock, so the lock is a file created
- * exclusively, holding the owner's pid and process start time. A lock left by a process
- * that no longer runs (a crash, SIGKILL) is taken over; a live owner gives LOCKED.
- * Known limit: two processes that find the same stale lock at the same instant can race.
+ * One process per data directory, enforced by a kernel lock: flock(2) on the file LOCK.
+ *
+ * Node has no flock binding, so the lock is taken by util-linux's `flock` command on a
+ * file descriptor this process opened and hands down to it. flock locks belong to the
+ * open file description, which this process keeps open: the lock stays held after the
+ * helper exits and is released by the kernel when this process closes the descriptor or
+ * dies in any way (kill -9 included, even while the dead process is still a zombie).
+ * Two processes racing for the lock cannot both win, and there is no stale lock to take
+ * over. The LOCK file itself stays in place (deleting it on close would let a waiter
+ * lock an unlinked file while a newcomer locks a new one); it holds the owner's pid,
+ * for the error message only.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { StorageError, storageErrorFromSystem } from './errors.js';
 
 export const LOCK_FILE_NAME = 'LOCK';
+/** The helper that calls flock(2); util-linux, present on every Linux distribution. */
+export const flockCommand = 'flock';
+/** Bound on the helper's run: it never waits for the lock (--nonblock). */
+const flockTimeoutMs = 10_000;
+/** What the owner's pid line may hold when read back for a message. */
+const ownerBytesMax = 256;
 
-interface LockOwner {
-  readonly pid: number;
-  readonly startTime: string | null;
-}
-
-/** Directories locked by this process, so a second open in the same process is refused too. */
-const lockedByThisProcess = new Set<string>();
-
-function processStartTime(pid: number): string | null {
+function describeOwner(lockPath: string): string {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const afterName = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return afterName[19] ?? null;
+    const text = fs.readFileSync(lockPath, 'utf8').slice(0, ownerBytesMax);
+    const pid = /^pid (\d+)/.exec(text)?.[1];
+    return pid === undefined ? 'another process' : `running process ${pid}`;
   } catch {
-    return null;
+    return 'another process';
   }
 }
 
-function isAlive(owner: LockOwner): boolean {
-  try {
-    process.kill(owner.pid, 0);
-  } catch (error) {
-    if ((error as { code?: string }).code !== 'EPERM') return false;
+/** Runs `flock --exclusive --nonblock 3` with this process's `fd` as the helper's fd 3. */
+function tryFlock(fd: number, lockPath: string): boolean {
+  const helper = spawnSync(flockCommand, ['--exclusive', '--nonblock', '3'], {
+    stdio: ['ignore', 'ignore', 'pipe', fd],
+    timeout: flockTimeoutMs,
+    encoding: 'utf8',
+  });
+  if (helper.error !== undefined) {
+    throw new StorageError('IO_ERROR', `cannot lock ${lockPath}: running '${flockCommand}' failed (${helper.error.message}); it comes with util-linux`, { cause: helper.error });
   }
-  const startTime = processStartTime(owner.pid);
-  return owner.startTime === null || startTime === null || startTime === owner.startTime;
+  if (helper.status === 0) return true;
+  if (helper.status === 1) return false;
+  throw new StorageError('IO_ERROR', `cannot lock ${lockPath}: '${flockCommand}' exited ${helper.status ?? helper.signal}: ${helper.stderr.trim()}`);
 }
 
-function readOwner(lockPath: string): LockOwner | null {
-  try {
-    const parsed = JSON.parse(fs.readFileSync(lockPath, 'utf8')) as Partial<LockOwner>;
-    if (typeof parsed.pid !== 'number') return null;
-    return { pid: parsed.pid, startTime: typeof parsed.startTime === 'string' ? parsed.startTime : null };
-  } catch {
-    return null;
-  }
-}
-
-function tryCreate(lockPath: string): boolean {
-  const owner: LockOwner = { pid: process.pid, startTime: processStartTime(process.pid) };
-  try {
-    fs.writeFileSync(lockPath, JSON.stringify(owner), { flag: 'wx' });
-    return true;
-  } catch (error) {
-    if ((error as { code?: string }).code === 'EEXIST') return false;
-    throw storageErrorFromSystem(error, `creating lock file ${lockPath}`);
-  }
-}
-
-/** Takes the lock on `directory` or throws StorageError LOCKED naming the holder. */
+/** Takes the lock on `directory` or throws StorageError LOCKED naming the holder. Returns the release function. */
 export function lockDirectory(directory: string): () => void {
   const lockPath = join(directory, LOCK_FILE_NAME);
-  if (lockedByThisProcess.has(lockPath)) {
-    throw new StorageError('LOCKED', `data directory ${directory} is already open in this process (pid ${process.pid})`);
+  let fd: number;
+  try {
+    fd = fs.openSync(lockPath, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+  } catch (error) {
+    throw storageErrorFromSystem(error, `opening lock file ${lockPath}`);
   }
-  if (!tryCreate(lockPath)) {
-    const owner = readOwner(lockPath);
-    if (owner !== null && owner.pid !== process.pid && isAlive(owner)) {
-      throw new StorageError('LOCKED', `data directory ${directory} is locked by running process ${owner.pid} (${lockPath})`);
+  try {
+    if (!tryFlock(fd, lockPath)) {
+      throw new StorageError('LOCKED', `data directory ${directory} is locked by ${describeOwner(lockPath)} (${lockPath})`);
     }
-    fs.rmSync(lockPath, { force: true });
-    if (!tryCreate(lockPath)) {
-      throw new StorageError('LOCKED', `data directory ${directory} was locked by another process while taking over a stale lock`);
-    }
+    const owner = Buffer.from(`pid ${process.pid}\n`);
+    fs.ftruncateSync(fd, 0);
+    fs.writeSync(fd, owner, 0, owner.length, 0);
+  } catch (error) {
+    fs.closeSync(fd);
+    if (error instanceof StorageError) throw error;
+    throw storageErrorFromSystem(error, `taking lock ${lockPath}`);
   }
-  lockedByThisProcess.add(lockPath);
+  let released = false;
   return () => {
-    lockedByThisProcess.delete(lockPath);
-    fs.rmSync(lockPath, { force: true });
+    if (released) return;
+    released = true;
+    fs.closeSync(fd);
   };
 }

@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import type { ConfState, Entry, HardState, RaftStorage, Snapshot } from '../raft/types.js';
+import type { ConfState, Entry, HardState, RaftStorage, Snapshot, SnapshotMetadata } from '../raft/types.js';
 import { RaftStorageError } from '../raft/types.js';
 import { ENTRY_OVERHEAD_BYTES } from '../raft/log-unstable.js';
 import { StorageError, assert, storageErrorFromSystem } from './errors.js';
@@ -60,6 +60,20 @@ export interface StorageStats {
   readonly activeSegmentBytes: number;
 }
 
+
+/**
+ * Whether a stored snapshot is state this node may start from. Every snapshot, taken here
+ * or received from a leader, is of committed entries. One the log reaches at the same
+ * term (or that is covered by the commit index, the compacted prefix or the installed
+ * snapshot) agrees with this log by log matching, so it stays, even though the commit
+ * index is saved lazily and may lag it after a crash. A received snapshot is written to
+ * the store before its install record reaches the log; if that record never became
+ * durable and the log does not reach the snapshot, the file must not be mistaken for state.
+ */
+function snapshotMatchesLog(state: LogState, metadata: SnapshotMetadata): boolean {
+  const coveredIndex = Math.max(state.hardState.commit, state.installedSnapshot?.index ?? 0, state.compactIndex);
+  return metadata.index <= coveredIndex || state.termAt(metadata.index) === metadata.term;
+}
 
 export class DurableStorage implements RaftStorage {
   private readonly queue: PendingSave[] = [];
@@ -116,10 +130,7 @@ export class DurableStorage implements RaftStorage {
       });
       // Segments written with other options may be larger than these allow; only the format caps them.
       const { state, repairs } = await replayLog(join(directory, 'log'), SEGMENT_FILE_BYTES_MAX);
-      // A received snapshot is written to the store before its install record reaches the
-      // log; if the record never became durable, the file must not be mistaken for state.
-      const usableIndexMax = Math.max(state.hardState.commit, state.installedSnapshot?.index ?? 0, state.compactIndex);
-      const discarded = await snapshots.discardNewerThan(usableIndexMax);
+      const discarded = await snapshots.discardWhere((metadata) => !snapshotMatchesLog(state, metadata));
       const report: RecoveryReport = { repairs, discardedSnapshots: discarded.map((info) => info.metadata) };
       return new DurableStorage(directory, options, state, snapshots, report, unlock);
     } catch (error) {

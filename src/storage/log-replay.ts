@@ -38,7 +38,7 @@ export interface LogRepair {
 /** What open() repaired or discarded; the runtime should log it. */
 export interface RecoveryReport {
   readonly repairs: readonly LogRepair[];
-  /** Received snapshots whose install never became durable (index beyond the log's commit), removed. */
+  /** Received snapshots whose install never became durable (the log does not reach them at their term), removed. */
   readonly discardedSnapshots: readonly SnapshotMetadata[];
 }
 

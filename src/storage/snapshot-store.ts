@@ -235,10 +235,10 @@ export class SnapshotStore {
     return info;
   }
 
-  /** Removes every snapshot with an index above `index`; returns what it removed. */
-  async discardNewerThan(index: number): Promise<SnapshotInfo[]> {
-    const discarded = this.snapshots.filter((info) => info.metadata.index > index);
-    this.snapshots = this.snapshots.filter((info) => info.metadata.index <= index);
+  /** Removes every snapshot whose metadata `unusable` picks; returns what it removed. */
+  async discardWhere(unusable: (metadata: SnapshotMetadata) => boolean): Promise<SnapshotInfo[]> {
+    const discarded = this.snapshots.filter((info) => unusable(info.metadata));
+    this.snapshots = this.snapshots.filter((info) => !unusable(info.metadata));
     for (const info of discarded) await removeDirectoryAtomically(join(info.dataPath, '..'), this.directory);
     return discarded;
   }

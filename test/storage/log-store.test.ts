@@ -332,13 +332,17 @@ test('a second open of the same directory is refused with LOCKED, in this proces
   });
 });
 
-test('a stale lock left by a dead process is taken over', async () => {
+test('a lock file left by a dead process is no obstacle; close releases the lock (the file stays)', async () => {
   const directory = makeTemporaryDirectory('stale-lock');
   try {
     fs.writeFileSync(join(directory, 'LOCK'), JSON.stringify({ pid: 2 ** 22 + 12345, startTime: '1' }));
     const store = await DurableStorage.open(directory);
+    await assert.rejects(DurableStorage.open(directory), isCode('LOCKED'));
     await store.close();
-    assert.equal(fs.existsSync(join(directory, 'LOCK')), false);
+    // The file is never unlinked (a waiter could lock the unlinked inode); the kernel lock is what counts.
+    assert.equal(fs.existsSync(join(directory, 'LOCK')), true);
+    const again = await DurableStorage.open(directory);
+    await again.close();
   } finally {
     removeDirectory(directory);
   }
@@ -536,5 +540,39 @@ test('frames just under and just over the inline-write bound are written and rea
     assert.deepEqual(summary(store.entries(1, index, Number.MAX_SAFE_INTEGER)), summary(written));
     store = await reopen(store);
     assert.deepEqual(summary(store.entries(1, index, Number.MAX_SAFE_INTEGER)), summary(written));
+  });
+});
+
+test('a snapshot the log reaches at its term survives a crash that left the stored commit behind it', async () => {
+  await withStore('snapshot-ahead-of-commit', {}, async (_directory, reopen, first) => {
+    const confState = { voters: ['a'], learners: [] };
+    // The commit index is saved lazily: the snapshot of applied entry 10 is ahead of it.
+    await first.save({ entries: makeEntries(1, 10, 1), hardState: { term: 1, vote: 'a', commit: 9 }, confState });
+    const writer = await first.snapshots.begin({ index: 10, term: 1, confState }, {});
+    await writer.write(new Uint8Array([1, 2, 3]));
+    await writer.commit();
+    await first.compact(5);
+    const store = await reopen(first);
+    assert.equal(store.snapshots.latest()?.metadata.index, 10, 'the newest snapshot is kept');
+    assert.deepEqual(store.recovery.discardedSnapshots, []);
+    assert.equal(store.snapshot().metadata.index, 10);
+    assert.equal(store.firstIndex(), 6);
+  });
+});
+
+test('a received snapshot whose install never became durable is discarded at open, and reported', async () => {
+  await withStore('snapshot-not-installed', {}, async (_directory, reopen, first) => {
+    const confState = { voters: ['a'], learners: [] };
+    await first.save({ entries: makeEntries(1, 10, 1), hardState: { term: 2, vote: 'a', commit: 5 }, confState });
+    for (const metadata of [{ index: 8, term: 2 }, { index: 20, term: 2 }]) {
+      // 8/2 conflicts with the log's 8/1 (uncommitted here); 20 is beyond the log.
+      const writer = await first.snapshots.begin({ ...metadata, confState }, {});
+      await writer.write(new Uint8Array([9]));
+      await writer.commit();
+    }
+    const store = await reopen(first);
+    assert.deepEqual(store.recovery.discardedSnapshots.map((metadata) => `${metadata.index}/${metadata.term}`).sort(), ['20/2', '8/2']);
+    assert.equal(store.snapshots.latest(), undefined);
+    assert.equal(store.lastIndex(), 10);
   });
 });
