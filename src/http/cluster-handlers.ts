@@ -5,7 +5,7 @@ import { badRequest, HttpError } from './http-error.js';
 import type { JsonOutput } from './json-writer.js';
 import { renderPrometheusText, type HttpMetrics } from './metrics.js';
 import { parseJsonBody } from './request-body.js';
-import { isServiceError, type ClusterService, type NodeInfo, type ReadinessCheck, type StatusValue } from './service.js';
+import { isServiceError, type ClusterService, type NodeInfo, type ReadinessCheck, type StatusValue } from '../service/service.js';
 
 export async function handleStatus(exchange: Exchange, service: ClusterService): Promise<void> {
   const status = await exchange.callService(exchange.parameters.timeoutMs, (context) => service.status(context));

@@ -11,7 +11,7 @@ import {
   type DataResponse,
   type ReadOptions,
   type WriteOptions,
-} from './service.js';
+} from '../service/service.js';
 import { parseStatementsBody, plainStatement } from './statements.js';
 
 type DataEndpoint = 'execute' | 'query' | 'request';

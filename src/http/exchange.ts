@@ -9,7 +9,7 @@ import type { HttpMetrics } from './metrics.js';
 import type { HttpServerOptions } from './options.js';
 import type { QueryParameters } from './query-parameters.js';
 import { readRequestBody } from './request-body.js';
-import { ServiceError, type CallContext, type Credentials } from './service.js';
+import { ServiceError, type CallContext, type Credentials } from '../service/service.js';
 
 export class Exchange {
   readonly startedAtMs = performance.now();

@@ -1,7 +1,7 @@
 /** The rqlite-compatible HTTP API: the server, and the service seam the runtime implements. */
 export { createHttpServer, serviceErrorToHttp, type HttpApiServer } from './server.js';
 export { httpServerDefaults, resolveHttpServerOptions, type HttpLogger, type HttpServerOptions } from './options.js';
-export * from './service.js';
+export * from '../service/service.js';
 export { parseStatementsBody, toSqlValue, plainStatement } from './statements.js';
 export { parseJson, JsonSyntaxError, type JsonValue } from './json-reader.js';
 export { writeJsonString, writeJsonChunks, AssociativeRows, type JsonOutput } from './json-writer.js';

@@ -5,7 +5,7 @@
  */
 import { parseGoDurationMs } from './duration.js';
 import { badRequest } from './http-error.js';
-import type { ReadLevel } from './service.js';
+import type { ReadLevel } from '../service/service.js';
 
 export interface TimeoutDefaults {
   /** `timeout` when not given (rqlite: 30 s). */

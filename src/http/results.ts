@@ -9,7 +9,7 @@
  */
 import type { StatementResult } from '../state-machine/types.js';
 import { AssociativeRows, type JsonOutput } from './json-writer.js';
-import type { DataResponse } from './service.js';
+import type { DataResponse } from '../service/service.js';
 
 export interface ShapeOptions {
   readonly associative: boolean;

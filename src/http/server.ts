@@ -20,7 +20,7 @@ import { HttpError } from './http-error.js';
 import { HttpMetrics } from './metrics.js';
 import { resolveHttpServerOptions, type HttpServerOptions } from './options.js';
 import { parseQueryParameters } from './query-parameters.js';
-import { isServiceError, type ClusterService, type ServiceError } from './service.js';
+import { isServiceError, type ClusterService, type ServiceError } from '../service/service.js';
 
 type Handler = (exchange: Exchange, service: ClusterService, metrics: HttpMetrics) => Promise<void>;
 type Method = 'GET' | 'POST' | 'DELETE';

@@ -3,7 +3,7 @@
  * ReadIndex, joins waiting for their conf change). Bounded in count; each wait has a
  * timeout. Waiters are kept sorted by index, so notifying costs only the ones released.
  */
-import { ServiceError } from '../http/service.js';
+import { ServiceError } from '../service/service.js';
 
 interface Waiter {
   readonly index: number;

@@ -22,7 +22,7 @@ import {
   type RemoveRequest,
   type StatusDocument,
   type StepDownRequest,
-} from '../http/service.js';
+} from '../service/service.js';
 import type { NodeId } from '../raft/types.js';
 import { validateForWrite } from '../state-machine/sql-policy.js';
 import type { Statement } from '../state-machine/types.js';

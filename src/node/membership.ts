@@ -5,7 +5,7 @@
  * (voters) — one membership change at a time, serialised here. Re-joining with the same
  * id and address is a no-op.
  */
-import { ServiceError } from '../http/service.js';
+import { ServiceError } from '../service/service.js';
 import { RaftError } from '../raft/errors.js';
 import type { ConfChange, NodeId } from '../raft/types.js';
 import type { NodeLogger } from './logger.js';

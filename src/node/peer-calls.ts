@@ -3,7 +3,7 @@
  * answer an envelope, `{ ok: true, value }` or `{ ok: false, error }`, so a ServiceError
  * (with its code and the leader's address) arrives intact on the caller's side.
  */
-import { ServiceError, type PlainServiceError } from '../http/service.js';
+import { ServiceError, type PlainServiceError } from '../service/service.js';
 import { TransportError } from '../transport/errors.js';
 import type { NodeTransport } from './ports.js';
 

@@ -5,7 +5,7 @@
  * replaced ours). On leadership loss every waiter fails at once: the client hears
  * promptly and may retry (with an idempotency key, exactly once).
  */
-import { ServiceError } from '../http/service.js';
+import { ServiceError } from '../service/service.js';
 
 interface Waiter<Result> {
   readonly term: number;

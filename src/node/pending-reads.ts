@@ -3,7 +3,7 @@
  * context (8 bytes, a counter); the core answers with a read state carrying the commit
  * index to wait for, or reports the read failed (leadership lost). Bounded in count.
  */
-import { ServiceError } from '../http/service.js';
+import { ServiceError } from '../service/service.js';
 
 interface Waiter {
   readonly resolve: (index: number) => void;

@@ -17,7 +17,7 @@
  */
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ServiceError } from '../http/service.js';
+import { ServiceError } from '../service/service.js';
 import { encodeCommand } from '../state-machine/command-codec.js';
 import { StateMachineHaltedError } from '../state-machine/errors.js';
 import { applyBatchEntryCountMax } from '../state-machine/state-machine.js';

@@ -5,7 +5,7 @@
  * store.sqlite3.path; store.snapshot_store.snapshots.
  */
 import { statSync } from 'node:fs';
-import type { StatusDocument, StatusValue } from '../http/service.js';
+import type { StatusDocument, StatusValue } from '../service/service.js';
 import type { NodeRuntime } from './runtime.js';
 
 const startedAtMs = Date.now();

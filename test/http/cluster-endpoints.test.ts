@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { httpServerDefaults } from '../../src/http/options.js';
-import type { NodesRequest, ReadinessRequest } from '../../src/http/service.js';
+import type { NodesRequest, ReadinessRequest } from '../../src/service/service.js';
 import { startHarness, type Harness, type Json } from './harness.js';
 
 let harness: Harness;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { pack, unpack } from 'msgpackr';
-import type { ExecuteRequest, MixedRequest, QueryRequest } from '../../src/http/service.js';
+import type { ExecuteRequest, MixedRequest, QueryRequest } from '../../src/service/service.js';
 import { postJson, startHarness, type Harness, type Json } from './harness.js';
 import { servedBy } from './sqlite-service.js';
 

@@ -5,7 +5,7 @@ import { HttpError } from '../../src/http/http-error.js';
 import { writeJsonString } from '../../src/http/json-writer.js';
 import { renderPrometheusText } from '../../src/http/metrics.js';
 import { shapeDataResponse, type ShapeOptions } from '../../src/http/results.js';
-import type { DataResponse } from '../../src/http/service.js';
+import type { DataResponse } from '../../src/service/service.js';
 import type { StatementResult } from '../../src/state-machine/types.js';
 
 const plain: ShapeOptions = { associative: false, timings: false, mixed: false, raftIndex: false };

@@ -23,7 +23,7 @@ import {
   type RemoveRequest,
   type StatusDocument,
   type StepDownRequest,
-} from '../../src/http/service.js';
+} from '../../src/service/service.js';
 import type { SqlResultValue, SqlValue, Statement, StatementResult } from '../../src/state-machine/types.js';
 
 export interface Knobs {

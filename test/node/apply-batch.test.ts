@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExecuteRequest } from '../../src/http/service.js';
+import type { ExecuteRequest } from '../../src/service/service.js';
 import { QuorumNode } from '../../src/node/node.js';
 import { silentLogger } from '../../src/node/logger.js';
 import { planApplyRuns } from '../../src/node/runtime.js';

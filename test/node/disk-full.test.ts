@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExecuteRequest, QueryRequest } from '../../src/http/service.js';
+import type { ExecuteRequest, QueryRequest } from '../../src/service/service.js';
 import { QuorumNode } from '../../src/node/node.js';
 import { silentLogger } from '../../src/node/logger.js';
 import { freePort, waitFor } from '../cluster/harness.js';

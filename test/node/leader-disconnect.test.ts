@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ServiceError, type ExecuteRequest } from '../../src/http/service.js';
+import { ServiceError, type ExecuteRequest } from '../../src/service/service.js';
 import { QuorumNode, type QuorumNodeOptions } from '../../src/node/node.js';
 import { silentLogger } from '../../src/node/logger.js';
 import { freePort, waitFor } from '../cluster/harness.js';

@@ -4,7 +4,7 @@ import { PendingProposals } from '../../src/node/pending-proposals.js';
 import { AppliedWaiters } from '../../src/node/applied-waiters.js';
 import { PendingReads } from '../../src/node/pending-reads.js';
 import { planTicks } from '../../src/node/timing.js';
-import { ServiceError } from '../../src/http/service.js';
+import { ServiceError } from '../../src/service/service.js';
 
 function code(expected: string): (error: unknown) => boolean {
   return (error) => error instanceof ServiceError && error.code === expected;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pack, unpack } from 'msgpackr';
-import { ServiceError, isServiceError, serviceErrorCodes, type PlainServiceError } from '../../src/http/service.js';
+import { ServiceError, isServiceError, serviceErrorCodes, type PlainServiceError } from '../../src/service/service.js';
 
 describe('ServiceError', () => {
   it('round-trips every code through plain data and msgpack', () => {

@@ -1,5 +1,5 @@
 /**
- * The seam between the HTTP API and the node runtime. The runtime implements
+ * The seam between the HTTP API and the node runtime (neither imports the other for it). The runtime implements
  * `ClusterService`; the HTTP layer parses rqlite requests into the plain-data request
  * types below, calls the service, and shapes the plain-data answers into rqlite JSON.
  *
