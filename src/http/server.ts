@@ -215,6 +215,7 @@ export function serviceErrorToHttp(request: IncomingMessage, error: ServiceError
     case 'UNAUTHORIZED':
       return new HttpError(401, error.message, { 'WWW-Authenticate': 'Basic realm="quorumlite"' });
     case 'UNAVAILABLE':
+    case 'HALTED':
       return new HttpError(503, error.message);
     case 'NOT_FOUND':
       return new HttpError(404, error.message);

@@ -204,6 +204,8 @@ export type ServiceErrorCode =
   | 'BAD_REQUEST'
   | 'UNAUTHORIZED'
   | 'UNAVAILABLE'
+  /** This node stopped applying after an environmental failure (disk full, I/O error); it retries, never skips. */
+  | 'HALTED'
   | 'NOT_FOUND'
   | 'INTERNAL';
 
@@ -215,6 +217,7 @@ export const serviceErrorCodes: readonly ServiceErrorCode[] = [
   'BAD_REQUEST',
   'UNAUTHORIZED',
   'UNAVAILABLE',
+  'HALTED',
   'NOT_FOUND',
   'INTERNAL',
 ];
