@@ -24,7 +24,7 @@ const secondsPerRow = Number(process.env.BENCH_SECONDS_PER_ROW ?? 3);
 const operationsPerRowMax = 20_000;
 const concurrentClients = 64;
 const failoverTrials = Number(process.env.BENCH_FAILOVER_TRIALS ?? 10);
-/** Per-try timeout while probing for the new leader, as PEERS.md measured etcd. */
+/** Per-try timeout while probing for the new leader, as etcd's failover is measured (docs/TESTING.md, "The peers we compare against"). */
 const failoverTryTimeoutMs = 300;
 const failoverTimeoutMs = 30_000;
 const hungLeaderTrials = Number(process.env.BENCH_HUNG_TRIALS ?? 5);

@@ -91,7 +91,7 @@ export function boundsPerRound(bounds: LoadBounds, roundCount: number): LoadBoun
   };
 }
 
-/** A key of exactly 16 bytes and a value of exactly 100 bytes, as PEERS.md measured. */
+/** A key of exactly 16 bytes and a value of exactly 100 bytes, as every peer is measured (docs/TESTING.md, "The peers we compare against"). */
 export const keyBytes = 16;
 export const valueBytes = 100;
 

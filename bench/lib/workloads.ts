@@ -29,7 +29,7 @@ export interface WorkloadSettings {
   readonly failoverTrialCount: number;
   /** Bound on one trial's wait for the first acknowledged write after the kill. */
   readonly failoverTimeoutMs: number;
-  /** Per-try timeout of a write while the cluster elects (PEERS.md: 300 ms). */
+  /** Per-try timeout of a write while the cluster elects (docs/TESTING.md, "The peers we compare against": 300 ms). */
   readonly failoverTryTimeoutMs: number;
   /** How long the steady write load runs before the kill. */
   readonly failoverSteadyLoadMs: number;

@@ -1,5 +1,5 @@
 /**
- * dqlite through `dqlite-demo` as PEERS.md ran it: 3 nodes on 127.0.0.1, node 1 first,
+ * dqlite through `dqlite-demo` as docs/TESTING.md ("The peers we compare against") runs it: 3 nodes on 127.0.0.1, node 1 first,
  * the others joining it; `PUT /key` (body = value) answers `done`, `GET /key` reads.
  * It answers 200 with a body starting `Error:` on failure, so only `done` counts.
  * The leader comes from the dqlite shell (`dqlite -s … demo .leader`).

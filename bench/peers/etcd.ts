@@ -1,5 +1,5 @@
 /**
- * etcd 3.4 as PEERS.md ran it: 3 members on 127.0.0.1, default heartbeat 100 ms and
+ * etcd 3.4 as docs/TESTING.md ("The peers we compare against") runs it: 3 members on 127.0.0.1, default heartbeat 100 ms and
  * election timeout 1000 ms, fsync on every commit (etcd's default), driven over its
  * JSON gateway (`/v3/kv/put`, `/v3/kv/txn`, `/v3/kv/range`, `/v3/maintenance/status`).
  */

@@ -126,7 +126,7 @@ async function assertConvergedWith(acknowledgedValues: readonly number[]): Promi
 
 /**
  * A node that knows no leader refuses linearizable and strong reads the way rqlite
- * does (DESIGN: "No quorum: … fail fast with a clear error (HTTP 503, "leader not
+ * does (docs/ARCHITECTURE.md, "What a client sees when things fail": "No quorum: … fail fast with a clear error (HTTP 503, "leader not
  * found")"), never with rows, which could be stale.
  */
 function assertNoLeaderAnswer(answer: { status: number; body: unknown; text: string }, what: string): void {
