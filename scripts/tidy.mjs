@@ -271,7 +271,10 @@ function liveExports(modules, sourceFiles) {
     live.add(key);
     pending.push([file, name]);
   };
+  const wholeFiles = new Set(); // guards `export *` cycles
   const useAll = (file) => {
+    if (wholeFiles.has(file)) return;
+    wholeFiles.add(file);
     const surface = modules.get(file);
     for (const name of [...surface.exports.keys(), ...surface.reexports.keys()]) use(file, name);
     for (const specifier of surface.stars) {

@@ -123,6 +123,16 @@ test('dead-exports: a use through `import type`, a namespace import or a dynamic
   assertObjects(root, 'dead-exports', ["src/storage/extra.ts:2: 'unloaded' is exported but no other file imports it"]);
 });
 
+test('dead-exports: a public entry keeps alive everything it re-exports, through `export *` cycles too', () => {
+  const root = makeTree({
+    'src/client/first.ts': "export * from './second.js';\nexport const first = 1;\n",
+    'src/client/second.ts': "export * from './first.js';\nexport const second = 2;\n",
+    'src/client/browser.ts': "export * from './client.js';\nexport * from './first.js';\n",
+  });
+  const run = tidy(root);
+  assert.equal(run.status, 0, run.stderr);
+});
+
 test('line-length: a line over the formatter width is reported, one at the width is not', () => {
   const atWidth = `// ${'x'.repeat(lineWidth - 3)}`;
   const root = makeTree({ 'test/long.test.ts': `${atWidth}\n${atWidth}y\n` });
