@@ -6,9 +6,10 @@
  * Routing. Writes, `request`, and reads at weak/linearizable/strong go to the leader
  * directly with `?redirect`, so a non-leader answers 301 and the client learns the
  * leader instead of paying a forwarding hop. Reads at none/auto spread round-robin
- * over all nodes. On a connection failure, timeout, 503 or "not leader" the client
- * marks the node failed, backs off (full jitter) and tries the next one, until the
- * call's deadline, its AbortSignal, or `retry.attemptsMax`.
+ * over all nodes. On a connection failure, a timeout, or a reply that says the node
+ * cannot serve now (no leader, unavailable, halted, stale; see reply-errors.ts) the
+ * client marks the node failed, backs off (full jitter) and tries the next one, until
+ * the call's deadline, its AbortSignal, or `retry.attemptsMax`.
  *
  * Exactly once. Every write call draws one random 128-bit Idempotency-Key and sends
  * it on every attempt; the server applies a key once and answers repeats with the
@@ -457,8 +458,8 @@ export class Client {
     } catch (error) {
       throw error instanceof QuorumliteError ? withNode(error, nodeUrl) : error;
     }
-    if (reply.requestError !== undefined) throw errorForRequestError(reply.requestError, nodeUrl);
-    if (reply.results.some((result) => result.error !== undefined && isLeadershipError(result.error))) {
+    if (reply.requestError !== undefined) throw errorForRequestError(reply.requestError, response, nodeUrl);
+    if (reply.results.some((result) => result.error !== undefined && isLeadershipError(result.error, response))) {
       throw new QuorumliteError('NO_LEADER', `${nodeUrl}: not leader`, { nodeUrl });
     }
     if (reply.raftIndex !== undefined) this.highestWrittenIndex = Math.max(this.highestWrittenIndex, reply.raftIndex);

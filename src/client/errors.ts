@@ -16,13 +16,17 @@ export type QuorumliteErrorCode =
   | 'HTTP_ERROR'
   /** The server answered 5xx other than 502/503/504, or a body that is not rqlite's shape. */
   | 'SERVER_ERROR'
-  /** 503 / "leader not found" / "not leader": the cluster has no reachable leader right now. */
+  /** No reachable leader right now (server code NO_LEADER or NOT_LEADER; from rqlite: 503, "leader not found", "not leader"). */
   | 'NO_LEADER'
+  /** The node cannot serve now: shutting down, overloaded, leadership changed mid-request, not ready (server code UNAVAILABLE). */
+  | 'UNAVAILABLE'
+  /** The node stopped applying after a disk or I/O failure (server code HALTED); another node may serve. */
+  | 'NODE_HALTED'
   /** A follower answered "stale read" for a `none` read with `freshness`. */
   | 'STALE_READ'
   /** The TCP connection failed or was cut before a full reply arrived. */
   | 'CONNECTION_FAILED'
-  /** One attempt took longer than `timeoutMs`. */
+  /** One attempt took longer than `timeoutMs`, or the server gave up waiting (server code TIMEOUT). */
   | 'TIMEOUT'
   /** The whole call ran past its deadline (`deadlineMs`) while retrying. */
   | 'DEADLINE_EXCEEDED'
@@ -30,7 +34,7 @@ export type QuorumliteErrorCode =
   | 'ABORTED'
   /** `maxInFlight` calls are running and `maxQueued` more are waiting. */
   | 'QUEUE_FULL'
-  /** A reply body was larger than `responseBytesMax`, or a request body larger than `requestBytesMax`. */
+  /** A reply body was larger than `responseBytesMax`, a request body larger than `requestBytesMax`, or the server refused the request's size (413). */
   | 'BODY_TOO_LARGE'
   /** The client was closed. */
   | 'CLIENT_CLOSED'
@@ -53,10 +57,14 @@ export interface QuorumliteErrorOptions {
   readonly results?: readonly unknown[];
   /** A leader address the server pointed at, if any. */
   readonly leaderHint?: string;
+  /** The server's own code (`X-Quorumlite-Error`), when the reply carried one. */
+  readonly serverCode?: string;
 }
 
 const retryableCodes: ReadonlySet<QuorumliteErrorCode> = new Set<QuorumliteErrorCode>([
   'NO_LEADER',
+  'UNAVAILABLE',
+  'NODE_HALTED',
   'STALE_READ',
   'CONNECTION_FAILED',
   'TIMEOUT',
@@ -70,6 +78,7 @@ export class QuorumliteError extends Error {
   readonly nodeUrl: string | undefined;
   readonly results: readonly unknown[] | undefined;
   readonly leaderHint: string | undefined;
+  readonly serverCode: string | undefined;
 
   constructor(code: QuorumliteErrorCode, message: string, options: QuorumliteErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -79,6 +88,7 @@ export class QuorumliteError extends Error {
     this.nodeUrl = options.nodeUrl;
     this.results = options.results;
     this.leaderHint = options.leaderHint;
+    this.serverCode = options.serverCode;
   }
 
   /** True when another attempt (on this or another node) may succeed. */

@@ -1,6 +1,12 @@
 /**
- * Maps an HTTP reply that is not a success to a coded error. Which codes are
- * retryable is decided in errors.ts; here only the mapping from status and text.
+ * Maps a reply that is not a success to a coded error. Which codes are retryable is
+ * decided in errors.ts; here only the mapping.
+ *
+ * A quorumlite server names the cause of every error reply in `X-Quorumlite-Error`,
+ * and the client branches on that code alone. Without it (rqlite, or a proxy in
+ * front), the HTTP status decides. The message text is read only when the reply is
+ * not from quorumlite at all (no `X-Quorumlite-Version`): rqlite says "not leader"
+ * or "stale read" in text alone, so for rqlite the text is all there is.
  */
 import { QuorumliteError, type QuorumliteErrorCode } from './errors.js';
 import type { HttpResponse } from './transport.js';
@@ -8,6 +14,31 @@ import type { HttpResponse } from './transport.js';
 /** How much of an error body goes into a message. */
 export const errorBodyCharactersMax = 500;
 
+/**
+ * The server's codes (X-Quorumlite-Error) and what each means to the client. A code
+ * not listed (from a newer server) falls back to the status.
+ */
+export const clientCodeForServerCode: ReadonlyMap<string, QuorumliteErrorCode> = new Map<string, QuorumliteErrorCode>([
+  // A 301 is followed before replies are mapped; NOT_LEADER without one means the node knows no leader.
+  ['NOT_LEADER', 'NO_LEADER'],
+  ['NO_LEADER', 'NO_LEADER'],
+  ['STALE_READ', 'STALE_READ'],
+  ['TIMEOUT', 'TIMEOUT'],
+  ['BAD_REQUEST', 'BAD_REQUEST'],
+  ['UNAUTHORIZED', 'UNAUTHORIZED'],
+  ['UNAVAILABLE', 'UNAVAILABLE'],
+  ['HALTED', 'NODE_HALTED'],
+  ['NOT_FOUND', 'HTTP_ERROR'],
+  ['INTERNAL', 'SERVER_ERROR'],
+  ['BODY_TOO_LARGE', 'BODY_TOO_LARGE'],
+  ['TOO_MANY_STATEMENTS', 'BODY_TOO_LARGE'],
+  ['URL_TOO_LONG', 'HTTP_ERROR'],
+  ['HEADERS_TOO_LARGE', 'HTTP_ERROR'],
+  ['METHOD_NOT_ALLOWED', 'HTTP_ERROR'],
+  ['NOT_READY', 'UNAVAILABLE'],
+]);
+
+/** rqlite's wording; consulted only for replies from a server that is not quorumlite. */
 const notLeaderPattern = /not leader|leader not found|no leader|leadership lost/i;
 const staleReadPattern = /stale read/i;
 
@@ -19,37 +50,52 @@ export function errorForStatus(response: HttpResponse, nodeUrl: string): Quoruml
   const status = response.status;
   if (status >= 200 && status < 300) return undefined;
   const detail = errorBodyText(response.body);
-  const code = codeForStatus(status, detail);
+  const code = codeForServerCode(response) ?? codeForStatus(status, detail, readsText(response));
   return new QuorumliteError(code, `${nodeUrl} answered HTTP ${status}${detail === '' ? '' : `: ${detail}`}`, {
     httpStatus: status,
     nodeUrl,
+    serverCode: response.errorCode,
   });
 }
 
-function codeForStatus(status: number, detail: string): QuorumliteErrorCode {
+function codeForServerCode(response: HttpResponse): QuorumliteErrorCode | undefined {
+  return response.errorCode === undefined ? undefined : clientCodeForServerCode.get(response.errorCode);
+}
+
+/** Whether the message text may decide the code: only for a server that is not quorumlite. */
+function readsText(response: HttpResponse): boolean {
+  return response.errorCode === undefined && response.quorumliteVersion === undefined;
+}
+
+function codeForStatus(status: number, detail: string, textDecides: boolean): QuorumliteErrorCode {
   if (status === 503) return 'NO_LEADER';
   if (status === 502 || status === 504) return 'CONNECTION_FAILED';
   if (status === 408) return 'TIMEOUT';
   if (status === 400) return 'BAD_REQUEST';
   if (status === 401 || status === 403) return 'UNAUTHORIZED';
   if (status === 413) return 'BODY_TOO_LARGE';
-  if (status >= 400 && status < 500) return notLeaderPattern.test(detail) ? 'NO_LEADER' : 'HTTP_ERROR';
+  if (status >= 400 && status < 500) return textDecides && notLeaderPattern.test(detail) ? 'NO_LEADER' : 'HTTP_ERROR';
   return 'SERVER_ERROR';
 }
 
 /** A request-level `error` in a 200 reply: leader trouble and stale reads are retryable. */
-export function errorForRequestError(message: string, nodeUrl: string): QuorumliteError {
-  const code: QuorumliteErrorCode = notLeaderPattern.test(message)
-    ? 'NO_LEADER'
-    : staleReadPattern.test(message)
-      ? 'STALE_READ'
-      : 'SERVER_ERROR';
-  return new QuorumliteError(code, `${nodeUrl}: ${message}`, { nodeUrl });
+export function errorForRequestError(message: string, response: HttpResponse, nodeUrl: string): QuorumliteError {
+  const code = codeForServerCode(response) ?? (readsText(response) ? codeForRequestErrorText(message) : 'SERVER_ERROR');
+  return new QuorumliteError(code, `${nodeUrl}: ${message}`, { nodeUrl, serverCode: response.errorCode });
 }
 
-/** A per-statement error that means "this node could not run it as leader", not a SQL error. */
-export function isLeadershipError(message: string): boolean {
-  return notLeaderPattern.test(message);
+function codeForRequestErrorText(message: string): QuorumliteErrorCode {
+  if (notLeaderPattern.test(message)) return 'NO_LEADER';
+  if (staleReadPattern.test(message)) return 'STALE_READ';
+  return 'SERVER_ERROR';
+}
+
+/**
+ * A per-statement error that means "this node could not run it as leader", not a SQL
+ * error. Only rqlite says so per statement; from quorumlite it is always a SQL error.
+ */
+export function isLeadershipError(message: string, response: HttpResponse): boolean {
+  return readsText(response) && notLeaderPattern.test(message);
 }
 
 export function errorBodyText(body: Uint8Array): string {

@@ -1,6 +1,6 @@
 /**
  * The HTTP seam of the client. The client only needs "send one request, get status,
- * Location and the whole body, bounded"; everything Node-specific (undici pools)
+ * Location, the error code headers and the whole body, bounded"; everything Node-specific (undici pools)
  * lives in undici-transport.ts behind this interface, so a browser build can use
  * the fetch-based transport here.
  */
@@ -24,7 +24,15 @@ export interface HttpResponse {
   readonly location: string | undefined;
   readonly contentType: string | undefined;
   readonly body: Uint8Array;
+  /** `X-Quorumlite-Error`: a quorumlite server's code for an error reply; absent on successes and from rqlite. */
+  readonly errorCode?: string | undefined;
+  /** `X-Quorumlite-Version`: sent by a quorumlite server on every reply, never by rqlite. */
+  readonly quorumliteVersion?: string | undefined;
 }
+
+/** The reply headers the client reads, by their lower-case names. */
+export const errorCodeHeader = 'x-quorumlite-error';
+export const quorumliteVersionHeader = 'x-quorumlite-version';
 
 export interface HttpTransport {
   /**
@@ -82,6 +90,8 @@ export class FetchTransport implements HttpTransport {
       location: response.headers.get('location') ?? undefined,
       contentType: response.headers.get('content-type') ?? undefined,
       body,
+      errorCode: response.headers.get(errorCodeHeader) ?? undefined,
+      quorumliteVersion: response.headers.get(quorumliteVersionHeader) ?? undefined,
     };
   }
 

@@ -5,7 +5,15 @@
  */
 import { Agent } from 'undici';
 import { QuorumliteError } from './errors.js';
-import { ChunkCollector, connectionFailed, type HttpRequest, type HttpResponse, type HttpTransport } from './transport.js';
+import {
+  ChunkCollector,
+  connectionFailed,
+  errorCodeHeader,
+  quorumliteVersionHeader,
+  type HttpRequest,
+  type HttpResponse,
+  type HttpTransport,
+} from './transport.js';
 
 export interface UndiciTransportOptions {
   /** Sockets per node (undici `connections`). */
@@ -53,13 +61,14 @@ export class UndiciTransport implements HttpTransport {
       throw this.mapError(request, error);
     }
     const body = await this.readBody(request, response.body);
-    const location = response.headers.location;
-    const contentType = response.headers['content-type'];
+    const headers = response.headers;
     return {
       status: response.statusCode,
-      location: Array.isArray(location) ? location[0] : location,
-      contentType: Array.isArray(contentType) ? contentType[0] : contentType,
+      location: firstValue(headers.location),
+      contentType: firstValue(headers['content-type']),
       body,
+      errorCode: firstValue(headers[errorCodeHeader]),
+      quorumliteVersion: firstValue(headers[quorumliteVersionHeader]),
     };
   }
 
@@ -87,4 +96,8 @@ export class UndiciTransport implements HttpTransport {
     // destroy, not close: requests still in flight are abandoned, sockets released now.
     await this.agent.destroy();
   }
+}
+
+function firstValue(header: string | string[] | undefined): string | undefined {
+  return Array.isArray(header) ? header[0] : header;
 }

@@ -1,7 +1,7 @@
 /** `/status`, `/nodes`, `/leader`, `/remove`, `/readyz`, `/metrics`. */
 import { formatGoDuration } from './duration.js';
 import type { Exchange } from './exchange.js';
-import { badRequest, HttpError } from './http-error.js';
+import { badRequest, errorCodeHeader, HttpError } from './http-error.js';
 import type { JsonOutput } from './json-writer.js';
 import { renderPrometheusText, type HttpMetrics } from './metrics.js';
 import { parseJsonBody } from './request-body.js';
@@ -19,10 +19,10 @@ export function selectStatusKey(status: StatusValue, key: string): StatusValue {
   let current: StatusValue = status;
   for (const step of key.split('.')) {
     if (typeof current !== 'object' || current === null || Array.isArray(current) || typeof current === 'bigint') {
-      throw new HttpError(404, `status key not found: ${key}`);
+      throw new HttpError(404, 'NOT_FOUND', `status key not found: ${key}`);
     }
     const record = current as { readonly [key: string]: StatusValue };
-    if (!Object.prototype.hasOwnProperty.call(record, step)) throw new HttpError(404, `status key not found: ${key}`);
+    if (!Object.prototype.hasOwnProperty.call(record, step)) throw new HttpError(404, 'NOT_FOUND', `status key not found: ${key}`);
     current = record[step] as StatusValue;
   }
   return current;
@@ -34,7 +34,7 @@ export async function handleNodes(exchange: Exchange, service: ClusterService): 
     throw badRequest(`unsupported nodes format version ${JSON.stringify(version)}: use ver=2 or leave it out`);
   }
   const nonVoters = exchange.flag('nonvoters');
-  const request = { nonVoters, timeoutMs: exchange.parameters.timeoutMs, credentials: exchange.credentials() };
+  const request = { nonVoters, timeoutMs: exchange.parameters.timeoutMs };
   const all = await exchange.callService(request.timeoutMs, (context) => service.nodes(request, context));
   const nodes = all.filter((node) => nonVoters || node.voter);
   if (version === '2') {
@@ -64,9 +64,9 @@ export function shapeNode(node: NodeInfo): { readonly [key: string]: JsonOutput 
 }
 
 export async function handleLeaderGet(exchange: Exchange, service: ClusterService): Promise<void> {
-  const request = { timeoutMs: exchange.parameters.timeoutMs, credentials: exchange.credentials() };
+  const request = { timeoutMs: exchange.parameters.timeoutMs };
   const leader = await exchange.callService(request.timeoutMs, (context) => service.leader(request, context));
-  if (leader === null) throw new HttpError(503, 'leader not found');
+  if (leader === null) throw new HttpError(503, 'NO_LEADER', 'leader not found');
   await exchange.sendJson(200, shapeNode(leader));
 }
 
@@ -78,7 +78,6 @@ export async function handleLeaderPost(exchange: Exchange, service: ClusterServi
     wait: exchange.flag('wait'),
     timeoutMs: exchange.parameters.timeoutMs,
     forward: !exchange.flag('redirect'),
-    credentials: exchange.credentials(),
   };
   await exchange.callService(request.timeoutMs, (context) => service.stepDown(request, context));
   exchange.sendEmpty(200);
@@ -91,7 +90,6 @@ export async function handleRemove(exchange: Exchange, service: ClusterService):
     id,
     timeoutMs: exchange.parameters.timeoutMs,
     forward: !exchange.flag('redirect'),
-    credentials: exchange.credentials(),
   };
   await exchange.callService(request.timeoutMs, (context) => service.remove(request, context));
   exchange.sendEmpty(200);
@@ -117,7 +115,7 @@ export async function handleReadyz(exchange: Exchange, service: ClusterService):
     exchange.sendText(200, '[+]node ok');
     return;
   }
-  const request = { sync: exchange.flag('sync'), timeoutMs: exchange.parameters.timeoutMs, credentials: exchange.credentials() };
+  const request = { sync: exchange.flag('sync'), timeoutMs: exchange.parameters.timeoutMs };
   let checks: readonly ReadinessCheck[];
   try {
     checks = await exchange.callService(request.timeoutMs, (context) => service.readiness(request, context));
@@ -128,6 +126,7 @@ export async function handleReadyz(exchange: Exchange, service: ClusterService):
     checks = [{ name: failed, ok: false, message: error.message }];
   }
   const { lines, ready } = readinessLines(checks);
+  if (!ready) exchange.setHeader(errorCodeHeader, 'NOT_READY');
   exchange.sendText(ready ? 200 : 503, lines.join('\n'));
 }
 

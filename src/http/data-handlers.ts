@@ -1,7 +1,7 @@
 /** `/db/execute`, `/db/query` and `/db/request`. */
 import type { Statement } from '../state-machine/types.js';
 import type { Exchange } from './exchange.js';
-import { badRequest, HttpError } from './http-error.js';
+import { badRequest, errorCodeHeader, HttpError } from './http-error.js';
 import { shapeDataResponse, shapeRequestError, type ShapeOptions } from './results.js';
 import {
   isServiceError,
@@ -43,7 +43,6 @@ async function dataRequestBase(exchange: Exchange): Promise<DataRequestBase> {
     timeoutMs: exchange.parameters.timeoutMs,
     dbTimeoutMs: exchange.parameters.dbTimeoutMs,
     forward: !exchange.flag('redirect'),
-    credentials: exchange.credentials(),
   };
 }
 
@@ -112,12 +111,13 @@ async function answerData(
   } catch (error) {
     // rqlite answers a stale read with HTTP 200 and the reason in the body's `error`.
     if (isServiceError(error) && error.code === 'STALE_READ') {
+      exchange.setHeader(errorCodeHeader, error.code);
       await exchange.sendJson(200, shapeRequestError(error.message, shape.timings, exchange.elapsedSeconds()));
       return;
     }
     // rqlite answers 408 when a queued write is not flushed within the timeout.
     if (isServiceError(error) && error.code === 'TIMEOUT' && endpoint !== 'query' && exchange.flag('queue')) {
-      throw new HttpError(408, `queue wait timeout: ${error.message}`);
+      throw new HttpError(408, 'TIMEOUT', `queue wait timeout: ${error.message}`);
     }
     throw error;
   }

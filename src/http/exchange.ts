@@ -1,5 +1,5 @@
 /**
- * One HTTP request and its response: parsed parameters, credentials, the body reader,
+ * One HTTP request and its response: parsed parameters, the body reader,
  * bounded service calls, and the writers for JSON (streamed, with back-pressure),
  * plain text and empty answers.
  */
@@ -9,7 +9,7 @@ import type { HttpMetrics } from './metrics.js';
 import type { HttpServerOptions } from './options.js';
 import type { QueryParameters } from './query-parameters.js';
 import { readRequestBody } from './request-body.js';
-import { ServiceError, type CallContext, type Credentials } from '../service/service.js';
+import { ServiceError, type CallContext } from '../service/service.js';
 
 export class Exchange {
   readonly startedAtMs = performance.now();
@@ -36,10 +36,6 @@ export class Exchange {
 
   flag(key: string): boolean {
     return this.parameters.has(key);
-  }
-
-  credentials(): Credentials | null {
-    return parseBasicCredentials(this.request.headers.authorization);
   }
 
   async readBody(maxBytes: number): Promise<Buffer> {
@@ -145,14 +141,4 @@ function drainOrClose(response: ServerResponse): Promise<void> {
     response.on('drain', done);
     response.on('close', done);
   });
-}
-
-function parseBasicCredentials(header: string | undefined): Credentials | null {
-  if (header === undefined) return null;
-  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
-  if (match === null) return null;
-  const decoded = Buffer.from(match[1] ?? '', 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return null;
-  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }

@@ -1,5 +1,6 @@
 /** The rqlite-compatible HTTP API: the server, and the service seam the runtime implements. */
-export { createHttpServer, serviceErrorToHttp, type HttpApiServer } from './server.js';
+export { createHttpServer, type HttpApiServer } from './server.js';
+export { serviceErrorToHttp } from './error-replies.js';
 export { httpServerDefaults, resolveHttpServerOptions, type HttpLogger, type HttpServerOptions } from './options.js';
 export * from '../service/service.js';
 export { parseStatementsBody, toSqlValue, plainStatement } from './statements.js';
@@ -8,4 +9,4 @@ export { writeJsonString, writeJsonChunks, AssociativeRows, type JsonOutput } fr
 export { shapeDataResponse, shapeResult, type ShapeOptions } from './results.js';
 export { parseGoDurationMs, formatGoDuration } from './duration.js';
 export { renderPrometheusText } from './metrics.js';
-export { HttpError } from './http-error.js';
+export { HttpError, errorCodeHeader, httpErrorCodes, type HttpErrorCode } from './http-error.js';

@@ -9,7 +9,7 @@ import { badRequest, HttpError } from './http-error.js';
 import { JsonSyntaxError, parseJson, type JsonValue } from './json-reader.js';
 
 export function bodyTooLarge(maxBodyBytes: number): HttpError {
-  return new HttpError(413, `request body too large: the maximum is ${maxBodyBytes} bytes`, {
+  return new HttpError(413, 'BODY_TOO_LARGE', `request body too large: the maximum is ${maxBodyBytes} bytes`, {
     Connection: 'close',
   });
 }
@@ -49,12 +49,12 @@ export function readRequestBody(
     };
     const onError = (error: Error): void => {
       cleanup();
-      reject(new HttpError(400, `request body could not be read: ${error.message}`));
+      reject(new HttpError(400, 'BAD_REQUEST', `request body could not be read: ${error.message}`));
     };
     const onClose = (): void => {
       if (request.complete) return;
       cleanup();
-      reject(new HttpError(400, 'request body ended early: the client closed the connection'));
+      reject(new HttpError(400, 'BAD_REQUEST', 'request body ended early: the client closed the connection'));
     };
     request.on('data', onData);
     request.on('end', onEnd);

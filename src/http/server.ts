@@ -1,6 +1,6 @@
 /**
- * The rqlite-compatible HTTP server: routing, common headers, limits, and turning
- * errors into rqlite's status codes. `createHttpServer(service, options)` returns a
+ * The rqlite-compatible HTTP server: routing, common headers and limits; failures
+ * become replies in error-replies.ts. `createHttpServer(service, options)` returns a
  * server the runtime can `listen(host, port)` and `close()` gracefully.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -15,12 +15,13 @@ import {
   handleStatus,
 } from './cluster-handlers.js';
 import { handleExecute, handleQuery, handleRequest } from './data-handlers.js';
-import { Exchange, sendEmpty, sendText } from './exchange.js';
-import { HttpError } from './http-error.js';
+import { answerClientError, answerError } from './error-replies.js';
+import { Exchange, sendEmpty } from './exchange.js';
+import { errorCodeHeader, HttpError } from './http-error.js';
 import { HttpMetrics } from './metrics.js';
 import { resolveHttpServerOptions, type HttpServerOptions } from './options.js';
 import { parseQueryParameters } from './query-parameters.js';
-import { isServiceError, type ClusterService, type ServiceError } from '../service/service.js';
+import type { ClusterService } from '../service/service.js';
 
 type Handler = (exchange: Exchange, service: ClusterService, metrics: HttpMetrics) => Promise<void>;
 type Method = 'GET' | 'POST' | 'DELETE';
@@ -73,6 +74,7 @@ export function createHttpServer(service: ClusterService, partialOptions: Partia
   // reading a body it accepts (see readRequestBody), so an oversized upload is refused
   // with 413 before the client sends it.
   server.on('checkContinue', onRequest);
+  server.on('clientError', answerClientError);
   return {
     server,
     options,
@@ -124,13 +126,13 @@ async function dispatch(
   try {
     const target = request.url ?? '/';
     if (Buffer.byteLength(target) > options.maxUrlBytes) {
-      throw new HttpError(414, `request URL too long: the maximum is ${options.maxUrlBytes} bytes`);
+      throw new HttpError(414, 'URL_TOO_LONG', `request URL too long: the maximum is ${options.maxUrlBytes} bytes`);
     }
     const { path, rawQuery } = splitTarget(target);
     const handlers = routes.get(path);
     if (handlers !== undefined) route = path;
     if (request.method === 'OPTIONS') return answerOptions(response, options);
-    if (handlers === undefined) throw new HttpError(404, `not found: ${path}`);
+    if (handlers === undefined) throw new HttpError(404, 'NOT_FOUND', `not found: ${path}`);
     const handler = handlers[request.method as Method];
     if (handler === undefined) throw methodNotAllowed(handlers);
     const parameters = parseQueryParameters(rawQuery, {
@@ -147,7 +149,10 @@ async function dispatch(
 function setCommonHeaders(response: ServerResponse, options: HttpServerOptions): void {
   response.setHeader('X-RQLITE-VERSION', options.rqliteVersion);
   response.setHeader('X-Quorumlite-Version', options.quorumliteVersion);
-  if (options.allowOrigin !== null) response.setHeader('Access-Control-Allow-Origin', options.allowOrigin);
+  if (options.allowOrigin === null) return;
+  response.setHeader('Access-Control-Allow-Origin', options.allowOrigin);
+  // A browser hides response headers from scripts unless they are exposed.
+  response.setHeader('Access-Control-Expose-Headers', errorCodeHeader);
 }
 
 /** rqlite matches its paths by prefix; we accept the exact path with or without a trailing slash. */
@@ -168,58 +173,5 @@ function answerOptions(response: ServerResponse, options: HttpServerOptions): vo
 
 function methodNotAllowed(handlers: Readonly<Partial<Record<Method, Handler>>>): HttpError {
   const allowed = ['OPTIONS', ...Object.keys(handlers)].join(', ');
-  return new HttpError(405, `method not allowed: use ${allowed}`, { Allow: allowed });
-}
-
-function answerError(
-  request: IncomingMessage,
-  response: ServerResponse,
-  error: unknown,
-  options: HttpServerOptions,
-  metrics: HttpMetrics,
-): void {
-  const httpError = toHttpError(request, error);
-  if (httpError.status === 413) metrics.bodyTooLarge();
-  if (httpError.status === 500) options.logger?.error({ err: error, url: request.url }, 'HTTP request failed');
-  if (response.headersSent) {
-    response.destroy();
-    return;
-  }
-  for (const [name, value] of Object.entries(httpError.headers)) response.setHeader(name, value);
-  response.setHeader('X-Content-Type-Options', 'nosniff');
-  sendText(response, httpError.status, `${httpError.message}\n`);
-}
-
-function toHttpError(request: IncomingMessage, error: unknown): HttpError {
-  if (error instanceof HttpError) return error;
-  if (isServiceError(error)) return serviceErrorToHttp(request, error);
-  return new HttpError(500, 'internal error');
-}
-
-/** rqlite's status codes for each service failure. */
-export function serviceErrorToHttp(request: IncomingMessage, error: ServiceError): HttpError {
-  switch (error.code) {
-    case 'NOT_LEADER':
-      if (error.leaderApiAddress === null) return new HttpError(503, 'leader not found');
-      return new HttpError(301, `moved permanently to the leader at ${error.leaderApiAddress}`, {
-        Location: `${error.leaderApiAddress.replace(/\/+$/, '')}${request.url ?? '/'}`,
-      });
-    case 'NO_LEADER':
-      return new HttpError(503, 'leader not found');
-    case 'STALE_READ':
-      return new HttpError(200, error.message);
-    case 'TIMEOUT':
-      return new HttpError(503, error.message);
-    case 'BAD_REQUEST':
-      return new HttpError(400, error.message);
-    case 'UNAUTHORIZED':
-      return new HttpError(401, error.message, { 'WWW-Authenticate': 'Basic realm="quorumlite"' });
-    case 'UNAVAILABLE':
-    case 'HALTED':
-      return new HttpError(503, error.message);
-    case 'NOT_FOUND':
-      return new HttpError(404, error.message);
-    case 'INTERNAL':
-      return new HttpError(500, error.message);
-  }
+  return new HttpError(405, 'METHOD_NOT_ALLOWED', `method not allowed: use ${allowed}`, { Allow: allowed });
 }

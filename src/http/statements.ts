@@ -34,7 +34,7 @@ export function parseStatementsBody(
   if (!Array.isArray(parsed)) throw badRequest('invalid JSON body: expected an array of statements');
   if (parsed.length === 0) throw badRequest('no statements');
   if (parsed.length > limits.maxStatements) {
-    throw new HttpError(413, `too many statements: ${parsed.length} exceeds the maximum of ${limits.maxStatements}`);
+    throw new HttpError(413, 'TOO_MANY_STATEMENTS', `too many statements: ${parsed.length} exceeds the maximum of ${limits.maxStatements}`);
   }
   return parsed.map((element, index) => parseStatement(element, index + 1));
 }

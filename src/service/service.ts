@@ -23,12 +23,6 @@ import type { Statement, StatementResult } from '../state-machine/types.js';
 /** rqlite's read consistency levels (DESIGN.md, "The way a read travels"). */
 export type ReadLevel = 'none' | 'weak' | 'linearizable' | 'strong' | 'auto';
 
-/** The caller's HTTP Basic credentials, carried so the leader can check them again. */
-export interface Credentials {
-  readonly username: string;
-  readonly password: string;
-}
-
 /** What every data request carries. */
 export interface DataRequestBase {
   readonly statements: readonly Statement[];
@@ -42,7 +36,6 @@ export interface DataRequestBase {
   readonly dbTimeoutMs: number | null;
   /** False with `?redirect`: answer NOT_LEADER instead of forwarding. */
   readonly forward: boolean;
-  readonly credentials: Credentials | null;
 }
 
 /** The read-side fields (`/db/query`, and the reads of `/db/request`). */
@@ -105,12 +98,10 @@ export interface NodesRequest {
   /** `?nonvoters`: include non-voters (learners). */
   readonly nonVoters: boolean;
   readonly timeoutMs: number;
-  readonly credentials: Credentials | null;
 }
 
 export interface LeaderRequest {
   readonly timeoutMs: number;
-  readonly credentials: Credentials | null;
 }
 
 export interface StepDownRequest {
@@ -120,14 +111,12 @@ export interface StepDownRequest {
   readonly wait: boolean;
   readonly timeoutMs: number;
   readonly forward: boolean;
-  readonly credentials: Credentials | null;
 }
 
 export interface RemoveRequest {
   readonly id: string;
   readonly timeoutMs: number;
   readonly forward: boolean;
-  readonly credentials: Credentials | null;
 }
 
 export type ReadinessCheckName = 'leader' | 'store' | 'sync' | 'db';
@@ -136,7 +125,6 @@ export interface ReadinessRequest {
   /** `?sync`: also wait until this node applied the leader's commit index. */
   readonly sync: boolean;
   readonly timeoutMs: number;
-  readonly credentials: Credentials | null;
 }
 
 /** One readiness step; the service stops at the first failed step. */

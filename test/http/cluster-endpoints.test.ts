@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { httpServerDefaults } from '../../src/http/options.js';
 import type { NodesRequest, ReadinessRequest } from '../../src/service/service.js';
-import { startHarness, type Harness, type Json } from './harness.js';
+import { errorCode, startHarness, type Harness, type Json } from './harness.js';
 
 let harness: Harness;
 let base: string;
@@ -30,6 +30,7 @@ describe('GET /status', () => {
     assert.deepEqual(await (await fetch(`${base}/status?key=store.raft`)).json() as Json, { state: 'Leader', commit_index: 0, voter: true });
     const missing = await fetch(`${base}/status?key=store.nothing`);
     assert.equal(missing.status, 404);
+    assert.equal(errorCode(missing), 'NOT_FOUND');
     assert.equal(await missing.text(), 'status key not found: store.nothing\n');
   });
 });
@@ -58,6 +59,7 @@ describe('GET /nodes', () => {
     assert.equal((harness.service.requests.at(-1) as NodesRequest).nonVoters, true);
     const bad = await fetch(`${base}/nodes?ver=3`);
     assert.equal(bad.status, 400);
+    assert.equal(errorCode(bad), 'BAD_REQUEST');
   });
 });
 
@@ -86,8 +88,10 @@ describe('/leader', () => {
   it('POST refuses a malformed body and passes an unknown target as 404', async () => {
     const malformed = await fetch(`${base}/leader`, { method: 'POST', body: '{"id":"n2","extra":1}' });
     assert.equal(malformed.status, 400);
+    assert.equal(errorCode(malformed), 'BAD_REQUEST');
     const unknown = await fetch(`${base}/leader`, { method: 'POST', body: '{"id":"n9"}' });
     assert.equal(unknown.status, 404);
+    assert.equal(errorCode(unknown), 'NOT_FOUND');
     assert.equal(await unknown.text(), 'node n9 is not a member\n');
   });
 });
@@ -104,6 +108,7 @@ describe('DELETE /remove', () => {
     for (const body of ['', '{}', '{"id":"n3","x":1}', '{"id":3}', '["n3"]', 'n3']) {
       const response = await fetch(`${base}/remove`, { method: 'DELETE', body });
       assert.equal(response.status, 400, body);
+      assert.equal(errorCode(response), 'BAD_REQUEST', body);
       assert.match(await response.text(), /^(invalid request|invalid JSON body)/);
     }
     assert.equal(harness.service.removals.length, before);
@@ -112,6 +117,7 @@ describe('DELETE /remove', () => {
   it('answers 404 for a node that is not a member', async () => {
     const response = await fetch(`${base}/remove`, { method: 'DELETE', body: '{"id":"n9"}' });
     assert.equal(response.status, 404);
+    assert.equal(errorCode(response), 'NOT_FOUND');
   });
 
   it('bounds the body at maxControlBodyBytes', async () => {
@@ -128,6 +134,7 @@ describe('DELETE /remove', () => {
     assert.match(await atMax.text(), /x{100}/);
     const over = await fetch(`${base}/remove`, { method: 'DELETE', body: idBody(maxBytes + 1) });
     assert.equal(over.status, 413);
+    assert.equal(errorCode(over), 'BODY_TOO_LARGE');
     assert.equal(await over.text(), `request body too large: the maximum is ${maxBytes} bytes\n`);
     assert.equal(harness.service.removals.length, before);
   });
@@ -137,6 +144,7 @@ describe('GET /readyz', () => {
   it('answers the rqlite lines when ready', async () => {
     const response = await fetch(`${base}/readyz`);
     assert.equal(response.status, 200);
+    assert.equal(errorCode(response), null);
     assert.equal(await response.text(), '[+]node ok\n[+]leader ok\n[+]store ok\n[+]db ok');
   });
 
@@ -154,6 +162,7 @@ describe('GET /readyz', () => {
     try {
       const response = await fetch(`${base}/readyz`);
       assert.equal(response.status, 503);
+      assert.equal(errorCode(response), 'NOT_READY');
       assert.equal(await response.text(), '[+]node ok\n[-]leader failed: leader not found');
       const noLeader = await fetch(`${base}/readyz?noleader`);
       assert.equal(noLeader.status, 200);
@@ -170,6 +179,7 @@ describe('GET /readyz when the service cannot answer', () => {
     try {
       const response = await fetch(`${base}/readyz`);
       assert.equal(response.status, 503);
+      assert.equal(errorCode(response), 'NOT_READY');
       assert.equal(await response.text(), '[+]node ok\n[-]leader failed: leader not found');
     } finally {
       harness.service.knobs.noLeader = false;
@@ -209,6 +219,7 @@ describe('protocol details', () => {
   it('answers 405 with Allow for a wrong method', async () => {
     const response = await fetch(`${base}/db/execute`);
     assert.equal(response.status, 405);
+    assert.equal(errorCode(response), 'METHOD_NOT_ALLOWED');
     assert.equal(response.headers.get('allow'), 'OPTIONS, POST');
     assert.equal(await response.text(), 'method not allowed: use OPTIONS, POST\n');
     const remove = await fetch(`${base}/remove`, { method: 'POST' });
@@ -219,6 +230,8 @@ describe('protocol details', () => {
     const response = await fetch(`${base}/db/nothing?x=1`);
     assert.equal(response.status, 404);
     assert.equal(await response.text(), 'not found: /db/nothing\n');
+    assert.equal(errorCode(response), 'NOT_FOUND');
+    assert.equal(response.headers.get('access-control-expose-headers'), 'X-Quorumlite-Error', 'a browser script may read the code');
     assert.equal(response.headers.get('x-rqlite-version'), 'v10.0.0');
   });
 

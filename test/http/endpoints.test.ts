@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { pack, unpack } from 'msgpackr';
-import type { ExecuteRequest, MixedRequest, QueryRequest } from '../../src/service/service.js';
-import { postJson, startHarness, type Harness, type Json } from './harness.js';
+import { ServiceError, type ExecuteRequest, type MixedRequest, type QueryRequest } from '../../src/service/service.js';
+import { errorCode, postJson, startHarness, type Harness, type Json } from './harness.js';
 import { servedBy } from './sqlite-service.js';
 
 let harness: Harness;
@@ -43,6 +43,7 @@ describe('POST /db/execute', () => {
       'INSERT INTO nope VALUES(1)',
     ]);
     assert.equal(response.status, 200);
+    assert.equal(errorCode(response), null);
     assert.equal(response.headers.get('x-rqlite-version'), 'v10.0.0');
     assert.equal(response.headers.get('x-quorumlite-version'), '0.1.0');
     assert.equal(response.headers.get('x-rqlite-served-by'), servedBy);
@@ -57,13 +58,11 @@ describe('POST /db/execute', () => {
     assert.equal(body.time, undefined);
   });
 
-  it('passes transaction, timings, raft_index, db_timeout, timeout and credentials to the service', async () => {
-    const authorization = `Basic ${Buffer.from('alice:secret:with:colons').toString('base64')}`;
+  it('passes transaction, timings, raft_index, db_timeout and timeout to the service', async () => {
     const response = await postJson(
       base,
       '/db/execute?transaction&timings&raft_index&db_timeout=2s&timeout=5s',
       [['INSERT INTO foo(name) VALUES(?)', 'x']],
-      { Authorization: authorization },
     );
     const body = await response.json() as Json;
     const request = lastRequest<ExecuteRequest>();
@@ -73,7 +72,6 @@ describe('POST /db/execute', () => {
     assert.equal(request.timeoutMs, 5000);
     assert.equal(request.forward, true);
     assert.equal(request.queue, false);
-    assert.deepEqual(request.credentials, { username: 'alice', password: 'secret:with:colons' });
     assert.equal(typeof body.time, 'number');
     assert.equal(typeof body.results[0].time, 'number');
     assert.equal(typeof body.raft_index, 'number');
@@ -128,6 +126,7 @@ describe('POST /db/execute', () => {
     for (const [body, message] of cases) {
       const response = await postJson(base, '/db/execute', body);
       assert.equal(response.status, 400, body);
+      assert.equal(errorCode(response), 'BAD_REQUEST', body);
       assert.match(response.headers.get('content-type') ?? '', /^text\/plain/);
       assert.match(await response.text(), message);
     }
@@ -149,6 +148,7 @@ describe('POST /db/execute', () => {
     assert.equal((await postJson(base, '/db/execute', ['SELECT 1'], { 'Idempotency-Key': atMax })).status, 200);
     const overMax = await postJson(base, '/db/execute', ['SELECT 1'], { 'Idempotency-Key': `${atMax}k` });
     assert.equal(overMax.status, 400);
+    assert.equal(errorCode(overMax), 'BAD_REQUEST');
     assert.match(await overMax.text(), /Idempotency-Key longer than 256 bytes/);
     const spaced = await postJson(base, '/db/execute', ['SELECT 1'], { 'Idempotency-Key': 'a b' });
     assert.equal(spaced.status, 400);
@@ -170,6 +170,7 @@ describe('POST /db/execute', () => {
     try {
       const response = await postJson(base, '/db/execute?queue&wait&timeout=50ms', ["INSERT INTO foo(name) VALUES('late')"]);
       assert.equal(response.status, 408);
+      assert.equal(errorCode(response), 'TIMEOUT');
       assert.match(await response.text(), /^queue wait timeout/);
     } finally {
       harness.service.knobs.queueNeverFlushes = false;
@@ -255,6 +256,7 @@ describe('/db/query', () => {
     harness.service.knobs.staleRead = true;
     const response = await fetch(`${base}/db/query?level=none&freshness=1ns&q=SELECT+1`);
     assert.equal(response.status, 200);
+    assert.equal(errorCode(response), 'STALE_READ');
     assert.deepEqual(await response.json() as Json, { error: 'stale read' });
   });
 
@@ -269,6 +271,7 @@ describe('/db/query', () => {
     for (const [path, message] of cases) {
       const response = await fetch(`${base}${path}`);
       assert.equal(response.status, 400, path);
+      assert.equal(errorCode(response), 'BAD_REQUEST', path);
       assert.match(await response.text(), message);
     }
     assert.equal(harness.service.requests.length, 0);
@@ -315,6 +318,7 @@ describe('leadership answers', () => {
       redirect: 'manual',
     });
     assert.equal(response.status, 301);
+    assert.equal(errorCode(response), 'NOT_LEADER');
     assert.equal(response.headers.get('location'), 'http://127.0.0.9:4001/db/execute?redirect&timings');
     assert.equal(lastRequest<ExecuteRequest>().forward, false);
     await response.body?.cancel();
@@ -325,10 +329,12 @@ describe('leadership answers', () => {
     for (const path of ['/db/execute', '/db/query', '/db/request']) {
       const response = await postJson(base, path, ['SELECT 1']);
       assert.equal(response.status, 503, path);
+      assert.equal(errorCode(response), 'NO_LEADER', path);
       assert.equal(await response.text(), 'leader not found\n');
     }
     const leader = await fetch(`${base}/leader`);
     assert.equal(leader.status, 503);
+    assert.equal(errorCode(leader), 'NO_LEADER');
     assert.equal(await leader.text(), 'leader not found\n');
   });
 
@@ -337,6 +343,7 @@ describe('leadership answers', () => {
     try {
       const response = await postJson(base, '/db/execute', ['SELECT 1']);
       assert.equal(response.status, 500);
+      assert.equal(errorCode(response), 'INTERNAL');
       assert.equal(await response.text(), 'internal error\n');
     } finally {
       harness.service.knobs.throwUnexpected = false;
@@ -348,6 +355,7 @@ describe('leadership answers', () => {
     const aborted = harness.service.abortedSignals.length;
     const response = await postJson(base, '/db/execute?timeout=20ms', ['SELECT 1']);
     assert.equal(response.status, 503);
+    assert.equal(errorCode(response), 'TIMEOUT');
     assert.match(await response.text(), /^timed out after 20ms/);
     assert.equal(harness.service.abortedSignals.length, aborted + 1, 'the service saw its signal abort');
   });
@@ -370,7 +378,7 @@ describe('requests are plain data', () => {
       base,
       '/db/request?transaction&level=strong&freshness=2s&min_index=3',
       '[["INSERT INTO foo(id, data, score) VALUES(?, ?, :s)", 9223372036854775807, [1, 2], {"s": 1.5}], "SELECT 1"]',
-      { 'Idempotency-Key': 'abc', Authorization: `Basic ${Buffer.from('u:p').toString('base64')}` },
+      { 'Idempotency-Key': 'abc' },
     );
     const request = lastRequest<MixedRequest>();
     const roundTripped = unpack(pack(request)) as MixedRequest;
@@ -386,21 +394,22 @@ function normaliseBlob(value: unknown): unknown {
   return value instanceof Uint8Array ? [...value] : value;
 }
 
-describe('credentials and disconnects', () => {
-  it('answers 401 with WWW-Authenticate when the service refuses the credentials', async () => {
-    harness.service.knobs.requiredCredentials = { username: 'alice', password: 'secret' };
+describe('refusals and disconnects', () => {
+  it('answers 401 with WWW-Authenticate when the service refuses the request', async () => {
+    harness.service.knobs.failWith = new ServiceError('UNAUTHORIZED', 'unauthorized');
     try {
       const anonymous = await postJson(base, '/db/execute', ['SELECT 1']);
       assert.equal(anonymous.status, 401);
       assert.match(anonymous.headers.get('www-authenticate') ?? '', /^Basic realm=/);
+      assert.equal(anonymous.headers.get('x-quorumlite-error'), 'UNAUTHORIZED');
       assert.equal(await anonymous.text(), 'unauthorized\n');
-      const authorization = `Basic ${Buffer.from('alice:secret').toString('base64')}`;
-      const allowed = await postJson(base, '/db/execute', ['SELECT 1'], { Authorization: authorization });
-      assert.equal(allowed.status, 200);
-      await allowed.text();
     } finally {
-      harness.service.knobs.requiredCredentials = null;
+      harness.service.knobs.failWith = null;
     }
+    const allowed = await postJson(base, '/db/execute', ['SELECT 1']);
+    assert.equal(allowed.status, 200);
+    assert.equal(allowed.headers.get('x-quorumlite-error'), null);
+    await allowed.text();
   });
 
   it('aborts the service call when the client disconnects', async () => {

@@ -43,3 +43,8 @@ export async function postJson(
 /** A parsed JSON response body, for assertions. */
 // Tests read arbitrary JSON shapes and assert on them field by field.
 export type Json = any;
+
+/** The `X-Quorumlite-Error` code of a reply; null when it carries none (every success). */
+export function errorCode(response: Response): string | null {
+  return response.headers.get('x-quorumlite-error');
+}

@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { resolveHttpServerOptions } from '../../src/http/options.js';
-import { postJson, startHarness, type Harness, type Json } from './harness.js';
+import { errorCode, postJson, startHarness, type Harness, type Json } from './harness.js';
 
 const maxBodyBytes = 1000;
 const maxStatements = 10;
@@ -41,14 +41,17 @@ function bodyOfBytes(byteCount: number): string {
   return body;
 }
 
-/** Sends a body in chunks without Content-Length; resolves with status and text. */
-function postChunked(path: string, chunks: string[]): Promise<{ status: number; text: string; connection: string }> {
+/** Sends a body in chunks without Content-Length; resolves with status, text and the error code header. */
+function postChunked(path: string, chunks: string[]): Promise<{ status: number; text: string; connection: string; errorCode: string | undefined }> {
   return new Promise((resolve, reject) => {
     const request = httpRequest(`${base}${path}`, { method: 'POST', headers: { 'Transfer-Encoding': 'chunked' } }, (response) => {
       let text = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, text, connection: response.headers.connection ?? '' }));
+      response.on('end', () => {
+        const code = response.headers['x-quorumlite-error'];
+        resolve({ status: response.statusCode ?? 0, text, connection: response.headers.connection ?? '', errorCode: typeof code === 'string' ? code : undefined });
+      });
     });
     request.on('error', reject);
     for (const chunk of chunks) request.write(chunk);
@@ -68,6 +71,7 @@ describe('body size', () => {
     const response = await postJson(base, '/db/query', bodyOfBytes(maxBodyBytes + 1));
     assert.equal(response.status, 413);
     assert.equal(response.headers.get('connection'), 'close');
+    assert.equal(errorCode(response), 'BODY_TOO_LARGE');
     assert.equal(await response.text(), `request body too large: the maximum is ${maxBodyBytes} bytes\n`);
   });
 
@@ -75,10 +79,12 @@ describe('body size', () => {
     const exact = bodyOfBytes(maxBodyBytes);
     const accepted = await postChunked('/db/query', [exact.slice(0, 500), exact.slice(500)]);
     assert.equal(accepted.status, 200);
+    assert.equal(accepted.errorCode, undefined);
     const over = bodyOfBytes(maxBodyBytes + 1);
     const refused = await postChunked('/db/query', [over.slice(0, 600), over.slice(600)]);
     assert.equal(refused.status, 413);
     assert.equal(refused.connection, 'close');
+    assert.equal(refused.errorCode, 'BODY_TOO_LARGE');
     assert.match(refused.text, /^request body too large/);
   });
 
@@ -139,6 +145,7 @@ describe('statement count', () => {
     assert.equal((await atMax.json() as Json).results.length, maxStatements);
     const over = await postJson(base, '/db/query', Array(maxStatements + 1).fill('SELECT 1'));
     assert.equal(over.status, 413);
+    assert.equal(errorCode(over), 'TOO_MANY_STATEMENTS');
     assert.equal(await over.text(), `too many statements: ${maxStatements + 1} exceeds the maximum of ${maxStatements}\n`);
   });
 });
@@ -157,12 +164,14 @@ describe('URL and header size', () => {
     await atMax.body?.cancel();
     const over = await fetch(`${base}${pathOfBytes(maxUrlBytes + 1)}`);
     assert.equal(over.status, 414);
+    assert.equal(errorCode(over), 'URL_TOO_LONG');
     assert.equal(await over.text(), `request URL too long: the maximum is ${maxUrlBytes} bytes\n`);
   });
 
   it('answers 431 when the headers exceed maxHeaderBytes', async () => {
     const response = await fetch(`${base}/status`, { headers: { 'X-Padding': 'p'.repeat(maxHeaderBytes) } });
     assert.equal(response.status, 431);
+    assert.equal(errorCode(response), 'HEADERS_TOO_LARGE');
     await response.body?.cancel();
   });
 });
@@ -185,6 +194,7 @@ describe('server timeouts', () => {
     socket.destroy();
     assert.equal(closed, true, 'the server closed the stalled connection');
     assert.match(received, /^HTTP\/1\.1 408/);
+    assert.match(received, /\r\nX-Quorumlite-Error: TIMEOUT\r\n/);
   });
 });
 
@@ -192,6 +202,9 @@ describe('request timeout', () => {
   it('closes a connection whose body never finishes (requestTimeoutMs), and nothing reaches the service', async () => {
     const before = harness.service.requests.length;
     const socket = connect(port, '127.0.0.1');
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
     socket.write('POST /db/execute HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n["INSERT');
     const closed = await new Promise<boolean>((resolve) => {
       // A hang guard, not a speed assertion.
@@ -206,6 +219,7 @@ describe('request timeout', () => {
     socket.destroy();
     assert.equal(closed, true, 'the server closed the stalled connection');
     assert.equal(harness.service.requests.length, before);
+    assert.equal(received, 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nX-Quorumlite-Error: TIMEOUT\r\n\r\n');
   });
 });
 

@@ -9,7 +9,6 @@ import {
   ServiceError,
   type CallContext,
   type ClusterService,
-  type Credentials,
   type DataResponse,
   type ExecuteRequest,
   type LeaderRequest,
@@ -39,8 +38,8 @@ export interface Knobs {
   throwUnexpected: boolean;
   /** A follower that never forwards: always NOT_LEADER with leaderApiAddress. */
   refuseToForward: boolean;
-  /** When set, data requests must carry exactly these credentials (else UNAUTHORIZED). */
-  requiredCredentials: Credentials | null;
+  /** When set, every data call (execute, query, request) rejects with it. */
+  failWith: ServiceError | null;
 }
 
 export const servedBy = '127.0.0.1:4002';
@@ -64,7 +63,7 @@ export class SqliteService implements ClusterService {
       { name: 'db', ok: true, message: '' },
     ],
     throwUnexpected: false,
-    requiredCredentials: null,
+    failWith: null,
     refuseToForward: false,
   };
   private raftIndex = 0;
@@ -81,7 +80,7 @@ export class SqliteService implements ClusterService {
 
   async execute(request: ExecuteRequest, context: CallContext): Promise<DataResponse> {
     this.requests.push(request);
-    this.checkCredentials(request.credentials);
+    this.checkFailWith();
     await this.checkLeadership(request.forward, context);
     if (request.queue) return this.enqueue(request, context);
     return this.write(request);
@@ -89,6 +88,7 @@ export class SqliteService implements ClusterService {
 
   async query(request: QueryRequest, context: CallContext): Promise<DataResponse> {
     this.requests.push(request);
+    this.checkFailWith();
     if (request.level !== 'none') await this.checkLeadership(request.forward, context);
     else await this.checkHang(context);
     if (this.knobs.staleRead && request.level === 'none' && request.freshnessMs !== null) {
@@ -100,6 +100,7 @@ export class SqliteService implements ClusterService {
 
   async request(request: MixedRequest, context: CallContext): Promise<DataResponse> {
     this.requests.push(request);
+    this.checkFailWith();
     await this.checkLeadership(request.forward, context);
     const readOnly = request.statements.every((statement) => this.database.prepare(statement.sql).reader);
     if (readOnly) {
@@ -142,12 +143,8 @@ export class SqliteService implements ClusterService {
     return { results: [], raftIndex: null, sequenceNumber, servedBy };
   }
 
-  private checkCredentials(credentials: Credentials | null): void {
-    const required = this.knobs.requiredCredentials;
-    if (required === null) return;
-    if (credentials?.username !== required.username || credentials.password !== required.password) {
-      throw new ServiceError('UNAUTHORIZED', 'unauthorized');
-    }
+  private checkFailWith(): void {
+    if (this.knobs.failWith !== null) throw this.knobs.failWith;
   }
 
   private async checkLeadership(forward: boolean, context: CallContext): Promise<void> {

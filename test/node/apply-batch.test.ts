@@ -54,7 +54,7 @@ test('apply runs at the state machine bound: applyBatchEntryCountMax commands ar
 function insert(value: string): ExecuteRequest {
   return {
     statements: [{ sql: 'INSERT INTO t(v) VALUES (?)', positional: [value], named: {} }],
-    transaction: false, timings: false, timeoutMs: 10_000, dbTimeoutMs: null, forward: true, credentials: null,
+    transaction: false, timings: false, timeoutMs: 10_000, dbTimeoutMs: null, forward: true,
     queue: false, wait: false, idempotencyKey: null,
   };
 }
@@ -112,7 +112,7 @@ test('concurrent writes committed together apply as one batch, overlapping the n
     assert.ok(appliedDuringSave > 0, 'the leader applied committed entries while the next ones were being saved');
     const read = await node.service.query({
       statements: [{ sql: 'SELECT id, v FROM t', positional: [], named: {} }], transaction: false, timings: false, timeoutMs: 10_000,
-      dbTimeoutMs: null, forward: true, credentials: null, level: 'none', freshnessMs: null, freshnessStrict: false, minIndex: null,
+      dbTimeoutMs: null, forward: true, level: 'none', freshnessMs: null, freshnessStrict: false, minIndex: null,
       linearizableTimeoutMs: 10_000,
     }, context);
     const rows = read.results[0]?.kind === 'rows' ? read.results[0].rows : [];

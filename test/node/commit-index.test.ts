@@ -27,7 +27,7 @@ after(async () => {
 function insert(value: string): ExecuteRequest {
   return {
     statements: [{ sql: 'INSERT INTO t(v) VALUES (?)', positional: [value], named: {} }],
-    transaction: false, timings: false, timeoutMs: 10_000, dbTimeoutMs: null, forward: true, credentials: null,
+    transaction: false, timings: false, timeoutMs: 10_000, dbTimeoutMs: null, forward: true,
     queue: false, wait: false, idempotencyKey: null,
   };
 }

@@ -41,7 +41,7 @@ after(() => {
 function write(value: string): ExecuteRequest {
   return {
     statements: [{ sql: 'INSERT INTO t(v) VALUES (?)', positional: [value], named: {} }],
-    transaction: false, timings: false, timeoutMs: 120_000, dbTimeoutMs: null, forward: true, credentials: null,
+    transaction: false, timings: false, timeoutMs: 120_000, dbTimeoutMs: null, forward: true,
     queue: false, wait: false, idempotencyKey: null,
   };
 }
@@ -49,7 +49,7 @@ function write(value: string): ExecuteRequest {
 function read(): QueryRequest {
   return {
     statements: [{ sql: 'SELECT v FROM t ORDER BY id', positional: [], named: {} }], transaction: false, timings: false,
-    timeoutMs: 10_000, dbTimeoutMs: null, forward: true, credentials: null, level: 'linearizable', freshnessMs: null,
+    timeoutMs: 10_000, dbTimeoutMs: null, forward: true, level: 'linearizable', freshnessMs: null,
     freshnessStrict: false, minIndex: null, linearizableTimeoutMs: 10_000,
   };
 }
@@ -95,13 +95,13 @@ test('a full disk halts the node at the same step; freeing space resumes it with
     const filler = fillDisk();
     const pending = node.service.execute(write('during'), context);
     await waitFor('the node reports itself halted', async () => {
-      const checks = await node.service.readiness({ sync: false, timeoutMs: 1000, credentials: null });
+      const checks = await node.service.readiness({ sync: false, timeoutMs: 1000 });
       return checks.some((check) => check.name === 'store' && !check.ok && /halted/.test(check.message)) ? true : undefined;
     });
     rmSync(filler);
     const written = await pending;
     assert.deepEqual(written.results, [{ kind: 'write', lastInsertId: 2, rowsAffected: 1 }]);
-    const checks = await node.service.readiness({ sync: false, timeoutMs: 1000, credentials: null });
+    const checks = await node.service.readiness({ sync: false, timeoutMs: 1000 });
     assert.ok(checks.every((check) => check.ok), JSON.stringify(checks));
     await node.service.execute(write('after'), context);
 

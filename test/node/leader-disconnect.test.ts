@@ -87,6 +87,6 @@ const context = { signal: new AbortController().signal };
 function write(sql: string, timeoutMs = 10_000): ExecuteRequest {
   return {
     statements: [{ sql, positional: [], named: {} }], transaction: false, timings: false, timeoutMs, dbTimeoutMs: null, forward: true,
-    credentials: null, queue: false, wait: false, idempotencyKey: null,
+    queue: false, wait: false, idempotencyKey: null,
   };
 }

@@ -33,7 +33,7 @@ function statement(sql: string, ...positional: (string | number)[]): Statement {
 
 function executeRequest(statements: Statement[], overrides: Partial<ExecuteRequest> = {}): ExecuteRequest {
   return {
-    statements, transaction: false, timings: false, timeoutMs: 10_000, dbTimeoutMs: null, forward: true, credentials: null,
+    statements, transaction: false, timings: false, timeoutMs: 10_000, dbTimeoutMs: null, forward: true,
     queue: false, wait: false, idempotencyKey: null, ...overrides,
   };
 }
@@ -41,7 +41,7 @@ function executeRequest(statements: Statement[], overrides: Partial<ExecuteReque
 function queryRequest(sql: string, overrides: Partial<QueryRequest> = {}): QueryRequest {
   return {
     statements: [statement(sql)], transaction: false, timings: false, timeoutMs: 10_000, dbTimeoutMs: null, forward: true,
-    credentials: null, level: 'weak', freshnessMs: null, freshnessStrict: false, minIndex: null, linearizableTimeoutMs: 10_000, ...overrides,
+    level: 'weak', freshnessMs: null, freshnessStrict: false, minIndex: null, linearizableTimeoutMs: 10_000, ...overrides,
   };
 }
 
