@@ -4,7 +4,7 @@
  * returns options or throws a UsageError, which the CLI prints and exits 2 on.
  */
 import { nodeConfigDefaults } from '../node/config.js';
-import { parseDurationMs, DurationError } from './duration.js';
+import { DurationError, parseDurationMs, timerDelayMsMax } from '../common/duration.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -154,11 +154,12 @@ function parseInteger(text: string, flag: string, minimum: number, maximum: numb
   return value;
 }
 
+/** Interval flags drive timers: at least 1ms, at most what a Node timer can wait. */
+const intervalRangeMs = { durationMsMin: 1, durationMsMax: timerDelayMsMax };
+
 function parseDurationFlag(text: string, flag: string): number {
   try {
-    const valueMs = parseDurationMs(text);
-    if (valueMs < 1) throw new UsageError(`--${flag}: must be at least 1ms`);
-    return valueMs;
+    return parseDurationMs(text, intervalRangeMs);
   } catch (error) {
     if (error instanceof DurationError) throw new UsageError(`--${flag}: ${error.message}`);
     throw error;

@@ -9,7 +9,7 @@ import { QuorumliteError } from '../client/errors.js';
 import type { ConsistencyLevel, Value } from '../client/types.js';
 import { runDotCommand } from './shell-commands.js';
 import { formatTable, type OutputMode } from './shell-format.js';
-import { parseDotCommand, splitStatements, stripComments } from './shell-input.js';
+import { parseDotCommand, splitStatements } from './shell-input.js';
 
 export interface ShellOutput {
   write(text: string): void;
@@ -71,7 +71,7 @@ export class ShellSession {
     // Only a ';' can complete a statement: skip the rescan otherwise (keeps long statements linear).
     if (!line.includes(';')) return;
     const split = splitStatements(this.pending);
-    this.pending = stripComments(split.rest).trim() === '' ? '' : split.rest;
+    this.pending = split.rest;
     if (split.statements.length > 0) await this.guard(() => this.runSql(split.statements));
   }
 

@@ -1,4 +1,5 @@
 /** Client configuration: every option, its default and its bound, in one place. */
+import { DurationError, parseDurationMs } from '../common/duration.js';
 import { QuorumliteError } from './errors.js';
 import { defaultRetryPolicyConfig, systemClock, timerSleep, type Clock, type RandomSource, type RetryPolicyConfig, type Sleep } from './retry-policy.js';
 import type { FetchFunction, HttpTransport } from './transport.js';
@@ -121,13 +122,18 @@ export function checkConsistency(level: ConsistencyLevel): ConsistencyLevel {
   return level;
 }
 
-/** Milliseconds become "NNNms"; strings must look like Go durations ("500ms", "2s", "1m30s"). */
+/** Milliseconds become "NNNms"; strings must be non-negative Go durations ("500ms", "2s", "1m30s"), as the server requires. */
 export function formatDuration(duration: string | number): string {
   if (typeof duration === 'number') {
     if (!(Number.isFinite(duration) && duration >= 0)) throw invalid(`duration must be a non-negative number of ms; got ${duration}`);
     return `${Math.round(duration)}ms`;
   }
-  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(duration)) throw invalid(`not a duration: ${JSON.stringify(duration)} (use e.g. "500ms", "2s")`);
+  try {
+    parseDurationMs(duration);
+  } catch (error) {
+    if (error instanceof DurationError) throw invalid(`not a duration: ${error.message} (use e.g. "500ms", "2s")`);
+    throw error;
+  }
   return duration;
 }
 

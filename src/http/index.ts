@@ -7,6 +7,6 @@ export { parseStatementsBody, toSqlValue, plainStatement } from './statements.js
 export { parseJson, JsonSyntaxError, type JsonValue } from './json-reader.js';
 export { writeJsonString, writeJsonChunks, AssociativeRows, type JsonOutput } from './json-writer.js';
 export { shapeDataResponse, shapeResult, type ShapeOptions } from './results.js';
-export { parseGoDurationMs, formatGoDuration } from './duration.js';
+export { parseDurationMs, formatDurationSeconds, DurationError } from '../common/duration.js';
 export { renderPrometheusText } from './metrics.js';
 export { HttpError, errorCodeHeader, httpErrorCodes, type HttpErrorCode } from './http-error.js';

@@ -3,7 +3,7 @@
  * integer is a 400 before anything runs. Flags count by presence (`?pretty`,
  * `?pretty=false` alike); keys are case-insensitive; unknown keys are ignored.
  */
-import { parseGoDurationMs } from './duration.js';
+import { DurationError, parseDurationMs } from '../common/duration.js';
 import { badRequest } from './http-error.js';
 import type { ReadLevel } from '../service/service.js';
 
@@ -59,13 +59,16 @@ export function parseQueryParameters(rawQuery: string, defaults: TimeoutDefaults
 }
 
 function parseBoundedDuration(key: string, text: string, maxTimeoutMs: number): number {
-  const milliseconds = parseGoDurationMs(text);
-  if (milliseconds === null) throw badRequest(`${key} is not a valid duration: ${JSON.stringify(text)}`);
-  if (milliseconds < 0) throw badRequest(`${key} must not be negative: ${JSON.stringify(text)}`);
-  if (milliseconds > maxTimeoutMs) {
-    throw badRequest(`${key} ${JSON.stringify(text)} exceeds the maximum of ${maxTimeoutMs}ms`);
+  try {
+    return parseDurationMs(text, { durationMsMin: 0, durationMsMax: maxTimeoutMs });
+  } catch (error) {
+    if (!(error instanceof DurationError)) throw error;
+    if (error.reason === 'below-minimum') throw badRequest(`${key} must not be negative: ${JSON.stringify(text)}`);
+    if (error.reason === 'above-maximum') {
+      throw badRequest(`${key} ${JSON.stringify(text)} exceeds the maximum of ${maxTimeoutMs}ms`);
+    }
+    throw badRequest(`${key} is not a valid duration: ${JSON.stringify(text)}`);
   }
-  return milliseconds;
 }
 
 function parseMinIndex(text: string | undefined): number | null {

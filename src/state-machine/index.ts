@@ -9,6 +9,6 @@ export { StateMachineError, StateMachineHaltedError } from './errors.js';
 export type { StateMachineErrorCode } from './errors.js';
 export type { ContentChecksum } from './checksum.js';
 export { sqlLiteral } from './dump.js';
-export { splitStatements } from './sql-tokenizer.js';
+export { splitSqlStatements } from '../common/sql-statements.js';
 export { randomBlobBytesMax } from './deterministic-functions.js';
 export type { Command, SqlResultValue, SqlValue, Statement, StatementResult } from './types.js';

@@ -8,84 +8,47 @@
  *   reads its applied index, fsyncs it and renames it into place (directory fsynced);
  * - staging for restore: a worker copies the shipped file beside the database, runs
  *   quick_check, makes it a rollback-journal file, reads its applied index and fsyncs it.
+ *
+ * The thread runs snapshot-worker-thread, loaded as a file beside this one: the
+ * compiled `.js` from dist/, or the `.ts` source when this module itself runs as
+ * TypeScript (tests, benches and the simulator run the source through tsx).
  */
 import { createRequire } from 'node:module';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StateMachineError } from './errors.js';
 import { stateTable } from './connections.js';
+import type { SnapshotAnswer, SnapshotTask, SnapshotWorkerData } from './snapshot-worker-thread.js';
 
-const require = createRequire(import.meta.url);
+const ownExtension = extname(fileURLToPath(import.meta.url));
 
-/** Shared by both workers: plain JavaScript (CommonJS) so a worker needs no TypeScript loader. */
-const workerPrelude = `
-const { parentPort, workerData } = require('node:worker_threads');
-const fs = require('node:fs');
-const path = require('node:path');
-const Database = require(workerData.betterSqlitePath);
-function fsyncPath(target, flags) {
-  const descriptor = fs.openSync(target, flags);
-  try { fs.fsyncSync(descriptor); } finally { fs.closeSync(descriptor); }
+/** The worker's file, with this module's own extension (`.js` when built, `.ts` from source). */
+export const snapshotWorkerUrl = new URL(`./snapshot-worker-thread${ownExtension}`, import.meta.url);
+
+/**
+ * Built, the worker file runs as it is. From source, the thread must register the
+ * TypeScript loader itself before loading the worker file: Node 20 does not carry a
+ * process's `--import` loader into worker threads (and tsx's own entry skips them).
+ * tsx's require hook is used rather than its ESM hooks, which start a hooks thread per
+ * worker (about three times slower to start); so the worker file must not rely on
+ * import.meta or top-level await.
+ */
+function startWorker(workerData: SnapshotWorkerData): Worker {
+  if (ownExtension !== '.ts') return new Worker(snapshotWorkerUrl, { workerData });
+  const loaderPath = createRequire(import.meta.url).resolve('tsx/cjs/api');
+  const bootstrap = `require(${JSON.stringify(loaderPath)}).register(); require(${JSON.stringify(fileURLToPath(snapshotWorkerUrl))});`;
+  return new Worker(bootstrap, { eval: true, workerData });
 }
-function sealCopy(target, verify) {
-  const copy = new Database(target, { fileMustExist: true });
-  try {
-    if (verify) {
-      const check = copy.pragma('quick_check', { simple: true });
-      if (check !== 'ok') throw new Error('quick_check: ' + check);
-    }
-    copy.pragma('journal_mode = DELETE');
-    const index = copy.prepare('SELECT applied_index FROM ' + workerData.stateTable + ' WHERE id = 1').pluck().safeIntegers(true).get();
-    if (typeof index !== 'bigint') throw new Error('no applied index in ' + workerData.stateTable);
-    return Number(index);
-  } finally {
-    copy.close();
-  }
-}
-function answer(run) {
-  try {
-    parentPort.postMessage({ appliedIndex: run() });
-  } catch (error) {
-    parentPort.postMessage({ error: String((error && error.message) || error) });
-  }
-}
-`;
 
-const writeSource = `${workerPrelude}
-answer(() => {
-  const source = new Database(workerData.sourcePath, { readonly: true, fileMustExist: true, timeout: workerData.busyTimeoutMs });
-  try {
-    source.prepare('VACUUM INTO ?').run(workerData.targetPath);
-  } finally {
-    source.close();
-  }
-  const appliedIndex = sealCopy(workerData.targetPath, false);
-  fsyncPath(workerData.targetPath, 'r+');
-  fs.renameSync(workerData.targetPath, workerData.finalPath);
-  fsyncPath(path.dirname(workerData.finalPath), 'r');
-  return appliedIndex;
-});
-`;
-
-const stageSource = `${workerPrelude}
-answer(() => {
-  fs.copyFileSync(workerData.sourcePath, workerData.targetPath);
-  const appliedIndex = sealCopy(workerData.targetPath, true);
-  fsyncPath(workerData.targetPath, 'r+');
-  return appliedIndex;
-});
-`;
-
-function runWorker(source: string, workerData: Record<string, unknown>, failure: string): Promise<number> {
+function runWorker(task: SnapshotTask, failure: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(source, {
-      eval: true,
-      workerData: { ...workerData, stateTable, betterSqlitePath: require.resolve('better-sqlite3') },
-    });
+    const worker = startWorker({ snapshotTask: task });
     let settled = false;
-    worker.once('message', (message: { appliedIndex?: number; error?: string }) => {
+    worker.once('message', (message: SnapshotAnswer) => {
       settled = true;
-      if (message.error !== undefined || message.appliedIndex === undefined || !Number.isSafeInteger(message.appliedIndex)) {
-        reject(new StateMachineError('BAD_SNAPSHOT', `${failure}: ${message.error ?? 'no applied index'}`));
+      if ('error' in message || !Number.isSafeInteger(message.appliedIndex)) {
+        reject(new StateMachineError('BAD_SNAPSHOT', `${failure}: ${'error' in message ? message.error : 'no applied index'}`));
       } else {
         resolve(message.appliedIndex);
       }
@@ -105,10 +68,10 @@ function runWorker(source: string, workerData: Record<string, unknown>, failure:
  * `finalPath` (durably: file and directory fsynced); resolves to the copy's applied index.
  */
 export function writeSnapshotInWorker(sourcePath: string, targetPath: string, finalPath: string, busyTimeoutMs: number): Promise<number> {
-  return runWorker(writeSource, { sourcePath, targetPath, finalPath, busyTimeoutMs }, 'snapshot failed');
+  return runWorker({ kind: 'write', sourcePath, targetPath, finalPath, busyTimeoutMs, stateTable }, 'snapshot failed');
 }
 
 /** Copies a shipped snapshot to `targetPath`, checks it and fsyncs it; resolves to its applied index. */
 export function stageSnapshotInWorker(sourcePath: string, targetPath: string): Promise<number> {
-  return runWorker(stageSource, { sourcePath, targetPath }, `not a usable snapshot: ${sourcePath}`);
+  return runWorker({ kind: 'stage', sourcePath, targetPath, stateTable }, `not a usable snapshot: ${sourcePath}`);
 }

@@ -5,8 +5,8 @@
  * node refuses identically even if a command slipped through).
  */
 import { StateMachineError } from './errors.js';
-import { SqlSyntaxError, splitStatements } from './sql-tokenizer.js';
-import type { SqlStatementText, Token } from './sql-tokenizer.js';
+import { splitSqlStatements, type SqlStatementText } from '../common/sql-statements.js';
+import { SqlSyntaxError, type Token } from '../common/sql-tokens.js';
 import type { Statement } from './types.js';
 
 /** Internal tables live under this prefix; users may not create, change or drop them. */
@@ -39,7 +39,7 @@ function refuse(message: string): never {
 /** Splits one request statement into SQLite statements, turning tokenizer errors into refusals. */
 export function splitForPolicy(sql: string): SqlStatementText[] {
   try {
-    return splitStatements(sql);
+    return splitSqlStatements(sql);
   } catch (error) {
     if (error instanceof SqlSyntaxError) refuse(error.message);
     throw error;

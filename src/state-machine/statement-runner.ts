@@ -11,7 +11,7 @@ import { noNamedParameters } from './command-codec.js';
 import { StateMachineError, assert } from './errors.js';
 import { checkSql } from './sql-policy.js';
 import type { SqlPurpose } from './sql-policy.js';
-import type { SqlStatementText } from './sql-tokenizer.js';
+import type { SqlStatementText } from '../common/sql-statements.js';
 import type { SqlResultValue, SqlValue, Statement, StatementResult } from './types.js';
 
 type BindValue = null | number | bigint | string | Buffer;

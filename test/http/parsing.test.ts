@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatGoDuration, parseGoDurationMs } from '../../src/http/duration.js';
+import { DurationError, formatDurationSeconds, goDurationRangeMs, parseDurationMs } from '../../src/common/duration.js';
 import { HttpError } from '../../src/http/http-error.js';
 import { parseQueryParameters } from '../../src/http/query-parameters.js';
 import { parseStatementsBody } from '../../src/http/statements.js';
@@ -38,18 +38,18 @@ describe('Go durations', () => {
     ['+3s', 3000],
   ];
   for (const [text, milliseconds] of valid) {
-    it(`parses ${text}`, () => assert.equal(parseGoDurationMs(text), milliseconds));
+    it(`parses ${text}`, () => assert.equal(parseDurationMs(text, goDurationRangeMs), milliseconds));
   }
   for (const text of ['', '1', 's', '1x', '1 s', '1s ', 'ms', '1.2.3s', '--1s', 'one second', '1S']) {
-    it(`refuses ${JSON.stringify(text)}`, () => assert.equal(parseGoDurationMs(text), null));
+    it(`refuses ${JSON.stringify(text)}`, () => assert.throws(() => parseDurationMs(text, goDurationRangeMs), DurationError));
   }
   it('formats like Go', () => {
-    assert.equal(formatGoDuration(0), '0s');
-    assert.equal(formatGoDuration(0.25), '250ms');
-    assert.equal(formatGoDuration(0.000012), '12µs');
-    assert.equal(formatGoDuration(1.5), '1.5s');
-    assert.equal(formatGoDuration(123), '2m3s');
-    assert.equal(formatGoDuration(3723), '1h2m3s');
+    assert.equal(formatDurationSeconds(0), '0s');
+    assert.equal(formatDurationSeconds(0.25), '250ms');
+    assert.equal(formatDurationSeconds(0.000012), '12µs');
+    assert.equal(formatDurationSeconds(1.5), '1.5s');
+    assert.equal(formatDurationSeconds(123), '2m3s');
+    assert.equal(formatDurationSeconds(3723), '1h2m3s');
   });
 });
 

@@ -9,7 +9,7 @@ import {
   nodeIdLengthMax,
   type ServeOptions,
 } from '../../src/cli/serve-flags.js';
-import { parseDurationMs, durationTextLengthMax } from '../../src/cli/duration.js';
+import { parseDurationMs, durationTextLengthMax, timerDelayMsMax } from '../../src/common/duration.js';
 
 function parsed(argv: string[]): ServeOptions {
   const options = parseServeFlags(argv);
@@ -108,6 +108,15 @@ test('bounds: join list, bootstrap-expect, node id length, at the bound and one 
   refused(['--bootstrap-expect', String(bootstrapExpectMax + 1), '--join', 'a:1'], /out of range/);
   assert.equal(parsed(['--node-id', 'x'.repeat(nodeIdLengthMax)]).nodeId.length, nodeIdLengthMax);
   refused(['--node-id', 'x'.repeat(nodeIdLengthMax + 1)], /longer than/);
+});
+
+test('--raft-snap-int: from 1ms up to the longest delay a Node timer can wait', () => {
+  assert.equal(parsed(['--raft-snap-int', '1ms']).snapshotIntervalMs, 1);
+  assert.equal(parsed(['--raft-snap-int', `${timerDelayMsMax}ms`]).snapshotIntervalMs, timerDelayMsMax);
+  refused(['--raft-snap-int', '999us'], /--raft-snap-int: invalid duration "999us": below the minimum of 1ms/);
+  refused(['--raft-snap-int', '-1s'], /below the minimum of 1ms/);
+  refused(['--raft-snap-int', `${timerDelayMsMax + 1}ms`], /above the maximum of 2147483647ms/);
+  refused(['--raft-snap-int', '1d'], /unknown unit "d"/);
 });
 
 test('IPv6 addresses in brackets', () => {

@@ -26,6 +26,17 @@ describe('splitStatements', () => {
     assert.deepEqual(splitStatements(`${trigger}; SELECT 1;`).statements, [trigger, 'SELECT 1']);
     assert.deepEqual(splitStatements('create temp trigger x after delete on t begin delete from u;').statements, []);
   });
+
+  it('follows sqlite3_complete: an END inside a trigger body (CASE … END) does not end it', () => {
+    const trigger = 'CREATE TRIGGER t1 AFTER INSERT ON t BEGIN UPDATE u SET x = CASE WHEN 1 THEN 2 END; END';
+    assert.deepEqual(splitStatements(`${trigger}; SELECT 1;`).statements, [trigger, 'SELECT 1']);
+    assert.deepEqual(splitStatements('EXPLAIN CREATE TRIGGER t2 AFTER INSERT ON t BEGIN SELECT 1;').statements, []);
+  });
+
+  it('keeps a block comment still open as unfinished input, and drops only blanks and closed comments', () => {
+    assert.deepEqual(splitStatements('SELECT 1; /* still ;\n'), { statements: ['SELECT 1'], rest: ' /* still ;\n' });
+    assert.deepEqual(splitStatements('SELECT 1; -- done\n/* closed */\n'), { statements: ['SELECT 1'], rest: '' });
+  });
 });
 
 describe('parseDotCommand', () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StateMachineError } from '../../src/state-machine/errors.js';
 import { checkSql, validateForWrite } from '../../src/state-machine/sql-policy.js';
-import { splitStatements } from '../../src/state-machine/sql-tokenizer.js';
+import { splitSqlStatements } from '../../src/common/sql-statements.js';
 import { statement } from './helpers.js';
 
 test('splitting respects strings, quoted identifiers, comments and trigger bodies', () => {
@@ -10,14 +10,14 @@ test('splitting respects strings, quoted identifiers, comments and trigger bodie
     /* block; comment */ CREATE TRIGGER tr AFTER INSERT ON t BEGIN
       INSERT INTO u VALUES (1); UPDATE u SET x = CASE WHEN 1 THEN 2 END; END;
     CREATE TEMP TRIGGER tr2 AFTER DELETE ON t BEGIN SELECT 1; END ;; SELECT 'it''s'`;
-  const parts = splitStatements(sql).map((part) => part.sql);
+  const parts = splitSqlStatements(sql).map((part) => part.sql);
   assert.equal(parts.length, 4);
   assert.equal(parts[0], `INSERT INTO "a;b" VALUES ('x;y', [c;d], \`e;f\`)`);
   assert.match(parts[1] ?? '', /^CREATE TRIGGER tr .* END$/s);
   assert.match(parts[2] ?? '', /^CREATE TEMP TRIGGER tr2 .* END$/s);
   assert.equal(parts[3], "SELECT 'it''s'");
-  assert.equal(splitStatements(sql)[3]?.tokens[1]?.text, "it's");
-  assert.deepEqual(splitStatements('  -- only a comment\n ; ;'), []);
+  assert.equal(splitSqlStatements(sql)[3]?.tokens[1]?.text, "it's");
+  assert.deepEqual(splitSqlStatements('  -- only a comment\n ; ;'), []);
 });
 
 test('an unterminated string is refused with a clear error', () => {
