@@ -19,6 +19,8 @@ export interface RaftCore {
   proposeConfChange(change: ConfChange): { index: number; term: number };
   readIndex(context: Uint8Array): void;
   transferLeadership(to: NodeId): void;
+  /** Leader only: the voter a hand-over should go to (the core's one successor policy); undefined otherwise. */
+  successor(): NodeId | undefined;
   reportUnreachable(id: NodeId): void;
   forgetFollowerLog(id: NodeId): void;
   reportSnapshot(id: NodeId, status: 'finish' | 'failure'): void;
