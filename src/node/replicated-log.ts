@@ -31,6 +31,7 @@
  * - Every error a caller sees is a `ServiceError` (src/service/service.ts).
  */
 import type { ConfState, NodeId, RaftRole } from '../raft/types.js';
+import { ServiceError } from '../service/service.js';
 import type { StatementResult } from '../state-machine/types.js';
 import type { MemberAddressBook } from './members.js';
 
@@ -95,4 +96,13 @@ export interface ReplicatedLog {
   readonly haltError: Error | undefined;
   /** False while the log's store reports its last write failed. */
   readonly logStoreHealthy: boolean;
+}
+
+/** The refusal of a request that needs a halted node to apply (the contract's Halt). */
+export function haltedError(halt: Error): ServiceError {
+  return new ServiceError(
+    'HALTED',
+    `node halted: ${halt.message} (it retries the same step and resumes once the disk or database accepts it)`,
+    { cause: halt },
+  );
 }

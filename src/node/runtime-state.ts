@@ -16,7 +16,7 @@ import { MemberBook } from './members.js';
 import { PendingProposals } from './pending-proposals.js';
 import { PendingReads } from './pending-reads.js';
 import type { NodeStateMachine, NodeStorage, NodeTransport, RaftCore } from './ports.js';
-import type { ApplyOutcome } from './replicated-log.js';
+import { haltedError, type ApplyOutcome } from './replicated-log.js';
 import { systemScheduler, type ScheduledTimer, type Scheduler } from './scheduler.js';
 import { planTicks, type TickPlan } from './timing.js';
 
@@ -115,12 +115,7 @@ export class RuntimeState {
 
   /** HALTED while the node retries an environmental failure: a request that needs it to apply is refused at once. */
   refuseIfHalted(): void {
-    if (this.haltError === undefined) return;
-    throw new ServiceError(
-      'HALTED',
-      `node halted: ${this.haltError.message} (it retries the same step and resumes once the disk or database accepts it)`,
-      { cause: this.haltError },
-    );
+    if (this.haltError !== undefined) throw haltedError(this.haltError);
   }
 
   notLeaderError(message: string): ServiceError {
