@@ -2,7 +2,7 @@
  * The narrow interfaces the runtime drives: the subset of each neighbouring module it
  * needs (the Raft core, the durable store, the state machine, the peer transport).
  * Depending on these rather than on the modules' whole classes keeps the seams small;
- * `wiring.ts` adapts the real implementations to them.
+ * `node.ts` passes the real implementations, tests pass in-memory ones.
  */
 import type {
   ConfChange, ConfState, Entry, HardState, Message, NodeId, RaftStatus, RaftStorage, Ready, Snapshot, SnapshotMetadata,
