@@ -50,7 +50,7 @@ export interface LocalDatabase extends StatusDatabase {
 /** Everything the service works with, each through the narrowest interface that serves. */
 export interface ServiceDependencies {
   readonly config: NodeConfig;
-  /** Consensus: proposals, reads barriers, leadership and membership facts. */
+  /** Consensus: proposals, read barriers, leadership and membership facts. */
   readonly log: ReplicatedLog;
   readonly database: LocalDatabase;
   /** Forwarding to the leader and answering forwarded requests. */

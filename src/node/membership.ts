@@ -43,7 +43,8 @@ export const confChangeAttemptCountMax = 100;
  * facts: the embedded Raft's membership operations (learners, catch-up progress,
  * bootstrap). NodeRuntime provides it.
  */
-export interface MembershipRuntime extends Pick<ReplicatedLog, 'started' | 'stopped' | 'isLeader' | 'leaderId' | 'confState' | 'isMember' | 'members'> {
+export interface MembershipRuntime
+  extends Pick<ReplicatedLog, 'started' | 'stopped' | 'isLeader' | 'leaderId' | 'confState' | 'isMember' | 'members'> {
   bootstrap(members: ReadonlyMap<NodeId, MemberAddresses>): Promise<void>;
   learnMembers(members: Readonly<Record<NodeId, MemberAddresses>>): void;
   memberContext(addresses: MemberAddresses): Uint8Array;
@@ -164,7 +165,9 @@ export class Membership {
       // 'replicate': the leader found where the learner's log matches and streams to it.
       const progress = status.progress[request.id];
       if (progress?.state === 'replicate' && progress.match + config.promotionLagEntriesMax >= status.commit) break;
-      if (this.#scheduler.nowMs() > deadlineMs) throw new ServiceError('TIMEOUT', `node ${request.id} did not catch up within ${config.promotionTimeoutMs}ms`);
+      if (this.#scheduler.nowMs() > deadlineMs) {
+        throw new ServiceError('TIMEOUT', `node ${request.id} did not catch up within ${config.promotionTimeoutMs}ms`);
+      }
       await sleep(this.#scheduler, config.heartbeatMs);
     }
     const context = this.#runtime.memberContext({ raftAddress: request.raftAddress, apiAddress: request.apiAddress });
@@ -229,9 +232,8 @@ export class Membership {
         await sleep(this.#scheduler, config.joinRetryIntervalMs);
       }
     }
-    throw new ServiceError('UNAVAILABLE', `could not join through ${targets.join(', ')} after ${config.joinAttemptCountMax} attempts: ${String(lastError)}`, {
-      cause: lastError,
-    });
+    const message = `could not join through ${targets.join(', ')} after ${config.joinAttemptCountMax} attempts: ${String(lastError)}`;
+    throw new ServiceError('UNAVAILABLE', message, { cause: lastError });
   }
 
   // ---------------------------------------------------------------------------
@@ -279,7 +281,8 @@ export class Membership {
       }
       await sleep(this.#scheduler, config.joinRetryIntervalMs);
     }
-    throw new ServiceError('TIMEOUT', `--bootstrap-expect ${expect}: found only ${this.#seen.size} node(s) within ${config.bootstrapExpectTimeoutMs}ms`);
+    const found = `found only ${this.#seen.size} node(s) within ${config.bootstrapExpectTimeoutMs}ms`;
+    throw new ServiceError('TIMEOUT', `--bootstrap-expect ${expect}: ${found}`);
   }
 
   async #notify(address: string, self: { id: NodeId } & MemberAddresses): Promise<NotifyAnswer | undefined> {

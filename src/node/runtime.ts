@@ -224,7 +224,7 @@ export class NodeRuntime implements ReplicatedLog {
   }
 
   // ---------------------------------------------------------------------------
-  // Position and health (and, for tests, the modules the runtime drives)
+  // Position and health
   // ---------------------------------------------------------------------------
 
   get appliedIndex(): number {
@@ -261,6 +261,9 @@ export class NodeRuntime implements ReplicatedLog {
       latestSnapshot: latest === undefined ? undefined : { index: latest.index, term: latest.term },
     };
   }
+
+  // The modules the runtime drives, for tests and wiring; the layers above use the
+  // ReplicatedLog facts instead (and are given what else they need explicitly).
 
   get stateMachine(): NodeStateMachine {
     return this.#state.stateMachine;
