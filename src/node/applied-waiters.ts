@@ -3,24 +3,28 @@
  * ReadIndex, joins waiting for their conf change). Bounded in count; each wait has a
  * timeout. Waiters are kept sorted by index, so notifying costs only the ones released.
  */
+import { assert } from '../common/assert.js';
 import { ServiceError } from '../service/service.js';
+import type { ScheduledTimer, Scheduler } from './scheduler.js';
 
 interface Waiter {
   readonly index: number;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: ScheduledTimer;
 }
 
 export class AppliedWaiters {
   #waiters: Waiter[] = [];
   #appliedIndex: number;
   readonly #countMax: number;
+  readonly #scheduler: Scheduler;
 
-  constructor(appliedIndex: number, countMax: number) {
-    if (!Number.isInteger(countMax) || countMax < 1) throw new RangeError(`countMax must be >= 1, got ${countMax}`);
+  constructor(appliedIndex: number, countMax: number, scheduler: Scheduler) {
+    assert(Number.isInteger(countMax) && countMax >= 1, `countMax must be >= 1, got ${countMax}`);
     this.#appliedIndex = appliedIndex;
     this.#countMax = countMax;
+    this.#scheduler = scheduler;
   }
 
   get count(): number {
@@ -38,7 +42,7 @@ export class AppliedWaiters {
       return Promise.reject(new ServiceError('UNAVAILABLE', `too many reads waiting for apply (${this.#countMax})`));
     }
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.#scheduler.setTimeout(() => {
         this.#waiters = this.#waiters.filter((waiter) => waiter.timer !== timer);
         reject(new ServiceError('TIMEOUT', `timed out after ${timeoutMs}ms waiting for index ${index} to be applied (applied: ${this.#appliedIndex})`));
       }, timeoutMs);
@@ -50,7 +54,7 @@ export class AppliedWaiters {
   }
 
   advance(appliedIndex: number): void {
-    if (appliedIndex < this.#appliedIndex) throw new Error(`assertion: applied index went back ${this.#appliedIndex} -> ${appliedIndex}`);
+    assert(appliedIndex >= this.#appliedIndex, `applied index went back ${this.#appliedIndex} -> ${appliedIndex}`);
     this.#appliedIndex = appliedIndex;
     let released = 0;
     while (released < this.#waiters.length && (this.#waiters[released]?.index ?? Infinity) <= appliedIndex) released += 1;
@@ -58,7 +62,7 @@ export class AppliedWaiters {
     const ready = this.#waiters.slice(0, released);
     this.#waiters = this.#waiters.slice(released);
     for (const waiter of ready) {
-      clearTimeout(waiter.timer);
+      waiter.timer.cancel();
       waiter.resolve();
     }
   }
@@ -68,7 +72,7 @@ export class AppliedWaiters {
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) {
-      clearTimeout(waiter.timer);
+      waiter.timer.cancel();
       waiter.reject(error);
     }
   }

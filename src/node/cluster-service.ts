@@ -25,11 +25,13 @@ import {
 } from '../service/service.js';
 import type { NodeId } from '../raft/types.js';
 import { validateForWrite } from '../state-machine/sql-policy.js';
-import type { Statement } from '../state-machine/types.js';
-import { callPeer, handleEnvelope, peerMethods } from './peer-calls.js';
+import type { Statement, StatementResult } from '../state-machine/types.js';
+import type { NodeConfig } from './config.js';
 import type { Membership } from './membership.js';
-import type { NodeRuntime } from './runtime.js';
-import { buildStatus } from './status.js';
+import { callPeer, handleEnvelope, peerMethods, type PeerTransport } from './peer-calls.js';
+import { haltedError, type ReplicatedLog } from './replicated-log.js';
+import type { Scheduler } from './scheduler.js';
+import { buildStatus, type StatusDatabase } from './status.js';
 
 export interface ServiceOptions {
   readonly version: string;
@@ -39,22 +41,54 @@ export interface ServiceOptions {
   readonly queuedWriteCountMax: number;
 }
 
+/** This node's database as the service reads it (the state machine's read side). */
+export interface LocalDatabase extends StatusDatabase {
+  readonly healthy: boolean;
+  query(statements: readonly Statement[], options?: { readonly transaction?: boolean; readonly timings?: boolean }): readonly StatementResult[];
+}
+
+/** Everything the service works with, each through the narrowest interface that serves. */
+export interface ServiceDependencies {
+  readonly config: NodeConfig;
+  /** Consensus: proposals, read barriers, leadership and membership facts. */
+  readonly log: ReplicatedLog;
+  readonly database: LocalDatabase;
+  /** Forwarding to the leader and answering forwarded requests. */
+  readonly peers: PeerTransport;
+  readonly membership: Pick<Membership, 'removeMember'>;
+  /** A write's entry data: the statements with the leader's clock and a fresh seed (NodeRuntime.encodeCommandFor). */
+  readonly encodeCommand: (statements: readonly Statement[], transaction: boolean, requestId: string | null) => Uint8Array;
+  readonly scheduler: Scheduler;
+}
+
 export class NodeClusterService implements ClusterService {
-  readonly #runtime: NodeRuntime;
-  readonly #membership: Membership;
+  readonly #config: NodeConfig;
+  readonly #log: ReplicatedLog;
+  readonly #database: LocalDatabase;
+  readonly #peers: PeerTransport;
+  readonly #membership: Pick<Membership, 'removeMember'>;
+  readonly #encodeCommand: ServiceDependencies['encodeCommand'];
+  readonly #scheduler: Scheduler;
   readonly #options: ServiceOptions;
+  readonly #startedAtMs: number;
   #queueSequence = 0;
   #queuedInFlight = 0;
 
-  constructor(runtime: NodeRuntime, membership: Membership, options: ServiceOptions) {
-    this.#runtime = runtime;
-    this.#membership = membership;
+  constructor(dependencies: ServiceDependencies, options: ServiceOptions) {
+    this.#config = dependencies.config;
+    this.#log = dependencies.log;
+    this.#database = dependencies.database;
+    this.#peers = dependencies.peers;
+    this.#membership = dependencies.membership;
+    this.#encodeCommand = dependencies.encodeCommand;
+    this.#scheduler = dependencies.scheduler;
     this.#options = options;
+    this.#startedAtMs = this.#scheduler.nowMs();
   }
 
   /** Registers the peer handlers through which followers forward to this node. */
   registerPeerHandlers(): void {
-    const transport = this.#runtime.transport;
+    const transport = this.#peers;
     handleEnvelope(transport, peerMethods.execute, (payload, signal) =>
       this.execute({ ...(payload as ExecuteRequest), forward: false }, { signal }));
     handleEnvelope(transport, peerMethods.query, (payload, signal) =>
@@ -65,27 +99,36 @@ export class NodeClusterService implements ClusterService {
       this.remove({ ...(payload as RemoveRequest), forward: false }, { signal }));
     handleEnvelope(transport, peerMethods.stepDown, (payload, signal) =>
       this.stepDown({ ...(payload as StepDownRequest), forward: false }, { signal }));
-    handleEnvelope(transport, peerMethods.ping, () => Promise.resolve({ id: this.#runtime.config.nodeId }));
+    handleEnvelope(transport, peerMethods.ping, () => Promise.resolve({ id: this.#config.nodeId }));
   }
 
   get #servedBy(): string {
-    return this.#runtime.config.raftAdvertisedAddress;
+    return this.#config.raftAdvertisedAddress;
   }
 
+  /**
+   * Undefined when this node leads; the leader to forward to otherwise. A halted node
+   * that knows no leader says it is halted: its own halt is why it cannot learn one.
+   */
   #leaderOrRefuse(forward: boolean): NodeId | undefined {
-    if (this.#runtime.isLeader) return undefined;
-    const leaderId = this.#runtime.leaderId;
-    const leader = leaderId === '' ? undefined : this.#runtime.members.get(leaderId);
-    if (leader === undefined) throw new ServiceError('NO_LEADER', 'leader not found');
+    if (this.#log.isLeader) return undefined;
+    const leaderId = this.#log.leaderId;
+    const leader = leaderId === '' ? undefined : this.#log.members.get(leaderId);
+    if (leader === undefined) throw this.#noLeaderError();
     if (!forward) {
       throw new ServiceError('NOT_LEADER', 'not the leader', { leaderApiAddress: `http://${leader.apiAddress}` });
     }
     return leaderId;
   }
 
+  #noLeaderError(): ServiceError {
+    const halt = this.#log.haltError;
+    return halt === undefined ? new ServiceError('NO_LEADER', 'leader not found') : haltedError(halt);
+  }
+
   /** Sends a request to the leader, marked not to be forwarded again (one hop at most). */
   #forwardControl(leaderId: NodeId, method: string, request: { timeoutMs: number }, context: CallContext, signal = context.signal): Promise<unknown> {
-    return callPeer(this.#runtime.transport, { id: leaderId }, method, { ...request, forward: false }, {
+    return callPeer(this.#peers, { id: leaderId }, method, { ...request, forward: false }, {
       timeoutMs: request.timeoutMs,
       signal,
     });
@@ -100,8 +143,8 @@ export class NodeClusterService implements ClusterService {
    */
   async #forward(leaderId: NodeId, method: string, request: { timeoutMs: number }, context: CallContext): Promise<DataResponse> {
     const leaderLost = new AbortController();
-    const unsubscribe = this.#runtime.subscribeLeaderChanges(() => {
-      if (this.#runtime.leaderId !== leaderId) leaderLost.abort();
+    const unsubscribe = this.#log.subscribeLeaderChanges(() => {
+      if (this.#log.leaderId !== leaderId) leaderLost.abort();
     });
     try {
       return (await this.#forwardControl(leaderId, method, request, context, AbortSignal.any([context.signal, leaderLost.signal]))) as DataResponse;
@@ -129,13 +172,13 @@ export class NodeClusterService implements ClusterService {
 
   async #executeOnLeader(request: ExecuteRequest | MixedRequest): Promise<DataResponse> {
     const data = this.#encode(request);
-    const outcome = await this.#runtime.propose(data, request.timeoutMs);
+    const outcome = await this.#log.propose(data, request.timeoutMs);
     return { results: outcome.results, raftIndex: outcome.index, sequenceNumber: null, servedBy: this.#servedBy };
   }
 
   #encode(request: ExecuteRequest | MixedRequest): Uint8Array {
     try {
-      return this.#runtime.encodeCommandFor(request.statements, request.transaction, request.idempotencyKey);
+      return this.#encodeCommand(request.statements, request.transaction, request.idempotencyKey);
     } catch (error) {
       throw new ServiceError('BAD_REQUEST', error instanceof Error ? error.message : String(error), { cause: error });
     }
@@ -171,36 +214,33 @@ export class NodeClusterService implements ClusterService {
   }
 
   async query(request: QueryRequest, context: CallContext): Promise<DataResponse> {
-    if (request.minIndex !== null) await this.#runtime.waitForApplied(request.minIndex, request.timeoutMs);
+    if (request.minIndex !== null) await this.#log.waitForApplied(request.minIndex, request.timeoutMs);
     const level = this.#effectiveLevel(request.level);
     if (level === 'none') return this.#readLocally(request);
     const leaderId = this.#leaderOrRefuse(request.forward);
     if (leaderId !== undefined) return this.#forward(leaderId, peerMethods.query, request, context);
-    if (level === 'linearizable' || level === 'strong') await this.#runtime.readBarrier(request.linearizableTimeoutMs);
+    if (level === 'linearizable' || level === 'strong') await this.#log.readBarrier(request.linearizableTimeoutMs);
     return this.#runQuery(request);
   }
 
   #effectiveLevel(level: ReadLevel): ReadLevel {
     if (level !== 'auto') return level;
-    return this.#runtime.isVoter() ? 'weak' : 'none';
+    return this.#log.isVoter() ? 'weak' : 'none';
   }
 
   #readLocally(request: QueryRequest | MixedRequest): DataResponse {
     if (request.freshnessMs !== null && request.freshnessMs > 0) {
-      const ageMs = this.#runtime.leaderContactAgeMs();
+      const ageMs = this.#log.leaderContactAgeMs();
       if (ageMs > request.freshnessMs) throw new ServiceError('STALE_READ', 'stale read');
-      if (request.freshnessStrict) {
-        const status = this.#runtime.coreStatus();
-        if (status !== undefined && this.#runtime.stateMachine.appliedIndex < status.commit) {
-          throw new ServiceError('STALE_READ', 'stale read');
-        }
+      if (request.freshnessStrict && this.#database.appliedIndex < this.#log.position().commitIndex) {
+        throw new ServiceError('STALE_READ', 'stale read');
       }
     }
     return this.#runQuery(request);
   }
 
   #runQuery(request: QueryRequest | MixedRequest): DataResponse {
-    const results = this.#runtime.stateMachine.query(request.statements, {
+    const results = this.#database.query(request.statements, {
       transaction: request.transaction,
       timings: request.timings,
     });
@@ -217,37 +257,39 @@ export class NodeClusterService implements ClusterService {
   }
 
   async status(): Promise<StatusDocument> {
-    return buildStatus(this.#runtime, this.#options.version);
+    return buildStatus({
+      config: this.#config, log: this.#log, database: this.#database, startedAtMs: this.#startedAtMs, nowMs: this.#scheduler.nowMs(),
+    }, this.#options.version);
   }
 
   async nodes(request: NodesRequest): Promise<readonly NodeInfo[]> {
-    const confState = this.#runtime.confState();
+    const confState = this.#log.confState();
     const ids = request.nonVoters ? [...confState.voters, ...confState.learners] : [...confState.voters];
     return Promise.all(ids.map((id) => this.#nodeInfo(id, request.timeoutMs)));
   }
 
   async #nodeInfo(id: NodeId, timeoutMs: number): Promise<NodeInfo> {
-    const addresses = this.#runtime.members.get(id);
+    const addresses = this.#log.members.get(id);
     const base = {
       id,
       apiAddress: addresses === undefined ? '' : `http://${addresses.apiAddress}`,
       raftAddress: addresses?.raftAddress ?? '',
       version: this.#options.version,
-      voter: this.#runtime.confState().voters.includes(id),
-      leader: id === this.#runtime.leaderId,
+      voter: this.#log.confState().voters.includes(id),
+      leader: id === this.#log.leaderId,
     };
-    if (id === this.#runtime.config.nodeId) return { ...base, reachable: true, timeSeconds: 0, error: '' };
-    const startedMs = performance.now();
+    if (id === this.#config.nodeId) return { ...base, reachable: true, timeSeconds: 0, error: '' };
+    const startedMs = this.#scheduler.monotonicMs();
     try {
-      await callPeer(this.#runtime.transport, { id }, peerMethods.ping, {}, { timeoutMs: Math.min(timeoutMs, 5000) });
-      return { ...base, reachable: true, timeSeconds: (performance.now() - startedMs) / 1000, error: '' };
+      await callPeer(this.#peers, { id }, peerMethods.ping, {}, { timeoutMs: Math.min(timeoutMs, 5000) });
+      return { ...base, reachable: true, timeSeconds: (this.#scheduler.monotonicMs() - startedMs) / 1000, error: '' };
     } catch (error) {
       return { ...base, reachable: false, timeSeconds: null, error: error instanceof Error ? error.message : String(error) };
     }
   }
 
   async leader(request: LeaderRequest): Promise<NodeInfo | null> {
-    const leaderId = this.#runtime.leaderId;
+    const leaderId = this.#log.leaderId;
     if (leaderId === '') return null;
     return this.#nodeInfo(leaderId, request.timeoutMs);
   }
@@ -258,13 +300,13 @@ export class NodeClusterService implements ClusterService {
       await this.#forwardControl(leaderId, peerMethods.stepDown, request, context);
       return;
     }
-    const self = this.#runtime.config.nodeId;
-    const target = request.id ?? this.#runtime.mostCaughtUpVoter();
+    const self = this.#config.nodeId;
+    const target = request.id ?? this.#log.mostCaughtUpVoter();
     if (target === undefined) throw new ServiceError('UNAVAILABLE', 'no other voter to hand leadership to');
     if (target === self) return;
-    if (!this.#runtime.confState().voters.includes(target)) throw new ServiceError('NOT_FOUND', `no voter with id ${target}`);
-    this.#runtime.transferLeadership(target);
-    if (request.wait) await this.#runtime.waitForLeaderChange(request.timeoutMs, (id) => id !== '' && id !== self);
+    if (!this.#log.confState().voters.includes(target)) throw new ServiceError('NOT_FOUND', `no voter with id ${target}`);
+    this.#log.transferLeadership(target);
+    if (request.wait) await this.#log.waitForLeaderChange(request.timeoutMs, (id) => id !== '' && id !== self);
   }
 
   async remove(request: RemoveRequest, context: CallContext): Promise<void> {
@@ -273,22 +315,22 @@ export class NodeClusterService implements ClusterService {
       await this.#forwardControl(leaderId, peerMethods.remove, request, context);
       return;
     }
-    if (!this.#runtime.isMember(request.id)) throw new ServiceError('NOT_FOUND', `no member with id ${request.id}`);
+    if (!this.#log.isMember(request.id)) throw new ServiceError('NOT_FOUND', `no member with id ${request.id}`);
     await this.#membership.removeMember(request.id);
   }
 
   async readiness(request: ReadinessRequest): Promise<readonly ReadinessCheck[]> {
     const checks: ReadinessCheck[] = [];
-    const leaderOk = this.#runtime.leaderId !== '' && this.#runtime.leaderContactAgeMs() <= this.#runtime.config.electionTimeoutMs * 2;
+    const leaderOk = this.#log.leaderId !== '' && this.#log.leaderContactAgeMs() <= this.#config.electionTimeoutMs * 2;
     checks.push({ name: 'leader', ok: leaderOk, message: leaderOk ? '' : 'leader not found' });
     if (!leaderOk) return checks;
     const storeProblem = this.#storeProblem();
     checks.push({ name: 'store', ok: storeProblem === '', message: storeProblem });
     if (storeProblem !== '') return checks;
     if (request.sync) {
-      const commit = this.#runtime.coreStatus()?.commit ?? 0;
+      const commit = this.#log.position().commitIndex;
       try {
-        await this.#runtime.waitForApplied(commit, request.timeoutMs);
+        await this.#log.waitForApplied(commit, request.timeoutMs);
         checks.push({ name: 'sync', ok: true, message: '' });
       } catch (error) {
         checks.push({ name: 'sync', ok: false, message: error instanceof Error ? error.message : String(error) });
@@ -300,16 +342,16 @@ export class NodeClusterService implements ClusterService {
   }
 
   #storeProblem(): string {
-    if (!this.#runtime.started) return 'store not started';
-    if (this.#runtime.haltError !== undefined) return `store halted: ${this.#runtime.haltError.message}`;
-    if (!this.#runtime.storage.healthy) return 'raft log store unhealthy';
-    if (!this.#runtime.stateMachine.healthy) return 'state machine unhealthy';
+    if (!this.#log.started) return 'store not started';
+    if (this.#log.haltError !== undefined) return `store halted: ${this.#log.haltError.message}`;
+    if (!this.#log.logStoreHealthy) return 'raft log store unhealthy';
+    if (!this.#database.healthy) return 'state machine unhealthy';
     return '';
   }
 
   #databaseCheck(): ReadinessCheck {
     try {
-      const [result] = this.#runtime.stateMachine.query([{ sql: 'SELECT 1', positional: [], named: {} }]);
+      const [result] = this.#database.query([{ sql: 'SELECT 1', positional: [], named: {} }]);
       if (result?.kind === 'error') return { name: 'db', ok: false, message: result.error };
       return { name: 'db', ok: true, message: '' };
     } catch (error) {
@@ -318,17 +360,17 @@ export class NodeClusterService implements ClusterService {
   }
 
   async metrics(): Promise<readonly MetricFamily[]> {
-    const status = this.#runtime.coreStatus();
+    const position = this.#log.position();
     const gauge = (name: string, help: string, value: number): MetricFamily => ({
       name, help, type: 'gauge', samples: [{ labels: {}, value }],
     });
     return [
-      gauge('quorumlite_raft_term', 'Current Raft term.', status?.term ?? 0),
-      gauge('quorumlite_raft_commit_index', 'Highest log index known committed.', status?.commit ?? 0),
-      gauge('quorumlite_raft_applied_index', 'Highest log index applied to SQLite.', this.#runtime.stateMachine.appliedIndex),
-      gauge('quorumlite_raft_last_log_index', 'Highest index in the local log.', status?.lastIndex ?? 0),
-      gauge('quorumlite_raft_is_leader', '1 when this node is the leader.', this.#runtime.isLeader ? 1 : 0),
-      gauge('quorumlite_raft_last_snapshot_index', 'Index of the newest snapshot.', this.#runtime.lastSnapshotIndex),
+      gauge('quorumlite_raft_term', 'Current Raft term.', position.term),
+      gauge('quorumlite_raft_commit_index', 'Highest log index known committed.', position.commitIndex),
+      gauge('quorumlite_raft_applied_index', 'Highest log index applied to SQLite.', this.#database.appliedIndex),
+      gauge('quorumlite_raft_last_log_index', 'Highest index in the local log.', position.lastIndex),
+      gauge('quorumlite_raft_is_leader', '1 when this node is the leader.', this.#log.isLeader ? 1 : 0),
+      gauge('quorumlite_raft_last_snapshot_index', 'Index of the newest snapshot.', position.lastSnapshotIndex),
     ];
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The runtime's configuration: identity, addresses, timing and every bound, with unit
- * last. `resolveNodeConfig` fills defaults and checks values (programmer errors throw).
+ * last. `resolveNodeConfig` fills defaults and checks values (BAD_REQUEST for a value out of range).
  */
+import { ServiceError } from '../service/service.js';
 import type { NodeId } from '../raft/types.js';
 
 export interface NodeConfig {
@@ -74,12 +75,12 @@ export const nodeConfigDefaults = {
 } as const;
 
 function requirePositiveInteger(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a whole number >= 1, got ${value}`);
+  if (!Number.isInteger(value) || value < 1) throw new ServiceError('BAD_REQUEST', `${name} must be a whole number >= 1, got ${value}`);
 }
 
 export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
   const config: NodeConfig = { ...nodeConfigDefaults, ...input };
-  if (config.nodeId.length === 0) throw new RangeError('nodeId must not be empty');
+  if (config.nodeId.length === 0) throw new ServiceError('BAD_REQUEST', 'nodeId must not be empty');
   for (const name of [
     'heartbeatMs', 'electionTimeoutMs', 'snapshotThresholdEntries', 'snapshotIntervalMs', 'pendingProposalCountMax',
     'pendingReadCountMax', 'appliedWaiterCountMax', 'joinAttemptCountMax', 'joinRetryIntervalMs',
@@ -89,10 +90,10 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     requirePositiveInteger(name, config[name]);
   }
   if (!Number.isInteger(config.snapshotTrailingEntries) || config.snapshotTrailingEntries < 0) {
-    throw new RangeError(`snapshotTrailingEntries must be >= 0, got ${config.snapshotTrailingEntries}`);
+    throw new ServiceError('BAD_REQUEST', `snapshotTrailingEntries must be >= 0, got ${config.snapshotTrailingEntries}`);
   }
   if (config.electionTimeoutMs < 2 * config.heartbeatMs) {
-    throw new RangeError(`electionTimeoutMs (${config.electionTimeoutMs}) must be >= 2 * heartbeatMs (${config.heartbeatMs})`);
+    throw new ServiceError('BAD_REQUEST', `electionTimeoutMs (${config.electionTimeoutMs}) must be >= 2 * heartbeatMs (${config.heartbeatMs})`);
   }
   return config;
 }

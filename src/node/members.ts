@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeId } from '../raft/types.js';
+import { ServiceError } from '../service/service.js';
 import type { MemberAddresses } from './ports.js';
 
 export const contextBytesMax = 4096;
@@ -17,7 +18,7 @@ const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
 export function encodeMemberContext(addresses: MemberAddresses): Uint8Array {
   const bytes = textEncoder.encode(JSON.stringify({ raftAddress: addresses.raftAddress, apiAddress: addresses.apiAddress }));
-  if (bytes.byteLength > contextBytesMax) throw new RangeError(`member context exceeds ${contextBytesMax} bytes`);
+  if (bytes.byteLength > contextBytesMax) throw new ServiceError('BAD_REQUEST', `member context exceeds ${contextBytesMax} bytes`);
   return bytes;
 }
 
@@ -48,7 +49,16 @@ export function readMemberRecord(value: unknown): Record<NodeId, MemberAddresses
   return members;
 }
 
-export class MemberBook {
+/** The address book read-only: what the layers above the runtime may see of it. */
+export interface MemberAddressBook {
+  get(id: NodeId): MemberAddresses | undefined;
+  has(id: NodeId): boolean;
+  entries(): [NodeId, MemberAddresses][];
+  toRecord(): Record<NodeId, MemberAddresses>;
+  findByRaftAddress(raftAddress: string): NodeId | undefined;
+}
+
+export class MemberBook implements MemberAddressBook {
   readonly #members = new Map<NodeId, MemberAddresses>();
   readonly #filePath: string | undefined;
 
@@ -64,12 +74,17 @@ export class MemberBook {
       text = readFileSync(this.#filePath, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
+      throw new ServiceError('INTERNAL', `${this.#filePath}: cannot read: ${String(error)}`, { cause: error });
     }
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed !== 'object' || parsed === null) throw new Error(`${this.#filePath}: not a JSON object`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new ServiceError('INTERNAL', `${this.#filePath}: not JSON: ${String(error)}`, { cause: error });
+    }
+    if (typeof parsed !== 'object' || parsed === null) throw new ServiceError('INTERNAL', `${this.#filePath}: not a JSON object`);
     for (const [id, addresses] of Object.entries(parsed)) {
-      if (!isMemberAddresses(addresses)) throw new Error(`${this.#filePath}: bad entry for ${id}`);
+      if (!isMemberAddresses(addresses)) throw new ServiceError('INTERNAL', `${this.#filePath}: bad entry for ${id}`);
       this.#members.set(id, addresses);
     }
   }

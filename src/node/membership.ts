@@ -7,12 +7,14 @@
  */
 import { ServiceError } from '../service/service.js';
 import { RaftError } from '../raft/errors.js';
-import type { ConfChange, NodeId } from '../raft/types.js';
+import type { ConfChange, NodeId, RaftStatus } from '../raft/types.js';
+import type { NodeConfig } from './config.js';
 import type { NodeLogger } from './logger.js';
 import { readMemberRecord } from './members.js';
-import { callPeer, handleEnvelope, peerMethods } from './peer-calls.js';
+import { callPeer, handleEnvelope, peerMethods, type PeerTransport } from './peer-calls.js';
 import type { MemberAddresses } from './ports.js';
-import type { NodeRuntime } from './runtime.js';
+import type { ReplicatedLog } from './replicated-log.js';
+import { sleep, type Scheduler } from './scheduler.js';
 
 export interface JoinRequest {
   readonly id: NodeId;
@@ -36,8 +38,29 @@ export const discoveredNodeCountMax = 64;
 /** Conf-change retries while another change is pending (each waits a heartbeat). */
 export const confChangeAttemptCountMax = 100;
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * What joins, removal and discovery need of the runtime beyond the replicated log's
+ * facts: the embedded Raft's membership operations (learners, catch-up progress,
+ * bootstrap). NodeRuntime provides it.
+ */
+export interface MembershipRuntime
+  extends Pick<ReplicatedLog, 'started' | 'stopped' | 'isLeader' | 'leaderId' | 'confState' | 'isMember' | 'members'> {
+  bootstrap(members: ReadonlyMap<NodeId, MemberAddresses>): Promise<void>;
+  learnMembers(members: Readonly<Record<NodeId, MemberAddresses>>): void;
+  memberContext(addresses: MemberAddresses): Uint8Array;
+  proposeConfChange(change: ConfChange, timeoutMs: number): Promise<number>;
+  forgetFollowerLog(id: NodeId): void;
+  /** The core's view: the leader's per-follower progress and commit index. */
+  coreStatus(): Pick<RaftStatus, 'role' | 'commit' | 'progress'> | undefined;
+}
+
+export interface MembershipDependencies {
+  readonly config: NodeConfig;
+  readonly runtime: MembershipRuntime;
+  /** Join, notify and members calls between nodes. */
+  readonly peers: PeerTransport;
+  readonly scheduler: Scheduler;
+  readonly logger: NodeLogger;
 }
 
 function parseJoinRequest(payload: unknown): JoinRequest {
@@ -53,24 +76,30 @@ function parseJoinRequest(payload: unknown): JoinRequest {
 }
 
 export class Membership {
-  readonly #runtime: NodeRuntime;
+  readonly #config: NodeConfig;
+  readonly #runtime: MembershipRuntime;
+  readonly #peers: PeerTransport;
+  readonly #scheduler: Scheduler;
   readonly #logger: NodeLogger;
   /** Membership changes run one at a time on the leader. */
   #changeChain: Promise<unknown> = Promise.resolve();
   readonly #seen = new Map<NodeId, MemberAddresses>();
 
-  constructor(runtime: NodeRuntime, logger: NodeLogger) {
-    this.#runtime = runtime;
-    this.#logger = logger;
-    this.#seen.set(runtime.config.nodeId, this.#selfAddresses());
+  constructor(dependencies: MembershipDependencies) {
+    this.#config = dependencies.config;
+    this.#runtime = dependencies.runtime;
+    this.#peers = dependencies.peers;
+    this.#scheduler = dependencies.scheduler;
+    this.#logger = dependencies.logger;
+    this.#seen.set(this.#config.nodeId, this.#selfAddresses());
   }
 
   #selfAddresses(): MemberAddresses {
-    return { raftAddress: this.#runtime.config.raftAdvertisedAddress, apiAddress: this.#runtime.config.apiAdvertisedAddress };
+    return { raftAddress: this.#config.raftAdvertisedAddress, apiAddress: this.#config.apiAdvertisedAddress };
   }
 
   registerPeerHandlers(): void {
-    const transport = this.#runtime.transport;
+    const transport = this.#peers;
     handleEnvelope(transport, peerMethods.join, (payload, signal) => this.#handleJoin(parseJoinRequest(payload), signal));
     handleEnvelope(transport, peerMethods.notify, (payload) => Promise.resolve(this.#handleNotify(payload)));
     handleEnvelope(transport, peerMethods.members, () => Promise.resolve(this.#runtime.members.toRecord()));
@@ -83,14 +112,14 @@ export class Membership {
   async #handleJoin(request: JoinRequest, signal: AbortSignal): Promise<{ leaderId: NodeId }> {
     if (!this.#runtime.isLeader) {
       const leaderId = this.#runtime.leaderId;
-      if (leaderId === '' || leaderId === this.#runtime.config.nodeId) throw new ServiceError('NO_LEADER', 'leader not found');
+      if (leaderId === '' || leaderId === this.#config.nodeId) throw new ServiceError('NO_LEADER', 'leader not found');
       this.#logger.info({ event: 'join-forward', node: request.id, leader: leaderId }, 'forwarding join to the leader');
-      return (await callPeer(this.#runtime.transport, { id: leaderId }, peerMethods.join, request, {
+      return (await callPeer(this.#peers, { id: leaderId }, peerMethods.join, request, {
         timeoutMs: this.#joinCallTimeoutMs(), signal,
       })) as { leaderId: NodeId };
     }
     await this.#serialised(() => this.#admit(request));
-    return { leaderId: this.#runtime.config.nodeId };
+    return { leaderId: this.#config.nodeId };
   }
 
   #serialised<Value>(change: () => Promise<Value>): Promise<Value> {
@@ -128,16 +157,18 @@ export class Membership {
 
   /** Waits until the learner replicates and is within promotionLagEntriesMax of the commit index, then makes it a voter. */
   async #promote(request: JoinRequest): Promise<void> {
-    const config = this.#runtime.config;
-    const deadlineMs = Date.now() + config.promotionTimeoutMs;
+    const config = this.#config;
+    const deadlineMs = this.#scheduler.nowMs() + config.promotionTimeoutMs;
     for (;;) {
       const status = this.#runtime.coreStatus();
       if (status === undefined || status.role !== 'leader') throw new ServiceError('UNAVAILABLE', 'leadership lost during join');
       // 'replicate': the leader found where the learner's log matches and streams to it.
       const progress = status.progress[request.id];
       if (progress?.state === 'replicate' && progress.match + config.promotionLagEntriesMax >= status.commit) break;
-      if (Date.now() > deadlineMs) throw new ServiceError('TIMEOUT', `node ${request.id} did not catch up within ${config.promotionTimeoutMs}ms`);
-      await sleep(config.heartbeatMs);
+      if (this.#scheduler.nowMs() > deadlineMs) {
+        throw new ServiceError('TIMEOUT', `node ${request.id} did not catch up within ${config.promotionTimeoutMs}ms`);
+      }
+      await sleep(this.#scheduler, config.heartbeatMs);
     }
     const context = this.#runtime.memberContext({ raftAddress: request.raftAddress, apiAddress: request.apiAddress });
     await this.#change({ type: 'add-voter', nodeId: request.id, context });
@@ -146,7 +177,7 @@ export class Membership {
 
   /** Proposes one change; retries (bounded) while another change is still pending. */
   async #change(change: ConfChange): Promise<void> {
-    const timeoutMs = this.#runtime.config.requestTimeoutMs;
+    const timeoutMs = this.#config.requestTimeoutMs;
     for (let attempt = 1; ; attempt += 1) {
       try {
         await this.#runtime.proposeConfChange(change, timeoutMs);
@@ -154,7 +185,7 @@ export class Membership {
       } catch (error) {
         const pending = error instanceof ServiceError && error.cause instanceof RaftError && error.cause.code === 'CONF_CHANGE_PENDING';
         if (!pending || attempt >= confChangeAttemptCountMax) throw error;
-        await sleep(this.#runtime.config.heartbeatMs);
+        await sleep(this.#scheduler, this.#config.heartbeatMs);
       }
     }
   }
@@ -172,25 +203,25 @@ export class Membership {
   // ---------------------------------------------------------------------------
 
   #joinCallTimeoutMs(): number {
-    return this.#runtime.config.promotionTimeoutMs + this.#runtime.config.requestTimeoutMs;
+    return this.#config.promotionTimeoutMs + this.#config.requestTimeoutMs;
   }
 
   /** Calls `join` on each address in turn until one answers (bounded in attempts). */
   async joinCluster(addresses: readonly string[]): Promise<void> {
-    const config = this.#runtime.config;
+    const config = this.#config;
     const targets = addresses.filter((address) => address !== config.raftAdvertisedAddress);
-    if (targets.length === 0) throw new Error('--join lists only this node itself');
+    if (targets.length === 0) throw new ServiceError('BAD_REQUEST', '--join lists only this node itself');
     const request: JoinRequest = { id: config.nodeId, ...this.#selfAddresses(), voter: !config.nonVoter };
     let lastError: unknown;
     for (let attempt = 0; attempt < config.joinAttemptCountMax && !this.#runtime.stopped; attempt += 1) {
       const address = targets[attempt % targets.length] ?? '';
       try {
         // Learn the members' addresses first: the leader's appends must be answerable at once.
-        const members = await callPeer(this.#runtime.transport, { address }, peerMethods.members, {}, {
+        const members = await callPeer(this.#peers, { address }, peerMethods.members, {}, {
           timeoutMs: config.requestTimeoutMs,
         });
         this.#runtime.learnMembers(readMemberRecord(members));
-        const answer = (await callPeer(this.#runtime.transport, { address }, peerMethods.join, request, {
+        const answer = (await callPeer(this.#peers, { address }, peerMethods.join, request, {
           timeoutMs: this.#joinCallTimeoutMs(),
         })) as { leaderId: NodeId };
         this.#logger.info({ event: 'joined', via: address, leader: answer.leaderId }, 'joined the cluster');
@@ -198,10 +229,11 @@ export class Membership {
       } catch (error) {
         lastError = error;
         this.#logger.warn({ event: 'join-retry', via: address, attempt: attempt + 1, error: String(error) }, 'join attempt failed');
-        await sleep(config.joinRetryIntervalMs);
+        await sleep(this.#scheduler, config.joinRetryIntervalMs);
       }
     }
-    throw new Error(`could not join through ${targets.join(', ')} after ${config.joinAttemptCountMax} attempts: ${String(lastError)}`);
+    const message = `could not join through ${targets.join(', ')} after ${config.joinAttemptCountMax} attempts: ${String(lastError)}`;
+    throw new ServiceError('UNAVAILABLE', message, { cause: lastError });
   }
 
   // ---------------------------------------------------------------------------
@@ -221,7 +253,7 @@ export class Membership {
     const cluster = runtime.started
       ? { voters: [...runtime.confState().voters], members: runtime.members.toRecord() }
       : null;
-    return { id: runtime.config.nodeId, addresses: this.#selfAddresses(), seen: Object.fromEntries(this.#seen), cluster };
+    return { id: this.#config.nodeId, addresses: this.#selfAddresses(), seen: Object.fromEntries(this.#seen), cluster };
   }
 
   /**
@@ -230,11 +262,11 @@ export class Membership {
    * cluster does. Returns 'join' when a peer already runs a cluster this node is not in.
    */
   async discover(addresses: readonly string[], expect: number): Promise<'bootstrapped' | 'join'> {
-    const config = this.#runtime.config;
+    const config = this.#config;
     const targets = addresses.filter((address) => address !== config.raftAdvertisedAddress);
-    const deadlineMs = Date.now() + config.bootstrapExpectTimeoutMs;
+    const deadlineMs = this.#scheduler.nowMs() + config.bootstrapExpectTimeoutMs;
     const self = { id: config.nodeId, ...this.#selfAddresses() };
-    while (Date.now() < deadlineMs && !this.#runtime.stopped) {
+    while (this.#scheduler.nowMs() < deadlineMs && !this.#runtime.stopped) {
       for (const address of targets) {
         const answer = await this.#notify(address, self);
         if (answer?.cluster == null) continue;
@@ -247,15 +279,16 @@ export class Membership {
         await this.#runtime.bootstrap(this.#seen);
         return 'bootstrapped';
       }
-      await sleep(config.joinRetryIntervalMs);
+      await sleep(this.#scheduler, config.joinRetryIntervalMs);
     }
-    throw new Error(`--bootstrap-expect ${expect}: found only ${this.#seen.size} node(s) within ${config.bootstrapExpectTimeoutMs}ms`);
+    const found = `found only ${this.#seen.size} node(s) within ${config.bootstrapExpectTimeoutMs}ms`;
+    throw new ServiceError('TIMEOUT', `--bootstrap-expect ${expect}: ${found}`);
   }
 
   async #notify(address: string, self: { id: NodeId } & MemberAddresses): Promise<NotifyAnswer | undefined> {
     try {
-      const answer = (await callPeer(this.#runtime.transport, { address }, peerMethods.notify, self, {
-        timeoutMs: this.#runtime.config.joinRetryIntervalMs * 4,
+      const answer = (await callPeer(this.#peers, { address }, peerMethods.notify, self, {
+        timeoutMs: this.#config.joinRetryIntervalMs * 4,
       })) as NotifyAnswer;
       for (const [id, addresses] of Object.entries(answer.seen)) {
         if (this.#seen.size < discoveredNodeCountMax || this.#seen.has(id)) this.#seen.set(id, addresses);

@@ -17,11 +17,13 @@ import { DurableStorage } from '../storage/durable-storage.js';
 import type { RecoveryReport } from '../storage/log-replay.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
 import type { TransportLimits } from '../transport/limits.js';
+import { assert } from '../common/assert.js';
 import { NodeClusterService } from './cluster-service.js';
 import { resolveNodeConfig, type NodeConfig, type NodeConfigInput } from './config.js';
 import type { NodeLogger } from './logger.js';
 import { Membership } from './membership.js';
 import { NodeRuntime } from './runtime.js';
+import { systemScheduler, type Scheduler } from './scheduler.js';
 
 export interface QuorumNodeOptions extends NodeConfigInput {
   /** Where the HTTP API listens (port 0: any). */
@@ -40,6 +42,8 @@ export interface QuorumNodeOptions extends NodeConfigInput {
   readonly onFatal?: (error: Error) => void;
   /** Randomness for election jitter and command seeds; default Math.random (tests pin it). */
   readonly random?: () => number;
+  /** Every timer and clock reading of the node; default the real one. */
+  readonly scheduler?: Scheduler;
 }
 
 export const defaultClusterId = 'quorumlite';
@@ -83,6 +87,7 @@ export class QuorumNode {
       snapshotDirectory: join(config.dataDirectory, 'incoming'),
       ...(options.transportLimits === undefined ? {} : { limits: options.transportLimits }),
     });
+    const scheduler = options.scheduler ?? systemScheduler;
     this.runtime = new NodeRuntime({
       config,
       storage,
@@ -90,11 +95,21 @@ export class QuorumNode {
       transport: this.#transport,
       createCore: (coreConfig) => new RawNode(coreConfig),
       logger: options.logger,
+      scheduler,
       ...(options.onFatal === undefined ? {} : { onFatal: options.onFatal }),
       ...(options.random === undefined ? {} : { random: options.random }),
     });
-    this.membership = new Membership(this.runtime, options.logger);
-    this.service = new NodeClusterService(this.runtime, this.membership, {
+    const runtime = this.runtime;
+    this.membership = new Membership({ config, runtime, peers: this.#transport, scheduler, logger: options.logger });
+    this.service = new NodeClusterService({
+      config,
+      log: runtime,
+      database: stateMachine,
+      peers: this.#transport,
+      membership: this.membership,
+      encodeCommand: (statements, transaction, requestId) => runtime.encodeCommandFor(statements, transaction, requestId),
+      scheduler,
+    }, {
       version: options.version,
       isReadOnly: (statement) => stateMachine.isReadOnly(statement),
       queuedWriteCountMax: options.queuedWriteCountMax ?? queuedWriteCountMaxDefault,
@@ -126,7 +141,7 @@ export class QuorumNode {
   }
 
   get httpAddress(): { host: string; port: number } {
-    if (this.#httpAddress === undefined) throw new Error('assertion: HTTP not listening yet');
+    assert(this.#httpAddress !== undefined, 'HTTP not listening yet');
     return this.#httpAddress;
   }
 

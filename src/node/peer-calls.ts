@@ -7,6 +7,9 @@ import { ServiceError, type PlainServiceError } from '../service/service.js';
 import { TransportError } from '../transport/errors.js';
 import type { NodeTransport } from './ports.js';
 
+/** What node-to-node calls need of the transport: calling a peer, answering one. */
+export type PeerTransport = Pick<NodeTransport, 'call' | 'handle'>;
+
 export type Envelope = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: PlainServiceError };
 
 export const peerMethods = {
@@ -29,7 +32,7 @@ function toPlainError(error: unknown): PlainServiceError {
 
 /** Registers a handler that answers envelopes. */
 export function handleEnvelope(
-  transport: NodeTransport,
+  transport: PeerTransport,
   method: string,
   handler: (payload: unknown, signal: AbortSignal) => Promise<unknown>,
 ): void {
@@ -59,7 +62,7 @@ export function transportFailure(error: unknown, what: string): ServiceError {
 
 /** Calls a peer and unwraps its envelope; rejects with a ServiceError. */
 export async function callPeer(
-  transport: NodeTransport,
+  transport: PeerTransport,
   target: { id?: string; address?: string },
   method: string,
   payload: unknown,

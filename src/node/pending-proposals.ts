@@ -5,6 +5,7 @@
  * replaced ours). On leadership loss every waiter fails at once: the client hears
  * promptly and may retry (with an idempotency key, exactly once).
  */
+import { assert } from '../common/assert.js';
 import { ServiceError } from '../service/service.js';
 
 interface Waiter<Result> {
@@ -18,7 +19,7 @@ export class PendingProposals<Result> {
   readonly #countMax: number;
 
   constructor(countMax: number) {
-    if (!Number.isInteger(countMax) || countMax < 1) throw new RangeError(`countMax must be >= 1, got ${countMax}`);
+    assert(Number.isInteger(countMax) && countMax >= 1, `countMax must be >= 1, got ${countMax}`);
     this.#countMax = countMax;
   }
 
@@ -33,7 +34,7 @@ export class PendingProposals<Result> {
 
   wait(index: number, term: number): Promise<Result> {
     if (!this.hasRoom()) throw new ServiceError('UNAVAILABLE', `too many writes in flight (${this.#countMax})`);
-    if (this.#waiters.has(index)) throw new Error(`assertion: a proposal already waits at index ${index}`);
+    assert(!this.#waiters.has(index), `a proposal already waits at index ${index}`);
     return new Promise<Result>((resolve, reject) => {
       this.#waiters.set(index, { term, resolve, reject });
     });

@@ -3,12 +3,14 @@
  * context (8 bytes, a counter); the core answers with a read state carrying the commit
  * index to wait for, or reports the read failed (leadership lost). Bounded in count.
  */
+import { assert } from '../common/assert.js';
 import { ServiceError } from '../service/service.js';
+import type { ScheduledTimer, Scheduler } from './scheduler.js';
 
 interface Waiter {
   readonly resolve: (index: number) => void;
   readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: ScheduledTimer;
 }
 
 export function encodeReadContext(sequence: number): Uint8Array {
@@ -24,11 +26,13 @@ function contextKey(context: Uint8Array): string {
 export class PendingReads {
   readonly #waiters = new Map<string, Waiter>();
   readonly #countMax: number;
+  readonly #scheduler: Scheduler;
   #sequence = 0;
 
-  constructor(countMax: number) {
-    if (!Number.isInteger(countMax) || countMax < 1) throw new RangeError(`countMax must be >= 1, got ${countMax}`);
+  constructor(countMax: number, scheduler: Scheduler) {
+    assert(Number.isInteger(countMax) && countMax >= 1, `countMax must be >= 1, got ${countMax}`);
     this.#countMax = countMax;
+    this.#scheduler = scheduler;
   }
 
   get count(): number {
@@ -47,7 +51,7 @@ export class PendingReads {
     const context = encodeReadContext(this.#sequence);
     const key = contextKey(context);
     const index = new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.#scheduler.setTimeout(() => {
         this.#waiters.delete(key);
         reject(new ServiceError('TIMEOUT', `linearizable read not confirmed within ${timeoutMs}ms`));
       }, timeoutMs);
@@ -70,7 +74,7 @@ export class PendingReads {
     const waiter = this.#waiters.get(key);
     if (waiter === undefined) return undefined;
     this.#waiters.delete(key);
-    clearTimeout(waiter.timer);
+    waiter.timer.cancel();
     return waiter;
   }
 
@@ -83,7 +87,7 @@ export class PendingReads {
     const waiters = [...this.#waiters.values()];
     this.#waiters.clear();
     for (const waiter of waiters) {
-      clearTimeout(waiter.timer);
+      waiter.timer.cancel();
       waiter.reject(error);
     }
   }

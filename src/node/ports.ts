@@ -2,7 +2,7 @@
  * The narrow interfaces the runtime drives: the subset of each neighbouring module it
  * needs (the Raft core, the durable store, the state machine, the peer transport).
  * Depending on these rather than on the modules' whole classes keeps the seams small;
- * `wiring.ts` adapts the real implementations to them.
+ * `node.ts` passes the real implementations, tests pass in-memory ones.
  */
 import type {
   ConfChange, ConfState, Entry, HardState, Message, NodeId, RaftStatus, RaftStorage, Ready, Snapshot, SnapshotMetadata,
@@ -19,6 +19,8 @@ export interface RaftCore {
   proposeConfChange(change: ConfChange): { index: number; term: number };
   readIndex(context: Uint8Array): void;
   transferLeadership(to: NodeId): void;
+  /** Leader only: the voter a hand-over should go to (the core's one successor policy); undefined otherwise. */
+  successor(): NodeId | undefined;
   reportUnreachable(id: NodeId): void;
   forgetFollowerLog(id: NodeId): void;
   reportSnapshot(id: NodeId, status: 'finish' | 'failure'): void;

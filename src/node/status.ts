@@ -6,12 +6,29 @@
  */
 import { statSync } from 'node:fs';
 import type { StatusDocument, StatusValue } from '../service/service.js';
-import type { NodeRuntime } from './runtime.js';
+import type { NodeConfig } from './config.js';
+import type { ReplicatedLog } from './replicated-log.js';
 
-const startedAtMs = Date.now();
+/** What /status reads of the database (the state machine). */
+export interface StatusDatabase {
+  readonly path: string;
+  readonly appliedIndex: number;
+  readonly sqliteVersion: string;
+  checksum(): { readonly checksum: string };
+}
+
+/** Everything /status reports on, passed in: no reaching through the runtime. */
+export interface StatusSources {
+  readonly config: NodeConfig;
+  readonly log: ReplicatedLog;
+  readonly database: StatusDatabase;
+  /** When this node started, and now (wall clock, ms, from the node's scheduler). */
+  readonly startedAtMs: number;
+  readonly nowMs: number;
+}
 
 /** The content checksum reads every row: computed once per applied index, then reused. */
-const cachedChecksums = new WeakMap<NodeRuntime, { appliedIndex: number; checksum: string }>();
+const cachedChecksums = new WeakMap<StatusDatabase, { appliedIndex: number; checksum: string }>();
 /** Beyond this database size /status leaves the checksum out (it would read every row). */
 export const checksumDatabaseBytesMax = 64 * 1024 * 1024;
 
@@ -23,13 +40,13 @@ function databaseBytes(path: string): number {
   }
 }
 
-function contentChecksum(runtime: NodeRuntime): string | null {
-  if (databaseBytes(runtime.stateMachine.path) > checksumDatabaseBytesMax) return null;
-  const appliedIndex = runtime.stateMachine.appliedIndex;
-  const cached = cachedChecksums.get(runtime);
+function contentChecksum(database: StatusDatabase): string | null {
+  if (databaseBytes(database.path) > checksumDatabaseBytesMax) return null;
+  const appliedIndex = database.appliedIndex;
+  const cached = cachedChecksums.get(database);
   if (cached?.appliedIndex === appliedIndex) return cached.checksum;
-  const checksum = runtime.stateMachine.checksum().checksum;
-  cachedChecksums.set(runtime, { appliedIndex, checksum });
+  const checksum = database.checksum().checksum;
+  cachedChecksums.set(database, { appliedIndex, checksum });
   return checksum;
 }
 
@@ -40,28 +57,28 @@ function raftStateName(role: string, stopped: boolean): string {
   return 'Follower';
 }
 
-export function buildStatus(runtime: NodeRuntime, version: string): StatusDocument {
-  const core = runtime.coreStatus();
-  const config = runtime.config;
-  const leaderId = runtime.leaderId;
-  const leader = leaderId === '' ? undefined : runtime.members.get(leaderId);
-  const stateMachine = runtime.stateMachine;
-  const snapshot = runtime.storage.snapshots.latest();
-  const confState = runtime.confState();
-  const nodes: StatusValue[] = runtime.members.entries().map(([id, addresses]) => ({
+export function buildStatus(sources: StatusSources, version: string): StatusDocument {
+  const { config, log, database, startedAtMs, nowMs } = sources;
+  const position = log.position();
+  const leaderId = log.leaderId;
+  const leader = leaderId === '' ? undefined : log.members.get(leaderId);
+  const snapshot = position.latestSnapshot;
+  const confState = log.confState();
+  const leaderContactAgeMs = log.leaderContactAgeMs();
+  const nodes: StatusValue[] = log.members.entries().map(([id, addresses]) => ({
     id,
     addr: addresses.raftAddress,
     api_addr: addresses.apiAddress,
     voter: confState.voters.includes(id),
   }));
   const raft: Record<string, StatusValue> = {
-    state: raftStateName(core?.role ?? 'follower', runtime.stopped),
-    term: core?.term ?? 0,
-    commit_index: core?.commit ?? 0,
-    applied_index: stateMachine.appliedIndex,
-    last_log_index: core?.lastIndex ?? runtime.storage.lastIndex(),
-    first_log_index: runtime.storage.firstIndex(),
-    last_snapshot_index: runtime.lastSnapshotIndex,
+    state: raftStateName(log.role, log.stopped),
+    term: position.term,
+    commit_index: position.commitIndex,
+    applied_index: database.appliedIndex,
+    last_log_index: position.lastIndex,
+    first_log_index: position.firstIndex,
+    last_snapshot_index: position.lastSnapshotIndex,
     voter: confState.voters.includes(config.nodeId),
     num_peers: Math.max(0, confState.voters.length - 1),
     num_learners: confState.learners.length,
@@ -69,25 +86,25 @@ export function buildStatus(runtime: NodeRuntime, version: string): StatusDocume
     learners: [...confState.learners],
     heartbeat_ms: config.heartbeatMs,
     election_timeout_ms: config.electionTimeoutMs,
-    leader_contact_age_ms: Number.isFinite(runtime.leaderContactAgeMs()) ? runtime.leaderContactAgeMs() : -1,
+    leader_contact_age_ms: Number.isFinite(leaderContactAgeMs) ? leaderContactAgeMs : -1,
   };
   return {
-    node: { id: config.nodeId, start_time: new Date(startedAtMs).toISOString(), uptime_s: (Date.now() - startedAtMs) / 1000 },
+    node: { id: config.nodeId, start_time: new Date(startedAtMs).toISOString(), uptime_s: (nowMs - startedAtMs) / 1000 },
     build: { version, node_version: process.version },
     http: { addr: config.apiAdvertisedAddress },
     store: {
       node_id: config.nodeId,
       addr: config.raftAdvertisedAddress,
       dir: config.dataDirectory,
-      ready: runtime.started && runtime.haltError === undefined,
-      halted: runtime.haltError?.message ?? null,
+      ready: log.started && log.haltError === undefined,
+      halted: log.haltError?.message ?? null,
       leader: { node_id: leaderId, addr: leader?.raftAddress ?? '', api_addr: leader?.apiAddress ?? '' },
       raft,
-      fsm_index: stateMachine.appliedIndex,
-      db_applied_index: stateMachine.appliedIndex,
-      sqlite3: { path: stateMachine.path, version: stateMachine.sqliteVersion, checksum: contentChecksum(runtime) },
+      fsm_index: database.appliedIndex,
+      db_applied_index: database.appliedIndex,
+      sqlite3: { path: database.path, version: database.sqliteVersion, checksum: contentChecksum(database) },
       snapshot_store: {
-        snapshots: snapshot === undefined ? [] : [{ index: snapshot.metadata.index, term: snapshot.metadata.term }],
+        snapshots: snapshot === undefined ? [] : [{ index: snapshot.index, term: snapshot.term }],
         snapshot_threshold: config.snapshotThresholdEntries,
         snapshot_interval_ms: config.snapshotIntervalMs,
       },

@@ -3,6 +3,8 @@
  * `tickMs`. One tick is a tenth of the election timeout or the heartbeat interval,
  * whichever is shorter, so heartbeats land on ticks and elections have resolution.
  */
+import { ServiceError } from '../service/service.js';
+
 export interface TickPlan {
   readonly tickMs: number;
   readonly heartbeatTicks: number;
@@ -12,9 +14,9 @@ export interface TickPlan {
 export const tickMsMin = 5;
 
 export function planTicks(heartbeatMs: number, electionTimeoutMs: number): TickPlan {
-  if (!(heartbeatMs >= tickMsMin)) throw new RangeError(`heartbeatMs must be >= ${tickMsMin}, got ${heartbeatMs}`);
+  if (!(heartbeatMs >= tickMsMin)) throw new ServiceError('BAD_REQUEST', `heartbeatMs must be >= ${tickMsMin}, got ${heartbeatMs}`);
   if (!(electionTimeoutMs >= 2 * heartbeatMs)) {
-    throw new RangeError(`electionTimeoutMs (${electionTimeoutMs}) must be >= 2 * heartbeatMs (${heartbeatMs})`);
+    throw new ServiceError('BAD_REQUEST', `electionTimeoutMs (${electionTimeoutMs}) must be >= 2 * heartbeatMs (${heartbeatMs})`);
   }
   const tickMs = Math.max(tickMsMin, Math.min(heartbeatMs, Math.floor(electionTimeoutMs / 10)));
   const heartbeatTicks = Math.max(1, Math.round(heartbeatMs / tickMs));

@@ -586,24 +586,32 @@ export class Raft {
   private stepDownAfterRemoval(): void {
     this.broadcastAppend();
     // Hand over at once to a voter that has our whole log, so it can win without waiting.
-    const best = this.bestCaughtUpVoter();
+    const best = this.successor();
     const successor = best !== undefined && this.progress.get(best)?.match === this.log.lastIndex() ? best : undefined;
     if (successor !== undefined) this.sendTimeoutNow(successor);
     this.emit('stepped-down-after-removal', { successor: successor ?? '' });
     this.becomeFollower(this.term, '');
   }
 
-  private bestCaughtUpVoter(): NodeId | undefined {
-    let best: NodeId | undefined;
-    let bestMatch = -1;
+  /**
+   * The one successor policy (step-down, shutdown hand-over, removal): among the other
+   * voters, one heard from within the current election timeout first (a silent one may
+   * be down, and a transfer to it stalls proposals until the transfer times out), then
+   * the one whose log matches ours furthest; ties go to the first in the voter list.
+   * Undefined on a non-leader or without another voter.
+   */
+  successor(): NodeId | undefined {
+    if (this.role !== 'leader') return undefined;
+    let best: { id: NodeId; match: number; active: boolean } | undefined;
     for (const id of this.confState.voters) {
-      const match = this.progress.get(id)?.match ?? 0;
-      if (id !== this.id && match > bestMatch) {
-        best = id;
-        bestMatch = match;
-      }
+      const progress = this.progress.get(id);
+      if (id === this.id || progress === undefined) continue;
+      const candidate = { id, match: progress.match, active: progress.recentActive };
+      const better = best === undefined || (candidate.active && !best.active) ||
+        (candidate.active === best.active && candidate.match > best.match);
+      if (better) best = candidate;
     }
-    return best;
+    return best?.id;
   }
 
   broadcastAppend(): void {
@@ -826,7 +834,7 @@ export class Raft {
   /** Graceful step-down: hand leadership to the most caught-up voter. Returns it. */
   stepDown(): NodeId {
     this.requireLeader('stepDown');
-    const successor = this.bestCaughtUpVoter();
+    const successor = this.successor();
     if (successor === undefined) throw new RaftError('TRANSFER_INVALID', 'no other voter to hand leadership to');
     this.transferLeadership(successor);
     return successor;

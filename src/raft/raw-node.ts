@@ -72,9 +72,18 @@ export class RawNode {
     this.raft.transferLeadership(to);
   }
 
-  /** Graceful step-down: transfers leadership to the most caught-up voter, which it returns. */
+  /** Graceful step-down: transfers leadership to successor(), which it returns. */
   stepDown(): NodeId {
     return this.raft.stepDown();
+  }
+
+  /**
+   * The voter a leader should hand leadership to: one heard from recently first, then
+   * the most caught-up. The single policy behind stepDown(), the hand-over of a removed
+   * leader and the runtime's hand-over on shutdown. Undefined on a non-leader.
+   */
+  successor(): NodeId | undefined {
+    return this.raft.successor();
   }
 
   /** The transport could not reach `id`: a replicating follower goes back to probing. */

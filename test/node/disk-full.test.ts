@@ -2,7 +2,8 @@
  * Decision 2 end to end: with the data directory on a full disk, a write cannot be
  * persisted; the node halts where it is (reported by readiness), retries the same step,
  * and once space returns the write completes and nothing was skipped or lost — also
- * after a restart. Needs root for a size-limited tmpfs; skips with a printed reason otherwise.
+ * after a restart. A new write meanwhile is refused with HALTED. Needs root for a
+ * size-limited tmpfs; skips with a printed reason otherwise.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExecuteRequest, QueryRequest } from '../../src/service/service.js';
+import { ServiceError, type ExecuteRequest, type QueryRequest } from '../../src/service/service.js';
 import { QuorumNode } from '../../src/node/node.js';
 import { silentLogger } from '../../src/node/logger.js';
 import { freePort, waitFor } from '../cluster/harness.js';
@@ -98,6 +99,9 @@ test('a full disk halts the node at the same step; freeing space resumes it with
       const checks = await node.service.readiness({ sync: false, timeoutMs: 1000 });
       return checks.some((check) => check.name === 'store' && !check.ok && /halted/.test(check.message)) ? true : undefined;
     });
+    // Whichever refused first (the log's save or SQLite), the refusal says the node halted and why.
+    await assert.rejects(node.service.execute(write('refused'), context), (error: unknown) =>
+      error instanceof ServiceError && error.code === 'HALTED' && /^node halted: .*full/i.test(error.message));
     rmSync(filler);
     const written = await pending;
     assert.deepEqual(written.results, [{ kind: 'write', lastInsertId: 2, rowsAffected: 1 }]);

@@ -4,6 +4,7 @@ import { PendingProposals } from '../../src/node/pending-proposals.js';
 import { AppliedWaiters } from '../../src/node/applied-waiters.js';
 import { PendingReads } from '../../src/node/pending-reads.js';
 import { planTicks } from '../../src/node/timing.js';
+import { systemScheduler } from '../../src/node/scheduler.js';
 import { ServiceError } from '../../src/service/service.js';
 
 function code(expected: string): (error: unknown) => boolean {
@@ -56,7 +57,7 @@ test('a second waiter at the same index is a programmer error', () => {
 });
 
 test('applied waiters release in index order and time out', async () => {
-  const waiters = new AppliedWaiters(5, 3);
+  const waiters = new AppliedWaiters(5, 3, systemScheduler);
   await waiters.wait(5, 1000); // already applied
   const released: number[] = [];
   const seven = waiters.wait(7, 10_000).then(() => released.push(7));
@@ -75,14 +76,14 @@ test('applied waiters release in index order and time out', async () => {
 });
 
 test('applied waiters fail all on stop', async () => {
-  const waiters = new AppliedWaiters(0, 2);
+  const waiters = new AppliedWaiters(0, 2, systemScheduler);
   const waiting = waiters.wait(3, 10_000);
   waiters.failAll(new ServiceError('UNAVAILABLE', 'stopping'));
   await assert.rejects(waiting, /stopping/);
 });
 
 test('ReadIndex reads: confirmed, failed, bounded, timed out', async () => {
-  const reads = new PendingReads(2);
+  const reads = new PendingReads(2, systemScheduler);
   const first = reads.start(10_000);
   const second = reads.start(10_000);
   assert.throws(() => reads.start(10_000), code('UNAVAILABLE'));

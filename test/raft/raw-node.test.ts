@@ -511,3 +511,28 @@ test('raw node: a vote request of a lower term is refused with our term, so the 
   const ready = cluster.processReady('2');
   assert.deepEqual(ready?.messages.map((m) => [m.type, m.reject, m.term]), [['MsgVoteResp', true, term]]);
 });
+
+test('raw node: the successor is a voter heard from recently before a more caught-up silent one', () => {
+  const cluster = new TestCluster(['1', '2', '3'], { checkQuorum: true });
+  cluster.elect('1');
+  const leader = cluster.node('1').raw;
+  // Voter 2 gets every entry; voter 3 answers heartbeats but never receives the appends.
+  cluster.dropIf = (message) => message.to === '3' && message.type === 'MsgApp';
+  leader.propose(encoder.encode('x'));
+  leader.propose(encoder.encode('y'));
+  cluster.stabilize();
+  // Now 2 falls silent. One election timeout later the leader's check-quorum round has
+  // reset every peer's activity; only 3 answers the next heartbeats.
+  cluster.dropIf = (message) => message.to === '2' || message.from === '2' || (message.to === '3' && message.type === 'MsgApp');
+  for (let tick = 0; tick < 12; tick += 1) {
+    leader.tick();
+    cluster.stabilize();
+  }
+  const progress = leader.status().progress;
+  assert.ok((progress['2']?.match ?? 0) > (progress['3']?.match ?? 0), 'voter 2 is the more caught-up one');
+  assert.equal(progress['2']?.recentActive, false);
+  assert.equal(progress['3']?.recentActive, true);
+  assert.equal(leader.successor(), '3');
+  assert.equal(leader.stepDown(), '3', 'step-down follows the same policy');
+  assert.equal(cluster.node('2').raw.successor(), undefined, 'a follower names no successor');
+});

@@ -1,0 +1,42 @@
+/**
+ * Halting (design decision 2): an environmental failure while persisting or applying
+ * stops the node where it is and retries the same step every `haltRetryIntervalMs`; it
+ * never skips. While it lasts, `state.haltError` says why (readiness, /status, and the
+ * HALTED refusals of new requests read it).
+ */
+import { StateMachineHaltedError } from '../state-machine/errors.js';
+import { StorageError } from '../storage/errors.js';
+import type { RuntimeState } from './runtime-state.js';
+import { sleep } from './scheduler.js';
+
+/**
+ * Environmental failures: the disk or database refused for a reason outside the program
+ * (StorageError DISK_FULL / IO_ERROR, StateMachineHaltedError). Retried, never skipped.
+ */
+export function isEnvironmentalFailure(error: unknown): boolean {
+  if (error instanceof StateMachineHaltedError) return true;
+  return error instanceof StorageError && (error.code === 'DISK_FULL' || error.code === 'IO_ERROR');
+}
+
+/**
+ * Runs `operation` until it succeeds. An environmental failure halts the node and is
+ * retried after `haltRetryIntervalMs`; anything else (a broken invariant) is thrown, and
+ * so is the failure once the node is stopping.
+ */
+export async function retryWhileHalted<Value>(state: RuntimeState, what: string, operation: () => Promise<Value> | Value): Promise<Value> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const value = await operation();
+      if (state.haltError !== undefined) state.logger.info({ event: 'resumed', what }, `${what} resumed`);
+      state.haltError = undefined;
+      return value;
+    } catch (error) {
+      if (!isEnvironmentalFailure(error)) throw error;
+      state.haltError = error as Error;
+      state.logger.error({ event: 'halted', what, attempt, error: String(error) }, `cannot ${what}; retrying`);
+      if (state.stopped) throw error;
+      await sleep(state.scheduler, state.config.haltRetryIntervalMs);
+      if (state.stopped) throw error;
+    }
+  }
+}

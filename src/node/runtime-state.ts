@@ -1,0 +1,153 @@
+/**
+ * The runtime's shared state: the one small struct every concern of the runtime works
+ * on, in the way hashicorp/raft spreads its `Raft` struct over one file per concern
+ * (start-up, the Ready loop, apply, snapshots, leadership, membership). It holds the
+ * dependencies, the core once started, the facts several concerns read and write
+ * (stopped, halted, leader and role), the three waiting tables, and the errors that tell
+ * a caller what state this node is in. It decides nothing itself.
+ */
+import { ServiceError } from '../service/service.js';
+import { RaftError } from '../raft/errors.js';
+import type { NodeId, RaftConfig, RaftRole } from '../raft/types.js';
+import { AppliedWaiters } from './applied-waiters.js';
+import type { NodeConfig } from './config.js';
+import type { NodeLogger } from './logger.js';
+import { MemberBook } from './members.js';
+import { PendingProposals } from './pending-proposals.js';
+import { PendingReads } from './pending-reads.js';
+import type { NodeStateMachine, NodeStorage, NodeTransport, RaftCore } from './ports.js';
+import { haltedError, type ApplyOutcome } from './replicated-log.js';
+import { systemScheduler, type ScheduledTimer, type Scheduler } from './scheduler.js';
+import { planTicks, type TickPlan } from './timing.js';
+
+export interface RuntimeDependencies {
+  readonly config: NodeConfig;
+  readonly storage: NodeStorage;
+  readonly stateMachine: NodeStateMachine;
+  readonly transport: NodeTransport;
+  readonly createCore: (config: RaftConfig) => RaftCore;
+  readonly logger: NodeLogger;
+  /** Every timer and clock reading of the node; default the real one (tests and simulators pass their own). */
+  readonly scheduler?: Scheduler;
+  /** Randomness for election jitter and command seeds; injectable for tests. */
+  readonly random?: () => number;
+  /** Called once if the Ready loop hits a broken invariant; the runtime has stopped. */
+  readonly onFatal?: (error: Error) => void;
+}
+
+export class RuntimeState {
+  readonly config: NodeConfig;
+  readonly storage: NodeStorage;
+  readonly stateMachine: NodeStateMachine;
+  readonly transport: NodeTransport;
+  readonly createCore: (config: RaftConfig) => RaftCore;
+  readonly logger: NodeLogger;
+  readonly scheduler: Scheduler;
+  readonly random: () => number;
+  readonly onFatal: (error: Error) => void;
+  readonly tickPlan: TickPlan;
+  readonly members: MemberBook;
+  readonly proposals: PendingProposals<ApplyOutcome>;
+  readonly reads: PendingReads;
+  readonly appliedWaiters: AppliedWaiters;
+  core: RaftCore | undefined;
+  stopped = false;
+  /** The environmental failure the node is retrying (disk full, I/O error), while it lasts. */
+  haltError: Error | undefined;
+  /** As of the last Ready's soft state (the Ready loop keeps these). */
+  leaderId: NodeId = '';
+  role: RaftRole | 'learner' = 'follower';
+  /** When this node last heard from the leader (wall clock, ms), and the ticks since (the core's election clock restarts then too). */
+  lastLeaderContactMs = 0;
+  ticksSinceLeaderContact = 0;
+  /** Timers that run while the node runs (ticks, snapshot checks). */
+  readonly #timers: ScheduledTimer[] = [];
+  #wake: () => void = () => undefined;
+
+  constructor(dependencies: RuntimeDependencies) {
+    this.config = dependencies.config;
+    this.storage = dependencies.storage;
+    this.stateMachine = dependencies.stateMachine;
+    this.transport = dependencies.transport;
+    this.createCore = dependencies.createCore;
+    this.logger = dependencies.logger;
+    this.scheduler = dependencies.scheduler ?? systemScheduler;
+    this.random = dependencies.random ?? Math.random;
+    this.onFatal = dependencies.onFatal ?? (() => undefined);
+    this.tickPlan = planTicks(this.config.heartbeatMs, this.config.electionTimeoutMs);
+    this.members = new MemberBook(this.config.dataDirectory);
+    this.proposals = new PendingProposals(this.config.pendingProposalCountMax);
+    this.reads = new PendingReads(this.config.pendingReadCountMax, this.scheduler);
+    this.appliedWaiters = new AppliedWaiters(this.stateMachine.appliedIndex, this.config.appliedWaiterCountMax, this.scheduler);
+  }
+
+  /** The Ready loop registers how to ask it for a turn. */
+  onWake(wake: () => void): void {
+    this.#wake = wake;
+  }
+
+  /** Asks the Ready loop for a turn soon (inputs reached the core). */
+  wake(): void {
+    this.#wake();
+  }
+
+  /** A message from the leader arrived: the election clock restarts. */
+  heardFromLeader(): void {
+    this.lastLeaderContactMs = this.scheduler.nowMs();
+    this.ticksSinceLeaderContact = 0;
+  }
+
+  startTimer(timer: ScheduledTimer): void {
+    this.#timers.push(timer);
+  }
+
+  /** Stop or a fatal error: no more ticks or snapshot checks. */
+  cancelTimers(): void {
+    for (const timer of this.#timers.splice(0)) timer.cancel();
+  }
+
+  /** The core, for a request that needs it; UNAVAILABLE while stopping or not yet started. */
+  requireCore(): RaftCore {
+    if (this.stopped) throw new ServiceError('UNAVAILABLE', 'node is shutting down');
+    if (this.core === undefined) throw new ServiceError('UNAVAILABLE', 'node has not joined a cluster yet');
+    return this.core;
+  }
+
+  /** HALTED while the node retries an environmental failure: a request that needs it to apply is refused at once. */
+  refuseIfHalted(): void {
+    if (this.haltError !== undefined) throw haltedError(this.haltError);
+  }
+
+  notLeaderError(message: string): ServiceError {
+    const leader = this.leaderId === '' || this.leaderId === this.config.nodeId ? undefined : this.members.get(this.leaderId);
+    if (leader === undefined) return new ServiceError('NO_LEADER', 'leader not found');
+    return new ServiceError('NOT_LEADER', message, { leaderApiAddress: `http://${leader.apiAddress}` });
+  }
+
+  translateCoreError(error: unknown): Error {
+    if (!(error instanceof RaftError)) return error instanceof Error ? error : new Error(String(error));
+    switch (error.code) {
+      case 'NOT_LEADER':
+        return this.notLeaderError('not the leader');
+      case 'PROPOSAL_DROPPED':
+      case 'READ_QUEUE_FULL':
+      case 'CONF_CHANGE_PENDING':
+        return new ServiceError('UNAVAILABLE', error.message, { cause: error });
+      default:
+        return new ServiceError('BAD_REQUEST', error.message, { cause: error });
+    }
+  }
+
+  /** Runs one input on the core, with its errors as ServiceErrors, and wakes the Ready loop. */
+  drive<Value>(input: (core: RaftCore) => Value): Value {
+    const core = this.requireCore();
+    let value: Value;
+    try {
+      value = input(core);
+    } catch (error) {
+      throw this.translateCoreError(error);
+    }
+    this.wake();
+    return value;
+  }
+}
