@@ -41,15 +41,28 @@ test('kill -9 keeps the newest snapshot; a node that joins afterwards gets every
   first.start(cluster.flagsFor(first));
   await cluster.waitForLeader([first]);
   assert.equal((await first.execute(['CREATE TABLE foo (id INTEGER PRIMARY KEY, name TEXT)'])).status, 200);
-  const rowCount = 200;
-  for (let row = 0; row < rowCount; row += 1) {
-    const answer = await first.execute([['INSERT INTO foo(name) VALUES(?)', `row ${row}`]]);
+  // 200 inserts, then single inserts until a snapshot covers the very last write (one
+  // lands once the node has applied --raft-snap entries past the previous one), so the
+  // newest snapshot is ahead of the lazily saved commit index when the node is killed.
+  const rowsFirst = 200;
+  const rowsExtraMax = 40;
+  let rowCount = 0;
+  const insert = async (): Promise<void> => {
+    const answer = await first.execute([['INSERT INTO foo(name) VALUES(?)', `row ${rowCount}`]]);
     assert.equal(answer.status, 200, answer.text);
+    rowCount += 1;
+  };
+  while (rowCount < rowsFirst) await insert();
+  let before: RaftStatus | undefined;
+  while (before === undefined && rowCount < rowsFirst + rowsExtraMax) {
+    await insert();
+    before = await waitFor('a snapshot of the last write', async () => {
+      const status = await raftStatus(first);
+      return status.last_snapshot_index === status.applied_index ? status : undefined;
+    }, 2_000).catch(() => undefined);
   }
-  const before = await waitFor('a snapshot of the last write, with the log compacted behind it', async () => {
-    const status = await raftStatus(first);
-    return status.last_snapshot_index === status.applied_index && status.first_log_index > 1 ? status : undefined;
-  });
+  assert.ok(before !== undefined, `a snapshot covered the last write within ${rowsExtraMax} extra rows`);
+  assert.ok(before.first_log_index > 1, 'the log was compacted behind the snapshot');
 
   await first.kill();
   const logOffset = first.log().length;
