@@ -1,32 +1,28 @@
 /**
  * The transport protocol over any StreamNetwork: the shared implementation behind
  * TcpTransport and MemoryTransport. See types.ts for the contract.
+ *
+ * This class owns the lifecycle (start, close) and the Transport methods; the parts
+ * live beside it: peer-links.ts (address book, outbound links, per-turn flush),
+ * dialer.ts (dial and handshake), inbound-connections.ts (accepted connections and
+ * the handlers they deliver to), snapshot-transfers.ts and peer-reports.ts.
  */
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { encodeValue, encodeValueFrame, FrameKind, protocolVersion, type Frame } from './codec.js';
-import { FramedConnection, type ConnectionEvents } from './connection.js';
-import { errorMessageOf, TransportError } from './errors.js';
+import { encodeValue } from './codec.js';
+import { Dialer } from './dialer.js';
+import { TransportError } from './errors.js';
 import { FaultState, type FaultControl } from './faults.js';
-import { InboundConnection, type InboundContext } from './inbound-connection.js';
+import { InboundConnections } from './inbound-connections.js';
 import { resolveLimits, type TransportLimits } from './limits.js';
 import { MetricsRegistry } from './metrics.js';
-import { OutboundLink, type LinkContext } from './outbound-link.js';
-import { decodeHello, decodeRefusal } from './protocol.js';
-import type { SnapshotReceiver } from './snapshot-receiver.js';
-import { sendSnapshotFile } from './snapshot-sender.js';
+import type { LinkContext } from './outbound-link.js';
+import { PeerLinks } from './peer-links.js';
+import { PeerReports } from './peer-reports.js';
+import { SnapshotTransfers } from './snapshot-transfers.js';
 import type { StreamListener, StreamNetwork } from './stream-network.js';
-import type {
-  CallHandler,
-  CallOptions,
-  CallTarget,
-  RaftMessageLike,
-  SendSnapshotOptions,
-  SnapshotHandler,
-  Transport,
-  TransportMetrics,
-} from './types.js';
+import type { CallHandler, CallOptions, CallTarget, RaftMessageLike, SendSnapshotOptions, SnapshotHandler, Transport, TransportMetrics } from './types.js';
 
 export interface StreamTransportOptions {
   readonly nodeId: string;
@@ -53,10 +49,6 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
   private readonly options: StreamTransportOptions;
   private readonly faultState = new FaultState();
   private readonly metricsRegistry = new MetricsRegistry();
-  private readonly peers = new Map<string, string>();
-  private readonly links = new Map<string, OutboundLink>();
-  private readonly dirtyLinks = new Set<OutboundLink>();
-  private flushScheduled: NodeJS.Immediate | undefined;
   private readonly unreachableReports = new PeerReports(
     () => (this.state === 'closed' ? undefined : this.unreachableHandler),
     (error) => this.reportError(error),
@@ -66,19 +58,16 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
     (error) => this.reportError(error),
   );
   private disconnectedHandler: ((id: string) => void) | undefined;
-  private readonly inbound = new Set<InboundConnection>();
-  private readonly dialled = new Set<FramedConnection>();
-  private readonly snapshotsReceiving = new Set<SnapshotReceiver>();
-  private readonly snapshotsSending = new Set<AbortController>();
-  private readonly callHandlers = new Map<string, CallHandler>();
-  private messageHandler: ((message: Message) => void) | undefined;
   private unreachableHandler: ((id: string) => void) | undefined;
   private errorHandler: ((error: Error) => void) | undefined;
-  private snapshotHandler: SnapshotHandler | undefined;
   private listener: StreamListener | undefined;
   private state: State = 'new';
-  private readonly linkContext: LinkContext;
-  private readonly inboundContext: InboundContext;
+  /** What outbound links and snapshot senders need: dialling, bounds, metrics. */
+  private readonly connectionContext: Omit<LinkContext, 'linkIdle'>;
+  private readonly dialer: Dialer;
+  private readonly links: PeerLinks;
+  private readonly snapshots: SnapshotTransfers;
+  private readonly inbound: InboundConnections<Message>;
 
   constructor(network: StreamNetwork, options: StreamTransportOptions) {
     requireName(options.nodeId, 'nodeId');
@@ -88,8 +77,11 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
     this.nodeId = options.nodeId;
     this.clusterId = options.clusterId;
     this.limits = resolveLimits(options.limits);
-    this.linkContext = this.createLinkContext(options.random ?? Math.random);
-    this.inboundContext = this.createInboundContext();
+    this.dialer = this.createDialer();
+    this.connectionContext = this.createConnectionContext(options.random ?? Math.random);
+    this.links = new PeerLinks(this.connectionContext);
+    this.snapshots = new SnapshotTransfers(this.limits);
+    this.inbound = this.createInbound();
   }
 
   get address(): string {
@@ -121,17 +113,11 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
   setPeer(id: string, address: string): void {
     requireName(id, 'peer id');
     requireName(address, 'peer address');
-    const previous = this.peers.get(id);
-    if (previous === address) return;
-    this.peers.set(id, address);
-    if (previous !== undefined) this.closeLink(linkKey(id, previous), `peer ${id} moved from ${previous} to ${address}`);
+    this.links.setPeer(id, address);
   }
 
   removePeer(id: string): void {
-    const address = this.peers.get(id);
-    if (address === undefined) return;
-    this.peers.delete(id);
-    this.closeLink(linkKey(id, address), `peer ${id} was removed`);
+    this.links.removePeer(id);
   }
 
   send(messages: readonly Message[]): void {
@@ -141,20 +127,17 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
     const unreachable = new Set<string>();
     for (const [index, bytes] of encoded.entries()) {
       const to = (messages[index] as Message).to;
-      const link = this.linkForPeer(to);
-      if (link === undefined || !link.enqueue(to, bytes)) {
+      if (!this.links.enqueue(to, bytes)) {
         this.metricsRegistry.peer(to).messagesDropped++;
         unreachable.add(to);
-        continue;
       }
-      this.dirtyLinks.add(link);
     }
-    this.scheduleFlush();
+    this.links.scheduleFlush();
     if (unreachable.size > 0) this.reportUnreachable(unreachable);
   }
 
   onMessage(handler: (message: Message) => void): void {
-    this.messageHandler = handler;
+    this.inbound.onMessage(handler);
   }
 
   onUnreachable(handler: (id: string) => void): void {
@@ -176,42 +159,25 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
     const timeoutMs = options.timeoutMs ?? this.limits.callTimeoutMs;
     if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new TransportError('INVALID_ARGUMENT', `timeoutMs must be positive, got ${timeoutMs}`);
     if (options.signal?.aborted === true) throw new TransportError('ABORTED', `call ${method} was aborted before it was sent`);
-    const link = this.linkForTarget(target);
+    const link = this.links.linkForTarget(target);
     return link.call(method, payload, options, timeoutMs);
   }
 
   handle(method: string, handler: CallHandler): void {
     requireName(method, 'method');
-    if (this.callHandlers.has(method)) throw new Error(`a handler for ${method} is already registered`);
-    this.callHandlers.set(method, handler);
+    this.inbound.handle(method, handler);
   }
 
   async sendSnapshot(to: string, metadata: unknown, filePath: string, options: SendSnapshotOptions = {}): Promise<void> {
     if (this.state === 'closed') throw new TransportError('CLOSED', 'the transport is closed');
     this.requireRunning('sendSnapshot');
-    const address = this.peers.get(to);
+    const address = this.links.addressOf(to);
     if (address === undefined) throw new TransportError('UNKNOWN_PEER', `no address known for peer ${to}`, { peer: to });
-    if (this.snapshotsSending.size >= this.limits.snapshotsSendingMax) {
-      throw new TransportError('TOO_MANY_SNAPSHOTS', `${this.snapshotsSending.size} snapshot transfers are running (snapshotsSendingMax)`, { peer: to });
-    }
-    const controller = new AbortController();
-    const onAbort = (): void => controller.abort();
-    if (options.signal?.aborted === true) controller.abort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    this.snapshotsSending.add(controller);
-    try {
-      await sendSnapshotFile(this.linkContext, { to, address, metadata, filePath, signal: controller.signal });
-    } catch (error) {
-      if (this.isClosed) throw new TransportError('CLOSED', `the transport closed during the snapshot transfer to ${to}`, { cause: error, peer: to });
-      throw error;
-    } finally {
-      options.signal?.removeEventListener('abort', onAbort);
-      this.snapshotsSending.delete(controller);
-    }
+    await this.snapshots.send(this.connectionContext, { to, address, metadata, filePath }, options.signal, () => this.isClosed);
   }
 
   onSnapshot(handler: SnapshotHandler): void {
-    this.snapshotHandler = handler;
+    this.inbound.onSnapshot(handler);
   }
 
   metrics(): TransportMetrics {
@@ -221,20 +187,17 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    if (this.flushScheduled !== undefined) clearImmediate(this.flushScheduled);
-    this.flushScheduled = undefined;
+    this.links.cancelFlush();
     this.unreachableReports.cancel();
     this.disconnectedReports.cancel();
-    this.dirtyLinks.clear();
     const listener = this.listener;
     this.listener = undefined;
     const listenerClosed = listener?.close();
-    for (const link of this.links.values()) link.close(new TransportError('CLOSED', 'the transport is closed', { peer: link.metricsKey }));
-    this.links.clear();
-    for (const controller of this.snapshotsSending) controller.abort();
-    for (const connection of [...this.dialled]) connection.close(undefined);
-    for (const connection of [...this.inbound]) connection.close();
-    await Promise.all([listenerClosed, ...[...this.snapshotsReceiving].map((receiver) => receiver.done)]);
+    this.links.closeAll();
+    this.snapshots.abortSending();
+    this.dialer.closeAll();
+    this.inbound.closeAll();
+    await Promise.all([listenerClosed, ...this.snapshots.receivesDone()]);
   }
 
   /** A programmer error: peers learn our address in the handshake, so nothing is sent before start() resolves. */
@@ -248,54 +211,13 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
     }
     const bytes = encodeValue(message);
     if (bytes.byteLength + 1 > this.limits.frameBytesMax) {
-      throw new TransportError('FRAME_TOO_LARGE', `a message to ${message.to} of ${bytes.byteLength} bytes can never fit frameBytesMax ${this.limits.frameBytesMax}`, { peer: message.to });
+      throw new TransportError(
+        'FRAME_TOO_LARGE',
+        `a message to ${message.to} of ${bytes.byteLength} bytes can never fit frameBytesMax ${this.limits.frameBytesMax}`,
+        { peer: message.to },
+      );
     }
     return bytes;
-  }
-
-  private linkForPeer(id: string): OutboundLink | undefined {
-    const address = this.peers.get(id);
-    if (address === undefined) return undefined;
-    return this.linkFor(id, address);
-  }
-
-  private linkForTarget(target: CallTarget): OutboundLink {
-    const id = target.id;
-    const address = target.address ?? (id === undefined ? undefined : this.peers.get(id));
-    if (address === undefined) {
-      if (id === undefined) throw new TransportError('INVALID_ARGUMENT', 'a call target needs an id or an address');
-      throw new TransportError('UNKNOWN_PEER', `no address known for peer ${id}`, { peer: id });
-    }
-    return this.linkFor(id, address);
-  }
-
-  private linkFor(id: string | undefined, address: string): OutboundLink {
-    const key = linkKey(id, address);
-    let link = this.links.get(key);
-    if (link === undefined) {
-      link = new OutboundLink(this.linkContext, address, id);
-      this.links.set(key, link);
-    }
-    return link;
-  }
-
-  private closeLink(key: string, reason: string): void {
-    const link = this.links.get(key);
-    if (link === undefined) return;
-    this.links.delete(key);
-    this.dirtyLinks.delete(link);
-    link.close(new TransportError('UNREACHABLE', reason, { peer: link.metricsKey }));
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled !== undefined || this.dirtyLinks.size === 0) return;
-    // One flush per event-loop turn: everything sent in this turn shares a frame per peer.
-    this.flushScheduled = setImmediate(() => {
-      this.flushScheduled = undefined;
-      const links = [...this.dirtyLinks];
-      this.dirtyLinks.clear();
-      for (const link of links) if (!link.isClosed) link.flush();
-    });
   }
 
   private reportUnreachable(ids: ReadonlySet<string>): void {
@@ -322,193 +244,49 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
       stream.destroy();
       return;
     }
-    if (this.inbound.size >= this.limits.inboundConnectionsMax) {
-      this.metricsRegistry.connectionsRejected++;
-      this.reportError(new TransportError('UNREACHABLE', `refused a connection: ${this.inbound.size} are open (inboundConnectionsMax)`));
-      stream.destroy();
-      return;
-    }
-    this.metricsRegistry.connectionsAccepted++;
-    this.inbound.add(new InboundConnection(this.inboundContext, stream));
+    this.inbound.accept(stream);
   }
 
-  private deliverMessage(message: RaftMessageLike): void {
-    const handler = this.messageHandler;
-    if (handler === undefined) return;
-    try {
-      handler(message as Message);
-    } catch (error) {
-      this.reportError(new Error(`onMessage handler threw: ${errorMessageOf(error)}`, { cause: error }));
-    }
-  }
-
-  private openConnection(address: string, expectedId: string | undefined, events: ConnectionEvents): Promise<FramedConnection> {
-    return this.network.dial(address, this.limits.connectTimeoutMs).then((stream) => {
-      if (this.state === 'closed') {
-        stream.destroy();
-        throw new TransportError('CLOSED', 'the transport is closed');
-      }
-      return this.handshake(stream, address, expectedId, events);
+  private createDialer(): Dialer {
+    return new Dialer({
+      network: this.network,
+      nodeId: this.nodeId,
+      clusterId: this.clusterId,
+      limits: this.limits,
+      faults: this.faultState,
+      address: () => this.address,
+      isClosed: () => this.state === 'closed',
     });
   }
 
-  private handshake(stream: Duplex, address: string, expectedId: string | undefined, events: ConnectionEvents): Promise<FramedConnection> {
-    return new Promise<FramedConnection>((resolve, reject) => {
-      let settled = false;
-      const finish = (error: Error | undefined, connection: FramedConnection): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (error === undefined) {
-          connection.events = {
-            ...events,
-            onClose: (closed, closeError) => {
-              this.dialled.delete(closed);
-              events.onClose(closed, closeError);
-            },
-          };
-          resolve(connection);
-        } else {
-          reject(error);
-        }
-      };
-      const connection: FramedConnection = new FramedConnection(stream, this.limits.frameBytesMax, this.faultState, this.limits.heldFrameBytesMax, {
-        onFrame: (_connection, frame) => finish(this.checkHandshakeReply(frame, connection, address, expectedId), connection),
-        onDrain: () => undefined,
-        onClose: (_connection, error) => {
-          this.dialled.delete(connection);
-          finish(error ?? new TransportError('UNREACHABLE', `${address} closed the connection during the handshake`, { peer: address }), connection);
-        },
-        onFaultDrop: (dropped, direction) => events.onFaultDrop(dropped, direction),
-      });
-      this.dialled.add(connection);
-      const timer = setTimeout(() => connection.close(new TransportError('TIMEOUT', `no handshake reply from ${address} within ${this.limits.connectTimeoutMs} ms`, { peer: address })), this.limits.connectTimeoutMs);
-      connection.remoteId = expectedId;
-      const { nodeId, clusterId } = this;
-      connection.write(encodeValueFrame(FrameKind.hello, { protocolVersion, clusterId, nodeId, address: this.address }, this.limits.frameBytesMax));
-    });
-  }
-
-  /** Undefined when the handshake reply accepts us as expected; the error otherwise (the connection is then closed). */
-  private checkHandshakeReply(frame: Frame, connection: FramedConnection, address: string, expectedId: string | undefined): Error | undefined {
-    let error: TransportError | undefined;
-    if (frame.kind === FrameKind.helloRejected) {
-      const refusal = decodeRefusal(frame.payload, 'handshake rejection');
-      error = new TransportError('HANDSHAKE_REJECTED', `${address} refused the handshake: ${refusal.message}`, { peer: expectedId ?? address });
-    } else if (frame.kind !== FrameKind.helloAccepted) {
-      error = new TransportError('MALFORMED_FRAME', `expected a handshake reply from ${address}, got frame kind ${frame.kind}`, { peer: address });
-    } else {
-      const hello = decodeHello(frame.payload);
-      if (hello.protocolVersion !== protocolVersion || hello.clusterId !== this.clusterId) {
-        error = new TransportError('HANDSHAKE_REJECTED', `${address} answered for cluster ${JSON.stringify(hello.clusterId)} protocol ${hello.protocolVersion}`, { peer: address });
-      } else if (expectedId !== undefined && hello.nodeId !== expectedId) {
-        error = new TransportError('PEER_ID_MISMATCH', `${address} is node ${hello.nodeId}, not ${expectedId}`, { peer: expectedId });
-      } else {
-        connection.remoteId = hello.nodeId;
-        connection.remoteAddress = hello.address;
-      }
-    }
-    if (error !== undefined) connection.close(error);
-    return error;
-  }
-
-  private createLinkContext(random: () => number): LinkContext {
+  private createConnectionContext(random: () => number): Omit<LinkContext, 'linkIdle'> {
     return {
       limits: this.limits,
       faults: this.faultState,
       metrics: this.metricsRegistry,
       random,
-      openConnection: (address, expectedId, events) => this.openConnection(address, expectedId, events),
+      openConnection: (address, expectedId, events) => this.dialer.open(address, expectedId, events),
       reportUnreachable: (ids) => this.reportUnreachable(ids),
-      linkIdle: (link) => {
-        // A link to a bare address (a join, a discovery call) is not kept: the set of
-        // links stays bounded by the peers in the address book.
-        if (link.expectedId !== undefined) return;
-        const key = linkKey(undefined, link.address);
-        if (this.links.get(key) === link) this.links.delete(key);
-        link.close(new TransportError('CLOSED', 'an idle link to a bare address is closed'));
-      },
     };
   }
 
-  private createInboundContext(): InboundContext {
-    // Getters: handlers may be registered after construction.
-    const transport = this;
-    return {
+  private createInbound(): InboundConnections<Message> {
+    return new InboundConnections<Message>({
       nodeId: this.nodeId,
       clusterId: this.clusterId,
-      get address() {
-        return transport.address;
-      },
       limits: this.limits,
       faults: this.faultState,
       metrics: this.metricsRegistry,
-      get snapshotDirectory() {
-        return transport.options.snapshotDirectory ?? tmpdir();
-      },
-      callHandlers: this.callHandlers,
-      get snapshotHandler() {
-        return transport.snapshotHandler;
-      },
-      deliverMessage: (message) => this.deliverMessage(message),
-      hasSnapshotSlot: () => this.snapshotsReceiving.size < this.limits.snapshotsInFlightMax,
-      trackSnapshot: (receiver) => {
-        this.snapshotsReceiving.add(receiver);
-        void receiver.done.then(() => this.snapshotsReceiving.delete(receiver));
-      },
+      snapshots: this.snapshots,
+      snapshotDirectory: () => this.options.snapshotDirectory ?? tmpdir(),
+      address: () => this.address,
       reportError: (error) => this.reportError(error),
       reportDisconnected: (id) => this.reportDisconnected(id),
-      forget: (connection) => this.inbound.delete(connection),
-    };
+    });
   }
-}
-
-/**
- * Peer reports (unreachable, disconnected) arrive in a later turn, never inside the call
- * that found them: the runtime may call into its Raft core from the handler, which must
- * not happen in the middle of its Ready loop. One report per peer per turn, however many
- * messages were dropped. `currentHandler` is read at delivery (undefined once closed).
- */
-class PeerReports {
-  private readonly pending = new Set<string>();
-  private scheduled: NodeJS.Immediate | undefined;
-
-  constructor(
-    private readonly currentHandler: () => ((id: string) => void) | undefined,
-    private readonly reportError: (error: Error) => void,
-  ) {}
-
-  add(id: string): void {
-    this.pending.add(id);
-    this.scheduled ??= setImmediate(() => this.deliver());
-  }
-
-  cancel(): void {
-    if (this.scheduled !== undefined) clearImmediate(this.scheduled);
-    this.scheduled = undefined;
-    this.pending.clear();
-  }
-
-  private deliver(): void {
-    this.scheduled = undefined;
-    const ids = [...this.pending];
-    this.pending.clear();
-    const handler = this.currentHandler();
-    if (handler === undefined) return;
-    for (const id of ids) {
-      try {
-        handler(id);
-      } catch (error) {
-        this.reportError(error instanceof Error ? error : new Error(String(error)));
-      }
-    }
-  }
-}
-
-function linkKey(id: string | undefined, address: string): string {
-  return `${id ?? ''}@${address}`;
 }
 
 function requireName(value: unknown, what: string): void {
-  if (typeof value !== 'string' || value.length === 0) throw new TransportError('INVALID_ARGUMENT', `${what} must be a non-empty string, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string' || value.length === 0)
+    throw new TransportError('INVALID_ARGUMENT', `${what} must be a non-empty string, got ${JSON.stringify(value)}`);
 }

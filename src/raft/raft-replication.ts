@@ -1,0 +1,90 @@
+/**
+ * Leader side: what goes to followers. MsgApp within the in-flight window, MsgSnap when
+ * a follower needs entries the log has compacted, and heartbeats (which also carry read
+ * contexts and lease ticks).
+ */
+import { assert } from './errors.js';
+import { entriesBytes } from './log-unstable.js';
+import { EMPTY_BYTES } from './message-shape.js';
+import type { Progress } from './progress.js';
+import type { Raft } from './raft.js';
+import { RaftStorageError } from './types.js';
+import type { NodeId, Snapshot } from './types.js';
+
+export function broadcastAppend(raft: Raft): void {
+  raft.appendsToFlush = false;
+  for (const id of raft.progress.keys()) {
+    if (id === raft.id) continue;
+    sendAppend(raft, id);
+    fillWindow(raft, id);
+  }
+}
+
+/**
+ * Proposals do not send at once: RawNode.ready() flushes them, so all proposals made
+ * between two Ready turns travel in as few MsgApp as the size limit allows.
+ */
+export function flushAppends(raft: Raft): void {
+  if (raft.appendsToFlush && raft.role === 'leader') broadcastAppend(raft);
+  raft.appendsToFlush = false;
+}
+
+export function sendAppend(raft: Raft, to: NodeId): void {
+  maybeSendAppend(raft, to, true);
+}
+
+/** Sends as many MsgApp as the in-flight window allows. */
+export function fillWindow(raft: Raft, to: NodeId): void {
+  for (let sent = 0; sent < raft.config.maxInflightMessages; sent++) {
+    if (!maybeSendAppend(raft, to, false)) return;
+  }
+}
+
+function maybeSendAppend(raft: Raft, to: NodeId, sendIfEmpty: boolean): boolean {
+  const progress = raft.progress.get(to);
+  if (progress === undefined || progress.isPaused()) return false;
+  const previousIndex = progress.next - 1;
+  const previousTerm = raft.log.term(previousIndex);
+  const entries = previousTerm === undefined ? undefined : raft.log.entriesFrom(progress.next, raft.config.maxSizePerMessageBytes);
+  if (previousTerm === undefined || entries === undefined) return sendSnapshot(raft, to, progress);
+  if (entries.length === 0 && !sendIfEmpty) return false;
+  raft.send({ type: 'MsgApp', to, index: previousIndex, logTerm: previousTerm, entries, commit: raft.log.committed });
+  const last = entries[entries.length - 1];
+  progress.sentEntries(entries.length, last?.index ?? previousIndex, entriesBytes(entries));
+  return true;
+}
+
+function sendSnapshot(raft: Raft, to: NodeId, progress: Progress): boolean {
+  if (!progress.recentActive) {
+    raft.emit('snapshot-deferred-inactive', { to });
+    return false;
+  }
+  let snapshot: Snapshot;
+  try {
+    snapshot = raft.log.snapshot();
+  } catch (error) {
+    if (error instanceof RaftStorageError && error.code === 'SNAPSHOT_TEMPORARILY_UNAVAILABLE') {
+      raft.emit('snapshot-temporarily-unavailable', { to });
+      return false;
+    }
+    throw error;
+  }
+  assert(snapshot.metadata.index > 0, 'a follower needs compacted entries but the snapshot is empty');
+  progress.becomeSnapshot(snapshot.metadata.index);
+  raft.send({ type: 'MsgSnap', to, snapshot });
+  raft.emit('sent-snapshot', { to, index: snapshot.metadata.index });
+  return true;
+}
+
+export function broadcastHeartbeat(raft: Raft): void {
+  const context = raft.reads.newestContext() ?? EMPTY_BYTES;
+  broadcastHeartbeatWithContext(raft, context);
+}
+
+export function broadcastHeartbeatWithContext(raft: Raft, context: Uint8Array): void {
+  for (const [id, progress] of raft.progress) {
+    if (id === raft.id) continue;
+    const commit = Math.min(progress.match, raft.log.committed);
+    raft.send({ type: 'MsgHeartbeat', to: id, commit, context, index: raft.tickCount });
+  }
+}
