@@ -31,7 +31,8 @@ const skippedNames = new Set(['.git', 'node_modules', 'dist', 'data', '.tmp']);
  * What each layer (a folder of src/) may import, by value and by type only. A type-only
  * import (`import type`, or `import { type A }` with every name marked) leaves nothing
  * behind in JavaScript, so it couples two layers' shapes but not their code. Files
- * directly in src/ (the package entry) and src/cli may import anything.
+ * directly in src/ (the package entry) and src/cli may import anything; src/server is
+ * the composition root, the one place that knows both the node and HTTP.
  */
 const layers = {
   raft: { values: ['raft'], types: [] },
@@ -43,6 +44,8 @@ const layers = {
   node: { values: ['node', 'raft', 'storage', 'state-machine', 'transport', 'service', 'common'], types: [] },
   http: { values: ['http', 'service', 'common'], types: ['state-machine'] },
   client: { values: ['client', 'common'], types: [] },
+  // The composition root: wires storage, state machine, transport, core, runtime and HTTP.
+  server: { values: ['server', 'node', 'http', 'raft', 'storage', 'state-machine', 'transport', 'service', 'common'], types: [] },
   cli: 'any',
 };
 

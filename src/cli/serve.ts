@@ -5,7 +5,7 @@
  */
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
-import { QuorumNode } from '../node/node.js';
+import { QuorumNode } from '../server/quorum-node.js';
 import type { NodeLogger } from '../node/logger.js';
 import { formatHostPort, type ServeOptions } from './serve-flags.js';
 import { packageVersion } from './version.js';

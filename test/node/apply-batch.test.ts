@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecuteRequest } from '../../src/service/service.js';
-import { QuorumNode } from '../../src/node/node.js';
+import { QuorumNode } from '../../src/server/quorum-node.js';
 import { silentLogger } from '../../src/node/logger.js';
 import { planApplyRuns } from '../../src/node/runtime.js';
 import type { Entry } from '../../src/raft/types.js';

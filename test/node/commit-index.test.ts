@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecuteRequest } from '../../src/service/service.js';
-import { QuorumNode } from '../../src/node/node.js';
+import { QuorumNode } from '../../src/server/quorum-node.js';
 import { silentLogger } from '../../src/node/logger.js';
 import { DurableStorage } from '../../src/storage/durable-storage.js';
 import { TestCluster, freePort, waitFor } from '../cluster/harness.js';

@@ -12,7 +12,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceError, type ExecuteRequest, type QueryRequest } from '../../src/service/service.js';
-import { QuorumNode } from '../../src/node/node.js';
+import { QuorumNode } from '../../src/server/quorum-node.js';
 import { silentLogger } from '../../src/node/logger.js';
 import { freePort, waitFor } from '../cluster/harness.js';
 

@@ -21,7 +21,7 @@ function halted(error: unknown): boolean {
 
 function write(statements: Statement[]): ExecuteRequest {
   return {
-    statements, transaction: false, timings: false, timeoutMs: 60_000, dbTimeoutMs: null, forward: true, credentials: null,
+    statements, transaction: false, timings: false, timeoutMs: 60_000, dbTimeoutMs: null, forward: true,
     queue: false, wait: false, idempotencyKey: null,
   };
 }
@@ -29,7 +29,7 @@ function write(statements: Statement[]): ExecuteRequest {
 function linearizableRead(sql: string): QueryRequest {
   return {
     statements: [statement(sql)], transaction: false, timings: false, timeoutMs: 10_000, dbTimeoutMs: null, forward: true,
-    credentials: null, level: 'linearizable', freshnessMs: null, freshnessStrict: false, minIndex: null, linearizableTimeoutMs: 10_000,
+    level: 'linearizable', freshnessMs: null, freshnessStrict: false, minIndex: null, linearizableTimeoutMs: 10_000,
   };
 }
 
@@ -64,7 +64,7 @@ test('a halted node refuses writes, reads and waits that need it to apply with H
     await assert.rejects(runtime.readBarrier(1000), halted);
     await assert.rejects(runtime.waitForApplied(appliedIndex + 1, 1000), halted);
     await runtime.waitForApplied(appliedIndex, 1000); // already applied: nothing to wait for
-    const readiness = await service.readiness({ sync: false, timeoutMs: 1000, credentials: null });
+    const readiness = await service.readiness({ sync: false, timeoutMs: 1000 });
     assert.ok(readiness.some((check) => check.name === 'store' && !check.ok && /halted/.test(check.message)), JSON.stringify(readiness));
 
     // Retries run on the scheduler's clock: space returns, the next retry saves, and the write applies.

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceError, type ExecuteRequest } from '../../src/service/service.js';
-import { QuorumNode, type QuorumNodeOptions } from '../../src/node/node.js';
+import { QuorumNode, type QuorumNodeOptions } from '../../src/server/quorum-node.js';
 import { silentLogger } from '../../src/node/logger.js';
 import { freePort, waitFor } from '../cluster/harness.js';
 

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceError, type ExecuteRequest, type QueryRequest } from '../../src/service/service.js';
-import { QuorumNode, defaultClusterId, type QuorumNodeOptions } from '../../src/node/node.js';
+import { QuorumNode, defaultClusterId, type QuorumNodeOptions } from '../../src/server/quorum-node.js';
 import { discoveredNodeCountMax, joinFieldLengthMax } from '../../src/node/membership.js';
 import { peerMethods } from '../../src/node/peer-calls.js';
 import { TcpTransport } from '../../src/transport/tcp-transport.js';

@@ -18,12 +18,12 @@ import type { RecoveryReport } from '../storage/log-replay.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
 import type { TransportLimits } from '../transport/limits.js';
 import { assert } from '../common/assert.js';
-import { NodeClusterService } from './cluster-service.js';
-import { resolveNodeConfig, type NodeConfig, type NodeConfigInput } from './config.js';
-import type { NodeLogger } from './logger.js';
-import { Membership } from './membership.js';
-import { NodeRuntime } from './runtime.js';
-import { systemScheduler, type Scheduler } from './scheduler.js';
+import { NodeClusterService } from '../node/cluster-service.js';
+import { resolveNodeConfig, type NodeConfig, type NodeConfigInput } from '../node/config.js';
+import type { NodeLogger } from '../node/logger.js';
+import { Membership } from '../node/membership.js';
+import { NodeRuntime } from '../node/runtime.js';
+import { systemScheduler, type Scheduler } from '../node/scheduler.js';
 
 export interface QuorumNodeOptions extends NodeConfigInput {
   /** Where the HTTP API listens (port 0: any). */
