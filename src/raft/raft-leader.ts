@@ -117,7 +117,7 @@ function onCommitAdvanced(raft: Raft): void {
 export function onEntriesPersisted(raft: Raft, last: Entry): void {
   if (!raft.log.unstable.stableTo(last.index, last.term)) return;
   const self = raft.role === 'leader' ? raft.progress.get(raft.id) : undefined;
-  if (self !== undefined && self.maybeUpdate(last.index) && maybeCommit(raft)) broadcastAppend(raft);
+  if (self?.maybeUpdate(last.index) && maybeCommit(raft)) broadcastAppend(raft);
 }
 
 export function forgetFollowerLog(raft: Raft, id: NodeId): void {

@@ -152,7 +152,7 @@ export class FramedConnection {
     this.heldTimer = undefined;
     const fault = this.faults.get(this.remoteId);
     if (fault.dropOutbound && this.held.length > 0) {
-      for (let index = 0; index < this.held.length; index++) this.events.onFaultDrop(this, 'outbound');
+      for (const _frame of this.held) this.events.onFaultDrop(this, 'outbound');
       this.held.length = 0;
       this.heldBytes = 0;
     }

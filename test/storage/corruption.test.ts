@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { DurableStorage } from '../../src/storage/durable-storage.js';
 import { StorageError } from '../../src/storage/errors.js';
+import type { Entry } from '../../src/raft/types.js';
 import { scanSegment } from '../../src/storage/segment-scan.js';
 import { makeEntries, makeTemporaryDirectory, removeDirectory, summary } from './helpers.js';
 
@@ -25,7 +26,7 @@ function entriesOfSave(save: number) {
 }
 
 function expectedThroughSave(saveCount: number): string[] {
-  const all = [];
+  const all: Entry[] = [];
   for (let save = 0; save < saveCount; save++) all.push(...entriesOfSave(save));
   return summary(all);
 }

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { DurableStorage } from '../../src/storage/durable-storage.js';
 import { StorageError } from '../../src/storage/errors.js';
-import { RaftStorageError } from '../../src/raft/types.js';
+import { RaftStorageError, type Entry } from '../../src/raft/types.js';
 import { ENTRY_OVERHEAD_BYTES } from '../../src/raft/log-unstable.js';
 import type { StorageOptions } from '../../src/storage/options.js';
 import { RecordKind, encodeMetadataRecord } from '../../src/storage/record-format.js';
@@ -206,7 +206,7 @@ test('pendingBytesMax: saves beyond the queue bound are refused with OVERLOADED,
 test('concurrent saves are coalesced into fewer flushes, each resolving once durable', async () => {
   await withStore('group-commit', {}, async (_directory, reopen, store) => {
     const saveCount = 50;
-    const saves = [];
+    const saves: Promise<void>[] = [];
     for (let index = 1; index <= saveCount; index++) saves.push(store.save({ entries: makeEntries(index, 1, 1), hardState: { term: 1, vote: '', commit: index - 1 } }));
     await Promise.all(saves);
     const stats = store.stats();
@@ -529,7 +529,7 @@ test('frames just under and just over the inline-write bound are written and rea
   await withStore('inline-bound', {}, async (_directory, reopen, store) => {
     // Frame overhead is small and fixed: sweeping the entry size across the bound puts
     // some frames on the event-loop write path and the rest on the thread-pool path.
-    const written = [];
+    const written: Entry[] = [];
     let index = 1;
     for (let dataBytes = inlineWriteBytesMax - 1024; dataBytes <= inlineWriteBytesMax + 1024; dataBytes += 128) {
       const entries = makeEntries(index, 1, 1, dataBytes);
