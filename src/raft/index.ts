@@ -18,6 +18,5 @@ export {
   DEFAULT_MAX_QUEUED_MESSAGES,
   validateConfig,
 } from './config.js';
-export { ENTRY_OVERHEAD_BYTES, entryBytes } from './log-unstable.js';
 export { RaftStorageError, MESSAGE_TYPES } from './types.js';
 export type * from './types.js';

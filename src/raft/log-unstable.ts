@@ -3,13 +3,12 @@
  * runtime has been handed in Ready but not yet confirmed with advance().
  */
 import { assert } from './errors.js';
+import { entryOverheadBytes } from './types.js';
 import type { Entry, Snapshot } from './types.js';
 
-/** Per-entry overhead counted in byte limits, so even empty entries have a size. */
-export const ENTRY_OVERHEAD_BYTES = 16;
-
+/** What `entry` counts for in byte limits (see entryOverheadBytes). */
 export function entryBytes(entry: Entry): number {
-  return entry.data.byteLength + ENTRY_OVERHEAD_BYTES;
+  return entry.data.byteLength + entryOverheadBytes;
 }
 
 export function entriesBytes(entries: readonly Entry[]): number {

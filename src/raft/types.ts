@@ -89,6 +89,13 @@ export interface RaftStorage {
   snapshot(): Snapshot;
 }
 
+/**
+ * What one entry counts for in every byte limit: its data plus this overhead, so even an
+ * empty entry has a size. Part of the storage contract: `entries(low, high, bytesMax)`
+ * counts entries the same way as the core's own limits do.
+ */
+export const entryOverheadBytes = 16;
+
 export type RaftStorageErrorCode = 'COMPACTED' | 'UNAVAILABLE' | 'SNAPSHOT_TEMPORARILY_UNAVAILABLE';
 
 export class RaftStorageError extends Error {

@@ -206,7 +206,7 @@ export class DurableStorage implements RaftStorage {
 
   /**
    * Entries in [low, high), stopping before maxBytes is exceeded (at least one entry).
-   * An entry counts as its data plus ENTRY_OVERHEAD_BYTES, as the core's own limits do.
+   * An entry counts as its data plus entryOverheadBytes, as the core's own limits do.
    */
   entries(low: number, high: number, maxBytes: number): Entry[] {
     this.assertOpen();

@@ -5,9 +5,8 @@
  * is returned.
  */
 import * as fs from 'node:fs';
-import { ENTRY_OVERHEAD_BYTES } from '../raft/log-unstable.js';
 import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js';
-import { RaftStorageError } from '../raft/types.js';
+import { RaftStorageError, entryOverheadBytes } from '../raft/types.js';
 import { StorageError, assert, storageErrorFromSystem } from './errors.js';
 import type { LogState, SegmentInfo } from './log-state.js';
 import { ENTRY_RECORD_HEADER_BYTES, decodeEntryRecord, verifyRecord } from './record-format.js';
@@ -48,7 +47,7 @@ export class LogReader {
 
   /**
    * Entries in [low, high), stopping before maxBytes is exceeded (at least one entry).
-   * An entry counts as its data plus ENTRY_OVERHEAD_BYTES, as the core's own limits do.
+   * An entry counts as its data plus entryOverheadBytes, as the core's own limits do.
    */
   entries(low: number, high: number, maxBytes: number): Entry[] {
     const state = this.state;
@@ -60,7 +59,7 @@ export class LogReader {
     let end = low;
     let totalBytes = 0;
     while (end < high) {
-      const entryBytes = state.locations.recordBytesOf(end) - ENTRY_RECORD_HEADER_BYTES + ENTRY_OVERHEAD_BYTES;
+      const entryBytes = state.locations.recordBytesOf(end) - ENTRY_RECORD_HEADER_BYTES + entryOverheadBytes;
       if (end > low && totalBytes + entryBytes > maxBytes) break;
       totalBytes += entryBytes;
       end++;

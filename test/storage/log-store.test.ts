@@ -4,8 +4,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { DurableStorage } from '../../src/storage/durable-storage.js';
 import { StorageError } from '../../src/storage/errors.js';
-import { RaftStorageError, type Entry } from '../../src/raft/types.js';
-import { ENTRY_OVERHEAD_BYTES } from '../../src/raft/log-unstable.js';
+import { RaftStorageError, entryOverheadBytes, type Entry } from '../../src/raft/types.js';
 import type { StorageOptions } from '../../src/storage/options.js';
 import { RecordKind, encodeMetadataRecord } from '../../src/storage/record-format.js';
 import { entryData, makeEntries, makeTemporaryDirectory, removeDirectory, summary } from './helpers.js';
@@ -95,10 +94,10 @@ test('an append at or below the last index truncates the conflicting suffix, als
   });
 });
 
-test('entries() stops at maxBytes (data + ENTRY_OVERHEAD_BYTES each, as the core counts) but returns at least one', async () => {
+test('entries() stops at maxBytes (data + entryOverheadBytes each, as the core counts) but returns at least one', async () => {
   await withStore('max-bytes', {}, async (_directory, _reopen, store) => {
     await store.save({ entries: makeEntries(1, 10, 1, 100) });
-    const each = 100 + ENTRY_OVERHEAD_BYTES;
+    const each = 100 + entryOverheadBytes;
     assert.equal(store.entries(1, 11, 0).length, 1);
     assert.equal(store.entries(1, 11, each * 2 - 1).length, 1);
     assert.equal(store.entries(1, 11, each * 2).length, 2);
