@@ -9,14 +9,14 @@ export {
   confChangeProblem,
   decodeConfChange,
   encodeConfChange,
-  CONF_CHANGE_CONTEXT_BYTES_MAX,
-  NODE_ID_BYTES_MAX,
+  confChangeContextBytesMax,
+  nodeIdBytesMax,
 } from './conf-change.js';
 export {
-  DEFAULT_LEASE_DRIFT_TICKS,
-  DEFAULT_MAX_COMMITTED_BYTES_PER_READY,
-  DEFAULT_MAX_QUEUED_MESSAGES,
+  leaseDriftTicksDefault,
+  committedBytesPerReadyMaxDefault,
+  queuedMessageCountMaxDefault,
   validateConfig,
 } from './config.js';
-export { RaftStorageError, MESSAGE_TYPES } from './types.js';
+export { RaftStorageError, messageTypes } from './types.js';
 export type * from './types.js';

@@ -17,14 +17,14 @@ export function entriesBytes(entries: readonly Entry[]): number {
   return total;
 }
 
-/** The longest prefix of `entries` within `maxBytes`, but at least one entry. */
-export function limitBytes(entries: Entry[], maxBytes: number): Entry[] {
+/** The longest prefix of `entries` within `bytesMax`, but at least one entry. */
+export function limitBytes(entries: Entry[], bytesMax: number): Entry[] {
   let total = 0;
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i];
     assert(entry !== undefined, 'entry in bounds');
     total += entryBytes(entry);
-    if (i > 0 && total > maxBytes) return entries.slice(0, i);
+    if (i > 0 && total > bytesMax) return entries.slice(0, i);
   }
   return entries;
 }

@@ -67,7 +67,7 @@ export class MemoryStorage implements RaftStorage {
     return entry.term;
   }
 
-  entries(low: number, high: number, maxBytes: number): Entry[] {
+  entries(low: number, high: number, bytesMax: number): Entry[] {
     if (low < this.firstIndex()) throw new RaftStorageError('COMPACTED', `index ${low} is compacted`);
     if (high > this.lastIndex() + 1) {
       throw new RaftStorageError('UNAVAILABLE', `entries up to ${high - 1} requested, last is ${this.lastIndex()}`);
@@ -80,7 +80,7 @@ export class MemoryStorage implements RaftStorage {
       const entry = this.log[index - offset];
       assert(entry !== undefined, 'entry within bounds');
       totalBytes += entryBytes(entry);
-      if (out.length > 0 && totalBytes > maxBytes) break;
+      if (out.length > 0 && totalBytes > bytesMax) break;
       out.push(entry);
     }
     return out;

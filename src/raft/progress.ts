@@ -7,15 +7,15 @@ import type { ProgressState, ProgressStatus } from './types.js';
 
 /** A bounded window of MsgApp messages sent but not yet acknowledged, by count and bytes. */
 export class Inflights {
-  private readonly maxMessages: number;
-  private readonly maxBytes: number;
+  private readonly messageCountMax: number;
+  private readonly bytesMax: number;
   /** Last entry index of each in-flight message, ascending, with its byte size. */
   private items: { index: number; bytes: number }[] = [];
   private totalBytes = 0;
 
-  constructor(maxMessages: number, maxBytes: number) {
-    this.maxMessages = maxMessages;
-    this.maxBytes = maxBytes;
+  constructor(messageCountMax: number, bytesMax: number) {
+    this.messageCountMax = messageCountMax;
+    this.bytesMax = bytesMax;
   }
 
   add(index: number, bytes: number): void {
@@ -43,7 +43,7 @@ export class Inflights {
   }
 
   full(): boolean {
-    return this.items.length >= this.maxMessages || this.totalBytes >= this.maxBytes;
+    return this.items.length >= this.messageCountMax || this.totalBytes >= this.bytesMax;
   }
 
   count(): number {
@@ -65,7 +65,7 @@ export class Progress {
   next: number;
   state: ProgressState = 'probe';
   /** In 'snapshot' state: the index of the snapshot sent. */
-  pendingSnapshot = 0;
+  pendingSnapshotIndex = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
   /** In 'probe' state: one MsgApp is out; wait for an answer or a heartbeat response. */
@@ -83,16 +83,16 @@ export class Progress {
 
   private resetState(state: ProgressState): void {
     this.probeSent = false;
-    this.pendingSnapshot = 0;
+    this.pendingSnapshotIndex = 0;
     this.state = state;
     this.inflights.reset();
   }
 
   becomeProbe(): void {
     if (this.state === 'snapshot') {
-      const pendingSnapshot = this.pendingSnapshot;
+      const pendingSnapshotIndex = this.pendingSnapshotIndex;
       this.resetState('probe');
-      this.next = Math.max(this.match + 1, pendingSnapshot + 1);
+      this.next = Math.max(this.match + 1, pendingSnapshotIndex + 1);
     } else {
       this.resetState('probe');
       this.next = this.match + 1;
@@ -117,7 +117,7 @@ export class Progress {
 
   becomeSnapshot(snapshotIndex: number): void {
     this.resetState('snapshot');
-    this.pendingSnapshot = snapshotIndex;
+    this.pendingSnapshotIndex = snapshotIndex;
   }
 
   /** An acknowledgement up to `index`; false if it is stale. */
@@ -173,8 +173,8 @@ export class Progress {
       state: this.state,
       isLearner: this.isLearner,
       recentActive: this.recentActive,
-      inflightMessages: this.inflights.count(),
-      pendingSnapshot: this.pendingSnapshot,
+      inflightMessageCount: this.inflights.count(),
+      pendingSnapshotIndex: this.pendingSnapshotIndex,
     };
   }
 }

@@ -167,14 +167,14 @@ export class RawNode {
       ...(hardStateChanged ? { hardState } : {}),
       entries,
       ...(snapshot === undefined ? {} : { snapshot }),
-      committedEntries: raft.log.nextCommittedEntries(raft.config.maxCommittedBytesPerReady),
+      committedEntries: raft.log.nextCommittedEntries(raft.config.committedBytesPerReadyMax),
       messages: raft.messages,
       readStates: raft.readStates,
       failedReads: raft.failedReads,
       mustSync,
     };
     raft.messages = [];
-    raft.droppedMessages = 0;
+    raft.droppedMessageCount = 0;
     raft.readStates = [];
     raft.failedReads = [];
     this.previousSoftState = softState;

@@ -1,7 +1,7 @@
 /**
  * ReadIndex bookkeeping on the leader (Raft dissertation §6.4): reads waiting for the
  * leader's first commit of its term, and reads waiting for a quorum to confirm a
- * heartbeat round that carried their context. Bounded by maxPendingReads in total.
+ * heartbeat round that carried their context. Bounded by pendingReadCountMax in total.
  */
 import { voteResult } from './quorum.js';
 import type { NodeId, ReadState } from './types.js';

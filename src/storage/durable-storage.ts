@@ -205,12 +205,12 @@ export class DurableStorage implements RaftStorage {
   }
 
   /**
-   * Entries in [low, high), stopping before maxBytes is exceeded (at least one entry).
+   * Entries in [low, high), stopping before bytesMax is exceeded (at least one entry).
    * An entry counts as its data plus entryOverheadBytes, as the core's own limits do.
    */
-  entries(low: number, high: number, maxBytes: number): Entry[] {
+  entries(low: number, high: number, bytesMax: number): Entry[] {
     this.assertOpen();
-    return this.reader.entries(low, high, maxBytes);
+    return this.reader.entries(low, high, bytesMax);
   }
 
   /** The newest snapshot's metadata. Its data is left empty: stream the file from `snapshots`. */

@@ -13,13 +13,13 @@ export interface EntryLocation {
   readonly recordBytes: number;
 }
 
-const INITIAL_CAPACITY = 1024;
+const initialCapacity = 1024;
 
 export class EntryLocations {
-  private terms = new Float64Array(INITIAL_CAPACITY);
-  private offsets = new Float64Array(INITIAL_CAPACITY);
-  private segmentSequences = new Uint32Array(INITIAL_CAPACITY);
-  private recordBytes = new Uint32Array(INITIAL_CAPACITY);
+  private terms = new Float64Array(initialCapacity);
+  private offsets = new Float64Array(initialCapacity);
+  private segmentSequences = new Uint32Array(initialCapacity);
+  private recordBytes = new Uint32Array(initialCapacity);
   /** Slot of the first live entry. */
   private head = 0;
   private entryCount = 0;
@@ -112,7 +112,7 @@ export class EntryLocations {
   private ensureCapacity(needed: number): void {
     const capacity = this.terms.length;
     if (this.head + needed <= capacity) return;
-    const newCapacity = needed * 2 <= capacity ? capacity : Math.max(INITIAL_CAPACITY, needed * 2);
+    const newCapacity = needed * 2 <= capacity ? capacity : Math.max(initialCapacity, needed * 2);
     this.terms = moved(this.terms, new Float64Array(newCapacity), this.head, this.entryCount);
     this.offsets = moved(this.offsets, new Float64Array(newCapacity), this.head, this.entryCount);
     this.segmentSequences = moved(this.segmentSequences, new Uint32Array(newCapacity), this.head, this.entryCount);

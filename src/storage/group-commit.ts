@@ -9,7 +9,7 @@ import { StorageError, assert, storageErrorFromSystem } from './errors.js';
 import type { Operation } from './save-plan.js';
 
 /** drain() waits for the queue to empty; it gives up after this many rounds of new saves. */
-const DRAIN_ROUNDS_MAX = 1000;
+const drainRoundsMax = 1000;
 
 interface PendingSave {
   readonly operations: readonly Operation[];
@@ -92,13 +92,13 @@ export class GroupCommitQueue {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Waits until the queue is idle, even if saves keep arriving, up to DRAIN_ROUNDS_MAX rounds (compact needs it). */
+  /** Waits until the queue is idle, even if saves keep arriving, up to drainRoundsMax rounds (compact needs it). */
   async drain(): Promise<void> {
-    for (let round = 0; round < DRAIN_ROUNDS_MAX; round++) {
+    for (let round = 0; round < drainRoundsMax; round++) {
       if (this.idle) return;
       await this.whenIdle();
     }
-    throw new StorageError('OVERLOADED', `compact could not wait for the save queue to drain after ${DRAIN_ROUNDS_MAX} rounds`);
+    throw new StorageError('OVERLOADED', `compact could not wait for the save queue to drain after ${drainRoundsMax} rounds`);
   }
 
   private scheduleFlush(): void {

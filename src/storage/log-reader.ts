@@ -9,11 +9,11 @@ import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js';
 import { RaftStorageError, entryOverheadBytes } from '../raft/types.js';
 import { StorageError, assert, storageErrorFromSystem } from './errors.js';
 import type { LogState, SegmentInfo } from './log-state.js';
-import { ENTRY_RECORD_HEADER_BYTES, decodeEntryRecord, verifyRecord } from './record-format.js';
+import { entryRecordHeaderBytes, decodeEntryRecord, verifyRecord } from './record-format.js';
 import type { SnapshotStore } from './snapshot-store.js';
 
-const EMPTY_DATA = new Uint8Array(0);
-const EMPTY_CONF_STATE: ConfState = { voters: [], learners: [] };
+const emptyData = new Uint8Array(0);
+const emptyConfState: ConfState = { voters: [], learners: [] };
 
 export class LogReader {
   constructor(
@@ -25,7 +25,7 @@ export class LogReader {
   ) {}
 
   initialState(): { readonly hardState: HardState; readonly confState: ConfState } {
-    return { hardState: this.state.hardState, confState: this.state.confState ?? EMPTY_CONF_STATE };
+    return { hardState: this.state.hardState, confState: this.state.confState ?? emptyConfState };
   }
 
   firstIndex(): number {
@@ -46,10 +46,10 @@ export class LogReader {
   }
 
   /**
-   * Entries in [low, high), stopping before maxBytes is exceeded (at least one entry).
+   * Entries in [low, high), stopping before bytesMax is exceeded (at least one entry).
    * An entry counts as its data plus entryOverheadBytes, as the core's own limits do.
    */
-  entries(low: number, high: number, maxBytes: number): Entry[] {
+  entries(low: number, high: number, bytesMax: number): Entry[] {
     const state = this.state;
     if (!Number.isSafeInteger(low) || !Number.isSafeInteger(high) || low > high) {
       throw new StorageError('INVALID_ARGUMENT', `entries range [${low}, ${high}) is invalid`);
@@ -59,8 +59,8 @@ export class LogReader {
     let end = low;
     let totalBytes = 0;
     while (end < high) {
-      const entryBytes = state.locations.recordBytesOf(end) - ENTRY_RECORD_HEADER_BYTES + entryOverheadBytes;
-      if (end > low && totalBytes + entryBytes > maxBytes) break;
+      const entryBytes = state.locations.recordBytesOf(end) - entryRecordHeaderBytes + entryOverheadBytes;
+      if (end > low && totalBytes + entryBytes > bytesMax) break;
       totalBytes += entryBytes;
       end++;
     }
@@ -71,9 +71,9 @@ export class LogReader {
   snapshot(): Snapshot {
     const stored = this.snapshots.latest()?.metadata;
     const installed = this.state.installedSnapshot;
-    if (stored !== undefined && (installed === null || stored.index >= installed.index)) return { metadata: stored, data: EMPTY_DATA };
-    if (installed !== null) return { metadata: installed, data: EMPTY_DATA };
-    return { metadata: { index: 0, term: 0, confState: this.state.confState ?? EMPTY_CONF_STATE }, data: EMPTY_DATA };
+    if (stored !== undefined && (installed === null || stored.index >= installed.index)) return { metadata: stored, data: emptyData };
+    if (installed !== null) return { metadata: installed, data: emptyData };
+    return { metadata: { index: 0, term: 0, confState: this.state.confState ?? emptyConfState }, data: emptyData };
   }
 
   private readEntries(low: number, end: number): Entry[] {

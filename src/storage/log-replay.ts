@@ -21,7 +21,7 @@ import {
 } from './record-format.js';
 import { scanSegment, type ScannedFrame } from './segment-scan.js';
 
-export const SEGMENT_FILE_PATTERN = /^(\d{20})\.seg$/;
+export const segmentFilePattern = /^(\d{20})\.seg$/;
 
 export function segmentFileName(sequence: number): string {
   return `${String(sequence).padStart(20, '0')}.seg`;
@@ -174,12 +174,12 @@ function checkReplayedState(state: LogState, logDirectory: string): void {
 }
 
 export async function replayLog(logDirectory: string, segmentSizeMax: number): Promise<{ state: LogState; repairs: readonly LogRepair[] }> {
-  const names = (await fs.promises.readdir(logDirectory)).filter((name) => SEGMENT_FILE_PATTERN.test(name)).sort();
+  const names = (await fs.promises.readdir(logDirectory)).filter((name) => segmentFilePattern.test(name)).sort();
   const state = new LogState();
   const repairs: LogRepair[] = [];
   try {
     for (const [position, name] of names.entries()) {
-      const sequence = Number(SEGMENT_FILE_PATTERN.exec(name)![1]);
+      const sequence = Number(segmentFilePattern.exec(name)![1]);
       const path = join(logDirectory, name);
       const previous = state.activeSegment;
       if (previous !== undefined && sequence !== previous.sequence + 1) throw corrupt(path, 0, `segment ${previous.sequence + 1} is missing before it`);

@@ -7,7 +7,7 @@
  */
 import { assert, type StorageError } from './errors.js';
 import type { LogState, SegmentInfo } from './log-state.js';
-import { FRAME_HEADER_BYTES, RecordKind, encodeFrame, encodeMetadataRecord } from './record-format.js';
+import { frameHeaderBytes, RecordKind, encodeFrame, encodeMetadataRecord } from './record-format.js';
 import type { Operation } from './save-plan.js';
 import type { SegmentFiles } from './segment-files.js';
 import type { SnapshotStore } from './snapshot-store.js';
@@ -32,7 +32,7 @@ export class LogWriter {
     await this.segmentFiles.rollBackFailedWrite();
     let records = operations.map((operation) => operation.record);
     const active = this.state.activeSegment;
-    let frameBytes = FRAME_HEADER_BYTES + records.reduce((sum, record) => sum + record.length, 0);
+    let frameBytes = frameHeaderBytes + records.reduce((sum, record) => sum + record.length, 0);
     const roll = active === undefined || (active.frameCount > 0 && active.bytes + frameBytes > this.segmentBytesMax);
     let checkpointBytes = 0;
     if (roll) {
@@ -44,7 +44,7 @@ export class LogWriter {
     const frame = encodeFrame(records);
     assert(frame.length === frameBytes, 'frame length matches its records');
     const segment = roll ? await this.segmentFiles.writeNewSegment(frame) : await this.segmentFiles.appendFrame(active!, frame);
-    this.applyOperations(segment, segment.bytes + FRAME_HEADER_BYTES + checkpointBytes, operations);
+    this.applyOperations(segment, segment.bytes + frameHeaderBytes + checkpointBytes, operations);
     segment.bytes += frame.length;
     segment.frameCount++;
     if (operations.some((operation) => operation.kind === 'compact' || operation.kind === 'snapshot')) {

@@ -14,11 +14,11 @@ import { crc32cUpdate } from './crc32c.js';
 import { StorageError, assert, storageErrorFromSystem } from './errors.js';
 import { closeFile, fullSync, openFile, syncDirectory, writeFully } from './file-io.js';
 
-export const SNAPSHOT_DATA_FILE_NAME = 'data';
-export const SNAPSHOT_META_FILE_NAME = 'meta.json';
-const SNAPSHOT_DIRECTORY_PATTERN = /^snapshot-(\d{20})-(\d{20})$/;
-const TEMPORARY_PREFIX = 'tmp-';
-const CHECKSUM_READ_BYTES = 1 << 20;
+export const snapshotDataFileName = 'data';
+export const snapshotMetaFileName = 'meta.json';
+const snapshotDirectoryPattern = /^snapshot-(\d{20})-(\d{20})$/;
+const temporaryPrefix = 'tmp-';
+const checksumReadBytes = 1 << 20;
 
 export interface SnapshotStoreOptions {
   /** How many snapshots to keep (the newest ones). At least 1. */
@@ -100,14 +100,14 @@ export class SnapshotWriter {
 
   /** The data file being written; a producer may write it itself instead of calling `write`. */
   get dataPath(): string {
-    return join(this.temporaryDirectory, SNAPSHOT_DATA_FILE_NAME);
+    return join(this.temporaryDirectory, snapshotDataFileName);
   }
 
   static async create(store: SnapshotStore, metadata: SnapshotMetadata, context: unknown, directory: string): Promise<SnapshotWriter> {
-    const temporaryDirectory = join(directory, `${TEMPORARY_PREFIX}${randomBytes(8).toString('hex')}`);
+    const temporaryDirectory = join(directory, `${temporaryPrefix}${randomBytes(8).toString('hex')}`);
     try {
       await fs.promises.mkdir(temporaryDirectory);
-      const fd = await openFile(join(temporaryDirectory, SNAPSHOT_DATA_FILE_NAME), 'wx');
+      const fd = await openFile(join(temporaryDirectory, snapshotDataFileName), 'wx');
       return new SnapshotWriter(store, metadata, context, temporaryDirectory, fd);
     } catch (error) {
       await fs.promises.rm(temporaryDirectory, { recursive: true, force: true }).catch(() => undefined);
@@ -165,11 +165,11 @@ export class SnapshotStore {
     const store = new SnapshotStore(directory, options);
     await fs.promises.mkdir(directory, { recursive: true });
     for (const name of (await fs.promises.readdir(directory)).sort()) {
-      if (name.startsWith(TEMPORARY_PREFIX)) {
+      if (name.startsWith(temporaryPrefix)) {
         await fs.promises.rm(join(directory, name), { recursive: true, force: true });
         continue;
       }
-      if (SNAPSHOT_DIRECTORY_PATTERN.test(name)) store.snapshots.push(await readSnapshotInfo(join(directory, name)));
+      if (snapshotDirectoryPattern.test(name)) store.snapshots.push(await readSnapshotInfo(join(directory, name)));
     }
     store.sortNewestFirst();
     return store;
@@ -216,7 +216,7 @@ export class SnapshotStore {
       throw new StorageError('TOO_LARGE', `snapshot data ${dataBytes} bytes exceeds snapshotBytesMax ${this.options.snapshotBytesMax}`);
     }
     const meta: MetaFile = { ...writer.metadata, context: writer.context, dataBytes, dataCrc32c };
-    await writeSyncedFile(join(writer.temporaryDirectory, SNAPSHOT_META_FILE_NAME), JSON.stringify(meta));
+    await writeSyncedFile(join(writer.temporaryDirectory, snapshotMetaFileName), JSON.stringify(meta));
     await syncDirectory(writer.temporaryDirectory);
     const existing = this.find(meta.index, meta.term);
     if (existing !== undefined) {
@@ -280,7 +280,7 @@ export class SnapshotStore {
  * open() removes leftover `tmp-` directories.
  */
 async function removeDirectoryAtomically(path: string, parent: string): Promise<void> {
-  const doomed = join(parent, `${TEMPORARY_PREFIX}deleting-${randomBytes(8).toString('hex')}`);
+  const doomed = join(parent, `${temporaryPrefix}deleting-${randomBytes(8).toString('hex')}`);
   await fs.promises.rename(path, doomed);
   await syncDirectory(parent);
   await fs.promises.rm(doomed, { recursive: true, force: true });
@@ -292,17 +292,17 @@ function infoFromMeta(meta: MetaFile, directory: string): SnapshotInfo {
     context: meta.context,
     dataBytes: meta.dataBytes,
     dataCrc32c: meta.dataCrc32c,
-    dataPath: join(directory, SNAPSHOT_DATA_FILE_NAME),
+    dataPath: join(directory, snapshotDataFileName),
   };
 }
 
 async function readSnapshotInfo(directory: string): Promise<SnapshotInfo> {
-  const metaPath = join(directory, SNAPSHOT_META_FILE_NAME);
+  const metaPath = join(directory, snapshotMetaFileName);
   let text: string;
   try {
     text = await fs.promises.readFile(metaPath, 'utf8');
   } catch (error) {
-    throw new StorageError('CORRUPT', `snapshot ${directory} has no readable ${SNAPSHOT_META_FILE_NAME}`, { cause: error });
+    throw new StorageError('CORRUPT', `snapshot ${directory} has no readable ${snapshotMetaFileName}`, { cause: error });
   }
   const meta = parseMeta(text, metaPath);
   const info = infoFromMeta(meta, directory);
@@ -313,14 +313,14 @@ async function readSnapshotInfo(directory: string): Promise<SnapshotInfo> {
   return info;
 }
 
-/** Size and CRC32C of a file, read in CHECKSUM_READ_BYTES chunks; stops with TOO_LARGE past `bytesMax`. */
+/** Size and CRC32C of a file, read in checksumReadBytes chunks; stops with TOO_LARGE past `bytesMax`. */
 async function checksumFile(path: string, bytesMax: number): Promise<{ dataBytes: number; dataCrc32c: number }> {
   const handle = await fs.promises.open(path, 'r');
   try {
-    const buffer = Buffer.allocUnsafe(CHECKSUM_READ_BYTES);
+    const buffer = Buffer.allocUnsafe(checksumReadBytes);
     let dataBytes = 0;
     let dataCrc32c = 0;
-    const readsMax = Math.ceil(bytesMax / CHECKSUM_READ_BYTES) + 1;
+    const readsMax = Math.ceil(bytesMax / checksumReadBytes) + 1;
     for (let read = 0; read <= readsMax; read++) {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, dataBytes);
       if (bytesRead === 0) return { dataBytes, dataCrc32c };

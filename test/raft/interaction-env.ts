@@ -24,7 +24,7 @@ import type {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 /** Bounds `stabilize`: a script that has not settled after this many rounds is broken. */
-const STABILIZE_ROUNDS_MAX = 1000;
+const stabilizeRoundsMax = 1000;
 
 export interface Command {
   readonly name: string;
@@ -161,11 +161,11 @@ export class InteractionEnv {
       checkQuorum: named.get('check-quorum') === 'true',
       readOnly: named.get('read-only') === 'lease' ? 'lease' : 'safe',
       leaseDriftTicks: Number(named.get('lease-drift') ?? '1'),
-      maxSizePerMessageBytes: Number(named.get('max-msg-bytes') ?? '1024'),
-      maxInflightMessages: Number(named.get('max-inflight') ?? '256'),
-      maxInflightBytes: Number(named.get('max-inflight-bytes') ?? String(1 << 20)),
-      maxUncommittedEntriesBytes: Number(named.get('max-uncommitted-bytes') ?? String(1 << 20)),
-      maxPendingReads: Number(named.get('max-pending-reads') ?? '16'),
+      messageBytesMax: Number(named.get('message-bytes-max') ?? '1024'),
+      inflightMessageCountMax: Number(named.get('inflight-count-max') ?? '256'),
+      inflightBytesMax: Number(named.get('inflight-bytes-max') ?? String(1 << 20)),
+      uncommittedEntriesBytesMax: Number(named.get('uncommitted-bytes-max') ?? String(1 << 20)),
+      pendingReadCountMax: Number(named.get('pending-read-count-max') ?? '16'),
     };
     const added: NodeId[] = [];
     for (let i = 0; i < count; i++) {
@@ -303,13 +303,13 @@ export class InteractionEnv {
   private stabilize(ids: readonly string[]): string[] {
     const chosen = ids.length > 0 ? ids : [...this.nodes.keys()];
     const out: string[] = [];
-    for (let round = 0; round < STABILIZE_ROUNDS_MAX; round++) {
+    for (let round = 0; round < stabilizeRoundsMax; round++) {
       const readyOutput = chosen.flatMap((id) => this.processReady(id));
       const deliverOutput = this.deliver(chosen, undefined);
       if (readyOutput.length === 0 && deliverOutput.length === 0) return out;
       out.push(...readyOutput, ...deliverOutput);
     }
-    throw new Error(`stabilize did not settle within ${STABILIZE_ROUNDS_MAX} rounds`);
+    throw new Error(`stabilize did not settle within ${stabilizeRoundsMax} rounds`);
   }
 
   // ---------------------------------------------------------------- proposals
@@ -354,7 +354,7 @@ export class InteractionEnv {
       `${id}: ${s.role} term=${s.term} vote=${s.vote || '-'} leader=${s.leaderId || '-'} commit=${s.commit} applied=${s.applied} last=${s.lastIndex} voters=(${s.confState.voters.join(',')}) learners=(${s.confState.learners.join(',')})${s.leadTransferee ? ` transferee=${s.leadTransferee}` : ''}`,
     ];
     for (const [peer, p] of Object.entries(s.progress)) {
-      lines.push(`  ${peer}: match=${p.match} next=${p.next} ${p.state}${p.isLearner ? ' learner' : ''}${p.pendingSnapshot ? ` pending-snapshot=${p.pendingSnapshot}` : ''} inflight=${p.inflightMessages}`);
+      lines.push(`  ${peer}: match=${p.match} next=${p.next} ${p.state}${p.isLearner ? ' learner' : ''}${p.pendingSnapshotIndex ? ` pending-snapshot=${p.pendingSnapshotIndex}` : ''} inflight=${p.inflightMessageCount}`);
     }
     return lines;
   }

@@ -91,7 +91,7 @@ test('log: only entries of the given term commit through maybeCommit', () => {
   assert.equal(log.committed, 3);
 });
 
-test('log: slices honour maxBytes but return at least one entry', () => {
+test('log: slices honour bytesMax but return at least one entry', () => {
   const log = logWith([1, 1, 1, 1]);
   log.append([entry(5, 1, 'xx'), entry(6, 1, 'yy')]);
   const oneEntryBytes = 2 + entryOverheadBytes;

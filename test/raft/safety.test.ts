@@ -18,10 +18,10 @@ import type { ConfChangeType, Message, NodeId } from '../../src/raft/index.js';
 import { seededRandom } from './interaction-env.js';
 import { decoder, encoder, testConfig } from './helpers.js';
 
-const SEEDS = Number(process.env["RAFT_SAFETY_SEEDS"] ?? "40");
-const STEPS_PER_SEED = 800;
-const JOINER_ID = '6';
-const LIVENESS_ROUNDS_MAX = 400;
+const seedCount = Number(process.env["RAFT_SAFETY_SEEDS"] ?? "40");
+const stepsPerSeed = 800;
+const joinerId = '6';
+const livenessRoundsMax = 400;
 
 interface SimNode {
   readonly id: NodeId;
@@ -88,7 +88,7 @@ class Simulation {
       this.nodes.push(node);
       this.start(node);
     }
-    const joiner: SimNode = { id: JOINER_ID, storage: new MemoryStorage(), raw: undefined, lastCommit: 0 };
+    const joiner: SimNode = { id: joinerId, storage: new MemoryStorage(), raw: undefined, lastCommit: 0 };
     this.nodes.push(joiner);
     this.start(joiner);
   }
@@ -102,7 +102,7 @@ class Simulation {
     const type = this.joinerChanges[this.joinerStage];
     if (leader?.raw === undefined || type === undefined) return;
     try {
-      leader.raw.proposeConfChange({ type, nodeId: JOINER_ID, context: new Uint8Array(0) });
+      leader.raw.proposeConfChange({ type, nodeId: joinerId, context: new Uint8Array(0) });
       this.joinerStage++;
     } catch (error) {
       if (!(error instanceof RaftError)) throw error;
@@ -116,8 +116,8 @@ class Simulation {
         preVote: true,
         checkQuorum: true,
         readOnly: this.readOnly,
-        maxSizePerMessageBytes: 64,
-        maxInflightMessages: 4,
+        messageBytesMax: 64,
+        inflightMessageCountMax: 4,
         heartbeatTicks: 3,
         random: seededRandom(Math.floor(this.random() * 2 ** 31)),
       }),
@@ -203,7 +203,7 @@ class Simulation {
 
   /** Nodes down or cut off; kept at most 2 of 5 so that a quorum can always form. */
   private faultCount(): number {
-    return this.nodes.filter((n) => n.id !== JOINER_ID && (n.raw === undefined || this.cut.has(n.id))).length;
+    return this.nodes.filter((n) => n.id !== joinerId && (n.raw === undefined || this.cut.has(n.id))).length;
   }
 
   crashOrRestart(node: SimNode): void {
@@ -265,7 +265,7 @@ class Simulation {
     this.cut.clear();
     for (const node of this.nodes) if (node.raw === undefined) this.start(node);
     let proposed: { index: number; term: number } | undefined;
-    for (let round = 0; round < LIVENESS_ROUNDS_MAX; round++) {
+    for (let round = 0; round < livenessRoundsMax; round++) {
       for (const node of this.nodes) node.raw?.tick();
       for (let inner = 0; inner < 5; inner++) {
         for (const node of this.nodes) this.processReady(node);
@@ -293,7 +293,7 @@ class Simulation {
       if (proposed !== undefined && this.nodes.every(caughtUp)) return;
       if (proposed !== undefined && leader?.raw?.status().term !== proposed.term) proposed = undefined;
     }
-    assert.fail(`no progress within ${LIVENESS_ROUNDS_MAX} rounds after healing`);
+    assert.fail(`no progress within ${livenessRoundsMax} rounds after healing`);
   }
 }
 
@@ -303,10 +303,10 @@ function runHistories(readOnly: 'safe' | 'lease'): void {
   let joinerStages = 0;
   let readsAnswered = 0;
   let readsFailed = 0;
-  for (let seed = 1; seed <= SEEDS; seed++) {
+  for (let seed = 1; seed <= seedCount; seed++) {
     const sim = new Simulation(seededRandom(seed), ['1', '2', '3', '4', '5'], readOnly);
     try {
-      for (let step = 0; step < STEPS_PER_SEED; step++) sim.step();
+      for (let step = 0; step < stepsPerSeed; step++) sim.step();
       sim.converge();
     } catch (error) {
       throw new Error(`seed ${seed}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
@@ -318,14 +318,14 @@ function runHistories(readOnly: 'safe' | 'lease'): void {
     readsFailed += sim.readsFailed;
   }
   console.log(
-    `safety (${readOnly} reads): ${SEEDS} histories, ${terms} leader terms, ${appliedIndexes} applied indexes, ` +
+    `safety (${readOnly} reads): ${seedCount} histories, ${terms} leader terms, ${appliedIndexes} applied indexes, ` +
       `${joinerStages} membership changes, ${readsAnswered} reads answered, ${readsFailed} failed`,
   );
   // The histories must actually exercise elections, replication, membership and reads.
-  assert.ok(readsAnswered >= SEEDS, `only ${readsAnswered} reads answered in ${SEEDS} histories`);
-  assert.ok(joinerStages >= SEEDS, `only ${joinerStages} membership changes in ${SEEDS} histories`);
-  assert.ok(terms >= SEEDS * 2, `only ${terms} leader terms in ${SEEDS} histories`);
-  assert.ok(appliedIndexes >= SEEDS * 10, `only ${appliedIndexes} applied indexes in ${SEEDS} histories`);
+  assert.ok(readsAnswered >= seedCount, `only ${readsAnswered} reads answered in ${seedCount} histories`);
+  assert.ok(joinerStages >= seedCount, `only ${joinerStages} membership changes in ${seedCount} histories`);
+  assert.ok(terms >= seedCount * 2, `only ${terms} leader terms in ${seedCount} histories`);
+  assert.ok(appliedIndexes >= seedCount * 10, `only ${appliedIndexes} applied indexes in ${seedCount} histories`);
 }
 
 test('safety: randomized histories keep Raft safety and recover liveness', () => {

@@ -94,7 +94,7 @@ test('an append at or below the last index truncates the conflicting suffix, als
   });
 });
 
-test('entries() stops at maxBytes (data + entryOverheadBytes each, as the core counts) but returns at least one', async () => {
+test('entries() stops at bytesMax (data + entryOverheadBytes each, as the core counts) but returns at least one', async () => {
   await withStore('max-bytes', {}, async (_directory, _reopen, store) => {
     await store.save({ entries: makeEntries(1, 10, 1, 100) });
     const each = 100 + entryOverheadBytes;

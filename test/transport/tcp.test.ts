@@ -91,7 +91,7 @@ describe('tcp: reconnect backoff', () => {
     const harness = new Harness('tcp');
     try {
       const backoffBaseMs = 20;
-      const a = await harness.create('a', { limits: { backoffBaseMs, backoffMaxMs: 80 } });
+      const a = await harness.create('a', { limits: { backoffBaseMs, backoffMsMax: 80 } });
       const address = await freeAddress('127.0.0.2');
       a.setPeer('b', address);
       const startedMs = Date.now();
