@@ -12,7 +12,7 @@ interface ConfHistoryItem {
   readonly confState: ConfState;
 }
 
-export function normalizeConfState(confState: ConfState): ConfState {
+function normalizeConfState(confState: ConfState): ConfState {
   return { voters: sortedIds(confState.voters), learners: sortedIds(confState.learners) };
 }
 

@@ -2,9 +2,9 @@
 import { RaftError } from './errors.js';
 import type { RaftConfig } from './types.js';
 
-export const leaseDriftTicksDefault = 1;
-export const committedBytesPerReadyMaxDefault = 64 * 1024 * 1024;
-export const queuedMessageCountMaxDefault = 10_000;
+const leaseDriftTicksDefault = 1;
+const committedBytesPerReadyMaxDefault = 64 * 1024 * 1024;
+const queuedMessageCountMaxDefault = 10_000;
 
 export interface ValidatedConfig extends RaftConfig {
   readonly leaseDriftTicks: number;

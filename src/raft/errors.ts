@@ -1,7 +1,7 @@
 /** Errors the core throws to its caller, with machine-readable codes. */
 import type { NodeId } from './types.js';
 
-export type RaftErrorCode =
+type RaftErrorCode =
   /** This node is not the leader; `leaderId` is a hint ('' when unknown). */
   | 'NOT_LEADER'
   /** The leader refused the proposal: a leadership transfer is in progress, the

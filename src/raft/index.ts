@@ -1,9 +1,7 @@
 /** The Raft consensus core: a pure state machine. See raw-node.ts and the Ready type. */
 export { RawNode } from './raw-node.js';
 export { MemoryStorage } from './memory-storage.js';
-export type { MemoryStorageOptions } from './memory-storage.js';
 export { RaftError } from './errors.js';
-export type { RaftErrorCode } from './errors.js';
 export {
   applyConfChange,
   confChangeProblem,
@@ -12,11 +10,5 @@ export {
   confChangeContextBytesMax,
   nodeIdBytesMax,
 } from './conf-change.js';
-export {
-  leaseDriftTicksDefault,
-  committedBytesPerReadyMaxDefault,
-  queuedMessageCountMaxDefault,
-  validateConfig,
-} from './config.js';
-export { RaftStorageError, messageTypes } from './types.js';
+export { RaftStorageError } from './types.js';
 export type * from './types.js';

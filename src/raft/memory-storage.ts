@@ -8,7 +8,7 @@ import { entryBytes } from './log-unstable.js';
 import { RaftStorageError } from './types.js';
 import type { ConfState, Entry, HardState, RaftStorage, Snapshot } from './types.js';
 
-export interface MemoryStorageOptions {
+interface MemoryStorageOptions {
   /**
    * The bootstrap membership. A cluster is bootstrapped with a snapshot of the empty
    * state machine at index 1, term 1 that carries it (hard state term 1, commit 1).

@@ -1,7 +1,7 @@
 /** Majority arithmetic over the voters. Learners never count. */
 import type { NodeId } from './types.js';
 
-export type VoteResult = 'won' | 'lost' | 'pending';
+type VoteResult = 'won' | 'lost' | 'pending';
 
 export function quorumSize(voterCount: number): number {
   return Math.floor(voterCount / 2) + 1;

@@ -16,9 +16,9 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { StorageError, storageErrorFromSystem } from './errors.js';
 
-export const lockFileName = 'LOCK';
+const lockFileName = 'LOCK';
 /** The helper that calls flock(2); util-linux, present on every Linux distribution. */
-export const flockCommand = 'flock';
+const flockCommand = 'flock';
 /** Bound on the helper's run: it never waits for the lock (--nonblock). */
 const flockTimeoutMs = 10_000;
 /** What the owner's pid line may hold when read back for a message. */

@@ -29,7 +29,7 @@ import { planSave, type Operation, type PlanContext, type Projection, type SaveR
 import { SegmentFiles } from './segment-files.js';
 import type { SnapshotStore } from './snapshot-store.js';
 
-export interface StorageStats {
+interface StorageStats {
   /** Flushes (one write + one sync each) completed, and the saves they carried. */
   readonly flushCount: number;
   readonly savedCount: number;

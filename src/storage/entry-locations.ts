@@ -6,7 +6,7 @@
  */
 import { assert } from './errors.js';
 
-export interface EntryLocation {
+interface EntryLocation {
   readonly term: number;
   readonly segmentSequence: number;
   readonly offset: number;

@@ -21,14 +21,14 @@ import {
 } from './record-format.js';
 import { scanSegment, type ScannedFrame } from './segment-scan.js';
 
-export const segmentFilePattern = /^(\d{20})\.seg$/;
+const segmentFilePattern = /^(\d{20})\.seg$/;
 
 export function segmentFileName(sequence: number): string {
   return `${String(sequence).padStart(20, '0')}.seg`;
 }
 
 /** What replay repaired: a torn tail cut off the last segment, or a torn new segment removed. */
-export interface LogRepair {
+interface LogRepair {
   readonly file: string;
   readonly offset: number;
   readonly problem: string;

@@ -18,7 +18,7 @@ export interface SegmentInfo {
   entryIndexMax: number;
 }
 
-export const emptyHardState: HardState = { term: 0, vote: '', commit: 0 };
+const emptyHardState: HardState = { term: 0, vote: '', commit: 0 };
 
 export class LogState {
   hardState: HardState = emptyHardState;

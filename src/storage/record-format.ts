@@ -20,16 +20,16 @@ import type { ConfState, Entry, EntryType, HardState } from '../raft/types.js';
 import { crc32c, crc32cUpdate, crc32cUpdateUint32 } from './crc32c.js';
 import { assert } from './errors.js';
 
-export const segmentMagic = 'QLITESEG';
-export const segmentFormatVersion = 1;
+const segmentMagic = 'QLITESEG';
+const segmentFormatVersion = 1;
 export const segmentHeaderBytes = 24;
 /** No segment file can be larger: options keep segments far below it, lengths in frames are u32. */
 export const segmentFileBytesMax = 0xffff_ffff;
 export const frameMagic = 0x31464c51;
 export const frameHeaderBytes = 16;
-export const recordPrefixBytes = 8;
+const recordPrefixBytes = 8;
 export const entryRecordHeaderBytes = 28;
-export const metadataRecordHeaderBytes = 12;
+const metadataRecordHeaderBytes = 12;
 
 export const RecordKind = {
   entry: 1,
@@ -39,17 +39,17 @@ export const RecordKind = {
   snapshot: 5,
   checkpoint: 6,
 } as const;
-export type RecordKindValue = (typeof RecordKind)[keyof typeof RecordKind];
+type RecordKindValue = (typeof RecordKind)[keyof typeof RecordKind];
 
 const twoToThe32 = 0x1_0000_0000;
 
-export function writeUint64(buffer: Buffer, offset: number, value: number): void {
+function writeUint64(buffer: Buffer, offset: number, value: number): void {
   assert(Number.isSafeInteger(value) && value >= 0, `u64 value ${value} is a safe non-negative integer`);
   buffer.writeUInt32LE(value % twoToThe32, offset);
   buffer.writeUInt32LE(Math.floor(value / twoToThe32), offset + 4);
 }
 
-export function readUint64(buffer: Buffer, offset: number): number {
+function readUint64(buffer: Buffer, offset: number): number {
   return buffer.readUInt32LE(offset) + buffer.readUInt32LE(offset + 4) * twoToThe32;
 }
 
@@ -60,7 +60,7 @@ function sealRecord(record: Buffer): Buffer {
   return record;
 }
 
-export function entryRecordBytes(dataBytes: number): number {
+function entryRecordBytes(dataBytes: number): number {
   return entryRecordHeaderBytes + dataBytes;
 }
 

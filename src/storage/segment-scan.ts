@@ -19,7 +19,7 @@ export interface ScannedFrame {
   readonly recordOffsets: readonly number[];
 }
 
-export interface SegmentScan {
+interface SegmentScan {
   /** Sequence from the header, or undefined if the header is damaged. */
   readonly segmentSequence: number | undefined;
   readonly frames: readonly ScannedFrame[];
@@ -38,7 +38,7 @@ const frameMagicBytes = (() => {
 })();
 
 /** Checks one frame at `offset`: magic, length, record count, each record's and the frame's checksum. */
-export function verifyFrame(buffer: Buffer, offset: number): ScannedFrame | { problem: string } {
+function verifyFrame(buffer: Buffer, offset: number): ScannedFrame | { problem: string } {
   if (buffer.length - offset < frameHeaderBytes) return { problem: 'frame header incomplete' };
   if (buffer.readUInt32LE(offset) !== frameMagic) return { problem: 'frame magic missing' };
   const frameBytes = buffer.readUInt32LE(offset + 4);
@@ -63,7 +63,7 @@ export function verifyFrame(buffer: Buffer, offset: number): ScannedFrame | { pr
 }
 
 /** Whether any valid frame starts at or after `from` (found by its magic, then fully verified). */
-export function hasValidFrameFrom(buffer: Buffer, from: number): boolean {
+function hasValidFrameFrom(buffer: Buffer, from: number): boolean {
   let position = buffer.indexOf(frameMagicBytes, from);
   while (position >= 0) {
     if (!('problem' in verifyFrame(buffer, position))) return true;

@@ -14,8 +14,8 @@ import { crc32cUpdate } from './crc32c.js';
 import { StorageError, assert, storageErrorFromSystem } from './errors.js';
 import { closeFile, fullSync, openFile, syncDirectory, writeFully } from './file-io.js';
 
-export const snapshotDataFileName = 'data';
-export const snapshotMetaFileName = 'meta.json';
+const snapshotDataFileName = 'data';
+const snapshotMetaFileName = 'meta.json';
 const snapshotDirectoryPattern = /^snapshot-(\d{20})-(\d{20})$/;
 const temporaryPrefix = 'tmp-';
 const checksumReadBytes = 1 << 20;
@@ -29,7 +29,7 @@ export interface SnapshotStoreOptions {
   readonly contextBytesMax: number;
 }
 
-export interface SnapshotInfo {
+interface SnapshotInfo {
   readonly metadata: SnapshotMetadata;
   /** The runtime's opaque, JSON-serialisable context (e.g. member addresses). */
   readonly context: unknown;
@@ -87,7 +87,7 @@ function parseMeta(text: string, path: string): MetaFile {
 }
 
 /** Writes one snapshot. Feed it with `write`, or write `dataPath` directly (e.g. a SQLite backup), then `commit`. */
-export class SnapshotWriter {
+class SnapshotWriter {
   private dataBytesWritten = 0;
   private finished = false;
   private constructor(

@@ -5,7 +5,7 @@
  * source is passed in.
  */
 
-export interface BackoffLimits {
+interface BackoffLimits {
   readonly backoffBaseMs: number;
   readonly backoffMsMax: number;
 }

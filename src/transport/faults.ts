@@ -15,7 +15,7 @@
  *   directions go on in order, nothing lost but what the bounds dropped.
  */
 
-export interface PeerFault {
+interface PeerFault {
   readonly dropOutbound: boolean;
   readonly dropInbound: boolean;
   readonly delayMs: number;

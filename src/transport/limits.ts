@@ -36,7 +36,7 @@ export interface TransportLimits {
   readonly inboundConnectionsMax: number;
 }
 
-export const defaultTransportLimits: TransportLimits = {
+const defaultTransportLimits: TransportLimits = {
   frameBytesMax: 16 * 1024 * 1024,
   peerQueueMessageCountMax: 4096,
   peerQueueBytesMax: 64 * 1024 * 1024,

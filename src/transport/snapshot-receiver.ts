@@ -16,7 +16,7 @@ import type { TransportLimits } from './limits.js';
 import type { SnapshotBegin, SnapshotEnd } from './protocol.js';
 import type { SnapshotHandler, SnapshotSender } from './types.js';
 
-export interface SnapshotReceiveContext {
+interface SnapshotReceiveContext {
   readonly limits: TransportLimits;
   readonly snapshotDirectory: string;
   readonly nodeId: string;

@@ -18,7 +18,7 @@ export interface TlsOptions {
   readonly ca?: string | Buffer;
 }
 
-export interface HostPort {
+interface HostPort {
   readonly host: string;
   readonly port: number;
 }
@@ -37,7 +37,7 @@ export function formatAddress(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-export interface TcpNetworkLimits {
+interface TcpNetworkLimits {
   /** Sockets open on the listener at once, TLS handshakes in progress included (`net.Server.maxConnections`). */
   readonly socketsMax: number;
   /** A TLS handshake not finished in this time is abandoned. */
