@@ -172,7 +172,7 @@ export class Raft {
 
   // ------------------------------------------------------------------ role changes
 
-  private reset(term: number): void {
+  #reset(term: number): void {
     if (term !== this.term) {
       this.term = term;
       this.vote = '';
@@ -180,7 +180,7 @@ export class Raft {
     this.leaderId = '';
     this.electionElapsedTicks = 0;
     this.heartbeatElapsedTicks = 0;
-    this.resetRandomizedElectionTimeout();
+    this.#resetRandomizedElectionTimeout();
     abortLeaderTransfer(this);
     this.votes.clear();
     this.progress.clear();
@@ -191,14 +191,14 @@ export class Raft {
     failPendingReads(this);
   }
 
-  private resetRandomizedElectionTimeout(): void {
+  #resetRandomizedElectionTimeout(): void {
     const sample = this.config.random();
     assert(sample >= 0 && sample < 1, `config.random() returned ${sample}, outside [0, 1)`);
     this.randomizedElectionTimeoutTicks = this.config.electionTicks + Math.floor(sample * this.config.electionTicks);
   }
 
   becomeFollower(term: number, leaderId: NodeId): void {
-    this.reset(term);
+    this.#reset(term);
     this.role = 'follower';
     this.leaderId = leaderId;
     this.emit('became-follower', { leaderId });
@@ -215,7 +215,7 @@ export class Raft {
 
   becomeCandidate(): void {
     assert(this.role !== 'leader', 'invalid transition leader -> candidate');
-    this.reset(this.term + 1);
+    this.#reset(this.term + 1);
     this.vote = this.id;
     this.role = 'candidate';
     this.emit('became-candidate', {});
@@ -223,7 +223,7 @@ export class Raft {
 
   becomeLeader(): void {
     assert(this.role === 'candidate', `invalid transition ${this.role} -> leader`);
-    this.reset(this.term);
+    this.#reset(this.term);
     this.role = 'leader';
     this.leaderId = this.id;
     syncProgressWithMembership(this);

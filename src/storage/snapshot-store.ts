@@ -88,15 +88,21 @@ function parseMeta(text: string, path: string): MetaFile {
 
 /** Writes one snapshot. Feed it with `write`, or write `dataPath` directly (e.g. a SQLite backup), then `commit`. */
 class SnapshotWriter {
-  private dataBytesWritten = 0;
-  private finished = false;
+  #dataBytesWritten = 0;
+  #finished = false;
+  readonly #store: SnapshotStore;
+  readonly #fd: number;
+
   private constructor(
-    private readonly store: SnapshotStore,
+    store: SnapshotStore,
     readonly metadata: SnapshotMetadata,
     readonly context: unknown,
     readonly temporaryDirectory: string,
-    private readonly fd: number,
-  ) {}
+    fd: number,
+  ) {
+    this.#store = store;
+    this.#fd = fd;
+  }
 
   /** The data file being written; a producer may write it itself instead of calling `write`. */
   get dataPath(): string {
@@ -116,26 +122,26 @@ class SnapshotWriter {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    assert(!this.finished, 'snapshot writer is still open');
-    if (this.dataBytesWritten + chunk.length > this.store.options.snapshotBytesMax) {
-      throw new StorageError('TOO_LARGE', `snapshot data exceeds snapshotBytesMax ${this.store.options.snapshotBytesMax}`);
+    assert(!this.#finished, 'snapshot writer is still open');
+    if (this.#dataBytesWritten + chunk.length > this.#store.options.snapshotBytesMax) {
+      throw new StorageError('TOO_LARGE', `snapshot data exceeds snapshotBytesMax ${this.#store.options.snapshotBytesMax}`);
     }
     try {
-      await writeFully(this.fd, chunk, this.dataBytesWritten);
+      await writeFully(this.#fd, chunk, this.#dataBytesWritten);
     } catch (error) {
       throw storageErrorFromSystem(error, `writing snapshot data ${this.dataPath}`);
     }
-    this.dataBytesWritten += chunk.length;
+    this.#dataBytesWritten += chunk.length;
   }
 
   /** Makes the snapshot durable and visible; removes snapshots beyond the retain count. */
   async commit(): Promise<SnapshotInfo> {
-    assert(!this.finished, 'snapshot writer is still open');
-    this.finished = true;
+    assert(!this.#finished, 'snapshot writer is still open');
+    this.#finished = true;
     try {
-      await fullSync(this.fd);
-      await closeFile(this.fd);
-      return await this.store.publish(this);
+      await fullSync(this.#fd);
+      await closeFile(this.#fd);
+      return await this.#store.publish(this);
     } catch (error) {
       await fs.promises.rm(this.temporaryDirectory, { recursive: true, force: true }).catch(() => undefined);
       throw storageErrorFromSystem(error, `committing snapshot ${this.metadata.index}/${this.metadata.term}`);
@@ -143,15 +149,15 @@ class SnapshotWriter {
   }
 
   async abort(): Promise<void> {
-    if (this.finished) return;
-    this.finished = true;
-    await closeFile(this.fd).catch(() => undefined);
+    if (this.#finished) return;
+    this.#finished = true;
+    await closeFile(this.#fd).catch(() => undefined);
     await fs.promises.rm(this.temporaryDirectory, { recursive: true, force: true });
   }
 }
 
 export class SnapshotStore {
-  private snapshots: SnapshotInfo[] = [];
+  #snapshots: SnapshotInfo[] = [];
 
   private constructor(
     readonly directory: string,
@@ -169,23 +175,23 @@ export class SnapshotStore {
         await fs.promises.rm(join(directory, name), { recursive: true, force: true });
         continue;
       }
-      if (snapshotDirectoryPattern.test(name)) store.snapshots.push(await readSnapshotInfo(join(directory, name)));
+      if (snapshotDirectoryPattern.test(name)) store.#snapshots.push(await readSnapshotInfo(join(directory, name)));
     }
-    store.sortNewestFirst();
+    store.#sortNewestFirst();
     return store;
   }
 
   /** Snapshots, newest first. */
   list(): readonly SnapshotInfo[] {
-    return this.snapshots;
+    return this.#snapshots;
   }
 
   latest(): SnapshotInfo | undefined {
-    return this.snapshots[0];
+    return this.#snapshots[0];
   }
 
   find(index: number, term: number): SnapshotInfo | undefined {
-    return this.snapshots.find((info) => info.metadata.index === index && info.metadata.term === term);
+    return this.#snapshots.find((info) => info.metadata.index === index && info.metadata.term === term);
   }
 
   async begin(metadata: SnapshotMetadata, context: unknown = null): Promise<SnapshotWriter> {
@@ -228,17 +234,17 @@ export class SnapshotStore {
     await fs.promises.rename(writer.temporaryDirectory, finalDirectory);
     await syncDirectory(this.directory);
     const info = infoFromMeta(meta, finalDirectory);
-    this.snapshots = this.snapshots.filter((other) => other.metadata.index !== meta.index || other.metadata.term !== meta.term);
-    this.snapshots.push(info);
-    this.sortNewestFirst();
-    await this.removeBeyondRetainCount();
+    this.#snapshots = this.#snapshots.filter((other) => other.metadata.index !== meta.index || other.metadata.term !== meta.term);
+    this.#snapshots.push(info);
+    this.#sortNewestFirst();
+    await this.#removeBeyondRetainCount();
     return info;
   }
 
   /** Removes every snapshot whose metadata `unusable` picks; returns what it removed. */
   async discardWhere(unusable: (metadata: SnapshotMetadata) => boolean): Promise<SnapshotInfo[]> {
-    const discarded = this.snapshots.filter((info) => unusable(info.metadata));
-    this.snapshots = this.snapshots.filter((info) => !unusable(info.metadata));
+    const discarded = this.#snapshots.filter((info) => unusable(info.metadata));
+    this.#snapshots = this.#snapshots.filter((info) => !unusable(info.metadata));
     for (const info of discarded) await removeDirectoryAtomically(join(info.dataPath, '..'), this.directory);
     return discarded;
   }
@@ -263,13 +269,13 @@ export class SnapshotStore {
     }
   }
 
-  private sortNewestFirst(): void {
-    this.snapshots.sort((a, b) => b.metadata.index - a.metadata.index || b.metadata.term - a.metadata.term);
+  #sortNewestFirst(): void {
+    this.#snapshots.sort((a, b) => b.metadata.index - a.metadata.index || b.metadata.term - a.metadata.term);
   }
 
-  private async removeBeyondRetainCount(): Promise<void> {
-    const removed = this.snapshots.slice(this.options.retainCount);
-    this.snapshots = this.snapshots.slice(0, this.options.retainCount);
+  async #removeBeyondRetainCount(): Promise<void> {
+    const removed = this.#snapshots.slice(this.options.retainCount);
+    this.#snapshots = this.#snapshots.slice(0, this.options.retainCount);
     for (const info of removed) await removeDirectoryAtomically(join(info.dataPath, '..'), this.directory);
   }
 }

@@ -37,7 +37,7 @@ class History {
    * Per applied index, the lowest term a node was in when it applied it. The entry was
    * committed in that term or earlier (a node learns a commit from a leader of its term).
    */
-  private readonly appliedInTerm = new Map<number, number>();
+  readonly #appliedInTerm = new Map<number, number>();
 
   recordRole(id: NodeId, term: number, role: string, lastIndex: number): void {
     if (role !== 'leader') return;
@@ -48,7 +48,7 @@ class History {
       // every index committed in an earlier term. (A late leader of an older term need
       // not have entries committed in later terms.)
       let required = 0;
-      for (const [index, appliedTerm] of this.appliedInTerm) if (appliedTerm < term && index > required) required = index;
+      for (const [index, appliedTerm] of this.#appliedInTerm) if (appliedTerm < term && index > required) required = index;
       assert.ok(lastIndex >= required, `leader ${id} of term ${term} ends at ${lastIndex} < ${required}, committed earlier`);
     }
     this.leaders.set(term, id);
@@ -59,7 +59,7 @@ class History {
     const existing = this.applied.get(index);
     assert.ok(existing === undefined || existing === value, `${id} applied ${value} at ${index}, another node ${existing}`);
     this.applied.set(index, value);
-    this.appliedInTerm.set(index, Math.min(nodeTerm, this.appliedInTerm.get(index) ?? Infinity));
+    this.#appliedInTerm.set(index, Math.min(nodeTerm, this.#appliedInTerm.get(index) ?? Infinity));
   }
 }
 
@@ -68,14 +68,14 @@ class Simulation {
   network: Message[] = [];
   cut = new Set<NodeId>();
   readonly history = new History();
-  private proposalCount = 0;
-  private readCount = 0;
+  #proposalCount = 0;
+  #readCount = 0;
   readsAnswered = 0;
   readsFailed = 0;
 
   /** Node 6 joins later (empty storage) through add-learner, add-voter and leaves with remove-node. */
-  private readonly joinerChanges: readonly ConfChangeType[] = ['add-learner', 'add-voter', 'remove-node'];
-  private joinerStage = 0;
+  readonly #joinerChanges: readonly ConfChangeType[] = ['add-learner', 'add-voter', 'remove-node'];
+  #joinerStage = 0;
 
   constructor(
     readonly random: () => number,
@@ -94,16 +94,16 @@ class Simulation {
   }
 
   joinerProgress(): number {
-    return this.joinerStage;
+    return this.#joinerStage;
   }
 
   changeMembership(): void {
     const leader = this.leader();
-    const type = this.joinerChanges[this.joinerStage];
+    const type = this.#joinerChanges[this.#joinerStage];
     if (leader?.raw === undefined || type === undefined) return;
     try {
       leader.raw.proposeConfChange({ type, nodeId: joinerId, context: new Uint8Array(0) });
-      this.joinerStage++;
+      this.#joinerStage++;
     } catch (error) {
       if (!(error instanceof RaftError)) throw error;
     }
@@ -195,20 +195,20 @@ class Simulation {
     const leader = this.leader();
     if (leader?.raw === undefined) return;
     try {
-      leader.raw.propose(encoder.encode(`p${++this.proposalCount}`));
+      leader.raw.propose(encoder.encode(`p${++this.#proposalCount}`));
     } catch (error) {
       if (!(error instanceof RaftError)) throw error;
     }
   }
 
   /** Nodes down or cut off; kept at most 2 of 5 so that a quorum can always form. */
-  private faultCount(): number {
+  #faultCount(): number {
     return this.nodes.filter((n) => n.id !== joinerId && (n.raw === undefined || this.cut.has(n.id))).length;
   }
 
   crashOrRestart(node: SimNode): void {
     if (node.raw === undefined) this.start(node);
-    else if (this.faultCount() < 2 || this.cut.has(node.id)) {
+    else if (this.#faultCount() < 2 || this.cut.has(node.id)) {
       node.raw = undefined; // everything not yet persisted is lost
       node.lastCommit = 0;
     }
@@ -216,7 +216,7 @@ class Simulation {
 
   togglePartition(id: NodeId): void {
     if (this.cut.has(id)) this.cut.delete(id);
-    else if (this.faultCount() < 2 || this.nodes.find((n) => n.id === id)?.raw === undefined) this.cut.add(id);
+    else if (this.#faultCount() < 2 || this.nodes.find((n) => n.id === id)?.raw === undefined) this.cut.add(id);
   }
 
   compact(node: SimNode): void {
@@ -244,7 +244,7 @@ class Simulation {
     try {
       // Linearizability: the answer must cover every commit anywhere before the request.
       const committedAnywhere = Math.max(...this.nodes.map((n) => n.raw?.status().commit ?? 0));
-      raw.readIndex(encoder.encode(`${committedAnywhere}:${++this.readCount}`));
+      raw.readIndex(encoder.encode(`${committedAnywhere}:${++this.#readCount}`));
     } catch (error) {
       if (!(error instanceof RaftError && error.code === 'READ_QUEUE_FULL')) throw error;
     }
