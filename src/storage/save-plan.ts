@@ -120,7 +120,10 @@ function checkJoin(fresh: readonly Entry[], projection: Projection, context: Pla
     if (entry.index > projection.hardState.commit || entry.index > projection.lastIndex) break;
     const existingTerm = context.settledTerm(entry.index);
     if (existingTerm !== undefined && existingTerm !== entry.term) {
-      throw invalid(`entry ${entry.index} (term ${entry.term}) would replace committed entry ${entry.index} (term ${existingTerm}); commit is ${projection.hardState.commit}`);
+      throw invalid(
+        `entry ${entry.index} (term ${entry.term}) would replace committed entry ${entry.index} (term ${existingTerm}); ` +
+          `commit is ${projection.hardState.commit}`,
+      );
     }
   }
 }

@@ -350,11 +350,15 @@ export class InteractionEnv {
     const state = this.#state(id);
     if (state.raw === undefined) return [`${id}: down`];
     const s = state.raw.status();
+    const transferee = s.leadTransferee ? ` transferee=${s.leadTransferee}` : '';
     const lines = [
-      `${id}: ${s.role} term=${s.term} vote=${s.vote || '-'} leader=${s.leaderId || '-'} commit=${s.commit} applied=${s.applied} last=${s.lastIndex} voters=(${s.confState.voters.join(',')}) learners=(${s.confState.learners.join(',')})${s.leadTransferee ? ` transferee=${s.leadTransferee}` : ''}`,
+      `${id}: ${s.role} term=${s.term} vote=${s.vote || '-'} leader=${s.leaderId || '-'} commit=${s.commit} applied=${s.applied} last=${s.lastIndex}` +
+        ` voters=(${s.confState.voters.join(',')}) learners=(${s.confState.learners.join(',')})${transferee}`,
     ];
     for (const [peer, p] of Object.entries(s.progress)) {
-      lines.push(`  ${peer}: match=${p.match} next=${p.next} ${p.state}${p.isLearner ? ' learner' : ''}${p.pendingSnapshotIndex ? ` pending-snapshot=${p.pendingSnapshotIndex}` : ''} inflight=${p.inflightMessageCount}`);
+      const learner = p.isLearner ? ' learner' : '';
+      const pendingSnapshot = p.pendingSnapshotIndex ? ` pending-snapshot=${p.pendingSnapshotIndex}` : '';
+      lines.push(`  ${peer}: match=${p.match} next=${p.next} ${p.state}${learner}${pendingSnapshot} inflight=${p.inflightMessageCount}`);
     }
     return lines;
   }

@@ -164,7 +164,10 @@ test('SIGKILL at random moments never loses an acknowledged save and never leave
   } finally {
     removeDirectory(directory);
   }
-  console.log(`crash test: ${kills} kills (${powerLosses} with simulated power loss), ${acknowledgedTotal} acknowledged operations, ${repairs} torn tails repaired, ${killedMidSave} kills with durable unacknowledged saves, final last index ${model.lastIndex}`);
+  console.log(
+    `crash test: ${kills} kills (${powerLosses} with simulated power loss), ${acknowledgedTotal} acknowledged operations, ` +
+      `${repairs} torn tails repaired, ${killedMidSave} kills with durable unacknowledged saves, final last index ${model.lastIndex}`,
+  );
   assert.ok(kills >= 10, `only ${kills} kills ran`);
   assert.ok(acknowledgedTotal > kills, 'children made progress between kills');
   assert.ok(repairs > 0, 'simulated power losses exercised torn-tail repair');

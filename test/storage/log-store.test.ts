@@ -323,7 +323,12 @@ test('a second open of the same directory is refused with LOCKED, in this proces
   await withStore('lock', {}, async (directory, _reopen, store) => {
     await assert.rejects(DurableStorage.open(directory), isCode('LOCKED'));
     const { spawnSync } = await import('node:child_process');
-    const script = `import('${new URL('../../src/storage/durable-storage.ts', import.meta.url).href}').then(m => m.DurableStorage.open(${JSON.stringify(directory)})).then(() => process.exit(0), (e) => { console.log(e.code + ': ' + e.message); process.exit(3); })`;
+    const moduleUrl = new URL('../../src/storage/durable-storage.ts', import.meta.url).href;
+    const script = [
+      `import('${moduleUrl}')`,
+      `.then(m => m.DurableStorage.open(${JSON.stringify(directory)}))`,
+      `.then(() => process.exit(0), (e) => { console.log(e.code + ': ' + e.message); process.exit(3); })`,
+    ].join('');
     const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(child.status, 3, child.stderr);
     assert.match(child.stdout, /^LOCKED: data directory .* is locked by running process \d+/);
