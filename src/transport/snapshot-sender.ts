@@ -124,7 +124,7 @@ class SendSession {
 
 export async function sendSnapshotFile(context: SnapshotSendContext, request: SnapshotSendRequest): Promise<void> {
   const { limits } = context;
-  const totalBytes = await fileSize(request.filePath);
+  const totalBytes = await fileBytes(request.filePath);
   if (totalBytes > limits.snapshotBytesMax) {
     throw new TransportError('INVALID_ARGUMENT', `snapshot file of ${totalBytes} bytes exceeds snapshotBytesMax ${limits.snapshotBytesMax}`);
   }
@@ -153,7 +153,7 @@ export async function sendSnapshotFile(context: SnapshotSendContext, request: Sn
   }
 }
 
-async function fileSize(filePath: string): Promise<number> {
+async function fileBytes(filePath: string): Promise<number> {
   try {
     return (await stat(filePath)).size;
   } catch (error) {

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hasQuorum, majorityCommitIndex, quorumSize, voteResult } from '../../src/raft/quorum.js';
+import { hasQuorum, majorityCommitIndex, quorumCount, voteResult } from '../../src/raft/quorum.js';
 import { Inflights, Progress } from '../../src/raft/progress.js';
 
 test('quorum: majority sizes', () => {
-  assert.deepEqual([1, 2, 3, 4, 5].map(quorumSize), [1, 2, 2, 3, 3]);
+  assert.deepEqual([1, 2, 3, 4, 5].map(quorumCount), [1, 2, 2, 3, 3]);
 });
 
 test('quorum: the commit index is the highest index a majority has', () => {
