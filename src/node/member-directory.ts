@@ -85,7 +85,7 @@ export class MemberDirectory {
     const result: Entry[] = [];
     let next = low;
     while (next < high) {
-      const batch = this.#state.storage.entries(next, high, coreLimits.maxCommittedBytesPerReady);
+      const batch = this.#state.storage.entries(next, high, coreLimits.committedBytesPerReadyMax);
       assert(batch.length > 0, `storage returned no entries at ${next}`);
       result.push(...batch);
       next += batch.length;

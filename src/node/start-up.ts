@@ -18,11 +18,11 @@ import type { Snapshots } from './snapshots.js';
 
 /** Core limits: generous for a SQL workload, each a named bound. */
 export const coreLimits = {
-  maxSizePerMessageBytes: 1024 * 1024,
-  maxInflightMessages: 256,
-  maxInflightBytes: 32 * 1024 * 1024,
-  maxUncommittedEntriesBytes: 256 * 1024 * 1024,
-  maxCommittedBytesPerReady: 16 * 1024 * 1024,
+  messageBytesMax: 1024 * 1024,
+  inflightMessageCountMax: 256,
+  inflightBytesMax: 32 * 1024 * 1024,
+  uncommittedEntriesBytesMax: 256 * 1024 * 1024,
+  committedBytesPerReadyMax: 16 * 1024 * 1024,
 } as const;
 
 export interface StartUpParts {
@@ -97,7 +97,7 @@ export class StartUp {
       preVote: true,
       checkQuorum: true,
       readOnly: 'safe',
-      maxPendingReads: config.pendingReadCountMax,
+      pendingReadCountMax: config.pendingReadCountMax,
       random,
       logger: (event) => logger.debug({ ...event, raftEvent: event.event }, 'raft'),
       ...coreLimits,

@@ -9,29 +9,29 @@
 import { RaftError } from './errors.js';
 import type { ConfChange, ConfChangeType, ConfState, NodeId } from './types.js';
 
-const CONF_CHANGE_VERSION = 1;
-const TYPE_CODES: readonly ConfChangeType[] = ['add-voter', 'add-learner', 'remove-node'];
+const confChangeVersion = 1;
+const confChangeTypeCodes: readonly ConfChangeType[] = ['add-voter', 'add-learner', 'remove-node'];
 /** Node ids are short names; this bounds what a decoder accepts. */
-export const NODE_ID_BYTES_MAX = 1024;
+export const nodeIdBytesMax = 1024;
 /** The context carries a member's addresses; this bounds what a decoder accepts. */
-export const CONF_CHANGE_CONTEXT_BYTES_MAX = 64 * 1024;
+export const confChangeContextBytesMax = 64 * 1024;
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
 export function encodeConfChange(change: ConfChange): Uint8Array {
-  const typeCode = TYPE_CODES.indexOf(change.type);
+  const typeCode = confChangeTypeCodes.indexOf(change.type);
   if (typeCode < 0) throw new RaftError('INVALID_ARGUMENT', `unknown conf change type ${String(change.type)}`);
   const idBytes = textEncoder.encode(change.nodeId);
-  if (idBytes.length === 0 || idBytes.length > NODE_ID_BYTES_MAX) {
-    throw new RaftError('INVALID_ARGUMENT', `node id must be 1..${NODE_ID_BYTES_MAX} bytes, got ${idBytes.length}`);
+  if (idBytes.length === 0 || idBytes.length > nodeIdBytesMax) {
+    throw new RaftError('INVALID_ARGUMENT', `node id must be 1..${nodeIdBytesMax} bytes, got ${idBytes.length}`);
   }
-  if (change.context.length > CONF_CHANGE_CONTEXT_BYTES_MAX) {
-    throw new RaftError('INVALID_ARGUMENT', `conf change context exceeds ${CONF_CHANGE_CONTEXT_BYTES_MAX} bytes`);
+  if (change.context.length > confChangeContextBytesMax) {
+    throw new RaftError('INVALID_ARGUMENT', `conf change context exceeds ${confChangeContextBytesMax} bytes`);
   }
   const out = new Uint8Array(2 + 2 + idBytes.length + 4 + change.context.length);
   const view = new DataView(out.buffer);
-  out[0] = CONF_CHANGE_VERSION;
+  out[0] = confChangeVersion;
   out[1] = typeCode + 1;
   view.setUint16(2, idBytes.length);
   out.set(idBytes, 4);
@@ -45,11 +45,11 @@ export function decodeConfChange(bytes: Uint8Array): ConfChange {
     throw new RaftError('INVALID_ARGUMENT', `malformed conf change: ${why}`);
   };
   if (bytes.length < 8) fail(`${bytes.length} bytes is too short`);
-  if (bytes[0] !== CONF_CHANGE_VERSION) fail(`unsupported version ${String(bytes[0])}`);
-  const type = TYPE_CODES[(bytes[1] ?? 0) - 1] ?? fail(`unknown type code ${String(bytes[1])}`);
+  if (bytes[0] !== confChangeVersion) fail(`unsupported version ${String(bytes[0])}`);
+  const type = confChangeTypeCodes[(bytes[1] ?? 0) - 1] ?? fail(`unknown type code ${String(bytes[1])}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const idLength = view.getUint16(2);
-  if (idLength === 0 || idLength > NODE_ID_BYTES_MAX) fail(`node id length ${idLength}`);
+  if (idLength === 0 || idLength > nodeIdBytesMax) fail(`node id length ${idLength}`);
   if (bytes.length < 8 + idLength) fail('truncated node id');
   let nodeId = '';
   try {
@@ -58,7 +58,7 @@ export function decodeConfChange(bytes: Uint8Array): ConfChange {
     fail(`node id is not UTF-8 (${String(cause)})`);
   }
   const contextLength = view.getUint32(4 + idLength);
-  if (contextLength > CONF_CHANGE_CONTEXT_BYTES_MAX) fail(`context length ${contextLength}`);
+  if (contextLength > confChangeContextBytesMax) fail(`context length ${contextLength}`);
   if (bytes.length !== 8 + idLength + contextLength) fail(`length ${bytes.length} does not match its fields`);
   const context = bytes.slice(8 + idLength);
   return { type, nodeId, context };

@@ -12,34 +12,34 @@ interface ConfHistoryItem {
   readonly confState: ConfState;
 }
 
-export function normalizeConfState(confState: ConfState): ConfState {
+function normalizeConfState(confState: ConfState): ConfState {
   return { voters: sortedIds(confState.voters), learners: sortedIds(confState.learners) };
 }
 
 export class ConfHistory {
   /** Ascending by index; never empty; [0] is the base. */
-  private items: ConfHistoryItem[];
+  #items: ConfHistoryItem[];
   /**
    * After a snapshot restore: indexes strictly between the last committed index we knew
    * and the snapshot's index, whose membership we never saw. at() refuses them.
    */
-  private unknown: { from: number; to: number } | undefined;
+  #unknown: { from: number; to: number } | undefined;
 
   constructor(baseIndex: number, base: ConfState) {
-    this.items = [{ index: baseIndex, confState: normalizeConfState(base) }];
+    this.#items = [{ index: baseIndex, confState: normalizeConfState(base) }];
   }
 
   latest(): ConfState {
-    return this.latestItem().confState;
+    return this.#latestItem().confState;
   }
 
   /** The index of the newest conf-change entry (or of the base). */
   latestIndex(): number {
-    return this.latestItem().index;
+    return this.#latestItem().index;
   }
 
-  private latestItem(): ConfHistoryItem {
-    const last = this.items[this.items.length - 1];
+  #latestItem(): ConfHistoryItem {
+    const last = this.#items[this.#items.length - 1];
     assert(last !== undefined, 'conf history is never empty');
     return last;
   }
@@ -51,9 +51,9 @@ export class ConfHistory {
   onAppend(entries: readonly Entry[]): boolean {
     const first = entries[0];
     if (first === undefined) return false;
-    const before = this.items.length;
-    while (this.items.length > 1 && this.latestItem().index >= first.index) this.items.pop();
-    const truncated = this.items.length !== before;
+    const before = this.#items.length;
+    while (this.#items.length > 1 && this.#latestItem().index >= first.index) this.#items.pop();
+    const truncated = this.#items.length !== before;
     return this.record(entries) || truncated;
   }
 
@@ -63,7 +63,7 @@ export class ConfHistory {
     for (const entry of entries) {
       if (entry.type !== 'conf-change') continue;
       const change = decodeConfChange(entry.data);
-      this.items.push({ index: entry.index, confState: applyConfChange(this.latest(), change) });
+      this.#items.push({ index: entry.index, confState: applyConfChange(this.latest(), change) });
       recorded = true;
     }
     return recorded;
@@ -71,16 +71,16 @@ export class ConfHistory {
 
   /** Membership as of `index`; throws INVALID_ARGUMENT below the history's start or in a gap. */
   at(index: number): ConfState {
-    if (this.unknown !== undefined && index >= this.unknown.from && index <= this.unknown.to) {
+    if (this.#unknown !== undefined && index >= this.#unknown.from && index <= this.#unknown.to) {
       throw new RaftError(
         'INVALID_ARGUMENT',
-        `membership at ${index} is unknown: a snapshot at ${this.unknown.to + 1} replaced the log after ${this.unknown.from - 1}`,
+        `membership at ${index} is unknown: a snapshot at ${this.#unknown.to + 1} replaced the log after ${this.#unknown.from - 1}`,
       );
     }
     let found: ConfState | undefined;
-    for (const item of this.items) if (item.index <= index) found = item.confState;
+    for (const item of this.#items) if (item.index <= index) found = item.confState;
     if (found === undefined) {
-      throw new RaftError('INVALID_ARGUMENT', `membership at ${index} predates the log start ${this.items[0]?.index}`);
+      throw new RaftError('INVALID_ARGUMENT', `membership at ${index} predates the log start ${this.#items[0]?.index}`);
     }
     return found;
   }
@@ -88,9 +88,9 @@ export class ConfHistory {
   /** Forgets what no index >= keepAt needs: keeps the last item at or below it and all after. */
   trim(keepAt: number): void {
     let keepFrom = 0;
-    for (let i = 0; i < this.items.length; i++) if ((this.items[i]?.index ?? 0) <= keepAt) keepFrom = i;
-    if (keepFrom > 0) this.items = this.items.slice(keepFrom);
-    if (this.unknown !== undefined && keepAt > this.unknown.to) this.unknown = undefined;
+    for (let i = 0; i < this.#items.length; i++) if ((this.#items[i]?.index ?? 0) <= keepAt) keepFrom = i;
+    if (keepFrom > 0) this.#items = this.#items.slice(keepFrom);
+    if (this.#unknown !== undefined && keepAt > this.#unknown.to) this.#unknown = undefined;
   }
 
   /**
@@ -102,8 +102,8 @@ export class ConfHistory {
    */
   restore(snapshotIndex: number, confState: ConfState, committedIndex: number): void {
     assert(committedIndex < snapshotIndex, `restoring a snapshot at ${snapshotIndex} at or below commit ${committedIndex}`);
-    const kept = this.items.filter((item) => item.index <= committedIndex);
-    this.items = [...kept, { index: snapshotIndex, confState: normalizeConfState(confState) }];
-    this.unknown = committedIndex + 1 <= snapshotIndex - 1 ? { from: committedIndex + 1, to: snapshotIndex - 1 } : undefined;
+    const kept = this.#items.filter((item) => item.index <= committedIndex);
+    this.#items = [...kept, { index: snapshotIndex, confState: normalizeConfState(confState) }];
+    this.#unknown = committedIndex + 1 <= snapshotIndex - 1 ? { from: committedIndex + 1, to: snapshotIndex - 1 } : undefined;
   }
 }

@@ -2,14 +2,14 @@
 import { RaftError } from './errors.js';
 import type { RaftConfig } from './types.js';
 
-export const DEFAULT_LEASE_DRIFT_TICKS = 1;
-export const DEFAULT_MAX_COMMITTED_BYTES_PER_READY = 64 * 1024 * 1024;
-export const DEFAULT_MAX_QUEUED_MESSAGES = 10_000;
+const leaseDriftTicksDefault = 1;
+const committedBytesPerReadyMaxDefault = 64 * 1024 * 1024;
+const queuedMessageCountMaxDefault = 10_000;
 
 export interface ValidatedConfig extends RaftConfig {
   readonly leaseDriftTicks: number;
-  readonly maxCommittedBytesPerReady: number;
-  readonly maxQueuedMessages: number;
+  readonly committedBytesPerReadyMax: number;
+  readonly queuedMessageCountMax: number;
 }
 
 function invalid(message: string): never {
@@ -31,26 +31,38 @@ export function validateConfig(config: RaftConfig): ValidatedConfig {
   if (config.electionTicks <= config.heartbeatTicks) {
     invalid(`electionTicks (${config.electionTicks}) must be greater than heartbeatTicks (${config.heartbeatTicks})`);
   }
-  requireInteger('maxSizePerMessageBytes', config.maxSizePerMessageBytes, 1);
-  requireInteger('maxInflightMessages', config.maxInflightMessages, 1);
-  requireInteger('maxInflightBytes', config.maxInflightBytes, 1);
-  if (config.maxInflightBytes < config.maxSizePerMessageBytes) {
-    invalid(`maxInflightBytes (${config.maxInflightBytes}) must be >= maxSizePerMessageBytes (${config.maxSizePerMessageBytes})`);
+  const limits = validateLimits(config);
+  const leaseDriftTicks = validateReads(config);
+  if (typeof config.preVote !== 'boolean') invalid('preVote must be a boolean');
+  if (typeof config.checkQuorum !== 'boolean') invalid('checkQuorum must be a boolean');
+  return { ...config, ...limits, leaseDriftTicks };
+}
+
+/** The bounds on messages, flight windows and queues, with the optional ones defaulted. */
+function validateLimits(config: RaftConfig): Pick<ValidatedConfig, 'committedBytesPerReadyMax' | 'queuedMessageCountMax'> {
+  requireInteger('messageBytesMax', config.messageBytesMax, 1);
+  requireInteger('inflightMessageCountMax', config.inflightMessageCountMax, 1);
+  requireInteger('inflightBytesMax', config.inflightBytesMax, 1);
+  if (config.inflightBytesMax < config.messageBytesMax) {
+    invalid(`inflightBytesMax (${config.inflightBytesMax}) must be >= messageBytesMax (${config.messageBytesMax})`);
   }
-  requireInteger('maxUncommittedEntriesBytes', config.maxUncommittedEntriesBytes, 1);
-  requireInteger('maxPendingReads', config.maxPendingReads, 1);
-  const maxCommittedBytesPerReady = config.maxCommittedBytesPerReady ?? DEFAULT_MAX_COMMITTED_BYTES_PER_READY;
-  requireInteger('maxCommittedBytesPerReady', maxCommittedBytesPerReady, 1);
-  const maxQueuedMessages = config.maxQueuedMessages ?? DEFAULT_MAX_QUEUED_MESSAGES;
-  requireInteger('maxQueuedMessages', maxQueuedMessages, 1);
+  requireInteger('uncommittedEntriesBytesMax', config.uncommittedEntriesBytesMax, 1);
+  requireInteger('pendingReadCountMax', config.pendingReadCountMax, 1);
+  const committedBytesPerReadyMax = config.committedBytesPerReadyMax ?? committedBytesPerReadyMaxDefault;
+  requireInteger('committedBytesPerReadyMax', committedBytesPerReadyMax, 1);
+  const queuedMessageCountMax = config.queuedMessageCountMax ?? queuedMessageCountMaxDefault;
+  requireInteger('queuedMessageCountMax', queuedMessageCountMax, 1);
+  return { committedBytesPerReadyMax, queuedMessageCountMax };
+}
+
+/** The read mode and the lease's drift margin (defaulted), which must be below electionTicks. */
+function validateReads(config: RaftConfig): number {
   if (config.readOnly !== 'safe' && config.readOnly !== 'lease') invalid(`readOnly must be 'safe' or 'lease'`);
   if (config.readOnly === 'lease' && !config.checkQuorum) invalid(`readOnly 'lease' requires checkQuorum`);
-  const leaseDriftTicks = config.leaseDriftTicks ?? DEFAULT_LEASE_DRIFT_TICKS;
+  const leaseDriftTicks = config.leaseDriftTicks ?? leaseDriftTicksDefault;
   requireInteger('leaseDriftTicks', leaseDriftTicks, 0);
   if (leaseDriftTicks >= config.electionTicks) {
     invalid(`leaseDriftTicks (${leaseDriftTicks}) must be less than electionTicks (${config.electionTicks})`);
   }
-  if (typeof config.preVote !== 'boolean') invalid('preVote must be a boolean');
-  if (typeof config.checkQuorum !== 'boolean') invalid('checkQuorum must be a boolean');
-  return { ...config, leaseDriftTicks, maxCommittedBytesPerReady, maxQueuedMessages };
+  return leaseDriftTicks;
 }

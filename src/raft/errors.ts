@@ -1,7 +1,7 @@
 /** Errors the core throws to its caller, with machine-readable codes. */
 import type { NodeId } from './types.js';
 
-export type RaftErrorCode =
+type RaftErrorCode =
   /** This node is not the leader; `leaderId` is a hint ('' when unknown). */
   | 'NOT_LEADER'
   /** The leader refused the proposal: a leadership transfer is in progress, the
@@ -11,7 +11,7 @@ export type RaftErrorCode =
   | 'CONF_CHANGE_PENDING'
   /** The membership change makes no sense against the current membership. */
   | 'CONF_CHANGE_INVALID'
-  /** maxPendingReads ReadIndex requests are already waiting. */
+  /** pendingReadCountMax ReadIndex requests are already waiting. */
   | 'READ_QUEUE_FULL'
   /** A leadership transfer to a node that cannot take it (itself, a learner, a non-member). */
   | 'TRANSFER_INVALID'

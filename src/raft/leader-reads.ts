@@ -13,8 +13,8 @@ export function readIndex(raft: Raft, context: Uint8Array): void {
   if (!(context instanceof Uint8Array) || context.length === 0) {
     throw new RaftError('INVALID_ARGUMENT', 'a read context must be a non-empty Uint8Array');
   }
-  if (raft.reads.size() + raft.readStates.length >= raft.config.maxPendingReads) {
-    throw new RaftError('READ_QUEUE_FULL', `maxPendingReads (${raft.config.maxPendingReads}) reads are pending`);
+  if (raft.reads.size() + raft.readStates.length >= raft.config.pendingReadCountMax) {
+    throw new RaftError('READ_QUEUE_FULL', `pendingReadCountMax (${raft.config.pendingReadCountMax}) reads are pending`);
   }
   if (raft.log.term(raft.log.committed) !== raft.term) {
     // Raft §6.4: a new leader learns the commit index only by committing an entry of its term.

@@ -14,7 +14,7 @@ export function transferLeadership(raft: Raft, to: NodeId): void {
   if (!raft.confState.voters.includes(to)) throw new RaftError('TRANSFER_INVALID', `${to} is not a voter`);
   if (raft.leadTransferee === to) return;
   abortLeaderTransfer(raft);
-  raft.electionElapsed = 0;
+  raft.electionElapsedTicks = 0;
   raft.leadTransferee = to;
   raft.emit('leader-transfer-started', { to });
   const progress = raft.progress.get(to);

@@ -3,13 +3,12 @@
  * runtime has been handed in Ready but not yet confirmed with advance().
  */
 import { assert } from './errors.js';
+import { entryOverheadBytes } from './types.js';
 import type { Entry, Snapshot } from './types.js';
 
-/** Per-entry overhead counted in byte limits, so even empty entries have a size. */
-export const ENTRY_OVERHEAD_BYTES = 16;
-
+/** What `entry` counts for in byte limits (see entryOverheadBytes). */
 export function entryBytes(entry: Entry): number {
-  return entry.data.byteLength + ENTRY_OVERHEAD_BYTES;
+  return entry.data.byteLength + entryOverheadBytes;
 }
 
 export function entriesBytes(entries: readonly Entry[]): number {
@@ -18,14 +17,14 @@ export function entriesBytes(entries: readonly Entry[]): number {
   return total;
 }
 
-/** The longest prefix of `entries` within `maxBytes`, but at least one entry. */
-export function limitBytes(entries: Entry[], maxBytes: number): Entry[] {
+/** The longest prefix of `entries` within `bytesMax`, but at least one entry. */
+export function limitBytes(entries: Entry[], bytesMax: number): Entry[] {
   let total = 0;
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i];
     assert(entry !== undefined, 'entry in bounds');
     total += entryBytes(entry);
-    if (i > 0 && total > maxBytes) return entries.slice(0, i);
+    if (i > 0 && total > bytesMax) return entries.slice(0, i);
   }
   return entries;
 }

@@ -8,7 +8,7 @@ import { entryBytes } from './log-unstable.js';
 import { RaftStorageError } from './types.js';
 import type { ConfState, Entry, HardState, RaftStorage, Snapshot } from './types.js';
 
-export interface MemoryStorageOptions {
+interface MemoryStorageOptions {
   /**
    * The bootstrap membership. A cluster is bootstrapped with a snapshot of the empty
    * state machine at index 1, term 1 that carries it (hard state term 1, commit 1).
@@ -21,53 +21,53 @@ export interface MemoryStorageOptions {
 }
 
 export class MemoryStorage implements RaftStorage {
-  private hardState: HardState = { term: 0, vote: '', commit: 0 };
-  private currentSnapshot: Snapshot;
+  #hardState: HardState = { term: 0, vote: '', commit: 0 };
+  #currentSnapshot: Snapshot;
   /** The last discarded entry (index and term); the log starts right after it. */
-  private compacted = { index: 0, term: 0 };
+  #compacted = { index: 0, term: 0 };
   /** log[i] has index compacted.index + 1 + i. */
-  private log: Entry[] = [];
-  private snapshotUnavailable = false;
+  #log: Entry[] = [];
+  #snapshotUnavailable = false;
 
   constructor(options: MemoryStorageOptions = {}) {
     const confState = options.confState ?? { voters: [], learners: [] };
     const hasMembers = confState.voters.length + confState.learners.length > 0;
     const index = options.bootstrapIndex ?? (hasMembers ? 1 : 0);
-    this.currentSnapshot = { metadata: { index, term: index, confState }, data: new Uint8Array(0) };
-    this.compacted = { index, term: index };
-    this.hardState = { term: index, vote: '', commit: index };
+    this.#currentSnapshot = { metadata: { index, term: index, confState }, data: new Uint8Array(0) };
+    this.#compacted = { index, term: index };
+    this.#hardState = { term: index, vote: '', commit: index };
   }
 
   initialState(): { hardState: HardState; confState: ConfState } {
-    return { hardState: this.hardState, confState: this.currentSnapshot.metadata.confState };
+    return { hardState: this.#hardState, confState: this.#currentSnapshot.metadata.confState };
   }
 
   hardStateNow(): HardState {
-    return this.hardState;
+    return this.#hardState;
   }
 
   setHardState(hardState: HardState): void {
-    this.hardState = hardState;
+    this.#hardState = hardState;
   }
 
   firstIndex(): number {
-    return this.compacted.index + 1;
+    return this.#compacted.index + 1;
   }
 
   lastIndex(): number {
-    return this.compacted.index + this.log.length;
+    return this.#compacted.index + this.#log.length;
   }
 
   term(index: number): number {
-    if (index < this.compacted.index) throw new RaftStorageError('COMPACTED', `index ${index} is compacted`);
+    if (index < this.#compacted.index) throw new RaftStorageError('COMPACTED', `index ${index} is compacted`);
     if (index > this.lastIndex()) throw new RaftStorageError('UNAVAILABLE', `index ${index} is beyond the log`);
-    if (index === this.compacted.index) return this.compacted.term;
-    const entry = this.log[index - this.compacted.index - 1];
+    if (index === this.#compacted.index) return this.#compacted.term;
+    const entry = this.#log[index - this.#compacted.index - 1];
     assert(entry !== undefined, 'entry within bounds');
     return entry.term;
   }
 
-  entries(low: number, high: number, maxBytes: number): Entry[] {
+  entries(low: number, high: number, bytesMax: number): Entry[] {
     if (low < this.firstIndex()) throw new RaftStorageError('COMPACTED', `index ${low} is compacted`);
     if (high > this.lastIndex() + 1) {
       throw new RaftStorageError('UNAVAILABLE', `entries up to ${high - 1} requested, last is ${this.lastIndex()}`);
@@ -77,25 +77,25 @@ export class MemoryStorage implements RaftStorage {
     const out: Entry[] = [];
     let totalBytes = 0;
     for (let index = low; index < high; index++) {
-      const entry = this.log[index - offset];
+      const entry = this.#log[index - offset];
       assert(entry !== undefined, 'entry within bounds');
       totalBytes += entryBytes(entry);
-      if (out.length > 0 && totalBytes > maxBytes) break;
+      if (out.length > 0 && totalBytes > bytesMax) break;
       out.push(entry);
     }
     return out;
   }
 
   snapshot(): Snapshot {
-    if (this.snapshotUnavailable) {
+    if (this.#snapshotUnavailable) {
       throw new RaftStorageError('SNAPSHOT_TEMPORARILY_UNAVAILABLE', 'snapshot is being produced');
     }
-    return this.currentSnapshot;
+    return this.#currentSnapshot;
   }
 
   /** Tests: make snapshot() throw SNAPSHOT_TEMPORARILY_UNAVAILABLE until set back. */
   setSnapshotUnavailable(unavailable: boolean): void {
-    this.snapshotUnavailable = unavailable;
+    this.#snapshotUnavailable = unavailable;
   }
 
   /**
@@ -113,32 +113,32 @@ export class MemoryStorage implements RaftStorage {
     if (firstKept.index > this.lastIndex() + 1) {
       throw new RaftStorageError('UNAVAILABLE', `append at ${firstKept.index} leaves a gap after ${this.lastIndex()}`);
     }
-    this.log.length = firstKept.index - offset; // drops the conflicting suffix, if any
-    for (const entry of kept) this.log.push(entry);
+    this.#log.length = firstKept.index - offset; // drops the conflicting suffix, if any
+    for (const entry of kept) this.#log.push(entry);
   }
 
   /** Replaces the whole log with a snapshot received from the leader. */
   applySnapshot(snapshot: Snapshot): void {
-    if (snapshot.metadata.index <= this.currentSnapshot.metadata.index) {
+    if (snapshot.metadata.index <= this.#currentSnapshot.metadata.index) {
       throw new RaftStorageError(
         'COMPACTED',
-        `snapshot at ${snapshot.metadata.index} is not newer than ${this.currentSnapshot.metadata.index}`,
+        `snapshot at ${snapshot.metadata.index} is not newer than ${this.#currentSnapshot.metadata.index}`,
       );
     }
-    this.currentSnapshot = snapshot;
-    this.compacted = { index: snapshot.metadata.index, term: snapshot.metadata.term };
-    this.log = [];
+    this.#currentSnapshot = snapshot;
+    this.#compacted = { index: snapshot.metadata.index, term: snapshot.metadata.term };
+    this.#log = [];
   }
 
   /** Records a snapshot of the state machine as of `index` (<= lastIndex), keeping the log. */
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
-    if (index <= this.currentSnapshot.metadata.index) {
-      throw new RaftStorageError('COMPACTED', `snapshot at ${index} is not newer than ${this.currentSnapshot.metadata.index}`);
+    if (index <= this.#currentSnapshot.metadata.index) {
+      throw new RaftStorageError('COMPACTED', `snapshot at ${index} is not newer than ${this.#currentSnapshot.metadata.index}`);
     }
     if (index > this.lastIndex()) throw new RaftStorageError('UNAVAILABLE', `snapshot at ${index} beyond the log`);
     const term = this.term(index);
-    this.currentSnapshot = { metadata: { index, term, confState }, data };
-    return this.currentSnapshot;
+    this.#currentSnapshot = { metadata: { index, term, confState }, data };
+    return this.#currentSnapshot;
   }
 
   /**
@@ -146,16 +146,16 @@ export class MemoryStorage implements RaftStorage {
    * go: a follower that needs them gets the snapshot instead.
    */
   compact(index: number): void {
-    if (index > this.currentSnapshot.metadata.index) {
+    if (index > this.#currentSnapshot.metadata.index) {
       throw new RaftStorageError(
         'UNAVAILABLE',
-        `cannot compact to ${index}: the snapshot is at ${this.currentSnapshot.metadata.index}`,
+        `cannot compact to ${index}: the snapshot is at ${this.#currentSnapshot.metadata.index}`,
       );
     }
-    if (index <= this.compacted.index) return;
+    if (index <= this.#compacted.index) return;
     const term = this.term(index);
-    this.log = this.log.slice(index - this.compacted.index);
-    this.compacted = { index, term };
+    this.#log = this.#log.slice(index - this.#compacted.index);
+    this.#compacted = { index, term };
   }
 }
 

@@ -2,20 +2,20 @@
  * The shape of messages the core accepts. The network may deliver anything; the core
  * must not crash on it, so step() drops what fails this cheap check.
  */
-import { MESSAGE_TYPES } from './types.js';
+import { messageTypes } from './types.js';
 import type { Entry, Message, Snapshot } from './types.js';
 
 /** The context or data of a message or entry that carries none. */
-export const EMPTY_BYTES = new Uint8Array(0);
+export const emptyBytes = new Uint8Array(0);
 
-const NUMBER_FIELDS = ['term', 'logTerm', 'index', 'commit', 'rejectHint'] as const;
+const numberFields = ['term', 'logTerm', 'index', 'commit', 'rejectHint'] as const;
 
 /** A cheap shape check: the network may deliver anything; the core must not crash on it. */
 export function isWellFormed(message: Message): boolean {
   if (typeof message !== 'object' || message === null) return false;
-  if (!MESSAGE_TYPES.includes(message.type)) return false;
+  if (!messageTypes.includes(message.type)) return false;
   if (typeof message.from !== 'string' || typeof message.to !== 'string') return false;
-  for (const field of NUMBER_FIELDS) {
+  for (const field of numberFields) {
     const value = message[field];
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) return false;
   }

@@ -7,56 +7,56 @@ import type { ProgressState, ProgressStatus } from './types.js';
 
 /** A bounded window of MsgApp messages sent but not yet acknowledged, by count and bytes. */
 export class Inflights {
-  private readonly maxMessages: number;
-  private readonly maxBytes: number;
+  readonly #messageCountMax: number;
+  readonly #bytesMax: number;
   /** Last entry index of each in-flight message, ascending, with its byte size. */
-  private items: { index: number; bytes: number }[] = [];
-  private totalBytes = 0;
+  #items: { index: number; bytes: number }[] = [];
+  #totalBytes = 0;
 
-  constructor(maxMessages: number, maxBytes: number) {
-    this.maxMessages = maxMessages;
-    this.maxBytes = maxBytes;
+  constructor(messageCountMax: number, bytesMax: number) {
+    this.#messageCountMax = messageCountMax;
+    this.#bytesMax = bytesMax;
   }
 
   add(index: number, bytes: number): void {
     assert(!this.full(), 'adding to a full inflight window');
-    const last = this.items[this.items.length - 1];
+    const last = this.#items[this.#items.length - 1];
     assert(last === undefined || index > last.index, `inflight index ${index} not increasing`);
-    this.items.push({ index, bytes });
-    this.totalBytes += bytes;
+    this.#items.push({ index, bytes });
+    this.#totalBytes += bytes;
   }
 
   /** Frees every message whose last index is <= `index` (acknowledged). */
   freeLE(index: number): void {
     let freed = 0;
-    for (const item of this.items) {
+    for (const item of this.#items) {
       if (item.index > index) break;
-      this.totalBytes -= item.bytes;
+      this.#totalBytes -= item.bytes;
       freed++;
     }
-    if (freed > 0) this.items = this.items.slice(freed);
+    if (freed > 0) this.#items = this.#items.slice(freed);
   }
 
   freeFirstOne(): void {
-    const first = this.items[0];
+    const first = this.#items[0];
     if (first !== undefined) this.freeLE(first.index);
   }
 
   full(): boolean {
-    return this.items.length >= this.maxMessages || this.totalBytes >= this.maxBytes;
+    return this.#items.length >= this.#messageCountMax || this.#totalBytes >= this.#bytesMax;
   }
 
   count(): number {
-    return this.items.length;
+    return this.#items.length;
   }
 
   bytes(): number {
-    return this.totalBytes;
+    return this.#totalBytes;
   }
 
   reset(): void {
-    this.items = [];
-    this.totalBytes = 0;
+    this.#items = [];
+    this.#totalBytes = 0;
   }
 }
 
@@ -65,7 +65,7 @@ export class Progress {
   next: number;
   state: ProgressState = 'probe';
   /** In 'snapshot' state: the index of the snapshot sent. */
-  pendingSnapshot = 0;
+  pendingSnapshotIndex = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
   /** In 'probe' state: one MsgApp is out; wait for an answer or a heartbeat response. */
@@ -81,20 +81,20 @@ export class Progress {
     this.inflights = inflights;
   }
 
-  private resetState(state: ProgressState): void {
+  #resetState(state: ProgressState): void {
     this.probeSent = false;
-    this.pendingSnapshot = 0;
+    this.pendingSnapshotIndex = 0;
     this.state = state;
     this.inflights.reset();
   }
 
   becomeProbe(): void {
     if (this.state === 'snapshot') {
-      const pendingSnapshot = this.pendingSnapshot;
-      this.resetState('probe');
-      this.next = Math.max(this.match + 1, pendingSnapshot + 1);
+      const pendingSnapshotIndex = this.pendingSnapshotIndex;
+      this.#resetState('probe');
+      this.next = Math.max(this.match + 1, pendingSnapshotIndex + 1);
     } else {
-      this.resetState('probe');
+      this.#resetState('probe');
       this.next = this.match + 1;
     }
   }
@@ -105,19 +105,19 @@ export class Progress {
    * with no match, so rejections walk back as far as the follower's real log.
    */
   forgetMatch(leaderLastIndex: number): void {
-    this.resetState('probe');
+    this.#resetState('probe');
     this.match = 0;
     this.next = leaderLastIndex + 1;
   }
 
   becomeReplicate(): void {
-    this.resetState('replicate');
+    this.#resetState('replicate');
     this.next = this.match + 1;
   }
 
   becomeSnapshot(snapshotIndex: number): void {
-    this.resetState('snapshot');
-    this.pendingSnapshot = snapshotIndex;
+    this.#resetState('snapshot');
+    this.pendingSnapshotIndex = snapshotIndex;
   }
 
   /** An acknowledgement up to `index`; false if it is stale. */
@@ -173,8 +173,8 @@ export class Progress {
       state: this.state,
       isLearner: this.isLearner,
       recentActive: this.recentActive,
-      inflightMessages: this.inflights.count(),
-      pendingSnapshot: this.pendingSnapshot,
+      inflightMessageCount: this.inflights.count(),
+      pendingSnapshotIndex: this.pendingSnapshotIndex,
     };
   }
 }

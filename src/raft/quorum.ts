@@ -1,9 +1,9 @@
 /** Majority arithmetic over the voters. Learners never count. */
 import type { NodeId } from './types.js';
 
-export type VoteResult = 'won' | 'lost' | 'pending';
+type VoteResult = 'won' | 'lost' | 'pending';
 
-export function quorumSize(voterCount: number): number {
+export function quorumCount(voterCount: number): number {
   return Math.floor(voterCount / 2) + 1;
 }
 
@@ -14,7 +14,7 @@ export function quorumSize(voterCount: number): number {
 export function majorityCommitIndex(voters: readonly NodeId[], matchOf: (id: NodeId) => number): number {
   if (voters.length === 0) return 0;
   const matches = voters.map(matchOf).sort((a, b) => b - a);
-  return matches[quorumSize(voters.length) - 1] ?? 0;
+  return matches[quorumCount(voters.length) - 1] ?? 0;
 }
 
 /** Whether `votes` (true granted, false rejected) decide an election among `voters`. */
@@ -27,7 +27,7 @@ export function voteResult(voters: readonly NodeId[], votes: ReadonlyMap<NodeId,
     if (vote === true) granted++;
     if (vote === false) rejected++;
   }
-  const quorum = quorumSize(voters.length);
+  const quorum = quorumCount(voters.length);
   if (granted >= quorum) return 'won';
   if (voters.length - rejected < quorum) return 'lost';
   return 'pending';
@@ -37,5 +37,5 @@ export function voteResult(voters: readonly NodeId[], votes: ReadonlyMap<NodeId,
 export function hasQuorum(voters: readonly NodeId[], active: (id: NodeId) => boolean): boolean {
   let count = 0;
   for (const id of voters) if (active(id)) count++;
-  return count >= quorumSize(voters.length);
+  return count >= quorumCount(voters.length);
 }

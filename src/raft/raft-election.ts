@@ -2,7 +2,7 @@
  * Elections: the election timer, campaigns (pre-vote first when configured, Raft
  * dissertation §9.6), answering vote requests, and the candidate's step function.
  */
-import { EMPTY_BYTES } from './message-shape.js';
+import { emptyBytes } from './message-shape.js';
 import { voteResult } from './quorum.js';
 import type { Raft } from './raft.js';
 import { onMessageFromLeader } from './raft-follower.js';
@@ -10,14 +10,14 @@ import { broadcastAppend } from './raft-replication.js';
 import type { Message, MessageType, NodeId } from './types.js';
 
 /** The context of a vote caused by leadership transfer: it overrides leader stickiness. */
-export const CAMPAIGN_TRANSFER_CONTEXT: Uint8Array = new TextEncoder().encode('campaign-transfer');
+export const campaignTransferContext: Uint8Array = new TextEncoder().encode('campaign-transfer');
 
 type CampaignKind = 'pre-election' | 'election';
 
 export function tickElection(raft: Raft): void {
-  raft.electionElapsed++;
-  if (raft.isVoter() && raft.electionElapsed >= raft.randomizedElectionTimeout) {
-    raft.electionElapsed = 0;
+  raft.electionElapsedTicks++;
+  if (raft.isVoter() && raft.electionElapsedTicks >= raft.randomizedElectionTimeoutTicks) {
+    raft.electionElapsedTicks = 0;
     hup(raft, false);
   }
 }
@@ -48,7 +48,7 @@ function campaign(raft: Raft, kind: CampaignKind, transfer: boolean): void {
     onElectionWon(raft, kind, transfer);
     return;
   }
-  const context = transfer ? CAMPAIGN_TRANSFER_CONTEXT : EMPTY_BYTES;
+  const context = transfer ? campaignTransferContext : emptyBytes;
   for (const id of raft.confState.voters) {
     if (id === raft.id) continue;
     raft.send({ type, to: id, term: voteTerm, index: raft.log.lastIndex(), logTerm: raft.log.lastTerm(), context });
@@ -76,7 +76,7 @@ export function onVoteRequest(raft: Raft, message: Message): void {
   if (canVote && raft.log.isUpToDate(message.index, message.logTerm)) {
     raft.send({ type: responseType, to: message.from, term: message.term });
     if (!isPreVote) {
-      raft.electionElapsed = 0;
+      raft.electionElapsedTicks = 0;
       raft.vote = message.from;
     }
   } else {

@@ -12,7 +12,7 @@ export function stepFollower(raft: Raft, message: Message): void {
     case 'MsgApp':
     case 'MsgHeartbeat':
     case 'MsgSnap':
-      raft.electionElapsed = 0;
+      raft.electionElapsedTicks = 0;
       raft.leaderId = message.from;
       onMessageFromLeader(raft, message);
       return;

@@ -13,10 +13,10 @@ import { broadcastAppend, broadcastHeartbeat, fillWindow, sendAppend } from './r
 import type { Entry, Message, NodeId } from './types.js';
 
 export function tickHeartbeat(raft: Raft): void {
-  raft.heartbeatElapsed++;
-  raft.electionElapsed++;
-  if (raft.electionElapsed >= raft.config.electionTicks) {
-    raft.electionElapsed = 0;
+  raft.heartbeatElapsedTicks++;
+  raft.electionElapsedTicks++;
+  if (raft.electionElapsedTicks >= raft.config.electionTicks) {
+    raft.electionElapsedTicks = 0;
     if (raft.config.checkQuorum && !checkQuorumActive(raft)) {
       raft.emit('check-quorum-failed', {});
       raft.becomeFollower(raft.term, '');
@@ -24,8 +24,8 @@ export function tickHeartbeat(raft: Raft): void {
     }
     if (raft.leadTransferee !== '') abortLeaderTransfer(raft);
   }
-  if (raft.heartbeatElapsed >= raft.config.heartbeatTicks) {
-    raft.heartbeatElapsed = 0;
+  if (raft.heartbeatElapsedTicks >= raft.config.heartbeatTicks) {
+    raft.heartbeatElapsedTicks = 0;
     broadcastHeartbeat(raft);
   }
 }
@@ -117,7 +117,7 @@ function onCommitAdvanced(raft: Raft): void {
 export function onEntriesPersisted(raft: Raft, last: Entry): void {
   if (!raft.log.unstable.stableTo(last.index, last.term)) return;
   const self = raft.role === 'leader' ? raft.progress.get(raft.id) : undefined;
-  if (self !== undefined && self.maybeUpdate(last.index) && maybeCommit(raft)) broadcastAppend(raft);
+  if (self?.maybeUpdate(last.index) && maybeCommit(raft)) broadcastAppend(raft);
 }
 
 export function forgetFollowerLog(raft: Raft, id: NodeId): void {
@@ -140,7 +140,7 @@ export function reportSnapshot(raft: Raft, id: NodeId, status: 'finish' | 'failu
   }
   const progress = raft.role === 'leader' ? raft.progress.get(id) : undefined;
   if (progress === undefined || progress.state !== 'snapshot') return;
-  if (status === 'failure') progress.pendingSnapshot = 0;
+  if (status === 'failure') progress.pendingSnapshotIndex = 0;
   progress.becomeProbe();
   // Wait for a heartbeat response before probing, as etcd does: the follower may still be applying.
   progress.probeSent = true;

@@ -158,14 +158,14 @@ export class RaftLog {
     this.unstable.restore(snapshot);
   }
 
-  /** Entries in [low, lastIndex], at most maxBytes (at least one). Undefined if `low` is compacted. */
-  entriesFrom(low: number, maxBytes: number): Entry[] | undefined {
+  /** Entries in [low, lastIndex], at most bytesMax (at least one). Undefined if `low` is compacted. */
+  entriesFrom(low: number, bytesMax: number): Entry[] | undefined {
     if (low > this.lastIndex()) return [];
-    return this.slice(low, this.lastIndex() + 1, maxBytes);
+    return this.slice(low, this.lastIndex() + 1, bytesMax);
   }
 
-  /** Entries in [low, high) within maxBytes (at least one). Undefined if `low` is compacted. */
-  slice(low: number, high: number, maxBytes: number): Entry[] | undefined {
+  /** Entries in [low, high) within bytesMax (at least one). Undefined if `low` is compacted. */
+  slice(low: number, high: number, bytesMax: number): Entry[] | undefined {
     if (low >= high) return [];
     if (low < this.firstIndex()) return undefined;
     assert(high <= this.lastIndex() + 1, `slice up to ${high - 1} beyond ${this.lastIndex()}`);
@@ -173,7 +173,7 @@ export class RaftLog {
     let out: Entry[] = [];
     if (low < unstableOffset) {
       try {
-        out = this.storage.entries(low, Math.min(high, unstableOffset), maxBytes);
+        out = this.storage.entries(low, Math.min(high, unstableOffset), bytesMax);
       } catch (error) {
         if (error instanceof RaftStorageError && error.code === 'COMPACTED') return undefined;
         throw error;
@@ -183,7 +183,7 @@ export class RaftLog {
     if (high > unstableOffset) {
       out = out.concat(this.unstable.slice(Math.max(low, unstableOffset), high));
     }
-    return limitBytes(out, maxBytes);
+    return limitBytes(out, bytesMax);
   }
 
   hasNextCommittedEntries(): boolean {
@@ -191,11 +191,11 @@ export class RaftLog {
     return this.committed > this.applied;
   }
 
-  /** Committed entries not yet handed out for applying, within maxBytes (at least one). */
-  nextCommittedEntries(maxBytes: number): Entry[] {
+  /** Committed entries not yet handed out for applying, within bytesMax (at least one). */
+  nextCommittedEntries(bytesMax: number): Entry[] {
     if (!this.hasNextCommittedEntries()) return [];
     const low = Math.max(this.applied + 1, this.firstIndex());
-    const entries = this.slice(low, this.committed + 1, maxBytes);
+    const entries = this.slice(low, this.committed + 1, bytesMax);
     assert(entries !== undefined, `committed entries from ${low} are compacted before being applied`);
     return entries;
   }

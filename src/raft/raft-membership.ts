@@ -16,7 +16,7 @@ export function loadConfChangesFromLog(raft: Raft, low: number): void {
   let next = low;
   // Each batch returns at least one entry, so this ends after at most lastIndex - low + 1 rounds.
   while (next <= lastIndex) {
-    const batch = raft.log.slice(next, lastIndex + 1, raft.config.maxSizePerMessageBytes);
+    const batch = raft.log.slice(next, lastIndex + 1, raft.config.messageBytesMax);
     assert(batch !== undefined && batch.length > 0, `log entries from ${next} readable at start`);
     raft.confHistory.record(batch);
     next += batch.length;
@@ -56,5 +56,5 @@ export function syncProgressWithMembership(raft: Raft): void {
 }
 
 export function newProgress(raft: Raft, next: number, isLearner: boolean): Progress {
-  return new Progress(next, isLearner, new Inflights(raft.config.maxInflightMessages, raft.config.maxInflightBytes));
+  return new Progress(next, isLearner, new Inflights(raft.config.inflightMessageCountMax, raft.config.inflightBytesMax));
 }

@@ -42,8 +42,8 @@ function refuseDuringTransferOrRemoval(raft: Raft): void {
 function appendProposal(raft: Raft, type: EntryType, data: Uint8Array): { index: number; term: number } {
   // Like etcd, only payload bytes count, so empty entries (a new term's no-op) never do.
   const bytes = data.byteLength;
-  if (raft.uncommittedBytes > 0 && raft.uncommittedBytes + bytes > raft.config.maxUncommittedEntriesBytes) {
-    throw new RaftError('PROPOSAL_DROPPED', `uncommitted entries would exceed maxUncommittedEntriesBytes (${raft.config.maxUncommittedEntriesBytes})`);
+  if (raft.uncommittedBytes > 0 && raft.uncommittedBytes + bytes > raft.config.uncommittedEntriesBytesMax) {
+    throw new RaftError('PROPOSAL_DROPPED', `uncommitted entries would exceed uncommittedEntriesBytesMax (${raft.config.uncommittedEntriesBytesMax})`);
   }
   raft.uncommittedBytes += bytes;
   const entry = appendEntries(raft, [{ type, data }]);

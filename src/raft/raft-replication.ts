@@ -5,7 +5,7 @@
  */
 import { assert } from './errors.js';
 import { entriesBytes } from './log-unstable.js';
-import { EMPTY_BYTES } from './message-shape.js';
+import { emptyBytes } from './message-shape.js';
 import type { Progress } from './progress.js';
 import type { Raft } from './raft.js';
 import { RaftStorageError } from './types.js';
@@ -35,7 +35,7 @@ export function sendAppend(raft: Raft, to: NodeId): void {
 
 /** Sends as many MsgApp as the in-flight window allows. */
 export function fillWindow(raft: Raft, to: NodeId): void {
-  for (let sent = 0; sent < raft.config.maxInflightMessages; sent++) {
+  for (let sent = 0; sent < raft.config.inflightMessageCountMax; sent++) {
     if (!maybeSendAppend(raft, to, false)) return;
   }
 }
@@ -45,7 +45,7 @@ function maybeSendAppend(raft: Raft, to: NodeId, sendIfEmpty: boolean): boolean 
   if (progress === undefined || progress.isPaused()) return false;
   const previousIndex = progress.next - 1;
   const previousTerm = raft.log.term(previousIndex);
-  const entries = previousTerm === undefined ? undefined : raft.log.entriesFrom(progress.next, raft.config.maxSizePerMessageBytes);
+  const entries = previousTerm === undefined ? undefined : raft.log.entriesFrom(progress.next, raft.config.messageBytesMax);
   if (previousTerm === undefined || entries === undefined) return sendSnapshot(raft, to, progress);
   if (entries.length === 0 && !sendIfEmpty) return false;
   raft.send({ type: 'MsgApp', to, index: previousIndex, logTerm: previousTerm, entries, commit: raft.log.committed });
@@ -77,7 +77,7 @@ function sendSnapshot(raft: Raft, to: NodeId, progress: Progress): boolean {
 }
 
 export function broadcastHeartbeat(raft: Raft): void {
-  const context = raft.reads.newestContext() ?? EMPTY_BYTES;
+  const context = raft.reads.newestContext() ?? emptyBytes;
   broadcastHeartbeatWithContext(raft, context);
 }
 

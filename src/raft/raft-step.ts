@@ -6,7 +6,7 @@
 import { bytesEqual } from './read-index.js';
 import { isWellFormed } from './message-shape.js';
 import type { Raft } from './raft.js';
-import { CAMPAIGN_TRANSFER_CONTEXT, onVoteRequest, stepCandidate } from './raft-election.js';
+import { campaignTransferContext, onVoteRequest, stepCandidate } from './raft-election.js';
 import { stepFollower } from './raft-follower.js';
 import { stepLeader } from './raft-leader.js';
 import type { Message } from './types.js';
@@ -39,7 +39,7 @@ export function step(raft: Raft, message: Message): void {
 function onHigherTerm(raft: Raft, message: Message): boolean {
   const isVoteRequest = message.type === 'MsgVote' || message.type === 'MsgPreVote';
   if (isVoteRequest) {
-    const forced = bytesEqual(message.context, CAMPAIGN_TRANSFER_CONTEXT);
+    const forced = bytesEqual(message.context, campaignTransferContext);
     if (!forced && inLeaderLease(raft)) {
       raft.emit('ignored-vote-in-lease', { from: message.from, type: message.type });
       return false;
@@ -52,9 +52,9 @@ function onHigherTerm(raft: Raft, message: Message): boolean {
   // Raft §5.2: only a leader's message or a granted vote restarts the election timer.
   // Keeping it on a vote request lets an up-to-date node still time out and win while
   // a behind candidate keeps raising terms (sim note N1).
-  const electionElapsed = raft.electionElapsed;
+  const electionElapsedTicks = raft.electionElapsedTicks;
   raft.becomeFollower(message.term, fromLeader ? message.from : '');
-  if (message.type === 'MsgVote') raft.electionElapsed = electionElapsed;
+  if (message.type === 'MsgVote') raft.electionElapsedTicks = electionElapsedTicks;
   return true;
 }
 
@@ -67,7 +67,7 @@ function onHigherTerm(raft: Raft, message: Message): boolean {
 function inLeaderLease(raft: Raft): boolean {
   if (!raft.config.checkQuorum) return false;
   const electionTicks = raft.config.electionTicks;
-  if (raft.leaderId !== '' && raft.electionElapsed < electionTicks) return true;
+  if (raft.leaderId !== '' && raft.electionElapsedTicks < electionTicks) return true;
   return raft.config.readOnly === 'lease' && raft.tickCount < electionTicks;
 }
 

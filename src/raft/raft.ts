@@ -20,7 +20,7 @@ import { ConfHistory } from './conf-history.js';
 import { RaftError, assert } from './errors.js';
 import { failPendingReads, readIndex } from './leader-reads.js';
 import { abortLeaderTransfer, stepDown, successor, transferLeadership } from './leadership-transfer.js';
-import { EMPTY_BYTES } from './message-shape.js';
+import { emptyBytes } from './message-shape.js';
 import type { Progress } from './progress.js';
 import { hup, tickElection } from './raft-election.js';
 import { forgetFollowerLog, onEntriesPersisted, reportSnapshot, reportUnreachable, tickHeartbeat } from './raft-leader.js';
@@ -51,16 +51,16 @@ export class Raft {
   leadTransferee: NodeId = '';
   pendingConfIndex = 0;
   uncommittedBytes = 0;
-  electionElapsed = 0;
-  heartbeatElapsed = 0;
-  randomizedElectionTimeout = 0;
+  electionElapsedTicks = 0;
+  heartbeatElapsedTicks = 0;
+  randomizedElectionTimeoutTicks = 0;
   /** Ticks since this core started; only for leases. */
   tickCount = 0;
   /** A TimeoutNow went out this term: the lease can no longer be trusted. */
   timeoutNowSentThisTerm = false;
   readonly reads = new ReadIndexQueue();
-  /** Messages dropped because maxQueuedMessages were waiting; reset when ready() takes the queue. */
-  droppedMessages = 0;
+  /** Messages dropped because queuedMessageCountMax were waiting; reset when ready() takes the queue. */
+  droppedMessageCount = 0;
   /** Proposals were appended since the last broadcast (see flushAppends). */
   appendsToFlush = false;
 
@@ -172,15 +172,15 @@ export class Raft {
 
   // ------------------------------------------------------------------ role changes
 
-  private reset(term: number): void {
+  #reset(term: number): void {
     if (term !== this.term) {
       this.term = term;
       this.vote = '';
     }
     this.leaderId = '';
-    this.electionElapsed = 0;
-    this.heartbeatElapsed = 0;
-    this.resetRandomizedElectionTimeout();
+    this.electionElapsedTicks = 0;
+    this.heartbeatElapsedTicks = 0;
+    this.#resetRandomizedElectionTimeout();
     abortLeaderTransfer(this);
     this.votes.clear();
     this.progress.clear();
@@ -191,14 +191,14 @@ export class Raft {
     failPendingReads(this);
   }
 
-  private resetRandomizedElectionTimeout(): void {
+  #resetRandomizedElectionTimeout(): void {
     const sample = this.config.random();
     assert(sample >= 0 && sample < 1, `config.random() returned ${sample}, outside [0, 1)`);
-    this.randomizedElectionTimeout = this.config.electionTicks + Math.floor(sample * this.config.electionTicks);
+    this.randomizedElectionTimeoutTicks = this.config.electionTicks + Math.floor(sample * this.config.electionTicks);
   }
 
   becomeFollower(term: number, leaderId: NodeId): void {
-    this.reset(term);
+    this.#reset(term);
     this.role = 'follower';
     this.leaderId = leaderId;
     this.emit('became-follower', { leaderId });
@@ -215,7 +215,7 @@ export class Raft {
 
   becomeCandidate(): void {
     assert(this.role !== 'leader', 'invalid transition leader -> candidate');
-    this.reset(this.term + 1);
+    this.#reset(this.term + 1);
     this.vote = this.id;
     this.role = 'candidate';
     this.emit('became-candidate', {});
@@ -223,7 +223,7 @@ export class Raft {
 
   becomeLeader(): void {
     assert(this.role === 'candidate', `invalid transition ${this.role} -> leader`);
-    this.reset(this.term);
+    this.#reset(this.term);
     this.role = 'leader';
     this.leaderId = this.id;
     syncProgressWithMembership(this);
@@ -237,7 +237,7 @@ export class Raft {
     for (const progress of this.progress.values()) progress.next = this.log.lastIndex() + 1;
     // Raft §5.4.2/§8: an empty entry of the new term lets earlier entries commit.
     this.pendingConfIndex = this.log.lastIndex();
-    appendEntries(this, [{ type: 'normal', data: EMPTY_BYTES }]);
+    appendEntries(this, [{ type: 'normal', data: emptyBytes }]);
     this.emit('became-leader', {});
   }
 
@@ -276,11 +276,11 @@ export class Raft {
   // ------------------------------------------------------------------ outputs
 
   send(fields: Partial<Message> & { type: MessageType; to: NodeId }): void {
-    if (this.messages.length >= this.config.maxQueuedMessages && fields.type !== 'MsgSnap') {
+    if (this.messages.length >= this.config.queuedMessageCountMax && fields.type !== 'MsgSnap') {
       // The runtime is not calling ready(): behave like a lossy network, which Raft tolerates.
       // (A MsgSnap is kept: the leader waits for its reportSnapshot.)
-      this.droppedMessages++;
-      if (this.droppedMessages === 1) this.emit('message-queue-full', { maxQueuedMessages: this.config.maxQueuedMessages });
+      this.droppedMessageCount++;
+      if (this.droppedMessageCount === 1) this.emit('message-queue-full', { queuedMessageCountMax: this.config.queuedMessageCountMax });
       return;
     }
     this.messages.push({
@@ -294,7 +294,7 @@ export class Raft {
       commit: fields.commit ?? 0,
       reject: fields.reject ?? false,
       rejectHint: fields.rejectHint ?? 0,
-      context: fields.context ?? EMPTY_BYTES,
+      context: fields.context ?? emptyBytes,
       ...(fields.snapshot === undefined ? {} : { snapshot: fields.snapshot }),
     });
   }

@@ -18,36 +18,36 @@ import type {
 } from './types.js';
 
 export class RawNode {
-  private readonly raft: Raft;
-  private previousSoftState: SoftState;
-  private previousHardState: HardState;
+  readonly #raft: Raft;
+  #previousSoftState: SoftState;
+  #previousHardState: HardState;
   /** The Ready handed out and not yet advanced. */
-  private outstanding: Ready | undefined;
+  #outstanding: Ready | undefined;
 
   constructor(config: RaftConfig) {
-    this.raft = new Raft(config);
-    this.previousSoftState = this.softState();
-    this.previousHardState = this.hardState();
+    this.#raft = new Raft(config);
+    this.#previousSoftState = this.#softState();
+    this.#previousHardState = this.#hardState();
   }
 
   /** One unit of abstract time. Election and heartbeat timeouts count these. */
   tick(): void {
-    this.raft.tick();
+    this.#raft.tick();
   }
 
   /** Feeds a message from a peer. Stale, foreign and malformed messages are ignored. */
   step(message: Message): void {
-    this.raft.step(message);
+    this.#raft.step(message);
   }
 
   /** Starts an election now (with pre-vote if configured). No-op on a leader or a non-voter. */
   campaign(): void {
-    this.raft.hup(false);
+    this.#raft.hup(false);
   }
 
   /** Appends a command. Throws RaftError NOT_LEADER (with leaderId) or PROPOSAL_DROPPED. */
   propose(data: Uint8Array): { index: number; term: number } {
-    return this.raft.propose(data);
+    return this.#raft.propose(data);
   }
 
   /**
@@ -55,7 +55,7 @@ export class RawNode {
    * NOT_LEADER, PROPOSAL_DROPPED, CONF_CHANGE_PENDING or CONF_CHANGE_INVALID.
    */
   proposeConfChange(change: ConfChange): { index: number; term: number } {
-    return this.raft.proposeConfChange(change);
+    return this.#raft.proposeConfChange(change);
   }
 
   /**
@@ -64,17 +64,17 @@ export class RawNode {
    * Throws NOT_LEADER, READ_QUEUE_FULL, or INVALID_ARGUMENT for an empty context.
    */
   readIndex(context: Uint8Array): void {
-    this.raft.readIndex(context);
+    this.#raft.readIndex(context);
   }
 
   /** Hands leadership to voter `to` once it is caught up; aborts after an election timeout. */
   transferLeadership(to: NodeId): void {
-    this.raft.transferLeadership(to);
+    this.#raft.transferLeadership(to);
   }
 
   /** Graceful step-down: transfers leadership to successor(), which it returns. */
   stepDown(): NodeId {
-    return this.raft.stepDown();
+    return this.#raft.stepDown();
   }
 
   /**
@@ -83,12 +83,12 @@ export class RawNode {
    * leader and the runtime's hand-over on shutdown. Undefined on a non-leader.
    */
   successor(): NodeId | undefined {
-    return this.raft.successor();
+    return this.#raft.successor();
   }
 
   /** The transport could not reach `id`: a replicating follower goes back to probing. */
   reportUnreachable(id: NodeId): void {
-    this.raft.reportUnreachable(id);
+    this.#raft.reportUnreachable(id);
   }
 
   /**
@@ -101,7 +101,7 @@ export class RawNode {
    * it rather than let it rejoin under the same id.)
    */
   forgetFollowerLog(id: NodeId): void {
-    this.raft.forgetFollowerLog(id);
+    this.#raft.forgetFollowerLog(id);
   }
 
   /**
@@ -111,16 +111,16 @@ export class RawNode {
    * than any timeout the core could guess.
    */
   reportSnapshot(id: NodeId, status: 'finish' | 'failure'): void {
-    this.raft.reportSnapshot(id, status);
+    this.#raft.reportSnapshot(id, status);
   }
 
   status(): RaftStatus {
-    return this.raft.status();
+    return this.#raft.status();
   }
 
   /** The membership including every conf-change entry in the log (applied or not). */
   confState(): ConfState {
-    return this.raft.confState;
+    return this.#raft.confState;
   }
 
   /**
@@ -128,15 +128,15 @@ export class RawNode {
    * index from the log's start (firstIndex - 1) on; throws INVALID_ARGUMENT below it.
    */
   confStateAt(index: number): ConfState {
-    return this.raft.confStateAt(index);
+    return this.#raft.confStateAt(index);
   }
 
   hasReady(): boolean {
-    if (this.outstanding !== undefined) return false;
-    const raft = this.raft;
+    if (this.#outstanding !== undefined) return false;
+    const raft = this.#raft;
     return (
-      !softStatesEqual(this.softState(), this.previousSoftState) ||
-      !hardStatesEqual(this.hardState(), this.previousHardState) ||
+      !softStatesEqual(this.#softState(), this.#previousSoftState) ||
+      !hardStatesEqual(this.#hardState(), this.#previousHardState) ||
       raft.log.unstable.entries.length > 0 ||
       raft.log.unstable.snapshot !== undefined ||
       raft.log.hasNextCommittedEntries() ||
@@ -149,65 +149,65 @@ export class RawNode {
 
   /** Everything to persist, send and apply since the last advance(). Call advance() before the next ready(). */
   ready(): Ready {
-    assert(this.outstanding === undefined, 'ready() called again before advance()');
-    const raft = this.raft;
+    assert(this.#outstanding === undefined, 'ready() called again before advance()');
+    const raft = this.#raft;
     raft.flushAppends();
-    const softState = this.softState();
-    const hardState = this.hardState();
-    const hardStateChanged = !hardStatesEqual(hardState, this.previousHardState);
+    const softState = this.#softState();
+    const hardState = this.#hardState();
+    const hardStateChanged = !hardStatesEqual(hardState, this.#previousHardState);
     const entries = [...raft.log.unstable.entries];
     const snapshot = raft.log.unstable.snapshot;
     const mustSync =
       entries.length > 0 ||
       snapshot !== undefined ||
-      hardState.term !== this.previousHardState.term ||
-      hardState.vote !== this.previousHardState.vote;
+      hardState.term !== this.#previousHardState.term ||
+      hardState.vote !== this.#previousHardState.vote;
     const ready: Ready = {
-      ...(softStatesEqual(softState, this.previousSoftState) ? {} : { softState }),
+      ...(softStatesEqual(softState, this.#previousSoftState) ? {} : { softState }),
       ...(hardStateChanged ? { hardState } : {}),
       entries,
       ...(snapshot === undefined ? {} : { snapshot }),
-      committedEntries: raft.log.nextCommittedEntries(raft.config.maxCommittedBytesPerReady),
+      committedEntries: raft.log.nextCommittedEntries(raft.config.committedBytesPerReadyMax),
       messages: raft.messages,
       readStates: raft.readStates,
       failedReads: raft.failedReads,
       mustSync,
     };
     raft.messages = [];
-    raft.droppedMessages = 0;
+    raft.droppedMessageCount = 0;
     raft.readStates = [];
     raft.failedReads = [];
-    this.previousSoftState = softState;
-    this.previousHardState = hardState;
-    this.outstanding = ready;
+    this.#previousSoftState = softState;
+    this.#previousHardState = hardState;
+    this.#outstanding = ready;
     return ready;
   }
 
   /** The runtime has persisted, sent and applied `ready` (the object ready() returned). */
   advance(ready: Ready): void {
-    assert(ready === this.outstanding, 'advance() must get the Ready returned by the last ready()');
-    this.outstanding = undefined;
-    const log = this.raft.log;
+    assert(ready === this.#outstanding, 'advance() must get the Ready returned by the last ready()');
+    this.#outstanding = undefined;
+    const log = this.#raft.log;
     if (ready.snapshot !== undefined) {
       log.unstable.stableSnapshotTo(ready.snapshot.metadata.index);
       if (ready.snapshot.metadata.index > log.applied) log.appliedTo(ready.snapshot.metadata.index);
     }
     const lastEntry = ready.entries[ready.entries.length - 1];
-    if (lastEntry !== undefined) this.raft.onEntriesPersisted(lastEntry);
+    if (lastEntry !== undefined) this.#raft.onEntriesPersisted(lastEntry);
     const lastCommitted = ready.committedEntries[ready.committedEntries.length - 1];
     if (lastCommitted !== undefined) {
       if (lastCommitted.index > log.applied) log.appliedTo(lastCommitted.index);
-      this.raft.reduceUncommittedBytes(ready.committedEntries);
+      this.#raft.reduceUncommittedBytes(ready.committedEntries);
     }
-    this.raft.trimConfHistory();
+    this.#raft.trimConfHistory();
   }
 
-  private softState(): SoftState {
-    return { leaderId: this.raft.leaderId, role: this.raft.role };
+  #softState(): SoftState {
+    return { leaderId: this.#raft.leaderId, role: this.#raft.role };
   }
 
-  private hardState(): HardState {
-    return { term: this.raft.term, vote: this.raft.vote, commit: this.raft.log.committed };
+  #hardState(): HardState {
+    return { term: this.#raft.term, vote: this.#raft.vote, commit: this.#raft.log.committed };
   }
 }
 

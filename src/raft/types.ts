@@ -78,8 +78,8 @@ export interface RaftStorage {
    * conf-change entries it finds in the log from firstIndex() on.
    */
   initialState(): { readonly hardState: HardState; readonly confState: ConfState };
-  /** Entries in [low, high), at least one even if it alone exceeds maxBytes. */
-  entries(low: number, high: number, maxBytes: number): Entry[];
+  /** Entries in [low, high), at least one even if it alone exceeds bytesMax. */
+  entries(low: number, high: number, bytesMax: number): Entry[];
   /** The term of `index`; valid for firstIndex()-1 (the snapshot's index) up to lastIndex(). */
   term(index: number): number;
   /** The index of the first entry still in the log (snapshot index + 1). */
@@ -88,6 +88,13 @@ export interface RaftStorage {
   /** The most recent snapshot. */
   snapshot(): Snapshot;
 }
+
+/**
+ * What one entry counts for in every byte limit: its data plus this overhead, so even an
+ * empty entry has a size. Part of the storage contract: `entries(low, high, bytesMax)`
+ * counts entries the same way as the core's own limits do.
+ */
+export const entryOverheadBytes = 16;
 
 export type RaftStorageErrorCode = 'COMPACTED' | 'UNAVAILABLE' | 'SNAPSHOT_TEMPORARILY_UNAVAILABLE';
 
@@ -125,7 +132,7 @@ export type MessageType =
   | 'MsgSnap'
   | 'MsgTimeoutNow';
 
-export const MESSAGE_TYPES: readonly MessageType[] = [
+export const messageTypes: readonly MessageType[] = [
   'MsgApp',
   'MsgAppResp',
   'MsgVote',
@@ -221,8 +228,8 @@ export interface ProgressStatus {
   readonly state: ProgressState;
   readonly isLearner: boolean;
   readonly recentActive: boolean;
-  readonly inflightMessages: number;
-  readonly pendingSnapshot: number;
+  readonly inflightMessageCount: number;
+  readonly pendingSnapshotIndex: number;
 }
 
 export interface RaftStatus {
@@ -265,22 +272,22 @@ export interface RaftConfig {
   readonly readOnly: 'safe' | 'lease';
   /** How many ticks the lease is shortened by to cover clock drift; < electionTicks. Default 1. */
   readonly leaseDriftTicks?: number;
-  readonly maxSizePerMessageBytes: number;
-  readonly maxInflightMessages: number;
-  /** Bytes of entries in flight to one follower; >= maxSizePerMessageBytes. */
-  readonly maxInflightBytes: number;
+  readonly messageBytesMax: number;
+  readonly inflightMessageCountMax: number;
+  /** Bytes of entries in flight to one follower; >= messageBytesMax. */
+  readonly inflightBytesMax: number;
   /** Bytes of proposed but uncommitted entries a leader accepts before dropping proposals. */
-  readonly maxUncommittedEntriesBytes: number;
+  readonly uncommittedEntriesBytesMax: number;
   /** ReadIndex requests waiting for an answer, at most. */
-  readonly maxPendingReads: number;
+  readonly pendingReadCountMax: number;
   /** Bytes of committed entries handed out in one Ready (at least one entry). Default 64 MiB. */
-  readonly maxCommittedBytesPerReady?: number;
+  readonly committedBytesPerReadyMax?: number;
   /**
    * Messages waiting for the next ready(), at most (default 10000). Past it new messages
    * are dropped as a lossy network would (Raft tolerates loss; MsgSnap is never dropped),
    * so a runtime stalled on its disk does not grow the queue without bound.
    */
-  readonly maxQueuedMessages?: number;
+  readonly queuedMessageCountMax?: number;
   /** A seeded source of randomness in [0, 1), used for election jitter. */
   readonly random: () => number;
   readonly logger?: (event: RaftLogEvent) => void;

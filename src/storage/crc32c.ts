@@ -3,8 +3,8 @@
  * Used for every record and frame the storage layer writes; verified on every read.
  */
 
-const POLYNOMIAL_REFLECTED = 0x82f63b78;
-const TABLE_COUNT = 8;
+const polynomialReflected = 0x82f63b78;
+const tableCount = 8;
 
 /** tables[k][b] is the CRC contribution of byte b followed by k zero bytes. */
 const tables: Uint32Array[] = buildTables();
@@ -14,11 +14,11 @@ function buildTables(): Uint32Array[] {
   const first = new Uint32Array(256);
   for (let byteValue = 0; byteValue < 256; byteValue++) {
     let crc = byteValue;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ POLYNOMIAL_REFLECTED : crc >>> 1;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ polynomialReflected : crc >>> 1;
     first[byteValue] = crc >>> 0;
   }
   built.push(first);
-  for (let tableNumber = 1; tableNumber < TABLE_COUNT; tableNumber++) {
+  for (let tableNumber = 1; tableNumber < tableCount; tableNumber++) {
     const previous = built[tableNumber - 1]!;
     const next = new Uint32Array(256);
     for (let byteValue = 0; byteValue < 256; byteValue++) {

@@ -16,9 +16,9 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { StorageError, storageErrorFromSystem } from './errors.js';
 
-export const LOCK_FILE_NAME = 'LOCK';
+const lockFileName = 'LOCK';
 /** The helper that calls flock(2); util-linux, present on every Linux distribution. */
-export const flockCommand = 'flock';
+const flockCommand = 'flock';
 /** Bound on the helper's run: it never waits for the lock (--nonblock). */
 const flockTimeoutMs = 10_000;
 /** What the owner's pid line may hold when read back for a message. */
@@ -51,7 +51,7 @@ function tryFlock(fd: number, lockPath: string): boolean {
 
 /** Takes the lock on `directory` or throws StorageError LOCKED naming the holder. Returns the release function. */
 export function lockDirectory(directory: string): () => void {
-  const lockPath = join(directory, LOCK_FILE_NAME);
+  const lockPath = join(directory, lockFileName);
   let fd: number;
   try {
     fd = fs.openSync(lockPath, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);

@@ -29,7 +29,7 @@ import { planSave, type Operation, type PlanContext, type Projection, type SaveR
 import { SegmentFiles } from './segment-files.js';
 import type { SnapshotStore } from './snapshot-store.js';
 
-export interface StorageStats {
+interface StorageStats {
   /** Flushes (one write + one sync each) completed, and the saves they carried. */
   readonly flushCount: number;
   readonly savedCount: number;
@@ -43,50 +43,54 @@ export interface StorageStats {
 
 export class DurableStorage implements RaftStorage {
   /** The durable state as the saves queued so far will leave it; save() plans against it. */
-  private projection: Projection;
-  private closed = false;
-  private healthyNow = true;
-  private lastErrorSeen: StorageError | undefined;
-  private readonly planContext: PlanContext;
-  private readonly commits: GroupCommitQueue;
-  private readonly reader: LogReader;
+  #projection: Projection;
+  #closed = false;
+  #healthyNow = true;
+  #lastErrorSeen: StorageError | undefined;
+  readonly #planContext: PlanContext;
+  readonly #commits: GroupCommitQueue;
+  readonly #reader: LogReader;
+  readonly #state: LogState;
+  readonly #unlock: () => void;
 
   private constructor(
     readonly directory: string,
     readonly options: StorageOptions,
-    private readonly state: LogState,
+    state: LogState,
     readonly snapshots: SnapshotStore,
     /** What open() repaired (torn tails cut off); the runtime should log it. */
     readonly recovery: RecoveryReport,
-    private readonly unlock: () => void,
+    unlock: () => void,
   ) {
+    this.#state = state;
+    this.#unlock = unlock;
     const segmentFiles = new SegmentFiles(join(directory, 'log'), state);
     const writer = new LogWriter(state, segmentFiles, snapshots, options.segmentBytesMax, (failure) => {
-      this.lastErrorSeen = failure;
+      this.#lastErrorSeen = failure;
     });
-    this.reader = new LogReader(state, snapshots, options.readChunkBytesMax, (failure) => this.markFailure(failure));
-    this.projection = this.durableProjection();
-    this.planContext = {
+    this.#reader = new LogReader(state, snapshots, options.readChunkBytesMax, (failure) => this.#markFailure(failure));
+    this.#projection = this.#durableProjection();
+    this.#planContext = {
       limits: {
         entryBytesMax: options.entryBytesMax,
         saveBytesMax: saveBytesMax(options),
         metadataRecordBytesMax: options.metadataRecordBytesMax,
         snapshotBytesMax: options.snapshotBytesMax,
       },
-      settledTerm: (entryIndex) => (this.commits.idle ? this.state.termAt(entryIndex) : undefined),
+      settledTerm: (entryIndex) => (this.#commits.idle ? this.#state.termAt(entryIndex) : undefined),
       hasSnapshotFile: (index, term) => this.snapshots.find(index, term) !== undefined,
     };
-    this.commits = new GroupCommitQueue({
+    this.#commits = new GroupCommitQueue({
       pendingBytesMax: options.pendingBytesMax,
-      saveBytesMax: this.planContext.limits.saveBytesMax,
+      saveBytesMax: this.#planContext.limits.saveBytesMax,
       logDirectory: this.logDirectory,
       write: (operations) => writer.write(operations),
       onFlushed: () => {
-        this.healthyNow = true;
+        this.#healthyNow = true;
       },
       onFlushFailed: (failure) => {
-        this.markFailure(failure);
-        this.projection = this.durableProjection();
+        this.#markFailure(failure);
+        this.#projection = this.#durableProjection();
       },
     });
   }
@@ -103,17 +107,17 @@ export class DurableStorage implements RaftStorage {
 
   /** False after a failed write until a later one succeeds; for /readyz. */
   get healthy(): boolean {
-    return this.healthyNow;
+    return this.#healthyNow;
   }
 
   get lastError(): StorageError | undefined {
-    return this.lastErrorSeen;
+    return this.#lastErrorSeen;
   }
 
   /** True for a node that has never stored anything (no hard state, membership, entries or snapshot). */
   isEmpty(): boolean {
-    const state = this.state;
-    return !state.hasHardState && state.confState === null && state.lastIndex === 0 && this.snapshots.latest() === undefined && this.commits.idle;
+    const state = this.#state;
+    return !state.hasHardState && state.confState === null && state.lastIndex === 0 && this.snapshots.latest() === undefined && this.#commits.idle;
   }
 
   /** Initialises a fresh store with its first membership (a one-node cluster, or the expected peers). */
@@ -130,17 +134,17 @@ export class DurableStorage implements RaftStorage {
    * A save queued behind a failed one is rejected with the same error.
    */
   save(request: SaveRequest): Promise<void> {
-    if (this.closed) return Promise.reject(new StorageError('CLOSED', `storage in ${this.directory} is closed`));
-    const working: Projection = { ...this.projection };
+    if (this.#closed) return Promise.reject(new StorageError('CLOSED', `storage in ${this.directory} is closed`));
+    const working: Projection = { ...this.#projection };
     let plan: { operations: Operation[]; bytes: number };
     try {
-      plan = planSave(request, working, this.planContext);
-      this.commits.checkRoom(plan.bytes);
+      plan = planSave(request, working, this.#planContext);
+      this.#commits.checkRoom(plan.bytes);
     } catch (error) {
       return Promise.reject(error);
     }
-    this.projection = working;
-    return this.commits.enqueue(plan.operations, plan.bytes);
+    this.#projection = working;
+    return this.#commits.enqueue(plan.operations, plan.bytes);
   }
 
   /**
@@ -148,10 +152,10 @@ export class DurableStorage implements RaftStorage {
    * Whole segments whose live entries are all compacted are deleted.
    */
   async compact(compactIndex: number): Promise<void> {
-    this.assertOpen();
-    await this.commits.drain();
-    this.assertOpen();
-    const state = this.state;
+    this.#assertOpen();
+    await this.#commits.drain();
+    this.#assertOpen();
+    const state = this.#state;
     if (!Number.isSafeInteger(compactIndex) || compactIndex < 0)
       throw new StorageError('INVALID_ARGUMENT', `compact index ${compactIndex} must be a non-negative integer`);
     if (compactIndex <= state.compactIndex) return;
@@ -162,71 +166,71 @@ export class DurableStorage implements RaftStorage {
     const term = state.termAt(compactIndex);
     assert(term !== undefined, `term of ${compactIndex} is known`);
     const record = encodeMetadataRecord(RecordKind.compact, { index: compactIndex, term });
-    this.commits.checkRoom(record.length);
-    this.projection.compactIndex = Math.max(this.projection.compactIndex, compactIndex);
-    await this.commits.enqueue([{ kind: 'compact', index: compactIndex, term, record }], record.length);
+    this.#commits.checkRoom(record.length);
+    this.#projection.compactIndex = Math.max(this.#projection.compactIndex, compactIndex);
+    await this.#commits.enqueue([{ kind: 'compact', index: compactIndex, term, record }], record.length);
   }
 
   /** Resolves when every save queued so far has been flushed (or failed). */
   whenIdle(): Promise<void> {
-    return this.commits.whenIdle();
+    return this.#commits.whenIdle();
   }
 
   /** Waits for queued saves, closes files, releases the lock. Later calls reject with CLOSED. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.#closed) return;
+    this.#closed = true;
     await this.whenIdle();
-    for (const segment of this.state.segments) await closeFile(segment.fd).catch(() => undefined);
-    this.state.segments.length = 0;
-    this.unlock();
+    for (const segment of this.#state.segments) await closeFile(segment.fd).catch(() => undefined);
+    this.#state.segments.length = 0;
+    this.#unlock();
   }
 
   // ---- RaftStorage: synchronous reads of the durable log (log-reader.ts) ----
 
   initialState(): { readonly hardState: HardState; readonly confState: ConfState } {
-    this.assertOpen();
-    return this.reader.initialState();
+    this.#assertOpen();
+    return this.#reader.initialState();
   }
 
   firstIndex(): number {
-    this.assertOpen();
-    return this.reader.firstIndex();
+    this.#assertOpen();
+    return this.#reader.firstIndex();
   }
 
   lastIndex(): number {
-    this.assertOpen();
-    return this.reader.lastIndex();
+    this.#assertOpen();
+    return this.#reader.lastIndex();
   }
 
   term(entryIndex: number): number {
-    this.assertOpen();
-    return this.reader.term(entryIndex);
+    this.#assertOpen();
+    return this.#reader.term(entryIndex);
   }
 
   /**
-   * Entries in [low, high), stopping before maxBytes is exceeded (at least one entry).
-   * An entry counts as its data plus ENTRY_OVERHEAD_BYTES, as the core's own limits do.
+   * Entries in [low, high), stopping before bytesMax is exceeded (at least one entry).
+   * An entry counts as its data plus entryOverheadBytes, as the core's own limits do.
    */
-  entries(low: number, high: number, maxBytes: number): Entry[] {
-    this.assertOpen();
-    return this.reader.entries(low, high, maxBytes);
+  entries(low: number, high: number, bytesMax: number): Entry[] {
+    this.#assertOpen();
+    return this.#reader.entries(low, high, bytesMax);
   }
 
   /** The newest snapshot's metadata. Its data is left empty: stream the file from `snapshots`. */
   snapshot(): Snapshot {
-    this.assertOpen();
-    return this.reader.snapshot();
+    this.#assertOpen();
+    return this.#reader.snapshot();
   }
 
   /** Counters for metrics and tests. */
   stats(): StorageStats {
-    const active = this.state.activeSegment;
+    const active = this.#state.activeSegment;
     return {
-      flushCount: this.commits.flushCount,
-      savedCount: this.commits.savedCount,
-      segmentCount: this.state.segments.length,
-      queuedBytes: this.commits.queuedBytes,
+      flushCount: this.#commits.flushCount,
+      savedCount: this.#commits.savedCount,
+      segmentCount: this.#state.segments.length,
+      queuedBytes: this.#commits.queuedBytes,
       activeSegmentSequence: active?.sequence ?? 0,
       activeSegmentBytes: active?.bytes ?? 0,
     };
@@ -234,20 +238,20 @@ export class DurableStorage implements RaftStorage {
 
   /** How many segment files the log uses now (for tests and metrics). */
   segmentCount(): number {
-    return this.state.segments.length;
+    return this.#state.segments.length;
   }
 
-  private assertOpen(): void {
-    if (this.closed) throw new StorageError('CLOSED', `storage in ${this.directory} is closed`);
+  #assertOpen(): void {
+    if (this.#closed) throw new StorageError('CLOSED', `storage in ${this.directory} is closed`);
   }
 
-  private markFailure(failure: StorageError): void {
-    this.healthyNow = false;
-    this.lastErrorSeen = failure;
+  #markFailure(failure: StorageError): void {
+    this.#healthyNow = false;
+    this.#lastErrorSeen = failure;
   }
 
-  private durableProjection(): Projection {
-    const state = this.state;
+  #durableProjection(): Projection {
+    const state = this.#state;
     return { lastIndex: state.lastIndex, lastTerm: state.lastTerm, compactIndex: state.compactIndex, hardState: state.hardState };
   }
 }

@@ -6,42 +6,42 @@
  */
 import { assert } from './errors.js';
 
-export interface EntryLocation {
+interface EntryLocation {
   readonly term: number;
   readonly segmentSequence: number;
   readonly offset: number;
   readonly recordBytes: number;
 }
 
-const INITIAL_CAPACITY = 1024;
+const initialCapacity = 1024;
 
 export class EntryLocations {
-  private terms = new Float64Array(INITIAL_CAPACITY);
-  private offsets = new Float64Array(INITIAL_CAPACITY);
-  private segmentSequences = new Uint32Array(INITIAL_CAPACITY);
-  private recordBytes = new Uint32Array(INITIAL_CAPACITY);
+  #terms = new Float64Array(initialCapacity);
+  #offsets = new Float64Array(initialCapacity);
+  #segmentSequences = new Uint32Array(initialCapacity);
+  #recordBytes = new Uint32Array(initialCapacity);
   /** Slot of the first live entry. */
-  private head = 0;
-  private entryCount = 0;
+  #head = 0;
+  #entryCount = 0;
   /** Entry index of slot `head`; meaningful only when entryCount > 0. */
-  private firstEntryIndex = 0;
+  #firstEntryIndex = 0;
 
   get count(): number {
-    return this.entryCount;
+    return this.#entryCount;
   }
 
   /** The first entry index held, or undefined when empty. */
   get first(): number | undefined {
-    return this.entryCount === 0 ? undefined : this.firstEntryIndex;
+    return this.#entryCount === 0 ? undefined : this.#firstEntryIndex;
   }
 
   /** The last entry index held, or undefined when empty. */
   get last(): number | undefined {
-    return this.entryCount === 0 ? undefined : this.firstEntryIndex + this.entryCount - 1;
+    return this.#entryCount === 0 ? undefined : this.#firstEntryIndex + this.#entryCount - 1;
   }
 
   has(entryIndex: number): boolean {
-    return this.entryCount > 0 && entryIndex >= this.firstEntryIndex && entryIndex < this.firstEntryIndex + this.entryCount;
+    return this.#entryCount > 0 && entryIndex >= this.#firstEntryIndex && entryIndex < this.#firstEntryIndex + this.#entryCount;
   }
 
   /**
@@ -50,74 +50,74 @@ export class EntryLocations {
    * run is empty, start a new run.
    */
   put(entryIndex: number, location: EntryLocation): void {
-    if (this.entryCount === 0 || entryIndex <= this.firstEntryIndex) {
+    if (this.#entryCount === 0 || entryIndex <= this.#firstEntryIndex) {
       this.clear();
-      this.firstEntryIndex = entryIndex;
+      this.#firstEntryIndex = entryIndex;
     } else {
-      const last = this.firstEntryIndex + this.entryCount - 1;
+      const last = this.#firstEntryIndex + this.#entryCount - 1;
       assert(entryIndex <= last + 1, `entry ${entryIndex} continues the run ending at ${last}`);
-      this.entryCount = entryIndex - this.firstEntryIndex;
+      this.#entryCount = entryIndex - this.#firstEntryIndex;
     }
-    this.ensureCapacity(this.entryCount + 1);
-    const slot = this.head + this.entryCount;
-    this.terms[slot] = location.term;
-    this.offsets[slot] = location.offset;
-    this.segmentSequences[slot] = location.segmentSequence;
-    this.recordBytes[slot] = location.recordBytes;
-    this.entryCount++;
+    this.#ensureCapacity(this.#entryCount + 1);
+    const slot = this.#head + this.#entryCount;
+    this.#terms[slot] = location.term;
+    this.#offsets[slot] = location.offset;
+    this.#segmentSequences[slot] = location.segmentSequence;
+    this.#recordBytes[slot] = location.recordBytes;
+    this.#entryCount++;
   }
 
   get(entryIndex: number): EntryLocation {
     assert(this.has(entryIndex), `entry ${entryIndex} is held`);
-    const slot = this.head + (entryIndex - this.firstEntryIndex);
+    const slot = this.#head + (entryIndex - this.#firstEntryIndex);
     return {
-      term: this.terms[slot]!,
-      segmentSequence: this.segmentSequences[slot]!,
-      offset: this.offsets[slot]!,
-      recordBytes: this.recordBytes[slot]!,
+      term: this.#terms[slot]!,
+      segmentSequence: this.#segmentSequences[slot]!,
+      offset: this.#offsets[slot]!,
+      recordBytes: this.#recordBytes[slot]!,
     };
   }
 
   termOf(entryIndex: number): number {
     assert(this.has(entryIndex), `entry ${entryIndex} is held`);
-    return this.terms[this.head + (entryIndex - this.firstEntryIndex)]!;
+    return this.#terms[this.#head + (entryIndex - this.#firstEntryIndex)]!;
   }
 
   recordBytesOf(entryIndex: number): number {
     assert(this.has(entryIndex), `entry ${entryIndex} is held`);
-    return this.recordBytes[this.head + (entryIndex - this.firstEntryIndex)]!;
+    return this.#recordBytes[this.#head + (entryIndex - this.#firstEntryIndex)]!;
   }
 
   /** Drops entries at and after `entryIndex`. */
   truncateFrom(entryIndex: number): void {
-    if (this.entryCount === 0 || entryIndex >= this.firstEntryIndex + this.entryCount) return;
-    this.entryCount = Math.max(0, entryIndex - this.firstEntryIndex);
+    if (this.#entryCount === 0 || entryIndex >= this.#firstEntryIndex + this.#entryCount) return;
+    this.#entryCount = Math.max(0, entryIndex - this.#firstEntryIndex);
   }
 
   /** Drops entries at and before `entryIndex`. */
   dropThrough(entryIndex: number): void {
-    if (this.entryCount === 0 || entryIndex < this.firstEntryIndex) return;
-    const dropCount = Math.min(this.entryCount, entryIndex - this.firstEntryIndex + 1);
-    this.head += dropCount;
-    this.entryCount -= dropCount;
-    this.firstEntryIndex += dropCount;
-    if (this.entryCount === 0) this.head = 0;
+    if (this.#entryCount === 0 || entryIndex < this.#firstEntryIndex) return;
+    const dropCount = Math.min(this.#entryCount, entryIndex - this.#firstEntryIndex + 1);
+    this.#head += dropCount;
+    this.#entryCount -= dropCount;
+    this.#firstEntryIndex += dropCount;
+    if (this.#entryCount === 0) this.#head = 0;
   }
 
   clear(): void {
-    this.head = 0;
-    this.entryCount = 0;
+    this.#head = 0;
+    this.#entryCount = 0;
   }
 
-  private ensureCapacity(needed: number): void {
-    const capacity = this.terms.length;
-    if (this.head + needed <= capacity) return;
-    const newCapacity = needed * 2 <= capacity ? capacity : Math.max(INITIAL_CAPACITY, needed * 2);
-    this.terms = moved(this.terms, new Float64Array(newCapacity), this.head, this.entryCount);
-    this.offsets = moved(this.offsets, new Float64Array(newCapacity), this.head, this.entryCount);
-    this.segmentSequences = moved(this.segmentSequences, new Uint32Array(newCapacity), this.head, this.entryCount);
-    this.recordBytes = moved(this.recordBytes, new Uint32Array(newCapacity), this.head, this.entryCount);
-    this.head = 0;
+  #ensureCapacity(needed: number): void {
+    const capacity = this.#terms.length;
+    if (this.#head + needed <= capacity) return;
+    const newCapacity = needed * 2 <= capacity ? capacity : Math.max(initialCapacity, needed * 2);
+    this.#terms = moved(this.#terms, new Float64Array(newCapacity), this.#head, this.#entryCount);
+    this.#offsets = moved(this.#offsets, new Float64Array(newCapacity), this.#head, this.#entryCount);
+    this.#segmentSequences = moved(this.#segmentSequences, new Uint32Array(newCapacity), this.#head, this.#entryCount);
+    this.#recordBytes = moved(this.#recordBytes, new Uint32Array(newCapacity), this.#head, this.#entryCount);
+    this.#head = 0;
   }
 }
 

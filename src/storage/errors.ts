@@ -10,7 +10,7 @@
  * - NOT_FOUND: no such snapshot.
  * - CLOSED: the store was closed.
  */
-export type StorageErrorCode =
+type StorageErrorCode =
   | 'DISK_FULL'
   | 'IO_ERROR'
   | 'CORRUPT'

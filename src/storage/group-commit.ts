@@ -9,7 +9,7 @@ import { StorageError, assert, storageErrorFromSystem } from './errors.js';
 import type { Operation } from './save-plan.js';
 
 /** drain() waits for the queue to empty; it gives up after this many rounds of new saves. */
-const DRAIN_ROUNDS_MAX = 1000;
+const drainRoundsMax = 1000;
 
 interface PendingSave {
   readonly operations: readonly Operation[];
@@ -33,125 +33,125 @@ interface GroupCommitOptions {
 }
 
 export class GroupCommitQueue {
-  private readonly options: GroupCommitOptions;
-  private readonly queue: PendingSave[] = [];
-  private queuedBytesNow = 0;
-  private flushing = false;
-  private flushScheduled = false;
-  private idleWaiters: (() => void)[] = [];
-  private flushesCompleted = 0;
-  private savesCompleted = 0;
+  readonly #options: GroupCommitOptions;
+  readonly #queue: PendingSave[] = [];
+  #queuedBytesNow = 0;
+  #flushing = false;
+  #flushScheduled = false;
+  #idleWaiters: (() => void)[] = [];
+  #flushesCompleted = 0;
+  #savesCompleted = 0;
 
   constructor(options: GroupCommitOptions) {
-    this.options = options;
+    this.#options = options;
   }
 
   /** Flushes (one write + one sync each) completed. */
   get flushCount(): number {
-    return this.flushesCompleted;
+    return this.#flushesCompleted;
   }
 
   /** Saves the completed flushes carried. */
   get savedCount(): number {
-    return this.savesCompleted;
+    return this.#savesCompleted;
   }
 
   /** Bytes of saves waiting for the disk. */
   get queuedBytes(): number {
-    return this.queuedBytesNow;
+    return this.#queuedBytesNow;
   }
 
   /** No save is queued, scheduled or on the disk: the durable state is all there is. */
   get idle(): boolean {
-    return !this.flushing && !this.flushScheduled && this.queue.length === 0;
+    return !this.#flushing && !this.#flushScheduled && this.#queue.length === 0;
   }
 
   /** Throws OVERLOADED if `bytes` more would exceed pendingBytesMax; called before the projection changes. */
   checkRoom(bytes: number): void {
-    if (this.queuedBytesNow + bytes > this.options.pendingBytesMax) {
+    if (this.#queuedBytesNow + bytes > this.#options.pendingBytesMax) {
       throw new StorageError(
         'OVERLOADED',
-        `saves waiting for the disk (${this.queuedBytesNow} bytes) plus ${bytes} would exceed pendingBytesMax ${this.options.pendingBytesMax}`,
+        `saves waiting for the disk (${this.#queuedBytesNow} bytes) plus ${bytes} would exceed pendingBytesMax ${this.#options.pendingBytesMax}`,
       );
     }
   }
 
   /** Queues a save whose room was checked; resolves once it is durable. */
   enqueue(operations: readonly Operation[], bytes: number): Promise<void> {
-    assert(this.queuedBytesNow + bytes <= this.options.pendingBytesMax, 'queue room was checked');
+    assert(this.#queuedBytesNow + bytes <= this.#options.pendingBytesMax, 'queue room was checked');
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ operations, bytes, resolve, reject });
-      this.queuedBytesNow += bytes;
-      this.scheduleFlush();
+      this.#queue.push({ operations, bytes, resolve, reject });
+      this.#queuedBytesNow += bytes;
+      this.#scheduleFlush();
     });
   }
 
   /** Resolves when every save queued so far has been flushed (or failed). */
   whenIdle(): Promise<void> {
     if (this.idle) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  /** Waits until the queue is idle, even if saves keep arriving, up to DRAIN_ROUNDS_MAX rounds (compact needs it). */
+  /** Waits until the queue is idle, even if saves keep arriving, up to drainRoundsMax rounds (compact needs it). */
   async drain(): Promise<void> {
-    for (let round = 0; round < DRAIN_ROUNDS_MAX; round++) {
+    for (let round = 0; round < drainRoundsMax; round++) {
       if (this.idle) return;
       await this.whenIdle();
     }
-    throw new StorageError('OVERLOADED', `compact could not wait for the save queue to drain after ${DRAIN_ROUNDS_MAX} rounds`);
+    throw new StorageError('OVERLOADED', `compact could not wait for the save queue to drain after ${drainRoundsMax} rounds`);
   }
 
-  private scheduleFlush(): void {
-    if (this.flushing || this.flushScheduled) return;
-    this.flushScheduled = true;
+  #scheduleFlush(): void {
+    if (this.#flushing || this.#flushScheduled) return;
+    this.#flushScheduled = true;
     queueMicrotask(() => {
-      this.flushScheduled = false;
-      void this.flushLoop();
+      this.#flushScheduled = false;
+      void this.#flushLoop();
     });
   }
 
-  private takeBatch(): PendingSave[] {
-    const limit = this.options.saveBytesMax;
+  #takeBatch(): PendingSave[] {
+    const limit = this.#options.saveBytesMax;
     const batch: PendingSave[] = [];
     let bytes = 0;
-    while (this.queue.length > 0) {
-      const next = this.queue[0]!;
+    while (this.#queue.length > 0) {
+      const next = this.#queue[0]!;
       if (batch.length > 0 && bytes + next.bytes > limit) break;
-      batch.push(this.queue.shift()!);
+      batch.push(this.#queue.shift()!);
       bytes += next.bytes;
-      this.queuedBytesNow -= next.bytes;
+      this.#queuedBytesNow -= next.bytes;
     }
     return batch;
   }
 
-  private async flushLoop(): Promise<void> {
-    this.flushing = true;
+  async #flushLoop(): Promise<void> {
+    this.#flushing = true;
     try {
-      while (this.queue.length > 0) {
-        const batch = this.takeBatch();
+      while (this.#queue.length > 0) {
+        const batch = this.#takeBatch();
         try {
-          await this.options.write(batch.flatMap((save) => save.operations));
+          await this.#options.write(batch.flatMap((save) => save.operations));
         } catch (error) {
-          this.failQueued(batch, storageErrorFromSystem(error, `saving to ${this.options.logDirectory}`));
+          this.#failQueued(batch, storageErrorFromSystem(error, `saving to ${this.#options.logDirectory}`));
           continue;
         }
-        this.options.onFlushed();
-        this.flushesCompleted++;
-        this.savesCompleted += batch.length;
+        this.#options.onFlushed();
+        this.#flushesCompleted++;
+        this.#savesCompleted += batch.length;
         for (const save of batch) save.resolve();
       }
     } finally {
-      this.flushing = false;
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
+      this.#flushing = false;
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
       for (const resolve of waiters) resolve();
     }
   }
 
-  private failQueued(batch: readonly PendingSave[], failure: StorageError): void {
-    this.options.onFlushFailed(failure);
-    const rejected = [...batch, ...this.queue.splice(0)];
-    this.queuedBytesNow = 0;
+  #failQueued(batch: readonly PendingSave[], failure: StorageError): void {
+    this.#options.onFlushFailed(failure);
+    const rejected = [...batch, ...this.#queue.splice(0)];
+    this.#queuedBytesNow = 0;
     for (const save of rejected) save.reject(failure);
   }
 }

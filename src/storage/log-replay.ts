@@ -21,14 +21,14 @@ import {
 } from './record-format.js';
 import { scanSegment, type ScannedFrame } from './segment-scan.js';
 
-export const SEGMENT_FILE_PATTERN = /^(\d{20})\.seg$/;
+const segmentFilePattern = /^(\d{20})\.seg$/;
 
 export function segmentFileName(sequence: number): string {
   return `${String(sequence).padStart(20, '0')}.seg`;
 }
 
 /** What replay repaired: a torn tail cut off the last segment, or a torn new segment removed. */
-export interface LogRepair {
+interface LogRepair {
   readonly file: string;
   readonly offset: number;
   readonly problem: string;
@@ -46,9 +46,9 @@ function corrupt(path: string, offset: number, problem: string): StorageError {
   return new StorageError('CORRUPT', `log segment ${path} is corrupt at byte offset ${offset}: ${problem}`);
 }
 
-async function readSegmentFile(path: string, sizeMax: number): Promise<Buffer> {
+async function readSegmentFile(path: string, fileBytesMax: number): Promise<Buffer> {
   const size = (await fs.promises.stat(path)).size;
-  if (size > sizeMax) throw corrupt(path, sizeMax, `file is ${size} bytes, more than any segment can be (${sizeMax})`);
+  if (size > fileBytesMax) throw corrupt(path, fileBytesMax, `file is ${size} bytes, more than any segment can be (${fileBytesMax})`);
   return fs.promises.readFile(path);
 }
 
@@ -143,8 +143,8 @@ interface SegmentOutcome {
 }
 
 /** Scans one segment; repairs a torn tail of the last one; returns undefined if the last one held nothing durable. */
-async function loadSegment(path: string, sequence: number, isLast: boolean, sizeMax: number, repairs: LogRepair[]): Promise<SegmentOutcome | undefined> {
-  const buffer = await readSegmentFile(path, sizeMax);
+async function loadSegment(path: string, sequence: number, isLast: boolean, fileBytesMax: number, repairs: LogRepair[]): Promise<SegmentOutcome | undefined> {
+  const buffer = await readSegmentFile(path, fileBytesMax);
   const scan = scanSegment(buffer);
   if (scan.damage !== undefined && (!isLast || scan.validFrameAfterDamage)) throw corrupt(path, scan.damage.offset, scan.damage.problem);
   if (scan.damage === undefined && scan.frames.length === 0 && !isLast) throw corrupt(path, scan.validBytes, 'segment holds no frames');
@@ -173,17 +173,17 @@ function checkReplayedState(state: LogState, logDirectory: string): void {
   }
 }
 
-export async function replayLog(logDirectory: string, segmentSizeMax: number): Promise<{ state: LogState; repairs: readonly LogRepair[] }> {
-  const names = (await fs.promises.readdir(logDirectory)).filter((name) => SEGMENT_FILE_PATTERN.test(name)).sort();
+export async function replayLog(logDirectory: string, segmentBytesMax: number): Promise<{ state: LogState; repairs: readonly LogRepair[] }> {
+  const names = (await fs.promises.readdir(logDirectory)).filter((name) => segmentFilePattern.test(name)).sort();
   const state = new LogState();
   const repairs: LogRepair[] = [];
   try {
     for (const [position, name] of names.entries()) {
-      const sequence = Number(SEGMENT_FILE_PATTERN.exec(name)![1]);
+      const sequence = Number(segmentFilePattern.exec(name)![1]);
       const path = join(logDirectory, name);
       const previous = state.activeSegment;
       if (previous !== undefined && sequence !== previous.sequence + 1) throw corrupt(path, 0, `segment ${previous.sequence + 1} is missing before it`);
-      const outcome = await loadSegment(path, sequence, position === names.length - 1, segmentSizeMax, repairs);
+      const outcome = await loadSegment(path, sequence, position === names.length - 1, segmentBytesMax, repairs);
       if (outcome === undefined) continue;
       const fd = await openFile(path, 'r+');
       const segment: SegmentInfo = { sequence, path, fd, bytes: outcome.validBytes, frameCount: outcome.frames.length, entryIndexMax: 0 };

@@ -18,10 +18,10 @@ export interface SegmentInfo {
   entryIndexMax: number;
 }
 
-export const EMPTY_HARD_STATE: HardState = { term: 0, vote: '', commit: 0 };
+const emptyHardState: HardState = { term: 0, vote: '', commit: 0 };
 
 export class LogState {
-  hardState: HardState = EMPTY_HARD_STATE;
+  hardState: HardState = emptyHardState;
   hasHardState = false;
   confState: ConfState | null = null;
   compactIndex = 0;

@@ -7,71 +7,83 @@
  */
 import { assert, type StorageError } from './errors.js';
 import type { LogState, SegmentInfo } from './log-state.js';
-import { FRAME_HEADER_BYTES, RecordKind, encodeFrame, encodeMetadataRecord } from './record-format.js';
+import { frameHeaderBytes, RecordKind, encodeFrame, encodeMetadataRecord } from './record-format.js';
 import type { Operation } from './save-plan.js';
 import type { SegmentFiles } from './segment-files.js';
 import type { SnapshotStore } from './snapshot-store.js';
 
 export class LogWriter {
+  readonly #state: LogState;
+  readonly #segmentFiles: SegmentFiles;
+  readonly #snapshots: SnapshotStore;
+  readonly #segmentBytesMax: number;
+  /** Old segments could not be deleted after a durable save: it only costs disk space, but is worth reporting. */
+  readonly #onCleanupFailure: (failure: StorageError) => void;
+
   constructor(
-    private readonly state: LogState,
-    private readonly segmentFiles: SegmentFiles,
-    private readonly snapshots: SnapshotStore,
-    private readonly segmentBytesMax: number,
-    /** Old segments could not be deleted after a durable save: it only costs disk space, but is worth reporting. */
-    private readonly onCleanupFailure: (failure: StorageError) => void,
-  ) {}
+    state: LogState,
+    segmentFiles: SegmentFiles,
+    snapshots: SnapshotStore,
+    segmentBytesMax: number,
+    onCleanupFailure: (failure: StorageError) => void,
+  ) {
+    this.#state = state;
+    this.#segmentFiles = segmentFiles;
+    this.#snapshots = snapshots;
+    this.#segmentBytesMax = segmentBytesMax;
+    this.#onCleanupFailure = onCleanupFailure;
+  }
 
   async write(operations: readonly Operation[]): Promise<void> {
     if (operations.length === 0) return;
     for (const operation of operations) {
       if (operation.kind === 'snapshot' && operation.inlineData !== null) {
-        await this.snapshots.writeBytes(operation.value, operation.inlineData);
+        await this.#snapshots.writeBytes(operation.value, operation.inlineData);
       }
     }
-    await this.segmentFiles.rollBackFailedWrite();
+    await this.#segmentFiles.rollBackFailedWrite();
     let records = operations.map((operation) => operation.record);
-    const active = this.state.activeSegment;
-    let frameBytes = FRAME_HEADER_BYTES + records.reduce((sum, record) => sum + record.length, 0);
-    const roll = active === undefined || (active.frameCount > 0 && active.bytes + frameBytes > this.segmentBytesMax);
+    const active = this.#state.activeSegment;
+    let frameBytes = frameHeaderBytes + records.reduce((sum, record) => sum + record.length, 0);
+    const roll = active === undefined || (active.frameCount > 0 && active.bytes + frameBytes > this.#segmentBytesMax);
     let checkpointBytes = 0;
     if (roll) {
-      const checkpoint = encodeMetadataRecord(RecordKind.checkpoint, this.state.checkpoint());
+      const checkpoint = encodeMetadataRecord(RecordKind.checkpoint, this.#state.checkpoint());
       checkpointBytes = checkpoint.length;
       records = [checkpoint, ...records];
       frameBytes += checkpointBytes;
     }
     const frame = encodeFrame(records);
     assert(frame.length === frameBytes, 'frame length matches its records');
-    const segment = roll ? await this.segmentFiles.writeNewSegment(frame) : await this.segmentFiles.appendFrame(active!, frame);
-    this.applyOperations(segment, segment.bytes + FRAME_HEADER_BYTES + checkpointBytes, operations);
+    const segment = roll ? await this.#segmentFiles.writeNewSegment(frame) : await this.#segmentFiles.appendFrame(active!, frame);
+    this.#applyOperations(segment, segment.bytes + frameHeaderBytes + checkpointBytes, operations);
     segment.bytes += frame.length;
     segment.frameCount++;
     if (operations.some((operation) => operation.kind === 'compact' || operation.kind === 'snapshot')) {
-      const failure = await this.segmentFiles.removeObsoleteSegments();
+      const failure = await this.#segmentFiles.removeObsoleteSegments();
       // The save is durable; a segment that could not be deleted yet only costs disk space.
-      if (failure !== undefined) this.onCleanupFailure(failure);
+      if (failure !== undefined) this.#onCleanupFailure(failure);
     }
   }
 
-  private applyOperations(segment: SegmentInfo, firstRecordOffset: number, operations: readonly Operation[]): void {
+  #applyOperations(segment: SegmentInfo, firstRecordOffset: number, operations: readonly Operation[]): void {
     let offset = firstRecordOffset;
     for (const operation of operations) {
       switch (operation.kind) {
         case 'entry':
-          this.state.applyEntry(operation.index, operation.term, segment, offset, operation.record.length);
+          this.#state.applyEntry(operation.index, operation.term, segment, offset, operation.record.length);
           break;
         case 'hardState':
-          this.state.applyHardState(operation.value);
+          this.#state.applyHardState(operation.value);
           break;
         case 'confState':
-          this.state.applyConfState(operation.value);
+          this.#state.applyConfState(operation.value);
           break;
         case 'compact':
-          this.state.applyCompact(operation.index, operation.term);
+          this.#state.applyCompact(operation.index, operation.term);
           break;
         case 'snapshot':
-          this.state.applySnapshot(operation.value);
+          this.#state.applySnapshot(operation.value);
           break;
       }
       offset += operation.record.length;

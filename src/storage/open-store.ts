@@ -11,7 +11,7 @@ import { storageErrorFromSystem } from './errors.js';
 import type { LogState } from './log-state.js';
 import { replayLog, type RecoveryReport } from './log-replay.js';
 import type { StorageOptions } from './options.js';
-import { SEGMENT_FILE_BYTES_MAX } from './record-format.js';
+import { segmentFileBytesMax } from './record-format.js';
 import { SnapshotStore } from './snapshot-store.js';
 
 interface RecoveredStore {
@@ -38,7 +38,7 @@ export async function openStore<Store>(directory: string, options: StorageOption
       contextBytesMax: options.snapshotContextBytesMax,
     });
     // Segments written with other options may be larger than these allow; only the format caps them.
-    const { state, repairs } = await replayLog(join(directory, 'log'), SEGMENT_FILE_BYTES_MAX);
+    const { state, repairs } = await replayLog(join(directory, 'log'), segmentFileBytesMax);
     const discarded = await snapshots.discardWhere((metadata) => !snapshotMatchesLog(state, metadata));
     const report: RecoveryReport = { repairs, discardedSnapshots: discarded.map((info) => info.metadata) };
     return create({ state, snapshots, report, unlock });

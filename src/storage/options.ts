@@ -1,6 +1,6 @@
 /** The named bounds of the storage layer, with their defaults and consistency checks. */
 import { StorageError } from './errors.js';
-import { ENTRY_RECORD_HEADER_BYTES, FRAME_HEADER_BYTES, SEGMENT_FILE_BYTES_MAX } from './record-format.js';
+import { entryRecordHeaderBytes, frameHeaderBytes, segmentFileBytesMax } from './record-format.js';
 
 export interface StorageOptions {
   /** A segment file rolls over once the next frame would take it past this size. */
@@ -21,7 +21,7 @@ export interface StorageOptions {
   readonly snapshotContextBytesMax: number;
 }
 
-export const DEFAULT_STORAGE_OPTIONS: StorageOptions = {
+const defaultStorageOptions: StorageOptions = {
   segmentBytesMax: 64 * 1024 * 1024,
   entryBytesMax: 8 * 1024 * 1024,
   flushBytesMax: 32 * 1024 * 1024,
@@ -35,17 +35,17 @@ export const DEFAULT_STORAGE_OPTIONS: StorageOptions = {
 
 /** The largest encoded save: a frame minus its header and room for a checkpoint record. */
 export function saveBytesMax(options: StorageOptions): number {
-  return options.flushBytesMax - FRAME_HEADER_BYTES - options.metadataRecordBytesMax;
+  return options.flushBytesMax - frameHeaderBytes - options.metadataRecordBytesMax;
 }
 
 export function resolveStorageOptions(overrides: Partial<StorageOptions> = {}): StorageOptions {
-  const options: StorageOptions = { ...DEFAULT_STORAGE_OPTIONS, ...overrides };
+  const options: StorageOptions = { ...defaultStorageOptions, ...overrides };
   for (const [name, value] of Object.entries(options)) {
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new StorageError('INVALID_ARGUMENT', `storage option ${name} must be a positive integer, got ${String(value)}`);
     }
   }
-  const entryRecordBytesMax = ENTRY_RECORD_HEADER_BYTES + options.entryBytesMax;
+  const entryRecordBytesMax = entryRecordHeaderBytes + options.entryBytesMax;
   if (saveBytesMax(options) < entryRecordBytesMax) {
     throw new StorageError('INVALID_ARGUMENT', `flushBytesMax ${options.flushBytesMax} must hold one entry of entryBytesMax plus a checkpoint`);
   }
@@ -55,7 +55,7 @@ export function resolveStorageOptions(overrides: Partial<StorageOptions> = {}): 
   if (options.pendingBytesMax < options.flushBytesMax) {
     throw new StorageError('INVALID_ARGUMENT', `pendingBytesMax ${options.pendingBytesMax} must be at least flushBytesMax`);
   }
-  if (options.segmentBytesMax > SEGMENT_FILE_BYTES_MAX - options.flushBytesMax) {
+  if (options.segmentBytesMax > segmentFileBytesMax - options.flushBytesMax) {
     throw new StorageError('INVALID_ARGUMENT', `segmentBytesMax ${options.segmentBytesMax} is too large`);
   }
   return options;

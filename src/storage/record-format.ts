@@ -5,7 +5,7 @@
  *   header (24 bytes): magic "QLITESEG", formatVersion u32, segmentSequence u32, zero u32,
  *                      crc32c of the first 20 bytes.
  * Frame = the unit of one group-commit flush; all of its records are durable or none is.
- *   frame header (16 bytes): FRAME_MAGIC u32, frameBytes u32 (including this header),
+ *   frame header (16 bytes): frameMagic u32, frameBytes u32 (including this header),
  *                            recordCount u32, frameCrc u32 = crc32c of the first 12 header
  *                            bytes extended with each record's crc in order.
  * Record: recordBytes u32 (including these 8 bytes), recordCrc u32 = crc32c of bytes
@@ -20,16 +20,16 @@ import type { ConfState, Entry, EntryType, HardState } from '../raft/types.js';
 import { crc32c, crc32cUpdate, crc32cUpdateUint32 } from './crc32c.js';
 import { assert } from './errors.js';
 
-export const SEGMENT_MAGIC = 'QLITESEG';
-export const SEGMENT_FORMAT_VERSION = 1;
-export const SEGMENT_HEADER_BYTES = 24;
+const segmentMagic = 'QLITESEG';
+const segmentFormatVersion = 1;
+export const segmentHeaderBytes = 24;
 /** No segment file can be larger: options keep segments far below it, lengths in frames are u32. */
-export const SEGMENT_FILE_BYTES_MAX = 0xffff_ffff;
-export const FRAME_MAGIC = 0x31464c51;
-export const FRAME_HEADER_BYTES = 16;
-export const RECORD_PREFIX_BYTES = 8;
-export const ENTRY_RECORD_HEADER_BYTES = 28;
-export const METADATA_RECORD_HEADER_BYTES = 12;
+export const segmentFileBytesMax = 0xffff_ffff;
+export const frameMagic = 0x31464c51;
+export const frameHeaderBytes = 16;
+const recordPrefixBytes = 8;
+export const entryRecordHeaderBytes = 28;
+const metadataRecordHeaderBytes = 12;
 
 export const RecordKind = {
   entry: 1,
@@ -39,29 +39,29 @@ export const RecordKind = {
   snapshot: 5,
   checkpoint: 6,
 } as const;
-export type RecordKindValue = (typeof RecordKind)[keyof typeof RecordKind];
+type RecordKindValue = (typeof RecordKind)[keyof typeof RecordKind];
 
-const TWO_TO_32 = 0x1_0000_0000;
+const twoToThe32 = 0x1_0000_0000;
 
-export function writeUint64(buffer: Buffer, offset: number, value: number): void {
+function writeUint64(buffer: Buffer, offset: number, value: number): void {
   assert(Number.isSafeInteger(value) && value >= 0, `u64 value ${value} is a safe non-negative integer`);
-  buffer.writeUInt32LE(value % TWO_TO_32, offset);
-  buffer.writeUInt32LE(Math.floor(value / TWO_TO_32), offset + 4);
+  buffer.writeUInt32LE(value % twoToThe32, offset);
+  buffer.writeUInt32LE(Math.floor(value / twoToThe32), offset + 4);
 }
 
-export function readUint64(buffer: Buffer, offset: number): number {
-  return buffer.readUInt32LE(offset) + buffer.readUInt32LE(offset + 4) * TWO_TO_32;
+function readUint64(buffer: Buffer, offset: number): number {
+  return buffer.readUInt32LE(offset) + buffer.readUInt32LE(offset + 4) * twoToThe32;
 }
 
 function sealRecord(record: Buffer): Buffer {
   record.writeUInt32LE(record.length, 0);
-  const crc = crc32cUpdate(crc32c(record, 0, 4), record, RECORD_PREFIX_BYTES);
+  const crc = crc32cUpdate(crc32c(record, 0, 4), record, recordPrefixBytes);
   record.writeUInt32LE(crc, 4);
   return record;
 }
 
-export function entryRecordBytes(dataBytes: number): number {
-  return ENTRY_RECORD_HEADER_BYTES + dataBytes;
+function entryRecordBytes(dataBytes: number): number {
+  return entryRecordHeaderBytes + dataBytes;
 }
 
 export function encodeEntryRecord(entry: Entry): Buffer {
@@ -71,32 +71,32 @@ export function encodeEntryRecord(entry: Entry): Buffer {
   record.writeUInt16LE(0, 10);
   writeUint64(record, 12, entry.index);
   writeUint64(record, 20, entry.term);
-  record.set(entry.data, ENTRY_RECORD_HEADER_BYTES);
+  record.set(entry.data, entryRecordHeaderBytes);
   return sealRecord(record);
 }
 
 export function encodeMetadataRecord(kind: RecordKindValue, value: unknown): Buffer {
   assert(kind !== RecordKind.entry, 'metadata record kind is not entry');
   const json = Buffer.from(JSON.stringify(value), 'utf8');
-  const record = Buffer.allocUnsafe(METADATA_RECORD_HEADER_BYTES + json.length);
+  const record = Buffer.allocUnsafe(metadataRecordHeaderBytes + json.length);
   record.writeUInt8(kind, 8);
   record.fill(0, 9, 12);
-  json.copy(record, METADATA_RECORD_HEADER_BYTES);
+  json.copy(record, metadataRecordHeaderBytes);
   return sealRecord(record);
 }
 
 /** Checks a record's length and checksum at `offset`; returns its crc, or a reason it is bad. */
 export function verifyRecord(buffer: Buffer, offset: number, limit: number): { crc: number } | { problem: string } {
-  if (limit - offset < RECORD_PREFIX_BYTES + 1) return { problem: 'record header incomplete' };
+  if (limit - offset < recordPrefixBytes + 1) return { problem: 'record header incomplete' };
   const recordBytes = buffer.readUInt32LE(offset);
-  if (recordBytes < METADATA_RECORD_HEADER_BYTES) return { problem: `record length ${recordBytes} too small` };
+  if (recordBytes < metadataRecordHeaderBytes) return { problem: `record length ${recordBytes} too small` };
   if (recordBytes > limit - offset) return { problem: `record length ${recordBytes} runs past its frame` };
   const expected = buffer.readUInt32LE(offset + 4);
-  const actual = crc32cUpdate(crc32c(buffer, offset, offset + 4), buffer, offset + RECORD_PREFIX_BYTES, offset + recordBytes);
+  const actual = crc32cUpdate(crc32c(buffer, offset, offset + 4), buffer, offset + recordPrefixBytes, offset + recordBytes);
   if (expected !== actual) return { problem: `record checksum mismatch (stored ${expected}, computed ${actual})` };
   const kind = buffer.readUInt8(offset + 8);
   if (kind < RecordKind.entry || kind > RecordKind.checkpoint) return { problem: `unknown record kind ${kind}` };
-  if (kind === RecordKind.entry && recordBytes < ENTRY_RECORD_HEADER_BYTES) return { problem: 'entry record too small' };
+  if (kind === RecordKind.entry && recordBytes < entryRecordHeaderBytes) return { problem: 'entry record too small' };
   return { crc: expected };
 }
 
@@ -109,8 +109,8 @@ export function decodeEntryRecord(buffer: Buffer, offset: number): Entry {
   const recordBytes = buffer.readUInt32LE(offset);
   const typeCode = buffer.readUInt8(offset + 9);
   const type: EntryType = typeCode === 1 ? 'conf-change' : 'normal';
-  const data = new Uint8Array(recordBytes - ENTRY_RECORD_HEADER_BYTES);
-  data.set(buffer.subarray(offset + ENTRY_RECORD_HEADER_BYTES, offset + recordBytes));
+  const data = new Uint8Array(recordBytes - entryRecordHeaderBytes);
+  data.set(buffer.subarray(offset + entryRecordHeaderBytes, offset + recordBytes));
   return { index: readUint64(buffer, offset + 12), term: readUint64(buffer, offset + 20), type, data };
 }
 
@@ -120,19 +120,19 @@ export function decodeEntryLocation(buffer: Buffer, offset: number): { index: nu
 
 export function decodeMetadataRecord(buffer: Buffer, offset: number): unknown {
   const recordBytes = buffer.readUInt32LE(offset);
-  return JSON.parse(buffer.toString('utf8', offset + METADATA_RECORD_HEADER_BYTES, offset + recordBytes));
+  return JSON.parse(buffer.toString('utf8', offset + metadataRecordHeaderBytes, offset + recordBytes));
 }
 
 /** Builds one frame from already sealed records: header, then the records back to back. */
 export function encodeFrame(records: readonly Buffer[]): Buffer {
-  let frameBytes = FRAME_HEADER_BYTES;
+  let frameBytes = frameHeaderBytes;
   for (const record of records) frameBytes += record.length;
   const frame = Buffer.allocUnsafe(frameBytes);
-  frame.writeUInt32LE(FRAME_MAGIC, 0);
+  frame.writeUInt32LE(frameMagic, 0);
   frame.writeUInt32LE(frameBytes, 4);
   frame.writeUInt32LE(records.length, 8);
   let crc = crc32c(frame, 0, 12);
-  let position = FRAME_HEADER_BYTES;
+  let position = frameHeaderBytes;
   for (const record of records) {
     crc = crc32cUpdateUint32(crc, record.readUInt32LE(4));
     record.copy(frame, position);
@@ -143,9 +143,9 @@ export function encodeFrame(records: readonly Buffer[]): Buffer {
 }
 
 export function encodeSegmentHeader(segmentSequence: number): Buffer {
-  const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
-  header.write(SEGMENT_MAGIC, 0, 'latin1');
-  header.writeUInt32LE(SEGMENT_FORMAT_VERSION, 8);
+  const header = Buffer.alloc(segmentHeaderBytes);
+  header.write(segmentMagic, 0, 'latin1');
+  header.writeUInt32LE(segmentFormatVersion, 8);
   header.writeUInt32LE(segmentSequence, 12);
   header.writeUInt32LE(crc32c(header, 0, 20), 20);
   return header;
@@ -153,11 +153,11 @@ export function encodeSegmentHeader(segmentSequence: number): Buffer {
 
 /** Returns the sequence number in a segment header, or a reason it is bad. */
 export function verifySegmentHeader(buffer: Buffer): { segmentSequence: number } | { problem: string } {
-  if (buffer.length < SEGMENT_HEADER_BYTES) return { problem: 'segment header incomplete' };
-  if (buffer.toString('latin1', 0, 8) !== SEGMENT_MAGIC) return { problem: 'segment magic missing' };
+  if (buffer.length < segmentHeaderBytes) return { problem: 'segment header incomplete' };
+  if (buffer.toString('latin1', 0, 8) !== segmentMagic) return { problem: 'segment magic missing' };
   if (buffer.readUInt32LE(20) !== crc32c(buffer, 0, 20)) return { problem: 'segment header checksum mismatch' };
   const version = buffer.readUInt32LE(8);
-  if (version !== SEGMENT_FORMAT_VERSION) return { problem: `unsupported segment format version ${version}` };
+  if (version !== segmentFormatVersion) return { problem: `unsupported segment format version ${version}` };
   return { segmentSequence: buffer.readUInt32LE(12) };
 }
 

@@ -37,7 +37,7 @@ export interface Projection {
   hardState: HardState;
 }
 
-export interface PlanLimits {
+interface PlanLimits {
   readonly entryBytesMax: number;
   readonly saveBytesMax: number;
   readonly metadataRecordBytesMax: number;
@@ -67,7 +67,7 @@ function metadataRecord(kind: (typeof RecordKind)[keyof typeof RecordKind], valu
   return record;
 }
 
-export function validateHardState(hardState: HardState): HardState {
+function validateHardState(hardState: HardState): HardState {
   if (typeof hardState !== 'object' || hardState === null) throw invalid('hardState must be an object');
   if (!isNonNegativeInteger(hardState.term)) throw invalid(`hardState.term ${String(hardState.term)} must be a non-negative integer`);
   if (!isNonNegativeInteger(hardState.commit)) throw invalid(`hardState.commit ${String(hardState.commit)} must be a non-negative integer`);
@@ -120,7 +120,10 @@ function checkJoin(fresh: readonly Entry[], projection: Projection, context: Pla
     if (entry.index > projection.hardState.commit || entry.index > projection.lastIndex) break;
     const existingTerm = context.settledTerm(entry.index);
     if (existingTerm !== undefined && existingTerm !== entry.term) {
-      throw invalid(`entry ${entry.index} (term ${entry.term}) would replace committed entry ${entry.index} (term ${existingTerm}); commit is ${projection.hardState.commit}`);
+      throw invalid(
+        `entry ${entry.index} (term ${entry.term}) would replace committed entry ${entry.index} (term ${existingTerm}); ` +
+          `commit is ${projection.hardState.commit}`,
+      );
     }
   }
 }

@@ -23,12 +23,15 @@ export const inlineWriteBytesMax = 64 * 1024;
 type PendingRollback = { readonly kind: 'truncate'; readonly segment: SegmentInfo } | { readonly kind: 'unlink'; readonly path: string };
 
 export class SegmentFiles {
-  private pendingRollback: PendingRollback | null = null;
+  #pendingRollback: PendingRollback | null = null;
+  readonly #state: LogState;
 
   constructor(
     readonly logDirectory: string,
-    private readonly state: LogState,
-  ) {}
+    state: LogState,
+  ) {
+    this.#state = state;
+  }
 
   /** Appends a frame to the active segment and fdatasyncs; on failure cuts the segment back. */
   async appendFrame(segment: SegmentInfo, frame: Buffer): Promise<SegmentInfo> {
@@ -38,7 +41,7 @@ export class SegmentFiles {
       await dataSync(segment.fd);
       return segment;
     } catch (error) {
-      this.pendingRollback = { kind: 'truncate', segment };
+      this.#pendingRollback = { kind: 'truncate', segment };
       await this.rollBackFailedWrite().catch(() => undefined);
       throw error;
     }
@@ -46,7 +49,7 @@ export class SegmentFiles {
 
   /** Creates the next segment holding header + frame; fsyncs it and the directory; on failure removes it. */
   async writeNewSegment(frame: Buffer): Promise<SegmentInfo> {
-    const sequence = (this.state.activeSegment?.sequence ?? 0) + 1;
+    const sequence = (this.#state.activeSegment?.sequence ?? 0) + 1;
     const path = join(this.logDirectory, segmentFileName(sequence));
     const bytes = Buffer.concat([encodeSegmentHeader(sequence), frame]);
     let fd: number | undefined;
@@ -57,18 +60,18 @@ export class SegmentFiles {
       await syncDirectory(this.logDirectory);
     } catch (error) {
       if (fd !== undefined) await closeFile(fd).catch(() => undefined);
-      this.pendingRollback = { kind: 'unlink', path };
+      this.#pendingRollback = { kind: 'unlink', path };
       await this.rollBackFailedWrite().catch(() => undefined);
       throw error;
     }
     const segment: SegmentInfo = { sequence, path, fd, bytes: bytes.length - frame.length, frameCount: 0, entryIndexMax: 0 };
-    this.state.segments.push(segment);
+    this.#state.segments.push(segment);
     return segment;
   }
 
   /** Removes the bytes of a failed write before anything else is written (throws if it still cannot). */
   async rollBackFailedWrite(): Promise<void> {
-    const rollback = this.pendingRollback;
+    const rollback = this.#pendingRollback;
     if (rollback === null) return;
     if (rollback.kind === 'truncate') {
       await truncateFile(rollback.segment.fd, rollback.segment.bytes);
@@ -77,15 +80,15 @@ export class SegmentFiles {
       await fs.promises.rm(rollback.path, { force: true });
       await syncDirectory(this.logDirectory);
     }
-    this.pendingRollback = null;
+    this.#pendingRollback = null;
   }
 
   /** Deletes the oldest segments while every live entry in them is compacted. */
   async removeObsoleteSegments(): Promise<StorageError | undefined> {
-    const segments = this.state.segments;
+    const segments = this.#state.segments;
     let removed = 0;
     try {
-      while (segments.length > 1 && segments[0]!.entryIndexMax <= this.state.compactIndex) {
+      while (segments.length > 1 && segments[0]!.entryIndexMax <= this.#state.compactIndex) {
         const oldest = segments[0]!;
         await fs.promises.unlink(oldest.path);
         segments.shift();

@@ -4,9 +4,9 @@
  * (damage followed by a valid frame: bytes changed after they were durable).
  */
 import {
-  FRAME_HEADER_BYTES,
-  FRAME_MAGIC,
-  SEGMENT_HEADER_BYTES,
+  frameHeaderBytes,
+  frameMagic,
+  segmentHeaderBytes,
   verifyRecord,
   verifySegmentHeader,
 } from './record-format.js';
@@ -19,7 +19,7 @@ export interface ScannedFrame {
   readonly recordOffsets: readonly number[];
 }
 
-export interface SegmentScan {
+interface SegmentScan {
   /** Sequence from the header, or undefined if the header is damaged. */
   readonly segmentSequence: number | undefined;
   readonly frames: readonly ScannedFrame[];
@@ -31,24 +31,24 @@ export interface SegmentScan {
   readonly validFrameAfterDamage: boolean;
 }
 
-const FRAME_MAGIC_BYTES = (() => {
+const frameMagicBytes = (() => {
   const bytes = Buffer.alloc(4);
-  bytes.writeUInt32LE(FRAME_MAGIC, 0);
+  bytes.writeUInt32LE(frameMagic, 0);
   return bytes;
 })();
 
 /** Checks one frame at `offset`: magic, length, record count, each record's and the frame's checksum. */
-export function verifyFrame(buffer: Buffer, offset: number): ScannedFrame | { problem: string } {
-  if (buffer.length - offset < FRAME_HEADER_BYTES) return { problem: 'frame header incomplete' };
-  if (buffer.readUInt32LE(offset) !== FRAME_MAGIC) return { problem: 'frame magic missing' };
+function verifyFrame(buffer: Buffer, offset: number): ScannedFrame | { problem: string } {
+  if (buffer.length - offset < frameHeaderBytes) return { problem: 'frame header incomplete' };
+  if (buffer.readUInt32LE(offset) !== frameMagic) return { problem: 'frame magic missing' };
   const frameBytes = buffer.readUInt32LE(offset + 4);
   const recordCount = buffer.readUInt32LE(offset + 8);
-  if (frameBytes < FRAME_HEADER_BYTES) return { problem: `frame length ${frameBytes} too small` };
+  if (frameBytes < frameHeaderBytes) return { problem: `frame length ${frameBytes} too small` };
   if (frameBytes > buffer.length - offset) return { problem: `frame length ${frameBytes} runs past the end of the file` };
   let crc = crc32c(buffer, offset, offset + 12);
   const recordOffsets: number[] = [];
   const frameEnd = offset + frameBytes;
-  let position = offset + FRAME_HEADER_BYTES;
+  let position = offset + frameHeaderBytes;
   while (position < frameEnd) {
     if (recordOffsets.length >= recordCount) return { problem: 'frame holds more records than its header says' };
     const verdict = verifyRecord(buffer, position, frameEnd);
@@ -63,11 +63,11 @@ export function verifyFrame(buffer: Buffer, offset: number): ScannedFrame | { pr
 }
 
 /** Whether any valid frame starts at or after `from` (found by its magic, then fully verified). */
-export function hasValidFrameFrom(buffer: Buffer, from: number): boolean {
-  let position = buffer.indexOf(FRAME_MAGIC_BYTES, from);
+function hasValidFrameFrom(buffer: Buffer, from: number): boolean {
+  let position = buffer.indexOf(frameMagicBytes, from);
   while (position >= 0) {
     if (!('problem' in verifyFrame(buffer, position))) return true;
-    position = buffer.indexOf(FRAME_MAGIC_BYTES, position + 1);
+    position = buffer.indexOf(frameMagicBytes, position + 1);
   }
   return false;
 }
@@ -84,7 +84,7 @@ export function scanSegment(buffer: Buffer): SegmentScan {
     };
   }
   const frames: ScannedFrame[] = [];
-  let position = SEGMENT_HEADER_BYTES;
+  let position = segmentHeaderBytes;
   while (position < buffer.length) {
     const verdict = verifyFrame(buffer, position);
     if ('problem' in verdict) {

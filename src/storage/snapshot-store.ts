@@ -14,11 +14,11 @@ import { crc32cUpdate } from './crc32c.js';
 import { StorageError, assert, storageErrorFromSystem } from './errors.js';
 import { closeFile, fullSync, openFile, syncDirectory, writeFully } from './file-io.js';
 
-export const SNAPSHOT_DATA_FILE_NAME = 'data';
-export const SNAPSHOT_META_FILE_NAME = 'meta.json';
-const SNAPSHOT_DIRECTORY_PATTERN = /^snapshot-(\d{20})-(\d{20})$/;
-const TEMPORARY_PREFIX = 'tmp-';
-const CHECKSUM_READ_BYTES = 1 << 20;
+const snapshotDataFileName = 'data';
+const snapshotMetaFileName = 'meta.json';
+const snapshotDirectoryPattern = /^snapshot-(\d{20})-(\d{20})$/;
+const temporaryPrefix = 'tmp-';
+const checksumReadBytes = 1 << 20;
 
 export interface SnapshotStoreOptions {
   /** How many snapshots to keep (the newest ones). At least 1. */
@@ -29,7 +29,7 @@ export interface SnapshotStoreOptions {
   readonly contextBytesMax: number;
 }
 
-export interface SnapshotInfo {
+interface SnapshotInfo {
   readonly metadata: SnapshotMetadata;
   /** The runtime's opaque, JSON-serialisable context (e.g. member addresses). */
   readonly context: unknown;
@@ -87,27 +87,33 @@ function parseMeta(text: string, path: string): MetaFile {
 }
 
 /** Writes one snapshot. Feed it with `write`, or write `dataPath` directly (e.g. a SQLite backup), then `commit`. */
-export class SnapshotWriter {
-  private dataBytesWritten = 0;
-  private finished = false;
+class SnapshotWriter {
+  #dataBytesWritten = 0;
+  #finished = false;
+  readonly #store: SnapshotStore;
+  readonly #fd: number;
+
   private constructor(
-    private readonly store: SnapshotStore,
+    store: SnapshotStore,
     readonly metadata: SnapshotMetadata,
     readonly context: unknown,
     readonly temporaryDirectory: string,
-    private readonly fd: number,
-  ) {}
+    fd: number,
+  ) {
+    this.#store = store;
+    this.#fd = fd;
+  }
 
   /** The data file being written; a producer may write it itself instead of calling `write`. */
   get dataPath(): string {
-    return join(this.temporaryDirectory, SNAPSHOT_DATA_FILE_NAME);
+    return join(this.temporaryDirectory, snapshotDataFileName);
   }
 
   static async create(store: SnapshotStore, metadata: SnapshotMetadata, context: unknown, directory: string): Promise<SnapshotWriter> {
-    const temporaryDirectory = join(directory, `${TEMPORARY_PREFIX}${randomBytes(8).toString('hex')}`);
+    const temporaryDirectory = join(directory, `${temporaryPrefix}${randomBytes(8).toString('hex')}`);
     try {
       await fs.promises.mkdir(temporaryDirectory);
-      const fd = await openFile(join(temporaryDirectory, SNAPSHOT_DATA_FILE_NAME), 'wx');
+      const fd = await openFile(join(temporaryDirectory, snapshotDataFileName), 'wx');
       return new SnapshotWriter(store, metadata, context, temporaryDirectory, fd);
     } catch (error) {
       await fs.promises.rm(temporaryDirectory, { recursive: true, force: true }).catch(() => undefined);
@@ -116,26 +122,26 @@ export class SnapshotWriter {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    assert(!this.finished, 'snapshot writer is still open');
-    if (this.dataBytesWritten + chunk.length > this.store.options.snapshotBytesMax) {
-      throw new StorageError('TOO_LARGE', `snapshot data exceeds snapshotBytesMax ${this.store.options.snapshotBytesMax}`);
+    assert(!this.#finished, 'snapshot writer is still open');
+    if (this.#dataBytesWritten + chunk.length > this.#store.options.snapshotBytesMax) {
+      throw new StorageError('TOO_LARGE', `snapshot data exceeds snapshotBytesMax ${this.#store.options.snapshotBytesMax}`);
     }
     try {
-      await writeFully(this.fd, chunk, this.dataBytesWritten);
+      await writeFully(this.#fd, chunk, this.#dataBytesWritten);
     } catch (error) {
       throw storageErrorFromSystem(error, `writing snapshot data ${this.dataPath}`);
     }
-    this.dataBytesWritten += chunk.length;
+    this.#dataBytesWritten += chunk.length;
   }
 
   /** Makes the snapshot durable and visible; removes snapshots beyond the retain count. */
   async commit(): Promise<SnapshotInfo> {
-    assert(!this.finished, 'snapshot writer is still open');
-    this.finished = true;
+    assert(!this.#finished, 'snapshot writer is still open');
+    this.#finished = true;
     try {
-      await fullSync(this.fd);
-      await closeFile(this.fd);
-      return await this.store.publish(this);
+      await fullSync(this.#fd);
+      await closeFile(this.#fd);
+      return await this.#store.publish(this);
     } catch (error) {
       await fs.promises.rm(this.temporaryDirectory, { recursive: true, force: true }).catch(() => undefined);
       throw storageErrorFromSystem(error, `committing snapshot ${this.metadata.index}/${this.metadata.term}`);
@@ -143,15 +149,15 @@ export class SnapshotWriter {
   }
 
   async abort(): Promise<void> {
-    if (this.finished) return;
-    this.finished = true;
-    await closeFile(this.fd).catch(() => undefined);
+    if (this.#finished) return;
+    this.#finished = true;
+    await closeFile(this.#fd).catch(() => undefined);
     await fs.promises.rm(this.temporaryDirectory, { recursive: true, force: true });
   }
 }
 
 export class SnapshotStore {
-  private snapshots: SnapshotInfo[] = [];
+  #snapshots: SnapshotInfo[] = [];
 
   private constructor(
     readonly directory: string,
@@ -165,27 +171,27 @@ export class SnapshotStore {
     const store = new SnapshotStore(directory, options);
     await fs.promises.mkdir(directory, { recursive: true });
     for (const name of (await fs.promises.readdir(directory)).sort()) {
-      if (name.startsWith(TEMPORARY_PREFIX)) {
+      if (name.startsWith(temporaryPrefix)) {
         await fs.promises.rm(join(directory, name), { recursive: true, force: true });
         continue;
       }
-      if (SNAPSHOT_DIRECTORY_PATTERN.test(name)) store.snapshots.push(await readSnapshotInfo(join(directory, name)));
+      if (snapshotDirectoryPattern.test(name)) store.#snapshots.push(await readSnapshotInfo(join(directory, name)));
     }
-    store.sortNewestFirst();
+    store.#sortNewestFirst();
     return store;
   }
 
   /** Snapshots, newest first. */
   list(): readonly SnapshotInfo[] {
-    return this.snapshots;
+    return this.#snapshots;
   }
 
   latest(): SnapshotInfo | undefined {
-    return this.snapshots[0];
+    return this.#snapshots[0];
   }
 
   find(index: number, term: number): SnapshotInfo | undefined {
-    return this.snapshots.find((info) => info.metadata.index === index && info.metadata.term === term);
+    return this.#snapshots.find((info) => info.metadata.index === index && info.metadata.term === term);
   }
 
   async begin(metadata: SnapshotMetadata, context: unknown = null): Promise<SnapshotWriter> {
@@ -216,7 +222,7 @@ export class SnapshotStore {
       throw new StorageError('TOO_LARGE', `snapshot data ${dataBytes} bytes exceeds snapshotBytesMax ${this.options.snapshotBytesMax}`);
     }
     const meta: MetaFile = { ...writer.metadata, context: writer.context, dataBytes, dataCrc32c };
-    await writeSyncedFile(join(writer.temporaryDirectory, SNAPSHOT_META_FILE_NAME), JSON.stringify(meta));
+    await writeSyncedFile(join(writer.temporaryDirectory, snapshotMetaFileName), JSON.stringify(meta));
     await syncDirectory(writer.temporaryDirectory);
     const existing = this.find(meta.index, meta.term);
     if (existing !== undefined) {
@@ -228,17 +234,17 @@ export class SnapshotStore {
     await fs.promises.rename(writer.temporaryDirectory, finalDirectory);
     await syncDirectory(this.directory);
     const info = infoFromMeta(meta, finalDirectory);
-    this.snapshots = this.snapshots.filter((other) => other.metadata.index !== meta.index || other.metadata.term !== meta.term);
-    this.snapshots.push(info);
-    this.sortNewestFirst();
-    await this.removeBeyondRetainCount();
+    this.#snapshots = this.#snapshots.filter((other) => other.metadata.index !== meta.index || other.metadata.term !== meta.term);
+    this.#snapshots.push(info);
+    this.#sortNewestFirst();
+    await this.#removeBeyondRetainCount();
     return info;
   }
 
   /** Removes every snapshot whose metadata `unusable` picks; returns what it removed. */
   async discardWhere(unusable: (metadata: SnapshotMetadata) => boolean): Promise<SnapshotInfo[]> {
-    const discarded = this.snapshots.filter((info) => unusable(info.metadata));
-    this.snapshots = this.snapshots.filter((info) => !unusable(info.metadata));
+    const discarded = this.#snapshots.filter((info) => unusable(info.metadata));
+    this.#snapshots = this.#snapshots.filter((info) => !unusable(info.metadata));
     for (const info of discarded) await removeDirectoryAtomically(join(info.dataPath, '..'), this.directory);
     return discarded;
   }
@@ -263,13 +269,13 @@ export class SnapshotStore {
     }
   }
 
-  private sortNewestFirst(): void {
-    this.snapshots.sort((a, b) => b.metadata.index - a.metadata.index || b.metadata.term - a.metadata.term);
+  #sortNewestFirst(): void {
+    this.#snapshots.sort((a, b) => b.metadata.index - a.metadata.index || b.metadata.term - a.metadata.term);
   }
 
-  private async removeBeyondRetainCount(): Promise<void> {
-    const removed = this.snapshots.slice(this.options.retainCount);
-    this.snapshots = this.snapshots.slice(0, this.options.retainCount);
+  async #removeBeyondRetainCount(): Promise<void> {
+    const removed = this.#snapshots.slice(this.options.retainCount);
+    this.#snapshots = this.#snapshots.slice(0, this.options.retainCount);
     for (const info of removed) await removeDirectoryAtomically(join(info.dataPath, '..'), this.directory);
   }
 }
@@ -280,7 +286,7 @@ export class SnapshotStore {
  * open() removes leftover `tmp-` directories.
  */
 async function removeDirectoryAtomically(path: string, parent: string): Promise<void> {
-  const doomed = join(parent, `${TEMPORARY_PREFIX}deleting-${randomBytes(8).toString('hex')}`);
+  const doomed = join(parent, `${temporaryPrefix}deleting-${randomBytes(8).toString('hex')}`);
   await fs.promises.rename(path, doomed);
   await syncDirectory(parent);
   await fs.promises.rm(doomed, { recursive: true, force: true });
@@ -292,17 +298,17 @@ function infoFromMeta(meta: MetaFile, directory: string): SnapshotInfo {
     context: meta.context,
     dataBytes: meta.dataBytes,
     dataCrc32c: meta.dataCrc32c,
-    dataPath: join(directory, SNAPSHOT_DATA_FILE_NAME),
+    dataPath: join(directory, snapshotDataFileName),
   };
 }
 
 async function readSnapshotInfo(directory: string): Promise<SnapshotInfo> {
-  const metaPath = join(directory, SNAPSHOT_META_FILE_NAME);
+  const metaPath = join(directory, snapshotMetaFileName);
   let text: string;
   try {
     text = await fs.promises.readFile(metaPath, 'utf8');
   } catch (error) {
-    throw new StorageError('CORRUPT', `snapshot ${directory} has no readable ${SNAPSHOT_META_FILE_NAME}`, { cause: error });
+    throw new StorageError('CORRUPT', `snapshot ${directory} has no readable ${snapshotMetaFileName}`, { cause: error });
   }
   const meta = parseMeta(text, metaPath);
   const info = infoFromMeta(meta, directory);
@@ -313,14 +319,14 @@ async function readSnapshotInfo(directory: string): Promise<SnapshotInfo> {
   return info;
 }
 
-/** Size and CRC32C of a file, read in CHECKSUM_READ_BYTES chunks; stops with TOO_LARGE past `bytesMax`. */
+/** Size and CRC32C of a file, read in checksumReadBytes chunks; stops with TOO_LARGE past `bytesMax`. */
 async function checksumFile(path: string, bytesMax: number): Promise<{ dataBytes: number; dataCrc32c: number }> {
   const handle = await fs.promises.open(path, 'r');
   try {
-    const buffer = Buffer.allocUnsafe(CHECKSUM_READ_BYTES);
+    const buffer = Buffer.allocUnsafe(checksumReadBytes);
     let dataBytes = 0;
     let dataCrc32c = 0;
-    const readsMax = Math.ceil(bytesMax / CHECKSUM_READ_BYTES) + 1;
+    const readsMax = Math.ceil(bytesMax / checksumReadBytes) + 1;
     for (let read = 0; read <= readsMax; read++) {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, dataBytes);
       if (bytesRead === 0) return { dataBytes, dataCrc32c };

@@ -130,68 +130,68 @@ export function encodeValueFrame(kind: FrameKind, value: unknown, frameBytesMax:
  * a header is wrong, before buffering the body; after an error the stream is unusable.
  */
 export class FrameDecoder {
-  private readonly frameBytesMax: number;
-  private chunks: Buffer[] = [];
-  private bufferedBytes = 0;
-  private failed = false;
+  readonly #frameBytesMax: number;
+  #chunks: Buffer[] = [];
+  #bufferedBytes = 0;
+  #failed = false;
 
   constructor(frameBytesMax: number) {
     if (!Number.isInteger(frameBytesMax) || frameBytesMax < 1 || frameBytesMax > 0xffffffff) {
       throw new RangeError(`frameBytesMax must be an integer in [1, 2^32-1], got ${frameBytesMax}`);
     }
-    this.frameBytesMax = frameBytesMax;
+    this.#frameBytesMax = frameBytesMax;
   }
 
   /** Feeds bytes; returns the frames they complete, in order. */
   push(chunk: Buffer): Frame[] {
-    if (this.failed) throw new Error('FrameDecoder used after it reported an error');
-    this.chunks.push(chunk);
-    this.bufferedBytes += chunk.byteLength;
+    if (this.#failed) throw new Error('FrameDecoder used after it reported an error');
+    this.#chunks.push(chunk);
+    this.#bufferedBytes += chunk.byteLength;
     const frames: Frame[] = [];
     // Each iteration consumes one whole frame, so the loop is bounded by the bytes held.
-    while (this.bufferedBytes >= lengthPrefixBytes + 1) {
-      const length = this.peekLength();
-      if (this.bufferedBytes < lengthPrefixBytes + length) break;
-      const bytes = this.take(lengthPrefixBytes + length);
+    while (this.#bufferedBytes >= lengthPrefixBytes + 1) {
+      const length = this.#peekLength();
+      if (this.#bufferedBytes < lengthPrefixBytes + length) break;
+      const bytes = this.#take(lengthPrefixBytes + length);
       const kind = bytes[lengthPrefixBytes] as number;
       frames.push({ kind: kind as FrameKind, payload: bytes.subarray(frameHeaderBytes) });
     }
     return frames;
   }
 
-  private peekLength(): number {
-    const head = this.contiguous(frameHeaderBytes);
+  #peekLength(): number {
+    const head = this.#contiguous(frameHeaderBytes);
     const length = head.readUInt32BE(0);
     const kind = head[lengthPrefixBytes] as number;
-    if (length === 0 || length > this.frameBytesMax) {
-      this.failed = true;
+    if (length === 0 || length > this.#frameBytesMax) {
+      this.#failed = true;
       throw new TransportError(
         length === 0 ? 'MALFORMED_FRAME' : 'FRAME_TOO_LARGE',
-        length === 0 ? 'frame with length 0' : `incoming frame of ${length} bytes exceeds frameBytesMax ${this.frameBytesMax}`,
+        length === 0 ? 'frame with length 0' : `incoming frame of ${length} bytes exceeds frameBytesMax ${this.#frameBytesMax}`,
       );
     }
     if (!frameKinds.has(kind)) {
-      this.failed = true;
+      this.#failed = true;
       throw new TransportError('MALFORMED_FRAME', `unknown frame kind ${kind}`);
     }
     return length;
   }
 
   /** Makes the first `byteCount` buffered bytes one Buffer (merging chunks) and returns it. */
-  private contiguous(byteCount: number): Buffer {
-    const first = this.chunks[0] as Buffer;
+  #contiguous(byteCount: number): Buffer {
+    const first = this.#chunks[0] as Buffer;
     if (first.byteLength >= byteCount) return first;
-    const merged = Buffer.concat(this.chunks);
-    this.chunks = [merged];
+    const merged = Buffer.concat(this.#chunks);
+    this.#chunks = [merged];
     return merged;
   }
 
-  private take(byteCount: number): Buffer {
-    const merged = this.contiguous(byteCount);
+  #take(byteCount: number): Buffer {
+    const merged = this.#contiguous(byteCount);
     const taken = merged.subarray(0, byteCount);
     const rest = merged.subarray(byteCount);
-    this.chunks = rest.byteLength > 0 ? [rest] : [];
-    this.bufferedBytes -= byteCount;
+    this.#chunks = rest.byteLength > 0 ? [rest] : [];
+    this.#bufferedBytes -= byteCount;
     return taken;
   }
 }

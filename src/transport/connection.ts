@@ -27,40 +27,40 @@ export class FramedConnection {
   /** The peer's node id, once its handshake (or ours, for outbound links) names it. */
   remoteId: string | undefined;
   remoteAddress: string | undefined;
-  private readonly stream: Duplex;
-  private readonly decoder: FrameDecoder;
-  private readonly faults: FaultState;
-  private readonly heldFrameBytesMax: number;
+  readonly #stream: Duplex;
+  readonly #decoder: FrameDecoder;
+  readonly #faults: FaultState;
+  readonly #heldFrameBytesMax: number;
   /** Replaced once, when a handshake completes and the connection changes hands. */
   events: ConnectionEvents;
-  private readonly held: HeldFrame[] = [];
-  private heldBytes = 0;
-  private heldTimer: NodeJS.Timeout | undefined;
-  private streamNeedsDrain = false;
-  private owesDrain = false;
+  readonly #held: HeldFrame[] = [];
+  #heldBytes = 0;
+  #heldTimer: NodeJS.Timeout | undefined;
+  #streamNeedsDrain = false;
+  #owesDrain = false;
   /** Decoded frames not yet handed on (only while a pause holds them, or within one receive). */
-  private readonly inbound: Frame[] = [];
-  private inboundHeld = false;
-  private inboundRelease: NodeJS.Immediate | undefined;
-  private readingPausedByOwner = false;
-  private corked = false;
-  private closed = false;
-  private readonly unsubscribeFaults: () => void;
+  readonly #inbound: Frame[] = [];
+  #inboundHeld = false;
+  #inboundRelease: NodeJS.Immediate | undefined;
+  #readingPausedByOwner = false;
+  #corked = false;
+  #closed = false;
+  readonly #unsubscribeFaults: () => void;
 
   constructor(stream: Duplex, frameBytesMax: number, faults: FaultState, heldFrameBytesMax: number, events: ConnectionEvents) {
-    this.stream = stream;
-    this.decoder = new FrameDecoder(frameBytesMax);
-    this.faults = faults;
-    this.heldFrameBytesMax = heldFrameBytesMax;
+    this.#stream = stream;
+    this.#decoder = new FrameDecoder(frameBytesMax);
+    this.#faults = faults;
+    this.#heldFrameBytesMax = heldFrameBytesMax;
     this.events = events;
-    this.unsubscribeFaults = faults.onChange(() => {
-      this.releaseHeld();
-      this.releaseInbound();
+    this.#unsubscribeFaults = faults.onChange(() => {
+      this.#releaseHeld();
+      this.#releaseInbound();
     });
-    stream.on('data', (chunk: Buffer) => this.receive(chunk));
+    stream.on('data', (chunk: Buffer) => this.#receive(chunk));
     stream.on('drain', () => {
-      this.streamNeedsDrain = false;
-      this.maybeDrained();
+      this.#streamNeedsDrain = false;
+      this.#maybeDrained();
     });
     stream.on('error', (error: Error) => this.close(error));
     stream.on('close', () => this.close(undefined));
@@ -68,12 +68,12 @@ export class FramedConnection {
   }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.#closed;
   }
 
   /** False while writing more would only grow a buffer (the caller should wait for onDrain). */
   get isWritable(): boolean {
-    return !this.closed && !this.streamNeedsDrain && this.heldBytes < this.heldFrameBytesMax;
+    return !this.#closed && !this.#streamNeedsDrain && this.#heldBytes < this.#heldFrameBytesMax;
   }
 
   /**
@@ -82,109 +82,109 @@ export class FramedConnection {
    * link carries (one-way drops stay one-way) rather than on whether it exists.
    */
   write(frame: Buffer): boolean {
-    if (this.closed) return false;
-    const fault = isHandshakeFrame(frame[frameHeaderBytes - 1] as number) ? noFault : this.faults.get(this.remoteId);
+    if (this.#closed) return false;
+    const fault = isHandshakeFrame(frame[frameHeaderBytes - 1] as number) ? noFault : this.#faults.get(this.remoteId);
     if (fault.dropOutbound) {
       this.events.onFaultDrop(this, 'outbound');
-    } else if (this.held.length > 0 || fault.paused || fault.delayMs > 0) {
-      const last = this.held[this.held.length - 1];
+    } else if (this.#held.length > 0 || fault.paused || fault.delayMs > 0) {
+      const last = this.#held[this.#held.length - 1];
       const dueMs = Math.max(Date.now() + fault.delayMs, last === undefined ? 0 : last.dueMs);
-      this.held.push({ frame, dueMs });
-      this.heldBytes += frame.byteLength;
-      this.releaseHeld();
+      this.#held.push({ frame, dueMs });
+      this.#heldBytes += frame.byteLength;
+      this.#releaseHeld();
     } else {
-      this.writeToStream(frame);
+      this.#writeToStream(frame);
     }
     const writable = this.isWritable;
-    if (!writable) this.owesDrain = true;
+    if (!writable) this.#owesDrain = true;
     return writable;
   }
 
   /** The owner's own backpressure (a snapshot receiver waiting for the disk). */
   pauseReading(): void {
-    this.readingPausedByOwner = true;
-    this.stream.pause();
+    this.#readingPausedByOwner = true;
+    this.#stream.pause();
   }
 
   resumeReading(): void {
-    this.readingPausedByOwner = false;
-    if (!this.inboundHeld) this.resumeStream();
+    this.#readingPausedByOwner = false;
+    if (!this.#inboundHeld) this.#resumeStream();
   }
 
   /** Flushes what was written, then closes. */
   end(): void {
-    if (this.closed) return;
-    this.stream.end();
+    if (this.#closed) return;
+    this.#stream.end();
   }
 
   close(error: Error | undefined): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.unsubscribeFaults();
-    if (this.heldTimer !== undefined) clearTimeout(this.heldTimer);
-    this.heldTimer = undefined;
-    if (this.inboundRelease !== undefined) clearImmediate(this.inboundRelease);
-    this.inboundRelease = undefined;
-    this.held.length = 0;
-    this.heldBytes = 0;
-    this.inbound.length = 0;
-    this.stream.destroy();
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unsubscribeFaults();
+    if (this.#heldTimer !== undefined) clearTimeout(this.#heldTimer);
+    this.#heldTimer = undefined;
+    if (this.#inboundRelease !== undefined) clearImmediate(this.#inboundRelease);
+    this.#inboundRelease = undefined;
+    this.#held.length = 0;
+    this.#heldBytes = 0;
+    this.#inbound.length = 0;
+    this.#stream.destroy();
     this.events.onClose(this, error);
   }
 
-  private writeToStream(frame: Buffer): void {
+  #writeToStream(frame: Buffer): void {
     // Frames written in one tick (replies to a batch of calls, say) leave in one writev.
-    if (!this.corked) {
-      this.corked = true;
-      this.stream.cork();
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#stream.cork();
       process.nextTick(() => {
-        this.corked = false;
-        this.stream.uncork();
+        this.#corked = false;
+        this.#stream.uncork();
       });
     }
-    if (!this.stream.write(frame)) this.streamNeedsDrain = true;
+    if (!this.#stream.write(frame)) this.#streamNeedsDrain = true;
   }
 
   /** Writes the held frames that are due, unless paused; re-arms the timer for the rest. */
-  private releaseHeld(): void {
-    if (this.closed) return;
-    if (this.heldTimer !== undefined) clearTimeout(this.heldTimer);
-    this.heldTimer = undefined;
-    const fault = this.faults.get(this.remoteId);
-    if (fault.dropOutbound && this.held.length > 0) {
-      for (let index = 0; index < this.held.length; index++) this.events.onFaultDrop(this, 'outbound');
-      this.held.length = 0;
-      this.heldBytes = 0;
+  #releaseHeld(): void {
+    if (this.#closed) return;
+    if (this.#heldTimer !== undefined) clearTimeout(this.#heldTimer);
+    this.#heldTimer = undefined;
+    const fault = this.#faults.get(this.remoteId);
+    if (fault.dropOutbound && this.#held.length > 0) {
+      for (const _frame of this.#held) this.events.onFaultDrop(this, 'outbound');
+      this.#held.length = 0;
+      this.#heldBytes = 0;
     }
     if (fault.paused) return;
     const nowMs = Date.now();
-    while (this.held.length > 0 && (this.held[0] as HeldFrame).dueMs <= nowMs) {
-      const next = this.held.shift() as HeldFrame;
-      this.heldBytes -= next.frame.byteLength;
-      this.writeToStream(next.frame);
+    while (this.#held.length > 0 && (this.#held[0] as HeldFrame).dueMs <= nowMs) {
+      const next = this.#held.shift() as HeldFrame;
+      this.#heldBytes -= next.frame.byteLength;
+      this.#writeToStream(next.frame);
     }
-    const head = this.held[0];
+    const head = this.#held[0];
     if (head !== undefined) {
-      this.heldTimer = setTimeout(() => this.releaseHeld(), Math.max(1, head.dueMs - nowMs));
+      this.#heldTimer = setTimeout(() => this.#releaseHeld(), Math.max(1, head.dueMs - nowMs));
     }
-    this.maybeDrained();
+    this.#maybeDrained();
   }
 
-  private maybeDrained(): void {
-    if (!this.owesDrain || !this.isWritable) return;
-    this.owesDrain = false;
+  #maybeDrained(): void {
+    if (!this.#owesDrain || !this.isWritable) return;
+    this.#owesDrain = false;
     this.events.onDrain(this);
   }
 
-  private receive(chunk: Buffer): void {
-    if (this.closed) return;
+  #receive(chunk: Buffer): void {
+    if (this.#closed) return;
     try {
-      for (const frame of this.decoder.push(chunk)) this.inbound.push(frame);
+      for (const frame of this.#decoder.push(chunk)) this.#inbound.push(frame);
     } catch (error) {
       this.close(error instanceof Error ? error : new TransportError('MALFORMED_FRAME', String(error)));
       return;
     }
-    this.deliverInbound();
+    this.#deliverInbound();
   }
 
   /**
@@ -192,17 +192,17 @@ export class FramedConnection {
    * the stream stops reading, so the backlog is at most one chunk's frames and TCP
    * backpressure reaches the sender.
    */
-  private deliverInbound(): void {
+  #deliverInbound(): void {
     // Each pass consumes one frame or returns.
-    while (this.inbound.length > 0 && !this.closed) {
-      const frame = this.inbound[0] as Frame;
-      const fault = isHandshakeFrame(frame.kind) ? noFault : this.faults.get(this.remoteId);
+    while (this.#inbound.length > 0 && !this.#closed) {
+      const frame = this.#inbound[0] as Frame;
+      const fault = isHandshakeFrame(frame.kind) ? noFault : this.#faults.get(this.remoteId);
       if (fault.paused) {
-        this.inboundHeld = true;
-        this.stream.pause();
+        this.#inboundHeld = true;
+        this.#stream.pause();
         return;
       }
-      this.inbound.shift();
+      this.#inbound.shift();
       if (fault.dropInbound) {
         this.events.onFaultDrop(this, 'inbound');
         continue;
@@ -217,18 +217,18 @@ export class FramedConnection {
   }
 
   /** After a fault change: deliver what a pause held (in a later turn, not inside the fault hook's caller). */
-  private releaseInbound(): void {
-    if (!this.inboundHeld || this.faults.get(this.remoteId).paused || this.inboundRelease !== undefined) return;
-    this.inboundRelease = setImmediate(() => {
-      this.inboundRelease = undefined;
-      this.inboundHeld = false;
-      this.deliverInbound();
-      if (!this.inboundHeld && !this.readingPausedByOwner) this.resumeStream();
+  #releaseInbound(): void {
+    if (!this.#inboundHeld || this.#faults.get(this.remoteId).paused || this.#inboundRelease !== undefined) return;
+    this.#inboundRelease = setImmediate(() => {
+      this.#inboundRelease = undefined;
+      this.#inboundHeld = false;
+      this.#deliverInbound();
+      if (!this.#inboundHeld && !this.#readingPausedByOwner) this.#resumeStream();
     });
   }
 
-  private resumeStream(): void {
-    if (!this.closed) this.stream.resume();
+  #resumeStream(): void {
+    if (!this.#closed) this.#stream.resume();
   }
 }
 

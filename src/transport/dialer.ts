@@ -25,30 +25,30 @@ interface DialerContext {
 }
 
 export class Dialer {
-  private readonly context: DialerContext;
-  private readonly dialled = new Set<FramedConnection>();
+  readonly #context: DialerContext;
+  readonly #dialled = new Set<FramedConnection>();
 
   constructor(context: DialerContext) {
-    this.context = context;
+    this.#context = context;
   }
 
   /** Dials and completes the handshake; the connection then uses `events`. */
   open(address: string, expectedId: string | undefined, events: ConnectionEvents): Promise<FramedConnection> {
-    return this.context.network.dial(address, this.context.limits.connectTimeoutMs).then((stream) => {
-      if (this.context.isClosed()) {
+    return this.#context.network.dial(address, this.#context.limits.connectTimeoutMs).then((stream) => {
+      if (this.#context.isClosed()) {
         stream.destroy();
         throw new TransportError('CLOSED', 'the transport is closed');
       }
-      return this.handshake(stream, address, expectedId, events);
+      return this.#handshake(stream, address, expectedId, events);
     });
   }
 
   closeAll(): void {
-    for (const connection of [...this.dialled]) connection.close(undefined);
+    for (const connection of [...this.#dialled]) connection.close(undefined);
   }
 
-  private handshake(stream: Duplex, address: string, expectedId: string | undefined, events: ConnectionEvents): Promise<FramedConnection> {
-    const { limits } = this.context;
+  #handshake(stream: Duplex, address: string, expectedId: string | undefined, events: ConnectionEvents): Promise<FramedConnection> {
+    const { limits } = this.#context;
     return new Promise<FramedConnection>((resolve, reject) => {
       let settled = false;
       const finish = (error: Error | undefined, connection: FramedConnection): void => {
@@ -59,7 +59,7 @@ export class Dialer {
           connection.events = {
             ...events,
             onClose: (closed, closeError) => {
-              this.dialled.delete(closed);
+              this.#dialled.delete(closed);
               events.onClose(closed, closeError);
             },
           };
@@ -68,28 +68,28 @@ export class Dialer {
           reject(error);
         }
       };
-      const connection: FramedConnection = new FramedConnection(stream, limits.frameBytesMax, this.context.faults, limits.heldFrameBytesMax, {
-        onFrame: (_connection, frame) => finish(this.checkHandshakeReply(frame, connection, address, expectedId), connection),
+      const connection: FramedConnection = new FramedConnection(stream, limits.frameBytesMax, this.#context.faults, limits.heldFrameBytesMax, {
+        onFrame: (_connection, frame) => finish(this.#checkHandshakeReply(frame, connection, address, expectedId), connection),
         onDrain: () => undefined,
         onClose: (_connection, error) => {
-          this.dialled.delete(connection);
+          this.#dialled.delete(connection);
           finish(error ?? new TransportError('UNREACHABLE', `${address} closed the connection during the handshake`, { peer: address }), connection);
         },
         onFaultDrop: (dropped, direction) => events.onFaultDrop(dropped, direction),
       });
-      this.dialled.add(connection);
+      this.#dialled.add(connection);
       const timer = setTimeout(
         () => connection.close(new TransportError('TIMEOUT', `no handshake reply from ${address} within ${limits.connectTimeoutMs} ms`, { peer: address })),
         limits.connectTimeoutMs,
       );
       connection.remoteId = expectedId;
-      const { nodeId, clusterId } = this.context;
-      connection.write(encodeValueFrame(FrameKind.hello, { protocolVersion, clusterId, nodeId, address: this.context.address() }, limits.frameBytesMax));
+      const { nodeId, clusterId } = this.#context;
+      connection.write(encodeValueFrame(FrameKind.hello, { protocolVersion, clusterId, nodeId, address: this.#context.address() }, limits.frameBytesMax));
     });
   }
 
   /** Undefined when the handshake reply accepts us as expected; the error otherwise (the connection is then closed). */
-  private checkHandshakeReply(frame: Frame, connection: FramedConnection, address: string, expectedId: string | undefined): Error | undefined {
+  #checkHandshakeReply(frame: Frame, connection: FramedConnection, address: string, expectedId: string | undefined): Error | undefined {
     let error: TransportError | undefined;
     if (frame.kind === FrameKind.helloRejected) {
       const refusal = decodeRefusal(frame.payload, 'handshake rejection');
@@ -98,7 +98,7 @@ export class Dialer {
       error = new TransportError('MALFORMED_FRAME', `expected a handshake reply from ${address}, got frame kind ${frame.kind}`, { peer: address });
     } else {
       const hello = decodeHello(frame.payload);
-      if (hello.protocolVersion !== protocolVersion || hello.clusterId !== this.context.clusterId) {
+      if (hello.protocolVersion !== protocolVersion || hello.clusterId !== this.#context.clusterId) {
         error = new TransportError(
           'HANDSHAKE_REJECTED',
           `${address} answered for cluster ${JSON.stringify(hello.clusterId)} protocol ${hello.protocolVersion}`,

@@ -34,7 +34,7 @@ export type TransportErrorCode =
   /** The caller passed something the transport cannot use. */
   | 'INVALID_ARGUMENT';
 
-export interface TransportErrorOptions {
+interface TransportErrorOptions {
   readonly cause?: unknown;
   readonly peer?: string;
   readonly remoteCode?: string;
@@ -58,12 +58,8 @@ export class TransportError extends Error {
   }
 }
 
-export function isTransportError(value: unknown): value is TransportError {
-  return value instanceof TransportError;
-}
-
 /** Longest error code and message sent across the wire: a reply must always fit a frame. */
-export const errorCodeLengthMax = 128;
+const errorCodeLengthMax = 128;
 export const errorMessageLengthMax = 4096;
 
 /** The code a handler's thrown error carries across the wire (its `code` if it is a string). */

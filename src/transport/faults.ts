@@ -15,7 +15,7 @@
  *   directions go on in order, nothing lost but what the bounds dropped.
  */
 
-export interface PeerFault {
+interface PeerFault {
   readonly dropOutbound: boolean;
   readonly dropInbound: boolean;
   readonly delayMs: number;
@@ -35,58 +35,58 @@ export interface FaultControl {
 export const noFault: PeerFault = { dropOutbound: false, dropInbound: false, delayMs: 0, paused: false };
 
 export class FaultState implements FaultControl {
-  private readonly faults = new Map<string, PeerFault>();
-  private readonly changeListeners = new Set<() => void>();
+  readonly #faults = new Map<string, PeerFault>();
+  readonly #changeListeners = new Set<() => void>();
 
   get(peerId: string | undefined): PeerFault {
     if (peerId === undefined) return noFault;
-    return this.faults.get(peerId) ?? noFault;
+    return this.#faults.get(peerId) ?? noFault;
   }
 
   /** Called after every change (connections re-check held frames). Returns an unsubscribe function. */
   onChange(listener: () => void): () => void {
-    this.changeListeners.add(listener);
-    return () => this.changeListeners.delete(listener);
+    this.#changeListeners.add(listener);
+    return () => this.#changeListeners.delete(listener);
   }
 
   isolate(peerId: string): void {
-    this.update(peerId, { dropOutbound: true, dropInbound: true });
+    this.#update(peerId, { dropOutbound: true, dropInbound: true });
   }
 
   dropOutbound(peerId: string): void {
-    this.update(peerId, { dropOutbound: true });
+    this.#update(peerId, { dropOutbound: true });
   }
 
   dropInbound(peerId: string): void {
-    this.update(peerId, { dropInbound: true });
+    this.#update(peerId, { dropInbound: true });
   }
 
   delay(peerId: string, delayMs: number): void {
     if (!Number.isFinite(delayMs) || delayMs < 0) {
       throw new RangeError(`delayMs must be a non-negative number, got ${delayMs}`);
     }
-    this.update(peerId, { delayMs });
+    this.#update(peerId, { delayMs });
   }
 
   pause(peerId: string): void {
-    this.update(peerId, { paused: true });
+    this.#update(peerId, { paused: true });
   }
 
   heal(peerId?: string): void {
-    if (peerId === undefined) this.faults.clear();
-    else this.faults.delete(peerId);
-    this.notify();
+    if (peerId === undefined) this.#faults.clear();
+    else this.#faults.delete(peerId);
+    this.#notify();
   }
 
-  private update(peerId: string, change: Partial<PeerFault>): void {
+  #update(peerId: string, change: Partial<PeerFault>): void {
     if (typeof peerId !== 'string' || peerId.length === 0) {
       throw new TypeError(`fault hooks need a peer id, got ${JSON.stringify(peerId)}`);
     }
-    this.faults.set(peerId, { ...this.get(peerId), ...change });
-    this.notify();
+    this.#faults.set(peerId, { ...this.get(peerId), ...change });
+    this.#notify();
   }
 
-  private notify(): void {
-    for (const listener of [...this.changeListeners]) listener();
+  #notify(): void {
+    for (const listener of [...this.#changeListeners]) listener();
   }
 }

@@ -37,137 +37,141 @@ export interface InboundContext {
 }
 
 export class InboundConnection {
-  private readonly context: InboundContext;
-  private readonly connection: FramedConnection;
-  private hello: Hello | undefined;
-  private callsInFlight = 0;
-  private snapshot: SnapshotReceiver | undefined;
+  readonly #context: InboundContext;
+  readonly #connection: FramedConnection;
+  #hello: Hello | undefined;
+  #callsInFlight = 0;
+  #snapshot: SnapshotReceiver | undefined;
   /** After refusing a snapshot, its remaining frames (already in flight) are ignored until the sender hangs up. */
-  private snapshotRefused = false;
-  private readonly closedController = new AbortController();
-  private handshakeTimer: NodeJS.Timeout | undefined;
+  #snapshotRefused = false;
+  readonly #closedController = new AbortController();
+  #handshakeTimer: NodeJS.Timeout | undefined;
 
   constructor(context: InboundContext, stream: Duplex) {
-    this.context = context;
+    this.#context = context;
     const { limits } = context;
-    this.connection = new FramedConnection(stream, limits.frameBytesMax, context.faults, limits.heldFrameBytesMax, {
-      onFrame: (_connection, frame) => this.receive(frame),
+    this.#connection = new FramedConnection(stream, limits.frameBytesMax, context.faults, limits.heldFrameBytesMax, {
+      onFrame: (_connection, frame) => this.#receive(frame),
       onDrain: () => undefined,
-      onClose: (_connection, error) => this.closed(error),
+      onClose: (_connection, error) => this.#closed(error),
       onFaultDrop: (connection) => context.metrics.peer(connection.remoteId ?? 'unknown').faultDrops++,
     });
-    this.handshakeTimer = setTimeout(() => {
-      this.connection.close(new TransportError('TIMEOUT', `no handshake within ${limits.handshakeTimeoutMs} ms`));
+    this.#handshakeTimer = setTimeout(() => {
+      this.#connection.close(new TransportError('TIMEOUT', `no handshake within ${limits.handshakeTimeoutMs} ms`));
     }, limits.handshakeTimeoutMs);
   }
 
   close(): void {
-    this.connection.close(undefined);
+    this.#connection.close(undefined);
   }
 
-  private closed(error: Error | undefined): void {
-    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
-    this.handshakeTimer = undefined;
-    this.closedController.abort();
-    this.snapshot?.abort(error ?? new TransportError('UNREACHABLE', 'the sender closed the connection mid-transfer'));
+  #closed(error: Error | undefined): void {
+    if (this.#handshakeTimer !== undefined) clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
+    this.#closedController.abort();
+    this.#snapshot?.abort(error ?? new TransportError('UNREACHABLE', 'the sender closed the connection mid-transfer'));
     if (error !== undefined) {
-      if (error instanceof TransportError) this.context.metrics.connectionsRejected++;
-      this.context.reportError(error);
+      if (error instanceof TransportError) this.#context.metrics.connectionsRejected++;
+      this.#context.reportError(error);
     }
-    if (this.hello !== undefined) this.context.reportDisconnected(this.hello.nodeId);
-    this.context.forget(this);
+    if (this.#hello !== undefined) this.#context.reportDisconnected(this.#hello.nodeId);
+    this.#context.forget(this);
   }
 
-  private receive(frame: Frame): void {
-    if (this.hello === undefined) {
-      this.receiveHello(frame);
+  #receive(frame: Frame): void {
+    if (this.#hello === undefined) {
+      this.#receiveHello(frame);
       return;
     }
     switch (frame.kind) {
       case FrameKind.messages:
-        this.receiveMessages(frame.payload);
+        this.#receiveMessages(frame.payload);
         return;
       case FrameKind.call:
-        this.receiveCall(frame.payload);
+        this.#receiveCall(frame.payload);
         return;
       case FrameKind.snapshotBegin:
-        this.beginSnapshot(frame.payload);
+        this.#beginSnapshot(frame.payload);
         return;
       case FrameKind.snapshotChunk:
-        if (!this.snapshotRefused) this.requireSnapshot().chunk(frame.payload);
+        if (!this.#snapshotRefused) this.#requireSnapshot().chunk(frame.payload);
         return;
       case FrameKind.snapshotEnd:
-        if (!this.snapshotRefused) this.requireSnapshot().end(decodeSnapshotEnd(frame.payload));
+        if (!this.#snapshotRefused) this.#requireSnapshot().end(decodeSnapshotEnd(frame.payload));
         return;
       default:
         throw new TransportError('MALFORMED_FRAME', `unexpected frame kind ${frame.kind} on an inbound connection`);
     }
   }
 
-  private receiveHello(frame: Frame): void {
+  #receiveHello(frame: Frame): void {
     if (frame.kind !== FrameKind.hello) {
       throw new TransportError('MALFORMED_FRAME', `the first frame must be a handshake, got kind ${frame.kind}`);
     }
     const hello = decodeHello(frame.payload);
-    const refusal = handshakeRefusal(hello, this.context);
+    const refusal = handshakeRefusal(hello, this.#context);
     if (refusal !== undefined) {
-      this.connection.write(encodeValueFrame(FrameKind.helloRejected, { code: 'HANDSHAKE_REJECTED', message: refusal }, this.context.limits.frameBytesMax));
-      this.connection.end();
-      this.context.metrics.connectionsRejected++;
-      this.context.reportError(new TransportError('HANDSHAKE_REJECTED', `refused ${hello.nodeId} at ${hello.address}: ${refusal}`, { peer: hello.nodeId }));
+      this.#connection.write(encodeValueFrame(FrameKind.helloRejected, { code: 'HANDSHAKE_REJECTED', message: refusal }, this.#context.limits.frameBytesMax));
+      this.#connection.end();
+      this.#context.metrics.connectionsRejected++;
+      this.#context.reportError(new TransportError('HANDSHAKE_REJECTED', `refused ${hello.nodeId} at ${hello.address}: ${refusal}`, { peer: hello.nodeId }));
       return;
     }
-    clearTimeout(this.handshakeTimer);
-    this.handshakeTimer = undefined;
-    this.hello = hello;
-    this.connection.remoteId = hello.nodeId;
-    this.connection.remoteAddress = hello.address;
-    const { nodeId, clusterId, address } = this.context;
-    this.connection.write(encodeValueFrame(FrameKind.helloAccepted, { protocolVersion, clusterId, nodeId, address }, this.context.limits.frameBytesMax));
+    clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
+    this.#hello = hello;
+    this.#connection.remoteId = hello.nodeId;
+    this.#connection.remoteAddress = hello.address;
+    const { nodeId, clusterId, address } = this.#context;
+    this.#connection.write(encodeValueFrame(FrameKind.helloAccepted, { protocolVersion, clusterId, nodeId, address }, this.#context.limits.frameBytesMax));
   }
 
-  private receiveMessages(payload: Uint8Array): void {
+  #receiveMessages(payload: Uint8Array): void {
     const messages = decodeValues(payload);
-    const fromId = (this.hello as Hello).nodeId;
-    const metrics = this.context.metrics.peer(fromId);
+    const fromId = (this.#hello as Hello).nodeId;
+    const metrics = this.#context.metrics.peer(fromId);
     metrics.messagesReceived += messages.length;
     metrics.bytesReceived += payload.byteLength;
     for (const message of messages) {
       if (!isRaftMessage(message)) {
         throw new TransportError('MALFORMED_FRAME', `a message from ${fromId} lacks string from/to fields`);
       }
-      if (message.to !== this.context.nodeId || message.from !== fromId) {
+      if (message.to !== this.#context.nodeId || message.from !== fromId) {
         metrics.messagesDropped++;
-        this.context.reportError(
-          new TransportError('INVALID_ARGUMENT', `dropped a message ${message.from} -> ${message.to} that arrived from ${fromId} at ${this.context.nodeId}`),
+        this.#context.reportError(
+          new TransportError('INVALID_ARGUMENT', `dropped a message ${message.from} -> ${message.to} that arrived from ${fromId} at ${this.#context.nodeId}`),
         );
         continue;
       }
-      this.context.deliverMessage(message);
+      this.#context.deliverMessage(message);
     }
   }
 
-  private receiveCall(payload: Uint8Array): void {
+  #receiveCall(payload: Uint8Array): void {
     const request = decodeCallRequest(payload);
-    const handler = this.context.callHandlers.get(request.method);
+    const handler = this.#context.callHandlers.get(request.method);
     if (handler === undefined) {
-      this.reply(request.requestId, { ok: false, code: 'NO_HANDLER', message: `no handler for method ${request.method}` });
+      this.#reply(request.requestId, { ok: false, code: 'NO_HANDLER', message: `no handler for method ${request.method}` });
       return;
     }
-    if (this.callsInFlight >= this.context.limits.inboundCallsInFlightMax) {
-      this.reply(request.requestId, { ok: false, code: 'OVERLOADED', message: `${this.callsInFlight} calls from this peer are running (inboundCallsInFlightMax)` });
+    if (this.#callsInFlight >= this.#context.limits.inboundCallsInFlightMax) {
+      this.#reply(request.requestId, {
+        ok: false,
+        code: 'OVERLOADED',
+        message: `${this.#callsInFlight} calls from this peer are running (inboundCallsInFlightMax)`,
+      });
       return;
     }
-    this.callsInFlight++;
-    const hello = this.hello as Hello;
-    const context = { fromId: hello.nodeId, fromAddress: hello.address, signal: this.closedController.signal };
+    this.#callsInFlight++;
+    const hello = this.#hello as Hello;
+    const context = { fromId: hello.nodeId, fromAddress: hello.address, signal: this.#closedController.signal };
     Promise.resolve()
       .then(() => handler(request.payload, context))
       .then(
-        (result) => this.reply(request.requestId, { ok: true, result }),
-        (error: unknown) => this.reply(request.requestId, { ok: false, code: errorCodeOf(error), message: errorMessageOf(error) }),
+        (result) => this.#reply(request.requestId, { ok: true, result }),
+        (error: unknown) => this.#reply(request.requestId, { ok: false, code: errorCodeOf(error), message: errorMessageOf(error) }),
       )
-      .finally(() => this.callsInFlight--);
+      .finally(() => this.#callsInFlight--);
   }
 
   /**
@@ -176,9 +180,9 @@ export class InboundConnection {
    * does not fit (a tiny frameBytesMax), the connection is closed: the caller then sees
    * UNREACHABLE at once.
    */
-  private reply(requestId: number, body: { ok: true; result: unknown } | { ok: false; code: string; message: string }): void {
-    if (this.connection.isClosed) return;
-    const frameBytesMax = this.context.limits.frameBytesMax;
+  #reply(requestId: number, body: { ok: true; result: unknown } | { ok: false; code: string; message: string }): void {
+    if (this.#connection.isClosed) return;
+    const frameBytesMax = this.#context.limits.frameBytesMax;
     let frame: Buffer;
     try {
       frame = encodeValueFrame(FrameKind.reply, { requestId, ...body }, frameBytesMax);
@@ -187,56 +191,56 @@ export class InboundConnection {
       try {
         frame = encodeValueFrame(FrameKind.reply, { requestId, ok: false, code, message: `cannot send the reply: ${errorMessageOf(error)}` }, frameBytesMax);
       } catch (secondError) {
-        this.connection.close(secondError instanceof Error ? secondError : new Error(String(secondError)));
+        this.#connection.close(secondError instanceof Error ? secondError : new Error(String(secondError)));
         return;
       }
     }
-    this.connection.write(frame);
+    this.#connection.write(frame);
   }
 
-  private beginSnapshot(payload: Uint8Array): void {
-    if (this.snapshot !== undefined || this.snapshotRefused) throw new TransportError('MALFORMED_FRAME', 'a second snapshot on one connection');
+  #beginSnapshot(payload: Uint8Array): void {
+    if (this.#snapshot !== undefined || this.#snapshotRefused) throw new TransportError('MALFORMED_FRAME', 'a second snapshot on one connection');
     const begin = decodeSnapshotBegin(payload);
-    const refusal = this.snapshotRefusal(begin.totalBytes);
+    const refusal = this.#snapshotRefusal(begin.totalBytes);
     if (refusal !== undefined) {
-      this.snapshotRefused = true;
-      this.connection.write(encodeValueFrame(FrameKind.snapshotResult, { ok: false, ...refusal }, this.context.limits.frameBytesMax));
+      this.#snapshotRefused = true;
+      this.#connection.write(encodeValueFrame(FrameKind.snapshotResult, { ok: false, ...refusal }, this.#context.limits.frameBytesMax));
       return;
     }
-    const hello = this.hello as Hello;
+    const hello = this.#hello as Hello;
     const receiver = new SnapshotReceiver(
       {
-        limits: this.context.limits,
-        snapshotDirectory: this.context.snapshotDirectory,
-        nodeId: this.context.nodeId,
-        handler: this.context.snapshotHandler as SnapshotHandler,
+        limits: this.#context.limits,
+        snapshotDirectory: this.#context.snapshotDirectory,
+        nodeId: this.#context.nodeId,
+        handler: this.#context.snapshotHandler as SnapshotHandler,
         sender: { fromId: hello.nodeId, fromAddress: hello.address },
-        connection: this.connection,
+        connection: this.#connection,
       },
       begin,
     );
-    this.snapshot = receiver;
-    this.context.trackSnapshot(receiver);
+    this.#snapshot = receiver;
+    this.#context.trackSnapshot(receiver);
     void receiver.done.then((received) => {
-      if (received) this.context.metrics.peer(hello.nodeId).snapshotsReceived++;
+      if (received) this.#context.metrics.peer(hello.nodeId).snapshotsReceived++;
     });
   }
 
-  private snapshotRefusal(totalBytes: number): { code: string; message: string } | undefined {
-    const { limits } = this.context;
-    if (this.context.snapshotHandler === undefined) return { code: 'NO_HANDLER', message: 'this node accepts no snapshots (no onSnapshot handler)' };
+  #snapshotRefusal(totalBytes: number): { code: string; message: string } | undefined {
+    const { limits } = this.#context;
+    if (this.#context.snapshotHandler === undefined) return { code: 'NO_HANDLER', message: 'this node accepts no snapshots (no onSnapshot handler)' };
     if (totalBytes > limits.snapshotBytesMax) {
       return { code: 'SNAPSHOT_TOO_LARGE', message: `snapshot of ${totalBytes} bytes exceeds snapshotBytesMax ${limits.snapshotBytesMax}` };
     }
-    if (!this.context.hasSnapshotSlot()) {
+    if (!this.#context.hasSnapshotSlot()) {
       return { code: 'OVERLOADED', message: `${limits.snapshotsInFlightMax} snapshots are already being received (snapshotsInFlightMax)` };
     }
     return undefined;
   }
 
-  private requireSnapshot(): SnapshotReceiver {
-    if (this.snapshot === undefined) throw new TransportError('MALFORMED_FRAME', 'snapshot data without a snapshot-begin frame');
-    return this.snapshot;
+  #requireSnapshot(): SnapshotReceiver {
+    if (this.#snapshot === undefined) throw new TransportError('MALFORMED_FRAME', 'snapshot data without a snapshot-begin frame');
+    return this.#snapshot;
   }
 }
 

@@ -29,61 +29,61 @@ interface InboundOptions {
 }
 
 export class InboundConnections<Message extends RaftMessageLike> {
-  private readonly options: InboundOptions;
-  private readonly connections = new Set<InboundConnection>();
-  private readonly callHandlers = new Map<string, CallHandler>();
-  private messageHandler: ((message: Message) => void) | undefined;
-  private snapshotHandler: SnapshotHandler | undefined;
-  private readonly context: InboundContext;
+  readonly #options: InboundOptions;
+  readonly #connections = new Set<InboundConnection>();
+  readonly #callHandlers = new Map<string, CallHandler>();
+  #messageHandler: ((message: Message) => void) | undefined;
+  #snapshotHandler: SnapshotHandler | undefined;
+  readonly #context: InboundContext;
 
   constructor(options: InboundOptions) {
-    this.options = options;
-    this.context = this.createContext();
+    this.#options = options;
+    this.#context = this.#createContext();
   }
 
   onMessage(handler: (message: Message) => void): void {
-    this.messageHandler = handler;
+    this.#messageHandler = handler;
   }
 
   onSnapshot(handler: SnapshotHandler): void {
-    this.snapshotHandler = handler;
+    this.#snapshotHandler = handler;
   }
 
   handle(method: string, handler: CallHandler): void {
-    if (this.callHandlers.has(method)) throw new Error(`a handler for ${method} is already registered`);
-    this.callHandlers.set(method, handler);
+    if (this.#callHandlers.has(method)) throw new Error(`a handler for ${method} is already registered`);
+    this.#callHandlers.set(method, handler);
   }
 
   accept(stream: Duplex): void {
-    const { limits, metrics } = this.options;
-    if (this.connections.size >= limits.inboundConnectionsMax) {
+    const { limits, metrics } = this.#options;
+    if (this.#connections.size >= limits.inboundConnectionsMax) {
       metrics.connectionsRejected++;
-      this.options.reportError(new TransportError('UNREACHABLE', `refused a connection: ${this.connections.size} are open (inboundConnectionsMax)`));
+      this.#options.reportError(new TransportError('UNREACHABLE', `refused a connection: ${this.#connections.size} are open (inboundConnectionsMax)`));
       stream.destroy();
       return;
     }
     metrics.connectionsAccepted++;
-    this.connections.add(new InboundConnection(this.context, stream));
+    this.#connections.add(new InboundConnection(this.#context, stream));
   }
 
   closeAll(): void {
-    for (const connection of [...this.connections]) connection.close();
+    for (const connection of [...this.#connections]) connection.close();
   }
 
-  private deliverMessage(message: RaftMessageLike): void {
-    const handler = this.messageHandler;
+  #deliverMessage(message: RaftMessageLike): void {
+    const handler = this.#messageHandler;
     if (handler === undefined) return;
     try {
       handler(message as Message);
     } catch (error) {
-      this.options.reportError(new Error(`onMessage handler threw: ${errorMessageOf(error)}`, { cause: error }));
+      this.#options.reportError(new Error(`onMessage handler threw: ${errorMessageOf(error)}`, { cause: error }));
     }
   }
 
-  private createContext(): InboundContext {
+  #createContext(): InboundContext {
     // Getters: handlers may be registered after construction.
     const inbound = this;
-    const { options } = this;
+    const options = this.#options;
     return {
       nodeId: options.nodeId,
       clusterId: options.clusterId,
@@ -96,16 +96,16 @@ export class InboundConnections<Message extends RaftMessageLike> {
       get snapshotDirectory() {
         return options.snapshotDirectory();
       },
-      callHandlers: this.callHandlers,
+      callHandlers: this.#callHandlers,
       get snapshotHandler() {
-        return inbound.snapshotHandler;
+        return inbound.#snapshotHandler;
       },
-      deliverMessage: (message) => this.deliverMessage(message),
+      deliverMessage: (message) => this.#deliverMessage(message),
       hasSnapshotSlot: () => options.snapshots.hasReceiveSlot(),
       trackSnapshot: (receiver) => options.snapshots.trackReceive(receiver),
       reportError: (error) => options.reportError(error),
       reportDisconnected: (id) => options.reportDisconnected(id),
-      forget: (connection) => this.connections.delete(connection),
+      forget: (connection) => this.#connections.delete(connection),
     };
   }
 }

@@ -22,7 +22,7 @@ export interface TransportLimits {
   /** How long an accepted connection may take to send its handshake. */
   readonly handshakeTimeoutMs: number;
   readonly backoffBaseMs: number;
-  readonly backoffMaxMs: number;
+  readonly backoffMsMax: number;
   /** Frames to one peer delayed by a fault hook or held back by a pause before the link reports backpressure. */
   readonly heldFrameBytesMax: number;
   readonly snapshotChunkBytes: number;
@@ -36,7 +36,7 @@ export interface TransportLimits {
   readonly inboundConnectionsMax: number;
 }
 
-export const defaultTransportLimits: TransportLimits = {
+const defaultTransportLimits: TransportLimits = {
   frameBytesMax: 16 * 1024 * 1024,
   peerQueueMessageCountMax: 4096,
   peerQueueBytesMax: 64 * 1024 * 1024,
@@ -46,7 +46,7 @@ export const defaultTransportLimits: TransportLimits = {
   connectTimeoutMs: 3000,
   handshakeTimeoutMs: 3000,
   backoffBaseMs: 50,
-  backoffMaxMs: 2000,
+  backoffMsMax: 2000,
   heldFrameBytesMax: 16 * 1024 * 1024,
   snapshotChunkBytes: 256 * 1024,
   snapshotBytesMax: 2 ** 40,
@@ -71,8 +71,8 @@ export function resolveLimits(overrides: Partial<TransportLimits> = {}): Transpo
       `snapshotChunkBytes ${limits.snapshotChunkBytes} must fit a frame (frameBytesMax ${limits.frameBytesMax})`,
     );
   }
-  if (limits.backoffMaxMs < limits.backoffBaseMs) {
-    throw new RangeError(`backoffMaxMs ${limits.backoffMaxMs} is below backoffBaseMs ${limits.backoffBaseMs}`);
+  if (limits.backoffMsMax < limits.backoffBaseMs) {
+    throw new RangeError(`backoffMsMax ${limits.backoffMsMax} is below backoffBaseMs ${limits.backoffBaseMs}`);
   }
   return limits;
 }

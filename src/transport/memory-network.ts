@@ -11,7 +11,7 @@ import type { StreamListener, StreamNetwork } from './stream-network.js';
 class MemoryStreamEnd extends Duplex {
   other: MemoryStreamEnd | undefined;
   /** The other end's write callback, held while this end's reader is full. */
-  private waitingWriteCallback: ((error?: Error | null) => void) | undefined;
+  #waitingWriteCallback: ((error?: Error | null) => void) | undefined;
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     process.nextTick(() => {
@@ -21,13 +21,13 @@ class MemoryStreamEnd extends Duplex {
         return;
       }
       if (other.push(chunk)) callback();
-      else other.waitingWriteCallback = callback;
+      else other.#waitingWriteCallback = callback;
     });
   }
 
   override _read(): void {
-    const callback = this.waitingWriteCallback;
-    this.waitingWriteCallback = undefined;
+    const callback = this.#waitingWriteCallback;
+    this.#waitingWriteCallback = undefined;
     callback?.();
   }
 
@@ -42,7 +42,7 @@ class MemoryStreamEnd extends Duplex {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const other = this.other;
     this.other = undefined;
-    this.waitingWriteCallback = undefined;
+    this.#waitingWriteCallback = undefined;
     if (other !== undefined) {
       other.other = undefined;
       process.nextTick(() => other.destroy());
@@ -60,19 +60,19 @@ function createStreamPair(): [MemoryStreamEnd, MemoryStreamEnd] {
 }
 
 export class MemoryNetwork implements StreamNetwork {
-  private readonly listeners = new Map<string, (stream: Duplex) => void>();
-  private readonly openStreams = new Set<MemoryStreamEnd>();
+  readonly #listeners = new Map<string, (stream: Duplex) => void>();
+  readonly #openStreams = new Set<MemoryStreamEnd>();
 
   async listen(address: string, onStream: (stream: Duplex) => void): Promise<StreamListener> {
     if (address.length === 0) throw new TransportError('INVALID_ARGUMENT', 'a memory address must not be empty');
-    if (this.listeners.has(address)) {
+    if (this.#listeners.has(address)) {
       throw new TransportError('INVALID_ARGUMENT', `memory address ${address} is already in use`);
     }
-    this.listeners.set(address, onStream);
+    this.#listeners.set(address, onStream);
     return {
       address,
       close: async () => {
-        if (this.listeners.get(address) === onStream) this.listeners.delete(address);
+        if (this.#listeners.get(address) === onStream) this.#listeners.delete(address);
       },
     };
   }
@@ -80,14 +80,14 @@ export class MemoryNetwork implements StreamNetwork {
   async dial(address: string, _timeoutMs: number): Promise<Duplex> {
     // Yield once, as a real connect would, so callers never see a synchronous connect.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    const onStream = this.listeners.get(address);
+    const onStream = this.#listeners.get(address);
     if (onStream === undefined) {
       throw new TransportError('UNREACHABLE', `cannot connect to ${address}: nothing listens there`, { peer: address });
     }
     const [client, server] = createStreamPair();
     for (const end of [client, server]) {
-      this.openStreams.add(end);
-      end.once('close', () => this.openStreams.delete(end));
+      this.#openStreams.add(end);
+      end.once('close', () => this.#openStreams.delete(end));
     }
     onStream(server);
     return client;
@@ -95,6 +95,6 @@ export class MemoryNetwork implements StreamNetwork {
 
   /** Streams not yet closed (tests check that closed transports leave none). */
   get openStreamCount(): number {
-    return this.openStreams.size;
+    return this.#openStreams.size;
   }
 }

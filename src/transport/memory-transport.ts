@@ -1,8 +1,8 @@
-import { MemoryNetwork } from './memory-network.js';
+import type { MemoryNetwork } from './memory-network.js';
 import { StreamTransport, type StreamTransportOptions } from './stream-transport.js';
 import type { RaftMessageLike } from './types.js';
 
-export interface MemoryTransportOptions extends StreamTransportOptions {
+interface MemoryTransportOptions extends StreamTransportOptions {
   readonly network: MemoryNetwork;
 }
 
@@ -16,4 +16,3 @@ export class MemoryTransport<Message extends RaftMessageLike = RaftMessageLike> 
   }
 }
 
-export { MemoryNetwork };

@@ -20,22 +20,22 @@ function emptyPeerMetrics(): PeerMetrics {
 
 /** Counters only ever grow; `snapshot()` copies them so readers cannot change them. */
 export class MetricsRegistry {
-  private readonly peers = new Map<string, PeerMetrics>();
+  readonly #peers = new Map<string, PeerMetrics>();
   connectionsRejected = 0;
   connectionsAccepted = 0;
 
   peer(key: string): PeerMetrics {
-    let metrics = this.peers.get(key);
+    let metrics = this.#peers.get(key);
     if (metrics === undefined) {
       metrics = emptyPeerMetrics();
-      this.peers.set(key, metrics);
+      this.#peers.set(key, metrics);
     }
     return metrics;
   }
 
   snapshot(): TransportMetrics {
     const peers: Record<string, PeerMetrics> = {};
-    for (const [key, metrics] of this.peers) peers[key] = { ...metrics };
+    for (const [key, metrics] of this.#peers) peers[key] = { ...metrics };
     return { peers, connectionsRejected: this.connectionsRejected, connectionsAccepted: this.connectionsAccepted };
   }
 }

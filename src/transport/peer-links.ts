@@ -9,49 +9,49 @@ import { OutboundLink, type LinkContext } from './outbound-link.js';
 import type { CallTarget } from './types.js';
 
 export class PeerLinks {
-  private readonly peers = new Map<string, string>();
-  private readonly links = new Map<string, OutboundLink>();
-  private readonly dirtyLinks = new Set<OutboundLink>();
-  private flushScheduled: NodeJS.Immediate | undefined;
-  private readonly linkContext: LinkContext;
+  readonly #peers = new Map<string, string>();
+  readonly #links = new Map<string, OutboundLink>();
+  readonly #dirtyLinks = new Set<OutboundLink>();
+  #flushScheduled: NodeJS.Immediate | undefined;
+  readonly #linkContext: LinkContext;
 
   constructor(connectionContext: Omit<LinkContext, 'linkIdle'>) {
-    this.linkContext = { ...connectionContext, linkIdle: (link) => this.closeIfBare(link) };
+    this.#linkContext = { ...connectionContext, linkIdle: (link) => this.#closeIfBare(link) };
   }
 
   addressOf(id: string): string | undefined {
-    return this.peers.get(id);
+    return this.#peers.get(id);
   }
 
   setPeer(id: string, address: string): void {
-    const previous = this.peers.get(id);
+    const previous = this.#peers.get(id);
     if (previous === address) return;
-    this.peers.set(id, address);
-    if (previous !== undefined) this.closeLink(linkKey(id, previous), `peer ${id} moved from ${previous} to ${address}`);
+    this.#peers.set(id, address);
+    if (previous !== undefined) this.#closeLink(linkKey(id, previous), `peer ${id} moved from ${previous} to ${address}`);
   }
 
   removePeer(id: string): void {
-    const address = this.peers.get(id);
+    const address = this.#peers.get(id);
     if (address === undefined) return;
-    this.peers.delete(id);
-    this.closeLink(linkKey(id, address), `peer ${id} was removed`);
+    this.#peers.delete(id);
+    this.#closeLink(linkKey(id, address), `peer ${id} was removed`);
   }
 
   /** Queues a message on the peer's link for the next flush; false when it is dropped (unknown peer, full queue). */
   enqueue(to: string, bytes: Uint8Array): boolean {
-    const link = this.linkForPeer(to);
+    const link = this.#linkForPeer(to);
     if (link === undefined || !link.enqueue(to, bytes)) return false;
-    this.dirtyLinks.add(link);
+    this.#dirtyLinks.add(link);
     return true;
   }
 
   scheduleFlush(): void {
-    if (this.flushScheduled !== undefined || this.dirtyLinks.size === 0) return;
+    if (this.#flushScheduled !== undefined || this.#dirtyLinks.size === 0) return;
     // One flush per event-loop turn: everything sent in this turn shares a frame per peer.
-    this.flushScheduled = setImmediate(() => {
-      this.flushScheduled = undefined;
-      const links = [...this.dirtyLinks];
-      this.dirtyLinks.clear();
+    this.#flushScheduled = setImmediate(() => {
+      this.#flushScheduled = undefined;
+      const links = [...this.#dirtyLinks];
+      this.#dirtyLinks.clear();
       for (const link of links) if (!link.isClosed) link.flush();
     });
   }
@@ -59,56 +59,56 @@ export class PeerLinks {
   /** The link for a call: to the target's address, or to the address known for its id. */
   linkForTarget(target: CallTarget): OutboundLink {
     const id = target.id;
-    const address = target.address ?? (id === undefined ? undefined : this.peers.get(id));
+    const address = target.address ?? (id === undefined ? undefined : this.#peers.get(id));
     if (address === undefined) {
       if (id === undefined) throw new TransportError('INVALID_ARGUMENT', 'a call target needs an id or an address');
       throw new TransportError('UNKNOWN_PEER', `no address known for peer ${id}`, { peer: id });
     }
-    return this.linkFor(id, address);
+    return this.#linkFor(id, address);
   }
 
   /** The transport is closing: nothing more is flushed. */
   cancelFlush(): void {
-    if (this.flushScheduled !== undefined) clearImmediate(this.flushScheduled);
-    this.flushScheduled = undefined;
-    this.dirtyLinks.clear();
+    if (this.#flushScheduled !== undefined) clearImmediate(this.#flushScheduled);
+    this.#flushScheduled = undefined;
+    this.#dirtyLinks.clear();
   }
 
   closeAll(): void {
-    for (const link of this.links.values()) link.close(new TransportError('CLOSED', 'the transport is closed', { peer: link.metricsKey }));
-    this.links.clear();
+    for (const link of this.#links.values()) link.close(new TransportError('CLOSED', 'the transport is closed', { peer: link.metricsKey }));
+    this.#links.clear();
   }
 
-  private linkForPeer(id: string): OutboundLink | undefined {
-    const address = this.peers.get(id);
+  #linkForPeer(id: string): OutboundLink | undefined {
+    const address = this.#peers.get(id);
     if (address === undefined) return undefined;
-    return this.linkFor(id, address);
+    return this.#linkFor(id, address);
   }
 
-  private linkFor(id: string | undefined, address: string): OutboundLink {
+  #linkFor(id: string | undefined, address: string): OutboundLink {
     const key = linkKey(id, address);
-    let link = this.links.get(key);
+    let link = this.#links.get(key);
     if (link === undefined) {
-      link = new OutboundLink(this.linkContext, address, id);
-      this.links.set(key, link);
+      link = new OutboundLink(this.#linkContext, address, id);
+      this.#links.set(key, link);
     }
     return link;
   }
 
-  private closeLink(key: string, reason: string): void {
-    const link = this.links.get(key);
+  #closeLink(key: string, reason: string): void {
+    const link = this.#links.get(key);
     if (link === undefined) return;
-    this.links.delete(key);
-    this.dirtyLinks.delete(link);
+    this.#links.delete(key);
+    this.#dirtyLinks.delete(link);
     link.close(new TransportError('UNREACHABLE', reason, { peer: link.metricsKey }));
   }
 
-  private closeIfBare(link: OutboundLink): void {
+  #closeIfBare(link: OutboundLink): void {
     // A link to a bare address (a join, a discovery call) is not kept: the set of
     // links stays bounded by the peers in the address book.
     if (link.expectedId !== undefined) return;
     const key = linkKey(undefined, link.address);
-    if (this.links.get(key) === link) this.links.delete(key);
+    if (this.#links.get(key) === link) this.#links.delete(key);
     link.close(new TransportError('CLOSED', 'an idle link to a bare address is closed'));
   }
 }

@@ -5,36 +5,38 @@
  * messages were dropped. `currentHandler` is read at delivery (undefined once closed).
  */
 export class PeerReports {
-  private readonly pending = new Set<string>();
-  private scheduled: NodeJS.Immediate | undefined;
+  readonly #pending = new Set<string>();
+  #scheduled: NodeJS.Immediate | undefined;
+  readonly #currentHandler: () => ((id: string) => void) | undefined;
+  readonly #reportError: (error: Error) => void;
 
-  constructor(
-    private readonly currentHandler: () => ((id: string) => void) | undefined,
-    private readonly reportError: (error: Error) => void,
-  ) {}
+  constructor(currentHandler: () => ((id: string) => void) | undefined, reportError: (error: Error) => void) {
+    this.#currentHandler = currentHandler;
+    this.#reportError = reportError;
+  }
 
   add(id: string): void {
-    this.pending.add(id);
-    this.scheduled ??= setImmediate(() => this.deliver());
+    this.#pending.add(id);
+    this.#scheduled ??= setImmediate(() => this.#deliver());
   }
 
   cancel(): void {
-    if (this.scheduled !== undefined) clearImmediate(this.scheduled);
-    this.scheduled = undefined;
-    this.pending.clear();
+    if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
+    this.#scheduled = undefined;
+    this.#pending.clear();
   }
 
-  private deliver(): void {
-    this.scheduled = undefined;
-    const ids = [...this.pending];
-    this.pending.clear();
-    const handler = this.currentHandler();
+  #deliver(): void {
+    this.#scheduled = undefined;
+    const ids = [...this.#pending];
+    this.#pending.clear();
+    const handler = this.#currentHandler();
     if (handler === undefined) return;
     for (const id of ids) {
       try {
         handler(id);
       } catch (error) {
-        this.reportError(error instanceof Error ? error : new Error(String(error)));
+        this.#reportError(error instanceof Error ? error : new Error(String(error)));
       }
     }
   }

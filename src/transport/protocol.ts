@@ -12,18 +12,18 @@ export interface Hello {
   readonly address: string;
 }
 
-export interface Refusal {
+interface Refusal {
   readonly code: string;
   readonly message: string;
 }
 
-export interface CallRequest {
+interface CallRequest {
   readonly requestId: number;
   readonly method: string;
   readonly payload: unknown;
 }
 
-export type CallReply =
+type CallReply =
   | { readonly requestId: number; readonly ok: true; readonly result: unknown }
   | { readonly requestId: number; readonly ok: false; readonly code: string; readonly message: string };
 

@@ -16,7 +16,7 @@ import type { TransportLimits } from './limits.js';
 import type { SnapshotBegin, SnapshotEnd } from './protocol.js';
 import type { SnapshotHandler, SnapshotSender } from './types.js';
 
-export interface SnapshotReceiveContext {
+interface SnapshotReceiveContext {
   readonly limits: TransportLimits;
   readonly snapshotDirectory: string;
   readonly nodeId: string;
@@ -29,119 +29,119 @@ export class SnapshotReceiver {
   readonly tempFilePath: string;
   /** Settles (never rejects) once the transfer is over and the temporary file is gone: true if the handler took it. */
   readonly done: Promise<boolean>;
-  private readonly context: SnapshotReceiveContext;
-  private readonly begin: SnapshotBegin;
-  private readonly hash = createHash('sha256');
-  private receivedBytes = 0;
-  private pendingWriteBytes = 0;
-  private readingPaused = false;
-  private readonly file: Promise<FileHandle>;
-  private writes: Promise<void>;
-  private fileClosed = false;
-  private failure: Error | undefined;
-  private finished = false;
-  private idleTimer: NodeJS.Timeout | undefined;
-  private resolveDone!: (received: boolean) => void;
+  readonly #context: SnapshotReceiveContext;
+  readonly #begin: SnapshotBegin;
+  readonly #hash = createHash('sha256');
+  #receivedBytes = 0;
+  #pendingWriteBytes = 0;
+  #readingPaused = false;
+  readonly #file: Promise<FileHandle>;
+  #writes: Promise<void>;
+  #fileClosed = false;
+  #failure: Error | undefined;
+  #finished = false;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #resolveDone!: (received: boolean) => void;
 
   constructor(context: SnapshotReceiveContext, begin: SnapshotBegin) {
-    this.context = context;
-    this.begin = begin;
+    this.#context = context;
+    this.#begin = begin;
     this.tempFilePath = join(context.snapshotDirectory, `incoming-${context.nodeId}-${randomUUID()}.snapshot.tmp`);
-    this.done = new Promise<boolean>((resolve) => (this.resolveDone = resolve));
-    this.file = open(this.tempFilePath, 'wx', 0o600);
-    this.file.catch((error: unknown) => this.fail(error));
-    this.writes = this.file.then(() => undefined);
-    this.writes.catch(() => undefined);
-    this.touch();
+    this.done = new Promise<boolean>((resolve) => (this.#resolveDone = resolve));
+    this.#file = open(this.tempFilePath, 'wx', 0o600);
+    this.#file.catch((error: unknown) => this.#fail(error));
+    this.#writes = this.#file.then(() => undefined);
+    this.#writes.catch(() => undefined);
+    this.#touch();
   }
 
   chunk(bytes: Uint8Array): void {
-    if (this.failure !== undefined || this.finished) return;
-    this.receivedBytes += bytes.byteLength;
-    if (this.receivedBytes > this.begin.totalBytes) {
-      this.fail(new TransportError('SNAPSHOT_FAILED', `received more than the announced ${this.begin.totalBytes} bytes`));
+    if (this.#failure !== undefined || this.#finished) return;
+    this.#receivedBytes += bytes.byteLength;
+    if (this.#receivedBytes > this.#begin.totalBytes) {
+      this.#fail(new TransportError('SNAPSHOT_FAILED', `received more than the announced ${this.#begin.totalBytes} bytes`));
       return;
     }
-    this.hash.update(bytes);
-    this.pendingWriteBytes += bytes.byteLength;
-    this.writes = this.writes.then(async () => {
-      await writeFully(await this.file, bytes);
-      this.pendingWriteBytes -= bytes.byteLength;
-      this.applyBackpressure();
+    this.#hash.update(bytes);
+    this.#pendingWriteBytes += bytes.byteLength;
+    this.#writes = this.#writes.then(async () => {
+      await writeFully(await this.#file, bytes);
+      this.#pendingWriteBytes -= bytes.byteLength;
+      this.#applyBackpressure();
     });
-    this.writes.catch((error: unknown) => this.fail(error));
-    this.applyBackpressure();
-    this.touch();
+    this.#writes.catch((error: unknown) => this.#fail(error));
+    this.#applyBackpressure();
+    this.#touch();
   }
 
   end(endFrame: SnapshotEnd): void {
-    if (this.failure !== undefined || this.finished) return;
-    this.finished = true;
-    const expectedHash = this.hash.digest('hex');
-    void this.complete(endFrame, expectedHash);
+    if (this.#failure !== undefined || this.#finished) return;
+    this.#finished = true;
+    const expectedHash = this.#hash.digest('hex');
+    void this.#complete(endFrame, expectedHash);
   }
 
   /** The connection closed or the transport is closing. */
   abort(error: Error): void {
-    this.fail(error);
+    this.#fail(error);
   }
 
-  private async complete(endFrame: SnapshotEnd, actualSha256: string): Promise<void> {
+  async #complete(endFrame: SnapshotEnd, actualSha256: string): Promise<void> {
     try {
-      await this.writes;
-      const handle = await this.file;
-      if (endFrame.totalBytes !== this.begin.totalBytes || this.receivedBytes !== this.begin.totalBytes) {
-        throw new TransportError('SNAPSHOT_FAILED', `snapshot has ${this.receivedBytes} bytes, ${this.begin.totalBytes} were announced`);
+      await this.#writes;
+      const handle = await this.#file;
+      if (endFrame.totalBytes !== this.#begin.totalBytes || this.#receivedBytes !== this.#begin.totalBytes) {
+        throw new TransportError('SNAPSHOT_FAILED', `snapshot has ${this.#receivedBytes} bytes, ${this.#begin.totalBytes} were announced`);
       }
       if (endFrame.sha256 !== actualSha256) {
         throw new TransportError('SNAPSHOT_FAILED', `snapshot checksum mismatch: sender says ${endFrame.sha256}, received ${actualSha256}`);
       }
       await handle.sync();
-      await this.closeFile();
-      this.stopTimer();
-      await this.context.handler(this.begin.metadata, this.tempFilePath, this.context.sender);
+      await this.#closeFile();
+      this.#stopTimer();
+      await this.#context.handler(this.#begin.metadata, this.tempFilePath, this.#context.sender);
       // Whatever the handler left behind goes before the sender hears "done".
       await rm(this.tempFilePath, { force: true });
-      this.reply({ ok: true });
-      this.resolveDone(true);
+      this.#reply({ ok: true });
+      this.#resolveDone(true);
     } catch (error) {
-      this.fail(error);
+      this.#fail(error);
     }
   }
 
-  private fail(error: unknown): void {
-    if (this.failure !== undefined) return;
-    this.failure = error instanceof Error ? error : new Error(String(error));
-    this.finished = true;
-    this.stopTimer();
-    this.reply({ ok: false, code: errorCodeOf(error), message: errorMessageOf(error) });
-    void this.cleanUp();
+  #fail(error: unknown): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = error instanceof Error ? error : new Error(String(error));
+    this.#finished = true;
+    this.#stopTimer();
+    this.#reply({ ok: false, code: errorCodeOf(error), message: errorMessageOf(error) });
+    void this.#cleanUp();
   }
 
-  private async cleanUp(): Promise<void> {
+  async #cleanUp(): Promise<void> {
     try {
-      await this.closeFile();
+      await this.#closeFile();
     } catch {
       // The file is deleted next; a failed close changes nothing about that.
     }
     await rm(this.tempFilePath, { force: true }).catch(() => undefined);
-    this.resolveDone(false);
+    this.#resolveDone(false);
   }
 
-  private async closeFile(): Promise<void> {
-    await this.writes.catch(() => undefined);
-    const handle = await this.file.catch(() => undefined);
-    if (handle === undefined || this.fileClosed) return;
-    this.fileClosed = true;
+  async #closeFile(): Promise<void> {
+    await this.#writes.catch(() => undefined);
+    const handle = await this.#file.catch(() => undefined);
+    if (handle === undefined || this.#fileClosed) return;
+    this.#fileClosed = true;
     await handle.close();
   }
 
-  private reply(result: { ok: true } | { ok: false; code: string; message: string }): void {
-    const connection = this.context.connection;
+  #reply(result: { ok: true } | { ok: false; code: string; message: string }): void {
+    const connection = this.#context.connection;
     if (connection.isClosed) return;
     let frame: Buffer;
     try {
-      frame = encodeValueFrame(FrameKind.snapshotResult, result, this.context.limits.frameBytesMax);
+      frame = encodeValueFrame(FrameKind.snapshotResult, result, this.#context.limits.frameBytesMax);
     } catch (error) {
       // Only a frameBytesMax too small for an error message gets here: hang up instead.
       connection.close(error instanceof Error ? error : new Error(String(error)));
@@ -151,29 +151,29 @@ export class SnapshotReceiver {
     if (!result.ok) connection.end();
   }
 
-  private applyBackpressure(): void {
-    const highWaterBytes = 4 * this.context.limits.snapshotChunkBytes;
-    if (!this.readingPaused && this.pendingWriteBytes > highWaterBytes) {
-      this.readingPaused = true;
-      this.context.connection.pauseReading();
-    } else if (this.readingPaused && this.pendingWriteBytes <= highWaterBytes / 2) {
-      this.readingPaused = false;
-      this.context.connection.resumeReading();
+  #applyBackpressure(): void {
+    const highWaterBytes = 4 * this.#context.limits.snapshotChunkBytes;
+    if (!this.#readingPaused && this.#pendingWriteBytes > highWaterBytes) {
+      this.#readingPaused = true;
+      this.#context.connection.pauseReading();
+    } else if (this.#readingPaused && this.#pendingWriteBytes <= highWaterBytes / 2) {
+      this.#readingPaused = false;
+      this.#context.connection.resumeReading();
     }
   }
 
-  private touch(): void {
-    this.stopTimer();
-    const idleTimeoutMs = this.context.limits.snapshotIdleTimeoutMs;
-    this.idleTimer = setTimeout(
-      () => this.fail(new TransportError('TIMEOUT', `snapshot transfer made no progress for ${idleTimeoutMs} ms`)),
+  #touch(): void {
+    this.#stopTimer();
+    const idleTimeoutMs = this.#context.limits.snapshotIdleTimeoutMs;
+    this.#idleTimer = setTimeout(
+      () => this.#fail(new TransportError('TIMEOUT', `snapshot transfer made no progress for ${idleTimeoutMs} ms`)),
       idleTimeoutMs,
     );
   }
 
-  private stopTimer(): void {
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
+  #stopTimer(): void {
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
   }
 }
 

@@ -32,99 +32,99 @@ export interface SnapshotSendRequest {
 
 /** Waits for the connection's next drain, result frame or failure, with an idle timeout. */
 class SendSession {
-  private readonly idleTimeoutMs: number;
-  private readonly to: string;
-  private failure: Error | undefined;
-  private result: SnapshotResult | undefined;
-  private wake: (() => void) | undefined;
-  private connection: FramedConnection | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
+  readonly #idleTimeoutMs: number;
+  readonly #to: string;
+  #failure: Error | undefined;
+  #result: SnapshotResult | undefined;
+  #wake: (() => void) | undefined;
+  #connection: FramedConnection | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
   readonly events: ConnectionEvents;
 
   constructor(idleTimeoutMs: number, to: string) {
-    this.idleTimeoutMs = idleTimeoutMs;
-    this.to = to;
+    this.#idleTimeoutMs = idleTimeoutMs;
+    this.#to = to;
     this.events = {
-      onFrame: (_connection, frame) => this.receive(frame),
-      onDrain: () => this.notify(),
+      onFrame: (_connection, frame) => this.#receive(frame),
+      onDrain: () => this.#notify(),
       onClose: (_connection, error) => {
-        this.failure ??= error ?? new TransportError('UNREACHABLE', `${to} closed the snapshot connection`, { peer: to });
-        this.notify();
+        this.#failure ??= error ?? new TransportError('UNREACHABLE', `${to} closed the snapshot connection`, { peer: to });
+        this.#notify();
       },
       onFaultDrop: () => undefined,
     };
   }
 
   attach(connection: FramedConnection): void {
-    this.connection = connection;
+    this.#connection = connection;
     this.touch();
   }
 
   fail(error: Error): void {
-    this.failure ??= error;
-    this.connection?.close(error);
-    this.notify();
+    this.#failure ??= error;
+    this.#connection?.close(error);
+    this.#notify();
   }
 
   /** Restarts the idle timer: called on every unit of progress. */
   touch(): void {
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(
-      () => this.fail(new TransportError('TIMEOUT', `snapshot transfer made no progress for ${this.idleTimeoutMs} ms`)),
-      this.idleTimeoutMs,
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(
+      () => this.fail(new TransportError('TIMEOUT', `snapshot transfer made no progress for ${this.#idleTimeoutMs} ms`)),
+      this.#idleTimeoutMs,
     );
   }
 
   stop(): void {
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
   }
 
   throwIfFailed(): void {
-    if (this.failure !== undefined) throw this.failure;
+    if (this.#failure !== undefined) throw this.#failure;
   }
 
   async waitUntil(ready: () => boolean): Promise<void> {
     // Each wake-up is a drain, a frame or a failure; failures end the wait.
     while (!ready()) {
       this.throwIfFailed();
-      await new Promise<void>((resolve) => (this.wake = resolve));
+      await new Promise<void>((resolve) => (this.#wake = resolve));
       this.touch();
     }
     this.throwIfFailed();
   }
 
   get resultFrame(): SnapshotResult | undefined {
-    return this.result;
+    return this.#result;
   }
 
-  private receive(frame: Frame): void {
+  #receive(frame: Frame): void {
     if (frame.kind !== FrameKind.snapshotResult) {
       throw new TransportError('MALFORMED_FRAME', `unexpected frame kind ${frame.kind} on a snapshot connection`);
     }
     const result = decodeSnapshotResult(frame.payload);
-    this.result = result;
+    this.#result = result;
     // A refusal can arrive mid-stream (no slot, too large): it is the reason, whatever follows.
     if (!result.ok) {
-      this.failure ??= new TransportError('SNAPSHOT_FAILED', `${this.to} refused the snapshot: ${result.code}: ${result.message}`, {
-        peer: this.to,
+      this.#failure ??= new TransportError('SNAPSHOT_FAILED', `${this.#to} refused the snapshot: ${result.code}: ${result.message}`, {
+        peer: this.#to,
         remoteCode: result.code,
         remoteMessage: result.message,
       });
     }
-    this.notify();
+    this.#notify();
   }
 
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = undefined;
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
     wake?.();
   }
 }
 
 export async function sendSnapshotFile(context: SnapshotSendContext, request: SnapshotSendRequest): Promise<void> {
   const { limits } = context;
-  const totalBytes = await fileSize(request.filePath);
+  const totalBytes = await fileBytes(request.filePath);
   if (totalBytes > limits.snapshotBytesMax) {
     throw new TransportError('INVALID_ARGUMENT', `snapshot file of ${totalBytes} bytes exceeds snapshotBytesMax ${limits.snapshotBytesMax}`);
   }
@@ -153,7 +153,7 @@ export async function sendSnapshotFile(context: SnapshotSendContext, request: Sn
   }
 }
 
-async function fileSize(filePath: string): Promise<number> {
+async function fileBytes(filePath: string): Promise<number> {
   try {
     return (await stat(filePath)).size;
   } catch (error) {

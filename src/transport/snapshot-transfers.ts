@@ -9,12 +9,12 @@ import type { SnapshotReceiver } from './snapshot-receiver.js';
 import { sendSnapshotFile, type SnapshotSendContext, type SnapshotSendRequest } from './snapshot-sender.js';
 
 export class SnapshotTransfers {
-  private readonly limits: TransportLimits;
-  private readonly sending = new Set<AbortController>();
-  private readonly receiving = new Set<SnapshotReceiver>();
+  readonly #limits: TransportLimits;
+  readonly #sending = new Set<AbortController>();
+  readonly #receiving = new Set<SnapshotReceiver>();
 
   constructor(limits: TransportLimits) {
-    this.limits = limits;
+    this.#limits = limits;
   }
 
   /** Sends one snapshot file; `isClosed` tells a failure caused by close() from others. */
@@ -25,14 +25,14 @@ export class SnapshotTransfers {
     isClosed: () => boolean,
   ): Promise<void> {
     const { to } = request;
-    if (this.sending.size >= this.limits.snapshotsSendingMax) {
-      throw new TransportError('TOO_MANY_SNAPSHOTS', `${this.sending.size} snapshot transfers are running (snapshotsSendingMax)`, { peer: to });
+    if (this.#sending.size >= this.#limits.snapshotsSendingMax) {
+      throw new TransportError('TOO_MANY_SNAPSHOTS', `${this.#sending.size} snapshot transfers are running (snapshotsSendingMax)`, { peer: to });
     }
     const controller = new AbortController();
     const onAbort = (): void => controller.abort();
     if (signal?.aborted === true) controller.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
-    this.sending.add(controller);
+    this.#sending.add(controller);
     try {
       await sendSnapshotFile(context, { ...request, signal: controller.signal });
     } catch (error) {
@@ -40,27 +40,27 @@ export class SnapshotTransfers {
       throw error;
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      this.sending.delete(controller);
+      this.#sending.delete(controller);
     }
   }
 
   /** False when snapshotsInFlightMax inbound snapshots are running. */
   hasReceiveSlot(): boolean {
-    return this.receiving.size < this.limits.snapshotsInFlightMax;
+    return this.#receiving.size < this.#limits.snapshotsInFlightMax;
   }
 
   /** Tracks a running inbound snapshot (it holds a slot until `done` settles). */
   trackReceive(receiver: SnapshotReceiver): void {
-    this.receiving.add(receiver);
-    void receiver.done.then(() => this.receiving.delete(receiver));
+    this.#receiving.add(receiver);
+    void receiver.done.then(() => this.#receiving.delete(receiver));
   }
 
   abortSending(): void {
-    for (const controller of this.sending) controller.abort();
+    for (const controller of this.#sending) controller.abort();
   }
 
   /** Settles when every inbound snapshot running now has. */
   receivesDone(): Promise<unknown>[] {
-    return [...this.receiving].map((receiver) => receiver.done);
+    return [...this.#receiving].map((receiver) => receiver.done);
   }
 }

@@ -45,167 +45,167 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
   readonly nodeId: string;
   readonly clusterId: string;
   readonly limits: TransportLimits;
-  private readonly network: StreamNetwork;
-  private readonly options: StreamTransportOptions;
-  private readonly faultState = new FaultState();
-  private readonly metricsRegistry = new MetricsRegistry();
-  private readonly unreachableReports = new PeerReports(
-    () => (this.state === 'closed' ? undefined : this.unreachableHandler),
-    (error) => this.reportError(error),
+  readonly #network: StreamNetwork;
+  readonly #options: StreamTransportOptions;
+  readonly #faultState = new FaultState();
+  readonly #metricsRegistry = new MetricsRegistry();
+  readonly #unreachableReports = new PeerReports(
+    () => (this.#state === 'closed' ? undefined : this.#unreachableHandler),
+    (error) => this.#reportError(error),
   );
-  private readonly disconnectedReports = new PeerReports(
-    () => (this.state === 'closed' ? undefined : this.disconnectedHandler),
-    (error) => this.reportError(error),
+  readonly #disconnectedReports = new PeerReports(
+    () => (this.#state === 'closed' ? undefined : this.#disconnectedHandler),
+    (error) => this.#reportError(error),
   );
-  private disconnectedHandler: ((id: string) => void) | undefined;
-  private unreachableHandler: ((id: string) => void) | undefined;
-  private errorHandler: ((error: Error) => void) | undefined;
-  private listener: StreamListener | undefined;
-  private state: State = 'new';
+  #disconnectedHandler: ((id: string) => void) | undefined;
+  #unreachableHandler: ((id: string) => void) | undefined;
+  #errorHandler: ((error: Error) => void) | undefined;
+  #listener: StreamListener | undefined;
+  #state: State = 'new';
   /** What outbound links and snapshot senders need: dialling, bounds, metrics. */
-  private readonly connectionContext: Omit<LinkContext, 'linkIdle'>;
-  private readonly dialer: Dialer;
-  private readonly links: PeerLinks;
-  private readonly snapshots: SnapshotTransfers;
-  private readonly inbound: InboundConnections<Message>;
+  readonly #connectionContext: Omit<LinkContext, 'linkIdle'>;
+  readonly #dialer: Dialer;
+  readonly #links: PeerLinks;
+  readonly #snapshots: SnapshotTransfers;
+  readonly #inbound: InboundConnections<Message>;
 
   constructor(network: StreamNetwork, options: StreamTransportOptions) {
     requireName(options.nodeId, 'nodeId');
     if (typeof options.clusterId !== 'string') throw new TypeError('clusterId must be a string');
-    this.network = network;
-    this.options = options;
+    this.#network = network;
+    this.#options = options;
     this.nodeId = options.nodeId;
     this.clusterId = options.clusterId;
     this.limits = resolveLimits(options.limits);
-    this.dialer = this.createDialer();
-    this.connectionContext = this.createConnectionContext(options.random ?? Math.random);
-    this.links = new PeerLinks(this.connectionContext);
-    this.snapshots = new SnapshotTransfers(this.limits);
-    this.inbound = this.createInbound();
+    this.#dialer = this.#createDialer();
+    this.#connectionContext = this.#createConnectionContext(options.random ?? Math.random);
+    this.#links = new PeerLinks(this.#connectionContext);
+    this.#snapshots = new SnapshotTransfers(this.limits);
+    this.#inbound = this.#createInbound();
   }
 
   get address(): string {
-    if (this.listener === undefined) throw new Error('transport address is known only after start()');
-    return this.options.advertisedAddress ?? this.listener.address;
+    if (this.#listener === undefined) throw new Error('transport address is known only after start()');
+    return this.#options.advertisedAddress ?? this.#listener.address;
   }
 
   get isClosed(): boolean {
-    return this.state === 'closed';
+    return this.#state === 'closed';
   }
 
   get faults(): FaultControl {
-    return this.faultState;
+    return this.#faultState;
   }
 
   async start(): Promise<void> {
-    if (this.state !== 'new') throw new Error(`start() called on a transport that is ${this.state}`);
-    this.state = 'starting';
-    if (this.options.snapshotDirectory !== undefined) await mkdir(this.options.snapshotDirectory, { recursive: true });
-    const listener = await this.network.listen(this.options.listenAddress, (stream) => this.accept(stream));
-    if (this.state !== 'starting') {
+    if (this.#state !== 'new') throw new Error(`start() called on a transport that is ${this.#state}`);
+    this.#state = 'starting';
+    if (this.#options.snapshotDirectory !== undefined) await mkdir(this.#options.snapshotDirectory, { recursive: true });
+    const listener = await this.#network.listen(this.#options.listenAddress, (stream) => this.#accept(stream));
+    if (this.#state !== 'starting') {
       await listener.close();
       throw new TransportError('CLOSED', 'the transport was closed while starting');
     }
-    this.listener = listener;
-    this.state = 'running';
+    this.#listener = listener;
+    this.#state = 'running';
   }
 
   setPeer(id: string, address: string): void {
     requireName(id, 'peer id');
     requireName(address, 'peer address');
-    this.links.setPeer(id, address);
+    this.#links.setPeer(id, address);
   }
 
   removePeer(id: string): void {
-    this.links.removePeer(id);
+    this.#links.removePeer(id);
   }
 
   send(messages: readonly Message[]): void {
-    if (this.state === 'closed') return;
-    this.requireRunning('send');
-    const encoded = messages.map((message) => this.encodeMessage(message));
+    if (this.#state === 'closed') return;
+    this.#requireRunning('send');
+    const encoded = messages.map((message) => this.#encodeMessage(message));
     const unreachable = new Set<string>();
     for (const [index, bytes] of encoded.entries()) {
       const to = (messages[index] as Message).to;
-      if (!this.links.enqueue(to, bytes)) {
-        this.metricsRegistry.peer(to).messagesDropped++;
+      if (!this.#links.enqueue(to, bytes)) {
+        this.#metricsRegistry.peer(to).messagesDropped++;
         unreachable.add(to);
       }
     }
-    this.links.scheduleFlush();
-    if (unreachable.size > 0) this.reportUnreachable(unreachable);
+    this.#links.scheduleFlush();
+    if (unreachable.size > 0) this.#reportUnreachable(unreachable);
   }
 
   onMessage(handler: (message: Message) => void): void {
-    this.inbound.onMessage(handler);
+    this.#inbound.onMessage(handler);
   }
 
   onUnreachable(handler: (id: string) => void): void {
-    this.unreachableHandler = handler;
+    this.#unreachableHandler = handler;
   }
 
   onPeerDisconnected(handler: (id: string) => void): void {
-    this.disconnectedHandler = handler;
+    this.#disconnectedHandler = handler;
   }
 
   onError(handler: (error: Error) => void): void {
-    this.errorHandler = handler;
+    this.#errorHandler = handler;
   }
 
   async call(target: CallTarget, method: string, payload: unknown, options: CallOptions = {}): Promise<unknown> {
-    if (this.state === 'closed') throw new TransportError('CLOSED', 'the transport is closed');
-    this.requireRunning('call');
+    if (this.#state === 'closed') throw new TransportError('CLOSED', 'the transport is closed');
+    this.#requireRunning('call');
     if (typeof method !== 'string' || method.length === 0) throw new TransportError('INVALID_ARGUMENT', 'method must be a non-empty string');
     const timeoutMs = options.timeoutMs ?? this.limits.callTimeoutMs;
     if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new TransportError('INVALID_ARGUMENT', `timeoutMs must be positive, got ${timeoutMs}`);
     if (options.signal?.aborted === true) throw new TransportError('ABORTED', `call ${method} was aborted before it was sent`);
-    const link = this.links.linkForTarget(target);
+    const link = this.#links.linkForTarget(target);
     return link.call(method, payload, options, timeoutMs);
   }
 
   handle(method: string, handler: CallHandler): void {
     requireName(method, 'method');
-    this.inbound.handle(method, handler);
+    this.#inbound.handle(method, handler);
   }
 
   async sendSnapshot(to: string, metadata: unknown, filePath: string, options: SendSnapshotOptions = {}): Promise<void> {
-    if (this.state === 'closed') throw new TransportError('CLOSED', 'the transport is closed');
-    this.requireRunning('sendSnapshot');
-    const address = this.links.addressOf(to);
+    if (this.#state === 'closed') throw new TransportError('CLOSED', 'the transport is closed');
+    this.#requireRunning('sendSnapshot');
+    const address = this.#links.addressOf(to);
     if (address === undefined) throw new TransportError('UNKNOWN_PEER', `no address known for peer ${to}`, { peer: to });
-    await this.snapshots.send(this.connectionContext, { to, address, metadata, filePath }, options.signal, () => this.isClosed);
+    await this.#snapshots.send(this.#connectionContext, { to, address, metadata, filePath }, options.signal, () => this.isClosed);
   }
 
   onSnapshot(handler: SnapshotHandler): void {
-    this.inbound.onSnapshot(handler);
+    this.#inbound.onSnapshot(handler);
   }
 
   metrics(): TransportMetrics {
-    return this.metricsRegistry.snapshot();
+    return this.#metricsRegistry.snapshot();
   }
 
   async close(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.links.cancelFlush();
-    this.unreachableReports.cancel();
-    this.disconnectedReports.cancel();
-    const listener = this.listener;
-    this.listener = undefined;
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#links.cancelFlush();
+    this.#unreachableReports.cancel();
+    this.#disconnectedReports.cancel();
+    const listener = this.#listener;
+    this.#listener = undefined;
     const listenerClosed = listener?.close();
-    this.links.closeAll();
-    this.snapshots.abortSending();
-    this.dialer.closeAll();
-    this.inbound.closeAll();
-    await Promise.all([listenerClosed, ...this.snapshots.receivesDone()]);
+    this.#links.closeAll();
+    this.#snapshots.abortSending();
+    this.#dialer.closeAll();
+    this.#inbound.closeAll();
+    await Promise.all([listenerClosed, ...this.#snapshots.receivesDone()]);
   }
 
   /** A programmer error: peers learn our address in the handshake, so nothing is sent before start() resolves. */
-  private requireRunning(operation: string): void {
-    if (this.state !== 'running') throw new Error(`${operation}() called before start() resolved (the transport is ${this.state})`);
+  #requireRunning(operation: string): void {
+    if (this.#state !== 'running') throw new Error(`${operation}() called before start() resolved (the transport is ${this.#state})`);
   }
 
-  private encodeMessage(message: Message): Uint8Array {
+  #encodeMessage(message: Message): Uint8Array {
     if (typeof message !== 'object' || message === null || typeof message.to !== 'string' || typeof message.from !== 'string') {
       throw new TransportError('INVALID_ARGUMENT', 'a Raft message needs string from and to fields');
     }
@@ -220,68 +220,68 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
     return bytes;
   }
 
-  private reportUnreachable(ids: ReadonlySet<string>): void {
-    if (this.state === 'closed') return;
-    for (const id of ids) this.unreachableReports.add(id);
+  #reportUnreachable(ids: ReadonlySet<string>): void {
+    if (this.#state === 'closed') return;
+    for (const id of ids) this.#unreachableReports.add(id);
   }
 
-  private reportDisconnected(id: string): void {
-    if (this.state === 'closed') return;
-    this.disconnectedReports.add(id);
+  #reportDisconnected(id: string): void {
+    if (this.#state === 'closed') return;
+    this.#disconnectedReports.add(id);
   }
 
-  private reportError(error: Error): void {
-    if (this.errorHandler === undefined) return;
+  #reportError(error: Error): void {
+    if (this.#errorHandler === undefined) return;
     try {
-      this.errorHandler(error);
+      this.#errorHandler(error);
     } catch {
       // A diagnostics hook must not break the transport.
     }
   }
 
-  private accept(stream: Duplex): void {
-    if (this.state !== 'running' && this.state !== 'starting') {
+  #accept(stream: Duplex): void {
+    if (this.#state !== 'running' && this.#state !== 'starting') {
       stream.destroy();
       return;
     }
-    this.inbound.accept(stream);
+    this.#inbound.accept(stream);
   }
 
-  private createDialer(): Dialer {
+  #createDialer(): Dialer {
     return new Dialer({
-      network: this.network,
+      network: this.#network,
       nodeId: this.nodeId,
       clusterId: this.clusterId,
       limits: this.limits,
-      faults: this.faultState,
+      faults: this.#faultState,
       address: () => this.address,
-      isClosed: () => this.state === 'closed',
+      isClosed: () => this.#state === 'closed',
     });
   }
 
-  private createConnectionContext(random: () => number): Omit<LinkContext, 'linkIdle'> {
+  #createConnectionContext(random: () => number): Omit<LinkContext, 'linkIdle'> {
     return {
       limits: this.limits,
-      faults: this.faultState,
-      metrics: this.metricsRegistry,
+      faults: this.#faultState,
+      metrics: this.#metricsRegistry,
       random,
-      openConnection: (address, expectedId, events) => this.dialer.open(address, expectedId, events),
-      reportUnreachable: (ids) => this.reportUnreachable(ids),
+      openConnection: (address, expectedId, events) => this.#dialer.open(address, expectedId, events),
+      reportUnreachable: (ids) => this.#reportUnreachable(ids),
     };
   }
 
-  private createInbound(): InboundConnections<Message> {
+  #createInbound(): InboundConnections<Message> {
     return new InboundConnections<Message>({
       nodeId: this.nodeId,
       clusterId: this.clusterId,
       limits: this.limits,
-      faults: this.faultState,
-      metrics: this.metricsRegistry,
-      snapshots: this.snapshots,
-      snapshotDirectory: () => this.options.snapshotDirectory ?? tmpdir(),
+      faults: this.#faultState,
+      metrics: this.#metricsRegistry,
+      snapshots: this.#snapshots,
+      snapshotDirectory: () => this.#options.snapshotDirectory ?? tmpdir(),
       address: () => this.address,
-      reportError: (error) => this.reportError(error),
-      reportDisconnected: (id) => this.reportDisconnected(id),
+      reportError: (error) => this.#reportError(error),
+      reportDisconnected: (id) => this.#reportDisconnected(id),
     });
   }
 }

@@ -18,7 +18,7 @@ export interface TlsOptions {
   readonly ca?: string | Buffer;
 }
 
-export interface HostPort {
+interface HostPort {
   readonly host: string;
   readonly port: number;
 }
@@ -37,7 +37,7 @@ export function formatAddress(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-export interface TcpNetworkLimits {
+interface TcpNetworkLimits {
   /** Sockets open on the listener at once, TLS handshakes in progress included (`net.Server.maxConnections`). */
   readonly socketsMax: number;
   /** A TLS handshake not finished in this time is abandoned. */
@@ -45,26 +45,26 @@ export interface TcpNetworkLimits {
 }
 
 export class TcpNetwork implements StreamNetwork {
-  private readonly tlsOptions: TlsOptions | undefined;
-  private readonly limits: TcpNetworkLimits;
+  readonly #tlsOptions: TlsOptions | undefined;
+  readonly #limits: TcpNetworkLimits;
   /**
    * The listen address's host when it names one interface (not a wildcard). Outgoing
    * connections to an address of the same family leave from it too, so a peer sees
    * each node's traffic coming from that node's own address (on loopback, 127.0.0.2
    * rather than 127.0.0.1), and per-address firewall rules can tell nodes apart.
    */
-  private sourceHost: string | undefined;
+  #sourceHost: string | undefined;
 
   constructor(tlsOptions?: TlsOptions, limits: TcpNetworkLimits = { socketsMax: 512, handshakeTimeoutMs: 3000 }) {
-    this.tlsOptions = tlsOptions;
-    this.limits = limits;
+    this.#tlsOptions = tlsOptions;
+    this.#limits = limits;
   }
 
   async listen(address: string, onStream: (stream: Duplex) => void): Promise<StreamListener> {
     const { host, port } = parseAddress(address);
-    if (net.isIP(host) !== 0 && host !== '0.0.0.0' && host !== '::') this.sourceHost = host;
-    const server = this.createServer(onStream);
-    server.maxConnections = this.limits.socketsMax;
+    if (net.isIP(host) !== 0 && host !== '0.0.0.0' && host !== '::') this.#sourceHost = host;
+    const server = this.#createServer(onStream);
+    server.maxConnections = this.#limits.socketsMax;
     const sockets = new Set<net.Socket>();
     server.on('connection', (socket: net.Socket) => {
       socket.setKeepAlive(true, keepAliveInitialDelayMs);
@@ -93,8 +93,8 @@ export class TcpNetwork implements StreamNetwork {
     };
   }
 
-  private createServer(onStream: (stream: Duplex) => void): net.Server {
-    const options = this.tlsOptions;
+  #createServer(onStream: (stream: Duplex) => void): net.Server {
+    const options = this.#tlsOptions;
     if (options === undefined) {
       return net.createServer({ noDelay: true }, (socket) => onStream(socket));
     }
@@ -102,7 +102,7 @@ export class TcpNetwork implements StreamNetwork {
       {
         cert: options.cert,
         key: options.key,
-        handshakeTimeout: this.limits.handshakeTimeoutMs,
+        handshakeTimeout: this.#limits.handshakeTimeoutMs,
         ...(options.ca === undefined ? {} : { ca: options.ca, requestCert: true, rejectUnauthorized: true }),
       },
       (socket) => {
@@ -114,8 +114,8 @@ export class TcpNetwork implements StreamNetwork {
 
   dial(address: string, timeoutMs: number): Promise<Duplex> {
     const { host, port } = parseAddress(address);
-    const options = this.tlsOptions;
-    const source = this.sourceHost;
+    const options = this.#tlsOptions;
+    const source = this.#sourceHost;
     const localAddress = source !== undefined && net.isIP(source) === net.isIP(host) ? { localAddress: source } : {};
     return new Promise<Duplex>((resolve, reject) => {
       const socket =

@@ -3,7 +3,7 @@ import { StreamTransport, type StreamTransportOptions } from './stream-transport
 import { TcpNetwork, type TlsOptions } from './tcp-network.js';
 import type { RaftMessageLike } from './types.js';
 
-export interface TcpTransportOptions extends StreamTransportOptions {
+interface TcpTransportOptions extends StreamTransportOptions {
   /** `host:port` to listen on; port 0 picks a free port (see `address` after `start()`). */
   readonly listenAddress: string;
   /** TLS for every peer connection; mutual authentication when `ca` is given. */

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CONF_CHANGE_CONTEXT_BYTES_MAX,
-  NODE_ID_BYTES_MAX,
+  confChangeContextBytesMax,
+  nodeIdBytesMax,
   RaftError,
   applyConfChange,
   confChangeProblem,
@@ -52,13 +52,13 @@ test('conf change: malformed bytes are refused with a clear error', () => {
 });
 
 test('conf change: bounds on id and context, at the bound and one past', () => {
-  const idAtBound = 'x'.repeat(NODE_ID_BYTES_MAX);
+  const idAtBound = 'x'.repeat(nodeIdBytesMax);
   assert.equal(decodeConfChange(encodeConfChange({ ...change, nodeId: idAtBound })).nodeId, idAtBound);
   assert.throws(() => encodeConfChange({ ...change, nodeId: `${idAtBound}x` }), /node id must be 1..1024 bytes/);
   assert.throws(() => encodeConfChange({ ...change, nodeId: '' }), /node id must be/);
-  const contextAtBound = new Uint8Array(CONF_CHANGE_CONTEXT_BYTES_MAX);
-  assert.equal(decodeConfChange(encodeConfChange({ ...change, context: contextAtBound })).context.length, CONF_CHANGE_CONTEXT_BYTES_MAX);
-  assert.throws(() => encodeConfChange({ ...change, context: new Uint8Array(CONF_CHANGE_CONTEXT_BYTES_MAX + 1) }), /context exceeds/);
+  const contextAtBound = new Uint8Array(confChangeContextBytesMax);
+  assert.equal(decodeConfChange(encodeConfChange({ ...change, context: contextAtBound })).context.length, confChangeContextBytesMax);
+  assert.throws(() => encodeConfChange({ ...change, context: new Uint8Array(confChangeContextBytesMax + 1) }), /context exceeds/);
 });
 
 test('conf change: applying changes to a membership', () => {

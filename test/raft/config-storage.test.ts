@@ -21,13 +21,13 @@ test('config: every limit is checked at construction with a clear error', () => 
   rejects({ heartbeatTicks: 0 }, /heartbeatTicks must be >= 1, got 0/);
   rejects({ electionTicks: 5, heartbeatTicks: 5 }, /electionTicks \(5\) must be greater than heartbeatTicks \(5\)/);
   rejects({ electionTicks: 1.5 }, /electionTicks must be an integer/);
-  rejects({ maxSizePerMessageBytes: 0 }, /maxSizePerMessageBytes must be >= 1/);
-  rejects({ maxInflightMessages: 0 }, /maxInflightMessages must be >= 1/);
-  rejects({ maxInflightBytes: 10, maxSizePerMessageBytes: 11 }, /maxInflightBytes \(10\) must be >= maxSizePerMessageBytes \(11\)/);
-  rejects({ maxUncommittedEntriesBytes: 0 }, /maxUncommittedEntriesBytes must be >= 1/);
-  rejects({ maxPendingReads: 0 }, /maxPendingReads must be >= 1/);
-  rejects({ maxCommittedBytesPerReady: 0 }, /maxCommittedBytesPerReady must be >= 1/);
-  rejects({ maxQueuedMessages: 0 }, /maxQueuedMessages must be >= 1/);
+  rejects({ messageBytesMax: 0 }, /messageBytesMax must be >= 1/);
+  rejects({ inflightMessageCountMax: 0 }, /inflightMessageCountMax must be >= 1/);
+  rejects({ inflightBytesMax: 10, messageBytesMax: 11 }, /inflightBytesMax \(10\) must be >= messageBytesMax \(11\)/);
+  rejects({ uncommittedEntriesBytesMax: 0 }, /uncommittedEntriesBytesMax must be >= 1/);
+  rejects({ pendingReadCountMax: 0 }, /pendingReadCountMax must be >= 1/);
+  rejects({ committedBytesPerReadyMax: 0 }, /committedBytesPerReadyMax must be >= 1/);
+  rejects({ queuedMessageCountMax: 0 }, /queuedMessageCountMax must be >= 1/);
   rejects({ readOnly: 'lease', checkQuorum: false }, /'lease' requires checkQuorum/);
   rejects({ readOnly: 'lease', checkQuorum: true, leaseDriftTicks: 10 }, /leaseDriftTicks \(10\) must be less than electionTicks \(10\)/);
   rejects({ applied: -1 }, /applied must be >= 0/);
@@ -40,13 +40,13 @@ test('config: the smallest valid limits are accepted', () => {
     testConfig('1', storage(), {
       electionTicks: 2,
       heartbeatTicks: 1,
-      maxSizePerMessageBytes: 1,
-      maxInflightMessages: 1,
-      maxInflightBytes: 1,
-      maxUncommittedEntriesBytes: 1,
-      maxPendingReads: 1,
-      maxCommittedBytesPerReady: 1,
-      maxQueuedMessages: 1,
+      messageBytesMax: 1,
+      inflightMessageCountMax: 1,
+      inflightBytesMax: 1,
+      uncommittedEntriesBytesMax: 1,
+      pendingReadCountMax: 1,
+      committedBytesPerReadyMax: 1,
+      queuedMessageCountMax: 1,
       readOnly: 'lease',
       checkQuorum: true,
       leaseDriftTicks: 1,

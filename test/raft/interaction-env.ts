@@ -24,7 +24,7 @@ import type {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 /** Bounds `stabilize`: a script that has not settled after this many rounds is broken. */
-const STABILIZE_ROUNDS_MAX = 1000;
+const stabilizeRoundsMax = 1000;
 
 export interface Command {
   readonly name: string;
@@ -75,81 +75,81 @@ interface NodeState {
 type NodeSettings = Omit<RaftConfig, 'id' | 'storage' | 'applied' | 'random' | 'logger'>;
 
 export class InteractionEnv {
-  private readonly nodes = new Map<NodeId, NodeState>();
-  private network: Message[] = [];
-  private partition: NodeId[][] | undefined;
-  private events: string[] = [];
+  readonly #nodes = new Map<NodeId, NodeState>();
+  #network: Message[] = [];
+  #partition: NodeId[][] | undefined;
+  #events: string[] = [];
 
   run(command: Command): string {
-    const lines = this.dispatch(command);
-    const out = [...this.events.splice(0), ...lines];
+    const lines = this.#dispatch(command);
+    const out = [...this.#events.splice(0), ...lines];
     return out.length === 0 ? 'ok' : out.join('\n');
   }
 
-  private dispatch(command: Command): string[] {
-    const handler = this.handlers()[command.name];
+  #dispatch(command: Command): string[] {
+    const handler = this.#handlers()[command.name];
     if (handler === undefined) throw new Error(`unknown command ${command.name}`);
     return handler(command.positional, command.named);
   }
 
   /** Every script command, by name. Arguments: positional tokens and key=value pairs. */
-  private handlers(): Record<string, (args: readonly string[], named: ReadonlyMap<string, string>) => string[]> {
+  #handlers(): Record<string, (args: readonly string[], named: ReadonlyMap<string, string>) => string[]> {
     return {
-      'add-nodes': (args, named) => this.addNodes(Number(args[0]), named),
-      'set-log': (args, named) => this.setLog(this.arg(args, 0), named),
-      campaign: (args) => this.quiet(() => this.node(this.arg(args, 0)).campaign()),
-      tick: (args, named) => this.tick(args, Number(named.get('n') ?? '1')),
-      'process-ready': (args) => args.flatMap((id) => this.processReady(id)),
-      'deliver-msgs': (args, named) => this.deliver(args, named.get('type')),
-      drop: (_args, named) => this.drop(named.get('from'), named.get('to')),
-      stabilize: (args) => this.stabilize(args),
+      'add-nodes': (args, named) => this.#addNodes(Number(args[0]), named),
+      'set-log': (args, named) => this.#setLog(this.#arg(args, 0), named),
+      campaign: (args) => this.#quiet(() => this.#node(this.#arg(args, 0)).campaign()),
+      tick: (args, named) => this.#tick(args, Number(named.get('n') ?? '1')),
+      'process-ready': (args) => args.flatMap((id) => this.#processReady(id)),
+      'deliver-msgs': (args, named) => this.#deliver(args, named.get('type')),
+      drop: (_args, named) => this.#drop(named.get('from'), named.get('to')),
+      stabilize: (args) => this.#stabilize(args),
       partition: (args) => {
-        this.partition = args.map(parseList);
+        this.#partition = args.map(parseList);
         return [`partitioned ${args.join(' ')}`];
       },
       heal: () => {
-        this.partition = undefined;
+        this.#partition = undefined;
         return ['healed'];
       },
-      propose: (args) => this.propose(this.arg(args, 0), this.arg(args, 1)),
-      'add-voter': (args, named) => this.confChange('add-voter', this.arg(args, 0), named),
-      promote: (args, named) => this.confChange('add-voter', this.arg(args, 0), named),
-      'add-learner': (args, named) => this.confChange('add-learner', this.arg(args, 0), named),
-      'remove-node': (args, named) => this.confChange('remove-node', this.arg(args, 0), named),
-      'read-index': (args) => this.attempt(() => this.quiet(() => this.node(this.arg(args, 0)).readIndex(encoder.encode(args[1] ?? '')))),
+      propose: (args) => this.#propose(this.#arg(args, 0), this.#arg(args, 1)),
+      'add-voter': (args, named) => this.#confChange('add-voter', this.#arg(args, 0), named),
+      promote: (args, named) => this.#confChange('add-voter', this.#arg(args, 0), named),
+      'add-learner': (args, named) => this.#confChange('add-learner', this.#arg(args, 0), named),
+      'remove-node': (args, named) => this.#confChange('remove-node', this.#arg(args, 0), named),
+      'read-index': (args) => this.#attempt(() => this.#quiet(() => this.#node(this.#arg(args, 0)).readIndex(encoder.encode(args[1] ?? '')))),
       'transfer-leader': (_args, named) =>
-        this.attempt(() => this.quiet(() => this.node(this.required(named, 'from')).transferLeadership(this.required(named, 'to')))),
-      'step-down': (args) => this.attempt(() => [`transferring to ${this.node(this.arg(args, 0)).stepDown()}`]),
-      'report-unreachable': (args) => this.quiet(() => this.node(this.arg(args, 0)).reportUnreachable(this.arg(args, 1))),
+        this.#attempt(() => this.#quiet(() => this.#node(this.#required(named, 'from')).transferLeadership(this.#required(named, 'to')))),
+      'step-down': (args) => this.#attempt(() => [`transferring to ${this.#node(this.#arg(args, 0)).stepDown()}`]),
+      'report-unreachable': (args) => this.#quiet(() => this.#node(this.#arg(args, 0)).reportUnreachable(this.#arg(args, 1))),
       'report-snapshot': (args) =>
-        this.quiet(() => this.node(this.arg(args, 0)).reportSnapshot(this.arg(args, 1), this.arg(args, 2) as 'finish' | 'failure')),
+        this.#quiet(() => this.#node(this.#arg(args, 0)).reportSnapshot(this.#arg(args, 1), this.#arg(args, 2) as 'finish' | 'failure')),
       'snapshot-unavailable': (args) =>
-        this.quiet(() => this.state(this.arg(args, 0)).storage.setSnapshotUnavailable(this.arg(args, 1) === 'true')),
-      compact: (args, named) => this.compact(this.arg(args, 0), Number(this.required(named, 'index'))),
-      crash: (args) => this.crash(this.arg(args, 0)),
-      restart: (args) => this.restart(this.arg(args, 0)),
-      status: (args) => args.flatMap((id) => this.status(id)),
-      'raft-log': (args) => this.raftLog(this.arg(args, 0)),
-      values: (args) => args.map((id) => `${id}: [${this.state(id).values.join(' ')}]`),
+        this.#quiet(() => this.#state(this.#arg(args, 0)).storage.setSnapshotUnavailable(this.#arg(args, 1) === 'true')),
+      compact: (args, named) => this.#compact(this.#arg(args, 0), Number(this.#required(named, 'index'))),
+      crash: (args) => this.#crash(this.#arg(args, 0)),
+      restart: (args) => this.#restart(this.#arg(args, 0)),
+      status: (args) => args.flatMap((id) => this.#status(id)),
+      'raft-log': (args) => this.#raftLog(this.#arg(args, 0)),
+      values: (args) => args.map((id) => `${id}: [${this.#state(id).values.join(' ')}]`),
     };
   }
 
   /** Runs an action whose only output is the events it causes. */
-  private quiet(action: () => void): string[] {
+  #quiet(action: () => void): string[] {
     action();
     return [];
   }
 
-  private propose(id: NodeId, value: string): string[] {
-    return this.attempt(() => {
-      const result = this.node(id).propose(encoder.encode(value));
+  #propose(id: NodeId, value: string): string[] {
+    return this.#attempt(() => {
+      const result = this.#node(id).propose(encoder.encode(value));
       return [`proposed at ${result.term}/${result.index}`];
     });
   }
 
   // ---------------------------------------------------------------- nodes
 
-  private addNodes(count: number, named: ReadonlyMap<string, string>): string[] {
+  #addNodes(count: number, named: ReadonlyMap<string, string>): string[] {
     const confState: ConfState = {
       voters: parseList(named.get('voters') ?? '()'),
       learners: parseList(named.get('learners') ?? '()'),
@@ -161,24 +161,24 @@ export class InteractionEnv {
       checkQuorum: named.get('check-quorum') === 'true',
       readOnly: named.get('read-only') === 'lease' ? 'lease' : 'safe',
       leaseDriftTicks: Number(named.get('lease-drift') ?? '1'),
-      maxSizePerMessageBytes: Number(named.get('max-msg-bytes') ?? '1024'),
-      maxInflightMessages: Number(named.get('max-inflight') ?? '256'),
-      maxInflightBytes: Number(named.get('max-inflight-bytes') ?? String(1 << 20)),
-      maxUncommittedEntriesBytes: Number(named.get('max-uncommitted-bytes') ?? String(1 << 20)),
-      maxPendingReads: Number(named.get('max-pending-reads') ?? '16'),
+      messageBytesMax: Number(named.get('message-bytes-max') ?? '1024'),
+      inflightMessageCountMax: Number(named.get('inflight-count-max') ?? '256'),
+      inflightBytesMax: Number(named.get('inflight-bytes-max') ?? String(1 << 20)),
+      uncommittedEntriesBytesMax: Number(named.get('uncommitted-bytes-max') ?? String(1 << 20)),
+      pendingReadCountMax: Number(named.get('pending-read-count-max') ?? '16'),
     };
     const added: NodeId[] = [];
     for (let i = 0; i < count; i++) {
-      const id = String(this.nodes.size + 1);
+      const id = String(this.#nodes.size + 1);
       const state: NodeState = { id, storage: new MemoryStorage({ confState }), raw: undefined, settings, values: [] };
-      this.nodes.set(id, state);
-      this.start(state);
+      this.#nodes.set(id, state);
+      this.#start(state);
       added.push(id);
     }
     return [`added ${added.join(' ')} voters=(${confState.voters.join(',')}) learners=(${confState.learners.join(',')})`];
   }
 
-  private start(state: NodeState): void {
+  #start(state: NodeState): void {
     const applied = state.storage.snapshot().metadata.index;
     state.values = decodeValues(state.storage.snapshot().data);
     state.raw = new RawNode({
@@ -187,40 +187,40 @@ export class InteractionEnv {
       storage: state.storage,
       applied,
       random: seededRandom(Number(state.id) * 7919 + 17),
-      logger: (event) => this.events.push(formatEvent(event)),
+      logger: (event) => this.#events.push(formatEvent(event)),
     });
   }
 
   /** Replaces a node's stored log with entries of the given terms (indexes from 1), then restarts it. */
-  private setLog(id: NodeId, named: ReadonlyMap<string, string>): string[] {
-    const state = this.state(id);
-    const terms = parseList(this.required(named, 'terms')).map(Number);
+  #setLog(id: NodeId, named: ReadonlyMap<string, string>): string[] {
+    const state = this.#state(id);
+    const terms = parseList(this.#required(named, 'terms')).map(Number);
     const storage = new MemoryStorage({ confState: state.storage.initialState().confState, bootstrapIndex: 0 });
     storage.append(terms.map((term, i) => ({ term, index: i + 1, type: 'normal', data: encoder.encode(`v${i + 1}`) })));
     const lastTerm = terms[terms.length - 1] ?? 0;
     storage.setHardState({ term: Number(named.get('term') ?? String(lastTerm)), vote: named.get('vote') ?? '', commit: 0 });
     state.storage = storage;
-    this.start(state);
-    return this.status(id);
+    this.#start(state);
+    return this.#status(id);
   }
 
-  private crash(id: NodeId): string[] {
-    const state = this.state(id);
+  #crash(id: NodeId): string[] {
+    const state = this.#state(id);
     state.raw = undefined;
     state.values = [];
     return [`${id} crashed`];
   }
 
-  private restart(id: NodeId): string[] {
-    const state = this.state(id);
+  #restart(id: NodeId): string[] {
+    const state = this.#state(id);
     if (state.raw !== undefined) throw new Error(`${id} is running`);
-    this.start(state);
+    this.#start(state);
     return [`${id} restarted`];
   }
 
-  private compact(id: NodeId, index: number): string[] {
-    const state = this.state(id);
-    const raw = this.node(id);
+  #compact(id: NodeId, index: number): string[] {
+    const state = this.#state(id);
+    const raw = this.#node(id);
     const status = raw.status();
     if (index > status.applied) throw new Error(`compact ${id} at ${index} beyond applied ${status.applied}`);
     // The state machine's values as of `index`: those applied from entries up to it.
@@ -234,20 +234,20 @@ export class InteractionEnv {
 
   // ---------------------------------------------------------------- time and messages
 
-  private tick(ids: readonly string[], count: number): string[] {
-    for (let i = 0; i < count; i++) for (const id of ids) this.node(id).tick();
+  #tick(ids: readonly string[], count: number): string[] {
+    for (let i = 0; i < count; i++) for (const id of ids) this.#node(id).tick();
     return [];
   }
 
-  private processReady(id: NodeId): string[] {
-    const state = this.state(id);
+  #processReady(id: NodeId): string[] {
+    const state = this.#state(id);
     const raw = state.raw;
     if (raw === undefined || !raw.hasReady()) return [];
     const ready = raw.ready();
-    const out = [`> ${id} handling Ready`, ...formatReady(ready, (message) => this.isCut(message.from, message.to)).map((line) => `  ${line}`)];
-    this.persist(state, ready);
+    const out = [`> ${id} handling Ready`, ...formatReady(ready, (message) => this.#isCut(message.from, message.to)).map((line) => `  ${line}`)];
+    this.#persist(state, ready);
     // A partition drops messages as they are sent (and, for older ones, on delivery).
-    this.network.push(...ready.messages.filter((message) => !this.isCut(message.from, message.to)));
+    this.#network.push(...ready.messages.filter((message) => !this.#isCut(message.from, message.to)));
     for (const entry of ready.committedEntries) {
       if (entry.type === 'normal' && entry.data.length > 0) state.values.push(decoder.decode(entry.data));
     }
@@ -255,7 +255,7 @@ export class InteractionEnv {
     return out;
   }
 
-  private persist(state: NodeState, ready: Ready): void {
+  #persist(state: NodeState, ready: Ready): void {
     if (ready.snapshot !== undefined) {
       state.storage.applySnapshot(ready.snapshot);
       state.values = decodeValues(ready.snapshot.data);
@@ -264,69 +264,69 @@ export class InteractionEnv {
     if (ready.hardState !== undefined) state.storage.setHardState(ready.hardState);
   }
 
-  private deliver(recipients: readonly string[], type: string | undefined): string[] {
+  #deliver(recipients: readonly string[], type: string | undefined): string[] {
     const chosen = (message: Message) =>
       (recipients.length === 0 || recipients.includes(message.to)) && (type === undefined || message.type === type);
-    const delivering = this.network.filter(chosen);
-    this.network = this.network.filter((message) => !chosen(message));
+    const delivering = this.#network.filter(chosen);
+    this.#network = this.#network.filter((message) => !chosen(message));
     const out: string[] = [];
     const byRecipient = new Map<NodeId, Message[]>();
     for (const message of delivering) byRecipient.set(message.to, [...(byRecipient.get(message.to) ?? []), message]);
     for (const [to, messages] of [...byRecipient].sort(([a], [b]) => Number(a) - Number(b))) {
       out.push(`> ${to} receiving messages`);
-      for (const message of messages) out.push(...this.deliverOne(message));
+      for (const message of messages) out.push(...this.#deliverOne(message));
     }
     return out;
   }
 
-  private deliverOne(message: Message): string[] {
-    const raw = this.nodes.get(message.to)?.raw;
+  #deliverOne(message: Message): string[] {
+    const raw = this.#nodes.get(message.to)?.raw;
     if (raw === undefined) return [`  ${formatMessage(message)} DROPPED (${message.to} is down)`];
-    if (this.isCut(message.from, message.to)) return [`  ${formatMessage(message)} DROPPED (partition)`];
+    if (this.#isCut(message.from, message.to)) return [`  ${formatMessage(message)} DROPPED (partition)`];
     raw.step(message);
-    return [`  ${formatMessage(message)}`, ...this.events.splice(0).map((line) => `  ${line}`)];
+    return [`  ${formatMessage(message)}`, ...this.#events.splice(0).map((line) => `  ${line}`)];
   }
 
-  private isCut(from: NodeId, to: NodeId): boolean {
-    if (this.partition === undefined) return false;
-    const groupOf = (id: NodeId) => this.partition?.findIndex((group) => group.includes(id)) ?? -1;
+  #isCut(from: NodeId, to: NodeId): boolean {
+    if (this.#partition === undefined) return false;
+    const groupOf = (id: NodeId) => this.#partition?.findIndex((group) => group.includes(id)) ?? -1;
     return groupOf(from) !== groupOf(to);
   }
 
-  private drop(from: string | undefined, to: string | undefined): string[] {
+  #drop(from: string | undefined, to: string | undefined): string[] {
     const matches = (message: Message) => (from === undefined || message.from === from) && (to === undefined || message.to === to);
-    const dropped = this.network.filter(matches);
-    this.network = this.network.filter((message) => !matches(message));
+    const dropped = this.#network.filter(matches);
+    this.#network = this.#network.filter((message) => !matches(message));
     return dropped.map((message) => `dropped ${formatMessage(message)}`);
   }
 
-  private stabilize(ids: readonly string[]): string[] {
-    const chosen = ids.length > 0 ? ids : [...this.nodes.keys()];
+  #stabilize(ids: readonly string[]): string[] {
+    const chosen = ids.length > 0 ? ids : [...this.#nodes.keys()];
     const out: string[] = [];
-    for (let round = 0; round < STABILIZE_ROUNDS_MAX; round++) {
-      const readyOutput = chosen.flatMap((id) => this.processReady(id));
-      const deliverOutput = this.deliver(chosen, undefined);
+    for (let round = 0; round < stabilizeRoundsMax; round++) {
+      const readyOutput = chosen.flatMap((id) => this.#processReady(id));
+      const deliverOutput = this.#deliver(chosen, undefined);
       if (readyOutput.length === 0 && deliverOutput.length === 0) return out;
       out.push(...readyOutput, ...deliverOutput);
     }
-    throw new Error(`stabilize did not settle within ${STABILIZE_ROUNDS_MAX} rounds`);
+    throw new Error(`stabilize did not settle within ${stabilizeRoundsMax} rounds`);
   }
 
   // ---------------------------------------------------------------- proposals
 
-  private confChange(type: ConfChange['type'], nodeId: NodeId, named: ReadonlyMap<string, string>): string[] {
+  #confChange(type: ConfChange['type'], nodeId: NodeId, named: ReadonlyMap<string, string>): string[] {
     const change: ConfChange = { type, nodeId, context: new Uint8Array(0) };
-    return this.attempt(() => {
-      const via = named.get('via') ?? this.leader();
-      const result = this.node(via).proposeConfChange(change);
+    return this.#attempt(() => {
+      const via = named.get('via') ?? this.#leader();
+      const result = this.#node(via).proposeConfChange(change);
       return [`${via} proposed ${change.type} ${change.nodeId} at ${result.term}/${result.index}`];
     });
   }
 
   /** The running leader with the highest term. */
-  private leader(): NodeId {
+  #leader(): NodeId {
     let best: { id: NodeId; term: number } | undefined;
-    for (const state of this.nodes.values()) {
+    for (const state of this.#nodes.values()) {
       const status = state.raw?.status();
       if (status?.role === 'leader' && (best === undefined || status.term > best.term)) best = { id: state.id, term: status.term };
     }
@@ -334,7 +334,7 @@ export class InteractionEnv {
     return best.id;
   }
 
-  private attempt(action: () => string[]): string[] {
+  #attempt(action: () => string[]): string[] {
     try {
       return action();
     } catch (error) {
@@ -346,21 +346,25 @@ export class InteractionEnv {
 
   // ---------------------------------------------------------------- inspection
 
-  private status(id: NodeId): string[] {
-    const state = this.state(id);
+  #status(id: NodeId): string[] {
+    const state = this.#state(id);
     if (state.raw === undefined) return [`${id}: down`];
     const s = state.raw.status();
+    const transferee = s.leadTransferee ? ` transferee=${s.leadTransferee}` : '';
     const lines = [
-      `${id}: ${s.role} term=${s.term} vote=${s.vote || '-'} leader=${s.leaderId || '-'} commit=${s.commit} applied=${s.applied} last=${s.lastIndex} voters=(${s.confState.voters.join(',')}) learners=(${s.confState.learners.join(',')})${s.leadTransferee ? ` transferee=${s.leadTransferee}` : ''}`,
+      `${id}: ${s.role} term=${s.term} vote=${s.vote || '-'} leader=${s.leaderId || '-'} commit=${s.commit} applied=${s.applied} last=${s.lastIndex}` +
+        ` voters=(${s.confState.voters.join(',')}) learners=(${s.confState.learners.join(',')})${transferee}`,
     ];
     for (const [peer, p] of Object.entries(s.progress)) {
-      lines.push(`  ${peer}: match=${p.match} next=${p.next} ${p.state}${p.isLearner ? ' learner' : ''}${p.pendingSnapshot ? ` pending-snapshot=${p.pendingSnapshot}` : ''} inflight=${p.inflightMessages}`);
+      const learner = p.isLearner ? ' learner' : '';
+      const pendingSnapshot = p.pendingSnapshotIndex ? ` pending-snapshot=${p.pendingSnapshotIndex}` : '';
+      lines.push(`  ${peer}: match=${p.match} next=${p.next} ${p.state}${learner}${pendingSnapshot} inflight=${p.inflightMessageCount}`);
     }
     return lines;
   }
 
-  private raftLog(id: NodeId): string[] {
-    const storage = this.state(id).storage;
+  #raftLog(id: NodeId): string[] {
+    const storage = this.#state(id).storage;
     if (storage.lastIndex() < storage.firstIndex()) return [`${id}: log empty (first index ${storage.firstIndex()})`];
     const entries = storage.entries(storage.firstIndex(), storage.lastIndex() + 1, Number.MAX_SAFE_INTEGER);
     return [`${id}: ${entries.map(formatEntry).join(' ')}`];
@@ -368,25 +372,25 @@ export class InteractionEnv {
 
   // ---------------------------------------------------------------- lookups
 
-  private state(id: NodeId): NodeState {
-    const state = this.nodes.get(id);
+  #state(id: NodeId): NodeState {
+    const state = this.#nodes.get(id);
     if (state === undefined) throw new Error(`no node ${id}`);
     return state;
   }
 
-  private node(id: NodeId): RawNode {
-    const raw = this.state(id).raw;
+  #node(id: NodeId): RawNode {
+    const raw = this.#state(id).raw;
     if (raw === undefined) throw new Error(`node ${id} is down`);
     return raw;
   }
 
-  private arg(args: readonly string[], position: number): string {
+  #arg(args: readonly string[], position: number): string {
     const value = args[position];
     if (value === undefined) throw new Error(`missing argument ${position + 1}`);
     return value;
   }
 
-  private required(named: ReadonlyMap<string, string>, key: string): string {
+  #required(named: ReadonlyMap<string, string>, key: string): string {
     const value = named.get(key);
     if (value === undefined) throw new Error(`missing ${key}=`);
     return value;

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStorage } from '../../src/raft/index.js';
 import { RaftLog } from '../../src/raft/raft-log.js';
-import { UnstableLog, ENTRY_OVERHEAD_BYTES, limitBytes } from '../../src/raft/log-unstable.js';
+import { UnstableLog, limitBytes } from '../../src/raft/log-unstable.js';
+import { entryOverheadBytes } from '../../src/raft/types.js';
 import { entry } from './helpers.js';
 
 function logWith(terms: number[]): RaftLog {
@@ -90,10 +91,10 @@ test('log: only entries of the given term commit through maybeCommit', () => {
   assert.equal(log.committed, 3);
 });
 
-test('log: slices honour maxBytes but return at least one entry', () => {
+test('log: slices honour bytesMax but return at least one entry', () => {
   const log = logWith([1, 1, 1, 1]);
   log.append([entry(5, 1, 'xx'), entry(6, 1, 'yy')]);
-  const oneEntryBytes = 2 + ENTRY_OVERHEAD_BYTES;
+  const oneEntryBytes = 2 + entryOverheadBytes;
   assert.equal(log.slice(1, 7, 0)?.length, 1, 'at least one');
   assert.equal(log.slice(1, 7, 2 * oneEntryBytes)?.length, 2);
   assert.equal(log.slice(4, 7, 3 * oneEntryBytes)?.length, 3, 'across stable and unstable');

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hasQuorum, majorityCommitIndex, quorumSize, voteResult } from '../../src/raft/quorum.js';
+import { hasQuorum, majorityCommitIndex, quorumCount, voteResult } from '../../src/raft/quorum.js';
 import { Inflights, Progress } from '../../src/raft/progress.js';
 
 test('quorum: majority sizes', () => {
-  assert.deepEqual([1, 2, 3, 4, 5].map(quorumSize), [1, 2, 2, 3, 3]);
+  assert.deepEqual([1, 2, 3, 4, 5].map(quorumCount), [1, 2, 2, 3, 3]);
 });
 
 test('quorum: the commit index is the highest index a majority has', () => {
@@ -41,13 +41,13 @@ test('quorum: hasQuorum counts active voters', () => {
   assert.equal(hasQuorum(['1', '2', '3'], (id) => id === '1'), false);
 });
 
-test('inflights: full at maxMessages, freed by acknowledgement', () => {
+test('inflights: full at messageCountMax, freed by acknowledgement', () => {
   const inflights = new Inflights(3, 1000);
   inflights.add(1, 10);
   inflights.add(2, 10);
   assert.equal(inflights.full(), false);
   inflights.add(3, 10);
-  assert.equal(inflights.full(), true, 'full at exactly maxMessages');
+  assert.equal(inflights.full(), true, 'full at exactly messageCountMax');
   assert.throws(() => inflights.add(4, 10), /full inflight window/);
   inflights.freeLE(2);
   assert.equal(inflights.count(), 1);
@@ -55,13 +55,13 @@ test('inflights: full at maxMessages, freed by acknowledgement', () => {
   assert.equal(inflights.full(), false);
 });
 
-test('inflights: full at maxBytes', () => {
+test('inflights: full at bytesMax', () => {
   const inflights = new Inflights(100, 25);
   inflights.add(1, 10);
   inflights.add(2, 14);
   assert.equal(inflights.full(), false, '24 bytes < 25');
   inflights.add(3, 1);
-  assert.equal(inflights.full(), true, 'full at exactly maxBytes');
+  assert.equal(inflights.full(), true, 'full at exactly bytesMax');
   inflights.freeFirstOne();
   assert.equal(inflights.bytes(), 15);
   assert.throws(() => {
@@ -124,8 +124,8 @@ test('progress: snapshot state pauses; probing resumes after the snapshot index'
   const p = progress();
   p.becomeSnapshot(20);
   assert.equal(p.isPaused(), true);
-  assert.equal(p.pendingSnapshot, 20);
+  assert.equal(p.pendingSnapshotIndex, 20);
   p.becomeProbe();
   assert.equal(p.next, 21);
-  assert.equal(p.pendingSnapshot, 0);
+  assert.equal(p.pendingSnapshotIndex, 0);
 });

@@ -59,9 +59,9 @@ test('raw node: ready/advance contract is enforced', () => {
   assert.equal(node.hasReady(), true);
 });
 
-test('raw node: MsgApp batches entries up to maxSizePerMessageBytes', () => {
+test('raw node: MsgApp batches entries up to messageBytesMax', () => {
   // Each entry is 100 data bytes + 16 overhead = 116; 2 fit in 232, 3 (348) do not.
-  const cluster = new TestCluster(['1', '2'], { maxSizePerMessageBytes: 232 });
+  const cluster = new TestCluster(['1', '2'], { messageBytesMax: 232 });
   cluster.elect('1');
   for (let i = 0; i < 5; i++) cluster.node('1').raw.propose(new Uint8Array(100));
   cluster.processReady('1');
@@ -71,15 +71,15 @@ test('raw node: MsgApp batches entries up to maxSizePerMessageBytes', () => {
   assert.equal(cluster.node('2').raw.status().commit, cluster.node('1').raw.status().lastIndex);
 });
 
-test('raw node: at most maxInflightMessages appends are in flight to a follower', () => {
-  const cluster = new TestCluster(['1', '2', '3'], { maxInflightMessages: 2, maxSizePerMessageBytes: 1 });
+test('raw node: at most inflightMessageCountMax appends are in flight to a follower', () => {
+  const cluster = new TestCluster(['1', '2', '3'], { inflightMessageCountMax: 2, messageBytesMax: 1 });
   cluster.elect('1');
   const leader = cluster.node('1');
   for (let i = 0; i < 5; i++) leader.raw.propose(encoder.encode(`e${i}`));
   cluster.processReady('1');
   const toTwo = cluster.queue.filter((m) => m.to === '2' && m.type === 'MsgApp');
   assert.equal(toTwo.length, 2, 'the window of two is full; the rest waits');
-  assert.equal(leader.raw.status().progress['2']?.inflightMessages, 2);
+  assert.equal(leader.raw.status().progress['2']?.inflightMessageCount, 2);
   // One acknowledgement frees one slot and lets exactly one more append go out.
   const first = toTwo[0] as Message;
   cluster.queue = [];
@@ -88,8 +88,8 @@ test('raw node: at most maxInflightMessages appends are in flight to a follower'
   assert.equal(cluster.queue.filter((m) => m.to === '2' && m.type === 'MsgApp').length, 1);
 });
 
-test('raw node: proposals beyond maxUncommittedEntriesBytes are dropped until entries commit', () => {
-  const cluster = new TestCluster(['1', '2', '3'], { maxUncommittedEntriesBytes: 30 });
+test('raw node: proposals beyond uncommittedEntriesBytesMax are dropped until entries commit', () => {
+  const cluster = new TestCluster(['1', '2', '3'], { uncommittedEntriesBytesMax: 30 });
   cluster.elect('1');
   const leader = cluster.node('1').raw;
   cluster.dropIf = () => true;
@@ -102,14 +102,14 @@ test('raw node: proposals beyond maxUncommittedEntriesBytes are dropped until en
 });
 
 test('raw node: a single proposal larger than the bound is accepted when nothing is uncommitted', () => {
-  const cluster = new TestCluster(['1', '2', '3'], { maxUncommittedEntriesBytes: 10 });
+  const cluster = new TestCluster(['1', '2', '3'], { uncommittedEntriesBytesMax: 10 });
   cluster.elect('1');
   assert.equal(raftCode(() => cluster.node('1').raw.propose(new Uint8Array(100))), 'none');
   assert.equal(raftCode(() => cluster.node('1').raw.propose(new Uint8Array(1))), 'PROPOSAL_DROPPED');
 });
 
 test('raw node: empty proposals never count toward the uncommitted bound', () => {
-  const cluster = new TestCluster(['1', '2', '3'], { maxUncommittedEntriesBytes: 1 });
+  const cluster = new TestCluster(['1', '2', '3'], { uncommittedEntriesBytesMax: 1 });
   cluster.elect('1');
   cluster.dropIf = () => true;
   for (let i = 0; i < 100; i++) cluster.node('1').raw.propose(new Uint8Array(0));
@@ -117,18 +117,18 @@ test('raw node: empty proposals never count toward the uncommitted bound', () =>
   assert.equal(raftCode(() => cluster.node('1').raw.propose(new Uint8Array(1))), 'PROPOSAL_DROPPED');
 });
 
-test('raw node: at most maxInflightBytes of entries are in flight to a follower', () => {
+test('raw node: at most inflightBytesMax of entries are in flight to a follower', () => {
   // 100-byte payloads are 116 bytes each with overhead; one per message; the window is
   // full once 2 * 116 >= 232 bytes are out.
-  const cluster = new TestCluster(['1', '2'], { maxSizePerMessageBytes: 116, maxInflightBytes: 232 });
+  const cluster = new TestCluster(['1', '2'], { messageBytesMax: 116, inflightBytesMax: 232 });
   cluster.elect('1');
   for (let i = 0; i < 5; i++) cluster.node('1').raw.propose(new Uint8Array(100));
   cluster.processReady('1');
   assert.equal(cluster.queue.filter((m) => m.type === 'MsgApp').length, 2);
 });
 
-test('raw node: a runtime that stops calling ready() gets at most maxQueuedMessages messages', () => {
-  const cluster = new TestCluster(['1', '2', '3'], { maxQueuedMessages: 5 });
+test('raw node: a runtime that stops calling ready() gets at most queuedMessageCountMax messages', () => {
+  const cluster = new TestCluster(['1', '2', '3'], { queuedMessageCountMax: 5 });
   cluster.elect('1');
   const leader = cluster.node('1').raw;
   for (let i = 0; i < 100; i++) leader.tick(); // two heartbeats a tick
@@ -139,8 +139,8 @@ test('raw node: a runtime that stops calling ready() gets at most maxQueuedMessa
   assert.equal(leader.ready().messages.length, 2, 'the queue is free again after ready()');
 });
 
-test('raw node: answered reads count toward maxPendingReads until ready() takes them', () => {
-  const cluster = new TestCluster(['1'], { maxPendingReads: 2 });
+test('raw node: answered reads count toward pendingReadCountMax until ready() takes them', () => {
+  const cluster = new TestCluster(['1'], { pendingReadCountMax: 2 });
   cluster.elect('1');
   const leader = cluster.node('1').raw;
   leader.readIndex(encoder.encode('a'));
@@ -151,8 +151,8 @@ test('raw node: answered reads count toward maxPendingReads until ready() takes 
   assert.equal(raftCode(() => leader.readIndex(encoder.encode('c'))), 'none');
 });
 
-test('raw node: committed entries per Ready are bounded by maxCommittedBytesPerReady', () => {
-  const cluster = new TestCluster(['1'], { maxCommittedBytesPerReady: 52 });
+test('raw node: committed entries per Ready are bounded by committedBytesPerReadyMax', () => {
+  const cluster = new TestCluster(['1'], { committedBytesPerReadyMax: 52 });
   cluster.elect('1');
   const node = cluster.node('1');
   for (let i = 0; i < 5; i++) node.raw.propose(new Uint8Array(10)); // 26 bytes each: two fit exactly

@@ -18,10 +18,10 @@ import type { ConfChangeType, Message, NodeId } from '../../src/raft/index.js';
 import { seededRandom } from './interaction-env.js';
 import { decoder, encoder, testConfig } from './helpers.js';
 
-const SEEDS = Number(process.env["RAFT_SAFETY_SEEDS"] ?? "40");
-const STEPS_PER_SEED = 800;
-const JOINER_ID = '6';
-const LIVENESS_ROUNDS_MAX = 400;
+const seedCount = Number(process.env["RAFT_SAFETY_SEEDS"] ?? "40");
+const stepsPerSeed = 800;
+const joinerId = '6';
+const livenessRoundsMax = 400;
 
 interface SimNode {
   readonly id: NodeId;
@@ -37,7 +37,7 @@ class History {
    * Per applied index, the lowest term a node was in when it applied it. The entry was
    * committed in that term or earlier (a node learns a commit from a leader of its term).
    */
-  private readonly appliedInTerm = new Map<number, number>();
+  readonly #appliedInTerm = new Map<number, number>();
 
   recordRole(id: NodeId, term: number, role: string, lastIndex: number): void {
     if (role !== 'leader') return;
@@ -48,7 +48,7 @@ class History {
       // every index committed in an earlier term. (A late leader of an older term need
       // not have entries committed in later terms.)
       let required = 0;
-      for (const [index, appliedTerm] of this.appliedInTerm) if (appliedTerm < term && index > required) required = index;
+      for (const [index, appliedTerm] of this.#appliedInTerm) if (appliedTerm < term && index > required) required = index;
       assert.ok(lastIndex >= required, `leader ${id} of term ${term} ends at ${lastIndex} < ${required}, committed earlier`);
     }
     this.leaders.set(term, id);
@@ -59,7 +59,7 @@ class History {
     const existing = this.applied.get(index);
     assert.ok(existing === undefined || existing === value, `${id} applied ${value} at ${index}, another node ${existing}`);
     this.applied.set(index, value);
-    this.appliedInTerm.set(index, Math.min(nodeTerm, this.appliedInTerm.get(index) ?? Infinity));
+    this.#appliedInTerm.set(index, Math.min(nodeTerm, this.#appliedInTerm.get(index) ?? Infinity));
   }
 }
 
@@ -68,14 +68,14 @@ class Simulation {
   network: Message[] = [];
   cut = new Set<NodeId>();
   readonly history = new History();
-  private proposalCount = 0;
-  private readCount = 0;
+  #proposalCount = 0;
+  #readCount = 0;
   readsAnswered = 0;
   readsFailed = 0;
 
   /** Node 6 joins later (empty storage) through add-learner, add-voter and leaves with remove-node. */
-  private readonly joinerChanges: readonly ConfChangeType[] = ['add-learner', 'add-voter', 'remove-node'];
-  private joinerStage = 0;
+  readonly #joinerChanges: readonly ConfChangeType[] = ['add-learner', 'add-voter', 'remove-node'];
+  #joinerStage = 0;
 
   constructor(
     readonly random: () => number,
@@ -88,22 +88,22 @@ class Simulation {
       this.nodes.push(node);
       this.start(node);
     }
-    const joiner: SimNode = { id: JOINER_ID, storage: new MemoryStorage(), raw: undefined, lastCommit: 0 };
+    const joiner: SimNode = { id: joinerId, storage: new MemoryStorage(), raw: undefined, lastCommit: 0 };
     this.nodes.push(joiner);
     this.start(joiner);
   }
 
   joinerProgress(): number {
-    return this.joinerStage;
+    return this.#joinerStage;
   }
 
   changeMembership(): void {
     const leader = this.leader();
-    const type = this.joinerChanges[this.joinerStage];
+    const type = this.#joinerChanges[this.#joinerStage];
     if (leader?.raw === undefined || type === undefined) return;
     try {
-      leader.raw.proposeConfChange({ type, nodeId: JOINER_ID, context: new Uint8Array(0) });
-      this.joinerStage++;
+      leader.raw.proposeConfChange({ type, nodeId: joinerId, context: new Uint8Array(0) });
+      this.#joinerStage++;
     } catch (error) {
       if (!(error instanceof RaftError)) throw error;
     }
@@ -116,8 +116,8 @@ class Simulation {
         preVote: true,
         checkQuorum: true,
         readOnly: this.readOnly,
-        maxSizePerMessageBytes: 64,
-        maxInflightMessages: 4,
+        messageBytesMax: 64,
+        inflightMessageCountMax: 4,
         heartbeatTicks: 3,
         random: seededRandom(Math.floor(this.random() * 2 ** 31)),
       }),
@@ -195,20 +195,20 @@ class Simulation {
     const leader = this.leader();
     if (leader?.raw === undefined) return;
     try {
-      leader.raw.propose(encoder.encode(`p${++this.proposalCount}`));
+      leader.raw.propose(encoder.encode(`p${++this.#proposalCount}`));
     } catch (error) {
       if (!(error instanceof RaftError)) throw error;
     }
   }
 
   /** Nodes down or cut off; kept at most 2 of 5 so that a quorum can always form. */
-  private faultCount(): number {
-    return this.nodes.filter((n) => n.id !== JOINER_ID && (n.raw === undefined || this.cut.has(n.id))).length;
+  #faultCount(): number {
+    return this.nodes.filter((n) => n.id !== joinerId && (n.raw === undefined || this.cut.has(n.id))).length;
   }
 
   crashOrRestart(node: SimNode): void {
     if (node.raw === undefined) this.start(node);
-    else if (this.faultCount() < 2 || this.cut.has(node.id)) {
+    else if (this.#faultCount() < 2 || this.cut.has(node.id)) {
       node.raw = undefined; // everything not yet persisted is lost
       node.lastCommit = 0;
     }
@@ -216,7 +216,7 @@ class Simulation {
 
   togglePartition(id: NodeId): void {
     if (this.cut.has(id)) this.cut.delete(id);
-    else if (this.faultCount() < 2 || this.nodes.find((n) => n.id === id)?.raw === undefined) this.cut.add(id);
+    else if (this.#faultCount() < 2 || this.nodes.find((n) => n.id === id)?.raw === undefined) this.cut.add(id);
   }
 
   compact(node: SimNode): void {
@@ -244,7 +244,7 @@ class Simulation {
     try {
       // Linearizability: the answer must cover every commit anywhere before the request.
       const committedAnywhere = Math.max(...this.nodes.map((n) => n.raw?.status().commit ?? 0));
-      raw.readIndex(encoder.encode(`${committedAnywhere}:${++this.readCount}`));
+      raw.readIndex(encoder.encode(`${committedAnywhere}:${++this.#readCount}`));
     } catch (error) {
       if (!(error instanceof RaftError && error.code === 'READ_QUEUE_FULL')) throw error;
     }
@@ -265,7 +265,7 @@ class Simulation {
     this.cut.clear();
     for (const node of this.nodes) if (node.raw === undefined) this.start(node);
     let proposed: { index: number; term: number } | undefined;
-    for (let round = 0; round < LIVENESS_ROUNDS_MAX; round++) {
+    for (let round = 0; round < livenessRoundsMax; round++) {
       for (const node of this.nodes) node.raw?.tick();
       for (let inner = 0; inner < 5; inner++) {
         for (const node of this.nodes) this.processReady(node);
@@ -293,7 +293,7 @@ class Simulation {
       if (proposed !== undefined && this.nodes.every(caughtUp)) return;
       if (proposed !== undefined && leader?.raw?.status().term !== proposed.term) proposed = undefined;
     }
-    assert.fail(`no progress within ${LIVENESS_ROUNDS_MAX} rounds after healing`);
+    assert.fail(`no progress within ${livenessRoundsMax} rounds after healing`);
   }
 }
 
@@ -303,10 +303,10 @@ function runHistories(readOnly: 'safe' | 'lease'): void {
   let joinerStages = 0;
   let readsAnswered = 0;
   let readsFailed = 0;
-  for (let seed = 1; seed <= SEEDS; seed++) {
+  for (let seed = 1; seed <= seedCount; seed++) {
     const sim = new Simulation(seededRandom(seed), ['1', '2', '3', '4', '5'], readOnly);
     try {
-      for (let step = 0; step < STEPS_PER_SEED; step++) sim.step();
+      for (let step = 0; step < stepsPerSeed; step++) sim.step();
       sim.converge();
     } catch (error) {
       throw new Error(`seed ${seed}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
@@ -318,14 +318,14 @@ function runHistories(readOnly: 'safe' | 'lease'): void {
     readsFailed += sim.readsFailed;
   }
   console.log(
-    `safety (${readOnly} reads): ${SEEDS} histories, ${terms} leader terms, ${appliedIndexes} applied indexes, ` +
+    `safety (${readOnly} reads): ${seedCount} histories, ${terms} leader terms, ${appliedIndexes} applied indexes, ` +
       `${joinerStages} membership changes, ${readsAnswered} reads answered, ${readsFailed} failed`,
   );
   // The histories must actually exercise elections, replication, membership and reads.
-  assert.ok(readsAnswered >= SEEDS, `only ${readsAnswered} reads answered in ${SEEDS} histories`);
-  assert.ok(joinerStages >= SEEDS, `only ${joinerStages} membership changes in ${SEEDS} histories`);
-  assert.ok(terms >= SEEDS * 2, `only ${terms} leader terms in ${SEEDS} histories`);
-  assert.ok(appliedIndexes >= SEEDS * 10, `only ${appliedIndexes} applied indexes in ${SEEDS} histories`);
+  assert.ok(readsAnswered >= seedCount, `only ${readsAnswered} reads answered in ${seedCount} histories`);
+  assert.ok(joinerStages >= seedCount, `only ${joinerStages} membership changes in ${seedCount} histories`);
+  assert.ok(terms >= seedCount * 2, `only ${terms} leader terms in ${seedCount} histories`);
+  assert.ok(appliedIndexes >= seedCount * 10, `only ${appliedIndexes} applied indexes in ${seedCount} histories`);
 }
 
 test('safety: randomized histories keep Raft safety and recover liveness', () => {

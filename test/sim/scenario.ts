@@ -18,11 +18,11 @@ export interface Scenario {
    * election timeout is at most leaseDriftTicks / 2.
    */
   readonly clockDriftPeriodTicks: number;
-  readonly maxSizePerMessageBytes: number;
-  readonly maxInflightMessages: number;
-  readonly maxInflightBytes: number;
-  readonly maxUncommittedEntriesBytes: number;
-  readonly maxPendingReads: number;
+  readonly messageBytesMax: number;
+  readonly inflightMessageCountMax: number;
+  readonly inflightBytesMax: number;
+  readonly uncommittedEntriesBytesMax: number;
+  readonly pendingReadCountMax: number;
   readonly network: NetworkConfig;
   /** A leader sends MsgApp before persisting its own entries, as Ready allows. */
   readonly leaderSendsAppendsBeforePersist: boolean;
@@ -52,7 +52,7 @@ export interface Scenario {
 export function drawScenario(prng: Prng): Scenario {
   const electionTicks = prng.nextIntBetween(8, 16);
   const checkQuorum = prng.chance(0.8);
-  const maxSizePerMessageBytes = prng.pick([64, 256, 1024, 8192]);
+  const messageBytesMax = prng.pick([64, 256, 1024, 8192]);
   const leaseDriftTicks = prng.nextIntBetween(0, 2);
   const drifts = leaseDriftTicks > 0 && prng.chance(0.5);
   return {
@@ -64,11 +64,11 @@ export function drawScenario(prng: Prng): Scenario {
     preVote: prng.chance(0.8),
     checkQuorum,
     readOnly: checkQuorum && prng.chance(0.25) ? 'lease' : 'safe',
-    maxSizePerMessageBytes,
-    maxInflightMessages: prng.nextIntBetween(1, 16),
-    maxInflightBytes: maxSizePerMessageBytes * prng.nextIntBetween(1, 32),
-    maxUncommittedEntriesBytes: prng.pick([512, 4096, 1 << 20]),
-    maxPendingReads: prng.nextIntBetween(1, 64),
+    messageBytesMax,
+    inflightMessageCountMax: prng.nextIntBetween(1, 16),
+    inflightBytesMax: messageBytesMax * prng.nextIntBetween(1, 32),
+    uncommittedEntriesBytesMax: prng.pick([512, 4096, 1 << 20]),
+    pendingReadCountMax: prng.nextIntBetween(1, 64),
     network: {
       dropProbability: prng.pick([0, 0.01, 0.05, 0.15]),
       duplicateProbability: prng.pick([0, 0.01, 0.05]),

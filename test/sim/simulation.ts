@@ -702,11 +702,11 @@ function coreSettings(scenario: Scenario): CoreSettings {
     checkQuorum: scenario.checkQuorum,
     readOnly: scenario.readOnly,
     leaseDriftTicks: scenario.leaseDriftTicks,
-    maxSizePerMessageBytes: scenario.maxSizePerMessageBytes,
-    maxInflightMessages: scenario.maxInflightMessages,
-    maxInflightBytes: scenario.maxInflightBytes,
-    maxUncommittedEntriesBytes: scenario.maxUncommittedEntriesBytes,
-    maxPendingReads: scenario.maxPendingReads,
+    messageBytesMax: scenario.messageBytesMax,
+    inflightMessageCountMax: scenario.inflightMessageCountMax,
+    inflightBytesMax: scenario.inflightBytesMax,
+    uncommittedEntriesBytesMax: scenario.uncommittedEntriesBytesMax,
+    pendingReadCountMax: scenario.pendingReadCountMax,
   };
 }
 

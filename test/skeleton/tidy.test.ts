@@ -77,14 +77,29 @@ test('layers: a lower layer may not import a higher one, and some pairs only by 
   const root = makeTree({
     'src/client/client.ts': "import { makeNode } from '../node/node.js';\n\nexport const createClient = makeNode;\n",
     'src/storage/store.ts':
-      "import { raftVersion, type Entry } from '../raft/types.js';\n\nexport const save = (entry: Entry): number => entry.index + raftVersion;\n",
-    'src/raft/raw-node.ts': "import '../storage/store.js';\n\nexport class RawNode {}\n",
+      "import { RawNode } from '../raft/raw-node.js';\n\nexport const save = (): number => new RawNode().entries.length;\n",
+    'src/raft/raw-node.ts': "import '../storage/store.js';\n\nexport class RawNode {\n  readonly entries: number[] = [];\n}\n",
   });
   assertObjects(root, 'layers', [
     'src/client/client.ts:1: src/client may not import src/node: ../node/node.js',
     'src/raft/raw-node.ts:1: src/raft may not import src/storage: ../storage/store.js',
-    'src/storage/store.ts:1: src/storage may not import src/raft (types only: use `import type`): ../raft/types.js',
+    'src/storage/store.ts:1: src/storage may not import src/raft (types only: use `import type`, or values from src/raft/types.ts): ../raft/raw-node.js',
   ]);
+});
+
+test('layers: storage may import values from the storage contract in src/raft/types.ts', () => {
+  const root = makeTree({
+    'src/storage/store.ts': [
+      "import { raftVersion, type Entry } from '../raft/types.js';",
+      '',
+      'export function save(entry: Entry): number {',
+      '  return entry.index + raftVersion;',
+      '}',
+      '',
+    ].join('\n'),
+  });
+  const run = tidy(root);
+  assert.equal(run.status, 0, run.stderr);
 });
 
 test('layers: a folder missing from the table is reported rather than let through', () => {

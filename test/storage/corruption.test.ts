@@ -9,11 +9,12 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { DurableStorage } from '../../src/storage/durable-storage.js';
 import { StorageError } from '../../src/storage/errors.js';
+import type { Entry } from '../../src/raft/types.js';
 import { scanSegment } from '../../src/storage/segment-scan.js';
 import { makeEntries, makeTemporaryDirectory, removeDirectory, summary } from './helpers.js';
 
-const OPTIONS = { segmentBytesMax: 1024 };
-const SAVE_COUNT = 9;
+const storeOptions = { segmentBytesMax: 1024 };
+const pristineSaveCount = 9;
 let pristine = '';
 let workspace = '';
 let segmentNames: string[] = [];
@@ -25,7 +26,7 @@ function entriesOfSave(save: number) {
 }
 
 function expectedThroughSave(saveCount: number): string[] {
-  const all = [];
+  const all: Entry[] = [];
   for (let save = 0; save < saveCount; save++) all.push(...entriesOfSave(save));
   return summary(all);
 }
@@ -33,8 +34,8 @@ function expectedThroughSave(saveCount: number): string[] {
 before(async () => {
   pristine = makeTemporaryDirectory('corruption-pristine');
   workspace = makeTemporaryDirectory('corruption-work');
-  const store = await DurableStorage.open(pristine, OPTIONS);
-  for (let save = 0; save < SAVE_COUNT; save++) await store.save({ entries: entriesOfSave(save) });
+  const store = await DurableStorage.open(pristine, storeOptions);
+  for (let save = 0; save < pristineSaveCount; save++) await store.save({ entries: entriesOfSave(save) });
   await store.close();
   segmentNames = fs.readdirSync(join(pristine, 'log')).sort();
   let savesThrough = 0;
@@ -43,7 +44,7 @@ before(async () => {
     assert.equal(scan.damage, undefined);
     return scan.frames.map((frame) => ({ offset: frame.offset, end: frame.offset + frame.frameBytes, savesThrough: ++savesThrough }));
   });
-  assert.equal(savesThrough, SAVE_COUNT);
+  assert.equal(savesThrough, pristineSaveCount);
   assert.ok(segmentNames.length >= 3, `want at least 3 segments, got ${segmentNames.length}`);
   assert.ok(segmentFrames[segmentFrames.length - 1]!.length >= 2, 'last segment holds at least two frames');
 });
@@ -72,7 +73,7 @@ function flipBit(offset: number, bit = 0): (bytes: Buffer) => Buffer {
 
 async function expectCorrupt(directory: string, path: string, offset: number): Promise<void> {
   const before = fs.readFileSync(path);
-  await assert.rejects(DurableStorage.open(directory, OPTIONS), (error: unknown) => {
+  await assert.rejects(DurableStorage.open(directory, storeOptions), (error: unknown) => {
     assert.ok(error instanceof StorageError, String(error));
     assert.equal(error.code, 'CORRUPT');
     assert.ok(error.message.includes(path), `message names the file: ${error.message}`);
@@ -84,7 +85,7 @@ async function expectCorrupt(directory: string, path: string, offset: number): P
 }
 
 async function expectRepairedTo(directory: string, saveCount: number): Promise<void> {
-  const store = await DurableStorage.open(directory, OPTIONS);
+  const store = await DurableStorage.open(directory, storeOptions);
   try {
     assert.equal(store.lastIndex(), saveCount * 2);
     assert.deepEqual(summary(store.lastIndex() === 0 ? [] : store.entries(1, store.lastIndex() + 1, Infinity)), expectedThroughSave(saveCount));
@@ -92,7 +93,7 @@ async function expectRepairedTo(directory: string, saveCount: number): Promise<v
   } finally {
     await store.close();
   }
-  const reopened = await DurableStorage.open(directory, OPTIONS);
+  const reopened = await DurableStorage.open(directory, storeOptions);
   assert.equal(reopened.lastIndex(), saveCount * 2 + 1);
   await reopened.close();
   removeDirectory(directory);
@@ -134,11 +135,11 @@ test('bit flips anywhere in the last frame are a torn tail: cut off, everything 
   const lastFrame = frames[frames.length - 1]!;
   for (let offset = lastFrame.offset; offset < lastFrame.end; offset += 7) {
     const { directory } = damagedCopy(position, flipBit(offset, offset % 8));
-    const store = await DurableStorage.open(directory, OPTIONS);
+    const store = await DurableStorage.open(directory, storeOptions);
     assert.equal(store.recovery.repairs.length, 1);
     assert.equal(store.recovery.repairs[0]!.offset, lastFrame.offset);
     await store.close();
-    await expectRepairedTo(directory, SAVE_COUNT - 1);
+    await expectRepairedTo(directory, pristineSaveCount - 1);
   }
 });
 
@@ -159,7 +160,7 @@ test('zeros or garbage appended after the last frame are cut off as a torn tail'
   const position = segmentNames.length - 1;
   for (const tail of [Buffer.alloc(100), Buffer.from('not a frame at all, just bytes')]) {
     const { directory } = damagedCopy(position, (bytes) => Buffer.concat([bytes, tail]));
-    await expectRepairedTo(directory, SAVE_COUNT);
+    await expectRepairedTo(directory, pristineSaveCount);
   }
 });
 
@@ -167,6 +168,6 @@ test('a missing segment in the middle is refused as corruption', async () => {
   const directory = join(workspace, 'missing-middle');
   fs.cpSync(pristine, directory, { recursive: true });
   fs.rmSync(join(directory, 'log', segmentNames[1]!));
-  await assert.rejects(DurableStorage.open(directory, OPTIONS), (error: unknown) => error instanceof StorageError && error.code === 'CORRUPT' && /segment 2 is missing/.test(error.message));
+  await assert.rejects(DurableStorage.open(directory, storeOptions), (error: unknown) => error instanceof StorageError && error.code === 'CORRUPT' && /segment 2 is missing/.test(error.message));
   removeDirectory(directory);
 });

@@ -20,7 +20,7 @@ function randomInt(low: number, high: number): number {
   return low + Math.floor(random() * (high - low + 1));
 }
 
-const OPERATIONS_MAX = 1_000_000;
+const operationsMax = 1_000_000;
 let nextId = 0;
 
 function print(line: string): void {
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   let hardState: HardState = store.initialState().hardState;
   let term = Math.max(hardState.term, store.term(last), 1);
   print(`ready ${last} ${store.stats().activeSegmentSequence} ${store.stats().activeSegmentBytes}`);
-  for (let operation = 0; operation < OPERATIONS_MAX; operation++) {
+  for (let operation = 0; operation < operationsMax; operation++) {
     const choice = random();
     if (choice < 0.1 && last > hardState.commit) {
       term++;

@@ -6,7 +6,7 @@
  * included. A SIGKILL loses nothing the kernel accepted, so after every other kill the
  * parent also simulates a power loss: the last segment is cut at a random point past the
  * last acknowledged byte and random garbage (a torn write) is appended there.
- * Bounded: CRASH_KILLS_MAX kills or CRASH_SECONDS_MAX seconds, whichever first.
+ * Bounded: crashKillsMax kills or crashSecondsMax seconds, whichever first.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,10 +19,10 @@ import { DurableStorage } from '../../src/storage/durable-storage.js';
 import { applyOperation, copyModel, crashEntryData, type CrashOperation, type ModelState } from './crash-model.js';
 import { makeTemporaryDirectory, removeDirectory } from './helpers.js';
 
-const CRASH_KILLS_MAX = 200;
-const CRASH_SECONDS_MAX = Number(process.env.CRASH_SECONDS_MAX ?? 60);
-const CHILD_SECONDS_MAX = 20;
-const SEGMENT_BYTES_MAX = 16 * 1024;
+const crashKillsMax = 200;
+const crashSecondsMax = Number(process.env.CRASH_SECONDS_MAX ?? 60);
+const childSecondsMax = 20;
+const segmentBytesMax = 16 * 1024;
 const childPath = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
 
 interface DurablePoint {
@@ -40,11 +40,11 @@ interface ChildRun {
 
 function runChildUntilKilled(directory: string, seed: number, killDelayMs: number): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', childPath, directory, String(seed), String(SEGMENT_BYTES_MAX)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', childPath, directory, String(seed), String(segmentBytesMax)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     let errorOutput = '';
     let killTimer: NodeJS.Timeout | undefined;
-    const safetyTimer = setTimeout(() => child.kill('SIGKILL'), CHILD_SECONDS_MAX * 1000);
+    const safetyTimer = setTimeout(() => child.kill('SIGKILL'), childSecondsMax * 1000);
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       if (killTimer === undefined && (output + chunk).includes('ready ')) killTimer = setTimeout(() => child.kill('SIGKILL'), killDelayMs);
       output += chunk;
@@ -128,7 +128,7 @@ function verifyAfterCrash(store: DurableStorage, model: ModelState, run: ChildRu
   assert.fail(`store matches no acknowledged-plus-prefix state:\n${mismatches.join('\n')}\nchild output tail:\n${run.output.slice(-1500)}`);
 }
 
-test('SIGKILL at random moments never loses an acknowledged save and never leaves garbage', { timeout: (CRASH_SECONDS_MAX + 120) * 1000 }, async () => {
+test('SIGKILL at random moments never loses an acknowledged save and never leaves garbage', { timeout: (crashSecondsMax + 120) * 1000 }, async () => {
   const directory = makeTemporaryDirectory('crash');
   let model: ModelState = { terms: [0], lastIndex: 0, compactIndex: 0, hardState: { term: 0, vote: '', commit: 0 } };
   const started = Date.now();
@@ -139,7 +139,7 @@ test('SIGKILL at random moments never loses an acknowledged save and never leave
   let powerLosses = 0;
   let seed = 12345;
   try {
-    while (kills < CRASH_KILLS_MAX && Date.now() - started < CRASH_SECONDS_MAX * 1000) {
+    while (kills < crashKillsMax && Date.now() - started < crashSecondsMax * 1000) {
       seed = (seed * 48271) % 2147483647;
       const run = await runChildUntilKilled(directory, seed, seed % 250);
       kills++;
@@ -151,7 +151,7 @@ test('SIGKILL at random moments never loses an acknowledged save and never leave
         powerLosses++;
       }
       acknowledgedTotal += run.acknowledged.size;
-      const store = await DurableStorage.open(directory, { segmentBytesMax: SEGMENT_BYTES_MAX });
+      const store = await DurableStorage.open(directory, { segmentBytesMax });
       try {
         repairs += store.recovery.repairs.length;
         const outcome = verifyAfterCrash(store, model, run);
@@ -164,7 +164,10 @@ test('SIGKILL at random moments never loses an acknowledged save and never leave
   } finally {
     removeDirectory(directory);
   }
-  console.log(`crash test: ${kills} kills (${powerLosses} with simulated power loss), ${acknowledgedTotal} acknowledged operations, ${repairs} torn tails repaired, ${killedMidSave} kills with durable unacknowledged saves, final last index ${model.lastIndex}`);
+  console.log(
+    `crash test: ${kills} kills (${powerLosses} with simulated power loss), ${acknowledgedTotal} acknowledged operations, ` +
+      `${repairs} torn tails repaired, ${killedMidSave} kills with durable unacknowledged saves, final last index ${model.lastIndex}`,
+  );
   assert.ok(kills >= 10, `only ${kills} kills ran`);
   assert.ok(acknowledgedTotal > kills, 'children made progress between kills');
   assert.ok(repairs > 0, 'simulated power losses exercised torn-tail repair');

@@ -11,8 +11,8 @@ import { MemoryStorage } from '../../src/raft/memory-storage.js';
 import type { Entry } from '../../src/raft/types.js';
 import { makeEntries, makeTemporaryDirectory, removeDirectory, summary } from './helpers.js';
 
-const STEP_COUNT = 400;
-const CONF_STATE = { voters: ['n1', 'n2', 'n3'], learners: [] };
+const stepCount = 400;
+const threeVoters = { voters: ['n1', 'n2', 'n3'], learners: [] };
 
 function makeRandom(seed: number): (low: number, high: number) => number {
   let state = seed >>> 0;
@@ -22,7 +22,7 @@ function makeRandom(seed: number): (low: number, high: number) => number {
   };
 }
 
-function compareStores(durable: DurableStorage, memory: MemoryStorage, maxBytes: number, step: number): void {
+function compareStores(durable: DurableStorage, memory: MemoryStorage, bytesMax: number, step: number): void {
   const where = `step ${step}`;
   assert.equal(durable.firstIndex(), memory.firstIndex(), where);
   assert.equal(durable.lastIndex(), memory.lastIndex(), where);
@@ -30,7 +30,7 @@ function compareStores(durable: DurableStorage, memory: MemoryStorage, maxBytes:
   if (memory.lastIndex() >= memory.firstIndex()) {
     const low = memory.firstIndex();
     const high = memory.lastIndex() + 1;
-    assert.deepEqual(summary(durable.entries(low, high, maxBytes)), summary(memory.entries(low, high, maxBytes)), where);
+    assert.deepEqual(summary(durable.entries(low, high, bytesMax)), summary(memory.entries(low, high, bytesMax)), where);
   }
 }
 
@@ -42,7 +42,7 @@ test('DurableStorage reads back exactly like the reference MemoryStorage over a 
   let term = 1;
   const counts = { append: 0, truncate: 0, compact: 0, install: 0, reopen: 0 };
   try {
-    for (let step = 0; step < STEP_COUNT; step++) {
+    for (let step = 0; step < stepCount; step++) {
       const choice = random(0, 99);
       const first = memory.firstIndex();
       const last = memory.lastIndex();
@@ -59,15 +59,15 @@ test('DurableStorage reads back exactly like the reference MemoryStorage over a 
         counts.truncate++;
       } else if (choice < 88 && last > memory.snapshot().metadata.index) {
         const snapshotIndex = random(Math.max(first, memory.snapshot().metadata.index + 1), last);
-        memory.createSnapshot(snapshotIndex, CONF_STATE, new Uint8Array([1]));
-        await durable.snapshots.writeBytes({ index: snapshotIndex, term: durable.term(snapshotIndex), confState: CONF_STATE }, new Uint8Array([1]));
+        memory.createSnapshot(snapshotIndex, threeVoters, new Uint8Array([1]));
+        await durable.snapshots.writeBytes({ index: snapshotIndex, term: durable.term(snapshotIndex), confState: threeVoters }, new Uint8Array([1]));
         const compactIndex = random(first - 1, snapshotIndex);
         memory.compact(compactIndex);
         await durable.compact(compactIndex);
         counts.compact++;
       } else if (choice < 92) {
         term++;
-        const metadata = { index: last + random(1, 30), term, confState: CONF_STATE };
+        const metadata = { index: last + random(1, 30), term, confState: threeVoters };
         memory.applySnapshot({ metadata, data: new Uint8Array([2]) });
         await durable.save({ snapshot: { metadata, data: new Uint8Array([2]) } });
         counts.install++;

@@ -14,9 +14,9 @@ import { StorageError } from '../../src/storage/errors.js';
 import type { StorageOptions } from '../../src/storage/options.js';
 import { makeEntries, makeTemporaryDirectory, removeDirectory, summary } from './helpers.js';
 
-const MOUNT_BYTES = 1024 * 1024;
-const FILLER_BYTES = 256 * 1024;
-const SAVES_MAX = 1000;
+const mountBytes = 1024 * 1024;
+const fillerBytes = 256 * 1024;
+const savesMax = 1000;
 
 function mountTmpfs(t: TestContext): string | undefined {
   const directory = makeTemporaryDirectory('disk-full');
@@ -25,7 +25,7 @@ function mountTmpfs(t: TestContext): string | undefined {
     t.skip('disk-full test needs root to mount a size-limited tmpfs');
     return undefined;
   }
-  const result = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${MOUNT_BYTES}`, 'tmpfs', directory], { encoding: 'utf8' });
+  const result = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${mountBytes}`, 'tmpfs', directory], { encoding: 'utf8' });
   if (result.status !== 0) {
     removeDirectory(directory);
     t.skip(`cannot mount tmpfs: ${result.stderr || result.error?.message}`);
@@ -41,7 +41,7 @@ function unmount(directory: string): void {
 
 async function fillUntilDiskFull(store: DurableStorage, firstIndex: number): Promise<{ nextIndex: number; failure: StorageError }> {
   let nextIndex = firstIndex;
-  for (let save = 0; save < SAVES_MAX; save++) {
+  for (let save = 0; save < savesMax; save++) {
     try {
       await store.save({ entries: makeEntries(nextIndex, 8, 1, 1000), hardState: { term: 1, vote: '', commit: nextIndex - 1 } });
     } catch (error) {
@@ -50,7 +50,7 @@ async function fillUntilDiskFull(store: DurableStorage, firstIndex: number): Pro
     }
     nextIndex += 8;
   }
-  assert.fail(`no ENOSPC after ${SAVES_MAX} saves`);
+  assert.fail(`no ENOSPC after ${savesMax} saves`);
 }
 
 async function scenario(t: TestContext, options: Partial<StorageOptions>): Promise<void> {
@@ -59,7 +59,7 @@ async function scenario(t: TestContext, options: Partial<StorageOptions>): Promi
   const directory = join(mount, 'data');
   const filler = join(mount, 'filler');
   try {
-    fs.writeFileSync(filler, Buffer.alloc(FILLER_BYTES, 1));
+    fs.writeFileSync(filler, Buffer.alloc(fillerBytes, 1));
     const opened: DurableStorage[] = [];
     try {
       await fillCheckAndResume(directory, filler, options, opened);

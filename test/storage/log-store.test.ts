@@ -4,8 +4,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { DurableStorage } from '../../src/storage/durable-storage.js';
 import { StorageError } from '../../src/storage/errors.js';
-import { RaftStorageError } from '../../src/raft/types.js';
-import { ENTRY_OVERHEAD_BYTES } from '../../src/raft/log-unstable.js';
+import { RaftStorageError, entryOverheadBytes, type Entry } from '../../src/raft/types.js';
 import type { StorageOptions } from '../../src/storage/options.js';
 import { RecordKind, encodeMetadataRecord } from '../../src/storage/record-format.js';
 import { entryData, makeEntries, makeTemporaryDirectory, removeDirectory, summary } from './helpers.js';
@@ -95,10 +94,10 @@ test('an append at or below the last index truncates the conflicting suffix, als
   });
 });
 
-test('entries() stops at maxBytes (data + ENTRY_OVERHEAD_BYTES each, as the core counts) but returns at least one', async () => {
+test('entries() stops at bytesMax (data + entryOverheadBytes each, as the core counts) but returns at least one', async () => {
   await withStore('max-bytes', {}, async (_directory, _reopen, store) => {
     await store.save({ entries: makeEntries(1, 10, 1, 100) });
-    const each = 100 + ENTRY_OVERHEAD_BYTES;
+    const each = 100 + entryOverheadBytes;
     assert.equal(store.entries(1, 11, 0).length, 1);
     assert.equal(store.entries(1, 11, each * 2 - 1).length, 1);
     assert.equal(store.entries(1, 11, each * 2).length, 2);
@@ -206,7 +205,7 @@ test('pendingBytesMax: saves beyond the queue bound are refused with OVERLOADED,
 test('concurrent saves are coalesced into fewer flushes, each resolving once durable', async () => {
   await withStore('group-commit', {}, async (_directory, reopen, store) => {
     const saveCount = 50;
-    const saves = [];
+    const saves: Promise<void>[] = [];
     for (let index = 1; index <= saveCount; index++) saves.push(store.save({ entries: makeEntries(index, 1, 1), hardState: { term: 1, vote: '', commit: index - 1 } }));
     await Promise.all(saves);
     const stats = store.stats();
@@ -324,7 +323,12 @@ test('a second open of the same directory is refused with LOCKED, in this proces
   await withStore('lock', {}, async (directory, _reopen, store) => {
     await assert.rejects(DurableStorage.open(directory), isCode('LOCKED'));
     const { spawnSync } = await import('node:child_process');
-    const script = `import('${new URL('../../src/storage/durable-storage.ts', import.meta.url).href}').then(m => m.DurableStorage.open(${JSON.stringify(directory)})).then(() => process.exit(0), (e) => { console.log(e.code + ': ' + e.message); process.exit(3); })`;
+    const moduleUrl = new URL('../../src/storage/durable-storage.ts', import.meta.url).href;
+    const script = [
+      `import('${moduleUrl}')`,
+      `.then(m => m.DurableStorage.open(${JSON.stringify(directory)}))`,
+      `.then(() => process.exit(0), (e) => { console.log(e.code + ': ' + e.message); process.exit(3); })`,
+    ].join('');
     const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(child.status, 3, child.stderr);
     assert.match(child.stdout, /^LOCKED: data directory .* is locked by running process \d+/);
@@ -529,7 +533,7 @@ test('frames just under and just over the inline-write bound are written and rea
   await withStore('inline-bound', {}, async (_directory, reopen, store) => {
     // Frame overhead is small and fixed: sweeping the entry size across the bound puts
     // some frames on the event-loop write path and the rest on the thread-pool path.
-    const written = [];
+    const written: Entry[] = [];
     let index = 1;
     for (let dataBytes = inlineWriteBytesMax - 1024; dataBytes <= inlineWriteBytesMax + 1024; dataBytes += 128) {
       const entries = makeEntries(index, 1, 1, dataBytes);

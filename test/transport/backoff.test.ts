@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { backoffDelayMs } from '../../src/transport/backoff.js';
 
-const limits = { backoffBaseMs: 50, backoffMaxMs: 2000 };
+const limits = { backoffBaseMs: 50, backoffMsMax: 2000 };
 
 describe('backoffDelayMs', () => {
   it('doubles the ceiling per failed attempt, with half of it jittered', () => {
@@ -13,7 +13,7 @@ describe('backoffDelayMs', () => {
     assert.equal(backoffDelayMs(3, limits, () => 0.5), 150);
   });
 
-  it('never exceeds backoffMaxMs, even after very many attempts', () => {
+  it('never exceeds backoffMsMax, even after very many attempts', () => {
     for (const attempt of [7, 10, 31, 1000, 1e9]) {
       assert.equal(backoffDelayMs(attempt, limits, () => 1), 2000);
       assert.equal(backoffDelayMs(attempt, limits, () => 0), 1000);
@@ -30,7 +30,7 @@ describe('backoffDelayMs', () => {
   it('rejects invalid input', () => {
     assert.throws(() => backoffDelayMs(0, limits, Math.random), RangeError);
     assert.throws(() => backoffDelayMs(1.5, limits, Math.random), RangeError);
-    assert.throws(() => backoffDelayMs(1, { backoffBaseMs: 0, backoffMaxMs: 10 }, Math.random), RangeError);
-    assert.throws(() => backoffDelayMs(1, { backoffBaseMs: 20, backoffMaxMs: 10 }, Math.random), RangeError);
+    assert.throws(() => backoffDelayMs(1, { backoffBaseMs: 0, backoffMsMax: 10 }, Math.random), RangeError);
+    assert.throws(() => backoffDelayMs(1, { backoffBaseMs: 20, backoffMsMax: 10 }, Math.random), RangeError);
   });
 });

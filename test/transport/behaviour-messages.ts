@@ -255,7 +255,7 @@ export function defineMessageSuite(kind: TransportKind): void {
     });
 
     it('reconnects after the peer restarts at the same address', async () => {
-      const a = await harness.create('a', { limits: { backoffBaseMs: 10, backoffMaxMs: 50 } });
+      const a = await harness.create('a', { limits: { backoffBaseMs: 10, backoffMsMax: 50 } });
       const b = await harness.create('b');
       harness.introduce(a, b);
       const first = collectMessages(b);

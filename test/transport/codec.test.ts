@@ -99,7 +99,7 @@ describe('limits', () => {
     assert.throws(() => resolveLimits({ callsInFlightMax: 0 }), /callsInFlightMax must be a positive integer/);
     assert.throws(() => resolveLimits({ callTimeoutMs: 1.5 }), /callTimeoutMs/);
     assert.throws(() => resolveLimits({ frameBytesMax: 1000, snapshotChunkBytes: 1000 }), /snapshotChunkBytes 1000 must fit a frame/);
-    assert.throws(() => resolveLimits({ backoffBaseMs: 100, backoffMaxMs: 50 }), /below backoffBaseMs/);
+    assert.throws(() => resolveLimits({ backoffBaseMs: 100, backoffMsMax: 50 }), /below backoffBaseMs/);
     assert.throws(() => resolveLimits({ frameBytesMax: 2 ** 32 }), /32-bit/);
   });
 });

@@ -30,10 +30,10 @@ type ExtraOptions = Partial<Omit<StreamTransportOptions, 'nodeId'>> & { readonly
 export class Harness {
   readonly kind: TransportKind;
   readonly network: StreamNetwork;
-  private readonly transports: TestTransport[] = [];
-  private readonly directories: string[] = [];
-  private readonly cleanups: (() => Promise<void> | void)[] = [];
-  private hostIndex = 1;
+  readonly #transports: TestTransport[] = [];
+  readonly #directories: string[] = [];
+  readonly #cleanups: (() => Promise<void> | void)[] = [];
+  #hostIndex = 1;
 
   constructor(kind: TransportKind) {
     this.kind = kind;
@@ -42,8 +42,8 @@ export class Harness {
 
   /** A listen address for a new node: its own loopback host (127.0.0.1, .2, …) for TCP. */
   nextListenAddress(nodeId: string): string {
-    if (this.kind === 'memory') return `memory://${nodeId}-${this.hostIndex++}`;
-    return `127.0.0.${(this.hostIndex++ % 3) + 1}:0`;
+    if (this.kind === 'memory') return `memory://${nodeId}-${this.#hostIndex++}`;
+    return `127.0.0.${(this.#hostIndex++ % 3) + 1}:0`;
   }
 
   async create(nodeId: string, options: ExtraOptions = {}): Promise<TestTransport> {
@@ -57,7 +57,7 @@ export class Harness {
       this.kind === 'tcp'
         ? new TcpTransport<TestMessage>(fullOptions)
         : new MemoryTransport<TestMessage>({ ...fullOptions, network: this.network as MemoryNetwork });
-    this.transports.push(transport);
+    this.#transports.push(transport);
     await transport.start();
     return transport;
   }
@@ -71,18 +71,18 @@ export class Harness {
 
   async temporaryDirectory(): Promise<string> {
     const directory = await mkdtemp(join(tmpdir(), 'quorumlite-transport-'));
-    this.directories.push(directory);
+    this.#directories.push(directory);
     return directory;
   }
 
   onCleanup(cleanup: () => Promise<void> | void): void {
-    this.cleanups.push(cleanup);
+    this.#cleanups.push(cleanup);
   }
 
   async dispose(): Promise<void> {
-    for (const cleanup of this.cleanups.splice(0)) await cleanup();
-    await Promise.all(this.transports.splice(0).map((transport) => transport.close()));
-    await Promise.all(this.directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })));
+    for (const cleanup of this.#cleanups.splice(0)) await cleanup();
+    await Promise.all(this.#transports.splice(0).map((transport) => transport.close()));
+    await Promise.all(this.#directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })));
   }
 }
 
@@ -118,12 +118,12 @@ export class RawPeer {
   readonly stream: Duplex;
   readonly frames: Frame[] = [];
   closed = false;
-  private readonly decoder = new FrameDecoder(64 * 1024 * 1024);
+  readonly #decoder = new FrameDecoder(64 * 1024 * 1024);
 
   constructor(stream: Duplex) {
     this.stream = stream;
     stream.on('data', (chunk: Buffer) => {
-      for (const frame of this.decoder.push(chunk)) this.frames.push(frame);
+      for (const frame of this.#decoder.push(chunk)) this.frames.push(frame);
     });
     stream.on('error', () => undefined);
     stream.on('close', () => (this.closed = true));

@@ -91,7 +91,7 @@ describe('tcp: reconnect backoff', () => {
     const harness = new Harness('tcp');
     try {
       const backoffBaseMs = 20;
-      const a = await harness.create('a', { limits: { backoffBaseMs, backoffMaxMs: 80 } });
+      const a = await harness.create('a', { limits: { backoffBaseMs, backoffMsMax: 80 } });
       const address = await freeAddress('127.0.0.2');
       a.setPeer('b', address);
       const startedMs = Date.now();
@@ -213,7 +213,9 @@ describe('tcp: TLS', { skip: skipReason }, () => {
       socket.on('error', () => undefined);
       socket.on('close', () => (closed[index] = true));
     });
-    harness.onCleanup(() => sockets.forEach((socket) => socket.destroy()));
+    harness.onCleanup(() => {
+      for (const socket of sockets) socket.destroy();
+    });
     await waitFor('the socket above 2 x inboundConnectionsMax to be dropped', () => closed.filter(Boolean).length === 1);
     await sleep(50);
     assert.equal(closed.filter(Boolean).length, 1, 'the two sockets within the bound stay open');
