@@ -23,14 +23,43 @@ const flockCommand = 'flock';
 const flockTimeoutMs = 10_000;
 /** What the owner's pid line may hold when read back for a message. */
 const ownerBytesMax = 256;
+/** How often, and how far apart, a refused opener reads the owner's pid line. */
+const ownerReadAttemptCountMax = 20;
+const ownerReadPauseMs = 5;
 
+/**
+ * The owner writes its pid just after it takes the lock, so a loser that looks at once
+ * may find the previous owner's line or none: it looks a few times, briefly (this is
+ * the refusal path only), before saying "another process".
+ */
 function describeOwner(lockPath: string): string {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 0; attempt < ownerReadAttemptCountMax; attempt += 1) {
+    const pid = readOwnerPid(lockPath);
+    if (pid === process.pid) return `this process (pid ${pid}): the directory is already open here`;
+    if (pid !== undefined && isRunning(pid)) return `running process ${pid}`;
+    Atomics.wait(pause, 0, 0, ownerReadPauseMs);
+  }
+  return 'another process';
+}
+
+/** The pid line an owner wrote, if the file holds one (a previous owner's line may linger until the new owner rewrites it). */
+function readOwnerPid(lockPath: string): number | undefined {
   try {
     const text = fs.readFileSync(lockPath, 'utf8').slice(0, ownerBytesMax);
-    const pid = /^pid (\d+)/.exec(text)?.[1];
-    return pid === undefined ? 'another process' : `running process ${pid}`;
+    const digits = /^pid (\d+)\n/.exec(text)?.[1];
+    return digits === undefined ? undefined : Number(digits);
   } catch {
-    return 'another process';
+    return undefined;
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
   }
 }
 
