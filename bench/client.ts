@@ -132,7 +132,7 @@ async function overhead(options: Options): Promise<void> {
   const body = '["SELECT 1"]';
   const path = '/db/query?level=weak';
   const pool = new Pool(url, { connections: options.concurrency });
-  const client = createClient({ nodes: [url], discoverNodes: false, maxInFlight: options.concurrency, connectionsPerNodeMax: options.concurrency });
+  const client = createClient({ nodes: [url], discoverNodes: false, inFlightCountMax: options.concurrency, connectionsPerNodeMax: options.concurrency });
   const variants: [string, Call][] = [
     ['raw fetch', async () => JSON.parse(await (await fetch(`${url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })).text())],
     ['raw undici Pool', async () => JSON.parse(await (await pool.request({ path, method: 'POST', body, headers: { 'content-type': 'application/json' } })).body.text())],
@@ -208,8 +208,8 @@ const serverTimings: readonly ServerTiming[] = [
 ];
 /** Client retry settings compared on the same kill: each writes in its own loop at once. */
 const clientTimings: readonly ClientTiming[] = [
-  { name: 'client defaults (maxDelayMs 250)', retry: undefined },
-  { name: 'maxDelayMs 1000 (before)', retry: { maxDelayMs: 1_000, attemptsMax: 64 } },
+  { name: 'client defaults (delayMsMax 250)', retry: undefined },
+  { name: 'delayMsMax 1000 (before)', retry: { delayMsMax: 1_000, attemptsMax: 64 } },
 ];
 /** Acknowledged writes (of the first client) before the kill, so the loops are in their steady state. */
 const writesBeforeKill = 50;

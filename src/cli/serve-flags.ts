@@ -35,7 +35,7 @@ export interface ServeOptions {
   /** Log entries kept behind a snapshot (ours). */
   readonly snapshotTrailingEntries: number;
   /** Largest HTTP request body accepted (ours). */
-  readonly httpMaxBodyBytes: number;
+  readonly httpBodyBytesMax: number;
   readonly logLevel: LogLevel;
   /** Test-only: accept fault-injection commands on standard input (partition from peers). */
   readonly testFaultsOnStdin: boolean;
@@ -238,7 +238,7 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     snapshotThresholdEntries: parseInteger(flags.get('raft-snap') ?? String(nodeConfigDefaults.snapshotThresholdEntries), 'raft-snap', 1, 1e9),
     snapshotIntervalMs: parseDurationFlag(flags.get('raft-snap-int') ?? `${nodeConfigDefaults.snapshotIntervalMs}ms`, 'raft-snap-int'),
     snapshotTrailingEntries: parseInteger(flags.get('raft-trailing-logs') ?? String(nodeConfigDefaults.snapshotTrailingEntries), 'raft-trailing-logs', 0, 1e9),
-    httpMaxBodyBytes: parseInteger(flags.get('http-max-body-bytes') ?? String(64 * 1024 * 1024), 'http-max-body-bytes', 1024, 2 ** 31),
+    httpBodyBytesMax: parseInteger(flags.get('http-max-body-bytes') ?? String(64 * 1024 * 1024), 'http-max-body-bytes', 1024, 2 ** 31),
     logLevel: parseLogLevel(flags.get('log-level') ?? 'info'),
     testFaultsOnStdin: flags.has('test-faults-on-stdin'),
   };

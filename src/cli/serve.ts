@@ -67,7 +67,7 @@ export async function runServe(options: ServeOptions): Promise<number> {
     snapshotThresholdEntries: options.snapshotThresholdEntries,
     snapshotIntervalMs: Math.max(1, Math.round(options.snapshotIntervalMs)),
     snapshotTrailingEntries: options.snapshotTrailingEntries,
-    http: { maxBodyBytes: options.httpMaxBodyBytes },
+    http: { bodyBytesMax: options.httpBodyBytesMax },
     httpListen: options.httpAddress,
     raftListen: formatHostPort(options.raftAddress),
     logger,

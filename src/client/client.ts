@@ -51,7 +51,7 @@ export interface ReadOptions extends ResultOptions {
   readonly freshness?: string | number;
   readonly freshnessStrict?: boolean;
   /** Wait until the serving node applied this index (default: this client's last write). */
-  readonly minIndex?: number;
+  readonly appliedIndexMin?: number;
 }
 
 export interface WriteOptions extends ResultOptions {
@@ -129,7 +129,7 @@ export class Client {
     this.config = resolveConfig(config);
     this.transport = transport;
     this.view = new ClusterView(this.config.nodes);
-    this.limiter = new InFlightLimiter(this.config.maxInFlight, this.config.maxQueued);
+    this.limiter = new InFlightLimiter(this.config.inFlightCountMax, this.config.queuedCountMax);
     this.policy = new RetryPolicy(this.config.retry, this.config.random);
   }
 
@@ -177,8 +177,8 @@ export class Client {
     const body = this.encodeBody(statements);
     parameters.push(['blob_array', undefined]);
     if (freshnessSent && options.freshnessStrict === true) parameters.push(['freshness_strict', undefined]);
-    const minIndex = options.minIndex ?? (this.config.readYourWrites ? this.highestWrittenIndex : 0);
-    if (minIndex > 0) parameters.push(['min_index', String(minIndex)]);
+    const appliedIndexMin = options.appliedIndexMin ?? (this.config.readYourWrites ? this.highestWrittenIndex : 0);
+    if (appliedIndexMin > 0) parameters.push(['min_index', String(appliedIndexMin)]);
     const spread = level === 'none' || level === 'auto';
     return this.call<Reply<Row>>(
       {

@@ -1,5 +1,5 @@
 /**
- * At most `maxInFlight` calls run at once; up to `maxQueued` more wait in FIFO order;
+ * At most `inFlightCountMax` calls run at once; up to `queuedCountMax` more wait in FIFO order;
  * beyond that a call fails at once with QUEUE_FULL instead of piling up memory.
  */
 import { QuorumliteError } from './errors.js';
@@ -15,11 +15,11 @@ export class InFlightLimiter {
   private readonly waiters: Waiter[] = [];
 
   constructor(
-    readonly maxInFlight: number,
-    readonly maxQueued: number,
+    readonly inFlightCountMax: number,
+    readonly queuedCountMax: number,
   ) {
-    if (!(Number.isInteger(maxInFlight) && maxInFlight >= 1)) throw new RangeError('maxInFlight must be an integer ≥ 1');
-    if (!(Number.isInteger(maxQueued) && maxQueued >= 0)) throw new RangeError('maxQueued must be an integer ≥ 0');
+    if (!(Number.isInteger(inFlightCountMax) && inFlightCountMax >= 1)) throw new RangeError('inFlightCountMax must be an integer ≥ 1');
+    if (!(Number.isInteger(queuedCountMax) && queuedCountMax >= 0)) throw new RangeError('queuedCountMax must be an integer ≥ 0');
   }
 
   get runningCount(): number {
@@ -32,13 +32,13 @@ export class InFlightLimiter {
 
   acquire(signal: AbortSignal | undefined): Promise<void> {
     if (signal?.aborted) return Promise.reject(abortedError(signal.reason));
-    if (this.running < this.maxInFlight) {
+    if (this.running < this.inFlightCountMax) {
       this.running += 1;
       return Promise.resolve();
     }
-    if (this.waiters.length >= this.maxQueued) {
+    if (this.waiters.length >= this.queuedCountMax) {
       return Promise.reject(
-        new QuorumliteError('QUEUE_FULL', `${this.running} calls in flight (maxInFlight) and ${this.waiters.length} queued (maxQueued); try again later`),
+        new QuorumliteError('QUEUE_FULL', `${this.running} calls in flight (inFlightCountMax) and ${this.waiters.length} queued (queuedCountMax); try again later`),
       );
     }
     return this.enqueue(signal);

@@ -17,9 +17,9 @@ export interface ClientConfig {
   /** One call, all retries included, may take this long. Default 30 s. */
   readonly deadlineMs?: number;
   /** Calls running at once. Default 64. */
-  readonly maxInFlight?: number;
+  readonly inFlightCountMax?: number;
   /** Calls waiting for a slot; beyond this QUEUE_FULL. Default 1024. */
-  readonly maxQueued?: number;
+  readonly queuedCountMax?: number;
   readonly bigint?: BigIntMode;
   readonly rowMode?: RowMode;
   /** Per-statement SQL errors throw (default, like libsql-client) or stay in results. */
@@ -62,8 +62,8 @@ export interface ResolvedConfig {
   readonly freshness: string | undefined;
   readonly timeoutMs: number;
   readonly deadlineMs: number;
-  readonly maxInFlight: number;
-  readonly maxQueued: number;
+  readonly inFlightCountMax: number;
+  readonly queuedCountMax: number;
   readonly bigint: BigIntMode;
   readonly rowMode: RowMode;
   readonly sqlErrors: SqlErrorMode;
@@ -94,8 +94,8 @@ export function resolveConfig(config: ClientConfig): ResolvedConfig {
     freshness: config.freshness === undefined ? undefined : formatDuration(config.freshness),
     timeoutMs: positiveInteger(config.timeoutMs ?? 10_000, 'timeoutMs'),
     deadlineMs: positiveInteger(config.deadlineMs ?? 30_000, 'deadlineMs'),
-    maxInFlight: positiveInteger(config.maxInFlight ?? 64, 'maxInFlight'),
-    maxQueued: nonNegativeInteger(config.maxQueued ?? 1024, 'maxQueued'),
+    inFlightCountMax: positiveInteger(config.inFlightCountMax ?? 64, 'inFlightCountMax'),
+    queuedCountMax: nonNegativeInteger(config.queuedCountMax ?? 1024, 'queuedCountMax'),
     bigint: oneOf(config.bigint ?? 'auto', ['auto', 'always', 'never'], 'bigint'),
     rowMode: oneOf(config.rowMode ?? 'object', ['object', 'array'], 'rowMode'),
     sqlErrors: oneOf(config.sqlErrors ?? 'throw', ['throw', 'return'], 'sqlErrors'),

@@ -71,7 +71,7 @@ export async function handleLeaderGet(exchange: Exchange, service: ClusterServic
 }
 
 export async function handleLeaderPost(exchange: Exchange, service: ClusterService): Promise<void> {
-  const body = await exchange.readBodyText(exchange.options.maxControlBodyBytes);
+  const body = await exchange.readBodyText(exchange.options.controlBodyBytesMax);
   const id = body.trim().length === 0 ? null : readIdBody(body, 'optional');
   const request = {
     id,
@@ -84,7 +84,7 @@ export async function handleLeaderPost(exchange: Exchange, service: ClusterServi
 }
 
 export async function handleRemove(exchange: Exchange, service: ClusterService): Promise<void> {
-  const body = await exchange.readBodyText(exchange.options.maxControlBodyBytes);
+  const body = await exchange.readBodyText(exchange.options.controlBodyBytesMax);
   const id = readIdBody(body, 'required');
   const request = {
     id,

@@ -38,14 +38,14 @@ export class Exchange {
     return this.parameters.has(key);
   }
 
-  async readBody(maxBytes: number): Promise<Buffer> {
-    const body = await readRequestBody(this.request, maxBytes, () => this.response.writeContinue());
+  async readBody(bytesMax: number): Promise<Buffer> {
+    const body = await readRequestBody(this.request, bytesMax, () => this.response.writeContinue());
     this.metrics.bodyReceived(body.length);
     return body;
   }
 
-  async readBodyText(maxBytes: number): Promise<string> {
-    return (await this.readBody(maxBytes)).toString('utf8');
+  async readBodyText(bytesMax: number): Promise<string> {
+    return (await this.readBody(bytesMax)).toString('utf8');
   }
 
   /**

@@ -20,7 +20,7 @@ export const statementJsonDepthMax = 4;
 
 export interface StatementLimits {
   /** More statements than this in one request is refused with 413. */
-  readonly maxStatements: number;
+  readonly statementCountMax: number;
 }
 
 export function parseStatementsBody(
@@ -33,8 +33,8 @@ export function parseStatementsBody(
   const parsed = parseJsonBody(body, statementJsonDepthMax);
   if (!Array.isArray(parsed)) throw badRequest('invalid JSON body: expected an array of statements');
   if (parsed.length === 0) throw badRequest('no statements');
-  if (parsed.length > limits.maxStatements) {
-    throw new HttpError(413, 'TOO_MANY_STATEMENTS', `too many statements: ${parsed.length} exceeds the maximum of ${limits.maxStatements}`);
+  if (parsed.length > limits.statementCountMax) {
+    throw new HttpError(413, 'TOO_MANY_STATEMENTS', `too many statements: ${parsed.length} exceeds the maximum of ${limits.statementCountMax}`);
   }
   return parsed.map((element, index) => parseStatement(element, index + 1));
 }
