@@ -60,7 +60,7 @@ export interface RetryQuestion {
 
 export class RetryPolicy {
   readonly config: RetryPolicyConfig;
-  private readonly random: RandomSource;
+  readonly #random: RandomSource;
 
   constructor(config: RetryPolicyConfig, random: RandomSource) {
     assertPositiveFinite(config.initialDelayMs, 'initialDelayMs');
@@ -70,7 +70,7 @@ export class RetryPolicy {
       throw new RangeError('retry attemptsMax must be an integer ≥ 1');
     }
     this.config = config;
-    this.random = random;
+    this.#random = random;
   }
 
   /** Upper bound of the delay after `failedAttemptCount` failures. */
@@ -83,7 +83,7 @@ export class RetryPolicy {
 
   /** Full jitter: uniform in [0, ceiling). */
   delayMs(failedAttemptCount: number): number {
-    const draw = this.random();
+    const draw = this.#random();
     if (!(draw >= 0 && draw < 1)) throw new RangeError(`random source returned ${draw}, outside [0, 1)`);
     return Math.floor(draw * this.delayCeilingMs(failedAttemptCount));
   }

@@ -127,16 +127,19 @@ type StatementPart = 'SQL' | 'positional count' | 'parameter' | 'named count' | 
 
 /** A label that reads the decode position only when an error message needs it (a class: no closure per decode). */
 class StatementLabel {
-  constructor(
-    private readonly position: DecodePosition,
-    private readonly part: StatementPart,
-  ) {}
+  readonly #position: DecodePosition;
+  readonly #part: StatementPart;
+
+  constructor(position: DecodePosition, part: StatementPart) {
+    this.#position = position;
+    this.#part = part;
+  }
 
   describe(): string {
-    const where = `statement ${this.position.statement}`;
-    if (this.part === 'parameter') return `${where} parameter ${this.position.parameter}`;
-    if (this.part === 'named parameter') return `${where} parameter :${this.position.parameterName}`;
-    return `${where} ${this.part}`;
+    const where = `statement ${this.#position.statement}`;
+    if (this.#part === 'parameter') return `${where} parameter ${this.#position.parameter}`;
+    if (this.#part === 'named parameter') return `${where} parameter :${this.#position.parameterName}`;
+    return `${where} ${this.#part}`;
   }
 }
 
