@@ -6,10 +6,10 @@
 import { nodeConfigDefaults } from '../node/config.js';
 import { DurationError, parseDurationMs, timerDelayMsMax } from '../common/duration.js';
 
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-export interface HostPort {
+interface HostPort {
   readonly host: string;
   readonly port: number;
 }
@@ -51,8 +51,8 @@ export class UsageError extends Error {
 export const joinAddressCountMax = 16;
 export const bootstrapExpectMax = 9;
 export const nodeIdLengthMax = 128;
-export const heartbeatMsMin = 10;
-export const electionTimeoutMsMax = 60_000;
+const heartbeatMsMin = 10;
+const electionTimeoutMsMax = 60_000;
 
 export const serveUsage = `Usage: quorumlite serve [flags]
 
@@ -180,7 +180,7 @@ function parseJoinList(text: string | undefined): string[] {
 }
 
 /** The node id rqlite derives when none is given: the advertised raft address. */
-export function defaultNodeId(raftAdvertisedAddress: HostPort): string {
+function defaultNodeId(raftAdvertisedAddress: HostPort): string {
   return formatHostPort(raftAdvertisedAddress);
 }
 

@@ -12,7 +12,7 @@ const userObjectsFilter = `name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND substr(nam
 /** `.tables` lays names out in columns across this many characters, as sqlite3 does. */
 const tablesLineWidth = 80;
 
-export const dotCommandHelp = `.backup FILE            write a backup of the database (SQLite file) to FILE
+const dotCommandHelp = `.backup FILE            write a backup of the database (SQLite file) to FILE
 .consistency [LEVEL]    show or set read consistency: none, weak, linearizable, strong, auto
 .dump [TABLE …]         print the database (or the tables) as SQL
 .exit [CODE]            leave the shell (also .quit)

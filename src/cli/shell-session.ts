@@ -11,12 +11,12 @@ import { runDotCommand } from './shell-commands.js';
 import { formatTable, type OutputMode } from './shell-format.js';
 import { parseDotCommand, splitStatements } from './shell-input.js';
 
-export interface ShellOutput {
+interface ShellOutput {
   write(text: string): void;
   writeError(text: string): void;
 }
 
-export interface SessionSettings {
+interface SessionSettings {
   mode: OutputMode;
   headers: boolean;
   timer: boolean;
@@ -26,7 +26,7 @@ export interface SessionSettings {
 /** `.read` files may include `.read` files this deep, no deeper (a cycle stops here). */
 export const readDepthMax = 16;
 /** Characters of unfinished SQL the shell holds before refusing more. */
-export const pendingSqlCharactersMax = 16 * 1024 * 1024;
+const pendingSqlCharactersMax = 16 * 1024 * 1024;
 
 export class ShellSession {
   readonly settings: SessionSettings;

@@ -17,16 +17,16 @@ import { createClient } from '../client/index.js';
 import { parseShellArguments, shellUsage, type ShellArguments } from './shell-arguments.js';
 import { describeError, ShellSession, type ShellFiles } from './shell-session.js';
 
-export interface ShellIo {
+interface ShellIo {
   readonly stdin: Readable & { isTTY?: boolean };
   readonly stdout: Writable;
   readonly stderr: Writable;
 }
 
 /** History lines kept in the file and in memory. */
-export const historyLinesMax = 1_000;
+const historyLinesMax = 1_000;
 /** Bytes of script the shell reads from stdin before refusing. */
-export const stdinBytesMax = 256 * 1024 * 1024;
+const stdinBytesMax = 256 * 1024 * 1024;
 
 const nodeFiles: ShellFiles = {
   readFile: async (path) => new Uint8Array(await readFile(path)),

@@ -101,7 +101,7 @@ interface CallRun {
  * Backups and loads move whole databases: their attempts and deadline default to at
  * least this long (a per-call timeoutMs / deadlineMs still wins).
  */
-export const transferTimeoutMsMin = 600_000;
+const transferTimeoutMsMin = 600_000;
 
 /** Client-side cap on how long an idempotency key may be. */
 export const idempotencyKeyCharactersMax = 128;

@@ -22,14 +22,6 @@ export class InFlightLimiter {
     if (!(Number.isInteger(queuedCountMax) && queuedCountMax >= 0)) throw new RangeError('queuedCountMax must be an integer ≥ 0');
   }
 
-  get runningCount(): number {
-    return this.#running;
-  }
-
-  get queuedCount(): number {
-    return this.#waiters.length;
-  }
-
   acquire(signal: AbortSignal | undefined): Promise<void> {
     if (signal?.aborted) return Promise.reject(abortedError(signal.reason));
     if (this.#running < this.inFlightCountMax) {

@@ -163,7 +163,7 @@ function nextDelayOrThrow(error: unknown, failedAttemptCount: number, run: Retry
   }
 }
 
-export function throwIfAborted(signal: AbortSignal | undefined): void {
+function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortedError(signal.reason);
 }
 

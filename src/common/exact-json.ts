@@ -33,7 +33,7 @@ export class JsonSyntaxError extends SyntaxError {
  * - 'bigint-when-unsafe': a safe integer is a number, any other an exact bigint;
  * - 'bigint': every integer is a bigint, whatever its size.
  */
-export type JsonIntegerPolicy = 'bigint-within-int64' | 'bigint-when-unsafe' | 'bigint';
+type JsonIntegerPolicy = 'bigint-within-int64' | 'bigint-when-unsafe' | 'bigint';
 
 export interface ExactJsonOptions {
   readonly integers: JsonIntegerPolicy;

@@ -32,7 +32,7 @@ export class AssociativeRows {
   ) {}
 }
 
-export interface JsonWriteOptions {
+interface JsonWriteOptions {
   readonly pretty: boolean;
   /** `?blob_array`: BLOBs as arrays of byte values instead of base64. */
   readonly blobAsArray: boolean;
@@ -40,7 +40,7 @@ export interface JsonWriteOptions {
   readonly chunkCharacters: number;
 }
 
-export const jsonChunkCharactersDefault = 64 * 1024;
+const jsonChunkCharactersDefault = 64 * 1024;
 
 /** The whole document as one string (for small bodies and tests). */
 export function writeJsonString(value: JsonOutput, options: Partial<JsonWriteOptions> = {}): string {

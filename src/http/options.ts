@@ -1,6 +1,6 @@
 /** The HTTP server's bounds and settings, each with its unit last. */
 
-export interface HttpLogger {
+interface HttpLogger {
   error(object: unknown, message: string): void;
 }
 

@@ -7,7 +7,7 @@ import { DurationError, parseDurationMs } from '../common/duration.js';
 import { badRequest } from './http-error.js';
 import type { ReadLevel } from '../service/service.js';
 
-export interface TimeoutDefaults {
+interface TimeoutDefaults {
   /** `timeout` when not given (rqlite: 30 s). */
   readonly timeoutMs: number;
   /** `linearizable_timeout` when not given (rqlite: 10 s). */
@@ -80,7 +80,7 @@ function parseAppliedIndexMin(text: string | undefined): number | null {
 }
 
 /** Unknown levels mean weak, as in rqlite. */
-export function parseLevel(text: string | undefined): ReadLevel {
+function parseLevel(text: string | undefined): ReadLevel {
   switch (text?.toLowerCase()) {
     case 'none':
       return 'none';

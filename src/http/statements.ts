@@ -16,9 +16,9 @@ import type { JsonValue } from './json-reader.js';
 import { parseJsonBody } from './request-body.js';
 
 /** Deep enough for `[[sql, [bytes…]]]` and `[[sql, {name: [bytes…]}]]`. */
-export const statementJsonDepthMax = 4;
+const statementJsonDepthMax = 4;
 
-export interface StatementLimits {
+interface StatementLimits {
   /** More statements than this in one request is refused with 413. */
   readonly statementCountMax: number;
 }
@@ -39,7 +39,7 @@ export function parseStatementsBody(
   return parsed.map((element, index) => parseStatement(element, index + 1));
 }
 
-export function isPlainText(contentType: string | undefined): boolean {
+function isPlainText(contentType: string | undefined): boolean {
   return contentType !== undefined && contentType.trim().toLowerCase().startsWith('text/plain');
 }
 
@@ -98,7 +98,7 @@ function isJsonObject(value: JsonValue): value is { [key: string]: JsonValue } {
 const hexBlobPattern = /^[xX]'((?:[0-9a-fA-F]{2})*)'$/;
 
 /** Map one JSON parameter to the value bound to SQLite (see the header comment). */
-export function toSqlValue(value: JsonValue, where: () => string): SqlValue {
+function toSqlValue(value: JsonValue, where: () => string): SqlValue {
   if (value === null || typeof value === 'boolean' || typeof value === 'number' || typeof value === 'bigint') {
     return value;
   }

@@ -119,7 +119,7 @@ export interface RemoveRequest {
   readonly forward: boolean;
 }
 
-export type ReadinessCheckName = 'leader' | 'store' | 'sync' | 'db';
+type ReadinessCheckName = 'leader' | 'store' | 'sync' | 'db';
 
 export interface ReadinessRequest {
   /** `?sync`: also wait until this node applied the leader's commit index. */

@@ -13,7 +13,7 @@ const int64Min = -(2n ** 63n);
 const int64Max = 2n ** 63n - 1n;
 
 /** Value tags on the wire. Numbers are fixed forever: old entries must stay readable. */
-export const valueTag = {
+const valueTag = {
   null: 0,
   integer: 1,
   float: 2,
@@ -55,11 +55,6 @@ export class ByteWriter {
   u8(value: number): void {
     const offset = this.#reserve(1);
     this.#buffer[offset] = value;
-  }
-
-  u16(value: number): void {
-    const offset = this.#reserve(2);
-    this.#view.setUint16(offset, value, true);
   }
 
   u32(value: number): void {
@@ -138,10 +133,6 @@ export class ByteReader {
 
   u8(what: ReadLabel): number {
     return this.#view.getUint8(this.#take(1, what));
-  }
-
-  u16(what: ReadLabel): number {
-    return this.#view.getUint16(this.#take(2, what), true);
   }
 
   u32(what: ReadLabel): number {

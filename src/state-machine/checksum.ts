@@ -24,7 +24,7 @@ export interface ContentChecksum {
 const laneMask = (1n << 64n) - 1n;
 
 /** SQL text for user objects: not internal, not SQLite's own autoindexes on internal tables. */
-export function userObjectFilterFor(alias: string): string {
+function userObjectFilterFor(alias: string): string {
   const length = internalNamePrefix.length;
   return `substr(${alias}name, 1, ${length}) <> '${internalNamePrefix}' AND substr(${alias}tbl_name, 1, ${length}) <> '${internalNamePrefix}'`;
 }

@@ -15,7 +15,7 @@ import type { ReadLabel, TextSpan } from './binary.js';
 import { StateMachineError, assert } from './errors.js';
 import type { Command, SqlValue, Statement } from './types.js';
 
-export const commandMagic = 0x51;
+const commandMagic = 0x51;
 export const commandVersion = 1;
 
 const flagTransaction = 1;

@@ -5,7 +5,7 @@
 
 import type { ApplyOutcome } from './state-machine.js';
 
-export type StateMachineErrorCode =
+type StateMachineErrorCode =
   /** A command's bytes are not a valid command (bad version, truncated, over a bound). */
   | 'BAD_COMMAND'
   /** A command to encode breaks a bound or holds a value that cannot be encoded. */

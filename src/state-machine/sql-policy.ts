@@ -37,7 +37,7 @@ function refuse(message: string): never {
 }
 
 /** Splits one request statement into SQLite statements, turning tokenizer errors into refusals. */
-export function splitForPolicy(sql: string): SqlStatementText[] {
+function splitForPolicy(sql: string): SqlStatementText[] {
   try {
     return splitSqlStatements(sql);
   } catch (error) {
@@ -115,7 +115,7 @@ function checkTokens(tokens: readonly Token[], purpose: SqlPurpose): void {
 }
 
 /** Throws REFUSED_SQL if one SQLite statement may not run for `purpose`. */
-export function checkStatementText(statement: SqlStatementText, purpose: SqlPurpose): void {
+function checkStatementText(statement: SqlStatementText, purpose: SqlPurpose): void {
   checkLeadingKeyword(statement.tokens, purpose);
   checkTokens(statement.tokens, purpose);
 }

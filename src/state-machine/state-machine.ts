@@ -15,14 +15,14 @@
  * The applied index and the request dedup table live inside the database and change in
  * the same transaction as the entry's statements, so a crash never applies an entry twice.
  */
-import Database from 'better-sqlite3';
-import { existsSync, renameSync, statSync } from 'node:fs';
+import type Database from 'better-sqlite3';
+import { existsSync, renameSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { contentChecksum } from './checksum.js';
 import type { ContentChecksum } from './checksum.js';
 import { dumpLines, userTables } from './dump.js';
-import { fsyncDirectory, fsyncFileAsync, removeIfPresent } from './files.js';
+import { fsyncDirectory, removeIfPresent } from './files.js';
 import { stageSnapshotInWorker, writeSnapshotInWorker } from './snapshot-worker.js';
 import { decodeCommand } from './command-codec.js';
 import {
@@ -39,7 +39,7 @@ import type { Command, Statement, StatementResult } from './types.js';
 /** Test-only modes replace the entry's time and seed with a local clock, or with SQLite's own functions. */
 export type DeterminismMode = 'entry' | 'local-clock' | 'sqlite-builtin';
 
-export interface StateMachineOptions {
+interface StateMachineOptions {
   /** The database file. Created if missing. */
   readonly path: string;
   /** Prepared statements cached on each connection. */
@@ -66,7 +66,7 @@ export interface StateMachineOptions {
 /** The steps of restore(), in order; a crash after any of them leaves the old or the new database. */
 export type RestoreStep = 'staged' | 'closed' | 'wal-removed' | 'renamed';
 
-export interface SnapshotInfo {
+interface SnapshotInfo {
   /** The applied index the snapshot file holds. */
   readonly appliedIndex: number;
   readonly bytes: number;
@@ -88,13 +88,13 @@ export interface BatchEntry {
   readonly data: Uint8Array;
 }
 
-export const deferredViolationMessage =
+const deferredViolationMessage =
   'FOREIGN KEY or other deferred constraint failed at commit: every statement of this request was rolled back';
 
 /** Thrown inside a batch when a statement's ROLLBACK ended the shared transaction, or its COMMIT hit a deferred violation. */
 class TransactionLostError extends Error {}
 
-export interface StateMachineStatus {
+interface StateMachineStatus {
   readonly path: string;
   readonly sqliteVersion: string;
   readonly appliedIndex: number;
@@ -106,7 +106,7 @@ export interface StateMachineStatus {
 /** Entries one applyBatch() call may carry (the runtime hands over one Ready's committed entries). */
 export const applyBatchEntryCountMax = 10_000;
 
-export const stateMachineDefaults = {
+const stateMachineDefaults = {
   statementCacheCountMax: 256,
   dedupRequestCountMax: 100_000,
   dedupWindowMs: 60 * 60 * 1000,
@@ -271,10 +271,6 @@ export class SqliteStateMachine {
   /** For tests: statements held in the apply connection's prepared-statement cache. */
   get cachedApplyStatementCount(): number {
     return this.#open().applyRunner.cachedStatementCount;
-  }
-
-  get readDatabase(): Database.Database {
-    return this.#open().read;
   }
 
   /**
@@ -641,23 +637,6 @@ export class SqliteStateMachine {
     }
   }
 
-  /** The previous snapshot method, kept for the benchmark's comparison: online backup() from the apply connection. */
-  async snapshotWithBackupApi(toPath: string): Promise<SnapshotInfo> {
-    const partialPath = `${toPath}.partial`;
-    removeIfPresent(partialPath);
-    try {
-      await this.#open().apply.backup(partialPath);
-      const appliedIndex = sealSnapshotFile(partialPath);
-      await fsyncFileAsync(partialPath);
-      renameSync(partialPath, toPath);
-      fsyncDirectory(dirname(toPath));
-      return { appliedIndex, bytes: statSync(toPath).size };
-    } catch (error) {
-      removeIfPresent(partialPath);
-      throw error;
-    }
-  }
-
   /**
    * Replaces the database with the snapshot at `fromPath` (left untouched): stage a checked
    * copy beside the database (on a worker thread: reads keep answering from the old
@@ -717,28 +696,5 @@ function checkpointFully(database: Database.Database): void {
   const [result] = database.pragma('wal_checkpoint(TRUNCATE)') as { busy: number | bigint }[];
   if (result === undefined || Number(result.busy) !== 0) {
     throw new StateMachineError('BAD_ENVIRONMENT', 'could not checkpoint the WAL before restore; the old database is untouched');
-  }
-}
-
-/**
- * Checks a snapshot file and turns it into a self-contained rollback-journal database (no
- * WAL beside it), returning its applied index. Throws BAD_SNAPSHOT if it is not one of ours.
- */
-function sealSnapshotFile(path: string): number {
-  if (!existsSync(path)) throw new StateMachineError('BAD_SNAPSHOT', `no snapshot file at ${path}`);
-  let database: Database.Database;
-  try {
-    database = new Database(path, { fileMustExist: true });
-  } catch (error) {
-    throw new StateMachineError('BAD_SNAPSHOT', `cannot open snapshot ${path}: ${String(error)}`, { cause: error });
-  }
-  try {
-    database.pragma('journal_mode = DELETE');
-    return readAppliedIndex(database);
-  } catch (error) {
-    if (error instanceof StateMachineError) throw error;
-    throw new StateMachineError('BAD_SNAPSHOT', `snapshot ${path} is not a quorumlite database: ${String(error)}`, { cause: error });
-  } finally {
-    database.close();
   }
 }

@@ -91,7 +91,7 @@ function toResultValue(value: unknown): SqlResultValue {
 /** Keywords after which a non-returning statement changed rows (the rest report nothing). */
 const rowChangingKeywords = new Set(['INSERT', 'UPDATE', 'DELETE', 'REPLACE', 'WITH', 'VALUES', 'SELECT']);
 
-export interface StatementRunnerOptions {
+interface StatementRunnerOptions {
   readonly purpose: SqlPurpose;
   /** Prepared statements kept; the oldest is dropped beyond this. */
   readonly statementCacheCountMax: number;
