@@ -4,13 +4,15 @@ import type { JsonValue } from '../client/json-parse.js';
 import type { ConsistencyLevel, Value } from '../client/types.js';
 import { displayValue, formatTable, outputModes, type OutputMode } from './shell-format.js';
 import type { DotCommand } from './shell-input.js';
-import { readDepthMax, type ShellSession } from './shell-session.js';
+import type { ShellSession } from './shell-session.js';
 
 /** quorumlite's internal tables (state-machine/sql-policy.ts); hidden like sqlite_*. */
 const internalNamePrefix = '_quorumlite_';
 const userObjectsFilter = `name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND substr(name, 1, ${internalNamePrefix.length}) <> '${internalNamePrefix}'`;
 /** `.tables` lays names out in columns across this many characters, as sqlite3 does. */
 const tablesLineWidth = 80;
+/** `.read` files may include `.read` files this deep, no deeper (a cycle stops here). */
+export const readDepthMax = 16;
 
 const dotCommandHelp = `.backup FILE            write a backup of the database (SQLite file) to FILE
 .consistency [LEVEL]    show or set read consistency: none, weak, linearizable, strong, auto

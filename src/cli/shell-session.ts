@@ -23,8 +23,6 @@ interface SessionSettings {
   consistency: ConsistencyLevel;
 }
 
-/** `.read` files may include `.read` files this deep, no deeper (a cycle stops here). */
-export const readDepthMax = 16;
 /** Characters of unfinished SQL the shell holds before refusing more. */
 const pendingSqlCharactersMax = 16 * 1024 * 1024;
 
@@ -59,7 +57,7 @@ export class ShellSession {
 
   /** Handles one line of input. Returns once any statement it completed has run. */
   async processLine(line: string): Promise<void> {
-    if (!this.hasPendingSql && line.trim().startsWith('.')) {
+    if (!this.hasPendingSql && line.trimStart().startsWith('.')) {
       const command = parseDotCommand(line);
       if (command !== undefined) await this.#guard(() => runDotCommand(this, command));
       return;

@@ -13,7 +13,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { createClient } from '../client/index.js';
+import { createClient, type Client } from '../client/index.js';
 import { parseShellArguments, shellUsage, type ShellArguments } from './shell-arguments.js';
 import { describeError, ShellSession, type ShellFiles } from './shell-session.js';
 
@@ -44,7 +44,7 @@ export async function runShell(argv: string[], io: ShellIo = { stdin: process.st
     return 2;
   }
   const options = parsed.arguments;
-  let client;
+  let client: Client;
   try {
     client = createClient({ nodes: options.hosts, consistency: options.consistency, ...(options.user === undefined ? {} : { auth: options.user }) });
   } catch (error) {

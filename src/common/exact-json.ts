@@ -181,39 +181,35 @@ class ExactJsonReader {
   #readNumber(): number | bigint {
     const text = this.#text;
     const start = this.position;
-    let position = start;
-    const first = text.charCodeAt(position);
-    if (first === 0x2d) position++;
-    else if (first < 0x30 || first > 0x39) this.fail(`unexpected character ${this.#describeCurrent()}`);
-    const digitsStart = position;
-    if (text.charCodeAt(position) === 0x30) position++;
-    else position = this.#skipDigits(position);
-    const digitCount = position - digitsStart;
-    let integer = true;
-    if (text.charCodeAt(position) === 0x2e) {
-      integer = false;
-      position = this.#skipDigits(position + 1);
-    }
-    const exponent = text.charCodeAt(position);
-    if (exponent === 0x65 || exponent === 0x45) {
-      integer = false;
-      position++;
-      const sign = text.charCodeAt(position);
-      if (sign === 0x2b || sign === 0x2d) position++;
-      position = this.#skipDigits(position);
-    }
-    const literal = text.slice(start, position);
-    if (integer) {
-      const exact = this.#readInteger(literal, digitCount);
-      if (exact !== undefined) {
-        this.position = position;
-        return exact;
-      }
+    const first = text.charCodeAt(start);
+    if (first !== 0x2d && (first < 0x30 || first > 0x39)) this.fail(`unexpected character ${this.#describeCurrent()}`);
+    const digitsStart = first === 0x2d ? start + 1 : start;
+    const integerEnd = text.charCodeAt(digitsStart) === 0x30 ? digitsStart + 1 : this.#skipDigits(digitsStart);
+    const end = this.#skipExponent(this.#skipFraction(integerEnd));
+    const literal = text.slice(start, end);
+    // Neither fraction nor exponent: an integer, exact unless the policy reads it as a float.
+    const exact = end === integerEnd ? this.#readInteger(literal, integerEnd - digitsStart) : undefined;
+    if (exact !== undefined) {
+      this.position = end;
+      return exact;
     }
     const float = Number(literal);
     if (!Number.isFinite(float) && this.#options.floatOutOfRange === 'refuse') this.fail(`number ${literal} is out of range`);
-    this.position = position;
+    this.position = end;
     return float;
+  }
+
+  /** Past a '.' and its digits at `position`, when there is one. */
+  #skipFraction(position: number): number {
+    return this.#text.charCodeAt(position) === 0x2e ? this.#skipDigits(position + 1) : position;
+  }
+
+  /** Past an exponent at `position` ('e' or 'E', an optional sign, digits), when there is one. */
+  #skipExponent(position: number): number {
+    const marker = this.#text.charCodeAt(position);
+    if (marker !== 0x65 && marker !== 0x45) return position;
+    const sign = this.#text.charCodeAt(position + 1);
+    return this.#skipDigits(sign === 0x2b || sign === 0x2d ? position + 2 : position + 1);
   }
 
   /** The value of an integer literal under the policy; undefined when it is to be read as a float. */
@@ -301,10 +297,10 @@ class ExactJsonReader {
   }
 
   #decodeEscape(index: number): [string, number] {
-    const escape = this.#text[index + 1];
-    const simple = simpleEscapes[escape ?? ''];
+    const escapeLetter = this.#text[index + 1];
+    const simple = simpleEscapes[escapeLetter ?? ''];
     if (simple !== undefined) return [simple, 2];
-    if (escape === 'u') {
+    if (escapeLetter === 'u') {
       const hex = this.#text.slice(index + 2, index + 6);
       if (/^[0-9a-fA-F]{4}$/.test(hex)) return [String.fromCharCode(Number.parseInt(hex, 16)), 6];
     }

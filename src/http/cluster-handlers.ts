@@ -22,7 +22,7 @@ export function selectStatusKey(status: StatusValue, key: string): StatusValue {
       throw new HttpError(404, 'NOT_FOUND', `status key not found: ${key}`);
     }
     const record = current as { readonly [key: string]: StatusValue };
-    if (!Object.prototype.hasOwnProperty.call(record, step)) throw new HttpError(404, 'NOT_FOUND', `status key not found: ${key}`);
+    if (!Object.hasOwn(record, step)) throw new HttpError(404, 'NOT_FOUND', `status key not found: ${key}`);
     current = record[step] as StatusValue;
   }
   return current;

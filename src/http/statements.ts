@@ -40,7 +40,7 @@ export function parseStatementsBody(
 }
 
 function isPlainText(contentType: string | undefined): boolean {
-  return contentType !== undefined && contentType.trim().toLowerCase().startsWith('text/plain');
+  return contentType?.trim().toLowerCase().startsWith('text/plain') === true;
 }
 
 function parsePlainTextBody(body: string): Statement[] {

@@ -244,19 +244,27 @@ export function isWellFormedText(value: string): boolean {
 
 /** Checks a value can go on the wire; throws INVALID_VALUE with `where` in the message. */
 export function checkValue(value: SqlValue, where: string, bytesMax: number): void {
-  if (typeof value === 'string') {
-    if (!isWellFormedText(value)) throw new StateMachineError('INVALID_VALUE', `${where}: text is not valid Unicode (lone surrogate)`);
-    const byteCount = Buffer.byteLength(value, 'utf8');
-    if (byteCount > bytesMax) throw new StateMachineError('COMMAND_TOO_LARGE', `${where}: ${byteCount} bytes, more than the bound ${bytesMax}`);
-  } else if (value instanceof Uint8Array) {
-    if (value.length > bytesMax) throw new StateMachineError('COMMAND_TOO_LARGE', `${where}: ${value.length} bytes, more than the bound ${bytesMax}`);
-  } else if (typeof value === 'bigint') {
-    if (value < int64Min || value > int64Max) throw new StateMachineError('INVALID_VALUE', `${where}: integer ${value} does not fit in 64 bits`);
-  } else if (typeof value === 'number') {
+  if (typeof value === 'string') checkTextValue(value, where, bytesMax);
+  else if (value instanceof Uint8Array) checkByteCount(value.length, where, bytesMax);
+  else if (typeof value === 'bigint') checkInt64(value, where);
+  else if (typeof value === 'number') {
     if (Number.isNaN(value)) throw new StateMachineError('INVALID_VALUE', `${where}: NaN cannot be stored`);
   } else if (value !== null && typeof value !== 'boolean') {
     throw new StateMachineError('INVALID_VALUE', `${where}: unsupported value type ${typeof value}`);
   }
+}
+
+function checkTextValue(value: string, where: string, bytesMax: number): void {
+  if (!isWellFormedText(value)) throw new StateMachineError('INVALID_VALUE', `${where}: text is not valid Unicode (lone surrogate)`);
+  checkByteCount(Buffer.byteLength(value, 'utf8'), where, bytesMax);
+}
+
+function checkByteCount(byteCount: number, where: string, bytesMax: number): void {
+  if (byteCount > bytesMax) throw new StateMachineError('COMMAND_TOO_LARGE', `${where}: ${byteCount} bytes, more than the bound ${bytesMax}`);
+}
+
+function checkInt64(value: bigint, where: string): void {
+  if (value < int64Min || value > int64Max) throw new StateMachineError('INVALID_VALUE', `${where}: integer ${value} does not fit in 64 bits`);
 }
 
 export function writeValue(writer: ByteWriter, value: SqlValue | SqlResultValue): void {

@@ -70,9 +70,9 @@ function checkStatement(statement: Statement, statementIndex: number): void {
   if (parameterCount > commandLimits.parameterCountMax) {
     throw tooLarge(`${where} parameter count`, parameterCount, commandLimits.parameterCountMax);
   }
-  statement.positional.forEach((value, position) =>
-    checkValue(value, `${where} parameter ${position + 1}`, commandLimits.parameterBytesMax),
-  );
+  for (const [position, value] of statement.positional.entries()) {
+    checkValue(value, `${where} parameter ${position + 1}`, commandLimits.parameterBytesMax);
+  }
   for (const name of names) {
     checkText(name, `${where} parameter name`, commandLimits.parameterNameBytesMax);
     checkValue(statement.named[name] as SqlValue, `${where} parameter :${name}`, commandLimits.parameterBytesMax);

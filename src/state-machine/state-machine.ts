@@ -614,7 +614,7 @@ export class SqliteStateMachine {
   }
 
   dump(tables?: readonly string[]): string {
-    return [...this.dumpLines(tables)].join('\n') + '\n';
+    return `${[...this.dumpLines(tables)].join('\n')}\n`;
   }
 
   /**

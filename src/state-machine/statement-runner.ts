@@ -54,7 +54,7 @@ function bindArguments(statement: Statement | undefined): BoundArguments {
   if (statement === undefined) return [];
   const positional = statement.positional;
   const bound: (BindValue | Record<string, BindValue>)[] = [];
-  for (let position = 0; position < positional.length; position++) bound.push(toBindValue(positional[position] as SqlValue));
+  for (const value of positional) bound.push(toBindValue(value));
   if (hasNamedParameters(statement)) {
     const named: Record<string, BindValue> = {};
     for (const name of Object.keys(statement.named)) named[name] = toBindValue(statement.named[name] as SqlValue);
