@@ -346,7 +346,8 @@ async function failoverPauses(trialCount: number): Promise<void> {
 function printFailoverTable(timings: readonly TimingCluster[], trialCount: number): void {
   const baseline = (timings[0] as TimingCluster).writers[0] as WriterLoop;
   const baselineP50 = median(baseline.results.map((result) => result.longestGapMs));
-  console.log(`\nPause a writing client sees at kill -9 of the leader: longest gap between acknowledged writes (3 nodes, ${trialCount} trials each; server timings take turns, client variants write side by side through the same kill)`);
+  const method = `3 nodes, ${trialCount} trials each; server timings take turns, client variants write side by side through the same kill`;
+  console.log(`\nPause a writing client sees at kill -9 of the leader: longest gap between acknowledged writes (${method})`);
   const header = ['server timing', 'client', 'gap p50 ms', 'gap max ms', 'gap p50 vs defaults', 'kill→elected p50 (server)', 'elected→next ack p50 (client)', 'elected→next ack max'];
   const lines = timings.flatMap((timing) =>
     timing.writers.map((writer) => {

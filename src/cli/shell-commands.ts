@@ -159,9 +159,10 @@ export function layoutInColumns(names: readonly string[], lineWidth: number): st
 
 async function showSchema(session: ShellSession, args: readonly string[]): Promise<void> {
   const table = optionalArgument(args, '.schema [TABLE]');
+  const tableFilter = table === undefined ? '' : ' AND tbl_name LIKE ?';
   const statements = await queryColumn(
     session,
-    `SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND ${userObjectsFilter}${table === undefined ? '' : ' AND tbl_name LIKE ?'} ORDER BY tbl_name, type DESC, name`,
+    `SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND ${userObjectsFilter}${tableFilter} ORDER BY tbl_name, type DESC, name`,
     table === undefined ? [] : [table],
   );
   session.output.write(statements.map((sql) => `${sql};\n`).join(''));

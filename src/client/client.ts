@@ -19,83 +19,17 @@
  * `statementIndex` and all `results` (like libsql-client); with `sqlErrors:
  * 'return'` the results are returned with `error` set instead.
  */
+import type { BackupOptions, CallOptions, ReadOptions, RequestOptions, ResultOptions, WriteOptions } from './call-options.js';
+import { CallRunner, type CallRun, type CallSpec, type QueryParameter } from './call-runner.js';
 import { ClusterView, parseNodes } from './cluster-view.js';
 import { QuorumliteError } from './errors.js';
-import { InFlightLimiter } from './in-flight-limiter.js';
 import { parseJson, type IntegerMode, type JsonValue } from './json-parse.js';
 import { checkConsistency, formatDuration, resolveConfig, type ClientConfig, type ResolvedConfig } from './options.js';
 import { decodeReply, firstSqlError, type DecodedReply } from './results.js';
-import { errorForRequestError, errorForStatus, isLeadershipError, isRedirectStatus } from './reply-errors.js';
-import { abortedError, RetryPolicy, runWithRetries } from './retry-policy.js';
+import { errorForRequestError, isLeadershipError } from './reply-errors.js';
 import { encodeStatements } from './statements.js';
 import type { HttpResponse, HttpTransport } from './transport.js';
-import type { BigIntMode, ConsistencyLevel, InStatement, NodeInfo, Reply, RowMode, SqlErrorMode, Value } from './types.js';
-
-export interface CallOptions {
-  readonly signal?: AbortSignal;
-  /** Overrides the client's per-attempt timeout. */
-  readonly timeoutMs?: number;
-  /** Overrides the client's per-call deadline. */
-  readonly deadlineMs?: number;
-}
-
-export interface ResultOptions extends CallOptions {
-  readonly rowMode?: RowMode;
-  readonly bigint?: BigIntMode;
-  readonly sqlErrors?: SqlErrorMode;
-}
-
-export interface ReadOptions extends ResultOptions {
-  readonly consistency?: ConsistencyLevel;
-  /** With 'none': a node that has not heard from the leader for longer refuses ("stale read"). */
-  readonly freshness?: string | number;
-  readonly freshnessStrict?: boolean;
-  /** Wait until the serving node applied this index (default: this client's last write). */
-  readonly appliedIndexMin?: number;
-}
-
-export interface WriteOptions extends ResultOptions {
-  /** Reuse a key across calls (e.g. across process restarts); default: a fresh random key per call. */
-  readonly idempotencyKey?: string;
-  /** Run all statements in one transaction; stop at the first error (`?transaction`). */
-  readonly transaction?: boolean;
-}
-
-export interface RequestOptions extends WriteOptions {
-  readonly consistency?: ConsistencyLevel;
-  readonly freshness?: string | number;
-}
-
-export interface BackupOptions extends CallOptions {
-  /** 'binary' (SQLite file, default) or 'sql' (a dump). */
-  readonly format?: 'binary' | 'sql';
-  /** Only these tables (sql format). */
-  readonly tables?: readonly string[];
-}
-
-type QueryParameter = readonly [name: string, value: string | undefined];
-
-interface CallSpec<T> {
-  readonly method: 'GET' | 'POST' | 'DELETE';
-  readonly path: string;
-  readonly parameters: readonly QueryParameter[];
-  readonly body?: Uint8Array;
-  readonly contentType?: string;
-  /** 'leader': the leader (or a guess that redirects); 'any': round robin. */
-  readonly target: 'leader' | 'any';
-  /** Add `?redirect` when the target is the leader. */
-  readonly redirectable: boolean;
-  readonly idempotencyKey?: string;
-  readonly responseBytesMax: number;
-  /** Runs inside the attempt, so retryable errors it throws move on to the next node. */
-  readonly interpret: (response: HttpResponse, nodeUrl: string) => T;
-}
-
-interface CallRun {
-  readonly signal: AbortSignal;
-  readonly deadlineAtMs: number;
-  readonly timeoutMs: number;
-}
+import type { ConsistencyLevel, InStatement, NodeInfo, Reply, Value } from './types.js';
 
 /**
  * Backups and loads move whole databases: their attempts and deadline default to at
@@ -114,12 +48,9 @@ export class Client {
   readonly #config: ResolvedConfig;
   readonly #transport: HttpTransport;
   readonly #view: ClusterView;
-  readonly #limiter: InFlightLimiter;
-  readonly #policy: RetryPolicy;
+  readonly #calls: CallRunner;
   /** Aborts background work (the /nodes poll) on close. */
   readonly #closeController = new AbortController();
-  /** Every call running or queued, so close() can abort it. */
-  readonly #activeCalls = new Set<LinkedSignal>();
   #highestWrittenIndex = 0;
   #lastNodesRefreshAtMs = Number.NEGATIVE_INFINITY;
   #nodesRefresh: Promise<void> | undefined;
@@ -129,8 +60,7 @@ export class Client {
     this.#config = resolveConfig(config);
     this.#transport = transport;
     this.#view = new ClusterView(this.#config.nodes);
-    this.#limiter = new InFlightLimiter(this.#config.inFlightCountMax, this.#config.queuedCountMax);
-    this.#policy = new RetryPolicy(this.#config.retry, this.#config.random);
+    this.#calls = new CallRunner(this.#config, transport, this.#view, () => this.#maybeRefreshNodes());
   }
 
   /** The highest Raft index this client wrote (its read-your-writes token). */
@@ -180,7 +110,7 @@ export class Client {
     const appliedIndexMin = options.appliedIndexMin ?? (this.#config.readYourWrites ? this.#highestWrittenIndex : 0);
     if (appliedIndexMin > 0) parameters.push(['min_index', String(appliedIndexMin)]);
     const spread = level === 'none' || level === 'auto';
-    return this.#call<Reply<Row>>(
+    return this.#calls.call<Reply<Row>>(
       {
         method: 'POST',
         path: '/db/query',
@@ -219,7 +149,7 @@ export class Client {
     const body = this.#encodeBody(statements);
     const parameters: QueryParameter[] = [['blob_array', undefined], ['raft_index', undefined], ...extra];
     if (options.transaction === true) parameters.push(['transaction', undefined]);
-    return this.#call<Reply<Row>>(
+    return this.#calls.call<Reply<Row>>(
       {
         method: 'POST',
         path,
@@ -238,7 +168,7 @@ export class Client {
 
   /** The nodes `/nodes` reports (voters and non-voters); also refreshes the client's view. */
   async nodes(options: CallOptions = {}): Promise<NodeInfo[]> {
-    const nodes = await this.#call<NodeInfo[]>(this.#nodesSpec(), options);
+    const nodes = await this.#calls.call<NodeInfo[]>(this.#nodesSpec(), options);
     this.#view.applyNodes(nodes);
     return nodes;
   }
@@ -251,7 +181,7 @@ export class Client {
   /** `/status` of the node the client talks to (the leader when known). */
   async status(options: CallOptions & { readonly key?: string } = {}): Promise<JsonValue> {
     const parameters: QueryParameter[] = options.key === undefined ? [] : [['key', options.key]];
-    return this.#call<JsonValue>(
+    return this.#calls.call<JsonValue>(
       { method: 'GET', path: '/status', parameters, target: 'leader', redirectable: false, responseBytesMax: this.#config.responseBytesMax, interpret: (response, nodeUrl) => this.#parseBody(response, nodeUrl, 'auto') },
       options,
     );
@@ -266,7 +196,7 @@ export class Client {
     await this.#ensureLeaderKnown(options);
     const body = targetNodeId === undefined ? undefined : utf8Encoder.encode(JSON.stringify({ id: targetNodeId }));
     const parameters: QueryParameter[] = options.wait === true ? [['wait', undefined]] : [];
-    await this.#call<undefined>(
+    await this.#calls.call<undefined>(
       { method: 'POST', path: '/leader', parameters, ...(body === undefined ? {} : { body, contentType: 'application/json' }), target: 'leader', redirectable: true, responseBytesMax: this.#config.responseBytesMax, interpret: () => undefined },
       options,
     );
@@ -279,7 +209,7 @@ export class Client {
     if (typeof nodeId !== 'string' || nodeId === '') throw new QuorumliteError('INVALID_ARGUMENT', 'removeNode needs a node id');
     await this.#ensureLeaderKnown(options);
     const body = utf8Encoder.encode(JSON.stringify({ id: nodeId }));
-    await this.#call<undefined>(
+    await this.#calls.call<undefined>(
       { method: 'DELETE', path: '/remove', parameters: [], body, contentType: 'application/json', target: 'leader', redirectable: true, responseBytesMax: this.#config.responseBytesMax, interpret: () => undefined },
       options,
     );
@@ -289,7 +219,7 @@ export class Client {
   async backup(options: BackupOptions = {}): Promise<Uint8Array> {
     const parameters: QueryParameter[] = [['fmt', options.format ?? 'binary']];
     if (options.tables !== undefined && options.tables.length > 0) parameters.push(['tables', options.tables.join(',')]);
-    return this.#call<Uint8Array>(
+    return this.#calls.call<Uint8Array>(
       { method: 'GET', path: '/db/backup', parameters, target: 'leader', redirectable: true, responseBytesMax: this.#config.backupBytesMax, interpret: (response) => response.body },
       this.#transferOptions(options),
     );
@@ -299,7 +229,7 @@ export class Client {
   async load(content: Uint8Array | string, options: CallOptions = {}): Promise<JsonValue> {
     const body = typeof content === 'string' ? utf8Encoder.encode(content) : content;
     this.#checkRequestBytes(body);
-    return this.#call<JsonValue>(
+    return this.#calls.call<JsonValue>(
       {
         method: 'POST',
         path: '/db/load',
@@ -330,121 +260,9 @@ export class Client {
     this.#closed = true;
     const error = new QuorumliteError('CLIENT_CLOSED', 'the client was closed');
     this.#closeController.abort(error);
-    for (const call of this.#activeCalls) call.abort(error);
-    this.#limiter.rejectAll(error);
+    this.#calls.close(error);
     await this.#nodesRefresh?.catch(() => undefined);
     await this.#transport.close();
-  }
-
-  // ---- the call machinery -------------------------------------------------------
-
-  async #call<T>(spec: CallSpec<T>, options: CallOptions): Promise<T> {
-    if (this.#closed) throw new QuorumliteError('CLIENT_CLOSED', 'the client was closed');
-    // One listener on the caller's signal; close() reaches the call through activeCalls
-    // (not a listener per call on one shared signal).
-    const linked = linkSignals([options.signal]);
-    this.#activeCalls.add(linked);
-    try {
-      await this.#limiter.acquire(linked.signal);
-      try {
-        this.#maybeRefreshNodes();
-        const run: CallRun = {
-          signal: linked.signal,
-          deadlineAtMs: this.#config.clock.now() + (options.deadlineMs ?? this.#config.deadlineMs),
-          timeoutMs: options.timeoutMs ?? this.#config.timeoutMs,
-        };
-        return await runWithRetries(() => this.#attempt(spec, run), {
-          policy: this.#policy,
-          clock: this.#config.clock,
-          sleep: this.#config.sleep,
-          deadlineAtMs: run.deadlineAtMs,
-          signal: run.signal,
-        });
-      } finally {
-        this.#limiter.release();
-      }
-    } catch (error) {
-      throw this.#closed && isQuorumliteCode(error, 'ABORTED') ? new QuorumliteError('CLIENT_CLOSED', 'the client was closed', { cause: error }) : error;
-    } finally {
-      this.#activeCalls.delete(linked);
-      linked.unlink();
-    }
-  }
-
-  async #attempt<T>(spec: CallSpec<T>, run: CallRun): Promise<T> {
-    let nodeUrl = spec.target === 'leader' ? this.#view.leaderOrGuess() : this.#view.nextReadNode();
-    // Bounded by redirectsMax: each turn follows one redirect or returns.
-    for (let redirectCount = 0; ; redirectCount += 1) {
-      const response = await this.#sendToNode(spec, nodeUrl, run);
-      if (isRedirectStatus(response.status)) {
-        nodeUrl = this.#followRedirect(response, nodeUrl, redirectCount);
-        continue;
-      }
-      try {
-        const failure = errorForStatus(response, nodeUrl);
-        if (failure !== undefined) throw failure;
-        const value = spec.interpret(response, nodeUrl);
-        if (spec.target === 'leader' && spec.redirectable && this.#config.useRedirects) this.#view.setLeader(nodeUrl);
-        return value;
-      } catch (error) {
-        if (error instanceof QuorumliteError && error.retryable) this.#view.markFailed(nodeUrl);
-        throw error;
-      }
-    }
-  }
-
-  #followRedirect(response: HttpResponse, fromUrl: string, redirectCount: number): string {
-    if (redirectCount >= this.#config.redirectsMax) {
-      throw new QuorumliteError('TOO_MANY_REDIRECTS', `more than redirectsMax (${this.#config.redirectsMax}) redirects, last from ${fromUrl}`, { nodeUrl: fromUrl });
-    }
-    if (response.location === undefined) {
-      throw new QuorumliteError('SERVER_ERROR', `${fromUrl} answered HTTP ${response.status} without a Location`, { nodeUrl: fromUrl });
-    }
-    // A non-leader redirects to the leader: remember it for the calls that follow.
-    this.#view.setLeader(new URL(response.location, fromUrl).href);
-    return this.#view.leader as string;
-  }
-
-  async #sendToNode<T>(spec: CallSpec<T>, nodeUrl: string, run: CallRun): Promise<HttpResponse> {
-    const remainingMs = run.deadlineAtMs - this.#config.clock.now();
-    const timeoutMs = Math.max(1, Math.min(run.timeoutMs, remainingMs));
-    const attemptSignal = linkSignals([run.signal]);
-    const timer = setTimeout(() => {
-      attemptSignal.abort(new QuorumliteError('TIMEOUT', `${nodeUrl} did not answer within ${timeoutMs} ms`, { nodeUrl }));
-    }, timeoutMs);
-    try {
-      return await this.#transport.send({
-        method: spec.method,
-        url: this.#buildUrl(nodeUrl, spec),
-        headers: this.#buildHeaders(spec),
-        body: spec.body,
-        signal: attemptSignal.signal,
-        responseBytesMax: spec.responseBytesMax,
-      });
-    } catch (error) {
-      const failure = attemptSignal.signal.aborted ? toAbortError(attemptSignal.signal.reason) : error;
-      if (failure instanceof QuorumliteError && failure.retryable) this.#view.markFailed(nodeUrl);
-      throw failure;
-    } finally {
-      clearTimeout(timer);
-      attemptSignal.unlink();
-    }
-  }
-
-  #buildUrl<T>(nodeUrl: string, spec: CallSpec<T>): string {
-    const parameters = [...spec.parameters];
-    if (spec.target === 'leader' && spec.redirectable && this.#config.useRedirects) parameters.push(['redirect', undefined]);
-    const search = parameters
-      .map(([name, value]) => (value === undefined ? name : `${name}=${encodeURIComponent(value)}`))
-      .join('&');
-    return `${nodeUrl}${spec.path}${search === '' ? '' : `?${search}`}`;
-  }
-
-  #buildHeaders<T>(spec: CallSpec<T>): Record<string, string> {
-    const headers: Record<string, string> = { accept: 'application/json', ...this.#config.headers };
-    if (spec.contentType !== undefined) headers['content-type'] = spec.contentType;
-    if (spec.idempotencyKey !== undefined) headers['idempotency-key'] = spec.idempotencyKey;
-    return headers;
   }
 
   // ---- replies ------------------------------------------------------------------
@@ -525,7 +343,7 @@ export class Client {
     const spec = this.#nodesSpec();
     const run: CallRun = { signal: this.#closeController.signal, deadlineAtMs: this.#config.clock.now() + this.#config.timeoutMs, timeoutMs: this.#config.timeoutMs };
     try {
-      this.#view.applyNodes(await this.#attempt(spec, run));
+      this.#view.applyNodes(await this.#calls.attempt(spec, run));
     } catch {
       // Best effort: a failed poll leaves the view as it was; the next call retries.
     }
@@ -551,43 +369,6 @@ function checkIdempotencyKey(key: string | undefined): string | undefined {
     throw new QuorumliteError('INVALID_ARGUMENT', `idempotencyKey must be 1-${idempotencyKeyCharactersMax} printable ASCII characters`);
   }
   return key;
-}
-
-interface LinkedSignal {
-  readonly signal: AbortSignal;
-  abort(reason: unknown): void;
-  unlink(): void;
-}
-
-/** An AbortSignal that fires when any parent fires (AbortSignal.any without the leak on long-lived parents). */
-function linkSignals(parents: readonly (AbortSignal | undefined)[]): LinkedSignal {
-  const controller = new AbortController();
-  const listeners: [AbortSignal, () => void][] = [];
-  for (const parent of parents) {
-    if (parent === undefined) continue;
-    if (parent.aborted) {
-      controller.abort(parent.reason);
-      break;
-    }
-    const listener = (): void => controller.abort(parent.reason);
-    parent.addEventListener('abort', listener, { once: true });
-    listeners.push([parent, listener]);
-  }
-  return {
-    signal: controller.signal,
-    abort: (reason) => controller.abort(reason),
-    unlink: () => {
-      for (const [parent, listener] of listeners) parent.removeEventListener('abort', listener);
-    },
-  };
-}
-
-function toAbortError(reason: unknown): QuorumliteError {
-  return reason instanceof QuorumliteError ? reason : abortedError(reason);
-}
-
-function isQuorumliteCode(error: unknown, code: string): boolean {
-  return error instanceof QuorumliteError && error.code === code;
 }
 
 function withNode(error: QuorumliteError, nodeUrl: string): QuorumliteError {

@@ -22,7 +22,7 @@ function pickTransport(config: ClientConfig): HttpTransport {
 }
 
 export { Client } from './client.js';
-export type { BackupOptions, CallOptions, ReadOptions, RequestOptions, ResultOptions, WriteOptions } from './client.js';
+export type { BackupOptions, CallOptions, ReadOptions, RequestOptions, ResultOptions, WriteOptions } from './call-options.js';
 export { QuorumliteError, isQuorumliteError } from './errors.js';
 export type { QuorumliteErrorCode, QuorumliteErrorOptions } from './errors.js';
 export type { ClientConfig } from './options.js';

@@ -20,7 +20,7 @@
  */
 import type { Statement, StatementResult } from '../state-machine/types.js';
 
-/** rqlite's read consistency levels (DESIGN.md, "The way a read travels"). */
+/** rqlite's read consistency levels (docs/ARCHITECTURE.md, "The way a read travels"). */
 export type ReadLevel = 'none' | 'weak' | 'linearizable' | 'strong' | 'auto';
 
 /** What every data request carries. */

@@ -2,8 +2,7 @@
  * Errors the state machine throws. Callers branch on `code`; the halted error is its own
  * class because the runtime must stop applying (never skip) when it sees one.
  */
-
-import type { ApplyOutcome } from './state-machine.js';
+import type { ApplyOutcome } from './types.js';
 
 type StateMachineErrorCode =
   /** A command's bytes are not a valid command (bad version, truncated, over a bound). */

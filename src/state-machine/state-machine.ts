@@ -26,45 +26,15 @@ import { fsyncDirectory, removeIfPresent } from './files.js';
 import { stageSnapshotInWorker, writeSnapshotInWorker } from './snapshot-worker.js';
 import { decodeCommand } from './command-codec.js';
 import {
-  assertUtcTimeZone, openApplyConnection, openPristineConnection, openReadConnection, readAppliedIndex,
-  requestsTable, stateTable,
+  assertUtcTimeZone, openApplyConnection, openPristineConnection, openReadConnection, prepareInternal, readAppliedIndex,
+  type Connections,
 } from './connections.js';
-import { DeterministicFunctions, EntrySource, localSource } from './deterministic-functions.js';
-import type { TimeAndRandomSource } from './deterministic-functions.js';
+import { DeterministicFunctions, localSource } from './deterministic-functions.js';
+import { beginEntryTransaction, EntryExecutor, TransactionLostError } from './entry-execution.js';
 import { StateMachineError, StateMachineHaltedError, assert } from './errors.js';
-import { decodeResults, encodeResults } from './result-codec.js';
+import { resolveSettings, type RestoreStep, type StateMachineOptions, type StateMachineSettings } from './options.js';
 import { StatementRunner, isEnvironmentalError } from './statement-runner.js';
-import type { Command, Statement, StatementResult } from './types.js';
-
-/** Test-only modes replace the entry's time and seed with a local clock, or with SQLite's own functions. */
-export type DeterminismMode = 'entry' | 'local-clock' | 'sqlite-builtin';
-
-interface StateMachineOptions {
-  /** The database file. Created if missing. */
-  readonly path: string;
-  /** Prepared statements cached on each connection. */
-  readonly statementCacheCountMax?: number;
-  /** Request ids remembered; the oldest is forgotten beyond this. Must be equal on every node. */
-  readonly dedupRequestCountMax?: number;
-  /** A request id is forgotten once an entry's timestamp is this much newer. Must be equal on every node. */
-  readonly dedupWindowMs?: number;
-  /** Rows one statement's result may hold; more is an error result. Must be equal on every node. */
-  readonly resultRowCountMax?: number;
-  /** Fill `timeSeconds` in apply() results (the answer to the client; stored results never carry it). */
-  readonly timings?: boolean;
-  /** How long a read waits for a lock. */
-  readonly readerBusyTimeoutMs?: number;
-  /** Test-only: anything but 'entry' breaks replication. */
-  readonly determinism?: DeterminismMode;
-  /** Test-only, with determinism 'local-clock': this node's clock and process seed. */
-  readonly localClock?: () => number;
-  readonly localSeed?: bigint;
-  /** Test-only: called after each durable step of restore(), to crash there. */
-  readonly onRestoreStep?: (step: RestoreStep) => void;
-}
-
-/** The steps of restore(), in order; a crash after any of them leaves the old or the new database. */
-export type RestoreStep = 'staged' | 'closed' | 'wal-removed' | 'renamed';
+import type { ApplyOutcome, Command, Statement, StatementResult } from './types.js';
 
 interface SnapshotInfo {
   /** The applied index the snapshot file holds. */
@@ -72,27 +42,11 @@ interface SnapshotInfo {
   readonly bytes: number;
 }
 
-export interface ApplyOutcome {
-  readonly entryIndex: number;
-  /** One per statement that ran (a transaction stops at its first error). */
-  readonly results: readonly StatementResult[];
-  /** The request id was seen before: these are the first execution's results; nothing ran. */
-  readonly deduplicated: boolean;
-  /** The entry was at or below the applied index (replay after a crash): nothing ran. */
-  readonly skipped: boolean;
-}
-
 export interface BatchEntry {
   readonly index: number;
   /** The entry's data; empty for a leader's no-op or a membership change. */
   readonly data: Uint8Array;
 }
-
-const deferredViolationMessage =
-  'FOREIGN KEY or other deferred constraint failed at commit: every statement of this request was rolled back';
-
-/** Thrown inside a batch when a statement's ROLLBACK ended the shared transaction, or its COMMIT hit a deferred violation. */
-class TransactionLostError extends Error {}
 
 interface StateMachineStatus {
   readonly path: string;
@@ -106,64 +60,13 @@ interface StateMachineStatus {
 /** Entries one applyBatch() call may carry (the runtime hands over one Ready's committed entries). */
 export const applyBatchEntryCountMax = 10_000;
 
-const stateMachineDefaults = {
-  statementCacheCountMax: 256,
-  dedupRequestCountMax: 100_000,
-  dedupWindowMs: 60 * 60 * 1000,
-  readerBusyTimeoutMs: 5_000,
-  resultRowCountMax: 1_000_000,
-} as const;
-
-interface InternalStatements {
-  readonly begin: Database.Statement;
-  readonly commit: Database.Statement;
-  readonly rollback: Database.Statement;
-  readonly savepoint: Database.Statement;
-  readonly rollbackToSavepoint: Database.Statement;
-  readonly releaseSavepoint: Database.Statement;
-  readonly writeApplied: Database.Statement;
-  readonly lookupRequest: Database.Statement;
-  readonly nextRequestSequence: Database.Statement;
-  readonly recordRequest: Database.Statement;
-  readonly expireRequestsBySequence: Database.Statement;
-  readonly expireRequestsByTime: Database.Statement;
-}
-
-function prepareInternal(database: Database.Database): InternalStatements {
-  const prepare = (sql: string): Database.Statement => database.prepare(sql).safeIntegers(true);
-  return {
-    begin: prepare('BEGIN IMMEDIATE'),
-    commit: prepare('COMMIT'),
-    rollback: prepare('ROLLBACK'),
-    savepoint: prepare('SAVEPOINT quorumlite_batch'),
-    rollbackToSavepoint: prepare('ROLLBACK TO quorumlite_batch'),
-    releaseSavepoint: prepare('RELEASE quorumlite_batch'),
-    // INSERT OR REPLACE, first in every entry: also sets changes() = 1 and last_insert_rowid() = 1,
-    // so what a statement sees of the connection never depends on the node's history.
-    writeApplied: prepare(`INSERT OR REPLACE INTO ${stateTable}(id, applied_index) VALUES (1, ?)`),
-    lookupRequest: prepare(`SELECT timestamp_ms, result FROM ${requestsTable} WHERE request_id = ?`).raw(true),
-    nextRequestSequence: prepare(`SELECT coalesce(max(sequence), 0) + 1 FROM ${requestsTable}`).pluck(),
-    recordRequest: prepare(`INSERT OR REPLACE INTO ${requestsTable}(request_id, sequence, timestamp_ms, result) VALUES (?, ?, ?, ?)`),
-    expireRequestsBySequence: prepare(`DELETE FROM ${requestsTable} WHERE sequence <= ?`),
-    expireRequestsByTime: prepare(`DELETE FROM ${requestsTable} WHERE timestamp_ms < ?`),
-  };
-}
-
-interface Connections {
-  readonly apply: Database.Database;
-  readonly read: Database.Database;
-  readonly internal: InternalStatements;
-  readonly applyRunner: StatementRunner;
-  readonly readRunner: StatementRunner;
-}
-
 export class SqliteStateMachine {
   readonly path: string;
-  readonly #settings: Required<Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path' | 'onRestoreStep'>>;
+  readonly #settings: StateMachineSettings;
   readonly #onRestoreStep: ((step: RestoreStep) => void) | undefined;
   readonly #pristine: Database.Database;
   readonly #functions: DeterministicFunctions | undefined;
-  readonly #localSource: TimeAndRandomSource | undefined;
+  readonly #executor: EntryExecutor;
   #connections: Connections | undefined;
   #appliedIndexValue = 0;
   #haltReason: string | undefined;
@@ -179,23 +82,13 @@ export class SqliteStateMachine {
     this.#onRestoreStep = options.onRestoreStep;
     // A restore that crashed before its rename left the old database in place: drop the staging copy.
     removeIfPresent(this.#stagingPath);
-    this.#settings = {
-      statementCacheCountMax: options.statementCacheCountMax ?? stateMachineDefaults.statementCacheCountMax,
-      dedupRequestCountMax: options.dedupRequestCountMax ?? stateMachineDefaults.dedupRequestCountMax,
-      dedupWindowMs: options.dedupWindowMs ?? stateMachineDefaults.dedupWindowMs,
-      readerBusyTimeoutMs: options.readerBusyTimeoutMs ?? stateMachineDefaults.readerBusyTimeoutMs,
-      resultRowCountMax: options.resultRowCountMax ?? stateMachineDefaults.resultRowCountMax,
-      determinism: options.determinism ?? 'entry',
-      timings: options.timings ?? false,
-    };
+    this.#settings = resolveSettings(options);
     assert(this.#settings.dedupRequestCountMax >= 1, 'dedupRequestCountMax is at least 1');
     assert(this.#settings.dedupWindowMs >= 0, 'dedupWindowMs is not negative');
     this.#pristine = openPristineConnection();
     this.#functions = this.#settings.determinism === 'sqlite-builtin' ? undefined : new DeterministicFunctions(this.#pristine);
-    this.#localSource =
-      this.#settings.determinism === 'local-clock'
-        ? localSource(options.localClock ?? Date.now, options.localSeed ?? 0n)
-        : undefined;
+    const localClockSource = this.#settings.determinism === 'local-clock' ? localSource(options.localClock ?? Date.now, options.localSeed ?? 0n) : undefined;
+    this.#executor = new EntryExecutor(this.#settings, this.#functions, localClockSource);
     try {
       assertUtcTimeZone(this.#pristine);
       this.sqliteVersion = this.#pristine.prepare('SELECT sqlite_version()').pluck().get() as string;
@@ -226,7 +119,7 @@ export class SqliteStateMachine {
     }
   }
 
-  protected closeConnections(): void {
+  #closeConnections(): void {
     const connections = this.#connections;
     this.#connections = undefined;
     try {
@@ -236,8 +129,8 @@ export class SqliteStateMachine {
     }
   }
 
-  protected reopenConnections(): void {
-    this.closeConnections();
+  #reopenConnections(): void {
+    this.#closeConnections();
     this.#connections = this.#openConnections();
   }
 
@@ -292,19 +185,9 @@ export class SqliteStateMachine {
     return this.#inEntryTransaction(
       index,
       index,
-      (connections) => this.#executeCommand(connections, index, command),
-      (connections) => this.#recordDeferredViolation(connections, index, command),
+      (connections) => this.#executor.execute(connections, index, command, this.#batching),
+      (connections) => this.#executor.deferredViolation(connections, index, command),
     );
-  }
-
-  /**
-   * The entry's statements broke a deferred constraint, detected only at COMMIT: the entry's
-   * statements are undone and every one reports it (SQLite cannot say which one did it).
-   */
-  #recordDeferredViolation(connections: Connections, index: number, command: Command): ApplyOutcome {
-    const results: StatementResult[] = command.statements.map(() => ({ kind: 'error', error: deferredViolationMessage }));
-    if (command.requestId !== undefined) this.#recordRequest(connections, command.requestId, command.timestampMs, results);
-    return { entryIndex: index, results, deduplicated: false, skipped: false };
   }
 
   /**
@@ -359,7 +242,7 @@ export class SqliteStateMachine {
           if (position > 0) connections.internal.writeApplied.run(BigInt(item.index));
           const command = commands[position];
           if (command === undefined) return { entryIndex: item.index, results: [], deduplicated: false, skipped: false };
-          return this.#executeCommand(connections, item.index, command);
+          return this.#executor.execute(connections, item.index, command, this.#batching);
         }),
       );
     } catch (error) {
@@ -402,7 +285,7 @@ export class SqliteStateMachine {
     assert(this.healthy, 'entries apply only while healthy');
     const connections = this.#open();
     try {
-      this.#beginEntryTransaction(connections, firstIndex);
+      beginEntryTransaction(connections, firstIndex);
       const outcome = work(connections);
       if (!this.#commitUnlessDeferredViolation(connections)) {
         if (onDeferredViolation === undefined) throw new TransactionLostError();
@@ -456,115 +339,12 @@ export class SqliteStateMachine {
    */
   #recover(index: number): void {
     try {
-      this.reopenConnections();
+      this.#reopenConnections();
     } catch (error) {
       const code = isEnvironmentalError(error) ? error.code : 'REOPEN_FAILED';
       throw this.#halt(index, code, error);
     }
     this.#haltReason = undefined;
-  }
-
-  #sourceFor(command: Command): TimeAndRandomSource {
-    if (this.#localSource !== undefined) return this.#localSource;
-    return new EntrySource(command.timestampMs, command.seed);
-  }
-
-  #executeCommand(connections: Connections, index: number, command: Command): ApplyOutcome {
-    const requestId = command.requestId;
-    if (requestId !== undefined) {
-      const stored = this.#lookupRequest(connections, requestId, command.timestampMs);
-      if (stored !== undefined) return { entryIndex: index, results: stored, deduplicated: true, skipped: false };
-    }
-    this.#functions?.begin(this.#sourceFor(command));
-    let results: StatementResult[];
-    try {
-      results = command.transaction
-        ? this.#runTransaction(connections, index, command.statements)
-        : this.#runEach(connections, index, command.statements);
-    } finally {
-      this.#functions?.end();
-    }
-    if (requestId !== undefined) this.#recordRequest(connections, requestId, command.timestampMs, results);
-    return { entryIndex: index, results, deduplicated: false, skipped: false };
-  }
-
-  #runEach(connections: Connections, index: number, statements: readonly Statement[]): StatementResult[] {
-    const results: StatementResult[] = [];
-    for (const statement of statements) {
-      const result = connections.applyRunner.run(statement, this.#settings.timings);
-      results.push(result);
-      // Only a failing statement can end the transaction (ROLLBACK conflict resolution).
-      if (result.kind === 'error' && !connections.apply.inTransaction) this.#restartAfterRollback(connections, index, results);
-    }
-    return results;
-  }
-
-  /**
-   * Runs a `transaction` command: all of its statements or none. In a batch, earlier
-   * entries share the SQLite transaction, so a savepoint marks where this entry starts.
-   * Alone (apply()), the entry's transaction holds only its applied-index write before
-   * these statements, so a failing statement rolls the whole transaction back and starts
-   * it again: the same database, without two savepoint statements on every entry.
-   */
-  #runTransaction(connections: Connections, index: number, statements: readonly Statement[]): StatementResult[] {
-    const results: StatementResult[] = [];
-    const withSavepoint = this.#batching;
-    if (withSavepoint) connections.internal.savepoint.run();
-    for (const statement of statements) {
-      const result = connections.applyRunner.run(statement, this.#settings.timings);
-      results.push(result);
-      if (result.kind !== 'error') continue;
-      if (!connections.apply.inTransaction) {
-        this.#restartAfterRollback(connections, index, results);
-        return results;
-      }
-      if (withSavepoint) {
-        connections.internal.rollbackToSavepoint.run();
-        connections.internal.releaseSavepoint.run();
-      } else {
-        connections.internal.rollback.run();
-        this.#beginEntryTransaction(connections, index);
-      }
-      return results;
-    }
-    if (withSavepoint) connections.internal.releaseSavepoint.run();
-    return results;
-  }
-
-  /** BEGIN and the applied-index write, first in every entry's transaction. */
-  #beginEntryTransaction(connections: Connections, index: number): void {
-    connections.internal.begin.run();
-    connections.internal.writeApplied.run(BigInt(index));
-  }
-
-  /**
-   * A statement's ROLLBACK conflict resolution (from a schema created before quorumlite
-   * refused it) ended the entry's transaction. Deterministically: everything before it is
-   * undone and reported so, and the entry continues in a new transaction.
-   */
-  #restartAfterRollback(connections: Connections, index: number, results: StatementResult[]): void {
-    if (this.#batching) throw new TransactionLostError();
-    const failedPosition = results.length - 1;
-    for (let position = 0; position < failedPosition; position++) {
-      results[position] = { kind: 'error', error: `rolled back by statement ${failedPosition}'s ROLLBACK conflict resolution` };
-    }
-    this.#beginEntryTransaction(connections, index);
-  }
-
-  #lookupRequest(connections: Connections, requestId: string, timestampMs: number): StatementResult[] | undefined {
-    const row = connections.internal.lookupRequest.get(requestId) as [bigint, Uint8Array] | undefined;
-    if (row === undefined) return undefined;
-    const [storedTimestampMs, encoded] = row;
-    if (Number(storedTimestampMs) < timestampMs - this.#settings.dedupWindowMs) return undefined;
-    return decodeResults(encoded);
-  }
-
-  #recordRequest(connections: Connections, requestId: string, timestampMs: number, results: readonly StatementResult[]): void {
-    const internal = connections.internal;
-    const sequence = internal.nextRequestSequence.get() as bigint;
-    internal.recordRequest.run(requestId, sequence, BigInt(timestampMs), encodeResults(results));
-    internal.expireRequestsBySequence.run(sequence - BigInt(this.#settings.dedupRequestCountMax));
-    internal.expireRequestsByTime.run(BigInt(timestampMs - this.#settings.dedupWindowMs));
   }
 
   /**
@@ -670,7 +450,7 @@ export class SqliteStateMachine {
   /** The synchronous, crash-safe part of restore(): after it the new database is open. */
   #swapInStagedDatabase(): void {
     checkpointFully(this.#open().apply);
-    this.closeConnections();
+    this.#closeConnections();
     this.#onRestoreStep?.('closed');
     removeIfPresent(`${this.path}-wal`);
     removeIfPresent(`${this.path}-shm`);
@@ -685,7 +465,7 @@ export class SqliteStateMachine {
 
   close(): void {
     if (this.#closed) return;
-    this.closeConnections();
+    this.#closeConnections();
     this.#pristine.close();
     this.#closed = true;
   }

@@ -139,11 +139,9 @@ function runStatement(database: Database.Database, statement: JsonValue, mayWrit
       const rows = prepared.raw(true).all(...parameters) as unknown[][];
       const columns = prepared.columns();
       const values = rows.length === 0 ? '' : `,"values":[${rows.map((row) => `[${row.map((cell) => toJson(cell, options)).join(',')}]`).join(',')}]`;
-      return {
-        json: `{"columns":${JSON.stringify(columns.map((column) => column.name))},"types":${JSON.stringify(columns.map((column) => (column.type ?? '').toLowerCase()))}${values}}`,
-        wrote: false,
-        failed: false,
-      };
+      const names = JSON.stringify(columns.map((column) => column.name));
+      const types = JSON.stringify(columns.map((column) => (column.type ?? '').toLowerCase()));
+      return { json: `{"columns":${names},"types":${types}${values}}`, wrote: false, failed: false };
     }
     if (!mayWrite) return { json: '{"error":"attempt to change database via query operation"}', wrote: false, failed: true };
     const outcome = prepared.run(...parameters);
