@@ -5,10 +5,11 @@
  * The public API, chosen name by name:
  * - QuorumNode, QuorumNodeOptions: start a node (`QuorumNode.start(options)`), read the
  *   address its HTTP API listens on, stop it; defaultClusterId when options name none.
+ *   The `http` and `transportLimits` options are partial overrides of the HTTP server's
+ *   and the peer transport's bounds (QuorumNodeOptions['http'] names their shape); the
+ *   entry does not import those layers itself.
  * - NodeConfig, NodeConfigInput, resolveNodeConfig, nodeConfigDefaults: the node's
  *   identity, addresses, timing and bounds, and how options become a checked config.
- * - HttpServerOptions, TransportLimits: the shapes of the `http` and `transportLimits`
- *   options (each field optional there; defaults fill the rest).
  * - NodeLogger, silentLogger: the logging surface a node writes to (pino's shape).
  * - ServiceError, ServiceErrorCode, isServiceError: what a node's calls reject with, by
  *   machine-readable code.
@@ -20,6 +21,4 @@ export { QuorumNode, defaultClusterId, type QuorumNodeOptions } from './node/nod
 export { resolveNodeConfig, nodeConfigDefaults, type NodeConfig, type NodeConfigInput } from './node/config.js';
 export { silentLogger, type NodeLogger } from './node/logger.js';
 export { ServiceError, isServiceError, type ServiceErrorCode } from './service/service.js';
-export type { HttpServerOptions } from './http/options.js';
-export type { TransportLimits } from './transport/limits.js';
 export type { NodeId } from './raft/types.js';

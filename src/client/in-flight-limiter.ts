@@ -30,7 +30,10 @@ export class InFlightLimiter {
     }
     if (this.#waiters.length >= this.queuedCountMax) {
       return Promise.reject(
-        new QuorumliteError('QUEUE_FULL', `${this.#running} calls in flight (inFlightCountMax) and ${this.#waiters.length} queued (queuedCountMax); try again later`),
+        new QuorumliteError(
+          'QUEUE_FULL',
+          `${this.#running} calls in flight (inFlightCountMax) and ${this.#waiters.length} queued (queuedCountMax); try again later`,
+        ),
       );
     }
     return this.#enqueue(signal);
