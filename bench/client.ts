@@ -132,7 +132,7 @@ async function overhead(options: Options): Promise<void> {
   const body = '["SELECT 1"]';
   const path = '/db/query?level=weak';
   const pool = new Pool(url, { connections: options.concurrency });
-  const client = createClient({ nodes: [url], discoverNodes: false, maxInFlight: options.concurrency, connectionsPerNodeMax: options.concurrency });
+  const client = createClient({ nodes: [url], discoverNodes: false, inFlightCountMax: options.concurrency, connectionsPerNodeMax: options.concurrency });
   const variants: [string, Call][] = [
     ['raw fetch', async () => JSON.parse(await (await fetch(`${url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })).text())],
     ['raw undici Pool', async () => JSON.parse(await (await pool.request({ path, method: 'POST', body, headers: { 'content-type': 'application/json' } })).body.text())],
@@ -208,8 +208,8 @@ const serverTimings: readonly ServerTiming[] = [
 ];
 /** Client retry settings compared on the same kill: each writes in its own loop at once. */
 const clientTimings: readonly ClientTiming[] = [
-  { name: 'client defaults (maxDelayMs 250)', retry: undefined },
-  { name: 'maxDelayMs 1000 (before)', retry: { maxDelayMs: 1_000, attemptsMax: 64 } },
+  { name: 'client defaults (delayMsMax 250)', retry: undefined },
+  { name: 'delayMsMax 1000 (before)', retry: { delayMsMax: 1_000, attemptsMax: 64 } },
 ];
 /** Acknowledged writes (of the first client) before the kill, so the loops are in their steady state. */
 const writesBeforeKill = 50;
@@ -346,7 +346,8 @@ async function failoverPauses(trialCount: number): Promise<void> {
 function printFailoverTable(timings: readonly TimingCluster[], trialCount: number): void {
   const baseline = (timings[0] as TimingCluster).writers[0] as WriterLoop;
   const baselineP50 = median(baseline.results.map((result) => result.longestGapMs));
-  console.log(`\nPause a writing client sees at kill -9 of the leader: longest gap between acknowledged writes (3 nodes, ${trialCount} trials each; server timings take turns, client variants write side by side through the same kill)`);
+  const method = `3 nodes, ${trialCount} trials each; server timings take turns, client variants write side by side through the same kill`;
+  console.log(`\nPause a writing client sees at kill -9 of the leader: longest gap between acknowledged writes (${method})`);
   const header = ['server timing', 'client', 'gap p50 ms', 'gap max ms', 'gap p50 vs defaults', 'kill→elected p50 (server)', 'elected→next ack p50 (client)', 'elected→next ack max'];
   const lines = timings.flatMap((timing) =>
     timing.writers.map((writer) => {

@@ -20,13 +20,13 @@ import { closeFile, dataSync, openFile, writeFully } from '../src/storage/file-i
 import type { Entry } from '../src/raft/types.js';
 import { percentile } from './lib/measure.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
-const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? 0.35);
-const OPERATIONS_PER_SLICE_MAX = 20_000;
-const ENTRY_BYTES = 100;
-const BATCH_SIZES = [1, 16, 256];
-const CONCURRENT_WRITERS = 8;
-const READ_BACK_ENTRIES_MAX = 10_000_000;
+const roundCount = Number(process.env.BENCH_ROUNDS ?? 8);
+const sliceSeconds = Number(process.env.BENCH_SLICE_SECONDS ?? 0.35);
+const operationCountPerSliceMax = 20_000;
+const entryBytes = 100;
+const batchEntryCounts = [1, 16, 256];
+const concurrentWriterCount = 8;
+const readBackEntryCountMax = 10_000_000;
 
 interface Measurement {
   latencies: number[];
@@ -50,7 +50,7 @@ function emptyMeasurement(): Measurement {
 /** Runs `operation` back to back for a slice; each call appends `batchSize` entries. */
 async function timeSlice(measurement: Measurement, seconds: number, batchSize: number, operation: () => Promise<void> | void): Promise<void> {
   const started = performance.now();
-  for (let iteration = 0; iteration < OPERATIONS_PER_SLICE_MAX; iteration++) {
+  for (let iteration = 0; iteration < operationCountPerSliceMax; iteration++) {
     const before = performance.now();
     await operation();
     measurement.latencies.push(performance.now() - before);
@@ -88,7 +88,7 @@ function makeBatch(firstIndex: number, count: number, payload: Uint8Array): Entr
 
 async function sequentialRow(directory: string, batchSize: number): Promise<RowRunner & { store: DurableStorage }> {
   const store = await DurableStorage.open(join(directory, `sequential-${batchSize}`));
-  const payload = new Uint8Array(ENTRY_BYTES).fill(1);
+  const payload = new Uint8Array(entryBytes).fill(1);
   let next = 1;
   const measurement = emptyMeasurement();
   return {
@@ -108,18 +108,18 @@ async function sequentialRow(directory: string, batchSize: number): Promise<RowR
 /** Several writers each awaiting their own save: group commit coalesces them into one write + sync. */
 async function concurrentRow(directory: string, batchSize: number): Promise<RowRunner> {
   const store = await DurableStorage.open(join(directory, `concurrent-${batchSize}`));
-  const payload = new Uint8Array(ENTRY_BYTES).fill(2);
+  const payload = new Uint8Array(entryBytes).fill(2);
   let next = 1;
   const measurement = emptyMeasurement();
   const runner = {
-    name: `quorumlite save(), ${CONCURRENT_WRITERS} writers`,
+    name: `quorumlite save(), ${concurrentWriterCount} writers`,
     batchSize,
     measurement,
     async runSlice(seconds: number): Promise<void> {
       const started = performance.now();
       const deadline = started + seconds * 1000;
       const writer = async (): Promise<void> => {
-        for (let iteration = 0; iteration < OPERATIONS_PER_SLICE_MAX && performance.now() < deadline; iteration++) {
+        for (let iteration = 0; iteration < operationCountPerSliceMax && performance.now() < deadline; iteration++) {
           const before = performance.now();
           const first = next;
           next += batchSize;
@@ -128,10 +128,10 @@ async function concurrentRow(directory: string, batchSize: number): Promise<RowR
           measurement.entries += batchSize;
         }
       };
-      await Promise.all(Array.from({ length: CONCURRENT_WRITERS }, writer));
+      await Promise.all(Array.from({ length: concurrentWriterCount }, writer));
       measurement.seconds += (performance.now() - started) / 1000;
       const stats = store.stats();
-      runner.name = `quorumlite save(), ${CONCURRENT_WRITERS} writers (${(stats.savedCount / stats.flushCount).toFixed(1)} saves/flush)`;
+      runner.name = `quorumlite save(), ${concurrentWriterCount} writers (${(stats.savedCount / stats.flushCount).toFixed(1)} saves/flush)`;
     },
     close: () => store.close(),
   };
@@ -144,7 +144,7 @@ function sqliteRow(directory: string, batchSize: number): RowRunner {
   database.pragma('synchronous = FULL');
   database.exec('CREATE TABLE log (entry_index INTEGER PRIMARY KEY, term INTEGER NOT NULL, data BLOB NOT NULL)');
   const insert = database.prepare('INSERT INTO log (entry_index, term, data) VALUES (?, ?, ?)');
-  const payload = Buffer.alloc(ENTRY_BYTES, 3);
+  const payload = Buffer.alloc(entryBytes, 3);
   let next = 1;
   const appendBatch = database.transaction((count: number) => {
     for (let offset = 0; offset < count; offset++) insert.run(next + offset, 1, payload);
@@ -167,7 +167,7 @@ function measureReadBack(store: DurableStorage): number {
   const started = performance.now();
   let entryCount = 0;
   const last = store.lastIndex();
-  for (let low = store.firstIndex(); low <= last && entryCount < READ_BACK_ENTRIES_MAX; ) {
+  for (let low = store.firstIndex(); low <= last && entryCount < readBackEntryCountMax; ) {
     const entries = store.entries(low, last + 1, 1024 * 1024);
     entryCount += entries.length;
     low += entries.length;
@@ -210,25 +210,27 @@ async function main(): Promise<void> {
   const directory = fs.mkdtempSync(join(tmpdir(), 'quorumlite-bench-storage-'));
   const runners: RowRunner[] = [];
   try {
-    console.log(`storage benchmark in ${directory}: ${ENTRY_BYTES}-byte entries, ${ROUNDS} interleaved rounds of ${SLICE_SECONDS}s per row\n`);
+    console.log(`storage benchmark in ${directory}: ${entryBytes}-byte entries, ${roundCount} interleaved rounds of ${sliceSeconds}s per row\n`);
     const raw4 = await rawFsyncRow(directory, 4096);
     const raw32 = await rawFsyncRow(directory, 32 * 1024);
     runners.push(raw4, raw32);
     const sequential: (RowRunner & { store: DurableStorage })[] = [];
-    for (const batchSize of BATCH_SIZES) {
+    for (const batchSize of batchEntryCounts) {
       const row = await sequentialRow(directory, batchSize);
       sequential.push(row);
       runners.push(row, await concurrentRow(directory, batchSize), sqliteRow(directory, batchSize));
     }
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const runner of runners) await runner.runSlice(SLICE_SECONDS);
+    for (let round = 0; round < roundCount; round++) {
+      for (const runner of runners) await runner.runSlice(sliceSeconds);
     }
     printTable(runners, raw4, raw32);
     const readBackRate = measureReadBack(sequential[sequential.length - 1]!.store);
     const rate = (runner: RowRunner): number => runner.measurement.entries / runner.measurement.seconds;
     console.log(`\nread-back through entries() (1 MiB per call, checksums verified): ${Math.round(readBackRate).toLocaleString('en-US')} entries/s`);
     console.log(`target batch 1, p50 within 1.3x of raw 4 KiB fsync p50: ${(p50Of(sequential[0]!) / p50Of(raw4)).toFixed(2)}x`);
-    console.log(`target batch 256, at least 100,000 entries/s: ${Math.round(rate(sequential[2]!)).toLocaleString('en-US')} (the disk's raw 32 KiB rate is ${Math.round(rate(raw32) * 256).toLocaleString('en-US')} entries/s at 256 entries per write)`);
+    const entriesPerSecond = (value: number): string => Math.round(value).toLocaleString('en-US');
+    const diskRate = `the disk's raw 32 KiB rate is ${entriesPerSecond(rate(raw32) * 256)} entries/s at 256 entries per write`;
+    console.log(`target batch 256, at least 100,000 entries/s: ${entriesPerSecond(rate(sequential[2]!))} (${diskRate})`);
   } finally {
     for (const runner of runners) await runner.close();
     fs.rmSync(directory, { recursive: true, force: true });

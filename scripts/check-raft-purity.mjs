@@ -27,7 +27,7 @@ for (const name of readdirSync(dir)) {
   });
 }
 if (problems.length > 0) {
-  console.error('src/raft must stay pure:\n' + problems.join('\n'));
+  console.error(`src/raft must stay pure:\n${problems.join('\n')}`);
   process.exit(1);
 }
 console.log('src/raft is pure');

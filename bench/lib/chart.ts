@@ -60,7 +60,8 @@ function panel(metric: Metric, systems: readonly SystemReport[], originX: number
   const parts: string[] = [];
   const title = metric.chartTitle ?? metric.key;
   parts.push(`<text x="${originX + panelWidth / 2}" y="${originY + 20}" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(title)}</text>`);
-  parts.push(`<text x="${originX + panelWidth / 2}" y="${originY + 36}" text-anchor="middle" font-size="11" fill="#555">${metric.unit}, ${metric.higherIsBetter ? 'higher' : 'lower'} is better</text>`);
+  const direction = `${metric.unit}, ${metric.higherIsBetter ? 'higher' : 'lower'} is better`;
+  parts.push(`<text x="${originX + panelWidth / 2}" y="${originY + 36}" text-anchor="middle" font-size="11" fill="#555">${direction}</text>`);
   for (let tick = 0; tick <= tickCount; tick += 1) {
     const tickValue = (axisMaximum * tick) / tickCount;
     const y = baseY - (plotHeight * tick) / tickCount;
@@ -97,14 +98,18 @@ export function renderSvg(report: RunReport): string {
   const rowCount = Math.ceil(charted.length / columnCount);
   const width = panelWidth * columnCount;
   const height = headerHeight + panelHeight * rowCount;
-  const legend = report.systems.map((system, position) =>
-    `<rect x="${20 + position * 150}" y="40" width="14" height="14" fill="${systemColours[system.name]}"/><text x="${40 + position * 150}" y="52" font-size="12">${system.name}${system.status === 'ok' ? '' : ` (${system.status})`}</text>`);
+  const legend = report.systems.map((system, position) => {
+    const swatch = `<rect x="${20 + position * 150}" y="40" width="14" height="14" fill="${systemColours[system.name]}"/>`;
+    const label = `${system.name}${system.status === 'ok' ? '' : ` (${system.status})`}`;
+    return `${swatch}<text x="${40 + position * 150}" y="52" font-size="12">${label}</text>`;
+  });
   const panels = charted.map((metric, position) =>
     panel(metric, report.systems, (position % columnCount) * panelWidth, headerHeight + Math.floor(position / columnCount) * panelHeight));
+  const title = `quorumlite vs peers: 3-node clusters on loopback, durable commits (${report.mode} run, ${report.startedAt})`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="20" y="24" font-size="16" font-weight="bold">${escapeXml(`quorumlite vs peers: 3-node clusters on loopback, durable commits (${report.mode} run, ${report.startedAt})`)}</text>`,
+    `<text x="20" y="24" font-size="16" font-weight="bold">${escapeXml(title)}</text>`,
     ...legend,
     ...panels,
     '</svg>',

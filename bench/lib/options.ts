@@ -52,7 +52,8 @@ export function parseCompareArguments(argv: readonly string[]): CompareOptions {
     const equals = argument.indexOf('=');
     const name = equals === -1 ? argument : argument.slice(0, equals);
     const takeValue = (): string => {
-      const value = equals === -1 ? argv[(position += 1)] : argument.slice(equals + 1);
+      if (equals === -1) position += 1;
+      const value = equals === -1 ? argv[position] : argument.slice(equals + 1);
       if (value === undefined || value === '' || value.startsWith('--')) throw new CompareUsageError(`${name} needs a value`);
       return value;
     };

@@ -128,10 +128,12 @@ export function renderMarkdown(report: RunReport): string {
   const peers = report.systems.filter((system) => system.name !== 'quorumlite');
   const ratioPeers = quorumlite === undefined ? [] : peers;
   const header = ['workload', 'metric', ...report.systems.map((system) => system.name), ...ratioPeers.map((peer) => `quorumlite ÷ ${peer.name}`)];
+  const machine = `Machine: ${report.machine.cpuCount} CPUs, Node ${report.machine.nodeVersion}, ${report.machine.platform}.`;
+  const setup = 'Every cluster: 3 nodes on loopback, durable commits (below). Keys 16 B, values 100 B.';
   const lines = [
     `# quorumlite vs etcd, dqlite and raw SQLite (${report.mode} run, ${report.startedAt})`,
     '',
-    `Machine: ${report.machine.cpuCount} CPUs, Node ${report.machine.nodeVersion}, ${report.machine.platform}. Every cluster: 3 nodes on loopback, durable commits (below). Keys 16 B, values 100 B. Measured side by side in one run; compare ratios, not absolute numbers.`,
+    `${machine} ${setup} Measured side by side in one run; compare ratios, not absolute numbers.`,
     '',
     `| ${header.join(' | ')} |`,
     `| ${header.map(() => '---').join(' | ')} |`,
@@ -145,7 +147,8 @@ export function renderMarkdown(report: RunReport): string {
       const value = quorumlite === undefined ? undefined : ratio(quorumlite, peer, metric);
       return value === undefined ? '–' : `${value.toFixed(2)}x`;
     });
-    lines.push(`| ${metric.workload} | ${metric.label} (${metric.unit}, ${metric.higherIsBetter ? 'higher' : 'lower'} is better) | ${[...cells, ...ratios].join(' | ')} |`);
+    const label = `${metric.label} (${metric.unit}, ${metric.higherIsBetter ? 'higher' : 'lower'} is better)`;
+    lines.push(`| ${metric.workload} | ${label} | ${[...cells, ...ratios].join(' | ')} |`);
   }
   lines.push('', 'Ratio = quorumlite ÷ peer: above 1x is better for ops/s and rows/s, below 1x is better for ms and MiB.', '');
   lines.push('| system | status | durability | notes |', '| --- | --- | --- | --- |');

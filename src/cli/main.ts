@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { packageVersion } from './version.js';
 import { parseServeFlags, serveUsage, splitFlags, parseHostPort, formatHostPort, UsageError } from './serve-flags.js';
 
-export const usage = `Usage: quorumlite <command> [flags]
+const usage = `Usage: quorumlite <command> [flags]
 
 Commands:
   serve     run a node (quorumlite serve --help for its flags)
@@ -22,10 +22,10 @@ Commands:
 `;
 
 /** Exit codes: 0 success, 1 runtime failure, 2 usage error (bad flags or values). */
-export const exitUsage = 2;
-export const statusTimeoutMs = 5_000;
+const exitUsage = 2;
+const statusTimeoutMs = 5_000;
 
-export interface CliIo {
+interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
 }

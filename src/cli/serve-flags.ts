@@ -6,10 +6,10 @@
 import { nodeConfigDefaults } from '../node/config.js';
 import { DurationError, parseDurationMs, timerDelayMsMax } from '../common/duration.js';
 
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-export interface HostPort {
+interface HostPort {
   readonly host: string;
   readonly port: number;
 }
@@ -35,7 +35,7 @@ export interface ServeOptions {
   /** Log entries kept behind a snapshot (ours). */
   readonly snapshotTrailingEntries: number;
   /** Largest HTTP request body accepted (ours). */
-  readonly httpMaxBodyBytes: number;
+  readonly httpBodyBytesMax: number;
   readonly logLevel: LogLevel;
   /** Test-only: accept fault-injection commands on standard input (partition from peers). */
   readonly testFaultsOnStdin: boolean;
@@ -51,8 +51,8 @@ export class UsageError extends Error {
 export const joinAddressCountMax = 16;
 export const bootstrapExpectMax = 9;
 export const nodeIdLengthMax = 128;
-export const heartbeatMsMin = 10;
-export const electionTimeoutMsMax = 60_000;
+const heartbeatMsMin = 10;
+const electionTimeoutMsMax = 60_000;
 
 export const serveUsage = `Usage: quorumlite serve [flags]
 
@@ -100,32 +100,37 @@ const flagSpecs: Readonly<Record<string, FlagSpec>> = {
   help: { takesValue: false },
 };
 
+/** `--name` or `--name=value`: a known flag's name and spec, and the value after '=' if there is one. */
+function readFlag(argument: string): { readonly name: string; readonly spec: FlagSpec; readonly inlineValue: string | undefined } {
+  if (!argument.startsWith('--')) throw new UsageError(`unexpected argument ${JSON.stringify(argument)}`);
+  const equals = argument.indexOf('=');
+  const name = argument.slice(2, equals === -1 ? undefined : equals);
+  const spec = flagSpecs[name];
+  if (spec === undefined) throw new UsageError(`unknown flag --${name}`);
+  return { name, spec, inlineValue: equals === -1 ? undefined : argument.slice(equals + 1) };
+}
+
+/** Flag `name`'s value: '' for a boolean flag, else its inline value or `next` (the following argument, not a flag). */
+function flagValue(name: string, spec: FlagSpec, inlineValue: string | undefined, next: string | undefined): string {
+  if (!spec.takesValue) {
+    if (inlineValue !== undefined) throw new UsageError(`flag --${name} takes no value`);
+    return '';
+  }
+  const value = inlineValue ?? next;
+  if (value === undefined || value === '' || (inlineValue === undefined && value.startsWith('--'))) throw new UsageError(`flag --${name} needs a value`);
+  return value;
+}
+
 /** Splits argv into flag → value ('' for booleans). Throws on unknown, repeated or valueless flags. */
 export function splitFlags(argv: readonly string[]): Map<string, string> {
   const values = new Map<string, string>();
   for (let position = 0; position < argv.length; position += 1) {
-    const argument = argv[position] ?? '';
-    if (!argument.startsWith('--')) throw new UsageError(`unexpected argument ${JSON.stringify(argument)}`);
-    const equals = argument.indexOf('=');
-    const name = argument.slice(2, equals === -1 ? undefined : equals);
-    const spec = flagSpecs[name];
-    if (spec === undefined) throw new UsageError(`unknown flag --${name}`);
+    const { name, spec, inlineValue } = readFlag(argv[position] ?? '');
     if (values.has(name)) throw new UsageError(`flag --${name} given twice`);
-    if (!spec.takesValue) {
-      if (equals !== -1) throw new UsageError(`flag --${name} takes no value`);
-      values.set(name, '');
-      continue;
-    }
-    let value: string | undefined;
-    if (equals !== -1) value = argument.slice(equals + 1);
-    else {
-      value = argv[position + 1];
-      position += 1;
-    }
-    if (value === undefined || value === '' || (equals === -1 && value.startsWith('--'))) {
-      throw new UsageError(`flag --${name} needs a value`);
-    }
-    values.set(name, value);
+    // Without '=', a flag that takes a value takes the next argument.
+    const takesNext = spec.takesValue && inlineValue === undefined;
+    values.set(name, flagValue(name, spec, inlineValue, takesNext ? argv[position + 1] : undefined));
+    if (takesNext) position += 1;
   }
   return values;
 }
@@ -180,7 +185,7 @@ function parseJoinList(text: string | undefined): string[] {
 }
 
 /** The node id rqlite derives when none is given: the advertised raft address. */
-export function defaultNodeId(raftAdvertisedAddress: HostPort): string {
+function defaultNodeId(raftAdvertisedAddress: HostPort): string {
   return formatHostPort(raftAdvertisedAddress);
 }
 
@@ -198,47 +203,62 @@ function parseLogLevel(text: string): LogLevel {
   return level;
 }
 
-/** Parses `serve` flags. Returns 'help' when --help was given. */
-export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' {
-  const flags = splitFlags(argv);
-  if (flags.has('help')) return 'help';
-  const httpAddress = parseHostPort(flags.get('http-addr') ?? '127.0.0.1:4001', 'http-addr');
-  const raftAddress = parseHostPort(flags.get('raft-addr') ?? '127.0.0.1:4002', 'raft-addr');
-  const httpAdvertised = flags.get('http-adv-addr');
-  const raftAdvertised = flags.get('raft-adv-addr');
-  const raftAdvertisedAddress = raftAdvertised === undefined ? raftAddress : parseHostPort(raftAdvertised, 'raft-adv-addr');
-  const nodeIdText = flags.get('node-id');
+/** An address flag's value, or `fallback` when the flag is absent. */
+function hostPortFlag(flags: ReadonlyMap<string, string>, flag: string, fallback: HostPort): HostPort {
+  const text = flags.get(flag);
+  return text === undefined ? fallback : parseHostPort(text, flag);
+}
+
+function parseTimingFlags(flags: ReadonlyMap<string, string>): Pick<ServeOptions, 'heartbeatMs' | 'electionTimeoutMs'> {
   const heartbeatMs = parseInteger(flags.get('heartbeat-ms') ?? String(nodeConfigDefaults.heartbeatMs), 'heartbeat-ms', heartbeatMsMin, electionTimeoutMsMax);
   const electionTimeoutMs = parseInteger(
-    flags.get('election-timeout-ms') ?? String(nodeConfigDefaults.electionTimeoutMs), 'election-timeout-ms', heartbeatMsMin, electionTimeoutMsMax,
+    flags.get('election-timeout-ms') ?? String(nodeConfigDefaults.electionTimeoutMs),
+    'election-timeout-ms',
+    heartbeatMsMin,
+    electionTimeoutMsMax,
   );
   if (electionTimeoutMs < 2 * heartbeatMs) {
     throw new UsageError(`--election-timeout-ms (${electionTimeoutMs}) must be at least twice --heartbeat-ms (${heartbeatMs})`);
   }
+  return { heartbeatMs, electionTimeoutMs };
+}
+
+function parseFormationFlags(flags: ReadonlyMap<string, string>): Pick<ServeOptions, 'joinAddresses' | 'bootstrapExpect'> {
   const joinAddresses = parseJoinList(flags.get('join'));
   const bootstrapExpect = parseInteger(flags.get('bootstrap-expect') ?? '0', 'bootstrap-expect', 0, bootstrapExpectMax);
   if (bootstrapExpect > 1 && joinAddresses.length === 0) {
     throw new UsageError('--bootstrap-expect needs --join with the addresses of the other nodes');
   }
+  return { joinAddresses, bootstrapExpect };
+}
+
+/** Parses `serve` flags. Returns 'help' when --help was given. */
+export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' {
+  const flags = splitFlags(argv);
+  if (flags.has('help')) return 'help';
+  const httpAddress = hostPortFlag(flags, 'http-addr', { host: '127.0.0.1', port: 4001 });
+  const raftAddress = hostPortFlag(flags, 'raft-addr', { host: '127.0.0.1', port: 4002 });
+  const raftAdvertisedAddress = hostPortFlag(flags, 'raft-adv-addr', raftAddress);
+  const nodeIdText = flags.get('node-id');
+  const timing = parseTimingFlags(flags);
+  const formation = parseFormationFlags(flags);
   if (httpAddress.host === raftAddress.host && httpAddress.port === raftAddress.port) {
     throw new UsageError('--http-addr and --raft-addr must differ');
   }
   return {
     nodeId: nodeIdText === undefined ? defaultNodeId(raftAdvertisedAddress) : parseNodeId(nodeIdText),
     httpAddress,
-    httpAdvertisedAddress: httpAdvertised === undefined ? httpAddress : parseHostPort(httpAdvertised, 'http-adv-addr'),
+    httpAdvertisedAddress: hostPortFlag(flags, 'http-adv-addr', httpAddress),
     raftAddress,
     raftAdvertisedAddress,
     dataDirectory: flags.get('data-dir') ?? './data',
-    joinAddresses,
-    bootstrapExpect,
+    ...formation,
     nonVoter: flags.has('raft-non-voter'),
-    heartbeatMs,
-    electionTimeoutMs,
+    ...timing,
     snapshotThresholdEntries: parseInteger(flags.get('raft-snap') ?? String(nodeConfigDefaults.snapshotThresholdEntries), 'raft-snap', 1, 1e9),
     snapshotIntervalMs: parseDurationFlag(flags.get('raft-snap-int') ?? `${nodeConfigDefaults.snapshotIntervalMs}ms`, 'raft-snap-int'),
     snapshotTrailingEntries: parseInteger(flags.get('raft-trailing-logs') ?? String(nodeConfigDefaults.snapshotTrailingEntries), 'raft-trailing-logs', 0, 1e9),
-    httpMaxBodyBytes: parseInteger(flags.get('http-max-body-bytes') ?? String(64 * 1024 * 1024), 'http-max-body-bytes', 1024, 2 ** 31),
+    httpBodyBytesMax: parseInteger(flags.get('http-max-body-bytes') ?? String(64 * 1024 * 1024), 'http-max-body-bytes', 1024, 2 ** 31),
     logLevel: parseLogLevel(flags.get('log-level') ?? 'info'),
     testFaultsOnStdin: flags.has('test-faults-on-stdin'),
   };

@@ -10,9 +10,7 @@ import type { NodeLogger } from '../node/logger.js';
 import { formatHostPort, type ServeOptions } from './serve-flags.js';
 import { packageVersion } from './version.js';
 
-/** Test-only control lines on stdin (with --test-faults-on-stdin): `isolate` cuts this node off from every peer, `heal` restores. */
-export const testFaultCommands = ['isolate', 'heal'] as const;
-export const testFaultLineLengthMax = 256;
+const testFaultLineLengthMax = 256;
 
 function createLogger(options: ServeOptions): NodeLogger {
   return pino(
@@ -21,6 +19,7 @@ function createLogger(options: ServeOptions): NodeLogger {
   );
 }
 
+/** Test-only control lines on stdin (with --test-faults-on-stdin): `isolate` cuts this node off from every peer, `heal` restores. */
 function listenForTestFaults(node: QuorumNode, logger: NodeLogger): void {
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
   lines.on('line', (line) => {
@@ -67,7 +66,7 @@ export async function runServe(options: ServeOptions): Promise<number> {
     snapshotThresholdEntries: options.snapshotThresholdEntries,
     snapshotIntervalMs: Math.max(1, Math.round(options.snapshotIntervalMs)),
     snapshotTrailingEntries: options.snapshotTrailingEntries,
-    http: { maxBodyBytes: options.httpMaxBodyBytes },
+    http: { bodyBytesMax: options.httpBodyBytesMax },
     httpListen: options.httpAddress,
     raftListen: formatHostPort(options.raftAddress),
     logger,

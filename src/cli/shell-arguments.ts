@@ -13,7 +13,7 @@ export interface ShellArguments {
   readonly historyFile: string | undefined;
 }
 
-export type ParsedArguments = { kind: 'run'; arguments: ShellArguments } | { kind: 'help' } | { kind: 'error'; message: string };
+type ParsedArguments = { kind: 'run'; arguments: ShellArguments } | { kind: 'help' } | { kind: 'error'; message: string };
 
 export const shellUsage = `Usage: quorumlite shell [options]
 

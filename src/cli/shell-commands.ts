@@ -4,15 +4,17 @@ import type { JsonValue } from '../client/json-parse.js';
 import type { ConsistencyLevel, Value } from '../client/types.js';
 import { displayValue, formatTable, outputModes, type OutputMode } from './shell-format.js';
 import type { DotCommand } from './shell-input.js';
-import { readDepthMax, type ShellSession } from './shell-session.js';
+import type { ShellSession } from './shell-session.js';
 
 /** quorumlite's internal tables (state-machine/sql-policy.ts); hidden like sqlite_*. */
 const internalNamePrefix = '_quorumlite_';
 const userObjectsFilter = `name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND substr(name, 1, ${internalNamePrefix.length}) <> '${internalNamePrefix}'`;
 /** `.tables` lays names out in columns across this many characters, as sqlite3 does. */
 const tablesLineWidth = 80;
+/** `.read` files may include `.read` files this deep, no deeper (a cycle stops here). */
+export const readDepthMax = 16;
 
-export const dotCommandHelp = `.backup FILE            write a backup of the database (SQLite file) to FILE
+const dotCommandHelp = `.backup FILE            write a backup of the database (SQLite file) to FILE
 .consistency [LEVEL]    show or set read consistency: none, weak, linearizable, strong, auto
 .dump [TABLE …]         print the database (or the tables) as SQL
 .exit [CODE]            leave the shell (also .quit)
@@ -157,9 +159,10 @@ export function layoutInColumns(names: readonly string[], lineWidth: number): st
 
 async function showSchema(session: ShellSession, args: readonly string[]): Promise<void> {
   const table = optionalArgument(args, '.schema [TABLE]');
+  const tableFilter = table === undefined ? '' : ' AND tbl_name LIKE ?';
   const statements = await queryColumn(
     session,
-    `SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND ${userObjectsFilter}${table === undefined ? '' : ' AND tbl_name LIKE ?'} ORDER BY tbl_name, type DESC, name`,
+    `SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND ${userObjectsFilter}${tableFilter} ORDER BY tbl_name, type DESC, name`,
     table === undefined ? [] : [table],
   );
   session.output.write(statements.map((sql) => `${sql};\n`).join(''));

@@ -22,7 +22,7 @@ export interface Table {
   readonly rows: readonly (readonly Value[])[];
 }
 
-export interface FormatOptions {
+interface FormatOptions {
   readonly mode: OutputMode;
   readonly headers: boolean;
 }
@@ -98,7 +98,7 @@ function formatCsv(table: Table, headers: boolean): string {
   return `${lines.join('\r\n')}\r\n`;
 }
 
-export function jsonValue(value: Value): string {
+function jsonValue(value: Value): string {
   if (value === null) return 'null';
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'number') return Number.isFinite(value) ? JSON.stringify(value) : 'null';

@@ -4,7 +4,7 @@
  */
 import { splitFinishedSqlStatements } from '../common/sql-statements.js';
 
-export interface SplitResult {
+interface SplitResult {
   /** Complete statements, without the final semicolon, trimmed; empty ones dropped. */
   readonly statements: string[];
   /** Text after the last complete statement (an unfinished statement), or '' when only blanks and comments remain. */

@@ -11,30 +11,29 @@ import { runDotCommand } from './shell-commands.js';
 import { formatTable, type OutputMode } from './shell-format.js';
 import { parseDotCommand, splitStatements } from './shell-input.js';
 
-export interface ShellOutput {
+interface ShellOutput {
   write(text: string): void;
   writeError(text: string): void;
 }
 
-export interface SessionSettings {
+interface SessionSettings {
   mode: OutputMode;
   headers: boolean;
   timer: boolean;
   consistency: ConsistencyLevel;
 }
 
-/** `.read` files may include `.read` files this deep, no deeper (a cycle stops here). */
-export const readDepthMax = 16;
 /** Characters of unfinished SQL the shell holds before refusing more. */
-export const pendingSqlCharactersMax = 16 * 1024 * 1024;
+const pendingSqlCharactersMax = 16 * 1024 * 1024;
 
 export class ShellSession {
   readonly settings: SessionSettings;
   /** SQL typed so far of a statement not yet ended by ';'. */
-  private pending = '';
+  #pending = '';
   exitCode: number | undefined;
   errorCount = 0;
   readDepth = 0;
+  readonly #pendingCharactersMax: number;
 
   constructor(
     readonly client: Client,
@@ -42,44 +41,45 @@ export class ShellSession {
     settings: SessionSettings,
     /** Reads a file for `.read` / `.restore` (injected so tests and browsers can differ). */
     readonly files: ShellFiles,
-    private readonly pendingCharactersMax = pendingSqlCharactersMax,
+    pendingCharactersMax = pendingSqlCharactersMax,
   ) {
+    this.#pendingCharactersMax = pendingCharactersMax;
     this.settings = settings;
   }
 
   get hasPendingSql(): boolean {
-    return this.pending.trim() !== '';
+    return this.#pending.trim() !== '';
   }
 
   clearPending(): void {
-    this.pending = '';
+    this.#pending = '';
   }
 
   /** Handles one line of input. Returns once any statement it completed has run. */
   async processLine(line: string): Promise<void> {
-    if (!this.hasPendingSql && line.trim().startsWith('.')) {
+    if (!this.hasPendingSql && line.trimStart().startsWith('.')) {
       const command = parseDotCommand(line);
-      if (command !== undefined) await this.guard(() => runDotCommand(this, command));
+      if (command !== undefined) await this.#guard(() => runDotCommand(this, command));
       return;
     }
-    if (this.pending.length + line.length + 1 > this.pendingCharactersMax) {
-      this.pending = '';
-      this.reportError(`statement longer than ${this.pendingCharactersMax} characters (pendingSqlCharactersMax); discarded`);
+    if (this.#pending.length + line.length + 1 > this.#pendingCharactersMax) {
+      this.#pending = '';
+      this.reportError(`statement longer than ${this.#pendingCharactersMax} characters (pendingSqlCharactersMax); discarded`);
       return;
     }
-    this.pending += `${line}\n`;
+    this.#pending += `${line}\n`;
     // Only a ';' can complete a statement: skip the rescan otherwise (keeps long statements linear).
     if (!line.includes(';')) return;
-    const split = splitStatements(this.pending);
-    this.pending = split.rest;
-    if (split.statements.length > 0) await this.guard(() => this.runSql(split.statements));
+    const split = splitStatements(this.#pending);
+    this.#pending = split.rest;
+    if (split.statements.length > 0) await this.#guard(() => this.runSql(split.statements));
   }
 
   /** Runs whatever unfinished SQL is left (end of a script or of `-c`). */
   async flush(): Promise<void> {
-    const rest = this.pending.trim();
-    this.pending = '';
-    if (rest !== '') await this.guard(() => this.runSql([rest]));
+    const rest = this.#pending.trim();
+    this.#pending = '';
+    if (rest !== '') await this.#guard(() => this.runSql([rest]));
   }
 
   /** Runs a whole script (stdin, `-c`, `.read`): line by line, stopping at the first error. */
@@ -117,7 +117,7 @@ export class ShellSession {
     this.output.writeError(`Error: ${message}\n`);
   }
 
-  private async guard(action: () => Promise<void>): Promise<void> {
+  async #guard(action: () => Promise<void>): Promise<void> {
     try {
       await action();
     } catch (error) {

@@ -13,20 +13,20 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { createClient } from '../client/index.js';
+import { createClient, type Client } from '../client/index.js';
 import { parseShellArguments, shellUsage, type ShellArguments } from './shell-arguments.js';
 import { describeError, ShellSession, type ShellFiles } from './shell-session.js';
 
-export interface ShellIo {
+interface ShellIo {
   readonly stdin: Readable & { isTTY?: boolean };
   readonly stdout: Writable;
   readonly stderr: Writable;
 }
 
 /** History lines kept in the file and in memory. */
-export const historyLinesMax = 1_000;
+const historyLinesMax = 1_000;
 /** Bytes of script the shell reads from stdin before refusing. */
-export const stdinBytesMax = 256 * 1024 * 1024;
+const stdinBytesMax = 256 * 1024 * 1024;
 
 const nodeFiles: ShellFiles = {
   readFile: async (path) => new Uint8Array(await readFile(path)),
@@ -44,7 +44,7 @@ export async function runShell(argv: string[], io: ShellIo = { stdin: process.st
     return 2;
   }
   const options = parsed.arguments;
-  let client;
+  let client: Client;
   try {
     client = createClient({ nodes: options.hosts, consistency: options.consistency, ...(options.user === undefined ? {} : { auth: options.user }) });
   } catch (error) {

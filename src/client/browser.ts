@@ -14,7 +14,7 @@ export function createClient(config: ClientConfig): Client {
 }
 
 export { Client } from './client.js';
-export type { BackupOptions, CallOptions, ReadOptions, RequestOptions, ResultOptions, WriteOptions } from './client.js';
+export type { BackupOptions, CallOptions, ReadOptions, RequestOptions, ResultOptions, WriteOptions } from './call-options.js';
 export { QuorumliteError, isQuorumliteError } from './errors.js';
 export type { QuorumliteErrorCode } from './errors.js';
 export type { ClientConfig } from './options.js';

@@ -11,7 +11,7 @@ import type { NodeInfo } from './types.js';
 /** A node list longer than this (from config or `/nodes`) is refused / truncated. */
 export const nodesMax = 64;
 
-export function normaliseNodeUrl(raw: string, defaultScheme = 'http:'): string {
+function normaliseNodeUrl(raw: string, defaultScheme = 'http:'): string {
   const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `${defaultScheme}//${raw}`;
   let url: URL;
   try {
@@ -26,66 +26,66 @@ export function normaliseNodeUrl(raw: string, defaultScheme = 'http:'): string {
 }
 
 export class ClusterView {
-  private readonly nodeUrls: string[];
-  private leaderUrl: string | undefined;
+  readonly #nodeUrls: string[];
+  #leaderUrl: string | undefined;
   /** Where a leader-bound request goes while the leader is unknown. */
-  private guessIndex = 0;
-  private readIndex = 0;
+  #guessIndex = 0;
+  #readIndex = 0;
 
   constructor(seedUrls: readonly string[]) {
     if (seedUrls.length === 0) throw new QuorumliteError('INVALID_ARGUMENT', 'at least one node URL is needed');
     if (seedUrls.length > nodesMax) throw new QuorumliteError('INVALID_ARGUMENT', `more than nodesMax (${nodesMax}) nodes`);
-    this.nodeUrls = [...new Set(seedUrls.map((url) => normaliseNodeUrl(url)))];
+    this.#nodeUrls = [...new Set(seedUrls.map((url) => normaliseNodeUrl(url)))];
   }
 
   get nodes(): readonly string[] {
-    return this.nodeUrls;
+    return this.#nodeUrls;
   }
 
   get leader(): string | undefined {
-    return this.leaderUrl;
+    return this.#leaderUrl;
   }
 
   /** The leader if known, otherwise the current guess (a non-leader will redirect or forward). */
   leaderOrGuess(): string {
-    return this.leaderUrl ?? (this.nodeUrls[this.guessIndex % this.nodeUrls.length] as string);
+    return this.#leaderUrl ?? (this.#nodeUrls[this.#guessIndex % this.#nodeUrls.length] as string);
   }
 
   /** Round robin over all nodes, for reads that any node may serve. */
   nextReadNode(): string {
-    const url = this.nodeUrls[this.readIndex % this.nodeUrls.length] as string;
-    this.readIndex = (this.readIndex + 1) % this.nodeUrls.length;
+    const url = this.#nodeUrls[this.#readIndex % this.#nodeUrls.length] as string;
+    this.#readIndex = (this.#readIndex + 1) % this.#nodeUrls.length;
     return url;
   }
 
   setLeader(url: string): void {
     const normalised = normaliseNodeUrl(url);
     this.addNode(normalised);
-    this.leaderUrl = normalised;
+    this.#leaderUrl = normalised;
   }
 
   /** After a leadership change the client caused (step down): ask again. */
   forgetLeader(): void {
-    this.leaderUrl = undefined;
+    this.#leaderUrl = undefined;
   }
 
   /** After a failure at `url`: forget it as leader and move the guess past it. */
   markFailed(url: string): void {
-    if (this.leaderUrl === url) this.leaderUrl = undefined;
-    const failedIndex = this.nodeUrls.indexOf(url);
-    if (failedIndex >= 0) this.guessIndex = (failedIndex + 1) % this.nodeUrls.length;
+    if (this.#leaderUrl === url) this.#leaderUrl = undefined;
+    const failedIndex = this.#nodeUrls.indexOf(url);
+    if (failedIndex >= 0) this.#guessIndex = (failedIndex + 1) % this.#nodeUrls.length;
   }
 
   addNode(url: string): void {
-    if (this.nodeUrls.includes(url) || this.nodeUrls.length >= nodesMax) return;
-    this.nodeUrls.push(url);
+    if (this.#nodeUrls.includes(url) || this.#nodeUrls.length >= nodesMax) return;
+    this.#nodeUrls.push(url);
   }
 
   /** Merges a `/nodes` answer: adds nodes joined later, adopts the leader it names. */
   applyNodes(nodes: readonly NodeInfo[]): void {
     for (const node of nodes) this.addNode(node.apiUrl);
     const leader = nodes.find((node) => node.leader);
-    if (leader !== undefined) this.leaderUrl = leader.apiUrl;
+    if (leader !== undefined) this.#leaderUrl = leader.apiUrl;
   }
 }
 

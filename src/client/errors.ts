@@ -32,7 +32,7 @@ export type QuorumliteErrorCode =
   | 'DEADLINE_EXCEEDED'
   /** The caller's AbortSignal fired. */
   | 'ABORTED'
-  /** `maxInFlight` calls are running and `maxQueued` more are waiting. */
+  /** `inFlightCountMax` calls are running and `queuedCountMax` more are waiting. */
   | 'QUEUE_FULL'
   /** A reply body was larger than `responseBytesMax`, a request body larger than `requestBytesMax`, or the server refused the request's size (413). */
   | 'BODY_TOO_LARGE'

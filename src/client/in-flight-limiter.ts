@@ -1,5 +1,5 @@
 /**
- * At most `maxInFlight` calls run at once; up to `maxQueued` more wait in FIFO order;
+ * At most `inFlightCountMax` calls run at once; up to `queuedCountMax` more wait in FIFO order;
  * beyond that a call fails at once with QUEUE_FULL instead of piling up memory.
  */
 import { QuorumliteError } from './errors.js';
@@ -11,44 +11,39 @@ interface Waiter {
 }
 
 export class InFlightLimiter {
-  private running = 0;
-  private readonly waiters: Waiter[] = [];
+  #running = 0;
+  readonly #waiters: Waiter[] = [];
 
   constructor(
-    readonly maxInFlight: number,
-    readonly maxQueued: number,
+    readonly inFlightCountMax: number,
+    readonly queuedCountMax: number,
   ) {
-    if (!(Number.isInteger(maxInFlight) && maxInFlight >= 1)) throw new RangeError('maxInFlight must be an integer ≥ 1');
-    if (!(Number.isInteger(maxQueued) && maxQueued >= 0)) throw new RangeError('maxQueued must be an integer ≥ 0');
-  }
-
-  get runningCount(): number {
-    return this.running;
-  }
-
-  get queuedCount(): number {
-    return this.waiters.length;
+    if (!(Number.isInteger(inFlightCountMax) && inFlightCountMax >= 1)) throw new RangeError('inFlightCountMax must be an integer ≥ 1');
+    if (!(Number.isInteger(queuedCountMax) && queuedCountMax >= 0)) throw new RangeError('queuedCountMax must be an integer ≥ 0');
   }
 
   acquire(signal: AbortSignal | undefined): Promise<void> {
     if (signal?.aborted) return Promise.reject(abortedError(signal.reason));
-    if (this.running < this.maxInFlight) {
-      this.running += 1;
+    if (this.#running < this.inFlightCountMax) {
+      this.#running += 1;
       return Promise.resolve();
     }
-    if (this.waiters.length >= this.maxQueued) {
+    if (this.#waiters.length >= this.queuedCountMax) {
       return Promise.reject(
-        new QuorumliteError('QUEUE_FULL', `${this.running} calls in flight (maxInFlight) and ${this.waiters.length} queued (maxQueued); try again later`),
+        new QuorumliteError(
+          'QUEUE_FULL',
+          `${this.#running} calls in flight (inFlightCountMax) and ${this.#waiters.length} queued (queuedCountMax); try again later`,
+        ),
       );
     }
-    return this.enqueue(signal);
+    return this.#enqueue(signal);
   }
 
-  private enqueue(signal: AbortSignal | undefined): Promise<void> {
+  #enqueue(signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {
-        const index = this.waiters.indexOf(waiter);
-        if (index >= 0) this.waiters.splice(index, 1);
+        const index = this.#waiters.indexOf(waiter);
+        if (index >= 0) this.#waiters.splice(index, 1);
         reject(abortedError(signal?.reason));
       };
       const waiter: Waiter = {
@@ -62,20 +57,20 @@ export class InFlightLimiter {
         },
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
+      this.#waiters.push(waiter);
     });
   }
 
   release(): void {
-    if (this.running <= 0) throw new Error('InFlightLimiter.release without acquire');
-    const next = this.waiters.shift();
+    if (this.#running <= 0) throw new Error('InFlightLimiter.release without acquire');
+    const next = this.#waiters.shift();
     // The slot passes straight to the next waiter: running stays the same.
     if (next !== undefined) next.resolve();
-    else this.running -= 1;
+    else this.#running -= 1;
   }
 
   rejectAll(error: unknown): void {
-    const waiters = this.waiters.splice(0, this.waiters.length);
+    const waiters = this.#waiters.splice(0, this.#waiters.length);
     for (const waiter of waiters) waiter.reject(error);
   }
 }

@@ -22,14 +22,14 @@ function pickTransport(config: ClientConfig): HttpTransport {
 }
 
 export { Client } from './client.js';
-export type { BackupOptions, CallOptions, ReadOptions, RequestOptions, ResultOptions, WriteOptions } from './client.js';
+export type { BackupOptions, CallOptions, ReadOptions, RequestOptions, ResultOptions, WriteOptions } from './call-options.js';
 export { QuorumliteError, isQuorumliteError } from './errors.js';
 export type { QuorumliteErrorCode, QuorumliteErrorOptions } from './errors.js';
 export type { ClientConfig } from './options.js';
 export { defaultRetryPolicyConfig, RetryPolicy, runWithRetries } from './retry-policy.js';
-export type { Clock, RandomSource, RetryDecision, RetryPolicyConfig, Sleep } from './retry-policy.js';
+export type { Clock, RandomSource, RetryDecision, RetryPolicyConfig, RetryQuestion, RetryRun, RetryStopReason, Sleep } from './retry-policy.js';
 export { FetchTransport } from './transport.js';
 export type { FetchFunction, HttpRequest, HttpResponse, HttpTransport } from './transport.js';
-export { UndiciTransport } from './undici-transport.js';
+export { UndiciTransport, type UndiciTransportOptions } from './undici-transport.js';
 export type { JsonValue } from './json-parse.js';
 export type * from './types.js';

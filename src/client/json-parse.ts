@@ -11,7 +11,7 @@
  */
 import { parseExactJson, type ExactJsonOptions, type JsonValue } from '../common/exact-json.js';
 
-export type { JsonValue } from '../common/exact-json.js';
+export type { JsonObject, JsonValue } from '../common/exact-json.js';
 
 export type IntegerMode = 'auto' | 'bigint';
 

@@ -17,9 +17,9 @@ export interface ClientConfig {
   /** One call, all retries included, may take this long. Default 30 s. */
   readonly deadlineMs?: number;
   /** Calls running at once. Default 64. */
-  readonly maxInFlight?: number;
+  readonly inFlightCountMax?: number;
   /** Calls waiting for a slot; beyond this QUEUE_FULL. Default 1024. */
-  readonly maxQueued?: number;
+  readonly queuedCountMax?: number;
   readonly bigint?: BigIntMode;
   readonly rowMode?: RowMode;
   /** Per-statement SQL errors throw (default, like libsql-client) or stay in results. */
@@ -62,8 +62,8 @@ export interface ResolvedConfig {
   readonly freshness: string | undefined;
   readonly timeoutMs: number;
   readonly deadlineMs: number;
-  readonly maxInFlight: number;
-  readonly maxQueued: number;
+  readonly inFlightCountMax: number;
+  readonly queuedCountMax: number;
   readonly bigint: BigIntMode;
   readonly rowMode: RowMode;
   readonly sqlErrors: SqlErrorMode;
@@ -90,28 +90,55 @@ export function resolveConfig(config: ClientConfig): ResolvedConfig {
   if (!Array.isArray(config.nodes)) throw invalid('config.nodes must be an array of URLs');
   return {
     nodes: config.nodes,
-    consistency: checkConsistency(config.consistency ?? 'weak'),
-    freshness: config.freshness === undefined ? undefined : formatDuration(config.freshness),
-    timeoutMs: positiveInteger(config.timeoutMs ?? 10_000, 'timeoutMs'),
-    deadlineMs: positiveInteger(config.deadlineMs ?? 30_000, 'deadlineMs'),
-    maxInFlight: positiveInteger(config.maxInFlight ?? 64, 'maxInFlight'),
-    maxQueued: nonNegativeInteger(config.maxQueued ?? 1024, 'maxQueued'),
-    bigint: oneOf(config.bigint ?? 'auto', ['auto', 'always', 'never'], 'bigint'),
-    rowMode: oneOf(config.rowMode ?? 'object', ['object', 'array'], 'rowMode'),
-    sqlErrors: oneOf(config.sqlErrors ?? 'throw', ['throw', 'return'], 'sqlErrors'),
-    readYourWrites: config.readYourWrites ?? true,
+    ...resolveModes(config),
+    ...resolveBounds(config),
     headers: buildHeaders(config),
     useRedirects: config.useRedirects ?? true,
-    redirectsMax: nonNegativeInteger(config.redirectsMax ?? 5, 'redirectsMax'),
     discoverNodes: config.discoverNodes ?? true,
-    nodesRefreshIntervalMs: nonNegativeInteger(config.nodesRefreshIntervalMs ?? 30_000, 'nodesRefreshIntervalMs'),
-    responseBytesMax: positiveInteger(config.responseBytesMax ?? 64 * mebibyte, 'responseBytesMax'),
-    backupBytesMax: positiveInteger(config.backupBytesMax ?? 1024 * mebibyte, 'backupBytesMax'),
-    requestBytesMax: positiveInteger(config.requestBytesMax ?? 64 * mebibyte, 'requestBytesMax'),
     retry: { ...defaultRetryPolicyConfig, ...config.retry },
     clock: config.clock ?? systemClock,
     random: config.random ?? Math.random,
     sleep: config.sleep ?? timerSleep,
+  };
+}
+
+type ModeOption = 'consistency' | 'freshness' | 'bigint' | 'rowMode' | 'sqlErrors' | 'readYourWrites';
+
+/** How calls read and how replies are decoded. */
+function resolveModes(config: ClientConfig): Pick<ResolvedConfig, ModeOption> {
+  return {
+    consistency: checkConsistency(config.consistency ?? 'weak'),
+    freshness: config.freshness === undefined ? undefined : formatDuration(config.freshness),
+    bigint: oneOf(config.bigint ?? 'auto', ['auto', 'always', 'never'], 'bigint'),
+    rowMode: oneOf(config.rowMode ?? 'object', ['object', 'array'], 'rowMode'),
+    sqlErrors: oneOf(config.sqlErrors ?? 'throw', ['throw', 'return'], 'sqlErrors'),
+    readYourWrites: config.readYourWrites ?? true,
+  };
+}
+
+type BoundOption =
+  | 'timeoutMs'
+  | 'deadlineMs'
+  | 'inFlightCountMax'
+  | 'queuedCountMax'
+  | 'redirectsMax'
+  | 'nodesRefreshIntervalMs'
+  | 'responseBytesMax'
+  | 'backupBytesMax'
+  | 'requestBytesMax';
+
+/** Every time and size bound, with its default. */
+function resolveBounds(config: ClientConfig): Pick<ResolvedConfig, BoundOption> {
+  return {
+    timeoutMs: positiveInteger(config.timeoutMs ?? 10_000, 'timeoutMs'),
+    deadlineMs: positiveInteger(config.deadlineMs ?? 30_000, 'deadlineMs'),
+    inFlightCountMax: positiveInteger(config.inFlightCountMax ?? 64, 'inFlightCountMax'),
+    queuedCountMax: nonNegativeInteger(config.queuedCountMax ?? 1024, 'queuedCountMax'),
+    redirectsMax: nonNegativeInteger(config.redirectsMax ?? 5, 'redirectsMax'),
+    nodesRefreshIntervalMs: nonNegativeInteger(config.nodesRefreshIntervalMs ?? 30_000, 'nodesRefreshIntervalMs'),
+    responseBytesMax: positiveInteger(config.responseBytesMax ?? 64 * mebibyte, 'responseBytesMax'),
+    backupBytesMax: positiveInteger(config.backupBytesMax ?? 1024 * mebibyte, 'backupBytesMax'),
+    requestBytesMax: positiveInteger(config.requestBytesMax ?? 64 * mebibyte, 'requestBytesMax'),
   };
 }
 

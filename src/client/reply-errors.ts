@@ -12,7 +12,7 @@ import { QuorumliteError, type QuorumliteErrorCode } from './errors.js';
 import type { HttpResponse } from './transport.js';
 
 /** How much of an error body goes into a message. */
-export const errorBodyCharactersMax = 500;
+const errorBodyCharactersMax = 500;
 
 /**
  * The server's codes (X-Quorumlite-Error) and what each means to the client. A code
@@ -98,7 +98,7 @@ export function isLeadershipError(message: string, response: HttpResponse): bool
   return readsText(response) && notLeaderPattern.test(message);
 }
 
-export function errorBodyText(body: Uint8Array): string {
+function errorBodyText(body: Uint8Array): string {
   const text = new TextDecoder().decode(body.subarray(0, errorBodyCharactersMax * 4)).trim();
   let message = text;
   try {

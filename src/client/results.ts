@@ -4,10 +4,10 @@
  * a column declared BLOB is decoded too, for servers that ignore `blob_array`.
  */
 import { QuorumliteError } from './errors.js';
-import type { JsonValue } from './json-parse.js';
+import type { JsonObject, JsonValue } from './json-parse.js';
 import type { BigIntMode, ResultSet, RowMode, SqlErrorMode, Value } from './types.js';
 
-export interface DecodeOptions {
+interface DecodeOptions {
   readonly bigint: BigIntMode;
   readonly rowMode: RowMode;
   readonly sqlErrors: SqlErrorMode;
@@ -19,8 +19,6 @@ export interface DecodedReply<Row> {
   /** Top-level `error` (request-level failure, e.g. "stale read"). */
   readonly requestError: string | undefined;
 }
-
-type JsonObject = { [key: string]: JsonValue };
 
 export function isJsonObject(value: JsonValue | undefined): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -96,7 +94,7 @@ function byteArrayToBytes(cells: readonly JsonValue[]): Uint8Array {
   return bytes;
 }
 
-export function base64ToBytes(text: string): Uint8Array {
+function base64ToBytes(text: string): Uint8Array {
   let binary: string;
   try {
     binary = atob(text);

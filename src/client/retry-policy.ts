@@ -1,6 +1,6 @@
 /**
  * When to try again and how long to wait first: exponential backoff with full jitter
- * (delay drawn uniformly from [0, min(maxDelayMs, initialDelayMs · multiplier^n))),
+ * (delay drawn uniformly from [0, min(delayMsMax, initialDelayMs · multiplier^n))),
  * bounded by an attempt count, a per-call deadline and an AbortSignal.
  *
  * Pure: the clock, the random source and the sleep are injected, so tests drive it
@@ -12,7 +12,7 @@ export interface RetryPolicyConfig {
   /** Ceiling of the first retry's delay. */
   readonly initialDelayMs: number;
   /** The delay ceiling never grows past this. */
-  readonly maxDelayMs: number;
+  readonly delayMsMax: number;
   /** Growth of the ceiling per failed attempt. */
   readonly multiplier: number;
   /** Attempts per call, the first included. */
@@ -20,14 +20,14 @@ export interface RetryPolicyConfig {
 }
 
 /**
- * maxDelayMs 250: after a leader dies, the client finds the new one at most 250 ms after
+ * delayMsMax 250: after a leader dies, the client finds the new one at most 250 ms after
  * its election (bench:client measured the client's part at p50 ~300-400 ms with a 1 s
  * cap, ~100 ms with 250 ms). attemptsMax 256: at the mean jitter (125 ms) that outlasts
  * the default 30 s deadline, so the deadline, not the count, ends a long outage.
  */
 export const defaultRetryPolicyConfig: RetryPolicyConfig = {
   initialDelayMs: 25,
-  maxDelayMs: 250,
+  delayMsMax: 250,
   multiplier: 2,
   attemptsMax: 256,
 };
@@ -60,17 +60,17 @@ export interface RetryQuestion {
 
 export class RetryPolicy {
   readonly config: RetryPolicyConfig;
-  private readonly random: RandomSource;
+  readonly #random: RandomSource;
 
   constructor(config: RetryPolicyConfig, random: RandomSource) {
     assertPositiveFinite(config.initialDelayMs, 'initialDelayMs');
-    assertPositiveFinite(config.maxDelayMs, 'maxDelayMs');
+    assertPositiveFinite(config.delayMsMax, 'delayMsMax');
     if (!(config.multiplier >= 1)) throw new RangeError('retry multiplier must be ≥ 1');
     if (!Number.isInteger(config.attemptsMax) || config.attemptsMax < 1) {
       throw new RangeError('retry attemptsMax must be an integer ≥ 1');
     }
     this.config = config;
-    this.random = random;
+    this.#random = random;
   }
 
   /** Upper bound of the delay after `failedAttemptCount` failures. */
@@ -78,12 +78,12 @@ export class RetryPolicy {
     if (!(failedAttemptCount >= 1)) throw new RangeError('failedAttemptCount must be ≥ 1');
     const exponent = Math.min(failedAttemptCount - 1, 64);
     const grown = this.config.initialDelayMs * this.config.multiplier ** exponent;
-    return Math.min(this.config.maxDelayMs, grown);
+    return Math.min(this.config.delayMsMax, grown);
   }
 
   /** Full jitter: uniform in [0, ceiling). */
   delayMs(failedAttemptCount: number): number {
-    const draw = this.random();
+    const draw = this.#random();
     if (!(draw >= 0 && draw < 1)) throw new RangeError(`random source returned ${draw}, outside [0, 1)`);
     return Math.floor(draw * this.delayCeilingMs(failedAttemptCount));
   }
@@ -163,7 +163,7 @@ function nextDelayOrThrow(error: unknown, failedAttemptCount: number, run: Retry
   }
 }
 
-export function throwIfAborted(signal: AbortSignal | undefined): void {
+function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortedError(signal.reason);
 }
 

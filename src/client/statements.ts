@@ -56,7 +56,7 @@ function encodeNamed(named: Readonly<Record<string, InValue>>, statementIndex: n
   return `{${members.join(',')}}`;
 }
 
-export function encodeValue(value: InValue, statementIndex: number): string {
+function encodeValue(value: InValue, statementIndex: number): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'boolean':

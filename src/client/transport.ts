@@ -49,11 +49,11 @@ export type FetchFunction = (input: string, init: RequestInit) => Promise<Respon
 
 /** A transport on `fetch`, with no Node-only API. Redirects are left to the client. */
 export class FetchTransport implements HttpTransport {
-  private readonly fetchFunction: FetchFunction;
-  private readonly controllers = new Set<AbortController>();
+  readonly #fetchFunction: FetchFunction;
+  readonly #controllers = new Set<AbortController>();
 
   constructor(fetchFunction: FetchFunction = (input, init) => fetch(input, init)) {
-    this.fetchFunction = fetchFunction;
+    this.#fetchFunction = fetchFunction;
   }
 
   async send(request: HttpRequest): Promise<HttpResponse> {
@@ -61,19 +61,19 @@ export class FetchTransport implements HttpTransport {
     const forward = (): void => controller.abort(request.signal.reason);
     if (request.signal.aborted) forward();
     request.signal.addEventListener('abort', forward, { once: true });
-    this.controllers.add(controller);
+    this.#controllers.add(controller);
     try {
-      return await this.sendOnce(request, controller.signal);
+      return await this.#sendOnce(request, controller.signal);
     } finally {
       request.signal.removeEventListener('abort', forward);
-      this.controllers.delete(controller);
+      this.#controllers.delete(controller);
     }
   }
 
-  private async sendOnce(request: HttpRequest, signal: AbortSignal): Promise<HttpResponse> {
+  async #sendOnce(request: HttpRequest, signal: AbortSignal): Promise<HttpResponse> {
     let response: Response;
     try {
-      response = await this.fetchFunction(request.url, {
+      response = await this.#fetchFunction(request.url, {
         method: request.method,
         headers: request.headers,
         body: request.body as RequestInit['body'],
@@ -96,8 +96,8 @@ export class FetchTransport implements HttpTransport {
   }
 
   async close(): Promise<void> {
-    for (const controller of this.controllers) controller.abort(new QuorumliteError('CLIENT_CLOSED', 'the client was closed'));
-    this.controllers.clear();
+    for (const controller of this.#controllers) controller.abort(new QuorumliteError('CLIENT_CLOSED', 'the client was closed'));
+    this.#controllers.clear();
   }
 }
 
@@ -122,27 +122,29 @@ async function readBounded(response: Response, request: HttpRequest, signal: Abo
 
 /** Collects body chunks, refusing to hold more than `bytesMax`. */
 export class ChunkCollector {
-  private readonly chunks: Uint8Array[] = [];
-  private byteCount = 0;
+  readonly #chunks: Uint8Array[] = [];
+  #byteCount = 0;
+  readonly #bytesMax: number;
+  readonly #url: string;
 
-  constructor(
-    private readonly bytesMax: number,
-    private readonly url: string,
-  ) {}
+  constructor(bytesMax: number, url: string) {
+    this.#bytesMax = bytesMax;
+    this.#url = url;
+  }
 
   add(chunk: Uint8Array): void {
-    this.byteCount += chunk.byteLength;
-    if (this.byteCount > this.bytesMax) {
-      throw new QuorumliteError('BODY_TOO_LARGE', `reply from ${this.url} is larger than responseBytesMax (${this.bytesMax} bytes)`, { nodeUrl: this.url });
+    this.#byteCount += chunk.byteLength;
+    if (this.#byteCount > this.#bytesMax) {
+      throw new QuorumliteError('BODY_TOO_LARGE', `reply from ${this.#url} is larger than responseBytesMax (${this.#bytesMax} bytes)`, { nodeUrl: this.#url });
     }
-    this.chunks.push(chunk);
+    this.#chunks.push(chunk);
   }
 
   concatenate(): Uint8Array {
-    if (this.chunks.length === 1) return this.chunks[0] as Uint8Array;
-    const joined = new Uint8Array(this.byteCount);
+    if (this.#chunks.length === 1) return this.#chunks[0] as Uint8Array;
+    const joined = new Uint8Array(this.#byteCount);
     let offset = 0;
-    for (const chunk of this.chunks) {
+    for (const chunk of this.#chunks) {
       joined.set(chunk, offset);
       offset += chunk.byteLength;
     }

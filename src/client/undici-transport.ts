@@ -28,14 +28,14 @@ export const defaultUndiciTransportOptions: UndiciTransportOptions = {
 };
 
 export class UndiciTransport implements HttpTransport {
-  private readonly agent: Agent;
-  private closed = false;
+  readonly #agent: Agent;
+  #closed = false;
 
   constructor(options: UndiciTransportOptions = defaultUndiciTransportOptions) {
     if (!(Number.isInteger(options.connectionsPerNodeMax) && options.connectionsPerNodeMax >= 1)) {
       throw new RangeError('connectionsPerNodeMax must be an integer ≥ 1');
     }
-    this.agent = new Agent({
+    this.#agent = new Agent({
       connections: options.connectionsPerNodeMax,
       keepAliveTimeout: options.keepAliveTimeoutMs,
       // The client enforces its own per-attempt timeout through the signal.
@@ -45,11 +45,11 @@ export class UndiciTransport implements HttpTransport {
   }
 
   async send(request: HttpRequest): Promise<HttpResponse> {
-    if (this.closed) throw new QuorumliteError('CLIENT_CLOSED', 'the client was closed');
+    if (this.#closed) throw new QuorumliteError('CLIENT_CLOSED', 'the client was closed');
     const url = new URL(request.url);
     let response: Awaited<ReturnType<Agent['request']>>;
     try {
-      response = await this.agent.request({
+      response = await this.#agent.request({
         origin: url.origin,
         path: url.pathname + url.search,
         method: request.method,
@@ -58,9 +58,9 @@ export class UndiciTransport implements HttpTransport {
         signal: request.signal,
       });
     } catch (error) {
-      throw this.mapError(request, error);
+      throw this.#mapError(request, error);
     }
-    const body = await this.readBody(request, response.body);
+    const body = await this.#readBody(request, response.body);
     const headers = response.headers;
     return {
       status: response.statusCode,
@@ -72,29 +72,29 @@ export class UndiciTransport implements HttpTransport {
     };
   }
 
-  private async readBody(request: HttpRequest, body: AsyncIterable<Uint8Array> & { destroy(error?: Error): unknown }): Promise<Uint8Array> {
+  async #readBody(request: HttpRequest, body: AsyncIterable<Uint8Array> & { destroy(error?: Error): unknown }): Promise<Uint8Array> {
     const chunks = new ChunkCollector(request.responseBytesMax, request.url);
     try {
       for await (const chunk of body) chunks.add(chunk);
     } catch (error) {
       body.destroy();
-      throw this.mapError(request, error);
+      throw this.#mapError(request, error);
     }
     return chunks.concatenate();
   }
 
-  private mapError(request: HttpRequest, error: unknown): unknown {
+  #mapError(request: HttpRequest, error: unknown): unknown {
     if (error instanceof QuorumliteError) return error;
     if (request.signal.aborted) return request.signal.reason;
-    if (this.closed) return new QuorumliteError('CLIENT_CLOSED', 'the client was closed', { cause: error });
+    if (this.#closed) return new QuorumliteError('CLIENT_CLOSED', 'the client was closed', { cause: error });
     return connectionFailed(request.url, error);
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.#closed) return;
+    this.#closed = true;
     // destroy, not close: requests still in flight are abandoned, sockets released now.
-    await this.agent.destroy();
+    await this.#agent.destroy();
   }
 }
 

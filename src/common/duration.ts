@@ -9,7 +9,7 @@
  * and anything outside [-2^63, 2^63 - 1] ns is an error, as in Go.
  */
 
-export type DurationErrorReason = 'invalid' | 'missing-unit' | 'unknown-unit' | 'too-long' | 'below-minimum' | 'above-maximum';
+type DurationErrorReason = 'invalid' | 'missing-unit' | 'unknown-unit' | 'too-long' | 'below-minimum' | 'above-maximum';
 
 export class DurationError extends Error {
   override readonly name = 'DurationError';
@@ -131,7 +131,7 @@ function isDigit(code: number): boolean {
 }
 
 /** The range a caller accepts, in milliseconds, both ends included. */
-export interface DurationRangeMs {
+interface DurationRangeMs {
   readonly durationMsMin: number;
   readonly durationMsMax: number;
 }
@@ -146,7 +146,7 @@ export const goDurationRangeMs: DurationRangeMs = {
 export const timerDelayMsMax = 2 ** 31 - 1;
 
 /** Never negative, otherwise anything Go can hold: the default for timeouts and intervals. */
-export const nonNegativeDurationRangeMs: DurationRangeMs = { durationMsMin: 0, durationMsMax: goDurationRangeMs.durationMsMax };
+const nonNegativeDurationRangeMs: DurationRangeMs = { durationMsMin: 0, durationMsMax: goDurationRangeMs.durationMsMax };
 
 /**
  * A Go duration in milliseconds (fractional below a millisecond), refused with a

@@ -33,7 +33,7 @@ export class JsonSyntaxError extends SyntaxError {
  * - 'bigint-when-unsafe': a safe integer is a number, any other an exact bigint;
  * - 'bigint': every integer is a bigint, whatever its size.
  */
-export type JsonIntegerPolicy = 'bigint-within-int64' | 'bigint-when-unsafe' | 'bigint';
+type JsonIntegerPolicy = 'bigint-within-int64' | 'bigint-when-unsafe' | 'bigint';
 
 export interface ExactJsonOptions {
   readonly integers: JsonIntegerPolicy;
@@ -60,18 +60,20 @@ const safeDigitsAlwaysFit = 15;
 
 class ExactJsonReader {
   position = 0;
+  readonly #text: string;
+  readonly #options: ExactJsonOptions;
 
-  constructor(
-    private readonly text: string,
-    private readonly options: ExactJsonOptions,
-  ) {}
+  constructor(text: string, options: ExactJsonOptions) {
+    this.#text = text;
+    this.#options = options;
+  }
 
   fail(message: string): never {
     throw new JsonSyntaxError(message, this.position);
   }
 
   skipWhitespace(): void {
-    const text = this.text;
+    const text = this.#text;
     let position = this.position;
     while (position < text.length) {
       const code = text.charCodeAt(position);
@@ -83,80 +85,80 @@ class ExactJsonReader {
 
   readValue(depth: number): JsonValue {
     this.skipWhitespace();
-    switch (this.text.charCodeAt(this.position)) {
+    switch (this.#text.charCodeAt(this.position)) {
       case 0x7b: // {
-        return this.readObject(depth);
+        return this.#readObject(depth);
       case 0x5b: // [
-        return this.readArray(depth);
+        return this.#readArray(depth);
       case 0x22: // "
         return this.readString();
       case 0x74: // t
-        return this.readLiteral('true', true);
+        return this.#readLiteral('true', true);
       case 0x66: // f
-        return this.readLiteral('false', false);
+        return this.#readLiteral('false', false);
       case 0x6e: // n
-        return this.readLiteral('null', null);
+        return this.#readLiteral('null', null);
       default:
-        if (this.position >= this.text.length) this.fail('unexpected end of JSON');
-        return this.readNumber();
+        if (this.position >= this.#text.length) this.fail('unexpected end of JSON');
+        return this.#readNumber();
     }
   }
 
-  private readLiteral<T extends JsonValue>(word: string, value: T): T {
-    if (!this.text.startsWith(word, this.position)) this.fail(`unexpected character ${this.describeCurrent()}`);
+  #readLiteral<T extends JsonValue>(word: string, value: T): T {
+    if (!this.#text.startsWith(word, this.position)) this.fail(`unexpected character ${this.#describeCurrent()}`);
     this.position += word.length;
     return value;
   }
 
-  private describeCurrent(): string {
-    const character = this.text[this.position];
+  #describeCurrent(): string {
+    const character = this.#text[this.position];
     return character === undefined ? 'end of JSON' : JSON.stringify(character);
   }
 
   /** Called before reading a container's first value, which sits at `depth + 1`. */
-  private checkChildDepth(depth: number): void {
-    const max = this.options.nestingDepthMax;
+  #checkChildDepth(depth: number): void {
+    const max = this.#options.nestingDepthMax;
     if (depth + 1 > max) this.fail(`JSON nested deeper than ${max} levels: nesting deeper than nestingDepthMax is refused`);
   }
 
-  private readArray(depth: number): JsonValue[] {
+  #readArray(depth: number): JsonValue[] {
     this.position++;
     const items: JsonValue[] = [];
     this.skipWhitespace();
-    if (this.text.charCodeAt(this.position) === 0x5d) {
+    if (this.#text.charCodeAt(this.position) === 0x5d) {
       this.position++;
       return items;
     }
-    this.checkChildDepth(depth);
+    this.#checkChildDepth(depth);
     for (;;) {
       items.push(this.readValue(depth + 1));
       this.skipWhitespace();
-      const separator = this.text.charCodeAt(this.position);
+      const separator = this.#text.charCodeAt(this.position);
       if (separator === 0x5d) {
         this.position++;
         return items;
       }
-      if (separator !== 0x2c) this.fail(`expected "," or "]" but found ${this.describeCurrent()}`);
+      if (separator !== 0x2c) this.fail(`expected "," or "]" but found ${this.#describeCurrent()}`);
       this.position++;
     }
   }
 
-  private readObject(depth: number): JsonObject {
+  #readObject(depth: number): JsonObject {
     this.position++;
-    const plain = this.options.objects === 'plain';
+    const plain = this.#options.objects === 'plain';
     const object = (plain ? {} : Object.create(null)) as JsonObject;
     this.skipWhitespace();
-    if (this.text.charCodeAt(this.position) === 0x7d) {
+    if (this.#text.charCodeAt(this.position) === 0x7d) {
       this.position++;
       return object;
     }
-    this.checkChildDepth(depth);
+    this.#checkChildDepth(depth);
     for (;;) {
       this.skipWhitespace();
-      if (this.text.charCodeAt(this.position) !== 0x22) this.fail(`expected a string key but found ${this.describeCurrent()}`);
+      if (this.#text.charCodeAt(this.position) !== 0x22) this.fail(`expected a string key but found ${this.#describeCurrent()}`);
       const key = this.readString();
       this.skipWhitespace();
-      if (this.text.charCodeAt(this.position) !== 0x3a) this.fail(`expected ":" but found ${this.describeCurrent()}`);
+      if (this.#text.charCodeAt(this.position) !== 0x3a) this.fail(`expected ":" but found ${this.#describeCurrent()}`);
       this.position++;
       const value = this.readValue(depth + 1);
       // On a plain object, assigning "__proto__" would set the prototype: define it as data.
@@ -166,57 +168,53 @@ class ExactJsonReader {
         object[key] = value;
       }
       this.skipWhitespace();
-      const separator = this.text.charCodeAt(this.position);
+      const separator = this.#text.charCodeAt(this.position);
       if (separator === 0x7d) {
         this.position++;
         return object;
       }
-      if (separator !== 0x2c) this.fail(`expected "," or "}" but found ${this.describeCurrent()}`);
+      if (separator !== 0x2c) this.fail(`expected "," or "}" but found ${this.#describeCurrent()}`);
       this.position++;
     }
   }
 
-  private readNumber(): number | bigint {
-    const text = this.text;
+  #readNumber(): number | bigint {
+    const text = this.#text;
     const start = this.position;
-    let position = start;
-    const first = text.charCodeAt(position);
-    if (first === 0x2d) position++;
-    else if (first < 0x30 || first > 0x39) this.fail(`unexpected character ${this.describeCurrent()}`);
-    const digitsStart = position;
-    if (text.charCodeAt(position) === 0x30) position++;
-    else position = this.skipDigits(position);
-    const digitCount = position - digitsStart;
-    let integer = true;
-    if (text.charCodeAt(position) === 0x2e) {
-      integer = false;
-      position = this.skipDigits(position + 1);
-    }
-    const exponent = text.charCodeAt(position);
-    if (exponent === 0x65 || exponent === 0x45) {
-      integer = false;
-      position++;
-      const sign = text.charCodeAt(position);
-      if (sign === 0x2b || sign === 0x2d) position++;
-      position = this.skipDigits(position);
-    }
-    const literal = text.slice(start, position);
-    if (integer) {
-      const exact = this.readInteger(literal, digitCount);
-      if (exact !== undefined) {
-        this.position = position;
-        return exact;
-      }
+    const first = text.charCodeAt(start);
+    if (first !== 0x2d && (first < 0x30 || first > 0x39)) this.fail(`unexpected character ${this.#describeCurrent()}`);
+    const digitsStart = first === 0x2d ? start + 1 : start;
+    const integerEnd = text.charCodeAt(digitsStart) === 0x30 ? digitsStart + 1 : this.#skipDigits(digitsStart);
+    const end = this.#skipExponent(this.#skipFraction(integerEnd));
+    const literal = text.slice(start, end);
+    // Neither fraction nor exponent: an integer, exact unless the policy reads it as a float.
+    const exact = end === integerEnd ? this.#readInteger(literal, integerEnd - digitsStart) : undefined;
+    if (exact !== undefined) {
+      this.position = end;
+      return exact;
     }
     const float = Number(literal);
-    if (!Number.isFinite(float) && this.options.floatOutOfRange === 'refuse') this.fail(`number ${literal} is out of range`);
-    this.position = position;
+    if (!Number.isFinite(float) && this.#options.floatOutOfRange === 'refuse') this.fail(`number ${literal} is out of range`);
+    this.position = end;
     return float;
   }
 
+  /** Past a '.' and its digits at `position`, when there is one. */
+  #skipFraction(position: number): number {
+    return this.#text.charCodeAt(position) === 0x2e ? this.#skipDigits(position + 1) : position;
+  }
+
+  /** Past an exponent at `position` ('e' or 'E', an optional sign, digits), when there is one. */
+  #skipExponent(position: number): number {
+    const marker = this.#text.charCodeAt(position);
+    if (marker !== 0x65 && marker !== 0x45) return position;
+    const sign = this.#text.charCodeAt(position + 1);
+    return this.#skipDigits(sign === 0x2b || sign === 0x2d ? position + 2 : position + 1);
+  }
+
   /** The value of an integer literal under the policy; undefined when it is to be read as a float. */
-  private readInteger(literal: string, digitCount: number): number | bigint | undefined {
-    switch (this.options.integers) {
+  #readInteger(literal: string, digitCount: number): number | bigint | undefined {
+    switch (this.#options.integers) {
       case 'bigint-within-int64': {
         if (digitCount <= safeDigitsAlwaysFit) return BigInt(Number(literal));
         const integer = BigInt(literal);
@@ -234,8 +232,8 @@ class ExactJsonReader {
   }
 
   /** Skips a run of digits from `start`; an empty run is an error there. */
-  private skipDigits(start: number): number {
-    const text = this.text;
+  #skipDigits(start: number): number {
+    const text = this.#text;
     let position = start;
     while (position < text.length) {
       const code = text.charCodeAt(position);
@@ -244,13 +242,13 @@ class ExactJsonReader {
     }
     if (position === start) {
       this.position = start;
-      this.fail(`expected a digit but found ${this.describeCurrent()}`);
+      this.fail(`expected a digit but found ${this.#describeCurrent()}`);
     }
     return position;
   }
 
   readString(): string {
-    const text = this.text;
+    const text = this.#text;
     const start = this.position + 1;
     // Fast path: no escapes. Control characters are invalid inside JSON strings.
     for (let end = start; end < text.length; end++) {
@@ -259,7 +257,7 @@ class ExactJsonReader {
         this.position = end + 1;
         return text.slice(start, end);
       }
-      if (code === 0x5c) return this.readEscapedString(start, end);
+      if (code === 0x5c) return this.#readEscapedString(start, end);
       if (code < 0x20) {
         this.position = end;
         this.fail('control character in string');
@@ -269,8 +267,8 @@ class ExactJsonReader {
     return this.fail('unterminated string');
   }
 
-  private readEscapedString(start: number, firstEscape: number): string {
-    const text = this.text;
+  #readEscapedString(start: number, firstEscape: number): string {
+    const text = this.#text;
     let result = text.slice(start, firstEscape);
     let index = firstEscape;
     let runStart = index;
@@ -289,7 +287,7 @@ class ExactJsonReader {
         continue;
       }
       result += text.slice(runStart, index);
-      const [decoded, length] = this.decodeEscape(index);
+      const [decoded, length] = this.#decodeEscape(index);
       result += decoded;
       index += length;
       runStart = index;
@@ -298,12 +296,12 @@ class ExactJsonReader {
     return this.fail('unterminated string');
   }
 
-  private decodeEscape(index: number): [string, number] {
-    const escape = this.text[index + 1];
-    const simple = simpleEscapes[escape ?? ''];
+  #decodeEscape(index: number): [string, number] {
+    const escapeLetter = this.#text[index + 1];
+    const simple = simpleEscapes[escapeLetter ?? ''];
     if (simple !== undefined) return [simple, 2];
-    if (escape === 'u') {
-      const hex = this.text.slice(index + 2, index + 6);
+    if (escapeLetter === 'u') {
+      const hex = this.#text.slice(index + 2, index + 6);
       if (/^[0-9a-fA-F]{4}$/.test(hex)) return [String.fromCharCode(Number.parseInt(hex, 16)), 6];
     }
     this.position = index;

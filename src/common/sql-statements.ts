@@ -13,7 +13,7 @@ export interface SqlStatementText {
   readonly tokens: readonly Token[];
 }
 
-export interface SqlStatementSpan extends SqlStatementText {
+interface SqlStatementSpan extends SqlStatementText {
   /** Just after the previous statement's `;` (or 0): leading blanks and comments included. */
   readonly segmentStart: number;
   /** The offset of the statement's own `;`, or the end of the text. */
@@ -32,7 +32,7 @@ export function splitSqlStatements(sql: string): SqlStatementSpan[] {
   return statements;
 }
 
-export interface UnfinishedSqlSplit {
+interface UnfinishedSqlSplit {
   /** The statements a `;` has ended (as sqlite3_complete would say), empty ones dropped. */
   readonly statements: SqlStatementSpan[];
   /** Where the text after the last ended statement starts. */

@@ -5,7 +5,7 @@
  * recognised so that a keyword or `;` inside any of them never counts.
  */
 
-export type TokenKind = 'word' | 'quoted-identifier' | 'string' | 'number' | 'variable' | 'semicolon' | 'punctuation';
+type TokenKind = 'word' | 'quoted-identifier' | 'string' | 'number' | 'variable' | 'semicolon' | 'punctuation';
 
 export interface Token {
   readonly kind: TokenKind;
@@ -16,13 +16,13 @@ export interface Token {
 }
 
 /** A string, quoted identifier or block comment still open at the end of the text. */
-export interface UnclosedSpan {
+interface UnclosedSpan {
   readonly kind: 'string' | 'quoted-identifier' | 'block-comment';
   /** Offset of its opening quote, bracket or `/*`. */
   readonly start: number;
 }
 
-export interface TokenScan {
+interface TokenScan {
   /** Every token before the end of the text or the unclosed span. */
   readonly tokens: Token[];
   readonly unclosed: UnclosedSpan | undefined;

@@ -22,7 +22,7 @@ export function selectStatusKey(status: StatusValue, key: string): StatusValue {
       throw new HttpError(404, 'NOT_FOUND', `status key not found: ${key}`);
     }
     const record = current as { readonly [key: string]: StatusValue };
-    if (!Object.prototype.hasOwnProperty.call(record, step)) throw new HttpError(404, 'NOT_FOUND', `status key not found: ${key}`);
+    if (!Object.hasOwn(record, step)) throw new HttpError(404, 'NOT_FOUND', `status key not found: ${key}`);
     current = record[step] as StatusValue;
   }
   return current;
@@ -71,7 +71,7 @@ export async function handleLeaderGet(exchange: Exchange, service: ClusterServic
 }
 
 export async function handleLeaderPost(exchange: Exchange, service: ClusterService): Promise<void> {
-  const body = await exchange.readBodyText(exchange.options.maxControlBodyBytes);
+  const body = await exchange.readBodyText(exchange.options.controlBodyBytesMax);
   const id = body.trim().length === 0 ? null : readIdBody(body, 'optional');
   const request = {
     id,
@@ -84,7 +84,7 @@ export async function handleLeaderPost(exchange: Exchange, service: ClusterServi
 }
 
 export async function handleRemove(exchange: Exchange, service: ClusterService): Promise<void> {
-  const body = await exchange.readBodyText(exchange.options.maxControlBodyBytes);
+  const body = await exchange.readBodyText(exchange.options.controlBodyBytesMax);
   const id = readIdBody(body, 'required');
   const request = {
     id,

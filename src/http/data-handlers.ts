@@ -52,7 +52,7 @@ async function readStatements(exchange: Exchange): Promise<Statement[]> {
     if (sql === undefined || sql.trim().length === 0) throw badRequest('query parameter not set');
     return [plainStatement(sql)];
   }
-  const body = await exchange.readBodyText(exchange.options.maxBodyBytes);
+  const body = await exchange.readBodyText(exchange.options.bodyBytesMax);
   return parseStatementsBody(body, exchange.request.headers['content-type'], exchange.options);
 }
 
@@ -62,7 +62,7 @@ function readOptions(exchange: Exchange): ReadOptions {
     level: parameters.level,
     freshnessMs: parameters.freshnessMs,
     freshnessStrict: parameters.freshnessStrict,
-    minIndex: parameters.minIndex,
+    minIndex: parameters.appliedIndexMin,
     linearizableTimeoutMs: parameters.linearizableTimeoutMs,
   };
 }
@@ -79,9 +79,9 @@ function readIdempotencyKey(exchange: Exchange): string | null {
   const header = exchange.request.headers['idempotency-key'];
   if (header === undefined) return null;
   const key = Array.isArray(header) ? header.join(',') : header;
-  const maxBytes = exchange.options.maxIdempotencyKeyBytes;
+  const keyBytesMax = exchange.options.idempotencyKeyBytesMax;
   if (key.length === 0) throw badRequest('Idempotency-Key must not be empty');
-  if (Buffer.byteLength(key) > maxBytes) throw badRequest(`Idempotency-Key longer than ${maxBytes} bytes`);
+  if (Buffer.byteLength(key) > keyBytesMax) throw badRequest(`Idempotency-Key longer than ${keyBytesMax} bytes`);
   if (!/^[\x21-\x7e]+$/.test(key)) throw badRequest('Idempotency-Key must be printable ASCII without spaces');
   return key;
 }

@@ -13,7 +13,8 @@ import { ServiceError, type CallContext } from '../service/service.js';
 
 export class Exchange {
   readonly startedAtMs = performance.now();
-  private readonly disconnect = new AbortController();
+  readonly #disconnect = new AbortController();
+  readonly #metrics: HttpMetrics;
 
   constructor(
     readonly request: IncomingMessage,
@@ -22,11 +23,12 @@ export class Exchange {
     readonly rawQuery: string,
     readonly parameters: QueryParameters,
     readonly options: HttpServerOptions,
-    private readonly metrics: HttpMetrics,
+    metrics: HttpMetrics,
   ) {
+    this.#metrics = metrics;
     // 'close' on the response fires when it is finished or the socket died first.
     response.once('close', () => {
-      if (!response.writableFinished) this.disconnect.abort(new Error('client disconnected'));
+      if (!response.writableFinished) this.#disconnect.abort(new Error('client disconnected'));
     });
   }
 
@@ -38,14 +40,14 @@ export class Exchange {
     return this.parameters.has(key);
   }
 
-  async readBody(maxBytes: number): Promise<Buffer> {
-    const body = await readRequestBody(this.request, maxBytes, () => this.response.writeContinue());
-    this.metrics.bodyReceived(body.length);
+  async readBody(bytesMax: number): Promise<Buffer> {
+    const body = await readRequestBody(this.request, bytesMax, () => this.response.writeContinue());
+    this.#metrics.bodyReceived(body.length);
     return body;
   }
 
-  async readBodyText(maxBytes: number): Promise<string> {
-    return (await this.readBody(maxBytes)).toString('utf8');
+  async readBodyText(bytesMax: number): Promise<string> {
+    return (await this.readBody(bytesMax)).toString('utf8');
   }
 
   /**
@@ -54,9 +56,9 @@ export class Exchange {
    */
   async callService<T>(timeoutMs: number, call: (context: CallContext) => Promise<T>): Promise<T> {
     const deadline = new AbortController();
-    const onDisconnect = (): void => deadline.abort(this.disconnect.signal.reason);
-    if (this.disconnect.signal.aborted) onDisconnect();
-    else this.disconnect.signal.addEventListener('abort', onDisconnect, { once: true });
+    const onDisconnect = (): void => deadline.abort(this.#disconnect.signal.reason);
+    if (this.#disconnect.signal.aborted) onDisconnect();
+    else this.#disconnect.signal.addEventListener('abort', onDisconnect, { once: true });
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -69,7 +71,7 @@ export class Exchange {
       return await Promise.race([call({ signal: deadline.signal }), expired]);
     } finally {
       clearTimeout(timer);
-      this.disconnect.signal.removeEventListener('abort', onDisconnect);
+      this.#disconnect.signal.removeEventListener('abort', onDisconnect);
     }
   }
 

@@ -33,11 +33,11 @@ export type HttpErrorCode =
   | 'INTERNAL'
   /** The request body, or a chunk extension, is larger than the server's bound (413). */
   | 'BODY_TOO_LARGE'
-  /** The request holds more statements than `maxStatements` (413). */
+  /** The request holds more statements than `statementCountMax` (413). */
   | 'TOO_MANY_STATEMENTS'
-  /** The request URL is longer than `maxUrlBytes` (414). */
+  /** The request URL is longer than `urlBytesMax` (414). */
   | 'URL_TOO_LONG'
-  /** The request headers are larger than `maxHeaderBytes` (431). */
+  /** The request headers are larger than `headerBytesMax` (431). */
   | 'HEADERS_TOO_LARGE'
   /** The path exists but not for this method; `Allow` lists the methods (405). */
   | 'METHOD_NOT_ALLOWED'

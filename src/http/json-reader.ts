@@ -6,9 +6,9 @@
  */
 import { parseExactJson, type ExactJsonOptions, type JsonValue } from '../common/exact-json.js';
 
-export { JsonSyntaxError, type JsonObject, type JsonValue } from '../common/exact-json.js';
+export { JsonSyntaxError, type JsonValue } from '../common/exact-json.js';
 
-export const jsonDepthMaxDefault = 64;
+const jsonDepthMaxDefault = 64;
 
 const serverOptions: Omit<ExactJsonOptions, 'nestingDepthMax'> = {
   integers: 'bigint-within-int64',

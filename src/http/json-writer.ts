@@ -32,7 +32,7 @@ export class AssociativeRows {
   ) {}
 }
 
-export interface JsonWriteOptions {
+interface JsonWriteOptions {
   readonly pretty: boolean;
   /** `?blob_array`: BLOBs as arrays of byte values instead of base64. */
   readonly blobAsArray: boolean;
@@ -40,7 +40,7 @@ export interface JsonWriteOptions {
   readonly chunkCharacters: number;
 }
 
-export const jsonChunkCharactersDefault = 64 * 1024;
+const jsonChunkCharactersDefault = 64 * 1024;
 
 /** The whole document as one string (for small bodies and tests). */
 export function writeJsonString(value: JsonOutput, options: Partial<JsonWriteOptions> = {}): string {
@@ -64,26 +64,29 @@ export function* writeJsonChunks(
 
 class JsonWriter {
   pending = '';
+  readonly #options: JsonWriteOptions;
 
-  constructor(private readonly options: JsonWriteOptions) {}
+  constructor(options: JsonWriteOptions) {
+    this.#options = options;
+  }
 
   *writeValue(value: JsonOutput, depth: number): Generator<string, void, undefined> {
-    if (this.pending.length >= this.options.chunkCharacters) {
+    if (this.pending.length >= this.#options.chunkCharacters) {
       yield this.pending;
       this.pending = '';
     }
     if (typeof value !== 'object' || value === null || value instanceof Uint8Array) {
-      this.pending += this.scalar(value, depth);
+      this.pending += this.#scalar(value, depth);
     } else if (value instanceof AssociativeRows) {
-      yield* this.writeAssociativeRows(value, depth);
+      yield* this.#writeAssociativeRows(value, depth);
     } else if (isArray(value)) {
-      yield* this.writeArray(value, depth);
+      yield* this.#writeArray(value, depth);
     } else {
-      yield* this.writeObject(value, depth);
+      yield* this.#writeObject(value, depth);
     }
   }
 
-  private scalar(value: ScalarOutput, depth: number): string {
+  #scalar(value: ScalarOutput, depth: number): string {
     if (value === null) return 'null';
     switch (typeof value) {
       case 'string':
@@ -95,26 +98,26 @@ class JsonWriter {
       case 'boolean':
         return value ? 'true' : 'false';
       default:
-        return this.blob(value, depth);
+        return this.#blob(value, depth);
     }
   }
 
-  private blob(bytes: Uint8Array, depth: number): string {
-    if (this.options.blobAsArray) return this.byteArray(bytes, depth);
+  #blob(bytes: Uint8Array, depth: number): string {
+    if (this.#options.blobAsArray) return this.#byteArray(bytes, depth);
     return `"${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}"`;
   }
 
-  private byteArray(bytes: Uint8Array, depth: number): string {
+  #byteArray(bytes: Uint8Array, depth: number): string {
     if (bytes.length === 0) return '[]';
-    if (!this.options.pretty) return `[${bytes.join(',')}]`;
-    return `[${this.newline(depth + 1)}${bytes.join(`,${this.newline(depth + 1)}`)}${this.newline(depth)}]`;
+    if (!this.#options.pretty) return `[${bytes.join(',')}]`;
+    return `[${this.#newline(depth + 1)}${bytes.join(`,${this.#newline(depth + 1)}`)}${this.#newline(depth)}]`;
   }
 
-  private newline(depth: number): string {
-    return this.options.pretty ? `\n${'    '.repeat(depth)}` : '';
+  #newline(depth: number): string {
+    return this.#options.pretty ? `\n${'    '.repeat(depth)}` : '';
   }
 
-  private *writeArray(items: readonly JsonOutput[], depth: number): Generator<string, void, undefined> {
+  *#writeArray(items: readonly JsonOutput[], depth: number): Generator<string, void, undefined> {
     if (items.length === 0) {
       this.pending += '[]';
       return;
@@ -122,53 +125,53 @@ class JsonWriter {
     this.pending += '[';
     for (let index = 0; index < items.length; index++) {
       if (index > 0) this.pending += ',';
-      this.pending += this.newline(depth + 1);
+      this.pending += this.#newline(depth + 1);
       const item = items[index] as JsonOutput;
       // Rows are arrays of scalars: write them without a generator per value (the hot path).
-      if (isScalarArray(item)) this.appendScalarArray(item, depth + 1);
+      if (isScalarArray(item)) this.#appendScalarArray(item, depth + 1);
       else yield* this.writeValue(item, depth + 1);
-      if (this.pending.length >= this.options.chunkCharacters) {
+      if (this.pending.length >= this.#options.chunkCharacters) {
         yield this.pending;
         this.pending = '';
       }
     }
-    this.pending += `${this.newline(depth)}]`;
+    this.pending += `${this.#newline(depth)}]`;
   }
 
-  private appendScalarArray(items: readonly ScalarOutput[], depth: number): void {
+  #appendScalarArray(items: readonly ScalarOutput[], depth: number): void {
     if (items.length === 0) {
       this.pending += '[]';
       return;
     }
-    const inner = this.newline(depth + 1);
+    const inner = this.#newline(depth + 1);
     let text = '[';
     for (let index = 0; index < items.length; index++) {
       if (index > 0) text += ',';
-      text += inner + this.scalar(items[index] as ScalarOutput, depth + 1);
+      text += inner + this.#scalar(items[index] as ScalarOutput, depth + 1);
     }
-    this.pending += `${text}${this.newline(depth)}]`;
+    this.pending += `${text}${this.#newline(depth)}]`;
   }
 
-  private *writeObject(
+  *#writeObject(
     object: { readonly [key: string]: JsonOutput | undefined },
     depth: number,
   ): Generator<string, void, undefined> {
-    const separator = this.options.pretty ? ': ' : ':';
+    const separator = this.#options.pretty ? ': ' : ':';
     let written = 0;
     this.pending += '{';
     for (const key of Object.keys(object)) {
       const value = object[key];
       if (value === undefined) continue;
       if (written > 0) this.pending += ',';
-      this.pending += `${this.newline(depth + 1)}${JSON.stringify(key)}${separator}`;
+      this.pending += `${this.#newline(depth + 1)}${JSON.stringify(key)}${separator}`;
       yield* this.writeValue(value, depth + 1);
       written++;
     }
-    this.pending += written === 0 ? '}' : `${this.newline(depth)}}`;
+    this.pending += written === 0 ? '}' : `${this.#newline(depth)}}`;
   }
 
   /** Each row is written straight from its array; no row object is built. */
-  private *writeAssociativeRows(value: AssociativeRows, depth: number): Generator<string, void, undefined> {
+  *#writeAssociativeRows(value: AssociativeRows, depth: number): Generator<string, void, undefined> {
     if (value.rows.length === 0) {
       this.pending += '[]';
       return;
@@ -177,32 +180,32 @@ class JsonWriter {
     this.pending += '[';
     for (let index = 0; index < value.rows.length; index++) {
       if (index > 0) this.pending += ',';
-      this.pending += this.newline(depth + 1);
+      this.pending += this.#newline(depth + 1);
       const row = value.rows[index] ?? [];
-      if (isScalarArray(row)) this.appendRowObject(keys, row, depth + 1);
+      if (isScalarArray(row)) this.#appendRowObject(keys, row, depth + 1);
       else yield* this.writeValue(rowObject(value.columns, row), depth + 1);
-      if (this.pending.length >= this.options.chunkCharacters) {
+      if (this.pending.length >= this.#options.chunkCharacters) {
         yield this.pending;
         this.pending = '';
       }
     }
-    this.pending += `${this.newline(depth)}]`;
+    this.pending += `${this.#newline(depth)}]`;
   }
 
-  private appendRowObject(keys: readonly ColumnKey[], row: readonly ScalarOutput[], depth: number): void {
+  #appendRowObject(keys: readonly ColumnKey[], row: readonly ScalarOutput[], depth: number): void {
     if (keys.length === 0) {
       this.pending += '{}';
       return;
     }
-    const inner = this.newline(depth + 1);
-    const separator = this.options.pretty ? ': ' : ':';
+    const inner = this.#newline(depth + 1);
+    const separator = this.#options.pretty ? ': ' : ':';
     let text = '{';
     for (let index = 0; index < keys.length; index++) {
       const key = keys[index] as ColumnKey;
       if (index > 0) text += ',';
-      text += `${inner}${key.quoted}${separator}${this.scalar(row[key.columnIndex] ?? null, depth + 1)}`;
+      text += `${inner}${key.quoted}${separator}${this.#scalar(row[key.columnIndex] ?? null, depth + 1)}`;
     }
-    this.pending += `${text}${this.newline(depth)}}`;
+    this.pending += `${text}${this.#newline(depth)}}`;
   }
 }
 

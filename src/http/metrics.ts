@@ -46,41 +46,41 @@ function escapeLabelValue(text: string): string {
 
 /** Counters the HTTP layer keeps about itself. Bounded: one key per route × status. */
 export class HttpMetrics {
-  private readonly requestCounts = new Map<string, number>();
-  private readonly durationSecondsByRoute = new Map<string, { sum: number; count: number }>();
-  private inFlight = 0;
-  private bodyBytesReceived = 0;
-  private rejectedTooLarge = 0;
+  readonly #requestCounts = new Map<string, number>();
+  readonly #durationSecondsByRoute = new Map<string, { sum: number; count: number }>();
+  #inFlight = 0;
+  #bodyBytesReceived = 0;
+  #rejectedTooLarge = 0;
 
   requestStarted(): void {
-    this.inFlight++;
+    this.#inFlight++;
   }
 
   /** `route` is one of the server's fixed paths or "unknown", so the label set stays bounded. */
   requestFinished(route: string, status: number, durationSeconds: number): void {
-    this.inFlight--;
+    this.#inFlight--;
     const key = `${route}\u0000${status}`;
-    this.requestCounts.set(key, (this.requestCounts.get(key) ?? 0) + 1);
-    const duration = this.durationSecondsByRoute.get(route) ?? { sum: 0, count: 0 };
+    this.#requestCounts.set(key, (this.#requestCounts.get(key) ?? 0) + 1);
+    const duration = this.#durationSecondsByRoute.get(route) ?? { sum: 0, count: 0 };
     duration.sum += durationSeconds;
     duration.count++;
-    this.durationSecondsByRoute.set(route, duration);
+    this.#durationSecondsByRoute.set(route, duration);
   }
 
   bodyReceived(byteCount: number): void {
-    this.bodyBytesReceived += byteCount;
+    this.#bodyBytesReceived += byteCount;
   }
 
   bodyTooLarge(): void {
-    this.rejectedTooLarge++;
+    this.#rejectedTooLarge++;
   }
 
   families(): MetricFamily[] {
-    const requests = [...this.requestCounts].map(([key, count]) => {
+    const requests = [...this.#requestCounts].map(([key, count]) => {
       const [route, status] = key.split('\u0000');
       return { labels: { route: route ?? '', status: status ?? '' }, value: count };
     });
-    const durations = [...this.durationSecondsByRoute];
+    const durations = [...this.#durationSecondsByRoute];
     return [
       {
         name: 'quorumlite_http_request_duration_seconds_sum',
@@ -95,9 +95,9 @@ export class HttpMetrics {
         samples: durations.map(([route, duration]) => ({ labels: { route }, value: duration.count })),
       },
       { name: 'quorumlite_http_requests_total', help: 'HTTP requests answered, by route and status.', type: 'counter', samples: requests },
-      { name: 'quorumlite_http_requests_in_flight', help: 'HTTP requests being handled now.', type: 'gauge', samples: [{ labels: {}, value: this.inFlight }] },
-      { name: 'quorumlite_http_request_body_bytes_total', help: 'Request body bytes read.', type: 'counter', samples: [{ labels: {}, value: this.bodyBytesReceived }] },
-      { name: 'quorumlite_http_bodies_too_large_total', help: 'Requests refused with 413 because the body exceeded maxBodyBytes.', type: 'counter', samples: [{ labels: {}, value: this.rejectedTooLarge }] },
+      { name: 'quorumlite_http_requests_in_flight', help: 'HTTP requests being handled now.', type: 'gauge', samples: [{ labels: {}, value: this.#inFlight }] },
+      { name: 'quorumlite_http_request_body_bytes_total', help: 'Request body bytes read.', type: 'counter', samples: [{ labels: {}, value: this.#bodyBytesReceived }] },
+      { name: 'quorumlite_http_bodies_too_large_total', help: 'Requests refused with 413 because the body exceeded bodyBytesMax.', type: 'counter', samples: [{ labels: {}, value: this.#rejectedTooLarge }] },
     ];
   }
 }

@@ -1,30 +1,30 @@
 /** The HTTP server's bounds and settings, each with its unit last. */
 
-export interface HttpLogger {
+interface HttpLogger {
   error(object: unknown, message: string): void;
 }
 
 export interface HttpServerOptions {
   /** Largest request body of a data endpoint; one byte more is 413. */
-  readonly maxBodyBytes: number;
+  readonly bodyBytesMax: number;
   /** Largest body of a control endpoint (`/leader`, `/remove`). */
-  readonly maxControlBodyBytes: number;
+  readonly controlBodyBytesMax: number;
   /** Most statements in one request; more is 413. */
-  readonly maxStatements: number;
+  readonly statementCountMax: number;
   /** Longest request target (path and query); longer is 414. */
-  readonly maxUrlBytes: number;
+  readonly urlBytesMax: number;
   /** Node's limit on the request line and headers together (431 beyond it). */
-  readonly maxHeaderBytes: number;
+  readonly headerBytesMax: number;
   /** Longest `Idempotency-Key` header. */
-  readonly maxIdempotencyKeyBytes: number;
+  readonly idempotencyKeyBytesMax: number;
   /** Most open client connections; more are refused by the socket layer. */
-  readonly maxConnections: number;
+  readonly connectionCountMax: number;
   /** `timeout` when the client gives none (rqlite: 30 s). */
   readonly defaultTimeoutMs: number;
   /** `linearizable_timeout` when the client gives none (rqlite: 10 s). */
   readonly defaultLinearizableTimeoutMs: number;
   /** Largest duration a client may ask for in any duration parameter. */
-  readonly maxTimeoutMs: number;
+  readonly timeoutMsMax: number;
   /** How long past a request's own timeout the HTTP layer waits for the service. */
   readonly serviceGraceMs: number;
   /** Time allowed to receive the request headers. */
@@ -49,16 +49,16 @@ export interface HttpServerOptions {
 }
 
 export const httpServerDefaults: HttpServerOptions = {
-  maxBodyBytes: 64 * 1024 * 1024,
-  maxControlBodyBytes: 4 * 1024,
-  maxStatements: 100_000,
-  maxUrlBytes: 8 * 1024,
-  maxHeaderBytes: 16 * 1024,
-  maxIdempotencyKeyBytes: 256,
-  maxConnections: 4096,
+  bodyBytesMax: 64 * 1024 * 1024,
+  controlBodyBytesMax: 4 * 1024,
+  statementCountMax: 100_000,
+  urlBytesMax: 8 * 1024,
+  headerBytesMax: 16 * 1024,
+  idempotencyKeyBytesMax: 256,
+  connectionCountMax: 4096,
   defaultTimeoutMs: 30_000,
   defaultLinearizableTimeoutMs: 10_000,
-  maxTimeoutMs: 10 * 60_000,
+  timeoutMsMax: 10 * 60_000,
   serviceGraceMs: 1_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 5 * 60_000,
@@ -73,16 +73,16 @@ export const httpServerDefaults: HttpServerOptions = {
 };
 
 const positiveIntegerKeys = [
-  'maxBodyBytes',
-  'maxControlBodyBytes',
-  'maxStatements',
-  'maxUrlBytes',
-  'maxHeaderBytes',
-  'maxIdempotencyKeyBytes',
-  'maxConnections',
+  'bodyBytesMax',
+  'controlBodyBytesMax',
+  'statementCountMax',
+  'urlBytesMax',
+  'headerBytesMax',
+  'idempotencyKeyBytesMax',
+  'connectionCountMax',
   'defaultTimeoutMs',
   'defaultLinearizableTimeoutMs',
-  'maxTimeoutMs',
+  'timeoutMsMax',
   'headersTimeoutMs',
   'requestTimeoutMs',
   'connectionsCheckingIntervalMs',
@@ -103,11 +103,11 @@ export function resolveHttpServerOptions(partial: Partial<HttpServerOptions>): H
   if (!Number.isSafeInteger(options.serviceGraceMs) || options.serviceGraceMs < 0) {
     throw new RangeError(`HTTP option serviceGraceMs must be a non-negative integer`);
   }
-  if (options.maxUrlBytes >= options.maxHeaderBytes) {
-    throw new RangeError('HTTP option maxUrlBytes must be below maxHeaderBytes (the URL is part of the head)');
+  if (options.urlBytesMax >= options.headerBytesMax) {
+    throw new RangeError('HTTP option urlBytesMax must be below headerBytesMax (the URL is part of the head)');
   }
-  if (options.defaultTimeoutMs > options.maxTimeoutMs) {
-    throw new RangeError('HTTP option defaultTimeoutMs must not exceed maxTimeoutMs');
+  if (options.defaultTimeoutMs > options.timeoutMsMax) {
+    throw new RangeError('HTTP option defaultTimeoutMs must not exceed timeoutMsMax');
   }
   if (options.headersTimeoutMs > options.requestTimeoutMs) {
     throw new RangeError('HTTP option headersTimeoutMs must not exceed requestTimeoutMs');

@@ -7,13 +7,13 @@ import { DurationError, parseDurationMs } from '../common/duration.js';
 import { badRequest } from './http-error.js';
 import type { ReadLevel } from '../service/service.js';
 
-export interface TimeoutDefaults {
+interface TimeoutDefaults {
   /** `timeout` when not given (rqlite: 30 s). */
   readonly timeoutMs: number;
   /** `linearizable_timeout` when not given (rqlite: 10 s). */
   readonly linearizableTimeoutMs: number;
   /** Upper bound on any duration a client may ask the server to wait. */
-  readonly maxTimeoutMs: number;
+  readonly timeoutMsMax: number;
 }
 
 export interface QueryParameters {
@@ -24,7 +24,7 @@ export interface QueryParameters {
   readonly dbTimeoutMs: number | null;
   readonly freshnessMs: number | null;
   readonly freshnessStrict: boolean;
-  readonly minIndex: number | null;
+  readonly appliedIndexMin: number | null;
   readonly level: ReadLevel;
 }
 
@@ -40,7 +40,7 @@ export function parseQueryParameters(rawQuery: string, defaults: TimeoutDefaults
   const durations = new Map<string, number>();
   for (const key of durationKeys) {
     const text = values.get(key);
-    if (text !== undefined) durations.set(key, parseBoundedDuration(key, text, defaults.maxTimeoutMs));
+    if (text !== undefined) durations.set(key, parseBoundedDuration(key, text, defaults.timeoutMsMax));
   }
   if (values.has('freshness_strict') && !values.has('freshness')) {
     throw badRequest('freshness_strict requires freshness');
@@ -53,25 +53,25 @@ export function parseQueryParameters(rawQuery: string, defaults: TimeoutDefaults
     dbTimeoutMs: durations.get('db_timeout') ?? null,
     freshnessMs: durations.get('freshness') ?? null,
     freshnessStrict: values.has('freshness_strict'),
-    minIndex: parseMinIndex(values.get('min_index')),
+    appliedIndexMin: parseAppliedIndexMin(values.get('min_index')),
     level: parseLevel(values.get('level')),
   };
 }
 
-function parseBoundedDuration(key: string, text: string, maxTimeoutMs: number): number {
+function parseBoundedDuration(key: string, text: string, timeoutMsMax: number): number {
   try {
-    return parseDurationMs(text, { durationMsMin: 0, durationMsMax: maxTimeoutMs });
+    return parseDurationMs(text, { durationMsMin: 0, durationMsMax: timeoutMsMax });
   } catch (error) {
     if (!(error instanceof DurationError)) throw error;
     if (error.reason === 'below-minimum') throw badRequest(`${key} must not be negative: ${JSON.stringify(text)}`);
     if (error.reason === 'above-maximum') {
-      throw badRequest(`${key} ${JSON.stringify(text)} exceeds the maximum of ${maxTimeoutMs}ms`);
+      throw badRequest(`${key} ${JSON.stringify(text)} exceeds the maximum of ${timeoutMsMax}ms`);
     }
     throw badRequest(`${key} is not a valid duration: ${JSON.stringify(text)}`);
   }
 }
 
-function parseMinIndex(text: string | undefined): number | null {
+function parseAppliedIndexMin(text: string | undefined): number | null {
   if (text === undefined) return null;
   if (!/^[0-9]{1,16}$/.test(text) || !Number.isSafeInteger(Number(text))) {
     throw badRequest(`min_index is not a valid log index: ${JSON.stringify(text)}`);
@@ -80,7 +80,7 @@ function parseMinIndex(text: string | undefined): number | null {
 }
 
 /** Unknown levels mean weak, as in rqlite. */
-export function parseLevel(text: string | undefined): ReadLevel {
+function parseLevel(text: string | undefined): ReadLevel {
   switch (text?.toLowerCase()) {
     case 'none':
       return 'none';

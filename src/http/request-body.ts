@@ -8,8 +8,8 @@ import type { IncomingMessage } from 'node:http';
 import { badRequest, HttpError } from './http-error.js';
 import { JsonSyntaxError, parseJson, type JsonValue } from './json-reader.js';
 
-export function bodyTooLarge(maxBodyBytes: number): HttpError {
-  return new HttpError(413, 'BODY_TOO_LARGE', `request body too large: the maximum is ${maxBodyBytes} bytes`, {
+function bodyTooLarge(bodyBytesMax: number): HttpError {
+  return new HttpError(413, 'BODY_TOO_LARGE', `request body too large: the maximum is ${bodyBytesMax} bytes`, {
     Connection: 'close',
   });
 }
@@ -17,11 +17,11 @@ export function bodyTooLarge(maxBodyBytes: number): HttpError {
 /** `writeContinue` sends `100 Continue` to a client that asked for it, once the declared size passes. */
 export function readRequestBody(
   request: IncomingMessage,
-  maxBodyBytes: number,
+  bodyBytesMax: number,
   writeContinue: () => void = () => undefined,
 ): Promise<Buffer> {
   const declared = request.headers['content-length'];
-  if (declared !== undefined && Number(declared) > maxBodyBytes) return Promise.reject(bodyTooLarge(maxBodyBytes));
+  if (declared !== undefined && Number(declared) > bodyBytesMax) return Promise.reject(bodyTooLarge(bodyBytesMax));
   if (request.headers.expect?.toLowerCase() === '100-continue') writeContinue();
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -34,11 +34,11 @@ export function readRequestBody(
     };
     const onData = (chunk: Buffer): void => {
       receivedBytes += chunk.length;
-      if (receivedBytes > maxBodyBytes) {
+      if (receivedBytes > bodyBytesMax) {
         // Stop reading but keep the socket: the 413 answer still has to go out.
         cleanup();
         request.pause();
-        reject(bodyTooLarge(maxBodyBytes));
+        reject(bodyTooLarge(bodyBytesMax));
         return;
       }
       chunks.push(chunk);

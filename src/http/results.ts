@@ -21,7 +21,7 @@ export interface ShapeOptions {
 
 type JsonRecord = { [key: string]: JsonOutput | undefined };
 
-export function shapeResult(result: StatementResult, options: ShapeOptions): JsonRecord {
+function shapeResult(result: StatementResult, options: ShapeOptions): JsonRecord {
   const time = options.timings ? nonZero(result.timeSeconds ?? 0) : undefined;
   switch (result.kind) {
     case 'write':

@@ -52,13 +52,13 @@ export function createHttpServer(service: ClusterService, partialOptions: Partia
   const options = resolveHttpServerOptions(partialOptions);
   const metrics = new HttpMetrics();
   const server = createServer({
-    maxHeaderSize: options.maxHeaderBytes,
+    maxHeaderSize: options.headerBytesMax,
     headersTimeout: options.headersTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
     keepAliveTimeout: options.keepAliveTimeoutMs,
     connectionsCheckingInterval: options.connectionsCheckingIntervalMs,
   });
-  server.maxConnections = options.maxConnections;
+  server.maxConnections = options.connectionCountMax;
   let inFlight = 0;
   let idle: (() => void) | null = null;
   const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
@@ -125,8 +125,8 @@ async function dispatch(
   setCommonHeaders(response, options);
   try {
     const target = request.url ?? '/';
-    if (Buffer.byteLength(target) > options.maxUrlBytes) {
-      throw new HttpError(414, 'URL_TOO_LONG', `request URL too long: the maximum is ${options.maxUrlBytes} bytes`);
+    if (Buffer.byteLength(target) > options.urlBytesMax) {
+      throw new HttpError(414, 'URL_TOO_LONG', `request URL too long: the maximum is ${options.urlBytesMax} bytes`);
     }
     const { path, rawQuery } = splitTarget(target);
     const handlers = routes.get(path);
@@ -138,7 +138,7 @@ async function dispatch(
     const parameters = parseQueryParameters(rawQuery, {
       timeoutMs: options.defaultTimeoutMs,
       linearizableTimeoutMs: options.defaultLinearizableTimeoutMs,
-      maxTimeoutMs: options.maxTimeoutMs,
+      timeoutMsMax: options.timeoutMsMax,
     });
     await handler(new Exchange(request, response, path, rawQuery, parameters, options, metrics), service, metrics);
   } catch (error) {

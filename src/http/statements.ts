@@ -16,11 +16,11 @@ import type { JsonValue } from './json-reader.js';
 import { parseJsonBody } from './request-body.js';
 
 /** Deep enough for `[[sql, [bytes…]]]` and `[[sql, {name: [bytes…]}]]`. */
-export const statementJsonDepthMax = 4;
+const statementJsonDepthMax = 4;
 
-export interface StatementLimits {
+interface StatementLimits {
   /** More statements than this in one request is refused with 413. */
-  readonly maxStatements: number;
+  readonly statementCountMax: number;
 }
 
 export function parseStatementsBody(
@@ -33,14 +33,14 @@ export function parseStatementsBody(
   const parsed = parseJsonBody(body, statementJsonDepthMax);
   if (!Array.isArray(parsed)) throw badRequest('invalid JSON body: expected an array of statements');
   if (parsed.length === 0) throw badRequest('no statements');
-  if (parsed.length > limits.maxStatements) {
-    throw new HttpError(413, 'TOO_MANY_STATEMENTS', `too many statements: ${parsed.length} exceeds the maximum of ${limits.maxStatements}`);
+  if (parsed.length > limits.statementCountMax) {
+    throw new HttpError(413, 'TOO_MANY_STATEMENTS', `too many statements: ${parsed.length} exceeds the maximum of ${limits.statementCountMax}`);
   }
   return parsed.map((element, index) => parseStatement(element, index + 1));
 }
 
-export function isPlainText(contentType: string | undefined): boolean {
-  return contentType !== undefined && contentType.trim().toLowerCase().startsWith('text/plain');
+function isPlainText(contentType: string | undefined): boolean {
+  return contentType?.trim().toLowerCase().startsWith('text/plain') === true;
 }
 
 function parsePlainTextBody(body: string): Statement[] {
@@ -98,7 +98,7 @@ function isJsonObject(value: JsonValue): value is { [key: string]: JsonValue } {
 const hexBlobPattern = /^[xX]'((?:[0-9a-fA-F]{2})*)'$/;
 
 /** Map one JSON parameter to the value bound to SQLite (see the header comment). */
-export function toSqlValue(value: JsonValue, where: () => string): SqlValue {
+function toSqlValue(value: JsonValue, where: () => string): SqlValue {
   if (value === null || typeof value === 'boolean' || typeof value === 'number' || typeof value === 'bigint') {
     return value;
   }

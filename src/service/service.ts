@@ -20,7 +20,7 @@
  */
 import type { Statement, StatementResult } from '../state-machine/types.js';
 
-/** rqlite's read consistency levels (DESIGN.md, "The way a read travels"). */
+/** rqlite's read consistency levels (docs/ARCHITECTURE.md, "The way a read travels"). */
 export type ReadLevel = 'none' | 'weak' | 'linearizable' | 'strong' | 'auto';
 
 /** What every data request carries. */
@@ -119,7 +119,7 @@ export interface RemoveRequest {
   readonly forward: boolean;
 }
 
-export type ReadinessCheckName = 'leader' | 'store' | 'sync' | 'db';
+type ReadinessCheckName = 'leader' | 'store' | 'sync' | 'db';
 
 export interface ReadinessRequest {
   /** `?sync`: also wait until this node applied the leader's commit index. */

@@ -13,7 +13,7 @@ const int64Min = -(2n ** 63n);
 const int64Max = 2n ** 63n - 1n;
 
 /** Value tags on the wire. Numbers are fixed forever: old entries must stay readable. */
-export const valueTag = {
+const valueTag = {
   null: 0,
   integer: 1,
   float: 2,
@@ -24,68 +24,63 @@ export const valueTag = {
 } as const;
 
 export class ByteWriter {
-  private buffer: Uint8Array;
-  private view: DataView;
-  private length = 0;
-  private readonly bytesMax: number;
-  private readonly limitError: (bytes: number) => Error;
+  #buffer: Uint8Array;
+  #view: DataView;
+  #length = 0;
+  readonly #bytesMax: number;
+  readonly #limitError: (bytes: number) => Error;
 
   constructor(bytesMax: number, limitError: (bytes: number) => Error) {
     assert(Number.isSafeInteger(bytesMax) && bytesMax > 0, 'bytesMax is a positive integer');
-    this.bytesMax = bytesMax;
-    this.limitError = limitError;
-    this.buffer = new Uint8Array(Math.min(256, bytesMax));
-    this.view = new DataView(this.buffer.buffer);
+    this.#bytesMax = bytesMax;
+    this.#limitError = limitError;
+    this.#buffer = new Uint8Array(Math.min(256, bytesMax));
+    this.#view = new DataView(this.#buffer.buffer);
   }
 
-  private reserve(byteCount: number): number {
-    const offset = this.length;
+  #reserve(byteCount: number): number {
+    const offset = this.#length;
     const needed = offset + byteCount;
-    if (needed > this.bytesMax) throw this.limitError(needed);
-    if (needed > this.buffer.length) {
-      const grown = new Uint8Array(Math.min(this.bytesMax, Math.max(needed, this.buffer.length * 2)));
-      grown.set(this.buffer.subarray(0, offset));
-      this.buffer = grown;
-      this.view = new DataView(grown.buffer);
+    if (needed > this.#bytesMax) throw this.#limitError(needed);
+    if (needed > this.#buffer.length) {
+      const grown = new Uint8Array(Math.min(this.#bytesMax, Math.max(needed, this.#buffer.length * 2)));
+      grown.set(this.#buffer.subarray(0, offset));
+      this.#buffer = grown;
+      this.#view = new DataView(grown.buffer);
     }
-    this.length = needed;
+    this.#length = needed;
     return offset;
   }
 
   u8(value: number): void {
-    const offset = this.reserve(1);
-    this.buffer[offset] = value;
-  }
-
-  u16(value: number): void {
-    const offset = this.reserve(2);
-    this.view.setUint16(offset, value, true);
+    const offset = this.#reserve(1);
+    this.#buffer[offset] = value;
   }
 
   u32(value: number): void {
-    const offset = this.reserve(4);
-    this.view.setUint32(offset, value, true);
+    const offset = this.#reserve(4);
+    this.#view.setUint32(offset, value, true);
   }
 
   i64(value: bigint): void {
-    const offset = this.reserve(8);
-    this.view.setBigInt64(offset, value, true);
+    const offset = this.#reserve(8);
+    this.#view.setBigInt64(offset, value, true);
   }
 
   u64(value: bigint): void {
-    const offset = this.reserve(8);
-    this.view.setBigUint64(offset, value, true);
+    const offset = this.#reserve(8);
+    this.#view.setBigUint64(offset, value, true);
   }
 
   f64(value: number): void {
-    const offset = this.reserve(8);
-    this.view.setFloat64(offset, value, true);
+    const offset = this.#reserve(8);
+    this.#view.setFloat64(offset, value, true);
   }
 
   bytes(value: Uint8Array): void {
     this.u32(value.length);
-    const offset = this.reserve(value.length);
-    this.buffer.set(value, offset);
+    const offset = this.#reserve(value.length);
+    this.#buffer.set(value, offset);
   }
 
   /** Writes UTF-8 with a u32 length prefix. The caller checks well-formedness first. */
@@ -94,7 +89,7 @@ export class ByteWriter {
   }
 
   finish(): Uint8Array {
-    return this.buffer.slice(0, this.length);
+    return this.#buffer.slice(0, this.#length);
   }
 }
 
@@ -112,79 +107,77 @@ export function describeLabel(label: ReadLabel): string {
 const shortCompareBytesMax = 256;
 
 export class ByteReader {
-  private offset = 0;
-  private readonly view: DataView;
-  private readonly buffer: Buffer;
+  #offset = 0;
+  readonly #view: DataView;
+  readonly #buffer: Buffer;
+  readonly #data: Uint8Array;
 
-  constructor(private readonly data: Uint8Array) {
-    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    this.buffer = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  constructor(data: Uint8Array) {
+    this.#data = data;
+    this.#view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    this.#buffer = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   }
 
   get remaining(): number {
-    return this.data.length - this.offset;
+    return this.#data.length - this.#offset;
   }
 
-  private take(byteCount: number, what: ReadLabel): number {
-    if (byteCount > this.data.length - this.offset) {
+  #take(byteCount: number, what: ReadLabel): number {
+    if (byteCount > this.#data.length - this.#offset) {
       throw new StateMachineError('BAD_COMMAND', `truncated command: ${describeLabel(what)} needs ${byteCount} bytes, ${this.remaining} left`);
     }
-    const offset = this.offset;
-    this.offset += byteCount;
+    const offset = this.#offset;
+    this.#offset += byteCount;
     return offset;
   }
 
   u8(what: ReadLabel): number {
-    return this.view.getUint8(this.take(1, what));
-  }
-
-  u16(what: ReadLabel): number {
-    return this.view.getUint16(this.take(2, what), true);
+    return this.#view.getUint8(this.#take(1, what));
   }
 
   u32(what: ReadLabel): number {
-    return this.view.getUint32(this.take(4, what), true);
+    return this.#view.getUint32(this.#take(4, what), true);
   }
 
   i64(what: ReadLabel): bigint {
-    return this.view.getBigInt64(this.take(8, what), true);
+    return this.#view.getBigInt64(this.#take(8, what), true);
   }
 
   /** A signed 64-bit integer as a number when it is safe, else a bigint (no bigint allocated in the common case). */
   integer(what: ReadLabel): number | bigint {
-    const offset = this.take(8, what);
-    const high = this.view.getInt32(offset + 4, true);
-    if (high >= -0x200000 && high < 0x200000) return high * 0x100000000 + this.view.getUint32(offset, true);
-    return this.view.getBigInt64(offset, true);
+    const offset = this.#take(8, what);
+    const high = this.#view.getInt32(offset + 4, true);
+    if (high >= -0x200000 && high < 0x200000) return high * 0x100000000 + this.#view.getUint32(offset, true);
+    return this.#view.getBigInt64(offset, true);
   }
 
   u64(what: ReadLabel): bigint {
-    return this.view.getBigUint64(this.take(8, what), true);
+    return this.#view.getBigUint64(this.#take(8, what), true);
   }
 
   f64(what: ReadLabel): number {
-    return this.view.getFloat64(this.take(8, what), true);
+    return this.#view.getFloat64(this.#take(8, what), true);
   }
 
   /** The offset and length of the next length-prefixed bytes, checked against `bytesMax`. */
-  private span(what: ReadLabel, bytesMax: number): number {
+  #span(what: ReadLabel, bytesMax: number): number {
     const length = this.u32(what);
     if (length > bytesMax) {
       throw new StateMachineError('BAD_COMMAND', `${describeLabel(what)} is ${length} bytes, more than the bound ${bytesMax}`);
     }
-    return this.take(length, what);
+    return this.#take(length, what);
   }
 
   /** A copy: the caller may keep it after the command's buffer is reused. */
   bytes(what: ReadLabel, bytesMax: number): Uint8Array {
-    const start = this.span(what, bytesMax);
-    return this.data.slice(start, this.offset);
+    const start = this.#span(what, bytesMax);
+    return this.#data.slice(start, this.#offset);
   }
 
   /** UTF-8 text, validated. */
   text(what: ReadLabel, bytesMax: number): string {
-    const start = this.span(what, bytesMax);
-    return this.decodeText(what, start, this.offset);
+    const start = this.#span(what, bytesMax);
+    return this.#decodeText(what, start, this.#offset);
   }
 
   /**
@@ -193,29 +186,29 @@ export class ByteReader {
    * batch usually share SQL, and one string keeps its hash cached for cache lookups).
    */
   textSpan(what: ReadLabel, bytesMax: number, previous?: TextSpan): TextSpan {
-    const start = this.span(what, bytesMax);
-    const end = this.offset;
-    if (previous !== undefined && this.equalBytes(previous.start, previous.end, start, end)) {
+    const start = this.#span(what, bytesMax);
+    const end = this.#offset;
+    if (previous !== undefined && this.#equalBytes(previous.start, previous.end, start, end)) {
       return { start, end, text: previous.text };
     }
-    return { start, end, text: this.decodeText(what, start, end) };
+    return { start, end, text: this.#decodeText(what, start, end) };
   }
 
-  private decodeText(what: ReadLabel, start: number, end: number): string {
+  #decodeText(what: ReadLabel, start: number, end: number): string {
     // ASCII is the common case: latin1 decodes it exactly and faster than the UTF-8 decoder.
-    if (isAscii(this.data, start, end)) return this.buffer.toString('latin1', start, end);
-    if (!isUtf8(this.data.subarray(start, end))) {
+    if (isAscii(this.#data, start, end)) return this.#buffer.toString('latin1', start, end);
+    if (!isUtf8(this.#data.subarray(start, end))) {
       throw new StateMachineError('BAD_COMMAND', `${describeLabel(what)} is not valid UTF-8`);
     }
-    return this.buffer.toString('utf8', start, end);
+    return this.#buffer.toString('utf8', start, end);
   }
 
   /** Whether two spans of the command hold the same bytes (a loop for short spans: cheaper than a native call). */
-  private equalBytes(leftStart: number, leftEnd: number, rightStart: number, rightEnd: number): boolean {
+  #equalBytes(leftStart: number, leftEnd: number, rightStart: number, rightEnd: number): boolean {
     const length = leftEnd - leftStart;
     if (length !== rightEnd - rightStart) return false;
-    if (length > shortCompareBytesMax) return this.buffer.compare(this.buffer, leftStart, leftEnd, rightStart, rightEnd) === 0;
-    const data = this.data;
+    if (length > shortCompareBytesMax) return this.#buffer.compare(this.#buffer, leftStart, leftEnd, rightStart, rightEnd) === 0;
+    const data = this.#data;
     for (let offset = 0; offset < length; offset++) {
       if (data[leftStart + offset] !== data[rightStart + offset]) return false;
     }
@@ -251,19 +244,27 @@ export function isWellFormedText(value: string): boolean {
 
 /** Checks a value can go on the wire; throws INVALID_VALUE with `where` in the message. */
 export function checkValue(value: SqlValue, where: string, bytesMax: number): void {
-  if (typeof value === 'string') {
-    if (!isWellFormedText(value)) throw new StateMachineError('INVALID_VALUE', `${where}: text is not valid Unicode (lone surrogate)`);
-    const byteCount = Buffer.byteLength(value, 'utf8');
-    if (byteCount > bytesMax) throw new StateMachineError('COMMAND_TOO_LARGE', `${where}: ${byteCount} bytes, more than the bound ${bytesMax}`);
-  } else if (value instanceof Uint8Array) {
-    if (value.length > bytesMax) throw new StateMachineError('COMMAND_TOO_LARGE', `${where}: ${value.length} bytes, more than the bound ${bytesMax}`);
-  } else if (typeof value === 'bigint') {
-    if (value < int64Min || value > int64Max) throw new StateMachineError('INVALID_VALUE', `${where}: integer ${value} does not fit in 64 bits`);
-  } else if (typeof value === 'number') {
+  if (typeof value === 'string') checkTextValue(value, where, bytesMax);
+  else if (value instanceof Uint8Array) checkByteCount(value.length, where, bytesMax);
+  else if (typeof value === 'bigint') checkInt64(value, where);
+  else if (typeof value === 'number') {
     if (Number.isNaN(value)) throw new StateMachineError('INVALID_VALUE', `${where}: NaN cannot be stored`);
   } else if (value !== null && typeof value !== 'boolean') {
     throw new StateMachineError('INVALID_VALUE', `${where}: unsupported value type ${typeof value}`);
   }
+}
+
+function checkTextValue(value: string, where: string, bytesMax: number): void {
+  if (!isWellFormedText(value)) throw new StateMachineError('INVALID_VALUE', `${where}: text is not valid Unicode (lone surrogate)`);
+  checkByteCount(Buffer.byteLength(value, 'utf8'), where, bytesMax);
+}
+
+function checkByteCount(byteCount: number, where: string, bytesMax: number): void {
+  if (byteCount > bytesMax) throw new StateMachineError('COMMAND_TOO_LARGE', `${where}: ${byteCount} bytes, more than the bound ${bytesMax}`);
+}
+
+function checkInt64(value: bigint, where: string): void {
+  if (value < int64Min || value > int64Max) throw new StateMachineError('INVALID_VALUE', `${where}: integer ${value} does not fit in 64 bits`);
 }
 
 export function writeValue(writer: ByteWriter, value: SqlValue | SqlResultValue): void {

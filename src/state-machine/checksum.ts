@@ -24,7 +24,7 @@ export interface ContentChecksum {
 const laneMask = (1n << 64n) - 1n;
 
 /** SQL text for user objects: not internal, not SQLite's own autoindexes on internal tables. */
-export function userObjectFilterFor(alias: string): string {
+function userObjectFilterFor(alias: string): string {
   const length = internalNamePrefix.length;
   return `substr(${alias}name, 1, ${length}) <> '${internalNamePrefix}' AND substr(${alias}tbl_name, 1, ${length}) <> '${internalNamePrefix}'`;
 }
@@ -56,7 +56,7 @@ function hashCell(hash: Hash, value: unknown): void {
 }
 
 class RowSum {
-  private readonly lanes = [0n, 0n, 0n, 0n];
+  readonly #lanes = [0n, 0n, 0n, 0n];
   rowCount = 0;
 
   add(label: string, cells: readonly unknown[]): void {
@@ -65,14 +65,14 @@ class RowSum {
     for (const cell of cells) hashCell(hash, cell);
     const digest = hash.digest();
     for (let lane = 0; lane < 4; lane++) {
-      this.lanes[lane] = ((this.lanes[lane] as bigint) + digest.readBigUInt64BE(lane * 8)) & laneMask;
+      this.#lanes[lane] = ((this.#lanes[lane] as bigint) + digest.readBigUInt64BE(lane * 8)) & laneMask;
     }
     this.rowCount++;
   }
 
   finish(): string {
     const hash = createHash('sha256');
-    for (const lane of this.lanes) hash.update(lane.toString(16).padStart(16, '0'));
+    for (const lane of this.#lanes) hash.update(lane.toString(16).padStart(16, '0'));
     hash.update(`rows:${this.rowCount}`);
     return hash.digest('hex');
   }

@@ -15,7 +15,7 @@ import type { ReadLabel, TextSpan } from './binary.js';
 import { StateMachineError, assert } from './errors.js';
 import type { Command, SqlValue, Statement } from './types.js';
 
-export const commandMagic = 0x51;
+const commandMagic = 0x51;
 export const commandVersion = 1;
 
 const flagTransaction = 1;
@@ -70,9 +70,9 @@ function checkStatement(statement: Statement, statementIndex: number): void {
   if (parameterCount > commandLimits.parameterCountMax) {
     throw tooLarge(`${where} parameter count`, parameterCount, commandLimits.parameterCountMax);
   }
-  statement.positional.forEach((value, position) =>
-    checkValue(value, `${where} parameter ${position + 1}`, commandLimits.parameterBytesMax),
-  );
+  for (const [position, value] of statement.positional.entries()) {
+    checkValue(value, `${where} parameter ${position + 1}`, commandLimits.parameterBytesMax);
+  }
   for (const name of names) {
     checkText(name, `${where} parameter name`, commandLimits.parameterNameBytesMax);
     checkValue(statement.named[name] as SqlValue, `${where} parameter :${name}`, commandLimits.parameterBytesMax);
@@ -127,16 +127,19 @@ type StatementPart = 'SQL' | 'positional count' | 'parameter' | 'named count' | 
 
 /** A label that reads the decode position only when an error message needs it (a class: no closure per decode). */
 class StatementLabel {
-  constructor(
-    private readonly position: DecodePosition,
-    private readonly part: StatementPart,
-  ) {}
+  readonly #position: DecodePosition;
+  readonly #part: StatementPart;
+
+  constructor(position: DecodePosition, part: StatementPart) {
+    this.#position = position;
+    this.#part = part;
+  }
 
   describe(): string {
-    const where = `statement ${this.position.statement}`;
-    if (this.part === 'parameter') return `${where} parameter ${this.position.parameter}`;
-    if (this.part === 'named parameter') return `${where} parameter :${this.position.parameterName}`;
-    return `${where} ${this.part}`;
+    const where = `statement ${this.#position.statement}`;
+    if (this.#part === 'parameter') return `${where} parameter ${this.#position.parameter}`;
+    if (this.#part === 'named parameter') return `${where} parameter :${this.#position.parameterName}`;
+    return `${where} ${this.#part}`;
   }
 }
 

@@ -2,14 +2,16 @@
  * Opening the three SQLite connections the state machine uses, with the settings the
  * design fixes: the apply connection (WAL, synchronous=NORMAL because the Raft log is the
  * durable record, foreign keys on, overrides registered), the read-only query connection
- * (the real clock, a busy timeout), and the pristine in-memory helper.
+ * (the real clock, a busy timeout), and the pristine in-memory helper; and the
+ * statements prepared on the apply connection for the internal tables.
  */
 import Database from 'better-sqlite3';
 import { StateMachineError } from './errors.js';
 import { internalNamePrefix } from './sql-policy.js';
+import type { StatementRunner } from './statement-runner.js';
 
 export const stateTable = `${internalNamePrefix}state`;
-export const requestsTable = `${internalNamePrefix}requests`;
+const requestsTable = `${internalNamePrefix}requests`;
 
 const internalSchema = [
   `CREATE TABLE IF NOT EXISTS ${stateTable} (id INTEGER PRIMARY KEY, applied_index INTEGER NOT NULL)`,
@@ -63,4 +65,48 @@ export function readAppliedIndex(database: Database.Database): number {
   const value = database.prepare(`SELECT applied_index FROM ${stateTable} WHERE id = 1`).pluck().safeIntegers(true).get();
   if (typeof value !== 'bigint') throw new StateMachineError('BAD_SNAPSHOT', `database has no applied index in ${stateTable}`);
   return Number(value);
+}
+
+interface InternalStatements {
+  readonly begin: Database.Statement;
+  readonly commit: Database.Statement;
+  readonly rollback: Database.Statement;
+  readonly savepoint: Database.Statement;
+  readonly rollbackToSavepoint: Database.Statement;
+  readonly releaseSavepoint: Database.Statement;
+  readonly writeApplied: Database.Statement;
+  readonly lookupRequest: Database.Statement;
+  readonly nextRequestSequence: Database.Statement;
+  readonly recordRequest: Database.Statement;
+  readonly expireRequestsBySequence: Database.Statement;
+  readonly expireRequestsByTime: Database.Statement;
+}
+
+export function prepareInternal(database: Database.Database): InternalStatements {
+  const prepare = (sql: string): Database.Statement => database.prepare(sql).safeIntegers(true);
+  return {
+    begin: prepare('BEGIN IMMEDIATE'),
+    commit: prepare('COMMIT'),
+    rollback: prepare('ROLLBACK'),
+    savepoint: prepare('SAVEPOINT quorumlite_batch'),
+    rollbackToSavepoint: prepare('ROLLBACK TO quorumlite_batch'),
+    releaseSavepoint: prepare('RELEASE quorumlite_batch'),
+    // INSERT OR REPLACE, first in every entry: also sets changes() = 1 and last_insert_rowid() = 1,
+    // so what a statement sees of the connection never depends on the node's history.
+    writeApplied: prepare(`INSERT OR REPLACE INTO ${stateTable}(id, applied_index) VALUES (1, ?)`),
+    lookupRequest: prepare(`SELECT timestamp_ms, result FROM ${requestsTable} WHERE request_id = ?`).raw(true),
+    nextRequestSequence: prepare(`SELECT coalesce(max(sequence), 0) + 1 FROM ${requestsTable}`).pluck(),
+    recordRequest: prepare(`INSERT OR REPLACE INTO ${requestsTable}(request_id, sequence, timestamp_ms, result) VALUES (?, ?, ?, ?)`),
+    expireRequestsBySequence: prepare(`DELETE FROM ${requestsTable} WHERE sequence <= ?`),
+    expireRequestsByTime: prepare(`DELETE FROM ${requestsTable} WHERE timestamp_ms < ?`),
+  };
+}
+
+/** The open connections of a state machine and what is prepared on them. */
+export interface Connections {
+  readonly apply: Database.Database;
+  readonly read: Database.Database;
+  readonly internal: InternalStatements;
+  readonly applyRunner: StatementRunner;
+  readonly readRunner: StatementRunner;
 }

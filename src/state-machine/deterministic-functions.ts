@@ -39,51 +39,54 @@ function isNow(argument: FunctionArgument | undefined): boolean {
 }
 
 export class DeterministicFunctions {
-  private source: TimeAndRandomSource | undefined;
-  private readonly pristineStatements = new Map<string, Database.Statement>();
+  #source: TimeAndRandomSource | undefined;
+  readonly #pristineStatements = new Map<string, Database.Statement>();
+  readonly #pristine: Database.Database;
 
-  constructor(private readonly pristine: Database.Database) {}
+  constructor(pristine: Database.Database) {
+    this.#pristine = pristine;
+  }
 
   /** Every call until `end()` answers from `source`. */
   begin(source: TimeAndRandomSource): void {
-    assert(this.source === undefined, 'one entry at a time');
-    this.source = source;
+    assert(this.#source === undefined, 'one entry at a time');
+    this.#source = source;
   }
 
   end(): void {
-    this.source = undefined;
+    this.#source = undefined;
   }
 
-  private current(): TimeAndRandomSource {
-    assert(this.source !== undefined, 'overridden functions are only called while applying an entry');
-    return this.source;
+  #current(): TimeAndRandomSource {
+    assert(this.#source !== undefined, 'overridden functions are only called while applying an entry');
+    return this.#source;
   }
 
   /** SQLite's own function `name`, on the pristine connection, with these arguments. */
-  private evaluate(name: string, argumentsList: readonly FunctionArgument[]): unknown {
+  #evaluate(name: string, argumentsList: readonly FunctionArgument[]): unknown {
     const key = `${name}/${argumentsList.length}`;
-    let statement = this.pristineStatements.get(key);
+    let statement = this.#pristineStatements.get(key);
     if (statement === undefined) {
       const placeholders = argumentsList.map(() => '?').join(',');
-      statement = this.pristine.prepare(`SELECT ${name}(${placeholders})`).pluck().safeIntegers(true);
-      this.pristineStatements.set(key, statement);
+      statement = this.#pristine.prepare(`SELECT ${name}(${placeholders})`).pluck().safeIntegers(true);
+      this.#pristineStatements.set(key, statement);
     }
     return statement.get(...argumentsList);
   }
 
-  private nowText(): string {
-    return sqliteTimeText(this.current().timestampMs());
+  #nowText(): string {
+    return sqliteTimeText(this.#current().timestampMs());
   }
 
-  private replaceNow(argumentsList: FunctionArgument[], timeValuePositions: readonly number[]): FunctionArgument[] {
+  #replaceNow(argumentsList: FunctionArgument[], timeValuePositions: readonly number[]): FunctionArgument[] {
     const replaced = [...argumentsList];
     for (const position of timeValuePositions) {
-      if (isNow(replaced[position])) replaced[position] = this.nowText();
+      if (isNow(replaced[position])) replaced[position] = this.#nowText();
     }
     return replaced;
   }
 
-  private randomBlob(sizeArgument: null | number | bigint): Buffer {
+  #randomBlob(sizeArgument: null | number | bigint): Buffer {
     let size: bigint;
     if (typeof sizeArgument === 'bigint') size = sizeArgument;
     else if (typeof sizeArgument === 'number' && Number.isFinite(sizeArgument)) size = BigInt(Math.trunc(sizeArgument));
@@ -91,39 +94,39 @@ export class DeterministicFunctions {
     else size = 0n;
     if (size < 1n) size = 1n;
     if (size > BigInt(randomBlobBytesMax)) throw new RangeError(`randomblob(${size}) is over the bound ${randomBlobBytesMax} bytes`);
-    const bytes = this.current().random.nextBytes(Number(size));
+    const bytes = this.#current().random.nextBytes(Number(size));
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   /** Registers the overrides on the apply connection. */
   register(database: Database.Database): void {
-    database.function('random', { deterministic: false }, () => this.current().random.nextSigned());
+    database.function('random', { deterministic: false }, () => this.#current().random.nextSigned());
     database.function('randomblob', { deterministic: false, safeIntegers: true }, (size: FunctionArgument) =>
-      this.randomBlob(size === null || typeof size === 'bigint' || typeof size === 'number' ? size : this.castToInteger(size)),
+      this.#randomBlob(size === null || typeof size === 'bigint' || typeof size === 'number' ? size : this.#castToInteger(size)),
     );
     const dateOptions = { deterministic: true, varargs: true, safeIntegers: true } as const;
     for (const name of timeValueFirst) {
       database.function(name, dateOptions, (...argumentsList: FunctionArgument[]) =>
-        this.evaluate(name, argumentsList.length === 0 ? [this.nowText()] : this.replaceNow(argumentsList, [0])),
+        this.#evaluate(name, argumentsList.length === 0 ? [this.#nowText()] : this.#replaceNow(argumentsList, [0])),
       );
     }
     database.function('strftime', dateOptions, (...argumentsList: FunctionArgument[]) =>
-      this.evaluate('strftime', argumentsList.length === 1 ? [argumentsList[0] ?? null, this.nowText()] : this.replaceNow(argumentsList, [1])),
+      this.#evaluate('strftime', argumentsList.length === 1 ? [argumentsList[0] ?? null, this.#nowText()] : this.#replaceNow(argumentsList, [1])),
     );
     database.function('timediff', dateOptions, (...argumentsList: FunctionArgument[]) =>
-      this.evaluate('timediff', this.replaceNow(argumentsList, [0, 1])),
+      this.#evaluate('timediff', this.#replaceNow(argumentsList, [0, 1])),
     );
-    database.function('current_timestamp', { deterministic: true }, () => this.evaluate('datetime', [this.nowText()]));
-    database.function('current_date', { deterministic: true }, () => this.evaluate('date', [this.nowText()]));
-    database.function('current_time', { deterministic: true }, () => this.evaluate('time', [this.nowText()]));
+    database.function('current_timestamp', { deterministic: true }, () => this.#evaluate('datetime', [this.#nowText()]));
+    database.function('current_date', { deterministic: true }, () => this.#evaluate('date', [this.#nowText()]));
+    database.function('current_time', { deterministic: true }, () => this.#evaluate('time', [this.#nowText()]));
   }
 
   /** SQLite's own text/blob → integer conversion (leading digits, as sqlite3_value_int64). */
-  private castToInteger(value: FunctionArgument): bigint {
-    let statement = this.pristineStatements.get('cast-integer');
+  #castToInteger(value: FunctionArgument): bigint {
+    let statement = this.#pristineStatements.get('cast-integer');
     if (statement === undefined) {
-      statement = this.pristine.prepare('SELECT CAST(? AS INTEGER)').pluck().safeIntegers(true);
-      this.pristineStatements.set('cast-integer', statement);
+      statement = this.#pristine.prepare('SELECT CAST(? AS INTEGER)').pluck().safeIntegers(true);
+      this.#pristineStatements.set('cast-integer', statement);
     }
     return (statement.get(value) ?? 0n) as bigint;
   }
@@ -132,16 +135,15 @@ export class DeterministicFunctions {
 /** An entry's own time and seed: what every node sees while applying it. */
 export class EntrySource implements TimeAndRandomSource {
   readonly random: SplitMix64;
+  readonly #entryTimestampMs: number;
 
-  constructor(
-    private readonly entryTimestampMs: number,
-    seed: bigint,
-  ) {
+  constructor(entryTimestampMs: number, seed: bigint) {
+    this.#entryTimestampMs = entryTimestampMs;
     this.random = new SplitMix64(seed);
   }
 
   timestampMs(): number {
-    return this.entryTimestampMs;
+    return this.#entryTimestampMs;
   }
 }
 

@@ -15,7 +15,7 @@ export function userTables(database: Database.Database): string[] {
 }
 
 /** An SQL literal for one cell: reals keep a decimal point, blobs are X'…'. */
-export function sqlLiteral(value: unknown): string {
+function sqlLiteral(value: unknown): string {
   if (value === null) return 'NULL';
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'number') {

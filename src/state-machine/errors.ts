@@ -2,10 +2,9 @@
  * Errors the state machine throws. Callers branch on `code`; the halted error is its own
  * class because the runtime must stop applying (never skip) when it sees one.
  */
+import type { ApplyOutcome } from './types.js';
 
-import type { ApplyOutcome } from './state-machine.js';
-
-export type StateMachineErrorCode =
+type StateMachineErrorCode =
   /** A command's bytes are not a valid command (bad version, truncated, over a bound). */
   | 'BAD_COMMAND'
   /** A command to encode breaks a bound or holds a value that cannot be encoded. */

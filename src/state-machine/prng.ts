@@ -6,16 +6,16 @@ const golden = 0x9e3779b97f4a7c15n;
 const mask64 = (1n << 64n) - 1n;
 
 export class SplitMix64 {
-  private state: bigint;
+  #state: bigint;
 
   constructor(seed: bigint) {
-    this.state = seed & mask64;
+    this.#state = seed & mask64;
   }
 
   /** The next unsigned 64-bit value. */
   next(): bigint {
-    this.state = (this.state + golden) & mask64;
-    let mixed = this.state;
+    this.#state = (this.#state + golden) & mask64;
+    let mixed = this.#state;
     mixed = ((mixed ^ (mixed >> 30n)) * 0xbf58476d1ce4e5b9n) & mask64;
     mixed = ((mixed ^ (mixed >> 27n)) * 0x94d049bb133111ebn) & mask64;
     return mixed ^ (mixed >> 31n);

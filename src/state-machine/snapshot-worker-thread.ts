@@ -11,7 +11,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
 /** Copy a live database into a snapshot file and rename it into place. */
-export interface WriteSnapshotTask {
+interface WriteSnapshotTask {
   readonly kind: 'write';
   /** The live database, opened read-only here. */
   readonly sourcePath: string;
@@ -24,7 +24,7 @@ export interface WriteSnapshotTask {
 }
 
 /** Copy a shipped snapshot beside the database, check it and make it durable. */
-export interface StageSnapshotTask {
+interface StageSnapshotTask {
   readonly kind: 'stage';
   readonly sourcePath: string;
   readonly targetPath: string;

@@ -37,7 +37,7 @@ function refuse(message: string): never {
 }
 
 /** Splits one request statement into SQLite statements, turning tokenizer errors into refusals. */
-export function splitForPolicy(sql: string): SqlStatementText[] {
+function splitForPolicy(sql: string): SqlStatementText[] {
   try {
     return splitSqlStatements(sql);
   } catch (error) {
@@ -99,23 +99,27 @@ function checkTokens(tokens: readonly Token[], purpose: SqlPurpose): void {
   for (let position = 0; position < tokens.length; position++) {
     const token = tokens[position] as Token;
     if (token.kind === 'word' && token.text === 'LOAD_EXTENSION') refuse('load_extension is not allowed');
-    if (purpose === 'read') continue;
-    if (isName(token) && token.text.toUpperCase().startsWith(internalNamePrefixUpper)) {
-      refuse(`names starting with ${internalNamePrefix} are reserved for quorumlite's internal tables`);
-    }
-    if (token.kind !== 'word') continue;
-    if (token.text === 'ROLLBACK') {
-      refuse('ROLLBACK conflict resolution would undo the whole replicated entry; use ABORT or FAIL');
-    }
-    if (token.text === 'TOTAL_CHANGES') refuse('total_changes() depends on the connection, not the data; not allowed in writes');
-    if ((token.text === 'TEMP' || token.text === 'TEMPORARY') && tokens[position + 1]?.text === '.') {
-      refuse('the temp schema belongs to one connection and vanishes on restart; not allowed in writes');
-    }
+    if (purpose !== 'read') checkWriteToken(token, tokens[position + 1]);
+  }
+}
+
+/** Anywhere in a write: no internal table names, no ROLLBACK conflict resolution, no total_changes(), no temp schema. */
+function checkWriteToken(token: Token, next: Token | undefined): void {
+  if (isName(token) && token.text.toUpperCase().startsWith(internalNamePrefixUpper)) {
+    refuse(`names starting with ${internalNamePrefix} are reserved for quorumlite's internal tables`);
+  }
+  if (token.kind !== 'word') return;
+  if (token.text === 'ROLLBACK') {
+    refuse('ROLLBACK conflict resolution would undo the whole replicated entry; use ABORT or FAIL');
+  }
+  if (token.text === 'TOTAL_CHANGES') refuse('total_changes() depends on the connection, not the data; not allowed in writes');
+  if ((token.text === 'TEMP' || token.text === 'TEMPORARY') && next?.text === '.') {
+    refuse('the temp schema belongs to one connection and vanishes on restart; not allowed in writes');
   }
 }
 
 /** Throws REFUSED_SQL if one SQLite statement may not run for `purpose`. */
-export function checkStatementText(statement: SqlStatementText, purpose: SqlPurpose): void {
+function checkStatementText(statement: SqlStatementText, purpose: SqlPurpose): void {
   checkLeadingKeyword(statement.tokens, purpose);
   checkTokens(statement.tokens, purpose);
 }

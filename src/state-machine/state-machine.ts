@@ -15,71 +15,31 @@
  * The applied index and the request dedup table live inside the database and change in
  * the same transaction as the entry's statements, so a crash never applies an entry twice.
  */
-import Database from 'better-sqlite3';
-import { existsSync, renameSync, statSync } from 'node:fs';
+import type Database from 'better-sqlite3';
+import { existsSync, renameSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { contentChecksum } from './checksum.js';
 import type { ContentChecksum } from './checksum.js';
 import { dumpLines, userTables } from './dump.js';
-import { fsyncDirectory, fsyncFileAsync, removeIfPresent } from './files.js';
+import { fsyncDirectory, removeIfPresent } from './files.js';
 import { stageSnapshotInWorker, writeSnapshotInWorker } from './snapshot-worker.js';
 import { decodeCommand } from './command-codec.js';
 import {
-  assertUtcTimeZone, openApplyConnection, openPristineConnection, openReadConnection, readAppliedIndex,
-  requestsTable, stateTable,
+  assertUtcTimeZone, openApplyConnection, openPristineConnection, openReadConnection, prepareInternal, readAppliedIndex,
+  type Connections,
 } from './connections.js';
-import { DeterministicFunctions, EntrySource, localSource } from './deterministic-functions.js';
-import type { TimeAndRandomSource } from './deterministic-functions.js';
+import { DeterministicFunctions, localSource } from './deterministic-functions.js';
+import { beginEntryTransaction, EntryExecutor, TransactionLostError } from './entry-execution.js';
 import { StateMachineError, StateMachineHaltedError, assert } from './errors.js';
-import { decodeResults, encodeResults } from './result-codec.js';
+import { resolveSettings, type RestoreStep, type StateMachineOptions, type StateMachineSettings } from './options.js';
 import { StatementRunner, isEnvironmentalError } from './statement-runner.js';
-import type { Command, Statement, StatementResult } from './types.js';
+import type { ApplyOutcome, Command, Statement, StatementResult } from './types.js';
 
-/** Test-only modes replace the entry's time and seed with a local clock, or with SQLite's own functions. */
-export type DeterminismMode = 'entry' | 'local-clock' | 'sqlite-builtin';
-
-export interface StateMachineOptions {
-  /** The database file. Created if missing. */
-  readonly path: string;
-  /** Prepared statements cached on each connection. */
-  readonly statementCacheCountMax?: number;
-  /** Request ids remembered; the oldest is forgotten beyond this. Must be equal on every node. */
-  readonly dedupRequestCountMax?: number;
-  /** A request id is forgotten once an entry's timestamp is this much newer. Must be equal on every node. */
-  readonly dedupWindowMs?: number;
-  /** Rows one statement's result may hold; more is an error result. Must be equal on every node. */
-  readonly resultRowCountMax?: number;
-  /** Fill `timeSeconds` in apply() results (the answer to the client; stored results never carry it). */
-  readonly timings?: boolean;
-  /** How long a read waits for a lock. */
-  readonly readerBusyTimeoutMs?: number;
-  /** Test-only: anything but 'entry' breaks replication. */
-  readonly determinism?: DeterminismMode;
-  /** Test-only, with determinism 'local-clock': this node's clock and process seed. */
-  readonly localClock?: () => number;
-  readonly localSeed?: bigint;
-  /** Test-only: called after each durable step of restore(), to crash there. */
-  readonly onRestoreStep?: (step: RestoreStep) => void;
-}
-
-/** The steps of restore(), in order; a crash after any of them leaves the old or the new database. */
-export type RestoreStep = 'staged' | 'closed' | 'wal-removed' | 'renamed';
-
-export interface SnapshotInfo {
+interface SnapshotInfo {
   /** The applied index the snapshot file holds. */
   readonly appliedIndex: number;
   readonly bytes: number;
-}
-
-export interface ApplyOutcome {
-  readonly entryIndex: number;
-  /** One per statement that ran (a transaction stops at its first error). */
-  readonly results: readonly StatementResult[];
-  /** The request id was seen before: these are the first execution's results; nothing ran. */
-  readonly deduplicated: boolean;
-  /** The entry was at or below the applied index (replay after a crash): nothing ran. */
-  readonly skipped: boolean;
 }
 
 export interface BatchEntry {
@@ -88,13 +48,7 @@ export interface BatchEntry {
   readonly data: Uint8Array;
 }
 
-export const deferredViolationMessage =
-  'FOREIGN KEY or other deferred constraint failed at commit: every statement of this request was rolled back';
-
-/** Thrown inside a batch when a statement's ROLLBACK ended the shared transaction, or its COMMIT hit a deferred violation. */
-class TransactionLostError extends Error {}
-
-export interface StateMachineStatus {
+interface StateMachineStatus {
   readonly path: string;
   readonly sqliteVersion: string;
   readonly appliedIndex: number;
@@ -106,113 +60,52 @@ export interface StateMachineStatus {
 /** Entries one applyBatch() call may carry (the runtime hands over one Ready's committed entries). */
 export const applyBatchEntryCountMax = 10_000;
 
-export const stateMachineDefaults = {
-  statementCacheCountMax: 256,
-  dedupRequestCountMax: 100_000,
-  dedupWindowMs: 60 * 60 * 1000,
-  readerBusyTimeoutMs: 5_000,
-  resultRowCountMax: 1_000_000,
-} as const;
-
-interface InternalStatements {
-  readonly begin: Database.Statement;
-  readonly commit: Database.Statement;
-  readonly rollback: Database.Statement;
-  readonly savepoint: Database.Statement;
-  readonly rollbackToSavepoint: Database.Statement;
-  readonly releaseSavepoint: Database.Statement;
-  readonly writeApplied: Database.Statement;
-  readonly lookupRequest: Database.Statement;
-  readonly nextRequestSequence: Database.Statement;
-  readonly recordRequest: Database.Statement;
-  readonly expireRequestsBySequence: Database.Statement;
-  readonly expireRequestsByTime: Database.Statement;
-}
-
-function prepareInternal(database: Database.Database): InternalStatements {
-  const prepare = (sql: string): Database.Statement => database.prepare(sql).safeIntegers(true);
-  return {
-    begin: prepare('BEGIN IMMEDIATE'),
-    commit: prepare('COMMIT'),
-    rollback: prepare('ROLLBACK'),
-    savepoint: prepare('SAVEPOINT quorumlite_batch'),
-    rollbackToSavepoint: prepare('ROLLBACK TO quorumlite_batch'),
-    releaseSavepoint: prepare('RELEASE quorumlite_batch'),
-    // INSERT OR REPLACE, first in every entry: also sets changes() = 1 and last_insert_rowid() = 1,
-    // so what a statement sees of the connection never depends on the node's history.
-    writeApplied: prepare(`INSERT OR REPLACE INTO ${stateTable}(id, applied_index) VALUES (1, ?)`),
-    lookupRequest: prepare(`SELECT timestamp_ms, result FROM ${requestsTable} WHERE request_id = ?`).raw(true),
-    nextRequestSequence: prepare(`SELECT coalesce(max(sequence), 0) + 1 FROM ${requestsTable}`).pluck(),
-    recordRequest: prepare(`INSERT OR REPLACE INTO ${requestsTable}(request_id, sequence, timestamp_ms, result) VALUES (?, ?, ?, ?)`),
-    expireRequestsBySequence: prepare(`DELETE FROM ${requestsTable} WHERE sequence <= ?`),
-    expireRequestsByTime: prepare(`DELETE FROM ${requestsTable} WHERE timestamp_ms < ?`),
-  };
-}
-
-interface Connections {
-  readonly apply: Database.Database;
-  readonly read: Database.Database;
-  readonly internal: InternalStatements;
-  readonly applyRunner: StatementRunner;
-  readonly readRunner: StatementRunner;
-}
-
 export class SqliteStateMachine {
   readonly path: string;
-  private readonly settings: Required<Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path' | 'onRestoreStep'>>;
-  private readonly onRestoreStep: ((step: RestoreStep) => void) | undefined;
-  private readonly pristine: Database.Database;
-  private readonly functions: DeterministicFunctions | undefined;
-  private readonly localSource: TimeAndRandomSource | undefined;
-  private connections: Connections | undefined;
-  private appliedIndexValue = 0;
-  private haltReason: string | undefined;
-  private closed = false;
+  readonly #settings: StateMachineSettings;
+  readonly #onRestoreStep: ((step: RestoreStep) => void) | undefined;
+  readonly #pristine: Database.Database;
+  readonly #functions: DeterministicFunctions | undefined;
+  readonly #executor: EntryExecutor;
+  #connections: Connections | undefined;
+  #appliedIndexValue = 0;
+  #haltReason: string | undefined;
+  #closed = false;
   /** Inside applyBatch: a lost transaction must restart the batch one entry at a time. */
-  private batching = false;
+  #batching = false;
   /** Between restore()'s start and its swap: applying entries then is a programmer error. */
-  private restoring = false;
+  #restoring = false;
   readonly sqliteVersion: string;
 
   constructor(options: StateMachineOptions) {
     this.path = options.path;
-    this.onRestoreStep = options.onRestoreStep;
+    this.#onRestoreStep = options.onRestoreStep;
     // A restore that crashed before its rename left the old database in place: drop the staging copy.
-    removeIfPresent(this.stagingPath);
-    this.settings = {
-      statementCacheCountMax: options.statementCacheCountMax ?? stateMachineDefaults.statementCacheCountMax,
-      dedupRequestCountMax: options.dedupRequestCountMax ?? stateMachineDefaults.dedupRequestCountMax,
-      dedupWindowMs: options.dedupWindowMs ?? stateMachineDefaults.dedupWindowMs,
-      readerBusyTimeoutMs: options.readerBusyTimeoutMs ?? stateMachineDefaults.readerBusyTimeoutMs,
-      resultRowCountMax: options.resultRowCountMax ?? stateMachineDefaults.resultRowCountMax,
-      determinism: options.determinism ?? 'entry',
-      timings: options.timings ?? false,
-    };
-    assert(this.settings.dedupRequestCountMax >= 1, 'dedupRequestCountMax is at least 1');
-    assert(this.settings.dedupWindowMs >= 0, 'dedupWindowMs is not negative');
-    this.pristine = openPristineConnection();
-    this.functions = this.settings.determinism === 'sqlite-builtin' ? undefined : new DeterministicFunctions(this.pristine);
-    this.localSource =
-      this.settings.determinism === 'local-clock'
-        ? localSource(options.localClock ?? Date.now, options.localSeed ?? 0n)
-        : undefined;
+    removeIfPresent(this.#stagingPath);
+    this.#settings = resolveSettings(options);
+    assert(this.#settings.dedupRequestCountMax >= 1, 'dedupRequestCountMax is at least 1');
+    assert(this.#settings.dedupWindowMs >= 0, 'dedupWindowMs is not negative');
+    this.#pristine = openPristineConnection();
+    this.#functions = this.#settings.determinism === 'sqlite-builtin' ? undefined : new DeterministicFunctions(this.#pristine);
+    const localClockSource = this.#settings.determinism === 'local-clock' ? localSource(options.localClock ?? Date.now, options.localSeed ?? 0n) : undefined;
+    this.#executor = new EntryExecutor(this.#settings, this.#functions, localClockSource);
     try {
-      assertUtcTimeZone(this.pristine);
-      this.sqliteVersion = this.pristine.prepare('SELECT sqlite_version()').pluck().get() as string;
-      this.connections = this.openConnections();
+      assertUtcTimeZone(this.#pristine);
+      this.sqliteVersion = this.#pristine.prepare('SELECT sqlite_version()').pluck().get() as string;
+      this.#connections = this.#openConnections();
     } catch (error) {
-      this.pristine.close();
+      this.#pristine.close();
       throw error;
     }
   }
 
-  private openConnections(): Connections {
+  #openConnections(): Connections {
     const apply = openApplyConnection(this.path);
     try {
-      this.functions?.register(apply);
-      const read = openReadConnection(this.path, this.settings.readerBusyTimeoutMs);
-      const runnerOptions = { statementCacheCountMax: this.settings.statementCacheCountMax, resultRowCountMax: this.settings.resultRowCountMax };
-      this.appliedIndexValue = readAppliedIndex(apply);
+      this.#functions?.register(apply);
+      const read = openReadConnection(this.path, this.#settings.readerBusyTimeoutMs);
+      const runnerOptions = { statementCacheCountMax: this.#settings.statementCacheCountMax, resultRowCountMax: this.#settings.resultRowCountMax };
+      this.#appliedIndexValue = readAppliedIndex(apply);
       return {
         apply,
         read,
@@ -226,9 +119,9 @@ export class SqliteStateMachine {
     }
   }
 
-  protected closeConnections(): void {
-    const connections = this.connections;
-    this.connections = undefined;
+  #closeConnections(): void {
+    const connections = this.#connections;
+    this.#connections = undefined;
     try {
       connections?.read.close();
     } finally {
@@ -236,40 +129,41 @@ export class SqliteStateMachine {
     }
   }
 
-  protected reopenConnections(): void {
-    this.closeConnections();
-    this.connections = this.openConnections();
+  #reopenConnections(): void {
+    this.#closeConnections();
+    this.#connections = this.#openConnections();
   }
 
-  private open(): Connections {
-    if (this.closed) throw new StateMachineError('CLOSED', 'the state machine is closed');
-    if (this.connections === undefined) {
+  #open(): Connections {
+    if (this.#closed) throw new StateMachineError('CLOSED', 'the state machine is closed');
+    if (this.#connections === undefined) {
       // Only after a halt whose reopen failed; the next apply() tries to reopen again.
-      throw new StateMachineError('UNAVAILABLE', `the database is not open: ${this.haltReason ?? 'unknown reason'}`);
+      throw new StateMachineError('UNAVAILABLE', `the database is not open: ${this.#haltReason ?? 'unknown reason'}`);
     }
-    return this.connections;
+    return this.#connections;
   }
 
   get appliedIndex(): number {
-    return this.appliedIndexValue;
+    return this.#appliedIndexValue;
   }
 
   get healthy(): boolean {
-    return this.haltReason === undefined;
+    return this.#haltReason === undefined;
   }
 
   status(): StateMachineStatus {
     return {
       path: this.path,
       sqliteVersion: this.sqliteVersion,
-      appliedIndex: this.appliedIndexValue,
+      appliedIndex: this.#appliedIndexValue,
       healthy: this.healthy,
-      haltReason: this.haltReason,
+      haltReason: this.#haltReason,
     };
   }
 
-  get readDatabase(): Database.Database {
-    return this.open().read;
+  /** For tests: statements held in the apply connection's prepared-statement cache. */
+  get cachedApplyStatementCount(): number {
+    return this.#open().applyRunner.cachedStatementCount;
   }
 
   /**
@@ -278,7 +172,7 @@ export class SqliteStateMachine {
    * on an environmental failure; the entry is then not applied.
    */
   apply(index: number, data: Uint8Array): ApplyOutcome {
-    const skipped = this.skipIfApplied(index);
+    const skipped = this.#skipIfApplied(index);
     if (skipped !== undefined) return skipped;
     if (data.length === 0) return this.applyNoop(index);
     let command: Command;
@@ -286,24 +180,14 @@ export class SqliteStateMachine {
       command = decodeCommand(data);
     } catch (error) {
       if (!(error instanceof StateMachineError)) throw error;
-      throw this.halt(index, 'BAD_COMMAND', error);
+      throw this.#halt(index, 'BAD_COMMAND', error);
     }
-    return this.inEntryTransaction(
+    return this.#inEntryTransaction(
       index,
       index,
-      (connections) => this.executeCommand(connections, index, command),
-      (connections) => this.recordDeferredViolation(connections, index, command),
+      (connections) => this.#executor.execute(connections, index, command, this.#batching),
+      (connections) => this.#executor.deferredViolation(connections, index, command),
     );
-  }
-
-  /**
-   * The entry's statements broke a deferred constraint, detected only at COMMIT: the entry's
-   * statements are undone and every one reports it (SQLite cannot say which one did it).
-   */
-  private recordDeferredViolation(connections: Connections, index: number, command: Command): ApplyOutcome {
-    const results: StatementResult[] = command.statements.map(() => ({ kind: 'error', error: deferredViolationMessage }));
-    if (command.requestId !== undefined) this.recordRequest(connections, command.requestId, command.timestampMs, results);
-    return { entryIndex: index, results, deduplicated: false, skipped: false };
   }
 
   /**
@@ -319,14 +203,14 @@ export class SqliteStateMachine {
     }
     const firstEntry = entries[0];
     if (firstEntry === undefined) return [];
-    if (this.closed) throw new StateMachineError('CLOSED', 'the state machine is closed');
-    assert(!this.restoring, 'no entries apply while a restore is in progress');
-    if (!this.healthy) this.recover(firstEntry.index);
-    const pending = entries.filter((item) => item.index > this.appliedIndexValue);
+    if (this.#closed) throw new StateMachineError('CLOSED', 'the state machine is closed');
+    assert(!this.#restoring, 'no entries apply while a restore is in progress');
+    if (!this.healthy) this.#recover(firstEntry.index);
+    const pending = entries.filter((item) => item.index > this.#appliedIndexValue);
     const skipped = entries.slice(0, entries.length - pending.length).map((item) => this.apply(item.index, item.data));
     if (pending.length <= 1) return [...skipped, ...pending.map((item) => this.apply(item.index, item.data))];
     pending.forEach((item, position) => {
-      if (item.index !== this.appliedIndexValue + 1 + position) assert(false, `batch entry ${item.index} follows ${this.appliedIndexValue + position}`);
+      if (item.index !== this.#appliedIndexValue + 1 + position) assert(false, `batch entry ${item.index} follows ${this.#appliedIndexValue + position}`);
     });
     const commands: (Command | undefined)[] = [];
     for (const item of pending) {
@@ -338,80 +222,80 @@ export class SqliteStateMachine {
         commands.push(decodeCommand(item.data));
       } catch (error) {
         if (!(error instanceof StateMachineError)) throw error;
-        const halted = this.halt(item.index, 'BAD_COMMAND', error);
-        this.haltReason = undefined;
+        const halted = this.#halt(item.index, 'BAD_COMMAND', error);
+        this.#haltReason = undefined;
         const appliedBefore = this.applyBatch(pending.slice(0, commands.length));
-        this.haltReason = halted.message;
+        this.#haltReason = halted.message;
         halted.outcomesBefore = [...skipped, ...appliedBefore];
         throw halted;
       }
     }
-    return [...skipped, ...this.applyDecodedBatch(pending, commands)];
+    return [...skipped, ...this.#applyDecodedBatch(pending, commands)];
   }
 
-  private applyDecodedBatch(pending: readonly BatchEntry[], commands: readonly (Command | undefined)[]): ApplyOutcome[] {
+  #applyDecodedBatch(pending: readonly BatchEntry[], commands: readonly (Command | undefined)[]): ApplyOutcome[] {
     const first = pending[0] as BatchEntry;
-    this.batching = true;
+    this.#batching = true;
     try {
-      return this.inEntryTransaction(first.index, pending[pending.length - 1]?.index as number, (connections) =>
+      return this.#inEntryTransaction(first.index, pending[pending.length - 1]?.index as number, (connections) =>
         pending.map((item, position) => {
           if (position > 0) connections.internal.writeApplied.run(BigInt(item.index));
           const command = commands[position];
           if (command === undefined) return { entryIndex: item.index, results: [], deduplicated: false, skipped: false };
-          return this.executeCommand(connections, item.index, command);
+          return this.#executor.execute(connections, item.index, command, this.#batching);
         }),
       );
     } catch (error) {
       if (!(error instanceof TransactionLostError)) throw error;
       // A statement's ROLLBACK ended the shared transaction, or COMMIT hit a deferred
       // constraint violation: nothing of the batch committed; apply one at a time instead.
-      this.batching = false;
+      this.#batching = false;
       return pending.map((item) => this.apply(item.index, item.data));
     } finally {
-      this.batching = false;
+      this.#batching = false;
     }
   }
 
   /** Advances the applied index without running anything: a no-op or membership-change entry. */
   applyNoop(index: number): ApplyOutcome {
-    const skipped = this.skipIfApplied(index);
+    const skipped = this.#skipIfApplied(index);
     if (skipped !== undefined) return skipped;
-    return this.inEntryTransaction(index, index, () => ({ entryIndex: index, results: [], deduplicated: false, skipped: false }));
+    return this.#inEntryTransaction(index, index, () => ({ entryIndex: index, results: [], deduplicated: false, skipped: false }));
   }
 
-  private skipIfApplied(index: number): ApplyOutcome | undefined {
-    if (this.closed) throw new StateMachineError('CLOSED', 'the state machine is closed');
-    assert(!this.restoring, 'no entries apply while a restore is in progress');
+  #skipIfApplied(index: number): ApplyOutcome | undefined {
+    if (this.#closed) throw new StateMachineError('CLOSED', 'the state machine is closed');
+    assert(!this.#restoring, 'no entries apply while a restore is in progress');
     assert(Number.isSafeInteger(index) && index > 0, 'entry index is a positive integer');
-    if (!this.healthy) this.recover(index);
-    if (index <= this.appliedIndexValue) return { entryIndex: index, results: [], deduplicated: false, skipped: true };
-    if (index !== this.appliedIndexValue + 1) {
-      assert(false, `entry ${index} follows applied index ${this.appliedIndexValue}`);
+    if (!this.healthy) this.#recover(index);
+    if (index <= this.#appliedIndexValue) return { entryIndex: index, results: [], deduplicated: false, skipped: true };
+    if (index !== this.#appliedIndexValue + 1) {
+      assert(false, `entry ${index} follows applied index ${this.#appliedIndexValue}`);
     }
     return undefined;
   }
 
   /** Runs entries firstIndex..lastIndex in one transaction; the applied index moves only on commit. */
-  private inEntryTransaction<Outcome>(
+  #inEntryTransaction<Outcome>(
     firstIndex: number,
     lastIndex: number,
     work: (connections: Connections) => Outcome,
     onDeferredViolation?: (connections: Connections) => Outcome,
   ): Outcome {
     assert(this.healthy, 'entries apply only while healthy');
-    const connections = this.open();
+    const connections = this.#open();
     try {
-      this.beginEntryTransaction(connections, firstIndex);
+      beginEntryTransaction(connections, firstIndex);
       const outcome = work(connections);
-      if (!this.commitUnlessDeferredViolation(connections)) {
+      if (!this.#commitUnlessDeferredViolation(connections)) {
         if (onDeferredViolation === undefined) throw new TransactionLostError();
-        return this.inEntryTransaction(firstIndex, lastIndex, onDeferredViolation);
+        return this.#inEntryTransaction(firstIndex, lastIndex, onDeferredViolation);
       }
-      this.appliedIndexValue = lastIndex;
+      this.#appliedIndexValue = lastIndex;
       return outcome;
     } catch (error) {
-      this.rollbackQuietly(connections);
-      if (isEnvironmentalError(error)) throw this.halt(firstIndex, error.code, error);
+      this.#rollbackQuietly(connections);
+      if (isEnvironmentalError(error)) throw this.#halt(firstIndex, error.code, error);
       throw error;
     }
   }
@@ -420,19 +304,19 @@ export class SqliteStateMachine {
    * COMMIT, or — when a DEFERRABLE INITIALLY DEFERRED constraint is violated at commit, a
    * deterministic SQL outcome — roll back and return false. Anything else propagates.
    */
-  private commitUnlessDeferredViolation(connections: Connections): boolean {
+  #commitUnlessDeferredViolation(connections: Connections): boolean {
     try {
       connections.internal.commit.run();
       return true;
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (!(error instanceof Error) || error.name !== 'SqliteError' || typeof code !== 'string' || !code.startsWith('SQLITE_CONSTRAINT')) throw error;
-      this.rollbackQuietly(connections);
+      this.#rollbackQuietly(connections);
       return false;
     }
   }
 
-  private rollbackQuietly(connections: Connections): void {
+  #rollbackQuietly(connections: Connections): void {
     if (!connections.apply.inTransaction) return;
     try {
       connections.internal.rollback.run();
@@ -441,10 +325,10 @@ export class SqliteStateMachine {
     }
   }
 
-  private halt(index: number, code: string, cause: unknown): StateMachineHaltedError {
+  #halt(index: number, code: string, cause: unknown): StateMachineHaltedError {
     const detail = cause instanceof Error ? cause.message : String(cause);
     const error = new StateMachineHaltedError(index, code, detail, { cause });
-    this.haltReason = error.message;
+    this.#haltReason = error.message;
     return error;
   }
 
@@ -453,117 +337,14 @@ export class SqliteStateMachine {
    * applied index from the database, the only authority on what committed (a commit that
    * reported an I/O error may still have reached the disk; the entry is then skipped).
    */
-  private recover(index: number): void {
+  #recover(index: number): void {
     try {
-      this.reopenConnections();
+      this.#reopenConnections();
     } catch (error) {
       const code = isEnvironmentalError(error) ? error.code : 'REOPEN_FAILED';
-      throw this.halt(index, code, error);
+      throw this.#halt(index, code, error);
     }
-    this.haltReason = undefined;
-  }
-
-  private sourceFor(command: Command): TimeAndRandomSource {
-    if (this.localSource !== undefined) return this.localSource;
-    return new EntrySource(command.timestampMs, command.seed);
-  }
-
-  private executeCommand(connections: Connections, index: number, command: Command): ApplyOutcome {
-    const requestId = command.requestId;
-    if (requestId !== undefined) {
-      const stored = this.lookupRequest(connections, requestId, command.timestampMs);
-      if (stored !== undefined) return { entryIndex: index, results: stored, deduplicated: true, skipped: false };
-    }
-    this.functions?.begin(this.sourceFor(command));
-    let results: StatementResult[];
-    try {
-      results = command.transaction
-        ? this.runTransaction(connections, index, command.statements)
-        : this.runEach(connections, index, command.statements);
-    } finally {
-      this.functions?.end();
-    }
-    if (requestId !== undefined) this.recordRequest(connections, requestId, command.timestampMs, results);
-    return { entryIndex: index, results, deduplicated: false, skipped: false };
-  }
-
-  private runEach(connections: Connections, index: number, statements: readonly Statement[]): StatementResult[] {
-    const results: StatementResult[] = [];
-    for (const statement of statements) {
-      const result = connections.applyRunner.run(statement, this.settings.timings);
-      results.push(result);
-      // Only a failing statement can end the transaction (ROLLBACK conflict resolution).
-      if (result.kind === 'error' && !connections.apply.inTransaction) this.restartAfterRollback(connections, index, results);
-    }
-    return results;
-  }
-
-  /**
-   * Runs a `transaction` command: all of its statements or none. In a batch, earlier
-   * entries share the SQLite transaction, so a savepoint marks where this entry starts.
-   * Alone (apply()), the entry's transaction holds only its applied-index write before
-   * these statements, so a failing statement rolls the whole transaction back and starts
-   * it again: the same database, without two savepoint statements on every entry.
-   */
-  private runTransaction(connections: Connections, index: number, statements: readonly Statement[]): StatementResult[] {
-    const results: StatementResult[] = [];
-    const withSavepoint = this.batching;
-    if (withSavepoint) connections.internal.savepoint.run();
-    for (const statement of statements) {
-      const result = connections.applyRunner.run(statement, this.settings.timings);
-      results.push(result);
-      if (result.kind !== 'error') continue;
-      if (!connections.apply.inTransaction) {
-        this.restartAfterRollback(connections, index, results);
-        return results;
-      }
-      if (withSavepoint) {
-        connections.internal.rollbackToSavepoint.run();
-        connections.internal.releaseSavepoint.run();
-      } else {
-        connections.internal.rollback.run();
-        this.beginEntryTransaction(connections, index);
-      }
-      return results;
-    }
-    if (withSavepoint) connections.internal.releaseSavepoint.run();
-    return results;
-  }
-
-  /** BEGIN and the applied-index write, first in every entry's transaction. */
-  private beginEntryTransaction(connections: Connections, index: number): void {
-    connections.internal.begin.run();
-    connections.internal.writeApplied.run(BigInt(index));
-  }
-
-  /**
-   * A statement's ROLLBACK conflict resolution (from a schema created before quorumlite
-   * refused it) ended the entry's transaction. Deterministically: everything before it is
-   * undone and reported so, and the entry continues in a new transaction.
-   */
-  private restartAfterRollback(connections: Connections, index: number, results: StatementResult[]): void {
-    if (this.batching) throw new TransactionLostError();
-    const failedPosition = results.length - 1;
-    for (let position = 0; position < failedPosition; position++) {
-      results[position] = { kind: 'error', error: `rolled back by statement ${failedPosition}'s ROLLBACK conflict resolution` };
-    }
-    this.beginEntryTransaction(connections, index);
-  }
-
-  private lookupRequest(connections: Connections, requestId: string, timestampMs: number): StatementResult[] | undefined {
-    const row = connections.internal.lookupRequest.get(requestId) as [bigint, Uint8Array] | undefined;
-    if (row === undefined) return undefined;
-    const [storedTimestampMs, encoded] = row;
-    if (Number(storedTimestampMs) < timestampMs - this.settings.dedupWindowMs) return undefined;
-    return decodeResults(encoded);
-  }
-
-  private recordRequest(connections: Connections, requestId: string, timestampMs: number, results: readonly StatementResult[]): void {
-    const internal = connections.internal;
-    const sequence = internal.nextRequestSequence.get() as bigint;
-    internal.recordRequest.run(requestId, sequence, BigInt(timestampMs), encodeResults(results));
-    internal.expireRequestsBySequence.run(sequence - BigInt(this.settings.dedupRequestCountMax));
-    internal.expireRequestsByTime.run(BigInt(timestampMs - this.settings.dedupWindowMs));
+    this.#haltReason = undefined;
   }
 
   /**
@@ -573,7 +354,7 @@ export class SqliteStateMachine {
    * (the log path then reports its error deterministically).
    */
   isReadOnly(statement: Statement): boolean {
-    return this.open().readRunner.isReadOnly(statement.sql);
+    return this.#open().readRunner.isReadOnly(statement.sql);
   }
 
   /**
@@ -582,7 +363,7 @@ export class SqliteStateMachine {
    * statements see one snapshot of the database.
    */
   query(statements: readonly Statement[], options: { readonly transaction?: boolean; readonly timings?: boolean } = {}): StatementResult[] {
-    const connections = this.open();
+    const connections = this.#open();
     const timings = options.timings ?? false;
     if (!options.transaction) return statements.map((statement) => connections.readRunner.run(statement, timings));
     connections.read.exec('BEGIN');
@@ -593,27 +374,27 @@ export class SqliteStateMachine {
     }
   }
 
-  private get stagingPath(): string {
+  get #stagingPath(): string {
     return `${this.path}.restore`;
   }
 
   /** The content checksum at the applied index (read in one read transaction). */
   checksum(): ContentChecksum {
-    return contentChecksum(this.open().read);
+    return contentChecksum(this.#open().read);
   }
 
   userTables(): string[] {
-    return userTables(this.open().read);
+    return userTables(this.#open().read);
   }
 
   /** The sqlite3-style dump of `tables` (all user tables when omitted), internal tables excluded. */
   dumpLines(tables?: readonly string[]): Generator<string> {
-    this.open();
+    this.#open();
     return dumpLines(this.path, tables);
   }
 
   dump(tables?: readonly string[]): string {
-    return [...this.dumpLines(tables)].join('\n') + '\n';
+    return `${[...this.dumpLines(tables)].join('\n')}\n`;
   }
 
   /**
@@ -624,29 +405,12 @@ export class SqliteStateMachine {
    * measures the event-loop block against online backup() and VACUUM INTO on the main thread).
    */
   async snapshot(toPath: string): Promise<SnapshotInfo> {
-    this.open();
+    this.#open();
     const partialPath = `${toPath}.partial`;
     removeIfPresent(partialPath);
     try {
-      const appliedIndex = await writeSnapshotInWorker(this.path, partialPath, toPath, this.settings.readerBusyTimeoutMs);
+      const appliedIndex = await writeSnapshotInWorker(this.path, partialPath, toPath, this.#settings.readerBusyTimeoutMs);
       return { appliedIndex, bytes: (await stat(toPath)).size };
-    } catch (error) {
-      removeIfPresent(partialPath);
-      throw error;
-    }
-  }
-
-  /** The previous snapshot method, kept for the benchmark's comparison: online backup() from the apply connection. */
-  async snapshotWithBackupApi(toPath: string): Promise<SnapshotInfo> {
-    const partialPath = `${toPath}.partial`;
-    removeIfPresent(partialPath);
-    try {
-      await this.open().apply.backup(partialPath);
-      const appliedIndex = sealSnapshotFile(partialPath);
-      await fsyncFileAsync(partialPath);
-      renameSync(partialPath, toPath);
-      fsyncDirectory(dirname(toPath));
-      return { appliedIndex, bytes: statSync(toPath).size };
     } catch (error) {
       removeIfPresent(partialPath);
       throw error;
@@ -661,49 +425,49 @@ export class SqliteStateMachine {
    * The caller applies no entries until it resolves (asserted).
    */
   async restore(fromPath: string): Promise<SnapshotInfo> {
-    this.open();
-    assert(!this.restoring, 'one restore at a time');
+    this.#open();
+    assert(!this.#restoring, 'one restore at a time');
     if (!existsSync(fromPath)) throw new StateMachineError('BAD_SNAPSHOT', `no snapshot file at ${fromPath}`);
-    this.restoring = true;
+    this.#restoring = true;
     try {
-      removeIfPresent(this.stagingPath);
+      removeIfPresent(this.#stagingPath);
       let appliedIndex: number;
       try {
-        appliedIndex = await stageSnapshotInWorker(fromPath, this.stagingPath);
+        appliedIndex = await stageSnapshotInWorker(fromPath, this.#stagingPath);
       } catch (error) {
-        removeIfPresent(this.stagingPath);
+        removeIfPresent(this.#stagingPath);
         throw error;
       }
-      this.onRestoreStep?.('staged');
-      this.swapInStagedDatabase();
-      assert(this.appliedIndexValue === appliedIndex, 'the restored database holds the snapshot index');
+      this.#onRestoreStep?.('staged');
+      this.#swapInStagedDatabase();
+      assert(this.#appliedIndexValue === appliedIndex, 'the restored database holds the snapshot index');
       return { appliedIndex, bytes: (await stat(this.path)).size };
     } finally {
-      this.restoring = false;
+      this.#restoring = false;
     }
   }
 
   /** The synchronous, crash-safe part of restore(): after it the new database is open. */
-  private swapInStagedDatabase(): void {
-    checkpointFully(this.open().apply);
-    this.closeConnections();
-    this.onRestoreStep?.('closed');
+  #swapInStagedDatabase(): void {
+    checkpointFully(this.#open().apply);
+    this.#closeConnections();
+    this.#onRestoreStep?.('closed');
     removeIfPresent(`${this.path}-wal`);
     removeIfPresent(`${this.path}-shm`);
     fsyncDirectory(dirname(this.path));
-    this.onRestoreStep?.('wal-removed');
-    renameSync(this.stagingPath, this.path);
+    this.#onRestoreStep?.('wal-removed');
+    renameSync(this.#stagingPath, this.path);
     fsyncDirectory(dirname(this.path));
-    this.onRestoreStep?.('renamed');
-    this.connections = this.openConnections();
-    this.haltReason = undefined;
+    this.#onRestoreStep?.('renamed');
+    this.#connections = this.#openConnections();
+    this.#haltReason = undefined;
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closeConnections();
-    this.pristine.close();
-    this.closed = true;
+    if (this.#closed) return;
+    this.#closeConnections();
+    this.#pristine.close();
+    this.#closed = true;
   }
 }
 
@@ -712,28 +476,5 @@ function checkpointFully(database: Database.Database): void {
   const [result] = database.pragma('wal_checkpoint(TRUNCATE)') as { busy: number | bigint }[];
   if (result === undefined || Number(result.busy) !== 0) {
     throw new StateMachineError('BAD_ENVIRONMENT', 'could not checkpoint the WAL before restore; the old database is untouched');
-  }
-}
-
-/**
- * Checks a snapshot file and turns it into a self-contained rollback-journal database (no
- * WAL beside it), returning its applied index. Throws BAD_SNAPSHOT if it is not one of ours.
- */
-function sealSnapshotFile(path: string): number {
-  if (!existsSync(path)) throw new StateMachineError('BAD_SNAPSHOT', `no snapshot file at ${path}`);
-  let database: Database.Database;
-  try {
-    database = new Database(path, { fileMustExist: true });
-  } catch (error) {
-    throw new StateMachineError('BAD_SNAPSHOT', `cannot open snapshot ${path}: ${String(error)}`, { cause: error });
-  }
-  try {
-    database.pragma('journal_mode = DELETE');
-    return readAppliedIndex(database);
-  } catch (error) {
-    if (error instanceof StateMachineError) throw error;
-    throw new StateMachineError('BAD_SNAPSHOT', `snapshot ${path} is not a quorumlite database: ${String(error)}`, { cause: error });
-  } finally {
-    database.close();
   }
 }

@@ -54,7 +54,7 @@ function bindArguments(statement: Statement | undefined): BoundArguments {
   if (statement === undefined) return [];
   const positional = statement.positional;
   const bound: (BindValue | Record<string, BindValue>)[] = [];
-  for (let position = 0; position < positional.length; position++) bound.push(toBindValue(positional[position] as SqlValue));
+  for (const value of positional) bound.push(toBindValue(value));
   if (hasNamedParameters(statement)) {
     const named: Record<string, BindValue> = {};
     for (const name of Object.keys(statement.named)) named[name] = toBindValue(statement.named[name] as SqlValue);
@@ -91,7 +91,7 @@ function toResultValue(value: unknown): SqlResultValue {
 /** Keywords after which a non-returning statement changed rows (the rest report nothing). */
 const rowChangingKeywords = new Set(['INSERT', 'UPDATE', 'DELETE', 'REPLACE', 'WITH', 'VALUES', 'SELECT']);
 
-export interface StatementRunnerOptions {
+interface StatementRunnerOptions {
   readonly purpose: SqlPurpose;
   /** Prepared statements kept; the oldest is dropped beyond this. */
   readonly statementCacheCountMax: number;
@@ -108,54 +108,55 @@ interface PreparedPart {
 }
 
 export class StatementRunner {
-  private readonly cache = new Map<string, PreparedPart>();
+  readonly #cache = new Map<string, PreparedPart>();
   /** Policy verdicts by SQL text (a pure function of the text), bounded like the statement cache. */
-  private readonly checkedSql = new Map<string, readonly SqlStatementText[]>();
-  private lastInsertRowid: Database.Statement | undefined;
+  readonly #checkedSql = new Map<string, readonly SqlStatementText[]>();
+  #lastInsertRowid: Database.Statement | undefined;
   /**
    * The last request statement that was one SQLite statement, and its prepared statement:
    * a request repeating one statement (a batch of INSERTs) skips both cache lookups. Both
    * are pure functions of the text on this connection, so the memo never goes stale.
    */
-  private lastSingleSql: string | undefined;
-  private lastSinglePrepared: PreparedPart | undefined;
+  #lastSingleSql: string | undefined;
+  #lastSinglePrepared: PreparedPart | undefined;
+  readonly #database: Database.Database;
+  readonly #options: StatementRunnerOptions;
 
-  constructor(
-    private readonly database: Database.Database,
-    private readonly options: StatementRunnerOptions,
-  ) {
+  constructor(database: Database.Database, options: StatementRunnerOptions) {
+    this.#database = database;
+    this.#options = options;
     assert(options.statementCacheCountMax >= 1, 'statement cache holds at least one statement');
     assert(options.resultRowCountMax >= 1, 'a result holds at least one row');
   }
 
   get cachedStatementCount(): number {
-    return this.cache.size;
+    return this.#cache.size;
   }
 
-  private prepare(part: SqlStatementText): PreparedPart {
-    const cached = this.cache.get(part.sql);
+  #prepare(part: SqlStatementText): PreparedPart {
+    const cached = this.#cache.get(part.sql);
     if (cached !== undefined) return cached;
-    const statement = this.database.prepare(part.sql);
+    const statement = this.#database.prepare(part.sql);
     // Rows keep 64-bit precision; a write's lastInsertRowid is read as a number and
     // re-read exactly in the rare case it is beyond 2^53 (cheaper than a bigint per write).
     statement.safeIntegers(statement.reader);
     if (statement.reader) statement.raw(true);
     const keyword = part.tokens[0]?.text ?? '';
     const prepared = { statement, reader: statement.reader, readonly: statement.readonly, reportsWrite: rowChangingKeywords.has(keyword) };
-    this.cache.set(part.sql, prepared);
-    if (this.cache.size > this.options.statementCacheCountMax) {
-      this.cache.delete(this.cache.keys().next().value as string);
+    this.#cache.set(part.sql, prepared);
+    if (this.#cache.size > this.#options.statementCacheCountMax) {
+      this.#cache.delete(this.#cache.keys().next().value as string);
     }
     return prepared;
   }
 
-  private check(sql: string): readonly SqlStatementText[] {
-    const cached = this.checkedSql.get(sql);
+  #check(sql: string): readonly SqlStatementText[] {
+    const cached = this.#checkedSql.get(sql);
     if (cached !== undefined) return cached;
-    const parts = checkSql(sql, this.options.purpose);
-    this.checkedSql.set(sql, parts);
-    if (this.checkedSql.size > this.options.statementCacheCountMax) {
-      this.checkedSql.delete(this.checkedSql.keys().next().value as string);
+    const parts = checkSql(sql, this.#options.purpose);
+    this.#checkedSql.set(sql, parts);
+    if (this.#checkedSql.size > this.#options.statementCacheCountMax) {
+      this.#checkedSql.delete(this.#checkedSql.keys().next().value as string);
     }
     return parts;
   }
@@ -166,7 +167,7 @@ export class StatementRunner {
    */
   isReadOnly(sql: string): boolean {
     try {
-      return this.check(sql).every((part) => this.prepare(part).readonly);
+      return this.#check(sql).every((part) => this.#prepare(part).readonly);
     } catch (error) {
       if (isStatementError(error)) return false;
       throw error;
@@ -179,25 +180,25 @@ export class StatementRunner {
    * answer to the client only: never stored, never compared across nodes).
    */
   run(statement: Statement, timings = false): StatementResult {
-    if (!timings) return this.runUntimed(statement);
+    if (!timings) return this.#runUntimed(statement);
     const startMs = performance.now();
-    const result = this.runUntimed(statement);
+    const result = this.#runUntimed(statement);
     return { ...result, timeSeconds: (performance.now() - startMs) / 1000 };
   }
 
-  private runUntimed(statement: Statement): StatementResult {
+  #runUntimed(statement: Statement): StatementResult {
     try {
-      if (statement.sql === this.lastSingleSql && this.lastSinglePrepared !== undefined) return this.runPrepared(this.lastSinglePrepared, statement);
-      const parts = this.check(statement.sql);
+      if (statement.sql === this.#lastSingleSql && this.#lastSinglePrepared !== undefined) return this.#runPrepared(this.#lastSinglePrepared, statement);
+      const parts = this.#check(statement.sql);
       if (parts.length === 1) {
-        const prepared = this.prepare(parts[0] as SqlStatementText);
-        this.lastSingleSql = statement.sql;
-        this.lastSinglePrepared = prepared;
-        return this.runPrepared(prepared, statement);
+        const prepared = this.#prepare(parts[0] as SqlStatementText);
+        this.#lastSingleSql = statement.sql;
+        this.#lastSinglePrepared = prepared;
+        return this.#runPrepared(prepared, statement);
       }
       if (statement.positional.length > 0 || hasNamedParameters(statement)) return { kind: 'error', error: 'parameters need exactly one SQL statement per request statement' };
       let result: StatementResult = { kind: 'empty' };
-      for (const part of parts) result = this.runPrepared(this.prepare(part), undefined);
+      for (const part of parts) result = this.#runPrepared(this.#prepare(part), undefined);
       return result;
     } catch (error) {
       if (isStatementError(error)) return { kind: 'error', error: error.message };
@@ -206,15 +207,15 @@ export class StatementRunner {
   }
 
   /** Runs one prepared SQLite statement with `statement`'s arguments (none when undefined). */
-  private runPrepared(prepared: PreparedPart, statement: Statement | undefined): StatementResult {
-    if (this.options.purpose === 'read' && !prepared.readonly) {
+  #runPrepared(prepared: PreparedPart, statement: Statement | undefined): StatementResult {
+    if (this.#options.purpose === 'read' && !prepared.readonly) {
       return { kind: 'error', error: 'attempt to change the database in a query: send writes to /db/execute' };
     }
     if (prepared.reader) {
       const rows: SqlResultValue[][] = [];
       for (const row of prepared.statement.iterate(...bindArguments(statement)) as IterableIterator<unknown[]>) {
-        if (rows.length === this.options.resultRowCountMax) {
-          return { kind: 'error', error: `result has more than ${this.options.resultRowCountMax} rows (resultRowCountMax)` };
+        if (rows.length === this.#options.resultRowCountMax) {
+          return { kind: 'error', error: `result has more than ${this.#options.resultRowCountMax} rows (resultRowCountMax)` };
         }
         rows.push(row.map(toResultValue));
       }
@@ -228,12 +229,12 @@ export class StatementRunner {
     }
     const info = runWrite(prepared.statement, statement);
     if (!prepared.reportsWrite) return { kind: 'empty' };
-    return { kind: 'write', lastInsertId: this.exactLastInsertId(info.lastInsertRowid), rowsAffected: info.changes };
+    return { kind: 'write', lastInsertId: this.#exactLastInsertId(info.lastInsertRowid), rowsAffected: info.changes };
   }
 
-  private exactLastInsertId(reported: number | bigint): number | bigint {
+  #exactLastInsertId(reported: number | bigint): number | bigint {
     if (typeof reported === 'number' && Number.isSafeInteger(reported)) return reported;
-    this.lastInsertRowid ??= this.database.prepare('SELECT last_insert_rowid()').pluck().safeIntegers(true);
-    return normalizeInteger(this.lastInsertRowid.get() as bigint);
+    this.#lastInsertRowid ??= this.#database.prepare('SELECT last_insert_rowid()').pluck().safeIntegers(true);
+    return normalizeInteger(this.#lastInsertRowid.get() as bigint);
   }
 }

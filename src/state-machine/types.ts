@@ -50,3 +50,14 @@ export type StatementResult =
   | { readonly kind: 'empty'; readonly timeSeconds?: number }
   /** A SQL error: deterministic, identical on every node, a result rather than a failure. */
   | { readonly kind: 'error'; readonly error: string; readonly timeSeconds?: number };
+
+/** What applying one entry did. */
+export interface ApplyOutcome {
+  readonly entryIndex: number;
+  /** One per statement that ran (a transaction stops at its first error). */
+  readonly results: readonly StatementResult[];
+  /** The request id was seen before: these are the first execution's results; nothing ran. */
+  readonly deduplicated: boolean;
+  /** The entry was at or below the applied index (replay after a crash): nothing ran. */
+  readonly skipped: boolean;
+}

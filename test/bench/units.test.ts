@@ -233,7 +233,7 @@ test('an HTTP answer of exactly responseBytesMax bytes is read; one byte more (c
   const bodies = new Map<string, Buffer>([
     ['/exact', Buffer.alloc(responseBytesMax, 'x')],
     ['/over', Buffer.alloc(responseBytesMax + 1, 'x')],
-    ['/over-multibyte', Buffer.from('é'.repeat(responseBytesMax / 2) + 'x')],
+    ['/over-multibyte', Buffer.from(`${'é'.repeat(responseBytesMax / 2)}x`)],
   ]);
   const server = createServer((request, response) => response.end(bodies.get(request.url ?? '') ?? Buffer.alloc(0)));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -9,7 +9,7 @@ import { idempotencyKeyCharactersMax } from '../../src/client/client.js';
 import { closedPortUrl, sendJson, startFakeNode, type FakeNode } from './helpers/fake-node.js';
 import { startMiniRqlite, type MiniRqlite } from './helpers/mini-rqlite.js';
 
-const fastRetry = { initialDelayMs: 1, maxDelayMs: 10 };
+const fastRetry = { initialDelayMs: 1, delayMsMax: 10 };
 
 function clientFor(nodes: string[], extra: Partial<ClientConfig> = {}) {
   return createClient({ nodes, discoverNodes: false, retry: fastRetry, ...extra });
@@ -394,7 +394,7 @@ describe('failover', () => {
     const fakeTime = { nowMs: 0 };
     const client = clientFor([down.url, await closedPortUrl()], {
       deadlineMs: 300,
-      retry: { initialDelayMs: 1, maxDelayMs: 50 },
+      retry: { initialDelayMs: 1, delayMsMax: 50 },
       random: () => 0.9,
       clock: { now: () => fakeTime.nowMs },
       sleep: async (delayMs) => {
@@ -503,19 +503,19 @@ describe('transfers', () => {
 });
 
 describe('bounds and close', () => {
-  it('queues up to maxQueued beyond maxInFlight and refuses the next with QUEUE_FULL', async () => {
+  it('queues up to queuedCountMax beyond inFlightCountMax and refuses the next with QUEUE_FULL', async () => {
     const held: (() => void)[] = [];
     const slow = await startFakeNode((_request, response) => {
       held.push(() => sendJson(response, 200, { results: [{ columns: ['1'], types: [''], values: [[1]] }] }));
     });
-    const client = clientFor([slow.url], { maxInFlight: 2, maxQueued: 1 });
+    const client = clientFor([slow.url], { inFlightCountMax: 2, queuedCountMax: 1 });
     try {
       const accepted = [client.query('SELECT 1'), client.query('SELECT 1'), client.query('SELECT 1')];
       const refused = await rejection(client.query('SELECT 1'));
       assert.equal(refused.code, 'QUEUE_FULL');
       // Bounded wait for the two running requests to reach the server.
       for (let turn = 0; turn < 200 && held.length < 2; turn += 1) await new Promise((resolve) => setTimeout(resolve, 10));
-      assert.equal(held.length, 2, 'only maxInFlight requests reach the server');
+      assert.equal(held.length, 2, 'only inFlightCountMax requests reach the server');
       for (let turn = 0; turn < 200 && held.length < 3; turn += 1) {
         held.shift()?.();
         await new Promise((resolve) => setTimeout(resolve, 10));
@@ -551,7 +551,7 @@ describe('bounds and close', () => {
       await assert.rejects(client.execute('x'.repeat(17)), { code: 'BODY_TOO_LARGE' });
       assert.throws(() => createClient({ nodes: [] }), { code: 'INVALID_ARGUMENT' });
       assert.throws(() => createClient({ nodes: ['ftp://x'] }), { code: 'INVALID_ARGUMENT' });
-      assert.throws(() => createClient({ nodes: ['http://a'], maxInFlight: 0 }), { code: 'INVALID_ARGUMENT' });
+      assert.throws(() => createClient({ nodes: ['http://a'], inFlightCountMax: 0 }), { code: 'INVALID_ARGUMENT' });
     } finally {
       await client.close();
     }

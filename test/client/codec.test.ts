@@ -48,7 +48,11 @@ describe('encodeStatements', () => {
       { sql: 'INSERT INTO t VALUES (:name)', args: { ':name': 'fiona' } },
       { sql: 'INSERT INTO t VALUES (?, :v)', args: [2.5], named: { v: -0 } },
     ]);
-    assert.equal(body, '["CREATE TABLE t (x)",["INSERT INTO t VALUES (?, ?, ?, ?)",1,"a",null,true],["INSERT INTO t VALUES (:name)",{"name":"fiona"}],["INSERT INTO t VALUES (?, :v)",2.5,{"v":0}]]');
+    assert.equal(
+      body,
+      '["CREATE TABLE t (x)",["INSERT INTO t VALUES (?, ?, ?, ?)",1,"a",null,true],' +
+        '["INSERT INTO t VALUES (:name)",{"name":"fiona"}],["INSERT INTO t VALUES (?, :v)",2.5,{"v":0}]]',
+    );
     assert.equal(encodeStatements('SELECT 1'), '["SELECT 1"]');
   });
 
@@ -87,7 +91,8 @@ describe('decodeReply', () => {
 
   it('turns rows into objects or arrays, byte arrays and BLOB base64 into Uint8Array', () => {
     const body = parseJson(
-      '{"results":[{"columns":["id","b","b64","big"],"types":["integer","blob","BLOB",""],"values":[[1,[0,1,255],"AAH/",9223372036854775807]]},{"last_insert_id":7,"rows_affected":1}],"raft_index":12}',
+      '{"results":[{"columns":["id","b","b64","big"],"types":["integer","blob","BLOB",""],"values":[[1,[0,1,255],"AAH/",9223372036854775807]]},' +
+        '{"last_insert_id":7,"rows_affected":1}],"raft_index":12}',
       'auto',
     );
     const reply = decodeReply(body, options);

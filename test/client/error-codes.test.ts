@@ -16,7 +16,7 @@ import { startHarness, type Harness } from '../http/harness.js';
 import { sendJson, startFakeNode, type FakeNode } from './helpers/fake-node.js';
 import { startMiniRqlite, type MiniRqlite } from './helpers/mini-rqlite.js';
 
-const fastRetry = { initialDelayMs: 1, maxDelayMs: 10 };
+const fastRetry = { initialDelayMs: 1, delayMsMax: 10 };
 
 function clientFor(nodes: string[], extra: Partial<ClientConfig> = {}) {
   return createClient({ nodes, discoverNodes: false, retry: fastRetry, ...extra });

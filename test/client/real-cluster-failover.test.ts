@@ -30,6 +30,8 @@ const callDeadlineMs = 60_000;
 const failoverTestTimeoutMs = 300_000;
 /** How long the follower's link stays cut after the read reached it. */
 const followerLagMs = 300;
+const pauseLoad = `${writerLoopCount} loops × ${writesPerLoop} writes`;
+const pauseTestName = `SIGSTOP of the leader for ${leaderPauseMs} ms under ${pauseLoad}: every call succeeds, exactly ${totalWriteCount} rows`;
 
 interface AttemptLog {
   /** Per write body (each write here is unique): the Idempotency-Key of every attempt. */
@@ -246,7 +248,7 @@ describe('client failover against a real 3-node cluster', () => {
     });
   });
 
-  it(`SIGSTOP of the leader for ${leaderPauseMs} ms under ${writerLoopCount} loops × ${writesPerLoop} writes: every call succeeds, exactly ${totalWriteCount} rows`, { timeout: failoverTestTimeoutMs }, async () => {
+  it(pauseTestName, { timeout: failoverTestTimeoutMs }, async () => {
     await cluster.withLogs(async () => {
       const leader = await cluster.waitForLeader();
       const admin = track(createClient({ nodes: cluster.running().map((node) => node.url), deadlineMs: callDeadlineMs }));

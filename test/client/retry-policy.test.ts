@@ -4,7 +4,7 @@ import { QuorumliteError } from '../../src/client/errors.js';
 import { defaultRetryPolicyConfig, RetryPolicy, runWithRetries, type Sleep } from '../../src/client/retry-policy.js';
 import { resolveConfig } from '../../src/client/options.js';
 
-const config = { initialDelayMs: 10, maxDelayMs: 1_000, multiplier: 2, attemptsMax: 100 };
+const config = { initialDelayMs: 10, delayMsMax: 1_000, multiplier: 2, attemptsMax: 100 };
 
 /** A fake world: sleeping advances the clock instead of waiting. */
 function fakeWorld(startMs = 1_000) {
@@ -201,7 +201,7 @@ describe('runWithRetries after a stall', () => {
         throw new QuorumliteError('NO_LEADER', 'leader not found');
       },
       {
-        policy: new RetryPolicy({ initialDelayMs: 10, maxDelayMs: 10, multiplier: 2, attemptsMax: 100 }, () => 0.5),
+        policy: new RetryPolicy({ initialDelayMs: 10, delayMsMax: 10, multiplier: 2, attemptsMax: 100 }, () => 0.5),
         clock: { now: () => state.nowMs },
         // A sleep of 5 ms that takes 10 minutes (a stalled process).
         sleep: async () => {

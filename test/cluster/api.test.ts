@@ -9,13 +9,13 @@ import assert from 'node:assert/strict';
 import { DataApiClient } from 'rqlite-js/es6/index.js';
 import { TestCluster, http, type TestNode } from './harness.js';
 
-const maxBodyBytes = 65_536;
+const bodyBytesMax = 65_536;
 let cluster: TestCluster;
 let leader: TestNode;
 let follower: TestNode;
 
 before(async () => {
-  cluster = await TestCluster.create({ size: 3, formation: 'bootstrap-expect', flags: ['--http-max-body-bytes', String(maxBodyBytes)] });
+  cluster = await TestCluster.create({ size: 3, formation: 'bootstrap-expect', flags: ['--http-max-body-bytes', String(bodyBytesMax)] });
   try {
     await cluster.start();
     leader = await cluster.waitForLeader();
@@ -51,7 +51,7 @@ test('bad input gets a clear error and leaves the data unchanged on every node',
 
   const oversized = await http(`${follower.url}/db/execute`, {
     method: 'POST',
-    body: JSON.stringify([["INSERT INTO accounts(owner, balance) VALUES (?, 1)", 'x'.repeat(maxBodyBytes)]]),
+    body: JSON.stringify([["INSERT INTO accounts(owner, balance) VALUES (?, 1)", 'x'.repeat(bodyBytesMax)]]),
     headers: { 'content-type': 'application/json' },
   });
   assert.equal(oversized.status, 413, oversized.text);

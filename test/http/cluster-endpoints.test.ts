@@ -120,22 +120,22 @@ describe('DELETE /remove', () => {
     assert.equal(errorCode(response), 'NOT_FOUND');
   });
 
-  it('bounds the body at maxControlBodyBytes', async () => {
+  it('bounds the body at controlBodyBytesMax', async () => {
     const response = await fetch(`${base}/remove`, { method: 'DELETE', body: `{"id":"${'x'.repeat(5000)}"}` });
     assert.equal(response.status, 413);
   });
 
-  it('reads a body of exactly maxControlBodyBytes and answers 413 for one byte more', async () => {
-    const maxBytes = httpServerDefaults.maxControlBodyBytes;
+  it('reads a body of exactly controlBodyBytesMax and answers 413 for one byte more', async () => {
+    const bytesMax = httpServerDefaults.controlBodyBytesMax;
     const idBody = (bodyBytes: number): string => `{"id":"${'x'.repeat(bodyBytes - '{"id":""}'.length)}"}`;
     const before = harness.service.removals.length;
-    const atMax = await fetch(`${base}/remove`, { method: 'DELETE', body: idBody(maxBytes) });
+    const atMax = await fetch(`${base}/remove`, { method: 'DELETE', body: idBody(bytesMax) });
     assert.equal(atMax.status, 404, 'read and parsed: the id is simply not a member');
     assert.match(await atMax.text(), /x{100}/);
-    const over = await fetch(`${base}/remove`, { method: 'DELETE', body: idBody(maxBytes + 1) });
+    const over = await fetch(`${base}/remove`, { method: 'DELETE', body: idBody(bytesMax + 1) });
     assert.equal(over.status, 413);
     assert.equal(errorCode(over), 'BODY_TOO_LARGE');
-    assert.equal(await over.text(), `request body too large: the maximum is ${maxBytes} bytes\n`);
+    assert.equal(await over.text(), `request body too large: the maximum is ${bytesMax} bytes\n`);
     assert.equal(harness.service.removals.length, before);
   });
 });

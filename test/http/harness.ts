@@ -41,7 +41,7 @@ export async function postJson(
 }
 
 /** A parsed JSON response body, for assertions. */
-// Tests read arbitrary JSON shapes and assert on them field by field.
+// biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON shapes and assert on them field by field
 export type Json = any;
 
 /** The `X-Quorumlite-Error` code of a reply; null when it carries none (every success). */

@@ -5,10 +5,10 @@ import { after, before, describe, it } from 'node:test';
 import { resolveHttpServerOptions } from '../../src/http/options.js';
 import { errorCode, postJson, startHarness, type Harness, type Json } from './harness.js';
 
-const maxBodyBytes = 1000;
-const maxStatements = 10;
-const maxUrlBytes = 200;
-const maxHeaderBytes = 4096;
+const bodyBytesMax = 1000;
+const statementCountMax = 10;
+const urlBytesMax = 200;
+const headerBytesMax = 4096;
 
 let harness: Harness;
 let base: string;
@@ -16,10 +16,10 @@ let port: number;
 
 before(async () => {
   harness = await startHarness({
-    maxBodyBytes,
-    maxStatements,
-    maxUrlBytes,
-    maxHeaderBytes,
+    bodyBytesMax,
+    statementCountMax,
+    urlBytesMax,
+    headerBytesMax,
     headersTimeoutMs: 200,
     requestTimeoutMs: 400,
     connectionsCheckingIntervalMs: 50,
@@ -60,27 +60,27 @@ function postChunked(path: string, chunks: string[]): Promise<{ status: number; 
 }
 
 describe('body size', () => {
-  it('accepts a body of exactly maxBodyBytes', async () => {
-    const response = await postJson(base, '/db/query', bodyOfBytes(maxBodyBytes));
+  it('accepts a body of exactly bodyBytesMax', async () => {
+    const response = await postJson(base, '/db/query', bodyOfBytes(bodyBytesMax));
     assert.equal(response.status, 200);
     const body = await response.json() as Json;
-    assert.equal(body.results[0].values[0][0].length, maxBodyBytes - 13);
+    assert.equal(body.results[0].values[0][0].length, bodyBytesMax - 13);
   });
 
   it('answers 413 for one byte more, with a clear message, and closes the connection', async () => {
-    const response = await postJson(base, '/db/query', bodyOfBytes(maxBodyBytes + 1));
+    const response = await postJson(base, '/db/query', bodyOfBytes(bodyBytesMax + 1));
     assert.equal(response.status, 413);
     assert.equal(response.headers.get('connection'), 'close');
     assert.equal(errorCode(response), 'BODY_TOO_LARGE');
-    assert.equal(await response.text(), `request body too large: the maximum is ${maxBodyBytes} bytes\n`);
+    assert.equal(await response.text(), `request body too large: the maximum is ${bodyBytesMax} bytes\n`);
   });
 
   it('counts a chunked body without Content-Length: exactly the max passes, one more byte is 413', async () => {
-    const exact = bodyOfBytes(maxBodyBytes);
+    const exact = bodyOfBytes(bodyBytesMax);
     const accepted = await postChunked('/db/query', [exact.slice(0, 500), exact.slice(500)]);
     assert.equal(accepted.status, 200);
     assert.equal(accepted.errorCode, undefined);
-    const over = bodyOfBytes(maxBodyBytes + 1);
+    const over = bodyOfBytes(bodyBytesMax + 1);
     const refused = await postChunked('/db/query', [over.slice(0, 600), over.slice(600)]);
     assert.equal(refused.status, 413);
     assert.equal(refused.connection, 'close');
@@ -90,7 +90,7 @@ describe('body size', () => {
 
   it('stores nothing from a refused body', async () => {
     await postJson(base, '/db/execute', ['CREATE TABLE IF NOT EXISTS big (x)']);
-    const response = await postJson(base, '/db/execute', `["INSERT INTO big VALUES(1)", "${'y'.repeat(maxBodyBytes)}"]`);
+    const response = await postJson(base, '/db/execute', `["INSERT INTO big VALUES(1)", "${'y'.repeat(bodyBytesMax)}"]`);
     assert.equal(response.status, 413);
     await response.text();
     const count = await (await fetch(`${base}/db/query?q=SELECT+COUNT(*)+FROM+big`)).json() as Json;
@@ -121,11 +121,11 @@ function postExpectingContinue(path: string, body: string): Promise<{ status: nu
 
 describe('Expect: 100-continue', () => {
   it('sends 100 Continue for a body within the bound', async () => {
-    assert.deepEqual(await postExpectingContinue('/db/query', bodyOfBytes(maxBodyBytes)), { status: 200, continued: true });
+    assert.deepEqual(await postExpectingContinue('/db/query', bodyOfBytes(bodyBytesMax)), { status: 200, continued: true });
   });
 
   it('refuses a declared body over the bound with 413 before the client sends it', async () => {
-    assert.deepEqual(await postExpectingContinue('/db/query', bodyOfBytes(maxBodyBytes + 1)), { status: 413, continued: false });
+    assert.deepEqual(await postExpectingContinue('/db/query', bodyOfBytes(bodyBytesMax + 1)), { status: 413, continued: false });
   });
 });
 
@@ -139,14 +139,14 @@ describe('body size metrics', () => {
 });
 
 describe('statement count', () => {
-  it('accepts maxStatements statements and answers 413 for one more', async () => {
-    const atMax = await postJson(base, '/db/query', Array(maxStatements).fill('SELECT 1'));
+  it('accepts statementCountMax statements and answers 413 for one more', async () => {
+    const atMax = await postJson(base, '/db/query', Array(statementCountMax).fill('SELECT 1'));
     assert.equal(atMax.status, 200);
-    assert.equal((await atMax.json() as Json).results.length, maxStatements);
-    const over = await postJson(base, '/db/query', Array(maxStatements + 1).fill('SELECT 1'));
+    assert.equal((await atMax.json() as Json).results.length, statementCountMax);
+    const over = await postJson(base, '/db/query', Array(statementCountMax + 1).fill('SELECT 1'));
     assert.equal(over.status, 413);
     assert.equal(errorCode(over), 'TOO_MANY_STATEMENTS');
-    assert.equal(await over.text(), `too many statements: ${maxStatements + 1} exceeds the maximum of ${maxStatements}\n`);
+    assert.equal(await over.text(), `too many statements: ${statementCountMax + 1} exceeds the maximum of ${statementCountMax}\n`);
   });
 });
 
@@ -158,18 +158,18 @@ describe('URL and header size', () => {
     return path;
   }
 
-  it('accepts a URL of exactly maxUrlBytes and answers 414 for one byte more', async () => {
-    const atMax = await fetch(`${base}${pathOfBytes(maxUrlBytes)}`);
+  it('accepts a URL of exactly urlBytesMax and answers 414 for one byte more', async () => {
+    const atMax = await fetch(`${base}${pathOfBytes(urlBytesMax)}`);
     assert.equal(atMax.status, 200);
     await atMax.body?.cancel();
-    const over = await fetch(`${base}${pathOfBytes(maxUrlBytes + 1)}`);
+    const over = await fetch(`${base}${pathOfBytes(urlBytesMax + 1)}`);
     assert.equal(over.status, 414);
     assert.equal(errorCode(over), 'URL_TOO_LONG');
-    assert.equal(await over.text(), `request URL too long: the maximum is ${maxUrlBytes} bytes\n`);
+    assert.equal(await over.text(), `request URL too long: the maximum is ${urlBytesMax} bytes\n`);
   });
 
-  it('answers 431 when the headers exceed maxHeaderBytes', async () => {
-    const response = await fetch(`${base}/status`, { headers: { 'X-Padding': 'p'.repeat(maxHeaderBytes) } });
+  it('answers 431 when the headers exceed headerBytesMax', async () => {
+    const response = await fetch(`${base}/status`, { headers: { 'X-Padding': 'p'.repeat(headerBytesMax) } });
     assert.equal(response.status, 431);
     assert.equal(errorCode(response), 'HEADERS_TOO_LARGE');
     await response.body?.cancel();
@@ -243,9 +243,9 @@ describe('graceful close', () => {
 });
 
 describe('connection count', () => {
-  it('serves maxConnections connections and drops one more', async () => {
+  it('serves connectionCountMax connections and drops one more', async () => {
     const { Agent, request } = await import('undici');
-    const local = await startHarness({ maxConnections: 1 });
+    const local = await startHarness({ connectionCountMax: 1 });
     const first = new Agent({ connections: 1, keepAliveTimeout: 10_000 });
     const second = new Agent({ connections: 1 });
     try {
@@ -263,10 +263,10 @@ describe('connection count', () => {
 
 describe('option validation', () => {
   it('refuses nonsensical bounds (programmer errors)', () => {
-    assert.throws(() => resolveHttpServerOptions({ maxBodyBytes: 0 }), /maxBodyBytes must be a positive integer/);
-    assert.throws(() => resolveHttpServerOptions({ maxStatements: 1.5 }), /maxStatements/);
-    assert.throws(() => resolveHttpServerOptions({ maxUrlBytes: 20_000 }), /maxUrlBytes must be below maxHeaderBytes/);
+    assert.throws(() => resolveHttpServerOptions({ bodyBytesMax: 0 }), /bodyBytesMax must be a positive integer/);
+    assert.throws(() => resolveHttpServerOptions({ statementCountMax: 1.5 }), /statementCountMax/);
+    assert.throws(() => resolveHttpServerOptions({ urlBytesMax: 20_000 }), /urlBytesMax must be below headerBytesMax/);
     assert.throws(() => resolveHttpServerOptions({ defaultTimeoutMs: 700_000 }), /defaultTimeoutMs/);
-    assert.equal(resolveHttpServerOptions({ maxBodyBytes: undefined }).maxBodyBytes, 64 * 1024 * 1024);
+    assert.equal(resolveHttpServerOptions({ bodyBytesMax: undefined }).bodyBytesMax, 64 * 1024 * 1024);
   });
 });

@@ -5,8 +5,8 @@ import { HttpError } from '../../src/http/http-error.js';
 import { parseQueryParameters } from '../../src/http/query-parameters.js';
 import { parseStatementsBody } from '../../src/http/statements.js';
 
-const limits = { maxStatements: 5 };
-const defaults = { timeoutMs: 30_000, linearizableTimeoutMs: 10_000, maxTimeoutMs: 600_000 };
+const limits = { statementCountMax: 5 };
+const defaults = { timeoutMs: 30_000, linearizableTimeoutMs: 10_000, timeoutMsMax: 600_000 };
 
 function parse(body: string, contentType?: string) {
   return parseStatementsBody(body, contentType, limits);
@@ -61,7 +61,7 @@ describe('query parameters', () => {
     assert.equal(parameters.dbTimeoutMs, null);
     assert.equal(parameters.freshnessMs, null);
     assert.equal(parameters.freshnessStrict, false);
-    assert.equal(parameters.minIndex, null);
+    assert.equal(parameters.appliedIndexMin, null);
     assert.equal(parameters.level, 'weak');
   });
 
@@ -76,7 +76,7 @@ describe('query parameters', () => {
     assert.equal(parameters.freshnessMs, 1000);
     assert.equal(parameters.freshnessStrict, true);
     assert.equal(parameters.level, 'none');
-    assert.equal(parameters.minIndex, 42);
+    assert.equal(parameters.appliedIndexMin, 42);
     assert.equal(parameters.has('pretty'), true, '?pretty=false still counts: flags are by presence');
     assert.equal(parameters.has('timings'), true, 'keys are case-insensitive');
     assert.equal(parameters.has('associative'), false);
@@ -200,7 +200,7 @@ describe('statement bodies', () => {
     assertHttpError(() => parse('[["SELECT :a", {"a": [[[1]]]}]]'), 400, /^invalid JSON body: JSON nested deeper than 4/);
   });
 
-  it('accepts maxStatements statements and answers 413 for one more', () => {
+  it('accepts statementCountMax statements and answers 413 for one more', () => {
     assert.equal(parse(JSON.stringify(Array(5).fill('SELECT 1'))).length, 5);
     assertHttpError(() => parse(JSON.stringify(Array(6).fill('SELECT 1'))), 413, /too many statements: 6 exceeds the maximum of 5/);
   });

@@ -66,9 +66,9 @@ export class SqliteService implements ClusterService {
     failWith: null,
     refuseToForward: false,
   };
-  private raftIndex = 0;
-  private sequenceNumber = 0n;
-  private readonly idempotentResults = new Map<string, DataResponse>();
+  #raftIndex = 0;
+  #sequenceNumber = 0n;
+  readonly #idempotentResults = new Map<string, DataResponse>();
 
   constructor() {
     this.database.defaultSafeIntegers(true);
@@ -80,55 +80,55 @@ export class SqliteService implements ClusterService {
 
   async execute(request: ExecuteRequest, context: CallContext): Promise<DataResponse> {
     this.requests.push(request);
-    this.checkFailWith();
-    await this.checkLeadership(request.forward, context);
-    if (request.queue) return this.enqueue(request, context);
-    return this.write(request);
+    this.#checkFailWith();
+    await this.#checkLeadership(request.forward, context);
+    if (request.queue) return this.#enqueue(request, context);
+    return this.#write(request);
   }
 
   async query(request: QueryRequest, context: CallContext): Promise<DataResponse> {
     this.requests.push(request);
-    this.checkFailWith();
-    if (request.level !== 'none') await this.checkLeadership(request.forward, context);
-    else await this.checkHang(context);
+    this.#checkFailWith();
+    if (request.level !== 'none') await this.#checkLeadership(request.forward, context);
+    else await this.#checkHang(context);
     if (this.knobs.staleRead && request.level === 'none' && request.freshnessMs !== null) {
       throw new ServiceError('STALE_READ', 'stale read');
     }
-    const results = this.run(request.statements, request.transaction, request.timings, 'read-only');
+    const results = this.#run(request.statements, request.transaction, request.timings, 'read-only');
     return { results, raftIndex: null, sequenceNumber: null, servedBy };
   }
 
   async request(request: MixedRequest, context: CallContext): Promise<DataResponse> {
     this.requests.push(request);
-    this.checkFailWith();
-    await this.checkLeadership(request.forward, context);
+    this.#checkFailWith();
+    await this.#checkLeadership(request.forward, context);
     const readOnly = request.statements.every((statement) => this.database.prepare(statement.sql).reader);
     if (readOnly) {
-      const results = this.run(request.statements, request.transaction, request.timings, 'read-only');
+      const results = this.#run(request.statements, request.transaction, request.timings, 'read-only');
       return { results, raftIndex: null, sequenceNumber: null, servedBy };
     }
-    return this.write(request);
+    return this.#write(request);
   }
 
-  private write(request: ExecuteRequest | MixedRequest): DataResponse {
+  #write(request: ExecuteRequest | MixedRequest): DataResponse {
     if (request.idempotencyKey !== null) {
-      const first = this.idempotentResults.get(request.idempotencyKey);
+      const first = this.#idempotentResults.get(request.idempotencyKey);
       if (first !== undefined) return first;
     }
-    this.raftIndex++;
-    const results = this.run(request.statements, request.transaction, request.timings, 'read-write');
-    const response = { results, raftIndex: this.raftIndex, sequenceNumber: null, servedBy };
-    if (request.idempotencyKey !== null) this.idempotentResults.set(request.idempotencyKey, response);
+    this.#raftIndex++;
+    const results = this.#run(request.statements, request.transaction, request.timings, 'read-write');
+    const response = { results, raftIndex: this.#raftIndex, sequenceNumber: null, servedBy };
+    if (request.idempotencyKey !== null) this.#idempotentResults.set(request.idempotencyKey, response);
     return response;
   }
 
-  private async enqueue(request: ExecuteRequest, context: CallContext): Promise<DataResponse> {
-    this.sequenceNumber++;
-    const sequenceNumber = this.sequenceNumber;
+  async #enqueue(request: ExecuteRequest, context: CallContext): Promise<DataResponse> {
+    this.#sequenceNumber++;
+    const sequenceNumber = this.#sequenceNumber;
     const flushed = new Promise<void>((resolve) => {
       if (this.knobs.queueNeverFlushes) return;
       setImmediate(() => {
-        this.write(request);
+        this.#write(request);
         resolve();
       });
     });
@@ -143,27 +143,27 @@ export class SqliteService implements ClusterService {
     return { results: [], raftIndex: null, sequenceNumber, servedBy };
   }
 
-  private checkFailWith(): void {
+  #checkFailWith(): void {
     if (this.knobs.failWith !== null) throw this.knobs.failWith;
   }
 
-  private async checkLeadership(forward: boolean, context: CallContext): Promise<void> {
+  async #checkLeadership(forward: boolean, context: CallContext): Promise<void> {
     if (this.knobs.throwUnexpected) throw new TypeError('unexpected failure inside the service');
     if (this.knobs.noLeader) throw new ServiceError('NO_LEADER', 'leader not found');
     if (!this.knobs.isLeader && (!forward || this.knobs.refuseToForward)) {
       throw new ServiceError('NOT_LEADER', 'not the leader', { leaderApiAddress: this.knobs.leaderApiAddress });
     }
-    await this.checkHang(context);
+    await this.#checkHang(context);
   }
 
-  private async checkHang(context: CallContext): Promise<void> {
+  async #checkHang(context: CallContext): Promise<void> {
     if (!this.knobs.hang) return;
     await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve(), { once: true }));
     this.abortedSignals.push(context.signal);
     throw new ServiceError('UNAVAILABLE', 'aborted');
   }
 
-  private run(
+  #run(
     statements: readonly Statement[],
     transaction: boolean,
     timings: boolean,
@@ -172,7 +172,7 @@ export class SqliteService implements ClusterService {
     const results: StatementResult[] = [];
     if (transaction) this.database.exec('BEGIN');
     for (const statement of statements) {
-      const result = this.runOne(statement, timings, mode);
+      const result = this.#runOne(statement, timings, mode);
       results.push(result);
       if (transaction && result.kind === 'error') {
         this.database.exec('ROLLBACK');
@@ -183,14 +183,14 @@ export class SqliteService implements ClusterService {
     return results;
   }
 
-  private runOne(statement: Statement, timings: boolean, mode: 'read-only' | 'read-write'): StatementResult {
+  #runOne(statement: Statement, timings: boolean, mode: 'read-only' | 'read-write'): StatementResult {
     const startedMs = performance.now();
-    const result = this.runUntimed(statement, mode);
+    const result = this.#runUntimed(statement, mode);
     if (!timings) return result;
     return { ...result, timeSeconds: Math.max((performance.now() - startedMs) / 1000, 1e-9) };
   }
 
-  private runUntimed(statement: Statement, mode: 'read-only' | 'read-write'): StatementResult {
+  #runUntimed(statement: Statement, mode: 'read-only' | 'read-write'): StatementResult {
     try {
       const prepared = this.database.prepare(statement.sql);
       const parameters = bindings(statement);
@@ -215,7 +215,7 @@ export class SqliteService implements ClusterService {
 
   async status(): Promise<StatusDocument> {
     return {
-      store: { raft: { state: this.knobs.isLeader ? 'Leader' : 'Follower', commit_index: this.raftIndex, voter: true } },
+      store: { raft: { state: this.knobs.isLeader ? 'Leader' : 'Follower', commit_index: this.#raftIndex, voter: true } },
       node: { id: 'n1', big: 9223372036854775807n },
     };
   }
@@ -260,7 +260,7 @@ export class SqliteService implements ClusterService {
         name: 'quorumlite_raft_commit_index',
         help: 'The highest log index known to be committed.',
         type: 'gauge',
-        samples: [{ labels: {}, value: BigInt(this.raftIndex) }],
+        samples: [{ labels: {}, value: BigInt(this.#raftIndex) }],
       },
     ];
   }

@@ -42,7 +42,7 @@ test('defaults match rqlited: HTTP 4001, Raft 4002, ./data, id from the raft add
   assert.equal(options.snapshotIntervalMs, 10_000);
   assert.equal(options.logLevel, 'info');
   assert.equal(options.snapshotTrailingEntries, 1024);
-  assert.equal(options.httpMaxBodyBytes, 64 * 1024 * 1024);
+  assert.equal(options.httpBodyBytesMax, 64 * 1024 * 1024);
 });
 
 test('every flag, in both --name value and --name=value forms', () => {
@@ -54,7 +54,7 @@ test('every flag, in both --name value and --name=value forms', () => {
     '--log-level', 'warn', '--raft-trailing-logs', '0', '--http-max-body-bytes', '4096',
   ]);
   assert.equal(options.snapshotTrailingEntries, 0);
-  assert.equal(options.httpMaxBodyBytes, 4096);
+  assert.equal(options.httpBodyBytesMax, 4096);
   assert.equal(options.nodeId, 'n1');
   assert.deepEqual(options.httpAddress, { host: '127.0.0.2', port: 5001 });
   assert.deepEqual(options.raftAdvertisedAddress, { host: 'db1.example', port: 5002 });

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { loadHistory, readStreamText, saveHistory } from '../../src/cli/shell.js';
-import { readDepthMax, ShellSession, type ShellFiles } from '../../src/cli/shell-session.js';
+import { readDepthMax } from '../../src/cli/shell-commands.js';
+import { ShellSession, type ShellFiles } from '../../src/cli/shell-session.js';
 import { createClient } from '../../src/client/index.js';
 
 function session(files: ShellFiles, pendingCharactersMax?: number) {

@@ -94,7 +94,7 @@ describe('quorumlite shell (non-interactive)', () => {
     assert.equal(outcome.code, 0);
     assert.match(outcome.stdout, /^restored .*restore\.sql \(\d+ bytes\)\n"from file"\r\n42\r\n/);
     assert.match(outcome.stdout, /INSERT INTO "r1" VALUES\('from file'\);/);
-    assert.match(outcome.stdout, /\nr1  r2\n$/);
+    assert.match(outcome.stdout, /\nr1 {2}r2\n$/);
     const backup = await runShell(['--host', mini.url, '-c', `.backup ${join(directory, 'copy.db')}`]);
     assert.match(backup.stderr, /answered HTTP 501: mini-rqlite only dumps fmt=sql/);
     assert.equal(backup.code, 1);

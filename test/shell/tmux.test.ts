@@ -58,7 +58,8 @@ it('interactive session in a pseudo-terminal', { skip: !tmuxAvailable && 'tmux n
   const home = await mkdtemp(join(tmpdir(), 'quorumlite-tmux-'));
   const exitFile = join(home, 'exit-code');
   try {
-    const command = `cd ${JSON.stringify(process.cwd())} && HOME=${JSON.stringify(home)} ${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(shellMain)} --host ${mini.url}; echo $? > ${JSON.stringify(exitFile)}`;
+    const shell = `${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(shellMain)} --host ${mini.url}`;
+    const command = `cd ${JSON.stringify(process.cwd())} && HOME=${JSON.stringify(home)} ${shell}; echo $? > ${JSON.stringify(exitFile)}`;
     tmux('new-session', '-d', '-s', sessionName, '-x', '160', '-y', '50', command);
     // capture-pane drops trailing blanks, so match the prompts without theirs.
     const prompt = `${new URL(mini.url).host}>`;

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteStateMachine, applyBatchEntryCountMax } from '../../src/state-machine/state-machine.js';
-import type { ApplyOutcome, BatchEntry } from '../../src/state-machine/state-machine.js';
+import type { BatchEntry } from '../../src/state-machine/state-machine.js';
+import type { ApplyOutcome } from '../../src/state-machine/types.js';
 import { StateMachineHaltedError } from '../../src/state-machine/errors.js';
 import { SplitMix64 } from '../../src/state-machine/prng.js';
 import { entry, temporaryDirectory } from './helpers.js';
@@ -91,9 +92,10 @@ test('a legacy ON CONFLICT ROLLBACK schema ends the transaction deterministicall
     assert.deepEqual(outcomes[1], outcomes[0]);
     assert.equal(checksums[1], checksums[0]);
     const second = outcomes[0]?.[1]?.results;
-    assert.match((second?.[0] as { error: string }).error, /rolled back by statement 1's ROLLBACK/);
-    assert.match((second?.[1] as { error: string }).error, /UNIQUE constraint failed/);
-    assert.equal(second?.[2]?.kind, 'write');
+    assert.ok(second !== undefined);
+    assert.match((second[0] as { error: string }).error, /rolled back by statement 1's ROLLBACK/);
+    assert.match((second[1] as { error: string }).error, /UNIQUE constraint failed/);
+    assert.equal(second[2]?.kind, 'write');
   } finally {
     directory.cleanup();
   }
@@ -139,8 +141,9 @@ test('a deferred foreign key violation at COMMIT undoes the entry deterministica
     assert.deepEqual(outcomes[1], outcomes[0]);
     assert.equal(checksums[1], checksums[0]);
     const violated = outcomes[0]?.[2];
-    assert.deepEqual(violated?.results.map((result) => result.kind), ['error', 'error']);
-    assert.match((violated?.results[0] as { error: string }).error, /deferred constraint failed at commit/);
+    assert.ok(violated !== undefined);
+    assert.deepEqual(violated.results.map((result) => result.kind), ['error', 'error']);
+    assert.match((violated.results[0] as { error: string }).error, /deferred constraint failed at commit/);
     assert.equal(outcomes[0]?.[4]?.deduplicated, true, 'the violation was recorded for its request id');
   } finally {
     directory.cleanup();
@@ -171,10 +174,11 @@ test('a failing transaction entry undoes exactly its own statements, alone (roll
     assert.deepEqual(outcomes[1], outcomes[0]);
     assert.equal(checksums[1], checksums[0]);
     const [, failed, after, repeated] = outcomes[0] ?? [];
-    assert.deepEqual(failed?.results.map((result) => result.kind), ['write', 'error']);
-    assert.match((failed?.results[1] as { error: string }).error, /UNIQUE constraint failed/);
-    assert.deepEqual((after?.results[0] as { rows: unknown }).rows, [[1, 1]], 'the next entry starts from the applied-index write');
-    assert.deepEqual((after?.results[1] as { rows: unknown }).rows, [[5]]);
+    assert.ok(failed !== undefined && after !== undefined);
+    assert.deepEqual(failed.results.map((result) => result.kind), ['write', 'error']);
+    assert.match((failed.results[1] as { error: string }).error, /UNIQUE constraint failed/);
+    assert.deepEqual((after.results[0] as { rows: unknown }).rows, [[1, 1]], 'the next entry starts from the applied-index write');
+    assert.deepEqual((after.results[1] as { rows: unknown }).rows, [[5]]);
     assert.equal(repeated?.deduplicated, true, 'the failed request was recorded in the restarted transaction');
     assert.deepEqual(repeated?.results, failed?.results);
   } finally {

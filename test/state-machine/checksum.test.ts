@@ -10,7 +10,7 @@ function checksumOf(statements: readonly string[], extraEntries: readonly (reado
   const machine = new SqliteStateMachine({ path: join(directory.path, 'db.sqlite') });
   try {
     machine.apply(1, entry(statements));
-    extraEntries.forEach((statementsOfEntry, position) => machine.apply(position + 2, entry(statementsOfEntry)));
+    for (const [position, statementsOfEntry] of extraEntries.entries()) machine.apply(position + 2, entry(statementsOfEntry));
     return machine.checksum();
   } finally {
     machine.close();

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
-import type { DeterminismMode } from '../../src/state-machine/state-machine.js';
+import type { DeterminismMode } from '../../src/state-machine/options.js';
 import { sqliteTimeText } from '../../src/state-machine/deterministic-functions.js';
 import type { StatementResult } from '../../src/state-machine/types.js';
 import { entry, temporaryDirectory } from './helpers.js';
@@ -29,7 +29,10 @@ const cases: readonly Case[] = [
   { name: 'timediff with now', schema: ['CREATE TABLE r(v)'], statements: ["INSERT INTO r VALUES (timediff('now', '2000-01-01'))"] },
   {
     name: 'CURRENT_TIMESTAMP as a column default',
-    schema: ['CREATE TABLE r(id INTEGER PRIMARY KEY, at TEXT DEFAULT CURRENT_TIMESTAMP, day DEFAULT CURRENT_DATE, clock DEFAULT CURRENT_TIME, noise DEFAULT (random()))'],
+    schema: [
+      'CREATE TABLE r(id INTEGER PRIMARY KEY, at TEXT DEFAULT CURRENT_TIMESTAMP, day DEFAULT CURRENT_DATE, ' +
+        'clock DEFAULT CURRENT_TIME, noise DEFAULT (random()))',
+    ],
     statements: ['INSERT INTO r(id) VALUES (NULL)', 'INSERT INTO r DEFAULT VALUES'],
   },
   {
@@ -113,7 +116,8 @@ test("'now' and the CURRENT_* keywords answer the entry's timestamp, to the mill
   try {
     const timestampMs = 1_700_000_000_123;
     const outcome = machine.apply(1, entry([
-      "SELECT datetime('now'), CURRENT_TIMESTAMP, CURRENT_DATE, CURRENT_TIME, unixepoch('now', 'subsec'), strftime('%Y-%m-%d %H:%M:%f', 'now'), datetime(0, 'unixepoch'), datetime('now', 'unixepoch')",
+      "SELECT datetime('now'), CURRENT_TIMESTAMP, CURRENT_DATE, CURRENT_TIME, unixepoch('now', 'subsec'), " +
+        "strftime('%Y-%m-%d %H:%M:%f', 'now'), datetime(0, 'unixepoch'), datetime('now', 'unixepoch')",
     ], { timestampMs }));
     assert.equal(sqliteTimeText(timestampMs), '2023-11-14 22:13:20.123');
     assert.deepEqual(outcome.results[0], {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
-import type { RestoreStep } from '../../src/state-machine/state-machine.js';
+import type { RestoreStep } from '../../src/state-machine/options.js';
 import { StateMachineError } from '../../src/state-machine/errors.js';
 import { entry, statement, temporaryDirectory } from './helpers.js';
 

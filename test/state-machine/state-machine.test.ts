@@ -242,8 +242,7 @@ test('the prepared-statement cache holds at most statementCacheCountMax statemen
     const sqls = Array.from({ length: 12 }, (_, position) => `SELECT ${position}`);
     const outcome = machine.apply(1, entry(sqls));
     assert.equal(outcome.results.length, 12);
-    const runner = (machine as unknown as { connections: { applyRunner: { cachedStatementCount: number } } }).connections.applyRunner;
-    assert.equal(runner.cachedStatementCount, 4);
+    assert.equal(machine.cachedApplyStatementCount, 4);
   }, { statementCacheCountMax: 4 });
 });
 

@@ -47,26 +47,36 @@ function route(mini: MiniRqlite, replies: Map<string, string>, request: Recorded
   switch (`${request.method} ${request.path}`) {
     case 'POST /db/execute':
     case 'POST /db/request':
-      return write(mini, replies, request, response);
+      write(mini, replies, request, response);
+      break;
     case 'POST /db/query':
     case 'GET /db/query':
-      return sendRaw(response, 200, runRequest(mini, request, statementsOf(request), false));
+      sendRaw(response, 200, runRequest(mini, request, statementsOf(request), false));
+      break;
     case 'GET /nodes':
-      return sendJson(response, 200, { nodes: [nodeObject(mini)] });
+      sendJson(response, 200, { nodes: [nodeObject(mini)] });
+      break;
     case 'GET /leader':
-      return sendJson(response, 200, nodeObject(mini));
+      sendJson(response, 200, nodeObject(mini));
+      break;
     case 'POST /leader':
-      return sendJson(response, 200, {});
+      sendJson(response, 200, {});
+      break;
     case 'DELETE /remove':
-      return sendJson(response, 404, { error: `node not found: ${(JSON.parse(request.body) as { id?: string }).id}` });
+      sendJson(response, 404, { error: `node not found: ${(JSON.parse(request.body) as { id?: string }).id}` });
+      break;
     case 'GET /status':
-      return sendJson(response, 200, { store: { raft: { state: 'Leader', applied_index: mini.raftIndex }, leader: { node_id: 'mini', addr: 'mini:4002' } } });
+      sendJson(response, 200, { store: { raft: { state: 'Leader', applied_index: mini.raftIndex }, leader: { node_id: 'mini', addr: 'mini:4002' } } });
+      break;
     case 'GET /db/backup':
-      return backup(mini, request, response);
+      backup(mini, request, response);
+      break;
     case 'POST /db/load':
-      return load(mini, request, response);
+      load(mini, request, response);
+      break;
     default:
-      return sendJson(response, 404, { error: `no route for ${request.method} ${request.path}` });
+      sendJson(response, 404, { error: `no route for ${request.method} ${request.path}` });
+      break;
   }
 }
 
@@ -76,12 +86,16 @@ function nodeObject(mini: MiniRqlite): Record<string, unknown> {
 
 function write(mini: MiniRqlite, replies: Map<string, string>, request: RecordedRequest, response: ServerResponse): void {
   const key = request.headers['idempotency-key'];
-  if (typeof key === 'string' && replies.has(key)) return sendRaw(response, 200, replies.get(key) as string);
+  if (typeof key === 'string' && replies.has(key)) {
+    sendRaw(response, 200, replies.get(key) as string);
+    return;
+  }
   let statements: JsonValue[];
   try {
     statements = statementsOf(request);
   } catch (error) {
-    return sendJson(response, 400, { error: (error as Error).message });
+    sendJson(response, 400, { error: (error as Error).message });
+    return;
   }
   const reply = runRequest(mini, request, statements, true);
   if (typeof key === 'string') {
@@ -125,11 +139,9 @@ function runStatement(database: Database.Database, statement: JsonValue, mayWrit
       const rows = prepared.raw(true).all(...parameters) as unknown[][];
       const columns = prepared.columns();
       const values = rows.length === 0 ? '' : `,"values":[${rows.map((row) => `[${row.map((cell) => toJson(cell, options)).join(',')}]`).join(',')}]`;
-      return {
-        json: `{"columns":${JSON.stringify(columns.map((column) => column.name))},"types":${JSON.stringify(columns.map((column) => (column.type ?? '').toLowerCase()))}${values}}`,
-        wrote: false,
-        failed: false,
-      };
+      const names = JSON.stringify(columns.map((column) => column.name));
+      const types = JSON.stringify(columns.map((column) => (column.type ?? '').toLowerCase()));
+      return { json: `{"columns":${names},"types":${types}${values}}`, wrote: false, failed: false };
     }
     if (!mayWrite) return { json: '{"error":"attempt to change database via query operation"}', wrote: false, failed: true };
     const outcome = prepared.run(...parameters);
@@ -170,7 +182,10 @@ function toJson(cell: unknown, options: { blobArray: boolean }): string {
 }
 
 function backup(mini: MiniRqlite, request: RecordedRequest, response: ServerResponse): void {
-  if (request.query.get('fmt') !== 'sql') return sendJson(response, 501, { error: 'mini-rqlite only dumps fmt=sql' });
+  if (request.query.get('fmt') !== 'sql') {
+    sendJson(response, 501, { error: 'mini-rqlite only dumps fmt=sql' });
+    return;
+  }
   const tables = mini.database.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string; sql: string }[];
   const lines = ['PRAGMA foreign_keys=OFF;', 'BEGIN TRANSACTION;'];
   for (const table of tables) {
