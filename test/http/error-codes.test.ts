@@ -140,7 +140,7 @@ describe('layering', () => {
     return files;
   }
 
-  it('only the node runtime imports the HTTP layer, and only its server and options; only src/http creates HttpError', () => {
+  it('only the composition root (src/server) imports the HTTP layer, and only its server and options; only src/http creates HttpError', () => {
     const imports: string[] = [];
     const creators: string[] = [];
     for (const file of sourceFiles(sourceRoot)) {
@@ -149,10 +149,10 @@ describe('layering', () => {
       for (const match of text.matchAll(/from '([^']*\/http\/[^']*)'/g)) imports.push(`${file} -> ${match[1] ?? ''}`);
       if (/new HttpError\(/.test(text)) creators.push(file);
     }
-    // The runtime creates the server (today in node/node.ts); nothing else depends on the HTTP layer.
-    const allowed = /^node\/[a-z-]+\.ts -> \.\.\/http\/(server|options)\.js$/;
+    // The composition root creates the server (server/quorum-node.ts); nothing else depends on the HTTP layer.
+    const allowed = /^server\/[a-z-]+\.ts -> \.\.\/http\/(server|options)\.js$/;
     assert.deepEqual(imports.filter((line) => !allowed.test(line)), []);
-    assert.ok(imports.length > 0, 'the runtime wires the server');
+    assert.ok(imports.length > 0, 'the composition root wires the server');
     assert.deepEqual(creators, []);
   });
 });
