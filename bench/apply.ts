@@ -116,9 +116,12 @@ function applyBatchSide(path: string, encoded: readonly Uint8Array[]): Side {
     name: 'applyBatch()',
     entriesPerStep: applyBatchEntryCount,
     step: (first) => {
-      machine.applyBatch(Array.from({ length: applyBatchEntryCount }, (_, position) => ({
-        index: first + position + 1, data: encoded[(first + position) % encodedEntryCount] as Uint8Array,
-      })));
+      machine.applyBatch(
+        Array.from({ length: applyBatchEntryCount }, (_, position) => ({
+          index: first + position + 1,
+          data: encoded[(first + position) % encodedEntryCount] as Uint8Array,
+        })),
+      );
     },
     close: () => machine.close(),
   };
@@ -140,9 +143,20 @@ interface WorkloadResult {
 
 function benchWorkload(directory: string, workload: Workload): WorkloadResult {
   const encoded = Array.from({ length: encodedEntryCount }, (_, position) =>
-    encodeCommand({ statements: entryStatements(position, workload.rowsPerEntry), transaction: true, timestampMs: 1_700_000_000_000 + position, seed: BigInt(position) }));
+    encodeCommand({
+      statements: entryStatements(position, workload.rowsPerEntry),
+      transaction: true,
+      timestampMs: 1_700_000_000_000 + position,
+      seed: BigInt(position),
+    }),
+  );
   const file = (name: string): string => join(directory, `${name}-${workload.rowsPerEntry}.sqlite`);
-  const sides = [rawSide(file('raw'), workload, false), rawSide(file('raw-index'), workload, true), applySide(file('apply'), encoded), applyBatchSide(file('batch'), encoded)];
+  const sides = [
+    rawSide(file('raw'), workload, false),
+    rawSide(file('raw-index'), workload, true),
+    applySide(file('apply'), encoded),
+    applyBatchSide(file('batch'), encoded),
+  ];
   const nextEntry = sides.map(() => 1);
   const rates = sides.map((): number[] => []);
   const wallOverheads = sides.map((): number[] => []);
@@ -175,7 +189,9 @@ function percent(fraction: number | undefined): string {
 }
 
 function printThroughput(directory: string): void {
-  console.log(`apply throughput: ${roundCount} rounds, each side ${roundDurationMs} ms per round in rotating order; medians; WAL, synchronous=NORMAL, foreign_keys=ON`);
+  console.log(
+    `apply throughput: ${roundCount} rounds, each side ${roundDurationMs} ms per round in rotating order; medians; WAL, synchronous=NORMAL, foreign_keys=ON`,
+  );
   const rawSides = 'raw: one transaction per entry; raw + index row: also writes an applied-index row (the floor for exactly-once per-entry commits)';
   console.log(`${rawSides}; apply(): one per entry; applyBatch(): ${applyBatchEntryCount} entries per transaction`);
   console.log(
@@ -245,7 +261,11 @@ async function benchSnapshots(directory: string): Promise<void> {
   const machine = new SqliteStateMachine({ path: join(directory, 'snapshot-source.sqlite') });
   const statements: Statement[] = [
     { sql: 'CREATE TABLE s(id INTEGER PRIMARY KEY, v TEXT)', positional: [], named: {} },
-    { sql: `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${snapshotRowCount}) INSERT INTO s(v) SELECT printf('%.200c', 'x') FROM n`, positional: [], named: {} },
+    {
+      sql: `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${snapshotRowCount}) INSERT INTO s(v) SELECT printf('%.200c', 'x') FROM n`,
+      positional: [],
+      named: {},
+    },
   ];
   machine.apply(1, encodeCommand({ statements, transaction: true, timestampMs: 0, seed: 0n }));
   const workerRuns: Measured[] = [];

@@ -134,8 +134,14 @@ async function overhead(options: Options): Promise<void> {
   const pool = new Pool(url, { connections: options.concurrency });
   const client = createClient({ nodes: [url], discoverNodes: false, inFlightCountMax: options.concurrency, connectionsPerNodeMax: options.concurrency });
   const variants: [string, Call][] = [
-    ['raw fetch', async () => JSON.parse(await (await fetch(`${url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })).text())],
-    ['raw undici Pool', async () => JSON.parse(await (await pool.request({ path, method: 'POST', body, headers: { 'content-type': 'application/json' } })).body.text())],
+    [
+      'raw fetch',
+      async () => JSON.parse(await (await fetch(`${url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })).text()),
+    ],
+    [
+      'raw undici Pool',
+      async () => JSON.parse(await (await pool.request({ path, method: 'POST', body, headers: { 'content-type': 'application/json' } })).body.text()),
+    ],
     ['client.query', () => client.query('SELECT 1')],
   ];
   try {
@@ -171,7 +177,8 @@ function median(values: readonly number[]): number {
 
 function formatTable(header: readonly string[], lines: readonly (readonly string[])[]): string[] {
   const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => (line[column] as string).length)));
-  const format = (cells: readonly string[]): string => `| ${cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] as number) : cell.padStart(widths[column] as number))).join(' | ')} |`;
+  const format = (cells: readonly string[]): string =>
+    `| ${cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] as number) : cell.padStart(widths[column] as number))).join(' | ')} |`;
   const rule = `|${widths.map((width, column) => (column === 0 ? `${'-'.repeat(width + 1)}-` : `${'-'.repeat(width + 1)}:`)).join('|')}|`;
   return [format(header), rule, ...lines.map(format)];
 }
@@ -185,7 +192,15 @@ function printTable(rows: readonly Row[], options: Options, concurrency: number)
   const lines = rows.map((row) => {
     const p50 = median(row.medianMicroseconds);
     const rate = median(row.callsPerSecond);
-    return [row.name, p50.toFixed(0), median(row.p99Microseconds).toFixed(0), rate.toFixed(0), `${(p50 / baseline).toFixed(2)}×`, `${(rate / baselineRate).toFixed(2)}×`, `${(p50 / undiciP50).toFixed(2)}×`];
+    return [
+      row.name,
+      p50.toFixed(0),
+      median(row.p99Microseconds).toFixed(0),
+      rate.toFixed(0),
+      `${(p50 / baseline).toFixed(2)}×`,
+      `${(rate / baselineRate).toFixed(2)}×`,
+      `${(p50 / undiciP50).toFixed(2)}×`,
+    ];
   });
   for (const line of formatTable(header, lines)) console.log(line);
 }
@@ -247,7 +262,11 @@ async function startTimingCluster(timing: ServerTiming): Promise<TimingCluster> 
   await cluster.start();
   const writers = clientTimings.map((clientTiming) => ({
     timing: clientTiming,
-    client: createClient({ nodes: cluster.running().map((node) => node.url), deadlineMs: failoverCallDeadlineMs, ...(clientTiming.retry === undefined ? {} : { retry: clientTiming.retry }) }),
+    client: createClient({
+      nodes: cluster.running().map((node) => node.url),
+      deadlineMs: failoverCallDeadlineMs,
+      ...(clientTiming.retry === undefined ? {} : { retry: clientTiming.retry }),
+    }),
     results: [],
   }));
   await (writers[0] as WriterLoop).client.execute('CREATE TABLE pauses (k INTEGER NOT NULL)');
@@ -298,7 +317,11 @@ async function writeAcrossKill(timing: TimingCluster, writer: WriterLoop, kill: 
 
 /** The wall-clock time of the node's last "elected" log line (needs --log-level info or lower). */
 function lastElectedAtWallMs(node: TestNode): number {
-  const last = node.log().split('\n').filter((line) => line.includes('"event":"elected"')).at(-1);
+  const last = node
+    .log()
+    .split('\n')
+    .filter((line) => line.includes('"event":"elected"'))
+    .at(-1);
   if (last === undefined) throw new Error(`node ${node.spec.index} logged no election`);
   const time = (JSON.parse(last) as { time?: unknown }).time;
   if (typeof time !== 'number') throw new Error(`node ${node.spec.index}: election log line without a time`);
@@ -348,20 +371,36 @@ function printFailoverTable(timings: readonly TimingCluster[], trialCount: numbe
   const baselineP50 = median(baseline.results.map((result) => result.longestGapMs));
   const method = `3 nodes, ${trialCount} trials each; server timings take turns, client variants write side by side through the same kill`;
   console.log(`\nPause a writing client sees at kill -9 of the leader: longest gap between acknowledged writes (${method})`);
-  const header = ['server timing', 'client', 'gap p50 ms', 'gap max ms', 'gap p50 vs defaults', 'kill→elected p50 (server)', 'elected→next ack p50 (client)', 'elected→next ack max'];
+  const header = [
+    'server timing',
+    'client',
+    'gap p50 ms',
+    'gap max ms',
+    'gap p50 vs defaults',
+    'kill→elected p50 (server)',
+    'elected→next ack p50 (client)',
+    'elected→next ack max',
+  ];
   const lines = timings.flatMap((timing) =>
     timing.writers.map((writer) => {
       const gaps = writer.results.map((result) => result.longestGapMs);
       const clientParts = writer.results.map((result) => result.electedToNextAckMs);
       return [
-        timing.timing.name, writer.timing.name, median(gaps).toFixed(0), Math.max(...gaps).toFixed(0), `${(median(gaps) / baselineP50).toFixed(2)}×`,
-        median(writer.results.map((result) => result.killToElectedMs)).toFixed(0), median(clientParts).toFixed(0), Math.max(...clientParts).toFixed(0),
+        timing.timing.name,
+        writer.timing.name,
+        median(gaps).toFixed(0),
+        Math.max(...gaps).toFixed(0),
+        `${(median(gaps) / baselineP50).toFixed(2)}×`,
+        median(writer.results.map((result) => result.killToElectedMs)).toFixed(0),
+        median(clientParts).toFixed(0),
+        Math.max(...clientParts).toFixed(0),
       ];
     }),
   );
   for (const line of formatTable(header, lines)) console.log(line);
   for (const timing of timings) {
-    for (const writer of timing.writers) console.log(`${timing.timing.name}, ${writer.timing.name}: gaps ms ${writer.results.map((result) => result.longestGapMs.toFixed(0)).join(', ')}`);
+    for (const writer of timing.writers)
+      console.log(`${timing.timing.name}, ${writer.timing.name}: gaps ms ${writer.results.map((result) => result.longestGapMs.toFixed(0)).join(', ')}`);
   }
 }
 

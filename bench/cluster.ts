@@ -66,8 +66,12 @@ function rawFsync(directory: string): Row {
 
 async function post(pool: Pool, path: string, body: unknown, timeoutMs = 10_000): Promise<{ status: number; text: string }> {
   const response = await pool.request({
-    method: 'POST', path, body: JSON.stringify(body), headers: { 'content-type': 'application/json' },
-    headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
+    method: 'POST',
+    path,
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
   });
   return { status: response.statusCode, text: await response.body.text() };
 }
@@ -76,18 +80,23 @@ function succeeded(answer: { status: number; text: string }): boolean {
   return answer.status === 200 && !answer.text.includes('"error"');
 }
 
-async function runClients(clientCount: number, operation: (client: number, iteration: number) => Promise<void>): Promise<{ latencies: number[]; seconds: number }> {
+async function runClients(
+  clientCount: number,
+  operation: (client: number, iteration: number) => Promise<void>,
+): Promise<{ latencies: number[]; seconds: number }> {
   const latencies: number[] = [];
   const started = performance.now();
   const perClientMax = Math.ceil(operationsPerRowMax / clientCount);
-  await Promise.all(Array.from({ length: clientCount }, async (_, client) => {
-    for (let iteration = 0; iteration < perClientMax; iteration += 1) {
-      if (performance.now() - started > secondsPerRow * 1000) return;
-      const before = performance.now();
-      await operation(client, iteration);
-      latencies.push(performance.now() - before);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: clientCount }, async (_, client) => {
+      for (let iteration = 0; iteration < perClientMax; iteration += 1) {
+        if (performance.now() - started > secondsPerRow * 1000) return;
+        const before = performance.now();
+        await operation(client, iteration);
+        latencies.push(performance.now() - before);
+      }
+    }),
+  );
   return { latencies, seconds: (performance.now() - started) / 1000 };
 }
 
@@ -135,7 +144,12 @@ async function failoverTrial(cluster: TestCluster, trial: number, failure: Leade
     for (let attempt = 0; performance.now() - killedAt < failoverTimeoutMs; attempt += 1) {
       const pool = pools[attempt % pools.length]!;
       try {
-        const answer = await post(pool, '/db/execute', [['INSERT INTO bench(client, iteration, payload) VALUES (?, ?, ?)', -1, trial, 'failover']], failoverTryTimeoutMs);
+        const answer = await post(
+          pool,
+          '/db/execute',
+          [['INSERT INTO bench(client, iteration, payload) VALUES (?, ?, ?)', -1, trial, 'failover']],
+          failoverTryTimeoutMs,
+        );
         if (succeeded(answer)) return performance.now() - killedAt;
       } catch {
         // no answer within the per-try timeout: try the other survivor
@@ -200,8 +214,11 @@ async function main(): Promise<void> {
     const termsAfterLoad = await Promise.all(cluster.nodes.map(async (node) => (await node.raftStatus()).term));
     const termChanges = termsAfterLoad.reduce((sum, term, position) => sum + term - (termsBeforeLoad[position] ?? term), 0);
     rows.push({
-      name: 'spurious elections: term changes on all nodes during the load rows', operationsPerSecond: Number.NaN,
-      p50Ms: Number.NaN, p99Ms: Number.NaN, note: `${termChanges} (terms ${termsBeforeLoad.join(',')} → ${termsAfterLoad.join(',')})`,
+      name: 'spurious elections: term changes on all nodes during the load rows',
+      operationsPerSecond: Number.NaN,
+      p50Ms: Number.NaN,
+      p99Ms: Number.NaN,
+      note: `${termChanges} (terms ${termsBeforeLoad.join(',')} → ${termsAfterLoad.join(',')})`,
     });
     rows.push(await failover(cluster, 'kill', failoverTrials));
     if (hungLeaderTrials > 0) rows.push(await failover(cluster, 'hang', hungLeaderTrials));

@@ -46,7 +46,14 @@ function missing(name: SystemName, detail = installHints[name]): SystemReport {
 }
 
 function failed(name: SystemName, error: unknown): SystemReport {
-  return { name, status: 'failed', detail: error instanceof Error ? error.message : String(error), durability: durabilityByName[name], replicated: null, sqlite: null };
+  return {
+    name,
+    status: 'failed',
+    detail: error instanceof Error ? error.message : String(error),
+    durability: durabilityByName[name],
+    replicated: null,
+    sqlite: null,
+  };
 }
 
 /** Builds the system if its programs are there; otherwise the reason it is missing. */
@@ -161,7 +168,8 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   const files = writeOutputs(report, options.outputDirectory ?? join(repositoryRoot, 'bench', 'results'));
   progress(`wrote ${files.join(', ')}`);
-  if (options.only.includes('dqlite') && findOnPath('dqlite-benchmark') === undefined) progress('note: dqlite-benchmark is not on PATH (apt-get install go-dqlite); it is not needed for this table');
+  if (options.only.includes('dqlite') && findOnPath('dqlite-benchmark') === undefined)
+    progress('note: dqlite-benchmark is not on PATH (apt-get install go-dqlite); it is not needed for this table');
   return systems.some((system) => system.status === 'failed') ? 1 : 0;
 }
 
@@ -185,9 +193,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-}, (error: unknown) => {
-  process.stderr.write(`bench:compare: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exitCode = 1;
-});
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`bench:compare: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -176,7 +176,10 @@ function measureReadBack(store: DurableStorage): number {
 }
 
 function p50Of(runner: RowRunner): number {
-  return percentile([...runner.measurement.latencies].sort((a, b) => a - b), 0.5);
+  return percentile(
+    [...runner.measurement.latencies].sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 /** The raw row of the same write size: 4 KiB for batches up to 16 entries, 32 KiB for 256. */
@@ -200,7 +203,8 @@ function printTable(runners: readonly RowRunner[], raw4: RowRunner, raw32: RowRu
     ];
   });
   const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)));
-  const format = (cells: readonly string[]): string => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
+  const format = (cells: readonly string[]): string =>
+    cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
   console.log(format(header));
   console.log(widths.map((width) => '-'.repeat(width)).join('  '));
   for (const line of lines) console.log(format(line));

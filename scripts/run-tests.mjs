@@ -18,9 +18,7 @@ function walk(dir) {
   return out;
 }
 
-const files = walk(join(root, 'test')).filter(
-  (f) => filters.length === 0 || filters.some((needle) => f.includes(needle)),
-);
+const files = walk(join(root, 'test')).filter((f) => filters.length === 0 || filters.some((needle) => f.includes(needle)));
 if (files.length === 0) {
   console.error(`no test files match ${JSON.stringify(filters)}`);
   process.exit(1);
@@ -28,9 +26,9 @@ if (files.length === 0) {
 // Two cores: run two files at a time. Files that start real clusters take their own
 // loopback addresses and ports, so they do not collide.
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, TZ: 'UTC' } },
-);
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, TZ: 'UTC' },
+});
 process.exit(result.status ?? 1);

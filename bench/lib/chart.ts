@@ -69,7 +69,9 @@ function panel(metric: Metric, systems: readonly SystemReport[], originX: number
     const tickText = tick === 0 ? '0' : formatNumber(tickValue, metric.unit);
     parts.push(`<text x="${originX + plotLeft - 6}" y="${y + 4}" text-anchor="end" font-size="10">${escapeXml(tickText)}</text>`);
   }
-  parts.push(`<text transform="translate(${originX + 14} ${originY + plotTop + plotHeight / 2}) rotate(-90)" text-anchor="middle" font-size="11">${metric.unit}</text>`);
+  parts.push(
+    `<text transform="translate(${originX + 14} ${originY + plotTop + plotHeight / 2}) rotate(-90)" text-anchor="middle" font-size="11">${metric.unit}</text>`,
+  );
   parts.push(`<line x1="${originX + plotLeft}" y1="${originY + plotTop}" x2="${originX + plotLeft}" y2="${baseY}" stroke="#333"/>`);
   parts.push(`<line x1="${originX + plotLeft}" y1="${baseY}" x2="${originX + plotLeft + plotWidth}" y2="${baseY}" stroke="#333"/>`);
   const slotWidth = plotWidth / Math.max(1, systems.length);
@@ -104,7 +106,8 @@ export function renderSvg(report: RunReport): string {
     return `${swatch}<text x="${40 + position * 150}" y="52" font-size="12">${label}</text>`;
   });
   const panels = charted.map((metric, position) =>
-    panel(metric, report.systems, (position % columnCount) * panelWidth, headerHeight + Math.floor(position / columnCount) * panelHeight));
+    panel(metric, report.systems, (position % columnCount) * panelWidth, headerHeight + Math.floor(position / columnCount) * panelHeight),
+  );
   const title = `quorumlite vs peers: 3-node clusters on loopback, durable commits (${report.mode} run, ${report.startedAt})`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,

@@ -44,7 +44,13 @@ export class HttpOrigin {
   }
 
   postJson(path: string, value: unknown, timeoutMs?: number): Promise<HttpAnswer> {
-    return this.request({ method: 'POST', path, body: JSON.stringify(value), contentType: 'application/json', ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+    return this.request({
+      method: 'POST',
+      path,
+      body: JSON.stringify(value),
+      contentType: 'application/json',
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    });
   }
 
   async close(): Promise<void> {

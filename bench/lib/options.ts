@@ -30,7 +30,10 @@ export const compareUsage = `Usage: npm run bench:compare [-- --quick] [--only q
 `;
 
 function parseOnly(text: string): SystemName[] {
-  const names = text.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  const names = text
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
   if (names.length === 0) throw new CompareUsageError('--only needs at least one system');
   const chosen: SystemName[] = [];
   for (const name of names) {

@@ -51,7 +51,10 @@ function fromReplicated(pick: (results: ReplicatedResults) => number | null | un
   };
 }
 
-function bySource(replicated: (results: ReplicatedResults) => number | null | undefined, sqlite: ((results: SqliteResults & { rowsPerBatch: number }) => number) | undefined): (system: SystemReport) => Cell {
+function bySource(
+  replicated: (results: ReplicatedResults) => number | null | undefined,
+  sqlite: ((results: SqliteResults & { rowsPerBatch: number }) => number) | undefined,
+): (system: SystemReport) => Cell {
   const fromCluster = fromReplicated(replicated);
   return (system) => {
     if (system.sqlite !== null) return sqlite === undefined ? 'n/a' : sqlite(system.sqlite);
@@ -62,36 +65,168 @@ function bySource(replicated: (results: ReplicatedResults) => number | null | un
 const loadOps = (load: LoadResult | null | undefined): number | undefined => load?.operationsPerSecond;
 
 export const metrics: readonly Metric[] = [
-  { key: 'sequentialOps', workload: '1. sequential single-row writes', label: 'throughput', unit: 'ops/s', higherIsBetter: true, chartTitle: 'sequential writes',
-    value: bySource((results) => loadOps(results.sequentialWrites), (results) => results.sequentialWrites.operationsPerSecond) },
-  { key: 'sequentialP50', workload: '1. sequential single-row writes', label: 'p50', unit: 'ms', higherIsBetter: false, chartTitle: 'sequential writes: p50',
-    value: bySource((results) => results.sequentialWrites.p50Ms, (results) => results.sequentialWrites.p50Ms) },
-  { key: 'sequentialP99', workload: '1. sequential single-row writes', label: 'p99', unit: 'ms', higherIsBetter: false, chartTitle: undefined,
-    value: bySource((results) => results.sequentialWrites.p99Ms, (results) => results.sequentialWrites.p99Ms) },
-  { key: 'concurrentOps', workload: '2. 64 concurrent clients, single-row writes', label: 'throughput', unit: 'ops/s', higherIsBetter: true, chartTitle: '64-client writes',
-    value: bySource((results) => loadOps(results.concurrentWrites), undefined) },
-  { key: 'concurrentP50', workload: '2. 64 concurrent clients, single-row writes', label: 'p50', unit: 'ms', higherIsBetter: false, chartTitle: undefined,
-    value: bySource((results) => results.concurrentWrites.p50Ms, undefined) },
-  { key: 'concurrentP99', workload: '2. 64 concurrent clients, single-row writes', label: 'p99', unit: 'ms', higherIsBetter: false, chartTitle: '64-client writes: p99',
-    value: bySource((results) => results.concurrentWrites.p99Ms, undefined) },
-  { key: 'batchedRows', workload: '3. batched writes, 100 rows per request', label: 'throughput', unit: 'rows/s', higherIsBetter: true, chartTitle: 'batched writes (100 rows/request)',
-    value: bySource((results) => results.batchedWrites?.rowsPerSecond, (results) => results.batchedWrites.operationsPerSecond * results.rowsPerBatch) },
-  { key: 'fastReadOps', workload: '4. point reads, fastest level', label: 'throughput', unit: 'ops/s', higherIsBetter: true, chartTitle: 'point reads, fastest level',
-    value: bySource((results) => loadOps(results.fastReads), (results) => results.reads.operationsPerSecond) },
-  { key: 'fastReadP50', workload: '4. point reads, fastest level', label: 'p50', unit: 'ms', higherIsBetter: false, chartTitle: undefined,
-    value: bySource((results) => results.fastReads?.p50Ms, (results) => results.reads.p50Ms) },
-  { key: 'linearizableReadOps', workload: '4. point reads, linearizable', label: 'throughput', unit: 'ops/s', higherIsBetter: true, chartTitle: 'point reads, linearizable',
-    value: bySource((results) => loadOps(results.linearizableReads), (results) => results.reads.operationsPerSecond) },
-  { key: 'linearizableReadP50', workload: '4. point reads, linearizable', label: 'p50', unit: 'ms', higherIsBetter: false, chartTitle: undefined,
-    value: bySource((results) => results.linearizableReads?.p50Ms, (results) => results.reads.p50Ms) },
-  { key: 'failoverP50', workload: '5. failover: kill -9 leader → first acknowledged write', label: 'p50', unit: 'ms', higherIsBetter: false, chartTitle: 'failover (kill -9 → write): p50',
-    value: bySource((results) => results.failover.p50Ms, undefined) },
-  { key: 'failoverMax', workload: '5. failover: kill -9 leader → first acknowledged write', label: 'max', unit: 'ms', higherIsBetter: false, chartTitle: 'failover (kill -9 → write): max',
-    value: bySource((results) => results.failover.maxMs, undefined) },
-  { key: 'peakRss', workload: '6. memory during workload 2', label: 'peak RSS, largest node', unit: 'MiB', higherIsBetter: false, chartTitle: 'peak RSS of a node, 64-client writes',
-    value: bySource((results) => Math.max(...results.memory.peakResidentBytesPerNode) / mebibyte, undefined) },
-  { key: 'fsyncOps', workload: 'floor: 4 KiB write + fdatasync', label: 'rate', unit: 'ops/s', higherIsBetter: true, chartTitle: undefined,
-    value: bySource(() => undefined, (results) => results.fsync.operationsPerSecond) },
+  {
+    key: 'sequentialOps',
+    workload: '1. sequential single-row writes',
+    label: 'throughput',
+    unit: 'ops/s',
+    higherIsBetter: true,
+    chartTitle: 'sequential writes',
+    value: bySource(
+      (results) => loadOps(results.sequentialWrites),
+      (results) => results.sequentialWrites.operationsPerSecond,
+    ),
+  },
+  {
+    key: 'sequentialP50',
+    workload: '1. sequential single-row writes',
+    label: 'p50',
+    unit: 'ms',
+    higherIsBetter: false,
+    chartTitle: 'sequential writes: p50',
+    value: bySource(
+      (results) => results.sequentialWrites.p50Ms,
+      (results) => results.sequentialWrites.p50Ms,
+    ),
+  },
+  {
+    key: 'sequentialP99',
+    workload: '1. sequential single-row writes',
+    label: 'p99',
+    unit: 'ms',
+    higherIsBetter: false,
+    chartTitle: undefined,
+    value: bySource(
+      (results) => results.sequentialWrites.p99Ms,
+      (results) => results.sequentialWrites.p99Ms,
+    ),
+  },
+  {
+    key: 'concurrentOps',
+    workload: '2. 64 concurrent clients, single-row writes',
+    label: 'throughput',
+    unit: 'ops/s',
+    higherIsBetter: true,
+    chartTitle: '64-client writes',
+    value: bySource((results) => loadOps(results.concurrentWrites), undefined),
+  },
+  {
+    key: 'concurrentP50',
+    workload: '2. 64 concurrent clients, single-row writes',
+    label: 'p50',
+    unit: 'ms',
+    higherIsBetter: false,
+    chartTitle: undefined,
+    value: bySource((results) => results.concurrentWrites.p50Ms, undefined),
+  },
+  {
+    key: 'concurrentP99',
+    workload: '2. 64 concurrent clients, single-row writes',
+    label: 'p99',
+    unit: 'ms',
+    higherIsBetter: false,
+    chartTitle: '64-client writes: p99',
+    value: bySource((results) => results.concurrentWrites.p99Ms, undefined),
+  },
+  {
+    key: 'batchedRows',
+    workload: '3. batched writes, 100 rows per request',
+    label: 'throughput',
+    unit: 'rows/s',
+    higherIsBetter: true,
+    chartTitle: 'batched writes (100 rows/request)',
+    value: bySource(
+      (results) => results.batchedWrites?.rowsPerSecond,
+      (results) => results.batchedWrites.operationsPerSecond * results.rowsPerBatch,
+    ),
+  },
+  {
+    key: 'fastReadOps',
+    workload: '4. point reads, fastest level',
+    label: 'throughput',
+    unit: 'ops/s',
+    higherIsBetter: true,
+    chartTitle: 'point reads, fastest level',
+    value: bySource(
+      (results) => loadOps(results.fastReads),
+      (results) => results.reads.operationsPerSecond,
+    ),
+  },
+  {
+    key: 'fastReadP50',
+    workload: '4. point reads, fastest level',
+    label: 'p50',
+    unit: 'ms',
+    higherIsBetter: false,
+    chartTitle: undefined,
+    value: bySource(
+      (results) => results.fastReads?.p50Ms,
+      (results) => results.reads.p50Ms,
+    ),
+  },
+  {
+    key: 'linearizableReadOps',
+    workload: '4. point reads, linearizable',
+    label: 'throughput',
+    unit: 'ops/s',
+    higherIsBetter: true,
+    chartTitle: 'point reads, linearizable',
+    value: bySource(
+      (results) => loadOps(results.linearizableReads),
+      (results) => results.reads.operationsPerSecond,
+    ),
+  },
+  {
+    key: 'linearizableReadP50',
+    workload: '4. point reads, linearizable',
+    label: 'p50',
+    unit: 'ms',
+    higherIsBetter: false,
+    chartTitle: undefined,
+    value: bySource(
+      (results) => results.linearizableReads?.p50Ms,
+      (results) => results.reads.p50Ms,
+    ),
+  },
+  {
+    key: 'failoverP50',
+    workload: '5. failover: kill -9 leader → first acknowledged write',
+    label: 'p50',
+    unit: 'ms',
+    higherIsBetter: false,
+    chartTitle: 'failover (kill -9 → write): p50',
+    value: bySource((results) => results.failover.p50Ms, undefined),
+  },
+  {
+    key: 'failoverMax',
+    workload: '5. failover: kill -9 leader → first acknowledged write',
+    label: 'max',
+    unit: 'ms',
+    higherIsBetter: false,
+    chartTitle: 'failover (kill -9 → write): max',
+    value: bySource((results) => results.failover.maxMs, undefined),
+  },
+  {
+    key: 'peakRss',
+    workload: '6. memory during workload 2',
+    label: 'peak RSS, largest node',
+    unit: 'MiB',
+    higherIsBetter: false,
+    chartTitle: 'peak RSS of a node, 64-client writes',
+    value: bySource((results) => Math.max(...results.memory.peakResidentBytesPerNode) / mebibyte, undefined),
+  },
+  {
+    key: 'fsyncOps',
+    workload: 'floor: 4 KiB write + fdatasync',
+    label: 'rate',
+    unit: 'ops/s',
+    higherIsBetter: true,
+    chartTitle: undefined,
+    value: bySource(
+      () => undefined,
+      (results) => results.fsync.operationsPerSecond,
+    ),
+  },
 ];
 
 export function formatNumber(value: number, unit: Metric['unit']): string {
@@ -163,9 +298,14 @@ export function renderMarkdown(report: RunReport): string {
 function failureNote(system: SystemReport): string {
   const results = system.replicated;
   if (results === null) return '';
-  const loads = [['sequential', results.sequentialWrites], ['64-client', results.concurrentWrites]] as const;
-  return loads.filter(([, load]) => load.failedCount > 0)
-    .map(([name, load]) => `${name} writes: ${load.failedCount} of ${load.failedCount + load.acknowledgedCount} not acknowledged`).join(', ');
+  const loads = [
+    ['sequential', results.sequentialWrites],
+    ['64-client', results.concurrentWrites],
+  ] as const;
+  return loads
+    .filter(([, load]) => load.failedCount > 0)
+    .map(([name, load]) => `${name} writes: ${load.failedCount} of ${load.failedCount + load.acknowledgedCount} not acknowledged`)
+    .join(', ');
 }
 
 function failoverNote(system: SystemReport): string {

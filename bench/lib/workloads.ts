@@ -113,17 +113,31 @@ const keyBase = { sequential: 0, concurrent: 10_000_000, batches: 20_000_000, fa
 const keysPerRound = 1_000_000;
 
 function emptyGathered(): Gathered {
-  return { sequential: [], concurrent: [], batches: [], fastReads: [], linearizableReads: [], fsyncs: [], failoverMs: [],
-    failoverTimedOutCount: 0, peakResident: [], highWater: [], readableKeyCount: 0, failure: undefined };
+  return {
+    sequential: [],
+    concurrent: [],
+    batches: [],
+    fastReads: [],
+    linearizableReads: [],
+    fsyncs: [],
+    failoverMs: [],
+    failoverTimedOutCount: 0,
+    peakResident: [],
+    highWater: [],
+    readableKeyCount: 0,
+    failure: undefined,
+  };
 }
 
 async function sequentialRound(contender: Contender, gathered: Gathered, bounds: LoadBounds, round: number): Promise<void> {
   const offset = keyBase.sequential + round * keysPerRound;
-  const samples = contender.kind === 'sqlite'
-    ? contender.bench.sequentialWrites(bounds, offset)
-    : await collectLoad((sequenceNumber) => contender.system.write(benchKey(offset + sequenceNumber), benchValue(sequenceNumber)), 1, bounds);
+  const samples =
+    contender.kind === 'sqlite'
+      ? contender.bench.sequentialWrites(bounds, offset)
+      : await collectLoad((sequenceNumber) => contender.system.write(benchKey(offset + sequenceNumber), benchValue(sequenceNumber)), 1, bounds);
   if (round === 0) {
-    if (samples.failedCount > 0 || samples.latenciesMs.length === 0) throw new Error(`${contender.name}: ${samples.failedCount} of the first round's sequential writes failed`);
+    if (samples.failedCount > 0 || samples.latenciesMs.length === 0)
+      throw new Error(`${contender.name}: ${samples.failedCount} of the first round's sequential writes failed`);
     gathered.readableKeyCount = samples.latenciesMs.length;
   }
   gathered.sequential.push(samples);
@@ -143,8 +157,13 @@ async function concurrentRound(contender: Contender, gathered: Gathered, setting
   const offset = keyBase.concurrent + round * keysPerRound;
   const timer = setInterval(sample, settings.memorySampleIntervalMs);
   try {
-    gathered.concurrent.push(await collectLoad((sequenceNumber) => system.write(benchKey(offset + sequenceNumber), benchValue(sequenceNumber)),
-      settings.concurrentClientCount, boundsPerRound(settings.concurrentWrites, settings.roundCount)));
+    gathered.concurrent.push(
+      await collectLoad(
+        (sequenceNumber) => system.write(benchKey(offset + sequenceNumber), benchValue(sequenceNumber)),
+        settings.concurrentClientCount,
+        boundsPerRound(settings.concurrentWrites, settings.roundCount),
+      ),
+    );
     sample();
   } finally {
     clearInterval(timer);
@@ -159,10 +178,16 @@ async function batchRound(contender: Contender, gathered: Gathered, settings: Wo
   }
   const writeBatch = contender.system.writeBatch;
   if (writeBatch === undefined) return;
-  gathered.batches.push(await collectLoad((sequenceNumber) => {
-    const first = offset + sequenceNumber * settings.rowsPerBatch;
-    return writeBatch(Array.from({ length: settings.rowsPerBatch }, (_, index) => [benchKey(first + index), benchValue(first + index)] as const));
-  }, 1, boundsPerRound(settings.batches, settings.roundCount)));
+  gathered.batches.push(
+    await collectLoad(
+      (sequenceNumber) => {
+        const first = offset + sequenceNumber * settings.rowsPerBatch;
+        return writeBatch(Array.from({ length: settings.rowsPerBatch }, (_, index) => [benchKey(first + index), benchValue(first + index)] as const));
+      },
+      1,
+      boundsPerRound(settings.batches, settings.roundCount),
+    ),
+  );
 }
 
 async function readRound(contender: Contender, gathered: Gathered, settings: WorkloadSettings): Promise<void> {
@@ -175,7 +200,11 @@ async function readRound(contender: Contender, gathered: Gathered, settings: Wor
     return;
   }
   for (const mode of contender.system.readModes) {
-    const samples = await collectLoad((sequenceNumber) => mode.read(benchKey(1 + (sequenceNumber % keyCount))), 1, boundsPerRound(settings.reads, settings.roundCount));
+    const samples = await collectLoad(
+      (sequenceNumber) => mode.read(benchKey(1 + (sequenceNumber % keyCount))),
+      1,
+      boundsPerRound(settings.reads, settings.roundCount),
+    );
     (mode.kind === 'fast' ? gathered.fastReads : gathered.linearizableReads).push(samples);
   }
 }
@@ -183,7 +212,13 @@ async function readRound(contender: Contender, gathered: Gathered, settings: Wor
 type Phase = (contender: Contender, gathered: Gathered, round: number) => Promise<void>;
 
 /** Runs `phase` for `roundCount` rounds, each over every contender still healthy. */
-async function interleave(name: string, contenders: readonly Contender[], gathered: Map<SystemName, Gathered>, roundCount: number, phase: Phase): Promise<void> {
+async function interleave(
+  name: string,
+  contenders: readonly Contender[],
+  gathered: Map<SystemName, Gathered>,
+  roundCount: number,
+  phase: Phase,
+): Promise<void> {
   for (let round = 0; round < roundCount; round += 1) {
     for (const contender of contenders) {
       const own = gathered.get(contender.name);
@@ -202,8 +237,12 @@ async function interleave(name: string, contenders: readonly Contender[], gather
 export async function runInterleaved(contenders: readonly Contender[], settings: WorkloadSettings): Promise<InterleavedOutcome[]> {
   const gathered = new Map(contenders.map((contender) => [contender.name, emptyGathered()] as const));
   const rounds = settings.roundCount;
-  await interleave('sequential writes', contenders, gathered, rounds, (contender, own, round) => sequentialRound(contender, own, boundsPerRound(settings.sequentialWrites, rounds), round));
-  await interleave(`${settings.concurrentClientCount} concurrent clients`, contenders, gathered, rounds, (contender, own, round) => concurrentRound(contender, own, settings, round));
+  await interleave('sequential writes', contenders, gathered, rounds, (contender, own, round) =>
+    sequentialRound(contender, own, boundsPerRound(settings.sequentialWrites, rounds), round),
+  );
+  await interleave(`${settings.concurrentClientCount} concurrent clients`, contenders, gathered, rounds, (contender, own, round) =>
+    concurrentRound(contender, own, settings, round),
+  );
   await interleave('batched writes', contenders, gathered, rounds, (contender, own, round) => batchRound(contender, own, settings, round));
   await interleave('point reads', contenders, gathered, rounds, (contender, own) => readRound(contender, own, settings));
   const replicatedOnly = contenders.filter((contender) => contender.kind === 'replicated');
@@ -223,24 +262,44 @@ function orNull(rounds: readonly LoadSamples[]): LoadResult | null {
 function outcome(contender: Contender, gathered: Gathered, settings: WorkloadSettings): InterleavedOutcome {
   if (gathered.failure !== undefined) return { name: contender.name, failure: gathered.failure, replicated: null, sqlite: null };
   if (contender.kind === 'sqlite') {
-    return { name: contender.name, failure: undefined, replicated: null, sqlite: {
-      sequentialWrites: summarise(gathered.sequential), batchedWrites: summarise(gathered.batches), reads: summarise(gathered.fastReads),
-      fsync: summarise(gathered.fsyncs), rowsPerBatch: settings.rowsPerBatch } };
+    return {
+      name: contender.name,
+      failure: undefined,
+      replicated: null,
+      sqlite: {
+        sequentialWrites: summarise(gathered.sequential),
+        batchedWrites: summarise(gathered.batches),
+        reads: summarise(gathered.fastReads),
+        fsync: summarise(gathered.fsyncs),
+        rowsPerBatch: settings.rowsPerBatch,
+      },
+    };
   }
   const batches = orNull(gathered.batches);
   const fast = orNull(gathered.fastReads);
   const linearizable = orNull(gathered.linearizableReads);
   const labelOf = (kind: 'fast' | 'linearizable'): string => contender.system.readModes.find((mode) => mode.kind === kind)?.label ?? kind;
   const sortedFailover = [...gathered.failoverMs].sort((left, right) => left - right);
-  return { name: contender.name, failure: undefined, sqlite: null, replicated: {
-    sequentialWrites: summarise(gathered.sequential),
-    concurrentWrites: { ...summarise(gathered.concurrent), clientCount: settings.concurrentClientCount },
-    memory: { peakResidentBytesPerNode: gathered.peakResident, highWaterBytesPerNode: gathered.highWater },
-    batchedWrites: batches === null ? null : { ...batches, rowsPerBatch: settings.rowsPerBatch, rowsPerSecond: batches.operationsPerSecond * settings.rowsPerBatch },
-    fastReads: fast === null ? null : { ...fast, label: labelOf('fast') },
-    linearizableReads: linearizable === null ? null : { ...linearizable, label: labelOf('linearizable') },
-    failover: { trialsMs: gathered.failoverMs, timedOutTrialCount: gathered.failoverTimedOutCount, p50Ms: percentile(sortedFailover, 0.5), maxMs: percentile(sortedFailover, 1) },
-  } };
+  return {
+    name: contender.name,
+    failure: undefined,
+    sqlite: null,
+    replicated: {
+      sequentialWrites: summarise(gathered.sequential),
+      concurrentWrites: { ...summarise(gathered.concurrent), clientCount: settings.concurrentClientCount },
+      memory: { peakResidentBytesPerNode: gathered.peakResident, highWaterBytesPerNode: gathered.highWater },
+      batchedWrites:
+        batches === null ? null : { ...batches, rowsPerBatch: settings.rowsPerBatch, rowsPerSecond: batches.operationsPerSecond * settings.rowsPerBatch },
+      fastReads: fast === null ? null : { ...fast, label: labelOf('fast') },
+      linearizableReads: linearizable === null ? null : { ...linearizable, label: labelOf('linearizable') },
+      failover: {
+        trialsMs: gathered.failoverMs,
+        timedOutTrialCount: gathered.failoverTimedOutCount,
+        p50Ms: percentile(sortedFailover, 0.5),
+        maxMs: percentile(sortedFailover, 1),
+      },
+    },
+  };
 }
 
 /** Writes to the current leader one at a time until halted (bounded by count). */
@@ -252,17 +311,30 @@ function startSteadyLoad(system: ReplicatedSystem, keyOffset: number): { halt: (
       await system.write(benchKey(keyOffset + count), benchValue(count)).catch(() => false);
     }
   })();
-  return { halt: () => { stopped = true; }, done };
+  return {
+    halt: () => {
+      stopped = true;
+    },
+    done,
+  };
 }
 
 /** Kill → first acknowledged write, alternating over the survivors; undefined on timeout. */
-async function firstAcknowledgedWrite(system: ReplicatedSystem, survivors: readonly number[], killedAtMs: number, settings: WorkloadSettings, keyOffset: number): Promise<number | undefined> {
+async function firstAcknowledgedWrite(
+  system: ReplicatedSystem,
+  survivors: readonly number[],
+  killedAtMs: number,
+  settings: WorkloadSettings,
+  keyOffset: number,
+): Promise<number | undefined> {
   const failedTryPauseMs = 20;
   const tryCountMax = Math.ceil(settings.failoverTimeoutMs / failedTryPauseMs);
   for (let attempt = 0; attempt < tryCountMax && performance.now() - killedAtMs < settings.failoverTimeoutMs; attempt += 1) {
     const target = survivors[attempt % survivors.length] ?? 0;
     const triedAtMs = performance.now();
-    const acknowledged = await system.writeThrough(target, benchKey(keyOffset + attempt), benchValue(attempt), settings.failoverTryTimeoutMs).catch(() => false);
+    const acknowledged = await system
+      .writeThrough(target, benchKey(keyOffset + attempt), benchValue(attempt), settings.failoverTryTimeoutMs)
+      .catch(() => false);
     if (acknowledged) return performance.now() - killedAtMs;
     // a refused connection fails at once: pause so the loop does not spin
     if (performance.now() - triedAtMs < failedTryPauseMs) await sleep(failedTryPauseMs);

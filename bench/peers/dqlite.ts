@@ -43,9 +43,7 @@ export class DqliteSystem implements ReplicatedSystem {
   readonly #nodes: DqliteNode[] = [];
   #leader = 0;
 
-  readonly readModes: readonly ReadMode[] = [
-    { kind: 'fast', label: 'GET /key (leader)', read: (key) => this.#get(key) },
-  ];
+  readonly readModes: readonly ReadMode[] = [{ kind: 'fast', label: 'GET /key (leader)', read: (key) => this.#get(key) }];
 
   constructor(demoExecutable: string, shellExecutable: string) {
     this.#demoExecutable = demoExecutable;
@@ -81,17 +79,27 @@ export class DqliteSystem implements ReplicatedSystem {
   }
 
   #servers(): string {
-    return this.#nodes.filter((node) => node.process.running).map((node) => `${host}:${node.databasePort}`).join(',');
+    return this.#nodes
+      .filter((node) => node.process.running)
+      .map((node) => `${host}:${node.databasePort}`)
+      .join(',');
   }
 
   async #waitForWholeCluster(): Promise<void> {
-    await waitFor(`${clusterSize} dqlite voters`, async () => {
-      const text = await runShell(this.#shellExecutable, ['-s', this.#servers(), 'demo', '.cluster']);
-      return text.split('\n').filter((line) => line.endsWith('|voter')).length === clusterSize ? true : undefined;
-    }, clusterWaitMs);
+    await waitFor(
+      `${clusterSize} dqlite voters`,
+      async () => {
+        const text = await runShell(this.#shellExecutable, ['-s', this.#servers(), 'demo', '.cluster']);
+        return text.split('\n').filter((line) => line.endsWith('|voter')).length === clusterSize ? true : undefined;
+      },
+      clusterWaitMs,
+    );
     for (let index = 0; index < clusterSize; index += 1) {
-      await waitFor(`dqlite node ${index + 1} accepts a write`, async () =>
-        ((await this.writeThrough(index, 'health-check', 'ok', 2_000)) ? true : undefined), clusterWaitMs);
+      await waitFor(
+        `dqlite node ${index + 1} accepts a write`,
+        async () => ((await this.writeThrough(index, 'health-check', 'ok', 2_000)) ? true : undefined),
+        clusterWaitMs,
+      );
     }
     await this.refreshLeader();
   }
@@ -110,11 +118,15 @@ export class DqliteSystem implements ReplicatedSystem {
   }
 
   async leaderIndex(): Promise<number> {
-    return waitFor('a dqlite leader', async () => {
-      const address = (await runShell(this.#shellExecutable, ['-s', this.#servers(), 'demo', '.leader'])).trim();
-      const index = this.#nodes.findIndex((node) => `${host}:${node.databasePort}` === address);
-      return index >= 0 && this.#node(index).process.running ? index : undefined;
-    }, clusterWaitMs);
+    return waitFor(
+      'a dqlite leader',
+      async () => {
+        const address = (await runShell(this.#shellExecutable, ['-s', this.#servers(), 'demo', '.leader'])).trim();
+        const index = this.#nodes.findIndex((node) => `${host}:${node.databasePort}` === address);
+        return index >= 0 && this.#node(index).process.running ? index : undefined;
+      },
+      clusterWaitMs,
+    );
   }
 
   async refreshLeader(): Promise<void> {

@@ -74,11 +74,30 @@ export class EtcdSystem implements ReplicatedSystem {
   #arguments(index: number, clusterState: 'new' | 'existing'): string[] {
     const member = this.#member(index);
     const initialCluster = this.#members.map((other) => `${other.name}=http://${host}:${other.peerPort}`).join(',');
-    return ['--name', member.name, '--data-dir', join(this.rootDirectory, member.name),
-      '--listen-client-urls', `http://${host}:${member.clientPort}`, '--advertise-client-urls', `http://${host}:${member.clientPort}`,
-      '--listen-peer-urls', `http://${host}:${member.peerPort}`, '--initial-advertise-peer-urls', `http://${host}:${member.peerPort}`,
-      '--initial-cluster', initialCluster, '--initial-cluster-state', clusterState, '--initial-cluster-token', 'bench',
-      '--logger', 'zap', '--log-outputs', join(this.rootDirectory, `${member.name}.log`)];
+    return [
+      '--name',
+      member.name,
+      '--data-dir',
+      join(this.rootDirectory, member.name),
+      '--listen-client-urls',
+      `http://${host}:${member.clientPort}`,
+      '--advertise-client-urls',
+      `http://${host}:${member.clientPort}`,
+      '--listen-peer-urls',
+      `http://${host}:${member.peerPort}`,
+      '--initial-advertise-peer-urls',
+      `http://${host}:${member.peerPort}`,
+      '--initial-cluster',
+      initialCluster,
+      '--initial-cluster-state',
+      clusterState,
+      '--initial-cluster-token',
+      'bench',
+      '--logger',
+      'zap',
+      '--log-outputs',
+      join(this.rootDirectory, `${member.name}.log`),
+    ];
   }
 
   #startMember(index: number, clusterState: 'new' | 'existing'): void {
@@ -102,19 +121,26 @@ export class EtcdSystem implements ReplicatedSystem {
   }
 
   async #waitForLeader(among: readonly number[]): Promise<number> {
-    return waitFor('an etcd leader agreed by every running member', async () => {
-      const statuses = await Promise.all(among.map((index) => this.#status(index)));
-      const leaderIds = new Set(statuses.map((status) => status.leaderId));
-      const leader = among.find((_, position) => statuses[position]?.memberId === statuses[position]?.leaderId);
-      return leaderIds.size === 1 && !leaderIds.has('') && !leaderIds.has('0') && leader !== undefined ? leader : undefined;
-    }, clusterWaitMs);
+    return waitFor(
+      'an etcd leader agreed by every running member',
+      async () => {
+        const statuses = await Promise.all(among.map((index) => this.#status(index)));
+        const leaderIds = new Set(statuses.map((status) => status.leaderId));
+        const leader = among.find((_, position) => statuses[position]?.memberId === statuses[position]?.leaderId);
+        return leaderIds.size === 1 && !leaderIds.has('') && !leaderIds.has('0') && leader !== undefined ? leader : undefined;
+      },
+      clusterWaitMs,
+    );
   }
 
   async #waitForWholeCluster(): Promise<void> {
     this.#leader = await this.#waitForLeader(this.#members.map((_, index) => index));
     for (let index = 0; index < clusterSize; index += 1) {
-      await waitFor(`etcd member ${index + 1} accepts a write`, async () =>
-        ((await this.writeThrough(index, 'health-check', 'ok', 2_000)) ? true : undefined), clusterWaitMs);
+      await waitFor(
+        `etcd member ${index + 1} accepts a write`,
+        async () => ((await this.writeThrough(index, 'health-check', 'ok', 2_000)) ? true : undefined),
+        clusterWaitMs,
+      );
     }
   }
 

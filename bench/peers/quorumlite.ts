@@ -71,7 +71,10 @@ export class QuorumliteSystem implements ReplicatedSystem {
   ];
 
   readonly writeBatch = async (rows: ReadonlyArray<readonly [string, string]>): Promise<boolean> => {
-    const answer = await this.#leaderNode().http.postJson('/db/execute', rows.map(([key, value]) => [insertSql, key, value]));
+    const answer = await this.#leaderNode().http.postJson(
+      '/db/execute',
+      rows.map(([key, value]) => [insertSql, key, value]),
+    );
     return acknowledged(answer.status, answer.text);
   };
 
@@ -95,9 +98,20 @@ export class QuorumliteSystem implements ReplicatedSystem {
   #arguments(index: number): string[] {
     const node = this.#node(index);
     const others = this.#nodes.filter((other) => other !== node).map((other) => `${other.host}:${other.raftPort}`);
-    return [...this.#nodeOptions, this.#cliPath, 'serve', '--data-dir', join(this.rootDirectory, `node${index + 1}`),
-      '--http-addr', `${node.host}:${node.httpPort}`, '--raft-addr', `${node.host}:${node.raftPort}`,
-      '--log-level', 'warn', ...(index === 0 ? [] : ['--join', others.join(',')])];
+    return [
+      ...this.#nodeOptions,
+      this.#cliPath,
+      'serve',
+      '--data-dir',
+      join(this.rootDirectory, `node${index + 1}`),
+      '--http-addr',
+      `${node.host}:${node.httpPort}`,
+      '--raft-addr',
+      `${node.host}:${node.raftPort}`,
+      '--log-level',
+      'warn',
+      ...(index === 0 ? [] : ['--join', others.join(',')]),
+    ];
   }
 
   #startNode(index: number): void {
@@ -121,26 +135,42 @@ export class QuorumliteSystem implements ReplicatedSystem {
   }
 
   async #waitForLeader(among: readonly number[]): Promise<number> {
-    return waitFor('a quorumlite leader agreed by every running node', async () => {
-      const statuses = await Promise.all(among.map((index) => this.#status(index)));
-      const leaderIds = new Set(statuses.map((status) => status.leaderId));
-      const leader = among.find((_, position) => statuses[position]?.state === 'Leader');
-      return leaderIds.size === 1 && leader !== undefined ? leader : undefined;
-    }, clusterWaitMs);
+    return waitFor(
+      'a quorumlite leader agreed by every running node',
+      async () => {
+        const statuses = await Promise.all(among.map((index) => this.#status(index)));
+        const leaderIds = new Set(statuses.map((status) => status.leaderId));
+        const leader = among.find((_, position) => statuses[position]?.state === 'Leader');
+        return leaderIds.size === 1 && leader !== undefined ? leader : undefined;
+      },
+      clusterWaitMs,
+    );
   }
 
   async #waitForWholeCluster(): Promise<void> {
     const all = this.#nodes.map((_, index) => index);
     this.#leader = await this.#waitForLeader(all);
-    await waitFor(`${clusterSize} reachable voters`, async () => {
-      const answer = await this.#leaderNode().http.request({ method: 'GET', path: '/nodes?ver=2', timeoutMs: 2_000 });
-      const nodes = (parseJson(answer.text) as { nodes?: { voter: boolean; reachable: boolean }[] } | undefined)?.nodes ?? [];
-      return nodes.length === clusterSize && nodes.every((node) => node.voter && node.reachable) ? true : undefined;
-    }, clusterWaitMs);
-    await Promise.all(all.map((index) => waitFor(`node ${index + 1} in sync`, async () => {
-      const answer = await this.#node(index).http.request({ method: 'GET', path: '/readyz?sync&timeout=2s', timeoutMs: 3_000 });
-      return answer.status === 200 ? true : undefined;
-    }, clusterWaitMs)));
+    await waitFor(
+      `${clusterSize} reachable voters`,
+      async () => {
+        const answer = await this.#leaderNode().http.request({ method: 'GET', path: '/nodes?ver=2', timeoutMs: 2_000 });
+        const nodes = (parseJson(answer.text) as { nodes?: { voter: boolean; reachable: boolean }[] } | undefined)?.nodes ?? [];
+        return nodes.length === clusterSize && nodes.every((node) => node.voter && node.reachable) ? true : undefined;
+      },
+      clusterWaitMs,
+    );
+    await Promise.all(
+      all.map((index) =>
+        waitFor(
+          `node ${index + 1} in sync`,
+          async () => {
+            const answer = await this.#node(index).http.request({ method: 'GET', path: '/readyz?sync&timeout=2s', timeoutMs: 3_000 });
+            return answer.status === 200 ? true : undefined;
+          },
+          clusterWaitMs,
+        ),
+      ),
+    );
   }
 
   async prepare(): Promise<void> {

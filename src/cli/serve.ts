@@ -13,10 +13,7 @@ import { packageVersion } from './version.js';
 const testFaultLineLengthMax = 256;
 
 function createLogger(options: ServeOptions): NodeLogger {
-  return pino(
-    { level: options.logLevel, base: { node: options.nodeId } },
-    pino.destination({ dest: 1, sync: true }),
-  );
+  return pino({ level: options.logLevel, base: { node: options.nodeId } }, pino.destination({ dest: 1, sync: true }));
 }
 
 /** Test-only control lines on stdin (with --test-faults-on-stdin): `isolate` cuts this node off from every peer, `heal` restores. */

@@ -69,7 +69,10 @@ function splitFlag(argument: string): [string, string | undefined] {
 
 function buildArguments(values: Map<string, string>, environment: Readonly<Record<string, string | undefined>>): ParsedArguments {
   const hostText = values.get('host') ?? environment.QUORUMLITE_HOST ?? 'http://127.0.0.1:4001';
-  const hosts = hostText.split(',').map((host) => host.trim()).filter((host) => host !== '');
+  const hosts = hostText
+    .split(',')
+    .map((host) => host.trim())
+    .filter((host) => host !== '');
   if (hosts.length === 0) return { kind: 'error', message: '--host names no node' };
   const consistency = values.get('consistency') ?? 'weak';
   if (!consistencyLevels.includes(consistency as ConsistencyLevel)) {

@@ -119,9 +119,7 @@ const lineNameWidthMin = 5;
 function formatLines(table: Table): string {
   const nameWidth = Math.max(lineNameWidthMin, ...table.columns.map(textWidth));
   const records = table.rows.map((row) =>
-    table.columns
-      .map((column, columnIndex) => `${' '.repeat(nameWidth - textWidth(column))}${column} = ${displayValue(row[columnIndex] ?? null)}`)
-      .join('\n'),
+    table.columns.map((column, columnIndex) => `${' '.repeat(nameWidth - textWidth(column))}${column} = ${displayValue(row[columnIndex] ?? null)}`).join('\n'),
   );
   return `${records.join('\n\n')}\n`;
 }

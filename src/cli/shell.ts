@@ -92,7 +92,15 @@ async function runInteractive(session: ShellSession, io: ShellIo, options: Shell
   const history = await loadHistory(historyFile, historyLinesMax);
   const prompt = `${new URL(session.client.knownNodes[0] ?? 'http://localhost').host}> `;
   const continuation = `${' '.repeat(Math.max(0, prompt.length - 5))}...> `;
-  const lines = createInterface({ input: io.stdin, output: io.stdout, terminal: true, history, historySize: historyLinesMax, prompt, removeHistoryDuplicates: true });
+  const lines = createInterface({
+    input: io.stdin,
+    output: io.stdout,
+    terminal: true,
+    history,
+    historySize: historyLinesMax,
+    prompt,
+    removeHistoryDuplicates: true,
+  });
   io.stdout.write(`quorumlite shell, connected to ${session.client.knownNodes.join(', ')}\nEnter ".help" for usage hints.\n`);
   lines.on('SIGINT', () => {
     // Ctrl-C drops the statement being typed, as sqlite3 does.
@@ -121,7 +129,11 @@ export async function loadHistory(path: string, linesMax: number): Promise<strin
   try {
     const text = await readFile(path, 'utf8');
     // The file is oldest first.
-    return text.split('\n').filter((line) => line !== '').slice(-linesMax).reverse();
+    return text
+      .split('\n')
+      .filter((line) => line !== '')
+      .slice(-linesMax)
+      .reverse();
   } catch {
     return [];
   }

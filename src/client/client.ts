@@ -182,7 +182,15 @@ export class Client {
   async status(options: CallOptions & { readonly key?: string } = {}): Promise<JsonValue> {
     const parameters: QueryParameter[] = options.key === undefined ? [] : [['key', options.key]];
     return this.#calls.call<JsonValue>(
-      { method: 'GET', path: '/status', parameters, target: 'leader', redirectable: false, responseBytesMax: this.#config.responseBytesMax, interpret: (response, nodeUrl) => this.#parseBody(response, nodeUrl, 'auto') },
+      {
+        method: 'GET',
+        path: '/status',
+        parameters,
+        target: 'leader',
+        redirectable: false,
+        responseBytesMax: this.#config.responseBytesMax,
+        interpret: (response, nodeUrl) => this.#parseBody(response, nodeUrl, 'auto'),
+      },
       options,
     );
   }
@@ -197,7 +205,16 @@ export class Client {
     const body = targetNodeId === undefined ? undefined : utf8Encoder.encode(JSON.stringify({ id: targetNodeId }));
     const parameters: QueryParameter[] = options.wait === true ? [['wait', undefined]] : [];
     await this.#calls.call<undefined>(
-      { method: 'POST', path: '/leader', parameters, ...(body === undefined ? {} : { body, contentType: 'application/json' }), target: 'leader', redirectable: true, responseBytesMax: this.#config.responseBytesMax, interpret: () => undefined },
+      {
+        method: 'POST',
+        path: '/leader',
+        parameters,
+        ...(body === undefined ? {} : { body, contentType: 'application/json' }),
+        target: 'leader',
+        redirectable: true,
+        responseBytesMax: this.#config.responseBytesMax,
+        interpret: () => undefined,
+      },
       options,
     );
     this.#view.forgetLeader();
@@ -210,7 +227,17 @@ export class Client {
     await this.#ensureLeaderKnown(options);
     const body = utf8Encoder.encode(JSON.stringify({ id: nodeId }));
     await this.#calls.call<undefined>(
-      { method: 'DELETE', path: '/remove', parameters: [], body, contentType: 'application/json', target: 'leader', redirectable: true, responseBytesMax: this.#config.responseBytesMax, interpret: () => undefined },
+      {
+        method: 'DELETE',
+        path: '/remove',
+        parameters: [],
+        body,
+        contentType: 'application/json',
+        target: 'leader',
+        redirectable: true,
+        responseBytesMax: this.#config.responseBytesMax,
+        interpret: () => undefined,
+      },
       options,
     );
   }
@@ -220,7 +247,15 @@ export class Client {
     const parameters: QueryParameter[] = [['fmt', options.format ?? 'binary']];
     if (options.tables !== undefined && options.tables.length > 0) parameters.push(['tables', options.tables.join(',')]);
     return this.#calls.call<Uint8Array>(
-      { method: 'GET', path: '/db/backup', parameters, target: 'leader', redirectable: true, responseBytesMax: this.#config.backupBytesMax, interpret: (response) => response.body },
+      {
+        method: 'GET',
+        path: '/db/backup',
+        parameters,
+        target: 'leader',
+        redirectable: true,
+        responseBytesMax: this.#config.backupBytesMax,
+        interpret: (response) => response.body,
+      },
       this.#transferOptions(options),
     );
   }
@@ -320,7 +355,10 @@ export class Client {
     return {
       method: 'GET',
       path: '/nodes',
-      parameters: [['nonvoters', undefined], ['ver', '2']],
+      parameters: [
+        ['nonvoters', undefined],
+        ['ver', '2'],
+      ],
       target: 'leader',
       redirectable: false,
       responseBytesMax: this.#config.responseBytesMax,
@@ -341,7 +379,11 @@ export class Client {
 
   async #refreshNodesOnce(): Promise<void> {
     const spec = this.#nodesSpec();
-    const run: CallRun = { signal: this.#closeController.signal, deadlineAtMs: this.#config.clock.now() + this.#config.timeoutMs, timeoutMs: this.#config.timeoutMs };
+    const run: CallRun = {
+      signal: this.#closeController.signal,
+      deadlineAtMs: this.#config.clock.now() + this.#config.timeoutMs,
+      timeoutMs: this.#config.timeoutMs,
+    };
     try {
       this.#view.applyNodes(await this.#calls.attempt(spec, run));
     } catch {

@@ -45,9 +45,7 @@ export type Sleep = (delayMs: number, signal: AbortSignal | undefined) => Promis
 
 export type RetryStopReason = 'not-retryable' | 'attempts' | 'deadline' | 'aborted';
 
-export type RetryDecision =
-  | { readonly kind: 'retry'; readonly delayMs: number }
-  | { readonly kind: 'stop'; readonly reason: RetryStopReason };
+export type RetryDecision = { readonly kind: 'retry'; readonly delayMs: number } | { readonly kind: 'stop'; readonly reason: RetryStopReason };
 
 export interface RetryQuestion {
   /** Attempts made so far, all failed (≥ 1). */
@@ -117,10 +115,7 @@ export interface RetryRun {
  * Runs `attempt` until it succeeds or the policy stops. `attemptIndex` starts at 0.
  * Errors other than QuorumliteError are programmer errors and are rethrown at once.
  */
-export async function runWithRetries<T>(
-  attempt: (attemptIndex: number) => Promise<T>,
-  run: RetryRun,
-): Promise<T> {
+export async function runWithRetries<T>(attempt: (attemptIndex: number) => Promise<T>, run: RetryRun): Promise<T> {
   for (let attemptIndex = 0; ; attemptIndex += 1) {
     throwIfAborted(run.signal);
     try {

@@ -14,9 +14,7 @@ export type InArgs = readonly InValue[] | Readonly<Record<string, InValue>>;
  * positionally, as an object by name; `named` adds named parameters next to
  * positional `args` (rqlite allows mixing).
  */
-export type InStatement =
-  | string
-  | { readonly sql: string; readonly args?: InArgs; readonly named?: Readonly<Record<string, InValue>> };
+export type InStatement = string | { readonly sql: string; readonly args?: InArgs; readonly named?: Readonly<Record<string, InValue>> };
 
 export type ConsistencyLevel = 'none' | 'weak' | 'linearizable' | 'strong' | 'auto';
 

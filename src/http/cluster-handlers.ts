@@ -57,7 +57,7 @@ export function shapeNode(node: NodeInfo): { readonly [key: string]: JsonOutput 
     voter: node.voter,
     reachable: node.reachable,
     leader: node.leader,
-    time: measured ? node.timeSeconds ?? undefined : undefined,
+    time: measured ? (node.timeSeconds ?? undefined) : undefined,
     time_s: measured ? formatGoDuration(node.timeSeconds ?? 0) : undefined,
     error: node.error === '' ? undefined : node.error,
   };

@@ -94,11 +94,7 @@ function serviceDeadlineMs(exchange: Exchange, endpoint: DataEndpoint): number {
   return Math.max(parameters.timeoutMs, parameters.linearizableTimeoutMs);
 }
 
-async function answerData(
-  exchange: Exchange,
-  endpoint: DataEndpoint,
-  call: (context: CallContext) => Promise<DataResponse>,
-): Promise<void> {
+async function answerData(exchange: Exchange, endpoint: DataEndpoint, call: (context: CallContext) => Promise<DataResponse>): Promise<void> {
   const shape: ShapeOptions = {
     associative: exchange.flag('associative'),
     timings: exchange.flag('timings'),

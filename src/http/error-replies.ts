@@ -13,13 +13,7 @@ import type { HttpMetrics } from './metrics.js';
 import type { HttpServerOptions } from './options.js';
 import { isServiceError, type ServiceError } from '../service/service.js';
 
-export function answerError(
-  request: IncomingMessage,
-  response: ServerResponse,
-  error: unknown,
-  options: HttpServerOptions,
-  metrics: HttpMetrics,
-): void {
+export function answerError(request: IncomingMessage, response: ServerResponse, error: unknown, options: HttpServerOptions, metrics: HttpMetrics): void {
   const httpError = toHttpError(request, error);
   if (httpError.status === 413) metrics.bodyTooLarge();
   if (httpError.status === 500) options.logger?.error({ err: error, url: request.url }, 'HTTP request failed');

@@ -49,10 +49,7 @@ export function writeJsonString(value: JsonOutput, options: Partial<JsonWriteOpt
   return text;
 }
 
-export function* writeJsonChunks(
-  value: JsonOutput,
-  options: Partial<JsonWriteOptions> = {},
-): Generator<string, void, undefined> {
+export function* writeJsonChunks(value: JsonOutput, options: Partial<JsonWriteOptions> = {}): Generator<string, void, undefined> {
   const writer = new JsonWriter({
     pretty: options.pretty ?? false,
     blobAsArray: options.blobAsArray ?? false,
@@ -152,10 +149,7 @@ class JsonWriter {
     this.pending += `${text}${this.#newline(depth)}]`;
   }
 
-  *#writeObject(
-    object: { readonly [key: string]: JsonOutput | undefined },
-    depth: number,
-  ): Generator<string, void, undefined> {
+  *#writeObject(object: { readonly [key: string]: JsonOutput | undefined }, depth: number): Generator<string, void, undefined> {
     const separator = this.#options.pretty ? ': ' : ':';
     let written = 0;
     this.pending += '{';
@@ -230,10 +224,7 @@ function uniqueColumnKeys(columns: readonly string[]): ColumnKey[] {
   return keys;
 }
 
-function rowObject(
-  columns: readonly string[],
-  row: readonly JsonOutput[],
-): { readonly [key: string]: JsonOutput | undefined } {
+function rowObject(columns: readonly string[], row: readonly JsonOutput[]): { readonly [key: string]: JsonOutput | undefined } {
   const object: Record<string, JsonOutput> = Object.create(null) as Record<string, JsonOutput>;
   for (let index = 0; index < columns.length; index++) {
     object[columns[index] as string] = row[index] ?? null;

@@ -96,8 +96,18 @@ export class HttpMetrics {
       },
       { name: 'quorumlite_http_requests_total', help: 'HTTP requests answered, by route and status.', type: 'counter', samples: requests },
       { name: 'quorumlite_http_requests_in_flight', help: 'HTTP requests being handled now.', type: 'gauge', samples: [{ labels: {}, value: this.#inFlight }] },
-      { name: 'quorumlite_http_request_body_bytes_total', help: 'Request body bytes read.', type: 'counter', samples: [{ labels: {}, value: this.#bodyBytesReceived }] },
-      { name: 'quorumlite_http_bodies_too_large_total', help: 'Requests refused with 413 because the body exceeded bodyBytesMax.', type: 'counter', samples: [{ labels: {}, value: this.#rejectedTooLarge }] },
+      {
+        name: 'quorumlite_http_request_body_bytes_total',
+        help: 'Request body bytes read.',
+        type: 'counter',
+        samples: [{ labels: {}, value: this.#bodyBytesReceived }],
+      },
+      {
+        name: 'quorumlite_http_bodies_too_large_total',
+        help: 'Requests refused with 413 because the body exceeded bodyBytesMax.',
+        type: 'counter',
+        samples: [{ labels: {}, value: this.#rejectedTooLarge }],
+      },
     ];
   }
 }

@@ -15,11 +15,7 @@ function bodyTooLarge(bodyBytesMax: number): HttpError {
 }
 
 /** `writeContinue` sends `100 Continue` to a client that asked for it, once the declared size passes. */
-export function readRequestBody(
-  request: IncomingMessage,
-  bodyBytesMax: number,
-  writeContinue: () => void = () => undefined,
-): Promise<Buffer> {
+export function readRequestBody(request: IncomingMessage, bodyBytesMax: number, writeContinue: () => void = () => undefined): Promise<Buffer> {
   const declared = request.headers['content-length'];
   if (declared !== undefined && Number(declared) > bodyBytesMax) return Promise.reject(bodyTooLarge(bodyBytesMax));
   if (request.headers.expect?.toLowerCase() === '100-continue') writeContinue();

@@ -64,11 +64,7 @@ function nonZero<T extends number | bigint>(value: T): T | undefined {
 }
 
 /** The top-level body: `results`, `error`, `time`, `raft_index`, `sequence_number`. */
-export function shapeDataResponse(
-  response: DataResponse,
-  options: ShapeOptions,
-  elapsedSeconds: number,
-): JsonRecord {
+export function shapeDataResponse(response: DataResponse, options: ShapeOptions, elapsedSeconds: number): JsonRecord {
   return {
     results: response.results.map((result) => shapeResult(result, options)),
     time: options.timings ? elapsedSeconds : undefined,

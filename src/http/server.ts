@@ -5,15 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  handleLeaderGet,
-  handleLeaderPost,
-  handleMetrics,
-  handleNodes,
-  handleReadyz,
-  handleRemove,
-  handleStatus,
-} from './cluster-handlers.js';
+import { handleLeaderGet, handleLeaderPost, handleMetrics, handleNodes, handleReadyz, handleRemove, handleStatus } from './cluster-handlers.js';
 import { handleExecute, handleQuery, handleRequest } from './data-handlers.js';
 import { answerClientError, answerError } from './error-replies.js';
 import { Exchange, sendEmpty } from './exchange.js';
@@ -79,10 +71,7 @@ export function createHttpServer(service: ClusterService, partialOptions: Partia
     server,
     options,
     listen: (host, port) => listen(server, host, port),
-    close: () =>
-      closeGracefully(server, options.closeTimeoutMs, () =>
-        inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (idle = resolve)),
-      ),
+    close: () => closeGracefully(server, options.closeTimeoutMs, () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (idle = resolve)))),
   };
 }
 
@@ -119,9 +108,7 @@ async function dispatch(
   metrics.requestStarted();
   const startedAtMs = performance.now();
   let route = 'unknown';
-  response.once('close', () =>
-    metrics.requestFinished(route, response.statusCode, (performance.now() - startedAtMs) / 1000),
-  );
+  response.once('close', () => metrics.requestFinished(route, response.statusCode, (performance.now() - startedAtMs) / 1000));
   setCommonHeaders(response, options);
   try {
     const target = request.url ?? '/';

@@ -23,11 +23,7 @@ interface StatementLimits {
   readonly statementCountMax: number;
 }
 
-export function parseStatementsBody(
-  body: string,
-  contentType: string | undefined,
-  limits: StatementLimits,
-): Statement[] {
+export function parseStatementsBody(body: string, contentType: string | undefined, limits: StatementLimits): Statement[] {
   if (isPlainText(contentType)) return parsePlainTextBody(body);
   if (body.trim().length === 0) throw badRequest('no statements');
   const parsed = parseJsonBody(body, statementJsonDepthMax);
@@ -74,11 +70,7 @@ function parseStatement(element: JsonValue, statementNumber: number): Statement 
   return { sql, positional, named };
 }
 
-function addNamedParameters(
-  object: { [key: string]: JsonValue },
-  named: Record<string, SqlValue>,
-  where: () => string,
-): void {
+function addNamedParameters(object: { [key: string]: JsonValue }, named: Record<string, SqlValue>, where: () => string): void {
   for (const key of Object.keys(object)) {
     const name = stripParameterPrefix(key);
     if (name.length === 0) throw badRequest(`invalid request: ${where()}: empty parameter name`);
@@ -115,9 +107,7 @@ function byteArrayToBlob(items: readonly JsonValue[], where: () => string): Uint
   const bytes = new Uint8Array(items.length);
   items.forEach((item, index) => {
     if (typeof item !== 'bigint' || item < 0n || item > 255n) {
-      throw badRequest(
-        `unsupported type: ${where()}: a BLOB array holds integers 0-255, element ${index + 1} is ${describe(item)}`,
-      );
+      throw badRequest(`unsupported type: ${where()}: a BLOB array holds integers 0-255, element ${index + 1} is ${describe(item)}`);
     }
     bytes[index] = Number(item);
   });

@@ -120,10 +120,7 @@ export class MemoryStorage implements RaftStorage {
   /** Replaces the whole log with a snapshot received from the leader. */
   applySnapshot(snapshot: Snapshot): void {
     if (snapshot.metadata.index <= this.#currentSnapshot.metadata.index) {
-      throw new RaftStorageError(
-        'COMPACTED',
-        `snapshot at ${snapshot.metadata.index} is not newer than ${this.#currentSnapshot.metadata.index}`,
-      );
+      throw new RaftStorageError('COMPACTED', `snapshot at ${snapshot.metadata.index} is not newer than ${this.#currentSnapshot.metadata.index}`);
     }
     this.#currentSnapshot = snapshot;
     this.#compacted = { index: snapshot.metadata.index, term: snapshot.metadata.term };
@@ -147,10 +144,7 @@ export class MemoryStorage implements RaftStorage {
    */
   compact(index: number): void {
     if (index > this.#currentSnapshot.metadata.index) {
-      throw new RaftStorageError(
-        'UNAVAILABLE',
-        `cannot compact to ${index}: the snapshot is at ${this.#currentSnapshot.metadata.index}`,
-      );
+      throw new RaftStorageError('UNAVAILABLE', `cannot compact to ${index}: the snapshot is at ${this.#currentSnapshot.metadata.index}`);
     }
     if (index <= this.#compacted.index) return;
     const term = this.term(index);

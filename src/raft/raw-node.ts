@@ -5,17 +5,7 @@
  */
 import { assert } from './errors.js';
 import { Raft } from './raft.js';
-import type {
-  ConfChange,
-  ConfState,
-  HardState,
-  Message,
-  NodeId,
-  RaftConfig,
-  RaftStatus,
-  Ready,
-  SoftState,
-} from './types.js';
+import type { ConfChange, ConfState, HardState, Message, NodeId, RaftConfig, RaftStatus, Ready, SoftState } from './types.js';
 
 export class RawNode {
   readonly #raft: Raft;
@@ -158,10 +148,7 @@ export class RawNode {
     const entries = [...raft.log.unstable.entries];
     const snapshot = raft.log.unstable.snapshot;
     const mustSync =
-      entries.length > 0 ||
-      snapshot !== undefined ||
-      hardState.term !== this.#previousHardState.term ||
-      hardState.vote !== this.#previousHardState.vote;
+      entries.length > 0 || snapshot !== undefined || hardState.term !== this.#previousHardState.term || hardState.vote !== this.#previousHardState.vote;
     const ready: Ready = {
       ...(softStatesEqual(softState, this.#previousSoftState) ? {} : { softState }),
       ...(hardStateChanged ? { hardState } : {}),

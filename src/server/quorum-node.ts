@@ -52,12 +52,16 @@ export const queuedWriteCountMaxDefault = 10_000;
 /** Whatever storage repaired or discarded at open is said in the log, with what and why. */
 function logRecovery(logger: NodeLogger, report: RecoveryReport): void {
   for (const repair of report.repairs) {
-    logger.warn({ event: 'storage-repaired', file: repair.file, offset: repair.offset, droppedBytes: repair.droppedBytes, problem: repair.problem },
-      'cut a torn tail off the log (a write the crash interrupted)');
+    logger.warn(
+      { event: 'storage-repaired', file: repair.file, offset: repair.offset, droppedBytes: repair.droppedBytes, problem: repair.problem },
+      'cut a torn tail off the log (a write the crash interrupted)',
+    );
   }
   for (const metadata of report.discardedSnapshots) {
-    logger.warn({ event: 'storage-discarded-snapshot', index: metadata.index, term: metadata.term },
-      'discarded a received snapshot whose install never became durable (the log does not reach it)');
+    logger.warn(
+      { event: 'storage-discarded-snapshot', index: metadata.index, term: metadata.term },
+      'discarded a received snapshot whose install never became durable (the log does not reach it)',
+    );
   }
 }
 
@@ -101,19 +105,22 @@ export class QuorumNode {
     });
     const runtime = this.runtime;
     this.membership = new Membership({ config, runtime, peers: this.#transport, scheduler, logger: options.logger });
-    this.service = new NodeClusterService({
-      config,
-      log: runtime,
-      database: stateMachine,
-      peers: this.#transport,
-      membership: this.membership,
-      encodeCommand: (statements, transaction, requestId) => runtime.encodeCommandFor(statements, transaction, requestId),
-      scheduler,
-    }, {
-      version: options.version,
-      isReadOnly: (statement) => stateMachine.isReadOnly(statement),
-      queuedWriteCountMax: options.queuedWriteCountMax ?? queuedWriteCountMaxDefault,
-    });
+    this.service = new NodeClusterService(
+      {
+        config,
+        log: runtime,
+        database: stateMachine,
+        peers: this.#transport,
+        membership: this.membership,
+        encodeCommand: (statements, transaction, requestId) => runtime.encodeCommandFor(statements, transaction, requestId),
+        scheduler,
+      },
+      {
+        version: options.version,
+        isReadOnly: (statement) => stateMachine.isReadOnly(statement),
+        queuedWriteCountMax: options.queuedWriteCountMax ?? queuedWriteCountMaxDefault,
+      },
+    );
     this.http = createHttpServer(this.service, { quorumliteVersion: options.version, ...options.http });
   }
 
@@ -156,10 +163,7 @@ export class QuorumNode {
     this.service.registerPeerHandlers();
     await this.#transport.start();
     this.#httpAddress = await this.http.listen(httpListen.host, httpListen.port);
-    this.#logger.info(
-      { event: 'listening', http: `${this.#httpAddress.host}:${this.#httpAddress.port}`, raft: this.#transport.address },
-      'node listening',
-    );
+    this.#logger.info({ event: 'listening', http: `${this.#httpAddress.host}:${this.#httpAddress.port}`, raft: this.#transport.address }, 'node listening');
     await this.#formOrJoin();
   }
 

@@ -136,14 +136,7 @@ export interface ReadinessCheck {
 }
 
 /** A nested status document (`/status`); leaves are plain JSON-able values. */
-export type StatusValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | readonly StatusValue[]
-  | { readonly [key: string]: StatusValue };
+export type StatusValue = null | boolean | number | bigint | string | readonly StatusValue[] | { readonly [key: string]: StatusValue };
 export type StatusDocument = { readonly [key: string]: StatusValue };
 
 /** A Prometheus metric family; the HTTP layer renders the text format. */
@@ -223,11 +216,7 @@ export class ServiceError extends Error {
   /** With NOT_LEADER: the leader's HTTP API address with scheme, when known. */
   readonly leaderApiAddress: string | null;
 
-  constructor(
-    code: ServiceErrorCode,
-    message: string,
-    options: { leaderApiAddress?: string | null; cause?: unknown } = {},
-  ) {
+  constructor(code: ServiceErrorCode, message: string, options: { leaderApiAddress?: string | null; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.leaderApiAddress = options.leaderApiAddress ?? null;

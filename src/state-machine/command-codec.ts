@@ -81,9 +81,7 @@ function checkStatement(statement: Statement, statementIndex: number): void {
 
 export function encodeCommand(command: Command): Uint8Array {
   checkCommand(command);
-  const writer = new ByteWriter(commandLimits.commandBytesMax, (bytes) =>
-    tooLarge('encoded command (bytes)', bytes, commandLimits.commandBytesMax),
-  );
+  const writer = new ByteWriter(commandLimits.commandBytesMax, (bytes) => tooLarge('encoded command (bytes)', bytes, commandLimits.commandBytesMax));
   writer.u8(commandMagic);
   writer.u8(commandVersion);
   writer.u8((command.transaction ? flagTransaction : 0) | (command.requestId !== undefined ? flagRequestId : 0));

@@ -113,9 +113,7 @@ export class DeterministicFunctions {
     database.function('strftime', dateOptions, (...argumentsList: FunctionArgument[]) =>
       this.#evaluate('strftime', argumentsList.length === 1 ? [argumentsList[0] ?? null, this.#nowText()] : this.#replaceNow(argumentsList, [1])),
     );
-    database.function('timediff', dateOptions, (...argumentsList: FunctionArgument[]) =>
-      this.#evaluate('timediff', this.#replaceNow(argumentsList, [0, 1])),
-    );
+    database.function('timediff', dateOptions, (...argumentsList: FunctionArgument[]) => this.#evaluate('timediff', this.#replaceNow(argumentsList, [0, 1])));
     database.function('current_timestamp', { deterministic: true }, () => this.#evaluate('datetime', [this.#nowText()]));
     database.function('current_date', { deterministic: true }, () => this.#evaluate('date', [this.#nowText()]));
     database.function('current_time', { deterministic: true }, () => this.#evaluate('time', [this.#nowText()]));

@@ -31,7 +31,11 @@ function sqlLiteral(value: unknown): string {
 
 function* tableLines(database: Database.Database, name: string, sql: string): Generator<string> {
   yield `${sql};`;
-  const rows = database.prepare(`SELECT * FROM ${quoteIdentifier(name)}`).raw(true).safeIntegers(true).iterate() as IterableIterator<unknown[]>;
+  const rows = database
+    .prepare(`SELECT * FROM ${quoteIdentifier(name)}`)
+    .raw(true)
+    .safeIntegers(true)
+    .iterate() as IterableIterator<unknown[]>;
   for (const row of rows) yield `INSERT INTO ${quoteIdentifier(name)} VALUES(${row.map(sqlLiteral).join(',')});`;
 }
 

@@ -13,8 +13,7 @@ const kindTag = { write: 0, rows: 1, empty: 2, error: 3 } as const;
 export const storedResultsBytesMax = 1024 * 1024;
 const cellBytesMax = storedResultsBytesMax;
 
-export const resultTooLargeToKeepMessage =
-  'the first execution of this request succeeded, but its result was too large to keep for deduplication';
+export const resultTooLargeToKeepMessage = 'the first execution of this request succeeded, but its result was too large to keep for deduplication';
 
 function writeResult(writer: ByteWriter, result: StatementResult): void {
   writer.u8(kindTag[result.kind]);

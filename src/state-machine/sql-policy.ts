@@ -18,14 +18,31 @@ const assignablePragmas = new Set(['USER_VERSION', 'APPLICATION_ID']);
 
 /** Pragmas that take an argument but only report: fine anywhere. */
 const reportingPragmasWithArgument = new Set([
-  'TABLE_INFO', 'TABLE_XINFO', 'TABLE_LIST', 'INDEX_LIST', 'INDEX_INFO', 'INDEX_XINFO',
-  'FOREIGN_KEY_LIST', 'FOREIGN_KEY_CHECK', 'INTEGRITY_CHECK', 'QUICK_CHECK',
+  'TABLE_INFO',
+  'TABLE_XINFO',
+  'TABLE_LIST',
+  'INDEX_LIST',
+  'INDEX_INFO',
+  'INDEX_XINFO',
+  'FOREIGN_KEY_LIST',
+  'FOREIGN_KEY_CHECK',
+  'INTEGRITY_CHECK',
+  'QUICK_CHECK',
 ]);
 
 /** Pragmas a write may read (no argument): their answers are the same on every node. */
 const reportingPragmasInWrites = new Set([
-  ...reportingPragmasWithArgument, 'USER_VERSION', 'APPLICATION_ID', 'ENCODING', 'SCHEMA_VERSION',
-  'PAGE_SIZE', 'FUNCTION_LIST', 'COLLATION_LIST', 'PRAGMA_LIST', 'MODULE_LIST', 'COMPILE_OPTIONS',
+  ...reportingPragmasWithArgument,
+  'USER_VERSION',
+  'APPLICATION_ID',
+  'ENCODING',
+  'SCHEMA_VERSION',
+  'PAGE_SIZE',
+  'FUNCTION_LIST',
+  'COLLATION_LIST',
+  'PRAGMA_LIST',
+  'MODULE_LIST',
+  'COMPILE_OPTIONS',
 ]);
 
 const transactionControl = new Set(['BEGIN', 'COMMIT', 'END', 'ROLLBACK', 'SAVEPOINT', 'RELEASE']);

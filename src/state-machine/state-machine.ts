@@ -26,7 +26,12 @@ import { fsyncDirectory, removeIfPresent } from './files.js';
 import { stageSnapshotInWorker, writeSnapshotInWorker } from './snapshot-worker.js';
 import { decodeCommand } from './command-codec.js';
 import {
-  assertUtcTimeZone, openApplyConnection, openPristineConnection, openReadConnection, prepareInternal, readAppliedIndex,
+  assertUtcTimeZone,
+  openApplyConnection,
+  openPristineConnection,
+  openReadConnection,
+  prepareInternal,
+  readAppliedIndex,
   type Connections,
 } from './connections.js';
 import { DeterministicFunctions, localSource } from './deterministic-functions.js';

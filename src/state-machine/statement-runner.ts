@@ -18,8 +18,19 @@ type BindValue = null | number | bigint | string | Buffer;
 
 /** SQLite result codes that mean the environment failed, not the statement. */
 const environmentalCodePrefixes = [
-  'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_CORRUPT', 'SQLITE_NOMEM', 'SQLITE_READONLY', 'SQLITE_CANTOPEN',
-  'SQLITE_NOTADB', 'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_PROTOCOL', 'SQLITE_PERM', 'SQLITE_NOLFS', 'SQLITE_INTERRUPT',
+  'SQLITE_FULL',
+  'SQLITE_IOERR',
+  'SQLITE_CORRUPT',
+  'SQLITE_NOMEM',
+  'SQLITE_READONLY',
+  'SQLITE_CANTOPEN',
+  'SQLITE_NOTADB',
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
+  'SQLITE_PROTOCOL',
+  'SQLITE_PERM',
+  'SQLITE_NOLFS',
+  'SQLITE_INTERRUPT',
 ];
 
 export function isEnvironmentalError(error: unknown): error is Error & { code: string } {
@@ -72,11 +83,16 @@ function runWrite(prepared: Database.Statement, statement: Statement | undefined
   const positional = statement.positional;
   if (!hasNamedParameters(statement)) {
     switch (positional.length) {
-      case 0: return prepared.run();
-      case 1: return prepared.run(toBindValue(positional[0] as SqlValue));
-      case 2: return prepared.run(toBindValue(positional[0] as SqlValue), toBindValue(positional[1] as SqlValue));
-      case 3: return prepared.run(toBindValue(positional[0] as SqlValue), toBindValue(positional[1] as SqlValue), toBindValue(positional[2] as SqlValue));
-      default: break;
+      case 0:
+        return prepared.run();
+      case 1:
+        return prepared.run(toBindValue(positional[0] as SqlValue));
+      case 2:
+        return prepared.run(toBindValue(positional[0] as SqlValue), toBindValue(positional[1] as SqlValue));
+      case 3:
+        return prepared.run(toBindValue(positional[0] as SqlValue), toBindValue(positional[1] as SqlValue), toBindValue(positional[2] as SqlValue));
+      default:
+        break;
     }
   }
   return prepared.run(...bindArguments(statement));
@@ -196,7 +212,8 @@ export class StatementRunner {
         this.#lastSinglePrepared = prepared;
         return this.#runPrepared(prepared, statement);
       }
-      if (statement.positional.length > 0 || hasNamedParameters(statement)) return { kind: 'error', error: 'parameters need exactly one SQL statement per request statement' };
+      if (statement.positional.length > 0 || hasNamedParameters(statement))
+        return { kind: 'error', error: 'parameters need exactly one SQL statement per request statement' };
       let result: StatementResult = { kind: 'empty' };
       for (const part of parts) result = this.#runPrepared(this.#prepare(part), undefined);
       return result;

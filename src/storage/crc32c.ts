@@ -30,10 +30,7 @@ function buildTables(): Uint32Array[] {
   return built;
 }
 
-const [t0, t1, t2, t3, t4, t5, t6, t7] = tables as [
-  Uint32Array, Uint32Array, Uint32Array, Uint32Array,
-  Uint32Array, Uint32Array, Uint32Array, Uint32Array,
-];
+const [t0, t1, t2, t3, t4, t5, t6, t7] = tables as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
 
 /**
  * Extends `previousCrc` (the finished CRC of the bytes before) with `bytes[start, end)`.
@@ -49,8 +46,14 @@ export function crc32cUpdate(previousCrc: number, bytes: Uint8Array, start = 0, 
   while (position < fastEnd) {
     const low = (crc ^ (bytes[position]! | (bytes[position + 1]! << 8) | (bytes[position + 2]! << 16) | (bytes[position + 3]! << 24))) >>> 0;
     crc =
-      t7[low & 0xff]! ^ t6[(low >>> 8) & 0xff]! ^ t5[(low >>> 16) & 0xff]! ^ t4[low >>> 24]! ^
-      t3[bytes[position + 4]!]! ^ t2[bytes[position + 5]!]! ^ t1[bytes[position + 6]!]! ^ t0[bytes[position + 7]!]!;
+      t7[low & 0xff]! ^
+      t6[(low >>> 8) & 0xff]! ^
+      t5[(low >>> 16) & 0xff]! ^
+      t4[low >>> 24]! ^
+      t3[bytes[position + 4]!]! ^
+      t2[bytes[position + 5]!]! ^
+      t1[bytes[position + 6]!]! ^
+      t0[bytes[position + 7]!]!;
     position += 8;
   }
   while (position < end) {

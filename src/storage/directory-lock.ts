@@ -71,7 +71,9 @@ function tryFlock(fd: number, lockPath: string): boolean {
     encoding: 'utf8',
   });
   if (helper.error !== undefined) {
-    throw new StorageError('IO_ERROR', `cannot lock ${lockPath}: running '${flockCommand}' failed (${helper.error.message}); it comes with util-linux`, { cause: helper.error });
+    throw new StorageError('IO_ERROR', `cannot lock ${lockPath}: running '${flockCommand}' failed (${helper.error.message}); it comes with util-linux`, {
+      cause: helper.error,
+    });
   }
   if (helper.status === 0) return true;
   if (helper.status === 1) return false;

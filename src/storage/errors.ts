@@ -10,16 +10,7 @@
  * - NOT_FOUND: no such snapshot.
  * - CLOSED: the store was closed.
  */
-type StorageErrorCode =
-  | 'DISK_FULL'
-  | 'IO_ERROR'
-  | 'CORRUPT'
-  | 'LOCKED'
-  | 'INVALID_ARGUMENT'
-  | 'TOO_LARGE'
-  | 'OVERLOADED'
-  | 'NOT_FOUND'
-  | 'CLOSED';
+type StorageErrorCode = 'DISK_FULL' | 'IO_ERROR' | 'CORRUPT' | 'LOCKED' | 'INVALID_ARGUMENT' | 'TOO_LARGE' | 'OVERLOADED' | 'NOT_FOUND' | 'CLOSED';
 
 export class StorageError extends Error {
   readonly code: StorageErrorCode;

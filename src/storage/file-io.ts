@@ -17,9 +17,7 @@ export async function writeFully(fd: number, buffer: Uint8Array, position: numbe
   let written = 0;
   while (written < buffer.length) {
     const count = await new Promise<number>((resolve, reject) =>
-      fs.write(fd, buffer, written, buffer.length - written, position + written, (error, bytes) =>
-        error ? reject(error) : resolve(bytes),
-      ),
+      fs.write(fd, buffer, written, buffer.length - written, position + written, (error, bytes) => (error ? reject(error) : resolve(bytes))),
     );
     if (count <= 0) throw Object.assign(new Error(`write returned ${count}`), { code: 'EIO' });
     written += count;

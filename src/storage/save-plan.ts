@@ -82,7 +82,8 @@ function planSnapshot(snapshot: Snapshot, projection: Projection, context: PlanC
   }
   const data = snapshot.data;
   if (!(data instanceof Uint8Array)) throw invalid('snapshot.data must be a Uint8Array');
-  if (data.length > context.limits.snapshotBytesMax) throw new StorageError('TOO_LARGE', `snapshot data exceeds snapshotBytesMax ${context.limits.snapshotBytesMax}`);
+  if (data.length > context.limits.snapshotBytesMax)
+    throw new StorageError('TOO_LARGE', `snapshot data exceeds snapshotBytesMax ${context.limits.snapshotBytesMax}`);
   if (data.length === 0 && !context.hasSnapshotFile(metadata.index, metadata.term)) {
     throw invalid(`snapshot ${metadata.index}/${metadata.term} has no data and is not in the snapshot store`);
   }
@@ -103,14 +104,18 @@ function validateEntry(entry: Entry, position: number, previous: Entry | undefin
   if (entry.data.length > limits.entryBytesMax) {
     throw new StorageError('TOO_LARGE', `entries[${position}] data of ${entry.data.length} bytes exceeds entryBytesMax ${limits.entryBytesMax}`);
   }
-  if (previous !== undefined && entry.index !== previous.index + 1) throw invalid(`entries[${position}].index ${entry.index} does not follow ${previous.index}`);
-  if (previous !== undefined && entry.term < previous.term) throw invalid(`entries[${position}].term ${entry.term} is below the previous entry's ${previous.term}`);
+  if (previous !== undefined && entry.index !== previous.index + 1)
+    throw invalid(`entries[${position}].index ${entry.index} does not follow ${previous.index}`);
+  if (previous !== undefined && entry.term < previous.term)
+    throw invalid(`entries[${position}].term ${entry.term} is below the previous entry's ${previous.term}`);
 }
 
 function checkJoin(fresh: readonly Entry[], projection: Projection, context: PlanContext): void {
   const first = fresh[0]!;
   if (first.index > projection.lastIndex + 1) {
-    throw invalid(`entries start at ${first.index} but the log ends at ${projection.lastIndex}: entries ${projection.lastIndex + 1}..${first.index - 1} are missing`);
+    throw invalid(
+      `entries start at ${first.index} but the log ends at ${projection.lastIndex}: entries ${projection.lastIndex + 1}..${first.index - 1} are missing`,
+    );
   }
   const previousTerm = first.index === projection.lastIndex + 1 ? projection.lastTerm : context.settledTerm(first.index - 1);
   if (previousTerm !== undefined && first.term < previousTerm) {
@@ -180,7 +185,10 @@ export function planSave(request: SaveRequest, projection: Projection, context: 
   let bytes = 0;
   for (const operation of operations) bytes += operation.record.length;
   if (bytes > context.limits.saveBytesMax) {
-    throw new StorageError('TOO_LARGE', `save of ${bytes} encoded bytes exceeds the per-save limit ${context.limits.saveBytesMax} (flushBytesMax minus room for a checkpoint)`);
+    throw new StorageError(
+      'TOO_LARGE',
+      `save of ${bytes} encoded bytes exceeds the per-save limit ${context.limits.saveBytesMax} (flushBytesMax minus room for a checkpoint)`,
+    );
   }
   Object.assign(projection, working);
   return { operations, bytes };

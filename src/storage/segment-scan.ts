@@ -3,13 +3,7 @@
  * torn tail (damage with no valid frame after it: a crash mid-write) from corruption
  * (damage followed by a valid frame: bytes changed after they were durable).
  */
-import {
-  frameHeaderBytes,
-  frameMagic,
-  segmentHeaderBytes,
-  verifyRecord,
-  verifySegmentHeader,
-} from './record-format.js';
+import { frameHeaderBytes, frameMagic, segmentHeaderBytes, verifyRecord, verifySegmentHeader } from './record-format.js';
 import { crc32c, crc32cUpdateUint32 } from './crc32c.js';
 
 export interface ScannedFrame {

@@ -265,7 +265,10 @@ export class SnapshotStore {
   async verify(info: SnapshotInfo): Promise<void> {
     const { dataBytes, dataCrc32c } = await checksumFile(info.dataPath, Math.max(info.dataBytes, this.options.snapshotBytesMax));
     if (dataBytes !== info.dataBytes || dataCrc32c !== info.dataCrc32c) {
-      throw new StorageError('CORRUPT', `snapshot data ${info.dataPath} does not match its metadata (bytes ${dataBytes}/${info.dataBytes}, crc ${dataCrc32c}/${info.dataCrc32c})`);
+      throw new StorageError(
+        'CORRUPT',
+        `snapshot data ${info.dataPath} does not match its metadata (bytes ${dataBytes}/${info.dataBytes}, crc ${dataCrc32c}/${info.dataCrc32c})`,
+      );
     }
   }
 
@@ -312,7 +315,10 @@ async function readSnapshotInfo(directory: string): Promise<SnapshotInfo> {
   }
   const meta = parseMeta(text, metaPath);
   const info = infoFromMeta(meta, directory);
-  const size = await fs.promises.stat(info.dataPath).then((stat) => stat.size, () => -1);
+  const size = await fs.promises.stat(info.dataPath).then(
+    (stat) => stat.size,
+    () => -1,
+  );
   if (size !== meta.dataBytes) {
     throw new StorageError('CORRUPT', `snapshot data ${info.dataPath} is ${size} bytes, its metadata says ${meta.dataBytes}`);
   }

@@ -104,10 +104,7 @@ export function encodeFrame(kind: FrameKind, parts: readonly Uint8Array[], frame
   for (const part of parts) payloadBytes += part.byteLength;
   const length = 1 + payloadBytes;
   if (length > frameBytesMax) {
-    throw new TransportError(
-      'FRAME_TOO_LARGE',
-      `frame of ${length} bytes exceeds frameBytesMax ${frameBytesMax}`,
-    );
+    throw new TransportError('FRAME_TOO_LARGE', `frame of ${length} bytes exceeds frameBytesMax ${frameBytesMax}`);
   }
   const frame = Buffer.allocUnsafe(lengthPrefixBytes + length);
   frame.writeUInt32BE(length, 0);

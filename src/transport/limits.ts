@@ -67,9 +67,7 @@ export function resolveLimits(overrides: Partial<TransportLimits> = {}): Transpo
     throw new RangeError(`frameBytesMax must fit the 32-bit length prefix, got ${limits.frameBytesMax}`);
   }
   if (limits.snapshotChunkBytes + frameHeaderBytes > limits.frameBytesMax) {
-    throw new RangeError(
-      `snapshotChunkBytes ${limits.snapshotChunkBytes} must fit a frame (frameBytesMax ${limits.frameBytesMax})`,
-    );
+    throw new RangeError(`snapshotChunkBytes ${limits.snapshotChunkBytes} must fit a frame (frameBytesMax ${limits.frameBytesMax})`);
   }
   if (limits.backoffMsMax < limits.backoffBaseMs) {
     throw new RangeError(`backoffMsMax ${limits.backoffMsMax} is below backoffBaseMs ${limits.backoffBaseMs}`);

@@ -15,4 +15,3 @@ export class MemoryTransport<Message extends RaftMessageLike = RaftMessageLike> 
     super(options.network, options);
   }
 }
-

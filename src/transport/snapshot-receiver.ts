@@ -165,10 +165,7 @@ export class SnapshotReceiver {
   #touch(): void {
     this.#stopTimer();
     const idleTimeoutMs = this.#context.limits.snapshotIdleTimeoutMs;
-    this.#idleTimer = setTimeout(
-      () => this.#fail(new TransportError('TIMEOUT', `snapshot transfer made no progress for ${idleTimeoutMs} ms`)),
-      idleTimeoutMs,
-    );
+    this.#idleTimer = setTimeout(() => this.#fail(new TransportError('TIMEOUT', `snapshot transfer made no progress for ${idleTimeoutMs} ms`)), idleTimeoutMs);
   }
 
   #stopTimer(): void {

@@ -28,8 +28,12 @@ function runCompare(argumentList: readonly string[], environment: NodeJS.Process
     const child = spawn(process.execPath, ['--import', 'tsx', compareScript, ...argumentList], { cwd: repositoryRoot, env: environment });
     let standardOutput = '';
     let standardError = '';
-    child.stdout.on('data', (chunk: Buffer) => { standardOutput += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { standardError += chunk.toString(); });
+    child.stdout.on('data', (chunk: Buffer) => {
+      standardOutput += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      standardError += chunk.toString();
+    });
     const timer = setTimeout(() => {
       if (child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
       reject(new Error(`bench:compare did not finish within ${runTimeoutMs}ms\n${standardError}`));
@@ -76,7 +80,12 @@ after(() => {
   rmSync(outputDirectory, { recursive: true, force: true });
 });
 
-interface LoadJson { operationsPerSecond: number; p50Ms: number; p99Ms: number; acknowledgedCount: number }
+interface LoadJson {
+  operationsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  acknowledgedCount: number;
+}
 
 test('--quick --only quorumlite,sqlite writes a table, JSON and SVG with plausible numbers', () => {
   assert.equal(quickRun.code, 0, quickRun.standardError);
@@ -92,7 +101,13 @@ test('--quick --only quorumlite,sqlite writes a table, JSON and SVG with plausib
     systems: { name: string; status: string; replicated: Record<string, unknown> | null; sqlite: Record<string, unknown> | null }[];
   };
   assert.equal(report.mode, 'quick');
-  assert.deepEqual(report.systems.map((system) => [system.name, system.status]), [['quorumlite', 'ok'], ['sqlite', 'ok']]);
+  assert.deepEqual(
+    report.systems.map((system) => [system.name, system.status]),
+    [
+      ['quorumlite', 'ok'],
+      ['sqlite', 'ok'],
+    ],
+  );
   const quorumlite = report.systems[0]?.replicated;
   assert.ok(quorumlite);
   for (const name of ['sequentialWrites', 'concurrentWrites', 'batchedWrites', 'fastReads', 'linearizableReads']) {
@@ -105,7 +120,10 @@ test('--quick --only quorumlite,sqlite writes a table, JSON and SVG with plausib
   assert.ok(failover.trialsMs.every((value) => value > 0) && failover.maxMs >= failover.p50Ms);
   const memory = quorumlite.memory as { peakResidentBytesPerNode: number[] };
   assert.equal(memory.peakResidentBytesPerNode.length, 3);
-  assert.ok(memory.peakResidentBytesPerNode.every((bytes) => bytes > 1024 * 1024), 'each node has a resident size');
+  assert.ok(
+    memory.peakResidentBytesPerNode.every((bytes) => bytes > 1024 * 1024),
+    'each node has a resident size',
+  );
   const sqlite = report.systems[1]?.sqlite as Record<string, LoadJson> | undefined;
   assert.ok(sqlite);
   for (const name of ['sequentialWrites', 'batchedWrites', 'reads', 'fsync']) assert.ok((sqlite[name]?.operationsPerSecond ?? 0) > 0, `sqlite ${name}`);
@@ -128,7 +146,13 @@ test('a peer missing from PATH is reported as missing, with how to install it', 
     assert.match(markdown, /\| dqlite \| missing \| .*apt-get install go-dqlite/);
     assert.doesNotMatch(markdown, /\| \d[\d,.]* \|/, 'no number for a missing system');
     const report = JSON.parse(readFileSync(outputFiles(join(directory, 'out')).json, 'utf8')) as { systems: { status: string; replicated: unknown }[] };
-    assert.deepEqual(report.systems.map((system) => [system.status, system.replicated]), [['missing', null], ['missing', null]]);
+    assert.deepEqual(
+      report.systems.map((system) => [system.status, system.replicated]),
+      [
+        ['missing', null],
+        ['missing', null],
+      ],
+    );
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }

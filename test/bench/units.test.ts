@@ -20,7 +20,13 @@ import type { ReplicatedResults } from '../../bench/lib/workloads.js';
 import { runSynchronous } from '../../bench/peers/sqlite.js';
 
 test('arguments: defaults, --quick, --only in canonical order without repeats, --out', () => {
-  assert.deepEqual(parseCompareArguments([]), { quick: false, only: ['quorumlite', 'etcd', 'dqlite', 'sqlite'], outputDirectory: undefined, profileDirectory: undefined, help: false });
+  assert.deepEqual(parseCompareArguments([]), {
+    quick: false,
+    only: ['quorumlite', 'etcd', 'dqlite', 'sqlite'],
+    outputDirectory: undefined,
+    profileDirectory: undefined,
+    help: false,
+  });
   const parsed = parseCompareArguments(['--quick', '--only=sqlite,quorumlite,sqlite', '--out', '/tmp/x', '--profile=/tmp/p']);
   assert.deepEqual(parsed, { quick: true, only: ['quorumlite', 'sqlite'], outputDirectory: '/tmp/x', profileDirectory: '/tmp/p', help: false });
 });
@@ -34,7 +40,11 @@ test('arguments: each mistake is a CompareUsageError naming it', () => {
     [['--quick=yes'], /unknown argument "--quick=yes"/],
     [['quick'], /unknown argument "quick"/],
   ];
-  for (const [argv, message] of cases) assert.throws(() => parseCompareArguments(argv), (error: unknown) => error instanceof CompareUsageError && message.test(error.message));
+  for (const [argv, message] of cases)
+    assert.throws(
+      () => parseCompareArguments(argv),
+      (error: unknown) => error instanceof CompareUsageError && message.test(error.message),
+    );
 });
 
 test('every workload is bounded in count and time in both modes', () => {
@@ -72,12 +82,16 @@ test('percentile: nearest rank, NaN when empty, fraction checked', () => {
 
 test('runLoad issues exactly operationCountMax operations across clients and counts failures apart', async () => {
   let calls = 0;
-  const result = await runLoad(async (sequenceNumber) => {
-    calls += 1;
-    await sleep(1);
-    if (sequenceNumber % 5 === 0) throw new Error('refused');
-    return sequenceNumber % 2 === 0;
-  }, 7, { operationCountMax: 100, durationMsMax: 600_000 });
+  const result = await runLoad(
+    async (sequenceNumber) => {
+      calls += 1;
+      await sleep(1);
+      if (sequenceNumber % 5 === 0) throw new Error('refused');
+      return sequenceNumber % 2 === 0;
+    },
+    7,
+    { operationCountMax: 100, durationMsMax: 600_000 },
+  );
   assert.equal(calls, 100);
   assert.equal(result.acknowledgedCount + result.failedCount, 100);
   assert.equal(result.acknowledgedCount, 40); // even and not a multiple of 5
@@ -85,14 +99,29 @@ test('runLoad issues exactly operationCountMax operations across clients and cou
 });
 
 test('runLoad stops at its time bound when the count bound is far away', async () => {
-  const result = await runLoad(async () => { await sleep(5); return true; }, 2, { operationCountMax: 1_000_000_000, durationMsMax: 50 });
+  const result = await runLoad(
+    async () => {
+      await sleep(5);
+      return true;
+    },
+    2,
+    { operationCountMax: 1_000_000_000, durationMsMax: 50 },
+  );
   assert.ok(result.acknowledgedCount < 1_000_000_000 && result.acknowledgedCount > 0);
-  await assert.rejects(runLoad(async () => true, 0, { operationCountMax: 1, durationMsMax: 1 }), /clientCount 0/);
+  await assert.rejects(
+    runLoad(async () => true, 0, { operationCountMax: 1, durationMsMax: 1 }),
+    /clientCount 0/,
+  );
 });
 
 test('runSynchronous stops at its count bound', () => {
   let calls = 0;
-  const result = runSynchronous(() => { calls += 1; }, { operationCountMax: 25, durationMsMax: 600_000 });
+  const result = runSynchronous(
+    () => {
+      calls += 1;
+    },
+    { operationCountMax: 25, durationMsMax: 600_000 },
+  );
   assert.equal(calls, 25);
   assert.equal(result.acknowledgedCount, 25);
 });
@@ -142,7 +171,10 @@ test('ratios are quorumlite ÷ peer, absent for a missing peer or an n/a cell', 
 test('the markdown table shows numbers, ratios, missing peers and their install hint', () => {
   const markdown = renderMarkdown(sampleReport);
   assert.match(markdown, /\| 1\. sequential single-row writes \| throughput \(ops\/s, higher is better\) \| 800 \| 400 \| missing \| 2\.00x \| – \|/);
-  assert.match(markdown, /\| 5\. failover: kill -9 leader → first acknowledged write \| p50 \(ms, lower is better\) \| 900 \| 1200 \| missing \| 0\.75x \| – \|/);
+  assert.match(
+    markdown,
+    /\| 5\. failover: kill -9 leader → first acknowledged write \| p50 \(ms, lower is better\) \| 900 \| 1200 \| missing \| 0\.75x \| – \|/,
+  );
   assert.match(markdown, /\| dqlite \| missing \| fsync \| apt-get install it \|/);
   assert.doesNotMatch(markdown, /linearizable \| throughput/, 'a row with no number anywhere is left out');
 });

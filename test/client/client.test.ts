@@ -45,9 +45,18 @@ describe('client against a one-node double', () => {
         { sql: 'INSERT INTO people (name, age) VALUES (?, ?)', args: ['fiona', 20] },
         { sql: 'INSERT INTO people (name, age) VALUES (:name, :age)', args: { name: 'sinead', age: 30 } },
       ]);
-      assert.deepEqual(inserted.results.map((result) => [result.lastInsertId, result.rowsAffected]), [[1, 1], [2, 1]]);
+      assert.deepEqual(
+        inserted.results.map((result) => [result.lastInsertId, result.rowsAffected]),
+        [
+          [1, 1],
+          [2, 1],
+        ],
+      );
       const read = await client.query<{ name: string; age: number }>({ sql: 'SELECT name, age FROM people WHERE age > ? ORDER BY id', args: [10] });
-      assert.deepEqual(read.results[0]?.rows, [{ name: 'fiona', age: 20 }, { name: 'sinead', age: 30 }]);
+      assert.deepEqual(read.results[0]?.rows, [
+        { name: 'fiona', age: 20 },
+        { name: 'sinead', age: 30 },
+      ]);
       assert.deepEqual(read.results[0]?.columns, ['name', 'age']);
       const arrays = await client.query<[string]>('SELECT name FROM people ORDER BY id', { rowMode: 'array' });
       assert.deepEqual(arrays.results[0]?.rows, [['fiona'], ['sinead']]);
@@ -64,7 +73,7 @@ describe('client against a one-node double', () => {
       const big = 9_223_372_036_854_775_807n;
       const inserted = await client.execute({ sql: 'INSERT INTO values64 (id, n, b, e) VALUES (?, ?, ?, ?)', args: [big - 1n, big, bytes, -(2n ** 63n)] });
       assert.equal(inserted.results[0]?.lastInsertId, big - 1n);
-      const read = await client.query('SELECT n, b, e, n - 1 AS expression, x\'\' AS empty_blob FROM values64');
+      const read = await client.query("SELECT n, b, e, n - 1 AS expression, x'' AS empty_blob FROM values64");
       assert.deepEqual(read.results[0]?.rows, [{ n: big, b: bytes, e: -(2n ** 63n), expression: big - 1n, empty_blob: new Uint8Array(0) }]);
       const small = await createClient({ nodes: [mini.url], discoverNodes: false, bigint: 'always' }).query('SELECT 1 AS one, 2.5 AS half');
       assert.deepEqual(small.results[0]?.rows, [{ one: 1n, half: 2.5 }]);
@@ -96,7 +105,10 @@ describe('client against a one-node double', () => {
     const client = clientFor([mini.url]);
     try {
       await client.execute('CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER)');
-      await assert.rejects(client.transaction(['INSERT INTO accounts VALUES (1, 10)', 'INSERT INTO accounts VALUES (1, 20)']), { code: 'SQL_ERROR', statementIndex: 1 });
+      await assert.rejects(client.transaction(['INSERT INTO accounts VALUES (1, 10)', 'INSERT INTO accounts VALUES (1, 20)']), {
+        code: 'SQL_ERROR',
+        statementIndex: 1,
+      });
       assert.ok(mini.node.requests.at(-1)?.query.has('transaction'));
       const count = await client.query<[number]>('SELECT count(*) FROM accounts', { rowMode: 'array' });
       assert.deepEqual(count.results[0]?.rows, [[0]]);
@@ -321,10 +333,13 @@ describe('failover', () => {
     const client = createClient({ nodes: [seed.url], retry: fastRetry });
     try {
       const listed = await client.nodes();
-      assert.deepEqual(listed.map((node) => [node.id, node.apiUrl, node.leader, node.voter]), [
-        ['seed', seed.url, false, true],
-        ['joined', leader.url, true, false],
-      ]);
+      assert.deepEqual(
+        listed.map((node) => [node.id, node.apiUrl, node.leader, node.voter]),
+        [
+          ['seed', seed.url, false, true],
+          ['joined', leader.url, true, false],
+        ],
+      );
       assert.deepEqual(client.knownNodes, [seed.url, leader.url]);
       await client.execute('CREATE TABLE discovered (x)');
       assert.equal(executions(seed).length, 0, 'the write went to the leader directly');
@@ -447,7 +462,8 @@ describe('failover', () => {
 describe('cluster operations', () => {
   it('stepDown and removeNode send rqlite bodies to the leader; stepDown forgets the old leader', async () => {
     const leader: FakeNode = await startFakeNode((request, response) => {
-      if (request.path === '/nodes') return sendJson(response, 200, { nodes: [{ id: 'n1', api_addr: leader.url, addr: 'r1', voter: true, reachable: true, leader: true }] });
+      if (request.path === '/nodes')
+        return sendJson(response, 200, { nodes: [{ id: 'n1', api_addr: leader.url, addr: 'r1', voter: true, reachable: true, leader: true }] });
       if (request.path === '/leader' || request.path === '/remove') return sendJson(response, 200, {});
       return sendJson(response, 404, { error: 'not found' });
     });

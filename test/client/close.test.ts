@@ -35,7 +35,9 @@ it('a process exits by itself after close(), even with a call in flight', async 
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const guard = setTimeout(() => child.kill('SIGKILL'), childExitWaitMs);
   try {
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (exitCode, exitSignal) => resolve([exitCode, exitSignal])));
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.on('exit', (exitCode, exitSignal) => resolve([exitCode, exitSignal])),
+    );
     assert.equal(signal, null, 'the child had to be killed: something kept it alive after close()');
     assert.equal(code, 0);
     assert.equal(output.trim(), 'CLIENT_CLOSED');

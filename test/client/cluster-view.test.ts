@@ -31,6 +31,9 @@ describe('nodesMax', () => {
     assert.equal(exact.length, nodesMax);
     const over = parseNodes({ nodes: entries }, nodeUrl(0));
     assert.equal(over.length, nodesMax);
-    assert.deepEqual(over.map((node) => node.id), exact.map((node) => node.id));
+    assert.deepEqual(
+      over.map((node) => node.id),
+      exact.map((node) => node.id),
+    );
   });
 });

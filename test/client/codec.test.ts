@@ -71,10 +71,13 @@ describe('encodeStatements', () => {
       [new Date(0), /Date/],
     ];
     for (const [value, message] of cases) {
-      assert.throws(() => encodeStatements(['SELECT 1', { sql: 'X', args: [value as never] }]), (error: unknown) => {
-        const coded = error as { code?: string; statementIndex?: number; message: string };
-        return coded.code === 'INVALID_ARGUMENT' && coded.statementIndex === 1 && message.test(coded.message);
-      });
+      assert.throws(
+        () => encodeStatements(['SELECT 1', { sql: 'X', args: [value as never] }]),
+        (error: unknown) => {
+          const coded = error as { code?: string; statementIndex?: number; message: string };
+          return coded.code === 'INVALID_ARGUMENT' && coded.statementIndex === 1 && message.test(coded.message);
+        },
+      );
     }
     assert.throws(() => encodeStatements([]), { code: 'INVALID_ARGUMENT', message: 'no statements' });
     assert.throws(() => encodeStatements([{ sql: 1 } as never]), { code: 'INVALID_ARGUMENT' });

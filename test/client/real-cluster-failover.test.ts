@@ -103,7 +103,10 @@ function assertOneKeyPerWrite(log: AttemptLog): void {
   for (const keys of log.keysByWrite.values()) {
     const [first] = keys;
     assert.ok(first !== undefined && first !== '', 'each write carries an Idempotency-Key');
-    assert.ok(keys.every((key) => key === first), 'every attempt of a write reuses its key');
+    assert.ok(
+      keys.every((key) => key === first),
+      'every attempt of a write reuses its key',
+    );
     assert.ok(!allKeys.has(first), 'no two writes share a key');
     allKeys.add(first);
   }
@@ -118,16 +121,25 @@ async function assertExactlyAllRows(client: Client, table: string): Promise<void
 }
 
 function describeFailures(failures: readonly unknown[]): string {
-  return failures.slice(0, 5).map((failure) => (failure instanceof QuorumliteError ? `${failure.code}: ${failure.message}` : String(failure))).join('\n');
+  return failures
+    .slice(0, 5)
+    .map((failure) => (failure instanceof QuorumliteError ? `${failure.code}: ${failure.message}` : String(failure)))
+    .join('\n');
 }
 
 function logHasFaultApplied(node: TestNode, command: string, countBefore: number): boolean {
-  const matches = node.log().split('\n').filter((line) => line.includes('"event":"test-fault"') && line.includes(`"command":"${command}"`));
+  const matches = node
+    .log()
+    .split('\n')
+    .filter((line) => line.includes('"event":"test-fault"') && line.includes(`"command":"${command}"`));
   return matches.length > countBefore;
 }
 
 function faultLineCount(node: TestNode, command: string): number {
-  return node.log().split('\n').filter((line) => line.includes('"event":"test-fault"') && line.includes(`"command":"${command}"`)).length;
+  return node
+    .log()
+    .split('\n')
+    .filter((line) => line.includes('"event":"test-fault"') && line.includes(`"command":"${command}"`)).length;
 }
 
 /** Sends a stdin fault command and waits until the node logged it as applied. */
@@ -181,7 +193,7 @@ describe('client failover against a real 3-node cluster', () => {
     });
   });
 
-  it('a read at none on a lagging follower waits for the client\'s own write (min_index)', async () => {
+  it("a read at none on a lagging follower waits for the client's own write (min_index)", async () => {
     await cluster.withLogs(async () => {
       const leader = await cluster.waitForLeader();
       const follower = cluster.running().find((node) => node !== leader);
@@ -225,7 +237,9 @@ describe('client failover against a real 3-node cluster', () => {
     });
   });
 
-  it(`kill -9 of the leader under ${writerLoopCount} loops × ${writesPerLoop} writes: every call succeeds, exactly ${totalWriteCount} rows`, { timeout: failoverTestTimeoutMs }, async () => {
+  it(`kill -9 of the leader under ${writerLoopCount} loops × ${writesPerLoop} writes: every call succeeds, exactly ${totalWriteCount} rows`, {
+    timeout: failoverTestTimeoutMs,
+  }, async () => {
     await cluster.withLogs(async () => {
       const leader = await cluster.waitForLeader();
       const admin = track(createClient({ nodes: cluster.running().map((node) => node.url), deadlineMs: callDeadlineMs }));

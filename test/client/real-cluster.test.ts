@@ -17,7 +17,11 @@ import { cliPath, TestCluster, waitFor } from '../cluster/harness.js';
 function runShellProcess(hosts: string, script: string, home: string): { status: number | null; stdout: string; stderr: string } {
   const shellMain = fileURLToPath(new URL('../../src/cli/shell-main.ts', import.meta.url));
   // spawnSync: the shell runs on its own; the cluster is other processes.
-  return spawnSync(process.execPath, ['--import', 'tsx', shellMain, '--host', hosts, '-c', script], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, HOME: home } });
+  return spawnSync(process.execPath, ['--import', 'tsx', shellMain, '--host', hosts, '-c', script], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, HOME: home },
+  });
 }
 
 /** Writes attempted while the leader is killed; each must apply exactly once. */
@@ -46,7 +50,11 @@ describe('client against a real cluster', () => {
     await client.execute('CREATE TABLE items (id INTEGER PRIMARY KEY, n INTEGER, b BLOB, label TEXT)');
     assert.equal(client.knownLeader, leader.url);
     const big = 9_223_372_036_854_775_807n;
-    const written = await client.execute({ sql: 'INSERT INTO items (n, b, label) VALUES (?, ?, :label)', args: [big, new Uint8Array([0, 1, 255])], named: { label: 'first' } });
+    const written = await client.execute({
+      sql: 'INSERT INTO items (n, b, label) VALUES (?, ?, :label)',
+      args: [big, new Uint8Array([0, 1, 255])],
+      named: { label: 'first' },
+    });
     assert.equal(written.results[0]?.rowsAffected, 1);
     assert.ok((written.raftIndex ?? 0) > 0, 'the server reports raft_index');
     const read = await client.query('SELECT n, b, label FROM items', { consistency: 'none' });
@@ -65,8 +73,17 @@ describe('client against a real cluster', () => {
   it('quorumlite shell works against the cluster: SQL, .nodes, .leader, .backup', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'quorumlite-shell-cluster-'));
     try {
-      const hosts = cluster.running().map((node) => node.url).join(',');
-      const script = ["INSERT INTO items (label) VALUES ('from shell');", '.mode csv', "SELECT label FROM items WHERE label = 'from shell';", '.nodes', '.leader'].join('\n');
+      const hosts = cluster
+        .running()
+        .map((node) => node.url)
+        .join(',');
+      const script = [
+        "INSERT INTO items (label) VALUES ('from shell');",
+        '.mode csv',
+        "SELECT label FROM items WHERE label = 'from shell';",
+        '.nodes',
+        '.leader',
+      ].join('\n');
       const outcome = runShellProcess(hosts, script, directory);
       assert.equal(outcome.stderr, '');
       assert.equal(outcome.status, 0);
@@ -74,7 +91,11 @@ describe('client against a real cluster', () => {
       assert.match(outcome.stdout, /id +api_addr +addr +voter +reachable +leader/);
       assert.match(outcome.stdout, new RegExp(`${(await cluster.waitForLeader()).url}`));
       // The built CLI dispatches `quorumlite shell` to the same shell.
-      const built = spawnSync(process.execPath, [cliPath, 'shell', '--host', hosts, '--mode', 'csv', '--headers', 'off', '-c', "SELECT label FROM items WHERE label = 'from shell'"], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, HOME: directory } });
+      const built = spawnSync(
+        process.execPath,
+        [cliPath, 'shell', '--host', hosts, '--mode', 'csv', '--headers', 'off', '-c', "SELECT label FROM items WHERE label = 'from shell'"],
+        { encoding: 'utf8', timeout: 120_000, env: { ...process.env, HOME: directory } },
+      );
       assert.equal(built.stderr, '');
       assert.equal(built.stdout, '"from shell"\r\n');
       assert.equal(built.status, 0);
@@ -119,14 +140,19 @@ describe('client against a real cluster', () => {
     await writer.close();
     assert.deepEqual(failures, [], 'every write succeeds after failover (the deadline allows an election)');
     assert.equal(attemptsByKey.size, failoverWriteCount);
-    assert.ok([...attemptsByKey.values()].some((count) => count > 1), 'some writes were retried with their key');
+    assert.ok(
+      [...attemptsByKey.values()].some((count) => count > 1),
+      'some writes were retried with their key',
+    );
     const newLeader = await cluster.waitForLeader();
     assert.notEqual(newLeader, leader);
     await waitFor('the client to follow the new leader', async () => {
       await client.query('SELECT 1');
       return client.knownLeader === newLeader.url ? true : undefined;
     });
-    const rows = await client.query<{ count: number; distinct_k: number }>('SELECT count(*) AS count, count(DISTINCT k) AS distinct_k FROM ledger', { consistency: 'linearizable' });
+    const rows = await client.query<{ count: number; distinct_k: number }>('SELECT count(*) AS count, count(DISTINCT k) AS distinct_k FROM ledger', {
+      consistency: 'linearizable',
+    });
     assert.deepEqual(rows.results[0]?.rows, [{ count: failoverWriteCount, distinct_k: failoverWriteCount }]);
   });
 });

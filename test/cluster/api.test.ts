@@ -42,7 +42,11 @@ test('bad input gets a clear error and leaves the data unchanged on every node',
   assert.equal((await leader.execute([["INSERT INTO accounts(owner, balance) VALUES ('ada', 100), ('bob', 50)"]])).status, 200);
   const before = await cluster.waitForConvergence();
 
-  const malformed = await http(`${follower.url}/db/execute`, { method: 'POST', body: '[["INSERT INTO accounts', headers: { 'content-type': 'application/json' } });
+  const malformed = await http(`${follower.url}/db/execute`, {
+    method: 'POST',
+    body: '[["INSERT INTO accounts',
+    headers: { 'content-type': 'application/json' },
+  });
   assert.equal(malformed.status, 400, malformed.text);
   assert.match(malformed.text, /invalid JSON/i);
 
@@ -51,7 +55,7 @@ test('bad input gets a clear error and leaves the data unchanged on every node',
 
   const oversized = await http(`${follower.url}/db/execute`, {
     method: 'POST',
-    body: JSON.stringify([["INSERT INTO accounts(owner, balance) VALUES (?, 1)", 'x'.repeat(bodyBytesMax)]]),
+    body: JSON.stringify([['INSERT INTO accounts(owner, balance) VALUES (?, 1)', 'x'.repeat(bodyBytesMax)]]),
     headers: { 'content-type': 'application/json' },
   });
   assert.equal(oversized.status, 413, oversized.text);
@@ -66,7 +70,10 @@ test('bad input gets a clear error and leaves the data unchanged on every node',
   );
   assert.equal(failedTransaction.status, 200, failedTransaction.text);
   const transactionResults = (failedTransaction.body as { results: { error?: string }[] }).results;
-  assert.ok(transactionResults.some((result) => /no such table/.test(result.error ?? '')), failedTransaction.text);
+  assert.ok(
+    transactionResults.some((result) => /no such table/.test(result.error ?? '')),
+    failedTransaction.text,
+  );
 
   const writeAsQuery = await follower.query("INSERT INTO accounts(owner, balance) VALUES ('mallory', 1000000)", '?level=none');
   const writeAsQueryError = writeAsQuery.status !== 200 || (writeAsQuery.body as { results?: { error?: string }[] }).results?.[0]?.error !== undefined;
@@ -79,7 +86,10 @@ test('bad input gets a clear error and leaves the data unchanged on every node',
   const after = await cluster.waitForConvergence();
   assert.equal(after.checksum, before.checksum, 'content unchanged on every node');
   const rows = await leader.query('SELECT owner, balance FROM accounts ORDER BY id', '?level=strong');
-  assert.deepEqual((rows.body as { results: { values: unknown[][] }[] }).results[0]?.values, [['ada', 100], ['bob', 50]]);
+  assert.deepEqual((rows.body as { results: { values: unknown[][] }[] }).results[0]?.values, [
+    ['ada', 100],
+    ['bob', 50],
+  ]);
 });
 
 interface DataResults {
@@ -106,7 +116,11 @@ test('rqlite-js executes and queries with parameters through a follower of the 3
   for (const level of ['weak', 'strong', 'none']) {
     const rows = await client.query([['SELECT name, age FROM people WHERE age >= ? ORDER BY id', 20]], { level });
     assert.equal(rows.hasError(), false, `${level}: ${String(rows.getFirstError())}`);
-    if (level !== 'none') assert.deepEqual(rows.toArray(), [{ name: 'fiona', age: 20 }, { name: 'declan', age: 25 }]);
+    if (level !== 'none')
+      assert.deepEqual(rows.toArray(), [
+        { name: 'fiona', age: 20 },
+        { name: 'declan', age: 25 },
+      ]);
   }
   await cluster.waitForConvergence();
 });

@@ -42,7 +42,7 @@ test('version prints the package version', () => {
   assert.match(result.stdout, /^quorumlite \d+\.\d+\.\d+/);
 });
 
-test('status prints a running node\'s /status; a second node on the same data directory is refused', async () => {
+test("status prints a running node's /status; a second node on the same data directory is refused", async () => {
   const cluster = await TestCluster.create({ size: 1, formation: 'join' });
   try {
     await cluster.start();

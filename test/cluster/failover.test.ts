@@ -55,36 +55,38 @@ function startWriter(nodes: () => TestNode[]): Writer {
   return writer;
 }
 
-test('kill -9 the leader under writes: a new leader, no acknowledged write lost, the old leader catches up', async () => cluster.withLogs(async () => {
-  const oldLeader = await cluster.waitForLeader();
-  const created = await oldLeader.execute(['CREATE TABLE events (id INTEGER PRIMARY KEY, value INTEGER NOT NULL)']);
-  assert.equal(created.status, 200, created.text);
+test('kill -9 the leader under writes: a new leader, no acknowledged write lost, the old leader catches up', async () =>
+  cluster.withLogs(async () => {
+    const oldLeader = await cluster.waitForLeader();
+    const created = await oldLeader.execute(['CREATE TABLE events (id INTEGER PRIMARY KEY, value INTEGER NOT NULL)']);
+    assert.equal(created.status, 200, created.text);
 
-  const writer = startWriter(() => cluster.running());
-  await waitFor('20 acknowledged writes before the kill', () => (writer.acknowledged.length >= 20 ? true : undefined));
-  await oldLeader.kill();
-  const acknowledgedAtKill = writer.acknowledged.length;
+    const writer = startWriter(() => cluster.running());
+    await waitFor('20 acknowledged writes before the kill', () => (writer.acknowledged.length >= 20 ? true : undefined));
+    await oldLeader.kill();
+    const acknowledgedAtKill = writer.acknowledged.length;
 
-  const survivors = cluster.running();
-  const newLeader = await cluster.waitForLeader(survivors);
-  assert.notEqual(newLeader.id, oldLeader.id);
-  await waitFor(`${writesAfterKillWanted} acknowledged writes after the kill`, () =>
-    writer.acknowledged.length >= acknowledgedAtKill + writesAfterKillWanted ? true : undefined);
-  writer.stop = true;
-  await writer.done;
+    const survivors = cluster.running();
+    const newLeader = await cluster.waitForLeader(survivors);
+    assert.notEqual(newLeader.id, oldLeader.id);
+    await waitFor(`${writesAfterKillWanted} acknowledged writes after the kill`, () =>
+      writer.acknowledged.length >= acknowledgedAtKill + writesAfterKillWanted ? true : undefined,
+    );
+    writer.stop = true;
+    await writer.done;
 
-  for (const node of survivors) {
-    const answer = await node.query('SELECT value FROM events ORDER BY value', '?level=strong');
-    assert.equal(answer.status, 200, answer.text);
-    const present = new Set((answer.body as { results: { values?: number[][] }[] }).results[0]?.values?.map((row) => row[0]));
-    const missing = writer.acknowledged.filter((value) => !present.has(value));
-    assert.deepEqual(missing, [], `acknowledged writes missing on ${node.id}`);
-  }
+    for (const node of survivors) {
+      const answer = await node.query('SELECT value FROM events ORDER BY value', '?level=strong');
+      assert.equal(answer.status, 200, answer.text);
+      const present = new Set((answer.body as { results: { values?: number[][] }[] }).results[0]?.values?.map((row) => row[0]));
+      const missing = writer.acknowledged.filter((value) => !present.has(value));
+      assert.deepEqual(missing, [], `acknowledged writes missing on ${node.id}`);
+    }
 
-  oldLeader.start(cluster.flagsFor(oldLeader));
-  const converged = await cluster.waitForConvergence(cluster.nodes);
-  assert.ok(converged.appliedIndex > 0);
-  const rejoined = await oldLeader.query('SELECT count(*) FROM events', '?level=none');
-  const count = (rejoined.body as { results: { values: number[][] }[] }).results[0]?.values[0]?.[0] ?? 0;
-  assert.ok(count >= writer.acknowledged.length, `restarted node has ${count} rows, at least the ${writer.acknowledged.length} acknowledged`);
-}));
+    oldLeader.start(cluster.flagsFor(oldLeader));
+    const converged = await cluster.waitForConvergence(cluster.nodes);
+    assert.ok(converged.appliedIndex > 0);
+    const rejoined = await oldLeader.query('SELECT count(*) FROM events', '?level=none');
+    const count = (rejoined.body as { results: { values: number[][] }[] }).results[0]?.values[0]?.[0] ?? 0;
+    assert.ok(count >= writer.acknowledged.length, `restarted node has ${count} rows, at least the ${writer.acknowledged.length} acknowledged`);
+  }));

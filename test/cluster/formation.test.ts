@@ -45,7 +45,7 @@ test('?redirect on a follower answers 301 with the leader in Location', async ()
   assert.equal(answer.status, 301, answer.text);
   const location = answer.headers.get('location') ?? '';
   assert.ok(location.startsWith(leader.url), `Location ${location} points at the leader ${leader.url}`);
-  const count = await leader.query('SELECT count(*) FROM fruit WHERE name = \'pear\'', '?level=strong');
+  const count = await leader.query("SELECT count(*) FROM fruit WHERE name = 'pear'", '?level=strong');
   assert.deepEqual((count.body as { results: { values: number[][] }[] }).results[0]?.values, [[0]], 'nothing was written');
 });
 
@@ -80,7 +80,10 @@ test('/nodes lists three reachable voters and /readyz is ready on every node', a
   const list = (nodes.body as { nodes: { id: string; voter: boolean; reachable: boolean; leader: boolean }[] }).nodes;
   assert.equal(list.length, 3);
   assert.ok(list.every((node) => node.voter && node.reachable));
-  assert.deepEqual(list.filter((node) => node.leader).map((node) => node.id), [leader.id]);
+  assert.deepEqual(
+    list.filter((node) => node.leader).map((node) => node.id),
+    [leader.id],
+  );
   for (const node of cluster.nodes) {
     const ready = await waitFor('readyz 200', async () => {
       const answer = await http(`${node.url}/readyz`);
@@ -110,7 +113,9 @@ test('an Idempotency-Key write applies once, however often it is sent and throug
   const body = [['INSERT INTO fruit(name) VALUES (?)', 'quince']];
   for (const node of [...cluster.nodes, cluster.nodes[0]!]) {
     const answer = await http(`${node.url}/db/execute`, {
-      method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', 'idempotency-key': 'quince-once' },
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'quince-once' },
     });
     assert.equal(answer.status, 200, answer.text);
   }

@@ -15,9 +15,10 @@ export const repositoryRoot = new URL('../../', import.meta.url).pathname;
  * The built CLI. tsconfig.json (rootDir src, outDir dist) emits dist/cli/main.js while
  * package.json's bin names dist/src/cli/main.js; take whichever build exists, the newer if both.
  */
-export const cliPath = [join(repositoryRoot, 'dist', 'src', 'cli', 'main.js'), join(repositoryRoot, 'dist', 'cli', 'main.js')]
-  .filter((path) => existsSync(path))
-  .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0] ?? join(repositoryRoot, 'dist', 'cli', 'main.js');
+export const cliPath =
+  [join(repositoryRoot, 'dist', 'src', 'cli', 'main.js'), join(repositoryRoot, 'dist', 'cli', 'main.js')]
+    .filter((path) => existsSync(path))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0] ?? join(repositoryRoot, 'dist', 'cli', 'main.js');
 /** Bound on every poll: generous for a loaded 2-core machine. */
 export const waitTimeoutMsDefault = 60_000;
 export const pollIntervalMs = 100;
@@ -143,8 +144,18 @@ export class TestNode {
     const log = openSync(this.logPath, 'a');
     const child = spawn(
       process.execPath,
-      [cliPath, 'serve', '--data-dir', this.dataDirectory, '--http-addr', `${this.spec.host}:${this.spec.httpPort}`,
-        '--raft-addr', this.raftAddress, ...(extraArguments.includes('--log-level') ? [] : ['--log-level', 'debug']), ...extraArguments],
+      [
+        cliPath,
+        'serve',
+        '--data-dir',
+        this.dataDirectory,
+        '--http-addr',
+        `${this.spec.host}:${this.spec.httpPort}`,
+        '--raft-addr',
+        this.raftAddress,
+        ...(extraArguments.includes('--log-level') ? [] : ['--log-level', 'debug']),
+        ...extraArguments,
+      ],
       { stdio: ['pipe', log, log], env: { ...process.env, TZ: 'UTC' } },
     );
     closeSync(log);
@@ -290,19 +301,23 @@ export class TestCluster {
 
   /** Waits until every given node reports the same leader, one of them; returns that leader. */
   async waitForLeader(among: readonly TestNode[] = this.running(), timeoutMs = waitTimeoutMsDefault): Promise<TestNode> {
-    return waitFor('one leader agreed by every running node', async () => {
-      const leaders = new Set<string>();
-      for (const node of among) {
-        const status = await node.status();
-        const store = status.store as { leader: { node_id: string } };
-        leaders.add(store.leader.node_id);
-      }
-      const [leaderId] = [...leaders];
-      if (leaders.size !== 1 || leaderId === undefined || leaderId === '') return undefined;
-      const leader = among.find((node) => node.id === leaderId);
-      if (leader === undefined || !leader.running) return undefined;
-      return (await leader.raftStatus()).state === 'Leader' ? leader : undefined;
-    }, timeoutMs);
+    return waitFor(
+      'one leader agreed by every running node',
+      async () => {
+        const leaders = new Set<string>();
+        for (const node of among) {
+          const status = await node.status();
+          const store = status.store as { leader: { node_id: string } };
+          leaders.add(store.leader.node_id);
+        }
+        const [leaderId] = [...leaders];
+        if (leaders.size !== 1 || leaderId === undefined || leaderId === '') return undefined;
+        const leader = among.find((node) => node.id === leaderId);
+        if (leader === undefined || !leader.running) return undefined;
+        return (await leader.raftStatus()).state === 'Leader' ? leader : undefined;
+      },
+      timeoutMs,
+    );
   }
 
   /** Waits until the leader lists `count` members (voters and non-voters). */

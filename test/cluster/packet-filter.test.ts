@@ -10,9 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { freePort, sleep, waitFor } from './harness.js';
-import {
-  PacketFilter, assertTestAddress, chainPrefix, iptables, iptablesUnavailableReason, listTestChains, removeChain,
-} from './packet-filter.js';
+import { PacketFilter, assertTestAddress, chainPrefix, iptables, iptablesUnavailableReason, listTestChains, removeChain } from './packet-filter.js';
 
 const unavailable = iptablesUnavailableReason();
 if (unavailable !== undefined) console.log(`skipping packet filter tests: ${unavailable}`);
@@ -68,7 +66,7 @@ function dial(sourceHost: string, host: string, port: number, timeoutMs: number)
 }
 
 function jumpRulesTo(chain: string): string[] {
-  const lines = [...(iptables(['-S', 'INPUT']).stdout.split('\n')), ...(iptables(['-S', 'OUTPUT']).stdout.split('\n'))];
+  const lines = [...iptables(['-S', 'INPUT']).stdout.split('\n'), ...iptables(['-S', 'OUTPUT']).stdout.split('\n')];
   return lines.filter((line) => line.trim().endsWith(`-j ${chain}`));
 }
 
@@ -85,7 +83,11 @@ test('addresses outside 127.0.0.2 … 127.0.0.254 are refused before any rule is
 test('open() refuses 127.0.0.1 and a single host', { skip }, () => {
   assert.throws(() => PacketFilter.open(['127.0.0.1', '127.0.0.2']), /never 127\.0\.0\.1/);
   assert.throws(() => PacketFilter.open(['127.0.0.2']), /at least two hosts/);
-  assert.deepEqual(listTestChains().filter((chain) => chain === `${chainPrefix}${process.pid}`), [], 'no chain left by a refused open');
+  assert.deepEqual(
+    listTestChains().filter((chain) => chain === `${chainPrefix}${process.pid}`),
+    [],
+    'no chain left by a refused open',
+  );
 });
 
 test('dropBothWays stops new and established connections on the named port only; heal and close undo it', { skip }, async () => {
@@ -114,8 +116,11 @@ test('dropBothWays stops new and established connections on the named port only;
   filter.heal();
   assert.deepEqual(filter.rules(), []);
   assert.equal(filter.droppedPacketCount(), 0);
-  await waitFor('the held-back message after healing (TCP retransmits it)',
-    () => (target.received.join('').includes('during;') ? true : undefined), deliveryTimeoutMs);
+  await waitFor(
+    'the held-back message after healing (TCP retransmits it)',
+    () => (target.received.join('').includes('during;') ? true : undefined),
+    deliveryTimeoutMs,
+  );
   const afterHeal = await dial('127.0.0.2', '127.0.0.3', target.port, deliveryTimeoutMs);
   assert.ok(!(afterHeal instanceof Error), String(afterHeal));
 

@@ -173,7 +173,9 @@ export class PacketFilter {
   /** The DROP rules in force, as `iptables -S` prints them. */
   rules(): string[] {
     this.#assertOpen();
-    return iptablesOrThrow(['-S', this.chain]).split('\n').filter((line) => line.startsWith('-A '));
+    return iptablesOrThrow(['-S', this.chain])
+      .split('\n')
+      .filter((line) => line.startsWith('-A '));
   }
 
   /** Packets the chain's DROP rules have dropped since they were added (proof the partition bit). */

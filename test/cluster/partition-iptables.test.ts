@@ -99,7 +99,11 @@ async function writeUntilAcknowledged(
       await sleep(backoffAfterFailureMs); // timed out or reset: unacknowledged
     }
   }
-  assert.equal(done.length, wanted, `only ${done.length} of ${wanted} writes acknowledged within ${writeAttemptCountMax} attempts and ${writeDurationMsMax} ms (${phase})`);
+  assert.equal(
+    done.length,
+    wanted,
+    `only ${done.length} of ${wanted} writes acknowledged within ${writeAttemptCountMax} attempts and ${writeDurationMsMax} ms (${phase})`,
+  );
   return done;
 }
 
@@ -163,12 +167,16 @@ test('leader cut off both ways: steps down, majority goes on, no stale lineariza
       .catch((error: unknown) => ({ status: 0, body: String(error), text: String(error) }));
 
     const during = await writeUntilAcknowledged(majority, writesDuringPartitionWanted, 'during', () =>
-      t.diagnostic(`first write acknowledged by the majority ${Date.now() - partitionedAtMs} ms after the partition`));
+      t.diagnostic(`first write acknowledged by the majority ${Date.now() - partitionedAtMs} ms after the partition`),
+    );
     const newLeader = await electedLater;
     assert.notEqual(newLeader.id, oldLeader.id);
     await waitForState(oldLeader, 'steps down', (state) => state !== 'Leader');
     const minorityAnswer = await minorityWrite;
-    assert.ok(!acknowledged(minorityAnswer), `a write on the cut-off leader must not be acknowledged: ${minorityAnswer.status} ${JSON.stringify(minorityAnswer.body)}`);
+    assert.ok(
+      !acknowledged(minorityAnswer),
+      `a write on the cut-off leader must not be acknowledged: ${minorityAnswer.status} ${JSON.stringify(minorityAnswer.body)}`,
+    );
     assert.equal(minorityAnswer.status, 503, `the refused write answers 503 (rqlite shape): ${JSON.stringify(minorityAnswer.body)}`);
 
     const linearizable = await oldLeader.query('SELECT count(*) FROM events', '?level=linearizable&timeout=2s&linearizable_timeout=2s');
@@ -176,8 +184,16 @@ test('leader cut off both ways: steps down, majority goes on, no stale lineariza
     const strong = await oldLeader.query('SELECT count(*) FROM events', '?level=strong&timeout=2s&linearizable_timeout=2s');
     assertNoLeaderAnswer(strong, 'strong read on the cut-off node');
     const local = await valuesOn(oldLeader);
-    assert.deepEqual(before.filter((value) => !local.has(value)), [], 'a none read answers locally, with what it had');
-    assert.deepEqual(during.filter((value) => local.has(value)), [], 'and nothing written while it was cut off');
+    assert.deepEqual(
+      before.filter((value) => !local.has(value)),
+      [],
+      'a none read answers locally, with what it had',
+    );
+    assert.deepEqual(
+      during.filter((value) => local.has(value)),
+      [],
+      'and nothing written while it was cut off',
+    );
     const bounded = await oldLeader.query('SELECT count(*) FROM events', '?level=none&freshness=200ms');
     assert.match(bounded.text, /stale read/, 'with freshness, a node cut off from the leader refuses to answer');
 
@@ -188,7 +204,8 @@ test('leader cut off both ways: steps down, majority goes on, no stale lineariza
     t.diagnostic(`all three converged ${Date.now() - healedAtMs} ms after healing`);
     await waitForState(oldLeader, 'is a follower again', (state) => state === 'Follower');
     for (const node of cluster!.nodes) assert.ok(!(await valuesOn(node)).has(minorityValue), `the unacknowledged minority write is on ${node.id}`);
-  }));
+  }),
+);
 
 test('leader can send but not receive: a new leader takes writes; after healing nothing acknowledged is lost', { skip }, async (t) =>
   cluster!.withLogs(async () => {
@@ -198,7 +215,8 @@ test('leader can send but not receive: a new leader takes writes; after healing 
     for (const follower of majority) filter!.dropOneWay(peerEndpoint(follower), peerEndpoint(oldLeader));
     const partitionedAtMs = Date.now();
     const during = await writeUntilAcknowledged(majority, writesDuringPartitionWanted, 'during one-way in', () =>
-      t.diagnostic(`first write acknowledged by the majority ${Date.now() - partitionedAtMs} ms after the partition`));
+      t.diagnostic(`first write acknowledged by the majority ${Date.now() - partitionedAtMs} ms after the partition`),
+    );
     const newLeader = await cluster!.waitForLeader(majority);
     assert.notEqual(newLeader.id, oldLeader.id);
     await waitForState(oldLeader, 'steps down', (state) => state !== 'Leader');
@@ -207,7 +225,8 @@ test('leader can send but not receive: a new leader takes writes; after healing 
     const healedAtMs = Date.now();
     await assertConvergedWith([...before, ...during]);
     t.diagnostic(`all three converged ${Date.now() - healedAtMs} ms after healing`);
-  }));
+  }),
+);
 
 test('leader can receive but not send: a new leader takes writes; after healing nothing acknowledged is lost', { skip }, async (t) =>
   cluster!.withLogs(async () => {
@@ -217,7 +236,8 @@ test('leader can receive but not send: a new leader takes writes; after healing 
     for (const follower of majority) filter!.dropOneWay(peerEndpoint(oldLeader), peerEndpoint(follower));
     const partitionedAtMs = Date.now();
     const during = await writeUntilAcknowledged(majority, writesDuringPartitionWanted, 'during one-way out', () =>
-      t.diagnostic(`first write acknowledged by the majority ${Date.now() - partitionedAtMs} ms after the partition`));
+      t.diagnostic(`first write acknowledged by the majority ${Date.now() - partitionedAtMs} ms after the partition`),
+    );
     const newLeader = await cluster!.waitForLeader(majority);
     assert.notEqual(newLeader.id, oldLeader.id);
     await waitForState(oldLeader, 'steps down', (state) => state !== 'Leader');
@@ -233,4 +253,5 @@ test('leader can receive but not send: a new leader takes writes; after healing 
     const healedAtMs = Date.now();
     await assertConvergedWith([...before, ...during]);
     t.diagnostic(`all three converged ${Date.now() - healedAtMs} ms after healing`);
-  }));
+  }),
+);

@@ -118,12 +118,15 @@ describe('parseDurationNs reads what Go reads', () => {
   ];
   for (const [text, reason] of refused) {
     it(`refuses ${JSON.stringify(text)} (${reason})`, () => {
-      assert.throws(() => parseDurationNs(text), (error: unknown) => {
-        assert.ok(error instanceof DurationError);
-        assert.equal(error.reason, reason);
-        assert.match(error.message, /^invalid duration /);
-        return true;
-      });
+      assert.throws(
+        () => parseDurationNs(text),
+        (error: unknown) => {
+          assert.ok(error instanceof DurationError);
+          assert.equal(error.reason, reason);
+          assert.match(error.message, /^invalid duration /);
+          return true;
+        },
+      );
     });
   }
 

@@ -12,15 +12,36 @@ const goLike: ExactJsonOptions = { integers: 'bigint-within-int64', floatOutOfRa
 const jsonParseLike: ExactJsonOptions = { integers: 'bigint-when-unsafe', floatOutOfRange: 'infinity', objects: 'plain', nestingDepthMax: 64 };
 
 describe('integer policies', () => {
-  const text = '[0, -0, 42, 9007199254740991, 9007199254740993, 9223372036854775807, -9223372036854775808, 9223372036854775808, 123456789012345678901234, 1.0, 1e2]';
+  const text =
+    '[0, -0, 42, 9007199254740991, 9007199254740993, 9223372036854775807, -9223372036854775808, 9223372036854775808, 123456789012345678901234, 1.0, 1e2]';
   it('bigint-within-int64: int64 integers exact, larger ones floats, as Go', () => {
     assert.deepEqual(parseExactJson(text, goLike), [
-      0n, 0n, 42n, 9007199254740991n, 9007199254740993n, 9223372036854775807n, -9223372036854775808n, 2 ** 63, Number('123456789012345678901234'), 1, 100,
+      0n,
+      0n,
+      42n,
+      9007199254740991n,
+      9007199254740993n,
+      9223372036854775807n,
+      -9223372036854775808n,
+      2 ** 63,
+      Number('123456789012345678901234'),
+      1,
+      100,
     ]);
   });
   it('bigint-when-unsafe: safe integers as numbers, the rest exact at any size', () => {
     assert.deepEqual(parseExactJson(text, jsonParseLike), [
-      0, -0, 42, 9007199254740991, 9007199254740993n, 9223372036854775807n, -9223372036854775808n, 9223372036854775808n, 123456789012345678901234n, 1, 100,
+      0,
+      -0,
+      42,
+      9007199254740991,
+      9007199254740993n,
+      9223372036854775807n,
+      -9223372036854775808n,
+      9223372036854775808n,
+      123456789012345678901234n,
+      1,
+      100,
     ]);
   });
   it('bigint: every integer exact', () => {
@@ -78,11 +99,14 @@ describe('errors', () => {
     ];
     for (const [text, message] of cases) {
       for (const options of [goLike, jsonParseLike]) {
-        assert.throws(() => parseExactJson(text, options), (error: unknown) => {
-          assert.ok(error instanceof JsonSyntaxError && error instanceof SyntaxError, text);
-          assert.match(error.message, message, text);
-          return true;
-        });
+        assert.throws(
+          () => parseExactJson(text, options),
+          (error: unknown) => {
+            assert.ok(error instanceof JsonSyntaxError && error instanceof SyntaxError, text);
+            assert.match(error.message, message, text);
+            return true;
+          },
+        );
       }
     }
   });

@@ -40,7 +40,11 @@ describe('splitSqlStatements', () => {
     for (const [offset, separator] of separators.entries()) {
       const order = pieces.map((_, index) => pieces[(index + offset) % pieces.length] as string);
       const script = `  ${order.join(separator)}${offset % 2 === 0 ? ';' : ''}  `;
-      assert.deepEqual(splitSqlStatements(script).map((statement) => statement.sql), order, JSON.stringify(script));
+      assert.deepEqual(
+        splitSqlStatements(script).map((statement) => statement.sql),
+        order,
+        JSON.stringify(script),
+      );
     }
   });
 
@@ -56,13 +60,19 @@ describe('splitSqlStatements', () => {
   it('drops empty statements, and reads nothing from blanks and comments', () => {
     assert.deepEqual(splitSqlStatements(''), []);
     assert.deepEqual(splitSqlStatements(' ;; -- x;\n /* ; */ ; '), []);
-    assert.deepEqual(splitSqlStatements('SELECT 1 /* never closed ;').map((statement) => statement.sql), ['SELECT 1']);
+    assert.deepEqual(
+      splitSqlStatements('SELECT 1 /* never closed ;').map((statement) => statement.sql),
+      ['SELECT 1'],
+    );
   });
 
   it('refuses a string or quoted identifier left open, naming where it starts', () => {
-    assert.throws(() => splitSqlStatements("SELECT 1; SELECT 'abc;"), (error: unknown) => {
-      return error instanceof SqlSyntaxError && error.message === 'unterminated string at offset 17';
-    });
+    assert.throws(
+      () => splitSqlStatements("SELECT 1; SELECT 'abc;"),
+      (error: unknown) => {
+        return error instanceof SqlSyntaxError && error.message === 'unterminated string at offset 17';
+      },
+    );
     for (const open of ['SELECT "abc', 'SELECT [abc', 'SELECT `abc']) {
       assert.throws(() => splitSqlStatements(open), /unterminated quoted identifier at offset 7/);
     }
@@ -91,7 +101,11 @@ describe('splitFinishedSqlStatements', () => {
       const prefix = script.slice(0, cut);
       const split = splitFinishedSqlStatements(prefix);
       const expectedCount = ends.filter((end) => end < cut).length;
-      assert.deepEqual(split.statements.map((statement) => statement.sql), whole.slice(0, expectedCount), `cut at ${cut}`);
+      assert.deepEqual(
+        split.statements.map((statement) => statement.sql),
+        whole.slice(0, expectedCount),
+        `cut at ${cut}`,
+      );
       assert.ok(split.restStart <= cut);
     }
   });
@@ -99,7 +113,11 @@ describe('splitFinishedSqlStatements', () => {
   it('leaves open quotes, open comments and missing semicolons unfinished', () => {
     for (const text of ["SELECT 1; SELECT 'a;", 'SELECT 1; SELECT "a;', 'SELECT 1; SELECT [a;', 'SELECT 1; /* open ;', 'SELECT 1; SELECT 2']) {
       const split = splitFinishedSqlStatements(text);
-      assert.deepEqual(split.statements.map((statement) => statement.sql), ['SELECT 1'], text);
+      assert.deepEqual(
+        split.statements.map((statement) => statement.sql),
+        ['SELECT 1'],
+        text,
+      );
       assert.equal(split.restStart, 9, text);
       assert.equal(split.restIsBlank, false, text);
     }
@@ -114,9 +132,23 @@ describe('tokenize', () => {
     assert.deepEqual(
       tokens.map((token) => [token.kind, token.text]),
       [
-        ['word', 'SELECT'], ['quoted-identifier', 'a"b'], ['punctuation', ','], ['quoted-identifier', 'c d'], ['punctuation', ','],
-        ['string', "it's"], ['punctuation', ','], ['string', 'ff'], ['punctuation', ','], ['number', '1.5e3'], ['punctuation', ','],
-        ['variable', '?1'], ['punctuation', ','], ['variable', ':name'], ['punctuation', ','], ['word', 'É_1'], ['semicolon', ';'],
+        ['word', 'SELECT'],
+        ['quoted-identifier', 'a"b'],
+        ['punctuation', ','],
+        ['quoted-identifier', 'c d'],
+        ['punctuation', ','],
+        ['string', "it's"],
+        ['punctuation', ','],
+        ['string', 'ff'],
+        ['punctuation', ','],
+        ['number', '1.5e3'],
+        ['punctuation', ','],
+        ['variable', '?1'],
+        ['punctuation', ','],
+        ['variable', ':name'],
+        ['punctuation', ','],
+        ['word', 'É_1'],
+        ['semicolon', ';'],
       ],
     );
     assert.deepEqual([tokens[1]?.start, tokens[1]?.end], [7, 13]);
@@ -125,7 +157,10 @@ describe('tokenize', () => {
   it('scanTokens stops at an open span and says what and where it is', () => {
     assert.deepEqual(scanTokens("SELECT 'x").unclosed, { kind: 'string', start: 7 });
     assert.deepEqual(scanTokens('SELECT 1 /* x').unclosed, { kind: 'block-comment', start: 9 });
-    assert.deepEqual(scanTokens('SELECT `x').tokens.map((token) => token.text), ['SELECT']);
+    assert.deepEqual(
+      scanTokens('SELECT `x').tokens.map((token) => token.text),
+      ['SELECT'],
+    );
     assert.equal(scanTokens('SELECT 1 -- x').unclosed, undefined);
   });
 });

@@ -27,7 +27,7 @@ describe('GET /status', () => {
   });
 
   it('answers a sub-object with ?key=a.b and 404 for a missing key', async () => {
-    assert.deepEqual(await (await fetch(`${base}/status?key=store.raft`)).json() as Json, { state: 'Leader', commit_index: 0, voter: true });
+    assert.deepEqual((await (await fetch(`${base}/status?key=store.raft`)).json()) as Json, { state: 'Leader', commit_index: 0, voter: true });
     const missing = await fetch(`${base}/status?key=store.nothing`);
     assert.equal(missing.status, 404);
     assert.equal(errorCode(missing), 'NOT_FOUND');
@@ -37,7 +37,7 @@ describe('GET /status', () => {
 
 describe('GET /nodes', () => {
   it('answers voters as a map by id (legacy shape)', async () => {
-    const body = await (await fetch(`${base}/nodes`)).json() as Json;
+    const body = (await (await fetch(`${base}/nodes`)).json()) as Json;
     assert.deepEqual(Object.keys(body).sort(), ['n1', 'n2']);
     assert.deepEqual(body.n1, {
       id: 'n1',
@@ -53,8 +53,11 @@ describe('GET /nodes', () => {
   });
 
   it('answers {"nodes": […]} with ?ver=2, non-voters with ?nonvoters', async () => {
-    const body = await (await fetch(`${base}/nodes?ver=2&nonvoters`)).json() as Json;
-    assert.deepEqual(body.nodes.map((node: { id: string }) => node.id), ['n1', 'n2', 'n3']);
+    const body = (await (await fetch(`${base}/nodes?ver=2&nonvoters`)).json()) as Json;
+    assert.deepEqual(
+      body.nodes.map((node: { id: string }) => node.id),
+      ['n1', 'n2', 'n3'],
+    );
     assert.equal(body.nodes[2].voter, false);
     assert.equal((harness.service.requests.at(-1) as NodesRequest).nonVoters, true);
     const bad = await fetch(`${base}/nodes?ver=3`);
@@ -65,7 +68,7 @@ describe('GET /nodes', () => {
 
 describe('/leader', () => {
   it('GET answers the leader node', async () => {
-    const body = await (await fetch(`${base}/leader`)).json() as Json;
+    const body = (await (await fetch(`${base}/leader`)).json()) as Json;
     assert.equal(body.id, 'n1');
     assert.equal(body.leader, true);
     assert.equal(body.api_addr, 'http://127.0.0.1:4001');

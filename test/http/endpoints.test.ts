@@ -11,9 +11,7 @@ let base: string;
 before(async () => {
   harness = await startHarness();
   base = harness.base;
-  const response = await postJson(base, '/db/execute', [
-    'CREATE TABLE foo (id INTEGER NOT NULL PRIMARY KEY, name TEXT, age INTEGER, data BLOB, score REAL)',
-  ]);
+  const response = await postJson(base, '/db/execute', ['CREATE TABLE foo (id INTEGER NOT NULL PRIMARY KEY, name TEXT, age INTEGER, data BLOB, score REAL)']);
   assert.equal(response.status, 200);
 });
 
@@ -48,7 +46,7 @@ describe('POST /db/execute', () => {
     assert.equal(response.headers.get('x-quorumlite-version'), '0.1.0');
     assert.equal(response.headers.get('x-rqlite-served-by'), servedBy);
     assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
-    const body = await response.json() as Json;
+    const body = (await response.json()) as Json;
     assert.equal(body.results.length, 4);
     assert.equal(body.results[0].rows_affected, 1);
     assert.equal(typeof body.results[0].last_insert_id, 'number');
@@ -59,12 +57,8 @@ describe('POST /db/execute', () => {
   });
 
   it('passes transaction, timings, raft_index, db_timeout and timeout to the service', async () => {
-    const response = await postJson(
-      base,
-      '/db/execute?transaction&timings&raft_index&db_timeout=2s&timeout=5s',
-      [['INSERT INTO foo(name) VALUES(?)', 'x']],
-    );
-    const body = await response.json() as Json;
+    const response = await postJson(base, '/db/execute?transaction&timings&raft_index&db_timeout=2s&timeout=5s', [['INSERT INTO foo(name) VALUES(?)', 'x']]);
+    const body = (await response.json()) as Json;
     const request = lastRequest<ExecuteRequest>();
     assert.equal(request.transaction, true);
     assert.equal(request.timings, true);
@@ -79,13 +73,15 @@ describe('POST /db/execute', () => {
   });
 
   it('rolls back a transaction at the first error', async () => {
-    const response = await postJson(base, '/db/execute?transaction', [
-      ["INSERT INTO foo(name) VALUES('a')", 'INSERT INTO nope VALUES(1)', "INSERT INTO foo(name) VALUES('b')"],
-    ].flat());
-    const body = await response.json() as Json;
+    const response = await postJson(
+      base,
+      '/db/execute?transaction',
+      [["INSERT INTO foo(name) VALUES('a')", 'INSERT INTO nope VALUES(1)', "INSERT INTO foo(name) VALUES('b')"]].flat(),
+    );
+    const body = (await response.json()) as Json;
     assert.equal(body.results.length, 2);
     assert.match(body.results[1].error, /no such table/);
-    const count = await (await fetch(`${base}/db/query?q=${encodeURIComponent('SELECT COUNT(*) FROM foo')}`)).json() as Json;
+    const count = (await (await fetch(`${base}/db/query?q=${encodeURIComponent('SELECT COUNT(*) FROM foo')}`)).json()) as Json;
     assert.deepEqual(count.results[0].values, [[0]]);
   });
 
@@ -96,7 +92,7 @@ describe('POST /db/execute', () => {
       body: "INSERT INTO foo(name) VALUES('plain')",
     });
     assert.equal(response.status, 200);
-    const body = await response.json() as Json;
+    const body = (await response.json()) as Json;
     assert.equal(body.results[0].rows_affected, 1);
   });
 
@@ -135,11 +131,11 @@ describe('POST /db/execute', () => {
 
   it('honours Idempotency-Key: a repeat returns the first result and applies nothing again', async () => {
     const headers = { 'Idempotency-Key': 'key-123' };
-    const first = await (await postJson(base, '/db/execute', ["INSERT INTO foo(name) VALUES('once')"], headers)).json() as Json;
-    const second = await (await postJson(base, '/db/execute', ["INSERT INTO foo(name) VALUES('once')"], headers)).json() as Json;
+    const first = (await (await postJson(base, '/db/execute', ["INSERT INTO foo(name) VALUES('once')"], headers)).json()) as Json;
+    const second = (await (await postJson(base, '/db/execute', ["INSERT INTO foo(name) VALUES('once')"], headers)).json()) as Json;
     assert.deepEqual(second, first);
     assert.equal(lastRequest<ExecuteRequest>().idempotencyKey, 'key-123');
-    const count = await (await fetch(`${base}/db/query?q=${encodeURIComponent("SELECT COUNT(*) FROM foo WHERE name = 'once'")}`)).json() as Json;
+    const count = (await (await fetch(`${base}/db/query?q=${encodeURIComponent("SELECT COUNT(*) FROM foo WHERE name = 'once'")}`)).json()) as Json;
     assert.deepEqual(count.results[0].values, [[1]]);
   });
 
@@ -156,12 +152,12 @@ describe('POST /db/execute', () => {
 
   it('answers queued writes at once with a sequence number and applies them later', async () => {
     const response = await postJson(base, '/db/execute?queue', ["INSERT INTO foo(name) VALUES('queued')"]);
-    const body = await response.json() as Json;
+    const body = (await response.json()) as Json;
     assert.deepEqual(body.results, []);
     assert.equal(typeof body.sequence_number, 'number');
-    const waited = await (await postJson(base, '/db/execute?queue&wait', ["INSERT INTO foo(name) VALUES('queued')"])).json() as Json;
+    const waited = (await (await postJson(base, '/db/execute?queue&wait', ["INSERT INTO foo(name) VALUES('queued')"])).json()) as Json;
     assert.ok(waited.sequence_number > body.sequence_number);
-    const count = await (await fetch(`${base}/db/query?q=${encodeURIComponent("SELECT COUNT(*) FROM foo WHERE name = 'queued'")}`)).json() as Json;
+    const count = (await (await fetch(`${base}/db/query?q=${encodeURIComponent("SELECT COUNT(*) FROM foo WHERE name = 'queued'")}`)).json()) as Json;
     assert.deepEqual(count.results[0].values, [[2]]);
   });
 
@@ -180,17 +176,18 @@ describe('POST /db/execute', () => {
 
 describe('/db/query', () => {
   beforeEach(async () => {
-    await postJson(base, '/db/execute', [
-      ["INSERT INTO foo(id, name, age) VALUES(1, 'fiona', 20)"],
-      ["INSERT INTO foo(id, name, age) VALUES(2, 'declan', 25)"],
-    ].flat());
+    await postJson(
+      base,
+      '/db/execute',
+      [["INSERT INTO foo(id, name, age) VALUES(1, 'fiona', 20)"], ["INSERT INTO foo(id, name, age) VALUES(2, 'declan', 25)"]].flat(),
+    );
     harness.service.requests.length = 0;
   });
 
   it('answers GET ?q= with columns, types and values', async () => {
     const response = await fetch(`${base}/db/query?q=${encodeURIComponent('SELECT id, name, age + 0 AS older FROM foo ORDER BY id')}`);
     assert.equal(response.status, 200);
-    assert.deepEqual(await response.json() as Json, {
+    assert.deepEqual((await response.json()) as Json, {
       results: [
         {
           columns: ['id', 'name', 'older'],
@@ -209,7 +206,7 @@ describe('/db/query', () => {
       ['SELECT name FROM foo WHERE age > ?', 21],
       ['SELECT name FROM foo WHERE name = :name', { name: 'nobody' }],
     ]);
-    assert.deepEqual(await response.json() as Json, {
+    assert.deepEqual((await response.json()) as Json, {
       results: [
         { columns: ['name'], types: ['text'], values: [['declan']] },
         { columns: ['name'], types: ['text'] },
@@ -219,7 +216,7 @@ describe('/db/query', () => {
 
   it('answers ?associative with types as a map and rows as objects', async () => {
     const response = await fetch(`${base}/db/query?associative&q=${encodeURIComponent('SELECT id, name FROM foo ORDER BY id')}`);
-    assert.deepEqual(await response.json() as Json, {
+    assert.deepEqual((await response.json()) as Json, {
       results: [
         {
           types: { id: 'integer', name: 'text' },
@@ -257,7 +254,7 @@ describe('/db/query', () => {
     const response = await fetch(`${base}/db/query?level=none&freshness=1ns&q=SELECT+1`);
     assert.equal(response.status, 200);
     assert.equal(errorCode(response), 'STALE_READ');
-    assert.deepEqual(await response.json() as Json, { error: 'stale read' });
+    assert.deepEqual((await response.json()) as Json, { error: 'stale read' });
   });
 
   it('answers 400 for bad parameters before running anything', async () => {
@@ -278,20 +275,17 @@ describe('/db/query', () => {
   });
 
   it('gives a write sent to /db/query a per-result error and changes nothing', async () => {
-    const body = await (await postJson(base, '/db/query', ['DELETE FROM foo'])).json() as Json;
+    const body = (await (await postJson(base, '/db/query', ['DELETE FROM foo'])).json()) as Json;
     assert.match(body.results[0].error, /attempt to change database/);
-    const count = await (await fetch(`${base}/db/query?q=${encodeURIComponent('SELECT COUNT(*) FROM foo')}`)).json() as Json;
+    const count = (await (await fetch(`${base}/db/query?q=${encodeURIComponent('SELECT COUNT(*) FROM foo')}`)).json()) as Json;
     assert.deepEqual(count.results[0].values, [[2]]);
   });
 });
 
 describe('POST /db/request', () => {
   it('runs reads and writes together; with ?associative writes carry "rows": null', async () => {
-    const response = await postJson(base, '/db/request?associative', [
-      ["INSERT INTO foo(id, name) VALUES(5, 'five')"],
-      ['SELECT id, name FROM foo'],
-    ].flat());
-    assert.deepEqual(await response.json() as Json, {
+    const response = await postJson(base, '/db/request?associative', [["INSERT INTO foo(id, name) VALUES(5, 'five')"], ['SELECT id, name FROM foo']].flat());
+    assert.deepEqual((await response.json()) as Json, {
       results: [
         { last_insert_id: 5, rows_affected: 1, rows: null },
         { types: { id: 'integer', name: 'text' }, rows: [{ id: 5, name: 'five' }] },
@@ -303,7 +297,7 @@ describe('POST /db/request', () => {
   });
 
   it('serves a read-only request without the log', async () => {
-    const body = await (await postJson(base, '/db/request?raft_index', ['SELECT 1 AS one'])).json() as Json;
+    const body = (await (await postJson(base, '/db/request?raft_index', ['SELECT 1 AS one'])).json()) as Json;
     assert.deepEqual(body, { results: [{ columns: ['one'], types: [''], values: [[1]] }] });
   });
 });

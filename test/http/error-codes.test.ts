@@ -120,7 +120,7 @@ describe('requests that Node refuses before routing', () => {
     await harness.close();
   });
 
-  it('answers a malformed request with Node\'s bare 400, coded BAD_REQUEST', async () => {
+  it("answers a malformed request with Node's bare 400, coded BAD_REQUEST", async () => {
     const port = Number(new URL(harness.base).port);
     const received = await rawExchange(port, 'NOT A REQUEST\r\n\r\n');
     assert.equal(received, 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nX-Quorumlite-Error: BAD_REQUEST\r\n\r\n');
@@ -151,7 +151,10 @@ describe('layering', () => {
     }
     // The composition root creates the server (server/quorum-node.ts); nothing else depends on the HTTP layer.
     const allowed = /^server\/[a-z-]+\.ts -> \.\.\/http\/(server|options)\.js$/;
-    assert.deepEqual(imports.filter((line) => !allowed.test(line)), []);
+    assert.deepEqual(
+      imports.filter((line) => !allowed.test(line)),
+      [],
+    );
     assert.ok(imports.length > 0, 'the composition root wires the server');
     assert.deepEqual(creators, []);
   });

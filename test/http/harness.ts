@@ -25,13 +25,7 @@ export async function startHarness(options: Partial<HttpServerOptions> = {}): Pr
   };
 }
 
-export async function postJson(
-  base: string,
-  path: string,
-  body: unknown,
-  headers: Record<string, string> = {},
-  signal?: AbortSignal,
-) {
+export async function postJson(base: string, path: string, body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal) {
   return fetch(`${base}${path}`, {
     method: 'POST',
     signal,

@@ -21,7 +21,7 @@ function randomSource(seed: number): () => number {
   };
 }
 
-const pieces = ['a', 'é', '"', '\\', '\n', '\u0001', '\u2028', '😀', '\ud800', ' ', '/', 'x\'00\''];
+const pieces = ['a', 'é', '"', '\\', '\n', '\u0001', '\u2028', '😀', '\ud800', ' ', '/', "x'00'"];
 
 function randomValue(random: () => number, depth: number): unknown {
   const kind = Math.floor(random() * (depth > 3 ? 5 : 7));

@@ -23,11 +23,14 @@ describe('parseJson', () => {
 
   it('reads strings with every escape, literals and nested objects', () => {
     const value = parseJson('{"a": "x\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00", "b": [true, false, null], "c": {}}');
-    assert.deepEqual(value, Object.assign(Object.create(null), {
-      a: 'x"\\/\b\f\n\r\t\u00e9\u{1F600}',
-      b: [true, false, null],
-      c: Object.create(null),
-    }));
+    assert.deepEqual(
+      value,
+      Object.assign(Object.create(null), {
+        a: 'x"\\/\b\f\n\r\t\u00e9\u{1F600}',
+        b: [true, false, null],
+        c: Object.create(null),
+      }),
+    );
   });
 
   it('treats __proto__ as a plain key and keeps the last of repeated keys', () => {
@@ -72,7 +75,21 @@ describe('parseJson', () => {
 
 describe('writeJsonString', () => {
   it('matches JSON.stringify for plain values, compact and pretty (Go MarshalIndent, 4 spaces)', () => {
-    const value = { results: [{ columns: ['a', 'b'], values: [[1, 'x'], [2.5, null]] }, {}], list: [], flag: true, text: 'é"\n' };
+    const value = {
+      results: [
+        {
+          columns: ['a', 'b'],
+          values: [
+            [1, 'x'],
+            [2.5, null],
+          ],
+        },
+        {},
+      ],
+      list: [],
+      flag: true,
+      text: 'é"\n',
+    };
     assert.equal(writeJsonString(value), JSON.stringify(value));
     assert.equal(writeJsonString(value, { pretty: true }), JSON.stringify(value, null, 4));
   });
@@ -101,11 +118,26 @@ describe('writeJsonString', () => {
   });
 
   it('writes associative rows as objects, compact and pretty', () => {
-    const rows = new AssociativeRows(['id', 'name'], [[1n, 'fiona'], [2n, null]]);
+    const rows = new AssociativeRows(
+      ['id', 'name'],
+      [
+        [1n, 'fiona'],
+        [2n, null],
+      ],
+    );
     assert.equal(writeJsonString({ rows }), '{"rows":[{"id":1,"name":"fiona"},{"id":2,"name":null}]}');
     assert.equal(
       writeJsonString({ rows }, { pretty: true }),
-      JSON.stringify({ rows: [{ id: 1, name: 'fiona' }, { id: 2, name: null }] }, null, 4),
+      JSON.stringify(
+        {
+          rows: [
+            { id: 1, name: 'fiona' },
+            { id: 2, name: null },
+          ],
+        },
+        null,
+        4,
+      ),
     );
     assert.equal(writeJsonString(new AssociativeRows(['a'], [])), '[]');
     assert.equal(writeJsonString(new AssociativeRows([], [[]])), '[{}]');

@@ -50,7 +50,12 @@ function postChunked(path: string, chunks: string[]): Promise<{ status: number; 
       response.on('data', (chunk: string) => (text += chunk));
       response.on('end', () => {
         const code = response.headers['x-quorumlite-error'];
-        resolve({ status: response.statusCode ?? 0, text, connection: response.headers.connection ?? '', errorCode: typeof code === 'string' ? code : undefined });
+        resolve({
+          status: response.statusCode ?? 0,
+          text,
+          connection: response.headers.connection ?? '',
+          errorCode: typeof code === 'string' ? code : undefined,
+        });
       });
     });
     request.on('error', reject);
@@ -63,7 +68,7 @@ describe('body size', () => {
   it('accepts a body of exactly bodyBytesMax', async () => {
     const response = await postJson(base, '/db/query', bodyOfBytes(bodyBytesMax));
     assert.equal(response.status, 200);
-    const body = await response.json() as Json;
+    const body = (await response.json()) as Json;
     assert.equal(body.results[0].values[0][0].length, bodyBytesMax - 13);
   });
 
@@ -93,7 +98,7 @@ describe('body size', () => {
     const response = await postJson(base, '/db/execute', `["INSERT INTO big VALUES(1)", "${'y'.repeat(bodyBytesMax)}"]`);
     assert.equal(response.status, 413);
     await response.text();
-    const count = await (await fetch(`${base}/db/query?q=SELECT+COUNT(*)+FROM+big`)).json() as Json;
+    const count = (await (await fetch(`${base}/db/query?q=SELECT+COUNT(*)+FROM+big`)).json()) as Json;
     assert.deepEqual(count.results[0].values, [[0]]);
   });
 });
@@ -142,7 +147,7 @@ describe('statement count', () => {
   it('accepts statementCountMax statements and answers 413 for one more', async () => {
     const atMax = await postJson(base, '/db/query', Array(statementCountMax).fill('SELECT 1'));
     assert.equal(atMax.status, 200);
-    assert.equal((await atMax.json() as Json).results.length, statementCountMax);
+    assert.equal(((await atMax.json()) as Json).results.length, statementCountMax);
     const over = await postJson(base, '/db/query', Array(statementCountMax + 1).fill('SELECT 1'));
     assert.equal(over.status, 413);
     assert.equal(errorCode(over), 'TOO_MANY_STATEMENTS');

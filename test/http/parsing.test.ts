@@ -124,17 +124,13 @@ describe('statement bodies', () => {
   });
 
   it('parses positional parameters of every kind', () => {
-    const [statement] = parse(
-      '[["INSERT INTO t VALUES(?,?,?,?,?,?,?,?)", 1, 9223372036854775807, 1.5, 2.0, "text", true, false, null]]',
-    );
+    const [statement] = parse('[["INSERT INTO t VALUES(?,?,?,?,?,?,?,?)", 1, 9223372036854775807, 1.5, 2.0, "text", true, false, null]]');
     assert.deepEqual(statement?.positional, [1n, 9223372036854775807n, 1.5, 2, 'text', true, false, null]);
     assert.equal(typeof statement?.positional[3], 'number', '2.0 is a float, not an integer');
   });
 
   it('parses named parameters, with or without their prefix, and mixed with positional ones', () => {
-    const [named, mixed] = parse(
-      '[["SELECT :name, @age", {"name": "fiona", "@age": 20}], ["SELECT ?, :a, ?", 1, {"a": "x"}, 2]]',
-    );
+    const [named, mixed] = parse('[["SELECT :name, @age", {"name": "fiona", "@age": 20}], ["SELECT ?, :a, ?", 1, {"a": "x"}, 2]]');
     assert.deepEqual(named, { sql: 'SELECT :name, @age', positional: [], named: { name: 'fiona', age: 20n } });
     assert.deepEqual(mixed, { sql: 'SELECT ?, :a, ?', positional: [1n, 2n], named: { a: 'x' } });
   });
@@ -145,14 +141,9 @@ describe('statement bodies', () => {
     assert.deepEqual(statements[1]?.positional, [2n]);
   });
 
-  it('maps x\'…\' hex strings and byte arrays to BLOBs', () => {
+  it("maps x'…' hex strings and byte arrays to BLOBs", () => {
     const [statement] = parse('[["SELECT ?, ?, ?, ?, ?", "x\'DEADbeef\'", "X\'\'", [0, 1, 255], [], {"b": [7]}]]');
-    assert.deepEqual(statement?.positional, [
-      new Uint8Array([0xde, 0xad, 0xbe, 0xef]),
-      new Uint8Array(0),
-      new Uint8Array([0, 1, 255]),
-      new Uint8Array(0),
-    ]);
+    assert.deepEqual(statement?.positional, [new Uint8Array([0xde, 0xad, 0xbe, 0xef]), new Uint8Array(0), new Uint8Array([0, 1, 255]), new Uint8Array(0)]);
     assert.deepEqual(statement?.named, { b: new Uint8Array([7]) });
   });
 
@@ -162,9 +153,7 @@ describe('statement bodies', () => {
   });
 
   it('reads a text/plain body as one statement', () => {
-    assert.deepEqual(parse('INSERT INTO t VALUES("a;b")', 'text/plain; charset=utf-8'), [
-      { sql: 'INSERT INTO t VALUES("a;b")', positional: [], named: {} },
-    ]);
+    assert.deepEqual(parse('INSERT INTO t VALUES("a;b")', 'text/plain; charset=utf-8'), [{ sql: 'INSERT INTO t VALUES("a;b")', positional: [], named: {} }]);
     assertHttpError(() => parse('   ', 'text/plain'), 400, /^no statements$/);
   });
 

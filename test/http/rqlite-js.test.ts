@@ -78,10 +78,7 @@ describe('rqlite-js DataApiClient', () => {
   });
 
   it('runs a transaction that stops at the first error, and reports the SQL error', async () => {
-    const results = await client.execute(
-      ["INSERT INTO foo(name, age) VALUES('eve', 30)", 'INSERT INTO missing VALUES(1)'],
-      { transaction: true },
-    );
+    const results = await client.execute(["INSERT INTO foo(name, age) VALUES('eve', 30)", 'INSERT INTO missing VALUES(1)'], { transaction: true });
     assert.equal(results.hasError(), true);
     const count = await client.query('SELECT COUNT(*) AS n FROM foo');
     assert.equal(count.get(0)?.get('n'), 2);

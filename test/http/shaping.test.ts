@@ -37,8 +37,7 @@ describe('response shaping', () => {
   it('shapes rows with columns, types and values; BLOBs as base64; bigints exact', () => {
     assert.equal(
       render([rows]),
-      '{"results":[{"columns":["id","name","data","big"],"types":["integer","text","blob",""],' +
-        '"values":[[1,"fiona","AQID",9223372036854775807]]}]}',
+      '{"results":[{"columns":["id","name","data","big"],"types":["integer","text","blob",""],' + '"values":[[1,"fiona","AQID",9223372036854775807]]}]}',
     );
   });
 
@@ -109,8 +108,15 @@ describe('cluster shaping', () => {
         '"voter":true,"reachable":true,"leader":false,"time":0.0015,"time_s":"1.5ms"}',
     );
     const unreachable = shapeNode({
-      id: 'n2', apiAddress: '', raftAddress: '127.0.0.2:4002', version: '', voter: false,
-      reachable: false, leader: false, timeSeconds: null, error: 'connection refused',
+      id: 'n2',
+      apiAddress: '',
+      raftAddress: '127.0.0.2:4002',
+      version: '',
+      voter: false,
+      reachable: false,
+      leader: false,
+      timeSeconds: null,
+      error: 'connection refused',
     });
     assert.equal(
       writeJsonString(unreachable),
@@ -123,14 +129,21 @@ describe('cluster shaping', () => {
     assert.deepEqual(selectStatusKey(status, 'store.raft'), { state: 'Leader', commit_index: 5 });
     assert.equal(selectStatusKey(status, 'store.raft.state'), 'Leader');
     for (const key of ['nope', 'store.nope', 'store.raft.state.deeper', 'store.raft.toString']) {
-      assert.throws(() => selectStatusKey(status, key), (error: unknown) => error instanceof HttpError && error.status === 404);
+      assert.throws(
+        () => selectStatusKey(status, key),
+        (error: unknown) => error instanceof HttpError && error.status === 404,
+      );
     }
   });
 
   it('reads {"id": …} bodies and refuses everything else', () => {
     assert.equal(readIdBody('{"id":"n2"}', 'required'), 'n2');
     for (const body of ['', '{}', '{"id":1}', '{"id":""}', '{"id":"a","x":1}', '["n2"]', '"n2"', '{"id":', 'null']) {
-      assert.throws(() => readIdBody(body, 'required'), (error: unknown) => error instanceof HttpError && error.status === 400, body);
+      assert.throws(
+        () => readIdBody(body, 'required'),
+        (error: unknown) => error instanceof HttpError && error.status === 400,
+        body,
+      );
     }
   });
 
@@ -162,7 +175,10 @@ describe('Prometheus text', () => {
         name: 'q_requests_total',
         help: 'Requests.',
         type: 'counter',
-        samples: [{ labels: { route: '/db/"x"\\' }, value: 3 }, { labels: { route: 'b' }, value: Infinity }],
+        samples: [
+          { labels: { route: '/db/"x"\\' }, value: 3 },
+          { labels: { route: 'b' }, value: Infinity },
+        ],
       },
     ]);
     assert.equal(

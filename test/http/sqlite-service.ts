@@ -163,12 +163,7 @@ export class SqliteService implements ClusterService {
     throw new ServiceError('UNAVAILABLE', 'aborted');
   }
 
-  #run(
-    statements: readonly Statement[],
-    transaction: boolean,
-    timings: boolean,
-    mode: 'read-only' | 'read-write',
-  ): StatementResult[] {
+  #run(statements: readonly Statement[], transaction: boolean, timings: boolean, mode: 'read-only' | 'read-write'): StatementResult[] {
     const results: StatementResult[] = [];
     if (transaction) this.database.exec('BEGIN');
     for (const statement of statements) {
@@ -222,11 +217,7 @@ export class SqliteService implements ClusterService {
 
   async nodes(request: NodesRequest): Promise<readonly NodeInfo[]> {
     this.requests.push(request);
-    return [
-      node('n1', '127.0.0.1', true, true),
-      node('n2', '127.0.0.2', true, false),
-      node('n3', '127.0.0.3', false, false),
-    ];
+    return [node('n1', '127.0.0.1', true, true), node('n2', '127.0.0.2', true, false), node('n3', '127.0.0.3', false, false)];
   }
 
   async leader(request: LeaderRequest): Promise<NodeInfo | null> {

@@ -62,7 +62,7 @@ test('conf change: bounds on id and context, at the bound and one past', () => {
 });
 
 test('conf change: applying changes to a membership', () => {
-  let conf: ConfState = { voters: ["1", "2", "3"], learners: [] };
+  let conf: ConfState = { voters: ['1', '2', '3'], learners: [] };
   conf = applyConfChange(conf, { type: 'add-learner', nodeId: '4', context: new Uint8Array(0) });
   assert.deepEqual(conf, { voters: ['1', '2', '3'], learners: ['4'] });
   conf = applyConfChange(conf, { type: 'add-voter', nodeId: '4', context: new Uint8Array(0) });
@@ -83,8 +83,5 @@ test('conf change: problems a leader refuses', () => {
   assert.match(problem('add-learner', '1') ?? '', /demotion is not supported/);
   assert.match(problem('remove-node', '9') ?? '', /not a member/);
   assert.equal(problem('remove-node', '3'), undefined);
-  assert.match(
-    confChangeProblem({ voters: ['1'], learners: [] }, { type: 'remove-node', nodeId: '1', context: new Uint8Array(0) }) ?? '',
-    /last voter/,
-  );
+  assert.match(confChangeProblem({ voters: ['1'], learners: [] }, { type: 'remove-node', nodeId: '1', context: new Uint8Array(0) }) ?? '', /last voter/);
 });

@@ -53,7 +53,10 @@ test('read index queue: a quorum confirms a read and every read before it', () =
   assert.deepEqual(queue.acknowledge('1', b, voters), []);
   assert.deepEqual(queue.acknowledge('9', b, voters), [], 'a non-voter does not count');
   const released = queue.acknowledge('2', encoder.encode('b'), voters);
-  assert.deepEqual(released.map((read) => read.index), [5, 7]);
+  assert.deepEqual(
+    released.map((read) => read.index),
+    [5, 7],
+  );
   assert.equal(queue.size(), 0);
   assert.deepEqual(queue.acknowledge('3', a, voters), [], 'late acks for answered reads are ignored');
 });
@@ -63,8 +66,17 @@ test('read index queue: deferred reads are handed back; leadership loss fails ev
   queue.deferUntilTermCommit(encoder.encode('early'));
   queue.add(encoder.encode('pending'), 3);
   assert.equal(queue.size(), 2);
-  assert.deepEqual(queue.takeDeferred().map((c) => new TextDecoder().decode(c)), ['early']);
+  assert.deepEqual(
+    queue.takeDeferred().map((c) => new TextDecoder().decode(c)),
+    ['early'],
+  );
   queue.deferUntilTermCommit(encoder.encode('again'));
-  assert.deepEqual(queue.failAll().map((c) => new TextDecoder().decode(c)).sort(), ['again', 'pending']);
+  assert.deepEqual(
+    queue
+      .failAll()
+      .map((c) => new TextDecoder().decode(c))
+      .sort(),
+    ['again', 'pending'],
+  );
   assert.equal(queue.size(), 0);
 });

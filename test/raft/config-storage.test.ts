@@ -82,11 +82,27 @@ test('memory storage: out-of-range reads throw named errors', () => {
     }
     return 'none';
   };
-  assert.equal(code(() => s.term(0)), 'COMPACTED');
-  assert.equal(code(() => s.term(4)), 'UNAVAILABLE');
-  assert.equal(code(() => s.entries(1, 3, Infinity)), 'COMPACTED');
-  assert.equal(code(() => s.entries(2, 5, Infinity)), 'UNAVAILABLE');
-  assert.deepEqual(s.entries(2, 4, 0).map((e) => e.index), [2], 'at least one entry');
+  assert.equal(
+    code(() => s.term(0)),
+    'COMPACTED',
+  );
+  assert.equal(
+    code(() => s.term(4)),
+    'UNAVAILABLE',
+  );
+  assert.equal(
+    code(() => s.entries(1, 3, Infinity)),
+    'COMPACTED',
+  );
+  assert.equal(
+    code(() => s.entries(2, 5, Infinity)),
+    'UNAVAILABLE',
+  );
+  assert.deepEqual(
+    s.entries(2, 4, 0).map((e) => e.index),
+    [2],
+    'at least one entry',
+  );
 });
 
 test('memory storage: append truncates a conflicting suffix and refuses gaps', () => {
@@ -116,5 +132,8 @@ test('memory storage: snapshots and compaction never lose what they must keep', 
   assert.throws(() => s.applySnapshot(snapshot), /not newer/);
   assert.equal(s.lastIndex(), 4, 'a refused snapshot leaves the log as it was');
   s.setSnapshotUnavailable(true);
-  assert.throws(() => s.snapshot(), (error: unknown) => error instanceof RaftStorageError && error.code === 'SNAPSHOT_TEMPORARILY_UNAVAILABLE');
+  assert.throws(
+    () => s.snapshot(),
+    (error: unknown) => error instanceof RaftStorageError && error.code === 'SNAPSHOT_TEMPORARILY_UNAVAILABLE',
+  );
 });

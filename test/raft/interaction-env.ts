@@ -3,23 +3,8 @@
  * handful of RawNodes over MemoryStorage, a message queue the script delivers by hand,
  * partitions, crashes and restarts. Every command returns the text the script expects.
  */
-import {
-  MemoryStorage,
-  RaftError,
-  RawNode,
-  decodeConfChange,
-} from '../../src/raft/index.js';
-import type {
-  ConfChange,
-  ConfState,
-  Entry,
-  Message,
-  NodeId,
-  RaftConfig,
-  RaftLogEvent,
-  Ready,
-  Snapshot,
-} from '../../src/raft/index.js';
+import { MemoryStorage, RaftError, RawNode, decodeConfChange } from '../../src/raft/index.js';
+import type { ConfChange, ConfState, Entry, Message, NodeId, RaftConfig, RaftLogEvent, Ready, Snapshot } from '../../src/raft/index.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -123,8 +108,7 @@ export class InteractionEnv {
       'report-unreachable': (args) => this.#quiet(() => this.#node(this.#arg(args, 0)).reportUnreachable(this.#arg(args, 1))),
       'report-snapshot': (args) =>
         this.#quiet(() => this.#node(this.#arg(args, 0)).reportSnapshot(this.#arg(args, 1), this.#arg(args, 2) as 'finish' | 'failure')),
-      'snapshot-unavailable': (args) =>
-        this.#quiet(() => this.#state(this.#arg(args, 0)).storage.setSnapshotUnavailable(this.#arg(args, 1) === 'true')),
+      'snapshot-unavailable': (args) => this.#quiet(() => this.#state(this.#arg(args, 0)).storage.setSnapshotUnavailable(this.#arg(args, 1) === 'true')),
       compact: (args, named) => this.#compact(this.#arg(args, 0), Number(this.#required(named, 'index'))),
       crash: (args) => this.#crash(this.#arg(args, 0)),
       restart: (args) => this.#restart(this.#arg(args, 0)),
@@ -265,8 +249,7 @@ export class InteractionEnv {
   }
 
   #deliver(recipients: readonly string[], type: string | undefined): string[] {
-    const chosen = (message: Message) =>
-      (recipients.length === 0 || recipients.includes(message.to)) && (type === undefined || message.type === type);
+    const chosen = (message: Message) => (recipients.length === 0 || recipients.includes(message.to)) && (type === undefined || message.type === type);
     const delivering = this.#network.filter(chosen);
     this.#network = this.#network.filter((message) => !chosen(message));
     const out: string[] = [];
@@ -431,9 +414,7 @@ export function formatMessage(message: Message): string {
     case 'MsgApp':
       return `${head} log=${message.logTerm}/${message.index} commit=${message.commit} entries=[${message.entries.map(formatEntry).join(', ')}]`;
     case 'MsgAppResp':
-      return message.reject
-        ? `${head} rejected index=${message.index} hint=${message.logTerm}/${message.rejectHint}`
-        : `${head} index=${message.index}`;
+      return message.reject ? `${head} rejected index=${message.index} hint=${message.logTerm}/${message.rejectHint}` : `${head} index=${message.index}`;
     case 'MsgVote':
     case 'MsgPreVote':
       return `${head} log=${message.logTerm}/${message.index}${context}`;

@@ -42,7 +42,9 @@ function parseScript(text: string): { pieces: (string | Block)[] } {
   return { pieces };
 }
 
-for (const file of readdirSync(testdata).filter((name) => name.endsWith('.txt')).sort()) {
+for (const file of readdirSync(testdata)
+  .filter((name) => name.endsWith('.txt'))
+  .sort()) {
   test(`interaction: ${file}`, () => {
     const path = join(testdata, file);
     const { pieces } = parseScript(readFileSync(path, 'utf8'));

@@ -21,7 +21,10 @@ test('log: stable entries and unstable appends form one log', () => {
   assert.equal(log.term(4), 3);
   assert.equal(log.term(0), 0, 'the dummy entry before the log has the snapshot term');
   assert.equal(log.term(6), undefined);
-  assert.deepEqual(log.slice(2, 6, Infinity)?.map((e) => e.index), [2, 3, 4, 5]);
+  assert.deepEqual(
+    log.slice(2, 6, Infinity)?.map((e) => e.index),
+    [2, 3, 4, 5],
+  );
 });
 
 test('log: findConflict reports the first new or mismatching entry', () => {
@@ -35,12 +38,18 @@ test('log: maybeAppend truncates a conflicting unstable and stable suffix', () =
   const log = logWith([1, 1, 2, 2]);
   log.append([entry(5, 2)]);
   const result = log.maybeAppend(2, 1, 0, [entry(3, 3), entry(4, 3)]);
-  assert.deepEqual(result?.appended.map((e) => `${e.term}/${e.index}`), ['3/3', '3/4']);
+  assert.deepEqual(
+    result?.appended.map((e) => `${e.term}/${e.index}`),
+    ['3/3', '3/4'],
+  );
   assert.equal(result?.lastNewIndex, 4);
   assert.equal(log.lastIndex(), 4, 'entry 5 of the old suffix is gone');
   assert.equal(log.term(3), 3);
   assert.equal(log.term(2), 1);
-  assert.deepEqual(log.slice(1, 5, Infinity)?.map((e) => e.term), [1, 1, 3, 3]);
+  assert.deepEqual(
+    log.slice(1, 5, Infinity)?.map((e) => e.term),
+    [1, 1, 3, 3],
+  );
 });
 
 test('log: maybeAppend rejects a mismatching previous entry and keeps the log', () => {
@@ -129,9 +138,15 @@ test('log: nextCommittedEntries are bounded by bytes and resume after appliedTo'
   const log = logWith([1, 1, 1]);
   log.commitTo(3);
   const first = log.nextCommittedEntries(1);
-  assert.deepEqual(first.map((e) => e.index), [1]);
+  assert.deepEqual(
+    first.map((e) => e.index),
+    [1],
+  );
   log.appliedTo(1);
-  assert.deepEqual(log.nextCommittedEntries(Infinity).map((e) => e.index), [2, 3]);
+  assert.deepEqual(
+    log.nextCommittedEntries(Infinity).map((e) => e.index),
+    [2, 3],
+  );
   assert.throws(() => log.appliedTo(9), /outside/);
 });
 
@@ -155,5 +170,8 @@ test('unstable: appending before the offset replaces everything unstable', () =>
   unstable.truncateAndAppend([entry(5, 1), entry(6, 1)]);
   unstable.truncateAndAppend([entry(4, 2)]);
   assert.equal(unstable.offset, 4);
-  assert.deepEqual(unstable.entries.map((e) => e.index), [4]);
+  assert.deepEqual(
+    unstable.entries.map((e) => e.index),
+    [4],
+  );
 });

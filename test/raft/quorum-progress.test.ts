@@ -9,36 +9,104 @@ test('quorum: majority sizes', () => {
 
 test('quorum: the commit index is the highest index a majority has', () => {
   const match: Record<string, number> = { a: 5, b: 3, c: 9, d: 1, e: 3 };
-  assert.equal(majorityCommitIndex(['a', 'b', 'c', 'd', 'e'], (id) => match[id] ?? 0), 3);
-  assert.equal(majorityCommitIndex(['a', 'b', 'c'], (id) => match[id] ?? 0), 5);
-  assert.equal(majorityCommitIndex(['a', 'd'], (id) => match[id] ?? 0), 1);
-  assert.equal(majorityCommitIndex(['c'], (id) => match[id] ?? 0), 9);
-  assert.equal(majorityCommitIndex([], () => 7), 0);
+  assert.equal(
+    majorityCommitIndex(['a', 'b', 'c', 'd', 'e'], (id) => match[id] ?? 0),
+    3,
+  );
+  assert.equal(
+    majorityCommitIndex(['a', 'b', 'c'], (id) => match[id] ?? 0),
+    5,
+  );
+  assert.equal(
+    majorityCommitIndex(['a', 'd'], (id) => match[id] ?? 0),
+    1,
+  );
+  assert.equal(
+    majorityCommitIndex(['c'], (id) => match[id] ?? 0),
+    9,
+  );
+  assert.equal(
+    majorityCommitIndex([], () => 7),
+    0,
+  );
 });
 
 test('quorum: learners are not voters, so their matches never count', () => {
   // Voters a, b, c; learner z has everything. Only the voters decide.
   const match: Record<string, number> = { a: 9, b: 1, c: 1, z: 9 };
-  assert.equal(majorityCommitIndex(['a', 'b', 'c'], (id) => match[id] ?? 0), 1);
+  assert.equal(
+    majorityCommitIndex(['a', 'b', 'c'], (id) => match[id] ?? 0),
+    1,
+  );
 });
 
 test('quorum: vote results', () => {
   const voters = ['1', '2', '3'];
   assert.equal(voteResult(voters, new Map([['1', true]])), 'pending');
-  assert.equal(voteResult(voters, new Map([['1', true], ['2', true]])), 'won');
-  assert.equal(voteResult(voters, new Map([['1', true], ['2', false], ['3', false]])), 'lost');
-  assert.equal(voteResult(voters, new Map([['2', false], ['3', false]])), 'lost');
   assert.equal(
-    voteResult(voters, new Map([['1', true], ['4', true], ['5', true]])),
+    voteResult(
+      voters,
+      new Map([
+        ['1', true],
+        ['2', true],
+      ]),
+    ),
+    'won',
+  );
+  assert.equal(
+    voteResult(
+      voters,
+      new Map([
+        ['1', true],
+        ['2', false],
+        ['3', false],
+      ]),
+    ),
+    'lost',
+  );
+  assert.equal(
+    voteResult(
+      voters,
+      new Map([
+        ['2', false],
+        ['3', false],
+      ]),
+    ),
+    'lost',
+  );
+  assert.equal(
+    voteResult(
+      voters,
+      new Map([
+        ['1', true],
+        ['4', true],
+        ['5', true],
+      ]),
+    ),
     'pending',
     'votes of non-voters (learners) are ignored',
   );
-  assert.equal(voteResult(['1', '2', '3', '4'], new Map([['1', true], ['2', true]])), 'pending');
+  assert.equal(
+    voteResult(
+      ['1', '2', '3', '4'],
+      new Map([
+        ['1', true],
+        ['2', true],
+      ]),
+    ),
+    'pending',
+  );
 });
 
 test('quorum: hasQuorum counts active voters', () => {
-  assert.equal(hasQuorum(['1', '2', '3'], (id) => id !== '3'), true);
-  assert.equal(hasQuorum(['1', '2', '3'], (id) => id === '1'), false);
+  assert.equal(
+    hasQuorum(['1', '2', '3'], (id) => id !== '3'),
+    true,
+  );
+  assert.equal(
+    hasQuorum(['1', '2', '3'], (id) => id === '1'),
+    false,
+  );
 });
 
 test('inflights: full at messageCountMax, freed by acknowledgement', () => {

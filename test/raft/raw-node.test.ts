@@ -37,12 +37,18 @@ test('raw node: a one-node cluster elects itself and commits only after persisti
   assert.equal(first.hardState?.commit, 1, 'nothing new is committed before the leader persisted it');
   assert.equal(first.mustSync, true);
   const second = persistAndAdvance(node, storage);
-  assert.deepEqual(second.committedEntries.map((e) => e.index), [2]);
+  assert.deepEqual(
+    second.committedEntries.map((e) => e.index),
+    [2],
+  );
   const { index, term } = node.propose(encoder.encode('x'));
   assert.deepEqual({ index, term }, { index: 3, term: 2 });
   persistAndAdvance(node, storage);
   const applied = persistAndAdvance(node, storage);
-  assert.deepEqual(applied.committedEntries.map((e) => decoder.decode(e.data)), ['x']);
+  assert.deepEqual(
+    applied.committedEntries.map((e) => decoder.decode(e.data)),
+    ['x'],
+  );
   assert.equal(applied.mustSync, false, 'a commit-only change needs no fsync');
   assert.equal(node.hasReady(), false);
 });
@@ -66,7 +72,10 @@ test('raw node: MsgApp batches entries up to messageBytesMax', () => {
   for (let i = 0; i < 5; i++) cluster.node('1').raw.propose(new Uint8Array(100));
   cluster.processReady('1');
   const appends = cluster.queue.filter((m) => m.type === 'MsgApp');
-  assert.deepEqual(appends.map((m) => m.entries.length), [2, 2, 1]);
+  assert.deepEqual(
+    appends.map((m) => m.entries.length),
+    [2, 2, 1],
+  );
   cluster.stabilize();
   assert.equal(cluster.node('2').raw.status().commit, cluster.node('1').raw.status().lastIndex);
 });
@@ -94,18 +103,30 @@ test('raw node: proposals beyond uncommittedEntriesBytesMax are dropped until en
   const leader = cluster.node('1').raw;
   cluster.dropIf = () => true;
   for (let i = 0; i < 3; i++) leader.propose(new Uint8Array(10)); // payload bytes count: exactly at the bound
-  assert.equal(raftCode(() => leader.propose(new Uint8Array(10))), 'PROPOSAL_DROPPED');
+  assert.equal(
+    raftCode(() => leader.propose(new Uint8Array(10))),
+    'PROPOSAL_DROPPED',
+  );
   cluster.dropIf = () => false;
   cluster.stabilize();
   cluster.stabilize();
-  assert.equal(raftCode(() => leader.propose(new Uint8Array(10))), 'none');
+  assert.equal(
+    raftCode(() => leader.propose(new Uint8Array(10))),
+    'none',
+  );
 });
 
 test('raw node: a single proposal larger than the bound is accepted when nothing is uncommitted', () => {
   const cluster = new TestCluster(['1', '2', '3'], { uncommittedEntriesBytesMax: 10 });
   cluster.elect('1');
-  assert.equal(raftCode(() => cluster.node('1').raw.propose(new Uint8Array(100))), 'none');
-  assert.equal(raftCode(() => cluster.node('1').raw.propose(new Uint8Array(1))), 'PROPOSAL_DROPPED');
+  assert.equal(
+    raftCode(() => cluster.node('1').raw.propose(new Uint8Array(100))),
+    'none',
+  );
+  assert.equal(
+    raftCode(() => cluster.node('1').raw.propose(new Uint8Array(1))),
+    'PROPOSAL_DROPPED',
+  );
 });
 
 test('raw node: empty proposals never count toward the uncommitted bound', () => {
@@ -113,8 +134,14 @@ test('raw node: empty proposals never count toward the uncommitted bound', () =>
   cluster.elect('1');
   cluster.dropIf = () => true;
   for (let i = 0; i < 100; i++) cluster.node('1').raw.propose(new Uint8Array(0));
-  assert.equal(raftCode(() => cluster.node('1').raw.propose(new Uint8Array(1))), 'none');
-  assert.equal(raftCode(() => cluster.node('1').raw.propose(new Uint8Array(1))), 'PROPOSAL_DROPPED');
+  assert.equal(
+    raftCode(() => cluster.node('1').raw.propose(new Uint8Array(1))),
+    'none',
+  );
+  assert.equal(
+    raftCode(() => cluster.node('1').raw.propose(new Uint8Array(1))),
+    'PROPOSAL_DROPPED',
+  );
 });
 
 test('raw node: at most inflightBytesMax of entries are in flight to a follower', () => {
@@ -145,10 +172,16 @@ test('raw node: answered reads count toward pendingReadCountMax until ready() ta
   const leader = cluster.node('1').raw;
   leader.readIndex(encoder.encode('a'));
   leader.readIndex(encoder.encode('b'));
-  assert.equal(raftCode(() => leader.readIndex(encoder.encode('c'))), 'READ_QUEUE_FULL');
+  assert.equal(
+    raftCode(() => leader.readIndex(encoder.encode('c'))),
+    'READ_QUEUE_FULL',
+  );
   const ready = cluster.processReady('1');
   assert.equal(ready?.readStates.length, 2);
-  assert.equal(raftCode(() => leader.readIndex(encoder.encode('c'))), 'none');
+  assert.equal(
+    raftCode(() => leader.readIndex(encoder.encode('c'))),
+    'none',
+  );
 });
 
 test('raw node: committed entries per Ready are bounded by committedBytesPerReadyMax', () => {
@@ -170,8 +203,17 @@ test('raw node: malformed, foreign and stale messages are ignored', () => {
   const follower = cluster.node('2').raw;
   const before = JSON.stringify(follower.status());
   const valid: Message = {
-    type: 'MsgApp', from: '1', to: '2', term: 2, logTerm: 2, index: 2, entries: [], commit: 2,
-    reject: false, rejectHint: 0, context: new Uint8Array(0),
+    type: 'MsgApp',
+    from: '1',
+    to: '2',
+    term: 2,
+    logTerm: 2,
+    index: 2,
+    entries: [],
+    commit: 2,
+    reject: false,
+    rejectHint: 0,
+    context: new Uint8Array(0),
   };
   const garbage: unknown[] = [
     null,
@@ -210,11 +252,24 @@ test('raw node: a restarted node keeps its term, vote and log and does not vote 
   assert.equal(after.lastIndex, status.lastIndex);
   assert.equal(after.commit, status.commit);
   node.raw.step({
-    type: 'MsgVote', from: '3', to: '2', term: status.term, logTerm: 9, index: 99, entries: [], commit: 0,
-    reject: false, rejectHint: 0, context: new Uint8Array(0),
+    type: 'MsgVote',
+    from: '3',
+    to: '2',
+    term: status.term,
+    logTerm: 9,
+    index: 99,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    context: new Uint8Array(0),
   });
   const ready = node.raw.ready();
-  assert.deepEqual(ready.messages.map((m) => [m.type, m.reject]), [['MsgVoteResp', true]], 'already voted for 1 in this term');
+  assert.deepEqual(
+    ready.messages.map((m) => [m.type, m.reject]),
+    [['MsgVoteResp', true]],
+    'already voted for 1 in this term',
+  );
 });
 
 test('raw node: membership takes effect on append and reverts when the entry is truncated', () => {
@@ -222,8 +277,16 @@ test('raw node: membership takes effect on append and reverts when the entry is 
   const follower = new RawNode(testConfig('2', storage));
   const base = { entries: [], commit: 1, reject: false, rejectHint: 0, context: new Uint8Array(0) } as const;
   const change = encodeConfChange({ type: 'add-learner', nodeId: '4', context: new Uint8Array(0) });
-  follower.step({ ...base, type: 'MsgApp', from: '1', to: '2', term: 2, logTerm: 1, index: 1,
-    entries: [entry(2, 2), { index: 3, term: 2, type: 'conf-change', data: change }] });
+  follower.step({
+    ...base,
+    type: 'MsgApp',
+    from: '1',
+    to: '2',
+    term: 2,
+    logTerm: 1,
+    index: 1,
+    entries: [entry(2, 2), { index: 3, term: 2, type: 'conf-change', data: change }],
+  });
   assert.deepEqual(follower.confState(), { voters: ['1', '2', '3'], learners: ['4'] });
   assert.deepEqual(follower.confStateAt(2), { voters: ['1', '2', '3'], learners: [] });
   // A new leader of term 3 never had index 3: it overwrites it, and the change reverts.
@@ -277,7 +340,10 @@ test('raw node: a leader counts heartbeats toward commit only up to each followe
   const commit = cluster.node('1').raw.status().commit;
   assert.deepEqual(
     heartbeats.map((m) => [m.to, m.commit]),
-    [['2', commit], ['3', 2]],
+    [
+      ['2', commit],
+      ['3', 2],
+    ],
     'follower 3 only matched index 2, so it may only learn commit 2',
   );
 });
@@ -329,7 +395,11 @@ test('raw node: a leader may send MsgApp before persisting; it counts itself onl
 test('raw node: with leases, a restarted node ignores votes for an election timeout (no stale lease read)', () => {
   // Five voters, no jitter (timeouts 19 ticks) so only explicit campaigns happen.
   const cluster = new TestCluster(['1', '2', '3', '4', '5'], {
-    checkQuorum: true, preVote: true, readOnly: 'lease', leaseDriftTicks: 1, random: () => 0.99,
+    checkQuorum: true,
+    preVote: true,
+    readOnly: 'lease',
+    leaseDriftTicks: 1,
+    random: () => 0.99,
   });
   const tickAll = (ids: string[], count: number) => {
     for (let i = 0; i < count; i++) for (const id of ids) cluster.node(id).raw.tick();
@@ -343,10 +413,16 @@ test('raw node: with leases, a restarted node ignores votes for an election time
   cluster.stabilize();
   // 3 crashes right after acknowledging and restarts at once; 1 is now cut off from 3 too.
   const three = cluster.node('3');
-  three.raw = new RawNode(testConfig('3', three.storage, {
-    applied: three.raw.status().applied, checkQuorum: true, preVote: true, readOnly: 'lease', random: () => 0.99,
-  }));
-  cluster.dropIf = (m) => cut(m.from, m.to) || ((m.from === '1') !== (m.to === '1'));
+  three.raw = new RawNode(
+    testConfig('3', three.storage, {
+      applied: three.raw.status().applied,
+      checkQuorum: true,
+      preVote: true,
+      readOnly: 'lease',
+      random: () => 0.99,
+    }),
+  );
+  cluster.dropIf = (m) => cut(m.from, m.to) || (m.from === '1') !== (m.to === '1');
   tickAll(['4', '5'], 10); // 4 and 5 have not heard from a leader for an election timeout
   cluster.node('4').raw.campaign();
   cluster.stabilize();
@@ -356,14 +432,19 @@ test('raw node: with leases, a restarted node ignores votes for an election time
   leader.readIndex(encoder.encode('r'));
   const ready = cluster.processReady('1');
   const highestCommit = Math.max(...['2', '3', '4', '5'].map((id) => cluster.node(id).raw.status().commit));
-  assert.deepEqual(ready?.readStates.map((r) => r.index), [leader.status().commit]);
+  assert.deepEqual(
+    ready?.readStates.map((r) => r.index),
+    [leader.status().commit],
+  );
   assert.ok(leader.status().commit >= highestCommit);
 });
 
 test('raw node: etcd-style bootstrap (conf-change entries at 1..n) works, and a joiner replays them', () => {
   const ids = ['1', '2', '3'];
   const bootstrap = ids.map((id, i) => ({
-    index: i + 1, term: 1, type: 'conf-change' as const,
+    index: i + 1,
+    term: 1,
+    type: 'conf-change' as const,
     data: encodeConfChange({ type: 'add-voter', nodeId: id, context: new Uint8Array(0) }),
   }));
   const cluster = new TestCluster(ids);
@@ -429,16 +510,31 @@ test('raw node: arguments of the wrong kind are refused with INVALID_ARGUMENT an
   cluster.elect('1');
   const leader = cluster.node('1').raw;
   const before = leader.status().lastIndex;
-  assert.equal(raftCode(() => leader.propose('text' as unknown as Uint8Array)), 'INVALID_ARGUMENT');
+  assert.equal(
+    raftCode(() => leader.propose('text' as unknown as Uint8Array)),
+    'INVALID_ARGUMENT',
+  );
   assert.equal(
     raftCode(() => leader.proposeConfChange({ type: 'demote' as 'add-voter', nodeId: '4', context: new Uint8Array(0) })),
     'INVALID_ARGUMENT',
   );
-  assert.equal(raftCode(() => leader.proposeConfChange({ type: 'add-voter', nodeId: '', context: new Uint8Array(0) })), 'INVALID_ARGUMENT');
-  assert.equal(raftCode(() => leader.reportSnapshot('2', 'done' as 'finish')), 'INVALID_ARGUMENT');
-  assert.equal(raftCode(() => leader.transferLeadership('')), 'TRANSFER_INVALID');
+  assert.equal(
+    raftCode(() => leader.proposeConfChange({ type: 'add-voter', nodeId: '', context: new Uint8Array(0) })),
+    'INVALID_ARGUMENT',
+  );
+  assert.equal(
+    raftCode(() => leader.reportSnapshot('2', 'done' as 'finish')),
+    'INVALID_ARGUMENT',
+  );
+  assert.equal(
+    raftCode(() => leader.transferLeadership('')),
+    'TRANSFER_INVALID',
+  );
   assert.equal(leader.status().lastIndex, before);
-  assert.equal(raftCode(() => leader.proposeConfChange({ type: 'add-learner', nodeId: '4', context: new Uint8Array(0) })), 'none');
+  assert.equal(
+    raftCode(() => leader.proposeConfChange({ type: 'add-learner', nodeId: '4', context: new Uint8Array(0) })),
+    'none',
+  );
 });
 
 test('raw node: a leader ignores an acknowledgement beyond its own log', () => {
@@ -447,8 +543,17 @@ test('raw node: a leader ignores an acknowledgement beyond its own log', () => {
   const leader = cluster.node('1').raw;
   const before = JSON.stringify(leader.status());
   leader.step({
-    type: 'MsgAppResp', from: '2', to: '1', term: leader.status().term, logTerm: 0, index: 999, entries: [], commit: 0,
-    reject: false, rejectHint: 0, context: new Uint8Array(0),
+    type: 'MsgAppResp',
+    from: '2',
+    to: '1',
+    term: leader.status().term,
+    logTerm: 0,
+    index: 999,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    context: new Uint8Array(0),
   });
   assert.equal(JSON.stringify(leader.status()), before);
   assert.equal(leader.hasReady(), false, 'no snapshot or append is triggered');
@@ -459,15 +564,36 @@ test('raw node: confStateAt covers entries being applied while a snapshot arrive
   const follower = new RawNode(testConfig('2', storage));
   const base = { commit: 0, reject: false, rejectHint: 0, context: new Uint8Array(0) } as const;
   const learner = encodeConfChange({ type: 'add-learner', nodeId: '4', context: new Uint8Array(0) });
-  follower.step({ ...base, type: 'MsgApp', from: '1', to: '2', term: 2, logTerm: 1, index: 1, commit: 4,
-    entries: [entry(2, 2), { index: 3, term: 2, type: 'conf-change', data: learner }, entry(4, 2)] });
+  follower.step({
+    ...base,
+    type: 'MsgApp',
+    from: '1',
+    to: '2',
+    term: 2,
+    logTerm: 1,
+    index: 1,
+    commit: 4,
+    entries: [entry(2, 2), { index: 3, term: 2, type: 'conf-change', data: learner }, entry(4, 2)],
+  });
   const ready = follower.ready();
-  assert.deepEqual(ready.committedEntries.map((e) => e.index), [2, 3, 4]);
+  assert.deepEqual(
+    ready.committedEntries.map((e) => e.index),
+    [2, 3, 4],
+  );
   storage.append(ready.entries);
   // While the runtime persists and applies 2..4, a snapshot at 10 arrives.
   const confState = { voters: ['1', '2', '3'], learners: ['4'] };
-  follower.step({ ...base, type: 'MsgSnap', from: '1', to: '2', term: 2, logTerm: 0, index: 0, entries: [],
-    snapshot: { metadata: { index: 10, term: 2, confState }, data: new Uint8Array(0) } });
+  follower.step({
+    ...base,
+    type: 'MsgSnap',
+    from: '1',
+    to: '2',
+    term: 2,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    snapshot: { metadata: { index: 10, term: 2, confState }, data: new Uint8Array(0) },
+  });
   // The runtime labels a snapshot of its applied state (4) with the membership as of 4.
   assert.deepEqual(follower.confStateAt(4), confState);
   assert.deepEqual(follower.confStateAt(3), confState);
@@ -487,11 +613,24 @@ test('raw node: rejecting a higher-term vote does not restart the election timer
   const node = new RawNode(testConfig('1', storage, { random: () => 0 })); // timeout = electionTicks = 10
   for (let i = 0; i < 6; i++) node.tick();
   node.step({
-    type: 'MsgVote', from: '2', to: '1', term: 5, logTerm: 1, index: 1, entries: [], commit: 0,
-    reject: false, rejectHint: 0, context: new Uint8Array(0),
+    type: 'MsgVote',
+    from: '2',
+    to: '1',
+    term: 5,
+    logTerm: 1,
+    index: 1,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    context: new Uint8Array(0),
   });
   const answer = node.ready();
-  assert.deepEqual(answer.messages.map((m) => [m.type, m.reject, m.term]), [['MsgVoteResp', true, 5]], 'behind: rejected');
+  assert.deepEqual(
+    answer.messages.map((m) => [m.type, m.reject, m.term]),
+    [['MsgVoteResp', true, 5]],
+    'behind: rejected',
+  );
   storage.setHardState(answer.hardState ?? storage.hardStateNow());
   node.advance(answer);
   for (let i = 0; i < 4; i++) node.tick();
@@ -505,11 +644,23 @@ test('raw node: a vote request of a lower term is refused with our term, so the 
   const follower = cluster.node('2').raw;
   const term = follower.status().term;
   follower.step({
-    type: 'MsgVote', from: '3', to: '2', term: term - 1, logTerm: 1, index: 1, entries: [], commit: 0,
-    reject: false, rejectHint: 0, context: new Uint8Array(0),
+    type: 'MsgVote',
+    from: '3',
+    to: '2',
+    term: term - 1,
+    logTerm: 1,
+    index: 1,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    context: new Uint8Array(0),
   });
   const ready = cluster.processReady('2');
-  assert.deepEqual(ready?.messages.map((m) => [m.type, m.reject, m.term]), [['MsgVoteResp', true, term]]);
+  assert.deepEqual(
+    ready?.messages.map((m) => [m.type, m.reject, m.term]),
+    [['MsgVoteResp', true, term]],
+  );
 });
 
 test('raw node: the successor is a voter heard from recently before a more caught-up silent one', () => {

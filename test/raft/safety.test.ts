@@ -18,7 +18,7 @@ import type { ConfChangeType, Message, NodeId } from '../../src/raft/index.js';
 import { seededRandom } from './interaction-env.js';
 import { decoder, encoder, testConfig } from './helpers.js';
 
-const seedCount = Number(process.env["RAFT_SAFETY_SEEDS"] ?? "40");
+const seedCount = Number(process.env['RAFT_SAFETY_SEEDS'] ?? '40');
 const stepsPerSeed = 800;
 const joinerId = '6';
 const livenessRoundsMax = 400;
@@ -156,7 +156,8 @@ class Simulation {
     const action = this.random();
     const node = this.pick(this.nodes);
     if (action < 0.3) for (const each of this.nodes) each.raw?.tick();
-    else if (action < 0.35 && this.readOnly === 'safe') node.raw?.tick(); // clocks drift; leases assume they do not
+    else if (action < 0.35 && this.readOnly === 'safe')
+      node.raw?.tick(); // clocks drift; leases assume they do not
     else if (action < 0.65) this.deliverSome();
     else if (action < 0.75) this.propose();
     else if (action < 0.78) this.crashOrRestart(node);

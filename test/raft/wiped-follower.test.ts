@@ -48,13 +48,19 @@ test('wiped follower: after forgetFollowerLog it receives the whole log and appl
   heartbeatRounds(cluster, 20);
   assert.equal(cluster.node('3').raw.status().lastIndex, leaderLast);
   assert.equal(cluster.node('3').raw.status().commit, leaderLast);
-  const applied = cluster.node('3').applied.filter((entry) => entry.data.length > 0).map((entry) => new TextDecoder().decode(entry.data));
-  assert.deepEqual(applied, Array.from({ length: 20 }, (_, i) => `value-${i}`));
+  const applied = cluster
+    .node('3')
+    .applied.filter((entry) => entry.data.length > 0)
+    .map((entry) => new TextDecoder().decode(entry.data));
+  assert.deepEqual(
+    applied,
+    Array.from({ length: 20 }, (_, i) => `value-${i}`),
+  );
   // The leader's record for it is rebuilt from the follower's acknowledgements.
   assert.equal(cluster.node('1').raw.status().progress?.['3']?.match, leaderLast);
 });
 
-test('wiped follower: forgetFollowerLog is the leader\'s, for another member', () => {
+test("wiped follower: forgetFollowerLog is the leader's, for another member", () => {
   const cluster = clusterWithHistory();
   const code = (fn: () => void): string => {
     try {
@@ -64,7 +70,16 @@ test('wiped follower: forgetFollowerLog is the leader\'s, for another member', (
     }
     return 'none';
   };
-  assert.equal(code(() => cluster.node('2').raw.forgetFollowerLog('3')), 'NOT_LEADER');
-  assert.equal(code(() => cluster.node('1').raw.forgetFollowerLog('1')), 'INVALID_ARGUMENT');
-  assert.equal(code(() => cluster.node('1').raw.forgetFollowerLog('9')), 'INVALID_ARGUMENT');
+  assert.equal(
+    code(() => cluster.node('2').raw.forgetFollowerLog('3')),
+    'NOT_LEADER',
+  );
+  assert.equal(
+    code(() => cluster.node('1').raw.forgetFollowerLog('1')),
+    'INVALID_ARGUMENT',
+  );
+  assert.equal(
+    code(() => cluster.node('1').raw.forgetFollowerLog('9')),
+    'INVALID_ARGUMENT',
+  );
 });

@@ -11,12 +11,24 @@ describe('output modes (expected text taken from the sqlite3 3.40 shell)', () =>
     assert.equal(formatTable(table, { mode: 'column', headers: true }), 'a  bb     c  d    \n-  -----  -  -----\n1  hello     12345\n');
     assert.equal(formatTable(table, { mode: 'column', headers: false }), '1  hello     12345\n');
     assert.equal(formatTable({ columns: ['a', 'b'], rows: [['', 1]] }, { mode: 'column', headers: false }), '   1\n');
-    const unicode: Table = { columns: ['a', 'b'], rows: [['é', 'long value'], ['xyz', null]] };
+    const unicode: Table = {
+      columns: ['a', 'b'],
+      rows: [
+        ['é', 'long value'],
+        ['xyz', null],
+      ],
+    };
     assert.equal(formatTable(unicode, { mode: 'column', headers: true }), 'a    b         \n---  ----------\né    long value\nxyz            \n');
   });
 
   it('csv: quotes like sqlite3, CRLF line ends, NULL as an empty unquoted field', () => {
-    const csv: Table = { columns: ['x', 'y', 'z', 'n', 'k'], rows: [['a,b', 'q"q', 'sp ace', 3, null], ["it's", 'é', 'a;b', '', 'x-y']] };
+    const csv: Table = {
+      columns: ['x', 'y', 'z', 'n', 'k'],
+      rows: [
+        ['a,b', 'q"q', 'sp ace', 3, null],
+        ["it's", 'é', 'a;b', '', 'x-y'],
+      ],
+    };
     assert.equal(formatTable(csv, { mode: 'csv', headers: true }), 'x,y,z,n,k\r\n"a,b","q""q","sp ace",3,\r\n"it\'s","é",a;b,"",x-y\r\n');
     assert.equal(formatTable({ columns: ['a'], rows: [[1]] }, { mode: 'csv', headers: false }), '1\r\n');
     assert.equal(csvField('line\nbreak'), '"line\nbreak"');
@@ -24,12 +36,27 @@ describe('output modes (expected text taken from the sqlite3 3.40 shell)', () =>
   });
 
   it('json: one array per result, rows on their own lines, exact bigints', () => {
-    const json: Table = { columns: ['a', 'b', 'c', 'd'], rows: [[1, 'h', 1.5, null], [9223372036854775807n, 'x"y', -2, null]] };
-    assert.equal(formatTable(json, { mode: 'json', headers: true }), '[{"a":1,"b":"h","c":1.5,"d":null},\n{"a":9223372036854775807,"b":"x\\"y","c":-2,"d":null}]\n');
+    const json: Table = {
+      columns: ['a', 'b', 'c', 'd'],
+      rows: [
+        [1, 'h', 1.5, null],
+        [9223372036854775807n, 'x"y', -2, null],
+      ],
+    };
+    assert.equal(
+      formatTable(json, { mode: 'json', headers: true }),
+      '[{"a":1,"b":"h","c":1.5,"d":null},\n{"a":9223372036854775807,"b":"x\\"y","c":-2,"d":null}]\n',
+    );
   });
 
   it('line: names right-aligned to at least 5, a blank line between rows', () => {
-    const lines: Table = { columns: ['a', 'bb'], rows: [[1, 2], [3, 4]] };
+    const lines: Table = {
+      columns: ['a', 'bb'],
+      rows: [
+        [1, 2],
+        [3, 4],
+      ],
+    };
     assert.equal(formatTable(lines, { mode: 'line', headers: true }), '    a = 1\n   bb = 2\n\n    a = 3\n   bb = 4\n');
     const wide: Table = { columns: ['a', 'longname'], rows: [[1, null]] };
     assert.equal(formatTable(wide, { mode: 'line', headers: true }), '       a = 1\nlongname = \n');
@@ -45,7 +72,13 @@ describe('output modes (expected text taken from the sqlite3 3.40 shell)', () =>
   const sqlite3 = spawnSync('sqlite3', ['-version'], { encoding: 'utf8' });
   it('matches the sqlite3 binary on this machine for text, integers and NULL', { skip: sqlite3.status !== 0 && 'sqlite3 not installed' }, () => {
     const query = "SELECT 1 AS a, 'hello world' AS bb, NULL AS c, 'it''s' AS d UNION ALL SELECT 22, 'x', 'é,', ''";
-    const rows: Table = { columns: ['a', 'bb', 'c', 'd'], rows: [[1, 'hello world', null, "it's"], [22, 'x', 'é,', '']] };
+    const rows: Table = {
+      columns: ['a', 'bb', 'c', 'd'],
+      rows: [
+        [1, 'hello world', null, "it's"],
+        [22, 'x', 'é,', ''],
+      ],
+    };
     for (const mode of ['column', 'csv', 'json', 'line'] as OutputMode[]) {
       for (const headers of [true, false]) {
         if (mode === 'json' || mode === 'line') if (!headers) continue;
@@ -61,11 +94,17 @@ describe('shell helpers', () => {
   it('lays out .tables names column-major like sqlite3', () => {
     assert.equal(layoutInColumns(['t', 't2'], 80), 't   t2\n');
     const names = Array.from({ length: 7 }, (_unused, index) => `table_number_${index}`);
-    assert.equal(layoutInColumns(names, 50), 'table_number_0  table_number_3  table_number_6\ntable_number_1  table_number_4\ntable_number_2  table_number_5\n');
+    assert.equal(
+      layoutInColumns(names, 50),
+      'table_number_0  table_number_3  table_number_6\ntable_number_1  table_number_4\ntable_number_2  table_number_5\n',
+    );
     assert.equal(layoutInColumns([], 80), '');
   });
 
   it('pretty-prints JSON with exact bigints', () => {
-    assert.equal(stringifyJson({ a: [1, 9223372036854775807n], b: {}, c: [] }, 2), '{\n  "a": [\n    1,\n    9223372036854775807\n  ],\n  "b": {},\n  "c": []\n}');
+    assert.equal(
+      stringifyJson({ a: [1, 9223372036854775807n], b: {}, c: [] }, 2),
+      '{\n  "a": [\n    1,\n    9223372036854775807\n  ],\n  "b": {},\n  "c": []\n}',
+    );
   });
 });

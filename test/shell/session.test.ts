@@ -80,7 +80,10 @@ describe('ShellSession', () => {
   });
 
   it('reports a missing .read file clearly', async () => {
-    const { shell, errors, client } = session({ readFile: (path) => readFile(path).then((buffer) => new Uint8Array(buffer)), writeFile: async () => undefined });
+    const { shell, errors, client } = session({
+      readFile: (path) => readFile(path).then((buffer) => new Uint8Array(buffer)),
+      writeFile: async () => undefined,
+    });
     await shell.processLine('.read /nonexistent/quorumlite.sql');
     assert.match(errors[0] ?? '', /^Error: ENOENT: no such file or directory/);
     await client.close();

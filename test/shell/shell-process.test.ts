@@ -58,7 +58,20 @@ describe('quorumlite shell (non-interactive)', () => {
   });
 
   it('reads a script from stdin: multi-line statements, modes, headers', async () => {
-    const script = ['CREATE TABLE s1 (', '  a INTEGER,', '  b TEXT', ');', "INSERT INTO s1 VALUES (1, 'one'), (2, NULL);", '.mode json', 'SELECT * FROM s1', 'ORDER BY a;', '.headers off', '.mode column', 'SELECT b, a FROM s1 ORDER BY a;', '.exit'].join('\n');
+    const script = [
+      'CREATE TABLE s1 (',
+      '  a INTEGER,',
+      '  b TEXT',
+      ');',
+      "INSERT INTO s1 VALUES (1, 'one'), (2, NULL);",
+      '.mode json',
+      'SELECT * FROM s1',
+      'ORDER BY a;',
+      '.headers off',
+      '.mode column',
+      'SELECT b, a FROM s1 ORDER BY a;',
+      '.exit',
+    ].join('\n');
     const outcome = await runShell(['--host', mini.url], script);
     assert.equal(outcome.stderr, '');
     assert.equal(outcome.stdout, '[{"a":1,"b":"one"},\n{"a":2,"b":null}]\none  1\n     2\n');
@@ -87,8 +100,17 @@ describe('quorumlite shell (non-interactive)', () => {
     const scriptFile = join(directory, 'script.sql');
     await writeFile(scriptFile, "CREATE TABLE r1 (v TEXT);\nINSERT INTO r1 VALUES ('from file');\n");
     const dumpFile = join(directory, 'restore.sql');
-    await writeFile(dumpFile, "CREATE TABLE r2 (w INTEGER);\nINSERT INTO r2 VALUES (42);\n");
-    const script = [`.read ${scriptFile}`, `.restore ${dumpFile}`, '.mode csv', '.headers off', 'SELECT v FROM r1;', 'SELECT w FROM r2;', '.dump r1', '.tables r%'].join('\n');
+    await writeFile(dumpFile, 'CREATE TABLE r2 (w INTEGER);\nINSERT INTO r2 VALUES (42);\n');
+    const script = [
+      `.read ${scriptFile}`,
+      `.restore ${dumpFile}`,
+      '.mode csv',
+      '.headers off',
+      'SELECT v FROM r1;',
+      'SELECT w FROM r2;',
+      '.dump r1',
+      '.tables r%',
+    ].join('\n');
     const outcome = await runShell(['--host', mini.url], script);
     assert.equal(outcome.stderr, '');
     assert.equal(outcome.code, 0);

@@ -17,10 +17,7 @@ test('the purity check rejects a clock read, a timer and a node: import', () => 
   try {
     cpSync(join(root, 'scripts'), join(copy, 'scripts'), { recursive: true });
     cpSync(join(root, 'src/raft'), join(copy, 'src/raft'), { recursive: true });
-    writeFileSync(
-      join(copy, 'src/raft/planted.ts'),
-      "import { readFileSync } from 'node:fs';\nexport const t = Date.now();\nsetTimeout(() => {}, 1);\n",
-    );
+    writeFileSync(join(copy, 'src/raft/planted.ts'), "import { readFileSync } from 'node:fs';\nexport const t = Date.now();\nsetTimeout(() => {}, 1);\n");
     const run = spawnSync(process.execPath, [join(copy, 'scripts/check-raft-purity.mjs')], { encoding: 'utf8' });
     assert.equal(run.status, 1);
     assert.match(run.stderr, /planted\.ts:1: imports Node I\/O/);

@@ -76,8 +76,7 @@ test('tidy accepts a clean tree and reads every module of it', () => {
 test('layers: a lower layer may not import a higher one, and some pairs only by type', () => {
   const root = makeTree({
     'src/client/client.ts': "import { makeNode } from '../node/node.js';\n\nexport const createClient = makeNode;\n",
-    'src/storage/store.ts':
-      "import { RawNode } from '../raft/raw-node.js';\n\nexport const save = (): number => new RawNode().entries.length;\n",
+    'src/storage/store.ts': "import { RawNode } from '../raft/raw-node.js';\n\nexport const save = (): number => new RawNode().entries.length;\n",
     'src/raft/raw-node.ts': "import '../storage/store.js';\n\nexport class RawNode {\n  readonly entries: number[] = [];\n}\n",
   });
   assertObjects(root, 'layers', [

@@ -32,8 +32,14 @@ test('applyBatch gives the same results and checksum as applying one entry at a 
     assert.deepEqual(batchedOutcomes, singleOutcomes);
     assert.equal(batched.appliedIndex, workloadCount);
     assert.deepEqual(batched.checksum(), single.checksum());
-    const replay = batched.applyBatch([{ index: workloadCount - 1, data: workloadEntry(workloadCount - 1) }, { index: workloadCount, data: workloadEntry(workloadCount) }]);
-    assert.deepEqual(replay.map((outcome) => outcome.skipped), [true, true]);
+    const replay = batched.applyBatch([
+      { index: workloadCount - 1, data: workloadEntry(workloadCount - 1) },
+      { index: workloadCount, data: workloadEntry(workloadCount) },
+    ]);
+    assert.deepEqual(
+      replay.map((outcome) => outcome.skipped),
+      [true, true],
+    );
   } finally {
     single.close();
     batched.close();
@@ -52,13 +58,19 @@ test('an undecodable entry in a batch: the entries before it apply, then it halt
       { index: 4, data: Uint8Array.of(1, 2, 3) },
       { index: 5, data: entry(['INSERT INTO t VALUES (2)']) },
     ];
-    assert.throws(() => machine.applyBatch(batch), (error: unknown) => {
-      assert.ok(error instanceof StateMachineHaltedError);
-      assert.equal(error.entryIndex, 4);
-      assert.deepEqual(error.outcomesBefore.map((outcome) => outcome.entryIndex), [1, 2, 3]);
-      assert.deepEqual(error.outcomesBefore[2]?.results, [{ kind: 'write', lastInsertId: 1, rowsAffected: 1 }]);
-      return true;
-    });
+    assert.throws(
+      () => machine.applyBatch(batch),
+      (error: unknown) => {
+        assert.ok(error instanceof StateMachineHaltedError);
+        assert.equal(error.entryIndex, 4);
+        assert.deepEqual(
+          error.outcomesBefore.map((outcome) => outcome.entryIndex),
+          [1, 2, 3],
+        );
+        assert.deepEqual(error.outcomesBefore[2]?.results, [{ kind: 'write', lastInsertId: 1, rowsAffected: 1 }]);
+        return true;
+      },
+    );
     assert.equal(machine.appliedIndex, 3);
     assert.equal(machine.healthy, false);
   } finally {
@@ -142,7 +154,10 @@ test('a deferred foreign key violation at COMMIT undoes the entry deterministica
     assert.equal(checksums[1], checksums[0]);
     const violated = outcomes[0]?.[2];
     assert.ok(violated !== undefined);
-    assert.deepEqual(violated.results.map((result) => result.kind), ['error', 'error']);
+    assert.deepEqual(
+      violated.results.map((result) => result.kind),
+      ['error', 'error'],
+    );
     assert.match((violated.results[0] as { error: string }).error, /deferred constraint failed at commit/);
     assert.equal(outcomes[0]?.[4]?.deduplicated, true, 'the violation was recorded for its request id');
   } finally {
@@ -158,11 +173,17 @@ test('a failing transaction entry undoes exactly its own statements, alone (roll
     for (const mode of ['single', 'batched'] as const) {
       const machine = new SqliteStateMachine({ path: join(directory.path, `${mode}.sqlite`) });
       // INSERT OR FAIL keeps the rows it wrote before the failing one: only the entry's rollback removes (2).
-      const failing = entry(['INSERT INTO u(v) VALUES (1)', 'INSERT OR FAIL INTO u(v) VALUES (2), (5), (3)', 'INSERT INTO u(v) VALUES (4)'], { transaction: true, requestId: 'request-2' });
+      const failing = entry(['INSERT INTO u(v) VALUES (1)', 'INSERT OR FAIL INTO u(v) VALUES (2), (5), (3)', 'INSERT INTO u(v) VALUES (4)'], {
+        transaction: true,
+        requestId: 'request-2',
+      });
       const entries: BatchEntry[] = [
         { index: 1, data: entry(['CREATE TABLE u(id INTEGER PRIMARY KEY, v UNIQUE)', 'INSERT INTO u(v) VALUES (5)']) },
         { index: 2, data: failing },
-        { index: 3, data: entry(['SELECT changes(), last_insert_rowid()', 'SELECT v FROM u ORDER BY v', "INSERT INTO u(v) VALUES (6)"], { transaction: true }) },
+        {
+          index: 3,
+          data: entry(['SELECT changes(), last_insert_rowid()', 'SELECT v FROM u ORDER BY v', 'INSERT INTO u(v) VALUES (6)'], { transaction: true }),
+        },
         { index: 4, data: failing },
       ];
       outcomes.push(mode === 'single' ? entries.map((item) => machine.apply(item.index, item.data)) : machine.applyBatch(entries));
@@ -175,7 +196,10 @@ test('a failing transaction entry undoes exactly its own statements, alone (roll
     assert.equal(checksums[1], checksums[0]);
     const [, failed, after, repeated] = outcomes[0] ?? [];
     assert.ok(failed !== undefined && after !== undefined);
-    assert.deepEqual(failed.results.map((result) => result.kind), ['write', 'error']);
+    assert.deepEqual(
+      failed.results.map((result) => result.kind),
+      ['write', 'error'],
+    );
     assert.match((failed.results[1] as { error: string }).error, /UNIQUE constraint failed/);
     assert.deepEqual((after.results[0] as { rows: unknown }).rows, [[1, 1]], 'the next entry starts from the applied-index write');
     assert.deepEqual((after.results[1] as { rows: unknown }).rows, [[5]]);

@@ -20,11 +20,14 @@ function withMachine(body: (machine: SqliteStateMachine) => void): void {
 
 test('randomBlobBytesMax: randomblob at the bound works, one over is a deterministic error result', () => {
   withMachine((machine) => {
-    const outcome = machine.apply(1, entry([
-      statement('SELECT length(randomblob(?))', randomBlobBytesMax),
-      statement('SELECT length(randomblob(?))', randomBlobBytesMax + 1),
-      statement('SELECT length(randomblob(0)), length(randomblob(-5)), length(randomblob(NULL)), length(randomblob(\'4\'))'),
-    ]));
+    const outcome = machine.apply(
+      1,
+      entry([
+        statement('SELECT length(randomblob(?))', randomBlobBytesMax),
+        statement('SELECT length(randomblob(?))', randomBlobBytesMax + 1),
+        statement("SELECT length(randomblob(0)), length(randomblob(-5)), length(randomblob(NULL)), length(randomblob('4'))"),
+      ]),
+    );
     assert.deepEqual(outcome.results[0], { kind: 'rows', columns: ['length(randomblob(?))'], types: [''], rows: [[randomBlobBytesMax]] });
     assert.equal(outcome.results[1]?.kind, 'error');
     assert.match((outcome.results[1] as { error: string }).error, /randomblob\(1048577\) is over the bound 1048576 bytes/);
@@ -61,13 +64,16 @@ test('resultRowCountMax: a result at the bound is returned, one row over is an e
   const directory = temporaryDirectory('row-bound');
   const machine = new SqliteStateMachine({ path: join(directory.path, 'db.sqlite'), resultRowCountMax: 3 });
   try {
-    const outcome = machine.apply(1, entry([
-      'CREATE TABLE t(v)',
-      'INSERT INTO t VALUES (1), (2), (3) RETURNING v',
-      'SELECT v FROM t',
-      'INSERT INTO t VALUES (4), (5), (6), (7) RETURNING v',
-      'SELECT count(*) FROM t',
-    ]));
+    const outcome = machine.apply(
+      1,
+      entry([
+        'CREATE TABLE t(v)',
+        'INSERT INTO t VALUES (1), (2), (3) RETURNING v',
+        'SELECT v FROM t',
+        'INSERT INTO t VALUES (4), (5), (6), (7) RETURNING v',
+        'SELECT count(*) FROM t',
+      ]),
+    );
     assert.deepEqual((outcome.results[1] as { rows: unknown }).rows, [[1], [2], [3]]);
     assert.deepEqual((outcome.results[2] as { rows: unknown }).rows, [[1], [2], [3]]);
     assert.deepEqual(outcome.results[3], { kind: 'error', error: 'result has more than 3 rows (resultRowCountMax)' });

@@ -5,7 +5,10 @@ import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
 import { entry, temporaryDirectory } from './helpers.js';
 
 /** Builds a fresh database from `statements` (one entry) and returns its checksum. */
-function checksumOf(statements: readonly string[], extraEntries: readonly (readonly string[])[] = []): { checksum: string; appliedIndex: number; rowCount: number } {
+function checksumOf(
+  statements: readonly string[],
+  extraEntries: readonly (readonly string[])[] = [],
+): { checksum: string; appliedIndex: number; rowCount: number } {
   const directory = temporaryDirectory('checksum');
   const machine = new SqliteStateMachine({ path: join(directory.path, 'db.sqlite') });
   try {
@@ -39,7 +42,7 @@ test('one differing cell changes the checksum', () => {
   assert.notEqual(checksumOf([table, "INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, NULL)"]).checksum, base);
 });
 
-test('type-only differences change the checksum: 1 vs 1.0 vs \'1\' vs x\'31\'', () => {
+test("type-only differences change the checksum: 1 vs 1.0 vs '1' vs x'31'", () => {
   const values = ['1', '1.0', "'1'", "x'31'", 'NULL'];
   const checksums = values.map((value) => checksumOf([table, `INSERT INTO t VALUES (1, ${value})`]).checksum);
   assert.equal(new Set(checksums).size, values.length);

@@ -120,8 +120,7 @@ test('requestIdBytesMax: at the bound encodes, one over is refused', () => {
 
 test('commandBytesMax: a command of exactly the bound encodes, one byte more is refused', () => {
   const big = new Uint8Array(commandLimits.parameterBytesMax);
-  const withTail = (tailBytes: number): Command =>
-    command([statement('SELECT ?, ?, ?, ?', big, big, big, new Uint8Array(tailBytes))]);
+  const withTail = (tailBytes: number): Command => command([statement('SELECT ?, ?, ?, ?', big, big, big, new Uint8Array(tailBytes))]);
   const overhead = encodeCommand(withTail(0)).length;
   const tailAtBound = commandLimits.commandBytesMax - overhead;
   assert.ok(tailAtBound > 0 && tailAtBound <= commandLimits.parameterBytesMax);
@@ -142,13 +141,24 @@ test('SQL shared between statements is recognized byte for byte: same length but
   const sqlOfBytes = (byteCount: number, last: string): string => `SELECT '${'x'.repeat(byteCount - 10)}${last}'`;
   const atBound = [sqlOfBytes(256, 'a'), sqlOfBytes(256, 'b')];
   const overBound = [sqlOfBytes(257, 'a'), sqlOfBytes(257, 'b')];
-  assert.deepEqual([...atBound, ...overBound].map((sql) => Buffer.byteLength(sql)), [256, 256, 257, 257]);
+  assert.deepEqual(
+    [...atBound, ...overBound].map((sql) => Buffer.byteLength(sql)),
+    [256, 256, 257, 257],
+  );
   const original = command([
-    statement('SELECT 1'), statement('SELECT 2'), statement('SELECT 2'), statement('SELECT ü'), statement('SELECT ü'),
-    ...[...atBound, atBound[1] as string, ...overBound, overBound[1] as string, overBound[0] as string].map((sql) => statement(sql)), statement('SELECT 1'),
+    statement('SELECT 1'),
+    statement('SELECT 2'),
+    statement('SELECT 2'),
+    statement('SELECT ü'),
+    statement('SELECT ü'),
+    ...[...atBound, atBound[1] as string, ...overBound, overBound[1] as string, overBound[0] as string].map((sql) => statement(sql)),
+    statement('SELECT 1'),
   ]);
   const decoded = decodeCommand(encodeCommand(original));
-  assert.deepEqual(decoded.statements.map((item) => item.sql), original.statements.map((item) => item.sql));
+  assert.deepEqual(
+    decoded.statements.map((item) => item.sql),
+    original.statements.map((item) => item.sql),
+  );
 });
 
 test('decode errors name the statement and parameter where they happened', () => {

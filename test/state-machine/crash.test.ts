@@ -28,7 +28,8 @@ interface ChildRun {
 function runChild(databasePath: string, killDelayMs: number | undefined): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', childScript, databasePath], {
-      env: { ...process.env, TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TZ: 'UTC' },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     let errorOutput = '';

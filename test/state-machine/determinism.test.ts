@@ -22,8 +22,16 @@ interface Case {
 const cases: readonly Case[] = [
   { name: 'random()', schema: ['CREATE TABLE r(v)'], statements: ['INSERT INTO r VALUES (random())', 'SELECT random(), random()'] },
   { name: 'randomblob(16)', schema: ['CREATE TABLE r(v)'], statements: ['INSERT INTO r VALUES (randomblob(16))', "SELECT hex(randomblob('3'))"] },
-  { name: "datetime('now')", schema: ['CREATE TABLE r(v)'], statements: ["INSERT INTO r VALUES (datetime('now')), (datetime('NOW', 'start of month', '+1 month', 'localtime'))"] },
-  { name: "strftime('%s','now')", schema: ['CREATE TABLE r(v)'], statements: ["INSERT INTO r VALUES (strftime('%s','now')), (strftime('%Y-%m-%d %H:%M:%f')), (strftime('%s'))"] },
+  {
+    name: "datetime('now')",
+    schema: ['CREATE TABLE r(v)'],
+    statements: ["INSERT INTO r VALUES (datetime('now')), (datetime('NOW', 'start of month', '+1 month', 'localtime'))"],
+  },
+  {
+    name: "strftime('%s','now')",
+    schema: ['CREATE TABLE r(v)'],
+    statements: ["INSERT INTO r VALUES (strftime('%s','now')), (strftime('%Y-%m-%d %H:%M:%f')), (strftime('%s'))"],
+  },
   { name: "julianday('now')", schema: ['CREATE TABLE r(v)'], statements: ["INSERT INTO r VALUES (julianday('now')), (julianday())"] },
   { name: 'unixepoch()', schema: ['CREATE TABLE r(v)'], statements: ["INSERT INTO r VALUES (unixepoch()), (unixepoch('now', 'subsec')), (date()), (time())"] },
   { name: 'timediff with now', schema: ['CREATE TABLE r(v)'], statements: ["INSERT INTO r VALUES (timediff('now', '2000-01-01'))"] },
@@ -37,15 +45,27 @@ const cases: readonly Case[] = [
   },
   {
     name: "a trigger that writes random() and datetime('now')",
-    schema: ['CREATE TABLE r(v)', 'CREATE TABLE audit(noise, at)', "CREATE TRIGGER r_audit AFTER INSERT ON r BEGIN INSERT INTO audit VALUES (random(), datetime('now')); END"],
+    schema: [
+      'CREATE TABLE r(v)',
+      'CREATE TABLE audit(noise, at)',
+      "CREATE TRIGGER r_audit AFTER INSERT ON r BEGIN INSERT INTO audit VALUES (random(), datetime('now')); END",
+    ],
     statements: ['INSERT INTO r VALUES (1), (2)'],
   },
   {
     name: 'INSERT … SELECT … ORDER BY random() LIMIT 3',
-    schema: ['CREATE TABLE source(v)', 'CREATE TABLE picked(v)', 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) INSERT INTO source SELECT i FROM n'],
+    schema: [
+      'CREATE TABLE source(v)',
+      'CREATE TABLE picked(v)',
+      'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) INSERT INTO source SELECT i FROM n',
+    ],
     statements: ['INSERT INTO picked SELECT v FROM source ORDER BY random() LIMIT 3', 'SELECT v FROM source ORDER BY random() LIMIT 2'],
   },
-  { name: 'RETURNING', schema: ['CREATE TABLE r(id INTEGER PRIMARY KEY, v, at)'], statements: ["INSERT INTO r(v, at) VALUES (random(), CURRENT_TIMESTAMP) RETURNING id, v, at"] },
+  {
+    name: 'RETURNING',
+    schema: ['CREATE TABLE r(id INTEGER PRIMARY KEY, v, at)'],
+    statements: ['INSERT INTO r(v, at) VALUES (random(), CURRENT_TIMESTAMP) RETURNING id, v, at'],
+  },
 ];
 
 /** Each machine's own "wall clock" and process seed: what an unreplicated SQLite would use. */
@@ -94,7 +114,7 @@ for (const testCase of cases) {
   });
 }
 
-test('with the overrides replaced by each machine\'s own clock and seed, every case diverges', () => {
+test("with the overrides replaced by each machine's own clock and seed, every case diverges", () => {
   for (const testCase of cases) {
     const outcome = runCase(testCase, 'local-clock');
     assert.equal(new Set(outcome.checksums).size, 3, `${testCase.name}: expected three different checksums`);
@@ -115,17 +135,33 @@ test("'now' and the CURRENT_* keywords answer the entry's timestamp, to the mill
   const machine = new SqliteStateMachine({ path: join(directory.path, 'db.sqlite') });
   try {
     const timestampMs = 1_700_000_000_123;
-    const outcome = machine.apply(1, entry([
-      "SELECT datetime('now'), CURRENT_TIMESTAMP, CURRENT_DATE, CURRENT_TIME, unixepoch('now', 'subsec'), " +
-        "strftime('%Y-%m-%d %H:%M:%f', 'now'), datetime(0, 'unixepoch'), datetime('now', 'unixepoch')",
-    ], { timestampMs }));
+    const outcome = machine.apply(
+      1,
+      entry(
+        [
+          "SELECT datetime('now'), CURRENT_TIMESTAMP, CURRENT_DATE, CURRENT_TIME, unixepoch('now', 'subsec'), " +
+            "strftime('%Y-%m-%d %H:%M:%f', 'now'), datetime(0, 'unixepoch'), datetime('now', 'unixepoch')",
+        ],
+        { timestampMs },
+      ),
+    );
     assert.equal(sqliteTimeText(timestampMs), '2023-11-14 22:13:20.123');
     assert.deepEqual(outcome.results[0], {
       kind: 'rows',
-      columns: ["datetime('now')", 'CURRENT_TIMESTAMP', 'CURRENT_DATE', 'CURRENT_TIME', "unixepoch('now', 'subsec')",
-        "strftime('%Y-%m-%d %H:%M:%f', 'now')", "datetime(0, 'unixepoch')", "datetime('now', 'unixepoch')"],
+      columns: [
+        "datetime('now')",
+        'CURRENT_TIMESTAMP',
+        'CURRENT_DATE',
+        'CURRENT_TIME',
+        "unixepoch('now', 'subsec')",
+        "strftime('%Y-%m-%d %H:%M:%f', 'now')",
+        "datetime(0, 'unixepoch')",
+        "datetime('now', 'unixepoch')",
+      ],
       types: ['', '', '', '', '', '', '', ''],
-      rows: [['2023-11-14 22:13:20', '2023-11-14 22:13:20', '2023-11-14', '22:13:20', 1_700_000_000.123, '2023-11-14 22:13:20.123', '1970-01-01 00:00:00', null]],
+      rows: [
+        ['2023-11-14 22:13:20', '2023-11-14 22:13:20', '2023-11-14', '22:13:20', 1_700_000_000.123, '2023-11-14 22:13:20.123', '1970-01-01 00:00:00', null],
+      ],
     });
   } finally {
     machine.close();
@@ -137,16 +173,25 @@ test('date functions without now keep working in generated columns and expressio
   const directory = temporaryDirectory('generated');
   const machine = new SqliteStateMachine({ path: join(directory.path, 'db.sqlite') });
   try {
-    const outcome = machine.apply(1, entry([
-      "CREATE TABLE events(at TEXT, day TEXT AS (date(at)) STORED, weekday AS (strftime('%w', at)))",
-      'CREATE INDEX events_by_month ON events(strftime(\'%Y-%m\', at))',
-      "INSERT INTO events(at) VALUES ('2024-02-29 10:00:00')",
-      "SELECT day, weekday FROM events WHERE strftime('%Y-%m', at) = '2024-02'",
-    ]));
-    assert.deepEqual(outcome.results.map((result) => result.kind), ['empty', 'empty', 'write', 'rows']);
+    const outcome = machine.apply(
+      1,
+      entry([
+        "CREATE TABLE events(at TEXT, day TEXT AS (date(at)) STORED, weekday AS (strftime('%w', at)))",
+        "CREATE INDEX events_by_month ON events(strftime('%Y-%m', at))",
+        "INSERT INTO events(at) VALUES ('2024-02-29 10:00:00')",
+        "SELECT day, weekday FROM events WHERE strftime('%Y-%m', at) = '2024-02'",
+      ]),
+    );
+    assert.deepEqual(
+      outcome.results.map((result) => result.kind),
+      ['empty', 'empty', 'write', 'rows'],
+    );
     assert.deepEqual((outcome.results[3] as { rows: unknown }).rows, [['2024-02-29', '4']]);
     assert.deepEqual(machine.query([{ sql: 'SELECT day, weekday FROM events', positional: [], named: {} }])[0], {
-      kind: 'rows', columns: ['day', 'weekday'], types: ['text', ''], rows: [['2024-02-29', '4']],
+      kind: 'rows',
+      columns: ['day', 'weekday'],
+      types: ['text', ''],
+      rows: [['2024-02-29', '4']],
     });
   } finally {
     machine.close();

@@ -60,12 +60,15 @@ test('disk full during apply halts with a coded error, keeps the index, and the 
     const fillerPath = fillFileSystem(mountPoint);
     const big = entry([statement('INSERT INTO t(v) VALUES (?)', new Uint8Array(512 * 1024).fill(3)), 'SELECT count(*) FROM t']);
     const current = machine;
-    assert.throws(() => current.apply(2, big), (error: unknown) => {
-      assert.ok(error instanceof StateMachineHaltedError, String(error));
-      assert.match(error.code, /^SQLITE_(FULL|IOERR)/);
-      assert.equal(error.entryIndex, 2);
-      return true;
-    });
+    assert.throws(
+      () => current.apply(2, big),
+      (error: unknown) => {
+        assert.ok(error instanceof StateMachineHaltedError, String(error));
+        assert.match(error.code, /^SQLITE_(FULL|IOERR)/);
+        assert.equal(error.entryIndex, 2);
+        return true;
+      },
+    );
     assert.equal(machine.appliedIndex, 1);
     assert.equal(machine.healthy, false);
     assert.match(machine.status().haltReason ?? '', /halted at entry 2: SQLITE_(FULL|IOERR)/);

@@ -31,7 +31,10 @@ function liveDatabase(path: string, appliedIndex: number): void {
 }
 
 async function refusal(promise: Promise<unknown>): Promise<{ code: unknown; message: string }> {
-  const error = await promise.then(() => assert.fail('expected a refusal'), (caught: unknown) => caught as { code: unknown; message: string });
+  const error = await promise.then(
+    () => assert.fail('expected a refusal'),
+    (caught: unknown) => caught as { code: unknown; message: string },
+  );
   return { code: error.code, message: error.message };
 }
 
@@ -77,7 +80,9 @@ for (const [name, load, extension] of variants) {
         const noIndex = await refusal(module.stageSnapshotInWorker(bare, join(directory.path, 'b.db')));
         assert.equal(noIndex.code, 'BAD_SNAPSHOT');
         assert.match(noIndex.message, new RegExp(`no such table: ${stateTable}`));
-        const missing = await refusal(module.writeSnapshotInWorker(join(directory.path, 'missing.sqlite'), join(directory.path, 'c.tmp'), join(directory.path, 'c.db'), 1000));
+        const missing = await refusal(
+          module.writeSnapshotInWorker(join(directory.path, 'missing.sqlite'), join(directory.path, 'c.tmp'), join(directory.path, 'c.db'), 1000),
+        );
         assert.equal(missing.code, 'BAD_SNAPSHOT');
         assert.match(missing.message, /^snapshot failed: /);
       } finally {
@@ -88,7 +93,12 @@ for (const [name, load, extension] of variants) {
 }
 
 it('runSnapshotTask answers every failure as a message instead of throwing', () => {
-  const answer = runSnapshotTask({ kind: 'stage', sourcePath: '/nonexistent/quorumlite/source.db', targetPath: '/nonexistent/quorumlite/target.db', stateTable });
+  const answer = runSnapshotTask({
+    kind: 'stage',
+    sourcePath: '/nonexistent/quorumlite/source.db',
+    targetPath: '/nonexistent/quorumlite/target.db',
+    stateTable,
+  });
   assert.ok('error' in answer);
   assert.match(answer.error, /ENOENT/);
 });

@@ -15,12 +15,18 @@ function fill(machine: SqliteStateMachine, fromIndex: number, toIndex: number, l
   for (let index = fromIndex; index <= toIndex; index++) {
     // gaps has no INTEGER PRIMARY KEY and holes in its rowids: a snapshot must keep them.
     const statements = index === 1 ? ['CREATE TABLE t(id INTEGER PRIMARY KEY, v)', 'CREATE TABLE gaps(v)', 'CREATE INDEX gaps_v ON gaps(v)'] : [];
-    machine.apply(index, entry([
-      ...statements,
-      statement('INSERT INTO t(v) VALUES (?)', `${label}-${index}-${'p'.repeat(4000)}`),
-      'INSERT INTO gaps VALUES (random()), (random())',
-      statement('DELETE FROM gaps WHERE rowid = ?', index),
-    ], { seed: BigInt(index) }));
+    machine.apply(
+      index,
+      entry(
+        [
+          ...statements,
+          statement('INSERT INTO t(v) VALUES (?)', `${label}-${index}-${'p'.repeat(4000)}`),
+          'INSERT INTO gaps VALUES (random()), (random())',
+          statement('DELETE FROM gaps WHERE rowid = ?', index),
+        ],
+        { seed: BigInt(index) },
+      ),
+    );
   }
 }
 
@@ -126,7 +132,9 @@ test('a process killed at each step of restore leaves either the old or the new 
       const path = join(directory.path, `crash-${step}.sqlite`);
       copyFileSync(join(directory.path, 'old.sqlite'), path);
       const child = spawnSync(process.execPath, ['--import', 'tsx', childScript, path, snapshotPath, step], {
-        encoding: 'utf8', timeout: 60_000, env: { ...process.env, TZ: 'UTC' },
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, TZ: 'UTC' },
       });
       assert.equal(child.signal, step === 'none' ? null : 'SIGKILL', `${step}: ${child.stderr}`);
       const oldChecksum = JSON.parse(child.stdout.split('\n')[0] ?? '') as { checksum: string; appliedIndex: number };

@@ -65,10 +65,10 @@ const refusedWrites: readonly (readonly [string, RegExp])[] = [
   ['ALTER TABLE t RENAME TO _quorumlite_x', /reserved/],
   ['INSERT OR ROLLBACK INTO t VALUES (1)', /ROLLBACK conflict resolution/],
   ['CREATE TABLE r(a UNIQUE ON CONFLICT ROLLBACK)', /ROLLBACK conflict resolution/],
-  ['CREATE TRIGGER tr BEFORE INSERT ON t BEGIN SELECT RAISE(ROLLBACK, \'no\'); END', /ROLLBACK conflict resolution/],
+  ["CREATE TRIGGER tr BEFORE INSERT ON t BEGIN SELECT RAISE(ROLLBACK, 'no'); END", /ROLLBACK conflict resolution/],
   ['INSERT INTO t VALUES (total_changes())', /total_changes/],
   ['SELECT 1; PRAGMA foreign_keys=OFF', /disallowed pragma: foreign_keys/],
-  ['EXPLAIN QUERY PLAN ATTACH \'x\' AS y', /ATTACH is not allowed/],
+  ["EXPLAIN QUERY PLAN ATTACH 'x' AS y", /ATTACH is not allowed/],
 ];
 
 test('every refused kind of write is refused with a clear message naming the statement', () => {

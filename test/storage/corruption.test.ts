@@ -168,6 +168,9 @@ test('a missing segment in the middle is refused as corruption', async () => {
   const directory = join(workspace, 'missing-middle');
   fs.cpSync(pristine, directory, { recursive: true });
   fs.rmSync(join(directory, 'log', segmentNames[1]!));
-  await assert.rejects(DurableStorage.open(directory, storeOptions), (error: unknown) => error instanceof StorageError && error.code === 'CORRUPT' && /segment 2 is missing/.test(error.message));
+  await assert.rejects(
+    DurableStorage.open(directory, storeOptions),
+    (error: unknown) => error instanceof StorageError && error.code === 'CORRUPT' && /segment 2 is missing/.test(error.message),
+  );
   removeDirectory(directory);
 });

@@ -69,7 +69,10 @@ async function main(): Promise<void> {
       last = index;
     } else if (choice < 0.17 && hardState.commit - (store.firstIndex() - 1) > 10) {
       const snapshotIndex = hardState.commit;
-      await store.snapshots.writeBytes({ index: snapshotIndex, term: store.term(snapshotIndex), confState: { voters: ['n1'], learners: [] } }, new Uint8Array([1]));
+      await store.snapshots.writeBytes(
+        { index: snapshotIndex, term: store.term(snapshotIndex), confState: { voters: ['n1'], learners: [] } },
+        new Uint8Array([1]),
+      );
       const compactIndex = snapshotIndex - randomInt(0, 5);
       const id = nextId++;
       print(`issue ${id} ${JSON.stringify({ type: 'compact', index: compactIndex })}`);

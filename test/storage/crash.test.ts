@@ -40,7 +40,9 @@ interface ChildRun {
 
 function runChildUntilKilled(directory: string, seed: number, killDelayMs: number): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', childPath, directory, String(seed), String(segmentBytesMax)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', childPath, directory, String(seed), String(segmentBytesMax)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     let errorOutput = '';
     let killTimer: NodeJS.Timeout | undefined;
@@ -77,7 +79,10 @@ function runChildUntilKilled(directory: string, seed: number, killDelayMs: numbe
  */
 function simulatePowerLoss(directory: string, durable: DurablePoint, seed: number): void {
   const logDirectory = join(directory, 'log');
-  const names = fs.readdirSync(logDirectory).filter((name) => name.endsWith('.seg')).sort();
+  const names = fs
+    .readdirSync(logDirectory)
+    .filter((name) => name.endsWith('.seg'))
+    .sort();
   const lastName = names[names.length - 1];
   if (lastName === undefined) return;
   const path = join(logDirectory, lastName);
@@ -94,7 +99,8 @@ function simulatePowerLoss(directory: string, durable: DurablePoint, seed: numbe
 function storeMatches(store: DurableStorage, model: ModelState): string | null {
   if (store.lastIndex() !== model.lastIndex) return `lastIndex ${store.lastIndex()} != ${model.lastIndex}`;
   if (store.firstIndex() !== model.compactIndex + 1) return `firstIndex ${store.firstIndex()} != ${model.compactIndex + 1}`;
-  if (JSON.stringify(store.initialState().hardState) !== JSON.stringify(model.hardState)) return `hardState ${JSON.stringify(store.initialState().hardState)} != ${JSON.stringify(model.hardState)}`;
+  if (JSON.stringify(store.initialState().hardState) !== JSON.stringify(model.hardState))
+    return `hardState ${JSON.stringify(store.initialState().hardState)} != ${JSON.stringify(model.hardState)}`;
   if (model.lastIndex <= model.compactIndex) return null;
   const entries = store.entries(model.compactIndex + 1, model.lastIndex + 1, Number.MAX_SAFE_INTEGER);
   for (const entry of entries) {

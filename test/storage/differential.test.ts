@@ -26,7 +26,8 @@ function compareStores(durable: DurableStorage, memory: MemoryStorage, bytesMax:
   const where = `step ${step}`;
   assert.equal(durable.firstIndex(), memory.firstIndex(), where);
   assert.equal(durable.lastIndex(), memory.lastIndex(), where);
-  for (let index = memory.firstIndex() - 1; index <= memory.lastIndex(); index++) assert.equal(durable.term(index), memory.term(index), `${where} term ${index}`);
+  for (let index = memory.firstIndex() - 1; index <= memory.lastIndex(); index++)
+    assert.equal(durable.term(index), memory.term(index), `${where} term ${index}`);
   if (memory.lastIndex() >= memory.firstIndex()) {
     const low = memory.firstIndex();
     const high = memory.lastIndex() + 1;

@@ -87,7 +87,10 @@ async function fillCheckAndResume(directory: string, filler: string, options: Pa
       store.save({ entries: makeEntries(nextIndex, 8, 1, 1000) }),
       store.save({ entries: makeEntries(nextIndex + 8, 8, 1, 1000) }),
     ]);
-    assert.deepEqual(outcomes.map((outcome) => outcome.status), ['rejected', 'rejected']);
+    assert.deepEqual(
+      outcomes.map((outcome) => outcome.status),
+      ['rejected', 'rejected'],
+    );
     assert.equal(store.lastIndex(), nextIndex - 1);
     fs.rmSync(filler);
     await store.save({ entries: makeEntries(nextIndex, 8, 1, 1000), hardState: { term: 1, vote: '', commit: nextIndex - 1 } });
@@ -122,7 +125,8 @@ test('disk full while writing a snapshot: DISK_FULL, no partial snapshot left, t
       const writer = await store.snapshots.begin({ index: 3, term: 1, confState: { voters: ['n1'], learners: [] } });
       const chunk = Buffer.alloc(64 * 1024, 7);
       let failure: unknown;
-      for (let chunkNumber = 0; chunkNumber < 64 && failure === undefined; chunkNumber++) await writer.write(chunk).catch((error: unknown) => (failure = error));
+      for (let chunkNumber = 0; chunkNumber < 64 && failure === undefined; chunkNumber++)
+        await writer.write(chunk).catch((error: unknown) => (failure = error));
       assert.ok(failure instanceof StorageError && failure.code === 'DISK_FULL', String(failure));
       await writer.abort();
       assert.equal(store.snapshots.list().length, 0);

@@ -71,7 +71,9 @@ test(`restarting right after kill -9 takes the lock, ${killRestartRounds} times 
       // Synchronously from here on: this process's event loop does not run, so it cannot
       // reap the killed child, which stays a zombie while the next one starts.
       const deadlineMs = Date.now() + childTimeoutMs;
-      while (processState(pid) !== 'Z' && processState(pid) !== undefined && Date.now() < deadlineMs) { /* wait for the kernel to finish the kill */ }
+      while (processState(pid) !== 'Z' && processState(pid) !== undefined && Date.now() < deadlineMs) {
+        /* wait for the kernel to finish the kill */
+      }
       if (processState(pid) === 'Z') zombiesSeen += 1;
       const next = spawnSync(process.execPath, ['--input-type=module', '-e', childScript(directory, true)], { encoding: 'utf8', timeout: childTimeoutMs });
       assert.equal(next.stdout.trim(), 'open', `round ${round}: restart after kill -9 was refused: ${next.stdout}${next.stderr}`);
@@ -98,10 +100,15 @@ test(`two processes starting together: exactly one gets the lock, ${raceRounds} 
       const winner = racers.find((_, position) => lines[position] === 'open')!;
       assert.match(refused, new RegExp(`running process ${winner.child.pid}\\b`), 'the message names the owner');
       for (const racer of racers) killQuietly(racer.child);
-      await Promise.all(racers.map((racer) => new Promise((resolve) => {
-        if (racer.child.exitCode !== null || racer.child.signalCode !== null) resolve(undefined);
-        else racer.child.once('exit', resolve);
-      })));
+      await Promise.all(
+        racers.map(
+          (racer) =>
+            new Promise((resolve) => {
+              if (racer.child.exitCode !== null || racer.child.signalCode !== null) resolve(undefined);
+              else racer.child.once('exit', resolve);
+            }),
+        ),
+      );
     }
   } finally {
     for (const child of children) killQuietly(child);
@@ -123,7 +130,9 @@ test('a LOCK file left by an older version (a pid file) is no obstacle, and the 
     } finally {
       killQuietly(holder.child);
     }
-    await new Promise((resolve) => (holder.child.exitCode !== null || holder.child.signalCode !== null ? resolve(undefined) : holder.child.once('exit', resolve)));
+    await new Promise((resolve) =>
+      holder.child.exitCode !== null || holder.child.signalCode !== null ? resolve(undefined) : holder.child.once('exit', resolve),
+    );
     const after = spawnSync(process.execPath, ['--input-type=module', '-e', childScript(directory, true)], { encoding: 'utf8', timeout: childTimeoutMs });
     assert.equal(after.stdout.trim(), 'open', after.stderr);
     assert.ok(fs.existsSync(join(directory, 'LOCK')), 'LOCK is never deleted: unlinking a lock file races with a waiter');

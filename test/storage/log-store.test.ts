@@ -104,7 +104,13 @@ test('entries() stops at bytesMax (data + entryOverheadBytes each, as the core c
     assert.equal(store.entries(1, 11, each * 3 - 1).length, 2);
     assert.equal(store.entries(1, 11, each * 3).length, 3);
     assert.equal(store.entries(1, 11, each * 10).length, 10);
-    assert.equal(store.entries(3, 11, each * 2.5).map((entry) => entry.index).join(','), '3,4');
+    assert.equal(
+      store
+        .entries(3, 11, each * 2.5)
+        .map((entry) => entry.index)
+        .join(','),
+      '3,4',
+    );
     assert.throws(() => store.entries(5, 4, 100), isCode('INVALID_ARGUMENT'));
   });
 });
@@ -191,7 +197,10 @@ test('pendingBytesMax: saves beyond the queue bound are refused with OVERLOADED,
   await withStore('pending-bound', options, async (_directory, reopen, store) => {
     const saves = [1, 2, 3, 4, 5].map((index) => store.save({ entries: makeEntries(index, 1, 1, 1000) }));
     const outcomes = await Promise.allSettled(saves);
-    assert.deepEqual(outcomes.map((outcome) => outcome.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+    assert.deepEqual(
+      outcomes.map((outcome) => outcome.status),
+      ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected'],
+    );
     const failure = outcomes[4] as PromiseRejectedResult;
     assert.equal((failure.reason as StorageError).code, 'OVERLOADED');
     // The refused save left no trace: the next one must continue at 5, not 6.
@@ -206,7 +215,8 @@ test('concurrent saves are coalesced into fewer flushes, each resolving once dur
   await withStore('group-commit', {}, async (_directory, reopen, store) => {
     const saveCount = 50;
     const saves: Promise<void>[] = [];
-    for (let index = 1; index <= saveCount; index++) saves.push(store.save({ entries: makeEntries(index, 1, 1), hardState: { term: 1, vote: '', commit: index - 1 } }));
+    for (let index = 1; index <= saveCount; index++)
+      saves.push(store.save({ entries: makeEntries(index, 1, 1), hardState: { term: 1, vote: '', commit: index - 1 } }));
     await Promise.all(saves);
     const stats = store.stats();
     assert.equal(stats.savedCount, saveCount);
@@ -304,7 +314,11 @@ test('installing a received snapshot resets the log and shows in initialState an
     assert.equal(store.segmentCount(), 1, 'older segments deleted');
     store = await reopen(store);
     check(store);
-    await assert.rejects(store.save({ snapshot: { metadata: { ...metadata, index: 90 }, data: new Uint8Array([1]) } }), isCode('INVALID_ARGUMENT'), 'stale snapshot');
+    await assert.rejects(
+      store.save({ snapshot: { metadata: { ...metadata, index: 90 }, data: new Uint8Array([1]) } }),
+      isCode('INVALID_ARGUMENT'),
+      'stale snapshot',
+    );
     await store.save({ entries: makeEntries(101, 3, 7) });
     store = await reopen(store);
     assert.equal(store.lastIndex(), 103);
@@ -382,7 +396,13 @@ test('invalid options are refused', async () => {
 test('a segment fills to exactly segmentBytesMax and the next frame starts a new segment', async () => {
   const segmentBytesMax = 2048;
   await withStore('segment-bound', { segmentBytesMax }, async (directory, reopen, store) => {
-    const checkpointBytes = encodeMetadataRecord(RecordKind.checkpoint, { hardState: null, confState: null, compactIndex: 0, compactTerm: 0, installedSnapshot: null }).length;
+    const checkpointBytes = encodeMetadataRecord(RecordKind.checkpoint, {
+      hardState: null,
+      confState: null,
+      compactIndex: 0,
+      compactTerm: 0,
+      installedSnapshot: null,
+    }).length;
     const firstFileBytes = 24 + 16 + checkpointBytes + 28 + 100;
     const fillingDataBytes = segmentBytesMax - firstFileBytes - 16 - 28;
     await store.save({ entries: makeEntries(1, 1, 1, 100) });
@@ -395,7 +415,10 @@ test('a segment fills to exactly segmentBytesMax and the next frame starts a new
     assert.equal(fs.statSync(firstSegment).size, segmentBytesMax);
     store = await reopen(store);
     assert.equal(store.segmentCount(), 2);
-    assert.deepEqual(summary(store.entries(1, 4, Infinity)), summary([...makeEntries(1, 1, 1, 100), ...makeEntries(2, 1, 1, fillingDataBytes), ...makeEntries(3, 1, 1, 1)]));
+    assert.deepEqual(
+      summary(store.entries(1, 4, Infinity)),
+      summary([...makeEntries(1, 1, 1, 100), ...makeEntries(2, 1, 1, fillingDataBytes), ...makeEntries(3, 1, 1, 1)]),
+    );
   });
 });
 
@@ -409,11 +432,14 @@ test('a record damaged after open is caught on read: CORRUPT naming file and off
     fs.writeSync(handle, Buffer.from([bytes[offset]! ^ 0xff]), 0, 1, offset);
     fs.closeSync(handle);
     assert.equal(store.entries(1, 3, Infinity).length, 2, 'undamaged entries still read');
-    assert.throws(() => store.entries(3, 4, Infinity), (error: unknown) => {
-      assert.ok(isCode('CORRUPT')(error), String(error));
-      assert.match((error as Error).message, new RegExp(`${path} is corrupt at byte offset \\d+: entry 3`));
-      return true;
-    });
+    assert.throws(
+      () => store.entries(3, 4, Infinity),
+      (error: unknown) => {
+        assert.ok(isCode('CORRUPT')(error), String(error));
+        assert.match((error as Error).message, new RegExp(`${path} is corrupt at byte offset \\d+: entry 3`));
+        return true;
+      },
+    );
     assert.equal(store.healthy, false);
     assert.equal(store.lastError?.code, 'CORRUPT');
   });
@@ -517,7 +543,10 @@ test('a received snapshot whose install record never became durable is discarded
     await store.snapshots.writeBytes({ index: 90, term: 4, confState }, new Uint8Array([90]));
     store = await reopen(store);
     assert.deepEqual(store.recovery.discardedSnapshots, [{ index: 90, term: 4, confState }]);
-    assert.deepEqual(store.snapshots.list().map((info) => info.metadata.index), [3]);
+    assert.deepEqual(
+      store.snapshots.list().map((info) => info.metadata.index),
+      [3],
+    );
     assert.deepEqual(store.snapshot().metadata, { index: 3, term: 1, confState });
     await store.snapshots.writeBytes({ index: 90, term: 4, confState }, new Uint8Array([90]));
     await store.save({ snapshot: { metadata: { index: 90, term: 4, confState }, data: new Uint8Array(0) }, hardState: { term: 4, vote: '', commit: 90 } });
@@ -568,7 +597,10 @@ test('a received snapshot whose install never became durable is discarded at ope
   await withStore('snapshot-not-installed', {}, async (_directory, reopen, first) => {
     const confState = { voters: ['a'], learners: [] };
     await first.save({ entries: makeEntries(1, 10, 1), hardState: { term: 2, vote: 'a', commit: 5 }, confState });
-    for (const metadata of [{ index: 8, term: 2 }, { index: 20, term: 2 }]) {
+    for (const metadata of [
+      { index: 8, term: 2 },
+      { index: 20, term: 2 },
+    ]) {
       // 8/2 conflicts with the log's 8/1 (uncommitted here); 20 is beyond the log.
       const writer = await first.snapshots.begin({ ...metadata, confState }, {});
       await writer.write(new Uint8Array([9]));

@@ -73,7 +73,10 @@ test('the newest retainCount snapshots are kept; an open handle keeps streaming 
     await store.writeBytes({ index: 3, term: 1, confState: threeVoters }, entryData(3, 1, 100));
     await store.writeBytes({ index: 2, term: 1, confState: threeVoters }, entryData(2, 1, 100));
     await store.writeBytes({ index: 4, term: 2, confState: threeVoters }, entryData(4, 2, 100));
-    assert.deepEqual(store.list().map((info) => info.metadata.index), [4, 3]);
+    assert.deepEqual(
+      store.list().map((info) => info.metadata.index),
+      [4, 3],
+    );
     const onDisk = fs.readdirSync(directory).sort();
     assert.deepEqual(onDisk, ['snapshot-00000000000000000003-00000000000000000001', 'snapshot-00000000000000000004-00000000000000000002']);
     const buffer = Buffer.alloc(100);
@@ -82,7 +85,10 @@ test('the newest retainCount snapshots are kept; an open handle keeps streaming 
     assert.deepEqual(buffer, Buffer.from(entryData(1, 1, 100)));
     await assert.rejects(store.openData(oldest), isCode('NOT_FOUND'));
     const reopened = await SnapshotStore.open(directory, storeOptions);
-    assert.deepEqual(reopened.list().map((info) => info.metadata.index), [4, 3]);
+    assert.deepEqual(
+      reopened.list().map((info) => info.metadata.index),
+      [4, 3],
+    );
   });
 });
 
@@ -118,7 +124,10 @@ test('snapshotBytesMax is accepted exactly and refused one byte over, by write a
     const writer = await store.begin({ index: 3, term: 1, confState: threeVoters });
     fs.writeFileSync(writer.dataPath, new Uint8Array(4097));
     await assert.rejects(writer.commit(), isCode('TOO_LARGE'));
-    assert.deepEqual(store.list().map((info) => info.metadata.index), [1]);
+    assert.deepEqual(
+      store.list().map((info) => info.metadata.index),
+      [1],
+    );
     assert.equal(fs.readdirSync(directory).length, 1);
   });
 });
@@ -129,7 +138,10 @@ test('bad metadata and oversized or non-JSON context are refused', async () => {
     await assert.rejects(store.begin({ index: 1, term: 0.5, confState: threeVoters }), isCode('INVALID_ARGUMENT'));
     await assert.rejects(store.begin({ index: 1, term: 1, confState: { voters: 'n1' } as never }), isCode('INVALID_ARGUMENT'));
     await assert.rejects(store.begin({ index: 1, term: 1, confState: threeVoters }, { text: 'x'.repeat(2000) }), isCode('TOO_LARGE'));
-    await assert.rejects(store.begin({ index: 1, term: 1, confState: threeVoters }, () => 1), isCode('TOO_LARGE'));
+    await assert.rejects(
+      store.begin({ index: 1, term: 1, confState: threeVoters }, () => 1),
+      isCode('TOO_LARGE'),
+    );
     assert.deepEqual(fs.readdirSync(directory), []);
   });
 });
@@ -158,9 +170,15 @@ test('damaged snapshot files are reported as CORRUPT naming the file', async () 
     fs.writeFileSync(info.dataPath, bytes);
     await assert.rejects(store.verify(info), (error: unknown) => isCode('CORRUPT')(error) && (error as Error).message.includes(info.dataPath));
     fs.writeFileSync(info.dataPath, bytes.subarray(0, 999));
-    await assert.rejects(SnapshotStore.open(directory, storeOptions), (error: unknown) => isCode('CORRUPT')(error) && (error as Error).message.includes(info.dataPath));
+    await assert.rejects(
+      SnapshotStore.open(directory, storeOptions),
+      (error: unknown) => isCode('CORRUPT')(error) && (error as Error).message.includes(info.dataPath),
+    );
     fs.writeFileSync(join(info.dataPath, '..', 'meta.json'), '{"index":');
-    await assert.rejects(SnapshotStore.open(directory, storeOptions), (error: unknown) => isCode('CORRUPT')(error) && (error as Error).message.includes('meta.json'));
+    await assert.rejects(
+      SnapshotStore.open(directory, storeOptions),
+      (error: unknown) => isCode('CORRUPT')(error) && (error as Error).message.includes('meta.json'),
+    );
   });
 });
 

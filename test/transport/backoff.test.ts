@@ -6,17 +6,38 @@ const limits = { backoffBaseMs: 50, backoffMsMax: 2000 };
 
 describe('backoffDelayMs', () => {
   it('doubles the ceiling per failed attempt, with half of it jittered', () => {
-    assert.equal(backoffDelayMs(1, limits, () => 0), 25);
-    assert.equal(backoffDelayMs(1, limits, () => 1), 50);
-    assert.equal(backoffDelayMs(2, limits, () => 0), 50);
-    assert.equal(backoffDelayMs(3, limits, () => 1), 200);
-    assert.equal(backoffDelayMs(3, limits, () => 0.5), 150);
+    assert.equal(
+      backoffDelayMs(1, limits, () => 0),
+      25,
+    );
+    assert.equal(
+      backoffDelayMs(1, limits, () => 1),
+      50,
+    );
+    assert.equal(
+      backoffDelayMs(2, limits, () => 0),
+      50,
+    );
+    assert.equal(
+      backoffDelayMs(3, limits, () => 1),
+      200,
+    );
+    assert.equal(
+      backoffDelayMs(3, limits, () => 0.5),
+      150,
+    );
   });
 
   it('never exceeds backoffMsMax, even after very many attempts', () => {
     for (const attempt of [7, 10, 31, 1000, 1e9]) {
-      assert.equal(backoffDelayMs(attempt, limits, () => 1), 2000);
-      assert.equal(backoffDelayMs(attempt, limits, () => 0), 1000);
+      assert.equal(
+        backoffDelayMs(attempt, limits, () => 1),
+        2000,
+      );
+      assert.equal(
+        backoffDelayMs(attempt, limits, () => 0),
+        1000,
+      );
     }
   });
 

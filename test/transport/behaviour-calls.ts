@@ -74,7 +74,10 @@ export function defineCallSuite(kind: TransportKind): void {
       harness.introduce(a, b);
       b.handle('double', async (payload) => (payload as number) * 2);
       const replies = await Promise.all(Array.from({ length: 200 }, (_, index) => a.call({ id: 'b' }, 'double', index)));
-      assert.deepStrictEqual(replies, Array.from({ length: 200 }, (_, index) => index * 2));
+      assert.deepStrictEqual(
+        replies,
+        Array.from({ length: 200 }, (_, index) => index * 2),
+      );
     });
 
     it('carries a remote error back with its code and message', async () => {
@@ -94,8 +97,14 @@ export function defineCallSuite(kind: TransportKind): void {
           assert.equal(error.remoteMessage, 'not the leader; try c');
         }),
       );
-      await assert.rejects(a.call({ id: 'b' }, 'plain', {}), isCode('REMOTE_ERROR', (error) => assert.equal(error.remoteCode, 'HANDLER_ERROR')));
-      await assert.rejects(a.call({ id: 'b' }, 'missing', {}), isCode('REMOTE_ERROR', (error) => assert.equal(error.remoteCode, 'NO_HANDLER')));
+      await assert.rejects(
+        a.call({ id: 'b' }, 'plain', {}),
+        isCode('REMOTE_ERROR', (error) => assert.equal(error.remoteCode, 'HANDLER_ERROR')),
+      );
+      await assert.rejects(
+        a.call({ id: 'b' }, 'missing', {}),
+        isCode('REMOTE_ERROR', (error) => assert.equal(error.remoteCode, 'NO_HANDLER')),
+      );
     });
 
     it('times out a call that gets no reply, and the connection stays usable', async () => {
@@ -118,7 +127,10 @@ export function defineCallSuite(kind: TransportKind): void {
     it('bounds handlers running per inbound connection', async () => {
       const { a, held } = await hangingPair({}, { inboundCallsInFlightMax: 1 });
       const first = a.call({ id: 'b' }, 'hang', 'done');
-      await assert.rejects(a.call({ id: 'b' }, 'hang', {}), isCode('REMOTE_ERROR', (error) => assert.equal(error.remoteCode, 'OVERLOADED')));
+      await assert.rejects(
+        a.call({ id: 'b' }, 'hang', {}),
+        isCode('REMOTE_ERROR', (error) => assert.equal(error.remoteCode, 'OVERLOADED')),
+      );
       held.open();
       assert.equal(await first, 'done');
     });
@@ -146,7 +158,10 @@ export function defineCallSuite(kind: TransportKind): void {
       const b = await harness.create('b', { limits: { frameBytesMax: 4096, snapshotChunkBytes: 1024 } });
       harness.introduce(a, b);
       b.handle('huge', async () => new Uint8Array(5000));
-      await assert.rejects(a.call({ id: 'b' }, 'huge', {}), isCode('REMOTE_ERROR', (error) => assert.equal(error.remoteCode, 'FRAME_TOO_LARGE')));
+      await assert.rejects(
+        a.call({ id: 'b' }, 'huge', {}),
+        isCode('REMOTE_ERROR', (error) => assert.equal(error.remoteCode, 'FRAME_TOO_LARGE')),
+      );
     });
 
     it('cuts a huge remote error message to a bounded length', async () => {

@@ -90,7 +90,10 @@ export function defineMessageSuite(kind: TransportKind): void {
       const payload = new Uint8Array(10_000).fill(7);
       a.send(Array.from({ length: 40 }, (_, index) => message('a', 'b', { index, payload })));
       await waitFor('40 messages', () => received.length === 40);
-      assert.deepStrictEqual(received.map((item) => item.index), Array.from({ length: 40 }, (_, index) => index));
+      assert.deepStrictEqual(
+        received.map((item) => item.index),
+        Array.from({ length: 40 }, (_, index) => index),
+      );
       const framesSent = a.metrics().peers['b']?.framesSent ?? 0;
       assert.ok(framesSent >= 7, `400 kB in 64 KiB frames needs at least 7 frames, got ${framesSent}`);
     });
@@ -204,7 +207,10 @@ export function defineMessageSuite(kind: TransportKind): void {
       assert.equal(a.metrics().peers['b']?.messagesDropped, 1);
       a.faults.heal('b');
       await waitFor('the queued messages', () => received.length === 12);
-      assert.deepStrictEqual(received.map((item) => item.index), Array.from({ length: 12 }, (_, index) => index));
+      assert.deepStrictEqual(
+        received.map((item) => item.index),
+        Array.from({ length: 12 }, (_, index) => index),
+      );
     });
 
     it('bounds the per-peer queue by bytes', async () => {
@@ -250,7 +256,10 @@ export function defineMessageSuite(kind: TransportKind): void {
       const metrics = a.metrics().peers['stalled'];
       const queuedMessagesMax = Math.floor(peerQueueBytesMax / payload.byteLength);
       assert.ok(unreachable.includes('stalled'));
-      assert.ok((metrics?.messagesSent ?? 0) + (metrics?.messagesDropped ?? 0) >= total - queuedMessagesMax, 'every message was written, dropped or is in the bounded queue');
+      assert.ok(
+        (metrics?.messagesSent ?? 0) + (metrics?.messagesDropped ?? 0) >= total - queuedMessagesMax,
+        'every message was written, dropped or is in the bounded queue',
+      );
       assert.ok((metrics?.messagesDropped ?? 0) >= total / 2, `most messages were dropped (${metrics?.messagesDropped})`);
     });
 
@@ -331,7 +340,10 @@ export function defineMessageSuite(kind: TransportKind): void {
       b.faults.heal('a');
       a.send([message('a', 'b', { index: 2 })]);
       await waitFor('delivery after heal', () => atB.length === 2);
-      assert.deepStrictEqual(atB.map((item) => item.index), [0, 2]);
+      assert.deepStrictEqual(
+        atB.map((item) => item.index),
+        [0, 2],
+      );
     });
 
     it('delay holds messages at least delayMs and keeps their order', async () => {
@@ -348,7 +360,10 @@ export function defineMessageSuite(kind: TransportKind): void {
       await sleep(5);
       a.send([message('a', 'b', { index: 1 })]);
       await waitFor('delayed messages', () => arrivals.length === 3);
-      assert.deepStrictEqual(arrivals.slice(1).map((arrival) => arrival.index), [0, 1]);
+      assert.deepStrictEqual(
+        arrivals.slice(1).map((arrival) => arrival.index),
+        [0, 1],
+      );
       assert.ok((arrivals[1]?.atMs ?? 0) - sentAtMs >= 145, 'a delayed message is not delivered early');
     });
 
@@ -366,7 +381,10 @@ export function defineMessageSuite(kind: TransportKind): void {
       assert.equal(atB.length, 1, 'nothing passes a paused link');
       a.faults.heal('b');
       await waitFor('held messages', () => atB.length === 3);
-      assert.deepStrictEqual(atB.map((item) => item.index), [0, 1, 2]);
+      assert.deepStrictEqual(
+        atB.map((item) => item.index),
+        [0, 1, 2],
+      );
     });
 
     it('pause on the receiving side stops reading from the peer until heal, losing nothing', async () => {
@@ -389,7 +407,10 @@ export function defineMessageSuite(kind: TransportKind): void {
       await call;
       assert.equal(answered, 'while paused');
       await waitFor('the backlog', () => atB.length === 51);
-      assert.deepStrictEqual(atB.map((item) => item.index), Array.from({ length: 51 }, (_, index) => index));
+      assert.deepStrictEqual(
+        atB.map((item) => item.index),
+        Array.from({ length: 51 }, (_, index) => index),
+      );
     });
 
     it('a throwing message handler is reported and does not break the link', async () => {

@@ -207,7 +207,7 @@ export function defineSnapshotSuite(kind: TransportKind): void {
       const source = await snapshotFile(2 * 1024 * 1024);
       const controller = new AbortController();
       const sending = sender.sendSnapshot('raw', {}, source.path, { signal: controller.signal });
-      await waitFor('the first chunk', () => (peers[0]?.frames.some((frame) => frame.kind === FrameKind.snapshotChunk) ?? false));
+      await waitFor('the first chunk', () => peers[0]?.frames.some((frame) => frame.kind === FrameKind.snapshotChunk) ?? false);
       controller.abort();
       await assert.rejects(sending, isCode('ABORTED'));
       await waitFor('the stream to close', () => peers[0]?.closed === true);
@@ -218,7 +218,7 @@ export function defineSnapshotSuite(kind: TransportKind): void {
       const { peers } = await rawReceiver(sender);
       const source = await snapshotFile(2 * 1024 * 1024);
       const sending = sender.sendSnapshot('raw', {}, source.path);
-      await waitFor('the first chunk', () => (peers[0]?.frames.some((frame) => frame.kind === FrameKind.snapshotChunk) ?? false));
+      await waitFor('the first chunk', () => peers[0]?.frames.some((frame) => frame.kind === FrameKind.snapshotChunk) ?? false);
       peers[0]?.destroy();
       await assert.rejects(sending, isCode('SNAPSHOT_FAILED'));
     });
@@ -282,7 +282,7 @@ export function defineSnapshotSuite(kind: TransportKind): void {
       const { peers } = await rawReceiver(sender);
       const source = await snapshotFile(2 * 1024 * 1024);
       const sending = sender.sendSnapshot('raw', {}, source.path);
-      await waitFor('the first chunk', () => (peers[0]?.frames.some((frame) => frame.kind === FrameKind.snapshotChunk) ?? false));
+      await waitFor('the first chunk', () => peers[0]?.frames.some((frame) => frame.kind === FrameKind.snapshotChunk) ?? false);
       await sender.close();
       await assert.rejects(sending, isCode('CLOSED'));
     });

@@ -100,8 +100,18 @@ export function defineWireSuite(kind: TransportKind): void {
       const received = collectMessages(server);
       const raw = await RawPeer.dial(harness.network, server.address);
       raw.hello('raw');
-      const messages = [{ from: 'raw', to: 'elsewhere' }, { from: 'impostor', to: 'server' }, { from: 'raw', to: 'server', n: 1 }];
-      raw.stream.write(encodeFrame(FrameKind.messages, messages.map((item) => encodeValue(item)), 64 * 1024));
+      const messages = [
+        { from: 'raw', to: 'elsewhere' },
+        { from: 'impostor', to: 'server' },
+        { from: 'raw', to: 'server', n: 1 },
+      ];
+      raw.stream.write(
+        encodeFrame(
+          FrameKind.messages,
+          messages.map((item) => encodeValue(item)),
+          64 * 1024,
+        ),
+      );
       await waitFor('the good message', () => received.length === 1);
       assert.deepStrictEqual(received, [{ from: 'raw', to: 'server', n: 1 }]);
       assert.ok(errors.some((error) => /raw -> elsewhere/.test(error.message)));

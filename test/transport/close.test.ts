@@ -15,7 +15,9 @@ describe('close()', () => {
     // The bound only stops a hung child (a leaked handle); it is not a speed check.
     const hangBoundMs = 60_000;
     const timer = setTimeout(() => child.kill('SIGKILL'), hangBoundMs);
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (exitCode, exitSignal) => resolve([exitCode, exitSignal])));
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.once('exit', (exitCode, exitSignal) => resolve([exitCode, exitSignal])),
+    );
     clearTimeout(timer);
     assert.equal(signal, null, `the child did not exit within ${hangBoundMs} ms: a handle is left open. stdout: ${stdout} stderr: ${stderr}`);
     assert.equal(code, 0, stderr);

@@ -62,7 +62,10 @@ describe('codec: frames', () => {
     for (let split = 1; split < stream.byteLength; split += 7) {
       const decoder = new FrameDecoder(1 << 20);
       const decoded = [...decoder.push(stream.subarray(0, split)), ...decoder.push(stream.subarray(split))];
-      assert.deepStrictEqual(decoded.map((frame) => frame.kind), [FrameKind.call, FrameKind.snapshotChunk, FrameKind.reply]);
+      assert.deepStrictEqual(
+        decoded.map((frame) => frame.kind),
+        [FrameKind.call, FrameKind.snapshotChunk, FrameKind.reply],
+      );
       assert.equal(Buffer.from(decoded[1]?.payload ?? []).toString(), 'abc');
       assert.deepStrictEqual(decodeValue(decoded[2]?.payload ?? new Uint8Array()), { requestId: 1, ok: true, result: 7n });
     }

@@ -14,8 +14,14 @@ describe('MemoryNetwork', () => {
   it('refuses a taken address, an empty one, and dials to nowhere', async () => {
     const network = new MemoryNetwork();
     const listener = await network.listen('n1', () => undefined);
-    await assert.rejects(network.listen('n1', () => undefined), (error: unknown) => error instanceof TransportError && error.code === 'INVALID_ARGUMENT');
-    await assert.rejects(network.listen('', () => undefined), (error: unknown) => error instanceof TransportError && error.code === 'INVALID_ARGUMENT');
+    await assert.rejects(
+      network.listen('n1', () => undefined),
+      (error: unknown) => error instanceof TransportError && error.code === 'INVALID_ARGUMENT',
+    );
+    await assert.rejects(
+      network.listen('', () => undefined),
+      (error: unknown) => error instanceof TransportError && error.code === 'INVALID_ARGUMENT',
+    );
     await assert.rejects(network.dial('n2', 1000), (error: unknown) => error instanceof TransportError && error.code === 'UNREACHABLE');
     await listener.close();
     await assert.rejects(network.dial('n1', 1000), (error: unknown) => error instanceof TransportError && error.code === 'UNREACHABLE');
@@ -52,7 +58,10 @@ describe('MemoryNetwork', () => {
     await leader.start();
     await joiner.start();
     leader.handle('join', async () => 'welcome');
-    assert.deepStrictEqual(await Promise.all([joiner.call({ address: 'leader' }, 'join', {}), joiner.call({ address: 'leader' }, 'join', {})]), ['welcome', 'welcome']);
+    assert.deepStrictEqual(await Promise.all([joiner.call({ address: 'leader' }, 'join', {}), joiner.call({ address: 'leader' }, 'join', {})]), [
+      'welcome',
+      'welcome',
+    ]);
     await waitFor('the bare-address link to close', () => network.openStreamCount === 0);
     assert.equal(await joiner.call({ address: 'leader' }, 'join', {}), 'welcome', 'a later call dials again');
     await joiner.close();

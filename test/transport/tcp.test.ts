@@ -28,7 +28,11 @@ describe('tcp: addresses', () => {
     assert.deepStrictEqual(parseAddress('node-1.local:0'), { host: 'node-1.local', port: 0 });
     assert.equal(formatAddress('::1', 80), '[::1]:80');
     for (const bad of ['127.0.0.1', ':80', '127.0.0.1:', 'a:b', '127.0.0.1:70000', 'http://x:1']) {
-      assert.throws(() => parseAddress(bad), (error: unknown) => error instanceof TransportError && error.code === 'INVALID_ARGUMENT', bad);
+      assert.throws(
+        () => parseAddress(bad),
+        (error: unknown) => error instanceof TransportError && error.code === 'INVALID_ARGUMENT',
+        bad,
+      );
     }
   });
 
@@ -129,7 +133,26 @@ function makeCertificates(directory: string, name: string): { ca: string; cert: 
     join(directory, `${name}.ext`),
     'subjectAltName=IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n',
   );
-  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${name}-ca.crt`, '-CAkey', `${name}-ca.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`], directory);
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${name}-ca.crt`,
+      '-CAkey',
+      `${name}-ca.key`,
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+    ],
+    directory,
+  );
   const read = (file: string): string => readFileSync(join(directory, file), 'utf8');
   return { ca: read(`${name}-ca.crt`), cert: read(`${name}.crt`), key: read(`${name}.key`) };
 }
@@ -191,7 +214,10 @@ describe('tcp: TLS', { skip: skipReason }, () => {
     const server = await tlsNode('tls-server', good, '127.0.0.3');
     server.handle('ping', async () => 'pong');
     const intruder = await tlsNode('tls-intruder', rogue, '127.0.0.1');
-    await assert.rejects(intruder.call({ address: server.address }, 'ping', {}), (error: unknown) => error instanceof TransportError && error.code === 'UNREACHABLE');
+    await assert.rejects(
+      intruder.call({ address: server.address }, 'ping', {}),
+      (error: unknown) => error instanceof TransportError && error.code === 'UNREACHABLE',
+    );
   });
 
   it('drops a socket that does not finish its TLS handshake within handshakeTimeoutMs', async () => {
@@ -225,6 +251,9 @@ describe('tcp: TLS', { skip: skipReason }, () => {
     const server = await tlsNode('tls-server-2', good, '127.0.0.2');
     server.handle('ping', async () => 'pong');
     const plain = await tlsNode('plain', undefined, '127.0.0.1');
-    await assert.rejects(plain.call({ address: server.address }, 'ping', {}), (error: unknown) => error instanceof TransportError && error.code === 'UNREACHABLE');
+    await assert.rejects(
+      plain.call({ address: server.address }, 'ping', {}),
+      (error: unknown) => error instanceof TransportError && error.code === 'UNREACHABLE',
+    );
   });
 });

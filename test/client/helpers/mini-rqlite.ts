@@ -131,7 +131,12 @@ function runRequest(mini: MiniRqlite, request: RecordedRequest, statements: Json
   return `{"results":[${results.join(',')}]${index}}`;
 }
 
-function runStatement(database: Database.Database, statement: JsonValue, mayWrite: boolean, options: { blobArray: boolean }): { json: string; wrote: boolean; failed: boolean } {
+function runStatement(
+  database: Database.Database,
+  statement: JsonValue,
+  mayWrite: boolean,
+  options: { blobArray: boolean },
+): { json: string; wrote: boolean; failed: boolean } {
   const [sql, parameters] = splitStatement(statement);
   try {
     const prepared = database.prepare(sql);
@@ -186,7 +191,10 @@ function backup(mini: MiniRqlite, request: RecordedRequest, response: ServerResp
     sendJson(response, 501, { error: 'mini-rqlite only dumps fmt=sql' });
     return;
   }
-  const tables = mini.database.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string; sql: string }[];
+  const tables = mini.database.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as {
+    name: string;
+    sql: string;
+  }[];
   const lines = ['PRAGMA foreign_keys=OFF;', 'BEGIN TRANSACTION;'];
   for (const table of tables) {
     lines.push(`${table.sql};`);
