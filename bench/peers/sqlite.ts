@@ -3,7 +3,7 @@
  * one row per transaction and 100 rows per transaction, point reads, and this disk's raw
  * 4 KiB write + fdatasync rate. No replication, no network.
  */
-import Database, { type Statement } from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,8 +43,8 @@ export interface SqliteResults {
 export class SqliteBench {
   readonly directory = mkdtempSync(join(tmpdir(), 'quorumlite-compare-sqlite-'));
   readonly #database = new Database(join(this.directory, 'bench.db'));
-  readonly #insert: Statement<[string, string]>;
-  readonly #select: Statement<[string]>;
+  readonly #insert: Database.Statement<[string, string]>;
+  readonly #select: Database.Statement<[string]>;
 
   constructor() {
     this.#database.pragma('journal_mode = WAL');
