@@ -21,18 +21,18 @@ export interface BatchSummary {
   readonly nodesAddedMax: number;
 }
 
-export function runSeeds(
+export async function runSeeds(
   startSeed: number,
   seedCount: number,
   options: Omit<SimulationOptions, 'seed' | 'clusterSize'> = {},
   onResult?: (result: SimulationResult) => void,
-): BatchSummary {
+): Promise<BatchSummary> {
   const failures: SimulationResult[] = [];
   const seedsWith: Record<string, number> = {};
   let linearizabilityUnknown = 0;
   let nodesAddedMax = 0;
   for (let seed = startSeed; seed < startSeed + seedCount; seed++) {
-    const result = runSimulation({ ...options, seed, clusterSize: clusterSizeForSeed(seed) });
+    const result = await runSimulation({ ...options, seed, clusterSize: clusterSizeForSeed(seed) });
     if (!result.passed) failures.push(result);
     if (result.stats.linearizability === 'unknown') linearizabilityUnknown++;
     nodesAddedMax = Math.max(nodesAddedMax, result.stats.nodesAdded);
