@@ -142,7 +142,8 @@ export class SimulatedClients {
     this.clientBusy[clientId] = true;
     const operationId = this.context.history.invoke(clientId, input);
     this.invokedAtMs.set(operationId, this.context.nowMs());
-    this.context.trace.record(this.context.nowMs(), 'invoke', `c${clientId}`, `#${operationId}`, input.kind, input.key, input.kind === 'get' ? '' : input.value);
+    const value = input.kind === 'get' ? '' : input.value;
+    this.context.trace.record(this.context.nowMs(), 'invoke', `c${clientId}`, `#${operationId}`, input.kind, input.key, value);
     return operationId;
   }
 

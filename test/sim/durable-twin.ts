@@ -76,7 +76,9 @@ export class DurableTwin implements LogView {
 
   /** RaftStorage.entries: [low, high), stopping before maxBytes (data plus the core's per-entry overhead), at least one. */
   entries(low: number, high: number, maxBytes: number): Entry[] {
-    if (!Number.isSafeInteger(low) || !Number.isSafeInteger(high) || low > high) throw new StorageError('INVALID_ARGUMENT', `entries range [${low}, ${high}) is invalid`);
+    if (!Number.isSafeInteger(low) || !Number.isSafeInteger(high) || low > high) {
+      throw new StorageError('INVALID_ARGUMENT', `entries range [${low}, ${high}) is invalid`);
+    }
     if (low <= this.compactIndex) throw new RaftStorageError('COMPACTED', `entry ${low} is compacted (snapshot at ${this.compactIndex})`);
     if (high > this.lastIndex() + 1) throw new RaftStorageError('UNAVAILABLE', `entry ${high - 1} is beyond the last index ${this.lastIndex()}`);
     const result: Entry[] = [];

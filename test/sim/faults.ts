@@ -31,6 +31,7 @@ export interface Cluster {
   readonly clients: SimulatedClients;
   readonly clusterSize: number;
   readonly tick: number;
+  readonly chaosTicks: number;
   nowMs(): number;
   /** A new machine with an empty disk (not started). */
   addHost(id: NodeId): SimHost;
@@ -45,8 +46,20 @@ export class FaultInjector {
   private partitionHealTick: number | undefined;
   private nextNodeNumber: number;
 
-  constructor(private readonly cluster: Cluster, private readonly prng: Prng) {
+  constructor(private readonly cluster: Cluster, private readonly prng: Prng, private readonly criticalPrng: Prng) {
     this.nextNodeNumber = cluster.clusterSize + 1;
+  }
+
+  /** A critical moment of a node's runtime (see Scenario.crashAtCriticalPointProbability): maybe crash it a few ms later. */
+  criticalPoint(host: SimHost, what: string): void {
+    const { scenario, tick } = this.cluster;
+    const process = host.process;
+    if (process === undefined || tick >= this.cluster.chaosTicks || !this.criticalPrng.chance(scenario.crashAtCriticalPointProbability)) return;
+    const delayMs = this.criticalPrng.nextIntBetween(0, Math.max(1, scenario.diskLatencyMsMax));
+    const restartAtTick = tick + this.criticalPrng.nextIntBetween(1, scenario.downTicksMax);
+    this.cluster.world.clock.schedule(delayMs, () => {
+      if (host.process === process && this.cluster.tick < this.cluster.chaosTicks) this.crash(host, restartAtTick, `crash-after-${what}`);
+    });
   }
 
   injectFaults(): void {
@@ -84,10 +97,15 @@ export class FaultInjector {
     this.cluster.trace.record(this.cluster.nowMs(), why, host.id, `restart@${restartAtTick ?? 'never'}`);
   }
 
-  /** runtime.stop(): a leader hands leadership over first; waiting requests fail; then the process exits. */
+  /**
+   * runtime.stop(): a leader hands leadership over first; waiting requests fail; then the
+   * process exits. A process still starting cannot be stopped so (serve.ts acts on a signal
+   * once the start finished): it is killed instead.
+   */
   stopGracefully(host: SimHost, restartAtTick: number | undefined, why: string): void {
     const process = host.process;
     if (process === undefined || process.stopping) return;
+    if (!process.booted) return this.crash(host, restartAtTick, why);
     process.stopping = true;
     this.cluster.stats.gracefulStops++;
     this.cluster.trace.record(this.cluster.nowMs(), `${why}-begin`, host.id);
@@ -165,8 +183,9 @@ export class FaultInjector {
     if (this.nextNodeNumber <= this.cluster.clusterSize + addedNodesMax) choices.push(() => this.addLearner(leader));
     const upLearners = confState.learners.filter((id) => this.cluster.hosts.get(id)?.isUp === true);
     if (upLearners.length > 0 && confState.voters.length < votersMax) choices.push(() => this.promote(leader, this.prng.pick(upLearners)));
-    if (confState.voters.length > 3) choices.push(() => this.propose(leader, { type: 'remove-node', nodeId: this.prng.pick(confState.voters), context: new Uint8Array() }));
-    if (confState.learners.length > 0) choices.push(() => this.propose(leader, { type: 'remove-node', nodeId: this.prng.pick(confState.learners), context: new Uint8Array() }));
+    const remove = (nodeId: NodeId): void => this.propose(leader, { type: 'remove-node', nodeId, context: new Uint8Array() });
+    if (confState.voters.length > 3) choices.push(() => remove(this.prng.pick(confState.voters)));
+    if (confState.learners.length > 0) choices.push(() => remove(this.prng.pick(confState.learners)));
     if (choices.length > 0) this.prng.pick(choices)();
   }
 
@@ -176,11 +195,11 @@ export class FaultInjector {
     this.nextNodeNumber++;
     const host = this.cluster.addHost(id);
     this.cluster.startProcess(host);
-    this.propose(leader, { type: 'add-learner', nodeId: id, context: leader.runtime.memberContext({ raftAddress: raftAddressOf(id), apiAddress: apiAddressOf(id) }) });
+    this.propose(leader, { type: 'add-learner', nodeId: id, context: memberContextOf(leader, id) });
   }
 
   private promote(leader: SimProcess, id: NodeId): void {
-    this.propose(leader, { type: 'add-voter', nodeId: id, context: leader.runtime.memberContext({ raftAddress: raftAddressOf(id), apiAddress: apiAddressOf(id) }) });
+    this.propose(leader, { type: 'add-voter', nodeId: id, context: memberContextOf(leader, id) });
   }
 
   private propose(leader: SimProcess, change: ConfChange): void {
@@ -219,6 +238,11 @@ export class FaultInjector {
     }
     this.cluster.trace.record(this.cluster.nowMs(), toSuccessor ? 'step-down' : 'transfer', leader.nodeId, target ?? '-', outcome);
   }
+}
+
+/** A member's addresses, as a conf change carries them (the runtime encodes them). */
+function memberContextOf(leader: SimProcess, id: NodeId): Uint8Array {
+  return leader.runtime.memberContext({ raftAddress: raftAddressOf(id), apiAddress: apiAddressOf(id) });
 }
 
 function codeOf(error: unknown): string {

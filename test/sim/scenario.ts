@@ -57,6 +57,13 @@ export interface Scenario {
   readonly applyHaltProbability: number;
   readonly clientOperationProbabilityPerTick: number;
   readonly clientOperationTimeoutTicks: number;
+  /**
+   * The chance that a node crashes a few ms after a critical moment of its runtime (a
+   * snapshot stored or installed, a compaction landed), while the next steps are in flight:
+   * restarts then find a received snapshot not yet restored, a compaction without its
+   * follow-up, and so on.
+   */
+  readonly crashAtCriticalPointProbability: number;
 }
 
 export function drawScenario(prng: Prng): Scenario {
@@ -107,5 +114,6 @@ export function drawScenario(prng: Prng): Scenario {
     applyHaltProbability: prng.pick([0, 0, 0, 0.02]),
     clientOperationProbabilityPerTick: prng.pick([0.1, 0.3, 0.6]),
     clientOperationTimeoutTicks: prng.nextIntBetween(30, 150),
+    crashAtCriticalPointProbability: prng.pick([0, 0, 0.1, 0.3]),
   };
 }

@@ -51,6 +51,8 @@ export class SimProcess implements Endpoint {
   readonly pendingOperations = new Map<number, 'write' | 'read'>();
   /** Snapshots the store discarded when this process opened it. */
   readonly discardedSnapshotIndexes: readonly number[];
+  /** Start-up finished (`startCore` resolved): only then does a signal stop it gracefully (serve.ts waits for the start). */
+  booted = false;
   stopping = false;
 
   constructor(readonly host: SimHost, readonly incarnation: number, world: HostWorld) {
@@ -60,7 +62,9 @@ export class SimProcess implements Endpoint {
     });
     this.storage = opened.storage;
     this.discardedSnapshotIndexes = opened.discardedSnapshots.map((metadata) => metadata.index);
-    this.stateMachine = new StateMachineTwin(host.database, host.log, host.disk, world.clock, this.life, world.stateMachineBehaviour, observers, host.config.dataDirectory);
+    this.stateMachine = new StateMachineTwin(
+      host.database, host.log, host.disk, world.clock, this.life, world.stateMachineBehaviour, observers, host.config.dataDirectory,
+    );
     world.transports.register(host.id);
     this.transport = world.transports.create(host.id, incarnation, this.life, host.disk);
     this.runtime = new NodeRuntime({

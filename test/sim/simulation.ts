@@ -90,6 +90,8 @@ export interface SimulationStats {
   nodesAdded: number;
   /** Why operations failed or ended unknown, counted by reason (numbers masked). */
   unsuccessfulOperationReasons: Record<string, number>;
+  /** The runtimes' own log events (info, warn, error) by name: which runtime paths the seed took. */
+  runtimeEvents: Record<string, number>;
 }
 
 export interface SimulationResult {
@@ -141,7 +143,7 @@ export class Simulation implements Cluster {
   private readonly monitor = new SafetyMonitor();
   private readonly history = new HistoryRecorder<KvInput, KvOutput>();
   private readonly faults: FaultInjector;
-  private readonly chaosTicks: number;
+  readonly chaosTicks: number;
   private readonly livenessTicksMax: number;
   private readonly nodePrngSource: Prng;
   private readonly tiePrng: Prng;
@@ -149,7 +151,7 @@ export class Simulation implements Cluster {
   private readonly founders = new Map<NodeId, { raftAddress: string; apiAddress: string }>();
   private readonly checkedLeaderTerms = new Set<string>();
   private readonly lastRoles = new Map<SimProcess, string>();
-  private probe: { requestId: string; index: number | undefined } | undefined;
+  private probe: { requestId: string; index: number | undefined; process: SimProcess } | undefined;
   private probeCount = 0;
   private livenessReached = false;
 
@@ -165,6 +167,7 @@ export class Simulation implements Cluster {
     this.nodePrngSource = root.fork();
     this.tiePrng = root.fork();
     const diskPrng = root.fork();
+    const criticalPrng = root.fork();
     this.trace = new Trace(options.traceTailLinesMax ?? 80, options.traceSink);
     this.transports = new SimulatedTransports({
       clock: this.clock, networkPrng: root.fork(), networkConfig: this.scenario.network, faultPrng,
@@ -179,7 +182,7 @@ export class Simulation implements Cluster {
       ...(options.plantedNetworkFault === undefined ? {} : { plantedNetworkFault: options.plantedNetworkFault }),
     });
     this.world = this.createWorld(diskPrng);
-    this.faults = new FaultInjector(this, faultPrng);
+    this.faults = new FaultInjector(this, faultPrng, criticalPrng);
     this.clients = new SimulatedClients({
       hosts: this.hosts, history: this.history, trace: this.trace, prng: clientPrng, scenario: this.scenario,
       clientCount: options.clientCount ?? 4, keyCount: options.keyCount ?? 3, plantedReadFault: options.plantedReadFault,
@@ -205,7 +208,7 @@ export class Simulation implements Cluster {
       stateMachineBehaviour: { latencyMs, inFlightWriteLands, applyHalts: () => inChaos() && diskPrng.chance(scenario.applyHaltProbability) },
       observersFor: (nodeId) => this.observersFor(nodeId),
       loggerFor: (nodeId) => this.loggerFor(nodeId),
-      onFatal: (nodeId, error) => this.fail(error instanceof InvariantViolation ? error : new InvariantViolation('runtime-fatal', `${nodeId}: ${describeError(error)}`)),
+      onFatal: (nodeId, error) => this.fail(asViolation(error, 'runtime-fatal', `${nodeId}: `)),
     };
   }
 
@@ -215,7 +218,7 @@ export class Simulation implements Cluster {
 
   async run(): Promise<SimulationResult> {
     let violation: SimulationResult['violation'];
-    const onUnhandled = (reason: unknown): void => this.fail(reason instanceof InvariantViolation ? reason : new InvariantViolation('runtime-exception', `unhandled rejection: ${describeError(reason)}`));
+    const onUnhandled = (reason: unknown): void => this.fail(asViolation(reason, 'runtime-exception', 'unhandled rejection: '));
     process.on('unhandledRejection', onUnhandled);
     try {
       this.bootstrap();
@@ -251,7 +254,7 @@ export class Simulation implements Cluster {
   }
 
   spawn(task: Promise<void>, what: string): void {
-    task.catch((error: unknown) => this.fail(error instanceof InvariantViolation ? error : new InvariantViolation('runtime-fatal', `${what} failed: ${describeError(error)}`)));
+    task.catch((error: unknown) => this.fail(asViolation(error, 'runtime-fatal', `${what} failed: `)));
   }
 
   // --- setup -----------------------------------------------------------------------
@@ -260,8 +263,9 @@ export class Simulation implements Cluster {
     const ids = Array.from({ length: this.clusterSize }, (_, position) => `n${position + 1}`);
     for (const id of ids) this.founders.set(id, { raftAddress: raftAddressOf(id), apiAddress: apiAddressOf(id) });
     const { heartbeatMs, electionTimeoutMs, snapshotThresholdEntries, snapshotTrailingEntries } = this.scenario;
-    this.trace.record(0, 'bootstrap', `size=${ids.length}`, `heartbeat=${heartbeatMs}`, `election=${electionTimeoutMs}`, `snapshot=${snapshotThresholdEntries}/${snapshotTrailingEntries}`,
-      `preVote=${this.scenario.preVote}`, `checkQuorum=${this.scenario.checkQuorum}`, `readOnly=${this.scenario.readOnly}`);
+    this.trace.record(0, 'bootstrap', `size=${ids.length}`, `heartbeat=${heartbeatMs}`, `election=${electionTimeoutMs}`,
+      `snapshot=${snapshotThresholdEntries}/${snapshotTrailingEntries}`, `preVote=${this.scenario.preVote}`, `checkQuorum=${this.scenario.checkQuorum}`,
+      `readOnly=${this.scenario.readOnly}`);
     for (const id of ids) this.startProcess(this.addHost(id));
     this.clock.scheduleInterval(simulatorTickMs, () => this.onSimulatorTick());
   }
@@ -304,7 +308,8 @@ export class Simulation implements Cluster {
     this.guard(() => this.checkSnapshotCoverage(host, 'open'));
     process.runtime.subscribeLeaderChanges(() => this.guard(() => this.onLeaderChange(process)));
     this.spawn(this.boot(process).catch((error: unknown) => {
-      if (!isEnvironmentalFailure(error) || !process.life.alive) throw error;
+      if (!process.life.alive) return; // it crashed while starting
+      if (!isEnvironmentalFailure(error)) throw error;
       // A real node exits when its disk refuses it at start-up; the operator starts it again.
       this.trace.record(this.nowMs(), 'start-failed', host.id, String(error));
       this.faults.crash(host, this.tick + 1, 'exit');
@@ -318,6 +323,7 @@ export class Simulation implements Cluster {
     else if (process.storage.isEmpty()) runtime.learnMembers(this.memberAddresses());
     const firstFounder = [...this.founders.keys()].sort()[0];
     await runtime.startCore({ campaign: founder && host.incarnation === 1 && host.id === firstFounder });
+    process.booted = true;
   }
 
   /** The members' addresses as the cluster knows them (what a joining node fetches from a join address). */
@@ -415,12 +421,14 @@ export class Simulation implements Cluster {
         this.monitor.observeSnapshot(nodeId, metadata.index, metadata.term);
         this.stats.snapshotsInstalled++;
         this.trace.record(this.nowMs(), 'install-snapshot', nodeId, `i=${metadata.index}/${metadata.term}`, `voters=${metadata.confState.voters.join(',')}`);
+        this.faults.criticalPoint(host(), 'install');
       }),
       snapshotStored: (stored) => this.guard(() => this.onSnapshotStored(host(), stored)),
       compacted: (index) => this.guard(() => {
         this.stats.compactions++;
         this.trace.record(this.nowMs(), 'compact', nodeId, `first=${index + 1}`);
         this.checkSnapshotCoverage(host(), 'compaction');
+        this.faults.criticalPoint(host(), 'compaction');
       }),
       applied: (applied, entry) => this.guard(() => this.onApplied(host(), applied, entry)),
     };
@@ -451,6 +459,9 @@ export class Simulation implements Cluster {
 
   /** The membership a snapshot is labelled with (the core's) must be the one its data's entries made. */
   private onSnapshotStored(host: SimHost, stored: StoredSnapshot): void {
+    // Like the real store, one older than every retained snapshot is removed as soon as it
+    // is published (a received snapshot the node has moved past; the core ignores it).
+    if (host.snapshotStore.find(stored.metadata.index, stored.metadata.term) === undefined) return;
     const data = host.disk.read(stored.dataPath);
     if (data === undefined) throw new InvariantViolation('membership-agreement', `${host.id}: snapshot ${stored.metadata.index} stored without data`);
     const content = JSON.parse(new TextDecoder().decode(data)) as { index: number; confState: ConfState };
@@ -458,17 +469,21 @@ export class Simulation implements Cluster {
       throw new InvariantViolation('state-machine-safety', `${host.id}: snapshot labelled ${stored.metadata.index} holds the state at ${content.index}`);
     }
     if (!sameConfState(content.confState, stored.metadata.confState)) {
-      throw new InvariantViolation('membership-agreement',
-        `${host.id} snapshot at ${content.index}: labelled ${JSON.stringify(stored.metadata.confState)}, its applied entries say ${JSON.stringify(content.confState)}`);
+      const labelled = JSON.stringify(stored.metadata.confState);
+      const applied = JSON.stringify(content.confState);
+      throw new InvariantViolation('membership-agreement', `${host.id} snapshot at ${content.index}: labelled ${labelled}, its applied entries say ${applied}`);
     }
     this.trace.record(this.nowMs(), 'snapshot-stored', host.id, `i=${stored.metadata.index}/${stored.metadata.term}`);
+    this.faults.criticalPoint(host, 'snapshot-stored');
   }
 
   /** The log's compacted prefix must be covered by a snapshot the node holds, or it cannot catch a follower up. */
   private checkSnapshotCoverage(host: SimHost, when: string): void {
     const covered = Math.max(host.snapshotStore.latest()?.metadata.index ?? 0, host.log.installedSnapshot?.index ?? 0);
     if (host.log.compactIndex > covered) {
-      throw new InvariantViolation('snapshot-coverage', `${host.id} at ${when}: its log is compacted through ${host.log.compactIndex}, but its newest snapshot is at ${covered}`);
+      const compacted = host.log.compactIndex;
+      const message = `${host.id} at ${when}: its log is compacted through ${compacted}, but its newest snapshot is at ${covered}`;
+      throw new InvariantViolation('snapshot-coverage', message);
     }
   }
 
@@ -477,6 +492,7 @@ export class Simulation implements Cluster {
       const event = typeof fields['event'] === 'string' ? fields['event'] : message;
       if (event === 'halted') this.stats.runtimeHalts++;
       if (event === 'snapshot') this.stats.snapshotsTaken++;
+      this.stats.runtimeEvents[event] = (this.stats.runtimeEvents[event] ?? 0) + 1;
       const details = Object.entries(fields)
         .filter(([key, value]) => key !== 'event' && key !== 'stack' && (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean'))
         .map(([key, value]) => `${key}=${String(value)}`);
@@ -490,7 +506,8 @@ export class Simulation implements Cluster {
   private checkRequestsAnswered(): void {
     const waiting = this.clients.oldestWaitingLongerThan(unansweredTimeoutsMax * this.clients.timeoutMs);
     if (waiting !== undefined) {
-      throw new InvariantViolation('request-unanswered', `operation #${waiting.operationId} has waited ${waiting.ageMs} ms, over ${unansweredTimeoutsMax} times its timeout`);
+      const message = `operation #${waiting.operationId} has waited ${waiting.ageMs} ms, over ${unansweredTimeoutsMax} times its timeout`;
+      throw new InvariantViolation('request-unanswered', message);
     }
   }
 
@@ -498,10 +515,12 @@ export class Simulation implements Cluster {
     if (this.tick >= this.chaosTicks + this.livenessTicksMax) {
       throw new InvariantViolation('liveness', `no write applied on every member within ${this.livenessTicksMax} ticks of healing: ${this.describeCluster()}`);
     }
+    // A probe waiting on a process that ended (a removed leader retiring) never settles: propose again.
+    if (this.probe?.index === undefined && this.probe?.process.life.alive === false) this.probe = undefined;
     if (this.probe === undefined) {
       const leader = this.findLeader();
       if (leader === undefined) return;
-      const probe = { requestId: `probe${this.probeCount++}`, index: undefined as number | undefined };
+      const probe = { requestId: `probe${this.probeCount++}`, index: undefined as number | undefined, process: leader };
       this.probe = probe;
       this.trace.record(this.nowMs(), 'probe', leader.nodeId, probe.requestId);
       leader.runtime.propose(encodeKvCommand({ requestId: probe.requestId, kind: 'put', key: 'probe', value: probe.requestId }), this.clients.timeoutMs).then(
@@ -541,7 +560,8 @@ export class Simulation implements Cluster {
       const other = fingerprints.get(machine.appliedIndex);
       if (other === undefined) fingerprints.set(machine.appliedIndex, { nodeId: host.id, fingerprint });
       else if (other.fingerprint !== fingerprint) {
-        throw new InvariantViolation('state-machine-safety', `${host.id} and ${other.nodeId} both applied up to ${machine.appliedIndex} but their states differ`);
+        const message = `${host.id} and ${other.nodeId} both applied up to ${machine.appliedIndex} but their states differ`;
+        throw new InvariantViolation('state-machine-safety', message);
       }
     }
     const operations = this.history.operations((operation) => !(operation.input.kind === 'get' && operation.output === undefined));
@@ -579,6 +599,11 @@ export class Simulation implements Cluster {
   }
 }
 
+/** An invariant violation as it is, anything else as `invariant` with the error described. */
+function asViolation(error: unknown, invariant: InvariantName, prefix: string): InvariantViolation {
+  return error instanceof InvariantViolation ? error : new InvariantViolation(invariant, `${prefix}${describeError(error)}`);
+}
+
 function sameConfState(left: ConfState, right: ConfState): boolean {
   const key = (confState: ConfState): string => `${[...confState.voters].sort().join(',')}|${[...confState.learners].sort().join(',')}`;
   return key(left) === key(right);
@@ -589,7 +614,7 @@ function emptyStats(): SimulationStats {
     ticks: 0, messagesSent: 0, messagesDelivered: 0, messagesDropped: 0, crashes: 0, gracefulStops: 0, restarts: 0, restartsAfterCompaction: 0,
     partitions: 0, leadersElected: 0, snapshotsTaken: 0, snapshotsSent: 0, snapshotsInstalled: 0, compactions: 0, runtimeHalts: 0,
     membershipChangesApplied: 0, transfersRequested: 0, operationsOk: 0, operationsFailed: 0, operationsUnknown: 0,
-    linearizability: 'not-checked', recoveryTicks: -1, ticksWithoutLeader: 0, nodesAdded: 0, unsuccessfulOperationReasons: {},
+    linearizability: 'not-checked', recoveryTicks: -1, ticksWithoutLeader: 0, nodesAdded: 0, unsuccessfulOperationReasons: {}, runtimeEvents: {},
   };
 }
 

@@ -60,6 +60,17 @@ interface PendingSave {
   readonly reject: (error: StorageError) => void;
 }
 
+/** What a store is opened over: the durable parts of a node and the process it serves. */
+export interface StorageParts {
+  readonly log: DurableTwin;
+  readonly store: SnapshotStoreTwin;
+  readonly disk: SimulatedDisk;
+  readonly clock: SimulatedClock;
+  readonly life: ProcessLife;
+  readonly behaviour: DiskBehaviour;
+  readonly observer: StorageObserver;
+}
+
 const options = resolveStorageOptions();
 const emptyData = new Uint8Array(0);
 
@@ -103,7 +114,10 @@ export class StorageTwin implements NodeStorage {
   ) {
     this.#projection = this.#durableProjection();
     this.#planContext = {
-      limits: { entryBytesMax: options.entryBytesMax, saveBytesMax: saveBytesMax(options), metadataRecordBytesMax: options.metadataRecordBytesMax, snapshotBytesMax: options.snapshotBytesMax },
+      limits: {
+        entryBytesMax: options.entryBytesMax, saveBytesMax: saveBytesMax(options),
+        metadataRecordBytesMax: options.metadataRecordBytesMax, snapshotBytesMax: options.snapshotBytesMax,
+      },
       settledTerm: (index) => (this.#idle ? this.log.termAt(index) : undefined),
       hasSnapshotFile: (index, term) => this.store.find(index, term) !== undefined,
     };
@@ -115,9 +129,7 @@ export class StorageTwin implements NodeStorage {
   }
 
   /** Opens the store after a start or a crash: removes unfinished snapshot writes and applies the recovery rule. */
-  static open(
-    parts: { log: DurableTwin; store: SnapshotStoreTwin; disk: SimulatedDisk; clock: SimulatedClock; life: ProcessLife; behaviour: DiskBehaviour; observer: StorageObserver },
-  ): { storage: StorageTwin; discardedSnapshots: SnapshotMetadata[] } {
+  static open(parts: StorageParts): { storage: StorageTwin; discardedSnapshots: SnapshotMetadata[] } {
     const { log, store } = parts;
     store.removeTemporaryDirectories();
     const keep = log.faults.discardSnapshotsBeyondCommit === true ? snapshotWithinCommit : snapshotMatchesLog;
@@ -173,7 +185,8 @@ export class StorageTwin implements NodeStorage {
       else if (operation.kind === 'confState') operations.push({ kind: 'confState', value: operation.value });
       else if (operation.kind === 'compact') operations.push({ kind: 'compact', index: operation.index, term: operation.term });
       else {
-        if (operation.inlineData !== null) throw new StorageError('INVALID_ARGUMENT', 'the simulated store takes snapshot data through the snapshot store only');
+        // The runtime streams snapshot data through the snapshot store, never inline.
+        if (operation.inlineData !== null) throw new StorageError('INVALID_ARGUMENT', 'snapshot data must come through the snapshot store');
         operations.push({ kind: 'snapshot', value: { index: operation.value.index, term: operation.value.term, confState: operation.value.confState } });
       }
     }
@@ -186,11 +199,15 @@ export class StorageTwin implements NodeStorage {
     while (!this.#idle) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     this.#assertOpen();
     const log = this.log;
-    if (!Number.isSafeInteger(compactIndex) || compactIndex < 0) throw new StorageError('INVALID_ARGUMENT', `compact index ${compactIndex} must be a non-negative integer`);
+    if (!Number.isSafeInteger(compactIndex) || compactIndex < 0) {
+      throw new StorageError('INVALID_ARGUMENT', `compact index ${compactIndex} must be a non-negative integer`);
+    }
     if (compactIndex <= log.compactIndex) return;
     if (compactIndex > log.lastIndex()) throw new StorageError('INVALID_ARGUMENT', `compact index ${compactIndex} is beyond the last index ${log.lastIndex()}`);
     const covered = Math.max(this.store.latest()?.metadata.index ?? 0, log.installedSnapshot?.index ?? 0);
-    if (compactIndex > covered) throw new StorageError('INVALID_ARGUMENT', `compact index ${compactIndex} is beyond the newest snapshot ${covered}; take a snapshot first`);
+    if (compactIndex > covered) {
+      throw new StorageError('INVALID_ARGUMENT', `compact index ${compactIndex} is beyond the newest snapshot ${covered}; take a snapshot first`);
+    }
     const term = log.termAt(compactIndex) as number;
     this.#projection.compactIndex = Math.max(this.#projection.compactIndex, compactIndex);
     await this.#enqueue([{ kind: 'compact', index: compactIndex, term }]);

@@ -177,12 +177,17 @@ describe('storage twin', () => {
   it('stores snapshots whole, keeps the newest two, drops a duplicate, compacts only behind one', async () => {
     const setup = storageSetup();
     const { storage } = setup.open();
-    await Promise.all([storage.save({ entries: [1, 2, 3, 4, 5, 6].map((index) => entry(index, 1)), hardState: { term: 1, vote: '', commit: 6 } }), runUntilIdle(setup.clock)]);
+    const entries = [1, 2, 3, 4, 5, 6].map((index) => entry(index, 1));
+    await Promise.all([storage.save({ entries, hardState: { term: 1, vote: '', commit: 6 } }), runUntilIdle(setup.clock)]);
     for (const index of [2, 4, 6]) await storeSnapshot(setup, storage, { index, term: 1, confState });
     await storeSnapshot(setup, storage, { index: 6, term: 1, confState }, 'the same state again');
     assert.deepEqual(setup.store.list().map((stored) => stored.metadata.index), [6, 4]);
     assert.equal(setup.disk.fileCount, 2, 'the removed snapshot and the duplicate left no files');
     assert.deepEqual(storage.snapshot().metadata, { index: 6, term: 1, confState });
+    // As the real store: one older than every retained snapshot is published and removed at once.
+    await storeSnapshot(setup, storage, { index: 1, term: 1, confState });
+    assert.deepEqual(setup.store.list().map((stored) => stored.metadata.index), [6, 4]);
+    assert.deepEqual(setup.landed.filter((line) => line.startsWith('stored')), ['stored 2', 'stored 4', 'stored 6', 'stored 6', 'stored 1']);
     await Promise.all([storage.compact(5), runUntilIdle(setup.clock)]);
     assert.equal(storage.firstIndex(), 6);
     const aborted = await storage.snapshots.begin({ index: 7, term: 1, confState }, null);
@@ -212,7 +217,10 @@ describe('storage twin recovery at open agrees with the real store', () => {
     readonly compactIndex: number;
   }
   const cases: Case[] = [
-    { name: 'a snapshot the log reaches at its term, beyond the lazily saved commit', entryCount: 5, commit: 3, snapshot: { index: 5, term: 1 }, compactIndex: 0 },
+    {
+      name: 'a snapshot the log reaches at its term, beyond the lazily saved commit',
+      entryCount: 5, commit: 3, snapshot: { index: 5, term: 1 }, compactIndex: 0,
+    },
     { name: 'a snapshot beyond the log', entryCount: 5, commit: 3, snapshot: { index: 7, term: 2 }, compactIndex: 0 },
     { name: 'a snapshot at an index the log holds at another term', entryCount: 5, commit: 3, snapshot: { index: 5, term: 2 }, compactIndex: 0 },
     { name: 'a snapshot within the commit index', entryCount: 5, commit: 4, snapshot: { index: 4, term: 1 }, compactIndex: 0 },
@@ -239,7 +247,8 @@ describe('storage twin recovery at open agrees with the real store', () => {
 
   function twinDiscards(testCase: Case, discardSnapshotsBeyondCommit: boolean): number[] {
     const log = new DurableTwin(undefined, { discardSnapshotsBeyondCommit });
-    log.persist({ entries: Array.from({ length: testCase.entryCount }, (_, position) => entry(position + 1, 1)), hardState: { term: 2, vote: '', commit: testCase.commit } });
+    const entries = Array.from({ length: testCase.entryCount }, (_, position) => entry(position + 1, 1));
+    log.persist({ entries, hardState: { term: 2, vote: '', commit: testCase.commit } });
     if (testCase.compactIndex > 0) log.applyCompact(testCase.compactIndex, 1);
     const setup = storageSetup({}, log);
     const directory = setup.store.temporaryDirectory();
@@ -272,7 +281,8 @@ describe('state machine twin', () => {
     const twin = new StateMachineTwin(database, log, disk, clock, life, {
       latencyMs: () => 4, applyHalts: () => false, inFlightWriteLands: () => true, ...behaviour,
     }, { applied: (item) => applied.push(`${item.index}:${item.label}`) }, '/n1');
-    const put = (index: number, value: string): Entry => ({ index, term: 1, type: 'normal', data: encodeKvCommand({ requestId: `r${index}`, kind: 'put', key: 'k', value }) });
+    const put = (index: number, value: string): Entry =>
+      ({ index, term: 1, type: 'normal', data: encodeKvCommand({ requestId: `r${index}`, kind: 'put', key: 'k', value }) });
     return { clock, disk, log, database, applied, twin, put, life };
   }
 
@@ -281,7 +291,8 @@ describe('state machine twin', () => {
     log.persist({ entries: [put(1, 'a'), put(2, 'b'), entry(3, 1)] });
     const outcomes = twin.applyBatch([1, 2].map((index) => ({ index, data: log.entries(index, index + 1, 1000)[0]?.data as Uint8Array })));
     assert.deepEqual(outcomes.map((outcome) => outcome.skipped), [false, false]);
-    assert.deepEqual(twin.applyBatch([{ index: 2, data: put(2, 'b').data }, { index: 3, data: new Uint8Array() }]).map((outcome) => outcome.skipped), [true, false]);
+    const again = twin.applyBatch([{ index: 2, data: put(2, 'b').data }, { index: 3, data: new Uint8Array() }]);
+    assert.deepEqual(again.map((outcome) => outcome.skipped), [true, false]);
     assert.deepEqual(applied, ['1:r1', '2:r2', '3:']);
     assert.equal(database.get('k'), 'b');
     assert.throws(() => twin.applyBatch([{ index: 4, data: new Uint8Array() }]), /beyond the last index/);
