@@ -4,11 +4,11 @@
  * learns them from the log; the book is also kept in `members.json` in the data
  * directory so a restarted node knows its peers before it replays anything.
  */
-import { readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeId } from '../raft/types.js';
 import { ServiceError } from '../service/service.js';
-import type { MemberAddresses } from './ports.js';
+import { systemFiles } from './files.js';
+import type { MemberAddresses, NodeFiles } from './ports.js';
 
 export const contextBytesMax = 4096;
 export const membersFileName = 'members.json';
@@ -61,21 +61,23 @@ export interface MemberAddressBook {
 export class MemberBook implements MemberAddressBook {
   readonly #members = new Map<NodeId, MemberAddresses>();
   readonly #filePath: string | undefined;
+  readonly #files: NodeFiles;
 
-  constructor(dataDirectory?: string) {
+  constructor(dataDirectory?: string, files: NodeFiles = systemFiles) {
     this.#filePath = dataDirectory === undefined ? undefined : join(dataDirectory, membersFileName);
+    this.#files = files;
   }
 
   /** Loads members.json if present; a missing file is an empty book. */
   load(): void {
     if (this.#filePath === undefined) return;
-    let text: string;
+    let text: string | undefined;
     try {
-      text = readFileSync(this.#filePath, 'utf8');
+      text = this.#files.readTextIfPresent(this.#filePath);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw new ServiceError('INTERNAL', `${this.#filePath}: cannot read: ${String(error)}`, { cause: error });
     }
+    if (text === undefined) return;
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -125,14 +127,6 @@ export class MemberBook implements MemberAddressBook {
   /** Writes members.json atomically (temp file, fsync, rename). */
   persist(): void {
     if (this.#filePath === undefined) return;
-    const temporaryPath = `${this.#filePath}.tmp`;
-    writeFileSync(temporaryPath, JSON.stringify(this.toRecord()));
-    const descriptor = openSync(temporaryPath, 'r');
-    try {
-      fsyncSync(descriptor);
-    } finally {
-      closeSync(descriptor);
-    }
-    renameSync(temporaryPath, this.#filePath);
+    this.#files.writeTextDurably(this.#filePath, JSON.stringify(this.toRecord()));
   }
 }

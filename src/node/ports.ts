@@ -108,5 +108,21 @@ export interface NodeStateMachine {
   close(): void;
 }
 
+/**
+ * The runtime's own file operations (files.ts has the real ones): moving a produced or
+ * received snapshot file into the store's writer, removing a leftover copy, and the small
+ * address-book file. A simulator passes a twin that keeps them on its simulated disk.
+ */
+export interface NodeFiles {
+  /** Moves a file within one filesystem. */
+  rename(fromPath: string, toPath: string): Promise<void>;
+  /** Removes a file; a missing one is not an error. */
+  remove(path: string): Promise<void>;
+  /** A small file's text, or undefined when it does not exist; other failures throw. */
+  readTextIfPresent(path: string): string | undefined;
+  /** Replaces a small file atomically and durably (temporary file, fsync, rename). */
+  writeTextDurably(path: string, text: string): void;
+}
+
 /** The peer transport (src/transport), carrying the core's messages. */
 export type NodeTransport = Transport<Message>;

@@ -15,7 +15,8 @@ import type { NodeLogger } from './logger.js';
 import { MemberBook } from './members.js';
 import { PendingProposals } from './pending-proposals.js';
 import { PendingReads } from './pending-reads.js';
-import type { NodeStateMachine, NodeStorage, NodeTransport, RaftCore } from './ports.js';
+import { systemFiles } from './files.js';
+import type { NodeFiles, NodeStateMachine, NodeStorage, NodeTransport, RaftCore } from './ports.js';
 import { haltedError, type ApplyOutcome } from './replicated-log.js';
 import { systemScheduler, type ScheduledTimer, type Scheduler } from './scheduler.js';
 import { planTicks, type TickPlan } from './timing.js';
@@ -33,6 +34,8 @@ export interface RuntimeDependencies {
   readonly random?: () => number;
   /** Called once if the Ready loop hits a broken invariant; the runtime has stopped. */
   readonly onFatal?: (error: Error) => void;
+  /** The runtime's own file operations (snapshot files into the store, members.json); default the real filesystem. */
+  readonly files?: NodeFiles;
 }
 
 export class RuntimeState {
@@ -45,6 +48,7 @@ export class RuntimeState {
   readonly scheduler: Scheduler;
   readonly random: () => number;
   readonly onFatal: (error: Error) => void;
+  readonly files: NodeFiles;
   readonly tickPlan: TickPlan;
   readonly members: MemberBook;
   readonly proposals: PendingProposals<ApplyOutcome>;
@@ -74,8 +78,9 @@ export class RuntimeState {
     this.scheduler = dependencies.scheduler ?? systemScheduler;
     this.random = dependencies.random ?? Math.random;
     this.onFatal = dependencies.onFatal ?? (() => undefined);
+    this.files = dependencies.files ?? systemFiles;
     this.tickPlan = planTicks(this.config.heartbeatMs, this.config.electionTimeoutMs);
-    this.members = new MemberBook(this.config.dataDirectory);
+    this.members = new MemberBook(this.config.dataDirectory, this.files);
     this.proposals = new PendingProposals(this.config.pendingProposalCountMax);
     this.reads = new PendingReads(this.config.pendingReadCountMax, this.scheduler);
     this.appliedWaiters = new AppliedWaiters(this.stateMachine.appliedIndex, this.config.appliedWaiterCountMax, this.scheduler);

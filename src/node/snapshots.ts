@@ -4,7 +4,6 @@
  * behind for the log; received from the leader and installed; and restored at start-up
  * when the state machine is behind the newest one.
  */
-import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert } from '../common/assert.js';
 import { ServiceError } from '../service/service.js';
@@ -90,7 +89,7 @@ export class Snapshots {
   }
 
   async #take(): Promise<void> {
-    const { core, stateMachine, storage, config, members, logger } = this.#state;
+    const { core, stateMachine, storage, config, members, logger, files } = this.#state;
     if (core === undefined || stateMachine.appliedIndex <= this.#lastSnapshotIndex) return;
     const temporaryPath = join(config.dataDirectory, `snapshot-${process.pid}-${stateMachine.appliedIndex}.tmp`);
     try {
@@ -101,7 +100,7 @@ export class Snapshots {
       const metadata = { index, term: storage.term(index), confState: core.confStateAt(index) };
       const writer = await storage.snapshots.begin(metadata, members.toRecord());
       try {
-        await rename(temporaryPath, writer.dataPath);
+        await files.rename(temporaryPath, writer.dataPath);
       } catch (error) {
         await writer.abort();
         throw error;
@@ -111,7 +110,7 @@ export class Snapshots {
       await this.#compactLog(core, index - config.snapshotTrailingEntries);
       logger.info({ event: 'snapshot', index, term: metadata.term }, 'snapshot taken');
     } finally {
-      await rm(temporaryPath, { force: true });
+      await files.remove(temporaryPath);
     }
   }
 
@@ -173,7 +172,7 @@ export class Snapshots {
     }
     const writer = await state.storage.snapshots.begin(snapshot.metadata, envelope.context ?? {});
     try {
-      await rename(temporaryFilePath, writer.dataPath);
+      await state.files.rename(temporaryFilePath, writer.dataPath);
     } catch (error) {
       await writer.abort();
       throw error;

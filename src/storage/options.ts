@@ -21,7 +21,7 @@ export interface StorageOptions {
   readonly snapshotContextBytesMax: number;
 }
 
-const defaultStorageOptions: StorageOptions = {
+export const defaultStorageOptions: StorageOptions = {
   segmentBytesMax: 64 * 1024 * 1024,
   entryBytesMax: 8 * 1024 * 1024,
   flushBytesMax: 32 * 1024 * 1024,

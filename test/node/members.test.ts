@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import {
   MemberBook, contextBytesMax, decodeMemberContext, encodeMemberContext, membersFileName, readMemberRecord,
 } from '../../src/node/members.js';
+import type { NodeFiles } from '../../src/node/ports.js';
 
 test('member context round-trips; at contextBytesMax it encodes, one byte over it is refused', () => {
   const addresses = { raftAddress: '127.0.0.1:4002', apiAddress: '127.0.0.1:4001' };
@@ -46,4 +47,27 @@ test('the member book persists atomically and loads back; a damaged file is a cl
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
+});
+
+test('the member book reads and writes only through the NodeFiles port it is given', () => {
+  const files = new Map<string, string>();
+  const port: NodeFiles = {
+    rename: () => Promise.reject(new Error('not used')),
+    remove: () => Promise.reject(new Error('not used')),
+    readTextIfPresent: (path) => files.get(path),
+    writeTextDurably: (path, text) => {
+      files.set(path, text);
+    },
+  };
+  const directory = join(tmpdir(), 'quorumlite-members-never-created');
+  const book = new MemberBook(directory, port);
+  book.load();
+  book.set('n1', { raftAddress: 'h:1', apiAddress: 'h:2' });
+  book.persist();
+  assert.deepEqual([...files.keys()], [join(directory, membersFileName)]);
+  const loaded = new MemberBook(directory, port);
+  loaded.load();
+  assert.deepEqual(loaded.toRecord(), { n1: { raftAddress: 'h:1', apiAddress: 'h:2' } });
+  const failing: NodeFiles = { ...port, readTextIfPresent: () => { throw new Error('EIO'); } };
+  assert.throws(() => new MemberBook(directory, failing).load(), /cannot read: Error: EIO/);
 });

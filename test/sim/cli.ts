@@ -11,6 +11,7 @@ import { plantedBugNamed, plantedBugs, type PlantedBug } from './planted-bugs.js
 import { runSimulation, type SimulationOptions } from './simulation.js';
 import { drawScenario, type Scenario } from './scenario.js';
 import { Prng } from './prng.js';
+import { openFindingFor } from './regression-seeds.js';
 
 export interface CliArguments {
   readonly seedCount: number;
@@ -96,8 +97,8 @@ function parseCount(flag: string, text: string | undefined): number {
   return value;
 }
 
-function replayOne(seed: number, parsed: CliArguments): number {
-  const result = runSimulation({
+async function replayOne(seed: number, parsed: CliArguments): Promise<number> {
+  const result = await runSimulation({
     ...simulationOptions(parsed),
     seed,
     clusterSize: clusterSizeForSeed(seed),
@@ -111,11 +112,11 @@ function replayOne(seed: number, parsed: CliArguments): number {
   return 0;
 }
 
-function runMany(parsed: CliArguments): number {
+async function runMany(parsed: CliArguments): Promise<number> {
   const { seedCount, startSeed } = parsed;
   const started = performance.now();
   let done = 0;
-  const summary = runSeeds(startSeed, seedCount, simulationOptions(parsed), (result) => {
+  const summary = await runSeeds(startSeed, seedCount, simulationOptions(parsed), (result) => {
     done++;
     if (!result.passed) process.stdout.write(`${formatFailure(result, replayFlags(parsed))}\n`);
     if (done % 1000 === 0) process.stderr.write(`${done}/${seedCount} seeds\n`);
@@ -123,7 +124,10 @@ function runMany(parsed: CliArguments): number {
   const seconds = (performance.now() - started) / 1000;
   const rate = (seedCount / seconds).toFixed(1);
   if (summary.failures.length > 0) {
-    const seeds = summary.failures.map((failure) => `${failure.seed}:${failure.violation?.invariant ?? '?'}`).join(' ');
+    const seeds = summary.failures.map((failure) => {
+      const known = openFindingFor(failure.seed, failure.violation?.invariant);
+      return `${failure.seed}:${failure.violation?.invariant ?? '?'}${known === undefined ? '' : ` (open finding ${known.finding})`}`;
+    }).join(' ');
     process.stdout.write(`${summary.failures.length} of ${seedCount} seeds FAILED (${rate} seeds/s): ${seeds}\n`);
     return 1;
   }
@@ -131,7 +135,7 @@ function runMany(parsed: CliArguments): number {
   return 0;
 }
 
-export function main(argv: readonly string[]): number {
+export async function main(argv: readonly string[]): Promise<number> {
   let parsed: CliArguments;
   try {
     parsed = parseArguments(argv);
@@ -144,4 +148,4 @@ export function main(argv: readonly string[]): number {
   return runMany(parsed);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = main(process.argv.slice(2));
+if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main(process.argv.slice(2));

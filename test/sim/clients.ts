@@ -1,20 +1,21 @@
 /**
  * The simulated clients: each has at most one operation in flight, picks a random node
- * (usually forwarded to the leader that node knows, and following one NOT_LEADER hint),
- * writes through propose and reads through ReadIndex, and records every operation in
- * the history: ok, fail (definitely not applied) or info (unknown).
+ * (usually the leader that node knows, and follows one NOT_LEADER hint), and goes through
+ * the runtime's public API (ReplicatedLog): a write is `propose`, a read is `readBarrier`
+ * then a local read of that node's state machine. Every operation is recorded in the
+ * history: ok, fail (definitely not applied) or info (unknown).
  */
-import { RaftError } from '../../src/raft/index.js';
+import { ServiceError } from '../../src/service/service.js';
 import type { HistoryRecorder } from './history.js';
 import type { KvInput, KvOutput } from './kv-model.js';
 import { encodeKvCommand } from './kv-state-machine.js';
 import type { Prng } from './prng.js';
-import type { Scenario } from './scenario.js';
-import type { PendingRead, SimNode } from './sim-node.js';
+import { simulatorTickMs, type Scenario } from './scenario.js';
+import type { SimHost, SimProcess } from './sim-host.js';
 import type { Trace } from './trace.js';
 
 export interface ClientContext {
-  readonly nodes: ReadonlyMap<string, SimNode>;
+  readonly hosts: ReadonlyMap<string, SimHost>;
   readonly history: HistoryRecorder<KvInput, KvOutput>;
   readonly trace: Trace;
   readonly prng: Prng;
@@ -24,17 +25,24 @@ export interface ClientContext {
   readonly plantedReadFault: 'read-without-read-index' | undefined;
   /** Why operations failed or ended unknown, counted by reason. */
   readonly unsuccessfulOperationReasons: Record<string, number>;
-  readonly now: () => { readonly tick: number; readonly step: number };
+  readonly nowMs: () => number;
 }
 
-const encoder = new TextEncoder();
+/** Refusals that never come after the write reached the log: it definitely did not happen. */
+const refusedBeforeTheLog = new Set(['NOT_LEADER', 'NO_LEADER', 'HALTED', 'BAD_REQUEST']);
 
 export class SimulatedClients {
   private readonly clientBusy: boolean[];
   private valueCounter = 0;
+  /** Operations in flight: when each was invoked (virtual ms), for the unanswered-request check. */
+  private readonly invokedAtMs = new Map<number, number>();
 
   constructor(private readonly context: ClientContext) {
     this.clientBusy = new Array<boolean>(context.clientCount).fill(false);
+  }
+
+  get timeoutMs(): number {
+    return this.context.scenario.clientOperationTimeoutTicks * simulatorTickMs;
   }
 
   /** Each idle client starts an operation with the scenario's probability. */
@@ -42,78 +50,100 @@ export class SimulatedClients {
     const { prng, scenario } = this.context;
     for (let clientId = 0; clientId < this.context.clientCount; clientId++) {
       if (this.clientBusy[clientId] === true || !prng.chance(scenario.clientOperationProbabilityPerTick)) continue;
-      const node = this.chooseNode();
-      if (node === undefined) continue;
+      const process = this.chooseProcess();
+      if (process === undefined) continue;
       const key = `k${prng.nextInt(this.context.keyCount)}`;
       const roll = prng.nextInt(10);
-      if (roll < 3) this.startRead(clientId, node, key);
-      else this.startWrite(clientId, node, key, roll < 6 ? 'put' : 'append');
+      if (roll < 3) this.startRead(clientId, process, key);
+      else this.startWrite(clientId, process, key, roll < 6 ? 'put' : 'append');
     }
   }
 
-  /** A random up node; most of the time the request is forwarded to the leader it knows. */
-  private chooseNode(): SimNode | undefined {
-    const up = [...this.context.nodes.values()].filter((node) => !node.retired && node.isUp);
+  /** A random running node; most of the time the request goes to the leader it knows. */
+  private chooseProcess(): SimProcess | undefined {
+    const up = [...this.context.hosts.values()].filter((host) => !host.retired && host.process !== undefined && !host.process.stopping);
     if (up.length === 0) return undefined;
-    const node = this.context.prng.pick(up);
-    const leader = this.context.nodes.get(node.leaderId);
-    if (node.role !== 'leader' && leader?.isUp === true && this.context.prng.chance(0.9)) return leader;
-    return node;
+    const process = this.context.prng.pick(up).process as SimProcess;
+    const leader = this.context.hosts.get(process.runtime.leaderId)?.process;
+    if (!process.runtime.isLeader && leader !== undefined && !leader.stopping && this.context.prng.chance(0.9)) return leader;
+    return process;
   }
 
-  private startWrite(clientId: number, node: SimNode, key: string, kind: 'put' | 'append'): void {
+  private startWrite(clientId: number, process: SimProcess, key: string, kind: 'put' | 'append'): void {
     this.valueCounter++;
     const value = kind === 'put' ? `p${this.valueCounter}` : `a${this.valueCounter}.`;
     const operationId = this.invoke(clientId, { kind, key, value });
-    const requestId = `w${operationId}`;
-    const data = encodeKvCommand({ requestId, kind, key, value });
-    let target = node;
-    let result = target.request('propose', () => target.core$.propose(data));
-    const redirect = this.redirectTarget(result);
-    if (redirect !== undefined) {
-      // The client follows the leader hint once, as a real client does.
-      target = redirect;
-      result = target.request('propose', () => target.core$.propose(data));
-    }
-    if (result instanceof Error) return this.finish(operationId, 'fail', `propose refused: ${result.code}`);
-    const displaced = target.pendingWrites.get(result.index);
-    // An earlier proposal at this index was truncated from this node's log, yet could
-    // still commit through another leader holding it: its outcome is unknown.
-    if (displaced !== undefined) this.finish(displaced.operationId, 'info', 'index reused after truncation');
-    const { tick, step } = this.context.now();
-    target.pendingWrites.set(result.index, { operationId, requestId, term: result.term, deadlineTick: tick + this.context.scenario.clientOperationTimeoutTicks });
-    this.context.trace.record(step, 'propose', target.id, requestId, `i=${result.index}/${result.term}`);
+    this.propose(operationId, process, encodeKvCommand({ requestId: `w${operationId}`, kind, key, value }), true);
   }
 
-  /** The node a NOT_LEADER refusal points to, if it is up. */
-  private redirectTarget(result: unknown): SimNode | undefined {
-    if (!(result instanceof RaftError) || result.code !== 'NOT_LEADER' || result.leaderId === '') return undefined;
-    const leader = this.context.nodes.get(result.leaderId);
-    return leader?.isUp === true ? leader : undefined;
+  private propose(operationId: number, process: SimProcess, data: Uint8Array, mayRedirect: boolean): void {
+    process.pendingOperations.set(operationId, 'write');
+    this.context.trace.record(this.context.nowMs(), 'propose', process.nodeId, `#${operationId}`);
+    const outcome = process.runtime.propose(data, this.timeoutMs);
+    const refusedAtCall = rejectedAtCall(outcome);
+    outcome.then(
+      (applied) => {
+        if (process.pendingOperations.delete(operationId)) this.finish(operationId, 'ok', `i=${applied.index}`);
+      },
+      async (error: unknown) => {
+        const atCall = await refusedAtCall;
+        if (!process.pendingOperations.delete(operationId)) return;
+        const redirect = mayRedirect ? this.redirectTarget(error) : undefined;
+        if (redirect !== undefined) return this.propose(operationId, redirect, data, false);
+        const code = error instanceof ServiceError ? error.code : 'INTERNAL';
+        // The contract (src/node replicated-log.ts): a refusal comes at the call, before the
+        // command reaches the log; a rejection after that leaves the outcome unknown.
+        const definitelyNotApplied = atCall || refusedBeforeTheLog.has(code);
+        this.finish(operationId, definitelyNotApplied ? 'fail' : 'info', `write: ${code} ${messageOf(error)}`);
+      },
+    );
   }
 
-  private startRead(clientId: number, node: SimNode, key: string): void {
+  /** The node a NOT_LEADER refusal points to, if it is running. */
+  private redirectTarget(error: unknown): SimProcess | undefined {
+    if (!(error instanceof ServiceError) || error.code !== 'NOT_LEADER' || error.leaderApiAddress === null) return undefined;
+    const match = /^http:\/\/(.+):api$/.exec(error.leaderApiAddress);
+    const leader = match === null ? undefined : this.context.hosts.get(match[1] as string)?.process;
+    return leader === undefined || leader.stopping ? undefined : leader;
+  }
+
+  private startRead(clientId: number, process: SimProcess, key: string): void {
     const operationId = this.invoke(clientId, { kind: 'get', key });
     if (this.context.plantedReadFault === 'read-without-read-index') {
-      return this.finish(operationId, 'ok', node.machine$.get(key));
+      return this.finish(operationId, 'ok', process.host.database.get(key));
     }
-    const readContext = encoder.encode(`r${operationId}`);
-    let target = node;
-    let result = target.request('readIndex', () => target.core$.readIndex(readContext));
-    const redirect = this.redirectTarget(result);
-    if (redirect !== undefined) {
-      target = redirect;
-      result = target.request('readIndex', () => target.core$.readIndex(readContext));
+    this.read(operationId, process, key, true);
+  }
+
+  private read(operationId: number, process: SimProcess, key: string, mayRedirect: boolean): void {
+    process.pendingOperations.set(operationId, 'read');
+    process.runtime.readBarrier(this.timeoutMs).then(
+      () => {
+        if (process.pendingOperations.delete(operationId)) this.finish(operationId, 'ok', process.host.database.get(key));
+      },
+      (error: unknown) => {
+        if (!process.pendingOperations.delete(operationId)) return;
+        const redirect = mayRedirect ? this.redirectTarget(error) : undefined;
+        if (redirect !== undefined) return this.read(operationId, redirect, key, false);
+        this.finish(operationId, 'fail', `read: ${error instanceof ServiceError ? error.code : 'INTERNAL'} ${messageOf(error)}`);
+      },
+    );
+  }
+
+  /** A process ended (crash, stop, removal): its writes' outcomes are unknown, its reads failed. */
+  processEnded(process: SimProcess, why: string): void {
+    for (const [operationId, kind] of process.pendingOperations) {
+      this.finish(operationId, kind === 'write' ? 'info' : 'fail', `${process.nodeId} ${why}`);
     }
-    if (result instanceof Error) return this.finish(operationId, 'fail', `read refused: ${result.code}`);
-    const read: PendingRead = { operationId, key, deadlineTick: this.context.now().tick + this.context.scenario.clientOperationTimeoutTicks, index: undefined };
-    target.pendingReads.set(`r${operationId}`, read);
+    process.pendingOperations.clear();
   }
 
   private invoke(clientId: number, input: KvInput): number {
     this.clientBusy[clientId] = true;
     const operationId = this.context.history.invoke(clientId, input);
-    this.context.trace.record(this.context.now().step, 'invoke', `c${clientId}`, `#${operationId}`, input.kind, input.key, input.kind === 'get' ? '' : input.value);
+    this.invokedAtMs.set(operationId, this.context.nowMs());
+    const value = input.kind === 'get' ? '' : input.value;
+    this.context.trace.record(this.context.nowMs(), 'invoke', `c${clientId}`, `#${operationId}`, input.kind, input.key, value);
     return operationId;
   }
 
@@ -122,10 +152,11 @@ export class SimulatedClients {
     const history = this.context.history;
     const operation = history.openOperation(operationId);
     this.clientBusy[operation.clientId] = false;
+    this.invokedAtMs.delete(operationId);
     if (outcome === 'ok') history.ok(operationId, operation.input.kind === 'get' ? detail : null);
     if (outcome === 'fail') history.fail(operationId, detail);
     if (outcome === 'info') history.info(operationId, detail);
-    this.context.trace.record(this.context.now().step, outcome, `#${operationId}`, detail);
+    this.context.trace.record(this.context.nowMs(), outcome, `#${operationId}`, detail);
     if (outcome !== 'ok') {
       const reasons = this.context.unsuccessfulOperationReasons;
       const reason = `${outcome}: ${detail.replace(/\d+/g, 'N')}`;
@@ -133,39 +164,23 @@ export class SimulatedClients {
     }
   }
 
-  /** `node` applied `label` at `index`: settle the write its client proposed there, if any. */
-  completeWrite(node: SimNode, index: number, label: string): void {
-    const write = node.pendingWrites.get(index);
-    if (write === undefined) return;
-    node.pendingWrites.delete(index);
-    // The entry committed at this index is unique: if it is not ours, ours never commits.
-    if (write.requestId === label) this.finish(write.operationId, 'ok', '');
-    else this.finish(write.operationId, 'fail', `index ${index} holds ${label || 'a no-op'}`);
-  }
-
-  /** A snapshot jumped `node` past these proposals: whether they are in it is unknown here. */
-  abandonWritesCoveredBySnapshot(node: SimNode, snapshotIndex: number): void {
-    for (const [index, write] of node.pendingWrites) {
-      if (index > snapshotIndex) continue;
-      node.pendingWrites.delete(index);
-      this.finish(write.operationId, 'info', 'covered by a snapshot');
+  /** The operation waiting longest for an answer, if any has waited longer than `ageMs`. */
+  oldestWaitingLongerThan(ageMs: number): { operationId: number; ageMs: number } | undefined {
+    const nowMs = this.context.nowMs();
+    for (const [operationId, invokedAtMs] of this.invokedAtMs) {
+      if (nowMs - invokedAtMs > ageMs) return { operationId, ageMs: nowMs - invokedAtMs };
     }
+    return undefined;
   }
+}
 
-  /** Writes past their deadline end unknown; reads past theirs fail. */
-  expire(): void {
-    const tick = this.context.now().tick;
-    for (const node of this.context.nodes.values()) {
-      for (const [index, write] of node.pendingWrites) {
-        if (tick < write.deadlineTick) continue;
-        node.pendingWrites.delete(index);
-        this.finish(write.operationId, 'info', 'timed out');
-      }
-      for (const [readKey, read] of node.pendingReads) {
-        if (tick < read.deadlineTick) continue;
-        node.pendingReads.delete(readKey);
-        this.finish(read.operationId, 'fail', 'read timed out');
-      }
-    }
-  }
+/** Whether `promise` had already rejected when the call that returned it did (nothing after the call decided it). */
+function rejectedAtCall(promise: Promise<unknown>): Promise<boolean> {
+  const notYet = Symbol('not settled at the call');
+  // An already settled promise's reaction is queued before the sentinel's: it wins the race.
+  return Promise.race([promise, Promise.resolve(notYet)]).then(() => false, () => true);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

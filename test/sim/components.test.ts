@@ -5,6 +5,7 @@ import { SimulatedNetwork, defaultNetworkConfig, type NetworkConfig } from './ne
 import { DurableTwin } from './durable-twin.js';
 import { KvStateMachine, encodeKvCommand, decodeKvCommand } from './kv-state-machine.js';
 import type { ConfChange, Entry } from '../../src/raft/types.js';
+import { entryOverheadBytes } from '../../src/raft/types.js';
 import { Trace, digestBytes } from './trace.js';
 
 const quiet: NetworkConfig = { ...defaultNetworkConfig, dropProbability: 0, duplicateProbability: 0, longDelayProbability: 0 };
@@ -47,7 +48,7 @@ describe('prng', () => {
 
 describe('simulated network', () => {
   it('delivers after the delay, in delivery order', () => {
-    const network = new SimulatedNetwork<string>(new Prng(1), { ...quiet, delayStepsMin: 2, delayStepsMax: 2 });
+    const network = new SimulatedNetwork<string>(new Prng(1), { ...quiet, delayMsMin: 2, delayMsMax: 2 });
     network.send('a', 'b', 'first', 0);
     network.send('a', 'b', 'second', 1);
     assert.deepEqual(network.deliverDue(1), []);
@@ -56,7 +57,7 @@ describe('simulated network', () => {
   });
 
   it('reorders messages when delays vary', () => {
-    const network = new SimulatedNetwork<number>(new Prng(5), { ...quiet, delayStepsMin: 1, delayStepsMax: 20 });
+    const network = new SimulatedNetwork<number>(new Prng(5), { ...quiet, delayMsMin: 1, delayMsMax: 20 });
     for (let message = 0; message < 50; message++) network.send('a', 'b', message, 0);
     const order = network.deliverDue(100).map((delivery) => delivery.message);
     assert.equal(order.length, 50);
@@ -115,8 +116,8 @@ describe('simulated network', () => {
 
   it('rejects an invalid configuration with a clear error', () => {
     assert.throws(() => new SimulatedNetwork(new Prng(1), { ...quiet, dropProbability: 1.5 }), /dropProbability must be in \[0, 1\]/);
-    assert.throws(() => new SimulatedNetwork(new Prng(1), { ...quiet, delayStepsMin: 0 }), /delayStepsMin/);
-    assert.throws(() => new SimulatedNetwork(new Prng(1), { ...quiet, delayStepsMax: 0 }), /delayStepsMax/);
+    assert.throws(() => new SimulatedNetwork(new Prng(1), { ...quiet, delayMsMin: 0 }), /delayMsMin/);
+    assert.throws(() => new SimulatedNetwork(new Prng(1), { ...quiet, delayMsMax: 0 }), /delayMsMax/);
     assert.throws(() => new SimulatedNetwork(new Prng(1), { ...quiet, inFlightMessagesMax: 0 }), /inFlightMessagesMax/);
   });
 });
@@ -133,43 +134,38 @@ describe('durable twin', () => {
     assert.equal(twin.lastIndex(), 4);
     assert.equal(twin.term(0), 0);
     assert.equal(twin.term(3), 2);
-    assert.deepEqual(twin.initialState(), { hardState: { term: 1, vote: 'n1', commit: 1 }, confState });
+    assert.deepEqual([twin.hardState, twin.confState], [{ term: 1, vote: 'n1', commit: 1 }, confState]);
     assert.throws(() => twin.term(5), (error: unknown) => (error as { code?: string }).code === 'UNAVAILABLE');
     assert.throws(() => twin.persist({ entries: [entry(7, 2)] }), /gap/);
   });
 
-  it('limits entries() by bytes but always returns at least one', () => {
+  it('limits entries() by bytes, counting the core’s per-entry overhead, but always returns at least one', () => {
     const twin = new DurableTwin(confState);
     twin.persist({ entries: [entry(1, 1, 'aaaa'), entry(2, 1, 'bbbb'), entry(3, 1, 'cccc')] });
+    const entryBytes = 4 + entryOverheadBytes;
     assert.equal(twin.entries(1, 4, 1).length, 1);
-    assert.equal(twin.entries(1, 4, 8).length, 2);
+    assert.equal(twin.entries(1, 4, 2 * entryBytes).length, 2);
     assert.equal(twin.entries(1, 4, 100).length, 3);
   });
 
-  it('snapshots and compacts, answering COMPACTED below the first index', () => {
+  it('compacts, answering COMPACTED below the first index', () => {
     const twin = new DurableTwin(confState);
     twin.persist({ entries: [entry(1, 1), entry(2, 1), entry(3, 2), entry(4, 2)], hardState: { term: 2, vote: 'n1', commit: 3 } });
-    assert.throws(() => twin.createSnapshot(4, confState, new Uint8Array([1])), /beyond commit/);
-    twin.createSnapshot(3, confState, new Uint8Array([1]));
-    assert.throws(() => twin.compact(4), /beyond snapshot/);
-    twin.compact(2);
+    twin.applyCompact(2, 1);
     assert.equal(twin.firstIndex(), 3);
     assert.equal(twin.term(2), 1);
     assert.throws(() => twin.term(1), (error: unknown) => (error as { code?: string }).code === 'COMPACTED');
     assert.throws(() => twin.entries(2, 4, 100), (error: unknown) => (error as { code?: string }).code === 'COMPACTED');
-    assert.deepEqual(twin.snapshot().metadata, { index: 3, term: 2, confState });
   });
 
-  it('replaces its log with a newer snapshot received from a leader, and ignores an older one', () => {
+  it('replaces its whole log with a snapshot received from a leader', () => {
     const twin = new DurableTwin(confState);
     twin.persist({ entries: [entry(1, 1), entry(2, 1)] });
-    const snapshot = { metadata: { index: 10, term: 3, confState }, data: new Uint8Array([9]) };
-    twin.persist({ snapshot, entries: [] });
+    twin.persist({ snapshot: { metadata: { index: 10, term: 3, confState }, data: new Uint8Array([9]) }, entries: [] });
     assert.equal(twin.firstIndex(), 11);
     assert.equal(twin.lastIndex(), 10);
     assert.equal(twin.term(10), 3);
-    twin.applySnapshot({ metadata: { index: 5, term: 2, confState }, data: new Uint8Array() });
-    assert.equal(twin.snapshot().metadata.index, 10);
+    assert.deepEqual(twin.installedSnapshot, { index: 10, term: 3, confState });
   });
 
   it('keeps everything across a crash when healthy; loses the vote or the last append only when planted', () => {
@@ -179,16 +175,20 @@ describe('durable twin', () => {
     };
     const healthy = new DurableTwin(confState);
     persistTwo(healthy);
-    healthy.crash();
-    assert.deepEqual([healthy.hardState(), healthy.lastIndex()], [{ term: 1, vote: 'n2', commit: 3 }, 3]);
+    healthy.crash(0);
+    assert.deepEqual([healthy.hardState, healthy.lastIndex()], [{ term: 1, vote: 'n2', commit: 3 }, 3]);
     const forgetful = new DurableTwin(confState, { forgetVoteOnRestart: true });
     persistTwo(forgetful);
-    forgetful.crash();
-    assert.equal(forgetful.hardState().vote, '');
+    forgetful.crash(0);
+    assert.equal(forgetful.hardState.vote, '');
     const lying = new DurableTwin(confState, { loseLastAppendOnRestart: true });
     persistTwo(lying);
-    lying.crash();
-    assert.deepEqual([lying.hardState(), lying.lastIndex()], [{ term: 1, vote: 'n2', commit: 1 }, 1]);
+    lying.crash(0);
+    assert.deepEqual([lying.hardState, lying.lastIndex()], [{ term: 1, vote: 'n2', commit: 1 }, 1]);
+    const lyingAboveApplied = new DurableTwin(confState, { loseLastAppendOnRestart: true });
+    persistTwo(lyingAboveApplied);
+    lyingAboveApplied.crash(2);
+    assert.equal(lyingAboveApplied.lastIndex(), 2, 'never loses what the database applied');
   });
 });
 

@@ -1,164 +1,160 @@
 /**
- * A simulated node's disk: the durable twin of the Raft log, hard state and snapshot.
- * It holds only what the node persisted from a Ready; a crash keeps exactly this and
- * loses everything else (the core's unstable entries, volatile state, the state
- * machine). It is also the RaftStorage the node's core reads from.
+ * A simulated node's durable Raft log: what its store has fsynced, and nothing else. It
+ * mirrors the real store's picture of its log (src/storage log-state.ts): the hard state,
+ * the saved membership, the compaction point, the snapshot installed through the log (a
+ * received one) and the entries after the compaction point. The storage twin
+ * (storage-twin.ts) writes it only when a save lands, so a crash keeps exactly this.
  *
  * Planted faults (for the tests that prove the checkers can fail) are options here,
- * never edits to src/raft: `forgetVoteOnRestart` loses the vote a node cast, and
- * `loseLastAppendOnRestart` acknowledges an append but loses it in a crash (an fsync
- * that lied).
+ * never edits to src/: `forgetVoteOnRestart` loses the vote a node cast,
+ * `loseLastAppendOnRestart` acknowledges an append but loses it in a crash (an fsync that
+ * lied), and `discardSnapshotsBeyondCommit` is the store's old recovery rule (see
+ * storage-twin.ts).
  */
 import assert from 'node:assert/strict';
-import {
-  RaftStorageError,
-  type ConfState,
-  type Entry,
-  type HardState,
-  type RaftStorage,
-  type Snapshot,
-} from '../../src/raft/types.js';
+import { entryOverheadBytes } from '../../src/raft/types.js';
+import { RaftStorageError, type ConfState, type Entry, type HardState, type Snapshot, type SnapshotMetadata } from '../../src/raft/types.js';
+import { StorageError } from '../../src/storage/errors.js';
 
 export interface DiskFaults {
   readonly forgetVoteOnRestart?: boolean;
   readonly loseLastAppendOnRestart?: boolean;
+  /** At open, discard every snapshot newer than the lazily saved commit index (the store's rule before bb86da3). */
+  readonly discardSnapshotsBeyondCommit?: boolean;
 }
 
-export interface PersistInput {
-  readonly hardState?: HardState | undefined;
-  readonly entries: readonly Entry[];
-  readonly snapshot?: Snapshot | undefined;
+/** What a leader-completeness check reads of a log. */
+export interface LogView {
+  firstIndex(): number;
+  lastIndex(): number;
+  term(index: number): number;
 }
 
+export const emptyConfState: ConfState = { voters: [], learners: [] };
 const emptyHardState: HardState = { term: 0, vote: '', commit: 0 };
 
-export class DurableTwin implements RaftStorage {
-  private hardStateValue: HardState = emptyHardState;
-  private snapshotValue: Snapshot;
-  /** The index and term of the entry just before `log[0]` (compacted away). */
-  private offsetIndex = 0;
-  private offsetTerm = 0;
+export class DurableTwin implements LogView {
+  hardState: HardState = emptyHardState;
+  hasHardState = false;
+  confState: ConfState | null = null;
+  compactIndex = 0;
+  compactTerm = 0;
+  /** The newest snapshot installed through the log (a received one), if any. */
+  installedSnapshot: SnapshotMetadata | null = null;
   private log: Entry[] = [];
-  private lastAppend: { firstIndex: number; count: number } | undefined;
-  /** When set and returning true, snapshot() throws SNAPSHOT_TEMPORARILY_UNAVAILABLE. */
-  snapshotUnavailable: (() => boolean) | undefined;
+  private lastAppend: { firstIndex: number } | undefined;
 
-  constructor(confState: ConfState, private readonly faults: DiskFaults = {}) {
-    this.snapshotValue = { metadata: { index: 0, term: 0, confState }, data: new Uint8Array(0) };
+  constructor(confState?: ConfState, readonly faults: DiskFaults = {}) {
+    if (confState !== undefined) this.confState = confState;
   }
 
-  initialState(): { hardState: HardState; confState: ConfState } {
-    return { hardState: this.hardStateValue, confState: this.snapshotValue.metadata.confState };
+  lastIndex(): number {
+    return this.compactIndex + this.log.length;
   }
 
-  hardState(): HardState {
-    return this.hardStateValue;
+  lastTerm(): number {
+    return this.log.length === 0 ? this.compactTerm : (this.log[this.log.length - 1] as Entry).term;
   }
 
+  firstIndex(): number {
+    return this.compactIndex + 1;
+  }
+
+  /** The term at `index` if the log knows it (the compaction point or a live entry). */
+  termAt(index: number): number | undefined {
+    if (index === this.compactIndex) return this.compactTerm;
+    if (index < this.compactIndex || index > this.lastIndex()) return undefined;
+    return (this.log[index - this.compactIndex - 1] as Entry).term;
+  }
+
+  /** RaftStorage.term: as the real store answers it. */
+  term(index: number): number {
+    if (index < this.compactIndex) throw new RaftStorageError('COMPACTED', `entry ${index} is compacted (snapshot at ${this.compactIndex})`);
+    if (index > this.lastIndex()) throw new RaftStorageError('UNAVAILABLE', `entry ${index} is beyond the last index ${this.lastIndex()}`);
+    return this.termAt(index) as number;
+  }
+
+  /** RaftStorage.entries: [low, high), stopping before maxBytes (data plus the core's per-entry overhead), at least one. */
   entries(low: number, high: number, maxBytes: number): Entry[] {
-    if (low <= this.offsetIndex) throw new RaftStorageError('COMPACTED', `entries from ${low}: compacted up to ${this.offsetIndex}`);
-    if (high > this.lastIndex() + 1) throw new RaftStorageError('UNAVAILABLE', `entries up to ${high - 1}: last index is ${this.lastIndex()}`);
-    assert.ok(low <= high, `entries(${low}, ${high}): low > high`);
+    if (!Number.isSafeInteger(low) || !Number.isSafeInteger(high) || low > high) {
+      throw new StorageError('INVALID_ARGUMENT', `entries range [${low}, ${high}) is invalid`);
+    }
+    if (low <= this.compactIndex) throw new RaftStorageError('COMPACTED', `entry ${low} is compacted (snapshot at ${this.compactIndex})`);
+    if (high > this.lastIndex() + 1) throw new RaftStorageError('UNAVAILABLE', `entry ${high - 1} is beyond the last index ${this.lastIndex()}`);
     const result: Entry[] = [];
     let bytes = 0;
     for (let index = low; index < high; index++) {
-      const entry = this.log[index - this.offsetIndex - 1] as Entry;
-      bytes += entry.data.byteLength;
-      if (result.length > 0 && bytes > maxBytes) break;
+      const entry = this.log[index - this.compactIndex - 1] as Entry;
+      const entryBytes = entry.data.byteLength + entryOverheadBytes;
+      if (result.length > 0 && bytes + entryBytes > maxBytes) break;
+      bytes += entryBytes;
       result.push(entry);
     }
     return result;
   }
 
-  term(index: number): number {
-    if (index < this.offsetIndex) throw new RaftStorageError('COMPACTED', `term of ${index}: compacted up to ${this.offsetIndex}`);
-    if (index > this.lastIndex()) throw new RaftStorageError('UNAVAILABLE', `term of ${index}: last index is ${this.lastIndex()}`);
-    if (index === this.offsetIndex) return this.offsetTerm;
-    return (this.log[index - this.offsetIndex - 1] as Entry).term;
+  /** Appends one entry, replacing the suffix from its index (as the real log replays entry records). */
+  applyEntry(entry: Entry): void {
+    if (entry.index <= this.compactIndex) return;
+    assert.ok(entry.index <= this.lastIndex() + 1, `entry ${entry.index} leaves a gap after ${this.lastIndex()}`);
+    this.log.length = entry.index - this.compactIndex - 1;
+    this.log.push(entry);
   }
 
-  firstIndex(): number {
-    return this.offsetIndex + 1;
+  applyEntries(entries: readonly Entry[]): void {
+    const first = entries.find((entry) => entry.index > this.compactIndex);
+    if (first === undefined) return;
+    for (const entry of entries) this.applyEntry(entry);
+    this.lastAppend = { firstIndex: first.index };
   }
 
-  lastIndex(): number {
-    return this.offsetIndex + this.log.length;
+  applyHardState(hardState: HardState): void {
+    this.hardState = hardState;
+    this.hasHardState = true;
   }
 
-  /** The core's read: may answer SNAPSHOT_TEMPORARILY_UNAVAILABLE while `snapshotUnavailable` says so. */
-  snapshot(): Snapshot {
-    if (this.snapshotUnavailable?.() === true) throw new RaftStorageError('SNAPSHOT_TEMPORARILY_UNAVAILABLE', 'the snapshot is still being produced');
-    return this.snapshotValue;
+  applyConfState(confState: ConfState): void {
+    this.confState = confState;
   }
 
-  /** The simulator's own read of the latest snapshot (never unavailable). */
-  latestSnapshot(): Snapshot {
-    return this.snapshotValue;
+  applyCompact(index: number, term: number): void {
+    if (index <= this.compactIndex) return;
+    this.log = this.log.slice(index - this.compactIndex);
+    this.compactIndex = index;
+    this.compactTerm = term;
   }
 
-  /** Persist one Ready's durable parts, in the order a real disk must: snapshot, entries, hard state. */
-  persist(input: PersistInput): void {
-    if (input.snapshot !== undefined) this.applySnapshot(input.snapshot);
-    if (input.entries.length > 0) this.append(input.entries);
-    if (input.hardState !== undefined) this.hardStateValue = input.hardState;
-  }
-
-  /** Append, truncating any conflicting suffix. Entries at or below the compaction point are ignored. */
-  append(entries: readonly Entry[]): void {
-    const fresh = entries.filter((entry) => entry.index > this.offsetIndex);
-    if (fresh.length === 0) return;
-    const first = fresh[0] as Entry;
-    assert.ok(first.index <= this.lastIndex() + 1, `append at ${first.index} leaves a gap after ${this.lastIndex()}`);
-    fresh.forEach((entry, position) => assert.equal(entry.index, first.index + position, 'appended entries must be contiguous'));
-    this.log.length = first.index - this.offsetIndex - 1;
-    this.log.push(...fresh);
-    this.lastAppend = { firstIndex: first.index, count: fresh.length };
-  }
-
-  /** Replace the log with a snapshot received from the leader (ignored if older than ours). */
-  applySnapshot(snapshot: Snapshot): void {
-    const index = snapshot.metadata.index;
-    if (index <= this.snapshotValue.metadata.index) return;
-    // Like etcd's MemoryStorage: the log restarts after the snapshot (the core's own
-    // log does the same when it restores one).
+  /** A received snapshot replaces the whole log. */
+  applySnapshot(metadata: SnapshotMetadata): void {
     this.log = [];
-    this.snapshotValue = snapshot;
-    this.offsetIndex = index;
-    this.offsetTerm = snapshot.metadata.term;
+    this.compactIndex = metadata.index;
+    this.compactTerm = metadata.term;
+    this.confState = metadata.confState;
+    this.installedSnapshot = metadata;
     this.lastAppend = undefined;
   }
 
-  /** Record a snapshot the node took of its own state machine at `index` (<= applied, so <= commit). */
-  createSnapshot(index: number, confState: ConfState, data: Uint8Array): void {
-    assert.ok(index <= this.hardStateValue.commit, `snapshot at ${index} beyond commit ${this.hardStateValue.commit}`);
-    if (index <= this.snapshotValue.metadata.index) return;
-    this.snapshotValue = { metadata: { index, term: this.term(index), confState }, data };
+  /** For tests: persist a Ready's parts in the order a real disk must: snapshot, entries, hard state. */
+  persist(input: { readonly snapshot?: Snapshot; readonly entries: readonly Entry[]; readonly hardState?: HardState }): void {
+    if (input.snapshot !== undefined) this.applySnapshot(input.snapshot.metadata);
+    this.applyEntries(input.entries);
+    if (input.hardState !== undefined) this.applyHardState(input.hardState);
   }
 
-  /** Discard entries up to `index`, which the latest snapshot must cover. */
-  compact(index: number): void {
-    assert.ok(index <= this.snapshotValue.metadata.index, `compact to ${index} beyond snapshot ${this.snapshotValue.metadata.index}`);
-    if (index <= this.offsetIndex) return;
-    const term = this.term(index);
-    this.log = this.log.slice(index - this.offsetIndex);
-    this.offsetIndex = index;
-    this.offsetTerm = term;
-  }
-
-  /** The node crashed and restarts: apply the planted faults, if any. */
-  crash(): void {
-    if (this.faults.forgetVoteOnRestart === true) {
-      this.hardStateValue = { ...this.hardStateValue, vote: '' };
-    }
+  /**
+   * The node crashed: apply the planted faults, if any. A lost append never reaches below
+   * `appliedIndexMin` (the durable state machine's applied index: entries it applied were
+   * committed, and losing them would only make the core refuse to start).
+   */
+  crash(appliedIndexMin: number): void {
+    if (this.faults.forgetVoteOnRestart === true) this.hardState = { ...this.hardState, vote: '' };
     if (this.faults.loseLastAppendOnRestart === true && this.lastAppend !== undefined) {
-      // Lose the last append, but not what a snapshot already covers.
-      const keptLastIndex = Math.max(this.lastAppend.firstIndex - 1, this.snapshotValue.metadata.index);
-      this.log.length = Math.max(0, Math.min(this.log.length, keptLastIndex - this.offsetIndex));
+      const keptLastIndex = Math.max(this.lastAppend.firstIndex - 1, this.compactIndex, appliedIndexMin);
+      this.log.length = Math.max(0, Math.min(this.log.length, keptLastIndex - this.compactIndex));
       this.lastAppend = undefined;
-      // Keep the hard state self-consistent so the core does not reject it outright:
-      // the damage must be found by the checkers, not by a startup assertion.
-      const commit = Math.min(this.hardStateValue.commit, this.lastIndex());
-      this.hardStateValue = { ...this.hardStateValue, commit };
+      // Keep the hard state self-consistent so the core does not reject it outright: the
+      // damage must be found by the checkers, not by a start-up assertion.
+      this.hardState = { ...this.hardState, commit: Math.min(this.hardState.commit, this.lastIndex()) };
     }
   }
 

@@ -11,12 +11,21 @@
  * - leader-completeness: a new leader's log holds every entry committed in an earlier term.
  * - state-machine-safety: every node applies the same entry at each index.
  * - durable-state-monotonic: a node's persisted term and commit never go back.
- * - applied-beyond-commit: nothing is applied before its commit is persisted.
- * - membership-agreement (in simulation.ts): the core's membership at an index equals
- *   the one derived from the applied conf-change entries.
+ * - applied-beyond-commit: nothing is applied beyond the commit index its core knows (the
+ *   runtime saves the commit index lazily, so the persisted one may lag: see src/node).
+ * - membership-agreement (in simulation.ts): the membership a snapshot is labelled with
+ *   (the core's, as of its index) equals the one its data derived from the applied
+ *   conf-change entries.
+ * - snapshot-coverage (in simulation.ts): whenever a store opens or compacts, its log's
+ *   compacted prefix is covered by a snapshot it holds (stored or installed): otherwise
+ *   the node can no longer catch up a follower that needs that prefix.
+ * - runtime-fatal / runtime-exception: the runtime stopped on a broken invariant of its
+ *   own (onFatal), failed to start, or threw where nothing should.
+ * - request-unanswered: a client request waited far past its timeout (the runtime must
+ *   answer every request, if only with TIMEOUT).
  */
 import type { Entry, HardState } from '../../src/raft/types.js';
-import type { DurableTwin } from './durable-twin.js';
+import type { LogView } from './durable-twin.js';
 import { digestBytes } from './trace.js';
 
 export type InvariantName =
@@ -28,8 +37,12 @@ export type InvariantName =
   | 'durable-state-monotonic'
   | 'applied-beyond-commit'
   | 'membership-agreement'
+  | 'snapshot-coverage'
   | 'linearizability'
   | 'liveness'
+  | 'request-unanswered'
+  | 'runtime-fatal'
+  | 'runtime-exception'
   | 'core-exception';
 
 export class InvariantViolation extends Error {
@@ -37,6 +50,12 @@ export class InvariantViolation extends Error {
     super(`${invariant}: ${message}`);
     this.name = 'InvariantViolation';
   }
+}
+
+/** An error with the first lines of its stack, for a failure report. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}\n${(error.stack ?? '').split('\n').slice(1, 6).join('\n')}`;
+  return String(error);
 }
 
 interface CommittedEntry {
@@ -65,6 +84,11 @@ export class SafetyMonitor {
     if (existing !== nodeId) throw new InvariantViolation('election-safety', `two leaders in term ${term}: ${existing} and ${nodeId}`);
   }
 
+  /** The node seen leading `term`, if any. */
+  leaderOf(term: number): string | undefined {
+    return this.leaderByTerm.get(term);
+  }
+
   leaderCount(): number {
     return this.leaderByTerm.size;
   }
@@ -82,9 +106,9 @@ export class SafetyMonitor {
     this.observeVote(nodeId, next.term, next.vote);
   }
 
-  /** The runtime applies only what the persisted hard state says is committed. */
-  checkAppliedIsCommitted(nodeId: string, index: number, persistedCommit: number): void {
-    if (index > persistedCommit) throw new InvariantViolation('applied-beyond-commit', `${nodeId} is handed entry ${index} to apply, but its persisted commit is ${persistedCommit}`);
+  /** The runtime applies only what its core says is committed. */
+  checkAppliedIsCommitted(nodeId: string, index: number, commit: number): void {
+    if (index > commit) throw new InvariantViolation('applied-beyond-commit', `${nodeId} applies entry ${index}, but its core's commit index is ${commit}`);
   }
 
   private observeVote(nodeId: string, term: number, vote: string): void {
@@ -156,11 +180,12 @@ export class SafetyMonitor {
   }
 
   /**
-   * `nodeId` just became leader of `term`; its (fully persisted) log must hold every entry
+   * `nodeId` leads `term` and has persisted its first entry of that term (so its durable
+   * log holds everything its core's log held when it won); that log must hold every entry
    * committed in an earlier term (Raft's leader completeness: a leader of an older term,
    * elected late on a delayed vote, need not hold entries committed in newer terms).
    */
-  checkLeaderCompleteness(nodeId: string, term: number, log: DurableTwin): void {
+  checkLeaderCompleteness(nodeId: string, term: number, log: LogView): void {
     let requiredIndexMax = 0;
     for (let index = 1; index <= this.commitObservedMax; index++) {
       if ((this.commitTerms[index] ?? Infinity) < term) requiredIndexMax = index;

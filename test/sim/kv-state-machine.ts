@@ -1,8 +1,9 @@
 /**
  * The simulated nodes' replicated state machine: a string key-value map with put and
- * append, and the membership as of the last applied entry (needed to label the
- * snapshots the node takes). Apply is deterministic: the same entries give the same
- * map and the same fingerprint on every node.
+ * append, and the membership as of the last applied entry (so a snapshot's data carries
+ * the membership its entries made, which the simulator compares with the membership the
+ * runtime labels the snapshot with). Apply is deterministic: the same entries give the
+ * same map and the same fingerprint on every node.
  */
 import assert from 'node:assert/strict';
 import type { ConfChange, ConfState, Entry } from '../../src/raft/types.js';
@@ -117,6 +118,13 @@ export class KvStateMachine {
     this.confStateValue = parsed.confState;
     this.appliedIndexValue = index;
     this.appliedTermValue = term;
+  }
+
+  /** Replace the whole state with a snapshot's, whose data names its own index and term. */
+  restoreFrom(data: Uint8Array): { readonly index: number; readonly term: number } {
+    const { index, term } = JSON.parse(decoder.decode(data)) as { index: number; term: number };
+    this.restore(data, index, term);
+    return { index, term };
   }
 
   /** A digest of the whole state (keys, values, membership, applied index). */

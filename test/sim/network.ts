@@ -1,6 +1,6 @@
 /**
- * The simulated network: every message sent is delayed by a random number of steps
- * (so messages reorder), and may be dropped or duplicated. Links can be cut one way or
+ * The simulated network: every message sent is delayed by a random number of virtual
+ * milliseconds (so messages reorder), and may be dropped or duplicated. Links can be cut one way or
  * both ways to make partitions (majority/minority, one-way, bridge); a message on a cut
  * link is lost, whether the cut came before it was sent or while it was in flight.
  * In-flight messages are bounded; past the bound new messages are dropped, as a full
@@ -12,21 +12,21 @@ import type { Prng } from './prng.js';
 export interface NetworkConfig {
   readonly dropProbability: number;
   readonly duplicateProbability: number;
-  readonly delayStepsMin: number;
-  readonly delayStepsMax: number;
-  /** Some messages take much longer (a slow path), up to longDelayStepsMax. */
+  readonly delayMsMin: number;
+  readonly delayMsMax: number;
+  /** Some messages take much longer (a slow path), up to longDelayMsMax. */
   readonly longDelayProbability: number;
-  readonly longDelayStepsMax: number;
+  readonly longDelayMsMax: number;
   readonly inFlightMessagesMax: number;
 }
 
 export const defaultNetworkConfig: NetworkConfig = {
   dropProbability: 0.02,
   duplicateProbability: 0.01,
-  delayStepsMin: 1,
-  delayStepsMax: 4,
+  delayMsMin: 1,
+  delayMsMax: 4,
   longDelayProbability: 0.02,
-  longDelayStepsMax: 40,
+  longDelayMsMax: 40,
   inFlightMessagesMax: 20_000,
 };
 
@@ -86,6 +86,20 @@ export class SimulatedNetwork<Message> {
   /** Remove and return every message due at or before `now`, in delivery order. */
   deliverDue(now: number): Delivery<Message>[] {
     const due: Delivery<Message>[] = [];
+    for (let next = this.deliverNextDue(now); next !== undefined; next = this.deliverNextDue(now)) due.push(next);
+    return due;
+  }
+
+  /** When the next message in flight arrives (or is lost on a cut link); undefined when none is in flight. */
+  nextDueAt(): number | undefined {
+    return this.heap[0]?.deliverAt;
+  }
+
+  /**
+   * The next message due at or before `now`, in delivery order; undefined when none is
+   * due. A message due on a cut link is lost (reported through onDrop) and skipped.
+   */
+  deliverNextDue(now: number): Delivery<Message> | undefined {
     while (this.heap.length > 0 && (this.heap[0] as InFlight<Message>).deliverAt <= now) {
       const next = this.pop();
       if (this.isCut(next.from, next.to)) {
@@ -93,9 +107,22 @@ export class SimulatedNetwork<Message> {
         continue;
       }
       this.counters.delivered++;
-      due.push({ from: next.from, to: next.to, message: next.message, sentAt: next.sentAt });
+      return { from: next.from, to: next.to, message: next.message, sentAt: next.sentAt };
     }
-    return due;
+    return undefined;
+  }
+
+  /** A delay as one message would get (for transfers that do not go through the queue). */
+  drawDelayMs(): number {
+    const long = this.prng.chance(this.config.longDelayProbability);
+    return long
+      ? this.prng.nextIntBetween(this.config.delayMsMax, this.config.longDelayMsMax)
+      : this.prng.nextIntBetween(this.config.delayMsMin, this.config.delayMsMax);
+  }
+
+  /** A random loss, as `send` would decide it (for transfers that do not go through the queue). */
+  drawDrop(): boolean {
+    return this.prng.chance(this.config.dropProbability);
   }
 
   /** Drop every message in flight to `nodeId` (its process died: sockets reset). */
@@ -153,11 +180,7 @@ export class SimulatedNetwork<Message> {
 
   private enqueue(delivery: Delivery<Message>, now: number): void {
     if (this.heap.length >= this.config.inFlightMessagesMax) return this.drop(delivery, 'overflow');
-    const long = this.prng.chance(this.config.longDelayProbability);
-    const delaySteps = long
-      ? this.prng.nextIntBetween(this.config.delayStepsMax, this.config.longDelayStepsMax)
-      : this.prng.nextIntBetween(this.config.delayStepsMin, this.config.delayStepsMax);
-    this.push({ ...delivery, deliverAt: now + delaySteps, sequence: this.sequence++ });
+    this.push({ ...delivery, deliverAt: now + this.drawDelayMs(), sequence: this.sequence++ });
   }
 
   private drop(delivery: Delivery<Message>, reason: DropReason): void {
@@ -216,9 +239,9 @@ export function validateNetworkConfig(config: NetworkConfig): NetworkConfig {
     const value = config[name];
     if (!(value >= 0 && value <= 1)) throw new RangeError(`network ${name} must be in [0, 1], got ${value}`);
   }
-  if (!(Number.isInteger(config.delayStepsMin) && config.delayStepsMin >= 1)) throw new RangeError(`network delayStepsMin must be an integer >= 1, got ${config.delayStepsMin}`);
-  if (!(Number.isInteger(config.delayStepsMax) && config.delayStepsMax >= config.delayStepsMin)) throw new RangeError(`network delayStepsMax must be an integer >= delayStepsMin, got ${config.delayStepsMax}`);
-  if (!(Number.isInteger(config.longDelayStepsMax) && config.longDelayStepsMax >= config.delayStepsMax)) throw new RangeError(`network longDelayStepsMax must be an integer >= delayStepsMax, got ${config.longDelayStepsMax}`);
+  if (!(Number.isInteger(config.delayMsMin) && config.delayMsMin >= 1)) throw new RangeError(`network delayMsMin must be an integer >= 1, got ${config.delayMsMin}`);
+  if (!(Number.isInteger(config.delayMsMax) && config.delayMsMax >= config.delayMsMin)) throw new RangeError(`network delayMsMax must be an integer >= delayMsMin, got ${config.delayMsMax}`);
+  if (!(Number.isInteger(config.longDelayMsMax) && config.longDelayMsMax >= config.delayMsMax)) throw new RangeError(`network longDelayMsMax must be an integer >= delayMsMax, got ${config.longDelayMsMax}`);
   if (!(Number.isInteger(config.inFlightMessagesMax) && config.inFlightMessagesMax >= 1)) throw new RangeError(`network inFlightMessagesMax must be an integer >= 1, got ${config.inFlightMessagesMax}`);
   return config;
 }

@@ -1,10 +1,12 @@
 /**
- * Bugs planted on purpose, outside src/raft, to show that each checker can fail: a disk
- * that forgets the vote on restart, a disk that acknowledges an append and then loses
- * it in a crash, a network that replays old vote grants relabelled with the
- * candidate's newer term, and a read path that answers from local state without
- * ReadIndex. Each names the checker that must catch it. The scenario overrides make
- * the planted fault's trigger common (frequent short crashes, no pre-vote).
+ * Bugs planted on purpose, outside src/, to show that each checker can fail: a disk that
+ * forgets the vote on restart, a disk that acknowledges an append and then loses it in a
+ * crash, a store that discards snapshots beyond its lazily saved commit index at open (a
+ * real bug the store had: fixed in bb86da3), a network that replays old vote grants
+ * relabelled with the candidate's newer term, a read path that answers from local state
+ * without the read barrier, and state machines that diverge. Each names the checker that
+ * must catch it. The scenario overrides make the planted fault's trigger common (frequent
+ * short crashes, no pre-vote, small snapshot thresholds).
  */
 import type { InvariantName } from './invariants.js';
 import type { SimulationOptions } from './simulation.js';
@@ -30,16 +32,28 @@ export const plantedBugs: readonly PlantedBug[] = [
   {
     name: 'lose-last-append',
     description: 'the durable twin acknowledges an append, then loses it in a crash',
-    // The state machine is volatile here: a durable one would hold entries past the lost
-    // log tail, which the core refuses at startup rather than letting a checker see.
-    options: { plantedDiskFaults: { loseLastAppendOnRestart: true }, scenarioOverrides: { crashProbabilityPerTick: 0.1, downTicksMax: 5, durableStateMachine: false } },
+    // Never below what the node's database applied (that only makes the core refuse to start).
+    options: { plantedDiskFaults: { loseLastAppendOnRestart: true }, scenarioOverrides: { crashProbabilityPerTick: 0.2, downTicksMax: 3, gracefulStopProbability: 0, diskLatencyMsMax: 12 } },
     caughtBy: 'leader-completeness',
     alsoCaughtBy: ['state-machine-safety', 'log-matching', 'linearizability', 'liveness', 'durable-state-monotonic', 'applied-beyond-commit'],
   },
   {
+    name: 'discard-snapshots-beyond-commit',
+    description: 'at open, the store discards snapshots newer than its lazily saved commit index, though the log reaches them (the bug fixed in bb86da3)',
+    // Snapshots often and trailing entries kept (with none kept, the compaction point covers
+    // the snapshot and the old rule kept it too); crashes often.
+    options: {
+      plantedDiskFaults: { discardSnapshotsBeyondCommit: true },
+      scenarioOverrides: { crashProbabilityPerTick: 0.05, gracefulStopProbability: 0, snapshotThresholdEntries: 5, snapshotTrailingEntries: 3, snapshotIntervalMs: 10 },
+    },
+    caughtBy: 'snapshot-coverage',
+    alsoCaughtBy: ['liveness'],
+  },
+  {
     name: 'replay-vote-grant',
     description: 'the network replays old vote grants with the term rewritten to the candidate\'s new term',
-    options: { plantedNetworkFault: 'replay-vote-grant-with-new-term', scenarioOverrides: { preVote: false } },
+    // Without check-quorum a node that heard from a leader recently still answers vote requests.
+    options: { plantedNetworkFault: 'replay-vote-grant-with-new-term', scenarioOverrides: { preVote: false, checkQuorum: false, readOnly: 'safe' } },
     caughtBy: 'election-safety',
     alsoCaughtBy: ['leader-completeness', 'state-machine-safety', 'log-matching', 'linearizability'],
   },

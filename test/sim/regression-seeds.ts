@@ -1,7 +1,12 @@
 /**
  * Seeds that once exposed a bug (see FINDINGS.md). Each replays exactly; the test
  * requires every one to pass now. Add a seed here when its finding is fixed.
+ *
+ * Open findings are seeds that still fail, with the invariant they fail: the batch test
+ * accepts exactly that failure on exactly that seed, and another test requires it to
+ * still reproduce (so a fix shows: then move the seed to `regressionSeeds`).
  */
+import type { InvariantName } from './invariants.js';
 import type { Scenario } from './scenario.js';
 
 export interface RegressionSeed {
@@ -27,3 +32,31 @@ export const regressionSeeds: readonly RegressionSeed[] = [
     note: 'a false alarm of the simulator\'s own leader-completeness check: a leader of an older term, elected late on a delayed vote, need not hold entries committed in a newer term',
   },
 ];
+
+export interface OpenFinding {
+  readonly seed: number;
+  readonly invariant: InvariantName;
+  /** The entry in FINDINGS.md. */
+  readonly finding: string;
+  readonly note: string;
+}
+
+export const openFindings: readonly OpenFinding[] = [
+  {
+    seed: 4891,
+    invariant: 'liveness',
+    finding: 'R1',
+    note: 'a member that missed the conf change adding the current leader has no address for it and never catches up',
+  },
+  {
+    seed: 4859,
+    invariant: 'snapshot-coverage',
+    finding: 'R2',
+    note: 'snapshot retention evicted the snapshots covering the log for received ones; after a crash the store has none',
+  },
+];
+
+/** The open finding a failure is, if it is one (same seed, same invariant). */
+export function openFindingFor(seed: number, invariant: string | undefined): OpenFinding | undefined {
+  return openFindings.find((finding) => finding.seed === seed && finding.invariant === invariant);
+}

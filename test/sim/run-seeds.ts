@@ -16,32 +16,36 @@ export interface BatchSummary {
   readonly failures: SimulationResult[];
   /** How many seeds exercised each feature at least once: proof the batch is not trivially calm. */
   readonly seedsWith: Record<string, number>;
+  /** How many seeds logged each runtime event at least once: which runtime paths the batch took. */
+  readonly seedsWithRuntimeEvent: Record<string, number>;
   readonly linearizabilityUnknown: number;
   /** The most nodes any one seed added through membership changes. */
   readonly nodesAddedMax: number;
 }
 
-export function runSeeds(
+export async function runSeeds(
   startSeed: number,
   seedCount: number,
   options: Omit<SimulationOptions, 'seed' | 'clusterSize'> = {},
   onResult?: (result: SimulationResult) => void,
-): BatchSummary {
+): Promise<BatchSummary> {
   const failures: SimulationResult[] = [];
   const seedsWith: Record<string, number> = {};
+  const seedsWithRuntimeEvent: Record<string, number> = {};
   let linearizabilityUnknown = 0;
   let nodesAddedMax = 0;
   for (let seed = startSeed; seed < startSeed + seedCount; seed++) {
-    const result = runSimulation({ ...options, seed, clusterSize: clusterSizeForSeed(seed) });
+    const result = await runSimulation({ ...options, seed, clusterSize: clusterSizeForSeed(seed) });
     if (!result.passed) failures.push(result);
     if (result.stats.linearizability === 'unknown') linearizabilityUnknown++;
     nodesAddedMax = Math.max(nodesAddedMax, result.stats.nodesAdded);
     for (const [name, value] of Object.entries(result.stats)) {
       if (typeof value === 'number' && value > 0) seedsWith[name] = (seedsWith[name] ?? 0) + 1;
     }
+    for (const event of Object.keys(result.stats.runtimeEvents)) seedsWithRuntimeEvent[event] = (seedsWithRuntimeEvent[event] ?? 0) + 1;
     onResult?.(result);
   }
-  return { seedCount, failures, seedsWith, linearizabilityUnknown, nodesAddedMax };
+  return { seedCount, failures, seedsWith, seedsWithRuntimeEvent, linearizabilityUnknown, nodesAddedMax };
 }
 
 /** `replayArguments`: extra CLI flags needed to replay (e.g. the planted bug). */

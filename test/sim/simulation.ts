@@ -1,37 +1,49 @@
 /**
- * The deterministic cluster simulator. One seed drives everything: a cluster of Raft
- * cores (src/raft) in one process, a network that delays, drops, duplicates and
- * reorders messages and makes partitions, crashes and restarts from durable twins,
- * snapshots and compaction, membership changes, leadership transfers, and clients
- * doing writes and linearizable reads. Time is discrete (ticks, each split into
- * `stepsPerTick` steps for message delivery); nothing reads the real clock.
+ * The deterministic cluster simulator. One seed drives a cluster of real node runtimes
+ * (src/node `NodeRuntime`, with the real Raft core) in one process, as TigerBeetle's
+ * simulator runs its real replica code: time, disk and network are twins of the
+ * runtime's ports (sim-clock.ts, storage-twin.ts, state-machine-twin.ts,
+ * transport-twin.ts), and nothing reads the real clock or touches a real file.
  *
- * A run has two phases: `chaosTicks` of faults, then the faults heal and the cluster
- * must elect a leader and commit a proposal on every member within `livenessTicksMax`.
- * Safety invariants are checked as the run goes (see invariants.ts), the client
- * history's linearizability at the end.
+ * The event loop: drain the queued setImmediate callbacks (each followed by every promise
+ * continuation it caused, through one real event-loop turn), then run the next event — a
+ * timer (a node's tick, a timeout, a disk completion, the simulator's own fault injection
+ * and clients) or a message delivery — by virtual time, ties broken by the seed.
+ *
+ * A run has two phases: `chaosTicks` of faults, then the faults heal and the cluster must
+ * elect a leader and apply a probe write on every member within `livenessTicksMax`.
+ * Safety invariants are checked as the run goes (invariants.ts), the client history's
+ * linearizability at the end.
  */
-import type { Message, Ready } from '../../src/raft/index.js';
+import type { ConfState, Entry, NodeId } from '../../src/raft/types.js';
+import type { NodeLogger } from '../../src/node/logger.js';
+import { resolveNodeConfig } from '../../src/node/config.js';
+import { isEnvironmentalFailure } from '../../src/node/runtime.js';
+import type { StoredSnapshot } from '../../src/node/ports.js';
 import { SimulatedClients } from './clients.js';
-import type { ConfChange, ConfState } from '../../src/raft/types.js';
-import { DurableTwin, type DiskFaults } from './durable-twin.js';
+import type { DiskFaults } from './durable-twin.js';
+import { addedNodesMax, FaultInjector, type Cluster } from './faults.js';
 import { HistoryRecorder } from './history.js';
-import { InvariantViolation, SafetyMonitor, type InvariantName } from './invariants.js';
+import { describeError, InvariantViolation, SafetyMonitor, type InvariantName } from './invariants.js';
 import { kvModel, type KvInput, type KvOutput } from './kv-model.js';
-import { encodeKvCommand, KvStateMachine, type StateMachineFault } from './kv-state-machine.js';
+import { encodeKvCommand, type AppliedEntry, type StateMachineFault } from './kv-state-machine.js';
 import { checkHistory, type CheckOutcome } from './linearizability.js';
-import { SimulatedNetwork, type Delivery, type DropReason } from './network.js';
 import { Prng } from './prng.js';
-import { drawScenario, type Scenario } from './scenario.js';
-import { describeError, SimNode, type CoreSettings } from './sim-node.js';
+import { drawScenario, simulatorTickMs, type Scenario } from './scenario.js';
+import { SimulatedClock } from './sim-clock.js';
+import { SimHost, type CoreOverrides, type HostWorld, type SimProcess } from './sim-host.js';
+import type { ApplyObserver } from './state-machine-twin.js';
+import type { StorageObserver } from './storage-twin.js';
 import { Trace } from './trace.js';
+import { apiAddressOf, raftAddressOf, SimulatedTransports } from './transport-twin.js';
+
+export { addedNodesMax } from './faults.js';
 
 export interface SimulationOptions {
   readonly seed: number;
   readonly clusterSize: number;
   readonly chaosTicks?: number;
   readonly livenessTicksMax?: number;
-  readonly stepsPerTick?: number;
   readonly clientCount?: number;
   readonly keyCount?: number;
   readonly traceTailLinesMax?: number;
@@ -55,10 +67,17 @@ export interface SimulationStats {
   messagesDelivered: number;
   messagesDropped: number;
   crashes: number;
+  gracefulStops: number;
+  restarts: number;
+  /** Restarts over a log already compacted behind a snapshot. */
+  restartsAfterCompaction: number;
   partitions: number;
   leadersElected: number;
+  snapshotsTaken: number;
   snapshotsSent: number;
   snapshotsInstalled: number;
+  compactions: number;
+  runtimeHalts: number;
   membershipChangesApplied: number;
   transfersRequested: number;
   operationsOk: number;
@@ -71,6 +90,8 @@ export interface SimulationStats {
   nodesAdded: number;
   /** Why operations failed or ended unknown, counted by reason (numbers masked). */
   unsuccessfulOperationReasons: Record<string, number>;
+  /** The runtimes' own log events (info, warn, error) by name: which runtime paths the seed took. */
+  runtimeEvents: Record<string, number>;
 }
 
 export interface SimulationResult {
@@ -84,79 +105,135 @@ export interface SimulationResult {
   readonly scenario: Scenario;
 }
 
-interface Envelope {
-  readonly message: Message;
-  readonly senderIncarnation: number;
+/** Immediates one drain runs at most: a runaway loop of turns fails the seed instead of hanging it. */
+const immediatesPerDrainMax = 100_000;
+/** A request unanswered after this many of its timeouts is a runtime bug (each wait has its own timeout). */
+const unansweredTimeoutsMax = 5;
+
+/**
+ * Resolves once every promise continuation queued so far, and every one those queue, has
+ * run: Node runs a nextTick callback only after V8 has drained the whole microtask queue.
+ * (Cheaper than a real setImmediate turn, which also polls for I/O; nothing in the
+ * simulated world does real I/O or uses real timers, so there is nothing to poll for.)
+ */
+function settleContinuations(): Promise<void> {
+  return new Promise((resolve) => process.nextTick(resolve));
 }
 
-const decoder = new TextDecoder();
-/** Nodes ever created in one run, beyond the initial cluster. */
-export const addedNodesMax = 4;
-const votersMax = 7;
-/** Ready rounds handled per node per step; the rest waits for the next step. */
-const readyRoundsPerStepMax = 16;
+/** A real event-loop turn (between seeds, so the process's own I/O, e.g. the test runner's, gets its turn). */
+function realTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
-export function runSimulation(options: SimulationOptions): SimulationResult {
+export function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
   return new Simulation(options).run();
 }
 
-export class Simulation {
-  private readonly chaosTicks: number;
-  private readonly livenessTicksMax: number;
-  private readonly stepsPerTick: number;
-  private readonly scenario: Scenario;
-  private readonly settings: CoreSettings;
-  private readonly faultPrng: Prng;
-  private readonly nodePrngSource: Prng;
-  private readonly network: SimulatedNetwork<Envelope>;
-  private readonly trace: Trace;
+export class Simulation implements Cluster {
+  readonly scenario: Scenario;
+  readonly trace: Trace;
+  readonly stats: SimulationStats = emptyStats();
+  readonly hosts = new Map<NodeId, SimHost>();
+  readonly clients: SimulatedClients;
+  readonly world: HostWorld;
+  readonly clusterSize: number;
+  tick = 0;
+  private readonly clock = new SimulatedClock();
+  private readonly transports: SimulatedTransports;
   private readonly monitor = new SafetyMonitor();
   private readonly history = new HistoryRecorder<KvInput, KvOutput>();
-  private readonly nodes = new Map<string, SimNode>();
-  private readonly clients: SimulatedClients;
-  private readonly stats: SimulationStats;
-  private nextNodeNumber: number;
-  private tick = 0;
-  private step = 0;
-  private partitionHealTick: number | undefined;
-  private probe: { index: number; requestId: string; nodeId: string } | undefined;
+  private readonly faults: FaultInjector;
+  readonly chaosTicks: number;
+  private readonly livenessTicksMax: number;
+  private readonly nodePrngSource: Prng;
+  private readonly tiePrng: Prng;
+  private failure: Error | undefined;
+  private readonly founders = new Map<NodeId, { raftAddress: string; apiAddress: string }>();
+  private readonly checkedLeaderTerms = new Set<string>();
+  private readonly lastRoles = new Map<SimProcess, string>();
+  private probe: { requestId: string; index: number | undefined; process: SimProcess } | undefined;
   private probeCount = 0;
   private livenessReached = false;
-  private readonly recordedVoteGrants = new Map<string, Map<string, Message>>();
 
   constructor(private readonly options: SimulationOptions) {
     if (![3, 5, 7].includes(options.clusterSize)) throw new RangeError(`clusterSize must be 3, 5 or 7, got ${options.clusterSize}`);
+    this.clusterSize = options.clusterSize;
     this.chaosTicks = options.chaosTicks ?? 500;
     this.livenessTicksMax = options.livenessTicksMax ?? 400;
-    this.stepsPerTick = options.stepsPerTick ?? 10;
     const root = new Prng(options.seed);
     this.scenario = { ...drawScenario(root.fork()), ...options.scenarioOverrides };
-    this.faultPrng = root.fork();
+    const faultPrng = root.fork();
     const clientPrng = root.fork();
     this.nodePrngSource = root.fork();
-    this.network = new SimulatedNetwork<Envelope>(root.fork(), this.scenario.network, (delivery, reason) => this.onDrop(delivery, reason));
+    this.tiePrng = root.fork();
+    const diskPrng = root.fork();
+    const criticalPrng = root.fork();
     this.trace = new Trace(options.traceTailLinesMax ?? 80, options.traceSink);
-    this.settings = coreSettings(this.scenario);
-    this.stats = emptyStats();
-    this.nextNodeNumber = options.clusterSize + 1;
+    this.transports = new SimulatedTransports({
+      clock: this.clock, networkPrng: root.fork(), networkConfig: this.scenario.network, faultPrng,
+      reportUnreachableProbability: this.scenario.reportUnreachableProbability,
+      endpointOf: (id) => this.hosts.get(id)?.process,
+      onDelivered: (message) => this.trace.record(this.nowMs(), 'deliver', message.type, message.from, message.to, message.term, message.index,
+        message.logTerm, message.commit, message.entries.length, message.reject),
+      onSnapshotTransfer: (from, to, outcome) => {
+        if (outcome === 'sent') this.stats.snapshotsSent++;
+        this.trace.record(this.nowMs(), `snapshot-${outcome}`, from, to);
+      },
+      ...(options.plantedNetworkFault === undefined ? {} : { plantedNetworkFault: options.plantedNetworkFault }),
+    });
+    this.world = this.createWorld(diskPrng);
+    this.faults = new FaultInjector(this, faultPrng, criticalPrng);
     this.clients = new SimulatedClients({
-      nodes: this.nodes, history: this.history, trace: this.trace, prng: clientPrng, scenario: this.scenario,
+      hosts: this.hosts, history: this.history, trace: this.trace, prng: clientPrng, scenario: this.scenario,
       clientCount: options.clientCount ?? 4, keyCount: options.keyCount ?? 3, plantedReadFault: options.plantedReadFault,
-      unsuccessfulOperationReasons: this.stats.unsuccessfulOperationReasons, now: () => ({ tick: this.tick, step: this.step }),
+      unsuccessfulOperationReasons: this.stats.unsuccessfulOperationReasons, nowMs: () => this.nowMs(),
     });
   }
 
-  run(): SimulationResult {
+  private createWorld(diskPrng: Prng): HostWorld {
+    const scenario = this.scenario;
+    const inChaos = (): boolean => this.tick < this.chaosTicks;
+    const coreOverrides: CoreOverrides = {
+      preVote: scenario.preVote, checkQuorum: scenario.checkQuorum, readOnly: scenario.readOnly, leaseDriftTicks: scenario.leaseDriftTicks,
+      messageBytesMax: scenario.messageBytesMax, inflightMessageCountMax: scenario.inflightMessageCountMax,
+      inflightBytesMax: scenario.inflightBytesMax, uncommittedEntriesBytesMax: scenario.uncommittedEntriesBytesMax, pendingReadCountMax: scenario.pendingReadCountMax,
+    };
+    const latencyMs = (): number => diskPrng.nextIntBetween(0, scenario.diskLatencyMsMax);
+    const inFlightWriteLands = (): boolean => diskPrng.chance(scenario.inFlightWriteLandsProbability);
+    return {
+      clock: this.clock,
+      transports: this.transports,
+      coreOverrides,
+      diskBehaviour: { latencyMs, inFlightWriteLands, diskFull: () => inChaos() && diskPrng.chance(scenario.diskFullProbability) },
+      stateMachineBehaviour: { latencyMs, inFlightWriteLands, applyHalts: () => inChaos() && diskPrng.chance(scenario.applyHaltProbability) },
+      observersFor: (nodeId) => this.observersFor(nodeId),
+      loggerFor: (nodeId) => this.loggerFor(nodeId),
+      onFatal: (nodeId, error) => this.fail(asViolation(error, 'runtime-fatal', `${nodeId}: `)),
+    };
+  }
+
+  nowMs(): number {
+    return this.clock.nowMs;
+  }
+
+  async run(): Promise<SimulationResult> {
     let violation: SimulationResult['violation'];
+    const onUnhandled = (reason: unknown): void => this.fail(asViolation(reason, 'runtime-exception', 'unhandled rejection: '));
+    process.on('unhandledRejection', onUnhandled);
     try {
       this.bootstrap();
-      this.runTicks();
+      await this.runEvents();
       this.finalChecks();
     } catch (error) {
       violation = error instanceof InvariantViolation
         ? { invariant: error.invariant, message: error.message, tick: this.tick }
         : { invariant: 'simulator-error', message: describeError(error), tick: this.tick };
-      this.trace.record(this.step, 'VIOLATION', violation.invariant);
+      this.trace.record(this.nowMs(), 'VIOLATION', violation.invariant);
+    } finally {
+      for (const host of this.hosts.values()) if (host.process !== undefined) host.process.life.alive = false;
+      // Let what the last event started settle before the listener goes (nothing runs on: every process is dead).
+      await realTurn();
+      process.off('unhandledRejection', onUnhandled);
     }
     this.collectStats();
     return {
@@ -171,491 +248,320 @@ export class Simulation {
     };
   }
 
+  /** Records the first failure seen away from the event loop (inside a runtime, in a promise); the loop throws it. */
+  private fail(error: Error): void {
+    this.failure ??= error;
+  }
+
+  spawn(task: Promise<void>, what: string): void {
+    task.catch((error: unknown) => this.fail(asViolation(error, 'runtime-fatal', `${what} failed: `)));
+  }
+
   // --- setup -----------------------------------------------------------------------
 
   private bootstrap(): void {
-    const voters = Array.from({ length: this.options.clusterSize }, (_, position) => `n${position + 1}`);
-    const confState = { voters, learners: [] };
-    // Bootstrap from a snapshot at index 1: every member starts from the same membership,
-    // and a node added later always receives a snapshot (entry 1 is never in any log).
-    const bootstrapMachine = new KvStateMachine(confState, () => { throw new Error('no conf changes at bootstrap'); }, 1, 1);
-    for (const id of voters) {
-      const twin = new DurableTwin(confState, this.options.plantedDiskFaults);
-      twin.persist({ snapshot: { metadata: { index: 1, term: 1, confState }, data: bootstrapMachine.snapshotData() }, entries: [], hardState: { term: 1, vote: '', commit: 1 } });
-      this.addNode(id, twin);
-    }
-    this.trace.record(0, 'bootstrap', `size=${voters.length}`, `election=${this.scenario.electionTicks}`, `heartbeat=${this.scenario.heartbeatTicks}`,
-      `preVote=${this.scenario.preVote}`, `checkQuorum=${this.scenario.checkQuorum}`, `readOnly=${this.scenario.readOnly}`);
+    const ids = Array.from({ length: this.clusterSize }, (_, position) => `n${position + 1}`);
+    for (const id of ids) this.founders.set(id, { raftAddress: raftAddressOf(id), apiAddress: apiAddressOf(id) });
+    const { heartbeatMs, electionTimeoutMs, snapshotThresholdEntries, snapshotTrailingEntries } = this.scenario;
+    this.trace.record(0, 'bootstrap', `size=${ids.length}`, `heartbeat=${heartbeatMs}`, `election=${electionTimeoutMs}`,
+      `snapshot=${snapshotThresholdEntries}/${snapshotTrailingEntries}`, `preVote=${this.scenario.preVote}`, `checkQuorum=${this.scenario.checkQuorum}`,
+      `readOnly=${this.scenario.readOnly}`);
+    for (const id of ids) this.startProcess(this.addHost(id));
+    this.clock.scheduleInterval(simulatorTickMs, () => this.onSimulatorTick());
   }
 
-  private addNode(id: string, twin: DurableTwin): SimNode {
+  addHost(id: NodeId): SimHost {
     const nodePrng = this.nodePrngSource.fork();
+    const scenario = this.scenario;
+    const config = resolveNodeConfig({
+      nodeId: id, raftAdvertisedAddress: raftAddressOf(id), apiAdvertisedAddress: apiAddressOf(id), dataDirectory: `/${id}`,
+      heartbeatMs: scenario.heartbeatMs, electionTimeoutMs: scenario.electionTimeoutMs,
+      snapshotThresholdEntries: scenario.snapshotThresholdEntries, snapshotIntervalMs: scenario.snapshotIntervalMs,
+      snapshotTrailingEntries: scenario.snapshotTrailingEntries, haltRetryIntervalMs: 20, shutdownTransferTimeoutMs: 4 * scenario.electionTimeoutMs,
+    });
+    const drift = scenario.clockDriftPeriodTicks === 0 ? 'none' : nodePrng.pick(['none', 'slow', 'fast'] as const);
+    const rate = drift === 'none' ? 1 : drift === 'fast' ? 1 + 1 / scenario.clockDriftPeriodTicks : 1 - 1 / scenario.clockDriftPeriodTicks;
+    const nodeClock = { epochOffsetMs: nodePrng.nextIntBetween(-5000, 5000), rate };
     // The planted state-machine bug affects one node only (n1), so replicas diverge.
-    const fault = id === 'n1' ? this.options.plantedStateMachineFault : undefined;
-    const node = new SimNode(id, twin, nodePrng.nextInt(this.stepsPerTick), () => nodePrng.nextFloat(), this.scenario.durableStateMachine, fault);
-    node.clockDrift = this.scenario.clockDriftPeriodTicks === 0 ? 'none' : nodePrng.pick(['none', 'slow', 'fast'] as const);
-    const unavailable = this.scenario.snapshotUnavailableProbability;
-    twin.snapshotUnavailable = unavailable > 0 ? () => this.tick < this.chaosTicks && this.faultPrng.chance(unavailable) : undefined;
-    this.nodes.set(id, node);
-    node.start(this.settings);
-    return node;
-  }
-
-  // --- the main loop -----------------------------------------------------------------
-
-  private runTicks(): void {
-    const lastTick = this.chaosTicks + this.livenessTicksMax;
-    for (this.tick = 0; this.tick < lastTick && !this.livenessReached; this.tick++) {
-      if (this.tick === this.chaosTicks) this.healEverything();
-      for (let subStep = 0; subStep < this.stepsPerTick; subStep++) {
-        this.step = this.tick * this.stepsPerTick + subStep;
-        this.deliverMessages();
-        this.tickClocks(subStep);
-        if (subStep === 0) this.tickActions();
-        this.processReadies();
-      }
-    }
-    if (!this.livenessReached) throw new InvariantViolation('liveness', `no proposal committed on every member within ${this.livenessTicksMax} ticks of healing: ${this.describeCluster()}`);
-  }
-
-  private tickActions(): void {
-    if (this.findLeader() === undefined) this.stats.ticksWithoutLeader++;
-    if (this.tick < this.chaosTicks) this.injectFaults();
-    this.restartAndRetire();
-    this.clients.expire();
-    this.clients.startOperations();
-    if (this.tick >= this.chaosTicks) this.checkLiveness();
-  }
-
-  private deliverMessages(): void {
-    for (const delivery of this.network.deliverDue(this.step)) {
-      const target = this.nodes.get(delivery.to);
-      if (target?.raw === undefined) {
-        this.onDrop(delivery, 'partition');
-        continue;
-      }
-      const message = delivery.message.message;
-      // Fields: type from to term index logTerm commit entryCount reject.
-      this.trace.record(this.step, 'deliver', message.type, message.from, message.to, message.term, message.index, message.logTerm,
-        message.commit, message.entries.length, message.reject);
-      // A fresh copy per delivery: duplicates must not share state.
-      target.core('step', () => target.core$.step({ ...message, entries: [...message.entries] }));
-      if (message.type === 'MsgSnap') this.reportSnapshot(delivery, 'finish');
-    }
+    const stateMachineFault = id === 'n1' ? this.options.plantedStateMachineFault : undefined;
+    const host = new SimHost(id, config, nodeClock, () => nodePrng.nextFloat(), {
+      ...(this.options.plantedDiskFaults === undefined ? {} : { disk: this.options.plantedDiskFaults }),
+      ...(stateMachineFault === undefined ? {} : { stateMachine: stateMachineFault }),
+    });
+    this.hosts.set(id, host);
+    return host;
   }
 
   /**
-   * Each node's clock ticks once per tick at its own phase; a drifting clock (per
-   * scenario) skips, or doubles, one tick in every clockDriftPeriodTicks.
+   * A fresh runtime over what the host's disk holds, started as node.ts would: a store with
+   * state restarts; an empty founder bootstraps the founding membership (the lowest id
+   * campaigns at once); an empty joiner learns the members' addresses first, as a join does.
    */
-  private tickClocks(subStep: number): void {
-    for (const node of this.nodes.values()) {
-      if (node.raw === undefined || node.tickPhase !== subStep) continue;
-      node.clockTicks++;
-      const driftTick = node.clockDrift !== 'none' && node.clockTicks % this.scenario.clockDriftPeriodTicks === 0;
-      const tickCount = driftTick ? (node.clockDrift === 'slow' ? 0 : 2) : 1;
-      for (let count = 0; count < tickCount; count++) node.core('tick', () => node.core$.tick());
-    }
+  startProcess(host: SimHost): void {
+    const process = host.start(this.world);
+    const restart = host.incarnation > 1;
+    if (restart) this.stats.restarts++;
+    if (restart && host.log.compactIndex > 0) this.stats.restartsAfterCompaction++;
+    this.trace.record(this.nowMs(), restart ? 'restart' : 'start', host.id, `term=${host.log.hardState.term}`, `vote=${host.log.hardState.vote}`,
+      `first=${host.log.firstIndex()}`, `last=${host.log.lastIndex()}`, `commit=${host.log.hardState.commit}`, `applied=${host.database.appliedIndex}`,
+      `snapshot=${host.snapshotStore.latest()?.metadata.index ?? 0}`, `discarded=${process.discardedSnapshotIndexes.join(',')}`);
+    this.guard(() => this.checkSnapshotCoverage(host, 'open'));
+    process.runtime.subscribeLeaderChanges(() => this.guard(() => this.onLeaderChange(process)));
+    this.spawn(this.boot(process).catch((error: unknown) => {
+      if (!process.life.alive) return; // it crashed while starting
+      if (!isEnvironmentalFailure(error)) throw error;
+      // A real node exits when its disk refuses it at start-up; the operator starts it again.
+      this.trace.record(this.nowMs(), 'start-failed', host.id, String(error));
+      this.faults.crash(host, this.tick + 1, 'exit');
+    }), `${host.id} start`);
   }
 
-  private processReadies(): void {
-    for (const node of this.nodes.values()) {
-      for (let round = 0; round < readyRoundsPerStepMax && node.raw !== undefined; round++) {
-        if (node.persisting !== undefined) {
-          // The runtime's persist is in flight (asynchronous fsync): the core keeps taking
-          // messages, ticks and proposals meanwhile, and the Ready finishes later.
-          if (this.step < node.persisting.completeAtStep) break;
-          const persisting = node.persisting;
-          node.persisting = undefined;
-          this.finishReady(node, persisting.ready, persisting.becameLeaderOfTerm, persisting.earlyAppends);
-          continue;
-        }
-        const raw = node.raw;
-        if (!node.core('hasReady', () => raw.hasReady())) break;
-        this.beginReady(node, node.core('ready', () => raw.ready()));
+  private async boot(process: SimProcess): Promise<void> {
+    const { runtime, host } = process;
+    const founder = this.founders.has(host.id);
+    if (process.storage.isEmpty() && founder) await runtime.bootstrap(this.founders);
+    else if (process.storage.isEmpty()) runtime.learnMembers(this.memberAddresses());
+    const firstFounder = [...this.founders.keys()].sort()[0];
+    await runtime.startCore({ campaign: founder && host.incarnation === 1 && host.id === firstFounder });
+    process.booted = true;
+  }
+
+  /** The members' addresses as the cluster knows them (what a joining node fetches from a join address). */
+  private memberAddresses(): Record<NodeId, { raftAddress: string; apiAddress: string }> {
+    const source = this.findLeader() ?? [...this.hosts.values()].map((host) => host.process).find((process) => process?.runtime.started === true);
+    return source?.runtime.members.toRecord() ?? Object.fromEntries(this.founders);
+  }
+
+  // --- the event loop ----------------------------------------------------------------
+
+  private async runEvents(): Promise<void> {
+    while (!this.livenessReached) {
+      await this.drain();
+      const timerDueMs = this.clock.nextTimerDueMs();
+      const networkDueMs = this.transports.network.nextDueAt();
+      if (timerDueMs === undefined) throw new Error('simulator: no timer left (the simulator tick should always be pending)');
+      const networkFirst = networkDueMs !== undefined &&
+        (networkDueMs < timerDueMs || (networkDueMs === timerDueMs && this.tiePrng.chance(0.5)));
+      if (networkFirst) {
+        this.clock.advanceTo(networkDueMs);
+        this.transports.deliverNextDue(networkDueMs);
+      } else {
+        this.clock.runNextTimer();
       }
     }
   }
 
-  // --- one Ready, in the documented order ------------------------------------------------
-
-  private beginReady(node: SimNode, ready: Ready): void {
-    const becameLeaderOfTerm = this.observeSoftState(node, ready);
-    const earlyAppends = this.appendsSentBeforePersist(node, ready);
-    if (earlyAppends.length > 0 && this.tick < this.chaosTicks && this.faultPrng.chance(this.scenario.crashDuringPersistProbability)) {
-      this.crashNode(node, 'crash before its own append landed');
-      return;
-    }
-    const persistDelaySteps = this.scenario.persistDelayStepsMax === 0 ? 0 : this.faultPrng.nextIntBetween(0, this.scenario.persistDelayStepsMax);
-    if (persistDelaySteps === 0) return this.finishReady(node, ready, becameLeaderOfTerm, earlyAppends);
-    node.persisting = { ready, completeAtStep: this.step + persistDelaySteps, becameLeaderOfTerm, earlyAppends };
-  }
-
-  private finishReady(node: SimNode, ready: Ready, becameLeaderOfTerm: number | undefined, earlyAppends: readonly Message[]): void {
-    this.persist(node, ready);
-    if (becameLeaderOfTerm !== undefined) this.monitor.checkLeaderCompleteness(node.id, becameLeaderOfTerm, node.twin);
-    for (const message of ready.messages) {
-      if (!earlyAppends.includes(message)) this.send(node, message);
-    }
-    this.applyCommitted(node, ready);
-    this.answerReads(node, ready);
-    node.core('advance', () => node.core$.advance(ready));
-    this.completeReads(node);
-    this.maybeTakeSnapshot(node);
-  }
-
-  /** Returns the term if the node just became leader. */
-  private observeSoftState(node: SimNode, ready: Ready): number | undefined {
-    if (ready.softState === undefined) return undefined;
-    const wasLeader = node.role === 'leader';
-    node.role = ready.softState.role;
-    node.leaderId = ready.softState.leaderId;
-    const term = ready.hardState?.term ?? node.twin.hardState().term;
-    this.trace.record(this.step, 'role', node.id, node.role, `t=${term}`, `leader=${node.leaderId}`);
-    if (node.role !== 'leader' || wasLeader) return undefined;
-    this.monitor.observeLeader(node.id, term);
-    return term;
-  }
-
-  /** Ready allows a leader to send MsgApp before its own persist when term and vote are unchanged. */
-  private appendsSentBeforePersist(node: SimNode, ready: Ready): Message[] {
-    if (!this.scenario.leaderSendsAppendsBeforePersist) return [];
-    const persisted = node.twin.hardState();
-    const hardState = ready.hardState;
-    if (hardState !== undefined && (hardState.term !== persisted.term || hardState.vote !== persisted.vote)) return [];
-    const appends = ready.messages.filter((message) => message.type === 'MsgApp');
-    for (const message of appends) this.send(node, message);
-    return appends;
-  }
-
-  private persist(node: SimNode, ready: Ready): void {
-    const twin = node.twin;
-    if (ready.snapshot !== undefined) {
-      const metadata = ready.snapshot.metadata;
-      this.monitor.observeSnapshot(node.id, metadata.index, metadata.term);
-      twin.persist({ snapshot: ready.snapshot, entries: [] });
-      node.machine$.restore(ready.snapshot.data, metadata.index, metadata.term);
-      this.stats.snapshotsInstalled++;
-      this.trace.record(this.step, 'install-snapshot', node.id, `i=${metadata.index}/${metadata.term}`, `voters=${metadata.confState.voters.join(',')}`);
-      this.clients.abandonWritesCoveredBySnapshot(node, metadata.index);
-    }
-    const first = ready.entries[0];
-    if (first !== undefined) {
-      const previousIndex = first.index - 1;
-      const previousTerm = previousIndex >= twin.firstIndex() - 1 ? twin.term(previousIndex) : -1;
-      if (previousTerm >= 0) this.monitor.observePersistedEntries(node.id, previousTerm, ready.entries);
-      twin.append(ready.entries);
-    }
-    if (ready.hardState !== undefined) {
-      this.monitor.observeHardState(node.id, ready.hardState, node.twin.hardState());
-      this.monitor.observeCommit(ready.hardState.term, ready.hardState.commit);
-      twin.persist({ hardState: ready.hardState, entries: [] });
+  /** Runs queued immediates in FIFO order; after each (and first), every promise continuation runs. */
+  private async drain(): Promise<void> {
+    for (let count = 0; ; count++) {
+      await settleContinuations();
+      if (this.failure !== undefined) throw this.failure;
+      if (!this.clock.runNextImmediate()) return;
+      if (count >= immediatesPerDrainMax) throw new InvariantViolation('liveness', `more than ${immediatesPerDrainMax} turns without time passing`);
     }
   }
 
-  private applyCommitted(node: SimNode, ready: Ready): void {
-    const machine = node.machine$;
-    for (const entry of ready.committedEntries) {
-      // The core hands out each committed entry once, in order, from applied + 1.
-      if (entry.index !== machine.appliedIndex + 1) {
-        throw new InvariantViolation('state-machine-safety', `${node.id} is handed entry ${entry.index} to apply after applying ${machine.appliedIndex}`);
+  private onSimulatorTick(): void {
+    this.tick++;
+    if (this.tick === this.chaosTicks) this.faults.healEverything();
+    if (this.findLeader() === undefined) this.stats.ticksWithoutLeader++;
+    if (this.tick < this.chaosTicks) this.faults.injectFaults();
+    this.faults.restartAndRetire();
+    this.clients.startOperations();
+    this.checkRequestsAnswered();
+    if (this.tick >= this.chaosTicks) this.checkLiveness();
+  }
+
+  findLeader(): SimProcess | undefined {
+    let best: SimProcess | undefined;
+    let bestTerm = -1;
+    for (const host of this.hosts.values()) {
+      const process = host.process;
+      if (process === undefined || process.stopping || !process.runtime.isLeader) continue;
+      const term = process.core?.status().term ?? 0;
+      if (term > bestTerm) {
+        best = process;
+        bestTerm = term;
       }
-      this.monitor.checkAppliedIsCommitted(node.id, entry.index, node.twin.hardState().commit);
-      const applied = machine.apply(entry);
-      const firstApply = this.monitor.observeApplied(node.id, applied.index, applied.term, applied.label);
-      this.clients.completeWrite(node, applied.index, applied.label);
-      if (entry.type === 'conf-change' && firstApply) this.onMembershipApplied(applied.label);
-    }
-  }
-
-  private answerReads(node: SimNode, ready: Ready): void {
-    for (const readState of ready.readStates) {
-      const read = node.pendingReads.get(decoder.decode(readState.context));
-      if (read !== undefined) read.index = readState.index;
-    }
-    for (const context of ready.failedReads) {
-      const key = decoder.decode(context);
-      const read = node.pendingReads.get(key);
-      if (read === undefined) continue;
-      node.pendingReads.delete(key);
-      this.clients.finish(read.operationId, 'fail', 'read failed: leadership lost');
-    }
-  }
-
-  private completeReads(node: SimNode): void {
-    const machine = node.machine;
-    if (machine === undefined) return;
-    for (const [context, read] of node.pendingReads) {
-      if (read.index === undefined || read.index > machine.appliedIndex) continue;
-      node.pendingReads.delete(context);
-      this.clients.finish(read.operationId, 'ok', machine.get(read.key));
-    }
-  }
-
-  private maybeTakeSnapshot(node: SimNode): void {
-    const machine = node.machine;
-    if (machine === undefined) return;
-    const snapshotIndex = node.twin.latestSnapshot().metadata.index;
-    if (machine.appliedIndex - snapshotIndex < this.scenario.snapshotEntriesInterval) return;
-    // Two independent derivations of the membership at the applied index must agree.
-    const coreConfState = node.core('confStateAt', () => node.core$.confStateAt(machine.appliedIndex));
-    if (!sameConfState(coreConfState, machine.confState)) {
-      throw new InvariantViolation('membership-agreement', `${node.id} at ${machine.appliedIndex}: core says ${JSON.stringify(coreConfState)}, applied entries say ${JSON.stringify(machine.confState)}`);
-    }
-    node.twin.createSnapshot(machine.appliedIndex, machine.confState, machine.snapshotData());
-    node.twin.compact(Math.max(node.twin.firstIndex() - 1, machine.appliedIndex - this.scenario.compactionKeepEntries));
-    this.trace.record(this.step, 'snapshot', node.id, `i=${machine.appliedIndex}`, `first=${node.twin.firstIndex()}`);
-  }
-
-  // --- the network ---------------------------------------------------------------------
-
-  private send(node: SimNode, message: Message): void {
-    if (this.options.plantedNetworkFault === 'replay-vote-grant-with-new-term') this.replayVoteGrants(message);
-    if (message.type === 'MsgSnap') this.stats.snapshotsSent++;
-    // Copy at send, as serializing would: later changes by the sender must not leak.
-    const copy: Message = { ...message, entries: [...message.entries] };
-    this.network.send(message.from, message.to, { message: copy, senderIncarnation: node.incarnation }, this.step);
-  }
-
-  /** The planted network bug: an old vote grant, relabelled with the candidate's new term, counts again. */
-  private replayVoteGrants(message: Message): void {
-    if (message.type === 'MsgVoteResp' && !message.reject) {
-      const grants = this.recordedVoteGrants.get(message.to) ?? new Map<string, Message>();
-      grants.set(message.from, message);
-      this.recordedVoteGrants.set(message.to, grants);
-    }
-    if (message.type !== 'MsgVote') return;
-    for (const grant of this.recordedVoteGrants.get(message.from)?.values() ?? []) {
-      if (grant.term >= message.term) continue;
-      this.network.send(grant.from, grant.to, { message: { ...grant, term: message.term }, senderIncarnation: -1 }, this.step);
-    }
-  }
-
-  private onDrop(delivery: Delivery<Envelope>, reason: DropReason): void {
-    if (delivery.message.message.type === 'MsgSnap') this.reportSnapshot(delivery, 'failure');
-    if (reason !== 'partition' || !this.faultPrng.chance(this.scenario.reportUnreachableProbability)) return;
-    const sender = this.sameIncarnation(delivery);
-    if (sender !== undefined) sender.core('reportUnreachable', () => sender.core$.reportUnreachable(delivery.to));
-  }
-
-  private reportSnapshot(delivery: Delivery<Envelope>, status: 'finish' | 'failure'): void {
-    const sender = this.sameIncarnation(delivery);
-    if (sender !== undefined) sender.core('reportSnapshot', () => sender.core$.reportSnapshot(delivery.to, status));
-  }
-
-  /** The sender, if it is still the same process that sent the message. */
-  private sameIncarnation(delivery: Delivery<Envelope>): SimNode | undefined {
-    const sender = this.nodes.get(delivery.from);
-    return sender?.raw !== undefined && sender.incarnation === delivery.message.senderIncarnation ? sender : undefined;
-  }
-
-  // --- faults --------------------------------------------------------------------------
-
-  private injectFaults(): void {
-    const prng = this.faultPrng;
-    if (prng.chance(this.scenario.crashProbabilityPerTick)) this.crashSomeNode();
-    if (this.partitionHealTick !== undefined && this.tick >= this.partitionHealTick) this.healPartition();
-    if (this.partitionHealTick === undefined && prng.chance(this.scenario.partitionProbabilityPerTick)) this.partitionSomehow();
-    if (prng.chance(this.scenario.membershipChangeProbabilityPerTick)) this.changeMembership();
-    if (prng.chance(this.scenario.transferProbabilityPerTick)) this.transferLeadership();
-  }
-
-  private liveNodes(): SimNode[] {
-    return [...this.nodes.values()].filter((node) => !node.retired);
-  }
-
-  private crashSomeNode(): void {
-    const live = this.liveNodes();
-    const up = live.filter((node) => node.isUp);
-    const downCount = live.length - up.length;
-    // Usually keep a majority up (so there is progress to be unsafe about); sometimes not.
-    if (up.length === 0 || (downCount >= Math.floor((live.length - 1) / 2) && !this.faultPrng.chance(0.1))) return;
-    const node = this.faultPrng.pick(up);
-    this.crashNode(node, 'crash');
-  }
-
-  private crashNode(node: SimNode, why: string): void {
-    const cutOff = node.crash();
-    for (const write of cutOff.writes) this.clients.finish(write.operationId, 'info', `${node.id} crashed`);
-    for (const read of cutOff.reads) this.clients.finish(read.operationId, 'fail', `${node.id} crashed`);
-    if (this.faultPrng.chance(0.5)) this.network.discardTo(node.id);
-    node.restartAtTick = this.tick + this.faultPrng.nextIntBetween(1, this.scenario.downTicksMax);
-    this.stats.crashes++;
-    this.trace.record(this.step, why, node.id, `restart@${node.restartAtTick}`);
-  }
-
-  private restartAndRetire(): void {
-    for (const node of this.nodes.values()) {
-      if (node.retireAtTick !== undefined && this.tick >= node.retireAtTick && !node.retired) this.retire(node);
-      if (node.retired || node.isUp || node.restartAtTick === undefined || this.tick < node.restartAtTick) continue;
-      node.restartAtTick = undefined;
-      node.start(this.settings);
-      this.trace.record(this.step, 'restart', node.id, `term=${node.twin.hardState().term}`, `vote=${node.twin.hardState().vote}`,
-        `last=${node.twin.lastIndex()}`, `commit=${node.twin.hardState().commit}`, `applied=${node.machine$.appliedIndex}`);
-    }
-  }
-
-  private retire(node: SimNode): void {
-    if (node.isUp) {
-      const cutOff = node.crash();
-      for (const write of cutOff.writes) this.clients.finish(write.operationId, 'info', `${node.id} removed`);
-      for (const read of cutOff.reads) this.clients.finish(read.operationId, 'fail', `${node.id} removed`);
-    }
-    node.retired = true;
-    this.trace.record(this.step, 'retire', node.id);
-  }
-
-  private partitionSomehow(): void {
-    const ids = this.liveNodes().map((node) => node.id);
-    if (ids.length < 2) return;
-    const shuffled = this.faultPrng.shuffle([...ids]);
-    const kind = this.faultPrng.pick(['majority-minority', 'isolate-leader', 'one-way', 'bridge'] as const);
-    const minoritySize = this.faultPrng.nextIntBetween(1, Math.floor(ids.length / 2));
-    const minority = shuffled.slice(0, minoritySize);
-    const majority = shuffled.slice(minoritySize);
-    if (kind === 'majority-minority') this.network.partition(minority, majority);
-    if (kind === 'one-way') this.network.partitionOneWay(minority, majority);
-    if (kind === 'isolate-leader') {
-      const leader = this.findLeader();
-      this.network.isolate(leader?.id ?? (shuffled[0] as string), ids);
-    }
-    if (kind === 'bridge') {
-      const bridgeNode = majority[0] as string;
-      this.network.bridge([...minority, bridgeNode], majority, bridgeNode);
-    }
-    this.partitionHealTick = this.tick + this.faultPrng.nextIntBetween(5, this.scenario.partitionTicksMax);
-    this.stats.partitions++;
-    this.trace.record(this.step, 'partition', kind, `minority=${minority.join(',')}`, `heal@${this.partitionHealTick}`);
-  }
-
-  private healPartition(): void {
-    this.network.heal();
-    this.partitionHealTick = undefined;
-    this.trace.record(this.step, 'heal');
-  }
-
-  private findLeader(): SimNode | undefined {
-    let best: SimNode | undefined;
-    for (const node of this.nodes.values()) {
-      if (node.raw === undefined || node.role !== 'leader') continue;
-      if (best === undefined || node.twin.hardState().term > best.twin.hardState().term) best = node;
     }
     return best;
   }
 
-  private changeMembership(): void {
-    const leader = this.findLeader();
-    if (leader === undefined) return;
-    const confState = leader.core('status', () => leader.core$.status()).confState;
-    const choices: (() => void)[] = [];
-    if (this.nextNodeNumber <= this.options.clusterSize + addedNodesMax) choices.push(() => this.addLearner(leader));
-    const upLearners = confState.learners.filter((id) => this.nodes.get(id)?.isUp === true);
-    if (upLearners.length > 0 && confState.voters.length < votersMax) {
-      choices.push(() => this.proposeMembership(leader, { type: 'add-voter', nodeId: this.faultPrng.pick(upLearners), context: new Uint8Array() }));
+  // --- what the monitor watches ----------------------------------------------------------
+
+  /** Runs a check; a violation is also recorded, so the run fails even if a runtime catches it. */
+  private guard(check: () => void): void {
+    try {
+      check();
+    } catch (error) {
+      this.fail(error as Error);
+      throw error;
     }
-    if (confState.voters.length > 3) choices.push(() => this.proposeMembership(leader, { type: 'remove-node', nodeId: this.faultPrng.pick(confState.voters), context: new Uint8Array() }));
-    if (confState.learners.length > 0) choices.push(() => this.proposeMembership(leader, { type: 'remove-node', nodeId: this.faultPrng.pick(confState.learners), context: new Uint8Array() }));
-    if (choices.length > 0) this.faultPrng.pick(choices)();
   }
 
-  private addLearner(leader: SimNode): void {
-    const id = `n${this.nextNodeNumber}`;
-    if (!this.proposeMembership(leader, { type: 'add-learner', nodeId: id, context: new Uint8Array() })) return;
-    this.nextNodeNumber++;
-    this.addNode(id, new DurableTwin({ voters: [], learners: [] }, this.options.plantedDiskFaults));
+  private onLeaderChange(process: SimProcess): void {
+    const role = process.runtime.role;
+    const previous = this.lastRoles.get(process);
+    if (previous === role) return;
+    this.lastRoles.set(process, role);
+    const term = process.core?.status().term ?? 0;
+    this.trace.record(this.nowMs(), 'role', process.nodeId, role, `t=${term}`, `leader=${process.runtime.leaderId}`);
+    if (role === 'leader') this.monitor.observeLeader(process.nodeId, term);
   }
 
-  private proposeMembership(leader: SimNode, change: ConfChange): boolean {
-    const result = leader.request('proposeConfChange', () => leader.core$.proposeConfChange(change));
-    const accepted = !(result instanceof Error);
-    this.trace.record(this.step, 'propose-conf', leader.id, change.type, change.nodeId, accepted ? `i=${result.index}` : `refused ${result.code}`);
-    return accepted;
+  private observersFor(nodeId: NodeId): StorageObserver & ApplyObserver {
+    const host = (): SimHost => this.hosts.get(nodeId) as SimHost;
+    return {
+      entriesPersisted: (previousTerm, entries) => this.guard(() => this.onEntriesPersisted(host(), previousTerm, entries)),
+      hardStatePersisted: (next, previous) => this.guard(() => {
+        this.monitor.observeHardState(nodeId, next, previous);
+        this.monitor.observeCommit(next.term, next.commit);
+      }),
+      snapshotInstalled: (metadata) => this.guard(() => {
+        this.monitor.observeSnapshot(nodeId, metadata.index, metadata.term);
+        this.stats.snapshotsInstalled++;
+        this.trace.record(this.nowMs(), 'install-snapshot', nodeId, `i=${metadata.index}/${metadata.term}`, `voters=${metadata.confState.voters.join(',')}`);
+        this.faults.criticalPoint(host(), 'install');
+      }),
+      snapshotStored: (stored) => this.guard(() => this.onSnapshotStored(host(), stored)),
+      compacted: (index) => this.guard(() => {
+        this.stats.compactions++;
+        this.trace.record(this.nowMs(), 'compact', nodeId, `first=${index + 1}`);
+        this.checkSnapshotCoverage(host(), 'compaction');
+        this.faults.criticalPoint(host(), 'compaction');
+      }),
+      applied: (applied, entry) => this.guard(() => this.onApplied(host(), applied, entry)),
+    };
   }
 
-  private onMembershipApplied(label: string): void {
+  private onEntriesPersisted(host: SimHost, previousTerm: number | undefined, entries: readonly Entry[]): void {
+    if (previousTerm !== undefined) this.monitor.observePersistedEntries(host.id, previousTerm, entries);
+    // A leader's first entry of its term on disk: its durable log now holds all its core's log held when it won.
+    const term = (entries[entries.length - 1] as Entry).term;
+    const key = `${host.id}/${term}`;
+    if (this.monitor.leaderOf(term) !== host.id || this.checkedLeaderTerms.has(key)) return;
+    this.checkedLeaderTerms.add(key);
+    this.monitor.checkLeaderCompleteness(host.id, term, host.log);
+  }
+
+  private onApplied(host: SimHost, applied: AppliedEntry, entry: Entry): void {
+    const status = host.process?.core?.status();
+    if (status !== undefined) {
+      this.monitor.checkAppliedIsCommitted(host.id, entry.index, status.commit);
+      this.monitor.observeCommit(status.term, entry.index);
+    }
+    const firstApply = this.monitor.observeApplied(host.id, applied.index, applied.term, applied.label);
+    if (entry.type !== 'conf-change' || !firstApply) return;
     this.stats.membershipChangesApplied++;
-    const [, type, nodeId] = label.split(':');
-    if (type !== 'remove-node' || nodeId === undefined) return;
-    const removed = this.nodes.get(nodeId);
-    // The operator shuts a removed member down a little later (it may be the leader
-    // stepping down, or may not know yet).
-    if (removed !== undefined && removed.retireAtTick === undefined) removed.retireAtTick = this.tick + 2 * this.scenario.electionTicks;
+    const [, type, nodeId] = applied.label.split(':');
+    if (type === 'remove-node' && nodeId !== undefined) this.faults.removalApplied(nodeId);
   }
 
-  private transferLeadership(): void {
-    const leader = this.findLeader();
-    if (leader === undefined) return;
-    const voters = leader.core('status', () => leader.core$.status()).confState.voters.filter((id) => id !== leader.id);
-    if (voters.length === 0) return;
-    this.stats.transfersRequested++;
-    if (this.faultPrng.chance(0.3)) {
-      const result = leader.request('stepDown', () => leader.core$.stepDown());
-      this.trace.record(this.step, 'step-down', leader.id, result instanceof Error ? `refused ${result.code}` : `to ${result}`);
-      return;
+  /** The membership a snapshot is labelled with (the core's) must be the one its data's entries made. */
+  private onSnapshotStored(host: SimHost, stored: StoredSnapshot): void {
+    // Like the real store, one older than every retained snapshot is removed as soon as it
+    // is published (a received snapshot the node has moved past; the core ignores it).
+    if (host.snapshotStore.find(stored.metadata.index, stored.metadata.term) === undefined) return;
+    const data = host.disk.read(stored.dataPath);
+    if (data === undefined) throw new InvariantViolation('membership-agreement', `${host.id}: snapshot ${stored.metadata.index} stored without data`);
+    const content = JSON.parse(new TextDecoder().decode(data)) as { index: number; confState: ConfState };
+    if (content.index !== stored.metadata.index) {
+      throw new InvariantViolation('state-machine-safety', `${host.id}: snapshot labelled ${stored.metadata.index} holds the state at ${content.index}`);
     }
-    const target = this.faultPrng.pick(voters);
-    const result = leader.request('transferLeadership', () => leader.core$.transferLeadership(target));
-    this.trace.record(this.step, 'transfer', leader.id, target, result instanceof Error ? `refused ${result.code}` : 'started');
+    if (!sameConfState(content.confState, stored.metadata.confState)) {
+      const labelled = JSON.stringify(stored.metadata.confState);
+      const applied = JSON.stringify(content.confState);
+      throw new InvariantViolation('membership-agreement', `${host.id} snapshot at ${content.index}: labelled ${labelled}, its applied entries say ${applied}`);
+    }
+    this.trace.record(this.nowMs(), 'snapshot-stored', host.id, `i=${stored.metadata.index}/${stored.metadata.term}`);
+    this.faults.criticalPoint(host, 'snapshot-stored');
   }
 
-  private healEverything(): void {
-    this.network.heal();
-    this.partitionHealTick = undefined;
-    this.network.reconfigure({ ...this.scenario.network, dropProbability: 0, duplicateProbability: 0, longDelayProbability: 0 });
-    for (const node of this.liveNodes()) if (!node.isUp) node.restartAtTick = this.tick;
-    this.trace.record(this.step, 'heal-all');
+  /** The log's compacted prefix must be covered by a snapshot the node holds, or it cannot catch a follower up. */
+  private checkSnapshotCoverage(host: SimHost, when: string): void {
+    const covered = Math.max(host.snapshotStore.latest()?.metadata.index ?? 0, host.log.installedSnapshot?.index ?? 0);
+    if (host.log.compactIndex > covered) {
+      const compacted = host.log.compactIndex;
+      const message = `${host.id} at ${when}: its log is compacted through ${compacted}, but its newest snapshot is at ${covered}`;
+      throw new InvariantViolation('snapshot-coverage', message);
+    }
+  }
+
+  private loggerFor(nodeId: NodeId): NodeLogger {
+    const record = (fields: Record<string, unknown>, message: string): void => {
+      const event = typeof fields['event'] === 'string' ? fields['event'] : message;
+      if (event === 'halted') this.stats.runtimeHalts++;
+      if (event === 'snapshot') this.stats.snapshotsTaken++;
+      this.stats.runtimeEvents[event] = (this.stats.runtimeEvents[event] ?? 0) + 1;
+      const details = Object.entries(fields)
+        .filter(([key, value]) => key !== 'event' && key !== 'stack' && (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean'))
+        .map(([key, value]) => `${key}=${String(value)}`);
+      this.trace.record(this.nowMs(), 'log', nodeId, event, ...details);
+    };
+    return { debug: () => undefined, info: record, warn: record, error: record };
   }
 
   // --- liveness and the final checks ---------------------------------------------------------
 
+  private checkRequestsAnswered(): void {
+    const waiting = this.clients.oldestWaitingLongerThan(unansweredTimeoutsMax * this.clients.timeoutMs);
+    if (waiting !== undefined) {
+      const message = `operation #${waiting.operationId} has waited ${waiting.ageMs} ms, over ${unansweredTimeoutsMax} times its timeout`;
+      throw new InvariantViolation('request-unanswered', message);
+    }
+  }
+
   private checkLiveness(): void {
-    const leader = this.findLeader();
+    if (this.tick >= this.chaosTicks + this.livenessTicksMax) {
+      throw new InvariantViolation('liveness', `no write applied on every member within ${this.livenessTicksMax} ticks of healing: ${this.describeCluster()}`);
+    }
+    // A probe waiting on a process that ended (a removed leader retiring) never settles: propose again.
+    if (this.probe?.index === undefined && this.probe?.process.life.alive === false) this.probe = undefined;
     if (this.probe === undefined) {
+      const leader = this.findLeader();
       if (leader === undefined) return;
-      const requestId = `probe${this.probeCount++}`;
-      const result = leader.request('propose', () => leader.core$.propose(encodeKvCommand({ requestId, kind: 'put', key: 'probe', value: requestId })));
-      if (result instanceof Error) return;
-      this.probe = { index: result.index, requestId, nodeId: leader.id };
-      this.trace.record(this.step, 'probe', leader.id, requestId, `i=${result.index}`);
+      const probe = { requestId: `probe${this.probeCount++}`, index: undefined as number | undefined, process: leader };
+      this.probe = probe;
+      this.trace.record(this.nowMs(), 'probe', leader.nodeId, probe.requestId);
+      leader.runtime.propose(encodeKvCommand({ requestId: probe.requestId, kind: 'put', key: 'probe', value: probe.requestId }), this.clients.timeoutMs).then(
+        (outcome) => {
+          if (this.probe === probe) probe.index = outcome.index;
+        },
+        () => {
+          if (this.probe === probe) this.probe = undefined;
+        },
+      );
       return;
     }
-    const probe = this.probe;
-    const committedLabel = this.monitor.committedLabel(probe.index);
-    if (committedLabel === undefined) return;
-    if (committedLabel !== probe.requestId) {
-      // Another entry took the probe's index (the leader changed): propose again.
-      this.probe = undefined;
-      return;
-    }
+    const index = this.probe.index;
     const members = this.currentMembers();
-    if (members === undefined) return;
-    const everywhere = members.every((id) => (this.nodes.get(id)?.machine?.appliedIndex ?? 0) >= probe.index);
-    if (!everywhere) return;
+    if (index === undefined || members === undefined) return;
+    if (!members.every((id) => (this.hosts.get(id)?.database.appliedIndex ?? 0) >= index)) return;
     this.livenessReached = true;
     this.stats.recoveryTicks = this.tick - this.chaosTicks;
-    this.trace.record(this.step, 'live', `probe=${probe.requestId}`, `recovery=${this.stats.recoveryTicks}`);
+    this.trace.record(this.nowMs(), 'live', `probe=${this.probe.requestId}`, `recovery=${this.stats.recoveryTicks}`);
   }
 
   /** The membership as of the newest applied entry anywhere. */
   private currentMembers(): string[] | undefined {
-    let newest: KvStateMachine | undefined;
-    for (const node of this.nodes.values()) {
-      const machine = node.machine;
-      if (machine !== undefined && (newest === undefined || machine.appliedIndex > newest.appliedIndex)) newest = machine;
+    let newest: SimHost | undefined;
+    for (const host of this.hosts.values()) {
+      if (newest === undefined || host.database.appliedIndex > newest.database.appliedIndex) newest = host;
     }
-    return newest === undefined ? undefined : [...newest.confState.voters, ...newest.confState.learners];
+    const confState = newest?.database.confState;
+    return confState === undefined ? undefined : [...confState.voters, ...confState.learners];
   }
 
   private finalChecks(): void {
     const fingerprints = new Map<number, { nodeId: string; fingerprint: string }>();
-    for (const node of this.nodes.values()) {
-      const machine = node.machine;
-      if (machine === undefined) continue;
+    for (const host of this.hosts.values()) {
+      const machine = host.database;
       const fingerprint = machine.fingerprint();
       const other = fingerprints.get(machine.appliedIndex);
-      if (other === undefined) fingerprints.set(machine.appliedIndex, { nodeId: node.id, fingerprint });
+      if (other === undefined) fingerprints.set(machine.appliedIndex, { nodeId: host.id, fingerprint });
       else if (other.fingerprint !== fingerprint) {
-        throw new InvariantViolation('state-machine-safety', `${node.id} and ${other.nodeId} both applied up to ${machine.appliedIndex} but their states differ`);
+        const message = `${host.id} and ${other.nodeId} both applied up to ${machine.appliedIndex} but their states differ`;
+        throw new InvariantViolation('state-machine-safety', message);
       }
     }
     const operations = this.history.operations((operation) => !(operation.input.kind === 'get' && operation.output === undefined));
@@ -665,22 +571,26 @@ export class Simulation {
   }
 
   private describeCluster(): string {
-    return [...this.nodes.values()].map((node) => {
-      if (node.retired) return `${node.id}:retired`;
-      if (node.raw === undefined) return `${node.id}:down`;
-      const status = node.core$.status();
-      return `${node.id}:${status.role}/t${status.term}/c${status.commit}/a${node.machine$.appliedIndex}/leader=${status.leaderId}/voters=${status.confState.voters.join(',')}`;
+    return [...this.hosts.values()].map((host) => {
+      if (host.retired) return `${host.id}:retired`;
+      const status = host.process?.core?.status();
+      if (status === undefined) return `${host.id}:down`;
+      // R1 (FINDINGS.md): a node with no address for its leader can never answer it.
+      const unreachableLeader = status.leaderId !== '' && status.leaderId !== host.id && host.process?.runtime.members.has(status.leaderId) === false;
+      return `${host.id}:${status.role}/t${status.term}/c${status.commit}/a${host.database.appliedIndex}/first${host.log.firstIndex()}` +
+        `/snap${host.snapshotStore.latest()?.metadata.index ?? 0}/leader=${status.leaderId}/voters=${status.confState.voters.join(',')}` +
+        (unreachableLeader ? '/no-address-for-leader' : '');
     }).join(' ');
   }
 
   private collectStats(): void {
-    const counters = this.network.counters;
+    const counters = this.transports.network.counters;
     this.stats.ticks = this.tick;
     this.stats.messagesSent = counters.sent;
     this.stats.messagesDelivered = counters.delivered;
     this.stats.messagesDropped = counters.dropped.random + counters.dropped.partition + counters.dropped.overflow;
     this.stats.leadersElected = this.monitor.leaderCount();
-    this.stats.nodesAdded = this.nodes.size - this.options.clusterSize;
+    this.stats.nodesAdded = this.hosts.size - this.options.clusterSize;
     for (const event of this.history.events) {
       if (event.type === 'ok') this.stats.operationsOk++;
       if (event.type === 'fail') this.stats.operationsFailed++;
@@ -689,31 +599,22 @@ export class Simulation {
   }
 }
 
+/** An invariant violation as it is, anything else as `invariant` with the error described. */
+function asViolation(error: unknown, invariant: InvariantName, prefix: string): InvariantViolation {
+  return error instanceof InvariantViolation ? error : new InvariantViolation(invariant, `${prefix}${describeError(error)}`);
+}
+
 function sameConfState(left: ConfState, right: ConfState): boolean {
   const key = (confState: ConfState): string => `${[...confState.voters].sort().join(',')}|${[...confState.learners].sort().join(',')}`;
   return key(left) === key(right);
 }
 
-function coreSettings(scenario: Scenario): CoreSettings {
+function emptyStats(): SimulationStats {
   return {
-    electionTicks: scenario.electionTicks,
-    heartbeatTicks: scenario.heartbeatTicks,
-    preVote: scenario.preVote,
-    checkQuorum: scenario.checkQuorum,
-    readOnly: scenario.readOnly,
-    leaseDriftTicks: scenario.leaseDriftTicks,
-    messageBytesMax: scenario.messageBytesMax,
-    inflightMessageCountMax: scenario.inflightMessageCountMax,
-    inflightBytesMax: scenario.inflightBytesMax,
-    uncommittedEntriesBytesMax: scenario.uncommittedEntriesBytesMax,
-    pendingReadCountMax: scenario.pendingReadCountMax,
+    ticks: 0, messagesSent: 0, messagesDelivered: 0, messagesDropped: 0, crashes: 0, gracefulStops: 0, restarts: 0, restartsAfterCompaction: 0,
+    partitions: 0, leadersElected: 0, snapshotsTaken: 0, snapshotsSent: 0, snapshotsInstalled: 0, compactions: 0, runtimeHalts: 0,
+    membershipChangesApplied: 0, transfersRequested: 0, operationsOk: 0, operationsFailed: 0, operationsUnknown: 0,
+    linearizability: 'not-checked', recoveryTicks: -1, ticksWithoutLeader: 0, nodesAdded: 0, unsuccessfulOperationReasons: {}, runtimeEvents: {},
   };
 }
 
-function emptyStats(): SimulationStats {
-  return {
-    ticks: 0, messagesSent: 0, messagesDelivered: 0, messagesDropped: 0, crashes: 0, partitions: 0, leadersElected: 0,
-    snapshotsSent: 0, snapshotsInstalled: 0, membershipChangesApplied: 0, transfersRequested: 0,
-    operationsOk: 0, operationsFailed: 0, operationsUnknown: 0, linearizability: 'not-checked', recoveryTicks: -1, ticksWithoutLeader: 0, nodesAdded: 0, unsuccessfulOperationReasons: {},
-  };
-}
