@@ -40,6 +40,8 @@ export async function openStore<Store>(directory: string, options: StorageOption
     // Segments written with other options may be larger than these allow; only the format caps them.
     const { state, repairs } = await replayLog(join(directory, 'log'), segmentFileBytesMax);
     const discarded = await snapshots.discardWhere((metadata) => !snapshotMatchesLog(state, metadata));
+    // `state` is the live log state: the guard follows the log as it is written and compacted.
+    snapshots.guardRetention((metadata) => snapshotMatchesLog(state, metadata));
     const report: RecoveryReport = { repairs, discardedSnapshots: discarded.map((info) => info.metadata) };
     return create({ state, snapshots, report, unlock });
   } catch (error) {

@@ -4,7 +4,8 @@
  * in memory) and `meta.json` (index, term, confState, the runtime's opaque context,
  * dataBytes and the data's CRC32C). A snapshot is written in a `tmp-*` directory,
  * fsynced, renamed into place and the parent directory fsynced, so it appears whole or
- * not at all. The newest `retainCount` snapshots are kept.
+ * not at all. The newest `retainCount` snapshots are kept, and beside them the newest one
+ * the durable log vouches for (see `guardRetention`).
  */
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -158,6 +159,7 @@ class SnapshotWriter {
 
 export class SnapshotStore {
   #snapshots: SnapshotInfo[] = [];
+  #vouchedFor: (metadata: SnapshotMetadata) => boolean = () => false;
 
   private constructor(
     readonly directory: string,
@@ -276,9 +278,22 @@ export class SnapshotStore {
     this.#snapshots.sort((a, b) => b.metadata.index - a.metadata.index || b.metadata.term - a.metadata.term);
   }
 
+  /**
+   * Retention never removes the newest snapshot that `vouchedFor` accepts (the durable
+   * log agrees with it), even when newer ones fill `retainCount`. Received snapshots are
+   * stored before their install record is durable: without this, two transfers could
+   * evict the snapshot covering the compacted log, and after a crash (which discards the
+   * uninstalled ones) the node would have no snapshot for its compacted prefix.
+   */
+  guardRetention(vouchedFor: (metadata: SnapshotMetadata) => boolean): void {
+    this.#vouchedFor = vouchedFor;
+  }
+
   async #removeBeyondRetainCount(): Promise<void> {
-    const removed = this.#snapshots.slice(this.options.retainCount);
-    this.#snapshots = this.#snapshots.slice(0, this.options.retainCount);
+    const guarded = this.#snapshots.find((info) => this.#vouchedFor(info.metadata));
+    const kept = this.#snapshots.filter((info, position) => position < this.options.retainCount || info === guarded);
+    const removed = this.#snapshots.filter((info) => !kept.includes(info));
+    this.#snapshots = kept;
     for (const info of removed) await removeDirectoryAtomically(join(info.dataPath, '..'), this.directory);
   }
 }

@@ -21,6 +21,8 @@ export interface DiskFaults {
   readonly loseLastAppendOnRestart?: boolean;
   /** At open, discard every snapshot newer than the lazily saved commit index (the store's rule before bb86da3). */
   readonly discardSnapshotsBeyondCommit?: boolean;
+  /** Snapshot retention keeps only the newest `retainCount`, even the one covering the log (the store's rule before finding R2's fix). */
+  readonly unguardedSnapshotRetention?: boolean;
 }
 
 /** What a leader-completeness check reads of a log. */

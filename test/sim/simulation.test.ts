@@ -114,6 +114,12 @@ describe('simulated clusters', () => {
     }
   });
 
+  it('R2 comes back on its seed when snapshot retention is unguarded (the store\'s rule before the fix)', async () => {
+    const seed = 4859;
+    const result = await runSimulation({ seed, clusterSize: clusterSizeForSeed(seed), plantedDiskFaults: { unguardedSnapshotRetention: true } });
+    assert.equal(result.violation?.invariant, 'snapshot-coverage', formatFailure(result));
+  });
+
   it('rejects an unsupported cluster size', () => {
     assert.throws(() => runSimulation({ seed: 1, clusterSize: 4 }), /clusterSize must be 3, 5 or 7/);
   });

@@ -2,7 +2,8 @@
  * A simulated node's snapshot store, durable across crashes, as the real one behaves
  * (src/storage snapshot-store.ts): a snapshot is written into a temporary directory by
  * its producer, then published whole (or not at all) under `snapshot-<index>-<term>`; the
- * newest `retainCount` are kept; one with the same index and term as a stored one is the
+ * newest `retainCount` are kept, and beside them the newest one the durable log vouches
+ * for (`guardRetention`, finding R2); one with the same index and term as a stored one is the
  * same state and is dropped; temporary directories left by a crash are removed at open.
  * Data lives in files on the node's simulated disk, so the transport streams it and the
  * state machine restores from it by path, as in the real node.
@@ -18,6 +19,7 @@ export class SnapshotStoreTwin {
   /** Newest first. */
   #snapshots: StoredSnapshot[] = [];
   #temporaryCount = 0;
+  #vouchedFor: (metadata: SnapshotMetadata) => boolean = () => false;
 
   constructor(
     private readonly disk: SimulatedDisk,
@@ -60,8 +62,16 @@ export class SnapshotStoreTwin {
     const stored: StoredSnapshot = { metadata, context, dataPath };
     this.#snapshots.push(stored);
     this.#snapshots.sort((left, right) => right.metadata.index - left.metadata.index || right.metadata.term - left.metadata.term);
-    for (const removed of this.#snapshots.splice(this.retainCount)) this.disk.remove(removed.dataPath);
+    const guarded = this.#snapshots.find((candidate) => this.#vouchedFor(candidate.metadata));
+    const kept = this.#snapshots.filter((candidate, position) => position < this.retainCount || candidate === guarded);
+    for (const removed of this.#snapshots.filter((candidate) => !kept.includes(candidate))) this.disk.remove(removed.dataPath);
+    this.#snapshots = kept;
     return stored;
+  }
+
+  /** As the real store: retention never removes the newest snapshot `vouchedFor` accepts. */
+  guardRetention(vouchedFor: (metadata: SnapshotMetadata) => boolean): void {
+    this.#vouchedFor = vouchedFor;
   }
 
   /** Open: unfinished writes are removed. */

@@ -134,6 +134,7 @@ export class StorageTwin implements NodeStorage {
     store.removeTemporaryDirectories();
     const keep = log.faults.discardSnapshotsBeyondCommit === true ? snapshotWithinCommit : snapshotMatchesLog;
     const discardedSnapshots = store.discardWhere((metadata) => !keep(log, metadata));
+    if (log.faults.unguardedSnapshotRetention !== true) store.guardRetention((metadata) => snapshotMatchesLog(log, metadata));
     const storage = new StorageTwin(log, store, parts.disk, parts.clock, parts.life, parts.behaviour, parts.observer);
     return { storage, discardedSnapshots };
   }

@@ -612,3 +612,28 @@ test('a received snapshot whose install never became durable is discarded at ope
     assert.equal(store.lastIndex(), 10);
   });
 });
+
+test('retention keeps the snapshot the log is compacted behind when received snapshots fill the store (sim finding R2)', async () => {
+  await withStore('retention-guard', {}, async (_directory, reopen, first) => {
+    const confState = { voters: ['a', 'b'], learners: [] };
+    await first.save({ entries: makeEntries(1, 10, 1), hardState: { term: 1, vote: 'a', commit: 8 }, confState });
+    const own = await first.snapshots.begin({ index: 6, term: 1, confState }, {});
+    await own.write(new Uint8Array([6]));
+    await own.commit();
+    await first.compact(4);
+    // Two snapshots from successive leaders, stored but never installed through the log.
+    for (const metadata of [
+      { index: 12, term: 2 },
+      { index: 11, term: 3 },
+    ]) {
+      const writer = await first.snapshots.begin({ ...metadata, confState }, {});
+      await writer.write(new Uint8Array([9]));
+      await writer.commit();
+    }
+    assert.equal(first.snapshots.find(6, 1)?.metadata.index, 6, 'the snapshot covering the compacted log is kept beside the retained ones');
+    const store = await reopen(first);
+    assert.deepEqual(store.recovery.discardedSnapshots.map((metadata) => metadata.index).sort(), [11, 12]);
+    assert.equal(store.snapshots.latest()?.metadata.index, 6, 'after the crash the store still has a snapshot for its compacted prefix');
+    assert.equal(store.snapshot().metadata.index, 6);
+  });
+});
