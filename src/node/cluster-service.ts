@@ -89,16 +89,11 @@ export class NodeClusterService implements ClusterService {
   /** Registers the peer handlers through which followers forward to this node. */
   registerPeerHandlers(): void {
     const transport = this.#peers;
-    handleEnvelope(transport, peerMethods.execute, (payload, signal) =>
-      this.execute({ ...(payload as ExecuteRequest), forward: false }, { signal }));
-    handleEnvelope(transport, peerMethods.query, (payload, signal) =>
-      this.query({ ...(payload as QueryRequest), forward: false }, { signal }));
-    handleEnvelope(transport, peerMethods.request, (payload, signal) =>
-      this.request({ ...(payload as MixedRequest), forward: false }, { signal }));
-    handleEnvelope(transport, peerMethods.remove, (payload, signal) =>
-      this.remove({ ...(payload as RemoveRequest), forward: false }, { signal }));
-    handleEnvelope(transport, peerMethods.stepDown, (payload, signal) =>
-      this.stepDown({ ...(payload as StepDownRequest), forward: false }, { signal }));
+    handleEnvelope(transport, peerMethods.execute, (payload, signal) => this.execute({ ...(payload as ExecuteRequest), forward: false }, { signal }));
+    handleEnvelope(transport, peerMethods.query, (payload, signal) => this.query({ ...(payload as QueryRequest), forward: false }, { signal }));
+    handleEnvelope(transport, peerMethods.request, (payload, signal) => this.request({ ...(payload as MixedRequest), forward: false }, { signal }));
+    handleEnvelope(transport, peerMethods.remove, (payload, signal) => this.remove({ ...(payload as RemoveRequest), forward: false }, { signal }));
+    handleEnvelope(transport, peerMethods.stepDown, (payload, signal) => this.stepDown({ ...(payload as StepDownRequest), forward: false }, { signal }));
     handleEnvelope(transport, peerMethods.ping, () => Promise.resolve({ id: this.#config.nodeId }));
   }
 
@@ -128,10 +123,16 @@ export class NodeClusterService implements ClusterService {
 
   /** Sends a request to the leader, marked not to be forwarded again (one hop at most). */
   #forwardControl(leaderId: NodeId, method: string, request: { timeoutMs: number }, context: CallContext, signal = context.signal): Promise<unknown> {
-    return callPeer(this.#peers, { id: leaderId }, method, { ...request, forward: false }, {
-      timeoutMs: request.timeoutMs,
-      signal,
-    });
+    return callPeer(
+      this.#peers,
+      { id: leaderId },
+      method,
+      { ...request, forward: false },
+      {
+        timeoutMs: request.timeoutMs,
+        signal,
+      },
+    );
   }
 
   /**
@@ -257,9 +258,16 @@ export class NodeClusterService implements ClusterService {
   }
 
   async status(): Promise<StatusDocument> {
-    return buildStatus({
-      config: this.#config, log: this.#log, database: this.#database, startedAtMs: this.#startedAtMs, nowMs: this.#scheduler.nowMs(),
-    }, this.#options.version);
+    return buildStatus(
+      {
+        config: this.#config,
+        log: this.#log,
+        database: this.#database,
+        startedAtMs: this.#startedAtMs,
+        nowMs: this.#scheduler.nowMs(),
+      },
+      this.#options.version,
+    );
   }
 
   async nodes(request: NodesRequest): Promise<readonly NodeInfo[]> {
@@ -362,7 +370,10 @@ export class NodeClusterService implements ClusterService {
   async metrics(): Promise<readonly MetricFamily[]> {
     const position = this.#log.position();
     const gauge = (name: string, help: string, value: number): MetricFamily => ({
-      name, help, type: 'gauge', samples: [{ labels: {}, value }],
+      name,
+      help,
+      type: 'gauge',
+      samples: [{ labels: {}, value }],
     });
     return [
       gauge('quorumlite_raft_term', 'Current Raft term.', position.term),

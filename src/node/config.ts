@@ -44,8 +44,7 @@ export interface NodeConfig {
   readonly haltRetryIntervalMs: number;
 }
 
-export type NodeConfigInput = Pick<NodeConfig, 'nodeId' | 'raftAdvertisedAddress' | 'apiAdvertisedAddress' | 'dataDirectory'> &
-  Partial<NodeConfig>;
+export type NodeConfigInput = Pick<NodeConfig, 'nodeId' | 'raftAdvertisedAddress' | 'apiAdvertisedAddress' | 'dataDirectory'> & Partial<NodeConfig>;
 
 export const nodeConfigDefaults = {
   joinAddresses: [] as readonly string[],
@@ -82,10 +81,22 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
   const config: NodeConfig = { ...nodeConfigDefaults, ...input };
   if (config.nodeId.length === 0) throw new ServiceError('BAD_REQUEST', 'nodeId must not be empty');
   for (const name of [
-    'heartbeatMs', 'electionTimeoutMs', 'snapshotThresholdEntries', 'snapshotIntervalMs', 'pendingProposalCountMax',
-    'pendingReadCountMax', 'appliedWaiterCountMax', 'joinAttemptCountMax', 'joinRetryIntervalMs',
-    'bootstrapExpectTimeoutMs', 'promotionTimeoutMs', 'shutdownTransferTimeoutMs', 'requestTimeoutMs', 'linearizableTimeoutMs',
-    'entryDataBytesMax', 'haltRetryIntervalMs',
+    'heartbeatMs',
+    'electionTimeoutMs',
+    'snapshotThresholdEntries',
+    'snapshotIntervalMs',
+    'pendingProposalCountMax',
+    'pendingReadCountMax',
+    'appliedWaiterCountMax',
+    'joinAttemptCountMax',
+    'joinRetryIntervalMs',
+    'bootstrapExpectTimeoutMs',
+    'promotionTimeoutMs',
+    'shutdownTransferTimeoutMs',
+    'requestTimeoutMs',
+    'linearizableTimeoutMs',
+    'entryDataBytesMax',
+    'haltRetryIntervalMs',
   ] as const) {
     requirePositiveInteger(name, config[name]);
   }

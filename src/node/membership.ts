@@ -43,8 +43,7 @@ export const confChangeAttemptCountMax = 100;
  * facts: the embedded Raft's membership operations (learners, catch-up progress,
  * bootstrap). NodeRuntime provides it.
  */
-export interface MembershipRuntime
-  extends Pick<ReplicatedLog, 'started' | 'stopped' | 'isLeader' | 'leaderId' | 'confState' | 'isMember' | 'members'> {
+export interface MembershipRuntime extends Pick<ReplicatedLog, 'started' | 'stopped' | 'isLeader' | 'leaderId' | 'confState' | 'isMember' | 'members'> {
   bootstrap(members: ReadonlyMap<NodeId, MemberAddresses>): Promise<void>;
   learnMembers(members: Readonly<Record<NodeId, MemberAddresses>>): void;
   memberContext(addresses: MemberAddresses): Uint8Array;
@@ -66,7 +65,11 @@ export interface MembershipDependencies {
 function parseJoinRequest(payload: unknown): JoinRequest {
   const record = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<string, unknown>;
   const { id, raftAddress, apiAddress, voter } = record;
-  for (const [name, value] of [['id', id], ['raftAddress', raftAddress], ['apiAddress', apiAddress]] as const) {
+  for (const [name, value] of [
+    ['id', id],
+    ['raftAddress', raftAddress],
+    ['apiAddress', apiAddress],
+  ] as const) {
     if (typeof value !== 'string' || value.length === 0 || value.length > joinFieldLengthMax) {
       throw new ServiceError('BAD_REQUEST', `join: ${name} must be a string of 1-${joinFieldLengthMax} characters`);
     }
@@ -115,7 +118,8 @@ export class Membership {
       if (leaderId === '' || leaderId === this.#config.nodeId) throw new ServiceError('NO_LEADER', 'leader not found');
       this.#logger.info({ event: 'join-forward', node: request.id, leader: leaderId }, 'forwarding join to the leader');
       return (await callPeer(this.#peers, { id: leaderId }, peerMethods.join, request, {
-        timeoutMs: this.#joinCallTimeoutMs(), signal,
+        timeoutMs: this.#joinCallTimeoutMs(),
+        signal,
       })) as { leaderId: NodeId };
     }
     await this.#serialised(() => this.#admit(request));
@@ -217,9 +221,15 @@ export class Membership {
       const address = targets[attempt % targets.length] ?? '';
       try {
         // Learn the members' addresses first: the leader's appends must be answerable at once.
-        const members = await callPeer(this.#peers, { address }, peerMethods.members, {}, {
-          timeoutMs: config.requestTimeoutMs,
-        });
+        const members = await callPeer(
+          this.#peers,
+          { address },
+          peerMethods.members,
+          {},
+          {
+            timeoutMs: config.requestTimeoutMs,
+          },
+        );
         this.#runtime.learnMembers(readMemberRecord(members));
         const answer = (await callPeer(this.#peers, { address }, peerMethods.join, request, {
           timeoutMs: this.#joinCallTimeoutMs(),
@@ -250,9 +260,7 @@ export class Membership {
     }
     this.#seen.set(request.id, { raftAddress: request.raftAddress, apiAddress: request.apiAddress });
     const runtime = this.#runtime;
-    const cluster = runtime.started
-      ? { voters: [...runtime.confState().voters], members: runtime.members.toRecord() }
-      : null;
+    const cluster = runtime.started ? { voters: [...runtime.confState().voters], members: runtime.members.toRecord() } : null;
     return { id: this.#config.nodeId, addresses: this.#selfAddresses(), seen: Object.fromEntries(this.#seen), cluster };
   }
 

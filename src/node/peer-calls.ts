@@ -31,11 +31,7 @@ function toPlainError(error: unknown): PlainServiceError {
 }
 
 /** Registers a handler that answers envelopes. */
-export function handleEnvelope(
-  transport: PeerTransport,
-  method: string,
-  handler: (payload: unknown, signal: AbortSignal) => Promise<unknown>,
-): void {
+export function handleEnvelope(transport: PeerTransport, method: string, handler: (payload: unknown, signal: AbortSignal) => Promise<unknown>): void {
   transport.handle(method, async (payload, context): Promise<Envelope> => {
     try {
       return { ok: true, value: await handler(payload, context.signal) };

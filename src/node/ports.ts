@@ -4,9 +4,7 @@
  * Depending on these rather than on the modules' whole classes keeps the seams small;
  * `node.ts` passes the real implementations, tests pass in-memory ones.
  */
-import type {
-  ConfChange, ConfState, Entry, HardState, Message, NodeId, RaftStatus, RaftStorage, Ready, Snapshot, SnapshotMetadata,
-} from '../raft/types.js';
+import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, RaftStatus, RaftStorage, Ready, Snapshot, SnapshotMetadata } from '../raft/types.js';
 import type { Transport } from '../transport/types.js';
 import type { Statement, StatementResult } from '../state-machine/types.js';
 

@@ -90,8 +90,7 @@ export class ReadyLoop {
   async #processReady(core: RaftCore, ready: Ready): Promise<void> {
     const state = this.#state;
     if (ready.softState !== undefined) this.#parts.leadership.onSoftState(ready.softState.leaderId, ready.softState.role);
-    const sendEarly = ready.hardState === undefined ||
-      (ready.hardState.term === this.#persistedTerm && ready.hardState.vote === this.#persistedVote);
+    const sendEarly = ready.hardState === undefined || (ready.hardState.term === this.#persistedTerm && ready.hardState.vote === this.#persistedVote);
     const early = sendEarly ? ready.messages.filter((message) => message.type === 'MsgApp') : [];
     const late = sendEarly ? ready.messages.filter((message) => message.type !== 'MsgApp') : ready.messages;
     this.#send(early);

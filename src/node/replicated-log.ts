@@ -100,9 +100,7 @@ export interface ReplicatedLog {
 
 /** The refusal of a request that needs a halted node to apply (the contract's Halt). */
 export function haltedError(halt: Error): ServiceError {
-  return new ServiceError(
-    'HALTED',
-    `node halted: ${halt.message} (it retries the same step and resumes once the disk or database accepts it)`,
-    { cause: halt },
-  );
+  return new ServiceError('HALTED', `node halted: ${halt.message} (it retries the same step and resumes once the disk or database accepts it)`, {
+    cause: halt,
+  });
 }

@@ -46,16 +46,28 @@ test('apply runs: membership changes alone, commands in runs of at most the boun
 
 test('apply runs at the state machine bound: applyBatchEntryCountMax commands are one run, one more makes two', () => {
   const atBound = Array.from({ length: applyBatchEntryCountMax }, (_, position) => command(position + 1));
-  assert.deepEqual(planApplyRuns(atBound, applyBatchEntryCountMax).map((run) => run.length), [applyBatchEntryCountMax]);
+  assert.deepEqual(
+    planApplyRuns(atBound, applyBatchEntryCountMax).map((run) => run.length),
+    [applyBatchEntryCountMax],
+  );
   const beyond = [...atBound, command(applyBatchEntryCountMax + 1)];
-  assert.deepEqual(planApplyRuns(beyond, applyBatchEntryCountMax).map((run) => run.length), [applyBatchEntryCountMax, 1]);
+  assert.deepEqual(
+    planApplyRuns(beyond, applyBatchEntryCountMax).map((run) => run.length),
+    [applyBatchEntryCountMax, 1],
+  );
 });
 
 function insert(value: string): ExecuteRequest {
   return {
     statements: [{ sql: 'INSERT INTO t(v) VALUES (?)', positional: [value], named: {} }],
-    transaction: false, timings: false, timeoutMs: 10_000, dbTimeoutMs: null, forward: true,
-    queue: false, wait: false, idempotencyKey: null,
+    transaction: false,
+    timings: false,
+    timeoutMs: 10_000,
+    dbTimeoutMs: null,
+    forward: true,
+    queue: false,
+    wait: false,
+    idempotencyKey: null,
   };
 }
 
@@ -66,12 +78,23 @@ test('concurrent writes committed together apply as one batch, overlapping the n
   const raft = `${host}:${await freePort(host)}`;
   const httpPort = await freePort(host);
   const node = await QuorumNode.start({
-    nodeId: raft, raftAdvertisedAddress: raft, apiAdvertisedAddress: `${host}:${httpPort}`, dataDirectory: directory,
-    httpListen: { host, port: httpPort }, raftListen: raft, logger: silentLogger, version: 'test', heartbeatMs: 50, electionTimeoutMs: 500,
+    nodeId: raft,
+    raftAdvertisedAddress: raft,
+    apiAdvertisedAddress: `${host}:${httpPort}`,
+    dataDirectory: directory,
+    httpListen: { host, port: httpPort },
+    raftListen: raft,
+    logger: silentLogger,
+    version: 'test',
+    heartbeatMs: 50,
+    electionTimeoutMs: 500,
   });
   try {
     await waitFor('leadership', () => (node.runtime.isLeader ? true : undefined));
-    await node.service.execute({ ...insert('unused'), statements: [{ sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)', positional: [], named: {} }] }, context);
+    await node.service.execute(
+      { ...insert('unused'), statements: [{ sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)', positional: [], named: {} }] },
+      context,
+    );
     const stateMachine = node.runtime.stateMachine;
     const storage = node.runtime.storage;
     const batchSizes: number[] = [];
@@ -108,13 +131,27 @@ test('concurrent writes committed together apply as one batch, overlapping the n
     }
     const settled = await Promise.all(answers);
     assert.ok(Math.max(...batchSizes) > 1, `some writes applied together (batch sizes ${batchSizes.join(',')})`);
-    assert.equal(batchSizes.reduce((sum, size) => sum + size, 0), writeCount);
+    assert.equal(
+      batchSizes.reduce((sum, size) => sum + size, 0),
+      writeCount,
+    );
     assert.ok(appliedDuringSave > 0, 'the leader applied committed entries while the next ones were being saved');
-    const read = await node.service.query({
-      statements: [{ sql: 'SELECT id, v FROM t', positional: [], named: {} }], transaction: false, timings: false, timeoutMs: 10_000,
-      dbTimeoutMs: null, forward: true, level: 'none', freshnessMs: null, freshnessStrict: false, minIndex: null,
-      linearizableTimeoutMs: 10_000,
-    }, context);
+    const read = await node.service.query(
+      {
+        statements: [{ sql: 'SELECT id, v FROM t', positional: [], named: {} }],
+        transaction: false,
+        timings: false,
+        timeoutMs: 10_000,
+        dbTimeoutMs: null,
+        forward: true,
+        level: 'none',
+        freshnessMs: null,
+        freshnessStrict: false,
+        minIndex: null,
+        linearizableTimeoutMs: 10_000,
+      },
+      context,
+    );
     const rows = read.results[0]?.kind === 'rows' ? read.results[0].rows : [];
     const valueById = new Map(rows.map((row) => [Number(row[0]), String(row[1])]));
     assert.equal(settled.length, writeCount);

@@ -27,8 +27,14 @@ after(async () => {
 function insert(value: string): ExecuteRequest {
   return {
     statements: [{ sql: 'INSERT INTO t(v) VALUES (?)', positional: [value], named: {} }],
-    transaction: false, timings: false, timeoutMs: 10_000, dbTimeoutMs: null, forward: true,
-    queue: false, wait: false, idempotencyKey: null,
+    transaction: false,
+    timings: false,
+    timeoutMs: 10_000,
+    dbTimeoutMs: null,
+    forward: true,
+    queue: false,
+    wait: false,
+    idempotencyKey: null,
   };
 }
 
@@ -48,13 +54,24 @@ test('a commit-only Ready is not saved on its own; stop saves the newest commit 
   const raft = `${host}:${await freePort(host)}`;
   const httpPort = await freePort(host);
   const node = await QuorumNode.start({
-    nodeId: raft, raftAdvertisedAddress: raft, apiAdvertisedAddress: `${host}:${httpPort}`, dataDirectory: directory,
-    httpListen: { host, port: httpPort }, raftListen: raft, logger: silentLogger, version: 'test', heartbeatMs: 50, electionTimeoutMs: 500,
+    nodeId: raft,
+    raftAdvertisedAddress: raft,
+    apiAdvertisedAddress: `${host}:${httpPort}`,
+    dataDirectory: directory,
+    httpListen: { host, port: httpPort },
+    raftListen: raft,
+    logger: silentLogger,
+    version: 'test',
+    heartbeatMs: 50,
+    electionTimeoutMs: 500,
   });
   let applied = 0;
   try {
     await waitFor('leadership', () => (node.runtime.isLeader ? true : undefined));
-    await node.service.execute({ ...insert('unused'), statements: [{ sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)', positional: [], named: {} }] }, context);
+    await node.service.execute(
+      { ...insert('unused'), statements: [{ sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)', positional: [], named: {} }] },
+      context,
+    );
     for (const value of ['a', 'b', 'c']) await node.service.execute(insert(value), context);
     applied = node.runtime.stateMachine.appliedIndex;
     // The last write's commit moved in a Ready of its own: not saved yet.
@@ -67,7 +84,11 @@ test('a commit-only Ready is not saved on its own; stop saves the newest commit 
 });
 
 test('after kill -9 with applied entries beyond the stored commit, the node restarts and keeps every write', async () => {
-  const cluster = await TestCluster.create({ size: 1, formation: 'join', flags: ['--log-level', 'warn', '--heartbeat-ms', '50', '--election-timeout-ms', '500'] });
+  const cluster = await TestCluster.create({
+    size: 1,
+    formation: 'join',
+    flags: ['--log-level', 'warn', '--heartbeat-ms', '50', '--election-timeout-ms', '500'],
+  });
   clusters.push(cluster);
   await cluster.withLogs(async () => {
     await cluster.start();

@@ -42,16 +42,30 @@ after(() => {
 function write(value: string): ExecuteRequest {
   return {
     statements: [{ sql: 'INSERT INTO t(v) VALUES (?)', positional: [value], named: {} }],
-    transaction: false, timings: false, timeoutMs: 120_000, dbTimeoutMs: null, forward: true,
-    queue: false, wait: false, idempotencyKey: null,
+    transaction: false,
+    timings: false,
+    timeoutMs: 120_000,
+    dbTimeoutMs: null,
+    forward: true,
+    queue: false,
+    wait: false,
+    idempotencyKey: null,
   };
 }
 
 function read(): QueryRequest {
   return {
-    statements: [{ sql: 'SELECT v FROM t ORDER BY id', positional: [], named: {} }], transaction: false, timings: false,
-    timeoutMs: 10_000, dbTimeoutMs: null, forward: true, level: 'linearizable', freshnessMs: null,
-    freshnessStrict: false, minIndex: null, linearizableTimeoutMs: 10_000,
+    statements: [{ sql: 'SELECT v FROM t ORDER BY id', positional: [], named: {} }],
+    transaction: false,
+    timings: false,
+    timeoutMs: 10_000,
+    dbTimeoutMs: null,
+    forward: true,
+    level: 'linearizable',
+    freshnessMs: null,
+    freshnessStrict: false,
+    minIndex: null,
+    linearizableTimeoutMs: 10_000,
   };
 }
 
@@ -73,8 +87,15 @@ function fillDisk(): string {
 
 async function start(dataDirectory: string, address: { raft: string; http: { host: string; port: number } }): Promise<QuorumNode> {
   return QuorumNode.start({
-    nodeId: address.raft, raftAdvertisedAddress: address.raft, apiAdvertisedAddress: `${address.http.host}:${address.http.port}`,
-    dataDirectory, httpListen: address.http, raftListen: address.raft, logger: silentLogger, version: 'test', haltRetryIntervalMs: 50,
+    nodeId: address.raft,
+    raftAdvertisedAddress: address.raft,
+    apiAdvertisedAddress: `${address.http.host}:${address.http.port}`,
+    dataDirectory,
+    httpListen: address.http,
+    raftListen: address.raft,
+    logger: silentLogger,
+    version: 'test',
+    haltRetryIntervalMs: 50,
   });
 }
 
@@ -100,13 +121,18 @@ test('a full disk halts the node at the same step; freeing space resumes it with
       return checks.some((check) => check.name === 'store' && !check.ok && /halted/.test(check.message)) ? true : undefined;
     });
     // Whichever refused first (the log's save or SQLite), the refusal says the node halted and why.
-    await assert.rejects(node.service.execute(write('refused'), context), (error: unknown) =>
-      error instanceof ServiceError && error.code === 'HALTED' && /^node halted: .*full/i.test(error.message));
+    await assert.rejects(
+      node.service.execute(write('refused'), context),
+      (error: unknown) => error instanceof ServiceError && error.code === 'HALTED' && /^node halted: .*full/i.test(error.message),
+    );
     rmSync(filler);
     const written = await pending;
     assert.deepEqual(written.results, [{ kind: 'write', lastInsertId: 2, rowsAffected: 1 }]);
     const checks = await node.service.readiness({ sync: false, timeoutMs: 1000 });
-    assert.ok(checks.every((check) => check.ok), JSON.stringify(checks));
+    assert.ok(
+      checks.every((check) => check.ok),
+      JSON.stringify(checks),
+    );
     await node.service.execute(write('after'), context);
 
     await node.stop();

@@ -21,25 +21,48 @@ function halted(error: unknown): boolean {
 
 function write(statements: Statement[]): ExecuteRequest {
   return {
-    statements, transaction: false, timings: false, timeoutMs: 60_000, dbTimeoutMs: null, forward: true,
-    queue: false, wait: false, idempotencyKey: null,
+    statements,
+    transaction: false,
+    timings: false,
+    timeoutMs: 60_000,
+    dbTimeoutMs: null,
+    forward: true,
+    queue: false,
+    wait: false,
+    idempotencyKey: null,
   };
 }
 
 function linearizableRead(sql: string): QueryRequest {
   return {
-    statements: [statement(sql)], transaction: false, timings: false, timeoutMs: 10_000, dbTimeoutMs: null, forward: true,
-    level: 'linearizable', freshnessMs: null, freshnessStrict: false, minIndex: null, linearizableTimeoutMs: 10_000,
+    statements: [statement(sql)],
+    transaction: false,
+    timings: false,
+    timeoutMs: 10_000,
+    dbTimeoutMs: null,
+    forward: true,
+    level: 'linearizable',
+    freshnessMs: null,
+    freshnessStrict: false,
+    minIndex: null,
+    linearizableTimeoutMs: 10_000,
   };
 }
 
 function serviceFor(node: InMemoryRuntime): NodeClusterService {
   const { runtime, stateMachine, transport, scheduler, config } = node;
-  return new NodeClusterService({
-    config, log: runtime, database: stateMachine, peers: transport, scheduler,
-    membership: { removeMember: () => Promise.reject(new Error('not used')) },
-    encodeCommand: (statements, transaction, requestId) => runtime.encodeCommandFor(statements, transaction, requestId),
-  }, { version: 'test', isReadOnly: (candidate) => /^\s*select/i.test(candidate.sql), queuedWriteCountMax: 16 });
+  return new NodeClusterService(
+    {
+      config,
+      log: runtime,
+      database: stateMachine,
+      peers: transport,
+      scheduler,
+      membership: { removeMember: () => Promise.reject(new Error('not used')) },
+      encodeCommand: (statements, transaction, requestId) => runtime.encodeCommandFor(statements, transaction, requestId),
+    },
+    { version: 'test', isReadOnly: (candidate) => /^\s*select/i.test(candidate.sql), queuedWriteCountMax: 16 },
+  );
 }
 
 test('a halted node refuses writes, reads and waits that need it to apply with HALTED; the write in flight completes after the halt', async () => {
@@ -65,7 +88,10 @@ test('a halted node refuses writes, reads and waits that need it to apply with H
     await assert.rejects(runtime.waitForApplied(appliedIndex + 1, 1000), halted);
     await runtime.waitForApplied(appliedIndex, 1000); // already applied: nothing to wait for
     const readiness = await service.readiness({ sync: false, timeoutMs: 1000 });
-    assert.ok(readiness.some((check) => check.name === 'store' && !check.ok && /halted/.test(check.message)), JSON.stringify(readiness));
+    assert.ok(
+      readiness.some((check) => check.name === 'store' && !check.ok && /halted/.test(check.message)),
+      JSON.stringify(readiness),
+    );
 
     // Retries run on the scheduler's clock: space returns, the next retry saves, and the write applies.
     storage.failure = undefined;
@@ -89,14 +115,25 @@ test('a halted follower that knows no leader answers HALTED, not NO_LEADER', asy
   try {
     const { runtime, scheduler, storage, transport } = node;
     const service = serviceFor(node);
-    await assert.rejects(service.execute(write([statement('CREATE TABLE t (v TEXT)')]), context),
-      (error: unknown) => error instanceof ServiceError && error.code === 'NO_LEADER');
+    await assert.rejects(
+      service.execute(write([statement('CREATE TABLE t (v TEXT)')]), context),
+      (error: unknown) => error instanceof ServiceError && error.code === 'NO_LEADER',
+    );
     // A candidate of a later term asks for this node's vote: granting it must be saved first, and the save fails.
     storage.failure = MemoryNodeStorage.diskFull();
     const lastIndex = storage.lastIndex();
     transport.deliver({
-      type: 'MsgVote', from: 'n2', to: 'n1', term: 5, logTerm: storage.term(lastIndex), index: lastIndex, entries: [], commit: 0,
-      reject: false, rejectHint: 0, context: new Uint8Array(0),
+      type: 'MsgVote',
+      from: 'n2',
+      to: 'n1',
+      term: 5,
+      logTerm: storage.term(lastIndex),
+      index: lastIndex,
+      entries: [],
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+      context: new Uint8Array(0),
     });
     await scheduler.settle();
     assert.ok(runtime.haltError !== undefined, 'the failed save halted the node');
@@ -106,7 +143,10 @@ test('a halted follower that knows no leader answers HALTED, not NO_LEADER', asy
     storage.failure = undefined;
     await scheduler.advance(node.config.haltRetryIntervalMs);
     assert.equal(runtime.haltError, undefined);
-    assert.ok(transport.sent.some((message) => message.type === 'MsgVoteResp' && message.to === 'n2' && !message.reject), 'the vote went out once saved');
+    assert.ok(
+      transport.sent.some((message) => message.type === 'MsgVoteResp' && message.to === 'n2' && !message.reject),
+      'the vote went out once saved',
+    );
   } finally {
     await node.close();
   }

@@ -31,15 +31,26 @@ export async function startInMemoryRuntime(voters: readonly NodeId[], overrides:
   const nodeId = voters[0] ?? 'n1';
   const dataDirectory = mkdtempSync(join(tmpdir(), 'quorumlite-manual-time-'));
   const config = resolveNodeConfig({
-    nodeId, raftAdvertisedAddress: `${nodeId}:raft`, apiAdvertisedAddress: `${nodeId}:api`, dataDirectory,
-    heartbeatMs: 10, electionTimeoutMs: 100, haltRetryIntervalMs: 1000, ...overrides,
+    nodeId,
+    raftAdvertisedAddress: `${nodeId}:raft`,
+    apiAdvertisedAddress: `${nodeId}:api`,
+    dataDirectory,
+    heartbeatMs: 10,
+    electionTimeoutMs: 100,
+    haltRetryIntervalMs: 1000,
+    ...overrides,
   });
   const scheduler = new ManualScheduler();
   const storage = new MemoryNodeStorage();
   const transport = new RecordingTransport(nodeId);
   const stateMachine = new SqliteStateMachine({ path: join(dataDirectory, 'db.sqlite') });
   const runtime = new NodeRuntime({
-    config, storage, stateMachine, transport, scheduler, logger: silentLogger,
+    config,
+    storage,
+    stateMachine,
+    transport,
+    scheduler,
+    logger: silentLogger,
     createCore: (coreConfig) => new RawNode(coreConfig),
     random: () => 0.5,
   });
@@ -48,7 +59,12 @@ export async function startInMemoryRuntime(voters: readonly NodeId[], overrides:
   await runtime.startCore();
   await scheduler.settle();
   return {
-    runtime, scheduler, storage, transport, stateMachine, config,
+    runtime,
+    scheduler,
+    storage,
+    transport,
+    stateMachine,
+    config,
     async close() {
       const stopping = runtime.stop({ transferLeadership: false });
       await scheduler.settle();

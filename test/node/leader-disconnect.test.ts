@@ -33,9 +33,17 @@ async function startNode(overrides: Partial<QuorumNodeOptions>): Promise<QuorumN
   const directory = mkdtempSync(join(tmpdir(), 'quorumlite-disconnect-'));
   directories.push(directory);
   const node = await QuorumNode.start({
-    nodeId: raft, raftAdvertisedAddress: raft, apiAdvertisedAddress: `${host}:${httpPort}`, dataDirectory: directory,
-    httpListen: { host, port: httpPort }, raftListen: raft, logger: silentLogger, version: 'test',
-    heartbeatMs: 100, electionTimeoutMs, ...overrides,
+    nodeId: raft,
+    raftAdvertisedAddress: raft,
+    apiAdvertisedAddress: `${host}:${httpPort}`,
+    dataDirectory: directory,
+    httpListen: { host, port: httpPort },
+    raftListen: raft,
+    logger: silentLogger,
+    version: 'test',
+    heartbeatMs: 100,
+    electionTimeoutMs,
+    ...overrides,
   });
   nodes.push(node);
   return node;
@@ -50,7 +58,8 @@ test('when the leader closes its connections, a follower campaigns at its lease 
   const patient = await startNode({ ...join, random: () => 0.99 });
   await waitFor('three voters', () => (first.runtime.confState().voters.length === 3 ? true : undefined));
   await waitFor('followers know the leader', () =>
-    eager.runtime.leaderId === first.config.nodeId && patient.runtime.leaderId === first.config.nodeId ? true : undefined);
+    eager.runtime.leaderId === first.config.nodeId && patient.runtime.leaderId === first.config.nodeId ? true : undefined,
+  );
   await first.stop({ transferLeadership: false });
   await waitFor('a new leader', () => (eager.runtime.isLeader ? true : undefined), electionTimeoutMs / 2);
   await waitFor('the other follower follows it', () => (patient.runtime.leaderId === eager.config.nodeId ? true : undefined), electionTimeoutMs / 2);
@@ -86,7 +95,14 @@ const context = { signal: new AbortController().signal };
 
 function write(sql: string, timeoutMs = 10_000): ExecuteRequest {
   return {
-    statements: [{ sql, positional: [], named: {} }], transaction: false, timings: false, timeoutMs, dbTimeoutMs: null, forward: true,
-    queue: false, wait: false, idempotencyKey: null,
+    statements: [{ sql, positional: [], named: {} }],
+    transaction: false,
+    timings: false,
+    timeoutMs,
+    dbTimeoutMs: null,
+    forward: true,
+    queue: false,
+    wait: false,
+    idempotencyKey: null,
   };
 }

@@ -44,11 +44,14 @@ test('a waiter times out only when the scheduler’s clock reaches its timeout',
     const { runtime, scheduler } = node;
     let outcome: unknown = 'pending';
     const timeoutMs = 5000;
-    runtime.waitForApplied(1_000, timeoutMs).then(() => {
-      outcome = 'resolved';
-    }, (error: unknown) => {
-      outcome = error;
-    });
+    runtime.waitForApplied(1_000, timeoutMs).then(
+      () => {
+        outcome = 'resolved';
+      },
+      (error: unknown) => {
+        outcome = error;
+      },
+    );
     await sleepReal(50);
     await scheduler.advance(timeoutMs - 1);
     assert.equal(outcome, 'pending');

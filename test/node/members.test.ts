@@ -3,9 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  MemberBook, contextBytesMax, decodeMemberContext, encodeMemberContext, membersFileName, readMemberRecord,
-} from '../../src/node/members.js';
+import { MemberBook, contextBytesMax, decodeMemberContext, encodeMemberContext, membersFileName, readMemberRecord } from '../../src/node/members.js';
 import type { NodeFiles } from '../../src/node/ports.js';
 
 test('member context round-trips; at contextBytesMax it encodes, one byte over it is refused', () => {
@@ -68,6 +66,11 @@ test('the member book reads and writes only through the NodeFiles port it is giv
   const loaded = new MemberBook(directory, port);
   loaded.load();
   assert.deepEqual(loaded.toRecord(), { n1: { raftAddress: 'h:1', apiAddress: 'h:2' } });
-  const failing: NodeFiles = { ...port, readTextIfPresent: () => { throw new Error('EIO'); } };
+  const failing: NodeFiles = {
+    ...port,
+    readTextIfPresent: () => {
+      throw new Error('EIO');
+    },
+  };
   assert.throws(() => new MemberBook(directory, failing).load(), /cannot read: Error: EIO/);
 });

@@ -33,15 +33,33 @@ function statement(sql: string, ...positional: (string | number)[]): Statement {
 
 function executeRequest(statements: Statement[], overrides: Partial<ExecuteRequest> = {}): ExecuteRequest {
   return {
-    statements, transaction: false, timings: false, timeoutMs: 10_000, dbTimeoutMs: null, forward: true,
-    queue: false, wait: false, idempotencyKey: null, ...overrides,
+    statements,
+    transaction: false,
+    timings: false,
+    timeoutMs: 10_000,
+    dbTimeoutMs: null,
+    forward: true,
+    queue: false,
+    wait: false,
+    idempotencyKey: null,
+    ...overrides,
   };
 }
 
 function queryRequest(sql: string, overrides: Partial<QueryRequest> = {}): QueryRequest {
   return {
-    statements: [statement(sql)], transaction: false, timings: false, timeoutMs: 10_000, dbTimeoutMs: null, forward: true,
-    level: 'weak', freshnessMs: null, freshnessStrict: false, minIndex: null, linearizableTimeoutMs: 10_000, ...overrides,
+    statements: [statement(sql)],
+    transaction: false,
+    timings: false,
+    timeoutMs: 10_000,
+    dbTimeoutMs: null,
+    forward: true,
+    level: 'weak',
+    freshnessMs: null,
+    freshnessStrict: false,
+    minIndex: null,
+    linearizableTimeoutMs: 10_000,
+    ...overrides,
   };
 }
 
@@ -104,8 +122,10 @@ test('the entry size bound: a write of exactly entryDataBytesMax is accepted, on
   await node.service.execute(executeRequest([statement('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')]), context);
   const accepted = await node.service.execute(executeRequest([atBound]), context);
   assert.deepEqual(accepted.results, [{ kind: 'write', lastInsertId: 1, rowsAffected: 1 }]);
-  await assert.rejects(node.service.execute(executeRequest([overBound]), context), (error: unknown) =>
-    error instanceof ServiceError && error.code === 'BAD_REQUEST' && /exceeds the entry bound/.test(error.message));
+  await assert.rejects(
+    node.service.execute(executeRequest([overBound]), context),
+    (error: unknown) => error instanceof ServiceError && error.code === 'BAD_REQUEST' && /exceeds the entry bound/.test(error.message),
+  );
   const count = await node.service.query(queryRequest('SELECT count(*) FROM t', { level: 'linearizable' }), context);
   assert.deepEqual(count.results[0], { kind: 'rows', columns: ['count(*)'], types: [''], rows: [[1]] });
   await node.stop();
@@ -135,7 +155,10 @@ test('writes waiting on a leader that loses its quorum fail promptly; the queued
   );
   // The two queued writes hold two of the three waiting slots; one more write fits, the next is refused.
   const waiting = first.service.execute(executeRequest([statement("INSERT INTO t(v) VALUES ('waits')")], { timeoutMs: 60_000 }), context);
-  const settled = waiting.then(() => 'applied', (error: unknown) => error);
+  const settled = waiting.then(
+    () => 'applied',
+    (error: unknown) => error,
+  );
   await assert.rejects(
     first.service.execute(executeRequest([statement("INSERT INTO t(v) VALUES ('over')")]), context),
     (error: unknown) => error instanceof ServiceError && error.code === 'UNAVAILABLE' && /too many writes/.test(error.message),
@@ -154,9 +177,17 @@ test('discovery remembers at most discoveredNodeCountMax nodes; a notification b
   const caller = new TcpTransport({ nodeId: 'discovery-tester', clusterId: defaultClusterId, listenAddress: '127.0.0.1:0' });
   await caller.start();
   try {
-    const notify = (position: number) => caller.call({ address: address.raft }, peerMethods.notify, {
-      id: `peer-${position}`, raftAddress: `127.0.0.9:${1000 + position}`, apiAddress: `127.0.0.9:${2000 + position}`,
-    }, { timeoutMs: 10_000 }) as Promise<{ ok: boolean; error?: { message: string } }>;
+    const notify = (position: number) =>
+      caller.call(
+        { address: address.raft },
+        peerMethods.notify,
+        {
+          id: `peer-${position}`,
+          raftAddress: `127.0.0.9:${1000 + position}`,
+          apiAddress: `127.0.0.9:${2000 + position}`,
+        },
+        { timeoutMs: 10_000 },
+      ) as Promise<{ ok: boolean; error?: { message: string } }>;
     // The node has seen itself: discoveredNodeCountMax - 1 others fit.
     for (let position = 1; position < discoveredNodeCountMax; position += 1) {
       const answer = await notify(position);
@@ -188,7 +219,10 @@ test('--bootstrap-expect gives up with a clear error when the peers never appear
   const nowhere = [`127.0.0.1:${await freePort('127.0.0.1')}`, `127.0.0.1:${await freePort('127.0.0.1')}`];
   await assert.rejects(
     startNode(await allocate('127.0.0.1'), temporaryDirectory(), {
-      bootstrapExpect: 3, joinAddresses: nowhere, bootstrapExpectTimeoutMs: 300, joinRetryIntervalMs: 10,
+      bootstrapExpect: 3,
+      joinAddresses: nowhere,
+      bootstrapExpectTimeoutMs: 300,
+      joinRetryIntervalMs: 10,
     }),
     /--bootstrap-expect 3: found only 1 node/,
   );
@@ -200,9 +234,18 @@ test('a join request with a field beyond joinFieldLengthMax is refused', async (
   const caller = new TcpTransport({ nodeId: 'join-tester', clusterId: defaultClusterId, listenAddress: '127.0.0.1:0' });
   await caller.start();
   try {
-    const join = (id: string) => caller.call({ address: address.raft }, peerMethods.join, {
-      id, raftAddress: '127.0.0.9:1', apiAddress: '127.0.0.9:2', voter: false,
-    }, { timeoutMs: 10_000 }) as Promise<{ ok: boolean; error?: { code: string; message: string } }>;
+    const join = (id: string) =>
+      caller.call(
+        { address: address.raft },
+        peerMethods.join,
+        {
+          id,
+          raftAddress: '127.0.0.9:1',
+          apiAddress: '127.0.0.9:2',
+          voter: false,
+        },
+        { timeoutMs: 10_000 },
+      ) as Promise<{ ok: boolean; error?: { code: string; message: string } }>;
     const refused = await join('x'.repeat(joinFieldLengthMax + 1));
     assert.equal(refused.ok, false);
     assert.equal(refused.error?.code, 'BAD_REQUEST');

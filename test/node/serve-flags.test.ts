@@ -18,11 +18,14 @@ function parsed(argv: string[]): ServeOptions {
 }
 
 function refused(argv: string[], pattern: RegExp): void {
-  assert.throws(() => parseServeFlags(argv), (error: unknown) => {
-    assert.ok(error instanceof UsageError, `expected UsageError, got ${String(error)}`);
-    assert.match(error.message, pattern);
-    return true;
-  });
+  assert.throws(
+    () => parseServeFlags(argv),
+    (error: unknown) => {
+      assert.ok(error instanceof UsageError, `expected UsageError, got ${String(error)}`);
+      assert.match(error.message, pattern);
+      return true;
+    },
+  );
 }
 
 test('defaults match rqlited: HTTP 4001, Raft 4002, ./data, id from the raft address', () => {
@@ -47,11 +50,34 @@ test('defaults match rqlited: HTTP 4001, Raft 4002, ./data, id from the raft add
 
 test('every flag, in both --name value and --name=value forms', () => {
   const options = parsed([
-    '--node-id', 'n1', '--http-addr=127.0.0.2:5001', '--raft-addr', '127.0.0.2:5002',
-    '--http-adv-addr', 'db1.example:5001', '--raft-adv-addr=db1.example:5002', '--data-dir', '/tmp/x',
-    '--join', 'http://127.0.0.3:5002,127.0.0.4:5002', '--bootstrap-expect', '3', '--raft-non-voter',
-    '--heartbeat-ms', '75', '--election-timeout-ms=750', '--raft-snap', '100', '--raft-snap-int', '1m30s',
-    '--log-level', 'warn', '--raft-trailing-logs', '0', '--http-max-body-bytes', '4096',
+    '--node-id',
+    'n1',
+    '--http-addr=127.0.0.2:5001',
+    '--raft-addr',
+    '127.0.0.2:5002',
+    '--http-adv-addr',
+    'db1.example:5001',
+    '--raft-adv-addr=db1.example:5002',
+    '--data-dir',
+    '/tmp/x',
+    '--join',
+    'http://127.0.0.3:5002,127.0.0.4:5002',
+    '--bootstrap-expect',
+    '3',
+    '--raft-non-voter',
+    '--heartbeat-ms',
+    '75',
+    '--election-timeout-ms=750',
+    '--raft-snap',
+    '100',
+    '--raft-snap-int',
+    '1m30s',
+    '--log-level',
+    'warn',
+    '--raft-trailing-logs',
+    '0',
+    '--http-max-body-bytes',
+    '4096',
   ]);
   assert.equal(options.snapshotTrailingEntries, 0);
   assert.equal(options.httpBodyBytesMax, 4096);
@@ -135,4 +161,3 @@ test('Go-style durations', () => {
   assert.equal(parseDurationMs(`${'0'.repeat(durationTextLengthMax - 1)}s`), 0);
   assert.throws(() => parseDurationMs(`${'0'.repeat(durationTextLengthMax)}s`), /invalid duration/);
 });
-

@@ -13,7 +13,15 @@ function runCli(argv: string[]): { status: number | null; stdout: string; stderr
 
 describe('sim CLI arguments', () => {
   it('parses seeds, start seed, single seed, verbose, chaos ticks and a planted bug', () => {
-    assert.deepEqual(parseArguments([]), { seedCount: 100, startSeed: 1, singleSeed: undefined, verbose: false, chaosTicks: undefined, plantedBug: undefined, scenarioOverrides: undefined });
+    assert.deepEqual(parseArguments([]), {
+      seedCount: 100,
+      startSeed: 1,
+      singleSeed: undefined,
+      verbose: false,
+      chaosTicks: undefined,
+      plantedBug: undefined,
+      scenarioOverrides: undefined,
+    });
     assert.deepEqual(parseArguments(['--scenario', '{"readOnly":"lease","leaseDriftTicks":0}']).scenarioOverrides, { readOnly: 'lease', leaseDriftTicks: 0 });
     const parsed = parseArguments(['--seeds', '7', '--start-seed', '40', '--chaos-ticks', '90', '--plant', 'forget-vote']);
     assert.deepEqual([parsed.seedCount, parsed.startSeed, parsed.chaosTicks, parsed.plantedBug?.name], [7, 40, 90, 'forget-vote']);
@@ -34,7 +42,12 @@ describe('sim CLI arguments', () => {
       [['--scenario', '[1]'], /--scenario needs a JSON object/],
       [['--scenario', '{"warpSpeed":9}'], /unknown setting warpSpeed/],
     ];
-    for (const [argv, message] of cases) assert.throws(() => parseArguments(argv), (error: unknown) => error instanceof CliUsageError && message.test(error.message), argv.join(' '));
+    for (const [argv, message] of cases)
+      assert.throws(
+        () => parseArguments(argv),
+        (error: unknown) => error instanceof CliUsageError && message.test(error.message),
+        argv.join(' '),
+      );
   });
 });
 

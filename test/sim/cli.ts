@@ -60,7 +60,8 @@ export function parseArguments(argv: readonly string[]): CliArguments {
 
 function parsePlantedBug(name: string | undefined): PlantedBug {
   const bug = plantedBugNamed(name ?? '');
-  if (bug === undefined) throw new CliUsageError(`--plant needs one of ${plantedBugs.map((known) => known.name).join(', ')}, got ${JSON.stringify(name ?? '')}`);
+  if (bug === undefined)
+    throw new CliUsageError(`--plant needs one of ${plantedBugs.map((known) => known.name).join(', ')}, got ${JSON.stringify(name ?? '')}`);
   return bug;
 }
 
@@ -71,7 +72,8 @@ function parseScenario(text: string | undefined): Partial<Scenario> {
   } catch {
     throw new CliUsageError(`--scenario needs a JSON object, got ${JSON.stringify(text ?? '')}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new CliUsageError(`--scenario needs a JSON object, got ${JSON.stringify(text ?? '')}`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new CliUsageError(`--scenario needs a JSON object, got ${JSON.stringify(text ?? '')}`);
   const known = new Set(Object.keys(drawScenario(new Prng(1))));
   const unknown = Object.keys(parsed).filter((key) => !known.has(key));
   if (unknown.length > 0) throw new CliUsageError(`--scenario: unknown setting ${unknown.join(', ')}`);
@@ -124,10 +126,12 @@ async function runMany(parsed: CliArguments): Promise<number> {
   const seconds = (performance.now() - started) / 1000;
   const rate = (seedCount / seconds).toFixed(1);
   if (summary.failures.length > 0) {
-    const seeds = summary.failures.map((failure) => {
-      const known = openFindingFor(failure.seed, failure.violation?.invariant);
-      return `${failure.seed}:${failure.violation?.invariant ?? '?'}${known === undefined ? '' : ` (open finding ${known.finding})`}`;
-    }).join(' ');
+    const seeds = summary.failures
+      .map((failure) => {
+        const known = openFindingFor(failure.seed, failure.violation?.invariant);
+        return `${failure.seed}:${failure.violation?.invariant ?? '?'}${known === undefined ? '' : ` (open finding ${known.finding})`}`;
+      })
+      .join(' ');
     process.stdout.write(`${summary.failures.length} of ${seedCount} seeds FAILED (${rate} seeds/s): ${seeds}\n`);
     return 1;
   }

@@ -178,7 +178,10 @@ export class SimulatedClients {
 function rejectedAtCall(promise: Promise<unknown>): Promise<boolean> {
   const notYet = Symbol('not settled at the call');
   // An already settled promise's reaction is queued before the sentinel's: it wins the race.
-  return Promise.race([promise, Promise.resolve(notYet)]).then(() => false, () => true);
+  return Promise.race([promise, Promise.resolve(notYet)]).then(
+    () => false,
+    () => true,
+  );
 }
 
 function messageOf(error: unknown): string {

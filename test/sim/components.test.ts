@@ -16,7 +16,10 @@ function entry(index: number, term: number, text = ''): Entry {
 
 describe('prng', () => {
   it('replays the same stream for the same seed and differs across seeds', () => {
-    const draw = (seed: number) => { const prng = new Prng(seed); return Array.from({ length: 8 }, () => prng.nextUint32()); };
+    const draw = (seed: number) => {
+      const prng = new Prng(seed);
+      return Array.from({ length: 8 }, () => prng.nextUint32());
+    };
     assert.deepEqual(draw(1), draw(1));
     assert.notDeepEqual(draw(1), draw(2));
     assert.notDeepEqual(draw(0), draw(2 ** 32), 'the high 32 bits of the seed matter');
@@ -52,8 +55,14 @@ describe('simulated network', () => {
     network.send('a', 'b', 'first', 0);
     network.send('a', 'b', 'second', 1);
     assert.deepEqual(network.deliverDue(1), []);
-    assert.deepEqual(network.deliverDue(2).map((delivery) => delivery.message), ['first']);
-    assert.deepEqual(network.deliverDue(10).map((delivery) => delivery.message), ['second']);
+    assert.deepEqual(
+      network.deliverDue(2).map((delivery) => delivery.message),
+      ['first'],
+    );
+    assert.deepEqual(
+      network.deliverDue(10).map((delivery) => delivery.message),
+      ['second'],
+    );
   });
 
   it('reorders messages when delays vary', () => {
@@ -61,7 +70,10 @@ describe('simulated network', () => {
     for (let message = 0; message < 50; message++) network.send('a', 'b', message, 0);
     const order = network.deliverDue(100).map((delivery) => delivery.message);
     assert.equal(order.length, 50);
-    assert.notDeepEqual(order, [...order].sort((left, right) => left - right));
+    assert.notDeepEqual(
+      order,
+      [...order].sort((left, right) => left - right),
+    );
   });
 
   it('drops and duplicates at the configured rates', () => {
@@ -111,7 +123,10 @@ describe('simulated network', () => {
     network.send('a', 'c', 'to-c', 0);
     network.discardTo('b');
     assert.deepEqual(dropped, ['to-b']);
-    assert.deepEqual(network.deliverDue(100).map((delivery) => delivery.message), ['to-c']);
+    assert.deepEqual(
+      network.deliverDue(100).map((delivery) => delivery.message),
+      ['to-c'],
+    );
   });
 
   it('rejects an invalid configuration with a clear error', () => {
@@ -129,13 +144,19 @@ describe('durable twin', () => {
     const twin = new DurableTwin(confState);
     twin.persist({ entries: [entry(1, 1), entry(2, 1), entry(3, 1)], hardState: { term: 1, vote: 'n1', commit: 1 } });
     twin.persist({ entries: [entry(3, 2), entry(4, 2)] });
-    assert.deepEqual(twin.logEntries().map((item) => `${item.index}/${item.term}`), ['1/1', '2/1', '3/2', '4/2']);
+    assert.deepEqual(
+      twin.logEntries().map((item) => `${item.index}/${item.term}`),
+      ['1/1', '2/1', '3/2', '4/2'],
+    );
     assert.equal(twin.firstIndex(), 1);
     assert.equal(twin.lastIndex(), 4);
     assert.equal(twin.term(0), 0);
     assert.equal(twin.term(3), 2);
     assert.deepEqual([twin.hardState, twin.confState], [{ term: 1, vote: 'n1', commit: 1 }, confState]);
-    assert.throws(() => twin.term(5), (error: unknown) => (error as { code?: string }).code === 'UNAVAILABLE');
+    assert.throws(
+      () => twin.term(5),
+      (error: unknown) => (error as { code?: string }).code === 'UNAVAILABLE',
+    );
     assert.throws(() => twin.persist({ entries: [entry(7, 2)] }), /gap/);
   });
 
@@ -154,8 +175,14 @@ describe('durable twin', () => {
     twin.applyCompact(2, 1);
     assert.equal(twin.firstIndex(), 3);
     assert.equal(twin.term(2), 1);
-    assert.throws(() => twin.term(1), (error: unknown) => (error as { code?: string }).code === 'COMPACTED');
-    assert.throws(() => twin.entries(2, 4, 100), (error: unknown) => (error as { code?: string }).code === 'COMPACTED');
+    assert.throws(
+      () => twin.term(1),
+      (error: unknown) => (error as { code?: string }).code === 'COMPACTED',
+    );
+    assert.throws(
+      () => twin.entries(2, 4, 100),
+      (error: unknown) => (error as { code?: string }).code === 'COMPACTED',
+    );
   });
 
   it('replaces its whole log with a snapshot received from a leader', () => {
@@ -195,8 +222,12 @@ describe('durable twin', () => {
 describe('kv state machine', () => {
   const confState = { voters: ['n1', 'n2', 'n3'], learners: [] };
   const decodeConfChange = (data: Uint8Array): ConfChange => JSON.parse(new TextDecoder().decode(data)) as ConfChange;
-  const command = (index: number, requestId: string, kind: 'put' | 'append', value: string): Entry =>
-    ({ index, term: 1, type: 'normal', data: encodeKvCommand({ requestId, kind, key: 'x', value }) });
+  const command = (index: number, requestId: string, kind: 'put' | 'append', value: string): Entry => ({
+    index,
+    term: 1,
+    type: 'normal',
+    data: encodeKvCommand({ requestId, kind, key: 'x', value }),
+  });
 
   it('applies put and append in order and round-trips through a snapshot', () => {
     const machine = new KvStateMachine(confState, decodeConfChange);
@@ -216,7 +247,12 @@ describe('kv state machine', () => {
   it('refuses malformed commands', () => {
     assert.throws(() => decodeKvCommand(new TextEncoder().encode('[1,2]')), /4-element/);
     assert.throws(() => decodeKvCommand(new TextEncoder().encode('["r","delete","k","v"]')), /unknown kv command kind/);
-    assert.deepEqual(decodeKvCommand(encodeKvCommand({ requestId: 'r', kind: 'put', key: 'k', value: 'v' })), { requestId: 'r', kind: 'put', key: 'k', value: 'v' });
+    assert.deepEqual(decodeKvCommand(encodeKvCommand({ requestId: 'r', kind: 'put', key: 'k', value: 'v' })), {
+      requestId: 'r',
+      kind: 'put',
+      key: 'k',
+      value: 'v',
+    });
   });
 });
 
@@ -225,7 +261,10 @@ describe('trace', () => {
     const printed: string[] = [];
     const trace = new Trace(3, (line) => printed.push(line));
     for (let step = 0; step < 5; step++) trace.record(step, 'event', `n${step}`, step);
-    assert.deepEqual(trace.tailLines().map((line) => line.trim()), ['2 event n2 2', '3 event n3 3', '4 event n4 4']);
+    assert.deepEqual(
+      trace.tailLines().map((line) => line.trim()),
+      ['2 event n2 2', '3 event n3 3', '4 event n4 4'],
+    );
     assert.equal(printed.length, 5);
     assert.match(trace.hash(), /^[0-9a-f]{8}:5$/);
     const other = new Trace(3);

@@ -46,7 +46,10 @@ export class DurableTwin implements LogView {
   private log: Entry[] = [];
   private lastAppend: { firstIndex: number } | undefined;
 
-  constructor(confState?: ConfState, readonly faults: DiskFaults = {}) {
+  constructor(
+    confState?: ConfState,
+    readonly faults: DiskFaults = {},
+  ) {
     if (confState !== undefined) this.confState = confState;
   }
 

@@ -46,7 +46,11 @@ export class FaultInjector {
   private partitionHealTick: number | undefined;
   private nextNodeNumber: number;
 
-  constructor(private readonly cluster: Cluster, private readonly prng: Prng, private readonly criticalPrng: Prng) {
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly prng: Prng,
+    private readonly criticalPrng: Prng,
+  ) {
     this.nextNodeNumber = cluster.clusterSize + 1;
   }
 
@@ -109,15 +113,18 @@ export class FaultInjector {
     process.stopping = true;
     this.cluster.stats.gracefulStops++;
     this.cluster.trace.record(this.cluster.nowMs(), `${why}-begin`, host.id);
-    this.cluster.spawn((async () => {
-      await process.runtime.stop({ transferLeadership: true });
-      await process.storage.close();
-      if (!process.life.alive) return; // crashed while stopping
-      host.exited(this.cluster.world, process);
-      this.cluster.clients.processEnded(process, 'stopped');
-      host.restartAtTick = restartAtTick;
-      this.cluster.trace.record(this.cluster.nowMs(), `${why}-end`, host.id, `restart@${restartAtTick ?? 'never'}`);
-    })(), `${host.id} stop`);
+    this.cluster.spawn(
+      (async () => {
+        await process.runtime.stop({ transferLeadership: true });
+        await process.storage.close();
+        if (!process.life.alive) return; // crashed while stopping
+        host.exited(this.cluster.world, process);
+        this.cluster.clients.processEnded(process, 'stopped');
+        host.restartAtTick = restartAtTick;
+        this.cluster.trace.record(this.cluster.nowMs(), `${why}-end`, host.id, `restart@${restartAtTick ?? 'never'}`);
+      })(),
+      `${host.id} stop`,
+    );
   }
 
   restartAndRetire(): void {

@@ -63,7 +63,14 @@ export class HistoryRecorder<Input, Output> {
   /** The outcome is unknown: it may take effect at any later time, or never. */
   info(operationId: number, note: string): void {
     const operation = this.close(operationId);
-    this.completed.push({ operationId, clientId: operation.clientId, input: operation.input, output: undefined, invokeTime: operation.invokeTime, returnTime: Infinity });
+    this.completed.push({
+      operationId,
+      clientId: operation.clientId,
+      input: operation.input,
+      output: undefined,
+      invokeTime: operation.invokeTime,
+      returnTime: Infinity,
+    });
     this.push({ type: 'info', time: this.tick(), operationId, clientId: operation.clientId, input: operation.input, note });
   }
 
@@ -88,7 +95,12 @@ export class HistoryRecorder<Input, Output> {
    */
   operations(keep: (operation: Operation<Input, Output>) => boolean = () => true): Operation<Input, Output>[] {
     const stillOpen = [...this.open.entries()].map(([operationId, operation]) => ({
-      operationId, clientId: operation.clientId, input: operation.input, output: undefined, invokeTime: operation.invokeTime, returnTime: Infinity,
+      operationId,
+      clientId: operation.clientId,
+      input: operation.input,
+      output: undefined,
+      invokeTime: operation.invokeTime,
+      returnTime: Infinity,
     }));
     return [...this.completed, ...stillOpen].filter(keep);
   }

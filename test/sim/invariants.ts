@@ -46,7 +46,10 @@ export type InvariantName =
   | 'core-exception';
 
 export class InvariantViolation extends Error {
-  constructor(readonly invariant: InvariantName, message: string) {
+  constructor(
+    readonly invariant: InvariantName,
+    message: string,
+  ) {
     super(`${invariant}: ${message}`);
     this.name = 'InvariantViolation';
   }
@@ -99,7 +102,8 @@ export class SafetyMonitor {
    */
   observeHardState(nodeId: string, next: HardState, persisted: HardState): void {
     if (next.term < persisted.term) throw new InvariantViolation('durable-state-monotonic', `${nodeId} persists term ${next.term} over ${persisted.term}`);
-    if (next.commit < persisted.commit) throw new InvariantViolation('durable-state-monotonic', `${nodeId} persists commit ${next.commit} over ${persisted.commit}`);
+    if (next.commit < persisted.commit)
+      throw new InvariantViolation('durable-state-monotonic', `${nodeId} persists commit ${next.commit} over ${persisted.commit}`);
     if (next.term === persisted.term && persisted.vote !== '' && next.vote !== persisted.vote) {
       throw new InvariantViolation('single-vote-per-term', `${nodeId} replaces its vote for ${persisted.vote} with "${next.vote}" in term ${next.term}`);
     }
@@ -150,8 +154,10 @@ export class SafetyMonitor {
       return true;
     }
     if (committed.term !== term || committed.label !== label) {
-      throw new InvariantViolation('state-machine-safety',
-        `${nodeId} applied ${index}/${term} "${label}" but ${committed.firstNode} applied ${index}/${committed.term} "${committed.label}"`);
+      throw new InvariantViolation(
+        'state-machine-safety',
+        `${nodeId} applied ${index}/${term} "${label}" but ${committed.firstNode} applied ${index}/${committed.term} "${committed.label}"`,
+      );
     }
     return false;
   }
@@ -165,7 +171,10 @@ export class SafetyMonitor {
   observeSnapshot(nodeId: string, index: number, term: number): void {
     const committed = this.committed[index];
     if (committed !== undefined && committed.term !== term) {
-      throw new InvariantViolation('state-machine-safety', `${nodeId} installed a snapshot at ${index}/${term} but ${committed.firstNode} applied ${index}/${committed.term}`);
+      throw new InvariantViolation(
+        'state-machine-safety',
+        `${nodeId} installed a snapshot at ${index}/${term} but ${committed.firstNode} applied ${index}/${committed.term}`,
+      );
     }
   }
 
@@ -191,14 +200,20 @@ export class SafetyMonitor {
       if ((this.commitTerms[index] ?? Infinity) < term) requiredIndexMax = index;
     }
     if (log.lastIndex() < requiredIndexMax) {
-      throw new InvariantViolation('leader-completeness', `${nodeId} leads term ${term} with last index ${log.lastIndex()}, but ${requiredIndexMax} was committed in term ${this.commitTerms[requiredIndexMax]}`);
+      throw new InvariantViolation(
+        'leader-completeness',
+        `${nodeId} leads term ${term} with last index ${log.lastIndex()}, but ${requiredIndexMax} was committed in term ${this.commitTerms[requiredIndexMax]}`,
+      );
     }
     for (let index = Math.max(1, log.firstIndex() - 1); index <= requiredIndexMax; index++) {
       const committed = this.committed[index];
       if (committed === undefined || (this.commitTerms[index] ?? Infinity) >= term) continue;
       const held = log.term(index);
       if (held !== committed.term) {
-        throw new InvariantViolation('leader-completeness', `${nodeId} leads term ${term} holding ${index}/${held}, but ${index}/${committed.term} was committed in term ${this.commitTerms[index]} (applied by ${committed.firstNode})`);
+        throw new InvariantViolation(
+          'leader-completeness',
+          `${nodeId} leads term ${term} holding ${index}/${held}, but ${index}/${committed.term} was committed in term ${this.commitTerms[index]} (applied by ${committed.firstNode})`,
+        );
       }
     }
   }

@@ -58,7 +58,12 @@ export class KvStateMachine {
   private appliedIndexValue: number;
   private appliedTermValue: number;
 
-  constructor(initialConfState: ConfState, private readonly decodeConfChange: (data: Uint8Array) => ConfChange, appliedIndex = 0, appliedTerm = 0) {
+  constructor(
+    initialConfState: ConfState,
+    private readonly decodeConfChange: (data: Uint8Array) => ConfChange,
+    appliedIndex = 0,
+    appliedTerm = 0,
+  ) {
     this.confStateValue = initialConfState;
     this.appliedIndexValue = appliedIndex;
     this.appliedTermValue = appliedTerm;
@@ -82,7 +87,11 @@ export class KvStateMachine {
 
   /** Apply the next committed entry; entries must come in index order with no gaps. */
   apply(entry: Entry): AppliedEntry {
-    assert.equal(entry.index, this.appliedIndexValue + 1, `apply of ${entry.index} after ${this.appliedIndexValue}: entries must be applied in order without gaps`);
+    assert.equal(
+      entry.index,
+      this.appliedIndexValue + 1,
+      `apply of ${entry.index} after ${this.appliedIndexValue}: entries must be applied in order without gaps`,
+    );
     this.appliedIndexValue = entry.index;
     this.appliedTermValue = entry.term;
     if (entry.type === 'conf-change') {

@@ -10,10 +10,24 @@ let nextId = 1;
 
 /** put/append/get on `key`, invoked at `invokeTime`, returning at `returnTime` (undefined: unknown). */
 function put(clientId: number, key: string, value: string, invokeTime: number, returnTime?: number): KvOperation {
-  return { operationId: nextId++, clientId, input: { kind: 'put', key, value }, output: returnTime === undefined ? undefined : null, invokeTime, returnTime: returnTime ?? Infinity };
+  return {
+    operationId: nextId++,
+    clientId,
+    input: { kind: 'put', key, value },
+    output: returnTime === undefined ? undefined : null,
+    invokeTime,
+    returnTime: returnTime ?? Infinity,
+  };
 }
 function append(clientId: number, key: string, value: string, invokeTime: number, returnTime?: number): KvOperation {
-  return { operationId: nextId++, clientId, input: { kind: 'append', key, value }, output: returnTime === undefined ? undefined : null, invokeTime, returnTime: returnTime ?? Infinity };
+  return {
+    operationId: nextId++,
+    clientId,
+    input: { kind: 'append', key, value },
+    output: returnTime === undefined ? undefined : null,
+    invokeTime,
+    returnTime: returnTime ?? Infinity,
+  };
 }
 function get(clientId: number, key: string, output: string, invokeTime: number, returnTime: number): KvOperation {
   return { operationId: nextId++, clientId, input: { kind: 'get', key }, output, invokeTime, returnTime };
@@ -56,8 +70,11 @@ describe('linearizability checker on hand-made histories', () => {
 
   it('rejects two reads that order concurrent writes in opposite ways', () => {
     const result = checkHistory(kvModel, [
-      put(1, 'x', 'a', 1, 20), put(2, 'x', 'b', 2, 21),
-      get(3, 'x', 'a', 3, 4), get(3, 'x', 'b', 5, 6), get(4, 'x', 'a', 7, 8),
+      put(1, 'x', 'a', 1, 20),
+      put(2, 'x', 'b', 2, 21),
+      get(3, 'x', 'a', 3, 4),
+      get(3, 'x', 'b', 5, 6),
+      get(4, 'x', 'a', 7, 8),
     ]);
     assert.equal(result.outcome, 'not-linearizable');
   });
@@ -72,12 +89,15 @@ describe('linearizability checker on hand-made histories', () => {
   });
 
   it('checks keys independently and names the failing key', () => {
-    const result = checkHistory(kvModel, [
-      put(1, 'x', 'a', 1, 2), get(1, 'x', 'a', 3, 4),
-      put(2, 'y', 'b', 1, 2), get(2, 'y', '', 3, 4),
-    ]);
+    const result = checkHistory(kvModel, [put(1, 'x', 'a', 1, 2), get(1, 'x', 'a', 3, 4), put(2, 'y', 'b', 1, 2), get(2, 'y', '', 3, 4)]);
     assert.equal(result.outcome, 'not-linearizable');
-    assert.deepEqual(result.partitions.map((partition) => [partition.partitionKey, partition.outcome]), [['x', 'linearizable'], ['y', 'not-linearizable']]);
+    assert.deepEqual(
+      result.partitions.map((partition) => [partition.partitionKey, partition.outcome]),
+      [
+        ['x', 'linearizable'],
+        ['y', 'not-linearizable'],
+      ],
+    );
   });
 
   it('answers unknown when the search bound is exceeded, and decides with a larger bound', () => {
@@ -109,7 +129,14 @@ describe('linearizability checker on hand-made histories', () => {
       const returnTime = effectTime + prng.nextInt(3) + 0.5;
       if (prng.chance(0.5)) {
         value += `${index % 10}`;
-        operations.push({ operationId: index, clientId: index % 4, input: { kind: 'append', key: 'x', value: `${index % 10}` }, output: null, invokeTime, returnTime });
+        operations.push({
+          operationId: index,
+          clientId: index % 4,
+          input: { kind: 'append', key: 'x', value: `${index % 10}` },
+          output: null,
+          invokeTime,
+          returnTime,
+        });
       } else {
         operations.push({ operationId: index, clientId: index % 4, input: { kind: 'get', key: 'x' }, output: value, invokeTime, returnTime });
       }
@@ -143,9 +170,22 @@ describe('history recorder', () => {
     history.info(lost, 'timed out');
     const pending = history.invoke(1, { kind: 'append', key: 'x', value: 'c' });
     const operations = history.operations();
-    assert.deepEqual(operations.map((operation) => [operation.operationId, operation.returnTime === Infinity]), [[write, false], [lost, true], [pending, true]]);
-    assert.deepEqual(history.events.map((event) => event.type), ['invoke', 'invoke', 'invoke', 'ok', 'fail', 'info', 'invoke']);
-    assert.deepEqual(history.events.map((event) => event.time), [1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(
+      operations.map((operation) => [operation.operationId, operation.returnTime === Infinity]),
+      [
+        [write, false],
+        [lost, true],
+        [pending, true],
+      ],
+    );
+    assert.deepEqual(
+      history.events.map((event) => event.type),
+      ['invoke', 'invoke', 'invoke', 'ok', 'fail', 'info', 'invoke'],
+    );
+    assert.deepEqual(
+      history.events.map((event) => event.time),
+      [1, 2, 3, 4, 5, 6, 7],
+    );
   });
 
   it('refuses a second completion, a second operation per client, and histories past eventsMax', () => {

@@ -102,8 +102,11 @@ function partitionOperations<State, Input, Output>(
   const partitions = new Map<string, Operation<Input, Output>[]>();
   for (const operation of operations) {
     assert.ok(operation.invokeTime < operation.returnTime, `operation ${operation.operationId} returns before it is invoked`);
-    assert.equal(operation.output === undefined, operation.returnTime === Infinity,
-      `operation ${operation.operationId}: an unknown outcome has no output and no return time, a known one has both`);
+    assert.equal(
+      operation.output === undefined,
+      operation.returnTime === Infinity,
+      `operation ${operation.operationId}: an unknown outcome has no output and no return time, a known one has both`,
+    );
     const key = model.partitionKey?.(operation.input) ?? '';
     let list = partitions.get(key);
     if (list === undefined) {
@@ -230,11 +233,7 @@ function checkPartition<State, Input, Output>(
   return summary('linearizable');
 }
 
-function explain<State, Input, Output>(
-  model: Model<State, Input, Output>,
-  failed: PartitionResult,
-  operations: readonly Operation<Input, Output>[],
-): string {
+function explain<State, Input, Output>(model: Model<State, Input, Output>, failed: PartitionResult, operations: readonly Operation<Input, Output>[]): string {
   const byId = new Map(operations.map((operation) => [operation.operationId, operation]));
   const describe = (id: number): string => {
     const operation = byId.get(id);

@@ -58,7 +58,11 @@ export class SimulatedNetwork<Message> {
   private sequence = 0;
   readonly counters: NetworkCounters = { sent: 0, delivered: 0, duplicated: 0, dropped: { random: 0, partition: 0, overflow: 0 } };
 
-  constructor(private readonly prng: Prng, config: NetworkConfig = defaultNetworkConfig, private readonly onDrop?: (delivery: Delivery<Message>, reason: DropReason) => void) {
+  constructor(
+    private readonly prng: Prng,
+    config: NetworkConfig = defaultNetworkConfig,
+    private readonly onDrop?: (delivery: Delivery<Message>, reason: DropReason) => void,
+  ) {
     this.config = validateNetworkConfig(config);
   }
 
@@ -159,11 +163,17 @@ export class SimulatedNetwork<Message> {
 
   /** The two groups cannot talk to each other, but `bridge` talks to both. */
   bridge(groupA: readonly string[], groupB: readonly string[], bridgeNode: string): void {
-    this.partition(groupA.filter((id) => id !== bridgeNode), groupB.filter((id) => id !== bridgeNode));
+    this.partition(
+      groupA.filter((id) => id !== bridgeNode),
+      groupB.filter((id) => id !== bridgeNode),
+    );
   }
 
   isolate(nodeId: string, others: readonly string[]): void {
-    this.partition([nodeId], others.filter((id) => id !== nodeId));
+    this.partition(
+      [nodeId],
+      others.filter((id) => id !== nodeId),
+    );
   }
 
   heal(): void {
@@ -239,9 +249,13 @@ export function validateNetworkConfig(config: NetworkConfig): NetworkConfig {
     const value = config[name];
     if (!(value >= 0 && value <= 1)) throw new RangeError(`network ${name} must be in [0, 1], got ${value}`);
   }
-  if (!(Number.isInteger(config.delayMsMin) && config.delayMsMin >= 1)) throw new RangeError(`network delayMsMin must be an integer >= 1, got ${config.delayMsMin}`);
-  if (!(Number.isInteger(config.delayMsMax) && config.delayMsMax >= config.delayMsMin)) throw new RangeError(`network delayMsMax must be an integer >= delayMsMin, got ${config.delayMsMax}`);
-  if (!(Number.isInteger(config.longDelayMsMax) && config.longDelayMsMax >= config.delayMsMax)) throw new RangeError(`network longDelayMsMax must be an integer >= delayMsMax, got ${config.longDelayMsMax}`);
-  if (!(Number.isInteger(config.inFlightMessagesMax) && config.inFlightMessagesMax >= 1)) throw new RangeError(`network inFlightMessagesMax must be an integer >= 1, got ${config.inFlightMessagesMax}`);
+  if (!(Number.isInteger(config.delayMsMin) && config.delayMsMin >= 1))
+    throw new RangeError(`network delayMsMin must be an integer >= 1, got ${config.delayMsMin}`);
+  if (!(Number.isInteger(config.delayMsMax) && config.delayMsMax >= config.delayMsMin))
+    throw new RangeError(`network delayMsMax must be an integer >= delayMsMin, got ${config.delayMsMax}`);
+  if (!(Number.isInteger(config.longDelayMsMax) && config.longDelayMsMax >= config.delayMsMax))
+    throw new RangeError(`network longDelayMsMax must be an integer >= delayMsMax, got ${config.longDelayMsMax}`);
+  if (!(Number.isInteger(config.inFlightMessagesMax) && config.inFlightMessagesMax >= 1))
+    throw new RangeError(`network inFlightMessagesMax must be an integer >= 1, got ${config.inFlightMessagesMax}`);
   return config;
 }

@@ -14,11 +14,14 @@ import type { SimulationOptions } from './simulation.js';
 export interface PlantedBug {
   readonly name: string;
   readonly description: string;
-  readonly options: Pick<SimulationOptions, 'plantedDiskFaults' | 'plantedNetworkFault' | 'plantedReadFault' | 'plantedStateMachineFault' | 'scenarioOverrides'>;
+  readonly options: Pick<
+    SimulationOptions,
+    'plantedDiskFaults' | 'plantedNetworkFault' | 'plantedReadFault' | 'plantedStateMachineFault' | 'scenarioOverrides'
+  >;
   /** The checker that must catch it. */
   readonly caughtBy: InvariantName;
   /** Other checkers that may legitimately fire first on some seeds (the same damage, seen elsewhere). */
-  readonly alsoCaughtBy: readonly (InvariantName)[];
+  readonly alsoCaughtBy: readonly InvariantName[];
 }
 
 export const plantedBugs: readonly PlantedBug[] = [
@@ -33,7 +36,10 @@ export const plantedBugs: readonly PlantedBug[] = [
     name: 'lose-last-append',
     description: 'the durable twin acknowledges an append, then loses it in a crash',
     // Never below what the node's database applied (that only makes the core refuse to start).
-    options: { plantedDiskFaults: { loseLastAppendOnRestart: true }, scenarioOverrides: { crashProbabilityPerTick: 0.2, downTicksMax: 3, gracefulStopProbability: 0, diskLatencyMsMax: 12 } },
+    options: {
+      plantedDiskFaults: { loseLastAppendOnRestart: true },
+      scenarioOverrides: { crashProbabilityPerTick: 0.2, downTicksMax: 3, gracefulStopProbability: 0, diskLatencyMsMax: 12 },
+    },
     caughtBy: 'leader-completeness',
     alsoCaughtBy: ['state-machine-safety', 'log-matching', 'linearizability', 'liveness', 'durable-state-monotonic', 'applied-beyond-commit'],
   },
@@ -44,14 +50,20 @@ export const plantedBugs: readonly PlantedBug[] = [
     // the snapshot and the old rule kept it too); crashes often.
     options: {
       plantedDiskFaults: { discardSnapshotsBeyondCommit: true },
-      scenarioOverrides: { crashProbabilityPerTick: 0.05, gracefulStopProbability: 0, snapshotThresholdEntries: 5, snapshotTrailingEntries: 3, snapshotIntervalMs: 10 },
+      scenarioOverrides: {
+        crashProbabilityPerTick: 0.05,
+        gracefulStopProbability: 0,
+        snapshotThresholdEntries: 5,
+        snapshotTrailingEntries: 3,
+        snapshotIntervalMs: 10,
+      },
     },
     caughtBy: 'snapshot-coverage',
     alsoCaughtBy: ['liveness'],
   },
   {
     name: 'replay-vote-grant',
-    description: 'the network replays old vote grants with the term rewritten to the candidate\'s new term',
+    description: "the network replays old vote grants with the term rewritten to the candidate's new term",
     // Without check-quorum a node that heard from a leader recently still answers vote requests.
     options: { plantedNetworkFault: 'replay-vote-grant-with-new-term', scenarioOverrides: { preVote: false, checkQuorum: false, readOnly: 'safe' } },
     caughtBy: 'election-safety',
@@ -66,7 +78,7 @@ export const plantedBugs: readonly PlantedBug[] = [
   },
   {
     name: 'double-appends-on-n1',
-    description: 'node n1\'s state machine applies every append twice: replicas diverge',
+    description: "node n1's state machine applies every append twice: replicas diverge",
     options: { plantedStateMachineFault: 'double-appends' },
     caughtBy: 'state-machine-safety',
     // When n1 is down or behind at the end, its doubled reads are what gives it away.
@@ -74,7 +86,7 @@ export const plantedBugs: readonly PlantedBug[] = [
   },
   {
     name: 'ignore-membership-on-n1',
-    description: 'node n1\'s state machine ignores membership changes, so its snapshots carry a stale membership',
+    description: "node n1's state machine ignores membership changes, so its snapshots carry a stale membership",
     options: { plantedStateMachineFault: 'ignore-membership-changes', scenarioOverrides: { membershipChangeProbabilityPerTick: 0.03 } },
     caughtBy: 'membership-agreement',
     alsoCaughtBy: ['state-machine-safety'],

@@ -29,7 +29,7 @@ export const regressionSeeds: readonly RegressionSeed[] = [
   },
   {
     seed: 502599,
-    note: 'a false alarm of the simulator\'s own leader-completeness check: a leader of an older term, elected late on a delayed vote, need not hold entries committed in a newer term',
+    note: "a false alarm of the simulator's own leader-completeness check: a leader of an older term, elected late on a delayed vote, need not hold entries committed in a newer term",
   },
   {
     seed: 4859,

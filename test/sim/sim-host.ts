@@ -55,15 +55,32 @@ export class SimProcess implements Endpoint {
   booted = false;
   stopping = false;
 
-  constructor(readonly host: SimHost, readonly incarnation: number, world: HostWorld) {
+  constructor(
+    readonly host: SimHost,
+    readonly incarnation: number,
+    world: HostWorld,
+  ) {
     const observers = world.observersFor(host.id);
     const opened = StorageTwin.open({
-      log: host.log, store: host.snapshotStore, disk: host.disk, clock: world.clock, life: this.life, behaviour: world.diskBehaviour, observer: observers,
+      log: host.log,
+      store: host.snapshotStore,
+      disk: host.disk,
+      clock: world.clock,
+      life: this.life,
+      behaviour: world.diskBehaviour,
+      observer: observers,
     });
     this.storage = opened.storage;
     this.discardedSnapshotIndexes = opened.discardedSnapshots.map((metadata) => metadata.index);
     this.stateMachine = new StateMachineTwin(
-      host.database, host.log, host.disk, world.clock, this.life, world.stateMachineBehaviour, observers, host.config.dataDirectory,
+      host.database,
+      host.log,
+      host.disk,
+      world.clock,
+      this.life,
+      world.stateMachineBehaviour,
+      observers,
+      host.config.dataDirectory,
     );
     world.transports.register(host.id);
     this.transport = world.transports.create(host.id, incarnation, this.life, host.disk);

@@ -22,13 +22,28 @@ describe('simulated clusters', () => {
     const summary = await runSeeds(1, batchSeedCount);
     // Only the open findings (FINDINGS.md) may fail, and only as recorded.
     const unexpected = summary.failures.filter((failure) => openFindingFor(failure.seed, failure.violation?.invariant) === undefined);
-    assert.deepEqual(unexpected.map((failure) => formatFailure(failure)), []);
+    assert.deepEqual(
+      unexpected.map((failure) => formatFailure(failure)),
+      [],
+    );
     // The batch must actually exercise the faults and features it claims to.
     const seedsWith = summary.seedsWith;
     const expectations: Record<string, number> = {
-      crashes: 20, gracefulStops: 10, restarts: 25, restartsAfterCompaction: 20, partitions: 20, messagesDropped: 25,
-      snapshotsTaken: batchSeedCount, compactions: batchSeedCount, snapshotsInstalled: 20, snapshotsSent: 20, runtimeHalts: 5,
-      membershipChangesApplied: batchSeedCount, transfersRequested: 15, operationsOk: batchSeedCount, operationsUnknown: 10,
+      crashes: 20,
+      gracefulStops: 10,
+      restarts: 25,
+      restartsAfterCompaction: 20,
+      partitions: 20,
+      messagesDropped: 25,
+      snapshotsTaken: batchSeedCount,
+      compactions: batchSeedCount,
+      snapshotsInstalled: 20,
+      snapshotsSent: 20,
+      runtimeHalts: 5,
+      membershipChangesApplied: batchSeedCount,
+      transfersRequested: 15,
+      operationsOk: batchSeedCount,
+      operationsUnknown: 10,
     };
     for (const [feature, seedsAtLeast] of Object.entries(expectations)) {
       assert.ok((seedsWith[feature] ?? 0) >= seedsAtLeast, `only ${seedsWith[feature] ?? 0} seeds with ${feature}, expected >= ${seedsAtLeast}`);
@@ -74,7 +89,12 @@ describe('simulated clusters', () => {
     for (const name of Object.keys(promises).filter((key) => typeof promises[key] === 'function')) watch(promises, name, `fs.promises.${name}`);
     syncBuiltinESMExports();
     try {
-      const result = await runSimulation({ seed: 3, clusterSize: 3, chaosTicks: 200, scenarioOverrides: { snapshotThresholdEntries: 5, crashProbabilityPerTick: 0.05 } });
+      const result = await runSimulation({
+        seed: 3,
+        clusterSize: 3,
+        chaosTicks: 200,
+        scenarioOverrides: { snapshotThresholdEntries: 5, crashProbabilityPerTick: 0.05 },
+      });
       assert.ok(result.passed, formatFailure(result));
       assert.ok(result.stats.snapshotsTaken > 0 && result.stats.restarts > 0, 'the seed takes snapshots and restarts nodes');
     } finally {
@@ -114,7 +134,7 @@ describe('simulated clusters', () => {
     }
   });
 
-  it('R2 comes back on its seed when snapshot retention is unguarded (the store\'s rule before the fix)', async () => {
+  it("R2 comes back on its seed when snapshot retention is unguarded (the store's rule before the fix)", async () => {
     const seed = 4859;
     const result = await runSimulation({ seed, clusterSize: clusterSizeForSeed(seed), plantedDiskFaults: { unguardedSnapshotRetention: true } });
     assert.equal(result.violation?.invariant, 'snapshot-coverage', formatFailure(result));
@@ -135,8 +155,10 @@ describe('planted bugs are caught by the named checker', () => {
         if (result.passed) continue;
         const invariant = result.violation?.invariant ?? 'none';
         seen.push(`${seed}:${invariant}`);
-        assert.ok(invariant === bug.caughtBy || (bug.alsoCaughtBy as string[]).includes(invariant),
-          `seed ${seed} failed on an unrelated check:\n${formatFailure(result)}`);
+        assert.ok(
+          invariant === bug.caughtBy || (bug.alsoCaughtBy as string[]).includes(invariant),
+          `seed ${seed} failed on an unrelated check:\n${formatFailure(result)}`,
+        );
         if (invariant === bug.caughtBy) caughtAtSeed = seed;
       }
       assert.ok(caughtAtSeed !== undefined, `${bug.caughtBy} never caught ${bug.name} in ${plantedBugSeedsMax} seeds (failures: ${seen.join(' ')})`);

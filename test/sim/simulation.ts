@@ -170,11 +170,26 @@ export class Simulation implements Cluster {
     const criticalPrng = root.fork();
     this.trace = new Trace(options.traceTailLinesMax ?? 80, options.traceSink);
     this.transports = new SimulatedTransports({
-      clock: this.clock, networkPrng: root.fork(), networkConfig: this.scenario.network, faultPrng,
+      clock: this.clock,
+      networkPrng: root.fork(),
+      networkConfig: this.scenario.network,
+      faultPrng,
       reportUnreachableProbability: this.scenario.reportUnreachableProbability,
       endpointOf: (id) => this.hosts.get(id)?.process,
-      onDelivered: (message) => this.trace.record(this.nowMs(), 'deliver', message.type, message.from, message.to, message.term, message.index,
-        message.logTerm, message.commit, message.entries.length, message.reject),
+      onDelivered: (message) =>
+        this.trace.record(
+          this.nowMs(),
+          'deliver',
+          message.type,
+          message.from,
+          message.to,
+          message.term,
+          message.index,
+          message.logTerm,
+          message.commit,
+          message.entries.length,
+          message.reject,
+        ),
       onSnapshotTransfer: (from, to, outcome) => {
         if (outcome === 'sent') this.stats.snapshotsSent++;
         this.trace.record(this.nowMs(), `snapshot-${outcome}`, from, to);
@@ -184,9 +199,16 @@ export class Simulation implements Cluster {
     this.world = this.createWorld(diskPrng);
     this.faults = new FaultInjector(this, faultPrng, criticalPrng);
     this.clients = new SimulatedClients({
-      hosts: this.hosts, history: this.history, trace: this.trace, prng: clientPrng, scenario: this.scenario,
-      clientCount: options.clientCount ?? 4, keyCount: options.keyCount ?? 3, plantedReadFault: options.plantedReadFault,
-      unsuccessfulOperationReasons: this.stats.unsuccessfulOperationReasons, nowMs: () => this.nowMs(),
+      hosts: this.hosts,
+      history: this.history,
+      trace: this.trace,
+      prng: clientPrng,
+      scenario: this.scenario,
+      clientCount: options.clientCount ?? 4,
+      keyCount: options.keyCount ?? 3,
+      plantedReadFault: options.plantedReadFault,
+      unsuccessfulOperationReasons: this.stats.unsuccessfulOperationReasons,
+      nowMs: () => this.nowMs(),
     });
   }
 
@@ -194,9 +216,15 @@ export class Simulation implements Cluster {
     const scenario = this.scenario;
     const inChaos = (): boolean => this.tick < this.chaosTicks;
     const coreOverrides: CoreOverrides = {
-      preVote: scenario.preVote, checkQuorum: scenario.checkQuorum, readOnly: scenario.readOnly, leaseDriftTicks: scenario.leaseDriftTicks,
-      messageBytesMax: scenario.messageBytesMax, inflightMessageCountMax: scenario.inflightMessageCountMax,
-      inflightBytesMax: scenario.inflightBytesMax, uncommittedEntriesBytesMax: scenario.uncommittedEntriesBytesMax, pendingReadCountMax: scenario.pendingReadCountMax,
+      preVote: scenario.preVote,
+      checkQuorum: scenario.checkQuorum,
+      readOnly: scenario.readOnly,
+      leaseDriftTicks: scenario.leaseDriftTicks,
+      messageBytesMax: scenario.messageBytesMax,
+      inflightMessageCountMax: scenario.inflightMessageCountMax,
+      inflightBytesMax: scenario.inflightBytesMax,
+      uncommittedEntriesBytesMax: scenario.uncommittedEntriesBytesMax,
+      pendingReadCountMax: scenario.pendingReadCountMax,
     };
     const latencyMs = (): number => diskPrng.nextIntBetween(0, scenario.diskLatencyMsMax);
     const inFlightWriteLands = (): boolean => diskPrng.chance(scenario.inFlightWriteLandsProbability);
@@ -225,9 +253,10 @@ export class Simulation implements Cluster {
       await this.runEvents();
       this.finalChecks();
     } catch (error) {
-      violation = error instanceof InvariantViolation
-        ? { invariant: error.invariant, message: error.message, tick: this.tick }
-        : { invariant: 'simulator-error', message: describeError(error), tick: this.tick };
+      violation =
+        error instanceof InvariantViolation
+          ? { invariant: error.invariant, message: error.message, tick: this.tick }
+          : { invariant: 'simulator-error', message: describeError(error), tick: this.tick };
       this.trace.record(this.nowMs(), 'VIOLATION', violation.invariant);
     } finally {
       for (const host of this.hosts.values()) if (host.process !== undefined) host.process.life.alive = false;
@@ -263,9 +292,17 @@ export class Simulation implements Cluster {
     const ids = Array.from({ length: this.clusterSize }, (_, position) => `n${position + 1}`);
     for (const id of ids) this.founders.set(id, { raftAddress: raftAddressOf(id), apiAddress: apiAddressOf(id) });
     const { heartbeatMs, electionTimeoutMs, snapshotThresholdEntries, snapshotTrailingEntries } = this.scenario;
-    this.trace.record(0, 'bootstrap', `size=${ids.length}`, `heartbeat=${heartbeatMs}`, `election=${electionTimeoutMs}`,
-      `snapshot=${snapshotThresholdEntries}/${snapshotTrailingEntries}`, `preVote=${this.scenario.preVote}`, `checkQuorum=${this.scenario.checkQuorum}`,
-      `readOnly=${this.scenario.readOnly}`);
+    this.trace.record(
+      0,
+      'bootstrap',
+      `size=${ids.length}`,
+      `heartbeat=${heartbeatMs}`,
+      `election=${electionTimeoutMs}`,
+      `snapshot=${snapshotThresholdEntries}/${snapshotTrailingEntries}`,
+      `preVote=${this.scenario.preVote}`,
+      `checkQuorum=${this.scenario.checkQuorum}`,
+      `readOnly=${this.scenario.readOnly}`,
+    );
     for (const id of ids) this.startProcess(this.addHost(id));
     this.clock.scheduleInterval(simulatorTickMs, () => this.onSimulatorTick());
   }
@@ -274,10 +311,17 @@ export class Simulation implements Cluster {
     const nodePrng = this.nodePrngSource.fork();
     const scenario = this.scenario;
     const config = resolveNodeConfig({
-      nodeId: id, raftAdvertisedAddress: raftAddressOf(id), apiAdvertisedAddress: apiAddressOf(id), dataDirectory: `/${id}`,
-      heartbeatMs: scenario.heartbeatMs, electionTimeoutMs: scenario.electionTimeoutMs,
-      snapshotThresholdEntries: scenario.snapshotThresholdEntries, snapshotIntervalMs: scenario.snapshotIntervalMs,
-      snapshotTrailingEntries: scenario.snapshotTrailingEntries, haltRetryIntervalMs: 20, shutdownTransferTimeoutMs: 4 * scenario.electionTimeoutMs,
+      nodeId: id,
+      raftAdvertisedAddress: raftAddressOf(id),
+      apiAdvertisedAddress: apiAddressOf(id),
+      dataDirectory: `/${id}`,
+      heartbeatMs: scenario.heartbeatMs,
+      electionTimeoutMs: scenario.electionTimeoutMs,
+      snapshotThresholdEntries: scenario.snapshotThresholdEntries,
+      snapshotIntervalMs: scenario.snapshotIntervalMs,
+      snapshotTrailingEntries: scenario.snapshotTrailingEntries,
+      haltRetryIntervalMs: 20,
+      shutdownTransferTimeoutMs: 4 * scenario.electionTimeoutMs,
     });
     const drift = scenario.clockDriftPeriodTicks === 0 ? 'none' : nodePrng.pick(['none', 'slow', 'fast'] as const);
     const rate = drift === 'none' ? 1 : drift === 'fast' ? 1 + 1 / scenario.clockDriftPeriodTicks : 1 - 1 / scenario.clockDriftPeriodTicks;
@@ -302,18 +346,31 @@ export class Simulation implements Cluster {
     const restart = host.incarnation > 1;
     if (restart) this.stats.restarts++;
     if (restart && host.log.compactIndex > 0) this.stats.restartsAfterCompaction++;
-    this.trace.record(this.nowMs(), restart ? 'restart' : 'start', host.id, `term=${host.log.hardState.term}`, `vote=${host.log.hardState.vote}`,
-      `first=${host.log.firstIndex()}`, `last=${host.log.lastIndex()}`, `commit=${host.log.hardState.commit}`, `applied=${host.database.appliedIndex}`,
-      `snapshot=${host.snapshotStore.latest()?.metadata.index ?? 0}`, `discarded=${process.discardedSnapshotIndexes.join(',')}`);
+    this.trace.record(
+      this.nowMs(),
+      restart ? 'restart' : 'start',
+      host.id,
+      `term=${host.log.hardState.term}`,
+      `vote=${host.log.hardState.vote}`,
+      `first=${host.log.firstIndex()}`,
+      `last=${host.log.lastIndex()}`,
+      `commit=${host.log.hardState.commit}`,
+      `applied=${host.database.appliedIndex}`,
+      `snapshot=${host.snapshotStore.latest()?.metadata.index ?? 0}`,
+      `discarded=${process.discardedSnapshotIndexes.join(',')}`,
+    );
     this.guard(() => this.checkSnapshotCoverage(host, 'open'));
     process.runtime.subscribeLeaderChanges(() => this.guard(() => this.onLeaderChange(process)));
-    this.spawn(this.boot(process).catch((error: unknown) => {
-      if (!process.life.alive) return; // it crashed while starting
-      if (!isEnvironmentalFailure(error)) throw error;
-      // A real node exits when its disk refuses it at start-up; the operator starts it again.
-      this.trace.record(this.nowMs(), 'start-failed', host.id, String(error));
-      this.faults.crash(host, this.tick + 1, 'exit');
-    }), `${host.id} start`);
+    this.spawn(
+      this.boot(process).catch((error: unknown) => {
+        if (!process.life.alive) return; // it crashed while starting
+        if (!isEnvironmentalFailure(error)) throw error;
+        // A real node exits when its disk refuses it at start-up; the operator starts it again.
+        this.trace.record(this.nowMs(), 'start-failed', host.id, String(error));
+        this.faults.crash(host, this.tick + 1, 'exit');
+      }),
+      `${host.id} start`,
+    );
   }
 
   private async boot(process: SimProcess): Promise<void> {
@@ -340,8 +397,7 @@ export class Simulation implements Cluster {
       const timerDueMs = this.clock.nextTimerDueMs();
       const networkDueMs = this.transports.network.nextDueAt();
       if (timerDueMs === undefined) throw new Error('simulator: no timer left (the simulator tick should always be pending)');
-      const networkFirst = networkDueMs !== undefined &&
-        (networkDueMs < timerDueMs || (networkDueMs === timerDueMs && this.tiePrng.chance(0.5)));
+      const networkFirst = networkDueMs !== undefined && (networkDueMs < timerDueMs || (networkDueMs === timerDueMs && this.tiePrng.chance(0.5)));
       if (networkFirst) {
         this.clock.advanceTo(networkDueMs);
         this.transports.deliverNextDue(networkDueMs);
@@ -413,23 +469,26 @@ export class Simulation implements Cluster {
     const host = (): SimHost => this.hosts.get(nodeId) as SimHost;
     return {
       entriesPersisted: (previousTerm, entries) => this.guard(() => this.onEntriesPersisted(host(), previousTerm, entries)),
-      hardStatePersisted: (next, previous) => this.guard(() => {
-        this.monitor.observeHardState(nodeId, next, previous);
-        this.monitor.observeCommit(next.term, next.commit);
-      }),
-      snapshotInstalled: (metadata) => this.guard(() => {
-        this.monitor.observeSnapshot(nodeId, metadata.index, metadata.term);
-        this.stats.snapshotsInstalled++;
-        this.trace.record(this.nowMs(), 'install-snapshot', nodeId, `i=${metadata.index}/${metadata.term}`, `voters=${metadata.confState.voters.join(',')}`);
-        this.faults.criticalPoint(host(), 'install');
-      }),
+      hardStatePersisted: (next, previous) =>
+        this.guard(() => {
+          this.monitor.observeHardState(nodeId, next, previous);
+          this.monitor.observeCommit(next.term, next.commit);
+        }),
+      snapshotInstalled: (metadata) =>
+        this.guard(() => {
+          this.monitor.observeSnapshot(nodeId, metadata.index, metadata.term);
+          this.stats.snapshotsInstalled++;
+          this.trace.record(this.nowMs(), 'install-snapshot', nodeId, `i=${metadata.index}/${metadata.term}`, `voters=${metadata.confState.voters.join(',')}`);
+          this.faults.criticalPoint(host(), 'install');
+        }),
       snapshotStored: (stored) => this.guard(() => this.onSnapshotStored(host(), stored)),
-      compacted: (index) => this.guard(() => {
-        this.stats.compactions++;
-        this.trace.record(this.nowMs(), 'compact', nodeId, `first=${index + 1}`);
-        this.checkSnapshotCoverage(host(), 'compaction');
-        this.faults.criticalPoint(host(), 'compaction');
-      }),
+      compacted: (index) =>
+        this.guard(() => {
+          this.stats.compactions++;
+          this.trace.record(this.nowMs(), 'compact', nodeId, `first=${index + 1}`);
+          this.checkSnapshotCoverage(host(), 'compaction');
+          this.faults.criticalPoint(host(), 'compaction');
+        }),
       applied: (applied, entry) => this.guard(() => this.onApplied(host(), applied, entry)),
     };
   }
@@ -571,16 +630,20 @@ export class Simulation implements Cluster {
   }
 
   private describeCluster(): string {
-    return [...this.hosts.values()].map((host) => {
-      if (host.retired) return `${host.id}:retired`;
-      const status = host.process?.core?.status();
-      if (status === undefined) return `${host.id}:down`;
-      // R1 (FINDINGS.md): a node with no address for its leader can never answer it.
-      const unreachableLeader = status.leaderId !== '' && status.leaderId !== host.id && host.process?.runtime.members.has(status.leaderId) === false;
-      return `${host.id}:${status.role}/t${status.term}/c${status.commit}/a${host.database.appliedIndex}/first${host.log.firstIndex()}` +
-        `/snap${host.snapshotStore.latest()?.metadata.index ?? 0}/leader=${status.leaderId}/voters=${status.confState.voters.join(',')}` +
-        (unreachableLeader ? '/no-address-for-leader' : '');
-    }).join(' ');
+    return [...this.hosts.values()]
+      .map((host) => {
+        if (host.retired) return `${host.id}:retired`;
+        const status = host.process?.core?.status();
+        if (status === undefined) return `${host.id}:down`;
+        // R1 (FINDINGS.md): a node with no address for its leader can never answer it.
+        const unreachableLeader = status.leaderId !== '' && status.leaderId !== host.id && host.process?.runtime.members.has(status.leaderId) === false;
+        return (
+          `${host.id}:${status.role}/t${status.term}/c${status.commit}/a${host.database.appliedIndex}/first${host.log.firstIndex()}` +
+          `/snap${host.snapshotStore.latest()?.metadata.index ?? 0}/leader=${status.leaderId}/voters=${status.confState.voters.join(',')}` +
+          (unreachableLeader ? '/no-address-for-leader' : '')
+        );
+      })
+      .join(' ');
   }
 
   private collectStats(): void {
@@ -611,10 +674,31 @@ function sameConfState(left: ConfState, right: ConfState): boolean {
 
 function emptyStats(): SimulationStats {
   return {
-    ticks: 0, messagesSent: 0, messagesDelivered: 0, messagesDropped: 0, crashes: 0, gracefulStops: 0, restarts: 0, restartsAfterCompaction: 0,
-    partitions: 0, leadersElected: 0, snapshotsTaken: 0, snapshotsSent: 0, snapshotsInstalled: 0, compactions: 0, runtimeHalts: 0,
-    membershipChangesApplied: 0, transfersRequested: 0, operationsOk: 0, operationsFailed: 0, operationsUnknown: 0,
-    linearizability: 'not-checked', recoveryTicks: -1, ticksWithoutLeader: 0, nodesAdded: 0, unsuccessfulOperationReasons: {}, runtimeEvents: {},
+    ticks: 0,
+    messagesSent: 0,
+    messagesDelivered: 0,
+    messagesDropped: 0,
+    crashes: 0,
+    gracefulStops: 0,
+    restarts: 0,
+    restartsAfterCompaction: 0,
+    partitions: 0,
+    leadersElected: 0,
+    snapshotsTaken: 0,
+    snapshotsSent: 0,
+    snapshotsInstalled: 0,
+    compactions: 0,
+    runtimeHalts: 0,
+    membershipChangesApplied: 0,
+    transfersRequested: 0,
+    operationsOk: 0,
+    operationsFailed: 0,
+    operationsUnknown: 0,
+    linearizability: 'not-checked',
+    recoveryTicks: -1,
+    ticksWithoutLeader: 0,
+    nodesAdded: 0,
+    unsuccessfulOperationReasons: {},
+    runtimeEvents: {},
   };
 }
-

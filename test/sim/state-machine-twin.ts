@@ -121,10 +121,14 @@ export class StateMachineTwin implements NodeStateMachine {
     const data = this.database.snapshotData();
     const appliedIndex = this.database.appliedIndex;
     return new Promise((resolve) => {
-      this.clock.schedule(this.behaviour.latencyMs(), () => {
-        this.disk.write(toPath, data);
-        resolve({ appliedIndex });
-      }, this.life);
+      this.clock.schedule(
+        this.behaviour.latencyMs(),
+        () => {
+          this.disk.write(toPath, data);
+          resolve({ appliedIndex });
+        },
+        this.life,
+      );
     });
   }
 
@@ -136,11 +140,15 @@ export class StateMachineTwin implements NodeStateMachine {
     return new Promise((resolve) => {
       const land = (): number => this.database.restoreFrom(data).index;
       this.#pendingRestore = land;
-      this.clock.schedule(this.behaviour.latencyMs(), () => {
-        this.#pendingRestore = undefined;
-        this.#restoring = false;
-        resolve({ appliedIndex: land() });
-      }, this.life);
+      this.clock.schedule(
+        this.behaviour.latencyMs(),
+        () => {
+          this.#pendingRestore = undefined;
+          this.#restoring = false;
+          resolve({ appliedIndex: land() });
+        },
+        this.life,
+      );
     });
   }
 

@@ -115,8 +115,10 @@ export class StorageTwin implements NodeStorage {
     this.#projection = this.#durableProjection();
     this.#planContext = {
       limits: {
-        entryBytesMax: options.entryBytesMax, saveBytesMax: saveBytesMax(options),
-        metadataRecordBytesMax: options.metadataRecordBytesMax, snapshotBytesMax: options.snapshotBytesMax,
+        entryBytesMax: options.entryBytesMax,
+        saveBytesMax: saveBytesMax(options),
+        metadataRecordBytesMax: options.metadataRecordBytesMax,
+        snapshotBytesMax: options.snapshotBytesMax,
       },
       settledTerm: (index) => (this.#idle ? this.log.termAt(index) : undefined),
       hasSnapshotFile: (index, term) => this.store.find(index, term) !== undefined,
@@ -379,16 +381,20 @@ export class StorageTwin implements NodeStorage {
         this.observer.snapshotStored(published);
       };
       this.#committing.add(land);
-      this.clock.schedule(this.behaviour.latencyMs(), () => {
-        this.#committing.delete(land);
-        if (!this.disk.has(dataPath)) return reject(new StorageError('IO_ERROR', `snapshot data ${dataPath} was never written`));
-        if (this.behaviour.diskFull()) {
-          this.disk.removeUnder(`${directory}/`);
-          return reject(new StorageError('DISK_FULL', 'disk full while committing a snapshot (simulated)'));
-        }
-        land();
-        resolve(published as StoredSnapshot);
-      }, this.life);
+      this.clock.schedule(
+        this.behaviour.latencyMs(),
+        () => {
+          this.#committing.delete(land);
+          if (!this.disk.has(dataPath)) return reject(new StorageError('IO_ERROR', `snapshot data ${dataPath} was never written`));
+          if (this.behaviour.diskFull()) {
+            this.disk.removeUnder(`${directory}/`);
+            return reject(new StorageError('DISK_FULL', 'disk full while committing a snapshot (simulated)'));
+          }
+          land();
+          resolve(published as StoredSnapshot);
+        },
+        this.life,
+      );
     });
   }
 }

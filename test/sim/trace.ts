@@ -20,7 +20,10 @@ export class Trace {
   private hashValue = 0x811c9dc5;
   eventCount = 0;
 
-  constructor(private readonly tailLinesMax: number, private readonly sink?: (line: string) => void) {
+  constructor(
+    private readonly tailLinesMax: number,
+    private readonly sink?: (line: string) => void,
+  ) {
     assert.ok(Number.isInteger(tailLinesMax) && tailLinesMax >= 1, 'tailLinesMax must be a positive integer');
     this.tail = new Array<TraceRecord | undefined>(tailLinesMax);
   }

@@ -104,7 +104,11 @@ function storageSetup(behaviour: Partial<DiskBehaviour> = {}, log = new DurableT
   };
   const fullBehaviour: DiskBehaviour = { latencyMs: () => 5, diskFull: () => false, inFlightWriteLands: () => true, ...behaviour };
   return {
-    clock, disk, log, store, landed,
+    clock,
+    disk,
+    log,
+    store,
+    landed,
     open: (life = new ProcessLife()) => StorageTwin.open({ log, store, disk, clock, life, behaviour: fullBehaviour, observer }),
   };
 }
@@ -181,13 +185,22 @@ describe('storage twin', () => {
     await Promise.all([storage.save({ entries, hardState: { term: 1, vote: '', commit: 6 } }), runUntilIdle(setup.clock)]);
     for (const index of [2, 4, 6]) await storeSnapshot(setup, storage, { index, term: 1, confState });
     await storeSnapshot(setup, storage, { index: 6, term: 1, confState }, 'the same state again');
-    assert.deepEqual(setup.store.list().map((stored) => stored.metadata.index), [6, 4]);
+    assert.deepEqual(
+      setup.store.list().map((stored) => stored.metadata.index),
+      [6, 4],
+    );
     assert.equal(setup.disk.fileCount, 2, 'the removed snapshot and the duplicate left no files');
     assert.deepEqual(storage.snapshot().metadata, { index: 6, term: 1, confState });
     // As the real store: one older than every retained snapshot is published and removed at once.
     await storeSnapshot(setup, storage, { index: 1, term: 1, confState });
-    assert.deepEqual(setup.store.list().map((stored) => stored.metadata.index), [6, 4]);
-    assert.deepEqual(setup.landed.filter((line) => line.startsWith('stored')), ['stored 2', 'stored 4', 'stored 6', 'stored 6', 'stored 1']);
+    assert.deepEqual(
+      setup.store.list().map((stored) => stored.metadata.index),
+      [6, 4],
+    );
+    assert.deepEqual(
+      setup.landed.filter((line) => line.startsWith('stored')),
+      ['stored 2', 'stored 4', 'stored 6', 'stored 6', 'stored 1'],
+    );
     await Promise.all([storage.compact(5), runUntilIdle(setup.clock)]);
     assert.equal(storage.firstIndex(), 6);
     const aborted = await storage.snapshots.begin({ index: 7, term: 1, confState }, null);
@@ -219,7 +232,10 @@ describe('storage twin recovery at open agrees with the real store', () => {
   const cases: Case[] = [
     {
       name: 'a snapshot the log reaches at its term, beyond the lazily saved commit',
-      entryCount: 5, commit: 3, snapshot: { index: 5, term: 1 }, compactIndex: 0,
+      entryCount: 5,
+      commit: 3,
+      snapshot: { index: 5, term: 1 },
+      compactIndex: 0,
     },
     { name: 'a snapshot beyond the log', entryCount: 5, commit: 3, snapshot: { index: 7, term: 2 }, compactIndex: 0 },
     { name: 'a snapshot at an index the log holds at another term', entryCount: 5, commit: 3, snapshot: { index: 5, term: 2 }, compactIndex: 0 },
@@ -278,11 +294,27 @@ describe('state machine twin', () => {
     const database = emptyDatabase(undefined);
     const applied: string[] = [];
     const life = new ProcessLife();
-    const twin = new StateMachineTwin(database, log, disk, clock, life, {
-      latencyMs: () => 4, applyHalts: () => false, inFlightWriteLands: () => true, ...behaviour,
-    }, { applied: (item) => applied.push(`${item.index}:${item.label}`) }, '/n1');
-    const put = (index: number, value: string): Entry =>
-      ({ index, term: 1, type: 'normal', data: encodeKvCommand({ requestId: `r${index}`, kind: 'put', key: 'k', value }) });
+    const twin = new StateMachineTwin(
+      database,
+      log,
+      disk,
+      clock,
+      life,
+      {
+        latencyMs: () => 4,
+        applyHalts: () => false,
+        inFlightWriteLands: () => true,
+        ...behaviour,
+      },
+      { applied: (item) => applied.push(`${item.index}:${item.label}`) },
+      '/n1',
+    );
+    const put = (index: number, value: string): Entry => ({
+      index,
+      term: 1,
+      type: 'normal',
+      data: encodeKvCommand({ requestId: `r${index}`, kind: 'put', key: 'k', value }),
+    });
     return { clock, disk, log, database, applied, twin, put, life };
   }
 
@@ -290,9 +322,18 @@ describe('state machine twin', () => {
     const { log, twin, put, applied, database } = machineSetup();
     log.persist({ entries: [put(1, 'a'), put(2, 'b'), entry(3, 1)] });
     const outcomes = twin.applyBatch([1, 2].map((index) => ({ index, data: log.entries(index, index + 1, 1000)[0]?.data as Uint8Array })));
-    assert.deepEqual(outcomes.map((outcome) => outcome.skipped), [false, false]);
-    const again = twin.applyBatch([{ index: 2, data: put(2, 'b').data }, { index: 3, data: new Uint8Array() }]);
-    assert.deepEqual(again.map((outcome) => outcome.skipped), [true, false]);
+    assert.deepEqual(
+      outcomes.map((outcome) => outcome.skipped),
+      [false, false],
+    );
+    const again = twin.applyBatch([
+      { index: 2, data: put(2, 'b').data },
+      { index: 3, data: new Uint8Array() },
+    ]);
+    assert.deepEqual(
+      again.map((outcome) => outcome.skipped),
+      [true, false],
+    );
     assert.deepEqual(applied, ['1:r1', '2:r2', '3:']);
     assert.equal(database.get('k'), 'b');
     assert.throws(() => twin.applyBatch([{ index: 4, data: new Uint8Array() }]), /beyond the last index/);
@@ -301,8 +342,14 @@ describe('state machine twin', () => {
   it('halts as SQLite does on a full disk, with the outcomes of the entries before the failing one', () => {
     const { log, twin, put } = machineSetup({ applyHalts: () => true });
     log.persist({ entries: [put(1, 'a'), put(2, 'b')] });
-    assert.throws(() => twin.applyBatch([{ index: 1, data: put(1, 'a').data }, { index: 2, data: put(2, 'b').data }]), (error: unknown) =>
-      error instanceof StateMachineHaltedError && error.entryIndex === 2 && error.outcomesBefore.length === 1);
+    assert.throws(
+      () =>
+        twin.applyBatch([
+          { index: 1, data: put(1, 'a').data },
+          { index: 2, data: put(2, 'b').data },
+        ]),
+      (error: unknown) => error instanceof StateMachineHaltedError && error.entryIndex === 2 && error.outcomesBefore.length === 1,
+    );
     assert.equal(twin.healthy, false);
     assert.equal(twin.appliedIndex, 1);
   });
@@ -331,8 +378,12 @@ describe('transports', () => {
     const events: string[] = [];
     const endpoints = new Map<string, Endpoint>();
     const transports = new SimulatedTransports({
-      clock, networkPrng: new Prng(1), networkConfig: { ...defaultNetworkConfig, dropProbability: 0, duplicateProbability: 0, longDelayProbability: 0 },
-      faultPrng: new Prng(2), reportUnreachableProbability: 1, endpointOf: (id) => endpoints.get(id),
+      clock,
+      networkPrng: new Prng(1),
+      networkConfig: { ...defaultNetworkConfig, dropProbability: 0, duplicateProbability: 0, longDelayProbability: 0 },
+      faultPrng: new Prng(2),
+      reportUnreachableProbability: 1,
+      endpointOf: (id) => endpoints.get(id),
       onDelivered: (message) => events.push(`delivered ${message.type} ${message.from}>${message.to}`),
       onSnapshotTransfer: (from, to, outcome) => events.push(`snapshot ${from}>${to} ${outcome}`),
     });
@@ -350,9 +401,20 @@ describe('transports', () => {
     return { clock, events, endpoints, transports, start };
   }
 
-  const heartbeat = (from: string, to: string): Message => ({
-    type: 'MsgHeartbeat', from, to, term: 1, index: 0, logTerm: 0, commit: 0, entries: [], reject: false, rejectHint: 0, context: new Uint8Array(),
-  } as unknown as Message);
+  const heartbeat = (from: string, to: string): Message =>
+    ({
+      type: 'MsgHeartbeat',
+      from,
+      to,
+      term: 1,
+      index: 0,
+      logTerm: 0,
+      commit: 0,
+      entries: [],
+      reject: false,
+      rejectHint: 0,
+      context: new Uint8Array(),
+    }) as unknown as Message;
 
   it('delivers only to peers whose address the runtime set; reports the rest unreachable in a later turn', async () => {
     const { clock, events, transports, start } = twoNodes();
