@@ -110,7 +110,8 @@ export class SimulatedClients {
   private startRead(clientId: number, process: SimProcess, key: string): void {
     const operationId = this.invoke(clientId, { kind: 'get', key });
     if (this.context.plantedReadFault === 'read-without-read-index') {
-      return this.finish(operationId, 'ok', process.host.database.get(key));
+      this.finish(operationId, 'ok', process.host.database.get(key));
+      return;
     }
     this.read(operationId, process, key, true);
   }

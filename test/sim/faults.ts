@@ -109,7 +109,10 @@ export class FaultInjector {
   stopGracefully(host: SimHost, restartAtTick: number | undefined, why: string): void {
     const process = host.process;
     if (process === undefined || process.stopping) return;
-    if (!process.booted) return this.crash(host, restartAtTick, why);
+    if (!process.booted) {
+      this.crash(host, restartAtTick, why);
+      return;
+    }
     process.stopping = true;
     this.cluster.stats.gracefulStops++;
     this.cluster.trace.record(this.cluster.nowMs(), `${why}-begin`, host.id);

@@ -78,8 +78,14 @@ export class SimulatedNetwork<Message> {
   send(from: string, to: string, message: Message, now: number): void {
     this.counters.sent++;
     const delivery = { from, to, message, sentAt: now };
-    if (this.isCut(from, to)) return this.drop(delivery, 'partition');
-    if (this.prng.chance(this.config.dropProbability)) return this.drop(delivery, 'random');
+    if (this.isCut(from, to)) {
+      this.drop(delivery, 'partition');
+      return;
+    }
+    if (this.prng.chance(this.config.dropProbability)) {
+      this.drop(delivery, 'random');
+      return;
+    }
     this.enqueue(delivery, now);
     if (this.prng.chance(this.config.duplicateProbability)) {
       this.counters.duplicated++;
@@ -189,7 +195,10 @@ export class SimulatedNetwork<Message> {
   }
 
   private enqueue(delivery: Delivery<Message>, now: number): void {
-    if (this.heap.length >= this.config.inFlightMessagesMax) return this.drop(delivery, 'overflow');
+    if (this.heap.length >= this.config.inFlightMessagesMax) {
+      this.drop(delivery, 'overflow');
+      return;
+    }
     this.push({ ...delivery, deliverAt: now + this.drawDelayMs(), sequence: this.sequence++ });
   }
 

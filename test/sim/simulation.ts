@@ -22,7 +22,7 @@ import { isEnvironmentalFailure } from '../../src/node/runtime.js';
 import type { StoredSnapshot } from '../../src/node/ports.js';
 import { SimulatedClients } from './clients.js';
 import type { DiskFaults } from './durable-twin.js';
-import { addedNodesMax, FaultInjector, type Cluster } from './faults.js';
+import { FaultInjector, type Cluster } from './faults.js';
 import { HistoryRecorder } from './history.js';
 import { describeError, InvariantViolation, SafetyMonitor, type InvariantName } from './invariants.js';
 import { kvModel, type KvInput, type KvOutput } from './kv-model.js';

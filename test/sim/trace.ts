@@ -74,8 +74,8 @@ function foldNumber(hash: number, number: number): number {
 /** A 32-bit FNV-1a digest of bytes, for comparing entry payloads cheaply. */
 export function digestBytes(bytes: Uint8Array): number {
   let value = 0x811c9dc5;
-  for (let index = 0; index < bytes.length; index++) {
-    value ^= bytes[index] as number;
+  for (const byte of bytes) {
+    value ^= byte;
     value = Math.imul(value, 0x01000193);
   }
   return value >>> 0;
