@@ -33,7 +33,7 @@ import { haltedError, type ReplicatedLog } from './replicated-log.js';
 import type { Scheduler } from './scheduler.js';
 import { buildStatus, type StatusDatabase } from './status.js';
 
-export interface ServiceOptions {
+interface ServiceOptions {
   readonly version: string;
   /** Whether a statement only reads (SQLite's judgement, from the state machine's side). */
   readonly isReadOnly: (statement: Statement) => boolean;
@@ -42,13 +42,13 @@ export interface ServiceOptions {
 }
 
 /** This node's database as the service reads it (the state machine's read side). */
-export interface LocalDatabase extends StatusDatabase {
+interface LocalDatabase extends StatusDatabase {
   readonly healthy: boolean;
   query(statements: readonly Statement[], options?: { readonly transaction?: boolean; readonly timings?: boolean }): readonly StatementResult[];
 }
 
 /** Everything the service works with, each through the narrowest interface that serves. */
-export interface ServiceDependencies {
+interface ServiceDependencies {
   readonly config: NodeConfig;
   /** Consensus: proposals, read barriers, leadership and membership facts. */
   readonly log: ReplicatedLog;

@@ -16,14 +16,14 @@ import type { MemberAddresses } from './ports.js';
 import type { ReplicatedLog } from './replicated-log.js';
 import { sleep, type Scheduler } from './scheduler.js';
 
-export interface JoinRequest {
+interface JoinRequest {
   readonly id: NodeId;
   readonly raftAddress: string;
   readonly apiAddress: string;
   readonly voter: boolean;
 }
 
-export interface NotifyAnswer {
+interface NotifyAnswer {
   readonly id: NodeId;
   readonly addresses: MemberAddresses;
   /** Every node this node has seen (itself included). */
@@ -36,14 +36,14 @@ export const joinFieldLengthMax = 256;
 /** Nodes remembered by --bootstrap-expect discovery; notifications beyond are refused. */
 export const discoveredNodeCountMax = 64;
 /** Conf-change retries while another change is pending (each waits a heartbeat). */
-export const confChangeAttemptCountMax = 100;
+const confChangeAttemptCountMax = 100;
 
 /**
  * What joins, removal and discovery need of the runtime beyond the replicated log's
  * facts: the embedded Raft's membership operations (learners, catch-up progress,
  * bootstrap). NodeRuntime provides it.
  */
-export interface MembershipRuntime extends Pick<ReplicatedLog, 'started' | 'stopped' | 'isLeader' | 'leaderId' | 'confState' | 'isMember' | 'members'> {
+interface MembershipRuntime extends Pick<ReplicatedLog, 'started' | 'stopped' | 'isLeader' | 'leaderId' | 'confState' | 'isMember' | 'members'> {
   bootstrap(members: ReadonlyMap<NodeId, MemberAddresses>): Promise<void>;
   learnMembers(members: Readonly<Record<NodeId, MemberAddresses>>): void;
   memberContext(addresses: MemberAddresses): Uint8Array;
@@ -53,7 +53,7 @@ export interface MembershipRuntime extends Pick<ReplicatedLog, 'started' | 'stop
   coreStatus(): Pick<RaftStatus, 'role' | 'commit' | 'progress'> | undefined;
 }
 
-export interface MembershipDependencies {
+interface MembershipDependencies {
   readonly config: NodeConfig;
   readonly runtime: MembershipRuntime;
   /** Join, notify and members calls between nodes. */

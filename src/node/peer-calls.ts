@@ -10,7 +10,7 @@ import type { NodeTransport } from './ports.js';
 /** What node-to-node calls need of the transport: calling a peer, answering one. */
 export type PeerTransport = Pick<NodeTransport, 'call' | 'handle'>;
 
-export type Envelope = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: PlainServiceError };
+type Envelope = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: PlainServiceError };
 
 export const peerMethods = {
   execute: 'quorumlite.execute',
@@ -46,7 +46,7 @@ function isEnvelope(value: unknown): value is Envelope {
 }
 
 /** Translates a transport failure into the ServiceError a client should see. */
-export function transportFailure(error: unknown, what: string): ServiceError {
+function transportFailure(error: unknown, what: string): ServiceError {
   if (error instanceof ServiceError) return error;
   if (error instanceof TransportError) {
     if (error.code === 'TIMEOUT') return new ServiceError('TIMEOUT', `${what}: no answer in time`, { cause: error });

@@ -13,7 +13,7 @@ interface Waiter {
   readonly timer: ScheduledTimer;
 }
 
-export function encodeReadContext(sequence: number): Uint8Array {
+function encodeReadContext(sequence: number): Uint8Array {
   const bytes = new Uint8Array(8);
   new DataView(bytes.buffer).setFloat64(0, sequence);
   return bytes;

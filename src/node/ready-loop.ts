@@ -19,7 +19,7 @@ import type { RuntimeState } from './runtime-state.js';
 import { nextTurn } from './scheduler.js';
 import type { Snapshots } from './snapshots.js';
 
-export interface ReadyLoopParts {
+interface ReadyLoopParts {
   readonly applier: Applier;
   readonly snapshots: Snapshots;
   readonly leadership: Leadership;

@@ -55,7 +55,7 @@ export interface LogPosition {
   readonly latestSnapshot: { readonly index: number; readonly term: number } | undefined;
 }
 
-export type LogRole = RaftRole | 'learner';
+type LogRole = RaftRole | 'learner';
 
 export interface ReplicatedLog {
   // Proposing and applying.

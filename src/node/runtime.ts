@@ -34,11 +34,8 @@ import { Snapshots } from './snapshots.js';
 import { StartUp } from './start-up.js';
 import type { TickPlan } from './timing.js';
 
-export type { ApplyOutcome } from './replicated-log.js';
-export type { RuntimeDependencies } from './runtime-state.js';
 export { planApplyRuns } from './apply.js';
 export { isEnvironmentalFailure } from './halt.js';
-export { coreLimits } from './start-up.js';
 
 export class NodeRuntime implements ReplicatedLog {
   readonly #state: RuntimeState;

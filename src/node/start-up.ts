@@ -25,7 +25,7 @@ export const coreLimits = {
   committedBytesPerReadyMax: 16 * 1024 * 1024,
 } as const;
 
-export interface StartUpParts {
+interface StartUpParts {
   readonly directory: MemberDirectory;
   readonly snapshots: Snapshots;
   readonly readyLoop: ReadyLoop;

@@ -1,5 +1,5 @@
 /**
- * The `/status` document, with the keys rqlite tooling reads (RQLITE_API.md):
+ * The `/status` document, with the keys rqlite tooling reads (docs/API.md, "Cluster endpoints"):
  * store.raft.state, commit_index, applied_index, last_log_index, last_snapshot_index,
  * voter; store.leader.addr / node_id; store.fsm_index, db_applied_index;
  * store.sqlite3.path; store.snapshot_store.snapshots.
@@ -18,7 +18,7 @@ export interface StatusDatabase {
 }
 
 /** Everything /status reports on, passed in: no reaching through the runtime. */
-export interface StatusSources {
+interface StatusSources {
   readonly config: NodeConfig;
   readonly log: ReplicatedLog;
   readonly database: StatusDatabase;
@@ -30,7 +30,7 @@ export interface StatusSources {
 /** The content checksum reads every row: computed once per applied index, then reused. */
 const cachedChecksums = new WeakMap<StatusDatabase, { appliedIndex: number; checksum: string }>();
 /** Beyond this database size /status leaves the checksum out (it would read every row). */
-export const checksumDatabaseBytesMax = 64 * 1024 * 1024;
+const checksumDatabaseBytesMax = 64 * 1024 * 1024;
 
 function databaseBytes(path: string): number {
   try {

@@ -11,7 +11,7 @@ export interface TickPlan {
   readonly electionTicks: number;
 }
 
-export const tickMsMin = 5;
+const tickMsMin = 5;
 
 export function planTicks(heartbeatMs: number, electionTimeoutMs: number): TickPlan {
   if (!(heartbeatMs >= tickMsMin)) throw new ServiceError('BAD_REQUEST', `heartbeatMs must be >= ${tickMsMin}, got ${heartbeatMs}`);

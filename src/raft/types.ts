@@ -96,7 +96,7 @@ export interface RaftStorage {
  */
 export const entryOverheadBytes = 16;
 
-export type RaftStorageErrorCode = 'COMPACTED' | 'UNAVAILABLE' | 'SNAPSHOT_TEMPORARILY_UNAVAILABLE';
+type RaftStorageErrorCode = 'COMPACTED' | 'UNAVAILABLE' | 'SNAPSHOT_TEMPORARILY_UNAVAILABLE';
 
 export class RaftStorageError extends Error {
   readonly code: RaftStorageErrorCode;

@@ -47,7 +47,7 @@ export interface QuorumNodeOptions extends NodeConfigInput {
 }
 
 export const defaultClusterId = 'quorumlite';
-export const queuedWriteCountMaxDefault = 10_000;
+const queuedWriteCountMaxDefault = 10_000;
 
 /** Whatever storage repaired or discarded at open is said in the log, with what and why. */
 function logRecovery(logger: NodeLogger, report: RecoveryReport): void {

@@ -30,7 +30,11 @@ export const seedCountMax = 10_000_000;
 
 export class CliUsageError extends Error {}
 
-const usage = `usage: npm run sim -- [--seeds N] [--start-seed S] [--chaos-ticks T] [--plant BUG] [--scenario JSON] | --seed S [--verbose] [--plant BUG] [--scenario JSON]\n  BUG: ${plantedBugs.map((bug) => bug.name).join(' | ')}`;
+const usage = [
+  'usage: npm run sim -- [--seeds N] [--start-seed S] [--chaos-ticks T] [--plant BUG] [--scenario JSON]',
+  '     | npm run sim -- --seed S [--verbose] [--plant BUG] [--scenario JSON]',
+  `  BUG: ${plantedBugs.map((bug) => bug.name).join(' | ')}`,
+].join('\n');
 
 export function parseArguments(argv: readonly string[]): CliArguments {
   let seedCount = 100;

@@ -212,7 +212,8 @@ export class SafetyMonitor {
       if (held !== committed.term) {
         throw new InvariantViolation(
           'leader-completeness',
-          `${nodeId} leads term ${term} holding ${index}/${held}, but ${index}/${committed.term} was committed in term ${this.commitTerms[index]} (applied by ${committed.firstNode})`,
+          `${nodeId} leads term ${term} holding ${index}/${held}, but ${index}/${committed.term} ` +
+            `was committed in term ${this.commitTerms[index]} (applied by ${committed.firstNode})`,
         );
       }
     }

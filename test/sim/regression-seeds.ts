@@ -29,11 +29,15 @@ export const regressionSeeds: readonly RegressionSeed[] = [
   },
   {
     seed: 502599,
-    note: "a false alarm of the simulator's own leader-completeness check: a leader of an older term, elected late on a delayed vote, need not hold entries committed in a newer term",
+    note:
+      "a false alarm of the simulator's own leader-completeness check: a leader of an older term, " +
+      'elected late on a delayed vote, need not hold entries committed in a newer term',
   },
   {
     seed: 4859,
-    note: 'R2: snapshot retention evicted the snapshot covering the compacted log for received ones; after a crash the store had none (fixed: retention keeps the newest snapshot the log vouches for)',
+    note:
+      'R2: snapshot retention evicted the snapshot covering the compacted log for received ones; ' +
+      'after a crash the store had none (fixed: retention keeps the newest snapshot the log vouches for)',
   },
 ];
 
