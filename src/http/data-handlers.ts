@@ -62,7 +62,7 @@ function readOptions(exchange: Exchange): ReadOptions {
     level: parameters.level,
     freshnessMs: parameters.freshnessMs,
     freshnessStrict: parameters.freshnessStrict,
-    minIndex: parameters.appliedIndexMin,
+    appliedIndexMin: parameters.appliedIndexMin,
     linearizableTimeoutMs: parameters.linearizableTimeoutMs,
   };
 }

@@ -215,7 +215,7 @@ export class NodeClusterService implements ClusterService {
   }
 
   async query(request: QueryRequest, context: CallContext): Promise<DataResponse> {
-    if (request.minIndex !== null) await this.#log.waitForApplied(request.minIndex, request.timeoutMs);
+    if (request.appliedIndexMin !== null) await this.#log.waitForApplied(request.appliedIndexMin, request.timeoutMs);
     const level = this.#effectiveLevel(request.level);
     if (level === 'none') return this.#readLocally(request);
     const leaderId = this.#leaderOrRefuse(request.forward);

@@ -46,7 +46,7 @@ export interface ReadOptions {
   /** `freshness_strict`: also stale if behind the commit index by longer than `freshnessMs`. */
   readonly freshnessStrict: boolean;
   /** `min_index` (ours): wait until this node has applied this log index; null when not given. */
-  readonly minIndex: number | null;
+  readonly appliedIndexMin: number | null;
   /** `linearizable_timeout`: bound on the ReadIndex round (default 10 s). */
   readonly linearizableTimeoutMs: number;
 }

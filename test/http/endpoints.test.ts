@@ -239,7 +239,7 @@ describe('/db/query', () => {
     const linearizable = lastRequest<QueryRequest>();
     assert.equal(linearizable.level, 'linearizable');
     assert.equal(linearizable.linearizableTimeoutMs, 3000);
-    assert.equal(linearizable.minIndex, 7);
+    assert.equal(linearizable.appliedIndexMin, 7);
     await fetch(`${base}/db/query?level=none&freshness=1s&freshness_strict&q=SELECT+1`);
     const none = lastRequest<QueryRequest>();
     assert.equal(none.level, 'none');

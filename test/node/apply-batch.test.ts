@@ -147,7 +147,7 @@ test('concurrent writes committed together apply as one batch, overlapping the n
         level: 'none',
         freshnessMs: null,
         freshnessStrict: false,
-        minIndex: null,
+        appliedIndexMin: null,
         linearizableTimeoutMs: 10_000,
       },
       context,

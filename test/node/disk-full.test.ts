@@ -64,7 +64,7 @@ function read(): QueryRequest {
     level: 'linearizable',
     freshnessMs: null,
     freshnessStrict: false,
-    minIndex: null,
+    appliedIndexMin: null,
     linearizableTimeoutMs: 10_000,
   };
 }

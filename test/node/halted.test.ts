@@ -44,7 +44,7 @@ function linearizableRead(sql: string): QueryRequest {
     level: 'linearizable',
     freshnessMs: null,
     freshnessStrict: false,
-    minIndex: null,
+    appliedIndexMin: null,
     linearizableTimeoutMs: 10_000,
   };
 }
@@ -83,7 +83,7 @@ test('a halted node refuses writes, reads and waits that need it to apply with H
 
     await assert.rejects(service.execute(write([statement('INSERT INTO t(v) VALUES (?)', 'refused')]), context), halted);
     await assert.rejects(service.query(linearizableRead('SELECT v FROM t'), context), halted);
-    await assert.rejects(service.query({ ...linearizableRead('SELECT v FROM t'), minIndex: appliedIndex + 1 }, context), halted);
+    await assert.rejects(service.query({ ...linearizableRead('SELECT v FROM t'), appliedIndexMin: appliedIndex + 1 }, context), halted);
     await assert.rejects(runtime.readBarrier(1000), halted);
     await assert.rejects(runtime.waitForApplied(appliedIndex + 1, 1000), halted);
     await runtime.waitForApplied(appliedIndex, 1000); // already applied: nothing to wait for

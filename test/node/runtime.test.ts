@@ -57,7 +57,7 @@ function queryRequest(sql: string, overrides: Partial<QueryRequest> = {}): Query
     level: 'weak',
     freshnessMs: null,
     freshnessStrict: false,
-    minIndex: null,
+    appliedIndexMin: null,
     linearizableTimeoutMs: 10_000,
     ...overrides,
   };
