@@ -5,5 +5,5 @@
  * into one assert each, so the message names the one that failed.
  */
 export function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(`assertion: ${message}`);
+  if (!condition) throw new Error(`assertion failed: ${message}`);
 }

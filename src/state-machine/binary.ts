@@ -4,7 +4,8 @@
  * StateMachineError('BAD_COMMAND') on truncated input instead of reading garbage.
  */
 import { isUtf8 } from 'node:buffer';
-import { StateMachineError, assert } from './errors.js';
+import { StateMachineError } from './errors.js';
+import { assert } from '../common/assert.js';
 import type { SqlResultValue, SqlValue } from './types.js';
 
 const textEncoder = new TextEncoder();

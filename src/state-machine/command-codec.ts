@@ -12,7 +12,8 @@
  */
 import { ByteReader, ByteWriter, checkValue, describeLabel, isWellFormedText, readValue, writeValue } from './binary.js';
 import type { ReadLabel, TextSpan } from './binary.js';
-import { StateMachineError, assert } from './errors.js';
+import { StateMachineError } from './errors.js';
+import { assert } from '../common/assert.js';
 import type { Command, SqlValue, Statement } from './types.js';
 
 const commandMagic = 0x51;

@@ -10,7 +10,7 @@
  * object; registering per entry would expire every prepared statement.
  */
 import type Database from 'better-sqlite3';
-import { assert } from './errors.js';
+import { assert } from '../common/assert.js';
 import { SplitMix64 } from './prng.js';
 
 /** What 'now' and randomness mean while one entry (or, test-only, one call) runs. */

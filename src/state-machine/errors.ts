@@ -54,8 +54,3 @@ export class StateMachineHaltedError extends Error {
     this.entryIndex = entryIndex;
   }
 }
-
-/** A programmer error: stays on in production. */
-export function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(`assertion failed: ${message}`);
-}

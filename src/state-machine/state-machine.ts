@@ -36,7 +36,8 @@ import {
 } from './connections.js';
 import { DeterministicFunctions, localSource } from './deterministic-functions.js';
 import { beginEntryTransaction, EntryExecutor, TransactionLostError } from './entry-execution.js';
-import { StateMachineError, StateMachineHaltedError, assert } from './errors.js';
+import { StateMachineError, StateMachineHaltedError } from './errors.js';
+import { assert } from '../common/assert.js';
 import { resolveSettings, type RestoreStep, type StateMachineOptions, type StateMachineSettings } from './options.js';
 import { StatementRunner, isEnvironmentalError } from './statement-runner.js';
 import type { ApplyOutcome, Command, Statement, StatementResult } from './types.js';

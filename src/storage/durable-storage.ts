@@ -15,7 +15,8 @@
  */
 import { join } from 'node:path';
 import type { ConfState, Entry, HardState, RaftStorage, Snapshot } from '../raft/types.js';
-import { StorageError, assert } from './errors.js';
+import { StorageError } from './errors.js';
+import { assert } from '../common/assert.js';
 import { closeFile } from './file-io.js';
 import { GroupCommitQueue } from './group-commit.js';
 import type { RecoveryReport } from './log-replay.js';

@@ -4,7 +4,7 @@
  * million entries cost about 24 MB and no garbage. Dropping a prefix is O(1) (a head
  * pointer that is reclaimed on growth); truncating a suffix is O(1).
  */
-import { assert } from './errors.js';
+import { assert } from '../common/assert.js';
 
 interface EntryLocation {
   readonly term: number;

@@ -31,8 +31,3 @@ export function storageErrorFromSystem(error: unknown, action: string): StorageE
   }
   return new StorageError('IO_ERROR', `I/O error while ${action}: ${detail}`, { cause: error });
 }
-
-/** A programmer error: the condition must hold; stays on in production. */
-export function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(`assertion failed: ${message}`);
-}

@@ -5,7 +5,8 @@
  * The queue holds at most pendingBytesMax bytes; a failed flush rejects the saves it
  * carried and every save queued behind them with the same error.
  */
-import { StorageError, assert, storageErrorFromSystem } from './errors.js';
+import { StorageError, storageErrorFromSystem } from './errors.js';
+import { assert } from '../common/assert.js';
 import type { Operation } from './save-plan.js';
 
 /** drain() waits for the queue to empty; it gives up after this many rounds of new saves. */

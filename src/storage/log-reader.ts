@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js';
 import { RaftStorageError, entryOverheadBytes } from '../raft/types.js';
-import { StorageError, assert, storageErrorFromSystem } from './errors.js';
+import { StorageError, storageErrorFromSystem } from './errors.js';
+import { assert } from '../common/assert.js';
 import type { LogState, SegmentInfo } from './log-state.js';
 import { entryRecordHeaderBytes, decodeEntryRecord, verifyRecord } from './record-format.js';
 import type { SnapshotStore } from './snapshot-store.js';

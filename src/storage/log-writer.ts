@@ -5,7 +5,8 @@
  * would outgrow segmentBytesMax). Only once the frame is durable does the in-memory
  * log state learn of the records.
  */
-import { assert, type StorageError } from './errors.js';
+import type { StorageError } from './errors.js';
+import { assert } from '../common/assert.js';
 import type { LogState, SegmentInfo } from './log-state.js';
 import { frameHeaderBytes, RecordKind, encodeFrame, encodeMetadataRecord } from './record-format.js';
 import type { Operation } from './save-plan.js';

@@ -18,7 +18,7 @@
  */
 import type { ConfState, Entry, EntryType, HardState } from '../raft/types.js';
 import { crc32c, crc32cUpdate, crc32cUpdateUint32 } from './crc32c.js';
-import { assert } from './errors.js';
+import { assert } from '../common/assert.js';
 
 const segmentMagic = 'QLITESEG';
 const segmentFormatVersion = 1;

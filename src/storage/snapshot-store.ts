@@ -12,7 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { ConfState, SnapshotMetadata } from '../raft/types.js';
 import { crc32cUpdate } from './crc32c.js';
-import { StorageError, assert, storageErrorFromSystem } from './errors.js';
+import { StorageError, storageErrorFromSystem } from './errors.js';
+import { assert } from '../common/assert.js';
 import { closeFile, fullSync, openFile, syncDirectory, writeFully } from './file-io.js';
 
 const snapshotDataFileName = 'data';
