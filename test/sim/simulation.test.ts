@@ -9,9 +9,10 @@ import { openFindingFor, openFindings, regressionSeeds } from './regression-seed
 
 /**
  * The batch: seeds across 3-, 5- and 7-node clusters. Each seed runs real node runtimes
- * (about half a second of CPU), so the batch is small; `npm run sim -- --seeds N` runs many.
+ * (about a sixth of a second of CPU), so the batch keeps `npm test -- test/sim` near a
+ * minute of CPU; `npm run sim -- --seeds N` runs many more.
  */
-const batchSeedCount = 40;
+const batchSeedCount = 80;
 /** Seeds a planted bug may take to show up before the test gives up. */
 const plantedBugSeedsMax = 40;
 /** Planted bugs show early in a seed (each is caught within a few seeds): shorter runs keep the test cheap. */
@@ -29,24 +30,40 @@ describe('simulated clusters', () => {
     // The batch must actually exercise the faults and features it claims to.
     const seedsWith = summary.seedsWith;
     const expectations: Record<string, number> = {
-      crashes: 20,
-      gracefulStops: 10,
-      restarts: 25,
-      restartsAfterCompaction: 20,
-      partitions: 20,
-      messagesDropped: 25,
+      crashes: 50,
+      gracefulStops: 25,
+      restarts: 45,
+      restartsAfterCompaction: 45,
+      partitions: 25,
+      messagesDropped: 50,
       snapshotsTaken: batchSeedCount,
       compactions: batchSeedCount,
-      snapshotsInstalled: 20,
-      snapshotsSent: 20,
-      runtimeHalts: 5,
-      membershipChangesApplied: batchSeedCount,
-      transfersRequested: 15,
+      snapshotsInstalled: 50,
+      snapshotsSent: 50,
+      runtimeHalts: 20,
+      membershipChangesApplied: 30,
+      transfersRequested: 30,
       operationsOk: batchSeedCount,
-      operationsUnknown: 10,
+      operationsUnknown: 30,
     };
     for (const [feature, seedsAtLeast] of Object.entries(expectations)) {
       assert.ok((seedsWith[feature] ?? 0) >= seedsAtLeast, `only ${seedsWith[feature] ?? 0} seeds with ${feature}, expected >= ${seedsAtLeast}`);
+    }
+    // And the runtime's own paths: start-up repairs and restores, hand-overs, halts, snapshot transfers.
+    const runtimePaths: Record<string, number> = {
+      'commit-raised': 40,
+      'snapshot-restore': 10,
+      'leader-disconnected': 30,
+      'leadership-transfer': 5,
+      stop: 25,
+      halted: 20,
+      resumed: 20,
+      'snapshot-installed': 50,
+      'snapshot-send-failed': 5,
+    };
+    for (const [event, seedsAtLeast] of Object.entries(runtimePaths)) {
+      const seen = summary.seedsWithRuntimeEvent[event] ?? 0;
+      assert.ok(seen >= seedsAtLeast, `only ${seen} seeds where a runtime logged ${event}, expected >= ${seedsAtLeast}`);
     }
     assert.equal(summary.linearizabilityUnknown, 0, 'every history should be decided within the search bound');
     // Membership changes add fresh nodes up to the bound, never past it.

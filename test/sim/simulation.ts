@@ -511,6 +511,8 @@ export class Simulation implements Cluster {
     }
     const firstApply = this.monitor.observeApplied(host.id, applied.index, applied.term, applied.label);
     if (entry.type !== 'conf-change' || !firstApply) return;
+    // The founding membership is the bootstrap's conf changes (term 1, indexes 1..size): not a change.
+    if (entry.term === 1 && entry.index <= this.clusterSize) return;
     this.stats.membershipChangesApplied++;
     const [, type, nodeId] = applied.label.split(':');
     if (type === 'remove-node' && nodeId !== undefined) this.faults.removalApplied(nodeId);
