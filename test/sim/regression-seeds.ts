@@ -41,19 +41,12 @@ export interface OpenFinding {
   readonly note: string;
 }
 
+const r1 = 'a member that missed the conf change adding the current leader has no address for it and never catches up';
+const r2 = 'snapshot retention evicted the snapshots covering the log for received ones; after a crash the store has none';
+
 export const openFindings: readonly OpenFinding[] = [
-  {
-    seed: 4891,
-    invariant: 'liveness',
-    finding: 'R1',
-    note: 'a member that missed the conf change adding the current leader has no address for it and never catches up',
-  },
-  {
-    seed: 4859,
-    invariant: 'snapshot-coverage',
-    finding: 'R2',
-    note: 'snapshot retention evicted the snapshots covering the log for received ones; after a crash the store has none',
-  },
+  ...[4891, 5707, 5784, 8117].map((seed) => ({ seed, invariant: 'liveness' as const, finding: 'R1', note: r1 })),
+  ...[4859, 5884, 9266].map((seed) => ({ seed, invariant: 'snapshot-coverage' as const, finding: 'R2', note: r2 })),
 ];
 
 /** The open finding a failure is, if it is one (same seed, same invariant). */
