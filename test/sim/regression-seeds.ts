@@ -39,6 +39,8 @@ export const regressionSeeds: readonly RegressionSeed[] = [
       'R2: snapshot retention evicted the snapshot covering the compacted log for received ones; ' +
       'after a crash the store had none (fixed: retention keeps the newest snapshot the log vouches for)',
   },
+  { seed: 5884, note: 'R2 again (fixed with 4859)' },
+  { seed: 9266, note: 'R2 again (fixed with 4859)' },
 ];
 
 export interface OpenFinding {
@@ -49,13 +51,10 @@ export interface OpenFinding {
   readonly note: string;
 }
 
+const r1 = 'a member that missed the conf change adding the current leader has no address for it and never catches up';
+
 export const openFindings: readonly OpenFinding[] = [
-  {
-    seed: 4891,
-    invariant: 'liveness',
-    finding: 'R1',
-    note: 'a member that missed the conf change adding the current leader has no address for it and never catches up',
-  },
+  ...[4891, 5707, 5784, 8117].map((seed) => ({ seed, invariant: 'liveness' as const, finding: 'R1', note: r1 })),
 ];
 
 /** The open finding a failure is, if it is one (same seed, same invariant). */
