@@ -11,10 +11,11 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ServiceError, type ExecuteRequest, type QueryRequest } from '../../src/service/service.js';
+import { ServiceError } from '../../src/service/service.js';
 import { QuorumNode } from '../../src/server/quorum-node.js';
 import { silentLogger } from '../../src/node/logger.js';
 import { freePort, waitFor } from '../cluster/harness.js';
+import { executeRequest, queryRequest, statement } from './requests.js';
 
 const mountPoint = mkdtempSync(join(tmpdir(), 'quorumlite-disk-full-'));
 /** Room for the node's files (log segment, database, WAL); the filler takes the rest. */
@@ -39,37 +40,10 @@ after(() => {
   rmSync(mountPoint, { recursive: true, force: true });
 });
 
-function write(value: string): ExecuteRequest {
-  return {
-    statements: [{ sql: 'INSERT INTO t(v) VALUES (?)', positional: [value], named: {} }],
-    transaction: false,
-    timings: false,
-    timeoutMs: 120_000,
-    dbTimeoutMs: null,
-    forward: true,
-    queue: false,
-    wait: false,
-    idempotencyKey: null,
-  };
-}
-
-function read(): QueryRequest {
-  return {
-    statements: [{ sql: 'SELECT v FROM t ORDER BY id', positional: [], named: {} }],
-    transaction: false,
-    timings: false,
-    timeoutMs: 10_000,
-    dbTimeoutMs: null,
-    forward: true,
-    level: 'linearizable',
-    freshnessMs: null,
-    freshnessStrict: false,
-    appliedIndexMin: null,
-    linearizableTimeoutMs: 10_000,
-  };
-}
-
 /** Fills the disk until ENOSPC (bounded in chunks); returns the filler's path. */
+const write = (value: string) => executeRequest([statement('INSERT INTO t(v) VALUES (?)', value)], { timeoutMs: 120_000 });
+const read = () => queryRequest('SELECT v FROM t ORDER BY id', { level: 'linearizable' });
+
 function fillDisk(): string {
   const path = join(mountPoint, 'filler');
   const descriptor = openSync(path, 'w');

@@ -8,45 +8,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NodeClusterService } from '../../src/node/cluster-service.js';
-import { ServiceError, type ExecuteRequest, type QueryRequest } from '../../src/service/service.js';
+import { ServiceError } from '../../src/service/service.js';
 import type { Statement } from '../../src/state-machine/types.js';
 import { MemoryNodeStorage } from './fake-ports.js';
 import { startInMemoryRuntime, statement, type InMemoryRuntime } from './in-memory-runtime.js';
+import { executeRequest, queryRequest } from './requests.js';
+
+const write = (statements: Statement[]) => executeRequest(statements, { timeoutMs: 60_000 });
+const linearizableRead = (sql: string) => queryRequest(sql, { level: 'linearizable' });
 
 const context = { signal: new AbortController().signal };
 
 function halted(error: unknown): boolean {
   return error instanceof ServiceError && error.code === 'HALTED' && /node halted: disk full/.test(error.message);
-}
-
-function write(statements: Statement[]): ExecuteRequest {
-  return {
-    statements,
-    transaction: false,
-    timings: false,
-    timeoutMs: 60_000,
-    dbTimeoutMs: null,
-    forward: true,
-    queue: false,
-    wait: false,
-    idempotencyKey: null,
-  };
-}
-
-function linearizableRead(sql: string): QueryRequest {
-  return {
-    statements: [statement(sql)],
-    transaction: false,
-    timings: false,
-    timeoutMs: 10_000,
-    dbTimeoutMs: null,
-    forward: true,
-    level: 'linearizable',
-    freshnessMs: null,
-    freshnessStrict: false,
-    appliedIndexMin: null,
-    linearizableTimeoutMs: 10_000,
-  };
 }
 
 function serviceFor(node: InMemoryRuntime): NodeClusterService {

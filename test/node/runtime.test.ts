@@ -8,15 +8,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ServiceError, type ExecuteRequest, type QueryRequest } from '../../src/service/service.js';
+import { ServiceError } from '../../src/service/service.js';
 import { QuorumNode, defaultClusterId, type QuorumNodeOptions } from '../../src/server/quorum-node.js';
 import { discoveredNodeCountMax, joinFieldLengthMax } from '../../src/node/membership.js';
 import { peerMethods } from '../../src/node/peer-calls.js';
 import { TcpTransport } from '../../src/transport/tcp-transport.js';
 import { silentLogger } from '../../src/node/logger.js';
 import { encodeCommand } from '../../src/state-machine/command-codec.js';
-import type { Statement } from '../../src/state-machine/types.js';
 import { freePort, waitFor } from '../cluster/harness.js';
+import { executeRequest, queryRequest, statement } from './requests.js';
 
 const directories: string[] = [];
 const nodes: QuorumNode[] = [];
@@ -26,42 +26,6 @@ after(async () => {
   await Promise.all(nodes.map((node) => node.stop({ transferLeadership: false }).catch(() => undefined)));
   for (const directory of directories) rmSync(directory, { recursive: true, force: true });
 });
-
-function statement(sql: string, ...positional: (string | number)[]): Statement {
-  return { sql, positional, named: {} };
-}
-
-function executeRequest(statements: Statement[], overrides: Partial<ExecuteRequest> = {}): ExecuteRequest {
-  return {
-    statements,
-    transaction: false,
-    timings: false,
-    timeoutMs: 10_000,
-    dbTimeoutMs: null,
-    forward: true,
-    queue: false,
-    wait: false,
-    idempotencyKey: null,
-    ...overrides,
-  };
-}
-
-function queryRequest(sql: string, overrides: Partial<QueryRequest> = {}): QueryRequest {
-  return {
-    statements: [statement(sql)],
-    transaction: false,
-    timings: false,
-    timeoutMs: 10_000,
-    dbTimeoutMs: null,
-    forward: true,
-    level: 'weak',
-    freshnessMs: null,
-    freshnessStrict: false,
-    appliedIndexMin: null,
-    linearizableTimeoutMs: 10_000,
-    ...overrides,
-  };
-}
 
 interface Address {
   readonly raft: string;

@@ -1,0 +1,42 @@
+/**
+ * Service requests for node tests: every field at its ordinary value, overridable. One
+ * builder per request type, so a field added to the contract is added here once.
+ */
+import type { ExecuteRequest, QueryRequest } from '../../src/service/service.js';
+import type { Statement } from '../../src/state-machine/types.js';
+
+export function statement(sql: string, ...positional: (string | number)[]): Statement {
+  return { sql, positional, named: {} };
+}
+
+export function executeRequest(statements: Statement[], overrides: Partial<ExecuteRequest> = {}): ExecuteRequest {
+  return {
+    statements,
+    transaction: false,
+    timings: false,
+    timeoutMs: 10_000,
+    dbTimeoutMs: null,
+    forward: true,
+    queue: false,
+    wait: false,
+    idempotencyKey: null,
+    ...overrides,
+  };
+}
+
+export function queryRequest(sql: string, overrides: Partial<QueryRequest> = {}): QueryRequest {
+  return {
+    statements: [statement(sql)],
+    transaction: false,
+    timings: false,
+    timeoutMs: 10_000,
+    dbTimeoutMs: null,
+    forward: true,
+    level: 'weak',
+    freshnessMs: null,
+    freshnessStrict: false,
+    appliedIndexMin: null,
+    linearizableTimeoutMs: 10_000,
+    ...overrides,
+  };
+}
