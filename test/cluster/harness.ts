@@ -139,7 +139,8 @@ export class TestNode {
     return this.process !== undefined && this.process.exitCode === null && this.process.signalCode === null;
   }
 
-  start(extraArguments: readonly string[]): void {
+  /** `environment` adds to (or overrides) the test process's own, e.g. LD_PRELOAD for libfaketime. */
+  start(extraArguments: readonly string[], environment: Readonly<Record<string, string>> = {}): void {
     if (this.running) throw new Error(`node ${this.spec.index} already running`);
     const log = openSync(this.logPath, 'a');
     const child = spawn(
@@ -156,7 +157,7 @@ export class TestNode {
         ...(extraArguments.includes('--log-level') ? [] : ['--log-level', 'debug']),
         ...extraArguments,
       ],
-      { stdio: ['pipe', log, log], env: { ...process.env, TZ: 'UTC' } },
+      { stdio: ['pipe', log, log], env: { ...process.env, TZ: 'UTC', ...environment } },
     );
     closeSync(log);
     this.process = child;

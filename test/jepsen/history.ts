@@ -29,6 +29,8 @@ export interface OperationRecord<Function extends string = string, Input = unkno
   readonly node: string;
   /** For fail and info: why, as a short stable text (the error code when there is one). */
   readonly error?: string;
+  /** For reads: the consistency level asked for (rqlite's `level`). */
+  readonly level?: string;
 }
 
 // ---- register: one integer register per key, read / write / compare-and-set ----
@@ -73,6 +75,8 @@ export interface NemesisEvent {
   readonly targets: readonly string[];
   readonly startMs: number;
   readonly endMs?: number;
+  /** The fault hit the node that led when it began (killed, paused, cut off or removed it): failover time is measured after these. */
+  readonly leaderAffected?: boolean;
 }
 
 // ---- checker verdicts ----

@@ -1,0 +1,65 @@
+/** `npm run jepsen` arguments: defaults, bounds, and a clear error for anything unknown. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, test } from 'node:test';
+import { repositoryRoot } from '../cluster/harness.js';
+import { parseJepsenArguments, UsageError } from './cli.js';
+import { nemesisKinds } from './run.js';
+
+describe('jepsen arguments', () => {
+  test('the defaults', () => {
+    const options = parseJepsenArguments([], '2026-12-04T10:00:00.000Z');
+    assert.ok(options !== 'help');
+    assert.equal(options.workload, 'register');
+    assert.deepEqual(options.nemeses, ['partition', 'kill']);
+    assert.equal(options.timeLimitMs, 60_000);
+    assert.equal(options.nodeCount, 5);
+    assert.equal(options.outDirectory, 'jepsen-results/2026-12-04T10-00-00-000Z-register');
+  });
+
+  test('the issue example parses', () => {
+    const options = parseJepsenArguments(['--time', '60', '--nodes', '5', '--workload', 'list-append', '--nemesis', 'partition,kill,clock']);
+    assert.ok(options !== 'help');
+    assert.equal(options.workload, 'list-append');
+    assert.deepEqual(options.nemeses, ['partition', 'kill', 'clock']);
+  });
+
+  test('all and none', () => {
+    const all = parseJepsenArguments(['--nemesis', 'all']);
+    const none = parseJepsenArguments(['--nemesis', 'none']);
+    assert.ok(all !== 'help' && none !== 'help');
+    assert.deepEqual(all.nemeses, nemesisKinds);
+    assert.deepEqual(none.nemeses, []);
+  });
+
+  for (const [argv, message] of [
+    [['--bogus'], /Unknown option '--bogus'/],
+    [['--workload', 'queue'], /--workload: "queue" is not one of register, list-append, bank/],
+    [['--nemesis', 'kill,meteor'], /--nemesis: "meteor" is not one of/],
+    [['--nodes', '4'], /--nodes: 3 or 5/],
+    [['--nodes', '7'], /--nodes: expected a whole number in \[3, 5\]/],
+    [['--time', '0'], /--time: expected a whole number in \[1, 86400\], got "0"/],
+    [['--time', '1.5'], /--time: expected a whole number/],
+    [['--concurrency', '201'], /--concurrency: expected a whole number in \[1, 200\]/],
+    [['--read-levels', 'linearizable,eventual'], /--read-levels: unknown level "eventual"/],
+    [['--read-levels', ','], /--read-levels: at least one level/],
+    [['stray'], /Unexpected argument 'stray'/],
+  ] as const) {
+    test(`refuses ${argv.join(' ')}`, () => {
+      assert.throws(() => parseJepsenArguments(argv), (error: unknown) => error instanceof UsageError && message.test(error.message));
+    });
+  }
+
+  test('the command refuses an unknown flag with exit status 2 and the usage', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'test/jepsen/cli.ts', '--frobnicate'], { cwd: repositoryRoot, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /jepsen: Unknown option '--frobnicate'/);
+    assert.match(result.stderr, /usage: npm run jepsen/);
+  });
+
+  test('--help prints the usage and exits 0', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'test/jepsen/cli.ts', '--help'], { cwd: repositoryRoot, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /--workload NAME/);
+  });
+});

@@ -1,0 +1,236 @@
+/**
+ * The cluster a fault-suite run works on: `quorumlite serve` processes on the test's own
+ * loopback addresses (127.0.0.2 and up, so partition rules never name 127.0.0.1), with
+ * what the nemeses need around them: every node started under libfaketime with its own
+ * clock file when clocks are faulted, every data directory on its own small tmpfs when
+ * disks are, membership that grows and shrinks, and paused processes kept track of so
+ * that nothing is left stopped. close() undoes all of it, also after a failure.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { http, sleep, TestCluster, type TestNode, waitFor } from '../cluster/harness.js';
+
+/** Where Debian's libfaketime lives; the multi-threaded build, since Node runs threads. */
+export const fakeTimeLibraryPath = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1';
+/** Size of each node's tmpfs when disks are faulted: room for a run, small to fill. */
+export const diskBytes = 256 * 1024 * 1024;
+/** Nodes a run may add over its life (each gets a fresh address). */
+export const addedNodeCountMax = 8;
+const statusTimeoutMs = 1_500;
+const ownerFileName = 'jepsen-owner.pid';
+
+export interface ClusterSetup {
+  readonly nodeCount: number;
+  readonly clock: boolean;
+  readonly disk: boolean;
+  readonly flags: readonly string[];
+}
+
+export interface NodeView {
+  readonly state: string;
+  readonly leaderId: string;
+  readonly term: number;
+  readonly halted: string | null;
+  readonly appliedIndex: number;
+  readonly checksum: string;
+}
+
+export class JepsenCluster {
+  readonly cluster: TestCluster;
+  readonly setup: ClusterSetup;
+  /** Current members, in the order they joined. */
+  members: TestNode[] = [];
+  readonly paused = new Set<TestNode>();
+  #addedCount = 0;
+
+  private constructor(cluster: TestCluster, setup: ClusterSetup) {
+    this.cluster = cluster;
+    this.setup = setup;
+  }
+
+  static async create(setup: ClusterSetup): Promise<JepsenCluster> {
+    if (setup.clock && !existsSync(fakeTimeLibraryPath)) throw new Error(`clock faults need libfaketime (${fakeTimeLibraryPath}): apt-get install faketime`);
+    unmountLeftovers();
+    const cluster = await TestCluster.create({ size: setup.nodeCount, formation: 'join', firstHostIndex: 2, flags: setup.flags });
+    writeFileSync(join(cluster.rootDirectory, ownerFileName), String(process.pid));
+    const jepsen = new JepsenCluster(cluster, setup);
+    jepsen.members = [...cluster.nodes];
+    return jepsen;
+  }
+
+  /** Every address a run may use, for the packet filter. */
+  hosts(): string[] {
+    const count = this.setup.nodeCount + addedNodeCountMax;
+    return Array.from({ length: count }, (_, index) => `127.0.0.${2 + index}`);
+  }
+
+  name(node: TestNode): string {
+    return `n${node.spec.index}`;
+  }
+
+  clockFile(node: TestNode): string {
+    return join(this.cluster.rootDirectory, `clock-n${node.spec.index}`);
+  }
+
+  #environment(node: TestNode): Record<string, string> {
+    if (!this.setup.clock) return {};
+    if (!existsSync(this.clockFile(node))) writeFileSync(this.clockFile(node), '+0\n');
+    // The file is re-read at most once a second (re-reading on every call would cost a file open per clock read).
+    return { LD_PRELOAD: fakeTimeLibraryPath, FAKETIME_TIMESTAMP_FILE: this.clockFile(node), FAKETIME_CACHE_DURATION: '1' };
+  }
+
+  #prepareDirectory(node: TestNode): void {
+    if (!this.setup.disk || existsSync(node.dataDirectory)) return;
+    mkdirSync(node.dataDirectory, { recursive: true });
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${diskBytes},mode=0700`, 'tmpfs', node.dataDirectory], { encoding: 'utf8', timeout: 10_000 });
+    if (mounted.status !== 0) throw new Error(`cannot mount a tmpfs for ${this.name(node)}: ${mounted.stderr}`);
+  }
+
+  /** Starts (or restarts) a node with its flags, clock and disk. */
+  startNode(node: TestNode): void {
+    this.#prepareDirectory(node);
+    node.start(this.cluster.flagsFor(node), this.#environment(node));
+  }
+
+  /** Forms the cluster: node 1 bootstraps, the others join it. */
+  async start(): Promise<void> {
+    const [first, ...others] = this.members;
+    if (first === undefined) throw new Error('no nodes');
+    this.startNode(first);
+    await this.cluster.waitForLeader([first]);
+    for (const node of others) this.startNode(node);
+    await this.cluster.waitForMembers(this.members.length);
+  }
+
+  async view(node: TestNode): Promise<NodeView | undefined> {
+    if (!node.running || this.paused.has(node)) return undefined;
+    try {
+      const answer = await http(`${node.url}/status`, { signal: AbortSignal.timeout(statusTimeoutMs) });
+      const store = (answer.body as { store: Record<string, unknown> }).store;
+      const raft = store.raft as { state: string; term: number };
+      const leader = store.leader as { node_id: string };
+      const sqlite = store.sqlite3 as { checksum: string };
+      return {
+        state: raft.state,
+        term: raft.term,
+        leaderId: leader.node_id,
+        halted: (store.halted as string | null) ?? null,
+        appliedIndex: store.fsm_index as number,
+        checksum: sqlite.checksum,
+      };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The member that says it leads, at the highest term; undefined when none answers so. */
+  async leader(): Promise<TestNode | undefined> {
+    const views = await Promise.all(this.members.map(async (node) => ({ node, view: await this.view(node) })));
+    const leaders = views.filter(({ view }) => view?.state === 'Leader').sort((left, right) => (right.view?.term ?? 0) - (left.view?.term ?? 0));
+    return leaders[0]?.node;
+  }
+
+  pause(node: TestNode): void {
+    if (!node.running || node.process?.pid === undefined || this.paused.has(node)) return;
+    process.kill(node.process.pid, 'SIGSTOP');
+    this.paused.add(node);
+  }
+
+  resume(node: TestNode): void {
+    if (!this.paused.has(node)) return;
+    this.paused.delete(node);
+    if (node.running && node.process?.pid !== undefined) process.kill(node.process.pid, 'SIGCONT');
+  }
+
+  async kill(node: TestNode): Promise<void> {
+    this.paused.delete(node);
+    await node.kill();
+  }
+
+  /** Adds a brand-new node (fresh address and directory) through --join; false when the budget is spent. */
+  async addMember(): Promise<TestNode | undefined> {
+    if (this.#addedCount >= addedNodeCountMax) return undefined;
+    this.#addedCount += 1;
+    const node = await this.cluster.addNodeSpec();
+    this.members.push(node);
+    this.startNode(node);
+    return node;
+  }
+
+  /** Asks the leader to remove `node`, then kills it. Throws when no leader accepts within the bound. */
+  async removeMember(node: TestNode, timeoutMs: number): Promise<void> {
+    await waitFor(
+      `the leader to remove ${this.name(node)}`,
+      async () => {
+        const leader = await this.leader();
+        if (leader === undefined) return undefined;
+        const answer = await http(`${leader.url}/remove`, { method: 'DELETE', json: { id: node.id }, signal: AbortSignal.timeout(timeoutMs) });
+        return answer.status === 200 ? true : undefined;
+      },
+      timeoutMs,
+    );
+    this.members = this.members.filter((member) => member !== node);
+    await this.kill(node);
+  }
+
+  /** Waits until every member runs, one leads, all have applied the same index with the same checksum. */
+  async waitForConvergence(timeoutMs: number): Promise<NodeView[]> {
+    return waitFor(
+      'every member running, one leader, equal applied index and checksum',
+      async () => {
+        const views = await Promise.all(this.members.map((node) => this.view(node)));
+        if (views.some((view) => view === undefined)) return undefined;
+        const known = views as NodeView[];
+        const first = known[0];
+        if (first === undefined || known.filter((view) => view.state === 'Leader').length !== 1) return undefined;
+        return known.every((view) => view.appliedIndex === first.appliedIndex && view.checksum === first.checksum) ? known : undefined;
+      },
+      timeoutMs,
+    );
+  }
+
+  /** Resumes, kills, unmounts and removes everything. Safe to call twice. */
+  async close(): Promise<void> {
+    for (const node of [...this.paused]) this.resume(node);
+    await Promise.all(this.cluster.nodes.map((node) => node.kill().catch(() => undefined)));
+    await sleep(50);
+    for (const node of this.cluster.nodes) unmount(node.dataDirectory);
+    await this.cluster.close();
+  }
+}
+
+function mountedTmpfsPaths(): string[] {
+  if (!existsSync('/proc/mounts')) return [];
+  return readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter((fields) => fields[2] === 'tmpfs' && fields[1] !== undefined)
+    .map((fields) => (fields[1] as string).replace(/\\040/g, ' '));
+}
+
+function unmount(path: string): void {
+  if (!mountedTmpfsPaths().includes(path)) return;
+  spawnSync('umount', ['--lazy', path], { timeout: 10_000 });
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Unmounts node disks left by runs whose process is gone (a crash or kill of the suite). */
+function unmountLeftovers(): void {
+  for (const path of mountedTmpfsPaths()) {
+    const match = /^(.*\/quorumlite-cluster-[^/]+)\/node\d+$/.exec(path);
+    if (match === null) continue;
+    const ownerFile = join(match[1] as string, ownerFileName);
+    const owner = existsSync(ownerFile) ? Number(readFileSync(ownerFile, 'utf8')) : Number.NaN;
+    if (Number.isInteger(owner) && owner > 0 && processAlive(owner)) continue;
+    unmount(path);
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The end of a run, after every fault is healed: make the member list match the
+ * configuration the cluster agreed on (a membership change may have been accepted after
+ * the nemesis gave up on it), then check that every member is back, none is halted, and
+ * all hold the same data at the same applied index. And from the history: how long each
+ * fault that took out the leader kept writes from being acknowledged.
+ */
+import { http, waitFor } from '../cluster/harness.js';
+import type { JepsenCluster, NodeView } from './cluster.js';
+import type { NemesisEvent, OperationRecord } from './history.js';
+import type { FinalCheck } from './workload.js';
+
+/** Brings the processes in line with the cluster's configuration; returns what it changed. */
+export async function reconcileMembers(cluster: JepsenCluster, timeoutMs: number): Promise<string[]> {
+  const notes: string[] = [];
+  const configured = await waitFor(
+    'a leader to list the configuration',
+    async () => {
+      const leader = await cluster.leader();
+      if (leader === undefined) return undefined;
+      const answer = await http(`${leader.url}/nodes?nonvoters&ver=2`, { signal: AbortSignal.timeout(5_000) });
+      const list = (answer.body as { nodes?: { id: string }[] }).nodes;
+      return Array.isArray(list) ? new Set(list.map((node) => node.id)) : undefined;
+    },
+    timeoutMs,
+  );
+  const members = cluster.cluster.nodes.filter((node) => configured.has(node.id));
+  for (const node of cluster.cluster.nodes) {
+    if (configured.has(node.id) && !node.running) {
+      cluster.startNode(node);
+      notes.push(`restarted ${cluster.name(node)}: in the configuration but not running`);
+    }
+    if (!configured.has(node.id) && node.running) {
+      await cluster.kill(node);
+      notes.push(`stopped ${cluster.name(node)}: running but not in the configuration`);
+    }
+  }
+  const missing = [...configured].filter((id) => !cluster.cluster.nodes.some((node) => node.id === id));
+  if (missing.length > 0) notes.push(`configuration names unknown members: ${missing.join(', ')}`);
+  cluster.members = members;
+  notes.push(`members at the end: ${members.map((node) => cluster.name(node)).join(', ')}`);
+  return notes;
+}
+
+export async function finalClusterChecks(cluster: JepsenCluster, timeoutMs: number): Promise<FinalCheck[]> {
+  let views: NodeView[] | undefined;
+  let convergenceError = '';
+  try {
+    views = await cluster.waitForConvergence(timeoutMs);
+  } catch (error) {
+    convergenceError = String(error);
+  }
+  const lastViews = views ?? (await Promise.all(cluster.members.map((node) => cluster.view(node))));
+  const described = cluster.members
+    .map((node, index) => {
+      const view = lastViews[index];
+      return view === undefined ? `${cluster.name(node)}: no answer` : `${cluster.name(node)}: ${view.state} applied ${view.appliedIndex} checksum ${view.checksum.slice(0, 12)}`;
+    })
+    .join('; ');
+  const halted = cluster.members.filter((_, index) => lastViews[index]?.halted !== null && lastViews[index] !== undefined);
+  return [
+    {
+      name: 'every node converged: same applied index and checksum',
+      passed: views !== undefined,
+      detail: views === undefined ? `${convergenceError} — ${described}` : described,
+    },
+    {
+      name: 'no node left halted',
+      passed: lastViews.every((view) => view !== undefined && view.halted === null),
+      detail: halted.length === 0 ? 'none halted' : `halted: ${halted.map((node) => cluster.name(node)).join(', ')}`,
+    },
+  ];
+}
+
+function isWrite(operation: OperationRecord): boolean {
+  if (operation.f === 'txn') return (operation.input as readonly (readonly unknown[])[]).some((micro) => micro[0] === 'append');
+  return operation.f === 'write' || operation.f === 'cas' || operation.f === 'transfer';
+}
+
+/**
+ * For each fault that hit the leader: ms from the fault to the first write acknowledged
+ * that was invoked at or after it. Faults with no acknowledged write after them are left out.
+ */
+export function failoverTimesMs(events: readonly NemesisEvent[], operations: readonly OperationRecord[]): number[] {
+  const acknowledgedWrites = operations.filter((operation) => operation.outcome === 'ok' && operation.process >= 0 && isWrite(operation));
+  const times: number[] = [];
+  for (const event of events) {
+    if (event.leaderAffected !== true) continue;
+    let first = Infinity;
+    for (const operation of acknowledgedWrites) if (operation.invokeMs >= event.startMs && operation.completeMs < first) first = operation.completeMs;
+    if (Number.isFinite(first)) times.push(first - event.startMs);
+  }
+  return times;
+}

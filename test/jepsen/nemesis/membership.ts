@@ -1,0 +1,76 @@
+/**
+ * Membership changes under load: add a brand-new node (it joins through --join and is
+ * promoted once caught up), remove one (sometimes the leader) and kill it, or replace one
+ * (remove, then add a new one). The size stays within one of the starting size. A change
+ * that no leader accepts within the bound (say, during a partition) is recorded as
+ * attempted; the end of the run reconciles the member list with the configuration.
+ */
+import type { TestNode } from '../../cluster/harness.js';
+import type { JepsenCluster } from '../cluster.js';
+import { type ActiveFault, type Nemesis, type NemesisContext, pickTarget } from './nemesis.js';
+
+export const membershipChangeTimeoutMs = 15_000;
+
+type Change = 'add' | 'remove' | 'replace';
+
+function chooseChange(context: NemesisContext, baseSize: number): Change {
+  const size = context.cluster.members.length;
+  if (size < baseSize) return 'add';
+  if (size > baseSize) return 'remove';
+  return context.random.pick(['add', 'remove', 'replace'] as const);
+}
+
+async function remove(context: NemesisContext, cluster: JepsenCluster): Promise<{ text: string; node?: TestNode }> {
+  const target = pickTarget(context);
+  if (target === undefined) return { text: 'no free member to remove' };
+  context.busy.add(target);
+  try {
+    await cluster.removeMember(target, membershipChangeTimeoutMs);
+    return { text: `removed ${cluster.name(target)}${target === context.leader ? ' (leader)' : ''}`, node: target };
+  } catch (error) {
+    return { text: `remove ${cluster.name(target)} not accepted: ${String(error).slice(0, 120)}` };
+  } finally {
+    context.busy.delete(target);
+  }
+}
+
+async function add(cluster: JepsenCluster): Promise<string> {
+  const node = await cluster.addMember();
+  return node === undefined ? 'add skipped: the run added its most nodes' : `added ${cluster.name(node)}`;
+}
+
+export function membershipNemesis(baseSize: number): Nemesis {
+  return {
+    kind: 'membership',
+    async begin(context) {
+      const cluster = context.cluster;
+      const change = chooseChange(context, baseSize);
+      const parts: string[] = [];
+      const targets: string[] = [];
+      let leaderAffected = false;
+      if (change === 'remove' || change === 'replace') {
+        const removed = await remove(context, cluster);
+        parts.push(removed.text);
+        if (removed.node !== undefined) {
+          targets.push(cluster.name(removed.node));
+          leaderAffected = removed.node === context.leader;
+        }
+      }
+      if (change === 'add' || change === 'replace') {
+        const text = await add(cluster);
+        parts.push(text);
+        const added = cluster.members.at(-1);
+        if (added !== undefined && text.startsWith('added')) targets.push(cluster.name(added));
+      }
+      const fault: ActiveFault = {
+        kind: 'membership',
+        description: `${change}: ${parts.join('; ')}`,
+        targets,
+        leaderAffected,
+        // A membership change is not undone: the cluster lives on with its new members.
+        heal: async () => undefined,
+      };
+      return fault;
+    },
+  };
+}

@@ -1,0 +1,157 @@
+/**
+ * One fault-suite run: form a cluster, run the workload's clients while the nemesis
+ * schedule injects faults, heal, reconcile the membership, wait until every node holds
+ * the same data, read everything back, check the history, write the report.
+ */
+import { mkdirSync } from 'node:fs';
+import { Prng } from '../sim/prng.js';
+import { iptablesUnavailableReason, PacketFilter } from '../cluster/packet-filter.js';
+import { JepsenCluster } from './cluster.js';
+import { runClients, runFinalReads, runSetup } from './clients.js';
+import { failoverTimesMs, finalClusterChecks, reconcileMembers } from './final-checks.js';
+import type { NemesisKind, OperationRecord } from './history.js';
+import { clockNemesis } from './nemesis/clock.js';
+import { diskNemesis } from './nemesis/disk.js';
+import { membershipNemesis } from './nemesis/membership.js';
+import type { Nemesis } from './nemesis/nemesis.js';
+import { partitionNemesis } from './nemesis/partition.js';
+import { killNemesis, pauseNemesis } from './nemesis/process-faults.js';
+import { NemesisSchedule, type ScheduleOptions, scheduleDefaults } from './nemesis/schedule.js';
+import { type RunSummary, summaryText, writeReport } from './report.js';
+import type { Workload } from './workload.js';
+import { BankWorkload } from './workloads/bank.js';
+import { ListAppendWorkload } from './workloads/list-append.js';
+import { RegisterWorkload } from './workloads/register.js';
+
+export const workloadNames = ['register', 'list-append', 'bank'] as const;
+export type WorkloadName = (typeof workloadNames)[number];
+export const nemesisKinds: readonly NemesisKind[] = ['kill', 'pause', 'partition', 'clock', 'disk', 'membership'];
+
+export interface RunOptions {
+  readonly workload: WorkloadName;
+  readonly nodeCount: number;
+  readonly timeLimitMs: number;
+  readonly nemeses: readonly NemesisKind[];
+  readonly concurrency: number;
+  readonly seed: number;
+  readonly outDirectory: string;
+  readonly readLevels: readonly string[];
+  readonly operationTimeoutMs: number;
+  /** Bound on the history: clients stop after this many operations. */
+  readonly operationCountMax: number;
+  /** Extra `quorumlite serve` flags for every node. */
+  readonly nodeFlags: readonly string[];
+  readonly schedule?: ScheduleOptions;
+  /** Bound on healing: every node back, converged and answering. */
+  readonly healTimeoutMs?: number;
+}
+
+export interface RunResult {
+  readonly valid: true | false | 'unknown';
+  readonly summary: RunSummary;
+  readonly paths: { readonly htmlPath: string; readonly historyPath: string; readonly summaryPath: string };
+  readonly text: string;
+}
+
+/** Small snapshot thresholds, so that restarts and new members go through snapshots. */
+export const defaultNodeFlags = ['--log-level', 'info', '--raft-snap', '200', '--raft-trailing-logs', '50', '--raft-snap-int', '1s'];
+
+function makeWorkload(options: RunOptions): Workload {
+  if (options.workload === 'register') return new RegisterWorkload({ readLevels: options.readLevels });
+  if (options.workload === 'list-append') return new ListAppendWorkload({ readLevels: options.readLevels });
+  return new BankWorkload({ readLevels: options.readLevels });
+}
+
+/** Why a nemesis cannot run on this machine, or undefined when it can. */
+export function nemesisUnavailableReason(kind: NemesisKind): string | undefined {
+  if (kind === 'partition') return iptablesUnavailableReason();
+  if (kind === 'disk' && process.getuid?.() !== 0) return 'disk faults mount a tmpfs per node: run as root';
+  return undefined;
+}
+
+function makeNemeses(options: RunOptions, filter: PacketFilter | undefined): Nemesis[] {
+  return options.nemeses.map((kind) => {
+    if (kind === 'kill') return killNemesis;
+    if (kind === 'pause') return pauseNemesis;
+    if (kind === 'clock') return clockNemesis;
+    if (kind === 'disk') return diskNemesis;
+    if (kind === 'membership') return membershipNemesis(options.nodeCount);
+    if (filter === undefined) throw new Error('partition nemesis without a packet filter');
+    return partitionNemesis(filter);
+  });
+}
+
+export async function runJepsen(options: RunOptions, log: (line: string) => void = (line) => console.log(line)): Promise<RunResult> {
+  for (const kind of options.nemeses) {
+    const reason = nemesisUnavailableReason(kind);
+    if (reason !== undefined) throw new Error(`nemesis ${kind} cannot run here: ${reason}`);
+  }
+  mkdirSync(options.outDirectory, { recursive: true });
+  const random = new Prng(options.seed);
+  const workload = makeWorkload(options);
+  const startedAt = new Date().toISOString();
+  const cluster = await JepsenCluster.create({
+    nodeCount: options.nodeCount,
+    clock: options.nemeses.includes('clock'),
+    disk: options.nemeses.includes('disk'),
+    flags: options.nodeFlags,
+  });
+  let filter: PacketFilter | undefined;
+  try {
+    if (options.nemeses.includes('partition')) filter = PacketFilter.open(cluster.hosts());
+    log(`forming ${options.nodeCount} nodes in ${cluster.cluster.rootDirectory}`);
+    await cluster.start();
+    await runSetup(cluster, workload, options.operationTimeoutMs);
+    const originMs = performance.now();
+    const now = () => performance.now() - originMs;
+    const schedule = new NemesisSchedule(cluster, makeNemeses(options, filter), random.fork(), now, log, options.schedule ?? scheduleDefaults);
+    const operations: OperationRecord[] = [];
+    log(`running ${workload.name} for ${options.timeLimitMs / 1000} s with ${options.concurrency} clients; nemesis ${options.nemeses.join(',') || 'none'}`);
+    await Promise.all([
+      schedule.run(options.timeLimitMs),
+      runClients(cluster, workload, operations, { ...options, random: random.fork(), now, deadlineMs: options.timeLimitMs }),
+    ]);
+    await schedule.healAll();
+    log(`healed at ${(now() / 1000).toFixed(1)} s; ${operations.length} operations; reconciling and waiting for every node to converge`);
+    const healTimeoutMs = options.healTimeoutMs ?? 120_000;
+    const membershipNotes = await reconcileMembers(cluster, healTimeoutMs);
+    const clusterChecks = await finalClusterChecks(cluster, healTimeoutMs);
+    await runFinalReads(cluster, workload, operations, { timeoutMs: options.operationTimeoutMs, now });
+    const durationMs = now();
+    const { required, reported } = workload.check(operations);
+    const finalChecks = [...clusterChecks, ...workload.finalChecks(operations)];
+    const valid = overallValidity(
+      required.map((verdict) => verdict.valid),
+      finalChecks.every((check) => check.passed),
+    );
+    const summary: RunSummary = {
+      title: `${workload.name}, ${options.nodeCount} nodes, ${options.nemeses.join('+') || 'no faults'}, ${Math.round(options.timeLimitMs / 1000)} s`,
+      startedAt,
+      workload: workload.name,
+      nemeses: options.nemeses,
+      nodeNames: cluster.cluster.nodes.map((node) => cluster.name(node)),
+      durationMs,
+      operations,
+      nemesisEvents: schedule.events,
+      verdicts: [...required, ...reported.map((verdict) => ({ ...verdict, checker: `${verdict.checker} (reported, not required)` }))],
+      failoverMs: failoverTimesMs(schedule.events, operations),
+      finalChecks,
+      notes: [
+        `seed ${options.seed}; replay the same schedule of choices with --seed ${options.seed} (timing differs run to run)`,
+        `read levels by client: ${options.readLevels.join(', ')}`,
+        `node flags: ${options.nodeFlags.join(' ')}`,
+        ...membershipNotes,
+      ],
+    };
+    const paths = writeReport(options.outDirectory, summary);
+    return { valid, summary, paths, text: summaryText(summary) };
+  } finally {
+    filter?.close();
+    await cluster.close();
+  }
+}
+
+function overallValidity(verdicts: readonly (true | false | 'unknown')[], finalChecksPassed: boolean): true | false | 'unknown' {
+  if (!finalChecksPassed || verdicts.includes(false)) return false;
+  return verdicts.includes('unknown') ? 'unknown' : true;
+}

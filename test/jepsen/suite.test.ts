@@ -1,0 +1,64 @@
+/**
+ * The bounded fault-suite runs of `npm test` (about three minutes): each workload against
+ * three real nodes under a mix of faults, each of which must come out valid. Longer runs
+ * are `npm run jepsen` (docs/TESTING.md). A failure names its report: the HTML timeline
+ * and the history file are kept.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import type { NemesisKind } from './history.js';
+import { defaultNodeFlags, nemesisUnavailableReason, type RunOptions, runJepsen, type WorkloadName } from './run.js';
+
+const runSeconds = 40;
+
+function available(kinds: readonly NemesisKind[], diagnostic: (text: string) => void): NemesisKind[] {
+  return kinds.filter((kind) => {
+    const reason = nemesisUnavailableReason(kind);
+    if (reason !== undefined) diagnostic(`nemesis ${kind} skipped: ${reason}`);
+    return reason === undefined;
+  });
+}
+
+async function boundedRun(workload: WorkloadName, nemeses: readonly NemesisKind[], seed: number, diagnostic: (text: string) => void): Promise<void> {
+  const outDirectory = mkdtempSync(join(tmpdir(), `quorumlite-jepsen-${workload}-`));
+  const options: RunOptions = {
+    workload,
+    nodeCount: 3,
+    timeLimitMs: runSeconds * 1000,
+    nemeses: available(nemeses, diagnostic),
+    concurrency: 6,
+    seed,
+    outDirectory,
+    readLevels: ['linearizable', 'strong', 'weak', 'none'],
+    operationTimeoutMs: 4_000,
+    operationCountMax: 100_000,
+    nodeFlags: defaultNodeFlags,
+  };
+  const lines: string[] = [];
+  const result = await runJepsen(options, (line) => lines.push(line));
+  const counts = result.summary.operations.reduce<Record<string, number>>((tally, operation) => {
+    tally[operation.outcome] = (tally[operation.outcome] ?? 0) + 1;
+    return tally;
+  }, {});
+  diagnostic(`${workload}: ${JSON.stringify(counts)} operations, ${result.summary.nemesisEvents.length} faults, verdict ${String(result.valid)}`);
+  assert.equal(result.valid, true, `${result.text}\n${lines.join('\n')}\nreport kept in ${result.paths.htmlPath}`);
+  assert.ok((counts.ok ?? 0) > 50, `too few acknowledged operations to judge anything: ${JSON.stringify(counts)}`);
+  rmSync(outDirectory, { recursive: true, force: true });
+}
+
+describe('npm run jepsen, bounded', { concurrency: false }, () => {
+  test('register under partitions, kills, pauses and clock jumps', { timeout: 300_000 }, async (t) => {
+    await boundedRun('register', ['partition', 'kill', 'pause', 'clock'], 101, (text) => t.diagnostic(text));
+  });
+
+  test('list-append under partitions, kills, membership changes and a full disk', { timeout: 300_000 }, async (t) => {
+    await boundedRun('list-append', ['partition', 'kill', 'membership', 'disk'], 202, (text) => t.diagnostic(text));
+  });
+
+  test('bank under partitions, pauses, clock jumps and a full disk', { timeout: 300_000 }, async (t) => {
+    await boundedRun('bank', ['partition', 'pause', 'clock', 'disk'], 303, (text) => t.diagnostic(text));
+  });
+});
