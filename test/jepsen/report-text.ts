@@ -1,0 +1,58 @@
+/**
+ * The verdict block printed to the terminal at the end of a run: the overall verdict
+ * first, then one line per checker and per final check, then the counts. Plain text,
+ * no colour codes, so it reads the same in a CI log.
+ */
+import { formatCount } from './report-escape.js';
+import { anomalyTally, countOutcomes, failoverPercentilesText, failoverStatistics, overallVerdict, verdictWord } from './report-model.js';
+import type { RunSummary } from './report.js';
+
+/** A final check's detail is cut to this many characters of its first line. */
+const detailCharactersMax = 160;
+
+function padded(texts: readonly string[]): string[] {
+  const width = Math.max(0, ...texts.map((text) => text.length));
+  return texts.map((text) => text.padEnd(width));
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n', 1)[0] ?? '';
+  return line.length > detailCharactersMax ? `${line.slice(0, detailCharactersMax - 1)}…` : line;
+}
+
+function checkerLines(summary: RunSummary): string[] {
+  if (summary.verdicts.length === 0) return ['  (no checker ran)'];
+  const names = padded(summary.verdicts.map((verdict) => verdict.checker));
+  return summary.verdicts.map((verdict, index) => {
+    const anomalies = verdict.anomalies.length === 0 ? 'no anomalies' : `${formatCount(verdict.anomalies.length)} anomalies: ${anomalyTally(verdict)}`;
+    const stats = Object.entries(verdict.stats)
+      .map(([name, value]) => `${name} ${formatCount(value)}`)
+      .join(', ');
+    return `  ${verdictWord(verdict.valid).padEnd(7)}  ${names[index]}  ${anomalies}${stats === '' ? '' : ` (${stats})`}`;
+  });
+}
+
+function finalCheckLines(summary: RunSummary): string[] {
+  if (summary.finalChecks.length === 0) return ['  (none ran)'];
+  const names = padded(summary.finalChecks.map((check) => check.name));
+  return summary.finalChecks.map((check, index) => {
+    const detail = firstLine(check.detail);
+    return `  ${check.passed ? 'PASS' : 'FAIL'}  ${detail === '' ? (names[index] ?? '').trimEnd() : `${names[index]}  ${detail}`}`;
+  });
+}
+
+export function summaryText(summary: RunSummary): string {
+  const counts = countOutcomes(summary.operations);
+  const failover = failoverStatistics(summary.failoverMs);
+  const failoverLine = failover.count === 0 ? 'failover    none measured' : `failover    ${failover.count}: ${failoverPercentilesText(failover)}`;
+  return [
+    `${overallVerdict(summary)}  ${summary.title}`,
+    'checkers',
+    ...checkerLines(summary),
+    'final checks',
+    ...finalCheckLines(summary),
+    `operations  ${formatCount(counts.total)}: ok ${formatCount(counts.ok)}, fail ${formatCount(counts.fail)}, info ${formatCount(counts.info)}`,
+    `faults      ${formatCount(summary.nemesisEvents.length)}`,
+    failoverLine,
+  ].join('\n');
+}
