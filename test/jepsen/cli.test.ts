@@ -46,12 +46,19 @@ describe('jepsen arguments', () => {
     [['stray'], /Unexpected argument 'stray'/],
   ] as const) {
     test(`refuses ${argv.join(' ')}`, () => {
-      assert.throws(() => parseJepsenArguments(argv), (error: unknown) => error instanceof UsageError && message.test(error.message));
+      assert.throws(
+        () => parseJepsenArguments(argv),
+        (error: unknown) => error instanceof UsageError && message.test(error.message),
+      );
     });
   }
 
   test('the command refuses an unknown flag with exit status 2 and the usage', () => {
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'test/jepsen/cli.ts', '--frobnicate'], { cwd: repositoryRoot, encoding: 'utf8', timeout: 60_000 });
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'test/jepsen/cli.ts', '--frobnicate'], {
+      cwd: repositoryRoot,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     assert.equal(result.status, 2, result.stderr);
     assert.match(result.stderr, /jepsen: Unknown option '--frobnicate'/);
     assert.match(result.stderr, /usage: npm run jepsen/);

@@ -25,10 +25,13 @@ export const usage = `usage: npm run jepsen -- [options]
 
 export class UsageError extends Error {}
 
+const stringOptions = ['workload', 'nemesis', 'time', 'nodes', 'concurrency', 'seed', 'read-levels', 'op-timeout', 'ops-max', 'out'] as const;
+
 function integer(text: string | undefined, name: string, fallback: number, low: number, high: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < low || value > high) throw new UsageError(`--${name}: expected a whole number in [${low}, ${high}], got ${JSON.stringify(text)}`);
+  if (!Number.isSafeInteger(value) || value < low || value > high)
+    throw new UsageError(`--${name}: expected a whole number in [${low}, ${high}], got ${JSON.stringify(text)}`);
   return value;
 }
 
@@ -47,11 +50,10 @@ export function parseJepsenArguments(argv: readonly string[], nowIso = new Date(
       args: [...argv],
       strict: true,
       allowPositionals: false,
-      options: Object.fromEntries(
-        ['workload', 'nemesis', 'time', 'nodes', 'concurrency', 'seed', 'read-levels', 'op-timeout', 'ops-max', 'out']
-          .map((name) => [name, { type: 'string' as const }])
-          .concat([['help', { type: 'boolean' as const }]]),
-      ),
+      options: {
+        ...Object.fromEntries(stringOptions.map((name) => [name, { type: 'string' as const }])),
+        help: { type: 'boolean' as const },
+      },
     });
   } catch (error) {
     throw new UsageError((error as Error).message);
@@ -60,14 +62,18 @@ export function parseJepsenArguments(argv: readonly string[], nowIso = new Date(
   if (values.help === true) return 'help';
   const text = (name: string) => values[name] as string | undefined;
   const workload = text('workload') ?? 'register';
-  if (!(workloadNames as readonly string[]).includes(workload)) throw new UsageError(`--workload: ${JSON.stringify(workload)} is not one of ${workloadNames.join(', ')}`);
+  if (!(workloadNames as readonly string[]).includes(workload))
+    throw new UsageError(`--workload: ${JSON.stringify(workload)} is not one of ${workloadNames.join(', ')}`);
   const nemesisText = text('nemesis');
   const nemeses = nemesisText === 'all' ? [...nemesisKinds] : nemesisText === 'none' ? [] : list(nemesisText, ['partition', 'kill']);
-  for (const kind of nemeses) if (!(nemesisKinds as readonly string[]).includes(kind)) throw new UsageError(`--nemesis: ${JSON.stringify(kind)} is not one of ${nemesisKinds.join(', ')}`);
+  for (const kind of nemeses)
+    if (!(nemesisKinds as readonly string[]).includes(kind))
+      throw new UsageError(`--nemesis: ${JSON.stringify(kind)} is not one of ${nemesisKinds.join(', ')}`);
   const nodeCount = integer(text('nodes'), 'nodes', 5, 3, 5);
   if (nodeCount !== 3 && nodeCount !== 5) throw new UsageError('--nodes: 3 or 5');
   const readLevels = list(text('read-levels'), ['linearizable', 'strong', 'weak', 'none']);
-  for (const level of readLevels) if (!['linearizable', 'strong', 'weak', 'none'].includes(level)) throw new UsageError(`--read-levels: unknown level ${JSON.stringify(level)}`);
+  for (const level of readLevels)
+    if (!['linearizable', 'strong', 'weak', 'none'].includes(level)) throw new UsageError(`--read-levels: unknown level ${JSON.stringify(level)}`);
   if (readLevels.length === 0) throw new UsageError('--read-levels: at least one level');
   const stamp = nowIso.replace(/[:.]/g, '-');
   return {

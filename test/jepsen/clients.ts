@@ -96,7 +96,12 @@ export async function runSetup(cluster: JepsenCluster, workload: Workload, timeo
 }
 
 /** The workload's final reads, against the leader at `linearizable`, recorded in the history. */
-export async function runFinalReads(cluster: JepsenCluster, workload: Workload, operations: OperationRecord[], options: { timeoutMs: number; now: () => number }): Promise<void> {
+export async function runFinalReads(
+  cluster: JepsenCluster,
+  workload: Workload,
+  operations: OperationRecord[],
+  options: { timeoutMs: number; now: () => number },
+): Promise<void> {
   for (const invocation of workload.finalInvocations()) {
     // A leader can change between reads; ask again each time, and retry a read that failed.
     await waitFor(

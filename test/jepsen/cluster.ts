@@ -83,7 +83,10 @@ export class JepsenCluster {
   #prepareDirectory(node: TestNode): void {
     if (!this.setup.disk || existsSync(node.dataDirectory)) return;
     mkdirSync(node.dataDirectory, { recursive: true });
-    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${diskBytes},mode=0700`, 'tmpfs', node.dataDirectory], { encoding: 'utf8', timeout: 10_000 });
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${diskBytes},mode=0700`, 'tmpfs', node.dataDirectory], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
     if (mounted.status !== 0) throw new Error(`cannot mount a tmpfs for ${this.name(node)}: ${mounted.stderr}`);
   }
 

@@ -54,7 +54,9 @@ export async function finalClusterChecks(cluster: JepsenCluster, timeoutMs: numb
   const described = cluster.members
     .map((node, index) => {
       const view = lastViews[index];
-      return view === undefined ? `${cluster.name(node)}: no answer` : `${cluster.name(node)}: ${view.state} applied ${view.appliedIndex} checksum ${view.checksum.slice(0, 12)}`;
+      return view === undefined
+        ? `${cluster.name(node)}: no answer`
+        : `${cluster.name(node)}: ${view.state} applied ${view.appliedIndex} checksum ${view.checksum.slice(0, 12)}`;
     })
     .join('; ');
   const halted = cluster.members.filter((_, index) => lastViews[index]?.halted !== null && lastViews[index] !== undefined);

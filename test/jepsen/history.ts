@@ -97,4 +97,9 @@ export interface CheckerVerdict {
   readonly anomalies: readonly Anomaly[];
   /** Counts worth reporting (operations checked, keys, cycles searched…). */
   readonly stats: Readonly<Record<string, number>>;
+  /**
+   * Reported, not required: the verdict is shown but does not decide the run (reads at
+   * `weak` and `none` promise no linearizability, so what they give is only reported).
+   */
+  readonly informational?: boolean;
 }

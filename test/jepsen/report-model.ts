@@ -19,11 +19,22 @@ export const outcomes: readonly Outcome[] = ['ok', 'fail', 'info'];
  * checker could not decide (or none ran); VALID only when every checker said so.
  */
 export function overallVerdict(summary: RunSummary): OverallVerdict {
-  if (summary.verdicts.some((verdict) => verdict.valid === false)) return 'INVALID';
+  const deciding = decidingVerdicts(summary);
+  if (deciding.some((verdict) => verdict.valid === false)) return 'INVALID';
   if (summary.finalChecks.some((check) => !check.passed)) return 'INVALID';
-  if (summary.verdicts.length === 0) return 'UNKNOWN';
-  if (summary.verdicts.some((verdict) => verdict.valid === 'unknown')) return 'UNKNOWN';
+  if (deciding.length === 0) return 'UNKNOWN';
+  if (deciding.some((verdict) => verdict.valid === 'unknown')) return 'UNKNOWN';
   return 'VALID';
+}
+
+/** The verdicts that decide the run: all but the informational ones. */
+export function decidingVerdicts(summary: RunSummary): CheckerVerdict[] {
+  return summary.verdicts.filter((verdict) => verdict.informational !== true);
+}
+
+/** A checker's name, marked when its verdict is only reported. */
+export function checkerLabel(verdict: CheckerVerdict): string {
+  return verdict.informational === true ? `${verdict.checker} (reported only)` : verdict.checker;
 }
 
 export function verdictWord(valid: CheckerVerdict['valid']): OverallVerdict {

@@ -5,7 +5,17 @@
  */
 import type { NemesisEvent } from './history.js';
 import { escapeHtml, formatCount, formatDurationMs, formatPercent } from './report-escape.js';
-import { countOutcomes, errorsByText, failoverPercentilesText, failoverStatistics, type OverallVerdict, overallVerdict, verdictWord } from './report-model.js';
+import {
+  checkerLabel,
+  countOutcomes,
+  decidingVerdicts,
+  errorsByText,
+  failoverPercentilesText,
+  failoverStatistics,
+  type OverallVerdict,
+  overallVerdict,
+  verdictWord,
+} from './report-model.js';
 import { nemesisColors } from './report-svg.js';
 import type { RunSummary } from './report.js';
 
@@ -20,15 +30,16 @@ export function verdictClass(verdict: OverallVerdict): string {
 
 /** Why the run got its verdict, in one line: which checkers and checks decided it. */
 function verdictReason(summary: RunSummary): string {
-  const invalid = summary.verdicts.filter((verdict) => verdict.valid === false).map((verdict) => verdict.checker);
-  const unknown = summary.verdicts.filter((verdict) => verdict.valid === 'unknown').map((verdict) => verdict.checker);
+  const deciding = decidingVerdicts(summary);
+  const invalid = deciding.filter((verdict) => verdict.valid === false).map((verdict) => verdict.checker);
+  const unknown = deciding.filter((verdict) => verdict.valid === 'unknown').map((verdict) => verdict.checker);
   const failedChecks = summary.finalChecks.filter((check) => !check.passed).map((check) => check.name);
   const reasons: string[] = [];
   if (invalid.length > 0) reasons.push(`invalid: ${invalid.join(', ')}`);
   if (failedChecks.length > 0) reasons.push(`failed final checks: ${failedChecks.join(', ')}`);
   if (unknown.length > 0) reasons.push(`undecided: ${unknown.join(', ')}`);
-  if (summary.verdicts.length === 0) reasons.push('no checker ran');
-  if (reasons.length === 0) reasons.push(`${summary.verdicts.length} checkers valid, ${summary.finalChecks.length} final checks passed`);
+  if (deciding.length === 0) reasons.push('no checker ran');
+  if (reasons.length === 0) reasons.push(`${deciding.length} checkers valid, ${summary.finalChecks.length} final checks passed`);
   return reasons.join('; ');
 }
 
@@ -36,7 +47,7 @@ export function renderHeader(summary: RunSummary): string {
   const verdict = overallVerdict(summary);
   const chips = summary.verdicts.map((checker) => {
     const word = verdictWord(checker.valid);
-    return `<span class="chip ${verdictClass(word)}">${escapeHtml(checker.checker)}: ${word}</span>`;
+    return `<span class="chip ${verdictClass(word)}">${escapeHtml(checkerLabel(checker))}: ${word}</span>`;
   });
   return [
     `<header class="verdict ${verdictClass(verdict)}">`,

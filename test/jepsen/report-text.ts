@@ -4,7 +4,7 @@
  * no colour codes, so it reads the same in a CI log.
  */
 import { formatCount } from './report-escape.js';
-import { anomalyTally, countOutcomes, failoverPercentilesText, failoverStatistics, overallVerdict, verdictWord } from './report-model.js';
+import { anomalyTally, checkerLabel, countOutcomes, failoverPercentilesText, failoverStatistics, overallVerdict, verdictWord } from './report-model.js';
 import type { RunSummary } from './report.js';
 
 /** A final check's detail is cut to this many characters of its first line. */
@@ -22,7 +22,7 @@ function firstLine(text: string): string {
 
 function checkerLines(summary: RunSummary): string[] {
   if (summary.verdicts.length === 0) return ['  (no checker ran)'];
-  const names = padded(summary.verdicts.map((verdict) => verdict.checker));
+  const names = padded(summary.verdicts.map((verdict) => checkerLabel(verdict)));
   return summary.verdicts.map((verdict, index) => {
     const anomalies = verdict.anomalies.length === 0 ? 'no anomalies' : `${formatCount(verdict.anomalies.length)} anomalies: ${anomalyTally(verdict)}`;
     const stats = Object.entries(verdict.stats)

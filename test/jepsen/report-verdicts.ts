@@ -5,7 +5,7 @@
  */
 import type { Anomaly, CheckerVerdict, OperationRecord } from './history.js';
 import { escapeHtml, formatCount, formatDurationMs, formatJson } from './report-escape.js';
-import { anomalyTally, verdictWord } from './report-model.js';
+import { anomalyTally, checkerLabel, verdictWord } from './report-model.js';
 import { latencyMs } from './report-scatter.js';
 import { tableHead, verdictClass } from './report-sections.js';
 
@@ -62,7 +62,7 @@ function renderVerdict(verdict: CheckerVerdict, operations: ReadonlyMap<number, 
   const hidden = verdict.anomalies.length - shown.length;
   const tally = verdict.anomalies.length === 0 ? 'no anomalies' : `${formatCount(verdict.anomalies.length)} anomalies: ${anomalyTally(verdict)}`;
   return [
-    `<section class="checker ${verdictClass(word)}"><h3><span class="chip ${verdictClass(word)}">${word}</span> ${escapeHtml(verdict.checker)}</h3>`,
+    `<section class="checker ${verdictClass(word)}"><h3><span class="chip ${verdictClass(word)}">${word}</span> ${escapeHtml(checkerLabel(verdict))}</h3>`,
     `<p>${escapeHtml(tally)}</p>${renderStats(verdict.stats)}`,
     shown.map((anomaly, index) => renderAnomaly(anomaly, index, operations)).join(''),
     hidden > 0 ? `<p class="muted">… and ${formatCount(hidden)} more anomalies (in summary.json).</p>` : '',

@@ -174,6 +174,17 @@ describe('the report’s pieces', () => {
     assert.equal(overallVerdict({ ...base, verdicts: [valid], finalChecks: [{ name: 'x', passed: false, detail: '' }] }), 'INVALID');
   });
 
+  it('an informational verdict is shown, marked, and never decides the run', () => {
+    const base = { ...summary, finalChecks: [] };
+    const valid = { valid: true, checker: 'reads at linearizable', anomalies: [], stats: {} } as const;
+    const reportedOnly = { valid: false, checker: 'reads at none', anomalies: [], stats: {}, informational: true } as const;
+    const run = { ...base, verdicts: [valid, reportedOnly] };
+    assert.equal(overallVerdict(run), 'VALID');
+    assert.equal(overallVerdict({ ...base, verdicts: [reportedOnly] }), 'UNKNOWN');
+    assert.match(summaryText(run), /INVALID\s+reads at none \(reported only\)/);
+    assert.match(renderReportHtml(run), /reads at none \(reported only\): INVALID/);
+  });
+
   it('escapeHtml escapes markup and replaces control characters but keeps line breaks', () => {
     assert.equal(escapeHtml(`<a href='x'>"&"</a>`), '&lt;a href=&#39;x&#39;&gt;&quot;&amp;&quot;&lt;/a&gt;');
     assert.equal(escapeHtml('a\u0000b\tc\nd\u001be'), 'a\ufffdb\tc\nd\ufffde');

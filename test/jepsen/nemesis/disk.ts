@@ -11,6 +11,7 @@ import { type ActiveFault, type Nemesis, pickTarget } from './nemesis.js';
 
 /** Not a name the node uses in its data directory. */
 export const fillerFileName = 'jepsen-disk-filler';
+const marginBytes = 256 * 1024;
 
 export const diskNemesis: Nemesis = {
   kind: 'disk',
@@ -20,16 +21,24 @@ export const diskNemesis: Nemesis = {
     const filler = join(target.dataDirectory, fillerFileName);
     const stats = statfsSync(target.dataDirectory);
     const freeBytes = Number(stats.bavail) * Number(stats.bsize);
-    const filled = spawnSync('fallocate', ['-l', String(freeBytes), filler], { encoding: 'utf8', timeout: 10_000 });
-    if (filled.status !== 0) {
+    // The whole free space first; the node may write between statfs and fallocate, so then
+    // leave a little (the node's own writes fill that within moments).
+    let filled = false;
+    for (const size of [freeBytes, freeBytes - marginBytes]) {
+      if (size <= 0) continue;
+      filled = spawnSync('fallocate', ['-l', String(size), filler], { timeout: 10_000 }).status === 0;
+      if (filled) break;
       rmSync(filler, { force: true });
-      context.log(`disk nemesis: cannot fill ${context.cluster.name(target)}: ${filled.stderr.trim()}`);
+    }
+    if (!filled) {
+      context.log(`disk nemesis: cannot fill ${context.cluster.name(target)} (${freeBytes} bytes free)`);
       return undefined;
     }
     context.busy.add(target);
+    const role = target === context.leader ? ' (leader)' : '';
     const fault: ActiveFault = {
       kind: 'disk',
-      description: `disk full ${context.cluster.name(target)}${target === context.leader ? ' (leader)' : ''} (${Math.round(freeBytes / 1024 / 1024)} MiB filled)`,
+      description: `disk full ${context.cluster.name(target)}${role} (${Math.round(freeBytes / 1024 / 1024)} MiB filled)`,
       targets: [context.cluster.name(target)],
       leaderAffected: false,
       async heal() {

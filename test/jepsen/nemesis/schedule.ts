@@ -25,6 +25,7 @@ export class NemesisSchedule {
   readonly events: NemesisEvent[] = [];
   readonly #active: { fault: ActiveFault; event: number }[] = [];
   readonly #busy = new Set<TestNode>();
+  readonly #turns: Nemesis[] = [];
   #stopping = false;
 
   constructor(
@@ -42,13 +43,20 @@ export class NemesisSchedule {
     while (!this.#stopping) {
       await this.#sleepUntil(Math.min(deadlineMs, this.now() + this.#between(this.options.quietMsMin, this.options.quietMsMax)));
       if (this.#stopping || this.now() >= deadlineMs) break;
-      const kinds = this.random.shuffle([...this.nemeses]);
-      const count = kinds.length > 1 && this.random.chance(this.options.pairChance) ? 2 : 1;
-      for (const nemesis of kinds.slice(0, count)) await this.#begin(nemesis);
+      const count = this.nemeses.length > 1 && this.random.chance(this.options.pairChance) ? 2 : 1;
+      const chosen = new Set<Nemesis>();
+      while (chosen.size < count) chosen.add(this.#nextNemesis());
+      for (const nemesis of chosen) await this.#begin(nemesis);
       await this.#sleepUntil(Math.min(deadlineMs, this.now() + this.#between(this.options.holdMsMin, this.options.holdMsMax)));
       await this.healAll();
     }
     await this.healAll();
+  }
+
+  /** The kinds take turns in a shuffled order, reshuffled each round: every kind runs, none twice in a row within a round. */
+  #nextNemesis(): Nemesis {
+    if (this.#turns.length === 0) this.#turns.push(...this.random.shuffle([...this.nemeses]));
+    return this.#turns.shift() as Nemesis;
   }
 
   stop(): void {

@@ -25,7 +25,10 @@ export interface ListAppendOptions {
 
 export class ListAppendWorkload implements Workload {
   readonly name = 'list-append';
-  readonly setupStatements = [['CREATE TABLE IF NOT EXISTS lists (id INTEGER PRIMARY KEY, k INTEGER NOT NULL, element INTEGER NOT NULL)'], ['CREATE INDEX IF NOT EXISTS lists_k ON lists (k, id)']];
+  readonly setupStatements = [
+    ['CREATE TABLE IF NOT EXISTS lists (id INTEGER PRIMARY KEY, k INTEGER NOT NULL, element INTEGER NOT NULL)'],
+    ['CREATE INDEX IF NOT EXISTS lists_k ON lists (k, id)'],
+  ];
   readonly #keys: KeyWindow;
   readonly #readLevels: readonly string[];
   /** The next element to append, per key: every element of a key is unique. */
@@ -57,7 +60,9 @@ export class ListAppendWorkload implements Workload {
   async invoke(baseUrl: string, invocation: Invocation, timeoutMs: number, idempotencyKey: string): Promise<Completion> {
     const operations = invocation.input as readonly MicroOperation[];
     const statements = operations.map((operation) =>
-      operation[0] === 'r' ? ['SELECT element FROM lists WHERE k = ? ORDER BY id', operation[1]] : ['INSERT INTO lists (k, element) VALUES (?, ?)', operation[1], operation[2]],
+      operation[0] === 'r'
+        ? ['SELECT element FROM lists WHERE k = ? ORDER BY id', operation[1]]
+        : ['INSERT INTO lists (k, element) VALUES (?, ?)', operation[1], operation[2]],
     );
     const readOnly = invocation.level !== undefined;
     const outcome = await callNode(baseUrl, {
@@ -83,7 +88,10 @@ export class ListAppendWorkload implements Workload {
     for (const level of levels) {
       const readers = history.filter((operation) => operation.level === level);
       const verdict = checkListAppend([...writers, ...readers].sort((left, right) => left.id - right.id));
-      (linearizableLevels.has(level) ? required : reported).push({ ...verdict, checker: `list-append (strict serializable), read-only transactions at ${level}` });
+      (linearizableLevels.has(level) ? required : reported).push({
+        ...verdict,
+        checker: `list-append (strict serializable), read-only transactions at ${level}`,
+      });
     }
     return { required, reported };
   }

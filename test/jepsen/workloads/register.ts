@@ -81,7 +81,10 @@ export class RegisterWorkload implements Workload {
     const reported: CheckerVerdict[] = [];
     for (const level of levels) {
       const reads = history.filter((operation) => operation.f === 'read' && (operation.level ?? 'linearizable') === level);
-      const verdict = { ...checkRegister([...writes, ...reads].sort((left, right) => left.id - right.id)), checker: `register linearizability, reads at ${level}` };
+      const verdict = {
+        ...checkRegister([...writes, ...reads].sort((left, right) => left.id - right.id)),
+        checker: `register linearizability, reads at ${level}`,
+      };
       (linearizableLevels.has(level) ? required : reported).push(verdict);
     }
     return { required, reported };
@@ -89,7 +92,9 @@ export class RegisterWorkload implements Workload {
 
   finalChecks(operations: readonly OperationRecord[]): readonly FinalCheck[] {
     const answered = new Set(
-      operations.filter((operation) => operation.process < 0 && operation.f === 'read' && operation.outcome === 'ok').map((operation) => (operation.input as { key: number }).key),
+      operations
+        .filter((operation) => operation.process < 0 && operation.f === 'read' && operation.outcome === 'ok')
+        .map((operation) => (operation.input as { key: number }).key),
     );
     const keyCount = this.#keys.keys().length;
     return [
