@@ -38,8 +38,21 @@ export async function reconcileMembers(cluster: JepsenCluster, timeoutMs: number
   const missing = [...configured].filter((id) => !cluster.cluster.nodes.some((node) => node.id === id));
   if (missing.length > 0) notes.push(`configuration names unknown members: ${missing.join(', ')}`);
   cluster.members = members;
-  notes.push(`members at the end: ${members.map((node) => cluster.name(node)).join(', ')}`);
+  await restoreSize(cluster, notes);
+  notes.push(`members at the end: ${cluster.members.map((node) => cluster.name(node)).join(', ')}`);
   return notes;
+}
+
+/** Membership faults may leave fewer members than the run began with: new nodes join until it has them again. */
+async function restoreSize(cluster: JepsenCluster, notes: string[]): Promise<void> {
+  const wanted = cluster.setup.nodeCount;
+  while (cluster.members.length < wanted) {
+    const node = await cluster.addMember();
+    if (node === undefined) break;
+    notes.push(`added ${cluster.name(node)} to bring the cluster back to ${wanted} members`);
+  }
+  if (cluster.members.length === wanted)
+    await cluster.cluster.waitForMembers(wanted, wanted).catch(() => notes.push(`the cluster did not list ${wanted} voters within the bound`));
 }
 
 export async function finalClusterChecks(cluster: JepsenCluster, timeoutMs: number): Promise<FinalCheck[]> {
