@@ -3,10 +3,10 @@
  * schedule injects faults, heal, reconcile the membership, wait until every node holds
  * the same data, read everything back, check the history, write the report.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { Prng } from '../sim/prng.js';
 import { iptablesUnavailableReason, PacketFilter } from '../cluster/packet-filter.js';
-import { JepsenCluster } from './cluster.js';
+import { fakeTimeLibraryPath, JepsenCluster } from './cluster.js';
 import { runClients, runFinalReads, runSetup } from './clients.js';
 import { failoverTimesMs, finalClusterChecks, reconcileMembers } from './final-checks.js';
 import type { NemesisKind, OperationRecord } from './history.js';
@@ -66,6 +66,7 @@ function makeWorkload(options: RunOptions): Workload {
 export function nemesisUnavailableReason(kind: NemesisKind): string | undefined {
   if (kind === 'partition') return iptablesUnavailableReason();
   if (kind === 'disk' && process.getuid?.() !== 0) return 'disk faults mount a tmpfs per node: run as root';
+  if (kind === 'clock' && !existsSync(fakeTimeLibraryPath)) return `clock faults need libfaketime (${fakeTimeLibraryPath}): apt-get install faketime`;
   return undefined;
 }
 
