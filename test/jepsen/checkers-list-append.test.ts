@@ -158,6 +158,31 @@ describe('list-append checker: dependency cycles', () => {
     assert.match(verdict.anomalies[0]?.explanation ?? '', /T2 -rw\[key 1\]-> T1 -wr\[key 2\]-> T2|T1 -wr\[key 2\]-> T2 -rw\[key 1\]-> T1/);
   });
 
+  it('reports each kind of cycle a component holds', () => {
+    const verdict = checkListAppend([
+      transaction(1, 'ok', 0, 10, append(1, 1), append(2, 1)),
+      transaction(2, 'ok', 0, 10, read(1, []), read(2, [1])),
+      transaction(3, 'ok', 20, 30, read(1, [1])),
+      transaction(4, 'ok', 40, 50, read(2, [])),
+    ]);
+    assert.deepEqual(anomalyTypes(verdict), ['G-single', 'G-single-realtime']);
+    assert.equal(verdict.stats['cyclicComponents'], 1);
+  });
+
+  it('still reports a cycle when the bounded search runs out, and counts it', () => {
+    const verdict = checkListAppend(
+      [
+        transaction(1, 'ok', 0, 10, append(1, 1), append(2, 1)),
+        transaction(2, 'ok', 0, 10, read(1, []), read(2, [1])),
+        transaction(3, 'ok', 20, 30, read(1, [1])),
+      ],
+      { searchVisitsMax: 0 },
+    );
+    assert.equal(verdict.valid, false);
+    assert.equal(verdict.anomalies.length, 1);
+    assert.equal(verdict.stats['cycleSearchesCutShort'], 1);
+  });
+
   it('finds write skew (G2)', () => {
     assertOnly(
       checkListAppend([
@@ -338,6 +363,20 @@ describe('list-append checker on histories of a correct serial execution', () =>
       assert.ok(planted >= 25, `only ${planted} of 30 histories had room for the corruption`);
     });
   }
+
+  it('finds a cycle through 20,000 transactions (no recursion) and keeps its explanation short', () => {
+    const count = 20_000;
+    const history = Array.from({ length: count }, (_, index) => transaction(index, 'ok', 10 * index, 10 * index + 5, append(1, index)));
+    // Appended one after the other in real time, read as if the first came last.
+    const order = [...Array.from({ length: count - 1 }, (_, index) => index + 1), 0];
+    history.push(transaction(count, 'ok', 10 * count, 10 * count + 5, read(1, order)));
+    const verdict = checkListAppend(history);
+    assertOnly(verdict, 'G0-realtime');
+    assert.equal(verdict.stats['largestCyclicComponent'], count);
+    const explanation = verdict.anomalies[0]?.explanation ?? '';
+    assert.match(explanation, /^a cycle of 20000 transactions/);
+    assert.ok(explanation.length < 4000, `explanation of ${explanation.length} characters`);
+  });
 
   it('checks 20,000 transactions', () => {
     const history = serialListAppendHistory(new Prng(2024), 20_000, { activeKeyCount: 8, processCount: 10 });

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 
-/** Bits of an edge's kind set. */
+/** Bits of an edge's kind set, in the order of edgeKindPreference: the kinds preferred to one are its lower bits. */
 export const edgeKinds = { ww: 1, wr: 2, rw: 4, realtime: 8 } as const;
 export type EdgeKind = keyof typeof edgeKinds;
 /** In the order a cycle's edge is labelled when two kinds join the same pair: the weakest anomaly first. */
@@ -112,15 +112,29 @@ function popComponent(stack: number[], onStack: Set<number>, root: number): numb
   }
 }
 
+/** A number of node visits that searches draw from; shared by several searches to bound them together. */
+export interface SearchBudget {
+  visitsLeft: number;
+}
+
 /**
  * The shortest path from `from` whose last edge enters `to`, through `members` by edges in
  * `allowedMask`: [from, …, to]. With from === to it is the shortest cycle through it.
+ * Undefined when there is none, or when the budget ran out first.
  */
-export function shortestPath(graph: DependencyGraph, from: number, to: number, allowedMask: number, members: ReadonlySet<number>): number[] | undefined {
+export function shortestPath(
+  graph: DependencyGraph,
+  from: number,
+  to: number,
+  allowedMask: number,
+  members: ReadonlySet<number>,
+  budget: SearchBudget = { visitsLeft: Infinity },
+): number[] | undefined {
   const parent = new Map<number, number>([[from, -1]]);
   const queue = [from];
   // An array iterator sees elements pushed during the loop: this is the queue's head moving.
   for (const node of queue) {
+    if (budget.visitsLeft-- <= 0) return undefined;
     for (const next of graph.successors(node, allowedMask, members)) {
       if (next === to) return [...pathTo(parent, node), to];
       if (parent.has(next)) continue;

@@ -1,17 +1,17 @@
 /**
- * Names the cycle a strongly connected component of the dependency graph holds, looking
- * for the weakest anomaly first, as Elle does:
+ * Finds and names the cycles a strongly connected component of the dependency graph
+ * holds, as Elle does, by searching for each anomaly with the fewest edge kinds it needs:
  *   G0        a cycle of ww edges only (dirty write)
  *   G1c       ww and wr edges, at least one wr (circular information flow)
  *   G-single  exactly one rw edge, the rest ww or wr (read skew)
  *   G2        more than one rw edge (write skew and friends)
- * then, only when the component holds no cycle of dependencies alone, the same four with
- * real-time edges allowed: 'G0-realtime', 'G1c-realtime', 'G-single-realtime',
- * 'G2-realtime' (a cycle that needs at least one real-time edge: serializable perhaps, but
- * not strictly serializable). The name always comes from the cycle actually found.
+ * and, with real-time edges, a cycle through at least one of them, named after the
+ * dependencies it also holds: 'G0-realtime', 'G1c-realtime', 'G-single-realtime',
+ * 'G2-realtime' (serializable perhaps, but not strictly serializable). A name always comes
+ * from the cycle actually found; each component reports each name at most once.
  */
 import assert from 'node:assert/strict';
-import { cyclicComponents, type DependencyGraph, type EdgeKind, edgeKindPreference, edgeKinds, shortestPath } from './dependency-graph.js';
+import { cyclicComponents, type DependencyGraph, type EdgeKind, edgeKindPreference, edgeKinds, type SearchBudget, shortestPath } from './dependency-graph.js';
 
 export interface CycleFinding {
   readonly name: string;
@@ -19,73 +19,94 @@ export interface CycleFinding {
   readonly path: readonly number[];
   /** kinds[i] labels the edge path[i] → path[i + 1]. */
   readonly kinds: readonly EdgeKind[];
-  /** Whether the bound on single-anti-dependency searches cut the search short. */
+}
+
+export interface ComponentCycles {
+  readonly findings: readonly CycleFinding[];
+  /** Whether a search through one chosen edge ran out of its budget of visits. */
   readonly searchCutShort: boolean;
 }
 
-interface Search {
-  /** Edge kinds the cycle may use. */
-  readonly mask: number;
-  /** Exactly one rw edge, the others from `mask`. */
-  readonly singleAntiDependency: boolean;
-}
-
 const { ww, wr, rw, realtime } = edgeKinds;
-const dependencySearches: readonly Search[] = [
-  { mask: ww, singleAntiDependency: false },
-  { mask: ww | wr, singleAntiDependency: false },
-  { mask: ww | wr, singleAntiDependency: true },
-  { mask: ww | wr | rw, singleAntiDependency: false },
-];
-const realtimeSearches: readonly Search[] = dependencySearches.map((search) => ({ ...search, mask: search.mask | realtime }));
 
-export function classifyComponent(graph: DependencyGraph, component: readonly number[], withRealtime: boolean, antiDependencyTriesMax: number): CycleFinding {
-  let searchCutShort = false;
-  for (const search of withRealtime ? [...dependencySearches, ...realtimeSearches] : dependencySearches) {
-    if (!search.singleAntiDependency) {
-      const path = findCycle(graph, component, search.mask);
-      if (path !== undefined) return label(graph, path, search.mask, searchCutShort);
-      continue;
-    }
-    const found = findSingleAntiDependencyCycle(graph, component, search.mask, antiDependencyTriesMax);
+export function findComponentCycles(graph: DependencyGraph, component: readonly number[], withRealtime: boolean, searchVisitsMax: number): ComponentCycles {
+  const findings = new Map<string, CycleFinding>();
+  const keep = (finding: CycleFinding | undefined): boolean => {
+    if (finding === undefined || findings.has(finding.name)) return false;
+    findings.set(finding.name, finding);
+    return true;
+  };
+  for (const mask of [ww, ww | wr]) keep(findCycle(graph, component, mask));
+  const single = findCycleThrough(graph, component, 'rw', ww | wr, searchVisitsMax);
+  keep(single.finding);
+  keep(findCycle(graph, component, ww | wr | rw));
+  let searchCutShort = single.cutShort;
+  // Real time: the first search that closes a cycle through a real-time edge names it.
+  for (const closingMask of withRealtime ? [ww | realtime, ww | wr | realtime, ww | wr | rw | realtime] : []) {
+    const found = findCycleThrough(graph, component, 'realtime', closingMask, searchVisitsMax);
     searchCutShort ||= found.cutShort;
-    if (found.path !== undefined) return label(graph, found.path, search.mask, searchCutShort, rw);
+    if (keep(found.finding)) break;
   }
-  assert.fail(`a strongly connected component of ${component.length} transactions holds no cycle`);
+  // Bounded searches may all come back empty; any cycle of the component then stands for them.
+  if (findings.size === 0) keep(findCycle(graph, component, ww | wr | rw | realtime));
+  assert.ok(findings.size > 0, `no cycle found in a strongly connected component of ${component.length} transactions`);
+  return { findings: [...findings.values()], searchCutShort };
 }
 
-function findCycle(graph: DependencyGraph, nodes: readonly number[], mask: number): number[] | undefined {
+function findCycle(graph: DependencyGraph, nodes: readonly number[], mask: number): CycleFinding | undefined {
   const first = cyclicComponents(graph, nodes, mask)[0];
   if (first === undefined) return undefined;
   const start = first[0] as number;
-  return shortestPath(graph, start, start, mask, new Set(first));
+  const path = shortestPath(graph, start, start, mask, new Set(first));
+  return path === undefined ? undefined : label(graph, path, mask);
 }
 
 /**
- * A cycle made of one rw edge closed by a path of `mask` edges. Each rw edge costs a
- * breadth-first search, so at most `triesMax` of them are tried per component; past that
- * the next, wider search names whatever cycle it finds.
+ * A cycle whose first edge is of kind `through` (and of no weaker kind the closing path
+ * allows, or the cycle would be another anomaly's), closed by a path of `closingMask`
+ * edges. An edge whose ends share a strongly connected component of closing edges surely
+ * closes one, so those come first; the others cost a breadth-first search each, all drawn
+ * from a budget of `visitsMax` node visits.
  */
-function findSingleAntiDependencyCycle(
+function findCycleThrough(
   graph: DependencyGraph,
   nodes: readonly number[],
-  mask: number,
-  triesMax: number,
-): { path: number[] | undefined; cutShort: boolean } {
+  through: EdgeKind,
+  closingMask: number,
+  visitsMax: number,
+): { finding: CycleFinding | undefined; cutShort: boolean } {
   const members = new Set(nodes);
-  let tries = 0;
+  const weakerMask = closingMask & (edgeKinds[through] - 1);
+  const candidates: [number, number][] = [];
   for (const source of nodes) {
-    for (const target of graph.successors(source, rw, members)) {
-      if (tries++ >= triesMax) return { path: undefined, cutShort: true };
-      const back = shortestPath(graph, target, source, mask, members);
-      if (back !== undefined) return { path: [source, ...back], cutShort: false };
+    for (const target of graph.successors(source, edgeKinds[through], members)) {
+      if ((graph.mask(source, target) & weakerMask) === 0) candidates.push([source, target]);
     }
   }
-  return { path: undefined, cutShort: false };
+  const closeWith = (source: number, target: number, within: ReadonlySet<number>, budget?: SearchBudget): CycleFinding | undefined => {
+    const back = shortestPath(graph, target, source, closingMask, within, budget);
+    return back === undefined ? undefined : label(graph, [source, ...back], closingMask, edgeKinds[through]);
+  };
+  const componentOf = new Map<number, ReadonlySet<number>>();
+  for (const component of cyclicComponents(graph, nodes, closingMask)) {
+    const componentMembers = new Set(component);
+    for (const node of component) componentOf.set(node, componentMembers);
+  }
+  for (const [source, target] of candidates) {
+    const component = componentOf.get(source);
+    if (component !== undefined && component === componentOf.get(target)) return { finding: closeWith(source, target, component), cutShort: false };
+  }
+  const budget: SearchBudget = { visitsLeft: visitsMax };
+  for (const [source, target] of candidates) {
+    const finding = closeWith(source, target, members, budget);
+    if (finding !== undefined) return { finding, cutShort: false };
+    if (budget.visitsLeft <= 0) return { finding: undefined, cutShort: true };
+  }
+  return { finding: undefined, cutShort: false };
 }
 
 /** Labels each edge with its weakest allowed kind; the first edge's allowed kinds may differ (the one rw edge). */
-function label(graph: DependencyGraph, path: readonly number[], allowedMask: number, searchCutShort: boolean, firstEdgeMask = allowedMask): CycleFinding {
+function label(graph: DependencyGraph, path: readonly number[], allowedMask: number, firstEdgeMask = allowedMask): CycleFinding {
   const kinds: EdgeKind[] = [];
   for (let index = 0; index + 1 < path.length; index++) {
     const mask = graph.mask(path[index] as number, path[index + 1] as number) & (index === 0 ? firstEdgeMask : allowedMask);
@@ -93,7 +114,7 @@ function label(graph: DependencyGraph, path: readonly number[], allowedMask: num
     assert.ok(kind !== undefined, `no allowed edge ${path[index]}->${path[index + 1]} on a found cycle`);
     kinds.push(kind);
   }
-  return { name: anomalyName(kinds), path, kinds, searchCutShort };
+  return { name: anomalyName(kinds), path, kinds };
 }
 
 export function anomalyName(kinds: readonly EdgeKind[]): string {

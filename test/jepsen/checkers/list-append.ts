@@ -13,13 +13,13 @@
  *       T1 → T2 when T1 completed before T2 was invoked
  * Committed means ok, or info with an append some read saw; an info transaction brings only
  * its writes (its reads are unknown) and, having no known end, no outgoing real-time edge.
- * Every cycle is an anomaly (list-append-cycles.ts names it); one is reported per strongly
- * connected component.
+ * Every cycle is an anomaly; list-append-cycles.ts finds and names those of each strongly
+ * connected component (at most one per name).
  */
 import type { CheckerVerdict, ListAppendOperation } from '../history.js';
 import { AnomalyLog } from './anomaly-log.js';
 import { cyclicComponents, DependencyGraph, edgeKinds } from './dependency-graph.js';
-import { type CycleFinding, classifyComponent } from './list-append-cycles.js';
+import { type CycleFinding, findComponentCycles } from './list-append-cycles.js';
 import { describeTransaction, type Observations, observe, type ReadObservation, type Transaction } from './list-append-observations.js';
 
 export interface ListAppendCheckOptions {
@@ -27,11 +27,14 @@ export interface ListAppendCheckOptions {
   readonly realtime?: boolean;
   /** Anomalies kept per type (all are counted in stats). */
   readonly anomaliesPerTypeMax?: number;
-  /** rw edges tried, per component, when looking for a cycle with exactly one of them. */
-  readonly antiDependencyTriesMax?: number;
+  /**
+   * Node visits per component and search when looking for a cycle through one edge of a
+   * given kind (exactly one rw; at least one real-time): a breadth-first search per edge.
+   */
+  readonly searchVisitsMax?: number;
 }
 
-export const antiDependencyTriesMaxDefault = 256;
+export const searchVisitsMaxDefault = 100_000;
 
 export function checkListAppend(operations: readonly ListAppendOperation[], options: ListAppendCheckOptions = {}): CheckerVerdict {
   const realtime = options.realtime ?? true;
@@ -45,16 +48,7 @@ export function checkListAppend(operations: readonly ListAppendOperation[], opti
   if (realtime) addRealtimeEdges(graph, nodes);
   const allNodes = nodes.map((_, index) => index);
   const components = cyclicComponents(graph, allNodes, edgeKinds.ww | edgeKinds.wr | edgeKinds.rw | (realtime ? edgeKinds.realtime : 0));
-  let cutShortCount = 0;
-  for (const component of components) {
-    const finding = classifyComponent(graph, component, realtime, options.antiDependencyTriesMax ?? antiDependencyTriesMaxDefault);
-    if (finding.searchCutShort) cutShortCount++;
-    log.add(
-      finding.name,
-      explainCycle(graph, nodes, finding, component.length),
-      finding.path.map((node) => (nodes[node] as Transaction).record.id),
-    );
-  }
+  const cutShortCount = reportCycles(graph, nodes, components, { realtime, searchVisitsMax: options.searchVisitsMax ?? searchVisitsMaxDefault }, log);
   const outcomeCount = (outcome: string): number => operations.filter((operation) => operation.outcome === outcome).length;
   return {
     valid: log.empty,
@@ -75,6 +69,26 @@ export function checkListAppend(operations: readonly ListAppendOperation[], opti
       ...log.stats(),
     },
   };
+}
+
+/** Logs the cycles of each component; returns how many components had a search cut short. */
+function reportCycles(
+  graph: DependencyGraph,
+  nodes: readonly Transaction[],
+  components: readonly number[][],
+  options: { readonly realtime: boolean; readonly searchVisitsMax: number },
+  log: AnomalyLog,
+): number {
+  let cutShortCount = 0;
+  for (const component of components) {
+    const cycles = findComponentCycles(graph, component, options.realtime, options.searchVisitsMax);
+    if (cycles.searchCutShort) cutShortCount++;
+    for (const finding of cycles.findings) {
+      const ids = finding.path.map((node) => (nodes[node] as Transaction).record.id);
+      log.add(finding.name, explainCycle(graph, nodes, finding, component.length), ids);
+    }
+  }
+  return cutShortCount;
 }
 
 /** The committed transactions, numbered as graph nodes: ok ones and info ones whose appends were seen. */
@@ -188,13 +202,15 @@ const cycleTransactionsShownMax = 12;
 
 function explainCycle(graph: DependencyGraph, nodes: readonly Transaction[], finding: CycleFinding, componentSize: number): string {
   const idOf = (node: number): number => (nodes[node] as Transaction).record.id;
-  let chain = `T${idOf(finding.path[0] as number)}`;
-  finding.kinds.forEach((kind, index) => {
+  const hops = finding.kinds.map((kind, index) => {
     const source = finding.path[index] as number;
     const target = finding.path[index + 1] as number;
     const key = graph.keyOf(source, target, kind);
-    chain += ` -${kind}${key === undefined ? '' : `[key ${key}]`}-> T${idOf(target)}`;
+    return ` -${kind}${key === undefined ? '' : `[key ${key}]`}-> T${idOf(target)}`;
   });
+  // A long cycle shows its first hops and the one that closes it.
+  const shownHops = hops.length <= cycleTransactionsShownMax ? hops : [...hops.slice(0, cycleTransactionsShownMax - 1), ' …', ...hops.slice(-1)];
+  const chain = `T${idOf(finding.path[0] as number)}${shownHops.join('')}`;
   const members = finding.path.slice(0, -1);
   const lines = [`a cycle of ${members.length} transactions (in a strongly connected component of ${componentSize}):`, `  ${chain}`];
   for (const node of members.slice(0, cycleTransactionsShownMax)) lines.push(`  ${describeTransaction(nodes[node] as Transaction)}`);
