@@ -36,6 +36,8 @@ async function boundedRun(workload: WorkloadName, nemeses: readonly NemesisKind[
     operationTimeoutMs: 4_000,
     operationCountMax: 100_000,
     nodeFlags: defaultNodeFlags,
+    // Shorter spells than a long run's, so that every kind comes round at least twice in 40 s.
+    schedule: { quietMsMin: 500, quietMsMax: 2_000, holdMsMin: 1_500, holdMsMax: 4_000, pairChance: 0.3 },
   };
   const lines: string[] = [];
   const result = await runJepsen(options, (line) => lines.push(line));
@@ -46,6 +48,12 @@ async function boundedRun(workload: WorkloadName, nemeses: readonly NemesisKind[
   diagnostic(`${workload}: ${JSON.stringify(counts)} operations, ${result.summary.nemesisEvents.length} faults, verdict ${String(result.valid)}`);
   assert.equal(result.valid, true, `${result.text}\n${lines.join('\n')}\nreport kept in ${result.paths.htmlPath}`);
   assert.ok((counts.ok ?? 0) > 50, `too few acknowledged operations to judge anything: ${JSON.stringify(counts)}`);
+  for (const kind of options.nemeses) {
+    assert.ok(
+      result.summary.nemesisEvents.some((event) => event.kind === kind),
+      `nemesis ${kind} never ran: ${result.summary.nemesisEvents.map((event) => event.description).join('; ')}`,
+    );
+  }
   rmSync(outDirectory, { recursive: true, force: true });
 }
 
