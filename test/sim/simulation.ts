@@ -35,7 +35,7 @@ import { SimHost, type CoreOverrides, type HostWorld, type SimProcess } from './
 import type { ApplyObserver } from './state-machine-twin.js';
 import type { StorageObserver } from './storage-twin.js';
 import { Trace } from './trace.js';
-import { apiAddressOf, raftAddressOf, SimulatedTransports } from './transport-twin.js';
+import { apiAddressOf, raftAddressOf, SimulatedTransports, type PlantedNetworkFault } from './transport-twin.js';
 
 export { addedNodesMax } from './faults.js';
 
@@ -52,8 +52,8 @@ export interface SimulationOptions {
   readonly traceSink?: (line: string) => void;
   /** Planted bugs, for the tests that show the checkers can fail. */
   readonly plantedDiskFaults?: DiskFaults;
-  /** A network that keeps vote grants and replays them to the same candidate relabelled with its newer term. */
-  readonly plantedNetworkFault?: 'replay-vote-grant-with-new-term';
+  /** A planted network fault (transport-twin.ts `PlantedNetworkFault`). */
+  readonly plantedNetworkFault?: PlantedNetworkFault;
   readonly plantedReadFault?: 'read-without-read-index';
   /** A state-machine bug on node n1 only. */
   readonly plantedStateMachineFault?: StateMachineFault;
