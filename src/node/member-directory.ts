@@ -100,7 +100,10 @@ export class MemberDirectory {
     if (!this.isMember(id) && core?.status().leaderId !== id) return;
     this.#adopted.set(id, raftAddress);
     transport.setPeer(id, raftAddress);
-    logger.info({ event: 'peer-address-adopted', peer: id, address: raftAddress }, 'no address for this peer in the log: using the one its handshake announced');
+    logger.info(
+      { event: 'peer-address-adopted', peer: id, address: raftAddress },
+      'no address for this peer in the log: using the one its handshake announced',
+    );
   }
 
   /** Start-up: every address named in the newest snapshot and in the log, and a transport peer for each. */

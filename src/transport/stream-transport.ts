@@ -22,7 +22,17 @@ import { PeerLinks } from './peer-links.js';
 import { PeerReports } from './peer-reports.js';
 import { SnapshotTransfers } from './snapshot-transfers.js';
 import type { StreamListener, StreamNetwork } from './stream-network.js';
-import type { CallHandler, CallOptions, CallTarget, MessageSender, RaftMessageLike, SendSnapshotOptions, SnapshotHandler, Transport, TransportMetrics } from './types.js';
+import type {
+  CallHandler,
+  CallOptions,
+  CallTarget,
+  MessageSender,
+  RaftMessageLike,
+  SendSnapshotOptions,
+  SnapshotHandler,
+  Transport,
+  TransportMetrics,
+} from './types.js';
 
 export interface StreamTransportOptions {
   readonly nodeId: string;
