@@ -637,8 +637,8 @@ export class Simulation implements Cluster {
         if (host.retired) return `${host.id}:retired`;
         const status = host.process?.core?.status();
         if (status === undefined) return `${host.id}:down`;
-        // R1 (FINDINGS.md): a node with no address for its leader can never answer it.
-        const unreachableLeader = status.leaderId !== '' && status.leaderId !== host.id && host.process?.runtime.members.has(status.leaderId) === false;
+        // R1 (FINDINGS.md): a node whose transport has no address for its leader can never answer it.
+        const unreachableLeader = status.leaderId !== '' && status.leaderId !== host.id && host.process?.transport.hasPeer(status.leaderId) === false;
         return (
           `${host.id}:${status.role}/t${status.term}/c${status.commit}/a${host.database.appliedIndex}/first${host.log.firstIndex()}` +
           `/snap${host.snapshotStore.latest()?.metadata.index ?? 0}/leader=${status.leaderId}/voters=${status.confState.voters.join(',')}` +

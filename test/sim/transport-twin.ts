@@ -235,6 +235,11 @@ export class TransportTwin implements NodeTransport {
     this.#peers.delete(id);
   }
 
+  /** Whether the runtime gave this transport an address for `id` (from the log or adopted from a handshake). */
+  hasPeer(id: NodeId): boolean {
+    return this.#peers.has(id);
+  }
+
   send(messages: readonly Message[]): void {
     for (const message of messages) {
       if (this.#peers.get(message.to) !== raftAddressOf(message.to)) {
