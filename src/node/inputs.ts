@@ -4,13 +4,17 @@
  * peers' messages, and the transport's reports of unreachable peers.
  */
 import type { Message, NodeId } from '../raft/types.js';
+import type { MessageSender } from '../transport/types.js';
+import type { MemberDirectory } from './member-directory.js';
 import type { RuntimeState } from './runtime-state.js';
 
 export class CoreInputs {
   readonly #state: RuntimeState;
+  readonly #directory: MemberDirectory;
 
-  constructor(state: RuntimeState) {
+  constructor(state: RuntimeState, directory: MemberDirectory) {
     this.#state = state;
+    this.#directory = directory;
   }
 
   /** Start-up: ticks every tickMs until the node stops. */
@@ -27,7 +31,8 @@ export class CoreInputs {
     state.wake();
   }
 
-  receive(message: Message): void {
+  /** A peer's message; `sender` is what its connection's handshake said (the transport's). */
+  receive(message: Message, sender: MessageSender): void {
     const state = this.#state;
     if (state.core === undefined || state.stopped) return;
     const fromLeader = message.from === state.leaderId || state.leaderId === '';
@@ -41,6 +46,8 @@ export class CoreInputs {
       state.logger.warn({ event: 'bad-message', from: message.from, type: message.type, error: String(error) }, 'dropped a message the core refused');
       return;
     }
+    // After the step: the core now names the leader it follows, whose address may be missing.
+    if (sender.fromId === message.from) this.#directory.adoptAnnouncedAddress(message.from, sender.fromAddress);
     state.wake();
   }
 

@@ -4,6 +4,13 @@
  * contexts and snapshot contexts, so they are learned from appended entries, applied
  * changes, restored snapshots and, at start-up, a replay of the snapshot and the log.
  * Who is a voter or learner is the core's to say (`confState`).
+ *
+ * One gap the log cannot fill: a node that missed the conf change adding a member (it was
+ * down or cut off) has no address for it, and if that member now leads, the node cannot
+ * answer it, so the leader never learns what to send and the node never catches up (the
+ * simulator's finding R1). The transport hands up, with each message, the address the
+ * sender announced in its handshake; the directory adopts it for the transport only, and
+ * only to fill that gap (see `adoptAnnouncedAddress`).
  */
 import { assert } from '../common/assert.js';
 import { decodeConfChange } from '../raft/conf-change.js';
@@ -15,6 +22,13 @@ import { coreLimits } from './start-up.js';
 
 export class MemberDirectory {
   readonly #state: RuntimeState;
+  /**
+   * Raft addresses adopted from handshakes, for peers the address book has none for. Kept
+   * out of the book and members.json: a handshake carries no API address, and the log stays
+   * the one authority for addresses. Each entry is dropped when the log names an address for
+   * its peer or removes it; after a restart the leader's next message fills the gap again.
+   */
+  readonly #adopted = new Map<NodeId, string>();
 
   constructor(state: RuntimeState) {
     this.#state = state;
@@ -68,6 +82,30 @@ export class MemberDirectory {
     if (change.type === 'remove-node') this.#forgetMember(change.nodeId);
   }
 
+  /**
+   * A message from `id` was just stepped into the core; its connection's handshake
+   * announced `raftAddress`. Fills a gap, never overrides: nothing happens when the address
+   * book has an address for `id` (from the log, a snapshot or a join's fetch). Only for a
+   * member of this node's configuration, or for the leader this node's core now follows:
+   * the one a node behind the conf change adding it still answers (its message carried a
+   * term at least ours, and the handshake our cluster id). Why the handshake and not a fetch
+   * of the address book from a member we know (FINDINGS.md R1 option b): the leader keeps
+   * sending heartbeats, so its address arrives with them, also after this node restarts
+   * (members.json and the log still lack it), with no extra call or retry loop; and a
+   * member we know may itself be down or behind.
+   */
+  adoptAnnouncedAddress(id: NodeId, raftAddress: string): void {
+    const { members, transport, config, core, logger } = this.#state;
+    if (id === config.nodeId || raftAddress.length === 0 || members.has(id) || this.#adopted.get(id) === raftAddress) return;
+    if (!this.isMember(id) && core?.status().leaderId !== id) return;
+    this.#adopted.set(id, raftAddress);
+    transport.setPeer(id, raftAddress);
+    logger.info(
+      { event: 'peer-address-adopted', peer: id, address: raftAddress },
+      'no address for this peer in the log: using the one its handshake announced',
+    );
+  }
+
   /** Start-up: every address named in the newest snapshot and in the log, and a transport peer for each. */
   replay(): void {
     const { storage, members, transport, config } = this.#state;
@@ -95,6 +133,7 @@ export class MemberDirectory {
 
   #setMember(id: NodeId, addresses: MemberAddresses): void {
     const { members, transport, config } = this.#state;
+    this.#adopted.delete(id); // the log names an address now: it replaces an adopted one
     if (!members.set(id, addresses)) return;
     if (id !== config.nodeId) transport.setPeer(id, addresses.raftAddress);
     members.persist();
@@ -102,6 +141,7 @@ export class MemberDirectory {
 
   #forgetMember(id: NodeId): void {
     const { members, transport, config } = this.#state;
+    this.#adopted.delete(id);
     if (id !== config.nodeId) transport.removePeer(id);
     if (members.delete(id)) members.persist();
   }

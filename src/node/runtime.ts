@@ -52,7 +52,7 @@ export class NodeRuntime implements ReplicatedLog {
     const directory = new MemberDirectory(state);
     const snapshots = new Snapshots(state, directory);
     const leadership = new Leadership(state, directory);
-    const inputs = new CoreInputs(state);
+    const inputs = new CoreInputs(state, directory);
     const applier = new Applier(state, directory);
     const readyLoop = new ReadyLoop(state, { applier, snapshots, leadership, directory });
     this.#state = state;
@@ -92,7 +92,7 @@ export class NodeRuntime implements ReplicatedLog {
   /** Registers transport handlers for Raft traffic. Call before the transport starts. */
   attachTransport(): void {
     const transport = this.#state.transport;
-    transport.onMessage((message) => this.#inputs.receive(message));
+    transport.onMessage((message, sender) => this.#inputs.receive(message, sender));
     transport.onUnreachable((id) => this.#inputs.reportUnreachable(id));
     transport.onSnapshot((metadata, temporaryFilePath) => this.#snapshots.receive(metadata, temporaryFilePath));
     transport.onPeerDisconnected((id) => this.#leadership.onPeerDisconnected(id));

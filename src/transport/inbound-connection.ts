@@ -13,7 +13,7 @@ import type { TransportLimits } from './limits.js';
 import type { MetricsRegistry } from './metrics.js';
 import { decodeCallRequest, decodeHello, decodeSnapshotBegin, decodeSnapshotEnd, type Hello } from './protocol.js';
 import { SnapshotReceiver } from './snapshot-receiver.js';
-import type { CallHandler, RaftMessageLike, SnapshotHandler } from './types.js';
+import type { CallHandler, MessageSender, RaftMessageLike, SnapshotHandler } from './types.js';
 
 export interface InboundContext {
   readonly nodeId: string;
@@ -25,7 +25,8 @@ export interface InboundContext {
   readonly snapshotDirectory: string;
   readonly callHandlers: ReadonlyMap<string, CallHandler>;
   readonly snapshotHandler: SnapshotHandler | undefined;
-  deliverMessage(message: RaftMessageLike): void;
+  /** A message with its sender as the handshake named it (the peer's id and announced address). */
+  deliverMessage(message: RaftMessageLike, sender: MessageSender): void;
   /** False when snapshotsInFlightMax inbound snapshots are running. */
   hasSnapshotSlot(): boolean;
   /** Tracks a running snapshot (it holds a slot until `done` settles). */
@@ -40,6 +41,8 @@ export class InboundConnection {
   readonly #context: InboundContext;
   readonly #connection: FramedConnection;
   #hello: Hello | undefined;
+  /** Who the handshake says is at the other end: handed up with every message. */
+  #sender: MessageSender | undefined;
   #callsInFlight = 0;
   #snapshot: SnapshotReceiver | undefined;
   /** After refusing a snapshot, its remaining frames (already in flight) are ignored until the sender hangs up. */
@@ -120,6 +123,7 @@ export class InboundConnection {
     clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
     this.#hello = hello;
+    this.#sender = { fromId: hello.nodeId, fromAddress: hello.address };
     this.#connection.remoteId = hello.nodeId;
     this.#connection.remoteAddress = hello.address;
     const { nodeId, clusterId, address } = this.#context;
@@ -128,7 +132,8 @@ export class InboundConnection {
 
   #receiveMessages(payload: Uint8Array): void {
     const messages = decodeValues(payload);
-    const fromId = (this.#hello as Hello).nodeId;
+    const sender = this.#sender as MessageSender;
+    const fromId = sender.fromId;
     const metrics = this.#context.metrics.peer(fromId);
     metrics.messagesReceived += messages.length;
     metrics.bytesReceived += payload.byteLength;
@@ -143,7 +148,7 @@ export class InboundConnection {
         );
         continue;
       }
-      this.#context.deliverMessage(message);
+      this.#context.deliverMessage(message, sender);
     }
   }
 

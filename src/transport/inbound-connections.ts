@@ -11,7 +11,7 @@ import { InboundConnection, type InboundContext } from './inbound-connection.js'
 import type { TransportLimits } from './limits.js';
 import type { MetricsRegistry } from './metrics.js';
 import type { SnapshotTransfers } from './snapshot-transfers.js';
-import type { CallHandler, RaftMessageLike, SnapshotHandler } from './types.js';
+import type { CallHandler, MessageSender, RaftMessageLike, SnapshotHandler } from './types.js';
 
 interface InboundOptions {
   readonly nodeId: string;
@@ -32,7 +32,7 @@ export class InboundConnections<Message extends RaftMessageLike> {
   readonly #options: InboundOptions;
   readonly #connections = new Set<InboundConnection>();
   readonly #callHandlers = new Map<string, CallHandler>();
-  #messageHandler: ((message: Message) => void) | undefined;
+  #messageHandler: ((message: Message, sender: MessageSender) => void) | undefined;
   #snapshotHandler: SnapshotHandler | undefined;
   readonly #context: InboundContext;
 
@@ -41,7 +41,7 @@ export class InboundConnections<Message extends RaftMessageLike> {
     this.#context = this.#createContext();
   }
 
-  onMessage(handler: (message: Message) => void): void {
+  onMessage(handler: (message: Message, sender: MessageSender) => void): void {
     this.#messageHandler = handler;
   }
 
@@ -70,11 +70,11 @@ export class InboundConnections<Message extends RaftMessageLike> {
     for (const connection of [...this.#connections]) connection.close();
   }
 
-  #deliverMessage(message: RaftMessageLike): void {
+  #deliverMessage(message: RaftMessageLike, sender: MessageSender): void {
     const handler = this.#messageHandler;
     if (handler === undefined) return;
     try {
-      handler(message as Message);
+      handler(message as Message, sender);
     } catch (error) {
       this.#options.reportError(new Error(`onMessage handler threw: ${errorMessageOf(error)}`, { cause: error }));
     }
@@ -100,7 +100,7 @@ export class InboundConnections<Message extends RaftMessageLike> {
       get snapshotHandler() {
         return inbound.#snapshotHandler;
       },
-      deliverMessage: (message) => this.#deliverMessage(message),
+      deliverMessage: (message, sender) => this.#deliverMessage(message, sender),
       hasSnapshotSlot: () => options.snapshots.hasReceiveSlot(),
       trackSnapshot: (receiver) => options.snapshots.trackReceive(receiver),
       reportError: (error) => options.reportError(error),

@@ -22,7 +22,17 @@ import { PeerLinks } from './peer-links.js';
 import { PeerReports } from './peer-reports.js';
 import { SnapshotTransfers } from './snapshot-transfers.js';
 import type { StreamListener, StreamNetwork } from './stream-network.js';
-import type { CallHandler, CallOptions, CallTarget, RaftMessageLike, SendSnapshotOptions, SnapshotHandler, Transport, TransportMetrics } from './types.js';
+import type {
+  CallHandler,
+  CallOptions,
+  CallTarget,
+  MessageSender,
+  RaftMessageLike,
+  SendSnapshotOptions,
+  SnapshotHandler,
+  Transport,
+  TransportMetrics,
+} from './types.js';
 
 export interface StreamTransportOptions {
   readonly nodeId: string;
@@ -136,7 +146,7 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
     if (unreachable.size > 0) this.#reportUnreachable(unreachable);
   }
 
-  onMessage(handler: (message: Message) => void): void {
+  onMessage(handler: (message: Message, sender: MessageSender) => void): void {
     this.#inbound.onMessage(handler);
   }
 

@@ -45,6 +45,18 @@ export interface SnapshotSender {
 }
 
 /**
+ * Who sent a Raft message, from the handshake of the connection it came on: the peer's id
+ * (every message's `from` equals it) and the address it announced it listens on (its
+ * advertised address). The address is what the peer says of itself, not checked by
+ * dialling it: a hint for a receiver that has no address for the sender, never a reason to
+ * replace one it has.
+ */
+export interface MessageSender {
+  readonly fromId: string;
+  readonly fromAddress: string;
+}
+
+/**
  * Receives a snapshot file whose checksum has been verified and which has been
  * fsynced. Resolve once the snapshot is durable where it belongs (move the file: the
  * transport deletes `tempFilePath` after the handler settles if it still exists).
@@ -93,7 +105,8 @@ export interface Transport<Message extends RaftMessageLike = RaftMessageLike> {
   removePeer(id: string): void;
   /** Queues messages, one frame per peer per event-loop turn. Throws FRAME_TOO_LARGE for a message that could never fit a frame. */
   send(messages: readonly Message[]): void;
-  onMessage(handler: (message: Message) => void): void;
+  /** Each message with its sender (from the handshake): a receiver can answer a peer it has no address for. */
+  onMessage(handler: (message: Message, sender: MessageSender) => void): void;
   /**
    * Called with a peer id whose messages were dropped (queue full, connection lost, no
    * address). Always in a later event-loop turn than the drop, never inside send(); at

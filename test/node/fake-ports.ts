@@ -9,6 +9,7 @@ import { MemoryStorage } from '../../src/raft/memory-storage.js';
 import type { NodeStorage, NodeTransport, SnapshotWriting, StoredSnapshot } from '../../src/node/ports.js';
 import { StorageError } from '../../src/storage/errors.js';
 import { FaultState } from '../../src/transport/faults.js';
+import type { MessageSender } from '../../src/transport/types.js';
 
 /** NodeStorage over the reference MemoryStorage; `failure` makes every save fail with it (as ENOSPC does). */
 export class MemoryNodeStorage implements NodeStorage {
@@ -92,7 +93,7 @@ export class RecordingTransport implements NodeTransport {
   readonly faults = new FaultState();
   readonly sent: Message[] = [];
   readonly peers = new Map<NodeId, string>();
-  #messageHandler: (message: Message) => void = () => undefined;
+  #messageHandler: (message: Message, sender: MessageSender) => void = () => undefined;
 
   constructor(nodeId: NodeId) {
     this.nodeId = nodeId;
@@ -114,13 +115,13 @@ export class RecordingTransport implements NodeTransport {
     this.sent.push(...messages);
   }
 
-  onMessage(handler: (message: Message) => void): void {
+  onMessage(handler: (message: Message, sender: MessageSender) => void): void {
     this.#messageHandler = handler;
   }
 
-  /** Hands `message` to the runtime as if a peer had sent it. */
-  deliver(message: Message): void {
-    this.#messageHandler(message);
+  /** Hands `message` to the runtime as if a peer had sent it; its handshake announced `fromAddress` (default `<id>:raft`). */
+  deliver(message: Message, fromAddress = `${message.from}:raft`): void {
+    this.#messageHandler(message, { fromId: message.from, fromAddress });
   }
 
   onUnreachable(): void {}

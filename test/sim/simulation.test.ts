@@ -5,7 +5,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { clusterSizeForSeed, formatFailure, runSeeds } from './run-seeds.js';
 import { addedNodesMax, runSimulation } from './simulation.js';
 import { plantedBugs } from './planted-bugs.js';
-import { openFindingFor, openFindings, regressionSeeds } from './regression-seeds.js';
+import { openFindingFor, openFindings, r1Seeds, regressionSeeds } from './regression-seeds.js';
 
 /**
  * The batch: seeds across 3-, 5- and 7-node clusters. Each seed runs real node runtimes
@@ -155,6 +155,13 @@ describe('simulated clusters', () => {
     const seed = 4859;
     const result = await runSimulation({ seed, clusterSize: clusterSizeForSeed(seed), plantedDiskFaults: { unguardedSnapshotRetention: true } });
     assert.equal(result.violation?.invariant, 'snapshot-coverage', formatFailure(result));
+  });
+
+  it('R1 comes back on its seeds when the transport hands up no announced address (the transport before the fix)', async () => {
+    for (const seed of r1Seeds) {
+      const result = await runSimulation({ seed, clusterSize: clusterSizeForSeed(seed), plantedNetworkFault: 'hide-announced-addresses' });
+      assert.equal(result.violation?.invariant, 'liveness', `seed ${seed}: ${formatFailure(result)}`);
+    }
   });
 
   it('rejects an unsupported cluster size', () => {

@@ -35,7 +35,7 @@ import { SimHost, type CoreOverrides, type HostWorld, type SimProcess } from './
 import type { ApplyObserver } from './state-machine-twin.js';
 import type { StorageObserver } from './storage-twin.js';
 import { Trace } from './trace.js';
-import { apiAddressOf, raftAddressOf, SimulatedTransports } from './transport-twin.js';
+import { apiAddressOf, raftAddressOf, SimulatedTransports, type PlantedNetworkFault } from './transport-twin.js';
 
 export { addedNodesMax } from './faults.js';
 
@@ -52,8 +52,8 @@ export interface SimulationOptions {
   readonly traceSink?: (line: string) => void;
   /** Planted bugs, for the tests that show the checkers can fail. */
   readonly plantedDiskFaults?: DiskFaults;
-  /** A network that keeps vote grants and replays them to the same candidate relabelled with its newer term. */
-  readonly plantedNetworkFault?: 'replay-vote-grant-with-new-term';
+  /** A planted network fault (transport-twin.ts `PlantedNetworkFault`). */
+  readonly plantedNetworkFault?: PlantedNetworkFault;
   readonly plantedReadFault?: 'read-without-read-index';
   /** A state-machine bug on node n1 only. */
   readonly plantedStateMachineFault?: StateMachineFault;
@@ -637,8 +637,8 @@ export class Simulation implements Cluster {
         if (host.retired) return `${host.id}:retired`;
         const status = host.process?.core?.status();
         if (status === undefined) return `${host.id}:down`;
-        // R1 (FINDINGS.md): a node with no address for its leader can never answer it.
-        const unreachableLeader = status.leaderId !== '' && status.leaderId !== host.id && host.process?.runtime.members.has(status.leaderId) === false;
+        // R1 (FINDINGS.md): a node whose transport has no address for its leader can never answer it.
+        const unreachableLeader = status.leaderId !== '' && status.leaderId !== host.id && host.process?.transport.hasPeer(status.leaderId) === false;
         return (
           `${host.id}:${status.role}/t${status.term}/c${status.commit}/a${host.database.appliedIndex}/first${host.log.firstIndex()}` +
           `/snap${host.snapshotStore.latest()?.metadata.index ?? 0}/leader=${status.leaderId}/voters=${status.confState.voters.join(',')}` +

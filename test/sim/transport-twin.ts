@@ -12,11 +12,13 @@
  *   snapshot handler decides; the sender's promise settles with the receiver's answer, or
  *   rejects when the transfer is lost or the receiver dies first.
  * - A node that dies closes its connections: every live peer hears `onPeerDisconnected`.
+ * - Each message reaches `onMessage` with its sender's id and the address it announced in
+ *   its handshake (the real transport's `MessageSender`).
  */
 import type { Message, NodeId } from '../../src/raft/types.js';
 import type { NodeTransport } from '../../src/node/ports.js';
 import { FaultState } from '../../src/transport/faults.js';
-import type { SnapshotHandler, TransportMetrics } from '../../src/transport/types.js';
+import type { MessageSender, SnapshotHandler, TransportMetrics } from '../../src/transport/types.js';
 import type { ProcessLife, SimulatedClock } from './sim-clock.js';
 import type { SimulatedDisk } from './sim-disk.js';
 import { SimulatedNetwork, type Delivery, type DropReason, type NetworkConfig } from './network.js';
@@ -49,9 +51,15 @@ export interface TransportsOptions {
   /** Every message as it is delivered, and each snapshot transfer (trace and statistics). */
   readonly onDelivered: (message: Message) => void;
   readonly onSnapshotTransfer: (from: NodeId, to: NodeId, outcome: 'sent' | 'received' | 'failed') => void;
-  /** A network that keeps vote grants and replays them to the same candidate relabelled with its newer term. */
-  readonly plantedNetworkFault?: 'replay-vote-grant-with-new-term';
+  /**
+   * Planted network faults: `replay-vote-grant-with-new-term` keeps vote grants and replays
+   * them to the same candidate relabelled with its newer term; `hide-announced-addresses`
+   * hands messages up without the address the sender announced (the transport before R1's fix).
+   */
+  readonly plantedNetworkFault?: PlantedNetworkFault;
 }
+
+export type PlantedNetworkFault = 'replay-vote-grant-with-new-term' | 'hide-announced-addresses';
 
 export class SimulatedTransports {
   readonly network: SimulatedNetwork<Envelope>;
@@ -100,6 +108,11 @@ export class SimulatedTransports {
     // Copy at send, as serialising would: later changes by the sender must not leak.
     const copy: Message = { ...message, entries: [...message.entries] };
     this.network.send(message.from, message.to, { message: copy, senderIncarnation: sender.incarnation }, clock.nowMs);
+  }
+
+  /** The address `nodeId` announces in its handshake, as the receiving transport hands it up. */
+  announcedAddressOf(nodeId: NodeId): string {
+    return this.#options.plantedNetworkFault === 'hide-announced-addresses' ? '' : raftAddressOf(nodeId);
   }
 
   /** `sender` reports `id` unreachable in a later turn (if it is still the same process). */
@@ -194,7 +207,7 @@ export class TransportTwin implements NodeTransport {
   readonly life: ProcessLife;
   readonly disk: SimulatedDisk;
   readonly #peers = new Map<NodeId, string>();
-  #onMessage: (message: Message) => void = () => undefined;
+  #onMessage: (message: Message, sender: MessageSender) => void = () => undefined;
   #onUnreachable: (id: NodeId) => void = () => undefined;
   #onPeerDisconnected: (id: NodeId) => void = () => undefined;
   #onSnapshot: SnapshotHandler | undefined;
@@ -222,6 +235,11 @@ export class TransportTwin implements NodeTransport {
     this.#peers.delete(id);
   }
 
+  /** Whether the runtime gave this transport an address for `id` (from the log or adopted from a handshake). */
+  hasPeer(id: NodeId): boolean {
+    return this.#peers.has(id);
+  }
+
   send(messages: readonly Message[]): void {
     for (const message of messages) {
       if (this.#peers.get(message.to) !== raftAddressOf(message.to)) {
@@ -232,7 +250,7 @@ export class TransportTwin implements NodeTransport {
     }
   }
 
-  onMessage(handler: (message: Message) => void): void {
+  onMessage(handler: (message: Message, sender: MessageSender) => void): void {
     this.#onMessage = handler;
   }
 
@@ -271,8 +289,9 @@ export class TransportTwin implements NodeTransport {
 
   // ---- the simulator hands these over ----
 
+  /** As the real transport: each message with the address its sender announced in the handshake. */
   receive(message: Message): void {
-    this.#onMessage(message);
+    this.#onMessage(message, { fromId: message.from, fromAddress: this.hub.announcedAddressOf(message.from) });
   }
 
   receiveSnapshot(metadata: unknown, temporaryPath: string, from: NodeId): Promise<void> {

@@ -47,6 +47,23 @@ export function defineMessageSuite(kind: TransportKind): void {
       assert.ok(data instanceof Uint8Array && !Buffer.isBuffer(data), 'binary arrives as a plain Uint8Array');
     });
 
+    it("hands up each message with its sender's id and handshake address, so a receiver can answer a peer it has no address for", async () => {
+      const a = await harness.create('a');
+      const b = await harness.create('b');
+      a.setPeer('b', b.address); // b knows nothing of a
+      const senders: { fromId: string; fromAddress: string }[] = [];
+      b.onMessage((_, sender) => {
+        senders.push(sender);
+        b.setPeer(sender.fromId, sender.fromAddress);
+        b.send([message('b', sender.fromId, { answer: true })]);
+      });
+      const answers = collectMessages(a);
+      a.send([message('a', 'b', { question: true })]);
+      await waitFor('the answer', () => answers.length === 1);
+      assert.deepStrictEqual(senders, [{ fromId: 'a', fromAddress: a.address }]);
+      assert.equal(answers[0]?.answer, true);
+    });
+
     it('keeps per-peer order across many sends and turns', async () => {
       const a = await harness.create('a');
       const b = await harness.create('b');
