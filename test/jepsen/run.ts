@@ -56,10 +56,10 @@ export interface RunResult {
 /** Small snapshot thresholds, so that restarts and new members go through snapshots. */
 export const defaultNodeFlags = ['--log-level', 'info', '--raft-snap', '200', '--raft-trailing-logs', '50', '--raft-snap-int', '1s'];
 
-function makeWorkload(options: RunOptions): Workload {
-  if (options.workload === 'register') return new RegisterWorkload({ readLevels: options.readLevels });
-  if (options.workload === 'list-append') return new ListAppendWorkload({ readLevels: options.readLevels });
-  return new BankWorkload({ readLevels: options.readLevels });
+export function makeWorkload(name: WorkloadName, readLevels: readonly string[]): Workload {
+  if (name === 'register') return new RegisterWorkload({ readLevels });
+  if (name === 'list-append') return new ListAppendWorkload({ readLevels });
+  return new BankWorkload({ readLevels });
 }
 
 /** Why a nemesis cannot run on this machine, or undefined when it can. */
@@ -89,7 +89,7 @@ export async function runJepsen(options: RunOptions, log: (line: string) => void
   }
   mkdirSync(options.outDirectory, { recursive: true });
   const random = new Prng(options.seed);
-  const workload = makeWorkload(options);
+  const workload = makeWorkload(options.workload, options.readLevels);
   const startedAt = new Date().toISOString();
   const cluster = await JepsenCluster.create({
     nodeCount: options.nodeCount,
@@ -152,7 +152,7 @@ export async function runJepsen(options: RunOptions, log: (line: string) => void
   }
 }
 
-function overallValidity(verdicts: readonly (true | false | 'unknown')[], finalChecksPassed: boolean): true | false | 'unknown' {
+export function overallValidity(verdicts: readonly (true | false | 'unknown')[], finalChecksPassed: boolean): true | false | 'unknown' {
   if (!finalChecksPassed || verdicts.includes(false)) return false;
   return verdicts.includes('unknown') ? 'unknown' : true;
 }
