@@ -93,17 +93,22 @@ function isWrite(operation: OperationRecord): boolean {
 }
 
 /**
- * For each fault that hit the leader: ms from the fault to the first write acknowledged
- * that was invoked at or after it. Faults with no acknowledged write after them are left out.
+ * For each lone fault that took out the leader while a quorum stayed up: ms from the fault
+ * to the first write acknowledged that was invoked at or after it. Left out: faults that
+ * overlap another fault (their time measures both) and kills of a majority (there is no
+ * quorum to fail over to until the nodes restart), and faults with no acknowledged write
+ * after them.
  */
 export function failoverTimesMs(events: readonly NemesisEvent[], operations: readonly OperationRecord[]): number[] {
   const acknowledgedWrites = operations.filter((operation) => operation.outcome === 'ok' && operation.process >= 0 && isWrite(operation));
   const times: number[] = [];
   for (const event of events) {
-    if (event.leaderAffected !== true) continue;
+    if (event.leaderAffected !== true || event.description.includes('majority')) continue;
     let first = Infinity;
     for (const operation of acknowledgedWrites) if (operation.invokeMs >= event.startMs && operation.completeMs < first) first = operation.completeMs;
-    if (Number.isFinite(first)) times.push(first - event.startMs);
+    if (!Number.isFinite(first)) continue;
+    const overlaps = events.some((other) => other !== event && other.startMs <= first && (other.endMs ?? Infinity) >= event.startMs);
+    if (!overlaps) times.push(first - event.startMs);
   }
   return times;
 }
