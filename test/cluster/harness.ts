@@ -355,10 +355,10 @@ export class TestCluster {
     });
   }
 
-  /** Kills every child by PID and removes the temp dirs. Safe to call twice. */
-  async close(): Promise<void> {
+  /** Kills every child by PID and removes the temp dirs (unless kept, for inspection). Safe to call twice. */
+  async close(keepDirectory = process.env.QUORUMLITE_KEEP_TEST_DIRS !== undefined): Promise<void> {
     await Promise.all(this.nodes.map((node) => node.kill().catch(() => undefined)));
-    if (process.env.QUORUMLITE_KEEP_TEST_DIRS === undefined) rmSync(this.rootDirectory, { recursive: true, force: true });
+    if (!keepDirectory) rmSync(this.rootDirectory, { recursive: true, force: true });
   }
 
   /** Runs a test body; on failure prints every node's log tail, then rethrows. */

@@ -7,7 +7,7 @@
  * that nothing is left stopped. close() undoes all of it, also after a failure.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { http, sleep, TestCluster, type TestNode, waitFor } from '../cluster/harness.js';
 
@@ -127,9 +127,9 @@ export class JepsenCluster {
     }
   }
 
-  /** The member that says it leads, at the highest term; undefined when none answers so. */
-  async leader(): Promise<TestNode | undefined> {
-    const views = await Promise.all(this.members.map(async (node) => ({ node, view: await this.view(node) })));
+  /** The node (a member, or `among`) that says it leads, at the highest term; undefined when none answers so. */
+  async leader(among: readonly TestNode[] = this.members): Promise<TestNode | undefined> {
+    const views = await Promise.all(among.map(async (node) => ({ node, view: await this.view(node) })));
     const leaders = views.filter(({ view }) => view?.state === 'Leader').sort((left, right) => (right.view?.term ?? 0) - (left.view?.term ?? 0));
     return leaders[0]?.node;
   }
@@ -161,18 +161,29 @@ export class JepsenCluster {
     return node;
   }
 
-  /** Asks the leader to remove `node`, then kills it. Throws when no leader accepts within the bound. */
+  /**
+   * Asks the leader to remove `node`, then kills it. An attempt whose answer was lost (a
+   * timeout, a leader change) may still have removed it: a later attempt's "no member with
+   * that id" (404) means it is done. Throws when no leader accepts within the bound, with
+   * the last answer.
+   */
   async removeMember(node: TestNode, timeoutMs: number): Promise<void> {
-    await waitFor(
-      `the leader to remove ${this.name(node)}`,
-      async () => {
-        const leader = await this.leader();
-        if (leader === undefined) return undefined;
-        const answer = await http(`${leader.url}/remove`, { method: 'DELETE', json: { id: node.id }, signal: AbortSignal.timeout(timeoutMs) });
-        return answer.status === 200 ? true : undefined;
-      },
-      timeoutMs,
-    );
+    let lastAnswer = 'no leader answered';
+    try {
+      await waitFor(
+        `the leader to remove ${this.name(node)}`,
+        async () => {
+          const leader = await this.leader();
+          if (leader === undefined) return undefined;
+          const answer = await http(`${leader.url}/remove`, { method: 'DELETE', json: { id: node.id } });
+          lastAnswer = `${answer.status} ${answer.text.trim().slice(0, 120)}`;
+          return answer.status === 200 || (answer.status === 404 && answer.headers.get('x-quorumlite-error') === 'NOT_FOUND') ? true : undefined;
+        },
+        timeoutMs,
+      );
+    } catch (error) {
+      throw new Error(`${String(error)} (last answer: ${lastAnswer})`);
+    }
     this.members = this.members.filter((member) => member !== node);
     await this.kill(node);
   }
@@ -193,13 +204,23 @@ export class JepsenCluster {
     );
   }
 
-  /** Resumes, kills, unmounts and removes everything. Safe to call twice. */
-  async close(): Promise<void> {
+  /** Copies every node's log into `directory` (logs/nN.log), for the report's reader. */
+  copyLogs(directory: string): void {
+    const logs = join(directory, 'logs');
+    mkdirSync(logs, { recursive: true });
+    for (const node of this.cluster.nodes) if (existsSync(node.logPath)) copyFileSync(node.logPath, join(logs, `${this.name(node)}.log`));
+  }
+
+  /**
+   * Resumes, kills, unmounts and removes everything; `keepDirectory` keeps the data
+   * directories of nodes not on a tmpfs, for inspection after a failed run. Safe to call twice.
+   */
+  async close(keepDirectory = false): Promise<void> {
     for (const node of [...this.paused]) this.resume(node);
     await Promise.all(this.cluster.nodes.map((node) => node.kill().catch(() => undefined)));
     await sleep(50);
     for (const node of this.cluster.nodes) unmount(node.dataDirectory);
-    await this.cluster.close();
+    await this.cluster.close(keepDirectory || undefined);
   }
 }
 

@@ -16,7 +16,8 @@ export async function reconcileMembers(cluster: JepsenCluster, timeoutMs: number
   const configured = await waitFor(
     'a leader to list the configuration',
     async () => {
-      const leader = await cluster.leader();
+      // Every running node, not only the members the nemesis knows of: the configuration decides.
+      const leader = await cluster.leader(cluster.cluster.running());
       if (leader === undefined) return undefined;
       const answer = await http(`${leader.url}/nodes?nonvoters&ver=2`, { signal: AbortSignal.timeout(5_000) });
       const list = (answer.body as { nodes?: { id: string }[] }).nodes;
