@@ -43,7 +43,7 @@ export class Proposer {
     state.requireCore();
     state.refuseIfHalted();
     const position = state.drive((core) => core.proposeConfChange(change));
-    this.#directory.learnAddresses(change);
+    this.#directory.learnAddresses(change, false);
     await this.#withTimeout(state.proposals.wait(position.index, position.term), timeoutMs, 'membership change');
     return position.index;
   }

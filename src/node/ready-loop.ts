@@ -156,7 +156,8 @@ export class ReadyLoop {
       this.#persistedVote = hardState.vote;
       this.#savedCommit = hardState.commit;
     }
-    this.#parts.directory.learnFromEntries(ready.entries);
+    // members.json may meet a full disk too: halt and retry, as for the log itself.
+    await retryWhileHalted(this.#state, 'record member addresses', () => this.#parts.directory.learnFromEntries(ready.entries));
   }
 
   /** The persisted term and vote with the newest commit index, when that moved since the last save (entry saves only). */

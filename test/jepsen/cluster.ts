@@ -42,6 +42,8 @@ export class JepsenCluster {
   /** Current members, in the order they joined. */
   members: TestNode[] = [];
   readonly paused = new Set<TestNode>();
+  /** Nodes the membership nemesis removed: the only ones meant to stay down. */
+  readonly removed = new Set<TestNode>();
   #addedCount = 0;
 
   private constructor(cluster: TestCluster, setup: ClusterSetup) {
@@ -185,6 +187,7 @@ export class JepsenCluster {
       throw new Error(`${String(error)} (last answer: ${lastAnswer})`);
     }
     this.members = this.members.filter((member) => member !== node);
+    this.removed.add(node);
     await this.kill(node);
   }
 

@@ -8,7 +8,7 @@ import { Prng } from '../sim/prng.js';
 import { iptablesUnavailableReason, PacketFilter } from '../cluster/packet-filter.js';
 import { fakeTimeLibraryPath, JepsenCluster } from './cluster.js';
 import { runClients, runFinalReads, runSetup } from './clients.js';
-import { failoverTimesMs, finalClusterChecks, reconcileMembers } from './final-checks.js';
+import { failoverTimesMs, fatalErrorCheck, finalClusterChecks, reconcileMembers } from './final-checks.js';
 import type { NemesisKind, OperationRecord } from './history.js';
 import { clockNemesis } from './nemesis/clock.js';
 import { diskNemesis } from './nemesis/disk.js';
@@ -116,6 +116,7 @@ export async function runJepsen(options: RunOptions, log: (line: string) => void
     await schedule.healAll();
     log(`healed at ${(now() / 1000).toFixed(1)} s; ${operations.length} operations; reconciling and waiting for every node to converge`);
     const { membershipNotes, clusterChecks } = await endRun(cluster, workload, operations, options, now);
+    clusterChecks.push(fatalErrorCheck(cluster));
     const durationMs = now();
     const { required, reported } = workload.check(operations);
     const finalChecks = [...clusterChecks, ...workload.finalChecks(operations)];
