@@ -2,7 +2,7 @@
 import type { Statement } from '../state-machine/types.js';
 import type { Exchange } from './exchange.js';
 import { badRequest, errorCodeHeader, HttpError } from './http-error.js';
-import { shapeDataResponse, shapeRequestError, type ShapeOptions } from './results.js';
+import { shapeDataResponse, shapeRefusal, shapeRequestError, type ShapeOptions } from './results.js';
 import {
   isServiceError,
   type CallContext,
@@ -98,7 +98,7 @@ async function answerData(exchange: Exchange, endpoint: DataEndpoint, call: (con
   const shape: ShapeOptions = {
     associative: exchange.flag('associative'),
     timings: exchange.flag('timings'),
-    mixed: endpoint === 'request',
+    mixed: endpoint !== 'query',
     raftIndex: exchange.flag('raft_index'),
   };
   let response: DataResponse;
@@ -111,6 +111,12 @@ async function answerData(exchange: Exchange, endpoint: DataEndpoint, call: (con
       await exchange.sendJson(200, shapeRequestError(error.message, shape.timings, exchange.elapsedSeconds()));
       return;
     }
+    // rqlite answers a statement it refuses (a disallowed pragma) with HTTP 200, no results and the reason.
+    if (isServiceError(error) && error.code === 'REFUSED_SQL') {
+      exchange.setHeader(errorCodeHeader, error.code);
+      await exchange.sendJson(200, shapeRefusal(error.message, shape.timings, exchange.elapsedSeconds()));
+      return;
+    }
     // rqlite answers 408 when a queued write is not flushed within the timeout.
     if (isServiceError(error) && error.code === 'TIMEOUT' && endpoint !== 'query' && exchange.flag('queue')) {
       throw new HttpError(408, 'TIMEOUT', `queue wait timeout: ${error.message}`);
@@ -118,5 +124,7 @@ async function answerData(exchange: Exchange, endpoint: DataEndpoint, call: (con
     throw error;
   }
   if (response.servedBy !== '') exchange.setHeader('X-RQLITE-SERVED-BY', response.servedBy);
-  await exchange.sendJson(200, shapeDataResponse(response, shape, exchange.elapsedSeconds()));
+  // rqlite answers a queued write with its sequence number only, even after ?wait saw it applied.
+  const answered = endpoint === 'execute' && exchange.flag('queue') ? { ...response, results: [] } : response;
+  await exchange.sendJson(200, shapeDataResponse(answered, shape, exchange.elapsedSeconds()));
 }

@@ -15,7 +15,7 @@ import { resolveHttpServerOptions, type HttpServerOptions } from './options.js';
 import { parseQueryParameters } from './query-parameters.js';
 import type { ClusterService } from '../service/service.js';
 
-type Handler = (exchange: Exchange, service: ClusterService, metrics: HttpMetrics) => Promise<void>;
+type Handler = (exchange: Exchange, service: ClusterService, metrics: HttpMetrics, server: Server) => Promise<void>;
 type Method = 'GET' | 'POST' | 'DELETE';
 
 const routes: ReadonlyMap<string, Readonly<Partial<Record<Method, Handler>>>> = new Map([
@@ -59,7 +59,7 @@ export function createHttpServer(service: ClusterService, partialOptions: Partia
       inFlight--;
       if (inFlight === 0 && idle !== null) idle();
     });
-    void dispatch(request, response, service, options, metrics);
+    void dispatch(request, response, service, options, metrics, server);
   };
   server.on('request', onRequest);
   // `Expect: 100-continue`: the interim answer goes out only when a handler starts
@@ -104,6 +104,7 @@ async function dispatch(
   service: ClusterService,
   options: HttpServerOptions,
   metrics: HttpMetrics,
+  server: Server,
 ): Promise<void> {
   metrics.requestStarted();
   const startedAtMs = performance.now();
@@ -127,7 +128,7 @@ async function dispatch(
       linearizableTimeoutMs: options.defaultLinearizableTimeoutMs,
       timeoutMsMax: options.timeoutMsMax,
     });
-    await handler(new Exchange(request, response, path, rawQuery, parameters, options, metrics), service, metrics);
+    await handler(new Exchange(request, response, path, rawQuery, parameters, options, metrics), service, metrics, server);
   } catch (error) {
     answerError(request, response, error, options, metrics);
   }

@@ -24,6 +24,8 @@ import {
   type StepDownRequest,
 } from '../service/service.js';
 import type { NodeId } from '../raft/types.js';
+import { StateMachineError } from '../state-machine/errors.js';
+import { isRqliteDisallowedPragma, rqliteDisallowedPragma } from '../state-machine/rqlite-refusal.js';
 import { validateForWrite } from '../state-machine/sql-policy.js';
 import type { Statement, StatementResult } from '../state-machine/types.js';
 import type { NodeConfig } from './config.js';
@@ -163,10 +165,15 @@ export class NodeClusterService implements ClusterService {
     }
   }
 
+  /** A refused statement is REFUSED_SQL, in rqlite's words where rqlite refuses it too. */
   #validateWrite(statements: readonly Statement[]): void {
     try {
       validateForWrite(statements);
     } catch (error) {
+      if (error instanceof StateMachineError && error.code === 'REFUSED_SQL') {
+        const rqliteRefuses = statements.some((statement) => isRqliteDisallowedPragma(statement.sql));
+        throw new ServiceError('REFUSED_SQL', rqliteRefuses ? rqliteDisallowedPragma : error.message, { cause: error });
+      }
       throw new ServiceError('BAD_REQUEST', error instanceof Error ? error.message : String(error), { cause: error });
     }
   }

@@ -183,6 +183,12 @@ export type ServiceErrorCode =
   | 'STALE_READ'
   | 'TIMEOUT'
   | 'BAD_REQUEST'
+  /**
+   * A statement quorumlite does not run (a PRAGMA that would break replication, explicit
+   * transaction control, ATTACH, VACUUM…): HTTP 200 with `{"results": [], "error": …}`,
+   * as rqlite answers its disallowed pragmas. Nothing was proposed or run.
+   */
+  | 'REFUSED_SQL'
   | 'UNAUTHORIZED'
   | 'UNAVAILABLE'
   /** This node stopped applying after an environmental failure (disk full, I/O error); it retries, never skips. */
@@ -196,6 +202,7 @@ export const serviceErrorCodes: readonly ServiceErrorCode[] = [
   'STALE_READ',
   'TIMEOUT',
   'BAD_REQUEST',
+  'REFUSED_SQL',
   'UNAUTHORIZED',
   'UNAVAILABLE',
   'HALTED',

@@ -63,6 +63,9 @@ interface StateMachineStatus {
   readonly haltReason: string | undefined;
 }
 
+/** The pragmas rqlite's /status reports for each connection, in its order. */
+const statusPragmaNames = ['synchronous', 'journal_mode', 'foreign_keys', 'wal_autocheckpoint', 'busy_timeout'] as const;
+
 /** Entries one applyBatch() call may carry (the runtime hands over one Ready's committed entries). */
 export const applyBatchEntryCountMax = 10_000;
 
@@ -378,6 +381,20 @@ export class SqliteStateMachine {
     } finally {
       connections.read.exec('COMMIT');
     }
+  }
+
+  /**
+   * The settings rqlite's /status shows (`store.sqlite3.pragmas`), read from the write
+   * connection (`rw`) and the read connection (`ro`), each value as text as rqlite has it.
+   */
+  pragmas(): Record<'rw' | 'ro', Record<string, string>> {
+    const connections = this.#open();
+    const read = (database: Database.Database): Record<string, string> => {
+      const values: Record<string, string> = {};
+      for (const name of statusPragmaNames) values[name] = String(database.prepare(`PRAGMA ${name}`).pluck().get());
+      return values;
+    };
+    return { rw: read(connections.apply), ro: read(connections.read) };
   }
 
   get #stagingPath(): string {

@@ -43,6 +43,7 @@ const serverReplies: Readonly<Record<HttpErrorCode, { readonly status: number; r
   STALE_READ: { status: 200, clientCode: 'STALE_READ' },
   TIMEOUT: { status: 503, clientCode: 'TIMEOUT' },
   BAD_REQUEST: { status: 400, clientCode: 'BAD_REQUEST' },
+  REFUSED_SQL: { status: 200, clientCode: 'BAD_REQUEST' },
   UNAUTHORIZED: { status: 401, clientCode: 'UNAUTHORIZED' },
   UNAVAILABLE: { status: 503, clientCode: 'UNAVAILABLE' },
   HALTED: { status: 503, clientCode: 'NODE_HALTED' },
