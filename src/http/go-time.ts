@@ -15,7 +15,7 @@
  */
 
 /** Go's zero `time.Time` as MarshalText writes it. */
-export const goZeroTime = '0001-01-01T00:00:00Z';
+const goZeroTime = '0001-01-01T00:00:00Z';
 
 export type GoTimeText = { readonly text: string } | { readonly error: string };
 
@@ -246,9 +246,7 @@ function formatRfc3339(time: CivilTime): GoTimeText {
   if (Math.floor(offsetMinutes / 60) >= 24) return { error: 'Time.MarshalText: timezone hour outside of range [0,23]' };
   const fraction = time.nanosecond === 0 ? '' : `.${String(time.nanosecond).padStart(9, '0').replace(/0+$/, '')}`;
   const zone =
-    time.offsetSeconds === 0
-      ? 'Z'
-      : `${time.offsetSeconds < 0 ? '-' : '+'}${twoDigits(Math.floor(offsetMinutes / 60))}:${twoDigits(offsetMinutes % 60)}`;
+    time.offsetSeconds === 0 ? 'Z' : `${time.offsetSeconds < 0 ? '-' : '+'}${twoDigits(Math.floor(offsetMinutes / 60))}:${twoDigits(offsetMinutes % 60)}`;
   const date = `${String(time.year).padStart(4, '0')}-${twoDigits(time.month)}-${twoDigits(time.day)}`;
   return { text: `${date}T${twoDigits(time.hour)}:${twoDigits(time.minute)}:${twoDigits(time.second)}${fraction}${zone}` };
 }

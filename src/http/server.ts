@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { handleLeaderGet, handleLeaderPost, handleMetrics, handleNodes, handleReadyz, handleRemove, handleStatus } from './cluster-handlers.js';
 import { handleExecute, handleQuery, handleRequest } from './data-handlers.js';
+import { handleDebugVars } from './debug-vars.js';
 import { answerClientError, answerError } from './error-replies.js';
 import { Exchange, sendEmpty } from './exchange.js';
 import { errorCodeHeader, HttpError } from './http-error.js';
@@ -28,6 +29,7 @@ const routes: ReadonlyMap<string, Readonly<Partial<Record<Method, Handler>>>> = 
   ['/remove', { DELETE: handleRemove }],
   ['/readyz', { GET: handleReadyz }],
   ['/metrics', { GET: handleMetrics }],
+  ['/debug/vars', { GET: handleDebugVars }],
 ]);
 
 export interface HttpApiServer {

@@ -139,6 +139,12 @@ export interface ReadinessCheck {
 export type StatusValue = null | boolean | number | bigint | string | readonly StatusValue[] | { readonly [key: string]: StatusValue };
 export type StatusDocument = { readonly [key: string]: StatusValue };
 
+/**
+ * Counters under rqlite's expvar names (`/debug/vars`): section → counter → count, for
+ * what the node really counts. The HTTP layer adds its own and the process's sections.
+ */
+export type CounterSections = { readonly [section: string]: { readonly [counter: string]: number } };
+
 /** A Prometheus metric family; the HTTP layer renders the text format. */
 export interface MetricFamily {
   /** `[a-zA-Z_:][a-zA-Z0-9_:]*`, e.g. `quorumlite_raft_commit_index`. */
@@ -172,6 +178,8 @@ export interface ClusterService {
   /** Runs the checks in order (leader, store, sync when asked, db) and stops at the first failure. */
   readiness(request: ReadinessRequest, context: CallContext): Promise<readonly ReadinessCheck[]>;
   metrics(): Promise<readonly MetricFamily[]>;
+  /** rqlite's expvar counters for what this node counts (`/debug/vars`). */
+  counters(): Promise<CounterSections>;
 }
 
 export type ServiceErrorCode =

@@ -24,6 +24,7 @@ import type { ContentChecksum } from './checksum.js';
 import { dumpLines, userTables } from './dump.js';
 import { fsyncDirectory, removeIfPresent } from './files.js';
 import { stageSnapshotInWorker, writeSnapshotInWorker } from './snapshot-worker.js';
+import { readStatusPragmas } from './status-pragmas.js';
 import { decodeCommand } from './command-codec.js';
 import {
   assertUtcTimeZone,
@@ -62,9 +63,6 @@ interface StateMachineStatus {
   /** Why the machine halted, while it is unhealthy. */
   readonly haltReason: string | undefined;
 }
-
-/** The pragmas rqlite's /status reports for each connection, in its order. */
-const statusPragmaNames = ['synchronous', 'journal_mode', 'foreign_keys', 'wal_autocheckpoint', 'busy_timeout'] as const;
 
 /** Entries one applyBatch() call may carry (the runtime hands over one Ready's committed entries). */
 export const applyBatchEntryCountMax = 10_000;
@@ -383,18 +381,10 @@ export class SqliteStateMachine {
     }
   }
 
-  /**
-   * The settings rqlite's /status shows (`store.sqlite3.pragmas`), read from the write
-   * connection (`rw`) and the read connection (`ro`), each value as text as rqlite has it.
-   */
+  /** rqlite's `store.sqlite3.pragmas`: the write (`rw`) and read (`ro`) connections' settings. */
   pragmas(): Record<'rw' | 'ro', Record<string, string>> {
     const connections = this.#open();
-    const read = (database: Database.Database): Record<string, string> => {
-      const values: Record<string, string> = {};
-      for (const name of statusPragmaNames) values[name] = String(database.prepare(`PRAGMA ${name}`).pluck().get());
-      return values;
-    };
-    return { rw: read(connections.apply), ro: read(connections.read) };
+    return { rw: readStatusPragmas(connections.apply), ro: readStatusPragmas(connections.read) };
   }
 
   get #stagingPath(): string {
