@@ -2,7 +2,7 @@
 import type { Statement } from '../state-machine/types.js';
 import type { Exchange } from './exchange.js';
 import { badRequest, errorCodeHeader, HttpError } from './http-error.js';
-import { shapeDataResponse, shapeRefusal, shapeRequestError, type ShapeOptions } from './results.js';
+import { shapeDataResponse, shapeRequestError, type ShapeOptions } from './results.js';
 import {
   isServiceError,
   type CallContext,
@@ -105,16 +105,11 @@ async function answerData(exchange: Exchange, endpoint: DataEndpoint, call: (con
   try {
     response = await exchange.callService(serviceDeadlineMs(exchange, endpoint), call);
   } catch (error) {
-    // rqlite answers a stale read with HTTP 200 and the reason in the body's `error`.
-    if (isServiceError(error) && error.code === 'STALE_READ') {
+    // rqlite answers a stale read, and a statement it refuses (a disallowed pragma), with
+    // HTTP 200, no results and the reason in the body's `error`.
+    if (isServiceError(error) && (error.code === 'STALE_READ' || error.code === 'REFUSED_SQL')) {
       exchange.setHeader(errorCodeHeader, error.code);
       await exchange.sendJson(200, shapeRequestError(error.message, shape.timings, exchange.elapsedSeconds()));
-      return;
-    }
-    // rqlite answers a statement it refuses (a disallowed pragma) with HTTP 200, no results and the reason.
-    if (isServiceError(error) && error.code === 'REFUSED_SQL') {
-      exchange.setHeader(errorCodeHeader, error.code);
-      await exchange.sendJson(200, shapeRefusal(error.message, shape.timings, exchange.elapsedSeconds()));
       return;
     }
     // rqlite answers 408 when a queued write is not flushed within the timeout.

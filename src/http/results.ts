@@ -82,12 +82,10 @@ export function shapeDataResponse(response: DataResponse, options: ShapeOptions,
   };
 }
 
-/** A request-level failure that rqlite answers with HTTP 200 (e.g. "stale read"). */
+/**
+ * A request-level failure that rqlite answers with HTTP 200 and no results: a stale read,
+ * a statement it refuses (a disallowed pragma). `{"results": [], "error": …}`.
+ */
 export function shapeRequestError(message: string, timings: boolean, elapsedSeconds: number): JsonRecord {
-  return { error: message, time: timings ? elapsedSeconds : undefined };
-}
-
-/** A request rqlite refuses before running anything (a disallowed pragma): `{"results": [], "error": …}`. */
-export function shapeRefusal(message: string, timings: boolean, elapsedSeconds: number): JsonRecord {
   return { results: [], error: message, time: timings ? elapsedSeconds : undefined };
 }

@@ -218,6 +218,7 @@ describe('every service failure, from the service seam through the real HTTP ser
     STALE_READ: 'STALE_READ',
     TIMEOUT: 'TIMEOUT',
     BAD_REQUEST: 'BAD_REQUEST',
+    REFUSED_SQL: 'BAD_REQUEST',
     UNAUTHORIZED: 'UNAUTHORIZED',
     UNAVAILABLE: 'UNAVAILABLE',
     HALTED: 'NODE_HALTED',
