@@ -1,11 +1,11 @@
 /** `/status`, `/nodes`, `/leader`, `/remove`, `/readyz`, `/metrics`. */
+import type { Server } from 'node:http';
 import { formatGoDuration } from './duration.js';
 import type { Exchange } from './exchange.js';
 import { badRequest, errorCodeHeader, HttpError } from './http-error.js';
 import type { JsonOutput } from './json-writer.js';
 import { renderPrometheusText, type HttpMetrics } from './metrics.js';
 import { parseJsonBody } from './request-body.js';
-import type { Server } from 'node:http';
 import { isServiceError, type ClusterService, type NodeInfo, type ReadinessCheck, type StatusDocument, type StatusValue } from '../service/service.js';
 
 export async function handleStatus(exchange: Exchange, service: ClusterService, _metrics: HttpMetrics, server: Server): Promise<void> {
