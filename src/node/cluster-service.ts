@@ -8,6 +8,7 @@ import {
   ServiceError,
   type CallContext,
   type ClusterService,
+  type CounterSections,
   type DataResponse,
   type ExecuteRequest,
   type LeaderRequest,
@@ -24,9 +25,12 @@ import {
   type StepDownRequest,
 } from '../service/service.js';
 import type { NodeId } from '../raft/types.js';
+import { StateMachineError } from '../state-machine/errors.js';
+import { isRqliteDisallowedPragma, rqliteDisallowedPragma } from '../state-machine/rqlite-refusal.js';
 import { validateForWrite } from '../state-machine/sql-policy.js';
 import type { Statement, StatementResult } from '../state-machine/types.js';
 import type { NodeConfig } from './config.js';
+import { NodeCounters, type CounterName } from './counters.js';
 import type { Membership } from './membership.js';
 import { callPeer, handleEnvelope, peerMethods, type PeerTransport } from './peer-calls.js';
 import { haltedError, type ReplicatedLog } from './replicated-log.js';
@@ -59,6 +63,10 @@ interface ServiceDependencies {
   /** A write's entry data: the statements with the leader's clock and a fresh seed (NodeRuntime.encodeCommandFor). */
   readonly encodeCommand: (statements: readonly Statement[], transaction: boolean, requestId: string | null) => Uint8Array;
   readonly scheduler: Scheduler;
+  /** The runtime's counters (snapshots, joins); this service adds the calls it serves for peers. Default: its own. */
+  readonly counters?: NodeCounters;
+  /** Peer connections the transport accepted (rqlite's mux.num_connections_handled), when known. */
+  readonly peerConnectionsAccepted?: () => number;
 }
 
 export class NodeClusterService implements ClusterService {
@@ -71,6 +79,8 @@ export class NodeClusterService implements ClusterService {
   readonly #scheduler: Scheduler;
   readonly #options: ServiceOptions;
   readonly #startedAtMs: number;
+  readonly #counters: NodeCounters;
+  readonly #peerConnectionsAccepted: (() => number) | undefined;
   #queueSequence = 0;
   #queuedInFlight = 0;
 
@@ -84,17 +94,35 @@ export class NodeClusterService implements ClusterService {
     this.#scheduler = dependencies.scheduler;
     this.#options = options;
     this.#startedAtMs = this.#scheduler.nowMs();
+    this.#counters = dependencies.counters ?? new NodeCounters();
+    this.#peerConnectionsAccepted = dependencies.peerConnectionsAccepted;
   }
 
   /** Registers the peer handlers through which followers forward to this node. */
   registerPeerHandlers(): void {
     const transport = this.#peers;
-    handleEnvelope(transport, peerMethods.execute, (payload, signal) => this.execute({ ...(payload as ExecuteRequest), forward: false }, { signal }));
-    handleEnvelope(transport, peerMethods.query, (payload, signal) => this.query({ ...(payload as QueryRequest), forward: false }, { signal }));
-    handleEnvelope(transport, peerMethods.request, (payload, signal) => this.request({ ...(payload as MixedRequest), forward: false }, { signal }));
-    handleEnvelope(transport, peerMethods.remove, (payload, signal) => this.remove({ ...(payload as RemoveRequest), forward: false }, { signal }));
+    const counted = (name: CounterName<'cluster'>): void => this.#counters.add('cluster', name);
+    handleEnvelope(transport, peerMethods.execute, (payload, signal) => {
+      counted('num_execute_req');
+      return this.execute({ ...(payload as ExecuteRequest), forward: false }, { signal });
+    });
+    handleEnvelope(transport, peerMethods.query, (payload, signal) => {
+      counted('num_query_req');
+      return this.query({ ...(payload as QueryRequest), forward: false }, { signal });
+    });
+    handleEnvelope(transport, peerMethods.request, (payload, signal) => {
+      counted('num_request_req');
+      return this.request({ ...(payload as MixedRequest), forward: false }, { signal });
+    });
+    handleEnvelope(transport, peerMethods.remove, (payload, signal) => {
+      counted('num_remove_node_req');
+      return this.remove({ ...(payload as RemoveRequest), forward: false }, { signal });
+    });
     handleEnvelope(transport, peerMethods.stepDown, (payload, signal) => this.stepDown({ ...(payload as StepDownRequest), forward: false }, { signal }));
-    handleEnvelope(transport, peerMethods.ping, () => Promise.resolve({ id: this.#config.nodeId }));
+    handleEnvelope(transport, peerMethods.ping, () => {
+      counted('num_get_node_api_req');
+      return Promise.resolve({ id: this.#config.nodeId });
+    });
   }
 
   get #servedBy(): string {
@@ -163,10 +191,15 @@ export class NodeClusterService implements ClusterService {
     }
   }
 
+  /** A refused statement is REFUSED_SQL, in rqlite's words where rqlite refuses it too. */
   #validateWrite(statements: readonly Statement[]): void {
     try {
       validateForWrite(statements);
     } catch (error) {
+      if (error instanceof StateMachineError && error.code === 'REFUSED_SQL') {
+        const rqliteRefuses = statements.some((statement) => isRqliteDisallowedPragma(statement.sql));
+        throw new ServiceError('REFUSED_SQL', rqliteRefuses ? rqliteDisallowedPragma : error.message, { cause: error });
+      }
       throw new ServiceError('BAD_REQUEST', error instanceof Error ? error.message : String(error), { cause: error });
     }
   }
@@ -365,6 +398,12 @@ export class NodeClusterService implements ClusterService {
     } catch (error) {
       return { name: 'db', ok: false, message: error instanceof Error ? error.message : String(error) };
     }
+  }
+
+  async counters(): Promise<CounterSections> {
+    const sections = this.#counters.sections();
+    if (this.#peerConnectionsAccepted === undefined) return sections;
+    return { ...sections, mux: { num_connections_handled: this.#peerConnectionsAccepted() } };
   }
 
   async metrics(): Promise<readonly MetricFamily[]> {

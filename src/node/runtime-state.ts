@@ -10,6 +10,7 @@ import { ServiceError } from '../service/service.js';
 import { RaftError } from '../raft/errors.js';
 import type { NodeId, RaftConfig, RaftRole } from '../raft/types.js';
 import { AppliedWaiters } from './applied-waiters.js';
+import { NodeCounters } from './counters.js';
 import type { NodeConfig } from './config.js';
 import type { NodeLogger } from './logger.js';
 import { MemberBook } from './members.js';
@@ -54,6 +55,8 @@ export class RuntimeState {
   readonly proposals: PendingProposals<ApplyOutcome>;
   readonly reads: PendingReads;
   readonly appliedWaiters: AppliedWaiters;
+  /** rqlite's expvar counters for what this node does (counters.ts). */
+  readonly counters = new NodeCounters();
   core: RaftCore | undefined;
   stopped = false;
   /** The environmental failure the node is retrying (disk full, I/O error), while it lasts. */

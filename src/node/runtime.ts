@@ -21,6 +21,7 @@ import type { Statement } from '../state-machine/types.js';
 import type { ConfChange, ConfState, NodeId, RaftRole } from '../raft/types.js';
 import { Applier } from './apply.js';
 import type { NodeConfig } from './config.js';
+import type { NodeCounters } from './counters.js';
 import { CoreInputs } from './inputs.js';
 import { Leadership } from './leadership.js';
 import { MemberDirectory } from './member-directory.js';
@@ -67,6 +68,11 @@ export class NodeRuntime implements ReplicatedLog {
 
   get config(): NodeConfig {
     return this.#state.config;
+  }
+
+  /** rqlite's expvar counters for what this node does (counters.ts). */
+  get counters(): NodeCounters {
+    return this.#state.counters;
   }
 
   get members(): MemberBook {

@@ -114,6 +114,8 @@ export class QuorumNode {
         membership: this.membership,
         encodeCommand: (statements, transaction, requestId) => runtime.encodeCommandFor(statements, transaction, requestId),
         scheduler,
+        counters: runtime.counters,
+        peerConnectionsAccepted: () => this.#transport.metrics().connectionsAccepted,
       },
       {
         version: options.version,

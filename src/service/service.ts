@@ -139,6 +139,12 @@ export interface ReadinessCheck {
 export type StatusValue = null | boolean | number | bigint | string | readonly StatusValue[] | { readonly [key: string]: StatusValue };
 export type StatusDocument = { readonly [key: string]: StatusValue };
 
+/**
+ * Counters under rqlite's expvar names (`/debug/vars`): section → counter → count, for
+ * what the node really counts. The HTTP layer adds its own and the process's sections.
+ */
+export type CounterSections = { readonly [section: string]: { readonly [counter: string]: number } };
+
 /** A Prometheus metric family; the HTTP layer renders the text format. */
 export interface MetricFamily {
   /** `[a-zA-Z_:][a-zA-Z0-9_:]*`, e.g. `quorumlite_raft_commit_index`. */
@@ -172,6 +178,8 @@ export interface ClusterService {
   /** Runs the checks in order (leader, store, sync when asked, db) and stops at the first failure. */
   readiness(request: ReadinessRequest, context: CallContext): Promise<readonly ReadinessCheck[]>;
   metrics(): Promise<readonly MetricFamily[]>;
+  /** rqlite's expvar counters for what this node counts (`/debug/vars`). */
+  counters(): Promise<CounterSections>;
 }
 
 export type ServiceErrorCode =
@@ -183,6 +191,12 @@ export type ServiceErrorCode =
   | 'STALE_READ'
   | 'TIMEOUT'
   | 'BAD_REQUEST'
+  /**
+   * A statement quorumlite does not run (a PRAGMA that would break replication, explicit
+   * transaction control, ATTACH, VACUUM…): HTTP 200 with `{"results": [], "error": …}`,
+   * as rqlite answers its disallowed pragmas. Nothing was proposed or run.
+   */
+  | 'REFUSED_SQL'
   | 'UNAUTHORIZED'
   | 'UNAVAILABLE'
   /** This node stopped applying after an environmental failure (disk full, I/O error); it retries, never skips. */
@@ -196,6 +210,7 @@ export const serviceErrorCodes: readonly ServiceErrorCode[] = [
   'STALE_READ',
   'TIMEOUT',
   'BAD_REQUEST',
+  'REFUSED_SQL',
   'UNAUTHORIZED',
   'UNAVAILABLE',
   'HALTED',

@@ -24,6 +24,7 @@ import type { ContentChecksum } from './checksum.js';
 import { dumpLines, userTables } from './dump.js';
 import { fsyncDirectory, removeIfPresent } from './files.js';
 import { stageSnapshotInWorker, writeSnapshotInWorker } from './snapshot-worker.js';
+import { readStatusPragmas } from './status-pragmas.js';
 import { decodeCommand } from './command-codec.js';
 import {
   assertUtcTimeZone,
@@ -378,6 +379,12 @@ export class SqliteStateMachine {
     } finally {
       connections.read.exec('COMMIT');
     }
+  }
+
+  /** rqlite's `store.sqlite3.pragmas`: the write (`rw`) and read (`ro`) connections' settings. */
+  pragmas(): Record<'rw' | 'ro', Record<string, string>> {
+    const connections = this.#open();
+    return { rw: readStatusPragmas(connections.apply), ro: readStatusPragmas(connections.read) };
   }
 
   get #stagingPath(): string {

@@ -10,6 +10,7 @@ import { normalizeInteger } from './binary.js';
 import { noNamedParameters } from './command-codec.js';
 import { StateMachineError } from './errors.js';
 import { assert } from '../common/assert.js';
+import { resultTypes } from './result-types.js';
 import { checkSql } from './sql-policy.js';
 import type { SqlPurpose } from './sql-policy.js';
 import type { SqlStatementText } from '../common/sql-statements.js';
@@ -231,17 +232,23 @@ export class StatementRunner {
     }
     if (prepared.reader) {
       const rows: SqlResultValue[][] = [];
+      // The first row as SQLite gave it (integers still bigints): it names the types of expression columns.
+      let firstRow: unknown[] | undefined;
       for (const row of prepared.statement.iterate(...bindArguments(statement)) as IterableIterator<unknown[]>) {
         if (rows.length === this.#options.resultRowCountMax) {
           return { kind: 'error', error: `result has more than ${this.#options.resultRowCountMax} rows (resultRowCountMax)` };
         }
+        firstRow ??= row;
         rows.push(row.map(toResultValue));
       }
       const columnsInfo = prepared.statement.columns();
       return {
         kind: 'rows',
         columns: columnsInfo.map((column) => column.name),
-        types: columnsInfo.map((column) => (column.type ?? '').toLowerCase()),
+        types: resultTypes(
+          columnsInfo.map((column) => column.type),
+          firstRow,
+        ),
         rows,
       };
     }

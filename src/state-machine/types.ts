@@ -41,7 +41,7 @@ export type StatementResult =
   | {
       readonly kind: 'rows';
       readonly columns: readonly string[];
-      /** Declared column types; "" for expressions. */
+      /** Declared column types, lower-cased; for a column without one, the first row's storage class (result-types.ts). */
       readonly types: readonly string[];
       readonly rows: readonly (readonly SqlResultValue[])[];
       readonly timeSeconds?: number;
