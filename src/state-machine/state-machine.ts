@@ -40,6 +40,7 @@ import { StateMachineError, StateMachineHaltedError } from './errors.js';
 import { assert } from '../common/assert.js';
 import { resolveSettings, type RestoreStep, type StateMachineOptions, type StateMachineSettings } from './options.js';
 import { StatementRunner, isEnvironmentalError } from './statement-runner.js';
+import { TimedReads, timedReadDefaults } from './timed-reads.js';
 import type { ApplyOutcome, Command, Statement, StatementResult } from './types.js';
 
 interface SnapshotInfo {
@@ -52,6 +53,13 @@ export interface BatchEntry {
   readonly index: number;
   /** The entry's data; empty for a leader's no-op or a membership change. */
   readonly data: Uint8Array;
+}
+
+/** How reads run: `transaction` (one snapshot for all), `timings`, `qualifyColumns` (rqlite's `qualify`). */
+interface ReadOptions {
+  readonly transaction?: boolean;
+  readonly timings?: boolean;
+  readonly qualifyColumns?: boolean;
 }
 
 interface StateMachineStatus {
@@ -81,6 +89,8 @@ export class SqliteStateMachine {
   #batching = false;
   /** Between restore()'s start and its swap: applying entries then is a programmer error. */
   #restoring = false;
+  /** Reads with a deadline, in child processes started on first use. */
+  readonly #timedReads: TimedReads;
   readonly sqliteVersion: string;
 
   constructor(options: StateMachineOptions) {
@@ -95,6 +105,13 @@ export class SqliteStateMachine {
     this.#functions = this.#settings.determinism === 'sqlite-builtin' ? undefined : new DeterministicFunctions(this.#pristine);
     const localClockSource = this.#settings.determinism === 'local-clock' ? localSource(options.localClock ?? Date.now, options.localSeed ?? 0n) : undefined;
     this.#executor = new EntryExecutor(this.#settings, this.#functions, localClockSource);
+    this.#timedReads = new TimedReads({
+      path: this.path,
+      busyTimeoutMs: this.#settings.readerBusyTimeoutMs,
+      statementCacheCountMax: this.#settings.statementCacheCountMax,
+      resultRowCountMax: this.#settings.resultRowCountMax,
+      ...timedReadDefaults,
+    });
     try {
       assertUtcTimeZone(this.#pristine);
       this.sqliteVersion = this.#pristine.prepare('SELECT sqlite_version()').pluck().get() as string;
@@ -368,16 +385,34 @@ export class SqliteStateMachine {
    * change anything is an error result and changes nothing. With `transaction`, all
    * statements see one snapshot of the database.
    */
-  query(statements: readonly Statement[], options: { readonly transaction?: boolean; readonly timings?: boolean } = {}): StatementResult[] {
+  query(statements: readonly Statement[], options: ReadOptions = {}): StatementResult[] {
     const connections = this.#open();
     const timings = options.timings ?? false;
-    if (!options.transaction) return statements.map((statement) => connections.readRunner.run(statement, timings));
+    const qualifyColumns = options.qualifyColumns ?? false;
+    if (!options.transaction) return statements.map((statement) => connections.readRunner.run(statement, timings, qualifyColumns));
     connections.read.exec('BEGIN');
     try {
-      return statements.map((statement) => connections.readRunner.run(statement, timings));
+      return statements.map((statement) => connections.readRunner.run(statement, timings, qualifyColumns));
     } finally {
       connections.read.exec('COMMIT');
     }
+  }
+
+  /**
+   * query() with rqlite's `db_timeout`: the statements run in a child process that is
+   * killed when `timeoutMs` passes (timed-reads.ts says why a process); each statement not
+   * finished by then answers "query timeout". Aborting `signal` kills it too.
+   */
+  queryWithDeadline(statements: readonly Statement[], options: ReadOptions & { readonly timeoutMs: number; readonly signal: AbortSignal }): Promise<StatementResult[]> {
+    this.#open();
+    const read = {
+      statements,
+      transaction: options.transaction ?? false,
+      timings: options.timings ?? false,
+      qualifyColumns: options.qualifyColumns ?? false,
+      timeoutMs: options.timeoutMs,
+    };
+    return this.#timedReads.run(read, options.signal);
   }
 
   get #stagingPath(): string {
@@ -445,7 +480,13 @@ export class SqliteStateMachine {
         throw error;
       }
       this.#onRestoreStep?.('staged');
-      this.#swapInStagedDatabase();
+      // Reads in child processes hold the old file (and its WAL) open: they end before the swap.
+      await this.#timedReads.suspend();
+      try {
+        this.#swapInStagedDatabase();
+      } finally {
+        this.#timedReads.resume();
+      }
       assert(this.#appliedIndexValue === appliedIndex, 'the restored database holds the snapshot index');
       return { appliedIndex, bytes: (await stat(this.path)).size };
     } finally {
@@ -471,6 +512,7 @@ export class SqliteStateMachine {
 
   close(): void {
     if (this.#closed) return;
+    this.#timedReads.close();
     this.#closeConnections();
     this.#pristine.close();
     this.#closed = true;
