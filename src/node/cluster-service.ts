@@ -26,6 +26,7 @@ import {
 import type { NodeId } from '../raft/types.js';
 import { StateMachineError } from '../state-machine/errors.js';
 import { validateForWrite } from '../state-machine/sql-policy.js';
+import type { TimedReadOptions } from '../state-machine/timed-reads.js';
 import type { Statement, StatementResult } from '../state-machine/types.js';
 import type { NodeConfig } from './config.js';
 import type { Membership } from './membership.js';
@@ -42,21 +43,12 @@ interface ServiceOptions {
   readonly queuedWriteCountMax: number;
 }
 
-interface LocalReadOptions {
-  readonly transaction?: boolean;
-  readonly timings?: boolean;
-  readonly qualifyColumns?: boolean;
-}
-
 /** This node's database as the service reads it (the state machine's read side). */
 interface LocalDatabase extends StatusDatabase {
   readonly healthy: boolean;
-  query(statements: readonly Statement[], options?: LocalReadOptions): readonly StatementResult[];
+  query(statements: readonly Statement[], options?: Omit<TimedReadOptions, 'timeoutMs' | 'signal'>): readonly StatementResult[];
   /** A read with `db_timeout`: interrupted when `timeoutMs` passes; each unfinished statement answers "query timeout". */
-  queryWithDeadline(
-    statements: readonly Statement[],
-    options: LocalReadOptions & { readonly timeoutMs: number; readonly signal: AbortSignal },
-  ): Promise<readonly StatementResult[]>;
+  queryWithDeadline(statements: readonly Statement[], options: TimedReadOptions): Promise<readonly StatementResult[]>;
 }
 
 /** Everything the service works with, each through the narrowest interface that serves. */
@@ -165,19 +157,8 @@ export class NodeClusterService implements ClusterService {
     const unsubscribe = this.#log.subscribeLeaderChanges(() => {
       if (this.#log.leaderId !== leaderId) leaderLost.abort();
     });
-    const signal = AbortSignal.any([context.signal, leaderLost.signal]);
-    const deadlineMs = this.#scheduler.monotonicMs() + request.timeoutMs;
     try {
-      for (let retryCount = 0; ; retryCount++) {
-        const remainingMs = deadlineMs - this.#scheduler.monotonicMs();
-        const attempt = retryCount === 0 ? request : { ...request, timeoutMs: remainingMs };
-        try {
-          return (await this.#forwardControl(leaderId, method, attempt, context, signal)) as DataResponse;
-        } catch (error) {
-          const retry = retryCount < retryCountMax && isUnreachableFailure(error) && !signal.aborted;
-          if (!retry || deadlineMs - this.#scheduler.monotonicMs() <= 0) throw error;
-        }
-      }
+      return await this.#callLeader(leaderId, method, request, context, AbortSignal.any([context.signal, leaderLost.signal]), retryCountMax);
     } catch (error) {
       if (leaderLost.signal.aborted && !context.signal.aborted) {
         throw new ServiceError('UNAVAILABLE', `leader ${leaderId} was lost while forwarding; retry`, { cause: error });
@@ -189,6 +170,27 @@ export class NodeClusterService implements ClusterService {
       throw error;
     } finally {
       unsubscribe();
+    }
+  }
+
+  /** Calls the leader, and again (at most `retryCountMax` more times, all within the request's timeout) while it cannot be reached. */
+  async #callLeader(
+    leaderId: NodeId,
+    method: string,
+    request: { timeoutMs: number },
+    context: CallContext,
+    signal: AbortSignal,
+    retryCountMax: number,
+  ): Promise<DataResponse> {
+    const deadlineMs = this.#scheduler.monotonicMs() + request.timeoutMs;
+    for (let retryCount = 0; ; retryCount++) {
+      const attempt = retryCount === 0 ? request : { ...request, timeoutMs: deadlineMs - this.#scheduler.monotonicMs() };
+      try {
+        return (await this.#forwardControl(leaderId, method, attempt, context, signal)) as DataResponse;
+      } catch (error) {
+        const retry = retryCount < retryCountMax && isUnreachableFailure(error) && !signal.aborted;
+        if (!retry || deadlineMs <= this.#scheduler.monotonicMs()) throw error;
+      }
     }
   }
 
@@ -283,11 +285,14 @@ export class NodeClusterService implements ClusterService {
     const options = { transaction: request.transaction, timings: request.timings, qualifyColumns: request.qualifyColumns === true };
     // rqlite: a db_timeout of 0 means no timeout.
     const dbTimeoutMs = request.dbTimeoutMs ?? 0;
-    const results = dbTimeoutMs > 0 ? await this.#readWithDeadline(request.statements, { ...options, timeoutMs: dbTimeoutMs, signal: context.signal }) : this.#database.query(request.statements, options);
+    const results =
+      dbTimeoutMs > 0
+        ? await this.#readWithDeadline(request.statements, { ...options, timeoutMs: dbTimeoutMs, signal: context.signal })
+        : this.#database.query(request.statements, options);
     return { results, raftIndex, sequenceNumber: null, servedBy: this.#servedBy };
   }
 
-  async #readWithDeadline(statements: readonly Statement[], options: Parameters<LocalDatabase['queryWithDeadline']>[1]): Promise<readonly StatementResult[]> {
+  async #readWithDeadline(statements: readonly Statement[], options: TimedReadOptions): Promise<readonly StatementResult[]> {
     try {
       return await this.#database.queryWithDeadline(statements, options);
     } catch (error) {

@@ -88,7 +88,9 @@ export function encodeCommand(command: Command): Uint8Array {
   writer.u8(commandMagic);
   writer.u8(commandVersion);
   writer.u8(
-    (command.transaction ? flagTransaction : 0) | (command.requestId !== undefined ? flagRequestId : 0) | (command.qualifyColumns === true ? flagQualifyColumns : 0),
+    (command.transaction ? flagTransaction : 0) |
+      (command.requestId !== undefined ? flagRequestId : 0) |
+      (command.qualifyColumns === true ? flagQualifyColumns : 0),
   );
   writer.i64(BigInt(command.timestampMs));
   writer.u64(command.seed);

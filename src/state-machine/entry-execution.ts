@@ -7,7 +7,7 @@
 import type { Connections } from './connections.js';
 import { EntrySource, type DeterministicFunctions, type TimeAndRandomSource } from './deterministic-functions.js';
 import { decodeResults, encodeResults } from './result-codec.js';
-import type { ApplyOutcome, Command, Statement, StatementResult } from './types.js';
+import type { ApplyOutcome, Command, StatementResult } from './types.js';
 
 const deferredViolationMessage = 'FOREIGN KEY or other deferred constraint failed at commit: every statement of this request was rolled back';
 

@@ -40,7 +40,7 @@ import { StateMachineError, StateMachineHaltedError } from './errors.js';
 import { assert } from '../common/assert.js';
 import { resolveSettings, type RestoreStep, type StateMachineOptions, type StateMachineSettings } from './options.js';
 import { StatementRunner, isEnvironmentalError } from './statement-runner.js';
-import { TimedReads, timedReadDefaults } from './timed-reads.js';
+import { createTimedReads, type TimedReadOptions, type TimedReads } from './timed-reads.js';
 import type { ApplyOutcome, Command, Statement, StatementResult } from './types.js';
 
 interface SnapshotInfo {
@@ -53,13 +53,6 @@ export interface BatchEntry {
   readonly index: number;
   /** The entry's data; empty for a leader's no-op or a membership change. */
   readonly data: Uint8Array;
-}
-
-/** How reads run: `transaction` (one snapshot for all), `timings`, `qualifyColumns` (rqlite's `qualify`). */
-interface ReadOptions {
-  readonly transaction?: boolean;
-  readonly timings?: boolean;
-  readonly qualifyColumns?: boolean;
 }
 
 interface StateMachineStatus {
@@ -105,13 +98,7 @@ export class SqliteStateMachine {
     this.#functions = this.#settings.determinism === 'sqlite-builtin' ? undefined : new DeterministicFunctions(this.#pristine);
     const localClockSource = this.#settings.determinism === 'local-clock' ? localSource(options.localClock ?? Date.now, options.localSeed ?? 0n) : undefined;
     this.#executor = new EntryExecutor(this.#settings, this.#functions, localClockSource);
-    this.#timedReads = new TimedReads({
-      path: this.path,
-      busyTimeoutMs: this.#settings.readerBusyTimeoutMs,
-      statementCacheCountMax: this.#settings.statementCacheCountMax,
-      resultRowCountMax: this.#settings.resultRowCountMax,
-      ...timedReadDefaults,
-    });
+    this.#timedReads = createTimedReads(this.path, this.#settings);
     try {
       assertUtcTimeZone(this.#pristine);
       this.sqliteVersion = this.#pristine.prepare('SELECT sqlite_version()').pluck().get() as string;
@@ -385,7 +372,7 @@ export class SqliteStateMachine {
    * change anything is an error result and changes nothing. With `transaction`, all
    * statements see one snapshot of the database.
    */
-  query(statements: readonly Statement[], options: ReadOptions = {}): StatementResult[] {
+  query(statements: readonly Statement[], options: Omit<TimedReadOptions, 'timeoutMs' | 'signal'> = {}): StatementResult[] {
     const connections = this.#open();
     const timings = options.timings ?? false;
     const qualifyColumns = options.qualifyColumns ?? false;
@@ -398,21 +385,10 @@ export class SqliteStateMachine {
     }
   }
 
-  /**
-   * query() with rqlite's `db_timeout`: the statements run in a child process that is
-   * killed when `timeoutMs` passes (timed-reads.ts says why a process); each statement not
-   * finished by then answers "query timeout". Aborting `signal` kills it too.
-   */
-  queryWithDeadline(statements: readonly Statement[], options: ReadOptions & { readonly timeoutMs: number; readonly signal: AbortSignal }): Promise<StatementResult[]> {
+  /** query() with rqlite's `db_timeout`: in a child process killed at the deadline (timed-reads.ts); unfinished statements answer "query timeout". */
+  queryWithDeadline(statements: readonly Statement[], options: TimedReadOptions): Promise<StatementResult[]> {
     this.#open();
-    const read = {
-      statements,
-      transaction: options.transaction ?? false,
-      timings: options.timings ?? false,
-      qualifyColumns: options.qualifyColumns ?? false,
-      timeoutMs: options.timeoutMs,
-    };
-    return this.#timedReads.run(read, options.signal);
+    return this.#timedReads.run(statements, options);
   }
 
   get #stagingPath(): string {
@@ -480,13 +456,8 @@ export class SqliteStateMachine {
         throw error;
       }
       this.#onRestoreStep?.('staged');
-      // Reads in child processes hold the old file (and its WAL) open: they end before the swap.
-      await this.#timedReads.suspend();
-      try {
-        this.#swapInStagedDatabase();
-      } finally {
-        this.#timedReads.resume();
-      }
+      // Read processes hold the old file and its WAL open: none runs across the swap.
+      await this.#timedReads.whileSuspended(() => this.#swapInStagedDatabase());
       assert(this.#appliedIndexValue === appliedIndex, 'the restored database holds the snapshot index');
       return { appliedIndex, bytes: (await stat(this.path)).size };
     } finally {

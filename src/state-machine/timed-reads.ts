@@ -13,8 +13,8 @@
  *
  * Bounds: at most `processCountMax` children, each running one read at a time; at most
  * `waitingCountMax` reads waiting for one; a child starts within `startTimeoutMs`; an
- * idle child exits after `idleMs`. suspend() kills every child and holds new reads until
- * resume() (restore swaps the database file under them).
+ * idle child exits after `idleMs`. whileSuspended() kills every child and holds new
+ * reads until it ends (restore swaps the database file under them).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -22,23 +22,36 @@ import { extname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { StateMachineError } from './errors.js';
 import type { TimedReadAnswer, TimedReadJob, TimedReadProcessSettings } from './timed-read-process.js';
-import type { StatementResult } from './types.js';
+import type { Statement, StatementResult } from './types.js';
 
 /** rqlite's text for a statement its `db_timeout` interrupted (or that had no time left to start). */
-export const queryTimeoutMessage = 'query timeout';
+const queryTimeoutMessage = 'query timeout';
 
-export interface TimedReadSettings extends TimedReadProcessSettings {
+interface TimedReadSettings extends TimedReadProcessSettings {
   readonly processCountMax: number;
   readonly waitingCountMax: number;
   readonly startTimeoutMs: number;
   readonly idleMs: number;
 }
 
-export const timedReadDefaults = { processCountMax: 2, waitingCountMax: 64, startTimeoutMs: 30_000, idleMs: 30_000 } as const;
+const timedReadDefaults = { processCountMax: 2, waitingCountMax: 64, startTimeoutMs: 30_000, idleMs: 30_000 } as const;
 
-export interface TimedRead extends TimedReadJob {
+/** How a read with a deadline runs: as query() runs it, plus its deadline and an abort signal. */
+export interface TimedReadOptions {
+  readonly transaction?: boolean;
+  readonly timings?: boolean;
+  readonly qualifyColumns?: boolean;
   /** How long the statements may run, from when a child takes them. */
   readonly timeoutMs: number;
+  /** Aborting kills the read. */
+  readonly signal: AbortSignal;
+}
+
+/** The state machine's settings a read process needs. */
+interface DatabaseSettings {
+  readonly readerBusyTimeoutMs: number;
+  readonly statementCacheCountMax: number;
+  readonly resultRowCountMax: number;
 }
 
 const ownExtension = extname(fileURLToPath(import.meta.url));
@@ -100,6 +113,17 @@ interface Waiter {
   readonly fail: (error: Error) => void;
 }
 
+/** The timed reads of the database at `path`, with the default bounds; no child starts before the first read. */
+export function createTimedReads(path: string, settings: DatabaseSettings): TimedReads {
+  return new TimedReads({
+    path,
+    busyTimeoutMs: settings.readerBusyTimeoutMs,
+    statementCacheCountMax: settings.statementCacheCountMax,
+    resultRowCountMax: settings.resultRowCountMax,
+    ...timedReadDefaults,
+  });
+}
+
 export class TimedReads {
   readonly #settings: TimedReadSettings;
   readonly #children = new Set<Child>();
@@ -113,18 +137,24 @@ export class TimedReads {
     this.#settings = settings;
   }
 
-  /** Runs `read` in a child; statements unfinished at its deadline answer "query timeout". */
-  async run(read: TimedRead, signal: AbortSignal): Promise<StatementResult[]> {
-    signal.throwIfAborted();
-    const child = await this.#acquire(signal);
+  /** Runs `statements` in a child; those unfinished at the deadline answer "query timeout". */
+  async run(statements: readonly Statement[], options: TimedReadOptions): Promise<StatementResult[]> {
+    const job: TimedReadJob = {
+      statements,
+      transaction: options.transaction ?? false,
+      timings: options.timings ?? false,
+      qualifyColumns: options.qualifyColumns ?? false,
+    };
+    options.signal.throwIfAborted();
+    const child = await this.#acquire(options.signal);
     try {
-      return await this.#runOn(child, read, signal);
+      return await this.#runOn(child, job, options.timeoutMs, options.signal);
     } finally {
       this.#release(child);
     }
   }
 
-  #runOn(child: Child, read: TimedRead, signal: AbortSignal): Promise<StatementResult[]> {
+  #runOn(child: Child, job: TimedReadJob, timeoutMs: number, signal: AbortSignal): Promise<StatementResult[]> {
     return new Promise((resolve, reject) => {
       const results: StatementResult[] = [];
       const finish = (outcome: () => void): void => {
@@ -147,13 +177,12 @@ export class TimedReads {
       const deadline = setTimeout(() => {
         child.replaceOnExit = true;
         child.kill();
-        const unfinished = read.statements.length - results.length;
+        const unfinished = job.statements.length - results.length;
         finish(() => resolve([...results, ...Array.from({ length: unfinished }, () => timedOut())]));
-      }, read.timeoutMs);
+      }, timeoutMs);
       child.process.on('message', onMessage);
       child.process.once('exit', onExit);
       signal.addEventListener('abort', onAbort, { once: true });
-      const job: TimedReadJob = { statements: read.statements, transaction: read.transaction, timings: read.timings, qualifyColumns: read.qualifyColumns };
       try {
         child.process.send(job);
       } catch (error) {
@@ -201,7 +230,7 @@ export class TimedReads {
   #start(): Promise<Child> {
     const child = new Child(this.#settings);
     this.#children.add(child);
-    child.exited.then(() => {
+    void child.exited.then(() => {
       this.#children.delete(child);
       if (!this.#serveWaiting() && child.replaceOnExit) this.#startSpare();
     });
@@ -213,7 +242,10 @@ export class TimedReads {
         reject(new StateMachineError('UNAVAILABLE', `could not start a read process: ${why}`));
       };
       const onMessage = (message: TimedReadAnswer): void => {
-        if (message.kind === 'failed') return fail(message.message);
+        if (message.kind === 'failed') {
+          fail(message.message);
+          return;
+        }
         clearTimeout(timer);
         child.process.off('message', onMessage);
         child.process.off('exit', onExit);
@@ -266,17 +298,20 @@ export class TimedReads {
     );
   }
 
-  /** Kills every child and waits until they are gone; reads that arrive meanwhile wait for resume(). */
-  async suspend(): Promise<void> {
+  /** Kills every child, waits until they are gone, runs `work`; reads that arrive meanwhile wait until it ends. */
+  async whileSuspended(work: () => void): Promise<void> {
     this.#suspended = true;
-    const children = [...this.#children];
-    for (const child of children) child.kill();
-    await Promise.all(children.map((child) => child.exited));
-  }
-
-  resume(): void {
-    this.#suspended = false;
-    while (this.#waiting.length > 0 && this.#children.size < this.#settings.processCountMax) this.#serveWaiting();
+    try {
+      const children = [...this.#children];
+      for (const child of children) child.kill();
+      await Promise.all(children.map((child) => child.exited));
+      work();
+    } finally {
+      this.#suspended = false;
+      while (this.#serveWaiting()) {
+        // one child started per waiting read, up to processCountMax
+      }
+    }
   }
 
   close(): void {

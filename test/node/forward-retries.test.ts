@@ -37,18 +37,26 @@ function serviceFor(node: InMemoryRuntime): NodeClusterService {
   );
 }
 
+/** Answers the node's calls to its peers (the recording fake's own call() refuses every one). */
+function answerCalls(node: InMemoryRuntime, answer: (method: string) => Promise<unknown>): void {
+  Object.assign(node.transport, { call: (_target: unknown, method: string) => answer(method) });
+}
+
 /** A follower of n2 whose calls to n2 fail with `failures` in turn, then answer `answer`; returns the methods called. */
-async function followerWithCalls(failures: Error[], answer: unknown = { ok: true, value: { results: [], raftIndex: 7, sequenceNumber: null, servedBy: 'n2:raft' } }) {
+async function followerWithCalls(
+  failures: Error[],
+  answer: unknown = { ok: true, value: { results: [], raftIndex: 7, sequenceNumber: null, servedBy: 'n2:raft' } },
+) {
   const node = await startInMemoryRuntime(['n1', 'n2', 'n3']);
   node.transport.deliver(message('MsgHeartbeat', 'n2', 5));
   await node.scheduler.settle();
   assert.equal(node.runtime.leaderId, 'n2');
   const calls: string[] = [];
-  node.transport.call = (_target: unknown, method: string) => {
+  answerCalls(node, (method) => {
     calls.push(method);
     const failure = failures[calls.length - 1];
     return failure === undefined ? Promise.resolve(answer) : Promise.reject(failure);
-  };
+  });
   return { node, service: serviceFor(node), calls };
 }
 
@@ -104,16 +112,22 @@ test('only failures to reach the leader are retried, and a forwarded query never
   const refused = { ok: false, error: { code: 'BAD_REQUEST', message: 'no such table: t', leaderApiAddress: null } };
   const { node, service, calls } = await followerWithCalls([timedOut], refused);
   try {
-    await assert.rejects(service.execute(executeRequest(insert, { forwardRetryCountMax: 5 }), context), (error: unknown) => error instanceof ServiceError && error.code === 'TIMEOUT');
+    await assert.rejects(
+      service.execute(executeRequest(insert, { forwardRetryCountMax: 5 }), context),
+      (error: unknown) => error instanceof ServiceError && error.code === 'TIMEOUT',
+    );
     assert.equal(calls.length, 1, 'a call that may have run on the leader and timed out is not repeated');
-    await assert.rejects(service.execute(executeRequest(insert, { forwardRetryCountMax: 5 }), context), (error: unknown) => error instanceof ServiceError && error.code === 'BAD_REQUEST');
+    await assert.rejects(
+      service.execute(executeRequest(insert, { forwardRetryCountMax: 5 }), context),
+      (error: unknown) => error instanceof ServiceError && error.code === 'BAD_REQUEST',
+    );
     assert.equal(calls.length, 2, 'an answer from the leader is not repeated');
 
     calls.length = 0;
-    node.transport.call = (_target: unknown, method: string) => {
+    answerCalls(node, (method) => {
       calls.push(method);
       return Promise.reject(unreachable());
-    };
+    });
     const query = { ...queryRequest('SELECT 1'), forwardRetryCountMax: 5 };
     await assert.rejects(service.query(query, context));
     assert.deepEqual(calls, ['quorumlite.query']);

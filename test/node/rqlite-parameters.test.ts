@@ -102,10 +102,7 @@ test('db_timeout interrupts a read that runs past it with "query timeout", and l
 
   // The deadline is the request's: what finished keeps its result, the rest times out.
   const mixed = await post(node, '/db/query?db_timeout=3s', ['SELECT v FROM t', slowRead, 'SELECT 2']);
-  assert.equal(
-    mixed.text,
-    '{"results":[{"columns":["v"],"types":["text"],"values":[["kept"]]},{"error":"query timeout"},{"error":"query timeout"}]}',
-  );
+  assert.equal(mixed.text, '{"results":[{"columns":["v"],"types":["text"],"values":[["kept"]]},{"error":"query timeout"},{"error":"query timeout"}]}');
   assert.ok(mixed.elapsedMs < interruptedWithinMs, `answered after ${mixed.elapsedMs} ms`);
 
   const readOnlyRequest = await post(node, '/db/request?db_timeout=1ms', [slowRead]);
@@ -141,12 +138,9 @@ test('qualify names columns table.column, by their origin table; expressions kee
   ]);
   const join = 'SELECT * FROM contacts JOIN titles ON contacts.id = titles.contact_id';
   const unqualified = await post(node, '/db/query', [join]);
-  assert.equal(
-    unqualified.text,
-    '{"results":[{"columns":["id","name","id","contact_id","title"],"types":["integer","text","integer","integer","text"],"values":[[1,"alice",1,1,"engineer"]]}]}',
-  );
-  const qualifiedJoin =
-    '{"columns":["contacts.id","contacts.name","titles.id","titles.contact_id","titles.title"],"types":["integer","text","integer","integer","text"],"values":[[1,"alice",1,1,"engineer"]]}';
+  const typesAndValues = '"types":["integer","text","integer","integer","text"],"values":[[1,"alice",1,1,"engineer"]]';
+  assert.equal(unqualified.text, `{"results":[{"columns":["id","name","id","contact_id","title"],${typesAndValues}}]}`);
+  const qualifiedJoin = `{"columns":["contacts.id","contacts.name","titles.id","titles.contact_id","titles.title"],${typesAndValues}}`;
   for (const flag of ['qualify', 'qualify_columns']) {
     assert.equal((await post(node, `/db/query?${flag}`, [join])).text, `{"results":[${qualifiedJoin}]}`, flag);
   }
@@ -154,7 +148,10 @@ test('qualify names columns table.column, by their origin table; expressions kee
   assert.deepEqual(aliased.results[0].columns, ['contacts.id', 'contacts.who', 'upper(c.name)', '1 + 1']);
   assert.deepEqual(aliased.results[0].values, [[1, 'alice', 'ALICE', 2]]);
   const associative = await post(node, '/db/query?qualify&associative', ['SELECT a.id, b.title FROM contacts a JOIN titles b ON a.id = b.contact_id']);
-  assert.equal(associative.text, '{"results":[{"types":{"contacts.id":"integer","titles.title":"text"},"rows":[{"contacts.id":1,"titles.title":"engineer"}]}]}');
+  assert.equal(
+    associative.text,
+    '{"results":[{"types":{"contacts.id":"integer","titles.title":"text"},"rows":[{"contacts.id":1,"titles.title":"engineer"}]}]}',
+  );
   // Through the log: the reads of a /db/request that writes are qualified where they are applied.
   const throughLog = await post(node, '/db/request?qualify', ["INSERT INTO contacts(id, name) VALUES (2, 'bob')", join]);
   assert.equal(throughLog.text, `{"results":[{"last_insert_id":2,"rows_affected":1},${qualifiedJoin}]}`);
