@@ -99,6 +99,8 @@ class Child {
     this.idleFor(undefined);
     if (!this.alive) return;
     this.#killed = true;
+    // Held until its exit is seen: restore and close wait for it, with nothing else pending.
+    this.process.ref();
     this.process.kill('SIGKILL');
   }
 
@@ -155,6 +157,7 @@ export class TimedReads {
   }
 
   #runOn(child: Child, job: TimedReadJob, timeoutMs: number, signal: AbortSignal): Promise<StatementResult[]> {
+    if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
       const results: StatementResult[] = [];
       const finish = (outcome: () => void): void => {
@@ -201,7 +204,7 @@ export class TimedReads {
         child.idleFor(undefined);
         return Promise.resolve(child);
       }
-      if (this.#children.size < this.#settings.processCountMax && !this.#spareStarting) return this.#start();
+      if (this.#children.size < this.#settings.processCountMax && !this.#spareStarting) return this.#startFor(signal);
     }
     if (this.#waiting.length >= this.#settings.waitingCountMax) {
       return Promise.reject(new StateMachineError('UNAVAILABLE', `too many reads with db_timeout waiting (${this.#settings.waitingCountMax})`));
@@ -223,6 +226,25 @@ export class TimedReads {
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.#waiting.push(waiter);
+    });
+  }
+
+  /** Starts a child for a read; if the read is aborted first, the child is kept as an idle one. */
+  #startFor(signal: AbortSignal): Promise<Child> {
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#start().then(
+        (child) => {
+          signal.removeEventListener('abort', onAbort);
+          if (signal.aborted) this.#release(child);
+          else resolve(child);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
     });
   }
 
