@@ -13,7 +13,8 @@
  *
  * Bounds: at most `processCountMax` children, each running one read at a time; at most
  * `waitingCountMax` reads waiting for one; a child starts within `startTimeoutMs`; an
- * idle child exits after `idleMs`. whileSuspended() kills every child and holds new
+ * idle child exits after `idleMs`. While reads come, one idle child is kept ready (when
+ * the bound allows), so a read killed at its deadline costs the next one no start. whileSuspended() kills every child and holds new
  * reads until it ends (restore swaps the database file under them).
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -202,6 +203,9 @@ export class TimedReads {
         if (child.busy || !child.alive) continue;
         child.busy = true;
         child.idleFor(undefined);
+        // Keep one idle child ready while reads come: a read killed at its deadline then costs
+        // the next read nothing (a start takes a fraction of a second idle, seconds loaded).
+        if (!this.#hasIdleChild()) this.#startSpare();
         return Promise.resolve(child);
       }
       if (this.#children.size < this.#settings.processCountMax && !this.#spareStarting) return this.#startFor(signal);
@@ -304,9 +308,14 @@ export class TimedReads {
     return true;
   }
 
-  /** Starts an idle child (it exits after idleMs unused). */
+  #hasIdleChild(): boolean {
+    for (const child of this.#children) if (!child.busy && child.alive) return true;
+    return false;
+  }
+
+  /** Starts an idle child (it exits after idleMs unused), unless one is starting already. */
   #startSpare(): void {
-    if (this.#suspended || this.#closed || this.#children.size >= this.#settings.processCountMax) return;
+    if (this.#suspended || this.#closed || this.#spareStarting || this.#children.size >= this.#settings.processCountMax) return;
     this.#spareStarting = true;
     this.#start().then(
       (child) => {
