@@ -111,8 +111,9 @@ class Child {
   }
 }
 
+/** A read waiting for a child. take() is false when the read has gone (aborted): the child is then free. */
 interface Waiter {
-  readonly take: (child: Child) => void;
+  readonly take: (child: Child) => boolean;
   readonly fail: (error: Error) => void;
 }
 
@@ -214,18 +215,27 @@ export class TimedReads {
       return Promise.reject(new StateMachineError('UNAVAILABLE', `too many reads with db_timeout waiting (${this.#settings.waitingCountMax})`));
     }
     return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        return true;
+      };
       const waiter: Waiter = {
         take: (child) => {
-          signal.removeEventListener('abort', onAbort);
+          if (!settle()) return false;
           resolve(child);
+          return true;
         },
         fail: (error) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(error);
+          if (settle()) reject(error);
         },
       };
       const onAbort = (): void => {
-        this.#waiting.splice(this.#waiting.indexOf(waiter), 1);
+        if (!settle()) return;
+        const position = this.#waiting.indexOf(waiter);
+        if (position >= 0) this.#waiting.splice(position, 1);
         reject(signal.reason);
       };
       signal.addEventListener('abort', onAbort, { once: true });
@@ -290,11 +300,10 @@ export class TimedReads {
       child.kill();
       return;
     }
-    const waiter = this.#waiting.shift();
-    if (waiter !== undefined) {
+    for (let waiter = this.#waiting.shift(); waiter !== undefined; waiter = this.#waiting.shift()) {
       child.busy = true;
-      waiter.take(child);
-      return;
+      if (waiter.take(child)) return;
+      child.busy = false;
     }
     child.idleFor(this.#settings.idleMs);
   }
@@ -304,7 +313,9 @@ export class TimedReads {
     if (this.#suspended || this.#closed || this.#children.size >= this.#settings.processCountMax) return false;
     const waiter = this.#waiting.shift();
     if (waiter === undefined) return false;
-    this.#start().then(waiter.take, waiter.fail);
+    this.#start().then((child) => {
+      if (!waiter.take(child)) this.#release(child);
+    }, waiter.fail);
     return true;
   }
 

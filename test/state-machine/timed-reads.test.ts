@@ -9,7 +9,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { decodeCommand, encodeCommand } from '../../src/state-machine/command-codec.js';
+import { StateMachineError } from '../../src/state-machine/errors.js';
 import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
+import { TimedReads } from '../../src/state-machine/timed-reads.js';
 import { command, entry, statement, temporaryDirectory } from './helpers.js';
 
 const slowCount = statement('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000000) SELECT count(*) FROM c');
@@ -102,6 +104,42 @@ test('after a restore, reads with a deadline see the restored database', async (
     machine.close();
     source.cleanup();
     target.cleanup();
+  }
+});
+
+test('reads beyond the processes wait for one, beyond the waiting bound are refused, and an aborted waiting read leaves its place', async () => {
+  const directory = temporaryDirectory('timed-bounds');
+  const machine = machineWithRows(directory.path);
+  const reads = new TimedReads({
+    path: machine.path,
+    busyTimeoutMs: 5_000,
+    statementCacheCountMax: 16,
+    resultRowCountMax: 1_000,
+    processCountMax: 1,
+    waitingCountMax: 1,
+    startTimeoutMs: 60_000,
+    idleMs: 60_000,
+  });
+  const one = [statement('SELECT 1 AS one')];
+  const oneRow = [{ kind: 'rows', columns: ['one'], types: [''], rows: [[1]] }];
+  try {
+    const busy = reads.run([slowCount], { timeoutMs: 3_000, signal: noAbort });
+    const leaving = new AbortController();
+    const aborted = reads.run(one, { timeoutMs: 60_000, signal: leaving.signal });
+    await assert.rejects(
+      reads.run(one, { timeoutMs: 60_000, signal: noAbort }),
+      (error: unknown) => error instanceof StateMachineError && error.code === 'UNAVAILABLE',
+    );
+    leaving.abort(new Error('gone'));
+    await assert.rejects(aborted, /gone/);
+    const waiting = reads.run(one, { timeoutMs: 60_000, signal: noAbort });
+    assert.deepEqual(await busy, [{ kind: 'error', error: 'query timeout' }]);
+    assert.deepEqual(await waiting, oneRow, 'served once the killed process is replaced');
+    assert.deepEqual(await reads.run(one, { timeoutMs: 60_000, signal: noAbort }), oneRow);
+  } finally {
+    reads.close();
+    machine.close();
+    directory.cleanup();
   }
 });
 
