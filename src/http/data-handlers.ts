@@ -64,6 +64,8 @@ function readOptions(exchange: Exchange): ReadOptions {
     freshnessStrict: parameters.freshnessStrict,
     appliedIndexMin: parameters.appliedIndexMin,
     linearizableTimeoutMs: parameters.linearizableTimeoutMs,
+    // rqlite names the flag `qualify`; `qualify_columns` (its request field) works too.
+    qualifyColumns: exchange.flag('qualify') || exchange.flag('qualify_columns'),
   };
 }
 
@@ -72,6 +74,7 @@ function writeOptions(exchange: Exchange): WriteOptions {
     queue: exchange.flag('queue'),
     wait: exchange.flag('queue') && exchange.flag('wait'),
     idempotencyKey: readIdempotencyKey(exchange),
+    forwardRetryCountMax: exchange.parameters.forwardRetryCount,
   };
 }
 

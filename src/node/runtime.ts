@@ -144,7 +144,7 @@ export class NodeRuntime implements ReplicatedLog {
     return this.#proposer.proposeConfChange(change, timeoutMs);
   }
 
-  readBarrier(timeoutMs: number): Promise<void> {
+  readBarrier(timeoutMs: number): Promise<number> {
     return this.#proposer.readBarrier(timeoutMs);
   }
 
@@ -152,8 +152,8 @@ export class NodeRuntime implements ReplicatedLog {
     return this.#proposer.waitForApplied(index, timeoutMs);
   }
 
-  encodeCommandFor(statements: readonly Statement[], transaction: boolean, requestId: string | null): Uint8Array {
-    return this.#proposer.encodeCommandFor(statements, transaction, requestId);
+  encodeCommandFor(statements: readonly Statement[], transaction: boolean, requestId: string | null, qualifyColumns = false): Uint8Array {
+    return this.#proposer.encodeCommandFor(statements, transaction, requestId, qualifyColumns);
   }
 
   requestSnapshot(): void {

@@ -112,7 +112,7 @@ export class QuorumNode {
         database: stateMachine,
         peers: this.#transport,
         membership: this.membership,
-        encodeCommand: (statements, transaction, requestId) => runtime.encodeCommandFor(statements, transaction, requestId),
+        encodeCommand: (statements, transaction, requestId, qualifyColumns) => runtime.encodeCommandFor(statements, transaction, requestId, qualifyColumns),
         scheduler,
         counters: runtime.counters,
         peerConnectionsAccepted: () => this.#transport.metrics().connectionsAccepted,

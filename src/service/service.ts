@@ -32,7 +32,11 @@ export interface DataRequestBase {
   readonly timings: boolean;
   /** `timeout`: bound on forwarding and waiting (default 30 s). */
   readonly timeoutMs: number;
-  /** `db_timeout`: interrupt one statement after this long; null when not given. */
+  /**
+   * `db_timeout`: reads still running this long after they start are interrupted, and each
+   * unfinished statement answers "query timeout"; null (or 0) when not given. Writes through
+   * the log are never interrupted (a wall-clock cut would differ between replicas).
+   */
   readonly dbTimeoutMs: number | null;
   /** False with `?redirect`: answer NOT_LEADER instead of forwarding. */
   readonly forward: boolean;
@@ -49,6 +53,8 @@ export interface ReadOptions {
   readonly appliedIndexMin: number | null;
   /** `linearizable_timeout`: bound on the ReadIndex round (default 10 s). */
   readonly linearizableTimeoutMs: number;
+  /** `qualify` (rqlite; `qualify_columns` too): rows name their columns `table.column`. */
+  readonly qualifyColumns: boolean;
 }
 
 /** The write-side fields (`/db/execute`, and `/db/request` when it holds a write). */
@@ -59,6 +65,8 @@ export interface WriteOptions {
   readonly wait: boolean;
   /** `Idempotency-Key` header (ours): a repeat within the dedup window applies nothing again. */
   readonly idempotencyKey: string | null;
+  /** `retries`: a follower forwarding to the leader tries again this many times at most when it cannot reach it. */
+  readonly forwardRetryCountMax: number;
 }
 
 export interface ExecuteRequest extends DataRequestBase, WriteOptions {}
@@ -69,7 +77,7 @@ export interface MixedRequest extends DataRequestBase, ReadOptions, WriteOptions
 export interface DataResponse {
   /** One result per statement, in order (fewer with `transaction` after an error). */
   readonly results: readonly StatementResult[];
-  /** The log index of the write that produced these results; null for reads. */
+  /** The log index of the write that produced these results; for a `strong` read its read index; null for other reads. */
   readonly raftIndex: number | null;
   /** Set for queued writes (`?queue`). */
   readonly sequenceNumber: number | bigint | null;

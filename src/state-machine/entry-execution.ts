@@ -7,7 +7,7 @@
 import type { Connections } from './connections.js';
 import { EntrySource, type DeterministicFunctions, type TimeAndRandomSource } from './deterministic-functions.js';
 import { decodeResults, encodeResults } from './result-codec.js';
-import type { ApplyOutcome, Command, Statement, StatementResult } from './types.js';
+import type { ApplyOutcome, Command, StatementResult } from './types.js';
 
 const deferredViolationMessage = 'FOREIGN KEY or other deferred constraint failed at commit: every statement of this request was rolled back';
 
@@ -59,9 +59,7 @@ export class EntryExecutor {
     this.#functions?.begin(this.#sourceFor(command));
     let results: StatementResult[];
     try {
-      results = command.transaction
-        ? this.#runTransaction(connections, index, command.statements, batching)
-        : this.#runEach(connections, index, command.statements, batching);
+      results = command.transaction ? this.#runTransaction(connections, index, command, batching) : this.#runEach(connections, index, command, batching);
     } finally {
       this.#functions?.end();
     }
@@ -69,10 +67,10 @@ export class EntryExecutor {
     return { entryIndex: index, results, deduplicated: false, skipped: false };
   }
 
-  #runEach(connections: Connections, index: number, statements: readonly Statement[], batching: boolean): StatementResult[] {
+  #runEach(connections: Connections, index: number, command: Command, batching: boolean): StatementResult[] {
     const results: StatementResult[] = [];
-    for (const statement of statements) {
-      const result = connections.applyRunner.run(statement, this.#settings.timings);
+    for (const statement of command.statements) {
+      const result = connections.applyRunner.run(statement, this.#settings.timings, command.qualifyColumns);
       results.push(result);
       // Only a failing statement can end the transaction (ROLLBACK conflict resolution).
       if (result.kind === 'error' && !connections.apply.inTransaction) restartAfterRollback(connections, index, results, batching);
@@ -87,11 +85,11 @@ export class EntryExecutor {
    * these statements, so a failing statement rolls the whole transaction back and starts
    * it again: the same database, without two savepoint statements on every entry.
    */
-  #runTransaction(connections: Connections, index: number, statements: readonly Statement[], batching: boolean): StatementResult[] {
+  #runTransaction(connections: Connections, index: number, command: Command, batching: boolean): StatementResult[] {
     const results: StatementResult[] = [];
     if (batching) connections.internal.savepoint.run();
-    for (const statement of statements) {
-      const result = connections.applyRunner.run(statement, this.#settings.timings);
+    for (const statement of command.statements) {
+      const result = connections.applyRunner.run(statement, this.#settings.timings, command.qualifyColumns);
       results.push(result);
       if (result.kind !== 'error') continue;
       if (!connections.apply.inTransaction) {

@@ -41,6 +41,7 @@ import { StateMachineError, StateMachineHaltedError } from './errors.js';
 import { assert } from '../common/assert.js';
 import { resolveSettings, type RestoreStep, type StateMachineOptions, type StateMachineSettings } from './options.js';
 import { StatementRunner, isEnvironmentalError } from './statement-runner.js';
+import { createTimedReads, type TimedReadOptions, type TimedReads } from './timed-reads.js';
 import type { ApplyOutcome, Command, Statement, StatementResult } from './types.js';
 
 interface SnapshotInfo {
@@ -82,6 +83,8 @@ export class SqliteStateMachine {
   #batching = false;
   /** Between restore()'s start and its swap: applying entries then is a programmer error. */
   #restoring = false;
+  /** Reads with a deadline, in child processes started on first use. */
+  readonly #timedReads: TimedReads;
   readonly sqliteVersion: string;
 
   constructor(options: StateMachineOptions) {
@@ -96,6 +99,7 @@ export class SqliteStateMachine {
     this.#functions = this.#settings.determinism === 'sqlite-builtin' ? undefined : new DeterministicFunctions(this.#pristine);
     const localClockSource = this.#settings.determinism === 'local-clock' ? localSource(options.localClock ?? Date.now, options.localSeed ?? 0n) : undefined;
     this.#executor = new EntryExecutor(this.#settings, this.#functions, localClockSource);
+    this.#timedReads = createTimedReads(this.path, this.#settings);
     try {
       assertUtcTimeZone(this.#pristine);
       this.sqliteVersion = this.#pristine.prepare('SELECT sqlite_version()').pluck().get() as string;
@@ -369,13 +373,14 @@ export class SqliteStateMachine {
    * change anything is an error result and changes nothing. With `transaction`, all
    * statements see one snapshot of the database.
    */
-  query(statements: readonly Statement[], options: { readonly transaction?: boolean; readonly timings?: boolean } = {}): StatementResult[] {
+  query(statements: readonly Statement[], options: Omit<TimedReadOptions, 'timeoutMs' | 'signal'> = {}): StatementResult[] {
     const connections = this.#open();
     const timings = options.timings ?? false;
-    if (!options.transaction) return statements.map((statement) => connections.readRunner.run(statement, timings));
+    const qualifyColumns = options.qualifyColumns ?? false;
+    if (!options.transaction) return statements.map((statement) => connections.readRunner.run(statement, timings, qualifyColumns));
     connections.read.exec('BEGIN');
     try {
-      return statements.map((statement) => connections.readRunner.run(statement, timings));
+      return statements.map((statement) => connections.readRunner.run(statement, timings, qualifyColumns));
     } finally {
       connections.read.exec('COMMIT');
     }
@@ -385,6 +390,12 @@ export class SqliteStateMachine {
   pragmas(): Record<'rw' | 'ro', Record<string, string>> {
     const connections = this.#open();
     return { rw: readStatusPragmas(connections.apply), ro: readStatusPragmas(connections.read) };
+  }
+
+  /** query() with rqlite's `db_timeout`: in a child process killed at the deadline (timed-reads.ts); unfinished statements answer "query timeout". */
+  queryWithDeadline(statements: readonly Statement[], options: TimedReadOptions): Promise<StatementResult[]> {
+    this.#open();
+    return this.#timedReads.run(statements, options);
   }
 
   get #stagingPath(): string {
@@ -452,7 +463,8 @@ export class SqliteStateMachine {
         throw error;
       }
       this.#onRestoreStep?.('staged');
-      this.#swapInStagedDatabase();
+      // Read processes hold the old file and its WAL open: none runs across the swap.
+      await this.#timedReads.whileSuspended(() => this.#swapInStagedDatabase());
       assert(this.#appliedIndexValue === appliedIndex, 'the restored database holds the snapshot index');
       return { appliedIndex, bytes: (await stat(this.path)).size };
     } finally {
@@ -478,6 +490,7 @@ export class SqliteStateMachine {
 
   close(): void {
     if (this.#closed) return;
+    this.#timedReads.close();
     this.#closeConnections();
     this.#pristine.close();
     this.#closed = true;

@@ -29,6 +29,8 @@ export interface Command {
   readonly seed: bigint;
   /** A client's idempotency key: a repeat returns the first result and applies nothing. */
   readonly requestId?: string;
+  /** rqlite's `qualify`: rows name their columns `table.column`. Changes results, never the database. */
+  readonly qualifyColumns?: boolean;
 }
 
 export type StatementResult =

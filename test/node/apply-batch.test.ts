@@ -68,6 +68,7 @@ function insert(value: string): ExecuteRequest {
     queue: false,
     wait: false,
     idempotencyKey: null,
+    forwardRetryCountMax: 0,
   };
 }
 
@@ -149,6 +150,7 @@ test('concurrent writes committed together apply as one batch, overlapping the n
         freshnessStrict: false,
         appliedIndexMin: null,
         linearizableTimeoutMs: 10_000,
+        qualifyColumns: false,
       },
       context,
     );

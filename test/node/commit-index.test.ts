@@ -35,6 +35,7 @@ function insert(value: string): ExecuteRequest {
     queue: false,
     wait: false,
     idempotencyKey: null,
+    forwardRetryCountMax: 0,
   };
 }
 

@@ -104,5 +104,6 @@ function write(sql: string, timeoutMs = 10_000): ExecuteRequest {
     queue: false,
     wait: false,
     idempotencyKey: null,
+    forwardRetryCountMax: 0,
   };
 }
