@@ -4,16 +4,44 @@
  * Imported only after TZ=UTC is set (see main.ts).
  */
 import { createInterface } from 'node:readline';
-import { pino } from 'pino';
-import { QuorumNode } from '../server/quorum-node.js';
+import { pino, type Logger } from 'pino';
+import { QuorumNode, type QuorumNodeOptions } from '../server/quorum-node.js';
 import type { NodeLogger } from '../node/logger.js';
 import { formatHostPort, type ServeOptions } from './serve-flags.js';
 import { packageVersion } from './version.js';
 
 const testFaultLineLengthMax = 256;
 
-function createLogger(options: ServeOptions): NodeLogger {
+function createLogger(options: ServeOptions): Logger {
   return pino({ level: options.logLevel, base: { node: options.nodeId } }, pino.destination({ dest: 1, sync: true }));
+}
+
+/** The options rqlited's flags give the node, beside the ones quorumlite always had. */
+function rqlitedNodeOptions(options: ServeOptions): Partial<QuorumNodeOptions> {
+  const handOff = options.handOff;
+  return {
+    candidateElectionTimeoutMs: options.candidateElectionTimeoutMs,
+    applyTimeoutMs: options.applyTimeoutMs,
+    bootstrapExpectTimeoutMs: options.bootstrapExpectTimeoutMs,
+    autoVacuumIntervalMs: options.autoVacuumIntervalMs,
+    autoOptimizeIntervalMs: options.autoOptimizeIntervalMs,
+    extensionPaths: options.extensionPaths,
+    ...(options.walCheckpointBytes === undefined ? {} : { walCheckpointBytes: options.walCheckpointBytes }),
+    ...(options.connectTimeoutMs === undefined ? {} : { transportLimits: { connectTimeoutMs: options.connectTimeoutMs } }),
+    ...(handOff.joinAttemptCountMax === undefined ? {} : { joinAttemptCountMax: handOff.joinAttemptCountMax }),
+    ...(handOff.joinIntervalMs === undefined ? {} : { joinRetryIntervalMs: handOff.joinIntervalMs }),
+    joinAsUser: handOff.joinAsUser,
+    shutdownOnRemoval: handOff.shutdownOnRemoval,
+    removeSelfOnShutdown: handOff.removeSelfOnShutdown,
+    stepDownOnShutdown: handOff.stepDownOnShutdown,
+    reapNodeTimeoutMs: handOff.reapNodeTimeoutMs,
+    reapReadOnlyNodeTimeoutMs: handOff.reapReadOnlyNodeTimeoutMs,
+    writeQueueCountMax: handOff.writeQueueCountMax,
+    writeQueueBatchCountMax: handOff.writeQueueBatchCountMax,
+    writeQueueTimeoutMs: handOff.writeQueueTimeoutMs,
+    writeQueueTransaction: handOff.writeQueueTransaction,
+    foreignKeys: handOff.foreignKeys,
+  };
 }
 
 /** Test-only control lines on stdin (with --test-faults-on-stdin): `isolate` cuts this node off from every peer, `heal` restores. */
@@ -51,6 +79,8 @@ export async function runServe(options: ServeOptions): Promise<number> {
   const logger = createLogger(options);
   const signal = waitForSignal();
   const node = await QuorumNode.start({
+    ...rqlitedNodeOptions(options),
+    ...(options.raftLogLevel === undefined ? {} : { raftLogger: logger.child({ subsystem: 'raft' }, { level: options.raftLogLevel }) }),
     nodeId: options.nodeId,
     raftAdvertisedAddress: formatHostPort(options.raftAdvertisedAddress),
     apiAdvertisedAddress: formatHostPort(options.httpAdvertisedAddress),
@@ -63,7 +93,7 @@ export async function runServe(options: ServeOptions): Promise<number> {
     snapshotThresholdEntries: options.snapshotThresholdEntries,
     snapshotIntervalMs: Math.max(1, Math.round(options.snapshotIntervalMs)),
     snapshotTrailingEntries: options.snapshotTrailingEntries,
-    http: { bodyBytesMax: options.httpBodyBytesMax },
+    http: { bodyBytesMax: options.httpBodyBytesMax, allowOrigin: options.httpAllowOrigin },
     httpListen: options.httpAddress,
     raftListen: formatHostPort(options.raftAddress),
     logger,

@@ -2,9 +2,10 @@
  * The `/status` document, with the keys rqlite tooling reads (docs/API.md, "Cluster endpoints"):
  * store.raft.state, commit_index, applied_index, last_log_index, last_snapshot_index,
  * voter; store.leader.addr / node_id; store.fsm_index, db_applied_index;
- * store.sqlite3.path; store.snapshot_store.snapshots.
+ * store.sqlite3.path; store.snapshot_store.snapshots; extensions.names.
  */
 import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { StatusDocument, StatusValue } from '../service/service.js';
 import type { NodeConfig } from './config.js';
 import type { ReplicatedLog } from './replicated-log.js';
@@ -14,6 +15,8 @@ export interface StatusDatabase {
   readonly path: string;
   readonly appliedIndex: number;
   readonly sqliteVersion: string;
+  /** The SQLite extensions every connection loads, by file name. */
+  readonly extensionNames?: readonly string[];
   checksum(): { readonly checksum: string };
 }
 
@@ -110,5 +113,7 @@ export function buildStatus(sources: StatusSources, version: string): StatusDocu
       },
       nodes,
     },
+    // rqlite's extensions section (its shell's .extensions reads names).
+    extensions: { dir: join(config.dataDirectory, 'extensions'), names: [...(database.extensionNames ?? [])] },
   };
 }

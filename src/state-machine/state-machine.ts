@@ -18,7 +18,7 @@
 import type Database from 'better-sqlite3';
 import { existsSync, renameSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { contentChecksum } from './checksum.js';
 import type { ContentChecksum } from './checksum.js';
 import { dumpLines, userTables } from './dump.js';
@@ -35,6 +35,15 @@ import {
   type Connections,
 } from './connections.js';
 import { DeterministicFunctions, localSource } from './deterministic-functions.js';
+import {
+  decodeMaintenanceCommand,
+  isMaintenanceCommand,
+  maintenanceTimes,
+  recordMaintenance,
+  refreshStatistics,
+  type MaintenanceCommand,
+  type MaintenanceKind,
+} from './maintenance.js';
 import { beginEntryTransaction, EntryExecutor, TransactionLostError } from './entry-execution.js';
 import { StateMachineError, StateMachineHaltedError } from './errors.js';
 import { assert } from '../common/assert.js';
@@ -106,10 +115,11 @@ export class SqliteStateMachine {
   }
 
   #openConnections(): Connections {
-    const apply = openApplyConnection(this.path);
+    const { extensionPaths, walCheckpointBytes } = this.#settings;
+    const apply = openApplyConnection(this.path, { extensionPaths, walCheckpointBytes });
     try {
       this.#functions?.register(apply);
-      const read = openReadConnection(this.path, this.#settings.readerBusyTimeoutMs);
+      const read = openReadConnection(this.path, this.#settings.readerBusyTimeoutMs, extensionPaths);
       const runnerOptions = { statementCacheCountMax: this.#settings.statementCacheCountMax, resultRowCountMax: this.#settings.resultRowCountMax };
       this.#appliedIndexValue = readAppliedIndex(apply);
       return {
@@ -181,6 +191,7 @@ export class SqliteStateMachine {
     const skipped = this.#skipIfApplied(index);
     if (skipped !== undefined) return skipped;
     if (data.length === 0) return this.applyNoop(index);
+    if (isMaintenanceCommand(data)) return this.#applyMaintenance(index, data);
     let command: Command;
     try {
       command = decodeCommand(data);
@@ -214,7 +225,10 @@ export class SqliteStateMachine {
     if (!this.healthy) this.#recover(firstEntry.index);
     const pending = entries.filter((item) => item.index > this.#appliedIndexValue);
     const skipped = entries.slice(0, entries.length - pending.length).map((item) => this.apply(item.index, item.data));
-    if (pending.length <= 1) return [...skipped, ...pending.map((item) => this.apply(item.index, item.data))];
+    // A maintenance entry (VACUUM runs outside any transaction) never shares a batch.
+    if (pending.length <= 1 || pending.some((item) => isMaintenanceCommand(item.data))) {
+      return [...skipped, ...pending.map((item) => this.apply(item.index, item.data))];
+    }
     pending.forEach((item, position) => {
       if (item.index !== this.#appliedIndexValue + 1 + position) assert(false, `batch entry ${item.index} follows ${this.#appliedIndexValue + position}`);
     });
@@ -260,6 +274,47 @@ export class SqliteStateMachine {
     } finally {
       this.#batching = false;
     }
+  }
+
+  /** A maintenance entry (maintenance.ts): VACUUM just before the entry's transaction, statistics inside it. */
+  #applyMaintenance(index: number, data: Uint8Array): ApplyOutcome {
+    let command: MaintenanceCommand;
+    try {
+      command = decodeMaintenanceCommand(data);
+    } catch (error) {
+      if (!(error instanceof StateMachineError)) throw error;
+      throw this.#halt(index, 'BAD_COMMAND', error);
+    }
+    if (command.kind === 'vacuum') this.#vacuum(index);
+    return this.#inEntryTransaction(index, index, (connections) => {
+      if (command.kind === 'optimize') refreshStatistics(connections.apply);
+      recordMaintenance(connections.apply, command);
+      return { entryIndex: index, results: [], deduplicated: false, skipped: false };
+    });
+  }
+
+  /**
+   * VACUUM cannot run inside a transaction, so it runs just before the entry's. A crash
+   * between the two runs it again on replay, which leaves the same content. A failure
+   * (no room for the copy VACUUM makes) halts like any environmental one: every node must
+   * vacuum at this index, so none may skip it.
+   */
+  #vacuum(index: number): void {
+    try {
+      this.#open().apply.exec('VACUUM');
+    } catch (error) {
+      throw this.#halt(index, isEnvironmentalError(error) ? error.code : 'VACUUM_FAILED', error);
+    }
+  }
+
+  /** When the leader last had every node VACUUM or refresh statistics (maintenance.ts). */
+  maintenanceTimes(): Map<MaintenanceKind, number> {
+    return maintenanceTimes(this.#open().read);
+  }
+
+  /** The SQLite extensions every connection loads, by file name (rqlite's /status extensions.names). */
+  get extensionNames(): string[] {
+    return this.#settings.extensionPaths.map((path) => basename(path)).sort();
   }
 
   /** Advances the applied index without running anything: a no-op or membership-change entry. */
@@ -396,7 +451,7 @@ export class SqliteStateMachine {
   /** The sqlite3-style dump of `tables` (all user tables when omitted), internal tables excluded. */
   dumpLines(tables?: readonly string[]): Generator<string> {
     this.#open();
-    return dumpLines(this.path, tables);
+    return dumpLines(this.path, tables, this.#settings.extensionPaths);
   }
 
   dump(tables?: readonly string[]): string {
@@ -415,7 +470,7 @@ export class SqliteStateMachine {
     const partialPath = `${toPath}.partial`;
     removeIfPresent(partialPath);
     try {
-      const appliedIndex = await writeSnapshotInWorker(this.path, partialPath, toPath, this.#settings.readerBusyTimeoutMs);
+      const appliedIndex = await writeSnapshotInWorker(this.path, partialPath, toPath, this.#settings.readerBusyTimeoutMs, this.#settings.extensionPaths);
       return { appliedIndex, bytes: (await stat(toPath)).size };
     } catch (error) {
       removeIfPresent(partialPath);
@@ -439,7 +494,7 @@ export class SqliteStateMachine {
       removeIfPresent(this.#stagingPath);
       let appliedIndex: number;
       try {
-        appliedIndex = await stageSnapshotInWorker(fromPath, this.#stagingPath);
+        appliedIndex = await stageSnapshotInWorker(fromPath, this.#stagingPath, this.#settings.extensionPaths);
       } catch (error) {
         removeIfPresent(this.#stagingPath);
         throw error;
