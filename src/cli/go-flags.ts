@@ -28,7 +28,7 @@ export interface GivenFlag {
   readonly spelling: string;
 }
 
-export interface ParsedCommandLine {
+interface ParsedCommandLine {
   readonly flags: ReadonlyMap<string, GivenFlag>;
   readonly positionals: readonly string[];
 }
@@ -75,9 +75,7 @@ function booleanValue(flag: FlagArgument, spelling: string): string {
   if (flag.inlineValue === undefined) return 'true';
   const value = parseGoBoolean(flag.inlineValue);
   if (value === undefined) {
-    throw new UsageError(
-      `invalid boolean value ${JSON.stringify(flag.inlineValue)} for ${spelling}: a boolean flag takes no value, or =true / =false`,
-    );
+    throw new UsageError(`invalid boolean value ${JSON.stringify(flag.inlineValue)} for ${spelling}: a boolean flag takes no value, or =true / =false`);
   }
   return String(value);
 }
@@ -103,14 +101,15 @@ export function parseGoFlags(argv: readonly string[], kinds: ReadonlyMap<string,
       flags.set(flag.name, { value: booleanValue(flag, spelling), spelling });
       continue;
     }
-    let value = flag.inlineValue;
-    if (value === undefined) {
-      const next = argv[position];
-      if (next === undefined || isKnownFlag(next, kinds)) throw new UsageError(`flag ${spelling} needs a value`);
-      value = next;
-      position += 1;
-    }
+    const value = flag.inlineValue ?? separateValue(argv[position], spelling, kinds);
+    if (flag.inlineValue === undefined) position += 1;
     flags.set(flag.name, { value, spelling });
   }
   return { flags, positionals: argv.slice(position) };
+}
+
+/** A value flag's value given as the next argument, which must be there and not be another flag. */
+function separateValue(next: string | undefined, spelling: string, kinds: ReadonlyMap<string, FlagKind>): string {
+  if (next === undefined || isKnownFlag(next, kinds)) throw new UsageError(`flag ${spelling} needs a value`);
+  return next;
 }

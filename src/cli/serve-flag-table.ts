@@ -9,14 +9,14 @@
 import { DurationError, parseDurationMs } from '../common/duration.js';
 import { parseGoBoolean, type FlagKind } from './go-flags.js';
 
-export interface FlagRefusal {
+interface FlagRefusal {
   /** Why quorumlite refuses the flag, completing "-NAME: not supported: …". */
   readonly reason: string;
   /** The values that ask for nothing (the feature stays off): accepted without a word. */
   readonly accepts: (value: string) => boolean;
 }
 
-export interface ServeFlagSpec {
+interface ServeFlagSpec {
   readonly kind: FlagKind;
   /** rqlited has this flag (same name and meaning), or it is quorumlite's own. */
   readonly origin: 'rqlited' | 'quorumlite';
@@ -73,7 +73,8 @@ const refusedRqlitedFlags: Readonly<Record<string, ServeFlagSpec>> = {
   'on-disk-path': refused('value', 'the database always lives in the data directory (db.sqlite), beside the Raft log it must agree with', isEmpty),
   'raft-leader-lease-timeout': refused(
     'value',
-    'quorumlite reads never rely on a leader lease (linearizable reads use ReadIndex), and a leader steps down after one election timeout (-raft-heartbeat-timeout) without hearing from a quorum',
+    'quorumlite reads never rely on a leader lease (linearizable reads use ReadIndex), ' +
+      'and a leader steps down after one election timeout (-raft-heartbeat-timeout) without hearing from a quorum',
     durationIs(0),
   ),
   'raft-commit-timeout': refused(

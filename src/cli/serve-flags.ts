@@ -16,7 +16,7 @@ export { UsageError } from './usage-error.js';
 export { formatHostPort, parseHostPort } from './flag-values.js';
 export { serveUsage } from './serve-usage.js';
 
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 export interface ServeOptions {
@@ -77,7 +77,7 @@ export interface ServeOptions {
  * writes, the SQL dialect): parsed here; `undefined` where the flag was not given and an
  * existing node setting keeps its own default.
  */
-export interface HandOffOptions {
+interface HandOffOptions {
   /** -join-attempts (rqlited default 5). */
   readonly joinAttemptCountMax: number | undefined;
   /** -join-interval (rqlited default 3s). */
@@ -197,7 +197,8 @@ function durationFlag(flags: Flags, name: string, fallbackMs: number): number {
 function formationOptions(flags: Flags): Pick<ServeOptions, 'joinAddresses' | 'bootstrapExpect' | 'bootstrapExpectTimeoutMs' | 'nonVoter'> {
   const joinAddresses = parseJoinList(flags.get('join'));
   const expect = flags.get('bootstrap-expect');
-  const bootstrapExpect = expect === undefined ? 0 : parseGoIntegerFlag(expect.value, expect.spelling, { minimum: 0, maximum: bootstrapExpectMax, signed: true });
+  const bootstrapExpect =
+    expect === undefined ? 0 : parseGoIntegerFlag(expect.value, expect.spelling, { minimum: 0, maximum: bootstrapExpectMax, signed: true });
   if (bootstrapExpect > 1 && joinAddresses.length === 0) {
     throw new UsageError(`${expect?.spelling ?? '--bootstrap-expect'} needs --join with the addresses of the other nodes`);
   }
@@ -210,19 +211,22 @@ function formationOptions(flags: Flags): Pick<ServeOptions, 'joinAddresses' | 'b
   };
 }
 
-function snapshotOptions(flags: Flags): Pick<ServeOptions, 'snapshotThresholdEntries' | 'snapshotIntervalMs' | 'snapshotTrailingEntries' | 'walCheckpointBytes'> {
+function snapshotOptions(
+  flags: Flags,
+): Pick<ServeOptions, 'snapshotThresholdEntries' | 'snapshotIntervalMs' | 'snapshotTrailingEntries' | 'walCheckpointBytes'> {
   const snap = flags.get('raft-snap');
   const snapshotThresholdEntries =
-    snap === undefined ? nodeConfigDefaults.snapshotThresholdEntries : parseGoIntegerFlag(snap.value, snap.spelling, { minimum: 1, maximum: 1e9, signed: false });
+    snap === undefined
+      ? nodeConfigDefaults.snapshotThresholdEntries
+      : parseGoIntegerFlag(snap.value, snap.spelling, { minimum: 1, maximum: 1e9, signed: false });
   const trailing = flags.get('raft-trailing-logs');
   const walSize = flags.get('raft-snap-wal-size');
   let walCheckpointBytes: number | undefined;
   if (walSize !== undefined) {
     walCheckpointBytes = parseGoIntegerFlag(walSize.value, walSize.spelling, { minimum: 0, maximum: walCheckpointBytesMax, signed: false });
     if (walCheckpointBytes === 0) {
-      throw new UsageError(
-        `${walSize.spelling}=0: not supported: quorumlite's snapshots copy the database without checkpointing its WAL, so this size is the only bound on the WAL`,
-      );
+      const reason = "quorumlite's snapshots copy the database without checkpointing its WAL, so this size is the only bound on the WAL";
+      throw new UsageError(`${walSize.spelling}=0: not supported: ${reason}`);
     }
   }
   return {
@@ -251,14 +255,18 @@ function allowOriginOf(given: GivenFlag | undefined): string | null {
   return given.value;
 }
 
-function databaseOptions(flags: Flags): Pick<ServeOptions, 'autoVacuumIntervalMs' | 'autoOptimizeIntervalMs' | 'extensionPaths' | 'readOnlyConnectionCountMax'> {
+function databaseOptions(
+  flags: Flags,
+): Pick<ServeOptions, 'autoVacuumIntervalMs' | 'autoOptimizeIntervalMs' | 'extensionPaths' | 'readOnlyConnectionCountMax'> {
   const connections = flags.get('db-max-ro-conns');
   return {
     autoVacuumIntervalMs: intervalOrOff(flags, 'auto-vacuum-int', 0),
     autoOptimizeIntervalMs: intervalOrOff(flags, 'auto-optimize-int', 24 * 60 * 60 * 1000),
     extensionPaths: extensionPathsOf(flags.get('extensions-path')),
     readOnlyConnectionCountMax:
-      connections === undefined ? 256 : parseGoIntegerFlag(connections.value, connections.spelling, { minimum: -(2 ** 31), maximum: 2 ** 31 - 1, signed: true }),
+      connections === undefined
+        ? 256
+        : parseGoIntegerFlag(connections.value, connections.spelling, { minimum: -(2 ** 31), maximum: 2 ** 31 - 1, signed: true }),
   };
 }
 
@@ -279,7 +287,8 @@ function handOffOptions(flags: Flags): HandOffOptions {
   const queueRange = { minimum: 1, maximum: writeQueueCountLimit, signed: true };
   const joinAs = flags.get('join-as')?.value ?? '';
   return {
-    joinAttemptCountMax: attempts === undefined ? undefined : parseGoIntegerFlag(attempts.value, attempts.spelling, { minimum: 1, maximum: joinAttemptCountLimit, signed: true }),
+    joinAttemptCountMax:
+      attempts === undefined ? undefined : parseGoIntegerFlag(attempts.value, attempts.spelling, { minimum: 1, maximum: joinAttemptCountLimit, signed: true }),
     joinIntervalMs: interval === undefined ? undefined : parseDurationFlag(interval.value, interval.spelling),
     joinAsUser: joinAs === '' ? null : joinAs,
     shutdownOnRemoval: booleanFlag(flags, 'raft-remove-shutdown', false),

@@ -60,9 +60,8 @@ export function parseTimingFlags(flags: ReadonlyMap<string, GivenFlag>): TimingO
     candidateElectionTimeoutMs = parseDurationFlag(candidateFlag.value, candidateFlag.spelling, timeoutRangeMs);
     if (candidateElectionTimeoutMs < electionTimeoutMs) {
       const followerName = followerTimeout?.spelling ?? electionFlag?.spelling ?? 'the follower timeout';
-      throw new UsageError(
-        `${candidateFlag.spelling} (${candidateElectionTimeoutMs}ms) must be equal or greater than ${followerName} (${electionTimeoutMs}ms), as in hashicorp/raft`,
-      );
+      const comparison = `must be equal or greater than ${followerName} (${electionTimeoutMs}ms), as in hashicorp/raft`;
+      throw new UsageError(`${candidateFlag.spelling} (${candidateElectionTimeoutMs}ms) ${comparison}`);
     }
   }
   return { heartbeatMs, electionTimeoutMs, candidateElectionTimeoutMs };

@@ -5,7 +5,8 @@
  */
 import { createInterface } from 'node:readline';
 import { pino, type Logger } from 'pino';
-import { QuorumNode, type QuorumNodeOptions } from '../server/quorum-node.js';
+import { QuorumNode } from '../server/quorum-node.js';
+import { rqlitedNodeOptions } from './serve-node-options.js';
 import type { NodeLogger } from '../node/logger.js';
 import { formatHostPort, type ServeOptions } from './serve-flags.js';
 import { packageVersion } from './version.js';
@@ -14,34 +15,6 @@ const testFaultLineLengthMax = 256;
 
 function createLogger(options: ServeOptions): Logger {
   return pino({ level: options.logLevel, base: { node: options.nodeId } }, pino.destination({ dest: 1, sync: true }));
-}
-
-/** The options rqlited's flags give the node, beside the ones quorumlite always had. */
-function rqlitedNodeOptions(options: ServeOptions): Partial<QuorumNodeOptions> {
-  const handOff = options.handOff;
-  return {
-    candidateElectionTimeoutMs: options.candidateElectionTimeoutMs,
-    applyTimeoutMs: options.applyTimeoutMs,
-    bootstrapExpectTimeoutMs: options.bootstrapExpectTimeoutMs,
-    autoVacuumIntervalMs: options.autoVacuumIntervalMs,
-    autoOptimizeIntervalMs: options.autoOptimizeIntervalMs,
-    extensionPaths: options.extensionPaths,
-    ...(options.walCheckpointBytes === undefined ? {} : { walCheckpointBytes: options.walCheckpointBytes }),
-    ...(options.connectTimeoutMs === undefined ? {} : { transportLimits: { connectTimeoutMs: options.connectTimeoutMs } }),
-    ...(handOff.joinAttemptCountMax === undefined ? {} : { joinAttemptCountMax: handOff.joinAttemptCountMax }),
-    ...(handOff.joinIntervalMs === undefined ? {} : { joinRetryIntervalMs: handOff.joinIntervalMs }),
-    joinAsUser: handOff.joinAsUser,
-    shutdownOnRemoval: handOff.shutdownOnRemoval,
-    removeSelfOnShutdown: handOff.removeSelfOnShutdown,
-    stepDownOnShutdown: handOff.stepDownOnShutdown,
-    reapNodeTimeoutMs: handOff.reapNodeTimeoutMs,
-    reapReadOnlyNodeTimeoutMs: handOff.reapReadOnlyNodeTimeoutMs,
-    writeQueueCountMax: handOff.writeQueueCountMax,
-    writeQueueBatchCountMax: handOff.writeQueueBatchCountMax,
-    writeQueueTimeoutMs: handOff.writeQueueTimeoutMs,
-    writeQueueTransaction: handOff.writeQueueTransaction,
-    foreignKeys: handOff.foreignKeys,
-  };
 }
 
 /** Test-only control lines on stdin (with --test-faults-on-stdin): `isolate` cuts this node off from every peer, `heal` restores. */

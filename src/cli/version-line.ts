@@ -11,7 +11,8 @@ export async function versionLine(): Promise<string> {
   const database = new Database(':memory:');
   try {
     const sqliteVersion = String(database.prepare('SELECT sqlite_version()').pluck().get());
-    return `quorumlite ${packageVersion()} ${process.platform} ${process.arch} node${process.versions.node} sqlite${sqliteVersion} (rqlite API ${httpServerDefaults.rqliteVersion})`;
+    const platform = `${process.platform} ${process.arch} node${process.versions.node}`;
+    return `quorumlite ${packageVersion()} ${platform} sqlite${sqliteVersion} (rqlite API ${httpServerDefaults.rqliteVersion})`;
   } finally {
     database.close();
   }

@@ -156,7 +156,13 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
   ] as const) {
     requirePositiveInteger(name, config[name]);
   }
-  for (const name of ['candidateElectionTimeoutMs', 'autoVacuumIntervalMs', 'autoOptimizeIntervalMs', 'reapNodeTimeoutMs', 'reapReadOnlyNodeTimeoutMs'] as const) {
+  for (const name of [
+    'candidateElectionTimeoutMs',
+    'autoVacuumIntervalMs',
+    'autoOptimizeIntervalMs',
+    'reapNodeTimeoutMs',
+    'reapReadOnlyNodeTimeoutMs',
+  ] as const) {
     requireNonNegativeInteger(name, config[name]);
   }
   if (config.candidateElectionTimeoutMs !== 0 && config.candidateElectionTimeoutMs < config.electionTimeoutMs) {

@@ -11,8 +11,8 @@ export interface ArchivedFile {
   readonly bytes: Uint8Array;
 }
 
-export const extensionFileBytesMax = 256 * 1024 * 1024;
-export const archiveFileCountMax = 1_000;
+const extensionFileBytesMax = 256 * 1024 * 1024;
+const archiveFileCountMax = 1_000;
 
 export class ArchiveError extends Error {
   override readonly name = 'ArchiveError';
@@ -55,7 +55,8 @@ function zipEntryBytes(data: Uint8Array, view: DataView, entry: number, archive:
   const bytes = view.getUint32(entry + 24, true);
   const localOffset = view.getUint32(entry + 42, true);
   if (bytes > extensionFileBytesMax) throw new ArchiveError(`${archive}: ${name} is larger than ${extensionFileBytesMax} bytes`);
-  if (localOffset + 30 > data.length || view.getUint32(localOffset, true) !== localFileHeader) throw new ArchiveError(`${archive}: bad local header for ${name}`);
+  if (localOffset + 30 > data.length || view.getUint32(localOffset, true) !== localFileHeader)
+    throw new ArchiveError(`${archive}: bad local header for ${name}`);
   const start = localOffset + 30 + view.getUint16(localOffset + 26, true) + view.getUint16(localOffset + 28, true);
   const compressed = data.subarray(start, start + compressedBytes);
   if (compressed.length !== compressedBytes) throw new ArchiveError(`${archive}: ${name} is truncated`);
@@ -92,6 +93,31 @@ function tarText(block: Uint8Array, start: number, length: number): string {
   return new TextDecoder().decode(end === -1 ? field : field.subarray(0, end));
 }
 
+interface TarHeader {
+  readonly rawName: string;
+  readonly bytes: number;
+  readonly type: string;
+}
+
+function readTarHeader(block: Uint8Array, archive: string): TarHeader {
+  const prefix = tarText(block, 257, 6) === 'ustar' ? tarText(block, 345, 155) : '';
+  const rawName = prefix === '' ? tarText(block, 0, 100) : `${prefix}/${tarText(block, 0, 100)}`;
+  const bytes = Number.parseInt(tarText(block, 124, 12).trim() || '0', 8);
+  if (!Number.isSafeInteger(bytes) || bytes > extensionFileBytesMax) throw new ArchiveError(`${archive}: ${rawName} is too large or malformed`);
+  return { rawName, bytes, type: String.fromCharCode(block[156] ?? 0) };
+}
+
+/** A regular file's flat name; undefined for what is skipped (pax headers, `./`); throws on anything else. */
+function tarFileName(header: TarHeader, archive: string): string | undefined {
+  if (header.type === 'x' || header.type === 'g') return undefined;
+  if (header.type === '5') {
+    if (flatName(header.rawName.replace(/\/$/, ''), archive) === undefined) return undefined;
+    throw new ArchiveError(`${archive} contains subdirectories (${JSON.stringify(header.rawName)}): only flat archives are supported`);
+  }
+  if (header.type !== '0' && header.type !== '\0') throw new ArchiveError(`${archive}: ${header.rawName} is not a regular file`);
+  return flatName(header.rawName, archive);
+}
+
 /** The files of a flat gzipped tar archive (pax headers skipped; links and devices refused). */
 export function readTarGzip(data: Uint8Array, archive: string): ArchivedFile[] {
   const tar = gunzipSync(data, { maxOutputLength: archiveFileCountMax * tarBlockBytes + extensionFileBytesMax * 4 });
@@ -99,20 +125,10 @@ export function readTarGzip(data: Uint8Array, archive: string): ArchivedFile[] {
   for (let offset = 0; offset + tarBlockBytes <= tar.length; ) {
     const block = tar.subarray(offset, offset + tarBlockBytes);
     if (block.every((byte) => byte === 0)) break;
-    const prefix = tarText(block, 257, 6) === 'ustar' ? tarText(block, 345, 155) : '';
-    const rawName = prefix === '' ? tarText(block, 0, 100) : `${prefix}/${tarText(block, 0, 100)}`;
-    const bytes = Number.parseInt(tarText(block, 124, 12).trim() || '0', 8);
-    const type = String.fromCharCode(block[156] ?? 0);
-    if (!Number.isSafeInteger(bytes) || bytes > extensionFileBytesMax) throw new ArchiveError(`${archive}: ${rawName} is too large or malformed`);
-    const content = tar.subarray(offset + tarBlockBytes, offset + tarBlockBytes + bytes);
-    offset += tarBlockBytes + Math.ceil(bytes / tarBlockBytes) * tarBlockBytes;
-    if (type === 'x' || type === 'g') continue;
-    if (type === '5') {
-      if (flatName(rawName.replace(/\/$/, ''), archive) === undefined) continue;
-      throw new ArchiveError(`${archive} contains subdirectories (${JSON.stringify(rawName)}): only flat archives are supported`);
-    }
-    if (type !== '0' && type !== '\0') throw new ArchiveError(`${archive}: ${rawName} is not a regular file`);
-    const name = flatName(rawName, archive);
+    const header = readTarHeader(block, archive);
+    const content = tar.subarray(offset + tarBlockBytes, offset + tarBlockBytes + header.bytes);
+    offset += tarBlockBytes + Math.ceil(header.bytes / tarBlockBytes) * tarBlockBytes;
+    const name = tarFileName(header, archive);
     if (name === undefined) continue;
     if (files.length >= archiveFileCountMax) throw new ArchiveError(`${archive} holds more than ${archiveFileCountMax} files`);
     files.push({ name, bytes: content });

@@ -10,10 +10,8 @@ import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readSync, r
 import { basename, join } from 'node:path';
 import { ArchiveError, type ArchivedFile, isGzip, isZip, readTarGzip, readZip } from './extension-archives.js';
 
-export { ArchiveError } from './extension-archives.js';
-
 /** The directory under the data directory the extensions are gathered in. */
-export function extensionsDirectory(dataDirectory: string): string {
+function extensionsDirectory(dataDirectory: string): string {
   return join(dataDirectory, 'extensions');
 }
 
@@ -52,11 +50,14 @@ function gather(source: string, target: string): void {
   } catch {
     throw new ArchiveError(`extensions path does not exist: ${source}`);
   }
-  if (kind === 'directory') return copyDirectory(source, target);
+  if (kind === 'directory') {
+    copyDirectory(source, target);
+    return;
+  }
   const start = head(source);
-  if (isZip(start)) return writeArchived(readZip(readFileSync(source), source), target);
-  if (isGzip(start)) return writeArchived(readTarGzip(readFileSync(source), source), target);
-  copyFileSync(source, join(target, basename(source)));
+  if (isZip(start)) writeArchived(readZip(readFileSync(source), source), target);
+  else if (isGzip(start)) writeArchived(readTarGzip(readFileSync(source), source), target);
+  else copyFileSync(source, join(target, basename(source)));
 }
 
 /**

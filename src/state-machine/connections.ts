@@ -33,7 +33,7 @@ export function assertUtcTimeZone(pristine: Database.Database): void {
 }
 
 /** What every connection to the database gets at open. */
-export interface ConnectionSetup {
+interface ConnectionSetup {
   /** SQLite extensions, loaded before anything else runs. */
   readonly extensionPaths: readonly string[];
   /** The apply connection checkpoints the WAL past about this many bytes; undefined: SQLite's default. */
@@ -48,7 +48,10 @@ export function loadExtensions(database: Database.Database, extensionPaths: read
     try {
       database.loadExtension(extensionPath);
     } catch (error) {
-      throw new StateMachineError('BAD_ENVIRONMENT', `could not load SQLite extension ${extensionPath}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new StateMachineError(
+        'BAD_ENVIRONMENT',
+        `could not load SQLite extension ${extensionPath}: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
 }
@@ -141,4 +144,12 @@ export interface Connections {
   readonly internal: InternalStatements;
   readonly applyRunner: StatementRunner;
   readonly readRunner: StatementRunner;
+}
+
+/** Every WAL frame into the main file, so the WAL can be removed without losing anything. */
+export function checkpointFully(database: Database.Database): void {
+  const [result] = database.pragma('wal_checkpoint(TRUNCATE)') as { busy: number | bigint }[];
+  if (result === undefined || Number(result.busy) !== 0) {
+    throw new StateMachineError('BAD_ENVIRONMENT', 'could not checkpoint the WAL before restore; the old database is untouched');
+  }
 }

@@ -20,10 +20,11 @@
 import type Database from 'better-sqlite3';
 import { StateMachineError } from './errors.js';
 import { internalNamePrefix } from './sql-policy.js';
+import type { ApplyOutcome } from './types.js';
 
 export type MaintenanceKind = 'vacuum' | 'optimize';
 
-export interface MaintenanceCommand {
+interface MaintenanceCommand {
   readonly kind: MaintenanceKind;
   /** The leader's clock when it proposed the entry. */
   readonly timestampMs: number;
@@ -81,7 +82,7 @@ function recordedRowCounts(database: Database.Database): Map<string, bigint> {
 }
 
 /** Runs ANALYZE on each indexed table whose statistics are missing or stale; returns their names. */
-export function refreshStatistics(database: Database.Database): string[] {
+function refreshStatistics(database: Database.Database): string[] {
   const tables = database
     .prepare(
       `SELECT t.name FROM sqlite_schema t WHERE t.type = 'table' AND t.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
@@ -96,7 +97,11 @@ export function refreshStatistics(database: Database.Database): string[] {
   const analyzed: string[] = [];
   for (const table of tables) {
     const before = recorded.get(table);
-    const now = database.prepare(`SELECT count(*) FROM ${quoted(table)}`).pluck().safeIntegers(true).get() as bigint;
+    const now = database
+      .prepare(`SELECT count(*) FROM ${quoted(table)}`)
+      .pluck()
+      .safeIntegers(true)
+      .get() as bigint;
     const stale = before === undefined || now >= before * factor || now * factor <= before;
     if (!stale) continue;
     database.exec(`ANALYZE ${quoted(table)}`);
@@ -105,8 +110,20 @@ export function refreshStatistics(database: Database.Database): string[] {
   return analyzed;
 }
 
+/** VACUUM, outside any transaction (the caller runs the entry's transaction right after). */
+export function vacuum(database: Database.Database): void {
+  database.exec('VACUUM');
+}
+
+/** Inside entry `index`'s transaction: the statistics refresh for 'optimize', and the record of the run. */
+export function runMaintenance(database: Database.Database, command: MaintenanceCommand, index: number): ApplyOutcome {
+  if (command.kind === 'optimize') refreshStatistics(database);
+  recordMaintenance(database, command);
+  return { entryIndex: index, results: [], deduplicated: false, skipped: false };
+}
+
 /** Records that `command` ran (inside the entry's transaction). */
-export function recordMaintenance(database: Database.Database, command: MaintenanceCommand): void {
+function recordMaintenance(database: Database.Database, command: MaintenanceCommand): void {
   database.exec(`CREATE TABLE IF NOT EXISTS ${maintenanceTable} (kind TEXT PRIMARY KEY, timestamp_ms INTEGER NOT NULL) WITHOUT ROWID`);
   database.prepare(`INSERT OR REPLACE INTO ${maintenanceTable}(kind, timestamp_ms) VALUES (?, ?)`).run(command.kind, command.timestampMs);
 }

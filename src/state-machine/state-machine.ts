@@ -27,6 +27,7 @@ import { stageSnapshotInWorker, writeSnapshotInWorker } from './snapshot-worker.
 import { decodeCommand } from './command-codec.js';
 import {
   assertUtcTimeZone,
+  checkpointFully,
   openApplyConnection,
   openPristineConnection,
   openReadConnection,
@@ -35,16 +36,8 @@ import {
   type Connections,
 } from './connections.js';
 import { DeterministicFunctions, localSource } from './deterministic-functions.js';
-import {
-  decodeMaintenanceCommand,
-  isMaintenanceCommand,
-  maintenanceTimes,
-  recordMaintenance,
-  refreshStatistics,
-  type MaintenanceCommand,
-  type MaintenanceKind,
-} from './maintenance.js';
-import { beginEntryTransaction, EntryExecutor, TransactionLostError } from './entry-execution.js';
+import { decodeMaintenanceCommand, isMaintenanceCommand, maintenanceTimes, runMaintenance, vacuum, type MaintenanceKind } from './maintenance.js';
+import { beginEntryTransaction, commitUnlessDeferredViolation, EntryExecutor, rollbackQuietly, TransactionLostError } from './entry-execution.js';
 import { StateMachineError, StateMachineHaltedError } from './errors.js';
 import { assert } from '../common/assert.js';
 import { resolveSettings, type RestoreStep, type StateMachineOptions, type StateMachineSettings } from './options.js';
@@ -192,13 +185,7 @@ export class SqliteStateMachine {
     if (skipped !== undefined) return skipped;
     if (data.length === 0) return this.applyNoop(index);
     if (isMaintenanceCommand(data)) return this.#applyMaintenance(index, data);
-    let command: Command;
-    try {
-      command = decodeCommand(data);
-    } catch (error) {
-      if (!(error instanceof StateMachineError)) throw error;
-      throw this.#halt(index, 'BAD_COMMAND', error);
-    }
+    const command = this.#decoded(index, decodeCommand, data);
     return this.#inEntryTransaction(
       index,
       index,
@@ -225,7 +212,7 @@ export class SqliteStateMachine {
     if (!this.healthy) this.#recover(firstEntry.index);
     const pending = entries.filter((item) => item.index > this.#appliedIndexValue);
     const skipped = entries.slice(0, entries.length - pending.length).map((item) => this.apply(item.index, item.data));
-    // A maintenance entry (VACUUM runs outside any transaction) never shares a batch.
+    // A maintenance entry (VACUUM runs outside transactions) never shares a batch.
     if (pending.length <= 1 || pending.some((item) => isMaintenanceCommand(item.data))) {
       return [...skipped, ...pending.map((item) => this.apply(item.index, item.data))];
     }
@@ -276,35 +263,29 @@ export class SqliteStateMachine {
     }
   }
 
-  /** A maintenance entry (maintenance.ts): VACUUM just before the entry's transaction, statistics inside it. */
-  #applyMaintenance(index: number, data: Uint8Array): ApplyOutcome {
-    let command: MaintenanceCommand;
+  /** An undecodable entry halts the node (a newer build wrote it, or it is corrupt): it is never skipped. */
+  #decoded<Decoded>(index: number, decode: (data: Uint8Array) => Decoded, data: Uint8Array): Decoded {
     try {
-      command = decodeMaintenanceCommand(data);
+      return decode(data);
     } catch (error) {
       if (!(error instanceof StateMachineError)) throw error;
       throw this.#halt(index, 'BAD_COMMAND', error);
     }
-    if (command.kind === 'vacuum') this.#vacuum(index);
-    return this.#inEntryTransaction(index, index, (connections) => {
-      if (command.kind === 'optimize') refreshStatistics(connections.apply);
-      recordMaintenance(connections.apply, command);
-      return { entryIndex: index, results: [], deduplicated: false, skipped: false };
-    });
   }
 
-  /**
-   * VACUUM cannot run inside a transaction, so it runs just before the entry's. A crash
-   * between the two runs it again on replay, which leaves the same content. A failure
-   * (no room for the copy VACUUM makes) halts like any environmental one: every node must
-   * vacuum at this index, so none may skip it.
-   */
-  #vacuum(index: number): void {
-    try {
-      this.#open().apply.exec('VACUUM');
-    } catch (error) {
-      throw this.#halt(index, isEnvironmentalError(error) ? error.code : 'VACUUM_FAILED', error);
+  /** A maintenance entry (maintenance.ts): VACUUM just before the entry's transaction (it cannot run inside one), the rest inside. */
+  #applyMaintenance(index: number, data: Uint8Array): ApplyOutcome {
+    const command = this.#decoded(index, decodeMaintenanceCommand, data);
+    if (command.kind === 'vacuum') {
+      // A crash before the commit vacuums again on replay: the same content. A failure (no room for
+      // VACUUM's copy) halts like any environmental one: every node must vacuum at this index.
+      try {
+        vacuum(this.#open().apply);
+      } catch (error) {
+        throw this.#halt(index, isEnvironmentalError(error) ? error.code : 'VACUUM_FAILED', error);
+      }
     }
+    return this.#inEntryTransaction(index, index, (connections) => runMaintenance(connections.apply, command, index));
   }
 
   /** When the leader last had every node VACUUM or refresh statistics (maintenance.ts). */
@@ -348,41 +329,16 @@ export class SqliteStateMachine {
     try {
       beginEntryTransaction(connections, firstIndex);
       const outcome = work(connections);
-      if (!this.#commitUnlessDeferredViolation(connections)) {
+      if (!commitUnlessDeferredViolation(connections)) {
         if (onDeferredViolation === undefined) throw new TransactionLostError();
         return this.#inEntryTransaction(firstIndex, lastIndex, onDeferredViolation);
       }
       this.#appliedIndexValue = lastIndex;
       return outcome;
     } catch (error) {
-      this.#rollbackQuietly(connections);
+      rollbackQuietly(connections);
       if (isEnvironmentalError(error)) throw this.#halt(firstIndex, error.code, error);
       throw error;
-    }
-  }
-
-  /**
-   * COMMIT, or — when a DEFERRABLE INITIALLY DEFERRED constraint is violated at commit, a
-   * deterministic SQL outcome — roll back and return false. Anything else propagates.
-   */
-  #commitUnlessDeferredViolation(connections: Connections): boolean {
-    try {
-      connections.internal.commit.run();
-      return true;
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (!(error instanceof Error) || error.name !== 'SqliteError' || typeof code !== 'string' || !code.startsWith('SQLITE_CONSTRAINT')) throw error;
-      this.#rollbackQuietly(connections);
-      return false;
-    }
-  }
-
-  #rollbackQuietly(connections: Connections): void {
-    if (!connections.apply.inTransaction) return;
-    try {
-      connections.internal.rollback.run();
-    } catch {
-      // The connection is reopened before the next entry; nothing of this entry committed.
     }
   }
 
@@ -529,13 +485,5 @@ export class SqliteStateMachine {
     this.#closeConnections();
     this.#pristine.close();
     this.#closed = true;
-  }
-}
-
-/** Every WAL frame into the main file, so the WAL can be removed without losing anything. */
-function checkpointFully(database: Database.Database): void {
-  const [result] = database.pragma('wal_checkpoint(TRUNCATE)') as { busy: number | bigint }[];
-  if (result === undefined || Number(result.busy) !== 0) {
-    throw new StateMachineError('BAD_ENVIRONMENT', 'could not checkpoint the WAL before restore; the old database is untouched');
   }
 }

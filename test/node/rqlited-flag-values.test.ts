@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseServeFlags, UsageError, type ServeOptions } from '../../src/cli/serve-flags.js';
+import { allowOriginLengthMax, extensionPathCountMax, parseServeFlags, UsageError, type ServeOptions } from '../../src/cli/serve-flags.js';
 import { serveFlagSpecs } from '../../src/cli/serve-flag-table.js';
 import { runCli } from '../../src/cli/main.js';
 
@@ -43,14 +43,27 @@ const implemented: Readonly<Record<string, FlagCase>> = {
   'extensions-path': {
     read: (o) => o.extensionPaths,
     defaultValue: [],
-    good: [['/opt/ext/a.so,/opt/ext.zip', ['/opt/ext/a.so', '/opt/ext.zip']], ['', []]],
-    bad: [['/a.so,,/b.so', /an empty path/], [Array.from({ length: 65 }, (_, i) => `/e${i}`).join(','), /at most 64 paths/]],
+    good: [
+      ['/opt/ext/a.so,/opt/ext.zip', ['/opt/ext/a.so', '/opt/ext.zip']],
+      ['', []],
+    ],
+    bad: [
+      ['/a.so,,/b.so', /an empty path/],
+      [Array.from({ length: extensionPathCountMax + 1 }, (_, i) => `/e${i}`).join(','), new RegExp(`at most ${extensionPathCountMax} paths`)],
+    ],
   },
   'http-allow-origin': {
     read: (o) => o.httpAllowOrigin,
     defaultValue: null,
-    good: [['https://example.com', 'https://example.com'], ['*', '*'], ['', null]],
-    bad: [['https://a\r\nX-Evil: 1', /is not a valid header value/], ['x'.repeat(1025), /longer than 1024/]],
+    good: [
+      ['https://example.com', 'https://example.com'],
+      ['*', '*'],
+      ['', null],
+    ],
+    bad: [
+      ['https://a\r\nX-Evil: 1', /is not a valid header value/],
+      ['x'.repeat(allowOriginLengthMax + 1), new RegExp(`longer than ${allowOriginLengthMax} characters`)],
+    ],
   },
   join: {
     read: (o) => o.joinAddresses,
@@ -61,65 +74,146 @@ const implemented: Readonly<Record<string, FlagCase>> = {
   'join-attempts': {
     read: (o) => o.handOff.joinAttemptCountMax,
     defaultValue: undefined,
-    good: [['7', 7], ['0x10', 16]],
-    bad: [['many', notWhole], ['0', /out of range 1-10000/], ['1.5', notWhole]],
+    good: [
+      ['7', 7],
+      ['0x10', 16],
+    ],
+    bad: [
+      ['many', notWhole],
+      ['0', /out of range 1-10000/],
+      ['1.5', notWhole],
+    ],
   },
   'join-interval': {
     read: (o) => o.handOff.joinIntervalMs,
     defaultValue: undefined,
-    good: [['5s', 5000], ['1m30s', 90_000], ['1.5ms', 2]],
-    bad: [['5', badDuration], ['-1s', /below the minimum/]],
+    good: [
+      ['5s', 5000],
+      ['1m30s', 90_000],
+      ['1.5ms', 2],
+    ],
+    bad: [
+      ['5', badDuration],
+      ['-1s', /below the minimum/],
+    ],
   },
-  'join-as': { read: (o) => o.handOff.joinAsUser, defaultValue: null, good: [['alice', 'alice'], ['', null]], bad: [] },
+  'join-as': {
+    read: (o) => o.handOff.joinAsUser,
+    defaultValue: null,
+    good: [
+      ['alice', 'alice'],
+      ['', null],
+    ],
+    bad: [],
+  },
   'bootstrap-expect-timeout': {
     read: (o) => o.bootstrapExpectTimeoutMs,
     defaultValue: 120_000,
     good: [['30s', 30_000]],
-    bad: [['30', badDuration], ['0s', /below the minimum of 1ms/]],
+    bad: [
+      ['30', badDuration],
+      ['0s', /below the minimum of 1ms/],
+    ],
   },
   'auto-vacuum-int': {
     read: (o) => o.autoVacuumIntervalMs,
     defaultValue: 0,
-    good: [['1h', 3_600_000], ['0s', 0], ['720h', 2_592_000_000]],
-    bad: [['1', badDuration], ['-1s', /below the minimum of 0ms/]],
+    good: [
+      ['1h', 3_600_000],
+      ['0s', 0],
+      ['720h', 2_592_000_000],
+    ],
+    bad: [
+      ['1', badDuration],
+      ['-1s', /below the minimum of 0ms/],
+    ],
   },
   'auto-optimize-int': {
     read: (o) => o.autoOptimizeIntervalMs,
     defaultValue: 86_400_000,
-    good: [['0h', 0], ['12h', 43_200_000]],
+    good: [
+      ['0h', 0],
+      ['12h', 43_200_000],
+    ],
     bad: [['daily', badDuration]],
   },
   'db-max-ro-conns': {
     read: (o) => o.readOnlyConnectionCountMax,
     defaultValue: 256,
-    good: [['8', 8], ['0', 0], ['-1', -1]],
-    bad: [['1.5', notWhole], ['lots', notWhole], ['4294967296', /out of range/]],
+    good: [
+      ['8', 8],
+      ['0', 0],
+      ['-1', -1],
+    ],
+    bad: [
+      ['1.5', notWhole],
+      ['lots', notWhole],
+      ['4294967296', /out of range/],
+    ],
   },
   'raft-log-level': {
     read: (o) => o.raftLogLevel,
     defaultValue: undefined,
-    good: [['ERROR', 'error'], ['WARN', 'warn'], ['info', 'info'], ['Debug', 'debug'], ['TRACE', 'trace'], ['OFF', 'silent']],
+    good: [
+      ['ERROR', 'error'],
+      ['WARN', 'warn'],
+      ['info', 'info'],
+      ['Debug', 'debug'],
+      ['TRACE', 'trace'],
+      ['OFF', 'silent'],
+    ],
     bad: [['LOUD', /-raft-log-level: "LOUD" is not one of ERROR, WARN, INFO, DEBUG/]],
   },
-  'raft-non-voter': { read: (o) => o.nonVoter, defaultValue: false, good: [['true', true], ['false', false]], bad: [['maybe', /invalid boolean/]] },
+  'raft-non-voter': {
+    read: (o) => o.nonVoter,
+    defaultValue: false,
+    good: [
+      ['true', true],
+      ['false', false],
+    ],
+    bad: [['maybe', /invalid boolean/]],
+  },
   'raft-snap': {
     read: (o) => o.snapshotThresholdEntries,
     defaultValue: 8192,
-    good: [['100', 100], ['0x100', 256]],
-    bad: [['+5', notWhole], ['lots', notWhole], ['0', /out of range/]],
+    good: [
+      ['100', 100],
+      ['0x100', 256],
+    ],
+    bad: [
+      ['+5', notWhole],
+      ['lots', notWhole],
+      ['0', /out of range/],
+    ],
   },
   'raft-snap-wal-size': {
     read: (o) => o.walCheckpointBytes,
     defaultValue: undefined,
-    good: [['8388608', 8_388_608], ['4_194_304', 4_194_304]],
-    bad: [['0', /-raft-snap-wal-size=0: not supported: .*only bound on the WAL/], ['big', notWhole], ['99999999999999', /out of range/]],
+    good: [
+      ['8388608', 8_388_608],
+      ['4_194_304', 4_194_304],
+    ],
+    bad: [
+      ['0', /-raft-snap-wal-size=0: not supported: .*only bound on the WAL/],
+      ['big', notWhole],
+      ['99999999999999', /out of range/],
+    ],
   },
   'raft-snap-int': { read: (o) => o.snapshotIntervalMs, defaultValue: 10_000, good: [['30s', 30_000]], bad: [['30', badDuration]] },
   'raft-heartbeat-timeout': {
     read: (o) => [o.electionTimeoutMs, o.heartbeatMs],
     defaultValue: [500, 50],
-    good: [['1s', [1000, 100]], ['200ms', [200, 20]], ['25ms', [25, 10]]],
-    bad: [['1', badDuration], ['10ms', /below the minimum of 20ms/], ['2m', /above the maximum of 60000ms/], ['19ms', /below the minimum/]],
+    good: [
+      ['1s', [1000, 100]],
+      ['200ms', [200, 20]],
+      ['25ms', [25, 10]],
+    ],
+    bad: [
+      ['1', badDuration],
+      ['10ms', /below the minimum of 20ms/],
+      ['2m', /above the maximum of 60000ms/],
+      ['19ms', /below the minimum/],
+    ],
   },
   'raft-timeout': {
     read: (o) => [o.electionTimeoutMs, o.heartbeatMs],
@@ -130,14 +224,23 @@ const implemented: Readonly<Record<string, FlagCase>> = {
   'raft-election-timeout': {
     read: (o) => o.candidateElectionTimeoutMs,
     defaultValue: 0,
-    good: [['1s', 1000], ['500ms', 500]],
-    bad: [['1', badDuration], ['400ms', /must be equal or greater than the follower timeout \(500ms\)/]],
+    good: [
+      ['1s', 1000],
+      ['500ms', 500],
+    ],
+    bad: [
+      ['1', badDuration],
+      ['400ms', /must be equal or greater than the follower timeout \(500ms\)/],
+    ],
   },
   'raft-apply-timeout': {
     read: (o) => o.applyTimeoutMs,
     defaultValue: 10_000,
     good: [['5s', 5000]],
-    bad: [['5', badDuration], ['0s', /below the minimum of 1ms/]],
+    bad: [
+      ['5', badDuration],
+      ['0s', /below the minimum of 1ms/],
+    ],
   },
   'raft-remove-shutdown': { read: (o) => o.handOff.shutdownOnRemoval, defaultValue: false, good: [['true', true]], bad: [['sure', /invalid boolean/]] },
   'raft-cluster-remove-shutdown': {
@@ -151,7 +254,10 @@ const implemented: Readonly<Record<string, FlagCase>> = {
     read: (o) => o.handOff.reapNodeTimeoutMs,
     defaultValue: 0,
     good: [['1h', 3_600_000]],
-    bad: [['0h', /-raft-reap-node-timeout must be greater than 0/], ['1', badDuration]],
+    bad: [
+      ['0h', /-raft-reap-node-timeout must be greater than 0/],
+      ['1', badDuration],
+    ],
   },
   'raft-reap-read-only-node-timeout': {
     read: (o) => o.handOff.reapReadOnlyNodeTimeoutMs,
@@ -163,31 +269,62 @@ const implemented: Readonly<Record<string, FlagCase>> = {
     read: (o) => o.connectTimeoutMs,
     defaultValue: undefined,
     good: [['10s', 10_000]],
-    bad: [['10', badDuration], ['0s', /below the minimum of 1ms/]],
+    bad: [
+      ['10', badDuration],
+      ['0s', /below the minimum of 1ms/],
+    ],
   },
-  'write-queue-capacity': { read: (o) => o.handOff.writeQueueCountMax, defaultValue: 1024, good: [['2048', 2048]], bad: [['0', /out of range/], ['x', notWhole]] },
+  'write-queue-capacity': {
+    read: (o) => o.handOff.writeQueueCountMax,
+    defaultValue: 1024,
+    good: [['2048', 2048]],
+    bad: [
+      ['0', /out of range/],
+      ['x', notWhole],
+    ],
+  },
   'write-queue-batch-size': { read: (o) => o.handOff.writeQueueBatchCountMax, defaultValue: 128, good: [['64', 64]], bad: [['-1', /out of range/]] },
   'write-queue-timeout': { read: (o) => o.handOff.writeQueueTimeoutMs, defaultValue: 50, good: [['100ms', 100]], bad: [['100', badDuration]] },
   'write-queue-tx': { read: (o) => o.handOff.writeQueueTransaction, defaultValue: false, good: [['true', true]], bad: [['tx', /invalid boolean/]] },
-  fk: { read: (o) => o.handOff.foreignKeys, defaultValue: false, good: [['true', true], ['false', false]], bad: [['on', /invalid boolean/]] },
+  fk: {
+    read: (o) => o.handOff.foreignKeys,
+    defaultValue: false,
+    good: [
+      ['true', true],
+      ['false', false],
+    ],
+    bad: [['on', /invalid boolean/]],
+  },
   'bootstrap-expect': {
     read: (o) => o.bootstrapExpect,
     defaultValue: 0,
-    good: [['0', 0], ['1', 1]],
-    bad: [['three', notWhole], ['10', /out of range 0-9/]],
+    good: [
+      ['0', 0],
+      ['1', 1],
+    ],
+    bad: [
+      ['three', notWhole],
+      ['10', /out of range 0-9/],
+    ],
   },
   'node-id': { read: (o) => o.nodeId, defaultValue: '127.0.0.1:4002', good: [['n1', 'n1']], bad: [['has space', /-node-id:/]] },
   'http-addr': {
     read: (o) => o.httpAddress,
     defaultValue: { host: '127.0.0.1', port: 4001 },
     good: [['0.0.0.0:4011', { host: '0.0.0.0', port: 4011 }]],
-    bad: [['localhost', /-http-addr: invalid address/], ['127.0.0.1:0', /port 0 out of range/]],
+    bad: [
+      ['localhost', /-http-addr: invalid address/],
+      ['127.0.0.1:0', /port 0 out of range/],
+    ],
   },
   'http-adv-addr': {
     read: (o) => o.httpAdvertisedAddress,
     defaultValue: { host: '127.0.0.1', port: 4001 },
     good: [['db1:4001', { host: 'db1', port: 4001 }]],
-    bad: [['db1', /-http-adv-addr: invalid address/], ['127.0.0.1:4002', /advertised HTTP and Raft addresses must differ/]],
+    bad: [
+      ['db1', /-http-adv-addr: invalid address/],
+      ['127.0.0.1:4002', /advertised HTTP and Raft addresses must differ/],
+    ],
   },
   'raft-addr': {
     read: (o) => o.raftAddress,
@@ -225,7 +362,10 @@ test('every implemented rqlited flag: rqlited syntax, default, and each malforme
 test('timing flags combine as hashicorp/raft requires', () => {
   const both = parsed(['-raft-heartbeat-timeout=1s', '-raft-election-timeout=2s']);
   assert.deepEqual([both.electionTimeoutMs, both.heartbeatMs, both.candidateElectionTimeoutMs], [1000, 100, 2000]);
-  refused(['-raft-heartbeat-timeout=2s', '-raft-election-timeout=1s'], /-raft-election-timeout \(1000ms\) must be equal or greater than -raft-heartbeat-timeout \(2000ms\)/);
+  refused(
+    ['-raft-heartbeat-timeout=2s', '-raft-election-timeout=1s'],
+    /-raft-election-timeout \(1000ms\) must be equal or greater than -raft-heartbeat-timeout \(2000ms\)/,
+  );
   refused(['-raft-heartbeat-timeout=1s', '-raft-timeout=1s'], /set the same timeout: give one/);
   refused(['-raft-heartbeat-timeout=1s', '--election-timeout-ms=1000'], /set the same timeout: give one/);
   // An explicit heartbeat still wins over the tenth.
@@ -281,7 +421,10 @@ test('every refused rqlited flag says why, and accepts the value that leaves its
     refused([`-${name}=${asks}`], new RegExp(`^-${name}: not supported: `));
     assert.equal(typeof parseServeFlags([`-${name}=${off}`]), 'object', `-${name}=${off} is accepted`);
   }
-  refused(['-raft-leader-lease-timeout', '2s'], /-raft-leader-lease-timeout: not supported: quorumlite reads never rely on a leader lease \(linearizable reads use ReadIndex\)/);
+  refused(
+    ['-raft-leader-lease-timeout', '2s'],
+    /-raft-leader-lease-timeout: not supported: quorumlite reads never rely on a leader lease \(linearizable reads use ReadIndex\)/,
+  );
   refused(['--auth', '/etc/auth.json'], /--auth: not supported: quorumlite has no authentication/);
 });
 

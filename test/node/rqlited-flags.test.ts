@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import { parseServeFlags, UsageError, type ServeOptions } from '../../src/cli/serve-flags.js';
 import { serveFlagSpecs } from '../../src/cli/serve-flag-table.js';
 import { parseGoInteger } from '../../src/cli/flag-values.js';
-import { runCli } from '../../src/cli/main.js';
 
 function parsed(argv: string[]): ServeOptions {
   const options = parseServeFlags(argv);
@@ -106,12 +105,7 @@ test('the flag table holds exactly rqlited flags plus our own, and docs/FLAGS.md
 });
 
 test('syntax: -flag=value, -flag value, --flag value and --flag=value are the same flag', () => {
-  for (const argv of [
-    ['-raft-snap=100'],
-    ['-raft-snap', '100'],
-    ['--raft-snap', '100'],
-    ['--raft-snap=100'],
-  ]) {
+  for (const argv of [['-raft-snap=100'], ['-raft-snap', '100'], ['--raft-snap', '100'], ['--raft-snap=100']]) {
     assert.equal(parsed(argv).snapshotThresholdEntries, 100, argv.join(' '));
   }
 });
