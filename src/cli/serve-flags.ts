@@ -130,6 +130,7 @@ function dataDirectoryOf(flags: Flags, positionals: readonly string[]): string {
     throw new UsageError(`arguments after data directory (${positional}) are not accepted (${rest.join(' ')})`);
   }
   const flag = flags.get('data-dir');
+  if (flag?.value === '') throw new UsageError(`${flag.spelling}: the data directory is empty`);
   if (positional === undefined) return flag?.value ?? './data';
   if (flag !== undefined && flag.value !== positional) {
     throw new UsageError(`the data directory is given twice: ${flag.spelling} ${flag.value} and ${positional}`);

@@ -3,7 +3,6 @@
  * platform, the runtime and the SQLite version, on one line. Loads SQLite, so the caller
  * sets TZ=UTC first (see main.ts).
  */
-import { httpServerDefaults } from '../http/options.js';
 import { packageVersion } from './version.js';
 
 export async function versionLine(): Promise<string> {
@@ -12,7 +11,7 @@ export async function versionLine(): Promise<string> {
   try {
     const sqliteVersion = String(database.prepare('SELECT sqlite_version()').pluck().get());
     const platform = `${process.platform} ${process.arch} node${process.versions.node}`;
-    return `quorumlite ${packageVersion()} ${platform} sqlite${sqliteVersion} (rqlite API ${httpServerDefaults.rqliteVersion})`;
+    return `quorumlite ${packageVersion()} ${platform} sqlite${sqliteVersion}`;
   } finally {
     database.close();
   }

@@ -132,6 +132,8 @@ test('syntax: the data directory is the last argument, as rqlited [flags] <data 
   assert.equal(parsed(['--data-dir', '/x']).dataDirectory, '/x');
   assert.equal(parsed(['--data-dir', '/x', '/x']).dataDirectory, '/x');
   refused(['--data-dir', '/x', '/y'], /data directory is given twice: --data-dir \/x and \/y/);
+  refused(['--data-dir='], /--data-dir: the data directory is empty/);
+  refused(['-fk', ''], /the data directory is empty/);
   // Flags end at the first positional (Go): a flag after the data directory is refused, as rqlited does.
   refused(['/data', '-fk'], /arguments after data directory \(\/data\) are not accepted \(-fk\)/);
   refused(['/data', 'extra'], /arguments after data directory/);
