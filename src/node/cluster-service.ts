@@ -236,7 +236,8 @@ export class NodeClusterService implements ClusterService {
 
   async #executeOnLeader(request: ExecuteRequest | MixedRequest): Promise<DataResponse> {
     const data = this.#encode(request);
-    const outcome = await this.#log.propose(data, request.timeoutMs);
+    // rqlited's -raft-apply-timeout bounds the wait for the entry, within the request's own timeout.
+    const outcome = await this.#log.propose(data, Math.min(request.timeoutMs, this.#config.applyTimeoutMs));
     return { results: outcome.results, raftIndex: outcome.index, sequenceNumber: null, servedBy: this.#servedBy };
   }
 

@@ -29,6 +29,8 @@ export interface RuntimeDependencies {
   readonly transport: NodeTransport;
   readonly createCore: (config: RaftConfig) => RaftCore;
   readonly logger: NodeLogger;
+  /** Where the Raft core's events go (rqlited's -raft-log-level gives it a level of its own); default `logger`. */
+  readonly raftLogger?: NodeLogger;
   /** Every timer and clock reading of the node; default the real one (tests and simulators pass their own). */
   readonly scheduler?: Scheduler;
   /** Randomness for election jitter and command seeds; injectable for tests. */
@@ -46,6 +48,7 @@ export class RuntimeState {
   readonly transport: NodeTransport;
   readonly createCore: (config: RaftConfig) => RaftCore;
   readonly logger: NodeLogger;
+  readonly raftLogger: NodeLogger;
   readonly scheduler: Scheduler;
   readonly random: () => number;
   readonly onFatal: (error: Error) => void;
@@ -78,6 +81,7 @@ export class RuntimeState {
     this.transport = dependencies.transport;
     this.createCore = dependencies.createCore;
     this.logger = dependencies.logger;
+    this.raftLogger = dependencies.raftLogger ?? dependencies.logger;
     this.scheduler = dependencies.scheduler ?? systemScheduler;
     this.random = dependencies.random ?? Math.random;
     this.onFatal = dependencies.onFatal ?? (() => undefined);

@@ -2,12 +2,13 @@
  * The `/status` document, with the keys rqlite tooling reads (docs/API.md, "Cluster endpoints"):
  * store.raft.state, commit_index, applied_index, last_log_index, last_snapshot_index,
  * voter; store.leader.addr / node_id; store.fsm_index, db_applied_index;
- * store.sqlite3.path and pragmas; store.snapshot_store.snapshots; and rqlite's `os` and
- * `runtime` sections with this process's values under rqlite's key names (a Go-only
- * fact such as GOMAXPROCS or num_goroutine is left out, never made up).
+ * store.sqlite3.path and pragmas; store.snapshot_store.snapshots; extensions.names; and
+ * rqlite's `os` and `runtime` sections with this process's values under rqlite's key
+ * names (a Go-only fact such as GOMAXPROCS or num_goroutine is left out, never made up).
  */
 import { statSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
+import { join } from 'node:path';
 import type { StatusDocument, StatusValue } from '../service/service.js';
 import type { NodeConfig } from './config.js';
 import type { ReplicatedLog } from './replicated-log.js';
@@ -17,6 +18,8 @@ export interface StatusDatabase {
   readonly path: string;
   readonly appliedIndex: number;
   readonly sqliteVersion: string;
+  /** The SQLite extensions every connection loads, by file name. */
+  readonly extensionNames?: readonly string[];
   checksum(): { readonly checksum: string };
   /** rqlite's `store.sqlite3.pragmas`: the write (`rw`) and read (`ro`) connections' settings. */
   pragmas(): Record<'rw' | 'ro', Record<string, string>>;
@@ -133,5 +136,7 @@ export function buildStatus(sources: StatusSources, version: string): StatusDocu
       },
       nodes,
     },
+    // rqlite's extensions section (its shell's .extensions reads names).
+    extensions: { dir: join(config.dataDirectory, 'extensions'), names: [...(database.extensionNames ?? [])] },
   };
 }

@@ -24,6 +24,8 @@ import type { NodeLogger } from '../node/logger.js';
 import { Membership } from '../node/membership.js';
 import { NodeRuntime } from '../node/runtime.js';
 import { systemScheduler, type Scheduler } from '../node/scheduler.js';
+import { MaintenanceScheduler } from '../node/maintenance-scheduler.js';
+import { installExtensions } from './extensions.js';
 
 export interface QuorumNodeOptions extends NodeConfigInput {
   /** Where the HTTP API listens (port 0: any). */
@@ -44,6 +46,12 @@ export interface QuorumNodeOptions extends NodeConfigInput {
   readonly random?: () => number;
   /** Every timer and clock reading of the node; default the real one. */
   readonly scheduler?: Scheduler;
+  /** SQLite extensions (files, directories, zip or tar.gz files), gathered into <data>/extensions and loaded into every connection. */
+  readonly extensionPaths?: readonly string[];
+  /** Checkpoint the SQLite WAL once it holds about this many bytes; default SQLite's 1000 pages. */
+  readonly walCheckpointBytes?: number;
+  /** Where the Raft core's events go (a level of their own); default `logger`. */
+  readonly raftLogger?: NodeLogger;
 }
 
 export const defaultClusterId = 'quorumlite';
@@ -75,6 +83,7 @@ export class QuorumNode {
   readonly #stateMachine: SqliteStateMachine;
   readonly #transport: TcpTransport<Message>;
   readonly #logger: NodeLogger;
+  readonly #maintenance: MaintenanceScheduler;
   #httpAddress: { host: string; port: number } | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -99,6 +108,7 @@ export class QuorumNode {
       transport: this.#transport,
       createCore: (coreConfig) => new RawNode(coreConfig),
       logger: options.logger,
+      ...(options.raftLogger === undefined ? {} : { raftLogger: options.raftLogger }),
       scheduler,
       ...(options.onFatal === undefined ? {} : { onFatal: options.onFatal }),
       ...(options.random === undefined ? {} : { random: options.random }),
@@ -124,6 +134,7 @@ export class QuorumNode {
       },
     );
     this.http = createHttpServer(this.service, { quorumliteVersion: options.version, ...options.http });
+    this.#maintenance = new MaintenanceScheduler({ config, log: runtime, database: stateMachine, scheduler, logger: options.logger });
   }
 
   /** Opens the data directory and starts the node; resolves once it serves HTTP and has joined or formed a cluster. */
@@ -134,7 +145,13 @@ export class QuorumNode {
     logRecovery(options.logger, storage.recovery);
     let stateMachine: SqliteStateMachine;
     try {
-      stateMachine = new SqliteStateMachine({ path: join(config.dataDirectory, 'db.sqlite') });
+      const extensionPaths = installExtensions(options.extensionPaths ?? [], config.dataDirectory);
+      if (extensionPaths.length > 0) options.logger.info({ event: 'extensions', files: extensionPaths }, 'loading SQLite extensions');
+      stateMachine = new SqliteStateMachine({
+        path: join(config.dataDirectory, 'db.sqlite'),
+        extensionPaths,
+        ...(options.walCheckpointBytes === undefined ? {} : { walCheckpointBytes: options.walCheckpointBytes }),
+      });
     } catch (error) {
       await storage.close();
       throw error;
@@ -167,6 +184,7 @@ export class QuorumNode {
     this.#httpAddress = await this.http.listen(httpListen.host, httpListen.port);
     this.#logger.info({ event: 'listening', http: `${this.#httpAddress.host}:${this.#httpAddress.port}`, raft: this.#transport.address }, 'node listening');
     await this.#formOrJoin();
+    this.#maintenance.start();
   }
 
   async #formOrJoin(): Promise<void> {
@@ -205,6 +223,7 @@ export class QuorumNode {
   }
 
   async #stop(options: { transferLeadership: boolean }): Promise<void> {
+    this.#maintenance.stop();
     await this.runtime.stop(options);
     await this.http.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing HTTP failed'));
     await this.#transport.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing transport failed'));

@@ -133,6 +133,32 @@ export function beginEntryTransaction(connections: Connections, index: number): 
 }
 
 /**
+ * COMMIT, or — when a DEFERRABLE INITIALLY DEFERRED constraint is violated at commit, a
+ * deterministic SQL outcome — roll back and return false. Anything else propagates.
+ */
+export function commitUnlessDeferredViolation(connections: Connections): boolean {
+  try {
+    connections.internal.commit.run();
+    return true;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (!(error instanceof Error) || error.name !== 'SqliteError' || typeof code !== 'string' || !code.startsWith('SQLITE_CONSTRAINT')) throw error;
+    rollbackQuietly(connections);
+    return false;
+  }
+}
+
+/** Ends a failed entry's transaction; nothing of the entry committed either way. */
+export function rollbackQuietly(connections: Connections): void {
+  if (!connections.apply.inTransaction) return;
+  try {
+    connections.internal.rollback.run();
+  } catch {
+    // The connection is reopened before the next entry; nothing of this entry committed.
+  }
+}
+
+/**
  * A statement's ROLLBACK conflict resolution (from a schema created before quorumlite
  * refused it) ended the entry's transaction. Deterministically: everything before it is
  * undone and reported so, and the entry continues in a new transaction.

@@ -141,13 +141,8 @@ export class TestNode {
 
   /** `environment` adds to (or overrides) the test process's own, e.g. LD_PRELOAD for libfaketime. */
   start(extraArguments: readonly string[], environment: Readonly<Record<string, string>> = {}): void {
-    if (this.running) throw new Error(`node ${this.spec.index} already running`);
-    const log = openSync(this.logPath, 'a');
-    const child = spawn(
-      process.execPath,
+    this.startCommandLine(
       [
-        cliPath,
-        'serve',
         '--data-dir',
         this.dataDirectory,
         '--http-addr',
@@ -157,8 +152,18 @@ export class TestNode {
         ...(extraArguments.includes('--log-level') ? [] : ['--log-level', 'debug']),
         ...extraArguments,
       ],
-      { stdio: ['pipe', log, log], env: { ...process.env, TZ: 'UTC', ...environment } },
+      environment,
     );
+  }
+
+  /** `quorumlite serve` with exactly these arguments (an rqlited-style command line, say); nothing added. */
+  startCommandLine(serveArguments: readonly string[], environment: Readonly<Record<string, string>> = {}): void {
+    if (this.running) throw new Error(`node ${this.spec.index} already running`);
+    const log = openSync(this.logPath, 'a');
+    const child = spawn(process.execPath, [cliPath, 'serve', ...serveArguments], {
+      stdio: ['pipe', log, log],
+      env: { ...process.env, TZ: 'UTC', ...environment },
+    });
     closeSync(log);
     this.process = child;
     this.#exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));

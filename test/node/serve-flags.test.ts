@@ -44,7 +44,8 @@ test('defaults match rqlited: HTTP 4001, Raft 4002, ./data, id from the raft add
   assert.equal(options.snapshotThresholdEntries, 8192);
   assert.equal(options.snapshotIntervalMs, 10_000);
   assert.equal(options.logLevel, 'info');
-  assert.equal(options.snapshotTrailingEntries, 1024);
+  // rqlite's trailing-logs rule: 1.25 × -raft-snap (8192).
+  assert.equal(options.snapshotTrailingEntries, 10240);
   assert.equal(options.httpBodyBytesMax, 64 * 1024 * 1024);
 });
 
@@ -104,7 +105,8 @@ test('--help is recognised', () => {
 
 test('bad flags and values are refused with a message naming the flag', () => {
   refused(['--nope'], /unknown flag --nope/);
-  refused(['serve'], /unexpected argument/);
+  // A lone argument is rqlited's data directory now; a second one is refused.
+  refused(['data', 'serve'], /arguments after data directory \(data\) are not accepted \(serve\)/);
   refused(['--node-id'], /--node-id needs a value/);
   refused(['--node-id', '--http-addr', 'x:1'], /--node-id needs a value/);
   refused(['--node-id', 'a', '--node-id', 'b'], /given twice/);
