@@ -154,16 +154,14 @@ export function parseShellArguments(argv: readonly string[], environment: Readon
     const argument = argv[index] as string;
     if (argument === '-') return fail('unexpected argument "-"', 'unexpected single dash');
     if (!argument.startsWith('-') || argument === '--') {
+      // rqlite's shell takes no arguments; after `--` only arguments could follow.
       const stray = argument === '--' ? argv[index + 1] : argument;
-      if (stray === undefined) break;
-      return fail(`unexpected argument ${JSON.stringify(stray)}`);
+      return stray === undefined ? buildArguments(values, environment) : fail(`unexpected argument ${JSON.stringify(stray)}`);
     }
     const consumed = readFlag(argv, index, values);
     if (typeof consumed !== 'number') return consumed;
     index += consumed;
   }
-  if (values.get('help') === 'true') return { kind: 'help' };
-  if (values.get('version') === 'true') return { kind: 'version' };
   return buildArguments(values, environment);
 }
 
@@ -217,6 +215,8 @@ function booleanValue(text: string): boolean | undefined {
 }
 
 function buildArguments(values: Map<string, string>, environment: Readonly<Record<string, string | undefined>>): ParsedArguments {
+  if (values.get('help') === 'true') return { kind: 'help' };
+  if (values.get('version') === 'true') return { kind: 'version' };
   const style = values.get('style') ?? 'rqlite';
   if (style !== 'rqlite' && style !== 'sqlite3') return fail('--style must be rqlite or sqlite3');
   const hosts = buildHosts(hostFlags(values), environment);

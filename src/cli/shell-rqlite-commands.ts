@@ -12,7 +12,15 @@ import { outputModes, type OutputMode } from './shell-format.js';
 import type { ShellHttpResponse } from './shell-http.js';
 import { fileCommands } from './shell-rqlite-files.js';
 import { prettyPrintJson } from './shell-rqlite-format.js';
-import { isMissingEndpoint, parseReplyJson, RqliteCommandError, unexpectedStatus, type RqliteCommand, type RqliteSession, type RqliteSettings } from './shell-rqlite-session.js';
+import {
+  isMissingEndpoint,
+  parseReplyJson,
+  RqliteCommandError,
+  unexpectedStatus,
+  type RqliteCommand,
+  type RqliteSession,
+  type RqliteSettings,
+} from './shell-rqlite-session.js';
 import { isJsonObject, runQuery } from './shell-rqlite-sql.js';
 
 /** rqlite's `.help` lines; `.demote` (rqlite's newest shell has it) is worded here. Printed sorted, as rqlite sorts them. */

@@ -7,7 +7,7 @@
  * A backup is written only once the node answered 200, so a failed one leaves no file.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { open, readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { goFileErrorText } from './shell-go-text.js';
 import { isJsonObject, runStatement } from './shell-rqlite-sql.js';
 import { parseReplyJson, RqliteCommandError, unexpectedStatus, type OutputTarget, type RqliteCommand, type RqliteSession } from './shell-rqlite-session.js';
@@ -84,35 +84,41 @@ async function storeStatus(session: RqliteSession): Promise<JsonObject> {
   return store;
 }
 
+/** The file to load: a SQL dump gets the node's foreign-key setting appended, as rqlite's shell appends it. */
+function restoreBody(content: Buffer, store: JsonObject): { body: Buffer; isDatabase: boolean } {
+  if (isSqliteFile(content)) return { body: content, isDatabase: true };
+  // The dump's own PRAGMA may have changed the setting; this puts the node's back.
+  const sqlite = isJsonObject(store.sqlite3) ? store.sqlite3 : {};
+  const foreignKeys = sqlite.fk_constraints === 'enabled' ? 'ON' : 'OFF';
+  return { body: Buffer.concat([content, Buffer.from(`PRAGMA foreign_keys=${foreignKeys};`)]), isDatabase: false };
+}
+
+/** What rqlite prints after loading SQL text: the first result's error, or its counts. */
+function reportSqlLoad(session: RqliteSession, replyBody: Uint8Array): boolean {
+  const reply = parseReplyJson(replyBody, (text) => parseJson(text, 'auto'));
+  const results = isJsonObject(reply) && Array.isArray(reply.results) ? reply.results : [];
+  const first = results[0];
+  if (!isJsonObject(first)) throw new RqliteCommandError(`unexpected results length: ${results.length}`);
+  if (typeof first.error === 'string' && first.error !== '') {
+    session.errorCount += 1;
+    session.terminal.write(`Error: ${first.error}\n`);
+    return false;
+  }
+  session.terminal.write(`last inserted ID: ${String(first.last_insert_id ?? 0)}\nrows affected: ${String(first.rows_affected ?? 0)}\n`);
+  return true;
+}
+
 const restore: RqliteCommand = async (session, argument) => {
   const file = required(argument, 'please specify an input file to restore from');
   const store = await storeStatus(session);
-  let content = await readInputFile(file);
-  const isDatabase = isSqliteFile(content);
-  if (!isDatabase) {
-    // rqlite ends a SQL dump with the node's foreign-key setting, which the dump's own PRAGMA may have changed.
-    const sqlite = isJsonObject(store.sqlite3) ? store.sqlite3 : {};
-    const foreignKeys = sqlite.fk_constraints === 'enabled' ? 'ON' : 'OFF';
-    content = Buffer.concat([content, Buffer.from(`PRAGMA foreign_keys=${foreignKeys};`)]);
-  }
+  const { body, isDatabase } = restoreBody(await readInputFile(file), store);
   const headers = { 'content-type': isDatabase ? 'application/octet-stream' : 'text/plain' };
-  const exchange = await session.http.send('POST', 'db/load', content, headers);
+  const exchange = await session.http.send('POST', 'db/load', body, headers);
   session.noteExchange(exchange);
   const { response } = exchange;
   if (response.status === 401) throw new RqliteCommandError('unauthorized');
   if (response.status !== 200) throw unexpectedStatus(`server responded with: ${response.statusLine}`, response.status, response.body, 'POST', 'db/load');
-  if (!isDatabase) {
-    const reply = parseReplyJson(response.body, (text) => parseJson(text, 'auto'));
-    const results = isJsonObject(reply) && Array.isArray(reply.results) ? reply.results : [];
-    const first = results[0];
-    if (!isJsonObject(first)) throw new RqliteCommandError(`unexpected results length: ${results.length}`);
-    if (typeof first.error === 'string' && first.error !== '') {
-      session.errorCount += 1;
-      session.terminal.write(`Error: ${first.error}\n`);
-      return;
-    }
-    session.terminal.write(`last inserted ID: ${String(first.last_insert_id ?? 0)}\nrows affected: ${String(first.rows_affected ?? 0)}\n`);
-  }
+  if (!isDatabase && !reportSqlLoad(session, response.body)) return;
   session.terminal.write('Database restored successfully.\n');
 };
 
@@ -133,6 +139,21 @@ const boot: RqliteCommand = async (session, argument) => {
   session.terminal.write('Node booted successfully.\n');
 };
 
+/** One node's part of a sysdump: each URL, its status and (when 200) its body. */
+async function dumpNode(session: RqliteSession, handle: FileHandle, apiAddress: string): Promise<void> {
+  for (const path of ['status?pretty', 'nodes?pretty', 'readyz', 'debug/vars']) {
+    const url = `${apiAddress}/${path}`;
+    await handle.write(`\n=========================================\nURL: ${url}\n`);
+    const response = await session.http.getDirect(url).catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
+    if (typeof response === 'string') {
+      await handle.write(`Status: ${response}\n\n`);
+      continue;
+    }
+    await handle.write(`Status: ${response.statusLine}\n\n`);
+    if (response.status === 200) await handle.write(response.body);
+  }
+}
+
 const sysdump: RqliteCommand = async (session, argument) => {
   const file = required(argument, 'please specify an output file for the sysdump');
   const exchange = await session.http.send('GET', 'nodes');
@@ -143,20 +164,10 @@ const sysdump: RqliteCommand = async (session, argument) => {
   });
   try {
     // rqlite walks a Go map (any order); by node ID here, so two dumps compare.
-    for (const [, node] of Object.entries(isJsonObject(nodes) ? nodes : {}).sort(([left], [right]) => (left < right ? -1 : 1))) {
+    const entries = Object.entries(isJsonObject(nodes) ? nodes : {}).sort(([left], [right]) => (left < right ? -1 : 1));
+    for (const [, node] of entries) {
       const apiAddress = isJsonObject(node) && typeof node.api_addr === 'string' ? node.api_addr : '';
-      if (apiAddress === '') continue;
-      const urls = ['status?pretty', 'nodes?pretty', 'readyz', 'debug/vars'].map((path) => `${apiAddress}/${path}`);
-      for (const url of urls) {
-        await handle.write(`\n=========================================\nURL: ${url}\n`);
-        const response = await session.http.getDirect(url).catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
-        if (typeof response === 'string') {
-          await handle.write(`Status: ${response}\n\n`);
-          continue;
-        }
-        await handle.write(`Status: ${response.statusLine}\n\n`);
-        if (response.status === 200) await handle.write(response.body);
-      }
+      if (apiAddress !== '') await dumpNode(session, handle, apiAddress);
     }
   } finally {
     await handle.close();

@@ -96,14 +96,18 @@ export class RqliteSession {
       this.quitRequested = true;
       return;
     }
-    const command = this.table.commands.get(word);
     try {
-      if (command !== undefined) await command(this, argument === '' ? undefined : argument);
-      else if (word.startsWith('.')) throw new RqliteCommandError(`unknown command ${word.toLowerCase()}: enter ".help" for usage hints`);
-      else await this.table.runSql(this, input);
+      await this.#run(word, argument === '' ? undefined : argument, input);
     } catch (error) {
       this.reportError(error instanceof Error ? error.message : String(error));
     }
+  }
+
+  #run(word: string, argument: string | undefined, input: string): Promise<void> {
+    const command = this.table.commands.get(word);
+    if (command !== undefined) return command(this, argument);
+    if (word.startsWith('.')) return Promise.reject(new RqliteCommandError(`unknown command ${word.toLowerCase()}: enter ".help" for usage hints`));
+    return this.table.runSql(this, input);
   }
 
   reportError(message: string): void {

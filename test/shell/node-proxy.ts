@@ -59,7 +59,16 @@ export async function startNodeProxy(options: ProxyOptions): Promise<NodeProxy> 
     });
   };
   const server: Server = options.tls
-    ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert, requestCert: options.tls.clientCa !== undefined, rejectUnauthorized: false, ...(options.tls.clientCa ? { ca: options.tls.clientCa } : {}) }, handle)
+    ? createHttpsServer(
+        {
+          key: options.tls.key,
+          cert: options.tls.cert,
+          requestCert: options.tls.clientCa !== undefined,
+          rejectUnauthorized: false,
+          ...(options.tls.clientCa ? { ca: options.tls.clientCa } : {}),
+        },
+        handle,
+      )
     : createHttpServer(handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -86,7 +95,13 @@ async function readBody(request: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function answer(request: IncomingMessage, response: ServerResponse, options: ProxyOptions, requests: RecordedRequest[], rules: ProxyRule[]): Promise<void> {
+async function answer(
+  request: IncomingMessage,
+  response: ServerResponse,
+  options: ProxyOptions,
+  requests: RecordedRequest[],
+  rules: ProxyRule[],
+): Promise<void> {
   const socket = request.socket as Partial<TLSSocket>;
   const recorded: RecordedRequest = {
     method: request.method ?? 'GET',

@@ -81,10 +81,10 @@ describe("rqlite's connection flags", () => {
       [['-ix'], 'undefined flag -x'],
       [['-iu'], 'each fold flag should be boolean, but -u not'],
       [['-'], 'unexpected single dash'],
-      [['-p', 'abc'], '`abc` couldn\'t convert to an uint value'],
+      [['-p', 'abc'], "`abc` couldn't convert to an uint value"],
       [['-p', '70000'], 'value overflow'],
       [['-t', 'soon'], 'time: invalid duration "soon"'],
-      [['--insecure=maybe'], '`maybe` couldn\'t convert to a bool value'],
+      [['--insecure=maybe'], "`maybe` couldn't convert to a bool value"],
       [['-u', 'nocolon'], 'invalid Basic Auth credential format'],
       [['-s', 'ftp'], 'unsupported protocol scheme "ftp"'],
       [['-H'], '-H needs a value'],
@@ -96,7 +96,7 @@ describe("rqlite's connection flags", () => {
     for (const [argv, message] of cases) assert.equal(rqliteError(argv), message, argv.join(' '));
   });
 
-  it('keeps quorumlite\'s own flags: --command, --consistency, --mode, --history, --style', () => {
+  it("keeps quorumlite's own flags: --command, --consistency, --mode, --history, --style", () => {
     const parsed = run(['--command', 'SELECT 1', '--consistency', 'strong', '--mode', 'json', '--history', '/tmp/h', '--style', 'sqlite3', '--headers', 'off']);
     assert.equal(parsed.command, 'SELECT 1');
     assert.equal(parsed.consistency, 'strong');

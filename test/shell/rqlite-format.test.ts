@@ -43,7 +43,14 @@ describe('column mode (a box, as in rqlite README examples)', () => {
 describe('csv mode (Go encoding/csv)', () => {
   it('writes the header, LF line ends, NULL as NULL, quotes only where Go does', () => {
     assert.equal(formatRqliteTable(foo, 'csv'), 'id,name\n1,fiona\n2,NULL\n');
-    const awkward: ResultTable = { columns: ['a', 'b c'], values: [['x,y', 'say "hi"'], [' lead', 'line\nbreak'], ['', "it's"]] };
+    const awkward: ResultTable = {
+      columns: ['a', 'b c'],
+      values: [
+        ['x,y', 'say "hi"'],
+        [' lead', 'line\nbreak'],
+        ['', "it's"],
+      ],
+    };
     assert.equal(formatRqliteTable(awkward, 'csv'), 'a,b c\n"x,y","say ""hi"""\n" lead","line\nbreak"\n,it\'s\n');
     assert.equal(formatRqliteTable({ columns: ['a'], values: [] }, 'csv'), 'a\n');
     assert.equal(goCsvField('\\.'), '"\\."');
@@ -54,7 +61,10 @@ describe('csv mode (Go encoding/csv)', () => {
 describe('json mode (Go json.MarshalIndent of one map per row)', () => {
   it('sorts keys, indents by two, escapes as Go does', () => {
     const table: ResultTable = { columns: ['name', 'id', 'b'], values: [['<a&b>', 1, [1, 255]]] };
-    assert.equal(formatRqliteTable(table, 'json'), '[\n  {\n    "b": [\n      1,\n      255\n    ],\n    "id": 1,\n    "name": "\\u003ca\\u0026b\\u003e"\n  }\n]\n');
+    assert.equal(
+      formatRqliteTable(table, 'json'),
+      '[\n  {\n    "b": [\n      1,\n      255\n    ],\n    "id": 1,\n    "name": "\\u003ca\\u0026b\\u003e"\n  }\n]\n',
+    );
     assert.equal(formatRqliteTable({ columns: ['a'], values: [] }, 'json'), '[]\n');
     assert.equal(goJsonIndent({ a: 'tab\there\u0001\u2028', e: {}, f: [] }), '{\n  "a": "tab\\there\\u0001\\u2028",\n  "e": {},\n  "f": []\n}');
     assert.equal(goJsonIndent(9223372036854775807n), '9223372036854775807');
