@@ -41,7 +41,7 @@ export class ShellHttpError extends Error {
   }
 }
 
-export interface ShellHttpOptions {
+interface ShellHttpOptions {
   readonly hosts: readonly string[];
   readonly user: { readonly username: string; readonly password: string } | undefined;
   readonly tls: TlsSettings;
@@ -51,9 +51,9 @@ export interface ShellHttpOptions {
 }
 
 /** Redirects followed within one attempt on one node: rqlite's shell allows 21. */
-export const redirectsMax = 21;
+const redirectsMax = 21;
 /** Reply bodies held in memory are refused beyond this; backups stream to their file. */
-export const responseBytesMax = 64 * 1024 * 1024;
+const responseBytesMax = 64 * 1024 * 1024;
 
 type Method = 'GET' | 'POST' | 'DELETE';
 

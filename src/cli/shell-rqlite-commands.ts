@@ -123,7 +123,7 @@ const show: RqliteCommand = async (session) => {
   );
 };
 
-export function readJsonBody(response: ShellHttpResponse): JsonValue {
+function readJsonBody(response: ShellHttpResponse): JsonValue {
   return parseReplyJson(response.body, (text) => parseJson(text, 'auto'));
 }
 

@@ -14,7 +14,7 @@ import { parseReplyJson, RqliteCommandError, unexpectedStatus, type OutputTarget
 import { parseJson, type JsonObject } from '../client/json-parse.js';
 
 /** Files `.restore`, `.boot` and `.read` read are refused beyond this size. */
-export const inputFileBytesMax = 1024 * 1024 * 1024;
+const inputFileBytesMax = 1024 * 1024 * 1024;
 /** The 16-byte header of a SQLite database file begins so (rqlite checks these 13 bytes). */
 const sqliteHeader = 'SQLite format';
 

@@ -106,7 +106,7 @@ function rowObject(columns: readonly string[], row: readonly JsonValue[]): JsonO
 }
 
 /** Map keys in Go's order: by UTF-8 bytes. */
-export function sortedKeys(object: JsonObject): string[] {
+function sortedKeys(object: JsonObject): string[] {
   return Object.keys(object).sort((left, right) => Buffer.compare(Buffer.from(left), Buffer.from(right)));
 }
 

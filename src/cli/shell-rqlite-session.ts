@@ -42,7 +42,7 @@ export class RqliteCommandError extends Error {
 
 export type RqliteCommand = (session: RqliteSession, argument: string | undefined) => Promise<void>;
 
-export interface RqliteCommandTable {
+interface RqliteCommandTable {
   readonly commands: ReadonlyMap<string, RqliteCommand>;
   /** Runs one SQL statement (the default for a line that is no command). */
   readonly runSql: (session: RqliteSession, sql: string) => Promise<void>;
