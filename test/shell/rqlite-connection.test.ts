@@ -11,6 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cliPath, freePort, type TestCluster } from '../cluster/harness.js';
+import { ShellHttpClient } from '../../src/cli/shell-http.js';
+import { rqliteCommands } from '../../src/cli/shell-rqlite-commands.js';
+import { RqliteSession } from '../../src/cli/shell-rqlite-session.js';
+import { runStatement } from '../../src/cli/shell-rqlite-sql.js';
 import { on, startNodeProxy, type NodeProxy } from './node-proxy.js';
 import { banner, hostFlags, makeCertificates, runShellWith, startOneNode, type Certificates } from './rqlite-harness.js';
 
@@ -149,6 +153,21 @@ describe('nodes: -t, -a, -P, RQLITE_HOST, redirects', () => {
       outcome.stderr,
       new RegExp(`host '127\\.0\\.0\\.1:${deadPort}' is unavailable \\(.*ECONNREFUSED.*\\), retrying with the next available host\\n$`),
     );
+    // The prompt then names the node that answered, as rqlite's does.
+    const http = await ShellHttpClient.open({
+      hosts: [`http://127.0.0.1:${deadPort}`, url],
+      user: undefined,
+      tls: { caCertPath: undefined, clientCertPath: undefined, clientKeyPath: undefined, insecure: false },
+      timeoutMs: 10_000,
+      log: () => undefined,
+    });
+    const ignore = { name: 'stdout', write: () => undefined, close: () => undefined };
+    const settings = { blobArray: false, changes: false, consistency: 'weak' as const, forceWrites: false, mode: 'column' as const, timer: false };
+    const session = new RqliteSession(http, { write: () => undefined, colors: false }, ignore, { commands: rqliteCommands, runSql: runStatement }, settings);
+    assert.equal(session.prompt, `127.0.0.1:${deadPort}> `);
+    await session.processLine('SELECT 1');
+    assert.equal(session.prompt, `127.0.0.1:${nodePort}> `);
+    await http.close();
     const alone = await runShellWith(['-H', '127.0.0.1', '-p', String(deadPort)], 'SELECT 1\n');
     assert.equal(alone.stdout, `ERR! Unable to connect to rqlited at http://127.0.0.1:${deadPort} - is it running?\n`);
     assert.equal(alone.code, 1);
