@@ -60,7 +60,7 @@ test('a statement past the deadline is stopped: it and the statements after it a
     // The killed process is replaced: the next read runs and sees the latest write.
     machine.apply(3, entry([statement("INSERT INTO t(id, v) VALUES (2, 'two')")]));
     const after = await machine.queryWithDeadline([statement('SELECT count(*) AS n FROM t')], { timeoutMs: 30_000, signal: noAbort });
-    assert.deepEqual(after, [{ kind: 'rows', columns: ['n'], types: [''], rows: [[2]] }]);
+    assert.deepEqual(after, [{ kind: 'rows', columns: ['n'], types: ['integer'], rows: [[2]] }]);
   } finally {
     machine.close();
     directory.cleanup();
@@ -92,7 +92,7 @@ test('after a restore, reads with a deadline see the restored database', async (
   try {
     machine.apply(1, entry(['CREATE TABLE other (x)']));
     assert.deepEqual(await machine.queryWithDeadline([statement('SELECT count(*) AS n FROM other')], { timeoutMs: 30_000, signal: noAbort }), [
-      { kind: 'rows', columns: ['n'], types: [''], rows: [[0]] },
+      { kind: 'rows', columns: ['n'], types: ['integer'], rows: [[0]] },
     ]);
     const snapshotPath = join(source.path, 'snapshot.sqlite');
     await from.snapshot(snapshotPath);
@@ -121,7 +121,7 @@ test('reads beyond the processes wait for one, beyond the waiting bound are refu
     idleMs: 60_000,
   });
   const one = [statement('SELECT 1 AS one')];
-  const oneRow = [{ kind: 'rows', columns: ['one'], types: [''], rows: [[1]] }];
+  const oneRow = [{ kind: 'rows', columns: ['one'], types: ['integer'], rows: [[1]] }];
   try {
     const busy = reads.run([slowCount], { timeoutMs: 3_000, signal: noAbort });
     const leaving = new AbortController();
@@ -151,7 +151,7 @@ test('qualify travels in the log entry and names the columns of reads applied th
   const machine = machineWithRows(directory.path);
   try {
     const outcome = machine.apply(3, encodeCommand({ ...command(['SELECT t.v, 1 AS one FROM t']), qualifyColumns: true }));
-    assert.deepEqual(outcome.results, [{ kind: 'rows', columns: ['t.v', 'one'], types: ['text', ''], rows: [['one', 1]] }]);
+    assert.deepEqual(outcome.results, [{ kind: 'rows', columns: ['t.v', 'one'], types: ['text', 'integer'], rows: [['one', 1]] }]);
   } finally {
     machine.close();
     directory.cleanup();
