@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { http, sleep, TestCluster, type TestNode, waitFor } from '../cluster/harness.js';
+import { processAlive } from '../cluster/packet-filter.js';
 
 /** Where Debian's libfaketime lives; the multi-threaded build, since Node runs threads. */
 export const fakeTimeLibraryPath = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1';
@@ -239,15 +240,6 @@ function mountedTmpfsPaths(): string[] {
 function unmount(path: string): void {
   if (!mountedTmpfsPaths().includes(path)) return;
   spawnSync('umount', ['--lazy', path], { timeout: 10_000 });
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Unmounts node disks left by runs whose process is gone (a crash or kill of the suite). */
