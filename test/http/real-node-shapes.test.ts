@@ -5,39 +5,21 @@
  * SQL as rqlite answers its disallowed pragmas, `"rows": null` on associative writes,
  * queued writes, /status keys and sections, and /debug/vars.
  */
+import { startTestNode } from '../node/start-node.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { QuorumNode } from '../../src/server/quorum-node.js';
-import { silentLogger } from '../../src/node/logger.js';
-import { freePort, waitFor } from '../cluster/harness.js';
+import { rmSync } from 'node:fs';
+import type { QuorumNode } from '../../src/server/quorum-node.js';
+import { waitFor } from '../cluster/harness.js';
 import type { Json } from './harness.js';
 
 let node: QuorumNode;
 let base: string;
 let directory: string;
-let httpPort: number;
 
 before(async () => {
-  directory = mkdtempSync(join(tmpdir(), 'quorumlite-shapes-'));
-  const host = '127.0.0.1';
-  const raft = `${host}:${await freePort(host)}`;
-  httpPort = await freePort(host);
-  node = await QuorumNode.start({
-    nodeId: raft,
-    raftAdvertisedAddress: raft,
-    apiAdvertisedAddress: `${host}:${httpPort}`,
-    dataDirectory: directory,
-    httpListen: { host, port: httpPort },
-    raftListen: raft,
-    logger: silentLogger,
-    version: 'test',
-    heartbeatMs: 50,
-    electionTimeoutMs: 500,
-  });
-  base = `http://${host}:${httpPort}`;
+  const started = await startTestNode('shapes');
+  ({ node, dataDirectory: directory, baseUrl: base } = started);
   await waitFor('leadership', () => (node.runtime.isLeader ? true : undefined));
 });
 
@@ -182,7 +164,7 @@ describe('/status', () => {
     assert.equal(status.runtime.version, process.version);
     assert.ok(status.runtime.num_cpu >= 1);
     assert.equal(status.runtime.GOOS, process.platform === 'win32' ? 'windows' : process.platform);
-    assert.equal(status.http.bind_addr, `127.0.0.1:${httpPort}`);
+    assert.equal(`http://${status.http.bind_addr}`, base);
     assert.equal(status.http.auth, 'disabled');
   });
 });

@@ -12,15 +12,13 @@
  *   the leader) get a forwarded write through once the link is back; bad or too many
  *   retries are a 400.
  */
+import { startTestNode } from './start-node.js';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { forwardRetryCountMax } from '../../src/http/query-parameters.js';
-import { silentLogger } from '../../src/node/logger.js';
-import { QuorumNode, type QuorumNodeOptions } from '../../src/server/quorum-node.js';
+import type { QuorumNode, QuorumNodeOptions } from '../../src/server/quorum-node.js';
 import { freePort, waitFor } from '../cluster/harness.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON shapes and assert on them field by field
@@ -38,23 +36,8 @@ after(async () => {
 });
 
 async function startNode(nodeId: string, overrides: Partial<QuorumNodeOptions> = {}): Promise<QuorumNode> {
-  const raft = `${host}:${await freePort(host)}`;
-  const httpPort = await freePort(host);
-  const directory = mkdtempSync(join(tmpdir(), 'quorumlite-parameters-'));
-  directories.push(directory);
-  const node = await QuorumNode.start({
-    nodeId,
-    raftAdvertisedAddress: raft,
-    apiAdvertisedAddress: `${host}:${httpPort}`,
-    dataDirectory: directory,
-    httpListen: { host, port: httpPort },
-    raftListen: raft,
-    logger: silentLogger,
-    version: 'test',
-    heartbeatMs: 50,
-    electionTimeoutMs: 1_000,
-    ...overrides,
-  });
+  const { node, dataDirectory } = await startTestNode('parameters', { nodeId, electionTimeoutMs: 1_000, ...overrides });
+  directories.push(dataDirectory);
   nodes.push(node);
   return node;
 }
