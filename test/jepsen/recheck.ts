@@ -9,7 +9,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NemesisEvent, OperationRecord } from './history.js';
 import { type RunSummary, summaryText, writeReport } from './report.js';
-import { makeWorkload, overallValidity, type WorkloadName, workloadNames } from './run.js';
+import { makeWorkload, summaryValidity, type WorkloadName, workloadNames } from './run.js';
 
 /**
  * Bound on a history file read back, checked before reading (a 10-minute run writes about
@@ -61,10 +61,7 @@ export function recheckRun(directory: string, historyBytesMax = historyBytesMaxD
     verdicts: [...required, ...reported.map((verdict) => ({ ...verdict, informational: true }))],
     notes: [...recorded.notes.filter((note) => !note.startsWith('re-checked')), `re-checked from ${historyPath} at ${new Date().toISOString()}`],
   };
-  const valid = overallValidity(
-    required.map((verdict) => verdict.valid),
-    summary.finalChecks.every((check) => check.passed),
-  );
+  const valid = summaryValidity(summary);
   const paths = writeReport(directory, summary);
   return { valid, text: summaryText(summary), htmlPath: paths.htmlPath };
 }

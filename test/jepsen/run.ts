@@ -17,6 +17,7 @@ import type { Nemesis } from './nemesis/nemesis.js';
 import { partitionNemesis } from './nemesis/partition.js';
 import { killNemesis, pauseNemesis } from './nemesis/process-faults.js';
 import { NemesisSchedule, type ScheduleOptions, scheduleDefaults } from './nemesis/schedule.js';
+import { overallVerdict } from './report-model.js';
 import { type RunSummary, summaryText, writeReport } from './report.js';
 import type { FinalCheck, Workload } from './workload.js';
 import { BankWorkload } from './workloads/bank.js';
@@ -120,10 +121,6 @@ export async function runJepsen(options: RunOptions, log: (line: string) => void
     const durationMs = now();
     const { required, reported } = workload.check(operations);
     const finalChecks = [...clusterChecks, ...workload.finalChecks(operations)];
-    const valid = overallValidity(
-      required.map((verdict) => verdict.valid),
-      finalChecks.every((check) => check.passed),
-    );
     const summary: RunSummary = {
       title: `${workload.name}, ${options.nodeCount} nodes, ${options.nemeses.join('+') || 'no faults'}, ${Math.round(options.timeLimitMs / 1000)} s`,
       startedAt,
@@ -143,6 +140,7 @@ export async function runJepsen(options: RunOptions, log: (line: string) => void
         ...membershipNotes,
       ],
     };
+    const valid = summaryValidity(summary);
     const paths = writeReport(options.outDirectory, summary);
     keep = valid !== true;
     if (keep) log(`the run is not valid: node data directories kept in ${cluster.cluster.rootDirectory}`);
@@ -184,7 +182,8 @@ async function endRun(
   return { membershipNotes, clusterChecks };
 }
 
-export function overallValidity(verdicts: readonly (true | false | 'unknown')[], finalChecksPassed: boolean): true | false | 'unknown' {
-  if (!finalChecksPassed || verdicts.includes(false)) return false;
-  return verdicts.includes('unknown') ? 'unknown' : true;
+/** The run's verdict, decided once (report-model's overallVerdict, which the page and the text show too). */
+export function summaryValidity(summary: RunSummary): true | false | 'unknown' {
+  const verdict = overallVerdict(summary);
+  return verdict === 'VALID' ? true : verdict === 'INVALID' ? false : 'unknown';
 }
