@@ -4,28 +4,12 @@
  * every rqlited flag quorumlite refuses: refused with the reason, unless given the value
  * that leaves its feature off.
  */
+import { parsed, refused } from './serve-flag-checks.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allowOriginLengthMax, extensionPathCountMax, parseServeFlags, UsageError, type ServeOptions } from '../../src/cli/serve-flags.js';
+import { allowOriginLengthMax, extensionPathCountMax, parseServeFlags, type ServeOptions } from '../../src/cli/serve-flags.js';
 import { serveFlagSpecs } from '../../src/cli/serve-flag-table.js';
 import { runCli } from '../../src/cli/main.js';
-
-function parsed(argv: string[]): ServeOptions {
-  const options = parseServeFlags(argv);
-  assert.ok(typeof options === 'object', `expected options for ${argv.join(' ')}`);
-  return options;
-}
-
-function refused(argv: string[], pattern: RegExp): void {
-  assert.throws(
-    () => parseServeFlags(argv),
-    (error: unknown) => {
-      assert.ok(error instanceof UsageError, `expected a UsageError for ${argv.join(' ')}, got ${String(error)}`);
-      assert.match(error.message, pattern);
-      return true;
-    },
-  );
-}
 
 interface FlagCase {
   readonly read: (options: ServeOptions) => unknown;

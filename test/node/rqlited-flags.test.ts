@@ -3,29 +3,13 @@
  * last, and every rqlited flag either implemented (name, meaning, default, Go syntax) or
  * refused with the reason.
  */
+import { parsed, refused } from './serve-flag-checks.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseServeFlags, UsageError, type ServeOptions } from '../../src/cli/serve-flags.js';
+import { parseServeFlags } from '../../src/cli/serve-flags.js';
 import { serveFlagSpecs } from '../../src/cli/serve-flag-table.js';
 import { parseGoInteger } from '../../src/cli/flag-values.js';
-
-function parsed(argv: string[]): ServeOptions {
-  const options = parseServeFlags(argv);
-  assert.ok(typeof options === 'object', `expected options for ${argv.join(' ')}, got ${String(options)}`);
-  return options;
-}
-
-function refused(argv: string[], pattern: RegExp): void {
-  assert.throws(
-    () => parseServeFlags(argv),
-    (error: unknown) => {
-      assert.ok(error instanceof UsageError, `expected a UsageError for ${argv.join(' ')}, got ${String(error)}`);
-      assert.match(error.message, pattern);
-      return true;
-    },
-  );
-}
 
 /** rqlited v10's flags (cmd/rqlited/flags.toml), and -raft-timeout, -raft-heartbeat-timeout's name before v10. */
 const rqlitedFlagNames = [

@@ -1,32 +1,8 @@
 import { test } from 'node:test';
+import { parsed, refused } from './serve-flag-checks.js';
 import assert from 'node:assert/strict';
-import {
-  parseServeFlags,
-  parseHostPort,
-  UsageError,
-  joinAddressCountMax,
-  bootstrapExpectMax,
-  nodeIdLengthMax,
-  type ServeOptions,
-} from '../../src/cli/serve-flags.js';
+import { parseServeFlags, parseHostPort, joinAddressCountMax, bootstrapExpectMax, nodeIdLengthMax } from '../../src/cli/serve-flags.js';
 import { parseDurationMs, durationTextLengthMax, timerDelayMsMax } from '../../src/common/duration.js';
-
-function parsed(argv: string[]): ServeOptions {
-  const options = parseServeFlags(argv);
-  assert.notEqual(options, 'help');
-  return options as ServeOptions;
-}
-
-function refused(argv: string[], pattern: RegExp): void {
-  assert.throws(
-    () => parseServeFlags(argv),
-    (error: unknown) => {
-      assert.ok(error instanceof UsageError, `expected UsageError, got ${String(error)}`);
-      assert.match(error.message, pattern);
-      return true;
-    },
-  );
-}
 
 test('defaults match rqlited: HTTP 4001, Raft 4002, ./data, id from the raft address', () => {
   const options = parsed([]);

@@ -2,18 +2,12 @@
  * rqlited's flags reach the node: serve's options map onto QuorumNodeOptions and resolve
  * into a valid NodeConfig, with the Raft timing in ticks the core runs on.
  */
+import { parsed } from './serve-flag-checks.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseServeFlags, type ServeOptions } from '../../src/cli/serve-flags.js';
 import { rqlitedNodeOptions } from '../../src/cli/serve-node-options.js';
 import { resolveNodeConfig, nodeConfigDefaults } from '../../src/node/config.js';
 import { planCandidateElectionTicks, planTicks } from '../../src/node/timing.js';
-
-function parsed(argv: string[]): ServeOptions {
-  const options = parseServeFlags(argv);
-  assert.ok(typeof options === 'object');
-  return options;
-}
 
 const identity = { nodeId: 'n1', raftAdvertisedAddress: '127.0.0.1:4002', apiAdvertisedAddress: '127.0.0.1:4001', dataDirectory: '/tmp/n1' };
 
