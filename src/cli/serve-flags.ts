@@ -21,8 +21,17 @@ export interface ServeOptions {
   readonly raftAddress: HostPort;
   readonly raftAdvertisedAddress: HostPort;
   readonly dataDirectory: string;
-  /** Raft addresses of existing members (or, with bootstrapExpect, of the peers to find). */
+  /**
+   * Existing members to join through (or, with bootstrapExpect, the peers to find): each
+   * a Raft address `host:port`, or an HTTP API address `http(s)://host:port`.
+   */
   readonly joinAddresses: readonly string[];
+  /** Rounds of join attempts over every --join address (rqlited -join-attempts). */
+  readonly joinAttemptCountMax: number;
+  /** Pause between rounds of join attempts (rqlited -join-interval). */
+  readonly joinIntervalMs: number;
+  /** The user to join as ('' = anonymously; rqlited -join-as). */
+  readonly joinAs: string;
   /** 0: off. Otherwise the cluster size to form once that many nodes have seen each other. */
   readonly bootstrapExpect: number;
   readonly nonVoter: boolean;
@@ -49,6 +58,8 @@ export class UsageError extends Error {
 }
 
 export const joinAddressCountMax = 16;
+export const joinAttemptCountFlagMax = 10_000;
+export const joinAsLengthMax = 128;
 export const bootstrapExpectMax = 9;
 export const nodeIdLengthMax = 128;
 const heartbeatMsMin = 10;
@@ -62,7 +73,11 @@ export const serveUsage = `Usage: quorumlite serve [flags]
   --raft-addr HOST:PORT     Raft listen address (default 127.0.0.1:4002)
   --raft-adv-addr HOST:PORT Raft address advertised to other nodes (default: --raft-addr)
   --data-dir DIR            data directory (default ./data)
-  --join ADDR[,ADDR...]     Raft addresses of cluster members to join
+  --join ADDR[,ADDR...]     cluster members to join: Raft addresses HOST:PORT, or HTTP
+                            addresses http://HOST:PORT (their /status names the Raft address)
+  --join-attempts N         rounds of join attempts over every --join address (default ${nodeConfigDefaults.joinAttemptCountMax})
+  --join-interval DURATION  pause between rounds of join attempts (default ${nodeConfigDefaults.joinIntervalMs / 1000}s)
+  --join-as USER            user to join as (HTTP Basic towards an http:// --join address)
   --bootstrap-expect N      form a cluster of N nodes found through --join
   --raft-non-voter          join as a non-voting member (read replica)
   --heartbeat-ms MS         leader heartbeat interval (default ${nodeConfigDefaults.heartbeatMs})
@@ -87,6 +102,9 @@ const flagSpecs: Readonly<Record<string, FlagSpec>> = {
   'raft-adv-addr': { takesValue: true },
   'data-dir': { takesValue: true },
   join: { takesValue: true },
+  'join-attempts': { takesValue: true },
+  'join-interval': { takesValue: true },
+  'join-as': { takesValue: true },
   'bootstrap-expect': { takesValue: true },
   'raft-non-voter': { takesValue: false },
   'heartbeat-ms': { takesValue: true },
@@ -171,17 +189,37 @@ function parseDurationFlag(text: string, flag: string): number {
   }
 }
 
+/**
+ * One --join address: `host:port` is a Raft address (rqlited 8); `http://host:port` or
+ * `https://host:port` (one trailing '/' allowed) is an HTTP API address (rqlited 7), kept
+ * with its scheme. Anything else is a usage error.
+ */
+function parseJoinAddress(text: string): string {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text);
+  if (scheme === null) return formatHostPort(parseHostPort(text, 'join'));
+  const name = (scheme[1] ?? '').toLowerCase();
+  if (name !== 'http' && name !== 'https') {
+    throw new UsageError(`--join: invalid address ${JSON.stringify(text)}, expected HOST:PORT or http(s)://HOST:PORT`);
+  }
+  const rest = text.slice(scheme[0].length);
+  return `${name}://${formatHostPort(parseHostPort(rest.endsWith('/') ? rest.slice(0, -1) : rest, 'join'))}`;
+}
+
 function parseJoinList(text: string | undefined): string[] {
   if (text === undefined) return [];
   const addresses = text.split(',').map((part) => part.trim());
   if (addresses.length > joinAddressCountMax) {
     throw new UsageError(`--join: at most ${joinAddressCountMax} addresses`);
   }
-  // Accept rqlite's habit of "http://host:port" by stripping a scheme.
-  return addresses.map((address) => {
-    const bare = address.replace(/^[a-z]+:\/\//, '');
-    return formatHostPort(parseHostPort(bare, 'join'));
-  });
+  return addresses.map(parseJoinAddress);
+}
+
+function parseJoinAs(text: string | undefined): string {
+  if (text === undefined) return '';
+  if (text.length > joinAsLengthMax) throw new UsageError(`--join-as: longer than ${joinAsLengthMax} characters`);
+  // HTTP Basic separates the user from the password with ':'.
+  if (text.includes(':') || /[\u0000-\u001f\u007f]/.test(text)) throw new UsageError(`--join-as: ${JSON.stringify(text)} may not contain ':' or control characters`);
+  return text;
 }
 
 /** The node id rqlite derives when none is given: the advertised raft address. */
@@ -223,13 +261,22 @@ function parseTimingFlags(flags: ReadonlyMap<string, string>): Pick<ServeOptions
   return { heartbeatMs, electionTimeoutMs };
 }
 
-function parseFormationFlags(flags: ReadonlyMap<string, string>): Pick<ServeOptions, 'joinAddresses' | 'bootstrapExpect'> {
+type FormationOptions = Pick<ServeOptions, 'joinAddresses' | 'joinAttemptCountMax' | 'joinIntervalMs' | 'joinAs' | 'bootstrapExpect'>;
+
+function parseFormationFlags(flags: ReadonlyMap<string, string>): FormationOptions {
   const joinAddresses = parseJoinList(flags.get('join'));
   const bootstrapExpect = parseInteger(flags.get('bootstrap-expect') ?? '0', 'bootstrap-expect', 0, bootstrapExpectMax);
   if (bootstrapExpect > 1 && joinAddresses.length === 0) {
     throw new UsageError('--bootstrap-expect needs --join with the addresses of the other nodes');
   }
-  return { joinAddresses, bootstrapExpect };
+  const attempts = flags.get('join-attempts') ?? String(nodeConfigDefaults.joinAttemptCountMax);
+  return {
+    joinAddresses,
+    joinAttemptCountMax: parseInteger(attempts, 'join-attempts', 1, joinAttemptCountFlagMax),
+    joinIntervalMs: parseDurationFlag(flags.get('join-interval') ?? `${nodeConfigDefaults.joinIntervalMs}ms`, 'join-interval'),
+    joinAs: parseJoinAs(flags.get('join-as')),
+    bootstrapExpect,
+  };
 }
 
 /** Parses `serve` flags. Returns 'help' when --help was given. */

@@ -25,9 +25,14 @@ export interface NodeConfig {
   readonly pendingReadCountMax: number;
   /** Callers waiting for an index to be applied. */
   readonly appliedWaiterCountMax: number;
-  /** Join attempts across all --join addresses before giving up. */
+  /** Rounds of join attempts (each tries every --join address once) before giving up, as rqlited's -join-attempts. */
   readonly joinAttemptCountMax: number;
-  readonly joinRetryIntervalMs: number;
+  /** Pause between two rounds of join attempts, as rqlited's -join-interval. */
+  readonly joinIntervalMs: number;
+  /** The user a join through an HTTP address authenticates as ('' = anonymously), as rqlited's -join-as. */
+  readonly joinAs: string;
+  /** --bootstrap-expect: pause between two rounds of notifying the peers. */
+  readonly discoveryIntervalMs: number;
   /** How long --bootstrap-expect waits to see every peer before giving up. */
   readonly bootstrapExpectTimeoutMs: number;
   /** A learner is promoted once it is within this many entries of the leader's commit. */
@@ -61,8 +66,11 @@ export const nodeConfigDefaults = {
   pendingProposalCountMax: 10_000,
   pendingReadCountMax: 10_000,
   appliedWaiterCountMax: 10_000,
-  joinAttemptCountMax: 60,
-  joinRetryIntervalMs: 500,
+  // rqlited's defaults for -join-attempts and -join-interval.
+  joinAttemptCountMax: 5,
+  joinIntervalMs: 3_000,
+  joinAs: '',
+  discoveryIntervalMs: 500,
   bootstrapExpectTimeoutMs: 120_000,
   promotionLagEntriesMax: 64,
   promotionTimeoutMs: 60_000,
@@ -89,7 +97,8 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     'pendingReadCountMax',
     'appliedWaiterCountMax',
     'joinAttemptCountMax',
-    'joinRetryIntervalMs',
+    'joinIntervalMs',
+    'discoveryIntervalMs',
     'bootstrapExpectTimeoutMs',
     'promotionTimeoutMs',
     'shutdownTransferTimeoutMs',
