@@ -217,8 +217,10 @@ function parseJoinList(text: string | undefined): string[] {
 function parseJoinAs(text: string | undefined): string {
   if (text === undefined) return '';
   if (text.length > joinAsLengthMax) throw new UsageError(`--join-as: longer than ${joinAsLengthMax} characters`);
-  // HTTP Basic separates the user from the password with ':'.
-  if (text.includes(':') || /[\u0000-\u001f\u007f]/.test(text)) throw new UsageError(`--join-as: ${JSON.stringify(text)} may not contain ':' or control characters`);
+  // Printable characters only, and no ':' (HTTP Basic separates the user from the password with it).
+  if (text.includes(':') || !/^[\p{L}\p{N}\p{P}\p{S}]+$/u.test(text)) {
+    throw new UsageError(`--join-as: ${JSON.stringify(text)} may contain only printable characters other than spaces and ':'`);
+  }
   return text;
 }
 

@@ -8,7 +8,7 @@ import type { HttpAddressResolver } from '../node/joiner.js';
 import { ServiceError } from '../service/service.js';
 
 /** How long one /status request may take (a join attempt that exceeds it is retried). */
-export const statusRequestTimeoutMs = 5_000;
+const statusRequestTimeoutMs = 5_000;
 /** A /status answer longer than this is not a member's. */
 const statusTextLengthMax = 4 * 1024 * 1024;
 const raftAddressLengthMax = 256;
@@ -25,14 +25,24 @@ export function createHttpAddressResolver(options: { readonly joinAs: string }):
     const timeout = AbortSignal.timeout(statusRequestTimeoutMs);
     let text: string;
     try {
-      const response = await fetch(`${url}/status`, { headers, redirect: 'error', signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) });
+      const response = await fetch(`${url}/status`, {
+        headers,
+        redirect: 'error',
+        signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+      });
       text = await response.text();
       if (response.status !== 200) throw new Error(`GET /status answered ${response.status}`);
     } catch (error) {
-      throw new ServiceError('UNAVAILABLE', `${url}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new ServiceError('UNAVAILABLE', `${url}: ${describe(error)}`, { cause: error });
     }
     return readRaftAddress(url, text);
   };
+}
+
+/** fetch's own message is only "fetch failed": the reason (ECONNREFUSED, …) is its cause's. */
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message;
 }
 
 function readRaftAddress(url: string, text: string): string {

@@ -50,7 +50,7 @@ export interface QuorumNodeOptions extends NodeConfigInput {
 
 export const defaultClusterId = 'quorumlite';
 /** rqlited's words for a one-node cluster with state asked to join another cluster. */
-export const singleNodeJoinRefusal = 'node is already a single-node cluster leader, joining a cluster is not permitted';
+const singleNodeJoinRefusal = 'node is already a single-node cluster leader, joining a cluster is not permitted';
 const queuedWriteCountMaxDefault = 10_000;
 
 /** Whatever storage repaired or discarded at open is said in the log, with what and why. */

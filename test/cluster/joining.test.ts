@@ -168,7 +168,7 @@ test('join attempts spent: the node exits 1 with a clear message', async () => {
   }
 });
 
-test('a one-node cluster with data given --join exits with rqlite\'s message; a malformed --join is a usage error', async () => {
+test("a one-node cluster with data given --join exits with rqlite's message; a malformed --join is a usage error", async () => {
   const single = await TestCluster.create({ size: 1, formation: 'join' });
   try {
     const node = single.node(1);
