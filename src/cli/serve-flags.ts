@@ -27,8 +27,17 @@ export interface ServeOptions {
   readonly raftAdvertisedAddress: HostPort;
   /** --data-dir, or rqlited's positional `<data directory>`. */
   readonly dataDirectory: string;
-  /** Raft addresses of existing members (or, with bootstrapExpect, of the peers to find). */
+  /**
+   * Existing members to join through (or, with bootstrapExpect, the peers to find): each
+   * a Raft address `host:port`, or an HTTP API address `http(s)://host:port`.
+   */
   readonly joinAddresses: readonly string[];
+  /** Rounds of join attempts over every --join address (rqlited -join-attempts). */
+  readonly joinAttemptCountMax: number;
+  /** Pause between rounds of join attempts (rqlited -join-interval). */
+  readonly joinIntervalMs: number;
+  /** The user to join as ('' = anonymously; rqlited -join-as). */
+  readonly joinAs: string;
   /** 0: off. Otherwise the cluster size to form once that many nodes have seen each other. */
   readonly bootstrapExpect: number;
   /** -bootstrap-expect-timeout: how long to wait for the expected nodes. */
@@ -78,12 +87,6 @@ export interface ServeOptions {
  * existing node setting keeps its own default.
  */
 interface HandOffOptions {
-  /** -join-attempts (rqlited default 5). */
-  readonly joinAttemptCountMax: number | undefined;
-  /** -join-interval (rqlited default 3s). */
-  readonly joinIntervalMs: number | undefined;
-  /** -join-as: the user whose credentials a join presents; null: anonymous. */
-  readonly joinAsUser: string | null;
   /** -raft-remove-shutdown: stop Raft once this node is removed from the cluster. */
   readonly shutdownOnRemoval: boolean;
   /** -raft-cluster-remove-shutdown: leave the cluster on a graceful shutdown. */
@@ -103,11 +106,12 @@ interface HandOffOptions {
 }
 
 export const joinAddressCountMax = 16;
+export const joinAsLengthMax = 128;
 export const bootstrapExpectMax = 9;
 export const nodeIdLengthMax = 128;
 export const extensionPathCountMax = 64;
 export const allowOriginLengthMax = 1024;
-const joinAttemptCountLimit = 10_000;
+export const joinAttemptCountFlagMax = 10_000;
 const writeQueueCountLimit = 1_000_000;
 const walCheckpointBytesMax = 2 ** 36;
 /** rqlite keeps 1.25 × -raft-snap entries behind a snapshot (its trailing-logs policy). */
@@ -144,12 +148,38 @@ function hostPortFlag(flags: Flags, name: string, fallback: HostPort): HostPort 
   return given === undefined ? fallback : parseHostPort(given.value, given.spelling);
 }
 
+/**
+ * One -join address: `host:port` is a Raft address (rqlited 8); `http://host:port` or
+ * `https://host:port` (one trailing '/' allowed) is an HTTP API address (rqlited 7), kept
+ * with its scheme. Anything else is a usage error.
+ */
+function parseJoinAddress(text: string, spelling: string): string {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text);
+  if (scheme === null) return formatHostPort(parseHostPort(text, spelling));
+  const name = (scheme[1] ?? '').toLowerCase();
+  if (name !== 'http' && name !== 'https') {
+    throw new UsageError(`${spelling}: invalid address ${JSON.stringify(text)}, expected HOST:PORT or http(s)://HOST:PORT`);
+  }
+  const rest = text.slice(scheme[0].length);
+  return `${name}://${formatHostPort(parseHostPort(rest.endsWith('/') ? rest.slice(0, -1) : rest, spelling))}`;
+}
+
 function parseJoinList(given: GivenFlag | undefined): string[] {
   if (given === undefined || given.value === '') return [];
   const addresses = given.value.split(',').map((part) => part.trim());
   if (addresses.length > joinAddressCountMax) throw new UsageError(`${given.spelling}: at most ${joinAddressCountMax} addresses`);
-  // Accept rqlite's habit of "http://host:port" by stripping a scheme.
-  return addresses.map((address) => formatHostPort(parseHostPort(address.replace(/^[a-z]+:\/\//, ''), given.spelling)));
+  return addresses.map((address) => parseJoinAddress(address, given.spelling));
+}
+
+function parseJoinAs(given: GivenFlag | undefined): string {
+  if (given === undefined) return '';
+  const text = given.value;
+  if (text.length > joinAsLengthMax) throw new UsageError(`${given.spelling}: longer than ${joinAsLengthMax} characters`);
+  // Printable characters only, and no ':' (HTTP Basic separates the user from the password with it).
+  if (text !== '' && (text.includes(':') || !/^[\p{L}\p{N}\p{P}\p{S}]+$/u.test(text))) {
+    throw new UsageError(`${given.spelling}: ${JSON.stringify(text)} may contain only printable characters other than spaces and ':'`);
+  }
+  return text;
 }
 
 function parseNodeId(given: GivenFlag): string {
@@ -195,7 +225,12 @@ function durationFlag(flags: Flags, name: string, fallbackMs: number): number {
   return given === undefined ? fallbackMs : parseDurationFlag(given.value, given.spelling);
 }
 
-function formationOptions(flags: Flags): Pick<ServeOptions, 'joinAddresses' | 'bootstrapExpect' | 'bootstrapExpectTimeoutMs' | 'nonVoter'> {
+type FormationOptions = Pick<
+  ServeOptions,
+  'joinAddresses' | 'joinAttemptCountMax' | 'joinIntervalMs' | 'joinAs' | 'bootstrapExpect' | 'bootstrapExpectTimeoutMs' | 'nonVoter'
+>;
+
+function formationOptions(flags: Flags): FormationOptions {
   const joinAddresses = parseJoinList(flags.get('join'));
   const expect = flags.get('bootstrap-expect');
   const bootstrapExpect =
@@ -204,8 +239,15 @@ function formationOptions(flags: Flags): Pick<ServeOptions, 'joinAddresses' | 'b
     throw new UsageError(`${expect?.spelling ?? '--bootstrap-expect'} needs --join with the addresses of the other nodes`);
   }
   const nonVoter = booleanFlag(flags, 'raft-non-voter', false);
+  const attempts = flags.get('join-attempts');
   return {
     joinAddresses,
+    joinAttemptCountMax:
+      attempts === undefined
+        ? nodeConfigDefaults.joinAttemptCountMax
+        : parseGoIntegerFlag(attempts.value, attempts.spelling, { minimum: 1, maximum: joinAttemptCountFlagMax, signed: true }),
+    joinIntervalMs: durationFlag(flags, 'join-interval', nodeConfigDefaults.joinIntervalMs),
+    joinAs: parseJoinAs(flags.get('join-as')),
     bootstrapExpect,
     bootstrapExpectTimeoutMs: durationFlag(flags, 'bootstrap-expect-timeout', nodeConfigDefaults.bootstrapExpectTimeoutMs),
     nonVoter,
@@ -281,17 +323,10 @@ function reapTimeout(flags: Flags, name: string): number {
 }
 
 function handOffOptions(flags: Flags): HandOffOptions {
-  const attempts = flags.get('join-attempts');
-  const interval = flags.get('join-interval');
   const capacity = flags.get('write-queue-capacity');
   const batch = flags.get('write-queue-batch-size');
   const queueRange = { minimum: 1, maximum: writeQueueCountLimit, signed: true };
-  const joinAs = flags.get('join-as')?.value ?? '';
   return {
-    joinAttemptCountMax:
-      attempts === undefined ? undefined : parseGoIntegerFlag(attempts.value, attempts.spelling, { minimum: 1, maximum: joinAttemptCountLimit, signed: true }),
-    joinIntervalMs: interval === undefined ? undefined : parseDurationFlag(interval.value, interval.spelling),
-    joinAsUser: joinAs === '' ? null : joinAs,
     shutdownOnRemoval: booleanFlag(flags, 'raft-remove-shutdown', false),
     removeSelfOnShutdown: booleanFlag(flags, 'raft-cluster-remove-shutdown', false),
     stepDownOnShutdown: booleanFlag(flags, 'raft-shutdown-stepdown', true),

@@ -1,8 +1,7 @@
 /**
  * What rqlited's flags set on the node (QuorumNodeOptions), beside the settings serve
  * always passed. Flags that were not given leave quorumlite's own defaults in place
- * where rqlited's would change existing behaviour (join attempts and interval, connect
- * timeout, WAL checkpoint size).
+ * where rqlited's would change existing behaviour (connect timeout, WAL checkpoint size).
  */
 import type { QuorumNodeOptions } from '../server/quorum-node.js';
 import type { ServeOptions } from './serve-flags.js';
@@ -19,9 +18,9 @@ export function rqlitedNodeOptions(options: ServeOptions): Partial<QuorumNodeOpt
     extensionPaths: options.extensionPaths,
     ...(options.walCheckpointBytes === undefined ? {} : { walCheckpointBytes: options.walCheckpointBytes }),
     ...(options.connectTimeoutMs === undefined ? {} : { transportLimits: { connectTimeoutMs: options.connectTimeoutMs } }),
-    ...(handOff.joinAttemptCountMax === undefined ? {} : { joinAttemptCountMax: handOff.joinAttemptCountMax }),
-    ...(handOff.joinIntervalMs === undefined ? {} : { joinRetryIntervalMs: handOff.joinIntervalMs }),
-    joinAsUser: handOff.joinAsUser,
+    joinAttemptCountMax: options.joinAttemptCountMax,
+    joinIntervalMs: Math.max(1, Math.round(options.joinIntervalMs)),
+    joinAs: options.joinAs,
     shutdownOnRemoval: handOff.shutdownOnRemoval,
     removeSelfOnShutdown: handOff.removeSelfOnShutdown,
     stepDownOnShutdown: handOff.stepDownOnShutdown,

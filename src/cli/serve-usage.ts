@@ -14,9 +14,11 @@ Addresses and cluster
   --raft-addr HOST:PORT     Raft listen address (default 127.0.0.1:4002)
   --raft-adv-addr HOST:PORT Raft address advertised to other nodes (default: --raft-addr)
   --data-dir DIR            data directory (or give it last, as rqlited does)
-  --join ADDR[,ADDR...]     Raft addresses of cluster members to join
-  --join-attempts N         join attempts (rqlited default 5)
-  --join-interval DURATION  pause between join attempts (rqlited default 3s)
+  --join ADDR[,ADDR...]     cluster members to join: Raft addresses HOST:PORT, or HTTP
+                            addresses http(s)://HOST:PORT (their /status names the Raft address)
+  --join-attempts N         rounds of join attempts over every --join address (default 5)
+  --join-interval DURATION  pause between rounds of join attempts (default 3s)
+  --join-as USER            user to join as (HTTP Basic towards an http:// --join address)
   --bootstrap-expect N      form a cluster of N nodes found through --join
   --bootstrap-expect-timeout DURATION  give up forming after this long (default 120s)
   --raft-non-voter          join as a non-voting member (read replica)

@@ -34,9 +34,14 @@ export interface NodeConfig {
   readonly pendingReadCountMax: number;
   /** Callers waiting for an index to be applied. */
   readonly appliedWaiterCountMax: number;
-  /** Join attempts across all --join addresses before giving up. */
+  /** Rounds of join attempts (each tries every --join address once) before giving up, as rqlited's -join-attempts. */
   readonly joinAttemptCountMax: number;
-  readonly joinRetryIntervalMs: number;
+  /** Pause between two rounds of join attempts, as rqlited's -join-interval. */
+  readonly joinIntervalMs: number;
+  /** The user a join through an HTTP address authenticates as ('' = anonymously), as rqlited's -join-as. */
+  readonly joinAs: string;
+  /** --bootstrap-expect: pause between two rounds of notifying the peers. */
+  readonly discoveryIntervalMs: number;
   /** How long --bootstrap-expect waits to see every peer before giving up. */
   readonly bootstrapExpectTimeoutMs: number;
   /** A learner is promoted once it is within this many entries of the leader's commit. */
@@ -53,8 +58,6 @@ export interface NodeConfig {
   readonly haltRetryIntervalMs: number;
   // rqlited flags parsed by the CLI for the code that owns their behaviour (joining,
   // recovery, queued writes, the SQL dialect), with rqlited's defaults. Not wired here.
-  /** -join-as: the user whose credentials a join presents; null: anonymous. */
-  readonly joinAsUser: string | null;
   /** -raft-remove-shutdown: stop Raft once this node is removed from the cluster. */
   readonly shutdownOnRemoval: boolean;
   /** -raft-cluster-remove-shutdown: leave the cluster on a graceful shutdown. */
@@ -98,8 +101,11 @@ export const nodeConfigDefaults = {
   pendingProposalCountMax: 10_000,
   pendingReadCountMax: 10_000,
   appliedWaiterCountMax: 10_000,
-  joinAttemptCountMax: 60,
-  joinRetryIntervalMs: 500,
+  // rqlited's defaults for -join-attempts and -join-interval.
+  joinAttemptCountMax: 5,
+  joinIntervalMs: 3_000,
+  joinAs: '',
+  discoveryIntervalMs: 500,
   bootstrapExpectTimeoutMs: 120_000,
   promotionLagEntriesMax: 64,
   promotionTimeoutMs: 60_000,
@@ -108,7 +114,6 @@ export const nodeConfigDefaults = {
   linearizableTimeoutMs: 10_000,
   entryDataBytesMax: 8 * 1024 * 1024 - 64 * 1024,
   haltRetryIntervalMs: 1000,
-  joinAsUser: null,
   shutdownOnRemoval: false,
   removeSelfOnShutdown: false,
   stepDownOnShutdown: true,
@@ -141,7 +146,8 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     'pendingReadCountMax',
     'appliedWaiterCountMax',
     'joinAttemptCountMax',
-    'joinRetryIntervalMs',
+    'joinIntervalMs',
+    'discoveryIntervalMs',
     'bootstrapExpectTimeoutMs',
     'promotionTimeoutMs',
     'shutdownTransferTimeoutMs',

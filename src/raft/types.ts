@@ -34,7 +34,8 @@ export interface ConfState {
 }
 
 /**
- * One membership change. `add-voter` of an existing learner promotes it.
+ * One membership change. `add-voter` of an existing learner promotes it; re-adding a
+ * member in its own role with a non-empty context only re-states that context.
  * `context` is opaque to the core; the runtime puts the member's addresses there.
  */
 export type ConfChangeType = 'add-voter' | 'add-learner' | 'remove-node';

@@ -26,6 +26,8 @@ import { NodeRuntime } from '../node/runtime.js';
 import { systemScheduler, type Scheduler } from '../node/scheduler.js';
 import { MaintenanceScheduler } from '../node/maintenance-scheduler.js';
 import { installExtensions } from './extensions.js';
+import { ServiceError } from '../service/service.js';
+import { createHttpAddressResolver } from './join-address.js';
 
 export interface QuorumNodeOptions extends NodeConfigInput {
   /** Where the HTTP API listens (port 0: any). */
@@ -55,6 +57,8 @@ export interface QuorumNodeOptions extends NodeConfigInput {
 }
 
 export const defaultClusterId = 'quorumlite';
+/** rqlited's words for a one-node cluster with state asked to join another cluster. */
+const singleNodeJoinRefusal = 'node is already a single-node cluster leader, joining a cluster is not permitted';
 const queuedWriteCountMaxDefault = 10_000;
 
 /** Whatever storage repaired or discarded at open is said in the log, with what and why. */
@@ -86,6 +90,9 @@ export class QuorumNode {
   readonly #maintenance: MaintenanceScheduler;
   #httpAddress: { host: string; port: number } | undefined;
   #stopping: Promise<void> | undefined;
+  /** A restarted node's rejoin runs beside it; stop() cancels it. */
+  readonly #rejoinCancel = new AbortController();
+  #rejoin: Promise<void> = Promise.resolve();
 
   private constructor(options: QuorumNodeOptions, config: NodeConfig, storage: DurableStorage, stateMachine: SqliteStateMachine) {
     this.config = config;
@@ -114,7 +121,14 @@ export class QuorumNode {
       ...(options.random === undefined ? {} : { random: options.random }),
     });
     const runtime = this.runtime;
-    this.membership = new Membership({ config, runtime, peers: this.#transport, scheduler, logger: options.logger });
+    this.membership = new Membership({
+      config,
+      runtime,
+      peers: this.#transport,
+      scheduler,
+      logger: options.logger,
+      resolveHttpAddress: createHttpAddressResolver({ joinAs: config.joinAs }),
+    });
     this.service = new NodeClusterService(
       {
         config,
@@ -191,8 +205,14 @@ export class QuorumNode {
     const config = this.config;
     const self = { raftAddress: config.raftAdvertisedAddress, apiAddress: config.apiAdvertisedAddress };
     if (!this.#storage.isEmpty()) {
-      if (config.joinAddresses.length > 0) this.#logger.info({ event: 'join-ignored' }, 'node has state: ignoring --join, rejoining its cluster');
       await this.runtime.startCore();
+      if (config.joinAddresses.length === 0) return;
+      if (config.bootstrapExpect > 1) {
+        this.#logger.info({ event: 'join-ignored' }, 'node has state: ignoring --bootstrap-expect and its --join list');
+        return;
+      }
+      this.#refuseJoinFromSingleNodeCluster();
+      this.#rejoinInBackground();
       return;
     }
     if (config.bootstrapExpect > 1) {
@@ -205,11 +225,32 @@ export class QuorumNode {
     }
     if (config.joinAddresses.length > 0) {
       await this.runtime.startCore();
-      await this.membership.joinCluster(config.joinAddresses);
+      await this.membership.joinCluster(config.joinAddresses, { hasState: false });
       return;
     }
     await this.runtime.bootstrap(new Map<NodeId, typeof self>([[config.nodeId, self]]));
     await this.runtime.startCore();
+  }
+
+  /** As rqlited: a node that is a whole cluster by itself must not join another one (its data would be lost). */
+  #refuseJoinFromSingleNodeCluster(): void {
+    const confState = this.runtime.confState();
+    const members = [...confState.voters, ...confState.learners];
+    if (members.length === 1 && members[0] === this.config.nodeId) throw new ServiceError('BAD_REQUEST', singleNodeJoinRefusal);
+  }
+
+  /**
+   * A node with state given --join sends the join anyway, as rqlited does: joins are
+   * idempotent, and a member restarted on new addresses gets them re-stated through the
+   * log. It runs beside the node, which is a member already and serves meanwhile; if it
+   * fails the node keeps running on the addresses the cluster has for it.
+   */
+  #rejoinInBackground(): void {
+    const signal = this.#rejoinCancel.signal;
+    this.#rejoin = this.membership.joinCluster(this.config.joinAddresses, { hasState: true, signal }).catch((error: unknown) => {
+      if (signal.aborted) return;
+      this.#logger.error({ event: 'rejoin-failed', error: String(error) }, 'could not rejoin through --join: running on the addresses the cluster has');
+    });
   }
 
   /**
@@ -224,6 +265,8 @@ export class QuorumNode {
 
   async #stop(options: { transferLeadership: boolean }): Promise<void> {
     this.#maintenance.stop();
+    this.#rejoinCancel.abort();
+    await this.#rejoin;
     await this.runtime.stop(options);
     await this.http.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing HTTP failed'));
     await this.#transport.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing transport failed'));

@@ -111,20 +111,31 @@ export interface NodeSpec {
 }
 
 export class TestNode {
-  readonly spec: NodeSpec;
+  /** Its address and ports; `moveToFreshPorts` changes the ports between runs. */
+  spec: NodeSpec;
   readonly dataDirectory: string;
   readonly logPath: string;
+  /** Given with --node-id when set; otherwise the node's id is its Raft address (the CLI's default). */
+  readonly nodeId: string | undefined;
   process: ChildProcess | undefined;
   #exited: Promise<number | null> | undefined;
 
-  constructor(spec: NodeSpec, rootDirectory: string) {
+  constructor(spec: NodeSpec, rootDirectory: string, nodeId?: string) {
     this.spec = spec;
     this.dataDirectory = join(rootDirectory, `node${spec.index}`);
     this.logPath = join(rootDirectory, `node${spec.index}.log`);
+    this.nodeId = nodeId;
   }
 
   get id(): string {
-    return this.raftAddress;
+    return this.nodeId ?? this.raftAddress;
+  }
+
+  /** New free HTTP and Raft ports on the same host: the next start runs the same data directory on new addresses. */
+  async moveToFreshPorts(): Promise<void> {
+    if (this.running) throw new Error(`node ${this.spec.index} is running: stop it before moving it`);
+    const host = this.spec.host;
+    this.spec = { ...this.spec, httpPort: await freePort(host), raftPort: await freePort(host) };
   }
 
   get raftAddress(): string {
@@ -149,6 +160,7 @@ export class TestNode {
         `${this.spec.host}:${this.spec.httpPort}`,
         '--raft-addr',
         this.raftAddress,
+        ...(this.nodeId === undefined ? [] : ['--node-id', this.nodeId]),
         ...(extraArguments.includes('--log-level') ? [] : ['--log-level', 'debug']),
         ...extraArguments,
       ],
@@ -185,8 +197,12 @@ export class TestNode {
   async terminate(timeoutMs = waitTimeoutMsDefault): Promise<number | null> {
     if (!this.running || this.process?.pid === undefined) return null;
     process.kill(this.process.pid, 'SIGTERM');
-    const timer = sleep(timeoutMs).then(() => 'timeout' as const);
-    const outcome = await Promise.race([this.#exited, timer]);
+    // A cleared timer, not sleep(): a pending one would keep the test process alive for timeoutMs.
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    const outcome = await Promise.race([this.#exited, timedOut]).finally(() => clearTimeout(timer));
     if (outcome === 'timeout') {
       await this.kill();
       throw new Error(`node ${this.spec.index} did not exit within ${timeoutMs}ms of SIGTERM`);
@@ -239,6 +255,8 @@ export interface ClusterOptions {
    * packets by address starts at 2, so its rules never name 127.0.0.1.
    */
   readonly firstHostIndex?: number;
+  /** Node N runs with `--node-id nodeN`, so it keeps its identity when it moves to new addresses. */
+  readonly explicitNodeIds?: boolean;
 }
 
 export class TestCluster {
@@ -268,7 +286,8 @@ export class TestCluster {
     const hostIndex = (this.#options.firstHostIndex ?? 1) + index - 1;
     if (!Number.isInteger(hostIndex) || hostIndex < 1 || hostIndex > 254) throw new RangeError(`no loopback host 127.0.0.${hostIndex}`);
     const host = `127.0.0.${hostIndex}`;
-    const node = new TestNode({ index, host, httpPort: await freePort(host), raftPort: await freePort(host) }, this.rootDirectory);
+    const spec = { index, host, httpPort: await freePort(host), raftPort: await freePort(host) };
+    const node = new TestNode(spec, this.rootDirectory, this.#options.explicitNodeIds === true ? `node${index}` : undefined);
     this.nodes.push(node);
     return node;
   }

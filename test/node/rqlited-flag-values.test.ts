@@ -52,12 +52,12 @@ const implemented: Readonly<Record<string, FlagCase>> = {
   join: {
     read: (o) => o.joinAddresses,
     defaultValue: [],
-    good: [['http://127.0.0.3:4002,127.0.0.4:4002', ['127.0.0.3:4002', '127.0.0.4:4002']]],
+    good: [['http://127.0.0.3:4002,127.0.0.4:4002', ['http://127.0.0.3:4002', '127.0.0.4:4002']]],
     bad: [['nonsense', /-join: invalid address "nonsense"/]],
   },
   'join-attempts': {
-    read: (o) => o.handOff.joinAttemptCountMax,
-    defaultValue: undefined,
+    read: (o) => o.joinAttemptCountMax,
+    defaultValue: 5,
     good: [
       ['7', 7],
       ['0x10', 16],
@@ -69,8 +69,8 @@ const implemented: Readonly<Record<string, FlagCase>> = {
     ],
   },
   'join-interval': {
-    read: (o) => o.handOff.joinIntervalMs,
-    defaultValue: undefined,
+    read: (o) => o.joinIntervalMs,
+    defaultValue: 3000,
     good: [
       ['5s', 5000],
       ['1m30s', 90_000],
@@ -82,13 +82,13 @@ const implemented: Readonly<Record<string, FlagCase>> = {
     ],
   },
   'join-as': {
-    read: (o) => o.handOff.joinAsUser,
-    defaultValue: null,
+    read: (o) => o.joinAs,
+    defaultValue: '',
     good: [
       ['alice', 'alice'],
-      ['', null],
+      ['', ''],
     ],
-    bad: [],
+    bad: [['alice:secret', /-join-as: .* other than spaces and ':'/]],
   },
   'bootstrap-expect-timeout': {
     read: (o) => o.bootstrapExpectTimeoutMs,

@@ -172,7 +172,7 @@ test('joining gives up after joinAttemptCountMax attempts with a clear error, an
   const directory = temporaryDirectory();
   const address = await allocate('127.0.0.1');
   await assert.rejects(
-    startNode(address, directory, { joinAddresses: [nowhere], joinAttemptCountMax: 2, joinRetryIntervalMs: 10, requestTimeoutMs: 2000 }),
+    startNode(address, directory, { joinAddresses: [nowhere], joinAttemptCountMax: 2, joinIntervalMs: 10, requestTimeoutMs: 2000 }),
     /could not join through .* after 2 attempts/,
   );
   const node = await startNode(address, directory, {}); // the lock was released: the directory is usable again
@@ -186,7 +186,7 @@ test('--bootstrap-expect gives up with a clear error when the peers never appear
       bootstrapExpect: 3,
       joinAddresses: nowhere,
       bootstrapExpectTimeoutMs: 300,
-      joinRetryIntervalMs: 10,
+      discoveryIntervalMs: 10,
     }),
     /--bootstrap-expect 3: found only 1 node/,
   );

@@ -1,7 +1,15 @@
 import { test } from 'node:test';
 import { parsed, refused } from './serve-flag-checks.js';
 import assert from 'node:assert/strict';
-import { parseServeFlags, parseHostPort, joinAddressCountMax, bootstrapExpectMax, nodeIdLengthMax } from '../../src/cli/serve-flags.js';
+import {
+  parseServeFlags,
+  parseHostPort,
+  joinAddressCountMax,
+  joinAttemptCountFlagMax,
+  joinAsLengthMax,
+  bootstrapExpectMax,
+  nodeIdLengthMax,
+} from '../../src/cli/serve-flags.js';
 import { parseDurationMs, durationTextLengthMax, timerDelayMsMax } from '../../src/common/duration.js';
 
 test('defaults match rqlited: HTTP 4001, Raft 4002, ./data, id from the raft address', () => {
@@ -61,7 +69,7 @@ test('every flag, in both --name value and --name=value forms', () => {
   assert.equal(options.nodeId, 'n1');
   assert.deepEqual(options.httpAddress, { host: '127.0.0.2', port: 5001 });
   assert.deepEqual(options.raftAdvertisedAddress, { host: 'db1.example', port: 5002 });
-  assert.deepEqual(options.joinAddresses, ['127.0.0.3:5002', '127.0.0.4:5002']);
+  assert.deepEqual(options.joinAddresses, ['http://127.0.0.3:5002', '127.0.0.4:5002'], 'an http:// address names an HTTP API');
   assert.equal(options.bootstrapExpect, 3);
   assert.equal(options.nonVoter, true);
   assert.equal(options.heartbeatMs, 75);
@@ -73,6 +81,36 @@ test('every flag, in both --name value and --name=value forms', () => {
 
 test('the node id defaults to the advertised raft address', () => {
   assert.equal(parsed(['--raft-adv-addr', 'db1:4002']).nodeId, 'db1:4002');
+});
+
+test('--join: Raft addresses as HOST:PORT, HTTP addresses as http(s)://HOST:PORT; anything else is refused', () => {
+  const options = parsed(['--join', '127.0.0.3:4002, HTTP://127.0.0.4:4001/,https://db5.example:443,[::1]:4002']);
+  assert.deepEqual(options.joinAddresses, ['127.0.0.3:4002', 'http://127.0.0.4:4001', 'https://db5.example:443', '[::1]:4002']);
+  refused(['--join', 'ftp://127.0.0.1:4002'], /--join: invalid address "ftp:\/\/127.0.0.1:4002", expected HOST:PORT or http\(s\):\/\/HOST:PORT/);
+  refused(['--join', 'http://127.0.0.1'], /--join: invalid address/);
+  refused(['--join', 'http://127.0.0.1:4001/db'], /--join: invalid address/);
+  refused(['--join', 'http://'], /--join: invalid address/);
+});
+
+test('--join-attempts, --join-interval, --join-as: rqlited defaults 5 and 3s, anonymous; bounds and refusals', () => {
+  const defaults = parsed([]);
+  assert.equal(defaults.joinAttemptCountMax, 5);
+  assert.equal(defaults.joinIntervalMs, 3_000);
+  assert.equal(defaults.joinAs, '');
+  const options = parsed(['--join-attempts', '7', '--join-interval=1.5s', '--join-as', 'alice']);
+  assert.equal(options.joinAttemptCountMax, 7);
+  assert.equal(options.joinIntervalMs, 1_500);
+  assert.equal(options.joinAs, 'alice');
+  assert.equal(parsed(['--join-attempts', String(joinAttemptCountFlagMax)]).joinAttemptCountMax, joinAttemptCountFlagMax);
+  refused(['--join-attempts', String(joinAttemptCountFlagMax + 1)], /--join-attempts: .* out of range/);
+  refused(['--join-attempts', '0'], /--join-attempts: 0 out of range/);
+  refused(['--join-interval', '3'], /--join-interval: invalid duration/);
+  refused(['--join-interval', '0s'], /--join-interval/);
+  assert.equal(parsed(['--join-as', 'u'.repeat(joinAsLengthMax)]).joinAs.length, joinAsLengthMax);
+  refused(['--join-as', 'u'.repeat(joinAsLengthMax + 1)], /--join-as: longer than/);
+  refused(['--join-as', 'alice:secret'], /--join-as: .* other than spaces and ':'/);
+  refused(['--join-as', 'al ice'], /--join-as/);
+  refused(['--join-as', 'al\u0007ice'], /--join-as/);
 });
 
 test('--help is recognised', () => {

@@ -48,8 +48,8 @@ test('every flag given reaches the node options, and they resolve into a valid n
     walCheckpointBytes: 1_048_576,
     transportLimits: { connectTimeoutMs: 7000 },
     joinAttemptCountMax: 9,
-    joinRetryIntervalMs: 250,
-    joinAsUser: 'alice',
+    joinIntervalMs: 250,
+    joinAs: 'alice',
     shutdownOnRemoval: true,
     removeSelfOnShutdown: true,
     stepDownOnShutdown: false,
@@ -71,8 +71,8 @@ test('every flag given reaches the node options, and they resolve into a valid n
 
 test('flags not given keep the node defaults where rqlited defaults would change today', () => {
   const options = rqlitedNodeOptions(parsed([]));
-  assert.equal(options.joinAttemptCountMax, undefined);
-  assert.equal(options.joinRetryIntervalMs, undefined);
+  assert.equal(options.joinAttemptCountMax, 5, "rqlited's -join-attempts default");
+  assert.equal(options.joinIntervalMs, 3000, "rqlited's -join-interval default");
   assert.equal(options.transportLimits, undefined);
   assert.equal(options.walCheckpointBytes, undefined);
   const config = resolveNodeConfig({ ...identity, ...options });
