@@ -39,6 +39,16 @@ export interface ServeOptions {
   readonly logLevel: LogLevel;
   /** Test-only: accept fault-injection commands on standard input (partition from peers). */
   readonly testFaultsOnStdin: boolean;
+  /** --raft-cluster-remove-shutdown: leave the cluster on a graceful shutdown. */
+  readonly removeOnShutdown: boolean;
+  /** --raft-remove-shutdown: exit once removed from the cluster. */
+  readonly exitWhenRemoved: boolean;
+  /** --raft-shutdown-stepdown: a leader hands leadership over on shutdown (default true). */
+  readonly stepDownOnShutdown: boolean;
+  /** --raft-reap-node-timeout: reap voters unreachable this long; 0 never. */
+  readonly reapNodeTimeoutMs: number;
+  /** --raft-reap-read-only-node-timeout: reap non-voters unreachable this long; 0 never. */
+  readonly reapReadOnlyNodeTimeoutMs: number;
 }
 
 export class UsageError extends Error {
@@ -70,6 +80,11 @@ export const serveUsage = `Usage: quorumlite serve [flags]
   --raft-snap N             snapshot after N applied entries (default ${nodeConfigDefaults.snapshotThresholdEntries})
   --raft-snap-int DURATION  how often to check the snapshot threshold (default ${nodeConfigDefaults.snapshotIntervalMs / 1000}s)
   --raft-trailing-logs N    log entries kept behind a snapshot (default ${nodeConfigDefaults.snapshotTrailingEntries})
+  --raft-cluster-remove-shutdown[=BOOL]  leave the cluster on graceful shutdown (default false)
+  --raft-remove-shutdown[=BOOL]          exit once removed from the cluster (default false)
+  --raft-shutdown-stepdown[=BOOL]        a leader hands leadership over on shutdown (default true)
+  --raft-reap-node-timeout DURATION      the leader removes voters unreachable this long (default 0h: never)
+  --raft-reap-read-only-node-timeout DURATION  the same for non-voters (default 0h: never)
   --http-max-body-bytes N   largest request body accepted (default 64 MiB)
   --log-level LEVEL         trace|debug|info|warn|error|silent (default info)
   --help                    show this help
@@ -94,6 +109,11 @@ const flagSpecs: Readonly<Record<string, FlagSpec>> = {
   'raft-snap': { takesValue: true },
   'raft-snap-int': { takesValue: true },
   'raft-trailing-logs': { takesValue: true },
+  'raft-cluster-remove-shutdown': { takesValue: false },
+  'raft-remove-shutdown': { takesValue: false },
+  'raft-shutdown-stepdown': { takesValue: false },
+  'raft-reap-node-timeout': { takesValue: true },
+  'raft-reap-read-only-node-timeout': { takesValue: true },
   'http-max-body-bytes': { takesValue: true },
   'log-level': { takesValue: true },
   'test-faults-on-stdin': { takesValue: false },
@@ -110,18 +130,22 @@ function readFlag(argument: string): { readonly name: string; readonly spec: Fla
   return { name, spec, inlineValue: equals === -1 ? undefined : argument.slice(equals + 1) };
 }
 
-/** Flag `name`'s value: '' for a boolean flag, else its inline value or `next` (the following argument, not a flag). */
+/**
+ * Flag `name`'s value: for a boolean flag '' or, as Go's flag package allows,
+ * `--name=true` / `--name=false`; else its inline value or `next` (the following argument, not a flag).
+ */
 function flagValue(name: string, spec: FlagSpec, inlineValue: string | undefined, next: string | undefined): string {
   if (!spec.takesValue) {
-    if (inlineValue !== undefined) throw new UsageError(`flag --${name} takes no value`);
-    return '';
+    if (inlineValue !== undefined && inlineValue !== 'true' && inlineValue !== 'false')
+      throw new UsageError(`flag --${name} takes no value other than =true or =false`);
+    return inlineValue ?? '';
   }
   const value = inlineValue ?? next;
   if (value === undefined || value === '' || (inlineValue === undefined && value.startsWith('--'))) throw new UsageError(`flag --${name} needs a value`);
   return value;
 }
 
-/** Splits argv into flag → value ('' for booleans). Throws on unknown, repeated or valueless flags. */
+/** Splits argv into flag → value ('', 'true' or 'false' for booleans). Throws on unknown, repeated or valueless flags. */
 export function splitFlags(argv: readonly string[]): Map<string, string> {
   const values = new Map<string, string>();
   for (let position = 0; position < argv.length; position += 1) {
@@ -157,6 +181,22 @@ function parseInteger(text: string, flag: string, minimum: number, maximum: numb
     throw new UsageError(`--${flag}: ${value} out of range ${minimum}-${maximum}`);
   }
   return value;
+}
+
+/** A boolean flag: absent → `fallback`; `--name` or `--name=true` → true; `--name=false` → false. */
+function booleanFlag(flags: ReadonlyMap<string, string>, name: string, fallback: boolean): boolean {
+  const value = flags.get(name);
+  return value === undefined ? fallback : value !== 'false';
+}
+
+/** A timeout where 0 means never (rqlite's reap timeouts): 0 or a Go duration up to what a timer can wait. */
+function parseOptionalTimeoutFlag(text: string, flag: string): number {
+  try {
+    return parseDurationMs(text, { durationMsMin: 0, durationMsMax: timerDelayMsMax });
+  } catch (error) {
+    if (error instanceof DurationError) throw new UsageError(`--${flag}: ${error.message}`);
+    throw error;
+  }
 }
 
 /** Interval flags drive timers: at least 1ms, at most what a Node timer can wait. */
@@ -235,7 +275,7 @@ function parseFormationFlags(flags: ReadonlyMap<string, string>): Pick<ServeOpti
 /** Parses `serve` flags. Returns 'help' when --help was given. */
 export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' {
   const flags = splitFlags(argv);
-  if (flags.has('help')) return 'help';
+  if (booleanFlag(flags, 'help', false)) return 'help';
   const httpAddress = hostPortFlag(flags, 'http-addr', { host: '127.0.0.1', port: 4001 });
   const raftAddress = hostPortFlag(flags, 'raft-addr', { host: '127.0.0.1', port: 4002 });
   const raftAdvertisedAddress = hostPortFlag(flags, 'raft-adv-addr', raftAddress);
@@ -253,13 +293,26 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     raftAdvertisedAddress,
     dataDirectory: flags.get('data-dir') ?? './data',
     ...formation,
-    nonVoter: flags.has('raft-non-voter'),
+    nonVoter: booleanFlag(flags, 'raft-non-voter', false),
     ...timing,
     snapshotThresholdEntries: parseInteger(flags.get('raft-snap') ?? String(nodeConfigDefaults.snapshotThresholdEntries), 'raft-snap', 1, 1e9),
     snapshotIntervalMs: parseDurationFlag(flags.get('raft-snap-int') ?? `${nodeConfigDefaults.snapshotIntervalMs}ms`, 'raft-snap-int'),
     snapshotTrailingEntries: parseInteger(flags.get('raft-trailing-logs') ?? String(nodeConfigDefaults.snapshotTrailingEntries), 'raft-trailing-logs', 0, 1e9),
     httpBodyBytesMax: parseInteger(flags.get('http-max-body-bytes') ?? String(64 * 1024 * 1024), 'http-max-body-bytes', 1024, 2 ** 31),
     logLevel: parseLogLevel(flags.get('log-level') ?? 'info'),
-    testFaultsOnStdin: flags.has('test-faults-on-stdin'),
+    testFaultsOnStdin: booleanFlag(flags, 'test-faults-on-stdin', false),
+    ...parseClusterOperationFlags(flags),
+  };
+}
+
+function parseClusterOperationFlags(
+  flags: ReadonlyMap<string, string>,
+): Pick<ServeOptions, 'removeOnShutdown' | 'exitWhenRemoved' | 'stepDownOnShutdown' | 'reapNodeTimeoutMs' | 'reapReadOnlyNodeTimeoutMs'> {
+  return {
+    removeOnShutdown: booleanFlag(flags, 'raft-cluster-remove-shutdown', nodeConfigDefaults.removeOnShutdown),
+    exitWhenRemoved: booleanFlag(flags, 'raft-remove-shutdown', nodeConfigDefaults.exitWhenRemoved),
+    stepDownOnShutdown: booleanFlag(flags, 'raft-shutdown-stepdown', nodeConfigDefaults.stepDownOnShutdown),
+    reapNodeTimeoutMs: parseOptionalTimeoutFlag(flags.get('raft-reap-node-timeout') ?? '0h', 'raft-reap-node-timeout'),
+    reapReadOnlyNodeTimeoutMs: parseOptionalTimeoutFlag(flags.get('raft-reap-read-only-node-timeout') ?? '0h', 'raft-reap-read-only-node-timeout'),
   };
 }

@@ -42,6 +42,16 @@ export interface NodeConfig {
   readonly entryDataBytesMax: number;
   /** While the disk or database refuses (disk full), how long to wait before retrying the same step. */
   readonly haltRetryIntervalMs: number;
+  /** rqlited -raft-cluster-remove-shutdown: on a graceful stop, ask the leader to remove this node first. */
+  readonly removeOnShutdown: boolean;
+  /** rqlited -raft-remove-shutdown: a node that learns it was removed from the cluster stops (and the CLI exits). */
+  readonly exitWhenRemoved: boolean;
+  /** rqlited -raft-shutdown-stepdown: on a graceful stop, a leader hands leadership over first. */
+  readonly stepDownOnShutdown: boolean;
+  /** rqlited -raft-reap-node-timeout: the leader removes a voter it has not heard from for this long; 0 never. */
+  readonly reapNodeTimeoutMs: number;
+  /** rqlited -raft-reap-read-only-node-timeout: the same for non-voters; 0 never. */
+  readonly reapReadOnlyNodeTimeoutMs: number;
 }
 
 export type NodeConfigInput = Pick<NodeConfig, 'nodeId' | 'raftAdvertisedAddress' | 'apiAdvertisedAddress' | 'dataDirectory'> & Partial<NodeConfig>;
@@ -71,6 +81,13 @@ export const nodeConfigDefaults = {
   linearizableTimeoutMs: 10_000,
   entryDataBytesMax: 8 * 1024 * 1024 - 64 * 1024,
   haltRetryIntervalMs: 1000,
+  // rqlited's defaults: stay in the cluster on shutdown, keep running when removed, hand
+  // leadership over on shutdown, never reap.
+  removeOnShutdown: false,
+  exitWhenRemoved: false,
+  stepDownOnShutdown: true,
+  reapNodeTimeoutMs: 0,
+  reapReadOnlyNodeTimeoutMs: 0,
 } as const;
 
 function requirePositiveInteger(name: string, value: number): void {
@@ -99,6 +116,9 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     'haltRetryIntervalMs',
   ] as const) {
     requirePositiveInteger(name, config[name]);
+  }
+  for (const name of ['reapNodeTimeoutMs', 'reapReadOnlyNodeTimeoutMs'] as const) {
+    if (!Number.isFinite(config[name]) || config[name] < 0) throw new ServiceError('BAD_REQUEST', `${name} must be >= 0 (0: never), got ${config[name]}`);
   }
   if (!Number.isInteger(config.snapshotTrailingEntries) || config.snapshotTrailingEntries < 0) {
     throw new ServiceError('BAD_REQUEST', `snapshotTrailingEntries must be >= 0, got ${config.snapshotTrailingEntries}`);

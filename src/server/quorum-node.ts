@@ -22,6 +22,9 @@ import { NodeClusterService } from '../node/cluster-service.js';
 import { resolveNodeConfig, type NodeConfig, type NodeConfigInput } from '../node/config.js';
 import type { NodeLogger } from '../node/logger.js';
 import { Membership } from '../node/membership.js';
+import { recoverCluster } from '../node/cluster-recovery.js';
+import { readPeersFile, retirePeersFile, type RecoveryPeer } from '../node/peers-file.js';
+import { Reaper } from '../node/reaper.js';
 import { NodeRuntime } from '../node/runtime.js';
 import { systemScheduler, type Scheduler } from '../node/scheduler.js';
 
@@ -44,10 +47,17 @@ export interface QuorumNodeOptions extends NodeConfigInput {
   readonly random?: () => number;
   /** Every timer and clock reading of the node; default the real one. */
   readonly scheduler?: Scheduler;
+  /**
+   * With `exitWhenRemoved` (rqlited -raft-remove-shutdown): called once this node learns
+   * it was removed from the cluster; the caller stops the node (`shutdown()`) and exits.
+   */
+  readonly onRemoved?: () => void;
 }
 
 export const defaultClusterId = 'quorumlite';
 const queuedWriteCountMaxDefault = 10_000;
+/** rqlited waits this long for its own removal on shutdown (-raft-cluster-remove-shutdown). */
+const shutdownRemoveTimeoutMs = 5_000;
 
 /** Whatever storage repaired or discarded at open is said in the log, with what and why. */
 function logRecovery(logger: NodeLogger, report: RecoveryReport): void {
@@ -70,6 +80,7 @@ export class QuorumNode {
   readonly runtime: NodeRuntime;
   readonly membership: Membership;
   readonly service: NodeClusterService;
+  readonly reaper: Reaper;
   readonly http: HttpApiServer;
   readonly #storage: DurableStorage;
   readonly #stateMachine: SqliteStateMachine;
@@ -121,12 +132,23 @@ export class QuorumNode {
         queuedWriteCountMax: options.queuedWriteCountMax ?? queuedWriteCountMaxDefault,
       },
     );
+    this.reaper = new Reaper({
+      config,
+      log: runtime,
+      removeMember: (id) => this.membership.removeMember(id),
+      scheduler,
+      logger: options.logger,
+    });
     this.http = createHttpServer(this.service, { quorumliteVersion: options.version, ...options.http });
+    const onRemoved = options.onRemoved;
+    if (config.exitWhenRemoved && onRemoved !== undefined) runtime.subscribeRemoved(() => onRemoved());
   }
 
   /** Opens the data directory and starts the node; resolves once it serves HTTP and has joined or formed a cluster. */
   static async start(options: QuorumNodeOptions): Promise<QuorumNode> {
     const config = resolveNodeConfig(options);
+    // A bad raft/peers.json refuses the start here, before anything is opened or written.
+    const peers = readPeersFile(config.dataDirectory, { id: config.nodeId, raftAddress: config.raftAdvertisedAddress });
     await mkdir(join(config.dataDirectory, 'incoming'), { recursive: true });
     const storage = await DurableStorage.open(join(config.dataDirectory, 'raft'));
     logRecovery(options.logger, storage.recovery);
@@ -137,6 +159,7 @@ export class QuorumNode {
       await storage.close();
       throw error;
     }
+    if (peers !== undefined) await QuorumNode.#recover({ config, storage, stateMachine, logger: options.logger }, peers);
     const node = new QuorumNode(options, config, storage, stateMachine);
     try {
       await node.#start(options.httpListen);
@@ -145,6 +168,21 @@ export class QuorumNode {
       throw error;
     }
     return node;
+  }
+
+  /** Lost-quorum recovery from raft/peers.json (cluster-recovery.ts), then the file is retired; on failure the store is closed. */
+  static async #recover(
+    parts: { config: NodeConfig; storage: DurableStorage; stateMachine: SqliteStateMachine; logger: NodeLogger },
+    peers: readonly RecoveryPeer[],
+  ): Promise<void> {
+    try {
+      await recoverCluster(parts, peers);
+      retirePeersFile(parts.config.dataDirectory);
+    } catch (error) {
+      parts.stateMachine.close();
+      await parts.storage.close();
+      throw error;
+    }
   }
 
   get httpAddress(): { host: string; port: number } {
@@ -165,6 +203,7 @@ export class QuorumNode {
     this.#httpAddress = await this.http.listen(httpListen.host, httpListen.port);
     this.#logger.info({ event: 'listening', http: `${this.#httpAddress.host}:${this.#httpAddress.port}`, raft: this.#transport.address }, 'node listening');
     await this.#formOrJoin();
+    this.reaper.start();
   }
 
   async #formOrJoin(): Promise<void> {
@@ -193,6 +232,33 @@ export class QuorumNode {
   }
 
   /**
+   * A graceful stop as rqlited does one on SIGTERM: with `removeOnShutdown` the node first
+   * asks the leader to remove it (bounded by shutdownRemoveTimeoutMs), then it stops,
+   * handing leadership over first if it leads and `stepDownOnShutdown` holds. Resolves
+   * false if the removal failed (the node stopped all the same).
+   */
+  async shutdown(): Promise<boolean> {
+    const removed = await this.#leaveCluster();
+    await this.stop({ transferLeadership: this.config.stepDownOnShutdown });
+    return removed;
+  }
+
+  async #leaveCluster(): Promise<boolean> {
+    const self = this.config.nodeId;
+    if (!this.config.removeOnShutdown || this.runtime.removedFromCluster || !this.runtime.started || !this.runtime.isMember(self)) return true;
+    this.#logger.info({ event: 'leave', timeoutMs: shutdownRemoveTimeoutMs }, 'removing this node from the cluster before shutdown');
+    try {
+      const request = { id: self, timeoutMs: shutdownRemoveTimeoutMs, forward: true };
+      await this.service.remove(request, { signal: AbortSignal.timeout(shutdownRemoveTimeoutMs) });
+      this.#logger.info({ event: 'left' }, 'removed this node from the cluster before shutdown');
+      return true;
+    } catch (error) {
+      this.#logger.error({ event: 'leave-failed', error: String(error) }, 'failed to remove this node from the cluster before shutdown');
+      return false;
+    }
+  }
+
+  /**
    * Stops the node: a leader first hands leadership to the most caught-up voter (bounded
    * wait) unless told not to, then HTTP, the runtime, the transport, the store and the
    * database close in that order.
@@ -203,6 +269,7 @@ export class QuorumNode {
   }
 
   async #stop(options: { transferLeadership: boolean }): Promise<void> {
+    this.reaper.stop();
     await this.runtime.stop(options);
     await this.http.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing HTTP failed'));
     await this.#transport.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing transport failed'));
