@@ -6,6 +6,7 @@
  * Data directory layout: raft/ (log, snapshots, LOCK), db.sqlite (the user's database),
  * members.json (the address book), incoming/ (snapshots being received).
  */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHttpServer, type HttpApiServer } from '../http/server.js';
@@ -23,7 +24,7 @@ import { resolveNodeConfig, type NodeConfig, type NodeConfigInput } from '../nod
 import type { NodeLogger } from '../node/logger.js';
 import { Membership } from '../node/membership.js';
 import { recoverCluster } from '../node/cluster-recovery.js';
-import { readPeersFile, retirePeersFile, type RecoveryPeer } from '../node/peers-file.js';
+import { PeersFileError, peersFilePath, readPeersFile, retirePeersFile, type RecoveryPeer } from '../node/peers-file.js';
 import { Reaper } from '../node/reaper.js';
 import { NodeRuntime } from '../node/runtime.js';
 import { systemScheduler, type Scheduler } from '../node/scheduler.js';
@@ -149,6 +150,9 @@ export class QuorumNode {
     const config = resolveNodeConfig(options);
     // A bad raft/peers.json refuses the start here, before anything is opened or written.
     const peers = readPeersFile(config.dataDirectory, { id: config.nodeId, raftAddress: config.raftAdvertisedAddress });
+    if (peers !== undefined && !existsSync(join(config.dataDirectory, 'raft', 'log'))) {
+      throw new PeersFileError(peersFilePath(config.dataDirectory), 'this node has no Raft state to recover (a node without state joins with --join)');
+    }
     await mkdir(join(config.dataDirectory, 'incoming'), { recursive: true });
     const storage = await DurableStorage.open(join(config.dataDirectory, 'raft'));
     logRecovery(options.logger, storage.recovery);

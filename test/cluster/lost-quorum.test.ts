@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -150,19 +150,26 @@ test('a malformed peers.json refuses the start with exit code 3 and changes noth
       ['no voter', JSON.stringify([{ ...self, non_voter: true }]), /lists no voter/],
       ['this node at another address', JSON.stringify([{ ...self, address: '127.0.0.1:1' }]), /but it advertises/],
     ];
-    for (const [what, text, message] of cases) {
-      writePeers(node, text);
-      const before = fingerprint(node.dataDirectory);
+    const refusedStart = (what: string, dataDirectory: string, message: RegExp): void => {
+      const before = fingerprint(dataDirectory);
       const run = spawnSync(
         process.execPath,
-        [cliPath, 'serve', '--data-dir', node.dataDirectory, '--http-addr', `${node.spec.host}:${node.spec.httpPort}`, '--raft-addr', node.raftAddress],
+        [cliPath, 'serve', '--data-dir', dataDirectory, '--http-addr', `${node.spec.host}:${node.spec.httpPort}`, '--raft-addr', node.raftAddress],
         { env: { ...process.env, TZ: 'UTC' }, encoding: 'utf8', timeout: 60_000 },
       );
       assert.equal(run.status, exitRefusedPeersFile, `${what}: exit code (stderr: ${run.stderr})`);
       assert.match(run.stderr, message, what);
       assert.match(run.stderr, /raft\/peers\.json: .*nothing was changed/, what);
-      assert.equal(fingerprint(node.dataDirectory), before, `${what}: the data directory is unchanged`);
+      assert.equal(fingerprint(dataDirectory), before, `${what}: the data directory is unchanged`);
+    };
+    for (const [what, text, message] of cases) {
+      writePeers(node, text);
+      refusedStart(what, node.dataDirectory, message);
     }
+    const fresh = join(cluster.rootDirectory, 'fresh');
+    mkdirSync(join(fresh, 'raft'), { recursive: true });
+    writeFileSync(join(fresh, 'raft', 'peers.json'), JSON.stringify([self]));
+    refusedStart('a data directory with no Raft state', fresh, /no Raft state to recover/);
 
     // A valid file (the membership it already has) is taken, over the same state.
     writePeers(node, JSON.stringify([self]));
