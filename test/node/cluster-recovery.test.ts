@@ -98,6 +98,76 @@ test('recovery commits and applies the whole log, puts the new membership in a s
   }
 });
 
+/** `target` with `method` failing (as a crash there would stop the recovery) when `fails` says so. */
+function failingAt<Target extends object>(target: Target, method: string, fails: (argument: unknown) => boolean): Target {
+  return new Proxy(target, {
+    get(object, property) {
+      const value: unknown = Reflect.get(object, property, object);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (property === method && fails(args[0])) throw new Error(`injected crash in ${method}`);
+        return (value as (...parameters: unknown[]) => unknown).apply(object, args);
+      };
+    },
+  });
+}
+
+test('a recovery stopped at any step completes when the next start runs it again', async () => {
+  const always = (): boolean => true;
+  const injections: [string, (storage: DurableStorage, stateMachine: SqliteStateMachine) => { storage: unknown; stateMachine: unknown }][] = [
+    [
+      'storing the commit index',
+      (storage, stateMachine) => ({
+        storage: failingAt(storage, 'save', (request) => (request as { hardState?: unknown }).hardState !== undefined),
+        stateMachine,
+      }),
+    ],
+    ['applying', (storage, stateMachine) => ({ storage, stateMachine: failingAt(stateMachine, 'applyBatch', always) })],
+    ['copying the database', (storage, stateMachine) => ({ storage, stateMachine: failingAt(stateMachine, 'snapshot', always) })],
+    [
+      'storing the snapshot',
+      (storage, stateMachine) => {
+        const snapshots = failingAt(storage.snapshots, 'begin', always);
+        const bound = failingAt(storage, 'none', always);
+        return {
+          storage: new Proxy(bound, { get: (object, property) => (property === 'snapshots' ? snapshots : Reflect.get(object, property)) }),
+          stateMachine,
+        };
+      },
+    ],
+    [
+      'installing the snapshot',
+      (storage, stateMachine) => ({
+        storage: failingAt(storage, 'save', (request) => (request as { snapshot?: unknown }).snapshot !== undefined),
+        stateMachine,
+      }),
+    ],
+  ];
+  const peers: RecoveryPeer[] = [{ id: 'n1', address: '127.0.0.1:4002', nonVoter: false }];
+  for (const [step, inject] of injections) {
+    const dataDirectory = mkdtempSync(join(tmpdir(), 'quorumlite-recovery-'));
+    try {
+      let { storage, stateMachine } = await openThreeVoterNode(dataDirectory);
+      const broken = inject(storage, stateMachine) as { storage: DurableStorage; stateMachine: SqliteStateMachine };
+      await assert.rejects(recoverCluster({ config: { ...config, dataDirectory }, ...broken, logger: silentLogger }, peers), /injected crash/, step);
+      stateMachine.close();
+      await storage.close();
+      storage = await DurableStorage.open(join(dataDirectory, 'raft'));
+      stateMachine = new SqliteStateMachine({ path: join(dataDirectory, 'db.sqlite') });
+      await recoverCluster({ config: { ...config, dataDirectory }, storage, stateMachine, logger: silentLogger }, peers);
+      assert.equal(stateMachine.appliedIndex, 12, step);
+      assert.equal(rowCount(stateMachine), 8, step);
+      assert.deepEqual(storage.initialState().confState, { voters: ['n1'], learners: [] }, step);
+      assert.deepEqual(storage.snapshots.latest()?.metadata, { index: 12, term: 2, confState: { voters: ['n1'], learners: [] } }, step);
+      assert.equal(storage.firstIndex(), 13, step);
+      stateMachine.close();
+      await storage.close();
+    } finally {
+      rmSync(dataDirectory, { recursive: true, force: true });
+    }
+  }
+});
+
 test('a node without Raft state has nothing to recover', async () => {
   const dataDirectory = mkdtempSync(join(tmpdir(), 'quorumlite-recovery-'));
   const storage = await DurableStorage.open(join(dataDirectory, 'raft'));
