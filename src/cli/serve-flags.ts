@@ -77,25 +77,25 @@ export interface ServeOptions {
   readonly raftLogLevel: LogLevel | undefined;
   /** Test-only: accept fault-injection commands on standard input (partition from peers). */
   readonly testFaultsOnStdin: boolean;
-  /** Parsed with rqlited's name, default and syntax; wired by the code that owns each feature. */
-  readonly handOff: HandOffOptions;
-}
-
-/**
- * rqlited flags whose behaviour other parts of quorumlite own (joining, recovery, queued
- * writes, the SQL dialect): parsed here; `undefined` where the flag was not given and an
- * existing node setting keeps its own default.
- */
-interface HandOffOptions {
-  /** -raft-remove-shutdown: stop Raft once this node is removed from the cluster. */
-  readonly shutdownOnRemoval: boolean;
+  /** -raft-remove-shutdown: exit once this node learns it was removed from the cluster. */
+  readonly exitWhenRemoved: boolean;
   /** -raft-cluster-remove-shutdown: leave the cluster on a graceful shutdown. */
-  readonly removeSelfOnShutdown: boolean;
+  readonly removeOnShutdown: boolean;
   /** -raft-shutdown-stepdown: a leader hands leadership over before it shuts down. */
   readonly stepDownOnShutdown: boolean;
   /** -raft-reap-node-timeout, -raft-reap-read-only-node-timeout: 0 is off. */
   readonly reapNodeTimeoutMs: number;
   readonly reapReadOnlyNodeTimeoutMs: number;
+  /** Parsed with rqlited's name, default and syntax; wired by the code that owns each feature. */
+  readonly handOff: HandOffOptions;
+}
+
+/**
+ * rqlited flags whose behaviour other parts of quorumlite own (queued writes, the SQL
+ * dialect): parsed here; `undefined` where the flag was not given and an
+ * existing node setting keeps its own default.
+ */
+interface HandOffOptions {
   /** -write-queue-capacity, -write-queue-batch-size, -write-queue-timeout, -write-queue-tx. */
   readonly writeQueueCountMax: number;
   readonly writeQueueBatchCountMax: number;
@@ -327,11 +327,6 @@ function handOffOptions(flags: Flags): HandOffOptions {
   const batch = flags.get('write-queue-batch-size');
   const queueRange = { minimum: 1, maximum: writeQueueCountLimit, signed: true };
   return {
-    shutdownOnRemoval: booleanFlag(flags, 'raft-remove-shutdown', false),
-    removeSelfOnShutdown: booleanFlag(flags, 'raft-cluster-remove-shutdown', false),
-    stepDownOnShutdown: booleanFlag(flags, 'raft-shutdown-stepdown', true),
-    reapNodeTimeoutMs: reapTimeout(flags, 'raft-reap-node-timeout'),
-    reapReadOnlyNodeTimeoutMs: reapTimeout(flags, 'raft-reap-read-only-node-timeout'),
     writeQueueCountMax: capacity === undefined ? 1024 : parseGoIntegerFlag(capacity.value, capacity.spelling, queueRange),
     writeQueueBatchCountMax: batch === undefined ? 128 : parseGoIntegerFlag(batch.value, batch.spelling, queueRange),
     writeQueueTimeoutMs: durationFlag(flags, 'write-queue-timeout', 50),
@@ -380,6 +375,11 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     logLevel: parseLogLevel(flags.get('log-level')),
     raftLogLevel: parseRaftLogLevel(flags.get('raft-log-level')),
     testFaultsOnStdin: booleanFlag(flags, 'test-faults-on-stdin', false),
+    exitWhenRemoved: booleanFlag(flags, 'raft-remove-shutdown', false),
+    removeOnShutdown: booleanFlag(flags, 'raft-cluster-remove-shutdown', false),
+    stepDownOnShutdown: booleanFlag(flags, 'raft-shutdown-stepdown', true),
+    reapNodeTimeoutMs: reapTimeout(flags, 'raft-reap-node-timeout'),
+    reapReadOnlyNodeTimeoutMs: reapTimeout(flags, 'raft-reap-read-only-node-timeout'),
     handOff: handOffOptions(flags),
   };
 }

@@ -38,6 +38,14 @@ Raft
   --raft-snap-wal-size BYTES checkpoint the SQLite WAL at this size (default: SQLite's 1000 pages)
   --raft-log-level LEVEL    ERROR|WARN|INFO|DEBUG|TRACE|OFF for Raft events (default: --log-level)
 
+Cluster operations (docs/OPERATIONS.md)
+  --raft-cluster-remove-shutdown[=BOOL]  leave the cluster on graceful shutdown (default false)
+  --raft-remove-shutdown[=BOOL]          exit once removed from the cluster (default false)
+  --raft-shutdown-stepdown[=BOOL]        a leader hands leadership over on shutdown (default true)
+  --raft-reap-node-timeout DURATION      the leader removes voters unreachable this long (default 0h: never)
+  --raft-reap-read-only-node-timeout DURATION  the same for non-voters (default 0h: never)
+  raft/peers.json in the data directory  lost-quorum recovery at start (read once, then renamed peers.info)
+
 Database and HTTP
   --extensions-path PATHS   SQLite extensions: files, directories, zip or tar.gz, comma-separated
   --auto-vacuum-int DURATION   VACUUM every node, through the log, this often (default 0s: off)

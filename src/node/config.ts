@@ -56,18 +56,18 @@ export interface NodeConfig {
   readonly entryDataBytesMax: number;
   /** While the disk or database refuses (disk full), how long to wait before retrying the same step. */
   readonly haltRetryIntervalMs: number;
-  // rqlited flags parsed by the CLI for the code that owns their behaviour (joining,
-  // recovery, queued writes, the SQL dialect), with rqlited's defaults. Not wired here.
-  /** -raft-remove-shutdown: stop Raft once this node is removed from the cluster. */
-  readonly shutdownOnRemoval: boolean;
-  /** -raft-cluster-remove-shutdown: leave the cluster on a graceful shutdown. */
-  readonly removeSelfOnShutdown: boolean;
-  /** -raft-shutdown-stepdown: a leader hands leadership over before it shuts down. */
+  /** rqlited -raft-cluster-remove-shutdown: on a graceful stop, ask the leader to remove this node first. */
+  readonly removeOnShutdown: boolean;
+  /** rqlited -raft-remove-shutdown: a node that learns it was removed from the cluster stops (and the CLI exits). */
+  readonly exitWhenRemoved: boolean;
+  /** rqlited -raft-shutdown-stepdown: on a graceful stop, a leader hands leadership over first. */
   readonly stepDownOnShutdown: boolean;
-  /** -raft-reap-node-timeout: remove a voter unreachable this long; 0 is off. */
+  /** rqlited -raft-reap-node-timeout: the leader removes a voter it has not heard from for this long; 0 never. */
   readonly reapNodeTimeoutMs: number;
-  /** -raft-reap-read-only-node-timeout: remove a non-voter unreachable this long; 0 is off. */
+  /** rqlited -raft-reap-read-only-node-timeout: the same for non-voters; 0 never. */
   readonly reapReadOnlyNodeTimeoutMs: number;
+  // rqlited flags parsed by the CLI for the code that owns their behaviour (queued writes,
+  // the SQL dialect), with rqlited's defaults. Not wired here.
   /** -write-queue-capacity: queued writes waiting, at most. */
   readonly writeQueueCountMax: number;
   /** -write-queue-batch-size: queued writes sent as one entry, at most. */
@@ -114,8 +114,10 @@ export const nodeConfigDefaults = {
   linearizableTimeoutMs: 10_000,
   entryDataBytesMax: 8 * 1024 * 1024 - 64 * 1024,
   haltRetryIntervalMs: 1000,
-  shutdownOnRemoval: false,
-  removeSelfOnShutdown: false,
+  // rqlited's defaults: stay in the cluster on shutdown, keep running when removed, hand
+  // leadership over on shutdown, never reap.
+  removeOnShutdown: false,
+  exitWhenRemoved: false,
   stepDownOnShutdown: true,
   reapNodeTimeoutMs: 0,
   reapReadOnlyNodeTimeoutMs: 0,

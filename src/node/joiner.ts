@@ -71,6 +71,8 @@ export function isHttpJoinAddress(address: string): boolean {
   return address.startsWith('http://') || address.startsWith('https://');
 }
 
+type JoinOutcome = { readonly joined: true } | { readonly joined: false; readonly lastError: unknown };
+
 /** How often a node waiting for its join answer looks at its own log. */
 const joinWatchIntervalMs = 100;
 
@@ -122,23 +124,9 @@ export class Joiner {
       voter: !config.nonVoter,
       hasState: options.hasState,
     };
-    let lastError: unknown;
-    for (let round = 1; round <= config.joinAttemptCountMax; round += 1) {
-      for (const target of targets) {
-        if (options.signal.aborted || this.#dependencies.runtime.stopped) throw new ServiceError('UNAVAILABLE', 'node stopped while joining');
-        if (this.#addedAsAsked(request)) return this.#joinedByLog(target);
-        try {
-          const leaderId = await this.#joinThrough(target, request, options.signal);
-          logger.info({ event: 'joined', via: target, leader: leaderId }, 'joined the cluster');
-          return;
-        } catch (error) {
-          if (this.#addedAsAsked(request)) return this.#joinedByLog(target);
-          lastError = error;
-          logger.warn({ event: 'join-retry', via: target, attempt: round, error: String(error) }, 'join attempt failed');
-        }
-      }
-      if (round < config.joinAttemptCountMax) await pause(this.#dependencies.scheduler, config.joinIntervalMs, options.signal);
-    }
+    const outcome = await this.#rounds(targets, request, options.signal);
+    if (outcome.joined) return;
+    const lastError = outcome.lastError;
     if (!request.hasState && (await this.#replicatedTo(config.electionTimeoutMs, options.signal))) {
       // A leader replicates to this node, so the cluster has added it (maybe as a learner
       // whose promotion did not finish): exiting now would leave a member that never answers.
@@ -152,6 +140,35 @@ export class Joiner {
     throw new ServiceError('UNAVAILABLE', `failed to join cluster: could not join through ${targets.join(', ')} after ${attempts}: ${String(lastError)}`, {
       cause: lastError,
     });
+  }
+
+  /** Every round of attempts; `joined` once one succeeds (or the log says so), else the last failure. */
+  async #rounds(targets: readonly string[], request: JoinRequest, signal: AbortSignal): Promise<JoinOutcome> {
+    const { config, logger, runtime } = this.#dependencies;
+    let lastError: unknown;
+    for (let round = 1; round <= config.joinAttemptCountMax; round += 1) {
+      for (const target of targets) {
+        if (signal.aborted || runtime.stopped) throw new ServiceError('UNAVAILABLE', 'node stopped while joining');
+        const outcome = await this.#attempt(target, request, signal);
+        if (outcome.joined) return outcome;
+        lastError = outcome.lastError;
+        logger.warn({ event: 'join-retry', via: target, attempt: round, error: String(lastError) }, 'join attempt failed');
+      }
+      if (round < config.joinAttemptCountMax) await pause(this.#dependencies.scheduler, config.joinIntervalMs, signal);
+    }
+    return { joined: false, lastError };
+  }
+
+  async #attempt(target: string, request: JoinRequest, signal: AbortSignal): Promise<JoinOutcome> {
+    if (this.#addedAsAsked(request)) return this.#joinedByLog(target);
+    try {
+      const leaderId = await this.#joinThrough(target, request, signal);
+      this.#dependencies.logger.info({ event: 'joined', via: target, leader: leaderId }, 'joined the cluster');
+      return { joined: true };
+    } catch (error) {
+      if (this.#addedAsAsked(request)) return this.#joinedByLog(target);
+      return { joined: false, lastError: error };
+    }
   }
 
   /** A node without state whose own log already makes it what it asked to be (a voter, or a learner for a non-voter). */
@@ -176,8 +193,9 @@ export class Joiner {
     }
   }
 
-  #joinedByLog(via: string): void {
+  #joinedByLog(via: string): { readonly joined: true } {
     this.#dependencies.logger.info({ event: 'joined', via, leader: '', byLog: true }, 'joined the cluster (its log says so; the answer did not arrive)');
+    return { joined: true };
   }
 
   /**

@@ -81,10 +81,15 @@ export class MemberDirectory {
     if (addresses !== undefined) this.#setMember(change.nodeId, addresses, persist);
   }
 
-  /** A conf change applied: its addresses are known, and a removed node is forgotten. */
+  /** A conf change applied: its addresses are known, and a removed node is forgotten (this one learns it was removed). */
   applied(change: ConfChange): void {
     this.learnAddresses(change);
-    if (change.type === 'remove-node') this.#forgetMember(change.nodeId);
+    if (change.type !== 'remove-node') return;
+    this.#forgetMember(change.nodeId);
+    // A node that rejoined under its old id replays its earlier removal: only a removal that
+    // still holds (the log adds it back nowhere after) means this node is out.
+    const self = this.#state.config.nodeId;
+    if (change.nodeId === self && !this.isMember(self)) this.#state.markRemoved('its own removal applied');
   }
 
   /**
@@ -146,6 +151,7 @@ export class MemberDirectory {
   #forgetMember(id: NodeId): void {
     const { members, transport, config } = this.#state;
     this.#adopted.delete(id);
+    this.#state.peerContactMs.delete(id);
     if (id !== config.nodeId) transport.removePeer(id);
     members.delete(id);
     members.persist(); // also writes a change an earlier, failed call left unsaved

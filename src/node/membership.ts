@@ -32,6 +32,8 @@ interface NotifyAnswer {
 export const joinFieldLengthMax = 256;
 /** Nodes remembered by --bootstrap-expect discovery; notifications beyond are refused. */
 export const discoveredNodeCountMax = 64;
+/** How long a leader tries to tell a removed node that it was removed. */
+const removedNoticeTimeoutMs = 2_000;
 /** Conf-change retries while another change is pending (each waits a heartbeat). */
 const confChangeAttemptCountMax = 100;
 
@@ -46,6 +48,8 @@ interface MembershipRuntime extends Pick<ReplicatedLog, 'started' | 'stopped' | 
   memberContext(addresses: MemberAddresses): Uint8Array;
   proposeConfChange(change: ConfChange, timeoutMs: number): Promise<number>;
   forgetFollowerLog(id: NodeId): void;
+  /** This node learned it was removed (the leader said so). */
+  markRemoved(how: string): void;
   /** The core's view: the leader's per-follower progress and commit index. */
   coreStatus(): Pick<RaftStatus, 'role' | 'commit' | 'progress'> | undefined;
   /** rqlite's expvar counters (joins counted here). */
@@ -123,6 +127,7 @@ export class Membership {
       return Promise.resolve(this.#handleNotify(payload));
     });
     handleEnvelope(transport, peerMethods.members, () => Promise.resolve(this.#runtime.members.toRecord()));
+    handleEnvelope(transport, peerMethods.removed, (payload, _signal, caller) => Promise.resolve(this.#handleRemovedNotice(payload, caller.fromId)));
   }
 
   // ---------------------------------------------------------------------------
@@ -244,12 +249,39 @@ export class Membership {
     }
   }
 
-  /** Removes a member (leader only). */
+  /**
+   * Removes a member (leader only), then tells it so (best effort): the leader stops
+   * replicating to a node once its removal is in the log, so without this notice the
+   * removed node would never learn it (rqlited -raft-remove-shutdown acts on it).
+   */
   removeMember(id: NodeId): Promise<void> {
     return this.#serialised(async () => {
+      const address = this.#runtime.members.get(id)?.raftAddress;
       await this.#change({ type: 'remove-node', nodeId: id, context: new Uint8Array(0) });
       this.#logger.info({ event: 'remove', node: id }, 'node removed');
+      if (id !== this.#config.nodeId && address !== undefined) void this.#tellRemoved(id, address);
     });
+  }
+
+  async #tellRemoved(id: NodeId, address: string): Promise<void> {
+    try {
+      await callPeer(this.#peers, { address }, peerMethods.removed, { id }, { timeoutMs: removedNoticeTimeoutMs });
+    } catch (error) {
+      this.#logger.info({ event: 'removed-notice-failed', node: id, error: String(error) }, 'could not tell the removed node (it may be down)');
+    }
+  }
+
+  /** A leader says this node was removed. Believed from a member of this node's configuration or the leader it follows. */
+  #handleRemovedNotice(payload: unknown, callerId: NodeId): { id: NodeId } {
+    const id = (payload as { id?: unknown } | null)?.id;
+    const self = this.#config.nodeId;
+    if (id !== self) throw new ServiceError('BAD_REQUEST', `removal notice for ${String(id)}, but this node is ${self}`);
+    const runtime = this.#runtime;
+    if (callerId === self || (!runtime.isMember(callerId) && runtime.leaderId !== callerId)) {
+      throw new ServiceError('BAD_REQUEST', `removal notice from ${callerId}, which is not a member this node knows`);
+    }
+    runtime.markRemoved(`the leader ${callerId} removed it`);
+    return { id: self };
   }
 
   // ---------------------------------------------------------------------------

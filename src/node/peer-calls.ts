@@ -22,6 +22,7 @@ export const peerMethods = {
   remove: 'quorumlite.remove',
   stepDown: 'quorumlite.step-down',
   ping: 'quorumlite.ping',
+  removed: 'quorumlite.removed',
 } as const;
 
 function toPlainError(error: unknown): PlainServiceError {
@@ -30,11 +31,15 @@ function toPlainError(error: unknown): PlainServiceError {
   return { code: 'INTERNAL', message, leaderApiAddress: null };
 }
 
-/** Registers a handler that answers envelopes. */
-export function handleEnvelope(transport: PeerTransport, method: string, handler: (payload: unknown, signal: AbortSignal) => Promise<unknown>): void {
+/** Registers a handler that answers envelopes; `caller` is the id the calling node's handshake gave. */
+export function handleEnvelope(
+  transport: PeerTransport,
+  method: string,
+  handler: (payload: unknown, signal: AbortSignal, caller: { readonly fromId: string }) => Promise<unknown>,
+): void {
   transport.handle(method, async (payload, context): Promise<Envelope> => {
     try {
-      return { ok: true, value: await handler(payload, context.signal) };
+      return { ok: true, value: await handler(payload, context.signal, { fromId: context.fromId }) };
     } catch (error) {
       return { ok: false, error: toPlainError(error) };
     }

@@ -201,6 +201,25 @@ export class NodeRuntime implements ReplicatedLog {
   // Membership
   // ---------------------------------------------------------------------------
 
+  /** Calls `listener` once this node learns it was removed from the cluster; returns the function that unregisters it. */
+  subscribeRemoved(listener: () => void): () => void {
+    return this.#state.subscribeRemoved(listener);
+  }
+
+  /** This node learned it was removed (a leader's notice); its own applied removal marks it too. */
+  markRemoved(how: string): void {
+    this.#state.markRemoved(how);
+  }
+
+  get removedFromCluster(): boolean {
+    return this.#state.removedFromCluster;
+  }
+
+  /** Leader only: ms since `id` last answered (counted from this node's election at the earliest); 0 on a non-leader. */
+  peerSilenceMs(id: NodeId): number {
+    return this.#leadership.peerSilenceMs(id);
+  }
+
   /** Leader only: `id` came back with an empty log under the same id; replicate to it from scratch. */
   forgetFollowerLog(id: NodeId): void {
     this.#state.drive((core) => core.forgetFollowerLog(id));

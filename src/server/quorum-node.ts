@@ -6,6 +6,7 @@
  * Data directory layout: raft/ (log, snapshots, LOCK), db.sqlite (the user's database),
  * members.json (the address book), incoming/ (snapshots being received).
  */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHttpServer, type HttpApiServer } from '../http/server.js';
@@ -22,6 +23,9 @@ import { NodeClusterService } from '../node/cluster-service.js';
 import { resolveNodeConfig, type NodeConfig, type NodeConfigInput } from '../node/config.js';
 import type { NodeLogger } from '../node/logger.js';
 import { Membership } from '../node/membership.js';
+import { recoverCluster } from '../node/cluster-recovery.js';
+import { PeersFileError, peersFilePath, readPeersFile, retirePeersFile, type RecoveryPeer } from '../node/peers-file.js';
+import { Reaper } from '../node/reaper.js';
 import { NodeRuntime } from '../node/runtime.js';
 import { systemScheduler, type Scheduler } from '../node/scheduler.js';
 import { MaintenanceScheduler } from '../node/maintenance-scheduler.js';
@@ -54,12 +58,19 @@ export interface QuorumNodeOptions extends NodeConfigInput {
   readonly walCheckpointBytes?: number;
   /** Where the Raft core's events go (a level of their own); default `logger`. */
   readonly raftLogger?: NodeLogger;
+  /**
+   * With `exitWhenRemoved` (rqlited -raft-remove-shutdown): called once this node learns
+   * it was removed from the cluster; the caller stops the node (`shutdown()`) and exits.
+   */
+  readonly onRemoved?: () => void;
 }
 
 export const defaultClusterId = 'quorumlite';
 /** rqlited's words for a one-node cluster with state asked to join another cluster. */
 const singleNodeJoinRefusal = 'node is already a single-node cluster leader, joining a cluster is not permitted';
 const queuedWriteCountMaxDefault = 10_000;
+/** rqlited waits this long for its own removal on shutdown (-raft-cluster-remove-shutdown). */
+const shutdownRemoveTimeoutMs = 5_000;
 
 /** Whatever storage repaired or discarded at open is said in the log, with what and why. */
 function logRecovery(logger: NodeLogger, report: RecoveryReport): void {
@@ -82,6 +93,7 @@ export class QuorumNode {
   readonly runtime: NodeRuntime;
   readonly membership: Membership;
   readonly service: NodeClusterService;
+  readonly reaper: Reaper;
   readonly http: HttpApiServer;
   readonly #storage: DurableStorage;
   readonly #stateMachine: SqliteStateMachine;
@@ -147,13 +159,27 @@ export class QuorumNode {
         queuedWriteCountMax: options.queuedWriteCountMax ?? queuedWriteCountMaxDefault,
       },
     );
+    this.reaper = new Reaper({
+      config,
+      log: runtime,
+      removeMember: (id) => this.membership.removeMember(id),
+      scheduler,
+      logger: options.logger,
+    });
     this.http = createHttpServer(this.service, { quorumliteVersion: options.version, ...options.http });
     this.#maintenance = new MaintenanceScheduler({ config, log: runtime, database: stateMachine, scheduler, logger: options.logger });
+    const onRemoved = options.onRemoved;
+    if (config.exitWhenRemoved && onRemoved !== undefined) runtime.subscribeRemoved(() => onRemoved());
   }
 
   /** Opens the data directory and starts the node; resolves once it serves HTTP and has joined or formed a cluster. */
   static async start(options: QuorumNodeOptions): Promise<QuorumNode> {
     const config = resolveNodeConfig(options);
+    // A bad raft/peers.json refuses the start here, before anything is opened or written.
+    const peers = readPeersFile(config.dataDirectory, { id: config.nodeId, raftAddress: config.raftAdvertisedAddress });
+    if (peers !== undefined && !existsSync(join(config.dataDirectory, 'raft', 'log'))) {
+      throw new PeersFileError(peersFilePath(config.dataDirectory), 'this node has no Raft state to recover (a node without state joins with --join)');
+    }
     await mkdir(join(config.dataDirectory, 'incoming'), { recursive: true });
     const storage = await DurableStorage.open(join(config.dataDirectory, 'raft'));
     logRecovery(options.logger, storage.recovery);
@@ -170,6 +196,7 @@ export class QuorumNode {
       await storage.close();
       throw error;
     }
+    if (peers !== undefined) await QuorumNode.#recover({ config, storage, stateMachine, logger: options.logger }, peers);
     const node = new QuorumNode(options, config, storage, stateMachine);
     try {
       await node.#start(options.httpListen);
@@ -178,6 +205,21 @@ export class QuorumNode {
       throw error;
     }
     return node;
+  }
+
+  /** Lost-quorum recovery from raft/peers.json (cluster-recovery.ts), then the file is retired; on failure the store is closed. */
+  static async #recover(
+    parts: { config: NodeConfig; storage: DurableStorage; stateMachine: SqliteStateMachine; logger: NodeLogger },
+    peers: readonly RecoveryPeer[],
+  ): Promise<void> {
+    try {
+      await recoverCluster(parts, peers);
+      retirePeersFile(parts.config.dataDirectory);
+    } catch (error) {
+      parts.stateMachine.close();
+      await parts.storage.close();
+      throw error;
+    }
   }
 
   get httpAddress(): { host: string; port: number } {
@@ -199,6 +241,7 @@ export class QuorumNode {
     this.#logger.info({ event: 'listening', http: `${this.#httpAddress.host}:${this.#httpAddress.port}`, raft: this.#transport.address }, 'node listening');
     await this.#formOrJoin();
     this.#maintenance.start();
+    this.reaper.start();
   }
 
   async #formOrJoin(): Promise<void> {
@@ -254,6 +297,33 @@ export class QuorumNode {
   }
 
   /**
+   * A graceful stop as rqlited does one on SIGTERM: with `removeOnShutdown` the node first
+   * asks the leader to remove it (bounded by shutdownRemoveTimeoutMs), then it stops,
+   * handing leadership over first if it leads and `stepDownOnShutdown` holds. Resolves
+   * false if the removal failed (the node stopped all the same).
+   */
+  async shutdown(): Promise<boolean> {
+    const removed = await this.#leaveCluster();
+    await this.stop({ transferLeadership: this.config.stepDownOnShutdown });
+    return removed;
+  }
+
+  async #leaveCluster(): Promise<boolean> {
+    const self = this.config.nodeId;
+    if (!this.config.removeOnShutdown || this.runtime.removedFromCluster || !this.runtime.started || !this.runtime.isMember(self)) return true;
+    this.#logger.info({ event: 'leave', timeoutMs: shutdownRemoveTimeoutMs }, 'removing this node from the cluster before shutdown');
+    try {
+      const request = { id: self, timeoutMs: shutdownRemoveTimeoutMs, forward: true };
+      await this.service.remove(request, { signal: AbortSignal.timeout(shutdownRemoveTimeoutMs) });
+      this.#logger.info({ event: 'left' }, 'removed this node from the cluster before shutdown');
+      return true;
+    } catch (error) {
+      this.#logger.error({ event: 'leave-failed', error: String(error) }, 'failed to remove this node from the cluster before shutdown');
+      return false;
+    }
+  }
+
+  /**
    * Stops the node: a leader first hands leadership to the most caught-up voter (bounded
    * wait) unless told not to, then HTTP, the runtime, the transport, the store and the
    * database close in that order.
@@ -267,6 +337,7 @@ export class QuorumNode {
     this.#maintenance.stop();
     this.#rejoinCancel.abort();
     await this.#rejoin;
+    this.reaper.stop();
     await this.runtime.stop(options);
     await this.http.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing HTTP failed'));
     await this.#transport.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing transport failed'));

@@ -226,16 +226,16 @@ const implemented: Readonly<Record<string, FlagCase>> = {
       ['0s', /below the minimum of 1ms/],
     ],
   },
-  'raft-remove-shutdown': { read: (o) => o.handOff.shutdownOnRemoval, defaultValue: false, good: [['true', true]], bad: [['sure', /invalid boolean/]] },
+  'raft-remove-shutdown': { read: (o) => o.exitWhenRemoved, defaultValue: false, good: [['true', true]], bad: [['sure', /invalid boolean/]] },
   'raft-cluster-remove-shutdown': {
-    read: (o) => o.handOff.removeSelfOnShutdown,
+    read: (o) => o.removeOnShutdown,
     defaultValue: false,
     good: [['true', true]],
     bad: [['2', /invalid boolean/]],
   },
-  'raft-shutdown-stepdown': { read: (o) => o.handOff.stepDownOnShutdown, defaultValue: true, good: [['false', false]], bad: [['nope', /invalid boolean/]] },
+  'raft-shutdown-stepdown': { read: (o) => o.stepDownOnShutdown, defaultValue: true, good: [['false', false]], bad: [['nope', /invalid boolean/]] },
   'raft-reap-node-timeout': {
-    read: (o) => o.handOff.reapNodeTimeoutMs,
+    read: (o) => o.reapNodeTimeoutMs,
     defaultValue: 0,
     good: [['1h', 3_600_000]],
     bad: [
@@ -244,7 +244,7 @@ const implemented: Readonly<Record<string, FlagCase>> = {
     ],
   },
   'raft-reap-read-only-node-timeout': {
-    read: (o) => o.handOff.reapReadOnlyNodeTimeoutMs,
+    read: (o) => o.reapReadOnlyNodeTimeoutMs,
     defaultValue: 0,
     good: [['30s', 30_000]],
     bad: [['0s', /-raft-reap-read-only-node-timeout must be greater than 0/]],

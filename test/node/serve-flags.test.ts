@@ -177,3 +177,37 @@ test('Go-style durations', () => {
   assert.equal(parseDurationMs(`${'0'.repeat(durationTextLengthMax - 1)}s`), 0);
   assert.throws(() => parseDurationMs(`${'0'.repeat(durationTextLengthMax)}s`), /invalid duration/);
 });
+
+test("cluster-operation flags: rqlited's names and defaults; booleans take =true / =false as Go's flags do", () => {
+  const defaults = parsed([]);
+  assert.equal(defaults.removeOnShutdown, false);
+  assert.equal(defaults.exitWhenRemoved, false);
+  assert.equal(defaults.stepDownOnShutdown, true);
+  assert.equal(defaults.reapNodeTimeoutMs, 0);
+  assert.equal(defaults.reapReadOnlyNodeTimeoutMs, 0);
+  const set = parsed([
+    '--raft-cluster-remove-shutdown',
+    '--raft-remove-shutdown=true',
+    '--raft-shutdown-stepdown=false',
+    '--raft-reap-node-timeout',
+    '48h',
+    '--raft-reap-read-only-node-timeout=30m',
+  ]);
+  assert.equal(set.removeOnShutdown, true);
+  assert.equal(set.exitWhenRemoved, true);
+  assert.equal(set.stepDownOnShutdown, false);
+  assert.equal(set.reapNodeTimeoutMs, 48 * 3_600_000);
+  assert.equal(set.reapReadOnlyNodeTimeoutMs, 30 * 60_000);
+  assert.equal(parsed(['--raft-shutdown-stepdown']).stepDownOnShutdown, true);
+  assert.equal(parsed(['--raft-cluster-remove-shutdown=false']).removeOnShutdown, false);
+  assert.equal(parsed(['--raft-non-voter=false']).nonVoter, false);
+  // As rqlited: a reap timeout given explicitly must be above 0 (leave it out to never reap).
+  refused(['--raft-reap-node-timeout', '0'], /--raft-reap-node-timeout must be greater than 0/);
+  assert.equal(parsed(['--raft-reap-node-timeout', `${timerDelayMsMax}ms`]).reapNodeTimeoutMs, timerDelayMsMax);
+  refused(['--raft-shutdown-stepdown=no'], /invalid boolean value "no" for --raft-shutdown-stepdown/);
+  refused(['--raft-reap-node-timeout', '-1s'], /--raft-reap-node-timeout: invalid duration "-1s": below the minimum of 0ms/);
+  refused(['--raft-reap-read-only-node-timeout', '10'], /--raft-reap-read-only-node-timeout: invalid duration/);
+  // The reaper compares silences with it (no timer waits that long): Go's whole duration range.
+  assert.equal(parsed(['--raft-reap-node-timeout', `${timerDelayMsMax + 1}ms`]).reapNodeTimeoutMs, timerDelayMsMax + 1);
+  refused(['--raft-reap-node-timeout', '2562048h'], /--raft-reap-node-timeout: invalid duration/);
+});
