@@ -170,9 +170,16 @@ export class TestNode {
 
   /** `quorumlite serve` with exactly these arguments (an rqlited-style command line, say); nothing added. */
   startCommandLine(serveArguments: readonly string[], environment: Readonly<Record<string, string>> = {}): void {
+    this.startProgram([process.execPath, cliPath, 'serve', ...serveArguments], environment);
+  }
+
+  /** Any program that runs a node (the rqlited command, the image's entrypoint script), with exactly this command line. */
+  startProgram(command: readonly string[], environment: Readonly<Record<string, string>> = {}): void {
     if (this.running) throw new Error(`node ${this.spec.index} already running`);
+    const [program, ...programArguments] = command;
+    if (program === undefined) throw new Error('no program to start');
     const log = openSync(this.logPath, 'a');
-    const child = spawn(process.execPath, [cliPath, 'serve', ...serveArguments], {
+    const child = spawn(program, programArguments, {
       stdio: ['pipe', log, log],
       env: { ...process.env, TZ: 'UTC', ...environment },
     });
