@@ -138,7 +138,15 @@ test("the compose file's services, as written, form a cluster through the image'
   const dump = join(root, 'dump.sql');
   writeFileSync(
     dump,
-    'PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\nCREATE TABLE foo (id INTEGER NOT NULL PRIMARY KEY, name TEXT);\nINSERT INTO "foo" VALUES(1,\'fiona\');\nINSERT INTO "foo" VALUES(2,\'sinead\');\nCOMMIT;\n',
+    [
+      'PRAGMA foreign_keys=OFF;',
+      'BEGIN TRANSACTION;',
+      'CREATE TABLE foo (id INTEGER NOT NULL PRIMARY KEY, name TEXT);',
+      `INSERT INTO "foo" VALUES(1,'fiona');`,
+      `INSERT INTO "foo" VALUES(2,'sinead');`,
+      'COMMIT;',
+      '',
+    ].join('\n'),
   );
   const shell = spawnSync(process.execPath, [rqlitePath, '-H', loopbackHost(2), '-p', '4001'], {
     input: `.read ${dump}\n`,
