@@ -4,7 +4,7 @@
  * commands, and ROLLBACK conflict resolution turned into deterministic results. The
  * state machine owns the transaction around it (begin, commit, halt, recover).
  */
-import type { Connections } from './connections.js';
+import { markEntry, type Connections } from './connections.js';
 import { EntrySource, type DeterministicFunctions, type TimeAndRandomSource } from './deterministic-functions.js';
 import { decodeResults, encodeResults } from './result-codec.js';
 import type { ApplyOutcome, Command, Statement, StatementResult } from './types.js';
@@ -40,7 +40,7 @@ export class EntryExecutor {
    */
   deferredViolation(connections: Connections, index: number, command: Command): ApplyOutcome {
     const results: StatementResult[] = command.statements.map(() => ({ kind: 'error', error: deferredViolationMessage }));
-    if (command.requestId !== undefined) this.#recordRequest(connections, command.requestId, command.timestampMs, results);
+    if (command.requestId !== undefined) this.#recordRequest(connections, index, command.requestId, command.timestampMs, results);
     return { entryIndex: index, results, deduplicated: false, skipped: false };
   }
 
@@ -65,7 +65,7 @@ export class EntryExecutor {
     } finally {
       this.#functions?.end();
     }
-    if (requestId !== undefined) this.#recordRequest(connections, requestId, command.timestampMs, results);
+    if (requestId !== undefined) this.#recordRequest(connections, index, requestId, command.timestampMs, results);
     return { entryIndex: index, results, deduplicated: false, skipped: false };
   }
 
@@ -89,7 +89,7 @@ export class EntryExecutor {
    */
   #runTransaction(connections: Connections, index: number, statements: readonly Statement[], batching: boolean): StatementResult[] {
     const results: StatementResult[] = [];
-    if (batching) connections.internal.savepoint.run();
+    if (batching) connections.control.savepoint.run();
     for (const statement of statements) {
       const result = connections.applyRunner.run(statement, this.#settings.timings);
       results.push(result);
@@ -99,39 +99,34 @@ export class EntryExecutor {
         return results;
       }
       if (batching) {
-        connections.internal.rollbackToSavepoint.run();
-        connections.internal.releaseSavepoint.run();
+        connections.control.rollbackToSavepoint.run();
+        connections.control.releaseSavepoint.run();
       } else {
-        connections.internal.rollback.run();
+        connections.control.rollback.run();
         beginEntryTransaction(connections, index);
       }
       return results;
     }
-    if (batching) connections.internal.releaseSavepoint.run();
+    if (batching) connections.control.releaseSavepoint.run();
     return results;
   }
 
   #lookupRequest(connections: Connections, requestId: string, timestampMs: number): StatementResult[] | undefined {
-    const row = connections.internal.lookupRequest.get(requestId) as [bigint, Uint8Array] | undefined;
-    if (row === undefined) return undefined;
-    const [storedTimestampMs, encoded] = row;
-    if (Number(storedTimestampMs) < timestampMs - this.#settings.dedupWindowMs) return undefined;
-    return decodeResults(encoded);
+    const stored = connections.store.lookup(requestId);
+    if (stored === undefined) return undefined;
+    if (stored.timestampMs < timestampMs - this.#settings.dedupWindowMs) return undefined;
+    return decodeResults(stored.result);
   }
 
-  #recordRequest(connections: Connections, requestId: string, timestampMs: number, results: readonly StatementResult[]): void {
-    const internal = connections.internal;
-    const sequence = internal.nextRequestSequence.get() as bigint;
-    internal.recordRequest.run(requestId, sequence, BigInt(timestampMs), encodeResults(results));
-    internal.expireRequestsBySequence.run(sequence - BigInt(this.#settings.dedupRequestCountMax));
-    internal.expireRequestsByTime.run(BigInt(timestampMs - this.#settings.dedupWindowMs));
+  #recordRequest(connections: Connections, index: number, requestId: string, timestampMs: number, results: readonly StatementResult[]): void {
+    connections.store.record(requestId, index, timestampMs, encodeResults(results), this.#settings);
   }
 }
 
-/** BEGIN and the applied-index write, first in every entry's transaction. */
+/** BEGIN on the database and the entry's marker, first in every entry's transaction. */
 export function beginEntryTransaction(connections: Connections, index: number): void {
-  connections.internal.begin.run();
-  connections.internal.writeApplied.run(BigInt(index));
+  connections.control.begin.run();
+  markEntry(connections, index);
 }
 
 /**

@@ -12,6 +12,11 @@ export interface StateMachineOptions {
   readonly dedupRequestCountMax?: number;
   /** A request id is forgotten once an entry's timestamp is this much newer. Must be equal on every node. */
   readonly dedupWindowMs?: number;
+  /**
+   * Enforce foreign key constraints (rqlite's -fk); off by default, as in SQLite and rqlite.
+   * Must be equal on every node: it decides whether a write fails.
+   */
+  readonly foreignKeys?: boolean;
   /** Rows one statement's result may hold; more is an error result. Must be equal on every node. */
   readonly resultRowCountMax?: number;
   /** Fill `timeSeconds` in apply() results (the answer to the client; stored results never carry it). */
@@ -48,6 +53,7 @@ export function resolveSettings(options: StateMachineOptions): StateMachineSetti
     dedupWindowMs: options.dedupWindowMs ?? stateMachineDefaults.dedupWindowMs,
     readerBusyTimeoutMs: options.readerBusyTimeoutMs ?? stateMachineDefaults.readerBusyTimeoutMs,
     resultRowCountMax: options.resultRowCountMax ?? stateMachineDefaults.resultRowCountMax,
+    foreignKeys: options.foreignKeys ?? false,
     determinism: options.determinism ?? 'entry',
     timings: options.timings ?? false,
   };

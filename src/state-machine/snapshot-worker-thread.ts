@@ -10,6 +10,24 @@ import { dirname } from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
+/**
+ * The internal store beside a live database, and how a snapshot file carries it: as the
+ * tables of the layout before the store (a snapshot stays one self-contained file).
+ */
+export interface InternalStateSource {
+  /** The internal store's file, opened read-only here. */
+  readonly path: string;
+  /** The live database's applied index when the snapshot started: the copy holds this or later. */
+  readonly appliedIndexHint: number;
+  /** SQL on the store: [floor, covered] of its state row; the requests live at index :index. */
+  readonly coveredRangeSql: string;
+  readonly liveRequestsAtSql: string;
+  /** SQL on the copy: create the carrying tables; insert the applied index (?); insert one request (4 values). */
+  readonly legacySchema: readonly string[];
+  readonly insertAppliedIndexSql: string;
+  readonly insertRequestSql: string;
+}
+
 /** Copy a live database into a snapshot file and rename it into place. */
 interface WriteSnapshotTask {
   readonly kind: 'write';
@@ -21,6 +39,17 @@ interface WriteSnapshotTask {
   readonly finalPath: string;
   readonly busyTimeoutMs: number;
   readonly stateTable: string;
+  /** Absent: the live database holds its own state tables (the old layout). */
+  readonly internal?: InternalStateSource;
+}
+
+/** Copy a live database for a user's backup: only the user's objects, application_id 0. */
+interface WriteBackupTask {
+  readonly kind: 'backup';
+  readonly sourcePath: string;
+  readonly targetPath: string;
+  readonly finalPath: string;
+  readonly busyTimeoutMs: number;
 }
 
 /** Copy a shipped snapshot beside the database, check it and make it durable. */
@@ -31,7 +60,7 @@ interface StageSnapshotTask {
   readonly stateTable: string;
 }
 
-export type SnapshotTask = WriteSnapshotTask | StageSnapshotTask;
+export type SnapshotTask = WriteSnapshotTask | WriteBackupTask | StageSnapshotTask;
 
 export type SnapshotAnswer = { readonly appliedIndex: number } | { readonly error: string };
 
@@ -66,18 +95,72 @@ function sealCopy(target: string, stateTable: string, verify: boolean): number {
   }
 }
 
-function writeSnapshot(task: WriteSnapshotTask): number {
-  const source = new Database(task.sourcePath, { readonly: true, fileMustExist: true, timeout: task.busyTimeoutMs });
+function vacuumInto(sourcePath: string, targetPath: string, busyTimeoutMs: number): void {
+  const source = new Database(sourcePath, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
   try {
-    source.prepare('VACUUM INTO ?').run(task.targetPath);
+    source.prepare('VACUUM INTO ?').run(targetPath);
   } finally {
     source.close();
   }
+}
+
+function sealAndRename(targetPath: string, finalPath: string): void {
+  fsyncPath(targetPath, 'r+');
+  renameSync(targetPath, finalPath);
+  fsyncPath(dirname(finalPath), 'r');
+}
+
+/**
+ * Writes the internal store's state at the copy's applied index into the copy. The index
+ * is the copy's application_id (the index mod 2^32), resolved near the hint exactly as
+ * applied-marker.ts does (this file may not import it).
+ */
+function carryInternalState(targetPath: string, internal: InternalStateSource): void {
+  const copy = new Database(targetPath, { fileMustExist: true });
+  const store = new Database(internal.path, { readonly: true, fileMustExist: true });
+  try {
+    const marker = BigInt(copy.pragma('application_id', { simple: true }) as number);
+    const appliedIndex = BigInt(internal.appliedIndexHint) + BigInt.asIntN(32, marker - BigInt(internal.appliedIndexHint));
+    store.defaultSafeIntegers(true);
+    store.exec('BEGIN');
+    const [floorIndex, coveredIndex] = store.prepare(internal.coveredRangeSql).raw(true).get() as [bigint, bigint];
+    if (appliedIndex < floorIndex || appliedIndex > coveredIndex) {
+      throw new Error(`the internal store covers ${floorIndex}..${coveredIndex}, not the copy's index ${appliedIndex}`);
+    }
+    const requests = store.prepare(internal.liveRequestsAtSql).raw(true).iterate({ index: appliedIndex }) as IterableIterator<unknown[]>;
+    copy.transaction(() => {
+      for (const sql of internal.legacySchema) copy.exec(sql);
+      copy.prepare(internal.insertAppliedIndexSql).run(appliedIndex);
+      const insertRequest = copy.prepare(internal.insertRequestSql);
+      for (const request of requests) insertRequest.run(...request);
+    })();
+    store.exec('COMMIT');
+  } finally {
+    store.close();
+    copy.close();
+  }
+}
+
+function writeSnapshot(task: WriteSnapshotTask): number {
+  vacuumInto(task.sourcePath, task.targetPath, task.busyTimeoutMs);
+  if (task.internal !== undefined) carryInternalState(task.targetPath, task.internal);
   const appliedIndex = sealCopy(task.targetPath, task.stateTable, false);
-  fsyncPath(task.targetPath, 'r+');
-  renameSync(task.targetPath, task.finalPath);
-  fsyncPath(dirname(task.finalPath), 'r');
+  sealAndRename(task.targetPath, task.finalPath);
   return appliedIndex;
+}
+
+function writeBackup(task: WriteBackupTask): number {
+  vacuumInto(task.sourcePath, task.targetPath, task.busyTimeoutMs);
+  const copy = new Database(task.targetPath, { fileMustExist: true });
+  try {
+    // The marker is quorumlite's applied index, not the user's: a backup does not carry it.
+    copy.pragma('application_id = 0');
+    copy.pragma('journal_mode = DELETE');
+  } finally {
+    copy.close();
+  }
+  sealAndRename(task.targetPath, task.finalPath);
+  return 0;
 }
 
 function stageSnapshot(task: StageSnapshotTask): number {
@@ -90,6 +173,7 @@ function stageSnapshot(task: StageSnapshotTask): number {
 /** Runs one task; every failure becomes an answer, so the parent always hears back. */
 export function runSnapshotTask(task: SnapshotTask): SnapshotAnswer {
   try {
+    if (task.kind === 'backup') return { appliedIndex: writeBackup(task) };
     return { appliedIndex: task.kind === 'write' ? writeSnapshot(task) : stageSnapshot(task) };
   } catch (error) {
     return { error: error instanceof Error && error.message !== '' ? error.message : String(error) };

@@ -18,8 +18,9 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StateMachineError } from './errors.js';
-import { stateTable } from './connections.js';
-import type { SnapshotAnswer, SnapshotTask, SnapshotWorkerData } from './snapshot-worker-thread.js';
+import { legacySchema, requestsTable, stateTable } from './connections.js';
+import { coveredRangeSql, liveRequestsAtSql } from './internal-store.js';
+import type { InternalStateSource, SnapshotAnswer, SnapshotTask, SnapshotWorkerData } from './snapshot-worker-thread.js';
 
 const ownExtension = extname(fileURLToPath(import.meta.url));
 
@@ -66,9 +67,43 @@ function runWorker(task: SnapshotTask, failure: string): Promise<number> {
 /**
  * Copies the database at `sourcePath` to `targetPath` in a worker, then renames it to
  * `finalPath` (durably: file and directory fsynced); resolves to the copy's applied index.
+ * With `internal` (the internal store beside the database, and the applied index when the
+ * snapshot started), the copy also gets the store's state at its own index, as the old
+ * layout's tables; without it the database must hold those tables itself.
  */
-export function writeSnapshotInWorker(sourcePath: string, targetPath: string, finalPath: string, busyTimeoutMs: number): Promise<number> {
-  return runWorker({ kind: 'write', sourcePath, targetPath, finalPath, busyTimeoutMs, stateTable }, 'snapshot failed');
+export function writeSnapshotInWorker(
+  sourcePath: string,
+  targetPath: string,
+  finalPath: string,
+  busyTimeoutMs: number,
+  internal?: { readonly path: string; readonly appliedIndexHint: number },
+): Promise<number> {
+  const source: InternalStateSource | undefined =
+    internal === undefined
+      ? undefined
+      : {
+          ...internal,
+          coveredRangeSql,
+          liveRequestsAtSql,
+          legacySchema,
+          insertAppliedIndexSql: `INSERT INTO ${stateTable} (id, applied_index) VALUES (1, ?)`,
+          insertRequestSql: `INSERT INTO ${requestsTable} (request_id, sequence, timestamp_ms, result) VALUES (?, ?, ?, ?)`,
+        };
+  const task: SnapshotTask = {
+    kind: 'write',
+    sourcePath,
+    targetPath,
+    finalPath,
+    busyTimeoutMs,
+    stateTable,
+    ...(source === undefined ? {} : { internal: source }),
+  };
+  return runWorker(task, 'snapshot failed');
+}
+
+/** Copies the user's database to `targetPath` and renames it to `finalPath`, durably: only the user's objects. */
+export async function writeBackupInWorker(sourcePath: string, targetPath: string, finalPath: string, busyTimeoutMs: number): Promise<void> {
+  await runWorker({ kind: 'backup', sourcePath, targetPath, finalPath, busyTimeoutMs }, 'backup failed');
 }
 
 /** Copies a shipped snapshot to `targetPath`, checks it and fsyncs it; resolves to its applied index. */

@@ -16,37 +16,24 @@
  * the same transaction as the entry's statements, so a crash never applies an entry twice.
  */
 import type Database from 'better-sqlite3';
-import { existsSync, renameSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { durableSyncEntryCountMax, indexFromMarker } from './applied-marker.js';
 import { contentChecksum } from './checksum.js';
 import type { ContentChecksum } from './checksum.js';
 import { dumpLines, userTables } from './dump.js';
-import { fsyncDirectory, removeIfPresent } from './files.js';
-import { stageSnapshotInWorker, writeSnapshotInWorker } from './snapshot-worker.js';
+import { checkpointFully, stageSnapshot, swapInStagedFile, writeBackup, writeSnapshot, type SnapshotInfo } from './database-copies.js';
+import { removeIfPresent } from './files.js';
 import { decodeCommand } from './command-codec.js';
-import {
-  assertUtcTimeZone,
-  openApplyConnection,
-  openPristineConnection,
-  openReadConnection,
-  prepareInternal,
-  readAppliedIndex,
-  type Connections,
-} from './connections.js';
+import { assertUtcTimeZone, markEntry, openPristineConnection, readMarker, type Connections } from './connections.js';
+import { internalStorePath, syncPair, type OpenEvent } from './database-layout.js';
+import { closeConnections, openConnections } from './machine-connections.js';
 import { DeterministicFunctions, localSource } from './deterministic-functions.js';
 import { beginEntryTransaction, EntryExecutor, TransactionLostError } from './entry-execution.js';
 import { StateMachineError, StateMachineHaltedError } from './errors.js';
 import { assert } from '../common/assert.js';
 import { resolveSettings, type RestoreStep, type StateMachineOptions, type StateMachineSettings } from './options.js';
-import { StatementRunner, isEnvironmentalError } from './statement-runner.js';
+import { isEnvironmentalError } from './statement-runner.js';
 import type { ApplyOutcome, Command, Statement, StatementResult } from './types.js';
-
-interface SnapshotInfo {
-  /** The applied index the snapshot file holds. */
-  readonly appliedIndex: number;
-  readonly bytes: number;
-}
 
 export interface BatchEntry {
   readonly index: number;
@@ -75,6 +62,12 @@ export class SqliteStateMachine {
   readonly #executor: EntryExecutor;
   #connections: Connections | undefined;
   #appliedIndexValue = 0;
+  /** What each open of the database found (migrations, resets): the node logs them. */
+  readonly #openEvents: OpenEvent[] = [];
+  /** Entries applied since both files were last fsynced (applied-marker.ts bounds it). */
+  #entriesSinceSync = 0;
+  /** Applied indexes that snapshots in progress started at: the internal store keeps history back to the lowest. */
+  readonly #snapshotPins: number[] = [];
   #haltReason: string | undefined;
   #closed = false;
   /** Inside applyBatch: a lost transaction must restart the batch one entry at a time. */
@@ -106,33 +99,17 @@ export class SqliteStateMachine {
   }
 
   #openConnections(): Connections {
-    const apply = openApplyConnection(this.path);
-    try {
-      this.#functions?.register(apply);
-      const read = openReadConnection(this.path, this.#settings.readerBusyTimeoutMs);
-      const runnerOptions = { statementCacheCountMax: this.#settings.statementCacheCountMax, resultRowCountMax: this.#settings.resultRowCountMax };
-      this.#appliedIndexValue = readAppliedIndex(apply);
-      return {
-        apply,
-        read,
-        internal: prepareInternal(apply),
-        applyRunner: new StatementRunner(apply, { purpose: 'write', ...runnerOptions }),
-        readRunner: new StatementRunner(read, { purpose: 'read', ...runnerOptions }),
-      };
-    } catch (error) {
-      apply.close();
-      throw error;
-    }
+    const opened = openConnections(this.path, this.#settings, this.#functions);
+    this.#appliedIndexValue = opened.appliedIndex;
+    this.#openEvents.push(opened.event);
+    this.#entriesSinceSync = 0;
+    return opened.connections;
   }
 
   #closeConnections(): void {
     const connections = this.#connections;
     this.#connections = undefined;
-    try {
-      connections?.read.close();
-    } finally {
-      connections?.apply.close();
-    }
+    if (connections !== undefined) closeConnections(connections);
   }
 
   #reopenConnections(): void {
@@ -245,7 +222,7 @@ export class SqliteStateMachine {
     try {
       return this.#inEntryTransaction(first.index, pending[pending.length - 1]?.index as number, (connections) =>
         pending.map((item, position) => {
-          if (position > 0) connections.internal.writeApplied.run(BigInt(item.index));
+          if (position > 0) markEntry(connections, item.index);
           const command = commands[position];
           if (command === undefined) return { entryIndex: item.index, results: [], deduplicated: false, skipped: false };
           return this.#executor.execute(connections, item.index, command, this.#batching);
@@ -281,7 +258,11 @@ export class SqliteStateMachine {
     return undefined;
   }
 
-  /** Runs entries firstIndex..lastIndex in one transaction; the applied index moves only on commit. */
+  /**
+   * Runs entries firstIndex..lastIndex in one transaction of each file; the applied index
+   * moves only on commit. The internal store commits first: a crash between the two
+   * commits leaves it one batch ahead, which opening undoes (database-layout.ts).
+   */
   #inEntryTransaction<Outcome>(
     firstIndex: number,
     lastIndex: number,
@@ -290,20 +271,47 @@ export class SqliteStateMachine {
   ): Outcome {
     assert(this.healthy, 'entries apply only while healthy');
     const connections = this.#open();
+    let storeAhead = false;
     try {
+      this.#syncIfDue(firstIndex);
+      connections.store.begin(this.#collectThroughIndex(), lastIndex);
       beginEntryTransaction(connections, firstIndex);
       const outcome = work(connections);
+      connections.store.commit();
+      storeAhead = true;
       if (!this.#commitUnlessDeferredViolation(connections)) {
+        connections.store.undoTo(this.#appliedIndexValue);
+        storeAhead = false;
         if (onDeferredViolation === undefined) throw new TransactionLostError();
         return this.#inEntryTransaction(firstIndex, lastIndex, onDeferredViolation);
       }
+      storeAhead = false;
       this.#appliedIndexValue = lastIndex;
+      this.#entriesSinceSync += lastIndex - firstIndex + 1;
       return outcome;
     } catch (error) {
       this.#rollbackQuietly(connections);
+      // Whether the database committed is for the reopen to read from its header, not to guess here.
+      if (storeAhead) throw this.#halt(firstIndex, isEnvironmentalError(error) ? error.code : 'COMMIT_FAILED', error);
       if (isEnvironmentalError(error)) throw this.#halt(firstIndex, error.code, error);
       throw error;
     }
+  }
+
+  /** History the internal store must keep: back to the applied index, or to the oldest snapshot in progress. */
+  #collectThroughIndex(): number {
+    return Math.min(this.#appliedIndexValue, ...this.#snapshotPins);
+  }
+
+  /** Outside any transaction: fsync both files once durableSyncEntryCountMax entries applied since the last time. */
+  #syncIfDue(firstIndex: number): void {
+    if (this.#entriesSinceSync < durableSyncEntryCountMax) return;
+    try {
+      syncPair(this.path);
+    } catch (error) {
+      throw this.#halt(firstIndex, 'FSYNC_FAILED', error);
+    }
+    this.#entriesSinceSync = 0;
   }
 
   /**
@@ -312,7 +320,7 @@ export class SqliteStateMachine {
    */
   #commitUnlessDeferredViolation(connections: Connections): boolean {
     try {
-      connections.internal.commit.run();
+      connections.control.commit.run();
       return true;
     } catch (error) {
       const code = (error as { code?: unknown }).code;
@@ -323,11 +331,15 @@ export class SqliteStateMachine {
   }
 
   #rollbackQuietly(connections: Connections): void {
-    if (!connections.apply.inTransaction) return;
     try {
-      connections.internal.rollback.run();
+      if (connections.apply.inTransaction) connections.control.rollback.run();
     } catch {
       // The connection is reopened before the next entry; nothing of this entry committed.
+    }
+    try {
+      connections.store.rollback();
+    } catch {
+      // As above: reopening reconciles the store with the database.
     }
   }
 
@@ -386,7 +398,18 @@ export class SqliteStateMachine {
 
   /** The content checksum at the applied index (read in one read transaction). */
   checksum(): ContentChecksum {
-    return contentChecksum(this.#open().read);
+    // The read transaction sees the last commit; the marker names its index exactly, near the one applied.
+    return contentChecksum(this.#open().read, (read) => indexFromMarker(readMarker(read), this.#appliedIndexValue));
+  }
+
+  /** What each open of the database found, oldest first (a migration of the old layout, a reset after power loss). */
+  get openEvents(): readonly OpenEvent[] {
+    return this.#openEvents;
+  }
+
+  /** The request ids the dedup table remembers now. */
+  rememberedRequestCount(): number {
+    return this.#open().store.rememberedRequestCount();
   }
 
   userTables(): string[] {
@@ -412,40 +435,47 @@ export class SqliteStateMachine {
    */
   async snapshot(toPath: string): Promise<SnapshotInfo> {
     this.#open();
-    const partialPath = `${toPath}.partial`;
-    removeIfPresent(partialPath);
+    // Until the worker has read the internal store, the store keeps its history back to this index.
+    const pin = this.#appliedIndexValue;
+    this.#snapshotPins.push(pin);
     try {
-      const appliedIndex = await writeSnapshotInWorker(this.path, partialPath, toPath, this.#settings.readerBusyTimeoutMs);
-      return { appliedIndex, bytes: (await stat(toPath)).size };
-    } catch (error) {
-      removeIfPresent(partialPath);
-      throw error;
+      return await writeSnapshot(this.path, toPath, this.#settings.readerBusyTimeoutMs, { path: internalStorePath(this.path), appliedIndexHint: pin });
+    } finally {
+      this.#snapshotPins.splice(this.#snapshotPins.indexOf(pin), 1);
     }
+  }
+
+  /**
+   * Writes a copy of the user's database to `toPath` for /db/backup: only the user's
+   * objects (no applied index, no dedup table: the file is the user's, not a snapshot),
+   * application_id 0, rollback-journal mode. Made like a snapshot, on a worker thread.
+   */
+  backup(toPath: string): Promise<{ readonly bytes: number }> {
+    this.#open();
+    return writeBackup(this.path, toPath, this.#settings.readerBusyTimeoutMs);
   }
 
   /**
    * Replaces the database with the snapshot at `fromPath` (left untouched): stage a checked
    * copy beside the database (on a worker thread: reads keep answering from the old
    * database), then checkpoint and close, remove the old WAL, rename the copy into place,
-   * fsync the directory, reopen. A crash at any point leaves the old or the new database.
+   * fsync the directory, reopen (which moves the snapshot's internal tables into the
+   * internal store). A crash at any point leaves the old or the new database.
    * The caller applies no entries until it resolves (asserted).
    */
   async restore(fromPath: string): Promise<SnapshotInfo> {
     this.#open();
     assert(!this.#restoring, 'one restore at a time');
-    if (!existsSync(fromPath)) throw new StateMachineError('BAD_SNAPSHOT', `no snapshot file at ${fromPath}`);
     this.#restoring = true;
     try {
-      removeIfPresent(this.#stagingPath);
-      let appliedIndex: number;
-      try {
-        appliedIndex = await stageSnapshotInWorker(fromPath, this.#stagingPath);
-      } catch (error) {
-        removeIfPresent(this.#stagingPath);
-        throw error;
-      }
+      const appliedIndex = await stageSnapshot(fromPath, this.#stagingPath);
       this.#onRestoreStep?.('staged');
-      this.#swapInStagedDatabase();
+      checkpointFully(this.#open().apply);
+      this.#closeConnections();
+      this.#onRestoreStep?.('closed');
+      swapInStagedFile(this.path, this.#stagingPath, this.#onRestoreStep);
+      this.#connections = this.#openConnections();
+      this.#haltReason = undefined;
       assert(this.#appliedIndexValue === appliedIndex, 'the restored database holds the snapshot index');
       return { appliedIndex, bytes: (await stat(this.path)).size };
     } finally {
@@ -453,34 +483,10 @@ export class SqliteStateMachine {
     }
   }
 
-  /** The synchronous, crash-safe part of restore(): after it the new database is open. */
-  #swapInStagedDatabase(): void {
-    checkpointFully(this.#open().apply);
-    this.#closeConnections();
-    this.#onRestoreStep?.('closed');
-    removeIfPresent(`${this.path}-wal`);
-    removeIfPresent(`${this.path}-shm`);
-    fsyncDirectory(dirname(this.path));
-    this.#onRestoreStep?.('wal-removed');
-    renameSync(this.#stagingPath, this.path);
-    fsyncDirectory(dirname(this.path));
-    this.#onRestoreStep?.('renamed');
-    this.#connections = this.#openConnections();
-    this.#haltReason = undefined;
-  }
-
   close(): void {
     if (this.#closed) return;
     this.#closeConnections();
     this.#pristine.close();
     this.#closed = true;
-  }
-}
-
-/** Every WAL frame into the main file, so the WAL can be removed without losing anything. */
-function checkpointFully(database: Database.Database): void {
-  const [result] = database.pragma('wal_checkpoint(TRUNCATE)') as { busy: number | bigint }[];
-  if (result === undefined || Number(result.busy) !== 0) {
-    throw new StateMachineError('BAD_ENVIRONMENT', 'could not checkpoint the WAL before restore; the old database is untouched');
   }
 }

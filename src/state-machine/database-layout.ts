@@ -1,0 +1,166 @@
+/**
+ * Opening the user's database and the internal store beside it as one consistent pair,
+ * whatever a crash left behind. The rule (see internal-store.ts): the store runs ahead of
+ * the database by at most what it can undo, so with N the database's applied index (its
+ * header marker, applied-marker.ts) and [floor, covered] the store's range:
+ * - floor <= N <= covered: consistent; the store is brought back to N;
+ * - otherwise only a power loss (or someone's hands) can have done it: both files are
+ *   removed and the machine starts empty at index 0; the node restores its newest
+ *   snapshot and replays its log, which hold everything (nothing is lost);
+ * - a database with the old in-file tables (`_quorumlite_state`, `_quorumlite_requests`:
+ *   a data directory from before the store, or a restored snapshot file) is migrated:
+ *   the store is rewritten from those tables first, then one database transaction drops
+ *   them and sets the marker; a crash between the two simply migrates again;
+ * - a database with a marker but no store lost its dedup state: refused, never reused;
+ * - a database without either (a new file, or a plain SQLite file) starts at index 0.
+ */
+import type Database from 'better-sqlite3';
+import { closeSync, existsSync, fsyncSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { indexFromMarker, markerFor } from './applied-marker.js';
+import { openApplyConnection, readMarker, requestsTable, stateTable, type ConnectionSettings } from './connections.js';
+import { StateMachineError } from './errors.js';
+import { fsyncDirectory, removeIfPresent } from './files.js';
+import { InternalStore, type ExportedRequest } from './internal-store.js';
+
+/** What opening found; the node logs anything but 'opened' and 'created'. */
+export type OpenEvent =
+  | { readonly kind: 'created' }
+  | { readonly kind: 'opened'; readonly undoneEntryCount: number }
+  | { readonly kind: 'migrated'; readonly appliedIndex: number; readonly requestCount: number }
+  | { readonly kind: 'reset'; readonly reason: string };
+
+interface OpenedPair {
+  readonly apply: Database.Database;
+  readonly store: InternalStore;
+  readonly appliedIndex: number;
+  readonly event: OpenEvent;
+}
+
+/** The internal store's file for the database at `path`. */
+export function internalStorePath(path: string): string {
+  return `${path}.internal`;
+}
+
+function hasLegacyTables(apply: Database.Database): boolean {
+  return apply.prepare('SELECT count(*) FROM sqlite_schema WHERE name = ?').pluck().get(stateTable) !== 0n;
+}
+
+function legacyRequests(apply: Database.Database): ExportedRequest[] {
+  const exists = apply.prepare('SELECT count(*) FROM sqlite_schema WHERE name = ?').pluck().get(requestsTable) !== 0n;
+  if (!exists) return [];
+  const rows = apply.prepare(`SELECT request_id, sequence, timestamp_ms, result FROM ${requestsTable}`).raw(true).all() as [
+    string,
+    bigint,
+    bigint,
+    Uint8Array,
+  ][];
+  return rows.map(([requestId, sequence, timestampMs, result]) => ({ requestId, sequence, timestampMs, result }));
+}
+
+/** The old layout's tables become the store's content; the database keeps only the user's objects. */
+function migrate(apply: Database.Database, storePath: string): OpenedPair {
+  const indexValue: unknown = apply.prepare(`SELECT applied_index FROM ${stateTable} WHERE id = 1`).pluck().get();
+  if (typeof indexValue !== 'bigint') throw new StateMachineError('BAD_SNAPSHOT', `database has no applied index in ${stateTable}`);
+  const appliedIndex = Number(indexValue);
+  const requests = legacyRequests(apply);
+  const store = new InternalStore(storePath);
+  try {
+    store.replaceWith(requests, appliedIndex);
+    apply
+      .transaction(() => {
+        apply.exec(`DROP TABLE IF EXISTS ${requestsTable}`);
+        apply.exec(`DROP TABLE ${stateTable}`);
+        apply.exec(`PRAGMA application_id = ${markerFor(appliedIndex)}`);
+      })
+      .immediate();
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+  return { apply, store, appliedIndex, event: { kind: 'migrated', appliedIndex, requestCount: requests.length } };
+}
+
+/** Both files of the pair (and their WAL and shared-memory files), database first. */
+function removePair(path: string): void {
+  for (const file of [path, internalStorePath(path)]) {
+    for (const suffix of ['', '-wal', '-shm']) removeIfPresent(`${file}${suffix}`);
+    fsyncDirectory(dirname(path));
+  }
+}
+
+function fsyncIfPresent(path: string): void {
+  if (!existsSync(path)) return;
+  const descriptor = openSync(path, 'r+');
+  try {
+    fsyncSync(descriptor);
+  } finally {
+    closeSync(descriptor);
+  }
+}
+
+/** Makes everything either file has committed durable (the bound applied-marker.ts relies on). */
+export function syncPair(path: string): void {
+  for (const file of [path, internalStorePath(path)]) {
+    fsyncIfPresent(`${file}-wal`);
+    fsyncIfPresent(file);
+  }
+}
+
+/** Opens the existing pair: consistent, brought back to the database's index, or undefined when it cannot be. */
+function reconcile(apply: Database.Database, storePath: string): OpenedPair | { readonly reason: string } {
+  const store = new InternalStore(storePath);
+  try {
+    const range = store.range();
+    const appliedIndex = indexFromMarker(readMarker(apply), range.coveredIndex);
+    if (appliedIndex < range.floorIndex || appliedIndex > range.coveredIndex) {
+      store.close();
+      return { reason: `the database is at index ${appliedIndex}, its internal state covers ${range.floorIndex}..${range.coveredIndex}` };
+    }
+    store.undoTo(appliedIndex);
+    return { apply, store, appliedIndex, event: { kind: 'opened', undoneEntryCount: range.coveredIndex - appliedIndex } };
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+}
+
+function openOnce(path: string, settings: ConnectionSettings): OpenedPair | { readonly reason: string } {
+  const storePath = internalStorePath(path);
+  const storeExisted = existsSync(storePath);
+  const apply = openApplyConnection(path, settings);
+  try {
+    if (hasLegacyTables(apply)) return migrate(apply, storePath);
+    if (storeExisted) {
+      const outcome = reconcile(apply, storePath);
+      if (!('apply' in outcome)) apply.close();
+      return outcome;
+    }
+    // A marker means entries were applied here, and their dedup state is gone: not silently reused.
+    if (readMarker(apply) !== 0) {
+      const advice = 'restore it beside the database, or move the database away (a node rebuilds it from its log)';
+      throw new StateMachineError('INTERNAL_STATE_MISSING', `${path} was written by quorumlite but ${storePath} is missing: ${advice}`);
+    }
+    // A new file, or a plain SQLite file (as before the store): adopted at index 0.
+    return { apply, store: new InternalStore(storePath), appliedIndex: 0, event: { kind: 'created' } };
+  } catch (error) {
+    apply.close();
+    throw error;
+  }
+}
+
+/** Opens the database at `path` and its internal store as a consistent pair (see the file comment). */
+export function openDatabasePair(path: string, settings: ConnectionSettings): OpenedPair {
+  const first = openOnce(path, settings);
+  let opened: OpenedPair;
+  if ('apply' in first) {
+    opened = first;
+  } else {
+    removePair(path);
+    const fresh = openOnce(path, settings);
+    if (!('apply' in fresh)) throw new StateMachineError('BAD_ENVIRONMENT', `could not start an empty database at ${path}: ${fresh.reason}`);
+    opened = { ...fresh, event: { kind: 'reset', reason: first.reason } };
+  }
+  syncPair(path);
+  return opened;
+}

@@ -1,0 +1,59 @@
+/**
+ * Opening and closing everything a state machine holds open: the database and its
+ * internal store as one consistent pair (database-layout.ts), the read connection, and
+ * the statement runners on both connections.
+ */
+import type { Connections, ConnectionSettings } from './connections.js';
+import { openReadConnection, prepareControl } from './connections.js';
+import { openDatabasePair, type OpenEvent } from './database-layout.js';
+import type { DeterministicFunctions } from './deterministic-functions.js';
+import { StatementRunner } from './statement-runner.js';
+
+interface MachineConnectionSettings extends ConnectionSettings {
+  readonly readerBusyTimeoutMs: number;
+  readonly statementCacheCountMax: number;
+  readonly resultRowCountMax: number;
+}
+
+interface OpenedConnections {
+  readonly connections: Connections;
+  /** The database's applied index, with the internal store brought to it. */
+  readonly appliedIndex: number;
+  readonly event: OpenEvent;
+}
+
+export function openConnections(path: string, settings: MachineConnectionSettings, functions: DeterministicFunctions | undefined): OpenedConnections {
+  const opened = openDatabasePair(path, settings);
+  const { apply, store } = opened;
+  try {
+    functions?.register(apply);
+    const read = openReadConnection(path, settings.readerBusyTimeoutMs, settings);
+    const runnerOptions = { statementCacheCountMax: settings.statementCacheCountMax, resultRowCountMax: settings.resultRowCountMax };
+    const connections: Connections = {
+      apply,
+      read,
+      control: prepareControl(apply),
+      store,
+      applyRunner: new StatementRunner(apply, { purpose: 'write', ...runnerOptions }),
+      readRunner: new StatementRunner(read, { purpose: 'read', ...runnerOptions }),
+    };
+    return { connections, appliedIndex: opened.appliedIndex, event: opened.event };
+  } catch (error) {
+    store.close();
+    apply.close();
+    throw error;
+  }
+}
+
+/** Closes the read connection, the store and the database, each even if an earlier close failed. */
+export function closeConnections(connections: Connections): void {
+  try {
+    connections.read.close();
+  } finally {
+    try {
+      connections.store.close();
+    } finally {
+      connections.apply.close();
+    }
+  }
+}
