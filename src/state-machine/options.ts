@@ -30,7 +30,12 @@ export interface StateMachineOptions {
   readonly localSeed?: bigint;
   /** Test-only: called after each durable step of restore(), to crash there. */
   readonly onRestoreStep?: (step: RestoreStep) => void;
+  /** Test-only: called after each of an entry transaction's two commits, to crash there. */
+  readonly onCommitStep?: (step: CommitStep) => void;
 }
+
+/** An entry transaction commits the internal store, then the database (internal-store.ts says why). */
+export type CommitStep = 'store-committed' | 'database-committed';
 
 /** The steps of restore(), in order; a crash after any of them leaves the old or the new database. */
 export type RestoreStep = 'staged' | 'closed' | 'wal-removed' | 'renamed';
@@ -44,7 +49,7 @@ const stateMachineDefaults = {
 } as const;
 
 /** The options with every default filled in (the test-only hooks and the path stay on the options). */
-export type StateMachineSettings = Required<Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path' | 'onRestoreStep'>>;
+export type StateMachineSettings = Required<Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path' | 'onRestoreStep' | 'onCommitStep'>>;
 
 export function resolveSettings(options: StateMachineOptions): StateMachineSettings {
   return {

@@ -14,7 +14,7 @@ export const internalNamePrefix = '_quorumlite_';
 const internalNamePrefixUpper = internalNamePrefix.toUpperCase();
 
 /** Pragmas a write may set: stored in the database file, identical on every node. */
-const assignablePragmas = new Set(['USER_VERSION', 'APPLICATION_ID']);
+const assignablePragmas = new Set(['USER_VERSION']);
 
 /** Pragmas that take an argument but only report: fine anywhere. */
 const reportingPragmasWithArgument = new Set([
@@ -90,6 +90,7 @@ function checkPragma(tokens: readonly Token[], position: number, purpose: SqlPur
     return;
   }
   if (assignablePragmas.has(name)) return;
+  if (name === 'APPLICATION_ID' && hasArgument) refuse(`${label} cannot be set: it holds quorumlite's applied index`);
   if (!reportingPragmasInWrites.has(name)) refuse(`${label} (it would break replication, durability or determinism)`);
   if (hasArgument && !reportingPragmasWithArgument.has(name)) refuse(`${label} cannot be set`);
 }

@@ -31,7 +31,7 @@ import { DeterministicFunctions, localSource } from './deterministic-functions.j
 import { beginEntryTransaction, EntryExecutor, TransactionLostError } from './entry-execution.js';
 import { StateMachineError, StateMachineHaltedError } from './errors.js';
 import { assert } from '../common/assert.js';
-import { resolveSettings, type RestoreStep, type StateMachineOptions, type StateMachineSettings } from './options.js';
+import { resolveSettings, type CommitStep, type RestoreStep, type StateMachineOptions, type StateMachineSettings } from './options.js';
 import { isEnvironmentalError } from './statement-runner.js';
 import type { ApplyOutcome, Command, Statement, StatementResult } from './types.js';
 
@@ -57,6 +57,7 @@ export class SqliteStateMachine {
   readonly path: string;
   readonly #settings: StateMachineSettings;
   readonly #onRestoreStep: ((step: RestoreStep) => void) | undefined;
+  readonly #onCommitStep: ((step: CommitStep) => void) | undefined;
   readonly #pristine: Database.Database;
   readonly #functions: DeterministicFunctions | undefined;
   readonly #executor: EntryExecutor;
@@ -79,6 +80,7 @@ export class SqliteStateMachine {
   constructor(options: StateMachineOptions) {
     this.path = options.path;
     this.#onRestoreStep = options.onRestoreStep;
+    this.#onCommitStep = options.onCommitStep;
     // A restore that crashed before its rename left the old database in place: drop the staging copy.
     removeIfPresent(this.#stagingPath);
     this.#settings = resolveSettings(options);
@@ -279,6 +281,7 @@ export class SqliteStateMachine {
       const outcome = work(connections);
       connections.store.commit();
       storeAhead = true;
+      this.#onCommitStep?.('store-committed');
       if (!this.#commitUnlessDeferredViolation(connections)) {
         connections.store.undoTo(this.#appliedIndexValue);
         storeAhead = false;
@@ -286,6 +289,7 @@ export class SqliteStateMachine {
         return this.#inEntryTransaction(firstIndex, lastIndex, onDeferredViolation);
       }
       storeAhead = false;
+      this.#onCommitStep?.('database-committed');
       this.#appliedIndexValue = lastIndex;
       this.#entriesSinceSync += lastIndex - firstIndex + 1;
       return outcome;

@@ -36,6 +36,7 @@ const refusedWrites: readonly (readonly [string, RegExp])[] = [
   ['PRAGMA writable_schema=ON', /disallowed pragma: writable_schema/],
   ['PRAGMA foreign_keys=OFF', /disallowed pragma: foreign_keys/],
   ['PRAGMA foreign_keys', /disallowed pragma: foreign_keys/],
+  ['PRAGMA application_id = 7', /disallowed pragma: application_id cannot be set: it holds quorumlite's applied index/],
   ['PRAGMA recursive_triggers=1', /disallowed pragma: recursive_triggers/],
   ['PRAGMA case_sensitive_like=1', /disallowed pragma: case_sensitive_like/],
   ['PRAGMA defer_foreign_keys=1', /disallowed pragma: defer_foreign_keys/],
