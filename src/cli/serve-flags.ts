@@ -26,6 +26,8 @@ export interface ServeOptions {
   /** 0: off. Otherwise the cluster size to form once that many nodes have seen each other. */
   readonly bootstrapExpect: number;
   readonly nonVoter: boolean;
+  /** Enforce foreign key constraints (rqlited's -fk). Every node of a cluster must agree. */
+  readonly foreignKeys: boolean;
   readonly heartbeatMs: number;
   readonly electionTimeoutMs: number;
   /** Take a snapshot once this many entries were applied since the last one. */
@@ -65,6 +67,7 @@ export const serveUsage = `Usage: quorumlite serve [flags]
   --join ADDR[,ADDR...]     Raft addresses of cluster members to join
   --bootstrap-expect N      form a cluster of N nodes found through --join
   --raft-non-voter          join as a non-voting member (read replica)
+  --fk                      enforce foreign key constraints (default off; give it to every node or none)
   --heartbeat-ms MS         leader heartbeat interval (default ${nodeConfigDefaults.heartbeatMs})
   --election-timeout-ms MS  election timeout; elections start after [T, 2T) of silence (default ${nodeConfigDefaults.electionTimeoutMs})
   --raft-snap N             snapshot after N applied entries (default ${nodeConfigDefaults.snapshotThresholdEntries})
@@ -89,6 +92,7 @@ const flagSpecs: Readonly<Record<string, FlagSpec>> = {
   join: { takesValue: true },
   'bootstrap-expect': { takesValue: true },
   'raft-non-voter': { takesValue: false },
+  fk: { takesValue: false },
   'heartbeat-ms': { takesValue: true },
   'election-timeout-ms': { takesValue: true },
   'raft-snap': { takesValue: true },
@@ -110,18 +114,39 @@ function readFlag(argument: string): { readonly name: string; readonly spec: Fla
   return { name, spec, inlineValue: equals === -1 ? undefined : argument.slice(equals + 1) };
 }
 
-/** Flag `name`'s value: '' for a boolean flag, else its inline value or `next` (the following argument, not a flag). */
+/** What Go's flag package (rqlited's) accepts after `=` for a boolean flag. */
+const goBooleanValues: Readonly<Record<string, boolean>> = {
+  1: true,
+  t: true,
+  T: true,
+  true: true,
+  TRUE: true,
+  True: true,
+  0: false,
+  f: false,
+  F: false,
+  false: false,
+  FALSE: false,
+  False: false,
+};
+
+/**
+ * Flag `name`'s value: for a boolean flag 'true' or 'false' (`--fk`, or rqlited's `--fk=true`),
+ * else its inline value or `next` (the following argument, not a flag).
+ */
 function flagValue(name: string, spec: FlagSpec, inlineValue: string | undefined, next: string | undefined): string {
   if (!spec.takesValue) {
-    if (inlineValue !== undefined) throw new UsageError(`flag --${name} takes no value`);
-    return '';
+    if (inlineValue === undefined) return 'true';
+    const value = Object.hasOwn(goBooleanValues, inlineValue) ? goBooleanValues[inlineValue] : undefined;
+    if (value === undefined) throw new UsageError(`flag --${name} takes no value (or =true / =false)`);
+    return String(value);
   }
   const value = inlineValue ?? next;
   if (value === undefined || value === '' || (inlineValue === undefined && value.startsWith('--'))) throw new UsageError(`flag --${name} needs a value`);
   return value;
 }
 
-/** Splits argv into flag → value ('' for booleans). Throws on unknown, repeated or valueless flags. */
+/** Splits argv into flag → value ('true' or 'false' for booleans). Throws on unknown, repeated or valueless flags. */
 export function splitFlags(argv: readonly string[]): Map<string, string> {
   const values = new Map<string, string>();
   for (let position = 0; position < argv.length; position += 1) {
@@ -235,7 +260,7 @@ function parseFormationFlags(flags: ReadonlyMap<string, string>): Pick<ServeOpti
 /** Parses `serve` flags. Returns 'help' when --help was given. */
 export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' {
   const flags = splitFlags(argv);
-  if (flags.has('help')) return 'help';
+  if (flags.get('help') === 'true') return 'help';
   const httpAddress = hostPortFlag(flags, 'http-addr', { host: '127.0.0.1', port: 4001 });
   const raftAddress = hostPortFlag(flags, 'raft-addr', { host: '127.0.0.1', port: 4002 });
   const raftAdvertisedAddress = hostPortFlag(flags, 'raft-adv-addr', raftAddress);
@@ -253,13 +278,14 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     raftAdvertisedAddress,
     dataDirectory: flags.get('data-dir') ?? './data',
     ...formation,
-    nonVoter: flags.has('raft-non-voter'),
+    nonVoter: flags.get('raft-non-voter') === 'true',
+    foreignKeys: flags.get('fk') === 'true',
     ...timing,
     snapshotThresholdEntries: parseInteger(flags.get('raft-snap') ?? String(nodeConfigDefaults.snapshotThresholdEntries), 'raft-snap', 1, 1e9),
     snapshotIntervalMs: parseDurationFlag(flags.get('raft-snap-int') ?? `${nodeConfigDefaults.snapshotIntervalMs}ms`, 'raft-snap-int'),
     snapshotTrailingEntries: parseInteger(flags.get('raft-trailing-logs') ?? String(nodeConfigDefaults.snapshotTrailingEntries), 'raft-trailing-logs', 0, 1e9),
     httpBodyBytesMax: parseInteger(flags.get('http-max-body-bytes') ?? String(64 * 1024 * 1024), 'http-max-body-bytes', 1024, 2 ** 31),
     logLevel: parseLogLevel(flags.get('log-level') ?? 'info'),
-    testFaultsOnStdin: flags.has('test-faults-on-stdin'),
+    testFaultsOnStdin: flags.get('test-faults-on-stdin') === 'true',
   };
 }

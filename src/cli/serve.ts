@@ -58,6 +58,7 @@ export async function runServe(options: ServeOptions): Promise<number> {
     joinAddresses: options.joinAddresses,
     bootstrapExpect: options.bootstrapExpect,
     nonVoter: options.nonVoter,
+    foreignKeys: options.foreignKeys,
     heartbeatMs: options.heartbeatMs,
     electionTimeoutMs: options.electionTimeoutMs,
     snapshotThresholdEntries: options.snapshotThresholdEntries,

@@ -4,7 +4,8 @@
  * (restart / bootstrap one node / --bootstrap-expect / --join) and a graceful stop.
  *
  * Data directory layout: raft/ (log, snapshots, LOCK), db.sqlite (the user's database),
- * members.json (the address book), incoming/ (snapshots being received).
+ * db.sqlite.internal (quorumlite's applied index and dedup table), members.json (the
+ * address book), incoming/ (snapshots being received).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -44,6 +45,8 @@ export interface QuorumNodeOptions extends NodeConfigInput {
   readonly random?: () => number;
   /** Every timer and clock reading of the node; default the real one. */
   readonly scheduler?: Scheduler;
+  /** Enforce foreign key constraints (rqlite's -fk); default off. Every node of a cluster must agree. */
+  readonly foreignKeys?: boolean;
 }
 
 export const defaultClusterId = 'quorumlite';
@@ -62,6 +65,17 @@ function logRecovery(logger: NodeLogger, report: RecoveryReport): void {
       { event: 'storage-discarded-snapshot', index: metadata.index, term: metadata.term },
       'discarded a received snapshot whose install never became durable (the log does not reach it)',
     );
+  }
+}
+
+/** A migrated data directory, or a database rebuilt after a power loss, is said in the log. */
+function logOpenEvents(logger: NodeLogger, stateMachine: SqliteStateMachine): void {
+  for (const event of stateMachine.openEvents) {
+    if (event.kind === 'migrated') {
+      logger.info({ event: 'database-migrated', appliedIndex: event.appliedIndex, requests: event.requestCount }, 'moved quorumlite state out of the database');
+    } else if (event.kind === 'reset') {
+      logger.warn({ event: 'database-reset', reason: event.reason }, 'database and internal state disagreed (power loss?): rebuilding from snapshot and log');
+    }
   }
 }
 
@@ -132,7 +146,8 @@ export class QuorumNode {
     logRecovery(options.logger, storage.recovery);
     let stateMachine: SqliteStateMachine;
     try {
-      stateMachine = new SqliteStateMachine({ path: join(config.dataDirectory, 'db.sqlite') });
+      stateMachine = new SqliteStateMachine({ path: join(config.dataDirectory, 'db.sqlite'), foreignKeys: options.foreignKeys ?? false });
+      logOpenEvents(options.logger, stateMachine);
     } catch (error) {
       await storage.close();
       throw error;

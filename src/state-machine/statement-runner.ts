@@ -10,6 +10,7 @@ import { normalizeInteger } from './binary.js';
 import { noNamedParameters } from './command-codec.js';
 import { StateMachineError } from './errors.js';
 import { assert } from '../common/assert.js';
+import { doubleQuotedCandidates, prepareAcceptingDoubleQuotedStrings, viewBodyTokenIndex } from './double-quoted-strings.js';
 import { checkSql } from './sql-policy.js';
 import type { SqlPurpose } from './sql-policy.js';
 import type { SqlStatementText } from '../common/sql-statements.js';
@@ -122,6 +123,11 @@ interface PreparedPart {
   readonly readonly: boolean;
   /** A non-returning INSERT/UPDATE/DELETE: reports lastInsertId and rowsAffected. */
   readonly reportsWrite: boolean;
+  /**
+   * With a double-quoted token, whether it is a string depends on the schema
+   * (double-quoted-strings.ts): the schema version it was prepared under. Otherwise undefined.
+   */
+  readonly schemaVersion: bigint | undefined;
 }
 
 export class StatementRunner {
@@ -129,6 +135,7 @@ export class StatementRunner {
   /** Policy verdicts by SQL text (a pure function of the text), bounded like the statement cache. */
   readonly #checkedSql = new Map<string, readonly SqlStatementText[]>();
   #lastInsertRowid: Database.Statement | undefined;
+  #schemaVersion: Database.Statement | undefined;
   /**
    * The last request statement that was one SQLite statement, and its prepared statement:
    * a request repeating one statement (a batch of INSERTs) skips both cache lookups. Both
@@ -150,16 +157,44 @@ export class StatementRunner {
     return this.#cache.size;
   }
 
+  /** Whether `prepared` still means what a fresh prepare would (only a double-quoted token can change meaning). */
+  #isCurrent(prepared: PreparedPart): boolean {
+    if (prepared.schemaVersion === undefined) return true;
+    this.#schemaVersion ??= this.#database.prepare('PRAGMA schema_version').pluck().safeIntegers(true);
+    return this.#schemaVersion.get() === prepared.schemaVersion;
+  }
+
+  /** SQLite's prepare, with double-quoted string literals accepted (double-quoted-strings.ts). */
+  #prepareStatement(part: SqlStatementText): { readonly statement: Database.Statement; readonly schemaVersion: bigint | undefined } {
+    if (doubleQuotedCandidates(part.sql, part.tokens).length === 0) return { statement: this.#database.prepare(part.sql), schemaVersion: undefined };
+    this.#schemaVersion ??= this.#database.prepare('PRAGMA schema_version').pluck().safeIntegers(true);
+    const schemaVersion = this.#schemaVersion.get() as bigint;
+    const prepare = (sql: string): Database.Statement => this.#database.prepare(sql);
+    const accepted = prepareAcceptingDoubleQuotedStrings(prepare, part.sql, part.tokens);
+    const bodyIndex = viewBodyTokenIndex(part.tokens);
+    if (bodyIndex === undefined) return { statement: accepted.prepared, schemaVersion };
+    // A view's body is resolved only when the view is used: check it now, on its own.
+    const bodyOffset = (part.tokens[bodyIndex]?.start ?? 0) - (part.tokens[0]?.start ?? 0);
+    let bodySql = part.sql;
+    try {
+      bodySql = prepareAcceptingDoubleQuotedStrings((sql) => prepare(sql.slice(bodyOffset)), part.sql, part.tokens, bodyIndex).sql;
+    } catch {
+      // Any other error in the body (a table created later, say) is SQLite's to report when the view is used.
+    }
+    return { statement: bodySql === part.sql ? accepted.prepared : prepare(bodySql), schemaVersion };
+  }
+
   #prepare(part: SqlStatementText): PreparedPart {
     const cached = this.#cache.get(part.sql);
-    if (cached !== undefined) return cached;
-    const statement = this.#database.prepare(part.sql);
+    if (cached !== undefined && this.#isCurrent(cached)) return cached;
+    const { statement, schemaVersion } = this.#prepareStatement(part);
     // Rows keep 64-bit precision; a write's lastInsertRowid is read as a number and
     // re-read exactly in the rare case it is beyond 2^53 (cheaper than a bigint per write).
     statement.safeIntegers(statement.reader);
     if (statement.reader) statement.raw(true);
     const keyword = part.tokens[0]?.text ?? '';
-    const prepared = { statement, reader: statement.reader, readonly: statement.readonly, reportsWrite: rowChangingKeywords.has(keyword) };
+    const prepared = { statement, reader: statement.reader, readonly: statement.readonly, reportsWrite: rowChangingKeywords.has(keyword), schemaVersion };
+    this.#cache.delete(part.sql);
     this.#cache.set(part.sql, prepared);
     if (this.#cache.size > this.#options.statementCacheCountMax) {
       this.#cache.delete(this.#cache.keys().next().value as string);
@@ -205,7 +240,8 @@ export class StatementRunner {
 
   #runUntimed(statement: Statement): StatementResult {
     try {
-      if (statement.sql === this.#lastSingleSql && this.#lastSinglePrepared !== undefined) return this.#runPrepared(this.#lastSinglePrepared, statement);
+      const last = this.#lastSinglePrepared;
+      if (statement.sql === this.#lastSingleSql && last !== undefined && this.#isCurrent(last)) return this.#runPrepared(last, statement);
       const parts = this.#check(statement.sql);
       if (parts.length === 1) {
         const prepared = this.#prepare(parts[0] as SqlStatementText);

@@ -161,3 +161,14 @@ test('Go-style durations', () => {
   assert.equal(parseDurationMs(`${'0'.repeat(durationTextLengthMax - 1)}s`), 0);
   assert.throws(() => parseDurationMs(`${'0'.repeat(durationTextLengthMax)}s`), /invalid duration/);
 });
+
+test('--fk turns foreign keys on (off by default), also as rqlited spells it: --fk=true, --fk=false', () => {
+  assert.equal(parsed([]).foreignKeys, false);
+  assert.equal(parsed(['--fk']).foreignKeys, true);
+  assert.equal(parsed(['--fk=true']).foreignKeys, true);
+  assert.equal(parsed(['--fk=1']).foreignKeys, true);
+  assert.equal(parsed(['--fk=false']).foreignKeys, false);
+  assert.equal(parsed(['--raft-non-voter=false']).nonVoter, false);
+  refused(['--fk=maybe'], /flag --fk takes no value \(or =true \/ =false\)/);
+  refused(['--fk', '--fk=false'], /given twice/);
+});
