@@ -76,6 +76,32 @@ interface Accepted<Prepared> {
   readonly sql: string;
 }
 
+/** One statement being prepared: its text and tokens, and the double-quoted tokens turned into strings so far. */
+interface Attempt<Prepared> {
+  readonly prepare: (sql: string) => Prepared;
+  readonly sql: string;
+  readonly tokens: readonly Token[];
+  readonly candidates: readonly number[];
+  readonly rewritten: Set<number>;
+  prepareCount: number;
+}
+
+/**
+ * After SQLite's `error`: the tokens to turn into strings next (never empty), or
+ * undefined when `error` is not about one of them or the prepare bound would be passed.
+ */
+function nextRewrites<Prepared>(attempt: Attempt<Prepared>, error: unknown): number[] | undefined {
+  const unresolved = unresolvedDoubleQuoted(error);
+  if (unresolved === undefined) return undefined;
+  const pending = attempt.candidates.filter((position) => !attempt.rewritten.has(position) && attempt.tokens[position]?.text === unresolved);
+  // Several tokens with this text: each is tested alone. One more prepare must stay within the bound.
+  const testCount = pending.length > 1 ? pending.length : 0;
+  if (pending.length === 0 || attempt.prepareCount + testCount + 1 > doubleQuotedPrepareCountMax) return undefined;
+  attempt.prepareCount += testCount;
+  const failing = testCount === 0 ? pending : pending.filter((position) => failsAlone(attempt, pending, position));
+  return failing.length === 0 ? undefined : failing;
+}
+
 /**
  * Prepares `sql` (one statement; `tokens` are its tokens) with `prepare`, turning
  * double-quoted tokens from `firstTokenIndex` on that SQLite cannot resolve into string
@@ -88,24 +114,16 @@ export function prepareAcceptingDoubleQuotedStrings<Prepared>(
   firstTokenIndex = 0,
 ): Accepted<Prepared> {
   const candidates = doubleQuotedCandidates(sql, tokens, firstTokenIndex);
-  const rewritten = new Set<number>();
-  let prepareCount = 0;
+  const attempt: Attempt<Prepared> = { prepare, sql, tokens, candidates, rewritten: new Set(), prepareCount: 0 };
   for (;;) {
-    const text = render(sql, tokens, rewritten);
-    prepareCount++;
+    const text = render(sql, tokens, attempt.rewritten);
+    attempt.prepareCount++;
     try {
       return { prepared: prepare(text), sql: text };
     } catch (error) {
-      const unresolved = unresolvedDoubleQuoted(error);
-      if (unresolved === undefined) throw error;
-      const pending = candidates.filter((position) => !rewritten.has(position) && tokens[position]?.text === unresolved);
-      // One more prepare after this round's tests must stay within the bound.
-      const testCount = pending.length > 1 ? pending.length : 0;
-      if (pending.length === 0 || prepareCount + testCount + 1 > doubleQuotedPrepareCountMax) throw error;
-      prepareCount += testCount;
-      const failing = testCount === 0 ? pending : pending.filter((position) => failsAlone(prepare, sql, tokens, rewritten, pending, position));
-      if (failing.length === 0) throw error;
-      for (const position of failing) rewritten.add(position);
+      const rewrites = nextRewrites(attempt, error);
+      if (rewrites === undefined) throw error;
+      for (const position of rewrites) attempt.rewritten.add(position);
     }
   }
 }
@@ -114,20 +132,13 @@ export function prepareAcceptingDoubleQuotedStrings<Prepared>(
  * Whether the token at `position` fails to resolve by itself: every other pending token
  * with its text is a string, so a "no such column" naming that text can only be this one.
  */
-function failsAlone<Prepared>(
-  prepare: (sql: string) => Prepared,
-  sql: string,
-  tokens: readonly Token[],
-  rewritten: ReadonlySet<number>,
-  pending: readonly number[],
-  position: number,
-): boolean {
-  const others = new Set([...rewritten, ...pending.filter((other) => other !== position)]);
+function failsAlone<Prepared>(attempt: Attempt<Prepared>, pending: readonly number[], position: number): boolean {
+  const others = new Set([...attempt.rewritten, ...pending.filter((other) => other !== position)]);
   try {
-    prepare(render(sql, tokens, others));
+    attempt.prepare(render(attempt.sql, attempt.tokens, others));
     return false;
   } catch (error) {
-    return unresolvedDoubleQuoted(error) === tokens[position]?.text;
+    return unresolvedDoubleQuoted(error) === attempt.tokens[position]?.text;
   }
 }
 
@@ -136,16 +147,16 @@ function failsAlone<Prepared>(
  * resolves a view's columns only when it is used, so the body is prepared on its own.
  */
 export function viewBodyTokenIndex(tokens: readonly Token[]): number | undefined {
-  let position = tokens[0]?.text === 'CREATE' ? 1 : -1;
-  if (position < 0) return undefined;
-  if (tokens[position]?.text === 'TEMP' || tokens[position]?.text === 'TEMPORARY') position++;
-  if (tokens[position]?.text !== 'VIEW' || tokens[position]?.kind !== 'word') return undefined;
+  const isWord = (position: number, ...texts: string[]): boolean => tokens[position]?.kind === 'word' && texts.includes(tokens[position]?.text ?? '');
+  if (!isWord(0, 'CREATE')) return undefined;
+  const viewPosition = isWord(1, 'TEMP', 'TEMPORARY') ? 2 : 1;
+  if (!isWord(viewPosition, 'VIEW')) return undefined;
   let depth = 0;
-  for (position++; position < tokens.length; position++) {
-    const token = tokens[position] as Token;
-    if (token.text === '(' && token.kind === 'punctuation') depth++;
-    else if (token.text === ')' && token.kind === 'punctuation') depth--;
-    else if (depth === 0 && token.kind === 'word' && token.text === 'AS') return position + 1 < tokens.length ? position + 1 : undefined;
+  for (let position = viewPosition + 1; position < tokens.length - 1; position++) {
+    const text = tokens[position]?.kind === 'punctuation' ? tokens[position]?.text : undefined;
+    if (text === '(') depth++;
+    if (text === ')') depth--;
+    if (depth === 0 && isWord(position, 'AS')) return position + 1;
   }
   return undefined;
 }
