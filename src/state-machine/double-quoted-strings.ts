@@ -74,6 +74,8 @@ interface Accepted<Prepared> {
   readonly prepared: Prepared;
   /** The SQL that prepared: `sql` itself when nothing was rewritten. */
   readonly sql: string;
+  /** The positions (in `tokens`) of the tokens written as strings. */
+  readonly rewritten: readonly number[];
 }
 
 /** One statement being prepared: its text and tokens, and the double-quoted tokens turned into strings so far. */
@@ -119,7 +121,7 @@ export function prepareAcceptingDoubleQuotedStrings<Prepared>(
     const text = render(sql, tokens, attempt.rewritten);
     attempt.prepareCount++;
     try {
-      return { prepared: prepare(text), sql: text };
+      return { prepared: prepare(text), sql: text, rewritten: [...attempt.rewritten].sort((left, right) => left - right) };
     } catch (error) {
       const rewrites = nextRewrites(attempt, error);
       if (rewrites === undefined) throw error;
@@ -159,4 +161,54 @@ export function viewBodyTokenIndex(tokens: readonly Token[]): number | undefined
     if (depth === 0 && isWord(position, 'AS')) return position + 1;
   }
   return undefined;
+}
+
+interface RewrittenSpan {
+  readonly originalEnd: number;
+  readonly rewrittenStart: number;
+  readonly rewrittenEnd: number;
+}
+
+/** Where each rewritten token sits in the original and in the rewritten text (offsets from the statement's start). */
+function rewrittenSpans(tokens: readonly Token[], rewritten: readonly number[]): RewrittenSpan[] {
+  const base = tokens[0]?.start ?? 0;
+  let shift = 0;
+  return rewritten.map((position) => {
+    const token = tokens[position] as Token;
+    const literalLength = stringLiteral(token.text).length;
+    const span = { originalEnd: token.end - base, rewrittenStart: token.start - base + shift, rewrittenEnd: token.start - base + shift + literalLength };
+    shift += literalLength - (token.end - token.start);
+    return span;
+  });
+}
+
+/** The original offset of rewritten offset `offset`; undefined inside a rewritten token. */
+function originalOffset(spans: readonly RewrittenSpan[], offset: number): number | undefined {
+  let delta = 0;
+  for (const span of spans) {
+    if (offset <= span.rewrittenStart) break;
+    if (offset < span.rewrittenEnd) return undefined;
+    delta = span.originalEnd - span.rewrittenEnd;
+  }
+  return offset + delta;
+}
+
+/**
+ * Result column names as SQLite with DQS on gives them: an expression's name is its text,
+ * so `SELECT "yes"` is named `"yes"`, not `'yes'`. Names that hold a rewritten literal are
+ * found in the rewritten text in column order and read back from the original.
+ */
+export function columnNamesAsWritten(names: readonly string[], sql: string, tokens: readonly Token[], accepted: Accepted<unknown>): string[] {
+  const spans = rewrittenSpans(tokens, accepted.rewritten);
+  const literals = spans.map((span) => accepted.sql.slice(span.rewrittenStart, span.rewrittenEnd));
+  let searchFrom = 0;
+  return names.map((name) => {
+    if (!literals.some((literal) => name.includes(literal))) return name;
+    const found = accepted.sql.indexOf(name, searchFrom);
+    const start = found < 0 ? undefined : originalOffset(spans, found);
+    const end = found < 0 ? undefined : originalOffset(spans, found + name.length);
+    if (start === undefined || end === undefined) return name;
+    searchFrom = found + name.length;
+    return sql.slice(start, end);
+  });
 }

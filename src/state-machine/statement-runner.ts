@@ -10,7 +10,7 @@ import { normalizeInteger } from './binary.js';
 import { noNamedParameters } from './command-codec.js';
 import { StateMachineError } from './errors.js';
 import { assert } from '../common/assert.js';
-import { doubleQuotedCandidates, prepareAcceptingDoubleQuotedStrings, viewBodyTokenIndex } from './double-quoted-strings.js';
+import { columnNamesAsWritten, doubleQuotedCandidates, prepareAcceptingDoubleQuotedStrings, viewBodyTokenIndex } from './double-quoted-strings.js';
 import { checkSql } from './sql-policy.js';
 import type { SqlPurpose } from './sql-policy.js';
 import type { SqlStatementText } from '../common/sql-statements.js';
@@ -128,6 +128,14 @@ interface PreparedPart {
    * (double-quoted-strings.ts): the schema version it was prepared under. Otherwise undefined.
    */
   readonly schemaVersion: bigint | undefined;
+  /** When double-quoted tokens were rewritten: the result's column names as the client wrote them. */
+  readonly columnNames: readonly string[] | undefined;
+}
+
+interface PreparedStatement {
+  readonly statement: Database.Statement;
+  readonly schemaVersion: bigint | undefined;
+  readonly columnNames: readonly string[] | undefined;
 }
 
 export class StatementRunner {
@@ -165,14 +173,28 @@ export class StatementRunner {
   }
 
   /** SQLite's prepare, with double-quoted string literals accepted (double-quoted-strings.ts). */
-  #prepareStatement(part: SqlStatementText): { readonly statement: Database.Statement; readonly schemaVersion: bigint | undefined } {
-    if (doubleQuotedCandidates(part.sql, part.tokens).length === 0) return { statement: this.#database.prepare(part.sql), schemaVersion: undefined };
+  #prepareStatement(part: SqlStatementText): PreparedStatement {
+    const noColumnNames = undefined;
+    if (doubleQuotedCandidates(part.sql, part.tokens).length === 0)
+      return { statement: this.#database.prepare(part.sql), schemaVersion: undefined, columnNames: noColumnNames };
     this.#schemaVersion ??= this.#database.prepare('PRAGMA schema_version').pluck().safeIntegers(true);
     const schemaVersion = this.#schemaVersion.get() as bigint;
     const prepare = (sql: string): Database.Statement => this.#database.prepare(sql);
     const accepted = prepareAcceptingDoubleQuotedStrings(prepare, part.sql, part.tokens);
     const bodyIndex = viewBodyTokenIndex(part.tokens);
-    if (bodyIndex === undefined) return { statement: accepted.prepared, schemaVersion };
+    if (bodyIndex === undefined) {
+      const statement = accepted.prepared;
+      const rewrittenReader = statement.reader && accepted.rewritten.length > 0;
+      const columnNames = rewrittenReader
+        ? columnNamesAsWritten(
+            statement.columns().map((column) => column.name),
+            part.sql,
+            part.tokens,
+            accepted,
+          )
+        : noColumnNames;
+      return { statement, schemaVersion, columnNames };
+    }
     // A view's body is resolved only when the view is used: check it now, on its own.
     const bodyOffset = (part.tokens[bodyIndex]?.start ?? 0) - (part.tokens[0]?.start ?? 0);
     let bodySql = part.sql;
@@ -181,19 +203,26 @@ export class StatementRunner {
     } catch {
       // Any other error in the body (a table created later, say) is SQLite's to report when the view is used.
     }
-    return { statement: bodySql === part.sql ? accepted.prepared : prepare(bodySql), schemaVersion };
+    return { statement: bodySql === part.sql ? accepted.prepared : prepare(bodySql), schemaVersion, columnNames: noColumnNames };
   }
 
   #prepare(part: SqlStatementText): PreparedPart {
     const cached = this.#cache.get(part.sql);
     if (cached !== undefined && this.#isCurrent(cached)) return cached;
-    const { statement, schemaVersion } = this.#prepareStatement(part);
+    const { statement, schemaVersion, columnNames } = this.#prepareStatement(part);
     // Rows keep 64-bit precision; a write's lastInsertRowid is read as a number and
     // re-read exactly in the rare case it is beyond 2^53 (cheaper than a bigint per write).
     statement.safeIntegers(statement.reader);
     if (statement.reader) statement.raw(true);
     const keyword = part.tokens[0]?.text ?? '';
-    const prepared = { statement, reader: statement.reader, readonly: statement.readonly, reportsWrite: rowChangingKeywords.has(keyword), schemaVersion };
+    const prepared = {
+      statement,
+      reader: statement.reader,
+      readonly: statement.readonly,
+      reportsWrite: rowChangingKeywords.has(keyword),
+      schemaVersion,
+      columnNames,
+    };
     this.#cache.delete(part.sql);
     this.#cache.set(part.sql, prepared);
     if (this.#cache.size > this.#options.statementCacheCountMax) {
@@ -276,7 +305,7 @@ export class StatementRunner {
       const columnsInfo = prepared.statement.columns();
       return {
         kind: 'rows',
-        columns: columnsInfo.map((column) => column.name),
+        columns: prepared.columnNames ?? columnsInfo.map((column) => column.name),
         types: columnsInfo.map((column) => (column.type ?? '').toLowerCase()),
         rows,
       };

@@ -77,6 +77,16 @@ test('escapes, quotes inside strings and comments, parameters and several statem
   });
 });
 
+test('result columns are named as the client wrote them, as SQLite names them with DQS on', () => {
+  withMachine('column-names', (machine, apply) => {
+    apply('CREATE TABLE n(v)', "INSERT INTO n VALUES ('row')");
+    const columns = (result: StatementResult | undefined): unknown => (result as { columns?: unknown }).columns;
+    assert.deepEqual(columns(read(machine, `SELECT "x", 'x', "a""b", "x"`)), ['"x"', "'x'", '"a""b"', '"x"']);
+    assert.deepEqual(columns(read(machine, 'SELECT CASE WHEN 1 THEN "yes" ELSE "no" END, "v" FROM n')), ['CASE WHEN 1 THEN "yes" ELSE "no" END', 'v']);
+    assert.deepEqual(columns(apply('SELECT "lit" AS named, upper("it\'s") FROM n')[0]), ['named', 'upper("it\'s")']);
+  });
+});
+
 test('DDL: DEFAULT, CHECK, a partial index, a generated column and a view', () => {
   withMachine('ddl', (machine, apply) => {
     const created = apply(
