@@ -140,7 +140,10 @@ function failsAlone<Prepared>(attempt: Attempt<Prepared>, pending: readonly numb
     attempt.prepare(render(attempt.sql, attempt.tokens, others));
     return false;
   } catch (error) {
-    return unresolvedDoubleQuoted(error) === attempt.tokens[position]?.text;
+    const unresolved = unresolvedDoubleQuoted(error);
+    // Only SQLite's verdict on the SQL may decide; a failure of the environment surfaces.
+    if (unresolved === undefined && (error as { code?: unknown }).code !== 'SQLITE_ERROR') throw error;
+    return unresolved === attempt.tokens[position]?.text;
   }
 }
 

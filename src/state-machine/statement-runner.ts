@@ -10,7 +10,7 @@ import { normalizeInteger } from './binary.js';
 import { noNamedParameters } from './command-codec.js';
 import { StateMachineError } from './errors.js';
 import { assert } from '../common/assert.js';
-import { columnNamesAsWritten, doubleQuotedCandidates, prepareAcceptingDoubleQuotedStrings, viewBodyTokenIndex } from './double-quoted-strings.js';
+import { prepareStatement } from './prepare-statement.js';
 import { checkSql } from './sql-policy.js';
 import type { SqlPurpose } from './sql-policy.js';
 import type { SqlStatementText } from '../common/sql-statements.js';
@@ -132,12 +132,6 @@ interface PreparedPart {
   readonly columnNames: readonly string[] | undefined;
 }
 
-interface PreparedStatement {
-  readonly statement: Database.Statement;
-  readonly schemaVersion: bigint | undefined;
-  readonly columnNames: readonly string[] | undefined;
-}
-
 export class StatementRunner {
   readonly #cache = new Map<string, PreparedPart>();
   /** Policy verdicts by SQL text (a pure function of the text), bounded like the statement cache. */
@@ -165,51 +159,23 @@ export class StatementRunner {
     return this.#cache.size;
   }
 
-  /** Whether `prepared` still means what a fresh prepare would (only a double-quoted token can change meaning). */
-  #isCurrent(prepared: PreparedPart): boolean {
-    if (prepared.schemaVersion === undefined) return true;
+  #readSchemaVersion(): bigint {
     this.#schemaVersion ??= this.#database.prepare('PRAGMA schema_version').pluck().safeIntegers(true);
-    return this.#schemaVersion.get() === prepared.schemaVersion;
+    return this.#schemaVersion.get() as bigint;
   }
 
-  /** SQLite's prepare, with double-quoted string literals accepted (double-quoted-strings.ts). */
-  #prepareStatement(part: SqlStatementText): PreparedStatement {
-    const noColumnNames = undefined;
-    if (doubleQuotedCandidates(part.sql, part.tokens).length === 0)
-      return { statement: this.#database.prepare(part.sql), schemaVersion: undefined, columnNames: noColumnNames };
-    this.#schemaVersion ??= this.#database.prepare('PRAGMA schema_version').pluck().safeIntegers(true);
-    const schemaVersion = this.#schemaVersion.get() as bigint;
-    const prepare = (sql: string): Database.Statement => this.#database.prepare(sql);
-    const accepted = prepareAcceptingDoubleQuotedStrings(prepare, part.sql, part.tokens);
-    const bodyIndex = viewBodyTokenIndex(part.tokens);
-    if (bodyIndex === undefined) {
-      const statement = accepted.prepared;
-      const rewrittenReader = statement.reader && accepted.rewritten.length > 0;
-      const columnNames = rewrittenReader
-        ? columnNamesAsWritten(
-            statement.columns().map((column) => column.name),
-            part.sql,
-            part.tokens,
-            accepted,
-          )
-        : noColumnNames;
-      return { statement, schemaVersion, columnNames };
-    }
-    // A view's body is resolved only when the view is used: check it now, on its own.
-    const bodyOffset = (part.tokens[bodyIndex]?.start ?? 0) - (part.tokens[0]?.start ?? 0);
-    let bodySql = part.sql;
-    try {
-      bodySql = prepareAcceptingDoubleQuotedStrings((sql) => prepare(sql.slice(bodyOffset)), part.sql, part.tokens, bodyIndex).sql;
-    } catch {
-      // Any other error in the body (a table created later, say) is SQLite's to report when the view is used.
-    }
-    return { statement: bodySql === part.sql ? accepted.prepared : prepare(bodySql), schemaVersion, columnNames: noColumnNames };
+  /** Whether `prepared` still means what a fresh prepare would (only a double-quoted token can change meaning). */
+  #isCurrent(prepared: PreparedPart): boolean {
+    return prepared.schemaVersion === undefined || this.#readSchemaVersion() === prepared.schemaVersion;
   }
 
   #prepare(part: SqlStatementText): PreparedPart {
     const cached = this.#cache.get(part.sql);
     if (cached !== undefined && this.#isCurrent(cached)) return cached;
-    const { statement, schemaVersion, columnNames } = this.#prepareStatement(part);
+    const { statement, schemaVersion, columnNames } = prepareStatement(this.#database, part, {
+      probeTriggers: this.#options.purpose === 'write',
+      schemaVersion: () => this.#readSchemaVersion(),
+    });
     // Rows keep 64-bit precision; a write's lastInsertRowid is read as a number and
     // re-read exactly in the rare case it is beyond 2^53 (cheaper than a bigint per write).
     statement.safeIntegers(statement.reader);

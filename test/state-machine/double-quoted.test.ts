@@ -109,6 +109,38 @@ test('DDL: DEFAULT, CHECK, a partial index, a generated column and a view', () =
   });
 });
 
+test('triggers: the WHEN clause and the body, for INSERT, UPDATE (with and without OF) and DELETE', () => {
+  withMachine('triggers', (machine, apply) => {
+    const created = apply(
+      'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, note TEXT)',
+      'CREATE TABLE log(what TEXT, v TEXT)',
+      'CREATE TRIGGER t_insert AFTER INSERT ON t WHEN NEW.v <> "quiet" BEGIN INSERT INTO log VALUES ("inserted", NEW."v"); END',
+      'CREATE TRIGGER t_update AFTER UPDATE ON "t" BEGIN INSERT INTO log SELECT "updated", "v" FROM t WHERE id = NEW.id; END',
+      'CREATE TRIGGER t_note AFTER UPDATE OF note ON main.t BEGIN INSERT INTO log VALUES ("noted", NEW.note); END',
+      'CREATE TRIGGER t_delete BEFORE DELETE ON t BEGIN INSERT INTO log VALUES ("deleted", OLD.v); END',
+    );
+    assert.deepEqual(
+      created.map((result) => result.kind),
+      ['empty', 'empty', 'empty', 'empty', 'empty', 'empty'],
+      JSON.stringify(created),
+    );
+    apply("INSERT INTO t(v) VALUES ('a')", "INSERT INTO t(v) VALUES ('quiet')", "UPDATE t SET note = 'n' WHERE id = 1", 'DELETE FROM t WHERE id = 2');
+    assert.deepEqual(rows(read(machine, 'SELECT what, v FROM log ORDER BY rowid')), [
+      ['inserted', 'a'],
+      // SQLite fires the newest trigger first.
+      ['noted', 'n'],
+      ['updated', 'a'],
+      ['deleted', 'quiet'],
+    ]);
+    const stored = rows(read(machine, "SELECT sql FROM sqlite_master WHERE name = 't_update'"))[0]?.[0];
+    assert.equal(
+      stored,
+      'CREATE TRIGGER t_update AFTER UPDATE ON "t" BEGIN INSERT INTO log SELECT \'updated\', "v" FROM t WHERE id = NEW.id; END',
+      '"v" stays a column',
+    );
+  });
+});
+
 test('errors that are not an unresolved double-quoted token are left as SQLite gives them', () => {
   withMachine('errors', (machine, apply) => {
     apply('CREATE TABLE foo (name TEXT)');
