@@ -11,7 +11,7 @@ import type { SqlStatementText } from '../common/sql-statements.js';
 import { columnNamesAsWritten, doubleQuotedCandidates, prepareAcceptingDoubleQuotedStrings, viewBodyTokenIndex } from './double-quoted-strings.js';
 import { triggerProbeFor } from './trigger-probe.js';
 
-export interface PreparedStatement {
+interface PreparedStatement {
   readonly statement: Database.Statement;
   /** Set when the statement holds a double-quoted token: it must be prepared again once the schema version differs. */
   readonly schemaVersion: bigint | undefined;
