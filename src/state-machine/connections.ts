@@ -108,14 +108,18 @@ export function prepareControl(database: Database.Database): ControlStatements {
   };
 }
 
-/**
- * First in every entry, inside its transaction: the header marker becomes the entry's
- * index (so a statement reading application_id sees its own entry's index, however the
- * entries were batched) and the connection state is reset.
- */
-export function markEntry(connections: Connections, index: number): void {
-  connections.apply.exec(`PRAGMA application_id = ${markerFor(index)}`);
+/** First in every entry, inside its transaction: changes() and last_insert_rowid() as after any other entry. */
+export function resetConnectionState(connections: Connections): void {
   connections.control.resetConnectionState.run();
+}
+
+/**
+ * Last in every transaction, before its commit: the header marker names the applied index
+ * and the store commit it saw (applied-marker.ts). Writes cannot read application_id, so
+ * no statement sees the marker change (it is set once per transaction, however batched).
+ */
+export function markDatabase(connections: Connections, appliedIndex: number, storeIndex: number): void {
+  connections.apply.exec(`PRAGMA application_id = ${markerFor(appliedIndex, storeIndex)}`);
 }
 
 /** The open connections of a state machine and what is prepared on them. */

@@ -1,12 +1,15 @@
 /**
  * Opening the user's database and the internal store beside it as one consistent pair,
  * whatever a crash left behind. The rule (see internal-store.ts): the store runs ahead of
- * the database by at most what it can undo, so with N the database's applied index (its
- * header marker, applied-marker.ts) and [floor, covered] the store's range:
- * - floor <= N <= covered: consistent; the store is brought back to N;
- * - otherwise only a power loss (or someone's hands) can have done it: both files are
- *   removed and the machine starts empty at index 0; the node restores its newest
- *   snapshot and replays its log, which hold everything (nothing is lost);
+ * the database by at most what it can undo. The database's header marker
+ * (applied-marker.ts) names its applied index N and the store commit L it saw; the
+ * store's state row names its last commit, `covered`, and its `floor`:
+ * - covered = L: consistent;
+ * - covered > N >= floor: the store committed a batch the database did not (a crash
+ *   between the two commits); it is brought back to N;
+ * - otherwise only a power loss (the store lost commits the database kept) or someone's
+ *   hands can have done it: both files are removed and the machine starts empty at index
+ *   0; the node restores its newest snapshot and replays its log, which hold everything;
  * - a database with the old in-file tables (`_quorumlite_state`, `_quorumlite_requests`:
  *   a data directory from before the store, or a restored snapshot file) is migrated:
  *   the store is rewritten from those tables first, then one database transaction drops
@@ -17,7 +20,7 @@
 import type Database from 'better-sqlite3';
 import { closeSync, existsSync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { indexFromMarker, markerFor } from './applied-marker.js';
+import { indexesFromMarker, markerFor } from './applied-marker.js';
 import { openApplyConnection, readMarker, requestsTable, stateTable, type ConnectionSettings } from './connections.js';
 import { StateMachineError } from './errors.js';
 import { fsyncDirectory, removeIfPresent } from './files.js';
@@ -34,6 +37,8 @@ interface OpenedPair {
   readonly apply: Database.Database;
   readonly store: InternalStore;
   readonly appliedIndex: number;
+  /** The store's last commit the database saw. */
+  readonly storeIndex: number;
   readonly event: OpenEvent;
 }
 
@@ -44,6 +49,16 @@ export function internalStorePath(path: string): string {
 
 function hasLegacyTables(apply: Database.Database): boolean {
   return apply.prepare('SELECT count(*) FROM sqlite_schema WHERE name = ?').pluck().get(stateTable) !== 0n;
+}
+
+/**
+ * A database nothing was ever applied to (no page beyond the header, no schema, no
+ * marker): its index is 0, not decoded. A database at a nonzero index that looks like
+ * this can only be misread as 0, which at worst makes the pair start over.
+ */
+function isFreshDatabase(apply: Database.Database): boolean {
+  const pageCount = apply.pragma('page_count', { simple: true }) as bigint;
+  return pageCount <= 1n && apply.prepare('SELECT count(*) FROM sqlite_schema').pluck().get() === 0n && readMarker(apply) === 0;
 }
 
 function legacyRequests(apply: Database.Database): ExportedRequest[] {
@@ -71,14 +86,14 @@ function migrate(apply: Database.Database, storePath: string): OpenedPair {
       .transaction(() => {
         apply.exec(`DROP TABLE IF EXISTS ${requestsTable}`);
         apply.exec(`DROP TABLE ${stateTable}`);
-        apply.exec(`PRAGMA application_id = ${markerFor(appliedIndex)}`);
+        apply.exec(`PRAGMA application_id = ${markerFor(appliedIndex, appliedIndex)}`);
       })
       .immediate();
   } catch (error) {
     store.close();
     throw error;
   }
-  return { apply, store, appliedIndex, event: { kind: 'migrated', appliedIndex, requestCount: requests.length } };
+  return { apply, store, appliedIndex, storeIndex: appliedIndex, event: { kind: 'migrated', appliedIndex, requestCount: requests.length } };
 }
 
 /** Both files of the pair (and their WAL and shared-memory files), database first. */
@@ -99,26 +114,33 @@ function fsyncIfPresent(path: string): void {
   }
 }
 
-/** Makes everything either file has committed durable (the bound applied-marker.ts relies on). */
-export function syncPair(path: string): void {
-  for (const file of [path, internalStorePath(path)]) {
-    fsyncIfPresent(`${file}-wal`);
-    fsyncIfPresent(file);
+/** Makes everything either file has committed durable (the bound applied-marker.ts relies on); returns a failure. */
+export function syncPair(path: string): Error | undefined {
+  try {
+    for (const file of [path, internalStorePath(path)]) {
+      fsyncIfPresent(`${file}-wal`);
+      fsyncIfPresent(file);
+    }
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
   }
 }
 
-/** Opens the existing pair: consistent, brought back to the database's index, or undefined when it cannot be. */
+/** Opens the existing pair: consistent, brought back to the database's index, or why it cannot be. */
 function reconcile(apply: Database.Database, storePath: string): OpenedPair | { readonly reason: string } {
   const store = new InternalStore(storePath);
   try {
     const range = store.range();
-    const appliedIndex = indexFromMarker(readMarker(apply), range.coveredIndex);
-    if (appliedIndex < range.floorIndex || appliedIndex > range.coveredIndex) {
-      store.close();
-      return { reason: `the database is at index ${appliedIndex}, its internal state covers ${range.floorIndex}..${range.coveredIndex}` };
+    const { appliedIndex, storeIndex } = isFreshDatabase(apply) ? { appliedIndex: 0, storeIndex: 0 } : indexesFromMarker(readMarker(apply), range.coveredIndex);
+    if (range.coveredIndex === storeIndex) return { apply, store, appliedIndex, storeIndex, event: { kind: 'opened', undoneEntryCount: 0 } };
+    if (range.coveredIndex > appliedIndex && appliedIndex >= range.floorIndex && appliedIndex >= storeIndex) {
+      store.undoTo(appliedIndex, storeIndex);
+      return { apply, store, appliedIndex, storeIndex, event: { kind: 'opened', undoneEntryCount: range.coveredIndex - appliedIndex } };
     }
-    store.undoTo(appliedIndex);
-    return { apply, store, appliedIndex, event: { kind: 'opened', undoneEntryCount: range.coveredIndex - appliedIndex } };
+    store.close();
+    const seen = `the database is at index ${appliedIndex} and saw the internal state at ${storeIndex}`;
+    return { reason: `${seen}; the internal state is at ${range.coveredIndex} (history from ${range.floorIndex})` };
   } catch (error) {
     store.close();
     throw error;
@@ -142,7 +164,7 @@ function openOnce(path: string, settings: ConnectionSettings): OpenedPair | { re
       throw new StateMachineError('INTERNAL_STATE_MISSING', `${path} was written by quorumlite but ${storePath} is missing: ${advice}`);
     }
     // A new file, or a plain SQLite file (as before the store): adopted at index 0.
-    return { apply, store: new InternalStore(storePath), appliedIndex: 0, event: { kind: 'created' } };
+    return { apply, store: new InternalStore(storePath), appliedIndex: 0, storeIndex: 0, event: { kind: 'created' } };
   } catch (error) {
     apply.close();
     throw error;
@@ -161,6 +183,11 @@ export function openDatabasePair(path: string, settings: ConnectionSettings): Op
     if (!('apply' in fresh)) throw new StateMachineError('BAD_ENVIRONMENT', `could not start an empty database at ${path}: ${fresh.reason}`);
     opened = { ...fresh, event: { kind: 'reset', reason: first.reason } };
   }
-  syncPair(path);
+  const failure = syncPair(path);
+  if (failure !== undefined) {
+    opened.store.close();
+    opened.apply.close();
+    throw failure;
+  }
   return opened;
 }

@@ -4,7 +4,7 @@
  * commands, and ROLLBACK conflict resolution turned into deterministic results. The
  * state machine owns the transaction around it (begin, commit, halt, recover).
  */
-import { markEntry, type Connections } from './connections.js';
+import { resetConnectionState, type Connections } from './connections.js';
 import { EntrySource, type DeterministicFunctions, type TimeAndRandomSource } from './deterministic-functions.js';
 import { decodeResults, encodeResults } from './result-codec.js';
 import type { ApplyOutcome, Command, Statement, StatementResult } from './types.js';
@@ -60,8 +60,8 @@ export class EntryExecutor {
     let results: StatementResult[];
     try {
       results = command.transaction
-        ? this.#runTransaction(connections, index, command.statements, batching)
-        : this.#runEach(connections, index, command.statements, batching);
+        ? this.#runTransaction(connections, command.statements, batching)
+        : this.#runEach(connections, command.statements, batching);
     } finally {
       this.#functions?.end();
     }
@@ -69,13 +69,13 @@ export class EntryExecutor {
     return { entryIndex: index, results, deduplicated: false, skipped: false };
   }
 
-  #runEach(connections: Connections, index: number, statements: readonly Statement[], batching: boolean): StatementResult[] {
+  #runEach(connections: Connections, statements: readonly Statement[], batching: boolean): StatementResult[] {
     const results: StatementResult[] = [];
     for (const statement of statements) {
       const result = connections.applyRunner.run(statement, this.#settings.timings);
       results.push(result);
       // Only a failing statement can end the transaction (ROLLBACK conflict resolution).
-      if (result.kind === 'error' && !connections.apply.inTransaction) restartAfterRollback(connections, index, results, batching);
+      if (result.kind === 'error' && !connections.apply.inTransaction) restartAfterRollback(connections, results, batching);
     }
     return results;
   }
@@ -83,11 +83,11 @@ export class EntryExecutor {
   /**
    * Runs a `transaction` command: all of its statements or none. In a batch, earlier
    * entries share the SQLite transaction, so a savepoint marks where this entry starts.
-   * Alone (apply()), the entry's transaction holds only its applied-index write before
+   * Alone (apply()), the entry's transaction holds only its connection-state reset before
    * these statements, so a failing statement rolls the whole transaction back and starts
    * it again: the same database, without two savepoint statements on every entry.
    */
-  #runTransaction(connections: Connections, index: number, statements: readonly Statement[], batching: boolean): StatementResult[] {
+  #runTransaction(connections: Connections, statements: readonly Statement[], batching: boolean): StatementResult[] {
     const results: StatementResult[] = [];
     if (batching) connections.control.savepoint.run();
     for (const statement of statements) {
@@ -95,7 +95,7 @@ export class EntryExecutor {
       results.push(result);
       if (result.kind !== 'error') continue;
       if (!connections.apply.inTransaction) {
-        restartAfterRollback(connections, index, results, batching);
+        restartAfterRollback(connections, results, batching);
         return results;
       }
       if (batching) {
@@ -103,7 +103,7 @@ export class EntryExecutor {
         connections.control.releaseSavepoint.run();
       } else {
         connections.control.rollback.run();
-        beginEntryTransaction(connections, index);
+        beginEntryTransaction(connections);
       }
       return results;
     }
@@ -123,10 +123,10 @@ export class EntryExecutor {
   }
 }
 
-/** BEGIN on the database and the entry's marker, first in every entry's transaction. */
-export function beginEntryTransaction(connections: Connections, index: number): void {
+/** BEGIN on the database and the connection state reset, first in every entry's transaction. */
+export function beginEntryTransaction(connections: Connections): void {
   connections.control.begin.run();
-  markEntry(connections, index);
+  resetConnectionState(connections);
 }
 
 /**
@@ -134,11 +134,11 @@ export function beginEntryTransaction(connections: Connections, index: number): 
  * refused it) ended the entry's transaction. Deterministically: everything before it is
  * undone and reported so, and the entry continues in a new transaction.
  */
-function restartAfterRollback(connections: Connections, index: number, results: StatementResult[], batching: boolean): void {
+function restartAfterRollback(connections: Connections, results: StatementResult[], batching: boolean): void {
   if (batching) throw new TransactionLostError();
   const failedPosition = results.length - 1;
   for (let position = 0; position < failedPosition; position++) {
     results[position] = { kind: 'error', error: `rolled back by statement ${failedPosition}'s ROLLBACK conflict resolution` };
   }
-  beginEntryTransaction(connections, index);
+  beginEntryTransaction(connections);
 }

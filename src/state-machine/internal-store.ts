@@ -5,15 +5,17 @@
  *
  * The two files cannot commit atomically together (WAL commits are atomic per file
  * only), so this store is written first and is allowed to run ahead of the database:
- * - every entry transaction commits here before it commits the database, so after a
- *   process crash this store covers the database's applied index or one batch more;
+ * - an entry transaction that writes here (it recorded a request, or the store has not
+ *   committed for `storeCommitEntryCountMax` entries) commits here before it commits the
+ *   database, and the database records which store commit it saw (applied-marker.ts);
+ *   so after a process crash this store holds what the database saw, or one batch more;
  * - nothing is deleted while it may still have to be undone: a request that expires is
  *   marked with the index that expired it, and marked rows are removed only once the
  *   database has committed that index (and no snapshot still reads before it);
  * - so the store can be brought back to any index from its floor to its covered index
  *   (`undoTo`): rows recorded after it go, rows expired after it live again.
- * `floorIndex <= database index <= coveredIndex` is what makes the pair consistent; the
- * state machine checks it at every open (database-layout.ts).
+ * The state machine checks at every open that the store holds exactly the commit the
+ * database saw, or one it can undo (database-layout.ts).
  */
 import Database from 'better-sqlite3';
 import { assert } from '../common/assert.js';
@@ -87,6 +89,8 @@ export class InternalStore {
   readonly path: string;
   readonly #database: Database.Database;
   readonly #statements: ReturnType<typeof prepareStatements>;
+  /** The transaction the current batch opens here on its first write: what to collect and the index it will cover. */
+  #planned: { readonly collectThroughIndex: number; readonly coveredIndex: number } | undefined;
 
   constructor(path: string) {
     this.path = path;
@@ -117,22 +121,37 @@ export class InternalStore {
   }
 
   /**
-   * Starts the transaction of entries up to `coveredIndex`: drops rows expired at or
-   * before `collectThroughIndex` (the database has committed it; no snapshot reads before
-   * it) and records the range the store will cover once this commits.
+   * Plans the transaction of a batch of entries up to `coveredIndex`, opened on its first
+   * write (or by `write()`): it drops rows expired at or before `collectThroughIndex` (the
+   * database has committed it; no snapshot reads before it) and records the range the
+   * store covers once it commits.
    */
-  begin(collectThroughIndex: number, coveredIndex: number): void {
+  plan(collectThroughIndex: number, coveredIndex: number): void {
     assert(collectThroughIndex <= coveredIndex, 'garbage is collected only behind the covered index');
-    this.#statements.begin.run();
-    this.#statements.collectGarbage.run(BigInt(collectThroughIndex));
-    this.#statements.writeRange.run(BigInt(collectThroughIndex), BigInt(coveredIndex));
+    assert(!this.#database.inTransaction, 'one batch at a time');
+    this.#planned = { collectThroughIndex, coveredIndex };
   }
 
-  commit(): void {
+  /** Opens the planned transaction now, if it is not open yet. */
+  write(): void {
+    if (this.#database.inTransaction) return;
+    const planned = this.#planned;
+    assert(planned !== undefined, 'a write belongs to a planned batch');
+    this.#statements.begin.run();
+    this.#statements.collectGarbage.run(BigInt(planned.collectThroughIndex));
+    this.#statements.writeRange.run(BigInt(planned.collectThroughIndex), BigInt(planned.coveredIndex));
+  }
+
+  /** Commits the batch's transaction if it wrote; returns whether it did. */
+  commitIfWritten(): boolean {
+    this.#planned = undefined;
+    if (!this.#database.inTransaction) return false;
     this.#statements.commit.run();
+    return true;
   }
 
   rollback(): void {
+    this.#planned = undefined;
     if (this.#database.inTransaction) this.#statements.rollback.run();
   }
 
@@ -149,6 +168,7 @@ export class InternalStore {
    * measured by this entry's own timestamp. Expired rows stay until collected.
    */
   record(requestId: string, index: number, timestampMs: number, result: Uint8Array, bounds: DedupBounds): void {
+    this.write();
     const statements = this.#statements;
     const expiredBy = BigInt(index);
     const sequence = statements.nextSequence.get() as bigint;
@@ -159,19 +179,19 @@ export class InternalStore {
   }
 
   /**
-   * Brings the store back to index `index` (in its own transaction): what later entries
-   * recorded goes, what they expired lives again. Needs floorIndex <= index <= coveredIndex.
+   * Brings the store back to index `index`, where its last commit was at `coveredIndex`
+   * (in its own transaction): what later entries recorded goes, what they expired lives
+   * again. Needs floorIndex <= index.
    */
-  undoTo(index: number): void {
+  undoTo(index: number, coveredIndex: number): void {
     const range = this.range();
-    assert(range.floorIndex <= index && index <= range.coveredIndex, `undo to ${index} outside [${range.floorIndex}, ${range.coveredIndex}]`);
-    if (index === range.coveredIndex) return;
+    assert(range.floorIndex <= index && coveredIndex <= index, `undo to ${index} below the floor ${range.floorIndex}`);
     const target = BigInt(index);
     this.#database
       .transaction(() => {
         this.#statements.undoRecorded.run(target);
         this.#statements.undoExpired.run(target);
-        this.#statements.writeRange.run(BigInt(range.floorIndex), target);
+        this.#statements.writeRange.run(BigInt(range.floorIndex), BigInt(coveredIndex));
       })
       .immediate();
   }

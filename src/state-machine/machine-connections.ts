@@ -19,6 +19,8 @@ interface OpenedConnections {
   readonly connections: Connections;
   /** The database's applied index, with the internal store brought to it. */
   readonly appliedIndex: number;
+  /** The store's last commit the database saw. */
+  readonly storeIndex: number;
   readonly event: OpenEvent;
 }
 
@@ -37,7 +39,7 @@ export function openConnections(path: string, settings: MachineConnectionSetting
       applyRunner: new StatementRunner(apply, { purpose: 'write', ...runnerOptions }),
       readRunner: new StatementRunner(read, { purpose: 'read', ...runnerOptions }),
     };
-    return { connections, appliedIndex: opened.appliedIndex, event: opened.event };
+    return { connections, appliedIndex: opened.appliedIndex, storeIndex: opened.storeIndex, event: opened.event };
   } catch (error) {
     store.close();
     apply.close();

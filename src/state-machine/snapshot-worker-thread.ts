@@ -19,6 +19,8 @@ export interface InternalStateSource {
   readonly path: string;
   /** The live database's applied index when the snapshot started: the copy holds this or later. */
   readonly appliedIndexHint: number;
+  /** The marker's layout (applied-marker.ts): the applied index in the low bits, the distance to the store's last commit above. */
+  readonly markerIndexBits: number;
   /** SQL on the store: [floor, covered] of its state row; the requests live at index :index. */
   readonly coveredRangeSql: string;
   readonly liveRequestsAtSql: string;
@@ -112,20 +114,24 @@ function sealAndRename(targetPath: string, finalPath: string): void {
 
 /**
  * Writes the internal store's state at the copy's applied index into the copy. The index
- * is the copy's application_id (the index mod 2^32), resolved near the hint exactly as
- * applied-marker.ts does (this file may not import it).
+ * and the store commit the copy saw are read from its application_id, resolved near the
+ * hint exactly as applied-marker.ts does (this file may not import it).
  */
 function carryInternalState(targetPath: string, internal: InternalStateSource): void {
   const copy = new Database(targetPath, { fileMustExist: true });
   const store = new Database(internal.path, { readonly: true, fileMustExist: true });
   try {
     const marker = BigInt(copy.pragma('application_id', { simple: true }) as number);
-    const appliedIndex = BigInt(internal.appliedIndexHint) + BigInt.asIntN(32, marker - BigInt(internal.appliedIndexHint));
+    const bits = BigInt(internal.markerIndexBits);
+    const low = marker & ((1n << bits) - 1n);
+    const appliedIndex = BigInt(internal.appliedIndexHint) + BigInt.asIntN(internal.markerIndexBits, low - BigInt(internal.appliedIndexHint));
+    const storeIndex = appliedIndex - (marker >> bits);
     store.defaultSafeIntegers(true);
     store.exec('BEGIN');
     const [floorIndex, coveredIndex] = store.prepare(internal.coveredRangeSql).raw(true).get() as [bigint, bigint];
-    if (appliedIndex < floorIndex || appliedIndex > coveredIndex) {
-      throw new Error(`the internal store covers ${floorIndex}..${coveredIndex}, not the copy's index ${appliedIndex}`);
+    // The store may be ahead of the copy (it commits first), never behind what the copy saw.
+    if (appliedIndex < floorIndex || coveredIndex < storeIndex) {
+      throw new Error(`the internal store (history ${floorIndex}..${coveredIndex}) does not hold the copy's index ${appliedIndex} (store at ${storeIndex})`);
     }
     const requests = store.prepare(internal.liveRequestsAtSql).raw(true).iterate({ index: appliedIndex }) as IterableIterator<unknown[]>;
     copy.transaction(() => {

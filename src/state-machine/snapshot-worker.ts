@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StateMachineError } from './errors.js';
 import { legacySchema, requestsTable, stateTable } from './connections.js';
+import { markerIndexBits } from './applied-marker.js';
 import { coveredRangeSql, liveRequestsAtSql } from './internal-store.js';
 import type { InternalStateSource, SnapshotAnswer, SnapshotTask, SnapshotWorkerData } from './snapshot-worker-thread.js';
 
@@ -83,6 +84,7 @@ export function writeSnapshotInWorker(
       ? undefined
       : {
           ...internal,
+          markerIndexBits,
           coveredRangeSql,
           liveRequestsAtSql,
           legacySchema,

@@ -8,23 +8,23 @@
  * - random(), randomblob() and every 'now' answer from the entry's seed and timestamp
  *   (see deterministic-functions.ts), in statements, defaults and triggers alike;
  * - connection state a statement could observe (changes(), last_insert_rowid()) is reset
- *   at the start of every entry by the applied-index write;
+ *   at the start of every entry;
  * - SQL that would differ per node or vanish on restart is refused (sql-policy.ts);
  * - a SQL error is a result; an environmental failure halts: the entry is not applied, the
  *   machine reports unhealthy, and applying the same entry again may succeed.
- * The applied index and the request dedup table live inside the database and change in
- * the same transaction as the entry's statements, so a crash never applies an entry twice.
+ * The applied index (in the database's header) and the request dedup table (in the
+ * internal store beside it) never let a crash apply an entry twice: database-layout.ts.
  */
 import type Database from 'better-sqlite3';
 import { stat } from 'node:fs/promises';
-import { durableSyncEntryCountMax, indexFromMarker } from './applied-marker.js';
+import { durableSyncEntryCountMax, indexesFromMarker, storeCommitEntryCountMax } from './applied-marker.js';
 import { contentChecksum } from './checksum.js';
 import type { ContentChecksum } from './checksum.js';
 import { dumpLines, userTables } from './dump.js';
 import { checkpointFully, stageSnapshot, swapInStagedFile, writeBackup, writeSnapshot, type SnapshotInfo } from './database-copies.js';
 import { removeIfPresent } from './files.js';
 import { decodeCommand } from './command-codec.js';
-import { assertUtcTimeZone, markEntry, openPristineConnection, readMarker, type Connections } from './connections.js';
+import { assertUtcTimeZone, markDatabase, openPristineConnection, readMarker, resetConnectionState, type Connections } from './connections.js';
 import { internalStorePath, syncPair, type OpenEvent } from './database-layout.js';
 import { closeConnections, openConnections } from './machine-connections.js';
 import { DeterministicFunctions, localSource } from './deterministic-functions.js';
@@ -67,6 +67,8 @@ export class SqliteStateMachine {
   readonly #openEvents: OpenEvent[] = [];
   /** Entries applied since both files were last fsynced (applied-marker.ts bounds it). */
   #entriesSinceSync = 0;
+  /** The internal store's last commit the database has seen (applied-marker.ts). */
+  #storeIndex = 0;
   /** Applied indexes that snapshots in progress started at: the internal store keeps history back to the lowest. */
   readonly #snapshotPins: number[] = [];
   #haltReason: string | undefined;
@@ -103,6 +105,7 @@ export class SqliteStateMachine {
   #openConnections(): Connections {
     const opened = openConnections(this.path, this.#settings, this.#functions);
     this.#appliedIndexValue = opened.appliedIndex;
+    this.#storeIndex = opened.storeIndex;
     this.#openEvents.push(opened.event);
     this.#entriesSinceSync = 0;
     return opened.connections;
@@ -224,7 +227,7 @@ export class SqliteStateMachine {
     try {
       return this.#inEntryTransaction(first.index, pending[pending.length - 1]?.index as number, (connections) =>
         pending.map((item, position) => {
-          if (position > 0) markEntry(connections, item.index);
+          if (position > 0) resetConnectionState(connections);
           const command = commands[position];
           if (command === undefined) return { entryIndex: item.index, results: [], deduplicated: false, skipped: false };
           return this.#executor.execute(connections, item.index, command, this.#batching);
@@ -276,14 +279,15 @@ export class SqliteStateMachine {
     let storeAhead = false;
     try {
       this.#syncIfDue(firstIndex);
-      connections.store.begin(this.#collectThroughIndex(), lastIndex);
-      beginEntryTransaction(connections, firstIndex);
+      // The store keeps history back to the applied index, or to the oldest snapshot in progress.
+      connections.store.plan(Math.min(this.#appliedIndexValue, ...this.#snapshotPins), lastIndex);
+      beginEntryTransaction(connections);
       const outcome = work(connections);
-      connections.store.commit();
-      storeAhead = true;
-      this.#onCommitStep?.('store-committed');
+      const storeIndex = this.#commitStore(connections, lastIndex);
+      storeAhead = storeIndex !== this.#storeIndex;
+      markDatabase(connections, lastIndex, storeIndex);
       if (!this.#commitUnlessDeferredViolation(connections)) {
-        connections.store.undoTo(this.#appliedIndexValue);
+        if (storeAhead) connections.store.undoTo(this.#appliedIndexValue, this.#storeIndex);
         storeAhead = false;
         if (onDeferredViolation === undefined) throw new TransactionLostError();
         return this.#inEntryTransaction(firstIndex, lastIndex, onDeferredViolation);
@@ -291,6 +295,7 @@ export class SqliteStateMachine {
       storeAhead = false;
       this.#onCommitStep?.('database-committed');
       this.#appliedIndexValue = lastIndex;
+      this.#storeIndex = storeIndex;
       this.#entriesSinceSync += lastIndex - firstIndex + 1;
       return outcome;
     } catch (error) {
@@ -302,19 +307,20 @@ export class SqliteStateMachine {
     }
   }
 
-  /** History the internal store must keep: back to the applied index, or to the oldest snapshot in progress. */
-  #collectThroughIndex(): number {
-    return Math.min(this.#appliedIndexValue, ...this.#snapshotPins);
+  /** Commits the store if the batch wrote it, or if it is due; returns the store's last commit for the marker. */
+  #commitStore(connections: Connections, lastIndex: number): number {
+    // At least every storeCommitEntryCountMax entries, so the marker's distance to it stays in bounds.
+    if (lastIndex - this.#storeIndex >= storeCommitEntryCountMax) connections.store.write();
+    if (!connections.store.commitIfWritten()) return this.#storeIndex;
+    this.#onCommitStep?.('store-committed');
+    return lastIndex;
   }
 
   /** Outside any transaction: fsync both files once durableSyncEntryCountMax entries applied since the last time. */
   #syncIfDue(firstIndex: number): void {
     if (this.#entriesSinceSync < durableSyncEntryCountMax) return;
-    try {
-      syncPair(this.path);
-    } catch (error) {
-      throw this.#halt(firstIndex, 'FSYNC_FAILED', error);
-    }
+    const failure = syncPair(this.path);
+    if (failure !== undefined) throw this.#halt(firstIndex, 'FSYNC_FAILED', failure);
     this.#entriesSinceSync = 0;
   }
 
@@ -334,16 +340,13 @@ export class SqliteStateMachine {
     }
   }
 
+  /** A failure here is followed by a reopen, which reconciles the store with the database. */
   #rollbackQuietly(connections: Connections): void {
-    try {
-      if (connections.apply.inTransaction) connections.control.rollback.run();
-    } catch {
-      // The connection is reopened before the next entry; nothing of this entry committed.
-    }
-    try {
-      connections.store.rollback();
-    } catch {
-      // As above: reopening reconciles the store with the database.
+    const rollbacks = [() => connections.apply.inTransaction && connections.control.rollback.run(), () => connections.store.rollback()];
+    for (const rollback of rollbacks) {
+      try {
+        rollback();
+      } catch {}
     }
   }
 
@@ -403,7 +406,7 @@ export class SqliteStateMachine {
   /** The content checksum at the applied index (read in one read transaction). */
   checksum(): ContentChecksum {
     // The read transaction sees the last commit; the marker names its index exactly, near the one applied.
-    return contentChecksum(this.#open().read, (read) => indexFromMarker(readMarker(read), this.#appliedIndexValue));
+    return contentChecksum(this.#open().read, (read) => indexesFromMarker(readMarker(read), this.#appliedIndexValue).appliedIndex);
   }
 
   /** What each open of the database found, oldest first (a migration of the old layout, a reset after power loss). */

@@ -10,10 +10,10 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { indexFromMarker, markerFor } from '../../src/state-machine/applied-marker.js';
+import { durableSyncEntryCountMax, indexesFromMarker, markerFor, storeCommitEntryCountMax } from '../../src/state-machine/applied-marker.js';
 import { StateMachineError } from '../../src/state-machine/errors.js';
 import { encodeResults } from '../../src/state-machine/result-codec.js';
-import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
+import { applyBatchEntryCountMax, SqliteStateMachine } from '../../src/state-machine/state-machine.js';
 import type { StatementResult } from '../../src/state-machine/types.js';
 import { entry, statement, temporaryDirectory } from './helpers.js';
 
@@ -28,15 +28,26 @@ function schemaNames(machine: SqliteStateMachine): unknown[] {
   return rows(machine.query([statement('SELECT name FROM sqlite_master ORDER BY name')])[0]).map((row) => row[0]);
 }
 
-test('the applied-index marker is the index mod 2^32, resolved exactly near any reference within 2^31', () => {
-  for (const index of [0, 1, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 5, 2 ** 52 + 3]) {
-    const marker = markerFor(index);
-    assert.ok(marker >= -(2 ** 31) && marker < 2 ** 31, `${index}: a signed 32-bit header field`);
-    for (const offset of [0, 1, -1, 10_000, -10_000, 2 ** 30, -(2 ** 30)]) {
-      const reference = Math.max(0, index + offset);
-      assert.equal(indexFromMarker(marker, reference), index, `index ${index} from reference ${reference}`);
+test('the marker holds the applied index (resolved near any reference within 2^17) and the distance to the store commit', () => {
+  for (const index of [0, 1, 2 ** 17 - 1, 2 ** 17, 2 ** 18 - 1, 2 ** 18, 2 ** 18 + 5, 2 ** 32 + 7, 2 ** 52 + 3]) {
+    for (const distance of [0, 1, storeCommitEntryCountMax - 1]) {
+      if (distance > index) continue;
+      const marker = markerFor(index, index - distance);
+      assert.ok(marker >= 0 && marker < 2 ** 31, `${index}: a non-negative signed 32-bit header field`);
+      for (const offset of [0, 1, -1, 10_000, -10_000, 2 ** 16, -(2 ** 16), 2 ** 17, -(2 ** 17 - 1)]) {
+        const reference = index + offset;
+        if (reference < 0) continue;
+        assert.deepEqual(
+          indexesFromMarker(marker, reference),
+          { appliedIndex: index, storeIndex: index - distance },
+          `index ${index} from reference ${reference}`,
+        );
+      }
     }
   }
+  assert.throws(() => markerFor(5000, 5000 - storeCommitEntryCountMax), /the store committed within/);
+  // The bound the forced fsyncs keep: each file within a sync interval, a batch and the store's spacing.
+  assert.ok(durableSyncEntryCountMax + applyBatchEntryCountMax + storeCommitEntryCountMax < 2 ** 17);
 });
 
 test('users see, drop, dump and back up only their own objects', async () => {
@@ -74,20 +85,18 @@ test('users see, drop, dump and back up only their own objects', async () => {
   }
 });
 
-test('application_id answers the entry index in a write (however entries are batched) and cannot be set', () => {
+test('application_id is quorumlite’s: writes can neither set nor read it, queries read the marker; user_version stays the user’s', () => {
   const directory = temporaryDirectory('marker');
   const machine = new SqliteStateMachine({ path: join(directory.path, 'db.sqlite') });
   try {
     const outcomes = machine.applyBatch([
-      { index: 1, data: entry(['PRAGMA application_id']) },
+      { index: 1, data: entry(['PRAGMA application_id', 'PRAGMA application_id = 9', 'SELECT * FROM pragma_application_id']) },
       { index: 2, data: new Uint8Array(0) },
-      { index: 3, data: entry(['PRAGMA application_id', 'PRAGMA application_id = 9', 'PRAGMA user_version = 9', 'PRAGMA user_version']) },
+      { index: 3, data: entry(['PRAGMA user_version = 9', 'PRAGMA user_version']) },
     ]);
-    assert.deepEqual(rows(outcomes[0]?.results[0]), [[1]]);
-    const third = outcomes[2]?.results ?? [];
-    assert.deepEqual(rows(third[0]), [[3]]);
-    assert.match((third[1] as { error: string }).error, /disallowed pragma: application_id cannot be set/);
-    assert.deepEqual(rows(third[3]), [[9]], 'user_version stays the user’s');
+    for (const result of outcomes[0]?.results ?? []) assert.match((result as { error: string }).error, /application_id holds quorumlite's applied index/);
+    assert.deepEqual(rows(outcomes[2]?.results[1]), [[9]]);
+    assert.deepEqual(rows(machine.query([statement('PRAGMA application_id')])[0]), [[markerFor(3, 0)]]);
   } finally {
     machine.close();
     directory.cleanup();
@@ -220,7 +229,9 @@ test('a store that lost commits the database kept (power loss) is detected: the 
     copyFileSync(join(directory.path, 'store-at-1'), `${path}.internal`);
     const reopened = new SqliteStateMachine({ path });
     try {
-      assert.deepEqual(reopened.openEvents, [{ kind: 'reset', reason: 'the database is at index 3, its internal state covers 0..1' }]);
+      assert.deepEqual(reopened.openEvents, [
+        { kind: 'reset', reason: 'the database is at index 3 and saw the internal state at 2; the internal state is at 0 (history from 0)' },
+      ]);
       assert.equal(reopened.appliedIndex, 0);
       assert.deepEqual(schemaNames(reopened), [], 'rebuilt from the log from scratch, not trusted');
     } finally {
