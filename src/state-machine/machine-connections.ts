@@ -59,3 +59,13 @@ export function closeConnections(connections: Connections): void {
     }
   }
 }
+
+/** Rolls back whatever transaction either file has open; a failure is followed by a reopen, which reconciles the pair. */
+export function rollbackQuietly(connections: Connections): void {
+  const rollbacks = [() => connections.apply.inTransaction && connections.control.rollback.run(), () => connections.store.rollback()];
+  for (const rollback of rollbacks) {
+    try {
+      rollback();
+    } catch {}
+  }
+}

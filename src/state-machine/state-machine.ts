@@ -26,7 +26,7 @@ import { removeIfPresent } from './files.js';
 import { decodeCommand } from './command-codec.js';
 import { assertUtcTimeZone, markDatabase, openPristineConnection, readMarker, resetConnectionState, type Connections } from './connections.js';
 import { internalStorePath, syncPair, type OpenEvent } from './database-layout.js';
-import { closeConnections, openConnections } from './machine-connections.js';
+import { closeConnections, openConnections, rollbackQuietly } from './machine-connections.js';
 import { DeterministicFunctions, localSource } from './deterministic-functions.js';
 import { beginEntryTransaction, EntryExecutor, TransactionLostError } from './entry-execution.js';
 import { StateMachineError, StateMachineHaltedError } from './errors.js';
@@ -49,6 +49,9 @@ interface StateMachineStatus {
   /** Why the machine halted, while it is unhealthy. */
   readonly haltReason: string | undefined;
 }
+
+/** Open events kept for openEvents (a node halting and reopening every second must not grow it without end). */
+const openEventCountMax = 16;
 
 /** Entries one applyBatch() call may carry (the runtime hands over one Ready's committed entries). */
 export const applyBatchEntryCountMax = 10_000;
@@ -107,6 +110,7 @@ export class SqliteStateMachine {
     this.#appliedIndexValue = opened.appliedIndex;
     this.#storeIndex = opened.storeIndex;
     this.#openEvents.push(opened.event);
+    if (this.#openEvents.length > openEventCountMax) this.#openEvents.shift();
     this.#entriesSinceSync = 0;
     return opened.connections;
   }
@@ -299,7 +303,7 @@ export class SqliteStateMachine {
       this.#entriesSinceSync += lastIndex - firstIndex + 1;
       return outcome;
     } catch (error) {
-      this.#rollbackQuietly(connections);
+      rollbackQuietly(connections);
       // Whether the database committed is for the reopen to read from its header, not to guess here.
       if (storeAhead) throw this.#halt(firstIndex, isEnvironmentalError(error) ? error.code : 'COMMIT_FAILED', error);
       if (isEnvironmentalError(error)) throw this.#halt(firstIndex, error.code, error);
@@ -335,18 +339,8 @@ export class SqliteStateMachine {
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (!(error instanceof Error) || error.name !== 'SqliteError' || typeof code !== 'string' || !code.startsWith('SQLITE_CONSTRAINT')) throw error;
-      this.#rollbackQuietly(connections);
+      rollbackQuietly(connections);
       return false;
-    }
-  }
-
-  /** A failure here is followed by a reopen, which reconciles the store with the database. */
-  #rollbackQuietly(connections: Connections): void {
-    const rollbacks = [() => connections.apply.inTransaction && connections.control.rollback.run(), () => connections.store.rollback()];
-    for (const rollback of rollbacks) {
-      try {
-        rollback();
-      } catch {}
     }
   }
 
@@ -363,12 +357,15 @@ export class SqliteStateMachine {
    * reported an I/O error may still have reached the disk; the entry is then skipped).
    */
   #recover(index: number): void {
+    const appliedBefore = this.#appliedIndexValue;
     try {
       this.#reopenConnections();
     } catch (error) {
       const code = isEnvironmentalError(error) ? error.code : 'REOPEN_FAILED';
       throw this.#halt(index, code, error);
     }
+    // Only a power loss makes the pair start over; a running node must restart to restore its snapshot.
+    assert(this.#appliedIndexValue >= appliedBefore, `the database started over while running (${JSON.stringify(this.#openEvents.at(-1))}): restart the node`);
     this.#haltReason = undefined;
   }
 
@@ -409,7 +406,7 @@ export class SqliteStateMachine {
     return contentChecksum(this.#open().read, (read) => indexesFromMarker(readMarker(read), this.#appliedIndexValue).appliedIndex);
   }
 
-  /** What each open of the database found, oldest first (a migration of the old layout, a reset after power loss). */
+  /** What the last opens of the database found, oldest first (a migration of the old layout, a reset after power loss). */
   get openEvents(): readonly OpenEvent[] {
     return this.#openEvents;
   }
