@@ -6,13 +6,14 @@
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { QuorumNode } from '../server/quorum-node.js';
+import { rqlitedNodeOptions } from './serve-node-options.js';
 import type { NodeLogger } from '../node/logger.js';
 import { formatHostPort, type ServeOptions } from './serve-flags.js';
 import { packageVersion } from './version.js';
 
 const testFaultLineLengthMax = 256;
 
-function createLogger(options: ServeOptions): NodeLogger {
+function createLogger(options: ServeOptions): ReturnType<typeof pino> {
   return pino({ level: options.logLevel, base: { node: options.nodeId } }, pino.destination({ dest: 1, sync: true }));
 }
 
@@ -51,6 +52,8 @@ export async function runServe(options: ServeOptions): Promise<number> {
   const logger = createLogger(options);
   const signal = waitForSignal();
   const node = await QuorumNode.start({
+    ...rqlitedNodeOptions(options),
+    ...(options.raftLogLevel === undefined ? {} : { raftLogger: logger.child({ subsystem: 'raft' }, { level: options.raftLogLevel }) }),
     nodeId: options.nodeId,
     raftAdvertisedAddress: formatHostPort(options.raftAdvertisedAddress),
     apiAdvertisedAddress: formatHostPort(options.httpAdvertisedAddress),
@@ -58,13 +61,12 @@ export async function runServe(options: ServeOptions): Promise<number> {
     joinAddresses: options.joinAddresses,
     bootstrapExpect: options.bootstrapExpect,
     nonVoter: options.nonVoter,
-    foreignKeys: options.foreignKeys,
     heartbeatMs: options.heartbeatMs,
     electionTimeoutMs: options.electionTimeoutMs,
     snapshotThresholdEntries: options.snapshotThresholdEntries,
     snapshotIntervalMs: Math.max(1, Math.round(options.snapshotIntervalMs)),
     snapshotTrailingEntries: options.snapshotTrailingEntries,
-    http: { bodyBytesMax: options.httpBodyBytesMax },
+    http: { bodyBytesMax: options.httpBodyBytesMax, allowOrigin: options.httpAllowOrigin },
     httpListen: options.httpAddress,
     raftListen: formatHostPort(options.raftAddress),
     logger,

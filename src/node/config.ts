@@ -14,7 +14,16 @@ export interface NodeConfig {
   readonly bootstrapExpect: number;
   readonly nonVoter: boolean;
   readonly heartbeatMs: number;
+  /** A follower campaigns after a random [T, 2T) without hearing from the leader (rqlited's -raft-heartbeat-timeout). */
   readonly electionTimeoutMs: number;
+  /** A candidate campaigns again after a random [T, 2T) without a result (rqlited's -raft-election-timeout); 0: electionTimeoutMs. */
+  readonly candidateElectionTimeoutMs: number;
+  /** How long a write waits for its entry to commit and apply here (rqlited's -raft-apply-timeout), within the request's own timeout. */
+  readonly applyTimeoutMs: number;
+  /** The leader has every node VACUUM the database, through the log, this often; 0 is off (-auto-vacuum-int). */
+  readonly autoVacuumIntervalMs: number;
+  /** The leader has every node refresh stale query-planner statistics, through the log, this often; 0 is off (-auto-optimize-int). */
+  readonly autoOptimizeIntervalMs: number;
   readonly snapshotThresholdEntries: number;
   readonly snapshotIntervalMs: number;
   /** Entries kept in the log behind a snapshot, so a briefly lagging follower needs no snapshot. */
@@ -42,6 +51,30 @@ export interface NodeConfig {
   readonly entryDataBytesMax: number;
   /** While the disk or database refuses (disk full), how long to wait before retrying the same step. */
   readonly haltRetryIntervalMs: number;
+  // rqlited flags parsed by the CLI for the code that owns their behaviour (joining,
+  // recovery, queued writes, the SQL dialect), with rqlited's defaults. Not wired here.
+  /** -join-as: the user whose credentials a join presents; null: anonymous. */
+  readonly joinAsUser: string | null;
+  /** -raft-remove-shutdown: stop Raft once this node is removed from the cluster. */
+  readonly shutdownOnRemoval: boolean;
+  /** -raft-cluster-remove-shutdown: leave the cluster on a graceful shutdown. */
+  readonly removeSelfOnShutdown: boolean;
+  /** -raft-shutdown-stepdown: a leader hands leadership over before it shuts down. */
+  readonly stepDownOnShutdown: boolean;
+  /** -raft-reap-node-timeout: remove a voter unreachable this long; 0 is off. */
+  readonly reapNodeTimeoutMs: number;
+  /** -raft-reap-read-only-node-timeout: remove a non-voter unreachable this long; 0 is off. */
+  readonly reapReadOnlyNodeTimeoutMs: number;
+  /** -write-queue-capacity: queued writes waiting, at most. */
+  readonly writeQueueCountMax: number;
+  /** -write-queue-batch-size: queued writes sent as one entry, at most. */
+  readonly writeQueueBatchCountMax: number;
+  /** -write-queue-timeout: a partial batch of queued writes goes out after this long. */
+  readonly writeQueueTimeoutMs: number;
+  /** -write-queue-tx: a batch of queued writes runs as one transaction. */
+  readonly writeQueueTransaction: boolean;
+  /** -fk: SQLite foreign key constraints. */
+  readonly foreignKeys: boolean;
 }
 
 export type NodeConfigInput = Pick<NodeConfig, 'nodeId' | 'raftAdvertisedAddress' | 'apiAdvertisedAddress' | 'dataDirectory'> & Partial<NodeConfig>;
@@ -55,6 +88,10 @@ export const nodeConfigDefaults = {
   // followers see its connections close). 50/300 had spurious elections under load.
   heartbeatMs: 50,
   electionTimeoutMs: 500,
+  candidateElectionTimeoutMs: 0,
+  applyTimeoutMs: 10_000,
+  autoVacuumIntervalMs: 0,
+  autoOptimizeIntervalMs: 0,
   snapshotThresholdEntries: 8192,
   snapshotIntervalMs: 10_000,
   snapshotTrailingEntries: 1024,
@@ -71,10 +108,25 @@ export const nodeConfigDefaults = {
   linearizableTimeoutMs: 10_000,
   entryDataBytesMax: 8 * 1024 * 1024 - 64 * 1024,
   haltRetryIntervalMs: 1000,
+  joinAsUser: null,
+  shutdownOnRemoval: false,
+  removeSelfOnShutdown: false,
+  stepDownOnShutdown: true,
+  reapNodeTimeoutMs: 0,
+  reapReadOnlyNodeTimeoutMs: 0,
+  writeQueueCountMax: 1024,
+  writeQueueBatchCountMax: 128,
+  writeQueueTimeoutMs: 50,
+  writeQueueTransaction: false,
+  foreignKeys: false,
 } as const;
 
 function requirePositiveInteger(name: string, value: number): void {
   if (!Number.isInteger(value) || value < 1) throw new ServiceError('BAD_REQUEST', `${name} must be a whole number >= 1, got ${value}`);
+}
+
+function requireNonNegativeInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new ServiceError('BAD_REQUEST', `${name} must be a whole number >= 0, got ${value}`);
 }
 
 export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
@@ -97,8 +149,27 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     'linearizableTimeoutMs',
     'entryDataBytesMax',
     'haltRetryIntervalMs',
+    'applyTimeoutMs',
+    'writeQueueCountMax',
+    'writeQueueBatchCountMax',
+    'writeQueueTimeoutMs',
   ] as const) {
     requirePositiveInteger(name, config[name]);
+  }
+  for (const name of [
+    'candidateElectionTimeoutMs',
+    'autoVacuumIntervalMs',
+    'autoOptimizeIntervalMs',
+    'reapNodeTimeoutMs',
+    'reapReadOnlyNodeTimeoutMs',
+  ] as const) {
+    requireNonNegativeInteger(name, config[name]);
+  }
+  if (config.candidateElectionTimeoutMs !== 0 && config.candidateElectionTimeoutMs < config.electionTimeoutMs) {
+    throw new ServiceError(
+      'BAD_REQUEST',
+      `candidateElectionTimeoutMs (${config.candidateElectionTimeoutMs}) must be 0 or >= electionTimeoutMs (${config.electionTimeoutMs})`,
+    );
   }
   if (!Number.isInteger(config.snapshotTrailingEntries) || config.snapshotTrailingEntries < 0) {
     throw new ServiceError('BAD_REQUEST', `snapshotTrailingEntries must be >= 0, got ${config.snapshotTrailingEntries}`);

@@ -9,6 +9,7 @@ import { ServiceError } from '../service/service.js';
 import { RaftError } from '../raft/errors.js';
 import type { ConfChange, NodeId, RaftStatus } from '../raft/types.js';
 import type { NodeConfig } from './config.js';
+import type { NodeCounters } from './counters.js';
 import type { NodeLogger } from './logger.js';
 import { readMemberRecord } from './members.js';
 import { callPeer, handleEnvelope, peerMethods, type PeerTransport } from './peer-calls.js';
@@ -51,6 +52,8 @@ interface MembershipRuntime extends Pick<ReplicatedLog, 'started' | 'stopped' | 
   forgetFollowerLog(id: NodeId): void;
   /** The core's view: the leader's per-follower progress and commit index. */
   coreStatus(): Pick<RaftStatus, 'role' | 'commit' | 'progress'> | undefined;
+  /** rqlite's expvar counters (joins counted here). */
+  readonly counters: NodeCounters;
 }
 
 interface MembershipDependencies {
@@ -103,8 +106,15 @@ export class Membership {
 
   registerPeerHandlers(): void {
     const transport = this.#peers;
-    handleEnvelope(transport, peerMethods.join, (payload, signal) => this.#handleJoin(parseJoinRequest(payload), signal));
-    handleEnvelope(transport, peerMethods.notify, (payload) => Promise.resolve(this.#handleNotify(payload)));
+    const counters = this.#runtime.counters;
+    handleEnvelope(transport, peerMethods.join, (payload, signal) => {
+      counters.add('cluster', 'num_join_req');
+      return this.#handleJoin(parseJoinRequest(payload), signal);
+    });
+    handleEnvelope(transport, peerMethods.notify, (payload) => {
+      counters.add('cluster', 'num_notify_req');
+      return Promise.resolve(this.#handleNotify(payload));
+    });
     handleEnvelope(transport, peerMethods.members, () => Promise.resolve(this.#runtime.members.toRecord()));
   }
 
@@ -145,16 +155,22 @@ export class Membership {
       runtime.forgetFollowerLog(request.id);
       if (isLearner && request.voter) await this.#promote(request);
       else this.#logger.info({ event: 'join-noop', node: request.id }, 'node is already a member with this address');
+      runtime.counters.add('store', 'num_ignored_joins');
       return;
     }
-    if (isVoter || isLearner) await this.#change({ type: 'remove-node', nodeId: request.id, context: new Uint8Array(0) });
+    if (isVoter || isLearner) {
+      await this.#change({ type: 'remove-node', nodeId: request.id, context: new Uint8Array(0) });
+      runtime.counters.add('store', 'num_removed_before_joins');
+    }
     const previous = runtime.members.findByRaftAddress(request.raftAddress);
     if (previous !== undefined && previous !== request.id && runtime.isMember(previous)) {
       this.#logger.info({ event: 'join-replace', old: previous, node: request.id }, 'removing the old member at this address');
       await this.#change({ type: 'remove-node', nodeId: previous, context: new Uint8Array(0) });
+      runtime.counters.add('store', 'num_removed_before_joins');
     }
     const context = runtime.memberContext({ raftAddress: request.raftAddress, apiAddress: request.apiAddress });
     await this.#change({ type: 'add-learner', nodeId: request.id, context });
+    runtime.counters.add('store', 'num_joins');
     this.#logger.info({ event: 'join', node: request.id, address: request.raftAddress, voter: request.voter }, 'node joined as a learner');
     if (request.voter) await this.#promote(request);
   }

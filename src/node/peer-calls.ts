@@ -56,6 +56,11 @@ function transportFailure(error: unknown, what: string): ServiceError {
   return new ServiceError('INTERNAL', `${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
 }
 
+/** The call never reached the peer, or its connection was lost before a reply: another attempt may get through. */
+export function isUnreachableFailure(error: unknown): boolean {
+  return error instanceof ServiceError && error.cause instanceof TransportError && error.cause.code === 'UNREACHABLE';
+}
+
 /** Calls a peer and unwraps its envelope; rejects with a ServiceError. */
 export async function callPeer(
   transport: PeerTransport,

@@ -10,6 +10,7 @@ import { ServiceError } from '../service/service.js';
 import { RaftError } from '../raft/errors.js';
 import type { NodeId, RaftConfig, RaftRole } from '../raft/types.js';
 import { AppliedWaiters } from './applied-waiters.js';
+import { NodeCounters } from './counters.js';
 import type { NodeConfig } from './config.js';
 import type { NodeLogger } from './logger.js';
 import { MemberBook } from './members.js';
@@ -28,6 +29,8 @@ export interface RuntimeDependencies {
   readonly transport: NodeTransport;
   readonly createCore: (config: RaftConfig) => RaftCore;
   readonly logger: NodeLogger;
+  /** Where the Raft core's events go (rqlited's -raft-log-level gives it a level of its own); default `logger`. */
+  readonly raftLogger?: NodeLogger;
   /** Every timer and clock reading of the node; default the real one (tests and simulators pass their own). */
   readonly scheduler?: Scheduler;
   /** Randomness for election jitter and command seeds; injectable for tests. */
@@ -45,6 +48,7 @@ export class RuntimeState {
   readonly transport: NodeTransport;
   readonly createCore: (config: RaftConfig) => RaftCore;
   readonly logger: NodeLogger;
+  readonly raftLogger: NodeLogger;
   readonly scheduler: Scheduler;
   readonly random: () => number;
   readonly onFatal: (error: Error) => void;
@@ -54,6 +58,8 @@ export class RuntimeState {
   readonly proposals: PendingProposals<ApplyOutcome>;
   readonly reads: PendingReads;
   readonly appliedWaiters: AppliedWaiters;
+  /** rqlite's expvar counters for what this node does (counters.ts). */
+  readonly counters = new NodeCounters();
   core: RaftCore | undefined;
   stopped = false;
   /** The environmental failure the node is retrying (disk full, I/O error), while it lasts. */
@@ -75,6 +81,7 @@ export class RuntimeState {
     this.transport = dependencies.transport;
     this.createCore = dependencies.createCore;
     this.logger = dependencies.logger;
+    this.raftLogger = dependencies.raftLogger ?? dependencies.logger;
     this.scheduler = dependencies.scheduler ?? systemScheduler;
     this.random = dependencies.random ?? Math.random;
     this.onFatal = dependencies.onFatal ?? (() => undefined);

@@ -265,6 +265,12 @@ export interface RaftConfig {
   readonly applied: number;
   /** Followers campaign after a random timeout in [electionTicks, 2*electionTicks). */
   readonly electionTicks: number;
+  /**
+   * A candidate or pre-candidate campaigns again after a random timeout in
+   * [candidateElectionTicks, 2*candidateElectionTicks) without a result (hashicorp/raft's
+   * ElectionTimeout beside its follower HeartbeatTimeout); >= electionTicks. Default electionTicks.
+   */
+  readonly candidateElectionTicks?: number;
   readonly heartbeatTicks: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;

@@ -4,8 +4,9 @@
  * (restart / bootstrap one node / --bootstrap-expect / --join) and a graceful stop.
  *
  * Data directory layout: raft/ (log, snapshots, LOCK), db.sqlite (the user's database),
- * db.sqlite.internal (quorumlite's applied index and dedup table), members.json (the
- * address book), incoming/ (snapshots being received).
+ * db.sqlite.internal (quorumlite's applied index, dedup table and maintenance times),
+ * members.json (the address book), incoming/ (snapshots being received), extensions/
+ * (the SQLite extensions gathered at start).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,6 +26,8 @@ import type { NodeLogger } from '../node/logger.js';
 import { Membership } from '../node/membership.js';
 import { NodeRuntime } from '../node/runtime.js';
 import { systemScheduler, type Scheduler } from '../node/scheduler.js';
+import { MaintenanceScheduler } from '../node/maintenance-scheduler.js';
+import { installExtensions } from './extensions.js';
 
 export interface QuorumNodeOptions extends NodeConfigInput {
   /** Where the HTTP API listens (port 0: any). */
@@ -45,8 +48,12 @@ export interface QuorumNodeOptions extends NodeConfigInput {
   readonly random?: () => number;
   /** Every timer and clock reading of the node; default the real one. */
   readonly scheduler?: Scheduler;
-  /** Enforce foreign key constraints (rqlite's -fk); default off. Every node of a cluster must agree. */
-  readonly foreignKeys?: boolean;
+  /** SQLite extensions (files, directories, zip or tar.gz files), gathered into <data>/extensions and loaded into every connection. */
+  readonly extensionPaths?: readonly string[];
+  /** Checkpoint the SQLite WAL once it holds about this many bytes; default SQLite's 1000 pages. */
+  readonly walCheckpointBytes?: number;
+  /** Where the Raft core's events go (a level of their own); default `logger`. */
+  readonly raftLogger?: NodeLogger;
 }
 
 export const defaultClusterId = 'quorumlite';
@@ -89,6 +96,7 @@ export class QuorumNode {
   readonly #stateMachine: SqliteStateMachine;
   readonly #transport: TcpTransport<Message>;
   readonly #logger: NodeLogger;
+  readonly #maintenance: MaintenanceScheduler;
   #httpAddress: { host: string; port: number } | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -113,6 +121,7 @@ export class QuorumNode {
       transport: this.#transport,
       createCore: (coreConfig) => new RawNode(coreConfig),
       logger: options.logger,
+      ...(options.raftLogger === undefined ? {} : { raftLogger: options.raftLogger }),
       scheduler,
       ...(options.onFatal === undefined ? {} : { onFatal: options.onFatal }),
       ...(options.random === undefined ? {} : { random: options.random }),
@@ -126,8 +135,10 @@ export class QuorumNode {
         database: stateMachine,
         peers: this.#transport,
         membership: this.membership,
-        encodeCommand: (statements, transaction, requestId) => runtime.encodeCommandFor(statements, transaction, requestId),
+        encodeCommand: (statements, transaction, requestId, qualifyColumns) => runtime.encodeCommandFor(statements, transaction, requestId, qualifyColumns),
         scheduler,
+        counters: runtime.counters,
+        peerConnectionsAccepted: () => this.#transport.metrics().connectionsAccepted,
       },
       {
         version: options.version,
@@ -136,6 +147,7 @@ export class QuorumNode {
       },
     );
     this.http = createHttpServer(this.service, { quorumliteVersion: options.version, ...options.http });
+    this.#maintenance = new MaintenanceScheduler({ config, log: runtime, database: stateMachine, scheduler, logger: options.logger });
   }
 
   /** Opens the data directory and starts the node; resolves once it serves HTTP and has joined or formed a cluster. */
@@ -146,7 +158,14 @@ export class QuorumNode {
     logRecovery(options.logger, storage.recovery);
     let stateMachine: SqliteStateMachine;
     try {
-      stateMachine = new SqliteStateMachine({ path: join(config.dataDirectory, 'db.sqlite'), foreignKeys: options.foreignKeys ?? false });
+      const extensionPaths = installExtensions(options.extensionPaths ?? [], config.dataDirectory);
+      if (extensionPaths.length > 0) options.logger.info({ event: 'extensions', files: extensionPaths }, 'loading SQLite extensions');
+      stateMachine = new SqliteStateMachine({
+        path: join(config.dataDirectory, 'db.sqlite'),
+        foreignKeys: config.foreignKeys,
+        extensionPaths,
+        ...(options.walCheckpointBytes === undefined ? {} : { walCheckpointBytes: options.walCheckpointBytes }),
+      });
       logOpenEvents(options.logger, stateMachine);
     } catch (error) {
       await storage.close();
@@ -180,6 +199,7 @@ export class QuorumNode {
     this.#httpAddress = await this.http.listen(httpListen.host, httpListen.port);
     this.#logger.info({ event: 'listening', http: `${this.#httpAddress.host}:${this.#httpAddress.port}`, raft: this.#transport.address }, 'node listening');
     await this.#formOrJoin();
+    this.#maintenance.start();
   }
 
   async #formOrJoin(): Promise<void> {
@@ -218,6 +238,7 @@ export class QuorumNode {
   }
 
   async #stop(options: { transferLeadership: boolean }): Promise<void> {
+    this.#maintenance.stop();
     await this.runtime.stop(options);
     await this.http.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing HTTP failed'));
     await this.#transport.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing transport failed'));

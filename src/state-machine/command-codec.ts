@@ -1,7 +1,7 @@
 /**
  * The replicated command: what a Raft entry's data holds. Compact, versioned binary.
  *
- *   u8 magic 0x51 ('Q') · u8 version · u8 flags (1 transaction, 2 has request id)
+ *   u8 magic 0x51 ('Q') · u8 version · u8 flags (1 transaction, 2 has request id, 4 qualify columns)
  *   i64 timestampMs · u64 seed · [text requestId] · u32 statementCount
  *   per statement: text sql · u32 positionalCount · values · u32 namedCount · (text name, value)…
  *   value: u8 tag (0 null, 1 i64, 2 f64, 3 text, 4 blob, 5 true, 6 false) + payload
@@ -21,6 +21,8 @@ export const commandVersion = 1;
 
 const flagTransaction = 1;
 const flagRequestId = 2;
+const flagQualifyColumns = 4;
+const knownFlags = flagTransaction | flagRequestId | flagQualifyColumns;
 
 export const commandLimits = {
   /** Statements in one command. */
@@ -85,7 +87,11 @@ export function encodeCommand(command: Command): Uint8Array {
   const writer = new ByteWriter(commandLimits.commandBytesMax, (bytes) => tooLarge('encoded command (bytes)', bytes, commandLimits.commandBytesMax));
   writer.u8(commandMagic);
   writer.u8(commandVersion);
-  writer.u8((command.transaction ? flagTransaction : 0) | (command.requestId !== undefined ? flagRequestId : 0));
+  writer.u8(
+    (command.transaction ? flagTransaction : 0) |
+      (command.requestId !== undefined ? flagRequestId : 0) |
+      (command.qualifyColumns === true ? flagQualifyColumns : 0),
+  );
   writer.i64(BigInt(command.timestampMs));
   writer.u64(command.seed);
   if (command.requestId !== undefined) writer.text(command.requestId);
@@ -195,7 +201,7 @@ export function decodeCommand(data: Uint8Array): Command {
     throw new StateMachineError('BAD_COMMAND', `unsupported command version ${version} (this build reads version ${commandVersion})`);
   }
   const flags = reader.u8('flags');
-  if ((flags & ~(flagTransaction | flagRequestId)) !== 0) throw new StateMachineError('BAD_COMMAND', `unknown command flags ${flags}`);
+  if ((flags & ~knownFlags) !== 0) throw new StateMachineError('BAD_COMMAND', `unknown command flags ${flags}`);
   const timestamp = reader.i64('timestampMs');
   if (timestamp < BigInt(Number.MIN_SAFE_INTEGER) || timestamp > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw new StateMachineError('BAD_COMMAND', `timestampMs ${timestamp} out of range`);
@@ -218,6 +224,7 @@ export function decodeCommand(data: Uint8Array): Command {
     timestampMs: Number(timestamp),
     seed,
     ...(requestId !== undefined ? { requestId } : {}),
+    ...((flags & flagQualifyColumns) !== 0 ? { qualifyColumns: true } : {}),
   };
   assert(command.statements.length === statementCount, 'decoded every statement');
   return command;

@@ -14,11 +14,14 @@ import type { StatementRunner } from './statement-runner.js';
 
 /**
  * The internal tables of the layout before the internal store existed. Snapshot files
- * still carry the applied index and the dedup table this way (so a snapshot is one
- * self-contained file, readable by older nodes); opening such a file migrates it.
+ * still carry the applied index, the dedup table and the maintenance times this way (so
+ * a snapshot is one self-contained file, readable by older nodes); opening such a file
+ * migrates it.
  */
 export const stateTable = `${internalNamePrefix}state`;
 export const requestsTable = `${internalNamePrefix}requests`;
+/** When each kind of maintenance (maintenance.ts) last ran: one row per kind. */
+export const maintenanceTable = `${internalNamePrefix}maintenance`;
 
 /** The old layout's tables, exactly as that layout created them. */
 export const legacySchema: readonly string[] = [
@@ -27,6 +30,7 @@ export const legacySchema: readonly string[] = [
      timestamp_ms INTEGER NOT NULL, result BLOB NOT NULL) WITHOUT ROWID`,
   `CREATE INDEX ${requestsTable}_by_sequence ON ${requestsTable}(sequence)`,
   `CREATE INDEX ${requestsTable}_by_time ON ${requestsTable}(timestamp_ms)`,
+  `CREATE TABLE ${maintenanceTable} (kind TEXT PRIMARY KEY, timestamp_ms INTEGER NOT NULL) WITHOUT ROWID`,
 ];
 
 /** A connection-private table: writing it gives every entry the same changes() and last_insert_rowid(). */
@@ -43,15 +47,43 @@ export function assertUtcTimeZone(pristine: Database.Database): void {
   }
 }
 
-export interface ConnectionSettings {
-  /** Enforce foreign key constraints (rqlite's -fk). Must be equal on every node. */
+/** What every connection to the database gets at open. Must be equal on every node. */
+interface ConnectionSettings {
+  /** Enforce foreign key constraints (rqlite's -fk). */
   readonly foreignKeys: boolean;
+  /** SQLite extensions, loaded before anything else runs (rqlited's -extensions-path). */
+  readonly extensionPaths: readonly string[];
 }
 
-export function openApplyConnection(path: string, settings: ConnectionSettings): Database.Database {
+/** The apply connection's settings: those of every connection, and its WAL checkpoint size. */
+export interface ApplyConnectionSettings extends ConnectionSettings {
+  /** The apply connection checkpoints the WAL past about this many bytes; undefined: SQLite's default. */
+  readonly walCheckpointBytes: number | undefined;
+}
+
+/** Loads each extension; one that fails stops the open, naming the file (rqlited exits then too). */
+export function loadExtensions(database: Database.Database, extensionPaths: readonly string[]): void {
+  for (const extensionPath of extensionPaths) {
+    try {
+      database.loadExtension(extensionPath);
+    } catch (error) {
+      throw new StateMachineError(
+        'BAD_ENVIRONMENT',
+        `could not load SQLite extension ${extensionPath}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+}
+
+export function openApplyConnection(path: string, settings: ApplyConnectionSettings): Database.Database {
   const database = new Database(path);
   try {
+    loadExtensions(database, settings.extensionPaths);
     database.pragma('journal_mode = WAL');
+    if (settings.walCheckpointBytes !== undefined) {
+      const pageBytes = Number(database.pragma('page_size', { simple: true }));
+      database.pragma(`wal_autocheckpoint = ${Math.max(1, Math.ceil(settings.walCheckpointBytes / pageBytes))}`);
+    }
     database.pragma('synchronous = NORMAL');
     database.pragma(`foreign_keys = ${settings.foreignKeys ? 'ON' : 'OFF'}`);
     database.defaultSafeIntegers(true);
@@ -66,8 +98,14 @@ export function openApplyConnection(path: string, settings: ConnectionSettings):
 
 export function openReadConnection(path: string, busyTimeoutMs: number, settings: ConnectionSettings): Database.Database {
   const database = new Database(path, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
-  // Reads never write, so this changes nothing but what `PRAGMA foreign_keys` reports: the node's setting.
-  database.pragma(`foreign_keys = ${settings.foreignKeys ? 'ON' : 'OFF'}`);
+  try {
+    loadExtensions(database, settings.extensionPaths);
+    // Reads never write, so this changes nothing but what `PRAGMA foreign_keys` reports: the node's setting.
+    database.pragma(`foreign_keys = ${settings.foreignKeys ? 'ON' : 'OFF'}`);
+  } catch (error) {
+    database.close();
+    throw error;
+  }
   database.defaultSafeIntegers(true);
   return database;
 }

@@ -30,33 +30,40 @@ async function withPartialPath<Result>(toPath: string, write: (partialPath: stri
   }
 }
 
-/** A snapshot of the database at `path` and of its internal store (at `internalPath`), as one file. */
+/** How the copies open the database: as the node's read connections do. */
+interface CopySettings {
+  readonly readerBusyTimeoutMs: number;
+  readonly extensionPaths: readonly string[];
+}
+
+/** A snapshot of the database at `path` and of its internal store (at `internal.path`), as one file. */
 export function writeSnapshot(
   path: string,
   toPath: string,
-  busyTimeoutMs: number,
+  settings: CopySettings,
   internal: { readonly path: string; readonly appliedIndexHint: number },
 ): Promise<SnapshotInfo> {
   return withPartialPath(toPath, async (partialPath) => {
-    const appliedIndex = await writeSnapshotInWorker(path, partialPath, toPath, busyTimeoutMs, internal);
+    const options = { extensionPaths: settings.extensionPaths, internal };
+    const appliedIndex = await writeSnapshotInWorker(path, partialPath, toPath, settings.readerBusyTimeoutMs, options);
     return { appliedIndex, bytes: (await stat(toPath)).size };
   });
 }
 
 /** A copy of the user's objects only, for /db/backup. */
-export function writeBackup(path: string, toPath: string, busyTimeoutMs: number): Promise<{ readonly bytes: number }> {
+export function writeBackup(path: string, toPath: string, settings: CopySettings): Promise<{ readonly bytes: number }> {
   return withPartialPath(toPath, async (partialPath) => {
-    await writeBackupInWorker(path, partialPath, toPath, busyTimeoutMs);
+    await writeBackupInWorker(path, partialPath, toPath, settings.readerBusyTimeoutMs, settings.extensionPaths);
     return { bytes: (await stat(toPath)).size };
   });
 }
 
 /** Copies the snapshot at `fromPath` to `stagingPath` and checks it; resolves to its applied index. */
-export async function stageSnapshot(fromPath: string, stagingPath: string): Promise<number> {
+export async function stageSnapshot(fromPath: string, stagingPath: string, extensionPaths: readonly string[]): Promise<number> {
   if (!existsSync(fromPath)) throw new StateMachineError('BAD_SNAPSHOT', `no snapshot file at ${fromPath}`);
   removeIfPresent(stagingPath);
   try {
-    return await stageSnapshotInWorker(fromPath, stagingPath);
+    return await stageSnapshotInWorker(fromPath, stagingPath, extensionPaths);
   } catch (error) {
     removeIfPresent(stagingPath);
     throw error;

@@ -10,8 +10,9 @@
  * - otherwise only a power loss (the store lost commits the database kept) or someone's
  *   hands can have done it: both files are removed and the machine starts empty at index
  *   0; the node restores its newest snapshot and replays its log, which hold everything;
- * - a database with the old in-file tables (`_quorumlite_state`, `_quorumlite_requests`:
- *   a data directory from before the store, or a restored snapshot file) is migrated:
+ * - a database with the old in-file tables (`_quorumlite_state`, `_quorumlite_requests`,
+ *   `_quorumlite_maintenance`: a data directory from before the store, or a restored
+ *   snapshot file) is migrated:
  *   the store is rewritten from those tables first, then one database transaction drops
  *   them and sets the marker; a crash between the two simply migrates again;
  * - a database with a marker but no store lost its dedup state: refused, never reused;
@@ -21,10 +22,10 @@ import type Database from 'better-sqlite3';
 import { closeSync, existsSync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { indexesFromMarker, markerFor } from './applied-marker.js';
-import { openApplyConnection, readMarker, requestsTable, stateTable, type ConnectionSettings } from './connections.js';
+import { maintenanceTable, openApplyConnection, readMarker, requestsTable, stateTable, type ApplyConnectionSettings } from './connections.js';
 import { StateMachineError } from './errors.js';
 import { fsyncDirectory, removeIfPresent } from './files.js';
-import { InternalStore, type ExportedRequest } from './internal-store.js';
+import { InternalStore, type ExportedRequest, type MaintenanceTime } from './internal-store.js';
 
 /** What opening found; the node logs anything but 'opened' and 'created'. */
 export type OpenEvent =
@@ -47,10 +48,6 @@ export function internalStorePath(path: string): string {
   return `${path}.internal`;
 }
 
-function hasLegacyTables(apply: Database.Database): boolean {
-  return apply.prepare('SELECT count(*) FROM sqlite_schema WHERE name = ?').pluck().get(stateTable) !== 0n;
-}
-
 /**
  * A database nothing was ever applied to (no page beyond the header, no schema, no
  * marker): its index is 0, not decoded. A database at a nonzero index that looks like
@@ -61,9 +58,12 @@ function isFreshDatabase(apply: Database.Database): boolean {
   return pageCount <= 1n && apply.prepare('SELECT count(*) FROM sqlite_schema').pluck().get() === 0n && readMarker(apply) === 0;
 }
 
+function hasTable(apply: Database.Database, name: string): boolean {
+  return apply.prepare('SELECT count(*) FROM sqlite_schema WHERE name = ?').pluck().get(name) !== 0n;
+}
+
 function legacyRequests(apply: Database.Database): ExportedRequest[] {
-  const exists = apply.prepare('SELECT count(*) FROM sqlite_schema WHERE name = ?').pluck().get(requestsTable) !== 0n;
-  if (!exists) return [];
+  if (!hasTable(apply, requestsTable)) return [];
   const rows = apply.prepare(`SELECT request_id, sequence, timestamp_ms, result FROM ${requestsTable}`).raw(true).all() as [
     string,
     bigint,
@@ -71,6 +71,13 @@ function legacyRequests(apply: Database.Database): ExportedRequest[] {
     Uint8Array,
   ][];
   return rows.map(([requestId, sequence, timestampMs, result]) => ({ requestId, sequence, timestampMs, result }));
+}
+
+/** The old layout's maintenance times (a database that ran maintenance entries before the store existed). */
+function legacyMaintenance(apply: Database.Database): MaintenanceTime[] {
+  if (!hasTable(apply, maintenanceTable)) return [];
+  const rows = apply.prepare(`SELECT kind, timestamp_ms FROM ${maintenanceTable} ORDER BY kind`).raw(true).all() as [string, bigint][];
+  return rows.map(([kind, timestampMs]) => ({ kind, timestampMs }));
 }
 
 /** The old layout's tables become the store's content; the database keeps only the user's objects. */
@@ -81,10 +88,11 @@ function migrate(apply: Database.Database, storePath: string): OpenedPair {
   const requests = legacyRequests(apply);
   const store = new InternalStore(storePath);
   try {
-    store.replaceWith(requests, appliedIndex);
+    store.replaceWith(requests, legacyMaintenance(apply), appliedIndex);
     apply
       .transaction(() => {
         apply.exec(`DROP TABLE IF EXISTS ${requestsTable}`);
+        apply.exec(`DROP TABLE IF EXISTS ${maintenanceTable}`);
         apply.exec(`DROP TABLE ${stateTable}`);
         apply.exec(`PRAGMA application_id = ${markerFor(appliedIndex, appliedIndex)}`);
       })
@@ -147,12 +155,12 @@ function reconcile(apply: Database.Database, storePath: string): OpenedPair | { 
   }
 }
 
-function openOnce(path: string, settings: ConnectionSettings): OpenedPair | { readonly reason: string } {
+function openOnce(path: string, settings: ApplyConnectionSettings): OpenedPair | { readonly reason: string } {
   const storePath = internalStorePath(path);
   const storeExisted = existsSync(storePath);
   const apply = openApplyConnection(path, settings);
   try {
-    if (hasLegacyTables(apply)) return migrate(apply, storePath);
+    if (hasTable(apply, stateTable)) return migrate(apply, storePath);
     if (storeExisted) {
       const outcome = reconcile(apply, storePath);
       if (!('apply' in outcome)) apply.close();
@@ -172,7 +180,7 @@ function openOnce(path: string, settings: ConnectionSettings): OpenedPair | { re
 }
 
 /** Opens the database at `path` and its internal store as a consistent pair (see the file comment). */
-export function openDatabasePair(path: string, settings: ConnectionSettings): OpenedPair {
+export function openDatabasePair(path: string, settings: ApplyConnectionSettings): OpenedPair {
   const first = openOnce(path, settings);
   let opened: OpenedPair;
   if ('apply' in first) {

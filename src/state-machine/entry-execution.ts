@@ -6,8 +6,9 @@
  */
 import { resetConnectionState, type Connections } from './connections.js';
 import { EntrySource, type DeterministicFunctions, type TimeAndRandomSource } from './deterministic-functions.js';
+import { rollbackQuietly } from './machine-connections.js';
 import { decodeResults, encodeResults } from './result-codec.js';
-import type { ApplyOutcome, Command, Statement, StatementResult } from './types.js';
+import type { ApplyOutcome, Command, StatementResult } from './types.js';
 
 const deferredViolationMessage = 'FOREIGN KEY or other deferred constraint failed at commit: every statement of this request was rolled back';
 
@@ -59,9 +60,7 @@ export class EntryExecutor {
     this.#functions?.begin(this.#sourceFor(command));
     let results: StatementResult[];
     try {
-      results = command.transaction
-        ? this.#runTransaction(connections, command.statements, batching)
-        : this.#runEach(connections, command.statements, batching);
+      results = command.transaction ? this.#runTransaction(connections, command, batching) : this.#runEach(connections, command, batching);
     } finally {
       this.#functions?.end();
     }
@@ -69,10 +68,10 @@ export class EntryExecutor {
     return { entryIndex: index, results, deduplicated: false, skipped: false };
   }
 
-  #runEach(connections: Connections, statements: readonly Statement[], batching: boolean): StatementResult[] {
+  #runEach(connections: Connections, command: Command, batching: boolean): StatementResult[] {
     const results: StatementResult[] = [];
-    for (const statement of statements) {
-      const result = connections.applyRunner.run(statement, this.#settings.timings);
+    for (const statement of command.statements) {
+      const result = connections.applyRunner.run(statement, this.#settings.timings, command.qualifyColumns);
       results.push(result);
       // Only a failing statement can end the transaction (ROLLBACK conflict resolution).
       if (result.kind === 'error' && !connections.apply.inTransaction) restartAfterRollback(connections, results, batching);
@@ -87,11 +86,11 @@ export class EntryExecutor {
    * these statements, so a failing statement rolls the whole transaction back and starts
    * it again: the same database, without two savepoint statements on every entry.
    */
-  #runTransaction(connections: Connections, statements: readonly Statement[], batching: boolean): StatementResult[] {
+  #runTransaction(connections: Connections, command: Command, batching: boolean): StatementResult[] {
     const results: StatementResult[] = [];
     if (batching) connections.control.savepoint.run();
-    for (const statement of statements) {
-      const result = connections.applyRunner.run(statement, this.#settings.timings);
+    for (const statement of command.statements) {
+      const result = connections.applyRunner.run(statement, this.#settings.timings, command.qualifyColumns);
       results.push(result);
       if (result.kind !== 'error') continue;
       if (!connections.apply.inTransaction) {
@@ -127,6 +126,22 @@ export class EntryExecutor {
 export function beginEntryTransaction(connections: Connections): void {
   connections.control.begin.run();
   resetConnectionState(connections);
+}
+
+/**
+ * COMMIT, or — when a DEFERRABLE INITIALLY DEFERRED constraint is violated at commit, a
+ * deterministic SQL outcome — roll back and return false. Anything else propagates.
+ */
+export function commitUnlessDeferredViolation(connections: Connections): boolean {
+  try {
+    connections.control.commit.run();
+    return true;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (!(error instanceof Error) || error.name !== 'SqliteError' || typeof code !== 'string' || !code.startsWith('SQLITE_CONSTRAINT')) throw error;
+    rollbackQuietly(connections);
+    return false;
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * quorumlite's own state, kept in a second SQLite file beside the user's database
  * (`<database>.internal`), so that the user's database holds only the user's objects:
- * the index the store covers, and the request-id dedup table.
+ * the index the store covers, the request-id dedup table, and when each kind of
+ * maintenance (maintenance.ts) last ran.
  *
  * The two files cannot commit atomically together (WAL commits are atomic per file
  * only), so this store is written first and is allowed to run ahead of the database:
@@ -12,6 +13,8 @@
  * - nothing is deleted while it may still have to be undone: a request that expires is
  *   marked with the index that expired it, and marked rows are removed only once the
  *   database has committed that index (and no snapshot still reads before it);
+ *   maintenance times are versioned rows (kind, recorded index), and a version is
+ *   removed only once a newer one was recorded at or before that same index;
  * - so the store can be brought back to any index from its floor to its covered index
  *   (`undoTo`): rows recorded after it go, rows expired after it live again.
  * The state machine checks at every open that the store holds exactly the commit the
@@ -30,6 +33,12 @@ interface CoveredRange {
 interface StoredRequest {
   readonly timestampMs: number;
   readonly result: Uint8Array;
+}
+
+/** When one kind of maintenance ran, by the proposing leader's clock. */
+export interface MaintenanceTime {
+  readonly kind: string;
+  readonly timestampMs: bigint;
 }
 
 /** A request as a snapshot carries it: the rows live at one index. */
@@ -54,11 +63,18 @@ const schema = [
   `CREATE INDEX IF NOT EXISTS requests_live_by_sequence ON requests (sequence) WHERE expired_index IS NULL`,
   `CREATE INDEX IF NOT EXISTS requests_live_by_time ON requests (timestamp_ms) WHERE expired_index IS NULL`,
   `CREATE INDEX IF NOT EXISTS requests_by_expiry ON requests (expired_index) WHERE expired_index IS NOT NULL`,
+  // Versioned: the time live at index N is the kind's row with the highest recorded_index <= N.
+  `CREATE TABLE IF NOT EXISTS maintenance (kind TEXT NOT NULL, recorded_index INTEGER NOT NULL, timestamp_ms INTEGER NOT NULL,
+     PRIMARY KEY (kind, recorded_index)) WITHOUT ROWID`,
 ];
 
 /** The rows live at index `:index` (used by snapshots). */
 export const liveRequestsAtSql = `SELECT request_id, sequence, timestamp_ms, result FROM requests
   WHERE recorded_index <= :index AND (expired_index IS NULL OR expired_index > :index) ORDER BY sequence`;
+
+/** The maintenance times live at index `:index` (used by snapshots, and to answer maintenanceTimes()). */
+export const liveMaintenanceAtSql = `SELECT kind, timestamp_ms FROM maintenance AS version
+  WHERE recorded_index = (SELECT max(recorded_index) FROM maintenance WHERE kind = version.kind AND recorded_index <= :index) ORDER BY kind`;
 
 /** The state row of a store file (the snapshot worker reads it with its own connection). */
 export const coveredRangeSql = 'SELECT floor_index, covered_index FROM state WHERE id = 1';
@@ -72,6 +88,9 @@ function prepareStatements(database: Database.Database) {
     readRange: prepare(coveredRangeSql).raw(true),
     writeRange: prepare('UPDATE state SET floor_index = max(floor_index, ?), covered_index = ? WHERE id = 1'),
     collectGarbage: prepare('DELETE FROM requests WHERE expired_index <= ?'),
+    // Versions older than the one live at the collected index: no undo or snapshot reaches them.
+    collectMaintenance: prepare(`DELETE FROM maintenance WHERE recorded_index <
+      (SELECT max(recorded_index) FROM maintenance AS newer WHERE newer.kind = maintenance.kind AND newer.recorded_index <= :index)`),
     lookup: prepare('SELECT timestamp_ms, result FROM requests WHERE request_id = ? AND expired_index IS NULL').raw(true),
     nextSequence: prepare('SELECT coalesce(max(sequence), 0) + 1 FROM requests WHERE expired_index IS NULL').pluck(),
     expireRequest: prepare('UPDATE requests SET expired_index = ? WHERE request_id = ? AND expired_index IS NULL'),
@@ -80,6 +99,9 @@ function prepareStatements(database: Database.Database) {
     expireByTime: prepare('UPDATE requests SET expired_index = ? WHERE expired_index IS NULL AND timestamp_ms < ?'),
     undoRecorded: prepare('DELETE FROM requests WHERE recorded_index > ?'),
     undoExpired: prepare('UPDATE requests SET expired_index = NULL WHERE expired_index > ?'),
+    undoMaintenance: prepare('DELETE FROM maintenance WHERE recorded_index > ?'),
+    recordMaintenance: prepare('INSERT OR REPLACE INTO maintenance (kind, recorded_index, timestamp_ms) VALUES (?, ?, ?)'),
+    maintenanceAt: prepare(liveMaintenanceAtSql).raw(true),
     liveAt: prepare(liveRequestsAtSql).raw(true),
     liveCount: prepare('SELECT count(*) FROM requests WHERE expired_index IS NULL').pluck(),
   };
@@ -139,6 +161,7 @@ export class InternalStore {
     assert(planned !== undefined, 'a write belongs to a planned batch');
     this.#statements.begin.run();
     this.#statements.collectGarbage.run(BigInt(planned.collectThroughIndex));
+    this.#statements.collectMaintenance.run({ index: BigInt(planned.collectThroughIndex) });
     this.#statements.writeRange.run(BigInt(planned.collectThroughIndex), BigInt(planned.coveredIndex));
   }
 
@@ -178,6 +201,18 @@ export class InternalStore {
     statements.expireByTime.run(expiredBy, BigInt(timestampMs - bounds.dedupWindowMs));
   }
 
+  /** Records that maintenance of `kind` ran as entry `index`, proposed at `timestampMs`. */
+  recordMaintenance(kind: string, index: number, timestampMs: number): void {
+    this.write();
+    this.#statements.recordMaintenance.run(kind, BigInt(index), BigInt(timestampMs));
+  }
+
+  /** The maintenance times live at `index` (floorIndex <= index <= coveredIndex). */
+  maintenanceAt(index: number): MaintenanceTime[] {
+    const rows = this.#statements.maintenanceAt.all({ index: BigInt(index) }) as [string, bigint][];
+    return rows.map(([kind, timestampMs]) => ({ kind, timestampMs }));
+  }
+
   /**
    * Brings the store back to index `index`, where its last commit was at `coveredIndex`
    * (in its own transaction): what later entries recorded goes, what they expired lives
@@ -191,20 +226,23 @@ export class InternalStore {
       .transaction(() => {
         this.#statements.undoRecorded.run(target);
         this.#statements.undoExpired.run(target);
+        this.#statements.undoMaintenance.run(target);
         this.#statements.writeRange.run(BigInt(range.floorIndex), BigInt(coveredIndex));
       })
       .immediate();
   }
 
-  /** Replaces everything with `requests` at `index` (a migration or a restored snapshot). */
-  replaceWith(requests: readonly ExportedRequest[], index: number): void {
+  /** Replaces everything with `requests` and `maintenance` at `index` (a migration or a restored snapshot). */
+  replaceWith(requests: readonly ExportedRequest[], maintenance: readonly MaintenanceTime[], index: number): void {
     const target = BigInt(index);
     this.#database
       .transaction(() => {
         this.#database.exec('DELETE FROM requests');
+        this.#database.exec('DELETE FROM maintenance');
         for (const request of requests) {
           this.#statements.insert.run(request.requestId, target, request.sequence, request.timestampMs, request.result);
         }
+        for (const time of maintenance) this.#statements.recordMaintenance.run(time.kind, target, time.timestampMs);
         this.#statements.writeRange.run(target, target);
         this.#database.prepare('UPDATE state SET floor_index = ? WHERE id = 1').run(target);
       })

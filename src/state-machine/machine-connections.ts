@@ -3,13 +3,13 @@
  * internal store as one consistent pair (database-layout.ts), the read connection, and
  * the statement runners on both connections.
  */
-import type { Connections, ConnectionSettings } from './connections.js';
+import type { ApplyConnectionSettings, Connections } from './connections.js';
 import { openReadConnection, prepareControl } from './connections.js';
 import { openDatabasePair, type OpenEvent } from './database-layout.js';
 import type { DeterministicFunctions } from './deterministic-functions.js';
 import { StatementRunner } from './statement-runner.js';
 
-interface MachineConnectionSettings extends ConnectionSettings {
+interface MachineConnectionSettings extends ApplyConnectionSettings {
   readonly readerBusyTimeoutMs: number;
   readonly statementCacheCountMax: number;
   readonly resultRowCountMax: number;

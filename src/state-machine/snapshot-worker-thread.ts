@@ -10,6 +10,14 @@ import { dirname } from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
+/** One of the internal store's tables, as a snapshot file carries it. */
+interface CarriedTable {
+  /** SQL on the store: the table's rows live at index :index. */
+  readonly liveAtSql: string;
+  /** SQL on the copy: insert one such row (as many values as liveAtSql selects). */
+  readonly insertSql: string;
+}
+
 /**
  * The internal store beside a live database, and how a snapshot file carries it: as the
  * tables of the layout before the store (a snapshot stays one self-contained file).
@@ -21,13 +29,13 @@ export interface InternalStateSource {
   readonly appliedIndexHint: number;
   /** The marker's layout (applied-marker.ts): the applied index in the low bits, the distance to the store's last commit above. */
   readonly markerIndexBits: number;
-  /** SQL on the store: [floor, covered] of its state row; the requests live at index :index. */
+  /** SQL on the store: [floor, covered] of its state row. */
   readonly coveredRangeSql: string;
-  readonly liveRequestsAtSql: string;
-  /** SQL on the copy: create the carrying tables; insert the applied index (?); insert one request (4 values). */
+  /** SQL on the copy: create the carrying tables; insert the applied index (?). */
   readonly legacySchema: readonly string[];
   readonly insertAppliedIndexSql: string;
-  readonly insertRequestSql: string;
+  /** The store's tables the copy carries at its own index (the dedup table, the maintenance times). */
+  readonly carriedTables: readonly CarriedTable[];
 }
 
 /** Copy a live database into a snapshot file and rename it into place. */
@@ -43,6 +51,8 @@ interface WriteSnapshotTask {
   readonly stateTable: string;
   /** Absent: the live database holds its own state tables (the old layout). */
   readonly internal?: InternalStateSource;
+  /** SQLite extensions every connection to the copy loads (a schema may need their functions or modules). */
+  readonly extensionPaths?: readonly string[];
 }
 
 /** Copy a live database for a user's backup: only the user's objects, application_id 0. */
@@ -52,6 +62,7 @@ interface WriteBackupTask {
   readonly targetPath: string;
   readonly finalPath: string;
   readonly busyTimeoutMs: number;
+  readonly extensionPaths?: readonly string[];
 }
 
 /** Copy a shipped snapshot beside the database, check it and make it durable. */
@@ -60,6 +71,7 @@ interface StageSnapshotTask {
   readonly sourcePath: string;
   readonly targetPath: string;
   readonly stateTable: string;
+  readonly extensionPaths?: readonly string[];
 }
 
 export type SnapshotTask = WriteSnapshotTask | WriteBackupTask | StageSnapshotTask;
@@ -80,9 +92,21 @@ function fsyncPath(target: string, flags: string): void {
   }
 }
 
+/** Opens a connection with the extensions loaded (closed again if one fails). */
+function openWithExtensions(path: string, options: Database.Options, extensionPaths: readonly string[] = []): Database.Database {
+  const database = new Database(path, options);
+  try {
+    for (const extensionPath of extensionPaths) database.loadExtension(extensionPath);
+  } catch (error) {
+    database.close();
+    throw error;
+  }
+  return database;
+}
+
 /** Makes the copy a self-contained rollback-journal file and reads its applied index. */
-function sealCopy(target: string, stateTable: string, verify: boolean): number {
-  const copy = new Database(target, { fileMustExist: true });
+function sealCopy(target: string, stateTable: string, verify: boolean, extensionPaths: readonly string[] | undefined): number {
+  const copy = openWithExtensions(target, { fileMustExist: true }, extensionPaths);
   try {
     if (verify) {
       const check: unknown = copy.pragma('quick_check', { simple: true });
@@ -97,8 +121,8 @@ function sealCopy(target: string, stateTable: string, verify: boolean): number {
   }
 }
 
-function vacuumInto(sourcePath: string, targetPath: string, busyTimeoutMs: number): void {
-  const source = new Database(sourcePath, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
+function vacuumInto(sourcePath: string, targetPath: string, busyTimeoutMs: number, extensionPaths: readonly string[] | undefined): void {
+  const source = openWithExtensions(sourcePath, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs }, extensionPaths);
   try {
     source.prepare('VACUUM INTO ?').run(targetPath);
   } finally {
@@ -117,8 +141,8 @@ function sealAndRename(targetPath: string, finalPath: string): void {
  * and the store commit the copy saw are read from its application_id, resolved near the
  * hint exactly as applied-marker.ts does (this file may not import it).
  */
-function carryInternalState(targetPath: string, internal: InternalStateSource): void {
-  const copy = new Database(targetPath, { fileMustExist: true });
+function carryInternalState(targetPath: string, internal: InternalStateSource, extensionPaths: readonly string[] | undefined): void {
+  const copy = openWithExtensions(targetPath, { fileMustExist: true }, extensionPaths);
   const store = new Database(internal.path, { readonly: true, fileMustExist: true });
   try {
     const marker = BigInt(copy.pragma('application_id', { simple: true }) as number);
@@ -133,12 +157,14 @@ function carryInternalState(targetPath: string, internal: InternalStateSource): 
     if (appliedIndex < floorIndex || coveredIndex < storeIndex) {
       throw new Error(`the internal store (history ${floorIndex}..${coveredIndex}) does not hold the copy's index ${appliedIndex} (store at ${storeIndex})`);
     }
-    const requests = store.prepare(internal.liveRequestsAtSql).raw(true).iterate({ index: appliedIndex }) as IterableIterator<unknown[]>;
     copy.transaction(() => {
       for (const sql of internal.legacySchema) copy.exec(sql);
       copy.prepare(internal.insertAppliedIndexSql).run(appliedIndex);
-      const insertRequest = copy.prepare(internal.insertRequestSql);
-      for (const request of requests) insertRequest.run(...request);
+      for (const table of internal.carriedTables) {
+        const insert = copy.prepare(table.insertSql);
+        const rows = store.prepare(table.liveAtSql).raw(true).iterate({ index: appliedIndex }) as IterableIterator<unknown[]>;
+        for (const row of rows) insert.run(...row);
+      }
     })();
     store.exec('COMMIT');
   } finally {
@@ -148,16 +174,16 @@ function carryInternalState(targetPath: string, internal: InternalStateSource): 
 }
 
 function writeSnapshot(task: WriteSnapshotTask): number {
-  vacuumInto(task.sourcePath, task.targetPath, task.busyTimeoutMs);
-  if (task.internal !== undefined) carryInternalState(task.targetPath, task.internal);
-  const appliedIndex = sealCopy(task.targetPath, task.stateTable, false);
+  vacuumInto(task.sourcePath, task.targetPath, task.busyTimeoutMs, task.extensionPaths);
+  if (task.internal !== undefined) carryInternalState(task.targetPath, task.internal, task.extensionPaths);
+  const appliedIndex = sealCopy(task.targetPath, task.stateTable, false, task.extensionPaths);
   sealAndRename(task.targetPath, task.finalPath);
   return appliedIndex;
 }
 
 function writeBackup(task: WriteBackupTask): number {
-  vacuumInto(task.sourcePath, task.targetPath, task.busyTimeoutMs);
-  const copy = new Database(task.targetPath, { fileMustExist: true });
+  vacuumInto(task.sourcePath, task.targetPath, task.busyTimeoutMs, task.extensionPaths);
+  const copy = openWithExtensions(task.targetPath, { fileMustExist: true }, task.extensionPaths);
   try {
     // The marker is quorumlite's applied index, not the user's: a backup does not carry it.
     copy.pragma('application_id = 0');
@@ -171,7 +197,7 @@ function writeBackup(task: WriteBackupTask): number {
 
 function stageSnapshot(task: StageSnapshotTask): number {
   copyFileSync(task.sourcePath, task.targetPath);
-  const appliedIndex = sealCopy(task.targetPath, task.stateTable, true);
+  const appliedIndex = sealCopy(task.targetPath, task.stateTable, true, task.extensionPaths);
   fsyncPath(task.targetPath, 'r+');
   return appliedIndex;
 }

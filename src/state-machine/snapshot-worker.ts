@@ -7,7 +7,9 @@
  *   connection thanks to WAL), makes the copy a self-contained rollback-journal file,
  *   reads its applied index, fsyncs it and renames it into place (directory fsynced);
  * - staging for restore: a worker copies the shipped file beside the database, runs
- *   quick_check, makes it a rollback-journal file, reads its applied index and fsyncs it.
+ *   quick_check, makes it a rollback-journal file, reads its applied index and fsyncs it;
+ * - backup: as writing, without the internal state, application_id 0.
+ * Every connection to a copy loads the node's SQLite extensions (a schema may use them).
  *
  * The thread runs snapshot-worker-thread, loaded as a file beside this one: the
  * compiled `.js` from dist/, or the `.ts` source when this module itself runs as
@@ -18,9 +20,9 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StateMachineError } from './errors.js';
-import { legacySchema, requestsTable, stateTable } from './connections.js';
+import { legacySchema, maintenanceTable, requestsTable, stateTable } from './connections.js';
 import { markerIndexBits } from './applied-marker.js';
-import { coveredRangeSql, liveRequestsAtSql } from './internal-store.js';
+import { coveredRangeSql, liveMaintenanceAtSql, liveRequestsAtSql } from './internal-store.js';
 import type { InternalStateSource, SnapshotAnswer, SnapshotTask, SnapshotWorkerData } from './snapshot-worker-thread.js';
 
 const ownExtension = extname(fileURLToPath(import.meta.url));
@@ -77,8 +79,9 @@ export function writeSnapshotInWorker(
   targetPath: string,
   finalPath: string,
   busyTimeoutMs: number,
-  internal?: { readonly path: string; readonly appliedIndexHint: number },
+  options: { readonly extensionPaths?: readonly string[]; readonly internal?: { readonly path: string; readonly appliedIndexHint: number } } = {},
 ): Promise<number> {
+  const internal = options.internal;
   const source: InternalStateSource | undefined =
     internal === undefined
       ? undefined
@@ -86,10 +89,12 @@ export function writeSnapshotInWorker(
           ...internal,
           markerIndexBits,
           coveredRangeSql,
-          liveRequestsAtSql,
           legacySchema,
           insertAppliedIndexSql: `INSERT INTO ${stateTable} (id, applied_index) VALUES (1, ?)`,
-          insertRequestSql: `INSERT INTO ${requestsTable} (request_id, sequence, timestamp_ms, result) VALUES (?, ?, ?, ?)`,
+          carriedTables: [
+            { liveAtSql: liveRequestsAtSql, insertSql: `INSERT INTO ${requestsTable} (request_id, sequence, timestamp_ms, result) VALUES (?, ?, ?, ?)` },
+            { liveAtSql: liveMaintenanceAtSql, insertSql: `INSERT INTO ${maintenanceTable} (kind, timestamp_ms) VALUES (?, ?)` },
+          ],
         };
   const task: SnapshotTask = {
     kind: 'write',
@@ -98,17 +103,24 @@ export function writeSnapshotInWorker(
     finalPath,
     busyTimeoutMs,
     stateTable,
+    extensionPaths: options.extensionPaths ?? [],
     ...(source === undefined ? {} : { internal: source }),
   };
   return runWorker(task, 'snapshot failed');
 }
 
 /** Copies the user's database to `targetPath` and renames it to `finalPath`, durably: only the user's objects. */
-export async function writeBackupInWorker(sourcePath: string, targetPath: string, finalPath: string, busyTimeoutMs: number): Promise<void> {
-  await runWorker({ kind: 'backup', sourcePath, targetPath, finalPath, busyTimeoutMs }, 'backup failed');
+export async function writeBackupInWorker(
+  sourcePath: string,
+  targetPath: string,
+  finalPath: string,
+  busyTimeoutMs: number,
+  extensionPaths: readonly string[],
+): Promise<void> {
+  await runWorker({ kind: 'backup', sourcePath, targetPath, finalPath, busyTimeoutMs, extensionPaths }, 'backup failed');
 }
 
 /** Copies a shipped snapshot to `targetPath`, checks it and fsyncs it; resolves to its applied index. */
-export function stageSnapshotInWorker(sourcePath: string, targetPath: string): Promise<number> {
-  return runWorker({ kind: 'stage', sourcePath, targetPath, stateTable }, `not a usable snapshot: ${sourcePath}`);
+export function stageSnapshotInWorker(sourcePath: string, targetPath: string, extensionPaths: readonly string[] = []): Promise<number> {
+  return runWorker({ kind: 'stage', sourcePath, targetPath, stateTable, extensionPaths }, `not a usable snapshot: ${sourcePath}`);
 }

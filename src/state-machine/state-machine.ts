@@ -13,26 +13,32 @@
  * - a SQL error is a result; an environmental failure halts: the entry is not applied, the
  *   machine reports unhealthy, and applying the same entry again may succeed.
  * The applied index (in the database's header) and the request dedup table (in the
- * internal store beside it) never let a crash apply an entry twice: database-layout.ts.
+ * internal store beside it, with the maintenance times) never let a crash apply an entry
+ * twice: database-layout.ts, pair-transactions.ts.
  */
 import type Database from 'better-sqlite3';
 import { stat } from 'node:fs/promises';
-import { durableSyncEntryCountMax, indexesFromMarker, storeCommitEntryCountMax } from './applied-marker.js';
+import { basename } from 'node:path';
+import { indexesFromMarker } from './applied-marker.js';
 import { contentChecksum } from './checksum.js';
 import type { ContentChecksum } from './checksum.js';
 import { dumpLines, userTables } from './dump.js';
 import { checkpointFully, stageSnapshot, swapInStagedFile, writeBackup, writeSnapshot, type SnapshotInfo } from './database-copies.js';
 import { removeIfPresent } from './files.js';
 import { decodeCommand } from './command-codec.js';
-import { assertUtcTimeZone, markDatabase, openPristineConnection, readMarker, resetConnectionState, type Connections } from './connections.js';
-import { internalStorePath, syncPair, type OpenEvent } from './database-layout.js';
-import { closeConnections, openConnections, rollbackQuietly } from './machine-connections.js';
+import { assertUtcTimeZone, openPristineConnection, readMarker, resetConnectionState, type Connections } from './connections.js';
+import { internalStorePath, type OpenEvent } from './database-layout.js';
+import { closeConnections, openConnections } from './machine-connections.js';
 import { DeterministicFunctions, localSource } from './deterministic-functions.js';
-import { beginEntryTransaction, EntryExecutor, TransactionLostError } from './entry-execution.js';
+import { EntryExecutor, TransactionLostError } from './entry-execution.js';
 import { StateMachineError, StateMachineHaltedError } from './errors.js';
 import { assert } from '../common/assert.js';
-import { resolveSettings, type CommitStep, type RestoreStep, type StateMachineOptions, type StateMachineSettings } from './options.js';
+import { decodeMaintenanceCommand, isMaintenanceCommand, maintenanceTimes, runMaintenance, vacuum, type MaintenanceKind } from './maintenance.js';
+import { resolveSettings, type RestoreStep, type StateMachineOptions, type StateMachineSettings } from './options.js';
+import { PairTransactions } from './pair-transactions.js';
 import { isEnvironmentalError } from './statement-runner.js';
+import { readStatusPragmas } from './status-pragmas.js';
+import { createTimedReads, type TimedReadOptions, type TimedReads } from './timed-reads.js';
 import type { ApplyOutcome, Command, Statement, StatementResult } from './types.js';
 
 export interface BatchEntry {
@@ -60,32 +66,28 @@ export class SqliteStateMachine {
   readonly path: string;
   readonly #settings: StateMachineSettings;
   readonly #onRestoreStep: ((step: RestoreStep) => void) | undefined;
-  readonly #onCommitStep: ((step: CommitStep) => void) | undefined;
   readonly #pristine: Database.Database;
   readonly #functions: DeterministicFunctions | undefined;
   readonly #executor: EntryExecutor;
   #connections: Connections | undefined;
-  #appliedIndexValue = 0;
+  /** The applied index, and the two-file commit of every entry transaction. */
+  readonly #pair: PairTransactions;
   /** What each open of the database found (migrations, resets): the node logs them. */
   readonly #openEvents: OpenEvent[] = [];
-  /** Entries applied since both files were last fsynced (applied-marker.ts bounds it). */
-  #entriesSinceSync = 0;
-  /** The internal store's last commit the database has seen (applied-marker.ts). */
-  #storeIndex = 0;
-  /** Applied indexes that snapshots in progress started at: the internal store keeps history back to the lowest. */
-  readonly #snapshotPins: number[] = [];
   #haltReason: string | undefined;
   #closed = false;
   /** Inside applyBatch: a lost transaction must restart the batch one entry at a time. */
   #batching = false;
   /** Between restore()'s start and its swap: applying entries then is a programmer error. */
   #restoring = false;
+  /** Reads with a deadline, in child processes started on first use. */
+  readonly #timedReads: TimedReads;
   readonly sqliteVersion: string;
 
   constructor(options: StateMachineOptions) {
     this.path = options.path;
     this.#onRestoreStep = options.onRestoreStep;
-    this.#onCommitStep = options.onCommitStep;
+    this.#pair = new PairTransactions(this.path, options.onCommitStep, (index, code, cause) => this.#halt(index, code, cause));
     // A restore that crashed before its rename left the old database in place: drop the staging copy.
     removeIfPresent(this.#stagingPath);
     this.#settings = resolveSettings(options);
@@ -95,6 +97,7 @@ export class SqliteStateMachine {
     this.#functions = this.#settings.determinism === 'sqlite-builtin' ? undefined : new DeterministicFunctions(this.#pristine);
     const localClockSource = this.#settings.determinism === 'local-clock' ? localSource(options.localClock ?? Date.now, options.localSeed ?? 0n) : undefined;
     this.#executor = new EntryExecutor(this.#settings, this.#functions, localClockSource);
+    this.#timedReads = createTimedReads(this.path, this.#settings);
     try {
       assertUtcTimeZone(this.#pristine);
       this.sqliteVersion = this.#pristine.prepare('SELECT sqlite_version()').pluck().get() as string;
@@ -107,11 +110,9 @@ export class SqliteStateMachine {
 
   #openConnections(): Connections {
     const opened = openConnections(this.path, this.#settings, this.#functions);
-    this.#appliedIndexValue = opened.appliedIndex;
-    this.#storeIndex = opened.storeIndex;
+    this.#pair.opened(opened.appliedIndex, opened.storeIndex);
     this.#openEvents.push(opened.event);
     if (this.#openEvents.length > openEventCountMax) this.#openEvents.shift();
-    this.#entriesSinceSync = 0;
     return opened.connections;
   }
 
@@ -136,7 +137,7 @@ export class SqliteStateMachine {
   }
 
   get appliedIndex(): number {
-    return this.#appliedIndexValue;
+    return this.#pair.appliedIndex;
   }
 
   get healthy(): boolean {
@@ -147,7 +148,7 @@ export class SqliteStateMachine {
     return {
       path: this.path,
       sqliteVersion: this.sqliteVersion,
-      appliedIndex: this.#appliedIndexValue,
+      appliedIndex: this.#pair.appliedIndex,
       healthy: this.healthy,
       haltReason: this.#haltReason,
     };
@@ -167,13 +168,8 @@ export class SqliteStateMachine {
     const skipped = this.#skipIfApplied(index);
     if (skipped !== undefined) return skipped;
     if (data.length === 0) return this.applyNoop(index);
-    let command: Command;
-    try {
-      command = decodeCommand(data);
-    } catch (error) {
-      if (!(error instanceof StateMachineError)) throw error;
-      throw this.#halt(index, 'BAD_COMMAND', error);
-    }
+    if (isMaintenanceCommand(data)) return this.#applyMaintenance(index, data);
+    const command = this.#decoded(index, decodeCommand, data);
     return this.#inEntryTransaction(
       index,
       index,
@@ -198,11 +194,14 @@ export class SqliteStateMachine {
     if (this.#closed) throw new StateMachineError('CLOSED', 'the state machine is closed');
     assert(!this.#restoring, 'no entries apply while a restore is in progress');
     if (!this.healthy) this.#recover(firstEntry.index);
-    const pending = entries.filter((item) => item.index > this.#appliedIndexValue);
+    const pending = entries.filter((item) => item.index > this.#pair.appliedIndex);
     const skipped = entries.slice(0, entries.length - pending.length).map((item) => this.apply(item.index, item.data));
-    if (pending.length <= 1) return [...skipped, ...pending.map((item) => this.apply(item.index, item.data))];
+    // A maintenance entry (VACUUM runs outside transactions) never shares a batch.
+    if (pending.length <= 1 || pending.some((item) => isMaintenanceCommand(item.data))) {
+      return [...skipped, ...pending.map((item) => this.apply(item.index, item.data))];
+    }
     pending.forEach((item, position) => {
-      if (item.index !== this.#appliedIndexValue + 1 + position) assert(false, `batch entry ${item.index} follows ${this.#appliedIndexValue + position}`);
+      if (item.index !== this.#pair.appliedIndex + 1 + position) assert(false, `batch entry ${item.index} follows ${this.#pair.appliedIndex + position}`);
     });
     const commands: (Command | undefined)[] = [];
     for (const item of pending) {
@@ -248,6 +247,41 @@ export class SqliteStateMachine {
     }
   }
 
+  /** An undecodable entry halts the node (a newer build wrote it, or it is corrupt): it is never skipped. */
+  #decoded<Decoded>(index: number, decode: (data: Uint8Array) => Decoded, data: Uint8Array): Decoded {
+    try {
+      return decode(data);
+    } catch (error) {
+      if (!(error instanceof StateMachineError)) throw error;
+      throw this.#halt(index, 'BAD_COMMAND', error);
+    }
+  }
+
+  /** A maintenance entry (maintenance.ts): VACUUM just before the entry's transaction (it cannot run inside one), the rest inside. */
+  #applyMaintenance(index: number, data: Uint8Array): ApplyOutcome {
+    const command = this.#decoded(index, decodeMaintenanceCommand, data);
+    if (command.kind === 'vacuum') {
+      // A crash before the commit vacuums again on replay: the same content. A failure (no room for
+      // VACUUM's copy) halts like any environmental one: every node must vacuum at this index.
+      try {
+        vacuum(this.#open().apply);
+      } catch (error) {
+        throw this.#halt(index, isEnvironmentalError(error) ? error.code : 'VACUUM_FAILED', error);
+      }
+    }
+    return this.#inEntryTransaction(index, index, (connections) => runMaintenance(connections, command, index));
+  }
+
+  /** When the leader last had every node VACUUM or refresh statistics (maintenance.ts). */
+  maintenanceTimes(): Map<MaintenanceKind, number> {
+    return maintenanceTimes(this.#open().store, this.#pair.appliedIndex);
+  }
+
+  /** The SQLite extensions every connection loads, by file name (rqlite's /status extensions.names). */
+  get extensionNames(): string[] {
+    return this.#settings.extensionPaths.map((path) => basename(path)).sort();
+  }
+
   /** Advances the applied index without running anything: a no-op or membership-change entry. */
   applyNoop(index: number): ApplyOutcome {
     const skipped = this.#skipIfApplied(index);
@@ -260,18 +294,14 @@ export class SqliteStateMachine {
     assert(!this.#restoring, 'no entries apply while a restore is in progress');
     assert(Number.isSafeInteger(index) && index > 0, 'entry index is a positive integer');
     if (!this.healthy) this.#recover(index);
-    if (index <= this.#appliedIndexValue) return { entryIndex: index, results: [], deduplicated: false, skipped: true };
-    if (index !== this.#appliedIndexValue + 1) {
-      assert(false, `entry ${index} follows applied index ${this.#appliedIndexValue}`);
+    if (index <= this.#pair.appliedIndex) return { entryIndex: index, results: [], deduplicated: false, skipped: true };
+    if (index !== this.#pair.appliedIndex + 1) {
+      assert(false, `entry ${index} follows applied index ${this.#pair.appliedIndex}`);
     }
     return undefined;
   }
 
-  /**
-   * Runs entries firstIndex..lastIndex in one transaction of each file; the applied index
-   * moves only on commit. The internal store commits first: a crash between the two
-   * commits leaves it one batch ahead, which opening undoes (database-layout.ts).
-   */
+  /** Runs entries firstIndex..lastIndex in one transaction of each file (pair-transactions.ts); the applied index moves only on commit. */
   #inEntryTransaction<Outcome>(
     firstIndex: number,
     lastIndex: number,
@@ -279,69 +309,7 @@ export class SqliteStateMachine {
     onDeferredViolation?: (connections: Connections) => Outcome,
   ): Outcome {
     assert(this.healthy, 'entries apply only while healthy');
-    const connections = this.#open();
-    let storeAhead = false;
-    try {
-      this.#syncIfDue(firstIndex);
-      // The store keeps history back to the applied index, or to the oldest snapshot in progress.
-      connections.store.plan(Math.min(this.#appliedIndexValue, ...this.#snapshotPins), lastIndex);
-      beginEntryTransaction(connections);
-      const outcome = work(connections);
-      const storeIndex = this.#commitStore(connections, lastIndex);
-      storeAhead = storeIndex !== this.#storeIndex;
-      markDatabase(connections, lastIndex, storeIndex);
-      if (!this.#commitUnlessDeferredViolation(connections)) {
-        if (storeAhead) connections.store.undoTo(this.#appliedIndexValue, this.#storeIndex);
-        storeAhead = false;
-        if (onDeferredViolation === undefined) throw new TransactionLostError();
-        return this.#inEntryTransaction(firstIndex, lastIndex, onDeferredViolation);
-      }
-      storeAhead = false;
-      this.#onCommitStep?.('database-committed');
-      this.#appliedIndexValue = lastIndex;
-      this.#storeIndex = storeIndex;
-      this.#entriesSinceSync += lastIndex - firstIndex + 1;
-      return outcome;
-    } catch (error) {
-      rollbackQuietly(connections);
-      // Whether the database committed is for the reopen to read from its header, not to guess here.
-      if (storeAhead) throw this.#halt(firstIndex, isEnvironmentalError(error) ? error.code : 'COMMIT_FAILED', error);
-      if (isEnvironmentalError(error)) throw this.#halt(firstIndex, error.code, error);
-      throw error;
-    }
-  }
-
-  /** Commits the store if the batch wrote it, or if it is due; returns the store's last commit for the marker. */
-  #commitStore(connections: Connections, lastIndex: number): number {
-    // At least every storeCommitEntryCountMax entries, so the marker's distance to it stays in bounds.
-    if (lastIndex - this.#storeIndex >= storeCommitEntryCountMax) connections.store.write();
-    if (!connections.store.commitIfWritten()) return this.#storeIndex;
-    this.#onCommitStep?.('store-committed');
-    return lastIndex;
-  }
-
-  /** Outside any transaction: fsync both files once durableSyncEntryCountMax entries applied since the last time. */
-  #syncIfDue(firstIndex: number): void {
-    if (this.#entriesSinceSync < durableSyncEntryCountMax) return;
-    const failure = syncPair(this.path);
-    if (failure !== undefined) throw this.#halt(firstIndex, 'FSYNC_FAILED', failure);
-    this.#entriesSinceSync = 0;
-  }
-
-  /**
-   * COMMIT, or — when a DEFERRABLE INITIALLY DEFERRED constraint is violated at commit, a
-   * deterministic SQL outcome — roll back and return false. Anything else propagates.
-   */
-  #commitUnlessDeferredViolation(connections: Connections): boolean {
-    try {
-      connections.control.commit.run();
-      return true;
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (!(error instanceof Error) || error.name !== 'SqliteError' || typeof code !== 'string' || !code.startsWith('SQLITE_CONSTRAINT')) throw error;
-      rollbackQuietly(connections);
-      return false;
-    }
+    return this.#pair.run(this.#open(), firstIndex, lastIndex, work, onDeferredViolation);
   }
 
   #halt(index: number, code: string, cause: unknown): StateMachineHaltedError {
@@ -357,7 +325,7 @@ export class SqliteStateMachine {
    * reported an I/O error may still have reached the disk; the entry is then skipped).
    */
   #recover(index: number): void {
-    const appliedBefore = this.#appliedIndexValue;
+    const appliedBefore = this.#pair.appliedIndex;
     try {
       this.#reopenConnections();
     } catch (error) {
@@ -365,7 +333,7 @@ export class SqliteStateMachine {
       throw this.#halt(index, code, error);
     }
     // Only a power loss makes the pair start over; a running node must restart to restore its snapshot.
-    assert(this.#appliedIndexValue >= appliedBefore, `the database started over while running (${JSON.stringify(this.#openEvents.at(-1))}): restart the node`);
+    assert(this.#pair.appliedIndex >= appliedBefore, `the database started over while running (${JSON.stringify(this.#openEvents.at(-1))}): restart the node`);
     this.#haltReason = undefined;
   }
 
@@ -384,16 +352,29 @@ export class SqliteStateMachine {
    * change anything is an error result and changes nothing. With `transaction`, all
    * statements see one snapshot of the database.
    */
-  query(statements: readonly Statement[], options: { readonly transaction?: boolean; readonly timings?: boolean } = {}): StatementResult[] {
+  query(statements: readonly Statement[], options: Omit<TimedReadOptions, 'timeoutMs' | 'signal'> = {}): StatementResult[] {
     const connections = this.#open();
     const timings = options.timings ?? false;
-    if (!options.transaction) return statements.map((statement) => connections.readRunner.run(statement, timings));
+    const qualifyColumns = options.qualifyColumns ?? false;
+    if (!options.transaction) return statements.map((statement) => connections.readRunner.run(statement, timings, qualifyColumns));
     connections.read.exec('BEGIN');
     try {
-      return statements.map((statement) => connections.readRunner.run(statement, timings));
+      return statements.map((statement) => connections.readRunner.run(statement, timings, qualifyColumns));
     } finally {
       connections.read.exec('COMMIT');
     }
+  }
+
+  /** rqlite's `store.sqlite3.pragmas`: the write (`rw`) and read (`ro`) connections' settings. */
+  pragmas(): Record<'rw' | 'ro', Record<string, string>> {
+    const connections = this.#open();
+    return { rw: readStatusPragmas(connections.apply), ro: readStatusPragmas(connections.read) };
+  }
+
+  /** query() with rqlite's `db_timeout`: in a child process killed at the deadline (timed-reads.ts); unfinished statements answer "query timeout". */
+  queryWithDeadline(statements: readonly Statement[], options: TimedReadOptions): Promise<StatementResult[]> {
+    this.#open();
+    return this.#timedReads.run(statements, options);
   }
 
   get #stagingPath(): string {
@@ -403,7 +384,7 @@ export class SqliteStateMachine {
   /** The content checksum at the applied index (read in one read transaction). */
   checksum(): ContentChecksum {
     // The read transaction sees the last commit; the marker names its index exactly, near the one applied.
-    return contentChecksum(this.#open().read, (read) => indexesFromMarker(readMarker(read), this.#appliedIndexValue).appliedIndex);
+    return contentChecksum(this.#open().read, (read) => indexesFromMarker(readMarker(read), this.#pair.appliedIndex).appliedIndex);
   }
 
   /** What the last opens of the database found, oldest first (a migration of the old layout, a reset after power loss). */
@@ -423,7 +404,7 @@ export class SqliteStateMachine {
   /** The sqlite3-style dump of `tables` (all user tables when omitted), internal tables excluded. */
   dumpLines(tables?: readonly string[]): Generator<string> {
     this.#open();
-    return dumpLines(this.path, tables);
+    return dumpLines(this.path, tables, this.#settings.extensionPaths);
   }
 
   dump(tables?: readonly string[]): string {
@@ -440,12 +421,12 @@ export class SqliteStateMachine {
   async snapshot(toPath: string): Promise<SnapshotInfo> {
     this.#open();
     // Until the worker has read the internal store, the store keeps its history back to this index.
-    const pin = this.#appliedIndexValue;
-    this.#snapshotPins.push(pin);
+    const pin = this.#pair.pinHistory();
     try {
-      return await writeSnapshot(this.path, toPath, this.#settings.readerBusyTimeoutMs, { path: internalStorePath(this.path), appliedIndexHint: pin });
+      const internal = { path: internalStorePath(this.path), appliedIndexHint: pin.index };
+      return await writeSnapshot(this.path, toPath, this.#settings, internal);
     } finally {
-      this.#snapshotPins.splice(this.#snapshotPins.indexOf(pin), 1);
+      pin.release();
     }
   }
 
@@ -456,7 +437,7 @@ export class SqliteStateMachine {
    */
   backup(toPath: string): Promise<{ readonly bytes: number }> {
     this.#open();
-    return writeBackup(this.path, toPath, this.#settings.readerBusyTimeoutMs);
+    return writeBackup(this.path, toPath, this.#settings);
   }
 
   /**
@@ -472,23 +453,30 @@ export class SqliteStateMachine {
     assert(!this.#restoring, 'one restore at a time');
     this.#restoring = true;
     try {
-      const appliedIndex = await stageSnapshot(fromPath, this.#stagingPath);
+      const appliedIndex = await stageSnapshot(fromPath, this.#stagingPath, this.#settings.extensionPaths);
       this.#onRestoreStep?.('staged');
-      checkpointFully(this.#open().apply);
-      this.#closeConnections();
-      this.#onRestoreStep?.('closed');
-      swapInStagedFile(this.path, this.#stagingPath, this.#onRestoreStep);
-      this.#connections = this.#openConnections();
-      this.#haltReason = undefined;
-      assert(this.#appliedIndexValue === appliedIndex, 'the restored database holds the snapshot index');
+      // Read processes hold the old file and its WAL open: none runs across the swap.
+      await this.#timedReads.whileSuspended(() => this.#swapInStagedDatabase());
+      assert(this.#pair.appliedIndex === appliedIndex, 'the restored database holds the snapshot index');
       return { appliedIndex, bytes: (await stat(this.path)).size };
     } finally {
       this.#restoring = false;
     }
   }
 
+  /** The synchronous, crash-safe part of restore(): after it the new database is open. */
+  #swapInStagedDatabase(): void {
+    checkpointFully(this.#open().apply);
+    this.#closeConnections();
+    this.#onRestoreStep?.('closed');
+    swapInStagedFile(this.path, this.#stagingPath, this.#onRestoreStep);
+    this.#connections = this.#openConnections();
+    this.#haltReason = undefined;
+  }
+
   close(): void {
     if (this.#closed) return;
+    this.#timedReads.close();
     this.#closeConnections();
     this.#pristine.close();
     this.#closed = true;

@@ -70,6 +70,13 @@ test('double-quoted string literals are strings unless they name a column, on th
     // "fiona" names a column of foo: it stays the column, as SQLite with DQS on has it.
     assert.deepEqual(values(await follower.query('SELECT id FROM foo WHERE "fiona" = "x"', '?level=none')), [[2]]);
     assert.deepEqual(values(await follower.query('SELECT id FROM foo WHERE name IN ("fiona", "declan")', '?level=none')), [[2]]);
+    // db_timeout reads run in a child process: the same rule there.
+    const timed = await follower.query('SELECT id, name, "ada" FROM foo WHERE name IN ("declan", "ada") OR id = 1 ORDER BY id', '?level=none&db_timeout=30s');
+    assert.deepEqual(values(timed), [
+      [1, 'fiona', 'ada'],
+      [2, 'declan', 'ada'],
+    ]);
+    assert.deepEqual(values(await follower.query('SELECT id FROM foo WHERE "fiona" = "x"', '?level=none&db_timeout=30s')), [[2]]);
   }));
 
 test('foreign keys are off without --fk: a dangling reference is accepted, as in rqlite', async () =>
@@ -77,6 +84,7 @@ test('foreign keys are off without --fk: a dangling reference is accepted, as in
     results(await leader.execute(['CREATE TABLE parent (id INTEGER PRIMARY KEY)', 'CREATE TABLE child (parent_id INTEGER REFERENCES parent(id))']));
     assert.deepEqual(results(await leader.execute(['INSERT INTO child VALUES (99)'])), [{ last_insert_id: 1, rows_affected: 1 }]);
     assert.deepEqual(values(await leader.query('PRAGMA foreign_keys')), [[0]]);
+    assert.deepEqual(values(await leader.query('PRAGMA foreign_keys', '?db_timeout=30s')), [[0]]);
   }));
 
 test('sqlite_master lists only user objects, and dropping every listed table succeeds', async () =>
@@ -120,6 +128,7 @@ test('with --fk a dangling reference is refused with SQLite’s error, also afte
       results(await node.execute(['CREATE TABLE parent (id INTEGER PRIMARY KEY)', 'CREATE TABLE child (parent_id INTEGER REFERENCES parent(id))']));
       assert.deepEqual(results(await node.execute(['INSERT INTO child VALUES (99)'])), [{ error: 'FOREIGN KEY constraint failed' }]);
       assert.deepEqual(values(await node.query('PRAGMA foreign_keys')), [[1]]);
+      assert.deepEqual(values(await node.query('PRAGMA foreign_keys', '?db_timeout=30s')), [[1]]);
       assert.equal(await node.terminate(), 0);
       node.start(single.flagsFor(node));
       await single.waitForLeader();

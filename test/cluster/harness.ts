@@ -141,13 +141,8 @@ export class TestNode {
 
   /** `environment` adds to (or overrides) the test process's own, e.g. LD_PRELOAD for libfaketime. */
   start(extraArguments: readonly string[], environment: Readonly<Record<string, string>> = {}): void {
-    if (this.running) throw new Error(`node ${this.spec.index} already running`);
-    const log = openSync(this.logPath, 'a');
-    const child = spawn(
-      process.execPath,
+    this.startCommandLine(
       [
-        cliPath,
-        'serve',
         '--data-dir',
         this.dataDirectory,
         '--http-addr',
@@ -157,8 +152,18 @@ export class TestNode {
         ...(extraArguments.includes('--log-level') ? [] : ['--log-level', 'debug']),
         ...extraArguments,
       ],
-      { stdio: ['pipe', log, log], env: { ...process.env, TZ: 'UTC', ...environment } },
+      environment,
     );
+  }
+
+  /** `quorumlite serve` with exactly these arguments (an rqlited-style command line, say); nothing added. */
+  startCommandLine(serveArguments: readonly string[], environment: Readonly<Record<string, string>> = {}): void {
+    if (this.running) throw new Error(`node ${this.spec.index} already running`);
+    const log = openSync(this.logPath, 'a');
+    const child = spawn(process.execPath, [cliPath, 'serve', ...serveArguments], {
+      stdio: ['pipe', log, log],
+      env: { ...process.env, TZ: 'UTC', ...environment },
+    });
     closeSync(log);
     this.process = child;
     this.#exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
@@ -355,10 +360,10 @@ export class TestCluster {
     });
   }
 
-  /** Kills every child by PID and removes the temp dirs. Safe to call twice. */
-  async close(): Promise<void> {
+  /** Kills every child by PID and removes the temp dirs (unless kept, for inspection). Safe to call twice. */
+  async close(keepDirectory = process.env.QUORUMLITE_KEEP_TEST_DIRS !== undefined): Promise<void> {
     await Promise.all(this.nodes.map((node) => node.kill().catch(() => undefined)));
-    if (process.env.QUORUMLITE_KEEP_TEST_DIRS === undefined) rmSync(this.rootDirectory, { recursive: true, force: true });
+    if (!keepDirectory) rmSync(this.rootDirectory, { recursive: true, force: true });
   }
 
   /** Runs a test body; on failure prints every node's log tail, then rethrows. */

@@ -4,12 +4,17 @@ import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { repositoryRoot } from '../cluster/harness.js';
 import { parseJepsenArguments, UsageError } from './cli.js';
-import { nemesisKinds } from './run.js';
+import { nemesisKinds, type RunOptions } from './run.js';
+
+function runOptions(argv: readonly string[], nowIso?: string): RunOptions {
+  const options = parseJepsenArguments(argv, nowIso);
+  assert.ok(options !== 'help' && !('check' in options), 'expected the options of a run');
+  return options;
+}
 
 describe('jepsen arguments', () => {
   test('the defaults', () => {
-    const options = parseJepsenArguments([], '2026-12-04T10:00:00.000Z');
-    assert.ok(options !== 'help');
+    const options = runOptions([], '2026-12-04T10:00:00.000Z');
     assert.equal(options.workload, 'register');
     assert.deepEqual(options.nemeses, ['partition', 'kill']);
     assert.equal(options.timeLimitMs, 60_000);
@@ -18,16 +23,14 @@ describe('jepsen arguments', () => {
   });
 
   test('the issue example parses', () => {
-    const options = parseJepsenArguments(['--time', '60', '--nodes', '5', '--workload', 'list-append', '--nemesis', 'partition,kill,clock']);
-    assert.ok(options !== 'help');
+    const options = runOptions(['--time', '60', '--nodes', '5', '--workload', 'list-append', '--nemesis', 'partition,kill,clock']);
     assert.equal(options.workload, 'list-append');
     assert.deepEqual(options.nemeses, ['partition', 'kill', 'clock']);
   });
 
   test('all and none', () => {
-    const all = parseJepsenArguments(['--nemesis', 'all']);
-    const none = parseJepsenArguments(['--nemesis', 'none']);
-    assert.ok(all !== 'help' && none !== 'help');
+    const all = runOptions(['--nemesis', 'all']);
+    const none = runOptions(['--nemesis', 'none']);
     assert.deepEqual(all.nemeses, nemesisKinds);
     assert.deepEqual(none.nemeses, []);
   });
@@ -44,6 +47,7 @@ describe('jepsen arguments', () => {
     [['--read-levels', 'linearizable,eventual'], /--read-levels: unknown level "eventual"/],
     [['--read-levels', ','], /--read-levels: at least one level/],
     [['stray'], /Unexpected argument 'stray'/],
+    [['--check', 'some/run', '--time', '5'], /--check runs nothing: it takes no other option \(got --time\)/],
   ] as const) {
     test(`refuses ${argv.join(' ')}`, () => {
       assert.throws(
@@ -52,6 +56,10 @@ describe('jepsen arguments', () => {
       );
     });
   }
+
+  test('--check names a run directory', () => {
+    assert.deepEqual(parseJepsenArguments(['--check', 'jepsen-results/x']), { check: 'jepsen-results/x' });
+  });
 
   test('the command refuses an unknown flag with exit status 2 and the usage', () => {
     const result = spawnSync(process.execPath, ['--import', 'tsx', 'test/jepsen/cli.ts', '--frobnicate'], {

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { NemesisKind } from './history.js';
+import { recheckRun } from './recheck.js';
 import { defaultNodeFlags, nemesisKinds, type RunOptions, runJepsen, type WorkloadName, workloadNames } from './run.js';
 
 export const usage = `usage: npm run jepsen -- [options]
@@ -20,12 +21,14 @@ export const usage = `usage: npm run jepsen -- [options]
   --op-timeout MS      a client gives up on an operation after this (default 5000)
   --ops-max N          bound on the history (default 500000)
   --out DIR            report directory (default jepsen-results/<time>-<workload>)
+  --check DIR          no run: judge the history a run left in DIR with today's checkers
+                       and write its report again
   --help               this text
 `;
 
 export class UsageError extends Error {}
 
-const stringOptions = ['workload', 'nemesis', 'time', 'nodes', 'concurrency', 'seed', 'read-levels', 'op-timeout', 'ops-max', 'out'] as const;
+const stringOptions = ['workload', 'nemesis', 'time', 'nodes', 'concurrency', 'seed', 'read-levels', 'op-timeout', 'ops-max', 'out', 'check'] as const;
 
 function integer(text: string | undefined, name: string, fallback: number, low: number, high: number): number {
   if (text === undefined) return fallback;
@@ -43,7 +46,7 @@ function list(text: string | undefined, fallback: readonly string[]): string[] {
     .filter((part) => part !== '');
 }
 
-export function parseJepsenArguments(argv: readonly string[], nowIso = new Date().toISOString()): RunOptions | 'help' {
+export function parseJepsenArguments(argv: readonly string[], nowIso = new Date().toISOString()): RunOptions | 'help' | { readonly check: string } {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
@@ -61,6 +64,12 @@ export function parseJepsenArguments(argv: readonly string[], nowIso = new Date(
   const values = parsed.values as Record<string, string | boolean | undefined>;
   if (values.help === true) return 'help';
   const text = (name: string) => values[name] as string | undefined;
+  const check = text('check');
+  if (check !== undefined) {
+    const others = Object.keys(values).filter((name) => name !== 'check');
+    if (others.length > 0) throw new UsageError(`--check runs nothing: it takes no other option (got --${others.join(', --')})`);
+    return { check };
+  }
   const workload = text('workload') ?? 'register';
   if (!(workloadNames as readonly string[]).includes(workload))
     throw new UsageError(`--workload: ${JSON.stringify(workload)} is not one of ${workloadNames.join(', ')}`);
@@ -92,7 +101,7 @@ export function parseJepsenArguments(argv: readonly string[], nowIso = new Date(
 }
 
 async function main(): Promise<number> {
-  let options: RunOptions | 'help';
+  let options: ReturnType<typeof parseJepsenArguments>;
   try {
     options = parseJepsenArguments(process.argv.slice(2));
   } catch (error) {
@@ -103,6 +112,16 @@ async function main(): Promise<number> {
   if (options === 'help') {
     process.stdout.write(usage);
     return 0;
+  }
+  if ('check' in options) {
+    try {
+      const result = recheckRun(options.check);
+      process.stdout.write(`${result.text}\nreport: ${result.htmlPath}\n`);
+      return result.valid === true ? 0 : result.valid === false ? 1 : 3;
+    } catch (error) {
+      process.stderr.write(`jepsen: cannot check ${options.check}: ${error instanceof Error ? error.message : String(error)}\n`);
+      return 2;
+    }
   }
   try {
     const result = await runJepsen(options);

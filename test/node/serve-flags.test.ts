@@ -1,32 +1,8 @@
 import { test } from 'node:test';
+import { parsed, refused } from './serve-flag-checks.js';
 import assert from 'node:assert/strict';
-import {
-  parseServeFlags,
-  parseHostPort,
-  UsageError,
-  joinAddressCountMax,
-  bootstrapExpectMax,
-  nodeIdLengthMax,
-  type ServeOptions,
-} from '../../src/cli/serve-flags.js';
+import { parseServeFlags, parseHostPort, joinAddressCountMax, bootstrapExpectMax, nodeIdLengthMax } from '../../src/cli/serve-flags.js';
 import { parseDurationMs, durationTextLengthMax, timerDelayMsMax } from '../../src/common/duration.js';
-
-function parsed(argv: string[]): ServeOptions {
-  const options = parseServeFlags(argv);
-  assert.notEqual(options, 'help');
-  return options as ServeOptions;
-}
-
-function refused(argv: string[], pattern: RegExp): void {
-  assert.throws(
-    () => parseServeFlags(argv),
-    (error: unknown) => {
-      assert.ok(error instanceof UsageError, `expected UsageError, got ${String(error)}`);
-      assert.match(error.message, pattern);
-      return true;
-    },
-  );
-}
 
 test('defaults match rqlited: HTTP 4001, Raft 4002, ./data, id from the raft address', () => {
   const options = parsed([]);
@@ -44,7 +20,8 @@ test('defaults match rqlited: HTTP 4001, Raft 4002, ./data, id from the raft add
   assert.equal(options.snapshotThresholdEntries, 8192);
   assert.equal(options.snapshotIntervalMs, 10_000);
   assert.equal(options.logLevel, 'info');
-  assert.equal(options.snapshotTrailingEntries, 1024);
+  // rqlite's trailing-logs rule: 1.25 × -raft-snap (8192).
+  assert.equal(options.snapshotTrailingEntries, 10240);
   assert.equal(options.httpBodyBytesMax, 64 * 1024 * 1024);
 });
 
@@ -104,7 +81,8 @@ test('--help is recognised', () => {
 
 test('bad flags and values are refused with a message naming the flag', () => {
   refused(['--nope'], /unknown flag --nope/);
-  refused(['serve'], /unexpected argument/);
+  // A lone argument is rqlited's data directory now; a second one is refused.
+  refused(['data', 'serve'], /arguments after data directory \(data\) are not accepted \(serve\)/);
   refused(['--node-id'], /--node-id needs a value/);
   refused(['--node-id', '--http-addr', 'x:1'], /--node-id needs a value/);
   refused(['--node-id', 'a', '--node-id', 'b'], /given twice/);
@@ -163,12 +141,12 @@ test('Go-style durations', () => {
 });
 
 test('--fk turns foreign keys on (off by default), also as rqlited spells it: --fk=true, --fk=false', () => {
-  assert.equal(parsed([]).foreignKeys, false);
-  assert.equal(parsed(['--fk']).foreignKeys, true);
-  assert.equal(parsed(['--fk=true']).foreignKeys, true);
-  assert.equal(parsed(['--fk=1']).foreignKeys, true);
-  assert.equal(parsed(['--fk=false']).foreignKeys, false);
+  assert.equal(parsed([]).handOff.foreignKeys, false);
+  assert.equal(parsed(['--fk']).handOff.foreignKeys, true);
+  assert.equal(parsed(['--fk=true']).handOff.foreignKeys, true);
+  assert.equal(parsed(['--fk=1']).handOff.foreignKeys, true);
+  assert.equal(parsed(['--fk=false']).handOff.foreignKeys, false);
   assert.equal(parsed(['--raft-non-voter=false']).nonVoter, false);
-  refused(['--fk=maybe'], /flag --fk takes no value \(or =true \/ =false\)/);
+  refused(['--fk=maybe'], /invalid boolean value "maybe" for --fk: a boolean flag takes no value, or =true \/ =false/);
   refused(['--fk', '--fk=false'], /given twice/);
 });

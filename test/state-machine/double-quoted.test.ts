@@ -22,11 +22,14 @@ function errorOf(result: StatementResult | undefined): string {
   return result.error;
 }
 
-function withMachine(label: string, body: (machine: SqliteStateMachine, apply: (...statements: (Statement | string)[]) => StatementResult[]) => void): void {
+function withMachine(
+  label: string,
+  body: (machine: SqliteStateMachine, apply: (...statements: (Statement | string)[]) => readonly StatementResult[]) => void,
+): void {
   const directory = temporaryDirectory(label);
   const machine = new SqliteStateMachine({ path: join(directory.path, 'db.sqlite') });
   try {
-    const apply = (...statements: (Statement | string)[]): StatementResult[] => machine.apply(machine.appliedIndex + 1, entry(statements)).results;
+    const apply = (...statements: (Statement | string)[]): readonly StatementResult[] => machine.apply(machine.appliedIndex + 1, entry(statements)).results;
     body(machine, apply);
   } finally {
     machine.close();

@@ -1,0 +1,50 @@
+/** `quorumlite serve --help`. */
+import { nodeConfigDefaults } from '../node/config.js';
+
+export const serveUsage = `Usage: quorumlite serve [flags] [data directory]
+
+rqlited's command line works as is: -flag value, -flag=value, --flag value, booleans as
+-flag or -flag=false, the data directory last (default ./data). docs/FLAGS.md lists
+every rqlited flag and what quorumlite does with it.
+
+Addresses and cluster
+  --node-id ID              unique node id (default: the advertised Raft address)
+  --http-addr HOST:PORT     HTTP API listen address (default 127.0.0.1:4001)
+  --http-adv-addr HOST:PORT HTTP address advertised to other nodes (default: --http-addr)
+  --raft-addr HOST:PORT     Raft listen address (default 127.0.0.1:4002)
+  --raft-adv-addr HOST:PORT Raft address advertised to other nodes (default: --raft-addr)
+  --data-dir DIR            data directory (or give it last, as rqlited does)
+  --join ADDR[,ADDR...]     Raft addresses of cluster members to join
+  --join-attempts N         join attempts (rqlited default 5)
+  --join-interval DURATION  pause between join attempts (rqlited default 3s)
+  --bootstrap-expect N      form a cluster of N nodes found through --join
+  --bootstrap-expect-timeout DURATION  give up forming after this long (default 120s)
+  --raft-non-voter          join as a non-voting member (read replica)
+  --cluster-connect-timeout DURATION   dialling a peer, handshake included (default 3s)
+
+Raft
+  --raft-heartbeat-timeout DURATION  follower timeout before an election, [T, 2T); the
+                            heartbeat is a tenth of it (default 500ms; rqlited: 1s)
+  --raft-election-timeout DURATION   candidate timeout before a new election (default:
+                            the follower timeout)
+  --heartbeat-ms MS         leader heartbeat interval (default ${nodeConfigDefaults.heartbeatMs})
+  --election-timeout-ms MS  the follower timeout in ms (default ${nodeConfigDefaults.electionTimeoutMs})
+  --raft-apply-timeout DURATION      how long a write waits to apply (default 10s)
+  --raft-snap N             snapshot after N applied entries (default ${nodeConfigDefaults.snapshotThresholdEntries})
+  --raft-snap-int DURATION  how often to check the snapshot threshold (default ${nodeConfigDefaults.snapshotIntervalMs / 1000}s)
+  --raft-trailing-logs N    log entries kept behind a snapshot (default 1.25 x --raft-snap)
+  --raft-snap-wal-size BYTES checkpoint the SQLite WAL at this size (default: SQLite's 1000 pages)
+  --raft-log-level LEVEL    ERROR|WARN|INFO|DEBUG|TRACE|OFF for Raft events (default: --log-level)
+
+Database and HTTP
+  --fk                      enforce foreign key constraints (default off; give it to every node or none)
+  --extensions-path PATHS   SQLite extensions: files, directories, zip or tar.gz, comma-separated
+  --auto-vacuum-int DURATION   VACUUM every node, through the log, this often (default 0s: off)
+  --auto-optimize-int DURATION refresh query-planner statistics this often (default 24h; 0s: off)
+  --db-max-ro-conns N       bound on read-only connections (quorumlite uses one)
+  --http-allow-origin ORIGIN  Access-Control-Allow-Origin on every response
+  --http-max-body-bytes N   largest request body accepted (default 64 MiB)
+  --log-level LEVEL         trace|debug|info|warn|error|silent (default info)
+  --version                 print the version and exit
+  --help                    show this help
+`;
