@@ -86,13 +86,14 @@ export interface ServeOptions {
   /** -raft-reap-node-timeout, -raft-reap-read-only-node-timeout: 0 is off. */
   readonly reapNodeTimeoutMs: number;
   readonly reapReadOnlyNodeTimeoutMs: number;
+  /** -fk: SQLite foreign key constraints (off by default, as in rqlite). */
+  readonly foreignKeys: boolean;
   /** Parsed with rqlited's name, default and syntax; wired by the code that owns each feature. */
   readonly handOff: HandOffOptions;
 }
 
 /**
- * rqlited flags whose behaviour other parts of quorumlite own (queued writes, the SQL
- * dialect): parsed here; `undefined` where the flag was not given and an
+ * rqlited flags whose behaviour other parts of quorumlite own (queued writes): parsed here; `undefined` where the flag was not given and an
  * existing node setting keeps its own default.
  */
 interface HandOffOptions {
@@ -101,8 +102,6 @@ interface HandOffOptions {
   readonly writeQueueBatchCountMax: number;
   readonly writeQueueTimeoutMs: number;
   readonly writeQueueTransaction: boolean;
-  /** -fk: SQLite foreign key constraints. */
-  readonly foreignKeys: boolean;
 }
 
 export const joinAddressCountMax = 16;
@@ -331,7 +330,6 @@ function handOffOptions(flags: Flags): HandOffOptions {
     writeQueueBatchCountMax: batch === undefined ? 128 : parseGoIntegerFlag(batch.value, batch.spelling, queueRange),
     writeQueueTimeoutMs: durationFlag(flags, 'write-queue-timeout', 50),
     writeQueueTransaction: booleanFlag(flags, 'write-queue-tx', false),
-    foreignKeys: booleanFlag(flags, 'fk', false),
   };
 }
 
@@ -380,6 +378,7 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     stepDownOnShutdown: booleanFlag(flags, 'raft-shutdown-stepdown', true),
     reapNodeTimeoutMs: reapTimeout(flags, 'raft-reap-node-timeout'),
     reapReadOnlyNodeTimeoutMs: reapTimeout(flags, 'raft-reap-read-only-node-timeout'),
+    foreignKeys: booleanFlag(flags, 'fk', false),
     handOff: handOffOptions(flags),
   };
 }

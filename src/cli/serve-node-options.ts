@@ -30,6 +30,6 @@ export function rqlitedNodeOptions(options: ServeOptions): Partial<QuorumNodeOpt
     writeQueueBatchCountMax: handOff.writeQueueBatchCountMax,
     writeQueueTimeoutMs: handOff.writeQueueTimeoutMs,
     writeQueueTransaction: handOff.writeQueueTransaction,
-    foreignKeys: handOff.foreignKeys,
+    foreignKeys: options.foreignKeys,
   };
 }

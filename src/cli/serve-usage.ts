@@ -47,6 +47,7 @@ Cluster operations (docs/OPERATIONS.md)
   raft/peers.json in the data directory  lost-quorum recovery at start (read once, then renamed peers.info)
 
 Database and HTTP
+  --fk                      enforce foreign key constraints (default off; give it to every node or none)
   --extensions-path PATHS   SQLite extensions: files, directories, zip or tar.gz, comma-separated
   --auto-vacuum-int DURATION   VACUUM every node, through the log, this often (default 0s: off)
   --auto-optimize-int DURATION refresh query-planner statistics this often (default 24h; 0s: off)

@@ -66,8 +66,10 @@ export interface NodeConfig {
   readonly reapNodeTimeoutMs: number;
   /** rqlited -raft-reap-read-only-node-timeout: the same for non-voters; 0 never. */
   readonly reapReadOnlyNodeTimeoutMs: number;
-  // rqlited flags parsed by the CLI for the code that owns their behaviour (queued writes,
-  // the SQL dialect), with rqlited's defaults. Not wired here.
+  /** rqlited -fk: SQLite foreign key constraints, on every node alike (off by default, as in rqlite). */
+  readonly foreignKeys: boolean;
+  // rqlited flags parsed by the CLI for the code that owns their behaviour (queued writes),
+  // with rqlited's defaults. Not wired here.
   /** -write-queue-capacity: queued writes waiting, at most. */
   readonly writeQueueCountMax: number;
   /** -write-queue-batch-size: queued writes sent as one entry, at most. */
@@ -76,8 +78,6 @@ export interface NodeConfig {
   readonly writeQueueTimeoutMs: number;
   /** -write-queue-tx: a batch of queued writes runs as one transaction. */
   readonly writeQueueTransaction: boolean;
-  /** -fk: SQLite foreign key constraints. */
-  readonly foreignKeys: boolean;
 }
 
 export type NodeConfigInput = Pick<NodeConfig, 'nodeId' | 'raftAdvertisedAddress' | 'apiAdvertisedAddress' | 'dataDirectory'> & Partial<NodeConfig>;

@@ -4,7 +4,9 @@
  * (restart / bootstrap one node / --bootstrap-expect / --join) and a graceful stop.
  *
  * Data directory layout: raft/ (log, snapshots, LOCK), db.sqlite (the user's database),
- * members.json (the address book), incoming/ (snapshots being received).
+ * db.sqlite.internal (quorumlite's applied index, dedup table and maintenance times),
+ * members.json (the address book), incoming/ (snapshots being received), extensions/
+ * (the SQLite extensions gathered at start).
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -85,6 +87,17 @@ function logRecovery(logger: NodeLogger, report: RecoveryReport): void {
       { event: 'storage-discarded-snapshot', index: metadata.index, term: metadata.term },
       'discarded a received snapshot whose install never became durable (the log does not reach it)',
     );
+  }
+}
+
+/** A migrated data directory, or a database rebuilt after a power loss, is said in the log. */
+function logOpenEvents(logger: NodeLogger, stateMachine: SqliteStateMachine): void {
+  for (const event of stateMachine.openEvents) {
+    if (event.kind === 'migrated') {
+      logger.info({ event: 'database-migrated', appliedIndex: event.appliedIndex, requests: event.requestCount }, 'moved quorumlite state out of the database');
+    } else if (event.kind === 'reset') {
+      logger.warn({ event: 'database-reset', reason: event.reason }, 'database and internal state disagreed (power loss?): rebuilding from snapshot and log');
+    }
   }
 }
 
@@ -189,9 +202,11 @@ export class QuorumNode {
       if (extensionPaths.length > 0) options.logger.info({ event: 'extensions', files: extensionPaths }, 'loading SQLite extensions');
       stateMachine = new SqliteStateMachine({
         path: join(config.dataDirectory, 'db.sqlite'),
+        foreignKeys: config.foreignKeys,
         extensionPaths,
         ...(options.walCheckpointBytes === undefined ? {} : { walCheckpointBytes: options.walCheckpointBytes }),
       });
+      logOpenEvents(options.logger, stateMachine);
     } catch (error) {
       await storage.close();
       throw error;

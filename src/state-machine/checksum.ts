@@ -9,7 +9,6 @@
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { readAppliedIndex } from './connections.js';
 import { internalNamePrefix } from './sql-policy.js';
 
 export interface ContentChecksum {
@@ -99,8 +98,8 @@ function tablesToHash(database: Database.Database): TableToHash[] {
   return rows.map(([name, withoutRowid]) => ({ name, withoutRowid: Number(withoutRowid) === 1 }));
 }
 
-/** Reads everything in one read transaction, so the checksum and the index agree. */
-export function contentChecksum(database: Database.Database): ContentChecksum {
+/** Reads everything in one read transaction, so the checksum and the index (read by `appliedIndexOf`) agree. */
+export function contentChecksum(database: Database.Database, appliedIndexOf: (database: Database.Database) => number): ContentChecksum {
   const read = database.transaction((): ContentChecksum => {
     const sum = new RowSum();
     const schemaRows = database
@@ -119,7 +118,7 @@ export function contentChecksum(database: Database.Database): ContentChecksum {
         .iterate() as IterableIterator<unknown[]>;
       for (const row of rows) sum.add(table.name, row);
     }
-    return { checksum: sum.finish(), appliedIndex: readAppliedIndex(database), tableCount: tables.length, rowCount: sum.rowCount };
+    return { checksum: sum.finish(), appliedIndex: appliedIndexOf(database), tableCount: tables.length, rowCount: sum.rowCount };
   });
   return read.deferred();
 }

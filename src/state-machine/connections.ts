@@ -1,25 +1,40 @@
 /**
- * Opening the three SQLite connections the state machine uses, with the settings the
- * design fixes: the apply connection (WAL, synchronous=NORMAL because the Raft log is the
- * durable record, foreign keys on, overrides registered), the read-only query connection
- * (the real clock, a busy timeout), and the pristine in-memory helper; and the
- * statements prepared on the apply connection for the internal tables.
+ * Opening the SQLite connections the state machine uses, with the settings the design
+ * fixes: the apply connection (WAL, synchronous=NORMAL because the Raft log is the
+ * durable record, foreign keys as the node is configured, overrides registered), the
+ * read-only query connection (the real clock, a busy timeout), and the pristine
+ * in-memory helper; and the statements that frame every entry on the apply connection.
  */
 import Database from 'better-sqlite3';
+import { markerFor } from './applied-marker.js';
 import { StateMachineError } from './errors.js';
+import type { InternalStore } from './internal-store.js';
 import { internalNamePrefix } from './sql-policy.js';
 import type { StatementRunner } from './statement-runner.js';
 
+/**
+ * The internal tables of the layout before the internal store existed. Snapshot files
+ * still carry the applied index, the dedup table and the maintenance times this way (so
+ * a snapshot is one self-contained file, readable by older nodes); opening such a file
+ * migrates it.
+ */
 export const stateTable = `${internalNamePrefix}state`;
-const requestsTable = `${internalNamePrefix}requests`;
+export const requestsTable = `${internalNamePrefix}requests`;
+/** When each kind of maintenance (maintenance.ts) last ran: one row per kind. */
+export const maintenanceTable = `${internalNamePrefix}maintenance`;
 
-const internalSchema = [
-  `CREATE TABLE IF NOT EXISTS ${stateTable} (id INTEGER PRIMARY KEY, applied_index INTEGER NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS ${requestsTable} (request_id TEXT PRIMARY KEY, sequence INTEGER NOT NULL,
+/** The old layout's tables, exactly as that layout created them. */
+export const legacySchema: readonly string[] = [
+  `CREATE TABLE ${stateTable} (id INTEGER PRIMARY KEY, applied_index INTEGER NOT NULL)`,
+  `CREATE TABLE ${requestsTable} (request_id TEXT PRIMARY KEY, sequence INTEGER NOT NULL,
      timestamp_ms INTEGER NOT NULL, result BLOB NOT NULL) WITHOUT ROWID`,
-  `CREATE INDEX IF NOT EXISTS ${requestsTable}_by_sequence ON ${requestsTable}(sequence)`,
-  `CREATE INDEX IF NOT EXISTS ${requestsTable}_by_time ON ${requestsTable}(timestamp_ms)`,
+  `CREATE INDEX ${requestsTable}_by_sequence ON ${requestsTable}(sequence)`,
+  `CREATE INDEX ${requestsTable}_by_time ON ${requestsTable}(timestamp_ms)`,
+  `CREATE TABLE ${maintenanceTable} (kind TEXT PRIMARY KEY, timestamp_ms INTEGER NOT NULL) WITHOUT ROWID`,
 ];
+
+/** A connection-private table: writing it gives every entry the same changes() and last_insert_rowid(). */
+const connectionStateTable = `${internalNamePrefix}connection`;
 
 /** Time zones change 'localtime'; every node must run with TZ=UTC, set before SQLite loads. */
 export function assertUtcTimeZone(pristine: Database.Database): void {
@@ -32,15 +47,19 @@ export function assertUtcTimeZone(pristine: Database.Database): void {
   }
 }
 
-/** What every connection to the database gets at open. */
-interface ConnectionSetup {
-  /** SQLite extensions, loaded before anything else runs. */
+/** What every connection to the database gets at open. Must be equal on every node. */
+interface ConnectionSettings {
+  /** Enforce foreign key constraints (rqlite's -fk). */
+  readonly foreignKeys: boolean;
+  /** SQLite extensions, loaded before anything else runs (rqlited's -extensions-path). */
   readonly extensionPaths: readonly string[];
+}
+
+/** The apply connection's settings: those of every connection, and its WAL checkpoint size. */
+export interface ApplyConnectionSettings extends ConnectionSettings {
   /** The apply connection checkpoints the WAL past about this many bytes; undefined: SQLite's default. */
   readonly walCheckpointBytes: number | undefined;
 }
-
-const plainSetup: ConnectionSetup = { extensionPaths: [], walCheckpointBytes: undefined };
 
 /** Loads each extension; one that fails stops the open, naming the file (rqlited exits then too). */
 export function loadExtensions(database: Database.Database, extensionPaths: readonly string[]): void {
@@ -56,23 +75,20 @@ export function loadExtensions(database: Database.Database, extensionPaths: read
   }
 }
 
-export function openApplyConnection(path: string, setup: ConnectionSetup = plainSetup): Database.Database {
+export function openApplyConnection(path: string, settings: ApplyConnectionSettings): Database.Database {
   const database = new Database(path);
   try {
-    loadExtensions(database, setup.extensionPaths);
+    loadExtensions(database, settings.extensionPaths);
     database.pragma('journal_mode = WAL');
-    if (setup.walCheckpointBytes !== undefined) {
+    if (settings.walCheckpointBytes !== undefined) {
       const pageBytes = Number(database.pragma('page_size', { simple: true }));
-      database.pragma(`wal_autocheckpoint = ${Math.max(1, Math.ceil(setup.walCheckpointBytes / pageBytes))}`);
+      database.pragma(`wal_autocheckpoint = ${Math.max(1, Math.ceil(settings.walCheckpointBytes / pageBytes))}`);
     }
     database.pragma('synchronous = NORMAL');
-    database.pragma('foreign_keys = ON');
+    database.pragma(`foreign_keys = ${settings.foreignKeys ? 'ON' : 'OFF'}`);
     database.defaultSafeIntegers(true);
-    const createInternal = database.transaction(() => {
-      for (const sql of internalSchema) database.exec(sql);
-      database.prepare(`INSERT OR IGNORE INTO ${stateTable}(id, applied_index) VALUES (1, 0)`).run();
-    });
-    createInternal.immediate();
+    // TEMP: it belongs to this connection only, and users' writes may not name the temp schema.
+    database.exec(`CREATE TEMP TABLE IF NOT EXISTS ${connectionStateTable} (id INTEGER PRIMARY KEY)`);
     return database;
   } catch (error) {
     database.close();
@@ -80,10 +96,12 @@ export function openApplyConnection(path: string, setup: ConnectionSetup = plain
   }
 }
 
-export function openReadConnection(path: string, busyTimeoutMs: number, extensionPaths: readonly string[] = []): Database.Database {
+export function openReadConnection(path: string, busyTimeoutMs: number, settings: ConnectionSettings): Database.Database {
   const database = new Database(path, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
   try {
-    loadExtensions(database, extensionPaths);
+    loadExtensions(database, settings.extensionPaths);
+    // Reads never write, so this changes nothing but what `PRAGMA foreign_keys` reports: the node's setting.
+    database.pragma(`foreign_keys = ${settings.foreignKeys ? 'ON' : 'OFF'}`);
   } catch (error) {
     database.close();
     throw error;
@@ -96,28 +114,24 @@ export function openPristineConnection(): Database.Database {
   return new Database(':memory:');
 }
 
-export function readAppliedIndex(database: Database.Database): number {
-  const value = database.prepare(`SELECT applied_index FROM ${stateTable} WHERE id = 1`).pluck().safeIntegers(true).get();
-  if (typeof value !== 'bigint') throw new StateMachineError('BAD_SNAPSHOT', `database has no applied index in ${stateTable}`);
-  return Number(value);
+/** The applied-index marker in the database file's header (applied-marker.ts). */
+export function readMarker(database: Database.Database): number {
+  const marker: unknown = database.pragma('application_id', { simple: true });
+  if (typeof marker !== 'bigint' && typeof marker !== 'number') throw new StateMachineError('BAD_SNAPSHOT', 'database has no application_id');
+  return Number(marker);
 }
 
-interface InternalStatements {
+interface ControlStatements {
   readonly begin: Database.Statement;
   readonly commit: Database.Statement;
   readonly rollback: Database.Statement;
   readonly savepoint: Database.Statement;
   readonly rollbackToSavepoint: Database.Statement;
   readonly releaseSavepoint: Database.Statement;
-  readonly writeApplied: Database.Statement;
-  readonly lookupRequest: Database.Statement;
-  readonly nextRequestSequence: Database.Statement;
-  readonly recordRequest: Database.Statement;
-  readonly expireRequestsBySequence: Database.Statement;
-  readonly expireRequestsByTime: Database.Statement;
+  readonly resetConnectionState: Database.Statement;
 }
 
-export function prepareInternal(database: Database.Database): InternalStatements {
+export function prepareControl(database: Database.Database): ControlStatements {
   const prepare = (sql: string): Database.Statement => database.prepare(sql).safeIntegers(true);
   return {
     begin: prepare('BEGIN IMMEDIATE'),
@@ -126,30 +140,33 @@ export function prepareInternal(database: Database.Database): InternalStatements
     savepoint: prepare('SAVEPOINT quorumlite_batch'),
     rollbackToSavepoint: prepare('ROLLBACK TO quorumlite_batch'),
     releaseSavepoint: prepare('RELEASE quorumlite_batch'),
-    // INSERT OR REPLACE, first in every entry: also sets changes() = 1 and last_insert_rowid() = 1,
+    // INSERT OR REPLACE, first in every entry: sets changes() = 1 and last_insert_rowid() = 1,
     // so what a statement sees of the connection never depends on the node's history.
-    writeApplied: prepare(`INSERT OR REPLACE INTO ${stateTable}(id, applied_index) VALUES (1, ?)`),
-    lookupRequest: prepare(`SELECT timestamp_ms, result FROM ${requestsTable} WHERE request_id = ?`).raw(true),
-    nextRequestSequence: prepare(`SELECT coalesce(max(sequence), 0) + 1 FROM ${requestsTable}`).pluck(),
-    recordRequest: prepare(`INSERT OR REPLACE INTO ${requestsTable}(request_id, sequence, timestamp_ms, result) VALUES (?, ?, ?, ?)`),
-    expireRequestsBySequence: prepare(`DELETE FROM ${requestsTable} WHERE sequence <= ?`),
-    expireRequestsByTime: prepare(`DELETE FROM ${requestsTable} WHERE timestamp_ms < ?`),
+    resetConnectionState: prepare(`INSERT OR REPLACE INTO temp.${connectionStateTable} (id) VALUES (1)`),
   };
+}
+
+/** First in every entry, inside its transaction: changes() and last_insert_rowid() as after any other entry. */
+export function resetConnectionState(connections: Connections): void {
+  connections.control.resetConnectionState.run();
+}
+
+/**
+ * Last in every transaction, before its commit: the header marker names the applied index
+ * and the store commit it saw (applied-marker.ts). Writes cannot read application_id, so
+ * no statement sees the marker change (it is set once per transaction, however batched).
+ */
+export function markDatabase(connections: Connections, appliedIndex: number, storeIndex: number): void {
+  connections.apply.exec(`PRAGMA application_id = ${markerFor(appliedIndex, storeIndex)}`);
 }
 
 /** The open connections of a state machine and what is prepared on them. */
 export interface Connections {
   readonly apply: Database.Database;
   readonly read: Database.Database;
-  readonly internal: InternalStatements;
+  readonly control: ControlStatements;
+  /** quorumlite's own state, in its own file (internal-store.ts). */
+  readonly store: InternalStore;
   readonly applyRunner: StatementRunner;
   readonly readRunner: StatementRunner;
-}
-
-/** Every WAL frame into the main file, so the WAL can be removed without losing anything. */
-export function checkpointFully(database: Database.Database): void {
-  const [result] = database.pragma('wal_checkpoint(TRUNCATE)') as { busy: number | bigint }[];
-  if (result === undefined || Number(result.busy) !== 0) {
-    throw new StateMachineError('BAD_ENVIRONMENT', 'could not checkpoint the WAL before restore; the old database is untouched');
-  }
 }

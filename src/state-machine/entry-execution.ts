@@ -4,8 +4,9 @@
  * commands, and ROLLBACK conflict resolution turned into deterministic results. The
  * state machine owns the transaction around it (begin, commit, halt, recover).
  */
-import type { Connections } from './connections.js';
+import { resetConnectionState, type Connections } from './connections.js';
 import { EntrySource, type DeterministicFunctions, type TimeAndRandomSource } from './deterministic-functions.js';
+import { rollbackQuietly } from './machine-connections.js';
 import { decodeResults, encodeResults } from './result-codec.js';
 import type { ApplyOutcome, Command, StatementResult } from './types.js';
 
@@ -40,7 +41,7 @@ export class EntryExecutor {
    */
   deferredViolation(connections: Connections, index: number, command: Command): ApplyOutcome {
     const results: StatementResult[] = command.statements.map(() => ({ kind: 'error', error: deferredViolationMessage }));
-    if (command.requestId !== undefined) this.#recordRequest(connections, command.requestId, command.timestampMs, results);
+    if (command.requestId !== undefined) this.#recordRequest(connections, index, command.requestId, command.timestampMs, results);
     return { entryIndex: index, results, deduplicated: false, skipped: false };
   }
 
@@ -59,21 +60,21 @@ export class EntryExecutor {
     this.#functions?.begin(this.#sourceFor(command));
     let results: StatementResult[];
     try {
-      results = command.transaction ? this.#runTransaction(connections, index, command, batching) : this.#runEach(connections, index, command, batching);
+      results = command.transaction ? this.#runTransaction(connections, command, batching) : this.#runEach(connections, command, batching);
     } finally {
       this.#functions?.end();
     }
-    if (requestId !== undefined) this.#recordRequest(connections, requestId, command.timestampMs, results);
+    if (requestId !== undefined) this.#recordRequest(connections, index, requestId, command.timestampMs, results);
     return { entryIndex: index, results, deduplicated: false, skipped: false };
   }
 
-  #runEach(connections: Connections, index: number, command: Command, batching: boolean): StatementResult[] {
+  #runEach(connections: Connections, command: Command, batching: boolean): StatementResult[] {
     const results: StatementResult[] = [];
     for (const statement of command.statements) {
       const result = connections.applyRunner.run(statement, this.#settings.timings, command.qualifyColumns);
       results.push(result);
       // Only a failing statement can end the transaction (ROLLBACK conflict resolution).
-      if (result.kind === 'error' && !connections.apply.inTransaction) restartAfterRollback(connections, index, results, batching);
+      if (result.kind === 'error' && !connections.apply.inTransaction) restartAfterRollback(connections, results, batching);
     }
     return results;
   }
@@ -81,55 +82,50 @@ export class EntryExecutor {
   /**
    * Runs a `transaction` command: all of its statements or none. In a batch, earlier
    * entries share the SQLite transaction, so a savepoint marks where this entry starts.
-   * Alone (apply()), the entry's transaction holds only its applied-index write before
+   * Alone (apply()), the entry's transaction holds only its connection-state reset before
    * these statements, so a failing statement rolls the whole transaction back and starts
    * it again: the same database, without two savepoint statements on every entry.
    */
-  #runTransaction(connections: Connections, index: number, command: Command, batching: boolean): StatementResult[] {
+  #runTransaction(connections: Connections, command: Command, batching: boolean): StatementResult[] {
     const results: StatementResult[] = [];
-    if (batching) connections.internal.savepoint.run();
+    if (batching) connections.control.savepoint.run();
     for (const statement of command.statements) {
       const result = connections.applyRunner.run(statement, this.#settings.timings, command.qualifyColumns);
       results.push(result);
       if (result.kind !== 'error') continue;
       if (!connections.apply.inTransaction) {
-        restartAfterRollback(connections, index, results, batching);
+        restartAfterRollback(connections, results, batching);
         return results;
       }
       if (batching) {
-        connections.internal.rollbackToSavepoint.run();
-        connections.internal.releaseSavepoint.run();
+        connections.control.rollbackToSavepoint.run();
+        connections.control.releaseSavepoint.run();
       } else {
-        connections.internal.rollback.run();
-        beginEntryTransaction(connections, index);
+        connections.control.rollback.run();
+        beginEntryTransaction(connections);
       }
       return results;
     }
-    if (batching) connections.internal.releaseSavepoint.run();
+    if (batching) connections.control.releaseSavepoint.run();
     return results;
   }
 
   #lookupRequest(connections: Connections, requestId: string, timestampMs: number): StatementResult[] | undefined {
-    const row = connections.internal.lookupRequest.get(requestId) as [bigint, Uint8Array] | undefined;
-    if (row === undefined) return undefined;
-    const [storedTimestampMs, encoded] = row;
-    if (Number(storedTimestampMs) < timestampMs - this.#settings.dedupWindowMs) return undefined;
-    return decodeResults(encoded);
+    const stored = connections.store.lookup(requestId);
+    if (stored === undefined) return undefined;
+    if (stored.timestampMs < timestampMs - this.#settings.dedupWindowMs) return undefined;
+    return decodeResults(stored.result);
   }
 
-  #recordRequest(connections: Connections, requestId: string, timestampMs: number, results: readonly StatementResult[]): void {
-    const internal = connections.internal;
-    const sequence = internal.nextRequestSequence.get() as bigint;
-    internal.recordRequest.run(requestId, sequence, BigInt(timestampMs), encodeResults(results));
-    internal.expireRequestsBySequence.run(sequence - BigInt(this.#settings.dedupRequestCountMax));
-    internal.expireRequestsByTime.run(BigInt(timestampMs - this.#settings.dedupWindowMs));
+  #recordRequest(connections: Connections, index: number, requestId: string, timestampMs: number, results: readonly StatementResult[]): void {
+    connections.store.record(requestId, index, timestampMs, encodeResults(results), this.#settings);
   }
 }
 
-/** BEGIN and the applied-index write, first in every entry's transaction. */
-export function beginEntryTransaction(connections: Connections, index: number): void {
-  connections.internal.begin.run();
-  connections.internal.writeApplied.run(BigInt(index));
+/** BEGIN on the database and the connection state reset, first in every entry's transaction. */
+export function beginEntryTransaction(connections: Connections): void {
+  connections.control.begin.run();
+  resetConnectionState(connections);
 }
 
 /**
@@ -138,7 +134,7 @@ export function beginEntryTransaction(connections: Connections, index: number): 
  */
 export function commitUnlessDeferredViolation(connections: Connections): boolean {
   try {
-    connections.internal.commit.run();
+    connections.control.commit.run();
     return true;
   } catch (error) {
     const code = (error as { code?: unknown }).code;
@@ -148,26 +144,16 @@ export function commitUnlessDeferredViolation(connections: Connections): boolean
   }
 }
 
-/** Ends a failed entry's transaction; nothing of the entry committed either way. */
-export function rollbackQuietly(connections: Connections): void {
-  if (!connections.apply.inTransaction) return;
-  try {
-    connections.internal.rollback.run();
-  } catch {
-    // The connection is reopened before the next entry; nothing of this entry committed.
-  }
-}
-
 /**
  * A statement's ROLLBACK conflict resolution (from a schema created before quorumlite
  * refused it) ended the entry's transaction. Deterministically: everything before it is
  * undone and reported so, and the entry continues in a new transaction.
  */
-function restartAfterRollback(connections: Connections, index: number, results: StatementResult[], batching: boolean): void {
+function restartAfterRollback(connections: Connections, results: StatementResult[], batching: boolean): void {
   if (batching) throw new TransactionLostError();
   const failedPosition = results.length - 1;
   for (let position = 0; position < failedPosition; position++) {
     results[position] = { kind: 'error', error: `rolled back by statement ${failedPosition}'s ROLLBACK conflict resolution` };
   }
-  beginEntryTransaction(connections, index);
+  beginEntryTransaction(connections);
 }

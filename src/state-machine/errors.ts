@@ -16,6 +16,8 @@ type StateMachineErrorCode =
   | 'BAD_SNAPSHOT'
   /** The process does not run with TZ=UTC. */
   | 'BAD_ENVIRONMENT'
+  /** The database file was written by quorumlite but its internal store is missing: refused rather than reused. */
+  | 'INTERNAL_STATE_MISSING'
   /** Used after close(). */
   | 'CLOSED'
   /** The database could not be reopened after a halt; apply() retries the reopen. */

@@ -14,12 +14,13 @@
  * full (no analysis_limit sampling, which reads a layout-dependent sample).
  *
  * The entry: u8 magic 0x4D ('M') · u8 version 1 · u8 kind (1 vacuum, 2 optimize) · i64 timestampMs.
- * Its kind and the leader's timestamp are recorded in an internal table, so any node
- * that becomes leader knows when each last ran.
+ * Its kind and the leader's timestamp are recorded in the internal store
+ * (internal-store.ts), so any node that becomes leader knows when each last ran.
  */
 import type Database from 'better-sqlite3';
+import type { Connections } from './connections.js';
 import { StateMachineError } from './errors.js';
-import { internalNamePrefix } from './sql-policy.js';
+import type { InternalStore } from './internal-store.js';
 import type { ApplyOutcome } from './types.js';
 
 export type MaintenanceKind = 'vacuum' | 'optimize';
@@ -34,7 +35,6 @@ const maintenanceMagic = 0x4d;
 const maintenanceVersion = 1;
 const maintenanceBytes = 11;
 const kindCodes: Readonly<Record<MaintenanceKind, number>> = { vacuum: 1, optimize: 2 };
-const maintenanceTable = `${internalNamePrefix}maintenance`;
 /** A table is analyzed again once its row count has grown or shrunk this many times over. */
 const rowCountChangeFactor = 25;
 
@@ -115,26 +115,20 @@ export function vacuum(database: Database.Database): void {
   database.exec('VACUUM');
 }
 
-/** Inside entry `index`'s transaction: the statistics refresh for 'optimize', and the record of the run. */
-export function runMaintenance(database: Database.Database, command: MaintenanceCommand, index: number): ApplyOutcome {
-  if (command.kind === 'optimize') refreshStatistics(database);
-  recordMaintenance(database, command);
+/**
+ * Inside entry `index`'s transaction: the statistics refresh for 'optimize', and the record
+ * of the run, in the internal store (the user's database holds only the user's objects).
+ */
+export function runMaintenance(connections: Connections, command: MaintenanceCommand, index: number): ApplyOutcome {
+  if (command.kind === 'optimize') refreshStatistics(connections.apply);
+  connections.store.recordMaintenance(command.kind, index, command.timestampMs);
   return { entryIndex: index, results: [], deduplicated: false, skipped: false };
 }
 
-/** Records that `command` ran (inside the entry's transaction). */
-function recordMaintenance(database: Database.Database, command: MaintenanceCommand): void {
-  database.exec(`CREATE TABLE IF NOT EXISTS ${maintenanceTable} (kind TEXT PRIMARY KEY, timestamp_ms INTEGER NOT NULL) WITHOUT ROWID`);
-  database.prepare(`INSERT OR REPLACE INTO ${maintenanceTable}(kind, timestamp_ms) VALUES (?, ?)`).run(command.kind, command.timestampMs);
-}
-
-/** When each kind of maintenance last ran, by the proposing leader's clock. */
-export function maintenanceTimes(database: Database.Database): Map<MaintenanceKind, number> {
+/** When each kind of maintenance last ran as of `appliedIndex`, by the proposing leader's clock. */
+export function maintenanceTimes(store: InternalStore, appliedIndex: number): Map<MaintenanceKind, number> {
   const times = new Map<MaintenanceKind, number>();
-  const exists = database.prepare(`SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?`).get(maintenanceTable) !== undefined;
-  if (!exists) return times;
-  const rows = database.prepare(`SELECT kind, timestamp_ms FROM ${maintenanceTable}`).raw(true).safeIntegers(true).all() as [string, bigint][];
-  for (const [kind, timestampMs] of rows) {
+  for (const { kind, timestampMs } of store.maintenanceAt(appliedIndex)) {
     if (kind === 'vacuum' || kind === 'optimize') times.set(kind, Number(timestampMs));
   }
   return times;

@@ -12,6 +12,11 @@ export interface StateMachineOptions {
   readonly dedupRequestCountMax?: number;
   /** A request id is forgotten once an entry's timestamp is this much newer. Must be equal on every node. */
   readonly dedupWindowMs?: number;
+  /**
+   * Enforce foreign key constraints (rqlite's -fk); off by default, as in SQLite and rqlite.
+   * Must be equal on every node: it decides whether a write fails.
+   */
+  readonly foreignKeys?: boolean;
   /** Rows one statement's result may hold; more is an error result. Must be equal on every node. */
   readonly resultRowCountMax?: number;
   /** Fill `timeSeconds` in apply() results (the answer to the client; stored results never carry it). */
@@ -32,7 +37,12 @@ export interface StateMachineOptions {
   readonly walCheckpointBytes?: number;
   /** Test-only: called after each durable step of restore(), to crash there. */
   readonly onRestoreStep?: (step: RestoreStep) => void;
+  /** Test-only: called after each of an entry transaction's two commits, to crash there. */
+  readonly onCommitStep?: (step: CommitStep) => void;
 }
+
+/** An entry transaction commits the internal store, then the database (internal-store.ts says why). */
+export type CommitStep = 'store-committed' | 'database-committed';
 
 /** The steps of restore(), in order; a crash after any of them leaves the old or the new database. */
 export type RestoreStep = 'staged' | 'closed' | 'wal-removed' | 'renamed';
@@ -46,7 +56,9 @@ const stateMachineDefaults = {
 } as const;
 
 /** The options with every default filled in (the test-only hooks and the path stay on the options). */
-export type StateMachineSettings = Required<Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path' | 'onRestoreStep' | 'walCheckpointBytes'>> & {
+export type StateMachineSettings = Required<
+  Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path' | 'onRestoreStep' | 'onCommitStep' | 'walCheckpointBytes'>
+> & {
   readonly walCheckpointBytes: number | undefined;
 };
 
@@ -57,6 +69,7 @@ export function resolveSettings(options: StateMachineOptions): StateMachineSetti
     dedupWindowMs: options.dedupWindowMs ?? stateMachineDefaults.dedupWindowMs,
     readerBusyTimeoutMs: options.readerBusyTimeoutMs ?? stateMachineDefaults.readerBusyTimeoutMs,
     resultRowCountMax: options.resultRowCountMax ?? stateMachineDefaults.resultRowCountMax,
+    foreignKeys: options.foreignKeys ?? false,
     determinism: options.determinism ?? 'entry',
     timings: options.timings ?? false,
     extensionPaths: options.extensionPaths ?? [],

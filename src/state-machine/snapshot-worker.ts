@@ -7,7 +7,9 @@
  *   connection thanks to WAL), makes the copy a self-contained rollback-journal file,
  *   reads its applied index, fsyncs it and renames it into place (directory fsynced);
  * - staging for restore: a worker copies the shipped file beside the database, runs
- *   quick_check, makes it a rollback-journal file, reads its applied index and fsyncs it.
+ *   quick_check, makes it a rollback-journal file, reads its applied index and fsyncs it;
+ * - backup: as writing, without the internal state, application_id 0.
+ * Every connection to a copy loads the node's SQLite extensions (a schema may use them).
  *
  * The thread runs snapshot-worker-thread, loaded as a file beside this one: the
  * compiled `.js` from dist/, or the `.ts` source when this module itself runs as
@@ -18,8 +20,10 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StateMachineError } from './errors.js';
-import { stateTable } from './connections.js';
-import type { SnapshotAnswer, SnapshotTask, SnapshotWorkerData } from './snapshot-worker-thread.js';
+import { legacySchema, maintenanceTable, requestsTable, stateTable } from './connections.js';
+import { markerIndexBits } from './applied-marker.js';
+import { coveredRangeSql, liveMaintenanceAtSql, liveRequestsAtSql } from './internal-store.js';
+import type { InternalStateSource, SnapshotAnswer, SnapshotTask, SnapshotWorkerData } from './snapshot-worker-thread.js';
 
 const ownExtension = extname(fileURLToPath(import.meta.url));
 
@@ -66,15 +70,54 @@ function runWorker(task: SnapshotTask, failure: string): Promise<number> {
 /**
  * Copies the database at `sourcePath` to `targetPath` in a worker, then renames it to
  * `finalPath` (durably: file and directory fsynced); resolves to the copy's applied index.
+ * With `internal` (the internal store beside the database, and the applied index when the
+ * snapshot started), the copy also gets the store's state at its own index, as the old
+ * layout's tables; without it the database must hold those tables itself.
  */
 export function writeSnapshotInWorker(
   sourcePath: string,
   targetPath: string,
   finalPath: string,
   busyTimeoutMs: number,
-  extensionPaths: readonly string[] = [],
+  options: { readonly extensionPaths?: readonly string[]; readonly internal?: { readonly path: string; readonly appliedIndexHint: number } } = {},
 ): Promise<number> {
-  return runWorker({ kind: 'write', sourcePath, targetPath, finalPath, busyTimeoutMs, stateTable, extensionPaths }, 'snapshot failed');
+  const internal = options.internal;
+  const source: InternalStateSource | undefined =
+    internal === undefined
+      ? undefined
+      : {
+          ...internal,
+          markerIndexBits,
+          coveredRangeSql,
+          legacySchema,
+          insertAppliedIndexSql: `INSERT INTO ${stateTable} (id, applied_index) VALUES (1, ?)`,
+          carriedTables: [
+            { liveAtSql: liveRequestsAtSql, insertSql: `INSERT INTO ${requestsTable} (request_id, sequence, timestamp_ms, result) VALUES (?, ?, ?, ?)` },
+            { liveAtSql: liveMaintenanceAtSql, insertSql: `INSERT INTO ${maintenanceTable} (kind, timestamp_ms) VALUES (?, ?)` },
+          ],
+        };
+  const task: SnapshotTask = {
+    kind: 'write',
+    sourcePath,
+    targetPath,
+    finalPath,
+    busyTimeoutMs,
+    stateTable,
+    extensionPaths: options.extensionPaths ?? [],
+    ...(source === undefined ? {} : { internal: source }),
+  };
+  return runWorker(task, 'snapshot failed');
+}
+
+/** Copies the user's database to `targetPath` and renames it to `finalPath`, durably: only the user's objects. */
+export async function writeBackupInWorker(
+  sourcePath: string,
+  targetPath: string,
+  finalPath: string,
+  busyTimeoutMs: number,
+  extensionPaths: readonly string[],
+): Promise<void> {
+  await runWorker({ kind: 'backup', sourcePath, targetPath, finalPath, busyTimeoutMs, extensionPaths }, 'backup failed');
 }
 
 /** Copies a shipped snapshot to `targetPath`, checks it and fsyncs it; resolves to its applied index. */

@@ -14,7 +14,7 @@ export const internalNamePrefix = '_quorumlite_';
 const internalNamePrefixUpper = internalNamePrefix.toUpperCase();
 
 /** Pragmas a write may set: stored in the database file, identical on every node. */
-const assignablePragmas = new Set(['USER_VERSION', 'APPLICATION_ID']);
+const assignablePragmas = new Set(['USER_VERSION']);
 
 /** Pragmas that take an argument but only report: fine anywhere. */
 const reportingPragmasWithArgument = new Set([
@@ -34,7 +34,6 @@ const reportingPragmasWithArgument = new Set([
 const reportingPragmasInWrites = new Set([
   ...reportingPragmasWithArgument,
   'USER_VERSION',
-  'APPLICATION_ID',
   'ENCODING',
   'SCHEMA_VERSION',
   'PAGE_SIZE',
@@ -44,6 +43,12 @@ const reportingPragmasInWrites = new Set([
   'MODULE_LIST',
   'COMPILE_OPTIONS',
 ]);
+
+/**
+ * application_id holds quorumlite's applied-index marker (applied-marker.ts), set once per
+ * transaction: a write may neither set it nor read it (it would see how entries were batched).
+ */
+const applicationIdRefusal = "disallowed pragma: application_id holds quorumlite's applied index; writes can neither set nor read it (queries can read it)";
 
 const transactionControl = new Set(['BEGIN', 'COMMIT', 'END', 'ROLLBACK', 'SAVEPOINT', 'RELEASE']);
 
@@ -90,6 +95,7 @@ function checkPragma(tokens: readonly Token[], position: number, purpose: SqlPur
     return;
   }
   if (assignablePragmas.has(name)) return;
+  if (name === 'APPLICATION_ID') refuse(applicationIdRefusal);
   if (!reportingPragmasInWrites.has(name)) refuse(`${label} (it would break replication, durability or determinism)`);
   if (hasArgument && !reportingPragmasWithArgument.has(name)) refuse(`${label} cannot be set`);
 }
@@ -130,6 +136,7 @@ function checkWriteToken(token: Token, next: Token | undefined): void {
     refuse('ROLLBACK conflict resolution would undo the whole replicated entry; use ABORT or FAIL');
   }
   if (token.text === 'TOTAL_CHANGES') refuse('total_changes() depends on the connection, not the data; not allowed in writes');
+  if (token.text === 'PRAGMA_APPLICATION_ID') refuse(applicationIdRefusal);
   if ((token.text === 'TEMP' || token.text === 'TEMPORARY') && next?.text === '.') {
     refuse('the temp schema belongs to one connection and vanishes on restart; not allowed in writes');
   }

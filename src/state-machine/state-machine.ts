@@ -8,40 +8,38 @@
  * - random(), randomblob() and every 'now' answer from the entry's seed and timestamp
  *   (see deterministic-functions.ts), in statements, defaults and triggers alike;
  * - connection state a statement could observe (changes(), last_insert_rowid()) is reset
- *   at the start of every entry by the applied-index write;
+ *   at the start of every entry;
  * - SQL that would differ per node or vanish on restart is refused (sql-policy.ts);
  * - a SQL error is a result; an environmental failure halts: the entry is not applied, the
  *   machine reports unhealthy, and applying the same entry again may succeed.
- * The applied index and the request dedup table live inside the database and change in
- * the same transaction as the entry's statements, so a crash never applies an entry twice.
+ * The applied index (in the database's header) and the request dedup table (in the
+ * internal store beside it, with the maintenance times) never let a crash apply an entry
+ * twice: database-layout.ts, pair-transactions.ts.
  */
 import type Database from 'better-sqlite3';
-import { existsSync, renameSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
-import { contentChecksum, type ContentChecksum } from './checksum.js';
+import { basename } from 'node:path';
+import { indexesFromMarker } from './applied-marker.js';
+import { contentChecksum } from './checksum.js';
+import type { ContentChecksum } from './checksum.js';
 import { dumpLines, userTables } from './dump.js';
-import { fsyncDirectory, removeIfPresent } from './files.js';
-import { stageSnapshotInWorker, writeSnapshotInWorker } from './snapshot-worker.js';
-import { readStatusPragmas } from './status-pragmas.js';
+import { checkpointFully, stageSnapshot, swapInStagedFile, writeBackup, writeSnapshot, type SnapshotInfo } from './database-copies.js';
+import { removeIfPresent } from './files.js';
 import { decodeCommand } from './command-codec.js';
-import { assertUtcTimeZone, checkpointFully, openApplyConnection, openPristineConnection, openReadConnection } from './connections.js';
-import { prepareInternal, readAppliedIndex, type Connections } from './connections.js';
+import { assertUtcTimeZone, openPristineConnection, readMarker, resetConnectionState, type Connections } from './connections.js';
+import { internalStorePath, type OpenEvent } from './database-layout.js';
+import { closeConnections, openConnections } from './machine-connections.js';
 import { DeterministicFunctions, localSource } from './deterministic-functions.js';
-import { decodeMaintenanceCommand, isMaintenanceCommand, maintenanceTimes, runMaintenance, vacuum, type MaintenanceKind } from './maintenance.js';
-import { beginEntryTransaction, commitUnlessDeferredViolation, EntryExecutor, rollbackQuietly, TransactionLostError } from './entry-execution.js';
+import { EntryExecutor, TransactionLostError } from './entry-execution.js';
 import { StateMachineError, StateMachineHaltedError } from './errors.js';
 import { assert } from '../common/assert.js';
+import { decodeMaintenanceCommand, isMaintenanceCommand, maintenanceTimes, runMaintenance, vacuum, type MaintenanceKind } from './maintenance.js';
 import { resolveSettings, type RestoreStep, type StateMachineOptions, type StateMachineSettings } from './options.js';
-import { StatementRunner, isEnvironmentalError } from './statement-runner.js';
+import { PairTransactions } from './pair-transactions.js';
+import { isEnvironmentalError } from './statement-runner.js';
+import { readStatusPragmas } from './status-pragmas.js';
 import { createTimedReads, type TimedReadOptions, type TimedReads } from './timed-reads.js';
 import type { ApplyOutcome, Command, Statement, StatementResult } from './types.js';
-
-interface SnapshotInfo {
-  /** The applied index the snapshot file holds. */
-  readonly appliedIndex: number;
-  readonly bytes: number;
-}
 
 export interface BatchEntry {
   readonly index: number;
@@ -58,6 +56,9 @@ interface StateMachineStatus {
   readonly haltReason: string | undefined;
 }
 
+/** Open events kept for openEvents (a node halting and reopening every second must not grow it without end). */
+const openEventCountMax = 16;
+
 /** Entries one applyBatch() call may carry (the runtime hands over one Ready's committed entries). */
 export const applyBatchEntryCountMax = 10_000;
 
@@ -69,7 +70,10 @@ export class SqliteStateMachine {
   readonly #functions: DeterministicFunctions | undefined;
   readonly #executor: EntryExecutor;
   #connections: Connections | undefined;
-  #appliedIndexValue = 0;
+  /** The applied index, and the two-file commit of every entry transaction. */
+  readonly #pair: PairTransactions;
+  /** What each open of the database found (migrations, resets): the node logs them. */
+  readonly #openEvents: OpenEvent[] = [];
   #haltReason: string | undefined;
   #closed = false;
   /** Inside applyBatch: a lost transaction must restart the batch one entry at a time. */
@@ -83,6 +87,7 @@ export class SqliteStateMachine {
   constructor(options: StateMachineOptions) {
     this.path = options.path;
     this.#onRestoreStep = options.onRestoreStep;
+    this.#pair = new PairTransactions(this.path, options.onCommitStep, (index, code, cause) => this.#halt(index, code, cause));
     // A restore that crashed before its rename left the old database in place: drop the staging copy.
     removeIfPresent(this.#stagingPath);
     this.#settings = resolveSettings(options);
@@ -104,34 +109,17 @@ export class SqliteStateMachine {
   }
 
   #openConnections(): Connections {
-    const { extensionPaths, walCheckpointBytes } = this.#settings;
-    const apply = openApplyConnection(this.path, { extensionPaths, walCheckpointBytes });
-    try {
-      this.#functions?.register(apply);
-      const read = openReadConnection(this.path, this.#settings.readerBusyTimeoutMs, extensionPaths);
-      const runnerOptions = { statementCacheCountMax: this.#settings.statementCacheCountMax, resultRowCountMax: this.#settings.resultRowCountMax };
-      this.#appliedIndexValue = readAppliedIndex(apply);
-      return {
-        apply,
-        read,
-        internal: prepareInternal(apply),
-        applyRunner: new StatementRunner(apply, { purpose: 'write', ...runnerOptions }),
-        readRunner: new StatementRunner(read, { purpose: 'read', ...runnerOptions }),
-      };
-    } catch (error) {
-      apply.close();
-      throw error;
-    }
+    const opened = openConnections(this.path, this.#settings, this.#functions);
+    this.#pair.opened(opened.appliedIndex, opened.storeIndex);
+    this.#openEvents.push(opened.event);
+    if (this.#openEvents.length > openEventCountMax) this.#openEvents.shift();
+    return opened.connections;
   }
 
   #closeConnections(): void {
     const connections = this.#connections;
     this.#connections = undefined;
-    try {
-      connections?.read.close();
-    } finally {
-      connections?.apply.close();
-    }
+    if (connections !== undefined) closeConnections(connections);
   }
 
   #reopenConnections(): void {
@@ -149,7 +137,7 @@ export class SqliteStateMachine {
   }
 
   get appliedIndex(): number {
-    return this.#appliedIndexValue;
+    return this.#pair.appliedIndex;
   }
 
   get healthy(): boolean {
@@ -160,7 +148,7 @@ export class SqliteStateMachine {
     return {
       path: this.path,
       sqliteVersion: this.sqliteVersion,
-      appliedIndex: this.#appliedIndexValue,
+      appliedIndex: this.#pair.appliedIndex,
       healthy: this.healthy,
       haltReason: this.#haltReason,
     };
@@ -206,14 +194,14 @@ export class SqliteStateMachine {
     if (this.#closed) throw new StateMachineError('CLOSED', 'the state machine is closed');
     assert(!this.#restoring, 'no entries apply while a restore is in progress');
     if (!this.healthy) this.#recover(firstEntry.index);
-    const pending = entries.filter((item) => item.index > this.#appliedIndexValue);
+    const pending = entries.filter((item) => item.index > this.#pair.appliedIndex);
     const skipped = entries.slice(0, entries.length - pending.length).map((item) => this.apply(item.index, item.data));
     // A maintenance entry (VACUUM runs outside transactions) never shares a batch.
     if (pending.length <= 1 || pending.some((item) => isMaintenanceCommand(item.data))) {
       return [...skipped, ...pending.map((item) => this.apply(item.index, item.data))];
     }
     pending.forEach((item, position) => {
-      if (item.index !== this.#appliedIndexValue + 1 + position) assert(false, `batch entry ${item.index} follows ${this.#appliedIndexValue + position}`);
+      if (item.index !== this.#pair.appliedIndex + 1 + position) assert(false, `batch entry ${item.index} follows ${this.#pair.appliedIndex + position}`);
     });
     const commands: (Command | undefined)[] = [];
     for (const item of pending) {
@@ -242,7 +230,7 @@ export class SqliteStateMachine {
     try {
       return this.#inEntryTransaction(first.index, pending[pending.length - 1]?.index as number, (connections) =>
         pending.map((item, position) => {
-          if (position > 0) connections.internal.writeApplied.run(BigInt(item.index));
+          if (position > 0) resetConnectionState(connections);
           const command = commands[position];
           if (command === undefined) return { entryIndex: item.index, results: [], deduplicated: false, skipped: false };
           return this.#executor.execute(connections, item.index, command, this.#batching);
@@ -281,12 +269,12 @@ export class SqliteStateMachine {
         throw this.#halt(index, isEnvironmentalError(error) ? error.code : 'VACUUM_FAILED', error);
       }
     }
-    return this.#inEntryTransaction(index, index, (connections) => runMaintenance(connections.apply, command, index));
+    return this.#inEntryTransaction(index, index, (connections) => runMaintenance(connections, command, index));
   }
 
   /** When the leader last had every node VACUUM or refresh statistics (maintenance.ts). */
   maintenanceTimes(): Map<MaintenanceKind, number> {
-    return maintenanceTimes(this.#open().read);
+    return maintenanceTimes(this.#open().store, this.#pair.appliedIndex);
   }
 
   /** The SQLite extensions every connection loads, by file name (rqlite's /status extensions.names). */
@@ -306,14 +294,14 @@ export class SqliteStateMachine {
     assert(!this.#restoring, 'no entries apply while a restore is in progress');
     assert(Number.isSafeInteger(index) && index > 0, 'entry index is a positive integer');
     if (!this.healthy) this.#recover(index);
-    if (index <= this.#appliedIndexValue) return { entryIndex: index, results: [], deduplicated: false, skipped: true };
-    if (index !== this.#appliedIndexValue + 1) {
-      assert(false, `entry ${index} follows applied index ${this.#appliedIndexValue}`);
+    if (index <= this.#pair.appliedIndex) return { entryIndex: index, results: [], deduplicated: false, skipped: true };
+    if (index !== this.#pair.appliedIndex + 1) {
+      assert(false, `entry ${index} follows applied index ${this.#pair.appliedIndex}`);
     }
     return undefined;
   }
 
-  /** Runs entries firstIndex..lastIndex in one transaction; the applied index moves only on commit. */
+  /** Runs entries firstIndex..lastIndex in one transaction of each file (pair-transactions.ts); the applied index moves only on commit. */
   #inEntryTransaction<Outcome>(
     firstIndex: number,
     lastIndex: number,
@@ -321,21 +309,7 @@ export class SqliteStateMachine {
     onDeferredViolation?: (connections: Connections) => Outcome,
   ): Outcome {
     assert(this.healthy, 'entries apply only while healthy');
-    const connections = this.#open();
-    try {
-      beginEntryTransaction(connections, firstIndex);
-      const outcome = work(connections);
-      if (!commitUnlessDeferredViolation(connections)) {
-        if (onDeferredViolation === undefined) throw new TransactionLostError();
-        return this.#inEntryTransaction(firstIndex, lastIndex, onDeferredViolation);
-      }
-      this.#appliedIndexValue = lastIndex;
-      return outcome;
-    } catch (error) {
-      rollbackQuietly(connections);
-      if (isEnvironmentalError(error)) throw this.#halt(firstIndex, error.code, error);
-      throw error;
-    }
+    return this.#pair.run(this.#open(), firstIndex, lastIndex, work, onDeferredViolation);
   }
 
   #halt(index: number, code: string, cause: unknown): StateMachineHaltedError {
@@ -351,12 +325,15 @@ export class SqliteStateMachine {
    * reported an I/O error may still have reached the disk; the entry is then skipped).
    */
   #recover(index: number): void {
+    const appliedBefore = this.#pair.appliedIndex;
     try {
       this.#reopenConnections();
     } catch (error) {
       const code = isEnvironmentalError(error) ? error.code : 'REOPEN_FAILED';
       throw this.#halt(index, code, error);
     }
+    // Only a power loss makes the pair start over; a running node must restart to restore its snapshot.
+    assert(this.#pair.appliedIndex >= appliedBefore, `the database started over while running (${JSON.stringify(this.#openEvents.at(-1))}): restart the node`);
     this.#haltReason = undefined;
   }
 
@@ -406,7 +383,18 @@ export class SqliteStateMachine {
 
   /** The content checksum at the applied index (read in one read transaction). */
   checksum(): ContentChecksum {
-    return contentChecksum(this.#open().read);
+    // The read transaction sees the last commit; the marker names its index exactly, near the one applied.
+    return contentChecksum(this.#open().read, (read) => indexesFromMarker(readMarker(read), this.#pair.appliedIndex).appliedIndex);
+  }
+
+  /** What the last opens of the database found, oldest first (a migration of the old layout, a reset after power loss). */
+  get openEvents(): readonly OpenEvent[] {
+    return this.#openEvents;
+  }
+
+  /** The request ids the dedup table remembers now. */
+  rememberedRequestCount(): number {
+    return this.#open().store.rememberedRequestCount();
   }
 
   userTables(): string[] {
@@ -432,42 +420,44 @@ export class SqliteStateMachine {
    */
   async snapshot(toPath: string): Promise<SnapshotInfo> {
     this.#open();
-    const partialPath = `${toPath}.partial`;
-    removeIfPresent(partialPath);
+    // Until the worker has read the internal store, the store keeps its history back to this index.
+    const pin = this.#pair.pinHistory();
     try {
-      const appliedIndex = await writeSnapshotInWorker(this.path, partialPath, toPath, this.#settings.readerBusyTimeoutMs, this.#settings.extensionPaths);
-      return { appliedIndex, bytes: (await stat(toPath)).size };
-    } catch (error) {
-      removeIfPresent(partialPath);
-      throw error;
+      const internal = { path: internalStorePath(this.path), appliedIndexHint: pin.index };
+      return await writeSnapshot(this.path, toPath, this.#settings, internal);
+    } finally {
+      pin.release();
     }
+  }
+
+  /**
+   * Writes a copy of the user's database to `toPath` for /db/backup: only the user's
+   * objects (no applied index, no dedup table: the file is the user's, not a snapshot),
+   * application_id 0, rollback-journal mode. Made like a snapshot, on a worker thread.
+   */
+  backup(toPath: string): Promise<{ readonly bytes: number }> {
+    this.#open();
+    return writeBackup(this.path, toPath, this.#settings);
   }
 
   /**
    * Replaces the database with the snapshot at `fromPath` (left untouched): stage a checked
    * copy beside the database (on a worker thread: reads keep answering from the old
    * database), then checkpoint and close, remove the old WAL, rename the copy into place,
-   * fsync the directory, reopen. A crash at any point leaves the old or the new database.
+   * fsync the directory, reopen (which moves the snapshot's internal tables into the
+   * internal store). A crash at any point leaves the old or the new database.
    * The caller applies no entries until it resolves (asserted).
    */
   async restore(fromPath: string): Promise<SnapshotInfo> {
     this.#open();
     assert(!this.#restoring, 'one restore at a time');
-    if (!existsSync(fromPath)) throw new StateMachineError('BAD_SNAPSHOT', `no snapshot file at ${fromPath}`);
     this.#restoring = true;
     try {
-      removeIfPresent(this.#stagingPath);
-      let appliedIndex: number;
-      try {
-        appliedIndex = await stageSnapshotInWorker(fromPath, this.#stagingPath, this.#settings.extensionPaths);
-      } catch (error) {
-        removeIfPresent(this.#stagingPath);
-        throw error;
-      }
+      const appliedIndex = await stageSnapshot(fromPath, this.#stagingPath, this.#settings.extensionPaths);
       this.#onRestoreStep?.('staged');
       // Read processes hold the old file and its WAL open: none runs across the swap.
       await this.#timedReads.whileSuspended(() => this.#swapInStagedDatabase());
-      assert(this.#appliedIndexValue === appliedIndex, 'the restored database holds the snapshot index');
+      assert(this.#pair.appliedIndex === appliedIndex, 'the restored database holds the snapshot index');
       return { appliedIndex, bytes: (await stat(this.path)).size };
     } finally {
       this.#restoring = false;
@@ -479,13 +469,7 @@ export class SqliteStateMachine {
     checkpointFully(this.#open().apply);
     this.#closeConnections();
     this.#onRestoreStep?.('closed');
-    removeIfPresent(`${this.path}-wal`);
-    removeIfPresent(`${this.path}-shm`);
-    fsyncDirectory(dirname(this.path));
-    this.#onRestoreStep?.('wal-removed');
-    renameSync(this.#stagingPath, this.path);
-    fsyncDirectory(dirname(this.path));
-    this.#onRestoreStep?.('renamed');
+    swapInStagedFile(this.path, this.#stagingPath, this.#onRestoreStep);
     this.#connections = this.#openConnections();
     this.#haltReason = undefined;
   }

@@ -10,6 +10,7 @@ import { normalizeInteger } from './binary.js';
 import { noNamedParameters } from './command-codec.js';
 import { StateMachineError } from './errors.js';
 import { assert } from '../common/assert.js';
+import { prepareStatement } from './prepare-statement.js';
 import { resultTypes } from './result-types.js';
 import { checkSql } from './sql-policy.js';
 import type { SqlPurpose } from './sql-policy.js';
@@ -109,10 +110,11 @@ function toResultValue(value: unknown): SqlResultValue {
 /**
  * rqlite's `qualify`: a column read straight from a table is named `table.column`, the table
  * being its origin (SQLite's column metadata, so an alias in FROM does not show); an
- * expression keeps its name.
+ * expression keeps its name, as the client wrote it (`asWritten`, when a double-quoted
+ * literal in it was turned into a string: double-quoted-strings.ts).
  */
-function columnName(column: Database.ColumnDefinition, qualify: boolean): string {
-  return qualify && column.table !== null ? `${column.table}.${column.name}` : column.name;
+function columnName(column: Database.ColumnDefinition, asWritten: string | undefined, qualify: boolean): string {
+  return qualify && column.table !== null ? `${column.table}.${column.name}` : (asWritten ?? column.name);
 }
 
 /** Keywords after which a non-returning statement changed rows (the rest report nothing). */
@@ -132,6 +134,13 @@ interface PreparedPart {
   readonly readonly: boolean;
   /** A non-returning INSERT/UPDATE/DELETE: reports lastInsertId and rowsAffected. */
   readonly reportsWrite: boolean;
+  /**
+   * With a double-quoted token, whether it is a string depends on the schema
+   * (double-quoted-strings.ts): the schema version it was prepared under. Otherwise undefined.
+   */
+  readonly schemaVersion: bigint | undefined;
+  /** When double-quoted tokens were rewritten: the result's column names as the client wrote them. */
+  readonly columnNames: readonly string[] | undefined;
 }
 
 export class StatementRunner {
@@ -139,6 +148,7 @@ export class StatementRunner {
   /** Policy verdicts by SQL text (a pure function of the text), bounded like the statement cache. */
   readonly #checkedSql = new Map<string, readonly SqlStatementText[]>();
   #lastInsertRowid: Database.Statement | undefined;
+  #schemaVersion: Database.Statement | undefined;
   /**
    * The last request statement that was one SQLite statement, and its prepared statement:
    * a request repeating one statement (a batch of INSERTs) skips both cache lookups. Both
@@ -160,16 +170,37 @@ export class StatementRunner {
     return this.#cache.size;
   }
 
+  #readSchemaVersion(): bigint {
+    this.#schemaVersion ??= this.#database.prepare('PRAGMA schema_version').pluck().safeIntegers(true);
+    return this.#schemaVersion.get() as bigint;
+  }
+
+  /** Whether `prepared` still means what a fresh prepare would (only a double-quoted token can change meaning). */
+  #isCurrent(prepared: PreparedPart): boolean {
+    return prepared.schemaVersion === undefined || this.#readSchemaVersion() === prepared.schemaVersion;
+  }
+
   #prepare(part: SqlStatementText): PreparedPart {
     const cached = this.#cache.get(part.sql);
-    if (cached !== undefined) return cached;
-    const statement = this.#database.prepare(part.sql);
+    if (cached !== undefined && this.#isCurrent(cached)) return cached;
+    const { statement, schemaVersion, columnNames } = prepareStatement(this.#database, part, {
+      probeTriggers: this.#options.purpose === 'write',
+      schemaVersion: () => this.#readSchemaVersion(),
+    });
     // Rows keep 64-bit precision; a write's lastInsertRowid is read as a number and
     // re-read exactly in the rare case it is beyond 2^53 (cheaper than a bigint per write).
     statement.safeIntegers(statement.reader);
     if (statement.reader) statement.raw(true);
     const keyword = part.tokens[0]?.text ?? '';
-    const prepared = { statement, reader: statement.reader, readonly: statement.readonly, reportsWrite: rowChangingKeywords.has(keyword) };
+    const prepared = {
+      statement,
+      reader: statement.reader,
+      readonly: statement.readonly,
+      reportsWrite: rowChangingKeywords.has(keyword),
+      schemaVersion,
+      columnNames,
+    };
+    this.#cache.delete(part.sql);
     this.#cache.set(part.sql, prepared);
     if (this.#cache.size > this.#options.statementCacheCountMax) {
       this.#cache.delete(this.#cache.keys().next().value as string);
@@ -216,9 +247,8 @@ export class StatementRunner {
 
   #runUntimed(statement: Statement, qualifyColumns: boolean): StatementResult {
     try {
-      if (statement.sql === this.#lastSingleSql && this.#lastSinglePrepared !== undefined) {
-        return this.#runPrepared(this.#lastSinglePrepared, statement, qualifyColumns);
-      }
+      const last = this.#lastSinglePrepared;
+      if (statement.sql === this.#lastSingleSql && last !== undefined && this.#isCurrent(last)) return this.#runPrepared(last, statement, qualifyColumns);
       const parts = this.#check(statement.sql);
       if (parts.length === 1) {
         const prepared = this.#prepare(parts[0] as SqlStatementText);
@@ -256,7 +286,7 @@ export class StatementRunner {
       const columnsInfo = prepared.statement.columns();
       return {
         kind: 'rows',
-        columns: columnsInfo.map((column) => columnName(column, qualifyColumns)),
+        columns: columnsInfo.map((column, position) => columnName(column, prepared.columnNames?.[position], qualifyColumns)),
         types: resultTypes(
           columnsInfo.map((column) => column.type),
           firstRow,

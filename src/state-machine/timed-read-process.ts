@@ -1,7 +1,8 @@
 /**
  * The child process behind reads with a deadline (timed-reads.ts). It opens its own
- * read-only connection and runs one request at a time through the same StatementRunner
- * (same policy, same row bound, same result shapes) as the main read path, answering
+ * read-only connection, set up as the main read connection is (foreign_keys, SQLite
+ * extensions), and runs one request at a time through the same StatementRunner (same
+ * policy, double-quoted strings, row bound and result shapes) as the main read path, answering
  * each statement's result as soon as it has it. It never checks the deadline itself:
  * the parent kills it when the deadline passes. It exits when the parent goes away.
  *
@@ -15,6 +16,9 @@ import type { Statement, StatementResult } from './types.js';
 export interface TimedReadProcessSettings {
   readonly path: string;
   readonly busyTimeoutMs: number;
+  /** As the node's own read connection: the same pragmas and extensions (double-quoted strings follow from the runner). */
+  readonly foreignKeys: boolean;
+  readonly extensionPaths: readonly string[];
   readonly statementCacheCountMax: number;
   readonly resultRowCountMax: number;
 }
@@ -39,7 +43,7 @@ function answer(message: TimedReadAnswer): void {
 }
 
 function start(settings: TimedReadProcessSettings): void {
-  const database = openReadConnection(settings.path, settings.busyTimeoutMs);
+  const database = openReadConnection(settings.path, settings.busyTimeoutMs, settings);
   const runner = new StatementRunner(database, {
     purpose: 'read',
     statementCacheCountMax: settings.statementCacheCountMax,

@@ -51,6 +51,8 @@ export interface TimedReadOptions {
 /** The state machine's settings a read process needs. */
 interface DatabaseSettings {
   readonly readerBusyTimeoutMs: number;
+  readonly foreignKeys: boolean;
+  readonly extensionPaths: readonly string[];
   readonly statementCacheCountMax: number;
   readonly resultRowCountMax: number;
 }
@@ -77,6 +79,8 @@ class Child {
     const processSettings: TimedReadProcessSettings = {
       path: settings.path,
       busyTimeoutMs: settings.busyTimeoutMs,
+      foreignKeys: settings.foreignKeys,
+      extensionPaths: settings.extensionPaths,
       statementCacheCountMax: settings.statementCacheCountMax,
       resultRowCountMax: settings.resultRowCountMax,
     };
@@ -122,6 +126,8 @@ export function createTimedReads(path: string, settings: DatabaseSettings): Time
   return new TimedReads({
     path,
     busyTimeoutMs: settings.readerBusyTimeoutMs,
+    foreignKeys: settings.foreignKeys,
+    extensionPaths: settings.extensionPaths,
     statementCacheCountMax: settings.statementCacheCountMax,
     resultRowCountMax: settings.resultRowCountMax,
     ...timedReadDefaults,

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { installExtensions } from '../../src/server/extensions.js';
 import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
 import { encodeCommand } from '../../src/state-machine/command-codec.js';
@@ -102,6 +103,32 @@ describe('extensions', { skip }, () => {
     } finally {
       first.close();
       second.close();
+    }
+  });
+
+  it('loads into db_timeout read processes and the backup worker too', async () => {
+    const extensions = installExtensions([library], join(root, 'data-timed'));
+    const machine = new SqliteStateMachine({ path: join(root, 'data-timed', 'db.sqlite'), extensionPaths: extensions, foreignKeys: true });
+    try {
+      machine.apply(1, write('CREATE TABLE v (x REAL, h REAL GENERATED ALWAYS AS (half(x)) STORED)'));
+      machine.apply(2, write('INSERT INTO v(x) VALUES (6)'));
+      const statements = [{ sql: 'SELECT x, h, half(10), "text" FROM v', positional: [], named: {} }];
+      const timed = await machine.queryWithDeadline(statements, { timeoutMs: 30_000, signal: new AbortController().signal });
+      assert.deepEqual(timed, machine.query(statements));
+      assert.ok(timed[0]?.kind === 'rows');
+      assert.deepEqual(timed[0].rows, [[6, 3, 5, 'text']]);
+      // VACUUM INTO of a schema that needs half(): the backup worker's connections load it.
+      const backupPath = join(root, 'backup-with-extension.sqlite');
+      await machine.backup(backupPath);
+      const backup = new Database(backupPath, { readonly: true });
+      try {
+        backup.loadExtension(extensions[0] as string);
+        assert.deepEqual(backup.prepare('SELECT x, h, half(2) FROM v').raw(true).all(), [[6, 3, 1]]);
+      } finally {
+        backup.close();
+      }
+    } finally {
+      machine.close();
     }
   });
 

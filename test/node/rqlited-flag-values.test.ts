@@ -271,7 +271,7 @@ const implemented: Readonly<Record<string, FlagCase>> = {
   'write-queue-timeout': { read: (o) => o.handOff.writeQueueTimeoutMs, defaultValue: 50, good: [['100ms', 100]], bad: [['100', badDuration]] },
   'write-queue-tx': { read: (o) => o.handOff.writeQueueTransaction, defaultValue: false, good: [['true', true]], bad: [['tx', /invalid boolean/]] },
   fk: {
-    read: (o) => o.handOff.foreignKeys,
+    read: (o) => o.foreignKeys,
     defaultValue: false,
     good: [
       ['true', true],

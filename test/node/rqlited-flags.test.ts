@@ -95,13 +95,13 @@ test('syntax: -flag=value, -flag value, --flag value and --flag=value are the sa
 });
 
 test('syntax: booleans are -flag, -flag=true/false (Go ParseBool spellings); -flag false is a positional', () => {
-  assert.equal(parsed(['-fk']).handOff.foreignKeys, true);
-  assert.equal(parsed(['--fk']).handOff.foreignKeys, true);
-  for (const text of ['1', 't', 'T', 'TRUE', 'true', 'True']) assert.equal(parsed([`-fk=${text}`]).handOff.foreignKeys, true, text);
-  for (const text of ['0', 'f', 'F', 'FALSE', 'false', 'False']) assert.equal(parsed([`-fk=${text}`]).handOff.foreignKeys, false, text);
+  assert.equal(parsed(['-fk']).foreignKeys, true);
+  assert.equal(parsed(['--fk']).foreignKeys, true);
+  for (const text of ['1', 't', 'T', 'TRUE', 'true', 'True']) assert.equal(parsed([`-fk=${text}`]).foreignKeys, true, text);
+  for (const text of ['0', 'f', 'F', 'FALSE', 'false', 'False']) assert.equal(parsed([`-fk=${text}`]).foreignKeys, false, text);
   // As in Go: a boolean takes no separate value, so "false" ends the flags and is the data directory.
   const separate = parsed(['-fk', 'false']);
-  assert.equal(separate.handOff.foreignKeys, true);
+  assert.equal(separate.foreignKeys, true);
   assert.equal(separate.dataDirectory, 'false');
   refused(['-fk=yes'], /invalid boolean value "yes" for -fk/);
   refused(['-fk='], /invalid boolean value "" for -fk/);

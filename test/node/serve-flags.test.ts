@@ -211,3 +211,14 @@ test("cluster-operation flags: rqlited's names and defaults; booleans take =true
   assert.equal(parsed(['--raft-reap-node-timeout', `${timerDelayMsMax + 1}ms`]).reapNodeTimeoutMs, timerDelayMsMax + 1);
   refused(['--raft-reap-node-timeout', '2562048h'], /--raft-reap-node-timeout: invalid duration/);
 });
+
+test('--fk turns foreign keys on (off by default), also as rqlited spells it: --fk=true, --fk=false', () => {
+  assert.equal(parsed([]).foreignKeys, false);
+  assert.equal(parsed(['--fk']).foreignKeys, true);
+  assert.equal(parsed(['--fk=true']).foreignKeys, true);
+  assert.equal(parsed(['--fk=1']).foreignKeys, true);
+  assert.equal(parsed(['--fk=false']).foreignKeys, false);
+  assert.equal(parsed(['--raft-non-voter=false']).nonVoter, false);
+  refused(['--fk=maybe'], /invalid boolean value "maybe" for --fk: a boolean flag takes no value, or =true \/ =false/);
+  refused(['--fk', '--fk=false'], /given twice/);
+});

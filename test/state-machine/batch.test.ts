@@ -135,7 +135,7 @@ test('a deferred foreign key violation at COMMIT undoes the entry deterministica
     const outcomes: ApplyOutcome[][] = [];
     const checksums: string[] = [];
     for (const mode of ['single', 'batched'] as const) {
-      const machine = new SqliteStateMachine({ path: join(directory.path, `${mode}.sqlite`) });
+      const machine = new SqliteStateMachine({ path: join(directory.path, `${mode}.sqlite`), foreignKeys: true });
       const entries: BatchEntry[] = [
         { index: 1, data: entry(['CREATE TABLE parent(id INTEGER PRIMARY KEY)', 'CREATE TABLE child(p REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)']) },
         { index: 2, data: entry(['INSERT INTO child VALUES (1)', 'INSERT INTO parent VALUES (1)']) },

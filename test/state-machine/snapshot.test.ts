@@ -131,6 +131,7 @@ test('a process killed at each step of restore leaves either the old or the new 
     for (const step of steps) {
       const path = join(directory.path, `crash-${step}.sqlite`);
       copyFileSync(join(directory.path, 'old.sqlite'), path);
+      copyFileSync(join(directory.path, 'old.sqlite.internal'), `${path}.internal`);
       const child = spawnSync(process.execPath, ['--import', 'tsx', childScript, path, snapshotPath, step], {
         encoding: 'utf8',
         timeout: 60_000,

@@ -127,21 +127,26 @@ test('with transaction a syntax error in the middle commits nothing and stops; t
 });
 
 test('refused statements at apply are deterministic error results; nothing stored changes', () => {
-  withMachine('refused', (machine) => {
-    machine.apply(1, entry([schema, "INSERT INTO t(b) VALUES ('x')", 'CREATE TABLE child(t_id REFERENCES t(id))']));
-    const outcome = machine.apply(
-      2,
-      entry(['PRAGMA foreign_keys=OFF', 'DELETE FROM _quorumlite_state', 'BEGIN', "ATTACH 'x' AS y", 'CREATE TEMP TABLE z(a)', 'UPDATE t SET b = 1']),
-    );
-    assert.deepEqual(
-      outcome.results.map((result) => result.kind),
-      ['error', 'error', 'error', 'error', 'error', 'write'],
-    );
-    assert.equal(machine.appliedIndex, 2);
-    const orphan = machine.apply(3, entry(['INSERT INTO child VALUES (99)'])).results[0];
-    assert.deepEqual(orphan, { kind: 'error', error: 'FOREIGN KEY constraint failed' }, 'foreign keys stayed on');
-    assert.deepEqual(rows(machine.query([statement('SELECT applied_index FROM _quorumlite_state')])[0]), [[3]]);
-  });
+  withMachine(
+    'refused',
+    (machine) => {
+      machine.apply(1, entry([schema, "INSERT INTO t(b) VALUES ('x')", 'CREATE TABLE child(t_id REFERENCES t(id))']));
+      const outcome = machine.apply(
+        2,
+        entry(['PRAGMA foreign_keys=OFF', 'DELETE FROM _quorumlite_state', 'BEGIN', "ATTACH 'x' AS y", 'CREATE TEMP TABLE z(a)', 'UPDATE t SET b = 1']),
+      );
+      assert.deepEqual(
+        outcome.results.map((result) => result.kind),
+        ['error', 'error', 'error', 'error', 'error', 'write'],
+      );
+      assert.equal(machine.appliedIndex, 2);
+      const orphan = machine.apply(3, entry(['INSERT INTO child VALUES (99)'])).results[0];
+      assert.deepEqual(orphan, { kind: 'error', error: 'FOREIGN KEY constraint failed' }, 'foreign keys stayed on');
+      assert.equal(machine.appliedIndex, 3);
+      assert.equal(machine.checksum().appliedIndex, 3, 'the applied index stored in the database');
+    },
+    { foreignKeys: true },
+  );
 });
 
 test('each entry starts with the same changes() and last_insert_rowid(), whatever ran before or a restart', () => {
@@ -221,7 +226,7 @@ test('the dedup table forgets by count (dedupRequestCountMax) and by entry-time 
       machine.apply(2, entry(insert, { requestId: 'a', timestampMs: at(0) }));
       machine.apply(3, entry(insert, { requestId: 'b', timestampMs: at(1) }));
       machine.apply(4, entry(insert, { requestId: 'c', timestampMs: at(2) }));
-      const count = (): unknown => rows(machine.query([statement('SELECT count(*) FROM _quorumlite_requests')])[0])[0]?.[0];
+      const count = (): unknown => machine.rememberedRequestCount();
       assert.equal(count(), 2, 'at the bound: 2 remembered');
       assert.equal(machine.apply(5, entry(insert, { requestId: 'c', timestampMs: at(3) })).deduplicated, true);
       assert.equal(machine.apply(6, entry(insert, { requestId: 'a', timestampMs: at(4) })).deduplicated, false, 'a was forgotten by count');

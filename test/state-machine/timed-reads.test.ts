@@ -113,6 +113,8 @@ test('reads beyond the processes wait for one, beyond the waiting bound are refu
   const reads = new TimedReads({
     path: machine.path,
     busyTimeoutMs: 5_000,
+    foreignKeys: false,
+    extensionPaths: [],
     statementCacheCountMax: 16,
     resultRowCountMax: 1_000,
     processCountMax: 1,

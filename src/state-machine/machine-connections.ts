@@ -1,0 +1,71 @@
+/**
+ * Opening and closing everything a state machine holds open: the database and its
+ * internal store as one consistent pair (database-layout.ts), the read connection, and
+ * the statement runners on both connections.
+ */
+import type { ApplyConnectionSettings, Connections } from './connections.js';
+import { openReadConnection, prepareControl } from './connections.js';
+import { openDatabasePair, type OpenEvent } from './database-layout.js';
+import type { DeterministicFunctions } from './deterministic-functions.js';
+import { StatementRunner } from './statement-runner.js';
+
+interface MachineConnectionSettings extends ApplyConnectionSettings {
+  readonly readerBusyTimeoutMs: number;
+  readonly statementCacheCountMax: number;
+  readonly resultRowCountMax: number;
+}
+
+interface OpenedConnections {
+  readonly connections: Connections;
+  /** The database's applied index, with the internal store brought to it. */
+  readonly appliedIndex: number;
+  /** The store's last commit the database saw. */
+  readonly storeIndex: number;
+  readonly event: OpenEvent;
+}
+
+export function openConnections(path: string, settings: MachineConnectionSettings, functions: DeterministicFunctions | undefined): OpenedConnections {
+  const opened = openDatabasePair(path, settings);
+  const { apply, store } = opened;
+  try {
+    functions?.register(apply);
+    const read = openReadConnection(path, settings.readerBusyTimeoutMs, settings);
+    const runnerOptions = { statementCacheCountMax: settings.statementCacheCountMax, resultRowCountMax: settings.resultRowCountMax };
+    const connections: Connections = {
+      apply,
+      read,
+      control: prepareControl(apply),
+      store,
+      applyRunner: new StatementRunner(apply, { purpose: 'write', ...runnerOptions }),
+      readRunner: new StatementRunner(read, { purpose: 'read', ...runnerOptions }),
+    };
+    return { connections, appliedIndex: opened.appliedIndex, storeIndex: opened.storeIndex, event: opened.event };
+  } catch (error) {
+    store.close();
+    apply.close();
+    throw error;
+  }
+}
+
+/** Closes the read connection, the store and the database, each even if an earlier close failed. */
+export function closeConnections(connections: Connections): void {
+  try {
+    connections.read.close();
+  } finally {
+    try {
+      connections.store.close();
+    } finally {
+      connections.apply.close();
+    }
+  }
+}
+
+/** Rolls back whatever transaction either file has open; a failure is followed by a reopen, which reconciles the pair. */
+export function rollbackQuietly(connections: Connections): void {
+  const rollbacks = [() => connections.apply.inTransaction && connections.control.rollback.run(), () => connections.store.rollback()];
+  for (const rollback of rollbacks) {
+    try {
+      rollback();
+    } catch {}
+  }
+}

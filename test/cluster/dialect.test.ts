@@ -1,0 +1,144 @@
+/**
+ * rqlite users' SQL, unchanged, on real nodes: double-quoted string literals (rqlite's own
+ * docs write `VALUES("fiona")`), read back on a follower; foreign keys off unless --fk
+ * (rqlited's -fk); and quorumlite's internal state invisible — `SELECT name FROM
+ * sqlite_master` lists only the user's objects and a teardown that drops every listed
+ * table succeeds. A follower that catches up through a snapshot agrees on all of it.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { TestCluster, waitFor, type HttpAnswer, type TestNode } from './harness.js';
+
+let cluster: TestCluster;
+let leader: TestNode;
+let follower: TestNode;
+
+interface Result {
+  readonly values?: unknown[][];
+  readonly error?: string;
+  readonly last_insert_id?: number;
+  readonly rows_affected?: number;
+}
+
+function results(answer: HttpAnswer): Result[] {
+  assert.equal(answer.status, 200, answer.text);
+  return (answer.body as { results: Result[] }).results;
+}
+
+function values(answer: HttpAnswer): unknown[][] {
+  const [first] = results(answer);
+  assert.equal(first?.error, undefined, answer.text);
+  return first?.values ?? [];
+}
+
+before(async () => {
+  // Small snapshots, so a follower that was down catches up through one (restore and migration).
+  cluster = await TestCluster.create({
+    size: 3,
+    formation: 'bootstrap-expect',
+    firstHostIndex: 61,
+    flags: ['--raft-snap', '20', '--raft-snap-int', '200ms', '--raft-trailing-logs', '2'],
+  });
+  try {
+    await cluster.start();
+    leader = await cluster.waitForLeader();
+    follower = cluster.nodes.find((node) => node !== leader) as TestNode;
+  } catch (error) {
+    throw new Error(`${String(error)}\n${cluster.logs()}`);
+  }
+});
+
+after(async () => {
+  await cluster?.close();
+});
+
+test('double-quoted string literals are strings unless they name a column, on the leader and on a follower', async () =>
+  cluster.withLogs(async () => {
+    assert.deepEqual(results(await leader.execute(['CREATE TABLE foo (id INTEGER NOT NULL PRIMARY KEY, name TEXT, fiona TEXT)'])), [{}]);
+    const inserted = results(await leader.execute(['INSERT INTO foo(name) VALUES("fiona")', 'INSERT INTO foo(name, fiona) VALUES("declan", "x")']));
+    assert.deepEqual(inserted, [
+      { last_insert_id: 1, rows_affected: 1 },
+      { last_insert_id: 2, rows_affected: 1 },
+    ]);
+    await cluster.waitForConvergence();
+    assert.deepEqual(values(await follower.query('SELECT id, name, fiona FROM foo WHERE name IN ("declan", "ada") OR id = 1 ORDER BY id', '?level=none')), [
+      [1, 'fiona', null],
+      [2, 'declan', 'x'],
+    ]);
+    // "fiona" names a column of foo: it stays the column, as SQLite with DQS on has it.
+    assert.deepEqual(values(await follower.query('SELECT id FROM foo WHERE "fiona" = "x"', '?level=none')), [[2]]);
+    assert.deepEqual(values(await follower.query('SELECT id FROM foo WHERE name IN ("fiona", "declan")', '?level=none')), [[2]]);
+    // db_timeout reads run in a child process: the same rule there.
+    const timed = await follower.query('SELECT id, name, "ada" FROM foo WHERE name IN ("declan", "ada") OR id = 1 ORDER BY id', '?level=none&db_timeout=30s');
+    assert.deepEqual(values(timed), [
+      [1, 'fiona', 'ada'],
+      [2, 'declan', 'ada'],
+    ]);
+    assert.deepEqual(values(await follower.query('SELECT id FROM foo WHERE "fiona" = "x"', '?level=none&db_timeout=30s')), [[2]]);
+  }));
+
+test('foreign keys are off without --fk: a dangling reference is accepted, as in rqlite', async () =>
+  cluster.withLogs(async () => {
+    results(await leader.execute(['CREATE TABLE parent (id INTEGER PRIMARY KEY)', 'CREATE TABLE child (parent_id INTEGER REFERENCES parent(id))']));
+    assert.deepEqual(results(await leader.execute(['INSERT INTO child VALUES (99)'])), [{ last_insert_id: 1, rows_affected: 1 }]);
+    assert.deepEqual(values(await leader.query('PRAGMA foreign_keys')), [[0]]);
+    assert.deepEqual(values(await leader.query('PRAGMA foreign_keys', '?db_timeout=30s')), [[0]]);
+  }));
+
+test('sqlite_master lists only user objects, and dropping every listed table succeeds', async () =>
+  cluster.withLogs(async () => {
+    results(await leader.execute([['INSERT INTO foo(name) VALUES (?)', 'keyed']], ''));
+    const listed = values(await follower.query('SELECT name FROM sqlite_master ORDER BY name', '?level=strong'));
+    assert.deepEqual(listed, [['child'], ['foo'], ['parent']]);
+    const tables = values(await leader.query("SELECT name FROM sqlite_master WHERE type = 'table'"));
+    const dropped = await leader.execute(tables.map(([name]) => `DROP TABLE "${String(name)}"`));
+    assert.deepEqual(results(dropped), [{}, {}, {}]);
+    await cluster.waitForConvergence();
+    for (const node of cluster.nodes) assert.deepEqual(values(await node.query('SELECT count(*) FROM sqlite_master', '?level=none')), [[0]], node.id);
+  }));
+
+test('a follower that was down catches up through a snapshot and agrees on content and schema', async () =>
+  cluster.withLogs(async () => {
+    const followerApplied = (await follower.raftStatus()).applied_index;
+    await follower.kill();
+    results(await leader.execute(['CREATE TABLE later (v TEXT)']));
+    for (let batch = 0; batch < 30; batch += 1) results(await leader.execute([`INSERT INTO later(v) VALUES ("row ${batch}")`]));
+    await waitFor('the leader compacted its log past the follower', async () => {
+      const raft = ((await leader.status()).store as { raft: { first_log_index: number } }).raft;
+      return raft.first_log_index > followerApplied + 1 ? true : undefined;
+    });
+    follower.start(cluster.flagsFor(follower));
+    const converged = await cluster.waitForConvergence(cluster.nodes);
+    assert.ok(converged.appliedIndex > 0);
+    assert.match(follower.log(), /"event":"snapshot-installed"/);
+    assert.deepEqual(values(await follower.query('SELECT name FROM sqlite_master', '?level=none')), [['later']]);
+    assert.deepEqual(values(await follower.query('SELECT count(*), min(v) FROM later', '?level=none')), [[30, 'row 0']]);
+    assert.deepEqual(values(await follower.query('PRAGMA integrity_check', '?level=none')), [['ok']]);
+    assert.ok(existsSync(join(follower.dataDirectory, 'db.sqlite.internal')), 'the internal state lives beside the database');
+  }));
+
+test('with --fk a dangling reference is refused with SQLite’s error, also after a restart', async () => {
+  const single = await TestCluster.create({ size: 1, formation: 'join', firstHostIndex: 64, flags: ['--fk'] });
+  try {
+    await single.withLogs(async () => {
+      await single.start();
+      const node = single.node(1);
+      results(await node.execute(['CREATE TABLE parent (id INTEGER PRIMARY KEY)', 'CREATE TABLE child (parent_id INTEGER REFERENCES parent(id))']));
+      assert.deepEqual(results(await node.execute(['INSERT INTO child VALUES (99)'])), [{ error: 'FOREIGN KEY constraint failed' }]);
+      assert.deepEqual(values(await node.query('PRAGMA foreign_keys')), [[1]]);
+      assert.deepEqual(values(await node.query('PRAGMA foreign_keys', '?db_timeout=30s')), [[1]]);
+      assert.equal(await node.terminate(), 0);
+      node.start(single.flagsFor(node));
+      await single.waitForLeader();
+      assert.deepEqual(results(await node.execute(['INSERT INTO parent VALUES (1)', 'INSERT INTO child VALUES (1)', 'INSERT INTO child VALUES (98)'])), [
+        { last_insert_id: 1, rows_affected: 1 },
+        { last_insert_id: 1, rows_affected: 1 },
+        { error: 'FOREIGN KEY constraint failed' },
+      ]);
+    });
+  } finally {
+    await single.close();
+  }
+});
