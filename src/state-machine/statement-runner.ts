@@ -135,7 +135,7 @@ function columnName(column: Database.ColumnDefinition, qualify: boolean): string
   return qualify && column.table !== null ? `${column.table}.${column.name}` : column.name;
 }
 
-/** Keywords a statement that changes rows starts with (a non-readonly one is an INSERT, UPDATE or DELETE, RETURNING or not). */
+/** First keywords of statements that may change rows: with SQLite judging one not readonly, it is an INSERT, UPDATE or DELETE. */
 const rowChangingKeywords = new Set(['INSERT', 'UPDATE', 'DELETE', 'REPLACE', 'WITH', 'VALUES', 'SELECT']);
 
 interface StatementRunnerOptions {
@@ -150,10 +150,11 @@ interface PreparedPart {
   readonly statement: Database.Statement;
   readonly reader: boolean;
   readonly readonly: boolean;
-  /** Starts as an INSERT/UPDATE/DELETE (a non-readonly one, RETURNING or not, sets changes()). */
+  /** Starts with one of rowChangingKeywords (setsChanges: an INSERT, UPDATE or DELETE, RETURNING or not). */
   readonly reportsWrite: boolean;
 }
 
+/** An INSERT, UPDATE or DELETE: running it sets changes() (last_insert_rowid() only when it inserts). */
 function setsChanges(prepared: PreparedPart): boolean {
   return prepared.reportsWrite && !prepared.readonly;
 }
