@@ -16,6 +16,7 @@
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { Exchange } from './exchange.js';
+import { compareGoStrings } from './go-json.js';
 import type { HttpMetrics } from './metrics.js';
 import type { ClusterService, CounterSections } from '../service/service.js';
 
@@ -48,11 +49,6 @@ function memoryStatistics(): Record<string, number> {
 function expvarMap(values: { readonly [name: string]: number }): string {
   const names = Object.keys(values).sort(compareGoStrings);
   return `{${names.map((name) => `${JSON.stringify(name)}: ${String(values[name])}`).join(', ')}}`;
-}
-
-/** Go sorts strings by their UTF-8 bytes. */
-function compareGoStrings(left: string, right: string): number {
-  return Buffer.compare(Buffer.from(left), Buffer.from(right));
 }
 
 function renderDebugVars(sections: CounterSections, httpCounters: Record<string, number>, key: string | undefined): string {

@@ -1,7 +1,9 @@
 /**
  * A JSON writer for response bodies. Beyond `JSON.stringify` it writes bigints as
- * exact JSON integers, BLOBs (Uint8Array) as base64 strings or byte arrays, rows as
- * objects without building them first (`AssociativeRows`), and it yields the text in
+ * exact JSON integers, BLOBs (Uint8Array) as base64 strings or byte arrays (a
+ * `BlobAsText` as the Go string rqlite makes of it), Go maps with their keys in Go's
+ * order (`GoMap`), rows as such maps without building them first (`AssociativeRows`),
+ * and it yields the text in
  * chunks of about `chunkCharacters` so a large result set streams to the socket
  * instead of becoming one giant string. `pretty` indents with four spaces, as Go's
  * `json.MarshalIndent(v, "", "    ")` does in rqlite.
@@ -10,6 +12,8 @@
  * says "omitted when empty"). Non-finite floats, which JSON cannot express, are
  * written as null.
  */
+
+import { BlobAsText, compareGoStrings, goJsonStringOfBytes } from './go-json.js';
 
 type ScalarOutput = null | boolean | number | bigint | string | Uint8Array;
 
@@ -21,14 +25,26 @@ export type JsonOutput =
   | string
   | Uint8Array
   | AssociativeRows
+  | GoMap
   | readonly JsonOutput[]
   | { readonly [key: string]: JsonOutput | undefined };
 
-/** Rows written as `[{column: value, …}, …]`; a repeated column name keeps its last value. */
+/**
+ * Rows written as `[{column: value, …}, …]`, each a Go map as rqlite writes it: keys
+ * sorted by their UTF-8 bytes, a repeated column name keeping its last value.
+ */
 export class AssociativeRows {
   constructor(
     readonly columns: readonly string[],
     readonly rows: readonly (readonly JsonOutput[])[],
+  ) {}
+}
+
+/** One Go map (`{key: value}`): keys sorted by their UTF-8 bytes; a repeated key keeps its last value. */
+export class GoMap {
+  constructor(
+    readonly keys: readonly string[],
+    readonly values: readonly JsonOutput[],
   ) {}
 }
 
@@ -76,6 +92,8 @@ class JsonWriter {
       this.pending += this.#scalar(value, depth);
     } else if (value instanceof AssociativeRows) {
       yield* this.#writeAssociativeRows(value, depth);
+    } else if (value instanceof GoMap) {
+      yield* this.#writeGoMap(value, depth);
     } else if (isArray(value)) {
       yield* this.#writeArray(value, depth);
     } else {
@@ -100,6 +118,7 @@ class JsonWriter {
   }
 
   #blob(bytes: Uint8Array, depth: number): string {
+    if (bytes instanceof BlobAsText) return goJsonStringOfBytes(bytes);
     if (this.#options.blobAsArray) return this.#byteArray(bytes, depth);
     return `"${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}"`;
   }
@@ -170,14 +189,14 @@ class JsonWriter {
       this.pending += '[]';
       return;
     }
-    const keys = uniqueColumnKeys(value.columns);
+    const keys = goMapKeys(value.columns);
     this.pending += '[';
     for (let index = 0; index < value.rows.length; index++) {
       if (index > 0) this.pending += ',';
       this.pending += this.#newline(depth + 1);
       const row = value.rows[index] ?? [];
       if (isScalarArray(row)) this.#appendRowObject(keys, row, depth + 1);
-      else yield* this.writeValue(rowObject(value.columns, row), depth + 1);
+      else yield* this.#writeGoMap(new GoMap(value.columns, row), depth + 1);
       if (this.pending.length >= this.#options.chunkCharacters) {
         yield this.pending;
         this.pending = '';
@@ -201,6 +220,23 @@ class JsonWriter {
     }
     this.pending += `${text}${this.#newline(depth)}}`;
   }
+
+  *#writeGoMap(map: GoMap, depth: number): Generator<string, void, undefined> {
+    const keys = goMapKeys(map.keys);
+    if (keys.length === 0) {
+      this.pending += '{}';
+      return;
+    }
+    const separator = this.#options.pretty ? ': ' : ':';
+    this.pending += '{';
+    for (let index = 0; index < keys.length; index++) {
+      const key = keys[index] as ColumnKey;
+      if (index > 0) this.pending += ',';
+      this.pending += `${this.#newline(depth + 1)}${key.quoted}${separator}`;
+      yield* this.writeValue(map.values[key.columnIndex] ?? null, depth + 1);
+    }
+    this.pending += `${this.#newline(depth)}}`;
+  }
 }
 
 interface ColumnKey {
@@ -208,28 +244,13 @@ interface ColumnKey {
   readonly columnIndex: number;
 }
 
-/** A repeated column name keeps its last value but its first position, as object assignment does. */
-function uniqueColumnKeys(columns: readonly string[]): ColumnKey[] {
-  const positions = new Map<string, number>();
-  const keys: { quoted: string; columnIndex: number }[] = [];
-  columns.forEach((column, columnIndex) => {
-    const position = positions.get(column);
-    if (position === undefined) {
-      positions.set(column, keys.length);
-      keys.push({ quoted: JSON.stringify(column), columnIndex });
-    } else {
-      (keys[position] as { columnIndex: number }).columnIndex = columnIndex;
-    }
-  });
-  return keys;
-}
-
-function rowObject(columns: readonly string[], row: readonly JsonOutput[]): { readonly [key: string]: JsonOutput | undefined } {
-  const object: Record<string, JsonOutput> = Object.create(null) as Record<string, JsonOutput>;
-  for (let index = 0; index < columns.length; index++) {
-    object[columns[index] as string] = row[index] ?? null;
-  }
-  return object;
+/** A Go map's keys in the order Go writes them (by UTF-8 bytes), each with the position of its last value. */
+function goMapKeys(columns: readonly string[]): ColumnKey[] {
+  const lastPositions = new Map<string, number>();
+  for (let columnIndex = 0; columnIndex < columns.length; columnIndex++) lastPositions.set(columns[columnIndex] as string, columnIndex);
+  return [...lastPositions.keys()]
+    .sort(compareGoStrings)
+    .map((column) => ({ quoted: JSON.stringify(column), columnIndex: lastPositions.get(column) as number }));
 }
 
 function isScalarArray(value: JsonOutput): value is readonly ScalarOutput[] {

@@ -2,10 +2,15 @@
  * Shaping the service's plain results into rqlite's JSON (rqlite's Go structs with
  * `omitempty`): fields are left out when empty, in rqlite's field order.
  *
- *   write:  {"last_insert_id": 1, "rows_affected": 1, "error": …, "time": …}
- *   rows:   {"columns": […], "types": […], "values": [[…]], "error": …, "time": …}
- *   rows with ?associative: {"types": {column: type}, "rows": [{column: value}], …}
+ *   write:  {"last_insert_id": 1, "rows_affected": 1, "time": …}
+ *   rows:   {"columns": […], "types": […], "values": [[…]], "time": …}
+ *   rows with ?associative: {"types": {column: type}, "rows": [{column: value}], "time": …},
+ *     each object a Go map: keys sorted by their UTF-8 bytes (json-writer.ts).
  *   a write with ?associative also carries "rows": null (/db/execute and /db/request).
+ *   error:  {"error": "…", "error_v2": {"message": "…", "sqlite": {"code": 19, "extended_code": 2067}}}
+ *     as rqlite v10 writes it by default: the text twice, and SQLite's result codes when
+ *     SQLite reported the error; never a time. On /db/query with ?associative an error
+ *     is an empty rows result, so it also carries "rows": [] (first).
  *   a queued write (?queue, with or without ?wait): {"results": [], "sequence_number": N}
  *   (data-handlers.ts leaves the results out).
  *
@@ -14,7 +19,8 @@
  */
 import type { StatementResult } from '../state-machine/types.js';
 import { shapeDeclaredTypes, type ShapedRows } from './declared-types.js';
-import { AssociativeRows, type JsonOutput } from './json-writer.js';
+import { AssociativeRows, GoMap, type JsonOutput } from './json-writer.js';
+import { sqliteResultCode } from './sqlite-result-codes.js';
 import type { DataResponse } from '../service/service.js';
 
 export interface ShapeOptions {
@@ -40,13 +46,25 @@ function shapeResult(result: StatementResult, options: ShapeOptions): JsonRecord
     case 'empty':
       return { time, rows: options.mixed && options.associative ? null : undefined };
     case 'error':
-      return { error: result.error, time };
+      return shapeError(result.error, result.sqliteCode, options);
     case 'rows': {
       const shaped = shapeDeclaredTypes(result);
-      if (shaped.kind === 'error') return { error: shaped.error, time };
+      if (shaped.kind === 'error') return shapeError(shaped.error, undefined, options);
       return options.associative ? shapeAssociativeRows(shaped, time) : shapeRows(shaped, time);
     }
   }
+}
+
+function errorV2(message: string, sqliteCode: string | undefined): JsonRecord {
+  const extendedCode = sqliteCode === undefined ? undefined : sqliteResultCode(sqliteCode);
+  const sqlite = extendedCode === undefined ? undefined : { code: extendedCode & 0xff, extended_code: extendedCode };
+  return { message, sqlite };
+}
+
+function shapeError(message: string, sqliteCode: string | undefined, options: ShapeOptions): JsonRecord {
+  // rqlite's associative rows always carry "rows" (no omitempty), errors on /db/query too.
+  const rows = options.associative && !options.mixed ? [] : undefined;
+  return { rows, error: message, error_v2: errorV2(message, sqliteCode) };
 }
 
 type RowsResult = ShapedRows;
@@ -61,10 +79,7 @@ function shapeRows(result: RowsResult, time: number | undefined): JsonRecord {
 }
 
 function shapeAssociativeRows(result: RowsResult, time: number | undefined): JsonRecord {
-  const types: Record<string, JsonOutput> = Object.create(null) as Record<string, JsonOutput>;
-  result.columns.forEach((column, index) => {
-    types[column] = result.types[index] ?? '';
-  });
+  const types = result.columns.length > 0 ? new GoMap(result.columns, result.types) : undefined;
   return { types, rows: new AssociativeRows(result.columns, result.rows), time };
 }
 

@@ -57,6 +57,7 @@ export class EntryExecutor {
       const stored = this.#lookupRequest(connections, requestId, command.timestampMs);
       if (stored !== undefined) return { entryIndex: index, results: stored, deduplicated: true, skipped: false };
     }
+    connections.applyRunner.beginEntry();
     this.#functions?.begin(this.#sourceFor(command));
     let results: StatementResult[];
     try {

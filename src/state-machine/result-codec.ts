@@ -8,6 +8,8 @@ import type { SqlResultValue, StatementResult } from './types.js';
 
 const resultsVersion = 1;
 const kindTag = { write: 0, rows: 1, empty: 2, error: 3 } as const;
+/** An error SQLite reported: its text, then its result code's name (results stored before codes were kept use `error`). */
+const errorWithCodeTag = 4;
 
 /** Bytes one stored result list may take; larger lists are stored as a marker error. */
 export const storedResultsBytesMax = 1024 * 1024;
@@ -16,7 +18,8 @@ const cellBytesMax = storedResultsBytesMax;
 export const resultTooLargeToKeepMessage = 'the first execution of this request succeeded, but its result was too large to keep for deduplication';
 
 function writeResult(writer: ByteWriter, result: StatementResult): void {
-  writer.u8(kindTag[result.kind]);
+  const withCode = result.kind === 'error' && result.sqliteCode !== undefined;
+  writer.u8(withCode ? errorWithCodeTag : kindTag[result.kind]);
   switch (result.kind) {
     case 'write':
       writeValue(writer, BigInt(result.lastInsertId));
@@ -31,6 +34,7 @@ function writeResult(writer: ByteWriter, result: StatementResult): void {
       return;
     case 'error':
       writer.text(result.error);
+      if (result.sqliteCode !== undefined) writer.text(result.sqliteCode);
       return;
     case 'empty':
       return;
@@ -78,6 +82,10 @@ function readResult(reader: ByteReader): StatementResult {
     return { kind: 'rows', columns, types, rows };
   }
   if (tag === kindTag.error) return { kind: 'error', error: reader.text('error', cellBytesMax) };
+  if (tag === errorWithCodeTag) {
+    const error = reader.text('error', cellBytesMax);
+    return { kind: 'error', error, sqliteCode: reader.text('sqlite code', cellBytesMax) };
+  }
   if (tag === kindTag.empty) return { kind: 'empty' };
   throw new StateMachineError('BAD_COMMAND', `unknown stored result kind ${tag}`);
 }

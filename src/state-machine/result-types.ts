@@ -2,18 +2,18 @@
  * The `types` of a rows result, as rqlite reports them: the declared type of each
  * column, lower-cased; where a column has none (an expression such as `COUNT(*)`, or a
  * column declared without a type), the storage class of the first row's value fills it
- * in — `integer`, `real`, `text` or `blob` — and a NULL there, or no row at all, leaves
- * it `""`. Only the first row counts, so the answer does not depend on how many rows
- * are read. (rqlite turns a BLOB in such a column into text first and so says `text`;
- * quorumlite keeps the bytes, and says `blob`.)
+ * in — `integer`, `real` or `text` — and a NULL there, or no row at all, leaves it `""`.
+ * Only the first row counts, so the answer does not depend on how many rows are read.
+ * A BLOB there says `text`: rqlite's driver hands it over as text (a column without a
+ * declared type is a text column to rqlite), and the HTTP layer writes it as rqlite
+ * does (src/http/declared-types.ts); the stored value stays a BLOB.
  */
 
 /** A value as better-sqlite3 returns it with safe integers on: every INTEGER is a bigint, every REAL a number. */
 function storageClassName(value: unknown): string {
   if (typeof value === 'bigint') return 'integer';
   if (typeof value === 'number') return 'real';
-  if (typeof value === 'string') return 'text';
-  if (value instanceof Uint8Array) return 'blob';
+  if (typeof value === 'string' || value instanceof Uint8Array) return 'text';
   return '';
 }
 

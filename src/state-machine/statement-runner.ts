@@ -2,7 +2,18 @@
  * Runs request statements on one connection and shapes their results for rqlite: a
  * bounded cache of prepared statements, parameter binding (integers as 64-bit integers,
  * booleans as 1/0), and rows with numbers when safe and bigints beyond 2^53.
- * SQL errors become per-statement `error` results; environmental failures are thrown.
+ * SQL errors become per-statement `error` results, naming SQLite's result code when
+ * SQLite reported them; environmental failures are thrown.
+ *
+ * A statement that changes no rows (DDL, a PRAGMA that sets) answers what rqlite
+ * answers: its connection's changes() and last_insert_rowid(), carried over from the
+ * last INSERT, UPDATE or DELETE. Here the connection is the entry's: each entry starts
+ * as a fresh connection (0 and 0), so the answer is the same on every node whatever
+ * ran before or whether it restarted (rqlite's connection also carries values across
+ * requests, which would make a restarted node answer differently). The apply connection
+ * also runs quorumlite's internal writes, so before an entry's first statement that may
+ * write, an internal insert of rowid 0 into a temp table sets last_insert_rowid() to a
+ * fresh connection's 0; changes() before the entry's first row change reads as 0.
  */
 import type Database from 'better-sqlite3';
 import { performance } from 'node:perf_hooks';
@@ -12,7 +23,7 @@ import { StateMachineError } from './errors.js';
 import { assert } from '../common/assert.js';
 import { prepareStatement } from './prepare-statement.js';
 import { resultTypes } from './result-types.js';
-import { checkSql } from './sql-policy.js';
+import { checkSql, internalNamePrefix } from './sql-policy.js';
 import type { SqlPurpose } from './sql-policy.js';
 import type { SqlStatementText } from '../common/sql-statements.js';
 import type { SqlResultValue, SqlValue, Statement, StatementResult } from './types.js';
@@ -36,6 +47,9 @@ const environmentalCodePrefixes = [
   'SQLITE_INTERRUPT',
 ];
 
+/** Where last_insert_rowid() is reset to 0 (TEMP: this connection's only; users' writes may not name the temp schema). */
+const connectionResetTable = `${internalNamePrefix}connection`;
+
 export function isEnvironmentalError(error: unknown): error is Error & { code: string } {
   if (!(error instanceof Error) || error.name !== 'SqliteError') return false;
   const code = (error as Error & { code?: unknown }).code;
@@ -47,6 +61,12 @@ function isStatementError(error: unknown): error is Error {
   if (isEnvironmentalError(error)) return false;
   if (error instanceof StateMachineError) return error.code === 'REFUSED_SQL';
   return error instanceof Error && (error.name === 'SqliteError' || error instanceof RangeError || error instanceof TypeError);
+}
+
+/** SQLite's result code name for an error SQLite reported (`SQLITE_CONSTRAINT_UNIQUE`). */
+function sqliteCodeOf(error: Error): { sqliteCode: string } | undefined {
+  const code = (error as Error & { code?: unknown }).code;
+  return error.name === 'SqliteError' && typeof code === 'string' ? { sqliteCode: code } : undefined;
 }
 
 function toBindValue(value: SqlValue): BindValue {
@@ -117,7 +137,7 @@ function columnName(column: Database.ColumnDefinition, asWritten: string | undef
   return qualify && column.table !== null ? `${column.table}.${column.name}` : (asWritten ?? column.name);
 }
 
-/** Keywords after which a non-returning statement changed rows (the rest report nothing). */
+/** First keywords of statements that may change rows: with SQLite judging one not readonly, it is an INSERT, UPDATE or DELETE. */
 const rowChangingKeywords = new Set(['INSERT', 'UPDATE', 'DELETE', 'REPLACE', 'WITH', 'VALUES', 'SELECT']);
 
 interface StatementRunnerOptions {
@@ -132,7 +152,7 @@ interface PreparedPart {
   readonly statement: Database.Statement;
   readonly reader: boolean;
   readonly readonly: boolean;
-  /** A non-returning INSERT/UPDATE/DELETE: reports lastInsertId and rowsAffected. */
+  /** Starts with one of rowChangingKeywords (setsChanges: an INSERT, UPDATE or DELETE, RETURNING or not). */
   readonly reportsWrite: boolean;
   /**
    * With a double-quoted token, whether it is a string depends on the schema
@@ -143,12 +163,23 @@ interface PreparedPart {
   readonly columnNames: readonly string[] | undefined;
 }
 
+/** An INSERT, UPDATE or DELETE: running it sets changes() (last_insert_rowid() only when it inserts). */
+function setsChanges(prepared: PreparedPart): boolean {
+  return prepared.reportsWrite && !prepared.readonly;
+}
+
 export class StatementRunner {
   readonly #cache = new Map<string, PreparedPart>();
   /** Policy verdicts by SQL text (a pure function of the text), bounded like the statement cache. */
   readonly #checkedSql = new Map<string, readonly SqlStatementText[]>();
   #lastInsertRowid: Database.Statement | undefined;
   #schemaVersion: Database.Statement | undefined;
+  #changes: Database.Statement | undefined;
+  #resetLastInsertRowid: Database.Statement | undefined;
+  /** The connection still shows what quorumlite's internal writes left: the entry's answers are a fresh connection's. */
+  #entryFresh = true;
+  /** An INSERT, UPDATE or DELETE of the entry ran, so changes() is the entry's own. */
+  #rowsChangedInEntry = false;
   /**
    * The last request statement that was one SQLite statement, and its prepared statement:
    * a request repeating one statement (a batch of INSERTs) skips both cache lookups. Both
@@ -164,6 +195,33 @@ export class StatementRunner {
     this.#options = options;
     assert(options.statementCacheCountMax >= 1, 'statement cache holds at least one statement');
     assert(options.resultRowCountMax >= 1, 'a result holds at least one row');
+    // Created outside any transaction, so no rollback can take it away.
+    if (options.purpose === 'write') database.exec(`CREATE TEMP TABLE IF NOT EXISTS ${connectionResetTable} (id INTEGER PRIMARY KEY)`);
+  }
+
+  /** A new entry begins: its statements answer as on a fresh connection (see the file comment). */
+  beginEntry(): void {
+    this.#entryFresh = true;
+    this.#rowsChangedInEntry = false;
+  }
+
+  /** Before a statement that may write: last_insert_rowid() becomes the entry's own (0 until an insert). */
+  #forgetInternalWrites(): void {
+    if (!this.#entryFresh) return;
+    this.#resetLastInsertRowid ??= this.#database.prepare(`INSERT OR REPLACE INTO temp.${connectionResetTable} (id) VALUES (0)`);
+    this.#resetLastInsertRowid.run();
+    this.#entryFresh = false;
+    this.#rowsChangedInEntry = false;
+  }
+
+  /** rqlite's answer for a statement that changes no rows: the connection's last changes() and last_insert_rowid(). */
+  #connectionValues(lastInsertRowid: number | bigint): StatementResult {
+    if (this.#entryFresh) return { kind: 'empty' };
+    this.#changes ??= this.#database.prepare('SELECT changes()').pluck().safeIntegers(true);
+    const rowsAffected = this.#rowsChangedInEntry ? Number(this.#changes.get() as bigint) : 0;
+    const lastInsertId = this.#exactLastInsertId(lastInsertRowid);
+    if (rowsAffected === 0 && lastInsertId === 0) return { kind: 'empty' };
+    return { kind: 'write', lastInsertId, rowsAffected };
   }
 
   get cachedStatementCount(): number {
@@ -262,8 +320,11 @@ export class StatementRunner {
       for (const part of parts) result = this.#runPrepared(this.#prepare(part), undefined, qualifyColumns);
       return result;
     } catch (error) {
-      if (isStatementError(error)) return { kind: 'error', error: error.message };
-      throw error;
+      if (!isStatementError(error)) throw error;
+      // A failing statement can end the transaction (ROLLBACK conflict resolution); the
+      // next one begins with quorumlite's internal writes again.
+      if (this.#options.purpose === 'write' && !this.#database.inTransaction) this.#entryFresh = true;
+      return { kind: 'error', error: error.message, ...sqliteCodeOf(error) };
     }
   }
 
@@ -272,31 +333,46 @@ export class StatementRunner {
     if (this.#options.purpose === 'read' && !prepared.readonly) {
       return { kind: 'error', error: 'attempt to change the database in a query: send writes to /db/execute' };
     }
-    if (prepared.reader) {
-      const rows: SqlResultValue[][] = [];
-      // The first row as SQLite gave it (integers still bigints): it names the types of expression columns.
-      let firstRow: unknown[] | undefined;
-      for (const row of prepared.statement.iterate(...bindArguments(statement)) as IterableIterator<unknown[]>) {
-        if (rows.length === this.#options.resultRowCountMax) {
-          return { kind: 'error', error: `result has more than ${this.#options.resultRowCountMax} rows (resultRowCountMax)` };
-        }
-        firstRow ??= row;
-        rows.push(row.map(toResultValue));
-      }
-      const columnsInfo = prepared.statement.columns();
-      return {
-        kind: 'rows',
-        columns: columnsInfo.map((column, position) => columnName(column, prepared.columnNames?.[position], qualifyColumns)),
-        types: resultTypes(
-          columnsInfo.map((column) => column.type),
-          firstRow,
-        ),
-        rows,
-      };
+    if (!prepared.readonly) this.#forgetInternalWrites();
+    if (!setsChanges(prepared)) {
+      if (prepared.reader) return this.#readRows(prepared, statement, qualifyColumns);
+      return this.#connectionValues(runWrite(prepared.statement, statement).lastInsertRowid);
     }
-    const info = runWrite(prepared.statement, statement);
-    if (!prepared.reportsWrite) return { kind: 'empty' };
-    return { kind: 'write', lastInsertId: this.#exactLastInsertId(info.lastInsertRowid), rowsAffected: info.changes };
+    // Once it ran (even failing: SQLite then sets changes() to 0, or to what FAIL kept), changes() is the entry's.
+    let ran = true;
+    try {
+      if (prepared.reader) return this.#readRows(prepared, statement, qualifyColumns);
+      const info = runWrite(prepared.statement, statement);
+      return { kind: 'write', lastInsertId: this.#exactLastInsertId(info.lastInsertRowid), rowsAffected: info.changes };
+    } catch (error) {
+      ran = error instanceof Error && error.name === 'SqliteError';
+      throw error;
+    } finally {
+      if (ran) this.#rowsChangedInEntry = true;
+    }
+  }
+
+  #readRows(prepared: PreparedPart, statement: Statement | undefined, qualifyColumns: boolean): StatementResult {
+    const rows: SqlResultValue[][] = [];
+    // The first row as SQLite gave it (integers still bigints): it names the types of expression columns.
+    let firstRow: unknown[] | undefined;
+    for (const row of prepared.statement.iterate(...bindArguments(statement)) as IterableIterator<unknown[]>) {
+      if (rows.length === this.#options.resultRowCountMax) {
+        return { kind: 'error', error: `result has more than ${this.#options.resultRowCountMax} rows (resultRowCountMax)` };
+      }
+      firstRow ??= row;
+      rows.push(row.map(toResultValue));
+    }
+    const columnsInfo = prepared.statement.columns();
+    return {
+      kind: 'rows',
+      columns: columnsInfo.map((column, position) => columnName(column, prepared.columnNames?.[position], qualifyColumns)),
+      types: resultTypes(
+        columnsInfo.map((column) => column.type),
+        firstRow,
+      ),
+      rows,
+    };
   }
 
   #exactLastInsertId(reported: number | bigint): number | bigint {

@@ -50,8 +50,12 @@ export type StatementResult =
     }
   /** DDL and other statements that neither change rows nor return any. */
   | { readonly kind: 'empty'; readonly timeSeconds?: number }
-  /** A SQL error: deterministic, identical on every node, a result rather than a failure. */
-  | { readonly kind: 'error'; readonly error: string; readonly timeSeconds?: number };
+  /**
+   * A SQL error: deterministic, identical on every node, a result rather than a failure.
+   * `sqliteCode` names SQLite's extended result code (`SQLITE_CONSTRAINT_UNIQUE`) when
+   * SQLite reported the error; quorumlite's own errors have none.
+   */
+  | { readonly kind: 'error'; readonly error: string; readonly sqliteCode?: string; readonly timeSeconds?: number };
 
 /** What applying one entry did. */
 export interface ApplyOutcome {

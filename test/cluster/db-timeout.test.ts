@@ -38,7 +38,7 @@ test('a forwarded strong read past its db_timeout is interrupted on the leader; 
   const interrupted = await http(`${follower.url}/db/query?level=strong&raft_index&db_timeout=100ms`, { json: [slowCount] });
   assert.equal(interrupted.status, 200, interrupted.text);
   const body = interrupted.body as { results: unknown[]; raft_index?: number };
-  assert.deepEqual(body.results, [{ error: 'query timeout' }], `${interrupted.text}\n${cluster.logs()}`);
+  assert.deepEqual(body.results, [{ error: 'query timeout', error_v2: { message: 'query timeout' } }], `${interrupted.text}\n${cluster.logs()}`);
   assert.ok(typeof body.raft_index === 'number' && body.raft_index > 0, interrupted.text);
   assert.ok(performance.now() - startedMs < 14_000, 'answered long before the read would have ended');
 

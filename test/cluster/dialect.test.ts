@@ -11,6 +11,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestCluster, waitFor, type HttpAnswer, type TestNode } from './harness.js';
 
+/** rqlite v10 writes error_v2 beside error, with SQLite's primary and extended result codes. */
+const foreignKeyErrorV2 = { message: 'FOREIGN KEY constraint failed', sqlite: { code: 19, extended_code: 787 } };
+
 let cluster: TestCluster;
 let leader: TestNode;
 let follower: TestNode;
@@ -126,7 +129,9 @@ test('with --fk a dangling reference is refused with SQLite’s error, also afte
       await single.start();
       const node = single.node(1);
       results(await node.execute(['CREATE TABLE parent (id INTEGER PRIMARY KEY)', 'CREATE TABLE child (parent_id INTEGER REFERENCES parent(id))']));
-      assert.deepEqual(results(await node.execute(['INSERT INTO child VALUES (99)'])), [{ error: 'FOREIGN KEY constraint failed' }]);
+      assert.deepEqual(results(await node.execute(['INSERT INTO child VALUES (99)'])), [
+        { error: 'FOREIGN KEY constraint failed', error_v2: foreignKeyErrorV2 },
+      ]);
       assert.deepEqual(values(await node.query('PRAGMA foreign_keys')), [[1]]);
       assert.deepEqual(values(await node.query('PRAGMA foreign_keys', '?db_timeout=30s')), [[1]]);
       assert.equal(await node.terminate(), 0);
@@ -135,7 +140,7 @@ test('with --fk a dangling reference is refused with SQLite’s error, also afte
       assert.deepEqual(results(await node.execute(['INSERT INTO parent VALUES (1)', 'INSERT INTO child VALUES (1)', 'INSERT INTO child VALUES (98)'])), [
         { last_insert_id: 1, rows_affected: 1 },
         { last_insert_id: 1, rows_affected: 1 },
-        { error: 'FOREIGN KEY constraint failed' },
+        { error: 'FOREIGN KEY constraint failed', error_v2: foreignKeyErrorV2 },
       ]);
     });
   } finally {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { JsonSyntaxError, parseJson } from '../../src/http/json-reader.js';
-import { AssociativeRows, writeJsonChunks, writeJsonString } from '../../src/http/json-writer.js';
+import { blobAsText, goJsonStringOfBytes } from '../../src/http/go-json.js';
+import { AssociativeRows, GoMap, writeJsonChunks, writeJsonString } from '../../src/http/json-writer.js';
 
 describe('parseJson', () => {
   it('keeps integers that fit in 64 bits as exact bigints', () => {
@@ -160,5 +161,37 @@ describe('writeJsonString', () => {
     const whole = JSON.parse(chunks.join('')) as { values: unknown[] };
     assert.equal(whole.values.length, 1000);
     assert.deepEqual(whole.values[999], [999, 'row number 999']);
+  });
+});
+
+describe("Go's encoding/json", () => {
+  it('writes a string of arbitrary bytes as Go does: invalid UTF-8 byte by byte as \\ufffd, U+2028/U+2029 and controls escaped', () => {
+    const cases: [number[], string][] = [
+      [[0x22, 0x5c, 0x08, 0x0c, 0x0a, 0x0d, 0x09, 0x01, 0x1f, 0x7f, 0x2f, 0x3c], '"\\"\\\\\\b\\f\\n\\r\\t\\u0001\\u001f\x7f/<"'],
+      [[0xc0, 0x80], '"\\ufffd\\ufffd"'],
+      [[0xed, 0xa0, 0x80], '"\\ufffd\\ufffd\\ufffd"'],
+      [[0x41, 0xe2, 0x82], '"A\\ufffd\\ufffd"'],
+      [[0xf4, 0x90, 0x80, 0x80], '"\\ufffd\\ufffd\\ufffd\\ufffd"'],
+      [[0xf0, 0x9f, 0x98, 0x80, 0xc3, 0xa9, 0xef, 0xbf, 0xbd], '"😀é\ufffd"'],
+      [[0xe2, 0x80, 0xa8, 0xe2, 0x80, 0xa9, 0xe2, 0x80, 0xaa], '"\\u2028\\u2029\u202a"'],
+      [[], '""'],
+    ];
+    for (const [bytes, expected] of cases) assert.equal(goJsonStringOfBytes(new Uint8Array(bytes)), expected, bytes.join(' '));
+  });
+
+  it('writes a BlobAsText as that string, also with blob_array; plain BLOBs stay base64 or arrays', () => {
+    const row = [blobAsText(new Uint8Array([0x68, 0x69])), new Uint8Array([0x68, 0x69])];
+    assert.equal(writeJsonString([row]), '[["hi","aGk="]]');
+    assert.equal(writeJsonString([row], { blobAsArray: true }), '[["hi",[104,105]]]');
+  });
+
+  it('writes a GoMap and associative rows with keys sorted by UTF-8 bytes, integer-like keys included; a repeated key keeps its last value', () => {
+    const keys = ['b', '10', 'a', '9', 'é', 'Z', '\u{1F600}', '\uFF5E', 'a'];
+    const values = [1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n];
+    const expected = '{"10":2,"9":4,"Z":6,"a":9,"b":1,"é":5,"～":8,"😀":7}';
+    assert.equal(writeJsonString(new GoMap(keys, values)), expected);
+    assert.equal(writeJsonString(new AssociativeRows(keys, [values])), `[${expected}]`);
+    assert.equal(writeJsonString(new GoMap(['b', 'a'], [1n, null]), { pretty: true }), JSON.stringify({ a: null, b: 1 }, null, 4));
+    assert.equal(writeJsonString(new GoMap([], [])), '{}');
   });
 });

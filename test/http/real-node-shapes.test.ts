@@ -52,13 +52,13 @@ describe('types of columns without a declared type', () => {
     ]);
   });
 
-  it("takes each from the first row's value: integer, real, text, blob; NULL leaves it empty", async () => {
+  it("takes each from the first row's value: integer, real, text; a BLOB is text, as rqlite reads it; NULL leaves it empty", async () => {
     const text = await queryText("SELECT COUNT(*), 1, 2.5, 1.0 AS one, 'a', x'00ff', NULL, max(id), r, untyped FROM kinds");
     assert.equal(
       text,
       '{"results":[{"columns":["COUNT(*)","1","2.5","one","\'a\'","x\'00ff\'","NULL","max(id)","r","untyped"],' +
-        '"types":["integer","integer","real","real","text","blob","","integer","real",""],' +
-        '"values":[[1,1,2.5,1,"a","AP8=",null,1,2,null]]}]}',
+        '"types":["integer","integer","real","real","text","text","","integer","real",""],' +
+        '"values":[[1,1,2.5,1,"a","\\u0000\\ufffd",null,1,2,null]]}]}',
     );
   });
 
@@ -90,7 +90,8 @@ describe('DATE, DATETIME, TIMESTAMP and BOOLEAN columns', () => {
 
   it("fails the statement with Go's error when a time cannot be written (a year past 9999)", async () => {
     await postText('/db/execute', ['CREATE TABLE far (ts TIMESTAMP)', 'INSERT INTO far VALUES (253402300800)']);
-    assert.equal(await queryText('SELECT ts FROM far'), '{"results":[{"error":"Time.MarshalText: year outside of range [0,9999]"}]}');
+    const message = 'Time.MarshalText: year outside of range [0,9999]';
+    assert.equal(await queryText('SELECT ts FROM far'), `{"results":[{"error":"${message}","error_v2":{"message":"${message}"}}]}`);
   });
 });
 
@@ -127,7 +128,11 @@ describe('SQL quorumlite refuses', () => {
 describe('writes and queued writes', () => {
   it('gives every write "rows": null with ?associative on /db/execute too', async () => {
     const text = await postText('/db/execute?associative', ['CREATE TABLE assoc (x)', 'INSERT INTO assoc VALUES (1)', 'INSERT INTO nope VALUES (1)']);
-    assert.equal(text, '{"results":[{"rows":null},{"last_insert_id":1,"rows_affected":1,"rows":null},{"error":"no such table: nope"}]}');
+    assert.equal(
+      text,
+      '{"results":[{"rows":null},{"last_insert_id":1,"rows_affected":1,"rows":null},' +
+        '{"error":"no such table: nope","error_v2":{"message":"no such table: nope","sqlite":{"code":1,"extended_code":1}}}]}',
+    );
   });
 
   it('answers ?queue&wait with no results and the sequence number, once the write applied', async () => {
@@ -135,6 +140,124 @@ describe('writes and queued writes', () => {
     const text = await postText('/db/execute?queue&wait', ['INSERT INTO queued VALUES (7)']);
     assert.match(text, /^\{"results":\[\],"sequence_number":\d+\}$/);
     assert.equal(await queryText('SELECT x FROM queued'), '{"results":[{"columns":["x"],"types":["integer"],"values":[[7]]}]}');
+  });
+});
+
+describe("a statement that changes no rows answers its connection's last values, as rqlite does", () => {
+  it('repeats the last rows_affected and last_insert_id of the same request, on /db/execute and /db/request', async () => {
+    for (const path of ['/db/execute', '/db/request']) {
+      const table = `carried_${path.slice(4)}`;
+      const text = await postText(path, [
+        `CREATE TABLE ${table} (id INTEGER PRIMARY KEY, v UNIQUE)`,
+        `INSERT INTO ${table}(v) VALUES ('a'), ('b')`,
+        `CREATE INDEX ${table}_v ON ${table}(v)`,
+        `UPDATE ${table} SET v = v || '!' WHERE id = 1`,
+        'PRAGMA user_version = 7',
+        `CREATE TABLE ${table}_keyed (k PRIMARY KEY) WITHOUT ROWID`,
+        `INSERT INTO ${table}_keyed VALUES ('x'), ('y'), ('z')`,
+        `DROP TABLE ${table}_keyed`,
+      ]);
+      assert.equal(
+        text,
+        '{"results":[{},{"last_insert_id":2,"rows_affected":2},{"last_insert_id":2,"rows_affected":2},' +
+          '{"last_insert_id":2,"rows_affected":1},{"last_insert_id":2,"rows_affected":1},{"last_insert_id":2,"rows_affected":1},' +
+          '{"last_insert_id":2,"rows_affected":3},{"last_insert_id":2,"rows_affected":3}]}',
+        path,
+      );
+    }
+  });
+
+  it("starts every request as a fresh connection: never a rowid of quorumlite's own tables", async () => {
+    await postText('/db/execute', ['CREATE TABLE fresh (id INTEGER PRIMARY KEY, v)', "INSERT INTO fresh(v) VALUES ('a'), ('b'), ('c')"]);
+    assert.equal(await postText('/db/execute', ["UPDATE fresh SET v = 'x' WHERE id = 3"]), '{"results":[{"rows_affected":1}]}');
+    assert.equal(
+      await postText('/db/request', ['DELETE FROM fresh WHERE id = 3', 'CREATE TABLE fresh_after (a)']),
+      '{"results":[{"rows_affected":1},{"rows_affected":1}]}',
+    );
+    assert.equal(await postText('/db/execute', ['CREATE TABLE fresh_alone (a)']), '{"results":[{}]}');
+    // A failed INSERT leaves changes() at 0, as in SQLite; RETURNING counts as a row change.
+    assert.equal(
+      await postText('/db/request', [
+        "INSERT INTO fresh(id, v) VALUES (1, 'dup')",
+        'CREATE TABLE fresh_failed (a)',
+        "INSERT INTO fresh(v) VALUES ('d') RETURNING id",
+        'CREATE TABLE fresh_returning (a)',
+      ]),
+      '{"results":[{"error":"UNIQUE constraint failed: fresh.id",' +
+        '"error_v2":{"message":"UNIQUE constraint failed: fresh.id","sqlite":{"code":19,"extended_code":1555}}},' +
+        '{},{"columns":["id"],"types":["integer"],"values":[[3]]},{"last_insert_id":3,"rows_affected":1}]}',
+    );
+  });
+});
+
+describe('?associative objects are Go maps', () => {
+  it('writes types and row keys sorted by their UTF-8 bytes, a repeated name keeping its last value', async () => {
+    const sql = 'SELECT 1 AS b, 2 AS a, 3 AS "10", 4 AS "9", 5 AS "é", 6 AS "Z", 7 AS a';
+    const expectedRow = '{"10":3,"9":4,"Z":6,"a":7,"b":1,"é":5}';
+    const types = '{"10":"integer","9":"integer","Z":"integer","a":"integer","b":"integer","é":"integer"}';
+    const query = await fetch(`${base}/db/query?associative&q=${encodeURIComponent(sql)}`);
+    assert.equal(await query.text(), `{"results":[{"types":${types},"rows":[${expectedRow}]}]}`);
+    assert.equal(await postText('/db/request?associative', [sql]), `{"results":[{"types":${types},"rows":[${expectedRow}]}]}`);
+    const pretty = await (await fetch(`${base}/db/query?associative&pretty&q=${encodeURIComponent('SELECT 1 AS b, 2 AS a')}`)).text();
+    assert.equal(pretty, JSON.stringify({ results: [{ types: { a: 'integer', b: 'integer' }, rows: [{ a: 2, b: 1 }] }] }, null, 4));
+  });
+});
+
+describe('a BLOB in a column rqlite takes for text', () => {
+  before(async () => {
+    await postText('/db/execute', [
+      'CREATE TABLE blobs (id INTEGER PRIMARY KEY, untyped, t TEXT, v VARCHAR(8), c CHARACTER(8), b BLOB)',
+      // A, U+2028, a byte that is not UTF-8, NUL, U+00E9.
+      "INSERT INTO blobs VALUES (1, x'41e280a8ff00c3a9', x'41', x'42', x'43', x'44')",
+      'CREATE TABLE later (id INTEGER PRIMARY KEY, after_null, after_integer)',
+      "INSERT INTO later VALUES (1, NULL, 5), (2, x'41', x'41')",
+    ]);
+  });
+
+  it('is text, written as Go writes the bytes; `types` says text where the first row gave the type', async () => {
+    assert.equal(
+      await queryText('SELECT untyped, t, v, c, b FROM blobs'),
+      '{"results":[{"columns":["untyped","t","v","c","b"],"types":["text","text","varchar(8)","character(8)","blob"],' +
+        '"values":[["A\\u2028\\ufffd\\u0000é","A","B","Qw==","RA=="]]}]}',
+    );
+    assert.equal(
+      await (await fetch(`${base}/db/query?blob_array&q=${encodeURIComponent('SELECT t, c, b FROM blobs')}`)).text(),
+      '{"results":[{"columns":["t","c","b"],"types":["text","character(8)","blob"],"values":[["A",[67],[68]]]}]}',
+    );
+  });
+
+  it('follows the type the first row gave a column without one: after NULL text, after an INTEGER a BLOB', async () => {
+    assert.equal(
+      await queryText('SELECT after_null, after_integer FROM later ORDER BY id'),
+      '{"results":[{"columns":["after_null","after_integer"],"types":["","integer"],"values":[[null,5],["A","QQ=="]]}]}',
+    );
+  });
+});
+
+describe("errors in rqlite v10's shape", () => {
+  it('carries error_v2 with SQLite\'s result codes, never a time, and "rows": [] on an associative query', async () => {
+    await postText('/db/execute', ['CREATE TABLE unique_names (name TEXT UNIQUE)', "INSERT INTO unique_names VALUES ('fiona')"]);
+    const message = 'UNIQUE constraint failed: unique_names.name';
+    const unique = `"error":"${message}","error_v2":{"message":"${message}","sqlite":{"code":19,"extended_code":2067}}`;
+    const duplicate = JSON.parse(await postText('/db/execute?timings', ["INSERT INTO unique_names VALUES ('fiona')"])) as Json;
+    assert.equal(JSON.stringify(duplicate.results), `[{${unique}}]`);
+    assert.equal(typeof duplicate.time, 'number');
+    const missing = '"error":"no such table: nowhere","error_v2":{"message":"no such table: nowhere","sqlite":{"code":1,"extended_code":1}}';
+    assert.equal(
+      await (await fetch(`${base}/db/query?associative&q=${encodeURIComponent('SELECT * FROM nowhere')}`)).text(),
+      `{"results":[{"rows":[],${missing}}]}`,
+    );
+    assert.equal(await postText('/db/request?associative', ['SELECT * FROM nowhere']), `{"results":[{${missing}}]}`);
+    assert.equal(await queryText('SELECT * FROM nowhere'), `{"results":[{${missing}}]}`);
+  });
+
+  it('keeps the result code when an Idempotency-Key repeats the request', async () => {
+    const headers = { 'content-type': 'application/json', 'idempotency-key': 'shapes-error-code' };
+    const body = JSON.stringify(['INSERT INTO unique_names VALUES (NULL), (NULL)', "INSERT INTO unique_names VALUES ('fiona')"]);
+    const first = await (await fetch(`${base}/db/execute`, { method: 'POST', headers, body })).text();
+    const repeated = await (await fetch(`${base}/db/execute`, { method: 'POST', headers, body })).text();
+    assert.match(first, /"extended_code":2067/);
+    assert.equal(repeated, first);
   });
 });
 

@@ -24,14 +24,20 @@ const rows: StatementResult = {
 };
 
 describe('response shaping', () => {
-  it('shapes writes, DDL and errors with empty fields omitted', () => {
+  it('shapes writes, DDL and errors with empty fields omitted; an error carries error_v2 and no time', () => {
     const text = render([
       { kind: 'write', lastInsertId: 1, rowsAffected: 1, timeSeconds: 0.1 },
       { kind: 'write', lastInsertId: 0, rowsAffected: 0 },
       { kind: 'empty' },
-      { kind: 'error', error: 'no such table: foo' },
+      { kind: 'error', error: 'no such table: foo', sqliteCode: 'SQLITE_ERROR', timeSeconds: 0.5 },
+      { kind: 'error', error: 'query timeout' },
     ]);
-    assert.equal(text, '{"results":[{"last_insert_id":1,"rows_affected":1},{},{},{"error":"no such table: foo"}]}');
+    assert.equal(
+      text,
+      '{"results":[{"last_insert_id":1,"rows_affected":1},{},{},' +
+        '{"error":"no such table: foo","error_v2":{"message":"no such table: foo","sqlite":{"code":1,"extended_code":1}}},' +
+        '{"error":"query timeout","error_v2":{"message":"query timeout"}}]}',
+    );
   });
 
   it('shapes rows with columns, types and values; BLOBs as base64; bigints exact', () => {
@@ -50,18 +56,60 @@ describe('response shaping', () => {
     assert.match(render([rows], {}, {}, { blobAsArray: true }), /"values":\[\[1,"fiona",\[1,2,3\],9223372036854775807\]\]/);
   });
 
-  it('adds per-result and top-level time with timings', () => {
-    const parsed = JSON.parse(render([rows, { kind: 'write', lastInsertId: 2, rowsAffected: 1, timeSeconds: 0.25 }], { timings: true }));
+  it('adds per-result and top-level time with timings; an error has none, as in rqlite', () => {
+    const failed: StatementResult = { kind: 'error', error: 'boom', timeSeconds: 0.75 };
+    const parsed = JSON.parse(render([rows, { kind: 'write', lastInsertId: 2, rowsAffected: 1, timeSeconds: 0.25 }, failed], { timings: true }));
     assert.equal(parsed.time, 0.125);
     assert.equal(parsed.results[0].time, 0.5);
     assert.equal(parsed.results[1].time, 0.25);
+    assert.deepEqual(parsed.results[2], { error: 'boom', error_v2: { message: 'boom' } });
   });
 
-  it('shapes associative reads with types as a map and rows as objects', () => {
+  it('names SQLite\'s primary and extended result codes in error_v2; an associative query error carries "rows": []', () => {
+    const codes: [string, number, number][] = [
+      ['SQLITE_ERROR', 1, 1],
+      ['SQLITE_CONSTRAINT_UNIQUE', 19, 2067],
+      ['SQLITE_CONSTRAINT_DATATYPE', 19, 3091],
+      ['SQLITE_ABORT_ROLLBACK', 4, 516],
+      ['SQLITE_IOERR_CODEC', 10, 9226],
+    ];
+    for (const [name, code, extended] of codes) {
+      const text = render([{ kind: 'error', error: 'e', sqliteCode: name }]);
+      assert.equal(text, `{"results":[{"error":"e","error_v2":{"message":"e","sqlite":{"code":${code},"extended_code":${extended}}}}]}`, name);
+    }
+    assert.equal(render([{ kind: 'error', error: 'e', sqliteCode: 'SQLITE_NOT_A_CODE' }]), '{"results":[{"error":"e","error_v2":{"message":"e"}}]}');
+    const failed: StatementResult = { kind: 'error', error: 'e' };
+    assert.equal(render([failed], { associative: true }), '{"results":[{"rows":[],"error":"e","error_v2":{"message":"e"}}]}');
+    assert.equal(render([failed], { associative: true, mixed: true }), '{"results":[{"error":"e","error_v2":{"message":"e"}}]}');
+  });
+
+  it('turns a BLOB in a column rqlite takes for text into the string Go makes of its bytes, base64 elsewhere', () => {
+    const bytes = new Uint8Array([0x41, 0xff]);
+    const types = [
+      '',
+      'text',
+      'json',
+      'varchar(3)',
+      'varying character',
+      'nchar(2)',
+      'native character',
+      'nvarchar',
+      'clob',
+      'character(2)',
+      'blob',
+      'integer',
+    ];
+    const result: StatementResult = { kind: 'rows', columns: types.map((_, index) => `c${index}`), types, rows: [types.map(() => bytes)] };
+    const values = JSON.parse(render([result])).results[0].values[0] as unknown[];
+    assert.deepEqual(values, ['A\ufffd', 'A\ufffd', 'A\ufffd', 'A\ufffd', 'A\ufffd', 'A\ufffd', 'A\ufffd', 'A\ufffd', 'A\ufffd', 'Qf8=', 'Qf8=', 'Qf8=']);
+    assert.match(render([result], {}, {}, { blobAsArray: true }), /"values":\[\["A\\ufffd",(?:"A\\ufffd",){8}\[65,255\],\[65,255\],\[65,255\]\]\]/);
+  });
+
+  it('shapes associative reads with types as a map and rows as objects, keys in Go map order', () => {
     assert.equal(
       render([rows], { associative: true }),
-      '{"results":[{"types":{"id":"integer","name":"text","data":"blob","big":""},' +
-        '"rows":[{"id":1,"name":"fiona","data":"AQID","big":9223372036854775807}]}]}',
+      '{"results":[{"types":{"big":"","data":"blob","id":"integer","name":"text"},' +
+        '"rows":[{"big":9223372036854775807,"data":"AQID","id":1,"name":"fiona"}]}]}',
     );
     const empty: StatementResult = { kind: 'rows', columns: ['id'], types: ['integer'], rows: [] };
     assert.equal(render([empty], { associative: true }), '{"results":[{"types":{"id":"integer"},"rows":[]}]}');
