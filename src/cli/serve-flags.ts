@@ -4,6 +4,8 @@
  * returns options or throws a UsageError, which the CLI prints and exits 2 on.
  */
 import { nodeConfigDefaults } from '../node/config.js';
+import { writeQueueDefaults } from '../node/queued-writes.js';
+import { commandLimits } from '../state-machine/command-codec.js';
 import { DurationError, parseDurationMs, timerDelayMsMax } from '../common/duration.js';
 
 type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -36,6 +38,14 @@ export interface ServeOptions {
   readonly snapshotTrailingEntries: number;
   /** Largest HTTP request body accepted (ours). */
   readonly httpBodyBytesMax: number;
+  /** Queued writes (`?queue`) held at most (rqlited's -write-queue-capacity). */
+  readonly writeQueueCapacity: number;
+  /** Queued writes per log entry at most (-write-queue-batch-size). */
+  readonly writeQueueBatchSize: number;
+  /** A batch goes this long after its first write, full or not; 0: only when full (-write-queue-timeout). */
+  readonly writeQueueTimeoutMs: number;
+  /** One transaction per batch (-write-queue-tx). */
+  readonly writeQueueTransaction: boolean;
   readonly logLevel: LogLevel;
   /** Test-only: accept fault-injection commands on standard input (partition from peers). */
   readonly testFaultsOnStdin: boolean;
@@ -52,6 +62,7 @@ export const joinAddressCountMax = 16;
 export const bootstrapExpectMax = 9;
 export const nodeIdLengthMax = 128;
 const heartbeatMsMin = 10;
+export const writeQueueCapacityMax = 1_000_000;
 const electionTimeoutMsMax = 60_000;
 
 export const serveUsage = `Usage: quorumlite serve [flags]
@@ -71,6 +82,13 @@ export const serveUsage = `Usage: quorumlite serve [flags]
   --raft-snap-int DURATION  how often to check the snapshot threshold (default ${nodeConfigDefaults.snapshotIntervalMs / 1000}s)
   --raft-trailing-logs N    log entries kept behind a snapshot (default ${nodeConfigDefaults.snapshotTrailingEntries})
   --http-max-body-bytes N   largest request body accepted (default 64 MiB)
+  --write-queue-capacity N  queued writes (?queue) held at most (default ${writeQueueDefaults.writeQueueCapacity})
+  --write-queue-batch-size N
+                            queued writes per log entry at most (default ${writeQueueDefaults.writeQueueBatchSize})
+  --write-queue-timeout DURATION
+                            send a batch this long after its first write, full or not; 0s: only
+                            when full (default ${writeQueueDefaults.writeQueueTimeoutMs}ms)
+  --write-queue-tx          one transaction per batch of queued writes
   --log-level LEVEL         trace|debug|info|warn|error|silent (default info)
   --help                    show this help
 `;
@@ -95,6 +113,10 @@ const flagSpecs: Readonly<Record<string, FlagSpec>> = {
   'raft-snap-int': { takesValue: true },
   'raft-trailing-logs': { takesValue: true },
   'http-max-body-bytes': { takesValue: true },
+  'write-queue-capacity': { takesValue: true },
+  'write-queue-batch-size': { takesValue: true },
+  'write-queue-timeout': { takesValue: true },
+  'write-queue-tx': { takesValue: false },
   'log-level': { takesValue: true },
   'test-faults-on-stdin': { takesValue: false },
   help: { takesValue: false },
@@ -162,9 +184,9 @@ function parseInteger(text: string, flag: string, minimum: number, maximum: numb
 /** Interval flags drive timers: at least 1ms, at most what a Node timer can wait. */
 const intervalRangeMs = { durationMsMin: 1, durationMsMax: timerDelayMsMax };
 
-function parseDurationFlag(text: string, flag: string): number {
+function parseDurationFlag(text: string, flag: string, range = intervalRangeMs): number {
   try {
-    return parseDurationMs(text, intervalRangeMs);
+    return parseDurationMs(text, range);
   } catch (error) {
     if (error instanceof DurationError) throw new UsageError(`--${flag}: ${error.message}`);
     throw error;
@@ -232,6 +254,29 @@ function parseFormationFlags(flags: ReadonlyMap<string, string>): Pick<ServeOpti
   return { joinAddresses, bootstrapExpect };
 }
 
+function parseWriteQueueFlags(
+  flags: ReadonlyMap<string, string>,
+): Pick<ServeOptions, 'writeQueueCapacity' | 'writeQueueBatchSize' | 'writeQueueTimeoutMs' | 'writeQueueTransaction'> {
+  const timeoutText = flags.get('write-queue-timeout') ?? `${writeQueueDefaults.writeQueueTimeoutMs}ms`;
+  return {
+    writeQueueCapacity: parseInteger(
+      flags.get('write-queue-capacity') ?? String(writeQueueDefaults.writeQueueCapacity),
+      'write-queue-capacity',
+      1,
+      writeQueueCapacityMax,
+    ),
+    writeQueueBatchSize: parseInteger(
+      flags.get('write-queue-batch-size') ?? String(writeQueueDefaults.writeQueueBatchSize),
+      'write-queue-batch-size',
+      1,
+      commandLimits.queuedRequestCountMax,
+    ),
+    // A timer counts whole milliseconds: a fraction rounds up, so a batch never goes early.
+    writeQueueTimeoutMs: Math.ceil(parseDurationFlag(timeoutText, 'write-queue-timeout', { durationMsMin: 0, durationMsMax: timerDelayMsMax })),
+    writeQueueTransaction: flags.has('write-queue-tx'),
+  };
+}
+
 /** Parses `serve` flags. Returns 'help' when --help was given. */
 export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' {
   const flags = splitFlags(argv);
@@ -259,6 +304,7 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     snapshotIntervalMs: parseDurationFlag(flags.get('raft-snap-int') ?? `${nodeConfigDefaults.snapshotIntervalMs}ms`, 'raft-snap-int'),
     snapshotTrailingEntries: parseInteger(flags.get('raft-trailing-logs') ?? String(nodeConfigDefaults.snapshotTrailingEntries), 'raft-trailing-logs', 0, 1e9),
     httpBodyBytesMax: parseInteger(flags.get('http-max-body-bytes') ?? String(64 * 1024 * 1024), 'http-max-body-bytes', 1024, 2 ** 31),
+    ...parseWriteQueueFlags(flags),
     logLevel: parseLogLevel(flags.get('log-level') ?? 'info'),
     testFaultsOnStdin: flags.has('test-faults-on-stdin'),
   };

@@ -2,7 +2,7 @@
  * The `/status` document, with the keys rqlite tooling reads (docs/API.md, "Cluster endpoints"):
  * store.raft.state, commit_index, applied_index, last_log_index, last_snapshot_index,
  * voter; store.leader.addr / node_id; store.fsm_index, db_applied_index;
- * store.sqlite3.path; store.snapshot_store.snapshots.
+ * store.sqlite3.path; store.snapshot_store.snapshots; http.queue._default (the write queue).
  */
 import { statSync } from 'node:fs';
 import type { StatusDocument, StatusValue } from '../service/service.js';
@@ -25,6 +25,8 @@ interface StatusSources {
   /** When this node started, and now (wall clock, ms, from the node's scheduler). */
   readonly startedAtMs: number;
   readonly nowMs: number;
+  /** `http.queue`: the write queue behind `?queue` (rqlite's keys). */
+  readonly writeQueue: StatusValue;
 }
 
 /** The content checksum reads every row: computed once per applied index, then reused. */
@@ -58,7 +60,7 @@ function raftStateName(role: string, stopped: boolean): string {
 }
 
 export function buildStatus(sources: StatusSources, version: string): StatusDocument {
-  const { config, log, database, startedAtMs, nowMs } = sources;
+  const { config, log, database, startedAtMs, nowMs, writeQueue } = sources;
   const position = log.position();
   const leaderId = log.leaderId;
   const leader = leaderId === '' ? undefined : log.members.get(leaderId);
@@ -91,7 +93,7 @@ export function buildStatus(sources: StatusSources, version: string): StatusDocu
   return {
     node: { id: config.nodeId, start_time: new Date(startedAtMs).toISOString(), uptime_s: (nowMs - startedAtMs) / 1000 },
     build: { version, node_version: process.version },
-    http: { addr: config.apiAdvertisedAddress },
+    http: { addr: config.apiAdvertisedAddress, queue: writeQueue },
     store: {
       node_id: config.nodeId,
       addr: config.raftAdvertisedAddress,

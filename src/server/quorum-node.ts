@@ -22,6 +22,7 @@ import { NodeClusterService } from '../node/cluster-service.js';
 import { resolveNodeConfig, type NodeConfig, type NodeConfigInput } from '../node/config.js';
 import type { NodeLogger } from '../node/logger.js';
 import { Membership } from '../node/membership.js';
+import { writeQueueDefaults } from '../node/queued-writes.js';
 import { NodeRuntime } from '../node/runtime.js';
 import { systemScheduler, type Scheduler } from '../node/scheduler.js';
 
@@ -36,8 +37,11 @@ export interface QuorumNodeOptions extends NodeConfigInput {
   readonly clusterId?: string;
   readonly transportLimits?: Partial<TransportLimits>;
   readonly http?: Partial<HttpServerOptions>;
-  /** Queued writes (`?queue`) in flight at most; default queuedWriteCountMaxDefault. */
-  readonly queuedWriteCountMax?: number;
+  /** The write queue behind `?queue` (rqlited's -write-queue-* flags); rqlited's defaults. */
+  readonly writeQueueCapacity?: number;
+  readonly writeQueueBatchSize?: number;
+  readonly writeQueueTimeoutMs?: number;
+  readonly writeQueueTransaction?: boolean;
   /** Called if the Ready loop hits a broken invariant (the node has stopped serving writes). */
   readonly onFatal?: (error: Error) => void;
   /** Randomness for election jitter and command seeds; default Math.random (tests pin it). */
@@ -47,7 +51,6 @@ export interface QuorumNodeOptions extends NodeConfigInput {
 }
 
 export const defaultClusterId = 'quorumlite';
-const queuedWriteCountMaxDefault = 10_000;
 
 /** Whatever storage repaired or discarded at open is said in the log, with what and why. */
 function logRecovery(logger: NodeLogger, report: RecoveryReport): void {
@@ -113,12 +116,18 @@ export class QuorumNode {
         peers: this.#transport,
         membership: this.membership,
         encodeCommand: (statements, transaction, requestId) => runtime.encodeCommandFor(statements, transaction, requestId),
+        encodeQueuedBatch: (requests, transaction, batchId) => runtime.encodeQueuedBatchFor(requests, transaction, batchId),
         scheduler,
       },
       {
         version: options.version,
         isReadOnly: (statement) => stateMachine.isReadOnly(statement),
-        queuedWriteCountMax: options.queuedWriteCountMax ?? queuedWriteCountMaxDefault,
+        writeQueue: {
+          writeQueueCapacity: options.writeQueueCapacity ?? writeQueueDefaults.writeQueueCapacity,
+          writeQueueBatchSize: options.writeQueueBatchSize ?? writeQueueDefaults.writeQueueBatchSize,
+          writeQueueTimeoutMs: options.writeQueueTimeoutMs ?? writeQueueDefaults.writeQueueTimeoutMs,
+          writeQueueTransaction: options.writeQueueTransaction ?? writeQueueDefaults.writeQueueTransaction,
+        },
       },
     );
     this.http = createHttpServer(this.service, { quorumliteVersion: options.version, ...options.http });
@@ -193,9 +202,9 @@ export class QuorumNode {
   }
 
   /**
-   * Stops the node: a leader first hands leadership to the most caught-up voter (bounded
-   * wait) unless told not to, then HTTP, the runtime, the transport, the store and the
-   * database close in that order.
+   * Stops the node: the write queue sends what it holds (bounded wait), a leader then hands
+   * leadership to the most caught-up voter (bounded wait) unless told not to, then HTTP,
+   * the runtime, the transport, the store and the database close in that order.
    */
   stop(options: { transferLeadership: boolean } = { transferLeadership: true }): Promise<void> {
     this.#stopping ??= this.#stop(options);
@@ -203,6 +212,7 @@ export class QuorumNode {
   }
 
   async #stop(options: { transferLeadership: boolean }): Promise<void> {
+    await this.service.stopWriteQueue(this.config.shutdownTransferTimeoutMs);
     await this.runtime.stop(options);
     await this.http.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing HTTP failed'));
     await this.#transport.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing transport failed'));

@@ -1,13 +1,14 @@
 /**
  * What runs inside one entry's transaction: the request-id dedup lookup and record, the
  * entry's own time and seed for random() and 'now', all-or-nothing `transaction`
- * commands, and ROLLBACK conflict resolution turned into deterministic results. The
- * state machine owns the transaction around it (begin, commit, halt, recover).
+ * commands, queued batches (many clients' requests in one entry), and ROLLBACK conflict
+ * resolution turned into deterministic results. The state machine owns the transaction
+ * around it (begin, commit, halt, recover).
  */
 import type { Connections } from './connections.js';
 import { EntrySource, type DeterministicFunctions, type TimeAndRandomSource } from './deterministic-functions.js';
 import { decodeResults, encodeResults } from './result-codec.js';
-import type { ApplyOutcome, Command, Statement, StatementResult } from './types.js';
+import type { ApplyOutcome, Command, QueuedRequest, Statement, StatementResult } from './types.js';
 
 const deferredViolationMessage = 'FOREIGN KEY or other deferred constraint failed at commit: every statement of this request was rolled back';
 
@@ -39,6 +40,7 @@ export class EntryExecutor {
    * statements are undone and every one reports it (SQLite cannot say which one did it).
    */
   deferredViolation(connections: Connections, index: number, command: Command): ApplyOutcome {
+    // A queued batch reports no results; none of its requests applied, so none is recorded.
     const results: StatementResult[] = command.statements.map(() => ({ kind: 'error', error: deferredViolationMessage }));
     if (command.requestId !== undefined) this.#recordRequest(connections, command.requestId, command.timestampMs, results);
     return { entryIndex: index, results, deduplicated: false, skipped: false };
@@ -59,9 +61,14 @@ export class EntryExecutor {
     this.#functions?.begin(this.#sourceFor(command));
     let results: StatementResult[];
     try {
-      results = command.transaction
-        ? this.#runTransaction(connections, index, command.statements, batching)
-        : this.#runEach(connections, index, command.statements, batching);
+      if (command.queued !== undefined) {
+        this.#runQueued(connections, index, command, command.queued, batching);
+        results = []; // queued writes report no results (as rqlite's)
+      } else {
+        results = command.transaction
+          ? this.#runTransaction(connections, index, command.statements, batching)
+          : this.#runEach(connections, index, command.statements, batching);
+      }
     } finally {
       this.#functions?.end();
     }
@@ -87,9 +94,9 @@ export class EntryExecutor {
    * these statements, so a failing statement rolls the whole transaction back and starts
    * it again: the same database, without two savepoint statements on every entry.
    */
-  #runTransaction(connections: Connections, index: number, statements: readonly Statement[], batching: boolean): StatementResult[] {
+  #runTransaction(connections: Connections, index: number, statements: readonly Statement[], batching: boolean, savepoint = batching): StatementResult[] {
     const results: StatementResult[] = [];
-    if (batching) connections.internal.savepoint.run();
+    if (savepoint) connections.internal.savepoint.run();
     for (const statement of statements) {
       const result = connections.applyRunner.run(statement, this.#settings.timings);
       results.push(result);
@@ -98,7 +105,7 @@ export class EntryExecutor {
         restartAfterRollback(connections, index, results, batching);
         return results;
       }
-      if (batching) {
+      if (savepoint) {
         connections.internal.rollbackToSavepoint.run();
         connections.internal.releaseSavepoint.run();
       } else {
@@ -107,8 +114,71 @@ export class EntryExecutor {
       }
       return results;
     }
-    if (batching) connections.internal.releaseSavepoint.run();
+    if (savepoint) connections.internal.releaseSavepoint.run();
     return results;
+  }
+
+  /**
+   * Runs a queued batch: each request in order, a request whose idempotency key was seen
+   * before is skipped, and each keyed request is recorded as it completes (so a key
+   * repeated within the batch applies once). Earlier requests share the transaction, so a
+   * `transaction` request marks its start with a savepoint. With the batch's own
+   * `transaction` (rqlite's -write-queue-tx) the whole batch is one transaction: the
+   * first failing statement undoes every request of the batch.
+   */
+  #runQueued(connections: Connections, index: number, command: Command, queued: readonly QueuedRequest[], batching: boolean): void {
+    if (command.transaction) {
+      this.#runQueuedTransaction(connections, index, command, queued, batching);
+      return;
+    }
+    for (const request of queued) {
+      if (this.#seenBefore(connections, request, command.timestampMs)) continue;
+      const results = request.transaction
+        ? this.#runTransaction(connections, index, request.statements, batching, true)
+        : this.#runEach(connections, index, request.statements, batching);
+      if (request.requestId !== undefined) this.#recordRequest(connections, request.requestId, command.timestampMs, results);
+    }
+  }
+
+  #runQueuedTransaction(connections: Connections, index: number, command: Command, queued: readonly QueuedRequest[], batching: boolean): void {
+    connections.internal.savepoint.run();
+    for (const request of queued) {
+      if (this.#seenBefore(connections, request, command.timestampMs)) continue;
+      const results = this.#runUntilError(connections, request.statements);
+      if (results === undefined) {
+        this.#undoQueuedTransaction(connections, index, batching);
+        return;
+      }
+      if (request.requestId !== undefined) this.#recordRequest(connections, request.requestId, command.timestampMs, results);
+    }
+    connections.internal.releaseSavepoint.run();
+  }
+
+  /** Runs `statements` in order; undefined when one failed (the rest do not run). */
+  #runUntilError(connections: Connections, statements: readonly Statement[]): StatementResult[] | undefined {
+    const results: StatementResult[] = [];
+    for (const statement of statements) {
+      const result = connections.applyRunner.run(statement, this.#settings.timings);
+      if (result.kind === 'error') return undefined;
+      results.push(result);
+    }
+    return results;
+  }
+
+  /** A statement of a one-transaction batch failed: every request of the batch is undone, with its record. */
+  #undoQueuedTransaction(connections: Connections, index: number, batching: boolean): void {
+    if (connections.apply.inTransaction) {
+      connections.internal.rollbackToSavepoint.run();
+      connections.internal.releaseSavepoint.run();
+      return;
+    }
+    // ROLLBACK conflict resolution ended the transaction: the whole entry is undone.
+    if (batching) throw new TransactionLostError();
+    beginEntryTransaction(connections, index);
+  }
+
+  #seenBefore(connections: Connections, request: QueuedRequest, timestampMs: number): boolean {
+    return request.requestId !== undefined && this.#lookupRequest(connections, request.requestId, timestampMs) !== undefined;
   }
 
   #lookupRequest(connections: Connections, requestId: string, timestampMs: number): StatementResult[] | undefined {

@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NodeClusterService } from '../../src/node/cluster-service.js';
+import { writeQueueDefaults } from '../../src/node/queued-writes.js';
 import { ServiceError } from '../../src/service/service.js';
 import type { Statement } from '../../src/state-machine/types.js';
 import { MemoryNodeStorage } from './fake-ports.js';
@@ -34,8 +35,9 @@ function serviceFor(node: InMemoryRuntime): NodeClusterService {
       scheduler,
       membership: { removeMember: () => Promise.reject(new Error('not used')) },
       encodeCommand: (statements, transaction, requestId) => runtime.encodeCommandFor(statements, transaction, requestId),
+      encodeQueuedBatch: (requests, transaction, batchId) => runtime.encodeQueuedBatchFor(requests, transaction, batchId),
     },
-    { version: 'test', isReadOnly: (candidate) => /^\s*select/i.test(candidate.sql), queuedWriteCountMax: 16 },
+    { version: 'test', isReadOnly: (candidate) => /^\s*select/i.test(candidate.sql), writeQueue: { ...writeQueueDefaults, writeQueueCapacity: 16 } },
   );
 }
 
