@@ -84,7 +84,7 @@ test('300 queued writes become three log entries (batch size 128, then the timeo
     assert.equal(last.raftIndex, before + 3);
     assert.deepEqual(last.results, []);
     const numbers = [...answers, last].map((answer) => answer.sequenceNumber as bigint);
-    numbers.forEach((number, position) => assert.equal(number, (numbers[0] as bigint) + BigInt(position), 'consecutive'));
+    for (const [position, number] of numbers.entries()) assert.equal(number, (numbers[0] as bigint) + BigInt(position), 'consecutive');
     assert.ok((numbers[0] as bigint) >= BigInt(node.scheduler.nowMs() - 1000) * 1_000_000n, 'numbered from the wall clock in nanoseconds');
     assert.equal(await rowCount(node, service), 300);
     const status = (await service.status()) as { http: { queue: { _default: Record<string, unknown> } } };

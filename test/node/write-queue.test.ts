@@ -50,7 +50,7 @@ function harness(overrides: Partial<WriteQueueSettings> = {}) {
 
 test('a batch goes at once when it reaches the batch size; the rest wait for the next', async () => {
   const { scheduler, sent, queue, names } = harness();
-  const tickets = [];
+  const tickets: Awaited<ReturnType<WriteQueue['enqueue']>>[] = [];
   for (const name of ['a', 'b', 'c', 'd']) tickets.push(await queue.enqueue(write(name), 1000, noSignal));
   await scheduler.settle();
   assert.deepEqual(

@@ -197,8 +197,11 @@ test('queued batches inside applyBatch give the same database as applied one by 
   const one: string[][] = [];
   for (const mode of ['single', 'batched'] as const) {
     withMachine(`queued-${mode}`, (machine) => {
-      if (mode === 'single') entries.forEach((data, position) => machine.apply(position + 2, data));
-      else machine.applyBatch(entries.map((data, position) => ({ index: position + 2, data })));
+      if (mode === 'single') {
+        for (const [position, data] of entries.entries()) machine.apply(position + 2, data);
+      } else {
+        machine.applyBatch(entries.map((data, position) => ({ index: position + 2, data })));
+      }
       one.push(values(machine));
     });
   }
