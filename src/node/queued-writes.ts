@@ -41,8 +41,8 @@ export const writeQueueDefaults: WriteQueueOptions = {
   writeQueueTransaction: false,
 };
 
-/** Room kept in an entry for a batch's own header (magic, flags, time, seed, id, count). */
-const batchHeaderBytesMax = 1024;
+/** Digits of a sequence number at most (a u64 in decimal). */
+const sequenceNumberDigitsMax = 20;
 /** Encoded bytes the queue holds at most (requests may be megabytes each; the count bound alone would not bound memory). */
 const writeQueueHeldBytesMax = 256 * 1024 * 1024;
 /** The wait before a batch is sent again doubles from the first to the last. */
@@ -93,8 +93,12 @@ export class QueuedWrites {
     }
     this.#dependencies = dependencies;
     this.#options = options;
-    this.#batchBytesMax = dependencies.config.entryDataBytesMax - batchHeaderBytesMax;
     const prefix = batchIdPrefix(dependencies.config.nodeId);
+    // A batch's own header: magic, version, flags, time, seed, its id, the request count. Each
+    // request measured alone carries a larger header than it does inside a batch.
+    const batchHeaderBytes = 3 + 8 + 8 + 4 + Buffer.byteLength(prefix) + 1 + sequenceNumberDigitsMax + 4;
+    // At least 1 (the queue's own bound): with an entry bound that small, every queued write is refused as too large.
+    this.#batchBytesMax = Math.max(1, dependencies.config.entryDataBytesMax - batchHeaderBytes);
     this.#queue = new WriteQueue(
       {
         capacity: options.writeQueueCapacity,

@@ -170,7 +170,8 @@ test('a node that knows no leader refuses a queued write at once with NO_LEADER 
 
 test('a queued write that can never fit a batch is refused at once with BAD_REQUEST; one exactly at the bound is taken', async () => {
   const entryDataBytesMax = 8192;
-  const batchBytesMax = entryDataBytesMax - 1024;
+  // The batch's header: magic, version, flags, time, seed, id ('queue n1 ' + 16 hex digits + ' ' + 20 digits), request count.
+  const batchBytesMax = entryDataBytesMax - (3 + 8 + 8 + 4 + 'queue n1 '.length + 16 + 1 + 20 + 4);
   await withLeader(
     {},
     async (node, service) => {
@@ -180,7 +181,8 @@ test('a queued write that can never fit a batch is refused at once with BAD_REQU
       };
       await assert.rejects(
         service.execute(sized(batchBytesMax + 1), context),
-        (error: unknown) => error instanceof ServiceError && error.code === 'BAD_REQUEST' && /exceeds the batch bound of 7168 bytes/.test(error.message),
+        (error: unknown) =>
+          error instanceof ServiceError && error.code === 'BAD_REQUEST' && new RegExp(`exceeds the batch bound of ${batchBytesMax} bytes`).test(error.message),
       );
       const atBound = service.execute(sized(batchBytesMax), context);
       await node.scheduler.advance(writeQueueDefaults.writeQueueTimeoutMs);
