@@ -101,6 +101,22 @@ test('/status reports the write queue under rqlite’s keys (http.queue._default
     assert.equal(keyed.text.trim(), String(batchSize));
   }));
 
+test('?queue&wait without statements (rqlite’s flush marker) answers once everything queued before it is written; without ?wait it is 400', async () =>
+  cluster.withLogs(async () => {
+    const leader = await cluster.waitForLeader();
+    const follower = cluster.nodes.find((node) => node !== leader)!;
+    let last = 0n;
+    for (let value = 0; value < 50; value += 1) last = sequenceNumber(await queuedInsert(follower, 'marker', value, '?queue'));
+    const post = (query: string) => http(`${follower.url}/db/execute${query}`, { method: 'POST', body: '[]', headers: { 'content-type': 'application/json' } });
+    const marker = await post('?queue&wait&timeout=20s');
+    assert.equal(marker.status, 200, marker.text);
+    assert.ok(sequenceNumber(marker) > last);
+    assert.deepEqual(await countRows(leader, "writer = 'marker'"), { rows: 50, distinct: 50 });
+    const refused = await post('?queue');
+    assert.equal(refused.status, 400, refused.text);
+    assert.match(refused.text, /no statements/);
+  }));
+
 /** Bounds of each writer loop: attempts, and acknowledged writes wanted after the kill (all writers together). */
 const writeAttemptCountMax = 3000;
 const writesAfterKillWanted = 60;
