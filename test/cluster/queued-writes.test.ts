@@ -19,7 +19,7 @@ before(async () => {
   cluster = await TestCluster.create({
     size: 3,
     formation: 'join',
-    flags: ['--write-queue-batch-size', String(batchSize), '--write-queue-capacity', String(capacity), '--write-queue-timeout', '20ms'],
+    flags: ['--write-queue-batch-size', String(batchSize), '--write-queue-capacity', String(capacity), '--write-queue-timeout', '100ms'],
   });
   await cluster.start().catch((error: unknown) => {
     throw new Error(`${String(error)}\n${cluster.logs()}`);
@@ -55,7 +55,7 @@ async function commitIndex(node: TestNode): Promise<number> {
   return (await node.raftStatus()).commit_index;
 }
 
-test('400 concurrent queued writes become far fewer log entries than requests, and every row lands once', async () =>
+test('400 concurrent queued writes become far fewer log entries than requests, and every row lands once', async (context) =>
   cluster.withLogs(async () => {
     const leader = await cluster.waitForLeader();
     const follower = cluster.nodes.find((node) => node !== leader)!;
@@ -77,6 +77,7 @@ test('400 concurrent queued writes become far fewer log entries than requests, a
       assert.equal(flushed.status, 200, flushed.text);
     }
     const entries = (await commitIndex(leader)) - before;
+    context.diagnostic(`${requestCount + 2} queued requests, ${entries} log entries`);
     assert.ok(entries <= (requestCount + 2) / 4, `${requestCount + 2} queued requests took ${entries} log entries`);
     assert.ok(entries >= Math.ceil(requestCount / batchSize), `no batch holds more than ${batchSize} requests (${entries} entries)`);
     assert.deepEqual(await countRows(follower, "writer = 'burst'"), { rows: requestCount, distinct: requestCount });
@@ -92,7 +93,7 @@ test('/status reports the write queue under rqlite’s keys (http.queue._default
     assert.ok(queue !== undefined, `no http.queue._default in ${status.text.slice(0, 400)}`);
     assert.equal(queue.max_size, capacity);
     assert.equal(queue.batch_size, batchSize);
-    assert.equal(queue.timeout, '20ms');
+    assert.equal(queue.timeout, '100ms');
     assert.equal(queue.tx, false);
     assert.equal(queue.depth, 0);
     const reported = /"sequence_number":\s*(\d+)/.exec(status.text)?.[1];
