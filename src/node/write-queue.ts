@@ -153,10 +153,6 @@ export class WriteQueue {
     this.#lastSequenceNumber = dependencies.sequenceStart;
   }
 
-  get settings(): WriteQueueSettings {
-    return this.#settings;
-  }
-
   stats(): WriteQueueStats {
     return { depth: this.#pending.length, blocked: this.#roomWaiters.length, ...this.#stats };
   }
