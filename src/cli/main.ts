@@ -10,6 +10,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { packageVersion } from './version.js';
 import { parseServeFlags, serveUsage, splitFlags, parseHostPort, formatHostPort, UsageError } from './serve-flags.js';
+import { versionLine } from './version-line.js';
 
 const usage = `Usage: quorumlite <command> [flags]
 
@@ -36,11 +37,8 @@ const processIo: CliIo = {
 };
 
 async function runStatus(argv: readonly string[], io: CliIo): Promise<number> {
-  const flags = splitFlags(argv);
-  const address = parseHostPort(flags.get('http-addr') ?? '127.0.0.1:4001', 'http-addr');
-  for (const name of flags.keys()) {
-    if (name !== 'http-addr') throw new UsageError(`status: unknown flag --${name}`);
-  }
+  const given = splitFlags(argv, ['http-addr']).get('http-addr');
+  const address = parseHostPort(given?.value ?? '127.0.0.1:4001', given?.spelling ?? '--http-addr');
   const response = await fetch(`http://${formatHostPort(address)}/status?pretty`, {
     signal: AbortSignal.timeout(statusTimeoutMs),
   });
@@ -60,6 +58,11 @@ async function runServeCommand(argv: readonly string[], io: CliIo): Promise<numb
     return 0;
   }
   process.env.TZ = 'UTC';
+  if (options === 'version') {
+    // rqlited -version: one line naming the build, then exit 0.
+    io.stdout(`${await versionLine()}\n`);
+    return 0;
+  }
   const { runServe } = await import('./serve.js');
   return runServe(options);
 }

@@ -1,20 +1,24 @@
 /**
- * The flags of `quorumlite serve`, GNU-style (`--name value` or `--name=value`), named
- * after rqlited's where rqlited has a flag for the same thing. Parsing is pure: it
- * returns options or throws a UsageError, which the CLI prints and exits 2 on.
+ * The flags of `quorumlite serve`: rqlited's command line as is (`rqlited [flags] <data
+ * directory>`, Go flag syntax, see go-flags.ts) beside quorumlite's own GNU-style flags.
+ * serve-flag-table.ts lists every flag and why a refused one is refused. Parsing is pure:
+ * it returns options, 'help' or 'version', or throws a UsageError (exit 2).
  */
 import { nodeConfigDefaults } from '../node/config.js';
-import { writeQueueDefaults } from '../node/queued-writes.js';
+import { goDurationRangeMs, timerDelayMsMax } from '../common/duration.js';
 import { commandLimits } from '../state-machine/command-codec.js';
-import { DurationError, parseDurationMs, timerDelayMsMax } from '../common/duration.js';
+import { parseGoFlags, type GivenFlag } from './go-flags.js';
+import { formatHostPort, parseDurationFlag, parseGoIntegerFlag, parseHostPort, parseWholeNumber, timerRangeMs, type HostPort } from './flag-values.js';
+import { serveFlagKinds, serveFlagSpecs } from './serve-flag-table.js';
+import { parseTimingFlags } from './serve-timing-flags.js';
+import { UsageError } from './usage-error.js';
+
+export { UsageError } from './usage-error.js';
+export { formatHostPort, parseHostPort } from './flag-values.js';
+export { serveUsage } from './serve-usage.js';
 
 type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-
-interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
 
 export interface ServeOptions {
   readonly nodeId: string;
@@ -22,290 +26,380 @@ export interface ServeOptions {
   readonly httpAdvertisedAddress: HostPort;
   readonly raftAddress: HostPort;
   readonly raftAdvertisedAddress: HostPort;
+  /** --data-dir, or rqlited's positional `<data directory>`. */
   readonly dataDirectory: string;
-  /** Raft addresses of existing members (or, with bootstrapExpect, of the peers to find). */
+  /**
+   * Existing members to join through (or, with bootstrapExpect, the peers to find): each
+   * a Raft address `host:port`, or an HTTP API address `http(s)://host:port`.
+   */
   readonly joinAddresses: readonly string[];
+  /** Rounds of join attempts over every --join address (rqlited -join-attempts). */
+  readonly joinAttemptCountMax: number;
+  /** Pause between rounds of join attempts (rqlited -join-interval). */
+  readonly joinIntervalMs: number;
+  /** The user to join as ('' = anonymously; rqlited -join-as). */
+  readonly joinAs: string;
   /** 0: off. Otherwise the cluster size to form once that many nodes have seen each other. */
   readonly bootstrapExpect: number;
+  /** -bootstrap-expect-timeout: how long to wait for the expected nodes. */
+  readonly bootstrapExpectTimeoutMs: number;
   readonly nonVoter: boolean;
+  /** The leader's heartbeat interval (a tenth of -raft-heartbeat-timeout when that is given). */
   readonly heartbeatMs: number;
+  /** A follower campaigns after [T, 2T) without the leader (-raft-heartbeat-timeout). */
   readonly electionTimeoutMs: number;
+  /** A candidate campaigns again after [T, 2T) without a result (-raft-election-timeout); 0: electionTimeoutMs. */
+  readonly candidateElectionTimeoutMs: number;
+  /** -raft-apply-timeout: how long a write waits for its entry to commit and apply. */
+  readonly applyTimeoutMs: number;
   /** Take a snapshot once this many entries were applied since the last one. */
   readonly snapshotThresholdEntries: number;
   /** How often the snapshot threshold is checked. */
   readonly snapshotIntervalMs: number;
-  /** Log entries kept behind a snapshot (ours). */
+  /** Log entries kept behind a snapshot: --raft-trailing-logs, else rqlite's 1.25 × -raft-snap. */
   readonly snapshotTrailingEntries: number;
+  /** -raft-snap-wal-size: the WAL is checkpointed once it holds this many bytes; undefined: SQLite's default (1000 pages). */
+  readonly walCheckpointBytes: number | undefined;
+  /** -auto-vacuum-int, -auto-optimize-int: 0 is off. */
+  readonly autoVacuumIntervalMs: number;
+  readonly autoOptimizeIntervalMs: number;
+  /** -extensions-path: files, directories, zip or tar.gz files of SQLite extensions. */
+  readonly extensionPaths: readonly string[];
+  /** -db-max-ro-conns: a bound on read-only connections (<= 0: none, as Go's database/sql). */
+  readonly readOnlyConnectionCountMax: number;
+  /** -cluster-connect-timeout: dialling a peer, handshake included; undefined: the transport's own default. */
+  readonly connectTimeoutMs: number | undefined;
+  /** -http-allow-origin: Access-Control-Allow-Origin on every response; null: none. */
+  readonly httpAllowOrigin: string | null;
   /** Largest HTTP request body accepted (ours). */
   readonly httpBodyBytesMax: number;
-  /** Queued writes (`?queue`) held at most (rqlited's -write-queue-capacity). */
-  readonly writeQueueCapacity: number;
-  /** Queued writes per log entry at most (-write-queue-batch-size). */
-  readonly writeQueueBatchSize: number;
-  /** A batch goes this long after its first write, full or not; 0: only when full (-write-queue-timeout). */
-  readonly writeQueueTimeoutMs: number;
-  /** One transaction per batch (-write-queue-tx). */
-  readonly writeQueueTransaction: boolean;
   readonly logLevel: LogLevel;
+  /** -raft-log-level: the Raft core's own level; undefined: the same as logLevel. */
+  readonly raftLogLevel: LogLevel | undefined;
   /** Test-only: accept fault-injection commands on standard input (partition from peers). */
   readonly testFaultsOnStdin: boolean;
+  /** -raft-remove-shutdown: exit once this node learns it was removed from the cluster. */
+  readonly exitWhenRemoved: boolean;
+  /** -raft-cluster-remove-shutdown: leave the cluster on a graceful shutdown. */
+  readonly removeOnShutdown: boolean;
+  /** -raft-shutdown-stepdown: a leader hands leadership over before it shuts down. */
+  readonly stepDownOnShutdown: boolean;
+  /** -raft-reap-node-timeout, -raft-reap-read-only-node-timeout: 0 is off. */
+  readonly reapNodeTimeoutMs: number;
+  readonly reapReadOnlyNodeTimeoutMs: number;
+  /** -write-queue-capacity: queued writes (`?queue`) held at most. */
+  readonly writeQueueCountMax: number;
+  /** -write-queue-batch-size: queued writes per log entry at most. */
+  readonly writeQueueBatchCountMax: number;
+  /** -write-queue-timeout: a batch goes this long after its first write, full or not; 0: only once full. */
+  readonly writeQueueTimeoutMs: number;
+  /** -write-queue-tx: one transaction per batch of queued writes. */
+  readonly writeQueueTransaction: boolean;
+  /** Parsed with rqlited's name, default and syntax; wired by the code that owns each feature. */
+  readonly handOff: HandOffOptions;
 }
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
+/** rqlited flags whose behaviour another part of quorumlite owns (the SQL dialect): parsed here. */
+interface HandOffOptions {
+  /** -fk: SQLite foreign key constraints. */
+  readonly foreignKeys: boolean;
 }
 
 export const joinAddressCountMax = 16;
+export const joinAsLengthMax = 128;
 export const bootstrapExpectMax = 9;
 export const nodeIdLengthMax = 128;
-const heartbeatMsMin = 10;
-export const writeQueueCapacityMax = 1_000_000;
-const electionTimeoutMsMax = 60_000;
+export const extensionPathCountMax = 64;
+export const allowOriginLengthMax = 1024;
+export const joinAttemptCountFlagMax = 10_000;
+/** -write-queue-capacity at most (rqlited sets no bound; each queued write holds memory until sent). */
+export const writeQueueCountFlagMax = 1_000_000;
+const walCheckpointBytesMax = 2 ** 36;
+/** rqlite keeps 1.25 × -raft-snap entries behind a snapshot (its trailing-logs policy). */
+const trailingEntriesPerThreshold = 1.25;
 
-export const serveUsage = `Usage: quorumlite serve [flags]
+type Flags = ReadonlyMap<string, GivenFlag>;
 
-  --node-id ID              unique node id (default: derived from the raft address)
-  --http-addr HOST:PORT     HTTP API listen address (default 127.0.0.1:4001)
-  --http-adv-addr HOST:PORT HTTP address advertised to other nodes (default: --http-addr)
-  --raft-addr HOST:PORT     Raft listen address (default 127.0.0.1:4002)
-  --raft-adv-addr HOST:PORT Raft address advertised to other nodes (default: --raft-addr)
-  --data-dir DIR            data directory (default ./data)
-  --join ADDR[,ADDR...]     Raft addresses of cluster members to join
-  --bootstrap-expect N      form a cluster of N nodes found through --join
-  --raft-non-voter          join as a non-voting member (read replica)
-  --heartbeat-ms MS         leader heartbeat interval (default ${nodeConfigDefaults.heartbeatMs})
-  --election-timeout-ms MS  election timeout; elections start after [T, 2T) of silence (default ${nodeConfigDefaults.electionTimeoutMs})
-  --raft-snap N             snapshot after N applied entries (default ${nodeConfigDefaults.snapshotThresholdEntries})
-  --raft-snap-int DURATION  how often to check the snapshot threshold (default ${nodeConfigDefaults.snapshotIntervalMs / 1000}s)
-  --raft-trailing-logs N    log entries kept behind a snapshot (default ${nodeConfigDefaults.snapshotTrailingEntries})
-  --http-max-body-bytes N   largest request body accepted (default 64 MiB)
-  --write-queue-capacity N  queued writes (?queue) held at most (default ${writeQueueDefaults.writeQueueCapacity})
-  --write-queue-batch-size N
-                            queued writes per log entry at most (default ${writeQueueDefaults.writeQueueBatchSize})
-  --write-queue-timeout DURATION
-                            send a batch this long after its first write, full or not; 0s: only
-                            when full (default ${writeQueueDefaults.writeQueueTimeoutMs}ms)
-  --write-queue-tx          one transaction per batch of queued writes
-  --log-level LEVEL         trace|debug|info|warn|error|silent (default info)
-  --help                    show this help
-`;
-
-interface FlagSpec {
-  readonly takesValue: boolean;
-}
-
-const flagSpecs: Readonly<Record<string, FlagSpec>> = {
-  'node-id': { takesValue: true },
-  'http-addr': { takesValue: true },
-  'http-adv-addr': { takesValue: true },
-  'raft-addr': { takesValue: true },
-  'raft-adv-addr': { takesValue: true },
-  'data-dir': { takesValue: true },
-  join: { takesValue: true },
-  'bootstrap-expect': { takesValue: true },
-  'raft-non-voter': { takesValue: false },
-  'heartbeat-ms': { takesValue: true },
-  'election-timeout-ms': { takesValue: true },
-  'raft-snap': { takesValue: true },
-  'raft-snap-int': { takesValue: true },
-  'raft-trailing-logs': { takesValue: true },
-  'http-max-body-bytes': { takesValue: true },
-  'write-queue-capacity': { takesValue: true },
-  'write-queue-batch-size': { takesValue: true },
-  'write-queue-timeout': { takesValue: true },
-  'write-queue-tx': { takesValue: false },
-  'log-level': { takesValue: true },
-  'test-faults-on-stdin': { takesValue: false },
-  help: { takesValue: false },
-};
-
-/** `--name` or `--name=value`: a known flag's name and spec, and the value after '=' if there is one. */
-function readFlag(argument: string): { readonly name: string; readonly spec: FlagSpec; readonly inlineValue: string | undefined } {
-  if (!argument.startsWith('--')) throw new UsageError(`unexpected argument ${JSON.stringify(argument)}`);
-  const equals = argument.indexOf('=');
-  const name = argument.slice(2, equals === -1 ? undefined : equals);
-  const spec = flagSpecs[name];
-  if (spec === undefined) throw new UsageError(`unknown flag --${name}`);
-  return { name, spec, inlineValue: equals === -1 ? undefined : argument.slice(equals + 1) };
-}
-
-/** Flag `name`'s value: '' for a boolean flag, else its inline value or `next` (the following argument, not a flag). */
-function flagValue(name: string, spec: FlagSpec, inlineValue: string | undefined, next: string | undefined): string {
-  if (!spec.takesValue) {
-    if (inlineValue !== undefined) throw new UsageError(`flag --${name} takes no value`);
-    return '';
-  }
-  const value = inlineValue ?? next;
-  if (value === undefined || value === '' || (inlineValue === undefined && value.startsWith('--'))) throw new UsageError(`flag --${name} needs a value`);
-  return value;
-}
-
-/** Splits argv into flag → value ('' for booleans). Throws on unknown, repeated or valueless flags. */
-export function splitFlags(argv: readonly string[]): Map<string, string> {
-  const values = new Map<string, string>();
-  for (let position = 0; position < argv.length; position += 1) {
-    const { name, spec, inlineValue } = readFlag(argv[position] ?? '');
-    if (values.has(name)) throw new UsageError(`flag --${name} given twice`);
-    // Without '=', a flag that takes a value takes the next argument.
-    const takesNext = spec.takesValue && inlineValue === undefined;
-    values.set(name, flagValue(name, spec, inlineValue, takesNext ? argv[position + 1] : undefined));
-    if (takesNext) position += 1;
-  }
-  return values;
-}
-
-/** Parses "host:port" (IPv6 as "[::1]:port"). */
-export function parseHostPort(text: string, flag: string): HostPort {
-  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
-  if (match === null) throw new UsageError(`--${flag}: invalid address ${JSON.stringify(text)}, expected HOST:PORT`);
-  const port = Number(match[2]);
-  if (port < 1 || port > 65_535) throw new UsageError(`--${flag}: port ${port} out of range 1-65535`);
-  const hostText = match[1] ?? '';
-  const host = hostText.startsWith('[') ? hostText.slice(1, -1) : hostText;
-  return { host, port };
-}
-
-export function formatHostPort(address: HostPort): string {
-  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
-}
-
-function parseInteger(text: string, flag: string, minimum: number, maximum: number): number {
-  if (!/^\d+$/.test(text)) throw new UsageError(`--${flag}: ${JSON.stringify(text)} is not a whole number`);
-  const value = Number(text);
-  if (value < minimum || value > maximum) {
-    throw new UsageError(`--${flag}: ${value} out of range ${minimum}-${maximum}`);
-  }
-  return value;
-}
-
-/** Interval flags drive timers: at least 1ms, at most what a Node timer can wait. */
-const intervalRangeMs = { durationMsMin: 1, durationMsMax: timerDelayMsMax };
-
-function parseDurationFlag(text: string, flag: string, range = intervalRangeMs): number {
-  try {
-    return parseDurationMs(text, range);
-  } catch (error) {
-    if (error instanceof DurationError) throw new UsageError(`--${flag}: ${error.message}`);
-    throw error;
+/** The refused rqlited flags given a value that would ask for their feature: refused, with why. */
+function refuseUnsupported(flags: Flags): void {
+  for (const [name, given] of flags) {
+    const refusal = serveFlagSpecs[name]?.refusal;
+    if (refusal !== undefined && !refusal.accepts(given.value)) throw new UsageError(`${given.spelling}: not supported: ${refusal.reason}`);
   }
 }
 
-function parseJoinList(text: string | undefined): string[] {
-  if (text === undefined) return [];
-  const addresses = text.split(',').map((part) => part.trim());
-  if (addresses.length > joinAddressCountMax) {
-    throw new UsageError(`--join: at most ${joinAddressCountMax} addresses`);
+/** rqlited's `<data directory>` positional, or --data-dir; nothing may follow it. */
+function dataDirectoryOf(flags: Flags, positionals: readonly string[]): string {
+  const [positional, ...rest] = positionals;
+  if (positional !== undefined && rest.length > 0) {
+    throw new UsageError(`arguments after data directory (${positional}) are not accepted (${rest.join(' ')})`);
   }
-  // Accept rqlite's habit of "http://host:port" by stripping a scheme.
-  return addresses.map((address) => {
-    const bare = address.replace(/^[a-z]+:\/\//, '');
-    return formatHostPort(parseHostPort(bare, 'join'));
-  });
+  const flag = flags.get('data-dir');
+  if (flag?.value === '') throw new UsageError(`${flag.spelling}: the data directory is empty`);
+  if (positional === undefined) return flag?.value ?? './data';
+  if (flag !== undefined && flag.value !== positional) {
+    throw new UsageError(`the data directory is given twice: ${flag.spelling} ${flag.value} and ${positional}`);
+  }
+  if (positional === '') throw new UsageError('the data directory is empty');
+  return positional;
 }
 
-/** The node id rqlite derives when none is given: the advertised raft address. */
-function defaultNodeId(raftAdvertisedAddress: HostPort): string {
-  return formatHostPort(raftAdvertisedAddress);
+function hostPortFlag(flags: Flags, name: string, fallback: HostPort): HostPort {
+  const given = flags.get(name);
+  return given === undefined ? fallback : parseHostPort(given.value, given.spelling);
 }
 
-function parseNodeId(text: string): string {
-  if (text.length > nodeIdLengthMax) throw new UsageError(`--node-id: longer than ${nodeIdLengthMax} characters`);
-  if (!/^[A-Za-z0-9._:[\]-]+$/.test(text)) {
-    throw new UsageError(`--node-id: ${JSON.stringify(text)} may use only letters, digits and . _ : - [ ]`);
+/**
+ * One -join address: `host:port` is a Raft address (rqlited 8); `http://host:port` or
+ * `https://host:port` (one trailing '/' allowed) is an HTTP API address (rqlited 7), kept
+ * with its scheme. Anything else is a usage error.
+ */
+function parseJoinAddress(text: string, spelling: string): string {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text);
+  if (scheme === null) return formatHostPort(parseHostPort(text, spelling));
+  const name = (scheme[1] ?? '').toLowerCase();
+  if (name !== 'http' && name !== 'https') {
+    throw new UsageError(`${spelling}: invalid address ${JSON.stringify(text)}, expected HOST:PORT or http(s)://HOST:PORT`);
+  }
+  const rest = text.slice(scheme[0].length);
+  return `${name}://${formatHostPort(parseHostPort(rest.endsWith('/') ? rest.slice(0, -1) : rest, spelling))}`;
+}
+
+function parseJoinList(given: GivenFlag | undefined): string[] {
+  if (given === undefined || given.value === '') return [];
+  const addresses = given.value.split(',').map((part) => part.trim());
+  if (addresses.length > joinAddressCountMax) throw new UsageError(`${given.spelling}: at most ${joinAddressCountMax} addresses`);
+  return addresses.map((address) => parseJoinAddress(address, given.spelling));
+}
+
+function parseJoinAs(given: GivenFlag | undefined): string {
+  if (given === undefined) return '';
+  const text = given.value;
+  if (text.length > joinAsLengthMax) throw new UsageError(`${given.spelling}: longer than ${joinAsLengthMax} characters`);
+  // Printable characters only, and no ':' (HTTP Basic separates the user from the password with it).
+  if (text !== '' && (text.includes(':') || !/^[\p{L}\p{N}\p{P}\p{S}]+$/u.test(text))) {
+    throw new UsageError(`${given.spelling}: ${JSON.stringify(text)} may contain only printable characters other than spaces and ':'`);
   }
   return text;
 }
 
-function parseLogLevel(text: string): LogLevel {
-  const level = logLevels.find((candidate) => candidate === text);
-  if (level === undefined) throw new UsageError(`--log-level: ${JSON.stringify(text)} is not one of ${logLevels.join('|')}`);
+function parseNodeId(given: GivenFlag): string {
+  const text = given.value;
+  if (text.length > nodeIdLengthMax) throw new UsageError(`${given.spelling}: longer than ${nodeIdLengthMax} characters`);
+  if (!/^[A-Za-z0-9._:[\]-]+$/.test(text)) {
+    throw new UsageError(`${given.spelling}: ${JSON.stringify(text)} may use only letters, digits and . _ : - [ ]`);
+  }
+  return text;
+}
+
+function parseLogLevel(given: GivenFlag | undefined): LogLevel {
+  if (given === undefined) return 'info';
+  const level = logLevels.find((candidate) => candidate === given.value);
+  if (level === undefined) throw new UsageError(`${given.spelling}: ${JSON.stringify(given.value)} is not one of ${logLevels.join('|')}`);
   return level;
 }
 
-/** An address flag's value, or `fallback` when the flag is absent. */
-function hostPortFlag(flags: ReadonlyMap<string, string>, flag: string, fallback: HostPort): HostPort {
-  const text = flags.get(flag);
-  return text === undefined ? fallback : parseHostPort(text, flag);
+/** rqlited's -raft-log-level: hclog's names, any case (ERROR, WARN, INFO, DEBUG; also TRACE and OFF). */
+function parseRaftLogLevel(given: GivenFlag | undefined): LogLevel | undefined {
+  if (given === undefined) return undefined;
+  const name = given.value.trim().toLowerCase();
+  const levels: Readonly<Record<string, LogLevel>> = { trace: 'trace', debug: 'debug', info: 'info', warn: 'warn', error: 'error', off: 'silent' };
+  const level = levels[name];
+  if (level === undefined) throw new UsageError(`${given.spelling}: ${JSON.stringify(given.value)} is not one of ERROR, WARN, INFO, DEBUG, TRACE, OFF`);
+  return level;
 }
 
-function parseTimingFlags(flags: ReadonlyMap<string, string>): Pick<ServeOptions, 'heartbeatMs' | 'electionTimeoutMs'> {
-  const heartbeatMs = parseInteger(flags.get('heartbeat-ms') ?? String(nodeConfigDefaults.heartbeatMs), 'heartbeat-ms', heartbeatMsMin, electionTimeoutMsMax);
-  const electionTimeoutMs = parseInteger(
-    flags.get('election-timeout-ms') ?? String(nodeConfigDefaults.electionTimeoutMs),
-    'election-timeout-ms',
-    heartbeatMsMin,
-    electionTimeoutMsMax,
-  );
-  if (electionTimeoutMs < 2 * heartbeatMs) {
-    throw new UsageError(`--election-timeout-ms (${electionTimeoutMs}) must be at least twice --heartbeat-ms (${heartbeatMs})`);
-  }
-  return { heartbeatMs, electionTimeoutMs };
+function booleanFlag(flags: Flags, name: string, fallback: boolean): boolean {
+  const given = flags.get(name);
+  return given === undefined ? fallback : given.value === 'true';
 }
 
-function parseFormationFlags(flags: ReadonlyMap<string, string>): Pick<ServeOptions, 'joinAddresses' | 'bootstrapExpect'> {
+/** A Go duration flag that may be 0 (off); `fallbackMs` when absent. */
+function intervalOrOff(flags: Flags, name: string, fallbackMs: number, durationMsMax = goDurationRangeMs.durationMsMax): number {
+  const given = flags.get(name);
+  if (given === undefined) return fallbackMs;
+  return parseDurationFlag(given.value, given.spelling, { durationMsMin: 0, durationMsMax });
+}
+
+function durationFlag(flags: Flags, name: string, fallbackMs: number): number {
+  const given = flags.get(name);
+  return given === undefined ? fallbackMs : parseDurationFlag(given.value, given.spelling);
+}
+
+type FormationOptions = Pick<
+  ServeOptions,
+  'joinAddresses' | 'joinAttemptCountMax' | 'joinIntervalMs' | 'joinAs' | 'bootstrapExpect' | 'bootstrapExpectTimeoutMs' | 'nonVoter'
+>;
+
+function formationOptions(flags: Flags): FormationOptions {
   const joinAddresses = parseJoinList(flags.get('join'));
-  const bootstrapExpect = parseInteger(flags.get('bootstrap-expect') ?? '0', 'bootstrap-expect', 0, bootstrapExpectMax);
+  const expect = flags.get('bootstrap-expect');
+  const bootstrapExpect =
+    expect === undefined ? 0 : parseGoIntegerFlag(expect.value, expect.spelling, { minimum: 0, maximum: bootstrapExpectMax, signed: true });
   if (bootstrapExpect > 1 && joinAddresses.length === 0) {
-    throw new UsageError('--bootstrap-expect needs --join with the addresses of the other nodes');
+    throw new UsageError(`${expect?.spelling ?? '--bootstrap-expect'} needs --join with the addresses of the other nodes`);
   }
-  return { joinAddresses, bootstrapExpect };
-}
-
-function parseWriteQueueFlags(
-  flags: ReadonlyMap<string, string>,
-): Pick<ServeOptions, 'writeQueueCapacity' | 'writeQueueBatchSize' | 'writeQueueTimeoutMs' | 'writeQueueTransaction'> {
-  const timeoutText = flags.get('write-queue-timeout') ?? `${writeQueueDefaults.writeQueueTimeoutMs}ms`;
+  const nonVoter = booleanFlag(flags, 'raft-non-voter', false);
+  const attempts = flags.get('join-attempts');
   return {
-    writeQueueCapacity: parseInteger(
-      flags.get('write-queue-capacity') ?? String(writeQueueDefaults.writeQueueCapacity),
-      'write-queue-capacity',
-      1,
-      writeQueueCapacityMax,
-    ),
-    writeQueueBatchSize: parseInteger(
-      flags.get('write-queue-batch-size') ?? String(writeQueueDefaults.writeQueueBatchSize),
-      'write-queue-batch-size',
-      1,
-      commandLimits.queuedRequestCountMax,
-    ),
-    // A timer counts whole milliseconds: a fraction rounds up, so a batch never goes early.
-    writeQueueTimeoutMs: Math.ceil(parseDurationFlag(timeoutText, 'write-queue-timeout', { durationMsMin: 0, durationMsMax: timerDelayMsMax })),
-    writeQueueTransaction: flags.has('write-queue-tx'),
+    joinAddresses,
+    joinAttemptCountMax:
+      attempts === undefined
+        ? nodeConfigDefaults.joinAttemptCountMax
+        : parseGoIntegerFlag(attempts.value, attempts.spelling, { minimum: 1, maximum: joinAttemptCountFlagMax, signed: true }),
+    joinIntervalMs: durationFlag(flags, 'join-interval', nodeConfigDefaults.joinIntervalMs),
+    joinAs: parseJoinAs(flags.get('join-as')),
+    bootstrapExpect,
+    bootstrapExpectTimeoutMs: durationFlag(flags, 'bootstrap-expect-timeout', nodeConfigDefaults.bootstrapExpectTimeoutMs),
+    nonVoter,
   };
 }
 
-/** Parses `serve` flags. Returns 'help' when --help was given. */
-export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' {
-  const flags = splitFlags(argv);
-  if (flags.has('help')) return 'help';
+function snapshotOptions(
+  flags: Flags,
+): Pick<ServeOptions, 'snapshotThresholdEntries' | 'snapshotIntervalMs' | 'snapshotTrailingEntries' | 'walCheckpointBytes'> {
+  const snap = flags.get('raft-snap');
+  const snapshotThresholdEntries =
+    snap === undefined
+      ? nodeConfigDefaults.snapshotThresholdEntries
+      : parseGoIntegerFlag(snap.value, snap.spelling, { minimum: 1, maximum: 1e9, signed: false });
+  const trailing = flags.get('raft-trailing-logs');
+  const walSize = flags.get('raft-snap-wal-size');
+  let walCheckpointBytes: number | undefined;
+  if (walSize !== undefined) {
+    walCheckpointBytes = parseGoIntegerFlag(walSize.value, walSize.spelling, { minimum: 0, maximum: walCheckpointBytesMax, signed: false });
+    if (walCheckpointBytes === 0) {
+      const reason = "quorumlite's snapshots copy the database without checkpointing its WAL, so this size is the only bound on the WAL";
+      throw new UsageError(`${walSize.spelling}=0: not supported: ${reason}`);
+    }
+  }
+  return {
+    snapshotThresholdEntries,
+    snapshotIntervalMs: durationFlag(flags, 'raft-snap-int', nodeConfigDefaults.snapshotIntervalMs),
+    snapshotTrailingEntries:
+      trailing === undefined ? Math.floor(snapshotThresholdEntries * trailingEntriesPerThreshold) : parseWholeNumber(trailing.value, trailing.spelling, 0, 1e9),
+    walCheckpointBytes,
+  };
+}
+
+function extensionPathsOf(given: GivenFlag | undefined): string[] {
+  // As rqlited's string-slice flag: split on commas, nothing trimmed; empty means none.
+  if (given === undefined || given.value === '') return [];
+  const paths = given.value.split(',');
+  if (paths.length > extensionPathCountMax) throw new UsageError(`${given.spelling}: at most ${extensionPathCountMax} paths`);
+  if (paths.some((path) => path === '')) throw new UsageError(`${given.spelling}: an empty path in ${JSON.stringify(given.value)}`);
+  return paths;
+}
+
+function allowOriginOf(given: GivenFlag | undefined): string | null {
+  if (given === undefined || given.value === '') return null;
+  if (given.value.length > allowOriginLengthMax) throw new UsageError(`${given.spelling}: longer than ${allowOriginLengthMax} characters`);
+  // A header value: printable ASCII only (a line break would split the response head).
+  if (!/^[\x20-\x7e]+$/.test(given.value)) throw new UsageError(`${given.spelling}: ${JSON.stringify(given.value)} is not a valid header value`);
+  return given.value;
+}
+
+function databaseOptions(
+  flags: Flags,
+): Pick<ServeOptions, 'autoVacuumIntervalMs' | 'autoOptimizeIntervalMs' | 'extensionPaths' | 'readOnlyConnectionCountMax'> {
+  const connections = flags.get('db-max-ro-conns');
+  return {
+    autoVacuumIntervalMs: intervalOrOff(flags, 'auto-vacuum-int', 0),
+    autoOptimizeIntervalMs: intervalOrOff(flags, 'auto-optimize-int', 24 * 60 * 60 * 1000),
+    extensionPaths: extensionPathsOf(flags.get('extensions-path')),
+    readOnlyConnectionCountMax:
+      connections === undefined
+        ? 256
+        : parseGoIntegerFlag(connections.value, connections.spelling, { minimum: -(2 ** 31), maximum: 2 ** 31 - 1, signed: true }),
+  };
+}
+
+/** -raft-reap-*: off unless given; when given, rqlited insists on a positive duration. */
+function reapTimeout(flags: Flags, name: string): number {
+  const given = flags.get(name);
+  if (given === undefined) return 0;
+  const timeoutMs = intervalOrOff(flags, name, 0);
+  if (timeoutMs <= 0) throw new UsageError(`${given.spelling} must be greater than 0`);
+  return timeoutMs;
+}
+
+type WriteQueueOptions = Pick<ServeOptions, 'writeQueueCountMax' | 'writeQueueBatchCountMax' | 'writeQueueTimeoutMs' | 'writeQueueTransaction'>;
+
+/**
+ * -write-queue-*, with rqlited's defaults. As in rqlited a 0 timeout means a batch goes
+ * only once full; the batch size is bounded by what one log entry carries.
+ */
+function writeQueueOptions(flags: Flags): WriteQueueOptions {
+  const capacity = flags.get('write-queue-capacity');
+  const batch = flags.get('write-queue-batch-size');
+  const defaults = nodeConfigDefaults;
+  return {
+    writeQueueCountMax:
+      capacity === undefined
+        ? defaults.writeQueueCountMax
+        : parseGoIntegerFlag(capacity.value, capacity.spelling, { minimum: 1, maximum: writeQueueCountFlagMax, signed: true }),
+    writeQueueBatchCountMax:
+      batch === undefined
+        ? defaults.writeQueueBatchCountMax
+        : parseGoIntegerFlag(batch.value, batch.spelling, { minimum: 1, maximum: commandLimits.queuedRequestCountMax, signed: true }),
+    writeQueueTimeoutMs: intervalOrOff(flags, 'write-queue-timeout', defaults.writeQueueTimeoutMs, timerDelayMsMax),
+    writeQueueTransaction: booleanFlag(flags, 'write-queue-tx', defaults.writeQueueTransaction),
+  };
+}
+
+function addressOptions(flags: Flags): Pick<ServeOptions, 'nodeId' | 'httpAddress' | 'httpAdvertisedAddress' | 'raftAddress' | 'raftAdvertisedAddress'> {
   const httpAddress = hostPortFlag(flags, 'http-addr', { host: '127.0.0.1', port: 4001 });
   const raftAddress = hostPortFlag(flags, 'raft-addr', { host: '127.0.0.1', port: 4002 });
   const raftAdvertisedAddress = hostPortFlag(flags, 'raft-adv-addr', raftAddress);
-  const nodeIdText = flags.get('node-id');
-  const timing = parseTimingFlags(flags);
-  const formation = parseFormationFlags(flags);
-  if (httpAddress.host === raftAddress.host && httpAddress.port === raftAddress.port) {
-    throw new UsageError('--http-addr and --raft-addr must differ');
-  }
+  const httpAdvertisedAddress = hostPortFlag(flags, 'http-adv-addr', httpAddress);
+  if (httpAddress.host === raftAddress.host && httpAddress.port === raftAddress.port) throw new UsageError('--http-addr and --raft-addr must differ');
+  if (formatHostPort(httpAdvertisedAddress) === formatHostPort(raftAdvertisedAddress)) throw new UsageError('advertised HTTP and Raft addresses must differ');
+  const nodeId = flags.get('node-id');
   return {
-    nodeId: nodeIdText === undefined ? defaultNodeId(raftAdvertisedAddress) : parseNodeId(nodeIdText),
+    // rqlite's default node id: the advertised raft address.
+    nodeId: nodeId === undefined ? formatHostPort(raftAdvertisedAddress) : parseNodeId(nodeId),
     httpAddress,
-    httpAdvertisedAddress: hostPortFlag(flags, 'http-adv-addr', httpAddress),
+    httpAdvertisedAddress,
     raftAddress,
     raftAdvertisedAddress,
-    dataDirectory: flags.get('data-dir') ?? './data',
-    ...formation,
-    nonVoter: flags.has('raft-non-voter'),
-    ...timing,
-    snapshotThresholdEntries: parseInteger(flags.get('raft-snap') ?? String(nodeConfigDefaults.snapshotThresholdEntries), 'raft-snap', 1, 1e9),
-    snapshotIntervalMs: parseDurationFlag(flags.get('raft-snap-int') ?? `${nodeConfigDefaults.snapshotIntervalMs}ms`, 'raft-snap-int'),
-    snapshotTrailingEntries: parseInteger(flags.get('raft-trailing-logs') ?? String(nodeConfigDefaults.snapshotTrailingEntries), 'raft-trailing-logs', 0, 1e9),
-    httpBodyBytesMax: parseInteger(flags.get('http-max-body-bytes') ?? String(64 * 1024 * 1024), 'http-max-body-bytes', 1024, 2 ** 31),
-    ...parseWriteQueueFlags(flags),
-    logLevel: parseLogLevel(flags.get('log-level') ?? 'info'),
-    testFaultsOnStdin: flags.has('test-faults-on-stdin'),
   };
+}
+
+/** Parses `serve`'s command line. Returns 'help' for -h/--help and 'version' for -version. */
+export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' | 'version' {
+  const { flags, positionals } = parseGoFlags(argv, serveFlagKinds);
+  if (booleanFlag(flags, 'help', false) || booleanFlag(flags, 'h', false)) return 'help';
+  if (booleanFlag(flags, 'version', false)) return 'version';
+  refuseUnsupported(flags);
+  const bodyBytes = flags.get('http-max-body-bytes');
+  const connectTimeout = flags.get('cluster-connect-timeout');
+  return {
+    ...addressOptions(flags),
+    dataDirectory: dataDirectoryOf(flags, positionals),
+    ...formationOptions(flags),
+    ...parseTimingFlags(flags),
+    applyTimeoutMs: durationFlag(flags, 'raft-apply-timeout', 10_000),
+    ...snapshotOptions(flags),
+    ...databaseOptions(flags),
+    connectTimeoutMs: connectTimeout === undefined ? undefined : parseDurationFlag(connectTimeout.value, connectTimeout.spelling, timerRangeMs),
+    httpAllowOrigin: allowOriginOf(flags.get('http-allow-origin')),
+    httpBodyBytesMax: bodyBytes === undefined ? 64 * 1024 * 1024 : parseWholeNumber(bodyBytes.value, bodyBytes.spelling, 1024, 2 ** 31),
+    logLevel: parseLogLevel(flags.get('log-level')),
+    raftLogLevel: parseRaftLogLevel(flags.get('raft-log-level')),
+    testFaultsOnStdin: booleanFlag(flags, 'test-faults-on-stdin', false),
+    exitWhenRemoved: booleanFlag(flags, 'raft-remove-shutdown', false),
+    removeOnShutdown: booleanFlag(flags, 'raft-cluster-remove-shutdown', false),
+    stepDownOnShutdown: booleanFlag(flags, 'raft-shutdown-stepdown', true),
+    reapNodeTimeoutMs: reapTimeout(flags, 'raft-reap-node-timeout'),
+    reapReadOnlyNodeTimeoutMs: reapTimeout(flags, 'raft-reap-read-only-node-timeout'),
+    ...writeQueueOptions(flags),
+    handOff: { foreignKeys: booleanFlag(flags, 'fk', false) },
+  };
+}
+
+/** Splits `argv` into flag → value with the same rules, for commands with flags of their own (`status`). */
+export function splitFlags(argv: readonly string[], names: readonly string[]): Map<string, GivenFlag> {
+  const { flags, positionals } = parseGoFlags(argv, new Map(names.map((name) => [name, 'value' as const])));
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  return new Map(flags);
 }

@@ -1,18 +1,27 @@
 /**
  * `quorumlite serve`: runs one node until SIGTERM or SIGINT, then stops gracefully (a
- * leader hands leadership over first, so a rolling restart costs no election timeout).
- * Imported only after TZ=UTC is set (see main.ts).
+ * leader hands leadership over first unless --raft-shutdown-stepdown=false, so a rolling
+ * restart costs no election timeout; with --raft-cluster-remove-shutdown the node leaves
+ * the cluster first). With --raft-remove-shutdown it also stops once it learns it was
+ * removed from the cluster. Imported only after TZ=UTC is set (see main.ts).
+ *
+ * Exit codes: 0 stopped, 1 failure (or leaving the cluster on shutdown failed), 3 the
+ * data directory's raft/peers.json was refused (nothing was changed).
  */
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { QuorumNode } from '../server/quorum-node.js';
+import { PeersFileError } from '../node/peers-file.js';
+import { rqlitedNodeOptions } from './serve-node-options.js';
 import type { NodeLogger } from '../node/logger.js';
 import { formatHostPort, type ServeOptions } from './serve-flags.js';
 import { packageVersion } from './version.js';
 
 const testFaultLineLengthMax = 256;
+/** A refused raft/peers.json: the node did not start and changed nothing. */
+export const exitRefusedPeersFile = 3;
 
-function createLogger(options: ServeOptions): NodeLogger {
+function createLogger(options: ServeOptions): ReturnType<typeof pino> {
   return pino({ level: options.logLevel, base: { node: options.nodeId } }, pino.destination({ dest: 1, sync: true }));
 }
 
@@ -33,8 +42,10 @@ function listenForTestFaults(node: QuorumNode, logger: NodeLogger): void {
   });
 }
 
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
+function waitForSignal(): { readonly received: Promise<NodeJS.Signals | 'removed'>; readonly removed: () => void } {
+  let removed: () => void = () => undefined;
+  const received = new Promise<NodeJS.Signals | 'removed'>((resolve) => {
+    removed = () => resolve('removed');
     const onSignal = (signal: NodeJS.Signals): void => {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
@@ -43,6 +54,7 @@ function waitForSignal(): Promise<NodeJS.Signals> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  return { received, removed };
 }
 
 /** Runs the node; resolves with the exit code after a signal stopped it. */
@@ -50,7 +62,28 @@ export async function runServe(options: ServeOptions): Promise<number> {
   if (process.env.TZ !== 'UTC') throw new Error('assertion: serve must run with TZ=UTC');
   const logger = createLogger(options);
   const signal = waitForSignal();
-  const node = await QuorumNode.start({
+  let node: QuorumNode;
+  try {
+    node = await startNode(options, logger, signal.removed);
+  } catch (error) {
+    if (!(error instanceof PeersFileError)) throw error;
+    logger.error({ event: 'peers-file-refused', path: error.path, error: error.message }, 'refusing to start');
+    process.stderr.write(`quorumlite serve: ${error.message}\n`);
+    return exitRefusedPeersFile;
+  }
+  if (options.testFaultsOnStdin) listenForTestFaults(node, logger);
+  logger.info({ event: 'ready' }, 'node started');
+  const received = await signal.received;
+  logger.info({ event: 'shutdown', signal: received }, received === 'removed' ? 'removed from the cluster: shutting down' : 'shutting down');
+  const left = await node.shutdown();
+  logger.info({ event: 'exit' }, 'stopped');
+  return left ? 0 : 1;
+}
+
+function startNode(options: ServeOptions, logger: ReturnType<typeof pino>, onRemoved: () => void): Promise<QuorumNode> {
+  return QuorumNode.start({
+    ...rqlitedNodeOptions(options),
+    ...(options.raftLogLevel === undefined ? {} : { raftLogger: logger.child({ subsystem: 'raft' }, { level: options.raftLogLevel }) }),
     nodeId: options.nodeId,
     raftAdvertisedAddress: formatHostPort(options.raftAdvertisedAddress),
     apiAdvertisedAddress: formatHostPort(options.httpAdvertisedAddress),
@@ -63,11 +96,8 @@ export async function runServe(options: ServeOptions): Promise<number> {
     snapshotThresholdEntries: options.snapshotThresholdEntries,
     snapshotIntervalMs: Math.max(1, Math.round(options.snapshotIntervalMs)),
     snapshotTrailingEntries: options.snapshotTrailingEntries,
-    http: { bodyBytesMax: options.httpBodyBytesMax },
-    writeQueueCapacity: options.writeQueueCapacity,
-    writeQueueBatchSize: options.writeQueueBatchSize,
-    writeQueueTimeoutMs: options.writeQueueTimeoutMs,
-    writeQueueTransaction: options.writeQueueTransaction,
+    onRemoved,
+    http: { bodyBytesMax: options.httpBodyBytesMax, allowOrigin: options.httpAllowOrigin },
     httpListen: options.httpAddress,
     raftListen: formatHostPort(options.raftAddress),
     logger,
@@ -75,11 +105,4 @@ export async function runServe(options: ServeOptions): Promise<number> {
     // A broken invariant: exit non-zero and let the supervisor restart the node from its durable state.
     onFatal: () => process.exit(1),
   });
-  if (options.testFaultsOnStdin) listenForTestFaults(node, logger);
-  logger.info({ event: 'ready' }, 'node started');
-  const received = await signal;
-  logger.info({ event: 'shutdown', signal: received }, 'shutting down');
-  await node.stop({ transferLeadership: true });
-  logger.info({ event: 'exit' }, 'stopped');
-  return 0;
 }

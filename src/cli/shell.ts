@@ -1,52 +1,99 @@
 /**
- * `quorumlite shell`: an rqlite/sqlite3-style SQL shell on the quorumlite client.
+ * `quorumlite shell`: an SQL shell on a quorumlite (or rqlite) node, in one of two styles.
  *
- *   quorumlite shell [--host URL,URL] [-c SQL] [--consistency LEVEL] [--mode MODE]
+ *   quorumlite shell [-H host] [-p port] [-s https] [-u user:pass] [-c ca.pem] …
  *
- * On a terminal: a prompt with history (~/.quorumlite_history, bounded), SQL gathered
- * over lines until ';', dot commands (.help). Otherwise (-c, or stdin not a
- * terminal): runs the input, stops at the first error, exit status 1 after an error.
- * Exit status 2 for bad flags.
+ * - `--style rqlite` (the default): rqlite's own shell, flag for flag and command for
+ *   command (shell-rqlite.ts).
+ * - `--style sqlite3`: quorumlite's sqlite3-like shell: SQL gathered over lines until
+ *   ';', sqlite3's output modes, `.headers`; runs the input and stops at the first error
+ *   when it is not a terminal (`--command`, or a pipe).
+ * Both take rqlite's connection flags (hosts, prefix, TLS, credentials, timeout).
+ * Exit status 2 for bad flags, 1 after an error in a script.
  */
-import { readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface, type Interface } from 'node:readline';
-import type { Readable, Writable } from 'node:stream';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { createClient, type Client } from '../client/index.js';
-import { parseShellArguments, shellUsage, type ShellArguments } from './shell-arguments.js';
+import type { FetchFunction } from '../client/transport.js';
+import { parseShellArguments, shellUsage, type ShellArguments, type ShellStyle, type TlsSettings } from './shell-arguments.js';
+import { runRqliteShell } from './shell-rqlite.js';
 import { describeError, ShellSession, type ShellFiles } from './shell-session.js';
-
-interface ShellIo {
-  readonly stdin: Readable & { isTTY?: boolean };
-  readonly stdout: Writable;
-  readonly stderr: Writable;
-}
-
-/** History lines kept in the file and in memory. */
-const historyLinesMax = 1_000;
-/** Bytes of script the shell reads from stdin before refusing. */
-const stdinBytesMax = 256 * 1024 * 1024;
+import { historyLinesMax, loadHistory, readStreamText, saveHistory, stdinBytesMax, type ShellIo } from './shell-terminal.js';
+import { packageVersion } from './version.js';
 
 const nodeFiles: ShellFiles = {
   readFile: async (path) => new Uint8Array(await readFile(path)),
   writeFile: (path, content) => writeFile(path, content),
 };
 
-export async function runShell(argv: string[], io: ShellIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  const parsed = parseShellArguments(argv, process.env);
-  if (parsed.kind === 'help') {
-    io.stdout.write(shellUsage);
-    return 0;
+/** The style asked for, read before the flags are (a bad flag is reported in that style's words). */
+function requestedStyle(argv: readonly string[]): ShellStyle {
+  for (const [index, argument] of argv.entries()) {
+    if (argument === '--style=sqlite3' || (argument === '--style' && argv[index + 1] === 'sqlite3')) return 'sqlite3';
   }
-  if (parsed.kind === 'error') {
-    io.stderr.write(`quorumlite shell: ${parsed.message}\n\n${shellUsage}`);
-    return 2;
+  return 'rqlite';
+}
+
+export async function runShell(
+  argv: string[],
+  io: ShellIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+  environment: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<number> {
+  const parsed = parseShellArguments(argv, environment);
+  switch (parsed.kind) {
+    case 'help':
+      io.stdout.write(shellUsage);
+      return 0;
+    case 'version':
+      io.stdout.write(`Version v${packageVersion()}, commit unknown, built on unknown\n`);
+      return 0;
+    case 'error':
+      // rqlite prints its flag errors on stdout; the sqlite3 style keeps quorumlite's usage on stderr.
+      if (requestedStyle(argv) === 'rqlite') io.stdout.write(`ERR! ${parsed.rqliteMessage}\n`);
+      else io.stderr.write(`quorumlite shell: ${parsed.message}\n\n${shellUsage}`);
+      return 2;
+    case 'run':
+      return parsed.arguments.style === 'rqlite' ? runRqliteShell(parsed.arguments, io) : runSqlite3Shell(parsed.arguments, io);
   }
-  const options = parsed.arguments;
+}
+
+/** A fetch that uses the `-c`/`-d`/`-k`/`-i` TLS settings; undefined when there are none. */
+function tlsFetch(tls: TlsSettings, agentOptions: ConstructorParameters<typeof Agent>[0]): { fetch: FetchFunction; agent: Agent } | undefined {
+  if (tls.caCertPath === undefined && tls.clientCertPath === undefined && !tls.insecure) return undefined;
+  const agent = new Agent(agentOptions);
+  const fetchFunction = (input: string, init: RequestInit): Promise<Response> =>
+    undiciFetch(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: agent }) as unknown as Promise<Response>;
+  return { fetch: fetchFunction, agent };
+}
+
+async function readTlsOptions(tls: TlsSettings): Promise<ConstructorParameters<typeof Agent>[0]> {
+  const read = (path: string | undefined): Promise<Buffer | undefined> => (path === undefined ? Promise.resolve(undefined) : readFile(path));
+  const [ca, cert, key] = await Promise.all([read(tls.caCertPath), read(tls.clientCertPath), read(tls.clientKeyPath)]);
+  return {
+    connect: {
+      rejectUnauthorized: !tls.insecure,
+      ...(ca === undefined ? {} : { ca }),
+      ...(cert === undefined ? {} : { cert }),
+      ...(key === undefined ? {} : { key }),
+    },
+  };
+}
+
+async function runSqlite3Shell(options: ShellArguments, io: ShellIo): Promise<number> {
   let client: Client;
+  let tls: ReturnType<typeof tlsFetch>;
   try {
-    client = createClient({ nodes: options.hosts, consistency: options.consistency, ...(options.user === undefined ? {} : { auth: options.user }) });
+    tls = tlsFetch(options.tls, await readTlsOptions(options.tls));
+    client = createClient({
+      nodes: options.hosts,
+      consistency: options.consistency,
+      ...(options.user === undefined ? {} : { auth: options.user }),
+      ...(options.httpTimeoutMs === undefined ? {} : { timeoutMs: Math.ceil(options.httpTimeoutMs) }),
+      ...(tls === undefined ? {} : { fetch: tls.fetch }),
+    });
   } catch (error) {
     io.stderr.write(`quorumlite shell: ${describeError(error)}\n`);
     return 2;
@@ -66,6 +113,7 @@ export async function runShell(argv: string[], io: ShellIo = { stdin: process.st
     return 1;
   } finally {
     await client.close();
+    await tls?.agent.close();
   }
 }
 
@@ -73,18 +121,6 @@ async function runScript(session: ShellSession, text: string): Promise<number> {
   await session.processScript(text, true);
   if (session.exitCode !== undefined) return session.exitCode === 0 && session.errorCount > 0 ? 1 : session.exitCode;
   return session.errorCount > 0 ? 1 : 0;
-}
-
-export async function readStreamText(stream: Readable, bytesMax: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let byteCount = 0;
-  for await (const chunk of stream) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-    byteCount += buffer.byteLength;
-    if (byteCount > bytesMax) throw new Error(`input holds more than ${bytesMax} bytes (stdinBytesMax)`);
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 async function runInteractive(session: ShellSession, io: ShellIo, options: ShellArguments): Promise<number> {
@@ -122,29 +158,4 @@ async function runInteractive(session: ShellSession, io: ShellIo, options: Shell
     lines.close();
   }
   return session.exitCode ?? 0;
-}
-
-/** The last `linesMax` lines of the history file, newest first (readline's order); [] when unreadable. */
-export async function loadHistory(path: string, linesMax: number): Promise<string[]> {
-  try {
-    const text = await readFile(path, 'utf8');
-    // The file is oldest first.
-    return text
-      .split('\n')
-      .filter((line) => line !== '')
-      .slice(-linesMax)
-      .reverse();
-  } catch {
-    return [];
-  }
-}
-
-/** Writes the newest `linesMax` of `newestFirst` to the file, oldest first. Never throws. */
-export async function saveHistory(path: string, newestFirst: readonly string[], linesMax: number): Promise<void> {
-  const oldestFirst = newestFirst.slice(0, linesMax).reverse();
-  try {
-    await writeFile(path, oldestFirst.length === 0 ? '' : `${oldestFirst.join('\n')}\n`, { mode: 0o600 });
-  } catch {
-    // History is a convenience: an unwritable home directory must not fail the session.
-  }
 }

@@ -25,6 +25,7 @@ export const clientCodeForServerCode: ReadonlyMap<string, QuorumliteErrorCode> =
   ['STALE_READ', 'STALE_READ'],
   ['TIMEOUT', 'TIMEOUT'],
   ['BAD_REQUEST', 'BAD_REQUEST'],
+  ['REFUSED_SQL', 'BAD_REQUEST'],
   ['UNAUTHORIZED', 'UNAUTHORIZED'],
   ['UNAVAILABLE', 'UNAVAILABLE'],
   ['HALTED', 'NODE_HALTED'],

@@ -1,28 +1,49 @@
 /** `/status`, `/nodes`, `/leader`, `/remove`, `/readyz`, `/metrics`. */
+import type { Server } from 'node:http';
 import { formatGoDuration } from './duration.js';
 import type { Exchange } from './exchange.js';
 import { badRequest, errorCodeHeader, HttpError } from './http-error.js';
 import type { JsonOutput } from './json-writer.js';
 import { renderPrometheusText, type HttpMetrics } from './metrics.js';
 import { parseJsonBody } from './request-body.js';
-import { isServiceError, type ClusterService, type NodeInfo, type ReadinessCheck, type StatusValue } from '../service/service.js';
+import { isServiceError, type ClusterService, type NodeInfo, type ReadinessCheck, type StatusDocument, type StatusValue } from '../service/service.js';
 
-export async function handleStatus(exchange: Exchange, service: ClusterService): Promise<void> {
-  const status = await exchange.callService(exchange.parameters.timeoutMs, (context) => service.status(context));
-  const key = exchange.parameters.get('key');
-  const selected = key === undefined ? status : selectStatusKey(status, key);
+export async function handleStatus(exchange: Exchange, service: ClusterService, _metrics: HttpMetrics, server: Server): Promise<void> {
+  const nodeStatus = await exchange.callService(exchange.parameters.timeoutMs, (context) => service.status(context));
+  const status = { ...nodeStatus, http: { ...httpStatusOf(nodeStatus), ...httpLayerStatus(server) } };
+  const key = exchange.parameters.get('key')?.trim() ?? '';
+  const selected = key === '' ? status : selectStatusKey(status, key);
   await exchange.sendJson(200, selected as JsonOutput);
 }
 
-/** `?key=store.raft` walks into the nested document; a missing step is 404. */
+function httpStatusOf(status: StatusDocument): { readonly [key: string]: StatusValue } {
+  const section = status['http'];
+  return typeof section === 'object' && section !== null && !Array.isArray(section) ? (section as { readonly [key: string]: StatusValue }) : {};
+}
+
+/** What rqlite's `http` section says of the listener: its bound address (as Go writes one), and no auth or TLS here. */
+function httpLayerStatus(server: Server): Record<string, StatusValue> {
+  const address = server.address();
+  const bound = typeof address === 'object' && address !== null ? address : undefined;
+  const host = bound === undefined ? '' : bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  return {
+    bind_addr: bound === undefined ? String(address ?? '') : `${host}:${bound.port}`,
+    auth: 'disabled',
+    tls: { enabled: 'disabled' },
+  };
+}
+
+/**
+ * `?key=store.raft` walks into the nested document as rqlite does: a key missing from an
+ * object gives `{}` (HTTP 200), and a value that is not an object ends the walk there,
+ * whatever keys remain (`store.raft.state.x` is the state).
+ */
 export function selectStatusKey(status: StatusValue, key: string): StatusValue {
   let current: StatusValue = status;
   for (const step of key.split('.')) {
-    if (typeof current !== 'object' || current === null || Array.isArray(current) || typeof current === 'bigint') {
-      throw new HttpError(404, 'NOT_FOUND', `status key not found: ${key}`);
-    }
+    if (typeof current !== 'object' || current === null || Array.isArray(current) || typeof current === 'bigint') return current;
     const record = current as { readonly [key: string]: StatusValue };
-    if (!Object.hasOwn(record, step)) throw new HttpError(404, 'NOT_FOUND', `status key not found: ${key}`);
+    if (!Object.hasOwn(record, step)) return {};
     current = record[step] as StatusValue;
   }
   return current;

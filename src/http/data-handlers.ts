@@ -66,6 +66,8 @@ function readOptions(exchange: Exchange): ReadOptions {
     freshnessStrict: parameters.freshnessStrict,
     appliedIndexMin: parameters.appliedIndexMin,
     linearizableTimeoutMs: parameters.linearizableTimeoutMs,
+    // rqlite names the flag `qualify`; `qualify_columns` (its request field) works too.
+    qualifyColumns: exchange.flag('qualify') || exchange.flag('qualify_columns'),
   };
 }
 
@@ -74,6 +76,7 @@ function writeOptions(exchange: Exchange): WriteOptions {
     queue: exchange.flag('queue'),
     wait: exchange.flag('queue') && exchange.flag('wait'),
     idempotencyKey: readIdempotencyKey(exchange),
+    forwardRetryCountMax: exchange.parameters.forwardRetryCount,
   };
 }
 
@@ -100,15 +103,16 @@ async function answerData(exchange: Exchange, endpoint: DataEndpoint, call: (con
   const shape: ShapeOptions = {
     associative: exchange.flag('associative'),
     timings: exchange.flag('timings'),
-    mixed: endpoint === 'request',
+    mixed: endpoint !== 'query',
     raftIndex: exchange.flag('raft_index'),
   };
   let response: DataResponse;
   try {
     response = await exchange.callService(serviceDeadlineMs(exchange, endpoint), call);
   } catch (error) {
-    // rqlite answers a stale read with HTTP 200 and the reason in the body's `error`.
-    if (isServiceError(error) && error.code === 'STALE_READ') {
+    // rqlite answers a stale read, and a statement it refuses (a disallowed pragma), with
+    // HTTP 200, no results and the reason in the body's `error`.
+    if (isServiceError(error) && (error.code === 'STALE_READ' || error.code === 'REFUSED_SQL')) {
       exchange.setHeader(errorCodeHeader, error.code);
       await exchange.sendJson(200, shapeRequestError(error.message, shape.timings, exchange.elapsedSeconds()));
       return;
@@ -120,5 +124,7 @@ async function answerData(exchange: Exchange, endpoint: DataEndpoint, call: (con
     throw error;
   }
   if (response.servedBy !== '') exchange.setHeader('X-RQLITE-SERVED-BY', response.servedBy);
-  await exchange.sendJson(200, shapeDataResponse(response, shape, exchange.elapsedSeconds()));
+  // rqlite answers a queued write with its sequence number only, even after ?wait saw it applied.
+  const answered = endpoint === 'execute' && exchange.flag('queue') ? { ...response, results: [] } : response;
+  await exchange.sendJson(200, shapeDataResponse(answered, shape, exchange.elapsedSeconds()));
 }

@@ -44,6 +44,8 @@ export function serviceErrorToHttp(request: IncomingMessage, error: ServiceError
     case 'NO_LEADER':
       return new HttpError(503, error.code, 'leader not found');
     case 'STALE_READ':
+    case 'REFUSED_SQL':
+      // Answered as JSON by the data handlers; a 200 wherever else it might surface.
       return new HttpError(200, error.code, error.message);
     case 'TIMEOUT':
       return new HttpError(503, error.code, error.message);

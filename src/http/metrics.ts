@@ -67,6 +67,18 @@ export class HttpMetrics {
     this.#durationSecondsByRoute.set(route, duration);
   }
 
+  /** rqlite's `http` expvar counters this layer really counts: requests answered on each data and status route. */
+  rqliteCounters(): Record<string, number> {
+    const answered = (route: string): number => this.#durationSecondsByRoute.get(route)?.count ?? 0;
+    return {
+      executions: answered('/db/execute'),
+      queries: answered('/db/query'),
+      requests: answered('/db/request'),
+      num_status: answered('/status'),
+      num_readyz: answered('/readyz'),
+    };
+  }
+
   bodyReceived(byteCount: number): void {
     this.#bodyBytesReceived += byteCount;
   }

@@ -25,8 +25,17 @@ export interface QueryParameters {
   readonly freshnessMs: number | null;
   readonly freshnessStrict: boolean;
   readonly appliedIndexMin: number | null;
+  /** `retries`: forwarding attempts after the first; 0 when not given. */
+  readonly forwardRetryCount: number;
   readonly level: ReadLevel;
 }
+
+/**
+ * Most `retries` a client may ask for. rqlite sets no bound; here each retry waits out the
+ * transport's reconnect backoff, all within the request's `timeout`, and a handful covers
+ * a leader restarting.
+ */
+export const forwardRetryCountMax = 10;
 
 const durationKeys = ['timeout', 'freshness', 'db_timeout', 'linearizable_timeout'] as const;
 
@@ -54,6 +63,7 @@ export function parseQueryParameters(rawQuery: string, defaults: TimeoutDefaults
     freshnessMs: durations.get('freshness') ?? null,
     freshnessStrict: values.has('freshness_strict'),
     appliedIndexMin: parseAppliedIndexMin(values.get('min_index')),
+    forwardRetryCount: parseRetries(values.get('retries')),
     level: parseLevel(values.get('level')),
   };
 }
@@ -77,6 +87,15 @@ function parseAppliedIndexMin(text: string | undefined): number | null {
     throw badRequest(`min_index is not a valid log index: ${JSON.stringify(text)}`);
   }
   return Number(text);
+}
+
+/** An integer as Go's strconv.Atoi reads it (rqlite's check); a negative count means no retry, as in rqlite. */
+function parseRetries(text: string | undefined): number {
+  if (text === undefined) return 0;
+  if (!/^[+-]?[0-9]+$/.test(text)) throw badRequest('retries is not a valid integer');
+  const count = Number(text);
+  if (count > forwardRetryCountMax) throw badRequest(`retries ${text} exceeds the maximum of ${forwardRetryCountMax}`);
+  return Math.max(0, count);
 }
 
 /** Unknown levels mean weak, as in rqlite. */

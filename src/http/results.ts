@@ -5,16 +5,22 @@
  *   write:  {"last_insert_id": 1, "rows_affected": 1, "error": …, "time": …}
  *   rows:   {"columns": […], "types": […], "values": [[…]], "error": …, "time": …}
  *   rows with ?associative: {"types": {column: type}, "rows": [{column: value}], …}
- *   a write in /db/request with ?associative also carries "rows": null.
+ *   a write with ?associative also carries "rows": null (/db/execute and /db/request).
+ *   a queued write (?queue, with or without ?wait): {"results": [], "sequence_number": N}
+ *   (data-handlers.ts leaves the results out).
+ *
+ * DATE / DATETIME / TIMESTAMP and BOOLEAN columns are shaped as rqlite's driver reads
+ * them (declared-types.ts).
  */
 import type { StatementResult } from '../state-machine/types.js';
+import { shapeDeclaredTypes, type ShapedRows } from './declared-types.js';
 import { AssociativeRows, type JsonOutput } from './json-writer.js';
 import type { DataResponse } from '../service/service.js';
 
 export interface ShapeOptions {
   readonly associative: boolean;
   readonly timings: boolean;
-  /** The endpoint is `/db/request` (writes get `"rows": null` when associative). */
+  /** The endpoint takes writes (`/db/execute` or `/db/request`): writes get `"rows": null` when associative. */
   readonly mixed: boolean;
   readonly raftIndex: boolean;
 }
@@ -35,12 +41,15 @@ function shapeResult(result: StatementResult, options: ShapeOptions): JsonRecord
       return { time, rows: options.mixed && options.associative ? null : undefined };
     case 'error':
       return { error: result.error, time };
-    case 'rows':
-      return options.associative ? shapeAssociativeRows(result, time) : shapeRows(result, time);
+    case 'rows': {
+      const shaped = shapeDeclaredTypes(result);
+      if (shaped.kind === 'error') return { error: shaped.error, time };
+      return options.associative ? shapeAssociativeRows(shaped, time) : shapeRows(shaped, time);
+    }
   }
 }
 
-type RowsResult = Extract<StatementResult, { kind: 'rows' }>;
+type RowsResult = ShapedRows;
 
 function shapeRows(result: RowsResult, time: number | undefined): JsonRecord {
   return {
@@ -73,7 +82,10 @@ export function shapeDataResponse(response: DataResponse, options: ShapeOptions,
   };
 }
 
-/** A request-level failure that rqlite answers with HTTP 200 (e.g. "stale read"). */
+/**
+ * A request-level failure that rqlite answers with HTTP 200 and no results: a stale read,
+ * a statement it refuses (a disallowed pragma). `{"results": [], "error": …}`.
+ */
 export function shapeRequestError(message: string, timings: boolean, elapsedSeconds: number): JsonRecord {
-  return { error: message, time: timings ? elapsedSeconds : undefined };
+  return { results: [], error: message, time: timings ? elapsedSeconds : undefined };
 }

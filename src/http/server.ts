@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { handleLeaderGet, handleLeaderPost, handleMetrics, handleNodes, handleReadyz, handleRemove, handleStatus } from './cluster-handlers.js';
 import { handleExecute, handleQuery, handleRequest } from './data-handlers.js';
+import { handleDebugVars } from './debug-vars.js';
 import { answerClientError, answerError } from './error-replies.js';
 import { Exchange, sendEmpty } from './exchange.js';
 import { errorCodeHeader, HttpError } from './http-error.js';
@@ -15,7 +16,7 @@ import { resolveHttpServerOptions, type HttpServerOptions } from './options.js';
 import { parseQueryParameters } from './query-parameters.js';
 import type { ClusterService } from '../service/service.js';
 
-type Handler = (exchange: Exchange, service: ClusterService, metrics: HttpMetrics) => Promise<void>;
+type Handler = (exchange: Exchange, service: ClusterService, metrics: HttpMetrics, server: Server) => Promise<void>;
 type Method = 'GET' | 'POST' | 'DELETE';
 
 const routes: ReadonlyMap<string, Readonly<Partial<Record<Method, Handler>>>> = new Map([
@@ -28,6 +29,7 @@ const routes: ReadonlyMap<string, Readonly<Partial<Record<Method, Handler>>>> = 
   ['/remove', { DELETE: handleRemove }],
   ['/readyz', { GET: handleReadyz }],
   ['/metrics', { GET: handleMetrics }],
+  ['/debug/vars', { GET: handleDebugVars }],
 ]);
 
 export interface HttpApiServer {
@@ -59,7 +61,7 @@ export function createHttpServer(service: ClusterService, partialOptions: Partia
       inFlight--;
       if (inFlight === 0 && idle !== null) idle();
     });
-    void dispatch(request, response, service, options, metrics);
+    void dispatch(request, response, service, options, metrics, server);
   };
   server.on('request', onRequest);
   // `Expect: 100-continue`: the interim answer goes out only when a handler starts
@@ -104,6 +106,7 @@ async function dispatch(
   service: ClusterService,
   options: HttpServerOptions,
   metrics: HttpMetrics,
+  server: Server,
 ): Promise<void> {
   metrics.requestStarted();
   const startedAtMs = performance.now();
@@ -127,7 +130,7 @@ async function dispatch(
       linearizableTimeoutMs: options.defaultLinearizableTimeoutMs,
       timeoutMsMax: options.timeoutMsMax,
     });
-    await handler(new Exchange(request, response, path, rawQuery, parameters, options, metrics), service, metrics);
+    await handler(new Exchange(request, response, path, rawQuery, parameters, options, metrics), service, metrics, server);
   } catch (error) {
     answerError(request, response, error, options, metrics);
   }

@@ -9,6 +9,7 @@ import {
   ServiceError,
   type CallContext,
   type ClusterService,
+  type CounterSections,
   type DataResponse,
   type ExecuteRequest,
   type LeaderRequest,
@@ -25,12 +26,16 @@ import {
   type StepDownRequest,
 } from '../service/service.js';
 import type { NodeId } from '../raft/types.js';
+import { StateMachineError } from '../state-machine/errors.js';
+import { isRqliteDisallowedPragma, rqliteDisallowedPragma } from '../state-machine/rqlite-refusal.js';
 import { validateForWrite } from '../state-machine/sql-policy.js';
+import type { TimedReadOptions } from '../state-machine/timed-reads.js';
 import type { QueuedRequest, Statement, StatementResult } from '../state-machine/types.js';
 import type { NodeConfig } from './config.js';
+import { NodeCounters, type CounterName } from './counters.js';
 import type { Membership } from './membership.js';
-import { callPeer, handleEnvelope, peerMethods, type PeerTransport } from './peer-calls.js';
-import { QueuedWrites, type WriteQueueOptions } from './queued-writes.js';
+import { callPeer, handleEnvelope, isUnreachableFailure, peerMethods, type PeerTransport } from './peer-calls.js';
+import { QueuedWrites } from './queued-writes.js';
 import { haltedError, type ReplicatedLog } from './replicated-log.js';
 import type { Scheduler } from './scheduler.js';
 import { buildStatus, type StatusDatabase } from './status.js';
@@ -39,14 +44,14 @@ interface ServiceOptions {
   readonly version: string;
   /** Whether a statement only reads (SQLite's judgement, from the state machine's side). */
   readonly isReadOnly: (statement: Statement) => boolean;
-  /** The write queue behind `?queue` (rqlited's -write-queue-* flags). */
-  readonly writeQueue: WriteQueueOptions;
 }
 
 /** This node's database as the service reads it (the state machine's read side). */
 interface LocalDatabase extends StatusDatabase {
   readonly healthy: boolean;
-  query(statements: readonly Statement[], options?: { readonly transaction?: boolean; readonly timings?: boolean }): readonly StatementResult[];
+  query(statements: readonly Statement[], options?: Omit<TimedReadOptions, 'timeoutMs' | 'signal'>): readonly StatementResult[];
+  /** A read with `db_timeout`: interrupted when `timeoutMs` passes; each unfinished statement answers "query timeout". */
+  queryWithDeadline(statements: readonly Statement[], options: TimedReadOptions): Promise<readonly StatementResult[]>;
 }
 
 /** Everything the service works with, each through the narrowest interface that serves. */
@@ -59,10 +64,14 @@ interface ServiceDependencies {
   readonly peers: PeerTransport;
   readonly membership: Pick<Membership, 'removeMember'>;
   /** A write's entry data: the statements with the leader's clock and a fresh seed (NodeRuntime.encodeCommandFor). */
-  readonly encodeCommand: (statements: readonly Statement[], transaction: boolean, requestId: string | null) => Uint8Array;
+  readonly encodeCommand: (statements: readonly Statement[], transaction: boolean, requestId: string | null, qualifyColumns: boolean) => Uint8Array;
   /** A queued batch's entry data, the same way (NodeRuntime.encodeQueuedBatchFor). */
   readonly encodeQueuedBatch: (requests: readonly QueuedRequest[], transaction: boolean, batchId: string) => Uint8Array;
   readonly scheduler: Scheduler;
+  /** The runtime's counters (snapshots, joins); this service adds the calls it serves for peers. Default: its own. */
+  readonly counters?: NodeCounters;
+  /** Peer connections the transport accepted (rqlite's mux.num_connections_handled), when known. */
+  readonly peerConnectionsAccepted?: () => number;
 }
 
 export class NodeClusterService implements ClusterService {
@@ -75,6 +84,8 @@ export class NodeClusterService implements ClusterService {
   readonly #scheduler: Scheduler;
   readonly #options: ServiceOptions;
   readonly #startedAtMs: number;
+  readonly #counters: NodeCounters;
+  readonly #peerConnectionsAccepted: (() => number) | undefined;
   readonly #queuedWrites: QueuedWrites;
 
   constructor(dependencies: ServiceDependencies, options: ServiceOptions) {
@@ -87,21 +98,43 @@ export class NodeClusterService implements ClusterService {
     this.#scheduler = dependencies.scheduler;
     this.#options = options;
     this.#startedAtMs = this.#scheduler.nowMs();
-    this.#queuedWrites = new QueuedWrites(
-      { config: this.#config, log: this.#log, peers: this.#peers, scheduler: this.#scheduler, encodeBatch: dependencies.encodeQueuedBatch },
-      options.writeQueue,
-    );
+    this.#counters = dependencies.counters ?? new NodeCounters();
+    this.#peerConnectionsAccepted = dependencies.peerConnectionsAccepted;
+    // Its bounds are the node's writeQueue* settings (rqlited's -write-queue-* flags).
+    this.#queuedWrites = new QueuedWrites({
+      config: this.#config,
+      log: this.#log,
+      peers: this.#peers,
+      scheduler: this.#scheduler,
+      encodeBatch: dependencies.encodeQueuedBatch,
+    });
   }
 
   /** Registers the peer handlers through which followers forward to this node. */
   registerPeerHandlers(): void {
     const transport = this.#peers;
-    handleEnvelope(transport, peerMethods.execute, (payload, signal) => this.execute({ ...(payload as ExecuteRequest), forward: false }, { signal }));
-    handleEnvelope(transport, peerMethods.query, (payload, signal) => this.query({ ...(payload as QueryRequest), forward: false }, { signal }));
-    handleEnvelope(transport, peerMethods.request, (payload, signal) => this.request({ ...(payload as MixedRequest), forward: false }, { signal }));
-    handleEnvelope(transport, peerMethods.remove, (payload, signal) => this.remove({ ...(payload as RemoveRequest), forward: false }, { signal }));
+    const counted = (name: CounterName<'cluster'>): void => this.#counters.add('cluster', name);
+    handleEnvelope(transport, peerMethods.execute, (payload, signal) => {
+      counted('num_execute_req');
+      return this.execute({ ...(payload as ExecuteRequest), forward: false }, { signal });
+    });
+    handleEnvelope(transport, peerMethods.query, (payload, signal) => {
+      counted('num_query_req');
+      return this.query({ ...(payload as QueryRequest), forward: false }, { signal });
+    });
+    handleEnvelope(transport, peerMethods.request, (payload, signal) => {
+      counted('num_request_req');
+      return this.request({ ...(payload as MixedRequest), forward: false }, { signal });
+    });
+    handleEnvelope(transport, peerMethods.remove, (payload, signal) => {
+      counted('num_remove_node_req');
+      return this.remove({ ...(payload as RemoveRequest), forward: false }, { signal });
+    });
     handleEnvelope(transport, peerMethods.stepDown, (payload, signal) => this.stepDown({ ...(payload as StepDownRequest), forward: false }, { signal }));
-    handleEnvelope(transport, peerMethods.ping, () => Promise.resolve({ id: this.#config.nodeId }));
+    handleEnvelope(transport, peerMethods.ping, () => {
+      counted('num_get_node_api_req');
+      return Promise.resolve({ id: this.#config.nodeId });
+    });
     this.#queuedWrites.registerPeerHandler();
   }
 
@@ -159,14 +192,20 @@ export class NodeClusterService implements ClusterService {
    * once: the client retries rather than wait out its timeout on a leader that crashed or
    * hung. As with a timeout, the outcome of a write is then unknown to the client.
    * (Control calls — step-down, remove — change the leader on purpose: not abandoned.)
+   *
+   * `retryCountMax` (rqlite's `retries`): a call that could not reach the leader (connect
+   * failed, connection lost) is made again, up to that many more times, each after the
+   * transport's reconnect backoff, all within the request's `timeout`. As in rqlite, a write
+   * whose connection was lost after it was sent may then apply twice; an Idempotency-Key
+   * makes the retry safe.
    */
-  async #forward(leaderId: NodeId, method: string, request: { timeoutMs: number }, context: CallContext): Promise<DataResponse> {
+  async #forward(leaderId: NodeId, method: string, request: { timeoutMs: number }, context: CallContext, retryCountMax = 0): Promise<DataResponse> {
     const leaderLost = new AbortController();
     const unsubscribe = this.#log.subscribeLeaderChanges(() => {
       if (this.#log.leaderId !== leaderId) leaderLost.abort();
     });
     try {
-      return (await this.#forwardControl(leaderId, method, request, context, AbortSignal.any([context.signal, leaderLost.signal]))) as DataResponse;
+      return await this.#callLeader(leaderId, method, request, context, AbortSignal.any([context.signal, leaderLost.signal]), retryCountMax);
     } catch (error) {
       if (leaderLost.signal.aborted && !context.signal.aborted) {
         throw new ServiceError('UNAVAILABLE', `leader ${leaderId} was lost while forwarding; retry`, { cause: error });
@@ -181,23 +220,52 @@ export class NodeClusterService implements ClusterService {
     }
   }
 
+  /** Calls the leader, and again (at most `retryCountMax` more times, all within the request's timeout) while it cannot be reached. */
+  async #callLeader(
+    leaderId: NodeId,
+    method: string,
+    request: { timeoutMs: number },
+    context: CallContext,
+    signal: AbortSignal,
+    retryCountMax: number,
+  ): Promise<DataResponse> {
+    const deadlineMs = this.#scheduler.monotonicMs() + request.timeoutMs;
+    for (let retryCount = 0; ; retryCount++) {
+      const attempt = retryCount === 0 ? request : { ...request, timeoutMs: deadlineMs - this.#scheduler.monotonicMs() };
+      try {
+        return (await this.#forwardControl(leaderId, method, attempt, context, signal)) as DataResponse;
+      } catch (error) {
+        const retry = retryCount < retryCountMax && isUnreachableFailure(error) && !signal.aborted;
+        if (!retry || deadlineMs <= this.#scheduler.monotonicMs()) throw error;
+      }
+    }
+  }
+
+  /** A refused statement is REFUSED_SQL, in rqlite's words where rqlite refuses it too. */
   #validateWrite(statements: readonly Statement[]): void {
     try {
       validateForWrite(statements);
     } catch (error) {
+      if (error instanceof StateMachineError && error.code === 'REFUSED_SQL') {
+        const rqliteRefuses = statements.some((statement) => isRqliteDisallowedPragma(statement.sql));
+        throw new ServiceError('REFUSED_SQL', rqliteRefuses ? rqliteDisallowedPragma : error.message, { cause: error });
+      }
       throw new ServiceError('BAD_REQUEST', error instanceof Error ? error.message : String(error), { cause: error });
     }
   }
 
   async #executeOnLeader(request: ExecuteRequest | MixedRequest): Promise<DataResponse> {
     const data = this.#encode(request);
-    const outcome = await this.#log.propose(data, request.timeoutMs);
+    // rqlited's -raft-apply-timeout bounds the wait for the entry, within the request's own timeout.
+    const outcome = await this.#log.propose(data, Math.min(request.timeoutMs, this.#config.applyTimeoutMs));
     return { results: outcome.results, raftIndex: outcome.index, sequenceNumber: null, servedBy: this.#servedBy };
   }
 
   #encode(request: ExecuteRequest | MixedRequest): Uint8Array {
     try {
-      return this.#encodeCommand(request.statements, request.transaction, request.idempotencyKey);
+      // Only /db/request carries reads (and so `qualify`) into the log.
+      const qualifyColumns = 'qualifyColumns' in request && request.qualifyColumns === true;
+      return this.#encodeCommand(request.statements, request.transaction, request.idempotencyKey, qualifyColumns);
     } catch (error) {
       throw new ServiceError('BAD_REQUEST', error instanceof Error ? error.message : String(error), { cause: error });
     }
@@ -208,18 +276,25 @@ export class NodeClusterService implements ClusterService {
     // Queued on this node whatever `?redirect` says, as rqlite does; the queue forwards its batches.
     if (request.queue) return this.#queuedWrites.enqueue(request, context, this.#servedBy);
     const leaderId = this.#leaderOrRefuse(request.forward);
-    if (leaderId !== undefined) return this.#forward(leaderId, peerMethods.execute, request, context);
+    if (leaderId !== undefined) return this.#forward(leaderId, peerMethods.execute, request, context, request.forwardRetryCountMax);
     return this.#executeOnLeader(request);
   }
 
-  async query(request: QueryRequest, context: CallContext): Promise<DataResponse> {
+  query(request: QueryRequest, context: CallContext): Promise<DataResponse> {
+    // As in rqlite, a forwarded query is never retried (`retries` is for writes and /db/request).
+    return this.#query(request, context, 0);
+  }
+
+  async #query(request: QueryRequest | MixedRequest, context: CallContext, retryCountMax: number): Promise<DataResponse> {
     if (request.appliedIndexMin !== null) await this.#log.waitForApplied(request.appliedIndexMin, request.timeoutMs);
     const level = this.#effectiveLevel(request.level);
-    if (level === 'none') return this.#readLocally(request);
+    if (level === 'none') return this.#readLocally(request, context);
     const leaderId = this.#leaderOrRefuse(request.forward);
-    if (leaderId !== undefined) return this.#forward(leaderId, peerMethods.query, request, context);
-    if (level === 'linearizable' || level === 'strong') await this.#log.readBarrier(request.linearizableTimeoutMs);
-    return this.#runQuery(request);
+    if (leaderId !== undefined) return this.#forward(leaderId, peerMethods.query, request, context, retryCountMax);
+    if (level === 'weak') return this.#runQuery(request, context, null);
+    const readIndex = await this.#log.readBarrier(request.linearizableTimeoutMs);
+    // rqlite reports `raft_index` for the reads that went through consensus: level strong.
+    return this.#runQuery(request, context, level === 'strong' ? readIndex : null);
   }
 
   #effectiveLevel(level: ReadLevel): ReadLevel {
@@ -227,7 +302,7 @@ export class NodeClusterService implements ClusterService {
     return this.#log.isVoter() ? 'weak' : 'none';
   }
 
-  #readLocally(request: QueryRequest | MixedRequest): DataResponse {
+  #readLocally(request: QueryRequest | MixedRequest, context: CallContext): Promise<DataResponse> {
     if (request.freshnessMs !== null && request.freshnessMs > 0) {
       const ageMs = this.#log.leaderContactAgeMs();
       if (ageMs > request.freshnessMs) throw new ServiceError('STALE_READ', 'stale read');
@@ -235,23 +310,37 @@ export class NodeClusterService implements ClusterService {
         throw new ServiceError('STALE_READ', 'stale read');
       }
     }
-    return this.#runQuery(request);
+    return this.#runQuery(request, context, null);
   }
 
-  #runQuery(request: QueryRequest | MixedRequest): DataResponse {
-    const results = this.#database.query(request.statements, {
-      transaction: request.transaction,
-      timings: request.timings,
-    });
-    return { results, raftIndex: null, sequenceNumber: null, servedBy: this.#servedBy };
+  /** Runs the reads here; with `db_timeout` in a process that is killed at the deadline. `raftIndex`: the read index of a strong read. */
+  async #runQuery(request: QueryRequest | MixedRequest, context: CallContext, raftIndex: number | null): Promise<DataResponse> {
+    const options = { transaction: request.transaction, timings: request.timings, qualifyColumns: request.qualifyColumns === true };
+    // rqlite: a db_timeout of 0 means no timeout.
+    const dbTimeoutMs = request.dbTimeoutMs ?? 0;
+    const results =
+      dbTimeoutMs > 0
+        ? await this.#readWithDeadline(request.statements, { ...options, timeoutMs: dbTimeoutMs, signal: context.signal })
+        : this.#database.query(request.statements, options);
+    return { results, raftIndex, sequenceNumber: null, servedBy: this.#servedBy };
+  }
+
+  async #readWithDeadline(statements: readonly Statement[], options: TimedReadOptions): Promise<readonly StatementResult[]> {
+    try {
+      return await this.#database.queryWithDeadline(statements, options);
+    } catch (error) {
+      if (error instanceof StateMachineError) throw new ServiceError('UNAVAILABLE', error.message, { cause: error });
+      if (options.signal.aborted) throw new ServiceError('TIMEOUT', 'read abandoned: the request timed out or its client left', { cause: error });
+      throw error;
+    }
   }
 
   async request(request: MixedRequest, context: CallContext): Promise<DataResponse> {
     const hasWrite = request.statements.some((statement) => !this.#options.isReadOnly(statement));
-    if (!hasWrite) return this.query(request, context);
+    if (!hasWrite) return this.#query(request, context, request.forwardRetryCountMax);
     this.#validateWrite(request.statements);
     const leaderId = this.#leaderOrRefuse(request.forward);
-    if (leaderId !== undefined) return this.#forward(leaderId, peerMethods.request, request, context);
+    if (leaderId !== undefined) return this.#forward(leaderId, peerMethods.request, request, context, request.forwardRetryCountMax);
     return this.#executeOnLeader(request);
   }
 
@@ -364,6 +453,12 @@ export class NodeClusterService implements ClusterService {
     } catch (error) {
       return { name: 'db', ok: false, message: error instanceof Error ? error.message : String(error) };
     }
+  }
+
+  async counters(): Promise<CounterSections> {
+    const sections = this.#counters.sections();
+    if (this.#peerConnectionsAccepted === undefined) return sections;
+    return { ...sections, mux: { num_connections_handled: this.#peerConnectionsAccepted() } };
   }
 
   async metrics(): Promise<readonly MetricFamily[]> {

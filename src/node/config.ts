@@ -4,6 +4,7 @@
  */
 import { ServiceError } from '../service/service.js';
 import type { NodeId } from '../raft/types.js';
+import { commandLimits } from '../state-machine/command-codec.js';
 
 export interface NodeConfig {
   readonly nodeId: NodeId;
@@ -14,7 +15,16 @@ export interface NodeConfig {
   readonly bootstrapExpect: number;
   readonly nonVoter: boolean;
   readonly heartbeatMs: number;
+  /** A follower campaigns after a random [T, 2T) without hearing from the leader (rqlited's -raft-heartbeat-timeout). */
   readonly electionTimeoutMs: number;
+  /** A candidate campaigns again after a random [T, 2T) without a result (rqlited's -raft-election-timeout); 0: electionTimeoutMs. */
+  readonly candidateElectionTimeoutMs: number;
+  /** How long a write waits for its entry to commit and apply here (rqlited's -raft-apply-timeout), within the request's own timeout. */
+  readonly applyTimeoutMs: number;
+  /** The leader has every node VACUUM the database, through the log, this often; 0 is off (-auto-vacuum-int). */
+  readonly autoVacuumIntervalMs: number;
+  /** The leader has every node refresh stale query-planner statistics, through the log, this often; 0 is off (-auto-optimize-int). */
+  readonly autoOptimizeIntervalMs: number;
   readonly snapshotThresholdEntries: number;
   readonly snapshotIntervalMs: number;
   /** Entries kept in the log behind a snapshot, so a briefly lagging follower needs no snapshot. */
@@ -25,9 +35,14 @@ export interface NodeConfig {
   readonly pendingReadCountMax: number;
   /** Callers waiting for an index to be applied. */
   readonly appliedWaiterCountMax: number;
-  /** Join attempts across all --join addresses before giving up. */
+  /** Rounds of join attempts (each tries every --join address once) before giving up, as rqlited's -join-attempts. */
   readonly joinAttemptCountMax: number;
-  readonly joinRetryIntervalMs: number;
+  /** Pause between two rounds of join attempts, as rqlited's -join-interval. */
+  readonly joinIntervalMs: number;
+  /** The user a join through an HTTP address authenticates as ('' = anonymously), as rqlited's -join-as. */
+  readonly joinAs: string;
+  /** --bootstrap-expect: pause between two rounds of notifying the peers. */
+  readonly discoveryIntervalMs: number;
   /** How long --bootstrap-expect waits to see every peer before giving up. */
   readonly bootstrapExpectTimeoutMs: number;
   /** A learner is promoted once it is within this many entries of the leader's commit. */
@@ -42,6 +57,27 @@ export interface NodeConfig {
   readonly entryDataBytesMax: number;
   /** While the disk or database refuses (disk full), how long to wait before retrying the same step. */
   readonly haltRetryIntervalMs: number;
+  /** rqlited -raft-cluster-remove-shutdown: on a graceful stop, ask the leader to remove this node first. */
+  readonly removeOnShutdown: boolean;
+  /** rqlited -raft-remove-shutdown: a node that learns it was removed from the cluster stops (and the CLI exits). */
+  readonly exitWhenRemoved: boolean;
+  /** rqlited -raft-shutdown-stepdown: on a graceful stop, a leader hands leadership over first. */
+  readonly stepDownOnShutdown: boolean;
+  /** rqlited -raft-reap-node-timeout: the leader removes a voter it has not heard from for this long; 0 never. */
+  readonly reapNodeTimeoutMs: number;
+  /** rqlited -raft-reap-read-only-node-timeout: the same for non-voters; 0 never. */
+  readonly reapReadOnlyNodeTimeoutMs: number;
+  /** rqlited -write-queue-capacity: queued writes (`?queue`) held at most, waiting or in the batch being sent. */
+  readonly writeQueueCountMax: number;
+  /** rqlited -write-queue-batch-size: queued writes sent as one log entry, at most (commandLimits.queuedRequestCountMax at most). */
+  readonly writeQueueBatchCountMax: number;
+  /** rqlited -write-queue-timeout: a batch goes this long after its first write, full or not; 0: only once full. */
+  readonly writeQueueTimeoutMs: number;
+  /** rqlited -write-queue-tx: a batch of queued writes runs as one transaction. */
+  readonly writeQueueTransaction: boolean;
+  // Parsed by the CLI for the SQL dialect code, with rqlited's default. Not wired here.
+  /** -fk: SQLite foreign key constraints. */
+  readonly foreignKeys: boolean;
 }
 
 export type NodeConfigInput = Pick<NodeConfig, 'nodeId' | 'raftAdvertisedAddress' | 'apiAdvertisedAddress' | 'dataDirectory'> & Partial<NodeConfig>;
@@ -55,14 +91,21 @@ export const nodeConfigDefaults = {
   // followers see its connections close). 50/300 had spurious elections under load.
   heartbeatMs: 50,
   electionTimeoutMs: 500,
+  candidateElectionTimeoutMs: 0,
+  applyTimeoutMs: 10_000,
+  autoVacuumIntervalMs: 0,
+  autoOptimizeIntervalMs: 0,
   snapshotThresholdEntries: 8192,
   snapshotIntervalMs: 10_000,
   snapshotTrailingEntries: 1024,
   pendingProposalCountMax: 10_000,
   pendingReadCountMax: 10_000,
   appliedWaiterCountMax: 10_000,
-  joinAttemptCountMax: 60,
-  joinRetryIntervalMs: 500,
+  // rqlited's defaults for -join-attempts and -join-interval.
+  joinAttemptCountMax: 5,
+  joinIntervalMs: 3_000,
+  joinAs: '',
+  discoveryIntervalMs: 500,
   bootstrapExpectTimeoutMs: 120_000,
   promotionLagEntriesMax: 64,
   promotionTimeoutMs: 60_000,
@@ -71,10 +114,26 @@ export const nodeConfigDefaults = {
   linearizableTimeoutMs: 10_000,
   entryDataBytesMax: 8 * 1024 * 1024 - 64 * 1024,
   haltRetryIntervalMs: 1000,
+  // rqlited's defaults: stay in the cluster on shutdown, keep running when removed, hand
+  // leadership over on shutdown, never reap.
+  removeOnShutdown: false,
+  exitWhenRemoved: false,
+  stepDownOnShutdown: true,
+  reapNodeTimeoutMs: 0,
+  reapReadOnlyNodeTimeoutMs: 0,
+  writeQueueCountMax: 1024,
+  writeQueueBatchCountMax: 128,
+  writeQueueTimeoutMs: 50,
+  writeQueueTransaction: false,
+  foreignKeys: false,
 } as const;
 
 function requirePositiveInteger(name: string, value: number): void {
   if (!Number.isInteger(value) || value < 1) throw new ServiceError('BAD_REQUEST', `${name} must be a whole number >= 1, got ${value}`);
+}
+
+function requireNonNegativeInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new ServiceError('BAD_REQUEST', `${name} must be a whole number >= 0, got ${value}`);
 }
 
 export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
@@ -89,7 +148,8 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     'pendingReadCountMax',
     'appliedWaiterCountMax',
     'joinAttemptCountMax',
-    'joinRetryIntervalMs',
+    'joinIntervalMs',
+    'discoveryIntervalMs',
     'bootstrapExpectTimeoutMs',
     'promotionTimeoutMs',
     'shutdownTransferTimeoutMs',
@@ -97,8 +157,33 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     'linearizableTimeoutMs',
     'entryDataBytesMax',
     'haltRetryIntervalMs',
+    'applyTimeoutMs',
+    'writeQueueCountMax',
+    'writeQueueBatchCountMax',
   ] as const) {
     requirePositiveInteger(name, config[name]);
+  }
+  for (const name of [
+    'candidateElectionTimeoutMs',
+    'autoVacuumIntervalMs',
+    'autoOptimizeIntervalMs',
+    'reapNodeTimeoutMs',
+    'reapReadOnlyNodeTimeoutMs',
+    'writeQueueTimeoutMs',
+  ] as const) {
+    requireNonNegativeInteger(name, config[name]);
+  }
+  if (config.writeQueueBatchCountMax > commandLimits.queuedRequestCountMax) {
+    throw new ServiceError(
+      'BAD_REQUEST',
+      `writeQueueBatchCountMax ${config.writeQueueBatchCountMax} is more than a batch entry carries (${commandLimits.queuedRequestCountMax})`,
+    );
+  }
+  if (config.candidateElectionTimeoutMs !== 0 && config.candidateElectionTimeoutMs < config.electionTimeoutMs) {
+    throw new ServiceError(
+      'BAD_REQUEST',
+      `candidateElectionTimeoutMs (${config.candidateElectionTimeoutMs}) must be 0 or >= electionTimeoutMs (${config.electionTimeoutMs})`,
+    );
   }
   if (!Number.isInteger(config.snapshotTrailingEntries) || config.snapshotTrailingEntries < 0) {
     throw new ServiceError('BAD_REQUEST', `snapshotTrailingEntries must be >= 0, got ${config.snapshotTrailingEntries}`);

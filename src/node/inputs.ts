@@ -35,6 +35,7 @@ export class CoreInputs {
   receive(message: Message, sender: MessageSender): void {
     const state = this.#state;
     if (state.core === undefined || state.stopped) return;
+    state.heardFrom(message.from);
     const fromLeader = message.from === state.leaderId || state.leaderId === '';
     if (fromLeader && (message.type === 'MsgApp' || message.type === 'MsgHeartbeat' || message.type === 'MsgSnap')) {
       state.heardFromLeader();

@@ -47,7 +47,11 @@ export class Leadership {
       state.proposals.failAll(new ServiceError('UNAVAILABLE', 'leadership lost while committing the write'));
       state.reads.failAll(state.notLeaderError('leadership lost before the read was confirmed'));
     }
-    if (role === 'leader' && !wasLeader) state.logger.info({ event: 'elected', term: state.core?.status().term }, 'this node is the leader');
+    if (role === 'leader' && !wasLeader) {
+      // rqlite: a new leader restarts every follower's reap clock.
+      state.leaderSinceMs = state.scheduler.monotonicMs();
+      state.logger.info({ event: 'elected', term: state.core?.status().term }, 'this node is the leader');
+    }
     for (const listener of this.#listeners) listener();
   }
 
@@ -57,6 +61,16 @@ export class Leadership {
     return () => {
       this.#listeners.delete(listener);
     };
+  }
+
+  /**
+   * Leader only: milliseconds since `id` last answered, counted at the earliest from when
+   * this node became leader. 0 on a non-leader: it has no such contact to judge by.
+   */
+  peerSilenceMs(id: NodeId): number {
+    if (!this.isLeader) return 0;
+    const state = this.#state;
+    return state.scheduler.monotonicMs() - Math.max(state.peerContactMs.get(id) ?? 0, state.leaderSinceMs);
   }
 
   /** Resolves once `accept(leaderId)` holds; rejects with TIMEOUT after timeoutMs. */

@@ -55,7 +55,7 @@ export class MemberDirectory {
 
   /** Records addresses learned from a peer (before a join, so replies can reach the leader). */
   learnMembers(members: Readonly<Record<NodeId, MemberAddresses>>): void {
-    for (const [id, addresses] of Object.entries(members)) this.#setMember(id, addresses);
+    for (const [id, addresses] of Object.entries(members)) this.#setMember(id, addresses, true);
   }
 
   /** Addresses carried by a snapshot's context (one restored or installed here). */
@@ -70,16 +70,26 @@ export class MemberDirectory {
     }
   }
 
-  learnAddresses(change: ConfChange): void {
+  /**
+   * `persist: false` keeps the change in memory (and the transport) only: a proposal's
+   * addresses are written to members.json by the Ready loop once the entry is saved
+   * (learnFromEntries), where a full disk halts and retries instead of failing the request.
+   */
+  learnAddresses(change: ConfChange, persist = true): void {
     if (change.type === 'remove-node') return;
     const addresses = decodeMemberContext(change.context);
-    if (addresses !== undefined) this.#setMember(change.nodeId, addresses);
+    if (addresses !== undefined) this.#setMember(change.nodeId, addresses, persist);
   }
 
-  /** A conf change applied: its addresses are known, and a removed node is forgotten. */
+  /** A conf change applied: its addresses are known, and a removed node is forgotten (this one learns it was removed). */
   applied(change: ConfChange): void {
     this.learnAddresses(change);
-    if (change.type === 'remove-node') this.#forgetMember(change.nodeId);
+    if (change.type !== 'remove-node') return;
+    this.#forgetMember(change.nodeId);
+    // A node that rejoined under its old id replays its earlier removal: only a removal that
+    // still holds (the log adds it back nowhere after) means this node is out.
+    const self = this.#state.config.nodeId;
+    if (change.nodeId === self && !this.isMember(self)) this.#state.markRemoved('its own removal applied');
   }
 
   /**
@@ -131,18 +141,19 @@ export class MemberDirectory {
     return result;
   }
 
-  #setMember(id: NodeId, addresses: MemberAddresses): void {
+  #setMember(id: NodeId, addresses: MemberAddresses, persist: boolean): void {
     const { members, transport, config } = this.#state;
     this.#adopted.delete(id); // the log names an address now: it replaces an adopted one
-    if (!members.set(id, addresses)) return;
-    if (id !== config.nodeId) transport.setPeer(id, addresses.raftAddress);
-    members.persist();
+    if (members.set(id, addresses) && id !== config.nodeId) transport.setPeer(id, addresses.raftAddress);
+    if (persist) members.persist(); // also writes a change an earlier, failed call left unsaved
   }
 
   #forgetMember(id: NodeId): void {
     const { members, transport, config } = this.#state;
     this.#adopted.delete(id);
+    this.#state.peerContactMs.delete(id);
     if (id !== config.nodeId) transport.removePeer(id);
-    if (members.delete(id)) members.persist();
+    members.delete(id);
+    members.persist(); // also writes a change an earlier, failed call left unsaved
   }
 }

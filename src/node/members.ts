@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import type { NodeId } from '../raft/types.js';
 import { ServiceError } from '../service/service.js';
+import { storageErrorFromSystem } from '../storage/errors.js';
 import { systemFiles } from './files.js';
 import type { MemberAddresses, NodeFiles } from './ports.js';
 
@@ -59,6 +60,8 @@ export interface MemberAddressBook {
 }
 
 export class MemberBook implements MemberAddressBook {
+  /** A change not yet in members.json (set or delete since the last successful write). */
+  #unsaved = false;
   readonly #members = new Map<NodeId, MemberAddresses>();
   readonly #filePath: string | undefined;
   readonly #files: NodeFiles;
@@ -117,16 +120,30 @@ export class MemberBook implements MemberAddressBook {
     const existing = this.#members.get(id);
     if (existing?.raftAddress === addresses.raftAddress && existing.apiAddress === addresses.apiAddress) return false;
     this.#members.set(id, addresses);
+    this.#unsaved = true;
     return true;
   }
 
   delete(id: NodeId): boolean {
-    return this.#members.delete(id);
+    const deleted = this.#members.delete(id);
+    if (deleted) this.#unsaved = true;
+    return deleted;
   }
 
-  /** Writes members.json atomically (temp file, fsync, rename). */
+  /**
+   * Writes members.json atomically (temp file, fsync, rename) when the book changed since
+   * it was last written. A write that fails leaves the change unsaved, so the next call
+   * writes it: the caller may retry the whole step. The failure is a StorageError
+   * (DISK_FULL, IO_ERROR): environmental, so the runtime halts and retries rather than
+   * dies (found by the fault suite: a conf change applied on a full disk killed the node).
+   */
   persist(): void {
-    if (this.#filePath === undefined) return;
-    this.#files.writeTextDurably(this.#filePath, JSON.stringify(this.toRecord()));
+    if (this.#filePath === undefined || !this.#unsaved) return;
+    try {
+      this.#files.writeTextDurably(this.#filePath, JSON.stringify(this.toRecord()));
+    } catch (error) {
+      throw storageErrorFromSystem(error, `writing ${this.#filePath}`);
+    }
+    this.#unsaved = false;
   }
 }

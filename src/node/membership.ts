@@ -1,27 +1,24 @@
 /**
  * Joining, removal and `--bootstrap-expect` discovery. Joins travel over the peer
- * transport to a Raft address (as rqlite's `-join`); a follower forwards to the leader;
+ * transport (joiner.ts is the joining node's side); a follower forwards to the leader;
  * the leader adds the node as a learner, waits until it has caught up, then promotes it
- * (voters) — one membership change at a time, serialised here. Re-joining with the same
- * id and address is a no-op.
+ * (voters) — one membership change at a time, serialised here. Joins are idempotent:
+ * joining again with the same id and addresses is a no-op, and a member that comes back
+ * with its state on new addresses keeps its place and identity, its new addresses
+ * re-stated through the log (a conf change in its own role), so every node's address
+ * book follows.
  */
 import { ServiceError } from '../service/service.js';
 import { RaftError } from '../raft/errors.js';
 import type { ConfChange, NodeId, RaftStatus } from '../raft/types.js';
 import type { NodeConfig } from './config.js';
+import type { NodeCounters } from './counters.js';
+import { isHttpJoinAddress, Joiner, type HttpAddressResolver, type JoinRequest } from './joiner.js';
 import type { NodeLogger } from './logger.js';
-import { readMemberRecord } from './members.js';
 import { callPeer, handleEnvelope, peerMethods, type PeerTransport } from './peer-calls.js';
 import type { MemberAddresses } from './ports.js';
 import type { ReplicatedLog } from './replicated-log.js';
 import { sleep, type Scheduler } from './scheduler.js';
-
-interface JoinRequest {
-  readonly id: NodeId;
-  readonly raftAddress: string;
-  readonly apiAddress: string;
-  readonly voter: boolean;
-}
 
 interface NotifyAnswer {
   readonly id: NodeId;
@@ -35,6 +32,8 @@ interface NotifyAnswer {
 export const joinFieldLengthMax = 256;
 /** Nodes remembered by --bootstrap-expect discovery; notifications beyond are refused. */
 export const discoveredNodeCountMax = 64;
+/** How long a leader tries to tell a removed node that it was removed. */
+const removedNoticeTimeoutMs = 2_000;
 /** Conf-change retries while another change is pending (each waits a heartbeat). */
 const confChangeAttemptCountMax = 100;
 
@@ -43,14 +42,18 @@ const confChangeAttemptCountMax = 100;
  * facts: the embedded Raft's membership operations (learners, catch-up progress,
  * bootstrap). NodeRuntime provides it.
  */
-interface MembershipRuntime extends Pick<ReplicatedLog, 'started' | 'stopped' | 'isLeader' | 'leaderId' | 'confState' | 'isMember' | 'members'> {
+interface MembershipRuntime extends Pick<ReplicatedLog, 'started' | 'stopped' | 'isLeader' | 'leaderId' | 'confState' | 'isMember' | 'members' | 'position'> {
   bootstrap(members: ReadonlyMap<NodeId, MemberAddresses>): Promise<void>;
   learnMembers(members: Readonly<Record<NodeId, MemberAddresses>>): void;
   memberContext(addresses: MemberAddresses): Uint8Array;
   proposeConfChange(change: ConfChange, timeoutMs: number): Promise<number>;
   forgetFollowerLog(id: NodeId): void;
+  /** This node learned it was removed (the leader said so). */
+  markRemoved(how: string): void;
   /** The core's view: the leader's per-follower progress and commit index. */
   coreStatus(): Pick<RaftStatus, 'role' | 'commit' | 'progress'> | undefined;
+  /** rqlite's expvar counters (joins counted here). */
+  readonly counters: NodeCounters;
 }
 
 interface MembershipDependencies {
@@ -60,11 +63,13 @@ interface MembershipDependencies {
   readonly peers: PeerTransport;
   readonly scheduler: Scheduler;
   readonly logger: NodeLogger;
+  /** For --join addresses that name a member's HTTP API. */
+  readonly resolveHttpAddress: HttpAddressResolver;
 }
 
 function parseJoinRequest(payload: unknown): JoinRequest {
   const record = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<string, unknown>;
-  const { id, raftAddress, apiAddress, voter } = record;
+  const { id, raftAddress, apiAddress, voter, hasState } = record;
   for (const [name, value] of [
     ['id', id],
     ['raftAddress', raftAddress],
@@ -75,7 +80,12 @@ function parseJoinRequest(payload: unknown): JoinRequest {
     }
   }
   if (typeof voter !== 'boolean') throw new ServiceError('BAD_REQUEST', 'join: voter must be a boolean');
-  return { id: id as string, raftAddress: raftAddress as string, apiAddress: apiAddress as string, voter };
+  if (hasState !== undefined && typeof hasState !== 'boolean') throw new ServiceError('BAD_REQUEST', 'join: hasState must be a boolean');
+  return { id: id as string, raftAddress: raftAddress as string, apiAddress: apiAddress as string, voter, hasState: hasState === true };
+}
+
+function sameAddresses(known: MemberAddresses | undefined, request: JoinRequest): boolean {
+  return known?.raftAddress === request.raftAddress && known.apiAddress === request.apiAddress;
 }
 
 export class Membership {
@@ -84,6 +94,8 @@ export class Membership {
   readonly #peers: PeerTransport;
   readonly #scheduler: Scheduler;
   readonly #logger: NodeLogger;
+  readonly #joiner: Joiner;
+  readonly #resolveHttpAddress: HttpAddressResolver;
   /** Membership changes run one at a time on the leader. */
   #changeChain: Promise<unknown> = Promise.resolve();
   readonly #seen = new Map<NodeId, MemberAddresses>();
@@ -94,6 +106,8 @@ export class Membership {
     this.#peers = dependencies.peers;
     this.#scheduler = dependencies.scheduler;
     this.#logger = dependencies.logger;
+    this.#resolveHttpAddress = dependencies.resolveHttpAddress;
+    this.#joiner = new Joiner(dependencies);
     this.#seen.set(this.#config.nodeId, this.#selfAddresses());
   }
 
@@ -103,9 +117,17 @@ export class Membership {
 
   registerPeerHandlers(): void {
     const transport = this.#peers;
-    handleEnvelope(transport, peerMethods.join, (payload, signal) => this.#handleJoin(parseJoinRequest(payload), signal));
-    handleEnvelope(transport, peerMethods.notify, (payload) => Promise.resolve(this.#handleNotify(payload)));
+    const counters = this.#runtime.counters;
+    handleEnvelope(transport, peerMethods.join, (payload, signal) => {
+      counters.add('cluster', 'num_join_req');
+      return this.#handleJoin(parseJoinRequest(payload), signal);
+    });
+    handleEnvelope(transport, peerMethods.notify, (payload) => {
+      counters.add('cluster', 'num_notify_req');
+      return Promise.resolve(this.#handleNotify(payload));
+    });
     handleEnvelope(transport, peerMethods.members, () => Promise.resolve(this.#runtime.members.toRecord()));
+    handleEnvelope(transport, peerMethods.removed, (payload, _signal, caller) => Promise.resolve(this.#handleRemovedNotice(payload, caller.fromId)));
   }
 
   // ---------------------------------------------------------------------------
@@ -118,7 +140,7 @@ export class Membership {
       if (leaderId === '' || leaderId === this.#config.nodeId) throw new ServiceError('NO_LEADER', 'leader not found');
       this.#logger.info({ event: 'join-forward', node: request.id, leader: leaderId }, 'forwarding join to the leader');
       return (await callPeer(this.#peers, { id: leaderId }, peerMethods.join, request, {
-        timeoutMs: this.#joinCallTimeoutMs(),
+        timeoutMs: this.#joiner.joinCallTimeoutMs(),
         signal,
       })) as { leaderId: NodeId };
     }
@@ -133,30 +155,63 @@ export class Membership {
   }
 
   async #admit(request: JoinRequest): Promise<void> {
-    const runtime = this.#runtime;
-    const known = runtime.members.get(request.id);
-    const confState = runtime.confState();
-    const isVoter = confState.voters.includes(request.id);
-    const isLearner = confState.learners.includes(request.id);
-    if ((isVoter || isLearner) && known?.raftAddress === request.raftAddress) {
-      // Only a node without state asks to join (one with state rejoins by itself), so a
-      // member asking again has lost its log: replicate to it from scratch, or the
-      // leader would take its rejections for stale ones and wait forever.
-      runtime.forgetFollowerLog(request.id);
-      if (isLearner && request.voter) await this.#promote(request);
-      else this.#logger.info({ event: 'join-noop', node: request.id }, 'node is already a member with this address');
-      return;
+    const confState = this.#runtime.confState();
+    const role = confState.voters.includes(request.id) ? 'voter' : confState.learners.includes(request.id) ? 'learner' : undefined;
+    if (role === undefined) return this.#admitNewMember(request);
+    const known = this.#runtime.members.get(request.id);
+    if (!request.hasState && known?.raftAddress !== request.raftAddress) {
+      // A member that lost its state and moved joins again from scratch: removed, then
+      // added as a learner that catches up before it may vote again.
+      await this.#change({ type: 'remove-node', nodeId: request.id, context: new Uint8Array(0) });
+      this.#runtime.counters.add('store', 'num_removed_before_joins');
+      return this.#admitNewMember(request);
     }
-    if (isVoter || isLearner) await this.#change({ type: 'remove-node', nodeId: request.id, context: new Uint8Array(0) });
-    const previous = runtime.members.findByRaftAddress(request.raftAddress);
-    if (previous !== undefined && previous !== request.id && runtime.isMember(previous)) {
-      this.#logger.info({ event: 'join-replace', old: previous, node: request.id }, 'removing the old member at this address');
-      await this.#change({ type: 'remove-node', nodeId: previous, context: new Uint8Array(0) });
-    }
-    const context = runtime.memberContext({ raftAddress: request.raftAddress, apiAddress: request.apiAddress });
+    await this.#readmit(request, role, known);
+  }
+
+  async #admitNewMember(request: JoinRequest): Promise<void> {
+    await this.#removeOtherMemberAt(request);
+    const context = this.#runtime.memberContext({ raftAddress: request.raftAddress, apiAddress: request.apiAddress });
     await this.#change({ type: 'add-learner', nodeId: request.id, context });
+    this.#runtime.counters.add('store', 'num_joins');
     this.#logger.info({ event: 'join', node: request.id, address: request.raftAddress, voter: request.voter }, 'node joined as a learner');
     if (request.voter) await this.#promote(request);
+  }
+
+  /**
+   * A member asks to join again. With its state, it restarted (same addresses: nothing to
+   * do) or moved: its new addresses are re-stated by a conf change in its own role, which
+   * changes no membership; every node learns them when it appends the entry (the leader
+   * first, so it reaches the member at once), and a node restarting later replays them.
+   */
+  async #readmit(request: JoinRequest, role: 'voter' | 'learner', known: MemberAddresses | undefined): Promise<void> {
+    // A member without state lost its log: replicate to it from scratch, or the leader
+    // would take its rejections for stale ones and wait forever.
+    if (!request.hasState) this.#runtime.forgetFollowerLog(request.id);
+    const moved = !sameAddresses(known, request);
+    if (moved) {
+      await this.#removeOtherMemberAt(request);
+      const context = this.#runtime.memberContext({ raftAddress: request.raftAddress, apiAddress: request.apiAddress });
+      await this.#change({ type: role === 'voter' ? 'add-voter' : 'add-learner', nodeId: request.id, context });
+      this.#logger.info(
+        { event: 'join-moved', node: request.id, from: known?.raftAddress ?? '', address: request.raftAddress, apiAddress: request.apiAddress },
+        'member rejoined on new addresses',
+      );
+    }
+    if (role === 'learner' && request.voter) await this.#promote(request);
+    else if (!moved) {
+      this.#logger.info({ event: 'join-noop', node: request.id }, 'node is already a member with these addresses');
+      this.#runtime.counters.add('store', 'num_ignored_joins');
+    }
+  }
+
+  /** A member other than the joiner at the joiner's Raft address is gone: remove it. */
+  async #removeOtherMemberAt(request: JoinRequest): Promise<void> {
+    const previous = this.#runtime.members.findByRaftAddress(request.raftAddress);
+    if (previous === undefined || previous === request.id || !this.#runtime.isMember(previous)) return;
+    this.#logger.info({ event: 'join-replace', old: previous, node: request.id }, 'removing the old member at this address');
+    await this.#change({ type: 'remove-node', nodeId: previous, context: new Uint8Array(0) });
+    this.#runtime.counters.add('store', 'num_removed_before_joins');
   }
 
   /** Waits until the learner replicates and is within promotionLagEntriesMax of the commit index, then makes it a voter. */
@@ -194,56 +249,51 @@ export class Membership {
     }
   }
 
-  /** Removes a member (leader only). */
+  /**
+   * Removes a member (leader only), then tells it so (best effort): the leader stops
+   * replicating to a node once its removal is in the log, so without this notice the
+   * removed node would never learn it (rqlited -raft-remove-shutdown acts on it).
+   */
   removeMember(id: NodeId): Promise<void> {
     return this.#serialised(async () => {
+      const address = this.#runtime.members.get(id)?.raftAddress;
       await this.#change({ type: 'remove-node', nodeId: id, context: new Uint8Array(0) });
       this.#logger.info({ event: 'remove', node: id }, 'node removed');
+      if (id !== this.#config.nodeId && address !== undefined) void this.#tellRemoved(id, address);
     });
+  }
+
+  async #tellRemoved(id: NodeId, address: string): Promise<void> {
+    try {
+      await callPeer(this.#peers, { address }, peerMethods.removed, { id }, { timeoutMs: removedNoticeTimeoutMs });
+    } catch (error) {
+      this.#logger.info({ event: 'removed-notice-failed', node: id, error: String(error) }, 'could not tell the removed node (it may be down)');
+    }
+  }
+
+  /** A leader says this node was removed. Believed from a member of this node's configuration or the leader it follows. */
+  #handleRemovedNotice(payload: unknown, callerId: NodeId): { id: NodeId } {
+    const id = (payload as { id?: unknown } | null)?.id;
+    const self = this.#config.nodeId;
+    if (id !== self) throw new ServiceError('BAD_REQUEST', `removal notice for ${String(id)}, but this node is ${self}`);
+    const runtime = this.#runtime;
+    if (callerId === self || (!runtime.isMember(callerId) && runtime.leaderId !== callerId)) {
+      throw new ServiceError('BAD_REQUEST', `removal notice from ${callerId}, which is not a member this node knows`);
+    }
+    runtime.markRemoved(`the leader ${callerId} removed it`);
+    return { id: self };
   }
 
   // ---------------------------------------------------------------------------
   // The joiner's side
   // ---------------------------------------------------------------------------
 
-  #joinCallTimeoutMs(): number {
-    return this.#config.promotionTimeoutMs + this.#config.requestTimeoutMs;
-  }
-
-  /** Calls `join` on each address in turn until one answers (bounded in attempts). */
-  async joinCluster(addresses: readonly string[]): Promise<void> {
-    const config = this.#config;
-    const targets = addresses.filter((address) => address !== config.raftAdvertisedAddress);
-    if (targets.length === 0) throw new ServiceError('BAD_REQUEST', '--join lists only this node itself');
-    const request: JoinRequest = { id: config.nodeId, ...this.#selfAddresses(), voter: !config.nonVoter };
-    let lastError: unknown;
-    for (let attempt = 0; attempt < config.joinAttemptCountMax && !this.#runtime.stopped; attempt += 1) {
-      const address = targets[attempt % targets.length] ?? '';
-      try {
-        // Learn the members' addresses first: the leader's appends must be answerable at once.
-        const members = await callPeer(
-          this.#peers,
-          { address },
-          peerMethods.members,
-          {},
-          {
-            timeoutMs: config.requestTimeoutMs,
-          },
-        );
-        this.#runtime.learnMembers(readMemberRecord(members));
-        const answer = (await callPeer(this.#peers, { address }, peerMethods.join, request, {
-          timeoutMs: this.#joinCallTimeoutMs(),
-        })) as { leaderId: NodeId };
-        this.#logger.info({ event: 'joined', via: address, leader: answer.leaderId }, 'joined the cluster');
-        return;
-      } catch (error) {
-        lastError = error;
-        this.#logger.warn({ event: 'join-retry', via: address, attempt: attempt + 1, error: String(error) }, 'join attempt failed');
-        await sleep(this.#scheduler, config.joinRetryIntervalMs);
-      }
-    }
-    const message = `could not join through ${targets.join(', ')} after ${config.joinAttemptCountMax} attempts: ${String(lastError)}`;
-    throw new ServiceError('UNAVAILABLE', message, { cause: lastError });
+  /**
+   * Joins through the --join addresses (joiner.ts). `hasState`: this node restarts with a
+   * log, so this rejoins (an idempotent join that re-states its addresses if they changed).
+   */
+  joinCluster(addresses: readonly string[], options: { hasState: boolean; signal?: AbortSignal }): Promise<void> {
+    return this.#joiner.join(addresses, { hasState: options.hasState, signal: options.signal ?? new AbortController().signal });
   }
 
   // ---------------------------------------------------------------------------
@@ -271,7 +321,8 @@ export class Membership {
    */
   async discover(addresses: readonly string[], expect: number): Promise<'bootstrapped' | 'join'> {
     const config = this.#config;
-    const targets = addresses.filter((address) => address !== config.raftAdvertisedAddress);
+    const selves = new Set([config.raftAdvertisedAddress, `http://${config.apiAdvertisedAddress}`, `https://${config.apiAdvertisedAddress}`]);
+    const targets = addresses.filter((address) => !selves.has(address));
     const deadlineMs = this.#scheduler.nowMs() + config.bootstrapExpectTimeoutMs;
     const self = { id: config.nodeId, ...this.#selfAddresses() };
     while (this.#scheduler.nowMs() < deadlineMs && !this.#runtime.stopped) {
@@ -287,23 +338,24 @@ export class Membership {
         await this.#runtime.bootstrap(this.#seen);
         return 'bootstrapped';
       }
-      await sleep(this.#scheduler, config.joinRetryIntervalMs);
+      await sleep(this.#scheduler, config.discoveryIntervalMs);
     }
     const found = `found only ${this.#seen.size} node(s) within ${config.bootstrapExpectTimeoutMs}ms`;
     throw new ServiceError('TIMEOUT', `--bootstrap-expect ${expect}: ${found}`);
   }
 
-  async #notify(address: string, self: { id: NodeId } & MemberAddresses): Promise<NotifyAnswer | undefined> {
+  async #notify(target: string, self: { id: NodeId } & MemberAddresses): Promise<NotifyAnswer | undefined> {
+    const timeoutMs = this.#config.discoveryIntervalMs * 4;
     try {
-      const answer = (await callPeer(this.#peers, { address }, peerMethods.notify, self, {
-        timeoutMs: this.#config.joinRetryIntervalMs * 4,
-      })) as NotifyAnswer;
+      const address = isHttpJoinAddress(target) ? await this.#resolveHttpAddress(target) : target;
+      if (address === this.#config.raftAdvertisedAddress) return undefined;
+      const answer = (await callPeer(this.#peers, { address }, peerMethods.notify, self, { timeoutMs })) as NotifyAnswer;
       for (const [id, addresses] of Object.entries(answer.seen)) {
         if (this.#seen.size < discoveredNodeCountMax || this.#seen.has(id)) this.#seen.set(id, addresses);
       }
       return answer;
     } catch (error) {
-      this.#logger.debug({ event: 'notify-failed', address, error: String(error) }, 'peer not reachable yet');
+      this.#logger.debug({ event: 'notify-failed', address: target, error: String(error) }, 'peer not reachable yet');
       return undefined;
     }
   }

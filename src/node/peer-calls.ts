@@ -24,6 +24,7 @@ export const peerMethods = {
   remove: 'quorumlite.remove',
   stepDown: 'quorumlite.step-down',
   ping: 'quorumlite.ping',
+  removed: 'quorumlite.removed',
 } as const;
 
 function toPlainError(error: unknown): PlainServiceError {
@@ -32,11 +33,15 @@ function toPlainError(error: unknown): PlainServiceError {
   return { code: 'INTERNAL', message, leaderApiAddress: null };
 }
 
-/** Registers a handler that answers envelopes. */
-export function handleEnvelope(transport: PeerTransport, method: string, handler: (payload: unknown, signal: AbortSignal) => Promise<unknown>): void {
+/** Registers a handler that answers envelopes; `caller` is the id the calling node's handshake gave. */
+export function handleEnvelope(
+  transport: PeerTransport,
+  method: string,
+  handler: (payload: unknown, signal: AbortSignal, caller: { readonly fromId: string }) => Promise<unknown>,
+): void {
   transport.handle(method, async (payload, context): Promise<Envelope> => {
     try {
-      return { ok: true, value: await handler(payload, context.signal) };
+      return { ok: true, value: await handler(payload, context.signal, { fromId: context.fromId }) };
     } catch (error) {
       return { ok: false, error: toPlainError(error) };
     }
@@ -56,6 +61,11 @@ function transportFailure(error: unknown, what: string): ServiceError {
     return new ServiceError('UNAVAILABLE', `${what}: ${error.message}`, { cause: error });
   }
   return new ServiceError('INTERNAL', `${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
+
+/** The call never reached the peer, or its connection was lost before a reply: another attempt may get through. */
+export function isUnreachableFailure(error: unknown): boolean {
+  return error instanceof ServiceError && error.cause instanceof TransportError && error.cause.code === 'UNREACHABLE';
 }
 
 /** Calls a peer and unwraps its envelope; rejects with a ServiceError. */

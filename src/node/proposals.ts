@@ -43,13 +43,13 @@ export class Proposer {
     state.requireCore();
     state.refuseIfHalted();
     const position = state.drive((core) => core.proposeConfChange(change));
-    this.#directory.learnAddresses(change);
+    this.#directory.learnAddresses(change, false);
     await this.#withTimeout(state.proposals.wait(position.index, position.term), timeoutMs, 'membership change');
     return position.index;
   }
 
-  /** Linearizable read barrier (leader only): ReadIndex, then wait for apply. */
-  async readBarrier(timeoutMs: number): Promise<void> {
+  /** Linearizable read barrier (leader only): ReadIndex, then wait for apply. Resolves with the read index. */
+  async readBarrier(timeoutMs: number): Promise<number> {
     const state = this.#state;
     const core = state.requireCore();
     state.refuseIfHalted();
@@ -65,6 +65,7 @@ export class Proposer {
     state.wake();
     const index = await read.index;
     await state.appliedWaiters.wait(index, timeoutMs);
+    return index;
   }
 
   /** Resolves once `index` applied here; HALTED at once if it has not and the node is halted. */
@@ -80,13 +81,14 @@ export class Proposer {
   }
 
   /** A write's entry data: the statements with this leader's clock and a fresh 64-bit seed. */
-  encodeCommandFor(statements: readonly Statement[], transaction: boolean, requestId: string | null): Uint8Array {
+  encodeCommandFor(statements: readonly Statement[], transaction: boolean, requestId: string | null, qualifyColumns = false): Uint8Array {
     return encodeCommand({
       statements,
       transaction,
       timestampMs: this.#state.scheduler.nowMs(),
       seed: this.#seed(),
       ...(requestId === null ? {} : { requestId }),
+      ...(qualifyColumns ? { qualifyColumns } : {}),
     });
   }
 

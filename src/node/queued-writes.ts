@@ -4,8 +4,10 @@
  * with a sequence number; the queue sends its requests on in batches, each batch one log
  * entry: proposed here when this node leads, otherwise forwarded (one hop) to the leader,
  * which encodes and proposes it. Every request in a batch keeps its own `?transaction`
- * and `Idempotency-Key`; with `writeQueueTransaction` (rqlite's -write-queue-tx) the whole
- * batch is one transaction. Results of queued writes are not returned (as in rqlite).
+ * and `Idempotency-Key`; with the node's `writeQueueTransaction` (rqlite's -write-queue-tx)
+ * the whole batch is one transaction. The queue's bounds are the node's `writeQueue*`
+ * settings (rqlited's -write-queue-* flags). Results of queued writes are not returned
+ * (as in rqlite).
  *
  * Exactly once: a batch carries an id made of this node's id, a random number drawn when
  * the process started and the batch's first sequence number. A batch sent again after an
@@ -23,23 +25,6 @@ import { callPeer, handleEnvelope, peerMethods, type PeerTransport } from './pee
 import { haltedError, type ReplicatedLog } from './replicated-log.js';
 import type { ScheduledTimer, Scheduler } from './scheduler.js';
 import { WriteQueue, type QueuedWrite, type WriteBatch } from './write-queue.js';
-
-/** The queue's settings, named after rqlited's flags (-write-queue-capacity, -batch-size, -timeout, -tx). */
-export interface WriteQueueOptions {
-  readonly writeQueueCapacity: number;
-  readonly writeQueueBatchSize: number;
-  /** 0: a batch goes only once full. */
-  readonly writeQueueTimeoutMs: number;
-  readonly writeQueueTransaction: boolean;
-}
-
-/** rqlited's defaults. */
-export const writeQueueDefaults: WriteQueueOptions = {
-  writeQueueCapacity: 1024,
-  writeQueueBatchSize: 128,
-  writeQueueTimeoutMs: 50,
-  writeQueueTransaction: false,
-};
 
 /** Digits of a sequence number at most (a u64 in decimal). */
 const sequenceNumberDigitsMax = 20;
@@ -80,31 +65,26 @@ function batchIdPrefix(nodeId: string): string {
 
 export class QueuedWrites {
   readonly #dependencies: QueuedWritesDependencies;
-  readonly #options: WriteQueueOptions;
+  readonly #config: NodeConfig;
   readonly #queue: WriteQueue;
   readonly #batchBytesMax: number;
 
-  constructor(dependencies: QueuedWritesDependencies, options: WriteQueueOptions) {
-    if (options.writeQueueBatchSize > commandLimits.queuedRequestCountMax) {
-      throw new ServiceError(
-        'BAD_REQUEST',
-        `writeQueueBatchSize ${options.writeQueueBatchSize} is more than a batch entry carries (${commandLimits.queuedRequestCountMax})`,
-      );
-    }
+  constructor(dependencies: QueuedWritesDependencies) {
+    const config = dependencies.config;
     this.#dependencies = dependencies;
-    this.#options = options;
-    const prefix = batchIdPrefix(dependencies.config.nodeId);
+    this.#config = config;
+    const prefix = batchIdPrefix(config.nodeId);
     // A batch's own header: magic, version, flags, time, seed, its id, the request count. Each
     // request measured alone carries a larger header than it does inside a batch.
     const batchHeaderBytes = 3 + 8 + 8 + 4 + Buffer.byteLength(prefix) + 1 + sequenceNumberDigitsMax + 4;
     // At least 1 (the queue's own bound): with an entry bound that small, every queued write is refused as too large.
-    this.#batchBytesMax = Math.max(1, dependencies.config.entryDataBytesMax - batchHeaderBytes);
+    this.#batchBytesMax = Math.max(1, config.entryDataBytesMax - batchHeaderBytes);
     this.#queue = new WriteQueue(
       {
-        capacity: options.writeQueueCapacity,
+        capacity: config.writeQueueCountMax,
         heldBytesMax: Math.max(writeQueueHeldBytesMax, this.#batchBytesMax),
-        batchSize: options.writeQueueBatchSize,
-        timeoutMs: options.writeQueueTimeoutMs,
+        batchSize: config.writeQueueBatchCountMax,
+        timeoutMs: config.writeQueueTimeoutMs,
         batchBytesMax: this.#batchBytesMax,
         batchStatementCountMax: commandLimits.statementCountMax,
         retryDelayMsMin,
@@ -162,9 +142,9 @@ export class QueuedWrites {
   async #send(batch: WriteBatch): Promise<number> {
     const request: QueuedBatchRequest = {
       id: batch.id,
-      transaction: this.#options.writeQueueTransaction,
+      transaction: this.#config.writeQueueTransaction,
       requests: batch.writes.map((write) => ({ statements: write.statements, transaction: write.transaction, idempotencyKey: write.idempotencyKey })),
-      timeoutMs: this.#dependencies.config.requestTimeoutMs,
+      timeoutMs: this.#config.requestTimeoutMs,
     };
     const log = this.#dependencies.log;
     if (log.isLeader) return this.#proposeBatch(request);
@@ -202,28 +182,30 @@ export class QueuedWrites {
     } catch (error) {
       throw new ServiceError('BAD_REQUEST', error instanceof Error ? error.message : String(error), { cause: error });
     }
-    return (await log.propose(data, request.timeoutMs)).index;
+    // rqlited's -raft-apply-timeout bounds the wait for the entry, as for any write; a batch
+    // that timed out is sent again under its id, so it still applies once.
+    return (await log.propose(data, Math.min(request.timeoutMs, this.#config.applyTimeoutMs))).index;
   }
 
   /** `/status` `http.queue`, with rqlite's keys (Go sorts a map's keys) and ours beside them. */
   status(): StatusValue {
     const stats = this.#queue.stats();
-    const options = this.#options;
+    const config = this.#config;
     return {
       _default: {
-        batch_size: options.writeQueueBatchSize,
+        batch_size: config.writeQueueBatchCountMax,
         batches: stats.batchesSent,
         blocked: stats.blocked,
         depth: stats.depth,
         failed_batches: stats.batchesFailed,
-        max_size: options.writeQueueCapacity,
+        max_size: config.writeQueueCountMax,
         num_timeout: stats.timeoutFlushes,
         objects_rx: stats.statementsReceived,
         objects_tx: stats.statementsSent,
         retries: stats.retries,
         sequence_number: stats.lastAppliedSequenceNumber,
-        timeout: formatDurationNs(BigInt(options.writeQueueTimeoutMs) * 1_000_000n),
-        tx: options.writeQueueTransaction,
+        timeout: formatDurationNs(BigInt(config.writeQueueTimeoutMs) * 1_000_000n),
+        tx: config.writeQueueTransaction,
       },
     };
   }

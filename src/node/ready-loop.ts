@@ -156,7 +156,11 @@ export class ReadyLoop {
       this.#persistedVote = hardState.vote;
       this.#savedCommit = hardState.commit;
     }
-    this.#parts.directory.learnFromEntries(ready.entries);
+    // Only a conf change carries addresses: the common save of data entries skips this.
+    // members.json may meet a full disk too: halt and retry, as for the log itself.
+    if (ready.entries.some((entry) => entry.type === 'conf-change')) {
+      await retryWhileHalted(this.#state, 'record member addresses', () => this.#parts.directory.learnFromEntries(ready.entries));
+    }
   }
 
   /** The persisted term and vote with the newest commit index, when that moved since the last save (entry saves only). */

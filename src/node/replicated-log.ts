@@ -63,7 +63,8 @@ export interface ReplicatedLog {
   readonly appliedIndex: number;
   /** Resolves once `appliedIndex >= index`; TIMEOUT after `timeoutMs`; HALTED at once while halted and behind. */
   waitForApplied(index: number, timeoutMs: number): Promise<void>;
-  readBarrier(timeoutMs: number): Promise<void>;
+  /** Resolves with the read index: every command committed at or below it has been applied here. */
+  readBarrier(timeoutMs: number): Promise<number>;
 
   // Leadership.
   /** '' while no leader is known. */

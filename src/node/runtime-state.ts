@@ -10,6 +10,7 @@ import { ServiceError } from '../service/service.js';
 import { RaftError } from '../raft/errors.js';
 import type { NodeId, RaftConfig, RaftRole } from '../raft/types.js';
 import { AppliedWaiters } from './applied-waiters.js';
+import { NodeCounters } from './counters.js';
 import type { NodeConfig } from './config.js';
 import type { NodeLogger } from './logger.js';
 import { MemberBook } from './members.js';
@@ -21,6 +22,9 @@ import { haltedError, type ApplyOutcome } from './replicated-log.js';
 import { systemScheduler, type ScheduledTimer, type Scheduler } from './scheduler.js';
 import { planTicks, type TickPlan } from './timing.js';
 
+/** Peers whose last contact is remembered (members and a few others; a cluster has a handful). */
+const peerContactCountMax = 1024;
+
 export interface RuntimeDependencies {
   readonly config: NodeConfig;
   readonly storage: NodeStorage;
@@ -28,6 +32,8 @@ export interface RuntimeDependencies {
   readonly transport: NodeTransport;
   readonly createCore: (config: RaftConfig) => RaftCore;
   readonly logger: NodeLogger;
+  /** Where the Raft core's events go (rqlited's -raft-log-level gives it a level of its own); default `logger`. */
+  readonly raftLogger?: NodeLogger;
   /** Every timer and clock reading of the node; default the real one (tests and simulators pass their own). */
   readonly scheduler?: Scheduler;
   /** Randomness for election jitter and command seeds; injectable for tests. */
@@ -45,6 +51,7 @@ export class RuntimeState {
   readonly transport: NodeTransport;
   readonly createCore: (config: RaftConfig) => RaftCore;
   readonly logger: NodeLogger;
+  readonly raftLogger: NodeLogger;
   readonly scheduler: Scheduler;
   readonly random: () => number;
   readonly onFatal: (error: Error) => void;
@@ -54,6 +61,8 @@ export class RuntimeState {
   readonly proposals: PendingProposals<ApplyOutcome>;
   readonly reads: PendingReads;
   readonly appliedWaiters: AppliedWaiters;
+  /** rqlite's expvar counters for what this node does (counters.ts). */
+  readonly counters = new NodeCounters();
   core: RaftCore | undefined;
   stopped = false;
   /** The environmental failure the node is retrying (disk full, I/O error), while it lasts. */
@@ -64,6 +73,17 @@ export class RuntimeState {
   /** When this node last heard from the leader (wall clock, ms), and the ticks since (the core's election clock restarts then too). */
   lastLeaderContactMs = 0;
   ticksSinceLeaderContact = 0;
+  /**
+   * When a message from each peer last arrived (monotonic ms): on the leader, its contact
+   * with each follower (their append and heartbeat answers), which reaping reads. At most
+   * peerContactCountMax peers; the reaper drops those no longer members.
+   */
+  readonly peerContactMs = new Map<NodeId, number>();
+  /** When this node last became the leader (monotonic ms): a follower's silence counts from then at the earliest. */
+  leaderSinceMs = 0;
+  /** Set once this node learns it was removed from the cluster. */
+  removedFromCluster = false;
+  readonly #removedListeners = new Set<() => void>();
   /** Timers that run while the node runs (ticks, snapshot checks). */
   readonly #timers: ScheduledTimer[] = [];
   #wake: () => void = () => undefined;
@@ -75,6 +95,7 @@ export class RuntimeState {
     this.transport = dependencies.transport;
     this.createCore = dependencies.createCore;
     this.logger = dependencies.logger;
+    this.raftLogger = dependencies.raftLogger ?? dependencies.logger;
     this.scheduler = dependencies.scheduler ?? systemScheduler;
     this.random = dependencies.random ?? Math.random;
     this.onFatal = dependencies.onFatal ?? (() => undefined);
@@ -94,6 +115,28 @@ export class RuntimeState {
   /** Asks the Ready loop for a turn soon (inputs reached the core). */
   wake(): void {
     this.#wake();
+  }
+
+  /** A message from `id` arrived. */
+  heardFrom(id: NodeId): void {
+    if (!this.peerContactMs.has(id) && this.peerContactMs.size >= peerContactCountMax) return;
+    this.peerContactMs.set(id, this.scheduler.monotonicMs());
+  }
+
+  /** Calls `listener` once this node learns it was removed from the cluster. */
+  subscribeRemoved(listener: () => void): () => void {
+    this.#removedListeners.add(listener);
+    return () => {
+      this.#removedListeners.delete(listener);
+    };
+  }
+
+  /** This node was removed from the cluster (its removal applied here, or the leader said so): tell the listeners, once. */
+  markRemoved(how: string): void {
+    if (this.removedFromCluster) return;
+    this.removedFromCluster = true;
+    this.logger.warn({ event: 'removed-from-cluster', how }, 'this node was removed from the cluster');
+    for (const listener of this.#removedListeners) listener();
   }
 
   /** A message from the leader arrived: the election clock restarts. */

@@ -21,6 +21,7 @@ import type { QueuedRequest, Statement } from '../state-machine/types.js';
 import type { ConfChange, ConfState, NodeId, RaftRole } from '../raft/types.js';
 import { Applier } from './apply.js';
 import type { NodeConfig } from './config.js';
+import type { NodeCounters } from './counters.js';
 import { CoreInputs } from './inputs.js';
 import { Leadership } from './leadership.js';
 import { MemberDirectory } from './member-directory.js';
@@ -67,6 +68,11 @@ export class NodeRuntime implements ReplicatedLog {
 
   get config(): NodeConfig {
     return this.#state.config;
+  }
+
+  /** rqlite's expvar counters for what this node does (counters.ts). */
+  get counters(): NodeCounters {
+    return this.#state.counters;
   }
 
   get members(): MemberBook {
@@ -138,7 +144,7 @@ export class NodeRuntime implements ReplicatedLog {
     return this.#proposer.proposeConfChange(change, timeoutMs);
   }
 
-  readBarrier(timeoutMs: number): Promise<void> {
+  readBarrier(timeoutMs: number): Promise<number> {
     return this.#proposer.readBarrier(timeoutMs);
   }
 
@@ -146,8 +152,8 @@ export class NodeRuntime implements ReplicatedLog {
     return this.#proposer.waitForApplied(index, timeoutMs);
   }
 
-  encodeCommandFor(statements: readonly Statement[], transaction: boolean, requestId: string | null): Uint8Array {
-    return this.#proposer.encodeCommandFor(statements, transaction, requestId);
+  encodeCommandFor(statements: readonly Statement[], transaction: boolean, requestId: string | null, qualifyColumns = false): Uint8Array {
+    return this.#proposer.encodeCommandFor(statements, transaction, requestId, qualifyColumns);
   }
 
   encodeQueuedBatchFor(requests: readonly QueuedRequest[], transaction: boolean, batchId: string): Uint8Array {
@@ -198,6 +204,25 @@ export class NodeRuntime implements ReplicatedLog {
   // ---------------------------------------------------------------------------
   // Membership
   // ---------------------------------------------------------------------------
+
+  /** Calls `listener` once this node learns it was removed from the cluster; returns the function that unregisters it. */
+  subscribeRemoved(listener: () => void): () => void {
+    return this.#state.subscribeRemoved(listener);
+  }
+
+  /** This node learned it was removed (a leader's notice); its own applied removal marks it too. */
+  markRemoved(how: string): void {
+    this.#state.markRemoved(how);
+  }
+
+  get removedFromCluster(): boolean {
+    return this.#state.removedFromCluster;
+  }
+
+  /** Leader only: ms since `id` last answered (counted from this node's election at the earliest); 0 on a non-leader. */
+  peerSilenceMs(id: NodeId): number {
+    return this.#leadership.peerSilenceMs(id);
+  }
 
   /** Leader only: `id` came back with an empty log under the same id; replicate to it from scratch. */
   forgetFollowerLog(id: NodeId): void {

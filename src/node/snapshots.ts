@@ -84,6 +84,7 @@ export class Snapshots {
     try {
       await this.#take();
     } catch (error) {
+      this.#state.counters.add('store', 'num_snapshots_failed');
       this.#state.logger.error({ event: 'snapshot-failed', error: String(error) }, 'snapshot failed; will retry');
     }
   }
@@ -107,6 +108,7 @@ export class Snapshots {
       }
       await writer.commit();
       this.#lastSnapshotIndex = index;
+      this.#state.counters.add('store', 'num_snapshots');
       await this.#compactLog(core, index - config.snapshotTrailingEntries);
       logger.info({ event: 'snapshot', index, term: metadata.term }, 'snapshot taken');
     } finally {
@@ -200,6 +202,7 @@ export class Snapshots {
       stateMachine.appliedIndex === snapshot.metadata.index,
       `restored snapshot ${snapshot.metadata.index} but the state machine reports ${stateMachine.appliedIndex}`,
     );
+    this.#state.counters.add('store', 'num_restores');
     this.#directory.learnFromSnapshotContext(snapshot.context);
     this.#lastSnapshotIndex = snapshot.metadata.index;
     this.#state.appliedWaiters.advance(snapshot.metadata.index);

@@ -15,6 +15,8 @@ import type { MemberAddresses } from './ports.js';
 import type { ReadyLoop } from './ready-loop.js';
 import type { RuntimeState } from './runtime-state.js';
 import type { Snapshots } from './snapshots.js';
+import { planCandidateElectionTicks } from './timing.js';
+import { logRaftEvent } from './raft-events-log.js';
 
 /** Core limits: generous for a SQL workload, each a named bound. */
 export const coreLimits = {
@@ -87,19 +89,20 @@ export class StartUp {
   }
 
   #coreConfig(): RaftConfig {
-    const { config, storage, stateMachine, tickPlan, random, logger } = this.#state;
+    const { config, storage, stateMachine, tickPlan, random, raftLogger } = this.#state;
     return {
       id: config.nodeId,
       storage,
       applied: stateMachine.appliedIndex,
       electionTicks: tickPlan.electionTicks,
+      candidateElectionTicks: planCandidateElectionTicks(tickPlan, config.candidateElectionTimeoutMs),
       heartbeatTicks: tickPlan.heartbeatTicks,
       preVote: true,
       checkQuorum: true,
       readOnly: 'safe',
       pendingReadCountMax: config.pendingReadCountMax,
       random,
-      logger: (event) => logger.debug({ ...event, raftEvent: event.event }, 'raft'),
+      logger: (event) => logRaftEvent(raftLogger, event),
       ...coreLimits,
     };
   }

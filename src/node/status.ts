@@ -2,9 +2,14 @@
  * The `/status` document, with the keys rqlite tooling reads (docs/API.md, "Cluster endpoints"):
  * store.raft.state, commit_index, applied_index, last_log_index, last_snapshot_index,
  * voter; store.leader.addr / node_id; store.fsm_index, db_applied_index;
- * store.sqlite3.path; store.snapshot_store.snapshots; http.queue._default (the write queue).
+ * store.sqlite3.path and pragmas; store.snapshot_store.snapshots; extensions.names;
+ * http.queue._default (the write queue); and rqlite's `os` and `runtime` sections with
+ * this process's values under rqlite's key names (a Go-only fact such as GOMAXPROCS or
+ * num_goroutine is left out, never made up).
  */
 import { statSync } from 'node:fs';
+import { availableParallelism, hostname } from 'node:os';
+import { join } from 'node:path';
 import type { StatusDocument, StatusValue } from '../service/service.js';
 import type { NodeConfig } from './config.js';
 import type { ReplicatedLog } from './replicated-log.js';
@@ -14,7 +19,11 @@ export interface StatusDatabase {
   readonly path: string;
   readonly appliedIndex: number;
   readonly sqliteVersion: string;
+  /** The SQLite extensions every connection loads, by file name. */
+  readonly extensionNames?: readonly string[];
   checksum(): { readonly checksum: string };
+  /** rqlite's `store.sqlite3.pragmas`: the write (`rw`) and read (`ro`) connections' settings. */
+  pragmas(): Record<'rw' | 'ro', Record<string, string>>;
 }
 
 /** Everything /status reports on, passed in: no reaching through the runtime. */
@@ -59,6 +68,23 @@ function raftStateName(role: string, stopped: boolean): string {
   return 'Follower';
 }
 
+/** Go's names for the architectures and systems Node names otherwise (rqlite reports Go's). */
+const goArchitectures: Readonly<Record<string, string>> = { x64: 'amd64', ia32: '386', arm: 'arm', arm64: 'arm64', loong64: 'loong64' };
+const goSystems: Readonly<Record<string, string>> = { win32: 'windows', sunos: 'solaris' };
+
+/** rqlite's `os` and `runtime` sections, for this process. */
+function processSections(): { os: StatusValue; runtime: StatusValue } {
+  return {
+    os: { pid: process.pid, ppid: process.ppid, executable: process.execPath, hostname: hostname() },
+    runtime: {
+      GOARCH: goArchitectures[process.arch] ?? process.arch,
+      GOOS: goSystems[process.platform] ?? process.platform,
+      num_cpu: availableParallelism(),
+      version: process.version,
+    },
+  };
+}
+
 export function buildStatus(sources: StatusSources, version: string): StatusDocument {
   const { config, log, database, startedAtMs, nowMs, writeQueue } = sources;
   const position = log.position();
@@ -91,6 +117,7 @@ export function buildStatus(sources: StatusSources, version: string): StatusDocu
     leader_contact_age_ms: Number.isFinite(leaderContactAgeMs) ? leaderContactAgeMs : -1,
   };
   return {
+    ...processSections(),
     node: { id: config.nodeId, start_time: new Date(startedAtMs).toISOString(), uptime_s: (nowMs - startedAtMs) / 1000 },
     build: { version, node_version: process.version },
     http: { addr: config.apiAdvertisedAddress, queue: writeQueue },
@@ -104,7 +131,7 @@ export function buildStatus(sources: StatusSources, version: string): StatusDocu
       raft,
       fsm_index: database.appliedIndex,
       db_applied_index: database.appliedIndex,
-      sqlite3: { path: database.path, version: database.sqliteVersion, checksum: contentChecksum(database) },
+      sqlite3: { path: database.path, version: database.sqliteVersion, checksum: contentChecksum(database), pragmas: database.pragmas() },
       snapshot_store: {
         snapshots: snapshot === undefined ? [] : [{ index: snapshot.index, term: snapshot.term }],
         snapshot_threshold: config.snapshotThresholdEntries,
@@ -112,5 +139,7 @@ export function buildStatus(sources: StatusSources, version: string): StatusDocu
       },
       nodes,
     },
+    // rqlite's extensions section (its shell's .extensions reads names).
+    extensions: { dir: join(config.dataDirectory, 'extensions'), names: [...(database.extensionNames ?? [])] },
   };
 }

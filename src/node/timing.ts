@@ -23,3 +23,9 @@ export function planTicks(heartbeatMs: number, electionTimeoutMs: number): TickP
   const electionTicks = Math.max(heartbeatTicks + 1, Math.round(electionTimeoutMs / tickMs));
   return { tickMs, heartbeatTicks, electionTicks };
 }
+
+/** A candidate's timeout in the plan's ticks: 0 means the follower's (electionTicks); never below it. */
+export function planCandidateElectionTicks(plan: TickPlan, candidateElectionTimeoutMs: number): number {
+  if (candidateElectionTimeoutMs === 0) return plan.electionTicks;
+  return Math.max(plan.electionTicks, Math.round(candidateElectionTimeoutMs / plan.tickMs));
+}

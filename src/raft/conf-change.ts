@@ -76,13 +76,19 @@ export function applyConfChange(confState: ConfState, change: ConfChange): ConfS
 /**
  * Why `change` is refused against `confState`, or undefined if it is acceptable.
  * A leader checks this before appending the change.
+ *
+ * Re-adding a member in the role it already has changes no membership. Without a context
+ * it is a mistake and refused; with one it re-states the member's context (the runtime
+ * keeps a member's addresses there, so this is how a member that moved announces its new
+ * addresses through the log) and is accepted.
  */
 export function confChangeProblem(confState: ConfState, change: ConfChange): string | undefined {
   const isVoter = confState.voters.includes(change.nodeId);
   const isLearner = confState.learners.includes(change.nodeId);
-  if (change.type === 'add-voter' && isVoter) return `${change.nodeId} is already a voter`;
+  const restatesContext = change.context.byteLength > 0;
+  if (change.type === 'add-voter' && isVoter && !restatesContext) return `${change.nodeId} is already a voter`;
   if (change.type === 'add-learner' && isVoter) return `${change.nodeId} is a voter; demotion is not supported`;
-  if (change.type === 'add-learner' && isLearner) return `${change.nodeId} is already a learner`;
+  if (change.type === 'add-learner' && isLearner && !restatesContext) return `${change.nodeId} is already a learner`;
   if (change.type === 'remove-node' && !isVoter && !isLearner) return `${change.nodeId} is not a member`;
   if (change.type === 'remove-node' && isVoter && confState.voters.length === 1) {
     return `${change.nodeId} is the last voter`;

@@ -7,6 +7,7 @@ const committedBytesPerReadyMaxDefault = 64 * 1024 * 1024;
 const queuedMessageCountMaxDefault = 10_000;
 
 export interface ValidatedConfig extends RaftConfig {
+  readonly candidateElectionTicks: number;
   readonly leaseDriftTicks: number;
   readonly committedBytesPerReadyMax: number;
   readonly queuedMessageCountMax: number;
@@ -31,11 +32,13 @@ export function validateConfig(config: RaftConfig): ValidatedConfig {
   if (config.electionTicks <= config.heartbeatTicks) {
     invalid(`electionTicks (${config.electionTicks}) must be greater than heartbeatTicks (${config.heartbeatTicks})`);
   }
+  const candidateElectionTicks = config.candidateElectionTicks ?? config.electionTicks;
+  requireInteger('candidateElectionTicks', candidateElectionTicks, config.electionTicks);
   const limits = validateLimits(config);
   const leaseDriftTicks = validateReads(config);
   if (typeof config.preVote !== 'boolean') invalid('preVote must be a boolean');
   if (typeof config.checkQuorum !== 'boolean') invalid('checkQuorum must be a boolean');
-  return { ...config, ...limits, leaseDriftTicks };
+  return { ...config, ...limits, candidateElectionTicks, leaseDriftTicks };
 }
 
 /** The bounds on messages, flight windows and queues, with the optional ones defaulted. */

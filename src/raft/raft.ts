@@ -54,6 +54,8 @@ export class Raft {
   electionElapsedTicks = 0;
   heartbeatElapsedTicks = 0;
   randomizedElectionTimeoutTicks = 0;
+  /** The last election-timeout draw in [0, 1), reused when a node becomes a (pre-)candidate. */
+  #electionJitter = 0;
   /** Ticks since this core started; only for leases. */
   tickCount = 0;
   /** A TimeoutNow went out this term: the lease can no longer be trusted. */
@@ -194,7 +196,18 @@ export class Raft {
   #resetRandomizedElectionTimeout(): void {
     const sample = this.config.random();
     assert(sample >= 0 && sample < 1, `config.random() returned ${sample}, outside [0, 1)`);
+    this.#electionJitter = sample;
     this.randomizedElectionTimeoutTicks = this.config.electionTicks + Math.floor(sample * this.config.electionTicks);
+  }
+
+  /**
+   * A (pre-)candidate waits candidateElectionTicks, with the jitter already drawn: no new
+   * draw, so a seed replays the same history whatever the setting, and with the default
+   * (candidateElectionTicks = electionTicks) nothing changes at all.
+   */
+  #useCandidateElectionTimeout(): void {
+    const base = this.config.candidateElectionTicks;
+    this.randomizedElectionTimeoutTicks = base + Math.floor(this.#electionJitter * base);
   }
 
   becomeFollower(term: number, leaderId: NodeId): void {
@@ -210,6 +223,7 @@ export class Raft {
     this.votes.clear();
     this.role = 'pre-candidate';
     this.leaderId = '';
+    this.#useCandidateElectionTimeout();
     this.emit('became-pre-candidate', {});
   }
 
@@ -218,6 +232,7 @@ export class Raft {
     this.#reset(this.term + 1);
     this.vote = this.id;
     this.role = 'candidate';
+    this.#useCandidateElectionTimeout();
     this.emit('became-candidate', {});
   }
 

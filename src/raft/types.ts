@@ -34,7 +34,8 @@ export interface ConfState {
 }
 
 /**
- * One membership change. `add-voter` of an existing learner promotes it.
+ * One membership change. `add-voter` of an existing learner promotes it; re-adding a
+ * member in its own role with a non-empty context only re-states that context.
  * `context` is opaque to the core; the runtime puts the member's addresses there.
  */
 export type ConfChangeType = 'add-voter' | 'add-learner' | 'remove-node';
@@ -265,6 +266,12 @@ export interface RaftConfig {
   readonly applied: number;
   /** Followers campaign after a random timeout in [electionTicks, 2*electionTicks). */
   readonly electionTicks: number;
+  /**
+   * A candidate or pre-candidate campaigns again after a random timeout in
+   * [candidateElectionTicks, 2*candidateElectionTicks) without a result (hashicorp/raft's
+   * ElectionTimeout beside its follower HeartbeatTimeout); >= electionTicks. Default electionTicks.
+   */
+  readonly candidateElectionTicks?: number;
   readonly heartbeatTicks: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;

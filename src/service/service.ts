@@ -32,7 +32,11 @@ export interface DataRequestBase {
   readonly timings: boolean;
   /** `timeout`: bound on forwarding and waiting (default 30 s). */
   readonly timeoutMs: number;
-  /** `db_timeout`: interrupt one statement after this long; null when not given. */
+  /**
+   * `db_timeout`: reads still running this long after they start are interrupted, and each
+   * unfinished statement answers "query timeout"; null (or 0) when not given. Writes through
+   * the log are never interrupted (a wall-clock cut would differ between replicas).
+   */
   readonly dbTimeoutMs: number | null;
   /** False with `?redirect`: answer NOT_LEADER instead of forwarding. */
   readonly forward: boolean;
@@ -49,6 +53,8 @@ export interface ReadOptions {
   readonly appliedIndexMin: number | null;
   /** `linearizable_timeout`: bound on the ReadIndex round (default 10 s). */
   readonly linearizableTimeoutMs: number;
+  /** `qualify` (rqlite; `qualify_columns` too): rows name their columns `table.column`. */
+  readonly qualifyColumns: boolean;
 }
 
 /** The write-side fields (`/db/execute`, and `/db/request` when it holds a write). */
@@ -59,6 +65,8 @@ export interface WriteOptions {
   readonly wait: boolean;
   /** `Idempotency-Key` header (ours): a repeat within the dedup window applies nothing again. */
   readonly idempotencyKey: string | null;
+  /** `retries`: a follower forwarding to the leader tries again this many times at most when it cannot reach it. */
+  readonly forwardRetryCountMax: number;
 }
 
 export interface ExecuteRequest extends DataRequestBase, WriteOptions {}
@@ -69,7 +77,7 @@ export interface MixedRequest extends DataRequestBase, ReadOptions, WriteOptions
 export interface DataResponse {
   /** One result per statement, in order (fewer with `transaction` after an error). */
   readonly results: readonly StatementResult[];
-  /** The log index of the write that produced these results; null for reads. */
+  /** The log index of the write that produced these results; for a `strong` read its read index; null for other reads. */
   readonly raftIndex: number | null;
   /** Set for queued writes (`?queue`). */
   readonly sequenceNumber: number | bigint | null;
@@ -139,6 +147,12 @@ export interface ReadinessCheck {
 export type StatusValue = null | boolean | number | bigint | string | readonly StatusValue[] | { readonly [key: string]: StatusValue };
 export type StatusDocument = { readonly [key: string]: StatusValue };
 
+/**
+ * Counters under rqlite's expvar names (`/debug/vars`): section → counter → count, for
+ * what the node really counts. The HTTP layer adds its own and the process's sections.
+ */
+export type CounterSections = { readonly [section: string]: { readonly [counter: string]: number } };
+
 /** A Prometheus metric family; the HTTP layer renders the text format. */
 export interface MetricFamily {
   /** `[a-zA-Z_:][a-zA-Z0-9_:]*`, e.g. `quorumlite_raft_commit_index`. */
@@ -172,6 +186,8 @@ export interface ClusterService {
   /** Runs the checks in order (leader, store, sync when asked, db) and stops at the first failure. */
   readiness(request: ReadinessRequest, context: CallContext): Promise<readonly ReadinessCheck[]>;
   metrics(): Promise<readonly MetricFamily[]>;
+  /** rqlite's expvar counters for what this node counts (`/debug/vars`). */
+  counters(): Promise<CounterSections>;
 }
 
 export type ServiceErrorCode =
@@ -183,6 +199,12 @@ export type ServiceErrorCode =
   | 'STALE_READ'
   | 'TIMEOUT'
   | 'BAD_REQUEST'
+  /**
+   * A statement quorumlite does not run (a PRAGMA that would break replication, explicit
+   * transaction control, ATTACH, VACUUM…): HTTP 200 with `{"results": [], "error": …}`,
+   * as rqlite answers its disallowed pragmas. Nothing was proposed or run.
+   */
+  | 'REFUSED_SQL'
   | 'UNAUTHORIZED'
   | 'UNAVAILABLE'
   /** This node stopped applying after an environmental failure (disk full, I/O error); it retries, never skips. */
@@ -196,6 +218,7 @@ export const serviceErrorCodes: readonly ServiceErrorCode[] = [
   'STALE_READ',
   'TIMEOUT',
   'BAD_REQUEST',
+  'REFUSED_SQL',
   'UNAUTHORIZED',
   'UNAVAILABLE',
   'HALTED',

@@ -1,8 +1,8 @@
 /**
  * The replicated command: what a Raft entry's data holds. Compact, versioned binary.
  *
- *   u8 magic 0x51 ('Q') · u8 version · u8 flags (1 transaction, 2 has request id, 4 queued batch)
- *   i64 timestampMs · u64 seed · [text requestId] · body
+ *   u8 magic 0x51 ('Q') · u8 version · u8 flags (1 transaction, 2 has request id, 4 qualify
+ *   columns, 8 queued batch) · i64 timestampMs · u64 seed · [text requestId] · body
  *   body: u32 statementCount · statements; or, for a queued batch, u32 requestCount and per
  *   request: u8 flags (1 transaction, 2 has request id) · [text requestId] · u32 statementCount · statements
  *   per statement: text sql · u32 positionalCount · values · u32 namedCount · (text name, value)…
@@ -23,7 +23,9 @@ export const commandVersion = 1;
 
 const flagTransaction = 1;
 const flagRequestId = 2;
-const flagQueued = 4;
+const flagQualifyColumns = 4;
+const flagQueued = 8;
+const knownFlags = flagTransaction | flagRequestId | flagQualifyColumns | flagQueued;
 
 export const commandLimits = {
   /** Statements in one command (a queued batch: in all its requests together). */
@@ -74,6 +76,7 @@ function checkCommand(command: Command): void {
 
 function checkQueued(command: Command, queued: readonly QueuedRequest[]): void {
   if (command.statements.length !== 0) throw new StateMachineError('INVALID_VALUE', 'a queued batch carries its statements in its requests');
+  if (command.qualifyColumns === true) throw new StateMachineError('INVALID_VALUE', 'a queued batch returns no rows to qualify');
   if (queued.length > commandLimits.queuedRequestCountMax) throw tooLarge('queued request count', queued.length, commandLimits.queuedRequestCountMax);
   const statementCount = queued.reduce((sum, request) => sum + request.statements.length, 0);
   if (statementCount > commandLimits.statementCountMax) throw tooLarge('statement count', statementCount, commandLimits.statementCountMax);
@@ -106,8 +109,12 @@ export function encodeCommand(command: Command): Uint8Array {
   const writer = new ByteWriter(commandLimits.commandBytesMax, (bytes) => tooLarge('encoded command (bytes)', bytes, commandLimits.commandBytesMax));
   writer.u8(commandMagic);
   writer.u8(commandVersion);
-  const queuedFlag = command.queued !== undefined ? flagQueued : 0;
-  writer.u8((command.transaction ? flagTransaction : 0) | (command.requestId !== undefined ? flagRequestId : 0) | queuedFlag);
+  writer.u8(
+    (command.transaction ? flagTransaction : 0) |
+      (command.requestId !== undefined ? flagRequestId : 0) |
+      (command.qualifyColumns === true ? flagQualifyColumns : 0) |
+      (command.queued !== undefined ? flagQueued : 0),
+  );
   writer.i64(BigInt(command.timestampMs));
   writer.u64(command.seed);
   if (command.requestId !== undefined) writer.text(command.requestId);
@@ -230,7 +237,9 @@ export function decodeCommand(data: Uint8Array): Command {
     throw new StateMachineError('BAD_COMMAND', `unsupported command version ${version} (this build reads version ${commandVersion})`);
   }
   const flags = reader.u8('flags');
-  if ((flags & ~(flagTransaction | flagRequestId | flagQueued)) !== 0) throw new StateMachineError('BAD_COMMAND', `unknown command flags ${flags}`);
+  if ((flags & ~knownFlags) !== 0) throw new StateMachineError('BAD_COMMAND', `unknown command flags ${flags}`);
+  // A queued batch returns no rows, so it never qualifies columns: the pair is no command this build writes.
+  if ((flags & flagQueued) !== 0 && (flags & flagQualifyColumns) !== 0) throw new StateMachineError('BAD_COMMAND', 'a queued batch with qualified columns');
   const timestamp = reader.i64('timestampMs');
   if (timestamp < BigInt(Number.MIN_SAFE_INTEGER) || timestamp > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw new StateMachineError('BAD_COMMAND', `timestampMs ${timestamp} out of range`);
@@ -247,6 +256,7 @@ export function decodeCommand(data: Uint8Array): Command {
     timestampMs: Number(timestamp),
     seed,
     ...(requestId !== undefined ? { requestId } : {}),
+    ...((flags & flagQualifyColumns) !== 0 ? { qualifyColumns: true } : {}),
     ...(queued !== undefined ? { queued } : {}),
   };
 }

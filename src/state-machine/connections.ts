@@ -32,10 +32,39 @@ export function assertUtcTimeZone(pristine: Database.Database): void {
   }
 }
 
-export function openApplyConnection(path: string): Database.Database {
+/** What every connection to the database gets at open. */
+interface ConnectionSetup {
+  /** SQLite extensions, loaded before anything else runs. */
+  readonly extensionPaths: readonly string[];
+  /** The apply connection checkpoints the WAL past about this many bytes; undefined: SQLite's default. */
+  readonly walCheckpointBytes: number | undefined;
+}
+
+const plainSetup: ConnectionSetup = { extensionPaths: [], walCheckpointBytes: undefined };
+
+/** Loads each extension; one that fails stops the open, naming the file (rqlited exits then too). */
+export function loadExtensions(database: Database.Database, extensionPaths: readonly string[]): void {
+  for (const extensionPath of extensionPaths) {
+    try {
+      database.loadExtension(extensionPath);
+    } catch (error) {
+      throw new StateMachineError(
+        'BAD_ENVIRONMENT',
+        `could not load SQLite extension ${extensionPath}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+}
+
+export function openApplyConnection(path: string, setup: ConnectionSetup = plainSetup): Database.Database {
   const database = new Database(path);
   try {
+    loadExtensions(database, setup.extensionPaths);
     database.pragma('journal_mode = WAL');
+    if (setup.walCheckpointBytes !== undefined) {
+      const pageBytes = Number(database.pragma('page_size', { simple: true }));
+      database.pragma(`wal_autocheckpoint = ${Math.max(1, Math.ceil(setup.walCheckpointBytes / pageBytes))}`);
+    }
     database.pragma('synchronous = NORMAL');
     database.pragma('foreign_keys = ON');
     database.defaultSafeIntegers(true);
@@ -51,8 +80,14 @@ export function openApplyConnection(path: string): Database.Database {
   }
 }
 
-export function openReadConnection(path: string, busyTimeoutMs: number): Database.Database {
+export function openReadConnection(path: string, busyTimeoutMs: number, extensionPaths: readonly string[] = []): Database.Database {
   const database = new Database(path, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
+  try {
+    loadExtensions(database, extensionPaths);
+  } catch (error) {
+    database.close();
+    throw error;
+  }
   database.defaultSafeIntegers(true);
   return database;
 }
@@ -109,4 +144,12 @@ export interface Connections {
   readonly internal: InternalStatements;
   readonly applyRunner: StatementRunner;
   readonly readRunner: StatementRunner;
+}
+
+/** Every WAL frame into the main file, so the WAL can be removed without losing anything. */
+export function checkpointFully(database: Database.Database): void {
+  const [result] = database.pragma('wal_checkpoint(TRUNCATE)') as { busy: number | bigint }[];
+  if (result === undefined || Number(result.busy) !== 0) {
+    throw new StateMachineError('BAD_ENVIRONMENT', 'could not checkpoint the WAL before restore; the old database is untouched');
+  }
 }

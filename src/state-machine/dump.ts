@@ -6,6 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import { quoteIdentifier, userObjectFilter } from './checksum.js';
+import { loadExtensions } from './connections.js';
 
 export function userTables(database: Database.Database): string[] {
   return database
@@ -43,9 +44,10 @@ function* tableLines(database: Database.Database, name: string, sql: string): Ge
  * The dump of `tables` (all user tables when omitted): tables with their rows, then
  * sqlite_sequence, then indexes, triggers and views that belong to the dumped tables.
  */
-export function* dumpLines(path: string, tables?: readonly string[]): Generator<string> {
+export function* dumpLines(path: string, tables?: readonly string[], extensionPaths: readonly string[] = []): Generator<string> {
   const database = new Database(path, { readonly: true, fileMustExist: true });
   try {
+    loadExtensions(database, extensionPaths);
     database.exec('BEGIN');
     const chosen = new Set(tables ?? userTables(database));
     yield 'PRAGMA foreign_keys=OFF;';

@@ -10,6 +10,9 @@ import { EntrySource, type DeterministicFunctions, type TimeAndRandomSource } fr
 import { decodeResults, encodeResults } from './result-codec.js';
 import type { ApplyOutcome, Command, QueuedRequest, Statement, StatementResult } from './types.js';
 
+/** What runs as one request: a command's statements, or one request's inside a queued batch. */
+type StatementList = Pick<Command, 'statements' | 'qualifyColumns'>;
+
 const deferredViolationMessage = 'FOREIGN KEY or other deferred constraint failed at commit: every statement of this request was rolled back';
 
 /** Thrown inside a batch when a statement's ROLLBACK ended the shared transaction, or its COMMIT hit a deferred violation. */
@@ -65,9 +68,7 @@ export class EntryExecutor {
         this.#runQueued(connections, index, command, command.queued, batching);
         results = []; // queued writes report no results (as rqlite's)
       } else {
-        results = command.transaction
-          ? this.#runTransaction(connections, index, command.statements, batching)
-          : this.#runEach(connections, index, command.statements, batching);
+        results = command.transaction ? this.#runTransaction(connections, index, command, batching) : this.#runEach(connections, index, command, batching);
       }
     } finally {
       this.#functions?.end();
@@ -76,10 +77,10 @@ export class EntryExecutor {
     return { entryIndex: index, results, deduplicated: false, skipped: false };
   }
 
-  #runEach(connections: Connections, index: number, statements: readonly Statement[], batching: boolean): StatementResult[] {
+  #runEach(connections: Connections, index: number, command: StatementList, batching: boolean): StatementResult[] {
     const results: StatementResult[] = [];
-    for (const statement of statements) {
-      const result = connections.applyRunner.run(statement, this.#settings.timings);
+    for (const statement of command.statements) {
+      const result = connections.applyRunner.run(statement, this.#settings.timings, command.qualifyColumns);
       results.push(result);
       // Only a failing statement can end the transaction (ROLLBACK conflict resolution).
       if (result.kind === 'error' && !connections.apply.inTransaction) restartAfterRollback(connections, index, results, batching);
@@ -94,11 +95,11 @@ export class EntryExecutor {
    * these statements, so a failing statement rolls the whole transaction back and starts
    * it again: the same database, without two savepoint statements on every entry.
    */
-  #runTransaction(connections: Connections, index: number, statements: readonly Statement[], batching: boolean, savepoint = batching): StatementResult[] {
+  #runTransaction(connections: Connections, index: number, command: StatementList, batching: boolean, savepoint = batching): StatementResult[] {
     const results: StatementResult[] = [];
     if (savepoint) connections.internal.savepoint.run();
-    for (const statement of statements) {
-      const result = connections.applyRunner.run(statement, this.#settings.timings);
+    for (const statement of command.statements) {
+      const result = connections.applyRunner.run(statement, this.#settings.timings, command.qualifyColumns);
       results.push(result);
       if (result.kind !== 'error') continue;
       if (!connections.apply.inTransaction) {
@@ -134,8 +135,8 @@ export class EntryExecutor {
     for (const request of queued) {
       if (this.#seenBefore(connections, request, command.timestampMs)) continue;
       const results = request.transaction
-        ? this.#runTransaction(connections, index, request.statements, batching, true)
-        : this.#runEach(connections, index, request.statements, batching);
+        ? this.#runTransaction(connections, index, request, batching, true)
+        : this.#runEach(connections, index, request, batching);
       if (request.requestId !== undefined) this.#recordRequest(connections, request.requestId, command.timestampMs, results);
     }
   }
@@ -202,6 +203,32 @@ export class EntryExecutor {
 export function beginEntryTransaction(connections: Connections, index: number): void {
   connections.internal.begin.run();
   connections.internal.writeApplied.run(BigInt(index));
+}
+
+/**
+ * COMMIT, or — when a DEFERRABLE INITIALLY DEFERRED constraint is violated at commit, a
+ * deterministic SQL outcome — roll back and return false. Anything else propagates.
+ */
+export function commitUnlessDeferredViolation(connections: Connections): boolean {
+  try {
+    connections.internal.commit.run();
+    return true;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (!(error instanceof Error) || error.name !== 'SqliteError' || typeof code !== 'string' || !code.startsWith('SQLITE_CONSTRAINT')) throw error;
+    rollbackQuietly(connections);
+    return false;
+  }
+}
+
+/** Ends a failed entry's transaction; nothing of the entry committed either way. */
+export function rollbackQuietly(connections: Connections): void {
+  if (!connections.apply.inTransaction) return;
+  try {
+    connections.internal.rollback.run();
+  } catch {
+    // The connection is reopened before the next entry; nothing of this entry committed.
+  }
 }
 
 /**

@@ -23,6 +23,13 @@ export interface StateMachineOptions {
   /** Test-only, with determinism 'local-clock': this node's clock and process seed. */
   readonly localClock?: () => number;
   readonly localSeed?: bigint;
+  /**
+   * SQLite extensions (shared libraries) loaded into every connection, before anything
+   * else runs on it. Every node must load the same ones (rqlited's -extensions-path).
+   */
+  readonly extensionPaths?: readonly string[];
+  /** The WAL is checkpointed once it holds about this many bytes (rqlited's -raft-snap-wal-size); default SQLite's 1000 pages. */
+  readonly walCheckpointBytes?: number;
   /** Test-only: called after each durable step of restore(), to crash there. */
   readonly onRestoreStep?: (step: RestoreStep) => void;
 }
@@ -39,7 +46,9 @@ const stateMachineDefaults = {
 } as const;
 
 /** The options with every default filled in (the test-only hooks and the path stay on the options). */
-export type StateMachineSettings = Required<Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path' | 'onRestoreStep'>>;
+export type StateMachineSettings = Required<Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path' | 'onRestoreStep' | 'walCheckpointBytes'>> & {
+  readonly walCheckpointBytes: number | undefined;
+};
 
 export function resolveSettings(options: StateMachineOptions): StateMachineSettings {
   return {
@@ -50,5 +59,7 @@ export function resolveSettings(options: StateMachineOptions): StateMachineSetti
     resultRowCountMax: options.resultRowCountMax ?? stateMachineDefaults.resultRowCountMax,
     determinism: options.determinism ?? 'entry',
     timings: options.timings ?? false,
+    extensionPaths: options.extensionPaths ?? [],
+    walCheckpointBytes: options.walCheckpointBytes,
   };
 }

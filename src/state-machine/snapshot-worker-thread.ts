@@ -21,6 +21,8 @@ interface WriteSnapshotTask {
   readonly finalPath: string;
   readonly busyTimeoutMs: number;
   readonly stateTable: string;
+  /** SQLite extensions every connection loads (a schema may need their functions or modules). */
+  readonly extensionPaths?: readonly string[];
 }
 
 /** Copy a shipped snapshot beside the database, check it and make it durable. */
@@ -29,6 +31,7 @@ interface StageSnapshotTask {
   readonly sourcePath: string;
   readonly targetPath: string;
   readonly stateTable: string;
+  readonly extensionPaths?: readonly string[];
 }
 
 export type SnapshotTask = WriteSnapshotTask | StageSnapshotTask;
@@ -49,9 +52,21 @@ function fsyncPath(target: string, flags: string): void {
   }
 }
 
+/** Opens a connection with the extensions loaded (closed again if one fails). */
+function openWithExtensions(path: string, options: Database.Options, extensionPaths: readonly string[] = []): Database.Database {
+  const database = new Database(path, options);
+  try {
+    for (const extensionPath of extensionPaths) database.loadExtension(extensionPath);
+  } catch (error) {
+    database.close();
+    throw error;
+  }
+  return database;
+}
+
 /** Makes the copy a self-contained rollback-journal file and reads its applied index. */
-function sealCopy(target: string, stateTable: string, verify: boolean): number {
-  const copy = new Database(target, { fileMustExist: true });
+function sealCopy(target: string, stateTable: string, verify: boolean, extensionPaths: readonly string[] | undefined): number {
+  const copy = openWithExtensions(target, { fileMustExist: true }, extensionPaths);
   try {
     if (verify) {
       const check: unknown = copy.pragma('quick_check', { simple: true });
@@ -67,13 +82,13 @@ function sealCopy(target: string, stateTable: string, verify: boolean): number {
 }
 
 function writeSnapshot(task: WriteSnapshotTask): number {
-  const source = new Database(task.sourcePath, { readonly: true, fileMustExist: true, timeout: task.busyTimeoutMs });
+  const source = openWithExtensions(task.sourcePath, { readonly: true, fileMustExist: true, timeout: task.busyTimeoutMs }, task.extensionPaths);
   try {
     source.prepare('VACUUM INTO ?').run(task.targetPath);
   } finally {
     source.close();
   }
-  const appliedIndex = sealCopy(task.targetPath, task.stateTable, false);
+  const appliedIndex = sealCopy(task.targetPath, task.stateTable, false, task.extensionPaths);
   fsyncPath(task.targetPath, 'r+');
   renameSync(task.targetPath, task.finalPath);
   fsyncPath(dirname(task.finalPath), 'r');
@@ -82,7 +97,7 @@ function writeSnapshot(task: WriteSnapshotTask): number {
 
 function stageSnapshot(task: StageSnapshotTask): number {
   copyFileSync(task.sourcePath, task.targetPath);
-  const appliedIndex = sealCopy(task.targetPath, task.stateTable, true);
+  const appliedIndex = sealCopy(task.targetPath, task.stateTable, true, task.extensionPaths);
   fsyncPath(task.targetPath, 'r+');
   return appliedIndex;
 }

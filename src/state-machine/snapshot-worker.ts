@@ -67,11 +67,17 @@ function runWorker(task: SnapshotTask, failure: string): Promise<number> {
  * Copies the database at `sourcePath` to `targetPath` in a worker, then renames it to
  * `finalPath` (durably: file and directory fsynced); resolves to the copy's applied index.
  */
-export function writeSnapshotInWorker(sourcePath: string, targetPath: string, finalPath: string, busyTimeoutMs: number): Promise<number> {
-  return runWorker({ kind: 'write', sourcePath, targetPath, finalPath, busyTimeoutMs, stateTable }, 'snapshot failed');
+export function writeSnapshotInWorker(
+  sourcePath: string,
+  targetPath: string,
+  finalPath: string,
+  busyTimeoutMs: number,
+  extensionPaths: readonly string[] = [],
+): Promise<number> {
+  return runWorker({ kind: 'write', sourcePath, targetPath, finalPath, busyTimeoutMs, stateTable, extensionPaths }, 'snapshot failed');
 }
 
 /** Copies a shipped snapshot to `targetPath`, checks it and fsyncs it; resolves to its applied index. */
-export function stageSnapshotInWorker(sourcePath: string, targetPath: string): Promise<number> {
-  return runWorker({ kind: 'stage', sourcePath, targetPath, stateTable }, `not a usable snapshot: ${sourcePath}`);
+export function stageSnapshotInWorker(sourcePath: string, targetPath: string, extensionPaths: readonly string[] = []): Promise<number> {
+  return runWorker({ kind: 'stage', sourcePath, targetPath, stateTable, extensionPaths }, `not a usable snapshot: ${sourcePath}`);
 }

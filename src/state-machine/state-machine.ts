@@ -18,28 +18,23 @@
 import type Database from 'better-sqlite3';
 import { existsSync, renameSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { contentChecksum } from './checksum.js';
-import type { ContentChecksum } from './checksum.js';
+import { basename, dirname } from 'node:path';
+import { contentChecksum, type ContentChecksum } from './checksum.js';
 import { dumpLines, userTables } from './dump.js';
 import { fsyncDirectory, removeIfPresent } from './files.js';
 import { stageSnapshotInWorker, writeSnapshotInWorker } from './snapshot-worker.js';
+import { readStatusPragmas } from './status-pragmas.js';
 import { decodeCommand } from './command-codec.js';
-import {
-  assertUtcTimeZone,
-  openApplyConnection,
-  openPristineConnection,
-  openReadConnection,
-  prepareInternal,
-  readAppliedIndex,
-  type Connections,
-} from './connections.js';
+import { assertUtcTimeZone, checkpointFully, openApplyConnection, openPristineConnection, openReadConnection } from './connections.js';
+import { prepareInternal, readAppliedIndex, type Connections } from './connections.js';
 import { DeterministicFunctions, localSource } from './deterministic-functions.js';
-import { beginEntryTransaction, EntryExecutor, TransactionLostError } from './entry-execution.js';
+import { decodeMaintenanceCommand, isMaintenanceCommand, maintenanceTimes, runMaintenance, vacuum, type MaintenanceKind } from './maintenance.js';
+import { beginEntryTransaction, commitUnlessDeferredViolation, EntryExecutor, rollbackQuietly, TransactionLostError } from './entry-execution.js';
 import { StateMachineError, StateMachineHaltedError } from './errors.js';
 import { assert } from '../common/assert.js';
 import { resolveSettings, type RestoreStep, type StateMachineOptions, type StateMachineSettings } from './options.js';
 import { StatementRunner, isEnvironmentalError } from './statement-runner.js';
+import { createTimedReads, type TimedReadOptions, type TimedReads } from './timed-reads.js';
 import type { ApplyOutcome, Command, Statement, StatementResult } from './types.js';
 
 interface SnapshotInfo {
@@ -81,6 +76,8 @@ export class SqliteStateMachine {
   #batching = false;
   /** Between restore()'s start and its swap: applying entries then is a programmer error. */
   #restoring = false;
+  /** Reads with a deadline, in child processes started on first use. */
+  readonly #timedReads: TimedReads;
   readonly sqliteVersion: string;
 
   constructor(options: StateMachineOptions) {
@@ -95,6 +92,7 @@ export class SqliteStateMachine {
     this.#functions = this.#settings.determinism === 'sqlite-builtin' ? undefined : new DeterministicFunctions(this.#pristine);
     const localClockSource = this.#settings.determinism === 'local-clock' ? localSource(options.localClock ?? Date.now, options.localSeed ?? 0n) : undefined;
     this.#executor = new EntryExecutor(this.#settings, this.#functions, localClockSource);
+    this.#timedReads = createTimedReads(this.path, this.#settings);
     try {
       assertUtcTimeZone(this.#pristine);
       this.sqliteVersion = this.#pristine.prepare('SELECT sqlite_version()').pluck().get() as string;
@@ -106,10 +104,11 @@ export class SqliteStateMachine {
   }
 
   #openConnections(): Connections {
-    const apply = openApplyConnection(this.path);
+    const { extensionPaths, walCheckpointBytes } = this.#settings;
+    const apply = openApplyConnection(this.path, { extensionPaths, walCheckpointBytes });
     try {
       this.#functions?.register(apply);
-      const read = openReadConnection(this.path, this.#settings.readerBusyTimeoutMs);
+      const read = openReadConnection(this.path, this.#settings.readerBusyTimeoutMs, extensionPaths);
       const runnerOptions = { statementCacheCountMax: this.#settings.statementCacheCountMax, resultRowCountMax: this.#settings.resultRowCountMax };
       this.#appliedIndexValue = readAppliedIndex(apply);
       return {
@@ -181,13 +180,8 @@ export class SqliteStateMachine {
     const skipped = this.#skipIfApplied(index);
     if (skipped !== undefined) return skipped;
     if (data.length === 0) return this.applyNoop(index);
-    let command: Command;
-    try {
-      command = decodeCommand(data);
-    } catch (error) {
-      if (!(error instanceof StateMachineError)) throw error;
-      throw this.#halt(index, 'BAD_COMMAND', error);
-    }
+    if (isMaintenanceCommand(data)) return this.#applyMaintenance(index, data);
+    const command = this.#decoded(index, decodeCommand, data);
     return this.#inEntryTransaction(
       index,
       index,
@@ -214,7 +208,10 @@ export class SqliteStateMachine {
     if (!this.healthy) this.#recover(firstEntry.index);
     const pending = entries.filter((item) => item.index > this.#appliedIndexValue);
     const skipped = entries.slice(0, entries.length - pending.length).map((item) => this.apply(item.index, item.data));
-    if (pending.length <= 1) return [...skipped, ...pending.map((item) => this.apply(item.index, item.data))];
+    // A maintenance entry (VACUUM runs outside transactions) never shares a batch.
+    if (pending.length <= 1 || pending.some((item) => isMaintenanceCommand(item.data))) {
+      return [...skipped, ...pending.map((item) => this.apply(item.index, item.data))];
+    }
     pending.forEach((item, position) => {
       if (item.index !== this.#appliedIndexValue + 1 + position) assert(false, `batch entry ${item.index} follows ${this.#appliedIndexValue + position}`);
     });
@@ -262,6 +259,41 @@ export class SqliteStateMachine {
     }
   }
 
+  /** An undecodable entry halts the node (a newer build wrote it, or it is corrupt): it is never skipped. */
+  #decoded<Decoded>(index: number, decode: (data: Uint8Array) => Decoded, data: Uint8Array): Decoded {
+    try {
+      return decode(data);
+    } catch (error) {
+      if (!(error instanceof StateMachineError)) throw error;
+      throw this.#halt(index, 'BAD_COMMAND', error);
+    }
+  }
+
+  /** A maintenance entry (maintenance.ts): VACUUM just before the entry's transaction (it cannot run inside one), the rest inside. */
+  #applyMaintenance(index: number, data: Uint8Array): ApplyOutcome {
+    const command = this.#decoded(index, decodeMaintenanceCommand, data);
+    if (command.kind === 'vacuum') {
+      // A crash before the commit vacuums again on replay: the same content. A failure (no room for
+      // VACUUM's copy) halts like any environmental one: every node must vacuum at this index.
+      try {
+        vacuum(this.#open().apply);
+      } catch (error) {
+        throw this.#halt(index, isEnvironmentalError(error) ? error.code : 'VACUUM_FAILED', error);
+      }
+    }
+    return this.#inEntryTransaction(index, index, (connections) => runMaintenance(connections.apply, command, index));
+  }
+
+  /** When the leader last had every node VACUUM or refresh statistics (maintenance.ts). */
+  maintenanceTimes(): Map<MaintenanceKind, number> {
+    return maintenanceTimes(this.#open().read);
+  }
+
+  /** The SQLite extensions every connection loads, by file name (rqlite's /status extensions.names). */
+  get extensionNames(): string[] {
+    return this.#settings.extensionPaths.map((path) => basename(path)).sort();
+  }
+
   /** Advances the applied index without running anything: a no-op or membership-change entry. */
   applyNoop(index: number): ApplyOutcome {
     const skipped = this.#skipIfApplied(index);
@@ -293,41 +325,16 @@ export class SqliteStateMachine {
     try {
       beginEntryTransaction(connections, firstIndex);
       const outcome = work(connections);
-      if (!this.#commitUnlessDeferredViolation(connections)) {
+      if (!commitUnlessDeferredViolation(connections)) {
         if (onDeferredViolation === undefined) throw new TransactionLostError();
         return this.#inEntryTransaction(firstIndex, lastIndex, onDeferredViolation);
       }
       this.#appliedIndexValue = lastIndex;
       return outcome;
     } catch (error) {
-      this.#rollbackQuietly(connections);
+      rollbackQuietly(connections);
       if (isEnvironmentalError(error)) throw this.#halt(firstIndex, error.code, error);
       throw error;
-    }
-  }
-
-  /**
-   * COMMIT, or — when a DEFERRABLE INITIALLY DEFERRED constraint is violated at commit, a
-   * deterministic SQL outcome — roll back and return false. Anything else propagates.
-   */
-  #commitUnlessDeferredViolation(connections: Connections): boolean {
-    try {
-      connections.internal.commit.run();
-      return true;
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (!(error instanceof Error) || error.name !== 'SqliteError' || typeof code !== 'string' || !code.startsWith('SQLITE_CONSTRAINT')) throw error;
-      this.#rollbackQuietly(connections);
-      return false;
-    }
-  }
-
-  #rollbackQuietly(connections: Connections): void {
-    if (!connections.apply.inTransaction) return;
-    try {
-      connections.internal.rollback.run();
-    } catch {
-      // The connection is reopened before the next entry; nothing of this entry committed.
     }
   }
 
@@ -368,16 +375,29 @@ export class SqliteStateMachine {
    * change anything is an error result and changes nothing. With `transaction`, all
    * statements see one snapshot of the database.
    */
-  query(statements: readonly Statement[], options: { readonly transaction?: boolean; readonly timings?: boolean } = {}): StatementResult[] {
+  query(statements: readonly Statement[], options: Omit<TimedReadOptions, 'timeoutMs' | 'signal'> = {}): StatementResult[] {
     const connections = this.#open();
     const timings = options.timings ?? false;
-    if (!options.transaction) return statements.map((statement) => connections.readRunner.run(statement, timings));
+    const qualifyColumns = options.qualifyColumns ?? false;
+    if (!options.transaction) return statements.map((statement) => connections.readRunner.run(statement, timings, qualifyColumns));
     connections.read.exec('BEGIN');
     try {
-      return statements.map((statement) => connections.readRunner.run(statement, timings));
+      return statements.map((statement) => connections.readRunner.run(statement, timings, qualifyColumns));
     } finally {
       connections.read.exec('COMMIT');
     }
+  }
+
+  /** rqlite's `store.sqlite3.pragmas`: the write (`rw`) and read (`ro`) connections' settings. */
+  pragmas(): Record<'rw' | 'ro', Record<string, string>> {
+    const connections = this.#open();
+    return { rw: readStatusPragmas(connections.apply), ro: readStatusPragmas(connections.read) };
+  }
+
+  /** query() with rqlite's `db_timeout`: in a child process killed at the deadline (timed-reads.ts); unfinished statements answer "query timeout". */
+  queryWithDeadline(statements: readonly Statement[], options: TimedReadOptions): Promise<StatementResult[]> {
+    this.#open();
+    return this.#timedReads.run(statements, options);
   }
 
   get #stagingPath(): string {
@@ -396,7 +416,7 @@ export class SqliteStateMachine {
   /** The sqlite3-style dump of `tables` (all user tables when omitted), internal tables excluded. */
   dumpLines(tables?: readonly string[]): Generator<string> {
     this.#open();
-    return dumpLines(this.path, tables);
+    return dumpLines(this.path, tables, this.#settings.extensionPaths);
   }
 
   dump(tables?: readonly string[]): string {
@@ -415,7 +435,7 @@ export class SqliteStateMachine {
     const partialPath = `${toPath}.partial`;
     removeIfPresent(partialPath);
     try {
-      const appliedIndex = await writeSnapshotInWorker(this.path, partialPath, toPath, this.#settings.readerBusyTimeoutMs);
+      const appliedIndex = await writeSnapshotInWorker(this.path, partialPath, toPath, this.#settings.readerBusyTimeoutMs, this.#settings.extensionPaths);
       return { appliedIndex, bytes: (await stat(toPath)).size };
     } catch (error) {
       removeIfPresent(partialPath);
@@ -439,13 +459,14 @@ export class SqliteStateMachine {
       removeIfPresent(this.#stagingPath);
       let appliedIndex: number;
       try {
-        appliedIndex = await stageSnapshotInWorker(fromPath, this.#stagingPath);
+        appliedIndex = await stageSnapshotInWorker(fromPath, this.#stagingPath, this.#settings.extensionPaths);
       } catch (error) {
         removeIfPresent(this.#stagingPath);
         throw error;
       }
       this.#onRestoreStep?.('staged');
-      this.#swapInStagedDatabase();
+      // Read processes hold the old file and its WAL open: none runs across the swap.
+      await this.#timedReads.whileSuspended(() => this.#swapInStagedDatabase());
       assert(this.#appliedIndexValue === appliedIndex, 'the restored database holds the snapshot index');
       return { appliedIndex, bytes: (await stat(this.path)).size };
     } finally {
@@ -471,16 +492,9 @@ export class SqliteStateMachine {
 
   close(): void {
     if (this.#closed) return;
+    this.#timedReads.close();
     this.#closeConnections();
     this.#pristine.close();
     this.#closed = true;
-  }
-}
-
-/** Every WAL frame into the main file, so the WAL can be removed without losing anything. */
-function checkpointFully(database: Database.Database): void {
-  const [result] = database.pragma('wal_checkpoint(TRUNCATE)') as { busy: number | bigint }[];
-  if (result === undefined || Number(result.busy) !== 0) {
-    throw new StateMachineError('BAD_ENVIRONMENT', 'could not checkpoint the WAL before restore; the old database is untouched');
   }
 }

@@ -10,6 +10,7 @@ import { normalizeInteger } from './binary.js';
 import { noNamedParameters } from './command-codec.js';
 import { StateMachineError } from './errors.js';
 import { assert } from '../common/assert.js';
+import { resultTypes } from './result-types.js';
 import { checkSql } from './sql-policy.js';
 import type { SqlPurpose } from './sql-policy.js';
 import type { SqlStatementText } from '../common/sql-statements.js';
@@ -105,6 +106,15 @@ function toResultValue(value: unknown): SqlResultValue {
   return value as SqlResultValue;
 }
 
+/**
+ * rqlite's `qualify`: a column read straight from a table is named `table.column`, the table
+ * being its origin (SQLite's column metadata, so an alias in FROM does not show); an
+ * expression keeps its name.
+ */
+function columnName(column: Database.ColumnDefinition, qualify: boolean): string {
+  return qualify && column.table !== null ? `${column.table}.${column.name}` : column.name;
+}
+
 /** Keywords after which a non-returning statement changed rows (the rest report nothing). */
 const rowChangingKeywords = new Set(['INSERT', 'UPDATE', 'DELETE', 'REPLACE', 'WITH', 'VALUES', 'SELECT']);
 
@@ -194,29 +204,32 @@ export class StatementRunner {
   /**
    * Runs one request statement (which may hold several SQLite statements, without
    * parameters). With `timings`, the result carries its wall-clock `timeSeconds` (for the
-   * answer to the client only: never stored, never compared across nodes).
+   * answer to the client only: never stored, never compared across nodes); with
+   * `qualifyColumns`, rows name their columns `table.column` (columnName()).
    */
-  run(statement: Statement, timings = false): StatementResult {
-    if (!timings) return this.#runUntimed(statement);
+  run(statement: Statement, timings = false, qualifyColumns = false): StatementResult {
+    if (!timings) return this.#runUntimed(statement, qualifyColumns);
     const startMs = performance.now();
-    const result = this.#runUntimed(statement);
+    const result = this.#runUntimed(statement, qualifyColumns);
     return { ...result, timeSeconds: (performance.now() - startMs) / 1000 };
   }
 
-  #runUntimed(statement: Statement): StatementResult {
+  #runUntimed(statement: Statement, qualifyColumns: boolean): StatementResult {
     try {
-      if (statement.sql === this.#lastSingleSql && this.#lastSinglePrepared !== undefined) return this.#runPrepared(this.#lastSinglePrepared, statement);
+      if (statement.sql === this.#lastSingleSql && this.#lastSinglePrepared !== undefined) {
+        return this.#runPrepared(this.#lastSinglePrepared, statement, qualifyColumns);
+      }
       const parts = this.#check(statement.sql);
       if (parts.length === 1) {
         const prepared = this.#prepare(parts[0] as SqlStatementText);
         this.#lastSingleSql = statement.sql;
         this.#lastSinglePrepared = prepared;
-        return this.#runPrepared(prepared, statement);
+        return this.#runPrepared(prepared, statement, qualifyColumns);
       }
       if (statement.positional.length > 0 || hasNamedParameters(statement))
         return { kind: 'error', error: 'parameters need exactly one SQL statement per request statement' };
       let result: StatementResult = { kind: 'empty' };
-      for (const part of parts) result = this.#runPrepared(this.#prepare(part), undefined);
+      for (const part of parts) result = this.#runPrepared(this.#prepare(part), undefined, qualifyColumns);
       return result;
     } catch (error) {
       if (isStatementError(error)) return { kind: 'error', error: error.message };
@@ -225,23 +238,29 @@ export class StatementRunner {
   }
 
   /** Runs one prepared SQLite statement with `statement`'s arguments (none when undefined). */
-  #runPrepared(prepared: PreparedPart, statement: Statement | undefined): StatementResult {
+  #runPrepared(prepared: PreparedPart, statement: Statement | undefined, qualifyColumns: boolean): StatementResult {
     if (this.#options.purpose === 'read' && !prepared.readonly) {
       return { kind: 'error', error: 'attempt to change the database in a query: send writes to /db/execute' };
     }
     if (prepared.reader) {
       const rows: SqlResultValue[][] = [];
+      // The first row as SQLite gave it (integers still bigints): it names the types of expression columns.
+      let firstRow: unknown[] | undefined;
       for (const row of prepared.statement.iterate(...bindArguments(statement)) as IterableIterator<unknown[]>) {
         if (rows.length === this.#options.resultRowCountMax) {
           return { kind: 'error', error: `result has more than ${this.#options.resultRowCountMax} rows (resultRowCountMax)` };
         }
+        firstRow ??= row;
         rows.push(row.map(toResultValue));
       }
       const columnsInfo = prepared.statement.columns();
       return {
         kind: 'rows',
-        columns: columnsInfo.map((column) => column.name),
-        types: columnsInfo.map((column) => (column.type ?? '').toLowerCase()),
+        columns: columnsInfo.map((column) => columnName(column, qualifyColumns)),
+        types: resultTypes(
+          columnsInfo.map((column) => column.type),
+          firstRow,
+        ),
         rows,
       };
     }

@@ -29,6 +29,8 @@ export interface Command {
   readonly seed: bigint;
   /** A client's idempotency key: a repeat returns the first result and applies nothing. */
   readonly requestId?: string;
+  /** rqlite's `qualify`: rows name their columns `table.column`. Changes results, never the database. */
+  readonly qualifyColumns?: boolean;
   /**
    * Queued writes (`?queue`): many clients' requests carried by one entry and run in order.
    * `statements` is then empty; `transaction` makes the whole batch one transaction
@@ -55,7 +57,7 @@ export type StatementResult =
   | {
       readonly kind: 'rows';
       readonly columns: readonly string[];
-      /** Declared column types; "" for expressions. */
+      /** Declared column types, lower-cased; for a column without one, the first row's storage class (result-types.ts). */
       readonly types: readonly string[];
       readonly rows: readonly (readonly SqlResultValue[])[];
       readonly timeSeconds?: number;

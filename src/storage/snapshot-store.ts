@@ -244,6 +244,36 @@ export class SnapshotStore {
     return info;
   }
 
+  /**
+   * Lost-quorum recovery: gives the stored snapshot (index, term) a new membership and
+   * context, keeping its data (the state at that index does not change). meta.json is
+   * replaced by an atomic rename, then the directory synced: after a crash the snapshot
+   * has the old metadata or the new, never neither.
+   */
+  async rewriteMembership(index: number, term: number, confState: ConfState, context: unknown): Promise<SnapshotInfo> {
+    const existing = this.find(index, term);
+    if (existing === undefined) throw new StorageError('NOT_FOUND', `no snapshot ${index}/${term} to rewrite`);
+    const contextJson = JSON.stringify(context ?? null);
+    if (contextJson === undefined || Buffer.byteLength(contextJson) > this.options.contextBytesMax) {
+      throw new StorageError('TOO_LARGE', `snapshot context must be JSON of at most contextBytesMax ${this.options.contextBytesMax} bytes`);
+    }
+    const metadata = validateSnapshotMetadata({ index, term, confState }, 'rewrite snapshot membership');
+    const meta: MetaFile = { ...metadata, context: JSON.parse(contextJson), dataBytes: existing.dataBytes, dataCrc32c: existing.dataCrc32c };
+    const directory = join(existing.dataPath, '..');
+    const temporaryPath = join(directory, `${snapshotMetaFileName}.rewrite`);
+    try {
+      await fs.promises.rm(temporaryPath, { force: true });
+      await writeSyncedFile(temporaryPath, JSON.stringify(meta));
+      await fs.promises.rename(temporaryPath, join(directory, snapshotMetaFileName));
+      await syncDirectory(directory);
+    } catch (error) {
+      throw storageErrorFromSystem(error, `rewriting the metadata of snapshot ${index}/${term}`);
+    }
+    const info = infoFromMeta(meta, directory);
+    this.#snapshots = this.#snapshots.map((other) => (other === existing ? info : other));
+    return info;
+  }
+
   /** Removes every snapshot whose metadata `unusable` picks; returns what it removed. */
   async discardWhere(unusable: (metadata: SnapshotMetadata) => boolean): Promise<SnapshotInfo[]> {
     const discarded = this.#snapshots.filter((info) => unusable(info.metadata));

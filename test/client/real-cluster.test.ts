@@ -17,7 +17,7 @@ import { cliPath, TestCluster, waitFor } from '../cluster/harness.js';
 function runShellProcess(hosts: string, script: string, home: string): { status: number | null; stdout: string; stderr: string } {
   const shellMain = fileURLToPath(new URL('../../src/cli/shell-main.ts', import.meta.url));
   // spawnSync: the shell runs on its own; the cluster is other processes.
-  return spawnSync(process.execPath, ['--import', 'tsx', shellMain, '--host', hosts, '-c', script], {
+  return spawnSync(process.execPath, ['--import', 'tsx', shellMain, '--style', 'sqlite3', '--host', hosts, '--command', script], {
     encoding: 'utf8',
     timeout: 120_000,
     env: { ...process.env, HOME: home },
@@ -93,7 +93,20 @@ describe('client against a real cluster', () => {
       // The built CLI dispatches `quorumlite shell` to the same shell.
       const built = spawnSync(
         process.execPath,
-        [cliPath, 'shell', '--host', hosts, '--mode', 'csv', '--headers', 'off', '-c', "SELECT label FROM items WHERE label = 'from shell'"],
+        [
+          cliPath,
+          'shell',
+          '--style',
+          'sqlite3',
+          '--host',
+          hosts,
+          '--mode',
+          'csv',
+          '--headers',
+          'off',
+          '--command',
+          "SELECT label FROM items WHERE label = 'from shell'",
+        ],
         { encoding: 'utf8', timeout: 120_000, env: { ...process.env, HOME: directory } },
       );
       assert.equal(built.stderr, '');

@@ -111,20 +111,31 @@ export interface NodeSpec {
 }
 
 export class TestNode {
-  readonly spec: NodeSpec;
+  /** Its address and ports; `moveToFreshPorts` changes the ports between runs. */
+  spec: NodeSpec;
   readonly dataDirectory: string;
   readonly logPath: string;
+  /** Given with --node-id when set; otherwise the node's id is its Raft address (the CLI's default). */
+  readonly nodeId: string | undefined;
   process: ChildProcess | undefined;
   #exited: Promise<number | null> | undefined;
 
-  constructor(spec: NodeSpec, rootDirectory: string) {
+  constructor(spec: NodeSpec, rootDirectory: string, nodeId?: string) {
     this.spec = spec;
     this.dataDirectory = join(rootDirectory, `node${spec.index}`);
     this.logPath = join(rootDirectory, `node${spec.index}.log`);
+    this.nodeId = nodeId;
   }
 
   get id(): string {
-    return this.raftAddress;
+    return this.nodeId ?? this.raftAddress;
+  }
+
+  /** New free HTTP and Raft ports on the same host: the next start runs the same data directory on new addresses. */
+  async moveToFreshPorts(): Promise<void> {
+    if (this.running) throw new Error(`node ${this.spec.index} is running: stop it before moving it`);
+    const host = this.spec.host;
+    this.spec = { ...this.spec, httpPort: await freePort(host), raftPort: await freePort(host) };
   }
 
   get raftAddress(): string {
@@ -141,24 +152,30 @@ export class TestNode {
 
   /** `environment` adds to (or overrides) the test process's own, e.g. LD_PRELOAD for libfaketime. */
   start(extraArguments: readonly string[], environment: Readonly<Record<string, string>> = {}): void {
-    if (this.running) throw new Error(`node ${this.spec.index} already running`);
-    const log = openSync(this.logPath, 'a');
-    const child = spawn(
-      process.execPath,
+    this.startCommandLine(
       [
-        cliPath,
-        'serve',
         '--data-dir',
         this.dataDirectory,
         '--http-addr',
         `${this.spec.host}:${this.spec.httpPort}`,
         '--raft-addr',
         this.raftAddress,
+        ...(this.nodeId === undefined ? [] : ['--node-id', this.nodeId]),
         ...(extraArguments.includes('--log-level') ? [] : ['--log-level', 'debug']),
         ...extraArguments,
       ],
-      { stdio: ['pipe', log, log], env: { ...process.env, TZ: 'UTC', ...environment } },
+      environment,
     );
+  }
+
+  /** `quorumlite serve` with exactly these arguments (an rqlited-style command line, say); nothing added. */
+  startCommandLine(serveArguments: readonly string[], environment: Readonly<Record<string, string>> = {}): void {
+    if (this.running) throw new Error(`node ${this.spec.index} already running`);
+    const log = openSync(this.logPath, 'a');
+    const child = spawn(process.execPath, [cliPath, 'serve', ...serveArguments], {
+      stdio: ['pipe', log, log],
+      env: { ...process.env, TZ: 'UTC', ...environment },
+    });
     closeSync(log);
     this.process = child;
     this.#exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
@@ -180,8 +197,12 @@ export class TestNode {
   async terminate(timeoutMs = waitTimeoutMsDefault): Promise<number | null> {
     if (!this.running || this.process?.pid === undefined) return null;
     process.kill(this.process.pid, 'SIGTERM');
-    const timer = sleep(timeoutMs).then(() => 'timeout' as const);
-    const outcome = await Promise.race([this.#exited, timer]);
+    // A cleared timer, not sleep(): a pending one would keep the test process alive for timeoutMs.
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    const outcome = await Promise.race([this.#exited, timedOut]).finally(() => clearTimeout(timer));
     if (outcome === 'timeout') {
       await this.kill();
       throw new Error(`node ${this.spec.index} did not exit within ${timeoutMs}ms of SIGTERM`);
@@ -234,6 +255,8 @@ export interface ClusterOptions {
    * packets by address starts at 2, so its rules never name 127.0.0.1.
    */
   readonly firstHostIndex?: number;
+  /** Node N runs with `--node-id nodeN`, so it keeps its identity when it moves to new addresses. */
+  readonly explicitNodeIds?: boolean;
 }
 
 export class TestCluster {
@@ -263,7 +286,8 @@ export class TestCluster {
     const hostIndex = (this.#options.firstHostIndex ?? 1) + index - 1;
     if (!Number.isInteger(hostIndex) || hostIndex < 1 || hostIndex > 254) throw new RangeError(`no loopback host 127.0.0.${hostIndex}`);
     const host = `127.0.0.${hostIndex}`;
-    const node = new TestNode({ index, host, httpPort: await freePort(host), raftPort: await freePort(host) }, this.rootDirectory);
+    const spec = { index, host, httpPort: await freePort(host), raftPort: await freePort(host) };
+    const node = new TestNode(spec, this.rootDirectory, this.#options.explicitNodeIds === true ? `node${index}` : undefined);
     this.nodes.push(node);
     return node;
   }
@@ -355,10 +379,10 @@ export class TestCluster {
     });
   }
 
-  /** Kills every child by PID and removes the temp dirs. Safe to call twice. */
-  async close(): Promise<void> {
+  /** Kills every child by PID and removes the temp dirs (unless kept, for inspection). Safe to call twice. */
+  async close(keepDirectory = process.env.QUORUMLITE_KEEP_TEST_DIRS !== undefined): Promise<void> {
     await Promise.all(this.nodes.map((node) => node.kill().catch(() => undefined)));
-    if (process.env.QUORUMLITE_KEEP_TEST_DIRS === undefined) rmSync(this.rootDirectory, { recursive: true, force: true });
+    if (!keepDirectory) rmSync(this.rootDirectory, { recursive: true, force: true });
   }
 
   /** Runs a test body; on failure prints every node's log tail, then rethrows. */

@@ -7,6 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { resolveLimits } from '../../src/transport/limits.js';
 import { http, TestCluster, waitFor, type TestNode } from './harness.js';
 
 let cluster: TestCluster;
@@ -53,6 +54,12 @@ test('a member restarted after missing the join of the node that now leads catch
     await makeLeader(fourth);
     const { term } = await fourth.raftStatus();
     await write(fourth, 'while node 3 was down');
+    // Node 1 led term 2 and queued appends for node 3 (the entries adding node 4 among them)
+    // while its link was in reconnect backoff; the next dial would deliver them, and node 3
+    // would learn node 4's address from the log instead of from the handshake. Each failed
+    // dial drops the queue and a follower queues nothing new for node 3, so one backoff
+    // (at most the transport's 2 s backoffMsMax) after the leadership change the queue is empty.
+    await new Promise((resolve) => setTimeout(resolve, resolveLimits().backoffMsMax + 500));
 
     const logOffset = third.log().length;
     third.start(cluster.flagsFor(third));

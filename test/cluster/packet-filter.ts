@@ -71,7 +71,8 @@ export interface Endpoint {
   readonly port: number;
 }
 
-function processAlive(pid: number): boolean {
+/** Whether process `pid` exists (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -26,12 +26,12 @@ describe('GET /status', () => {
     assert.equal(JSON.parse(text).store.raft.state, 'Leader');
   });
 
-  it('answers a sub-object with ?key=a.b and 404 for a missing key', async () => {
+  it('answers a sub-object with ?key=a.b and, as rqlite does, {} with 200 for a missing key', async () => {
     assert.deepEqual((await (await fetch(`${base}/status?key=store.raft`)).json()) as Json, { state: 'Leader', commit_index: 0, voter: true });
     const missing = await fetch(`${base}/status?key=store.nothing`);
-    assert.equal(missing.status, 404);
-    assert.equal(errorCode(missing), 'NOT_FOUND');
-    assert.equal(await missing.text(), 'status key not found: store.nothing\n');
+    assert.equal(missing.status, 200);
+    assert.equal(errorCode(missing), null);
+    assert.equal(await missing.text(), '{}');
   });
 });
 

@@ -254,7 +254,7 @@ describe('/db/query', () => {
     const response = await fetch(`${base}/db/query?level=none&freshness=1ns&q=SELECT+1`);
     assert.equal(response.status, 200);
     assert.equal(errorCode(response), 'STALE_READ');
-    assert.deepEqual((await response.json()) as Json, { error: 'stale read' });
+    assert.deepEqual((await response.json()) as Json, { results: [], error: 'stale read' });
   });
 
   it('answers 400 for bad parameters before running anything', async () => {

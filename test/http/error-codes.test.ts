@@ -22,6 +22,7 @@ const expectedStatus: Readonly<Record<ServiceErrorCode, number>> = {
   STALE_READ: 200,
   TIMEOUT: 503,
   BAD_REQUEST: 400,
+  REFUSED_SQL: 200,
   UNAUTHORIZED: 401,
   UNAVAILABLE: 503,
   HALTED: 503,
@@ -80,7 +81,7 @@ describe('the header on every service failure, through the server', () => {
         assert.equal(response.status, expectedStatus[code]);
         assert.equal(errorCode(response), code);
         const body = await response.text();
-        if (code === 'STALE_READ') assert.deepEqual(JSON.parse(body) as Json, { error: `failure ${code}` });
+        if (code === 'STALE_READ' || code === 'REFUSED_SQL') assert.deepEqual(JSON.parse(body) as Json, { results: [], error: `failure ${code}` });
         else if (code === 'NOT_LEADER') assert.equal(response.headers.get('location'), `${leaderApiAddress}/db/execute`);
         else if (code === 'NO_LEADER') assert.equal(body, 'leader not found\n');
         else assert.equal(body, `failure ${code}\n`);

@@ -124,16 +124,12 @@ describe('cluster shaping', () => {
     );
   });
 
-  it('selects a status sub-object by dotted key, 404 when missing', () => {
+  it('selects a status sub-object by dotted key as rqlite does: {} when missing, the value where the walk meets one', () => {
     const status = { store: { raft: { state: 'Leader', commit_index: 5 } }, http: { addr: 'x' } };
     assert.deepEqual(selectStatusKey(status, 'store.raft'), { state: 'Leader', commit_index: 5 });
     assert.equal(selectStatusKey(status, 'store.raft.state'), 'Leader');
-    for (const key of ['nope', 'store.nope', 'store.raft.state.deeper', 'store.raft.toString']) {
-      assert.throws(
-        () => selectStatusKey(status, key),
-        (error: unknown) => error instanceof HttpError && error.status === 404,
-      );
-    }
+    assert.equal(selectStatusKey(status, 'store.raft.state.deeper'), 'Leader');
+    for (const key of ['nope', 'store.nope', 'store.raft.toString']) assert.deepEqual(selectStatusKey(status, key), {}, key);
   });
 
   it('reads {"id": …} bodies and refuses everything else', () => {

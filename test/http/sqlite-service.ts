@@ -9,6 +9,7 @@ import {
   ServiceError,
   type CallContext,
   type ClusterService,
+  type CounterSections,
   type DataResponse,
   type ExecuteRequest,
   type LeaderRequest,
@@ -243,6 +244,11 @@ export class SqliteService implements ClusterService {
     const checks = [...this.knobs.readiness];
     if (request.sync) checks.splice(2, 0, { name: 'sync', ok: true, message: '' });
     return checks;
+  }
+
+  /** Counts nothing of its own: /debug/vars shows only the HTTP layer's and the process's sections. */
+  async counters(): Promise<CounterSections> {
+    return {};
   }
 
   async metrics(): Promise<readonly MetricFamily[]> {

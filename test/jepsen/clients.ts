@@ -29,7 +29,8 @@ export interface ClientOptions {
   readonly deadlineMs: number;
 }
 
-async function runOne(
+/** Runs one invocation and records it in `operations` (its id reserved at invocation, so ids follow invocation order). */
+export async function runOne(
   workload: Workload,
   baseUrl: string,
   invocation: Invocation,

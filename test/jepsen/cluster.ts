@@ -7,9 +7,10 @@
  * that nothing is left stopped. close() undoes all of it, also after a failure.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { http, sleep, TestCluster, type TestNode, waitFor } from '../cluster/harness.js';
+import { processAlive } from '../cluster/packet-filter.js';
 
 /** Where Debian's libfaketime lives; the multi-threaded build, since Node runs threads. */
 export const fakeTimeLibraryPath = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1';
@@ -42,6 +43,8 @@ export class JepsenCluster {
   /** Current members, in the order they joined. */
   members: TestNode[] = [];
   readonly paused = new Set<TestNode>();
+  /** Nodes the membership nemesis removed: the only ones meant to stay down. */
+  readonly removed = new Set<TestNode>();
   #addedCount = 0;
 
   private constructor(cluster: TestCluster, setup: ClusterSetup) {
@@ -127,9 +130,9 @@ export class JepsenCluster {
     }
   }
 
-  /** The member that says it leads, at the highest term; undefined when none answers so. */
-  async leader(): Promise<TestNode | undefined> {
-    const views = await Promise.all(this.members.map(async (node) => ({ node, view: await this.view(node) })));
+  /** The node (a member, or `among`) that says it leads, at the highest term; undefined when none answers so. */
+  async leader(among: readonly TestNode[] = this.members): Promise<TestNode | undefined> {
+    const views = await Promise.all(among.map(async (node) => ({ node, view: await this.view(node) })));
     const leaders = views.filter(({ view }) => view?.state === 'Leader').sort((left, right) => (right.view?.term ?? 0) - (left.view?.term ?? 0));
     return leaders[0]?.node;
   }
@@ -161,19 +164,31 @@ export class JepsenCluster {
     return node;
   }
 
-  /** Asks the leader to remove `node`, then kills it. Throws when no leader accepts within the bound. */
+  /**
+   * Asks the leader to remove `node`, then kills it. An attempt whose answer was lost (a
+   * timeout, a leader change) may still have removed it: a later attempt's "no member with
+   * that id" (404) means it is done. Throws when no leader accepts within the bound, with
+   * the last answer.
+   */
   async removeMember(node: TestNode, timeoutMs: number): Promise<void> {
-    await waitFor(
-      `the leader to remove ${this.name(node)}`,
-      async () => {
-        const leader = await this.leader();
-        if (leader === undefined) return undefined;
-        const answer = await http(`${leader.url}/remove`, { method: 'DELETE', json: { id: node.id }, signal: AbortSignal.timeout(timeoutMs) });
-        return answer.status === 200 ? true : undefined;
-      },
-      timeoutMs,
-    );
+    let lastAnswer = 'no leader answered';
+    try {
+      await waitFor(
+        `the leader to remove ${this.name(node)}`,
+        async () => {
+          const leader = await this.leader();
+          if (leader === undefined) return undefined;
+          const answer = await http(`${leader.url}/remove`, { method: 'DELETE', json: { id: node.id } });
+          lastAnswer = `${answer.status} ${answer.text.trim().slice(0, 120)}`;
+          return answer.status === 200 || (answer.status === 404 && answer.headers.get('x-quorumlite-error') === 'NOT_FOUND') ? true : undefined;
+        },
+        timeoutMs,
+      );
+    } catch (error) {
+      throw new Error(`${String(error)} (last answer: ${lastAnswer})`);
+    }
     this.members = this.members.filter((member) => member !== node);
+    this.removed.add(node);
     await this.kill(node);
   }
 
@@ -193,13 +208,23 @@ export class JepsenCluster {
     );
   }
 
-  /** Resumes, kills, unmounts and removes everything. Safe to call twice. */
-  async close(): Promise<void> {
+  /** Copies every node's log into `directory` (logs/nN.log), for the report's reader. */
+  copyLogs(directory: string): void {
+    const logs = join(directory, 'logs');
+    mkdirSync(logs, { recursive: true });
+    for (const node of this.cluster.nodes) if (existsSync(node.logPath)) copyFileSync(node.logPath, join(logs, `${this.name(node)}.log`));
+  }
+
+  /**
+   * Resumes, kills, unmounts and removes everything; `keepDirectory` keeps the data
+   * directories of nodes not on a tmpfs, for inspection after a failed run. Safe to call twice.
+   */
+  async close(keepDirectory = false): Promise<void> {
     for (const node of [...this.paused]) this.resume(node);
     await Promise.all(this.cluster.nodes.map((node) => node.kill().catch(() => undefined)));
     await sleep(50);
     for (const node of this.cluster.nodes) unmount(node.dataDirectory);
-    await this.cluster.close();
+    await this.cluster.close(keepDirectory || undefined);
   }
 }
 
@@ -215,15 +240,6 @@ function mountedTmpfsPaths(): string[] {
 function unmount(path: string): void {
   if (!mountedTmpfsPaths().includes(path)) return;
   spawnSync('umount', ['--lazy', path], { timeout: 10_000 });
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Unmounts node disks left by runs whose process is gone (a crash or kill of the suite). */

@@ -13,10 +13,18 @@ import type { FinalCheck } from './workload.js';
 /** Brings the processes in line with the cluster's configuration; returns what it changed. */
 export async function reconcileMembers(cluster: JepsenCluster, timeoutMs: number): Promise<string[]> {
   const notes: string[] = [];
+  // First what an operator does: restart every process that is down and was not removed
+  // (one that exited on its own: a failed join, a crash). The configuration may count on it.
+  for (const node of cluster.cluster.nodes) {
+    if (node.running || cluster.removed.has(node)) continue;
+    cluster.startNode(node);
+    notes.push(`restarted ${cluster.name(node)}: its process had exited and it was never removed`);
+  }
   const configured = await waitFor(
     'a leader to list the configuration',
     async () => {
-      const leader = await cluster.leader();
+      // Every running node, not only the members the nemesis knows of: the configuration decides.
+      const leader = await cluster.leader(cluster.cluster.running());
       if (leader === undefined) return undefined;
       const answer = await http(`${leader.url}/nodes?nonvoters&ver=2`, { signal: AbortSignal.timeout(5_000) });
       const list = (answer.body as { nodes?: { id: string }[] }).nodes;
@@ -53,6 +61,23 @@ async function restoreSize(cluster: JepsenCluster, notes: string[]): Promise<voi
   }
   if (cluster.members.length === wanted)
     await cluster.cluster.waitForMembers(wanted, wanted).catch(() => notes.push(`the cluster did not list ${wanted} voters within the bound`));
+}
+
+/** A node that logged `fatal` died of an error it did not expect: always a bug, whatever the fault. */
+export function fatalErrorCheck(cluster: JepsenCluster): FinalCheck {
+  const fatal: string[] = [];
+  for (const node of cluster.cluster.nodes) {
+    const line = node
+      .log()
+      .split('\n')
+      .find((text) => text.includes('"event":"fatal"'));
+    if (line !== undefined) fatal.push(`${cluster.name(node)}: ${line.slice(0, 400)}`);
+  }
+  return {
+    name: 'no node died of an unexpected error',
+    passed: fatal.length === 0,
+    detail: fatal.length === 0 ? 'no fatal error in any node log' : fatal.join('\n'),
+  };
 }
 
 export async function finalClusterChecks(cluster: JepsenCluster, timeoutMs: number): Promise<FinalCheck[]> {

@@ -14,7 +14,7 @@ import type { TestNode } from '../cluster/harness.js';
 import { iptablesUnavailableReason, PacketFilter } from '../cluster/packet-filter.js';
 import { checkListAppend } from './checkers/list-append.js';
 import { checkRegister } from './checkers/register.js';
-import { runSetup } from './clients.js';
+import { runOne, runSetup } from './clients.js';
 import { JepsenCluster } from './cluster.js';
 import type { ListAppendOperation, OperationRecord, RegisterOperation } from './history.js';
 import { defaultNodeFlags } from './run.js';
@@ -29,23 +29,12 @@ class Recorder {
   readonly operations: OperationRecord[] = [];
   readonly #origin = performance.now();
 
-  async run(workload: Workload, node: TestNode, process: number, invocation: Invocation): Promise<OperationRecord> {
-    const invokeMs = performance.now() - this.#origin;
-    const completion = await workload.invoke(node.url, invocation, timeoutMs, `planted-${this.operations.length + 1}`);
-    const record: OperationRecord = {
-      id: this.operations.length + 1,
-      process,
-      f: invocation.f,
-      input: invocation.input,
-      outcome: completion.outcome,
-      ...(completion.outcome === 'ok' ? { output: completion.output } : {}),
-      invokeMs,
-      completeMs: performance.now() - this.#origin,
-      node: node.url,
-      ...(invocation.level === undefined ? {} : { level: invocation.level }),
-    };
-    this.operations.push(record);
-    return record;
+  run(workload: Workload, node: TestNode, process: number, invocation: Invocation): Promise<OperationRecord> {
+    return runOne(workload, node.url, invocation, process, this.operations, {
+      timeoutMs,
+      now: () => performance.now() - this.#origin,
+      idempotencyPrefix: 'planted',
+    });
   }
 }
 

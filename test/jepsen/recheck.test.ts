@@ -1,6 +1,6 @@
 /** `npm run jepsen -- --check DIR`: a run's history judged again from its files. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -54,6 +54,13 @@ describe('recheckRun', () => {
     recordRun(history);
     const result = recheckRun(directory);
     assert.equal(result.valid, false, result.text);
+  });
+
+  test('a history of exactly historyBytesMax bytes is read; one byte more is refused before reading', () => {
+    recordRun(serialListAppendHistory(new Prng(7), 20));
+    const bytes = statSync(join(directory, 'history.jsonl')).size;
+    assert.equal(recheckRun(directory, bytes).valid, true);
+    assert.throws(() => recheckRun(directory, bytes - 1), new RegExp(`holds ${bytes} bytes, more than the ${bytes - 1} a history may have`));
   });
 
   test('a directory that is not a run, or a history that is not JSON, is refused clearly', () => {

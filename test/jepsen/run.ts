@@ -8,7 +8,7 @@ import { Prng } from '../sim/prng.js';
 import { iptablesUnavailableReason, PacketFilter } from '../cluster/packet-filter.js';
 import { fakeTimeLibraryPath, JepsenCluster } from './cluster.js';
 import { runClients, runFinalReads, runSetup } from './clients.js';
-import { failoverTimesMs, finalClusterChecks, reconcileMembers } from './final-checks.js';
+import { failoverTimesMs, fatalErrorCheck, finalClusterChecks, reconcileMembers } from './final-checks.js';
 import type { NemesisKind, OperationRecord } from './history.js';
 import { clockNemesis } from './nemesis/clock.js';
 import { diskNemesis } from './nemesis/disk.js';
@@ -17,8 +17,9 @@ import type { Nemesis } from './nemesis/nemesis.js';
 import { partitionNemesis } from './nemesis/partition.js';
 import { killNemesis, pauseNemesis } from './nemesis/process-faults.js';
 import { NemesisSchedule, type ScheduleOptions, scheduleDefaults } from './nemesis/schedule.js';
+import { overallVerdict } from './report-model.js';
 import { type RunSummary, summaryText, writeReport } from './report.js';
-import type { Workload } from './workload.js';
+import type { FinalCheck, Workload } from './workload.js';
 import { BankWorkload } from './workloads/bank.js';
 import { ListAppendWorkload } from './workloads/list-append.js';
 import { RegisterWorkload } from './workloads/register.js';
@@ -98,6 +99,7 @@ export async function runJepsen(options: RunOptions, log: (line: string) => void
     flags: options.nodeFlags,
   });
   let filter: PacketFilter | undefined;
+  let keep = true;
   try {
     if (options.nemeses.includes('partition')) filter = PacketFilter.open(cluster.hosts());
     log(`forming ${options.nodeCount} nodes in ${cluster.cluster.rootDirectory}`);
@@ -114,17 +116,11 @@ export async function runJepsen(options: RunOptions, log: (line: string) => void
     ]);
     await schedule.healAll();
     log(`healed at ${(now() / 1000).toFixed(1)} s; ${operations.length} operations; reconciling and waiting for every node to converge`);
-    const healTimeoutMs = options.healTimeoutMs ?? 120_000;
-    const membershipNotes = await reconcileMembers(cluster, healTimeoutMs);
-    const clusterChecks = await finalClusterChecks(cluster, healTimeoutMs);
-    await runFinalReads(cluster, workload, operations, { timeoutMs: options.operationTimeoutMs, now });
+    const { membershipNotes, clusterChecks } = await endRun(cluster, workload, operations, options, now);
+    clusterChecks.push(fatalErrorCheck(cluster));
     const durationMs = now();
     const { required, reported } = workload.check(operations);
     const finalChecks = [...clusterChecks, ...workload.finalChecks(operations)];
-    const valid = overallValidity(
-      required.map((verdict) => verdict.valid),
-      finalChecks.every((check) => check.passed),
-    );
     const summary: RunSummary = {
       title: `${workload.name}, ${options.nodeCount} nodes, ${options.nemeses.join('+') || 'no faults'}, ${Math.round(options.timeLimitMs / 1000)} s`,
       startedAt,
@@ -144,15 +140,50 @@ export async function runJepsen(options: RunOptions, log: (line: string) => void
         ...membershipNotes,
       ],
     };
+    const valid = summaryValidity(summary);
     const paths = writeReport(options.outDirectory, summary);
+    keep = valid !== true;
+    if (keep) log(`the run is not valid: node data directories kept in ${cluster.cluster.rootDirectory}`);
     return { valid, summary, paths, text: summaryText(summary) };
   } finally {
     filter?.close();
-    await cluster.close();
+    cluster.copyLogs(options.outDirectory);
+    await cluster.close(keep);
   }
 }
 
-export function overallValidity(verdicts: readonly (true | false | 'unknown')[], finalChecksPassed: boolean): true | false | 'unknown' {
-  if (!finalChecksPassed || verdicts.includes(false)) return false;
-  return verdicts.includes('unknown') ? 'unknown' : true;
+/**
+ * After healing: reconcile the membership, check convergence, read everything back. A
+ * cluster that does not recover is a failed check in the report (liveness), not a crash
+ * of the run: the history is still judged and written.
+ */
+async function endRun(
+  cluster: JepsenCluster,
+  workload: Workload,
+  operations: OperationRecord[],
+  options: RunOptions,
+  now: () => number,
+): Promise<{ membershipNotes: string[]; clusterChecks: FinalCheck[] }> {
+  const healTimeoutMs = options.healTimeoutMs ?? 120_000;
+  let membershipNotes: string[];
+  try {
+    membershipNotes = await reconcileMembers(cluster, healTimeoutMs);
+  } catch (error) {
+    const views = await Promise.all(cluster.members.map(async (node) => `${cluster.name(node)}: ${JSON.stringify(await cluster.view(node)) ?? 'no answer'}`));
+    const detail = `${String(error)}; ${views.join('; ')}`;
+    return { membershipNotes: [], clusterChecks: [{ name: 'a leader came back after healing', passed: false, detail }] };
+  }
+  const clusterChecks = await finalClusterChecks(cluster, healTimeoutMs);
+  try {
+    await runFinalReads(cluster, workload, operations, { timeoutMs: options.operationTimeoutMs, now });
+  } catch (error) {
+    clusterChecks.push({ name: 'final reads answered after healing', passed: false, detail: String(error) });
+  }
+  return { membershipNotes, clusterChecks };
+}
+
+/** The run's verdict, decided once (report-model's overallVerdict, which the page and the text show too). */
+export function summaryValidity(summary: RunSummary): true | false | 'unknown' {
+  const verdict = overallVerdict(summary);
+  return verdict === 'VALID' ? true : verdict === 'INVALID' ? false : 'unknown';
 }

@@ -4,18 +4,15 @@
  * writes that commit together apply as one batch (on the leader while the next entries
  * are being saved) and each gets its own results.
  */
+import { startTestNode } from './start-node.js';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import type { ExecuteRequest } from '../../src/service/service.js';
-import { QuorumNode } from '../../src/server/quorum-node.js';
-import { silentLogger } from '../../src/node/logger.js';
 import { planApplyRuns } from '../../src/node/runtime.js';
 import type { Entry } from '../../src/raft/types.js';
 import { applyBatchEntryCountMax } from '../../src/state-machine/state-machine.js';
-import { freePort, waitFor } from '../cluster/harness.js';
+import { waitFor } from '../cluster/harness.js';
 
 const directories: string[] = [];
 const saveDelayMs = 5;
@@ -68,27 +65,13 @@ function insert(value: string): ExecuteRequest {
     queue: false,
     wait: false,
     idempotencyKey: null,
+    forwardRetryCountMax: 0,
   };
 }
 
 test('concurrent writes committed together apply as one batch, overlapping the next save on the leader, and each write gets its own results', async () => {
-  const directory = mkdtempSync(join(tmpdir(), 'quorumlite-apply-batch-'));
+  const { node, dataDirectory: directory } = await startTestNode('apply-batch');
   directories.push(directory);
-  const host = '127.0.0.1';
-  const raft = `${host}:${await freePort(host)}`;
-  const httpPort = await freePort(host);
-  const node = await QuorumNode.start({
-    nodeId: raft,
-    raftAdvertisedAddress: raft,
-    apiAdvertisedAddress: `${host}:${httpPort}`,
-    dataDirectory: directory,
-    httpListen: { host, port: httpPort },
-    raftListen: raft,
-    logger: silentLogger,
-    version: 'test',
-    heartbeatMs: 50,
-    electionTimeoutMs: 500,
-  });
   try {
     await waitFor('leadership', () => (node.runtime.isLeader ? true : undefined));
     await node.service.execute(
@@ -149,6 +132,7 @@ test('concurrent writes committed together apply as one batch, overlapping the n
         freshnessStrict: false,
         appliedIndexMin: null,
         linearizableTimeoutMs: 10_000,
+        qualifyColumns: false,
       },
       context,
     );

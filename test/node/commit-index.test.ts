@@ -4,16 +4,14 @@
  * entries beyond the stored commit; the node must raise the stored commit to the applied
  * index at start instead of refusing to start (the core rejects applied > commit).
  */
+import { startTestNode } from './start-node.js';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExecuteRequest } from '../../src/service/service.js';
-import { QuorumNode } from '../../src/server/quorum-node.js';
-import { silentLogger } from '../../src/node/logger.js';
 import { DurableStorage } from '../../src/storage/durable-storage.js';
-import { TestCluster, freePort, waitFor } from '../cluster/harness.js';
+import { TestCluster, waitFor } from '../cluster/harness.js';
 
 const directories: string[] = [];
 const clusters: TestCluster[] = [];
@@ -35,6 +33,7 @@ function insert(value: string): ExecuteRequest {
     queue: false,
     wait: false,
     idempotencyKey: null,
+    forwardRetryCountMax: 0,
   };
 }
 
@@ -48,23 +47,8 @@ async function storedCommit(dataDirectory: string): Promise<number> {
 }
 
 test('a commit-only Ready is not saved on its own; stop saves the newest commit index', async () => {
-  const directory = mkdtempSync(join(tmpdir(), 'quorumlite-commit-'));
+  const { node, dataDirectory: directory } = await startTestNode('commit');
   directories.push(directory);
-  const host = '127.0.0.1';
-  const raft = `${host}:${await freePort(host)}`;
-  const httpPort = await freePort(host);
-  const node = await QuorumNode.start({
-    nodeId: raft,
-    raftAdvertisedAddress: raft,
-    apiAdvertisedAddress: `${host}:${httpPort}`,
-    dataDirectory: directory,
-    httpListen: { host, port: httpPort },
-    raftListen: raft,
-    logger: silentLogger,
-    version: 'test',
-    heartbeatMs: 50,
-    electionTimeoutMs: 500,
-  });
   let applied = 0;
   try {
     await waitFor('leadership', () => (node.runtime.isLeader ? true : undefined));

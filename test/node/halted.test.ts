@@ -8,7 +8,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NodeClusterService } from '../../src/node/cluster-service.js';
-import { writeQueueDefaults } from '../../src/node/queued-writes.js';
 import { ServiceError } from '../../src/service/service.js';
 import type { Statement } from '../../src/state-machine/types.js';
 import { MemoryNodeStorage } from './fake-ports.js';
@@ -28,7 +27,7 @@ function serviceFor(node: InMemoryRuntime): NodeClusterService {
   const { runtime, stateMachine, transport, scheduler, config } = node;
   return new NodeClusterService(
     {
-      config,
+      config: { ...config, writeQueueCountMax: 16 },
       log: runtime,
       database: stateMachine,
       peers: transport,
@@ -37,7 +36,7 @@ function serviceFor(node: InMemoryRuntime): NodeClusterService {
       encodeCommand: (statements, transaction, requestId) => runtime.encodeCommandFor(statements, transaction, requestId),
       encodeQueuedBatch: (requests, transaction, batchId) => runtime.encodeQueuedBatchFor(requests, transaction, batchId),
     },
-    { version: 'test', isReadOnly: (candidate) => /^\s*select/i.test(candidate.sql), writeQueue: { ...writeQueueDefaults, writeQueueCapacity: 16 } },
+    { version: 'test', isReadOnly: (candidate) => /^\s*select/i.test(candidate.sql) },
   );
 }
 

@@ -9,6 +9,7 @@ import { RawNode } from '../../src/raft/raw-node.js';
 import type { NodeId } from '../../src/raft/types.js';
 import { resolveNodeConfig, type NodeConfig, type NodeConfigInput } from '../../src/node/config.js';
 import { silentLogger } from '../../src/node/logger.js';
+import type { NodeFiles } from '../../src/node/ports.js';
 import { NodeRuntime } from '../../src/node/runtime.js';
 import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
 import type { Statement } from '../../src/state-machine/types.js';
@@ -27,7 +28,8 @@ export interface InMemoryRuntime {
 }
 
 /** Bootstraps `voters` (this node first) and starts the core; nothing has ticked yet. */
-export async function startInMemoryRuntime(voters: readonly NodeId[], overrides: Partial<NodeConfigInput> = {}): Promise<InMemoryRuntime> {
+/** `files`: the runtime's own file operations (members.json, snapshot files); default the real filesystem. */
+export async function startInMemoryRuntime(voters: readonly NodeId[], overrides: Partial<NodeConfigInput> = {}, files?: NodeFiles): Promise<InMemoryRuntime> {
   const nodeId = voters[0] ?? 'n1';
   const dataDirectory = mkdtempSync(join(tmpdir(), 'quorumlite-manual-time-'));
   const config = resolveNodeConfig({
@@ -53,6 +55,7 @@ export async function startInMemoryRuntime(voters: readonly NodeId[], overrides:
     logger: silentLogger,
     createCore: (coreConfig) => new RawNode(coreConfig),
     random: () => 0.5,
+    ...(files === undefined ? {} : { files }),
   });
   runtime.attachTransport();
   await runtime.bootstrap(new Map(voters.map((id) => [id, { raftAddress: `${id}:raft`, apiAddress: `${id}:api` }])));

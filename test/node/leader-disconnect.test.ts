@@ -7,15 +7,13 @@
  * And a write a follower forwarded to a leader that went silent is abandoned as soon as the
  * follower stops seeing that leader.
  */
+import { startTestNode } from './start-node.js';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { ServiceError, type ExecuteRequest } from '../../src/service/service.js';
-import { QuorumNode, type QuorumNodeOptions } from '../../src/server/quorum-node.js';
-import { silentLogger } from '../../src/node/logger.js';
-import { freePort, waitFor } from '../cluster/harness.js';
+import type { QuorumNode, QuorumNodeOptions } from '../../src/server/quorum-node.js';
+import { waitFor } from '../cluster/harness.js';
 
 const electionTimeoutMs = 30_000;
 const nodes: QuorumNode[] = [];
@@ -27,24 +25,8 @@ after(async () => {
 });
 
 async function startNode(overrides: Partial<QuorumNodeOptions>): Promise<QuorumNode> {
-  const host = '127.0.0.1';
-  const raft = `${host}:${await freePort(host)}`;
-  const httpPort = await freePort(host);
-  const directory = mkdtempSync(join(tmpdir(), 'quorumlite-disconnect-'));
-  directories.push(directory);
-  const node = await QuorumNode.start({
-    nodeId: raft,
-    raftAdvertisedAddress: raft,
-    apiAdvertisedAddress: `${host}:${httpPort}`,
-    dataDirectory: directory,
-    httpListen: { host, port: httpPort },
-    raftListen: raft,
-    logger: silentLogger,
-    version: 'test',
-    heartbeatMs: 100,
-    electionTimeoutMs,
-    ...overrides,
-  });
+  const { node, dataDirectory } = await startTestNode('disconnect', { heartbeatMs: 100, electionTimeoutMs, ...overrides });
+  directories.push(dataDirectory);
   nodes.push(node);
   return node;
 }
@@ -104,5 +86,6 @@ function write(sql: string, timeoutMs = 10_000): ExecuteRequest {
     queue: false,
     wait: false,
     idempotencyKey: null,
+    forwardRetryCountMax: 0,
   };
 }

@@ -8,9 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NodeClusterService } from '../../src/node/cluster-service.js';
-import type { NodeConfigInput } from '../../src/node/config.js';
+import { nodeConfigDefaults, type NodeConfig, type NodeConfigInput } from '../../src/node/config.js';
 import { encodeCommand } from '../../src/state-machine/command-codec.js';
-import { writeQueueDefaults, type WriteQueueOptions } from '../../src/node/queued-writes.js';
 import { ServiceError, type DataResponse } from '../../src/service/service.js';
 import { MemoryNodeStorage } from './fake-ports.js';
 import { startInMemoryRuntime, statement, type InMemoryRuntime } from './in-memory-runtime.js';
@@ -18,11 +17,14 @@ import { executeRequest, queryRequest } from './requests.js';
 
 const context = { signal: new AbortController().signal };
 
-function serviceFor(node: InMemoryRuntime, writeQueue: Partial<WriteQueueOptions> = {}): NodeClusterService {
+/** The node's write-queue settings (rqlited's -write-queue-* flags). */
+type WriteQueueSettings = Partial<Pick<NodeConfig, 'writeQueueCountMax' | 'writeQueueBatchCountMax' | 'writeQueueTimeoutMs' | 'writeQueueTransaction'>>;
+
+function serviceFor(node: InMemoryRuntime, writeQueue: WriteQueueSettings = {}): NodeClusterService {
   const { runtime, stateMachine, transport, scheduler, config } = node;
   return new NodeClusterService(
     {
-      config,
+      config: { ...config, ...writeQueue },
       log: runtime,
       database: stateMachine,
       peers: transport,
@@ -31,7 +33,7 @@ function serviceFor(node: InMemoryRuntime, writeQueue: Partial<WriteQueueOptions
       encodeCommand: (statements, transaction, requestId) => runtime.encodeCommandFor(statements, transaction, requestId),
       encodeQueuedBatch: (requests, transaction, batchId) => runtime.encodeQueuedBatchFor(requests, transaction, batchId),
     },
-    { version: 'test', isReadOnly: (candidate) => /^\s*select/i.test(candidate.sql), writeQueue: { ...writeQueueDefaults, ...writeQueue } },
+    { version: 'test', isReadOnly: (candidate) => /^\s*select/i.test(candidate.sql) },
   );
 }
 
@@ -41,7 +43,7 @@ async function settled<Value>(node: InMemoryRuntime, promise: Promise<Value>): P
 }
 
 async function withLeader(
-  writeQueue: Partial<WriteQueueOptions>,
+  writeQueue: WriteQueueSettings,
   body: (node: InMemoryRuntime, service: NodeClusterService) => Promise<void>,
   config: Partial<NodeConfigInput> = {},
 ): Promise<void> {
@@ -78,7 +80,7 @@ test('300 queued writes become three log entries (batch size 128, then the timeo
     const waited = service.execute(queued('last', { wait: true }), context);
     await node.scheduler.settle();
     assert.equal(node.runtime.appliedIndex, before + 2, 'two full batches went at once');
-    await node.scheduler.advance(writeQueueDefaults.writeQueueTimeoutMs);
+    await node.scheduler.advance(nodeConfigDefaults.writeQueueTimeoutMs);
     const last = await waited;
     assert.equal(node.runtime.appliedIndex, before + 3, 'the rest went at the timeout, as one entry');
     assert.equal(last.raftIndex, before + 3);
@@ -106,11 +108,11 @@ test('with writeQueueTransaction a batch is one transaction: one failing stateme
     await service.execute(queued('a'), context);
     await service.execute(queued('a'), context);
     const waited = service.execute(queued('b', { wait: true }), context);
-    await node.scheduler.advance(writeQueueDefaults.writeQueueTimeoutMs);
+    await node.scheduler.advance(nodeConfigDefaults.writeQueueTimeoutMs);
     await waited;
     assert.equal(await rowCount(node, service), 0);
     const alone = service.execute(queued('c', { wait: true }), context);
-    await node.scheduler.advance(writeQueueDefaults.writeQueueTimeoutMs);
+    await node.scheduler.advance(nodeConfigDefaults.writeQueueTimeoutMs);
     await alone;
     assert.equal(await rowCount(node, service), 1);
   });
@@ -121,14 +123,14 @@ test('without it each request stands alone: the same failing request costs only 
     await service.execute(queued('a'), context);
     await service.execute(queued('a'), context);
     const waited = service.execute(queued('b', { wait: true }), context);
-    await node.scheduler.advance(writeQueueDefaults.writeQueueTimeoutMs);
+    await node.scheduler.advance(nodeConfigDefaults.writeQueueTimeoutMs);
     await waited;
     assert.equal(await rowCount(node, service), 2);
   });
 });
 
 test('a full queue makes a request wait for room, up to its timeout; ?wait times out with TIMEOUT; nothing is lost', async () => {
-  await withLeader({ writeQueueCapacity: 2, writeQueueBatchSize: 2 }, async (node, service) => {
+  await withLeader({ writeQueueCountMax: 2, writeQueueBatchCountMax: 2 }, async (node, service) => {
     // The store refuses to save (a full disk): the batch is proposed but cannot commit yet.
     node.storage.failure = MemoryNodeStorage.diskFull();
     const first = await service.execute(queued('a'), context);
@@ -185,7 +187,7 @@ test('a queued write that can never fit a batch is refused at once with BAD_REQU
           error instanceof ServiceError && error.code === 'BAD_REQUEST' && new RegExp(`exceeds the batch bound of ${batchBytesMax} bytes`).test(error.message),
       );
       const atBound = service.execute(sized(batchBytesMax), context);
-      await node.scheduler.advance(writeQueueDefaults.writeQueueTimeoutMs);
+      await node.scheduler.advance(nodeConfigDefaults.writeQueueTimeoutMs);
       await atBound;
       assert.equal(await rowCount(node, service), 1);
     },

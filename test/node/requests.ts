@@ -20,6 +20,7 @@ export function executeRequest(statements: Statement[], overrides: Partial<Execu
     queue: false,
     wait: false,
     idempotencyKey: null,
+    forwardRetryCountMax: 0,
     ...overrides,
   };
 }
@@ -37,6 +38,7 @@ export function queryRequest(sql: string, overrides: Partial<QueryRequest> = {})
     freshnessStrict: false,
     appliedIndexMin: null,
     linearizableTimeoutMs: 10_000,
+    qualifyColumns: false,
     ...overrides,
   };
 }

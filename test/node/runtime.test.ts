@@ -91,13 +91,13 @@ test('the entry size bound: a write of exactly entryDataBytesMax is accepted, on
     (error: unknown) => error instanceof ServiceError && error.code === 'BAD_REQUEST' && /exceeds the entry bound/.test(error.message),
   );
   const count = await node.service.query(queryRequest('SELECT count(*) FROM t', { level: 'linearizable' }), context);
-  assert.deepEqual(count.results[0], { kind: 'rows', columns: ['count(*)'], types: [''], rows: [[1]] });
+  assert.deepEqual(count.results[0], { kind: 'rows', columns: ['count(*)'], types: ['integer'], rows: [[1]] });
   await node.stop();
 });
 
 test('writes waiting on a leader that loses its quorum fail promptly; the queued-write and waiting tables are bounded', async () => {
   const addresses = [await allocate('127.0.0.1'), await allocate('127.0.0.2'), await allocate('127.0.0.3')];
-  const bound = { pendingProposalCountMax: 3, writeQueueCapacity: 2 };
+  const bound = { pendingProposalCountMax: 3, writeQueueCountMax: 2 };
   const first = await startNode(addresses[0]!, temporaryDirectory(), bound);
   await waitFor('leadership', () => (first.runtime.isLeader ? true : undefined));
   const others = [
@@ -178,7 +178,7 @@ test('joining gives up after joinAttemptCountMax attempts with a clear error, an
   const directory = temporaryDirectory();
   const address = await allocate('127.0.0.1');
   await assert.rejects(
-    startNode(address, directory, { joinAddresses: [nowhere], joinAttemptCountMax: 2, joinRetryIntervalMs: 10, requestTimeoutMs: 2000 }),
+    startNode(address, directory, { joinAddresses: [nowhere], joinAttemptCountMax: 2, joinIntervalMs: 10, requestTimeoutMs: 2000 }),
     /could not join through .* after 2 attempts/,
   );
   const node = await startNode(address, directory, {}); // the lock was released: the directory is usable again
@@ -192,7 +192,7 @@ test('--bootstrap-expect gives up with a clear error when the peers never appear
       bootstrapExpect: 3,
       joinAddresses: nowhere,
       bootstrapExpectTimeoutMs: 300,
-      joinRetryIntervalMs: 10,
+      discoveryIntervalMs: 10,
     }),
     /--bootstrap-expect 3: found only 1 node/,
   );

@@ -1,34 +1,18 @@
 import { test } from 'node:test';
+import { parsed, refused } from './serve-flag-checks.js';
 import assert from 'node:assert/strict';
 import {
   parseServeFlags,
   parseHostPort,
-  UsageError,
   joinAddressCountMax,
+  joinAttemptCountFlagMax,
+  joinAsLengthMax,
   bootstrapExpectMax,
   nodeIdLengthMax,
-  writeQueueCapacityMax,
-  type ServeOptions,
+  writeQueueCountFlagMax,
 } from '../../src/cli/serve-flags.js';
 import { commandLimits } from '../../src/state-machine/command-codec.js';
 import { parseDurationMs, durationTextLengthMax, timerDelayMsMax } from '../../src/common/duration.js';
-
-function parsed(argv: string[]): ServeOptions {
-  const options = parseServeFlags(argv);
-  assert.notEqual(options, 'help');
-  return options as ServeOptions;
-}
-
-function refused(argv: string[], pattern: RegExp): void {
-  assert.throws(
-    () => parseServeFlags(argv),
-    (error: unknown) => {
-      assert.ok(error instanceof UsageError, `expected UsageError, got ${String(error)}`);
-      assert.match(error.message, pattern);
-      return true;
-    },
-  );
-}
 
 test('defaults match rqlited: HTTP 4001, Raft 4002, ./data, id from the raft address', () => {
   const options = parsed([]);
@@ -46,7 +30,8 @@ test('defaults match rqlited: HTTP 4001, Raft 4002, ./data, id from the raft add
   assert.equal(options.snapshotThresholdEntries, 8192);
   assert.equal(options.snapshotIntervalMs, 10_000);
   assert.equal(options.logLevel, 'info');
-  assert.equal(options.snapshotTrailingEntries, 1024);
+  // rqlite's trailing-logs rule: 1.25 × -raft-snap (8192).
+  assert.equal(options.snapshotTrailingEntries, 10240);
   assert.equal(options.httpBodyBytesMax, 64 * 1024 * 1024);
 });
 
@@ -86,7 +71,7 @@ test('every flag, in both --name value and --name=value forms', () => {
   assert.equal(options.nodeId, 'n1');
   assert.deepEqual(options.httpAddress, { host: '127.0.0.2', port: 5001 });
   assert.deepEqual(options.raftAdvertisedAddress, { host: 'db1.example', port: 5002 });
-  assert.deepEqual(options.joinAddresses, ['127.0.0.3:5002', '127.0.0.4:5002']);
+  assert.deepEqual(options.joinAddresses, ['http://127.0.0.3:5002', '127.0.0.4:5002'], 'an http:// address names an HTTP API');
   assert.equal(options.bootstrapExpect, 3);
   assert.equal(options.nonVoter, true);
   assert.equal(options.heartbeatMs, 75);
@@ -100,13 +85,44 @@ test('the node id defaults to the advertised raft address', () => {
   assert.equal(parsed(['--raft-adv-addr', 'db1:4002']).nodeId, 'db1:4002');
 });
 
+test('--join: Raft addresses as HOST:PORT, HTTP addresses as http(s)://HOST:PORT; anything else is refused', () => {
+  const options = parsed(['--join', '127.0.0.3:4002, HTTP://127.0.0.4:4001/,https://db5.example:443,[::1]:4002']);
+  assert.deepEqual(options.joinAddresses, ['127.0.0.3:4002', 'http://127.0.0.4:4001', 'https://db5.example:443', '[::1]:4002']);
+  refused(['--join', 'ftp://127.0.0.1:4002'], /--join: invalid address "ftp:\/\/127.0.0.1:4002", expected HOST:PORT or http\(s\):\/\/HOST:PORT/);
+  refused(['--join', 'http://127.0.0.1'], /--join: invalid address/);
+  refused(['--join', 'http://127.0.0.1:4001/db'], /--join: invalid address/);
+  refused(['--join', 'http://'], /--join: invalid address/);
+});
+
+test('--join-attempts, --join-interval, --join-as: rqlited defaults 5 and 3s, anonymous; bounds and refusals', () => {
+  const defaults = parsed([]);
+  assert.equal(defaults.joinAttemptCountMax, 5);
+  assert.equal(defaults.joinIntervalMs, 3_000);
+  assert.equal(defaults.joinAs, '');
+  const options = parsed(['--join-attempts', '7', '--join-interval=1.5s', '--join-as', 'alice']);
+  assert.equal(options.joinAttemptCountMax, 7);
+  assert.equal(options.joinIntervalMs, 1_500);
+  assert.equal(options.joinAs, 'alice');
+  assert.equal(parsed(['--join-attempts', String(joinAttemptCountFlagMax)]).joinAttemptCountMax, joinAttemptCountFlagMax);
+  refused(['--join-attempts', String(joinAttemptCountFlagMax + 1)], /--join-attempts: .* out of range/);
+  refused(['--join-attempts', '0'], /--join-attempts: 0 out of range/);
+  refused(['--join-interval', '3'], /--join-interval: invalid duration/);
+  refused(['--join-interval', '0s'], /--join-interval/);
+  assert.equal(parsed(['--join-as', 'u'.repeat(joinAsLengthMax)]).joinAs.length, joinAsLengthMax);
+  refused(['--join-as', 'u'.repeat(joinAsLengthMax + 1)], /--join-as: longer than/);
+  refused(['--join-as', 'alice:secret'], /--join-as: .* other than spaces and ':'/);
+  refused(['--join-as', 'al ice'], /--join-as/);
+  refused(['--join-as', 'al\u0007ice'], /--join-as/);
+});
+
 test('--help is recognised', () => {
   assert.equal(parseServeFlags(['--help']), 'help');
 });
 
 test('bad flags and values are refused with a message naming the flag', () => {
   refused(['--nope'], /unknown flag --nope/);
-  refused(['serve'], /unexpected argument/);
+  // A lone argument is rqlited's data directory now; a second one is refused.
+  refused(['data', 'serve'], /arguments after data directory \(data\) are not accepted \(serve\)/);
   refused(['--node-id'], /--node-id needs a value/);
   refused(['--node-id', '--http-addr', 'x:1'], /--node-id needs a value/);
   refused(['--node-id', 'a', '--node-id', 'b'], /given twice/);
@@ -166,22 +182,58 @@ test('Go-style durations', () => {
 
 test('write-queue flags: rqlited’s defaults (1024, 128, 50ms, no transaction), parsed and bounded', () => {
   const defaults = parsed([]);
-  assert.equal(defaults.writeQueueCapacity, 1024);
-  assert.equal(defaults.writeQueueBatchSize, 128);
+  assert.equal(defaults.writeQueueCountMax, 1024);
+  assert.equal(defaults.writeQueueBatchCountMax, 128);
   assert.equal(defaults.writeQueueTimeoutMs, 50);
   assert.equal(defaults.writeQueueTransaction, false);
   const set = parsed(['--write-queue-capacity', '10', '--write-queue-batch-size=5', '--write-queue-timeout', '1.5s', '--write-queue-tx']);
-  assert.equal(set.writeQueueCapacity, 10);
-  assert.equal(set.writeQueueBatchSize, 5);
+  assert.equal(set.writeQueueCountMax, 10);
+  assert.equal(set.writeQueueBatchCountMax, 5);
   assert.equal(set.writeQueueTimeoutMs, 1500);
   assert.equal(set.writeQueueTransaction, true);
   assert.equal(parsed(['--write-queue-timeout', '0s']).writeQueueTimeoutMs, 0, '0: a batch goes only when full');
   assert.equal(parsed(['--write-queue-timeout', '1500us']).writeQueueTimeoutMs, 2, 'rounded up to whole milliseconds');
-  assert.equal(parsed(['--write-queue-capacity', String(writeQueueCapacityMax)]).writeQueueCapacity, writeQueueCapacityMax);
-  refused(['--write-queue-capacity', String(writeQueueCapacityMax + 1)], /--write-queue-capacity: .* out of range/);
+  assert.equal(parsed(['--write-queue-capacity', String(writeQueueCountFlagMax)]).writeQueueCountMax, writeQueueCountFlagMax);
+  refused(['--write-queue-capacity', String(writeQueueCountFlagMax + 1)], /--write-queue-capacity: .* out of range/);
   refused(['--write-queue-capacity', '0'], /--write-queue-capacity: 0 out of range/);
-  assert.equal(parsed(['--write-queue-batch-size', String(commandLimits.queuedRequestCountMax)]).writeQueueBatchSize, commandLimits.queuedRequestCountMax);
+  assert.equal(parsed(['--write-queue-batch-size', String(commandLimits.queuedRequestCountMax)]).writeQueueBatchCountMax, commandLimits.queuedRequestCountMax);
   refused(['--write-queue-batch-size', String(commandLimits.queuedRequestCountMax + 1)], /--write-queue-batch-size: .* out of range/);
   refused(['--write-queue-timeout', '-1s'], /--write-queue-timeout/);
-  refused(['--write-queue-tx=yes'], /--write-queue-tx takes no value/);
+  // Go's boolean flag syntax (rqlited's): =true / =false, anything else refused.
+  assert.equal(parsed(['--write-queue-tx=false']).writeQueueTransaction, false);
+  refused(['--write-queue-tx=yes'], /invalid boolean value "yes" for --write-queue-tx/);
+});
+
+test("cluster-operation flags: rqlited's names and defaults; booleans take =true / =false as Go's flags do", () => {
+  const defaults = parsed([]);
+  assert.equal(defaults.removeOnShutdown, false);
+  assert.equal(defaults.exitWhenRemoved, false);
+  assert.equal(defaults.stepDownOnShutdown, true);
+  assert.equal(defaults.reapNodeTimeoutMs, 0);
+  assert.equal(defaults.reapReadOnlyNodeTimeoutMs, 0);
+  const set = parsed([
+    '--raft-cluster-remove-shutdown',
+    '--raft-remove-shutdown=true',
+    '--raft-shutdown-stepdown=false',
+    '--raft-reap-node-timeout',
+    '48h',
+    '--raft-reap-read-only-node-timeout=30m',
+  ]);
+  assert.equal(set.removeOnShutdown, true);
+  assert.equal(set.exitWhenRemoved, true);
+  assert.equal(set.stepDownOnShutdown, false);
+  assert.equal(set.reapNodeTimeoutMs, 48 * 3_600_000);
+  assert.equal(set.reapReadOnlyNodeTimeoutMs, 30 * 60_000);
+  assert.equal(parsed(['--raft-shutdown-stepdown']).stepDownOnShutdown, true);
+  assert.equal(parsed(['--raft-cluster-remove-shutdown=false']).removeOnShutdown, false);
+  assert.equal(parsed(['--raft-non-voter=false']).nonVoter, false);
+  // As rqlited: a reap timeout given explicitly must be above 0 (leave it out to never reap).
+  refused(['--raft-reap-node-timeout', '0'], /--raft-reap-node-timeout must be greater than 0/);
+  assert.equal(parsed(['--raft-reap-node-timeout', `${timerDelayMsMax}ms`]).reapNodeTimeoutMs, timerDelayMsMax);
+  refused(['--raft-shutdown-stepdown=no'], /invalid boolean value "no" for --raft-shutdown-stepdown/);
+  refused(['--raft-reap-node-timeout', '-1s'], /--raft-reap-node-timeout: invalid duration "-1s": below the minimum of 0ms/);
+  refused(['--raft-reap-read-only-node-timeout', '10'], /--raft-reap-read-only-node-timeout: invalid duration/);
+  // The reaper compares silences with it (no timer waits that long): Go's whole duration range.
+  assert.equal(parsed(['--raft-reap-node-timeout', `${timerDelayMsMax + 1}ms`]).reapNodeTimeoutMs, timerDelayMsMax + 1);
+  refused(['--raft-reap-node-timeout', '2562048h'], /--raft-reap-node-timeout: invalid duration/);
 });

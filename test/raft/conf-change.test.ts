@@ -85,3 +85,13 @@ test('conf change: problems a leader refuses', () => {
   assert.equal(problem('remove-node', '3'), undefined);
   assert.match(confChangeProblem({ voters: ['1'], learners: [] }, { type: 'remove-node', nodeId: '1', context: new Uint8Array(0) }) ?? '', /last voter/);
 });
+
+test('conf change: re-adding a member in its own role with a context re-states the context and changes no membership', () => {
+  const conf = { voters: ['1', '2'], learners: ['3'] };
+  const context = new TextEncoder().encode('{"raftAddress":"10.0.0.9:4002","apiAddress":"10.0.0.9:4001"}');
+  assert.equal(confChangeProblem(conf, { type: 'add-voter', nodeId: '1', context }), undefined, 'a voter that moved');
+  assert.equal(confChangeProblem(conf, { type: 'add-learner', nodeId: '3', context }), undefined, 'a learner that moved');
+  assert.match(confChangeProblem(conf, { type: 'add-learner', nodeId: '1', context }) ?? '', /demotion is not supported/);
+  assert.deepEqual(applyConfChange(conf, { type: 'add-voter', nodeId: '1', context }), conf);
+  assert.deepEqual(applyConfChange(conf, { type: 'add-learner', nodeId: '3', context }), conf);
+});

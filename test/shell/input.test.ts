@@ -50,8 +50,8 @@ describe('parseDotCommand', () => {
 });
 
 describe('parseShellArguments', () => {
-  it('reads --host lists, -c, --consistency and defaults', () => {
-    const parsed = parseShellArguments(['--host', 'http://a:1, http://b:2', '-c', 'SELECT 1', '--consistency=strong'], {});
+  it('reads --host lists, --command, --consistency and defaults', () => {
+    const parsed = parseShellArguments(['--host', 'http://a:1, http://b:2', '--command', 'SELECT 1', '--consistency=strong'], {});
     assert.equal(parsed.kind, 'run');
     if (parsed.kind !== 'run') return;
     assert.deepEqual(parsed.arguments.hosts, ['http://a:1', 'http://b:2']);

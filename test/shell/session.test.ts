@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { loadHistory, readStreamText, saveHistory } from '../../src/cli/shell.js';
+import { loadHistory, readStreamText, saveHistory } from '../../src/cli/shell-terminal.js';
 import { readDepthMax } from '../../src/cli/shell-commands.js';
 import { ShellSession, type ShellFiles } from '../../src/cli/shell-session.js';
 import { createClient } from '../../src/client/index.js';

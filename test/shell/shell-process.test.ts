@@ -19,7 +19,8 @@ interface Outcome {
 }
 
 function runShell(args: string[], stdin = '', home?: string): Promise<Outcome> {
-  const child = spawn(process.execPath, ['--import', 'tsx', shellMain, ...args], {
+  // These pin the sqlite3 style (the rqlite style has its own tests).
+  const child = spawn(process.execPath, ['--import', 'tsx', shellMain, '--style', 'sqlite3', ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, HOME: home ?? tmpdir(), QUORUMLITE_HOST: '' },
   });
@@ -49,9 +50,9 @@ describe('quorumlite shell (non-interactive)', () => {
     await rm(directory, { recursive: true, force: true });
   });
 
-  it('-c runs SQL and dot commands and exits 0', async () => {
+  it('--command runs SQL and dot commands and exits 0', async () => {
     const script = "CREATE TABLE c1 (id INTEGER PRIMARY KEY, name TEXT);\nINSERT INTO c1 (name) VALUES ('fiona'), ('x,y');\n.mode csv\nSELECT * FROM c1";
-    const outcome = await runShell(['--host', mini.url, '-c', script]);
+    const outcome = await runShell(['--host', mini.url, '--command', script]);
     assert.equal(outcome.stderr, '');
     assert.equal(outcome.stdout, 'id,name\r\n1,fiona\r\n2,"x,y"\r\n');
     assert.equal(outcome.code, 0);
@@ -83,7 +84,7 @@ describe('quorumlite shell (non-interactive)', () => {
     assert.equal(outcome.stdout, '1\r\n');
     assert.match(outcome.stderr, /^Error: no such column: nope\n$/);
     assert.equal(outcome.code, 1);
-    const badCommand = await runShell(['--host', mini.url, '-c', '.mode box']);
+    const badCommand = await runShell(['--host', mini.url, '--command', '.mode box']);
     assert.match(badCommand.stderr, /usage: \.mode column\|csv\|json\|line/);
     assert.equal(badCommand.code, 1);
   });
@@ -117,7 +118,7 @@ describe('quorumlite shell (non-interactive)', () => {
     assert.match(outcome.stdout, /^restored .*restore\.sql \(\d+ bytes\)\n"from file"\r\n42\r\n/);
     assert.match(outcome.stdout, /INSERT INTO "r1" VALUES\('from file'\);/);
     assert.match(outcome.stdout, /\nr1 {2}r2\n$/);
-    const backup = await runShell(['--host', mini.url, '-c', `.backup ${join(directory, 'copy.db')}`]);
+    const backup = await runShell(['--host', mini.url, '--command', `.backup ${join(directory, 'copy.db')}`]);
     assert.match(backup.stderr, /answered HTTP 501: mini-rqlite only dumps fmt=sql/);
     assert.equal(backup.code, 1);
     await assert.rejects(readFile(join(directory, 'copy.db')), { code: 'ENOENT' });

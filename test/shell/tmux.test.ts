@@ -58,7 +58,7 @@ it('interactive session in a pseudo-terminal', { skip: !tmuxAvailable && 'tmux n
   const home = await mkdtemp(join(tmpdir(), 'quorumlite-tmux-'));
   const exitFile = join(home, 'exit-code');
   try {
-    const shell = `${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(shellMain)} --host ${mini.url}`;
+    const shell = `${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(shellMain)} --style sqlite3 --host ${mini.url}`;
     const command = `cd ${JSON.stringify(process.cwd())} && HOME=${JSON.stringify(home)} ${shell}; echo $? > ${JSON.stringify(exitFile)}`;
     tmux('new-session', '-d', '-s', sessionName, '-x', '160', '-y', '50', command);
     // capture-pane drops trailing blanks, so match the prompts without theirs.

@@ -28,7 +28,7 @@ test('randomBlobBytesMax: randomblob at the bound works, one over is a determini
         statement("SELECT length(randomblob(0)), length(randomblob(-5)), length(randomblob(NULL)), length(randomblob('4'))"),
       ]),
     );
-    assert.deepEqual(outcome.results[0], { kind: 'rows', columns: ['length(randomblob(?))'], types: [''], rows: [[randomBlobBytesMax]] });
+    assert.deepEqual(outcome.results[0], { kind: 'rows', columns: ['length(randomblob(?))'], types: ['integer'], rows: [[randomBlobBytesMax]] });
     assert.equal(outcome.results[1]?.kind, 'error');
     assert.match((outcome.results[1] as { error: string }).error, /randomblob\(1048577\) is over the bound 1048576 bytes/);
     assert.deepEqual((outcome.results[2] as { rows: unknown }).rows, [[1, 1, 1, 4]]);
@@ -46,7 +46,7 @@ test('storedResultsBytesMax: a result too large to keep is remembered as a clear
     assert.equal(repeat.deduplicated, true);
     assert.deepEqual(repeat.results, [{ kind: 'error', error: resultTooLargeToKeepMessage }]);
     assert.deepEqual((machine.query([statement('SELECT count(*) FROM t')])[0] as { rows: unknown }).rows, [[1]]);
-    const rowsResult = (text: string): StatementResult => ({ kind: 'rows', columns: ['v'], types: [''], rows: [[text]] });
+    const rowsResult = (text: string): StatementResult => ({ kind: 'rows', columns: ['v'], types: ['text'], rows: [[text]] });
     const overhead = encodeResults([rowsResult('')]).length;
     const atBound = 'y'.repeat(storedResultsBytesMax - overhead);
     assert.equal(encodeResults([rowsResult(atBound)]).length, storedResultsBytesMax);

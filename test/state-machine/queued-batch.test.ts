@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { commandLimits, decodeCommand, encodeCommand } from '../../src/state-machine/command-codec.js';
 import { StateMachineError } from '../../src/state-machine/errors.js';
+import { decodeMaintenanceCommand, encodeMaintenanceCommand, isMaintenanceCommand } from '../../src/state-machine/maintenance.js';
 import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
 import type { Command, QueuedRequest } from '../../src/state-machine/types.js';
 import { entry, statement, temporaryDirectory } from './helpers.js';
@@ -97,6 +98,56 @@ test('a batch is bounded by request count and by statements across its requests,
   assert.throws(
     () => decodeCommand(flagged),
     (error: unknown) => error instanceof StateMachineError && /unknown queued request flags/.test(error.message),
+  );
+});
+
+/**
+ * A plain command's bytes written by hand, as builds before queued batches wrote them
+ * (magic 'Q', version 1, flags, i64 time, u64 seed, one statement without parameters):
+ * entries already in a log must decode the same.
+ */
+function handWrittenCommand(flags: number, sql: string): Uint8Array {
+  const sqlBytes = Buffer.from(sql, 'utf8');
+  const bytes = new Uint8Array(3 + 8 + 8 + 4 + 4 + sqlBytes.length + 4 + 4);
+  const view = new DataView(bytes.buffer);
+  bytes.set([0x51, 1, flags]);
+  view.setBigInt64(3, 1_700_000_000_000n, true);
+  view.setBigUint64(11, 9n, true);
+  view.setUint32(19, 1, true);
+  view.setUint32(23, sqlBytes.length, true);
+  bytes.set(sqlBytes, 27);
+  return bytes;
+}
+
+test('the three kinds of entry stay apart: a plain command (qualify columns is flag 4), a queued batch (flag 8), a maintenance entry (its own magic)', () => {
+  // Entries of each kind as earlier builds wrote them still decode as that kind.
+  const plain = decodeCommand(handWrittenCommand(0, 'SELECT 1'));
+  assert.deepEqual([plain.statements.map((item) => item.sql), plain.qualifyColumns, plain.queued], [['SELECT 1'], undefined, undefined]);
+  const qualified = decodeCommand(handWrittenCommand(4, 'SELECT * FROM t'));
+  assert.deepEqual([qualified.statements.map((item) => item.sql), qualified.qualifyColumns, qualified.queued], [['SELECT * FROM t'], true, undefined]);
+  const maintenance = encodeMaintenanceCommand({ kind: 'optimize', timestampMs: 5 });
+  assert.equal(isMaintenanceCommand(maintenance), true);
+  assert.deepEqual(decodeMaintenanceCommand(maintenance), { kind: 'optimize', timestampMs: 5 });
+  assert.throws(
+    () => decodeCommand(maintenance),
+    (error: unknown) => error instanceof StateMachineError && /not a quorumlite command/.test(error.message),
+  );
+  // A batch carries flag 8 (with 2: its id), never 4; neither a command nor a batch looks like maintenance.
+  const queued = encodeCommand(batch([request(['INSERT INTO t VALUES (1)'])]));
+  assert.equal(queued[2], 8 | 2);
+  assert.equal(encodeCommand({ ...plain, qualifyColumns: true })[2], 4);
+  assert.equal(isMaintenanceCommand(queued) || isMaintenanceCommand(handWrittenCommand(4, 'SELECT 1')), false);
+  assert.equal(decodeCommand(queued).qualifyColumns, undefined);
+  // A batch returns no rows to qualify: the pair is refused both ways.
+  assert.throws(
+    () => encodeCommand({ ...batch([]), qualifyColumns: true }),
+    (error: unknown) => error instanceof StateMachineError && error.code === 'INVALID_VALUE',
+  );
+  const both = encodeCommand(batch([]));
+  both[2] = (both[2] ?? 0) | 4;
+  assert.throws(
+    () => decodeCommand(both),
+    (error: unknown) => error instanceof StateMachineError && error.code === 'BAD_COMMAND' && /queued batch with qualified columns/.test(error.message),
   );
 });
 

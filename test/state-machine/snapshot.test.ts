@@ -150,7 +150,12 @@ test('a process killed at each step of restore leaves either the old or the new 
         );
         assert.equal(reopened.appliedIndex, after.appliedIndex);
         assert.equal(existsSync(`${path}.restore`), false, 'the staging copy is cleaned up');
-        assert.deepEqual(reopened.query([statement('PRAGMA integrity_check')])[0], { kind: 'rows', columns: ['integrity_check'], types: [''], rows: [['ok']] });
+        assert.deepEqual(reopened.query([statement('PRAGMA integrity_check')])[0], {
+          kind: 'rows',
+          columns: ['integrity_check'],
+          types: ['text'],
+          rows: [['ok']],
+        });
       } finally {
         reopened.close();
       }

@@ -45,7 +45,7 @@ test('writes, reads, RETURNING and DDL have rqlite-shaped results; big integers 
     assert.deepEqual(second.results[0], {
       kind: 'rows',
       columns: ['id', 'a', 'b', 'expression'],
-      types: ['integer', '', 'text', ''],
+      types: ['integer', 'integer', 'text', 'integer'],
       rows: [[1, 2n ** 60n + 3n, 'x', 2n ** 60n + 4n]],
     });
     assert.deepEqual(rows(second.results[1]), [[2, new Uint8Array([0, 255])]]);

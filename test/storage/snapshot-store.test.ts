@@ -116,6 +116,29 @@ test('writing the same index and term again keeps the durable snapshot', async (
   });
 });
 
+test("rewriteMembership replaces a snapshot's membership and context atomically, keeping its data; a reopen reads the new ones", async () => {
+  await withSnapshots('snapshot-rewrite', storeOptions, async (directory, store) => {
+    const data = entryData(9, 3, 50);
+    await store.writeBytes({ index: 9, term: 3, confState: threeVoters }, data, { n1: 'old' });
+    const oneVoter = { voters: ['n1'], learners: ['n4'] };
+    const rewritten = await store.rewriteMembership(9, 3, oneVoter, { n1: 'new' });
+    assert.deepEqual(rewritten.metadata, { index: 9, term: 3, confState: oneVoter });
+    assert.deepEqual(store.find(9, 3)?.context, { n1: 'new' });
+    assert.deepEqual(await readAll(store, 9, 3), Buffer.from(data));
+    const reopened = await SnapshotStore.open(directory, storeOptions);
+    assert.deepEqual(reopened.latest()?.metadata.confState, oneVoter);
+    assert.deepEqual(reopened.latest()?.context, { n1: 'new' });
+    await reopened.verify(reopened.latest()!);
+    // A rewrite interrupted before its rename leaves the old metadata and a stray file that changes nothing.
+    fs.writeFileSync(join(store.find(9, 3)!.dataPath, '..', 'meta.json.rewrite'), '{"torn');
+    assert.deepEqual((await SnapshotStore.open(directory, storeOptions)).latest()?.metadata.confState, oneVoter);
+    await store.rewriteMembership(9, 3, threeVoters, null);
+    assert.deepEqual((await SnapshotStore.open(directory, storeOptions)).latest()?.metadata.confState, threeVoters);
+    await assert.rejects(store.rewriteMembership(8, 3, threeVoters, null), isCode('NOT_FOUND'));
+    await assert.rejects(store.rewriteMembership(9, 3, threeVoters, 'x'.repeat(2048)), isCode('TOO_LARGE'));
+  });
+});
+
 test('snapshotBytesMax is accepted exactly and refused one byte over, by write and by direct file', async () => {
   const options = { ...storeOptions, snapshotBytesMax: 4096 };
   await withSnapshots('snapshot-bound', options, async (directory, store) => {

@@ -1,0 +1,140 @@
+/**
+ * Every flag `quorumlite serve` knows: all of rqlited's (v10, plus -raft-timeout, the
+ * name -raft-heartbeat-timeout had before v10), so an rqlited command line parses as is,
+ * and quorumlite's own. An rqlited flag is either implemented with rqlited's meaning,
+ * default and syntax, or refused with the reason, unless it is given the value that
+ * leaves its feature off (rqlited's default): asking for nothing quorumlite lacks is fine.
+ * docs/FLAGS.md lists the same flags for operators (a test keeps the two in step).
+ */
+import { DurationError, parseDurationMs } from '../common/duration.js';
+import { parseGoBoolean, type FlagKind } from './go-flags.js';
+
+interface FlagRefusal {
+  /** Why quorumlite refuses the flag, completing "-NAME: not supported: …". */
+  readonly reason: string;
+  /** The values that ask for nothing (the feature stays off): accepted without a word. */
+  readonly accepts: (value: string) => boolean;
+}
+
+interface ServeFlagSpec {
+  readonly kind: FlagKind;
+  /** rqlited has this flag (same name and meaning), or it is quorumlite's own. */
+  readonly origin: 'rqlited' | 'quorumlite';
+  readonly refusal?: FlagRefusal;
+}
+
+const rqlited = (kind: FlagKind): ServeFlagSpec => ({ kind, origin: 'rqlited' });
+const own = (kind: FlagKind): ServeFlagSpec => ({ kind, origin: 'quorumlite' });
+
+const isEmpty = (value: string): boolean => value === '';
+const isFalse = (value: string): boolean => parseGoBoolean(value) === false;
+
+function durationIs(expectedMs: number): (value: string) => boolean {
+  return (value) => {
+    try {
+      return parseDurationMs(value) === expectedMs;
+    } catch (error) {
+      if (error instanceof DurationError) return false;
+      throw error;
+    }
+  };
+}
+
+function refused(kind: FlagKind, reason: string, accepts: (value: string) => boolean): ServeFlagSpec {
+  return { kind, origin: 'rqlited', refusal: { reason, accepts } };
+}
+
+const noHttpsReason = 'the HTTP API serves plain HTTP; put a TLS-terminating proxy in front of it';
+const noNodeTlsReason = 'node-to-node TLS is not configurable from the command line yet; peers talk plain TCP';
+const noDiscoveryReason = 'quorumlite has no discovery services (Consul, etcd, DNS); list the peers with -join, with -bootstrap-expect to form a new cluster';
+const noProfilingReason = "Go profiling does not apply to a Node.js process; use node's --cpu-prof or --heap-prof";
+
+const refusedRqlitedFlags: Readonly<Record<string, ServeFlagSpec>> = {
+  auth: refused('value', 'quorumlite has no authentication or authorization; put a proxy that checks credentials in front of the HTTP API', isEmpty),
+  'auto-backup': refused('value', 'there are no automatic backups to cloud storage; fetch GET /db/backup on a schedule instead', isEmpty),
+  'auto-restore': refused('value', 'there is no automatic restore from cloud storage; POST the backup to /db/load instead', isEmpty),
+  'cdc-config': refused('value', 'quorumlite has no change data capture', isEmpty),
+  'http-ca-cert': refused('value', noHttpsReason, isEmpty),
+  'http-cert': refused('value', noHttpsReason, isEmpty),
+  'http-key': refused('value', noHttpsReason, isEmpty),
+  'http-verify-client': refused('boolean', noHttpsReason, isFalse),
+  'http-verify-common-name': refused('value', noHttpsReason, isEmpty),
+  'node-ca-cert': refused('value', noNodeTlsReason, isEmpty),
+  'node-cert': refused('value', noNodeTlsReason, isEmpty),
+  'node-key': refused('value', noNodeTlsReason, isEmpty),
+  'node-no-verify': refused('boolean', noNodeTlsReason, isFalse),
+  'node-verify-client': refused('boolean', noNodeTlsReason, isFalse),
+  'node-verify-server-name': refused('value', noNodeTlsReason, isEmpty),
+  'node-verify-common-name': refused('value', noNodeTlsReason, isEmpty),
+  'compress-snap-transport': refused('boolean', 'snapshots are streamed to peers uncompressed', isFalse),
+  'disco-mode': refused('value', noDiscoveryReason, isEmpty),
+  'disco-key': refused('value', noDiscoveryReason, (value) => value === 'rqlite'),
+  'disco-config': refused('value', noDiscoveryReason, isEmpty),
+  'on-disk-path': refused('value', 'the database always lives in the data directory (db.sqlite), beside the Raft log it must agree with', isEmpty),
+  'raft-leader-lease-timeout': refused(
+    'value',
+    'quorumlite reads never rely on a leader lease (linearizable reads use ReadIndex), ' +
+      'and a leader steps down after one election timeout (-raft-heartbeat-timeout) without hearing from a quorum',
+    durationIs(0),
+  ),
+  'raft-commit-timeout': refused(
+    'value',
+    'followers learn the commit index with the next append or heartbeat (--heartbeat-ms, a tenth of -raft-heartbeat-timeout), not on a separate timer',
+    durationIs(50),
+  ),
+  'cpu-profile': refused('value', noProfilingReason, isEmpty),
+  'mem-profile': refused('value', noProfilingReason, isEmpty),
+  'trace-profile': refused('value', noProfilingReason, isEmpty),
+};
+
+export const serveFlagSpecs: Readonly<Record<string, ServeFlagSpec>> = {
+  version: rqlited('boolean'),
+  'extensions-path': rqlited('value'),
+  'http-addr': rqlited('value'),
+  'http-adv-addr': rqlited('value'),
+  'http-allow-origin': rqlited('value'),
+  'node-id': rqlited('value'),
+  'raft-addr': rqlited('value'),
+  'raft-adv-addr': rqlited('value'),
+  join: rqlited('value'),
+  'join-attempts': rqlited('value'),
+  'join-interval': rqlited('value'),
+  'join-as': rqlited('value'),
+  'bootstrap-expect': rqlited('value'),
+  'bootstrap-expect-timeout': rqlited('value'),
+  fk: rqlited('boolean'),
+  'auto-vacuum-int': rqlited('value'),
+  'auto-optimize-int': rqlited('value'),
+  'db-max-ro-conns': rqlited('value'),
+  'raft-log-level': rqlited('value'),
+  'raft-non-voter': rqlited('boolean'),
+  'raft-snap': rqlited('value'),
+  'raft-snap-wal-size': rqlited('value'),
+  'raft-snap-int': rqlited('value'),
+  'raft-heartbeat-timeout': rqlited('value'),
+  'raft-timeout': rqlited('value'),
+  'raft-election-timeout': rqlited('value'),
+  'raft-apply-timeout': rqlited('value'),
+  'raft-remove-shutdown': rqlited('boolean'),
+  'raft-cluster-remove-shutdown': rqlited('boolean'),
+  'raft-shutdown-stepdown': rqlited('boolean'),
+  'raft-reap-node-timeout': rqlited('value'),
+  'raft-reap-read-only-node-timeout': rqlited('value'),
+  'cluster-connect-timeout': rqlited('value'),
+  'write-queue-capacity': rqlited('value'),
+  'write-queue-batch-size': rqlited('value'),
+  'write-queue-timeout': rqlited('value'),
+  'write-queue-tx': rqlited('boolean'),
+  ...refusedRqlitedFlags,
+  'data-dir': own('value'),
+  'heartbeat-ms': own('value'),
+  'election-timeout-ms': own('value'),
+  'raft-trailing-logs': own('value'),
+  'http-max-body-bytes': own('value'),
+  'log-level': own('value'),
+  'test-faults-on-stdin': own('boolean'),
+  help: own('boolean'),
+  h: own('boolean'),
+};
+
+export const serveFlagKinds: ReadonlyMap<string, FlagKind> = new Map(Object.entries(serveFlagSpecs).map(([name, spec]) => [name, spec.kind]));

@@ -1,0 +1,66 @@
+/** `quorumlite serve --help`. */
+import { nodeConfigDefaults } from '../node/config.js';
+
+export const serveUsage = `Usage: quorumlite serve [flags] [data directory]
+
+rqlited's command line works as is: -flag value, -flag=value, --flag value, booleans as
+-flag or -flag=false, the data directory last (default ./data). docs/FLAGS.md lists
+every rqlited flag and what quorumlite does with it.
+
+Addresses and cluster
+  --node-id ID              unique node id (default: the advertised Raft address)
+  --http-addr HOST:PORT     HTTP API listen address (default 127.0.0.1:4001)
+  --http-adv-addr HOST:PORT HTTP address advertised to other nodes (default: --http-addr)
+  --raft-addr HOST:PORT     Raft listen address (default 127.0.0.1:4002)
+  --raft-adv-addr HOST:PORT Raft address advertised to other nodes (default: --raft-addr)
+  --data-dir DIR            data directory (or give it last, as rqlited does)
+  --join ADDR[,ADDR...]     cluster members to join: Raft addresses HOST:PORT, or HTTP
+                            addresses http(s)://HOST:PORT (their /status names the Raft address)
+  --join-attempts N         rounds of join attempts over every --join address (default 5)
+  --join-interval DURATION  pause between rounds of join attempts (default 3s)
+  --join-as USER            user to join as (HTTP Basic towards an http:// --join address)
+  --bootstrap-expect N      form a cluster of N nodes found through --join
+  --bootstrap-expect-timeout DURATION  give up forming after this long (default 120s)
+  --raft-non-voter          join as a non-voting member (read replica)
+  --cluster-connect-timeout DURATION   dialling a peer, handshake included (default 3s)
+
+Raft
+  --raft-heartbeat-timeout DURATION  follower timeout before an election, [T, 2T); the
+                            heartbeat is a tenth of it (default 500ms; rqlited: 1s)
+  --raft-election-timeout DURATION   candidate timeout before a new election (default:
+                            the follower timeout)
+  --heartbeat-ms MS         leader heartbeat interval (default ${nodeConfigDefaults.heartbeatMs})
+  --election-timeout-ms MS  the follower timeout in ms (default ${nodeConfigDefaults.electionTimeoutMs})
+  --raft-apply-timeout DURATION      how long a write waits to apply (default 10s)
+  --raft-snap N             snapshot after N applied entries (default ${nodeConfigDefaults.snapshotThresholdEntries})
+  --raft-snap-int DURATION  how often to check the snapshot threshold (default ${nodeConfigDefaults.snapshotIntervalMs / 1000}s)
+  --raft-trailing-logs N    log entries kept behind a snapshot (default 1.25 x --raft-snap)
+  --raft-snap-wal-size BYTES checkpoint the SQLite WAL at this size (default: SQLite's 1000 pages)
+  --raft-log-level LEVEL    ERROR|WARN|INFO|DEBUG|TRACE|OFF for Raft events (default: --log-level)
+
+Cluster operations (docs/OPERATIONS.md)
+  --raft-cluster-remove-shutdown[=BOOL]  leave the cluster on graceful shutdown (default false)
+  --raft-remove-shutdown[=BOOL]          exit once removed from the cluster (default false)
+  --raft-shutdown-stepdown[=BOOL]        a leader hands leadership over on shutdown (default true)
+  --raft-reap-node-timeout DURATION      the leader removes voters unreachable this long (default 0h: never)
+  --raft-reap-read-only-node-timeout DURATION  the same for non-voters (default 0h: never)
+  raft/peers.json in the data directory  lost-quorum recovery at start (read once, then renamed peers.info)
+
+Queued writes (?queue)
+  --write-queue-capacity N  queued writes held at most (default ${nodeConfigDefaults.writeQueueCountMax})
+  --write-queue-batch-size N  queued writes per log entry at most (default ${nodeConfigDefaults.writeQueueBatchCountMax})
+  --write-queue-timeout DURATION  send a batch this long after its first write, full or not
+                            (default ${nodeConfigDefaults.writeQueueTimeoutMs}ms; 0s: only when full)
+  --write-queue-tx[=BOOL]   one transaction per batch of queued writes (default false)
+
+Database and HTTP
+  --extensions-path PATHS   SQLite extensions: files, directories, zip or tar.gz, comma-separated
+  --auto-vacuum-int DURATION   VACUUM every node, through the log, this often (default 0s: off)
+  --auto-optimize-int DURATION refresh query-planner statistics this often (default 24h; 0s: off)
+  --db-max-ro-conns N       bound on read-only connections (quorumlite uses one)
+  --http-allow-origin ORIGIN  Access-Control-Allow-Origin on every response
+  --http-max-body-bytes N   largest request body accepted (default 64 MiB)
+  --log-level LEVEL         trace|debug|info|warn|error|silent (default info)
+  --version                 print the version and exit
+  --help                    show this help
+`;

@@ -1,0 +1,61 @@
+/**
+ * An `http://` or `https://` --join address names a member's HTTP API (as rqlited 7's
+ * -join did). The join itself travels over the peer transport, so the member's Raft
+ * address is read from its `GET /status`: `store.addr`, the key rqlite's /status uses
+ * for the same thing. No join endpoint is added to the HTTP API (see src/node/joiner.ts).
+ */
+import type { HttpAddressResolver } from '../node/joiner.js';
+import { ServiceError } from '../service/service.js';
+
+/** How long one /status request may take (a join attempt that exceeds it is retried). */
+const statusRequestTimeoutMs = 5_000;
+/** A /status answer longer than this is not a member's. */
+const statusTextLengthMax = 4 * 1024 * 1024;
+const raftAddressLengthMax = 256;
+
+/**
+ * `joinAs`: the user to authenticate as (rqlited's -join-as), '' for none. It goes out as
+ * HTTP Basic with the user name; the password will come from the credentials file once
+ * the server has authentication.
+ */
+export function createHttpAddressResolver(options: { readonly joinAs: string }): HttpAddressResolver {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (options.joinAs !== '') headers.authorization = `Basic ${Buffer.from(`${options.joinAs}:`).toString('base64')}`;
+  return async (url, signal) => {
+    const timeout = AbortSignal.timeout(statusRequestTimeoutMs);
+    let text: string;
+    try {
+      const response = await fetch(`${url}/status`, {
+        headers,
+        redirect: 'error',
+        signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+      });
+      text = await response.text();
+      if (response.status !== 200) throw new Error(`GET /status answered ${response.status}`);
+    } catch (error) {
+      throw new ServiceError('UNAVAILABLE', `${url}: ${describe(error)}`, { cause: error });
+    }
+    return readRaftAddress(url, text);
+  };
+}
+
+/** fetch's own message is only "fetch failed": the reason (ECONNREFUSED, …) is its cause's. */
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message;
+}
+
+function readRaftAddress(url: string, text: string): string {
+  let parsed: unknown;
+  try {
+    parsed = text.length > statusTextLengthMax ? undefined : JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  const store = typeof parsed === 'object' && parsed !== null ? (parsed as { store?: unknown }).store : undefined;
+  const address = typeof store === 'object' && store !== null ? (store as { addr?: unknown }).addr : undefined;
+  if (typeof address !== 'string' || address.length === 0 || address.length > raftAddressLengthMax) {
+    throw new ServiceError('UNAVAILABLE', `${url}: GET /status has no store.addr (is it a quorumlite or rqlite node's HTTP address?)`);
+  }
+  return address;
+}

@@ -1,0 +1,121 @@
+/**
+ * The rqlite-style shell in a real pseudo-terminal (tmux) on a real node: greeting,
+ * rqlite's `host:port> ` prompt, a statement a line, a red `ERR!`, Ctrl-C dropping the
+ * typed line, history, and `bye~` on `.exit`. The tmux server runs on its own socket
+ * name, so only ours is ever killed.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { it } from 'node:test';
+import { startOneNode } from './rqlite-harness.js';
+
+const shellMain = fileURLToPath(new URL('../../src/cli/shell-main.ts', import.meta.url));
+const socketName = `quorumlite-rqlite-shell-test-${process.pid}`;
+const sessionName = 'rqlite';
+/** Polling bounds: a guard against a hang, not a speed requirement. */
+const pollIntervalMs = 50;
+const pollCountMax = 1_200;
+
+const tmuxAvailable = spawnSync('tmux', ['-V']).status === 0;
+
+function tmux(...args: string[]): string {
+  const result = spawnSync('tmux', ['-L', socketName, ...args], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`tmux ${args.join(' ')} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+/** The screen; with escapes (`-e`) to see colours. */
+function pane(escapes = false): string {
+  return tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', sessionName, '-S', '-200');
+}
+
+async function waitFor(predicate: (screen: string) => boolean, what: string, escapes = false): Promise<string> {
+  let screen = '';
+  for (let poll = 0; poll < pollCountMax; poll += 1) {
+    screen = pane(escapes);
+    if (predicate(screen)) return screen;
+    await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
+  }
+  throw new Error(`timed out waiting for ${what}; screen:\n${screen}`);
+}
+
+function type(text: string): void {
+  // tmux reads an argument ending in ';' as a command separator: send that ';' as a hex key.
+  const body = text.endsWith(';') ? text.slice(0, -1) : text;
+  if (body !== '') tmux('send-keys', '-t', sessionName, '-l', body);
+  if (body !== text) tmux('send-keys', '-t', sessionName, '-H', '3b');
+  tmux('send-keys', '-t', sessionName, 'Enter');
+}
+
+it('interactive rqlite-style session in a pseudo-terminal', { skip: !tmuxAvailable && 'tmux not installed' }, async () => {
+  const { cluster, url } = await startOneNode();
+  const home = await mkdtemp(join(tmpdir(), 'quorumlite-rqlite-tmux-'));
+  const exitFile = join(home, 'exit-code');
+  const { hostname, port } = new URL(url);
+  try {
+    const shell = `${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(shellMain)} -H ${hostname} -p ${port}`;
+    const command = `cd ${JSON.stringify(process.cwd())} && HOME=${JSON.stringify(home)} ${shell}; echo $? > ${JSON.stringify(exitFile)}`;
+    tmux('new-session', '-d', '-s', sessionName, '-x', '160', '-y', '50', command);
+    const prompt = `${hostname}:${port}>`;
+    let screen = await waitFor((text) => text.includes(prompt), 'the prompt');
+    assert.match(
+      screen,
+      new RegExp(`Welcome to the rqlite CLI\\.\\nEnter "\\.help" for usage hints\\.\\nConnected to ${url.replaceAll('.', '\\.')} running version \\S+\\n`),
+    );
+
+    type('CREATE TABLE tm (id INTEGER NOT NULL PRIMARY KEY, name TEXT)');
+    await waitFor((text) => text.includes('0 row affected'), 'the write');
+    type("INSERT INTO tm(name) VALUES('fiona')");
+    type('select * from tm');
+    screen = await waitFor((text) => text.includes('| 1  | fiona |'), 'the table');
+    assert.match(screen, /\+----\+-------\+\n\| id \| name {2}\|\n\+----\+-------\+\n\| 1 {2}\| fiona \|\n\+----\+-------\+/);
+
+    type('.TIMER on');
+    type('SELECT name FROM tm');
+    await waitFor((text) => /Run Time: \d+\.\d{6} seconds/.test(text), 'the timing');
+    // A half-typed line dropped by Ctrl-C: the next line runs alone.
+    tmux('send-keys', '-t', sessionName, '-l', 'SELECT garbage');
+    tmux('send-keys', '-t', sessionName, 'C-c');
+    await waitFor((text) => text.includes('^C'), 'the interrupt');
+    type('SELECT 40 + 2 AS answer');
+    await waitFor((text) => /\| 42 {5}\|/.test(text), 'the statement after Ctrl-C');
+    type('.frobnicate');
+    await waitFor(
+      (text) => text.includes('\u001b[31mERR!\u001b[0m unknown command .frobnicate') || text.includes('\u001b[31mERR!\u001b[39m unknown command .frobnicate'),
+      'a red ERR!',
+      true,
+    );
+    type('.exit');
+    await waitFor((text) => text.includes('bye~'), 'bye~');
+    assert.equal(await waitForFile(exitFile), '0');
+
+    const history = await readFile(join(home, '.quorumlite_history'), 'utf8');
+    assert.deepEqual(history.trim().split('\n'), [
+      'CREATE TABLE tm (id INTEGER NOT NULL PRIMARY KEY, name TEXT)',
+      "INSERT INTO tm(name) VALUES('fiona')",
+      'select * from tm',
+      '.TIMER on',
+      'SELECT name FROM tm',
+      'SELECT 40 + 2 AS answer',
+      '.frobnicate',
+      '.exit',
+    ]);
+  } finally {
+    spawnSync('tmux', ['-L', socketName, 'kill-server']);
+    await cluster.close();
+    await rm(home, { recursive: true, force: true });
+  }
+});
+
+async function waitForFile(path: string): Promise<string> {
+  for (let poll = 0; poll < pollCountMax; poll += 1) {
+    const text = await readFile(path, 'utf8').catch(() => '');
+    if (text.endsWith('\n')) return text.trim();
+    await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
+  }
+  throw new Error(`timed out waiting for ${path}; screen:\n${pane()}`);
+}
