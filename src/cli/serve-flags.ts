@@ -5,7 +5,8 @@
  * it returns options, 'help' or 'version', or throws a UsageError (exit 2).
  */
 import { nodeConfigDefaults } from '../node/config.js';
-import { goDurationRangeMs } from '../common/duration.js';
+import { goDurationRangeMs, timerDelayMsMax } from '../common/duration.js';
+import { commandLimits } from '../state-machine/command-codec.js';
 import { parseGoFlags, type GivenFlag } from './go-flags.js';
 import { formatHostPort, parseDurationFlag, parseGoIntegerFlag, parseHostPort, parseWholeNumber, timerRangeMs, type HostPort } from './flag-values.js';
 import { serveFlagKinds, serveFlagSpecs } from './serve-flag-table.js';
@@ -88,19 +89,13 @@ export interface ServeOptions {
   readonly reapReadOnlyNodeTimeoutMs: number;
   /** -fk: SQLite foreign key constraints (off by default, as in rqlite). */
   readonly foreignKeys: boolean;
-  /** Parsed with rqlited's name, default and syntax; wired by the code that owns each feature. */
-  readonly handOff: HandOffOptions;
-}
-
-/**
- * rqlited flags whose behaviour other parts of quorumlite own (queued writes): parsed here; `undefined` where the flag was not given and an
- * existing node setting keeps its own default.
- */
-interface HandOffOptions {
-  /** -write-queue-capacity, -write-queue-batch-size, -write-queue-timeout, -write-queue-tx. */
+  /** -write-queue-capacity: queued writes (`?queue`) held at most. */
   readonly writeQueueCountMax: number;
+  /** -write-queue-batch-size: queued writes per log entry at most. */
   readonly writeQueueBatchCountMax: number;
+  /** -write-queue-timeout: a batch goes this long after its first write, full or not; 0: only once full. */
   readonly writeQueueTimeoutMs: number;
+  /** -write-queue-tx: one transaction per batch of queued writes. */
   readonly writeQueueTransaction: boolean;
 }
 
@@ -111,7 +106,8 @@ export const nodeIdLengthMax = 128;
 export const extensionPathCountMax = 64;
 export const allowOriginLengthMax = 1024;
 export const joinAttemptCountFlagMax = 10_000;
-const writeQueueCountLimit = 1_000_000;
+/** -write-queue-capacity at most (rqlited sets no bound; each queued write holds memory until sent). */
+export const writeQueueCountFlagMax = 1_000_000;
 const walCheckpointBytesMax = 2 ** 36;
 /** rqlite keeps 1.25 × -raft-snap entries behind a snapshot (its trailing-logs policy). */
 const trailingEntriesPerThreshold = 1.25;
@@ -213,10 +209,10 @@ function booleanFlag(flags: Flags, name: string, fallback: boolean): boolean {
 }
 
 /** A Go duration flag that may be 0 (off); `fallbackMs` when absent. */
-function intervalOrOff(flags: Flags, name: string, fallbackMs: number): number {
+function intervalOrOff(flags: Flags, name: string, fallbackMs: number, durationMsMax = goDurationRangeMs.durationMsMax): number {
   const given = flags.get(name);
   if (given === undefined) return fallbackMs;
-  return parseDurationFlag(given.value, given.spelling, { durationMsMin: 0, durationMsMax: goDurationRangeMs.durationMsMax });
+  return parseDurationFlag(given.value, given.spelling, { durationMsMin: 0, durationMsMax });
 }
 
 function durationFlag(flags: Flags, name: string, fallbackMs: number): number {
@@ -321,15 +317,27 @@ function reapTimeout(flags: Flags, name: string): number {
   return timeoutMs;
 }
 
-function handOffOptions(flags: Flags): HandOffOptions {
+type WriteQueueOptions = Pick<ServeOptions, 'writeQueueCountMax' | 'writeQueueBatchCountMax' | 'writeQueueTimeoutMs' | 'writeQueueTransaction'>;
+
+/**
+ * -write-queue-*, with rqlited's defaults. As in rqlited a 0 timeout means a batch goes
+ * only once full; the batch size is bounded by what one log entry carries.
+ */
+function writeQueueOptions(flags: Flags): WriteQueueOptions {
   const capacity = flags.get('write-queue-capacity');
   const batch = flags.get('write-queue-batch-size');
-  const queueRange = { minimum: 1, maximum: writeQueueCountLimit, signed: true };
+  const defaults = nodeConfigDefaults;
   return {
-    writeQueueCountMax: capacity === undefined ? 1024 : parseGoIntegerFlag(capacity.value, capacity.spelling, queueRange),
-    writeQueueBatchCountMax: batch === undefined ? 128 : parseGoIntegerFlag(batch.value, batch.spelling, queueRange),
-    writeQueueTimeoutMs: durationFlag(flags, 'write-queue-timeout', 50),
-    writeQueueTransaction: booleanFlag(flags, 'write-queue-tx', false),
+    writeQueueCountMax:
+      capacity === undefined
+        ? defaults.writeQueueCountMax
+        : parseGoIntegerFlag(capacity.value, capacity.spelling, { minimum: 1, maximum: writeQueueCountFlagMax, signed: true }),
+    writeQueueBatchCountMax:
+      batch === undefined
+        ? defaults.writeQueueBatchCountMax
+        : parseGoIntegerFlag(batch.value, batch.spelling, { minimum: 1, maximum: commandLimits.queuedRequestCountMax, signed: true }),
+    writeQueueTimeoutMs: intervalOrOff(flags, 'write-queue-timeout', defaults.writeQueueTimeoutMs, timerDelayMsMax),
+    writeQueueTransaction: booleanFlag(flags, 'write-queue-tx', defaults.writeQueueTransaction),
   };
 }
 
@@ -378,8 +386,8 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     stepDownOnShutdown: booleanFlag(flags, 'raft-shutdown-stepdown', true),
     reapNodeTimeoutMs: reapTimeout(flags, 'raft-reap-node-timeout'),
     reapReadOnlyNodeTimeoutMs: reapTimeout(flags, 'raft-reap-read-only-node-timeout'),
+    ...writeQueueOptions(flags),
     foreignKeys: booleanFlag(flags, 'fk', false),
-    handOff: handOffOptions(flags),
   };
 }
 

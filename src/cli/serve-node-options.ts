@@ -8,7 +8,6 @@ import type { ServeOptions } from './serve-flags.js';
 
 /** The options rqlited's flags give the node, beside the ones quorumlite always had. */
 export function rqlitedNodeOptions(options: ServeOptions): Partial<QuorumNodeOptions> {
-  const handOff = options.handOff;
   return {
     candidateElectionTimeoutMs: options.candidateElectionTimeoutMs,
     applyTimeoutMs: options.applyTimeoutMs,
@@ -26,10 +25,10 @@ export function rqlitedNodeOptions(options: ServeOptions): Partial<QuorumNodeOpt
     stepDownOnShutdown: options.stepDownOnShutdown,
     reapNodeTimeoutMs: options.reapNodeTimeoutMs,
     reapReadOnlyNodeTimeoutMs: options.reapReadOnlyNodeTimeoutMs,
-    writeQueueCountMax: handOff.writeQueueCountMax,
-    writeQueueBatchCountMax: handOff.writeQueueBatchCountMax,
-    writeQueueTimeoutMs: handOff.writeQueueTimeoutMs,
-    writeQueueTransaction: handOff.writeQueueTransaction,
+    writeQueueCountMax: options.writeQueueCountMax,
+    writeQueueBatchCountMax: options.writeQueueBatchCountMax,
+    writeQueueTimeoutMs: options.writeQueueTimeoutMs,
+    writeQueueTransaction: options.writeQueueTransaction,
     foreignKeys: options.foreignKeys,
   };
 }

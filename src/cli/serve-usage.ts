@@ -46,6 +46,13 @@ Cluster operations (docs/OPERATIONS.md)
   --raft-reap-read-only-node-timeout DURATION  the same for non-voters (default 0h: never)
   raft/peers.json in the data directory  lost-quorum recovery at start (read once, then renamed peers.info)
 
+Queued writes (?queue)
+  --write-queue-capacity N  queued writes held at most (default ${nodeConfigDefaults.writeQueueCountMax})
+  --write-queue-batch-size N  queued writes per log entry at most (default ${nodeConfigDefaults.writeQueueBatchCountMax})
+  --write-queue-timeout DURATION  send a batch this long after its first write, full or not
+                            (default ${nodeConfigDefaults.writeQueueTimeoutMs}ms; 0s: only when full)
+  --write-queue-tx[=BOOL]   one transaction per batch of queued writes (default false)
+
 Database and HTTP
   --fk                      enforce foreign key constraints (default off; give it to every node or none)
   --extensions-path PATHS   SQLite extensions: files, directories, zip or tar.gz, comma-separated

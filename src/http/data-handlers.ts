@@ -17,7 +17,8 @@ import { parseStatementsBody, plainStatement } from './statements.js';
 type DataEndpoint = 'execute' | 'query' | 'request';
 
 export async function handleExecute(exchange: Exchange, service: ClusterService): Promise<void> {
-  const base = await dataRequestBase(exchange);
+  // As rqlite: `?queue&wait` may carry no statements, a marker that answers once everything queued before it is written.
+  const base = await dataRequestBase(exchange, exchange.flag('queue') && exchange.flag('wait'));
   const request = { ...base, ...writeOptions(exchange) };
   await answerData(exchange, 'execute', (context) => service.execute(request, context));
 }
@@ -34,8 +35,8 @@ export async function handleRequest(exchange: Exchange, service: ClusterService)
   await answerData(exchange, 'request', (context) => service.request(request, context));
 }
 
-async function dataRequestBase(exchange: Exchange): Promise<DataRequestBase> {
-  const statements = await readStatements(exchange);
+async function dataRequestBase(exchange: Exchange, noStatementsAllowed = false): Promise<DataRequestBase> {
+  const statements = await readStatements(exchange, noStatementsAllowed);
   return {
     statements,
     transaction: exchange.flag('transaction'),
@@ -46,13 +47,14 @@ async function dataRequestBase(exchange: Exchange): Promise<DataRequestBase> {
   };
 }
 
-async function readStatements(exchange: Exchange): Promise<Statement[]> {
+async function readStatements(exchange: Exchange, noStatementsAllowed: boolean): Promise<Statement[]> {
   if (exchange.request.method === 'GET') {
     const sql = exchange.parameters.get('q');
     if (sql === undefined || sql.trim().length === 0) throw badRequest('query parameter not set');
     return [plainStatement(sql)];
   }
   const body = await exchange.readBodyText(exchange.options.bodyBytesMax);
+  if (noStatementsAllowed && /^\s*(\[\s*\])?\s*$/.test(body)) return [];
   return parseStatementsBody(body, exchange.request.headers['content-type'], exchange.options);
 }
 

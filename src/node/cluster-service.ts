@@ -2,7 +2,8 @@
  * `ClusterService` on the runtime: what the HTTP API calls. Routes each request to
  * where it must run — writes and weak/linearizable reads to the leader (forwarded over
  * the peer transport, or refused with NOT_LEADER under `?redirect`), `none` reads
- * locally — and answers cluster questions (/status, /nodes, /leader, /readyz).
+ * locally, queued writes to this node's write queue (queued-writes.ts) — and answers
+ * cluster questions (/status, /nodes, /leader, /readyz).
  */
 import {
   ServiceError,
@@ -29,11 +30,12 @@ import { StateMachineError } from '../state-machine/errors.js';
 import { isRqliteDisallowedPragma, rqliteDisallowedPragma } from '../state-machine/rqlite-refusal.js';
 import { validateForWrite } from '../state-machine/sql-policy.js';
 import type { TimedReadOptions } from '../state-machine/timed-reads.js';
-import type { Statement, StatementResult } from '../state-machine/types.js';
+import type { QueuedRequest, Statement, StatementResult } from '../state-machine/types.js';
 import type { NodeConfig } from './config.js';
 import { NodeCounters, type CounterName } from './counters.js';
 import type { Membership } from './membership.js';
 import { callPeer, handleEnvelope, isUnreachableFailure, peerMethods, type PeerTransport } from './peer-calls.js';
+import { QueuedWrites } from './queued-writes.js';
 import { haltedError, type ReplicatedLog } from './replicated-log.js';
 import type { Scheduler } from './scheduler.js';
 import { buildStatus, type StatusDatabase } from './status.js';
@@ -42,8 +44,6 @@ interface ServiceOptions {
   readonly version: string;
   /** Whether a statement only reads (SQLite's judgement, from the state machine's side). */
   readonly isReadOnly: (statement: Statement) => boolean;
-  /** Queued writes (`?queue`) in flight at most. */
-  readonly queuedWriteCountMax: number;
 }
 
 /** This node's database as the service reads it (the state machine's read side). */
@@ -65,6 +65,8 @@ interface ServiceDependencies {
   readonly membership: Pick<Membership, 'removeMember'>;
   /** A write's entry data: the statements with the leader's clock and a fresh seed (NodeRuntime.encodeCommandFor). */
   readonly encodeCommand: (statements: readonly Statement[], transaction: boolean, requestId: string | null, qualifyColumns: boolean) => Uint8Array;
+  /** A queued batch's entry data, the same way (NodeRuntime.encodeQueuedBatchFor). */
+  readonly encodeQueuedBatch: (requests: readonly QueuedRequest[], transaction: boolean, batchId: string) => Uint8Array;
   readonly scheduler: Scheduler;
   /** The runtime's counters (snapshots, joins); this service adds the calls it serves for peers. Default: its own. */
   readonly counters?: NodeCounters;
@@ -84,8 +86,7 @@ export class NodeClusterService implements ClusterService {
   readonly #startedAtMs: number;
   readonly #counters: NodeCounters;
   readonly #peerConnectionsAccepted: (() => number) | undefined;
-  #queueSequence = 0;
-  #queuedInFlight = 0;
+  readonly #queuedWrites: QueuedWrites;
 
   constructor(dependencies: ServiceDependencies, options: ServiceOptions) {
     this.#config = dependencies.config;
@@ -99,6 +100,14 @@ export class NodeClusterService implements ClusterService {
     this.#startedAtMs = this.#scheduler.nowMs();
     this.#counters = dependencies.counters ?? new NodeCounters();
     this.#peerConnectionsAccepted = dependencies.peerConnectionsAccepted;
+    // Its bounds are the node's writeQueue* settings (rqlited's -write-queue-* flags).
+    this.#queuedWrites = new QueuedWrites({
+      config: this.#config,
+      log: this.#log,
+      peers: this.#peers,
+      scheduler: this.#scheduler,
+      encodeBatch: dependencies.encodeQueuedBatch,
+    });
   }
 
   /** Registers the peer handlers through which followers forward to this node. */
@@ -126,6 +135,17 @@ export class NodeClusterService implements ClusterService {
       counted('num_get_node_api_req');
       return Promise.resolve({ id: this.#config.nodeId });
     });
+    this.#queuedWrites.registerPeerHandler();
+  }
+
+  /**
+   * Before the node stops: sends what the write queue holds and waits for it to apply (at
+   * most `timeoutMs`), then fails whatever is left: a graceful stop loses no queued write
+   * that can still be written.
+   */
+  async stopWriteQueue(timeoutMs: number): Promise<void> {
+    await this.#queuedWrites.drain(timeoutMs);
+    this.#queuedWrites.close();
   }
 
   get #servedBy(): string {
@@ -253,31 +273,11 @@ export class NodeClusterService implements ClusterService {
 
   async execute(request: ExecuteRequest, context: CallContext): Promise<DataResponse> {
     this.#validateWrite(request.statements);
-    if (request.queue) return this.#enqueue(request, context);
+    // Queued on this node whatever `?redirect` says, as rqlite does; the queue forwards its batches.
+    if (request.queue) return this.#queuedWrites.enqueue(request, context, this.#servedBy);
     const leaderId = this.#leaderOrRefuse(request.forward);
     if (leaderId !== undefined) return this.#forward(leaderId, peerMethods.execute, request, context, request.forwardRetryCountMax);
     return this.#executeOnLeader(request);
-  }
-
-  /** `?queue`: answer at once with a sequence number; `?wait` blocks until applied. */
-  async #enqueue(request: ExecuteRequest, context: CallContext): Promise<DataResponse> {
-    if (this.#queuedInFlight >= this.#options.queuedWriteCountMax) {
-      throw new ServiceError('UNAVAILABLE', `too many queued writes (${this.#options.queuedWriteCountMax})`);
-    }
-    this.#queueSequence += 1;
-    const sequenceNumber = this.#queueSequence;
-    this.#queuedInFlight += 1;
-    // Without ?wait the client may hang up at once: the write must not be tied to its connection.
-    const writeContext = request.wait ? context : { signal: new AbortController().signal };
-    const write = this.execute({ ...request, queue: false }, writeContext).finally(() => {
-      this.#queuedInFlight -= 1;
-    });
-    if (request.wait) {
-      const response = await write;
-      return { ...response, sequenceNumber };
-    }
-    write.catch(() => undefined); // the client chose not to wait; failures show in the log entry's absence
-    return { results: [], raftIndex: null, sequenceNumber, servedBy: this.#servedBy };
   }
 
   query(request: QueryRequest, context: CallContext): Promise<DataResponse> {
@@ -352,6 +352,7 @@ export class NodeClusterService implements ClusterService {
         database: this.#database,
         startedAtMs: this.#startedAtMs,
         nowMs: this.#scheduler.nowMs(),
+        writeQueue: this.#queuedWrites.status(),
       },
       this.#options.version,
     );

@@ -4,6 +4,7 @@
  */
 import { ServiceError } from '../service/service.js';
 import type { NodeId } from '../raft/types.js';
+import { commandLimits } from '../state-machine/command-codec.js';
 
 export interface NodeConfig {
   readonly nodeId: NodeId;
@@ -68,15 +69,13 @@ export interface NodeConfig {
   readonly reapReadOnlyNodeTimeoutMs: number;
   /** rqlited -fk: SQLite foreign key constraints, on every node alike (off by default, as in rqlite). */
   readonly foreignKeys: boolean;
-  // rqlited flags parsed by the CLI for the code that owns their behaviour (queued writes),
-  // with rqlited's defaults. Not wired here.
-  /** -write-queue-capacity: queued writes waiting, at most. */
+  /** rqlited -write-queue-capacity: queued writes (`?queue`) held at most, waiting or in the batch being sent. */
   readonly writeQueueCountMax: number;
-  /** -write-queue-batch-size: queued writes sent as one entry, at most. */
+  /** rqlited -write-queue-batch-size: queued writes sent as one log entry, at most (commandLimits.queuedRequestCountMax at most). */
   readonly writeQueueBatchCountMax: number;
-  /** -write-queue-timeout: a partial batch of queued writes goes out after this long. */
+  /** rqlited -write-queue-timeout: a batch goes this long after its first write, full or not; 0: only once full. */
   readonly writeQueueTimeoutMs: number;
-  /** -write-queue-tx: a batch of queued writes runs as one transaction. */
+  /** rqlited -write-queue-tx: a batch of queued writes runs as one transaction. */
   readonly writeQueueTransaction: boolean;
 }
 
@@ -160,7 +159,6 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     'applyTimeoutMs',
     'writeQueueCountMax',
     'writeQueueBatchCountMax',
-    'writeQueueTimeoutMs',
   ] as const) {
     requirePositiveInteger(name, config[name]);
   }
@@ -170,8 +168,15 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     'autoOptimizeIntervalMs',
     'reapNodeTimeoutMs',
     'reapReadOnlyNodeTimeoutMs',
+    'writeQueueTimeoutMs',
   ] as const) {
     requireNonNegativeInteger(name, config[name]);
+  }
+  if (config.writeQueueBatchCountMax > commandLimits.queuedRequestCountMax) {
+    throw new ServiceError(
+      'BAD_REQUEST',
+      `writeQueueBatchCountMax ${config.writeQueueBatchCountMax} is more than a batch entry carries (${commandLimits.queuedRequestCountMax})`,
+    );
   }
   if (config.candidateElectionTimeoutMs !== 0 && config.candidateElectionTimeoutMs < config.electionTimeoutMs) {
     throw new ServiceError(

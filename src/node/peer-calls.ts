@@ -14,6 +14,8 @@ type Envelope = { readonly ok: true; readonly value: unknown } | { readonly ok: 
 
 export const peerMethods = {
   execute: 'quorumlite.execute',
+  /** A follower's batch of queued writes (`?queue`), for the leader to propose. */
+  queuedBatch: 'quorumlite.queued-batch',
   query: 'quorumlite.query',
   request: 'quorumlite.request',
   join: 'quorumlite.join',

@@ -8,7 +8,7 @@
  */
 import { ServiceError } from '../service/service.js';
 import { encodeCommand } from '../state-machine/command-codec.js';
-import type { Statement } from '../state-machine/types.js';
+import type { QueuedRequest, Statement } from '../state-machine/types.js';
 import type { ConfChange } from '../raft/types.js';
 import type { MemberDirectory } from './member-directory.js';
 import type { ApplyOutcome } from './replicated-log.js';
@@ -82,16 +82,24 @@ export class Proposer {
 
   /** A write's entry data: the statements with this leader's clock and a fresh 64-bit seed. */
   encodeCommandFor(statements: readonly Statement[], transaction: boolean, requestId: string | null, qualifyColumns = false): Uint8Array {
-    const random = this.#state.random;
-    const seed = (BigInt(Math.floor(random() * 2 ** 32)) << 32n) | BigInt(Math.floor(random() * 2 ** 32));
     return encodeCommand({
       statements,
       transaction,
       timestampMs: this.#state.scheduler.nowMs(),
-      seed,
+      seed: this.#seed(),
       ...(requestId === null ? {} : { requestId }),
       ...(qualifyColumns ? { qualifyColumns } : {}),
     });
+  }
+
+  /** A queued batch's entry data (`?queue`): many requests under one id, with this leader's clock and a fresh seed. */
+  encodeQueuedBatchFor(requests: readonly QueuedRequest[], transaction: boolean, batchId: string): Uint8Array {
+    return encodeCommand({ statements: [], queued: requests, transaction, timestampMs: this.#state.scheduler.nowMs(), seed: this.#seed(), requestId: batchId });
+  }
+
+  #seed(): bigint {
+    const random = this.#state.random;
+    return (BigInt(Math.floor(random() * 2 ** 32)) << 32n) | BigInt(Math.floor(random() * 2 ** 32));
   }
 
   #withTimeout<Value>(promise: Promise<Value>, timeoutMs: number, what: string): Promise<Value> {

@@ -17,7 +17,7 @@
  * requests to the leader and handles joins; `node.ts` wires the real modules.
  */
 import { ServiceError } from '../service/service.js';
-import type { Statement } from '../state-machine/types.js';
+import type { QueuedRequest, Statement } from '../state-machine/types.js';
 import type { ConfChange, ConfState, NodeId, RaftRole } from '../raft/types.js';
 import { Applier } from './apply.js';
 import type { NodeConfig } from './config.js';
@@ -154,6 +154,10 @@ export class NodeRuntime implements ReplicatedLog {
 
   encodeCommandFor(statements: readonly Statement[], transaction: boolean, requestId: string | null, qualifyColumns = false): Uint8Array {
     return this.#proposer.encodeCommandFor(statements, transaction, requestId, qualifyColumns);
+  }
+
+  encodeQueuedBatchFor(requests: readonly QueuedRequest[], transaction: boolean, batchId: string): Uint8Array {
+    return this.#proposer.encodeQueuedBatchFor(requests, transaction, batchId);
   }
 
   requestSnapshot(): void {

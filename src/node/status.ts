@@ -2,9 +2,10 @@
  * The `/status` document, with the keys rqlite tooling reads (docs/API.md, "Cluster endpoints"):
  * store.raft.state, commit_index, applied_index, last_log_index, last_snapshot_index,
  * voter; store.leader.addr / node_id; store.fsm_index, db_applied_index;
- * store.sqlite3.path and pragmas; store.snapshot_store.snapshots; extensions.names; and
- * rqlite's `os` and `runtime` sections with this process's values under rqlite's key
- * names (a Go-only fact such as GOMAXPROCS or num_goroutine is left out, never made up).
+ * store.sqlite3.path and pragmas; store.snapshot_store.snapshots; extensions.names;
+ * http.queue._default (the write queue); and rqlite's `os` and `runtime` sections with
+ * this process's values under rqlite's key names (a Go-only fact such as GOMAXPROCS or
+ * num_goroutine is left out, never made up).
  */
 import { statSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
@@ -33,6 +34,8 @@ interface StatusSources {
   /** When this node started, and now (wall clock, ms, from the node's scheduler). */
   readonly startedAtMs: number;
   readonly nowMs: number;
+  /** `http.queue`: the write queue behind `?queue` (rqlite's keys). */
+  readonly writeQueue: StatusValue;
 }
 
 /** The content checksum reads every row: computed once per applied index, then reused. */
@@ -83,7 +86,7 @@ function processSections(): { os: StatusValue; runtime: StatusValue } {
 }
 
 export function buildStatus(sources: StatusSources, version: string): StatusDocument {
-  const { config, log, database, startedAtMs, nowMs } = sources;
+  const { config, log, database, startedAtMs, nowMs, writeQueue } = sources;
   const position = log.position();
   const leaderId = log.leaderId;
   const leader = leaderId === '' ? undefined : log.members.get(leaderId);
@@ -117,7 +120,7 @@ export function buildStatus(sources: StatusSources, version: string): StatusDocu
     ...processSections(),
     node: { id: config.nodeId, start_time: new Date(startedAtMs).toISOString(), uptime_s: (nowMs - startedAtMs) / 1000 },
     build: { version, node_version: process.version },
-    http: { addr: config.apiAdvertisedAddress },
+    http: { addr: config.apiAdvertisedAddress, queue: writeQueue },
     store: {
       node_id: config.nodeId,
       addr: config.raftAdvertisedAddress,

@@ -46,8 +46,6 @@ export interface QuorumNodeOptions extends NodeConfigInput {
   readonly clusterId?: string;
   readonly transportLimits?: Partial<TransportLimits>;
   readonly http?: Partial<HttpServerOptions>;
-  /** Queued writes (`?queue`) in flight at most; default queuedWriteCountMaxDefault. */
-  readonly queuedWriteCountMax?: number;
   /** Called if the Ready loop hits a broken invariant (the node has stopped serving writes). */
   readonly onFatal?: (error: Error) => void;
   /** Randomness for election jitter and command seeds; default Math.random (tests pin it). */
@@ -70,7 +68,6 @@ export interface QuorumNodeOptions extends NodeConfigInput {
 export const defaultClusterId = 'quorumlite';
 /** rqlited's words for a one-node cluster with state asked to join another cluster. */
 const singleNodeJoinRefusal = 'node is already a single-node cluster leader, joining a cluster is not permitted';
-const queuedWriteCountMaxDefault = 10_000;
 /** rqlited waits this long for its own removal on shutdown (-raft-cluster-remove-shutdown). */
 const shutdownRemoveTimeoutMs = 5_000;
 
@@ -162,6 +159,7 @@ export class QuorumNode {
         peers: this.#transport,
         membership: this.membership,
         encodeCommand: (statements, transaction, requestId, qualifyColumns) => runtime.encodeCommandFor(statements, transaction, requestId, qualifyColumns),
+        encodeQueuedBatch: (requests, transaction, batchId) => runtime.encodeQueuedBatchFor(requests, transaction, batchId),
         scheduler,
         counters: runtime.counters,
         peerConnectionsAccepted: () => this.#transport.metrics().connectionsAccepted,
@@ -169,7 +167,6 @@ export class QuorumNode {
       {
         version: options.version,
         isReadOnly: (statement) => stateMachine.isReadOnly(statement),
-        queuedWriteCountMax: options.queuedWriteCountMax ?? queuedWriteCountMaxDefault,
       },
     );
     this.reaper = new Reaper({
@@ -315,9 +312,11 @@ export class QuorumNode {
    * A graceful stop as rqlited does one on SIGTERM: with `removeOnShutdown` the node first
    * asks the leader to remove it (bounded by shutdownRemoveTimeoutMs), then it stops,
    * handing leadership over first if it leads and `stepDownOnShutdown` holds. Resolves
-   * false if the removal failed (the node stopped all the same).
+   * false if the removal failed (the node stopped all the same). The write queue is sent
+   * first, while this node is still a member that knows its leader.
    */
   async shutdown(): Promise<boolean> {
+    await this.service.stopWriteQueue(this.config.shutdownTransferTimeoutMs);
     const removed = await this.#leaveCluster();
     await this.stop({ transferLeadership: this.config.stepDownOnShutdown });
     return removed;
@@ -339,9 +338,9 @@ export class QuorumNode {
   }
 
   /**
-   * Stops the node: a leader first hands leadership to the most caught-up voter (bounded
-   * wait) unless told not to, then HTTP, the runtime, the transport, the store and the
-   * database close in that order.
+   * Stops the node: the write queue sends what it holds (bounded wait), a leader then hands
+   * leadership to the most caught-up voter (bounded wait) unless told not to, then HTTP,
+   * the runtime, the transport, the store and the database close in that order.
    */
   stop(options: { transferLeadership: boolean } = { transferLeadership: true }): Promise<void> {
     this.#stopping ??= this.#stop(options);
@@ -353,6 +352,7 @@ export class QuorumNode {
     this.#rejoinCancel.abort();
     await this.#rejoin;
     this.reaper.stop();
+    await this.service.stopWriteQueue(this.config.shutdownTransferTimeoutMs);
     await this.runtime.stop(options);
     await this.http.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing HTTP failed'));
     await this.#transport.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing transport failed'));

@@ -1,8 +1,10 @@
 /**
  * The replicated command: what a Raft entry's data holds. Compact, versioned binary.
  *
- *   u8 magic 0x51 ('Q') · u8 version · u8 flags (1 transaction, 2 has request id, 4 qualify columns)
- *   i64 timestampMs · u64 seed · [text requestId] · u32 statementCount
+ *   u8 magic 0x51 ('Q') · u8 version · u8 flags (1 transaction, 2 has request id, 4 qualify
+ *   columns, 8 queued batch) · i64 timestampMs · u64 seed · [text requestId] · body
+ *   body: u32 statementCount · statements; or, for a queued batch, u32 requestCount and per
+ *   request: u8 flags (1 transaction, 2 has request id) · [text requestId] · u32 statementCount · statements
  *   per statement: text sql · u32 positionalCount · values · u32 namedCount · (text name, value)…
  *   value: u8 tag (0 null, 1 i64, 2 f64, 3 text, 4 blob, 5 true, 6 false) + payload
  *   text/blob: u32 byte length + bytes (UTF-8 for text, checked on decode)
@@ -14,7 +16,7 @@ import { ByteReader, ByteWriter, checkValue, describeLabel, isWellFormedText, re
 import type { ReadLabel, TextSpan } from './binary.js';
 import { StateMachineError } from './errors.js';
 import { assert } from '../common/assert.js';
-import type { Command, SqlValue, Statement } from './types.js';
+import type { Command, QueuedRequest, SqlValue, Statement } from './types.js';
 
 const commandMagic = 0x51;
 export const commandVersion = 1;
@@ -22,11 +24,14 @@ export const commandVersion = 1;
 const flagTransaction = 1;
 const flagRequestId = 2;
 const flagQualifyColumns = 4;
-const knownFlags = flagTransaction | flagRequestId | flagQualifyColumns;
+const flagQueued = 8;
+const knownFlags = flagTransaction | flagRequestId | flagQualifyColumns | flagQueued;
 
 export const commandLimits = {
-  /** Statements in one command. */
+  /** Statements in one command (a queued batch: in all its requests together). */
   statementCountMax: 10_000,
+  /** Requests in one queued batch (`--write-queue-batch-size` at most). */
+  queuedRequestCountMax: 10_000,
   /** UTF-8 bytes of one statement's SQL text. */
   sqlBytesMax: 1024 * 1024,
   /** Parameters (positional plus named) of one statement; SQLite's own default maximum. */
@@ -59,10 +64,27 @@ function checkCommand(command: Command): void {
     throw new StateMachineError('INVALID_VALUE', 'seed must be a bigint in [0, 2^64)');
   }
   if (command.requestId !== undefined) checkText(command.requestId, 'request id', commandLimits.requestIdBytesMax);
+  if (command.queued !== undefined) {
+    checkQueued(command, command.queued);
+    return;
+  }
   if (command.statements.length > commandLimits.statementCountMax) {
     throw tooLarge('statement count', command.statements.length, commandLimits.statementCountMax);
   }
   command.statements.forEach(checkStatement);
+}
+
+function checkQueued(command: Command, queued: readonly QueuedRequest[]): void {
+  if (command.statements.length !== 0) throw new StateMachineError('INVALID_VALUE', 'a queued batch carries its statements in its requests');
+  if (command.qualifyColumns === true) throw new StateMachineError('INVALID_VALUE', 'a queued batch returns no rows to qualify');
+  if (queued.length > commandLimits.queuedRequestCountMax) throw tooLarge('queued request count', queued.length, commandLimits.queuedRequestCountMax);
+  const statementCount = queued.reduce((sum, request) => sum + request.statements.length, 0);
+  if (statementCount > commandLimits.statementCountMax) throw tooLarge('statement count', statementCount, commandLimits.statementCountMax);
+  let statementIndex = 0;
+  for (const request of queued) {
+    if (request.requestId !== undefined) checkText(request.requestId, 'request id', commandLimits.requestIdBytesMax);
+    for (const statement of request.statements) checkStatement(statement, statementIndex++);
+  }
 }
 
 function checkStatement(statement: Statement, statementIndex: number): void {
@@ -90,13 +112,28 @@ export function encodeCommand(command: Command): Uint8Array {
   writer.u8(
     (command.transaction ? flagTransaction : 0) |
       (command.requestId !== undefined ? flagRequestId : 0) |
-      (command.qualifyColumns === true ? flagQualifyColumns : 0),
+      (command.qualifyColumns === true ? flagQualifyColumns : 0) |
+      (command.queued !== undefined ? flagQueued : 0),
   );
   writer.i64(BigInt(command.timestampMs));
   writer.u64(command.seed);
   if (command.requestId !== undefined) writer.text(command.requestId);
-  writer.u32(command.statements.length);
-  for (const statement of command.statements) {
+  if (command.queued === undefined) {
+    writeStatements(writer, command.statements);
+    return writer.finish();
+  }
+  writer.u32(command.queued.length);
+  for (const request of command.queued) {
+    writer.u8((request.transaction ? flagTransaction : 0) | (request.requestId !== undefined ? flagRequestId : 0));
+    if (request.requestId !== undefined) writer.text(request.requestId);
+    writeStatements(writer, request.statements);
+  }
+  return writer.finish();
+}
+
+function writeStatements(writer: ByteWriter, statements: readonly Statement[]): void {
+  writer.u32(statements.length);
+  for (const statement of statements) {
     writer.text(statement.sql);
     writer.u32(statement.positional.length);
     for (const value of statement.positional) writeValue(writer, value);
@@ -107,7 +144,6 @@ export function encodeCommand(command: Command): Uint8Array {
       writeValue(writer, statement.named[name] as SqlValue);
     }
   }
-  return writer.finish();
 }
 
 function readCount(reader: ByteReader, what: ReadLabel, bound: number): number {
@@ -202,30 +238,67 @@ export function decodeCommand(data: Uint8Array): Command {
   }
   const flags = reader.u8('flags');
   if ((flags & ~knownFlags) !== 0) throw new StateMachineError('BAD_COMMAND', `unknown command flags ${flags}`);
+  // A queued batch returns no rows, so it never qualifies columns: the pair is no command this build writes.
+  if ((flags & flagQueued) !== 0 && (flags & flagQualifyColumns) !== 0) throw new StateMachineError('BAD_COMMAND', 'a queued batch with qualified columns');
   const timestamp = reader.i64('timestampMs');
   if (timestamp < BigInt(Number.MIN_SAFE_INTEGER) || timestamp > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw new StateMachineError('BAD_COMMAND', `timestampMs ${timestamp} out of range`);
   }
   const seed = reader.u64('seed');
   const requestId = (flags & flagRequestId) !== 0 ? reader.text('request id', commandLimits.requestIdBytesMax) : undefined;
-  const statementCount = readCount(reader, 'statement count', commandLimits.statementCountMax);
-  const statements: Statement[] = [];
-  const previous: { sql?: TextSpan } = {};
-  const position: DecodePosition = { statement: 0, parameter: 0, parameterName: '' };
-  const labels = statementLabels(position);
-  for (let statementIndex = 0; statementIndex < statementCount; statementIndex++) {
-    position.statement = statementIndex;
-    statements.push(readStatement(reader, position, labels, previous));
-  }
+  const decoder = new StatementDecoder(reader);
+  const queued = (flags & flagQueued) !== 0 ? readQueuedRequests(reader, decoder) : undefined;
+  const statements = queued === undefined ? decoder.readStatements() : [];
   if (reader.remaining !== 0) throw new StateMachineError('BAD_COMMAND', `${reader.remaining} trailing bytes after the command`);
-  const command: Command = {
+  return {
     statements,
     transaction: (flags & flagTransaction) !== 0,
     timestampMs: Number(timestamp),
     seed,
     ...(requestId !== undefined ? { requestId } : {}),
     ...((flags & flagQualifyColumns) !== 0 ? { qualifyColumns: true } : {}),
+    ...(queued !== undefined ? { queued } : {}),
   };
-  assert(command.statements.length === statementCount, 'decoded every statement');
-  return command;
+}
+
+/**
+ * Reads statement lists, counting statements across all of them: a queued batch's
+ * requests share the command's statement bound, and errors name a statement by its
+ * position in the whole command.
+ */
+class StatementDecoder {
+  readonly #reader: ByteReader;
+  readonly #previous: { sql?: TextSpan } = {};
+  readonly #position: DecodePosition = { statement: 0, parameter: 0, parameterName: '' };
+  readonly #labels = statementLabels(this.#position);
+  #statementCount = 0;
+
+  constructor(reader: ByteReader) {
+    this.#reader = reader;
+  }
+
+  readStatements(): Statement[] {
+    const count = readCount(this.#reader, 'statement count', commandLimits.statementCountMax - this.#statementCount);
+    const statements: Statement[] = [];
+    for (let statementIndex = 0; statementIndex < count; statementIndex++) {
+      this.#position.statement = this.#statementCount + statementIndex;
+      statements.push(readStatement(this.#reader, this.#position, this.#labels, this.#previous));
+    }
+    this.#statementCount += count;
+    assert(statements.length === count, 'decoded every statement');
+    return statements;
+  }
+}
+
+function readQueuedRequests(reader: ByteReader, decoder: StatementDecoder): QueuedRequest[] {
+  const requestCount = readCount(reader, 'queued request count', commandLimits.queuedRequestCountMax);
+  const requests: QueuedRequest[] = [];
+  for (let requestIndex = 0; requestIndex < requestCount; requestIndex++) {
+    const flags = reader.u8('queued request flags');
+    if ((flags & ~(flagTransaction | flagRequestId)) !== 0) throw new StateMachineError('BAD_COMMAND', `unknown queued request flags ${flags}`);
+    const requestId = (flags & flagRequestId) !== 0 ? reader.text('request id', commandLimits.requestIdBytesMax) : undefined;
+    const statements = decoder.readStatements();
+    requests.push({ statements, transaction: (flags & flagTransaction) !== 0, ...(requestId !== undefined ? { requestId } : {}) });
+  }
+  return requests;
 }

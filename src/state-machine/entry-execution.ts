@@ -1,14 +1,18 @@
 /**
  * What runs inside one entry's transaction: the request-id dedup lookup and record, the
  * entry's own time and seed for random() and 'now', all-or-nothing `transaction`
- * commands, and ROLLBACK conflict resolution turned into deterministic results. The
- * state machine owns the transaction around it (begin, commit, halt, recover).
+ * commands, queued batches (many clients' requests in one entry), and ROLLBACK conflict
+ * resolution turned into deterministic results. The state machine owns the transaction
+ * around it (begin, commit, halt, recover).
  */
 import { resetConnectionState, type Connections } from './connections.js';
 import { EntrySource, type DeterministicFunctions, type TimeAndRandomSource } from './deterministic-functions.js';
 import { rollbackQuietly } from './machine-connections.js';
 import { decodeResults, encodeResults } from './result-codec.js';
-import type { ApplyOutcome, Command, StatementResult } from './types.js';
+import type { ApplyOutcome, Command, QueuedRequest, Statement, StatementResult } from './types.js';
+
+/** What runs as one request: a command's statements, or one request's inside a queued batch. */
+type StatementList = Pick<Command, 'statements' | 'qualifyColumns'>;
 
 const deferredViolationMessage = 'FOREIGN KEY or other deferred constraint failed at commit: every statement of this request was rolled back';
 
@@ -40,6 +44,7 @@ export class EntryExecutor {
    * statements are undone and every one reports it (SQLite cannot say which one did it).
    */
   deferredViolation(connections: Connections, index: number, command: Command): ApplyOutcome {
+    // A queued batch reports no results; none of its requests applied, so none is recorded.
     const results: StatementResult[] = command.statements.map(() => ({ kind: 'error', error: deferredViolationMessage }));
     if (command.requestId !== undefined) this.#recordRequest(connections, index, command.requestId, command.timestampMs, results);
     return { entryIndex: index, results, deduplicated: false, skipped: false };
@@ -61,7 +66,12 @@ export class EntryExecutor {
     this.#functions?.begin(this.#sourceFor(command));
     let results: StatementResult[];
     try {
-      results = command.transaction ? this.#runTransaction(connections, command, batching) : this.#runEach(connections, command, batching);
+      if (command.queued !== undefined) {
+        this.#runQueued(connections, index, command, command.queued, batching);
+        results = []; // queued writes report no results (as rqlite's)
+      } else {
+        results = command.transaction ? this.#runTransaction(connections, command, batching) : this.#runEach(connections, command, batching);
+      }
     } finally {
       this.#functions?.end();
     }
@@ -69,7 +79,7 @@ export class EntryExecutor {
     return { entryIndex: index, results, deduplicated: false, skipped: false };
   }
 
-  #runEach(connections: Connections, command: Command, batching: boolean): StatementResult[] {
+  #runEach(connections: Connections, command: StatementList, batching: boolean): StatementResult[] {
     const results: StatementResult[] = [];
     for (const statement of command.statements) {
       const result = connections.applyRunner.run(statement, this.#settings.timings, command.qualifyColumns);
@@ -87,9 +97,9 @@ export class EntryExecutor {
    * these statements, so a failing statement rolls the whole transaction back and starts
    * it again: the same database, without two savepoint statements on every entry.
    */
-  #runTransaction(connections: Connections, command: Command, batching: boolean): StatementResult[] {
+  #runTransaction(connections: Connections, command: StatementList, batching: boolean, savepoint = batching): StatementResult[] {
     const results: StatementResult[] = [];
-    if (batching) connections.control.savepoint.run();
+    if (savepoint) connections.control.savepoint.run();
     for (const statement of command.statements) {
       const result = connections.applyRunner.run(statement, this.#settings.timings, command.qualifyColumns);
       results.push(result);
@@ -98,7 +108,7 @@ export class EntryExecutor {
         restartAfterRollback(connections, results, batching);
         return results;
       }
-      if (batching) {
+      if (savepoint) {
         connections.control.rollbackToSavepoint.run();
         connections.control.releaseSavepoint.run();
       } else {
@@ -107,8 +117,77 @@ export class EntryExecutor {
       }
       return results;
     }
-    if (batching) connections.control.releaseSavepoint.run();
+    if (savepoint) connections.control.releaseSavepoint.run();
     return results;
+  }
+
+  /**
+   * Runs a queued batch: each request in order, a request whose idempotency key was seen
+   * before is skipped, and each keyed request is recorded as it completes (so a key
+   * repeated within the batch applies once). Earlier requests share the transaction, so a
+   * `transaction` request marks its start with a savepoint. With the batch's own
+   * `transaction` (rqlite's -write-queue-tx) the whole batch is one transaction: the
+   * first failing statement undoes every request of the batch.
+   */
+  #runQueued(connections: Connections, index: number, command: Command, queued: readonly QueuedRequest[], batching: boolean): void {
+    if (command.transaction) {
+      this.#runQueuedTransaction(connections, index, command, queued, batching);
+      return;
+    }
+    for (const request of queued) {
+      if (this.#seenBefore(connections, request, command.timestampMs)) continue;
+      const results = request.transaction ? this.#runTransaction(connections, request, batching, true) : this.#runEach(connections, request, batching);
+      if (request.requestId !== undefined) this.#recordRequest(connections, index, request.requestId, command.timestampMs, results);
+    }
+  }
+
+  /**
+   * The batch as one transaction. Its records wait for the batch to succeed: they go to the
+   * internal store, a file of its own that the database's savepoint cannot undo, so a
+   * failing request must find nothing of the batch recorded there.
+   */
+  #runQueuedTransaction(connections: Connections, index: number, command: Command, queued: readonly QueuedRequest[], batching: boolean): void {
+    const recorded = new Map<string, StatementResult[]>();
+    connections.control.savepoint.run();
+    for (const request of queued) {
+      if (request.requestId !== undefined && recorded.has(request.requestId)) continue;
+      if (this.#seenBefore(connections, request, command.timestampMs)) continue;
+      const results = this.#runUntilError(connections, request.statements);
+      if (results === undefined) {
+        this.#undoQueuedTransaction(connections, batching);
+        return;
+      }
+      if (request.requestId !== undefined) recorded.set(request.requestId, results);
+    }
+    connections.control.releaseSavepoint.run();
+    for (const [requestId, results] of recorded) this.#recordRequest(connections, index, requestId, command.timestampMs, results);
+  }
+
+  /** Runs `statements` in order; undefined when one failed (the rest do not run). */
+  #runUntilError(connections: Connections, statements: readonly Statement[]): StatementResult[] | undefined {
+    const results: StatementResult[] = [];
+    for (const statement of statements) {
+      const result = connections.applyRunner.run(statement, this.#settings.timings);
+      if (result.kind === 'error') return undefined;
+      results.push(result);
+    }
+    return results;
+  }
+
+  /** A statement of a one-transaction batch failed: every request of the batch is undone (none was recorded yet). */
+  #undoQueuedTransaction(connections: Connections, batching: boolean): void {
+    if (connections.apply.inTransaction) {
+      connections.control.rollbackToSavepoint.run();
+      connections.control.releaseSavepoint.run();
+      return;
+    }
+    // ROLLBACK conflict resolution ended the transaction: the whole entry is undone.
+    if (batching) throw new TransactionLostError();
+    beginEntryTransaction(connections);
+  }
+
+  #seenBefore(connections: Connections, request: QueuedRequest, timestampMs: number): boolean {
+    return request.requestId !== undefined && this.#lookupRequest(connections, request.requestId, timestampMs) !== undefined;
   }
 
   #lookupRequest(connections: Connections, requestId: string, timestampMs: number): StatementResult[] | undefined {
@@ -156,5 +235,8 @@ function restartAfterRollback(connections: Connections, results: StatementResult
   for (let position = 0; position < failedPosition; position++) {
     results[position] = { kind: 'error', error: `rolled back by statement ${failedPosition}'s ROLLBACK conflict resolution` };
   }
+  // The entry starts over: what it recorded in the internal store (earlier requests of a
+  // queued batch, whose effects the ROLLBACK just undid) goes too.
+  connections.store.undoEntryWrites();
   beginEntryTransaction(connections);
 }

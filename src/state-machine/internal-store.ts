@@ -178,6 +178,15 @@ export class InternalStore {
     if (this.#database.inTransaction) this.#statements.rollback.run();
   }
 
+  /**
+   * Undoes what the open transaction wrote and keeps its plan: an entry that runs alone
+   * starts over (ROLLBACK conflict resolution ended its database transaction) and may
+   * record again. Only while no earlier entry shares the transaction.
+   */
+  undoEntryWrites(): void {
+    if (this.#database.inTransaction) this.#statements.rollback.run();
+  }
+
   /** The live record of `requestId`, if any (its age is the caller's to judge). */
   lookup(requestId: string): StoredRequest | undefined {
     const row = this.#statements.lookup.get(requestId) as [bigint, Uint8Array] | undefined;

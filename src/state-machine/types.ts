@@ -31,6 +31,20 @@ export interface Command {
   readonly requestId?: string;
   /** rqlite's `qualify`: rows name their columns `table.column`. Changes results, never the database. */
   readonly qualifyColumns?: boolean;
+  /**
+   * Queued writes (`?queue`): many clients' requests carried by one entry and run in order.
+   * `statements` is then empty; `transaction` makes the whole batch one transaction
+   * (rqlite's `-write-queue-tx`), else each request keeps its own `transaction`; and
+   * `requestId` names the batch, so a batch sent again after an unknown outcome applies once.
+   */
+  readonly queued?: readonly QueuedRequest[];
+}
+
+/** One client's request inside a queued batch: its statements, its `?transaction`, its idempotency key. */
+export interface QueuedRequest {
+  readonly statements: readonly Statement[];
+  readonly transaction: boolean;
+  readonly requestId?: string;
 }
 
 export type StatementResult =

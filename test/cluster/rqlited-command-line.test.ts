@@ -72,7 +72,8 @@ before(async () => {
   first.startCommandLine(rqlitedCommandLine(first, extensionSources[0], ['-http-allow-origin', origin, '-raft-log-level=INFO', '--log-level=warn']));
   await cluster.waitForLeader([first]);
   second.startCommandLine(rqlitedCommandLine(second, extensionSources[1], ['-join', first.raftAddress]));
-  third.startCommandLine(rqlitedCommandLine(third, extensionSources[2], [`-join=http://${first.raftAddress}`]));
+  // rqlited 7's form: an http:// join address is the member's HTTP API (its /status names the Raft address).
+  third.startCommandLine(rqlitedCommandLine(third, extensionSources[2], [`-join=${first.url}`]));
   await cluster.waitForMembers(3);
 });
 

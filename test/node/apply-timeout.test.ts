@@ -25,8 +25,9 @@ function serviceFor(node: InMemoryRuntime): NodeClusterService {
       scheduler,
       membership: { removeMember: () => Promise.reject(new Error('not used')) },
       encodeCommand: (statements, transaction, requestId) => runtime.encodeCommandFor(statements, transaction, requestId),
+      encodeQueuedBatch: (requests, transaction, batchId) => runtime.encodeQueuedBatchFor(requests, transaction, batchId),
     },
-    { version: 'test', isReadOnly: (candidate) => /^\s*select/i.test(candidate.sql), queuedWriteCountMax: 16 },
+    { version: 'test', isReadOnly: (candidate) => /^\s*select/i.test(candidate.sql) },
   );
 }
 

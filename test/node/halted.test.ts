@@ -27,15 +27,16 @@ function serviceFor(node: InMemoryRuntime): NodeClusterService {
   const { runtime, stateMachine, transport, scheduler, config } = node;
   return new NodeClusterService(
     {
-      config,
+      config: { ...config, writeQueueCountMax: 16 },
       log: runtime,
       database: stateMachine,
       peers: transport,
       scheduler,
       membership: { removeMember: () => Promise.reject(new Error('not used')) },
       encodeCommand: (statements, transaction, requestId) => runtime.encodeCommandFor(statements, transaction, requestId),
+      encodeQueuedBatch: (requests, transaction, batchId) => runtime.encodeQueuedBatchFor(requests, transaction, batchId),
     },
-    { version: 'test', isReadOnly: (candidate) => /^\s*select/i.test(candidate.sql), queuedWriteCountMax: 16 },
+    { version: 'test', isReadOnly: (candidate) => /^\s*select/i.test(candidate.sql) },
   );
 }
 

@@ -259,7 +259,7 @@ const implemented: Readonly<Record<string, FlagCase>> = {
     ],
   },
   'write-queue-capacity': {
-    read: (o) => o.handOff.writeQueueCountMax,
+    read: (o) => o.writeQueueCountMax,
     defaultValue: 1024,
     good: [['2048', 2048]],
     bad: [
@@ -267,9 +267,9 @@ const implemented: Readonly<Record<string, FlagCase>> = {
       ['x', notWhole],
     ],
   },
-  'write-queue-batch-size': { read: (o) => o.handOff.writeQueueBatchCountMax, defaultValue: 128, good: [['64', 64]], bad: [['-1', /out of range/]] },
-  'write-queue-timeout': { read: (o) => o.handOff.writeQueueTimeoutMs, defaultValue: 50, good: [['100ms', 100]], bad: [['100', badDuration]] },
-  'write-queue-tx': { read: (o) => o.handOff.writeQueueTransaction, defaultValue: false, good: [['true', true]], bad: [['tx', /invalid boolean/]] },
+  'write-queue-batch-size': { read: (o) => o.writeQueueBatchCountMax, defaultValue: 128, good: [['64', 64]], bad: [['-1', /out of range/]] },
+  'write-queue-timeout': { read: (o) => o.writeQueueTimeoutMs, defaultValue: 50, good: [['100ms', 100]], bad: [['100', badDuration]] },
+  'write-queue-tx': { read: (o) => o.writeQueueTransaction, defaultValue: false, good: [['true', true]], bad: [['tx', /invalid boolean/]] },
   fk: {
     read: (o) => o.foreignKeys,
     defaultValue: false,

@@ -165,5 +165,5 @@ test('Go integers: base prefixes, a leading 0 for octal, underscores between dig
   assert.equal(parseGoInteger('18446744073709551615', false), 2n ** 64n - 1n);
   assert.equal(parseGoInteger('9223372036854775808', true), undefined);
   assert.equal(parsed(['-raft-snap=0x10']).snapshotThresholdEntries, 16);
-  assert.equal(parsed(['-write-queue-capacity=2_048']).handOff.writeQueueCountMax, 2048);
+  assert.equal(parsed(['-write-queue-capacity=2_048']).writeQueueCountMax, 2048);
 });

@@ -97,7 +97,7 @@ test('the entry size bound: a write of exactly entryDataBytesMax is accepted, on
 
 test('writes waiting on a leader that loses its quorum fail promptly; the queued-write and waiting tables are bounded', async () => {
   const addresses = [await allocate('127.0.0.1'), await allocate('127.0.0.2'), await allocate('127.0.0.3')];
-  const bound = { pendingProposalCountMax: 3, queuedWriteCountMax: 2 };
+  const bound = { pendingProposalCountMax: 3, writeQueueCountMax: 2 };
   const first = await startNode(addresses[0]!, temporaryDirectory(), bound);
   await waitFor('leadership', () => (first.runtime.isLeader ? true : undefined));
   const others = [
@@ -108,21 +108,27 @@ test('writes waiting on a leader that loses its quorum fail promptly; the queued
   await first.service.execute(executeRequest([statement('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')]), context);
   for (const other of others) first.faults.isolate(other.config.nodeId);
 
-  // Two queued writes are accepted at once (each then waits for its entry); a third is refused at the queue's bound.
+  // Two queued writes are accepted at once, numbered one after the other (then sent as one
+  // batch, which waits for its entry); a third waits for room at the queue's bound, up to its timeout.
+  const sequenceNumbers: (number | bigint | null)[] = [];
   for (let queued = 1; queued <= 2; queued += 1) {
     const answer = await first.service.execute(executeRequest([statement("INSERT INTO t(v) VALUES ('queued')")], { queue: true }), context);
-    assert.equal(answer.sequenceNumber, queued);
+    sequenceNumbers.push(answer.sequenceNumber);
   }
+  assert.equal(typeof sequenceNumbers[0], 'bigint');
+  assert.equal(sequenceNumbers[1], (sequenceNumbers[0] as bigint) + 1n);
   await assert.rejects(
-    first.service.execute(executeRequest([statement("INSERT INTO t(v) VALUES ('queued')")], { queue: true }), context),
-    (error: unknown) => error instanceof ServiceError && /too many queued writes/.test(error.message),
+    first.service.execute(executeRequest([statement("INSERT INTO t(v) VALUES ('queued')")], { queue: true, timeoutMs: 200 }), context),
+    (error: unknown) => error instanceof ServiceError && error.code === 'TIMEOUT' && /write queue full/.test(error.message),
   );
-  // The two queued writes hold two of the three waiting slots; one more write fits, the next is refused.
+  // The two queued writes went as one batch, holding one of the three waiting slots; two more writes fit, the next is refused.
   const waiting = first.service.execute(executeRequest([statement("INSERT INTO t(v) VALUES ('waits')")], { timeoutMs: 60_000 }), context);
   const settled = waiting.then(
     () => 'applied',
     (error: unknown) => error,
   );
+  const alsoWaiting = first.service.execute(executeRequest([statement("INSERT INTO t(v) VALUES ('waits too')")], { timeoutMs: 60_000 }), context);
+  alsoWaiting.catch(() => undefined);
   await assert.rejects(
     first.service.execute(executeRequest([statement("INSERT INTO t(v) VALUES ('over')")]), context),
     (error: unknown) => error instanceof ServiceError && error.code === 'UNAVAILABLE' && /too many writes/.test(error.message),

@@ -9,7 +9,9 @@ import {
   joinAsLengthMax,
   bootstrapExpectMax,
   nodeIdLengthMax,
+  writeQueueCountFlagMax,
 } from '../../src/cli/serve-flags.js';
+import { commandLimits } from '../../src/state-machine/command-codec.js';
 import { parseDurationMs, durationTextLengthMax, timerDelayMsMax } from '../../src/common/duration.js';
 
 test('defaults match rqlited: HTTP 4001, Raft 4002, ./data, id from the raft address', () => {
@@ -176,6 +178,30 @@ test('Go-style durations', () => {
   }
   assert.equal(parseDurationMs(`${'0'.repeat(durationTextLengthMax - 1)}s`), 0);
   assert.throws(() => parseDurationMs(`${'0'.repeat(durationTextLengthMax)}s`), /invalid duration/);
+});
+
+test('write-queue flags: rqlited’s defaults (1024, 128, 50ms, no transaction), parsed and bounded', () => {
+  const defaults = parsed([]);
+  assert.equal(defaults.writeQueueCountMax, 1024);
+  assert.equal(defaults.writeQueueBatchCountMax, 128);
+  assert.equal(defaults.writeQueueTimeoutMs, 50);
+  assert.equal(defaults.writeQueueTransaction, false);
+  const set = parsed(['--write-queue-capacity', '10', '--write-queue-batch-size=5', '--write-queue-timeout', '1.5s', '--write-queue-tx']);
+  assert.equal(set.writeQueueCountMax, 10);
+  assert.equal(set.writeQueueBatchCountMax, 5);
+  assert.equal(set.writeQueueTimeoutMs, 1500);
+  assert.equal(set.writeQueueTransaction, true);
+  assert.equal(parsed(['--write-queue-timeout', '0s']).writeQueueTimeoutMs, 0, '0: a batch goes only when full');
+  assert.equal(parsed(['--write-queue-timeout', '1500us']).writeQueueTimeoutMs, 2, 'rounded up to whole milliseconds');
+  assert.equal(parsed(['--write-queue-capacity', String(writeQueueCountFlagMax)]).writeQueueCountMax, writeQueueCountFlagMax);
+  refused(['--write-queue-capacity', String(writeQueueCountFlagMax + 1)], /--write-queue-capacity: .* out of range/);
+  refused(['--write-queue-capacity', '0'], /--write-queue-capacity: 0 out of range/);
+  assert.equal(parsed(['--write-queue-batch-size', String(commandLimits.queuedRequestCountMax)]).writeQueueBatchCountMax, commandLimits.queuedRequestCountMax);
+  refused(['--write-queue-batch-size', String(commandLimits.queuedRequestCountMax + 1)], /--write-queue-batch-size: .* out of range/);
+  refused(['--write-queue-timeout', '-1s'], /--write-queue-timeout/);
+  // Go's boolean flag syntax (rqlited's): =true / =false, anything else refused.
+  assert.equal(parsed(['--write-queue-tx=false']).writeQueueTransaction, false);
+  refused(['--write-queue-tx=yes'], /invalid boolean value "yes" for --write-queue-tx/);
 });
 
 test("cluster-operation flags: rqlited's names and defaults; booleans take =true / =false as Go's flags do", () => {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { rqlitedNodeOptions } from '../../src/cli/serve-node-options.js';
 import { resolveNodeConfig, nodeConfigDefaults } from '../../src/node/config.js';
 import { planCandidateElectionTicks, planTicks } from '../../src/node/timing.js';
+import { commandLimits } from '../../src/state-machine/command-codec.js';
 
 const identity = { nodeId: 'n1', raftAdvertisedAddress: '127.0.0.1:4002', apiAdvertisedAddress: '127.0.0.1:4001', dataDirectory: '/tmp/n1' };
 
@@ -88,4 +89,27 @@ test('a candidate timeout below the follower timeout is refused by the node conf
     () => resolveNodeConfig({ ...identity, electionTimeoutMs: 1000, candidateElectionTimeoutMs: 999 }),
     /candidateElectionTimeoutMs \(999\) must be 0 or >= electionTimeoutMs/,
   );
+});
+
+test("the write-queue flags reach the node config: rqlited's 0s timeout (only full batches go) is valid, a batch over one entry's bound is not", () => {
+  const options = rqlitedNodeOptions(parsed(['-write-queue-timeout=0s', `-write-queue-batch-size=${commandLimits.queuedRequestCountMax}`]));
+  const config = resolveNodeConfig({ ...identity, ...options });
+  assert.equal(config.writeQueueTimeoutMs, 0);
+  assert.equal(config.writeQueueBatchCountMax, commandLimits.queuedRequestCountMax);
+  assert.deepEqual(
+    [
+      nodeConfigDefaults.writeQueueCountMax,
+      nodeConfigDefaults.writeQueueBatchCountMax,
+      nodeConfigDefaults.writeQueueTimeoutMs,
+      nodeConfigDefaults.writeQueueTransaction,
+    ],
+    [1024, 128, 50, false],
+    "rqlited's defaults",
+  );
+  assert.throws(
+    () => resolveNodeConfig({ ...identity, writeQueueBatchCountMax: commandLimits.queuedRequestCountMax + 1 }),
+    /writeQueueBatchCountMax 10001 is more than a batch entry carries \(10000\)/,
+  );
+  assert.throws(() => resolveNodeConfig({ ...identity, writeQueueTimeoutMs: -1 }), /writeQueueTimeoutMs must be a whole number >= 0/);
+  assert.throws(() => resolveNodeConfig({ ...identity, writeQueueCountMax: 0 }), /writeQueueCountMax must be a whole number >= 1/);
 });
