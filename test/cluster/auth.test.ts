@@ -113,6 +113,29 @@ test('a write to a follower: refused there without execute (the leader never see
   });
 });
 
+test('a queued write to a follower is sent to the leader later, still as its caller', async () => {
+  await cluster.withLogs(async () => {
+    const leader = await cluster.waitForLeader();
+    const follower = cluster.nodes.find((node) => node !== leader);
+    assert.ok(follower !== undefined);
+    const queued = await fetch(`${follower.url}/db/execute?queue`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...basic('writer', 'writer secret') },
+      body: JSON.stringify(['INSERT INTO forwarded VALUES (42)']),
+      signal: AbortSignal.timeout(httpTimeoutMs),
+    });
+    assert.equal(queued.status, 200, await queued.text());
+    await waitFor('the queued write applied on the leader', async () => {
+      const read = await fetch(`${leader.url}/db/query?q=${encodeURIComponent('SELECT COUNT(*) FROM forwarded WHERE x = 42')}`, {
+        headers: basic('reader', 'reader secret'),
+        signal: AbortSignal.timeout(httpTimeoutMs),
+      });
+      const body = (await read.json()) as { results: { values?: number[][] }[] };
+      return body.results[0]?.values?.[0]?.[0] === 1 ? true : undefined;
+    });
+  });
+});
+
 test('the leader checks the forwarded name against its own file, never a password it did not get', async () => {
   await cluster.withLogs(async () => {
     const leader = await cluster.waitForLeader();
