@@ -50,7 +50,6 @@ const noDiscoveryReason = 'quorumlite has no discovery services (Consul, etcd, D
 const noProfilingReason = "Go profiling does not apply to a Node.js process; use node's --cpu-prof or --heap-prof";
 
 const refusedRqlitedFlags: Readonly<Record<string, ServeFlagSpec>> = {
-  auth: refused('value', 'quorumlite has no authentication or authorization; put a proxy that checks credentials in front of the HTTP API', isEmpty),
   'auto-backup': refused('value', 'there are no automatic backups to cloud storage; fetch GET /db/backup on a schedule instead', isEmpty),
   'auto-restore': refused('value', 'there is no automatic restore from cloud storage; POST the backup to /db/load instead', isEmpty),
   'cdc-config': refused('value', 'quorumlite has no change data capture', isEmpty),
@@ -93,6 +92,7 @@ export const serveFlagSpecs: Readonly<Record<string, ServeFlagSpec>> = {
   'http-addr': rqlited('value'),
   'http-adv-addr': rqlited('value'),
   'http-allow-origin': rqlited('value'),
+  auth: rqlited('value'),
   'node-id': rqlited('value'),
   'raft-addr': rqlited('value'),
   'raft-adv-addr': rqlited('value'),

@@ -10,6 +10,7 @@ import { commandLimits } from '../state-machine/command-codec.js';
 import { parseGoFlags, type GivenFlag } from './go-flags.js';
 import { formatHostPort, parseDurationFlag, parseGoIntegerFlag, parseHostPort, parseWholeNumber, timerRangeMs, type HostPort } from './flag-values.js';
 import { serveFlagKinds, serveFlagSpecs } from './serve-flag-table.js';
+import { parseAuthFlags, type AuthOptions } from './serve-auth-flags.js';
 import { parseTimingFlags } from './serve-timing-flags.js';
 import { UsageError } from './usage-error.js';
 
@@ -20,7 +21,7 @@ export { serveUsage } from './serve-usage.js';
 type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-export interface ServeOptions {
+export interface ServeOptions extends AuthOptions {
   readonly nodeId: string;
   readonly httpAddress: HostPort;
   readonly httpAdvertisedAddress: HostPort;
@@ -377,6 +378,7 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     ...databaseOptions(flags),
     connectTimeoutMs: connectTimeout === undefined ? undefined : parseDurationFlag(connectTimeout.value, connectTimeout.spelling, timerRangeMs),
     httpAllowOrigin: allowOriginOf(flags.get('http-allow-origin')),
+    ...parseAuthFlags(flags),
     httpBodyBytesMax: bodyBytes === undefined ? 64 * 1024 * 1024 : parseWholeNumber(bodyBytes.value, bodyBytes.spelling, 1024, 2 ** 31),
     logLevel: parseLogLevel(flags.get('log-level')),
     raftLogLevel: parseRaftLogLevel(flags.get('raft-log-level')),

@@ -20,6 +20,7 @@ export function rqlitedNodeOptions(options: ServeOptions): Partial<QuorumNodeOpt
     joinAttemptCountMax: options.joinAttemptCountMax,
     joinIntervalMs: Math.max(1, Math.round(options.joinIntervalMs)),
     joinAs: options.joinAs,
+    ...(options.authFile === null ? {} : { authFile: options.authFile }),
     exitWhenRemoved: options.exitWhenRemoved,
     removeOnShutdown: options.removeOnShutdown,
     stepDownOnShutdown: options.stepDownOnShutdown,

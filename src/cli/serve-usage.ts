@@ -18,7 +18,7 @@ Addresses and cluster
                             addresses http(s)://HOST:PORT (their /status names the Raft address)
   --join-attempts N         rounds of join attempts over every --join address (default 5)
   --join-interval DURATION  pause between rounds of join attempts (default 3s)
-  --join-as USER            user to join as (HTTP Basic towards an http:// --join address)
+  --join-as USER            join as this -auth user: its password comes from the -auth file
   --bootstrap-expect N      form a cluster of N nodes found through --join
   --bootstrap-expect-timeout DURATION  give up forming after this long (default 120s)
   --raft-non-voter          join as a non-voting member (read replica)
@@ -60,6 +60,8 @@ Database and HTTP
   --auto-optimize-int DURATION refresh query-planner statistics this often (default 24h; 0s: off)
   --db-max-ro-conns N       bound on read-only connections (quorumlite uses one)
   --http-allow-origin ORIGIN  Access-Control-Allow-Origin on every response
+  --auth FILE               users, passwords and permissions (rqlite's JSON format; reloaded
+                            when it changes); without it every request is allowed
   --http-max-body-bytes N   largest request body accepted (default 64 MiB)
   --log-level LEVEL         trace|debug|info|warn|error|silent (default info)
   --version                 print the version and exit

@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { QuorumNode } from '../server/quorum-node.js';
 import { PeersFileError } from '../node/peers-file.js';
+import { authExposureWarning, checkAuthFile } from './serve-auth-flags.js';
 import { rqlitedNodeOptions } from './serve-node-options.js';
 import type { NodeLogger } from '../node/logger.js';
 import { formatHostPort, type ServeOptions } from './serve-flags.js';
@@ -60,7 +61,10 @@ function waitForSignal(): { readonly received: Promise<NodeJS.Signals | 'removed
 /** Runs the node; resolves with the exit code after a signal stopped it. */
 export async function runServe(options: ServeOptions): Promise<number> {
   if (process.env.TZ !== 'UTC') throw new Error('assertion: serve must run with TZ=UTC');
+  checkAuthFile(options);
   const logger = createLogger(options);
+  const exposure = authExposureWarning(options.httpAddress.host, options);
+  if (exposure !== undefined) logger.warn({ event: 'no-authentication', http: formatHostPort(options.httpAddress) }, exposure);
   const signal = waitForSignal();
   let node: QuorumNode;
   try {

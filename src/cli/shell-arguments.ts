@@ -10,7 +10,7 @@
 import type { ConsistencyLevel } from '../client/types.js';
 import { DurationError, parseDurationMs } from '../common/duration.js';
 import { outputModes, type OutputMode } from './shell-format.js';
-import { buildHosts, type HostFlags } from './shell-hosts.js';
+import { buildHosts, credentialsInHosts, type HostFlags } from './shell-hosts.js';
 
 /** `rqlite`: rqlite's shell, line for line; `sqlite3`: quorumlite's sqlite3-like shell. */
 export type ShellStyle = 'rqlite' | 'sqlite3';
@@ -223,8 +223,9 @@ function buildArguments(values: Map<string, string>, environment: Readonly<Recor
   if (!Array.isArray(hosts)) return fail(hosts.message, hosts.rqliteMessage);
   const modes = buildModes(values, style);
   if ('kind' in modes) return modes;
-  const user = buildUser(values.get('user') ?? nonEmpty(environment.QUORUMLITE_USER));
-  if (user === 'invalid') return fail('--user must be NAME:PASSWORD', 'invalid Basic Auth credential format');
+  const givenUser = buildUser(values.get('user') ?? nonEmpty(environment.QUORUMLITE_USER));
+  if (givenUser === 'invalid') return fail('--user must be NAME:PASSWORD', 'invalid Basic Auth credential format');
+  const user = givenUser ?? credentialsInHosts(hostFlags(values), environment);
   const httpTimeoutMs = buildTimeout(values.get('httpTimeout'));
   if (typeof httpTimeoutMs === 'object') return httpTimeoutMs;
   return {

@@ -116,6 +116,31 @@ function baseUrl(entry: string, scheme: string, port: number): string | undefine
   }
 }
 
+/**
+ * The user and password written into a node URL (`--host http://user:password@host`,
+ * RQLITE_HOST, QUORUMLITE_HOST), the first one found: the base URLs drop them (fetch
+ * refuses a URL that holds credentials), and the shell sends them as HTTP Basic unless
+ * -u/--user says otherwise.
+ */
+export function credentialsInHosts(
+  flags: HostFlags,
+  environment: Readonly<Record<string, string | undefined>>,
+): { readonly username: string; readonly password: string } | undefined {
+  const explicit = flags.host !== undefined || flags.port !== undefined || flags.scheme !== undefined;
+  const rqliteHost = environment.RQLITE_HOST === '' ? undefined : environment.RQLITE_HOST;
+  const chosen = explicit ? flags.host : (rqliteHost ?? environment.QUORUMLITE_HOST);
+  for (const entry of [...splitList(chosen), ...splitList(flags.alternatives)]) {
+    if (!entry.includes('://')) continue;
+    try {
+      const url = new URL(entry);
+      if (url.username !== '' || url.password !== '') return { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+    } catch {
+      // buildHosts reports a malformed address
+    }
+  }
+  return undefined;
+}
+
 /** `host:port` of a base URL, the port always written (rqlite's prompt and banner show it). */
 export function hostAndPort(base: string): string {
   const url = new URL(base);

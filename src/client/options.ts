@@ -26,7 +26,7 @@ export interface ClientConfig {
   readonly sqlErrors?: SqlErrorMode;
   /** Pass `min_index` = highest raft_index written by this client on reads. Default true. */
   readonly readYourWrites?: boolean;
-  /** HTTP Basic credentials. */
+  /** HTTP Basic credentials. Without it, the user and password of a `nodes` URL (`http://user:password@host:4001`), if any. */
   readonly auth?: { readonly username: string; readonly password: string };
   /** Extra headers on every request. */
   readonly headers?: Readonly<Record<string, string>>;
@@ -164,10 +164,35 @@ export function formatDuration(duration: string | number): string {
   return duration;
 }
 
+/**
+ * The user and password written into the seed URLs (`http://user:password@host`). fetch
+ * refuses a URL that holds credentials, so the node URLs drop them and they go out as
+ * HTTP Basic instead; URLs that disagree are refused.
+ */
+function credentialsInUrls(nodes: readonly string[]): ClientConfig['auth'] {
+  let found: ClientConfig['auth'];
+  for (const node of nodes) {
+    let url: URL;
+    try {
+      url = new URL(node);
+    } catch {
+      continue; // the cluster view refuses a malformed URL, naming it
+    }
+    if (url.username === '' && url.password === '') continue;
+    const credentials = { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+    if (found !== undefined && (found.username !== credentials.username || found.password !== credentials.password)) {
+      throw invalid('the node URLs carry different credentials: give them once, as `auth`');
+    }
+    found = credentials;
+  }
+  return found;
+}
+
 function buildHeaders(config: ClientConfig): Record<string, string> {
   const headers: Record<string, string> = { ...config.headers };
-  if (config.auth !== undefined) {
-    const bytes = new TextEncoder().encode(`${config.auth.username}:${config.auth.password}`);
+  const auth = config.auth ?? credentialsInUrls(config.nodes);
+  if (auth !== undefined) {
+    const bytes = new TextEncoder().encode(`${auth.username}:${auth.password}`);
     let binary = '';
     for (const byte of bytes) binary += String.fromCharCode(byte);
     headers.authorization = `Basic ${btoa(binary)}`;

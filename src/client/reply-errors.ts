@@ -27,6 +27,8 @@ export const clientCodeForServerCode: ReadonlyMap<string, QuorumliteErrorCode> =
   ['BAD_REQUEST', 'BAD_REQUEST'],
   ['REFUSED_SQL', 'BAD_REQUEST'],
   ['UNAUTHORIZED', 'UNAUTHORIZED'],
+  // Valid credentials without the permission (403): the client cannot fix it by retrying either.
+  ['FORBIDDEN', 'UNAUTHORIZED'],
   ['UNAVAILABLE', 'UNAVAILABLE'],
   ['HALTED', 'NODE_HALTED'],
   ['NOT_FOUND', 'HTTP_ERROR'],

@@ -10,7 +10,7 @@ import { isServiceError, type ClusterService, type NodeInfo, type ReadinessCheck
 
 export async function handleStatus(exchange: Exchange, service: ClusterService, _metrics: HttpMetrics, server: Server): Promise<void> {
   const nodeStatus = await exchange.callService(exchange.parameters.timeoutMs, (context) => service.status(context));
-  const status = { ...nodeStatus, http: { ...httpStatusOf(nodeStatus), ...httpLayerStatus(server) } };
+  const status = { ...nodeStatus, http: { ...httpStatusOf(nodeStatus), ...httpLayerStatus(server, exchange.options.accessControl !== null) } };
   const key = exchange.parameters.get('key')?.trim() ?? '';
   const selected = key === '' ? status : selectStatusKey(status, key);
   await exchange.sendJson(200, selected as JsonOutput);
@@ -21,14 +21,14 @@ function httpStatusOf(status: StatusDocument): { readonly [key: string]: StatusV
   return typeof section === 'object' && section !== null && !Array.isArray(section) ? (section as { readonly [key: string]: StatusValue }) : {};
 }
 
-/** What rqlite's `http` section says of the listener: its bound address (as Go writes one), and no auth or TLS here. */
-function httpLayerStatus(server: Server): Record<string, StatusValue> {
+/** What rqlite's `http` section says of the listener: its bound address (as Go writes one), whether it checks credentials, no TLS here. */
+function httpLayerStatus(server: Server, authEnabled: boolean): Record<string, StatusValue> {
   const address = server.address();
   const bound = typeof address === 'object' && address !== null ? address : undefined;
   const host = bound === undefined ? '' : bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   return {
     bind_addr: bound === undefined ? String(address ?? '') : `${host}:${bound.port}`,
-    auth: 'disabled',
+    auth: authEnabled ? 'enabled' : 'disabled',
     tls: { enabled: 'disabled' },
   };
 }
@@ -141,7 +141,7 @@ export async function handleReadyz(exchange: Exchange, service: ClusterService):
   try {
     checks = await exchange.callService(request.timeoutMs, (context) => service.readiness(request, context));
   } catch (error) {
-    if (!isServiceError(error) || error.code === 'UNAUTHORIZED') throw error;
+    if (!isServiceError(error) || error.code === 'UNAUTHORIZED' || error.code === 'FORBIDDEN') throw error;
     // A failure to answer is itself a failed check: no leader, or the store is not ready.
     const failed = error.code === 'NO_LEADER' || error.code === 'NOT_LEADER' ? 'leader' : 'store';
     checks = [{ name: failed, ok: false, message: error.message }];

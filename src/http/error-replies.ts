@@ -53,6 +53,8 @@ export function serviceErrorToHttp(request: IncomingMessage, error: ServiceError
       return new HttpError(400, error.code, error.message);
     case 'UNAUTHORIZED':
       return new HttpError(401, error.code, error.message, { 'WWW-Authenticate': 'Basic realm="quorumlite"' });
+    case 'FORBIDDEN':
+      return new HttpError(403, error.code, error.message);
     case 'UNAVAILABLE':
     case 'HALTED':
       return new HttpError(503, error.code, error.message);

@@ -24,6 +24,8 @@ export class Exchange {
     readonly parameters: QueryParameters,
     readonly options: HttpServerOptions,
     metrics: HttpMetrics,
+    /** Who asks (auth-check.ts): a user, null when anonymous, undefined when the node checks no credentials. */
+    readonly caller?: string | null,
   ) {
     this.#metrics = metrics;
     // 'close' on the response fires when it is finished or the socket died first.
@@ -68,7 +70,8 @@ export class Exchange {
       }, timeoutMs + this.options.serviceGraceMs);
     });
     try {
-      return await Promise.race([call({ signal: deadline.signal }), expired]);
+      const context: CallContext = this.caller === undefined ? { signal: deadline.signal } : { signal: deadline.signal, caller: this.caller };
+      return await Promise.race([call(context), expired]);
     } finally {
       clearTimeout(timer);
       this.#disconnect.signal.removeEventListener('abort', onDisconnect);

@@ -1,4 +1,5 @@
 /** The HTTP server's bounds and settings, each with its unit last. */
+import type { AccessControl } from '../service/access-control.js';
 
 interface HttpLogger {
   error(object: unknown, message: string): void;
@@ -46,6 +47,8 @@ export interface HttpServerOptions {
   /** `Access-Control-Allow-Origin` on every response when set. */
   readonly allowOrigin: string | null;
   readonly logger: HttpLogger | null;
+  /** Who may call which endpoint (the -auth file; auth-check.ts); null: every request is allowed. */
+  readonly accessControl: AccessControl | null;
 }
 
 export const httpServerDefaults: HttpServerOptions = {
@@ -70,6 +73,7 @@ export const httpServerDefaults: HttpServerOptions = {
   quorumliteVersion: '0.1.0',
   allowOrigin: null,
   logger: null,
+  accessControl: null,
 };
 
 const positiveIntegerKeys = [

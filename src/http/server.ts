@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { handleLeaderGet, handleLeaderPost, handleMetrics, handleNodes, handleReadyz, handleRemove, handleStatus } from './cluster-handlers.js';
 import { handleExecute, handleQuery, handleRequest } from './data-handlers.js';
 import { handleDebugVars } from './debug-vars.js';
+import { authorizeRequest } from './auth-check.js';
 import { answerClientError, answerError } from './error-replies.js';
 import { Exchange, sendEmpty } from './exchange.js';
 import { errorCodeHeader, HttpError } from './http-error.js';
@@ -123,6 +124,7 @@ async function dispatch(
     if (handlers !== undefined) route = path;
     if (request.method === 'OPTIONS') return answerOptions(response, options);
     if (handlers === undefined) throw new HttpError(404, 'NOT_FOUND', `not found: ${path}`);
+    const caller = await authorizeRequest(request, path, options.accessControl);
     const handler = handlers[request.method as Method];
     if (handler === undefined) throw methodNotAllowed(handlers);
     const parameters = parseQueryParameters(rawQuery, {
@@ -130,7 +132,7 @@ async function dispatch(
       linearizableTimeoutMs: options.defaultLinearizableTimeoutMs,
       timeoutMsMax: options.timeoutMsMax,
     });
-    await handler(new Exchange(request, response, path, rawQuery, parameters, options, metrics), service, metrics, server);
+    await handler(new Exchange(request, response, path, rawQuery, parameters, options, metrics, caller), service, metrics, server);
   } catch (error) {
     answerError(request, response, error, options, metrics);
   }
@@ -139,6 +141,7 @@ async function dispatch(
 function setCommonHeaders(response: ServerResponse, options: HttpServerOptions): void {
   response.setHeader('X-RQLITE-VERSION', options.rqliteVersion);
   response.setHeader('X-Quorumlite-Version', options.quorumliteVersion);
+  if (options.accessControl !== null) response.setHeader('Access-Control-Allow-Credentials', 'true');
   if (options.allowOrigin === null) return;
   response.setHeader('Access-Control-Allow-Origin', options.allowOrigin);
   // A browser hides response headers from scripts unless they are exposed.

@@ -25,6 +25,7 @@ import {
   type StatusDocument,
   type StepDownRequest,
 } from '../service/service.js';
+import type { AccessControl, Permission } from '../service/access-control.js';
 import type { NodeId } from '../raft/types.js';
 import { StateMachineError } from '../state-machine/errors.js';
 import { isRqliteDisallowedPragma, rqliteDisallowedPragma } from '../state-machine/rqlite-refusal.js';
@@ -34,6 +35,7 @@ import type { QueuedRequest, Statement, StatementResult } from '../state-machine
 import type { NodeConfig } from './config.js';
 import { NodeCounters, type CounterName } from './counters.js';
 import type { Membership } from './membership.js';
+import { authorizeForwarded, withCaller } from './peer-access.js';
 import { callPeer, handleEnvelope, isUnreachableFailure, peerMethods, type PeerTransport } from './peer-calls.js';
 import { QueuedWrites } from './queued-writes.js';
 import { haltedError, type ReplicatedLog } from './replicated-log.js';
@@ -72,6 +74,8 @@ interface ServiceDependencies {
   readonly counters?: NodeCounters;
   /** Peer connections the transport accepted (rqlite's mux.num_connections_handled), when known. */
   readonly peerConnectionsAccepted?: () => number;
+  /** Checks the callers of forwarded requests (the -auth file); default null: none checked. */
+  readonly access?: AccessControl | null;
 }
 
 export class NodeClusterService implements ClusterService {
@@ -87,6 +91,7 @@ export class NodeClusterService implements ClusterService {
   readonly #counters: NodeCounters;
   readonly #peerConnectionsAccepted: (() => number) | undefined;
   readonly #queuedWrites: QueuedWrites;
+  readonly #access: AccessControl | null;
 
   constructor(dependencies: ServiceDependencies, options: ServiceOptions) {
     this.#config = dependencies.config;
@@ -108,31 +113,32 @@ export class NodeClusterService implements ClusterService {
       scheduler: this.#scheduler,
       encodeBatch: dependencies.encodeQueuedBatch,
     });
+    this.#access = dependencies.access ?? null;
   }
 
-  /** Registers the peer handlers through which followers forward to this node. */
+  /**
+   * Registers the peer handlers through which followers forward to this node. Each checks
+   * the caller the follower authenticated (peer-access.ts) before it serves the request.
+   */
   registerPeerHandlers(): void {
-    const transport = this.#peers;
-    const counted = (name: CounterName<'cluster'>): void => this.#counters.add('cluster', name);
-    handleEnvelope(transport, peerMethods.execute, (payload, signal) => {
-      counted('num_execute_req');
-      return this.execute({ ...(payload as ExecuteRequest), forward: false }, { signal });
-    });
-    handleEnvelope(transport, peerMethods.query, (payload, signal) => {
-      counted('num_query_req');
-      return this.query({ ...(payload as QueryRequest), forward: false }, { signal });
-    });
-    handleEnvelope(transport, peerMethods.request, (payload, signal) => {
-      counted('num_request_req');
-      return this.request({ ...(payload as MixedRequest), forward: false }, { signal });
-    });
-    handleEnvelope(transport, peerMethods.remove, (payload, signal) => {
-      counted('num_remove_node_req');
-      return this.remove({ ...(payload as RemoveRequest), forward: false }, { signal });
-    });
-    handleEnvelope(transport, peerMethods.stepDown, (payload, signal) => this.stepDown({ ...(payload as StepDownRequest), forward: false }, { signal }));
-    handleEnvelope(transport, peerMethods.ping, () => {
-      counted('num_get_node_api_req');
+    const serve = (
+      method: string,
+      needed: readonly Permission[],
+      call: (payload: unknown, context: CallContext) => Promise<unknown>,
+      counter?: CounterName<'cluster'>,
+    ): void =>
+      handleEnvelope(this.#peers, method, (payload, signal) => {
+        if (counter !== undefined) this.#counters.add('cluster', counter);
+        return call(payload, { signal, caller: authorizeForwarded(this.#access, payload, needed) });
+      });
+    serve(peerMethods.execute, ['execute'], (payload, context) => this.execute({ ...(payload as ExecuteRequest), forward: false }, context), 'num_execute_req');
+    serve(peerMethods.query, ['query'], (payload, context) => this.query({ ...(payload as QueryRequest), forward: false }, context), 'num_query_req');
+    const mixed = (payload: unknown, context: CallContext): Promise<DataResponse> => this.request({ ...(payload as MixedRequest), forward: false }, context);
+    serve(peerMethods.request, ['execute', 'query'], mixed, 'num_request_req');
+    serve(peerMethods.remove, ['remove'], (payload, context) => this.remove({ ...(payload as RemoveRequest), forward: false }, context), 'num_remove_node_req');
+    serve(peerMethods.stepDown, ['leader-ops'], (payload, context) => this.stepDown({ ...(payload as StepDownRequest), forward: false }, context));
+    handleEnvelope(this.#peers, peerMethods.ping, () => {
+      this.#counters.add('cluster', 'num_get_node_api_req');
       return Promise.resolve({ id: this.#config.nodeId });
     });
     this.#queuedWrites.registerPeerHandler();
@@ -174,16 +180,10 @@ export class NodeClusterService implements ClusterService {
 
   /** Sends a request to the leader, marked not to be forwarded again (one hop at most). */
   #forwardControl(leaderId: NodeId, method: string, request: { timeoutMs: number }, context: CallContext, signal = context.signal): Promise<unknown> {
-    return callPeer(
-      this.#peers,
-      { id: leaderId },
-      method,
-      { ...request, forward: false },
-      {
-        timeoutMs: request.timeoutMs,
-        signal,
-      },
-    );
+    return callPeer(this.#peers, { id: leaderId }, method, withCaller({ ...request, forward: false }, context), {
+      timeoutMs: request.timeoutMs,
+      signal,
+    });
   }
 
   /**

@@ -21,6 +21,7 @@
  * member, so spent rounds end in a warning and a running node, never in an exit that
  * would leave a dead voter behind.
  */
+import type { Credentials } from '../service/access-control.js';
 import { ServiceError } from '../service/service.js';
 import type { ConfState, NodeId } from '../raft/types.js';
 import type { NodeConfig } from './config.js';
@@ -65,6 +66,8 @@ interface JoinerDependencies {
   readonly scheduler: Scheduler;
   readonly logger: NodeLogger;
   readonly resolveHttpAddress: HttpAddressResolver;
+  /** The -join-as user's credentials, presented with each join (peer-access.ts); default none. */
+  readonly joinCredentials?: () => Credentials | null;
 }
 
 export function isHttpJoinAddress(address: string): boolean {
@@ -231,7 +234,8 @@ export class Joiner {
       const members = await callPeer(peers, { address }, peerMethods.members, {}, { timeoutMs: config.requestTimeoutMs, signal });
       runtime.learnMembers(readMemberRecord(members));
     }
-    const answer = (await callPeer(peers, { address }, peerMethods.join, request, { timeoutMs: this.joinCallTimeoutMs(), signal })) as { leaderId: NodeId };
+    const payload = { ...request, credentials: this.#dependencies.joinCredentials?.() ?? null };
+    const answer = (await callPeer(peers, { address }, peerMethods.join, payload, { timeoutMs: this.joinCallTimeoutMs(), signal })) as { leaderId: NodeId };
     return answer.leaderId;
   }
 }

@@ -8,6 +8,7 @@
  * re-stated through the log (a conf change in its own role), so every node's address
  * book follows.
  */
+import type { AccessControl, Credentials } from '../service/access-control.js';
 import { ServiceError } from '../service/service.js';
 import { RaftError } from '../raft/errors.js';
 import type { ConfChange, NodeId, RaftStatus } from '../raft/types.js';
@@ -15,6 +16,7 @@ import type { NodeConfig } from './config.js';
 import type { NodeCounters } from './counters.js';
 import { isHttpJoinAddress, Joiner, type HttpAddressResolver, type JoinRequest } from './joiner.js';
 import type { NodeLogger } from './logger.js';
+import { authorizeJoin, joinPermission } from './peer-access.js';
 import { callPeer, handleEnvelope, peerMethods, type PeerTransport } from './peer-calls.js';
 import type { MemberAddresses } from './ports.js';
 import type { ReplicatedLog } from './replicated-log.js';
@@ -65,6 +67,10 @@ interface MembershipDependencies {
   readonly logger: NodeLogger;
   /** For --join addresses that name a member's HTTP API. */
   readonly resolveHttpAddress: HttpAddressResolver;
+  /** Checks joining nodes' credentials (the -auth file; peer-access.ts); default null: none checked. */
+  readonly access?: AccessControl | null;
+  /** What this node presents when it joins or notifies (-join-as); default none. */
+  readonly joinCredentials?: () => Credentials | null;
 }
 
 function parseJoinRequest(payload: unknown): JoinRequest {
@@ -96,6 +102,8 @@ export class Membership {
   readonly #logger: NodeLogger;
   readonly #joiner: Joiner;
   readonly #resolveHttpAddress: HttpAddressResolver;
+  readonly #access: AccessControl | null;
+  readonly #joinCredentials: () => Credentials | null;
   /** Membership changes run one at a time on the leader. */
   #changeChain: Promise<unknown> = Promise.resolve();
   readonly #seen = new Map<NodeId, MemberAddresses>();
@@ -107,6 +115,8 @@ export class Membership {
     this.#scheduler = dependencies.scheduler;
     this.#logger = dependencies.logger;
     this.#resolveHttpAddress = dependencies.resolveHttpAddress;
+    this.#access = dependencies.access ?? null;
+    this.#joinCredentials = dependencies.joinCredentials ?? (() => null);
     this.#joiner = new Joiner(dependencies);
     this.#seen.set(this.#config.nodeId, this.#selfAddresses());
   }
@@ -118,13 +128,17 @@ export class Membership {
   registerPeerHandlers(): void {
     const transport = this.#peers;
     const counters = this.#runtime.counters;
-    handleEnvelope(transport, peerMethods.join, (payload, signal) => {
+    handleEnvelope(transport, peerMethods.join, async (payload, signal) => {
       counters.add('cluster', 'num_join_req');
-      return this.#handleJoin(parseJoinRequest(payload), signal);
+      const request = parseJoinRequest(payload);
+      const caller = await authorizeJoin(this.#access, payload, joinPermission(request.voter));
+      return this.#handleJoin(request, caller, signal);
     });
-    handleEnvelope(transport, peerMethods.notify, (payload) => {
+    handleEnvelope(transport, peerMethods.notify, async (payload) => {
       counters.add('cluster', 'num_notify_req');
-      return Promise.resolve(this.#handleNotify(payload));
+      // rqlite: a node taking part in a --bootstrap-expect formation needs `join`.
+      await authorizeJoin(this.#access, payload, 'join');
+      return this.#handleNotify(payload);
     });
     handleEnvelope(transport, peerMethods.members, () => Promise.resolve(this.#runtime.members.toRecord()));
     handleEnvelope(transport, peerMethods.removed, (payload, _signal, caller) => Promise.resolve(this.#handleRemovedNotice(payload, caller.fromId)));
@@ -134,15 +148,22 @@ export class Membership {
   // The leader's side of a join
   // ---------------------------------------------------------------------------
 
-  async #handleJoin(request: JoinRequest, signal: AbortSignal): Promise<{ leaderId: NodeId }> {
+  /** `caller`: who this node authenticated the join as; forwarded with it (never a password). */
+  async #handleJoin(request: JoinRequest, caller: string | null, signal: AbortSignal): Promise<{ leaderId: NodeId }> {
     if (!this.#runtime.isLeader) {
       const leaderId = this.#runtime.leaderId;
       if (leaderId === '' || leaderId === this.#config.nodeId) throw new ServiceError('NO_LEADER', 'leader not found');
       this.#logger.info({ event: 'join-forward', node: request.id, leader: leaderId }, 'forwarding join to the leader');
-      return (await callPeer(this.#peers, { id: leaderId }, peerMethods.join, request, {
-        timeoutMs: this.#joiner.joinCallTimeoutMs(),
-        signal,
-      })) as { leaderId: NodeId };
+      return (await callPeer(
+        this.#peers,
+        { id: leaderId },
+        peerMethods.join,
+        { ...request, forwarded: true, caller },
+        {
+          timeoutMs: this.#joiner.joinCallTimeoutMs(),
+          signal,
+        },
+      )) as { leaderId: NodeId };
     }
     await this.#serialised(() => this.#admit(request));
     return { leaderId: this.#config.nodeId };
@@ -349,7 +370,8 @@ export class Membership {
     try {
       const address = isHttpJoinAddress(target) ? await this.#resolveHttpAddress(target) : target;
       if (address === this.#config.raftAdvertisedAddress) return undefined;
-      const answer = (await callPeer(this.#peers, { address }, peerMethods.notify, self, { timeoutMs })) as NotifyAnswer;
+      const payload = { ...self, credentials: this.#joinCredentials() };
+      const answer = (await callPeer(this.#peers, { address }, peerMethods.notify, payload, { timeoutMs })) as NotifyAnswer;
       for (const [id, addresses] of Object.entries(answer.seen)) {
         if (this.#seen.size < discoveredNodeCountMax || this.#seen.has(id)) this.#seen.set(id, addresses);
       }

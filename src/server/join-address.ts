@@ -5,6 +5,7 @@
  * for the same thing. No join endpoint is added to the HTTP API (see src/node/joiner.ts).
  */
 import type { HttpAddressResolver } from '../node/joiner.js';
+import type { Credentials } from '../service/access-control.js';
 import { ServiceError } from '../service/service.js';
 
 /** How long one /status request may take (a join attempt that exceeds it is retried). */
@@ -14,15 +15,16 @@ const statusTextLengthMax = 4 * 1024 * 1024;
 const raftAddressLengthMax = 256;
 
 /**
- * `joinAs`: the user to authenticate as (rqlited's -join-as), '' for none. It goes out as
- * HTTP Basic with the user name; the password will come from the credentials file once
- * the server has authentication.
+ * `credentials`: the -join-as user and the password the -auth file gives it (read at each
+ * request, so a reloaded file counts), sent as HTTP Basic; null: anonymous. On a member
+ * that checks credentials, /status needs the `status` permission (or `*` to have it).
  */
-export function createHttpAddressResolver(options: { readonly joinAs: string }): HttpAddressResolver {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (options.joinAs !== '') headers.authorization = `Basic ${Buffer.from(`${options.joinAs}:`).toString('base64')}`;
+export function createHttpAddressResolver(options: { readonly credentials: () => Credentials | null }): HttpAddressResolver {
   return async (url, signal) => {
     const timeout = AbortSignal.timeout(statusRequestTimeoutMs);
+    const credentials = options.credentials();
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (credentials !== null) headers.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
     let text: string;
     try {
       const response = await fetch(`${url}/status`, {

@@ -34,6 +34,8 @@ import { MaintenanceScheduler } from '../node/maintenance-scheduler.js';
 import { installExtensions } from './extensions.js';
 import { ServiceError } from '../service/service.js';
 import { createHttpAddressResolver } from './join-address.js';
+import { ReloadingAccessControl } from './auth-reload.js';
+import type { Credentials } from '../service/access-control.js';
 
 export interface QuorumNodeOptions extends NodeConfigInput {
   /** Where the HTTP API listens (port 0: any). */
@@ -63,6 +65,10 @@ export interface QuorumNodeOptions extends NodeConfigInput {
    * it was removed from the cluster; the caller stops the node (`shutdown()`) and exits.
    */
   readonly onRemoved?: () => void;
+  /** rqlited -auth: the users and their permissions (rqlite's file format), reloaded when it changes; absent: nothing is checked. */
+  readonly authFile?: string;
+  /** How often the -auth file is looked at for changes; default 1 s (auth-reload.ts). */
+  readonly authReloadIntervalMs?: number;
 }
 
 export const defaultClusterId = 'quorumlite';
@@ -110,14 +116,25 @@ export class QuorumNode {
   readonly #transport: TcpTransport<Message>;
   readonly #logger: NodeLogger;
   readonly #maintenance: MaintenanceScheduler;
+  readonly #access: ReloadingAccessControl | null;
   #httpAddress: { host: string; port: number } | undefined;
   #stopping: Promise<void> | undefined;
   /** A restarted node's rejoin runs beside it; stop() cancels it. */
   readonly #rejoinCancel = new AbortController();
   #rejoin: Promise<void> = Promise.resolve();
 
-  private constructor(options: QuorumNodeOptions, config: NodeConfig, storage: DurableStorage, stateMachine: SqliteStateMachine) {
+  private constructor(
+    options: QuorumNodeOptions,
+    config: NodeConfig,
+    storage: DurableStorage,
+    stateMachine: SqliteStateMachine,
+    access: ReloadingAccessControl | null,
+  ) {
     this.config = config;
+    this.#access = access;
+    // -join-as: the user this node presents when it joins, notifies, or leaves on shutdown.
+    const joinCredentials = (): Credentials | null =>
+      config.joinAs === '' ? null : { username: config.joinAs, password: access?.passwordOf(config.joinAs) ?? '' };
     this.#logger = options.logger;
     this.#storage = storage;
     this.#stateMachine = stateMachine;
@@ -149,7 +166,9 @@ export class QuorumNode {
       peers: this.#transport,
       scheduler,
       logger: options.logger,
-      resolveHttpAddress: createHttpAddressResolver({ joinAs: config.joinAs }),
+      resolveHttpAddress: createHttpAddressResolver({ credentials: joinCredentials }),
+      access,
+      joinCredentials,
     });
     this.service = new NodeClusterService(
       {
@@ -163,6 +182,7 @@ export class QuorumNode {
         scheduler,
         counters: runtime.counters,
         peerConnectionsAccepted: () => this.#transport.metrics().connectionsAccepted,
+        access,
       },
       {
         version: options.version,
@@ -176,7 +196,8 @@ export class QuorumNode {
       scheduler,
       logger: options.logger,
     });
-    this.http = createHttpServer(this.service, { quorumliteVersion: options.version, ...options.http });
+    this.http = createHttpServer(this.service, { quorumliteVersion: options.version, ...options.http, accessControl: access });
+    access?.watch(options.logger, options.authReloadIntervalMs);
     this.#maintenance = new MaintenanceScheduler({ config, log: runtime, database: stateMachine, scheduler, logger: options.logger });
     const onRemoved = options.onRemoved;
     if (config.exitWhenRemoved && onRemoved !== undefined) runtime.subscribeRemoved(() => onRemoved());
@@ -185,6 +206,11 @@ export class QuorumNode {
   /** Opens the data directory and starts the node; resolves once it serves HTTP and has joined or formed a cluster. */
   static async start(options: QuorumNodeOptions): Promise<QuorumNode> {
     const config = resolveNodeConfig(options);
+    // A bad -auth file (AuthFileError) or an unknown -join-as user refuses the start before anything is opened.
+    const access = options.authFile === undefined ? null : ReloadingAccessControl.open(options.authFile);
+    if (config.joinAs !== '' && access?.passwordOf(config.joinAs) === undefined) {
+      throw new Error(`-join-as ${config.joinAs}: no such user in the -auth file (the join presents that user's password from it)`);
+    }
     // A bad raft/peers.json refuses the start here, before anything is opened or written.
     const peers = readPeersFile(config.dataDirectory, { id: config.nodeId, raftAddress: config.raftAdvertisedAddress });
     if (peers !== undefined && !existsSync(join(config.dataDirectory, 'raft', 'log'))) {
@@ -209,7 +235,7 @@ export class QuorumNode {
       throw error;
     }
     if (peers !== undefined) await QuorumNode.#recover({ config, storage, stateMachine, logger: options.logger }, peers);
-    const node = new QuorumNode(options, config, storage, stateMachine);
+    const node = new QuorumNode(options, config, storage, stateMachine, access);
     try {
       await node.#start(options.httpListen);
     } catch (error) {
@@ -328,7 +354,9 @@ export class QuorumNode {
     this.#logger.info({ event: 'leave', timeoutMs: shutdownRemoveTimeoutMs }, 'removing this node from the cluster before shutdown');
     try {
       const request = { id: self, timeoutMs: shutdownRemoveTimeoutMs, forward: true };
-      await this.service.remove(request, { signal: AbortSignal.timeout(shutdownRemoveTimeoutMs) });
+      // rqlite: the -join-as user needs `remove` on the leader for this.
+      const caller = this.config.joinAs === '' ? null : this.config.joinAs;
+      await this.service.remove(request, { signal: AbortSignal.timeout(shutdownRemoveTimeoutMs), caller });
       this.#logger.info({ event: 'left' }, 'removed this node from the cluster before shutdown');
       return true;
     } catch (error) {
@@ -349,6 +377,7 @@ export class QuorumNode {
 
   async #stop(options: { transferLeadership: boolean }): Promise<void> {
     this.#maintenance.stop();
+    this.#access?.stop();
     this.#rejoinCancel.abort();
     await this.#rejoin;
     this.reaper.stop();

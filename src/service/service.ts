@@ -167,10 +167,16 @@ export interface MetricSample {
   readonly value: number | bigint;
 }
 
-/** Passed beside each request; not part of the plain data that is forwarded. */
+/** Passed beside each request; not part of the request's plain data. */
 export interface CallContext {
   /** Aborted when the client disconnects or the HTTP layer's own deadline passes. */
   readonly signal: AbortSignal;
+  /**
+   * Who asks, when this node checks credentials (access-control.ts): the user the node
+   * authenticated, or null for an anonymous caller. A forwarded request carries it to the
+   * leader (never the password). Undefined when this node checks none.
+   */
+  readonly caller?: string | null;
 }
 
 export interface ClusterService {
@@ -205,7 +211,10 @@ export type ServiceErrorCode =
    * as rqlite answers its disallowed pragmas. Nothing was proposed or run.
    */
   | 'REFUSED_SQL'
+  /** No valid credentials for a node that checks them (HTTP 401 with `WWW-Authenticate`). */
   | 'UNAUTHORIZED'
+  /** Valid credentials, but the user lacks the permission (HTTP 403). */
+  | 'FORBIDDEN'
   | 'UNAVAILABLE'
   /** This node stopped applying after an environmental failure (disk full, I/O error); it retries, never skips. */
   | 'HALTED'
@@ -220,6 +229,7 @@ export const serviceErrorCodes: readonly ServiceErrorCode[] = [
   'BAD_REQUEST',
   'REFUSED_SQL',
   'UNAUTHORIZED',
+  'FORBIDDEN',
   'UNAVAILABLE',
   'HALTED',
   'NOT_FOUND',

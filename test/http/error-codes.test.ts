@@ -24,6 +24,7 @@ const expectedStatus: Readonly<Record<ServiceErrorCode, number>> = {
   BAD_REQUEST: 400,
   REFUSED_SQL: 200,
   UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   UNAVAILABLE: 503,
   HALTED: 503,
   NOT_FOUND: 404,

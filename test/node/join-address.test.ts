@@ -1,6 +1,7 @@
 /**
  * An http(s):// --join address is turned into the member's Raft address through its
- * GET /status (`store.addr`), with HTTP Basic for --join-as; anything else is a failed
+ * GET /status (`store.addr`), with HTTP Basic for --join-as (the user and the password the
+ * -auth file gives it, read at each request); anything else is a failed
  * attempt (retried by the joiner), never a crash.
  */
 import { after, test } from 'node:test';
@@ -31,21 +32,28 @@ async function fakeMember(status: number, body: string): Promise<{ url: string; 
 
 test('the Raft address comes from GET /status store.addr; anonymous without --join-as', async () => {
   const member = await fakeMember(200, JSON.stringify({ store: { addr: '127.0.0.7:4002', node_id: 'n7' } }));
-  assert.equal(await createHttpAddressResolver({ joinAs: '' })(member.url), '127.0.0.7:4002');
+  assert.equal(await createHttpAddressResolver({ credentials: () => null })(member.url), '127.0.0.7:4002');
   assert.equal(member.seen[0]?.path, '/status');
   assert.equal(member.seen[0]?.headers.authorization, undefined);
 });
 
-test('--join-as sends HTTP Basic with that user', async () => {
+test('--join-as sends HTTP Basic with that user and its password, as the auth file says at each request', async () => {
   const member = await fakeMember(200, JSON.stringify({ store: { addr: '127.0.0.7:4002' } }));
-  await createHttpAddressResolver({ joinAs: 'alice' })(member.url);
-  const credentials = member.seen[0]?.headers.authorization ?? '';
-  assert.match(credentials, /^Basic /);
-  assert.equal(Buffer.from(credentials.slice('Basic '.length), 'base64').toString(), 'alice:');
+  let password = 'first secret';
+  const resolve = createHttpAddressResolver({ credentials: () => ({ username: 'alice', password }) });
+  await resolve(member.url);
+  password = 'reloaded: secret';
+  await resolve(member.url);
+  const sent = member.seen.map((request) => request.headers.authorization ?? '');
+  for (const header of sent) assert.match(header, /^Basic /);
+  assert.deepEqual(
+    sent.map((header) => Buffer.from(header.slice('Basic '.length), 'base64').toString()),
+    ['alice:first secret', 'alice:reloaded: secret'],
+  );
 });
 
 test('an answer that is not a member status, an error status, or no answer at all: UNAVAILABLE naming the address', async () => {
-  const resolve = createHttpAddressResolver({ joinAs: '' });
+  const resolve = createHttpAddressResolver({ credentials: () => null });
   const notStatus = await fakeMember(200, '{"hello":"world"}');
   const failing = await fakeMember(401, '{"error":"unauthorized"}');
   const nowhere = await fakeMember(200, '{}');

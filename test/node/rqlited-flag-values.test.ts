@@ -49,6 +49,16 @@ const implemented: Readonly<Record<string, FlagCase>> = {
       ['x'.repeat(allowOriginLengthMax + 1), new RegExp(`longer than ${allowOriginLengthMax} characters`)],
     ],
   },
+  // Parsed here; the file itself is read at start (test/http/auth-files.test.ts).
+  auth: {
+    read: (o) => o.authFile,
+    defaultValue: null,
+    good: [
+      ['/etc/rqlite/auth.json', '/etc/rqlite/auth.json'],
+      ['', null],
+    ],
+    bad: [],
+  },
   join: {
     read: (o) => o.joinAddresses,
     defaultValue: [],
@@ -365,7 +375,6 @@ test('trailing logs follow rqlite: 1.25 × -raft-snap, unless --raft-trailing-lo
 
 /** The refused rqlited flags: a value asking for the feature, and the value that leaves it off. */
 const refusedCases: Readonly<Record<string, { readonly asks: string; readonly off: string }>> = {
-  auth: { asks: '/etc/rqlite/auth.json', off: '' },
   'auto-backup': { asks: '/etc/rqlite/backup.json', off: '' },
   'auto-restore': { asks: '/etc/rqlite/restore.json', off: '' },
   'cdc-config': { asks: 'http://sink', off: '' },
@@ -409,7 +418,6 @@ test('every refused rqlited flag says why, and accepts the value that leaves its
     ['-raft-leader-lease-timeout', '2s'],
     /-raft-leader-lease-timeout: not supported: quorumlite reads never rely on a leader lease \(linearizable reads use ReadIndex\)/,
   );
-  refused(['--auth', '/etc/auth.json'], /--auth: not supported: quorumlite has no authentication/);
 });
 
 function capture(): { io: { stdout: (t: string) => void; stderr: (t: string) => void }; out: string[]; err: string[] } {
@@ -421,7 +429,7 @@ function capture(): { io: { stdout: (t: string) => void; stderr: (t: string) => 
 test('the CLI exits 2 on a malformed or refused rqlited flag, and -version prints the version and exits 0', async () => {
   for (const [argv, message] of [
     [['-raft-apply-timeout=5'], /quorumlite serve: -raft-apply-timeout: invalid duration "5": missing unit/],
-    [['-auth', '/etc/auth.json', '/data'], /quorumlite serve: -auth: not supported: /],
+    [['-on-disk-path', '/fast/db.sqlite', '/data'], /quorumlite serve: -on-disk-path: not supported: /],
     [['-fk=yes'], /quorumlite serve: invalid boolean value "yes" for -fk/],
     [['/data', '-fk'], /quorumlite serve: arguments after data directory \(\/data\) are not accepted/],
     [['-bogus'], /quorumlite serve: unknown flag -bogus/],

@@ -1,0 +1,32 @@
+/**
+ * The permission each HTTP endpoint needs when the node checks credentials, as rqlite's
+ * handlers ask for them: every method of an endpoint needs the same ones, checked before
+ * anything else about the request (its method, its body). Endpoints quorumlite does not
+ * serve yet are listed too, so that they are guarded from the moment they exist; a path
+ * missing from this table needs `all`.
+ */
+import type { Permission } from '../service/access-control.js';
+
+export const endpointPermissions: ReadonlyMap<string, readonly Permission[]> = new Map<string, readonly Permission[]>([
+  ['/db/execute', ['execute']],
+  ['/db/query', ['query']],
+  // rqlite: the unified endpoint needs both.
+  ['/db/request', ['execute', 'query']],
+  ['/db/backup', ['backup']],
+  ['/db/load', ['load']],
+  ['/boot', ['load']],
+  ['/snapshot', ['snapshot']],
+  ['/status', ['status']],
+  ['/nodes', ['status']],
+  ['/debug/vars', ['status']],
+  // Ours, beside /debug/vars: the same facts in Prometheus' format.
+  ['/metrics', ['status']],
+  ['/readyz', ['ready']],
+  ['/remove', ['remove']],
+  ['/leader', ['leader-ops']],
+]);
+
+/** What `path` needs: its entry, or `all` for a path no entry names. */
+export function permissionsFor(path: string): readonly Permission[] {
+  return endpointPermissions.get(path) ?? ['all'];
+}
