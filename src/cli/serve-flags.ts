@@ -10,6 +10,8 @@ import { parseGoFlags, type GivenFlag } from './go-flags.js';
 import { formatHostPort, parseDurationFlag, parseGoIntegerFlag, parseHostPort, parseWholeNumber, timerRangeMs, type HostPort } from './flag-values.js';
 import { serveFlagKinds, serveFlagSpecs } from './serve-flag-table.js';
 import { parseTimingFlags } from './serve-timing-flags.js';
+import { parseTlsFlags } from './serve-tls-flags.js';
+import type { NodeTlsSettings } from '../server/node-tls.js';
 import { UsageError } from './usage-error.js';
 
 export { UsageError } from './usage-error.js';
@@ -86,6 +88,8 @@ export interface ServeOptions {
   /** -raft-reap-node-timeout, -raft-reap-read-only-node-timeout: 0 is off. */
   readonly reapNodeTimeoutMs: number;
   readonly reapReadOnlyNodeTimeoutMs: number;
+  /** -http-cert … -node-verify-common-name (serve-tls-flags.ts): HTTPS and node-to-node TLS. */
+  readonly tls: NodeTlsSettings;
   /** Parsed with rqlited's name, default and syntax; wired by the code that owns each feature. */
   readonly handOff: HandOffOptions;
 }
@@ -380,6 +384,7 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     stepDownOnShutdown: booleanFlag(flags, 'raft-shutdown-stepdown', true),
     reapNodeTimeoutMs: reapTimeout(flags, 'raft-reap-node-timeout'),
     reapReadOnlyNodeTimeoutMs: reapTimeout(flags, 'raft-reap-read-only-node-timeout'),
+    tls: parseTlsFlags(flags),
     handOff: handOffOptions(flags),
   };
 }

@@ -31,5 +31,6 @@ export function rqlitedNodeOptions(options: ServeOptions): Partial<QuorumNodeOpt
     writeQueueTimeoutMs: handOff.writeQueueTimeoutMs,
     writeQueueTransaction: handOff.writeQueueTransaction,
     foreignKeys: handOff.foreignKeys,
+    tls: options.tls,
   };
 }

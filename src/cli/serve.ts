@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { QuorumNode } from '../server/quorum-node.js';
 import { PeersFileError } from '../node/peers-file.js';
+import { exposureWarnings } from './serve-exposure.js';
 import { rqlitedNodeOptions } from './serve-node-options.js';
 import type { NodeLogger } from '../node/logger.js';
 import { formatHostPort, type ServeOptions } from './serve-flags.js';
@@ -61,6 +62,7 @@ function waitForSignal(): { readonly received: Promise<NodeJS.Signals | 'removed
 export async function runServe(options: ServeOptions): Promise<number> {
   if (process.env.TZ !== 'UTC') throw new Error('assertion: serve must run with TZ=UTC');
   const logger = createLogger(options);
+  for (const warning of exposureWarnings(options)) logger.warn({ event: 'listener-exposed' }, warning);
   const signal = waitForSignal();
   let node: QuorumNode;
   try {

@@ -4,6 +4,25 @@ interface HttpLogger {
   error(object: unknown, message: string): void;
 }
 
+/**
+ * HTTPS instead of plain HTTP (rqlited's -http-cert, -http-key, -http-ca-cert,
+ * -http-verify-client, -http-verify-common-name). The PEM contents are given; the
+ * file names are only reported by /status, as rqlite does.
+ */
+export interface HttpsOptions {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  /** Verifies client certificates (with verifyClient); Node's bundled roots without it. */
+  readonly ca: Buffer | undefined;
+  /** Mutual TLS: a client without a certificate signed by `ca` is refused at the handshake. */
+  readonly verifyClient: boolean;
+  /** With verifyClient: the Common Name the client certificate must have; undefined: any. */
+  readonly clientCommonName: string | undefined;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+}
+
 export interface HttpServerOptions {
   /** Largest request body of a data endpoint; one byte more is 413. */
   readonly bodyBytesMax: number;
@@ -46,6 +65,8 @@ export interface HttpServerOptions {
   /** `Access-Control-Allow-Origin` on every response when set. */
   readonly allowOrigin: string | null;
   readonly logger: HttpLogger | null;
+  /** Serve HTTPS; null: plain HTTP. */
+  readonly https: HttpsOptions | null;
 }
 
 export const httpServerDefaults: HttpServerOptions = {
@@ -70,6 +91,7 @@ export const httpServerDefaults: HttpServerOptions = {
   quorumliteVersion: '0.1.0',
   allowOrigin: null,
   logger: null,
+  https: null,
 };
 
 const positiveIntegerKeys = [

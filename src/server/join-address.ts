@@ -4,8 +4,20 @@
  * address is read from its `GET /status`: `store.addr`, the key rqlite's /status uses
  * for the same thing. No join endpoint is added to the HTTP API (see src/node/joiner.ts).
  */
+import { Agent, fetch as undiciFetch } from 'undici';
 import type { HttpAddressResolver } from '../node/joiner.js';
 import { ServiceError } from '../service/service.js';
+
+/**
+ * What an https:// join trusts and presents (rqlited: the -http-ca-cert CA, and this
+ * node's own -http-cert and -http-key as a client certificate, for a member that asks
+ * for one); read at each attempt, so a rotated file is used from the next one.
+ */
+export interface JoinTlsMaterial {
+  readonly ca?: Buffer | undefined;
+  readonly cert?: Buffer | undefined;
+  readonly key?: Buffer | undefined;
+}
 
 /** How long one /status request may take (a join attempt that exceeds it is retried). */
 const statusRequestTimeoutMs = 5_000;
@@ -18,24 +30,32 @@ const raftAddressLengthMax = 256;
  * HTTP Basic with the user name; the password will come from the credentials file once
  * the server has authentication.
  */
-export function createHttpAddressResolver(options: { readonly joinAs: string }): HttpAddressResolver {
+export function createHttpAddressResolver(options: { readonly joinAs: string; readonly tls?: () => JoinTlsMaterial }): HttpAddressResolver {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (options.joinAs !== '') headers.authorization = `Basic ${Buffer.from(`${options.joinAs}:`).toString('base64')}`;
   return async (url, signal) => {
     const timeout = AbortSignal.timeout(statusRequestTimeoutMs);
+    const init = { headers, redirect: 'error' as const, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) };
+    const material = url.startsWith('https://') ? options.tls?.() : undefined;
+    const agent = material === undefined ? undefined : new Agent({ connect: connectOptionsOf(material) });
     let text: string;
     try {
-      const response = await fetch(`${url}/status`, {
-        headers,
-        redirect: 'error',
-        signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
-      });
+      const response = agent === undefined ? await fetch(`${url}/status`, init) : await undiciFetch(`${url}/status`, { ...init, dispatcher: agent });
       text = await response.text();
       if (response.status !== 200) throw new Error(`GET /status answered ${response.status}`);
     } catch (error) {
       throw new ServiceError('UNAVAILABLE', `${url}: ${describe(error)}`, { cause: error });
+    } finally {
+      await agent?.close();
     }
     return readRaftAddress(url, text);
+  };
+}
+
+function connectOptionsOf(material: JoinTlsMaterial): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
+  return {
+    ...(material.ca === undefined ? {} : { ca: material.ca }),
+    ...(material.cert === undefined || material.key === undefined ? {} : { cert: material.cert, key: material.key }),
   };
 }
 

@@ -32,6 +32,7 @@ import { MaintenanceScheduler } from '../node/maintenance-scheduler.js';
 import { installExtensions } from './extensions.js';
 import { ServiceError } from '../service/service.js';
 import { createHttpAddressResolver } from './join-address.js';
+import { NodeTls, type NodeTlsSettings } from './node-tls.js';
 
 export interface QuorumNodeOptions extends NodeConfigInput {
   /** Where the HTTP API listens (port 0: any). */
@@ -63,6 +64,8 @@ export interface QuorumNodeOptions extends NodeConfigInput {
    * it was removed from the cluster; the caller stops the node (`shutdown()`) and exits.
    */
   readonly onRemoved?: () => void;
+  /** HTTPS for the API and TLS between nodes (rqlited's -http-* and -node-* TLS flags); plain without. */
+  readonly tls?: NodeTlsSettings;
 }
 
 export const defaultClusterId = 'quorumlite';
@@ -100,14 +103,18 @@ export class QuorumNode {
   readonly #transport: TcpTransport<Message>;
   readonly #logger: NodeLogger;
   readonly #maintenance: MaintenanceScheduler;
+  readonly #tls: NodeTls;
+  readonly #scheduler: Scheduler;
   #httpAddress: { host: string; port: number } | undefined;
   #stopping: Promise<void> | undefined;
   /** A restarted node's rejoin runs beside it; stop() cancels it. */
   readonly #rejoinCancel = new AbortController();
   #rejoin: Promise<void> = Promise.resolve();
 
-  private constructor(options: QuorumNodeOptions, config: NodeConfig, storage: DurableStorage, stateMachine: SqliteStateMachine) {
+  private constructor(options: QuorumNodeOptions, config: NodeConfig, parts: { storage: DurableStorage; stateMachine: SqliteStateMachine; tls: NodeTls }) {
+    const { storage, stateMachine, tls } = parts;
     this.config = config;
+    this.#tls = tls;
     this.#logger = options.logger;
     this.#storage = storage;
     this.#stateMachine = stateMachine;
@@ -118,8 +125,10 @@ export class QuorumNode {
       advertisedAddress: config.raftAdvertisedAddress,
       snapshotDirectory: join(config.dataDirectory, 'incoming'),
       ...(options.transportLimits === undefined ? {} : { limits: options.transportLimits }),
+      tls: tls.transportTls(),
     });
     const scheduler = options.scheduler ?? systemScheduler;
+    this.#scheduler = scheduler;
     this.runtime = new NodeRuntime({
       config,
       storage,
@@ -139,7 +148,7 @@ export class QuorumNode {
       peers: this.#transport,
       scheduler,
       logger: options.logger,
-      resolveHttpAddress: createHttpAddressResolver({ joinAs: config.joinAs }),
+      resolveHttpAddress: createHttpAddressResolver({ joinAs: config.joinAs, tls: () => tls.joinMaterial() }),
     });
     this.service = new NodeClusterService(
       {
@@ -166,7 +175,7 @@ export class QuorumNode {
       scheduler,
       logger: options.logger,
     });
-    this.http = createHttpServer(this.service, { quorumliteVersion: options.version, ...options.http });
+    this.http = createHttpServer(this.service, { quorumliteVersion: options.version, ...options.http, https: tls.httpsOptions() });
     this.#maintenance = new MaintenanceScheduler({ config, log: runtime, database: stateMachine, scheduler, logger: options.logger });
     const onRemoved = options.onRemoved;
     if (config.exitWhenRemoved && onRemoved !== undefined) runtime.subscribeRemoved(() => onRemoved());
@@ -174,7 +183,9 @@ export class QuorumNode {
 
   /** Opens the data directory and starts the node; resolves once it serves HTTP and has joined or formed a cluster. */
   static async start(options: QuorumNodeOptions): Promise<QuorumNode> {
-    const config = resolveNodeConfig(options);
+    // Certificates are read first: a missing or mismatched file stops the start before anything is opened.
+    const tls = NodeTls.load(options.tls);
+    const config = resolveNodeConfig({ ...options, apiScheme: tls.httpsEnabled ? 'https' : 'http' });
     // A bad raft/peers.json refuses the start here, before anything is opened or written.
     const peers = readPeersFile(config.dataDirectory, { id: config.nodeId, raftAddress: config.raftAdvertisedAddress });
     if (peers !== undefined && !existsSync(join(config.dataDirectory, 'raft', 'log'))) {
@@ -197,7 +208,7 @@ export class QuorumNode {
       throw error;
     }
     if (peers !== undefined) await QuorumNode.#recover({ config, storage, stateMachine, logger: options.logger }, peers);
-    const node = new QuorumNode(options, config, storage, stateMachine);
+    const node = new QuorumNode(options, config, { storage, stateMachine, tls });
     try {
       await node.#start(options.httpListen);
     } catch (error) {
@@ -238,7 +249,14 @@ export class QuorumNode {
     this.service.registerPeerHandlers();
     await this.#transport.start();
     this.#httpAddress = await this.http.listen(httpListen.host, httpListen.port);
-    this.#logger.info({ event: 'listening', http: `${this.#httpAddress.host}:${this.#httpAddress.port}`, raft: this.#transport.address }, 'node listening');
+    this.#tls.watch({
+      scheduler: this.#scheduler,
+      logger: this.#logger,
+      onHttpChange: (material) => this.http.updateTls(material),
+      onPeerChange: (peerTls) => this.#transport.updateTls(peerTls),
+    });
+    const http = `${this.#httpAddress.host}:${this.#httpAddress.port}`;
+    this.#logger.info({ event: 'listening', http, raft: this.#transport.address, ...this.#tls.summary() }, 'node listening');
     await this.#formOrJoin();
     this.#maintenance.start();
     this.reaper.start();
@@ -334,6 +352,7 @@ export class QuorumNode {
   }
 
   async #stop(options: { transferLeadership: boolean }): Promise<void> {
+    this.#tls.stop();
     this.#maintenance.stop();
     this.#rejoinCancel.abort();
     await this.#rejoin;
