@@ -388,10 +388,3 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     handOff: handOffOptions(flags),
   };
 }
-
-/** Splits `argv` into flag → value with the same rules, for commands with flags of their own (`status`). */
-export function splitFlags(argv: readonly string[], names: readonly string[]): Map<string, GivenFlag> {
-  const { flags, positionals } = parseGoFlags(argv, new Map(names.map((name) => [name, 'value' as const])));
-  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  return new Map(flags);
-}

@@ -46,6 +46,18 @@ Cluster operations (docs/OPERATIONS.md)
   --raft-reap-read-only-node-timeout DURATION  the same for non-voters (default 0h: never)
   raft/peers.json in the data directory  lost-quorum recovery at start (read once, then renamed peers.info)
 
+TLS (docs/SECURITY.md; files re-read when they change)
+  --http-cert FILE --http-key FILE  serve the HTTP API over HTTPS
+  --http-ca-cert FILE       CA for client certificates and for https:// --join addresses
+  --http-verify-client      mutual TLS: clients must show a certificate the CA signed
+  --http-verify-common-name NAME    …whose Common Name is NAME
+  --node-cert FILE --node-key FILE  TLS between nodes
+  --node-ca-cert FILE       CA for other nodes' certificates
+  --node-verify-client      mutual TLS between nodes: a node without a trusted certificate cannot join
+  --node-verify-server-name NAME    the name nodes' certificates carry, instead of their addresses
+  --node-verify-common-name NAME    the Common Name a dialling node's certificate must have
+  --node-no-verify          check no node certificate (tests only)
+
 Database and HTTP
   --extensions-path PATHS   SQLite extensions: files, directories, zip or tar.gz, comma-separated
   --auto-vacuum-int DURATION   VACUUM every node, through the log, this often (default 0s: off)

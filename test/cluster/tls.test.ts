@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { createClient } from '../../src/client/index.js';
+import { runCli } from '../../src/cli/main.js';
 import { runShellWith } from '../shell/rqlite-harness.js';
 import { http, TestCluster, waitFor, type ClientTls, type TestNode } from './harness.js';
 import { TestPki, type IssuedCertificate } from './test-certificates.js';
@@ -208,6 +209,17 @@ describe('the client and the shell over HTTPS', () => {
     assert.notEqual(unverified.code, 0, 'a server certificate it cannot verify is refused');
     const sqlite3 = await runShellWith(['--style', 'sqlite3', ...connection, '-c', pki.ca.certPath, '--mode', 'csv', '--command', 'SELECT 5 AS five;']);
     assert.equal(sqlite3.stdout, 'five\r\n5\r\n', sqlite3.stderr);
+  });
+
+  it('quorumlite status over HTTPS with --ca-cert and a client certificate', async () => {
+    const { follower } = await leaderAndFollower();
+    const out: string[] = [];
+    const io = { stdout: (text: string) => void out.push(text), stderr: (text: string) => void out.push(text) };
+    const address = `${follower.spec.host}:${follower.spec.httpPort}`;
+    const argv = ['status', '--http-addr', address, '--ca-cert', pki.ca.certPath, '--client-cert', client.certPath, '--client-key', client.keyPath];
+    assert.equal(await runCli(argv, io), 0, out.join(''));
+    assert.match(out.join(''), /"client_auth": "RequireAndVerifyClientCert"/);
+    assert.equal(await runCli(['status', '--http-addr', address, '--ca-cert', pki.ca.certPath], io), 1, 'no client certificate: refused');
   });
 });
 
