@@ -31,6 +31,7 @@ export function rqlitedNodeOptions(options: ServeOptions): Partial<QuorumNodeOpt
     writeQueueTimeoutMs: handOff.writeQueueTimeoutMs,
     writeQueueTransaction: handOff.writeQueueTransaction,
     foreignKeys: handOff.foreignKeys,
-    tls: options.tls,
+    // Only when a TLS flag was given: without one the node runs plain, as without the option.
+    ...(options.tls.http === undefined && options.tls.peers === undefined ? {} : { tls: options.tls }),
   };
 }

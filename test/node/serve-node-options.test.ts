@@ -89,3 +89,24 @@ test('a candidate timeout below the follower timeout is refused by the node conf
     /candidateElectionTimeoutMs \(999\) must be 0 or >= electionTimeoutMs/,
   );
 });
+
+test('the TLS flags reach the node options as they were parsed; none given, no TLS option', () => {
+  const flags = [
+    '-http-cert',
+    '/c.crt',
+    '-http-key',
+    '/c.key',
+    '-node-cert',
+    '/n.crt',
+    '-node-key',
+    '/n.key',
+    '-node-ca-cert',
+    '/ca.crt',
+    '-node-verify-client',
+  ];
+  assert.deepEqual(rqlitedNodeOptions(parsed(flags)).tls, {
+    http: { certPath: '/c.crt', keyPath: '/c.key', verifyClient: false },
+    peers: { certPath: '/n.crt', keyPath: '/n.key', caPath: '/ca.crt', verifyClient: true, noVerify: false },
+  });
+  assert.equal(rqlitedNodeOptions(parsed([])).tls, undefined);
+});
