@@ -367,4 +367,28 @@ describe('tcp: TLS settings', { skip: skipReason }, () => {
     const stranger = await harness.create('rotation-stranger', { listenAddress: '127.0.0.1:0', tls: material(foreign) });
     assert.equal(await reaches(stranger, server), false, 'still mutual TLS after the rotation');
   });
+
+  it('updateTls: the next dial shows the new client certificate', async () => {
+    // A bare TLS server that records the certificate each client shows.
+    const shown: string[] = [];
+    const recorder = tls.createServer({ cert: node.cert, key: node.key, ca: pki.ca.cert, requestCert: true, rejectUnauthorized: true }, (socket) => {
+      shown.push(socket.getPeerCertificate().fingerprint256);
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.2', resolve));
+    harness.onCleanup(() => new Promise<void>((resolve) => recorder.close(() => resolve())));
+    const address = formatAddress('127.0.0.2', (recorder.address() as net.AddressInfo).port);
+    const dialler = await harness.create('rotating-dialler', { listenAddress: '127.0.0.1:0', tls: material(node) });
+    const dial = async (): Promise<void> => {
+      await dialler.call({ address }, 'ping', {}, { timeoutMs: 1_000 }).catch(() => undefined);
+    };
+    await dial();
+    await waitFor('the first certificate', () => shown.length >= 1);
+    assert.equal(shown[0], node.fingerprint256);
+    const rotated = pki.issue('rotated-dialler');
+    (dialler as TcpTransport<TestMessage>).updateTls(material(rotated));
+    await dial();
+    await waitFor('the second certificate', () => shown.length >= 2);
+    assert.equal(shown.at(-1), rotated.fingerprint256);
+  });
 });
