@@ -12,12 +12,16 @@
  * Every phase is bounded by a count and a time budget. Build first (`npm run build`).
  *
  *   npm run bench:cluster     (BENCH_SECONDS_PER_ROW=3, BENCH_FAILOVER_TRIALS=10,
- *                              BENCH_NODE_FLAGS="--heartbeat-ms 50 --election-timeout-ms 500" to vary timing)
+ *                              BENCH_NODE_FLAGS="--heartbeat-ms 50 --election-timeout-ms 500" to vary timing,
+ *                              BENCH_TLS=1 for the hardened setup of docs/SECURITY.md: HTTPS and
+ *                              node-to-node TLS, both mutual, with openssl-made certificates)
  */
-import { closeSync, fdatasyncSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { TestCluster, sleep, type TestNode } from '../test/cluster/harness.js';
+import { TestCluster, sleep, type ClientTls, type TestNode } from '../test/cluster/harness.js';
+import { TestPki } from '../test/cluster/test-certificates.js';
 import { percentile } from './lib/measure.js';
 
 const secondsPerRow = Number(process.env.BENCH_SECONDS_PER_ROW ?? 3);
@@ -29,6 +33,30 @@ const failoverTryTimeoutMs = 300;
 const failoverTimeoutMs = 30_000;
 const hungLeaderTrials = Number(process.env.BENCH_HUNG_TRIALS ?? 5);
 const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+const tlsOn = process.env.BENCH_TLS === '1';
+/** With BENCH_TLS: what the benchmark's HTTP pools trust and present. */
+let clientTls: ClientTls | undefined;
+
+/** A keep-alive pool to `node`, over HTTPS when the nodes serve it. */
+function poolTo(node: TestNode, connections: number): Pool {
+  return new Pool(node.url, { connections, ...(clientTls === undefined ? {} : { connect: { ...clientTls } }) });
+}
+
+/** With BENCH_TLS: certificates in a temp directory, and the flags of docs/SECURITY.md's hardened cluster. */
+function tlsSetup(): { flags: string[]; directory: string | undefined } {
+  if (!tlsOn) return { flags: [], directory: undefined };
+  const directory = mkdtempSync(join(tmpdir(), 'quorumlite-bench-tls-'));
+  const pki = new TestPki(directory);
+  const node = pki.issue('node');
+  const client = pki.issue('bench-client', { usage: 'client' });
+  clientTls = { ca: pki.ca.cert, cert: client.cert, key: client.key };
+  const ca = pki.ca.certPath;
+  const flags = [
+    ...['-http-cert', node.certPath, '-http-key', node.keyPath, '-http-ca-cert', ca, '-http-verify-client'],
+    ...['-node-cert', node.certPath, '-node-key', node.keyPath, '-node-ca-cert', ca, '-node-verify-client'],
+  ];
+  return { flags, directory };
+}
 
 interface Row {
   readonly name: string;
@@ -101,7 +129,7 @@ async function runClients(
 }
 
 async function writes(leader: TestNode, clientCount: number, name: string): Promise<Row> {
-  const pool = new Pool(leader.url, { connections: clientCount });
+  const pool = poolTo(leader, clientCount);
   try {
     let failures = 0;
     const result = await runClients(clientCount, async (client, iteration) => {
@@ -115,7 +143,7 @@ async function writes(leader: TestNode, clientCount: number, name: string): Prom
 }
 
 async function reads(node: TestNode, level: string): Promise<Row> {
-  const pool = new Pool(node.url, { connections: 1 });
+  const pool = poolTo(node, 1);
   try {
     let failures = 0;
     const result = await runClients(1, async (_, iteration) => {
@@ -134,7 +162,7 @@ type LeaderFailure = 'kill' | 'hang';
 async function failoverTrial(cluster: TestCluster, trial: number, failure: LeaderFailure = 'kill'): Promise<number> {
   const leader = await cluster.waitForLeader();
   const survivors = cluster.nodes.filter((node) => node !== leader);
-  const pools = survivors.map((node) => new Pool(node.url, { connections: 1 }));
+  const pools = survivors.map((node) => poolTo(node, 1));
   const pid = leader.process?.pid;
   if (pid === undefined) throw new Error('the leader has no process');
   try {
@@ -197,7 +225,13 @@ function printTable(rows: readonly Row[], floorMs: number): void {
 }
 
 async function main(): Promise<void> {
-  const cluster = await TestCluster.create({ size: 3, formation: 'join', flags: ['--log-level', 'warn', ...nodeFlags] });
+  const tls = tlsSetup();
+  const cluster = await TestCluster.create({
+    size: 3,
+    formation: 'join',
+    flags: ['--log-level', 'warn', ...tls.flags, ...nodeFlags],
+    ...(clientTls === undefined ? {} : { clientTls }),
+  });
   try {
     await cluster.start();
     const leader = await cluster.waitForLeader();
@@ -223,13 +257,15 @@ async function main(): Promise<void> {
     rows.push(await failover(cluster, 'kill', failoverTrials));
     if (hungLeaderTrials > 0) rows.push(await failover(cluster, 'hang', hungLeaderTrials));
     const timing = nodeFlags.length === 0 ? 'default timing' : nodeFlags.join(' ');
-    console.log(`\nquorumlite 3-node cluster on loopback, ${secondsPerRow}s per row (${timing})\n`);
+    const security = tlsOn ? 'HTTPS and node-to-node TLS, both mutual' : 'plain HTTP and TCP';
+    console.log(`\nquorumlite 3-node cluster on loopback, ${security}, ${secondsPerRow}s per row (${timing})\n`);
     printTable(rows, floor.p50Ms);
   } catch (error) {
     console.error(cluster.logs(30));
     throw error;
   } finally {
     await cluster.close();
+    if (tls.directory !== undefined) rmSync(tls.directory, { recursive: true, force: true });
   }
 }
 

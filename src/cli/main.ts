@@ -9,7 +9,8 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { packageVersion } from './version.js';
-import { parseServeFlags, serveUsage, splitFlags, parseHostPort, formatHostPort, UsageError } from './serve-flags.js';
+import { parseServeFlags, serveUsage, UsageError } from './serve-flags.js';
+import { runStatus } from './status-command.js';
 import { versionLine } from './version-line.js';
 
 const usage = `Usage: quorumlite <command> [flags]
@@ -17,14 +18,14 @@ const usage = `Usage: quorumlite <command> [flags]
 Commands:
   serve     run a node (quorumlite serve --help for its flags)
   shell     interactive SQL shell against a node
-  status    print a node's /status (--http-addr HOST:PORT, default 127.0.0.1:4001)
+  status    print a node's /status (--http-addr HOST:PORT, default 127.0.0.1:4001;
+            over HTTPS with --ca-cert FILE, --client-cert FILE --client-key FILE, --insecure)
   version   print the version
   help      show this help
 `;
 
 /** Exit codes: 0 success, 1 runtime failure, 2 usage error (bad flags or values). */
 const exitUsage = 2;
-const statusTimeoutMs = 5_000;
 
 interface CliIo {
   readonly stdout: (text: string) => void;
@@ -35,16 +36,6 @@ const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
 };
-
-async function runStatus(argv: readonly string[], io: CliIo): Promise<number> {
-  const given = splitFlags(argv, ['http-addr']).get('http-addr');
-  const address = parseHostPort(given?.value ?? '127.0.0.1:4001', given?.spelling ?? '--http-addr');
-  const response = await fetch(`http://${formatHostPort(address)}/status?pretty`, {
-    signal: AbortSignal.timeout(statusTimeoutMs),
-  });
-  io.stdout(`${await response.text()}\n`);
-  return response.ok ? 0 : 1;
-}
 
 async function runShellCommand(argv: readonly string[]): Promise<number> {
   const { runShell } = await import('./shell.js');
@@ -77,7 +68,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       case 'shell':
         return await runShellCommand(rest);
       case 'status':
-        return await runStatus(rest, io);
+        return await runStatus(rest, io.stdout);
       case 'version':
       case '--version':
         io.stdout(`quorumlite ${packageVersion()}\n`);

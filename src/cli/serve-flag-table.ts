@@ -44,8 +44,6 @@ function refused(kind: FlagKind, reason: string, accepts: (value: string) => boo
   return { kind, origin: 'rqlited', refusal: { reason, accepts } };
 }
 
-const noHttpsReason = 'the HTTP API serves plain HTTP; put a TLS-terminating proxy in front of it';
-const noNodeTlsReason = 'node-to-node TLS is not configurable from the command line yet; peers talk plain TCP';
 const noDiscoveryReason = 'quorumlite has no discovery services (Consul, etcd, DNS); list the peers with -join, with -bootstrap-expect to form a new cluster';
 const noProfilingReason = "Go profiling does not apply to a Node.js process; use node's --cpu-prof or --heap-prof";
 
@@ -53,18 +51,6 @@ const refusedRqlitedFlags: Readonly<Record<string, ServeFlagSpec>> = {
   'auto-backup': refused('value', 'there are no automatic backups to cloud storage; fetch GET /db/backup on a schedule instead', isEmpty),
   'auto-restore': refused('value', 'there is no automatic restore from cloud storage; POST the backup to /db/load instead', isEmpty),
   'cdc-config': refused('value', 'quorumlite has no change data capture', isEmpty),
-  'http-ca-cert': refused('value', noHttpsReason, isEmpty),
-  'http-cert': refused('value', noHttpsReason, isEmpty),
-  'http-key': refused('value', noHttpsReason, isEmpty),
-  'http-verify-client': refused('boolean', noHttpsReason, isFalse),
-  'http-verify-common-name': refused('value', noHttpsReason, isEmpty),
-  'node-ca-cert': refused('value', noNodeTlsReason, isEmpty),
-  'node-cert': refused('value', noNodeTlsReason, isEmpty),
-  'node-key': refused('value', noNodeTlsReason, isEmpty),
-  'node-no-verify': refused('boolean', noNodeTlsReason, isFalse),
-  'node-verify-client': refused('boolean', noNodeTlsReason, isFalse),
-  'node-verify-server-name': refused('value', noNodeTlsReason, isEmpty),
-  'node-verify-common-name': refused('value', noNodeTlsReason, isEmpty),
   'compress-snap-transport': refused('boolean', 'snapshots are streamed to peers uncompressed', isFalse),
   'disco-mode': refused('value', noDiscoveryReason, isEmpty),
   'disco-key': refused('value', noDiscoveryReason, (value) => value === 'rqlite'),
@@ -93,6 +79,19 @@ export const serveFlagSpecs: Readonly<Record<string, ServeFlagSpec>> = {
   'http-adv-addr': rqlited('value'),
   'http-allow-origin': rqlited('value'),
   auth: rqlited('value'),
+  // TLS: serve-tls-flags.ts.
+  'http-cert': rqlited('value'),
+  'http-key': rqlited('value'),
+  'http-ca-cert': rqlited('value'),
+  'http-verify-client': rqlited('boolean'),
+  'http-verify-common-name': rqlited('value'),
+  'node-cert': rqlited('value'),
+  'node-key': rqlited('value'),
+  'node-ca-cert': rqlited('value'),
+  'node-no-verify': rqlited('boolean'),
+  'node-verify-client': rqlited('boolean'),
+  'node-verify-server-name': rqlited('value'),
+  'node-verify-common-name': rqlited('value'),
   'node-id': rqlited('value'),
   'raft-addr': rqlited('value'),
   'raft-adv-addr': rqlited('value'),

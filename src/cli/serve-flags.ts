@@ -12,6 +12,8 @@ import { formatHostPort, parseDurationFlag, parseGoIntegerFlag, parseHostPort, p
 import { serveFlagKinds, serveFlagSpecs } from './serve-flag-table.js';
 import { parseAuthFlags, type AuthOptions } from './serve-auth-flags.js';
 import { parseTimingFlags } from './serve-timing-flags.js';
+import { parseTlsFlags } from './serve-tls-flags.js';
+import type { NodeTlsSettings } from '../server/node-tls.js';
 import { UsageError } from './usage-error.js';
 
 export { UsageError } from './usage-error.js';
@@ -88,6 +90,8 @@ export interface ServeOptions extends AuthOptions {
   /** -raft-reap-node-timeout, -raft-reap-read-only-node-timeout: 0 is off. */
   readonly reapNodeTimeoutMs: number;
   readonly reapReadOnlyNodeTimeoutMs: number;
+  /** -http-cert … -node-verify-common-name (serve-tls-flags.ts): HTTPS and node-to-node TLS. */
+  readonly tls: NodeTlsSettings;
   /** -fk: SQLite foreign key constraints (off by default, as in rqlite). */
   readonly foreignKeys: boolean;
   /** -write-queue-capacity: queued writes (`?queue`) held at most. */
@@ -390,12 +394,6 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     reapReadOnlyNodeTimeoutMs: reapTimeout(flags, 'raft-reap-read-only-node-timeout'),
     ...writeQueueOptions(flags),
     foreignKeys: booleanFlag(flags, 'fk', false),
+    tls: parseTlsFlags(flags),
   };
-}
-
-/** Splits `argv` into flag → value with the same rules, for commands with flags of their own (`status`). */
-export function splitFlags(argv: readonly string[], names: readonly string[]): Map<string, GivenFlag> {
-  const { flags, positionals } = parseGoFlags(argv, new Map(names.map((name) => [name, 'value' as const])));
-  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  return new Map(flags);
 }

@@ -53,6 +53,18 @@ Queued writes (?queue)
                             (default ${nodeConfigDefaults.writeQueueTimeoutMs}ms; 0s: only when full)
   --write-queue-tx[=BOOL]   one transaction per batch of queued writes (default false)
 
+TLS (docs/SECURITY.md; files re-read when they change)
+  --http-cert FILE --http-key FILE  serve the HTTP API over HTTPS
+  --http-ca-cert FILE       CA for client certificates and for https:// --join addresses
+  --http-verify-client      mutual TLS: clients must show a certificate the CA signed
+  --http-verify-common-name NAME    …whose Common Name is NAME
+  --node-cert FILE --node-key FILE  TLS between nodes
+  --node-ca-cert FILE       CA for other nodes' certificates
+  --node-verify-client      mutual TLS between nodes: a node without a trusted certificate cannot join
+  --node-verify-server-name NAME    the name nodes' certificates carry, instead of their addresses
+  --node-verify-common-name NAME    the Common Name a dialling node's certificate must have
+  --node-no-verify          check no node certificate (tests only)
+
 Database and HTTP
   --fk                      enforce foreign key constraints (default off; give it to every node or none)
   --extensions-path PATHS   SQLite extensions: files, directories, zip or tar.gz, comma-separated

@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { QuorumNode } from '../server/quorum-node.js';
 import { PeersFileError } from '../node/peers-file.js';
 import { authExposureWarning, checkAuthFile } from './serve-auth-flags.js';
+import { exposureWarnings } from './serve-exposure.js';
 import { rqlitedNodeOptions } from './serve-node-options.js';
 import type { NodeLogger } from '../node/logger.js';
 import { formatHostPort, type ServeOptions } from './serve-flags.js';
@@ -65,6 +66,7 @@ export async function runServe(options: ServeOptions): Promise<number> {
   const logger = createLogger(options);
   const exposure = authExposureWarning(options.httpAddress.host, options);
   if (exposure !== undefined) logger.warn({ event: 'no-authentication', http: formatHostPort(options.httpAddress) }, exposure);
+  for (const warning of exposureWarnings(options)) logger.warn({ event: 'listener-exposed' }, warning);
   const signal = waitForSignal();
   let node: QuorumNode;
   try {

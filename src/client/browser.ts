@@ -5,10 +5,14 @@
  * non-leaders forward instead.
  */
 import { Client } from './client.js';
+import { QuorumliteError } from './errors.js';
 import type { ClientConfig } from './options.js';
 import { FetchTransport } from './transport.js';
 
 export function createClient(config: ClientConfig): Client {
+  // A browser decides what it trusts; it takes no CA, client certificate or "insecure" from a page.
+  if (config.tls !== undefined)
+    throw new QuorumliteError('INVALID_ARGUMENT', 'config.tls is not available in a browser: the browser decides which certificates it trusts');
   const transport = config.transport ?? new FetchTransport(config.fetch);
   return new Client({ useRedirects: false, ...config }, transport);
 }

@@ -18,6 +18,7 @@ function pickTransport(config: ClientConfig): HttpTransport {
   return new UndiciTransport({
     ...defaultUndiciTransportOptions,
     connectionsPerNodeMax: config.connectionsPerNodeMax ?? defaultUndiciTransportOptions.connectionsPerNodeMax,
+    ...(config.tls === undefined ? {} : { tls: config.tls }),
   });
 }
 
@@ -25,7 +26,7 @@ export { Client } from './client.js';
 export type { BackupOptions, CallOptions, ReadOptions, RequestOptions, ResultOptions, WriteOptions } from './call-options.js';
 export { QuorumliteError, isQuorumliteError } from './errors.js';
 export type { QuorumliteErrorCode, QuorumliteErrorOptions } from './errors.js';
-export type { ClientConfig } from './options.js';
+export type { ClientConfig, ClientTlsOptions } from './options.js';
 export { defaultRetryPolicyConfig, RetryPolicy, runWithRetries } from './retry-policy.js';
 export type { Clock, RandomSource, RetryDecision, RetryPolicyConfig, RetryQuestion, RetryRun, RetryStopReason, Sleep } from './retry-policy.js';
 export { FetchTransport } from './transport.js';

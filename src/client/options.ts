@@ -5,6 +5,20 @@ import { defaultRetryPolicyConfig, systemClock, timerSleep, type Clock, type Ran
 import type { FetchFunction, HttpTransport } from './transport.js';
 import type { BigIntMode, ConsistencyLevel, RowMode, SqlErrorMode } from './types.js';
 
+/**
+ * HTTPS for the Node client (rqlited's -http-cert nodes). PEM text or bytes. Browsers
+ * trust what the browser trusts: the browser client refuses this option.
+ */
+export interface ClientTlsOptions {
+  /** CA certificate(s) the nodes' certificates are checked against, instead of Node's bundled roots (rqlite shell's --ca-cert). */
+  readonly ca?: string | Uint8Array;
+  /** A client certificate and its key, for nodes started with -http-verify-client (rqlite shell's --client-cert, --client-key). */
+  readonly cert?: string | Uint8Array;
+  readonly key?: string | Uint8Array;
+  /** Accept any server certificate: encrypted, but not authenticated (rqlite shell's --insecure). For tests only. */
+  readonly insecure?: boolean;
+}
+
 export interface ClientConfig {
   /** HTTP base URLs of some or all nodes (`http://127.0.0.1:4001`). More are learned from `/nodes`. */
   readonly nodes: readonly string[];
@@ -34,6 +48,8 @@ export interface ClientConfig {
   readonly fetch?: FetchFunction;
   /** Use this transport (tests, custom stacks). Wins over `fetch`. */
   readonly transport?: HttpTransport;
+  /** HTTPS settings of the built-in Node transport (not with `fetch` or `transport`, which bring their own). */
+  readonly tls?: ClientTlsOptions;
   /** Keep-alive sockets per node (undici transport). Default 16. */
   readonly connectionsPerNodeMax?: number;
   /** Ask non-leaders for a 301 to the leader (`?redirect`) instead of a forwarding hop. Default true. */
@@ -88,6 +104,7 @@ const mebibyte = 1024 * 1024;
 export function resolveConfig(config: ClientConfig): ResolvedConfig {
   if (config === null || typeof config !== 'object') throw invalid('createClient needs a config object');
   if (!Array.isArray(config.nodes)) throw invalid('config.nodes must be an array of URLs');
+  checkTls(config);
   return {
     nodes: config.nodes,
     ...resolveModes(config),
@@ -198,6 +215,15 @@ function buildHeaders(config: ClientConfig): Record<string, string> {
     headers.authorization = `Basic ${btoa(binary)}`;
   }
   return headers;
+}
+
+function checkTls(config: ClientConfig): void {
+  const tls = config.tls;
+  if (tls === undefined) return;
+  if (config.fetch !== undefined || config.transport !== undefined) {
+    throw invalid('config.tls applies to the built-in transport: configure TLS on the fetch or transport you pass instead');
+  }
+  if ((tls.cert === undefined) !== (tls.key === undefined)) throw invalid('config.tls.cert and config.tls.key go together: give both or neither');
 }
 
 function oneOf<T extends string>(value: T, allowed: readonly T[], name: string): T {

@@ -5,6 +5,7 @@
  */
 import { Agent } from 'undici';
 import { QuorumliteError } from './errors.js';
+import type { ClientTlsOptions } from './options.js';
 import {
   ChunkCollector,
   connectionFailed,
@@ -20,6 +21,8 @@ export interface UndiciTransportOptions {
   readonly connectionsPerNodeMax: number;
   /** How long an idle keep-alive socket stays open. */
   readonly keepAliveTimeoutMs: number;
+  /** HTTPS: the CA to trust, a client certificate, or no verification at all. */
+  readonly tls?: ClientTlsOptions;
 }
 
 export const defaultUndiciTransportOptions: UndiciTransportOptions = {
@@ -41,6 +44,7 @@ export class UndiciTransport implements HttpTransport {
       // The client enforces its own per-attempt timeout through the signal.
       headersTimeout: 0,
       bodyTimeout: 0,
+      ...(options.tls === undefined ? {} : { connect: connectOptionsOf(options.tls) }),
     });
   }
 
@@ -96,6 +100,16 @@ export class UndiciTransport implements HttpTransport {
     // destroy, not close: requests still in flight are abandoned, sockets released now.
     await this.#agent.destroy();
   }
+}
+
+function connectOptionsOf(tls: ClientTlsOptions): { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean } {
+  const bytes = (value: string | Uint8Array): Buffer => (typeof value === 'string' ? Buffer.from(value) : Buffer.from(value));
+  return {
+    ...(tls.ca === undefined ? {} : { ca: bytes(tls.ca) }),
+    ...(tls.cert === undefined ? {} : { cert: bytes(tls.cert) }),
+    ...(tls.key === undefined ? {} : { key: bytes(tls.key) }),
+    rejectUnauthorized: tls.insecure !== true,
+  };
 }
 
 function firstValue(header: string | string[] | undefined): string | undefined {

@@ -2,6 +2,8 @@
 import type { Server } from 'node:http';
 import { formatGoDuration } from './duration.js';
 import type { Exchange } from './exchange.js';
+import { tlsStatusOf } from './https-server.js';
+import type { HttpsOptions } from './options.js';
 import { badRequest, errorCodeHeader, HttpError } from './http-error.js';
 import type { JsonOutput } from './json-writer.js';
 import { renderPrometheusText, type HttpMetrics } from './metrics.js';
@@ -10,7 +12,10 @@ import { isServiceError, type ClusterService, type NodeInfo, type ReadinessCheck
 
 export async function handleStatus(exchange: Exchange, service: ClusterService, _metrics: HttpMetrics, server: Server): Promise<void> {
   const nodeStatus = await exchange.callService(exchange.parameters.timeoutMs, (context) => service.status(context));
-  const status = { ...nodeStatus, http: { ...httpStatusOf(nodeStatus), ...httpLayerStatus(server, exchange.options.accessControl !== null) } };
+  const status = {
+    ...nodeStatus,
+    http: { ...httpStatusOf(nodeStatus), ...httpLayerStatus(server, exchange.options.accessControl !== null, exchange.options.https) },
+  };
   const key = exchange.parameters.get('key')?.trim() ?? '';
   const selected = key === '' ? status : selectStatusKey(status, key);
   await exchange.sendJson(200, selected as JsonOutput);
@@ -21,15 +26,15 @@ function httpStatusOf(status: StatusDocument): { readonly [key: string]: StatusV
   return typeof section === 'object' && section !== null && !Array.isArray(section) ? (section as { readonly [key: string]: StatusValue }) : {};
 }
 
-/** What rqlite's `http` section says of the listener: its bound address (as Go writes one), whether it checks credentials, no TLS here. */
-function httpLayerStatus(server: Server, authEnabled: boolean): Record<string, StatusValue> {
+/** What rqlite's `http` section says of the listener: its bound address (as Go writes one), whether it checks credentials, and its TLS. */
+function httpLayerStatus(server: Server, authEnabled: boolean, https: HttpsOptions | null): Record<string, StatusValue> {
   const address = server.address();
   const bound = typeof address === 'object' && address !== null ? address : undefined;
   const host = bound === undefined ? '' : bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   return {
     bind_addr: bound === undefined ? String(address ?? '') : `${host}:${bound.port}`,
     auth: authEnabled ? 'enabled' : 'disabled',
-    tls: { enabled: 'disabled' },
+    tls: tlsStatusOf(https),
   };
 }
 

@@ -5,6 +5,25 @@ interface HttpLogger {
   error(object: unknown, message: string): void;
 }
 
+/**
+ * HTTPS instead of plain HTTP (rqlited's -http-cert, -http-key, -http-ca-cert,
+ * -http-verify-client, -http-verify-common-name). The PEM contents are given; the
+ * file names are only reported by /status, as rqlite does.
+ */
+export interface HttpsOptions {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  /** Verifies client certificates (with verifyClient); Node's bundled roots without it. */
+  readonly ca: Buffer | undefined;
+  /** Mutual TLS: a client without a certificate signed by `ca` is refused at the handshake. */
+  readonly verifyClient: boolean;
+  /** With verifyClient: the Common Name the client certificate must have; undefined: any. */
+  readonly clientCommonName: string | undefined;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+}
+
 export interface HttpServerOptions {
   /** Largest request body of a data endpoint; one byte more is 413. */
   readonly bodyBytesMax: number;
@@ -49,6 +68,8 @@ export interface HttpServerOptions {
   readonly logger: HttpLogger | null;
   /** Who may call which endpoint (the -auth file; auth-check.ts); null: every request is allowed. */
   readonly accessControl: AccessControl | null;
+  /** Serve HTTPS; null: plain HTTP. */
+  readonly https: HttpsOptions | null;
 }
 
 export const httpServerDefaults: HttpServerOptions = {
@@ -74,6 +95,7 @@ export const httpServerDefaults: HttpServerOptions = {
   allowOrigin: null,
   logger: null,
   accessControl: null,
+  https: null,
 };
 
 const positiveIntegerKeys = [

@@ -12,6 +12,7 @@ import { authorizeRequest } from './auth-check.js';
 import { answerClientError, answerError } from './error-replies.js';
 import { Exchange, sendEmpty } from './exchange.js';
 import { errorCodeHeader, HttpError } from './http-error.js';
+import { createHttpsServer, updateHttpsCertificates } from './https-server.js';
 import { HttpMetrics } from './metrics.js';
 import { resolveHttpServerOptions, type HttpServerOptions } from './options.js';
 import { parseQueryParameters } from './query-parameters.js';
@@ -38,21 +39,25 @@ export interface HttpApiServer {
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
   /** Stops accepting, lets requests in flight finish (up to closeTimeoutMs), then closes. */
   close(): Promise<void>;
-  /** The underlying node:http server (for the runtime's own wiring, e.g. TLS later). */
+  /** The underlying node:http (or node:https) server, for the runtime's own wiring. */
   readonly server: Server;
   readonly options: HttpServerOptions;
+  /** With HTTPS: a new certificate, key and CA for connections accepted from now on. */
+  updateTls(material: { readonly cert: Buffer; readonly key: Buffer; readonly ca?: Buffer | undefined }): void;
 }
 
 export function createHttpServer(service: ClusterService, partialOptions: Partial<HttpServerOptions> = {}): HttpApiServer {
   const options = resolveHttpServerOptions(partialOptions);
   const metrics = new HttpMetrics();
-  const server = createServer({
+  const serverOptions = {
     maxHeaderSize: options.headerBytesMax,
     headersTimeout: options.headersTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
     keepAliveTimeout: options.keepAliveTimeoutMs,
     connectionsCheckingInterval: options.connectionsCheckingIntervalMs,
-  });
+  };
+  // A TLS handshake counts against the same bound as the request head.
+  const server = options.https === null ? createServer(serverOptions) : createHttpsServer(serverOptions, options.https, options.headersTimeoutMs);
   server.maxConnections = options.connectionCountMax;
   let inFlight = 0;
   let idle: (() => void) | null = null;
@@ -74,6 +79,7 @@ export function createHttpServer(service: ClusterService, partialOptions: Partia
     server,
     options,
     listen: (host, port) => listen(server, host, port),
+    updateTls: (material) => updateHttpsCertificates(server, material),
     close: () => closeGracefully(server, options.closeTimeoutMs, () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (idle = resolve)))),
   };
 }

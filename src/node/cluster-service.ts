@@ -168,7 +168,7 @@ export class NodeClusterService implements ClusterService {
     const leader = leaderId === '' ? undefined : this.#log.members.get(leaderId);
     if (leader === undefined) throw this.#noLeaderError();
     if (!forward) {
-      throw new ServiceError('NOT_LEADER', 'not the leader', { leaderApiAddress: `http://${leader.apiAddress}` });
+      throw new ServiceError('NOT_LEADER', 'not the leader', { leaderApiAddress: `${this.#config.apiScheme}://${leader.apiAddress}` });
     }
     return leaderId;
   }
@@ -368,7 +368,7 @@ export class NodeClusterService implements ClusterService {
     const addresses = this.#log.members.get(id);
     const base = {
       id,
-      apiAddress: addresses === undefined ? '' : `http://${addresses.apiAddress}`,
+      apiAddress: addresses === undefined ? '' : `${this.#config.apiScheme}://${addresses.apiAddress}`,
       raftAddress: addresses?.raftAddress ?? '',
       version: this.#options.version,
       voter: this.#log.confState().voters.includes(id),

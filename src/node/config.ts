@@ -10,6 +10,12 @@ export interface NodeConfig {
   readonly nodeId: NodeId;
   readonly raftAdvertisedAddress: string;
   readonly apiAdvertisedAddress: string;
+  /**
+   * How members' HTTP APIs are reached ('https' with rqlited's -http-cert): the scheme of
+   * the leader's URL in a redirect and of every address /nodes lists. A cluster's nodes
+   * serve their APIs alike, so this node's own scheme stands for every member's.
+   */
+  readonly apiScheme: 'http' | 'https';
   readonly dataDirectory: string;
   readonly joinAddresses: readonly string[];
   readonly bootstrapExpect: number;
@@ -83,6 +89,7 @@ export type NodeConfigInput = Pick<NodeConfig, 'nodeId' | 'raftAdvertisedAddress
 
 export const nodeConfigDefaults = {
   joinAddresses: [] as readonly string[],
+  apiScheme: 'http',
   bootstrapExpect: 0,
   nonVoter: false,
   // Measured on a loaded 2-core box (bench:cluster): 50/500 saw no term change under
@@ -138,6 +145,8 @@ function requireNonNegativeInteger(name: string, value: number): void {
 export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
   const config: NodeConfig = { ...nodeConfigDefaults, ...input };
   if (config.nodeId.length === 0) throw new ServiceError('BAD_REQUEST', 'nodeId must not be empty');
+  if (config.apiScheme !== 'http' && config.apiScheme !== 'https')
+    throw new ServiceError('BAD_REQUEST', `apiScheme must be http or https, got ${String(config.apiScheme)}`);
   for (const name of [
     'heartbeatMs',
     'electionTimeoutMs',

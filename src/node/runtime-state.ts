@@ -169,7 +169,7 @@ export class RuntimeState {
   notLeaderError(message: string): ServiceError {
     const leader = this.leaderId === '' || this.leaderId === this.config.nodeId ? undefined : this.members.get(this.leaderId);
     if (leader === undefined) return new ServiceError('NO_LEADER', 'leader not found');
-    return new ServiceError('NOT_LEADER', message, { leaderApiAddress: `http://${leader.apiAddress}` });
+    return new ServiceError('NOT_LEADER', message, { leaderApiAddress: `${this.config.apiScheme}://${leader.apiAddress}` });
   }
 
   translateCoreError(error: unknown): Error {

@@ -4,9 +4,21 @@
  * address is read from its `GET /status`: `store.addr`, the key rqlite's /status uses
  * for the same thing. No join endpoint is added to the HTTP API (see src/node/joiner.ts).
  */
+import { Agent, fetch as undiciFetch } from 'undici';
 import type { HttpAddressResolver } from '../node/joiner.js';
 import type { Credentials } from '../service/access-control.js';
 import { ServiceError } from '../service/service.js';
+
+/**
+ * What an https:// join trusts and presents (rqlited: the -http-ca-cert CA, and this
+ * node's own -http-cert and -http-key as a client certificate, for a member that asks
+ * for one); read at each attempt, so a rotated file is used from the next one.
+ */
+export interface JoinTlsMaterial {
+  readonly ca?: Buffer | undefined;
+  readonly cert?: Buffer | undefined;
+  readonly key?: Buffer | undefined;
+}
 
 /** How long one /status request may take (a join attempt that exceeds it is retried). */
 const statusRequestTimeoutMs = 5_000;
@@ -19,25 +31,36 @@ const raftAddressLengthMax = 256;
  * request, so a reloaded file counts), sent as HTTP Basic; null: anonymous. On a member
  * that checks credentials, /status needs the `status` permission (or `*` to have it).
  */
-export function createHttpAddressResolver(options: { readonly credentials: () => Credentials | null }): HttpAddressResolver {
+export function createHttpAddressResolver(options: {
+  readonly credentials: () => Credentials | null;
+  readonly tls?: () => JoinTlsMaterial;
+}): HttpAddressResolver {
   return async (url, signal) => {
     const timeout = AbortSignal.timeout(statusRequestTimeoutMs);
     const credentials = options.credentials();
     const headers: Record<string, string> = { accept: 'application/json' };
     if (credentials !== null) headers.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+    const init = { headers, redirect: 'error' as const, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) };
+    const material = url.startsWith('https://') ? options.tls?.() : undefined;
+    const agent = material === undefined ? undefined : new Agent({ connect: connectOptionsOf(material) });
     let text: string;
     try {
-      const response = await fetch(`${url}/status`, {
-        headers,
-        redirect: 'error',
-        signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
-      });
+      const response = agent === undefined ? await fetch(`${url}/status`, init) : await undiciFetch(`${url}/status`, { ...init, dispatcher: agent });
       text = await response.text();
       if (response.status !== 200) throw new Error(`GET /status answered ${response.status}`);
     } catch (error) {
       throw new ServiceError('UNAVAILABLE', `${url}: ${describe(error)}`, { cause: error });
+    } finally {
+      await agent?.close();
     }
     return readRaftAddress(url, text);
+  };
+}
+
+function connectOptionsOf(material: JoinTlsMaterial): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
+  return {
+    ...(material.ca === undefined ? {} : { ca: material.ca }),
+    ...(material.cert === undefined || material.key === undefined ? {} : { cert: material.cert, key: material.key }),
   };
 }
 

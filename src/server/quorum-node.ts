@@ -36,6 +36,7 @@ import { ServiceError } from '../service/service.js';
 import { createHttpAddressResolver } from './join-address.js';
 import { ReloadingAccessControl } from './auth-reload.js';
 import type { Credentials } from '../service/access-control.js';
+import { NodeTls, type NodeTlsSettings } from './node-tls.js';
 
 export interface QuorumNodeOptions extends NodeConfigInput {
   /** Where the HTTP API listens (port 0: any). */
@@ -69,6 +70,8 @@ export interface QuorumNodeOptions extends NodeConfigInput {
   readonly authFile?: string;
   /** How often the -auth file is looked at for changes; default 1 s (auth-reload.ts). */
   readonly authReloadIntervalMs?: number;
+  /** HTTPS for the API and TLS between nodes (rqlited's -http-* and -node-* TLS flags); plain without. */
+  readonly tls?: NodeTlsSettings;
 }
 
 export const defaultClusterId = 'quorumlite';
@@ -117,6 +120,8 @@ export class QuorumNode {
   readonly #logger: NodeLogger;
   readonly #maintenance: MaintenanceScheduler;
   readonly #access: ReloadingAccessControl | null;
+  readonly #tls: NodeTls;
+  readonly #scheduler: Scheduler;
   #httpAddress: { host: string; port: number } | undefined;
   #stopping: Promise<void> | undefined;
   /** A restarted node's rejoin runs beside it; stop() cancels it. */
@@ -126,11 +131,11 @@ export class QuorumNode {
   private constructor(
     options: QuorumNodeOptions,
     config: NodeConfig,
-    storage: DurableStorage,
-    stateMachine: SqliteStateMachine,
-    access: ReloadingAccessControl | null,
+    parts: { storage: DurableStorage; stateMachine: SqliteStateMachine; tls: NodeTls; access: ReloadingAccessControl | null },
   ) {
+    const { storage, stateMachine, tls, access } = parts;
     this.config = config;
+    this.#tls = tls;
     this.#access = access;
     // -join-as: the user this node presents when it joins, notifies, or leaves on shutdown.
     const joinCredentials = (): Credentials | null =>
@@ -145,8 +150,10 @@ export class QuorumNode {
       advertisedAddress: config.raftAdvertisedAddress,
       snapshotDirectory: join(config.dataDirectory, 'incoming'),
       ...(options.transportLimits === undefined ? {} : { limits: options.transportLimits }),
+      tls: tls.transportTls(),
     });
     const scheduler = options.scheduler ?? systemScheduler;
+    this.#scheduler = scheduler;
     this.runtime = new NodeRuntime({
       config,
       storage,
@@ -166,7 +173,7 @@ export class QuorumNode {
       peers: this.#transport,
       scheduler,
       logger: options.logger,
-      resolveHttpAddress: createHttpAddressResolver({ credentials: joinCredentials }),
+      resolveHttpAddress: createHttpAddressResolver({ credentials: joinCredentials, tls: () => tls.joinMaterial() }),
       access,
       joinCredentials,
     });
@@ -196,7 +203,7 @@ export class QuorumNode {
       scheduler,
       logger: options.logger,
     });
-    this.http = createHttpServer(this.service, { quorumliteVersion: options.version, ...options.http, accessControl: access });
+    this.http = createHttpServer(this.service, { quorumliteVersion: options.version, ...options.http, accessControl: access, https: tls.httpsOptions() });
     access?.watch(options.logger, options.authReloadIntervalMs);
     this.#maintenance = new MaintenanceScheduler({ config, log: runtime, database: stateMachine, scheduler, logger: options.logger });
     const onRemoved = options.onRemoved;
@@ -205,7 +212,9 @@ export class QuorumNode {
 
   /** Opens the data directory and starts the node; resolves once it serves HTTP and has joined or formed a cluster. */
   static async start(options: QuorumNodeOptions): Promise<QuorumNode> {
-    const config = resolveNodeConfig(options);
+    // Certificates are read first: a missing or mismatched file stops the start before anything is opened.
+    const tls = NodeTls.load(options.tls);
+    const config = resolveNodeConfig({ ...options, apiScheme: tls.httpsEnabled ? 'https' : 'http' });
     // A bad -auth file (AuthFileError) or an unknown -join-as user refuses the start before anything is opened.
     const access = options.authFile === undefined ? null : ReloadingAccessControl.open(options.authFile);
     if (config.joinAs !== '' && access?.passwordOf(config.joinAs) === undefined) {
@@ -235,7 +244,7 @@ export class QuorumNode {
       throw error;
     }
     if (peers !== undefined) await QuorumNode.#recover({ config, storage, stateMachine, logger: options.logger }, peers);
-    const node = new QuorumNode(options, config, storage, stateMachine, access);
+    const node = new QuorumNode(options, config, { storage, stateMachine, tls, access });
     try {
       await node.#start(options.httpListen);
     } catch (error) {
@@ -276,7 +285,14 @@ export class QuorumNode {
     this.service.registerPeerHandlers();
     await this.#transport.start();
     this.#httpAddress = await this.http.listen(httpListen.host, httpListen.port);
-    this.#logger.info({ event: 'listening', http: `${this.#httpAddress.host}:${this.#httpAddress.port}`, raft: this.#transport.address }, 'node listening');
+    this.#tls.watch({
+      scheduler: this.#scheduler,
+      logger: this.#logger,
+      onHttpChange: (material) => this.http.updateTls(material),
+      onPeerChange: (peerTls) => this.#transport.updateTls(peerTls),
+    });
+    const http = `${this.#httpAddress.host}:${this.#httpAddress.port}`;
+    this.#logger.info({ event: 'listening', http, raft: this.#transport.address, ...this.#tls.summary() }, 'node listening');
     await this.#formOrJoin();
     this.#maintenance.start();
     this.reaper.start();
@@ -376,6 +392,7 @@ export class QuorumNode {
   }
 
   async #stop(options: { transferLeadership: boolean }): Promise<void> {
+    this.#tls.stop();
     this.#maintenance.stop();
     this.#access?.stop();
     this.#rejoinCancel.abort();

@@ -1,7 +1,9 @@
 /**
- * TCP, and TLS when `tls` is given. With `tls.ca`, both sides verify each other
- * against that CA (mutual authentication); without it, the client verifies the server
- * against the system's roots and the server asks for no client certificate.
+ * TCP, and TLS when `tls` is given. The dialling side verifies the server's certificate
+ * against `tls.ca` (Node's bundled roots without it) and the address it dialled (or
+ * `serverName`); the listening side asks for a client certificate when `verifyClient`
+ * holds (by default: whenever a CA is given, so both sides verify each other).
+ * `updateTls` swaps the certificates for new connections; open ones keep theirs.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -16,6 +18,14 @@ export interface TlsOptions {
   readonly cert: string | Buffer;
   readonly key: string | Buffer;
   readonly ca?: string | Buffer;
+  /** The listener requires a client certificate signed by `ca` (mutual TLS). Default: `ca` is given. */
+  readonly verifyClient?: boolean;
+  /** Check no certificate: the dialler accepts any server's, the listener any client's (one is still required with verifyClient). */
+  readonly noVerify?: boolean;
+  /** The name the server's certificate must carry, instead of the host dialled. */
+  readonly serverName?: string;
+  /** The Common Name an accepted client's certificate must have (with verifyClient). */
+  readonly clientCommonName?: string;
 }
 
 interface HostPort {
@@ -45,7 +55,8 @@ interface TcpNetworkLimits {
 }
 
 export class TcpNetwork implements StreamNetwork {
-  readonly #tlsOptions: TlsOptions | undefined;
+  #tlsOptions: TlsOptions | undefined;
+  readonly #tlsServers = new Set<tls.Server>();
   readonly #limits: TcpNetworkLimits;
   /**
    * The listen address's host when it names one interface (not a wildcard). Outgoing
@@ -58,6 +69,16 @@ export class TcpNetwork implements StreamNetwork {
   constructor(tlsOptions?: TlsOptions, limits: TcpNetworkLimits = { socketsMax: 512, handshakeTimeoutMs: 3000 }) {
     this.#tlsOptions = tlsOptions;
     this.#limits = limits;
+  }
+
+  /**
+   * New certificates (and CA) for connections made or accepted from now on. The verify
+   * settings stay as the listener was created with: only the material changes.
+   */
+  updateTls(options: TlsOptions): void {
+    if (this.#tlsOptions === undefined) throw new TransportError('INVALID_ARGUMENT', 'this network was created without TLS');
+    this.#tlsOptions = { ...this.#tlsOptions, cert: options.cert, key: options.key, ...(options.ca === undefined ? {} : { ca: options.ca }) };
+    for (const server of this.#tlsServers) server.setSecureContext(secureContextOf(this.#tlsOptions));
   }
 
   async listen(address: string, onStream: (stream: Duplex) => void): Promise<StreamListener> {
@@ -87,6 +108,7 @@ export class TcpNetwork implements StreamNetwork {
       address: formatAddress(host, bound.port),
       close: () =>
         new Promise<void>((resolve) => {
+          if (server instanceof tls.Server) this.#tlsServers.delete(server);
           for (const socket of sockets) socket.destroy();
           server.close(() => resolve());
         }),
@@ -98,18 +120,25 @@ export class TcpNetwork implements StreamNetwork {
     if (options === undefined) {
       return net.createServer({ noDelay: true }, (socket) => onStream(socket));
     }
-    return tls.createServer(
+    const verifyClient = options.verifyClient ?? options.ca !== undefined;
+    const server = tls.createServer(
       {
-        cert: options.cert,
-        key: options.key,
+        ...secureContextOf(options),
         handshakeTimeout: this.#limits.handshakeTimeoutMs,
-        ...(options.ca === undefined ? {} : { ca: options.ca, requestCert: true, rejectUnauthorized: true }),
+        ...(verifyClient ? { requestCert: true, rejectUnauthorized: options.noVerify !== true } : {}),
       },
       (socket) => {
+        const refusal = verifyClient ? clientCertificateRefusal(socket, options) : undefined;
+        if (refusal !== undefined) {
+          socket.destroy();
+          return;
+        }
         socket.setNoDelay(true);
         onStream(socket);
       },
     );
+    this.#tlsServers.add(server);
+    return server;
   }
 
   dial(address: string, timeoutMs: number): Promise<Duplex> {
@@ -121,14 +150,7 @@ export class TcpNetwork implements StreamNetwork {
       const socket =
         options === undefined
           ? net.connect({ host, port, noDelay: true, ...localAddress })
-          : tls.connect({
-              host,
-              port,
-              cert: options.cert,
-              key: options.key,
-              ...localAddress,
-              ...(options.ca === undefined ? {} : { ca: options.ca }),
-            });
+          : tls.connect({ host, port, ...secureContextOf(options), ...localAddress, ...serverCheckOf(options) });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new TransportError('TIMEOUT', `connecting to ${address} took longer than ${timeoutMs} ms`, { peer: address }));
@@ -148,4 +170,33 @@ export class TcpNetwork implements StreamNetwork {
       });
     });
   }
+}
+
+function secureContextOf(options: TlsOptions): tls.SecureContextOptions {
+  return { cert: options.cert, key: options.key, ...(options.ca === undefined ? {} : { ca: options.ca }) };
+}
+
+/** How a dialler checks the server: not at all (noVerify), or against `serverName` rather than the host dialled. */
+function serverCheckOf(options: TlsOptions): tls.ConnectionOptions {
+  if (options.noVerify === true) return { rejectUnauthorized: false };
+  const serverName = options.serverName;
+  if (serverName === undefined) return {};
+  return {
+    // SNI carries host names only, never an address.
+    ...(net.isIP(serverName) === 0 ? { servername: serverName } : {}),
+    checkServerIdentity: (_host, certificate) => tls.checkServerIdentity(serverName, certificate),
+  };
+}
+
+/**
+ * Why an accepted connection is refused after its handshake: with noVerify the chain was
+ * not checked, but a certificate must still be there; and its Common Name must be the
+ * one required. Undefined: accepted.
+ */
+function clientCertificateRefusal(socket: tls.TLSSocket, options: TlsOptions): string | undefined {
+  const certificate = socket.getPeerCertificate();
+  if (certificate === null || Object.keys(certificate).length === 0) return 'no client certificate';
+  const expected = options.clientCommonName;
+  if (expected !== undefined && certificate.subject?.CN !== expected) return `client certificate Common Name is not ${expected}`;
+  return undefined;
 }

@@ -10,3 +10,14 @@ it('formatDuration passes on Go durations the server accepts and refuses the res
   }
   assert.throws(() => formatDuration(-1), { code: 'INVALID_ARGUMENT' });
 });
+
+it('tls: cert and key go together, and tls is for the built-in transport only (a browser refuses it)', async () => {
+  const { createClient } = await import('../../src/client/index.js');
+  const browser = await import('../../src/client/browser.js');
+  const nodes = ['https://127.0.0.1:4001'];
+  assert.throws(() => createClient({ nodes, tls: { cert: 'PEM' } }), { code: 'INVALID_ARGUMENT', message: /cert and config\.tls\.key go together/ });
+  assert.throws(() => createClient({ nodes, tls: { insecure: true }, fetch: globalThis.fetch }), { code: 'INVALID_ARGUMENT', message: /built-in transport/ });
+  assert.throws(() => browser.createClient({ nodes, tls: { ca: 'PEM' } }), { code: 'INVALID_ARGUMENT', message: /not available in a browser/ });
+  const client = createClient({ nodes, tls: { ca: 'PEM', insecure: false } });
+  await client.close();
+});

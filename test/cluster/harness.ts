@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, sta
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Agent, fetch as undiciFetch } from 'undici';
 
 export const repositoryRoot = new URL('../../', import.meta.url).pathname;
 /**
@@ -85,14 +86,44 @@ export interface HttpAnswer {
   readonly headers: Headers;
 }
 
-export async function http(url: string, init: RequestInit & { json?: unknown } = {}): Promise<HttpAnswer> {
-  const { json, ...rest } = init;
-  const response = await fetch(url, {
+/** What the test trusts and presents when it talks to HTTPS nodes (PEM). */
+export interface ClientTls {
+  readonly ca?: Buffer | string;
+  readonly cert?: Buffer | string;
+  readonly key?: Buffer | string;
+}
+
+/** One keep-alive pool per TLS setting, shared by every request that uses it. */
+const tlsAgents = new Map<ClientTls, Agent>();
+
+function agentFor(tls: ClientTls): Agent {
+  let agent = tlsAgents.get(tls);
+  if (agent === undefined) {
+    agent = new Agent({ connect: { ...tls } });
+    tlsAgents.set(tls, agent);
+  }
+  return agent;
+}
+
+/** Closes the pools of `http(…, { tls })` (a test process would otherwise keep their sockets). */
+export async function closeTlsAgents(): Promise<void> {
+  const agents = [...tlsAgents.values()];
+  tlsAgents.clear();
+  await Promise.all(agents.map((agent) => agent.close()));
+}
+
+export async function http(url: string, init: RequestInit & { json?: unknown; tls?: ClientTls } = {}): Promise<HttpAnswer> {
+  const { json, tls, ...rest } = init;
+  const request = {
     ...rest,
-    redirect: 'manual',
+    redirect: 'manual' as const,
     signal: AbortSignal.timeout(httpTimeoutMs),
     ...(json === undefined ? {} : { method: rest.method ?? 'POST', body: JSON.stringify(json), headers: { 'content-type': 'application/json' } }),
-  });
+  };
+  const response =
+    tls === undefined
+      ? await fetch(url, request)
+      : ((await undiciFetch(url, { ...(request as Parameters<typeof undiciFetch>[1]), dispatcher: agentFor(tls) })) as unknown as Response);
   const text = await response.text();
   let body: unknown = text;
   try {
@@ -117,14 +148,17 @@ export class TestNode {
   readonly logPath: string;
   /** Given with --node-id when set; otherwise the node's id is its Raft address (the CLI's default). */
   readonly nodeId: string | undefined;
+  /** Set when the node serves HTTPS: its URL says https, and the harness's requests trust (and present) this. */
+  readonly tls: ClientTls | undefined;
   process: ChildProcess | undefined;
   #exited: Promise<number | null> | undefined;
 
-  constructor(spec: NodeSpec, rootDirectory: string, nodeId?: string) {
+  constructor(spec: NodeSpec, rootDirectory: string, nodeId?: string, tls?: ClientTls) {
     this.spec = spec;
     this.dataDirectory = join(rootDirectory, `node${spec.index}`);
     this.logPath = join(rootDirectory, `node${spec.index}.log`);
     this.nodeId = nodeId;
+    this.tls = tls;
   }
 
   get id(): string {
@@ -143,7 +177,7 @@ export class TestNode {
   }
 
   get url(): string {
-    return `http://${this.spec.host}:${this.spec.httpPort}`;
+    return `${this.tls === undefined ? 'http' : 'https'}://${this.spec.host}:${this.spec.httpPort}`;
   }
 
   get running(): boolean {
@@ -218,7 +252,7 @@ export class TestNode {
   }
 
   async status(): Promise<Record<string, unknown>> {
-    const answer = await http(`${this.url}/status`);
+    const answer = await http(`${this.url}/status`, this.#tlsInit());
     if (answer.status !== 200) throw new Error(`status ${answer.status}: ${answer.text}`);
     return answer.body as Record<string, unknown>;
   }
@@ -236,12 +270,22 @@ export class TestNode {
   }
 
   execute(statements: unknown, query = ''): Promise<HttpAnswer> {
-    return http(`${this.url}/db/execute${query}`, { json: statements });
+    return http(`${this.url}/db/execute${query}`, { json: statements, ...this.#tlsInit() });
   }
 
   query(sql: string, query = ''): Promise<HttpAnswer> {
     const separator = query === '' ? '?' : `${query}&`;
-    return http(`${this.url}/db/query${separator}q=${encodeURIComponent(sql)}`);
+    return http(`${this.url}/db/query${separator}q=${encodeURIComponent(sql)}`, this.#tlsInit());
+  }
+
+  /** `http()`'s options for this node: its TLS, if it serves HTTPS. */
+  #tlsInit(): { tls?: ClientTls } {
+    return this.tls === undefined ? {} : { tls: this.tls };
+  }
+
+  /** GET or POST on this node with its TLS. */
+  request(path: string, init: RequestInit & { json?: unknown } = {}): Promise<HttpAnswer> {
+    return http(`${this.url}${path}`, { ...init, ...this.#tlsInit() });
   }
 
   log(): string {
@@ -264,6 +308,8 @@ export interface ClusterOptions {
   readonly firstHostIndex?: number;
   /** Node N runs with `--node-id nodeN`, so it keeps its identity when it moves to new addresses. */
   readonly explicitNodeIds?: boolean;
+  /** The nodes serve HTTPS (their flags say how): the harness talks to them with this. */
+  readonly clientTls?: ClientTls;
 }
 
 export class TestCluster {
@@ -294,7 +340,7 @@ export class TestCluster {
     if (!Number.isInteger(hostIndex) || hostIndex < 1 || hostIndex > 254) throw new RangeError(`no loopback host 127.0.0.${hostIndex}`);
     const host = `127.0.0.${hostIndex}`;
     const spec = { index, host, httpPort: await freePort(host), raftPort: await freePort(host) };
-    const node = new TestNode(spec, this.rootDirectory, this.#options.explicitNodeIds === true ? `node${index}` : undefined);
+    const node = new TestNode(spec, this.rootDirectory, this.#options.explicitNodeIds === true ? `node${index}` : undefined, this.#options.clientTls);
     this.nodes.push(node);
     return node;
   }
@@ -356,7 +402,7 @@ export class TestCluster {
   async waitForMembers(count: number, voters = count): Promise<void> {
     await waitFor(`${count} members (${voters} voters)`, async () => {
       const leader = await this.waitForLeader();
-      const nodes = await http(`${leader.url}/nodes?nonvoters&ver=2`);
+      const nodes = await leader.request('/nodes?nonvoters&ver=2');
       const list = (nodes.body as { nodes?: { voter: boolean; reachable: boolean }[] }).nodes ?? [];
       const voterCount = list.filter((node) => node.voter).length;
       return list.length === count && voterCount === voters && list.every((node) => node.reachable) ? true : undefined;
@@ -389,6 +435,7 @@ export class TestCluster {
   /** Kills every child by PID and removes the temp dirs (unless kept, for inspection). Safe to call twice. */
   async close(keepDirectory = process.env.QUORUMLITE_KEEP_TEST_DIRS !== undefined): Promise<void> {
     await Promise.all(this.nodes.map((node) => node.kill().catch(() => undefined)));
+    if (this.#options.clientTls !== undefined) await closeTlsAgents();
     if (!keepDirectory) rmSync(this.rootDirectory, { recursive: true, force: true });
   }
 

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { allowOriginLengthMax, extensionPathCountMax, parseServeFlags, type ServeOptions } from '../../src/cli/serve-flags.js';
 import { serveFlagSpecs } from '../../src/cli/serve-flag-table.js';
 import { runCli } from '../../src/cli/main.js';
+import { tlsPathLengthMax } from '../../src/cli/serve-tls-flags.js';
 
 interface FlagCase {
   readonly read: (options: ServeOptions) => unknown;
@@ -332,6 +333,82 @@ const implemented: Readonly<Record<string, FlagCase>> = {
     good: [['db1:4002', { host: 'db1', port: 4002 }]],
     bad: [['db1:99999', /-raft-adv-addr: invalid address|out of range/]],
   },
+  // TLS flags alone: each is off by default ('' / false); most need their partners (serve-flags-tls.test.ts has the combinations).
+  'http-cert': {
+    read: (o) => o.tls.http?.certPath,
+    defaultValue: undefined,
+    good: [['', undefined]],
+    bad: [['/cert.pem', /either both -http-cert and -http-key must be set, or neither/]],
+  },
+  'http-key': {
+    read: (o) => o.tls.http?.keyPath,
+    defaultValue: undefined,
+    good: [['', undefined]],
+    bad: [['/key.pem', /either both -http-cert and -http-key must be set, or neither/]],
+  },
+  'http-ca-cert': {
+    read: (o) => o.tls.http?.caPath,
+    defaultValue: undefined,
+    good: [
+      ['/ca.pem', '/ca.pem'],
+      ['', undefined],
+    ],
+    bad: [['c'.repeat(tlsPathLengthMax + 1), new RegExp(`-http-ca-cert: longer than ${tlsPathLengthMax} characters`)]],
+  },
+  'http-verify-client': {
+    read: (o) => o.tls.http?.verifyClient,
+    defaultValue: undefined,
+    good: [['false', undefined]],
+    bad: [['true', /-http-verify-client needs -http-cert and -http-key/]],
+  },
+  'http-verify-common-name': {
+    read: (o) => o.tls.http?.clientCommonName,
+    defaultValue: undefined,
+    good: [['', undefined]],
+    bad: [['app', /-http-verify-common-name needs -http-cert/]],
+  },
+  'node-cert': {
+    read: (o) => o.tls.peers?.certPath,
+    defaultValue: undefined,
+    good: [['', undefined]],
+    bad: [['/cert.pem', /either both -node-cert and -node-key must be set, or neither/]],
+  },
+  'node-key': {
+    read: (o) => o.tls.peers?.keyPath,
+    defaultValue: undefined,
+    good: [['', undefined]],
+    bad: [['/key.pem', /either both -node-cert and -node-key must be set, or neither/]],
+  },
+  'node-ca-cert': {
+    read: (o) => o.tls.peers?.caPath,
+    defaultValue: undefined,
+    good: [['', undefined]],
+    bad: [['/ca.pem', /-node-ca-cert needs -node-cert and -node-key/]],
+  },
+  'node-no-verify': {
+    read: (o) => o.tls.peers?.noVerify,
+    defaultValue: undefined,
+    good: [['false', undefined]],
+    bad: [['true', /-node-no-verify needs -node-cert/]],
+  },
+  'node-verify-client': {
+    read: (o) => o.tls.peers?.verifyClient,
+    defaultValue: undefined,
+    good: [['false', undefined]],
+    bad: [['true', /-node-verify-client needs -node-cert/]],
+  },
+  'node-verify-server-name': {
+    read: (o) => o.tls.peers?.serverName,
+    defaultValue: undefined,
+    good: [['', undefined]],
+    bad: [['db.example', /-node-verify-server-name needs -node-cert/]],
+  },
+  'node-verify-common-name': {
+    read: (o) => o.tls.peers?.clientCommonName,
+    defaultValue: undefined,
+    good: [['', undefined]],
+    bad: [['db', /-node-verify-common-name needs -node-cert/]],
+  },
 };
 
 test('every implemented rqlited flag: rqlited syntax, default, and each malformed value refused naming the flag', () => {
@@ -378,18 +455,6 @@ const refusedCases: Readonly<Record<string, { readonly asks: string; readonly of
   'auto-backup': { asks: '/etc/rqlite/backup.json', off: '' },
   'auto-restore': { asks: '/etc/rqlite/restore.json', off: '' },
   'cdc-config': { asks: 'http://sink', off: '' },
-  'http-ca-cert': { asks: '/ca.pem', off: '' },
-  'http-cert': { asks: '/cert.pem', off: '' },
-  'http-key': { asks: '/key.pem', off: '' },
-  'http-verify-client': { asks: 'true', off: 'false' },
-  'http-verify-common-name': { asks: 'client', off: '' },
-  'node-ca-cert': { asks: '/ca.pem', off: '' },
-  'node-cert': { asks: '/cert.pem', off: '' },
-  'node-key': { asks: '/key.pem', off: '' },
-  'node-no-verify': { asks: 'true', off: 'false' },
-  'node-verify-client': { asks: 'true', off: 'false' },
-  'node-verify-server-name': { asks: 'db.example', off: '' },
-  'node-verify-common-name': { asks: 'db', off: '' },
   'compress-snap-transport': { asks: 'true', off: 'false' },
   'disco-mode': { asks: 'dns', off: '' },
   'disco-key': { asks: 'other', off: 'rqlite' },

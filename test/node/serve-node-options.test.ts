@@ -113,3 +113,24 @@ test("the write-queue flags reach the node config: rqlited's 0s timeout (only fu
   assert.throws(() => resolveNodeConfig({ ...identity, writeQueueTimeoutMs: -1 }), /writeQueueTimeoutMs must be a whole number >= 0/);
   assert.throws(() => resolveNodeConfig({ ...identity, writeQueueCountMax: 0 }), /writeQueueCountMax must be a whole number >= 1/);
 });
+
+test('the TLS flags reach the node options as they were parsed; none given, no TLS option', () => {
+  const flags = [
+    '-http-cert',
+    '/c.crt',
+    '-http-key',
+    '/c.key',
+    '-node-cert',
+    '/n.crt',
+    '-node-key',
+    '/n.key',
+    '-node-ca-cert',
+    '/ca.crt',
+    '-node-verify-client',
+  ];
+  assert.deepEqual(rqlitedNodeOptions(parsed(flags)).tls, {
+    http: { certPath: '/c.crt', keyPath: '/c.key', verifyClient: false },
+    peers: { certPath: '/n.crt', keyPath: '/n.key', caPath: '/ca.crt', verifyClient: true, noVerify: false },
+  });
+  assert.equal(rqlitedNodeOptions(parsed([])).tls, undefined);
+});

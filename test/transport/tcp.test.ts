@@ -5,13 +5,16 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import net from 'node:net';
+import tls from 'node:tls';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TransportError } from '../../src/transport/errors.js';
 import { formatAddress, parseAddress, type TlsOptions } from '../../src/transport/tcp-network.js';
 import { TcpTransport } from '../../src/transport/tcp-transport.js';
-import { collectMessages, Harness, sleep, waitFor, type TestTransport } from './helpers.js';
+import { collectMessages, Harness, sleep, waitFor, type TestMessage, type TestTransport } from './helpers.js';
+import { sharedServerName, TestPki, type IssuedCertificate } from '../cluster/test-certificates.js';
 
 async function freeAddress(host: string): Promise<string> {
   const server = net.createServer();
@@ -255,5 +258,137 @@ describe('tcp: TLS', { skip: skipReason }, () => {
       plain.call({ address: server.address }, 'ping', {}),
       (error: unknown) => error instanceof TransportError && error.code === 'UNREACHABLE',
     );
+  });
+});
+
+/**
+ * The settings rqlited's node TLS flags map to: who asks for a certificate
+ * (-node-verify-client), checking nothing (-node-no-verify), the name a server's
+ * certificate must carry (-node-verify-server-name), the Common Name a client's must
+ * have (-node-verify-common-name), and certificates swapped for new connections.
+ */
+describe('tcp: TLS settings', { skip: skipReason }, () => {
+  const harness = new Harness('tcp');
+  let pki: TestPki;
+  let node: IssuedCertificate;
+  let foreign: IssuedCertificate;
+  before(async () => {
+    pki = new TestPki(await harness.temporaryDirectory());
+    node = pki.issue('settings-node');
+    foreign = pki.issue('settings-foreign', { authority: pki.otherCa });
+  });
+  after(async () => {
+    await harness.dispose();
+  });
+
+  function material(certificate: IssuedCertificate): TlsOptions {
+    return { cert: certificate.cert, key: certificate.key, ca: pki.ca.cert };
+  }
+
+  const answering = new WeakSet<TestTransport>();
+
+  async function reaches(client: TestTransport, server: TestTransport): Promise<boolean> {
+    if (!answering.has(server)) server.handle('ping', async () => 'pong');
+    answering.add(server);
+    try {
+      return (await client.call({ address: server.address }, 'ping', {}, { timeoutMs: 2_000 })) === 'pong';
+    } catch (error) {
+      if (error instanceof TransportError) return false;
+      throw error;
+    }
+  }
+
+  it('asks for no client certificate unless verifyClient, even with a CA', async () => {
+    const open = await harness.create('open-server', { listenAddress: '127.0.0.2:0', tls: { ...material(node), verifyClient: false } });
+    const mutual = await harness.create('mutual-server', { listenAddress: '127.0.0.3:0', tls: { ...material(node), verifyClient: true } });
+    const stranger = await harness.create('stranger', { listenAddress: '127.0.0.1:0', tls: material(foreign) });
+    assert.equal(await reaches(stranger, open), true, 'a server without verifyClient takes any client');
+    assert.equal(await reaches(stranger, mutual), false, 'a server with verifyClient refuses a certificate its CA did not sign');
+  });
+
+  it('noVerify: the dialler takes a server certificate it cannot verify; the listener still wants one', async () => {
+    const foreignServer = await harness.create('foreign-server', { listenAddress: '127.0.0.2:0', tls: { ...material(foreign), verifyClient: false } });
+    const checking = await harness.create('checking', { listenAddress: '127.0.0.1:0', tls: material(node) });
+    const trusting = await harness.create('trusting', { listenAddress: '127.0.0.1:0', tls: { ...material(node), noVerify: true } });
+    assert.equal(await reaches(checking, foreignServer), false);
+    assert.equal(await reaches(trusting, foreignServer), true);
+    const lax = await harness.create('lax-server', { listenAddress: '127.0.0.3:0', tls: { ...material(node), verifyClient: true, noVerify: true } });
+    assert.equal(
+      await reaches(await harness.create('foreign-client', { listenAddress: '127.0.0.1:0', tls: { ...material(foreign), noVerify: true } }), lax),
+      true,
+    );
+    const { host, port } = parseAddress(lax.address);
+    const bare = tls.connect({ host, port, rejectUnauthorized: false });
+    bare.on('error', () => undefined);
+    await waitFor('a client without any certificate to be cut off', () => bare.destroyed);
+  });
+
+  it('serverName: the server certificate must carry that name, not the address dialled', async () => {
+    const named = pki.issue('named-only', { subjectAltNames: [`DNS:${sharedServerName}`] });
+    const server = await harness.create('named-server', { listenAddress: '127.0.0.2:0', tls: { ...material(named), verifyClient: false } });
+    const byAddress = await harness.create('by-address', { listenAddress: '127.0.0.1:0', tls: material(node) });
+    const byName = await harness.create('by-name', { listenAddress: '127.0.0.1:0', tls: { ...material(node), serverName: sharedServerName } });
+    const byOtherName = await harness.create('by-other-name', {
+      listenAddress: '127.0.0.1:0',
+      tls: { ...material(node), serverName: 'other.quorumlite.test' },
+    });
+    assert.equal(await reaches(byAddress, server), false);
+    assert.equal(await reaches(byName, server), true);
+    assert.equal(await reaches(byOtherName, server), false);
+  });
+
+  it('clientCommonName: a client certificate with another Common Name is refused', async () => {
+    const server = await harness.create('cn-server', {
+      listenAddress: '127.0.0.2:0',
+      tls: { ...material(node), verifyClient: true, clientCommonName: 'member' },
+    });
+    const member = await harness.create('cn-member', { listenAddress: '127.0.0.1:0', tls: material(pki.issue('cn-member', { commonName: 'member' })) });
+    const other = await harness.create('cn-other', { listenAddress: '127.0.0.1:0', tls: material(pki.issue('cn-other', { commonName: 'application' })) });
+    assert.equal(await reaches(member, server), true);
+    assert.equal(await reaches(other, server), false);
+  });
+
+  it('updateTls: new connections get the new certificate, verify settings unchanged', async () => {
+    const server = await harness.create('rotating', { listenAddress: '127.0.0.2:0', tls: { ...material(node), verifyClient: true } });
+    const { host, port } = parseAddress(server.address);
+    const presented = async (): Promise<string> => {
+      const socket = tls.connect({ host, port, ca: pki.ca.cert, cert: node.cert, key: node.key });
+      try {
+        await once(socket, 'secureConnect');
+        return socket.getPeerCertificate().fingerprint256;
+      } finally {
+        socket.destroy();
+      }
+    };
+    assert.equal(await presented(), node.fingerprint256);
+    const rotated = pki.issue('rotated');
+    (server as TcpTransport<TestMessage>).updateTls(material(rotated));
+    assert.equal(await presented(), rotated.fingerprint256);
+    const stranger = await harness.create('rotation-stranger', { listenAddress: '127.0.0.1:0', tls: material(foreign) });
+    assert.equal(await reaches(stranger, server), false, 'still mutual TLS after the rotation');
+  });
+
+  it('updateTls: the next dial shows the new client certificate', async () => {
+    // A bare TLS server that records the certificate each client shows.
+    const shown: string[] = [];
+    const recorder = tls.createServer({ cert: node.cert, key: node.key, ca: pki.ca.cert, requestCert: true, rejectUnauthorized: true }, (socket) => {
+      shown.push(socket.getPeerCertificate().fingerprint256);
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.2', resolve));
+    harness.onCleanup(() => new Promise<void>((resolve) => recorder.close(() => resolve())));
+    const address = formatAddress('127.0.0.2', (recorder.address() as net.AddressInfo).port);
+    const dialler = await harness.create('rotating-dialler', { listenAddress: '127.0.0.1:0', tls: material(node) });
+    const dial = async (): Promise<void> => {
+      await dialler.call({ address }, 'ping', {}, { timeoutMs: 1_000 }).catch(() => undefined);
+    };
+    await dial();
+    await waitFor('the first certificate', () => shown.length >= 1);
+    assert.equal(shown[0], node.fingerprint256);
+    const rotated = pki.issue('rotated-dialler');
+    (dialler as TcpTransport<TestMessage>).updateTls(material(rotated));
+    await dial();
+    await waitFor('the second certificate', () => shown.length >= 2);
+    assert.equal(shown.at(-1), rotated.fingerprint256);
   });
 });
