@@ -198,7 +198,7 @@ describe('fuzz: statement mapping', () => {
           return;
         }
         assert.equal(parsed.length, models.length);
-        models.forEach((model, index) => assertStatement(parsed[index], model));
+        for (const [index, model] of models.entries()) assertStatement(parsed[index], model);
       }),
       fuzzParameters(500),
     );

@@ -259,7 +259,8 @@ describe('deeply nested JSON', () => {
 
 describe('clients that stop reading (responseStallTimeoutMs)', () => {
   // About 20 MB of JSON: far more than the socket buffers hold, so the server waits on the client.
-  const bigQuery = `/db/query?q=${encodeURIComponent("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000) SELECT x, printf('%.1000c', 'y') FROM c")}`;
+  const rows = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000)';
+  const bigQuery = `/db/query?q=${encodeURIComponent(`${rows} SELECT x, printf('%.1000c', 'y') FROM c`)}`;
 
   it('sends the whole response to a client that pauses for less than the bound between reads', async () => {
     const client = openRaw();
