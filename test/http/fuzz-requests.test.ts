@@ -185,6 +185,20 @@ describe('fuzz: requests to a real node', () => {
   });
 });
 
+describe('found by fuzzing', () => {
+  // Seed 424242, run 1403 of the query-string property: /db/request took `queue` (which
+  // only /db/execute honours) to mean its timeout was a queued write's, and answered
+  // 408 "queue wait timeout" though nothing was queued.
+  it('answers a timed-out /db/request with 503 even when it says ?queue', async () => {
+    const reply = await exchange(
+      request('POST', '/db/request?timeout=300ms&queue=strong&min_index=99999999', { 'Content-Type': 'application/json' }, '["SELECT 1"]'),
+    );
+    assert.equal(reply.status, 503);
+    assert.equal(errorCode(reply), 'TIMEOUT');
+    assert.match(reply.body, /^timed out after 300ms waiting for index 99999999/);
+  });
+});
+
 describe('found while fuzzing, left open', () => {
   // docs/API.md: "any other number → REAL", as rqlite binds a JSON float. But a float with
   // no fractional part is a JS number that is a safe integer, and the command codec and the
