@@ -33,11 +33,6 @@ export function fuzzParameters<T>(defaultRunCount: number): Parameters<T> {
   return { seed, numRuns: runCountOverride ?? defaultRunCount };
 }
 
-/** The run count a property gets (for properties that pace themselves, e.g. over sockets). */
-export function fuzzRunCount(defaultRunCount: number): number {
-  return runCountOverride ?? defaultRunCount;
-}
-
 /**
  * Throws when `action` took longer than `bound` ms: hostile input must cost time in
  * proportion to its (small, bounded) size. The bound is generous, far above a normal
