@@ -117,8 +117,9 @@ async function answerData(exchange: Exchange, endpoint: DataEndpoint, call: (con
       await exchange.sendJson(200, shapeRequestError(error.message, shape.timings, exchange.elapsedSeconds()));
       return;
     }
-    // rqlite answers 408 when a queued write is not flushed within the timeout.
-    if (isServiceError(error) && error.code === 'TIMEOUT' && endpoint !== 'query' && exchange.flag('queue')) {
+    // rqlite answers 408 when a queued write is not flushed within the timeout. Only
+    // /db/execute queues: elsewhere `queue` is ignored, and a timeout is a 503 like any other.
+    if (isServiceError(error) && error.code === 'TIMEOUT' && endpoint === 'execute' && exchange.flag('queue')) {
       throw new HttpError(408, 'TIMEOUT', `queue wait timeout: ${error.message}`);
     }
     throw error;

@@ -90,7 +90,7 @@ export class Exchange {
     });
     this.response.statusCode = status;
     this.response.setHeader('Content-Type', 'application/json; charset=utf-8');
-    await writeChunked(this.response, chunks);
+    await writeChunked(this.response, chunks, this.options.responseStallTimeoutMs);
   }
 
   sendText(status: number, text: string, contentType = 'text/plain; charset=utf-8'): void {
@@ -117,7 +117,7 @@ export function sendEmpty(response: ServerResponse, status: number): void {
 }
 
 /** Writes a single-chunk body with Content-Length, a larger one chunked with back-pressure. */
-async function writeChunked(response: ServerResponse, chunks: Generator<string, void, undefined>): Promise<void> {
+async function writeChunked(response: ServerResponse, chunks: Generator<string, void, undefined>, stallTimeoutMs: number): Promise<void> {
   const first = chunks.next();
   const firstText = first.done === true ? '' : first.value;
   const second = first.done === true ? first : chunks.next();
@@ -130,19 +130,26 @@ async function writeChunked(response: ServerResponse, chunks: Generator<string, 
   let next: IteratorResult<string, void> = second;
   while (next.done !== true) {
     if (response.destroyed) return;
-    if (!response.write(next.value)) await drainOrClose(response);
+    if (!response.write(next.value)) await drainOrClose(response, stallTimeoutMs);
     next = chunks.next();
   }
   response.end();
 }
 
-function drainOrClose(response: ServerResponse): Promise<void> {
+/**
+ * Waits until the client has taken what was written. A client that takes nothing for
+ * `stallTimeoutMs` is cut off: reading nothing, it would hold its connection and the
+ * response's results forever (request and headers timeouts end once the request is in).
+ */
+function drainOrClose(response: ServerResponse, stallTimeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
+      clearTimeout(stalled);
       response.off('drain', done);
       response.off('close', done);
       resolve();
     };
+    const stalled = setTimeout(() => response.destroy(), stallTimeoutMs);
     response.on('drain', done);
     response.on('close', done);
   });

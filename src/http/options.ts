@@ -33,7 +33,7 @@ export interface HttpServerOptions {
   readonly statementCountMax: number;
   /** Longest request target (path and query); longer is 414. */
   readonly urlBytesMax: number;
-  /** Node's limit on the request line and headers together (431 beyond it). */
+  /** Largest request head as Node counts it: the request target plus every header name and value (431 beyond it). */
   readonly headerBytesMax: number;
   /** Longest `Idempotency-Key` header. */
   readonly idempotencyKeyBytesMax: number;
@@ -55,6 +55,8 @@ export interface HttpServerOptions {
   readonly connectionsCheckingIntervalMs: number;
   /** How long an idle keep-alive connection stays open. */
   readonly keepAliveTimeoutMs: number;
+  /** How long a response may wait for a client that reads none of it before the connection is closed. */
+  readonly responseStallTimeoutMs: number;
   /** How long `close()` waits for requests in flight before cutting connections. */
   readonly closeTimeoutMs: number;
   /** Response bodies are written in chunks of about this many characters. */
@@ -88,6 +90,7 @@ export const httpServerDefaults: HttpServerOptions = {
   requestTimeoutMs: 5 * 60_000,
   connectionsCheckingIntervalMs: 1_000,
   keepAliveTimeoutMs: 5_000,
+  responseStallTimeoutMs: 30_000,
   closeTimeoutMs: 10_000,
   responseChunkCharacters: 64 * 1024,
   rqliteVersion: 'v10.0.0',
@@ -113,6 +116,7 @@ const positiveIntegerKeys = [
   'requestTimeoutMs',
   'connectionsCheckingIntervalMs',
   'keepAliveTimeoutMs',
+  'responseStallTimeoutMs',
   'closeTimeoutMs',
   'responseChunkCharacters',
 ] as const;

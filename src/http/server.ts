@@ -50,7 +50,8 @@ export function createHttpServer(service: ClusterService, partialOptions: Partia
   const options = resolveHttpServerOptions(partialOptions);
   const metrics = new HttpMetrics();
   const serverOptions = {
-    maxHeaderSize: options.headerBytesMax,
+    // Node refuses a head once the bytes it counts reach maxHeaderSize: +1 makes headerBytesMax the largest accepted.
+    maxHeaderSize: options.headerBytesMax + 1,
     headersTimeout: options.headersTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
     keepAliveTimeout: options.keepAliveTimeoutMs,

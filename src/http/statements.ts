@@ -8,6 +8,8 @@
  * any other number → float `number` (binds as REAL); bool and null as themselves; a
  * string `x'…'` / `X'…'` holding an even number of hex digits → BLOB; an array of
  * integers 0–255 → BLOB; any other string → TEXT; anything else is refused (400).
+ * A lone UTF-16 surrogate escaped in a JSON string (`"\ud800"`) becomes U+FFFD, in SQL
+ * text, parameter names and values alike, as Go's decoder makes it in rqlite.
  * A `text/plain` body is one SQL statement.
  */
 import type { SqlValue, Statement } from '../state-machine/types.js';
@@ -50,7 +52,7 @@ export function plainStatement(sql: string): Statement {
 }
 
 function parseStatement(element: JsonValue, statementNumber: number): Statement {
-  if (typeof element === 'string') return plainStatement(element);
+  if (typeof element === 'string') return plainStatement(wellFormed(element));
   if (!Array.isArray(element)) {
     throw badRequest(`invalid request: statement ${statementNumber} must be a SQL string or an array [sql, parameters…]`);
   }
@@ -67,13 +69,15 @@ function parseStatement(element: JsonValue, statementNumber: number): Statement 
     if (isJsonObject(parameter)) addNamedParameters(parameter, named, where);
     else positional.push(toSqlValue(parameter, where));
   }
-  return { sql, positional, named };
+  return { sql: wellFormed(sql), positional, named };
 }
 
 function addNamedParameters(object: { [key: string]: JsonValue }, named: Record<string, SqlValue>, where: () => string): void {
   for (const key of Object.keys(object)) {
-    const name = stripParameterPrefix(key);
+    const name = wellFormed(stripParameterPrefix(key));
     if (name.length === 0) throw badRequest(`invalid request: ${where()}: empty parameter name`);
+    // Assigned to `named`, this name would set the object's prototype and the value would vanish.
+    if (name === '__proto__') throw badRequest(`invalid request: ${where()}: the parameter name "__proto__" is not supported`);
     named[name] = toSqlValue(object[key] as JsonValue, () => `${where()} (${JSON.stringify(key)})`);
   }
 }
@@ -95,12 +99,20 @@ function toSqlValue(value: JsonValue, where: () => string): SqlValue {
     return value;
   }
   if (typeof value === 'string') {
-    if (value.length < 3 || (value[0] !== 'x' && value[0] !== 'X')) return value;
+    if (value.length < 3 || (value[0] !== 'x' && value[0] !== 'X')) return wellFormed(value);
     const hex = hexBlobPattern.exec(value);
-    return hex === null ? value : new Uint8Array(Buffer.from(hex[1] ?? '', 'hex'));
+    return hex === null ? wellFormed(value) : new Uint8Array(Buffer.from(hex[1] ?? '', 'hex'));
   }
   if (Array.isArray(value)) return byteArrayToBlob(value, where);
   throw badRequest(`unsupported type: ${where()} is an object; only named parameters may be objects`);
+}
+
+const surrogate = /[\uD800-\uDFFF]/;
+const loneSurrogates = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** Lone surrogates replaced by U+FFFD (they have no UTF-8: SQLite would store three bytes of garbage). */
+function wellFormed(text: string): string {
+  return surrogate.test(text) ? text.replace(loneSurrogates, '\uFFFD') : text;
 }
 
 function byteArrayToBlob(items: readonly JsonValue[], where: () => string): Uint8Array {

@@ -43,6 +43,9 @@ const packr = new Packr({
   int64AsType: 'bigint',
   copyBuffers: true,
   mapsAsObjects: true,
+  // Refuse the reference extensions (0x69, 0x70) a peer could send: with them a few hundred
+  // bytes describe a DAG whose every path the checks below would walk, 2^depth of them.
+  structuredClone: false,
 });
 
 export function encodeValue(value: unknown): Buffer {
@@ -65,9 +68,16 @@ export function decodeValue(bytes: Uint8Array): unknown {
 
 /** Decodes a concatenation of values (a MESSAGES payload). */
 export function decodeValues(bytes: Uint8Array): unknown[] {
-  let values: unknown[];
+  const values: unknown[] = [];
+  let endOfPrevious = 0;
   try {
-    values = packr.unpackMultiple(asPlainView(bytes)) as unknown[];
+    packr.unpackMultiple(asPlainView(bytes), (value: unknown, start = 0, end = 0) => {
+      // msgpackr's bundled-strings extension (0x62) moves the read position by an amount the
+      // data names: pointed backwards, the same bytes would be read again forever.
+      if (start !== endOfPrevious || end <= start) throw new Error(`a value at byte ${start} ends at byte ${end}`);
+      endOfPrevious = end;
+      values.push(value);
+    });
   } catch (error) {
     throw new TransportError('MALFORMED_FRAME', `messages payload is not valid MessagePack: ${describe(error)}`, {
       cause: error,

@@ -189,6 +189,38 @@ describe('statement bodies', () => {
     assertHttpError(() => parse('[["SELECT :a", {"a": [[[1]]]}]]'), 400, /^invalid JSON body: JSON nested deeper than 4/);
   });
 
+  it('refuses 100,000 nested arrays or objects with a 400, not a stack overflow', () => {
+    assertHttpError(() => parse('['.repeat(100_000)), 400, /^invalid JSON body: JSON nested deeper than 4/);
+    assertHttpError(() => parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`), 400, /^invalid JSON body: JSON nested deeper than 4/);
+    assertHttpError(() => parse(`[["SELECT ?", ${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}]]`), 400, /nested deeper than 4/);
+  });
+
+  // Found by test/http/fuzz-parsing.test.ts: an escaped lone surrogate reached SQLite as
+  // three bytes of invalid UTF-8 on reads (and a 400 from the command codec on writes).
+  it('binds an escaped lone surrogate as U+FFFD, as Go decodes it, and keeps surrogate pairs', () => {
+    const [statement] = parse('[["SELECT ?, :\\udc00x, \'\\ud800\'", "a\\ud800", "\\ud83d\\ude00", {"\\udc00x": "\\udfff\\ud800\\udc00"}]]');
+    assert.deepEqual(statement, {
+      sql: "SELECT ?, :\ufffdx, '\ufffd'",
+      positional: ['a\ufffd', '😀'],
+      named: { '\ufffdx': '\ufffd\u{10000}' },
+    });
+    assert.deepEqual(parse('["SELECT \'\\udbff\'"]'), [{ sql: "SELECT '\ufffd'", positional: [], named: {} }]);
+  });
+
+  // Found by test/http/fuzz-parsing.test.ts: `named.__proto__ = value` set the object's
+  // prototype, so the parameter vanished ("Missing named parameters").
+  it('refuses a parameter named __proto__ with a clear 400', () => {
+    for (const key of ['__proto__', ':__proto__', '$__proto__']) {
+      assertHttpError(
+        () => parse(`[["SELECT :__proto__", {"${key}": 1}]]`),
+        400,
+        /^invalid request: statement 1, parameter 1: the parameter name "__proto__" is not supported$/,
+      );
+    }
+    const [statement] = parse('[["SELECT :constructor, :toString", {"constructor": 1, "toString": "x"}]]');
+    assert.deepEqual(statement?.named, { constructor: 1n, toString: 'x' });
+  });
+
   it('accepts statementCountMax statements and answers 413 for one more', () => {
     assert.equal(parse(JSON.stringify(Array(5).fill('SELECT 1'))).length, 5);
     assertHttpError(() => parse(JSON.stringify(Array(6).fill('SELECT 1'))), 413, /too many statements: 6 exceeds the maximum of 5/);

@@ -118,4 +118,22 @@ describe('codec: hostile values', () => {
     assert.deepStrictEqual(decodeValue(encodeValue(nest(64))), nest(64));
     assert.throws(() => decodeValue(encodeValue(nest(65))), isCode('MALFORMED_FRAME'));
   });
+
+  it('refuses structured-clone references: a small DAG would be walked once per path, 2^depth times', () => {
+    // Level k is `[level k-1, pointer to level k-1]`: 24 levels, 300 bytes, 2^24 paths.
+    const identify = (id: number): number[] => [0xd6, 0x69, 0, 0, 0, id];
+    const pointTo = (id: number): number[] => [0xd6, 0x70, 0, 0, 0, id];
+    let bytes = [...identify(0), 0x90];
+    for (let level = 1; level <= 24; level++) bytes = [...identify(level), 0x92, ...bytes, ...pointTo(level - 1)];
+    assert.throws(() => decodeValue(Buffer.from(bytes)), isCode('MALFORMED_FRAME'));
+    assert.throws(() => decodeValues(Buffer.from(bytes)), isCode('MALFORMED_FRAME'));
+  });
+
+  it('refuses a MESSAGES payload whose bundled strings point backwards (it was read again forever)', () => {
+    // Two empty strings, then a bundled-strings extension (0x62) whose size (-5) moves the
+    // read position back to them: each pass ended where it began, and values piled up.
+    const bytes = Buffer.from([0xa0, 0xa0, 0xc7, 4, 0x62, 0xff, 0xff, 0xff, 0xfb, 0xc0]);
+    assert.throws(() => decodeValues(bytes), isCode('MALFORMED_FRAME'));
+    assert.throws(() => decodeValue(bytes), isCode('MALFORMED_FRAME'));
+  });
 });
