@@ -18,6 +18,7 @@ Commands:
   serve     run a node (quorumlite serve --help for its flags)
   shell     interactive SQL shell against a node
   status    print a node's /status (--http-addr HOST:PORT, default 127.0.0.1:4001)
+  restore   point-in-time restore from the backup archive (quorumlite restore --help)
   version   print the version
   help      show this help
 `;
@@ -67,6 +68,13 @@ async function runServeCommand(argv: readonly string[], io: CliIo): Promise<numb
   return runServe(options);
 }
 
+async function runRestore(argv: readonly string[], io: CliIo): Promise<number> {
+  // The replay runs the state machine, which must see TZ=UTC, as serve does.
+  process.env.TZ = 'UTC';
+  const { runRestoreCommand } = await import('./restore-command.js');
+  return runRestoreCommand(argv, { ...io, progress: process.stderr });
+}
+
 /** Runs one CLI invocation; returns the exit code (serve resolves when the node stops). */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -78,6 +86,8 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
         return await runShellCommand(rest);
       case 'status':
         return await runStatus(rest, io);
+      case 'restore':
+        return await runRestore(rest, io);
       case 'version':
       case '--version':
         io.stdout(`quorumlite ${packageVersion()}\n`);

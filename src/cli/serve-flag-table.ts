@@ -51,8 +51,6 @@ const noProfilingReason = "Go profiling does not apply to a Node.js process; use
 
 const refusedRqlitedFlags: Readonly<Record<string, ServeFlagSpec>> = {
   auth: refused('value', 'quorumlite has no authentication or authorization; put a proxy that checks credentials in front of the HTTP API', isEmpty),
-  'auto-backup': refused('value', 'there are no automatic backups to cloud storage; fetch GET /db/backup on a schedule instead', isEmpty),
-  'auto-restore': refused('value', 'there is no automatic restore from cloud storage; POST the backup to /db/load instead', isEmpty),
   'cdc-config': refused('value', 'quorumlite has no change data capture', isEmpty),
   'http-ca-cert': refused('value', noHttpsReason, isEmpty),
   'http-cert': refused('value', noHttpsReason, isEmpty),
@@ -125,6 +123,8 @@ export const serveFlagSpecs: Readonly<Record<string, ServeFlagSpec>> = {
   'write-queue-batch-size': rqlited('value'),
   'write-queue-timeout': rqlited('value'),
   'write-queue-tx': rqlited('boolean'),
+  'auto-backup': rqlited('value'),
+  'auto-restore': rqlited('value'),
   ...refusedRqlitedFlags,
   'data-dir': own('value'),
   'heartbeat-ms': own('value'),

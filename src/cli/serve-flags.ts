@@ -11,6 +11,7 @@ import { parseGoFlags, type GivenFlag } from './go-flags.js';
 import { formatHostPort, parseDurationFlag, parseGoIntegerFlag, parseHostPort, parseWholeNumber, timerRangeMs, type HostPort } from './flag-values.js';
 import { serveFlagKinds, serveFlagSpecs } from './serve-flag-table.js';
 import { parseTimingFlags } from './serve-timing-flags.js';
+import { backupOptions, type BackupOptions } from './serve-backup-flags.js';
 import { UsageError } from './usage-error.js';
 
 export { UsageError } from './usage-error.js';
@@ -20,7 +21,8 @@ export { serveUsage } from './serve-usage.js';
 type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-export interface ServeOptions {
+/** -auto-backup, -auto-restore: serve-backup-flags.ts. */
+export interface ServeOptions extends BackupOptions {
   readonly nodeId: string;
   readonly httpAddress: HostPort;
   readonly httpAdvertisedAddress: HostPort;
@@ -388,6 +390,7 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     reapReadOnlyNodeTimeoutMs: reapTimeout(flags, 'raft-reap-read-only-node-timeout'),
     ...writeQueueOptions(flags),
     foreignKeys: booleanFlag(flags, 'fk', false),
+    ...backupOptions(flags),
   };
 }
 

@@ -30,5 +30,9 @@ export function rqlitedNodeOptions(options: ServeOptions): Partial<QuorumNodeOpt
     writeQueueTimeoutMs: options.writeQueueTimeoutMs,
     writeQueueTransaction: options.writeQueueTransaction,
     foreignKeys: options.foreignKeys,
+    backups: {
+      ...(options.autoBackup === undefined ? {} : { autoBackup: options.autoBackup }),
+      ...(options.autoRestore === undefined ? {} : { autoRestore: options.autoRestore }),
+    },
   };
 }

@@ -34,6 +34,7 @@ import { MaintenanceScheduler } from '../node/maintenance-scheduler.js';
 import { installExtensions } from './extensions.js';
 import { ServiceError } from '../service/service.js';
 import { createHttpAddressResolver } from './join-address.js';
+import { NodeBackups, type BackupSettings } from './node-backups.js';
 
 export interface QuorumNodeOptions extends NodeConfigInput {
   /** Where the HTTP API listens (port 0: any). */
@@ -63,6 +64,8 @@ export interface QuorumNodeOptions extends NodeConfigInput {
    * it was removed from the cluster; the caller stops the node (`shutdown()`) and exits.
    */
   readonly onRemoved?: () => void;
+  /** rqlited's -auto-backup and -auto-restore (src/backup; node-backups.ts wires them). */
+  readonly backups?: BackupSettings;
 }
 
 export const defaultClusterId = 'quorumlite';
@@ -110,6 +113,7 @@ export class QuorumNode {
   readonly #transport: TcpTransport<Message>;
   readonly #logger: NodeLogger;
   readonly #maintenance: MaintenanceScheduler;
+  #backups: NodeBackups | undefined;
   #httpAddress: { host: string; port: number } | undefined;
   #stopping: Promise<void> | undefined;
   /** A restarted node's rejoin runs beside it; stop() cancels it. */
@@ -211,6 +215,12 @@ export class QuorumNode {
     if (peers !== undefined) await QuorumNode.#recover({ config, storage, stateMachine, logger: options.logger }, peers);
     const node = new QuorumNode(options, config, storage, stateMachine);
     try {
+      node.#backups = await NodeBackups.prepare(options.backups, config.dataDirectory, storage.isEmpty(), options.logger);
+    } catch (error) {
+      await node.stop({ transferLeadership: false });
+      throw error;
+    }
+    try {
       await node.#start(options.httpListen);
     } catch (error) {
       await node.stop({ transferLeadership: false });
@@ -252,6 +262,8 @@ export class QuorumNode {
     this.#httpAddress = await this.http.listen(httpListen.host, httpListen.port);
     this.#logger.info({ event: 'listening', http: `${this.#httpAddress.host}:${this.#httpAddress.port}`, raft: this.#transport.address }, 'node listening');
     await this.#formOrJoin();
+    const parts = { nodeId: this.config.nodeId, foreignKeys: this.config.foreignKeys, runtime: this.runtime, storage: this.#storage };
+    this.#backups?.start({ ...parts, stateMachine: this.#stateMachine, service: this.service });
     this.#maintenance.start();
     this.reaper.start();
   }
@@ -349,6 +361,7 @@ export class QuorumNode {
 
   async #stop(options: { transferLeadership: boolean }): Promise<void> {
     this.#maintenance.stop();
+    await this.#backups?.stop();
     this.#rejoinCancel.abort();
     await this.#rejoin;
     this.reaper.stop();
