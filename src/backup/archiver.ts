@@ -105,6 +105,7 @@ export class PointInTimeArchiver {
     let position = this.#position;
     if (position === null || position.cursor + 1 < log.firstIndex()) {
       position = await this.#takeBase(position === null ? 'first base' : 'the log no longer holds the next entry');
+      this.#position = position;
     } else if (clock.nowMs() - position.lastBaseTakenAtMs >= settings.snapshotIntervalMs && lastDataIndex(log) > position.lastBaseIndex) {
       const base = await this.#takeBase('snapshot interval');
       position.lastBaseIndex = base.lastBaseIndex;
