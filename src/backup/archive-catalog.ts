@@ -39,7 +39,7 @@ export interface BaseManifest {
   readonly extensions: readonly string[];
 }
 
-export interface ArchivedBase {
+interface ArchivedBase {
   readonly index: number;
   readonly dataKey: string;
   readonly manifestKey: string;

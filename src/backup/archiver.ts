@@ -50,7 +50,7 @@ interface ArchivePosition {
   lastBaseTakenAtMs: number;
 }
 
-export interface ArchiverCounts {
+interface ArchiverCounts {
   bases: number;
   segments: number;
   entries: number;

@@ -12,7 +12,7 @@ export class BackupConfigError extends Error {
 
 export type JsonFields = Readonly<Record<string, unknown>>;
 
-export function isJsonObject(value: unknown): value is JsonFields {
+function isJsonObject(value: unknown): value is JsonFields {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

@@ -17,7 +17,7 @@ const batchBytesMax = 1024 * 1024;
 const batchStatementCountMax = 1000;
 const dumpControlLines = new Set(['PRAGMA foreign_keys=OFF;', 'BEGIN TRANSACTION;', 'COMMIT;']);
 
-export interface LoadOutcome {
+interface LoadOutcome {
   readonly statementCount: number;
   readonly batchCount: number;
 }

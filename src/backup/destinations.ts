@@ -16,7 +16,7 @@ import { createS3Client, describeS3, S3ObjectStore } from './s3-store.js';
 
 /** rqlite's metadata key for the upload id (AWSS3IDKey). */
 export const backupIdMetadataKey = 'x-rqlite-auto-backup-id';
-export const fileMetadataName = 'METADATA.json';
+const fileMetadataName = 'METADATA.json';
 
 export interface BackupDestination {
   readonly description: string;

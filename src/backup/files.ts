@@ -13,11 +13,11 @@ import { createGunzip, createGzip } from 'node:zlib';
 const gzipMagic = [0x1f, 0x8b, 0x08];
 
 /** A hidden name beside `path` for its temporary copy (listings skip names starting with '.'). */
-export function temporaryPathBeside(path: string): string {
+function temporaryPathBeside(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`);
 }
 
-export function syncDirectory(directory: string): void {
+function syncDirectory(directory: string): void {
   const descriptor = openSync(directory, 'r');
   try {
     fsyncSync(descriptor);

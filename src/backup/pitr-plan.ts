@@ -23,7 +23,7 @@ export class RestoreError extends Error {
   override readonly name = 'RestoreError';
 }
 
-export interface ArchivedBaseInfo {
+interface ArchivedBaseInfo {
   readonly manifest: BaseManifest;
   readonly dataKey: string;
   /** The last index the segments after this base reach without a gap, and that entry's time. */

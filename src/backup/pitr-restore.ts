@@ -16,14 +16,14 @@ import { gunzipFile } from './files.js';
 import type { ObjectStore } from './object-store.js';
 import { RestoreError, planRestore, readArchive, type RestorePlan, type RestoreTarget } from './pitr-plan.js';
 
-export interface RestoreProgress {
+interface RestoreProgress {
   readonly phase: 'download' | 'replay' | 'write';
   /** Entries replayed so far, and an upper bound on how many there will be. */
   readonly doneCount: number;
   readonly totalCount: number;
 }
 
-export interface PointInTimeRestoreOptions {
+interface PointInTimeRestoreOptions {
   readonly store: ObjectStore;
   /** point_in_time.path of the cluster's -auto-backup file. */
   readonly path: string;
@@ -37,7 +37,7 @@ export interface PointInTimeRestoreOptions {
   readonly onProgress?: (progress: RestoreProgress) => void;
 }
 
-export interface RestoreOutcome {
+interface RestoreOutcome {
   /** The last entry applied, and its leader time (the base's when no entry followed). */
   readonly index: number;
   readonly timeMs: number;

@@ -7,7 +7,7 @@
  */
 import type { ArchiveCatalog } from './archive-catalog.js';
 
-export interface RetentionPlan {
+interface RetentionPlan {
   /** The oldest base kept (the restorable window starts at its time), if any base is old enough to prune before. */
   readonly keptFromIndex: number | undefined;
   readonly deleteKeys: readonly string[];

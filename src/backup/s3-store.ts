@@ -54,7 +54,7 @@ export function describeS3(storage: S3Storage, key: string): string {
 }
 
 /** A missing object (404, NoSuchKey, NotFound) rather than a failure to reach the service. */
-export function isMissingObject(error: unknown): boolean {
+function isMissingObject(error: unknown): boolean {
   if (!(error instanceof S3ServiceException)) return false;
   return error.name === 'NoSuchKey' || error.name === 'NotFound' || error.$metadata.httpStatusCode === 404;
 }

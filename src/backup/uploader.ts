@@ -22,7 +22,7 @@ import { lastDataIndex } from './log-reading.js';
 import type { BackupClock, BackupLogger, DatabaseCopies, LogView } from './ports.js';
 import { PeriodicTask } from './periodic-task.js';
 
-export type UploadOutcome = 'not-leader' | 'unchanged' | 'already-stored' | 'uploaded';
+type UploadOutcome = 'not-leader' | 'unchanged' | 'already-stored' | 'uploaded';
 
 interface UploaderDependencies {
   readonly config: Pick<AutoBackupConfig, 'intervalMs' | 'compress'>;
@@ -35,7 +35,7 @@ interface UploaderDependencies {
   readonly clock: BackupClock;
 }
 
-export interface UploaderCounts {
+interface UploaderCounts {
   uploaded: number;
   failed: number;
   skipped: number;

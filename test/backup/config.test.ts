@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Go's ${NAME} expansion is what these tests are about
 /**
  * The -auto-backup and -auto-restore files: rqlite's JSON format field by field (its
  * auto/backup and auto/restore packages), Go's os.ExpandEnv rules, and a clear error
@@ -139,7 +140,10 @@ test("restore files: rqlite's timeout (default 30s) and continue_on_failure", ()
   assert.equal(config.timeoutMs, 30_000);
   assert.equal(config.continueOnFailure, false);
   assert.deepEqual(
-    [parseAutoRestoreConfig(restore({ timeout: '60s', continue_on_failure: true })).timeoutMs, parseAutoRestoreConfig(restore({ continue_on_failure: true })).continueOnFailure],
+    [
+      parseAutoRestoreConfig(restore({ timeout: '60s', continue_on_failure: true })).timeoutMs,
+      parseAutoRestoreConfig(restore({ continue_on_failure: true })).continueOnFailure,
+    ],
     [60_000, true],
   );
   assert.throws(() => parseAutoRestoreConfig(restore({ timeout: '0s' })), /^BackupConfigError: timeout: invalid interval|timeout: invalid interval/);

@@ -42,8 +42,8 @@ export interface Fixture {
   readonly machine: SqliteStateMachine;
   readonly log: FixtureLog;
   readonly database: DatabaseCopies;
-  /** Applies one command (as the leader at `timeMs`); returns its index. */
-  write(sql: string, positional?: readonly SqlValue[], timeMs?: number): number;
+  /** Applies one command (as the leader at `timeMs`, with an idempotency key when given); returns its index. */
+  write(sql: string, positional?: readonly SqlValue[], timeMs?: number, requestId?: string): number;
   /** A new leader's no-op. */
   noop(): number;
   /** A membership change entry. */
@@ -77,9 +77,10 @@ export function createFixture(prefix = 'quorumlite-backup-'): Fixture {
       foreignKeys: false,
       extensionNames: [],
     },
-    write: (sql, positional = [], timeMs = Date.now()) => {
+    write: (sql, positional = [], timeMs = Date.now(), requestId = undefined) => {
       seed = (seed * 6364136223846793005n + 1442695040888963407n) % 2n ** 64n;
-      const data = encodeCommand({ statements: [{ sql, positional, named: {} }], transaction: false, timestampMs: timeMs, seed });
+      const statements = [{ sql, positional, named: {} }];
+      const data = encodeCommand({ statements, transaction: false, timestampMs: timeMs, seed, ...(requestId === undefined ? {} : { requestId }) });
       return append('normal', data);
     },
     noop: () => append('normal', new Uint8Array(0)),

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+// biome-ignore lint/correctness/noUnresolvedImports: s3rver's package.json "main" (lib/s3rver.js) is one biome's resolver does not follow
 import S3rver from 's3rver';
 import { freePort } from '../cluster/harness.js';
 

@@ -1,4 +1,5 @@
 /** The parts of s3rver (a local S3-protocol server, a dev dependency without types) the tests use. */
+// biome-ignore lint/correctness/noUnresolvedImports: the module declared here; its package.json "main" is one biome's resolver does not follow
 declare module 's3rver' {
   interface S3rverOptions {
     readonly address?: string;

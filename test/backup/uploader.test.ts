@@ -194,7 +194,9 @@ test('a full target directory: the upload fails, no partial file is left, the ol
   cleanups.push(() => void execFileSync('umount', ['-l', mountPoint], { stdio: 'pipe' }));
   const fixture = createFixture();
   cleanups.push(() => fixture.close());
-  const config = parseAutoBackupConfig(JSON.stringify({ version: 1, type: 'file', interval: '1m', no_compress: true, sub: { dir: mountPoint, name: 'db.sqlite' } }));
+  const config = parseAutoBackupConfig(
+    JSON.stringify({ version: 1, type: 'file', interval: '1m', no_compress: true, sub: { dir: mountPoint, name: 'db.sqlite' } }),
+  );
   fixture.write('CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)');
   fixture.write('INSERT INTO t(v) VALUES (zeroblob(500000))');
   const uploader = uploaderFor(fixture, config);
