@@ -30,6 +30,14 @@ export function rqlitedNodeOptions(options: ServeOptions): Partial<QuorumNodeOpt
     writeQueueTimeoutMs: options.writeQueueTimeoutMs,
     writeQueueTransaction: options.writeQueueTransaction,
     foreignKeys: options.foreignKeys,
+    ...backupNodeOptions(options),
+  };
+}
+
+/** -auto-backup, -auto-restore: only when given (their parsed files). */
+function backupNodeOptions(options: ServeOptions): Pick<QuorumNodeOptions, 'backups'> {
+  if (options.autoBackup === undefined && options.autoRestore === undefined) return {};
+  return {
     backups: {
       ...(options.autoBackup === undefined ? {} : { autoBackup: options.autoBackup }),
       ...(options.autoRestore === undefined ? {} : { autoRestore: options.autoRestore }),
