@@ -9,7 +9,8 @@ import type { LogEntry, LogView } from './ports.js';
 const readBytesMax = 16 * 1024 * 1024;
 /** How far back lastDataIndex looks past no-ops and membership changes before giving up. */
 const dataScanEntryCountMax = 4096;
-const dataScanStepEntryCount = 256;
+/** The scan reads the last entry alone first (almost always a command), then windows 16 times larger, up to this. */
+const dataScanStepEntryCountMax = 256;
 
 /** The entries [low, high) in order, read piece by piece. */
 export function readRange(log: LogView, low: number, high: number, bytesMax = readBytesMax): LogEntry[] {
@@ -45,8 +46,10 @@ export function lastDataIndex(log: LogView): number {
     const firstIndex = log.firstIndex();
     let high = appliedIndex + 1;
     let scanned = 0;
+    let step = 1;
     while (high > firstIndex && scanned < dataScanEntryCountMax) {
-      const low = Math.max(firstIndex, high - dataScanStepEntryCount);
+      const low = Math.max(firstIndex, high - step);
+      step = Math.min(step * 16, dataScanStepEntryCountMax);
       const entries = readRange(log, low, high);
       for (let position = entries.length - 1; position >= 0; position -= 1) {
         const entry = entries[position] as LogEntry;

@@ -1,10 +1,14 @@
 /**
  * A task run every `intervalMs` until stopped, one run at a time. A run that throws is
  * logged (`failureEvent`) and the next one waits longer (retry-delay.ts); the first
- * success returns to the plain interval. Stopping waits for the run in progress.
+ * success returns to the plain interval. Stopping waits for the run in progress, within a
+ * bound.
  */
 import type { BackupClock, BackupLogger } from './ports.js';
 import { retryDelayMs } from './retry-delay.js';
+
+/** How long stop() waits for a run in progress; the run then finishes (or fails) on its own, unlogged. */
+const stopWaitMs = 10_000;
 
 export class PeriodicTask {
   readonly #intervalMs: number;
@@ -44,9 +48,14 @@ export class PeriodicTask {
     this.#loop ??= this.#loopForever();
   }
 
+  /** Stops the loop; waits for a run in progress at most `stopWaitMs` (an upload to a hung target must not hold a shutdown). */
   async stop(): Promise<void> {
     this.#stop.abort();
-    await this.#loop;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, stopWaitMs);
+    });
+    await Promise.race([this.#loop, waited]).finally(() => clearTimeout(timer));
   }
 
   async #loopForever(): Promise<void> {

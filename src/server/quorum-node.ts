@@ -6,7 +6,7 @@
  * Data directory layout: raft/ (log, snapshots, LOCK), db.sqlite (the user's database),
  * db.sqlite.internal (quorumlite's applied index, dedup table and maintenance times),
  * members.json (the address book), incoming/ (snapshots being received), extensions/
- * (the SQLite extensions gathered at start).
+ * (the SQLite extensions gathered at start), backup-staging/ (-auto-backup, -auto-restore).
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
