@@ -194,14 +194,20 @@ export function parseAutoBackupConfig(text: string): AutoBackupConfig {
   const fields = parseJsonText(text);
   refuseFields(fields, ['timeout', 'continue_on_failure'], 'an -auto-backup');
   const version = configVersion(fields, configVersionMax);
+  const storage = parseStorage(fields);
+  const pointInTime = parsePointInTime(fields.point_in_time);
+  const archiveTop = pointInTime?.path.split('/')[0];
+  if (storage.type === 'file' && (archiveTop === storage.name || archiveTop === 'METADATA.json')) {
+    throw new BackupConfigError(`point_in_time.path: ${JSON.stringify(pointInTime?.path)} would put the archive where the backup file goes in sub.dir`);
+  }
   return {
     version,
-    storage: parseStorage(fields),
+    storage,
     intervalMs: durationMs(fields, 'interval', 'interval', undefined),
     compress: !optionalBoolean(fields, 'no_compress', 'no_compress'),
     vacuum: optionalBoolean(fields, 'vacuum', 'vacuum'),
     timestamp: optionalBoolean(fields, 'timestamp', 'timestamp'),
-    pointInTime: parsePointInTime(fields.point_in_time),
+    pointInTime,
   };
 }
 

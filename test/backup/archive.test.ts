@@ -9,7 +9,8 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -261,6 +262,58 @@ test('an archive of another history (a different term at its last entry) stops t
   mkdirSync(join(setup.target, 'pitr', 'segments'), { recursive: true });
   writeFileSync(join(setup.target, segmentKey('pitr/', range)), encodeSegment([{ ...fixture.log.held[index - 1], term: 9, timeMs: startMs } as never]));
   await assert.rejects(() => setup.archiver().syncOnce(), /holds entry \d+ of term 9, this log has term 1: it is another cluster's history/);
+});
+
+test('a full archive disk: the turn fails and nothing moves on; once there is room every entry is archived', async (t) => {
+  const mountPoint = mkdtempSync(join(tmpdir(), 'quorumlite-full-archive-'));
+  cleanups.push(() => rmSync(mountPoint, { recursive: true, force: true }));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mountPoint], { stdio: 'pipe' });
+  } catch (error) {
+    t.skip(`cannot mount a tmpfs (${(error as Error).message.split('\n')[0]}); needs root`);
+    return;
+  }
+  cleanups.push(() => void execFileSync('umount', ['-l', mountPoint], { stdio: 'pipe' }));
+  const setup = setUp();
+  const { fixture } = setup;
+  const store = new DirectoryObjectStore(mountPoint);
+  const archiver = new PointInTimeArchiver({
+    settings: settingsDefault,
+    store,
+    log: fixture.log,
+    database: fixture.database,
+    stagingDirectory: fixture.directory,
+    logger: recordingLogger(),
+    clock: setup.clock,
+  });
+  fixture.write('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, r BLOB, ts TEXT)', [], startMs);
+  await archiver.syncOnce();
+  const fillerPath = join(mountPoint, 'filler');
+  const descriptor = openSync(fillerPath, 'w');
+  try {
+    for (let count = 0; count < 64; count += 1) writeSync(descriptor, Buffer.alloc(64 * 1024, 1));
+  } catch (error) {
+    assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
+  } finally {
+    closeSync(descriptor);
+  }
+  const written: number[] = [];
+  for (let row = 0; row < 5; row += 1) written.push(setup.insert(`full ${row} ${'x'.repeat(20_000)}`, startMs + row + 1));
+  await assert.rejects(() => archiver.syncOnce(), /ENOSPC|no space/i);
+  assert.equal(archiver.counts.entries, 0, 'nothing counted as archived');
+  rmSync(fillerPath);
+  await archiver.syncOnce();
+  assert.equal(archiver.counts.entries, written.length);
+  for (const index of written) {
+    const outputPath = join(setup.target, `full-${index}.sqlite`);
+    await restoreToPoint({ store, path: 'pitr', target: { kind: 'index', index }, outputPath, workDirectory: `${outputPath}.work` });
+    const database = new Database(outputPath, { readonly: true });
+    try {
+      assert.deepEqual(rowsIn(database), setup.rowsAt.get(index));
+    } finally {
+      database.close();
+    }
+  }
 });
 
 test('catalog: bases need their manifest, junk is ignored; the chain takes the furthest-reaching overlapping segment', () => {

@@ -118,6 +118,8 @@ test('file type: an absolute dir and a plain file name (rqlite\'s "name", or "fi
   refusedBackup(file({ dir: '/b' }), /^sub\.name: required/);
   refusedBackup(file({ name: 'x' }), /^sub\.dir: required/);
   refusedBackup(file({ dir: '/b', name: 'x', file: 'y' }), /name the backup file twice/);
+  const clash = JSON.stringify({ version: 1, type: 'file', interval: '1m', sub: { dir: '/b', name: 'pitr' }, point_in_time: {} });
+  refusedBackup(clash, /^point_in_time\.path: "pitr" would put the archive where the backup file goes/);
 });
 
 test('point_in_time: defaults after Litestream; each field checked', () => {
