@@ -46,8 +46,10 @@ const layers = {
   node: { values: ['node', 'raft', 'storage', 'state-machine', 'transport', 'service', 'common'], types: [] },
   http: { values: ['http', 'service', 'common'], types: ['state-machine'] },
   client: { values: ['client', 'common'], types: [] },
-  // The composition root: wires storage, state machine, transport, core, runtime and HTTP.
-  server: { values: ['server', 'node', 'http', 'raft', 'storage', 'state-machine', 'transport', 'service', 'common'], types: [] },
+  // Backups and the point-in-time archive: the state machine (copies, replay, entry times) and its own ports to the node.
+  backup: { values: ['backup', 'state-machine', 'common'], types: [] },
+  // The composition root: wires storage, state machine, transport, core, runtime, HTTP and backups.
+  server: { values: ['server', 'node', 'http', 'raft', 'storage', 'state-machine', 'transport', 'service', 'backup', 'common'], types: [] },
   cli: 'any',
 };
 

@@ -20,6 +20,7 @@ Commands:
   shell     interactive SQL shell against a node
   status    print a node's /status (--http-addr HOST:PORT, default 127.0.0.1:4001;
             over HTTPS with --ca-cert FILE, --client-cert FILE --client-key FILE, --insecure)
+  restore   point-in-time restore from the backup archive (quorumlite restore --help)
   version   print the version
   help      show this help
 `;
@@ -58,6 +59,13 @@ async function runServeCommand(argv: readonly string[], io: CliIo): Promise<numb
   return runServe(options);
 }
 
+async function runRestore(argv: readonly string[], io: CliIo): Promise<number> {
+  // The replay runs the state machine, which must see TZ=UTC, as serve does.
+  process.env.TZ = 'UTC';
+  const { runRestoreCommand } = await import('./restore-command.js');
+  return runRestoreCommand(argv, { ...io, progress: process.stderr });
+}
+
 /** Runs one CLI invocation; returns the exit code (serve resolves when the node stops). */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -69,6 +77,8 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
         return await runShellCommand(rest);
       case 'status':
         return await runStatus(rest, io.stdout);
+      case 'restore':
+        return await runRestore(rest, io);
       case 'version':
       case '--version':
         io.stdout(`quorumlite ${packageVersion()}\n`);

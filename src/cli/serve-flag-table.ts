@@ -48,8 +48,6 @@ const noDiscoveryReason = 'quorumlite has no discovery services (Consul, etcd, D
 const noProfilingReason = "Go profiling does not apply to a Node.js process; use node's --cpu-prof or --heap-prof";
 
 const refusedRqlitedFlags: Readonly<Record<string, ServeFlagSpec>> = {
-  'auto-backup': refused('value', 'there are no automatic backups to cloud storage; fetch GET /db/backup on a schedule instead', isEmpty),
-  'auto-restore': refused('value', 'there is no automatic restore from cloud storage; POST the backup to /db/load instead', isEmpty),
   'cdc-config': refused('value', 'quorumlite has no change data capture', isEmpty),
   'compress-snap-transport': refused('boolean', 'snapshots are streamed to peers uncompressed', isFalse),
   'disco-mode': refused('value', noDiscoveryReason, isEmpty),
@@ -124,6 +122,8 @@ export const serveFlagSpecs: Readonly<Record<string, ServeFlagSpec>> = {
   'write-queue-batch-size': rqlited('value'),
   'write-queue-timeout': rqlited('value'),
   'write-queue-tx': rqlited('boolean'),
+  'auto-backup': rqlited('value'),
+  'auto-restore': rqlited('value'),
   ...refusedRqlitedFlags,
   'data-dir': own('value'),
   'heartbeat-ms': own('value'),

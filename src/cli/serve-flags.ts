@@ -14,6 +14,7 @@ import { parseAuthFlags, type AuthOptions } from './serve-auth-flags.js';
 import { parseTimingFlags } from './serve-timing-flags.js';
 import { parseTlsFlags } from './serve-tls-flags.js';
 import type { NodeTlsSettings } from '../server/node-tls.js';
+import { backupOptions, type BackupOptions } from './serve-backup-flags.js';
 import { UsageError } from './usage-error.js';
 
 export { UsageError } from './usage-error.js';
@@ -23,7 +24,8 @@ export { serveUsage } from './serve-usage.js';
 type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-export interface ServeOptions extends AuthOptions {
+/** -auto-backup, -auto-restore: serve-backup-flags.ts. */
+export interface ServeOptions extends AuthOptions, BackupOptions {
   readonly nodeId: string;
   readonly httpAddress: HostPort;
   readonly httpAdvertisedAddress: HostPort;
@@ -395,5 +397,6 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     ...writeQueueOptions(flags),
     foreignKeys: booleanFlag(flags, 'fk', false),
     tls: parseTlsFlags(flags),
+    ...backupOptions(flags),
   };
 }

@@ -33,5 +33,17 @@ export function rqlitedNodeOptions(options: ServeOptions): Partial<QuorumNodeOpt
     foreignKeys: options.foreignKeys,
     // Only when a TLS flag was given: without one the node runs plain, as without the option.
     ...(options.tls.http === undefined && options.tls.peers === undefined ? {} : { tls: options.tls }),
+    ...backupNodeOptions(options),
+  };
+}
+
+/** -auto-backup, -auto-restore: only when given (their parsed files). */
+function backupNodeOptions(options: ServeOptions): Pick<QuorumNodeOptions, 'backups'> {
+  if (options.autoBackup === undefined && options.autoRestore === undefined) return {};
+  return {
+    backups: {
+      ...(options.autoBackup === undefined ? {} : { autoBackup: options.autoBackup }),
+      ...(options.autoRestore === undefined ? {} : { autoRestore: options.autoRestore }),
+    },
   };
 }

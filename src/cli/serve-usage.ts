@@ -76,6 +76,12 @@ Database and HTTP
                             when it changes); without it every request is allowed
   --http-max-body-bytes N   largest request body accepted (default 64 MiB)
   --log-level LEVEL         trace|debug|info|warn|error|silent (default info)
+
+Backups (docs/BACKUPS.md)
+  --auto-backup FILE        rqlite's automatic backup config (JSON, s3 or file): the leader uploads
+                            on change; with "point_in_time", also the log archive for
+                            point-in-time restore (quorumlite restore --help)
+  --auto-restore FILE       rqlite's automatic restore config: a node without data loads the backup
   --version                 print the version and exit
   --help                    show this help
 `;

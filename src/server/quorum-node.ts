@@ -6,7 +6,7 @@
  * Data directory layout: raft/ (log, snapshots, LOCK), db.sqlite (the user's database),
  * db.sqlite.internal (quorumlite's applied index, dedup table and maintenance times),
  * members.json (the address book), incoming/ (snapshots being received), extensions/
- * (the SQLite extensions gathered at start).
+ * (the SQLite extensions gathered at start), backup-staging/ (-auto-backup, -auto-restore).
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -37,6 +37,7 @@ import { createHttpAddressResolver } from './join-address.js';
 import { ReloadingAccessControl } from './auth-reload.js';
 import type { Credentials } from '../service/access-control.js';
 import { NodeTls, type NodeTlsSettings } from './node-tls.js';
+import { NodeBackups, type BackupSettings } from './node-backups.js';
 
 export interface QuorumNodeOptions extends NodeConfigInput {
   /** Where the HTTP API listens (port 0: any). */
@@ -72,6 +73,8 @@ export interface QuorumNodeOptions extends NodeConfigInput {
   readonly authReloadIntervalMs?: number;
   /** HTTPS for the API and TLS between nodes (rqlited's -http-* and -node-* TLS flags); plain without. */
   readonly tls?: NodeTlsSettings;
+  /** rqlited's -auto-backup and -auto-restore (src/backup; node-backups.ts wires them). */
+  readonly backups?: BackupSettings;
 }
 
 export const defaultClusterId = 'quorumlite';
@@ -122,6 +125,7 @@ export class QuorumNode {
   readonly #access: ReloadingAccessControl | null;
   readonly #tls: NodeTls;
   readonly #scheduler: Scheduler;
+  #backups: NodeBackups | undefined;
   #httpAddress: { host: string; port: number } | undefined;
   #stopping: Promise<void> | undefined;
   /** A restarted node's rejoin runs beside it; stop() cancels it. */
@@ -246,6 +250,12 @@ export class QuorumNode {
     if (peers !== undefined) await QuorumNode.#recover({ config, storage, stateMachine, logger: options.logger }, peers);
     const node = new QuorumNode(options, config, { storage, stateMachine, tls, access });
     try {
+      node.#backups = await NodeBackups.prepare(options.backups, config.dataDirectory, storage.isEmpty(), options.logger);
+    } catch (error) {
+      await node.stop({ transferLeadership: false });
+      throw error;
+    }
+    try {
       await node.#start(options.httpListen);
     } catch (error) {
       await node.stop({ transferLeadership: false });
@@ -294,6 +304,8 @@ export class QuorumNode {
     const http = `${this.#httpAddress.host}:${this.#httpAddress.port}`;
     this.#logger.info({ event: 'listening', http, raft: this.#transport.address, ...this.#tls.summary() }, 'node listening');
     await this.#formOrJoin();
+    const parts = { nodeId: this.config.nodeId, foreignKeys: this.config.foreignKeys, runtime: this.runtime, storage: this.#storage };
+    this.#backups?.start({ ...parts, stateMachine: this.#stateMachine, service: this.service });
     this.#maintenance.start();
     this.reaper.start();
   }
@@ -395,6 +407,7 @@ export class QuorumNode {
     this.#tls.stop();
     this.#maintenance.stop();
     this.#access?.stop();
+    await this.#backups?.stop();
     this.#rejoinCancel.abort();
     await this.#rejoin;
     this.reaper.stop();

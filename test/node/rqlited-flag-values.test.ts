@@ -5,7 +5,10 @@
  * that leaves its feature off.
  */
 import { parsed, refused } from './serve-flag-checks.js';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { allowOriginLengthMax, extensionPathCountMax, parseServeFlags, type ServeOptions } from '../../src/cli/serve-flags.js';
 import { serveFlagSpecs } from '../../src/cli/serve-flag-table.js';
@@ -22,9 +25,44 @@ interface FlagCase {
 }
 
 const notWhole = /is not a whole number/;
+
+/** -auto-backup / -auto-restore files for the cases below (rqlite's JSON; src/backup/config.ts). */
+const configDirectory = mkdtempSync(join(tmpdir(), 'quorumlite-flag-configs-'));
+after(() => rmSync(configDirectory, { recursive: true, force: true }));
+function configFile(name: string, config: unknown): string {
+  const path = join(configDirectory, name);
+  writeFileSync(path, JSON.stringify(config));
+  return path;
+}
+const s3Sub = { region: 'us-east-1', bucket: 'bkt', path: 'db.sqlite3.gz' };
+const backupFile = configFile('backup.json', { version: 1, type: 's3', interval: '5m', sub: s3Sub });
+const restoreFile = configFile('restore.json', { version: 1, type: 's3', timeout: '60s', sub: s3Sub });
+const backupWithoutBucket = configFile('no-bucket.json', { version: 1, type: 's3', interval: '5m', sub: { ...s3Sub, bucket: '' } });
+const restoreWithInterval = configFile('restore-interval.json', { version: 1, type: 's3', interval: '5m', sub: s3Sub });
 const badDuration = /invalid duration/;
 
 const implemented: Readonly<Record<string, FlagCase>> = {
+  'auto-backup': {
+    read: (o) => o.autoBackup?.intervalMs,
+    defaultValue: undefined,
+    good: [
+      [backupFile, 300_000],
+      ['', undefined],
+    ],
+    bad: [
+      [join(configDirectory, 'missing.json'), /^-auto-backup .*missing\.json: cannot read/],
+      [backupWithoutBucket, /^-auto-backup .*no-bucket\.json: sub\.bucket: required/],
+    ],
+  },
+  'auto-restore': {
+    read: (o) => o.autoRestore?.timeoutMs,
+    defaultValue: undefined,
+    good: [
+      [restoreFile, 60_000],
+      ['', undefined],
+    ],
+    bad: [[restoreWithInterval, /^-auto-restore .*: interval: unknown field in an -auto-restore file/]],
+  },
   'extensions-path': {
     read: (o) => o.extensionPaths,
     defaultValue: [],
@@ -452,8 +490,6 @@ test('trailing logs follow rqlite: 1.25 × -raft-snap, unless --raft-trailing-lo
 
 /** The refused rqlited flags: a value asking for the feature, and the value that leaves it off. */
 const refusedCases: Readonly<Record<string, { readonly asks: string; readonly off: string }>> = {
-  'auto-backup': { asks: '/etc/rqlite/backup.json', off: '' },
-  'auto-restore': { asks: '/etc/rqlite/restore.json', off: '' },
   'cdc-config': { asks: 'http://sink', off: '' },
   'compress-snap-transport': { asks: 'true', off: 'false' },
   'disco-mode': { asks: 'dns', off: '' },
