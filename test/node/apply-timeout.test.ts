@@ -6,30 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NodeClusterService } from '../../src/node/cluster-service.js';
 import { ServiceError } from '../../src/service/service.js';
 import { MemoryNodeStorage } from './fake-ports.js';
-import { startInMemoryRuntime, type InMemoryRuntime } from './in-memory-runtime.js';
+import { startInMemoryRuntime } from './in-memory-runtime.js';
+import { serviceFor } from './in-memory-service.js';
 import { executeRequest, statement } from './requests.js';
 
 const context = { signal: new AbortController().signal };
-
-function serviceFor(node: InMemoryRuntime): NodeClusterService {
-  const { runtime, stateMachine, transport, scheduler, config } = node;
-  return new NodeClusterService(
-    {
-      config,
-      log: runtime,
-      database: stateMachine,
-      peers: transport,
-      scheduler,
-      membership: { removeMember: () => Promise.reject(new Error('not used')) },
-      encodeCommand: (statements, transaction, requestId) => runtime.encodeCommandFor(statements, transaction, requestId),
-      encodeQueuedBatch: (requests, transaction, batchId) => runtime.encodeQueuedBatchFor(requests, transaction, batchId),
-    },
-    { version: 'test', isReadOnly: (candidate) => /^\s*select/i.test(candidate.sql) },
-  );
-}
 
 test('a write that cannot apply fails after the apply timeout, not the request timeout', async () => {
   const node = await startInMemoryRuntime(['n1'], { applyTimeoutMs: 2_000 });

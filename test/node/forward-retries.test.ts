@@ -8,34 +8,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NodeClusterService } from '../../src/node/cluster-service.js';
 import type { Message, MessageType } from '../../src/raft/types.js';
 import { ServiceError } from '../../src/service/service.js';
 import { TransportError } from '../../src/transport/errors.js';
 import { startInMemoryRuntime, type InMemoryRuntime } from './in-memory-runtime.js';
+import { serviceFor } from './in-memory-service.js';
 import { executeRequest, queryRequest, statement } from './requests.js';
 
 const context = { signal: new AbortController().signal };
 
 function message(type: MessageType, from: string, term: number): Message {
   return { type, from, to: 'n1', term, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, context: new Uint8Array(0) };
-}
-
-function serviceFor(node: InMemoryRuntime): NodeClusterService {
-  const { runtime, stateMachine, transport, scheduler, config } = node;
-  return new NodeClusterService(
-    {
-      config,
-      log: runtime,
-      database: stateMachine,
-      peers: transport,
-      scheduler,
-      membership: { removeMember: () => Promise.reject(new Error('not used')) },
-      encodeCommand: (statements, transaction, requestId, qualifyColumns) => runtime.encodeCommandFor(statements, transaction, requestId, qualifyColumns),
-      encodeQueuedBatch: (requests, transaction, batchId) => runtime.encodeQueuedBatchFor(requests, transaction, batchId),
-    },
-    { version: 'test', isReadOnly: (candidate) => /^\s*select/i.test(candidate.sql) },
-  );
 }
 
 /** Answers the node's calls to its peers (the recording fake's own call() refuses every one). */

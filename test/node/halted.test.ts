@@ -7,11 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NodeClusterService } from '../../src/node/cluster-service.js';
 import { ServiceError } from '../../src/service/service.js';
 import type { Statement } from '../../src/state-machine/types.js';
 import { MemoryNodeStorage } from './fake-ports.js';
-import { startInMemoryRuntime, statement, type InMemoryRuntime } from './in-memory-runtime.js';
+import { startInMemoryRuntime, statement } from './in-memory-runtime.js';
+import { serviceFor } from './in-memory-service.js';
 import { executeRequest, queryRequest } from './requests.js';
 
 const write = (statements: Statement[]) => executeRequest(statements, { timeoutMs: 60_000 });
@@ -23,28 +23,11 @@ function halted(error: unknown): boolean {
   return error instanceof ServiceError && error.code === 'HALTED' && /node halted: disk full/.test(error.message);
 }
 
-function serviceFor(node: InMemoryRuntime): NodeClusterService {
-  const { runtime, stateMachine, transport, scheduler, config } = node;
-  return new NodeClusterService(
-    {
-      config: { ...config, writeQueueCountMax: 16 },
-      log: runtime,
-      database: stateMachine,
-      peers: transport,
-      scheduler,
-      membership: { removeMember: () => Promise.reject(new Error('not used')) },
-      encodeCommand: (statements, transaction, requestId) => runtime.encodeCommandFor(statements, transaction, requestId),
-      encodeQueuedBatch: (requests, transaction, batchId) => runtime.encodeQueuedBatchFor(requests, transaction, batchId),
-    },
-    { version: 'test', isReadOnly: (candidate) => /^\s*select/i.test(candidate.sql) },
-  );
-}
-
 test('a halted node refuses writes, reads and waits that need it to apply with HALTED; the write in flight completes after the halt', async () => {
   const node = await startInMemoryRuntime(['n1']);
   try {
     const { runtime, scheduler, storage, config } = node;
-    const service = serviceFor(node);
+    const service = serviceFor(node, { writeQueueCountMax: 16 });
     assert.equal(runtime.isLeader, true);
     const create = service.execute(write([statement('CREATE TABLE t (v TEXT)')]), context);
     await scheduler.settle();
@@ -89,7 +72,7 @@ test('a halted follower that knows no leader answers HALTED, not NO_LEADER', asy
   const node = await startInMemoryRuntime(['n1', 'n2', 'n3']);
   try {
     const { runtime, scheduler, storage, transport } = node;
-    const service = serviceFor(node);
+    const service = serviceFor(node, { writeQueueCountMax: 16 });
     await assert.rejects(
       service.execute(write([statement('CREATE TABLE t (v TEXT)')]), context),
       (error: unknown) => error instanceof ServiceError && error.code === 'NO_LEADER',

@@ -7,35 +7,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NodeClusterService } from '../../src/node/cluster-service.js';
 import { nodeConfigDefaults, type NodeConfig, type NodeConfigInput } from '../../src/node/config.js';
 import { encodeCommand } from '../../src/state-machine/command-codec.js';
 import { ServiceError, type DataResponse } from '../../src/service/service.js';
 import { MemoryNodeStorage } from './fake-ports.js';
 import { startInMemoryRuntime, statement, type InMemoryRuntime } from './in-memory-runtime.js';
+import { serviceFor } from './in-memory-service.js';
+import type { NodeClusterService } from '../../src/node/cluster-service.js';
 import { executeRequest, queryRequest } from './requests.js';
 
 const context = { signal: new AbortController().signal };
 
 /** The node's write-queue settings (rqlited's -write-queue-* flags). */
 type WriteQueueSettings = Partial<Pick<NodeConfig, 'writeQueueCountMax' | 'writeQueueBatchCountMax' | 'writeQueueTimeoutMs' | 'writeQueueTransaction'>>;
-
-function serviceFor(node: InMemoryRuntime, writeQueue: WriteQueueSettings = {}): NodeClusterService {
-  const { runtime, stateMachine, transport, scheduler, config } = node;
-  return new NodeClusterService(
-    {
-      config: { ...config, ...writeQueue },
-      log: runtime,
-      database: stateMachine,
-      peers: transport,
-      scheduler,
-      membership: { removeMember: () => Promise.reject(new Error('not used')) },
-      encodeCommand: (statements, transaction, requestId) => runtime.encodeCommandFor(statements, transaction, requestId),
-      encodeQueuedBatch: (requests, transaction, batchId) => runtime.encodeQueuedBatchFor(requests, transaction, batchId),
-    },
-    { version: 'test', isReadOnly: (candidate) => /^\s*select/i.test(candidate.sql) },
-  );
-}
 
 async function settled<Value>(node: InMemoryRuntime, promise: Promise<Value>): Promise<Value> {
   await node.scheduler.settle();
