@@ -11,11 +11,7 @@ import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
 import { doubleQuotedPrepareCountMax } from '../../src/state-machine/double-quoted-strings.js';
 import type { Statement, StatementResult } from '../../src/state-machine/types.js';
 import { entry, namedStatement, statement, temporaryDirectory } from './helpers.js';
-
-function rows(result: StatementResult | undefined): unknown[][] {
-  assert.equal(result?.kind, 'rows', JSON.stringify(result));
-  return result.rows as unknown[][];
-}
+import { rows } from './internal-layout.js';
 
 function errorOf(result: StatementResult | undefined): string {
   assert.equal(result?.kind, 'error', JSON.stringify(result));

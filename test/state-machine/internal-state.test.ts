@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -14,19 +13,10 @@ import { durableSyncEntryCountMax, indexesFromMarker, markerFor, storeCommitEntr
 import { StateMachineError } from '../../src/state-machine/errors.js';
 import { encodeResults } from '../../src/state-machine/result-codec.js';
 import { applyBatchEntryCountMax, SqliteStateMachine } from '../../src/state-machine/state-machine.js';
-import type { StatementResult } from '../../src/state-machine/types.js';
 import { entry, statement, temporaryDirectory } from './helpers.js';
+import { crashChild, rows, schemaNames, writeOldLayout } from './internal-layout.js';
 
 const childScript = new URL('./fixtures/commit-crash-child.ts', import.meta.url).pathname;
-
-function rows(result: StatementResult | undefined): unknown[][] {
-  assert.equal(result?.kind, 'rows', JSON.stringify(result));
-  return result.rows as unknown[][];
-}
-
-function schemaNames(machine: SqliteStateMachine): unknown[] {
-  return rows(machine.query([statement('SELECT name FROM sqlite_master ORDER BY name')])[0]).map((row) => row[0]);
-}
 
 test('the marker holds the applied index (resolved near any reference within 2^17) and the distance to the store commit', () => {
   for (const index of [0, 1, 2 ** 17 - 1, 2 ** 17, 2 ** 18 - 1, 2 ** 18, 2 ** 18 + 5, 2 ** 32 + 7, 2 ** 52 + 3]) {
@@ -103,19 +93,14 @@ test('application_id is quorumlite’s: writes can neither set nor read it, quer
   }
 });
 
-/** An old-layout database, written the way quorumlite wrote it before the internal store existed. */
-function writeOldLayout(path: string): void {
-  const old = new Database(path);
-  old.pragma('journal_mode = WAL');
-  old.exec(`
-    CREATE TABLE _quorumlite_state (id INTEGER PRIMARY KEY, applied_index INTEGER NOT NULL);
-    CREATE TABLE _quorumlite_requests (request_id TEXT PRIMARY KEY, sequence INTEGER NOT NULL,
-      timestamp_ms INTEGER NOT NULL, result BLOB NOT NULL) WITHOUT ROWID;
-    CREATE INDEX _quorumlite_requests_by_sequence ON _quorumlite_requests(sequence);
-    CREATE INDEX _quorumlite_requests_by_time ON _quorumlite_requests(timestamp_ms);
-    CREATE TABLE t(id INTEGER PRIMARY KEY, v);
+/** The old layout with one user row, applied index 7 and one recorded request. */
+function writeOldLayoutFixture(path: string): void {
+  const old = writeOldLayout(
+    path,
+    `CREATE TABLE t(id INTEGER PRIMARY KEY, v);
     INSERT INTO t(v) VALUES ('from the old layout');
-    INSERT INTO _quorumlite_state VALUES (1, 7);`);
+    INSERT INTO _quorumlite_state VALUES (1, 7);`,
+  );
   const stored = encodeResults([{ kind: 'write', lastInsertId: 1, rowsAffected: 1 }]);
   old.prepare('INSERT INTO _quorumlite_requests VALUES (?, ?, ?, ?)').run('client:old', 1, 1_700_000_000_000, stored);
   old.close();
@@ -125,7 +110,7 @@ test('a data directory from the old layout is migrated at open: index, data and 
   const directory = temporaryDirectory('migrate');
   const path = join(directory.path, 'db.sqlite');
   try {
-    writeOldLayout(path);
+    writeOldLayoutFixture(path);
     // A stale store from an interrupted earlier migration must not win over the old tables.
     const stale = new SqliteStateMachine({ path: join(directory.path, 'other.sqlite') });
     stale.apply(1, entry(['CREATE TABLE x(a)'], { requestId: 'client:stale' }));
@@ -157,20 +142,11 @@ test('a data directory from the old layout is migrated at open: index, data and 
   }
 });
 
-function crashChild(path: string, killStep: string): void {
-  const child = spawnSync(process.execPath, ['--import', 'tsx', childScript, path, killStep], {
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: { ...process.env, TZ: 'UTC' },
-  });
-  assert.equal(child.signal, 'SIGKILL', child.stderr);
-}
-
 test('killed between the store commit and the database commit: the store is brought back, the entry applies once', () => {
   const directory = temporaryDirectory('commit-crash-store');
   const path = join(directory.path, 'db.sqlite');
   try {
-    crashChild(path, 'store-committed');
+    crashChild(childScript, path, 'store-committed');
     const machine = new SqliteStateMachine({ path });
     try {
       assert.deepEqual(machine.openEvents, [{ kind: 'opened', undoneEntryCount: 1 }]);
@@ -197,7 +173,7 @@ test('killed after applying, before answering: replay skips the entry and the cl
   const directory = temporaryDirectory('commit-crash-database');
   const path = join(directory.path, 'db.sqlite');
   try {
-    crashChild(path, 'database-committed');
+    crashChild(childScript, path, 'database-committed');
     const machine = new SqliteStateMachine({ path });
     try {
       assert.equal(machine.appliedIndex, 2);

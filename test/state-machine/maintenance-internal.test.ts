@@ -7,27 +7,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { InternalStore } from '../../src/state-machine/internal-store.js';
 import { encodeMaintenanceCommand, type MaintenanceKind } from '../../src/state-machine/maintenance.js';
 import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
-import type { StatementResult } from '../../src/state-machine/types.js';
 import { entry, statement, temporaryDirectory } from './helpers.js';
+import { crashChild, schemaNames, writeOldLayout } from './internal-layout.js';
 
 const childScript = new URL('./fixtures/maintenance-crash-child.ts', import.meta.url).pathname;
 
 const maintenance = (kind: MaintenanceKind, timestampMs: number): Uint8Array => encodeMaintenanceCommand({ kind, timestampMs });
-
-function rows(result: StatementResult | undefined): unknown[][] {
-  assert.equal(result?.kind, 'rows', JSON.stringify(result));
-  return result.rows as unknown[][];
-}
-
-function schemaNames(machine: SqliteStateMachine): unknown[] {
-  return rows(machine.query([statement('SELECT name FROM sqlite_master ORDER BY name')])[0]).map((row) => row[0]);
-}
 
 function times(machine: SqliteStateMachine): [MaintenanceKind, number][] {
   return [...machine.maintenanceTimes()].sort(([left], [right]) => left.localeCompare(right));
@@ -165,20 +155,14 @@ test('a snapshot carries the times of its own index as _quorumlite_maintenance; 
 
 /** A database of the layout before the internal store, that ran maintenance entries. */
 function writeOldLayoutWithMaintenance(path: string): void {
-  const old = new Database(path);
-  old.pragma('journal_mode = WAL');
-  old.exec(`
-    CREATE TABLE _quorumlite_state (id INTEGER PRIMARY KEY, applied_index INTEGER NOT NULL);
-    CREATE TABLE _quorumlite_requests (request_id TEXT PRIMARY KEY, sequence INTEGER NOT NULL,
-      timestamp_ms INTEGER NOT NULL, result BLOB NOT NULL) WITHOUT ROWID;
-    CREATE INDEX _quorumlite_requests_by_sequence ON _quorumlite_requests(sequence);
-    CREATE INDEX _quorumlite_requests_by_time ON _quorumlite_requests(timestamp_ms);
-    CREATE TABLE _quorumlite_maintenance (kind TEXT PRIMARY KEY, timestamp_ms INTEGER NOT NULL) WITHOUT ROWID;
+  writeOldLayout(
+    path,
+    `CREATE TABLE _quorumlite_maintenance (kind TEXT PRIMARY KEY, timestamp_ms INTEGER NOT NULL) WITHOUT ROWID;
     INSERT INTO _quorumlite_maintenance VALUES ('vacuum', 111), ('optimize', 222);
     CREATE TABLE t(id INTEGER PRIMARY KEY, v);
     INSERT INTO t(v) VALUES ('old');
-    INSERT INTO _quorumlite_state VALUES (1, 12);`);
-  old.close();
+    INSERT INTO _quorumlite_state VALUES (1, 12);`,
+  ).close();
 }
 
 test('an old-layout database with _quorumlite_maintenance is migrated (times kept, table gone), as is a restored old-layout snapshot', async () => {
@@ -229,20 +213,11 @@ test('an old-layout database with _quorumlite_maintenance is migrated (times kep
   }
 });
 
-function crashChild(path: string, killStep: string): void {
-  const child = spawnSync(process.execPath, ['--import', 'tsx', childScript, path, killStep], {
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: { ...process.env, TZ: 'UTC' },
-  });
-  assert.equal(child.signal, 'SIGKILL', child.stderr);
-}
-
 test('killed between the store commit and the database commit of a maintenance entry: its time is undone, and recorded once replayed', () => {
   const directory = temporaryDirectory('maintenance-crash-store');
   const path = join(directory.path, 'db.sqlite');
   try {
-    crashChild(path, 'store-committed');
+    crashChild(childScript, path, 'store-committed');
     assert.deepEqual(storeVersions(`${path}.internal`), [
       ['optimize', 3, 2000],
       ['vacuum', 2, 1000],
@@ -269,7 +244,7 @@ test('killed after the database commit of a maintenance entry: its time is kept 
   const directory = temporaryDirectory('maintenance-crash-database');
   const path = join(directory.path, 'db.sqlite');
   try {
-    crashChild(path, 'database-committed');
+    crashChild(childScript, path, 'database-committed');
     const machine = new SqliteStateMachine({ path });
     try {
       assert.equal(machine.appliedIndex, 3);
