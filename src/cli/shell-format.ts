@@ -48,13 +48,14 @@ export function displayValue(value: Value): string {
   return String(value);
 }
 
-function textWidth(text: string): number {
+/** Width in code points (what a terminal column counts for the text the shells print). */
+export function textWidth(text: string): number {
   let width = 0;
   for (const _character of text) width += 1;
   return width;
 }
 
-function padEnd(text: string, width: number): string {
+export function padEnd(text: string, width: number): string {
   return text + ' '.repeat(Math.max(0, width - textWidth(text)));
 }
 

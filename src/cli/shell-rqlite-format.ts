@@ -12,7 +12,7 @@
  * strings raw, BLOB byte arrays (`?blob_array`) as `[1 2 3]`.
  */
 import type { JsonObject, JsonValue } from '../client/json-parse.js';
-import type { OutputMode } from './shell-format.js';
+import { padEnd, textWidth, type OutputMode } from './shell-format.js';
 
 export interface ResultTable {
   readonly columns: readonly string[];
@@ -40,16 +40,6 @@ export function goValueText(value: JsonValue): string {
   if (Array.isArray(value)) return `[${value.map(goValueText).join(' ')}]`;
   const entries = sortedKeys(value).map((key) => `${key}:${goValueText(value[key] as JsonValue)}`);
   return `map[${entries.join(' ')}]`;
-}
-
-function textWidth(text: string): number {
-  let width = 0;
-  for (const _character of text) width += 1;
-  return width;
-}
-
-function padEnd(text: string, width: number): string {
-  return text + ' '.repeat(Math.max(0, width - textWidth(text)));
 }
 
 function formatBox(table: ResultTable): string {
