@@ -20,10 +20,14 @@ export interface AuthUser {
   readonly permissions: ReadonlySet<Permission>;
 }
 
-const authFileBytesMax = 1024 * 1024;
-const authUserCountMax = 10_000;
-const usernameLengthMax = 256;
-const passwordLengthMax = 1024;
+/** Bounds on an -auth file (each tested at the bound and one past it). */
+export const authFileLimits = {
+  fileBytesMax: 1024 * 1024,
+  userCountMax: 10_000,
+  usernameLengthMax: 256,
+  passwordLengthMax: 1024,
+} as const;
+const { fileBytesMax: authFileBytesMax, userCountMax: authUserCountMax, usernameLengthMax, passwordLengthMax } = authFileLimits;
 
 /** The file cannot be used; the message says why (and where, for a file on disk). */
 export class AuthFileError extends Error {

@@ -16,7 +16,7 @@ import type { AccessControl, AccessDecision, Credentials, Permission } from '../
 import { anyoneUsername, type AuthUser } from './auth-file.js';
 
 /** bcrypt outcomes remembered per store; the oldest goes first beyond this. */
-const verifiedPasswordCountMax = 1024;
+export const verifiedPasswordCountMax = 1024;
 const bcryptHashPattern = /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
 
 /** Whether `granted` (a user's permissions, or `*`'s) includes `permission`. */
@@ -57,6 +57,11 @@ export class CredentialStore implements AccessControl {
   /** Named users (`*` aside). */
   get userCount(): number {
     return this.#users.size;
+  }
+
+  /** bcrypt outcomes remembered (at most verifiedPasswordCountMax). */
+  get rememberedVerdictCount(): number {
+    return this.#verified.size;
   }
 
   passwordOf(username: string): string | undefined {

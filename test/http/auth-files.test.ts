@@ -12,8 +12,9 @@ import { join } from 'node:path';
 import { runCli } from '../../src/cli/main.js';
 import { authExposureWarning, isLoopbackHost } from '../../src/cli/serve-auth-flags.js';
 import { basicCredentials } from '../../src/http/auth-check.js';
-import { AuthFileError, parseAuthFile } from '../../src/server/auth-file.js';
-import { CredentialStore } from '../../src/server/auth-store.js';
+import bcrypt from 'bcryptjs';
+import { AuthFileError, authFileLimits, parseAuthFile, readAuthFile } from '../../src/server/auth-file.js';
+import { CredentialStore, verifiedPasswordCountMax } from '../../src/server/auth-store.js';
 import { silentLogger } from '../../src/node/logger.js';
 import { QuorumNode, type QuorumNodeOptions } from '../../src/server/quorum-node.js';
 import { hashedPassword, hashedPasswordHash } from './auth-fixture.js';
@@ -178,5 +179,44 @@ describe('the start-up warning', () => {
     assert.match(authExposureWarning('0.0.0.0', { authFile: null }) ?? '', /listens on 0\.0\.0\.0, reachable beyond this machine, without authentication/);
     assert.equal(authExposureWarning('0.0.0.0', { authFile: '/etc/auth.json' }), undefined);
     assert.equal(authExposureWarning('127.0.0.1', { authFile: null }), undefined);
+  });
+});
+
+describe('limits of an -auth file, at the bound and one past it', () => {
+  const { fileBytesMax, userCountMax, usernameLengthMax, passwordLengthMax } = authFileLimits;
+  const user = (username: string, password = 'p'): { username: string; password: string; perms: string[] } => ({ username, password, perms: ['query'] });
+
+  it('users in a file', () => {
+    const users = (count: number): string => JSON.stringify(Array.from({ length: count }, (_, position) => user(`u${position}`)));
+    assert.equal(parseAuthFile(users(userCountMax)).length, userCountMax);
+    assert.throws(() => parseAuthFile(users(userCountMax + 1)), /more than 10000 users/);
+  });
+
+  it('user name and password lengths', () => {
+    assert.equal(parseAuthFile(JSON.stringify([user('u'.repeat(usernameLengthMax))]))[0]?.username.length, usernameLengthMax);
+    assert.throws(() => parseAuthFile(JSON.stringify([user('u'.repeat(usernameLengthMax + 1))])), /"username" must be a string of 1-256 characters/);
+    assert.equal(parseAuthFile(JSON.stringify([user('u', 'p'.repeat(passwordLengthMax))]))[0]?.password.length, passwordLengthMax);
+    assert.throws(
+      () => parseAuthFile(JSON.stringify([user('u', 'p'.repeat(passwordLengthMax + 1))])),
+      /"password" must be a string of at most 1024 characters/,
+    );
+  });
+
+  it('file size', () => {
+    const text = JSON.stringify([user('u')]);
+    const padded = (bytes: number): string => text + ' '.repeat(bytes - Buffer.byteLength(text));
+    assert.equal(readAuthFile(fileWith('at-bound.json', padded(fileBytesMax))).length, 1);
+    assert.throws(() => readAuthFile(fileWith('over-bound.json', padded(fileBytesMax + 1))), /larger than 1048576 bytes/);
+  });
+
+  it('bcrypt outcomes remembered: at most verifiedPasswordCountMax, the oldest forgotten first', async () => {
+    // A cost-4 hash keeps the 1,025 comparisons quick; the bound is what is checked.
+    const store = new CredentialStore(parseAuthFile(JSON.stringify([{ username: 'u', password: bcrypt.hashSync('right', 4), perms: ['query'] }])));
+    for (let attempt = 0; attempt < verifiedPasswordCountMax; attempt += 1) {
+      await store.check({ username: 'u', password: `wrong ${attempt}` }, ['query']);
+    }
+    assert.equal(store.rememberedVerdictCount, verifiedPasswordCountMax);
+    assert.equal((await store.check({ username: 'u', password: 'right' }, ['query'])).allowed, true);
+    assert.equal(store.rememberedVerdictCount, verifiedPasswordCountMax, 'one more outcome pushes the oldest out');
   });
 });
