@@ -175,7 +175,7 @@ export class InternalStore {
 
   rollback(): void {
     this.#planned = undefined;
-    if (this.#database.inTransaction) this.#statements.rollback.run();
+    this.undoEntryWrites();
   }
 
   /**
