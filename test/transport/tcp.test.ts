@@ -123,43 +123,6 @@ describe('tcp: reconnect backoff', () => {
   });
 });
 
-function openssl(args: string[], cwd: string): void {
-  execFileSync('openssl', args, { cwd, stdio: 'pipe' });
-}
-
-/** A CA and one certificate it signs for 127.0.0.1–3, valid for client and server use. */
-function makeCertificates(directory: string, name: string): { ca: string; cert: string; key: string } {
-  const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(['req', '-x509', ...ecKey, '-keyout', `${name}-ca.key`, '-out', `${name}-ca.crt`, '-days', '2', '-subj', `/CN=${name} test CA`], directory);
-  openssl(['req', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name} node`], directory);
-  writeFileSync(
-    join(directory, `${name}.ext`),
-    'subjectAltName=IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n',
-  );
-  openssl(
-    [
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      `${name}-ca.crt`,
-      '-CAkey',
-      `${name}-ca.key`,
-      '-CAcreateserial',
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '2',
-      '-extfile',
-      `${name}.ext`,
-    ],
-    directory,
-  );
-  const read = (file: string): string => readFileSync(join(directory, file), 'utf8');
-  return { ca: read(`${name}-ca.crt`), cert: read(`${name}.crt`), key: read(`${name}.key`) };
-}
-
 function opensslMissingReason(): string | undefined {
   try {
     execFileSync('openssl', ['version'], { stdio: 'pipe' });
@@ -177,12 +140,12 @@ describe('tcp: TLS', { skip: skipReason }, () => {
   let good: TlsOptions;
   let rogue: TlsOptions;
   before(async () => {
-    const directory = await harness.temporaryDirectory();
-    const goodFiles = makeCertificates(directory, 'good');
-    const rogueFiles = makeCertificates(directory, 'rogue');
-    good = goodFiles;
+    const pki = new TestPki(await harness.temporaryDirectory());
+    const goodFiles = pki.issue('good');
     // A valid certificate, but from a CA the cluster does not trust.
-    rogue = { cert: rogueFiles.cert, key: rogueFiles.key, ca: goodFiles.ca };
+    const rogueFiles = pki.issue('rogue', { authority: pki.otherCa });
+    good = { cert: goodFiles.cert.toString(), key: goodFiles.key.toString(), ca: pki.ca.cert.toString() };
+    rogue = { cert: rogueFiles.cert.toString(), key: rogueFiles.key.toString(), ca: pki.ca.cert.toString() };
   });
   after(async () => {
     await harness.dispose();
