@@ -5,51 +5,19 @@
  * name, so only ours is ever killed.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { it } from 'node:test';
+import { tmuxAvailable, tmuxSession } from './tmux-session.js';
 import { startOneNode } from './rqlite-harness.js';
 
 const shellMain = fileURLToPath(new URL('../../src/cli/shell-main.ts', import.meta.url));
 const socketName = `quorumlite-rqlite-shell-test-${process.pid}`;
 const sessionName = 'rqlite';
 /** Polling bounds: a guard against a hang, not a speed requirement. */
-const pollIntervalMs = 50;
-const pollCountMax = 1_200;
-
-const tmuxAvailable = spawnSync('tmux', ['-V']).status === 0;
-
-function tmux(...args: string[]): string {
-  const result = spawnSync('tmux', ['-L', socketName, ...args], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`tmux ${args.join(' ')} failed: ${result.stderr}`);
-  return result.stdout;
-}
-
-/** The screen; with escapes (`-e`) to see colours. */
-function pane(escapes = false): string {
-  return tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', sessionName, '-S', '-200');
-}
-
-async function waitFor(predicate: (screen: string) => boolean, what: string, escapes = false): Promise<string> {
-  let screen = '';
-  for (let poll = 0; poll < pollCountMax; poll += 1) {
-    screen = pane(escapes);
-    if (predicate(screen)) return screen;
-    await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
-  }
-  throw new Error(`timed out waiting for ${what}; screen:\n${screen}`);
-}
-
-function type(text: string): void {
-  // tmux reads an argument ending in ';' as a command separator: send that ';' as a hex key.
-  const body = text.endsWith(';') ? text.slice(0, -1) : text;
-  if (body !== '') tmux('send-keys', '-t', sessionName, '-l', body);
-  if (body !== text) tmux('send-keys', '-t', sessionName, '-H', '3b');
-  tmux('send-keys', '-t', sessionName, 'Enter');
-}
+const { tmux, waitFor, type, waitForFile, killServer } = tmuxSession(socketName, sessionName, 1_200);
 
 it('interactive rqlite-style session in a pseudo-terminal', { skip: !tmuxAvailable && 'tmux not installed' }, async () => {
   const { cluster, url } = await startOneNode();
@@ -105,17 +73,8 @@ it('interactive rqlite-style session in a pseudo-terminal', { skip: !tmuxAvailab
       '.exit',
     ]);
   } finally {
-    spawnSync('tmux', ['-L', socketName, 'kill-server']);
+    killServer();
     await cluster.close();
     await rm(home, { recursive: true, force: true });
   }
 });
-
-async function waitForFile(path: string): Promise<string> {
-  for (let poll = 0; poll < pollCountMax; poll += 1) {
-    const text = await readFile(path, 'utf8').catch(() => '');
-    if (text.endsWith('\n')) return text.trim();
-    await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
-  }
-  throw new Error(`timed out waiting for ${path}; screen:\n${pane()}`);
-}

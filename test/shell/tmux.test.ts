@@ -4,50 +4,19 @@
  * server runs on its own socket name, so only our server is ever killed.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { it } from 'node:test';
+import { tmuxAvailable, tmuxSession } from './tmux-session.js';
 import { startMiniRqlite } from '../client/helpers/mini-rqlite.js';
 
 const shellMain = fileURLToPath(new URL('../../src/cli/shell-main.ts', import.meta.url));
 const socketName = `quorumlite-shell-test-${process.pid}`;
 const sessionName = 'shell';
 /** Polling bounds: a guard against a hang, not a speed requirement. */
-const pollIntervalMs = 50;
-const pollCountMax = 600;
-
-const tmuxAvailable = spawnSync('tmux', ['-V']).status === 0;
-
-function tmux(...args: string[]): string {
-  const result = spawnSync('tmux', ['-L', socketName, ...args], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`tmux ${args.join(' ')} failed: ${result.stderr}`);
-  return result.stdout;
-}
-
-function pane(): string {
-  return tmux('capture-pane', '-p', '-t', sessionName, '-S', '-200');
-}
-
-async function waitFor(predicate: (screen: string) => boolean, what: string): Promise<string> {
-  let screen = '';
-  for (let poll = 0; poll < pollCountMax; poll += 1) {
-    screen = pane();
-    if (predicate(screen)) return screen;
-    await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
-  }
-  throw new Error(`timed out waiting for ${what}; screen:\n${screen}`);
-}
-
-function type(text: string): void {
-  // tmux takes an argument ending in ';' as a command separator: send that ';' as a hex key.
-  const body = text.endsWith(';') ? text.slice(0, -1) : text;
-  if (body !== '') tmux('send-keys', '-t', sessionName, '-l', body);
-  if (body !== text) tmux('send-keys', '-t', sessionName, '-H', '3b');
-  tmux('send-keys', '-t', sessionName, 'Enter');
-}
+const { tmux, pane, waitFor, type, waitForFile, killServer } = tmuxSession(socketName, sessionName, 600);
 
 function occurrences(screen: string, text: string): number {
   return screen.split(text).length - 1;
@@ -111,17 +80,8 @@ it('interactive session in a pseudo-terminal', { skip: !tmuxAvailable && 'tmux n
       '.exit',
     ]);
   } finally {
-    spawnSync('tmux', ['-L', socketName, 'kill-server']);
+    killServer();
     await mini.close();
     await rm(home, { recursive: true, force: true });
   }
 });
-
-async function waitForFile(path: string): Promise<string> {
-  for (let poll = 0; poll < pollCountMax; poll += 1) {
-    const text = await readFile(path, 'utf8').catch(() => '');
-    if (text.endsWith('\n')) return text.trim();
-    await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
-  }
-  throw new Error(`timed out waiting for ${path}; screen:\n${pane()}`);
-}
