@@ -8,14 +8,14 @@
  * float64): a JSON integer that fits in 64 bits → bigint (binds as INTEGER); any other
  * number (a fraction, an exponent, or beyond 64 bits) → REAL: a float `number`, or
  * `{ real }` when its value is a whole number within 2^53 (`2.0`, `1e2`, `-0.0`), which a
- * plain number would bind as INTEGER (state-machine/real-values.ts); bool and null as themselves; a
+ * plain number would bind as INTEGER (common/real-values.ts); bool and null as themselves; a
  * string `x'…'` / `X'…'` holding an even number of hex digits → BLOB; an array of
  * integers 0–255 → BLOB; any other string → TEXT; anything else is refused (400).
  * A lone UTF-16 surrogate escaped in a JSON string (`"\ud800"`) becomes U+FFFD, in SQL
  * text, parameter names and values alike, as Go's decoder makes it in rqlite.
  * A `text/plain` body is one SQL statement.
  */
-import { realValue } from '../state-machine/real-values.js';
+import { realValue } from '../common/real-values.js';
 import type { SqlValue, Statement } from '../state-machine/types.js';
 import { badRequest, HttpError } from './http-error.js';
 import type { JsonValue } from './json-reader.js';

@@ -6,7 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import { StateMachineError } from './errors.js';
 import { assert } from '../common/assert.js';
-import { isSqlReal, realValue } from './real-values.js';
+import { isSqlReal, realValue } from '../common/real-values.js';
 import type { SqlResultValue, SqlValue } from './types.js';
 
 const textEncoder = new TextEncoder();

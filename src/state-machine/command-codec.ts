@@ -10,7 +10,7 @@
  *   text/blob: u32 byte length + bytes (UTF-8 for text, checked on decode)
  *
  * Versions: 2 is written only when a parameter is a REAL with a whole-number value within
- * 2^53 (JSON `2.0`, `1e2`, `-0.0`), and decodes that f64 as `{ real }` (real-values.ts);
+ * 2^53 (JSON `2.0`, `1e2`, `-0.0`), and decodes that f64 as `{ real }` (src/common/real-values.ts);
  * every other command is still version 1, read exactly as before (an f64 is a plain
  * number). A build that knows only version 1 refuses a version 2 entry rather than
  * binding its whole-number REALs as INTEGERs.
@@ -22,7 +22,7 @@ import { ByteReader, ByteWriter, checkValue, describeLabel, isWellFormedText, re
 import type { ReadLabel, TextSpan } from './binary.js';
 import { StateMachineError } from './errors.js';
 import { assert } from '../common/assert.js';
-import { isSqlReal } from './real-values.js';
+import { isSqlReal } from '../common/real-values.js';
 import type { Command, QueuedRequest, SqlValue, Statement } from './types.js';
 
 const commandMagic = 0x51;
@@ -259,17 +259,26 @@ function readStatement(reader: ByteReader, reading: StatementReading): Statement
   return { sql, positional, named };
 }
 
+/** Reads the first two bytes; returns the command's version. */
+function readMagicAndVersion(reader: ByteReader): number {
+  const magic = reader.u8('magic');
+  if (magic !== commandMagic) throw new StateMachineError('BAD_COMMAND', `not a quorumlite command (first byte ${magic})`);
+  const version = reader.u8('version');
+  if (version !== commandVersionPlain && version !== commandVersion) {
+    throw new StateMachineError(
+      'BAD_COMMAND',
+      `unsupported command version ${version} (this build reads versions ${commandVersionPlain} and ${commandVersion})`,
+    );
+  }
+  return version;
+}
+
 export function decodeCommand(data: Uint8Array): Command {
   if (data.length > commandLimits.commandBytesMax) {
     throw new StateMachineError('BAD_COMMAND', `command is ${data.length} bytes, more than the bound ${commandLimits.commandBytesMax}`);
   }
   const reader = new ByteReader(data);
-  const magic = reader.u8('magic');
-  if (magic !== commandMagic) throw new StateMachineError('BAD_COMMAND', `not a quorumlite command (first byte ${magic})`);
-  const version = reader.u8('version');
-  if (version !== commandVersionPlain && version !== commandVersion) {
-    throw new StateMachineError('BAD_COMMAND', `unsupported command version ${version} (this build reads versions ${commandVersionPlain} and ${commandVersion})`);
-  }
+  const version = readMagicAndVersion(reader);
   const flags = reader.u8('flags');
   if ((flags & ~knownFlags) !== 0) throw new StateMachineError('BAD_COMMAND', `unknown command flags ${flags}`);
   // A queued batch returns no rows, so it never qualifies columns: the pair is no command this build writes.

@@ -22,7 +22,7 @@ import { noNamedParameters } from './command-codec.js';
 import { StateMachineError } from './errors.js';
 import { assert } from '../common/assert.js';
 import { prepareStatement } from './prepare-statement.js';
-import { isSqlReal } from './real-values.js';
+import { isSqlReal } from '../common/real-values.js';
 import { resultTypes } from './result-types.js';
 import { checkSql, internalNamePrefix } from './sql-policy.js';
 import type { SqlPurpose } from './sql-policy.js';
