@@ -251,7 +251,8 @@ export function checkValue(value: SqlValue, where: string, bytesMax: number): vo
   else if (typeof value === 'bigint') checkInt64(value, where);
   else if (typeof value === 'number') checkNumber(value, where);
   else if (isSqlReal(value)) {
-    if (typeof value.real !== 'number') throw new StateMachineError('INVALID_VALUE', `${where}: a REAL holds a number, not ${typeof value.real}`);
+    // Any other object is no parameter value: only `{ real: number }` is.
+    if (typeof value.real !== 'number') throw new StateMachineError('INVALID_VALUE', `${where}: unsupported value type object`);
     checkNumber(value.real, where);
   } else if (value !== null && typeof value !== 'boolean') {
     throw new StateMachineError('INVALID_VALUE', `${where}: unsupported value type ${typeof value}`);
