@@ -73,7 +73,16 @@ function encodeValue(value: InValue, statementIndex: number): string {
       break;
   }
   if (value instanceof Uint8Array) return `"x'${bytesToHex(value)}'"`;
+  if (typeof value === 'object' && typeof (value as { real?: unknown }).real === 'number') return encodeReal(value.real, statementIndex);
   throw invalid(statementIndex, `unsupported parameter type ${describe(value)}`);
+}
+
+/** A number written so that the server reads a REAL: with a fraction or an exponent (`2.0`, `-0.0`, `1e+21`). */
+function encodeReal(value: number, statementIndex: number): string {
+  if (!Number.isFinite(value)) throw invalid(statementIndex, `parameter ${value} is not a finite number`);
+  if (Object.is(value, -0)) return '-0.0';
+  const text = JSON.stringify(value);
+  return /[.eE]/.test(text) ? text : `${text}.0`;
 }
 
 function describe(value: unknown): string {

@@ -3,8 +3,12 @@
 /** A value read from a row. INTEGERs beyond 2^53 are bigint (see `bigint` option); BLOBs are Uint8Array. */
 export type Value = null | number | bigint | string | Uint8Array;
 
-/** A value bound to a parameter. Booleans bind as true/false (SQLite stores 1 / 0). */
-export type InValue = Value | boolean;
+/**
+ * A value bound to a parameter. Booleans bind as true/false (SQLite stores 1 / 0). A
+ * number that is an integer binds as INTEGER, any other as REAL; `{ real: 2 }` binds a
+ * REAL whatever its value (sent as `2.0`, as rqlite reads a JSON number with a fraction).
+ */
+export type InValue = Value | boolean | { readonly real: number };
 
 /** Positional (`?`) parameters in order, or named (`:name`, `@name`, `$name`) without the prefix. */
 export type InArgs = readonly InValue[] | Readonly<Record<string, InValue>>;

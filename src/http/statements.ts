@@ -4,14 +4,18 @@
  *
  *   ["CREATE TABLE t (x)", ["INSERT INTO t VALUES(?)", 1], ["… :name", {"name": "a"}]]
  *
- * Parameter mapping: a JSON integer that fits in 64 bits → bigint (binds as INTEGER);
- * any other number → float `number` (binds as REAL); bool and null as themselves; a
+ * Parameter mapping, as rqlite's (a json.Number is an int64 when it parses as one, else a
+ * float64): a JSON integer that fits in 64 bits → bigint (binds as INTEGER); any other
+ * number (a fraction, an exponent, or beyond 64 bits) → REAL: a float `number`, or
+ * `{ real }` when its value is a whole number within 2^53 (`2.0`, `1e2`, `-0.0`), which a
+ * plain number would bind as INTEGER (common/real-values.ts); bool and null as themselves; a
  * string `x'…'` / `X'…'` holding an even number of hex digits → BLOB; an array of
  * integers 0–255 → BLOB; any other string → TEXT; anything else is refused (400).
  * A lone UTF-16 surrogate escaped in a JSON string (`"\ud800"`) becomes U+FFFD, in SQL
  * text, parameter names and values alike, as Go's decoder makes it in rqlite.
  * A `text/plain` body is one SQL statement.
  */
+import { realValue } from '../common/real-values.js';
 import type { SqlValue, Statement } from '../state-machine/types.js';
 import { badRequest, HttpError } from './http-error.js';
 import type { JsonValue } from './json-reader.js';
@@ -95,9 +99,9 @@ const hexBlobPattern = /^[xX]'((?:[0-9a-fA-F]{2})*)'$/;
 
 /** Map one JSON parameter to the value bound to SQLite (see the header comment). */
 function toSqlValue(value: JsonValue, where: () => string): SqlValue {
-  if (value === null || typeof value === 'boolean' || typeof value === 'number' || typeof value === 'bigint') {
-    return value;
-  }
+  if (value === null || typeof value === 'boolean' || typeof value === 'bigint') return value;
+  // The reader gives a number only for a literal that is no 64-bit integer: a REAL in rqlite.
+  if (typeof value === 'number') return realValue(value);
   if (typeof value === 'string') {
     if (value.length < 3 || (value[0] !== 'x' && value[0] !== 'X')) return wellFormed(value);
     const hex = hexBlobPattern.exec(value);

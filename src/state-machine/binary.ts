@@ -6,6 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import { StateMachineError } from './errors.js';
 import { assert } from '../common/assert.js';
+import { isSqlReal, realValue } from '../common/real-values.js';
 import type { SqlResultValue, SqlValue } from './types.js';
 
 const textEncoder = new TextEncoder();
@@ -248,11 +249,18 @@ export function checkValue(value: SqlValue, where: string, bytesMax: number): vo
   if (typeof value === 'string') checkTextValue(value, where, bytesMax);
   else if (value instanceof Uint8Array) checkByteCount(value.length, where, bytesMax);
   else if (typeof value === 'bigint') checkInt64(value, where);
-  else if (typeof value === 'number') {
-    if (Number.isNaN(value)) throw new StateMachineError('INVALID_VALUE', `${where}: NaN cannot be stored`);
+  else if (typeof value === 'number') checkNumber(value, where);
+  else if (isSqlReal(value)) {
+    // Any other object is no parameter value: only `{ real: number }` is.
+    if (typeof value.real !== 'number') throw new StateMachineError('INVALID_VALUE', `${where}: unsupported value type object`);
+    checkNumber(value.real, where);
   } else if (value !== null && typeof value !== 'boolean') {
     throw new StateMachineError('INVALID_VALUE', `${where}: unsupported value type ${typeof value}`);
   }
+}
+
+function checkNumber(value: number, where: string): void {
+  if (Number.isNaN(value)) throw new StateMachineError('INVALID_VALUE', `${where}: NaN cannot be stored`);
 }
 
 function checkTextValue(value: string, where: string, bytesMax: number): void {
@@ -287,13 +295,21 @@ export function writeValue(writer: ByteWriter, value: SqlValue | SqlResultValue)
   } else if (typeof value === 'string') {
     writer.u8(valueTag.text);
     writer.text(value);
-  } else {
+  } else if (value instanceof Uint8Array) {
     writer.u8(valueTag.blob);
     writer.bytes(value);
+  } else {
+    writer.u8(valueTag.float);
+    writer.f64(value.real);
   }
 }
 
-export function readValue(reader: ByteReader, what: ReadLabel, bytesMax: number): SqlValue {
+/**
+ * Reads a value. With `wholeRealsTagged` (commands of version 2) a float that is a safe
+ * integer is a REAL and comes back as `{ real }`; without it (version 1 commands, stored
+ * results) as a plain number, as builds before version 2 read it.
+ */
+export function readValue(reader: ByteReader, what: ReadLabel, bytesMax: number, wholeRealsTagged = false): SqlValue {
   const tag = reader.u8(what);
   switch (tag) {
     case valueTag.null:
@@ -305,7 +321,7 @@ export function readValue(reader: ByteReader, what: ReadLabel, bytesMax: number)
     case valueTag.integer:
       return reader.integer(what);
     case valueTag.float:
-      return reader.f64(what);
+      return wholeRealsTagged ? realValue(reader.f64(what)) : reader.f64(what);
     case valueTag.text:
       return reader.text(what, bytesMax);
     case valueTag.blob:

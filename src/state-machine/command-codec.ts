@@ -9,6 +9,12 @@
  *   value: u8 tag (0 null, 1 i64, 2 f64, 3 text, 4 blob, 5 true, 6 false) + payload
  *   text/blob: u32 byte length + bytes (UTF-8 for text, checked on decode)
  *
+ * Versions: 2 is written only when a parameter is a REAL with a whole-number value within
+ * 2^53 (JSON `2.0`, `1e2`, `-0.0`), and decodes that f64 as `{ real }` (src/common/real-values.ts);
+ * every other command is still version 1, read exactly as before (an f64 is a plain
+ * number). A build that knows only version 1 refuses a version 2 entry rather than
+ * binding its whole-number REALs as INTEGERs.
+ *
  * Every count and size has a bound checked on encode (clear error to the caller) and again
  * on decode (a corrupt or hostile entry never allocates past it).
  */
@@ -16,10 +22,14 @@ import { ByteReader, ByteWriter, checkValue, describeLabel, isWellFormedText, re
 import type { ReadLabel, TextSpan } from './binary.js';
 import { StateMachineError } from './errors.js';
 import { assert } from '../common/assert.js';
+import { isSqlReal } from '../common/real-values.js';
 import type { Command, QueuedRequest, SqlValue, Statement } from './types.js';
 
 const commandMagic = 0x51;
-export const commandVersion = 1;
+/** Every command that carries no whole-number REAL. */
+const commandVersionPlain = 1;
+/** A command carrying a whole-number REAL parameter (its f64 decodes as `{ real }`). */
+export const commandVersion = 2;
 
 const flagTransaction = 1;
 const flagRequestId = 2;
@@ -56,7 +66,8 @@ function checkText(value: string, what: string, bytesMax: number): void {
   if (byteCount > bytesMax) throw tooLarge(`${what} (bytes)`, byteCount, bytesMax);
 }
 
-function checkCommand(command: Command): void {
+/** Checks `command` fits its bounds; true when it holds a whole-number REAL (version 2). */
+function checkCommand(command: Command): boolean {
   if (!Number.isSafeInteger(command.timestampMs)) {
     throw new StateMachineError('INVALID_VALUE', `timestampMs must be an integer, got ${command.timestampMs}`);
   }
@@ -64,30 +75,39 @@ function checkCommand(command: Command): void {
     throw new StateMachineError('INVALID_VALUE', 'seed must be a bigint in [0, 2^64)');
   }
   if (command.requestId !== undefined) checkText(command.requestId, 'request id', commandLimits.requestIdBytesMax);
-  if (command.queued !== undefined) {
-    checkQueued(command, command.queued);
-    return;
-  }
+  if (command.queued !== undefined) return checkQueued(command, command.queued);
   if (command.statements.length > commandLimits.statementCountMax) {
     throw tooLarge('statement count', command.statements.length, commandLimits.statementCountMax);
   }
-  command.statements.forEach(checkStatement);
+  let holdsWholeReal = false;
+  command.statements.forEach((statement, statementIndex) => {
+    if (checkStatement(statement, statementIndex)) holdsWholeReal = true;
+  });
+  return holdsWholeReal;
 }
 
-function checkQueued(command: Command, queued: readonly QueuedRequest[]): void {
+function checkQueued(command: Command, queued: readonly QueuedRequest[]): boolean {
   if (command.statements.length !== 0) throw new StateMachineError('INVALID_VALUE', 'a queued batch carries its statements in its requests');
   if (command.qualifyColumns === true) throw new StateMachineError('INVALID_VALUE', 'a queued batch returns no rows to qualify');
   if (queued.length > commandLimits.queuedRequestCountMax) throw tooLarge('queued request count', queued.length, commandLimits.queuedRequestCountMax);
   const statementCount = queued.reduce((sum, request) => sum + request.statements.length, 0);
   if (statementCount > commandLimits.statementCountMax) throw tooLarge('statement count', statementCount, commandLimits.statementCountMax);
   let statementIndex = 0;
+  let holdsWholeReal = false;
   for (const request of queued) {
     if (request.requestId !== undefined) checkText(request.requestId, 'request id', commandLimits.requestIdBytesMax);
-    for (const statement of request.statements) checkStatement(statement, statementIndex++);
+    for (const statement of request.statements) if (checkStatement(statement, statementIndex++)) holdsWholeReal = true;
   }
+  return holdsWholeReal;
 }
 
-function checkStatement(statement: Statement, statementIndex: number): void {
+/** A REAL that a version 1 command could not carry: its f64 would decode as an INTEGER. */
+function isWholeReal(value: SqlValue): boolean {
+  return isSqlReal(value) && Number.isSafeInteger(value.real);
+}
+
+/** Checks one statement's bounds and values; true when it holds a whole-number REAL. */
+function checkStatement(statement: Statement, statementIndex: number): boolean {
   const where = `statement ${statementIndex}`;
   checkText(statement.sql, `${where} SQL`, commandLimits.sqlBytesMax);
   const names = Object.keys(statement.named);
@@ -95,20 +115,25 @@ function checkStatement(statement: Statement, statementIndex: number): void {
   if (parameterCount > commandLimits.parameterCountMax) {
     throw tooLarge(`${where} parameter count`, parameterCount, commandLimits.parameterCountMax);
   }
+  let holdsWholeReal = false;
   for (const [position, value] of statement.positional.entries()) {
     checkValue(value, `${where} parameter ${position + 1}`, commandLimits.parameterBytesMax);
+    if (isWholeReal(value)) holdsWholeReal = true;
   }
   for (const name of names) {
     checkText(name, `${where} parameter name`, commandLimits.parameterNameBytesMax);
-    checkValue(statement.named[name] as SqlValue, `${where} parameter :${name}`, commandLimits.parameterBytesMax);
+    const value = statement.named[name] as SqlValue;
+    checkValue(value, `${where} parameter :${name}`, commandLimits.parameterBytesMax);
+    if (isWholeReal(value)) holdsWholeReal = true;
   }
+  return holdsWholeReal;
 }
 
 export function encodeCommand(command: Command): Uint8Array {
-  checkCommand(command);
+  const holdsWholeReal = checkCommand(command);
   const writer = new ByteWriter(commandLimits.commandBytesMax, (bytes) => tooLarge('encoded command (bytes)', bytes, commandLimits.commandBytesMax));
   writer.u8(commandMagic);
-  writer.u8(commandVersion);
+  writer.u8(holdsWholeReal ? commandVersion : commandVersionPlain);
   writer.u8(
     (command.transaction ? flagTransaction : 0) |
       (command.requestId !== undefined ? flagRequestId : 0) |
@@ -205,14 +230,23 @@ function statementLabels(position: DecodePosition): StatementLabels {
   };
 }
 
-function readStatement(reader: ByteReader, position: DecodePosition, labels: StatementLabels, previous: { sql?: TextSpan }): Statement {
+/** How one command's statements are read: where, with which labels, after which SQL, and whether whole reals are tagged (version 2). */
+interface StatementReading {
+  readonly position: DecodePosition;
+  readonly labels: StatementLabels;
+  readonly previous: { sql?: TextSpan };
+  readonly wholeRealsTagged: boolean;
+}
+
+function readStatement(reader: ByteReader, reading: StatementReading): Statement {
+  const { position, labels, previous, wholeRealsTagged } = reading;
   previous.sql = reader.textSpan(labels.sql, commandLimits.sqlBytesMax, previous.sql);
   const sql = previous.sql.text;
   const positionalCount = readCount(reader, labels.positionalCount, commandLimits.parameterCountMax);
   const positional: SqlValue[] = [];
   for (let parameter = 0; parameter < positionalCount; parameter++) {
     position.parameter = parameter + 1;
-    positional.push(readValue(reader, labels.parameter, commandLimits.parameterBytesMax));
+    positional.push(readValue(reader, labels.parameter, commandLimits.parameterBytesMax, wholeRealsTagged));
   }
   const namedCount = readCount(reader, labels.namedCount, commandLimits.parameterCountMax - positionalCount);
   if (namedCount === 0) return { sql, positional, named: noNamedParameters };
@@ -220,9 +254,23 @@ function readStatement(reader: ByteReader, position: DecodePosition, labels: Sta
   for (let namedIndex = 0; namedIndex < namedCount; namedIndex++) {
     const name = reader.text(labels.parameterName, commandLimits.parameterNameBytesMax);
     position.parameterName = name;
-    named[name] = readValue(reader, labels.namedParameter, commandLimits.parameterBytesMax);
+    named[name] = readValue(reader, labels.namedParameter, commandLimits.parameterBytesMax, wholeRealsTagged);
   }
   return { sql, positional, named };
+}
+
+/** Reads the first two bytes; returns the command's version. */
+function readMagicAndVersion(reader: ByteReader): number {
+  const magic = reader.u8('magic');
+  if (magic !== commandMagic) throw new StateMachineError('BAD_COMMAND', `not a quorumlite command (first byte ${magic})`);
+  const version = reader.u8('version');
+  if (version !== commandVersionPlain && version !== commandVersion) {
+    throw new StateMachineError(
+      'BAD_COMMAND',
+      `unsupported command version ${version} (this build reads versions ${commandVersionPlain} and ${commandVersion})`,
+    );
+  }
+  return version;
 }
 
 export function decodeCommand(data: Uint8Array): Command {
@@ -230,12 +278,7 @@ export function decodeCommand(data: Uint8Array): Command {
     throw new StateMachineError('BAD_COMMAND', `command is ${data.length} bytes, more than the bound ${commandLimits.commandBytesMax}`);
   }
   const reader = new ByteReader(data);
-  const magic = reader.u8('magic');
-  if (magic !== commandMagic) throw new StateMachineError('BAD_COMMAND', `not a quorumlite command (first byte ${magic})`);
-  const version = reader.u8('version');
-  if (version !== commandVersion) {
-    throw new StateMachineError('BAD_COMMAND', `unsupported command version ${version} (this build reads version ${commandVersion})`);
-  }
+  const version = readMagicAndVersion(reader);
   const flags = reader.u8('flags');
   if ((flags & ~knownFlags) !== 0) throw new StateMachineError('BAD_COMMAND', `unknown command flags ${flags}`);
   // A queued batch returns no rows, so it never qualifies columns: the pair is no command this build writes.
@@ -246,7 +289,7 @@ export function decodeCommand(data: Uint8Array): Command {
   }
   const seed = reader.u64('seed');
   const requestId = (flags & flagRequestId) !== 0 ? reader.text('request id', commandLimits.requestIdBytesMax) : undefined;
-  const decoder = new StatementDecoder(reader);
+  const decoder = new StatementDecoder(reader, version === commandVersion);
   const queued = (flags & flagQueued) !== 0 ? readQueuedRequests(reader, decoder) : undefined;
   const statements = queued === undefined ? decoder.readStatements() : [];
   if (reader.remaining !== 0) throw new StateMachineError('BAD_COMMAND', `${reader.remaining} trailing bytes after the command`);
@@ -268,21 +311,21 @@ export function decodeCommand(data: Uint8Array): Command {
  */
 class StatementDecoder {
   readonly #reader: ByteReader;
-  readonly #previous: { sql?: TextSpan } = {};
-  readonly #position: DecodePosition = { statement: 0, parameter: 0, parameterName: '' };
-  readonly #labels = statementLabels(this.#position);
+  readonly #reading: StatementReading;
   #statementCount = 0;
 
-  constructor(reader: ByteReader) {
+  constructor(reader: ByteReader, wholeRealsTagged: boolean) {
     this.#reader = reader;
+    const position: DecodePosition = { statement: 0, parameter: 0, parameterName: '' };
+    this.#reading = { position, labels: statementLabels(position), previous: {}, wholeRealsTagged };
   }
 
   readStatements(): Statement[] {
     const count = readCount(this.#reader, 'statement count', commandLimits.statementCountMax - this.#statementCount);
     const statements: Statement[] = [];
     for (let statementIndex = 0; statementIndex < count; statementIndex++) {
-      this.#position.statement = this.#statementCount + statementIndex;
-      statements.push(readStatement(this.#reader, this.#position, this.#labels, this.#previous));
+      this.#reading.position.statement = this.#statementCount + statementIndex;
+      statements.push(readStatement(this.#reader, this.#reading));
     }
     this.#statementCount += count;
     assert(statements.length === count, 'decoded every statement');

@@ -1,7 +1,7 @@
 /**
  * Runs request statements on one connection and shapes their results for rqlite: a
  * bounded cache of prepared statements, parameter binding (integers as 64-bit integers,
- * booleans as 1/0), and rows with numbers when safe and bigints beyond 2^53.
+ * booleans as 1/0, `{ real }` as a REAL), and rows with numbers when safe and bigints beyond 2^53.
  * SQL errors become per-statement `error` results, naming SQLite's result code when
  * SQLite reported them; environmental failures are thrown.
  *
@@ -22,6 +22,7 @@ import { noNamedParameters } from './command-codec.js';
 import { StateMachineError } from './errors.js';
 import { assert } from '../common/assert.js';
 import { prepareStatement } from './prepare-statement.js';
+import { isSqlReal } from '../common/real-values.js';
 import { resultTypes } from './result-types.js';
 import { checkSql, internalNamePrefix } from './sql-policy.js';
 import type { SqlPurpose } from './sql-policy.js';
@@ -73,8 +74,10 @@ function toBindValue(value: SqlValue): BindValue {
   if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
   if (value === true) return 1n;
   if (value === false) return 0n;
-  if (value instanceof Uint8Array && !Buffer.isBuffer(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  return value as BindValue;
+  if (value instanceof Uint8Array) return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  // better-sqlite3 binds every JavaScript number as a double: REAL, whatever its value.
+  if (isSqlReal(value)) return value.real;
+  return value;
 }
 
 type BoundArguments = BindValue[] | [...BindValue[], Record<string, BindValue>];

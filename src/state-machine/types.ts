@@ -3,9 +3,16 @@
  * the HTTP layer, encoded into Raft entries), results coming out (turned into rqlite
  * JSON by the HTTP layer). Plain data only.
  */
+import type { SqlReal } from '../common/real-values.js';
 
-/** A value bound to a statement parameter or read from a row. Booleans bind as 1 / 0. */
-export type SqlValue = null | number | bigint | string | Uint8Array | boolean;
+/**
+ * A value bound to a statement parameter. Booleans bind as 1 / 0. A `number` that is a
+ * safe integer binds as INTEGER, any other `number` as REAL; a `bigint` is an INTEGER.
+ * A REAL with a whole-number value within 2^53 (a JSON `2.0`, `1e2`, `-0.0`) is a
+ * `SqlReal` (src/common/real-values.ts), so that it stays REAL: such values are rare, so
+ * the common ones stay plain and cheap.
+ */
+export type SqlValue = null | number | bigint | string | Uint8Array | boolean | SqlReal;
 
 /** A value as SQLite returns it (no booleans). Integers beyond 2^53 come back as bigint. */
 export type SqlResultValue = null | number | bigint | string | Uint8Array;

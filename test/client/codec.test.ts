@@ -56,6 +56,12 @@ describe('encodeStatements', () => {
     assert.equal(encodeStatements('SELECT 1'), '["SELECT 1"]');
   });
 
+  it('writes { real } with a fraction or an exponent, so the server binds a REAL whatever its value', () => {
+    const body = encodeStatements({ sql: 'X', args: [{ real: 2 }, { real: -0 }, { real: 2.5 }, { real: 1e21 }], named: { v: { real: 100 } } });
+    assert.equal(body, '[["X",2.0,-0.0,2.5,1e+21,{"v":100.0}]]');
+    assert.throws(() => encodeStatements({ sql: 'X', args: [{ real: Number.NaN }] }), /finite/);
+  });
+
   it('writes bigints as exact integer literals and blobs as hex', () => {
     const body = encodeStatements({ sql: 'X', args: [9223372036854775807n, new Uint8Array([0, 255, 16])] });
     assert.equal(body, `[["X",9223372036854775807,"x'00ff10'"]]`);

@@ -199,13 +199,10 @@ describe('found by fuzzing', () => {
   });
 });
 
-describe('found while fuzzing, left open', () => {
-  // docs/API.md: "any other number → REAL", as rqlite binds a JSON float. But a float with
-  // no fractional part is a JS number that is a safe integer, and the command codec and the
-  // statement runner bind every such number as INTEGER (src/state-machine/binary.ts
-  // writeValue, statement-runner.ts toBindValue). Telling them apart needs a REAL value in
-  // SqlValue: a change across the state machine, left to its owners.
-  it('binds JSON 2.0, 1e2 and -0.0 as REAL', { todo: 'integral floats bind as INTEGER' }, async () => {
+describe('found while fuzzing, since fixed', () => {
+  // docs/API.md: "any other number → REAL", as rqlite binds a JSON float. A float with no
+  // fractional part used to bind as INTEGER; it is carried as { real } now (src/common/real-values.ts).
+  it('binds JSON 2.0, 1e2 and -0.0 as REAL', async () => {
     const body = '[["SELECT typeof(?), typeof(?), typeof(?), typeof(?)", 2.0, 1e2, -0.0, 2.5]]';
     const reply = await exchange(request('POST', '/db/query', { 'Content-Type': 'application/json' }, body));
     assert.equal(reply.status, 200);

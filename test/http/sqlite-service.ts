@@ -25,6 +25,7 @@ import {
   type StepDownRequest,
 } from '../../src/service/service.js';
 import type { SqlResultValue, SqlValue, Statement, StatementResult } from '../../src/state-machine/types.js';
+import { isSqlReal } from '../../src/common/real-values.js';
 
 export interface Knobs {
   /** Not the leader: answer NOT_LEADER (with this address) when asked not to forward. */
@@ -264,7 +265,7 @@ export class SqliteService implements ClusterService {
 }
 
 function bindings(statement: Statement): unknown[] {
-  const toBindable = (value: SqlValue): unknown => (typeof value === 'boolean' ? (value ? 1 : 0) : value);
+  const toBindable = (value: SqlValue): unknown => (typeof value === 'boolean' ? (value ? 1 : 0) : isSqlReal(value) ? value.real : value);
   const positional = statement.positional.map(toBindable);
   const namedKeys = Object.keys(statement.named);
   if (namedKeys.length === 0) return positional;
