@@ -124,7 +124,7 @@ describe("rqlite-js's data client: its integration suite", () => {
     assert.ok(dropped.get(0) !== undefined);
   });
 
-  it('runs the suite as written, string literals in double quotes', { todo: 'double-quoted string literals are the SQL dialect work' }, async () => {
+  it('runs the suite as written, string literals in double quotes', async () => {
     noError(await client.execute('CREATE TABLE quoted (id integer not null primary key, name text)'));
     const inserted = await client.execute('INSERT INTO quoted(name) VALUES("fiona")');
     noError(inserted);
