@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { handleLeaderGet, handleLeaderPost, handleMetrics, handleNodes, handleReadyz, handleRemove, handleStatus } from './cluster-handlers.js';
 import { handleExecute, handleQuery, handleRequest } from './data-handlers.js';
 import { handleDebugVars } from './debug-vars.js';
+import { handleBackup, handleBoot, handleLoad, handleReap, handleSnapshot } from './transfer-handlers.js';
 import { answerClientError, answerError } from './error-replies.js';
 import { Exchange, sendEmpty } from './exchange.js';
 import { errorCodeHeader, HttpError } from './http-error.js';
@@ -30,6 +31,11 @@ const routes: ReadonlyMap<string, Readonly<Partial<Record<Method, Handler>>>> = 
   ['/readyz', { GET: handleReadyz }],
   ['/metrics', { GET: handleMetrics }],
   ['/debug/vars', { GET: handleDebugVars }],
+  ['/db/backup', { GET: handleBackup }],
+  ['/db/load', { POST: handleLoad }],
+  ['/boot', { POST: handleBoot }],
+  ['/snapshot', { POST: handleSnapshot }],
+  ['/reap', { POST: handleReap }],
 ]);
 
 export interface HttpApiServer {

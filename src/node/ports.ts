@@ -68,6 +68,8 @@ export interface NodeStorage extends RaftStorage {
     latest(): StoredSnapshot | undefined;
     find(index: number, term: number): StoredSnapshot | undefined;
     begin(metadata: SnapshotMetadata, context: unknown): Promise<SnapshotWriting>;
+    /** Removes the snapshots `unusable` picks (`/reap`); absent in stores that keep only what they must. */
+    discardWhere?(unusable: (metadata: SnapshotMetadata) => boolean): Promise<readonly unknown[]>;
   };
   close(): Promise<void>;
 }
@@ -101,6 +103,11 @@ export interface NodeStateMachine {
   snapshot(toPath: string): Promise<{ readonly appliedIndex: number }>;
   /** Replaces the database with the copy at `fromPath` (left untouched). */
   restore(fromPath: string): { readonly appliedIndex: number } | Promise<{ readonly appliedIndex: number }>;
+  /**
+   * Loads through the log (src/state-machine/machine-loads.ts): a load's commit entry swaps
+   * a file in, asynchronously, so it applies on its own. Absent in a machine without loads.
+   */
+  readonly loads?: { applyCommit(index: number, data: Uint8Array): Promise<{ readonly results: readonly StatementResult[] }> };
   /** Order-independent content checksum at the applied index. */
   checksum(): { readonly checksum: string; readonly appliedIndex: number };
   close(): void;

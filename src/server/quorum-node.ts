@@ -22,6 +22,8 @@ import { TcpTransport } from '../transport/tcp-transport.js';
 import type { TransportLimits } from '../transport/limits.js';
 import { assert } from '../common/assert.js';
 import { NodeClusterService } from '../node/cluster-service.js';
+import { NodeDatabaseTransfers } from '../node/database-transfers.js';
+import { gatedLog, LoadGate } from '../node/load-gate.js';
 import { resolveNodeConfig, type NodeConfig, type NodeConfigInput } from '../node/config.js';
 import type { NodeLogger } from '../node/logger.js';
 import { Membership } from '../node/membership.js';
@@ -34,6 +36,7 @@ import { MaintenanceScheduler } from '../node/maintenance-scheduler.js';
 import { installExtensions } from './extensions.js';
 import { ServiceError } from '../service/service.js';
 import { createHttpAddressResolver } from './join-address.js';
+import { apiService } from './api-service.js';
 
 export interface QuorumNodeOptions extends NodeConfigInput {
   /** Where the HTTP API listens (port 0: any). */
@@ -68,6 +71,8 @@ export interface QuorumNodeOptions extends NodeConfigInput {
 export const defaultClusterId = 'quorumlite';
 /** rqlited's words for a one-node cluster with state asked to join another cluster. */
 const singleNodeJoinRefusal = 'node is already a single-node cluster leader, joining a cluster is not permitted';
+/** Backup copies wait this long for the database to be readable (the read connections' own bound). */
+const backupBusyTimeoutMs = 5_000;
 /** rqlited waits this long for its own removal on shutdown (-raft-cluster-remove-shutdown). */
 const shutdownRemoveTimeoutMs = 5_000;
 
@@ -103,6 +108,8 @@ export class QuorumNode {
   readonly runtime: NodeRuntime;
   readonly membership: Membership;
   readonly service: NodeClusterService;
+  /** Backups, loads, boot, snapshots and reaping (rqlite's /db/backup, /db/load, /boot, /snapshot, /reap). */
+  readonly transfers: NodeDatabaseTransfers;
   readonly reaper: Reaper;
   readonly http: HttpApiServer;
   readonly #storage: DurableStorage;
@@ -116,7 +123,13 @@ export class QuorumNode {
   readonly #rejoinCancel = new AbortController();
   #rejoin: Promise<void> = Promise.resolve();
 
-  private constructor(options: QuorumNodeOptions, config: NodeConfig, storage: DurableStorage, stateMachine: SqliteStateMachine) {
+  private constructor(
+    options: QuorumNodeOptions,
+    config: NodeConfig,
+    storage: DurableStorage,
+    stateMachine: SqliteStateMachine,
+    extensionPaths: readonly string[],
+  ) {
     this.config = config;
     this.#logger = options.logger;
     this.#storage = storage;
@@ -143,6 +156,9 @@ export class QuorumNode {
       ...(options.random === undefined ? {} : { random: options.random }),
     });
     const runtime = this.runtime;
+    // While a load runs on the leader, other writes wait for it (load-gate.ts); its own entries do not.
+    const gate = new LoadGate();
+    const writes = gatedLog(runtime, gate, scheduler);
     this.membership = new Membership({
       config,
       runtime,
@@ -154,7 +170,7 @@ export class QuorumNode {
     this.service = new NodeClusterService(
       {
         config,
-        log: runtime,
+        log: writes,
         database: stateMachine,
         peers: this.#transport,
         membership: this.membership,
@@ -176,8 +192,18 @@ export class QuorumNode {
       scheduler,
       logger: options.logger,
     });
-    this.http = createHttpServer(this.service, { quorumliteVersion: options.version, ...options.http });
-    this.#maintenance = new MaintenanceScheduler({ config, log: runtime, database: stateMachine, scheduler, logger: options.logger });
+    this.transfers = new NodeDatabaseTransfers({
+      config,
+      log: runtime,
+      database: stateMachine,
+      settings: { extensionPaths, readerBusyTimeoutMs: backupBusyTimeoutMs },
+      peers: this.#transport,
+      gate,
+      scheduler,
+      logger: options.logger,
+    });
+    this.http = createHttpServer(apiService(this.service, this.transfers), { quorumliteVersion: options.version, ...options.http });
+    this.#maintenance = new MaintenanceScheduler({ config, log: writes, database: stateMachine, scheduler, logger: options.logger });
     const onRemoved = options.onRemoved;
     if (config.exitWhenRemoved && onRemoved !== undefined) runtime.subscribeRemoved(() => onRemoved());
   }
@@ -194,8 +220,9 @@ export class QuorumNode {
     const storage = await DurableStorage.open(join(config.dataDirectory, 'raft'));
     logRecovery(options.logger, storage.recovery);
     let stateMachine: SqliteStateMachine;
+    let extensionPaths: readonly string[];
     try {
-      const extensionPaths = installExtensions(options.extensionPaths ?? [], config.dataDirectory);
+      extensionPaths = installExtensions(options.extensionPaths ?? [], config.dataDirectory);
       if (extensionPaths.length > 0) options.logger.info({ event: 'extensions', files: extensionPaths }, 'loading SQLite extensions');
       stateMachine = new SqliteStateMachine({
         path: join(config.dataDirectory, 'db.sqlite'),
@@ -209,7 +236,7 @@ export class QuorumNode {
       throw error;
     }
     if (peers !== undefined) await QuorumNode.#recover({ config, storage, stateMachine, logger: options.logger }, peers);
-    const node = new QuorumNode(options, config, storage, stateMachine);
+    const node = new QuorumNode(options, config, storage, stateMachine, extensionPaths);
     try {
       await node.#start(options.httpListen);
     } catch (error) {
@@ -248,6 +275,7 @@ export class QuorumNode {
     this.runtime.attachTransport();
     this.membership.registerPeerHandlers();
     this.service.registerPeerHandlers();
+    this.transfers.start();
     await this.#transport.start();
     this.#httpAddress = await this.http.listen(httpListen.host, httpListen.port);
     this.#logger.info({ event: 'listening', http: `${this.#httpAddress.host}:${this.#httpAddress.port}`, raft: this.#transport.address }, 'node listening');
@@ -352,6 +380,7 @@ export class QuorumNode {
     this.#rejoinCancel.abort();
     await this.#rejoin;
     this.reaper.stop();
+    await this.transfers.stop();
     await this.service.stopWriteQueue(this.config.shutdownTransferTimeoutMs);
     await this.runtime.stop(options);
     await this.http.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing HTTP failed'));

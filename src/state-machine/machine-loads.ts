@@ -1,0 +1,113 @@
+/**
+ * How the state machine applies a load's entries (load-entries.ts): chunks and aborts
+ * stage the file beside the database (load-staging.ts) and then commit the entry's
+ * index like a no-op; a commit swaps the staged file in through restore(), which is
+ * asynchronous, so the runtime applies commit entries on their own.
+ *
+ * Determinism: what a load entry does depends only on the staged file, which the log's
+ * earlier entries made (durably, before their indexes committed). A commit that finds its
+ * load incomplete or gone commits nothing, with an error result, on every node alike.
+ * Failures of the disk (and of the swap) halt: the entry is applied again later.
+ */
+import { StateMachineError, type StateMachineHaltedError } from './errors.js';
+import type { InternalStore } from './internal-store.js';
+import { prepareLoadedDatabase } from './load-commit.js';
+import { decodeLoadEntry, type LoadEntry } from './load-entries.js';
+import { LoadStaging, type OpenLoad } from './load-staging.js';
+import type { ApplyOutcome, StatementResult } from './types.js';
+
+/** What applying load entries needs of the state machine. */
+interface LoadApplyTarget {
+  readonly extensionPaths: readonly string[];
+  /** The outcome of an entry at or below the applied index (nothing runs); after a halt it reopens the database first. */
+  skipIfApplied(index: number): ApplyOutcome | undefined;
+  /** The entry's index committed as a no-op (the applied index moves). */
+  applyNoop(index: number): ApplyOutcome;
+  /** Marks the machine halted at `index` and returns the error to throw. */
+  halt(index: number, code: string, cause: unknown): StateMachineHaltedError;
+  store(): InternalStore;
+  /** Replaces the database with a file in the snapshot format; afterwards the machine is at its index. */
+  restore(path: string): Promise<unknown>;
+}
+
+export class MachineLoads {
+  readonly #target: LoadApplyTarget;
+  readonly #staging: LoadStaging;
+
+  /** `appliedIndex`: the database's at open (see LoadStaging). */
+  constructor(databasePath: string, appliedIndex: number, target: LoadApplyTarget) {
+    this.#target = target;
+    this.#staging = new LoadStaging(databasePath, appliedIndex);
+  }
+
+  get openLoad(): OpenLoad | undefined {
+    return this.#staging.openLoad;
+  }
+
+  /**
+   * Before a snapshot copy (see LoadStaging.guardSnapshot): refuses while a load is open,
+   * and gives the check to pass the copy through once it is made.
+   */
+  guardSnapshot(): <Copy>(copy: Copy) => Copy {
+    const check = this.#staging.guardSnapshot();
+    return (copy) => {
+      check();
+      return copy;
+    };
+  }
+
+  /** See LoadStaging.adopt (`/boot`). */
+  adopt(path: string, loadId: string, beginIndex: number): void {
+    this.#staging.adopt(path, loadId, beginIndex);
+  }
+
+  /** After a restore: whatever was staged belongs to a past the database no longer has. */
+  discardAll(): void {
+    this.#staging.discardAll();
+  }
+
+  /** An undecodable entry halts the node, as any other does: it is never skipped. */
+  #decode(index: number, data: Uint8Array): LoadEntry {
+    try {
+      return decodeLoadEntry(data);
+    } catch (error) {
+      throw this.#target.halt(index, 'BAD_COMMAND', error);
+    }
+  }
+
+  /** A chunk or abort entry, not applied yet. */
+  apply(index: number, data: Uint8Array): ApplyOutcome {
+    const entry = this.#decode(index, data);
+    let results: StatementResult[];
+    try {
+      results = this.#staging.applyEntry(index, entry);
+    } catch (error) {
+      if (error instanceof StateMachineError) throw error;
+      throw this.#target.halt(index, 'LOAD_FAILED', error);
+    }
+    return { ...this.#target.applyNoop(index), results };
+  }
+
+  /** A commit entry: applied through restore() (asynchronous), so the runtime applies it on its own. */
+  async applyCommit(index: number, data: Uint8Array): Promise<ApplyOutcome> {
+    const target = this.#target;
+    const skipped = target.skipIfApplied(index);
+    if (skipped !== undefined) return skipped;
+    const entry = this.#decode(index, data);
+    if (entry.kind !== 'commit') throw new StateMachineError('BAD_COMMAND', `entry ${index} is not a load commit`);
+    let staged: { readonly path: string } | { readonly error: string };
+    try {
+      staged = this.#staging.beginCommit(index, entry.loadId, entry.totalBytes);
+      if ('path' in staged) {
+        const store = target.store();
+        const carried = { requests: store.requestsAt(index - 1), maintenance: store.maintenanceAt(index - 1) };
+        prepareLoadedDatabase(staged.path, index, carried, target.extensionPaths);
+        await target.restore(staged.path);
+      }
+    } catch (error) {
+      throw target.halt(index, 'LOAD_FAILED', error);
+    }
+    if ('error' in staged) return { ...target.applyNoop(index), results: [{ kind: 'error', error: staged.error }] };
+    return { entryIndex: index, results: [], deduplicated: false, skipped: false };
+  }
+}
