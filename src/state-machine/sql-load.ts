@@ -64,6 +64,8 @@ export async function runSqlDump(databasePath: string, sqlPath: string, extensio
     // A scratch copy: no durability needed until the file is done (it is synced before it is loaded).
     database.pragma('journal_mode = DELETE');
     database.pragma('synchronous = OFF');
+    // As the dump's first line asks (better-sqlite3 turns foreign keys on by default): a dump's rows come in any order.
+    database.pragma('foreign_keys = OFF');
     database.exec('BEGIN');
     const decoder = new TextDecoder('utf-8', { fatal: true });
     let pending = '';
