@@ -9,7 +9,7 @@ import { assert } from '../common/assert.js';
 import { decodeConfChange } from '../raft/conf-change.js';
 import type { Entry } from '../raft/types.js';
 import { StateMachineHaltedError } from '../state-machine/errors.js';
-import { isLoadCommitEntry } from '../state-machine/load-entries.js';
+import { isLoadEntry } from '../state-machine/load-entries.js';
 import { applyBatchEntryCountMax } from '../state-machine/state-machine.js';
 import type { StatementResult } from '../state-machine/types.js';
 import { retryWhileHalted } from './halt.js';
@@ -17,14 +17,14 @@ import type { MemberDirectory } from './member-directory.js';
 import type { BatchOutcome } from './ports.js';
 import type { RuntimeState } from './runtime-state.js';
 
-/** Entries that apply on their own: a membership change, a load's commit (it swaps the database file in). */
+/** Entries that apply on their own: a membership change, a load's entry (asynchronous file work). */
 function appliesAlone(entry: Entry): boolean {
-  return entry.type === 'conf-change' || isLoadCommitEntry(entry.data);
+  return entry.type === 'conf-change' || isLoadEntry(entry.data);
 }
 
 /**
  * Splits committed entries into what applies together: each membership change and load
- * commit alone, and runs of commands (and no-ops) of at most `runEntryCountMax` entries, in order.
+ * entry alone, and runs of commands (and no-ops) of at most `runEntryCountMax` entries, in order.
  */
 export function planApplyRuns(entries: readonly Entry[], runEntryCountMax: number): Entry[][] {
   assert(Number.isInteger(runEntryCountMax) && runEntryCountMax >= 1, `runEntryCountMax must be >= 1, got ${runEntryCountMax}`);
@@ -60,7 +60,7 @@ export class Applier {
     for (const run of planApplyRuns(entries, applyBatchEntryCountMax)) {
       const first = run[0] as Entry;
       if (first.type === 'conf-change') await this.#applyConfChangeEntry(first);
-      else if (isLoadCommitEntry(first.data)) await this.#applyLoadCommitEntry(first);
+      else if (isLoadEntry(first.data)) await this.#applyLoadEntry(first);
       else await retryWhileHalted(this.#state, `apply entries ${first.index} to ${first.index + run.length - 1}`, () => this.#applyRun(run));
     }
   }
@@ -72,13 +72,13 @@ export class Applier {
     this.#recordApplied(entry, results);
   }
 
-  /** A load's commit: the state machine swaps the staged file in (a halt retries it, as any entry). */
-  async #applyLoadCommitEntry(entry: Entry): Promise<void> {
+  /** A load's entry: staged or swapped in by the state machine, off the event loop (a halt retries it, as any entry). */
+  async #applyLoadEntry(entry: Entry): Promise<void> {
     const loads = this.#state.stateMachine.loads;
     if (entry.index <= this.#state.stateMachine.appliedIndex) return;
     this.#assertNextToApply(entry.index);
-    assert(loads !== undefined, `entry ${entry.index} commits a load, and this state machine takes none`);
-    const outcome = await retryWhileHalted(this.#state, `apply load commit ${entry.index}`, () => loads.applyCommit(entry.index, entry.data));
+    assert(loads !== undefined, `entry ${entry.index} is a load's, and this state machine takes none`);
+    const outcome = await retryWhileHalted(this.#state, `apply load entry ${entry.index}`, () => loads.apply(entry.index, entry.data));
     this.#recordApplied(entry, outcome.results);
   }
 

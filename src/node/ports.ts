@@ -104,10 +104,14 @@ export interface NodeStateMachine {
   /** Replaces the database with the copy at `fromPath` (left untouched). */
   restore(fromPath: string): { readonly appliedIndex: number } | Promise<{ readonly appliedIndex: number }>;
   /**
-   * Loads through the log (src/state-machine/machine-loads.ts): a load's commit entry swaps
-   * a file in, asynchronously, so it applies on its own. Absent in a machine without loads.
+   * Loads through the log (src/state-machine/machine-loads.ts): a load's entries stage a
+   * file and swap it in, asynchronously, so each applies on its own. Absent in a machine without loads.
    */
-  readonly loads?: { applyCommit(index: number, data: Uint8Array): Promise<{ readonly results: readonly StatementResult[] }> };
+  readonly loads?: {
+    apply(index: number, data: Uint8Array): Promise<{ readonly results: readonly StatementResult[] }>;
+    /** Drops whatever is staged (lost-quorum recovery: the load's leader is gone for good). */
+    discardAll(): void;
+  };
   /** Order-independent content checksum at the applied index. */
   checksum(): { readonly checksum: string; readonly appliedIndex: number };
   close(): void;

@@ -24,13 +24,9 @@ const headerBytes = 3 + loadIdBytes + 8;
 export const loadEntryHeaderBytes = headerBytes;
 const loadIdPattern = /^[0-9a-f]{32}$/;
 
+/** A load's entries apply on their own, asynchronously: their file work runs off the event loop. */
 export function isLoadEntry(data: Uint8Array): boolean {
   return data.length > 0 && data[0] === loadMagic;
-}
-
-/** A commit applies on its own, asynchronously (it replaces the database file). */
-export function isLoadCommitEntry(data: Uint8Array): boolean {
-  return isLoadEntry(data) && data.length > 2 && data[2] === kindCodes.commit;
 }
 
 export function encodeLoadEntry(entry: LoadEntry): Uint8Array {

@@ -16,7 +16,8 @@
  * - Every change of the open load bumps `epoch`: a snapshot whose copy overlapped one is
  *   thrown away (a snapshot must never fall inside a load, see `guardSnapshot`).
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readdirSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, renameSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { StateMachineError } from './errors.js';
 import { fsyncDirectory, removeIfPresent } from './files.js';
@@ -87,23 +88,22 @@ export class LoadStaging {
    * commits the index. The results are the entry's (an error result when it finds no
    * such load open: the same on every node).
    */
-  applyEntry(index: number, entry: LoadEntry): StatementResult[] {
+  async applyEntry(index: number, entry: Exclude<LoadEntry, { kind: 'commit' }>): Promise<StatementResult[]> {
     if (entry.kind === 'abort') {
       if (this.#open?.loadId !== entry.loadId) return failed(`load ${entry.loadId} is not in progress`);
       this.discardAll();
       return [];
     }
-    if (entry.kind !== 'chunk') throw new StateMachineError('BAD_COMMAND', 'a load commit applies through applyLoadCommit');
     if (entry.offset === 0) return this.#begin(index, entry.loadId, entry.data);
     const open = this.#open;
     if (open?.loadId !== entry.loadId || open.commitIndex !== undefined) return failed(`load ${entry.loadId} is not in progress`);
     return this.#write(open.path, entry.offset, entry.data, 'r+');
   }
 
-  #begin(index: number, loadId: string, data: Uint8Array): StatementResult[] {
+  async #begin(index: number, loadId: string, data: Uint8Array): Promise<StatementResult[]> {
     this.discardAll();
     const path = this.#pathFor(index, loadId);
-    const results = this.#write(path, 0, data, 'w');
+    const results = await this.#write(path, 0, data, 'w');
     fsyncDirectory(this.#directory);
     this.#open = { loadId, beginIndex: index, path, commitIndex: undefined };
     this.#epoch += 1;
@@ -111,17 +111,17 @@ export class LoadStaging {
   }
 
   /** Writes at `offset` and fsyncs; a write that would leave a hole is refused (a chunk went missing). */
-  #write(path: string, offset: number, data: Uint8Array, flags: 'w' | 'r+'): StatementResult[] {
-    const descriptor = openSync(path, flags);
+  async #write(path: string, offset: number, data: Uint8Array, flags: 'w' | 'r+'): Promise<StatementResult[]> {
+    const handle = await open(path, flags);
     try {
-      const size = fstatSync(descriptor).size;
+      const size = (await handle.stat()).size;
       if (offset > size) return failed(`load chunk at offset ${offset} follows only ${size} staged bytes`);
       let written = 0;
-      while (written < data.byteLength) written += writeSync(descriptor, data, written, data.byteLength - written, offset + written);
-      fsyncSync(descriptor);
+      while (written < data.byteLength) written += (await handle.write(data, written, data.byteLength - written, offset + written)).bytesWritten;
+      await handle.datasync();
       return [];
     } finally {
-      closeSync(descriptor);
+      await handle.close();
     }
   }
 

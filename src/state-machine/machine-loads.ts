@@ -1,15 +1,16 @@
 /**
  * How the state machine applies a load's entries (load-entries.ts): chunks and aborts
  * stage the file beside the database (load-staging.ts) and then commit the entry's
- * index like a no-op; a commit swaps the staged file in through restore(), which is
- * asynchronous, so the runtime applies commit entries on their own.
+ * index like a no-op; a commit swaps the staged file in through restore(). All of it is
+ * asynchronous (a chunk's write and fsync run off the event loop, so heartbeats keep
+ * flowing on a busy disk), so the runtime applies load entries on their own.
  *
  * Determinism: what a load entry does depends only on the staged file, which the log's
  * earlier entries made (durably, before their indexes committed). A commit that finds its
  * load incomplete or gone commits nothing, with an error result, on every node alike.
  * Failures of the disk (and of the swap) halt: the entry is applied again later.
  */
-import { StateMachineError, type StateMachineHaltedError } from './errors.js';
+import type { StateMachineHaltedError } from './errors.js';
 import type { InternalStore } from './internal-store.js';
 import { prepareLoadedDatabase } from './load-commit.js';
 import { decodeLoadEntry, type LoadEntry } from './load-entries.js';
@@ -75,26 +76,23 @@ export class MachineLoads {
     }
   }
 
-  /** A chunk or abort entry, not applied yet. */
-  apply(index: number, data: Uint8Array): ApplyOutcome {
+  /** Applies a load entry (an entry at or below the applied index runs nothing, as any entry). */
+  async apply(index: number, data: Uint8Array): Promise<ApplyOutcome> {
+    const skipped = this.#target.skipIfApplied(index);
+    if (skipped !== undefined) return skipped;
     const entry = this.#decode(index, data);
+    if (entry.kind === 'commit') return this.#applyCommit(index, entry);
     let results: StatementResult[];
     try {
-      results = this.#staging.applyEntry(index, entry);
+      results = await this.#staging.applyEntry(index, entry);
     } catch (error) {
-      if (error instanceof StateMachineError) throw error;
       throw this.#target.halt(index, 'LOAD_FAILED', error);
     }
     return { ...this.#target.applyNoop(index), results };
   }
 
-  /** A commit entry: applied through restore() (asynchronous), so the runtime applies it on its own. */
-  async applyCommit(index: number, data: Uint8Array): Promise<ApplyOutcome> {
+  async #applyCommit(index: number, entry: Extract<LoadEntry, { kind: 'commit' }>): Promise<ApplyOutcome> {
     const target = this.#target;
-    const skipped = target.skipIfApplied(index);
-    if (skipped !== undefined) return skipped;
-    const entry = this.#decode(index, data);
-    if (entry.kind !== 'commit') throw new StateMachineError('BAD_COMMAND', `entry ${index} is not a load commit`);
     let staged: { readonly path: string } | { readonly error: string };
     try {
       staged = this.#staging.beginCommit(index, entry.loadId, entry.totalBytes);

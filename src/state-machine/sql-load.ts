@@ -21,7 +21,7 @@ import { loadExtensions } from './connections.js';
 import type { StatementResult } from './types.js';
 
 /** Bytes of SQL text read (and executed) per slice. */
-const sliceBytes = 1024 * 1024;
+const sliceBytes = 256 * 1024;
 
 class DumpRefused extends Error {}
 

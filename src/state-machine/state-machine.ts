@@ -181,7 +181,7 @@ export class SqliteStateMachine {
     if (skipped !== undefined) return skipped;
     if (data.length === 0) return this.applyNoop(index);
     if (isMaintenanceCommand(data)) return this.#applyMaintenance(index, data);
-    if (isLoadEntry(data)) return this.loads.apply(index, data);
+    if (isLoadEntry(data)) throw new StateMachineError('BAD_COMMAND', `entry ${index} is a load's: it applies through loads.apply()`);
     const command = this.#decoded(index, decodeCommand, data);
     return this.#inEntryTransaction(
       index,

@@ -12,7 +12,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { StateMachineError } from '../../src/state-machine/errors.js';
-import { encodeLoadEntry, isLoadCommitEntry, decodeLoadEntry } from '../../src/state-machine/load-entries.js';
+import { encodeLoadEntry, isLoadEntry, decodeLoadEntry } from '../../src/state-machine/load-entries.js';
 import { patchedHeader } from '../../src/state-machine/sqlite-header.js';
 import { runSqlDump, NotSqlText } from '../../src/state-machine/sql-load.js';
 import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
@@ -51,12 +51,12 @@ function loadEntries(bytes: Buffer, chunkBytes: number): Uint8Array[] {
   return entries;
 }
 
-/** Applies entries from `firstIndex` on, load commits through applyLoadCommit as the runtime does. */
+/** Applies entries from `firstIndex` on, load entries through loads.apply as the runtime does. */
 async function applyAll(machine: SqliteStateMachine, firstIndex: number, entries: readonly Uint8Array[]): Promise<StatementResult[][]> {
   const results: StatementResult[][] = [];
   for (const [position, data] of entries.entries()) {
     const index = firstIndex + position;
-    const outcome = isLoadCommitEntry(data) ? await machine.loads.applyCommit(index, data) : machine.apply(index, data);
+    const outcome = isLoadEntry(data) ? await machine.loads.apply(index, data) : machine.apply(index, data);
     results.push([...outcome.results]);
   }
   return results;
@@ -66,13 +66,13 @@ function stagedFiles(directory: string): string[] {
   return readdirSync(directory).filter((name) => name.includes('.load-'));
 }
 
-test('load entries encode and decode; only the commit is told apart for the runtime', () => {
+test('load entries encode and decode, and are told apart from commands', () => {
   const chunk = encodeLoadEntry({ kind: 'chunk', loadId, offset: 5, data: Uint8Array.of(1, 2, 3) });
   assert.deepEqual(decodeLoadEntry(chunk), { kind: 'chunk', loadId, offset: 5, data: Uint8Array.of(1, 2, 3) });
   assert.deepEqual(decodeLoadEntry(encodeLoadEntry({ kind: 'commit', loadId, totalBytes: 9 })), { kind: 'commit', loadId, totalBytes: 9 });
   assert.deepEqual(decodeLoadEntry(encodeLoadEntry({ kind: 'abort', loadId })), { kind: 'abort', loadId });
-  assert.equal(isLoadCommitEntry(chunk), false);
-  assert.equal(isLoadCommitEntry(encodeLoadEntry({ kind: 'commit', loadId, totalBytes: 9 })), true);
+  assert.equal(isLoadEntry(chunk), true);
+  assert.equal(isLoadEntry(entry(['SELECT 1'])), false);
   assert.throws(() => decodeLoadEntry(Uint8Array.of(0x4c, 9)), StateMachineError);
 });
 
