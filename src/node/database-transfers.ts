@@ -107,7 +107,8 @@ export class NodeDatabaseTransfers implements DatabaseTransfers {
     return this.#openLocalBackup(request);
   }
 
-  async load(request: LoadRequest, body: AsyncIterable<Uint8Array>): Promise<DataResponse> {
+  /** The request's signal (the client left, or the HTTP deadline passed) aborts the load between chunks. */
+  async load(request: LoadRequest, body: AsyncIterable<Uint8Array>, context: CallContext): Promise<DataResponse> {
     const { first, rest } = await peek(body, magicBytes);
     if (first.byteLength === 0) throw new ServiceError('BAD_REQUEST', 'no statements');
     const kind: LoadKind = hasSqliteMagic(first) ? 'sqlite' : 'sql';
@@ -117,7 +118,11 @@ export class NodeDatabaseTransfers implements DatabaseTransfers {
       leaderId === undefined ? this.#coordinator.begin(kind, request.timeoutMs) : await remoteLoad(this.#dependencies.peers, leaderId, kind, request.timeoutMs);
     try {
       await session.write(first);
-      for await (const chunk of rest) await session.write(chunk);
+      for await (const chunk of rest) {
+        context.signal.throwIfAborted();
+        await session.write(chunk);
+      }
+      context.signal.throwIfAborted();
       const results = await session.finish();
       const failure = results.find((result) => result.kind === 'error');
       if (failure === undefined) this.#dependencies.logger.info({ event: 'loaded', kind, servedBy }, 'database loaded');

@@ -21,7 +21,7 @@ export function apiService(cluster: NodeClusterService, transfers: NodeDatabaseT
     metrics: () => cluster.metrics(),
     counters: () => cluster.counters(),
     backup: (request) => transfers.backup(request),
-    load: (request, body) => transfers.load(request, body),
+    load: (request, body, context) => transfers.load(request, body, context),
     boot: (request, body) => transfers.boot(request, body),
     snapshot: (request) => transfers.snapshot(request),
     reap: (context) => transfers.reap(context),

@@ -24,9 +24,12 @@ const headerBytes = 3 + loadIdBytes + 8;
 export const loadEntryHeaderBytes = headerBytes;
 const loadIdPattern = /^[0-9a-f]{32}$/;
 
-/** A load's entries apply on their own, asynchronously: their file work runs off the event loop. */
+/**
+ * A load's entry (its magic, version and whole header): the runtime applies these on
+ * their own, asynchronously, their file work off the event loop.
+ */
 export function isLoadEntry(data: Uint8Array): boolean {
-  return data.length > 0 && data[0] === loadMagic;
+  return data.length >= headerBytes && data[0] === loadMagic && data[1] === loadVersion;
 }
 
 export function encodeLoadEntry(entry: LoadEntry): Uint8Array {
