@@ -175,16 +175,18 @@ describe('/db/load', () => {
   });
 
   it('keeps exactly-once across it: a request retried after the load applies nothing', async () => {
-    await execute(['CREATE TABLE keyed (v)']);
+    await execute(['CREATE TABLE keyed (id INTEGER PRIMARY KEY, payload BLOB)']);
     const keyed = (body: unknown[]) =>
       fetch(`${base}/db/execute`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'idempotency-key': 'load-key-1' },
         body: JSON.stringify(body),
       });
-    assert.equal((await keyed(['INSERT INTO keyed VALUES (1)'])).status, 200);
+    const first = await keyed(['INSERT INTO keyed (payload) VALUES (1)']);
+    assert.equal(await first.text(), '{"results":[{"last_insert_id":1,"rows_affected":1}]}');
     assert.equal((await load(databaseFile('keyed.db', 1, 'keyed'))).status, 200);
-    assert.equal((await keyed(['INSERT INTO keyed VALUES (1)'])).status, 200);
+    const retried = await keyed(['INSERT INTO keyed (payload) VALUES (1)']);
+    assert.equal(await retried.text(), '{"results":[{"last_insert_id":1,"rows_affected":1}]}', 'the first answer, again');
     assert.deepEqual(await query('SELECT count(*) FROM keyed'), [[1]], 'the file row only: the retry was not applied again');
   });
 
