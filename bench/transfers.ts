@@ -29,11 +29,11 @@ interface Row {
 }
 
 /** A file of about `megabytes`: a table of 1 kB blobs with an indexed text column, as a user's might be. */
-function makeDatabase(path: string, megabytes: number): number {
+function makeDatabase(path: string, megabytes: number, table = 'items'): number {
   const database = new Database(path);
-  database.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, score REAL, payload BLOB)');
-  database.exec('CREATE INDEX items_name ON items(name)');
-  const insert = database.prepare('INSERT INTO items (name, score, payload) VALUES (?, ?, randomblob(1000))');
+  database.exec(`CREATE TABLE ${table} (id INTEGER PRIMARY KEY, name TEXT, score REAL, payload BLOB)`);
+  database.exec(`CREATE INDEX ${table}_name ON ${table}(name)`);
+  const insert = database.prepare(`INSERT INTO ${table} (name, score, payload) VALUES (?, ?, randomblob(1000))`);
   for (let batch = 0; statSync(path).size < megabytes * mebibyte; batch += 1) {
     database.transaction(() => {
       for (let row = 0; row < 10_000; row += 1) insert.run(`name-${batch}-${row}`, row / 3);
@@ -43,10 +43,21 @@ function makeDatabase(path: string, megabytes: number): number {
   return statSync(path).size;
 }
 
+const nameWidth = 44;
+
+/** Prints a row as soon as it is measured (a failure later keeps what was measured). */
+function printRow(row: Row): void {
+  const megabytes = row.bytes / mebibyte;
+  const rate = (megabytes / row.seconds).toFixed(1);
+  console.log(`${row.name.padEnd(nameWidth)}  ${megabytes.toFixed(0).padStart(6)}  ${row.seconds.toFixed(2).padStart(8)}  ${rate.padStart(7)}  ${row.note}`);
+}
+
 async function timed(name: string, bytes: number, note: string, work: () => Promise<void> | void): Promise<Row> {
   const started = performance.now();
   await work();
-  return { name, bytes, seconds: (performance.now() - started) / 1000, note };
+  const row = { name, bytes, seconds: (performance.now() - started) / 1000, note };
+  printRow(row);
+  return row;
 }
 
 function sqlite3(...commandArguments: string[]): void {
@@ -89,10 +100,11 @@ async function clusterRows(size: number, file: string, fileBytes: number, dump: 
       ['?fmt=sql', 'SQL dump'],
     ] as const) {
       let bytes = 0;
-      const row = await timed(`/db/backup${query} (${label}, leader)`, fileBytes, note, async () => {
+      const row = await timed(`/db/backup${query} (${label}, leader)`, fileBytes, `${note}`, async () => {
         bytes = await download(leader, `/db/backup${query}`, target);
       });
-      rows.push({ ...row, note: `${note}; ${(bytes / mebibyte).toFixed(0)} MB out` });
+      console.log(`${''.padEnd(nameWidth)}  (${(bytes / mebibyte).toFixed(0)} MB out)`);
+      rows.push(row);
     }
     const follower = cluster.running().find((node) => node !== leader);
     if (follower !== undefined) {
@@ -116,22 +128,13 @@ async function clusterRows(size: number, file: string, fileBytes: number, dump: 
   return rows;
 }
 
-function print(rows: readonly Row[]): void {
-  const nameWidth = Math.max(...rows.map((row) => row.name.length));
-  console.log(`${'what'.padEnd(nameWidth)}  ${'MB'.padStart(6)}  ${'seconds'.padStart(8)}  ${'MB/s'.padStart(7)}  note`);
-  for (const row of rows) {
-    const megabytes = row.bytes / mebibyte;
-    const rate = (megabytes / row.seconds).toFixed(1);
-    console.log(`${row.name.padEnd(nameWidth)}  ${megabytes.toFixed(0).padStart(6)}  ${row.seconds.toFixed(2).padStart(8)}  ${rate.padStart(7)}  ${row.note}`);
-  }
-}
-
 async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), 'quorumlite-bench-transfers-'));
   try {
     const file = join(scratch, 'source.db');
     const fileBytes = makeDatabase(file, targetMegabytes);
     const rows: Row[] = [];
+    console.log(`${'what'.padEnd(nameWidth)}  ${'MB'.padStart(6)}  ${'seconds'.padStart(8)}  ${'MB/s'.padStart(7)}  note`);
     const hasSqlite3 = spawnSync('sqlite3', ['-version']).status === 0;
     if (hasSqlite3) {
       rows.push(
@@ -146,7 +149,8 @@ async function main(): Promise<void> {
     let dump: string | undefined;
     if (sqlMegabytes > 0 && hasSqlite3) {
       const small = join(scratch, 'small.db');
-      makeDatabase(small, sqlMegabytes);
+      // Its own table: the dump runs on top of the loaded file, as rqlite's load of SQL text does.
+      makeDatabase(small, sqlMegabytes, 'dumped');
       dump = join(scratch, 'dump.sql');
       const output = openSync(dump, 'w');
       try {
@@ -156,7 +160,6 @@ async function main(): Promise<void> {
       }
     }
     for (const size of [1, 3]) rows.push(...(await clusterRows(size, file, fileBytes, dump, scratch)));
-    print(rows);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
