@@ -5,7 +5,8 @@
  * and `.restore` of the same file in the same run (the floor: one local page copy, no
  * log, no replicas, no network). MB/s is the file's size over the wall time of the call.
  *
- *   npm run build && npm run bench:transfers     (BENCH_TRANSFER_MB=200, BENCH_SQL_MB=0 to skip the dump row)
+ *   npm run build && npm run bench:transfers     (BENCH_TRANSFER_MB=200, BENCH_SQL_MB=0 to skip the dump row,
+ *                                                BENCH_NODE_FLAGS="--election-timeout-ms 2000 --heartbeat-ms 200")
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, createReadStream, createWriteStream, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
@@ -17,6 +18,11 @@ import { request } from 'undici';
 import { TestCluster, type TestNode } from '../test/cluster/harness.js';
 
 const targetMegabytes = Number(process.env.BENCH_TRANSFER_MB ?? 200);
+/**
+ * Timing of the nodes: throughput is measured here, not failover, and a two-core machine
+ * shared with other work can stall a node long enough for a default election timeout.
+ */
+const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '--election-timeout-ms 2000 --heartbeat-ms 200').split(' ').filter((flag) => flag !== '');
 const sqlMegabytes = Number(process.env.BENCH_SQL_MB ?? 20);
 const mebibyte = 1024 * 1024;
 const callTimeoutMs = 30 * 60_000;
@@ -85,7 +91,7 @@ async function download(node: TestNode, path: string, file: string): Promise<num
 }
 
 async function clusterRows(size: number, file: string, fileBytes: number, dump: string | undefined, scratch: string): Promise<Row[]> {
-  const cluster = await TestCluster.create({ size, formation: 'join', flags: ['--log-level', 'warn'] });
+  const cluster = await TestCluster.create({ size, formation: 'join', flags: ['--log-level', 'warn', ...nodeFlags] });
   const rows: Row[] = [];
   try {
     await cluster.start();
@@ -94,6 +100,7 @@ async function clusterRows(size: number, file: string, fileBytes: number, dump: 
     rows.push(await timed(`/db/load of the file (${label})`, fileBytes, 'through the log, every node', () => upload(leader, '/db/load?timeout=10m', file)));
     await cluster.waitForConvergence();
     const target = join(scratch, 'backup.db');
+    const current = await cluster.waitForLeader();
     for (const [query, note] of [
       ['', 'page copy, WAL header'],
       ['?vacuum', 'VACUUM INTO copy'],
@@ -101,12 +108,12 @@ async function clusterRows(size: number, file: string, fileBytes: number, dump: 
     ] as const) {
       let bytes = 0;
       const row = await timed(`/db/backup${query} (${label}, leader)`, fileBytes, `${note}`, async () => {
-        bytes = await download(leader, `/db/backup${query}`, target);
+        bytes = await download(current, `/db/backup${query}`, target);
       });
       console.log(`${''.padEnd(nameWidth)}  (${(bytes / mebibyte).toFixed(0)} MB out)`);
       rows.push(row);
     }
-    const follower = cluster.running().find((node) => node !== leader);
+    const follower = cluster.running().find((node) => node !== current);
     if (follower !== undefined) {
       rows.push(
         await timed(`/db/backup (${label}, follower → leader)`, fileBytes, 'forwarded in 1 MiB peer calls', () =>
@@ -117,10 +124,10 @@ async function clusterRows(size: number, file: string, fileBytes: number, dump: 
     if (dump !== undefined) {
       const dumpBytes = statSync(dump).size;
       rows.push(
-        await timed(`/db/load of a SQL dump (${label})`, dumpBytes, 'run on the leader, then loaded', () => upload(leader, '/db/load?timeout=10m', dump)),
+        await timed(`/db/load of a SQL dump (${label})`, dumpBytes, 'run on the leader, then loaded', () => upload(current, '/db/load?timeout=10m', dump)),
       );
     }
-    if (size === 1) rows.push(await timed(`/boot (${label})`, fileBytes, 'outside the log, then a snapshot', () => upload(leader, '/boot', file)));
+    if (size === 1) rows.push(await timed(`/boot (${label})`, fileBytes, 'outside the log, then a snapshot', () => upload(current, '/boot', file)));
     rmSync(target, { force: true });
   } finally {
     await cluster.close();

@@ -28,7 +28,7 @@
 import { join } from 'node:path';
 import { assert } from '../common/assert.js';
 import { decodeConfChange } from '../raft/conf-change.js';
-import type { ConfState, NodeId, SnapshotMetadata } from '../raft/types.js';
+import type { ConfState, Entry, NodeId, SnapshotMetadata } from '../raft/types.js';
 import { isLoadEntry } from '../state-machine/load-entries.js';
 import { applyBatchEntryCountMax } from '../state-machine/state-machine.js';
 import { planApplyRuns } from './apply.js';
@@ -159,15 +159,15 @@ async function applyThrough(parts: RecoveryParts, lastIndex: number): Promise<vo
     for (const run of planApplyRuns(batch, applyBatchEntryCountMax)) {
       const first = run[0] as (typeof run)[number];
       if (first.type === 'conf-change') stateMachine.applyNoop(first.index);
-      else if (isLoadEntry(first.data)) await applyLoadEntry(stateMachine, first.index, first.data);
+      else if (isLoadEntry(first.data)) await applyLoadRun(stateMachine, run);
       else stateMachine.applyBatch(run);
     }
   }
 }
 
-async function applyLoadEntry(stateMachine: RecoveryStateMachine, index: number, data: Uint8Array): Promise<void> {
-  assert(stateMachine.loads !== undefined, `entry ${index} is a load's, and this state machine takes none`);
-  await stateMachine.loads.apply(index, data);
+async function applyLoadRun(stateMachine: RecoveryStateMachine, run: readonly Entry[]): Promise<void> {
+  assert(stateMachine.loads !== undefined, `entry ${run[0]?.index} is a load's, and this state machine takes none`);
+  await stateMachine.loads.apply(run);
 }
 
 /** Step 4: a snapshot at `metadata.index` with the new membership and addresses. */

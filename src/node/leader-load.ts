@@ -29,6 +29,12 @@ import { fileChunkBytes, removeQuietly, type TransferFiles } from './transfer-fi
  */
 export const loadChunkBytesMax = 1024 * 1024 - 4096;
 
+/**
+ * Chunk entries proposed and not yet applied here, at most: the log pipelines them (one
+ * group commit and one round trip serve several), and what waits stays bounded.
+ */
+const chunksInFlightMax = 4;
+
 /** What a load needs on the leader. */
 export interface LeaderLoadPorts {
   /** The plain log: a load's own entries never wait at the load gate. */
@@ -64,6 +70,8 @@ export class SqliteFileLoad implements LoadSession {
   #pendingBytes = 0;
   /** Bytes proposed so far: the next chunk's offset. */
   #offset = 0;
+  /** Chunk proposals not yet applied here, oldest first. */
+  #inFlight: Promise<void>[] = [];
 
   constructor(ports: LeaderLoadPorts, timeoutMs: number) {
     this.#ports = ports;
@@ -87,8 +95,17 @@ export class SqliteFileLoad implements LoadSession {
   async #proposeChunk(data: Buffer): Promise<void> {
     if (this.#offset === 0 && data.byteLength < sqliteHeaderBytes) throw invalidSqliteData('the file is shorter than a SQLite header');
     const bytes = this.#offset === 0 ? patchedHeader(data, 'rollback') : data;
-    await this.#propose({ kind: 'chunk', loadId: this.#loadId, offset: this.#offset, data: bytes });
+    const proposal = this.#propose({ kind: 'chunk', loadId: this.#loadId, offset: this.#offset, data: bytes });
+    // Awaited in order below; until then a failure must not count as unhandled.
+    proposal.catch(() => undefined);
+    this.#inFlight.push(proposal);
     this.#offset += data.byteLength;
+    if (this.#inFlight.length >= chunksInFlightMax) await this.#inFlight.shift();
+  }
+
+  /** Waits until every chunk proposed applied here; the first failure throws. */
+  async #drain(): Promise<void> {
+    for (let proposal = this.#inFlight.shift(); proposal !== undefined; proposal = this.#inFlight.shift()) await proposal;
   }
 
   async #propose(entry: LoadEntry): Promise<void> {
@@ -99,6 +116,7 @@ export class SqliteFileLoad implements LoadSession {
 
   async finish(): Promise<readonly StatementResult[]> {
     if (this.#pendingBytes > 0 || this.#offset === 0) await this.#proposeChunk(this.#take(this.#pendingBytes));
+    await this.#drain();
     const staged = this.#ports.database.loads.openLoad;
     if (staged?.loadId !== this.#loadId) throw new ServiceError('UNAVAILABLE', 'the load was superseded before its commit');
     try {
@@ -112,6 +130,7 @@ export class SqliteFileLoad implements LoadSession {
 
   async abort(): Promise<void> {
     this.#pending = [];
+    await this.#drain().catch(() => undefined);
     if (this.#offset === 0) return;
     // Best effort: a leader that lost leadership cannot, and its successor aborts the load.
     await this.#propose({ kind: 'abort', loadId: this.#loadId }).catch(() => undefined);

@@ -105,10 +105,11 @@ export interface NodeStateMachine {
   restore(fromPath: string): { readonly appliedIndex: number } | Promise<{ readonly appliedIndex: number }>;
   /**
    * Loads through the log (src/state-machine/machine-loads.ts): a load's entries stage a
-   * file and swap it in, asynchronously, so each applies on its own. Absent in a machine without loads.
+   * file and swap it in, asynchronously, apart from commands: a run of chunks and aborts
+   * together, a commit alone; outcomes as applyBatch's. Absent in a machine without loads.
    */
   readonly loads?: {
-    apply(index: number, data: Uint8Array): Promise<{ readonly results: readonly StatementResult[] }>;
+    apply(entries: readonly { readonly index: number; readonly data: Uint8Array }[]): Promise<readonly BatchOutcome[]>;
     /** Drops whatever is staged (lost-quorum recovery: the load's leader is gone for good). */
     discardAll(): void;
   };

@@ -25,11 +25,18 @@ export const loadEntryHeaderBytes = headerBytes;
 const loadIdPattern = /^[0-9a-f]{32}$/;
 
 /**
- * A load's entry (its magic, version and whole header): the runtime applies these on
- * their own, asynchronously, their file work off the event loop.
+ * The kind of a load's entry (told by its magic, version and whole header), undefined for
+ * any other entry: the runtime applies load entries apart from commands, asynchronously
+ * (their file work runs off the event loop), a commit alone.
  */
+export function loadEntryKind(data: Uint8Array): LoadEntry['kind'] | undefined {
+  if (data.length < headerBytes || data[0] !== loadMagic || data[1] !== loadVersion) return undefined;
+  const code = data[2];
+  return (Object.keys(kindCodes) as LoadEntry['kind'][]).find((kind) => kindCodes[kind] === code);
+}
+
 export function isLoadEntry(data: Uint8Array): boolean {
-  return data.length >= headerBytes && data[0] === loadMagic && data[1] === loadVersion;
+  return loadEntryKind(data) !== undefined;
 }
 
 export function encodeLoadEntry(entry: LoadEntry): Uint8Array {

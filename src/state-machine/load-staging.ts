@@ -17,7 +17,7 @@
  *   thrown away (a snapshot must never fall inside a load, see `guardSnapshot`).
  */
 import { closeSync, fstatSync, openSync, readdirSync, renameSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { StateMachineError } from './errors.js';
 import { fsyncDirectory, removeIfPresent } from './files.js';
@@ -34,9 +34,20 @@ export interface OpenLoad {
 }
 
 const indexDigits = 20;
+/** A staged file being removed: renamed out of the way at once (atomic), deleted in the background. */
+const discardedSuffix = '.discarded';
 
 function failed(error: string): StatementResult[] {
   return [{ kind: 'error', error }];
+}
+
+async function syncData(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
 }
 
 export class LoadStaging {
@@ -49,6 +60,9 @@ export class LoadStaging {
   constructor(databasePath: string, appliedIndex: number) {
     this.#directory = dirname(databasePath);
     this.#prefix = `${basename(databasePath)}.load-`;
+    for (const name of readdirSync(this.#directory)) {
+      if (name.startsWith(this.#prefix) && name.endsWith(discardedSuffix)) removeIfPresent(join(this.#directory, name));
+    }
     for (const found of this.#stagedFiles()) {
       const finished = found.commitIndex !== undefined && found.commitIndex <= appliedIndex;
       if (found.beginIndex > appliedIndex || finished || this.#open !== undefined) removeIfPresent(found.path);
@@ -84,41 +98,47 @@ export class LoadStaging {
   }
 
   /**
-   * A chunk or an abort entry at `index`: its file work, made durable before the caller
-   * commits the index. The results are the entry's (an error result when it finds no
-   * such load open: the same on every node).
+   * Chunk and abort entries (consecutive, in log order): their file work, made durable
+   * (one fsync for them all) before the caller commits their indexes. Each entry's results
+   * (an error result when it finds no such load open: the same on every node).
    */
-  async applyEntry(index: number, entry: Exclude<LoadEntry, { kind: 'commit' }>): Promise<StatementResult[]> {
+  async applyEntries(entries: readonly { readonly index: number; readonly entry: Exclude<LoadEntry, { kind: 'commit' }> }[]): Promise<StatementResult[][]> {
+    const written = new Set<string>();
+    const results: StatementResult[][] = [];
+    for (const { index, entry } of entries) results.push(await this.#applyEntry(index, entry, written));
+    for (const path of written) if (path === this.#open?.path) await syncData(path);
+    return results;
+  }
+
+  async #applyEntry(index: number, entry: Exclude<LoadEntry, { kind: 'commit' }>, written: Set<string>): Promise<StatementResult[]> {
     if (entry.kind === 'abort') {
       if (this.#open?.loadId !== entry.loadId) return failed(`load ${entry.loadId} is not in progress`);
       this.discardAll();
       return [];
     }
-    if (entry.offset === 0) return this.#begin(index, entry.loadId, entry.data);
+    if (entry.offset === 0) {
+      this.discardAll();
+      const path = this.#pathFor(index, entry.loadId);
+      const results = await this.#write(path, 0, entry.data, 'w', written);
+      fsyncDirectory(this.#directory);
+      this.#open = { loadId: entry.loadId, beginIndex: index, path, commitIndex: undefined };
+      this.#epoch += 1;
+      return results;
+    }
     const open = this.#open;
     if (open?.loadId !== entry.loadId || open.commitIndex !== undefined) return failed(`load ${entry.loadId} is not in progress`);
-    return this.#write(open.path, entry.offset, entry.data, 'r+');
+    return this.#write(open.path, entry.offset, entry.data, 'r+', written);
   }
 
-  async #begin(index: number, loadId: string, data: Uint8Array): Promise<StatementResult[]> {
-    this.discardAll();
-    const path = this.#pathFor(index, loadId);
-    const results = await this.#write(path, 0, data, 'w');
-    fsyncDirectory(this.#directory);
-    this.#open = { loadId, beginIndex: index, path, commitIndex: undefined };
-    this.#epoch += 1;
-    return results;
-  }
-
-  /** Writes at `offset` and fsyncs; a write that would leave a hole is refused (a chunk went missing). */
-  async #write(path: string, offset: number, data: Uint8Array, flags: 'w' | 'r+'): Promise<StatementResult[]> {
+  /** Writes at `offset` (synced by the caller, once); a write that would leave a hole is refused (a chunk went missing). */
+  async #write(path: string, offset: number, data: Uint8Array, flags: 'w' | 'r+', written: Set<string>): Promise<StatementResult[]> {
     const handle = await open(path, flags);
     try {
       const size = (await handle.stat()).size;
       if (offset > size) return failed(`load chunk at offset ${offset} follows only ${size} staged bytes`);
-      let written = 0;
-      while (written < data.byteLength) written += (await handle.write(data, written, data.byteLength - written, offset + written)).bytesWritten;
-      await handle.datasync();
+      let count = 0;
+      while (count < data.byteLength) count += (await handle.write(data, count, data.byteLength - count, offset + count)).bytesWritten;
+      written.add(path);
       return [];
     } finally {
       await handle.close();
@@ -168,10 +188,18 @@ export class LoadStaging {
     this.#epoch += 1;
   }
 
-  /** No load is open any more (aborted, committed, or the database was replaced by a snapshot). */
+  /**
+   * No load is open any more (aborted, committed, or the database was replaced by a
+   * snapshot). Unlinking hundreds of megabytes takes a while: the files are renamed away
+   * (durably) and deleted off the event loop; what a crash leaves is removed at open.
+   */
   discardAll(): void {
     const staged = this.#stagedFiles();
-    for (const found of staged) removeIfPresent(found.path);
+    for (const found of staged) {
+      const discarded = `${found.path}${discardedSuffix}`;
+      renameSync(found.path, discarded);
+      void unlink(discarded).catch(() => undefined);
+    }
     if (staged.length > 0) fsyncDirectory(this.#directory);
     if (this.#open !== undefined) this.#epoch += 1;
     this.#open = undefined;

@@ -12,18 +12,22 @@
  */
 import type { StateMachineHaltedError } from './errors.js';
 import type { InternalStore } from './internal-store.js';
+import { assert } from '../common/assert.js';
 import { prepareLoadedDatabase } from './load-commit.js';
 import { decodeLoadEntry, type LoadEntry } from './load-entries.js';
 import { LoadStaging, type OpenLoad } from './load-staging.js';
 import type { ApplyOutcome, StatementResult } from './types.js';
 
+type StagedEntry = Exclude<LoadEntry, { kind: 'commit' }>;
+
 /** What applying load entries needs of the state machine. */
 interface LoadApplyTarget {
   readonly extensionPaths: readonly string[];
+  readonly appliedIndex: () => number;
   /** The outcome of an entry at or below the applied index (nothing runs); after a halt it reopens the database first. */
   skipIfApplied(index: number): ApplyOutcome | undefined;
-  /** The entry's index committed as a no-op (the applied index moves). */
-  applyNoop(index: number): ApplyOutcome;
+  /** The entries' indexes committed as no-ops (the applied index moves), in one transaction when several. */
+  applyNoops(indexes: readonly number[]): ApplyOutcome[];
   /** Marks the machine halted at `index` and returns the error to throw. */
   halt(index: number, code: string, cause: unknown): StateMachineHaltedError;
   store(): InternalStore;
@@ -76,19 +80,38 @@ export class MachineLoads {
     }
   }
 
-  /** Applies a load entry (an entry at or below the applied index runs nothing, as any entry). */
-  async apply(index: number, data: Uint8Array): Promise<ApplyOutcome> {
-    const skipped = this.#target.skipIfApplied(index);
-    if (skipped !== undefined) return skipped;
-    const entry = this.#decode(index, data);
-    if (entry.kind === 'commit') return this.#applyCommit(index, entry);
-    let results: StatementResult[];
-    try {
-      results = await this.#staging.applyEntry(index, entry);
-    } catch (error) {
-      throw this.#target.halt(index, 'LOAD_FAILED', error);
+  /**
+   * Applies consecutive load entries: a commit alone, or a run of chunks and aborts (their
+   * bytes fsynced once, their indexes then committed in one transaction). Entries at or
+   * below the applied index run nothing, as any entry.
+   */
+  async apply(entries: readonly { readonly index: number; readonly data: Uint8Array }[]): Promise<ApplyOutcome[]> {
+    const target = this.#target;
+    const skipped = entries
+      .filter((item) => item.index <= target.appliedIndex())
+      .map((item): ApplyOutcome => ({ entryIndex: item.index, results: [], deduplicated: false, skipped: true }));
+    const pending = entries.slice(skipped.length);
+    const first = pending[0];
+    if (first === undefined) return skipped;
+    target.skipIfApplied(first.index);
+    const decoded = pending.map((item) => ({ index: item.index, entry: this.#decode(item.index, item.data) }));
+    const commit = decoded[0]?.entry;
+    if (commit?.kind === 'commit') {
+      assert(decoded.length === 1, `load commit ${first.index} applies alone`);
+      return [...skipped, await this.#applyCommit(first.index, commit)];
     }
-    return { ...this.#target.applyNoop(index), results };
+    const staged = decoded.map(({ index, entry }) => {
+      assert(entry.kind !== 'commit', `load commit ${index} applies alone`);
+      return { index, entry: entry as StagedEntry };
+    });
+    let results: StatementResult[][];
+    try {
+      results = await this.#staging.applyEntries(staged);
+    } catch (error) {
+      throw target.halt(first.index, 'LOAD_FAILED', error);
+    }
+    const committed = target.applyNoops(pending.map((item) => item.index));
+    return [...skipped, ...committed.map((outcome, position) => ({ ...outcome, results: results[position] ?? [] }))];
   }
 
   async #applyCommit(index: number, entry: Extract<LoadEntry, { kind: 'commit' }>): Promise<ApplyOutcome> {
@@ -105,7 +128,7 @@ export class MachineLoads {
     } catch (error) {
       throw target.halt(index, 'LOAD_FAILED', error);
     }
-    if ('error' in staged) return { ...target.applyNoop(index), results: [{ kind: 'error', error: staged.error }] };
+    if ('error' in staged) return { ...(target.applyNoops([index])[0] as ApplyOutcome), results: [{ kind: 'error', error: staged.error }] };
     return { entryIndex: index, results: [], deduplicated: false, skipped: false };
   }
 }

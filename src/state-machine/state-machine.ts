@@ -109,8 +109,9 @@ export class SqliteStateMachine {
       this.loads = new MachineLoads(this.path, this.appliedIndex, {
         extensionPaths: this.#settings.extensionPaths,
         store: () => this.#open().store,
+        appliedIndex: () => this.#pair.appliedIndex,
         skipIfApplied: (index) => this.#skipIfApplied(index),
-        applyNoop: (index) => this.applyNoop(index),
+        applyNoops: (indexes) => this.applyBatch(indexes.map((index) => ({ index, data: new Uint8Array(0) }))),
         restore: (path) => this.restore(path),
         halt: (index, code, cause) => this.#halt(index, code, cause),
       });

@@ -63,7 +63,7 @@ async function countOn(node: TestNode, table: string): Promise<unknown> {
 }
 
 function stagedFiles(node: TestNode): string[] {
-  return existsSync(node.dataDirectory) ? readdirSync(node.dataDirectory).filter((name) => name.includes('.load-')) : [];
+  return existsSync(node.dataDirectory) ? readdirSync(node.dataDirectory).filter((name) => name.includes('.load-') && !name.endsWith('.discarded')) : [];
 }
 
 describe('backups on three nodes', () => {

@@ -56,14 +56,14 @@ async function applyAll(machine: SqliteStateMachine, firstIndex: number, entries
   const results: StatementResult[][] = [];
   for (const [position, data] of entries.entries()) {
     const index = firstIndex + position;
-    const outcome = isLoadEntry(data) ? await machine.loads.apply(index, data) : machine.apply(index, data);
-    results.push([...outcome.results]);
+    const outcome = isLoadEntry(data) ? (await machine.loads.apply([{ index, data }]))[0] : machine.apply(index, data);
+    results.push([...(outcome?.results ?? [])]);
   }
   return results;
 }
 
 function stagedFiles(directory: string): string[] {
-  return readdirSync(directory).filter((name) => name.includes('.load-'));
+  return readdirSync(directory).filter((name) => name.includes('.load-') && !name.endsWith('.discarded'));
 }
 
 test('load entries encode and decode, and are told apart from commands', () => {
@@ -102,6 +102,29 @@ test('chunks stage the file, the commit swaps it in at its index on every machin
     assert.deepEqual(stagedFiles(directory.path), []);
   } finally {
     for (const machine of machines) machine.close();
+    directory.cleanup();
+  }
+});
+
+test('a run of chunks applies together: their bytes fsynced once, their indexes committed in one transaction', async () => {
+  const directory = temporaryDirectory('load-run');
+  const machine = new SqliteStateMachine({ path: join(directory.path, 'db.sqlite') });
+  try {
+    const bytes = sourceDatabase(join(directory.path, 'source.db'), 120);
+    const entries = loadEntries(bytes, 16 * 1024);
+    const chunks = entries.slice(0, -1).map((data, position) => ({ index: position + 1, data }));
+    const outcomes = await machine.loads.apply(chunks);
+    assert.deepEqual(
+      outcomes.map((outcome) => [outcome.entryIndex, outcome.results.length, outcome.skipped]),
+      chunks.map((chunk) => [chunk.index, 0, false]),
+    );
+    assert.equal(machine.appliedIndex, chunks.length);
+    // The same run again: every entry is at or below the applied index, nothing runs.
+    assert.ok((await machine.loads.apply(chunks)).every((outcome) => outcome.skipped));
+    await machine.loads.apply([{ index: entries.length, data: entries.at(-1) as Uint8Array }]);
+    assert.deepEqual(rows(machine.query([statement('SELECT count(*) FROM loaded')])[0]), [[120]]);
+  } finally {
+    machine.close();
     directory.cleanup();
   }
 });
