@@ -81,7 +81,8 @@ export class LoadStaging {
   }
 
   #stagedFiles(): OpenLoad[] {
-    const pattern = new RegExp(`^${this.#prefix.replaceAll('.', '\\.')}(\\d{${indexDigits}})-([0-9a-f]{32})(?:\\.commit-(\\d{${indexDigits}}))?$`);
+    const prefix = this.#prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const pattern = new RegExp(`^${prefix}(\\d{${indexDigits}})-([0-9a-f]{32})(?:\\.commit-(\\d{${indexDigits}}))?$`);
     const found: OpenLoad[] = [];
     for (const name of readdirSync(this.#directory).sort()) {
       const match = pattern.exec(name);
