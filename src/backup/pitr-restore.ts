@@ -10,6 +10,7 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { SqliteStateMachine, applyBatchEntryCountMax, type BatchEntry } from '../state-machine/state-machine.js';
+import { isLoadEntry } from '../state-machine/load-entries.js';
 import { sha256OfFile } from './archive-bases.js';
 import { decodeSegment, type ArchivedEntry } from './archive-segment.js';
 import { gunzipFile } from './files.js';
@@ -71,7 +72,7 @@ class Replay {
   }
 
   /** Takes a segment's entries in order; stops at the target. */
-  take(entries: readonly ArchivedEntry[]): void {
+  async take(entries: readonly ArchivedEntry[]): Promise<void> {
     for (const entry of entries) {
       if (this.finished) return;
       if (entry.index <= this.index) continue;
@@ -81,17 +82,23 @@ class Replay {
         this.finished = true;
         return;
       }
-      this.#apply(entry);
+      await this.#apply(entry);
       this.index = entry.index;
       this.timeMs = timeMs;
       this.replayedCount += 1;
     }
   }
 
-  #apply(entry: ArchivedEntry): void {
+  async #apply(entry: ArchivedEntry): Promise<void> {
     if (entry.type === 'conf-change') {
       this.flush();
       this.#machine.applyNoop(entry.index);
+      return;
+    }
+    // A /db/load's chunks and commit apply through the machine's loads, as on the node.
+    if (isLoadEntry(entry.data)) {
+      this.flush();
+      await this.#machine.loads.apply([{ index: entry.index, data: entry.data }]);
       return;
     }
     this.#batch.push({ index: entry.index, data: entry.data });
@@ -150,7 +157,7 @@ export async function restoreToPoint(options: PointInTimeRestoreOptions): Promis
         if (replay.finished) break;
         const bytes = await options.store.getBytes(segment.key);
         if (bytes === undefined) throw new RestoreError(`the segment ${segment.key} is missing from the archive`);
-        replay.take(decodeSegment(bytes, segment.key));
+        await replay.take(decodeSegment(bytes, segment.key));
         replay.flush();
         options.onProgress?.({ phase: 'replay', doneCount: replay.index - plan.base.manifest.index, totalCount: total });
       }

@@ -8,11 +8,13 @@
  */
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Agent, request } from 'undici';
 import type { TlsSettings } from './shell-arguments.js';
 import { goFileErrorText, goLogTimestamp, goStatusLine } from './shell-go-text.js';
 import { hostAndPort } from './shell-hosts.js';
+import type { TransferProgress } from './shell-progress.js';
 
 export interface ShellHttpResponse {
   readonly status: number;
@@ -57,12 +59,20 @@ const responseBytesMax = 64 * 1024 * 1024;
 
 type Method = 'GET' | 'POST' | 'DELETE';
 
+/** A body streamed from its source (a file), opened afresh for every attempt (another node, a redirect). */
+export interface StreamedBody {
+  readonly bytes: number;
+  open(): AsyncIterable<Uint8Array>;
+}
+
 interface Outgoing {
   readonly method: Method;
-  readonly body: Uint8Array | undefined;
+  readonly body: Uint8Array | StreamedBody | undefined;
   readonly headers: Readonly<Record<string, string>>;
   /** Stream a 200 reply's body to this file instead of memory. */
   readonly filePath: string | undefined;
+  /** Counts the bytes of a streamed body or a reply written to its file. */
+  readonly progress: TransferProgress | undefined;
 }
 
 class TooManyRedirectsError extends Error {}
@@ -98,18 +108,24 @@ export class ShellHttpClient {
   }
 
   /** `path` is relative to the base URL: `status`, `db/request?timings`. */
-  send(method: Method, path: string, body?: Uint8Array, headers: Readonly<Record<string, string>> = {}): Promise<ShellHttpExchange> {
-    return this.#sendToAnyHost(path, { method, body, headers, filePath: undefined });
+  send(
+    method: Method,
+    path: string,
+    body?: Uint8Array | StreamedBody,
+    headers: Readonly<Record<string, string>> = {},
+    progress?: TransferProgress,
+  ): Promise<ShellHttpExchange> {
+    return this.#sendToAnyHost(path, { method, body, headers, filePath: undefined, progress });
   }
 
   /** As `send`, but a 200 reply's body is streamed into `filePath` (created or truncated only then). */
-  sendToFile(method: Method, path: string, filePath: string): Promise<ShellHttpExchange> {
-    return this.#sendToAnyHost(path, { method, body: undefined, headers: {}, filePath });
+  sendToFile(method: Method, path: string, filePath: string, progress?: TransferProgress): Promise<ShellHttpExchange> {
+    return this.#sendToAnyHost(path, { method, body: undefined, headers: {}, filePath, progress });
   }
 
   /** GET exactly this URL: no other node, no redirect (rqlite's sysdump asks each node itself). */
   async getDirect(url: string): Promise<ShellHttpResponse> {
-    return this.#exchange(url, { method: 'GET', body: undefined, headers: {}, filePath: undefined });
+    return this.#exchange(url, { method: 'GET', body: undefined, headers: {}, filePath: undefined, progress: undefined });
   }
 
   async close(): Promise<void> {
@@ -149,10 +165,11 @@ export class ShellHttpClient {
   /** One request and its whole reply, bounded by the timeout. A 301's body is its Location. */
   async #exchange(url: string, outgoing: Outgoing): Promise<ShellHttpResponse> {
     const signal = AbortSignal.timeout(this.#timeoutMs);
+    const streamed = outgoing.body instanceof Uint8Array || outgoing.body === undefined ? undefined : outgoing.body;
     const reply = await request(url, {
       method: outgoing.method,
-      headers: { ...this.#headers, ...outgoing.headers },
-      body: outgoing.body,
+      headers: { ...this.#headers, ...outgoing.headers, ...(streamed === undefined ? {} : { 'content-length': String(streamed.bytes) }) },
+      body: streamed === undefined ? (outgoing.body as Uint8Array | undefined) : Readable.from(countedChunks(streamed.open(), outgoing.progress)),
       dispatcher: this.#agent,
       signal,
     });
@@ -163,7 +180,9 @@ export class ShellHttpClient {
       return { ...base, body: new TextEncoder().encode(firstHeader(reply.headers.location) ?? '') };
     }
     if (reply.statusCode === 200 && outgoing.filePath !== undefined) {
-      await streamToFile(reply.body, outgoing.filePath);
+      const length = Number(firstHeader(reply.headers['content-length']));
+      if (outgoing.progress !== undefined && Number.isSafeInteger(length)) outgoing.progress.totalBytes = length;
+      await streamToFile(reply.body, outgoing.filePath, outgoing.progress);
       return { ...base, body: new Uint8Array() };
     }
     return { ...base, body: await readBounded(reply.body, url) };
@@ -207,7 +226,24 @@ async function readTlsFile(path: string): Promise<Buffer> {
   }
 }
 
-async function streamToFile(body: AsyncIterable<Uint8Array>, path: string): Promise<void> {
+async function* countedChunks(chunks: AsyncIterable<Uint8Array>, progress: TransferProgress | undefined): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) {
+    progress?.advance(chunk.byteLength);
+    yield chunk;
+  }
+}
+
+/** Passes bytes through, counting them on `progress`. */
+function counting(progress: TransferProgress | undefined): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      progress?.advance(chunk.byteLength);
+      callback(null, chunk);
+    },
+  });
+}
+
+async function streamToFile(body: AsyncIterable<Uint8Array>, path: string, progress: TransferProgress | undefined): Promise<void> {
   const file = createWriteStream(path);
   const opened = new Promise<void>((resolve, reject) => {
     file.once('open', () => resolve());
@@ -218,7 +254,7 @@ async function streamToFile(body: AsyncIterable<Uint8Array>, path: string): Prom
   } catch (error) {
     throw new FileWriteError(goFileErrorText(error, path));
   }
-  await pipeline(body, file);
+  await pipeline(body, counting(progress), file);
 }
 
 async function readBounded(body: AsyncIterable<Uint8Array> & { destroy(error?: Error): unknown }, url: string): Promise<Uint8Array> {

@@ -5,15 +5,19 @@
  * text), `.boot FILE` (POST /boot), `.sysdump FILE` (every node's status, nodes,
  * readyz and expvar), `.read FILE` (each line a statement) and `.output [FILE]`.
  * A backup is written only once the node answered 200, so a failed one leaves no file.
+ * Files go to and from the node as streams (never whole in memory), with a progress bar
+ * on a terminal when they take more than a second (shell-progress.ts).
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { goFileErrorText } from './shell-go-text.js';
+import type { ShellHttpResponse, StreamedBody } from './shell-http.js';
+import { TransferProgress } from './shell-progress.js';
 import { isJsonObject, runStatement } from './shell-rqlite-sql.js';
 import { parseReplyJson, RqliteCommandError, unexpectedStatus, type OutputTarget, type RqliteCommand, type RqliteSession } from './shell-rqlite-session.js';
 import { parseJson, type JsonObject } from '../client/json-parse.js';
 
-/** Files `.restore`, `.boot` and `.read` read are refused beyond this size. */
+/** Files `.read` reads (into memory) are refused beyond this size; `.restore` and `.boot` stream theirs. */
 const inputFileBytesMax = 1024 * 1024 * 1024;
 /** The 16-byte header of a SQLite database file begins so (rqlite checks these 13 bytes). */
 const sqliteHeader = 'SQLite format';
@@ -39,8 +43,9 @@ function isSqliteFile(content: Uint8Array): boolean {
 }
 
 /** GET `path` into `file`; rqlite's `server responded with: <status>` otherwise. */
-async function download(session: RqliteSession, path: string, file: string): Promise<void> {
-  const exchange = await session.http.sendToFile('GET', path, file);
+async function download(session: RqliteSession, path: string, file: string, label: string): Promise<void> {
+  const progress = new TransferProgress(session.terminal.progress, label, null);
+  const exchange = await session.http.sendToFile('GET', path, file, progress).finally(() => progress.finish());
   session.noteExchange(exchange);
   const { response } = exchange;
   if (response.status === 401) throw new RqliteCommandError('unauthorized');
@@ -49,7 +54,7 @@ async function download(session: RqliteSession, path: string, file: string): Pro
 
 const backup: RqliteCommand = async (session, argument) => {
   const file = required(argument, 'please specify an output file for the backup');
-  await download(session, 'db/backup', file);
+  await download(session, 'db/backup', file, 'backup');
   session.terminal.write('backup file written successfully\n');
 };
 
@@ -69,7 +74,7 @@ const dump: RqliteCommand = async (session, argument) => {
   const { file, tables } = parseDumpArguments(required(argument, 'please specify an output file for the SQL text'));
   const parameters = new URLSearchParams({ fmt: 'sql' });
   if (tables.length > 0) parameters.set('tables', tables.join(','));
-  await download(session, `db/backup?${parameters}`, file);
+  await download(session, `db/backup?${parameters}`, file, 'dump');
   session.terminal.write('SQL text file written successfully\n');
 };
 
@@ -84,13 +89,48 @@ async function storeStatus(session: RqliteSession): Promise<JsonObject> {
   return store;
 }
 
-/** The file to load: a SQL dump gets the node's foreign-key setting appended, as rqlite's shell appends it. */
-function restoreBody(content: Buffer, store: JsonObject): { body: Buffer; isDatabase: boolean } {
-  if (isSqliteFile(content)) return { body: content, isDatabase: true };
+/** A file to send, read as it goes: its size, whether it starts as a SQLite database does. */
+async function inputFile(path: string): Promise<{ bytes: number; isDatabase: boolean }> {
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const head = Buffer.alloc(sqliteHeader.length + 1);
+      const { bytesRead } = await handle.read(head, 0, head.length, 0);
+      return { bytes: (await handle.stat()).size, isDatabase: isSqliteFile(head.subarray(0, bytesRead)) };
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    throw new RqliteCommandError(goFileErrorText(error, path));
+  }
+}
+
+/** The file's bytes, then `suffix`, opened afresh for each attempt. */
+function streamedFile(path: string, bytes: number, suffix: Uint8Array = new Uint8Array()): StreamedBody {
+  return {
+    bytes: bytes + suffix.byteLength,
+    open: async function* () {
+      yield* createReadStream(path) as AsyncIterable<Uint8Array>;
+      if (suffix.byteLength > 0) yield suffix;
+    },
+  };
+}
+
+/** The body to load: a SQL dump gets the node's foreign-key setting appended, as rqlite's shell appends it. */
+function restoreBody(path: string, file: { bytes: number; isDatabase: boolean }, store: JsonObject): StreamedBody {
+  if (file.isDatabase) return streamedFile(path, file.bytes);
   // The dump's own PRAGMA may have changed the setting; this puts the node's back.
   const sqlite = isJsonObject(store.sqlite3) ? store.sqlite3 : {};
   const foreignKeys = sqlite.fk_constraints === 'enabled' ? 'ON' : 'OFF';
-  return { body: Buffer.concat([content, Buffer.from(`PRAGMA foreign_keys=${foreignKeys};`)]), isDatabase: false };
+  return streamedFile(path, file.bytes, Buffer.from(`PRAGMA foreign_keys=${foreignKeys};`));
+}
+
+/** POSTs a streamed file with a progress bar. */
+async function upload(session: RqliteSession, path: string, body: StreamedBody, contentType: string, label: string): Promise<ShellHttpResponse> {
+  const progress = new TransferProgress(session.terminal.progress, label, body.bytes);
+  const exchange = await session.http.send('POST', path, body, { 'content-type': contentType }, progress).finally(() => progress.finish());
+  session.noteExchange(exchange);
+  return exchange.response;
 }
 
 /** What rqlite prints after loading SQL text: the first result's error, or its counts. */
@@ -109,27 +149,23 @@ function reportSqlLoad(session: RqliteSession, replyBody: Uint8Array): boolean {
 }
 
 const restore: RqliteCommand = async (session, argument) => {
-  const file = required(argument, 'please specify an input file to restore from');
+  const path = required(argument, 'please specify an input file to restore from');
   const store = await storeStatus(session);
-  const { body, isDatabase } = restoreBody(await readInputFile(file), store);
-  const headers = { 'content-type': isDatabase ? 'application/octet-stream' : 'text/plain' };
-  const exchange = await session.http.send('POST', 'db/load', body, headers);
-  session.noteExchange(exchange);
-  const { response } = exchange;
+  const file = await inputFile(path);
+  const contentType = file.isDatabase ? 'application/octet-stream' : 'text/plain';
+  const response = await upload(session, 'db/load', restoreBody(path, file, store), contentType, 'restore');
   if (response.status === 401) throw new RqliteCommandError('unauthorized');
   if (response.status !== 200) throw unexpectedStatus(`server responded with: ${response.statusLine}`, response.status, response.body, 'POST', 'db/load');
-  if (!isDatabase && !reportSqlLoad(session, response.body)) return;
+  if (!file.isDatabase && !reportSqlLoad(session, response.body)) return;
   session.terminal.write('Database restored successfully.\n');
 };
 
 const boot: RqliteCommand = async (session, argument) => {
-  const file = required(argument, 'please specify an input file to boot with');
+  const path = required(argument, 'please specify an input file to boot with');
   await storeStatus(session);
-  const content = await readInputFile(file).catch(() => Buffer.alloc(0));
-  if (!isSqliteFile(content)) throw new RqliteCommandError(`${file} is not a valid SQLite file`);
-  const exchange = await session.http.send('POST', 'boot', content, { 'content-type': 'application/octet-stream' });
-  session.noteExchange(exchange);
-  const { response } = exchange;
+  const file = await inputFile(path).catch(() => ({ bytes: 0, isDatabase: false }));
+  if (!file.isDatabase) throw new RqliteCommandError(`${path} is not a valid SQLite file`);
+  const response = await upload(session, 'boot', streamedFile(path, file.bytes), 'application/octet-stream', 'boot');
   if (response.status === 401) throw new RqliteCommandError('unauthorized');
   if (response.status !== 200) {
     const body = new TextDecoder().decode(response.body).trimEnd();

@@ -26,6 +26,8 @@ export interface RqliteTerminal {
   write(text: string): void;
   /** stdout is a terminal: `ERR!` is red there, as in rqlite. */
   readonly colors: boolean;
+  /** Where file transfers draw their progress bar: stderr, when it is a terminal (shell-progress.ts). */
+  readonly progress?: (text: string) => void;
 }
 
 /** Where query results go: stdout, or the `.output` file. */

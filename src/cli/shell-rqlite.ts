@@ -23,7 +23,7 @@ import { runStatement } from './shell-rqlite-sql.js';
 import { historyLinesMax, loadHistory, readStreamText, saveHistory, stdinBytesMax, type ShellIo } from './shell-terminal.js';
 
 export async function runRqliteShell(options: ShellArguments, io: ShellIo): Promise<number> {
-  const terminal: RqliteTerminal = { write: (text) => void io.stdout.write(text), colors: io.stdout.isTTY === true };
+  const terminal = rqliteTerminal(io);
   const errorLabel = terminal.colors ? '\u001b[31mERR!\u001b[0m' : 'ERR!';
   let http: ShellHttpClient;
   try {
@@ -64,6 +64,16 @@ export async function runRqliteShell(options: ShellArguments, io: ShellIo): Prom
     session.close();
     await http.close();
   }
+}
+
+/** stdout for everything rqlite prints (red `ERR!` on a terminal); stderr for progress bars, when it is a terminal. */
+function rqliteTerminal(io: ShellIo): RqliteTerminal {
+  const stderrIsTerminal = (io.stderr as { isTTY?: boolean }).isTTY === true;
+  return {
+    write: (text) => void io.stdout.write(text),
+    colors: io.stdout.isTTY === true,
+    ...(stderrIsTerminal ? { progress: (text: string) => void io.stderr.write(text) } : {}),
+  };
 }
 
 /** The `X-RQLITE-VERSION` of the node's /status reply (`unknown` without one), or why there is none. */

@@ -1,9 +1,8 @@
 /**
  * The permission each HTTP endpoint needs when the node checks credentials, as rqlite's
  * handlers ask for them: every method of an endpoint needs the same ones, checked before
- * anything else about the request (its method, its body). Endpoints quorumlite does not
- * serve yet are listed too, so that they are guarded from the moment they exist; a path
- * missing from this table needs `all`.
+ * anything else about the request (its method, its body); a path missing from this
+ * table needs `all`.
  */
 import type { Permission } from '../service/access-control.js';
 
@@ -16,6 +15,7 @@ export const endpointPermissions: ReadonlyMap<string, readonly Permission[]> = n
   ['/db/load', ['load']],
   ['/boot', ['load']],
   ['/snapshot', ['snapshot']],
+  ['/reap', ['snapshot']],
   ['/status', ['status']],
   ['/nodes', ['status']],
   ['/debug/vars', ['status']],

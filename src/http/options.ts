@@ -29,6 +29,8 @@ export interface HttpServerOptions {
   readonly bodyBytesMax: number;
   /** Largest body of a control endpoint (`/leader`, `/remove`). */
   readonly controlBodyBytesMax: number;
+  /** Largest body of `/db/load` and `/boot` (a whole database, streamed, never held in memory); one byte more is 413. */
+  readonly loadBodyBytesMax: number;
   /** Most statements in one request; more is 413. */
   readonly statementCountMax: number;
   /** Longest request target (path and query); longer is 414. */
@@ -77,6 +79,7 @@ export interface HttpServerOptions {
 export const httpServerDefaults: HttpServerOptions = {
   bodyBytesMax: 64 * 1024 * 1024,
   controlBodyBytesMax: 4 * 1024,
+  loadBodyBytesMax: 2 * 1024 * 1024 * 1024,
   statementCountMax: 100_000,
   urlBytesMax: 8 * 1024,
   headerBytesMax: 16 * 1024,
@@ -104,6 +107,7 @@ export const httpServerDefaults: HttpServerOptions = {
 const positiveIntegerKeys = [
   'bodyBytesMax',
   'controlBodyBytesMax',
+  'loadBodyBytesMax',
   'statementCountMax',
   'urlBytesMax',
   'headerBytesMax',

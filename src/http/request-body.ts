@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { badRequest, HttpError } from './http-error.js';
 import { JsonSyntaxError, parseJson, type JsonValue } from './json-reader.js';
 
-function bodyTooLarge(bodyBytesMax: number): HttpError {
+export function bodyTooLarge(bodyBytesMax: number): HttpError {
   return new HttpError(413, 'BODY_TOO_LARGE', `request body too large: the maximum is ${bodyBytesMax} bytes`, {
     Connection: 'close',
   });

@@ -9,6 +9,7 @@ import { handleLeaderGet, handleLeaderPost, handleMetrics, handleNodes, handleRe
 import { handleExecute, handleQuery, handleRequest } from './data-handlers.js';
 import { handleDebugVars } from './debug-vars.js';
 import { authorizeRequest } from './auth-check.js';
+import { handleBackup, handleBoot, handleLoad, handleReap, handleSnapshot } from './transfer-handlers.js';
 import { answerClientError, answerError } from './error-replies.js';
 import { Exchange, sendEmpty } from './exchange.js';
 import { errorCodeHeader, HttpError } from './http-error.js';
@@ -32,6 +33,11 @@ const routes: ReadonlyMap<string, Readonly<Partial<Record<Method, Handler>>>> = 
   ['/readyz', { GET: handleReadyz }],
   ['/metrics', { GET: handleMetrics }],
   ['/debug/vars', { GET: handleDebugVars }],
+  ['/db/backup', { GET: handleBackup }],
+  ['/db/load', { POST: handleLoad }],
+  ['/boot', { POST: handleBoot }],
+  ['/snapshot', { POST: handleSnapshot }],
+  ['/reap', { POST: handleReap }],
 ]);
 
 export interface HttpApiServer {

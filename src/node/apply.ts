@@ -9,6 +9,7 @@ import { assert } from '../common/assert.js';
 import { decodeConfChange } from '../raft/conf-change.js';
 import type { Entry } from '../raft/types.js';
 import { StateMachineHaltedError } from '../state-machine/errors.js';
+import { loadEntryKind } from '../state-machine/load-entries.js';
 import { applyBatchEntryCountMax } from '../state-machine/state-machine.js';
 import type { StatementResult } from '../state-machine/types.js';
 import { retryWhileHalted } from './halt.js';
@@ -16,21 +17,33 @@ import type { MemberDirectory } from './member-directory.js';
 import type { BatchOutcome } from './ports.js';
 import type { RuntimeState } from './runtime-state.js';
 
+/** What an entry applies with: alone (a membership change, a load's commit), with a load's other entries, or with commands. */
+function applyGroup(entry: Entry): 'alone' | 'load' | 'commands' {
+  if (entry.type === 'conf-change') return 'alone';
+  const loadKind = loadEntryKind(entry.data);
+  if (loadKind === 'commit') return 'alone';
+  return loadKind === undefined ? 'commands' : 'load';
+}
+
 /**
- * Splits committed entries into what applies together: each membership change alone, and
- * runs of commands (and no-ops) of at most `runEntryCountMax` entries, in order.
+ * Splits committed entries into what applies together: each membership change and load
+ * commit alone, runs of a load's chunks and aborts (their file work asynchronous), and
+ * runs of commands (and no-ops), each run of at most `runEntryCountMax` entries, in order.
  */
 export function planApplyRuns(entries: readonly Entry[], runEntryCountMax: number): Entry[][] {
   assert(Number.isInteger(runEntryCountMax) && runEntryCountMax >= 1, `runEntryCountMax must be >= 1, got ${runEntryCountMax}`);
   const runs: Entry[][] = [];
   let current: Entry[] = [];
+  let currentGroup: ReturnType<typeof applyGroup> | undefined;
   for (const entry of entries) {
-    if (entry.type === 'conf-change' || current.length === runEntryCountMax) {
+    const group = applyGroup(entry);
+    if (group === 'alone' || group !== currentGroup || current.length === runEntryCountMax) {
       if (current.length > 0) runs.push(current);
       current = [];
     }
-    if (entry.type === 'conf-change') runs.push([entry]);
+    if (group === 'alone') runs.push([entry]);
     else current.push(entry);
+    currentGroup = group === 'alone' ? undefined : group;
   }
   if (current.length > 0) runs.push(current);
   return runs;
@@ -54,6 +67,7 @@ export class Applier {
     for (const run of planApplyRuns(entries, applyBatchEntryCountMax)) {
       const first = run[0] as Entry;
       if (first.type === 'conf-change') await this.#applyConfChangeEntry(first);
+      else if (loadEntryKind(first.data) !== undefined) await this.#applyLoadRun(run);
       else await retryWhileHalted(this.#state, `apply entries ${first.index} to ${first.index + run.length - 1}`, () => this.#applyRun(run));
     }
   }
@@ -63,6 +77,18 @@ export class Applier {
     this.#assertNextToApply(entry.index);
     const results = await retryWhileHalted(this.#state, `apply entry ${entry.index}`, () => this.#applyConfChange(entry));
     this.#recordApplied(entry, results);
+  }
+
+  /** A load's entries: staged or swapped in by the state machine, off the event loop (a halt retries them, as any entry). */
+  async #applyLoadRun(run: readonly Entry[]): Promise<void> {
+    const loads = this.#state.stateMachine.loads;
+    const pending = run.filter((entry) => entry.index > this.#state.stateMachine.appliedIndex);
+    const first = pending[0];
+    if (first === undefined) return;
+    this.#assertNextToApply(first.index);
+    assert(loads !== undefined, `entry ${first.index} is a load's, and this state machine takes none`);
+    const what = `apply load entries ${first.index} to ${first.index + pending.length - 1}`;
+    this.#recordOutcomes(pending, await retryWhileHalted(this.#state, what, () => loads.apply(pending)));
   }
 
   /** Applies the entries of `run` not applied yet as one batch; records each outcome, also those before a halt. */

@@ -28,7 +28,8 @@
 import { join } from 'node:path';
 import { assert } from '../common/assert.js';
 import { decodeConfChange } from '../raft/conf-change.js';
-import type { ConfState, NodeId, SnapshotMetadata } from '../raft/types.js';
+import type { ConfState, Entry, NodeId, SnapshotMetadata } from '../raft/types.js';
+import { isLoadEntry } from '../state-machine/load-entries.js';
 import { applyBatchEntryCountMax } from '../state-machine/state-machine.js';
 import { planApplyRuns } from './apply.js';
 import type { NodeConfig } from './config.js';
@@ -46,7 +47,7 @@ interface RecoveryStorage extends Pick<NodeStorage, 'isEmpty' | 'initialState' |
   };
 }
 
-type RecoveryStateMachine = Pick<NodeStateMachine, 'appliedIndex' | 'applyBatch' | 'applyNoop' | 'snapshot' | 'restore'>;
+type RecoveryStateMachine = Pick<NodeStateMachine, 'appliedIndex' | 'applyBatch' | 'applyNoop' | 'snapshot' | 'restore' | 'loads'>;
 
 interface RecoveryParts {
   readonly config: Pick<NodeConfig, 'nodeId' | 'dataDirectory' | 'apiAdvertisedAddress'>;
@@ -74,7 +75,9 @@ export async function recoverCluster(parts: RecoveryParts, peers: readonly Recov
   const lastIndex = storage.lastIndex();
   const metadata: SnapshotMetadata = { index: lastIndex, term: storage.term(lastIndex), confState };
   await commitWholeLog(parts, lastIndex);
-  applyThrough(parts, lastIndex);
+  await applyThrough(parts, lastIndex);
+  // A load still staged has lost its leader for good; the snapshot must not fall inside it.
+  parts.stateMachine.loads?.discardAll();
   await storeSnapshot(parts, metadata, book.toRecord());
   if (lastIndex > storage.firstIndex() - 1) await storage.save({ snapshot: { metadata, data: emptyData }, confState });
   else await storage.save({ confState });
@@ -147,7 +150,7 @@ async function commitWholeLog(parts: RecoveryParts, lastIndex: number): Promise<
 }
 
 /** Applies every entry after the applied index, in bounded reads and batches; a membership change applies as a no-op. */
-function applyThrough(parts: RecoveryParts, lastIndex: number): void {
+async function applyThrough(parts: RecoveryParts, lastIndex: number): Promise<void> {
   const { storage, stateMachine } = parts;
   assert(stateMachine.appliedIndex <= lastIndex, `the database applied ${stateMachine.appliedIndex}, beyond the log's last index ${lastIndex}`);
   while (stateMachine.appliedIndex < lastIndex) {
@@ -156,9 +159,15 @@ function applyThrough(parts: RecoveryParts, lastIndex: number): void {
     for (const run of planApplyRuns(batch, applyBatchEntryCountMax)) {
       const first = run[0] as (typeof run)[number];
       if (first.type === 'conf-change') stateMachine.applyNoop(first.index);
+      else if (isLoadEntry(first.data)) await applyLoadRun(stateMachine, run);
       else stateMachine.applyBatch(run);
     }
   }
+}
+
+async function applyLoadRun(stateMachine: RecoveryStateMachine, run: readonly Entry[]): Promise<void> {
+  assert(stateMachine.loads !== undefined, `entry ${run[0]?.index} is a load's, and this state machine takes none`);
+  await stateMachine.loads.apply(run);
 }
 
 /** Step 4: a snapshot at `metadata.index` with the new membership and addresses. */

@@ -68,6 +68,8 @@ export interface NodeStorage extends RaftStorage {
     latest(): StoredSnapshot | undefined;
     find(index: number, term: number): StoredSnapshot | undefined;
     begin(metadata: SnapshotMetadata, context: unknown): Promise<SnapshotWriting>;
+    /** Removes the snapshots `unusable` picks (`/reap`); absent in stores that keep only what they must. */
+    discardWhere?(unusable: (metadata: SnapshotMetadata) => boolean): Promise<readonly unknown[]>;
   };
   close(): Promise<void>;
 }
@@ -101,6 +103,16 @@ export interface NodeStateMachine {
   snapshot(toPath: string): Promise<{ readonly appliedIndex: number }>;
   /** Replaces the database with the copy at `fromPath` (left untouched). */
   restore(fromPath: string): { readonly appliedIndex: number } | Promise<{ readonly appliedIndex: number }>;
+  /**
+   * Loads through the log (src/state-machine/machine-loads.ts): a load's entries stage a
+   * file and swap it in, asynchronously, apart from commands: a run of chunks and aborts
+   * together, a commit alone; outcomes as applyBatch's. Absent in a machine without loads.
+   */
+  readonly loads?: {
+    apply(entries: readonly { readonly index: number; readonly data: Uint8Array }[]): Promise<readonly BatchOutcome[]>;
+    /** Drops whatever is staged (lost-quorum recovery: the load's leader is gone for good). */
+    discardAll(): void;
+  };
   /** Order-independent content checksum at the applied index. */
   checksum(): { readonly checksum: string; readonly appliedIndex: number };
   close(): void;

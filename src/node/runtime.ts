@@ -164,6 +164,16 @@ export class NodeRuntime implements ReplicatedLog {
     this.#snapshots.request();
   }
 
+  /** `/snapshot`: a snapshot now, the log compacted to its index less `trailingEntries`; false when nothing is new. */
+  snapshotNow(trailingEntries: number): Promise<boolean> {
+    return this.#snapshots.takeNow(trailingEntries);
+  }
+
+  /** `/reap`: drops stored snapshots older than the newest; resolves to how many. */
+  reapSnapshots(): Promise<number> {
+    return this.#snapshots.reap();
+  }
+
   // ---------------------------------------------------------------------------
   // Leadership
   // ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { assert } from '../common/assert.js';
 import { ServiceError } from '../service/service.js';
+import { StateMachineError } from '../state-machine/errors.js';
 import type { Message, NodeId, SnapshotMetadata } from '../raft/types.js';
 import type { MemberDirectory } from './member-directory.js';
 import type { MemberAddresses, RaftCore, StoredSnapshot } from './ports.js';
@@ -79,17 +80,51 @@ export class Snapshots {
     });
   }
 
+  /**
+   * `/snapshot`: a snapshot now (once any running one ended), the log then compacted to its
+   * index less `trailingEntries`. False when nothing was applied since the newest snapshot.
+   * A failure is the caller's (LOAD_IN_PROGRESS while a load is staged: none may fall inside one).
+   */
+  async takeNow(trailingEntries: number): Promise<boolean> {
+    while (this.#inFlight !== undefined) await this.#inFlight;
+    if (this.#state.core === undefined || this.#state.stopped) throw new ServiceError('UNAVAILABLE', 'node not running');
+    if (this.#state.stateMachine.appliedIndex <= this.#lastSnapshotIndex) return false;
+    const taking = this.#take(trailingEntries);
+    this.#inFlight = taking.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      await taking;
+    } finally {
+      this.#inFlight = undefined;
+    }
+    return true;
+  }
+
+  /** `/reap`: removes every stored snapshot older than the newest this node took or installed; resolves to how many. */
+  async reap(): Promise<number> {
+    const newest = this.#lastSnapshotIndex;
+    const discarded = await this.#state.storage.snapshots.discardWhere?.((metadata) => metadata.index < newest);
+    return discarded?.length ?? 0;
+  }
+
   /** A failed snapshot (disk full, say) is logged and tried again at the next interval; the log just stays longer. */
   async #takeSafely(): Promise<void> {
     try {
       await this.#take();
     } catch (error) {
+      if (error instanceof StateMachineError && error.code === 'LOAD_IN_PROGRESS') {
+        // Not a failure: no snapshot may fall inside a load; the next interval tries again.
+        this.#state.logger.debug({ event: 'snapshot-deferred', reason: error.message }, 'snapshot deferred: a load is staged');
+        return;
+      }
       this.#state.counters.add('store', 'num_snapshots_failed');
       this.#state.logger.error({ event: 'snapshot-failed', error: String(error) }, 'snapshot failed; will retry');
     }
   }
 
-  async #take(): Promise<void> {
+  async #take(trailingEntries = this.#state.config.snapshotTrailingEntries): Promise<void> {
     const { core, stateMachine, storage, config, members, logger, files } = this.#state;
     if (core === undefined || stateMachine.appliedIndex <= this.#lastSnapshotIndex) return;
     const temporaryPath = join(config.dataDirectory, `snapshot-${process.pid}-${stateMachine.appliedIndex}.tmp`);
@@ -109,7 +144,7 @@ export class Snapshots {
       await writer.commit();
       this.#lastSnapshotIndex = index;
       this.#state.counters.add('store', 'num_snapshots');
-      await this.#compactLog(core, index - config.snapshotTrailingEntries);
+      await this.#compactLog(core, index - trailingEntries);
       logger.info({ event: 'snapshot', index, term: metadata.term }, 'snapshot taken');
     } finally {
       await files.remove(temporaryPath);

@@ -22,6 +22,8 @@ import { TcpTransport } from '../transport/tcp-transport.js';
 import type { TransportLimits } from '../transport/limits.js';
 import { assert } from '../common/assert.js';
 import { NodeClusterService } from '../node/cluster-service.js';
+import { NodeDatabaseTransfers } from '../node/database-transfers.js';
+import { gatedLog, LoadGate } from '../node/load-gate.js';
 import { resolveNodeConfig, type NodeConfig, type NodeConfigInput } from '../node/config.js';
 import type { NodeLogger } from '../node/logger.js';
 import { Membership } from '../node/membership.js';
@@ -38,6 +40,7 @@ import { ReloadingAccessControl } from './auth-reload.js';
 import type { Credentials } from '../service/access-control.js';
 import { NodeTls, type NodeTlsSettings } from './node-tls.js';
 import { NodeBackups, type BackupSettings } from './node-backups.js';
+import { apiService } from './api-service.js';
 
 export interface QuorumNodeOptions extends NodeConfigInput {
   /** Where the HTTP API listens (port 0: any). */
@@ -80,6 +83,8 @@ export interface QuorumNodeOptions extends NodeConfigInput {
 export const defaultClusterId = 'quorumlite';
 /** rqlited's words for a one-node cluster with state asked to join another cluster. */
 const singleNodeJoinRefusal = 'node is already a single-node cluster leader, joining a cluster is not permitted';
+/** Backup copies wait this long for the database to be readable (the read connections' own bound). */
+const backupBusyTimeoutMs = 5_000;
 /** rqlited waits this long for its own removal on shutdown (-raft-cluster-remove-shutdown). */
 const shutdownRemoveTimeoutMs = 5_000;
 
@@ -110,11 +115,45 @@ function logOpenEvents(logger: NodeLogger, stateMachine: SqliteStateMachine): vo
   }
 }
 
+/** The peer transport: TCP on -raft-addr, TLS when the node flags ask for it. */
+function createPeerTransport(options: QuorumNodeOptions, config: NodeConfig, tls: NodeTls): TcpTransport<Message> {
+  return new TcpTransport<Message>({
+    nodeId: config.nodeId,
+    clusterId: options.clusterId ?? defaultClusterId,
+    listenAddress: options.raftListen,
+    advertisedAddress: config.raftAdvertisedAddress,
+    snapshotDirectory: join(config.dataDirectory, 'incoming'),
+    ...(options.transportLimits === undefined ? {} : { limits: options.transportLimits }),
+    tls: tls.transportTls(),
+  });
+}
+
+function createRuntime(
+  options: QuorumNodeOptions,
+  parts: { config: NodeConfig; storage: DurableStorage; stateMachine: SqliteStateMachine; transport: TcpTransport<Message>; scheduler: Scheduler },
+): NodeRuntime {
+  const { config, storage, stateMachine, transport, scheduler } = parts;
+  return new NodeRuntime({
+    config,
+    storage,
+    stateMachine,
+    transport,
+    createCore: (coreConfig) => new RawNode(coreConfig),
+    logger: options.logger,
+    ...(options.raftLogger === undefined ? {} : { raftLogger: options.raftLogger }),
+    scheduler,
+    ...(options.onFatal === undefined ? {} : { onFatal: options.onFatal }),
+    ...(options.random === undefined ? {} : { random: options.random }),
+  });
+}
+
 export class QuorumNode {
   readonly config: NodeConfig;
   readonly runtime: NodeRuntime;
   readonly membership: Membership;
   readonly service: NodeClusterService;
+  /** Backups, loads, boot, snapshots and reaping (rqlite's /db/backup, /db/load, /boot, /snapshot, /reap). */
+  readonly transfers: NodeDatabaseTransfers;
   readonly reaper: Reaper;
   readonly http: HttpApiServer;
   readonly #storage: DurableStorage;
@@ -135,9 +174,15 @@ export class QuorumNode {
   private constructor(
     options: QuorumNodeOptions,
     config: NodeConfig,
-    parts: { storage: DurableStorage; stateMachine: SqliteStateMachine; tls: NodeTls; access: ReloadingAccessControl | null },
+    parts: {
+      storage: DurableStorage;
+      stateMachine: SqliteStateMachine;
+      tls: NodeTls;
+      access: ReloadingAccessControl | null;
+      extensionPaths: readonly string[];
+    },
   ) {
-    const { storage, stateMachine, tls, access } = parts;
+    const { storage, stateMachine, tls, access, extensionPaths } = parts;
     this.config = config;
     this.#tls = tls;
     this.#access = access;
@@ -147,30 +192,14 @@ export class QuorumNode {
     this.#logger = options.logger;
     this.#storage = storage;
     this.#stateMachine = stateMachine;
-    this.#transport = new TcpTransport<Message>({
-      nodeId: config.nodeId,
-      clusterId: options.clusterId ?? defaultClusterId,
-      listenAddress: options.raftListen,
-      advertisedAddress: config.raftAdvertisedAddress,
-      snapshotDirectory: join(config.dataDirectory, 'incoming'),
-      ...(options.transportLimits === undefined ? {} : { limits: options.transportLimits }),
-      tls: tls.transportTls(),
-    });
+    this.#transport = createPeerTransport(options, config, tls);
     const scheduler = options.scheduler ?? systemScheduler;
     this.#scheduler = scheduler;
-    this.runtime = new NodeRuntime({
-      config,
-      storage,
-      stateMachine,
-      transport: this.#transport,
-      createCore: (coreConfig) => new RawNode(coreConfig),
-      logger: options.logger,
-      ...(options.raftLogger === undefined ? {} : { raftLogger: options.raftLogger }),
-      scheduler,
-      ...(options.onFatal === undefined ? {} : { onFatal: options.onFatal }),
-      ...(options.random === undefined ? {} : { random: options.random }),
-    });
+    this.runtime = createRuntime(options, { config, storage, stateMachine, transport: this.#transport, scheduler });
     const runtime = this.runtime;
+    // While a load runs on the leader, other writes wait for it (load-gate.ts); its own entries do not.
+    const gate = new LoadGate();
+    const writes = gatedLog(runtime, gate, scheduler);
     this.membership = new Membership({
       config,
       runtime,
@@ -184,7 +213,7 @@ export class QuorumNode {
     this.service = new NodeClusterService(
       {
         config,
-        log: runtime,
+        log: writes,
         database: stateMachine,
         peers: this.#transport,
         membership: this.membership,
@@ -207,9 +236,24 @@ export class QuorumNode {
       scheduler,
       logger: options.logger,
     });
-    this.http = createHttpServer(this.service, { quorumliteVersion: options.version, ...options.http, accessControl: access, https: tls.httpsOptions() });
+    this.transfers = new NodeDatabaseTransfers({
+      config,
+      log: runtime,
+      database: stateMachine,
+      settings: { extensionPaths, readerBusyTimeoutMs: backupBusyTimeoutMs },
+      peers: this.#transport,
+      gate,
+      scheduler,
+      logger: options.logger,
+    });
+    this.http = createHttpServer(apiService(this.service, this.transfers), {
+      quorumliteVersion: options.version,
+      ...options.http,
+      accessControl: access,
+      https: tls.httpsOptions(),
+    });
     access?.watch(options.logger, options.authReloadIntervalMs);
-    this.#maintenance = new MaintenanceScheduler({ config, log: runtime, database: stateMachine, scheduler, logger: options.logger });
+    this.#maintenance = new MaintenanceScheduler({ config, log: writes, database: stateMachine, scheduler, logger: options.logger });
     const onRemoved = options.onRemoved;
     if (config.exitWhenRemoved && onRemoved !== undefined) runtime.subscribeRemoved(() => onRemoved());
   }
@@ -233,8 +277,9 @@ export class QuorumNode {
     const storage = await DurableStorage.open(join(config.dataDirectory, 'raft'));
     logRecovery(options.logger, storage.recovery);
     let stateMachine: SqliteStateMachine;
+    let extensionPaths: readonly string[];
     try {
-      const extensionPaths = installExtensions(options.extensionPaths ?? [], config.dataDirectory);
+      extensionPaths = installExtensions(options.extensionPaths ?? [], config.dataDirectory);
       if (extensionPaths.length > 0) options.logger.info({ event: 'extensions', files: extensionPaths }, 'loading SQLite extensions');
       stateMachine = new SqliteStateMachine({
         path: join(config.dataDirectory, 'db.sqlite'),
@@ -248,7 +293,7 @@ export class QuorumNode {
       throw error;
     }
     if (peers !== undefined) await QuorumNode.#recover({ config, storage, stateMachine, logger: options.logger }, peers);
-    const node = new QuorumNode(options, config, { storage, stateMachine, tls, access });
+    const node = new QuorumNode(options, config, { storage, stateMachine, tls, access, extensionPaths });
     try {
       node.#backups = await NodeBackups.prepare(options.backups, config.dataDirectory, storage.isEmpty(), options.logger);
     } catch (error) {
@@ -293,6 +338,7 @@ export class QuorumNode {
     this.runtime.attachTransport();
     this.membership.registerPeerHandlers();
     this.service.registerPeerHandlers();
+    this.transfers.start();
     await this.#transport.start();
     this.#httpAddress = await this.http.listen(httpListen.host, httpListen.port);
     this.#tls.watch({
@@ -411,6 +457,7 @@ export class QuorumNode {
     this.#rejoinCancel.abort();
     await this.#rejoin;
     this.reaper.stop();
+    await this.transfers.stop();
     await this.service.stopWriteQueue(this.config.shutdownTransferTimeoutMs);
     await this.runtime.stop(options);
     await this.http.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing HTTP failed'));

@@ -19,6 +19,7 @@
  *   leader; reject with `NOT_LEADER` carrying the leader's API address instead.
  */
 import type { Statement, StatementResult } from '../state-machine/types.js';
+import type { DatabaseTransfers } from './transfer-service.js';
 
 /** rqlite's read consistency levels (docs/ARCHITECTURE.md, "The way a read travels"). */
 export type ReadLevel = 'none' | 'weak' | 'linearizable' | 'strong' | 'auto';
@@ -179,7 +180,8 @@ export interface CallContext {
   readonly caller?: string | null;
 }
 
-export interface ClusterService {
+/** The transfers (transfer-service.ts) are optional: a service without them answers 404 for their paths. */
+export interface ClusterService extends Partial<DatabaseTransfers> {
   execute(request: ExecuteRequest, context: CallContext): Promise<DataResponse>;
   query(request: QueryRequest, context: CallContext): Promise<DataResponse>;
   request(request: MixedRequest, context: CallContext): Promise<DataResponse>;

@@ -18,6 +18,8 @@ type StateMachineErrorCode =
   | 'BAD_ENVIRONMENT'
   /** The database file was written by quorumlite but its internal store is missing: refused rather than reused. */
   | 'INTERNAL_STATE_MISSING'
+  /** A snapshot was asked for while a load is staged (a snapshot must not fall inside one). */
+  | 'LOAD_IN_PROGRESS'
   /** Used after close(). */
   | 'CLOSED'
   /** The database could not be reopened after a halt; apply() retries the reopen. */

@@ -38,16 +38,16 @@ export const snapshotWorkerUrl = new URL(`./snapshot-worker-thread${ownExtension
  * worker (about three times slower to start); so the worker file must not rely on
  * import.meta or top-level await.
  */
-function startWorker(workerData: SnapshotWorkerData): Worker {
-  if (ownExtension !== '.ts') return new Worker(snapshotWorkerUrl, { workerData });
+export function startWorker(workerData: unknown, workerUrl: URL = snapshotWorkerUrl): Worker {
+  if (ownExtension !== '.ts') return new Worker(workerUrl, { workerData });
   const loaderPath = createRequire(import.meta.url).resolve('tsx/cjs/api');
-  const bootstrap = `require(${JSON.stringify(loaderPath)}).register(); require(${JSON.stringify(fileURLToPath(snapshotWorkerUrl))});`;
+  const bootstrap = `require(${JSON.stringify(loaderPath)}).register(); require(${JSON.stringify(fileURLToPath(workerUrl))});`;
   return new Worker(bootstrap, { eval: true, workerData });
 }
 
 function runWorker(task: SnapshotTask, failure: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const worker = startWorker({ snapshotTask: task });
+    const worker = startWorker({ snapshotTask: task } satisfies SnapshotWorkerData);
     let settled = false;
     worker.once('message', (message: SnapshotAnswer) => {
       settled = true;

@@ -31,6 +31,8 @@ import { internalStorePath, type OpenEvent } from './database-layout.js';
 import { closeConnections, openConnections } from './machine-connections.js';
 import { DeterministicFunctions, localSource } from './deterministic-functions.js';
 import { EntryExecutor, TransactionLostError } from './entry-execution.js';
+import { isLoadEntry } from './load-entries.js';
+import { MachineLoads } from './machine-loads.js';
 import { StateMachineError, StateMachineHaltedError } from './errors.js';
 import { assert } from '../common/assert.js';
 import { decodeMaintenanceCommand, isMaintenanceCommand, maintenanceTimes, runMaintenance, vacuum, type MaintenanceKind } from './maintenance.js';
@@ -82,6 +84,8 @@ export class SqliteStateMachine {
   #restoring = false;
   /** Reads with a deadline, in child processes started on first use. */
   readonly #timedReads: TimedReads;
+  /** Loads staged through the log (machine-loads.ts). */
+  readonly loads: MachineLoads;
   readonly sqliteVersion: string;
 
   constructor(options: StateMachineOptions) {
@@ -102,6 +106,15 @@ export class SqliteStateMachine {
       assertUtcTimeZone(this.#pristine);
       this.sqliteVersion = this.#pristine.prepare('SELECT sqlite_version()').pluck().get() as string;
       this.#connections = this.#openConnections();
+      this.loads = new MachineLoads(this.path, this.appliedIndex, {
+        extensionPaths: this.#settings.extensionPaths,
+        store: () => this.#open().store,
+        appliedIndex: () => this.#pair.appliedIndex,
+        skipIfApplied: (index) => this.#skipIfApplied(index),
+        applyNoops: (indexes) => this.applyBatch(indexes.map((index) => ({ index, data: new Uint8Array(0) }))),
+        restore: (path) => this.restore(path),
+        halt: (index, code, cause) => this.#halt(index, code, cause),
+      });
     } catch (error) {
       this.#pristine.close();
       throw error;
@@ -169,6 +182,7 @@ export class SqliteStateMachine {
     if (skipped !== undefined) return skipped;
     if (data.length === 0) return this.applyNoop(index);
     if (isMaintenanceCommand(data)) return this.#applyMaintenance(index, data);
+    if (isLoadEntry(data)) throw new StateMachineError('BAD_COMMAND', `entry ${index} is a load's: it applies through loads.apply()`);
     const command = this.#decoded(index, decodeCommand, data);
     return this.#inEntryTransaction(
       index,
@@ -196,8 +210,8 @@ export class SqliteStateMachine {
     if (!this.healthy) this.#recover(firstEntry.index);
     const pending = entries.filter((item) => item.index > this.#pair.appliedIndex);
     const skipped = entries.slice(0, entries.length - pending.length).map((item) => this.apply(item.index, item.data));
-    // A maintenance entry (VACUUM runs outside transactions) never shares a batch.
-    if (pending.length <= 1 || pending.some((item) => isMaintenanceCommand(item.data))) {
+    // A maintenance entry (VACUUM runs outside transactions) or a load's (file work first) never shares a batch.
+    if (pending.length <= 1 || pending.some((item) => isMaintenanceCommand(item.data) || isLoadEntry(item.data))) {
       return [...skipped, ...pending.map((item) => this.apply(item.index, item.data))];
     }
     pending.forEach((item, position) => {
@@ -420,11 +434,12 @@ export class SqliteStateMachine {
    */
   async snapshot(toPath: string): Promise<SnapshotInfo> {
     this.#open();
+    const outsideAnyLoad = this.loads.guardSnapshot();
     // Until the worker has read the internal store, the store keeps its history back to this index.
     const pin = this.#pair.pinHistory();
     try {
       const internal = { path: internalStorePath(this.path), appliedIndexHint: pin.index };
-      return await writeSnapshot(this.path, toPath, this.#settings, internal);
+      return await writeSnapshot(this.path, toPath, this.#settings, internal).then(outsideAnyLoad);
     } finally {
       pin.release();
     }
@@ -458,6 +473,7 @@ export class SqliteStateMachine {
       // Read processes hold the old file and its WAL open: none runs across the swap.
       await this.#timedReads.whileSuspended(() => this.#swapInStagedDatabase());
       assert(this.#pair.appliedIndex === appliedIndex, 'the restored database holds the snapshot index');
+      this.loads.discardAll();
       return { appliedIndex, bytes: (await stat(this.path)).size };
     } finally {
       this.#restoring = false;

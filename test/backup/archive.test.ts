@@ -10,7 +10,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -162,6 +162,33 @@ test('every index and time restores to exactly what the database held, across ba
   await rejected(setup, { kind: 'index', index: fixture.log.appliedIndex + 1 }, /is after the last archived entry, index \d+ .*the archive has nothing later/);
   await rejected(setup, { kind: 'time', timeMs: startMs - 1 }, /is before the archive's start: the earliest restorable time is 2026-01-01T12:00:00\.000Z/);
   await rejected(setup, { kind: 'time', timeMs: startMs + 13 * 60_000 }, /is after the last archived entry.*--to-index/);
+});
+
+test('a /db/load in the archive replays through the loads: before, at and after it restore what the database held', async () => {
+  const setup = setUp();
+  const { fixture } = setup;
+  fixture.write('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, r BLOB, ts TEXT)', [], startMs);
+  const archiver = setup.archiver();
+  await archiver.syncOnce();
+  const beforeLoad = setup.insert('before the load', startMs + 1000);
+  // The loaded file: another table t with rows of its own, built by SQLite itself.
+  const loadedPath = join(setup.target, 'loaded.sqlite');
+  const loaded = new Database(loadedPath);
+  loaded.exec(
+    "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, r BLOB, ts TEXT); INSERT INTO t(v, r, ts) VALUES ('loaded 1', x'01', 'then'), ('loaded 2', x'02', 'then');",
+  );
+  loaded.close();
+  const commitIndex = await fixture.load(readFileSync(loadedPath), 1024);
+  assert.ok(commitIndex - beforeLoad > 2, 'the file went through the log in several chunks');
+  setup.record(commitIndex);
+  assert.equal(setup.rowsAt.get(commitIndex)?.length, 2, 'the load replaced the table');
+  const afterLoad = setup.insert('after the load', startMs + 2000);
+  await archiver.syncOnce();
+  for (const index of [beforeLoad, commitIndex - 1, commitIndex, afterLoad]) {
+    const expected = index === commitIndex - 1 ? setup.rowsAt.get(beforeLoad) : setup.rowsAt.get(index);
+    const restored = await restoredRows(setup, { kind: 'index', index });
+    assert.deepEqual(restored.rows, expected, `rows at index ${index}`);
+  }
 });
 
 test('a new leader carries on after the last archived entry, without a new base', async () => {

@@ -4,10 +4,12 @@
  * them (commands with leader times and seeds, no-ops, membership changes). The backup
  * code reads it through the same ports as on a node (src/backup/ports.ts).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeCommand } from '../../src/state-machine/command-codec.js';
+import { encodeLoadEntry } from '../../src/state-machine/load-entries.js';
 import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
 import type { SqlValue } from '../../src/state-machine/types.js';
 import type { BackupClock, BackupLogger, DatabaseCopies, LogEntry, LogView } from '../../src/backup/ports.js';
@@ -48,6 +50,8 @@ export interface Fixture {
   noop(): number;
   /** A membership change entry. */
   confChange(): number;
+  /** A /db/load of `file` through the log, as the node writes it: chunks of `chunkBytes`, then the commit. Returns the commit's index. */
+  load(file: Uint8Array, chunkBytes: number): Promise<number>;
   term: number;
   close(): void;
 }
@@ -85,6 +89,20 @@ export function createFixture(prefix = 'quorumlite-backup-'): Fixture {
     },
     noop: () => append('normal', new Uint8Array(0)),
     confChange: () => append('conf-change', new Uint8Array([1, 2, 3])),
+    load: async (file, chunkBytes) => {
+      const loadId = randomBytes(16).toString('hex');
+      const entries: Uint8Array[] = [];
+      for (let offset = 0; offset < file.byteLength; offset += chunkBytes) {
+        entries.push(encodeLoadEntry({ kind: 'chunk', loadId, offset, data: file.subarray(offset, offset + chunkBytes) }));
+      }
+      entries.push(encodeLoadEntry({ kind: 'commit', loadId, totalBytes: file.byteLength }));
+      for (const data of entries) {
+        const index = log.held.length + 1;
+        log.held.push({ index, term: fixture.term, type: 'normal', data });
+        await machine.loads.apply([{ index, data }]);
+      }
+      return log.held.length;
+    },
     close: () => {
       machine.close();
       rmSync(directory, { recursive: true, force: true });

@@ -134,7 +134,7 @@ test("the compose file's services, as written, form a cluster through the image'
   await checkCluster(cluster, 'compose').catch((error: unknown) => {
     throw new Error(`${String(error)}\n${cluster.map((node) => readFileSync(node.logPath, 'utf8').slice(-3000)).join('\n')}`);
   });
-  // The dump path of "Moving the data": `.read` through the rqlite command.
+  // The dump path of "Moving the data": `.restore` through the rqlite command (POST /db/load).
   const dump = join(root, 'dump.sql');
   writeFileSync(
     dump,
@@ -149,10 +149,11 @@ test("the compose file's services, as written, form a cluster through the image'
     ].join('\n'),
   );
   const shell = spawnSync(process.execPath, [rqlitePath, '-H', loopbackHost(2), '-p', '4001'], {
-    input: `.read ${dump}\n`,
+    input: `.restore ${dump}\n`,
     encoding: 'utf8',
     timeout: 60_000,
   });
+  assert.match(shell.stdout, /\nlast inserted ID: 2\nrows affected: 1\nDatabase restored successfully\.\n/, `${shell.stdout}${shell.stderr}`);
   const read = await (cluster[0] as TestNode).query('SELECT id, name FROM foo ORDER BY id', '?level=strong');
   assert.deepEqual(
     (read.body as { results: { values: unknown[][] }[] }).results[0]?.values,

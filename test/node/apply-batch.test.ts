@@ -11,6 +11,7 @@ import { rmSync } from 'node:fs';
 import type { ExecuteRequest } from '../../src/service/service.js';
 import { planApplyRuns } from '../../src/node/runtime.js';
 import type { Entry } from '../../src/raft/types.js';
+import { encodeLoadEntry, type LoadEntry } from '../../src/state-machine/load-entries.js';
 import { applyBatchEntryCountMax } from '../../src/state-machine/state-machine.js';
 import { waitFor } from '../cluster/harness.js';
 
@@ -39,6 +40,24 @@ test('apply runs: membership changes alone, commands in runs of at most the boun
   assert.deepEqual(indexesOf(planApplyRuns(entries, 3)), [[1, 2], [3], [4, 5, 6], [7], [8], [9]]);
   assert.deepEqual(indexesOf(planApplyRuns(entries, 1)), [[1], [2], [3], [4], [5], [6], [7], [8], [9]]);
   assert.throws(() => planApplyRuns(entries, 0), /runEntryCountMax must be >= 1/);
+});
+
+test("apply runs: a load's chunks and aborts run together, apart from commands; its commit alone", () => {
+  const loadId = 'ab'.repeat(16);
+  const load = (index: number, entry: LoadEntry): Entry => ({ index, term: 1, type: 'normal', data: encodeLoadEntry(entry) });
+  const chunk = (index: number): Entry => load(index, { kind: 'chunk', loadId, offset: index, data: Uint8Array.of(1) });
+  const entries = [
+    command(1),
+    chunk(2),
+    chunk(3),
+    chunk(4),
+    command(5),
+    chunk(6),
+    load(7, { kind: 'commit', loadId, totalBytes: 7 }),
+    chunk(8),
+    load(9, { kind: 'abort', loadId }),
+  ];
+  assert.deepEqual(indexesOf(planApplyRuns(entries, 2)), [[1], [2, 3], [4], [5], [6], [7], [8, 9]]);
 });
 
 test('apply runs at the state machine bound: applyBatchEntryCountMax commands are one run, one more makes two', () => {

@@ -1,0 +1,29 @@
+/**
+ * The service the HTTP API calls: the cluster service (writes, reads, cluster endpoints)
+ * with the database transfers beside it (backups, loads, boot, snapshots). Two objects of
+ * one contract, each with its own concern, delegated to explicitly.
+ */
+import type { NodeClusterService } from '../node/cluster-service.js';
+import type { NodeDatabaseTransfers } from '../node/database-transfers.js';
+import type { ClusterService } from '../service/service.js';
+
+export function apiService(cluster: NodeClusterService, transfers: NodeDatabaseTransfers): ClusterService {
+  return {
+    execute: (request, context) => cluster.execute(request, context),
+    query: (request, context) => cluster.query(request, context),
+    request: (request, context) => cluster.request(request, context),
+    status: () => cluster.status(),
+    nodes: (request) => cluster.nodes(request),
+    leader: (request) => cluster.leader(request),
+    stepDown: (request, context) => cluster.stepDown(request, context),
+    remove: (request, context) => cluster.remove(request, context),
+    readiness: (request) => cluster.readiness(request),
+    metrics: () => cluster.metrics(),
+    counters: () => cluster.counters(),
+    backup: (request) => transfers.backup(request),
+    load: (request, body, context) => transfers.load(request, body, context),
+    boot: (request, body) => transfers.boot(request, body),
+    snapshot: (request) => transfers.snapshot(request),
+    reap: (context) => transfers.reap(context),
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * Backup copies and load checks on a worker thread (transfer-worker-thread.ts), so the
+ * event loop keeps ticking Raft and answering reads while a large file is copied or
+ * checked. Started like the snapshot worker (snapshot-worker.ts: built `.js`, or the
+ * `.ts` source through tsx in tests and benches).
+ */
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { StateMachineError } from './errors.js';
+import { internalNamePrefix } from './sql-policy.js';
+import { startWorker } from './snapshot-worker.js';
+import type { TransferAnswer, TransferTask, TransferWorkerData } from './transfer-worker-thread.js';
+
+const transferWorkerUrl = new URL(`./transfer-worker-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+
+function runWorker(task: TransferTask): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const worker = startWorker({ transferTask: task } satisfies TransferWorkerData, transferWorkerUrl);
+    let settled = false;
+    worker.once('message', (answer: TransferAnswer) => {
+      settled = true;
+      if ('error' in answer) reject(new StateMachineError('BAD_SNAPSHOT', answer.error));
+      else resolve();
+    });
+    worker.once('error', (error) => {
+      settled = true;
+      reject(error);
+    });
+    worker.once('exit', (code) => {
+      if (!settled) reject(new StateMachineError('BAD_SNAPSHOT', `${task.kind} worker exited with code ${code} before answering`));
+    });
+  });
+}
+
+/**
+ * A consistent page-for-page copy of the live database at `sourcePath` into `targetPath`
+ * (a new file): what /db/backup serves when not asked to vacuum. The copy keeps the
+ * source's header as it is (WAL mode, the applied-index marker): the server rewrites
+ * those bytes as it streams the file (sqlite-header.ts).
+ */
+export function copyDatabase(
+  sourcePath: string,
+  targetPath: string,
+  settings: { readonly readerBusyTimeoutMs: number; readonly extensionPaths: readonly string[] },
+): Promise<void> {
+  return runWorker({ kind: 'copy', sourcePath, targetPath, busyTimeoutMs: settings.readerBusyTimeoutMs, extensionPaths: settings.extensionPaths });
+}
+
+/** Rejects (BAD_SNAPSHOT, saying why) unless the SQLite file at `path` may be loaded: whole, and free of reserved names. */
+export function checkLoadableDatabase(path: string, extensionPaths: readonly string[]): Promise<void> {
+  return runWorker({ kind: 'check', path, extensionPaths, reservedPrefix: internalNamePrefix });
+}
