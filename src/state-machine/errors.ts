@@ -18,6 +18,8 @@ type StateMachineErrorCode =
   | 'BAD_ENVIRONMENT'
   /** The database file was written by quorumlite but its internal store is missing: refused rather than reused. */
   | 'INTERNAL_STATE_MISSING'
+  /** Readers kept a snapshot's checkpoint from completing; the snapshot is tried again later. */
+  | 'BUSY'
   /** Used after close(). */
   | 'CLOSED'
   /** The database could not be reopened after a halt; apply() retries the reopen. */

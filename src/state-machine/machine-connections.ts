@@ -47,15 +47,20 @@ export function openConnections(path: string, settings: MachineConnectionSetting
   }
 }
 
-/** Closes the read connection, the store and the database, each even if an earlier close failed. */
+/**
+ * Closes the database, the store and the read connection, each even if an earlier close
+ * failed. The database goes first: SQLite checkpoints the WAL and deletes it when the last
+ * connection that can write closes, and the read connection (read-only: it cannot) still
+ * holds the file then, so the WAL stays whole for the next snapshot's delta.
+ */
 export function closeConnections(connections: Connections): void {
   try {
-    connections.read.close();
+    connections.apply.close();
   } finally {
     try {
       connections.store.close();
     } finally {
-      connections.apply.close();
+      connections.read.close();
     }
   }
 }

@@ -9,6 +9,7 @@ import { closeSync, copyFileSync, fsyncSync, openSync, renameSync } from 'node:f
 import { dirname } from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { isChainTask, runChainTask, type ChainTask } from './snapshot-chain-tasks.js';
 
 /** One of the internal store's tables, as a snapshot file carries it. */
 interface CarriedTable {
@@ -74,9 +75,10 @@ interface StageSnapshotTask {
   readonly extensionPaths?: readonly string[];
 }
 
-export type SnapshotTask = WriteSnapshotTask | WriteBackupTask | StageSnapshotTask;
+export type SnapshotTask = WriteSnapshotTask | WriteBackupTask | StageSnapshotTask | ChainTask;
 
-export type SnapshotAnswer = { readonly appliedIndex: number } | { readonly error: string };
+/** `appliedIndex` for the copy tasks, `value` for the chain tasks (snapshot-chain-tasks.ts). */
+export type SnapshotAnswer = { readonly appliedIndex: number } | { readonly value: unknown } | { readonly error: string };
 
 /** The thread's workerData: the task under a name of its own, so no other thread mistakes it. */
 export interface SnapshotWorkerData {
@@ -205,6 +207,7 @@ function stageSnapshot(task: StageSnapshotTask): number {
 /** Runs one task; every failure becomes an answer, so the parent always hears back. */
 export function runSnapshotTask(task: SnapshotTask): SnapshotAnswer {
   try {
+    if (isChainTask(task)) return { value: runChainTask(task) };
     if (task.kind === 'backup') return { appliedIndex: writeBackup(task) };
     return { appliedIndex: task.kind === 'write' ? writeSnapshot(task) : stageSnapshot(task) };
   } catch (error) {

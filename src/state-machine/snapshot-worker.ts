@@ -23,6 +23,7 @@ import { StateMachineError } from './errors.js';
 import { legacySchema, maintenanceTable, requestsTable, stateTable } from './connections.js';
 import { markerIndexBits } from './applied-marker.js';
 import { coveredRangeSql, liveMaintenanceAtSql, liveRequestsAtSql } from './internal-store.js';
+import type { ChainTask } from './snapshot-chain-tasks.js';
 import type { InternalStateSource, SnapshotAnswer, SnapshotTask, SnapshotWorkerData } from './snapshot-worker-thread.js';
 
 const ownExtension = extname(fileURLToPath(import.meta.url));
@@ -45,17 +46,15 @@ function startWorker(workerData: SnapshotWorkerData): Worker {
   return new Worker(bootstrap, { eval: true, workerData });
 }
 
-function runWorker(task: SnapshotTask, failure: string): Promise<number> {
+/** Runs one task on a thread of its own; resolves to its answer, rejects with BAD_SNAPSHOT naming `failure`. */
+function runTask(task: SnapshotTask, failure: string): Promise<SnapshotAnswer> {
   return new Promise((resolve, reject) => {
     const worker = startWorker({ snapshotTask: task });
     let settled = false;
     worker.once('message', (message: SnapshotAnswer) => {
       settled = true;
-      if ('error' in message || !Number.isSafeInteger(message.appliedIndex)) {
-        reject(new StateMachineError('BAD_SNAPSHOT', `${failure}: ${'error' in message ? message.error : 'no applied index'}`));
-      } else {
-        resolve(message.appliedIndex);
-      }
+      if ('error' in message) reject(new StateMachineError('BAD_SNAPSHOT', `${failure}: ${message.error}`));
+      else resolve(message);
     });
     worker.once('error', (error) => {
       settled = true;
@@ -65,6 +64,19 @@ function runWorker(task: SnapshotTask, failure: string): Promise<number> {
       if (!settled) reject(new StateMachineError('BAD_SNAPSHOT', `${failure}: worker exited with code ${code} before answering`));
     });
   });
+}
+
+async function runWorker(task: SnapshotTask, failure: string): Promise<number> {
+  const answer = await runTask(task, failure);
+  if (!('appliedIndex' in answer) || !Number.isSafeInteger(answer.appliedIndex)) throw new StateMachineError('BAD_SNAPSHOT', `${failure}: no applied index`);
+  return answer.appliedIndex;
+}
+
+/** Runs a chain task (snapshot-chain-tasks.ts) on a worker thread; resolves to what it returned. */
+export async function runChainTaskInWorker(task: ChainTask, failure: string): Promise<unknown> {
+  const answer = await runTask(task, failure);
+  if (!('value' in answer)) throw new StateMachineError('BAD_SNAPSHOT', `${failure}: no answer`);
+  return answer.value;
 }
 
 /**
