@@ -1,28 +1,41 @@
 /**
- * Snapshots: taken by entry count (checked every `snapshotIntervalMs`) beside the Ready
- * loop, with the log compacted behind them; streamed as files to followers too far
- * behind for the log; received from the leader and installed; and restored at start-up
- * when the state machine is behind the newest one.
+ * Snapshots: taken by entry count or WAL size (checked every `snapshotIntervalMs`) beside
+ * the Ready loop, with the log compacted behind them; each costs what changed since the
+ * previous one (a delta of WAL frames on the store's chain; a base when the chain cannot
+ * go on), and deltas fold into the chain's root in the background; materialised into one
+ * file and streamed to followers too far behind for the log (snapshot-sending.ts);
+ * received from the leader and installed; restored at start-up when the state machine is
+ * behind the newest one.
  */
 import { join } from 'node:path';
 import { assert } from '../common/assert.js';
 import { ServiceError } from '../service/service.js';
 import type { Message, NodeId, SnapshotMetadata } from '../raft/types.js';
 import type { MemberDirectory } from './member-directory.js';
-import type { MemberAddresses, RaftCore, StoredSnapshot } from './ports.js';
+import type { CapturedSnapshot, MemberAddresses, RaftCore, StoredSnapshot } from './ports.js';
 import type { RuntimeState } from './runtime-state.js';
+import { chainFor, isWholeFile, SnapshotSending } from './snapshot-sending.js';
+
+/** Folds run one after another after a snapshot; a bound on one round (each fold takes one delta). */
+const foldCountPerRoundMax = 64;
 
 const emptyData = new Uint8Array(0);
 
 export class Snapshots {
   readonly #state: RuntimeState;
   readonly #directory: MemberDirectory;
+  readonly #sending: SnapshotSending;
   #inFlight: Promise<void> | undefined;
+  #folding: Promise<void> | undefined;
+  /** While an installed snapshot is restored: no capture (it would only find the chain broken). */
+  #installing = false;
   #lastSnapshotIndex = 0;
 
   constructor(state: RuntimeState, directory: MemberDirectory) {
     this.#state = state;
     this.#directory = directory;
+    const { config, storage, stateMachine, files } = state;
+    this.#sending = new SnapshotSending({ dataDirectory: config.dataDirectory, storage, stateMachine, files });
   }
 
   /** The newest snapshot this node took or installed. */
@@ -53,9 +66,11 @@ export class Snapshots {
     this.#state.startTimer(scheduler.setInterval(() => this.#checkThreshold(), config.snapshotIntervalMs));
   }
 
-  /** Resolves once no snapshot is being taken. */
+  /** Resolves once no snapshot is being taken or folded; materialised files are removed. */
   async settled(): Promise<void> {
     await this.#inFlight;
+    await this.#folding;
+    await this.#sending.close();
   }
 
   // ---------------------------------------------------------------------------
@@ -63,7 +78,10 @@ export class Snapshots {
   // ---------------------------------------------------------------------------
 
   #checkThreshold(): void {
-    if (this.#state.stateMachine.appliedIndex - this.#lastSnapshotIndex < this.#state.config.snapshotThresholdEntries) return;
+    const { stateMachine, config } = this.#state;
+    const behind = stateMachine.appliedIndex - this.#lastSnapshotIndex;
+    const walFull = config.snapshotWalBytes > 0 && behind > 0 && stateMachine.walBytes() >= config.snapshotWalBytes;
+    if (behind < config.snapshotThresholdEntries && !walFull) return;
     this.request();
   }
 
@@ -73,7 +91,7 @@ export class Snapshots {
    * copy reports the applied index it holds, and that index names the snapshot.
    */
   request(): void {
-    if (this.#inFlight !== undefined || this.#state.core === undefined || this.#state.stopped) return;
+    if (this.#inFlight !== undefined || this.#installing || this.#state.core === undefined || this.#state.stopped) return;
     this.#inFlight = this.#takeSafely().finally(() => {
       this.#inFlight = undefined;
     });
@@ -90,29 +108,80 @@ export class Snapshots {
   }
 
   async #take(): Promise<void> {
-    const { core, stateMachine, storage, config, members, logger, files } = this.#state;
+    const { core, stateMachine, storage, config, files } = this.#state;
     if (core === undefined || stateMachine.appliedIndex <= this.#lastSnapshotIndex) return;
-    const temporaryPath = join(config.dataDirectory, `snapshot-${process.pid}-${stateMachine.appliedIndex}.tmp`);
+    const head = storage.snapshots.latest();
+    const temporaryPath = join(config.dataDirectory, `snapshot-${process.pid}-${stateMachine.appliedIndex}`);
+    const target = { dataPath: `${temporaryPath}.tmp`, internalPath: `${temporaryPath}.internal.tmp` };
     try {
-      const copy = await stateMachine.snapshot(temporaryPath);
-      const index = copy.appliedIndex;
-      // A snapshot installed from the leader meanwhile supersedes this copy.
-      if (index <= this.#lastSnapshotIndex || this.#state.stopped) return;
-      const metadata = { index, term: storage.term(index), confState: core.confStateAt(index) };
-      const writer = await storage.snapshots.begin(metadata, members.toRecord());
-      try {
-        await files.rename(temporaryPath, writer.dataPath);
-      } catch (error) {
-        await writer.abort();
-        throw error;
-      }
-      await writer.commit();
-      this.#lastSnapshotIndex = index;
+      const captured = await stateMachine.captureSnapshot(target, head?.proof);
+      // A snapshot installed from the leader meanwhile supersedes this one.
+      if (captured.appliedIndex <= this.#lastSnapshotIndex || this.#state.stopped) return;
+      await this.#store(core, captured, target, head);
+      this.#lastSnapshotIndex = captured.appliedIndex;
       this.#state.counters.add('store', 'num_snapshots');
-      await this.#compactLog(core, index - config.snapshotTrailingEntries);
-      logger.info({ event: 'snapshot', index, term: metadata.term }, 'snapshot taken');
+      await this.#compactLog(core, captured.appliedIndex - config.snapshotTrailingEntries);
+      this.#state.logger.info({ event: 'snapshot', index: captured.appliedIndex, format: captured.format }, 'snapshot taken');
     } finally {
-      await files.remove(temporaryPath);
+      await files.remove(target.dataPath);
+      await files.remove(target.internalPath);
+    }
+    this.#foldInBackground();
+  }
+
+  /** Moves a capture's files into the store as a snapshot: a delta names the snapshot it continues. */
+  async #store(
+    core: RaftCore,
+    captured: CapturedSnapshot,
+    target: { dataPath: string; internalPath: string },
+    head: StoredSnapshot | undefined,
+  ): Promise<void> {
+    const { storage, members, files } = this.#state;
+    const index = captured.appliedIndex;
+    const metadata = { index, term: storage.term(index), confState: core.confStateAt(index) };
+    const sideFiles = captured.format === 'full' ? [] : ['internal'];
+    const parent = captured.format === 'delta' ? head?.metadata : undefined;
+    assert(captured.format !== 'delta' || parent !== undefined, 'a delta continues the newest snapshot');
+    const layout = {
+      format: captured.format,
+      files: sideFiles,
+      ...(parent === undefined ? {} : { parent: { index: parent.index, term: parent.term } }),
+      ...(captured.proof === undefined ? {} : { proof: captured.proof }),
+    };
+    const writer = await storage.snapshots.begin(metadata, members.toRecord(), layout);
+    try {
+      await files.rename(target.dataPath, writer.dataPath);
+      for (const name of sideFiles) await files.rename(target.internalPath, writer.pathOf(name));
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+    await writer.commit();
+  }
+
+  /** Folds deltas into their root, one at a time, beside everything else; a failure is logged and tried after the next snapshot. */
+  #foldInBackground(): void {
+    if (this.#folding !== undefined || this.#state.stopped) return;
+    this.#folding = this.#foldAll()
+      .catch((error: unknown) => this.#state.logger.warn({ event: 'snapshot-fold-failed', error: String(error) }, 'folding a snapshot delta failed'))
+      .finally(() => {
+        this.#folding = undefined;
+      });
+  }
+
+  async #foldAll(): Promise<void> {
+    const { storage, stateMachine } = this.#state;
+    for (let round = 0; round < foldCountPerRoundMax && !this.#state.stopped; round++) {
+      const fold = storage.snapshots.beginFold();
+      if (fold === undefined) return;
+      try {
+        // A WAL an earlier fold left beside the root goes in first: a root takes one WAL at a time.
+        await stateMachine.absorbSnapshotWal(fold.rootDataPath);
+        await fold.place();
+        await stateMachine.absorbSnapshotWal(fold.rootDataPath);
+      } finally {
+        fold.release();
+      }
     }
   }
 
@@ -132,9 +201,9 @@ export class Snapshots {
   // Sending to a lagging follower
   // ---------------------------------------------------------------------------
 
-  /** Streams the snapshot a MsgSnap names to its follower; the core hears how it went. */
+  /** Streams the snapshot a MsgSnap names to its follower (materialised first if it is a chain); the core hears how it went. */
   send(message: Message): void {
-    const { storage, transport, logger } = this.#state;
+    const { storage, logger } = this.#state;
     const wanted = message.snapshot?.metadata;
     const stored = wanted === undefined ? undefined : storage.snapshots.find(wanted.index, wanted.term);
     const core = this.#state.core;
@@ -142,10 +211,8 @@ export class Snapshots {
       core?.reportSnapshot(message.to, 'failure');
       return;
     }
-    const snapshot = { metadata: stored.metadata, data: emptyData };
-    const envelope = { message: { ...message, snapshot }, context: stored.context };
     logger.info({ event: 'snapshot-send', to: message.to, index: stored.metadata.index }, 'sending snapshot to a lagging follower');
-    transport.sendSnapshot(message.to, envelope, stored.dataPath).then(
+    this.#stream(message, stored).then(
       () => {
         this.#state.core?.reportSnapshot(message.to, 'finish');
         this.#state.wake();
@@ -156,6 +223,19 @@ export class Snapshots {
         this.#state.wake();
       },
     );
+  }
+
+  async #stream(message: Message, stored: StoredSnapshot): Promise<void> {
+    const file = await this.#sending.fileFor(stored);
+    let succeeded = false;
+    try {
+      const snapshot = { metadata: stored.metadata, data: emptyData };
+      const envelope = { message: { ...message, snapshot }, context: stored.context };
+      await this.#state.transport.sendSnapshot(message.to, envelope, file.path);
+      succeeded = true;
+    } finally {
+      await file.release(succeeded);
+    }
   }
 
   // ---------------------------------------------------------------------------
@@ -190,14 +270,25 @@ export class Snapshots {
   async install(metadata: SnapshotMetadata): Promise<void> {
     const stored = this.#state.storage.snapshots.find(metadata.index, metadata.term);
     assert(stored !== undefined, `snapshot ${metadata.index}/${metadata.term} installed but not in the store`);
-    await this.#restoreStateMachine(stored);
+    this.#installing = true;
+    try {
+      await this.#restoreStateMachine(stored);
+    } finally {
+      this.#installing = false;
+    }
     this.#state.logger.info({ event: 'snapshot-installed', index: metadata.index }, 'installed snapshot from the leader');
   }
 
-  /** Restores the state machine from a stored snapshot (the file stays in the store). */
+  /**
+   * Restores the state machine from a stored snapshot (its files stay in the store). A
+   * whole file restored byte for byte becomes the root later deltas build on: its proof is
+   * recorded (a crash before that only costs the next snapshot a full copy).
+   */
   async #restoreStateMachine(snapshot: StoredSnapshot): Promise<void> {
-    const stateMachine = this.#state.stateMachine;
-    await stateMachine.restore(snapshot.dataPath);
+    const { stateMachine, storage } = this.#state;
+    const links = storage.snapshots.chain(snapshot);
+    const restored = await stateMachine.restore(isWholeFile(links) ? snapshot.dataPath : chainFor(links));
+    if (restored.proof !== undefined) await storage.snapshots.recordProof(snapshot.metadata.index, snapshot.metadata.term, restored.proof);
     assert(
       stateMachine.appliedIndex === snapshot.metadata.index,
       `restored snapshot ${snapshot.metadata.index} but the state machine reports ${stateMachine.appliedIndex}`,

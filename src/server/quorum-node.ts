@@ -56,8 +56,6 @@ export interface QuorumNodeOptions extends NodeConfigInput {
   readonly scheduler?: Scheduler;
   /** SQLite extensions (files, directories, zip or tar.gz files), gathered into <data>/extensions and loaded into every connection. */
   readonly extensionPaths?: readonly string[];
-  /** Checkpoint the SQLite WAL once it holds about this many bytes; default SQLite's 1000 pages. */
-  readonly walCheckpointBytes?: number;
   /** Where the Raft core's events go (a level of their own); default `logger`. */
   readonly raftLogger?: NodeLogger;
   /**
@@ -204,7 +202,6 @@ export class QuorumNode {
         path: join(config.dataDirectory, 'db.sqlite'),
         foreignKeys: config.foreignKeys,
         extensionPaths,
-        ...(options.walCheckpointBytes === undefined ? {} : { walCheckpointBytes: options.walCheckpointBytes }),
       });
       logOpenEvents(options.logger, stateMachine);
     } catch (error) {

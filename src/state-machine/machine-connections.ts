@@ -55,6 +55,12 @@ export function openConnections(path: string, settings: MachineConnectionSetting
  */
 export function closeConnections(connections: Connections): void {
   try {
+    // A connection holds its lock on the file only once it has read: read, so it holds it now.
+    connections.read.pragma('schema_version');
+  } catch {
+    // Then the WAL may be checkpointed at close: the next snapshot is a base, nothing worse.
+  }
+  try {
     connections.apply.close();
   } finally {
     try {

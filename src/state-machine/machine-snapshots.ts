@@ -19,7 +19,7 @@ import type { TimedReads } from './timed-reads.js';
 import { readWalHeader } from './wal-frames.js';
 
 /** What the snapshots need of the state machine that owns them. */
-export interface SnapshotsHost {
+interface SnapshotsHost {
   readonly path: string;
   readonly settings: StateMachineSettings;
   readonly timedReads: TimedReads;
@@ -111,8 +111,7 @@ export class MachineSnapshots {
       await this.#capturing;
       const whole = typeof from === 'string' ? from : isSelfContained(from) ? from.root.dataPath : undefined;
       const extensionPaths = this.#host.settings.extensionPaths;
-      const appliedIndex =
-        whole !== undefined ? await stageSnapshot(whole, this.#stagingPath, extensionPaths) : await this.#stageChain(from as SnapshotChain);
+      const appliedIndex = whole !== undefined ? await stageSnapshot(whole, this.#stagingPath, extensionPaths) : await this.#stageChain(from as SnapshotChain);
       this.#host.onRestoreStep?.('staged');
       // Read processes hold the old file and its WAL open: none runs across the swap.
       await this.#host.timedReads.whileSuspended(() => this.#swapInStagedDatabase());

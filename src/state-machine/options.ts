@@ -63,7 +63,9 @@ const stateMachineDefaults = {
 } as const;
 
 /** The options with every default filled in (the test-only hooks and the path stay on the options). */
-export type StateMachineSettings = Required<Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path' | 'onRestoreStep' | 'onCommitStep' | 'onSnapshotStep'>>;
+export type StateMachineSettings = Required<
+  Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path' | 'onRestoreStep' | 'onCommitStep' | 'onSnapshotStep'>
+>;
 
 export function resolveSettings(options: StateMachineOptions): StateMachineSettings {
   return {

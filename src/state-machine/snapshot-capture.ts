@@ -54,7 +54,7 @@ export interface CaptureTarget {
 }
 
 /** What a capture needs of the state machine that owns it. */
-export interface CaptureHost {
+interface CaptureHost {
   readonly path: string;
   readonly storePath: string;
   /** The apply connection (throws if the machine is closed or restoring). */
@@ -196,4 +196,3 @@ export class SnapshotCapture {
     this.#host.onStep?.('exported');
   }
 }
-

@@ -237,7 +237,10 @@ function exportInternal(task: ExportInternalTask): number {
       target.prepare(task.insertAppliedIndexSql).run(BigInt(task.index));
       for (const table of task.carriedTables) {
         const insert = target.prepare(table.insertSql);
-        const rows = store.prepare(table.liveAtSql).raw(true).iterate({ index: BigInt(task.index) }) as IterableIterator<unknown[]>;
+        const rows = store
+          .prepare(table.liveAtSql)
+          .raw(true)
+          .iterate({ index: BigInt(task.index) }) as IterableIterator<unknown[]>;
         for (const row of rows) {
           insert.run(...row);
           rowCount++;

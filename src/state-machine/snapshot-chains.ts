@@ -26,7 +26,7 @@ export interface SnapshotChain {
 }
 
 /** The chain's newest index: the snapshot it materialises to. */
-export function chainIndex(chain: SnapshotChain): number {
+function chainIndex(chain: SnapshotChain): number {
   return (chain.deltas.at(-1) ?? chain.root).index;
 }
 

@@ -35,7 +35,7 @@ import { EntryExecutor, TransactionLostError } from './entry-execution.js';
 import { StateMachineError, StateMachineHaltedError } from './errors.js';
 import { assert } from '../common/assert.js';
 import { decodeMaintenanceCommand, isMaintenanceCommand, maintenanceTimes, runMaintenance, vacuum, type MaintenanceKind } from './maintenance.js';
-import { resolveSettings, type RestoreStep, type StateMachineOptions, type StateMachineSettings } from './options.js';
+import { resolveSettings, type StateMachineOptions, type StateMachineSettings } from './options.js';
 import { PairTransactions } from './pair-transactions.js';
 import { isEnvironmentalError } from './statement-runner.js';
 import { readStatusPragmas } from './status-pragmas.js';

@@ -28,7 +28,7 @@ const magicBigEndian = 0x377f0683;
 /** Frames read per pass when copying (with 4 KiB pages: 1 MiB and a bit). */
 const framesPerRead = 256;
 
-export interface WalHeader {
+interface WalHeader {
   readonly pageBytes: number;
   /** salt-1 and salt-2 as 16 hex digits: the WAL's generation. */
   readonly salts: string;
@@ -113,40 +113,55 @@ export function walFileBytes(path: string): number {
   }
 }
 
+/** Where a scan stands: the last commit seen, and the frames read since (valid, not yet committed). */
+interface Scan {
+  endOffset: number;
+  checksum: readonly [number, number];
+  frameCount: number;
+  scanOffset: number;
+  scanChecksum: readonly [number, number];
+  pendingFrames: number;
+}
+
+/** Validates the whole frames in `buffer` (read at scan.scanOffset), advancing `scan`; returns how many were valid. */
+function scanFrames(buffer: Buffer, wholeFrames: number, position: WalPosition, salts: Buffer, scan: Scan): number {
+  const pageBytes = position.header.pageBytes;
+  const frameBytes = frameHeaderBytes + pageBytes;
+  let valid = 0;
+  for (; valid < wholeFrames; valid++) {
+    const start = valid * frameBytes;
+    if (!buffer.subarray(start + 8, start + 16).equals(salts)) break;
+    const afterHeader = checksumOf(buffer, start, start + 8, position.bigEndian, scan.scanChecksum);
+    const next = checksumOf(buffer, start + frameHeaderBytes, start + frameBytes, position.bigEndian, afterHeader);
+    if (next[0] !== buffer.readUInt32BE(start + 16) || next[1] !== buffer.readUInt32BE(start + 20)) break;
+    scan.scanChecksum = next;
+    scan.pendingFrames++;
+    if (buffer.readUInt32BE(start + 4) !== 0) {
+      scan.frameCount += scan.pendingFrames;
+      scan.pendingFrames = 0;
+      scan.endOffset = scan.scanOffset + start + frameBytes;
+      scan.checksum = next;
+    }
+  }
+  return valid;
+}
+
 /** Continues a scan of valid frames from `position`, appending them to `target` as they are read; returns the new position. */
 function copyFrames(source: number, target: number, position: WalPosition): WalPosition {
   const frameBytes = frameHeaderBytes + position.header.pageBytes;
   const buffer = Buffer.alloc(frameBytes * framesPerRead);
   const salts = Buffer.from(position.header.salts, 'hex');
-  let { endOffset, checksum, frameCount } = position;
-  // Frames read but not yet ended by a commit frame: written to the target, cut off if no commit follows.
-  let scanOffset = endOffset;
-  let scanChecksum = checksum;
-  let pendingFrames = 0;
+  // Frames read but not yet ended by a commit frame are written too, and cut off if no commit follows.
+  const scan: Scan = { ...position, scanOffset: position.endOffset, scanChecksum: position.checksum, pendingFrames: 0 };
   for (;;) {
-    const read = readFully(source, buffer, buffer.length, scanOffset);
-    const wholeFrames = Math.floor(read / frameBytes);
-    let valid = 0;
-    for (; valid < wholeFrames; valid++) {
-      const start = valid * frameBytes;
-      if (!buffer.subarray(start + 8, start + 16).equals(salts)) break;
-      const next = checksumOf(buffer, start + frameBytes - position.header.pageBytes, start + frameBytes, position.bigEndian, checksumOf(buffer, start, start + 8, position.bigEndian, scanChecksum));
-      if (next[0] !== buffer.readUInt32BE(start + 16) || next[1] !== buffer.readUInt32BE(start + 20)) break;
-      scanChecksum = next;
-      pendingFrames++;
-      if (buffer.readUInt32BE(start + 4) !== 0) {
-        frameCount += pendingFrames;
-        pendingFrames = 0;
-        endOffset = scanOffset + start + frameBytes;
-        checksum = scanChecksum;
-      }
-    }
-    if (valid > 0) writeAll(target, buffer, valid * frameBytes, scanOffset);
-    scanOffset += valid * frameBytes;
+    const read = readFully(source, buffer, buffer.length, scan.scanOffset);
+    const valid = scanFrames(buffer, Math.floor(read / frameBytes), position, salts, scan);
+    if (valid > 0) writeAll(target, buffer, valid * frameBytes, scan.scanOffset);
+    scan.scanOffset += valid * frameBytes;
     if (valid < framesPerRead) break;
   }
-  ftruncateSync(target, endOffset);
-  return { header: position.header, bigEndian: position.bigEndian, endOffset, checksum, frameCount };
+  ftruncateSync(target, scan.endOffset);
+  return { header: position.header, bigEndian: position.bigEndian, endOffset: scan.endOffset, checksum: scan.checksum, frameCount: scan.frameCount };
 }
 
 function writeAll(descriptor: number, buffer: Buffer, length: number, position: number): void {

@@ -7,7 +7,8 @@
  * (`fold.json`) naming both directories so a crash is finished or undone at open:
  *
  *   1. intent written            crash → undone (nothing else changed)
- *   2. `data-wal` placed         crash → finished: the root is already the delta's state
+ *   2. `data-wal` placed (the delta's data moved there)
+ *                                crash → finished: the root is already the delta's state
  *   3. side files copied         (the delta's internal state replaces the root's)
  *   4. root meta rewritten       (the delta's index, term, membership, context, proof)
  *   5. delta directory removed, root directory renamed to the delta's name
@@ -21,15 +22,7 @@ import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { syncDirectory } from './file-io.js';
-import {
-  copyFileDurably,
-  readMeta,
-  replaceMeta,
-  snapshotDataFileName,
-  writeSyncedFile,
-  type MetaFile,
-  type SnapshotInfo,
-} from './snapshot-meta.js';
+import { copyFileDurably, readMeta, replaceMeta, snapshotDataFileName, writeSyncedFile, type MetaFile, type SnapshotInfo } from './snapshot-meta.js';
 import { temporaryPrefix } from './snapshot-writer.js';
 
 const intentFileName = 'fold.json';
@@ -107,7 +100,10 @@ export async function foldDelta(store: string, root: SnapshotInfo, delta: Snapsh
   await fs.promises.rename(join(store, `${intentFileName}.tmp`), join(store, intentFileName));
   await syncDirectory(store);
   onStep?.('intent-written');
-  await copyFileDurably(delta.dataPath, pendingWalPath(root.dataPath), rootDirectory);
+  // Moved, not copied (one filesystem): from here the root is the delta's state, and recovery finishes the fold.
+  await fs.promises.rename(delta.dataPath, pendingWalPath(root.dataPath));
+  await syncDirectory(rootDirectory);
+  await syncDirectory(join(delta.dataPath, '..'));
   onStep?.('wal-placed');
   await finish(store, intent, onStep);
 }
@@ -122,7 +118,6 @@ export async function recoverFold(store: string): Promise<void> {
   if (text === undefined) return;
   const intent = JSON.parse(text) as FoldIntent;
   const rootData = join(store, intent.root, snapshotDataFileName);
-  if (await exists(`${pendingWalPath(rootData)}.copy`)) await fs.promises.rm(`${pendingWalPath(rootData)}.copy`, { force: true });
   const rootDirectory = join(store, intent.root);
   const placed = (await exists(pendingWalPath(rootData))) || !(await exists(rootDirectory));
   const rootMeta = (await exists(rootDirectory)) ? await readMeta(rootDirectory) : undefined;
@@ -135,4 +130,3 @@ export async function recoverFold(store: string): Promise<void> {
   await fs.promises.rm(join(store, intentFileName), { force: true });
   await syncDirectory(store);
 }
-

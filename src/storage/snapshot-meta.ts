@@ -104,7 +104,8 @@ function checkLayout(parsed: Partial<MetaFile>, path: string): void {
   const format = parsed.format ?? 'full';
   if (!['full', 'base', 'delta'].includes(format)) throw new StorageError('CORRUPT', `snapshot metadata ${path} has an unknown format ${String(format)}`);
   const parent = parsed.parent;
-  if ((format === 'delta') !== (parent !== undefined)) throw new StorageError('CORRUPT', `snapshot metadata ${path}: a delta, and only a delta, names a parent`);
+  if ((format === 'delta') !== (parent !== undefined))
+    throw new StorageError('CORRUPT', `snapshot metadata ${path}: a delta, and only a delta, names a parent`);
   if (parent !== undefined && !(isCount(parent.index) && isCount(parent.term))) throw new StorageError('CORRUPT', `snapshot metadata ${path} has a bad parent`);
   if (parsed.proof !== undefined && typeof parsed.proof !== 'string') throw new StorageError('CORRUPT', `snapshot metadata ${path} has a bad proof`);
   for (const [name, summary] of Object.entries(parsed.files ?? {})) {
@@ -171,7 +172,8 @@ export async function readSnapshotInfo(directory: string): Promise<SnapshotInfo>
   }
   for (const [name, summary] of Object.entries(meta.files ?? {})) {
     const sideSize = await sizeOf(join(directory, name));
-    if (sideSize !== summary.bytes) throw new StorageError('CORRUPT', `snapshot file ${join(directory, name)} is ${sideSize} bytes, its metadata says ${summary.bytes}`);
+    if (sideSize !== summary.bytes)
+      throw new StorageError('CORRUPT', `snapshot file ${join(directory, name)} is ${sideSize} bytes, its metadata says ${summary.bytes}`);
   }
   return info;
 }

@@ -176,4 +176,3 @@ test('a restored self-contained file can root a chain: the next capture is a del
     directory.cleanup();
   }
 });
-

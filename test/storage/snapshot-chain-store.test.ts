@@ -39,7 +39,10 @@ function meaning(store: SnapshotStore, index: number): { readonly layers: string
   assert.ok(root !== undefined);
   const pending = fs.existsSync(`${root.dataPath}-wal`) ? [hex(`${root.dataPath}-wal`)] : [];
   const internal = head.files['internal'];
-  return { layers: [hex(root.dataPath), ...pending, ...deltas.map((delta) => hex(delta.dataPath))], internal: internal === undefined ? undefined : hex(internal) };
+  return {
+    layers: [hex(root.dataPath), ...pending, ...deltas.map((delta) => hex(delta.dataPath))],
+    internal: internal === undefined ? undefined : hex(internal),
+  };
 }
 
 test('deltas name a stored parent; chains resolve root first; retention keeps whole chains', async () => {
