@@ -5,9 +5,9 @@
  * connection to the database can write, so the WAL holds every change since the last
  * checkpoint, and only captures checkpoint. A capture at applied index N is then:
  * - a delta, when the live WAL is of the generation the previous snapshot recorded (its
- *   `proof`): the WAL's committed frames copied into the snapshot (most of them on a
- *   worker thread while entries keep applying, the rest on the event loop between two
- *   entries), then the WAL checkpointed and started again;
+ *   `proof`): the pages the WAL committed, each once, copied into the snapshot (on a
+ *   worker thread while entries keep applying; the frames of those entries are appended
+ *   on the event loop between two entries), then the WAL checkpointed and started again;
  * - a base otherwise (no previous snapshot, a restore, a WAL that someone else
  *   checkpointed): a complete checkpoint, then the database file copied on a worker (no
  *   checkpoint runs until the next capture, so the file holds N throughout).
@@ -28,7 +28,7 @@ import { coveredRangeSql, liveMaintenanceAtSql, liveRequestsAtSql } from './inte
 import type { SnapshotStep } from './options.js';
 import type { CarriedLayout } from './snapshot-chain-tasks.js';
 import { runChainTaskInWorker } from './snapshot-worker.js';
-import { copyWal, readWalHeader, walFileBytes, type WalPosition } from './wal-frames.js';
+import { appendWal, readWalHeader, walFileBytes, type WalCopy } from './wal-frames.js';
 
 /** The file layout a snapshot carries the internal state in: the old one-file format's tables. */
 export const carriedLayout: CarriedLayout = {
@@ -127,17 +127,17 @@ export class SnapshotCapture {
     const copied = (await runChainTaskInWorker(
       { kind: 'copy-wal', sourcePath: this.#walPath, targetPath: target.dataPath, expectedSalts: proof },
       'copying the WAL',
-    )) as WalPosition | undefined;
+    )) as WalCopy | undefined;
     if (copied === undefined) throw new StateMachineError('BAD_ENVIRONMENT', `${this.#walPath} vanished while it was copied`);
     // On the event loop, between two entries: the frames of entries applied meanwhile, then a new generation.
     const apply = this.#host.applyConnection();
     const pin = this.#host.pinHistory();
     try {
-      const position = copyWal(this.#walPath, target.dataPath, copied, proof) as WalPosition;
+      const copy = appendWal(this.#walPath, target.dataPath, copied);
       this.#host.onStep?.('delta-copied');
       const nextProof = this.#restartWal(apply);
       await this.#exportInternal(pin.index, target.internalPath);
-      return { appliedIndex: pin.index, format: 'delta', proof: nextProof, dataBytes: position.endOffset };
+      return { appliedIndex: pin.index, format: 'delta', proof: nextProof, dataBytes: copy.targetOffset };
     } finally {
       pin.release();
     }

@@ -2,8 +2,8 @@
  * The file work of snapshots that cost what changed (snapshot-capture.ts), run on a worker
  * thread (snapshot-worker.ts starts it; snapshot-worker-thread.ts dispatches here):
  *
- * - `copy-wal`: the live WAL's committed frames into a delta file (most of a delta is
- *   copied here while entries keep applying; the main thread copies the rest);
+ * - `copy-wal`: the live WAL's committed pages into a delta file, each page once (most of
+ *   a delta is copied here while entries keep applying; the main thread appends the rest);
  * - `copy-database`: the database file, right after a complete checkpoint (a new base);
  * - `export-internal`: the internal store's rows live at one index, as the old layout's
  *   tables in a small file of their own (every snapshot carries the dedup table and the
@@ -19,7 +19,7 @@
 import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { copyWal, type WalPosition } from './wal-frames.js';
+import { compactWal, type WalCopy } from './wal-frames.js';
 
 /** How a snapshot file carries the internal store (the old layout's tables), as connections.ts defines them. */
 export interface CarriedLayout {
@@ -144,9 +144,9 @@ function absorbWal(databasePath: string, extensionPaths: readonly string[], expe
 /** Copies a WAL file beside `databasePath` (as its WAL), checked frame by frame; returns its committed frame count. */
 function placeWal(walPath: string, databasePath: string): number {
   removeSidecars(databasePath);
-  const position = copyWal(walPath, `${databasePath}-wal`, undefined);
-  if (position === undefined) throw new Error(`${walPath} is not a WAL file`);
-  return position.frameCount;
+  const copy = compactWal(walPath, `${databasePath}-wal`);
+  if (copy === undefined) throw new Error(`${walPath} is not a WAL file`);
+  return copy.frameCount;
 }
 
 function markerIndex(database: Database.Database, markerIndexBits: number): number {
@@ -263,9 +263,9 @@ function copyDatabase(task: CopyDatabaseTask): number {
   return statSync(task.targetPath).size;
 }
 
-function copyLiveWal(task: CopyWalTask): WalPosition | undefined {
+function copyLiveWal(task: CopyWalTask): WalCopy | undefined {
   rmSync(task.targetPath, { force: true });
-  return copyWal(task.sourcePath, task.targetPath, undefined, task.expectedSalts);
+  return compactWal(task.sourcePath, task.targetPath, task.expectedSalts);
 }
 
 /** Runs one chain task on this thread; throws on failure (the caller turns it into an answer). */

@@ -1,7 +1,7 @@
 /**
  * SQLite's write-ahead log read as SQLite's own recovery reads it, so that a snapshot can
- * carry the frames written since the previous one (a delta) and another file can take
- * them as its WAL.
+ * carry the pages written since the previous one (a delta) and another database file can
+ * take them as its WAL.
  *
  * The format (sqlite.org/fileformat2.html, "The Write-Ahead Log"): a 32-byte header
  * (magic, version, page size, checkpoint sequence, salt-1, salt-2, checksum), then frames
@@ -10,6 +10,11 @@
  * header's and its checksum continues the running one; the log holds what the last valid
  * commit frame ends. Bytes after it (a rolled-back transaction's spilled pages, frames of
  * an earlier generation with other salts) are never part of the log.
+ *
+ * A delta is written compacted: each page once, as the live WAL last committed it, then
+ * one commit frame; the frames of entries applied while it was copied are appended as
+ * they are. Checkpointed into a copy of the previous snapshot, it gives the same pages
+ * as the live WAL would: a checkpoint copies each page's latest committed version.
  *
  * The salts also name the WAL's generation: SQLite gives the log new salts whenever it
  * starts it again from the beginning (after a checkpoint copied every frame, or a new
@@ -25,8 +30,10 @@ const headerBytes = 32;
 const frameHeaderBytes = 24;
 const magicLittleEndian = 0x377f0682;
 const magicBigEndian = 0x377f0683;
-/** Frames read per pass when copying (with 4 KiB pages: 1 MiB and a bit). */
+/** Frames read per pass (with 4 KiB pages: 1 MiB and a bit). */
 const framesPerRead = 256;
+
+type Checksum = readonly [number, number];
 
 interface WalHeader {
   readonly pageBytes: number;
@@ -34,19 +41,22 @@ interface WalHeader {
   readonly salts: string;
 }
 
-/** Where a scan of the log stopped: the end of its last valid commit frame, and the running checksum there. */
-export interface WalPosition {
+/** A delta being copied from a live WAL: how far the live WAL was read, and what the delta holds. */
+export interface WalCopy {
   readonly header: WalHeader;
   readonly bigEndian: boolean;
-  /** Byte offset just past the last valid commit frame (32 when the log holds none). */
-  readonly endOffset: number;
-  readonly checksum: readonly [number, number];
-  /** Committed frames up to endOffset. */
+  /** Just past the live WAL's last commit frame taken, and the live WAL's running checksum there. */
+  readonly sourceOffset: number;
+  readonly sourceChecksum: Checksum;
+  /** The delta's bytes and its own running checksum. */
+  readonly targetOffset: number;
+  readonly targetChecksum: Checksum;
+  /** Committed frames in the delta (SQLite reports as many when it takes it as a WAL). */
   readonly frameCount: number;
 }
 
-/** SQLite's WAL checksum over `bytes` (a multiple of 8), continuing from `seed`. */
-function checksumOf(bytes: Buffer, start: number, end: number, bigEndian: boolean, seed: readonly [number, number]): [number, number] {
+/** SQLite's WAL checksum over `bytes` from `start` to `end` (a multiple of 8 apart), continuing from `seed`. */
+function checksumOf(bytes: Buffer, start: number, end: number, bigEndian: boolean, seed: Checksum): [number, number] {
   let first = seed[0];
   let second = seed[1];
   for (let offset = start; offset < end; offset += 8) {
@@ -56,6 +66,11 @@ function checksumOf(bytes: Buffer, start: number, end: number, bigEndian: boolea
     second = (second + word1 + first) >>> 0;
   }
   return [first, second];
+}
+
+/** A frame's checksum: its header's first 8 bytes, then its page. */
+function frameChecksum(frame: Buffer, bigEndian: boolean, seed: Checksum): [number, number] {
+  return checksumOf(frame, frameHeaderBytes, frame.length, bigEndian, checksumOf(frame, 0, 8, bigEndian, seed));
 }
 
 function readFully(descriptor: number, buffer: Buffer, length: number, position: number): number {
@@ -68,8 +83,15 @@ function readFully(descriptor: number, buffer: Buffer, length: number, position:
   return done;
 }
 
+function writeAll(descriptor: number, buffer: Buffer, position: number): void {
+  let done = 0;
+  while (done < buffer.length) done += writeSync(descriptor, buffer, done, buffer.length - done, position + done);
+}
+
 /** The header of the WAL open at `descriptor`, or undefined when it has none (empty, or not a valid header). */
-function readHeader(descriptor: number): { readonly header: WalHeader; readonly bigEndian: boolean; readonly checksum: [number, number] } | undefined {
+function readHeader(
+  descriptor: number,
+): { readonly bytes: Buffer; readonly header: WalHeader; readonly bigEndian: boolean; readonly checksum: Checksum } | undefined {
   const bytes = Buffer.alloc(headerBytes);
   if (readFully(descriptor, bytes, headerBytes, 0) < headerBytes) return undefined;
   const magic = bytes.readUInt32BE(0);
@@ -79,133 +101,153 @@ function readHeader(descriptor: number): { readonly header: WalHeader; readonly 
   if (checksum[0] !== bytes.readUInt32BE(24) || checksum[1] !== bytes.readUInt32BE(28)) return undefined;
   const pageBytes = bytes.readUInt32BE(8);
   if (pageBytes < 512 || pageBytes > 65536 || (pageBytes & (pageBytes - 1)) !== 0) return undefined;
-  return { header: { pageBytes, salts: bytes.subarray(16, 24).toString('hex') }, bigEndian, checksum };
+  return { bytes, header: { pageBytes, salts: bytes.subarray(16, 24).toString('hex') }, bigEndian, checksum };
+}
+
+function withFile<Result>(path: string, flags: string, body: (descriptor: number) => Result): Result {
+  const descriptor = openSync(path, flags);
+  try {
+    return body(descriptor);
+  } finally {
+    closeSync(descriptor);
+  }
 }
 
 /** The header of the WAL file at `path`; undefined when the file is missing, empty or not a WAL. */
 export function readWalHeader(path: string): WalHeader | undefined {
-  let descriptor: number;
   try {
-    descriptor = openSync(path, 'r');
+    return withFile(path, 'r', (descriptor) => readHeader(descriptor)?.header);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
-  }
-  try {
-    return readHeader(descriptor)?.header;
-  } finally {
-    closeSync(descriptor);
   }
 }
 
 /** The WAL file's size in bytes (0 when it does not exist). */
 export function walFileBytes(path: string): number {
   try {
-    const descriptor = openSync(path, 'r');
-    try {
-      return fstatSync(descriptor).size;
-    } finally {
-      closeSync(descriptor);
-    }
+    return withFile(path, 'r', (descriptor) => fstatSync(descriptor).size);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
     throw error;
   }
 }
 
-/** Where a scan stands: the last commit seen, and the frames read since (valid, not yet committed). */
-interface Scan {
-  endOffset: number;
-  checksum: readonly [number, number];
-  frameCount: number;
-  scanOffset: number;
-  scanChecksum: readonly [number, number];
-  pendingFrames: number;
-}
-
-/** Validates the whole frames in `buffer` (read at scan.scanOffset), advancing `scan`; returns how many were valid. */
-function scanFrames(buffer: Buffer, wholeFrames: number, position: WalPosition, salts: Buffer, scan: Scan): number {
-  const pageBytes = position.header.pageBytes;
-  const frameBytes = frameHeaderBytes + pageBytes;
-  let valid = 0;
-  for (; valid < wholeFrames; valid++) {
-    const start = valid * frameBytes;
-    if (!buffer.subarray(start + 8, start + 16).equals(salts)) break;
-    const afterHeader = checksumOf(buffer, start, start + 8, position.bigEndian, scan.scanChecksum);
-    const next = checksumOf(buffer, start + frameHeaderBytes, start + frameBytes, position.bigEndian, afterHeader);
-    if (next[0] !== buffer.readUInt32BE(start + 16) || next[1] !== buffer.readUInt32BE(start + 20)) break;
-    scan.scanChecksum = next;
-    scan.pendingFrames++;
-    if (buffer.readUInt32BE(start + 4) !== 0) {
-      scan.frameCount += scan.pendingFrames;
-      scan.pendingFrames = 0;
-      scan.endOffset = scan.scanOffset + start + frameBytes;
-      scan.checksum = next;
-    }
-  }
-  return valid;
-}
-
-/** Continues a scan of valid frames from `position`, appending them to `target` as they are read; returns the new position. */
-function copyFrames(source: number, target: number, position: WalPosition): WalPosition {
-  const frameBytes = frameHeaderBytes + position.header.pageBytes;
+/**
+ * Reads the valid frames of the WAL open at `descriptor` from `offset` (where the running
+ * checksum is `checksum`), handing each to `visit` with its offset (the buffer is reused
+ * after the call); stops at the first frame that is not valid.
+ */
+function forEachValidFrame(
+  descriptor: number,
+  header: WalHeader,
+  bigEndian: boolean,
+  start: { readonly offset: number; readonly checksum: Checksum },
+  visit: (frame: Buffer, offset: number, checksum: Checksum) => void,
+): void {
+  const frameBytes = frameHeaderBytes + header.pageBytes;
   const buffer = Buffer.alloc(frameBytes * framesPerRead);
-  const salts = Buffer.from(position.header.salts, 'hex');
-  // Frames read but not yet ended by a commit frame are written too, and cut off if no commit follows.
-  const scan: Scan = { ...position, scanOffset: position.endOffset, scanChecksum: position.checksum, pendingFrames: 0 };
+  const salts = Buffer.from(header.salts, 'hex');
+  let offset = start.offset;
+  let checksum = start.checksum;
   for (;;) {
-    const read = readFully(source, buffer, buffer.length, scan.scanOffset);
-    const valid = scanFrames(buffer, Math.floor(read / frameBytes), position, salts, scan);
-    if (valid > 0) writeAll(target, buffer, valid * frameBytes, scan.scanOffset);
-    scan.scanOffset += valid * frameBytes;
-    if (valid < framesPerRead) break;
+    const wholeFrames = Math.floor(readFully(descriptor, buffer, buffer.length, offset) / frameBytes);
+    for (let position = 0; position < wholeFrames; position++) {
+      const frame = buffer.subarray(position * frameBytes, (position + 1) * frameBytes);
+      const next = frameChecksum(frame, bigEndian, checksum);
+      if (!frame.subarray(8, 16).equals(salts) || next[0] !== frame.readUInt32BE(16) || next[1] !== frame.readUInt32BE(20)) return;
+      checksum = next;
+      visit(frame, offset, checksum);
+      offset += frameBytes;
+    }
+    if (wholeFrames < framesPerRead) return;
   }
-  ftruncateSync(target, scan.endOffset);
-  return { header: position.header, bigEndian: position.bigEndian, endOffset: scan.endOffset, checksum: scan.checksum, frameCount: scan.frameCount };
 }
 
-function writeAll(descriptor: number, buffer: Buffer, length: number, position: number): void {
-  let done = 0;
-  while (done < length) done += writeSync(descriptor, buffer, done, length - done, position + done);
+/** Gives `frame` the delta's salts and the next checksum of its chain; returns that checksum. */
+function sealFrame(frame: Buffer, bigEndian: boolean, seed: Checksum): Checksum {
+  const checksum = frameChecksum(frame, bigEndian, seed);
+  frame.writeUInt32BE(checksum[0], 16);
+  frame.writeUInt32BE(checksum[1], 20);
+  return checksum;
+}
+
+/** The live WAL's committed state from its start: each page's last committed frame offset, and the last commit. */
+function scanCommitted(descriptor: number, header: WalHeader, bigEndian: boolean, checksum: Checksum) {
+  const latest = new Map<number, number>();
+  let pending: [number, number][] = [];
+  const committed = { offset: headerBytes, checksum, pageCount: 0 };
+  forEachValidFrame(descriptor, header, bigEndian, { offset: headerBytes, checksum }, (frame, offset, running) => {
+    pending.push([frame.readUInt32BE(0), offset]);
+    const pageCount = frame.readUInt32BE(4);
+    if (pageCount === 0) return;
+    for (const [page, at] of pending) latest.set(page, at);
+    pending = [];
+    Object.assign(committed, { offset: offset + frame.length, checksum: running, pageCount });
+  });
+  return { latest, committed };
 }
 
 /**
- * Copies the committed frames of the WAL at `sourcePath` into `targetPath` (a WAL file
- * another database can take), fsynced. From the start (`from` undefined: the target is
- * created and gets the header) or, continuing an earlier copy, from `from` (the target
- * must hold exactly what that copy wrote). `expectedSalts`: refuse a log of another
- * generation. Returns where the copy ended; undefined when the source has no log.
+ * Writes a compacted copy of the live WAL at `sourcePath` into `targetPath` (created):
+ * the header, then each page once as last committed, the last frame a commit frame;
+ * fsynced. `expectedSalts`: refuse a log of another generation. Undefined when the
+ * source holds no log.
  */
-export function copyWal(sourcePath: string, targetPath: string, from: WalPosition | undefined, expectedSalts?: string): WalPosition | undefined {
-  const source = openSync(sourcePath, 'r');
-  try {
-    const start = from ?? startOfLog(source);
-    if (start === undefined) return undefined;
-    if (expectedSalts !== undefined && start.header.salts !== expectedSalts) {
-      throw new Error(`the WAL is of generation ${start.header.salts}, not ${expectedSalts}`);
-    }
-    const target = openSync(targetPath, from === undefined ? 'wx' : 'r+');
-    try {
-      if (from === undefined) {
-        const header = Buffer.alloc(headerBytes);
-        readFully(source, header, headerBytes, 0);
-        writeAll(target, header, headerBytes, 0);
-      } else if (fstatSync(target).size !== from.endOffset) {
-        throw new Error(`${targetPath} holds ${fstatSync(target).size} bytes, the copy it continues ended at ${from.endOffset}`);
-      }
-      const position = copyFrames(source, target, start);
+export function compactWal(sourcePath: string, targetPath: string, expectedSalts?: string): WalCopy | undefined {
+  return withFile(sourcePath, 'r', (source) => {
+    const read = readHeader(source);
+    if (read === undefined) return undefined;
+    const { header, bigEndian } = read;
+    if (expectedSalts !== undefined && header.salts !== expectedSalts) throw new Error(`the WAL is of generation ${header.salts}, not ${expectedSalts}`);
+    const { latest, committed } = scanCommitted(source, header, bigEndian, read.checksum);
+    // Pages past the database's last size were cut off by that commit (a VACUUM shrinks the file).
+    const pages = [...latest.keys()].filter((page) => page <= committed.pageCount).sort((a, b) => a - b);
+    return withFile(targetPath, 'wx', (target) => {
+      writeAll(target, read.bytes, 0);
+      const frame = Buffer.alloc(frameHeaderBytes + header.pageBytes);
+      let targetChecksum: Checksum = read.checksum;
+      pages.forEach((page, position) => {
+        readFully(source, frame, frame.length, latest.get(page) as number);
+        frame.writeUInt32BE(position === pages.length - 1 ? committed.pageCount : 0, 4);
+        targetChecksum = sealFrame(frame, bigEndian, targetChecksum);
+        writeAll(target, frame, headerBytes + position * frame.length);
+      });
       fsyncSync(target);
-      return position;
-    } finally {
-      closeSync(target);
-    }
-  } finally {
-    closeSync(source);
-  }
+      const targetOffset = headerBytes + pages.length * frame.length;
+      return { header, bigEndian, sourceOffset: committed.offset, sourceChecksum: committed.checksum, targetOffset, targetChecksum, frameCount: pages.length };
+    });
+  });
 }
 
-function startOfLog(descriptor: number): WalPosition | undefined {
-  const read = readHeader(descriptor);
-  if (read === undefined) return undefined;
-  return { header: read.header, bigEndian: read.bigEndian, endOffset: headerBytes, checksum: read.checksum, frameCount: 0 };
+/**
+ * Appends to the delta `copy` describes the frames the live WAL committed after it (as
+ * they are, with the delta's checksums), fsynced; returns the new description.
+ */
+export function appendWal(sourcePath: string, targetPath: string, copy: WalCopy): WalCopy {
+  return withFile(sourcePath, 'r', (source) => {
+    const read = readHeader(source);
+    if (read?.header.salts !== copy.header.salts) throw new Error(`the WAL is of generation ${read?.header.salts}, not ${copy.header.salts}`);
+    return withFile(targetPath, 'r+', (target) => {
+      if (fstatSync(target).size !== copy.targetOffset) throw new Error(`${targetPath} is not the delta the copy describes`);
+      let result = copy;
+      let targetOffset = copy.targetOffset;
+      let targetChecksum = copy.targetChecksum;
+      let pendingFrames = 0;
+      forEachValidFrame(source, copy.header, copy.bigEndian, { offset: copy.sourceOffset, checksum: copy.sourceChecksum }, (frame, offset, running) => {
+        targetChecksum = sealFrame(frame, copy.bigEndian, targetChecksum);
+        writeAll(target, frame, targetOffset);
+        targetOffset += frame.length;
+        pendingFrames++;
+        if (frame.readUInt32BE(4) === 0) return;
+        const frameCount = result.frameCount + pendingFrames;
+        pendingFrames = 0;
+        result = { ...result, sourceOffset: offset + frame.length, sourceChecksum: running, targetOffset, targetChecksum, frameCount };
+      });
+      // Frames of a transaction that never committed are not part of the log.
+      ftruncateSync(target, result.targetOffset);
+      fsyncSync(target);
+      return result;
+    });
+  });
 }
