@@ -72,7 +72,8 @@ interface SnapshotLayout {
 /** A fold of a delta into its chain's root (the store's, snapshot-fold.ts): absorb, place, absorb, release. */
 interface SnapshotFolding {
   readonly rootDataPath: string;
-  place(): Promise<void>;
+  /** Resolves to the root's data file after the fold (its directory takes the delta's name). */
+  place(): Promise<string>;
   release(): void;
 }
 

@@ -56,7 +56,7 @@ export class Snapshots {
       { event: 'snapshot-restore', index: snapshot.metadata.index, applied: stateMachine.appliedIndex },
       'state machine behind the newest snapshot: restoring it',
     );
-    await this.#restoreStateMachine(snapshot);
+    await this.#recordProof(snapshot, await this.#restoreStateMachine(snapshot));
   }
 
   /** Start-up, once the core runs: checks the entry threshold every snapshotIntervalMs. */
@@ -177,8 +177,8 @@ export class Snapshots {
       try {
         // A WAL an earlier fold left beside the root goes in first: a root takes one WAL at a time.
         await stateMachine.absorbSnapshotWal(fold.rootDataPath);
-        await fold.place();
-        await stateMachine.absorbSnapshotWal(fold.rootDataPath);
+        const rootDataPath = await fold.place();
+        await stateMachine.absorbSnapshotWal(rootDataPath);
       } finally {
         fold.release();
       }
@@ -272,23 +272,25 @@ export class Snapshots {
     assert(stored !== undefined, `snapshot ${metadata.index}/${metadata.term} installed but not in the store`);
     this.#installing = true;
     try {
-      await this.#restoreStateMachine(stored);
+      const proof = await this.#restoreStateMachine(stored);
+      this.#state.logger.info({ event: 'snapshot-installed', index: metadata.index }, 'installed snapshot from the leader');
+      await this.#recordProof(stored, proof);
     } finally {
       this.#installing = false;
     }
-    this.#state.logger.info({ event: 'snapshot-installed', index: metadata.index }, 'installed snapshot from the leader');
   }
 
-  /**
-   * Restores the state machine from a stored snapshot (its files stay in the store). A
-   * whole file restored byte for byte becomes the root later deltas build on: its proof is
-   * recorded (a crash before that only costs the next snapshot a full copy).
-   */
-  async #restoreStateMachine(snapshot: StoredSnapshot): Promise<void> {
+  /** A whole file restored byte for byte becomes the root later deltas build on (a crash before this only costs the next snapshot a full copy). */
+  async #recordProof(snapshot: StoredSnapshot, proof: string | undefined): Promise<void> {
+    if (proof === undefined) return;
+    await this.#state.storage.snapshots.recordProof(snapshot.metadata.index, snapshot.metadata.term, proof);
+  }
+
+  /** Restores the state machine from a stored snapshot (its files stay in the store); resolves to the state machine's proof, if any. */
+  async #restoreStateMachine(snapshot: StoredSnapshot): Promise<string | undefined> {
     const { stateMachine, storage } = this.#state;
     const links = storage.snapshots.chain(snapshot);
     const restored = await stateMachine.restore(isWholeFile(links) ? snapshot.dataPath : chainFor(links));
-    if (restored.proof !== undefined) await storage.snapshots.recordProof(snapshot.metadata.index, snapshot.metadata.term, restored.proof);
     assert(
       stateMachine.appliedIndex === snapshot.metadata.index,
       `restored snapshot ${snapshot.metadata.index} but the state machine reports ${stateMachine.appliedIndex}`,
@@ -297,5 +299,6 @@ export class Snapshots {
     this.#directory.learnFromSnapshotContext(snapshot.context);
     this.#lastSnapshotIndex = snapshot.metadata.index;
     this.#state.appliedWaiters.advance(snapshot.metadata.index);
+    return restored.proof;
   }
 }

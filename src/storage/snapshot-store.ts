@@ -51,8 +51,8 @@ export interface SnapshotStoreOptions {
 /** A fold in progress (`beginFold`): the root's data file, where the delta is placed as its WAL. */
 interface SnapshotFold {
   readonly rootDataPath: string;
-  /** Places the delta beside the root and gives the root the delta's identity (crash-safe). */
-  place(): Promise<void>;
+  /** Places the delta beside the root and gives the root the delta's identity (crash-safe); resolves to the root's data file now (renamed). */
+  place(): Promise<string>;
   /** Ends the fold (placed or not); later folds and removals may run. */
   release(): void;
 }
@@ -296,6 +296,7 @@ export class SnapshotStore implements SnapshotPublisher {
         this.#snapshots = this.#snapshots.filter((info) => info !== root && info !== delta);
         this.#snapshots.push(folded);
         this.#sortNewestFirst();
+        return folded.dataPath;
       },
       release: () => {
         this.#folding = false;
