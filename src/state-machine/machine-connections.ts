@@ -49,12 +49,16 @@ export function openConnections(path: string, settings: MachineConnectionSetting
 
 /**
  * Closes the database, the store and the read connection, each even if an earlier close
- * failed. The database goes first: SQLite checkpoints the WAL and deletes it when the last
- * connection that can write closes, and the read connection (read-only: it cannot) still
- * holds the file then, so the WAL stays whole for the next snapshot's delta.
+ * failed. First every WAL frame is copied into the database file (a checkpoint that does
+ * not start the WAL again), so the file alone holds everything once the node is stopped;
+ * then the database closes while the read connection still holds the file: SQLite would
+ * otherwise delete the WAL as the last connection that can write closes, and the next
+ * snapshot's delta needs every frame since the previous snapshot (snapshot-capture.ts).
+ * The read connection is read-only: it never checkpoints nor deletes the WAL.
  */
 export function closeConnections(connections: Connections): void {
   try {
+    connections.apply.pragma('wal_checkpoint(PASSIVE)');
     // A connection holds its lock on the file only once it has read: read, so it holds it now.
     connections.read.pragma('schema_version');
   } catch {

@@ -142,3 +142,22 @@ test('a fold killed after any step is finished or undone at open: the newest sna
     }
   }
 });
+
+test('a snapshot directory written before formats existed opens as one full snapshot, its own chain', async () => {
+  const directory = makeTemporaryDirectory('old-format-store');
+  try {
+    const snapshot = join(directory, 'snapshot-00000000000000000010-00000000000000000002');
+    fs.mkdirSync(snapshot);
+    fs.copyFileSync(new URL('../state-machine/fixtures/old-format-snapshot.db', import.meta.url), join(snapshot, 'data'));
+    fs.copyFileSync(new URL('./fixtures/old-format-meta.json', import.meta.url), join(snapshot, 'meta.json'));
+    const store = await SnapshotStore.open(directory, storeOptions);
+    const info = store.latest();
+    assert.ok(info !== undefined);
+    assert.deepEqual([info.metadata.index, info.metadata.term, info.format, info.proof, info.files], [10, 2, 'full', undefined, {}]);
+    assert.deepEqual(store.chain(info), [info]);
+    await store.verify(info);
+    await put(store, 12, { format: 'delta', parent: { index: 10, term: 2 } });
+  } finally {
+    removeDirectory(directory);
+  }
+});
