@@ -231,7 +231,9 @@ export class Snapshots {
     try {
       const snapshot = { metadata: stored.metadata, data: emptyData };
       const envelope = { message: { ...message, snapshot }, context: stored.context };
-      await this.#state.transport.sendSnapshot(message.to, envelope, file.path);
+      // The same snapshot is the same file (materialised again, it has the same bytes): a failed transfer resumes.
+      const resumeKey = `snapshot-${stored.metadata.index}-${stored.metadata.term}`;
+      await this.#state.transport.sendSnapshot(message.to, envelope, file.path, { resumeKey });
       succeeded = true;
     } finally {
       await file.release(succeeded);
