@@ -64,8 +64,9 @@ async function writeUntilSnapshots(started: StartedTestNode, formats: string[], 
   await waitFor(`${count} more snapshots`, () => (formats.length >= wanted ? true : undefined));
 }
 
+/** The snapshot directories in the store (a `tmp-` one is a write or removal in progress). */
 function storeListing(dataDirectory: string): string[] {
-  return readdirSync(join(dataDirectory, 'raft', 'snapshots'));
+  return readdirSync(join(dataDirectory, 'raft', 'snapshots')).filter((name) => name.startsWith('snapshot-'));
 }
 
 async function settledStore(started: StartedTestNode): Promise<{ format: string; index: number }[]> {
