@@ -125,6 +125,9 @@ export interface CapturedSnapshot {
   readonly appliedIndex: number;
   readonly format: 'full' | 'base' | 'delta';
   readonly proof: string | undefined;
+  /** For the log: the snapshot's data bytes, and how long the capture held the event loop. */
+  readonly dataBytes?: number;
+  readonly eventLoopMs?: number;
 }
 
 interface RestoredState {

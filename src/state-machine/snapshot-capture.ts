@@ -11,6 +11,8 @@
  * - a base otherwise (no previous snapshot, a restore, a WAL that someone else
  *   checkpointed): a complete checkpoint, then the database file copied on a worker (no
  *   checkpoint runs until the next capture, so the file holds N throughout).
+ * Most of the checkpoint runs on the worker too (PASSIVE, while a read transaction here
+ * keeps any writer from starting the WAL again); the event loop checkpoints the rest.
  * Either way a no-op transaction then gives the live WAL its next generation, whose salts
  * are the new snapshot's proof: the next capture is a delta only if nothing restarted the
  * WAL in between (a crash keeps the WAL; so does closing, see machine-connections.ts).
@@ -21,7 +23,7 @@
  * `export-internal`): the store is bounded (dedupRequestCountMax rows), and a file of its
  * own keeps the chain of database pages free of it.
  */
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { legacySchema, maintenanceTable, requestsTable, stateTable } from './connections.js';
 import { StateMachineError } from './errors.js';
 import { coveredRangeSql, liveMaintenanceAtSql, liveRequestsAtSql } from './internal-store.js';
@@ -45,6 +47,8 @@ export interface CapturedSnapshot {
   /** The live WAL's generation after the capture: a capture given this proof continues the chain. */
   readonly proof: string;
   readonly dataBytes: number;
+  /** How long the capture held the event loop (the checkpoint's rest and the frames of entries applied meanwhile). */
+  readonly eventLoopMs: number;
 }
 
 /** Where a capture writes: the data (WAL frames or the database file) and the internal state at the same index. */
@@ -122,37 +126,56 @@ export class SnapshotCapture {
     return this.#captureBase(target);
   }
 
+  /**
+   * Runs `work` on a worker while a read transaction here holds the WAL where it ends now:
+   * a checkpoint in the worker stops there, and no writer can start the WAL again meanwhile.
+   */
+  async #whileWalHeld<Result>(work: () => Promise<Result>): Promise<Result> {
+    const reader = new Database(this.#host.path, { readonly: true, fileMustExist: true });
+    try {
+      reader.exec('BEGIN');
+      reader.pragma('schema_version');
+      return await work();
+    } finally {
+      reader.close();
+    }
+  }
+
   async #captureDelta(target: CaptureTarget, proof: string): Promise<CapturedSnapshot> {
-    // Off the event loop: the frames committed so far (the WAL only grows until a capture checkpoints it).
-    const copied = (await runChainTaskInWorker(
-      { kind: 'copy-wal', sourcePath: this.#walPath, targetPath: target.dataPath, expectedSalts: proof },
-      'copying the WAL',
-    )) as WalCopy | undefined;
+    // Off the event loop: the pages committed so far (the WAL only grows until a capture checkpoints it), then most of the checkpoint.
+    const task = { kind: 'copy-wal', sourcePath: this.#walPath, targetPath: target.dataPath, expectedSalts: proof, databasePath: this.#host.path } as const;
+    const copied = (await this.#whileWalHeld(() => runChainTaskInWorker(task, 'copying the WAL'))) as WalCopy | undefined;
     if (copied === undefined) throw new StateMachineError('BAD_ENVIRONMENT', `${this.#walPath} vanished while it was copied`);
     // On the event loop, between two entries: the frames of entries applied meanwhile, then a new generation.
     const apply = this.#host.applyConnection();
     const pin = this.#host.pinHistory();
     try {
+      const started = performance.now();
       const copy = appendWal(this.#walPath, target.dataPath, copied);
       this.#host.onStep?.('delta-copied');
       const nextProof = this.#restartWal(apply);
+      const eventLoopMs = performance.now() - started;
       await this.#exportInternal(pin.index, target.internalPath);
-      return { appliedIndex: pin.index, format: 'delta', proof: nextProof, dataBytes: copy.targetOffset };
+      return { appliedIndex: pin.index, format: 'delta', proof: nextProof, dataBytes: copy.targetOffset, eventLoopMs };
     } finally {
       pin.release();
     }
   }
 
   async #captureBase(target: CaptureTarget): Promise<CapturedSnapshot> {
+    // Most of the checkpoint off the event loop (the WAL may hold a whole database's pages).
+    await this.#whileWalHeld(() => runChainTaskInWorker({ kind: 'checkpoint-passive', databasePath: this.#host.path }, 'checkpointing'));
     const apply = this.#host.applyConnection();
     const pin = this.#host.pinHistory();
     try {
+      const started = performance.now();
       if (!checkpointAndRestart(apply)) {
         throw new StateMachineError('BUSY', 'readers kept the WAL from a complete checkpoint; the snapshot is tried again later');
       }
       this.#host.onStep?.('checkpointed');
       const proof = markGeneration(apply, this.#walPath);
       this.#host.onStep?.('generation-marked');
+      const eventLoopMs = performance.now() - started;
       // No checkpoint runs until the next capture: the database file holds index pin.index while it is copied.
       const dataBytes = (await runChainTaskInWorker(
         { kind: 'copy-database', sourcePath: this.#host.path, targetPath: target.dataPath },
@@ -160,7 +183,7 @@ export class SnapshotCapture {
       )) as number;
       this.#host.onStep?.('base-copied');
       await this.#exportInternal(pin.index, target.internalPath);
-      return { appliedIndex: pin.index, format: 'base', proof, dataBytes };
+      return { appliedIndex: pin.index, format: 'base', proof, dataBytes, eventLoopMs };
     } finally {
       pin.release();
     }

@@ -36,6 +36,14 @@ interface CopyWalTask {
   readonly sourcePath: string;
   readonly targetPath: string;
   readonly expectedSalts: string;
+  /** The live database: checkpointed (PASSIVE) after the copy, so the event loop has little left to checkpoint. */
+  readonly databasePath: string;
+}
+
+/** A PASSIVE checkpoint of the live database: copies what it can into the file without waiting for anyone. */
+interface CheckpointTask {
+  readonly kind: 'checkpoint-passive';
+  readonly databasePath: string;
 }
 
 interface CopyDatabaseTask {
@@ -87,10 +95,26 @@ interface AbsorbWalTask {
   readonly extensionPaths: readonly string[];
 }
 
-export type ChainTask = CopyWalTask | CopyDatabaseTask | ExportInternalTask | MaterialiseTask | AbsorbWalTask;
+export type ChainTask = CopyWalTask | CheckpointTask | CopyDatabaseTask | ExportInternalTask | MaterialiseTask | AbsorbWalTask;
 
 export function isChainTask(task: { readonly kind: string }): task is ChainTask {
-  return ['copy-wal', 'copy-database', 'export-internal', 'materialise', 'absorb-wal'].includes(task.kind);
+  return ['copy-wal', 'checkpoint-passive', 'copy-database', 'export-internal', 'materialise', 'absorb-wal'].includes(task.kind);
+}
+
+/**
+ * The caller holds a read transaction on the live database meanwhile: the checkpoint
+ * stops at that reader's end of the log, and no writer can start the WAL again (which
+ * would drop frames a delta still has to copy). The connection is never the file's last
+ * one, so closing it neither checkpoints nor deletes the WAL.
+ */
+function checkpointPassive(databasePath: string): void {
+  const database = new Database(databasePath, { fileMustExist: true });
+  try {
+    database.pragma('synchronous = NORMAL');
+    database.pragma('wal_checkpoint(PASSIVE)');
+  } finally {
+    database.close();
+  }
 }
 
 function fsyncPath(path: string, flags: string): void {
@@ -265,7 +289,9 @@ function copyDatabase(task: CopyDatabaseTask): number {
 
 function copyLiveWal(task: CopyWalTask): WalCopy | undefined {
   rmSync(task.targetPath, { force: true });
-  return compactWal(task.sourcePath, task.targetPath, task.expectedSalts);
+  const copy = compactWal(task.sourcePath, task.targetPath, task.expectedSalts);
+  checkpointPassive(task.databasePath);
+  return copy;
 }
 
 /** Runs one chain task on this thread; throws on failure (the caller turns it into an answer). */
@@ -273,6 +299,9 @@ export function runChainTask(task: ChainTask): unknown {
   switch (task.kind) {
     case 'copy-wal':
       return copyLiveWal(task);
+    case 'checkpoint-passive':
+      checkpointPassive(task.databasePath);
+      return true;
     case 'copy-database':
       return copyDatabase(task);
     case 'export-internal':

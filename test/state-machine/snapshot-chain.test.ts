@@ -159,6 +159,7 @@ test('a restored self-contained file can root a chain: the next capture is a del
       format: 'base',
       proof: restored.proof as string,
       dataBytes: restored.bytes,
+      eventLoopMs: 0,
       dataPath: whole,
       internalPath: '',
       checksum: follower.checksum().checksum,
