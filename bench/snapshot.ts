@@ -120,7 +120,8 @@ async function execute(node: TestNode, statements: unknown): Promise<number> {
 async function fill(node: TestNode, sizeMb: number): Promise<void> {
   await execute(node, ['CREATE TABLE big (id INTEGER PRIMARY KEY, b BLOB)', 'CREATE TABLE small (id INTEGER PRIMARY KEY, v TEXT)']);
   const entries = Math.ceil((sizeMb * 1_000_000) / (blobBytes * fillRowsPerEntry));
-  const sql = `INSERT INTO big(b) WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${fillRowsPerEntry}) SELECT randomblob(${blobBytes}) FROM c`;
+  const rows = `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${fillRowsPerEntry})`;
+  const sql = `INSERT INTO big(b) ${rows} SELECT randomblob(${blobBytes}) FROM c`;
   for (let entry = 0; entry < entries; entry++) await execute(node, [sql]);
 }
 

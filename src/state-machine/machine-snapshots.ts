@@ -14,7 +14,8 @@ import { StateMachineError } from './errors.js';
 import { removeIfPresent } from './files.js';
 import type { RestoreStep, SnapshotStep, StateMachineSettings } from './options.js';
 import { SnapshotCapture, type CapturedSnapshot, type CaptureTarget } from './snapshot-capture.js';
-import { absorbPendingWal, isSelfContained, materialiseChain, type SnapshotChain } from './snapshot-chains.js';
+import { absorbTask, isSelfContained, materialiseChain, type SnapshotChain } from './snapshot-chains.js';
+import { ChainWorker } from './snapshot-worker.js';
 import type { TimedReads } from './timed-reads.js';
 import { readWalHeader } from './wal-frames.js';
 
@@ -42,6 +43,8 @@ export interface RestoredSnapshot extends SnapshotInfo {
 export class MachineSnapshots {
   readonly #host: SnapshotsHost;
   readonly #capture: SnapshotCapture;
+  /** One thread for the tasks of captures and folds (materialising, O(the database), starts its own). */
+  readonly #worker = new ChainWorker();
   #capturing: Promise<unknown> | undefined;
   #restoring = false;
 
@@ -53,6 +56,7 @@ export class MachineSnapshots {
       applyConnection: () => host.applyConnection(),
       pinHistory: () => host.pinHistory(),
       onStep: host.onSnapshotStep,
+      runTask: (task, failure) => this.#worker.run(task, failure),
     });
     // A restore that crashed before its rename left the old database in place: drop the staging copy.
     removeIfPresent(this.#stagingPath);
@@ -96,8 +100,13 @@ export class MachineSnapshots {
     return materialiseChain(chain, toPath, this.#host.settings.extensionPaths, false);
   }
 
-  absorbWal(rootPath: string): Promise<void> {
-    return absorbPendingWal(rootPath, this.#host.settings.extensionPaths);
+  async absorbWal(rootPath: string): Promise<void> {
+    await this.#worker.run(absorbTask(rootPath, this.#host.settings.extensionPaths), `folding into ${rootPath}`);
+  }
+
+  /** Ends the chain worker's thread. */
+  close(): void {
+    this.#worker.close();
   }
 
   backup(toPath: string): Promise<{ readonly bytes: number }> {

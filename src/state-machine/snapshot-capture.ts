@@ -29,7 +29,7 @@ import { StateMachineError } from './errors.js';
 import { coveredRangeSql, liveMaintenanceAtSql, liveRequestsAtSql } from './internal-store.js';
 import type { SnapshotStep } from './options.js';
 import type { CarriedLayout } from './snapshot-chain-tasks.js';
-import { runChainTaskInWorker } from './snapshot-worker.js';
+import type { ChainTask } from './snapshot-chain-tasks.js';
 import { appendWal, readWalHeader, walFileBytes, type WalCopy } from './wal-frames.js';
 
 /** The file layout a snapshot carries the internal state in: the old one-file format's tables. */
@@ -66,6 +66,8 @@ interface CaptureHost {
   /** Keeps the internal store's history back to the applied index now until released. */
   pinHistory(): { readonly index: number; readonly release: () => void };
   readonly onStep: ((step: SnapshotStep) => void) | undefined;
+  /** Runs a file task off the event loop (the machine's long-lived chain worker). */
+  runTask(task: ChainTask, failure: string): Promise<unknown>;
 }
 
 /** How long the event loop may wait for readers at a capture's checkpoint, in ms: it then leaves the WAL as it is. */
@@ -144,7 +146,7 @@ export class SnapshotCapture {
   async #captureDelta(target: CaptureTarget, proof: string): Promise<CapturedSnapshot> {
     // Off the event loop: the pages committed so far (the WAL only grows until a capture checkpoints it), then most of the checkpoint.
     const task = { kind: 'copy-wal', sourcePath: this.#walPath, targetPath: target.dataPath, expectedSalts: proof, databasePath: this.#host.path } as const;
-    const copied = (await this.#whileWalHeld(() => runChainTaskInWorker(task, 'copying the WAL'))) as WalCopy | undefined;
+    const copied = (await this.#whileWalHeld(() => this.#host.runTask(task, 'copying the WAL'))) as WalCopy | undefined;
     if (copied === undefined) throw new StateMachineError('BAD_ENVIRONMENT', `${this.#walPath} vanished while it was copied`);
     // On the event loop, between two entries: the frames of entries applied meanwhile, then a new generation.
     const apply = this.#host.applyConnection();
@@ -164,7 +166,7 @@ export class SnapshotCapture {
 
   async #captureBase(target: CaptureTarget): Promise<CapturedSnapshot> {
     // Most of the checkpoint off the event loop (the WAL may hold a whole database's pages).
-    await this.#whileWalHeld(() => runChainTaskInWorker({ kind: 'checkpoint-passive', databasePath: this.#host.path }, 'checkpointing'));
+    await this.#whileWalHeld(() => this.#host.runTask({ kind: 'checkpoint-passive', databasePath: this.#host.path }, 'checkpointing'));
     const apply = this.#host.applyConnection();
     const pin = this.#host.pinHistory();
     try {
@@ -177,7 +179,7 @@ export class SnapshotCapture {
       this.#host.onStep?.('generation-marked');
       const eventLoopMs = performance.now() - started;
       // No checkpoint runs until the next capture: the database file holds index pin.index while it is copied.
-      const dataBytes = (await runChainTaskInWorker(
+      const dataBytes = (await this.#host.runTask(
         { kind: 'copy-database', sourcePath: this.#host.path, targetPath: target.dataPath },
         'copying the database',
       )) as number;
@@ -200,7 +202,7 @@ export class SnapshotCapture {
   }
 
   async #exportInternal(index: number, targetPath: string): Promise<void> {
-    await runChainTaskInWorker(
+    await this.#host.runTask(
       {
         kind: 'export-internal',
         storePath: this.#host.storePath,

@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { markerIndexBits } from './applied-marker.js';
 import { carriedLayout } from './snapshot-capture.js';
+import type { ChainTask } from './snapshot-chain-tasks.js';
 import { runChainTaskInWorker } from './snapshot-worker.js';
 
 interface ChainLink {
@@ -51,7 +52,7 @@ export async function materialiseChain(chain: SnapshotChain, targetPath: string,
   return (await runChainTaskInWorker(task, `materialising snapshot ${chainIndex(chain)}`)) as number;
 }
 
-/** Checkpoints a WAL placed beside a stored root into it (folding a delta), on a worker thread. */
-export async function absorbPendingWal(databasePath: string, extensionPaths: readonly string[]): Promise<void> {
-  await runChainTaskInWorker({ kind: 'absorb-wal', databasePath, extensionPaths }, `folding into ${databasePath}`);
+/** The task that checkpoints a WAL placed beside a stored root into it (folding a delta). */
+export function absorbTask(databasePath: string, extensionPaths: readonly string[]): ChainTask {
+  return { kind: 'absorb-wal', databasePath, extensionPaths };
 }

@@ -465,6 +465,7 @@ export class SqliteStateMachine {
   close(): void {
     if (this.#closed) return;
     this.#timedReads.close();
+    this.#snapshots.close();
     this.#closeConnections();
     this.#pristine.close();
     this.#closed = true;
