@@ -99,8 +99,8 @@ export interface NodeStorage extends RaftStorage {
     begin(metadata: SnapshotMetadata, context: unknown, layout?: SnapshotLayout): Promise<SnapshotWriting>;
     /** Records the state machine's proof on a stored snapshot it restored byte for byte. */
     recordProof(index: number, term: number, proof: string): Promise<unknown>;
-    /** No fold changes a chain's files until the returned release is called. */
-    readLock(): () => void;
+    /** Resolves (once no fold runs) to a release: no fold changes a chain's files until it is called. */
+    readLock(): Promise<() => void>;
     /** A fold of the oldest delta into its root, or undefined (none, one runs, or a chain is being read). */
     beginFold(): SnapshotFolding | undefined;
   };

@@ -61,11 +61,20 @@ export class SnapshotSending {
     this.#parts = parts;
   }
 
-  /** The file to stream for `stored`: its own data, or the chain materialised (shared by concurrent transfers). */
+  /**
+   * The file to stream for `stored`: its own data (under the store's read lock until the
+   * transfer ends: a fold may not change it meanwhile), or the chain materialised (shared
+   * by concurrent transfers; the lock is held while it is made).
+   */
   async fileFor(stored: StoredSnapshot): Promise<OutgoingFile> {
-    const links = this.#parts.storage.snapshots.chain(stored);
-    if (isWholeFile(links)) return { path: stored.dataPath, release: async () => undefined };
+    const { storage } = this.#parts;
     const { index, term } = stored.metadata;
+    const release = await storage.snapshots.readLock();
+    const current = storage.snapshots.find(index, term);
+    if (current !== undefined && isWholeFile(storage.snapshots.chain(current))) {
+      return { path: current.dataPath, release: async () => release() };
+    }
+    release();
     let materialised = this.#current;
     if (materialised === undefined || materialised.index !== index || materialised.term !== term) {
       if (materialised !== undefined) await this.#retire(materialised);
@@ -98,7 +107,7 @@ export class SnapshotSending {
     const ready = (async () => {
       const { storage, stateMachine, files } = this.#parts;
       // Under the read lock the chain is read again: a fold may have shortened it since.
-      const release = storage.snapshots.readLock();
+      const release = await storage.snapshots.readLock();
       try {
         const stored = storage.snapshots.find(index, term);
         if (stored === undefined) throw new Error(`snapshot ${index}/${term} is no longer stored`);

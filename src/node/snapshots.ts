@@ -293,8 +293,17 @@ export class Snapshots {
   /** Restores the state machine from a stored snapshot (its files stay in the store); resolves to the state machine's proof, if any. */
   async #restoreStateMachine(snapshot: StoredSnapshot): Promise<string | undefined> {
     const { stateMachine, storage } = this.#state;
-    const links = storage.snapshots.chain(snapshot);
-    const restored = await stateMachine.restore(isWholeFile(links) ? snapshot.dataPath : chainFor(links));
+    // No fold changes the chain's files while they are read.
+    const release = await storage.snapshots.readLock();
+    let restored: Awaited<ReturnType<typeof stateMachine.restore>>;
+    try {
+      // Found again under the lock: a fold that ran meanwhile moves a root to its delta's directory.
+      const current = storage.snapshots.find(snapshot.metadata.index, snapshot.metadata.term) ?? snapshot;
+      const links = storage.snapshots.chain(current);
+      restored = await stateMachine.restore(isWholeFile(links) ? current.dataPath : chainFor(links));
+    } finally {
+      release();
+    }
     assert(
       stateMachine.appliedIndex === snapshot.metadata.index,
       `restored snapshot ${snapshot.metadata.index} but the state machine reports ${stateMachine.appliedIndex}`,

@@ -10,7 +10,7 @@
  * its parent. A delta folds into its root in place (snapshot-fold.ts), so in steady state
  * the store holds one root and few deltas. Kept: the newest `retainCount` snapshots and
  * the newest one the durable log vouches for (`guardRetention`), each with its chain.
- * A fold waits for no reader: it does not begin while a chain is being read (`readLock`).
+ * A fold does not begin while a chain is being read (`readLock`), and a reader waits for a fold that runs.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -67,6 +67,8 @@ export class SnapshotStore implements SnapshotPublisher {
   /** Chains being read (materialised for a follower): no fold begins meanwhile. */
   #readerCount = 0;
   #folding = false;
+  /** Readers waiting for the fold in progress to end. */
+  #foldEnded: (() => void)[] = [];
 
   private constructor(
     readonly directory: string,
@@ -265,8 +267,12 @@ export class SnapshotStore implements SnapshotPublisher {
     }
   }
 
-  /** While the returned release has not been called, no fold changes a chain's files (a chain is being read). */
-  readLock(): () => void {
+  /**
+   * Resolves, once no fold is running, to a release: until it is called no fold begins,
+   * so no chain's files change (a chain is being read: streamed, materialised, restored).
+   */
+  async readLock(): Promise<() => void> {
+    while (this.#folding) await new Promise<void>((resolve) => this.#foldEnded.push(resolve));
     this.#readerCount++;
     let released = false;
     return () => {
@@ -300,6 +306,7 @@ export class SnapshotStore implements SnapshotPublisher {
       },
       release: () => {
         this.#folding = false;
+        for (const wake of this.#foldEnded.splice(0)) wake();
         void this.#removeUnkept().catch(() => undefined);
       },
     };

@@ -81,7 +81,7 @@ export class MemoryNodeStorage implements NodeStorage {
     chain: (snapshot: StoredSnapshot): readonly StoredSnapshot[] => [snapshot],
     begin: (): Promise<SnapshotWriting> => Promise.reject(new Error('snapshots are not used here')),
     recordProof: (): Promise<unknown> => Promise.reject(new Error('snapshots are not used here')),
-    readLock: () => () => undefined,
+    readLock: () => Promise.resolve(() => undefined),
     beginFold: () => undefined,
   };
 

@@ -130,7 +130,7 @@ export class StorageTwin implements NodeStorage {
       chain: (snapshot) => [snapshot],
       begin: (metadata, context, layout) => this.#begin(metadata, context, layout?.format ?? 'full'),
       recordProof: (index, term, proof) => Promise.resolve(this.store.recordProof(index, term, proof)),
-      readLock: () => () => undefined,
+      readLock: () => Promise.resolve(() => undefined),
       beginFold: () => undefined,
     };
   }

@@ -91,21 +91,28 @@ test('deltas name a stored parent; chains resolve root first; retention keeps wh
   }
 });
 
-test('a fold gives the root the delta’s identity, with the delta waiting beside it as its WAL; no fold while a chain is read', async () => {
+test('a fold gives the root the delta’s identity, with the delta waiting beside it as its WAL; no fold while a chain is read, no reader while a fold runs', async () => {
   const directory = makeTemporaryDirectory('chain-fold');
   try {
     const store = await SnapshotStore.open(directory, storeOptions);
     await put(store, 10, { format: 'base' });
     await put(store, 12, { format: 'delta', parent: { index: 10, term: 1 } });
     const before = meaning(store, 12);
-    const release = store.readLock();
+    const release = await store.readLock();
     assert.equal(store.beginFold(), undefined, 'a reader holds the chain');
     release();
     const fold = store.beginFold();
     assert.ok(fold !== undefined);
     assert.equal(store.beginFold(), undefined, 'one fold at a time');
+    let readerIn = false;
+    const reading = store.readLock().then((releaseReader) => {
+      readerIn = true;
+      releaseReader();
+    });
     await fold.place();
+    assert.equal(readerIn, false, 'a reader waits for the fold in progress');
     fold.release();
+    await reading;
     assert.deepEqual(
       store.list().map((info) => [info.metadata.index, info.format, info.proof, info.context]),
       [[12, 'base', 'proof-12', { at: 12 }]],
