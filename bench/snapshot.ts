@@ -144,9 +144,8 @@ async function quiet(node: TestNode, quietMs = 1000): Promise<number> {
 /** Small writes until a snapshot past `after` shows; resolves when it shows (the writes stop at the threshold). */
 async function snapshotAfterWrites(node: TestNode, writes: number): Promise<{ ms: number; bytes: number }> {
   const before = await snapshotIndex(node);
-  for (let row = 0; row < writes && (await snapshotIndex(node)).applied < before.snapshot + writes; row++) {
-    await execute(node, [['INSERT INTO small(v) VALUES (?)', `row ${row} ${'v'.repeat(64)}`]]);
-  }
+  const needed = before.snapshot + writes - before.applied;
+  for (let row = 0; row < needed; row++) await execute(node, [['INSERT INTO small(v) VALUES (?)', `row ${row} ${'v'.repeat(64)}`]]);
   const crossedBytes = writeBytesOf(node);
   const crossed = performance.now();
   await pollUntil('the snapshot', async () => (await snapshotIndex(node)).snapshot > before.snapshot, statusPollMs);
