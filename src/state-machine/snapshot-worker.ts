@@ -8,7 +8,10 @@
  *   reads its applied index, fsyncs it and renames it into place (directory fsynced);
  * - staging for restore: a worker copies the shipped file beside the database, runs
  *   quick_check, makes it a rollback-journal file, reads its applied index and fsyncs it;
- * - backup: as writing, without the internal state, application_id 0.
+ * - backup: as writing, without the internal state, application_id 0;
+ * - chain tasks (snapshot-chain-tasks.ts): the file work of captures and folds runs on one
+ *   long-lived thread (`ChainWorker`), one task after another; materialising a chain
+ *   (a whole database's bytes) gets a thread of its own, as the tasks above do.
  * Every connection to a copy loads the node's SQLite extensions (a schema may use them).
  *
  * The thread runs snapshot-worker-thread, loaded as a file beside this one: the
