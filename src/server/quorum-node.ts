@@ -32,6 +32,7 @@ import { NodeRuntime } from '../node/runtime.js';
 import { systemScheduler, type Scheduler } from '../node/scheduler.js';
 import { MaintenanceScheduler } from '../node/maintenance-scheduler.js';
 import { installExtensions } from './extensions.js';
+import { removeSnapshotLeftovers } from '../node/files.js';
 import { ServiceError } from '../service/service.js';
 import { createHttpAddressResolver } from './join-address.js';
 
@@ -194,6 +195,8 @@ export class QuorumNode {
     await mkdir(join(config.dataDirectory, 'incoming'), { recursive: true });
     const storage = await DurableStorage.open(join(config.dataDirectory, 'raft'));
     logRecovery(options.logger, storage.recovery);
+    const leftovers = removeSnapshotLeftovers(config.dataDirectory);
+    if (leftovers.length > 0) options.logger.info({ event: 'snapshot-leftovers', files: leftovers }, 'removed the files of an interrupted snapshot');
     let stateMachine: SqliteStateMachine;
     try {
       const extensionPaths = installExtensions(options.extensionPaths ?? [], config.dataDirectory);

@@ -77,7 +77,7 @@ async function settledStore(started: StartedTestNode): Promise<{ format: string;
   });
 }
 
-test('the WAL size makes snapshots due; deltas fold into one root; a restart continues the chain', async () => {
+test('the WAL size makes snapshots due; deltas fold into one root; a restart continues the chain and removes what a dead capture left', async () => {
   const events = snapshotEvents();
   let started = await startTestNode('snapshot-chain', { ...snapshotOptions, logger: events.logger });
   directories.push(started.dataDirectory);
@@ -92,13 +92,20 @@ test('the WAL size makes snapshots due; deltas fold into one root; a restart con
     assert.ok(started.node.runtime.stateMachine.walBytes() < 256 * 1024, 'the live WAL stays near -raft-snap-wal-size');
     const options = { ...snapshotOptions, logger: events.logger, raftListen: started.node.config.raftAdvertisedAddress };
     await started.node.stop({ transferLeadership: false });
+    // What a capture or a transfer leaves when the process dies: removed at the next start.
+    const leftovers = ['snapshot-123-45.tmp', 'snapshot-123-45.internal.tmp', 'snapshot-outgoing-9-2.db', 'snapshot-outgoing-9-2.db.partial'];
+    for (const name of leftovers) writeFileSync(join(started.dataDirectory, name), 'left over');
     started = await startTestNode('snapshot-chain', { ...options, dataDirectory: started.dataDirectory, nodeId: started.node.config.nodeId });
+    assert.deepEqual(
+      leftovers.filter((name) => existsSync(join(started.dataDirectory, name))),
+      [],
+    );
     await waitFor('leadership again', () => (started.node.runtime.isLeader ? true : undefined));
     await writeUntilSnapshots(started, events.formats, 1);
     assert.equal(events.formats.at(-1), 'delta', 'a clean stop kept the WAL: the chain goes on');
     await settledStore(started);
-    const leftovers = readdirSync(started.dataDirectory).filter((name) => name.startsWith('snapshot-'));
-    assert.deepEqual(leftovers, [], 'no capture or materialised file is left behind');
+    const leftBehind = readdirSync(started.dataDirectory).filter((name) => name.startsWith('snapshot-'));
+    assert.deepEqual(leftBehind, [], 'no capture or materialised file is left behind');
   } finally {
     await started.node.stop({ transferLeadership: false });
   }
