@@ -91,7 +91,7 @@ test('deltas name a stored parent; chains resolve root first; retention keeps wh
   }
 });
 
-test('a fold gives the root the delta’s identity, with the delta waiting beside it as its WAL; no fold while a chain is read, no reader while a fold runs', async () => {
+test('a fold gives the root the delta’s identity, the delta waiting beside it as its WAL; folds and readers exclude each other', async () => {
   const directory = makeTemporaryDirectory('chain-fold');
   try {
     const store = await SnapshotStore.open(directory, storeOptions);
