@@ -113,7 +113,7 @@ export class Snapshots {
     const head = storage.snapshots.latest();
     const temporaryPath = join(config.dataDirectory, `snapshot-${process.pid}-${stateMachine.appliedIndex}`);
     const target = { dataPath: `${temporaryPath}.tmp`, internalPath: `${temporaryPath}.internal.tmp` };
-    const started = performance.now();
+    const started = this.#state.scheduler.monotonicMs();
     try {
       const captured = await stateMachine.captureSnapshot(target, head?.proof);
       // A snapshot installed from the leader meanwhile supersedes this one.
@@ -122,7 +122,12 @@ export class Snapshots {
       this.#lastSnapshotIndex = captured.appliedIndex;
       this.#state.counters.add('store', 'num_snapshots');
       await this.#compactLog(core, captured.appliedIndex - config.snapshotTrailingEntries);
-      const fields = { event: 'snapshot', index: captured.appliedIndex, format: captured.format, durationMs: Math.round(performance.now() - started) };
+      const fields = {
+        event: 'snapshot',
+        index: captured.appliedIndex,
+        format: captured.format,
+        durationMs: Math.round(this.#state.scheduler.monotonicMs() - started),
+      };
       this.#state.logger.info({ ...fields, eventLoopMs: captured.eventLoopMs, dataBytes: captured.dataBytes }, 'snapshot taken');
     } finally {
       await files.remove(target.dataPath);
