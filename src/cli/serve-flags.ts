@@ -63,8 +63,8 @@ export interface ServeOptions extends AuthOptions, BackupOptions {
   readonly snapshotIntervalMs: number;
   /** Log entries kept behind a snapshot: --raft-trailing-logs, else rqlite's 1.25 × -raft-snap. */
   readonly snapshotTrailingEntries: number;
-  /** -raft-snap-wal-size: the WAL is checkpointed once it holds this many bytes; undefined: SQLite's default (1000 pages). */
-  readonly walCheckpointBytes: number | undefined;
+  /** -raft-snap-wal-size: a snapshot is due once the WAL holds this many bytes (rqlite's meaning); 0: never for its size. */
+  readonly snapshotWalBytes: number;
   /** -auto-vacuum-int, -auto-optimize-int: 0 is off. */
   readonly autoVacuumIntervalMs: number;
   readonly autoOptimizeIntervalMs: number;
@@ -115,7 +115,7 @@ export const allowOriginLengthMax = 1024;
 export const joinAttemptCountFlagMax = 10_000;
 /** -write-queue-capacity at most (rqlited sets no bound; each queued write holds memory until sent). */
 export const writeQueueCountFlagMax = 1_000_000;
-const walCheckpointBytesMax = 2 ** 36;
+const snapshotWalBytesMax = 2 ** 36;
 /** rqlite keeps 1.25 × -raft-snap entries behind a snapshot (its trailing-logs policy). */
 const trailingEntriesPerThreshold = 1.25;
 
@@ -256,9 +256,7 @@ function formationOptions(flags: Flags): FormationOptions {
   };
 }
 
-function snapshotOptions(
-  flags: Flags,
-): Pick<ServeOptions, 'snapshotThresholdEntries' | 'snapshotIntervalMs' | 'snapshotTrailingEntries' | 'walCheckpointBytes'> {
+function snapshotOptions(flags: Flags): Pick<ServeOptions, 'snapshotThresholdEntries' | 'snapshotIntervalMs' | 'snapshotTrailingEntries' | 'snapshotWalBytes'> {
   const snap = flags.get('raft-snap');
   const snapshotThresholdEntries =
     snap === undefined
@@ -266,20 +264,16 @@ function snapshotOptions(
       : parseGoIntegerFlag(snap.value, snap.spelling, { minimum: 1, maximum: 1e9, signed: false });
   const trailing = flags.get('raft-trailing-logs');
   const walSize = flags.get('raft-snap-wal-size');
-  let walCheckpointBytes: number | undefined;
-  if (walSize !== undefined) {
-    walCheckpointBytes = parseGoIntegerFlag(walSize.value, walSize.spelling, { minimum: 0, maximum: walCheckpointBytesMax, signed: false });
-    if (walCheckpointBytes === 0) {
-      const reason = "quorumlite's snapshots copy the database without checkpointing its WAL, so this size is the only bound on the WAL";
-      throw new UsageError(`${walSize.spelling}=0: not supported: ${reason}`);
-    }
-  }
+  const snapshotWalBytes =
+    walSize === undefined
+      ? nodeConfigDefaults.snapshotWalBytes
+      : parseGoIntegerFlag(walSize.value, walSize.spelling, { minimum: 0, maximum: snapshotWalBytesMax, signed: false });
   return {
     snapshotThresholdEntries,
     snapshotIntervalMs: durationFlag(flags, 'raft-snap-int', nodeConfigDefaults.snapshotIntervalMs),
     snapshotTrailingEntries:
       trailing === undefined ? Math.floor(snapshotThresholdEntries * trailingEntriesPerThreshold) : parseWholeNumber(trailing.value, trailing.spelling, 0, 1e9),
-    walCheckpointBytes,
+    snapshotWalBytes,
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * What rqlited's flags set on the node (QuorumNodeOptions), beside the settings serve
  * always passed. Flags that were not given leave quorumlite's own defaults in place
- * where rqlited's would change existing behaviour (connect timeout, WAL checkpoint size).
+ * where rqlited's would change existing behaviour (connect timeout).
  */
 import type { QuorumNodeOptions } from '../server/quorum-node.js';
 import type { ServeOptions } from './serve-flags.js';
@@ -15,7 +15,7 @@ export function rqlitedNodeOptions(options: ServeOptions): Partial<QuorumNodeOpt
     autoVacuumIntervalMs: options.autoVacuumIntervalMs,
     autoOptimizeIntervalMs: options.autoOptimizeIntervalMs,
     extensionPaths: options.extensionPaths,
-    ...(options.walCheckpointBytes === undefined ? {} : { walCheckpointBytes: options.walCheckpointBytes }),
+    snapshotWalBytes: options.snapshotWalBytes,
     ...(options.connectTimeoutMs === undefined ? {} : { transportLimits: { connectTimeoutMs: options.connectTimeoutMs } }),
     joinAttemptCountMax: options.joinAttemptCountMax,
     joinIntervalMs: Math.max(1, Math.round(options.joinIntervalMs)),

@@ -35,7 +35,7 @@ Raft
   --raft-snap N             snapshot after N applied entries (default ${nodeConfigDefaults.snapshotThresholdEntries})
   --raft-snap-int DURATION  how often to check the snapshot threshold (default ${nodeConfigDefaults.snapshotIntervalMs / 1000}s)
   --raft-trailing-logs N    log entries kept behind a snapshot (default 1.25 x --raft-snap)
-  --raft-snap-wal-size BYTES checkpoint the SQLite WAL at this size (default: SQLite's 1000 pages)
+  --raft-snap-wal-size BYTES snapshot once the SQLite WAL holds this many bytes; 0: never for its size (default 4194304)
   --raft-log-level LEVEL    ERROR|WARN|INFO|DEBUG|TRACE|OFF for Raft events (default: --log-level)
 
 Cluster operations (docs/OPERATIONS.md)

@@ -38,11 +38,12 @@ import type { NodeLogger } from './logger.js';
 import { decodeMemberContext, MemberBook, readMemberRecord } from './members.js';
 import { PeersFileError, peersFilePath, type RecoveryPeer } from './peers-file.js';
 import type { MemberAddresses, NodeFiles, NodeStateMachine, NodeStorage } from './ports.js';
+import { chainFor, isWholeFile } from './snapshot-sending.js';
 import { coreLimits } from './start-up.js';
 
 /** What recovery needs of the store: the log's reads and saves, and its snapshot files. */
 interface RecoveryStorage extends Pick<NodeStorage, 'isEmpty' | 'initialState' | 'firstIndex' | 'lastIndex' | 'term' | 'entries' | 'save'> {
-  readonly snapshots: Pick<NodeStorage['snapshots'], 'latest' | 'find' | 'begin'> & {
+  readonly snapshots: Pick<NodeStorage['snapshots'], 'latest' | 'find' | 'begin' | 'chain'> & {
     rewriteMembership(index: number, term: number, confState: ConfState, context: unknown): Promise<unknown>;
   };
 }
@@ -137,7 +138,8 @@ function knownAddresses(parts: RecoveryParts): Map<NodeId, MemberAddresses> {
 async function restoreIfBehind(parts: RecoveryParts): Promise<void> {
   const snapshot = parts.storage.snapshots.latest();
   if (snapshot === undefined || snapshot.metadata.index <= parts.stateMachine.appliedIndex) return;
-  await parts.stateMachine.restore(snapshot.dataPath);
+  const links = parts.storage.snapshots.chain(snapshot);
+  await parts.stateMachine.restore(isWholeFile(links) ? snapshot.dataPath : chainFor(links));
   assert(parts.stateMachine.appliedIndex === snapshot.metadata.index, `restored snapshot ${snapshot.metadata.index}`);
 }
 

@@ -33,6 +33,8 @@ export interface NodeConfig {
   readonly autoOptimizeIntervalMs: number;
   readonly snapshotThresholdEntries: number;
   readonly snapshotIntervalMs: number;
+  /** A snapshot is due once the database's WAL holds this many bytes (rqlited's -raft-snap-wal-size); 0: only the entry count decides. */
+  readonly snapshotWalBytes: number;
   /** Entries kept in the log behind a snapshot, so a briefly lagging follower needs no snapshot. */
   readonly snapshotTrailingEntries: number;
   /** Writes waiting for their entry to apply. */
@@ -103,6 +105,7 @@ export const nodeConfigDefaults = {
   autoOptimizeIntervalMs: 0,
   snapshotThresholdEntries: 8192,
   snapshotIntervalMs: 10_000,
+  snapshotWalBytes: 4 * 1024 * 1024,
   snapshotTrailingEntries: 1024,
   pendingProposalCountMax: 10_000,
   pendingReadCountMax: 10_000,
@@ -178,6 +181,7 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     'reapNodeTimeoutMs',
     'reapReadOnlyNodeTimeoutMs',
     'writeQueueTimeoutMs',
+    'snapshotWalBytes',
   ] as const) {
     requireNonNegativeInteger(name, config[name]);
   }

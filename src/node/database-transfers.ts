@@ -32,7 +32,10 @@ interface TransferDatabase extends BackupDatabase {
 interface TransferDependencies {
   readonly config: NodeConfig;
   /** The plain log (a load's own entries never wait at its gate), with the runtime's snapshot controls. */
-  readonly log: ReplicatedLog & { snapshotNow(trailingEntries: number): Promise<boolean>; reapSnapshots(): Promise<number> };
+  readonly log: ReplicatedLog & {
+    snapshotNow(trailingEntries: number): Promise<boolean>;
+    reapSnapshots(): Promise<{ readonly snapshotsReaped: number; readonly walsCheckpointed: number }>;
+  };
   readonly database: TransferDatabase;
   readonly settings: BackupSettings;
   readonly peers: PeerTransport;
@@ -149,8 +152,7 @@ export class NodeDatabaseTransfers implements DatabaseTransfers {
   }
 
   async reap(_context: CallContext): Promise<ReapResponse> {
-    // quorumlite's snapshots are whole files: there are no WAL files to fold into them.
-    return { snapshotsReaped: await this.#dependencies.log.reapSnapshots(), walsCheckpointed: 0 };
+    return this.#dependencies.log.reapSnapshots();
   }
 }
 

@@ -5,8 +5,9 @@
  * They go through the `NodeFiles` port (ports.ts) so that a deterministic simulator can
  * keep them on its simulated disk; `systemFiles` is the real one.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { NodeFiles } from './ports.js';
 
 export const systemFiles: NodeFiles = {
@@ -32,3 +33,16 @@ export const systemFiles: NodeFiles = {
     renameSync(temporaryPath, path);
   },
 };
+
+/** What a snapshot capture (`snapshot-<pid>-<index>.tmp`, `.internal.tmp`) or a materialised send (`snapshot-outgoing-*`) leaves behind. */
+const snapshotLeftoverPattern = /^snapshot-(\d+-\d+(\.internal)?\.tmp|outgoing-\d+-\d+\.db(\.partial)?)$/;
+
+/**
+ * At start, with the data directory locked: removes the files a capture or a transfer in
+ * progress left when the process died (each is made again when needed); returns their names.
+ */
+export function removeSnapshotLeftovers(dataDirectory: string): string[] {
+  const leftovers = readdirSync(dataDirectory).filter((name) => snapshotLeftoverPattern.test(name));
+  for (const name of leftovers) rmSync(join(dataDirectory, name), { force: true });
+  return leftovers;
+}

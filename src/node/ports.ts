@@ -6,6 +6,7 @@
  */
 import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, RaftStatus, RaftStorage, Ready, Snapshot, SnapshotMetadata } from '../raft/types.js';
 import type { Transport } from '../transport/types.js';
+import type { SnapshotChain } from '../state-machine/snapshot-chains.js';
 import type { Statement, StatementResult } from '../state-machine/types.js';
 
 /** The pure Raft core (src/raft RawNode): the methods the runtime drives. */
@@ -36,18 +37,44 @@ export interface MemberAddresses {
   readonly apiAddress: string;
 }
 
-/** A stored snapshot: metadata, the runtime's context, and the data file to stream or restore. */
+/** A stored snapshot: metadata, the runtime's context, its data file, and how it relates to the others. */
 export interface StoredSnapshot {
   readonly metadata: SnapshotMetadata;
   readonly context: unknown;
   readonly dataPath: string;
+  /**
+   * 'full': `dataPath` alone is the state (stream it, restore from it); 'base' and 'delta':
+   * a link of a chain (`snapshots.chain`), materialised by the state machine into one file.
+   */
+  readonly format: 'full' | 'base' | 'delta';
+  /** The state machine's proof (which live WAL a later delta may continue from). */
+  readonly proof: string | undefined;
+  /** Files beside `dataPath`, by name (the internal state: `internal`). */
+  readonly files: Readonly<Record<string, string>>;
 }
 
-/** Writes one snapshot: a producer writes `dataPath` itself, then commits. */
+/** Writes one snapshot: a producer writes `dataPath` (and its side files at `pathOf(name)`) itself, then commits. */
 export interface SnapshotWriting {
   readonly dataPath: string;
+  pathOf(name: string): string;
   commit(): Promise<StoredSnapshot>;
   abort(): Promise<void>;
+}
+
+/** How a snapshot is stored: a delta names the snapshot it applies to. */
+interface SnapshotLayout {
+  readonly format: 'full' | 'base' | 'delta';
+  readonly parent?: { readonly index: number; readonly term: number };
+  readonly proof?: string;
+  readonly files?: readonly string[];
+}
+
+/** A fold of a delta into its chain's root (the store's, snapshot-fold.ts): absorb, place, absorb, release. */
+interface SnapshotFolding {
+  readonly rootDataPath: string;
+  /** Resolves to the root's data file after the fold (its directory takes the delta's name). */
+  place(): Promise<string>;
+  release(): void;
 }
 
 /** The durable Raft store (src/storage DurableStorage). */
@@ -67,9 +94,17 @@ export interface NodeStorage extends RaftStorage {
   readonly snapshots: {
     latest(): StoredSnapshot | undefined;
     find(index: number, term: number): StoredSnapshot | undefined;
-    begin(metadata: SnapshotMetadata, context: unknown): Promise<SnapshotWriting>;
-    /** Removes the snapshots `unusable` picks (`/reap`); absent in stores that keep only what they must. */
-    discardWhere?(unusable: (metadata: SnapshotMetadata) => boolean): Promise<readonly unknown[]>;
+    /** The snapshot's chain, root first (a 'full' snapshot alone is its own chain). */
+    chain(snapshot: StoredSnapshot): readonly StoredSnapshot[];
+    begin(metadata: SnapshotMetadata, context: unknown, layout?: SnapshotLayout): Promise<SnapshotWriting>;
+    /** Records the state machine's proof on a stored snapshot it restored byte for byte. */
+    recordProof(index: number, term: number, proof: string): Promise<unknown>;
+    /** Resolves (once no fold runs) to a release: no fold changes a chain's files until it is called. */
+    readLock(): Promise<() => void>;
+    /** A fold of the oldest delta into its root, or undefined (none, one runs, or a chain is being read). */
+    beginFold(): SnapshotFolding | undefined;
+    /** Removes the snapshots `unusable` picks, and the deltas built on them (`/reap`). */
+    discardWhere(unusable: (metadata: SnapshotMetadata) => boolean): Promise<readonly unknown[]>;
   };
   close(): Promise<void>;
 }
@@ -80,6 +115,26 @@ export interface BatchOutcome {
   readonly results: readonly StatementResult[];
   /** At or below the applied index when the batch started: nothing ran, `results` are empty. */
   readonly skipped: boolean;
+}
+
+/** Where a capture writes: its data and the internal state at the same index. */
+export interface CaptureTarget {
+  readonly dataPath: string;
+  readonly internalPath: string;
+}
+
+export interface CapturedSnapshot {
+  readonly appliedIndex: number;
+  readonly format: 'full' | 'base' | 'delta';
+  readonly proof: string | undefined;
+  /** For the log: the snapshot's data bytes, and how long the capture held the event loop. */
+  readonly dataBytes?: number;
+  readonly eventLoopMs?: number;
+}
+
+interface RestoredState {
+  readonly appliedIndex: number;
+  readonly proof?: string | undefined;
 }
 
 /** The SQLite state machine (src/state-machine SqliteStateMachine). */
@@ -99,10 +154,22 @@ export interface NodeStateMachine {
   /** Advances the applied index over an entry that carries no command (no-op, conf change). */
   applyNoop(index: number): { readonly results: readonly StatementResult[] };
   query(statements: readonly Statement[], options?: { readonly transaction?: boolean; readonly timings?: boolean }): readonly StatementResult[];
-  /** Writes a consistent copy of the database to `toPath`; reports the applied index the copy holds. */
+  /** Writes a consistent self-contained copy of the database to `toPath`; reports the applied index the copy holds. */
   snapshot(toPath: string): Promise<{ readonly appliedIndex: number }>;
-  /** Replaces the database with the copy at `fromPath` (left untouched). */
-  restore(fromPath: string): { readonly appliedIndex: number } | Promise<{ readonly appliedIndex: number }>;
+  /**
+   * A snapshot at the applied index into `target`: a 'delta' after the snapshot whose proof
+   * is `previousProof`, a 'base' (data and internal state), or a 'full' self-contained file
+   * (data only). Costs what changed since the previous snapshot when it is a delta.
+   */
+  captureSnapshot(target: CaptureTarget, previousProof: string | undefined): Promise<CapturedSnapshot>;
+  /** One self-contained snapshot file at `toPath` from a stored chain; resolves to its index. */
+  materialiseSnapshot(chain: SnapshotChain, toPath: string): Promise<number>;
+  /** Checkpoints a delta placed beside a stored root (a fold) into it. */
+  absorbSnapshotWal(rootPath: string): Promise<void>;
+  /** The live WAL's bytes (a snapshot is due past `snapshotWalBytes`). */
+  walBytes(): number;
+  /** Replaces the database with the snapshot file at `from` (left untouched) or a stored chain; `proof` when later deltas may build on the file. */
+  restore(from: string | SnapshotChain): Promise<RestoredState> | RestoredState;
   /**
    * Loads through the log (src/state-machine/machine-loads.ts): a load's entries stage a
    * file and swap it in, asynchronously, apart from commands: a run of chunks and aborts

@@ -169,8 +169,8 @@ export class NodeRuntime implements ReplicatedLog {
     return this.#snapshots.takeNow(trailingEntries);
   }
 
-  /** `/reap`: drops stored snapshots older than the newest; resolves to how many. */
-  reapSnapshots(): Promise<number> {
+  /** `/reap`: folds the newest snapshot's deltas into its root and drops older snapshots (snapshots.ts). */
+  reapSnapshots(): Promise<{ readonly snapshotsReaped: number; readonly walsCheckpointed: number }> {
     return this.#snapshots.reap();
   }
 

@@ -43,12 +43,17 @@ const cachedChecksums = new WeakMap<StatusDatabase, { appliedIndex: number; chec
 /** Beyond this database size /status leaves the checksum out (it would read every row). */
 const checksumDatabaseBytesMax = 64 * 1024 * 1024;
 
-function databaseBytes(path: string): number {
+function fileBytes(path: string): number {
   try {
     return statSync(path).size;
   } catch {
     return 0;
   }
+}
+
+/** The database file and its WAL: the WAL holds every change since the last snapshot (decision 9), so the file alone may be small. */
+function databaseBytes(path: string): number {
+  return fileBytes(path) + fileBytes(`${path}-wal`);
 }
 
 function contentChecksum(database: StatusDatabase): string | null {

@@ -34,6 +34,7 @@ import { NodeRuntime } from '../node/runtime.js';
 import { systemScheduler, type Scheduler } from '../node/scheduler.js';
 import { MaintenanceScheduler } from '../node/maintenance-scheduler.js';
 import { installExtensions } from './extensions.js';
+import { removeSnapshotLeftovers } from '../node/files.js';
 import { ServiceError } from '../service/service.js';
 import { createHttpAddressResolver } from './join-address.js';
 import { ReloadingAccessControl } from './auth-reload.js';
@@ -61,8 +62,6 @@ export interface QuorumNodeOptions extends NodeConfigInput {
   readonly scheduler?: Scheduler;
   /** SQLite extensions (files, directories, zip or tar.gz files), gathered into <data>/extensions and loaded into every connection. */
   readonly extensionPaths?: readonly string[];
-  /** Checkpoint the SQLite WAL once it holds about this many bytes; default SQLite's 1000 pages. */
-  readonly walCheckpointBytes?: number;
   /** Where the Raft core's events go (a level of their own); default `logger`. */
   readonly raftLogger?: NodeLogger;
   /**
@@ -276,6 +275,8 @@ export class QuorumNode {
     await mkdir(join(config.dataDirectory, 'incoming'), { recursive: true });
     const storage = await DurableStorage.open(join(config.dataDirectory, 'raft'));
     logRecovery(options.logger, storage.recovery);
+    const leftovers = removeSnapshotLeftovers(config.dataDirectory);
+    if (leftovers.length > 0) options.logger.info({ event: 'snapshot-leftovers', files: leftovers }, 'removed the files of an interrupted snapshot');
     let stateMachine: SqliteStateMachine;
     let extensionPaths: readonly string[];
     try {
@@ -285,7 +286,6 @@ export class QuorumNode {
         path: join(config.dataDirectory, 'db.sqlite'),
         foreignKeys: config.foreignKeys,
         extensionPaths,
-        ...(options.walCheckpointBytes === undefined ? {} : { walCheckpointBytes: options.walCheckpointBytes }),
       });
       logOpenEvents(options.logger, stateMachine);
     } catch (error) {

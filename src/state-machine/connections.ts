@@ -55,11 +55,8 @@ interface ConnectionSettings {
   readonly extensionPaths: readonly string[];
 }
 
-/** The apply connection's settings: those of every connection, and its WAL checkpoint size. */
-export interface ApplyConnectionSettings extends ConnectionSettings {
-  /** The apply connection checkpoints the WAL past about this many bytes; undefined: SQLite's default. */
-  readonly walCheckpointBytes: number | undefined;
-}
+/** The apply connection's settings: those of every connection. */
+export type ApplyConnectionSettings = ConnectionSettings;
 
 /** Loads each extension; one that fails stops the open, naming the file (rqlited exits then too). */
 export function loadExtensions(database: Database.Database, extensionPaths: readonly string[]): void {
@@ -80,10 +77,8 @@ export function openApplyConnection(path: string, settings: ApplyConnectionSetti
   try {
     loadExtensions(database, settings.extensionPaths);
     database.pragma('journal_mode = WAL');
-    if (settings.walCheckpointBytes !== undefined) {
-      const pageBytes = Number(database.pragma('page_size', { simple: true }));
-      database.pragma(`wal_autocheckpoint = ${Math.max(1, Math.ceil(settings.walCheckpointBytes / pageBytes))}`);
-    }
+    // Only snapshot captures checkpoint: the WAL then holds every change since the last one (snapshot-capture.ts).
+    database.pragma('wal_autocheckpoint = 0');
     database.pragma('synchronous = NORMAL');
     database.pragma(`foreign_keys = ${settings.foreignKeys ? 'ON' : 'OFF'}`);
     database.defaultSafeIntegers(true);

@@ -20,6 +20,8 @@ type StateMachineErrorCode =
   | 'INTERNAL_STATE_MISSING'
   /** A snapshot was asked for while a load is staged (a snapshot must not fall inside one). */
   | 'LOAD_IN_PROGRESS'
+  /** Readers kept a snapshot's checkpoint from completing; the snapshot is tried again later. */
+  | 'BUSY'
   /** Used after close(). */
   | 'CLOSED'
   /** The database could not be reopened after a halt; apply() retries the reopen. */

@@ -47,15 +47,30 @@ export function openConnections(path: string, settings: MachineConnectionSetting
   }
 }
 
-/** Closes the read connection, the store and the database, each even if an earlier close failed. */
+/**
+ * Closes the database, the store and the read connection, each even if an earlier close
+ * failed. First every WAL frame is copied into the database file (a checkpoint that does
+ * not start the WAL again), so the file alone holds everything once the node is stopped;
+ * then the database closes while the read connection still holds the file: SQLite would
+ * otherwise delete the WAL as the last connection that can write closes, and the next
+ * snapshot's delta needs every frame since the previous snapshot (snapshot-capture.ts).
+ * The read connection is read-only: it never checkpoints nor deletes the WAL.
+ */
 export function closeConnections(connections: Connections): void {
   try {
-    connections.read.close();
+    connections.apply.pragma('wal_checkpoint(PASSIVE)');
+    // A connection holds its lock on the file only once it has read: read, so it holds it now.
+    connections.read.pragma('schema_version');
+  } catch {
+    // Then the WAL may be checkpointed at close: the next snapshot is a base, nothing worse.
+  }
+  try {
+    connections.apply.close();
   } finally {
     try {
       connections.store.close();
     } finally {
-      connections.apply.close();
+      connections.read.close();
     }
   }
 }

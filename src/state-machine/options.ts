@@ -33,13 +33,20 @@ export interface StateMachineOptions {
    * else runs on it. Every node must load the same ones (rqlited's -extensions-path).
    */
   readonly extensionPaths?: readonly string[];
-  /** The WAL is checkpointed once it holds about this many bytes (rqlited's -raft-snap-wal-size); default SQLite's 1000 pages. */
-  readonly walCheckpointBytes?: number;
   /** Test-only: called after each durable step of restore(), to crash there. */
   readonly onRestoreStep?: (step: RestoreStep) => void;
   /** Test-only: called after each of an entry transaction's two commits, to crash there. */
   readonly onCommitStep?: (step: CommitStep) => void;
+  /** Test-only: called after each step of a snapshot capture that changes the live files, to crash there. */
+  readonly onSnapshotStep?: (step: SnapshotStep) => void;
 }
+
+/**
+ * The steps of captureSnapshot() (snapshot-capture.ts) that touch the live database or
+ * finish a file: a crash after any of them leaves the database as it was, and the
+ * snapshot store without the new snapshot (the node stores it only after the capture).
+ */
+export type SnapshotStep = 'delta-copied' | 'checkpointed' | 'generation-marked' | 'base-copied' | 'exported';
 
 /** An entry transaction commits the internal store, then the database (internal-store.ts says why). */
 export type CommitStep = 'store-committed' | 'database-committed';
@@ -57,10 +64,8 @@ const stateMachineDefaults = {
 
 /** The options with every default filled in (the test-only hooks and the path stay on the options). */
 export type StateMachineSettings = Required<
-  Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path' | 'onRestoreStep' | 'onCommitStep' | 'walCheckpointBytes'>
-> & {
-  readonly walCheckpointBytes: number | undefined;
-};
+  Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path' | 'onRestoreStep' | 'onCommitStep' | 'onSnapshotStep'>
+>;
 
 export function resolveSettings(options: StateMachineOptions): StateMachineSettings {
   return {
@@ -73,6 +78,5 @@ export function resolveSettings(options: StateMachineOptions): StateMachineSetti
     determinism: options.determinism ?? 'entry',
     timings: options.timings ?? false,
     extensionPaths: options.extensionPaths ?? [],
-    walCheckpointBytes: options.walCheckpointBytes,
   };
 }

@@ -9,6 +9,7 @@ import { closeSync, copyFileSync, fsyncSync, openSync, renameSync } from 'node:f
 import { dirname } from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { isChainTask, runChainTask, type ChainTask } from './snapshot-chain-tasks.js';
 
 /** One of the internal store's tables, as a snapshot file carries it. */
 interface CarriedTable {
@@ -74,13 +75,25 @@ interface StageSnapshotTask {
   readonly extensionPaths?: readonly string[];
 }
 
-export type SnapshotTask = WriteSnapshotTask | WriteBackupTask | StageSnapshotTask;
+export type SnapshotTask = WriteSnapshotTask | WriteBackupTask | StageSnapshotTask | ChainTask;
 
-export type SnapshotAnswer = { readonly appliedIndex: number } | { readonly error: string };
+/** `appliedIndex` for the copy tasks, `value` for the chain tasks (snapshot-chain-tasks.ts). */
+export type SnapshotAnswer = { readonly appliedIndex: number } | { readonly value: unknown } | { readonly error: string };
 
-/** The thread's workerData: the task under a name of its own, so no other thread mistakes it. */
-export interface SnapshotWorkerData {
-  readonly snapshotTask: SnapshotTask;
+/**
+ * The thread's workerData, under names of its own so no other thread mistakes it: one
+ * task to answer, or `chainTasks`: serve chain tasks, one message each, until terminated.
+ */
+export type SnapshotWorkerData = { readonly snapshotTask: SnapshotTask } | { readonly chainTasks: true };
+
+/** A task sent to a thread that serves chain tasks, and its answer. */
+interface ChainTaskMessage {
+  readonly id: number;
+  readonly task: ChainTask;
+}
+export interface ChainTaskAnswer {
+  readonly id: number;
+  readonly answer: SnapshotAnswer;
 }
 
 function fsyncPath(target: string, flags: string): void {
@@ -205,6 +218,7 @@ function stageSnapshot(task: StageSnapshotTask): number {
 /** Runs one task; every failure becomes an answer, so the parent always hears back. */
 export function runSnapshotTask(task: SnapshotTask): SnapshotAnswer {
   try {
+    if (isChainTask(task)) return { value: runChainTask(task) };
     if (task.kind === 'backup') return { appliedIndex: writeBackup(task) };
     return { appliedIndex: task.kind === 'write' ? writeSnapshot(task) : stageSnapshot(task) };
   } catch (error) {
@@ -212,5 +226,9 @@ export function runSnapshotTask(task: SnapshotTask): SnapshotAnswer {
   }
 }
 
-const task = isMainThread ? undefined : (workerData as Partial<SnapshotWorkerData> | null)?.snapshotTask;
-if (parentPort !== null && task !== undefined) parentPort.postMessage(runSnapshotTask(task));
+const data = isMainThread ? undefined : (workerData as Partial<{ snapshotTask: SnapshotTask; chainTasks: true }> | null);
+const port = parentPort;
+if (port !== null && data?.snapshotTask !== undefined) port.postMessage(runSnapshotTask(data.snapshotTask));
+if (port !== null && data?.chainTasks === true) {
+  port.on('message', (message: ChainTaskMessage) => port.postMessage({ id: message.id, answer: runSnapshotTask(message.task) } satisfies ChainTaskAnswer));
+}

@@ -8,7 +8,10 @@
  *   reads its applied index, fsyncs it and renames it into place (directory fsynced);
  * - staging for restore: a worker copies the shipped file beside the database, runs
  *   quick_check, makes it a rollback-journal file, reads its applied index and fsyncs it;
- * - backup: as writing, without the internal state, application_id 0.
+ * - backup: as writing, without the internal state, application_id 0;
+ * - chain tasks (snapshot-chain-tasks.ts): the file work of captures and folds runs on one
+ *   long-lived thread (`ChainWorker`), one task after another; materialising a chain
+ *   (a whole database's bytes) gets a thread of its own, as the tasks above do.
  * Every connection to a copy loads the node's SQLite extensions (a schema may use them).
  *
  * The thread runs snapshot-worker-thread, loaded as a file beside this one: the
@@ -23,7 +26,8 @@ import { StateMachineError } from './errors.js';
 import { legacySchema, maintenanceTable, requestsTable, stateTable } from './connections.js';
 import { markerIndexBits } from './applied-marker.js';
 import { coveredRangeSql, liveMaintenanceAtSql, liveRequestsAtSql } from './internal-store.js';
-import type { InternalStateSource, SnapshotAnswer, SnapshotTask, SnapshotWorkerData } from './snapshot-worker-thread.js';
+import type { ChainTask } from './snapshot-chain-tasks.js';
+import type { ChainTaskAnswer, InternalStateSource, SnapshotAnswer, SnapshotTask, SnapshotWorkerData } from './snapshot-worker-thread.js';
 
 const ownExtension = extname(fileURLToPath(import.meta.url));
 
@@ -45,17 +49,15 @@ export function startWorker(workerData: unknown, workerUrl: URL = snapshotWorker
   return new Worker(bootstrap, { eval: true, workerData });
 }
 
-function runWorker(task: SnapshotTask, failure: string): Promise<number> {
+/** Runs one task on a thread of its own; resolves to its answer, rejects with BAD_SNAPSHOT naming `failure`. */
+function runTask(task: SnapshotTask, failure: string): Promise<SnapshotAnswer> {
   return new Promise((resolve, reject) => {
     const worker = startWorker({ snapshotTask: task } satisfies SnapshotWorkerData);
     let settled = false;
     worker.once('message', (message: SnapshotAnswer) => {
       settled = true;
-      if ('error' in message || !Number.isSafeInteger(message.appliedIndex)) {
-        reject(new StateMachineError('BAD_SNAPSHOT', `${failure}: ${'error' in message ? message.error : 'no applied index'}`));
-      } else {
-        resolve(message.appliedIndex);
-      }
+      if ('error' in message) reject(new StateMachineError('BAD_SNAPSHOT', `${failure}: ${message.error}`));
+      else resolve(message);
     });
     worker.once('error', (error) => {
       settled = true;
@@ -65,6 +67,97 @@ function runWorker(task: SnapshotTask, failure: string): Promise<number> {
       if (!settled) reject(new StateMachineError('BAD_SNAPSHOT', `${failure}: worker exited with code ${code} before answering`));
     });
   });
+}
+
+async function runWorker(task: SnapshotTask, failure: string): Promise<number> {
+  const answer = await runTask(task, failure);
+  if (!('appliedIndex' in answer) || !Number.isSafeInteger(answer.appliedIndex)) throw new StateMachineError('BAD_SNAPSHOT', `${failure}: no applied index`);
+  return answer.appliedIndex;
+}
+
+/** Runs a chain task (snapshot-chain-tasks.ts) on a worker thread of its own; resolves to what it returned. */
+export async function runChainTaskInWorker(task: ChainTask, failure: string): Promise<unknown> {
+  const answer = await runTask(task, failure);
+  if (!('value' in answer)) throw new StateMachineError('BAD_SNAPSHOT', `${failure}: no answer`);
+  return answer.value;
+}
+
+/** How long a chain worker waits for its next task before its thread ends (captures come every few seconds at most). */
+const chainWorkerIdleMs = 60_000;
+
+interface PendingTask {
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+  readonly failure: string;
+}
+
+/**
+ * One long-lived thread for the small, frequent tasks of captures and folds, one after
+ * another: starting a thread (and SQLite in it) costs more than copying most deltas. The
+ * thread ends after chainWorkerIdleMs without tasks, or at close(); it never keeps the
+ * process alive. A thread that dies fails its tasks; the next task starts another.
+ */
+export class ChainWorker {
+  #worker: Worker | undefined;
+  readonly #pending = new Map<number, PendingTask>();
+  #nextId = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
+
+  run(task: ChainTask, failure: string): Promise<unknown> {
+    const worker = this.#started();
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject, failure });
+      worker.postMessage({ id, task });
+    });
+  }
+
+  close(): void {
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    const worker = this.#worker;
+    this.#worker = undefined;
+    this.#failAll(new Error('the state machine closed'));
+    void worker?.terminate();
+  }
+
+  #started(): Worker {
+    if (this.#worker !== undefined) return this.#worker;
+    const worker = startWorker({ chainTasks: true });
+    worker.unref();
+    worker.on('message', (message: ChainTaskAnswer) => this.#answer(message));
+    worker.once('error', (error) => this.#lost(worker, error));
+    worker.once('exit', (code) => this.#lost(worker, new Error(`worker exited with code ${code}`)));
+    this.#worker = worker;
+    return worker;
+  }
+
+  #answer(message: ChainTaskAnswer): void {
+    const pending = this.#pending.get(message.id);
+    this.#pending.delete(message.id);
+    if (pending !== undefined) {
+      const answer = message.answer;
+      if ('value' in answer) pending.resolve(answer.value);
+      else pending.reject(new StateMachineError('BAD_SNAPSHOT', `${pending.failure}: ${'error' in answer ? answer.error : 'no answer'}`));
+    }
+    if (this.#pending.size === 0 && this.#worker !== undefined) {
+      this.#idleTimer = setTimeout(() => this.close(), chainWorkerIdleMs);
+      this.#idleTimer.unref();
+    }
+  }
+
+  #lost(worker: Worker, error: Error): void {
+    if (this.#worker !== worker) return;
+    this.#worker = undefined;
+    this.#failAll(error);
+  }
+
+  #failAll(error: Error): void {
+    for (const pending of this.#pending.values()) pending.reject(new StateMachineError('BAD_SNAPSHOT', `${pending.failure}: ${error.message}`));
+    this.#pending.clear();
+  }
 }
 
 /**

@@ -17,17 +17,18 @@
  * twice: database-layout.ts, pair-transactions.ts.
  */
 import type Database from 'better-sqlite3';
-import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { indexesFromMarker } from './applied-marker.js';
 import { contentChecksum } from './checksum.js';
 import type { ContentChecksum } from './checksum.js';
 import { dumpLines, userTables } from './dump.js';
-import { checkpointFully, stageSnapshot, swapInStagedFile, writeBackup, writeSnapshot, type SnapshotInfo } from './database-copies.js';
-import { removeIfPresent } from './files.js';
+import type { SnapshotInfo } from './database-copies.js';
+import { MachineSnapshots, type RestoredSnapshot } from './machine-snapshots.js';
+import type { CapturedSnapshot, CaptureTarget } from './snapshot-capture.js';
+import type { SnapshotChain } from './snapshot-chains.js';
 import { decodeCommand } from './command-codec.js';
 import { assertUtcTimeZone, openPristineConnection, readMarker, resetConnectionState, type Connections } from './connections.js';
-import { internalStorePath, type OpenEvent } from './database-layout.js';
+import type { OpenEvent } from './database-layout.js';
 import { closeConnections, openConnections } from './machine-connections.js';
 import { DeterministicFunctions, localSource } from './deterministic-functions.js';
 import { EntryExecutor, TransactionLostError } from './entry-execution.js';
@@ -36,7 +37,7 @@ import { MachineLoads } from './machine-loads.js';
 import { StateMachineError, StateMachineHaltedError } from './errors.js';
 import { assert } from '../common/assert.js';
 import { decodeMaintenanceCommand, isMaintenanceCommand, maintenanceTimes, runMaintenance, vacuum, type MaintenanceKind } from './maintenance.js';
-import { resolveSettings, type RestoreStep, type StateMachineOptions, type StateMachineSettings } from './options.js';
+import { resolveSettings, type StateMachineOptions, type StateMachineSettings } from './options.js';
 import { PairTransactions } from './pair-transactions.js';
 import { isEnvironmentalError } from './statement-runner.js';
 import { readStatusPragmas } from './status-pragmas.js';
@@ -67,7 +68,6 @@ export const applyBatchEntryCountMax = 10_000;
 export class SqliteStateMachine {
   readonly path: string;
   readonly #settings: StateMachineSettings;
-  readonly #onRestoreStep: ((step: RestoreStep) => void) | undefined;
   readonly #pristine: Database.Database;
   readonly #functions: DeterministicFunctions | undefined;
   readonly #executor: EntryExecutor;
@@ -80,20 +80,17 @@ export class SqliteStateMachine {
   #closed = false;
   /** Inside applyBatch: a lost transaction must restart the batch one entry at a time. */
   #batching = false;
-  /** Between restore()'s start and its swap: applying entries then is a programmer error. */
-  #restoring = false;
   /** Reads with a deadline, in child processes started on first use. */
   readonly #timedReads: TimedReads;
   /** Loads staged through the log (machine-loads.ts). */
   readonly loads: MachineLoads;
+  /** Snapshot captures, materialising, backups and restores (machine-snapshots.ts). */
+  readonly #snapshots: MachineSnapshots;
   readonly sqliteVersion: string;
 
   constructor(options: StateMachineOptions) {
     this.path = options.path;
-    this.#onRestoreStep = options.onRestoreStep;
     this.#pair = new PairTransactions(this.path, options.onCommitStep, (index, code, cause) => this.#halt(index, code, cause));
-    // A restore that crashed before its rename left the old database in place: drop the staging copy.
-    removeIfPresent(this.#stagingPath);
     this.#settings = resolveSettings(options);
     assert(this.#settings.dedupRequestCountMax >= 1, 'dedupRequestCountMax is at least 1');
     assert(this.#settings.dedupWindowMs >= 0, 'dedupWindowMs is not negative');
@@ -102,6 +99,22 @@ export class SqliteStateMachine {
     const localClockSource = this.#settings.determinism === 'local-clock' ? localSource(options.localClock ?? Date.now, options.localSeed ?? 0n) : undefined;
     this.#executor = new EntryExecutor(this.#settings, this.#functions, localClockSource);
     this.#timedReads = createTimedReads(this.path, this.#settings);
+    this.#snapshots = new MachineSnapshots({
+      path: this.path,
+      settings: this.#settings,
+      timedReads: this.#timedReads,
+      onRestoreStep: options.onRestoreStep,
+      onSnapshotStep: options.onSnapshotStep,
+      applyConnection: () => this.#open().apply,
+      pinHistory: () => this.#pair.pinHistory(),
+      appliedIndex: () => this.#pair.appliedIndex,
+      reopenAround: (swap) => {
+        this.#closeConnections();
+        swap();
+        this.#connections = this.#openConnections();
+        this.#haltReason = undefined;
+      },
+    });
     try {
       assertUtcTimeZone(this.#pristine);
       this.sqliteVersion = this.#pristine.prepare('SELECT sqlite_version()').pluck().get() as string;
@@ -206,7 +219,7 @@ export class SqliteStateMachine {
     const firstEntry = entries[0];
     if (firstEntry === undefined) return [];
     if (this.#closed) throw new StateMachineError('CLOSED', 'the state machine is closed');
-    assert(!this.#restoring, 'no entries apply while a restore is in progress');
+    assert(!this.#snapshots.restoring, 'no entries apply while a restore is in progress');
     if (!this.healthy) this.#recover(firstEntry.index);
     const pending = entries.filter((item) => item.index > this.#pair.appliedIndex);
     const skipped = entries.slice(0, entries.length - pending.length).map((item) => this.apply(item.index, item.data));
@@ -305,7 +318,7 @@ export class SqliteStateMachine {
 
   #skipIfApplied(index: number): ApplyOutcome | undefined {
     if (this.#closed) throw new StateMachineError('CLOSED', 'the state machine is closed');
-    assert(!this.#restoring, 'no entries apply while a restore is in progress');
+    assert(!this.#snapshots.restoring, 'no entries apply while a restore is in progress');
     assert(Number.isSafeInteger(index) && index > 0, 'entry index is a positive integer');
     if (!this.healthy) this.#recover(index);
     if (index <= this.#pair.appliedIndex) return { entryIndex: index, results: [], deduplicated: false, skipped: true };
@@ -391,10 +404,6 @@ export class SqliteStateMachine {
     return this.#timedReads.run(statements, options);
   }
 
-  get #stagingPath(): string {
-    return `${this.path}.restore`;
-  }
-
   /** The content checksum at the applied index (read in one read transaction). */
   checksum(): ContentChecksum {
     // The read transaction sees the last commit; the marker names its index exactly, near the one applied.
@@ -425,74 +434,58 @@ export class SqliteStateMachine {
     return `${[...this.dumpLines(tables)].join('\n')}\n`;
   }
 
-  /**
-   * Writes a consistent copy of the database to `toPath` (atomically: a partial file never
-   * has that name) and reports the applied index it holds. The copy is made by VACUUM INTO
-   * on a worker thread's own read-only connection: one read transaction, so the content and
-   * the index agree; entries keep applying and reads keep answering meanwhile (bench/apply.ts
-   * measures the event-loop block against online backup() and VACUUM INTO on the main thread).
-   */
+  /** A full self-contained copy at `toPath` (VACUUM INTO on a worker, the old one-file format) and its index: lost-quorum recovery. */
   async snapshot(toPath: string): Promise<SnapshotInfo> {
     this.#open();
     const outsideAnyLoad = this.loads.guardSnapshot();
-    // Until the worker has read the internal store, the store keeps its history back to this index.
-    const pin = this.#pair.pinHistory();
-    try {
-      const internal = { path: internalStorePath(this.path), appliedIndexHint: pin.index };
-      return await writeSnapshot(this.path, toPath, this.#settings, internal).then(outsideAnyLoad);
-    } finally {
-      pin.release();
-    }
+    return outsideAnyLoad(await this.#snapshots.fullCopy(toPath));
   }
 
-  /**
-   * Writes a copy of the user's database to `toPath` for /db/backup: only the user's
-   * objects (no applied index, no dedup table: the file is the user's, not a snapshot),
-   * application_id 0, rollback-journal mode. Made like a snapshot, on a worker thread.
-   */
+  /** A snapshot at the applied index that costs what changed: a delta after the snapshot `previousProof` names, or a base (snapshot-capture.ts). */
+  async captureSnapshot(target: CaptureTarget, previousProof: string | undefined): Promise<CapturedSnapshot> {
+    this.#open();
+    // No snapshot may fall inside a load (machine-loads.ts); one discarded for that leaves the next capture a base.
+    const outsideAnyLoad = this.loads.guardSnapshot();
+    return outsideAnyLoad(await this.#snapshots.capture(target, previousProof));
+  }
+
+  /** The live WAL's bytes: rqlite's -raft-snap-wal-size triggers a snapshot past it. */
+  walBytes(): number {
+    return this.#snapshots.walBytes();
+  }
+
+  /** One self-contained snapshot file (the old one-file format) from a stored chain: for a follower or a user. */
+  materialiseSnapshot(chain: SnapshotChain, toPath: string): Promise<number> {
+    return this.#snapshots.materialise(chain, toPath);
+  }
+
+  /** Checkpoints a delta placed beside a stored root as its WAL into it (the snapshot store folds deltas). */
+  absorbSnapshotWal(rootPath: string): Promise<void> {
+    return this.#snapshots.absorbWal(rootPath);
+  }
+
+  /** /db/backup: a copy of the user's objects only (no applied index, no dedup table), application_id 0, made on a worker. */
   backup(toPath: string): Promise<{ readonly bytes: number }> {
     this.#open();
-    return writeBackup(this.path, toPath, this.#settings);
+    return this.#snapshots.backup(toPath);
   }
 
   /**
-   * Replaces the database with the snapshot at `fromPath` (left untouched): stage a checked
-   * copy beside the database (on a worker thread: reads keep answering from the old
-   * database), then checkpoint and close, remove the old WAL, rename the copy into place,
-   * fsync the directory, reopen (which moves the snapshot's internal tables into the
-   * internal store). A crash at any point leaves the old or the new database.
-   * The caller applies no entries until it resolves (asserted).
+   * Replaces the database with a snapshot file or stored chain, crash-safely: old or new
+   * database after any crash (machine-snapshots.ts). No entries apply until it resolves.
    */
-  async restore(fromPath: string): Promise<SnapshotInfo> {
+  async restore(from: string | SnapshotChain): Promise<RestoredSnapshot> {
     this.#open();
-    assert(!this.#restoring, 'one restore at a time');
-    this.#restoring = true;
-    try {
-      const appliedIndex = await stageSnapshot(fromPath, this.#stagingPath, this.#settings.extensionPaths);
-      this.#onRestoreStep?.('staged');
-      // Read processes hold the old file and its WAL open: none runs across the swap.
-      await this.#timedReads.whileSuspended(() => this.#swapInStagedDatabase());
-      assert(this.#pair.appliedIndex === appliedIndex, 'the restored database holds the snapshot index');
-      this.loads.discardAll();
-      return { appliedIndex, bytes: (await stat(this.path)).size };
-    } finally {
-      this.#restoring = false;
-    }
-  }
-
-  /** The synchronous, crash-safe part of restore(): after it the new database is open. */
-  #swapInStagedDatabase(): void {
-    checkpointFully(this.#open().apply);
-    this.#closeConnections();
-    this.#onRestoreStep?.('closed');
-    swapInStagedFile(this.path, this.#stagingPath, this.#onRestoreStep);
-    this.#connections = this.#openConnections();
-    this.#haltReason = undefined;
+    const restored = await this.#snapshots.restore(from);
+    // A load staged before the restored index is of the history the restore replaced.
+    this.loads.discardAll();
+    return restored;
   }
 
   close(): void {
     if (this.#closed) return;
     this.#timedReads.close();
+    this.#snapshots.close();
     this.#closeConnections();
     this.#pristine.close();
     this.#closed = true;

@@ -1,166 +1,74 @@
 /**
- * Snapshot files. Each snapshot is a directory `snapshot-<index>-<term>` holding
- * `data` (the state machine's bytes, a SQLite database file, streamed, never required
- * in memory) and `meta.json` (index, term, confState, the runtime's opaque context,
- * dataBytes and the data's CRC32C). A snapshot is written in a `tmp-*` directory,
- * fsynced, renamed into place and the parent directory fsynced, so it appears whole or
- * not at all. The newest `retainCount` snapshots are kept, and beside them the newest one
- * the durable log vouches for (see `guardRetention`).
+ * Snapshot files. Each snapshot is a directory `snapshot-<index>-<term>` holding `data`
+ * (the state machine's bytes, streamed, never required in memory), side files the
+ * producer names, and `meta.json` (index, term, confState, the runtime's opaque context,
+ * sizes and CRC32Cs, format, a delta's parent, the producer's proof: snapshot-meta.ts).
+ * A snapshot is written in a `tmp-*` directory, fsynced, renamed into place and the parent
+ * directory fsynced, so it appears whole or not at all.
+ *
+ * Snapshots form chains: a root ('full' or 'base') and the deltas after it, each naming
+ * its parent. A delta folds into its root in place (snapshot-fold.ts), so in steady state
+ * the store holds one root and few deltas. Kept: the newest `retainCount` snapshots and
+ * the newest one the durable log vouches for (`guardRetention`), each with its chain.
+ * A fold does not begin while a chain is being read (`readLock`), and a reader waits for a fold that runs.
  */
 import * as fs from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { ConfState, SnapshotMetadata } from '../raft/types.js';
-import { crc32cUpdate } from './crc32c.js';
-import { StorageError, storageErrorFromSystem } from './errors.js';
 import { assert } from '../common/assert.js';
-import { closeFile, fullSync, openFile, syncDirectory, writeFully } from './file-io.js';
+import { StorageError, storageErrorFromSystem } from './errors.js';
+import { syncDirectory } from './file-io.js';
+import { foldDelta, pendingWalPath, recoverFold, removeDirectoryAtomically, type FoldStep } from './snapshot-fold.js';
+import {
+  checksumFile,
+  infoFromMeta,
+  readSnapshotInfo,
+  replaceMeta,
+  snapshotDirectoryName,
+  snapshotMetaFileName,
+  validateSnapshotMetadata,
+  writeSyncedFile,
+  type MetaFile,
+  type SnapshotInfo,
+} from './snapshot-meta.js';
+import { SnapshotWriter, temporaryPrefix, type SnapshotLayout, type SnapshotPublisher } from './snapshot-writer.js';
 
-const snapshotDataFileName = 'data';
-const snapshotMetaFileName = 'meta.json';
+export { validateConfState, validateSnapshotMetadata } from './snapshot-meta.js';
+
 const snapshotDirectoryPattern = /^snapshot-(\d{20})-(\d{20})$/;
-const temporaryPrefix = 'tmp-';
-const checksumReadBytes = 1 << 20;
 
 export interface SnapshotStoreOptions {
-  /** How many snapshots to keep (the newest ones). At least 1. */
+  /** How many snapshots to keep (the newest ones, each with its chain). At least 1. */
   readonly retainCount: number;
   /** Largest snapshot data accepted. */
   readonly snapshotBytesMax: number;
   /** Largest JSON-encoded context accepted. */
   readonly contextBytesMax: number;
+  /** Test-only: called after each step of a fold, to crash there. */
+  readonly onFoldStep?: (step: FoldStep) => void;
 }
 
-interface SnapshotInfo {
-  readonly metadata: SnapshotMetadata;
-  /** The runtime's opaque, JSON-serialisable context (e.g. member addresses). */
-  readonly context: unknown;
-  readonly dataBytes: number;
-  readonly dataCrc32c: number;
-  /** The data file: stream it with `openSnapshotData` (safe against deletion while streaming). */
-  readonly dataPath: string;
+/** A fold in progress (`beginFold`): the root's data file, where the delta is placed as its WAL. */
+interface SnapshotFold {
+  readonly rootDataPath: string;
+  /** Places the delta beside the root and gives the root the delta's identity (crash-safe); resolves to the root's data file now (renamed). */
+  place(): Promise<string>;
+  /** Ends the fold (placed or not); later folds and removals may run. */
+  release(): void;
 }
 
-interface MetaFile {
-  readonly index: number;
-  readonly term: number;
-  readonly confState: ConfState;
-  readonly context: unknown;
-  readonly dataBytes: number;
-  readonly dataCrc32c: number;
+function sameSnapshot(info: SnapshotInfo, index: number, term: number): boolean {
+  return info.metadata.index === index && info.metadata.term === term;
 }
 
-function snapshotDirectoryName(index: number, term: number): string {
-  return `snapshot-${String(index).padStart(20, '0')}-${String(term).padStart(20, '0')}`;
-}
-
-export function validateConfState(confState: unknown, what: string): ConfState {
-  const candidate = confState as Partial<ConfState> | null;
-  const isIdList = (value: unknown): value is string[] => Array.isArray(value) && value.every((id) => typeof id === 'string' && id.length > 0);
-  if (typeof candidate !== 'object' || candidate === null || !isIdList(candidate.voters) || !isIdList(candidate.learners)) {
-    throw new StorageError('INVALID_ARGUMENT', `${what}: confState must be { voters: string[], learners: string[] } of non-empty ids`);
-  }
-  return { voters: [...candidate.voters], learners: [...candidate.learners] };
-}
-
-export function validateSnapshotMetadata(metadata: SnapshotMetadata, what: string): SnapshotMetadata {
-  if (!Number.isSafeInteger(metadata.index) || metadata.index < 1) {
-    throw new StorageError('INVALID_ARGUMENT', `${what}: snapshot index ${metadata.index} must be a positive integer`);
-  }
-  if (!Number.isSafeInteger(metadata.term) || metadata.term < 1) {
-    throw new StorageError('INVALID_ARGUMENT', `${what}: snapshot term ${metadata.term} must be a positive integer`);
-  }
-  return { index: metadata.index, term: metadata.term, confState: validateConfState(metadata.confState, what) };
-}
-
-function parseMeta(text: string, path: string): MetaFile {
-  let parsed: Partial<MetaFile>;
-  try {
-    parsed = JSON.parse(text) as Partial<MetaFile>;
-  } catch (error) {
-    throw new StorageError('CORRUPT', `snapshot metadata ${path} is not valid JSON`, { cause: error });
-  }
-  const numbersValid = [parsed.index, parsed.term, parsed.dataBytes, parsed.dataCrc32c].every(
-    (value) => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0,
-  );
-  if (!numbersValid) throw new StorageError('CORRUPT', `snapshot metadata ${path} lacks index, term, dataBytes or dataCrc32c`);
-  const metadata = validateSnapshotMetadata(parsed as SnapshotMetadata, `snapshot metadata ${path}`);
-  return { ...(parsed as MetaFile), ...metadata };
-}
-
-/** Writes one snapshot. Feed it with `write`, or write `dataPath` directly (e.g. a SQLite backup), then `commit`. */
-class SnapshotWriter {
-  #dataBytesWritten = 0;
-  #finished = false;
-  readonly #store: SnapshotStore;
-  readonly #fd: number;
-
-  private constructor(
-    store: SnapshotStore,
-    readonly metadata: SnapshotMetadata,
-    readonly context: unknown,
-    readonly temporaryDirectory: string,
-    fd: number,
-  ) {
-    this.#store = store;
-    this.#fd = fd;
-  }
-
-  /** The data file being written; a producer may write it itself instead of calling `write`. */
-  get dataPath(): string {
-    return join(this.temporaryDirectory, snapshotDataFileName);
-  }
-
-  static async create(store: SnapshotStore, metadata: SnapshotMetadata, context: unknown, directory: string): Promise<SnapshotWriter> {
-    const temporaryDirectory = join(directory, `${temporaryPrefix}${randomBytes(8).toString('hex')}`);
-    try {
-      await fs.promises.mkdir(temporaryDirectory);
-      const fd = await openFile(join(temporaryDirectory, snapshotDataFileName), 'wx');
-      return new SnapshotWriter(store, metadata, context, temporaryDirectory, fd);
-    } catch (error) {
-      await fs.promises.rm(temporaryDirectory, { recursive: true, force: true }).catch(() => undefined);
-      throw storageErrorFromSystem(error, `creating snapshot directory ${temporaryDirectory}`);
-    }
-  }
-
-  async write(chunk: Uint8Array): Promise<void> {
-    assert(!this.#finished, 'snapshot writer is still open');
-    if (this.#dataBytesWritten + chunk.length > this.#store.options.snapshotBytesMax) {
-      throw new StorageError('TOO_LARGE', `snapshot data exceeds snapshotBytesMax ${this.#store.options.snapshotBytesMax}`);
-    }
-    try {
-      await writeFully(this.#fd, chunk, this.#dataBytesWritten);
-    } catch (error) {
-      throw storageErrorFromSystem(error, `writing snapshot data ${this.dataPath}`);
-    }
-    this.#dataBytesWritten += chunk.length;
-  }
-
-  /** Makes the snapshot durable and visible; removes snapshots beyond the retain count. */
-  async commit(): Promise<SnapshotInfo> {
-    assert(!this.#finished, 'snapshot writer is still open');
-    this.#finished = true;
-    try {
-      await fullSync(this.#fd);
-      await closeFile(this.#fd);
-      return await this.#store.publish(this);
-    } catch (error) {
-      await fs.promises.rm(this.temporaryDirectory, { recursive: true, force: true }).catch(() => undefined);
-      throw storageErrorFromSystem(error, `committing snapshot ${this.metadata.index}/${this.metadata.term}`);
-    }
-  }
-
-  async abort(): Promise<void> {
-    if (this.#finished) return;
-    this.#finished = true;
-    await closeFile(this.#fd).catch(() => undefined);
-    await fs.promises.rm(this.temporaryDirectory, { recursive: true, force: true });
-  }
-}
-
-export class SnapshotStore {
+export class SnapshotStore implements SnapshotPublisher {
   #snapshots: SnapshotInfo[] = [];
   #vouchedFor: (metadata: SnapshotMetadata) => boolean = () => false;
+  /** Chains being read (materialised for a follower): no fold begins meanwhile. */
+  #readerCount = 0;
+  #folding = false;
+  /** Readers waiting for the fold in progress to end. */
+  #foldEnded: (() => void)[] = [];
 
   private constructor(
     readonly directory: string,
@@ -169,10 +77,15 @@ export class SnapshotStore {
     assert(Number.isSafeInteger(options.retainCount) && options.retainCount >= 1, 'retainCount is at least 1');
   }
 
-  /** Opens the directory: removes unfinished `tmp-*` writes, reads every snapshot's metadata. */
+  get snapshotBytesMax(): number {
+    return this.options.snapshotBytesMax;
+  }
+
+  /** Opens the directory: finishes or undoes an interrupted fold, removes unfinished `tmp-*` writes, reads every snapshot's metadata. */
   static async open(directory: string, options: SnapshotStoreOptions): Promise<SnapshotStore> {
     const store = new SnapshotStore(directory, options);
     await fs.promises.mkdir(directory, { recursive: true });
+    await recoverFold(directory);
     for (const name of (await fs.promises.readdir(directory)).sort()) {
       if (name.startsWith(temporaryPrefix)) {
         await fs.promises.rm(join(directory, name), { recursive: true, force: true });
@@ -181,6 +94,8 @@ export class SnapshotStore {
       if (snapshotDirectoryPattern.test(name)) store.#snapshots.push(await readSnapshotInfo(join(directory, name)));
     }
     store.#sortNewestFirst();
+    // A delta whose chain lost its root (by hand: the store never removes a kept chain's root) is of no use.
+    await store.discardWhere((metadata) => store.#chainOrUndefined(store.find(metadata.index, metadata.term) as SnapshotInfo) === undefined);
     return store;
   }
 
@@ -194,16 +109,38 @@ export class SnapshotStore {
   }
 
   find(index: number, term: number): SnapshotInfo | undefined {
-    return this.#snapshots.find((info) => info.metadata.index === index && info.metadata.term === term);
+    return this.#snapshots.find((info) => sameSnapshot(info, index, term));
   }
 
-  async begin(metadata: SnapshotMetadata, context: unknown = null): Promise<SnapshotWriter> {
+  /** The snapshot's chain, root first: the root, then every delta up to `info`. */
+  chain(info: SnapshotInfo): SnapshotInfo[] {
+    const chain = this.#chainOrUndefined(info);
+    if (chain === undefined) throw new StorageError('NOT_FOUND', `snapshot ${info.metadata.index}/${info.metadata.term} has lost a link of its chain`);
+    return chain;
+  }
+
+  #chainOrUndefined(info: SnapshotInfo): SnapshotInfo[] | undefined {
+    const chain = [info];
+    // Each parent is older than its child: the walk ends within the store's size.
+    for (let link = info; link.parent !== undefined; ) {
+      const parent = this.find(link.parent.index, link.parent.term);
+      if (parent === undefined || parent.metadata.index >= link.metadata.index || chain.length > this.#snapshots.length) return undefined;
+      chain.unshift(parent);
+      link = parent;
+    }
+    return chain;
+  }
+
+  async begin(metadata: SnapshotMetadata, context: unknown = null, layout: SnapshotLayout = { format: 'full' }): Promise<SnapshotWriter> {
     const validMetadata = validateSnapshotMetadata(metadata, 'snapshot');
     const contextJson = JSON.stringify(context ?? null);
     if (contextJson === undefined || Buffer.byteLength(contextJson) > this.options.contextBytesMax) {
       throw new StorageError('TOO_LARGE', `snapshot context must be JSON of at most contextBytesMax ${this.options.contextBytesMax} bytes`);
     }
-    return SnapshotWriter.create(this, validMetadata, JSON.parse(contextJson), this.directory);
+    if ((layout.format === 'delta') !== (layout.parent !== undefined)) {
+      throw new StorageError('INVALID_ARGUMENT', 'a delta, and only a delta, names a parent');
+    }
+    return SnapshotWriter.create(this, validMetadata, JSON.parse(contextJson), layout, this.directory);
   }
 
   /** Writes a whole snapshot from bytes already in memory. */
@@ -218,13 +155,30 @@ export class SnapshotStore {
     return writer.commit();
   }
 
-  /** Called by SnapshotWriter.commit once the data file is synced and closed. */
-  async publish(writer: SnapshotWriter): Promise<SnapshotInfo> {
+  async #describe(writer: SnapshotWriter): Promise<MetaFile> {
     const { dataBytes, dataCrc32c } = await checksumFile(writer.dataPath, this.options.snapshotBytesMax);
     if (dataBytes > this.options.snapshotBytesMax) {
       throw new StorageError('TOO_LARGE', `snapshot data ${dataBytes} bytes exceeds snapshotBytesMax ${this.options.snapshotBytesMax}`);
     }
-    const meta: MetaFile = { ...writer.metadata, context: writer.context, dataBytes, dataCrc32c };
+    const files: Record<string, { bytes: number; crc32c: number }> = {};
+    for (const name of writer.layout.files ?? []) {
+      const summary = await checksumFile(writer.pathOf(name), this.options.snapshotBytesMax);
+      files[name] = { bytes: summary.dataBytes, crc32c: summary.dataCrc32c };
+    }
+    const { format, parent, proof } = writer.layout;
+    if (parent !== undefined) {
+      const stored = this.find(parent.index, parent.term);
+      if (stored === undefined || parent.index >= writer.metadata.index) {
+        throw new StorageError('NOT_FOUND', `delta ${writer.metadata.index}/${writer.metadata.term}: its parent ${parent.index}/${parent.term} is not stored`);
+      }
+    }
+    const layout = { ...(format === 'full' ? {} : { format }), ...(parent === undefined ? {} : { parent }), ...(proof === undefined ? {} : { proof }) };
+    return { ...writer.metadata, context: writer.context, dataBytes, dataCrc32c, ...layout, ...(Object.keys(files).length > 0 ? { files } : {}) };
+  }
+
+  /** Called by SnapshotWriter.commit once its files are synced and closed. */
+  async publish(writer: SnapshotWriter): Promise<SnapshotInfo> {
+    const meta = await this.#describe(writer);
     await writeSyncedFile(join(writer.temporaryDirectory, snapshotMetaFileName), JSON.stringify(meta));
     await syncDirectory(writer.temporaryDirectory);
     const existing = this.find(meta.index, meta.term);
@@ -237,10 +191,9 @@ export class SnapshotStore {
     await fs.promises.rename(writer.temporaryDirectory, finalDirectory);
     await syncDirectory(this.directory);
     const info = infoFromMeta(meta, finalDirectory);
-    this.#snapshots = this.#snapshots.filter((other) => other.metadata.index !== meta.index || other.metadata.term !== meta.term);
     this.#snapshots.push(info);
     this.#sortNewestFirst();
-    await this.#removeBeyondRetainCount();
+    await this.#removeUnkept();
     return info;
   }
 
@@ -251,33 +204,41 @@ export class SnapshotStore {
    * has the old metadata or the new, never neither.
    */
   async rewriteMembership(index: number, term: number, confState: ConfState, context: unknown): Promise<SnapshotInfo> {
-    const existing = this.find(index, term);
-    if (existing === undefined) throw new StorageError('NOT_FOUND', `no snapshot ${index}/${term} to rewrite`);
     const contextJson = JSON.stringify(context ?? null);
     if (contextJson === undefined || Buffer.byteLength(contextJson) > this.options.contextBytesMax) {
       throw new StorageError('TOO_LARGE', `snapshot context must be JSON of at most contextBytesMax ${this.options.contextBytesMax} bytes`);
     }
     const metadata = validateSnapshotMetadata({ index, term, confState }, 'rewrite snapshot membership');
-    const meta: MetaFile = { ...metadata, context: JSON.parse(contextJson), dataBytes: existing.dataBytes, dataCrc32c: existing.dataCrc32c };
+    return this.#rewrite(index, term, { confState: metadata.confState, context: JSON.parse(contextJson) }, 'rewriting the metadata of');
+  }
+
+  /** Records the producer's proof on a stored snapshot (a received one that became the live state's root), atomically. */
+  recordProof(index: number, term: number, proof: string): Promise<SnapshotInfo> {
+    return this.#rewrite(index, term, { proof }, 'recording the proof of');
+  }
+
+  async #rewrite(index: number, term: number, changes: Partial<MetaFile>, what: string): Promise<SnapshotInfo> {
+    const existing = this.find(index, term);
+    if (existing === undefined) throw new StorageError('NOT_FOUND', `no snapshot ${index}/${term} to rewrite`);
     const directory = join(existing.dataPath, '..');
-    const temporaryPath = join(directory, `${snapshotMetaFileName}.rewrite`);
+    const meta: MetaFile = { ...(await readMetaOf(existing)), ...changes };
     try {
-      await fs.promises.rm(temporaryPath, { force: true });
-      await writeSyncedFile(temporaryPath, JSON.stringify(meta));
-      await fs.promises.rename(temporaryPath, join(directory, snapshotMetaFileName));
-      await syncDirectory(directory);
+      await replaceMeta(directory, meta);
     } catch (error) {
-      throw storageErrorFromSystem(error, `rewriting the metadata of snapshot ${index}/${term}`);
+      throw storageErrorFromSystem(error, `${what} snapshot ${index}/${term}`);
     }
     const info = infoFromMeta(meta, directory);
     this.#snapshots = this.#snapshots.map((other) => (other === existing ? info : other));
     return info;
   }
 
-  /** Removes every snapshot whose metadata `unusable` picks; returns what it removed. */
+  /** Removes every snapshot whose metadata `unusable` picks, and the deltas that build on them; returns what it removed. */
   async discardWhere(unusable: (metadata: SnapshotMetadata) => boolean): Promise<SnapshotInfo[]> {
-    const discarded = this.#snapshots.filter((info) => unusable(info.metadata));
-    this.#snapshots = this.#snapshots.filter((info) => !unusable(info.metadata));
+    const discarded = this.#snapshots.filter((info) => {
+      const chain = this.#chainOrUndefined(info);
+      return chain === undefined || chain.some((link) => unusable(link.metadata));
+    });
+    this.#snapshots = this.#snapshots.filter((info) => !discarded.includes(info));
     for (const info of discarded) await removeDirectoryAtomically(join(info.dataPath, '..'), this.directory);
     return discarded;
   }
@@ -294,8 +255,9 @@ export class SnapshotStore {
     }
   }
 
-  /** Re-reads a snapshot's data and checks its size and CRC32C; throws CORRUPT on mismatch. */
+  /** Re-reads a snapshot's data and checks its size and CRC32C (a folded base's data: not recorded); throws CORRUPT on mismatch. */
   async verify(info: SnapshotInfo): Promise<void> {
+    if (info.dataCrc32c === undefined) return;
     const { dataBytes, dataCrc32c } = await checksumFile(info.dataPath, Math.max(info.dataBytes, this.options.snapshotBytesMax));
     if (dataBytes !== info.dataBytes || dataCrc32c !== info.dataCrc32c) {
       throw new StorageError(
@@ -303,6 +265,56 @@ export class SnapshotStore {
         `snapshot data ${info.dataPath} does not match its metadata (bytes ${dataBytes}/${info.dataBytes}, crc ${dataCrc32c}/${info.dataCrc32c})`,
       );
     }
+  }
+
+  /**
+   * Resolves, once no fold is running, to a release: until it is called no fold begins,
+   * so no chain's files change (a chain is being read: streamed, materialised, restored).
+   */
+  async readLock(): Promise<() => void> {
+    while (this.#folding) await new Promise<void>((resolve) => this.#foldEnded.push(resolve));
+    this.#readerCount++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#readerCount--;
+      void this.#removeUnkept().catch(() => undefined);
+    };
+  }
+
+  /**
+   * Begins folding the oldest delta whose parent is a root, unless there is none, a fold
+   * runs, or a chain is being read. The caller first absorbs any WAL waiting beside the
+   * root (a fold's earlier delta), then places, then may absorb again, then releases.
+   */
+  beginFold(): SnapshotFold | undefined {
+    if (this.#folding || this.#readerCount > 0) return undefined;
+    const delta = [...this.#snapshots].reverse().find((info) => info.parent !== undefined && this.#chainOrUndefined(info)?.length === 2);
+    const root = delta === undefined ? undefined : this.chain(delta)[0];
+    if (delta === undefined || root === undefined) return undefined;
+    this.#folding = true;
+    return {
+      rootDataPath: root.dataPath,
+      place: async () => {
+        await foldDelta(this.directory, root, delta, this.options.onFoldStep);
+        const folded = await readSnapshotInfo(join(delta.dataPath, '..'));
+        this.#snapshots = this.#snapshots.filter((info) => info !== root && info !== delta);
+        this.#snapshots.push(folded);
+        this.#sortNewestFirst();
+        return folded.dataPath;
+      },
+      release: () => {
+        this.#folding = false;
+        for (const wake of this.#foldEnded.splice(0)) wake();
+        void this.#removeUnkept().catch(() => undefined);
+      },
+    };
+  }
+
+  /** Whether a root's data has a fold's WAL waiting beside it. */
+  hasPendingWal(info: SnapshotInfo): boolean {
+    return fs.existsSync(pendingWalPath(info.dataPath));
   }
 
   #sortNewestFirst(): void {
@@ -320,83 +332,19 @@ export class SnapshotStore {
     this.#vouchedFor = vouchedFor;
   }
 
-  async #removeBeyondRetainCount(): Promise<void> {
+  /** Removes what retention does not keep: never during a fold or while a chain is read. */
+  async #removeUnkept(): Promise<void> {
+    if (this.#folding || this.#readerCount > 0) return;
     const guarded = this.#snapshots.find((info) => this.#vouchedFor(info.metadata));
-    const kept = this.#snapshots.filter((info, position) => position < this.options.retainCount || info === guarded);
-    const removed = this.#snapshots.filter((info) => !kept.includes(info));
-    this.#snapshots = kept;
+    const wanted = this.#snapshots.filter((info, position) => position < this.options.retainCount || info === guarded);
+    const kept = new Set(wanted.flatMap((info) => this.#chainOrUndefined(info) ?? [info]));
+    const removed = this.#snapshots.filter((info) => !kept.has(info));
+    this.#snapshots = this.#snapshots.filter((info) => kept.has(info));
     for (const info of removed) await removeDirectoryAtomically(join(info.dataPath, '..'), this.directory);
   }
 }
 
-/**
- * Renames a snapshot directory to a `tmp-` name (atomic, synced) before deleting its
- * files, so a crash mid-delete never leaves a half-deleted snapshot that looks whole;
- * open() removes leftover `tmp-` directories.
- */
-async function removeDirectoryAtomically(path: string, parent: string): Promise<void> {
-  const doomed = join(parent, `${temporaryPrefix}deleting-${randomBytes(8).toString('hex')}`);
-  await fs.promises.rename(path, doomed);
-  await syncDirectory(parent);
-  await fs.promises.rm(doomed, { recursive: true, force: true });
-}
-
-function infoFromMeta(meta: MetaFile, directory: string): SnapshotInfo {
-  return {
-    metadata: { index: meta.index, term: meta.term, confState: meta.confState },
-    context: meta.context,
-    dataBytes: meta.dataBytes,
-    dataCrc32c: meta.dataCrc32c,
-    dataPath: join(directory, snapshotDataFileName),
-  };
-}
-
-async function readSnapshotInfo(directory: string): Promise<SnapshotInfo> {
-  const metaPath = join(directory, snapshotMetaFileName);
-  let text: string;
-  try {
-    text = await fs.promises.readFile(metaPath, 'utf8');
-  } catch (error) {
-    throw new StorageError('CORRUPT', `snapshot ${directory} has no readable ${snapshotMetaFileName}`, { cause: error });
-  }
-  const meta = parseMeta(text, metaPath);
-  const info = infoFromMeta(meta, directory);
-  const size = await fs.promises.stat(info.dataPath).then(
-    (stat) => stat.size,
-    () => -1,
-  );
-  if (size !== meta.dataBytes) {
-    throw new StorageError('CORRUPT', `snapshot data ${info.dataPath} is ${size} bytes, its metadata says ${meta.dataBytes}`);
-  }
-  return info;
-}
-
-/** Size and CRC32C of a file, read in checksumReadBytes chunks; stops with TOO_LARGE past `bytesMax`. */
-async function checksumFile(path: string, bytesMax: number): Promise<{ dataBytes: number; dataCrc32c: number }> {
-  const handle = await fs.promises.open(path, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(checksumReadBytes);
-    let dataBytes = 0;
-    let dataCrc32c = 0;
-    const readsMax = Math.ceil(bytesMax / checksumReadBytes) + 1;
-    for (let read = 0; read <= readsMax; read++) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, dataBytes);
-      if (bytesRead === 0) return { dataBytes, dataCrc32c };
-      dataCrc32c = crc32cUpdate(dataCrc32c, buffer, 0, bytesRead);
-      dataBytes += bytesRead;
-    }
-    throw new StorageError('TOO_LARGE', `snapshot data ${path} exceeds snapshotBytesMax ${bytesMax}`);
-  } finally {
-    await handle.close();
-  }
-}
-
-async function writeSyncedFile(path: string, text: string): Promise<void> {
-  const fd = await openFile(path, 'wx');
-  try {
-    await writeFully(fd, Buffer.from(text, 'utf8'), 0);
-    await fullSync(fd);
-  } finally {
-    await closeFile(fd);
-  }
+async function readMetaOf(info: SnapshotInfo): Promise<MetaFile> {
+  const text = await fs.promises.readFile(join(info.dataPath, '..', snapshotMetaFileName), 'utf8');
+  return JSON.parse(text) as MetaFile;
 }

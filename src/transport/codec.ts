@@ -12,6 +12,13 @@ import { TransportError } from './errors.js';
 
 export const protocolVersion = 1;
 
+/**
+ * What this node can do beyond protocol version 1, announced in the handshake (an older
+ * peer announces nothing and ignores the field): 'snapshot-resume' receives a snapshot
+ * transfer that continues from what it already holds (snapshot-receiver.ts).
+ */
+export const protocolFeatures: readonly string[] = ['snapshot-resume'];
+
 export const FrameKind = {
   hello: 1,
   helloAccepted: 2,
@@ -23,6 +30,10 @@ export const FrameKind = {
   snapshotChunk: 8,
   snapshotEnd: 9,
   snapshotResult: 10,
+  /** Receiver → sender, for a resumable transfer: how much of it the receiver already holds. */
+  snapshotOffer: 11,
+  /** Sender → receiver, after an offer: where the chunks that follow start. */
+  snapshotSeek: 12,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 

@@ -27,6 +27,8 @@ export class FramedConnection {
   /** The peer's node id, once its handshake (or ours, for outbound links) names it. */
   remoteId: string | undefined;
   remoteAddress: string | undefined;
+  /** What the peer announced it can do beyond the protocol version (set by the handshake). */
+  remoteFeatures: readonly string[] = [];
   readonly #stream: Duplex;
   readonly #decoder: FrameDecoder;
   readonly #faults: FaultState;

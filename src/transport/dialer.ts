@@ -5,7 +5,7 @@
  * still in their handshake are tracked so that close() can end them.
  */
 import type { Duplex } from 'node:stream';
-import { encodeValueFrame, FrameKind, protocolVersion, type Frame } from './codec.js';
+import { encodeValueFrame, FrameKind, protocolFeatures, protocolVersion, type Frame } from './codec.js';
 import { FramedConnection, type ConnectionEvents } from './connection.js';
 import { TransportError } from './errors.js';
 import type { FaultState } from './faults.js';
@@ -84,7 +84,8 @@ export class Dialer {
       );
       connection.remoteId = expectedId;
       const { nodeId, clusterId } = this.#context;
-      connection.write(encodeValueFrame(FrameKind.hello, { protocolVersion, clusterId, nodeId, address: this.#context.address() }, limits.frameBytesMax));
+      const hello = { protocolVersion, clusterId, nodeId, address: this.#context.address(), features: protocolFeatures };
+      connection.write(encodeValueFrame(FrameKind.hello, hello, limits.frameBytesMax));
     });
   }
 
@@ -109,6 +110,7 @@ export class Dialer {
       } else {
         connection.remoteId = hello.nodeId;
         connection.remoteAddress = hello.address;
+        connection.remoteFeatures = hello.features;
       }
     }
     if (error !== undefined) connection.close(error);

@@ -5,13 +5,13 @@
  * this connection; the transport keeps serving every other peer.
  */
 import type { Duplex } from 'node:stream';
-import { decodeValues, encodeValueFrame, FrameKind, protocolVersion, type Frame } from './codec.js';
+import { decodeValues, encodeValueFrame, FrameKind, protocolFeatures, protocolVersion, type Frame } from './codec.js';
 import { FramedConnection } from './connection.js';
 import { errorCodeOf, errorMessageOf, TransportError } from './errors.js';
 import type { FaultState } from './faults.js';
 import type { TransportLimits } from './limits.js';
 import type { MetricsRegistry } from './metrics.js';
-import { decodeCallRequest, decodeHello, decodeSnapshotBegin, decodeSnapshotEnd, type Hello } from './protocol.js';
+import { decodeCallRequest, decodeHello, decodeSnapshotBegin, decodeSnapshotEnd, decodeSnapshotSeek, type Hello } from './protocol.js';
 import { SnapshotReceiver } from './snapshot-receiver.js';
 import type { CallHandler, MessageSender, RaftMessageLike, SnapshotHandler } from './types.js';
 
@@ -31,6 +31,8 @@ export interface InboundContext {
   hasSnapshotSlot(): boolean;
   /** Tracks a running snapshot (it holds a slot until `done` settles). */
   trackSnapshot(receiver: SnapshotReceiver): void;
+  /** Settles once no running snapshot writes `path`. */
+  receivesOf(path: string): Promise<void>;
   reportError(error: Error): void;
   /** A handshaken peer's connection closed. */
   reportDisconnected(id: string): void;
@@ -96,6 +98,9 @@ export class InboundConnection {
       case FrameKind.snapshotBegin:
         this.#beginSnapshot(frame.payload);
         return;
+      case FrameKind.snapshotSeek:
+        if (!this.#snapshotRefused) this.#requireSnapshot().seek(decodeSnapshotSeek(frame.payload));
+        return;
       case FrameKind.snapshotChunk:
         if (!this.#snapshotRefused) this.#requireSnapshot().chunk(frame.payload);
         return;
@@ -127,7 +132,8 @@ export class InboundConnection {
     this.#connection.remoteId = hello.nodeId;
     this.#connection.remoteAddress = hello.address;
     const { nodeId, clusterId, address } = this.#context;
-    this.#connection.write(encodeValueFrame(FrameKind.helloAccepted, { protocolVersion, clusterId, nodeId, address }, this.#context.limits.frameBytesMax));
+    const accepted = { protocolVersion, clusterId, nodeId, address, features: protocolFeatures };
+    this.#connection.write(encodeValueFrame(FrameKind.helloAccepted, accepted, this.#context.limits.frameBytesMax));
   }
 
   #receiveMessages(payload: Uint8Array): void {
@@ -221,6 +227,7 @@ export class InboundConnection {
         handler: this.#context.snapshotHandler as SnapshotHandler,
         sender: { fromId: hello.nodeId, fromAddress: hello.address },
         connection: this.#connection,
+        receivesOf: (path) => this.#context.receivesOf(path),
       },
       begin,
     );

@@ -103,6 +103,7 @@ export class InboundConnections<Message extends RaftMessageLike> {
       deliverMessage: (message, sender) => this.#deliverMessage(message, sender),
       hasSnapshotSlot: () => options.snapshots.hasReceiveSlot(),
       trackSnapshot: (receiver) => options.snapshots.trackReceive(receiver),
+      receivesOf: (path) => options.snapshots.receivesOf(path),
       reportError: (error) => options.reportError(error),
       reportDisconnected: (id) => options.reportDisconnected(id),
       forget: (connection) => this.#connections.delete(connection),

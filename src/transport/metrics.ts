@@ -15,6 +15,7 @@ function emptyPeerMetrics(): PeerMetrics {
     callsFailed: 0,
     snapshotsSent: 0,
     snapshotsReceived: 0,
+    snapshotBytesResumed: 0,
   };
 }
 

@@ -10,6 +10,8 @@ export interface Hello {
   readonly clusterId: string;
   readonly nodeId: string;
   readonly address: string;
+  /** What the peer can do beyond its protocol version (codec.ts `protocolFeatures`); empty from older peers. */
+  readonly features: readonly string[];
 }
 
 interface Refusal {
@@ -30,6 +32,14 @@ type CallReply =
 export interface SnapshotBegin {
   readonly metadata: unknown;
   readonly totalBytes: number;
+  /** Present when the sender can resume: names the file, so a later attempt finds what this one left. */
+  readonly resumeKey: string | undefined;
+}
+
+/** How much of a resumable transfer the receiver holds: its first `offset` bytes, whose SHA-256 is `sha256`. */
+export interface SnapshotOffer {
+  readonly offset: number;
+  readonly sha256: string;
 }
 
 export interface SnapshotEnd {
@@ -69,6 +79,7 @@ export function decodeHello(bytes: Uint8Array): Hello {
     clusterId: field(record, 'clusterId', 'hello', isString, 'a string'),
     nodeId: field(record, 'nodeId', 'hello', isNonEmptyString, 'a non-empty string'),
     address: field(record, 'address', 'hello', isString, 'a string'),
+    features: Array.isArray(record['features']) ? record['features'].filter(isString) : [],
   };
 }
 
@@ -102,7 +113,20 @@ export function decodeSnapshotBegin(bytes: Uint8Array): SnapshotBegin {
   return {
     metadata: record['metadata'],
     totalBytes: field(record, 'totalBytes', 'snapshot-begin', isCount, 'a non-negative integer'),
+    resumeKey: record['resumeKey'] === undefined ? undefined : field(record, 'resumeKey', 'snapshot-begin', isNonEmptyString, 'a non-empty string'),
   };
+}
+
+export function decodeSnapshotOffer(bytes: Uint8Array): SnapshotOffer {
+  const record = decodeRecord(bytes, 'snapshot-offer');
+  return {
+    offset: field(record, 'offset', 'snapshot-offer', isCount, 'a non-negative integer'),
+    sha256: field(record, 'sha256', 'snapshot-offer', isString, 'a string'),
+  };
+}
+
+export function decodeSnapshotSeek(bytes: Uint8Array): number {
+  return field(decodeRecord(bytes, 'snapshot-seek'), 'offset', 'snapshot-seek', isCount, 'a non-negative integer');
 }
 
 export function decodeSnapshotEnd(bytes: Uint8Array): SnapshotEnd {

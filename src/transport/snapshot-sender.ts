@@ -5,16 +5,20 @@
  * reports backpressure, so memory stays bounded whatever the file size. The last
  * frame carries the SHA-256 of the whole file; the promise resolves only when the
  * receiver has verified it, fsynced it and its handler has taken it.
+ *
+ * With a `resumeKey`, to a peer that announced 'snapshot-resume': the receiver offers
+ * what an earlier attempt left it (a length and its SHA-256); when this file starts with
+ * the same bytes, only the rest is sent (a seek frame says from where), else all of it.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import { encodeFrame, encodeValueFrame, FrameKind, type Frame } from './codec.js';
 import type { ConnectionEvents, FramedConnection } from './connection.js';
 import { TransportError } from './errors.js';
 import type { TransportLimits } from './limits.js';
 import type { MetricsRegistry } from './metrics.js';
-import { decodeSnapshotResult, type SnapshotResult } from './protocol.js';
+import { decodeSnapshotOffer, decodeSnapshotResult, type SnapshotOffer, type SnapshotResult } from './protocol.js';
 
 export interface SnapshotSendContext {
   readonly limits: TransportLimits;
@@ -28,6 +32,8 @@ export interface SnapshotSendRequest {
   readonly metadata: unknown;
   readonly filePath: string;
   readonly signal: AbortSignal | undefined;
+  /** Names the file across attempts: a later attempt with the same key may continue where this one stopped. */
+  readonly resumeKey: string | undefined;
 }
 
 /** Waits for the connection's next drain, result frame or failure, with an idle timeout. */
@@ -36,6 +42,7 @@ class SendSession {
   readonly #to: string;
   #failure: Error | undefined;
   #result: SnapshotResult | undefined;
+  #offer: SnapshotOffer | undefined;
   #wake: (() => void) | undefined;
   #connection: FramedConnection | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -98,7 +105,16 @@ class SendSession {
     return this.#result;
   }
 
+  get offerFrame(): SnapshotOffer | undefined {
+    return this.#offer;
+  }
+
   #receive(frame: Frame): void {
+    if (frame.kind === FrameKind.snapshotOffer && this.#offer === undefined) {
+      this.#offer = decodeSnapshotOffer(frame.payload);
+      this.#notify();
+      return;
+    }
     if (frame.kind !== FrameKind.snapshotResult) {
       throw new TransportError('MALFORMED_FRAME', `unexpected frame kind ${frame.kind} on a snapshot connection`);
     }
@@ -137,8 +153,18 @@ export async function sendSnapshotFile(context: SnapshotSendContext, request: Sn
     const connection = await context.openConnection(request.address, request.to, session.events);
     session.attach(connection);
     session.throwIfFailed();
-    connection.write(encodeValueFrame(FrameKind.snapshotBegin, { metadata: request.metadata, totalBytes }, limits.frameBytesMax));
-    const sha256 = await streamChunks(connection, session, request.filePath, totalBytes, limits);
+    const resumeKey = connection.remoteFeatures.includes('snapshot-resume') ? request.resumeKey : undefined;
+    connection.write(
+      encodeValueFrame(
+        FrameKind.snapshotBegin,
+        { metadata: request.metadata, totalBytes, ...(resumeKey === undefined ? {} : { resumeKey }) },
+        limits.frameBytesMax,
+      ),
+    );
+    const start =
+      resumeKey === undefined ? { offset: 0, hash: createHash('sha256') } : await agreeOnStart(connection, session, request.filePath, totalBytes, limits);
+    if (start.offset > 0) context.metrics.peer(request.to).snapshotBytesResumed += start.offset;
+    const sha256 = await streamChunks(connection, session, request.filePath, totalBytes, limits, start);
     connection.write(encodeValueFrame(FrameKind.snapshotEnd, { totalBytes, sha256 }, limits.frameBytesMax));
     await session.waitUntil(() => session.resultFrame !== undefined);
     assert((session.resultFrame as SnapshotResult).ok, 'a refusal fails the session before this point');
@@ -161,18 +187,57 @@ async function fileBytes(filePath: string): Promise<number> {
   }
 }
 
+/** Hashes the first `length` bytes of the file in chunk-sized reads. */
+async function hashPrefix(filePath: string, length: number, chunkBytes: number): Promise<Hash> {
+  const hash = createHash('sha256');
+  const handle = await open(filePath, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(chunkBytes);
+    // Every pass reads at least one byte or throws, so it ends within length passes.
+    for (let position = 0; position < length; ) {
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, length - position), position);
+      if (bytesRead === 0) throw new TransportError('SNAPSHOT_FAILED', `snapshot file ${filePath} shrank while being sent`);
+      hash.update(buffer.subarray(0, bytesRead));
+      position += bytesRead;
+    }
+    return hash;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Waits for the receiver's offer; continues from it when this file starts with the same bytes, else from 0. Tells the receiver. */
+async function agreeOnStart(
+  connection: FramedConnection,
+  session: SendSession,
+  filePath: string,
+  totalBytes: number,
+  limits: TransportLimits,
+): Promise<{ offset: number; hash: Hash }> {
+  await session.waitUntil(() => session.offerFrame !== undefined);
+  const offer = session.offerFrame as SnapshotOffer;
+  let start = { offset: 0, hash: createHash('sha256') };
+  if (offer.offset > 0 && offer.offset <= totalBytes) {
+    const prefix = await hashPrefix(filePath, offer.offset, limits.snapshotChunkBytes);
+    if (prefix.copy().digest('hex') === offer.sha256) start = { offset: offer.offset, hash: prefix };
+  }
+  connection.write(encodeValueFrame(FrameKind.snapshotSeek, { offset: start.offset }, limits.frameBytesMax));
+  return start;
+}
+
 async function streamChunks(
   connection: FramedConnection,
   session: SendSession,
   filePath: string,
   totalBytes: number,
   limits: TransportLimits,
+  start: { readonly offset: number; readonly hash: Hash },
 ): Promise<string> {
-  const hash = createHash('sha256');
+  const hash = start.hash;
   const handle = await open(filePath, 'r');
   try {
     const buffer = Buffer.allocUnsafe(limits.snapshotChunkBytes);
-    let position = 0;
+    let position = start.offset;
     // Every pass reads at least one byte or throws, so it ends within totalBytes passes.
     while (position < totalBytes) {
       session.throwIfFailed();

@@ -49,6 +49,11 @@ export class SnapshotTransfers {
     return this.#receiving.size < this.#limits.snapshotsInFlightMax;
   }
 
+  /** Settles once no running inbound snapshot writes `path` (a resumed transfer waits for the attempt it continues). */
+  async receivesOf(path: string): Promise<void> {
+    await Promise.all([...this.#receiving].filter((receiver) => receiver.tempFilePath === path).map((receiver) => receiver.done));
+  }
+
   /** Tracks a running inbound snapshot (it holds a slot until `done` settles). */
   trackReceive(receiver: SnapshotReceiver): void {
     this.#receiving.add(receiver);

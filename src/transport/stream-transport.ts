@@ -183,7 +183,8 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
     this.#requireRunning('sendSnapshot');
     const address = this.#links.addressOf(to);
     if (address === undefined) throw new TransportError('UNKNOWN_PEER', `no address known for peer ${to}`, { peer: to });
-    await this.#snapshots.send(this.#connectionContext, { to, address, metadata, filePath }, options.signal, () => this.isClosed);
+    const request = { to, address, metadata, filePath, resumeKey: options.resumeKey };
+    await this.#snapshots.send(this.#connectionContext, request, options.signal, () => this.isClosed);
   }
 
   onSnapshot(handler: SnapshotHandler): void {

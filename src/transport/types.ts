@@ -66,6 +66,12 @@ export type SnapshotHandler = (metadata: unknown, tempFilePath: string, sender: 
 
 export interface SendSnapshotOptions {
   readonly signal?: AbortSignal;
+  /**
+   * Names the file across attempts (the same bytes under the same key): a peer that can
+   * resume keeps what a failed attempt sent, and a later attempt with this key sends only
+   * the rest, once the peer's bytes check out against the file (SHA-256 of the prefix).
+   */
+  readonly resumeKey?: string;
 }
 
 export interface PeerMetrics {
@@ -85,6 +91,8 @@ export interface PeerMetrics {
   callsFailed: number;
   snapshotsSent: number;
   snapshotsReceived: number;
+  /** Snapshot bytes not sent again: the peer kept them from an earlier attempt (resumed transfers). */
+  snapshotBytesResumed: number;
 }
 
 export interface TransportMetrics {

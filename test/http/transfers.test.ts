@@ -9,7 +9,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
@@ -39,6 +39,21 @@ after(async () => {
   await node?.stop();
   rmSync(directory, { recursive: true, force: true });
 });
+
+interface StoredSnapshotMeta {
+  readonly index: number;
+  readonly format: string;
+}
+
+/** The node's stored snapshots, newest first, as their meta.json files say. */
+function storedSnapshots(): StoredSnapshotMeta[] {
+  const root = join(directory, 'raft', 'snapshots');
+  return readdirSync(root)
+    .filter((name) => existsSync(join(root, name, 'meta.json')))
+    .map((name) => JSON.parse(readFileSync(join(root, name, 'meta.json'), 'utf8')) as { index: number; format?: string })
+    .map((meta) => ({ index: meta.index, format: meta.format ?? 'full' }))
+    .sort((a, b) => b.index - a.index);
+}
 
 function openLoad(): OpenLoad | undefined {
   return (node.runtime.stateMachine as SqliteStateMachine).loads.openLoad;
@@ -302,9 +317,23 @@ describe('/snapshot, /reap and /boot', () => {
     assert.equal((await fetch(`${base}/snapshot?trailing_logs=0`, { method: 'POST' })).status, 200);
     const status = (await (await fetch(`${base}/status`)).json()) as Json;
     assert.equal(status.store.raft.first_log_index, status.store.raft.last_snapshot_index + 1, 'trailing_logs=0 leaves no entry behind the snapshot');
+    await execute(['INSERT INTO snapshotted VALUES (3)']);
+    assert.equal((await fetch(`${base}/snapshot`, { method: 'POST' })).status, 200);
+    const before = storedSnapshots();
+    assert.ok(before.length >= 2, `older snapshots to reap: ${JSON.stringify(before)}`);
+    const newest = before[0] as StoredSnapshotMeta;
     const reap = await fetch(`${base}/reap`, { method: 'POST' });
     assert.equal(reap.status, 200);
-    assert.equal(await reap.text(), '{"snapshots_reaped":1,"wals_checkpointed":0}');
+    const reaped = (await reap.json()) as { snapshots_reaped: number; wals_checkpointed: number };
+    assert.deepEqual(Object.keys(reaped), ['snapshots_reaped', 'wals_checkpointed']);
+    // The newest survives, folded into one self-contained base (a delta's chain would need the ones reaped).
+    const after = storedSnapshots();
+    assert.equal(after.length, 1, JSON.stringify(after));
+    assert.equal(after[0]?.index, newest.index);
+    assert.notEqual(after[0]?.format, 'delta');
+    // Each older snapshot went, reaped or folded into the next; a background fold (one runs after each snapshot) may have folded some first.
+    assert.ok(reaped.snapshots_reaped + reaped.wals_checkpointed <= before.length - 1, JSON.stringify({ reaped, before }));
+    assert.ok(reaped.wals_checkpointed <= before.filter((meta) => meta.format === 'delta').length, JSON.stringify({ reaped, before }));
     assert.equal(await (await fetch(`${base}/reap`, { method: 'POST' })).text(), '{"snapshots_reaped":0,"wals_checkpointed":0}');
   });
 

@@ -78,7 +78,12 @@ export class MemoryNodeStorage implements NodeStorage {
   readonly snapshots = {
     latest: (): StoredSnapshot | undefined => undefined,
     find: (): StoredSnapshot | undefined => undefined,
+    chain: (snapshot: StoredSnapshot): readonly StoredSnapshot[] => [snapshot],
     begin: (): Promise<SnapshotWriting> => Promise.reject(new Error('snapshots are not used here')),
+    recordProof: (): Promise<unknown> => Promise.reject(new Error('snapshots are not used here')),
+    readLock: () => Promise.resolve(() => undefined),
+    beginFold: () => undefined,
+    discardWhere: (): Promise<readonly unknown[]> => Promise.resolve([]),
   };
 
   close(): Promise<void> {

@@ -220,14 +220,15 @@ const implemented: Readonly<Record<string, FlagCase>> = {
     ],
   },
   'raft-snap-wal-size': {
-    read: (o) => o.walCheckpointBytes,
-    defaultValue: undefined,
+    // rqlite's meaning: a WAL this large makes a snapshot due; 0 turns that off.
+    read: (o) => o.snapshotWalBytes,
+    defaultValue: 4_194_304,
     good: [
       ['8388608', 8_388_608],
       ['4_194_304', 4_194_304],
+      ['0', 0],
     ],
     bad: [
-      ['0', /-raft-snap-wal-size=0: not supported: .*only bound on the WAL/],
       ['big', notWhole],
       ['99999999999999', /out of range/],
     ],

@@ -46,7 +46,7 @@ test('every flag given reaches the node options, and they resolve into a valid n
     autoVacuumIntervalMs: 3_600_000,
     autoOptimizeIntervalMs: 0,
     extensionPaths: ['/opt/ext'],
-    walCheckpointBytes: 1_048_576,
+    snapshotWalBytes: 1_048_576,
     transportLimits: { connectTimeoutMs: 7000 },
     joinAttemptCountMax: 9,
     joinIntervalMs: 250,
@@ -75,7 +75,7 @@ test('flags not given keep the node defaults where rqlited defaults would change
   assert.equal(options.joinAttemptCountMax, 5, "rqlited's -join-attempts default");
   assert.equal(options.joinIntervalMs, 3000, "rqlited's -join-interval default");
   assert.equal(options.transportLimits, undefined);
-  assert.equal(options.walCheckpointBytes, undefined);
+  assert.equal(options.snapshotWalBytes, nodeConfigDefaults.snapshotWalBytes, "rqlited's -raft-snap-wal-size default, 4 MiB");
   const config = resolveNodeConfig({ ...identity, ...options });
   assert.equal(config.joinAttemptCountMax, nodeConfigDefaults.joinAttemptCountMax);
   assert.equal(config.candidateElectionTimeoutMs, 0);

@@ -27,7 +27,8 @@ it('interactive rqlite-style session in a pseudo-terminal', { skip: !tmuxAvailab
   try {
     const shell = `${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(shellMain)} -H ${hostname} -p ${port}`;
     const command = `cd ${JSON.stringify(process.cwd())} && HOME=${JSON.stringify(home)} ${shell}; echo $? > ${JSON.stringify(exitFile)}`;
-    tmux('new-session', '-d', '-s', sessionName, '-x', '160', '-y', '50', command);
+    // remain-on-exit: the pane (and the server) outlive the shell, so 'bye~' can still be read after it exited.
+    tmux('set-option', '-g', 'remain-on-exit', 'on', ';', 'new-session', '-d', '-s', sessionName, '-x', '160', '-y', '50', command);
     const prompt = `${hostname}:${port}>`;
     let screen = await waitFor((text) => text.includes(prompt), 'the prompt');
     assert.match(

@@ -59,7 +59,7 @@ export class SnapshotStoreTwin {
     const finalDirectory = `${this.directory}/snapshot-${metadata.index}-${metadata.term}`;
     const dataPath = this.dataPathIn(finalDirectory);
     this.disk.rename(this.dataPathIn(temporaryDirectory), dataPath);
-    const stored: StoredSnapshot = { metadata, context, dataPath };
+    const stored: StoredSnapshot = { metadata, context, dataPath, format: 'full', proof: undefined, files: {} };
     this.#snapshots.push(stored);
     this.#snapshots.sort((left, right) => right.metadata.index - left.metadata.index || right.metadata.term - left.metadata.term);
     const guarded = this.#snapshots.find((candidate) => this.#vouchedFor(candidate.metadata));
@@ -67,6 +67,16 @@ export class SnapshotStoreTwin {
     for (const removed of this.#snapshots.filter((candidate) => !kept.includes(candidate))) this.disk.remove(removed.dataPath);
     this.#snapshots = kept;
     return stored;
+  }
+
+  /** As the real store: the state machine's proof, recorded on a stored snapshot. */
+  recordProof(index: number, term: number, proof: string): StoredSnapshot | undefined {
+    const position = this.#snapshots.findIndex((stored) => stored.metadata.index === index && stored.metadata.term === term);
+    const existing = this.#snapshots[position];
+    if (existing === undefined) return undefined;
+    const updated = { ...existing, proof };
+    this.#snapshots[position] = updated;
+    return updated;
   }
 
   /** As the real store: retention never removes the newest snapshot `vouchedFor` accepts. */

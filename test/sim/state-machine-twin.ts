@@ -17,7 +17,8 @@
  */
 import { decodeConfChange } from '../../src/raft/conf-change.js';
 import type { Entry } from '../../src/raft/types.js';
-import type { BatchOutcome, NodeStateMachine } from '../../src/node/ports.js';
+import type { BatchOutcome, CapturedSnapshot, CaptureTarget, NodeStateMachine } from '../../src/node/ports.js';
+import type { SnapshotChain } from '../../src/state-machine/snapshot-chains.js';
 import { StateMachineError, StateMachineHaltedError } from '../../src/state-machine/errors.js';
 import type { Statement, StatementResult } from '../../src/state-machine/types.js';
 import type { DurableTwin } from './durable-twin.js';
@@ -132,8 +133,27 @@ export class StateMachineTwin implements NodeStateMachine {
     });
   }
 
-  restore(fromPath: string): Promise<{ readonly appliedIndex: number }> {
+  /** Whole-file snapshots only: a capture is a copy, as snapshot() makes. */
+  async captureSnapshot(target: CaptureTarget, _previousProof: string | undefined): Promise<CapturedSnapshot> {
+    const { appliedIndex } = await this.snapshot(target.dataPath);
+    return { appliedIndex, format: 'full', proof: undefined };
+  }
+
+  materialiseSnapshot(_chain: SnapshotChain, _toPath: string): Promise<number> {
+    return Promise.reject(new Error('the simulated state machine keeps whole-file snapshots: nothing to materialise'));
+  }
+
+  absorbSnapshotWal(_rootPath: string): Promise<void> {
+    return Promise.resolve();
+  }
+
+  walBytes(): number {
+    return 0;
+  }
+
+  restore(from: string | SnapshotChain): Promise<{ readonly appliedIndex: number }> {
     this.#assertNotRestoring();
+    const fromPath = typeof from === 'string' ? from : from.root.dataPath;
     const data = this.disk.read(fromPath);
     if (data === undefined) return Promise.reject(new StateMachineError('BAD_SNAPSHOT', `no snapshot file at ${fromPath}`));
     this.#restoring = true;

@@ -126,7 +126,13 @@ export class StorageTwin implements NodeStorage {
     this.snapshots = {
       latest: () => this.store.latest(),
       find: (index, term) => this.store.find(index, term),
-      begin: (metadata, context) => this.#begin(metadata, context),
+      // The simulated state machine takes whole-file snapshots only: every chain is one 'full' snapshot.
+      chain: (snapshot) => [snapshot],
+      begin: (metadata, context, layout) => this.#begin(metadata, context, layout?.format ?? 'full'),
+      recordProof: (index, term, proof) => Promise.resolve(this.store.recordProof(index, term, proof)),
+      readLock: () => Promise.resolve(() => undefined),
+      beginFold: () => undefined,
+      discardWhere: (unusable) => Promise.resolve(this.store.discardWhere(unusable)),
     };
   }
 
@@ -347,7 +353,8 @@ export class StorageTwin implements NodeStorage {
 
   // ---- snapshots ----
 
-  async #begin(metadata: SnapshotMetadata, context: unknown): Promise<SnapshotWriting> {
+  async #begin(metadata: SnapshotMetadata, context: unknown, format: string): Promise<SnapshotWriting> {
+    if (format !== 'full') throw new StorageError('INVALID_ARGUMENT', `the simulated store keeps whole-file snapshots, not ${format}`);
     const valid = validateSnapshotMetadata(metadata, 'snapshot');
     const contextJson = JSON.stringify(context ?? null);
     if (contextJson === undefined || Buffer.byteLength(contextJson) > options.snapshotContextBytesMax) {
@@ -359,6 +366,9 @@ export class StorageTwin implements NodeStorage {
     let finished = false;
     return {
       dataPath,
+      pathOf: (name) => {
+        throw new Error(`no side file ${name} in a whole-file snapshot`);
+      },
       commit: () => {
         if (finished) return Promise.reject(new Error('snapshot writer already finished'));
         finished = true;

@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { decodeValue, encodeFrame, FrameKind, protocolVersion } from '../../src/transport/codec.js';
@@ -188,6 +188,69 @@ export function defineSnapshotSuite(kind: TransportKind): void {
       raw.destroy();
       await waitFor('the temp file to be deleted', incomingIsEmpty);
       assert.equal(handled, false);
+    });
+
+    /** The bytes resumable transfers left in the receiver's directory. */
+    async function partialBytes(): Promise<number> {
+      const names = (await readdir(incoming)).filter((name) => name.startsWith('partial-'));
+      let bytes = 0;
+      for (const name of names) bytes += (await stat(join(incoming, name))).size;
+      return bytes;
+    }
+
+    /** Starts a resumable transfer and cuts it off once the receiver holds at least `keptBytes`. */
+    async function cutOff(sender: TestTransport, path: string, keptBytes: number): Promise<void> {
+      const controller = new AbortController();
+      const sending = sender.sendSnapshot('receiver', { attempt: 1 }, path, { signal: controller.signal, resumeKey: 'snapshot-7-2' });
+      await waitFor('part of the file at the receiver', async () => (await partialBytes()) >= keptBytes);
+      controller.abort();
+      await assert.rejects(sending, isCode('ABORTED'));
+    }
+
+    it('a transfer cut off part-way resumes from what the receiver kept, checked by its SHA-256', async () => {
+      const [sender, receiver] = await pair();
+      const received: Buffer[] = [];
+      receiver.onSnapshot(async (_metadata, path) => {
+        received.push(await readFile(path));
+      });
+      const source = await snapshotFile(6 * 1024 * 1024);
+      await cutOff(sender, source.path, 1024 * 1024);
+      assert.equal(received.length, 0);
+      await sender.sendSnapshot('receiver', { attempt: 2 }, source.path, { resumeKey: 'snapshot-7-2' });
+      const resumed = sender.metrics().peers['receiver']?.snapshotBytesResumed ?? 0;
+      assert.ok(resumed >= 1024 * 1024, `${resumed} bytes were not sent again`);
+      assert.equal(sha256(received[0] as Buffer), sha256(source.bytes), 'the whole file, exactly');
+      await waitFor('the kept part to be consumed', incomingIsEmpty);
+    });
+
+    it('a kept part that the file no longer starts with is thrown away: the file is sent whole', async () => {
+      const [sender, receiver] = await pair();
+      const received: Buffer[] = [];
+      receiver.onSnapshot(async (_metadata, path) => {
+        received.push(await readFile(path));
+      });
+      const source = await snapshotFile(4 * 1024 * 1024);
+      await cutOff(sender, source.path, 512 * 1024);
+      const changed = Buffer.from(source.bytes);
+      changed[0] = (changed[0] as number) ^ 0xff;
+      await writeFile(source.path, changed);
+      await sender.sendSnapshot('receiver', { attempt: 2 }, source.path, { resumeKey: 'snapshot-7-2' });
+      assert.equal(sender.metrics().peers['receiver']?.snapshotBytesResumed, 0);
+      assert.equal(sha256(received[0] as Buffer), sha256(changed));
+    });
+
+    it('to a peer that announced no resume (an older node), a resume key changes nothing on the wire', async () => {
+      const [sender] = await pair();
+      const { peers } = await rawReceiver(sender);
+      const source = await snapshotFile(300 * 1024);
+      const sending = sender.sendSnapshot('raw', { old: true }, source.path, { resumeKey: 'snapshot-7-2' });
+      await waitFor('the end frame', () => peers[0]?.frames.some((frame) => frame.kind === FrameKind.snapshotEnd) ?? false);
+      const frames = peers[0]?.frames ?? [];
+      const begin = decodeValue((frames.find((frame) => frame.kind === FrameKind.snapshotBegin) as { payload: Uint8Array }).payload);
+      assert.deepEqual(begin, { metadata: { old: true }, totalBytes: 300 * 1024 }, 'no resume key for a peer that would not understand it');
+      assert.ok(!frames.some((frame) => frame.kind === FrameKind.snapshotSeek));
+      peers[0]?.writeFrame(FrameKind.snapshotResult, { ok: true });
+      await sending;
     });
 
     it('a transfer that stalls past snapshotIdleTimeoutMs is abandoned and cleaned up', async () => {

@@ -271,12 +271,16 @@ describe('fuzz: control frames', () => {
         clusterId: fc.string({ unit: 'binary', maxLength: 30 }),
         nodeId: fc.string({ unit: 'binary', minLength: 1, maxLength: 30 }),
         address: fc.string({ maxLength: 30 }),
+        features: fc.array(fc.string({ maxLength: 20 }), { maxLength: 4 }),
       },
       { noNullPrototype: true },
     );
     fc.assert(
       fc.property(hello, (sent) => {
         assert.deepStrictEqual(decodeHello(encodeValue(sent)), sent);
+        // An older peer sends no features: it is taken as announcing none.
+        const { features: _features, ...older } = sent;
+        assert.deepStrictEqual(decodeHello(encodeValue(older)), { ...older, features: [] });
       }),
       fuzzParameters(200),
     );
