@@ -99,20 +99,13 @@ describe('file commands on a node that has the endpoints', () => {
     database.exec("CREATE TABLE booted (v TEXT); INSERT INTO booted VALUES ('booted')");
     database.close();
     const outcome = await command([`.boot ${file}`, 'SELECT v FROM booted', "INSERT INTO booted VALUES ('more')", '.snapshot', '.snapshot 3', '.reap']);
-    assert.equal(
-      outcome.stdout,
-      [
-        'Node booted successfully.',
-        '+--------+',
-        '| v      |',
-        '+--------+',
-        '| booted |',
-        '+--------+',
-        '1 row affected',
-        'snapshots reaped: 1, WALs checkpointed: 0',
-        '',
-      ].join('\n'),
-    );
+    const booted = ['Node booted successfully.', '+--------+', '| v      |', '+--------+', '| booted |', '+--------+', '1 row affected', ''].join('\n');
+    assert.equal(outcome.stdout.slice(0, booted.length), booted);
+    // The boot's snapshot and the new one: the new one either stands alone (the boot's is reaped) or is a
+    // delta on it, folded by /reap (a WAL checkpointed) or already by the background fold (nothing left to do).
+    const reaped = /^snapshots reaped: (\d+), WALs checkpointed: (\d+)\n$/.exec(outcome.stdout.slice(booted.length));
+    assert.ok(reaped !== null, outcome.stdout);
+    assert.ok(Number(reaped[1]) + Number(reaped[2]) <= 1, outcome.stdout);
   });
 });
 

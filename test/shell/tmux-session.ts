@@ -44,10 +44,10 @@ export function tmuxSession(socketName: string, sessionName: string, pollCountMa
       throw new Error(`timed out waiting for ${what}; screen:\n${screen}`);
     },
     type(text) {
-      // tmux takes an argument ending in ';' as a command separator: send that ';' as a hex key.
-      const body = text.endsWith(';') ? text.slice(0, -1) : text;
-      if (body !== '') tmux('send-keys', '-t', sessionName, '-l', body);
-      if (body !== text) tmux('send-keys', '-t', sessionName, '-H', '3b');
+      // tmux takes an argument ending in ';' as a command separator unless escaped as '\;'. The whole
+      // line goes as one literal key string (a ';' sent apart once reached the shell before the text).
+      const literal = text.endsWith(';') ? `${text.slice(0, -1)}\\;` : text;
+      if (literal !== '') tmux('send-keys', '-t', sessionName, '-l', literal);
       tmux('send-keys', '-t', sessionName, 'Enter');
     },
     async waitForFile(path) {
