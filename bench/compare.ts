@@ -6,7 +6,11 @@
  * load from elsewhere on a shared machine falls on all of them alike. Prints a markdown table with
  * quorumlite's ratio to each peer and writes compare-<timestamp>.{md,json,svg}.
  *
- *   npm run bench:compare [-- --quick] [--only quorumlite,etcd,dqlite,sqlite] [--out DIR]
+ *   npm run bench:compare [-- --quick] [--only quorumlite,etcd,dqlite,sqlite,http-floor] [--out DIR]
+ *
+ * Floors: raw SQLite (batched writes, 100 rows per transaction) and a bare node:http
+ * server answering a point read's JSON (reads); the markdown ends with quorumlite's
+ * ratio to each floor against its goal.
  *
  * Installs nothing: a peer not on PATH is reported as missing, with how to get it.
  */
@@ -20,6 +24,7 @@ import { renderMarkdown, type RunReport, type SystemName, type SystemReport } fr
 import { progress, runInterleaved, type Contender, type InterleavedOutcome } from './lib/workloads.js';
 import { DqliteSystem } from './peers/dqlite.js';
 import { EtcdSystem } from './peers/etcd.js';
+import { HttpFloor } from './peers/http-floor.js';
 import { QuorumliteSystem, quorumliteCliPath, repositoryRoot } from './peers/quorumlite.js';
 import { SqliteBench } from './peers/sqlite.js';
 import type { ReplicatedSystem } from './peers/system.js';
@@ -29,6 +34,7 @@ const durabilityByName: Readonly<Record<SystemName, string>> = {
   etcd: 'fsync per commit on a quorum (etcd default)',
   dqlite: 'libraft log fsynced per append on a quorum',
   sqlite: 'one process, WAL, synchronous=FULL (fsync per commit)',
+  'http-floor': 'none: a floor for reads (no database)',
 };
 
 const installHints: Readonly<Record<SystemName, string>> = {
@@ -36,13 +42,15 @@ const installHints: Readonly<Record<SystemName, string>> = {
   etcd: '`etcd` not on PATH: on Debian `apt-get install etcd-server etcd-client`',
   dqlite: '`dqlite-demo` and `dqlite` not on PATH: on Debian `apt-get install go-dqlite`',
   sqlite: '',
+  'http-floor': '',
 };
 
 /** The running clusters, so an interrupt or an early exit still stops their processes by PID. */
 const runningSystems = new Set<ReplicatedSystem>();
+const runningFloors = new Set<HttpFloor>();
 
 function missing(name: SystemName, detail = installHints[name]): SystemReport {
-  return { name, status: 'missing', detail, durability: durabilityByName[name], replicated: null, sqlite: null };
+  return { name, status: 'missing', detail, durability: durabilityByName[name], replicated: null, sqlite: null, floor: null };
 }
 
 function failed(name: SystemName, error: unknown): SystemReport {
@@ -53,11 +61,12 @@ function failed(name: SystemName, error: unknown): SystemReport {
     durability: durabilityByName[name],
     replicated: null,
     sqlite: null,
+    floor: null,
   };
 }
 
 /** Builds the system if its programs are there; otherwise the reason it is missing. */
-function locate(name: Exclude<SystemName, 'sqlite'>, options: CompareOptions): ReplicatedSystem | SystemReport {
+function locate(name: Exclude<SystemName, 'sqlite' | 'http-floor'>, options: CompareOptions): ReplicatedSystem | SystemReport {
   if (name === 'quorumlite') return existsSync(quorumliteCliPath) ? new QuorumliteSystem(options.profileDirectory) : missing(name);
   if (name === 'etcd') {
     const etcd = findOnPath('etcd');
@@ -75,6 +84,14 @@ async function startContenders(options: CompareOptions, early: Map<SystemName, S
   for (const name of options.only) {
     if (name === 'sqlite') {
       contenders.push({ kind: 'sqlite', name, bench: new SqliteBench() });
+      continue;
+    }
+    if (name === 'http-floor') {
+      const floor = new HttpFloor();
+      runningFloors.add(floor);
+      progress('http-floor: starting 3 bare node:http servers');
+      await floor.start();
+      contenders.push({ kind: 'floor', name, floor });
       continue;
     }
     const located = locate(name, options);
@@ -102,7 +119,10 @@ async function startContenders(options: CompareOptions, early: Map<SystemName, S
 async function stopContenders(contenders: readonly Contender[]): Promise<void> {
   for (const contender of contenders) {
     if (contender.kind === 'sqlite') contender.bench.close();
-    else {
+    else if (contender.kind === 'floor') {
+      await contender.floor.stop();
+      runningFloors.delete(contender.floor);
+    } else {
       await contender.system.stop();
       runningSystems.delete(contender.system);
     }
@@ -111,7 +131,15 @@ async function stopContenders(contenders: readonly Contender[]): Promise<void> {
 
 function toReport(outcome: InterleavedOutcome): SystemReport {
   if (outcome.failure !== undefined) return failed(outcome.name, outcome.failure);
-  return { name: outcome.name, status: 'ok', detail: '', durability: durabilityByName[outcome.name], replicated: outcome.replicated, sqlite: outcome.sqlite };
+  return {
+    name: outcome.name,
+    status: 'ok',
+    detail: '',
+    durability: durabilityByName[outcome.name],
+    replicated: outcome.replicated,
+    sqlite: outcome.sqlite,
+    floor: outcome.floor,
+  };
 }
 
 async function measureAll(options: CompareOptions): Promise<SystemReport[]> {
@@ -174,7 +202,7 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 function stopRunningSystem(): void {
-  for (const pid of [...runningSystems].flatMap((system) => system.pids())) {
+  for (const pid of [...runningSystems, ...runningFloors].flatMap((system) => system.pids())) {
     if (pid !== undefined) {
       try {
         process.kill(pid, 'SIGKILL');

@@ -10,6 +10,7 @@ export const systemColours: Readonly<Record<SystemName, string>> = {
   etcd: '#e8772e',
   dqlite: '#3a9a3a',
   sqlite: '#8a8a8a',
+  'http-floor': '#b0a030',
 };
 
 const panelWidth = 380;

@@ -17,6 +17,8 @@ export interface LoadResult {
   readonly operationsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** Each interleaved round's own rate, in run order: how much the rounds agree. */
+  readonly roundOperationsPerSecond: number[];
 }
 
 /** Nearest-rank percentile of an ascending list; NaN when empty. */
@@ -45,6 +47,7 @@ export function summarise(rounds: readonly LoadSamples[]): LoadResult {
     operationsPerSecond: elapsedMs > 0 ? (latenciesMs.length * 1000) / elapsedMs : 0,
     p50Ms: percentile(latenciesMs, 0.5),
     p99Ms: percentile(latenciesMs, 0.99),
+    roundOperationsPerSecond: rounds.map((round) => (round.elapsedMs > 0 ? (round.latenciesMs.length * 1000) / round.elapsedMs : 0)),
   };
 }
 
@@ -90,6 +93,10 @@ export function boundsPerRound(bounds: LoadBounds, roundCount: number): LoadBoun
     durationMsMax: Math.max(1, Math.ceil(bounds.durationMsMax / roundCount)),
   };
 }
+
+/** Each workload writes its own key range, each round its own slice of it. */
+export const keyBase = { sequential: 0, concurrent: 10_000_000, batches: 20_000_000, failover: 30_000_000, mixed: 40_000_000, hung: 50_000_000 } as const;
+export const keysPerRound = 1_000_000;
 
 /** A key of exactly 16 bytes and a value of exactly 100 bytes, as every peer is measured (docs/TESTING.md, "The peers we compare against"). */
 export const keyBytes = 16;

@@ -21,10 +21,10 @@ export class CompareUsageError extends Error {
   }
 }
 
-export const compareUsage = `Usage: npm run bench:compare [-- --quick] [--only quorumlite,etcd,dqlite,sqlite] [--out DIR]
+export const compareUsage = `Usage: npm run bench:compare [-- --quick] [--only quorumlite,etcd,dqlite,sqlite,http-floor] [--out DIR]
 
-  --quick        small counts (about 90 s for every system), 2 failover trials
-  --only LIST    comma-separated systems to run (default: all four)
+  --quick        small counts (a few minutes for every system), 2 kill and 3 hung-leader trials
+  --only LIST    comma-separated systems to run (default: all five)
   --out DIR      where the .md, .json and .svg results go (default bench/results)
   --profile DIR  run the quorumlite nodes under node --cpu-prof, profiles into DIR
 `;
@@ -84,7 +84,11 @@ export function workloadSettings(quick: boolean): WorkloadSettings {
     sqliteReads: quick ? { operationCountMax: 5_000, durationMsMax: 1_000 } : { operationCountMax: 100_000, durationMsMax: 5_000 },
     sqliteBatches: quick ? { operationCountMax: 50, durationMsMax: 2_000 } : { operationCountMax: 2_000, durationMsMax: 8_000 },
     fsyncs: quick ? { operationCountMax: 500, durationMsMax: 2_000 } : { operationCountMax: 20_000, durationMsMax: 8_000 },
+    spreadReads: quick ? { operationCountMax: 3_000, durationMsMax: 3_000 } : { operationCountMax: 40_000, durationMsMax: 10_000 },
+    mixed: quick ? { operationCountMax: 2_000, durationMsMax: 3_000 } : { operationCountMax: 20_000, durationMsMax: 10_000 },
+    mixedWriteEvery: 10,
     failoverTrialCount: quick ? 2 : 10,
+    hungFailoverTrialCount: quick ? 3 : 10,
     failoverTimeoutMs: 30_000,
     failoverTryTimeoutMs: 300,
     failoverSteadyLoadMs: quick ? 300 : 500,

@@ -120,6 +120,19 @@ export class ManagedProcess {
     await this.#exited;
   }
 
+  /** SIGSTOP by PID: the process keeps its sockets open and answers nothing (a hung node). */
+  pause(): void {
+    const pid = this.pid;
+    if (pid === undefined) throw new Error(`${this.command} is not running`);
+    process.kill(pid, 'SIGSTOP');
+  }
+
+  /** SIGCONT by PID; a no-op when the process is gone. */
+  resume(): void {
+    const pid = this.pid;
+    if (pid !== undefined) process.kill(pid, 'SIGCONT');
+  }
+
   /** SIGTERM, then kill -9 if it has not exited within terminateWaitMs. */
   async terminate(): Promise<void> {
     const pid = this.pid;

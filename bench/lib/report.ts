@@ -4,10 +4,10 @@
  * one colour per system, labelled axes and values).
  */
 import type { LoadResult } from './measure.js';
-import type { ReplicatedResults } from './workloads.js';
+import type { FloorResults, ReplicatedResults } from './workloads.js';
 import type { SqliteResults } from '../peers/sqlite.js';
 
-export const systemNames = ['quorumlite', 'etcd', 'dqlite', 'sqlite'] as const;
+export const systemNames = ['quorumlite', 'etcd', 'dqlite', 'sqlite', 'http-floor'] as const;
 export type SystemName = (typeof systemNames)[number];
 
 export interface SystemReport {
@@ -18,6 +18,7 @@ export interface SystemReport {
   readonly durability: string;
   readonly replicated: ReplicatedResults | null;
   readonly sqlite: (SqliteResults & { readonly rowsPerBatch: number }) | null;
+  readonly floor: FloorResults | null;
 }
 
 export interface RunReport {
@@ -54,9 +55,11 @@ function fromReplicated(pick: (results: ReplicatedResults) => number | null | un
 function bySource(
   replicated: (results: ReplicatedResults) => number | null | undefined,
   sqlite: ((results: SqliteResults & { rowsPerBatch: number }) => number) | undefined,
+  floor?: (results: FloorResults) => number,
 ): (system: SystemReport) => Cell {
   const fromCluster = fromReplicated(replicated);
   return (system) => {
+    if (system.floor !== null) return floor === undefined ? 'n/a' : floor(system.floor);
     if (system.sqlite !== null) return sqlite === undefined ? 'n/a' : sqlite(system.sqlite);
     return fromCluster(system);
   };
@@ -150,6 +153,7 @@ export const metrics: readonly Metric[] = [
     value: bySource(
       (results) => loadOps(results.fastReads),
       (results) => results.reads.operationsPerSecond,
+      (results) => results.reads.operationsPerSecond,
     ),
   },
   {
@@ -161,6 +165,7 @@ export const metrics: readonly Metric[] = [
     chartTitle: undefined,
     value: bySource(
       (results) => results.fastReads?.p50Ms,
+      (results) => results.reads.p50Ms,
       (results) => results.reads.p50Ms,
     ),
   },
@@ -216,6 +221,77 @@ export const metrics: readonly Metric[] = [
     value: bySource((results) => Math.max(...results.memory.peakResidentBytesPerNode) / mebibyte, undefined),
   },
   {
+    key: 'spreadFastReadOps',
+    workload: '7. point reads, 64 clients over every node, fastest level',
+    label: 'throughput',
+    unit: 'ops/s',
+    higherIsBetter: true,
+    chartTitle: '64-client reads on every node, fastest',
+    value: bySource(
+      (results) => loadOps(results.spreadFastReads),
+      undefined,
+      (results) => results.spreadReads.operationsPerSecond,
+    ),
+  },
+  {
+    key: 'spreadFastReadP99',
+    workload: '7. point reads, 64 clients over every node, fastest level',
+    label: 'p99',
+    unit: 'ms',
+    higherIsBetter: false,
+    chartTitle: undefined,
+    value: bySource(
+      (results) => results.spreadFastReads?.p99Ms,
+      undefined,
+      (results) => results.spreadReads.p99Ms,
+    ),
+  },
+  {
+    key: 'spreadLinearizableReadOps',
+    workload: '7. point reads, 64 clients over every node, linearizable',
+    label: 'throughput',
+    unit: 'ops/s',
+    higherIsBetter: true,
+    chartTitle: '64-client reads on every node, linearizable',
+    value: bySource((results) => loadOps(results.spreadLinearizableReads), undefined),
+  },
+  {
+    key: 'mixedOps',
+    workload: '8. 64 clients, 90% reads (fastest, every node) / 10% writes',
+    label: 'throughput',
+    unit: 'ops/s',
+    higherIsBetter: true,
+    chartTitle: '64 clients, 90% reads / 10% writes',
+    value: bySource((results) => loadOps(results.mixed), undefined),
+  },
+  {
+    key: 'mixedP99',
+    workload: '8. 64 clients, 90% reads (fastest, every node) / 10% writes',
+    label: 'p99',
+    unit: 'ms',
+    higherIsBetter: false,
+    chartTitle: undefined,
+    value: bySource((results) => results.mixed?.p99Ms, undefined),
+  },
+  {
+    key: 'hungFailoverP50',
+    workload: '9. failover: SIGSTOP leader → first acknowledged write',
+    label: 'p50',
+    unit: 'ms',
+    higherIsBetter: false,
+    chartTitle: 'hung leader (SIGSTOP → write): p50',
+    value: bySource((results) => results.hungFailover.p50Ms, undefined),
+  },
+  {
+    key: 'hungFailoverMax',
+    workload: '9. failover: SIGSTOP leader → first acknowledged write',
+    label: 'max',
+    unit: 'ms',
+    higherIsBetter: false,
+    chartTitle: undefined,
+    value: bySource((results) => results.hungFailover.maxMs, undefined),
+  },
+  {
     key: 'fsyncOps',
     workload: 'floor: 4 KiB write + fdatasync',
     label: 'rate',
@@ -253,6 +329,7 @@ export function ratio(quorumlite: SystemReport, peer: SystemReport, metric: Metr
 }
 
 function readLabels(system: SystemReport): string {
+  if (system.floor !== null) return "reads: bare node:http answering a point read's JSON (3 processes; workload 4 uses one)";
   if (system.replicated === null) return system.sqlite === null ? '' : 'reads: SELECT in-process';
   const labels = [system.replicated.fastReads?.label, system.replicated.linearizableReads?.label].filter((label) => label !== undefined);
   return labels.length === 0 ? '' : `reads: ${labels.join(' / ')}`;
@@ -285,7 +362,8 @@ export function renderMarkdown(report: RunReport): string {
     const label = `${metric.label} (${metric.unit}, ${metric.higherIsBetter ? 'higher' : 'lower'} is better)`;
     lines.push(`| ${metric.workload} | ${label} | ${[...cells, ...ratios].join(' | ')} |`);
   }
-  lines.push('', 'Ratio = quorumlite ÷ peer: above 1x is better for ops/s and rows/s, below 1x is better for ms and MiB.', '');
+  lines.push('', 'Ratio = quorumlite ÷ peer: above 1x is better for ops/s and rows/s, below 1x is better for ms and MiB.');
+  lines.push(...goalLines(report), '');
   lines.push('| system | status | durability | notes |', '| --- | --- | --- | --- |');
   for (const system of report.systems) {
     const notes = [system.detail, readLabels(system), failureNote(system), failoverNote(system)].filter((note) => note !== '').join('; ');
@@ -309,8 +387,37 @@ function failureNote(system: SystemReport): string {
 }
 
 function failoverNote(system: SystemReport): string {
-  const failover = system.replicated?.failover;
-  if (failover === undefined) return '';
-  const trials = failover.trialsMs.map((value) => value.toFixed(0)).join(', ');
-  return `failover trials (ms): ${trials}${failover.timedOutTrialCount > 0 ? `, ${failover.timedOutTrialCount} timed out` : ''}`;
+  const results = system.replicated;
+  if (results === null) return '';
+  const trials = (failover: ReplicatedResults['failover']): string =>
+    `${failover.trialsMs.map((value) => value.toFixed(0)).join(', ')}${failover.timedOutTrialCount > 0 ? `, ${failover.timedOutTrialCount} timed out` : ''}`;
+  const hung = results.hungFailover;
+  return `failover trials (ms): ${trials(results.failover)}; hung-leader trials (ms, ${hung.via}): ${trials(hung)}`;
+}
+
+/** quorumlite against its floors and goals (issue 16); undefined parts print as –. */
+export const goals = [
+  { what: 'point reads at level none, 1 client ÷ http floor', metric: 'fastReadOps', floor: 'http-floor', atLeast: 0.7 },
+  { what: 'point reads at level none, 64 clients over every node ÷ http floor', metric: 'spreadFastReadOps', floor: 'http-floor', atLeast: 0.7 },
+  { what: 'batched writes (100 rows per request) ÷ SQLite, 100 rows per transaction', metric: 'batchedRows', floor: 'sqlite', atLeast: 0.35 },
+] as const;
+
+export const hungFailoverGoalMs = 500;
+
+function goalLines(report: RunReport): string[] {
+  const quorumlite = report.systems.find((system) => system.name === 'quorumlite');
+  if (quorumlite === undefined) return [];
+  const lines = ['| goal | measured | target | met |', '| --- | --- | --- | --- |'];
+  for (const goal of goals) {
+    const metric = metrics.find((candidate) => candidate.key === goal.metric);
+    const floor = report.systems.find((system) => system.name === goal.floor);
+    const value = metric === undefined || floor === undefined ? undefined : ratio(quorumlite, floor, metric);
+    const met = value === undefined ? '–' : value >= goal.atLeast ? 'yes' : 'no';
+    lines.push(`| quorumlite ${goal.what} | ${value === undefined ? '–' : `${value.toFixed(2)}x`} | ≥ ${goal.atLeast}x | ${met} |`);
+  }
+  const hungP50 = quorumlite.replicated?.hungFailover.p50Ms;
+  const hungText = hungP50 === undefined || !Number.isFinite(hungP50) ? '–' : `${hungP50.toFixed(0)} ms`;
+  const hungMet = hungText === '–' || hungP50 === undefined ? '–' : hungP50 < hungFailoverGoalMs ? 'yes' : 'no';
+  lines.push(`| quorumlite hung leader (SIGSTOP) → first acknowledged write through its client, p50 | ${hungText} | < ${hungFailoverGoalMs} ms | ${hungMet} |`);
+  return ['', ...lines];
 }

@@ -1,19 +1,38 @@
 /**
- * The six workloads, run the same way against every system and interleaved: each
+ * The workloads, run the same way against every system and interleaved: each
  * workload runs in rounds, and every round visits every system in turn (quorumlite,
  * etcd, dqlite, sqlite), so load from elsewhere on a shared machine falls on all of
  * them alike. Failover trials alternate between systems the same way.
  *  1. sequential single-row writes; 2. 64-client single-row writes (with each node's
  *  peak memory); 3. 100-row batches; 4. point reads per level; 5. kill -9 the leader
- *  under load → first acknowledged write through a survivor; 6. memory (during 2).
+ *  under load → first acknowledged write through a survivor; 6. memory (during 2);
+ *  7. point reads from 64 clients spread over every node, per level; 8. 64 clients,
+ *  90% reads (fastest level, every node) / 10% writes; 9. SIGSTOP the leader → first
+ *  acknowledged write through the system's own client (hung-leader.ts).
+ *  The http floor (bench/peers/http-floor.ts) takes part in the reads (4 and 7).
  */
 import type { ReplicatedSystem } from '../peers/system.js';
+import type { FailoverSettings } from './failover-trials.js';
+import type { HttpFloor } from '../peers/http-floor.js';
 import type { SqliteBench, SqliteResults } from '../peers/sqlite.js';
 import type { SystemName } from './report.js';
-import { benchKey, benchValue, boundsPerRound, collectLoad, percentile, summarise, type LoadBounds, type LoadResult, type LoadSamples } from './measure.js';
-import { readMemory, sleep } from './processes.js';
+import {
+  benchKey,
+  benchValue,
+  boundsPerRound,
+  collectLoad,
+  keyBase,
+  keysPerRound,
+  percentile,
+  summarise,
+  type LoadBounds,
+  type LoadResult,
+  type LoadSamples,
+} from './measure.js';
+import { failoverTrial, hungLeaderTrial } from './failover-trials.js';
+import { readMemory } from './processes.js';
 
-export interface WorkloadSettings {
+export interface WorkloadSettings extends FailoverSettings {
   /** Each workload is split into this many rounds, each visiting every system. */
   readonly roundCount: number;
   readonly sequentialWrites: LoadBounds;
@@ -26,13 +45,14 @@ export interface WorkloadSettings {
   readonly sqliteReads: LoadBounds;
   readonly sqliteBatches: LoadBounds;
   readonly fsyncs: LoadBounds;
+  /** 64-client reads spread over every node (workload 7), per level. */
+  readonly spreadReads: LoadBounds;
+  /** 64 clients, 90% reads / 10% writes (workload 8). */
+  readonly mixed: LoadBounds;
+  /** Every this many operations of workload 8, one is a write. */
+  readonly mixedWriteEvery: number;
   readonly failoverTrialCount: number;
-  /** Bound on one trial's wait for the first acknowledged write after the kill. */
-  readonly failoverTimeoutMs: number;
-  /** Per-try timeout of a write while the cluster elects (docs/TESTING.md, "The peers we compare against": 300 ms). */
-  readonly failoverTryTimeoutMs: number;
-  /** How long the steady write load runs before the kill. */
-  readonly failoverSteadyLoadMs: number;
+  readonly hungFailoverTrialCount: number;
   readonly memorySampleIntervalMs: number;
 }
 
@@ -73,6 +93,17 @@ export interface ReplicatedResults {
   readonly fastReads: ReadResult | null;
   readonly linearizableReads: ReadResult | null;
   readonly failover: FailoverResult;
+  readonly spreadFastReads: ReadResult | null;
+  readonly spreadLinearizableReads: ReadResult | null;
+  readonly mixed: ConcurrentResult | null;
+  /** SIGSTOP of the leader → first acknowledged write; `via` says through what. */
+  readonly hungFailover: FailoverResult & { readonly via: string };
+}
+
+/** The http floor's numbers: the same point reads as workloads 4 and 7. */
+export interface FloorResults {
+  readonly reads: LoadResult;
+  readonly spreadReads: LoadResult;
 }
 
 /** Prints progress to stderr so the table on stdout stays clean. */
@@ -83,7 +114,8 @@ export function progress(message: string): void {
 /** A system taking part: a running 3-node cluster, or SQLite in this process. */
 export type Contender =
   | { readonly kind: 'replicated'; readonly name: SystemName; readonly system: ReplicatedSystem }
-  | { readonly kind: 'sqlite'; readonly name: 'sqlite'; readonly bench: SqliteBench };
+  | { readonly kind: 'sqlite'; readonly name: 'sqlite'; readonly bench: SqliteBench }
+  | { readonly kind: 'floor'; readonly name: 'http-floor'; readonly floor: HttpFloor };
 
 /** What one contender gathered over all rounds. */
 interface Gathered {
@@ -93,8 +125,13 @@ interface Gathered {
   readonly fastReads: LoadSamples[];
   readonly linearizableReads: LoadSamples[];
   readonly fsyncs: LoadSamples[];
+  readonly spreadFastReads: LoadSamples[];
+  readonly spreadLinearizableReads: LoadSamples[];
+  readonly mixed: LoadSamples[];
   readonly failoverMs: number[];
   failoverTimedOutCount: number;
+  readonly hungFailoverMs: number[];
+  hungFailoverTimedOutCount: number;
   peakResident: number[];
   highWater: number[];
   /** Keys 1..this were written by the first sequential round: the reads' key range. */
@@ -107,10 +144,8 @@ export interface InterleavedOutcome {
   readonly failure: Error | undefined;
   readonly replicated: ReplicatedResults | null;
   readonly sqlite: (SqliteResults & { readonly rowsPerBatch: number }) | null;
+  readonly floor: FloorResults | null;
 }
-
-const keyBase = { sequential: 0, concurrent: 10_000_000, batches: 20_000_000, failover: 30_000_000 } as const;
-const keysPerRound = 1_000_000;
 
 function emptyGathered(): Gathered {
   return {
@@ -120,8 +155,13 @@ function emptyGathered(): Gathered {
     fastReads: [],
     linearizableReads: [],
     fsyncs: [],
+    spreadFastReads: [],
+    spreadLinearizableReads: [],
+    mixed: [],
     failoverMs: [],
     failoverTimedOutCount: 0,
+    hungFailoverMs: [],
+    hungFailoverTimedOutCount: 0,
     peakResident: [],
     highWater: [],
     readableKeyCount: 0,
@@ -130,6 +170,10 @@ function emptyGathered(): Gathered {
 }
 
 async function sequentialRound(contender: Contender, gathered: Gathered, bounds: LoadBounds, round: number): Promise<void> {
+  if (contender.kind === 'floor') {
+    gathered.readableKeyCount = Math.max(1, bounds.operationCountMax);
+    return; // it answers every key: nothing to write
+  }
   const offset = keyBase.sequential + round * keysPerRound;
   const samples =
     contender.kind === 'sqlite'
@@ -144,7 +188,7 @@ async function sequentialRound(contender: Contender, gathered: Gathered, bounds:
 }
 
 async function concurrentRound(contender: Contender, gathered: Gathered, settings: WorkloadSettings, round: number): Promise<void> {
-  if (contender.kind === 'sqlite') return; // one synchronous process: no concurrent clients
+  if (contender.kind !== 'replicated') return; // sqlite: one synchronous process; the floor: reads only
   const system = contender.system;
   const sample = (): void => {
     system.pids().forEach((pid, index) => {
@@ -176,6 +220,7 @@ async function batchRound(contender: Contender, gathered: Gathered, settings: Wo
     gathered.batches.push(contender.bench.batchedWrites(boundsPerRound(settings.sqliteBatches, settings.roundCount), settings.rowsPerBatch, offset));
     return;
   }
+  if (contender.kind === 'floor') return;
   const writeBatch = contender.system.writeBatch;
   if (writeBatch === undefined) return;
   gathered.batches.push(
@@ -199,6 +244,13 @@ async function readRound(contender: Contender, gathered: Gathered, settings: Wor
     gathered.fsyncs.push(contender.bench.fsync(boundsPerRound(settings.fsyncs, settings.roundCount)));
     return;
   }
+  if (contender.kind === 'floor') {
+    const floor = contender.floor;
+    gathered.fastReads.push(
+      await collectLoad((sequenceNumber) => floor.readAt(0, benchKey(1 + (sequenceNumber % keyCount))), 1, boundsPerRound(settings.reads, settings.roundCount)),
+    );
+    return;
+  }
   for (const mode of contender.system.readModes) {
     const samples = await collectLoad(
       (sequenceNumber) => mode.read(benchKey(1 + (sequenceNumber % keyCount))),
@@ -207,6 +259,50 @@ async function readRound(contender: Contender, gathered: Gathered, settings: Wor
     );
     (mode.kind === 'fast' ? gathered.fastReads : gathered.linearizableReads).push(samples);
   }
+}
+
+/** Workload 7: 64 clients, operation n on node n mod nodeCount, each level that any node serves. */
+async function spreadReadRound(contender: Contender, gathered: Gathered, settings: WorkloadSettings): Promise<void> {
+  const keyCount = Math.max(1, gathered.readableKeyCount);
+  const bounds = boundsPerRound(settings.spreadReads, settings.roundCount);
+  const clientCount = settings.concurrentClientCount;
+  if (contender.kind === 'floor') {
+    const floor = contender.floor;
+    gathered.spreadFastReads.push(
+      await collectLoad((sequenceNumber) => floor.readAt(sequenceNumber % floor.nodeCount, benchKey(1 + (sequenceNumber % keyCount))), clientCount, bounds),
+    );
+    return;
+  }
+  if (contender.kind !== 'replicated') return; // one process: workload 4 is its spread
+  const system = contender.system;
+  for (const mode of system.readModes) {
+    const samples = await collectLoad(
+      (sequenceNumber) => mode.readAt(sequenceNumber % system.nodeCount, benchKey(1 + (sequenceNumber % keyCount))),
+      clientCount,
+      bounds,
+    );
+    (mode.kind === 'fast' ? gathered.spreadFastReads : gathered.spreadLinearizableReads).push(samples);
+  }
+}
+
+/** Workload 8: 64 clients; every mixedWriteEvery-th operation writes (leader), the rest read at the fastest level on any node. */
+async function mixedRound(contender: Contender, gathered: Gathered, settings: WorkloadSettings, round: number): Promise<void> {
+  if (contender.kind !== 'replicated') return;
+  const system = contender.system;
+  const fast = system.readModes.find((mode) => mode.kind === 'fast');
+  if (fast === undefined) return;
+  const keyCount = Math.max(1, gathered.readableKeyCount);
+  const offset = keyBase.mixed + round * keysPerRound;
+  gathered.mixed.push(
+    await collectLoad(
+      (sequenceNumber) =>
+        sequenceNumber % settings.mixedWriteEvery === 0
+          ? system.write(benchKey(offset + sequenceNumber), benchValue(sequenceNumber))
+          : fast.readAt(sequenceNumber % system.nodeCount, benchKey(1 + (sequenceNumber % keyCount))),
+      settings.concurrentClientCount,
+      boundsPerRound(settings.mixed, settings.roundCount),
+    ),
+  );
 }
 
 type Phase = (contender: Contender, gathered: Gathered, round: number) => Promise<void>;
@@ -245,12 +341,25 @@ export async function runInterleaved(contenders: readonly Contender[], settings:
   );
   await interleave('batched writes', contenders, gathered, rounds, (contender, own, round) => batchRound(contender, own, settings, round));
   await interleave('point reads', contenders, gathered, rounds, (contender, own) => readRound(contender, own, settings));
+  const clients = settings.concurrentClientCount;
+  await interleave(`point reads, ${clients} clients over every node`, contenders, gathered, rounds, (contender, own) =>
+    spreadReadRound(contender, own, settings),
+  );
   const replicatedOnly = contenders.filter((contender) => contender.kind === 'replicated');
+  await interleave(`mixed reads and writes, ${clients} clients`, replicatedOnly, gathered, rounds, (contender, own, round) =>
+    mixedRound(contender, own, settings, round),
+  );
   await interleave('failover trial', replicatedOnly, gathered, settings.failoverTrialCount, async (contender, own) => {
     if (contender.kind !== 'replicated') return;
     const elapsedMs = await failoverTrial(contender.system, settings, own.failoverMs.length + own.failoverTimedOutCount);
     if (elapsedMs === undefined) own.failoverTimedOutCount += 1;
     else own.failoverMs.push(elapsedMs);
+  });
+  await interleave('hung-leader trial', replicatedOnly, gathered, settings.hungFailoverTrialCount, async (contender, own) => {
+    if (contender.kind !== 'replicated') return;
+    const elapsedMs = await hungLeaderTrial(contender.system, settings, own.hungFailoverMs.length + own.hungFailoverTimedOutCount);
+    if (elapsedMs === undefined) own.hungFailoverTimedOutCount += 1;
+    else own.hungFailoverMs.push(elapsedMs);
   });
   return contenders.map((contender) => outcome(contender, gathered.get(contender.name) ?? emptyGathered(), settings));
 }
@@ -260,12 +369,17 @@ function orNull(rounds: readonly LoadSamples[]): LoadResult | null {
 }
 
 function outcome(contender: Contender, gathered: Gathered, settings: WorkloadSettings): InterleavedOutcome {
-  if (gathered.failure !== undefined) return { name: contender.name, failure: gathered.failure, replicated: null, sqlite: null };
+  if (gathered.failure !== undefined) return { name: contender.name, failure: gathered.failure, replicated: null, sqlite: null, floor: null };
+  if (contender.kind === 'floor') {
+    const floor = { reads: summarise(gathered.fastReads), spreadReads: summarise(gathered.spreadFastReads) };
+    return { name: contender.name, failure: undefined, replicated: null, sqlite: null, floor };
+  }
   if (contender.kind === 'sqlite') {
     return {
       name: contender.name,
       failure: undefined,
       replicated: null,
+      floor: null,
       sqlite: {
         sequentialWrites: summarise(gathered.sequential),
         batchedWrites: summarise(gathered.batches),
@@ -279,11 +393,14 @@ function outcome(contender: Contender, gathered: Gathered, settings: WorkloadSet
   const fast = orNull(gathered.fastReads);
   const linearizable = orNull(gathered.linearizableReads);
   const labelOf = (kind: 'fast' | 'linearizable'): string => contender.system.readModes.find((mode) => mode.kind === kind)?.label ?? kind;
-  const sortedFailover = [...gathered.failoverMs].sort((left, right) => left - right);
+  const spreadFast = orNull(gathered.spreadFastReads);
+  const spreadLinearizable = orNull(gathered.spreadLinearizableReads);
+  const mixed = orNull(gathered.mixed);
   return {
     name: contender.name,
     failure: undefined,
     sqlite: null,
+    floor: null,
     replicated: {
       sequentialWrites: summarise(gathered.sequential),
       concurrentWrites: { ...summarise(gathered.concurrent), clientCount: settings.concurrentClientCount },
@@ -292,71 +409,19 @@ function outcome(contender: Contender, gathered: Gathered, settings: WorkloadSet
         batches === null ? null : { ...batches, rowsPerBatch: settings.rowsPerBatch, rowsPerSecond: batches.operationsPerSecond * settings.rowsPerBatch },
       fastReads: fast === null ? null : { ...fast, label: labelOf('fast') },
       linearizableReads: linearizable === null ? null : { ...linearizable, label: labelOf('linearizable') },
-      failover: {
-        trialsMs: gathered.failoverMs,
-        timedOutTrialCount: gathered.failoverTimedOutCount,
-        p50Ms: percentile(sortedFailover, 0.5),
-        maxMs: percentile(sortedFailover, 1),
+      failover: failoverResult(gathered.failoverMs, gathered.failoverTimedOutCount),
+      spreadFastReads: spreadFast === null ? null : { ...spreadFast, label: labelOf('fast') },
+      spreadLinearizableReads: spreadLinearizable === null ? null : { ...spreadLinearizable, label: labelOf('linearizable') },
+      mixed: mixed === null ? null : { ...mixed, clientCount: settings.concurrentClientCount },
+      hungFailover: {
+        ...failoverResult(gathered.hungFailoverMs, gathered.hungFailoverTimedOutCount),
+        via: contender.system.openClient === undefined ? 'writes through the survivors, 300 ms per try' : `${contender.name}'s own client`,
       },
     },
   };
 }
 
-/** Writes to the current leader one at a time until halted (bounded by count). */
-function startSteadyLoad(system: ReplicatedSystem, keyOffset: number): { halt: () => void; done: Promise<void> } {
-  const steadyWriteCountMax = 100_000;
-  let stopped = false;
-  const done = (async () => {
-    for (let count = 0; !stopped && count < steadyWriteCountMax; count += 1) {
-      await system.write(benchKey(keyOffset + count), benchValue(count)).catch(() => false);
-    }
-  })();
-  return {
-    halt: () => {
-      stopped = true;
-    },
-    done,
-  };
-}
-
-/** Kill → first acknowledged write, alternating over the survivors; undefined on timeout. */
-async function firstAcknowledgedWrite(
-  system: ReplicatedSystem,
-  survivors: readonly number[],
-  killedAtMs: number,
-  settings: WorkloadSettings,
-  keyOffset: number,
-): Promise<number | undefined> {
-  const failedTryPauseMs = 20;
-  const tryCountMax = Math.ceil(settings.failoverTimeoutMs / failedTryPauseMs);
-  for (let attempt = 0; attempt < tryCountMax && performance.now() - killedAtMs < settings.failoverTimeoutMs; attempt += 1) {
-    const target = survivors[attempt % survivors.length] ?? 0;
-    const triedAtMs = performance.now();
-    const acknowledged = await system
-      .writeThrough(target, benchKey(keyOffset + attempt), benchValue(attempt), settings.failoverTryTimeoutMs)
-      .catch(() => false);
-    if (acknowledged) return performance.now() - killedAtMs;
-    // a refused connection fails at once: pause so the loop does not spin
-    if (performance.now() - triedAtMs < failedTryPauseMs) await sleep(failedTryPauseMs);
-  }
-  return undefined;
-}
-
-/** One trial: steady writes, kill -9 the leader, time to the first acknowledged write, restart it. */
-export async function failoverTrial(system: ReplicatedSystem, settings: WorkloadSettings, trial: number): Promise<number | undefined> {
-  await system.refreshLeader();
-  const leader = await system.leaderIndex();
-  const keyOffset = keyBase.failover + trial * keysPerRound;
-  const load = startSteadyLoad(system, keyOffset);
-  await sleep(settings.failoverSteadyLoadMs);
-  // halted at the kill: its write in flight fails with the leader, and it issues no more
-  load.halt();
-  const killedAtMs = performance.now();
-  await system.killNode(leader);
-  const survivors = Array.from({ length: system.nodeCount }, (_, index) => index).filter((index) => index !== leader);
-  const elapsedMs = await firstAcknowledgedWrite(system, survivors, killedAtMs, settings, keyOffset + keysPerRound / 2);
-  await load.done;
-  await system.restartNode(leader);
-  await system.refreshLeader();
-  return elapsedMs;
+function failoverResult(trialsMs: number[], timedOutTrialCount: number): FailoverResult {
+  const sorted = [...trialsMs].sort((left, right) => left - right);
+  return { trialsMs, timedOutTrialCount, p50Ms: percentile(sorted, 0.5), maxMs: percentile(sorted, 1) };
 }

@@ -43,7 +43,10 @@ export class DqliteSystem implements ReplicatedSystem {
   readonly #nodes: DqliteNode[] = [];
   #leader = 0;
 
-  readonly readModes: readonly ReadMode[] = [{ kind: 'fast', label: 'GET /key (leader)', read: (key) => this.#get(key) }];
+  /** dqlite-demo reads through the dqlite client, which always reads on the leader: its only level is strong. */
+  readonly readModes: readonly ReadMode[] = [
+    { kind: 'fast', label: 'GET /key', read: (key) => this.#get(this.#leader, key), readAt: (index, key) => this.#get(index, key) },
+  ];
 
   constructor(demoExecutable: string, shellExecutable: string) {
     this.#demoExecutable = demoExecutable;
@@ -112,8 +115,8 @@ export class DqliteSystem implements ReplicatedSystem {
     return this.writeThrough(this.#leader, key, value, 10_000);
   }
 
-  async #get(key: string): Promise<boolean> {
-    const answer = await this.#node(this.#leader).http.request({ method: 'GET', path: `/${key}` });
+  async #get(index: number, key: string): Promise<boolean> {
+    const answer = await this.#node(index).http.request({ method: 'GET', path: `/${key}` });
     return answer.status === 200 && !answer.text.startsWith('Error:');
   }
 
@@ -141,6 +144,18 @@ export class DqliteSystem implements ReplicatedSystem {
     const answer = await this.#node(index).http.request({ method: 'PUT', path: `/${key}`, body: value, contentType: 'text/plain', timeoutMs });
     return answer.status === 200 && answer.text.trim() === 'done';
   }
+
+  pauseNode(index: number): void {
+    this.#node(index).process.pause();
+  }
+
+  async resumeNode(index: number): Promise<void> {
+    this.#node(index).process.resume();
+    await this.#waitForWholeCluster();
+  }
+
+  /** No Go client in this bench: trials write through the survivors (an ideal client that knows which node hung). */
+  readonly openClient = undefined;
 
   async restartNode(index: number): Promise<void> {
     const survivor = this.#nodes.findIndex((node) => node.process.running);

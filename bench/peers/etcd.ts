@@ -42,8 +42,13 @@ export class EtcdSystem implements ReplicatedSystem {
   #leader = 0;
 
   readonly readModes: readonly ReadMode[] = [
-    { kind: 'fast', label: 'serializable', read: (key) => this.#range(key, true) },
-    { kind: 'linearizable', label: 'linearizable', read: (key) => this.#range(key, false) },
+    { kind: 'fast', label: 'serializable', read: (key) => this.#range(this.#leader, key, true), readAt: (index, key) => this.#range(index, key, true) },
+    {
+      kind: 'linearizable',
+      label: 'linearizable',
+      read: (key) => this.#range(this.#leader, key, false),
+      readAt: (index, key) => this.#range(index, key, false),
+    },
   ];
 
   readonly writeBatch = async (rows: ReadonlyArray<readonly [string, string]>): Promise<boolean> => {
@@ -153,8 +158,8 @@ export class EtcdSystem implements ReplicatedSystem {
     return answeredWithHeader(answer.status, answer.text);
   }
 
-  async #range(key: string, serializable: boolean): Promise<boolean> {
-    const answer = await this.#leaderMember().http.postJson('/v3/kv/range', { key: base64(key), serializable });
+  async #range(index: number, key: string, serializable: boolean): Promise<boolean> {
+    const answer = await this.#member(index).http.postJson('/v3/kv/range', { key: base64(key), serializable });
     if (!answeredWithHeader(answer.status, answer.text)) return false;
     return ((parseJson(answer.text) as { kvs?: unknown[] }).kvs?.length ?? 0) === 1;
   }
@@ -175,6 +180,18 @@ export class EtcdSystem implements ReplicatedSystem {
     const answer = await this.#member(index).http.postJson('/v3/kv/put', { key: base64(key), value: base64(value) }, timeoutMs);
     return answeredWithHeader(answer.status, answer.text);
   }
+
+  pauseNode(index: number): void {
+    this.#member(index).process.pause();
+  }
+
+  async resumeNode(index: number): Promise<void> {
+    this.#member(index).process.resume();
+    await this.#waitForWholeCluster();
+  }
+
+  /** No etcd client in this bench: trials write through the survivors (an ideal client that knows which member hung). */
+  readonly openClient = undefined;
 
   async restartNode(index: number): Promise<void> {
     this.#startMember(index, 'existing');

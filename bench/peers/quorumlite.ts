@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpOrigin, parseJson } from '../lib/http.js';
 import { ManagedProcess, freePort, waitFor } from '../lib/processes.js';
-import { clusterSize, clusterWaitMs, type ReadMode, type ReplicatedSystem } from './system.js';
+import { createClient } from '../../src/client/index.js';
+import { clusterSize, clusterWaitMs, type ReadMode, type ReplicatedSystem, type SystemClient } from './system.js';
 
 export const repositoryRoot = new URL('../../', import.meta.url).pathname;
 export const quorumliteCliPath = join(repositoryRoot, 'dist', 'cli', 'main.js');
@@ -66,8 +67,13 @@ export class QuorumliteSystem implements ReplicatedSystem {
   }
 
   readonly readModes: readonly ReadMode[] = [
-    { kind: 'fast', label: 'level=none', read: (key) => this.#read(key, 'none') },
-    { kind: 'linearizable', label: 'level=linearizable', read: (key) => this.#read(key, 'linearizable') },
+    { kind: 'fast', label: 'level=none', read: (key) => this.#read(this.#leader, key, 'none'), readAt: (index, key) => this.#read(index, key, 'none') },
+    {
+      kind: 'linearizable',
+      label: 'level=linearizable',
+      read: (key) => this.#read(this.#leader, key, 'linearizable'),
+      readAt: (index, key) => this.#read(index, key, 'linearizable'),
+    },
   ];
 
   readonly writeBatch = async (rows: ReadonlyArray<readonly [string, string]>): Promise<boolean> => {
@@ -183,8 +189,8 @@ export class QuorumliteSystem implements ReplicatedSystem {
     return acknowledged(answer.status, answer.text);
   }
 
-  async #read(key: string, level: string): Promise<boolean> {
-    const answer = await this.#leaderNode().http.postJson(`/db/query?level=${level}`, [[selectSql, key]]);
+  async #read(index: number, key: string, level: string): Promise<boolean> {
+    const answer = await this.#node(index).http.postJson(`/db/query?level=${level}`, [[selectSql, key]]);
     return acknowledged(answer.status, answer.text, 1);
   }
 
@@ -208,6 +214,27 @@ export class QuorumliteSystem implements ReplicatedSystem {
     const answer = await this.#node(index).http.postJson('/db/execute', [[insertSql, key, value]], timeoutMs);
     return acknowledged(answer.status, answer.text);
   }
+
+  pauseNode(index: number): void {
+    this.#node(index).process.pause();
+  }
+
+  async resumeNode(index: number): Promise<void> {
+    this.#node(index).process.resume();
+    await this.#waitForWholeCluster();
+  }
+
+  /** quorumlite's TypeScript client (src/client) over every node, as an application would use it. */
+  readonly openClient = async (deadlineMs: number): Promise<SystemClient> => {
+    const client = createClient({ nodes: this.#nodes.map((node) => node.http.origin), deadlineMs });
+    return {
+      write: async (key, value) => {
+        const reply = await client.execute({ sql: insertSql, args: [key, value] });
+        return reply.results[0]?.rowsAffected === 1;
+      },
+      close: () => client.close(),
+    };
+  };
 
   async restartNode(index: number): Promise<void> {
     this.#startNode(index);

@@ -1,7 +1,8 @@
 /**
  * What the comparison needs from a 3-node replicated system: start and stop, the leader,
- * single-row writes, an optional 100-row batch, point reads at named levels, and the
- * kill / write-through-a-survivor / restart steps of a failover trial.
+ * single-row writes, an optional 100-row batch, point reads at named levels on the leader
+ * or any node, and the kill (or SIGSTOP) / write-through-a-survivor / restart (or SIGCONT)
+ * steps of a failover trial.
  */
 export type ReadKind = 'fast' | 'linearizable';
 
@@ -10,6 +11,14 @@ export interface ReadMode {
   /** What the level is called in this system (`none`, `serializable`, `GET /key`). */
   readonly label: string;
   read(key: string): Promise<boolean>;
+  /** The same read sent to node `nodeIndex` (any node, not only the leader): the read-scaling workload. */
+  readAt(nodeIndex: number, key: string): Promise<boolean>;
+}
+
+/** A system's own client, for the hung-leader trial: it finds the new leader by itself. */
+export interface SystemClient {
+  write(key: string, value: string): Promise<boolean>;
+  close(): Promise<void>;
 }
 
 export interface ReplicatedSystem {
@@ -34,6 +43,12 @@ export interface ReplicatedSystem {
   killNode(index: number): Promise<void>;
   /** One write through node `index` with a per-try timeout; true when acknowledged. */
   writeThrough(index: number, key: string, value: string, timeoutMs: number): Promise<boolean>;
+  /** SIGSTOP node `index` by PID: it keeps its sockets open and answers nothing. */
+  pauseNode(index: number): void;
+  /** SIGCONT node `index` and wait (bounded) until the cluster is whole again. */
+  resumeNode(index: number): Promise<void>;
+  /** The system's own client, when the bench has one; otherwise trials use writeThrough on the survivors. */
+  readonly openClient: ((deadlineMs: number) => Promise<SystemClient>) | undefined;
   /** Restarts a killed node and waits (bounded) until the cluster is whole again. */
   restartNode(index: number): Promise<void>;
   /** PIDs of the running nodes, by node index (undefined for a stopped node). */

@@ -10,6 +10,7 @@ import type { CallOptions } from './call-options.js';
 import type { ClusterView } from './cluster-view.js';
 import { QuorumliteError } from './errors.js';
 import { InFlightLimiter } from './in-flight-limiter.js';
+import { LeaderCheck } from './leader-check.js';
 import type { ResolvedConfig } from './options.js';
 import { errorForStatus, isRedirectStatus } from './reply-errors.js';
 import { abortedError, RetryPolicy, runWithRetries } from './retry-policy.js';
@@ -45,6 +46,7 @@ export class CallRunner {
   readonly #view: ClusterView;
   readonly #limiter: InFlightLimiter;
   readonly #policy: RetryPolicy;
+  readonly #leaderCheck: LeaderCheck;
   /** Runs once a call holds its slot, before its first attempt (the client's background /nodes poll). */
   readonly #onCallStart: () => void;
   /** Every call running or queued, so close() can abort it. */
@@ -58,6 +60,7 @@ export class CallRunner {
     this.#onCallStart = onCallStart;
     this.#limiter = new InFlightLimiter(config.inFlightCountMax, config.queuedCountMax);
     this.#policy = new RetryPolicy(config.retry, config.random);
+    this.#leaderCheck = new LeaderCheck(config, transport, view);
   }
 
   /** Fails every call in flight or queued with `error`; later calls fail with CLIENT_CLOSED. */
@@ -145,6 +148,7 @@ export class CallRunner {
     const timer = setTimeout(() => {
       attemptSignal.abort(new QuorumliteError('TIMEOUT', `${nodeUrl} did not answer within ${timeoutMs} ms`, { nodeUrl }));
     }, timeoutMs);
+    const stopLeaderCheck = this.#checkLeaderWhileWaiting(spec, nodeUrl, attemptSignal);
     try {
       return await this.#transport.send({
         method: spec.method,
@@ -160,8 +164,33 @@ export class CallRunner {
       throw failure;
     } finally {
       clearTimeout(timer);
+      stopLeaderCheck();
       attemptSignal.unlink();
     }
+  }
+
+  /**
+   * While an attempt waits on the node taken for the leader, asks the other nodes who leads
+   * once it has waited leaderCheckAfterMs (leader-check.ts); when they name another node,
+   * adopts it and ends the attempt retryably, so the call retries there with the same
+   * idempotency key. Returns the function that stops the check when the attempt ends.
+   */
+  #checkLeaderWhileWaiting<T>(spec: CallSpec<T>, nodeUrl: string, attempt: LinkedSignal): () => void {
+    const afterMs = this.#config.leaderCheckAfterMs;
+    if (afterMs === 0 || spec.target !== 'leader' || this.#view.leader !== nodeUrl) return () => undefined;
+    const stop = new AbortController();
+    const timer = setTimeout(() => {
+      void this.#leaderCheck.watch(nodeUrl, stop.signal).then((leaderUrl) => {
+        if (leaderUrl === undefined || stop.signal.aborted) return;
+        this.#view.setLeader(leaderUrl);
+        const message = `${nodeUrl} did not answer within ${afterMs} ms and the other nodes name ${leaderUrl} the leader`;
+        attempt.abort(new QuorumliteError('NO_LEADER', message, { nodeUrl }));
+      });
+    }, afterMs);
+    return () => {
+      clearTimeout(timer);
+      stop.abort();
+    };
   }
 
   #buildUrl<T>(nodeUrl: string, spec: CallSpec<T>): string {

@@ -11,7 +11,7 @@ import type { NodeInfo } from './types.js';
 /** A node list longer than this (from config or `/nodes`) is refused / truncated. */
 export const nodesMax = 64;
 
-function normaliseNodeUrl(raw: string, defaultScheme = 'http:'): string {
+export function normaliseNodeUrl(raw: string, defaultScheme = 'http:'): string {
   const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `${defaultScheme}//${raw}`;
   let url: URL;
   try {

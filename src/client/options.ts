@@ -28,6 +28,16 @@ export interface ClientConfig {
   readonly freshness?: string | number;
   /** One attempt (one node) may take this long before the client moves on. Default 10 s. */
   readonly timeoutMs?: number;
+  /**
+   * A leader-bound attempt unanswered this long makes the client ask the other nodes who
+   * leads (`/status`), and move the call to a new leader they name (same idempotency key).
+   * Default 300 ms; 0 turns the check off (then only `timeoutMs` ends an attempt on a hung leader).
+   */
+  readonly leaderCheckAfterMs?: number;
+  /** How often the other nodes are asked again while the attempt still waits. Default 100 ms. */
+  readonly leaderCheckIntervalMs?: number;
+  /** Bound on one question to one node. Default 1 s. */
+  readonly leaderCheckTimeoutMs?: number;
   /** One call, all retries included, may take this long. Default 30 s. */
   readonly deadlineMs?: number;
   /** Calls running at once. Default 64. */
@@ -78,6 +88,9 @@ export interface ResolvedConfig {
   readonly freshness: string | undefined;
   readonly timeoutMs: number;
   readonly deadlineMs: number;
+  readonly leaderCheckAfterMs: number;
+  readonly leaderCheckIntervalMs: number;
+  readonly leaderCheckTimeoutMs: number;
   readonly inFlightCountMax: number;
   readonly queuedCountMax: number;
   readonly bigint: BigIntMode;
@@ -136,6 +149,9 @@ function resolveModes(config: ClientConfig): Pick<ResolvedConfig, ModeOption> {
 type BoundOption =
   | 'timeoutMs'
   | 'deadlineMs'
+  | 'leaderCheckAfterMs'
+  | 'leaderCheckIntervalMs'
+  | 'leaderCheckTimeoutMs'
   | 'inFlightCountMax'
   | 'queuedCountMax'
   | 'redirectsMax'
@@ -149,6 +165,9 @@ function resolveBounds(config: ClientConfig): Pick<ResolvedConfig, BoundOption> 
   return {
     timeoutMs: positiveInteger(config.timeoutMs ?? 10_000, 'timeoutMs'),
     deadlineMs: positiveInteger(config.deadlineMs ?? 30_000, 'deadlineMs'),
+    leaderCheckAfterMs: nonNegativeInteger(config.leaderCheckAfterMs ?? 300, 'leaderCheckAfterMs'),
+    leaderCheckIntervalMs: positiveInteger(config.leaderCheckIntervalMs ?? 100, 'leaderCheckIntervalMs'),
+    leaderCheckTimeoutMs: positiveInteger(config.leaderCheckTimeoutMs ?? 1_000, 'leaderCheckTimeoutMs'),
     inFlightCountMax: positiveInteger(config.inFlightCountMax ?? 64, 'inFlightCountMax'),
     queuedCountMax: nonNegativeInteger(config.queuedCountMax ?? 1024, 'queuedCountMax'),
     redirectsMax: nonNegativeInteger(config.redirectsMax ?? 5, 'redirectsMax'),

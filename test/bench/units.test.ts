@@ -22,7 +22,7 @@ import { runSynchronous } from '../../bench/peers/sqlite.js';
 test('arguments: defaults, --quick, --only in canonical order without repeats, --out', () => {
   assert.deepEqual(parseCompareArguments([]), {
     quick: false,
-    only: ['quorumlite', 'etcd', 'dqlite', 'sqlite'],
+    only: ['quorumlite', 'etcd', 'dqlite', 'sqlite', 'http-floor'],
     outputDirectory: undefined,
     profileDirectory: undefined,
     help: false,
@@ -127,7 +127,15 @@ test('runSynchronous stops at its count bound', () => {
 });
 
 function load(operationsPerSecond: number, p50Ms: number) {
-  return { acknowledgedCount: 10, failedCount: 0, elapsedMs: 1000, operationsPerSecond, p50Ms, p99Ms: p50Ms * 2 };
+  return {
+    acknowledgedCount: 10,
+    failedCount: 0,
+    elapsedMs: 1000,
+    operationsPerSecond,
+    p50Ms,
+    p99Ms: p50Ms * 2,
+    roundOperationsPerSecond: [operationsPerSecond],
+  };
 }
 
 function replicated(writesPerSecond: number, failoverMs: number): ReplicatedResults {
@@ -139,11 +147,15 @@ function replicated(writesPerSecond: number, failoverMs: number): ReplicatedResu
     fastReads: { ...load(2000, 0.5), label: 'none' },
     linearizableReads: null,
     failover: { trialsMs: [failoverMs], timedOutTrialCount: 0, p50Ms: failoverMs, maxMs: failoverMs },
+    spreadFastReads: null,
+    spreadLinearizableReads: null,
+    mixed: null,
+    hungFailover: { trialsMs: [failoverMs], timedOutTrialCount: 0, p50Ms: failoverMs, maxMs: failoverMs, via: 'its own client' },
   };
 }
 
 function system(name: SystemReport['name'], results: ReplicatedResults | null, status: SystemReport['status'] = 'ok'): SystemReport {
-  return { name, status, detail: status === 'missing' ? 'apt-get install it' : '', durability: 'fsync', replicated: results, sqlite: null };
+  return { name, status, detail: status === 'missing' ? 'apt-get install it' : '', durability: 'fsync', replicated: results, sqlite: null, floor: null };
 }
 
 const sampleReport: RunReport = {

@@ -1,0 +1,93 @@
+/**
+ * Is the leader hung? A leader that is stopped (SIGSTOP, a long GC pause, a frozen VM)
+ * keeps its TCP connections open and answers nothing, so a write waits for the whole
+ * attempt timeout (10 s) although the other nodes elected a new leader within a second.
+ * While an attempt waits on the node the client takes for the leader for longer than
+ * `leaderCheckAfterMs`, the client asks the other nodes who leads (`GET /status?key=store.leader`,
+ * a local answer that never waits on the leader), every `leaderCheckIntervalMs`. Once one names
+ * another node, the attempt is abandoned and the call retries there with the same
+ * idempotency key, so the write is still applied once. A leader that is merely slow is
+ * still named by its followers and keeps its attempt.
+ */
+import { normaliseNodeUrl, type ClusterView } from './cluster-view.js';
+import { parseJson, type JsonValue } from './json-parse.js';
+import type { ResolvedConfig } from './options.js';
+import { isJsonObject } from './results.js';
+import type { HttpTransport } from './transport.js';
+
+/** Bound on a `/status` reply read by a check (the document is a few KiB). */
+const statusBytesMax = 1024 * 1024;
+
+/** The leader's API URL as `/status?key=store.leader` names it, or undefined (no leader, or a server that does not say). */
+export function leaderFromStatus(leader: JsonValue, queriedUrl: string): string | undefined {
+  if (!isJsonObject(leader) || typeof leader.api_addr !== 'string' || leader.api_addr === '') return undefined;
+  if (typeof leader.node_id !== 'string' || leader.node_id === '') return undefined;
+  try {
+    return normaliseNodeUrl(leader.api_addr, new URL(queriedUrl).protocol);
+  } catch {
+    return undefined;
+  }
+}
+
+export class LeaderCheck {
+  readonly #config: ResolvedConfig;
+  readonly #transport: HttpTransport;
+  readonly #view: ClusterView;
+  /** One round of questions at a time per suspect: concurrent attempts on a hung leader share it. */
+  readonly #rounds = new Map<string, Promise<string | undefined>>();
+
+  constructor(config: ResolvedConfig, transport: HttpTransport, view: ClusterView) {
+    this.#config = config;
+    this.#transport = transport;
+    this.#view = view;
+  }
+
+  /**
+   * Resolves with the URL of a leader other than `suspectUrl` once another node names
+   * one; asks every leaderCheckIntervalMs until then. Resolves undefined when `signal`
+   * fires (the attempt ended) and never throws.
+   */
+  async watch(suspectUrl: string, signal: AbortSignal): Promise<string | undefined> {
+    while (!signal.aborted) {
+      const leaderUrl = await this.#sharedRound(suspectUrl);
+      if (leaderUrl !== undefined && !signal.aborted) return leaderUrl;
+      try {
+        await this.#config.sleep(this.#config.leaderCheckIntervalMs, signal);
+      } catch {
+        return undefined; // aborted
+      }
+    }
+    return undefined;
+  }
+
+  #sharedRound(suspectUrl: string): Promise<string | undefined> {
+    const running = this.#rounds.get(suspectUrl);
+    if (running !== undefined) return running;
+    const round = this.#askOthers(suspectUrl).finally(() => this.#rounds.delete(suspectUrl));
+    this.#rounds.set(suspectUrl, round);
+    return round;
+  }
+
+  /** Asks every node but the suspect at once; the first that names another leader wins. */
+  async #askOthers(suspectUrl: string): Promise<string | undefined> {
+    const others = this.#view.nodes.filter((url) => url !== suspectUrl);
+    const answers = await Promise.all(others.map((url) => this.#askOne(url)));
+    return answers.find((leaderUrl) => leaderUrl !== undefined && leaderUrl !== suspectUrl);
+  }
+
+  async #askOne(nodeUrl: string): Promise<string | undefined> {
+    try {
+      const response = await this.#transport.send({
+        method: 'GET',
+        url: `${nodeUrl}/status?key=store.leader`,
+        headers: { accept: 'application/json', ...this.#config.headers },
+        signal: AbortSignal.timeout(this.#config.leaderCheckTimeoutMs),
+        responseBytesMax: statusBytesMax,
+      });
+      if (response.status !== 200) return undefined;
+      return leaderFromStatus(parseJson(new TextDecoder().decode(response.body), 'auto'), nodeUrl);
+    } catch {
+      return undefined; // an unreachable or confused node names no one
+    }
+  }
+}
