@@ -17,6 +17,7 @@ import { RawNode } from '../raft/raw-node.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { SqliteStateMachine } from '../state-machine/state-machine.js';
 import { DurableStorage } from '../storage/durable-storage.js';
+import { nodePreallocationBytes } from '../storage/options.js';
 import type { RecoveryReport } from '../storage/log-replay.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
 import type { TransportLimits } from '../transport/limits.js';
@@ -273,7 +274,7 @@ export class QuorumNode {
       throw new PeersFileError(peersFilePath(config.dataDirectory), 'this node has no Raft state to recover (a node without state joins with --join)');
     }
     await mkdir(join(config.dataDirectory, 'incoming'), { recursive: true });
-    const storage = await DurableStorage.open(join(config.dataDirectory, 'raft'));
+    const storage = await DurableStorage.open(join(config.dataDirectory, 'raft'), { preallocationBytes: nodePreallocationBytes });
     logRecovery(options.logger, storage.recovery);
     const leftovers = removeSnapshotLeftovers(config.dataDirectory);
     if (leftovers.length > 0) options.logger.info({ event: 'snapshot-leftovers', files: leftovers }, 'removed the files of an interrupted snapshot');

@@ -40,6 +40,8 @@ interface StorageStats {
   /** The segment being appended to and its durable length (0 when there is none). */
   readonly activeSegmentSequence: number;
   readonly activeSegmentBytes: number;
+  /** The active segment file's length: past its durable length, preallocated zeros. */
+  readonly activeSegmentFileBytes: number;
 }
 
 export class DurableStorage implements RaftStorage {
@@ -51,6 +53,7 @@ export class DurableStorage implements RaftStorage {
   readonly #planContext: PlanContext;
   readonly #commits: GroupCommitQueue;
   readonly #reader: LogReader;
+  readonly #segmentFiles: SegmentFiles;
   readonly #state: LogState;
   readonly #unlock: () => void;
 
@@ -65,7 +68,8 @@ export class DurableStorage implements RaftStorage {
   ) {
     this.#state = state;
     this.#unlock = unlock;
-    const segmentFiles = new SegmentFiles(join(directory, 'log'), state);
+    const segmentFiles = new SegmentFiles(join(directory, 'log'), state, options);
+    this.#segmentFiles = segmentFiles;
     const writer = new LogWriter(state, segmentFiles, snapshots, options.segmentBytesMax, (failure) => {
       this.#lastErrorSeen = failure;
     });
@@ -182,6 +186,7 @@ export class DurableStorage implements RaftStorage {
     if (this.#closed) return;
     this.#closed = true;
     await this.whenIdle();
+    await this.#segmentFiles.settled();
     for (const segment of this.#state.segments) await closeFile(segment.fd).catch(() => undefined);
     this.#state.segments.length = 0;
     this.#unlock();
@@ -234,6 +239,7 @@ export class DurableStorage implements RaftStorage {
       queuedBytes: this.#commits.queuedBytes,
       activeSegmentSequence: active?.sequence ?? 0,
       activeSegmentBytes: active?.bytes ?? 0,
+      activeSegmentFileBytes: active?.fileBytes ?? 0,
     };
   }
 

@@ -140,6 +140,7 @@ interface SegmentOutcome {
   readonly buffer: Buffer;
   readonly frames: readonly ScannedFrame[];
   readonly validBytes: number;
+  readonly fileBytes: number;
 }
 
 /** Scans one segment; repairs a torn tail of the last one; returns undefined if the last one held nothing durable. */
@@ -147,6 +148,8 @@ async function loadSegment(path: string, sequence: number, isLast: boolean, file
   const buffer = await readSegmentFile(path, fileBytesMax);
   const scan = scanSegment(buffer);
   if (scan.damage !== undefined && (!isLast || scan.validFrameAfterDamage)) throw corrupt(path, scan.damage.offset, scan.damage.problem);
+  // Only the active segment is preallocated: a rolled one is cut to its frames first (segment-files.ts).
+  if (scan.zeroTailBytes > 0 && !isLast) throw corrupt(path, scan.validBytes, 'zeros after the last frame of a rolled segment');
   if (scan.damage === undefined && scan.frames.length === 0 && !isLast) throw corrupt(path, scan.validBytes, 'segment holds no frames');
   if (scan.segmentSequence !== undefined && scan.segmentSequence !== sequence) {
     throw corrupt(path, 12, `header says segment ${scan.segmentSequence}, file name says ${sequence}`);
@@ -160,7 +163,8 @@ async function loadSegment(path: string, sequence: number, isLast: boolean, file
     await cutTornTail(path, scan.validBytes);
     repairs.push({ file: path, offset: scan.damage.offset, problem: scan.damage.problem, droppedBytes: buffer.length - scan.validBytes });
   }
-  return { buffer, frames: scan.frames, validBytes: scan.validBytes };
+  const fileBytes = scan.damage === undefined ? buffer.length : scan.validBytes;
+  return { buffer, frames: scan.frames, validBytes: scan.validBytes, fileBytes };
 }
 
 function checkReplayedState(state: LogState, logDirectory: string): void {
@@ -186,7 +190,15 @@ export async function replayLog(logDirectory: string, segmentBytesMax: number): 
       const outcome = await loadSegment(path, sequence, position === names.length - 1, segmentBytesMax, repairs);
       if (outcome === undefined) continue;
       const fd = await openFile(path, 'r+');
-      const segment: SegmentInfo = { sequence, path, fd, bytes: outcome.validBytes, frameCount: outcome.frames.length, entryIndexMax: 0 };
+      const segment: SegmentInfo = {
+        sequence,
+        path,
+        fd,
+        bytes: outcome.validBytes,
+        fileBytes: outcome.fileBytes,
+        frameCount: outcome.frames.length,
+        entryIndexMax: 0,
+      };
       state.segments.push(segment);
       replayFrames(state, segment, outcome.buffer, outcome.frames);
     }

@@ -13,6 +13,8 @@ export interface SegmentInfo {
   readonly fd: number;
   /** Durable length in bytes. */
   bytes: number;
+  /** The file's length: past `bytes` it holds zeros (preallocated, segment-files.ts). */
+  fileBytes: number;
   frameCount: number;
   /** Largest live entry index in this segment, 0 if none. */
   entryIndexMax: number;

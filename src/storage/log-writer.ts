@@ -56,10 +56,13 @@ export class LogWriter {
     }
     const frame = encodeFrame(records);
     assert(frame.length === frameBytes, 'frame length matches its records');
+    if (roll) await this.#segmentFiles.trimActive();
     const segment = roll ? await this.#segmentFiles.writeNewSegment(frame) : await this.#segmentFiles.appendFrame(active!, frame);
     this.#applyOperations(segment, segment.bytes + frameHeaderBytes + checkpointBytes, operations);
     segment.bytes += frame.length;
+    segment.fileBytes = Math.max(segment.fileBytes, segment.bytes);
     segment.frameCount++;
+    this.#segmentFiles.preallocate(segment);
     if (operations.some((operation) => operation.kind === 'compact' || operation.kind === 'snapshot')) {
       const failure = await this.#segmentFiles.removeObsoleteSegments();
       // The save is durable; a segment that could not be deleted yet only costs disk space.

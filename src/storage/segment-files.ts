@@ -3,6 +3,12 @@
  * active segment (write + fdatasync), start a new segment (create + write + fsync +
  * directory fsync), undo a failed write before anything else is written, and delete
  * old segments whose live entries are all compacted.
+ *
+ * Preallocation (preallocationBytes > 0): the active segment is kept written with zeros,
+ * and fsynced, up to preallocationBytes past its last frame, in the background between
+ * flushes. A frame then overwrites bytes the file already has, and its fdatasync need not
+ * commit a new file size to the journal. Replay takes a tail of zeros for room, not damage
+ * (segment-scan.ts); a segment is cut back to its frames before the next one starts.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -25,17 +31,69 @@ type PendingRollback = { readonly kind: 'truncate'; readonly segment: SegmentInf
 export class SegmentFiles {
   #pendingRollback: PendingRollback | null = null;
   readonly #state: LogState;
+  readonly #preallocationBytes: number;
+  readonly #segmentBytesMax: number;
+  /** The zero fill running in the background, if any; a frame that reaches into its range waits for it. */
+  #filling: Promise<void> | undefined;
 
   constructor(
     readonly logDirectory: string,
     state: LogState,
+    sizes: { readonly preallocationBytes: number; readonly segmentBytesMax: number },
   ) {
     this.#state = state;
+    this.#preallocationBytes = sizes.preallocationBytes;
+    this.#segmentBytesMax = sizes.segmentBytesMax;
+  }
+
+  /**
+   * After a flush: when less than half of the preallocated room is left past the active
+   * segment's frames, zero-fills it again up to preallocationBytes ahead (never past
+   * segmentBytesMax), in the background. A failed fill only costs speed: it is dropped.
+   */
+  preallocate(segment: SegmentInfo): void {
+    if (this.#preallocationBytes === 0 || this.#filling !== undefined || this.#pendingRollback !== null) return;
+    if (segment.fileBytes - segment.bytes >= this.#preallocationBytes / 2) return;
+    const from = Math.max(segment.fileBytes, segment.bytes);
+    const to = Math.min(segment.bytes + this.#preallocationBytes, this.#segmentBytesMax);
+    if (to <= from) return;
+    const fill = async (): Promise<void> => {
+      await writeFully(segment.fd, Buffer.alloc(to - from), from);
+      await dataSync(segment.fd);
+      segment.fileBytes = Math.max(segment.fileBytes, to);
+    };
+    this.#filling = fill()
+      .catch(() => undefined)
+      .finally(() => {
+        this.#filling = undefined;
+      });
+  }
+
+  /** Resolves once no zero fill runs (before the files close: a write must never reach a reused descriptor). */
+  async settled(): Promise<void> {
+    await this.#filling;
+  }
+
+  /** Waits for a zero fill whose range `end` reaches into: the frame must not be overwritten by it. */
+  async #waitForFill(segment: SegmentInfo, end: number): Promise<void> {
+    if (this.#filling !== undefined && end > segment.fileBytes) await this.#filling;
+  }
+
+  /** Before the next segment starts: cuts the active one back to its frames (replay refuses zeros in a rolled segment). */
+  async trimActive(): Promise<void> {
+    const segment = this.#state.activeSegment;
+    if (segment === undefined) return;
+    await this.#filling;
+    if (segment.fileBytes <= segment.bytes) return;
+    await truncateFile(segment.fd, segment.bytes);
+    await dataSync(segment.fd);
+    segment.fileBytes = segment.bytes;
   }
 
   /** Appends a frame to the active segment and fdatasyncs; on failure cuts the segment back. */
   async appendFrame(segment: SegmentInfo, frame: Buffer): Promise<SegmentInfo> {
     try {
+      await this.#waitForFill(segment, segment.bytes + frame.length);
       if (frame.length <= inlineWriteBytesMax) writeFullySync(segment.fd, frame, segment.bytes);
       else await writeFully(segment.fd, frame, segment.bytes);
       await dataSync(segment.fd);
@@ -64,7 +122,7 @@ export class SegmentFiles {
       await this.rollBackFailedWrite().catch(() => undefined);
       throw error;
     }
-    const segment: SegmentInfo = { sequence, path, fd, bytes: bytes.length - frame.length, frameCount: 0, entryIndexMax: 0 };
+    const segment: SegmentInfo = { sequence, path, fd, bytes: bytes.length - frame.length, fileBytes: bytes.length, frameCount: 0, entryIndexMax: 0 };
     this.#state.segments.push(segment);
     return segment;
   }
@@ -74,8 +132,10 @@ export class SegmentFiles {
     const rollback = this.#pendingRollback;
     if (rollback === null) return;
     if (rollback.kind === 'truncate') {
+      await this.#filling;
       await truncateFile(rollback.segment.fd, rollback.segment.bytes);
       await dataSync(rollback.segment.fd);
+      rollback.segment.fileBytes = rollback.segment.bytes;
     } else {
       await fs.promises.rm(rollback.path, { force: true });
       await syncDirectory(this.logDirectory);

@@ -23,6 +23,8 @@ interface SegmentScan {
   readonly damage?: { readonly offset: number; readonly problem: string };
   /** Whether a valid frame exists after the damage (then it is corruption, not a torn tail). */
   readonly validFrameAfterDamage: boolean;
+  /** Zeros after the last frame, up to the end of the file: preallocated room, not damage. */
+  readonly zeroTailBytes: number;
 }
 
 const frameMagicBytes = (() => {
@@ -66,6 +68,12 @@ function hasValidFrameFrom(buffer: Buffer, from: number): boolean {
   return false;
 }
 
+/** Whether every byte from `from` to the end is zero (a frame never starts with one: its magic). */
+function isZeroFrom(buffer: Buffer, from: number): boolean {
+  for (let position = from; position < buffer.length; position++) if (buffer[position] !== 0) return false;
+  return true;
+}
+
 export function scanSegment(buffer: Buffer): SegmentScan {
   const header = verifySegmentHeader(buffer);
   if ('problem' in header) {
@@ -75,12 +83,16 @@ export function scanSegment(buffer: Buffer): SegmentScan {
       validBytes: 0,
       damage: { offset: 0, problem: header.problem },
       validFrameAfterDamage: hasValidFrameFrom(buffer, 0),
+      zeroTailBytes: 0,
     };
   }
   const frames: ScannedFrame[] = [];
   let position = segmentHeaderBytes;
   while (position < buffer.length) {
     const verdict = verifyFrame(buffer, position);
+    if ('problem' in verdict && isZeroFrom(buffer, position)) {
+      return { segmentSequence: header.segmentSequence, frames, validBytes: position, validFrameAfterDamage: false, zeroTailBytes: buffer.length - position };
+    }
     if ('problem' in verdict) {
       return {
         segmentSequence: header.segmentSequence,
@@ -88,10 +100,11 @@ export function scanSegment(buffer: Buffer): SegmentScan {
         validBytes: position,
         damage: { offset: position, problem: verdict.problem },
         validFrameAfterDamage: hasValidFrameFrom(buffer, position + 1),
+        zeroTailBytes: 0,
       };
     }
     frames.push(verdict);
     position += verdict.frameBytes;
   }
-  return { segmentSequence: header.segmentSequence, frames, validBytes: position, validFrameAfterDamage: false };
+  return { segmentSequence: header.segmentSequence, frames, validBytes: position, validFrameAfterDamage: false, zeroTailBytes: 0 };
 }
