@@ -6,9 +6,9 @@
 import type { StorageSettings } from './config.js';
 import { DirectoryObjectStore } from './directory-store.js';
 import type { ObjectStore } from './object-store.js';
-import { createS3Client, S3ObjectStore } from './s3-store.js';
+import { LazyS3ObjectStore } from './lazy-s3-store.js';
 
 export function archiveStore(storage: StorageSettings, archivePath: string): ObjectStore {
   if (storage.type === 'file') return new DirectoryObjectStore(storage.directory);
-  return new S3ObjectStore(createS3Client(storage), storage, `${archivePath}/`);
+  return new LazyS3ObjectStore(storage, `${archivePath}/`);
 }

@@ -12,7 +12,8 @@ import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileStorage, S3Storage, StorageSettings } from './config.js';
 import { replaceAtomically } from './files.js';
-import { createS3Client, describeS3, S3ObjectStore } from './s3-store.js';
+import { LazyS3ObjectStore } from './lazy-s3-store.js';
+import { describeS3 } from './s3-description.js';
 
 /** rqlite's metadata key for the upload id (AWSS3IDKey). */
 export const backupIdMetadataKey = 'x-rqlite-auto-backup-id';
@@ -46,13 +47,13 @@ class S3Destination implements BackupDestination {
   readonly description: string;
   readonly #storage: S3Storage;
   readonly #timestamp: boolean;
-  readonly #store: S3ObjectStore;
+  readonly #store: LazyS3ObjectStore;
 
   constructor(storage: S3Storage, timestamp: boolean) {
     this.#storage = storage;
     this.#timestamp = timestamp;
     this.description = describeS3(storage, storage.path);
-    this.#store = new S3ObjectStore(createS3Client(storage), storage, storage.path);
+    this.#store = new LazyS3ObjectStore(storage, storage.path);
   }
 
   upload(path: string, id: string, nowMs: number): Promise<void> {

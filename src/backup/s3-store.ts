@@ -20,6 +20,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3Storage } from './config.js';
+import { describeS3 } from './s3-description.js';
 import type { ObjectStore, StoredObject } from './object-store.js';
 
 /** Bounds on one request: a target that does not answer must not hold the loop forever. */
@@ -45,12 +46,6 @@ export function createS3Client(storage: S3Storage): S3Client {
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: { connectionTimeout: connectTimeoutMs, requestTimeout: requestTimeoutMs },
   });
-}
-
-/** rqlite's String(): s3://bucket/key for Amazon S3, the endpoint's URL otherwise. */
-export function describeS3(storage: S3Storage, key: string): string {
-  if (storage.endpoint === '' || storage.endpoint.endsWith('amazonaws.com')) return `s3://${storage.bucket}/${key}`;
-  return `${storage.endpoint}/${storage.bucket}/${key}`;
 }
 
 /** A missing object (404, NoSuchKey, NotFound) rather than a failure to reach the service. */

@@ -10,7 +10,6 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { packageVersion } from './version.js';
 import { parseServeFlags, serveUsage, UsageError } from './serve-flags.js';
-import { runStatus } from './status-command.js';
 import { versionLine } from './version-line.js';
 
 const usage = `Usage: quorumlite <command> [flags]
@@ -75,8 +74,11 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
         return await runServeCommand(rest, io);
       case 'shell':
         return await runShellCommand(rest);
-      case 'status':
+      case 'status': {
+        // Imported here: status-command loads undici, which `serve` does not need.
+        const { runStatus } = await import('./status-command.js');
         return await runStatus(rest, io.stdout);
+      }
       case 'restore':
         return await runRestore(rest, io);
       case 'version':

@@ -177,7 +177,10 @@ class JsonWriter {
       if (value === undefined) continue;
       if (written > 0) this.pending += ',';
       this.pending += `${this.#newline(depth + 1)}${JSON.stringify(key)}${separator}`;
-      yield* this.writeValue(value, depth + 1);
+      // Scalars and scalar arrays (a result's columns and types) without a generator each.
+      if (isScalar(value)) this.pending += this.#scalar(value, depth + 1);
+      else if (isScalarArray(value)) this.#appendScalarArray(value, depth + 1);
+      else yield* this.writeValue(value, depth + 1);
       written++;
     }
     this.pending += written === 0 ? '}' : `${this.#newline(depth)}}`;
@@ -251,6 +254,10 @@ function goMapKeys(columns: readonly string[]): ColumnKey[] {
   return [...lastPositions.keys()]
     .sort(compareGoStrings)
     .map((column) => ({ quoted: JSON.stringify(column), columnIndex: lastPositions.get(column) as number }));
+}
+
+function isScalar(value: JsonOutput): value is ScalarOutput {
+  return typeof value !== 'object' || value === null || value instanceof Uint8Array;
 }
 
 function isScalarArray(value: JsonOutput): value is readonly ScalarOutput[] {

@@ -4,7 +4,6 @@
  * address is read from its `GET /status`: `store.addr`, the key rqlite's /status uses
  * for the same thing. No join endpoint is added to the HTTP API (see src/node/joiner.ts).
  */
-import { Agent, fetch as undiciFetch } from 'undici';
 import type { HttpAddressResolver } from '../node/joiner.js';
 import type { Credentials } from '../service/access-control.js';
 import { ServiceError } from '../service/service.js';
@@ -42,19 +41,33 @@ export function createHttpAddressResolver(options: {
     if (credentials !== null) headers.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
     const init = { headers, redirect: 'error' as const, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) };
     const material = url.startsWith('https://') ? options.tls?.() : undefined;
-    const agent = material === undefined ? undefined : new Agent({ connect: connectOptionsOf(material) });
     let text: string;
     try {
-      const response = agent === undefined ? await fetch(`${url}/status`, init) : await undiciFetch(`${url}/status`, { ...init, dispatcher: agent });
-      text = await response.text();
-      if (response.status !== 200) throw new Error(`GET /status answered ${response.status}`);
+      text = await fetchStatusText(url, init, material);
     } catch (error) {
       throw new ServiceError('UNAVAILABLE', `${url}: ${describe(error)}`, { cause: error });
-    } finally {
-      await agent?.close();
     }
     return readRaftAddress(url, text);
   };
+}
+
+/** GET /status; with TLS material through an undici Agent that presents it. */
+async function fetchStatusText(url: string, init: RequestInit, material: JoinTlsMaterial | undefined): Promise<string> {
+  if (material === undefined) return statusText(await fetch(`${url}/status`, init));
+  // undici (about 20 MiB once loaded) is needed only for an https:// join with our own TLS material.
+  const undici = await import('undici');
+  const agent = new undici.Agent({ connect: connectOptionsOf(material) });
+  try {
+    return statusText(await undici.fetch(`${url}/status`, { ...(init as object), dispatcher: agent }));
+  } finally {
+    await agent.close();
+  }
+}
+
+async function statusText(response: { readonly status: number; text(): Promise<string> }): Promise<string> {
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`GET /status answered ${response.status}`);
+  return text;
 }
 
 function connectOptionsOf(material: JoinTlsMaterial): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
