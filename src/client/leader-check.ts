@@ -68,11 +68,24 @@ export class LeaderCheck {
     return round;
   }
 
-  /** Asks every node but the suspect at once; the first that names another leader wins. */
-  async #askOthers(suspectUrl: string): Promise<string | undefined> {
+  /**
+   * Asks every node but the suspect at once; the first that names another leader wins,
+   * without waiting for the rest (one of them may be the hung node itself, whose question
+   * only ends at leaderCheckTimeoutMs). Undefined once every answer is in and none did.
+   */
+  #askOthers(suspectUrl: string): Promise<string | undefined> {
     const others = this.#view.nodes.filter((url) => url !== suspectUrl);
-    const answers = await Promise.all(others.map((url) => this.#askOne(url)));
-    return answers.find((leaderUrl) => leaderUrl !== undefined && leaderUrl !== suspectUrl);
+    return new Promise((resolve) => {
+      let pendingCount = others.length;
+      if (pendingCount === 0) resolve(undefined);
+      for (const url of others) {
+        void this.#askOne(url).then((leaderUrl) => {
+          if (leaderUrl !== undefined && leaderUrl !== suspectUrl) resolve(leaderUrl);
+          pendingCount -= 1;
+          if (pendingCount === 0) resolve(undefined);
+        });
+      }
+    });
   }
 
   async #askOne(nodeUrl: string): Promise<string | undefined> {
