@@ -113,18 +113,12 @@ class LazyDeadline {
 
   context(caller: string | null | undefined): CallContext {
     const signal = (): AbortSignal => this.#signal();
-    return caller === undefined
-      ? {
-          get signal() {
-            return signal();
-          },
-        }
-      : {
-          get signal() {
-            return signal();
-          },
-          caller,
-        };
+    return {
+      get signal() {
+        return signal();
+      },
+      ...(caller === undefined ? {} : { caller }),
+    };
   }
 
   abort(reason: unknown): void {

@@ -88,7 +88,7 @@ class JsonWriter {
       yield this.pending;
       this.pending = '';
     }
-    if (typeof value !== 'object' || value === null || value instanceof Uint8Array) {
+    if (isScalar(value)) {
       this.pending += this.#scalar(value, depth);
     } else if (value instanceof AssociativeRows) {
       yield* this.#writeAssociativeRows(value, depth);
@@ -143,15 +143,24 @@ class JsonWriter {
       if (index > 0) this.pending += ',';
       this.pending += this.#newline(depth + 1);
       const item = items[index] as JsonOutput;
-      // Rows are arrays of scalars: write them without a generator per value (the hot path).
-      if (isScalarArray(item)) this.#appendScalarArray(item, depth + 1);
-      else yield* this.writeValue(item, depth + 1);
+      if (!this.#appendFlat(item, depth + 1)) yield* this.writeValue(item, depth + 1);
       if (this.pending.length >= this.#options.chunkCharacters) {
         yield this.pending;
         this.pending = '';
       }
     }
     this.pending += `${this.#newline(depth)}]`;
+  }
+
+  /**
+   * Appends a scalar or an array of scalars (a row, a result's columns and types) without a
+   * generator per value, the hot path of a result; false for anything else.
+   */
+  #appendFlat(value: JsonOutput, depth: number): boolean {
+    if (isScalar(value)) this.pending += this.#scalar(value, depth);
+    else if (isScalarArray(value)) this.#appendScalarArray(value, depth);
+    else return false;
+    return true;
   }
 
   #appendScalarArray(items: readonly ScalarOutput[], depth: number): void {
@@ -177,10 +186,7 @@ class JsonWriter {
       if (value === undefined) continue;
       if (written > 0) this.pending += ',';
       this.pending += `${this.#newline(depth + 1)}${JSON.stringify(key)}${separator}`;
-      // Scalars and scalar arrays (a result's columns and types) without a generator each.
-      if (isScalar(value)) this.pending += this.#scalar(value, depth + 1);
-      else if (isScalarArray(value)) this.#appendScalarArray(value, depth + 1);
-      else yield* this.writeValue(value, depth + 1);
+      if (!this.#appendFlat(value, depth + 1)) yield* this.writeValue(value, depth + 1);
       written++;
     }
     this.pending += written === 0 ? '}' : `${this.#newline(depth)}}`;
@@ -262,9 +268,7 @@ function isScalar(value: JsonOutput): value is ScalarOutput {
 
 function isScalarArray(value: JsonOutput): value is readonly ScalarOutput[] {
   if (!Array.isArray(value)) return false;
-  for (const item of value as readonly JsonOutput[]) {
-    if (typeof item === 'object' && item !== null && !(item instanceof Uint8Array)) return false;
-  }
+  for (const item of value as readonly JsonOutput[]) if (!isScalar(item)) return false;
   return true;
 }
 
