@@ -117,3 +117,24 @@ test('zeros after the last frame of a rolled segment are refused as corruption',
     await assert.rejects(DurableStorage.open(directory, options), /is corrupt at byte offset \d+: zeros after the last frame of a rolled segment/);
   });
 });
+
+test('the zero fill stops at segmentBytesMax: the room never runs past the segment bound', async () => {
+  await withDirectory('prealloc-bound', async (directory) => {
+    // The bound is below one preallocation: the fill can only go up to it.
+    const segmentBytesMax = preallocationBytes / 2;
+    const open = (): Promise<DurableStorage> => DurableStorage.open(directory, { preallocationBytes, segmentBytesMax });
+    const store = await open();
+    for (let index = 1; index <= 3; index++) await store.save({ entries: makeEntries(index, 1, 1, 100) });
+    await store.close();
+    const reopened = await open();
+    try {
+      const stats = reopened.stats();
+      assert.equal(stats.activeSegmentFileBytes, segmentBytesMax, 'filled exactly up to the bound');
+      assert.equal(fs.statSync(segmentPath(directory, 1)).size, segmentBytesMax);
+      assert.deepEqual(reopened.recovery.repairs, []);
+      assert.deepEqual(summary(reopened.entries(1, 4, Infinity)), savedOneByOne(3, 100));
+    } finally {
+      await reopened.close();
+    }
+  });
+});
