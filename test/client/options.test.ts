@@ -21,3 +21,21 @@ it('tls: cert and key go together, and tls is for the built-in transport only (a
   const client = createClient({ nodes, tls: { ca: 'PEM', insecure: false } });
   await client.close();
 });
+
+it('the hung-leader check: after 0 turns it off, a negative one is refused; its interval and question timeout are at least 1 ms', async () => {
+  const { resolveConfig } = await import('../../src/client/options.js');
+  const nodes = ['http://127.0.0.1:4001'];
+  assert.deepEqual(
+    (({ leaderCheckAfterMs, leaderCheckIntervalMs, leaderCheckTimeoutMs }) => ({ leaderCheckAfterMs, leaderCheckIntervalMs, leaderCheckTimeoutMs }))(
+      resolveConfig({ nodes }),
+    ),
+    { leaderCheckAfterMs: 300, leaderCheckIntervalMs: 100, leaderCheckTimeoutMs: 1_000 },
+  );
+  assert.equal(resolveConfig({ nodes, leaderCheckAfterMs: 0 }).leaderCheckAfterMs, 0);
+  assert.throws(() => resolveConfig({ nodes, leaderCheckAfterMs: -1 }), { code: 'INVALID_ARGUMENT', message: /leaderCheckAfterMs/ });
+  for (const name of ['leaderCheckIntervalMs', 'leaderCheckTimeoutMs'] as const) {
+    assert.equal(resolveConfig({ nodes, [name]: 1 })[name], 1);
+    assert.throws(() => resolveConfig({ nodes, [name]: 0 }), { code: 'INVALID_ARGUMENT', message: new RegExp(name) }, name);
+    assert.throws(() => resolveConfig({ nodes, [name]: 1.5 }), { code: 'INVALID_ARGUMENT', message: new RegExp(name) }, name);
+  }
+});
