@@ -82,23 +82,25 @@ class Replay {
         this.finished = true;
         return;
       }
-      await this.#apply(entry);
+      // A /db/load's chunks and commit apply through the machine's loads, as on the node;
+      // every other entry is batched, with no await per entry.
+      if (entry.type !== 'conf-change' && isLoadEntry(entry.data)) await this.#applyLoad(entry);
+      else this.#apply(entry);
       this.index = entry.index;
       this.timeMs = timeMs;
       this.replayedCount += 1;
     }
   }
 
-  async #apply(entry: ArchivedEntry): Promise<void> {
+  async #applyLoad(entry: ArchivedEntry): Promise<void> {
+    this.flush();
+    await this.#machine.loads.apply([{ index: entry.index, data: entry.data }]);
+  }
+
+  #apply(entry: ArchivedEntry): void {
     if (entry.type === 'conf-change') {
       this.flush();
       this.#machine.applyNoop(entry.index);
-      return;
-    }
-    // A /db/load's chunks and commit apply through the machine's loads, as on the node.
-    if (isLoadEntry(entry.data)) {
-      this.flush();
-      await this.#machine.loads.apply([{ index: entry.index, data: entry.data }]);
       return;
     }
     this.#batch.push({ index: entry.index, data: entry.data });
