@@ -178,10 +178,13 @@ export class CallRunner {
   #checkLeaderWhileWaiting<T>(spec: CallSpec<T>, nodeUrl: string, attempt: LinkedSignal): () => void {
     const afterMs = this.#config.leaderCheckAfterMs;
     if (afterMs === 0 || spec.target !== 'leader' || this.#view.leader !== nodeUrl) return () => undefined;
-    const stop = new AbortController();
+    // Most attempts end well before afterMs: the check's controller is made only when it starts.
+    let stop: AbortController | undefined;
     const timer = setTimeout(() => {
-      void this.#leaderCheck.watch(nodeUrl, stop.signal).then((leaderUrl) => {
-        if (leaderUrl === undefined || stop.signal.aborted) return;
+      const watching = new AbortController();
+      stop = watching;
+      void this.#leaderCheck.watch(nodeUrl, watching.signal).then((leaderUrl) => {
+        if (leaderUrl === undefined || watching.signal.aborted) return;
         this.#view.setLeader(leaderUrl);
         const message = `${nodeUrl} did not answer within ${afterMs} ms and the other nodes name ${leaderUrl} the leader`;
         attempt.abort(new QuorumliteError('NO_LEADER', message, { nodeUrl }));
@@ -189,7 +192,7 @@ export class CallRunner {
     }, afterMs);
     return () => {
       clearTimeout(timer);
-      stop.abort();
+      stop?.abort();
     };
   }
 
