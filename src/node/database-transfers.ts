@@ -146,7 +146,9 @@ export class NodeDatabaseTransfers implements DatabaseTransfers {
     try {
       return await this.#dependencies.log.snapshotNow(request.trailingEntries);
     } catch (error) {
+      // Both are "not now": a load is staged, or readers kept the capture's checkpoint from completing.
       if (error instanceof StateMachineError && error.code === 'LOAD_IN_PROGRESS') throw new ServiceError('UNAVAILABLE', 'load in progress', { cause: error });
+      if (error instanceof StateMachineError && error.code === 'BUSY') throw new ServiceError('UNAVAILABLE', error.message, { cause: error });
       throw error;
     }
   }

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import type { QuorumNode } from '../../src/server/quorum-node.js';
+import { StateMachineError } from '../../src/state-machine/errors.js';
 import { encodeLoadEntry } from '../../src/state-machine/load-entries.js';
 import type { OpenLoad } from '../../src/state-machine/load-staging.js';
 import type { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
@@ -335,6 +336,22 @@ describe('/snapshot, /reap and /boot', () => {
     assert.ok(reaped.snapshots_reaped + reaped.wals_checkpointed <= before.length - 1, JSON.stringify({ reaped, before }));
     assert.ok(reaped.wals_checkpointed <= before.filter((meta) => meta.format === 'delta').length, JSON.stringify({ reaped, before }));
     assert.equal(await (await fetch(`${base}/reap`, { method: 'POST' })).text(), '{"snapshots_reaped":0,"wals_checkpointed":0}');
+  });
+
+  it('/snapshot answers 503 when readers keep the capture from checkpointing (BUSY: tried again later), 500 for any other failure', async () => {
+    const runtime = node.runtime as { snapshotNow(trailingEntries: number): Promise<boolean> };
+    const real = runtime.snapshotNow;
+    try {
+      // Readers holding an old WAL snapshot are a condition of the environment: injected here.
+      runtime.snapshotNow = () => Promise.reject(new StateMachineError('BUSY', 'readers kept the WAL from a complete checkpoint'));
+      const busy = await fetch(`${base}/snapshot`, { method: 'POST' });
+      assert.equal(busy.status, 503);
+      assert.equal(await busy.text(), 'readers kept the WAL from a complete checkpoint\n');
+      runtime.snapshotNow = () => Promise.reject(new StateMachineError('BAD_SNAPSHOT', 'disk on fire'));
+      assert.equal((await fetch(`${base}/snapshot`, { method: 'POST' })).status, 500);
+    } finally {
+      runtime.snapshotNow = real;
+    }
   });
 
   it('/snapshot is refused while a load is staged (no snapshot may fall inside one)', async () => {
