@@ -188,23 +188,21 @@ function carryInternal(path: string, internalPath: string, task: MaterialiseTask
   }
 }
 
-/** A self-contained rollback-journal file; resolves to the applied index its state table holds. */
-function seal(path: string, task: MaterialiseTask): number {
-  const database = openWithExtensions(path, { fileMustExist: true }, task.extensionPaths);
-  let appliedIndex: unknown;
+/** Makes the copy a self-contained rollback-journal file (checked first if `verify`) and reads the applied index its state table holds. */
+export function sealCopy(path: string, stateTable: string, verify: boolean, extensionPaths: readonly string[] | undefined): number {
+  const copy = openWithExtensions(path, { fileMustExist: true }, extensionPaths);
   try {
-    if (task.verify) {
-      const check: unknown = database.pragma('quick_check', { simple: true });
+    if (verify) {
+      const check: unknown = copy.pragma('quick_check', { simple: true });
       if (check !== 'ok') throw new Error(`quick_check: ${String(check)}`);
     }
-    database.pragma('journal_mode = DELETE');
-    appliedIndex = database.prepare(`SELECT applied_index FROM ${task.layout.stateTable} WHERE id = 1`).pluck().safeIntegers(true).get();
+    copy.pragma('journal_mode = DELETE');
+    const index: unknown = copy.prepare(`SELECT applied_index FROM ${stateTable} WHERE id = 1`).pluck().safeIntegers(true).get();
+    if (typeof index !== 'bigint') throw new Error(`no applied index in ${stateTable}`);
+    return Number(index);
   } finally {
-    database.close();
+    copy.close();
   }
-  if (typeof appliedIndex !== 'bigint') throw new Error(`no applied index in ${task.layout.stateTable}`);
-  fsyncPath(path, 'r+');
-  return Number(appliedIndex);
 }
 
 function materialise(task: MaterialiseTask): number {
@@ -220,7 +218,8 @@ function materialise(task: MaterialiseTask): number {
   }
   if (task.internalPath !== undefined) carryInternal(target, task.internalPath, task);
   const newest = task.deltas.at(-1) ?? task.root;
-  const appliedIndex = seal(target, task);
+  const appliedIndex = sealCopy(target, task.layout.stateTable, task.verify, task.extensionPaths);
+  fsyncPath(target, 'r+');
   if (appliedIndex !== newest.index) throw new Error(`the materialised snapshot holds index ${appliedIndex}, not ${newest.index}`);
   return appliedIndex;
 }

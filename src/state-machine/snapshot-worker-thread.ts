@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { fsyncPath } from './files.js';
-import { isChainTask, runChainTask, type ChainTask } from './snapshot-chain-tasks.js';
+import { isChainTask, runChainTask, sealCopy, type ChainTask } from './snapshot-chain-tasks.js';
 import { failureAnswer, openWithExtensions } from './worker-thread-tools.js';
 
 /** One of the internal store's tables, as a snapshot file carries it. */
@@ -97,23 +97,6 @@ interface ChainTaskMessage {
 export interface ChainTaskAnswer {
   readonly id: number;
   readonly answer: SnapshotAnswer;
-}
-
-/** Makes the copy a self-contained rollback-journal file and reads its applied index. */
-function sealCopy(target: string, stateTable: string, verify: boolean, extensionPaths: readonly string[] | undefined): number {
-  const copy = openWithExtensions(target, { fileMustExist: true }, extensionPaths);
-  try {
-    if (verify) {
-      const check: unknown = copy.pragma('quick_check', { simple: true });
-      if (check !== 'ok') throw new Error(`quick_check: ${String(check)}`);
-    }
-    copy.pragma('journal_mode = DELETE');
-    const index: unknown = copy.prepare(`SELECT applied_index FROM ${stateTable} WHERE id = 1`).pluck().safeIntegers(true).get();
-    if (typeof index !== 'bigint') throw new Error(`no applied index in ${stateTable}`);
-    return Number(index);
-  } finally {
-    copy.close();
-  }
 }
 
 function vacuumInto(sourcePath: string, targetPath: string, busyTimeoutMs: number, extensionPaths: readonly string[] | undefined): void {
