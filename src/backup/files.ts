@@ -4,11 +4,12 @@
  * the new one, never a part), gzip in both directions, streamed with bounded memory.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, fsyncSync, openSync, readSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { closeSync, createReadStream, createWriteStream, openSync, readSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
+import { fsyncDirectory, syncFile } from '../state-machine/files.js';
 
 const gzipMagic = [0x1f, 0x8b, 0x08];
 
@@ -17,33 +18,15 @@ function temporaryPathBeside(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`);
 }
 
-function syncDirectory(directory: string): void {
-  const descriptor = openSync(directory, 'r');
-  try {
-    fsyncSync(descriptor);
-  } finally {
-    closeSync(descriptor);
-  }
-}
-
-async function syncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /** Writes `path` atomically with what `write(temporaryPath)` produces; a failure leaves no temporary file. */
 export async function replaceAtomically(path: string, write: (temporaryPath: string) => Promise<void>): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const temporaryPath = temporaryPathBeside(path);
   try {
     await write(temporaryPath);
-    await syncFile(temporaryPath);
+    await syncFile(temporaryPath, { dataOnly: false });
     await rename(temporaryPath, path);
-    syncDirectory(dirname(path));
+    fsyncDirectory(dirname(path));
   } catch (error) {
     await rm(temporaryPath, { force: true });
     throw error;

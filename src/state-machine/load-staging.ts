@@ -20,7 +20,7 @@ import { closeSync, fstatSync, openSync, readdirSync, renameSync } from 'node:fs
 import { open, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { StateMachineError } from './errors.js';
-import { fsyncDirectory, removeIfPresent } from './files.js';
+import { fsyncDirectory, removeIfPresent, syncFile } from './files.js';
 import type { LoadEntry } from './load-entries.js';
 import type { StatementResult } from './types.js';
 
@@ -39,15 +39,6 @@ const discardedSuffix = '.discarded';
 
 function failed(error: string): StatementResult[] {
   return [{ kind: 'error', error }];
-}
-
-async function syncData(path: string): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
 }
 
 export class LoadStaging {
@@ -107,7 +98,7 @@ export class LoadStaging {
     const written = new Set<string>();
     const results: StatementResult[][] = [];
     for (const { index, entry } of entries) results.push(await this.#applyEntry(index, entry, written));
-    for (const path of written) if (path === this.#open?.path) await syncData(path);
+    for (const path of written) if (path === this.#open?.path) await syncFile(path, { dataOnly: true });
     return results;
   }
 

@@ -13,13 +13,15 @@
  *   and checkpointed into it, then the internal state carried in as tables;
  * - `absorb-wal`: checkpoint a stored root that has a delta placed beside it as its WAL.
  *
- * Nothing here may import the rest of the state machine beyond wal-frames.ts (a thread
- * loads only what it needs): SQL and table names come in the task.
+ * Nothing here may import the rest of the state machine beyond wal-frames.ts, files.ts and
+ * worker-thread-tools.ts (a thread loads only what it needs): SQL and table names come in the task.
  */
-import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { fsyncPath } from './files.js';
 import { compactWal, type WalCopy } from './wal-frames.js';
+import { openWithExtensions } from './worker-thread-tools.js';
 
 /** How a snapshot file carries the internal store (the old layout's tables), as connections.ts defines them. */
 export interface CarriedLayout {
@@ -117,26 +119,6 @@ function checkpointPassive(databasePath: string): void {
   }
 }
 
-function fsyncPath(path: string, flags: string): void {
-  const descriptor = openSync(path, flags);
-  try {
-    fsyncSync(descriptor);
-  } finally {
-    closeSync(descriptor);
-  }
-}
-
-function openWithExtensions(path: string, extensionPaths: readonly string[]): Database.Database {
-  const database = new Database(path, { fileMustExist: true });
-  try {
-    for (const extensionPath of extensionPaths) database.loadExtension(extensionPath);
-  } catch (error) {
-    database.close();
-    throw error;
-  }
-  return database;
-}
-
 function removeSidecars(path: string): void {
   rmSync(`${path}-wal`, { force: true });
   rmSync(`${path}-shm`, { force: true });
@@ -149,7 +131,7 @@ function removeSidecars(path: string): void {
  * ignores a WAL it cannot read rather than failing).
  */
 function absorbWal(databasePath: string, extensionPaths: readonly string[], expectedFrames: number | undefined): void {
-  const database = openWithExtensions(databasePath, extensionPaths);
+  const database = openWithExtensions(databasePath, { fileMustExist: true }, extensionPaths);
   try {
     const [result] = database.pragma('wal_checkpoint(FULL)') as { busy: number; log: number; checkpointed: number }[];
     if (result === undefined || result.busy !== 0 || result.log !== result.checkpointed) {
@@ -180,7 +162,7 @@ function markerIndex(database: Database.Database, markerIndexBits: number): numb
 
 /** Each delta must bring the copy to its own index: the marker's low bits say which index the copy holds. */
 function checkMarker(path: string, link: ChainLink, task: MaterialiseTask): void {
-  const database = openWithExtensions(path, task.extensionPaths);
+  const database = openWithExtensions(path, { fileMustExist: true }, task.extensionPaths);
   try {
     const held = markerIndex(database, task.markerIndexBits);
     const expected = link.index % 2 ** task.markerIndexBits;
@@ -192,7 +174,7 @@ function checkMarker(path: string, link: ChainLink, task: MaterialiseTask): void
 
 /** Replaces the copy's old-layout tables with those of the export at `internalPath`. */
 function carryInternal(path: string, internalPath: string, task: MaterialiseTask): void {
-  const database = openWithExtensions(path, task.extensionPaths);
+  const database = openWithExtensions(path, { fileMustExist: true }, task.extensionPaths);
   try {
     database.prepare('ATTACH DATABASE ? AS carried').run(internalPath);
     database.transaction(() => {
@@ -206,23 +188,21 @@ function carryInternal(path: string, internalPath: string, task: MaterialiseTask
   }
 }
 
-/** A self-contained rollback-journal file; resolves to the applied index its state table holds. */
-function seal(path: string, task: MaterialiseTask): number {
-  const database = openWithExtensions(path, task.extensionPaths);
-  let appliedIndex: unknown;
+/** Makes the copy a self-contained rollback-journal file (checked first if `verify`) and reads the applied index its state table holds. */
+export function sealCopy(path: string, stateTable: string, verify: boolean, extensionPaths: readonly string[] | undefined): number {
+  const copy = openWithExtensions(path, { fileMustExist: true }, extensionPaths);
   try {
-    if (task.verify) {
-      const check: unknown = database.pragma('quick_check', { simple: true });
+    if (verify) {
+      const check: unknown = copy.pragma('quick_check', { simple: true });
       if (check !== 'ok') throw new Error(`quick_check: ${String(check)}`);
     }
-    database.pragma('journal_mode = DELETE');
-    appliedIndex = database.prepare(`SELECT applied_index FROM ${task.layout.stateTable} WHERE id = 1`).pluck().safeIntegers(true).get();
+    copy.pragma('journal_mode = DELETE');
+    const index: unknown = copy.prepare(`SELECT applied_index FROM ${stateTable} WHERE id = 1`).pluck().safeIntegers(true).get();
+    if (typeof index !== 'bigint') throw new Error(`no applied index in ${stateTable}`);
+    return Number(index);
   } finally {
-    database.close();
+    copy.close();
   }
-  if (typeof appliedIndex !== 'bigint') throw new Error(`no applied index in ${task.layout.stateTable}`);
-  fsyncPath(path, 'r+');
-  return Number(appliedIndex);
 }
 
 function materialise(task: MaterialiseTask): number {
@@ -238,7 +218,8 @@ function materialise(task: MaterialiseTask): number {
   }
   if (task.internalPath !== undefined) carryInternal(target, task.internalPath, task);
   const newest = task.deltas.at(-1) ?? task.root;
-  const appliedIndex = seal(target, task);
+  const appliedIndex = sealCopy(target, task.layout.stateTable, task.verify, task.extensionPaths);
+  fsyncPath(target, 'r+');
   if (appliedIndex !== newest.index) throw new Error(`the materialised snapshot holds index ${appliedIndex}, not ${newest.index}`);
   return appliedIndex;
 }

@@ -2,14 +2,17 @@
  * The body of a snapshot worker thread (started by snapshot-worker.ts): the slow file
  * work (VACUUM INTO, copies, quick_check, fsync) runs here so the main event loop does
  * not stall. It answers with exactly one message, then returns and the thread exits.
- * Nothing here may import the rest of the state machine: a thread loads only this file,
+ * Nothing here may import the rest of the state machine beyond the thread-safe files.ts,
+ * worker-thread-tools.ts and snapshot-chain-tasks.ts: a thread loads only those,
  * better-sqlite3 and Node's own modules.
  */
-import { closeSync, copyFileSync, fsyncSync, openSync, renameSync } from 'node:fs';
+import { copyFileSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { isChainTask, runChainTask, type ChainTask } from './snapshot-chain-tasks.js';
+import { fsyncPath } from './files.js';
+import { isChainTask, runChainTask, sealCopy, type ChainTask } from './snapshot-chain-tasks.js';
+import { failureAnswer, openWithExtensions } from './worker-thread-tools.js';
 
 /** One of the internal store's tables, as a snapshot file carries it. */
 interface CarriedTable {
@@ -94,44 +97,6 @@ interface ChainTaskMessage {
 export interface ChainTaskAnswer {
   readonly id: number;
   readonly answer: SnapshotAnswer;
-}
-
-function fsyncPath(target: string, flags: string): void {
-  const descriptor = openSync(target, flags);
-  try {
-    fsyncSync(descriptor);
-  } finally {
-    closeSync(descriptor);
-  }
-}
-
-/** Opens a connection with the extensions loaded (closed again if one fails). */
-function openWithExtensions(path: string, options: Database.Options, extensionPaths: readonly string[] = []): Database.Database {
-  const database = new Database(path, options);
-  try {
-    for (const extensionPath of extensionPaths) database.loadExtension(extensionPath);
-  } catch (error) {
-    database.close();
-    throw error;
-  }
-  return database;
-}
-
-/** Makes the copy a self-contained rollback-journal file and reads its applied index. */
-function sealCopy(target: string, stateTable: string, verify: boolean, extensionPaths: readonly string[] | undefined): number {
-  const copy = openWithExtensions(target, { fileMustExist: true }, extensionPaths);
-  try {
-    if (verify) {
-      const check: unknown = copy.pragma('quick_check', { simple: true });
-      if (check !== 'ok') throw new Error(`quick_check: ${String(check)}`);
-    }
-    copy.pragma('journal_mode = DELETE');
-    const index: unknown = copy.prepare(`SELECT applied_index FROM ${stateTable} WHERE id = 1`).pluck().safeIntegers(true).get();
-    if (typeof index !== 'bigint') throw new Error(`no applied index in ${stateTable}`);
-    return Number(index);
-  } finally {
-    copy.close();
-  }
 }
 
 function vacuumInto(sourcePath: string, targetPath: string, busyTimeoutMs: number, extensionPaths: readonly string[] | undefined): void {
@@ -222,7 +187,7 @@ export function runSnapshotTask(task: SnapshotTask): SnapshotAnswer {
     if (task.kind === 'backup') return { appliedIndex: writeBackup(task) };
     return { appliedIndex: task.kind === 'write' ? writeSnapshot(task) : stageSnapshot(task) };
   } catch (error) {
-    return { error: error instanceof Error && error.message !== '' ? error.message : String(error) };
+    return failureAnswer(error);
   }
 }
 

@@ -42,31 +42,41 @@ export const snapshotWorkerUrl = new URL(`./snapshot-worker-thread${ownExtension
  * worker (about three times slower to start); so the worker file must not rely on
  * import.meta or top-level await.
  */
-export function startWorker(workerData: unknown, workerUrl: URL = snapshotWorkerUrl): Worker {
+function startWorker(workerData: unknown, workerUrl: URL = snapshotWorkerUrl): Worker {
   if (ownExtension !== '.ts') return new Worker(workerUrl, { workerData });
   const loaderPath = createRequire(import.meta.url).resolve('tsx/cjs/api');
   const bootstrap = `require(${JSON.stringify(loaderPath)}).register(); require(${JSON.stringify(fileURLToPath(workerUrl))});`;
   return new Worker(bootstrap, { eval: true, workerData });
 }
 
-/** Runs one task on a thread of its own; resolves to its answer, rejects with BAD_SNAPSHOT naming `failure`. */
-function runTask(task: SnapshotTask, failure: string): Promise<SnapshotAnswer> {
+/**
+ * Starts a thread that answers with one message; resolves to that message. Rejects with
+ * the thread's error, or (BAD_SNAPSHOT, `<exitLabel> exited with code …`) when it ends
+ * without answering.
+ */
+export function firstAnswer<Answer>(workerData: unknown, workerUrl: URL, exitLabel: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const worker = startWorker({ snapshotTask: task } satisfies SnapshotWorkerData);
+    const worker = startWorker(workerData, workerUrl);
     let settled = false;
-    worker.once('message', (message: SnapshotAnswer) => {
+    worker.once('message', (message: Answer) => {
       settled = true;
-      if ('error' in message) reject(new StateMachineError('BAD_SNAPSHOT', `${failure}: ${message.error}`));
-      else resolve(message);
+      resolve(message);
     });
     worker.once('error', (error) => {
       settled = true;
       reject(error);
     });
     worker.once('exit', (code) => {
-      if (!settled) reject(new StateMachineError('BAD_SNAPSHOT', `${failure}: worker exited with code ${code} before answering`));
+      if (!settled) reject(new StateMachineError('BAD_SNAPSHOT', `${exitLabel} exited with code ${code} before answering`));
     });
   });
+}
+
+/** Runs one task on a thread of its own; resolves to its answer, rejects with BAD_SNAPSHOT naming `failure`. */
+async function runTask(task: SnapshotTask, failure: string): Promise<SnapshotAnswer> {
+  const answer = await firstAnswer<SnapshotAnswer>({ snapshotTask: task } satisfies SnapshotWorkerData, snapshotWorkerUrl, `${failure}: worker`);
+  if ('error' in answer) throw new StateMachineError('BAD_SNAPSHOT', `${failure}: ${answer.error}`);
+  return answer;
 }
 
 async function runWorker(task: SnapshotTask, failure: string): Promise<number> {

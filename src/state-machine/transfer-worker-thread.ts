@@ -2,8 +2,9 @@
  * The body of a transfer worker thread (started by transfer-worker.ts): file work for
  * backups and loads that would stall the event loop (a 200 MB copy or check takes a
  * second or two). It answers with exactly one message, then the thread exits. As the
- * snapshot worker, it imports nothing of the state machine, relies on neither
- * import.meta nor top-level await (it may run through tsx's require hook).
+ * snapshot worker, it imports nothing of the state machine but worker-thread-tools.ts,
+ * and relies on neither import.meta nor top-level await (it may run through tsx's
+ * require hook).
  *
  * - copy: SQLite's online backup of a live database into a new file, in one step, so in
  *   one read transaction: a consistent copy at one applied index, page for page (about
@@ -12,7 +13,7 @@
  *   it names nothing with quorumlite's reserved prefix.
  */
 import { parentPort, isMainThread, workerData } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import { failureAnswer, openWithExtensions } from './worker-thread-tools.js';
 
 interface CopyTask {
   readonly kind: 'copy';
@@ -39,17 +40,6 @@ export interface TransferWorkerData {
 }
 
 export type TransferAnswer = { readonly ok: true } | { readonly error: string };
-
-function openWithExtensions(path: string, options: Database.Options, extensionPaths: readonly string[]): Database.Database {
-  const database = new Database(path, options);
-  try {
-    for (const extensionPath of extensionPaths) database.loadExtension(extensionPath);
-  } catch (error) {
-    database.close();
-    throw error;
-  }
-  return database;
-}
 
 async function copy(task: CopyTask): Promise<void> {
   const source = openWithExtensions(task.sourcePath, { readonly: true, fileMustExist: true, timeout: task.busyTimeoutMs }, task.extensionPaths);
@@ -83,7 +73,7 @@ async function runTransferTask(task: TransferTask): Promise<TransferAnswer> {
     else check(task);
     return { ok: true };
   } catch (error) {
-    return { error: error instanceof Error && error.message !== '' ? error.message : String(error) };
+    return failureAnswer(error);
   }
 }
 

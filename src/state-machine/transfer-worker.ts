@@ -8,28 +8,14 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StateMachineError } from './errors.js';
 import { internalNamePrefix } from './sql-policy.js';
-import { startWorker } from './snapshot-worker.js';
+import { firstAnswer } from './snapshot-worker.js';
 import type { TransferAnswer, TransferTask, TransferWorkerData } from './transfer-worker-thread.js';
 
 const transferWorkerUrl = new URL(`./transfer-worker-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
-function runWorker(task: TransferTask): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const worker = startWorker({ transferTask: task } satisfies TransferWorkerData, transferWorkerUrl);
-    let settled = false;
-    worker.once('message', (answer: TransferAnswer) => {
-      settled = true;
-      if ('error' in answer) reject(new StateMachineError('BAD_SNAPSHOT', answer.error));
-      else resolve();
-    });
-    worker.once('error', (error) => {
-      settled = true;
-      reject(error);
-    });
-    worker.once('exit', (code) => {
-      if (!settled) reject(new StateMachineError('BAD_SNAPSHOT', `${task.kind} worker exited with code ${code} before answering`));
-    });
-  });
+async function runWorker(task: TransferTask): Promise<void> {
+  const answer = await firstAnswer<TransferAnswer>({ transferTask: task } satisfies TransferWorkerData, transferWorkerUrl, `${task.kind} worker`);
+  if ('error' in answer) throw new StateMachineError('BAD_SNAPSHOT', answer.error);
 }
 
 /**
