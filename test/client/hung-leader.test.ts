@@ -9,8 +9,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createClient, UndiciTransport, type Client, type HttpRequest } from '../../src/client/index.js';
+import { createClient, type Client } from '../../src/client/index.js';
 import { TestCluster } from '../cluster/harness.js';
+import { recordingTransport } from './helpers/recording-transport.js';
 
 const writerLoopCount = 4;
 const writesPerLoop = 25;
@@ -20,21 +21,6 @@ const attemptTimeoutMs = 30_000;
 /** Every write must be acknowledged within this of the stop (an election plus the client's check, on a loaded 2-core machine). */
 const acknowledgedWithinMs = 10_000;
 const callDeadlineMs = 60_000;
-
-/** An undici transport that records the Idempotency-Key of each attempt, per write body. */
-function recordingTransport(): { transport: UndiciTransport; keysByWrite: Map<string, string[]> } {
-  const keysByWrite = new Map<string, string[]>();
-  const transport = new UndiciTransport();
-  const send = transport.send.bind(transport);
-  transport.send = (request: HttpRequest) => {
-    if (request.url.includes('/db/execute')) {
-      const body = Buffer.from(request.body ?? new Uint8Array()).toString('latin1');
-      keysByWrite.set(body, [...(keysByWrite.get(body) ?? []), request.headers['idempotency-key'] ?? '']);
-    }
-    return send(request);
-  };
-  return { transport, keysByWrite };
-}
 
 describe('client against a hung (SIGSTOPped) leader', () => {
   let cluster: TestCluster;
@@ -55,7 +41,8 @@ describe('client against a hung (SIGSTOPped) leader', () => {
   it(`moves writes to the new leader long before the ${attemptTimeoutMs} ms attempt timeout, each applied once`, { timeout: 120_000 }, async () => {
     await cluster.withLogs(async () => {
       const leader = await cluster.waitForLeader();
-      const { transport, keysByWrite } = recordingTransport();
+      const { transport, log } = recordingTransport();
+      const { keysByWrite } = log;
       const client = createClient({ nodes: cluster.running().map((node) => node.url), transport, timeoutMs: attemptTimeoutMs, deadlineMs: callDeadlineMs });
       clients.push(client);
       await client.execute('CREATE TABLE hung_ledger (k INTEGER NOT NULL)');

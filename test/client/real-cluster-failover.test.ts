@@ -13,10 +13,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createClient, QuorumliteError, UndiciTransport, type Client, type HttpRequest } from '../../src/client/index.js';
+import { createClient, QuorumliteError, type Client, type HttpRequest } from '../../src/client/index.js';
 import { TestCluster, waitFor, type TestNode } from '../cluster/harness.js';
 import { startCuttingProxy } from './helpers/cutting-proxy.js';
 import { pauseFor } from './helpers/process-pause.js';
+import { recordingTransport, type AttemptLog } from './helpers/recording-transport.js';
 
 const writerLoopCount = 4;
 const writesPerLoop = 500;
@@ -32,31 +33,6 @@ const failoverTestTimeoutMs = 300_000;
 const followerLagMs = 300;
 const pauseLoad = `${writerLoopCount} loops × ${writesPerLoop} writes`;
 const pauseTestName = `SIGSTOP of the leader for ${leaderPauseMs} ms under ${pauseLoad}: every call succeeds, exactly ${totalWriteCount} rows`;
-
-interface AttemptLog {
-  /** Per write body (each write here is unique): the Idempotency-Key of every attempt. */
-  readonly keysByWrite: Map<string, (string | undefined)[]>;
-  readonly requests: HttpRequest[];
-}
-
-/** An undici transport that records each request and the key of each attempt per write. */
-function recordingTransport(onSend: (request: HttpRequest) => void = () => undefined): { transport: UndiciTransport; log: AttemptLog } {
-  const log: AttemptLog = { keysByWrite: new Map(), requests: [] };
-  const transport = new UndiciTransport();
-  const send = transport.send.bind(transport);
-  transport.send = (request: HttpRequest) => {
-    if (request.url.includes('/db/execute')) {
-      const write = `${new URL(request.url).pathname} ${Buffer.from(request.body ?? new Uint8Array()).toString('latin1')}`;
-      const keys = log.keysByWrite.get(write) ?? [];
-      keys.push(request.headers['idempotency-key']);
-      log.keysByWrite.set(write, keys);
-    }
-    log.requests.push(request);
-    onSend(request);
-    return send(request);
-  };
-  return { transport, log };
-}
 
 interface LoopOutcome {
   readonly failures: unknown[];
@@ -93,7 +69,7 @@ async function writeThroughFault(client: Client, table: string, fault: () => Pro
 }
 
 /** The writes that took more than one attempt. */
-function retriedWrites(log: AttemptLog): (string | undefined)[][] {
+function retriedWrites(log: AttemptLog): string[][] {
   return [...log.keysByWrite.values()].filter((keys) => keys.length > 1);
 }
 

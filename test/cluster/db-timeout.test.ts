@@ -9,19 +9,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestCluster, http, type TestNode } from './harness.js';
+import { startLeaderAndFollower } from './leader-and-follower.js';
 
 let cluster: TestCluster;
 let follower: TestNode;
 
 before(async () => {
   cluster = await TestCluster.create({ size: 2, formation: 'join' });
-  try {
-    await cluster.start();
-    const leader = await cluster.waitForLeader();
-    follower = cluster.nodes.find((node) => node !== leader) as TestNode;
-  } catch (error) {
-    throw new Error(`${String(error)}\n${cluster.logs()}`);
-  }
+  ({ follower } = await startLeaderAndFollower(cluster));
 });
 
 after(async () => {

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestCluster, waitFor, type HttpAnswer, type TestNode } from './harness.js';
+import { startLeaderAndFollower } from './leader-and-follower.js';
 
 /** rqlite v10 writes error_v2 beside error, with SQLite's primary and extended result codes. */
 const foreignKeyErrorV2 = { message: 'FOREIGN KEY constraint failed', sqlite: { code: 19, extended_code: 787 } };
@@ -44,13 +45,7 @@ before(async () => {
     firstHostIndex: 61,
     flags: ['--raft-snap', '20', '--raft-snap-int', '200ms', '--raft-trailing-logs', '2'],
   });
-  try {
-    await cluster.start();
-    leader = await cluster.waitForLeader();
-    follower = cluster.nodes.find((node) => node !== leader) as TestNode;
-  } catch (error) {
-    throw new Error(`${String(error)}\n${cluster.logs()}`);
-  }
+  ({ leader, follower } = await startLeaderAndFollower(cluster));
 });
 
 after(async () => {

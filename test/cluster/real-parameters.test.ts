@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestCluster, type HttpAnswer, type TestNode } from './harness.js';
+import { startLeaderAndFollower } from './leader-and-follower.js';
 
 let cluster: TestCluster;
 let leader: TestNode;
@@ -14,13 +15,7 @@ let follower: TestNode;
 
 before(async () => {
   cluster = await TestCluster.create({ size: 3, formation: 'bootstrap-expect', firstHostIndex: 91 });
-  try {
-    await cluster.start();
-    leader = await cluster.waitForLeader();
-    follower = cluster.nodes.find((node) => node !== leader) as TestNode;
-  } catch (error) {
-    throw new Error(`${String(error)}\n${cluster.logs()}`);
-  }
+  ({ leader, follower } = await startLeaderAndFollower(cluster));
 });
 
 after(async () => {

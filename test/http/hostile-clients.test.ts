@@ -16,6 +16,7 @@ import { runInNewContext } from 'node:vm';
 import type { QuorumNode } from '../../src/server/quorum-node.js';
 import { waitFor } from '../cluster/harness.js';
 import { startTestNode } from '../node/start-node.js';
+import { closedWithin } from '../socket-closed.js';
 
 const headersTimeoutMs = 1_500;
 const connectionsCheckingIntervalMs = 100;
@@ -85,13 +86,7 @@ function openRaw(): RawClient {
   socket.setEncoding('latin1');
   socket.on('data', (chunk: string) => (received += chunk));
   socket.on('error', () => undefined);
-  const closed = new Promise<boolean>((resolve) => {
-    const guard = setTimeout(() => resolve(false), hangGuardMs);
-    socket.on('close', () => {
-      clearTimeout(guard);
-      resolve(true);
-    });
-  });
+  const closed = closedWithin(socket, hangGuardMs);
   return { socket, received: () => received, closed };
 }
 

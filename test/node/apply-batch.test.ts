@@ -8,7 +8,7 @@ import { startTestNode } from './start-node.js';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import type { ExecuteRequest } from '../../src/service/service.js';
+import { executeRequest, statement } from './requests.js';
 import { planApplyRuns } from '../../src/node/runtime.js';
 import type { Entry } from '../../src/raft/types.js';
 import { encodeLoadEntry, type LoadEntry } from '../../src/state-machine/load-entries.js';
@@ -73,30 +73,12 @@ test('apply runs at the state machine bound: applyBatchEntryCountMax commands ar
   );
 });
 
-function insert(value: string): ExecuteRequest {
-  return {
-    statements: [{ sql: 'INSERT INTO t(v) VALUES (?)', positional: [value], named: {} }],
-    transaction: false,
-    timings: false,
-    timeoutMs: 10_000,
-    dbTimeoutMs: null,
-    forward: true,
-    queue: false,
-    wait: false,
-    idempotencyKey: null,
-    forwardRetryCountMax: 0,
-  };
-}
-
 test('concurrent writes committed together apply as one batch, overlapping the next save on the leader, and each write gets its own results', async () => {
   const { node, dataDirectory: directory } = await startTestNode('apply-batch');
   directories.push(directory);
   try {
     await waitFor('leadership', () => (node.runtime.isLeader ? true : undefined));
-    await node.service.execute(
-      { ...insert('unused'), statements: [{ sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)', positional: [], named: {} }] },
-      context,
-    );
+    await node.service.execute(executeRequest([statement('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')]), context);
     const stateMachine = node.runtime.stateMachine;
     const storage = node.runtime.storage;
     const batchSizes: number[] = [];
@@ -128,7 +110,7 @@ test('concurrent writes committed together apply as one batch, overlapping the n
     const answers: Promise<{ value: string; answer: Awaited<ReturnType<typeof node.service.execute>> }>[] = [];
     for (let position = 0; position < writeCount; position += 1) {
       const value = `value-${position}`;
-      answers.push(node.service.execute(insert(value), context).then((answer) => ({ value, answer })));
+      answers.push(node.service.execute(executeRequest([statement('INSERT INTO t(v) VALUES (?)', value)]), context).then((answer) => ({ value, answer })));
       await new Promise((resolve) => setTimeout(resolve, writeSpacingMs));
     }
     const settled = await Promise.all(answers);

@@ -9,7 +9,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ExecuteRequest } from '../../src/service/service.js';
+import { executeRequest, statement } from './requests.js';
 import { DurableStorage } from '../../src/storage/durable-storage.js';
 import { TestCluster, waitFor } from '../cluster/harness.js';
 
@@ -21,21 +21,6 @@ after(async () => {
   for (const cluster of clusters) await cluster.close();
   for (const directory of directories) rmSync(directory, { recursive: true, force: true });
 });
-
-function insert(value: string): ExecuteRequest {
-  return {
-    statements: [{ sql: 'INSERT INTO t(v) VALUES (?)', positional: [value], named: {} }],
-    transaction: false,
-    timings: false,
-    timeoutMs: 10_000,
-    dbTimeoutMs: null,
-    forward: true,
-    queue: false,
-    wait: false,
-    idempotencyKey: null,
-    forwardRetryCountMax: 0,
-  };
-}
 
 async function storedCommit(dataDirectory: string): Promise<number> {
   const storage = await DurableStorage.open(join(dataDirectory, 'raft'));
@@ -52,11 +37,8 @@ test('a commit-only Ready is not saved on its own; stop saves the newest commit 
   let applied = 0;
   try {
     await waitFor('leadership', () => (node.runtime.isLeader ? true : undefined));
-    await node.service.execute(
-      { ...insert('unused'), statements: [{ sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)', positional: [], named: {} }] },
-      context,
-    );
-    for (const value of ['a', 'b', 'c']) await node.service.execute(insert(value), context);
+    await node.service.execute(executeRequest([statement('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')]), context);
+    for (const value of ['a', 'b', 'c']) await node.service.execute(executeRequest([statement('INSERT INTO t(v) VALUES (?)', value)]), context);
     applied = node.runtime.stateMachine.appliedIndex;
     // The last write's commit moved in a Ready of its own: not saved yet.
     assert.ok(node.runtime.storage.initialState().hardState.commit < applied, 'the last commit index waits for the next save');

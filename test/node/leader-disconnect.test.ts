@@ -11,9 +11,10 @@ import { startTestNode } from './start-node.js';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { ServiceError, type ExecuteRequest } from '../../src/service/service.js';
+import { ServiceError } from '../../src/service/service.js';
 import type { QuorumNode, QuorumNodeOptions } from '../../src/server/quorum-node.js';
 import { waitFor } from '../cluster/harness.js';
+import { executeRequest, statement } from './requests.js';
 
 const electionTimeoutMs = 30_000;
 const nodes: QuorumNode[] = [];
@@ -57,14 +58,14 @@ test('a write forwarded to a leader that goes silent is abandoned with UNAVAILAB
   const other = await startNode(join);
   await waitFor('three voters', () => (leader.runtime.confState().voters.length === 3 ? true : undefined));
   await waitFor('the follower knows the leader', () => (follower.runtime.leaderId === leader.config.nodeId ? true : undefined));
-  await leader.service.execute(write('CREATE TABLE t (v TEXT)'), context);
+  await leader.service.execute(executeRequest([statement('CREATE TABLE t (v TEXT)')]), context);
   // Silent, as a hung process is: its connections stay open, every frame vanishes.
   for (const peer of [follower, other]) {
     leader.faults.isolate(peer.config.nodeId);
     peer.faults.isolate(leader.config.nodeId);
   }
   const writeTimeoutMs = 20_000;
-  const answer = await follower.service.execute(write("INSERT INTO t VALUES ('x')", writeTimeoutMs), context).then(
+  const answer = await follower.service.execute(executeRequest([statement("INSERT INTO t VALUES ('x')")], { timeoutMs: writeTimeoutMs }), context).then(
     () => new Error('the write should not have been acknowledged'),
     (error: unknown) => error,
   );
@@ -74,18 +75,3 @@ test('a write forwarded to a leader that goes silent is abandoned with UNAVAILAB
 });
 
 const context = { signal: new AbortController().signal };
-
-function write(sql: string, timeoutMs = 10_000): ExecuteRequest {
-  return {
-    statements: [{ sql, positional: [], named: {} }],
-    transaction: false,
-    timings: false,
-    timeoutMs,
-    dbTimeoutMs: null,
-    forward: true,
-    queue: false,
-    wait: false,
-    idempotencyKey: null,
-    forwardRetryCountMax: 0,
-  };
-}

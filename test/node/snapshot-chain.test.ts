@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeLogger } from '../../src/node/logger.js';
-import type { ExecuteRequest } from '../../src/service/service.js';
 import type { DurableStorage } from '../../src/storage/durable-storage.js';
 import type { QuorumNodeOptions } from '../../src/server/quorum-node.js';
 import { waitFor } from '../cluster/harness.js';
+import { executeRequest, statement } from './requests.js';
 import { startTestNode, type StartedTestNode } from './start-node.js';
 
 const directories: string[] = [];
@@ -22,21 +22,6 @@ const context = { signal: new AbortController().signal };
 after(() => {
   for (const directory of directories) rmSync(directory, { recursive: true, force: true });
 });
-
-function execute(sql: string, ...positional: string[]): ExecuteRequest {
-  return {
-    statements: [{ sql, positional, named: {} }],
-    transaction: false,
-    timings: false,
-    timeoutMs: 10_000,
-    dbTimeoutMs: null,
-    forward: true,
-    queue: false,
-    wait: false,
-    idempotencyKey: null,
-    forwardRetryCountMax: 0,
-  };
-}
 
 /** A logger that keeps the `snapshot` events (what each snapshot was). */
 function snapshotEvents(): { logger: NodeLogger; formats: string[] } {
@@ -59,7 +44,7 @@ const snapshotOptions: Partial<QuorumNodeOptions> = {
 async function writeUntilSnapshots(started: StartedTestNode, formats: string[], count: number): Promise<void> {
   const wanted = formats.length + count;
   for (let row = 0; row < 2_000 && formats.length < wanted; row++) {
-    await started.node.service.execute(execute('INSERT INTO t(v) VALUES (?)', `${row}-${'x'.repeat(2_000)}`), context);
+    await started.node.service.execute(executeRequest([statement('INSERT INTO t(v) VALUES (?)', `${row}-${'x'.repeat(2_000)}`)]), context);
   }
   await waitFor(`${count} more snapshots`, () => (formats.length >= wanted ? true : undefined));
 }
@@ -83,7 +68,7 @@ test('the WAL size makes snapshots due; deltas fold into one root; a restart con
   directories.push(started.dataDirectory);
   try {
     await waitFor('leadership', () => (started.node.runtime.isLeader ? true : undefined));
-    await started.node.service.execute(execute('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)'), context);
+    await started.node.service.execute(executeRequest([statement('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')]), context);
     await writeUntilSnapshots(started, events.formats, 3);
     assert.deepEqual(events.formats.slice(0, 3), ['base', 'delta', 'delta']);
     const [root] = await settledStore(started);
@@ -121,7 +106,7 @@ test('a snapshot stored in the format before deltas is restored at start and roo
   const raftListen = started.node.config.raftAdvertisedAddress;
   await waitFor('leadership', () => (started.node.runtime.isLeader ? true : undefined));
   for (let index = started.node.runtime.stateMachine.appliedIndex; index < 12; index++) {
-    await started.node.service.execute(execute('SELECT 1'), context);
+    await started.node.service.execute(executeRequest([statement('SELECT 1')]), context);
   }
   const term = started.node.runtime.storage.term(10);
   await started.node.stop({ transferLeadership: false });
@@ -146,7 +131,7 @@ test('a snapshot stored in the format before deltas is restored at start and roo
     assert.deepEqual(rows, [{ kind: 'rows', columns: ['count(*)'], types: ['integer'], rows: [[8]] }], 'the old snapshot’s rows');
     assert.equal(started.node.runtime.storage.snapshots.latest()?.format, 'full');
     assert.equal(typeof started.node.runtime.storage.snapshots.latest()?.proof, 'string', 'restored byte for byte: the root of the next delta');
-    for (let row = 0; row < 30; row++) await started.node.service.execute(execute('INSERT INTO t(v) VALUES (?)', `new ${row}`), context);
+    for (let row = 0; row < 30; row++) await started.node.service.execute(executeRequest([statement('INSERT INTO t(v) VALUES (?)', `new ${row}`)]), context);
     await waitFor('a snapshot', () => (events.formats.length > 0 ? true : undefined));
     assert.equal(events.formats[0], 'delta');
   } finally {
@@ -161,10 +146,10 @@ test('/status counts the WAL in the database size: past 64 MiB it leaves the con
     await waitFor('leadership', () => (started.node.runtime.isLeader ? true : undefined));
     const checksumOf = async (): Promise<unknown> =>
       ((await started.node.service.status()) as { store: { sqlite3: { checksum: unknown } } }).store.sqlite3.checksum;
-    await started.node.service.execute(execute('CREATE TABLE big (b BLOB)'), context);
+    await started.node.service.execute(executeRequest([statement('CREATE TABLE big (b BLOB)')]), context);
     assert.equal(typeof (await checksumOf()), 'string', 'a small database has its checksum');
     const rows = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 70)';
-    await started.node.service.execute(execute(`INSERT INTO big(b) ${rows} SELECT zeroblob(1000000) FROM c`), context);
+    await started.node.service.execute(executeRequest([statement(`INSERT INTO big(b) ${rows} SELECT zeroblob(1000000) FROM c`)]), context);
     assert.ok(started.node.runtime.stateMachine.walBytes() > 64 * 1024 * 1024, 'the rows sit in the WAL');
     assert.equal(await checksumOf(), null);
   } finally {

@@ -6,16 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { encodeMaintenanceCommand } from '../../src/state-machine/maintenance.js';
 import type { CapturedSnapshot } from '../../src/state-machine/snapshot-capture.js';
-import type { RestoreStep } from '../../src/state-machine/options.js';
 import type { SnapshotChain } from '../../src/state-machine/snapshot-chains.js';
 import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
 import { entry, statement, temporaryDirectory } from './helpers.js';
+import { restoreKilledAfter, restoreSteps } from './restore-crash.js';
 
 interface Captured extends CapturedSnapshot {
   readonly dataPath: string;
@@ -182,7 +181,6 @@ test('a restored self-contained file can root a chain: the next capture is a del
 
 test('a process killed at each step of a restore from a chain leaves the old or the new database', async () => {
   const directory = temporaryDirectory('chain-restore-crash');
-  const childScript = new URL('./fixtures/restore-child.ts', import.meta.url).pathname;
   try {
     const source = new SqliteStateMachine({ path: join(directory.path, 'source.sqlite') });
     write(source, 30, 500, 'client');
@@ -195,18 +193,8 @@ test('a process killed at each step of a restore from a chain leaves the old or 
     const old = new SqliteStateMachine({ path: join(directory.path, 'old.sqlite') });
     old.apply(1, entry(['CREATE TABLE t(id INTEGER PRIMARY KEY, v)']));
     old.close();
-    const steps: readonly (RestoreStep | 'none')[] = ['staged', 'closed', 'wal-removed', 'renamed', 'none'];
-    for (const step of steps) {
-      const path = join(directory.path, `crash-${step}.sqlite`);
-      copyFileSync(join(directory.path, 'old.sqlite'), path);
-      copyFileSync(join(directory.path, 'old.sqlite.internal'), `${path}.internal`);
-      const child = spawnSync(process.execPath, ['--import', 'tsx', childScript, path, chainPath, step], {
-        encoding: 'utf8',
-        timeout: 60_000,
-        env: { ...process.env, TZ: 'UTC' },
-      });
-      assert.equal(child.signal, step === 'none' ? null : 'SIGKILL', `${step}: ${child.stderr}`);
-      const oldChecksum = JSON.parse(child.stdout.split('\n')[0] ?? '') as { checksum: string; appliedIndex: number };
+    for (const step of restoreSteps) {
+      const { path, oldChecksum } = restoreKilledAfter(directory.path, join(directory.path, 'old.sqlite'), chainPath, step);
       const reopened = new SqliteStateMachine({ path });
       try {
         const expectNew = step === 'renamed' || step === 'none';

@@ -1,15 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
-import type { RestoreStep } from '../../src/state-machine/options.js';
 import { StateMachineError } from '../../src/state-machine/errors.js';
 import { entry, statement, temporaryDirectory } from './helpers.js';
-
-const childScript = new URL('./fixtures/restore-child.ts', import.meta.url).pathname;
+import { restoreKilledAfter, restoreSteps } from './restore-crash.js';
 
 function fill(machine: SqliteStateMachine, fromIndex: number, toIndex: number, label: string): void {
   for (let index = fromIndex; index <= toIndex; index++) {
@@ -127,18 +124,8 @@ test('a process killed at each step of restore leaves either the old or the new 
     const old = new SqliteStateMachine({ path: join(directory.path, 'old.sqlite') });
     fill(old, 1, 4, 'old');
     old.close();
-    const steps: readonly (RestoreStep | 'none')[] = ['staged', 'closed', 'wal-removed', 'renamed', 'none'];
-    for (const step of steps) {
-      const path = join(directory.path, `crash-${step}.sqlite`);
-      copyFileSync(join(directory.path, 'old.sqlite'), path);
-      copyFileSync(join(directory.path, 'old.sqlite.internal'), `${path}.internal`);
-      const child = spawnSync(process.execPath, ['--import', 'tsx', childScript, path, snapshotPath, step], {
-        encoding: 'utf8',
-        timeout: 60_000,
-        env: { ...process.env, TZ: 'UTC' },
-      });
-      assert.equal(child.signal, step === 'none' ? null : 'SIGKILL', `${step}: ${child.stderr}`);
-      const oldChecksum = JSON.parse(child.stdout.split('\n')[0] ?? '') as { checksum: string; appliedIndex: number };
+    for (const step of restoreSteps) {
+      const { path, oldChecksum } = restoreKilledAfter(directory.path, join(directory.path, 'old.sqlite'), snapshotPath, step);
       assert.equal(oldChecksum.appliedIndex, 5);
       const reopened = new SqliteStateMachine({ path });
       try {

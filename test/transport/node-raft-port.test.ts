@@ -15,6 +15,7 @@ import { decodeValue, encodeFrame, encodeValue, FrameDecoder, FrameKind, protoco
 import { waitFor } from '../cluster/harness.js';
 import { fuzzParameters } from '../fuzz-settings.js';
 import { startTestNode } from '../node/start-node.js';
+import { closedWithin } from '../socket-closed.js';
 
 const frameBytesMax = 16 * 1024 * 1024;
 /** A hang guard, not a speed assertion. */
@@ -63,13 +64,7 @@ function dialRaftPort(): RawPeer {
   const decoder = new FrameDecoder(frameBytesMax);
   socket.on('data', (chunk: Buffer) => frames.push(...decoder.push(chunk)));
   socket.on('error', () => undefined);
-  const closed = new Promise<boolean>((resolve) => {
-    const guard = setTimeout(() => resolve(false), hangGuardMs);
-    socket.on('close', () => {
-      clearTimeout(guard);
-      resolve(true);
-    });
-  });
+  const closed = closedWithin(socket, hangGuardMs);
   return { socket, frames, closed };
 }
 
