@@ -58,7 +58,9 @@ async function settledStore(started: StartedTestNode): Promise<{ format: string;
   return waitFor('the deltas folded into the root', () => {
     const list = (started.node.runtime.storage as DurableStorage).snapshots.list();
     const pending = list.some((info) => existsSync(`${info.dataPath}-wal`));
-    return list.length === 1 && !pending ? list.map((info) => ({ format: info.format, index: info.metadata.index })) : undefined;
+    // The store drops a folded snapshot from its list first, then removes its directory: wait for both.
+    const removing = storeListing(started.dataDirectory).length > list.length;
+    return list.length === 1 && !pending && !removing ? list.map((info) => ({ format: info.format, index: info.metadata.index })) : undefined;
   });
 }
 

@@ -24,7 +24,8 @@ export async function startTestNode(directoryPrefix: string, overrides: Partial<
   const host = testNodeHost;
   const raft = `${host}:${await freePort(host)}`;
   const httpPort = await freePort(host);
-  const dataDirectory = mkdtempSync(join(tmpdir(), `quorumlite-${directoryPrefix}-`));
+  // A restart passes the directory it ran in; the caller must get that one back, not a new empty one.
+  const dataDirectory = overrides.dataDirectory ?? mkdtempSync(join(tmpdir(), `quorumlite-${directoryPrefix}-`));
   const node = await QuorumNode.start({
     nodeId: raft,
     raftAdvertisedAddress: raft,
