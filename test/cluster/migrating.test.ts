@@ -63,6 +63,11 @@ async function checkCluster(cluster: readonly TestNode[], what: string): Promise
     const ready = list.length === 3 && list.every((node) => node.voter && node.reachable) && list.some((node) => node.leader);
     return ready ? list : undefined;
   });
+  // The leader's view is ahead of its followers' until they hear its first heartbeat: the write goes through node 3.
+  await waitFor(`${what}: every node knows the leader`, async () => {
+    const answers = await Promise.all(cluster.map((node) => http(`${node.url}/readyz`)));
+    return answers.every((answer) => answer.status === 200) ? true : undefined;
+  });
   const written = await third.execute(['CREATE TABLE IF NOT EXISTS moved (id INTEGER PRIMARY KEY, name TEXT)', "INSERT INTO moved(name) VALUES ('fiona')"]);
   assert.equal(written.status, 200, written.text);
   const read = await first.query('SELECT name FROM moved', '?level=strong');
