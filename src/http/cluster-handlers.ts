@@ -11,12 +11,12 @@ import { parseJsonBody } from './request-body.js';
 import { isServiceError, type ClusterService, type NodeInfo, type ReadinessCheck, type StatusDocument, type StatusValue } from '../service/service.js';
 
 export async function handleStatus(exchange: Exchange, service: ClusterService, _metrics: HttpMetrics, server: Server): Promise<void> {
-  const nodeStatus = await exchange.callService(exchange.parameters.timeoutMs, (context) => service.status(context));
+  const key = exchange.parameters.get('key')?.trim() ?? '';
+  const nodeStatus = await exchange.callService(exchange.parameters.timeoutMs, (context) => service.status({ key }, context));
   const status = {
     ...nodeStatus,
     http: { ...httpStatusOf(nodeStatus), ...httpLayerStatus(server, exchange.options.accessControl !== null, exchange.options.https) },
   };
-  const key = exchange.parameters.get('key')?.trim() ?? '';
   const selected = key === '' ? status : selectStatusKey(status, key);
   await exchange.sendJson(200, selected as JsonOutput);
 }

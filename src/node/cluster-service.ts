@@ -23,6 +23,7 @@ import {
   type ReadinessRequest,
   type RemoveRequest,
   type StatusDocument,
+  type StatusRequest,
   type StepDownRequest,
 } from '../service/service.js';
 import type { AccessControl, Permission } from '../service/access-control.js';
@@ -344,9 +345,10 @@ export class NodeClusterService implements ClusterService {
     return this.#executeOnLeader(request);
   }
 
-  async status(): Promise<StatusDocument> {
+  async status(request: StatusRequest): Promise<StatusDocument> {
     return buildStatus(
       {
+        key: request.key,
         config: this.#config,
         log: this.#log,
         database: this.#database,

@@ -10,7 +10,7 @@
 import { statSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { join } from 'node:path';
-import type { StatusDocument, StatusValue } from '../service/service.js';
+import { statusKeyShows, type StatusDocument, type StatusValue } from '../service/service.js';
 import type { NodeConfig } from './config.js';
 import type { ReplicatedLog } from './replicated-log.js';
 
@@ -28,6 +28,8 @@ export interface StatusDatabase {
 
 /** Everything /status reports on, passed in: no reaching through the runtime. */
 interface StatusSources {
+  /** `/status?key=`: what is shown; the content checksum (it reads every row) is computed only when it is. */
+  readonly key: string;
   readonly config: NodeConfig;
   readonly log: ReplicatedLog;
   readonly database: StatusDatabase;
@@ -66,6 +68,8 @@ function contentChecksum(database: StatusDatabase): string | null {
   return checksum;
 }
 
+const checksumPath = ['store', 'sqlite3', 'checksum'];
+
 function raftStateName(role: string, stopped: boolean): string {
   if (stopped) return 'Shutdown';
   if (role === 'leader') return 'Leader';
@@ -92,6 +96,7 @@ function processSections(): { os: StatusValue; runtime: StatusValue } {
 
 export function buildStatus(sources: StatusSources, version: string): StatusDocument {
   const { config, log, database, startedAtMs, nowMs, writeQueue } = sources;
+  const checksum = statusKeyShows(sources.key, checksumPath) ? contentChecksum(database) : null;
   const position = log.position();
   const leaderId = log.leaderId;
   const leader = leaderId === '' ? undefined : log.members.get(leaderId);
@@ -136,7 +141,7 @@ export function buildStatus(sources: StatusSources, version: string): StatusDocu
       raft,
       fsm_index: database.appliedIndex,
       db_applied_index: database.appliedIndex,
-      sqlite3: { path: database.path, version: database.sqliteVersion, checksum: contentChecksum(database), pragmas: database.pragmas() },
+      sqlite3: { path: database.path, version: database.sqliteVersion, checksum, pragmas: database.pragmas() },
       snapshot_store: {
         snapshots: snapshot === undefined ? [] : [{ index: snapshot.index, term: snapshot.term }],
         snapshot_threshold: config.snapshotThresholdEntries,

@@ -12,7 +12,7 @@ export function apiService(cluster: NodeClusterService, transfers: NodeDatabaseT
     execute: (request, context) => cluster.execute(request, context),
     query: (request, context) => cluster.query(request, context),
     request: (request, context) => cluster.request(request, context),
-    status: () => cluster.status(),
+    status: (request) => cluster.status(request),
     nodes: (request) => cluster.nodes(request),
     leader: (request) => cluster.leader(request),
     stepDown: (request, context) => cluster.stepDown(request, context),

@@ -148,6 +148,25 @@ export interface ReadinessCheck {
 export type StatusValue = null | boolean | number | bigint | string | readonly StatusValue[] | { readonly [key: string]: StatusValue };
 export type StatusDocument = { readonly [key: string]: StatusValue };
 
+/** `/status?key=…`: which part of the document is wanted, so a node can skip what is costly and not shown. */
+export interface StatusRequest {
+  /** rqlite's dotted key (`store.leader`), or '' for the whole document. */
+  readonly key: string;
+}
+
+/**
+ * Whether `/status?key=…` shows the value at `path`: the key walks into the document step
+ * by step and ends early at a value that is not an object, so the value is shown when the
+ * key and the path agree on every step both have.
+ */
+export function statusKeyShows(key: string, path: readonly string[]): boolean {
+  if (key === '') return true;
+  const steps = key.split('.');
+  const shared = Math.min(steps.length, path.length);
+  for (let step = 0; step < shared; step += 1) if (steps[step] !== path[step]) return false;
+  return true;
+}
+
 /**
  * Counters under rqlite's expvar names (`/debug/vars`): section → counter → count, for
  * what the node really counts. The HTTP layer adds its own and the process's sections.
@@ -185,7 +204,7 @@ export interface ClusterService extends Partial<DatabaseTransfers> {
   execute(request: ExecuteRequest, context: CallContext): Promise<DataResponse>;
   query(request: QueryRequest, context: CallContext): Promise<DataResponse>;
   request(request: MixedRequest, context: CallContext): Promise<DataResponse>;
-  status(context: CallContext): Promise<StatusDocument>;
+  status(request: StatusRequest, context: CallContext): Promise<StatusDocument>;
   nodes(request: NodesRequest, context: CallContext): Promise<readonly NodeInfo[]>;
   /** The current leader, or null when there is none (HTTP 503). */
   leader(request: LeaderRequest, context: CallContext): Promise<NodeInfo | null>;

@@ -73,7 +73,7 @@ test('300 queued writes become three log entries (batch size 128, then the timeo
     for (const [position, number] of numbers.entries()) assert.equal(number, (numbers[0] as bigint) + BigInt(position), 'consecutive');
     assert.ok((numbers[0] as bigint) >= BigInt(node.scheduler.nowMs() - 1000) * 1_000_000n, 'numbered from the wall clock in nanoseconds');
     assert.equal(await rowCount(node, service), 300);
-    const status = (await service.status()) as { http: { queue: { _default: Record<string, unknown> } } };
+    const status = (await service.status({ key: '' })) as { http: { queue: { _default: Record<string, unknown> } } };
     const queue = status.http.queue._default;
     assert.deepEqual(Object.keys(queue).sort(), Object.keys(queue), 'sorted keys, as Go writes a map');
     assert.equal(queue.max_size, 1024);
@@ -131,7 +131,7 @@ test('a full queue makes a request wait for room, up to its timeout; ?wait times
       (error: unknown) => error instanceof ServiceError && error.code === 'TIMEOUT' && /not applied within/.test(error.message),
     );
     await node.scheduler.settle();
-    assert.equal(((await service.status()) as { http: { queue: { _default: { blocked: number } } } }).http.queue._default.blocked, 1);
+    assert.equal(((await service.status({ key: '' })) as { http: { queue: { _default: { blocked: number } } } }).http.queue._default.blocked, 1);
     await node.scheduler.advance(100);
     await refusedChecked;
     await node.scheduler.advance(900);

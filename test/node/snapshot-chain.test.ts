@@ -147,7 +147,7 @@ test('/status counts the WAL in the database size: past 64 MiB it leaves the con
   try {
     await waitFor('leadership', () => (started.node.runtime.isLeader ? true : undefined));
     const checksumOf = async (): Promise<unknown> =>
-      ((await started.node.service.status()) as { store: { sqlite3: { checksum: unknown } } }).store.sqlite3.checksum;
+      ((await started.node.service.status({ key: '' })) as { store: { sqlite3: { checksum: unknown } } }).store.sqlite3.checksum;
     await started.node.service.execute(executeRequest([statement('CREATE TABLE big (b BLOB)')]), context);
     assert.equal(typeof (await checksumOf()), 'string', 'a small database has its checksum');
     const rows = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 70)';
