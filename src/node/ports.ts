@@ -182,6 +182,8 @@ export interface NodeStateMachine {
   };
   /** Order-independent content checksum at the applied index. */
   checksum(): { readonly checksum: string; readonly appliedIndex: number };
+  /** The same, read on a worker thread: it reads every row (/status asks for it). */
+  checksumOffThread(): Promise<{ readonly checksum: string; readonly appliedIndex: number }>;
   close(): void;
 }
 

@@ -21,7 +21,8 @@ export interface StatusDatabase {
   readonly sqliteVersion: string;
   /** The SQLite extensions every connection loads, by file name. */
   readonly extensionNames?: readonly string[];
-  checksum(): { readonly checksum: string };
+  /** The content checksum, read off the event loop (it reads every row). */
+  checksumOffThread(): Promise<{ readonly checksum: string }>;
   /** rqlite's `store.sqlite3.pragmas`: the write (`rw`) and read (`ro`) connections' settings. */
   pragmas(): Record<'rw' | 'ro', Record<string, string>>;
 }
@@ -40,8 +41,8 @@ interface StatusSources {
   readonly writeQueue: StatusValue;
 }
 
-/** The content checksum reads every row: computed once per applied index, then reused. */
-const cachedChecksums = new WeakMap<StatusDatabase, { appliedIndex: number; checksum: string }>();
+/** The content checksum reads every row: computed once per applied index (concurrent asks share it), then reused. */
+const cachedChecksums = new WeakMap<StatusDatabase, { appliedIndex: number; checksum: Promise<string> }>();
 /** Beyond this database size /status leaves the checksum out (it would read every row). */
 const checksumDatabaseBytesMax = 64 * 1024 * 1024;
 
@@ -58,13 +59,17 @@ function databaseBytes(path: string): number {
   return fileBytes(path) + fileBytes(`${path}-wal`);
 }
 
-function contentChecksum(database: StatusDatabase): string | null {
+async function contentChecksum(database: StatusDatabase): Promise<string | null> {
   if (databaseBytes(database.path) > checksumDatabaseBytesMax) return null;
   const appliedIndex = database.appliedIndex;
   const cached = cachedChecksums.get(database);
   if (cached?.appliedIndex === appliedIndex) return cached.checksum;
-  const checksum = database.checksum().checksum;
+  const checksum = database.checksumOffThread().then((answer) => answer.checksum);
   cachedChecksums.set(database, { appliedIndex, checksum });
+  // A failed read is not kept: the next /status tries again.
+  checksum.catch(() => {
+    if (cachedChecksums.get(database)?.checksum === checksum) cachedChecksums.delete(database);
+  });
   return checksum;
 }
 
@@ -94,9 +99,9 @@ function processSections(): { os: StatusValue; runtime: StatusValue } {
   };
 }
 
-export function buildStatus(sources: StatusSources, version: string): StatusDocument {
+export async function buildStatus(sources: StatusSources, version: string): Promise<StatusDocument> {
   const { config, log, database, startedAtMs, nowMs, writeQueue } = sources;
-  const checksum = statusKeyShows(sources.key, checksumPath) ? contentChecksum(database) : null;
+  const checksum = statusKeyShows(sources.key, checksumPath) ? await contentChecksum(database) : null;
   const position = log.position();
   const leaderId = log.leaderId;
   const leader = leaderId === '' ? undefined : log.members.get(leaderId);

@@ -20,6 +20,7 @@ import type Database from 'better-sqlite3';
 import { basename } from 'node:path';
 import { indexesFromMarker } from './applied-marker.js';
 import { contentChecksum } from './checksum.js';
+import { checksumInWorker } from './transfer-worker.js';
 import type { ContentChecksum } from './checksum.js';
 import { dumpLines, userTables } from './dump.js';
 import type { SnapshotInfo } from './database-copies.js';
@@ -408,6 +409,12 @@ export class SqliteStateMachine {
   checksum(): ContentChecksum {
     // The read transaction sees the last commit; the marker names its index exactly, near the one applied.
     return contentChecksum(this.#open().read, (read) => indexesFromMarker(readMarker(read), this.#pair.appliedIndex).appliedIndex);
+  }
+
+  /** checksum() on a worker thread with a read-only connection of its own: it reads every row, too long to hold the event loop. */
+  checksumOffThread(): Promise<ContentChecksum> {
+    const { readerBusyTimeoutMs, extensionPaths } = this.#settings;
+    return checksumInWorker(this.path, { readerBusyTimeoutMs, extensionPaths, appliedIndexHint: this.#pair.appliedIndex });
   }
 
   /** What the last opens of the database found, oldest first (a migration of the old layout, a reset after power loss). */

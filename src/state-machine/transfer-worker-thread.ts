@@ -11,8 +11,13 @@
  *   twice as fast as VACUUM INTO, which rebuilds every table).
  * - check: whether a file may be loaded: SQLite opens it, quick_check finds it whole, and
  *   it names nothing with quorumlite's reserved prefix.
+ * - checksum: the content checksum of the live database (checksum.ts) in one read
+ *   transaction on a read-only connection of its own: it reads every row, which on the
+ *   event loop would stall Raft for as long (about 10 µs a row).
  */
 import { parentPort, isMainThread, workerData } from 'node:worker_threads';
+import { indexesFromMarker } from './applied-marker.js';
+import { contentChecksum, type ContentChecksum } from './checksum.js';
 import { failureAnswer, openWithExtensions } from './worker-thread-tools.js';
 
 interface CopyTask {
@@ -32,14 +37,23 @@ interface CheckTask {
   readonly reservedPrefix: string;
 }
 
-export type TransferTask = CopyTask | CheckTask;
+interface ChecksumTask {
+  readonly kind: 'checksum';
+  readonly path: string;
+  readonly busyTimeoutMs: number;
+  readonly extensionPaths: readonly string[];
+  /** An applied index near the one the read will see: the marker holds only its low bits (applied-marker.ts). */
+  readonly appliedIndexHint: number;
+}
+
+export type TransferTask = CopyTask | CheckTask | ChecksumTask;
 
 /** The thread's workerData: the task under a name of its own. */
 export interface TransferWorkerData {
   readonly transferTask: TransferTask;
 }
 
-export type TransferAnswer = { readonly ok: true } | { readonly error: string };
+export type TransferAnswer = { readonly ok: true; readonly checksum?: ContentChecksum } | { readonly error: string };
 
 async function copy(task: CopyTask): Promise<void> {
   const source = openWithExtensions(task.sourcePath, { readonly: true, fileMustExist: true, timeout: task.busyTimeoutMs }, task.extensionPaths);
@@ -66,10 +80,21 @@ function check(task: CheckTask): void {
   }
 }
 
+function checksum(task: ChecksumTask): ContentChecksum {
+  const database = openWithExtensions(task.path, { readonly: true, fileMustExist: true, timeout: task.busyTimeoutMs }, task.extensionPaths);
+  try {
+    const markerOf = (read: typeof database): number => Number(read.pragma('application_id', { simple: true }));
+    return contentChecksum(database, (read) => indexesFromMarker(markerOf(read), task.appliedIndexHint).appliedIndex);
+  } finally {
+    database.close();
+  }
+}
+
 /** Runs one task; every failure becomes an answer, so the parent always hears back. */
 async function runTransferTask(task: TransferTask): Promise<TransferAnswer> {
   try {
     if (task.kind === 'copy') await copy(task);
+    else if (task.kind === 'checksum') return { ok: true, checksum: checksum(task) };
     else check(task);
     return { ok: true };
   } catch (error) {

@@ -6,6 +6,7 @@
  */
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ContentChecksum } from './checksum.js';
 import { StateMachineError } from './errors.js';
 import { internalNamePrefix } from './sql-policy.js';
 import { firstAnswer } from './snapshot-worker.js';
@@ -13,9 +14,21 @@ import type { TransferAnswer, TransferTask, TransferWorkerData } from './transfe
 
 const transferWorkerUrl = new URL(`./transfer-worker-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
-async function runWorker(task: TransferTask): Promise<void> {
+async function runWorker(task: TransferTask): Promise<Exclude<TransferAnswer, { readonly error: string }>> {
   const answer = await firstAnswer<TransferAnswer>({ transferTask: task } satisfies TransferWorkerData, transferWorkerUrl, `${task.kind} worker`);
   if ('error' in answer) throw new StateMachineError('BAD_SNAPSHOT', answer.error);
+  return answer;
+}
+
+/** The content checksum (checksum.ts) of the live database at `path`, read on a worker thread. */
+export async function checksumInWorker(
+  path: string,
+  settings: { readonly readerBusyTimeoutMs: number; readonly extensionPaths: readonly string[]; readonly appliedIndexHint: number },
+): Promise<ContentChecksum> {
+  const { readerBusyTimeoutMs, extensionPaths, appliedIndexHint } = settings;
+  const answer = await runWorker({ kind: 'checksum', path, busyTimeoutMs: readerBusyTimeoutMs, extensionPaths, appliedIndexHint });
+  if (answer.checksum === undefined) throw new StateMachineError('BAD_SNAPSHOT', 'the checksum worker answered without a checksum');
+  return answer.checksum;
 }
 
 /**
@@ -24,15 +37,15 @@ async function runWorker(task: TransferTask): Promise<void> {
  * source's header as it is (WAL mode, the applied-index marker): the server rewrites
  * those bytes as it streams the file (sqlite-header.ts).
  */
-export function copyDatabase(
+export async function copyDatabase(
   sourcePath: string,
   targetPath: string,
   settings: { readonly readerBusyTimeoutMs: number; readonly extensionPaths: readonly string[] },
 ): Promise<void> {
-  return runWorker({ kind: 'copy', sourcePath, targetPath, busyTimeoutMs: settings.readerBusyTimeoutMs, extensionPaths: settings.extensionPaths });
+  await runWorker({ kind: 'copy', sourcePath, targetPath, busyTimeoutMs: settings.readerBusyTimeoutMs, extensionPaths: settings.extensionPaths });
 }
 
 /** Rejects (BAD_SNAPSHOT, saying why) unless the SQLite file at `path` may be loaded: whole, and free of reserved names. */
-export function checkLoadableDatabase(path: string, extensionPaths: readonly string[]): Promise<void> {
-  return runWorker({ kind: 'check', path, extensionPaths, reservedPrefix: internalNamePrefix });
+export async function checkLoadableDatabase(path: string, extensionPaths: readonly string[]): Promise<void> {
+  await runWorker({ kind: 'check', path, extensionPaths, reservedPrefix: internalNamePrefix });
 }

@@ -32,9 +32,9 @@ test('/status reads every row for the content checksum only when the key shows i
   try {
     await waitFor('leadership', () => (started.node.runtime.isLeader ? true : undefined));
     const machine = started.node.runtime.stateMachine;
-    const original = machine.checksum.bind(machine);
+    const original = machine.checksumOffThread.bind(machine);
     let checksumCount = 0;
-    machine.checksum = () => {
+    machine.checksumOffThread = () => {
       checksumCount += 1;
       return original();
     };
@@ -45,16 +45,40 @@ test('/status reads every row for the content checksum only when the key shows i
       await started.node.service.execute(executeRequest([statement('INSERT INTO t(v) VALUES (?)', `row ${rowCount}`)]), context);
     };
     await write();
-    const leader = (await started.node.service.status({ key: 'store.leader' }, context)) as { store: { leader: { node_id: string } } };
+    const leader = (await started.node.service.status({ key: 'store.leader' })) as { store: { leader: { node_id: string } } };
     assert.notEqual(leader.store.leader.node_id, '', 'the leader is named');
-    await started.node.service.status({ key: 'store.raft' }, context);
+    await started.node.service.status({ key: 'store.raft' });
     assert.equal(checksumCount, 0, 'store.leader and store.raft do not show the checksum');
-    const whole = (await started.node.service.status({ key: '' }, context)) as { store: { sqlite3: { checksum: unknown } } };
+    const whole = (await started.node.service.status({ key: '' })) as { store: { sqlite3: { checksum: unknown } } };
     assert.equal(typeof whole.store.sqlite3.checksum, 'string');
     assert.equal(checksumCount, 1);
     await write();
-    await started.node.service.status({ key: 'store.sqlite3' }, context);
+    await started.node.service.status({ key: 'store.sqlite3' });
     assert.equal(checksumCount, 2, 'store.sqlite3 shows it');
+  } finally {
+    await started.node.stop({ transferLeadership: false });
+  }
+});
+
+test('/status reads the content checksum off the event loop, and it equals the one read in place', async () => {
+  const started = await startTestNode('status-checksum-thread');
+  directories.push(started.dataDirectory);
+  try {
+    await waitFor('leadership', () => (started.node.runtime.isLeader ? true : undefined));
+    await started.node.service.execute(executeRequest([statement('CREATE TABLE t (v TEXT, n INTEGER, b BLOB)')]), context);
+    const rows = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000)';
+    await started.node.service.execute(executeRequest([statement(`INSERT INTO t(v, n, b) ${rows} SELECT 'row ' || x, x * 3, randomblob(16) FROM c`)]), context);
+    let turnCount = 0;
+    const ticker = setInterval(() => {
+      turnCount += 1;
+    }, 1);
+    const status = (await started.node.service.status({ key: 'store.sqlite3.checksum' })) as { store: { sqlite3: { checksum: unknown } } };
+    clearInterval(ticker);
+    const machine = started.node.runtime.stateMachine;
+    assert.equal(status.store.sqlite3.checksum, machine.checksum().checksum);
+    const offThread = await machine.checksumOffThread();
+    assert.deepEqual(offThread, machine.checksum(), 'the same checksum at the same applied index');
+    assert.ok(turnCount >= 2, `the event loop kept turning while 20,000 rows were read (${turnCount} timer turns)`);
   } finally {
     await started.node.stop({ transferLeadership: false });
   }

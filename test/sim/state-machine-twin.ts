@@ -176,6 +176,11 @@ export class StateMachineTwin implements NodeStateMachine {
     return { checksum: this.database.fingerprint(), appliedIndex: this.database.appliedIndex };
   }
 
+  /** The simulated database has no thread to read on: the same checksum, answered on the next turn. */
+  async checksumOffThread(): Promise<{ readonly checksum: string; readonly appliedIndex: number }> {
+    return this.checksum();
+  }
+
   close(): void {}
 
   /** The process died: a restore in progress lands or not (the real swap is a rename). */
