@@ -9,7 +9,7 @@
  * - rqlited's -raft-election-timeout E is how long a candidate waits for a result before
  *   it campaigns again, over [E, 2E); hashicorp/raft requires E >= H. That is our
  *   candidate election timeout; without the flag a candidate waits as a follower does.
- * Our defaults (50 ms heartbeat, 500 ms election timeout, measured on a loaded 2-core box)
+ * Our defaults (50 ms heartbeat, 300 ms election timeout, measured on a loaded 2-core box)
  * stay when no timing flag is given; rqlited's are 1 s and 1 s.
  */
 import { nodeConfigDefaults } from '../node/config.js';

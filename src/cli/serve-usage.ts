@@ -26,7 +26,7 @@ Addresses and cluster
 
 Raft
   --raft-heartbeat-timeout DURATION  follower timeout before an election, [T, 2T); the
-                            heartbeat is a tenth of it (default 500ms; rqlited: 1s)
+                            heartbeat is a tenth of it (default 300ms; rqlited: 1s)
   --raft-election-timeout DURATION   candidate timeout before a new election (default:
                             the follower timeout)
   --heartbeat-ms MS         leader heartbeat interval (default ${nodeConfigDefaults.heartbeatMs})

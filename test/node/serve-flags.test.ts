@@ -26,7 +26,7 @@ test('defaults match rqlited: HTTP 4001, Raft 4002, ./data, id from the raft add
   assert.equal(options.bootstrapExpect, 0);
   assert.equal(options.nonVoter, false);
   assert.equal(options.heartbeatMs, 50);
-  assert.equal(options.electionTimeoutMs, 500);
+  assert.equal(options.electionTimeoutMs, 300);
   assert.equal(options.snapshotThresholdEntries, 8192);
   assert.equal(options.snapshotIntervalMs, 10_000);
   assert.equal(options.logLevel, 'info');
