@@ -43,11 +43,17 @@ export const snapshotWorkerUrl = new URL(`./snapshot-worker-thread${ownExtension
  * import.meta or top-level await.
  */
 function startWorker(workerData: unknown, workerUrl: URL = snapshotWorkerUrl): Worker {
-  if (ownExtension !== '.ts') return new Worker(workerUrl, { workerData });
+  if (ownExtension !== '.ts') return new Worker(workerUrl, { workerData, resourceLimits });
   const loaderPath = createRequire(import.meta.url).resolve('tsx/cjs/api');
   const bootstrap = `require(${JSON.stringify(loaderPath)}).register(); require(${JSON.stringify(fileURLToPath(workerUrl))});`;
-  return new Worker(bootstrap, { eval: true, workerData });
+  return new Worker(bootstrap, { eval: true, workerData, resourceLimits });
 }
+
+/**
+ * A file worker's objects are short-lived and its bytes live in Buffers outside the heap,
+ * so a small young generation serves it; V8's default would let each thread's grow to 32 MiB.
+ */
+const resourceLimits = { maxYoungGenerationSizeMb: 4 };
 
 /**
  * Starts a thread that answers with one message; resolves to that message. Rejects with
