@@ -120,6 +120,25 @@ test('concurrent bank transfers keep the total constant in every read, inside tr
     for (const node of cluster.running()) assert.deepEqual(await strongRows(node, 'SELECT sum(balance) FROM accounts'), [[total]], node.url);
   }));
 
+test('a follower forwards every transaction call to the leader', async () =>
+  cluster.withLogs(async () => {
+    const leader = await cluster.waitForLeader();
+    const follower = cluster.running().find((node) => node.id !== leader.id) as TestNode;
+    await db.execute(['CREATE TABLE forwarded (id INTEGER PRIMARY KEY, name TEXT)']);
+    const begun = await follower.request('/db/begin', { method: 'POST' });
+    assert.equal(begun.status, 200, begun.text);
+    const id = (begun.body as { tx_id: string }).tx_id;
+    const inserted = await follower.request(`/db/execute?tx=${id}`, { method: 'POST', json: [["INSERT INTO forwarded (name) VALUES ('via follower')"]] });
+    assert.deepEqual((inserted.body as { results: unknown[] }).results, [{ last_insert_id: 1, rows_affected: 1 }]);
+    const read = await follower.request(`/db/query?tx=${id}`, { method: 'POST', json: ['SELECT name FROM forwarded'] });
+    assert.deepEqual((read.body as { results: { values: unknown[] }[] }).results[0]?.values, [['via follower']]);
+    const redirected = await follower.request(`/db/query?tx=${id}&redirect`, { method: 'POST', json: ['SELECT 1'], redirect: 'manual' });
+    assert.equal(redirected.status, 301);
+    const committed = await follower.request(`/db/commit?tx=${id}`, { method: 'POST' });
+    assert.equal(committed.status, 200, committed.text);
+    assert.deepEqual(await strongRows(follower, 'SELECT name FROM forwarded'), [['via follower']]);
+  }));
+
 test('a leader killed with transactions open: they abort cleanly, nothing committed is lost, a retried commit applies once', async () =>
   cluster.withLogs(async () => {
     await db.execute(['CREATE TABLE events (id INTEGER PRIMARY KEY, name TEXT NOT NULL)']);
