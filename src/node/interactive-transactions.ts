@@ -188,7 +188,9 @@ export class NodeInteractiveTransactions implements InteractiveTransactionServic
     try {
       return this.#dependencies.database.previewTransaction(transaction, statements, timings);
     } catch (error) {
-      if (error instanceof StateMachineError && error.code === 'BUSY') throw new ServiceError('UNAVAILABLE', error.message, { cause: error });
+      // BUSY (a checkpoint holds the lock), or a database not open now (a halt, a restore): the client retries.
+      if (error instanceof StateMachineError)
+        throw new ServiceError('UNAVAILABLE', `the leader cannot run the transaction now: ${error.message}`, { cause: error });
       throw error;
     }
   }
