@@ -8,6 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
 import { createClient } from '../../src/client/index.js';
 import { startTestNode, type StartedTestNode } from '../node/start-node.js';
@@ -169,6 +171,24 @@ describe('interactive transactions on one node', () => {
     assert.equal((await post(`/db/query?tx=${opened[0]}`, ['SELECT 1'])).status, 200, 'a refused call leaves the transaction open');
     for (const id of opened) await post(`/db/rollback?tx=${id}`);
     assert.equal(started.node.transactions.openCount, 0);
+  });
+
+  it('answers 503 UNAVAILABLE at once, never waiting, while another connection holds the write lock', async () => {
+    const id = await begin();
+    const holder = new Database(join(started.dataDirectory, 'db.sqlite'));
+    try {
+      holder.exec('BEGIN IMMEDIATE');
+      const startedAtMs = performance.now();
+      const busy = await post(`/db/query?tx=${id}`, ['SELECT 1']);
+      assert.equal(busy.status, 503);
+      assert.equal(busy.code, 'UNAVAILABLE');
+      assert.ok(performance.now() - startedAtMs < 1000, 'busy_timeout 0: no wait');
+      holder.exec('ROLLBACK');
+    } finally {
+      holder.close();
+    }
+    assert.equal((await post(`/db/query?tx=${id}`, ['SELECT 1'])).status, 200, 'the transaction stays usable');
+    await post(`/db/rollback?tx=${id}`);
   });
 
   it('aborts a transaction idle past idleTimeoutMs', async () => {
