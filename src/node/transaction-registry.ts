@@ -164,9 +164,14 @@ export class TransactionRegistry {
     }
   }
 
-  /** Aborts every open transaction (leadership lost, node stopping). */
+  /**
+   * Aborts every open transaction (leadership lost, node stopping). One whose commit is in
+   * flight may still apply: its outcome is unknown, so a retried commit asks the log.
+   */
   abortAll(reason: string): void {
-    for (const id of [...this.#open.keys()]) this.end(id, { kind: 'aborted', reason });
+    for (const transaction of [...this.#open.values()]) {
+      this.end(transaction.id, transaction.commit === undefined ? { kind: 'aborted', reason } : { kind: 'commit outcome unknown' });
+    }
   }
 
   /** Aborts the transactions idle or alive past their bounds at `nowMs`; not one whose commit is in flight. */

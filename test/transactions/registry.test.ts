@@ -63,4 +63,16 @@ describe('transaction registry', () => {
     assert.throws(() => registry.get('idle'), { code: 'TX_NOT_FOUND', message: /not open on the leader/ });
     registry.abortAll('x');
   });
+
+  it('aborts every open transaction, leaving one whose commit is in flight "commit outcome unknown"', () => {
+    const registry = new TransactionRegistry(defaultTransactionLimits);
+    registry.add(transaction('open', 'one'));
+    const committing = transaction('committing', 'one');
+    committing.commit = { key: 'k', outcome: Promise.resolve(1) };
+    registry.add(committing);
+    registry.abortAll('leadership changed');
+    assert.equal(registry.openCount, 0);
+    assert.deepEqual(registry.endedOutcome('open'), { kind: 'aborted', reason: 'leadership changed' });
+    assert.deepEqual(registry.endedOutcome('committing'), { kind: 'commit outcome unknown' });
+  });
 });
