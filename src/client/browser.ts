@@ -20,6 +20,8 @@ export function createClient(config: ClientConfig): Client {
 export { Client } from './client.js';
 export type { BackupOptions, CallOptions, ReadOptions, RequestOptions, ResultOptions, WriteOptions } from './call-options.js';
 export { QuorumliteError, isQuorumliteError } from './errors.js';
+export { Transaction } from './interactive-transaction.js';
+export type { InteractiveOptions, TransactionStatementOptions } from './interactive-transaction.js';
 export type { QuorumliteErrorCode } from './errors.js';
 export type { ClientConfig } from './options.js';
 export { FetchTransport } from './transport.js';

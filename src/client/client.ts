@@ -28,6 +28,14 @@ import { checkConsistency, formatDuration, resolveConfig, type ClientConfig, typ
 import { decodeReply, firstSqlError, type DecodedReply } from './results.js';
 import { errorForRequestError, isLeadershipError } from './reply-errors.js';
 import { encodeStatements } from './statements.js';
+import {
+  runInteractive,
+  Transaction,
+  transactionPath,
+  type InteractiveOptions,
+  type TransactionCallKind,
+  type TransactionWire,
+} from './interactive-transaction.js';
 import type { HttpResponse, HttpTransport } from './transport.js';
 import type { ConsistencyLevel, InStatement, NodeInfo, Reply, Value } from './types.js';
 
@@ -165,6 +173,58 @@ export class Client {
       options,
     );
   }
+
+  /** Opens an interactive transaction on the leader (`POST /db/begin`); see interactive-transaction.ts. */
+  async begin(options: CallOptions = {}): Promise<Transaction> {
+    const body = await this.#calls.call<JsonValue>(
+      {
+        method: 'POST',
+        path: '/db/begin',
+        parameters: [],
+        target: 'leader',
+        redirectable: true,
+        responseBytesMax: this.#config.responseBytesMax,
+        interpret: (response, nodeUrl) => this.#parseBody(response, nodeUrl, 'auto'),
+      },
+      options,
+    );
+    const transactionId = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { tx_id?: unknown }).tx_id : undefined;
+    if (typeof transactionId !== 'string' || transactionId === '') throw new QuorumliteError('SERVER_ERROR', '/db/begin answered without a tx_id');
+    return new Transaction(transactionId, this.#transactionWire);
+  }
+
+  /**
+   * Runs `body` in an interactive transaction and commits it; on a conflict (or a
+   * transaction lost with its leader) runs it again, with backoff, `attemptsMax` times at most.
+   */
+  async interactive<Result>(body: (transaction: Transaction) => Promise<Result>, options: InteractiveOptions = {}): Promise<Result> {
+    const runner = { begin: (callOptions: CallOptions) => this.begin(callOptions), sleep: this.#config.sleep, random: this.#config.random };
+    return runInteractive(runner, body, options);
+  }
+
+  readonly #transactionWire: TransactionWire = {
+    statements: <Row>(kind: TransactionCallKind, transactionId: string, statements: InStatement | readonly InStatement[], options: ResultOptions) =>
+      this.#write<Row>(transactionPath(kind), statements, options, [['tx', transactionId]]),
+    end: async (action, transactionId, options) => {
+      const body = await this.#calls.call<JsonValue>(
+        {
+          method: 'POST',
+          path: `/db/${action}`,
+          parameters: [['tx', transactionId]],
+          target: 'leader',
+          redirectable: true,
+          idempotencyKey: newIdempotencyKey(),
+          responseBytesMax: this.#config.responseBytesMax,
+          interpret: (response, nodeUrl) => (response.body.byteLength === 0 ? null : this.#parseBody(response, nodeUrl, 'auto')),
+        },
+        options,
+      );
+      const raftIndex = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { raft_index?: unknown }).raft_index : undefined;
+      if (typeof raftIndex !== 'number') return { raftIndex: undefined };
+      this.#highestWrittenIndex = Math.max(this.#highestWrittenIndex, raftIndex);
+      return { raftIndex };
+    },
+  };
 
   /** The nodes `/nodes` reports (voters and non-voters); also refreshes the client's view. */
   async nodes(options: CallOptions = {}): Promise<NodeInfo[]> {

@@ -43,7 +43,13 @@ export type QuorumliteErrorCode =
   /** An integer beyond 2^53 arrived with `bigint: 'never'`. */
   | 'INTEGER_OVERFLOW'
   /** More 301 redirects in one attempt chain than `redirectsMax`. */
-  | 'TOO_MANY_REDIRECTS';
+  | 'TOO_MANY_REDIRECTS'
+  /** An interactive transaction's commit (or a statement in it) found that something it read or wrote changed: nothing applied; run it again (HTTP 409). */
+  | 'TX_CONFLICT'
+  /** The interactive transaction is unknown to the leader: never opened, expired, ended, or lost with a leader change (HTTP 404). */
+  | 'TX_NOT_FOUND'
+  /** The leader holds as many open interactive transactions as it may, in all or for this client (HTTP 429). */
+  | 'TX_LIMIT';
 
 export interface QuorumliteErrorOptions {
   readonly cause?: unknown;

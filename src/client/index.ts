@@ -25,6 +25,8 @@ function pickTransport(config: ClientConfig): HttpTransport {
 export { Client } from './client.js';
 export type { BackupOptions, CallOptions, ReadOptions, RequestOptions, ResultOptions, WriteOptions } from './call-options.js';
 export { QuorumliteError, isQuorumliteError } from './errors.js';
+export { Transaction } from './interactive-transaction.js';
+export type { InteractiveOptions, TransactionStatementOptions } from './interactive-transaction.js';
 export type { QuorumliteErrorCode, QuorumliteErrorOptions } from './errors.js';
 export type { ClientConfig, ClientTlsOptions } from './options.js';
 export { defaultRetryPolicyConfig, RetryPolicy, runWithRetries } from './retry-policy.js';

@@ -39,6 +39,9 @@ export const clientCodeForServerCode: ReadonlyMap<string, QuorumliteErrorCode> =
   ['HEADERS_TOO_LARGE', 'HTTP_ERROR'],
   ['METHOD_NOT_ALLOWED', 'HTTP_ERROR'],
   ['NOT_READY', 'UNAVAILABLE'],
+  ['TX_CONFLICT', 'TX_CONFLICT'],
+  ['TX_NOT_FOUND', 'TX_NOT_FOUND'],
+  ['TX_LIMIT', 'TX_LIMIT'],
 ]);
 
 /** rqlite's wording; consulted only for replies from a server that is not quorumlite. */

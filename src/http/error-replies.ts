@@ -62,6 +62,12 @@ export function serviceErrorToHttp(request: IncomingMessage, error: ServiceError
       return new HttpError(404, error.code, error.message);
     case 'INTERNAL':
       return new HttpError(500, error.code, error.message);
+    case 'TX_CONFLICT':
+      return new HttpError(409, error.code, error.message);
+    case 'TX_NOT_FOUND':
+      return new HttpError(404, error.code, error.message);
+    case 'TX_LIMIT':
+      return new HttpError(429, error.code, error.message);
   }
 }
 

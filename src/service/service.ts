@@ -221,7 +221,13 @@ export type ServiceErrorCode =
   /** This node stopped applying after an environmental failure (disk full, I/O error); it retries, never skips. */
   | 'HALTED'
   | 'NOT_FOUND'
-  | 'INTERNAL';
+  | 'INTERNAL'
+  /** An interactive transaction saw a change of something it read or wrote: nothing applied; retry it whole (HTTP 409). */
+  | 'TX_CONFLICT'
+  /** No such open interactive transaction on the leader: unknown, expired, already ended, or lost with a leader change (HTTP 404). */
+  | 'TX_NOT_FOUND'
+  /** A bound on interactive transactions (open per node or per client, buffered bytes, statements) was reached (HTTP 429). */
+  | 'TX_LIMIT';
 
 export const serviceErrorCodes: readonly ServiceErrorCode[] = [
   'NOT_LEADER',
@@ -236,6 +242,9 @@ export const serviceErrorCodes: readonly ServiceErrorCode[] = [
   'HALTED',
   'NOT_FOUND',
   'INTERNAL',
+  'TX_CONFLICT',
+  'TX_NOT_FOUND',
+  'TX_LIMIT',
 ];
 
 /** A ServiceError as plain data, for sending across the peer transport. */

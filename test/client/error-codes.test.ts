@@ -56,6 +56,9 @@ const serverReplies: Readonly<Record<HttpErrorCode, { readonly status: number; r
   HEADERS_TOO_LARGE: { status: 431, clientCode: 'HTTP_ERROR' },
   METHOD_NOT_ALLOWED: { status: 405, clientCode: 'HTTP_ERROR' },
   NOT_READY: { status: 503, clientCode: 'UNAVAILABLE' },
+  TX_CONFLICT: { status: 409, clientCode: 'TX_CONFLICT' },
+  TX_NOT_FOUND: { status: 404, clientCode: 'TX_NOT_FOUND' },
+  TX_LIMIT: { status: 429, clientCode: 'TX_LIMIT' },
 };
 
 /** Answers like a quorumlite node: status, code header, version header, and the given body. */
@@ -226,6 +229,9 @@ describe('every service failure, from the service seam through the real HTTP ser
     HALTED: 'NODE_HALTED',
     NOT_FOUND: 'HTTP_ERROR',
     INTERNAL: 'SERVER_ERROR',
+    TX_CONFLICT: 'TX_CONFLICT',
+    TX_NOT_FOUND: 'TX_NOT_FOUND',
+    TX_LIMIT: 'TX_LIMIT',
   };
 
   for (const code of serviceErrorCodes) {

@@ -29,6 +29,9 @@ const expectedStatus: Readonly<Record<ServiceErrorCode, number>> = {
   HALTED: 503,
   NOT_FOUND: 404,
   INTERNAL: 500,
+  TX_CONFLICT: 409,
+  TX_NOT_FOUND: 404,
+  TX_LIMIT: 429,
 };
 
 const leaderApiAddress = 'http://127.0.0.9:4001';
