@@ -15,10 +15,10 @@ test('a statement that starts with SELECT, past blanks, comments and parentheses
 });
 
 test('isConflict finds TX_CONFLICT and TX_NOT_FOUND through a chain of causes, and nothing else', () => {
-  const conflict = new QuorumliteError('TX_CONFLICT' as never, 'conflict');
+  const conflict = new QuorumliteError('TX_CONFLICT', 'conflict');
   assert.equal(isConflict(conflict), true);
   assert.equal(isConflict(new Error('wrapped', { cause: new Error('twice', { cause: conflict }) })), true);
-  assert.equal(isConflict(new QuorumliteError('TX_NOT_FOUND' as never, 'lost')), true);
+  assert.equal(isConflict(new QuorumliteError('TX_NOT_FOUND', 'lost')), true);
   assert.equal(isConflict(new QuorumliteError('SQL_ERROR', 'no such table')), false);
   assert.equal(isConflict('TX_CONFLICT'), false);
 });

@@ -1,0 +1,138 @@
+/**
+ * How the drivers use an interactive transaction, against a recording client (no server):
+ * every statement of an ORM transaction goes to that transaction, none to the client;
+ * returning commits, throwing rolls back; statements outside it never join it.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { eq } from 'drizzle-orm';
+import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { type Generated, Kysely } from 'kysely';
+import type { InStatement, Reply, ResultSet } from '../../src/client/index.js';
+import { drizzle } from '../../src/drivers/drizzle/index.js';
+import { type ClientPort, type InteractiveTransactionPort, QuorumliteDialect, type StatementOptions } from '../../src/drivers/kysely/index.js';
+
+type Call = string;
+
+function reply(sql: string, options: StatementOptions | undefined): Reply<unknown> {
+  const reads = /^select/i.test(sql) || /returning/i.test(sql);
+  const row = options?.rowMode === 'array' ? [1, 'fiona'] : { id: 1, name: 'fiona' };
+  const result: ResultSet<unknown> = {
+    columns: reads ? ['id', 'name'] : [],
+    types: reads ? ['integer', 'text'] : [],
+    rows: reads ? [row] : [],
+    rowsAffected: reads ? 0 : 1,
+    lastInsertId: reads ? undefined : 1,
+    error: undefined,
+    timeSeconds: undefined,
+  };
+  return { results: [result], raftIndex: 1 };
+}
+
+function sqlOf(statements: InStatement | readonly InStatement[]): string {
+  const statement = Array.isArray(statements) ? statements[0] : statements;
+  return typeof statement === 'string' ? statement : (statement as { sql: string }).sql;
+}
+
+/** A client and its transactions that log each call as `who.method sql`. */
+function recordingClient(calls: Call[]): ClientPort {
+  const port = (who: string) => ({
+    query: async (statements: InStatement | readonly InStatement[], options?: StatementOptions) => {
+      calls.push(`${who}.query ${sqlOf(statements)}`);
+      return reply(sqlOf(statements), options);
+    },
+    execute: async (statements: InStatement | readonly InStatement[], options?: StatementOptions) => {
+      calls.push(`${who}.execute ${sqlOf(statements)}`);
+      return reply(sqlOf(statements), options);
+    },
+    request: async (statements: InStatement | readonly InStatement[], options?: StatementOptions) => {
+      calls.push(`${who}.request ${sqlOf(statements)}`);
+      return reply(sqlOf(statements), options);
+    },
+  });
+  let transactionCount = 0;
+  return {
+    ...port('client'),
+    transaction: async (statements, options) => {
+      calls.push(`client.transaction ${statements.length}`);
+      return reply(sqlOf(statements), options);
+    },
+    begin: async (): Promise<InteractiveTransactionPort> => {
+      transactionCount += 1;
+      const who = `tx${transactionCount}`;
+      calls.push(`client.begin ${who}`);
+      return {
+        ...port(who),
+        commit: async () => calls.push(`${who}.commit`),
+        rollback: async () => calls.push(`${who}.rollback`),
+      };
+    },
+  };
+}
+
+interface Database {
+  person: { id: Generated<number>; name: string };
+}
+const person = sqliteTable('person', { id: integer('id').primaryKey(), name: text('name').notNull() });
+
+test('Kysely: a transaction’s statements go to its interactive transaction; return commits, throw rolls back', async () => {
+  const calls: Call[] = [];
+  const db = new Kysely<Database>({ dialect: new QuorumliteDialect({ client: recordingClient(calls) }) });
+  const name = await db.transaction().execute(async (trx) => {
+    const row = await trx.selectFrom('person').select(['id', 'name']).where('id', '=', 1).executeTakeFirstOrThrow();
+    await trx.updateTable('person').set({ name: 'sinead' }).where('id', '=', row.id).execute();
+    return row.name;
+  });
+  assert.equal(name, 'fiona');
+  await assert.rejects(
+    db.transaction().execute(async (trx) => {
+      await trx.insertInto('person').values({ name: 'never' }).execute();
+      throw new Error('changed my mind');
+    }),
+    /changed my mind/,
+  );
+  await db.selectFrom('person').selectAll().execute();
+  assert.deepEqual(calls, [
+    'client.begin tx1',
+    'tx1.query select "id", "name" from "person" where "id" = ?',
+    'tx1.execute update "person" set "name" = ? where "id" = ?',
+    'tx1.commit',
+    'client.begin tx2',
+    'tx2.execute insert into "person" ("name") values (?)',
+    'tx2.rollback',
+    'client.query select * from "person"',
+  ]);
+});
+
+test('drizzle: a transaction’s statements go to its interactive transaction; return commits, throw and tx.rollback() roll back', async () => {
+  const calls: Call[] = [];
+  const db = drizzle(recordingClient(calls));
+  const found = await db.transaction(async (tx) => {
+    const row = await tx.select().from(person).where(eq(person.id, 1)).get();
+    await tx.update(person).set({ name: 'sinead' }).where(eq(person.id, 1));
+    return row;
+  });
+  assert.deepEqual(found, { id: 1, name: 'fiona' });
+  await assert.rejects(
+    db.transaction(async (tx) => {
+      await tx.insert(person).values({ name: 'never' }).returning();
+      tx.rollback();
+    }),
+    /Rollback/,
+  );
+  await assert.rejects(
+    db.transaction(async () => undefined, { behavior: 'immediate' }),
+    /optimistic/,
+  );
+  await db.select().from(person);
+  assert.deepEqual(calls, [
+    'client.begin tx1',
+    'tx1.query select "id", "name" from "person" where "person"."id" = ?',
+    'tx1.execute update "person" set "name" = ? where "person"."id" = ?',
+    'tx1.commit',
+    'client.begin tx2',
+    'tx2.request insert into "person" ("id", "name") values (null, ?) returning "id", "name"',
+    'tx2.rollback',
+    'client.query select "id", "name" from "person"',
+  ]);
+});
