@@ -5,6 +5,7 @@
  * statement, and the drivers refuse transactions with a clear error.
  */
 import { QuorumliteError } from '../client/errors.js';
+import { isConflict } from './conflict-retry.js';
 import type { InStatement, Reply, RowMode } from '../client/types.js';
 
 /** The only call option the drivers set: rows as arrays for drizzle, objects for Kysely. */
@@ -41,6 +42,20 @@ export async function beginInteractive(client: ClientPort): Promise<InteractiveT
     );
   }
   return client.begin();
+}
+
+/**
+ * Commits. When the commit fails for another reason than a conflict (which ended the
+ * transaction on the server), a best-effort rollback frees it there rather than leaving it
+ * to the idle timeout; the commit's error is what the caller sees.
+ */
+export async function commitOrRelease(transaction: InteractiveTransactionPort): Promise<void> {
+  try {
+    await transaction.commit();
+  } catch (error) {
+    if (!isConflict(error)) await transaction.rollback().catch(() => undefined);
+    throw error;
+  }
 }
 
 /** Leading blanks, `--` line comments, block comments and opening parentheses. */

@@ -8,9 +8,9 @@ import { test } from 'node:test';
 import { eq } from 'drizzle-orm';
 import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import { type Generated, Kysely } from 'kysely';
-import type { InStatement, Reply, ResultSet } from '../../src/client/index.js';
+import { type InStatement, QuorumliteError, type Reply, type ResultSet } from '../../src/client/index.js';
 import { drizzle } from '../../src/drivers/drizzle/index.js';
-import { type ClientPort, type InteractiveTransactionPort, QuorumliteDialect, type StatementOptions } from '../../src/drivers/kysely/index.js';
+import { type ClientPort, type InteractiveTransactionPort, QuorumliteDialect, retryOnConflict, type StatementOptions } from '../../src/drivers/kysely/index.js';
 
 type Call = string;
 
@@ -34,8 +34,8 @@ function sqlOf(statements: InStatement | readonly InStatement[]): string {
   return typeof statement === 'string' ? statement : (statement as { sql: string }).sql;
 }
 
-/** A client and its transactions that log each call as `who.method sql`. */
-function recordingClient(calls: Call[]): ClientPort {
+/** A client and its transactions that log each call as `who.method sql`; commits fail with `commitErrors`, in order, while any are left. */
+function recordingClient(calls: Call[], commitErrors: Error[] = []): ClientPort {
   const port = (who: string) => ({
     query: async (statements: InStatement | readonly InStatement[], options?: StatementOptions) => {
       calls.push(`${who}.query ${sqlOf(statements)}`);
@@ -63,7 +63,11 @@ function recordingClient(calls: Call[]): ClientPort {
       calls.push(`client.begin ${who}`);
       return {
         ...port(who),
-        commit: async () => calls.push(`${who}.commit`),
+        commit: async () => {
+          calls.push(`${who}.commit`);
+          const error = commitErrors.shift();
+          if (error !== undefined) throw error;
+        },
         rollback: async () => calls.push(`${who}.rollback`),
       };
     },
@@ -134,5 +138,58 @@ test('drizzle: a transaction’s statements go to its interactive transaction; r
     'tx2.request insert into "person" ("id", "name") values (null, ?) returning "id", "name"',
     'tx2.rollback',
     'client.query select "id", "name" from "person"',
+  ]);
+});
+
+test('a failing commit: a conflict surfaces as itself, ends the transaction, and retryOnConflict reruns; another failure also rolls back', async () => {
+  const calls: Call[] = [];
+  const commitErrors = [new QuorumliteError('TX_CONFLICT', 'changed meanwhile')];
+  const client = recordingClient(calls, commitErrors);
+  const kysely = new Kysely<Database>({ dialect: new QuorumliteDialect({ client }) });
+  let runs = 0;
+  const increment = () =>
+    kysely.transaction().execute(async (trx) => {
+      runs += 1;
+      await trx.updateTable('person').set({ name: 'sinead' }).execute();
+    });
+  await retryOnConflict(increment, { initialDelayMs: 1 });
+  assert.equal(runs, 2);
+  commitErrors.push(new QuorumliteError('TIMEOUT', 'no answer'));
+  await assert.rejects(retryOnConflict(increment, { initialDelayMs: 1 }), { code: 'TIMEOUT' });
+  assert.equal(runs, 3, 'a timeout is not a conflict: not run again');
+  const update = 'execute update "person" set "name" = ?';
+  assert.deepEqual(calls, [
+    'client.begin tx1',
+    `tx1.${update}`,
+    'tx1.commit',
+    'client.begin tx2',
+    `tx2.${update}`,
+    'tx2.commit',
+    'client.begin tx3',
+    `tx3.${update}`,
+    'tx3.commit',
+    'tx3.rollback',
+  ]);
+
+  calls.length = 0;
+  commitErrors.push(new QuorumliteError('TX_CONFLICT', 'changed meanwhile'));
+  const db = drizzle(client);
+  runs = 0;
+  await retryOnConflict(
+    () =>
+      db.transaction(async (tx) => {
+        runs += 1;
+        await tx.update(person).set({ name: 'sinead' });
+      }),
+    { initialDelayMs: 1 },
+  );
+  assert.equal(runs, 2);
+  assert.deepEqual(calls, [
+    'client.begin tx4',
+    'tx4.execute update "person" set "name" = ?',
+    'tx4.commit',
+    'client.begin tx5',
+    'tx5.execute update "person" set "name" = ?',
+    'tx5.commit',
   ]);
 });

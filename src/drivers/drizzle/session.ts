@@ -9,7 +9,7 @@ import { entityKind, type RelationalSchemaConfig, type TablesRelationalConfig } 
 import type { Logger } from 'drizzle-orm/logger';
 import { SQLiteProxyTransaction, SQLiteRemoteSession } from 'drizzle-orm/sqlite-proxy';
 import type { SQLiteAsyncDialect, SQLiteTransactionConfig } from 'drizzle-orm/sqlite-core';
-import { beginInteractive, type ClientPort } from '../client-port.js';
+import { beginInteractive, type ClientPort, commitOrRelease } from '../client-port.js';
 import { remoteBatchCallback, remoteCallback } from './remote-callbacks.js';
 
 interface SessionOptions {
@@ -63,7 +63,7 @@ export class QuorumliteSession<TFullSchema extends Record<string, unknown>, TSch
       await interactive.rollback().catch(() => undefined);
       throw error;
     }
-    await interactive.commit();
+    await commitOrRelease(interactive);
     return result;
   }
 }

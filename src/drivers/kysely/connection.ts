@@ -7,7 +7,7 @@
  */
 import { type CompiledQuery, type DatabaseConnection, type QueryResult, RawNode, SelectQueryNode } from 'kysely';
 import type { InValue, Reply, ResultSet } from '../../client/types.js';
-import { beginInteractive, type ClientPort, type InteractiveTransactionPort, type StatementPort } from '../client-port.js';
+import { beginInteractive, type ClientPort, commitOrRelease, type InteractiveTransactionPort, type StatementPort } from '../client-port.js';
 
 export class QuorumliteConnection implements DatabaseConnection {
   readonly #client: ClientPort;
@@ -45,22 +45,24 @@ export class QuorumliteConnection implements DatabaseConnection {
     this.#transaction = await beginInteractive(this.#client);
   }
 
+  /** Forgets the transaction first: whatever the commit answers, the connection is free again. */
   async commit(): Promise<void> {
-    const transaction = this.#endTransaction();
-    await transaction.commit();
-  }
-
-  async rollback(): Promise<void> {
-    const transaction = this.#endTransaction();
-    await transaction.rollback();
-  }
-
-  /** Forgets the transaction first: whatever commit or rollback answers, the connection is free again. */
-  #endTransaction(): InteractiveTransactionPort {
     const transaction = this.#transaction;
     if (transaction === undefined) throw new Error('no transaction is open on this connection');
     this.#transaction = undefined;
-    return transaction;
+    await commitOrRelease(transaction);
+  }
+
+  /**
+   * Kysely rolls back after a failed commit too; the commit already ended the transaction
+   * (commitOrRelease), so there is nothing left to do, and the commit's error (TX_CONFLICT)
+   * stays the one the caller sees.
+   */
+  async rollback(): Promise<void> {
+    const transaction = this.#transaction;
+    if (transaction === undefined) return;
+    this.#transaction = undefined;
+    await transaction.rollback();
   }
 }
 
