@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { eq } from 'drizzle-orm';
 import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
-import { type Generated, Kysely } from 'kysely';
+import { type Generated, Kysely, sql } from 'kysely';
 import { type InStatement, QuorumliteError, type Reply, type ResultSet } from '../../src/client/index.js';
 import { drizzle } from '../../src/drivers/drizzle/index.js';
 import { type ClientPort, type InteractiveTransactionPort, QuorumliteDialect, retryOnConflict, type StatementOptions } from '../../src/drivers/kysely/index.js';
@@ -79,7 +79,7 @@ interface Database {
 }
 const person = sqliteTable('person', { id: integer('id').primaryKey(), name: text('name').notNull() });
 
-test('Kysely: a transaction’s statements go to its interactive transaction; return commits, throw rolls back', async () => {
+test('Kysely: a transaction’s statements go to its interactive transaction; return commits, throw rolls back; raw SQL is routed by its text', async () => {
   const calls: Call[] = [];
   const db = new Kysely<Database>({ dialect: new QuorumliteDialect({ client: recordingClient(calls) }) });
   const name = await db.transaction().execute(async (trx) => {
@@ -96,6 +96,8 @@ test('Kysely: a transaction’s statements go to its interactive transaction; re
     /changed my mind/,
   );
   await db.selectFrom('person').selectAll().execute();
+  await sql`SELECT count(*) FROM person`.execute(db);
+  await sql`DELETE FROM person`.execute(db);
   assert.deepEqual(calls, [
     'client.begin tx1',
     'tx1.query select "id", "name" from "person" where "id" = ?',
@@ -105,6 +107,8 @@ test('Kysely: a transaction’s statements go to its interactive transaction; re
     'tx2.execute insert into "person" ("name") values (?)',
     'tx2.rollback',
     'client.query select * from "person"',
+    'client.query SELECT count(*) FROM person',
+    'client.request DELETE FROM person',
   ]);
 });
 

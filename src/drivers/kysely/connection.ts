@@ -1,13 +1,14 @@
 /**
  * One Kysely connection. quorumlite speaks HTTP, so a connection is no socket: it is a
  * routing rule plus, between beginTransaction and commit/rollback, an interactive
- * transaction. Routing: a SELECT goes to `query` (the client's read consistency); raw SQL
- * (`sql\`…\``, whose kind Kysely cannot tell) to `request`, where the server decides; every
- * other query (INSERT, UPDATE, DELETE, DDL, RETURNING or not) to `execute` on the leader.
+ * transaction. Routing: a SELECT goes to `query` (the client's read consistency), raw SQL
+ * (`sql\`…\``) too when its text starts with SELECT, other raw SQL to `request`, where the
+ * server decides; every other query (INSERT, UPDATE, DELETE, DDL, RETURNING or not) to
+ * `execute` on the leader.
  */
 import { type CompiledQuery, type DatabaseConnection, type QueryResult, RawNode, SelectQueryNode } from 'kysely';
 import type { InValue, Reply, ResultSet } from '../../client/types.js';
-import { beginInteractive, type ClientPort, commitOrRelease, type InteractiveTransactionPort, type StatementPort } from '../client-port.js';
+import { beginInteractive, type ClientPort, commitOrRelease, type InteractiveTransactionPort, isPlainSelect, type StatementPort } from '../client-port.js';
 
 export class QuorumliteConnection implements DatabaseConnection {
   readonly #client: ClientPort;
@@ -22,7 +23,7 @@ export class QuorumliteConnection implements DatabaseConnection {
     const statement = { sql: compiledQuery.sql, args: compiledQuery.parameters as readonly InValue[] };
     let reply: Reply<unknown>;
     if (SelectQueryNode.is(compiledQuery.query)) reply = await port.query(statement);
-    else if (RawNode.is(compiledQuery.query)) reply = await port.request(statement);
+    else if (RawNode.is(compiledQuery.query)) reply = isPlainSelect(compiledQuery.sql) ? await port.query(statement) : await port.request(statement);
     else reply = await port.execute(statement);
     const result = reply.results[0];
     if (result === undefined) return { rows: [] };
