@@ -11,6 +11,10 @@ export const endpointPermissions: ReadonlyMap<string, readonly Permission[]> = n
   ['/db/query', ['query']],
   // rqlite: the unified endpoint needs both.
   ['/db/request', ['execute', 'query']],
+  // Ours: interactive transactions. Their statements need what their path needs (`?tx=`).
+  ['/db/begin', ['execute']],
+  ['/db/commit', ['execute']],
+  ['/db/rollback', ['execute']],
   ['/db/backup', ['backup']],
   ['/db/load', ['load']],
   ['/boot', ['load']],

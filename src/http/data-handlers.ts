@@ -13,10 +13,12 @@ import {
   type WriteOptions,
 } from '../service/service.js';
 import { parseStatementsBody, plainStatement } from './statements.js';
+import { idempotencyKeyOf, transactionIdOf, transactionServiceOf } from './transaction-handlers.js';
 
 type DataEndpoint = 'execute' | 'query' | 'request';
 
 export async function handleExecute(exchange: Exchange, service: ClusterService): Promise<void> {
+  if (transactionIdOf(exchange) !== undefined) return handleInTransaction(exchange, service, 'execute');
   // As rqlite: `?queue&wait` may carry no statements, a marker that answers once everything queued before it is written.
   const base = await dataRequestBase(exchange, exchange.flag('queue') && exchange.flag('wait'));
   const request = { ...base, ...writeOptions(exchange) };
@@ -24,15 +26,32 @@ export async function handleExecute(exchange: Exchange, service: ClusterService)
 }
 
 export async function handleQuery(exchange: Exchange, service: ClusterService): Promise<void> {
+  if (transactionIdOf(exchange) !== undefined) return handleInTransaction(exchange, service, 'query');
   const base = await dataRequestBase(exchange);
   const request = { ...base, ...readOptions(exchange) };
   await answerData(exchange, 'query', (context) => service.query(request, context));
 }
 
 export async function handleRequest(exchange: Exchange, service: ClusterService): Promise<void> {
+  if (transactionIdOf(exchange) !== undefined) return handleInTransaction(exchange, service, 'request');
   const base = await dataRequestBase(exchange);
   const request = { ...base, ...readOptions(exchange), ...writeOptions(exchange) };
   await answerData(exchange, 'request', (context) => service.request(request, context));
+}
+
+/** `?tx=`: the statements run inside an interactive transaction (transaction-handlers.ts), whichever of the three paths. */
+async function handleInTransaction(exchange: Exchange, service: ClusterService, endpoint: DataEndpoint): Promise<void> {
+  const transactions = transactionServiceOf(service);
+  const base = await dataRequestBase(exchange);
+  const request = {
+    transactionId: transactionIdOf(exchange) as string,
+    statements: base.statements,
+    timings: base.timings,
+    timeoutMs: base.timeoutMs,
+    forward: base.forward,
+    idempotencyKey: idempotencyKeyOf(exchange),
+  };
+  await answerData(exchange, endpoint, (context) => transactions.transactionStatements(request, context));
 }
 
 async function dataRequestBase(exchange: Exchange, noStatementsAllowed = false): Promise<DataRequestBase> {
@@ -75,20 +94,9 @@ function writeOptions(exchange: Exchange): WriteOptions {
   return {
     queue: exchange.flag('queue'),
     wait: exchange.flag('queue') && exchange.flag('wait'),
-    idempotencyKey: readIdempotencyKey(exchange),
+    idempotencyKey: idempotencyKeyOf(exchange),
     forwardRetryCountMax: exchange.parameters.forwardRetryCount,
   };
-}
-
-function readIdempotencyKey(exchange: Exchange): string | null {
-  const header = exchange.request.headers['idempotency-key'];
-  if (header === undefined) return null;
-  const key = Array.isArray(header) ? header.join(',') : header;
-  const keyBytesMax = exchange.options.idempotencyKeyBytesMax;
-  if (key.length === 0) throw badRequest('Idempotency-Key must not be empty');
-  if (Buffer.byteLength(key) > keyBytesMax) throw badRequest(`Idempotency-Key longer than ${keyBytesMax} bytes`);
-  if (!/^[\x21-\x7e]+$/.test(key)) throw badRequest('Idempotency-Key must be printable ASCII without spaces');
-  return key;
 }
 
 /** A linearizable read may wait `linearizable_timeout` for its ReadIndex round, even past `timeout`. */

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { handleLeaderGet, handleLeaderPost, handleMetrics, handleNodes, handleReadyz, handleRemove, handleStatus } from './cluster-handlers.js';
 import { handleExecute, handleQuery, handleRequest } from './data-handlers.js';
+import { handleBegin, handleCommit, handleRollback } from './transaction-handlers.js';
 import { handleDebugVars } from './debug-vars.js';
 import { authorizeRequest } from './auth-check.js';
 import { handleBackup, handleBoot, handleLoad, handleReap, handleSnapshot } from './transfer-handlers.js';
@@ -26,6 +27,9 @@ const routes: ReadonlyMap<string, Readonly<Partial<Record<Method, Handler>>>> = 
   ['/db/execute', { POST: handleExecute }],
   ['/db/query', { GET: handleQuery, POST: handleQuery }],
   ['/db/request', { POST: handleRequest }],
+  ['/db/begin', { POST: handleBegin }],
+  ['/db/commit', { POST: handleCommit }],
+  ['/db/rollback', { POST: handleRollback }],
   ['/status', { GET: handleStatus }],
   ['/nodes', { GET: handleNodes }],
   ['/leader', { GET: handleLeaderGet, POST: handleLeaderPost }],

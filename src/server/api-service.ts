@@ -1,13 +1,15 @@
 /**
  * The service the HTTP API calls: the cluster service (writes, reads, cluster endpoints)
- * with the database transfers beside it (backups, loads, boot, snapshots). Two objects of
+ * with the database transfers (backups, loads, boot, snapshots) and the interactive
+ * transactions beside it. Three objects of
  * one contract, each with its own concern, delegated to explicitly.
  */
 import type { NodeClusterService } from '../node/cluster-service.js';
 import type { NodeDatabaseTransfers } from '../node/database-transfers.js';
+import type { NodeInteractiveTransactions } from '../node/interactive-transactions.js';
 import type { ClusterService } from '../service/service.js';
 
-export function apiService(cluster: NodeClusterService, transfers: NodeDatabaseTransfers): ClusterService {
+export function apiService(cluster: NodeClusterService, transfers: NodeDatabaseTransfers, transactions: NodeInteractiveTransactions): ClusterService {
   return {
     execute: (request, context) => cluster.execute(request, context),
     query: (request, context) => cluster.query(request, context),
@@ -25,5 +27,8 @@ export function apiService(cluster: NodeClusterService, transfers: NodeDatabaseT
     boot: (request, body) => transfers.boot(request, body),
     snapshot: (request) => transfers.snapshot(request),
     reap: (context) => transfers.reap(context),
+    beginTransaction: (request, context) => transactions.beginTransaction(request, context),
+    transactionStatements: (request, context) => transactions.transactionStatements(request, context),
+    endTransaction: (request, context) => transactions.endTransaction(request, context),
   };
 }

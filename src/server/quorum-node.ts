@@ -24,6 +24,8 @@ import type { TransportLimits } from '../transport/limits.js';
 import { assert } from '../common/assert.js';
 import { NodeClusterService } from '../node/cluster-service.js';
 import { NodeDatabaseTransfers } from '../node/database-transfers.js';
+import { NodeInteractiveTransactions } from '../node/interactive-transactions.js';
+import { defaultTransactionLimits, type TransactionLimits } from '../node/transaction-registry.js';
 import { gatedLog, LoadGate } from '../node/load-gate.js';
 import { resolveNodeConfig, type NodeConfig, type NodeConfigInput } from '../node/config.js';
 import type { NodeLogger } from '../node/logger.js';
@@ -59,6 +61,8 @@ export interface QuorumNodeOptions extends NodeConfigInput {
   readonly onFatal?: (error: Error) => void;
   /** Randomness for election jitter and command seeds; default Math.random (tests pin it). */
   readonly random?: () => number;
+  /** Bounds on interactive transactions (transaction-registry.ts); defaults for what is not given. */
+  readonly transactionLimits?: Partial<TransactionLimits>;
   /** Every timer and clock reading of the node; default the real one. */
   readonly scheduler?: Scheduler;
   /** SQLite extensions (files, directories, zip or tar.gz files), gathered into <data>/extensions and loaded into every connection. */
@@ -154,6 +158,8 @@ export class QuorumNode {
   readonly service: NodeClusterService;
   /** Backups, loads, boot, snapshots and reaping (rqlite's /db/backup, /db/load, /boot, /snapshot, /reap). */
   readonly transfers: NodeDatabaseTransfers;
+  /** Interactive transactions (/db/begin, ?tx=, /db/commit, /db/rollback), held while this node leads. */
+  readonly transactions: NodeInteractiveTransactions;
   readonly reaper: Reaper;
   readonly http: HttpApiServer;
   readonly #storage: DurableStorage;
@@ -246,7 +252,9 @@ export class QuorumNode {
       scheduler,
       logger: options.logger,
     });
-    this.http = createHttpServer(apiService(this.service, this.transfers), {
+    const transactionParts = { config, log: writes, database: stateMachine, peers: this.#transport, scheduler, access };
+    this.transactions = new NodeInteractiveTransactions(transactionDependencies(options, transactionParts));
+    this.http = createHttpServer(apiService(this.service, this.transfers, this.transactions), {
       quorumliteVersion: options.version,
       ...options.http,
       accessControl: access,
@@ -339,6 +347,7 @@ export class QuorumNode {
     this.runtime.attachTransport();
     this.membership.registerPeerHandlers();
     this.service.registerPeerHandlers();
+    this.transactions.registerPeerHandlers();
     this.transfers.start();
     await this.#transport.start();
     this.#httpAddress = await this.http.listen(httpListen.host, httpListen.port);
@@ -459,6 +468,7 @@ export class QuorumNode {
     await this.#rejoin;
     this.reaper.stop();
     await this.transfers.stop();
+    this.transactions.stop();
     await this.service.stopWriteQueue(this.config.shutdownTransferTimeoutMs);
     await this.runtime.stop(options);
     await this.http.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing HTTP failed'));
@@ -466,4 +476,12 @@ export class QuorumNode {
     await this.#storage.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing storage failed'));
     this.#stateMachine.close();
   }
+}
+
+/** The interactive transactions' dependencies: the node's parts, its random source and the bounds the options give. */
+function transactionDependencies(
+  options: QuorumNodeOptions,
+  parts: Omit<ConstructorParameters<typeof NodeInteractiveTransactions>[0], 'random' | 'limits'>,
+): ConstructorParameters<typeof NodeInteractiveTransactions>[0] {
+  return { ...parts, random: options.random ?? Math.random, limits: { ...defaultTransactionLimits, ...options.transactionLimits } };
 }

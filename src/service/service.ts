@@ -180,8 +180,50 @@ export interface CallContext {
   readonly caller?: string | null;
 }
 
+/** `POST /db/begin`: opens an interactive transaction on the leader. */
+export interface TransactionBeginRequest {
+  readonly timeoutMs: number;
+  readonly forward: boolean;
+  /** The client's address as the receiving node saw it: the per-client bound counts by it (or by the user, when authenticated). */
+  readonly clientAddress: string;
+}
+
+/** `/db/query`, `/db/execute` or `/db/request` with `?tx=`: statements run inside the transaction. */
+export interface TransactionStatementsRequest {
+  readonly transactionId: string;
+  readonly statements: readonly Statement[];
+  readonly timings: boolean;
+  readonly timeoutMs: number;
+  readonly forward: boolean;
+  /** A repeat of the transaction's last call's key answers that call's results again and runs nothing. */
+  readonly idempotencyKey: string | null;
+}
+
+/** `POST /db/commit?tx=` and `POST /db/rollback?tx=`. */
+export interface TransactionEndRequest {
+  readonly transactionId: string;
+  readonly action: 'commit' | 'rollback';
+  /** A commit's key goes into its log entry: a commit retried with it applies once. */
+  readonly idempotencyKey: string | null;
+  readonly timeoutMs: number;
+  readonly forward: boolean;
+}
+
+export interface TransactionEndResponse {
+  /** The commit's log index; null for a rollback (and for a commit of a transaction that wrote and read nothing). */
+  readonly raftIndex: number | null;
+  readonly servedBy: string;
+}
+
+/** Interactive transactions (docs/ARCHITECTURE.md, "Interactive transactions"): optional, 404 without them. */
+export interface InteractiveTransactionService {
+  beginTransaction(request: TransactionBeginRequest, context: CallContext): Promise<{ readonly transactionId: string; readonly servedBy: string }>;
+  transactionStatements(request: TransactionStatementsRequest, context: CallContext): Promise<DataResponse>;
+  endTransaction(request: TransactionEndRequest, context: CallContext): Promise<TransactionEndResponse>;
+}
+
 /** The transfers (transfer-service.ts) are optional: a service without them answers 404 for their paths. */
-export interface ClusterService extends Partial<DatabaseTransfers> {
+export interface ClusterService extends Partial<DatabaseTransfers>, Partial<InteractiveTransactionService> {
   execute(request: ExecuteRequest, context: CallContext): Promise<DataResponse>;
   query(request: QueryRequest, context: CallContext): Promise<DataResponse>;
   request(request: MixedRequest, context: CallContext): Promise<DataResponse>;

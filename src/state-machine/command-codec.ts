@@ -2,7 +2,8 @@
  * The replicated command: what a Raft entry's data holds. Compact, versioned binary.
  *
  *   u8 magic 0x51 ('Q') · u8 version · u8 flags (1 transaction, 2 has request id, 4 qualify
- *   columns, 8 queued batch) · i64 timestampMs · u64 seed · [text requestId] · body
+ *   columns, 8 queued batch, 16 interactive commit) · i64 timestampMs · u64 seed · [text requestId] · body
+ *   · [interactive: i64 transaction timestampMs · u8 missing · u32 hashCount · hashes, each u32 length + bytes]
  *   body: u32 statementCount · statements; or, for a queued batch, u32 requestCount and per
  *   request: u8 flags (1 transaction, 2 has request id) · [text requestId] · u32 statementCount · statements
  *   per statement: text sql · u32 positionalCount · values · u32 namedCount · (text name, value)…
@@ -23,7 +24,7 @@ import type { ReadLabel, TextSpan } from './binary.js';
 import { StateMachineError } from './errors.js';
 import { assert } from '../common/assert.js';
 import { isSqlReal } from '../common/real-values.js';
-import type { Command, QueuedRequest, SqlValue, Statement } from './types.js';
+import type { Command, InteractiveCommit, QueuedRequest, SqlValue, Statement } from './types.js';
 
 const commandMagic = 0x51;
 /** Every command that carries no whole-number REAL. */
@@ -35,7 +36,10 @@ const flagTransaction = 1;
 const flagRequestId = 2;
 const flagQualifyColumns = 4;
 const flagQueued = 8;
-const knownFlags = flagTransaction | flagRequestId | flagQualifyColumns | flagQueued;
+const flagInteractive = 16;
+const knownFlags = flagTransaction | flagRequestId | flagQualifyColumns | flagQueued | flagInteractive;
+/** Bytes of one result hash in an interactive commit (transaction-replay.ts writes 16). */
+const resultHashBytesMax = 64;
 
 export const commandLimits = {
   /** Statements in one command (a queued batch: in all its requests together). */
@@ -76,6 +80,7 @@ function checkCommand(command: Command): boolean {
   }
   if (command.requestId !== undefined) checkText(command.requestId, 'request id', commandLimits.requestIdBytesMax);
   if (command.queued !== undefined) return checkQueued(command, command.queued);
+  if (command.interactive !== undefined) checkInteractive(command, command.interactive);
   if (command.statements.length > commandLimits.statementCountMax) {
     throw tooLarge('statement count', command.statements.length, commandLimits.statementCountMax);
   }
@@ -99,6 +104,13 @@ function checkQueued(command: Command, queued: readonly QueuedRequest[]): boolea
     for (const statement of request.statements) if (checkStatement(statement, statementIndex++)) holdsWholeReal = true;
   }
   return holdsWholeReal;
+}
+
+function checkInteractive(command: Command, interactive: InteractiveCommit): void {
+  if (!Number.isSafeInteger(interactive.timestampMs)) throw new StateMachineError('INVALID_VALUE', 'the transaction timestampMs must be an integer');
+  if (interactive.resultHashes.length !== command.statements.length) throw new StateMachineError('INVALID_VALUE', 'one result hash per statement');
+  if (interactive.missing && command.statements.length !== 0) throw new StateMachineError('INVALID_VALUE', 'a missing transaction carries no statements');
+  for (const hash of interactive.resultHashes) if (hash.length > resultHashBytesMax) throw tooLarge('result hash (bytes)', hash.length, resultHashBytesMax);
 }
 
 /** A REAL that a version 1 command could not carry: its f64 would decode as an INTEGER. */
@@ -129,22 +141,28 @@ function checkStatement(statement: Statement, statementIndex: number): boolean {
   return holdsWholeReal;
 }
 
+function commandFlags(command: Command): number {
+  return (
+    (command.transaction ? flagTransaction : 0) |
+    (command.requestId !== undefined ? flagRequestId : 0) |
+    (command.qualifyColumns === true ? flagQualifyColumns : 0) |
+    (command.queued !== undefined ? flagQueued : 0) |
+    (command.interactive !== undefined ? flagInteractive : 0)
+  );
+}
+
 export function encodeCommand(command: Command): Uint8Array {
   const holdsWholeReal = checkCommand(command);
   const writer = new ByteWriter(commandLimits.commandBytesMax, (bytes) => tooLarge('encoded command (bytes)', bytes, commandLimits.commandBytesMax));
   writer.u8(commandMagic);
   writer.u8(holdsWholeReal ? commandVersion : commandVersionPlain);
-  writer.u8(
-    (command.transaction ? flagTransaction : 0) |
-      (command.requestId !== undefined ? flagRequestId : 0) |
-      (command.qualifyColumns === true ? flagQualifyColumns : 0) |
-      (command.queued !== undefined ? flagQueued : 0),
-  );
+  writer.u8(commandFlags(command));
   writer.i64(BigInt(command.timestampMs));
   writer.u64(command.seed);
   if (command.requestId !== undefined) writer.text(command.requestId);
   if (command.queued === undefined) {
     writeStatements(writer, command.statements);
+    if (command.interactive !== undefined) writeInteractive(writer, command.interactive);
     return writer.finish();
   }
   writer.u32(command.queued.length);
@@ -154,6 +172,33 @@ export function encodeCommand(command: Command): Uint8Array {
     writeStatements(writer, request.statements);
   }
   return writer.finish();
+}
+
+function writeInteractive(writer: ByteWriter, interactive: InteractiveCommit): void {
+  writer.i64(BigInt(interactive.timestampMs));
+  writer.u8(interactive.missing ? 1 : 0);
+  writer.u32(interactive.resultHashes.length);
+  for (const hash of interactive.resultHashes) writer.bytes(hash);
+}
+
+function readInteractiveIfFlagged(reader: ByteReader, flags: number, statementCount: number): InteractiveCommit | undefined {
+  if ((flags & flagInteractive) === 0) return undefined;
+  if ((flags & flagQueued) !== 0) throw new StateMachineError('BAD_COMMAND', 'a queued batch that is an interactive commit');
+  return readInteractive(reader, statementCount);
+}
+
+function readInteractive(reader: ByteReader, statementCount: number): InteractiveCommit {
+  const timestamp = reader.i64('transaction timestampMs');
+  if (timestamp < BigInt(Number.MIN_SAFE_INTEGER) || timestamp > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new StateMachineError('BAD_COMMAND', `transaction timestampMs ${timestamp} out of range`);
+  }
+  const missing = reader.u8('missing');
+  if (missing > 1) throw new StateMachineError('BAD_COMMAND', `missing flag ${missing}`);
+  const hashCount = readCount(reader, 'result hash count', statementCount);
+  if (hashCount !== statementCount) throw new StateMachineError('BAD_COMMAND', `${hashCount} result hashes for ${statementCount} statements`);
+  const resultHashes: Uint8Array[] = [];
+  for (let position = 0; position < hashCount; position++) resultHashes.push(reader.bytes('result hash', resultHashBytesMax));
+  return { timestampMs: Number(timestamp), missing: missing === 1, resultHashes };
 }
 
 function writeStatements(writer: ByteWriter, statements: readonly Statement[]): void {
@@ -292,6 +337,7 @@ export function decodeCommand(data: Uint8Array): Command {
   const decoder = new StatementDecoder(reader, version === commandVersion);
   const queued = (flags & flagQueued) !== 0 ? readQueuedRequests(reader, decoder) : undefined;
   const statements = queued === undefined ? decoder.readStatements() : [];
+  const interactive = readInteractiveIfFlagged(reader, flags, statements.length);
   if (reader.remaining !== 0) throw new StateMachineError('BAD_COMMAND', `${reader.remaining} trailing bytes after the command`);
   return {
     statements,
@@ -301,6 +347,7 @@ export function decodeCommand(data: Uint8Array): Command {
     ...(requestId !== undefined ? { requestId } : {}),
     ...((flags & flagQualifyColumns) !== 0 ? { qualifyColumns: true } : {}),
     ...(queued !== undefined ? { queued } : {}),
+    ...(interactive !== undefined ? { interactive } : {}),
   };
 }
 

@@ -11,6 +11,7 @@ import { StateMachineError } from './errors.js';
 import type { InternalStore } from './internal-store.js';
 import { internalNamePrefix } from './sql-policy.js';
 import type { StatementRunner } from './statement-runner.js';
+import type { TransactionPreviews } from './transaction-preview.js';
 
 /**
  * The internal tables of the layout before the internal store existed. Snapshot files
@@ -164,4 +165,6 @@ export interface Connections {
   readonly store: InternalStore;
   readonly applyRunner: StatementRunner;
   readonly readRunner: StatementRunner;
+  /** Interactive transactions' previews, on a connection of their own opened on first use (transaction-preview.ts). */
+  readonly previews: TransactionPreviews;
 }

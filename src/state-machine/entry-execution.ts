@@ -9,6 +9,8 @@ import { resetConnectionState, type Connections } from './connections.js';
 import { EntrySource, type DeterministicFunctions, type TimeAndRandomSource } from './deterministic-functions.js';
 import { rollbackQuietly } from './machine-connections.js';
 import { decodeResults, encodeResults } from './result-codec.js';
+import { applyInteractiveCommit, transactionEnded } from './transaction-commit.js';
+import { conflictResult } from './transaction-replay.js';
 import type { ApplyOutcome, Command, QueuedRequest, Statement, StatementResult } from './types.js';
 
 /** What runs as one request: a command's statements, or one request's inside a queued batch. */
@@ -63,6 +65,11 @@ export class EntryExecutor {
       if (stored !== undefined) return { entryIndex: index, results: stored, deduplicated: true, skipped: false };
     }
     connections.applyRunner.beginEntry();
+    if (command.interactive !== undefined) {
+      const results = this.#runInteractive(connections, command, batching);
+      if (requestId !== undefined) this.#recordRequest(connections, index, requestId, command.timestampMs, results);
+      return { entryIndex: index, results, deduplicated: false, skipped: false };
+    }
     this.#functions?.begin(this.#sourceFor(command));
     let results: StatementResult[];
     try {
@@ -77,6 +84,16 @@ export class EntryExecutor {
     }
     if (requestId !== undefined) this.#recordRequest(connections, index, requestId, command.timestampMs, results);
     return { entryIndex: index, results, deduplicated: false, skipped: false };
+  }
+
+  /** An interactive transaction's commit (transaction-commit.ts): applied whole, or a conflict. */
+  #runInteractive(connections: Connections, command: Command, batching: boolean): StatementResult[] {
+    const outcome = applyInteractiveCommit(connections, command, command.interactive as NonNullable<Command['interactive']>, this.#functions);
+    if (outcome !== transactionEnded) return outcome;
+    // A ROLLBACK conflict resolution ended the entry's transaction: as for any entry, start over.
+    if (batching) throw new TransactionLostError();
+    beginEntryTransaction(connections);
+    return [conflictResult(command.statements.length)];
   }
 
   #runEach(connections: Connections, command: StatementList, batching: boolean): StatementResult[] {

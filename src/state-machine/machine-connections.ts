@@ -8,6 +8,7 @@ import { openReadConnection, prepareControl } from './connections.js';
 import { openDatabasePair, type OpenEvent } from './database-layout.js';
 import type { DeterministicFunctions } from './deterministic-functions.js';
 import { StatementRunner } from './statement-runner.js';
+import { TransactionPreviews } from './transaction-preview.js';
 
 interface MachineConnectionSettings extends ApplyConnectionSettings {
   readonly readerBusyTimeoutMs: number;
@@ -38,6 +39,7 @@ export function openConnections(path: string, settings: MachineConnectionSetting
       store,
       applyRunner: new StatementRunner(apply, { purpose: 'write', ...runnerOptions }),
       readRunner: new StatementRunner(read, { purpose: 'read', ...runnerOptions }),
+      previews: new TransactionPreviews(path, { ...runnerOptions, foreignKeys: settings.foreignKeys, extensionPaths: settings.extensionPaths }, functions),
     };
     return { connections, appliedIndex: opened.appliedIndex, storeIndex: opened.storeIndex, event: opened.event };
   } catch (error) {
@@ -48,7 +50,7 @@ export function openConnections(path: string, settings: MachineConnectionSetting
 }
 
 /**
- * Closes the database, the store and the read connection, each even if an earlier close
+ * Closes the preview connection, the database, the store and the read connection, each even if an earlier close
  * failed. First every WAL frame is copied into the database file (a checkpoint that does
  * not start the WAL again), so the file alone holds everything once the node is stopped;
  * then the database closes while the read connection still holds the file: SQLite would
@@ -57,6 +59,12 @@ export function openConnections(path: string, settings: MachineConnectionSetting
  * The read connection is read-only: it never checkpoints nor deletes the WAL.
  */
 export function closeConnections(connections: Connections): void {
+  // First: the preview connection must never be the last one to the file (it would checkpoint and delete the WAL).
+  try {
+    connections.previews.close();
+  } catch {
+    // A failed close leaves nothing of the database's: the preview never commits.
+  }
   try {
     connections.apply.pragma('wal_checkpoint(PASSIVE)');
     // A connection holds its lock on the file only once it has read: read, so it holds it now.

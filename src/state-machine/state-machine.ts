@@ -42,6 +42,7 @@ import { PairTransactions } from './pair-transactions.js';
 import { isEnvironmentalError } from './statement-runner.js';
 import { readStatusPragmas } from './status-pragmas.js';
 import { createTimedReads, type TimedReadOptions, type TimedReads } from './timed-reads.js';
+import type { PreviewOutcome, PreviewTransaction } from './transaction-preview.js';
 import type { ApplyOutcome, Command, Statement, StatementResult } from './types.js';
 
 export interface BatchEntry {
@@ -390,6 +391,11 @@ export class SqliteStateMachine {
     } finally {
       connections.read.exec('COMMIT');
     }
+  }
+
+  /** An interactive transaction's statements run after its earlier ones, then rolled back (transaction-preview.ts). */
+  previewTransaction(transaction: PreviewTransaction, statements: readonly Statement[], timings: boolean): PreviewOutcome {
+    return this.#open().previews.run(transaction, statements, timings);
   }
 
   /** rqlite's `store.sqlite3.pragmas`: the write (`rw`) and read (`ro`) connections' settings. */

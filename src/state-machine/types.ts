@@ -45,6 +45,26 @@ export interface Command {
    * `requestId` names the batch, so a batch sent again after an unknown outcome applies once.
    */
   readonly queued?: readonly QueuedRequest[];
+  /**
+   * An interactive transaction's commit (transaction-commit.ts): `statements` replayed in
+   * one transaction, each result compared with the hash the leader's preview recorded;
+   * any difference rolls everything back with a conflict result.
+   */
+  readonly interactive?: InteractiveCommit;
+}
+
+/** What an interactive transaction's commit carries besides its statements. */
+export interface InteractiveCommit {
+  /** The transaction's own 'now' (its start on the leader): every statement's date/time functions see it. */
+  readonly timestampMs: number;
+  /** One hash per statement (transaction-replay.ts), of the result the transaction saw. */
+  readonly resultHashes: readonly Uint8Array[];
+  /**
+   * A retried commit of a transaction this leader does not know: applies nothing and
+   * records the request id, so the reply is the first commit's result if that one applied,
+   * and "not found" otherwise (and then for good: the first can no longer apply after it).
+   */
+  readonly missing: boolean;
 }
 
 /** One client's request inside a queued batch: its statements, its `?transaction`, its idempotency key. */

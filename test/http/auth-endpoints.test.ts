@@ -40,6 +40,10 @@ const endpoints: readonly Endpoint[] = [
   { method: 'POST', path: '/boot', body: 'not a SQLite file', needs: ['load'] },
   { method: 'POST', path: '/snapshot', body: '', needs: ['snapshot'] },
   { method: 'POST', path: '/reap', body: '', needs: ['snapshot'] },
+  // Ours: interactive transactions (an unknown id is a 404 once through the check).
+  { method: 'POST', path: '/db/begin', body: '', needs: ['execute'] },
+  { method: 'POST', path: '/db/commit?tx=unknown', body: '', needs: ['execute'] },
+  { method: 'POST', path: '/db/rollback?tx=unknown', body: '', needs: ['execute'] },
 ];
 
 let node: AuthNode;
@@ -139,6 +143,23 @@ describe('without valid credentials: 401 with WWW-Authenticate, unless * holds t
     assert.equal(preflight.status, 200);
     assert.equal(preflight.headers.get('access-control-allow-credentials'), 'true');
     await preflight.text();
+  });
+});
+
+describe('interactive transactions under -auth', () => {
+  it("statements with ?tx= need their path's permission, and a transaction is its user's alone", async () => {
+    const begun = await call({ method: 'POST', path: '/db/begin', body: '', needs: ['execute'] }, basic('writer', 'writer secret'));
+    assert.equal(begun.status, 200, begun.text);
+    const id = (JSON.parse(begun.text) as { tx_id: string }).tx_id;
+    const inside = { method: 'POST', path: `/db/query?tx=${id}`, body: '["SELECT 1"]', needs: ['query'] } as const;
+    assert.equal((await call(inside, basic('only-execute', 'pw-execute'))).status, 403);
+    const stranger = await call(inside, basic('root', 'root secret'));
+    assert.equal(stranger.status, 404, stranger.text);
+    assert.equal(stranger.headers.get('x-quorumlite-error'), 'TX_NOT_FOUND');
+    assert.equal((await call(inside, basic('writer', 'writer secret'))).status, 200);
+    const rollback = { method: 'POST', path: `/db/rollback?tx=${id}`, body: '', needs: ['execute'] } as const;
+    assert.equal((await call(rollback, basic('root', 'root secret'))).status, 404, 'another user cannot end it');
+    assert.equal((await call(rollback, basic('writer', 'writer secret'))).status, 200);
   });
 });
 
