@@ -56,14 +56,20 @@ export class QuorumliteConnection implements DatabaseConnection {
 
   /**
    * Kysely rolls back after a failed commit too; the commit already ended the transaction
-   * (commitOrRelease), so there is nothing left to do, and the commit's error (TX_CONFLICT)
-   * stays the one the caller sees.
+   * (commitOrRelease), so there is nothing left to do. A transaction the server no longer
+   * knows (TX_NOT_FOUND: aborted by a conflict found at one of its statements, expired, lost
+   * with its leader) is rolled back already. Either way the error that made Kysely roll
+   * back (TX_CONFLICT, say) stays the one the caller sees.
    */
   async rollback(): Promise<void> {
     const transaction = this.#transaction;
     if (transaction === undefined) return;
     this.#transaction = undefined;
-    await transaction.rollback();
+    try {
+      await transaction.rollback();
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'TX_NOT_FOUND') throw error;
+    }
   }
 }
 
