@@ -132,6 +132,10 @@ test('drizzle: a transaction’s statements go to its interactive transaction; r
     db.transaction(async () => undefined, { behavior: 'immediate' }),
     /optimistic/,
   );
+  await assert.rejects(
+    db.transaction(async (tx) => tx.transaction(async (nested) => nested.select().from(person))),
+    /nested transactions need savepoints/,
+  );
   await db.select().from(person);
   assert.deepEqual(calls, [
     'client.begin tx1',
@@ -141,6 +145,8 @@ test('drizzle: a transaction’s statements go to its interactive transaction; r
     'client.begin tx2',
     'tx2.request insert into "person" ("id", "name") values (null, ?) returning "id", "name"',
     'tx2.rollback',
+    'client.begin tx3',
+    'tx3.rollback',
     'client.query select "id", "name" from "person"',
   ]);
 });

@@ -55,7 +55,7 @@ export class QuorumliteSession<TFullSchema extends Record<string, unknown>, TSch
       undefined,
       toRemoteOptions(this.#options),
     );
-    const transaction = new SQLiteProxyTransaction<TFullSchema, TSchema>('async', this.#dialect, session, this.#schema);
+    const transaction = new QuorumliteTransaction<TFullSchema, TSchema>('async', this.#dialect, session, this.#schema);
     let result: Result;
     try {
       result = await work(transaction);
@@ -70,4 +70,20 @@ export class QuorumliteSession<TFullSchema extends Record<string, unknown>, TSch
 
 function toRemoteOptions(options: SessionOptions): { logger?: Logger } {
   return options.logger === undefined ? {} : { logger: options.logger };
+}
+
+/**
+ * sqlite-proxy's transaction, without nesting: a nested `tx.transaction()` would send
+ * SAVEPOINT statements, which an interactive transaction refuses with a message about
+ * requests; this says what is missing instead, before anything is sent.
+ */
+class QuorumliteTransaction<TFullSchema extends Record<string, unknown>, TSchema extends TablesRelationalConfig> extends SQLiteProxyTransaction<
+  TFullSchema,
+  TSchema
+> {
+  static override readonly [entityKind]: string = 'QuorumliteTransaction';
+
+  override async transaction<Result>(_work: (transaction: SQLiteProxyTransaction<TFullSchema, TSchema>) => Promise<Result>): Promise<Result> {
+    throw new Error('nested transactions need savepoints, which quorumlite interactive transactions do not take');
+  }
 }
