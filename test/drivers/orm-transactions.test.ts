@@ -57,7 +57,8 @@ describe('ORM transactions on a real cluster', () => {
   it('Kysely: a transaction sees its own writes, and a throw rolls all of them back', async () => {
     await assert.rejects(
       kysely.transaction().execute(async (trx) => {
-        await trx.insertInto('item').values({ name: 'kysely-doomed' }).execute();
+        const added = await trx.insertInto('item').values({ name: 'kysely-doomed' }).returning('name').execute();
+        assert.deepEqual(added, [{ name: 'kysely-doomed' }], 'RETURNING inside a transaction');
         await trx.updateTable('counter').set({ value: 99 }).where('name', '=', 'kysely').execute();
         const seen = await trx.selectFrom('item').select('name').where('name', '=', 'kysely-doomed').execute();
         assert.deepEqual(seen, [{ name: 'kysely-doomed' }], 'the transaction reads its own write');
@@ -145,7 +146,8 @@ describe('ORM transactions on a real cluster', () => {
   it('drizzle: a transaction sees its own writes, and tx.rollback() rolls all of them back', async () => {
     await assert.rejects(
       db.transaction(async (tx) => {
-        await tx.insert(item).values({ name: 'drizzle-doomed' });
+        const added = await tx.insert(item).values({ name: 'drizzle-doomed' }).returning();
+        assert.deepEqual(added, [{ name: 'drizzle-doomed' }], 'RETURNING inside a transaction');
         await tx.update(counter).set({ value: 99 }).where(eq(counter.name, 'drizzle'));
         const seen = await tx.select().from(item).where(eq(item.name, 'drizzle-doomed'));
         assert.deepEqual(seen, [{ name: 'drizzle-doomed' }], 'the transaction reads its own write');
