@@ -18,7 +18,7 @@ import ts from 'typescript';
 const fileLinesMax = 500;
 const lineWidthFallback = 160;
 /** The public entries (package.json "exports"): everything they export is in use. */
-const publicEntries = ['src/index.ts', 'src/client/index.ts', 'src/client/browser.ts'];
+const publicEntries = ['src/index.ts', 'src/client/index.ts', 'src/client/browser.ts', 'src/drivers/kysely/index.ts', 'src/drivers/drizzle/index.ts'];
 /** Folders whose code the formatter owns, so the line width applies to them. */
 const formattedFolders = ['src', 'test', 'bench', 'scripts'];
 const formattedExtensions = ['.ts', '.mjs', '.js'];
@@ -46,12 +46,21 @@ const layers = {
   node: { values: ['node', 'raft', 'storage', 'state-machine', 'transport', 'service', 'common'], types: [] },
   http: { values: ['http', 'service', 'common'], types: ['state-machine'] },
   client: { values: ['client', 'common'], types: [] },
+  // The ORM drivers (quorumlite/kysely, quorumlite/drizzle): the client and their optional peer dependencies, nothing of the server.
+  drivers: { values: ['drivers', 'client', 'common'], types: [] },
   // Backups and the point-in-time archive: the state machine (copies, replay, entry times) and its own ports to the node.
   backup: { values: ['backup', 'state-machine', 'common'], types: [] },
   // The composition root: wires storage, state machine, transport, core, runtime, HTTP and backups.
   server: { values: ['server', 'node', 'http', 'raft', 'storage', 'state-machine', 'transport', 'service', 'backup', 'common'], types: [] },
   cli: 'any',
 };
+
+/**
+ * Layers no other file of src/ may import, the package entry and the CLI included: the ORM
+ * drivers load optional peer dependencies (kysely, drizzle-orm), which the rest of the
+ * package must run without. They are reached only through their own package exports.
+ */
+const leafLayers = new Set(['drivers']);
 
 // Built from pieces so that this file does not match its own rule.
 const outsideReferences = [['..', 'shared'].join('/'), ...['DESIGN', 'STYLE', 'RQLITE_API', 'PEERS'].map((name) => `${name}.md`)];
@@ -249,7 +258,9 @@ function checkLayers(modules, sourceFiles) {
   const problems = [];
   for (const [path, surface] of modules) {
     const from = layerOf(path);
-    if (from === undefined || from === 'root') continue;
+    if (from === undefined) continue;
+    problems.push(...checkLeafImports(path, from, surface, sourceFiles));
+    if (from === 'root') continue;
     const rule = layers[from];
     if (rule === 'any') continue;
     for (const entry of surface.imports) {
@@ -265,6 +276,19 @@ function checkLayers(modules, sourceFiles) {
       const files = valueFiles.filter((file) => layerOf(file) === to);
       const allowed = rule.types.includes(to) ? ` (types only: use \`import type\`${files.map((file) => `, or values from ${file}`).join('')})` : '';
       problems.push(`${path}:${entry.line}: src/${from} may not import src/${to}${allowed}: ${entry.specifier}`);
+    }
+  }
+  return problems;
+}
+
+/** Imports of a leaf layer from outside it (see leafLayers). */
+function checkLeafImports(path, from, surface, sourceFiles) {
+  const problems = [];
+  for (const entry of surface.imports) {
+    const target = resolveSpecifier(path, entry.specifier, sourceFiles);
+    const to = target === undefined ? undefined : layerOf(target);
+    if (to !== undefined && to !== from && leafLayers.has(to)) {
+      problems.push(`${path}:${entry.line}: nothing outside src/${to} may import it (optional peer dependencies): ${entry.specifier}`);
     }
   }
   return problems;

@@ -106,6 +106,24 @@ test('layers: a folder missing from the table is reported rather than let throug
   assertObjects(root, 'layers', ['src/metrics/gauge.ts:1: src/metrics is not a known layer (add it to the table in scripts/tidy.mjs)']);
 });
 
+test('layers: the ORM drivers may import the client, and nothing outside them may import the drivers', () => {
+  const driver = "import { createClient } from '../../client/client.js';\n\nexport const dialect = createClient;\n";
+  const root = makeTree({
+    'src/drivers/kysely/index.ts': driver,
+    'src/drivers/drizzle/index.ts': "import { makeNode } from '../../node/node.js';\n\nexport const database = makeNode;\n",
+    'src/index.ts': "export { makeNode } from './node/node.js';\nexport { dialect } from './drivers/kysely/index.js';\n",
+    'src/cli/main.ts': "import { dialect } from '../drivers/kysely/index.js';\n\nvoid dialect;\n",
+    'src/client/index.ts': "export { createClient } from './client.js';\nexport type { dialect } from '../drivers/kysely/index.js';\n",
+  });
+  assertObjects(root, 'layers', [
+    'src/cli/main.ts:1: nothing outside src/drivers may import it (optional peer dependencies): ../drivers/kysely/index.js',
+    'src/client/index.ts:2: nothing outside src/drivers may import it (optional peer dependencies): ../drivers/kysely/index.js',
+    'src/client/index.ts:2: src/client may not import src/drivers: ../drivers/kysely/index.js',
+    'src/drivers/drizzle/index.ts:1: src/drivers may not import src/node: ../../node/node.js',
+    'src/index.ts:2: nothing outside src/drivers may import it (optional peer dependencies): ./drivers/kysely/index.js',
+  ]);
+});
+
 test('dead-exports: an export nobody imports, directly or through a barrel, is reported', () => {
   const root = makeTree({
     'src/storage/store.ts': [
