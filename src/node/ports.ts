@@ -24,8 +24,11 @@ export interface RaftCore {
   forgetFollowerLog(id: NodeId): void;
   reportSnapshot(id: NodeId, status: 'finish' | 'failure'): void;
   hasReady(): boolean;
+  /** Asynchronous storage writes (see Ready): each save, snapshot install and apply is reported back. */
   ready(): Ready;
-  advance(ready: Ready): void;
+  persistedTo(index: number, term: number): void;
+  snapshotPersisted(index: number): void;
+  appliedTo(index: number): void;
   status(): RaftStatus;
   /** Membership as of a log index (at or after the first index in the log - 1). */
   confStateAt(index: number): ConfState;

@@ -1,18 +1,26 @@
 /**
- * The Ready loop: one turn at a time, in the order the core documents: persist
- * (snapshot, entries, hard state) → send → apply committed entries → advance. A turn takes
- * everything that accumulated since the last one, so proposals that arrive while a
- * persist is in flight go to disk together in the next turn (group commit). A leader's
- * appends go out before its own fsync when the core allows it, and a leader applies
- * entries that were already durable while the turn's new ones are being saved.
+ * The Ready loop, with asynchronous storage writes (see the Ready type): a turn takes what
+ * the core accumulated, sends what may go now, queues the save (log-saves.ts) and the
+ * apply, and ends; the next turn need not wait for either. So a leader's next batch goes
+ * out while the previous one is on its disk, and a follower applies batch k while batch
+ * k+1 is saved. What depends on durability waits for the save that covers it: the core
+ * counts the leader's own copy only when persistedTo() reports it, and acknowledgements
+ * (append and vote responses) leave only after the save of their turn, and every save
+ * before it, completes. While a term or vote handed out is not durable, nothing leaves.
  *
- * An environmental failure halts the turn at its step and retries it (halt.ts); anything
- * else is a broken invariant: the runtime stops hard and reports it through `onFatal`.
+ * Committed entries the core hands out are durable here already; they apply in order on
+ * their own chain. A received snapshot is a barrier: its turn waits for the earlier
+ * applies and its save, installs it, and only then reports it.
+ *
+ * An environmental failure halts the step and retries it (halt.ts); anything else is a
+ * broken invariant: the runtime stops hard and reports it through `onFatal`.
  */
+import { isDurabilityAcknowledgement } from '../raft/message-shape.js';
 import type { Entry, HardState, Message, Ready } from '../raft/types.js';
 import type { Applier } from './apply.js';
 import { retryWhileHalted } from './halt.js';
 import type { Leadership } from './leadership.js';
+import { LogSaves } from './log-saves.js';
 import type { MemberDirectory } from './member-directory.js';
 import type { RaftCore } from './ports.js';
 import type { RuntimeState } from './runtime-state.js';
@@ -26,20 +34,34 @@ interface ReadyLoopParts {
   readonly directory: MemberDirectory;
 }
 
+/** Past these, a turn waits for the disk or the state machine before the next one: the queues stay bounded. */
+const savingBytesMax = 64 * 1024 * 1024;
+const applyingEntryCountMax = 100_000;
+
+type SaveRequest = Parameters<RuntimeState['storage']['save']>[0];
+
 export class ReadyLoop {
   readonly #state: RuntimeState;
   readonly #parts: ReadyLoopParts;
+  readonly #saves: LogSaves;
   #turnScheduled = false;
   #turnRunning: Promise<void> | undefined;
+  /** Term and vote as durable, and as last handed out to be saved (a save may carry them now). */
   #persistedTerm = 0;
   #persistedVote = '';
+  #handedOutTerm = 0;
+  #handedOutVote = '';
   /** The commit index as last saved, and the newest one known but not yet saved (it rides on the next save). */
   #savedCommit = 0;
   #unsavedCommit = 0;
+  /** Committed entries apply here, one Ready's after another, beside the saves. */
+  #applyTail: Promise<void> = Promise.resolve();
+  #applyingEntryCount = 0;
 
   constructor(state: RuntimeState, parts: ReadyLoopParts) {
     this.#state = state;
     this.#parts = parts;
+    this.#saves = new LogSaves(state);
     state.onWake(() => this.#wake());
   }
 
@@ -47,13 +69,21 @@ export class ReadyLoop {
   startFrom(hardState: HardState): void {
     this.#persistedTerm = hardState.term;
     this.#persistedVote = hardState.vote;
+    this.#handedOutTerm = hardState.term;
+    this.#handedOutVote = hardState.vote;
     this.#savedCommit = hardState.commit;
     this.#unsavedCommit = hardState.commit;
   }
 
-  /** Resolves once no turn is running. */
+  /** Resolves once no turn, save or apply is running. */
   async settled(): Promise<void> {
-    await this.#turnRunning;
+    for (;;) {
+      const applying = this.#applyTail;
+      await this.#turnRunning;
+      await this.#saves.settled();
+      await applying.catch(() => undefined);
+      if (this.#turnRunning === undefined && this.#saves.pendingCount === 0 && applying === this.#applyTail) return;
+    }
   }
 
   #wake(): void {
@@ -65,114 +95,131 @@ export class ReadyLoop {
       if (this.#turnRunning !== undefined) return; // the running turn wakes again when it ends
       this.#turnRunning = this.#turn().finally(() => {
         this.#turnRunning = undefined;
-        if (state.core?.hasReady() === true) this.#wake();
+        if (!state.stopped && state.core?.hasReady() === true) this.#wake();
       });
     });
   }
 
   async #turn(): Promise<void> {
-    const state = this.#state;
-    const core = state.core;
-    if (core === undefined || state.stopped) return;
+    const core = this.#state.core;
+    if (core === undefined || this.#state.stopped) return;
     try {
       if (core.hasReady()) await this.#processReady(core, core.ready());
+      await this.#waitForRoom();
     } catch (error) {
-      if (state.stopped) return; // a retry loop gave up because the node is stopping
-      // Not an environmental failure (those are retried): a broken invariant. Stop hard.
-      state.stopped = true;
-      state.cancelTimers();
-      state.logger.error({ event: 'fatal', error: String(error), stack: (error as Error).stack }, 'ready loop failed');
-      state.onFatal(error instanceof Error ? error : new Error(String(error)));
-      return;
+      this.#fail(error);
     }
+  }
+
+  /** A broken invariant (environmental failures are retried where they happen): stop hard. */
+  #fail(error: unknown): void {
+    const state = this.#state;
+    if (state.stopped) return; // a retry loop gave up because the node is stopping
+    state.stopped = true;
+    state.cancelTimers();
+    state.logger.error({ event: 'fatal', error: String(error), stack: (error as Error).stack }, 'ready loop failed');
+    state.onFatal(error instanceof Error ? error : new Error(String(error)));
   }
 
   async #processReady(core: RaftCore, ready: Ready): Promise<void> {
     const state = this.#state;
     if (ready.softState !== undefined) this.#parts.leadership.onSoftState(ready.softState.leaderId, ready.softState.role);
-    const sendEarly = ready.hardState === undefined || (ready.hardState.term === this.#persistedTerm && ready.hardState.vote === this.#persistedVote);
-    const early = sendEarly ? ready.messages.filter((message) => message.type === 'MsgApp') : [];
-    const late = sendEarly ? ready.messages.filter((message) => message.type !== 'MsgApp') : ready.messages;
-    this.#send(early);
-    const applyWhilePersisting = this.#committedAlreadyDurable(ready);
-    const persisting = this.#persist(ready);
-    if (applyWhilePersisting.length > 0) await this.#applyWhile(applyWhilePersisting, persisting);
-    await persisting;
-    this.#send(late);
-    if (ready.snapshot !== undefined) await this.#parts.snapshots.install(ready.snapshot.metadata);
-    await this.#parts.applier.applyEntries(ready.committedEntries.slice(applyWhilePersisting.length));
+    if (ready.hardState !== undefined) {
+      this.#handedOutTerm = ready.hardState.term;
+      this.#handedOutVote = ready.hardState.vote;
+    }
+    const termAndVoteDurable = this.#handedOutTerm === this.#persistedTerm && this.#handedOutVote === this.#persistedVote;
+    const now = termAndVoteDurable ? ready.messages.filter((message) => !isDurabilityAcknowledgement(message)) : [];
+    const afterSave = termAndVoteDurable ? ready.messages.filter(isDurabilityAcknowledgement) : ready.messages;
+    this.#send(now);
+    if (ready.snapshot !== undefined) await this.#applyTail; // installing replaces what those applies write
+    const request = this.#saveRequest(ready);
+    const saved = this.#saves.enqueue(request, entriesBytes(ready.entries), () => this.#onSaved(core, ready, request, afterSave));
+    saved.catch((error: unknown) => this.#fail(error));
+    if (ready.snapshot !== undefined) {
+      await saved;
+      await this.#parts.snapshots.install(ready.snapshot.metadata);
+      core.snapshotPersisted(ready.snapshot.metadata.index);
+    }
+    this.#apply(core, ready.committedEntries, request !== undefined);
     for (const readState of ready.readStates) state.reads.confirmed(readState.context, readState.index);
     for (const context of ready.failedReads) {
       state.reads.failed(context, state.notLeaderError('leadership lost before the read was confirmed'));
     }
-    core.advance(ready);
   }
 
-  /**
-   * On the leader, committed entries that were already in the durable log before this
-   * Ready can be applied (and their writers answered) while this Ready's new entries are
-   * being written, instead of after that fsync: under load a batch's clients then wait
-   * for one fsync fewer. Followers keep the plain order: their acknowledgement (sent after
-   * the persist) is what the leader waits for, so nothing may delay it.
-   */
-  #committedAlreadyDurable(ready: Ready): readonly Entry[] {
-    const firstNew = ready.entries[0];
-    if (this.#state.role !== 'leader' || firstNew === undefined || ready.snapshot !== undefined) return [];
-    const durableLastIndex = Math.min(this.#state.storage.lastIndex(), firstNew.index - 1);
-    let count = 0;
-    while (count < ready.committedEntries.length && (ready.committedEntries[count] as Entry).index <= durableLastIndex) count += 1;
-    return ready.committedEntries.slice(0, count);
-  }
-
-  async #applyWhile(entries: readonly Entry[], persisting: Promise<void>): Promise<void> {
-    // Let the store's flush start its write first (it begins in a microtask chain).
-    await nextTurn(this.#state.scheduler);
-    try {
-      await this.#parts.applier.applyEntries(entries);
-    } catch (error) {
-      await persisting.catch(() => undefined);
-      throw error;
-    }
-  }
-
-  async #persist(ready: Ready): Promise<void> {
-    if (ready.hardState !== undefined) this.#unsavedCommit = Math.max(this.#unsavedCommit, ready.hardState.commit);
-    if (ready.hardState === undefined && ready.entries.length === 0 && ready.snapshot === undefined) return;
-    if (!ready.mustSync && ready.entries.length === 0 && ready.snapshot === undefined) {
-      // Only the commit index moved: it need not be durable (it is recomputed after a
-      // crash, and startCore raises it to the applied index), so it rides on the next save
-      // instead of adding an fsync to every write's path, ahead of the next write's entries.
-      return;
-    }
-    const hardState = ready.hardState ?? this.#hardStateWithUnsavedCommit(ready);
-    const request = {
-      entries: ready.entries,
-      ...(hardState === undefined ? {} : { hardState }),
-      ...(ready.snapshot === undefined ? {} : { snapshot: ready.snapshot }),
-    };
-    await retryWhileHalted(this.#state, 'persist the log', () => this.#state.storage.save(request));
+  /** Runs once the save of `ready` (none: `request` undefined) and every one before it are durable. */
+  async #onSaved(core: RaftCore, ready: Ready, request: SaveRequest | undefined, afterSave: readonly Message[]): Promise<void> {
+    const hardState = request?.hardState;
     if (hardState !== undefined) {
       this.#persistedTerm = hardState.term;
       this.#persistedVote = hardState.vote;
-      this.#savedCommit = hardState.commit;
+      this.#savedCommit = Math.max(this.#savedCommit, hardState.commit);
     }
     // Only a conf change carries addresses: the common save of data entries skips this.
     // members.json may meet a full disk too: halt and retry, as for the log itself.
     if (ready.entries.some((entry) => entry.type === 'conf-change')) {
       await retryWhileHalted(this.#state, 'record member addresses', () => this.#parts.directory.learnFromEntries(ready.entries));
     }
+    if (this.#state.stopped) return;
+    const last = ready.entries[ready.entries.length - 1];
+    if (last !== undefined) core.persistedTo(last.index, last.term);
+    this.#send(afterSave);
+    this.#state.wake();
   }
 
-  /** The persisted term and vote with the newest commit index, when that moved since the last save (entry saves only). */
+  /** Applies `entries` after those handed out before them, without holding up the next turn. */
+  #apply(core: RaftCore, entries: readonly Entry[], saving: boolean): void {
+    const last = entries[entries.length - 1];
+    if (last === undefined) return;
+    this.#applyingEntryCount += entries.length;
+    this.#applyTail = this.#applyTail.then(async () => {
+      // Applying is synchronous CPU work: let this turn's save reach the disk and its messages the sockets first.
+      if (saving) await nextTurn(this.#state.scheduler);
+      try {
+        await this.#parts.applier.applyEntries(entries);
+      } finally {
+        this.#applyingEntryCount -= entries.length;
+      }
+      if (!this.#state.stopped) core.appliedTo(last.index);
+    });
+    this.#applyTail.catch((error: unknown) => this.#fail(error));
+  }
+
+  /** Keeps the save and apply queues bounded: a turn that finds them long waits before the next. */
+  async #waitForRoom(): Promise<void> {
+    if (this.#saves.pendingBytes > savingBytesMax) await this.#saves.settled();
+    if (this.#applyingEntryCount > applyingEntryCountMax) await this.#applyTail;
+  }
+
+  /** What `ready` asks to save, or undefined when nothing needs the disk now. */
+  #saveRequest(ready: Ready): SaveRequest | undefined {
+    if (ready.hardState !== undefined) this.#unsavedCommit = Math.max(this.#unsavedCommit, ready.hardState.commit);
+    if (ready.hardState === undefined && ready.entries.length === 0 && ready.snapshot === undefined) return undefined;
+    if (!ready.mustSync && ready.entries.length === 0 && ready.snapshot === undefined) {
+      // Only the commit index moved: it need not be durable (it is recomputed after a
+      // crash, and startCore raises it to the applied index), so it rides on the next save
+      // instead of adding an fsync to every write's path, ahead of the next write's entries.
+      return undefined;
+    }
+    const hardState = ready.hardState ?? this.#hardStateWithUnsavedCommit(ready);
+    return {
+      entries: ready.entries,
+      ...(hardState === undefined ? {} : { hardState }),
+      ...(ready.snapshot === undefined ? {} : { snapshot: ready.snapshot }),
+    };
+  }
+
+  /** The handed-out term and vote with the newest commit index, when that moved since the last save (entry saves only). */
   #hardStateWithUnsavedCommit(ready: Ready): HardState | undefined {
     if (this.#unsavedCommit <= this.#savedCommit || ready.snapshot !== undefined) return undefined;
-    return { term: this.#persistedTerm, vote: this.#persistedVote, commit: this.#unsavedCommit };
+    return { term: this.#handedOutTerm, vote: this.#handedOutVote, commit: this.#unsavedCommit };
   }
 
   /** On stop: saves a commit index that has not ridden on a save yet (best effort: startCore repairs it anyway). */
   async saveUnsavedCommit(): Promise<void> {
     if (this.#unsavedCommit <= this.#savedCommit || this.#state.haltError !== undefined) return;
-    const hardState = { term: this.#persistedTerm, vote: this.#persistedVote, commit: this.#unsavedCommit };
+    const hardState = { term: this.#handedOutTerm, vote: this.#handedOutVote, commit: this.#unsavedCommit };
     try {
       await this.#state.storage.save({ hardState });
       this.#savedCommit = hardState.commit;
@@ -189,4 +236,10 @@ export class ReadyLoop {
     }
     if (plain.length > 0) this.#state.transport.send(plain);
   }
+}
+
+function entriesBytes(entries: readonly Entry[]): number {
+  let total = 0;
+  for (const entry of entries) total += entry.data.byteLength;
+  return total;
 }

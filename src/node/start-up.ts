@@ -100,6 +100,8 @@ export class StartUp {
       preVote: true,
       checkQuorum: true,
       readOnly: 'safe',
+      // The Ready loop saves, sends and applies in parallel, reporting each save (ready-loop.ts).
+      asyncStorageWrites: true,
       pendingReadCountMax: config.pendingReadCountMax,
       random,
       logger: (event) => logRaftEvent(raftLogger, event),

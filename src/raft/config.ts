@@ -11,6 +11,7 @@ export interface ValidatedConfig extends RaftConfig {
   readonly leaseDriftTicks: number;
   readonly committedBytesPerReadyMax: number;
   readonly queuedMessageCountMax: number;
+  readonly asyncStorageWrites: boolean;
 }
 
 function invalid(message: string): never {
@@ -38,7 +39,9 @@ export function validateConfig(config: RaftConfig): ValidatedConfig {
   const leaseDriftTicks = validateReads(config);
   if (typeof config.preVote !== 'boolean') invalid('preVote must be a boolean');
   if (typeof config.checkQuorum !== 'boolean') invalid('checkQuorum must be a boolean');
-  return { ...config, ...limits, candidateElectionTicks, leaseDriftTicks };
+  const asyncStorageWrites = config.asyncStorageWrites ?? false;
+  if (typeof asyncStorageWrites !== 'boolean') invalid('asyncStorageWrites must be a boolean');
+  return { ...config, ...limits, candidateElectionTicks, leaseDriftTicks, asyncStorageWrites };
 }
 
 /** The bounds on messages, flight windows and queues, with the optional ones defaulted. */

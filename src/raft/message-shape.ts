@@ -42,3 +42,12 @@ function isWellFormedSnapshot(snapshot: Snapshot | undefined): boolean {
   if (!Array.isArray(confState.voters) || !Array.isArray(confState.learners)) return false;
   return snapshot.data instanceof Uint8Array;
 }
+
+/**
+ * Messages that tell the receiver what this node has made durable: an append response
+ * (its log holds the entries) and vote responses (its term and vote). With asynchronous
+ * storage writes they leave only after the save covering them completes.
+ */
+export function isDurabilityAcknowledgement(message: Message): boolean {
+  return message.type === 'MsgAppResp' || message.type === 'MsgVoteResp' || message.type === 'MsgPreVoteResp';
+}

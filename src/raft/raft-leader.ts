@@ -10,7 +10,7 @@ import type { Progress } from './progress.js';
 import { hasQuorum, majorityCommitIndex } from './quorum.js';
 import type { Raft } from './raft.js';
 import { broadcastAppend, broadcastHeartbeat, fillWindow, sendAppend } from './raft-replication.js';
-import type { Entry, Message, NodeId } from './types.js';
+import type { Message, NodeId } from './types.js';
 
 export function tickHeartbeat(raft: Raft): void {
   raft.heartbeatElapsedTicks++;
@@ -113,11 +113,15 @@ function onCommitAdvanced(raft: Raft): void {
   if (removalCommitted) stepDownAfterRemoval(raft);
 }
 
-/** The runtime persisted entries up to `last`: the leader may now count its own copy. */
-export function onEntriesPersisted(raft: Raft, last: Entry): void {
-  if (!raft.log.unstable.stableTo(last.index, last.term)) return;
+/**
+ * The runtime persisted entries up to `index` (whose term was `term`): the leader may now
+ * count its own copy toward commit. A report whose term the log no longer has at `index`
+ * (a new leader overwrote the entries while their save was on the disk) changes nothing.
+ */
+export function onEntriesPersisted(raft: Raft, index: number, term: number): void {
+  if (!raft.log.unstable.stableTo(index, term)) return;
   const self = raft.role === 'leader' ? raft.progress.get(raft.id) : undefined;
-  if (self?.maybeUpdate(last.index) && maybeCommit(raft)) broadcastAppend(raft);
+  if (self?.maybeUpdate(index) && maybeCommit(raft)) broadcastAppend(raft);
 }
 
 export function forgetFollowerLog(raft: Raft, id: NodeId): void {

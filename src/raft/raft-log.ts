@@ -12,6 +12,8 @@ export class RaftLog {
   readonly unstable: UnstableLog;
   committed: number;
   applied: number;
+  /** The last index handed out to be applied (>= applied); entries are handed out once. */
+  applying: number;
 
   constructor(storage: RaftStorage, applied: number) {
     this.storage = storage;
@@ -31,6 +33,7 @@ export class RaftLog {
       throw new RaftError('INVALID_CONFIG', `applied ${applied} is beyond the persisted commit index ${this.committed}`);
     }
     if (applied > this.applied) this.applied = applied;
+    this.applying = this.applied;
   }
 
   firstIndex(): number {
@@ -142,6 +145,7 @@ export class RaftLog {
     if (index === 0) return;
     assert(index <= this.committed && index >= this.applied, `applied ${index} outside [${this.applied}, ${this.committed}]`);
     this.applied = index;
+    this.applying = Math.max(this.applying, index);
   }
 
   /** Commits `index` if it has `term` (only entries of the leader's term count, Raft §5.4.2). */
@@ -186,18 +190,36 @@ export class RaftLog {
     return limitBytes(out, bytesMax);
   }
 
-  hasNextCommittedEntries(): boolean {
+  /**
+   * Whether committed entries wait to be handed out for applying. With `allowUnpersisted`
+   * false (asynchronous storage writes) only entries already durable here count: applied
+   * state must never get ahead of the local log, or a crash would leave the database
+   * beyond the last entry stored.
+   */
+  hasNextCommittedEntries(allowUnpersisted = true): boolean {
     if (this.unstable.snapshot !== undefined) return false;
-    return this.committed > this.applied;
+    return this.#applicableTo(allowUnpersisted) > this.applying;
   }
 
   /** Committed entries not yet handed out for applying, within bytesMax (at least one). */
-  nextCommittedEntries(bytesMax: number): Entry[] {
-    if (!this.hasNextCommittedEntries()) return [];
-    const low = Math.max(this.applied + 1, this.firstIndex());
-    const entries = this.slice(low, this.committed + 1, bytesMax);
+  nextCommittedEntries(bytesMax: number, allowUnpersisted = true): Entry[] {
+    if (!this.hasNextCommittedEntries(allowUnpersisted)) return [];
+    const low = Math.max(this.applying + 1, this.firstIndex());
+    const entries = this.slice(low, this.#applicableTo(allowUnpersisted) + 1, bytesMax);
     assert(entries !== undefined, `committed entries from ${low} are compacted before being applied`);
     return entries;
+  }
+
+  /** nextCommittedEntries(), which count as being applied from now on: none is handed out twice. */
+  takeCommittedEntries(bytesMax: number, allowUnpersisted: boolean): Entry[] {
+    const entries = this.nextCommittedEntries(bytesMax, allowUnpersisted);
+    const last = entries[entries.length - 1];
+    if (last !== undefined) this.applying = last.index;
+    return entries;
+  }
+
+  #applicableTo(allowUnpersisted: boolean): number {
+    return allowUnpersisted ? this.committed : Math.min(this.committed, this.persistedLastIndex());
   }
 
   /** The newest snapshot: an incoming one not yet persisted, else storage's. Throws if unavailable. */

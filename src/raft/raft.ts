@@ -137,9 +137,9 @@ export class Raft {
     reportSnapshot(this, id, status);
   }
 
-  /** The runtime persisted entries up to `last`: the leader may now count its own copy. */
-  onEntriesPersisted(last: Entry): void {
-    onEntriesPersisted(this, last);
+  /** The runtime persisted entries up to `index` (of term `term`): the leader may now count its own copy. */
+  onEntriesPersisted(index: number, term: number): void {
+    onEntriesPersisted(this, index, term);
   }
 
   /** Sends the proposals appended since the last Ready turn (see raft-replication.ts). */

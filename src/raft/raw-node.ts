@@ -1,7 +1,8 @@
 /**
  * RawNode: the core's public face. It wraps the protocol (Raft) and packages what
  * happened since the last turn into a Ready. See the Ready type for the order the
- * runtime must follow; in short: persist, send, apply, advance().
+ * runtime must follow; in short: persist, send, apply, advance() (or, with
+ * asyncStorageWrites, report each save and apply as it completes).
  */
 import { assert } from './errors.js';
 import { Raft } from './raft.js';
@@ -122,14 +123,15 @@ export class RawNode {
   }
 
   hasReady(): boolean {
-    if (this.#outstanding !== undefined) return false;
     const raft = this.#raft;
+    if (!raft.config.asyncStorageWrites && this.#outstanding !== undefined) return false;
+    const log = raft.log;
     return (
       !softStatesEqual(this.#softState(), this.#previousSoftState) ||
       !hardStatesEqual(this.#hardState(), this.#previousHardState) ||
-      raft.log.unstable.entries.length > 0 ||
-      raft.log.unstable.snapshot !== undefined ||
-      raft.log.hasNextCommittedEntries() ||
+      log.unstable.hasEntriesToSave() ||
+      log.unstable.hasSnapshotToSave() ||
+      log.hasNextCommittedEntries(!raft.config.asyncStorageWrites) ||
       raft.messages.length > 0 ||
       raft.appendsToFlush ||
       raft.readStates.length > 0 ||
@@ -137,24 +139,31 @@ export class RawNode {
     );
   }
 
-  /** Everything to persist, send and apply since the last advance(). Call advance() before the next ready(). */
+  /**
+   * Everything to persist, send and apply since the last Ready. Without asyncStorageWrites,
+   * call advance() before the next ready(); with it, report saves and applies instead.
+   */
   ready(): Ready {
-    assert(this.#outstanding === undefined, 'ready() called again before advance()');
     const raft = this.#raft;
+    const asyncWrites = raft.config.asyncStorageWrites;
+    assert(asyncWrites || this.#outstanding === undefined, 'ready() called again before advance()');
     raft.flushAppends();
     const softState = this.#softState();
     const hardState = this.#hardState();
     const hardStateChanged = !hardStatesEqual(hardState, this.#previousHardState);
-    const entries = [...raft.log.unstable.entries];
-    const snapshot = raft.log.unstable.snapshot;
+    const entries = raft.log.unstable.takeEntriesToSave();
+    const snapshot = raft.log.unstable.takeSnapshotToSave();
     const mustSync =
       entries.length > 0 || snapshot !== undefined || hardState.term !== this.#previousHardState.term || hardState.vote !== this.#previousHardState.vote;
+    const committedEntries = raft.log.takeCommittedEntries(raft.config.committedBytesPerReadyMax, !asyncWrites);
+    // Applying is reported by index only: count them as committed now, not at appliedTo().
+    if (asyncWrites) raft.reduceUncommittedBytes(committedEntries);
     const ready: Ready = {
       ...(softStatesEqual(softState, this.#previousSoftState) ? {} : { softState }),
       ...(hardStateChanged ? { hardState } : {}),
       entries,
       ...(snapshot === undefined ? {} : { snapshot }),
-      committedEntries: raft.log.nextCommittedEntries(raft.config.committedBytesPerReadyMax),
+      committedEntries,
       messages: raft.messages,
       readStates: raft.readStates,
       failedReads: raft.failedReads,
@@ -166,27 +175,55 @@ export class RawNode {
     raft.failedReads = [];
     this.#previousSoftState = softState;
     this.#previousHardState = hardState;
-    this.#outstanding = ready;
+    if (!asyncWrites) this.#outstanding = ready;
     return ready;
   }
 
-  /** The runtime has persisted, sent and applied `ready` (the object ready() returned). */
+  /** The runtime has persisted, sent and applied `ready` (the object ready() returned). Synchronous storage writes only. */
   advance(ready: Ready): void {
+    assert(!this.#raft.config.asyncStorageWrites, 'advance() is for synchronous storage writes: report persistedTo() and appliedTo() instead');
     assert(ready === this.#outstanding, 'advance() must get the Ready returned by the last ready()');
     this.#outstanding = undefined;
-    const log = this.#raft.log;
-    if (ready.snapshot !== undefined) {
-      log.unstable.stableSnapshotTo(ready.snapshot.metadata.index);
-      if (ready.snapshot.metadata.index > log.applied) log.appliedTo(ready.snapshot.metadata.index);
-    }
+    if (ready.snapshot !== undefined) this.snapshotPersisted(ready.snapshot.metadata.index);
     const lastEntry = ready.entries[ready.entries.length - 1];
-    if (lastEntry !== undefined) this.#raft.onEntriesPersisted(lastEntry);
+    if (lastEntry !== undefined) this.#raft.onEntriesPersisted(lastEntry.index, lastEntry.term);
     const lastCommitted = ready.committedEntries[ready.committedEntries.length - 1];
     if (lastCommitted !== undefined) {
-      if (lastCommitted.index > log.applied) log.appliedTo(lastCommitted.index);
+      this.#applied(lastCommitted.index);
       this.#raft.reduceUncommittedBytes(ready.committedEntries);
     }
     this.#raft.trimConfHistory();
+  }
+
+  /**
+   * Asynchronous storage writes: the saves handed out so far are durable up to the entry
+   * (index, term). A leader counts its own copy toward commit only now. A report whose
+   * term the log no longer holds at `index` (the entries were overwritten while being
+   * saved) is ignored: the save that carries their replacement reports them.
+   */
+  persistedTo(index: number, term: number): void {
+    this.#raft.onEntriesPersisted(index, term);
+  }
+
+  /** The snapshot of `index` handed out in a Ready is saved and the state machine restored from it. */
+  snapshotPersisted(index: number): void {
+    const log = this.#raft.log;
+    log.unstable.stableSnapshotTo(index);
+    // A newer snapshot may have replaced it meanwhile: the state machine holds `index` all the same.
+    if (index > log.applied && index <= log.committed) log.appliedTo(index);
+    this.#raft.trimConfHistory();
+  }
+
+  /** Asynchronous storage writes: committed entries handed out are applied up to `index`. */
+  appliedTo(index: number): void {
+    this.#applied(index);
+    this.#raft.trimConfHistory();
+  }
+
+  #applied(index: number): void {
+    const log = this.#raft.log;
+    // An entry applied below a snapshot installed meanwhile is already covered by it.
+    if (index > log.applied) log.appliedTo(index);
   }
 
   #softState(): SoftState {

@@ -191,7 +191,7 @@ export interface ReadState {
 }
 
 /**
- * What the runtime must do, in this order:
+ * What the runtime must do with a Ready. By default (synchronous storage writes), in this order:
  * 1. Persist `snapshot` (if any), then `entries` (appending, truncating any conflicting
  *    suffix already stored), then `hardState` (if any). When `mustSync` is true, fsync
  *    before step 2.
@@ -205,6 +205,20 @@ export interface ReadState {
  *    in this very Ready). Answer `readStates` once applied >= their index; answer
  *    `failedReads` at once with an error (leadership was lost).
  * 4. Call advance(ready) with this same object. Call ready() again only after that.
+ *
+ * With `asyncStorageWrites`, ready() may be called again at once (no advance()): each
+ * entry, snapshot and committed entry is handed out exactly once, and the runtime reports
+ * back as its work completes:
+ * - Saves (snapshot, entries, hard state, as in step 1) go to the disk in the order the
+ *   Readies were handed out and complete in that order. When one is durable, call
+ *   persistedTo(index, term) of its last entry, and snapshotPersisted(index) once a saved
+ *   snapshot is also installed in the state machine.
+ * - While a term or vote handed out is not durable yet, every message waits until the
+ *   save that carries it (or a later one) completes. Otherwise messages go at once, except
+ *   acknowledgements (isDurabilityAcknowledgement: append and vote responses), which wait
+ *   until this Ready's save, and every save before it, completes.
+ * - `committedEntries` hold only entries already durable here. Apply them in order (a
+ *   snapshot's install waits for those handed out before it); call appliedTo(index) after.
  */
 export interface Ready {
   readonly softState?: SoftState;
@@ -295,6 +309,11 @@ export interface RaftConfig {
    * so a runtime stalled on its disk does not grow the queue without bound.
    */
   readonly queuedMessageCountMax?: number;
+  /**
+   * Saves are reported back (persistedTo, snapshotPersisted, appliedTo) instead of
+   * advance(), so the runtime may save, send and apply in parallel (see Ready). Default false.
+   */
+  readonly asyncStorageWrites?: boolean;
   /** A seeded source of randomness in [0, 1), used for election jitter. */
   readonly random: () => number;
   readonly logger?: (event: RaftLogEvent) => void;

@@ -17,6 +17,20 @@ export class MemoryNodeStorage implements NodeStorage {
   failure: StorageError | undefined;
   #healthy = true;
   saveCount = 0;
+  /** While set, saves wait for it (in the order they were made) before they land: a slow disk. */
+  #hold: Promise<void> | undefined;
+
+  /** Holds every save from now until the returned function is called. */
+  holdSaves(): () => void {
+    let release = (): void => undefined;
+    this.#hold = new Promise((resolve) => {
+      release = () => {
+        this.#hold = undefined;
+        resolve();
+      };
+    });
+    return release;
+  }
 
   static diskFull(): StorageError {
     return new StorageError('DISK_FULL', 'disk full while saving to memory (test)');
@@ -55,6 +69,7 @@ export class MemoryNodeStorage implements NodeStorage {
   }
 
   async save(request: { readonly hardState?: HardState; readonly entries?: readonly Entry[]; readonly snapshot?: Snapshot }): Promise<void> {
+    if (this.#hold !== undefined) await this.#hold;
     if (this.failure !== undefined) {
       this.#healthy = false;
       throw this.failure;

@@ -41,6 +41,8 @@ export const regressionSeeds: readonly RegressionSeed[] = [
   },
   { seed: 5884, note: 'R2 again (fixed with 4859)' },
   { seed: 9266, note: 'R2 again (fixed with 4859)' },
+  { seed: 12263, note: "R2 again: its planted fault's seeds after asynchronous storage writes changed the schedules (fixed with 4859)" },
+  { seed: 37093, note: "R2 again: its planted fault's seeds after asynchronous storage writes changed the schedules (fixed with 4859)" },
   {
     seed: 4891,
     note:
@@ -50,10 +52,18 @@ export const regressionSeeds: readonly RegressionSeed[] = [
   { seed: 5707, note: 'R1 again (fixed with 4891)' },
   { seed: 5784, note: 'R1 again (fixed with 4891)' },
   { seed: 8117, note: 'R1 again (fixed with 4891)' },
+  ...[1148, 1377, 4077, 5233].map((seed) => ({
+    seed,
+    note: "R1 again: its planted fault's seeds after asynchronous storage writes changed the schedules (fixed with 4891)",
+  })),
 ];
 
-/** R1's seeds: with the announced addresses hidden (the transport before the fix), each fails liveness again. */
-export const r1Seeds: readonly number[] = [4891, 5707, 5784, 8117];
+/**
+ * R1's seeds: with the announced addresses hidden (the transport before the fix), each fails
+ * liveness again. Searched again when asynchronous storage writes changed the schedules (the
+ * first four, 4891, 5707, 5784 and 8117, no longer meet the conditions with the fault).
+ */
+export const r1Seeds: readonly number[] = [1148, 1377, 4077, 5233];
 
 export interface OpenFinding {
   readonly seed: number;

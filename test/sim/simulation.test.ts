@@ -152,7 +152,8 @@ describe('simulated clusters', () => {
   });
 
   it("R2 comes back on its seed when snapshot retention is unguarded (the store's rule before the fix)", async () => {
-    const seed = 4859;
+    // 4859 until asynchronous storage writes changed the schedules; searched again then.
+    const seed = 12263;
     const result = await runSimulation({ seed, clusterSize: clusterSizeForSeed(seed), plantedDiskFaults: { unguardedSnapshotRetention: true } });
     assert.equal(result.violation?.invariant, 'snapshot-coverage', formatFailure(result));
   });
