@@ -3,9 +3,11 @@
  * MsgReadIndex): the node asks the leader for a read index, the leader confirms its
  * leadership with a quorum as for its own reads and answers with MsgReadIndexResp, and
  * the runtime reads locally once it has applied that index. The node remembers which
- * reads it forwarded and to which leader: they fail when that leader's term is over here
- * (a new term, a campaign) or when the leader refuses one; a lost message is left to the
- * runtime's timeout.
+ * reads it forwarded: they fail when that leader's term is over here (a new term, a
+ * campaign) or when the leader refuses one. A lost request or answer is left to the
+ * runtime's timeout; the list keeps at most pendingReadCountMax reads, so reads the
+ * runtime gave up on cannot pile up while the leader stays: past the bound the oldest is
+ * dropped (reported failed).
  */
 import { RaftError } from './errors.js';
 import { readIndex, requireReadContext } from './leader-reads.js';
@@ -21,8 +23,10 @@ export class ForwardedReads {
     return this.#contexts.length;
   }
 
-  add(context: Uint8Array): void {
+  /** Adds `context`; past `countMax` drops the oldest and returns it. */
+  add(context: Uint8Array, countMax: number): Uint8Array | undefined {
     this.#contexts.push(context);
+    return this.#contexts.length > countMax ? this.#contexts.shift() : undefined;
   }
 
   /** Forgets `context` and returns it as stored, or undefined if it is not waiting (failed, or never sent). */
@@ -43,7 +47,7 @@ export class ForwardedReads {
 /**
  * A read point from any node: the leader serves it itself (readIndex); a follower or
  * learner asks the leader it knows. Throws NOT_LEADER (leaderId '') when no leader is
- * known, READ_QUEUE_FULL at pendingReadCountMax, INVALID_ARGUMENT for an empty context.
+ * known, INVALID_ARGUMENT for an empty context (and READ_QUEUE_FULL on the leader).
  */
 export function readIndexAnywhere(raft: Raft, context: Uint8Array): void {
   if (raft.role === 'leader') {
@@ -54,10 +58,8 @@ export function readIndexAnywhere(raft: Raft, context: Uint8Array): void {
   if (raft.role !== 'follower' || raft.leaderId === '') {
     throw new RaftError('NOT_LEADER', `readIndex: ${raft.id} knows no leader to ask`, { leaderId: '' });
   }
-  if (raft.forwardedReads.size() + raft.readStates.length >= raft.config.pendingReadCountMax) {
-    throw new RaftError('READ_QUEUE_FULL', `pendingReadCountMax (${raft.config.pendingReadCountMax}) reads are pending`);
-  }
-  raft.forwardedReads.add(context);
+  const dropped = raft.forwardedReads.add(context, raft.config.pendingReadCountMax);
+  if (dropped !== undefined) raft.failedReads.push(dropped);
   raft.send({ type: 'MsgReadIndex', to: raft.leaderId, context });
 }
 
