@@ -291,7 +291,9 @@ export class NodeClusterService implements ClusterService {
     const level = this.#effectiveLevel(request.level);
     if (level === 'none') return this.#readLocally(request, context);
     const leaderId = this.#leaderOrRefuse(request.forward);
-    if (leaderId !== undefined) return this.#forward(leaderId, peerMethods.query, request, context, retryCountMax);
+    // A linearizable read on a follower or learner is served here: only its read index is
+    // asked of the leader (readBarrier). `strong` keeps rqlite's meaning: read by the leader.
+    if (leaderId !== undefined && level !== 'linearizable') return this.#forward(leaderId, peerMethods.query, request, context, retryCountMax);
     if (level === 'weak') return this.#runQuery(request, context, null);
     const readIndex = await this.#log.readBarrier(request.linearizableTimeoutMs);
     // rqlite reports `raft_index` for the reads that went through consensus: level strong.

@@ -1,7 +1,13 @@
 /**
  * Linearizable reads waiting for the core's ReadIndex answer. Each read gets a unique
- * context (8 bytes, a counter); the core answers with a read state carrying the commit
- * index to wait for, or reports the read failed (leadership lost). Bounded in count.
+ * context (16 bytes: when this table was made, and a counter); the core answers with a
+ * read state carrying the commit index to wait for, or reports the read failed
+ * (leadership lost). Bounded in count.
+ *
+ * The contexts must not repeat across restarts: a follower's read is answered by the
+ * leader by context, and the leader may still hold a read the node asked for before it
+ * restarted; with a bare counter the restarted node would take that older (lower) read
+ * index for its new read and read stale data (the simulator found it, seed 5408).
  */
 import { assert } from '../common/assert.js';
 import { ServiceError } from '../service/service.js';
@@ -13,9 +19,11 @@ interface Waiter {
   readonly timer: ScheduledTimer;
 }
 
-function encodeReadContext(sequence: number): Uint8Array {
-  const bytes = new Uint8Array(8);
-  new DataView(bytes.buffer).setFloat64(0, sequence);
+function encodeReadContext(originMs: number, sequence: number): Uint8Array {
+  const bytes = new Uint8Array(16);
+  const view = new DataView(bytes.buffer);
+  view.setFloat64(0, originMs);
+  view.setFloat64(8, sequence);
   return bytes;
 }
 
@@ -28,11 +36,14 @@ export class PendingReads {
   readonly #countMax: number;
   readonly #scheduler: Scheduler;
   #sequence = 0;
+  /** The wall clock when this node's process made the table: a restarted node's contexts differ from its earlier ones. */
+  readonly #originMs: number;
 
   constructor(countMax: number, scheduler: Scheduler) {
     assert(Number.isInteger(countMax) && countMax >= 1, `countMax must be >= 1, got ${countMax}`);
     this.#countMax = countMax;
     this.#scheduler = scheduler;
+    this.#originMs = scheduler.nowMs();
   }
 
   get count(): number {
@@ -48,7 +59,7 @@ export class PendingReads {
       throw new ServiceError('UNAVAILABLE', `too many linearizable reads in flight (${this.#countMax})`);
     }
     this.#sequence += 1;
-    const context = encodeReadContext(this.#sequence);
+    const context = encodeReadContext(this.#originMs, this.#sequence);
     const key = contextKey(context);
     const index = new Promise<number>((resolve, reject) => {
       const timer = this.#scheduler.setTimeout(() => {

@@ -16,7 +16,8 @@ export interface RaftCore {
   campaign(): void;
   propose(data: Uint8Array): { index: number; term: number };
   proposeConfChange(change: ConfChange): { index: number; term: number };
-  readIndex(context: Uint8Array): void;
+  /** A read point on any node: the leader's own, or asked of the leader (RawNode.readIndexAnywhere). */
+  readIndexAnywhere(context: Uint8Array): void;
   transferLeadership(to: NodeId): void;
   /** Leader only: the voter a hand-over should go to (the core's one successor policy); undefined otherwise. */
   successor(): NodeId | undefined;

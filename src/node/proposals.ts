@@ -15,6 +15,18 @@ import type { ApplyOutcome } from './replicated-log.js';
 import type { RuntimeState } from './runtime-state.js';
 import type { ScheduledTimer } from './scheduler.js';
 
+/**
+ * A follower's read the leader did not confirm: its leader changed (or it began a
+ * campaign) or the leader refused it. Not a redirect: this node can serve the read again
+ * once it knows the new leader.
+ */
+function forwardedReadFailure(error: unknown): never {
+  if (error instanceof ServiceError && (error.code === 'NOT_LEADER' || error.code === 'NO_LEADER')) {
+    throw new ServiceError('UNAVAILABLE', 'linearizable read not confirmed: the leader changed or refused it before confirming (retry)', { cause: error });
+  }
+  throw error;
+}
+
 export class Proposer {
   readonly #state: RuntimeState;
   readonly #directory: MemberDirectory;
@@ -48,14 +60,20 @@ export class Proposer {
     return position.index;
   }
 
-  /** Linearizable read barrier (leader only): ReadIndex, then wait for apply. Resolves with the read index. */
+  /**
+   * Linearizable read barrier: ReadIndex, then wait for apply. Resolves with the read
+   * index. On the leader the read is confirmed by a heartbeat round; a follower or learner
+   * asks the leader (MsgReadIndex) and waits until it has applied the index the leader
+   * answered, so the local read that follows is linearizable.
+   */
   async readBarrier(timeoutMs: number): Promise<number> {
     const state = this.#state;
     const core = state.requireCore();
     state.refuseIfHalted();
     const read = state.reads.start(timeoutMs);
+    const viaLeader = state.role !== 'leader';
     try {
-      core.readIndex(read.context);
+      core.readIndexAnywhere(read.context);
     } catch (error) {
       const translated = state.translateCoreError(error);
       state.reads.cancel(read.context, translated);
@@ -63,7 +81,7 @@ export class Proposer {
       throw translated;
     }
     state.wake();
-    const index = await read.index;
+    const index = viaLeader ? await read.index.catch(forwardedReadFailure) : await read.index;
     await state.appliedWaiters.wait(index, timeoutMs);
     return index;
   }

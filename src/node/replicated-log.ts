@@ -20,7 +20,9 @@
  *   leaves its outcome unknown: a client retries with an idempotency key.
  * - Read barrier. When `readBarrier()` resolves, every command committed before it was
  *   called has been applied here, so a local read that follows is linearizable
- *   (ReadIndex). Only the leader answers it.
+ *   (ReadIndex). Any node answers it: a follower or learner asks its leader for the read
+ *   index; it rejects (UNAVAILABLE) when that leader's term ends here before answering,
+ *   and with TIMEOUT when no answer comes.
  * - Halt. An environmental failure (disk full, I/O error) while persisting or applying
  *   stops the log at that step, which it retries until it succeeds: nothing is skipped.
  *   Meanwhile requests that need this node to apply reject at once with HALTED, and

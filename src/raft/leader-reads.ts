@@ -1,47 +1,82 @@
 /**
  * Linearizable reads on the leader (Raft §6.4): ReadIndex confirmed by a heartbeat round,
- * or, with readOnly 'lease', answered at once while the leader's lease holds.
+ * or, with readOnly 'lease', answered at once while the leader's lease holds. A read is
+ * the leader's own (readIndex) or a follower's (MsgReadIndex, answered with
+ * MsgReadIndexResp once confirmed; see follower-reads.ts).
  */
 import { RaftError } from './errors.js';
 import { hasQuorum } from './quorum.js';
 import type { Raft } from './raft.js';
 import { broadcastHeartbeatWithContext } from './raft-replication.js';
-import type { NodeId } from './types.js';
+import type { ReadRequest } from './read-index.js';
+import type { Message, NodeId } from './types.js';
 
 export function readIndex(raft: Raft, context: Uint8Array): void {
   raft.requireLeader('readIndex');
+  requireReadContext(context);
+  if (leaderReadQueueFull(raft)) {
+    throw new RaftError('READ_QUEUE_FULL', `pendingReadCountMax (${raft.config.pendingReadCountMax}) reads are pending`);
+  }
+  requestRead(raft, { context, requester: raft.id });
+}
+
+export function requireReadContext(context: Uint8Array): void {
   if (!(context instanceof Uint8Array) || context.length === 0) {
     throw new RaftError('INVALID_ARGUMENT', 'a read context must be a non-empty Uint8Array');
   }
-  if (raft.reads.size() + raft.readStates.length >= raft.config.pendingReadCountMax) {
-    throw new RaftError('READ_QUEUE_FULL', `pendingReadCountMax (${raft.config.pendingReadCountMax}) reads are pending`);
-  }
-  if (raft.log.term(raft.log.committed) !== raft.term) {
-    // Raft §6.4: a new leader learns the commit index only by committing an entry of its term.
-    raft.reads.deferUntilTermCommit(context);
-    return;
-  }
-  serveRead(raft, context);
 }
 
-export function serveRead(raft: Raft, context: Uint8Array): void {
-  if (raft.config.readOnly === 'lease' && leaseValid(raft)) {
-    raft.readStates.push({ context, index: raft.log.committed });
+function leaderReadQueueFull(raft: Raft): boolean {
+  return raft.reads.size() + raft.readStates.length >= raft.config.pendingReadCountMax;
+}
+
+/** A follower's MsgReadIndex: served like the leader's own, refused at once when the queue is full. */
+export function onReadIndexRequest(raft: Raft, message: Message): void {
+  if (message.context.length === 0) return;
+  if (leaderReadQueueFull(raft)) {
+    raft.send({ type: 'MsgReadIndexResp', to: message.from, context: message.context, reject: true });
     return;
   }
-  raft.reads.add(context, raft.log.committed);
-  onReadAck(raft, raft.id, context);
-  if (raft.reads.isPending(context)) broadcastHeartbeatWithContext(raft, context);
+  requestRead(raft, { context: message.context, requester: message.from });
+}
+
+function requestRead(raft: Raft, read: ReadRequest): void {
+  if (raft.log.term(raft.log.committed) !== raft.term) {
+    // Raft §6.4: a new leader learns the commit index only by committing an entry of its term.
+    raft.reads.deferUntilTermCommit(read);
+    return;
+  }
+  serveRead(raft, read);
+}
+
+export function serveRead(raft: Raft, read: ReadRequest): void {
+  if (raft.config.readOnly === 'lease' && leaseValid(raft)) {
+    answerRead(raft, read, raft.log.committed);
+    return;
+  }
+  raft.reads.add(read, raft.log.committed);
+  onReadAck(raft, raft.id, read.context);
+  if (raft.reads.isPending(read.context)) broadcastHeartbeatWithContext(raft, read.context);
+}
+
+function answerRead(raft: Raft, read: ReadRequest, index: number): void {
+  if (read.requester === raft.id) raft.readStates.push({ context: read.context, index });
+  else raft.send({ type: 'MsgReadIndexResp', to: read.requester, context: read.context, index });
 }
 
 /** `from` confirmed our leadership for the read `context` (and all reads before it). */
 export function onReadAck(raft: Raft, from: NodeId, context: Uint8Array): void {
-  for (const read of raft.reads.acknowledge(from, context, raft.confState.voters)) raft.readStates.push(read);
+  for (const read of raft.reads.acknowledge(from, context, raft.confState.voters)) answerRead(raft, read, read.index);
 }
 
-/** Leadership was lost: every pending read fails (the runtime finds them in Ready.failedReads). */
+/**
+ * Leadership was lost: every pending read fails. The runtime finds its own in
+ * Ready.failedReads. A follower's is dropped: the term may already have moved (a refusal
+ * would carry the new term to the follower without a leader), and the follower fails its
+ * forwarded reads itself when it learns of the new term or starts a campaign.
+ */
 export function failPendingReads(raft: Raft): void {
-  for (const context of raft.reads.failAll()) raft.failedReads.push(context);
+  for (const read of raft.reads.failAll()) if (read.requester === raft.id) raft.failedReads.push(read.context);
 }
 
 /**

@@ -3,6 +3,7 @@
  * the current leader (append, heartbeat, snapshot).
  */
 import { assert } from './errors.js';
+import { onReadIndexResponse } from './follower-reads.js';
 import type { Raft } from './raft.js';
 import { onEntriesAppended, setConfState } from './raft-membership.js';
 import type { Message, Snapshot } from './types.js';
@@ -15,6 +16,13 @@ export function stepFollower(raft: Raft, message: Message): void {
       raft.electionElapsedTicks = 0;
       raft.leaderId = message.from;
       onMessageFromLeader(raft, message);
+      return;
+    case 'MsgReadIndexResp':
+      onReadIndexResponse(raft, message);
+      return;
+    case 'MsgReadIndex':
+      // The sender takes us for the leader of this term; we are not: refuse at once.
+      raft.send({ type: 'MsgReadIndexResp', to: message.from, context: message.context, reject: true });
       return;
     case 'MsgTimeoutNow':
       raft.emit('timeout-now', { from: message.from });

@@ -4,7 +4,7 @@
  * (unreachable, snapshot outcome, a wiped log) or about the leader's own disk.
  */
 import { RaftError } from './errors.js';
-import { onReadAck, serveRead } from './leader-reads.js';
+import { onReadAck, onReadIndexRequest, serveRead } from './leader-reads.js';
 import { abortLeaderTransfer, sendTimeoutNow, stepDownAfterRemoval } from './leadership-transfer.js';
 import type { Progress } from './progress.js';
 import { hasQuorum, majorityCommitIndex } from './quorum.js';
@@ -42,6 +42,7 @@ export function stepLeader(raft: Raft, message: Message): void {
   if (progress === undefined) return;
   if (message.type === 'MsgAppResp') handleAppendResponse(raft, message, progress);
   else if (message.type === 'MsgHeartbeatResp') handleHeartbeatResponse(raft, message, progress);
+  else if (message.type === 'MsgReadIndex') onReadIndexRequest(raft, message);
   else if (message.type === 'MsgApp' || message.type === 'MsgHeartbeat' || message.type === 'MsgSnap') {
     raft.emit('ignored-second-leader', { from: message.from });
   }
@@ -108,7 +109,7 @@ export function maybeCommit(raft: Raft): boolean {
 }
 
 function onCommitAdvanced(raft: Raft): void {
-  for (const context of raft.reads.takeDeferred()) serveRead(raft, context);
+  for (const read of raft.reads.takeDeferred()) serveRead(raft, read);
   const removalCommitted = raft.confHistory.latestIndex() <= raft.log.committed && !raft.isVoter();
   if (removalCommitted) stepDownAfterRemoval(raft);
 }

@@ -18,6 +18,7 @@ import type { ValidatedConfig } from './config.js';
 import { compareIds } from './conf-change.js';
 import { ConfHistory } from './conf-history.js';
 import { RaftError, assert } from './errors.js';
+import { ForwardedReads, failForwardedReads, readIndexAnywhere } from './follower-reads.js';
 import { failPendingReads, readIndex } from './leader-reads.js';
 import { abortLeaderTransfer, stepDown, successor, transferLeadership } from './leadership-transfer.js';
 import { emptyBytes } from './message-shape.js';
@@ -61,6 +62,8 @@ export class Raft {
   /** A TimeoutNow went out this term: the lease can no longer be trusted. */
   timeoutNowSentThisTerm = false;
   readonly reads = new ReadIndexQueue();
+  /** A follower's reads waiting for the leader's MsgReadIndexResp. */
+  readonly forwardedReads = new ForwardedReads();
   /** Messages dropped because queuedMessageCountMax were waiting; reset when ready() takes the queue. */
   droppedMessageCount = 0;
   /** Proposals were appended since the last broadcast (see flushAppends). */
@@ -109,6 +112,11 @@ export class Raft {
 
   readIndex(context: Uint8Array): void {
     readIndex(this, context);
+  }
+
+  /** A read point on any node: the leader's own, or asked of the leader (follower-reads.ts). */
+  readIndexAnywhere(context: Uint8Array): void {
+    readIndexAnywhere(this, context);
   }
 
   transferLeadership(to: NodeId): void {
@@ -191,6 +199,7 @@ export class Raft {
     this.timeoutNowSentThisTerm = false;
     this.appendsToFlush = false;
     failPendingReads(this);
+    failForwardedReads(this);
   }
 
   #resetRandomizedElectionTimeout(): void {
@@ -221,6 +230,7 @@ export class Raft {
     assert(this.role !== 'leader', 'invalid transition leader -> pre-candidate');
     // A pre-candidate changes neither term nor vote (that is the point of pre-vote).
     this.votes.clear();
+    failForwardedReads(this);
     this.role = 'pre-candidate';
     this.leaderId = '';
     this.#useCandidateElectionTimeout();

@@ -58,6 +58,20 @@ export class RawNode {
     this.#raft.readIndex(context);
   }
 
+  /**
+   * A linearizable read point on any node (Raft §6.4; etcd's MsgReadIndex). On the leader,
+   * as readIndex. On a follower or learner, the leader it knows is asked; the answer comes
+   * as for readIndex: readStates (wait until applied >= index, then read locally) or
+   * failedReads (the leader refused, or its term ended here: a new term, a campaign). A
+   * lost request or answer is never reported: the caller times the read out (a follower
+   * keeps at most pendingReadCountMax forwarded reads: past that the oldest is reported
+   * failed). Throws NOT_LEADER (leaderId '') when no leader is known, INVALID_ARGUMENT, and
+   * on the leader READ_QUEUE_FULL.
+   */
+  readIndexAnywhere(context: Uint8Array): void {
+    this.#raft.readIndexAnywhere(context);
+  }
+
   /** Hands leadership to voter `to` once it is caught up; aborts after an election timeout. */
   transferLeadership(to: NodeId): void {
     this.#raft.transferLeadership(to);

@@ -2,12 +2,25 @@
  * ReadIndex bookkeeping on the leader (Raft dissertation §6.4): reads waiting for the
  * leader's first commit of its term, and reads waiting for a quorum to confirm a
  * heartbeat round that carried their context. Bounded by pendingReadCountMax in total.
+ * A read is the leader's own or a follower's (MsgReadIndex): `requester` says whose.
  */
 import { voteResult } from './quorum.js';
 import type { NodeId, ReadState } from './types.js';
 
+/** A read asked of the leader: its context, and the node to answer (the leader itself or a follower). */
+export interface ReadRequest {
+  readonly context: Uint8Array;
+  readonly requester: NodeId;
+}
+
+/** A confirmed read: answer `requester` with `index`. */
+interface ConfirmedRead extends ReadState {
+  readonly requester: NodeId;
+}
+
 interface PendingRead {
   readonly context: Uint8Array;
+  readonly requester: NodeId;
   /** The leader's commit index when the read arrived: the answer once confirmed. */
   readonly index: number;
   readonly acks: Map<NodeId, boolean>;
@@ -15,27 +28,27 @@ interface PendingRead {
 
 export class ReadIndexQueue {
   #pending: PendingRead[] = [];
-  #awaitingTermCommit: Uint8Array[] = [];
+  #awaitingTermCommit: ReadRequest[] = [];
 
   size(): number {
     return this.#pending.length + this.#awaitingTermCommit.length;
   }
 
   /** A read that must wait until the leader has committed an entry of its own term. */
-  deferUntilTermCommit(context: Uint8Array): void {
-    this.#awaitingTermCommit.push(context);
+  deferUntilTermCommit(read: ReadRequest): void {
+    this.#awaitingTermCommit.push(read);
   }
 
   /** The deferred reads, now that an entry of the term is committed; the queue forgets them. */
-  takeDeferred(): Uint8Array[] {
+  takeDeferred(): ReadRequest[] {
     const deferred = this.#awaitingTermCommit;
     this.#awaitingTermCommit = [];
     return deferred;
   }
 
-  /** Starts a heartbeat round for `context`, answered with `commitIndex` once confirmed. */
-  add(context: Uint8Array, commitIndex: number): void {
-    this.#pending.push({ context, index: commitIndex, acks: new Map() });
+  /** Starts a heartbeat round for `read`, answered with `commitIndex` once confirmed. */
+  add(read: ReadRequest, commitIndex: number): void {
+    this.#pending.push({ context: read.context, requester: read.requester, index: commitIndex, acks: new Map() });
   }
 
   isPending(context: Uint8Array): boolean {
@@ -51,18 +64,18 @@ export class ReadIndexQueue {
    * `from` acknowledged the heartbeat round of `context`. Once a quorum of `voters` has,
    * that read and every read queued before it are confirmed (their rounds came earlier).
    */
-  acknowledge(from: NodeId, context: Uint8Array, voters: readonly NodeId[]): ReadState[] {
+  acknowledge(from: NodeId, context: Uint8Array, voters: readonly NodeId[]): ConfirmedRead[] {
     const position = this.#pending.findIndex((read) => bytesEqual(read.context, context));
     const read = this.#pending[position];
     if (read === undefined) return [];
     read.acks.set(from, true);
     if (voteResult(voters, read.acks) !== 'won') return [];
-    return this.#pending.splice(0, position + 1).map((done) => ({ context: done.context, index: done.index }));
+    return this.#pending.splice(0, position + 1).map((done) => ({ context: done.context, index: done.index, requester: done.requester }));
   }
 
-  /** Leadership is lost: every waiting read fails; returns their contexts. */
-  failAll(): Uint8Array[] {
-    const failed = [...this.#pending.map((read) => read.context), ...this.#awaitingTermCommit];
+  /** Leadership is lost: every waiting read fails; returns them. */
+  failAll(): ReadRequest[] {
+    const failed: ReadRequest[] = [...this.#pending, ...this.#awaitingTermCommit];
     this.#pending = [];
     this.#awaitingTermCommit = [];
     return failed;

@@ -120,6 +120,7 @@ export class RaftStorageError extends Error {
  * - MsgHeartbeat / MsgHeartbeatResp: leader liveness, commit propagation, ReadIndex and lease acks.
  * - MsgSnap: a snapshot for a follower whose next entry is compacted away.
  * - MsgTimeoutNow: leadership transfer; the target campaigns at once.
+ * - MsgReadIndex / MsgReadIndexResp: a follower's linearizable read point, asked of the leader.
  */
 export type MessageType =
   | 'MsgApp'
@@ -131,7 +132,9 @@ export type MessageType =
   | 'MsgHeartbeat'
   | 'MsgHeartbeatResp'
   | 'MsgSnap'
-  | 'MsgTimeoutNow';
+  | 'MsgTimeoutNow'
+  | 'MsgReadIndex'
+  | 'MsgReadIndexResp';
 
 export const messageTypes: readonly MessageType[] = [
   'MsgApp',
@@ -144,6 +147,8 @@ export const messageTypes: readonly MessageType[] = [
   'MsgHeartbeatResp',
   'MsgSnap',
   'MsgTimeoutNow',
+  'MsgReadIndex',
+  'MsgReadIndexResp',
 ];
 
 /**
@@ -159,6 +164,10 @@ export const messageTypes: readonly MessageType[] = [
  *   newest pending ReadIndex context; `index` = the leader's tick count when sent,
  *   echoed in MsgHeartbeatResp (used for leader leases).
  * - MsgSnap: `snapshot` carries the snapshot (its `data` may be empty; see Snapshot).
+ * - MsgReadIndex: `context` = the follower's read context.
+ * - MsgReadIndexResp: `context` echoed; `index` = the read index once the leader confirmed
+ *   its leadership; `reject` = the leader cannot serve it (its read queue is full, or the
+ *   receiver of the MsgReadIndex was not the leader).
  */
 export interface Message {
   readonly type: MessageType;

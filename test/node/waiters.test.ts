@@ -105,3 +105,16 @@ test('tick plan: heartbeats land on ticks, elections have resolution', () => {
   assert.throws(() => planTicks(100, 150), /must be >= 2/);
   assert.throws(() => planTicks(1, 150), /heartbeatMs/);
 });
+
+test('ReadIndex read contexts never repeat across a restart (a leader may still answer the earlier incarnation by context)', () => {
+  const clockAt = (nowMs: number) => ({ ...systemScheduler, nowMs: () => nowMs });
+  const before = new PendingReads(4, clockAt(1_000));
+  const afterRestart = new PendingReads(4, clockAt(1_250));
+  const first = before.start(60_000);
+  const second = afterRestart.start(60_000);
+  assert.notDeepEqual(first.context, second.context, 'the same sequence number in two incarnations');
+  before.failAll(new Error('stop'));
+  afterRestart.failAll(new Error('stop'));
+  first.index.catch(() => undefined);
+  second.index.catch(() => undefined);
+});

@@ -46,8 +46,8 @@ test('read index queue: a quorum confirms a read and every read before it', () =
   const voters = ['1', '2', '3'];
   const a = encoder.encode('a');
   const b = encoder.encode('b');
-  queue.add(a, 5);
-  queue.add(b, 7);
+  queue.add({ context: a, requester: '1' }, 5);
+  queue.add({ context: b, requester: '1' }, 7);
   assert.equal(queue.size(), 2);
   assert.deepEqual(queue.newestContext(), b);
   assert.deepEqual(queue.acknowledge('1', b, voters), []);
@@ -63,18 +63,18 @@ test('read index queue: a quorum confirms a read and every read before it', () =
 
 test('read index queue: deferred reads are handed back; leadership loss fails everything', () => {
   const queue = new ReadIndexQueue();
-  queue.deferUntilTermCommit(encoder.encode('early'));
-  queue.add(encoder.encode('pending'), 3);
+  queue.deferUntilTermCommit({ context: encoder.encode('early'), requester: '1' });
+  queue.add({ context: encoder.encode('pending'), requester: '2' }, 3);
   assert.equal(queue.size(), 2);
   assert.deepEqual(
-    queue.takeDeferred().map((c) => new TextDecoder().decode(c)),
+    queue.takeDeferred().map((read) => new TextDecoder().decode(read.context)),
     ['early'],
   );
-  queue.deferUntilTermCommit(encoder.encode('again'));
+  queue.deferUntilTermCommit({ context: encoder.encode('again'), requester: '1' });
   assert.deepEqual(
     queue
       .failAll()
-      .map((c) => new TextDecoder().decode(c))
+      .map((read) => new TextDecoder().decode(read.context))
       .sort(),
     ['again', 'pending'],
   );

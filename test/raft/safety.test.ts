@@ -71,6 +71,8 @@ class Simulation {
   #proposalCount = 0;
   #readCount = 0;
   readsAnswered = 0;
+  /** Of readsAnswered, those a follower or learner asked of its leader. */
+  followerReadsAnswered = 0;
   readsFailed = 0;
 
   /** Node 6 joins later (empty storage) through add-learner, add-voter and leaves with remove-node. */
@@ -147,6 +149,7 @@ class Simulation {
       const committedWhenAsked = Number(decoder.decode(read.context).split(':')[0]);
       assert.ok(read.index >= committedWhenAsked, `read index ${read.index} misses commit ${committedWhenAsked} made before the read`);
       this.readsAnswered++;
+      if (raw.status().role !== 'leader') this.followerReadsAnswered++;
     }
     this.readsFailed += ready.failedReads.length;
     raw.advance(ready);
@@ -164,7 +167,8 @@ class Simulation {
     else if (action < 0.81) this.togglePartition(node.id);
     else if (action < 0.83) this.compact(node);
     else if (action < 0.85) this.transfer(node);
-    else if (action < 0.88) this.read(this.leader() ?? node);
+    // The later share of reads goes to any node: follower reads.
+    else if (action < 0.88) this.read(action < 0.865 ? (this.leader() ?? node) : node);
     else if (action < 0.9) this.changeMembership();
     else for (const each of this.nodes) this.processReady(each);
     if (this.random() < 0.5) this.processReady(this.pick(this.nodes));
@@ -239,15 +243,20 @@ class Simulation {
     }
   }
 
+  /** A read on the leader (readIndex) or on a follower or learner (readIndexAnywhere: asked of its leader). */
   read(node: SimNode): void {
     const raw = node.raw;
-    if (raw === undefined || raw.status().role !== 'leader') return;
+    if (raw === undefined) return;
+    const onLeader = raw.status().role === 'leader';
     try {
       // Linearizability: the answer must cover every commit anywhere before the request.
       const committedAnywhere = Math.max(...this.nodes.map((n) => n.raw?.status().commit ?? 0));
-      raw.readIndex(encoder.encode(`${committedAnywhere}:${++this.#readCount}`));
+      const context = encoder.encode(`${committedAnywhere}:${++this.#readCount}`);
+      if (onLeader) raw.readIndex(context);
+      else raw.readIndexAnywhere(context);
     } catch (error) {
-      if (!(error instanceof RaftError && error.code === 'READ_QUEUE_FULL')) throw error;
+      const expected = error instanceof RaftError && (error.code === 'READ_QUEUE_FULL' || (!onLeader && error.code === 'NOT_LEADER'));
+      if (!expected) throw error;
     }
   }
 
@@ -303,6 +312,7 @@ function runHistories(readOnly: 'safe' | 'lease'): void {
   let appliedIndexes = 0;
   let joinerStages = 0;
   let readsAnswered = 0;
+  let followerReadsAnswered = 0;
   let readsFailed = 0;
   for (let seed = 1; seed <= seedCount; seed++) {
     const sim = new Simulation(seededRandom(seed), ['1', '2', '3', '4', '5'], readOnly);
@@ -316,14 +326,16 @@ function runHistories(readOnly: 'safe' | 'lease'): void {
     appliedIndexes += sim.history.applied.size;
     joinerStages += sim.joinerProgress();
     readsAnswered += sim.readsAnswered;
+    followerReadsAnswered += sim.followerReadsAnswered;
     readsFailed += sim.readsFailed;
   }
   console.log(
     `safety (${readOnly} reads): ${seedCount} histories, ${terms} leader terms, ${appliedIndexes} applied indexes, ` +
-      `${joinerStages} membership changes, ${readsAnswered} reads answered, ${readsFailed} failed`,
+      `${joinerStages} membership changes, ${readsAnswered} reads answered (${followerReadsAnswered} on followers), ${readsFailed} failed`,
   );
   // The histories must actually exercise elections, replication, membership and reads.
   assert.ok(readsAnswered >= seedCount, `only ${readsAnswered} reads answered in ${seedCount} histories`);
+  assert.ok(followerReadsAnswered >= seedCount / 2, `only ${followerReadsAnswered} follower reads answered in ${seedCount} histories`);
   assert.ok(joinerStages >= seedCount, `only ${joinerStages} membership changes in ${seedCount} histories`);
   assert.ok(terms >= seedCount * 2, `only ${terms} leader terms in ${seedCount} histories`);
   assert.ok(appliedIndexes >= seedCount * 10, `only ${appliedIndexes} applied indexes in ${seedCount} histories`);

@@ -1,8 +1,10 @@
 /**
  * The simulated clients: each has at most one operation in flight, picks a random node
- * (usually the leader that node knows, and follows one NOT_LEADER hint), and goes through
- * the runtime's public API (ReplicatedLog): a write is `propose`, a read is `readBarrier`
- * then a local read of that node's state machine. Every operation is recorded in the
+ * (for a write usually the leader that node knows, for a read the follower itself with
+ * the scenario's followerReadProbability; a NOT_LEADER hint is followed once), and goes
+ * through the runtime's public API (ReplicatedLog): a write is `propose`, a read is
+ * `readBarrier` (on a follower: ReadIndex asked of the leader) then a local read of that
+ * node's state machine. Every operation is recorded in the
  * history: ok, fail (definitely not applied) or info (unknown).
  */
 import { ServiceError } from '../../src/service/service.js';
@@ -14,6 +16,13 @@ import { simulatorTickMs, type Scenario } from './scenario.js';
 import type { SimHost, SimProcess } from './sim-host.js';
 import type { Trace } from './trace.js';
 
+/**
+ * Planted read bugs: every read answered from the local state without ReadIndex, or a
+ * follower that reads once the leader answered its read index without waiting to apply
+ * it (sim-host.ts plants that one in the core's Ready).
+ */
+export type PlantedReadFault = 'read-without-read-index' | 'follower-read-without-apply-wait';
+
 export interface ClientContext {
   readonly hosts: ReadonlyMap<string, SimHost>;
   readonly history: HistoryRecorder<KvInput, KvOutput>;
@@ -22,7 +31,7 @@ export interface ClientContext {
   readonly scenario: Scenario;
   readonly clientCount: number;
   readonly keyCount: number;
-  readonly plantedReadFault: 'read-without-read-index' | undefined;
+  readonly plantedReadFault: PlantedReadFault | undefined;
   /** Why operations failed or ended unknown, counted by reason. */
   readonly unsuccessfulOperationReasons: Record<string, number>;
   readonly nowMs: () => number;
@@ -50,23 +59,29 @@ export class SimulatedClients {
     const { prng, scenario } = this.context;
     for (let clientId = 0; clientId < this.context.clientCount; clientId++) {
       if (this.clientBusy[clientId] === true || !prng.chance(scenario.clientOperationProbabilityPerTick)) continue;
-      const process = this.chooseProcess();
-      if (process === undefined) continue;
+      const choice = this.chooseProcess();
+      if (choice === undefined) continue;
       const key = `k${prng.nextInt(this.context.keyCount)}`;
       const roll = prng.nextInt(10);
+      const leaderProbability = roll < 3 ? 1 - scenario.followerReadProbability : 0.9;
+      const process = choice.leader !== undefined && choice.towardLeader < leaderProbability ? choice.leader : choice.picked;
       if (roll < 3) this.startRead(clientId, process, key);
       else this.startWrite(clientId, process, key, roll < 6 ? 'put' : 'append');
     }
   }
 
-  /** A random running node; most of the time the request goes to the leader it knows. */
-  private chooseProcess(): SimProcess | undefined {
+  /**
+   * A random running node, the leader it knows (if that is another running node), and a
+   * draw in [0, 1) deciding whether the request goes on to that leader: the caller decides
+   * once it knows the operation (draws in the order they always were, so seeds replay).
+   */
+  private chooseProcess(): { picked: SimProcess; leader: SimProcess | undefined; towardLeader: number } | undefined {
     const up = [...this.context.hosts.values()].filter((host) => !host.retired && host.process !== undefined && !host.process.stopping);
     if (up.length === 0) return undefined;
-    const process = this.context.prng.pick(up).process as SimProcess;
-    const leader = this.context.hosts.get(process.runtime.leaderId)?.process;
-    if (!process.runtime.isLeader && leader !== undefined && !leader.stopping && this.context.prng.chance(0.9)) return leader;
-    return process;
+    const picked = this.context.prng.pick(up).process as SimProcess;
+    const leader = this.context.hosts.get(picked.runtime.leaderId)?.process;
+    if (picked.runtime.isLeader || leader === undefined || leader.stopping) return { picked, leader: undefined, towardLeader: 1 };
+    return { picked, leader, towardLeader: this.context.prng.nextFloat() };
   }
 
   private startWrite(clientId: number, process: SimProcess, key: string, kind: 'put' | 'append'): void {

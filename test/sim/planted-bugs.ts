@@ -77,6 +77,13 @@ export const plantedBugs: readonly PlantedBug[] = [
     alsoCaughtBy: [],
   },
   {
+    name: 'follower-read-without-apply-wait',
+    description: 'a follower reads as soon as the leader answered its read index, without waiting until it applied that index',
+    options: { plantedReadFault: 'follower-read-without-apply-wait', scenarioOverrides: { followerReadProbability: 0.8 } },
+    caughtBy: 'linearizability',
+    alsoCaughtBy: [],
+  },
+  {
     name: 'double-appends-on-n1',
     description: "node n1's state machine applies every append twice: replicas diverge",
     options: { plantedStateMachineFault: 'double-appends' },

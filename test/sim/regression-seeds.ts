@@ -56,14 +56,55 @@ export const regressionSeeds: readonly RegressionSeed[] = [
     seed,
     note: "R1 again: its planted fault's seeds after asynchronous storage writes changed the schedules (fixed with 4891)",
   })),
+  {
+    seed: 5408,
+    scenarioOverrides: {
+      crashProbabilityPerTick: 0.1,
+      downTicksMax: 20,
+      crashAtCriticalPointProbability: 0.1,
+      transferProbabilityPerTick: 0.05,
+      partitionProbabilityPerTick: 0.03,
+      snapshotThresholdEntries: 3,
+      snapshotTrailingEntries: 0,
+      snapshotIntervalMs: 10,
+      diskLatencyMsMax: 12,
+    },
+    note:
+      'R3: a restarted follower took, for a new linearizable read, the read index the leader confirmed for a read of its ' +
+      'previous incarnation (read contexts were a bare counter, so they repeated): a stale read (fixed: a context carries ' +
+      'the time its node started)',
+  },
 ];
 
 /**
  * R1's seeds: with the announced addresses hidden (the transport before the fix), each fails
- * liveness again. Searched again when asynchronous storage writes changed the schedules (the
- * first four, 4891, 5707, 5784 and 8117, no longer meet the conditions with the fault).
+ * liveness again. Re-pinned when follower reads changed the schedules (4891, 5707, 5784
+ * and 8117 no longer reach the trigger): found by running the planted fault over seeds
+ * 4800 and up.
  */
-export const r1Seeds: readonly number[] = [1148, 1377, 4077, 5233];
+export const r1Seeds: readonly number[] = [4934, 1148, 1377, 4077, 5233];
+
+/**
+ * R2's seed and scenario: with snapshot retention unguarded (the store's rule before the
+ * fix), snapshot-coverage fails again. Its original seed 4859 no longer reaches the
+ * trigger since follower reads changed the schedules; this scenario makes the trigger (a
+ * node that received snapshots from two leaders and crashed before installing them)
+ * common: frequent short crashes, transfers and partitions, snapshots every few entries.
+ */
+export const r2Reproduction: { readonly seed: number; readonly scenarioOverrides: Partial<Scenario> } = {
+  seed: 5201,
+  scenarioOverrides: {
+    crashProbabilityPerTick: 0.1,
+    downTicksMax: 20,
+    crashAtCriticalPointProbability: 0.1,
+    transferProbabilityPerTick: 0.05,
+    partitionProbabilityPerTick: 0.03,
+    snapshotThresholdEntries: 3,
+    snapshotTrailingEntries: 0,
+    snapshotIntervalMs: 10,
+    diskLatencyMsMax: 12,
+  },
+};
 
 export interface OpenFinding {
   readonly seed: number;

@@ -64,6 +64,12 @@ export interface Scenario {
    * follow-up, and so on.
    */
   readonly crashAtCriticalPointProbability: number;
+  /**
+   * The chance that a read sent to a follower is served there (a follower read: ReadIndex
+   * asked of the leader) rather than sent on to the leader. Fixed, not drawn: drawing it
+   * would shift every later draw of the seed.
+   */
+  readonly followerReadProbability: number;
 }
 
 export function drawScenario(prng: Prng): Scenario {
@@ -115,5 +121,6 @@ export function drawScenario(prng: Prng): Scenario {
     clientOperationProbabilityPerTick: prng.pick([0.1, 0.3, 0.6]),
     clientOperationTimeoutTicks: prng.nextIntBetween(30, 150),
     crashAtCriticalPointProbability: prng.pick([0, 0, 0.1, 0.3]),
+    followerReadProbability: 0.5,
   };
 }

@@ -8,7 +8,7 @@
  * open the store (its recovery rule), then `startCore`.
  */
 import { RawNode } from '../../src/raft/raw-node.js';
-import type { NodeId, RaftConfig } from '../../src/raft/types.js';
+import type { NodeId, RaftConfig, ReadState } from '../../src/raft/types.js';
 import type { NodeConfig } from '../../src/node/config.js';
 import type { NodeLogger } from '../../src/node/logger.js';
 import { NodeRuntime } from '../../src/node/runtime.js';
@@ -36,6 +36,22 @@ export interface HostWorld {
   readonly loggerFor: (nodeId: NodeId) => NodeLogger;
   /** A broken invariant inside a runtime (its Ready loop stopped). */
   readonly onFatal: (nodeId: NodeId, error: Error) => void;
+  /** Planted bug: a follower's read states say index 0, so it reads without waiting to apply the read index. */
+  readonly followerReadsSkipApplyWait?: boolean;
+}
+
+/** The planted bug of `followerReadsSkipApplyWait`: the runtime then waits for nothing before a follower's read. */
+function skipFollowerApplyWait(core: RawNode): void {
+  const ready = core.ready.bind(core);
+  core.ready = () => {
+    const handed = ready();
+    if (core.status().role === 'leader') return handed;
+    const readStates = handed.readStates as ReadState[];
+    for (let position = 0; position < readStates.length; position++) {
+      readStates[position] = { context: (readStates[position] as ReadState).context, index: 0 };
+    }
+    return handed;
+  };
 }
 
 /** One running incarnation of a host. */
@@ -91,6 +107,7 @@ export class SimProcess implements Endpoint {
       transport: this.transport,
       createCore: (coreConfig) => {
         this.core = new RawNode({ ...coreConfig, ...world.coreOverrides });
+        if (world.followerReadsSkipApplyWait === true) skipFollowerApplyWait(this.core);
         return this.core;
       },
       logger: world.loggerFor(host.id),

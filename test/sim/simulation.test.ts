@@ -5,7 +5,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { clusterSizeForSeed, formatFailure, runSeeds } from './run-seeds.js';
 import { addedNodesMax, runSimulation } from './simulation.js';
 import { plantedBugs } from './planted-bugs.js';
-import { openFindingFor, openFindings, r1Seeds, regressionSeeds } from './regression-seeds.js';
+import { openFindingFor, openFindings, r1Seeds, r2Reproduction, regressionSeeds } from './regression-seeds.js';
 
 /**
  * The batch: seeds across 3-, 5- and 7-node clusters. Each seed runs real node runtimes
@@ -152,10 +152,16 @@ describe('simulated clusters', () => {
   });
 
   it("R2 comes back on its seed when snapshot retention is unguarded (the store's rule before the fix)", async () => {
-    // 4859 until asynchronous storage writes changed the schedules; searched again then.
-    const seed = 12263;
-    const result = await runSimulation({ seed, clusterSize: clusterSizeForSeed(seed), plantedDiskFaults: { unguardedSnapshotRetention: true } });
+    const { seed, scenarioOverrides } = r2Reproduction;
+    const result = await runSimulation({
+      seed,
+      clusterSize: clusterSizeForSeed(seed),
+      plantedDiskFaults: { unguardedSnapshotRetention: true },
+      scenarioOverrides,
+    });
     assert.equal(result.violation?.invariant, 'snapshot-coverage', formatFailure(result));
+    const guarded = await runSimulation({ seed, clusterSize: clusterSizeForSeed(seed), scenarioOverrides });
+    assert.ok(guarded.passed, `with the guard the same seed passes: ${formatFailure(guarded)}`);
   });
 
   it('R1 comes back on its seeds when the transport hands up no announced address (the transport before the fix)', async () => {

@@ -20,7 +20,7 @@ import type { NodeLogger } from '../../src/node/logger.js';
 import { resolveNodeConfig } from '../../src/node/config.js';
 import { isEnvironmentalFailure } from '../../src/node/runtime.js';
 import type { StoredSnapshot } from '../../src/node/ports.js';
-import { SimulatedClients } from './clients.js';
+import { SimulatedClients, type PlantedReadFault } from './clients.js';
 import type { DiskFaults } from './durable-twin.js';
 import { FaultInjector, type Cluster } from './faults.js';
 import { HistoryRecorder } from './history.js';
@@ -54,7 +54,7 @@ export interface SimulationOptions {
   readonly plantedDiskFaults?: DiskFaults;
   /** A planted network fault (transport-twin.ts `PlantedNetworkFault`). */
   readonly plantedNetworkFault?: PlantedNetworkFault;
-  readonly plantedReadFault?: 'read-without-read-index';
+  readonly plantedReadFault?: PlantedReadFault;
   /** A state-machine bug on node n1 only. */
   readonly plantedStateMachineFault?: StateMachineFault;
   /** Override parts of the seed's scenario (e.g. to force crashes in a planted-bug test). */
@@ -237,6 +237,7 @@ export class Simulation implements Cluster {
       observersFor: (nodeId) => this.observersFor(nodeId),
       loggerFor: (nodeId) => this.loggerFor(nodeId),
       onFatal: (nodeId, error) => this.fail(asViolation(error, 'runtime-fatal', `${nodeId}: `)),
+      followerReadsSkipApplyWait: this.options.plantedReadFault === 'follower-read-without-apply-wait',
     };
   }
 
