@@ -52,9 +52,9 @@ export const regressionSeeds: readonly RegressionSeed[] = [
   { seed: 5707, note: 'R1 again (fixed with 4891)' },
   { seed: 5784, note: 'R1 again (fixed with 4891)' },
   { seed: 8117, note: 'R1 again (fixed with 4891)' },
-  ...[1148, 1377, 4077, 5233].map((seed) => ({
+  ...[1148, 1377, 4077, 5233, 4934, 1853, 2334].map((seed) => ({
     seed,
-    note: "R1 again: its planted fault's seeds after asynchronous storage writes changed the schedules (fixed with 4891)",
+    note: "R1 again: its planted fault's seeds after asynchronous storage writes and follower reads changed the schedules (fixed with 4891)",
   })),
   {
     seed: 5408,
@@ -78,21 +78,23 @@ export const regressionSeeds: readonly RegressionSeed[] = [
 
 /**
  * R1's seeds: with the announced addresses hidden (the transport before the fix), each fails
- * liveness again. Re-pinned when follower reads changed the schedules (4891, 5707, 5784
- * and 8117 no longer reach the trigger): found by running the planted fault over seeds
- * 4800 and up.
+ * liveness again. Re-pinned when asynchronous storage writes and follower reads together
+ * changed the schedules (4891, 5707, 5784 and 8117, then 1148, 1377, 4077, 5233 and 4934
+ * found for each change alone, no longer reach the trigger): found by running the planted
+ * fault over seeds 1000 and up (1853 and 2334 of the first 1,340).
  */
-export const r1Seeds: readonly number[] = [4934, 1148, 1377, 4077, 5233];
+export const r1Seeds: readonly number[] = [1853, 2334];
 
 /**
  * R2's seed and scenario: with snapshot retention unguarded (the store's rule before the
  * fix), snapshot-coverage fails again. Its original seed 4859 no longer reaches the
- * trigger since follower reads changed the schedules; this scenario makes the trigger (a
+ * trigger since follower reads and asynchronous storage writes changed the schedules (5201
+ * did for the first alone; 5518 is the first from 5000 up for both); this scenario makes the trigger (a
  * node that received snapshots from two leaders and crashed before installing them)
  * common: frequent short crashes, transfers and partitions, snapshots every few entries.
  */
 export const r2Reproduction: { readonly seed: number; readonly scenarioOverrides: Partial<Scenario> } = {
-  seed: 5201,
+  seed: 5518,
   scenarioOverrides: {
     crashProbabilityPerTick: 0.1,
     downTicksMax: 20,
