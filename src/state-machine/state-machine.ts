@@ -19,9 +19,8 @@
 import type Database from 'better-sqlite3';
 import { basename } from 'node:path';
 import { indexesFromMarker } from './applied-marker.js';
-import { contentChecksum } from './checksum.js';
+import { contentChecksum, type ContentChecksum } from './checksum.js';
 import { checksumInWorker } from './transfer-worker.js';
-import type { ContentChecksum } from './checksum.js';
 import { dumpLines, userTables } from './dump.js';
 import type { SnapshotInfo } from './database-copies.js';
 import { MachineSnapshots, type RestoredSnapshot } from './machine-snapshots.js';
@@ -411,16 +410,14 @@ export class SqliteStateMachine {
     return this.#timedReads.run(statements, options);
   }
 
-  /** The content checksum at the applied index (read in one read transaction). */
+  /** The content checksum at the applied index (one read transaction: the marker names its index exactly, near the one applied). */
   checksum(): ContentChecksum {
-    // The read transaction sees the last commit; the marker names its index exactly, near the one applied.
     return contentChecksum(this.#open().read, (read) => indexesFromMarker(readMarker(read), this.#pair.appliedIndex).appliedIndex);
   }
 
   /** checksum() on a worker thread with a read-only connection of its own: it reads every row, too long to hold the event loop. */
   checksumOffThread(): Promise<ContentChecksum> {
-    const { readerBusyTimeoutMs, extensionPaths } = this.#settings;
-    return checksumInWorker(this.path, { readerBusyTimeoutMs, extensionPaths, appliedIndexHint: this.#pair.appliedIndex });
+    return checksumInWorker(this.path, { ...this.#settings, appliedIndexHint: this.#pair.appliedIndex });
   }
 
   /** What the last opens of the database found, oldest first (a migration of the old layout, a reset after power loss). */
@@ -483,10 +480,7 @@ export class SqliteStateMachine {
     return this.#snapshots.backup(toPath);
   }
 
-  /**
-   * Replaces the database with a snapshot file or stored chain, crash-safely: old or new
-   * database after any crash (machine-snapshots.ts). No entries apply until it resolves.
-   */
+  /** Replaces the database with a snapshot file or stored chain, crash-safely (machine-snapshots.ts); no entries apply until it resolves. */
   async restore(from: string | SnapshotChain): Promise<RestoredSnapshot> {
     this.#open();
     const restored = await this.#snapshots.restore(from);
