@@ -236,7 +236,7 @@ const implemented: Readonly<Record<string, FlagCase>> = {
   'raft-snap-int': { read: (o) => o.snapshotIntervalMs, defaultValue: 10_000, good: [['30s', 30_000]], bad: [['30', badDuration]] },
   'raft-heartbeat-timeout': {
     read: (o) => [o.electionTimeoutMs, o.heartbeatMs],
-    defaultValue: [500, 50],
+    defaultValue: [300, 50],
     good: [
       ['1s', [1000, 100]],
       ['200ms', [200, 20]],
@@ -251,7 +251,7 @@ const implemented: Readonly<Record<string, FlagCase>> = {
   },
   'raft-timeout': {
     read: (o) => [o.electionTimeoutMs, o.heartbeatMs],
-    defaultValue: [500, 50],
+    defaultValue: [300, 50],
     good: [['2s', [2000, 200]]],
     bad: [['2', badDuration]],
   },
@@ -264,7 +264,7 @@ const implemented: Readonly<Record<string, FlagCase>> = {
     ],
     bad: [
       ['1', badDuration],
-      ['400ms', /must be equal or greater than the follower timeout \(500ms\)/],
+      ['200ms', /must be equal or greater than the follower timeout \(300ms\)/],
     ],
   },
   'raft-apply-timeout': {
