@@ -12,8 +12,7 @@
  * with the first answer), and a commit retried after a lost reply is applied once.
  */
 import type { CallOptions, ResultOptions } from './call-options.js';
-import { QuorumliteError } from './errors.js';
-import type { Sleep } from './retry-policy.js';
+import { retryOnConflict, type ConflictRetryOptions, type ConflictRetryTools } from './conflict-retry.js';
 import type { InStatement, Reply, Value } from './types.js';
 
 /** What a transaction's statement call is: which endpoint, and its options. */
@@ -76,24 +75,11 @@ export class Transaction {
   }
 }
 
-export interface InteractiveOptions extends CallOptions {
-  /** Runs of the function at most, the first included (default 10). */
-  readonly attemptsMax?: number;
-  /** Backoff before the second run (default 5 ms); doubles each run, full jitter. */
-  readonly initialDelayMs?: number;
-  /** Backoff bound (default 500 ms). */
-  readonly delayMsMax?: number;
-}
+/** The call's options, and how often and after what backoff a conflict reruns the function (conflict-retry.ts). */
+export interface InteractiveOptions extends CallOptions, ConflictRetryOptions {}
 
-const interactiveDefaults = { attemptsMax: 10, initialDelayMs: 5, delayMsMax: 500 } as const;
-
-/** The codes on which interactive() runs the function again: nothing of the transaction was applied. */
-const rerunCodes: ReadonlySet<string> = new Set(['TX_CONFLICT', 'TX_NOT_FOUND']);
-
-interface InteractiveRunner {
+interface InteractiveRunner extends ConflictRetryTools {
   begin(options: CallOptions): Promise<Transaction>;
-  readonly sleep: Sleep;
-  readonly random: () => number;
 }
 
 /**
@@ -106,11 +92,8 @@ export async function runInteractive<Result>(
   body: (transaction: Transaction) => Promise<Result>,
   options: InteractiveOptions,
 ): Promise<Result> {
-  const attemptsMax = checkCount(options.attemptsMax ?? interactiveDefaults.attemptsMax, 'attemptsMax');
-  const initialDelayMs = options.initialDelayMs ?? interactiveDefaults.initialDelayMs;
-  const delayMsMax = options.delayMsMax ?? interactiveDefaults.delayMsMax;
   const callOptions: CallOptions = pickCallOptions(options);
-  for (let attempt = 1; ; attempt += 1) {
+  const runOnce = async (): Promise<Result> => {
     const transaction = await runner.begin(callOptions);
     try {
       const result = await body(transaction);
@@ -118,16 +101,10 @@ export async function runInteractive<Result>(
       return result;
     } catch (error) {
       if (!transaction.ended) await transaction.rollback(callOptions).catch(() => undefined);
-      if (!(error instanceof QuorumliteError) || !rerunCodes.has(error.code) || attempt >= attemptsMax) throw error;
-      const ceilingMs = Math.min(delayMsMax, initialDelayMs * 2 ** (attempt - 1));
-      await runner.sleep(Math.floor(runner.random() * ceilingMs), options.signal);
+      throw error;
     }
-  }
-}
-
-function checkCount(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 1) throw new QuorumliteError('INVALID_ARGUMENT', `${name} must be a positive integer, got ${value}`);
-  return value;
+  };
+  return retryOnConflict(runOnce, options, runner);
 }
 
 function pickCallOptions(options: CallOptions): CallOptions {

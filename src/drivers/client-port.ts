@@ -5,7 +5,7 @@
  * statement, and the drivers refuse transactions with a clear error.
  */
 import { QuorumliteError } from '../client/errors.js';
-import { isConflict } from './conflict-retry.js';
+import { isConflict } from '../client/conflict-retry.js';
 import type { InStatement, Reply, RowMode } from '../client/types.js';
 
 /** The only call option the drivers set: rows as arrays for drizzle, objects for Kysely. */

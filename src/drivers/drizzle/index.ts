@@ -6,5 +6,5 @@ export { drizzle, QuorumliteDatabase, type QuorumliteDrizzleConfig } from './dat
 export { migrate } from './migrator.js';
 export { QuorumliteSession } from './session.js';
 export type { QuorumliteRunResult } from './remote-callbacks.js';
-export { isConflict, retryOnConflict, type ConflictRetryOptions } from '../conflict-retry.js';
+export { isConflict, retryOnConflict, type ConflictRetryOptions } from '../../client/conflict-retry.js';
 export type { ClientPort, InteractiveTransactionPort, StatementOptions, StatementPort } from '../client-port.js';
