@@ -41,6 +41,10 @@ export interface NodeConfig {
   readonly pendingProposalCountMax: number;
   /** Linearizable reads waiting for ReadIndex. */
   readonly pendingReadCountMax: number;
+  /** Entry bytes handed to the disk and not yet durable: past this, the Ready loop waits for the disk before its next turn. */
+  readonly savingBytesMax: number;
+  /** Committed entries handed to the state machine and not yet applied: past this, the Ready loop waits for apply before its next turn. */
+  readonly applyingEntryCountMax: number;
   /** Callers waiting for an index to be applied. */
   readonly appliedWaiterCountMax: number;
   /** Rounds of join attempts (each tries every --join address once) before giving up, as rqlited's -join-attempts. */
@@ -112,6 +116,8 @@ export const nodeConfigDefaults = {
   snapshotTrailingEntries: 1024,
   pendingProposalCountMax: 10_000,
   pendingReadCountMax: 10_000,
+  savingBytesMax: 64 * 1024 * 1024,
+  applyingEntryCountMax: 100_000,
   appliedWaiterCountMax: 10_000,
   // rqlited's defaults for -join-attempts and -join-interval.
   joinAttemptCountMax: 5,
@@ -160,6 +166,8 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     'snapshotIntervalMs',
     'pendingProposalCountMax',
     'pendingReadCountMax',
+    'savingBytesMax',
+    'applyingEntryCountMax',
     'appliedWaiterCountMax',
     'joinAttemptCountMax',
     'joinIntervalMs',

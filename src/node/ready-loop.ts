@@ -34,10 +34,6 @@ interface ReadyLoopParts {
   readonly directory: MemberDirectory;
 }
 
-/** Past these, a turn waits for the disk or the state machine before the next one: the queues stay bounded. */
-const savingBytesMax = 64 * 1024 * 1024;
-const applyingEntryCountMax = 100_000;
-
 type SaveRequest = Parameters<RuntimeState['storage']['save']>[0];
 
 export class ReadyLoop {
@@ -128,9 +124,7 @@ export class ReadyLoop {
       this.#handedOutTerm = ready.hardState.term;
       this.#handedOutVote = ready.hardState.vote;
     }
-    const termAndVoteDurable = this.#handedOutTerm === this.#persistedTerm && this.#handedOutVote === this.#persistedVote;
-    const now = termAndVoteDurable ? ready.messages.filter((message) => !isDurabilityAcknowledgement(message)) : [];
-    const afterSave = termAndVoteDurable ? ready.messages.filter(isDurabilityAcknowledgement) : ready.messages;
+    const { now, afterSave } = this.#splitMessages(ready.messages);
     this.#send(now);
     if (ready.snapshot !== undefined) await this.#applyTail; // installing replaces what those applies write
     const request = this.#saveRequest(ready);
@@ -146,6 +140,18 @@ export class ReadyLoop {
     for (const context of ready.failedReads) {
       state.reads.failed(context, state.notLeaderError('leadership lost before the read was confirmed'));
     }
+  }
+
+  /**
+   * What may leave now and what only after this turn's save: acknowledgements of
+   * durability wait for it, and everything waits while a term or vote handed out is not durable.
+   */
+  #splitMessages(messages: readonly Message[]): { readonly now: readonly Message[]; readonly afterSave: readonly Message[] } {
+    if (this.#handedOutTerm !== this.#persistedTerm || this.#handedOutVote !== this.#persistedVote) return { now: [], afterSave: messages };
+    const now: Message[] = [];
+    const afterSave: Message[] = [];
+    for (const message of messages) (isDurabilityAcknowledgement(message) ? afterSave : now).push(message);
+    return { now, afterSave };
   }
 
   /** Runs once the save of `ready` (none: `request` undefined) and every one before it are durable. */
@@ -188,6 +194,7 @@ export class ReadyLoop {
 
   /** Keeps the save and apply queues bounded: a turn that finds them long waits before the next. */
   async #waitForRoom(): Promise<void> {
+    const { savingBytesMax, applyingEntryCountMax } = this.#state.config;
     if (this.#saves.pendingBytes > savingBytesMax) await this.#saves.settled();
     if (this.#applyingEntryCount > applyingEntryCountMax) await this.#applyTail;
   }

@@ -5,8 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Message } from '../../src/raft/types.js';
-import { startInMemoryRuntime } from './in-memory-runtime.js';
+import type { Entry, Message } from '../../src/raft/types.js';
+import { StateMachineHaltedError } from '../../src/state-machine/errors.js';
+import { startInMemoryRuntime, type InMemoryRuntime } from './in-memory-runtime.js';
 
 function message(fields: Partial<Message> & Pick<Message, 'type' | 'from' | 'to' | 'term'>): Message {
   return { logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, context: new Uint8Array(0), ...fields };
@@ -49,3 +50,78 @@ test('a follower acknowledges an append only once its save is durable; a heartbe
     await node.close();
   }
 });
+
+/** A follower of a leader (n2) in a new term, its term durable and its first heartbeat answered; the sent list cleared. */
+async function followerOfNewTerm(node: InMemoryRuntime): Promise<{ term: number; lastIndex: number; lastTerm: number }> {
+  const start = node.runtime.coreStatus();
+  assert.ok(start !== undefined);
+  const term = start.term + 1;
+  node.transport.deliver(message({ type: 'MsgHeartbeat', from: 'n2', to: 'n1', term }));
+  await node.scheduler.settle();
+  node.transport.sent.length = 0;
+  return { term, lastIndex: start.lastIndex, lastTerm: node.storage.term(start.lastIndex) };
+}
+
+function heartbeatAnswered(node: InMemoryRuntime): boolean {
+  return node.transport.sent.some((sent) => sent.type === 'MsgHeartbeatResp');
+}
+
+for (const [savingBytesMax, held] of [
+  [2000, false],
+  [1999, true],
+] as const) {
+  test(`savingBytesMax ${savingBytesMax}: with 2,000 entry bytes on the disk, the next turn ${held ? 'waits for the disk' : 'runs'}`, async () => {
+    const node = await startInMemoryRuntime(['n1', 'n2', 'n3'], { savingBytesMax });
+    let release = (): void => undefined;
+    try {
+      const { term, lastIndex, lastTerm } = await followerOfNewTerm(node);
+      release = node.storage.holdSaves();
+      const entry: Entry = { index: lastIndex + 1, term, type: 'normal', data: new Uint8Array(2000) };
+      node.transport.deliver(message({ type: 'MsgApp', from: 'n2', to: 'n1', term, index: lastIndex, logTerm: lastTerm, entries: [entry] }));
+      await node.scheduler.settle();
+      node.transport.deliver(message({ type: 'MsgHeartbeat', from: 'n2', to: 'n1', term }));
+      await node.scheduler.settle();
+      assert.equal(heartbeatAnswered(node), !held, held ? 'past the bound no turn runs while the save is on the disk' : 'at the bound turns go on');
+      release();
+      await node.scheduler.settle();
+      assert.ok(heartbeatAnswered(node), 'answered once the disk caught up');
+      assert.ok(node.transport.sent.some((sent) => sent.type === 'MsgAppResp' && sent.index === entry.index));
+    } finally {
+      release(); // a failed assertion must not leave the disk held: the node could not stop
+      await node.close();
+    }
+  });
+}
+
+for (const [applyingEntryCountMax, held] of [
+  [2, false],
+  [1, true],
+] as const) {
+  test(`applyingEntryCountMax ${applyingEntryCountMax}: 2 committed entries not applied (apply halted): the next turn ${held ? 'waits' : 'runs'}`, async () => {
+    const node = await startInMemoryRuntime(['n1', 'n2', 'n3'], { applyingEntryCountMax });
+    try {
+      const { term, lastIndex, lastTerm } = await followerOfNewTerm(node);
+      const machine = node.stateMachine;
+      const applyBatch = machine.applyBatch.bind(machine);
+      let halted = true;
+      machine.applyBatch = (entries) => {
+        if (halted) throw new StateMachineHaltedError(entries[0]?.index ?? 0, 'SQLITE_FULL', 'disk full (test)');
+        return applyBatch(entries);
+      };
+      const entries: Entry[] = [1, 2].map((offset) => ({ index: lastIndex + offset, term, type: 'normal', data: new Uint8Array(0) }));
+      const commit = lastIndex + 2;
+      node.transport.deliver(message({ type: 'MsgApp', from: 'n2', to: 'n1', term, index: lastIndex, logTerm: lastTerm, entries, commit }));
+      await node.scheduler.settle();
+      node.transport.deliver(message({ type: 'MsgHeartbeat', from: 'n2', to: 'n1', term, commit }));
+      await node.scheduler.settle();
+      assert.equal(heartbeatAnswered(node), !held, held ? 'past the bound no turn runs while apply is stuck' : 'at the bound turns go on');
+      halted = false;
+      await node.scheduler.advance(node.config.haltRetryIntervalMs);
+      await node.scheduler.settle();
+      assert.ok(heartbeatAnswered(node), 'answered once the entries applied');
+      assert.equal(machine.appliedIndex, commit);
+    } finally {
+      await node.close();
+    }
+  });
+}
