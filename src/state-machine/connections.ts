@@ -92,6 +92,26 @@ export function openApplyConnection(path: string, settings: ApplyConnectionSetti
   }
 }
 
+/**
+ * The connection interactive transactions are previewed on (transaction-preview.ts): it
+ * writes, but never a WAL frame (`cache_spill = OFF`: a preview never commits, so its
+ * pages stay in memory), never checkpoints, and never waits for a lock (`timeout: 0`).
+ */
+export function openPreviewConnection(path: string, settings: ConnectionSettings): Database.Database {
+  const database = new Database(path, { fileMustExist: true, timeout: 0 });
+  try {
+    loadExtensions(database, settings.extensionPaths);
+    database.pragma('wal_autocheckpoint = 0');
+    database.pragma('cache_spill = OFF');
+    database.pragma(`foreign_keys = ${settings.foreignKeys ? 'ON' : 'OFF'}`);
+    database.defaultSafeIntegers(true);
+    return database;
+  } catch (error) {
+    database.close();
+    throw error;
+  }
+}
+
 export function openReadConnection(path: string, busyTimeoutMs: number, settings: ConnectionSettings): Database.Database {
   const database = new Database(path, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
   try {

@@ -18,8 +18,8 @@
  * - wait: `busy_timeout = 0`; a lock held elsewhere (a checkpoint on a worker) fails the
  *   preview at once with BUSY, which the node answers as retryable, never blocking the loop.
  */
-import Database from 'better-sqlite3';
-import { loadExtensions } from './connections.js';
+import type Database from 'better-sqlite3';
+import { openPreviewConnection } from './connections.js';
 import type { DeterministicFunctions } from './deterministic-functions.js';
 import { StateMachineError } from './errors.js';
 import { StatementRunner } from './statement-runner.js';
@@ -88,13 +88,8 @@ export class TransactionPreviews {
 
   #open(): PreviewConnection {
     if (this.#connection !== undefined) return this.#connection;
-    const database = new Database(this.#path, { fileMustExist: true, timeout: 0 });
+    const database = openPreviewConnection(this.#path, this.#settings);
     try {
-      loadExtensions(database, this.#settings.extensionPaths);
-      database.pragma('wal_autocheckpoint = 0');
-      database.pragma('cache_spill = OFF');
-      database.pragma(`foreign_keys = ${this.#settings.foreignKeys ? 'ON' : 'OFF'}`);
-      database.defaultSafeIntegers(true);
       this.#functions?.register(database);
       const runner = new StatementRunner(database, {
         purpose: 'write',
