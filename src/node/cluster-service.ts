@@ -35,11 +35,12 @@ import type { TimedReadOptions } from '../state-machine/timed-reads.js';
 import type { QueuedRequest, Statement, StatementResult } from '../state-machine/types.js';
 import type { NodeConfig } from './config.js';
 import { NodeCounters, type CounterName } from './counters.js';
+import { LeaderRouting } from './leader-routing.js';
 import type { Membership } from './membership.js';
-import { authorizeForwarded, withCaller } from './peer-access.js';
-import { callPeer, handleEnvelope, isUnreachableFailure, peerMethods, type PeerTransport } from './peer-calls.js';
+import { authorizeForwarded } from './peer-access.js';
+import { callPeer, handleEnvelope, peerMethods, type PeerTransport } from './peer-calls.js';
 import { QueuedWrites } from './queued-writes.js';
-import { haltedError, type ReplicatedLog } from './replicated-log.js';
+import type { ReplicatedLog } from './replicated-log.js';
 import type { Scheduler } from './scheduler.js';
 import { buildStatus, type StatusDatabase } from './status.js';
 
@@ -93,6 +94,7 @@ export class NodeClusterService implements ClusterService {
   readonly #peerConnectionsAccepted: (() => number) | undefined;
   readonly #queuedWrites: QueuedWrites;
   readonly #access: AccessControl | null;
+  readonly #routing: LeaderRouting;
 
   constructor(dependencies: ServiceDependencies, options: ServiceOptions) {
     this.#config = dependencies.config;
@@ -115,6 +117,7 @@ export class NodeClusterService implements ClusterService {
       encodeBatch: dependencies.encodeQueuedBatch,
     });
     this.#access = dependencies.access ?? null;
+    this.#routing = new LeaderRouting(dependencies);
   }
 
   /**
@@ -159,89 +162,6 @@ export class NodeClusterService implements ClusterService {
     return this.#config.raftAdvertisedAddress;
   }
 
-  /**
-   * Undefined when this node leads; the leader to forward to otherwise. A halted node
-   * that knows no leader says it is halted: its own halt is why it cannot learn one.
-   */
-  #leaderOrRefuse(forward: boolean): NodeId | undefined {
-    if (this.#log.isLeader) return undefined;
-    const leaderId = this.#log.leaderId;
-    const leader = leaderId === '' ? undefined : this.#log.members.get(leaderId);
-    if (leader === undefined) throw this.#noLeaderError();
-    if (!forward) {
-      throw new ServiceError('NOT_LEADER', 'not the leader', { leaderApiAddress: `${this.#config.apiScheme}://${leader.apiAddress}` });
-    }
-    return leaderId;
-  }
-
-  #noLeaderError(): ServiceError {
-    const halt = this.#log.haltError;
-    return halt === undefined ? new ServiceError('NO_LEADER', 'leader not found') : haltedError(halt);
-  }
-
-  /** Sends a request to the leader, marked not to be forwarded again (one hop at most). */
-  #forwardControl(leaderId: NodeId, method: string, request: { timeoutMs: number }, context: CallContext, signal = context.signal): Promise<unknown> {
-    return callPeer(this.#peers, { id: leaderId }, method, withCaller({ ...request, forward: false }, context), {
-      timeoutMs: request.timeoutMs,
-      signal,
-    });
-  }
-
-  /**
-   * Forwards a client's data request. If this node stops seeing that leader meanwhile (an
-   * election started, or another node won), the call is abandoned with UNAVAILABLE at
-   * once: the client retries rather than wait out its timeout on a leader that crashed or
-   * hung. As with a timeout, the outcome of a write is then unknown to the client.
-   * (Control calls — step-down, remove — change the leader on purpose: not abandoned.)
-   *
-   * `retryCountMax` (rqlite's `retries`): a call that could not reach the leader (connect
-   * failed, connection lost) is made again, up to that many more times, each after the
-   * transport's reconnect backoff, all within the request's `timeout`. As in rqlite, a write
-   * whose connection was lost after it was sent may then apply twice; an Idempotency-Key
-   * makes the retry safe.
-   */
-  async #forward(leaderId: NodeId, method: string, request: { timeoutMs: number }, context: CallContext, retryCountMax = 0): Promise<DataResponse> {
-    const leaderLost = new AbortController();
-    const unsubscribe = this.#log.subscribeLeaderChanges(() => {
-      if (this.#log.leaderId !== leaderId) leaderLost.abort();
-    });
-    try {
-      return await this.#callLeader(leaderId, method, request, context, AbortSignal.any([context.signal, leaderLost.signal]), retryCountMax);
-    } catch (error) {
-      if (leaderLost.signal.aborted && !context.signal.aborted) {
-        throw new ServiceError('UNAVAILABLE', `leader ${leaderId} was lost while forwarding; retry`, { cause: error });
-      }
-      // One hop only: a leader that lost leadership meanwhile answers NOT_LEADER; the client retries.
-      if (error instanceof ServiceError && error.code === 'NOT_LEADER') {
-        throw new ServiceError('UNAVAILABLE', 'leadership changed while forwarding; retry', { cause: error });
-      }
-      throw error;
-    } finally {
-      unsubscribe();
-    }
-  }
-
-  /** Calls the leader, and again (at most `retryCountMax` more times, all within the request's timeout) while it cannot be reached. */
-  async #callLeader(
-    leaderId: NodeId,
-    method: string,
-    request: { timeoutMs: number },
-    context: CallContext,
-    signal: AbortSignal,
-    retryCountMax: number,
-  ): Promise<DataResponse> {
-    const deadlineMs = this.#scheduler.monotonicMs() + request.timeoutMs;
-    for (let retryCount = 0; ; retryCount++) {
-      const attempt = retryCount === 0 ? request : { ...request, timeoutMs: deadlineMs - this.#scheduler.monotonicMs() };
-      try {
-        return (await this.#forwardControl(leaderId, method, attempt, context, signal)) as DataResponse;
-      } catch (error) {
-        const retry = retryCount < retryCountMax && isUnreachableFailure(error) && !signal.aborted;
-        if (!retry || deadlineMs <= this.#scheduler.monotonicMs()) throw error;
-      }
-    }
-  }
-
   /** A refused statement is REFUSED_SQL, in rqlite's words where rqlite refuses it too. */
   #validateWrite(statements: readonly Statement[]): void {
     try {
@@ -276,8 +196,8 @@ export class NodeClusterService implements ClusterService {
     this.#validateWrite(request.statements);
     // Queued on this node whatever `?redirect` says, as rqlite does; the queue forwards its batches.
     if (request.queue) return this.#queuedWrites.enqueue(request, context, this.#servedBy);
-    const leaderId = this.#leaderOrRefuse(request.forward);
-    if (leaderId !== undefined) return this.#forward(leaderId, peerMethods.execute, request, context, request.forwardRetryCountMax);
+    const leaderId = this.#routing.leaderOrRefuse(request.forward);
+    if (leaderId !== undefined) return this.#routing.forward(leaderId, peerMethods.execute, request, context, request.forwardRetryCountMax);
     return this.#executeOnLeader(request);
   }
 
@@ -290,10 +210,10 @@ export class NodeClusterService implements ClusterService {
     if (request.appliedIndexMin !== null) await this.#log.waitForApplied(request.appliedIndexMin, request.timeoutMs);
     const level = this.#effectiveLevel(request.level);
     if (level === 'none') return this.#readLocally(request, context);
-    const leaderId = this.#leaderOrRefuse(request.forward);
+    const leaderId = this.#routing.leaderOrRefuse(request.forward);
     // A linearizable read on a follower or learner is served here: only its read index is
     // asked of the leader (readBarrier). `strong` keeps rqlite's meaning: read by the leader.
-    if (leaderId !== undefined && level !== 'linearizable') return this.#forward(leaderId, peerMethods.query, request, context, retryCountMax);
+    if (leaderId !== undefined && level !== 'linearizable') return this.#routing.forward(leaderId, peerMethods.query, request, context, retryCountMax);
     if (level === 'weak') return this.#runQuery(request, context, null);
     const readIndex = await this.#log.readBarrier(request.linearizableTimeoutMs);
     // rqlite reports `raft_index` for the reads that went through consensus: level strong.
@@ -342,8 +262,8 @@ export class NodeClusterService implements ClusterService {
     const hasWrite = request.statements.some((statement) => !this.#options.isReadOnly(statement));
     if (!hasWrite) return this.#query(request, context, request.forwardRetryCountMax);
     this.#validateWrite(request.statements);
-    const leaderId = this.#leaderOrRefuse(request.forward);
-    if (leaderId !== undefined) return this.#forward(leaderId, peerMethods.request, request, context, request.forwardRetryCountMax);
+    const leaderId = this.#routing.leaderOrRefuse(request.forward);
+    if (leaderId !== undefined) return this.#routing.forward(leaderId, peerMethods.request, request, context, request.forwardRetryCountMax);
     return this.#executeOnLeader(request);
   }
 
@@ -395,9 +315,9 @@ export class NodeClusterService implements ClusterService {
   }
 
   async stepDown(request: StepDownRequest, context: CallContext): Promise<void> {
-    const leaderId = this.#leaderOrRefuse(request.forward);
+    const leaderId = this.#routing.leaderOrRefuse(request.forward);
     if (leaderId !== undefined) {
-      await this.#forwardControl(leaderId, peerMethods.stepDown, request, context);
+      await this.#routing.forwardControl(leaderId, peerMethods.stepDown, request, context);
       return;
     }
     const self = this.#config.nodeId;
@@ -410,9 +330,9 @@ export class NodeClusterService implements ClusterService {
   }
 
   async remove(request: RemoveRequest, context: CallContext): Promise<void> {
-    const leaderId = this.#leaderOrRefuse(request.forward);
+    const leaderId = this.#routing.leaderOrRefuse(request.forward);
     if (leaderId !== undefined) {
-      await this.#forwardControl(leaderId, peerMethods.remove, request, context);
+      await this.#routing.forwardControl(leaderId, peerMethods.remove, request, context);
       return;
     }
     if (!this.#log.isMember(request.id)) throw new ServiceError('NOT_FOUND', `no member with id ${request.id}`);

@@ -26,8 +26,9 @@ import type { PreviewOutcome, PreviewTransaction } from '../state-machine/transa
 import { transactionConflictCode, transactionMissingCode } from '../state-machine/transaction-replay.js';
 import type { Command, Statement, StatementResult } from '../state-machine/types.js';
 import type { NodeConfig } from './config.js';
-import { authorizeForwarded, withCaller } from './peer-access.js';
-import { callPeer, handleEnvelope, type PeerTransport } from './peer-calls.js';
+import { LeaderRouting } from './leader-routing.js';
+import { authorizeForwarded } from './peer-access.js';
+import { handleEnvelope, type PeerTransport } from './peer-calls.js';
 import type { ReplicatedLog } from './replicated-log.js';
 import type { ScheduledTimer, Scheduler } from './scheduler.js';
 import { TransactionRegistry, type OpenTransaction, type TransactionLimits } from './transaction-registry.js';
@@ -59,11 +60,13 @@ export class NodeInteractiveTransactions implements InteractiveTransactionServic
   readonly #dependencies: TransactionDependencies;
   readonly #registry: TransactionRegistry;
   readonly #unsubscribe: () => void;
+  readonly #routing: LeaderRouting;
   #sweep: ScheduledTimer | undefined;
 
   constructor(dependencies: TransactionDependencies) {
     this.#dependencies = dependencies;
     this.#registry = new TransactionRegistry(dependencies.limits);
+    this.#routing = new LeaderRouting(dependencies);
     this.#unsubscribe = dependencies.log.subscribeLeaderChanges(() => {
       if (!dependencies.log.isLeader) this.#abortAll('leadership changed: the transaction was lost with it; run it again');
     });
@@ -103,24 +106,9 @@ export class NodeInteractiveTransactions implements InteractiveTransactionServic
     return this.#dependencies.config.raftAdvertisedAddress;
   }
 
-  /** Undefined on the leader; else the leader to forward to (or NOT_LEADER / NO_LEADER, as for writes). */
-  #leaderOrRefuse(forward: boolean): string | undefined {
-    const { log, config } = this.#dependencies;
-    if (log.isLeader) return undefined;
-    const leader = log.leaderId === '' ? undefined : log.members.get(log.leaderId);
-    if (leader === undefined) throw new ServiceError('NO_LEADER', 'leader not found');
-    if (!forward) throw new ServiceError('NOT_LEADER', 'not the leader', { leaderApiAddress: `${config.apiScheme}://${leader.apiAddress}` });
-    return log.leaderId;
-  }
-
-  #forward<Answer>(leaderId: string, method: string, request: { readonly timeoutMs: number }, context: CallContext): Promise<Answer> {
-    const payload = withCaller({ ...request, forward: false }, context);
-    return callPeer(this.#dependencies.peers, { id: leaderId }, method, payload, { timeoutMs: request.timeoutMs, signal: context.signal }) as Promise<Answer>;
-  }
-
   async beginTransaction(request: TransactionBeginRequest, context: CallContext): Promise<{ readonly transactionId: string; readonly servedBy: string }> {
-    const leaderId = this.#leaderOrRefuse(request.forward);
-    if (leaderId !== undefined) return this.#forward(leaderId, peerMethodNames.begin, request, context);
+    const leaderId = this.#routing.leaderOrRefuse(request.forward);
+    if (leaderId !== undefined) return this.#routing.forward(leaderId, peerMethodNames.begin, request, context);
     const owner = context.caller ?? `address ${request.clientAddress}`;
     this.#registry.checkRoomFor(owner);
     // A new leader may not have applied all its predecessor committed: the barrier makes the first read current.
@@ -157,8 +145,8 @@ export class NodeInteractiveTransactions implements InteractiveTransactionServic
   }
 
   async transactionStatements(request: TransactionStatementsRequest, context: CallContext): Promise<DataResponse> {
-    const leaderId = this.#leaderOrRefuse(request.forward);
-    if (leaderId !== undefined) return this.#forward(leaderId, peerMethodNames.statements, request, context);
+    const leaderId = this.#routing.leaderOrRefuse(request.forward);
+    if (leaderId !== undefined) return this.#routing.forward(leaderId, peerMethodNames.statements, request, context);
     const transaction = this.#owned(request.transactionId, context);
     if (request.idempotencyKey !== null && transaction.lastCall?.key === request.idempotencyKey) return transaction.lastCall.response;
     if (transaction.commit !== undefined) throw new ServiceError('TX_NOT_FOUND', `transaction ${transaction.id} is committing: no more statements`);
@@ -207,8 +195,8 @@ export class NodeInteractiveTransactions implements InteractiveTransactionServic
   }
 
   async endTransaction(request: TransactionEndRequest, context: CallContext): Promise<TransactionEndResponse> {
-    const leaderId = this.#leaderOrRefuse(request.forward);
-    if (leaderId !== undefined) return this.#forward(leaderId, peerMethodNames.end, request, context);
+    const leaderId = this.#routing.leaderOrRefuse(request.forward);
+    if (leaderId !== undefined) return this.#routing.forward(leaderId, peerMethodNames.end, request, context);
     if (request.action === 'rollback') return this.#rollback(request.transactionId, context);
     const transaction = this.#registry.find(request.transactionId);
     if (transaction === undefined) return this.#commitNotOpen(request);
