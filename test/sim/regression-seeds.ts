@@ -16,6 +16,23 @@ export interface RegressionSeed {
   readonly note: string;
 }
 
+/**
+ * Frequent short crashes (some at critical points), transfers and partitions, snapshots
+ * every few entries: nodes often receive snapshots from more than one leader and crash
+ * around installing them. R2 and R3 were found (and are pinned) under it.
+ */
+const snapshotChurnScenario: Partial<Scenario> = {
+  crashProbabilityPerTick: 0.1,
+  downTicksMax: 20,
+  crashAtCriticalPointProbability: 0.1,
+  transferProbabilityPerTick: 0.05,
+  partitionProbabilityPerTick: 0.03,
+  snapshotThresholdEntries: 3,
+  snapshotTrailingEntries: 0,
+  snapshotIntervalMs: 10,
+  diskLatencyMsMax: 12,
+};
+
 export const regressionSeeds: readonly RegressionSeed[] = [
   {
     seed: 281,
@@ -58,17 +75,7 @@ export const regressionSeeds: readonly RegressionSeed[] = [
   })),
   {
     seed: 5408,
-    scenarioOverrides: {
-      crashProbabilityPerTick: 0.1,
-      downTicksMax: 20,
-      crashAtCriticalPointProbability: 0.1,
-      transferProbabilityPerTick: 0.05,
-      partitionProbabilityPerTick: 0.03,
-      snapshotThresholdEntries: 3,
-      snapshotTrailingEntries: 0,
-      snapshotIntervalMs: 10,
-      diskLatencyMsMax: 12,
-    },
+    scenarioOverrides: snapshotChurnScenario,
     note:
       'R3: a restarted follower took, for a new linearizable read, the read index the leader confirmed for a read of its ' +
       'previous incarnation (read contexts were a bare counter, so they repeated): a stale read (fixed: a context carries ' +
@@ -89,23 +96,13 @@ export const r1Seeds: readonly number[] = [1853, 2334];
  * R2's seed and scenario: with snapshot retention unguarded (the store's rule before the
  * fix), snapshot-coverage fails again. Its original seed 4859 no longer reaches the
  * trigger since follower reads and asynchronous storage writes changed the schedules (5201
- * did for the first alone; 5518 is the first from 5000 up for both); this scenario makes the trigger (a
- * node that received snapshots from two leaders and crashed before installing them)
- * common: frequent short crashes, transfers and partitions, snapshots every few entries.
+ * did for the first alone; 5518 is the first from 5000 up for both); snapshotChurnScenario
+ * makes its trigger (a node that received snapshots from two leaders and crashed before
+ * installing them) common.
  */
 export const r2Reproduction: { readonly seed: number; readonly scenarioOverrides: Partial<Scenario> } = {
   seed: 5518,
-  scenarioOverrides: {
-    crashProbabilityPerTick: 0.1,
-    downTicksMax: 20,
-    crashAtCriticalPointProbability: 0.1,
-    transferProbabilityPerTick: 0.05,
-    partitionProbabilityPerTick: 0.03,
-    snapshotThresholdEntries: 3,
-    snapshotTrailingEntries: 0,
-    snapshotIntervalMs: 10,
-    diskLatencyMsMax: 12,
-  },
+  scenarioOverrides: snapshotChurnScenario,
 };
 
 export interface OpenFinding {
