@@ -6,27 +6,18 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { ServiceError } from '../../src/service/service.js';
 import type { QuorumNode, QuorumNodeOptions } from '../../src/server/quorum-node.js';
 import { waitFor } from '../cluster/harness.js';
 import { executeRequest, queryRequest, statement } from './requests.js';
-import { startTestNode } from './start-node.js';
+import { TestNodes } from './start-node.js';
 
 const context = { signal: new AbortController().signal };
-const nodes: QuorumNode[] = [];
-const directories: string[] = [];
+const testNodes = new TestNodes('follower-reads');
+after(() => testNodes.stopAll());
 
-after(async () => {
-  await Promise.all(nodes.map((node) => node.stop({ transferLeadership: false }).catch(() => undefined)));
-  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
-});
-
-async function startNode(overrides: Partial<QuorumNodeOptions>): Promise<QuorumNode> {
-  const { node, dataDirectory } = await startTestNode('follower-reads', overrides);
-  directories.push(dataDirectory);
-  nodes.push(node);
-  return node;
+function startNode(overrides: Partial<QuorumNodeOptions>): Promise<QuorumNode> {
+  return testNodes.start(overrides);
 }
 
 /** A leader and two followers that know it, with a table t. */

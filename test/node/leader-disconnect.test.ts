@@ -7,29 +7,20 @@
  * And a write a follower forwarded to a leader that went silent is abandoned as soon as the
  * follower stops seeing that leader.
  */
-import { startTestNode } from './start-node.js';
+import { TestNodes } from './start-node.js';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { ServiceError } from '../../src/service/service.js';
 import type { QuorumNode, QuorumNodeOptions } from '../../src/server/quorum-node.js';
 import { waitFor } from '../cluster/harness.js';
 import { executeRequest, statement } from './requests.js';
 
 const electionTimeoutMs = 30_000;
-const nodes: QuorumNode[] = [];
-const directories: string[] = [];
+const testNodes = new TestNodes('disconnect', { heartbeatMs: 100, electionTimeoutMs });
+after(() => testNodes.stopAll());
 
-after(async () => {
-  await Promise.all(nodes.map((node) => node.stop({ transferLeadership: false }).catch(() => undefined)));
-  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
-});
-
-async function startNode(overrides: Partial<QuorumNodeOptions>): Promise<QuorumNode> {
-  const { node, dataDirectory } = await startTestNode('disconnect', { heartbeatMs: 100, electionTimeoutMs, ...overrides });
-  directories.push(dataDirectory);
-  nodes.push(node);
-  return node;
+function startNode(overrides: Partial<QuorumNodeOptions>): Promise<QuorumNode> {
+  return testNodes.start(overrides);
 }
 
 test('when the leader closes its connections, a follower campaigns at its lease end, not after a full election timeout', async () => {

@@ -12,10 +12,9 @@
  *   the leader) get a forwarded write through once the link is back; bad or too many
  *   retries are a 400.
  */
-import { startTestNode } from './start-node.js';
+import { TestNodes } from './start-node.js';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { forwardRetryCountMax } from '../../src/http/query-parameters.js';
 import type { QuorumNode, QuorumNodeOptions } from '../../src/server/quorum-node.js';
@@ -25,21 +24,16 @@ import { freePort, waitFor } from '../cluster/harness.js';
 type Json = any;
 
 const host = '127.0.0.1';
-const nodes: QuorumNode[] = [];
-const directories: string[] = [];
+const testNodes = new TestNodes('parameters', { electionTimeoutMs: 1_000 });
 const servers: Server[] = [];
 
 after(async () => {
-  await Promise.all(nodes.map((node) => node.stop({ transferLeadership: false }).catch(() => undefined)));
+  await testNodes.stopAll();
   for (const server of servers) server.close();
-  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
 });
 
-async function startNode(nodeId: string, overrides: Partial<QuorumNodeOptions> = {}): Promise<QuorumNode> {
-  const { node, dataDirectory } = await startTestNode('parameters', { nodeId, electionTimeoutMs: 1_000, ...overrides });
-  directories.push(dataDirectory);
-  nodes.push(node);
-  return node;
+function startNode(nodeId: string, overrides: Partial<QuorumNodeOptions> = {}): Promise<QuorumNode> {
+  return testNodes.start({ nodeId, ...overrides });
 }
 
 function baseOf(node: QuorumNode): string {

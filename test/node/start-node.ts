@@ -3,7 +3,7 @@
  * directory, quiet and with short timers: what the in-process node tests share.
  * `overrides` change any option (a join list, timers, a random source).
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/node/logger.js';
@@ -40,4 +40,32 @@ export async function startTestNode(directoryPrefix: string, overrides: Partial<
     ...overrides,
   });
   return { node, baseUrl: `http://${host}:${httpPort}`, dataDirectory };
+}
+
+/**
+ * The nodes one test file starts, stopped and their directories removed together in its
+ * `after` hook: `const nodes = new TestNodes('prefix'); after(() => nodes.stopAll());`.
+ */
+export class TestNodes {
+  readonly #directoryPrefix: string;
+  readonly #defaults: Partial<QuorumNodeOptions>;
+  readonly #started: StartedTestNode[] = [];
+
+  constructor(directoryPrefix: string, defaults: Partial<QuorumNodeOptions> = {}) {
+    this.#directoryPrefix = directoryPrefix;
+    this.#defaults = defaults;
+  }
+
+  /** Starts a node with the file's defaults, then `overrides`. */
+  async start(overrides: Partial<QuorumNodeOptions> = {}): Promise<QuorumNode> {
+    const started = await startTestNode(this.#directoryPrefix, { ...this.#defaults, ...overrides });
+    this.#started.push(started);
+    return started.node;
+  }
+
+  /** Stops every node started (a failure to stop is not this hook's to report) and removes their directories. */
+  async stopAll(): Promise<void> {
+    await Promise.all(this.#started.map(({ node }) => node.stop({ transferLeadership: false }).catch(() => undefined)));
+    for (const { dataDirectory } of this.#started) rmSync(dataDirectory, { recursive: true, force: true });
+  }
 }

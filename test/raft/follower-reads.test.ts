@@ -1,18 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RaftError } from '../../src/raft/index.js';
 import type { Ready } from '../../src/raft/index.js';
-import { TestCluster, decoder, encoder } from './helpers.js';
-
-function raftCode(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof RaftError) return error.code;
-    throw error;
-  }
-  return 'none';
-}
+import { TestCluster, decoder, encoder, raftCode } from './helpers.js';
 
 /** Runs the cluster until it settles, collecting every Ready of `id`'s reads. */
 function settleCollecting(cluster: TestCluster, id: string): { readStates: [string, number][]; failed: string[] } {

@@ -1,5 +1,5 @@
 /** Shared fixtures for the raft unit tests: configs and a tiny hand-driven cluster. */
-import { MemoryStorage, RawNode } from '../../src/raft/index.js';
+import { MemoryStorage, RaftError, RawNode } from '../../src/raft/index.js';
 import type { ConfState, Entry, Message, NodeId, RaftConfig, Ready } from '../../src/raft/index.js';
 import { seededRandom } from './interaction-env.js';
 
@@ -97,4 +97,15 @@ export class TestCluster {
     this.stabilize();
     if (this.node(id).raw.status().role !== 'leader') throw new Error(`${id} did not become leader`);
   }
+}
+
+/** The RaftError code `fn` throws, or 'none'; any other error is thrown on. */
+export function raftCode(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof RaftError) return error.code;
+    throw error;
+  }
+  return 'none';
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStorage, RaftError, RawNode, encodeConfChange } from '../../src/raft/index.js';
 import type { Message } from '../../src/raft/index.js';
-import { TestCluster, decoder, encoder, entry, testConfig } from './helpers.js';
+import { TestCluster, decoder, encoder, entry, raftCode, testConfig } from './helpers.js';
 
 function singleNode(overrides = {}): { node: RawNode; storage: MemoryStorage } {
   const storage = new MemoryStorage({ confState: { voters: ['1'], learners: [] } });
@@ -16,16 +16,6 @@ function persistAndAdvance(node: RawNode, storage: MemoryStorage) {
   if (ready.hardState !== undefined) storage.setHardState(ready.hardState);
   node.advance(ready);
   return ready;
-}
-
-function raftCode(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof RaftError) return error.code;
-    throw error;
-  }
-  return 'none';
 }
 
 test('raw node: a one-node cluster elects itself and commits only after persisting', () => {
