@@ -9,35 +9,25 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestCluster, waitFor, type HttpAnswer, type TestNode } from './harness.js';
-import { PacketFilter, iptablesUnavailableReason, type Endpoint } from './packet-filter.js';
+import { type TestCluster, waitFor, type HttpAnswer, type TestNode } from './harness.js';
+import { startFilteredCluster, type FilteredCluster } from './filtered-cluster.js';
+import { type PacketFilter, iptablesUnavailableReason, type Endpoint } from './packet-filter.js';
 
 const unavailable = iptablesUnavailableReason();
 if (unavailable !== undefined) console.log(`skipping iptables follower-read tests: ${unavailable}`);
 const skip = unavailable ?? false;
 
+let started: FilteredCluster | undefined;
 let cluster: TestCluster | undefined;
 let filter: PacketFilter | undefined;
 
 before(async () => {
   if (unavailable !== undefined) return;
-  cluster = await TestCluster.create({ size: 3, formation: 'join', firstHostIndex: 5 });
-  filter = PacketFilter.open(cluster.nodes.map((node) => node.spec.host));
-  await cluster.start().catch((error: unknown) => {
-    throw new Error(`${String(error)}\n${cluster?.logs()}`);
-  });
-  const leader = await cluster.waitForLeader();
-  const created = await leader.execute(['CREATE TABLE events (id INTEGER PRIMARY KEY)']);
-  assert.equal(created.status, 200, created.text);
+  started = await startFilteredCluster(5, 'CREATE TABLE events (id INTEGER PRIMARY KEY)');
+  ({ cluster, filter } = started);
 });
 
-after(async () => {
-  try {
-    filter?.close();
-  } finally {
-    await cluster?.close();
-  }
-});
+after(() => started?.close());
 
 const linearizable = '?level=linearizable&timeout=2s&linearizable_timeout=2s';
 /** Linearizable reads tried on the cut-off follower (each fails within about 2 s). */

@@ -18,8 +18,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestCluster, sleep, waitFor, type TestNode } from './harness.js';
-import { PacketFilter, iptablesUnavailableReason, type Endpoint } from './packet-filter.js';
+import { type TestCluster, sleep, waitFor, type TestNode } from './harness.js';
+import { startFilteredCluster, type FilteredCluster } from './filtered-cluster.js';
+import { type PacketFilter, iptablesUnavailableReason, type Endpoint } from './packet-filter.js';
 
 const unavailable = iptablesUnavailableReason();
 if (unavailable !== undefined) console.log(`skipping iptables partition tests: ${unavailable}`);
@@ -34,29 +35,18 @@ const backoffAfterFailureMs = 100;
 /** Acknowledged writes wanted on the majority side while partitioned. */
 const writesDuringPartitionWanted = 10;
 
+let started: FilteredCluster | undefined;
 let cluster: TestCluster | undefined;
 let filter: PacketFilter | undefined;
 let nextValue = 1;
 
 before(async () => {
   if (unavailable !== undefined) return;
-  cluster = await TestCluster.create({ size: 3, formation: 'join', firstHostIndex: 2 });
-  filter = PacketFilter.open(cluster.nodes.map((node) => node.spec.host));
-  await cluster.start().catch((error: unknown) => {
-    throw new Error(`${String(error)}\n${cluster?.logs()}`);
-  });
-  const leader = await cluster.waitForLeader();
-  const created = await leader.execute(['CREATE TABLE events (id INTEGER PRIMARY KEY, value INTEGER NOT NULL, phase TEXT NOT NULL)']);
-  assert.equal(created.status, 200, created.text);
+  started = await startFilteredCluster(2, 'CREATE TABLE events (id INTEGER PRIMARY KEY, value INTEGER NOT NULL, phase TEXT NOT NULL)');
+  ({ cluster, filter } = started);
 });
 
-after(async () => {
-  try {
-    filter?.close();
-  } finally {
-    await cluster?.close();
-  }
-});
+after(() => started?.close());
 
 function peerEndpoint(node: TestNode): Endpoint {
   return { host: node.spec.host, port: node.spec.raftPort };
