@@ -35,6 +35,11 @@ export interface NodeView {
   readonly halted: string | null;
   readonly appliedIndex: number;
   readonly checksum: string;
+  /** Where the node's log stands: for a failed convergence's report. */
+  readonly commitIndex: number;
+  readonly lastLogIndex: number;
+  readonly lastSnapshotIndex: number;
+  readonly voters: readonly string[];
 }
 
 export class JepsenCluster {
@@ -114,7 +119,7 @@ export class JepsenCluster {
     try {
       const answer = await http(`${node.url}/status`, { signal: AbortSignal.timeout(statusTimeoutMs) });
       const store = (answer.body as { store: Record<string, unknown> }).store;
-      const raft = store.raft as { state: string; term: number };
+      const raft = store.raft as { state: string; term: number; commit_index: number; last_log_index: number; last_snapshot_index: number; voters: string[] };
       const leader = store.leader as { node_id: string };
       const sqlite = store.sqlite3 as { checksum: string };
       return {
@@ -124,6 +129,10 @@ export class JepsenCluster {
         halted: (store.halted as string | null) ?? null,
         appliedIndex: store.fsm_index as number,
         checksum: sqlite.checksum,
+        commitIndex: raft.commit_index,
+        lastLogIndex: raft.last_log_index,
+        lastSnapshotIndex: raft.last_snapshot_index,
+        voters: raft.voters,
       };
     } catch {
       return undefined;

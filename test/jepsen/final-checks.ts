@@ -89,20 +89,21 @@ export async function finalClusterChecks(cluster: JepsenCluster, timeoutMs: numb
     convergenceError = String(error);
   }
   const lastViews = views ?? (await Promise.all(cluster.members.map((node) => cluster.view(node))));
-  const described = cluster.members
-    .map((node, index) => {
-      const view = lastViews[index];
-      return view === undefined
-        ? `${cluster.name(node)}: no answer`
-        : `${cluster.name(node)}: ${view.state} applied ${view.appliedIndex} checksum ${view.checksum.slice(0, 12)}`;
-    })
-    .join('; ');
+  const described = cluster.members.map((node, index) => {
+    const view = lastViews[index];
+    return view === undefined
+      ? `${cluster.name(node)}: no answer`
+      : `${cluster.name(node)}: ${view.state} applied ${view.appliedIndex} checksum ${view.checksum.slice(0, 12)}` +
+          ` (term ${view.term}, leader ${view.leaderId || 'none'}, commit ${view.commitIndex}, last log ${view.lastLogIndex},` +
+          ` snapshot ${view.lastSnapshotIndex}, voters ${view.voters.join(' ')})`;
+  });
   const halted = cluster.members.filter((_, index) => lastViews[index]?.halted !== null && lastViews[index] !== undefined);
   return [
     {
       name: 'every node converged: same applied index and checksum',
       passed: views !== undefined,
-      detail: views === undefined ? `${convergenceError} — ${described}` : described,
+      // Failed: one line per node under the error, so a CI log shows each whole.
+      detail: views === undefined ? [convergenceError.split('\n', 1)[0], ...described].join('\n') : described.join('; '),
     },
     {
       name: 'no node left halted',

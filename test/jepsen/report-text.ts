@@ -16,8 +16,7 @@ function padded(texts: readonly string[]): string[] {
 }
 
 function firstLine(text: string): string {
-  const line = text.split('\n', 1)[0] ?? '';
-  return line.length > detailCharactersMax ? `${line.slice(0, detailCharactersMax - 1)}…` : line;
+  return cut(text.split('\n', 1)[0] ?? '');
 }
 
 function checkerLines(summary: RunSummary): string[] {
@@ -32,12 +31,24 @@ function checkerLines(summary: RunSummary): string[] {
   });
 }
 
+/** A failed check's detail beyond its first line (each node's state, say): this many lines of at most this many characters. */
+const failedDetailLinesMax = 12;
+const failedDetailLineCharactersMax = 400;
+
+function cut(line: string, charactersMax = detailCharactersMax): string {
+  return line.length > charactersMax ? `${line.slice(0, charactersMax - 1)}…` : line;
+}
+
 function finalCheckLines(summary: RunSummary): string[] {
   if (summary.finalChecks.length === 0) return ['  (none ran)'];
   const names = padded(summary.finalChecks.map((check) => check.name));
-  return summary.finalChecks.map((check, index) => {
+  return summary.finalChecks.flatMap((check, index) => {
     const detail = firstLine(check.detail);
-    return `  ${check.passed ? 'PASS' : 'FAIL'}  ${detail === '' ? (names[index] ?? '').trimEnd() : `${names[index]}  ${detail}`}`;
+    const line = `  ${check.passed ? 'PASS' : 'FAIL'}  ${detail === '' ? (names[index] ?? '').trimEnd() : `${names[index]}  ${detail}`}`;
+    if (check.passed) return [line];
+    const more = check.detail.split('\n').slice(1);
+    const shown = more.slice(0, failedDetailLinesMax).map((text) => `          ${cut(text, failedDetailLineCharactersMax)}`);
+    return [line, ...shown, ...(more.length > failedDetailLinesMax ? [`          … ${more.length - failedDetailLinesMax} more lines`] : [])];
   });
 }
 

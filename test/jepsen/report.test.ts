@@ -152,6 +152,23 @@ describe('summaryText', () => {
     assert.match(text, /operations {2}4,000: ok [\d,]+, fail [\d,]+, info [\d,]+/);
     assert.match(text, /failover {4}6: p50 .+, p99 .+, max .+/);
   });
+
+  it('shows every line of a failed check (one per node), a passed one by its first line only', () => {
+    const nodeLines = Array.from({ length: 14 }, (_, index) => `n${index + 1}: Follower applied ${index} ${'x'.repeat(200)}`);
+    const text = summaryText({
+      ...summary,
+      finalChecks: [
+        { name: 'converged', passed: false, detail: ['timed out', ...nodeLines].join('\n') },
+        { name: 'quiet', passed: true, detail: 'first\nsecond' },
+      ],
+    });
+    assert.match(text, /FAIL +converged +timed out\n {10}n1: Follower applied 0 x+\n {10}n2: /);
+    assert.ok(text.includes(nodeLines[11] as string), 'a whole line of 200-odd characters');
+    assert.ok(!text.includes('n13: '), 'at most 12 lines');
+    assert.match(text, / {10}… 2 more lines/);
+    assert.match(text, /PASS +quiet +first\n/);
+    assert.ok(!text.includes('second'));
+  });
 });
 
 describe('the report’s pieces', () => {
