@@ -4,17 +4,19 @@
  * never skips. While it lasts, `state.haltError` says why (readiness, /status, and the
  * HALTED refusals of new requests read it).
  */
-import { StateMachineHaltedError } from '../state-machine/errors.js';
+import { StateMachineError, StateMachineHaltedError } from '../state-machine/errors.js';
 import { StorageError } from '../storage/errors.js';
 import type { RuntimeState } from './runtime-state.js';
 import { sleep } from './scheduler.js';
 
 /**
  * Environmental failures: the disk or database refused for a reason outside the program
- * (StorageError DISK_FULL / IO_ERROR, StateMachineHaltedError). Retried, never skipped.
+ * (StorageError DISK_FULL / IO_ERROR, StateMachineHaltedError, StateMachineError
+ * ENVIRONMENT from file work such as a snapshot's restore). Retried, never skipped.
  */
 export function isEnvironmentalFailure(error: unknown): boolean {
   if (error instanceof StateMachineHaltedError) return true;
+  if (error instanceof StateMachineError && error.code === 'ENVIRONMENT') return true;
   return error instanceof StorageError && (error.code === 'DISK_FULL' || error.code === 'IO_ERROR');
 }
 

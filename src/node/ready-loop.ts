@@ -132,7 +132,9 @@ export class ReadyLoop {
     saved.catch((error: unknown) => this.#fail(error));
     if (ready.snapshot !== undefined) {
       await saved;
-      await this.#parts.snapshots.install(ready.snapshot.metadata);
+      const metadata = ready.snapshot.metadata;
+      // A full disk while staging the copy halts the node and retries; it must not kill it (found by the fault suite).
+      await retryWhileHalted(state, `install the snapshot at ${metadata.index}`, () => this.#parts.snapshots.install(metadata));
       core.snapshotPersisted(ready.snapshot.metadata.index);
     }
     this.#apply(core, ready.committedEntries, request !== undefined);

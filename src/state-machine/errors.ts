@@ -14,6 +14,11 @@ type StateMachineErrorCode =
   | 'REFUSED_SQL'
   /** A file handed to restore() is not a usable quorumlite database. */
   | 'BAD_SNAPSHOT'
+  /**
+   * The disk or the system refused file work on a worker thread (no space, an I/O error):
+   * nothing is wrong with the files; the same call may succeed later, so the node halts and retries it.
+   */
+  | 'ENVIRONMENT'
   /** The process does not run with TZ=UTC. */
   | 'BAD_ENVIRONMENT'
   /** The database file was written by quorumlite but its internal store is missing: refused rather than reused. */
@@ -26,6 +31,21 @@ type StateMachineErrorCode =
   | 'CLOSED'
   /** The database could not be reopened after a halt; apply() retries the reopen. */
   | 'UNAVAILABLE';
+
+/** Codes that say the disk or the system refused (Node's file-system codes, SQLite's), not that a file or a statement is bad. */
+const refusalFileCodes = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EMFILE', 'ENFILE', 'ENOMEM']);
+const refusalSqliteCodePrefixes = ['SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_NOMEM'];
+
+export function isRefusalCode(code: string): boolean {
+  return refusalFileCodes.has(code) || refusalSqliteCodePrefixes.some((prefix) => code.startsWith(prefix));
+}
+
+/** `error` as ENVIRONMENT when its code is a refusal (isRefusalCode), else unchanged: file work a node halts on and retries. */
+export function asEnvironmentFailure(error: unknown): unknown {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (error instanceof StateMachineError || typeof code !== 'string' || !isRefusalCode(code)) return error;
+  return new StateMachineError('ENVIRONMENT', error instanceof Error ? error.message : String(error), { cause: error });
+}
 
 export class StateMachineError extends Error {
   readonly code: StateMachineErrorCode;

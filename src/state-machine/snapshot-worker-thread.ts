@@ -12,7 +12,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { fsyncPath } from './files.js';
 import { isChainTask, runChainTask, sealCopy, type ChainTask } from './snapshot-chain-tasks.js';
-import { failureAnswer, openWithExtensions } from './worker-thread-tools.js';
+import { type FailureAnswer, failureAnswer, openWithExtensions } from './worker-thread-tools.js';
 
 /** One of the internal store's tables, as a snapshot file carries it. */
 interface CarriedTable {
@@ -81,7 +81,7 @@ interface StageSnapshotTask {
 export type SnapshotTask = WriteSnapshotTask | WriteBackupTask | StageSnapshotTask | ChainTask;
 
 /** `appliedIndex` for the copy tasks, `value` for the chain tasks (snapshot-chain-tasks.ts). */
-export type SnapshotAnswer = { readonly appliedIndex: number } | { readonly value: unknown } | { readonly error: string };
+export type SnapshotAnswer = { readonly appliedIndex: number } | { readonly value: unknown } | FailureAnswer;
 
 /**
  * The thread's workerData, under names of its own so no other thread mistakes it: one

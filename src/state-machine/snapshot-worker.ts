@@ -22,12 +22,13 @@ import { createRequire } from 'node:module';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { StateMachineError } from './errors.js';
+import { isRefusalCode, StateMachineError } from './errors.js';
 import { legacySchema, maintenanceTable, requestsTable, stateTable } from './connections.js';
 import { markerIndexBits } from './applied-marker.js';
 import { coveredRangeSql, liveMaintenanceAtSql, liveRequestsAtSql } from './internal-store.js';
 import type { ChainTask } from './snapshot-chain-tasks.js';
 import type { ChainTaskAnswer, InternalStateSource, SnapshotAnswer, SnapshotTask, SnapshotWorkerData } from './snapshot-worker-thread.js';
+import type { FailureAnswer } from './worker-thread-tools.js';
 
 const ownExtension = extname(fileURLToPath(import.meta.url));
 
@@ -78,10 +79,23 @@ export function firstAnswer<Answer>(workerData: unknown, workerUrl: URL, exitLab
   });
 }
 
-/** Runs one task on a thread of its own; resolves to its answer, rejects with BAD_SNAPSHOT naming `failure`. */
+/**
+ * A worker's failure as the error to throw: ENVIRONMENT when its code says the disk or
+ * the system refused (the same task may succeed later: a node halts and retries), else
+ * BAD_SNAPSHOT naming `failure`.
+ */
+export function workerFailure(failure: string, answer: FailureAnswer): StateMachineError {
+  if (answer.code !== undefined && isRefusalCode(answer.code)) {
+    // Not the file's fault: say what refused rather than `failure` (which may call the file unusable).
+    return new StateMachineError('ENVIRONMENT', `the disk or the system refused (${answer.code}): ${answer.error}`);
+  }
+  return new StateMachineError('BAD_SNAPSHOT', `${failure}: ${answer.error}`);
+}
+
+/** Runs one task on a thread of its own; resolves to its answer, rejects with workerFailure's error naming `failure`. */
 async function runTask(task: SnapshotTask, failure: string): Promise<SnapshotAnswer> {
   const answer = await firstAnswer<SnapshotAnswer>({ snapshotTask: task } satisfies SnapshotWorkerData, snapshotWorkerUrl, `${failure}: worker`);
-  if ('error' in answer) throw new StateMachineError('BAD_SNAPSHOT', `${failure}: ${answer.error}`);
+  if ('error' in answer) throw workerFailure(failure, answer);
   return answer;
 }
 
@@ -156,7 +170,7 @@ export class ChainWorker {
     if (pending !== undefined) {
       const answer = message.answer;
       if ('value' in answer) pending.resolve(answer.value);
-      else pending.reject(new StateMachineError('BAD_SNAPSHOT', `${pending.failure}: ${'error' in answer ? answer.error : 'no answer'}`));
+      else pending.reject('error' in answer ? workerFailure(pending.failure, answer) : new StateMachineError('BAD_SNAPSHOT', `${pending.failure}: no answer`));
     }
     if (this.#pending.size === 0 && this.#worker !== undefined) {
       this.#idleTimer = setTimeout(() => this.close(), chainWorkerIdleMs);

@@ -18,7 +18,7 @@
 import { parentPort, isMainThread, workerData } from 'node:worker_threads';
 import { indexesFromMarker } from './applied-marker.js';
 import { contentChecksum, type ContentChecksum } from './checksum.js';
-import { failureAnswer, openWithExtensions } from './worker-thread-tools.js';
+import { type FailureAnswer, failureAnswer, openWithExtensions } from './worker-thread-tools.js';
 
 interface CopyTask {
   readonly kind: 'copy';
@@ -53,7 +53,7 @@ export interface TransferWorkerData {
   readonly transferTask: TransferTask;
 }
 
-export type TransferAnswer = { readonly ok: true; readonly checksum?: ContentChecksum } | { readonly error: string };
+export type TransferAnswer = { readonly ok: true; readonly checksum?: ContentChecksum } | FailureAnswer;
 
 async function copy(task: CopyTask): Promise<void> {
   const source = openWithExtensions(task.sourcePath, { readonly: true, fileMustExist: true, timeout: task.busyTimeoutMs }, task.extensionPaths);

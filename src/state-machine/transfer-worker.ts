@@ -9,14 +9,14 @@ import { fileURLToPath } from 'node:url';
 import type { ContentChecksum } from './checksum.js';
 import { StateMachineError } from './errors.js';
 import { internalNamePrefix } from './sql-policy.js';
-import { firstAnswer } from './snapshot-worker.js';
+import { firstAnswer, workerFailure } from './snapshot-worker.js';
 import type { TransferAnswer, TransferTask, TransferWorkerData } from './transfer-worker-thread.js';
 
 const transferWorkerUrl = new URL(`./transfer-worker-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
-async function runWorker(task: TransferTask): Promise<Exclude<TransferAnswer, { readonly error: string }>> {
+async function runWorker(task: TransferTask): Promise<Extract<TransferAnswer, { readonly ok: true }>> {
   const answer = await firstAnswer<TransferAnswer>({ transferTask: task } satisfies TransferWorkerData, transferWorkerUrl, `${task.kind} worker`);
-  if ('error' in answer) throw new StateMachineError('BAD_SNAPSHOT', answer.error);
+  if ('error' in answer) throw workerFailure(`${task.kind} failed`, answer);
   return answer;
 }
 

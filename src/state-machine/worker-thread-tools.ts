@@ -18,7 +18,15 @@ export function openWithExtensions(path: string, options: Database.Options, exte
   return database;
 }
 
+/** A failed task's answer: the message, and the error's code (`ENOSPC`, `SQLITE_FULL`) when it has one. */
+export interface FailureAnswer {
+  readonly error: string;
+  readonly code?: string;
+}
+
 /** A task's failure as its answer, so the parent always hears back (an empty message is replaced by the value's text). */
-export function failureAnswer(error: unknown): { readonly error: string } {
-  return { error: error instanceof Error && error.message !== '' ? error.message : String(error) };
+export function failureAnswer(error: unknown): FailureAnswer {
+  const message = error instanceof Error && error.message !== '' ? error.message : String(error);
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? { error: message, code } : { error: message };
 }

@@ -5,12 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, openSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
-import { StateMachineHaltedError } from '../../src/state-machine/errors.js';
+import { StateMachineError, StateMachineHaltedError } from '../../src/state-machine/errors.js';
 import { entry, statement } from './helpers.js';
 
 const mountSizeBytes = 4 * 1024 * 1024;
@@ -87,5 +87,49 @@ test('disk full during apply halts with a coded error, keeps the index, and the 
     machine?.close();
     spawnSync('umount', [mountPoint]);
     rmdirSync(mountPoint);
+  }
+});
+
+test('disk full while staging a restore: ENVIRONMENT (a node halts and retries, found by the fault suite), the old database intact; with space back the restore completes', async (context) => {
+  const mountPoint = mkdtempSync(join(tmpdir(), 'quorumlite-sm-full-'));
+  const skipReason = tryMount(mountPoint);
+  if (skipReason !== undefined) {
+    console.log(`skipping disk-full test: ${skipReason}`);
+    rmdirSync(mountPoint);
+    context.skip(skipReason);
+    return;
+  }
+  const sourceDirectory = mkdtempSync(join(tmpdir(), 'quorumlite-sm-source-'));
+  let machine: SqliteStateMachine | undefined;
+  let source: SqliteStateMachine | undefined;
+  try {
+    source = new SqliteStateMachine({ path: join(sourceDirectory, 'db.sqlite') });
+    source.apply(1, entry(['CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)']));
+    for (let index = 2; index <= 5; index++) source.apply(index, entry([statement('INSERT INTO t(v) VALUES (?)', new Uint8Array(256 * 1024).fill(index))]));
+    const snapshotPath = join(sourceDirectory, 'snapshot.db');
+    assert.equal((await source.snapshot(snapshotPath)).appliedIndex, 5);
+    machine = new SqliteStateMachine({ path: join(mountPoint, 'db.sqlite') });
+    machine.apply(1, entry(['CREATE TABLE mine(v)', "INSERT INTO mine VALUES ('kept')"]));
+    const before = machine.checksum();
+    const fillerPath = fillFileSystem(mountPoint);
+    const full = machine;
+    await assert.rejects(full.restore(snapshotPath), (error: unknown) => {
+      assert.ok(error instanceof StateMachineError, String(error));
+      assert.equal(error.code, 'ENVIRONMENT', error.message);
+      assert.match(error.message, /^the disk or the system refused \((ENOSPC|SQLITE_FULL)\)/);
+      return true;
+    });
+    assert.equal(machine.appliedIndex, 1);
+    assert.deepEqual(machine.checksum(), before, 'the old database is untouched');
+    assert.ok(!existsSync(join(mountPoint, 'db.sqlite.restore')), 'no staging copy left behind');
+    unlinkSync(fillerPath);
+    assert.equal((await machine.restore(snapshotPath)).appliedIndex, 5, 'the same restore succeeds with space back');
+    assert.deepEqual(machine.checksum(), source.checksum());
+  } finally {
+    machine?.close();
+    source?.close();
+    spawnSync('umount', [mountPoint]);
+    rmdirSync(mountPoint);
+    rmSync(sourceDirectory, { recursive: true, force: true });
   }
 });
