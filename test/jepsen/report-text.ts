@@ -52,12 +52,31 @@ function finalCheckLines(summary: RunSummary): string[] {
   });
 }
 
+/** An invalid run's faults and notes, in the terminal too (a CI log may be all there is): this many lines of each at most. */
+const invalidRunLinesMax = 40;
+
+function bounded(lines: readonly string[]): string[] {
+  return lines.length > invalidRunLinesMax ? [...lines.slice(0, invalidRunLinesMax), `  … ${lines.length - invalidRunLinesMax} more`] : [...lines];
+}
+
+/** For a run that is not valid: each fault with its times, and the run's notes (the membership at the end, say). */
+function invalidRunLines(summary: RunSummary): string[] {
+  const seconds = (ms: number) => (ms / 1000).toFixed(1);
+  const faults = summary.nemesisEvents.map(
+    (event) =>
+      `  ${seconds(event.startMs)}–${event.endMs === undefined ? '…' : seconds(event.endMs)} s  ${cut(event.description, failedDetailLineCharactersMax)}`,
+  );
+  const notes = summary.notes.map((note) => `  ${cut(note, failedDetailLineCharactersMax)}`);
+  return ['fault timeline', ...bounded(faults), 'notes', ...bounded(notes)];
+}
+
 export function summaryText(summary: RunSummary): string {
   const counts = countOutcomes(summary.operations);
   const failover = failoverStatistics(summary.failoverMs);
   const failoverLine = failover.count === 0 ? 'failover    none measured' : `failover    ${failover.count}: ${failoverPercentilesText(failover)}`;
+  const verdict = overallVerdict(summary);
   return [
-    `${overallVerdict(summary)}  ${summary.title}`,
+    `${verdict}  ${summary.title}`,
     'checkers',
     ...checkerLines(summary),
     'final checks',
@@ -65,5 +84,6 @@ export function summaryText(summary: RunSummary): string {
     `operations  ${formatCount(counts.total)}: ok ${formatCount(counts.ok)}, fail ${formatCount(counts.fail)}, info ${formatCount(counts.info)}`,
     `faults      ${formatCount(summary.nemesisEvents.length)}`,
     failoverLine,
+    ...(verdict === 'VALID' ? [] : invalidRunLines(summary)),
   ].join('\n');
 }

@@ -151,6 +151,17 @@ describe('summaryText', () => {
     assert.match(text, /PASS +checksums equal on every node/);
     assert.match(text, /operations {2}4,000: ok [\d,]+, fail [\d,]+, info [\d,]+/);
     assert.match(text, /failover {4}6: p50 .+, p99 .+, max .+/);
+    // Not valid: the faults with their times and the notes follow, so a CI log alone tells what happened.
+    assert.match(text, /\nfault timeline\n {2}\d+\.\d–(\d+\.\d|…) s {2}\S/);
+    for (const note of summary.notes) assert.ok(text.includes(`\n  ${note}`), note);
+    assert.ok(
+      !summaryText({
+        ...summary,
+        verdicts: [{ ...(summary.verdicts[0] as RunSummary['verdicts'][number]), valid: true, anomalies: [] }],
+        finalChecks: [{ name: 'x', passed: true, detail: '' }],
+      }).includes('fault timeline'),
+      'a valid run is short',
+    );
   });
 
   it('shows every line of a failed check (one per node), a passed one by its first line only', () => {
