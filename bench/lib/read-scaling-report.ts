@@ -2,7 +2,7 @@
  * The read-scaling run as a markdown table (one line per node count and level) and as
  * JSON (non-finite numbers written as null).
  */
-import type { ReadScalingReport, ReadScalingRow } from './read-scaling.js';
+import { idleSampleMs, type ReadScalingReport, type ReadScalingRow } from './read-scaling.js';
 
 function fixed(value: number, digits: number): string {
   return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
@@ -21,10 +21,13 @@ function line(row: ReadScalingRow): string {
     fixed(row.p50Ms, 1),
     fixed(row.p99Ms, 1),
     fixed(row.nodeCpuSeconds, 2),
-    row.nodeCpuSecondsPerNode.map((seconds) => fixed(seconds, 2)).join(' / '),
+    row.nodeCpuSecondsPerNode
+      .map((seconds, index) => `${fixed(seconds, 2)}${index + 1 === row.leaderNodeNumber && row.nodeCount > 1 ? ' (leader)' : ''}`)
+      .join(' / '),
     whole(row.readsPerNodeCpuSecond),
     whole(row.readsPerBusiestNodeCpuSecond),
     fixed(row.nodeCoresBusy, 2),
+    fixed(row.idleNodeCoresBusy, 2),
     fixed(row.loadGeneratorCpuSeconds, 2),
     `${fixed(row.servedWhereSentFraction * 100, 1)}%`,
     row.servedPerNode.map((count) => whole(count)).join(' / '),
@@ -49,6 +52,7 @@ export function renderReadScaling(report: ReadScalingReport): string {
     'reads per node CPU-second',
     'reads per busiest node CPU-second',
     'node cores busy',
+    'same, idle',
     'load generator CPU s',
     'served where sent',
     'served per node (X-RQLITE-SERVED-BY)',
@@ -71,7 +75,8 @@ export function renderReadScaling(report: ReadScalingReport): string {
     '',
     'Node CPU: user + system time of the node processes (/proc/PID/stat, every thread) during the row. Reads per busiest node',
     'CPU-second: reads ÷ the CPU time of the node that used most, about what the cluster would serve with a core per node',
-    '(an estimate from the measured cost, not a measurement). Served where sent: reads run by the node the client sent them to.',
+    "(an estimate from the measured cost, not a measurement). Node cores busy: node CPU ÷ the row's time; idle: the same over",
+    `${idleSampleMs / 1000} s with no reads (heartbeats and timers). Served where sent: reads run by the node the client sent them to.`,
     '',
   ].join('\n');
 }

@@ -14,7 +14,7 @@
 import { cpus, loadavg, platform, release } from 'node:os';
 import { QuorumliteSystem } from '../peers/quorumlite.js';
 import { benchKey, benchValue, boundsPerRound, collectLoad, summarise, type LoadBounds, type LoadSamples } from './measure.js';
-import { readCpuSeconds, waitFor } from './processes.js';
+import { readCpuSeconds, sleep, waitFor } from './processes.js';
 
 export const readLevels = ['linearizable', 'none'] as const;
 export type ReadLevel = (typeof readLevels)[number];
@@ -35,10 +35,14 @@ export const tableRowsPerBatch = 100;
 export const tableWaitMs = 60_000;
 /** Reads per client before the rounds, not measured: the JIT and the connections warm up. */
 export const warmUpReadsPerClient = 4;
+/** How long each cluster's CPU is sampled with no reads: what its nodes spend on heartbeats and timers alone. */
+export const idleSampleMs = 1_000;
 
 export interface ReadScalingRow {
   readonly nodeCount: number;
   readonly level: ReadLevel;
+  /** 1-based number of the node that led when the rounds ended (node n listens on 127.0.0.n). */
+  readonly leaderNodeNumber: number;
   readonly acknowledgedCount: number;
   readonly failedCount: number;
   readonly elapsedMs: number;
@@ -61,6 +65,8 @@ export interface ReadScalingRow {
   readonly readsPerBusiestNodeCpuSecond: number;
   /** nodeCpuSeconds ÷ elapsed seconds: the cores the nodes kept busy on average. */
   readonly nodeCoresBusy: number;
+  /** The same with no reads running (sampled for idleSampleMs before the rounds): heartbeats and timers. */
+  readonly idleNodeCoresBusy: number;
   /** CPU time this process (the load generator) used during the row's rounds. */
   readonly loadGeneratorCpuSeconds: number;
   /** Acknowledged reads sent to node i (its clients). */
@@ -161,14 +167,31 @@ function emptyGathered(nodeCount: number): Gathered {
   return { rounds: [], nodeCpuSecondsPerNode: zeros(), loadGeneratorCpuSeconds: 0, sentPerNode: zeros(), servedPerNode: zeros(), servedWhereSentCount: 0 };
 }
 
-function toRow(nodeCount: number, level: ReadLevel, gathered: Gathered, firstReadsPerSecond: number | undefined): ReadScalingRow {
+/** The cores a cluster's nodes keep busy with no reads, over idleSampleMs. */
+async function idleCoresBusy(system: QuorumliteSystem): Promise<number> {
+  const total = (): number => nodeCpuSeconds(system).reduce((sum, seconds) => sum + seconds, 0);
+  const before = total();
+  const startedMs = performance.now();
+  await sleep(idleSampleMs);
+  return (total() - before) / ((performance.now() - startedMs) / 1000);
+}
+
+/** What a row is computed from besides its own samples. */
+interface RowContext {
+  readonly nodeCount: number;
+  readonly leaderNodeNumber: number;
+  readonly idleNodeCoresBusy: number;
+}
+
+function toRow(context: RowContext, level: ReadLevel, gathered: Gathered, firstReadsPerSecond: number | undefined): ReadScalingRow {
   const load = summarise(gathered.rounds);
   const elapsedSeconds = load.elapsedMs / 1000;
   const cpuSeconds = gathered.nodeCpuSecondsPerNode.reduce((total, seconds) => total + seconds, 0);
   const busiestCpuSeconds = Math.max(...gathered.nodeCpuSecondsPerNode);
   return {
-    nodeCount,
+    nodeCount: context.nodeCount,
     level,
+    leaderNodeNumber: context.leaderNodeNumber,
     acknowledgedCount: load.acknowledgedCount,
     failedCount: load.failedCount,
     elapsedMs: load.elapsedMs,
@@ -182,6 +205,7 @@ function toRow(nodeCount: number, level: ReadLevel, gathered: Gathered, firstRea
     readsPerNodeCpuSecond: cpuSeconds > 0 ? load.acknowledgedCount / cpuSeconds : Number.NaN,
     readsPerBusiestNodeCpuSecond: busiestCpuSeconds > 0 ? load.acknowledgedCount / busiestCpuSeconds : Number.NaN,
     nodeCoresBusy: elapsedSeconds > 0 ? cpuSeconds / elapsedSeconds : Number.NaN,
+    idleNodeCoresBusy: context.idleNodeCoresBusy,
     loadGeneratorCpuSeconds: gathered.loadGeneratorCpuSeconds,
     sentPerNode: gathered.sentPerNode,
     servedPerNode: gathered.servedPerNode,
@@ -230,6 +254,8 @@ export async function measureReadScaling(
   const systems: QuorumliteSystem[] = [];
   try {
     await startClusters(settings, systems, running, progress);
+    const idle: number[] = [];
+    for (const system of systems) idle.push(await idleCoresBusy(system));
     const gathered = systems.map((system) => readLevels.map(() => emptyGathered(system.nodeCount)));
     const rowBounds = boundsPerRound(settings.row, settings.roundCount);
     for (let round = 0; round < settings.roundCount; round += 1) {
@@ -240,11 +266,13 @@ export async function measureReadScaling(
         }
       }
     }
+    const contexts: RowContext[] = [];
+    for (const [position, system] of systems.entries()) {
+      contexts.push({ nodeCount: system.nodeCount, leaderNodeNumber: (await system.leaderIndex()) + 1, idleNodeCoresBusy: idle[position]! });
+    }
     const rows = readLevels.flatMap((level, levelPosition) => {
-      const first = toRow(systems[0]!.nodeCount, level, gathered[0]![levelPosition]!, undefined);
-      return systems.map((system, position) =>
-        position === 0 ? first : toRow(system.nodeCount, level, gathered[position]![levelPosition]!, first.readsPerSecond),
-      );
+      const first = toRow(contexts[0]!, level, gathered[0]![levelPosition]!, undefined);
+      return contexts.map((context, position) => (position === 0 ? first : toRow(context, level, gathered[position]![levelPosition]!, first.readsPerSecond)));
     });
     return {
       startedAt,

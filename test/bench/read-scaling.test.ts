@@ -108,6 +108,8 @@ test('1 and 3 nodes, 1 s per row: a table line per node count and level, the JSO
     assert.ok(row.p50Ms > 0 && row.p99Ms >= row.p50Ms, `${what}: latencies ordered`);
     assert.ok(row.elapsedMs >= 1000 && row.elapsedMs < 60_000, `${what}: bounded by --seconds (${row.elapsedMs} ms)`);
     assert.equal(row.nodeCpuSecondsPerNode.length, row.nodeCount);
+    assert.ok(row.leaderNodeNumber >= 1 && row.leaderNodeNumber <= row.nodeCount, `${what}: leader ${row.leaderNodeNumber}`);
+    assert.ok(row.idleNodeCoresBusy >= 0 && row.idleNodeCoresBusy < row.nodeCount, `${what}: idle CPU ${row.idleNodeCoresBusy}`);
     assert.ok(row.nodeCpuSeconds > 0 && row.readsPerNodeCpuSecond > 0 && row.readsPerBusiestNodeCpuSecond >= row.readsPerNodeCpuSecond, `${what}: CPU`);
     assert.equal(
       row.sentPerNode.reduce((total, count) => total + count, 0),
