@@ -67,7 +67,7 @@ function failed(name: SystemName, error: unknown): SystemReport {
 
 /** Builds the system if its programs are there; otherwise the reason it is missing. */
 function locate(name: Exclude<SystemName, 'sqlite' | 'http-floor'>, options: CompareOptions): ReplicatedSystem | SystemReport {
-  if (name === 'quorumlite') return existsSync(quorumliteCliPath) ? new QuorumliteSystem(options.profileDirectory) : missing(name);
+  if (name === 'quorumlite') return existsSync(quorumliteCliPath) ? new QuorumliteSystem({ profileDirectory: options.profileDirectory }) : missing(name);
   if (name === 'etcd') {
     const etcd = findOnPath('etcd');
     return etcd === undefined ? missing(name) : new EtcdSystem(etcd);

@@ -12,6 +12,8 @@ export const responseBytesMax = 1024 * 1024;
 export interface HttpAnswer {
   readonly status: number;
   readonly text: string;
+  /** Response headers, names in lower case. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
 export interface HttpRequest {
@@ -40,7 +42,7 @@ export class HttpOrigin {
       signal: AbortSignal.timeout(request.timeoutMs ?? requestTimeoutMsDefault),
     });
     const text = await readBounded(response.body, `response from ${this.origin}${request.path}`);
-    return { status: response.statusCode, text };
+    return { status: response.statusCode, text, headers: response.headers };
   }
 
   postJson(path: string, value: unknown, timeoutMs?: number): Promise<HttpAnswer> {

@@ -3,7 +3,7 @@
  * an operation count and a time budget, per-operation latencies, and percentiles.
  * An operation returns true when the system acknowledged it; only those count.
  */
-export type Operation = (sequenceNumber: number) => Promise<boolean>;
+export type Operation = (sequenceNumber: number, clientIndex: number) => Promise<boolean>;
 
 export interface LoadBounds {
   readonly operationCountMax: number;
@@ -52,8 +52,9 @@ export function summarise(rounds: readonly LoadSamples[]): LoadResult {
 }
 
 /**
- * Runs `operation` from `clientCount` concurrent loops until operationCountMax operations
- * were issued in total or durationMsMax passed. Latency counts acknowledged operations only.
+ * Runs `operation` from `clientCount` concurrent loops (client i passes clientIndex i, so
+ * a workload can pin a client to a node) until operationCountMax operations were issued
+ * in total or durationMsMax passed. Latency counts acknowledged operations only.
  */
 export async function collectLoad(operation: Operation, clientCount: number, bounds: LoadBounds): Promise<LoadSamples> {
   if (!(Number.isInteger(clientCount) && clientCount >= 1)) throw new Error(`clientCount ${clientCount} must be a whole number >= 1`);
@@ -63,13 +64,13 @@ export async function collectLoad(operation: Operation, clientCount: number, bou
   let issuedCount = 0;
   const startedMs = performance.now();
   const deadlineMs = startedMs + bounds.durationMsMax;
-  const client = async (): Promise<void> => {
+  const client = async (_: unknown, clientIndex: number): Promise<void> => {
     while (issuedCount < bounds.operationCountMax && performance.now() < deadlineMs) {
       issuedCount += 1;
       const operationStartedMs = performance.now();
       let acknowledged = false;
       try {
-        acknowledged = await operation(issuedCount);
+        acknowledged = await operation(issuedCount, clientIndex);
       } catch {
         acknowledged = false;
       }

@@ -1,9 +1,9 @@
 /**
  * Child processes for the comparison benchmark: spawn with a log file, stop by PID only
  * (kill -9 or SIGTERM with a bounded wait), free loopback ports, bounded polling, and
- * memory samples from /proc/PID/status. Nothing here matches processes by name.
+ * memory and CPU samples from /proc/PID. Nothing here matches processes by name.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
@@ -173,4 +173,36 @@ export function readMemory(pid: number): MemorySample | undefined {
     return match === null ? 0 : Number(match[1]) * 1024;
   };
   return { residentBytes: kibibytes('VmRSS'), highWaterBytes: kibibytes('VmHWM') };
+}
+
+/** Linux's USER_HZ, the unit of /proc/PID/stat's times (`getconf CLK_TCK`; 100 if that fails). */
+let clockTicksPerSecondCached: number | undefined;
+function clockTicksPerSecond(): number {
+  if (clockTicksPerSecondCached === undefined) {
+    let ticks = Number.NaN;
+    try {
+      ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5_000 }).trim());
+    } catch {
+      // no getconf: Linux's USER_HZ is 100 on every common architecture
+    }
+    clockTicksPerSecondCached = Number.isInteger(ticks) && ticks > 0 ? ticks : 100;
+  }
+  return clockTicksPerSecondCached;
+}
+
+/** CPU time (user + system, every thread) a live process has used, from /proc/PID/stat; undefined if it is gone. */
+export function readCpuSeconds(pid: number): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Fields after the command name, which is in parentheses and may hold spaces: state is
+  // field 3 of proc(5), utime 14 and stime 15.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const userTicks = Number(fields[14 - 3]);
+  const systemTicks = Number(fields[15 - 3]);
+  if (!(Number.isFinite(userTicks) && Number.isFinite(systemTicks))) return undefined;
+  return (userTicks + systemTicks) / clockTicksPerSecond();
 }

@@ -1,7 +1,8 @@
 /**
- * quorumlite as a 3-node cluster of real processes (`node dist/cli/main.js serve`) on
- * 127.0.0.1/.2/.3, node 1 bootstrapping and the others joining it. Every commit is
- * fsynced on a quorum before it is acknowledged (the storage's group-committed fsync).
+ * quorumlite as a cluster of real processes (`node dist/cli/main.js serve`), 3 nodes
+ * unless told otherwise, on 127.0.0.1/.2/.3…, node 1 bootstrapping and the others joining
+ * it. Every commit is fsynced on a quorum before it is acknowledged (the storage's
+ * group-committed fsync).
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,18 +52,35 @@ function acknowledged(status: number, text: string, rowsWanted?: number): boolea
   return rowsWanted === undefined || (body.results[0]?.values?.length ?? 0) === rowsWanted;
 }
 
+export interface QuorumliteSystemOptions {
+  /** When set, every node runs with `--cpu-prof` into this directory. */
+  readonly profileDirectory?: string | undefined;
+  /** Voters in the cluster (default clusterSize); node n listens on 127.0.0.n. */
+  readonly nodeCount?: number;
+}
+
+/** Loopback hosts 127.0.0.1 to 127.0.0.nodeCountMax: the bound on a cluster here. */
+export const nodeCountMax = 9;
+
 export class QuorumliteSystem implements ReplicatedSystem {
   readonly name = 'quorumlite';
   readonly durability = 'fsync per commit on a quorum (group commit)';
-  readonly nodeCount = clusterSize;
-  readonly rootDirectory = mkdtempSync(join(tmpdir(), 'quorumlite-compare-'));
+  readonly nodeCount: number;
+  readonly rootDirectory: string;
   readonly #nodes: QuorumliteNode[] = [];
   #leader = 0;
   #cliPath = quorumliteCliPath;
   /** Node flags that go before the script (`--cpu-prof …`), when profiling. */
   readonly #nodeOptions: readonly string[];
 
-  constructor(profileDirectory?: string) {
+  constructor(options: QuorumliteSystemOptions = {}) {
+    const nodeCount = options.nodeCount ?? clusterSize;
+    if (!(Number.isInteger(nodeCount) && nodeCount >= 1 && nodeCount <= nodeCountMax)) {
+      throw new RangeError(`nodeCount ${nodeCount} must be a whole number from 1 to ${nodeCountMax}`);
+    }
+    this.nodeCount = nodeCount;
+    this.rootDirectory = mkdtempSync(join(tmpdir(), 'quorumlite-compare-'));
+    const profileDirectory = options.profileDirectory;
     this.#nodeOptions = profileDirectory === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDirectory];
   }
 
@@ -88,7 +106,7 @@ export class QuorumliteSystem implements ReplicatedSystem {
     if (!existsSync(quorumliteCliPath)) throw new Error(`${quorumliteCliPath} is missing: run \`npm run build\` first`);
     this.#cliPath = snapshotBuild(this.rootDirectory);
     const taken = new Set<number>();
-    for (let index = 0; index < clusterSize; index += 1) {
+    for (let index = 0; index < this.nodeCount; index += 1) {
       const host = `127.0.0.${index + 1}`;
       const httpPort = await freePort(host, taken);
       const raftPort = await freePort(host, taken);
@@ -97,7 +115,7 @@ export class QuorumliteSystem implements ReplicatedSystem {
     }
     this.#startNode(0);
     await this.#waitForLeader([0]);
-    for (let index = 1; index < clusterSize; index += 1) this.#startNode(index);
+    for (let index = 1; index < this.nodeCount; index += 1) this.#startNode(index);
     await this.#waitForWholeCluster();
   }
 
@@ -157,11 +175,11 @@ export class QuorumliteSystem implements ReplicatedSystem {
     const all = this.#nodes.map((_, index) => index);
     this.#leader = await this.#waitForLeader(all);
     await waitFor(
-      `${clusterSize} reachable voters`,
+      `${this.nodeCount} reachable voters`,
       async () => {
         const answer = await this.#leaderNode().http.request({ method: 'GET', path: '/nodes?ver=2', timeoutMs: 2_000 });
         const nodes = (parseJson(answer.text) as { nodes?: { voter: boolean; reachable: boolean }[] } | undefined)?.nodes ?? [];
-        return nodes.length === clusterSize && nodes.every((node) => node.voter && node.reachable) ? true : undefined;
+        return nodes.length === this.nodeCount && nodes.every((node) => node.voter && node.reachable) ? true : undefined;
       },
       clusterWaitMs,
     );
@@ -190,8 +208,24 @@ export class QuorumliteSystem implements ReplicatedSystem {
   }
 
   async #read(index: number, key: string, level: string): Promise<boolean> {
+    return (await this.readServedBy(index, key, level)) !== undefined;
+  }
+
+  /**
+   * A point read sent to node `index`: the Raft address of the node that ran it (its
+   * X-RQLITE-SERVED-BY header; '' when the answer has none), or undefined when the read was
+   * not acknowledged with its one row.
+   */
+  async readServedBy(index: number, key: string, level: string): Promise<string | undefined> {
     const answer = await this.#node(index).http.postJson(`/db/query?level=${level}`, [[selectSql, key]]);
-    return acknowledged(answer.status, answer.text, 1);
+    if (!acknowledged(answer.status, answer.text, 1)) return undefined;
+    const servedBy = answer.headers['x-rqlite-served-by'];
+    return typeof servedBy === 'string' ? servedBy : '';
+  }
+
+  /** Each node's Raft address, by node index: what X-RQLITE-SERVED-BY names. */
+  raftAddresses(): string[] {
+    return this.#nodes.map((node) => `${node.host}:${node.raftPort}`);
   }
 
   async leaderIndex(): Promise<number> {
