@@ -82,14 +82,14 @@ export function firstAnswer<Answer>(workerData: unknown, workerUrl: URL, exitLab
 /**
  * A worker's failure as the error to throw: ENVIRONMENT when its code says the disk or
  * the system refused (the same task may succeed later: a node halts and retries), else
- * BAD_SNAPSHOT naming `failure`.
+ * BAD_SNAPSHOT naming `failure` (none: the worker's message alone).
  */
-export function workerFailure(failure: string, answer: FailureAnswer): StateMachineError {
+export function workerFailure(failure: string | undefined, answer: FailureAnswer): StateMachineError {
   if (answer.code !== undefined && isRefusalCode(answer.code)) {
     // Not the file's fault: say what refused rather than `failure` (which may call the file unusable).
     return new StateMachineError('ENVIRONMENT', `the disk or the system refused (${answer.code}): ${answer.error}`);
   }
-  return new StateMachineError('BAD_SNAPSHOT', `${failure}: ${answer.error}`);
+  return new StateMachineError('BAD_SNAPSHOT', failure === undefined ? answer.error : `${failure}: ${answer.error}`);
 }
 
 /** Runs one task on a thread of its own; resolves to its answer, rejects with workerFailure's error naming `failure`. */

@@ -16,7 +16,7 @@ const transferWorkerUrl = new URL(`./transfer-worker-thread${extname(fileURLToPa
 
 async function runWorker(task: TransferTask): Promise<Extract<TransferAnswer, { readonly ok: true }>> {
   const answer = await firstAnswer<TransferAnswer>({ transferTask: task } satisfies TransferWorkerData, transferWorkerUrl, `${task.kind} worker`);
-  if ('error' in answer) throw workerFailure(`${task.kind} failed`, answer);
+  if ('error' in answer) throw workerFailure(undefined, answer);
   return answer;
 }
 
