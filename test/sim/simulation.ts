@@ -12,8 +12,9 @@
  *
  * A run has two phases: `chaosTicks` of faults, then the faults heal and the cluster must
  * elect a leader and apply a probe write on every member within `livenessTicksMax`.
- * Safety invariants are checked as the run goes (invariants.ts), the client history's
- * linearizability at the end.
+ * Safety invariants are checked as the run goes (invariants.ts), the client history at
+ * the end: its linearizability (the key-value workload) or its serializability (the
+ * transaction workload).
  */
 import type { ConfState, Entry, NodeId } from '../../src/raft/types.js';
 import type { NodeLogger } from '../../src/node/logger.js';

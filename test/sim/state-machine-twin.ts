@@ -5,7 +5,8 @@
  *
  * - `applyBatch` applies a run of commands in order, skipping what is already applied; a
  *   halt (injected by the scenario, as SQLITE_FULL would be) stops at one entry with the
- *   outcomes of those before it.
+ *   outcomes of those before it. A transaction commit rejected as a conflict answers the
+ *   real commit's conflict result; every other entry answers no results.
  * - `snapshot(toPath)` copies the state as of the call and writes the file later (a worker
  *   thread's VACUUM INTO: entries keep applying meanwhile), reporting the copy's index.
  * - `restore(fromPath)` reads the file and swaps the state in after a delay; no entry may
