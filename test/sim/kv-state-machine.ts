@@ -139,9 +139,8 @@ export class KvStateMachine {
       set: (key: string, value: string) => values.set(key, value),
       recordedOutcomes: this.transactionOutcomes,
     };
-    const outcome = applyTransactionCommand(target, command, this.transactionFault);
-    const transactionAnswer = this.transactionOutcomes.get(command.transactionId) as 'committed' | 'conflict';
-    return { index: entry.index, term: entry.term, label: transactionLabel(command.transactionId, outcome), transactionAnswer };
+    const { outcome, answer } = applyTransactionCommand(target, command, this.transactionFault);
+    return { index: entry.index, term: entry.term, label: transactionLabel(command.transactionId, outcome), transactionAnswer: answer };
   }
 
   /** The whole state, as a snapshot's data (transaction outcomes only once there are any: the key-value workload's bytes stay as they were). */

@@ -5,8 +5,8 @@
  * real bug the store had: fixed in bb86da3), a network that replays old vote grants
  * relabelled with the candidate's newer term, a read path that answers from local state
  * without the read barrier, state machines that diverge, and transaction commits applied
- * without validating their reads or applied again when retried (with the transaction
- * workload). Each names the checker that must catch it. The scenario overrides make the planted fault's trigger common (frequent
+ * without validating their reads, applied again when retried, or retried and answered
+ * as committed after a conflict (with the transaction workload). Each names the checker that must catch it. The scenario overrides make the planted fault's trigger common (frequent
  * short crashes, no pre-vote, small snapshot thresholds).
  */
 import type { InvariantName } from './invariants.js';
@@ -111,6 +111,14 @@ export const plantedBugs: readonly PlantedBug[] = [
     name: 'reapply-retried-commits',
     description: 'every node applies a retried transaction commit again instead of answering the outcome recorded under its idempotency key',
     options: { workload: 'transactions', plantedTransactionFault: 'reapply-retried-commits' },
+    caughtBy: 'serializability',
+    alsoCaughtBy: [],
+  },
+  {
+    name: 'answer-retries-as-committed',
+    description: 'every node answers a retried transaction commit as committed, even when the recorded outcome is a conflict',
+    // The replicas apply and report every entry correctly: only the clients' answers give it away.
+    options: { workload: 'transactions', plantedTransactionFault: 'answer-retries-as-committed' },
     caughtBy: 'serializability',
     alsoCaughtBy: [],
   },

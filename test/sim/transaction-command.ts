@@ -32,10 +32,12 @@ export type TransactionApplyOutcome = 'committed' | 'conflict' | 'duplicate';
 
 /**
  * Planted transaction bugs (every node alike, so replicas agree and only the
- * serializability checker can tell): a commit applied without validating its reads, or a
- * retried commit applied again instead of answered from the recorded outcome.
+ * serializability checker can tell): a commit applied without validating its reads, a
+ * retried commit applied again instead of answered from the recorded outcome, or a
+ * retried commit answered as committed whatever the recorded outcome (the replica
+ * applies and reports correctly; only what the client is told is wrong).
  */
-export type TransactionFault = 'skip-read-validation' | 'reapply-retried-commits';
+export type TransactionFault = 'skip-read-validation' | 'reapply-retried-commits' | 'answer-retries-as-committed';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -86,16 +88,25 @@ export interface TransactionTarget {
   readonly recordedOutcomes: Map<string, 'committed' | 'conflict'>;
 }
 
-/** Applies `command` at this log position (see the file's comment); `fault` plants one of the bugs. */
-export function applyTransactionCommand(target: TransactionTarget, command: TransactionCommand, fault: TransactionFault | undefined): TransactionApplyOutcome {
+/**
+ * Applies `command` at this log position (see the file's comment): what it did, and what
+ * its client is told (a duplicate answers the recorded outcome). `fault` plants a bug.
+ */
+export function applyTransactionCommand(
+  target: TransactionTarget,
+  command: TransactionCommand,
+  fault: TransactionFault | undefined,
+): { readonly outcome: TransactionApplyOutcome; readonly answer: 'committed' | 'conflict' } {
   const recorded = target.recordedOutcomes.get(command.transactionId);
-  if (recorded !== undefined && fault !== 'reapply-retried-commits') return 'duplicate';
+  if (recorded !== undefined && fault !== 'reapply-retried-commits') {
+    return { outcome: 'duplicate', answer: fault === 'answer-retries-as-committed' ? 'committed' : recorded };
+  }
   const readsHold = fault === 'skip-read-validation' || command.reads.every(([key, value]) => target.get(key) === value);
   if (!readsHold) {
     target.recordedOutcomes.set(command.transactionId, 'conflict');
-    return 'conflict';
+    return { outcome: 'conflict', answer: 'conflict' };
   }
   for (const write of command.writes) target.set(write.key, writtenValue(target.get(write.key), write));
   target.recordedOutcomes.set(command.transactionId, 'committed');
-  return 'committed';
+  return { outcome: 'committed', answer: 'committed' };
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { ConfChange, Entry } from '../../src/raft/types.js';
 import { KvStateMachine, encodeKvCommand } from './kv-state-machine.js';
 import { plantedBugNamed } from './planted-bugs.js';
-import { formatFailure, runSeeds } from './run-seeds.js';
+import { clusterSizeForSeed, formatFailure, runSeeds } from './run-seeds.js';
 import { checkSerializability, type LoggedCommit, type ReplicaState } from './serializability.js';
 import { runSimulation } from './simulation.js';
 import type { TransactionClientOutcome, TransactionKind, TransactionRecord } from './transaction-clients.js';
@@ -69,7 +69,7 @@ describe('transaction commits on the replicas', () => {
     assert.deepEqual(Object.keys(JSON.parse(new TextDecoder().decode(keyValue.snapshotData())) as object), ['values', 'confState', 'index', 'term']);
   });
 
-  it('plants its bugs: commits without validating reads, retried commits applied again', () => {
+  it('plants its bugs: commits without validating reads, retried commits applied again, retries answered as committed', () => {
     const unvalidated = machineWith('skip-read-validation');
     unvalidated.apply(commitEntry(1, { ...transfer, writes: [{ kind: 'put', key: 'a0', value: '-5' }] }));
     assert.equal(unvalidated.apply(commitEntry(2, staleTransfer)).label, 'tx:t3:committed');
@@ -77,6 +77,11 @@ describe('transaction commits on the replicas', () => {
     reapplying.apply(commitEntry(1, blindAdd));
     assert.equal(reapplying.apply(commitEntry(2, blindAdd)).label, 'tx:t4:committed');
     assert.equal(reapplying.get('c1'), '2');
+    const misanswering = machineWith('answer-retries-as-committed');
+    misanswering.apply(commitEntry(1, transfer));
+    misanswering.apply(commitEntry(2, staleTransfer));
+    const retry = misanswering.apply(commitEntry(3, staleTransfer));
+    assert.deepEqual([retry.label, retry.transactionAnswer], ['tx:t3:duplicate', 'committed'], 'applied and labelled right, answered wrong');
   });
 
   it('round-trips a commit and refuses malformed ones', () => {
@@ -253,17 +258,20 @@ describe('the transaction workload in simulated clusters', () => {
     assert.deepEqual(first.stats, second.stats);
   });
 
-  it('reports what a planted transaction bug did, naming the entry and the read or retry', async () => {
+  it('reports what a planted transaction bug did, naming the entry or the client, and the read or retry', async () => {
     const reports: Record<string, RegExp> = {
       'commit-without-read-validation':
         /entry \d+ \(tx\d+\) was applied as committed, but at that position its read of \w+ saw "-?\d*" but \w+ held "-?\d*": it is a conflict/,
       'reapply-retried-commits':
         /entry \d+ was applied as (committed|conflict): tx\d+ already (applied|conflicted) at entry \d+; a retried commit must be answered/,
+      // The replicas' own account of each entry is right here: only the clients' answers give it away.
+      'answer-retries-as-committed':
+        /tx\d+ was acknowledged as committed, but at its log position \(entry \d+\) its read of \w+ saw "-?\d*" but \w+ held "-?\d*": not serializable/,
     };
     for (const [name, report] of Object.entries(reports)) {
       const bug = plantedBugNamed(name);
       assert.ok(bug !== undefined, name);
-      const result = await runSimulation({ seed: 1, clusterSize: 3, chaosTicks: 300, ...bug.options });
+      const result = await runSimulation({ seed: 1, clusterSize: clusterSizeForSeed(1), chaosTicks: 300, ...bug.options });
       assert.equal(result.violation?.invariant, 'serializability', formatFailure(result));
       assert.match(result.violation?.message ?? '', report);
     }
