@@ -61,7 +61,7 @@ export interface AppliedEntry {
 }
 
 /** The label of a transaction commit's entry. */
-export function transactionLabel(transactionId: string, outcome: TransactionApplyOutcome): string {
+function transactionLabel(transactionId: string, outcome: TransactionApplyOutcome): string {
   return `tx:${transactionId}:${outcome}`;
 }
 

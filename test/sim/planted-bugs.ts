@@ -6,8 +6,9 @@
  * relabelled with the candidate's newer term, a read path that answers from local state
  * without the read barrier, state machines that diverge, and transaction commits applied
  * without validating their reads, applied again when retried, or retried and answered
- * as committed after a conflict (with the transaction workload). Each names the checker that must catch it. The scenario overrides make the planted fault's trigger common (frequent
- * short crashes, no pre-vote, small snapshot thresholds).
+ * as committed after a conflict (with the transaction workload). Each names the checker
+ * that must catch it. The scenario overrides make the planted fault's trigger common
+ * (frequent short crashes, no pre-vote, small snapshot thresholds).
  */
 import type { InvariantName } from './invariants.js';
 import type { SimulationOptions } from './simulation.js';

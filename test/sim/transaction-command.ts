@@ -70,7 +70,7 @@ export function decodeTransactionCommand(data: Uint8Array): TransactionCommand {
 }
 
 /** A key's value after `write`, given what it holds now. */
-export function writtenValue(current: string, write: TransactionWrite): string {
+function writtenValue(current: string, write: TransactionWrite): string {
   return write.kind === 'put' ? write.value : String(integerValue(current) + write.delta);
 }
 
