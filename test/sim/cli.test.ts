@@ -12,7 +12,7 @@ function runCli(argv: string[]): { status: number | null; stdout: string; stderr
 }
 
 describe('sim CLI arguments', () => {
-  it('parses seeds, start seed, single seed, verbose, chaos ticks and a planted bug', () => {
+  it('parses seeds, start seed, single seed, verbose, chaos ticks, a planted bug and the workload', () => {
     assert.deepEqual(parseArguments([]), {
       seedCount: 100,
       startSeed: 1,
@@ -21,7 +21,9 @@ describe('sim CLI arguments', () => {
       chaosTicks: undefined,
       plantedBug: undefined,
       scenarioOverrides: undefined,
+      workload: undefined,
     });
+    assert.equal(parseArguments(['--workload', 'transactions']).workload, 'transactions');
     assert.deepEqual(parseArguments(['--scenario', '{"readOnly":"lease","leaseDriftTicks":0}']).scenarioOverrides, { readOnly: 'lease', leaseDriftTicks: 0 });
     const parsed = parseArguments(['--seeds', '7', '--start-seed', '40', '--chaos-ticks', '90', '--plant', 'forget-vote']);
     assert.deepEqual([parsed.seedCount, parsed.startSeed, parsed.chaosTicks, parsed.plantedBug?.name], [7, 40, 90, 'forget-vote']);
@@ -41,6 +43,7 @@ describe('sim CLI arguments', () => {
       [['--scenario', '{nope'], /--scenario needs a JSON object/],
       [['--scenario', '[1]'], /--scenario needs a JSON object/],
       [['--scenario', '{"warpSpeed":9}'], /unknown setting warpSpeed/],
+      [['--workload', 'bank'], /--workload needs one of key-value, transactions, got "bank"/],
     ];
     for (const [argv, message] of cases)
       assert.throws(
@@ -66,6 +69,16 @@ describe('sim CLI end to end', () => {
     assert.match(result.stdout, new RegExp(`replay: npm run sim -- --seed ${failed[1]} --verbose --plant forget-vote`));
     assert.match(result.stdout, /VIOLATION single-vote-per-term/);
     assert.match(result.stdout, /\d+ of 12 seeds FAILED/);
+  });
+
+  it('runs the transaction workload; a planted transaction bug fails serializability with its replay command', () => {
+    const result = runCli(['--seeds', '3', '--chaos-ticks', '100', '--plant', 'reapply-retried-commits']);
+    assert.equal(result.status, 1, result.stdout + result.stderr);
+    const failed = /seed (\d+) \(cluster of [357]\) FAILED at tick \d+: serializability/.exec(result.stdout);
+    assert.ok(failed !== null, result.stdout);
+    assert.match(result.stdout, /a retried commit must be answered from its recorded outcome/);
+    assert.match(result.stdout, new RegExp(`replay: npm run sim -- --seed ${failed[1]} --verbose --chaos-ticks 100 --plant reapply-retried-commits`));
+    assert.match(result.stdout, /tx-commit/);
   });
 
   it('replays one seed verbosely with the same output every time', () => {

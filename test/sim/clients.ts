@@ -1,5 +1,7 @@
 /**
- * The simulated clients: each has at most one operation in flight, picks a random node
+ * The simulated clients of the key-value workload (transaction-clients.ts has the
+ * transaction workload's; both use the choice of node and the refusal rules here): each
+ * has at most one operation in flight, picks a random node
  * (for a write usually the leader that node knows, for a read the follower itself with
  * the scenario's followerReadProbability; a NOT_LEADER hint is followed once), and goes
  * through the runtime's public API (ReplicatedLog): a write is `propose`, a read is
@@ -37,10 +39,22 @@ export interface ClientContext {
   readonly nowMs: () => number;
 }
 
-/** Refusals that never come after the write reached the log: it definitely did not happen. */
-const refusedBeforeTheLog = new Set(['NOT_LEADER', 'NO_LEADER', 'HALTED', 'BAD_REQUEST']);
+/** What the simulator and the fault injector need of a workload's clients. */
+export interface WorkloadClients {
+  /** Each request's timeout (virtual ms). */
+  readonly timeoutMs: number;
+  /** Called every simulator tick: idle clients may start an operation. */
+  startOperations(): void;
+  /** A process ended (crash, stop, removal): what waited on it gets no answer from it. */
+  processEnded(process: SimProcess, why: string): void;
+  /** The request waiting longest for an answer, if any has waited longer than `ageMs`. */
+  oldestWaitingLongerThan(ageMs: number): { operationId: number; ageMs: number } | undefined;
+}
 
-export class SimulatedClients {
+/** Refusals that never come after the write reached the log: it definitely did not happen. */
+export const refusedBeforeTheLog = new Set(['NOT_LEADER', 'NO_LEADER', 'HALTED', 'BAD_REQUEST']);
+
+export class SimulatedClients implements WorkloadClients {
   private readonly clientBusy: boolean[];
   private valueCounter = 0;
   /** Operations in flight: when each was invoked (virtual ms), for the unanswered-request check. */
@@ -59,7 +73,7 @@ export class SimulatedClients {
     const { prng, scenario } = this.context;
     for (let clientId = 0; clientId < this.context.clientCount; clientId++) {
       if (this.clientBusy[clientId] === true || !prng.chance(scenario.clientOperationProbabilityPerTick)) continue;
-      const choice = this.chooseProcess();
+      const choice = chooseProcess(this.context.hosts, this.context.prng);
       if (choice === undefined) continue;
       const key = `k${prng.nextInt(this.context.keyCount)}`;
       const roll = prng.nextInt(10);
@@ -68,20 +82,6 @@ export class SimulatedClients {
       if (roll < 3) this.startRead(clientId, process, key);
       else this.startWrite(clientId, process, key, roll < 6 ? 'put' : 'append');
     }
-  }
-
-  /**
-   * A random running node, the leader it knows (if that is another running node), and a
-   * draw in [0, 1) deciding whether the request goes on to that leader: the caller decides
-   * once it knows the operation (draws in the order they always were, so seeds replay).
-   */
-  private chooseProcess(): { picked: SimProcess; leader: SimProcess | undefined; towardLeader: number } | undefined {
-    const up = [...this.context.hosts.values()].filter((host) => !host.retired && host.process !== undefined && !host.process.stopping);
-    if (up.length === 0) return undefined;
-    const picked = this.context.prng.pick(up).process as SimProcess;
-    const leader = this.context.hosts.get(picked.runtime.leaderId)?.process;
-    if (picked.runtime.isLeader || leader === undefined || leader.stopping) return { picked, leader: undefined, towardLeader: 1 };
-    return { picked, leader, towardLeader: this.context.prng.nextFloat() };
   }
 
   private startWrite(clientId: number, process: SimProcess, key: string, kind: 'put' | 'append'): void {
@@ -103,7 +103,7 @@ export class SimulatedClients {
       async (error: unknown) => {
         const atCall = await refusedAtCall;
         if (!process.pendingOperations.delete(operationId)) return;
-        const redirect = mayRedirect ? this.redirectTarget(error) : undefined;
+        const redirect = mayRedirect ? redirectTarget(this.context.hosts, error) : undefined;
         if (redirect !== undefined) return this.propose(operationId, redirect, data, false);
         const code = error instanceof ServiceError ? error.code : 'INTERNAL';
         // The contract (src/node replicated-log.ts): a refusal comes at the call, before the
@@ -112,14 +112,6 @@ export class SimulatedClients {
         this.finish(operationId, definitelyNotApplied ? 'fail' : 'info', `write: ${code} ${messageOf(error)}`);
       },
     );
-  }
-
-  /** The node a NOT_LEADER refusal points to, if it is running. */
-  private redirectTarget(error: unknown): SimProcess | undefined {
-    if (!(error instanceof ServiceError) || error.code !== 'NOT_LEADER' || error.leaderApiAddress === null) return undefined;
-    const match = /^http:\/\/(.+):api$/.exec(error.leaderApiAddress);
-    const leader = match === null ? undefined : this.context.hosts.get(match[1] as string)?.process;
-    return leader === undefined || leader.stopping ? undefined : leader;
   }
 
   private startRead(clientId: number, process: SimProcess, key: string): void {
@@ -139,7 +131,7 @@ export class SimulatedClients {
       },
       (error: unknown) => {
         if (!process.pendingOperations.delete(operationId)) return;
-        const redirect = mayRedirect ? this.redirectTarget(error) : undefined;
+        const redirect = mayRedirect ? redirectTarget(this.context.hosts, error) : undefined;
         if (redirect !== undefined) return this.read(operationId, redirect, key, false);
         this.finish(operationId, 'fail', `read: ${error instanceof ServiceError ? error.code : 'INTERNAL'} ${messageOf(error)}`);
       },
@@ -190,8 +182,33 @@ export class SimulatedClients {
   }
 }
 
+/**
+ * A random running node, the leader it knows (if that is another running node), and a
+ * draw in [0, 1) deciding whether the request goes on to that leader: the caller decides
+ * once it knows the operation (draws in the order they always were, so seeds replay).
+ */
+export function chooseProcess(
+  hosts: ReadonlyMap<string, SimHost>,
+  prng: Prng,
+): { picked: SimProcess; leader: SimProcess | undefined; towardLeader: number } | undefined {
+  const up = [...hosts.values()].filter((host) => !host.retired && host.process !== undefined && !host.process.stopping);
+  if (up.length === 0) return undefined;
+  const picked = prng.pick(up).process as SimProcess;
+  const leader = hosts.get(picked.runtime.leaderId)?.process;
+  if (picked.runtime.isLeader || leader === undefined || leader.stopping) return { picked, leader: undefined, towardLeader: 1 };
+  return { picked, leader, towardLeader: prng.nextFloat() };
+}
+
+/** The node a NOT_LEADER refusal points to, if it is running. */
+export function redirectTarget(hosts: ReadonlyMap<string, SimHost>, error: unknown): SimProcess | undefined {
+  if (!(error instanceof ServiceError) || error.code !== 'NOT_LEADER' || error.leaderApiAddress === null) return undefined;
+  const match = /^http:\/\/(.+):api$/.exec(error.leaderApiAddress);
+  const leader = match === null ? undefined : hosts.get(match[1] as string)?.process;
+  return leader === undefined || leader.stopping ? undefined : leader;
+}
+
 /** Whether `promise` had already rejected when the call that returned it did (nothing after the call decided it). */
-function rejectedAtCall(promise: Promise<unknown>): Promise<boolean> {
+export function rejectedAtCall(promise: Promise<unknown>): Promise<boolean> {
   const notYet = Symbol('not settled at the call');
   // An already settled promise's reaction is queued before the sentinel's: it wins the race.
   return Promise.race([promise, Promise.resolve(notYet)]).then(
@@ -200,6 +217,6 @@ function rejectedAtCall(promise: Promise<unknown>): Promise<boolean> {
   );
 }
 
-function messageOf(error: unknown): string {
+export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

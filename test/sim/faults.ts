@@ -9,7 +9,7 @@
  */
 import type { ConfChange, NodeId } from '../../src/raft/types.js';
 import { ServiceError } from '../../src/service/service.js';
-import type { SimulatedClients } from './clients.js';
+import type { WorkloadClients } from './clients.js';
 import type { Prng } from './prng.js';
 import { simulatorTickMs, type Scenario } from './scenario.js';
 import type { HostWorld, SimHost, SimProcess } from './sim-host.js';
@@ -28,7 +28,7 @@ export interface Cluster {
   readonly scenario: Scenario;
   readonly trace: Trace;
   readonly stats: SimulationStats;
-  readonly clients: SimulatedClients;
+  readonly clients: WorkloadClients;
   readonly clusterSize: number;
   readonly tick: number;
   readonly chaosTicks: number;

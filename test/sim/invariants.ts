@@ -23,6 +23,8 @@
  *   own (onFatal), failed to start, or threw where nothing should.
  * - request-unanswered: a client request waited far past its timeout (the runtime must
  *   answer every request, if only with TIMEOUT).
+ * - linearizability (linearizability.ts) of the key-value workload's history, or
+ *   serializability (serializability.ts) of the transaction workload's, at the end.
  */
 import type { Entry, HardState } from '../../src/raft/types.js';
 import type { LogView } from './durable-twin.js';
@@ -39,6 +41,7 @@ export type InvariantName =
   | 'membership-agreement'
   | 'snapshot-coverage'
   | 'linearizability'
+  | 'serializability'
   | 'liveness'
   | 'request-unanswered'
   | 'runtime-fatal'

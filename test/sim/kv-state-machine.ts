@@ -2,11 +2,20 @@
  * The simulated nodes' replicated state machine: a string key-value map with put and
  * append, and the membership as of the last applied entry (so a snapshot's data carries
  * the membership its entries made, which the simulator compares with the membership the
- * runtime labels the snapshot with). Apply is deterministic: the same entries give the
+ * runtime labels the snapshot with). The transaction workload's commits apply here too
+ * (transaction-command.ts), with the outcome recorded per idempotency key, in the
+ * snapshot like the real dedup table. Apply is deterministic: the same entries give the
  * same map and the same fingerprint on every node.
  */
 import assert from 'node:assert/strict';
 import type { ConfChange, ConfState, Entry } from '../../src/raft/types.js';
+import {
+  applyTransactionCommand,
+  decodeTransactionCommand,
+  isTransactionCommand,
+  type TransactionApplyOutcome,
+  type TransactionFault,
+} from './transaction-command.js';
 
 export interface KvCommand {
   readonly requestId: string;
@@ -42,8 +51,18 @@ export function applyConfChange(confState: ConfState, change: ConfChange): ConfS
 export interface AppliedEntry {
   readonly index: number;
   readonly term: number;
-  /** The request id of a kv command, '' for a no-op, 'conf:<type>:<id>' for a membership change. */
+  /**
+   * The request id of a kv command, '' for a no-op, 'conf:<type>:<id>' for a membership
+   * change, 'tx:<idempotency key>:<committed|conflict|duplicate>' for a transaction's commit.
+   */
   readonly label: string;
+  /** A transaction's commit: what its client is told (a duplicate answers the recorded outcome). */
+  readonly transactionAnswer?: 'committed' | 'conflict';
+}
+
+/** The label of a transaction commit's entry. */
+function transactionLabel(transactionId: string, outcome: TransactionApplyOutcome): string {
+  return `tx:${transactionId}:${outcome}`;
 }
 
 /** Planted state-machine bugs, for the tests that show the checkers can fail. */
@@ -52,8 +71,12 @@ export type StateMachineFault = 'ignore-membership-changes' | 'double-appends';
 export class KvStateMachine {
   /** A planted bug, if any (see planted-bugs.ts). */
   fault: StateMachineFault | undefined;
+  /** A planted transaction bug, if any (see transaction-command.ts). */
+  transactionFault: TransactionFault | undefined;
 
   private values = new Map<string, string>();
+  /** Each transaction commit's outcome by idempotency key (the dedup table): a retried commit answers it. */
+  private transactionOutcomes = new Map<string, 'committed' | 'conflict'>();
   private confStateValue: ConfState;
   private appliedIndexValue: number;
   private appliedTermValue: number;
@@ -100,6 +123,7 @@ export class KvStateMachine {
       return { index: entry.index, term: entry.term, label: `conf:${change.type}:${change.nodeId}` };
     }
     if (entry.data.byteLength === 0) return { index: entry.index, term: entry.term, label: '' };
+    if (isTransactionCommand(entry.data)) return this.applyTransaction(entry);
     const command = decodeKvCommand(entry.data);
     const previous = this.values.get(command.key) ?? '';
     const appended = this.fault === 'double-appends' ? command.value + command.value : command.value;
@@ -107,10 +131,24 @@ export class KvStateMachine {
     return { index: entry.index, term: entry.term, label: command.requestId };
   }
 
-  /** The whole state, as a snapshot's data. */
+  private applyTransaction(entry: Entry): AppliedEntry {
+    const command = decodeTransactionCommand(entry.data);
+    const values = this.values;
+    const target = {
+      get: (key: string) => this.get(key),
+      set: (key: string, value: string) => values.set(key, value),
+      recordedOutcomes: this.transactionOutcomes,
+    };
+    const { outcome, answer } = applyTransactionCommand(target, command, this.transactionFault);
+    return { index: entry.index, term: entry.term, label: transactionLabel(command.transactionId, outcome), transactionAnswer: answer };
+  }
+
+  /** The whole state, as a snapshot's data (transaction outcomes only once there are any: the key-value workload's bytes stay as they were). */
   snapshotData(): Uint8Array {
     const sorted = [...this.values.entries()].sort(([left], [right]) => (left < right ? -1 : 1));
-    return encoder.encode(JSON.stringify({ values: sorted, confState: this.confStateValue, index: this.appliedIndexValue, term: this.appliedTermValue }));
+    const state = { values: sorted, confState: this.confStateValue, index: this.appliedIndexValue, term: this.appliedTermValue };
+    const transactions = [...this.transactionOutcomes.entries()].sort(([left], [right]) => (left < right ? -1 : 1));
+    return encoder.encode(JSON.stringify(transactions.length === 0 ? state : { ...state, transactions }));
   }
 
   /** Replace the whole state with a snapshot's. */
@@ -120,10 +158,17 @@ export class KvStateMachine {
       assert.equal(index, 0, `snapshot at ${index} has no data`);
       return;
     }
-    const parsed = JSON.parse(decoder.decode(data)) as { values: [string, string][]; confState: ConfState; index: number; term: number };
+    const parsed = JSON.parse(decoder.decode(data)) as {
+      values: [string, string][];
+      confState: ConfState;
+      index: number;
+      term: number;
+      transactions?: [string, 'committed' | 'conflict'][];
+    };
     assert.equal(parsed.index, index, 'snapshot data and metadata disagree on the index');
     assert.equal(parsed.term, term, 'snapshot data and metadata disagree on the term');
     this.values = new Map(parsed.values);
+    this.transactionOutcomes = new Map(parsed.transactions ?? []);
     this.confStateValue = parsed.confState;
     this.appliedIndexValue = index;
     this.appliedTermValue = term;

@@ -4,9 +4,11 @@
  * crash, a store that discards snapshots beyond its lazily saved commit index at open (a
  * real bug the store had: fixed in bb86da3), a network that replays old vote grants
  * relabelled with the candidate's newer term, a read path that answers from local state
- * without the read barrier, and state machines that diverge. Each names the checker that
- * must catch it. The scenario overrides make the planted fault's trigger common (frequent
- * short crashes, no pre-vote, small snapshot thresholds).
+ * without the read barrier, state machines that diverge, and transaction commits applied
+ * without validating their reads, applied again when retried, or retried and answered
+ * as committed after a conflict (with the transaction workload). Each names the checker
+ * that must catch it. The scenario overrides make the planted fault's trigger common
+ * (frequent short crashes, no pre-vote, small snapshot thresholds).
  */
 import type { InvariantName } from './invariants.js';
 import type { SimulationOptions } from './simulation.js';
@@ -16,7 +18,7 @@ export interface PlantedBug {
   readonly description: string;
   readonly options: Pick<
     SimulationOptions,
-    'plantedDiskFaults' | 'plantedNetworkFault' | 'plantedReadFault' | 'plantedStateMachineFault' | 'scenarioOverrides'
+    'plantedDiskFaults' | 'plantedNetworkFault' | 'plantedReadFault' | 'plantedStateMachineFault' | 'plantedTransactionFault' | 'workload' | 'scenarioOverrides'
   >;
   /** The checker that must catch it. */
   readonly caughtBy: InvariantName;
@@ -97,6 +99,29 @@ export const plantedBugs: readonly PlantedBug[] = [
     options: { plantedStateMachineFault: 'ignore-membership-changes', scenarioOverrides: { membershipChangeProbabilityPerTick: 0.03 } },
     caughtBy: 'membership-agreement',
     alsoCaughtBy: ['state-machine-safety'],
+  },
+  {
+    name: 'commit-without-read-validation',
+    description: 'every node applies a transaction commit without checking that what it read still holds (lost updates)',
+    // Every node alike: the replicas agree with each other, only the transaction history can tell.
+    options: { workload: 'transactions', plantedTransactionFault: 'skip-read-validation' },
+    caughtBy: 'serializability',
+    alsoCaughtBy: [],
+  },
+  {
+    name: 'reapply-retried-commits',
+    description: 'every node applies a retried transaction commit again instead of answering the outcome recorded under its idempotency key',
+    options: { workload: 'transactions', plantedTransactionFault: 'reapply-retried-commits' },
+    caughtBy: 'serializability',
+    alsoCaughtBy: [],
+  },
+  {
+    name: 'answer-retries-as-committed',
+    description: 'every node answers a retried transaction commit as committed, even when the recorded outcome is a conflict',
+    // The replicas apply and report every entry correctly: only the clients' answers give it away.
+    options: { workload: 'transactions', plantedTransactionFault: 'answer-retries-as-committed' },
+    caughtBy: 'serializability',
+    alsoCaughtBy: [],
   },
 ];
 

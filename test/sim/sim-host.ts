@@ -19,6 +19,7 @@ import { SimulatedDisk, simulatedFiles } from './sim-disk.js';
 import { SnapshotStoreTwin } from './snapshot-store-twin.js';
 import { emptyDatabase, StateMachineTwin, type ApplyObserver, type StateMachineBehaviour } from './state-machine-twin.js';
 import { StorageTwin, type DiskBehaviour, type StorageObserver } from './storage-twin.js';
+import type { TransactionFault } from './transaction-command.js';
 import type { Endpoint, SimulatedTransports, TransportTwin } from './transport-twin.js';
 
 /** Core settings the scenario sets beyond what the runtime's configuration decides. */
@@ -63,7 +64,7 @@ export class SimProcess implements Endpoint {
   readonly transport: TransportTwin;
   /** The core the runtime created (the simulator reads its status for checks). */
   core: RawNode | undefined;
-  /** Client operations waiting on this process, by operation id. */
+  /** Client operations waiting on this process, by operation id (a transaction's: its read barrier or one commit attempt). */
   readonly pendingOperations = new Map<number, 'write' | 'read'>();
   /** Snapshots the store discarded when this process opened it. */
   readonly discardedSnapshotIndexes: readonly number[];
@@ -145,11 +146,11 @@ export class SimHost {
     readonly config: NodeConfig,
     readonly nodeClock: NodeClock,
     readonly random: () => number,
-    faults: { readonly disk?: DiskFaults; readonly stateMachine?: StateMachineFault },
+    faults: { readonly disk?: DiskFaults; readonly stateMachine?: StateMachineFault; readonly transactions?: TransactionFault },
   ) {
     this.log = new DurableTwin(undefined, faults.disk);
     this.snapshotStore = new SnapshotStoreTwin(this.disk, `${config.dataDirectory}/raft/snapshots`);
-    this.database = emptyDatabase(faults.stateMachine);
+    this.database = emptyDatabase(faults.stateMachine, faults.transactions);
   }
 
   get isUp(): boolean {

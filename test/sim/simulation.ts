@@ -12,21 +12,23 @@
  *
  * A run has two phases: `chaosTicks` of faults, then the faults heal and the cluster must
  * elect a leader and apply a probe write on every member within `livenessTicksMax`.
- * Safety invariants are checked as the run goes (invariants.ts), the client history's
- * linearizability at the end.
+ * Safety invariants are checked as the run goes (invariants.ts), the client history at
+ * the end: its linearizability (the key-value workload) or its serializability (the
+ * transaction workload).
  */
 import type { ConfState, Entry, NodeId } from '../../src/raft/types.js';
 import type { NodeLogger } from '../../src/node/logger.js';
 import { resolveNodeConfig } from '../../src/node/config.js';
 import { isEnvironmentalFailure } from '../../src/node/runtime.js';
 import type { StoredSnapshot } from '../../src/node/ports.js';
-import { SimulatedClients, type PlantedReadFault } from './clients.js';
+import { SimulatedClients, type PlantedReadFault, type WorkloadClients } from './clients.js';
 import type { DiskFaults } from './durable-twin.js';
 import { FaultInjector, type Cluster } from './faults.js';
 import { HistoryRecorder } from './history.js';
 import { describeError, InvariantViolation, SafetyMonitor, type InvariantName } from './invariants.js';
 import { kvModel, type KvInput, type KvOutput } from './kv-model.js';
 import { encodeKvCommand, type AppliedEntry, type StateMachineFault } from './kv-state-machine.js';
+import { checkSerializability, type LoggedCommit } from './serializability.js';
 import { checkHistory, type CheckOutcome } from './linearizability.js';
 import { Prng } from './prng.js';
 import { drawScenario, simulatorTickMs, type Scenario } from './scenario.js';
@@ -35,7 +37,16 @@ import { SimHost, type CoreOverrides, type HostWorld, type SimProcess } from './
 import type { ApplyObserver } from './state-machine-twin.js';
 import type { StorageObserver } from './storage-twin.js';
 import { Trace } from './trace.js';
+import { TransactionClients } from './transaction-clients.js';
+import { decodeTransactionCommand, type TransactionFault } from './transaction-command.js';
 import { apiAddressOf, raftAddressOf, SimulatedTransports, type PlantedNetworkFault } from './transport-twin.js';
+
+/**
+ * What the clients do: put/append/get on a few keys, checked for linearizability
+ * (clients.ts), or read-modify-write transactions committed as one log entry each,
+ * checked for serializability (transaction-clients.ts, serializability.ts).
+ */
+export type Workload = 'key-value' | 'transactions';
 
 export { addedNodesMax } from './faults.js';
 
@@ -57,6 +68,10 @@ export interface SimulationOptions {
   readonly plantedReadFault?: PlantedReadFault;
   /** A state-machine bug on node n1 only. */
   readonly plantedStateMachineFault?: StateMachineFault;
+  /** A transaction bug on every node (transaction-command.ts `TransactionFault`). */
+  readonly plantedTransactionFault?: TransactionFault;
+  /** The clients' workload: 'key-value' unless set. */
+  readonly workload?: Workload;
   /** Override parts of the seed's scenario (e.g. to force crashes in a planted-bug test). */
   readonly scenarioOverrides?: Partial<Scenario>;
 }
@@ -84,6 +99,11 @@ export interface SimulationStats {
   operationsFailed: number;
   operationsUnknown: number;
   linearizability: CheckOutcome | 'not-checked';
+  /** The transaction workload: commits applied, rejected as conflicts, retried after a lost reply, and answered as duplicates. */
+  transactionsCommitted: number;
+  transactionConflicts: number;
+  transactionCommitRetries: number;
+  transactionDuplicates: number;
   recoveryTicks: number;
   ticksWithoutLeader: number;
   /** Nodes added by membership changes (at most addedNodesMax). */
@@ -134,7 +154,7 @@ export class Simulation implements Cluster {
   readonly trace: Trace;
   readonly stats: SimulationStats = emptyStats();
   readonly hosts = new Map<NodeId, SimHost>();
-  readonly clients: SimulatedClients;
+  readonly clients: WorkloadClients;
   readonly world: HostWorld;
   readonly clusterSize: number;
   tick = 0;
@@ -142,6 +162,10 @@ export class Simulation implements Cluster {
   private readonly transports: SimulatedTransports;
   private readonly monitor = new SafetyMonitor();
   private readonly history = new HistoryRecorder<KvInput, KvOutput>();
+  /** The transaction workload's clients (undefined in the key-value workload). */
+  private readonly transactionClients: TransactionClients | undefined;
+  /** Every transaction commit in the log, as first applied: the log order the serializability check replays. */
+  private readonly loggedCommits: LoggedCommit[] = [];
   private readonly faults: FaultInjector;
   readonly chaosTicks: number;
   private readonly livenessTicksMax: number;
@@ -198,18 +222,23 @@ export class Simulation implements Cluster {
     });
     this.world = this.createWorld(diskPrng);
     this.faults = new FaultInjector(this, faultPrng, criticalPrng);
-    this.clients = new SimulatedClients({
+    const clientContext = {
       hosts: this.hosts,
-      history: this.history,
       trace: this.trace,
       prng: clientPrng,
       scenario: this.scenario,
       clientCount: options.clientCount ?? 4,
-      keyCount: options.keyCount ?? 3,
-      plantedReadFault: options.plantedReadFault,
       unsuccessfulOperationReasons: this.stats.unsuccessfulOperationReasons,
       nowMs: () => this.nowMs(),
-    });
+      inChaos: () => this.tick < this.chaosTicks,
+    };
+    if (options.workload === 'transactions') {
+      this.transactionClients = new TransactionClients(clientContext);
+      this.clients = this.transactionClients;
+    } else {
+      const keyCount = options.keyCount ?? 3;
+      this.clients = new SimulatedClients({ ...clientContext, history: this.history, keyCount, plantedReadFault: options.plantedReadFault });
+    }
   }
 
   private createWorld(diskPrng: Prng): HostWorld {
@@ -332,6 +361,7 @@ export class Simulation implements Cluster {
     const host = new SimHost(id, config, nodeClock, () => nodePrng.nextFloat(), {
       ...(this.options.plantedDiskFaults === undefined ? {} : { disk: this.options.plantedDiskFaults }),
       ...(stateMachineFault === undefined ? {} : { stateMachine: stateMachineFault }),
+      ...(this.options.plantedTransactionFault === undefined ? {} : { transactions: this.options.plantedTransactionFault }),
     });
     this.hosts.set(id, host);
     return host;
@@ -511,6 +541,9 @@ export class Simulation implements Cluster {
       this.monitor.observeCommit(status.term, entry.index);
     }
     const firstApply = this.monitor.observeApplied(host.id, applied.index, applied.term, applied.label);
+    if (firstApply && applied.label.startsWith('tx:')) {
+      this.loggedCommits.push({ index: entry.index, label: applied.label, command: decodeTransactionCommand(entry.data) });
+    }
     if (entry.type !== 'conf-change' || !firstApply) return;
     // The founding membership is the bootstrap's conf changes (term 1, indexes 1..size): not a change.
     if (entry.term === 1 && entry.index <= this.clusterSize) return;
@@ -626,10 +659,28 @@ export class Simulation implements Cluster {
         throw new InvariantViolation('state-machine-safety', message);
       }
     }
+    if (this.transactionClients !== undefined) {
+      this.checkTransactions(this.transactionClients);
+      return;
+    }
     const operations = this.history.operations((operation) => !(operation.input.kind === 'get' && operation.output === undefined));
     const result = checkHistory(kvModel, operations, { searchStepsMax: this.options.linearizabilitySearchStepsMax ?? 1_000_000 });
     this.stats.linearizability = result.outcome;
     if (result.outcome === 'not-linearizable') throw new InvariantViolation('linearizability', result.explanation);
+  }
+
+  /** The transaction workload's history against the log (serializability.ts), and every node's final state. */
+  private checkTransactions(clients: TransactionClients): void {
+    const replicas = [...this.hosts.values()].map((host) => ({
+      nodeId: host.id,
+      appliedIndex: host.database.appliedIndex,
+      get: (key: string) => host.database.get(key),
+    }));
+    const result = checkSerializability(this.loggedCommits, clients.transactions, replicas);
+    if (!result.valid) throw new InvariantViolation('serializability', result.explanation);
+    this.stats.transactionsCommitted = result.committed;
+    this.stats.transactionConflicts = result.conflicts;
+    this.stats.transactionDuplicates = result.duplicates;
   }
 
   private describeCluster(): string {
@@ -661,6 +712,13 @@ export class Simulation implements Cluster {
       if (event.type === 'ok') this.stats.operationsOk++;
       if (event.type === 'fail') this.stats.operationsFailed++;
       if (event.type === 'info') this.stats.operationsUnknown++;
+    }
+    if (this.transactionClients === undefined) return;
+    this.stats.transactionCommitRetries = this.transactionClients.commitRetries;
+    for (const transaction of this.transactionClients.transactions) {
+      if (transaction.outcome === 'committed' || transaction.outcome === 'conflict') this.stats.operationsOk++;
+      if (transaction.outcome === 'fail') this.stats.operationsFailed++;
+      if (transaction.outcome === 'unknown' || transaction.outcome === undefined) this.stats.operationsUnknown++;
     }
   }
 }
@@ -698,6 +756,10 @@ function emptyStats(): SimulationStats {
     operationsFailed: 0,
     operationsUnknown: 0,
     linearizability: 'not-checked',
+    transactionsCommitted: 0,
+    transactionConflicts: 0,
+    transactionCommitRetries: 0,
+    transactionDuplicates: 0,
     recoveryTicks: -1,
     ticksWithoutLeader: 0,
     nodesAdded: 0,

@@ -5,7 +5,8 @@
  *
  * - `applyBatch` applies a run of commands in order, skipping what is already applied; a
  *   halt (injected by the scenario, as SQLITE_FULL would be) stops at one entry with the
- *   outcomes of those before it.
+ *   outcomes of those before it. A transaction commit rejected as a conflict answers the
+ *   real commit's conflict result; every other entry answers no results.
  * - `snapshot(toPath)` copies the state as of the call and writes the file later (a worker
  *   thread's VACUUM INTO: entries keep applying meanwhile), reporting the copy's index.
  * - `restore(fromPath)` reads the file and swaps the state in after a delay; no entry may
@@ -20,9 +21,11 @@ import type { Entry } from '../../src/raft/types.js';
 import type { BatchOutcome, CapturedSnapshot, CaptureTarget, NodeStateMachine } from '../../src/node/ports.js';
 import type { SnapshotChain } from '../../src/state-machine/snapshot-chains.js';
 import { StateMachineError, StateMachineHaltedError } from '../../src/state-machine/errors.js';
+import { conflictResult } from '../../src/state-machine/transaction-replay.js';
 import type { Statement, StatementResult } from '../../src/state-machine/types.js';
 import type { DurableTwin } from './durable-twin.js';
 import { KvStateMachine, type AppliedEntry, type StateMachineFault } from './kv-state-machine.js';
+import type { TransactionFault } from './transaction-command.js';
 import type { ProcessLife, SimulatedClock } from './sim-clock.js';
 import type { SimulatedDisk } from './sim-disk.js';
 import { digestBytes } from './trace.js';
@@ -44,9 +47,10 @@ export interface ApplyObserver {
 const noResults: readonly StatementResult[] = [];
 
 /** The node's database: the key-value machine that survives the node's processes. */
-export function emptyDatabase(fault: StateMachineFault | undefined): KvStateMachine {
+export function emptyDatabase(fault: StateMachineFault | undefined, transactionFault?: TransactionFault): KvStateMachine {
   const machine = new KvStateMachine({ voters: [], learners: [] }, decodeConfChange);
   machine.fault = fault;
+  machine.transactionFault = transactionFault;
   return machine;
 }
 
@@ -96,13 +100,17 @@ export class StateMachineTwin implements NodeStateMachine {
       if (halts && item === entries[entries.length - 1]) {
         this.#halted = true;
         const error = new StateMachineHaltedError(item.index, 'SQLITE_FULL', 'database or disk is full (simulated)');
-        error.outcomesBefore = outcomes.map((outcome) => ({ entryIndex: outcome.entryIndex, results: [], deduplicated: false, skipped: outcome.skipped }));
+        error.outcomesBefore = outcomes.map((outcome) => ({
+          entryIndex: outcome.entryIndex,
+          results: outcome.results,
+          deduplicated: false,
+          skipped: outcome.skipped,
+        }));
         throw error;
       }
       const entry = this.#loggedEntry(item.index);
       if (digestBytes(entry.data) !== digestBytes(item.data)) throw new Error(`entry ${item.index} handed to apply differs from the logged one`);
-      this.#apply(entry);
-      outcomes.push({ entryIndex: item.index, results: noResults, skipped: false });
+      outcomes.push({ entryIndex: item.index, results: this.#apply(entry), skipped: false });
     }
     this.#halted = false;
     return outcomes;
@@ -201,8 +209,10 @@ export class StateMachineTwin implements NodeStateMachine {
     return entry;
   }
 
-  #apply(entry: Entry): void {
+  /** Applies `entry`; its results are what the real machine answers: none, or a transaction commit's conflict. */
+  #apply(entry: Entry): readonly StatementResult[] {
     const applied = this.database.apply(entry);
     this.observer.applied(applied, entry);
+    return applied.transactionAnswer === 'conflict' ? [conflictResult(0)] : noResults;
   }
 }
