@@ -49,6 +49,10 @@ export class EmbeddedReplica implements LocalReads {
   readonly #machine: SqliteStateMachine;
   readonly #feed: FeedRequests;
   readonly #waits = new AppliedWaits();
+  /** The applied index of the first node that answered: local reads wait until the file reached it (a fresh file is empty). */
+  #startIndex: number | undefined;
+  /** Released (at 1) by that first heartbeat. */
+  readonly #firstHeartbeat = new AppliedWaits();
   readonly #stop = new AbortController();
   readonly #loop: Promise<void>;
   #nodeCursor = 0;
@@ -91,7 +95,13 @@ export class EmbeddedReplica implements LocalReads {
   async query<Row>(statements: InStatement | readonly InStatement[], options: ResultOptions, appliedIndexMin: number): Promise<Reply<Row> | undefined> {
     if (this.#closed) throw new QuorumliteError('CLIENT_CLOSED', 'the client was closed');
     const local = localStatements(statements);
-    if (!(await this.waitForApplied(appliedIndexMin, this.#options.readYourWritesTimeoutMs, options.signal))) return undefined;
+    const deadlineMs = performance.now() + this.#options.readYourWritesTimeoutMs;
+    // Until the file has caught up with the cluster as the first node found it, it may be empty or far behind: wait for that too.
+    if (this.#startIndex === undefined) await this.#firstHeartbeat.wait(1, this.#options.readYourWritesTimeoutMs, options.signal);
+    const startIndex = this.#startIndex;
+    if (startIndex === undefined) return undefined;
+    const remainingMs = Math.max(1, deadlineMs - performance.now());
+    if (!(await this.waitForApplied(Math.max(appliedIndexMin, startIndex), remainingMs, options.signal))) return undefined;
     const modes = {
       bigint: options.bigint ?? this.#modes.bigint,
       rowMode: options.rowMode ?? this.#modes.rowMode,
@@ -105,6 +115,7 @@ export class EmbeddedReplica implements LocalReads {
     this.#closed = true;
     this.#stop.abort(new QuorumliteError('CLIENT_CLOSED', 'the client was closed'));
     this.#waits.failAll();
+    this.#firstHeartbeat.failAll();
     await this.#loop;
     await this.#feed.close();
     this.#machine.close();
@@ -160,7 +171,7 @@ export class EmbeddedReplica implements LocalReads {
     let ended: FeedError | undefined;
     for (const frame of frames) {
       if (frame.kind === 'entry') entries.push({ index: frame.index, data: frame.data });
-      else if (frame.kind === 'heartbeat') this.#clusterAppliedIndex = Math.max(this.#clusterAppliedIndex, frame.index);
+      else if (frame.kind === 'heartbeat') this.#heartbeat(frame.index);
       else ended ??= new FeedError(frame.code, `the stream ended: ${frame.message}`);
     }
     // An error frame ends the stream: the entries before it still apply.
@@ -170,6 +181,13 @@ export class EmbeddedReplica implements LocalReads {
       this.#waits.advance(this.#machine.appliedIndex);
     }
     if (ended !== undefined) throw ended;
+  }
+
+  #heartbeat(nodeAppliedIndex: number): void {
+    this.#clusterAppliedIndex = Math.max(this.#clusterAppliedIndex, nodeAppliedIndex);
+    if (this.#startIndex !== undefined) return;
+    this.#startIndex = nodeAppliedIndex;
+    this.#firstHeartbeat.advance(1);
   }
 
   /** A full copy from `nodeUrl`, restored in place of the file (atomically: the state machine's restore). */
