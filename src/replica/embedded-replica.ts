@@ -16,6 +16,7 @@
  *   statements on the state machine's read-only connection.
  */
 import { rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { ResultOptions } from '../client/call-options.js';
 import { QuorumliteError } from '../client/errors.js';
 import type { ClusterAccess, LocalReads } from '../client/local-reads.js';
@@ -42,6 +43,9 @@ export interface ReplicaProgress {
   readonly lastError: Error | undefined;
 }
 
+/** The files replicas in this process have open: a second state machine on the same file would corrupt it. */
+const openPaths = new Set<string>();
+
 export class EmbeddedReplica implements LocalReads {
   readonly #options: ResolvedReplicaOptions;
   readonly #cluster: ClusterAccess;
@@ -55,6 +59,7 @@ export class EmbeddedReplica implements LocalReads {
   readonly #firstHeartbeat = new AppliedWaits();
   readonly #stop = new AbortController();
   readonly #loop: Promise<void>;
+  readonly #path: string;
   #nodeCursor = 0;
   #clusterAppliedIndex = 0;
   #copyCount = 0;
@@ -66,7 +71,11 @@ export class EmbeddedReplica implements LocalReads {
     this.#options = options;
     this.#cluster = cluster;
     this.#modes = modes;
+    const path = resolve(options.path);
+    if (openPaths.has(path)) throw new QuorumliteError('INVALID_ARGUMENT', `replica.path ${path} is open in another client of this process: close it first`);
     this.#machine = new SqliteStateMachine({ path: options.path, foreignKeys: options.foreignKeys });
+    openPaths.add(path);
+    this.#path = path;
     this.#feed = new FeedRequests({ tls: options.tls, silenceMsMax: options.silenceMsMax, headers: () => cluster.headers });
     this.#loop = this.#syncLoop();
   }
@@ -119,6 +128,7 @@ export class EmbeddedReplica implements LocalReads {
     await this.#loop;
     await this.#feed.close();
     this.#machine.close();
+    openPaths.delete(this.#path);
   }
 
   async #syncLoop(): Promise<void> {

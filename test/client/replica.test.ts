@@ -3,11 +3,16 @@
  * (built CLI, real processes) that snapshots every 20 entries: a replica starting empty
  * after the log was compacted catches up through a full copy and ends with the cluster's
  * checksum; reads are local and see the client's own writes at once; a closed and
- * reopened replica resumes from its file without a copy; it survives a kill -9 of the
+ * reopened replica resumes from its file without a copy, and one killed with -9 in the
+ * middle of a catch-up resumes and applies nothing twice; it survives a kill -9 of the
  * leader; and /db/stream refuses bad input and streams past its bound. Needs
  * `npm run build` (npm test builds first).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +23,11 @@ import { http, TestCluster, waitFor, type TestNode } from '../cluster/harness.js
 
 /** Rows written before the replica first opens: enough entries that every node compacts past index 1. */
 const initialRowCount = 80;
+/** The backlog a child replica is killed in the middle of: entries, and rows each inserts. */
+const bulkEntryCount = 12;
+const bulkRowsPerEntry = 200;
+const bulkParameterBytes = 300_000;
+const replicaChild = fileURLToPath(new URL('./helpers/replica-child.ts', import.meta.url));
 /** The nodes' bound on open streams (src/node/log-streams.ts). */
 const streamCountMax = 64;
 
@@ -144,6 +154,56 @@ describe('embedded replica against a real cluster', () => {
     assert.ok(await replica.replica.waitForApplied(lastIndex, 30_000));
     assert.equal(replica.replica.progress.copyCount, 0, 'the log still held what the replica missed');
     assert.equal(await count(replica), initialRowCount + 23);
+    assert.throws(() => createClient({ nodes: [cluster.node(1).url], replica: { path: replicaPath } }), {
+      code: 'INVALID_ARGUMENT',
+      message: /is open in another client/,
+    });
+  });
+
+  it('killed with -9 in the middle of a catch-up, resumes from its file and applies nothing twice', async () => {
+    await client?.close();
+    client = undefined;
+    const writer = createPlainClient({ nodes: cluster.running().map((node) => node.url) });
+    let lastIndex = 0;
+    try {
+      await writer.execute('CREATE TABLE bulk (id INTEGER PRIMARY KEY, drawn INTEGER, payload BLOB)');
+      // Each entry carries a large parameter, so the stream sends the backlog in several batches (1 MiB each).
+      const rows = `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${bulkRowsPerEntry})`;
+      const sql = `INSERT INTO bulk (drawn, payload) ${rows} SELECT random(), CASE x WHEN 1 THEN ? ELSE randomblob(64) END FROM c`;
+      const padding = new Uint8Array(bulkParameterBytes).fill(7);
+      for (let entry = 0; entry < bulkEntryCount; entry += 1) lastIndex = (await writer.execute({ sql, args: [padding] })).raftIndex ?? 0;
+    } finally {
+      await writer.close();
+    }
+    const child = spawn(process.execPath, ['--import', 'tsx', replicaChild, replicaPath, ...cluster.running().map((node) => node.url)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, TZ: 'UTC' },
+    });
+    const exited = once(child, 'exit');
+    let startIndex: number | undefined;
+    let killedAt: number | undefined;
+    for await (const line of createInterface({ input: child.stdout })) {
+      const applied = Number(line);
+      startIndex ??= applied;
+      if (applied > startIndex) {
+        child.kill('SIGKILL');
+        killedAt = applied;
+        break;
+      }
+    }
+    await exited;
+    assert.ok(
+      killedAt !== undefined && startIndex !== undefined && killedAt < lastIndex,
+      `killed during the catch-up (${startIndex} → ${killedAt} of ${lastIndex})`,
+    );
+    const replica = openReplica();
+    assert.ok(replica.replica.progress.appliedIndex >= killedAt, 'what the child applied is in the file');
+    assert.ok(await replica.replica.waitForApplied(lastIndex, 30_000));
+    const bulk = await replica.query<{ count: number }>('SELECT count(*) AS count FROM bulk');
+    assert.deepEqual(bulk.results[0]?.rows, [{ count: bulkEntryCount * bulkRowsPerEntry }], 'every entry applied once');
+    const state = await cluster.waitForConvergence();
+    assert.ok(await replica.replica.waitForApplied(state.appliedIndex, 30_000));
+    assert.equal(replica.replica.checksum().checksum, state.checksum);
   });
 
   it('keeps serving through a kill -9 of the leader, then reconnects and catches up', async () => {
