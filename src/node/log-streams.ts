@@ -97,9 +97,10 @@ export class NodeLogStreams implements ReplicaFeed {
     }
   }
 
-  /** The node stops: every stream ends (its next() resolves null), so HTTP can close at once. */
+  /** The node stops: every stream ends with an UNAVAILABLE error frame, so HTTP can close at once. */
   closeAll(): void {
-    for (const stream of [...this.#open]) stream.close();
+    const stopping = new ServiceError('UNAVAILABLE', 'the node is stopping');
+    for (const stream of [...this.#open]) stream.close(stopping);
   }
 }
 
@@ -111,6 +112,8 @@ class OneLogStream implements LogStream {
   /** The last index sent (or asked from). */
   #sentIndex: number;
   #closed = false;
+  /** Why the node ended the stream, if it did: the last frame says so. */
+  #endError: ServiceError | undefined;
   #heartbeatSent = false;
 
   constructor(dependencies: LogStreamDependencies, fromIndex: number, appliedIndex: number, onClose: () => void) {
@@ -122,7 +125,7 @@ class OneLogStream implements LogStream {
   }
 
   async next(): Promise<readonly LogStreamFrame[] | null> {
-    if (this.#closed) return null;
+    if (this.#closed) return this.#ended();
     // The first frame says at once how far this node is; later ones only when idle.
     if (!this.#heartbeatSent) {
       this.#heartbeatSent = true;
@@ -134,11 +137,19 @@ class OneLogStream implements LogStream {
       await this.#dependencies.log.waitForApplied(this.#sentIndex + 1, this.#dependencies.settings.heartbeatIntervalMs);
     } catch (error) {
       if (!(error instanceof ServiceError) || error.code !== 'TIMEOUT') throw error;
-      if (this.#closed) return null;
+      if (this.#closed) return this.#ended();
       return [{ kind: 'heartbeat', index: this.#dependencies.log.appliedIndex }];
     }
-    if (this.#closed) return null;
+    if (this.#closed) return this.#ended();
     return this.#readApplied();
+  }
+
+  /** A closed stream's end: null when its reader left, the node's reason when the node ended it (once). */
+  #ended(): null {
+    const error = this.#endError;
+    this.#endError = undefined;
+    if (error !== undefined) throw error;
+    return null;
   }
 
   /** Entries after the last one sent, up to the applied index (and what the log holds), one batch at most. */
@@ -163,9 +174,10 @@ class OneLogStream implements LogStream {
     return frames;
   }
 
-  close(): void {
+  close(reason?: ServiceError): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#endError = reason;
     this.#onClose();
   }
 }
