@@ -18,7 +18,14 @@ import ts from 'typescript';
 const fileLinesMax = 500;
 const lineWidthFallback = 160;
 /** The public entries (package.json "exports"): everything they export is in use. */
-const publicEntries = ['src/index.ts', 'src/client/index.ts', 'src/client/browser.ts', 'src/drivers/kysely/index.ts', 'src/drivers/drizzle/index.ts'];
+const publicEntries = [
+  'src/index.ts',
+  'src/client/index.ts',
+  'src/client/browser.ts',
+  'src/replica/index.ts',
+  'src/drivers/kysely/index.ts',
+  'src/drivers/drizzle/index.ts',
+];
 /** Folders whose code the formatter owns, so the line width applies to them. */
 const formattedFolders = ['src', 'test', 'bench', 'scripts'];
 const formattedExtensions = ['.ts', '.mjs', '.js'];
@@ -46,6 +53,8 @@ const layers = {
   node: { values: ['node', 'raft', 'storage', 'state-machine', 'transport', 'service', 'common'], types: [] },
   http: { values: ['http', 'service', 'common'], types: ['state-machine'] },
   client: { values: ['client', 'common'], types: [] },
+  // The embedded replica (quorumlite/replica): the client with the nodes' state machine applying the log in the application's process.
+  replica: { values: ['replica', 'client', 'state-machine', 'common'], types: [] },
   // The ORM drivers (quorumlite/kysely, quorumlite/drizzle): the client and their optional peer dependencies, nothing of the server.
   drivers: { values: ['drivers', 'client', 'common'], types: [] },
   // Backups and the point-in-time archive: the state machine (copies, replay, entry times) and its own ports to the node.

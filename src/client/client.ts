@@ -36,6 +36,7 @@ import {
   type TransactionCallKind,
   type TransactionWire,
 } from './interactive-transaction.js';
+import type { LocalReads, LocalReadsFactory } from './local-reads.js';
 import type { HttpResponse, HttpTransport } from './transport.js';
 import type { ConsistencyLevel, InStatement, NodeInfo, Reply, Value } from './types.js';
 
@@ -63,12 +64,15 @@ export class Client {
   #lastNodesRefreshAtMs = Number.NEGATIVE_INFINITY;
   #nodesRefresh: Promise<void> | undefined;
   #closed = false;
+  /** Reads served in this process (an embedded replica: local-reads.ts), if any. */
+  readonly #local: LocalReads | undefined;
 
-  constructor(config: ClientConfig, transport: HttpTransport) {
+  constructor(config: ClientConfig, transport: HttpTransport, localReads?: LocalReadsFactory) {
     this.#config = resolveConfig(config);
     this.#transport = transport;
     this.#view = new ClusterView(this.#config.nodes);
     this.#calls = new CallRunner(this.#config, transport, this.#view, () => this.#maybeRefreshNodes());
+    this.#local = localReads?.({ nodes: () => this.#view.nodes, headers: this.#config.headers });
   }
 
   /** The highest Raft index this client wrote (its read-your-writes token). */
@@ -109,8 +113,22 @@ export class Client {
     return this.#write<Row>('/db/request', statements, options, extra);
   }
 
-  /** Reads through `/db/query` at the call's (or client's) consistency level. */
+  /**
+   * Reads through `/db/query` at the call's (or client's) consistency level. With an
+   * embedded replica, a read without `consistency` (or at 'none') and without `freshness`
+   * is served locally once the replica applied this client's last write.
+   */
   async query<Row = Record<string, Value>>(statements: InStatement | readonly InStatement[], options: ReadOptions = {}): Promise<Reply<Row>> {
+    if (this.#local !== undefined && (options.consistency ?? 'none') === 'none' && options.freshness === undefined) {
+      const local = await this.#local.query<Row>(statements, options, options.appliedIndexMin ?? this.#highestWrittenIndex);
+      if (local !== undefined) return local;
+      // Not applied locally in time: the cluster answers, at none, waiting for the write (min_index).
+      return this.#remoteQuery<Row>(statements, { ...options, consistency: 'none' });
+    }
+    return this.#remoteQuery<Row>(statements, options);
+  }
+
+  async #remoteQuery<Row>(statements: InStatement | readonly InStatement[], options: ReadOptions): Promise<Reply<Row>> {
     const { level, parameters, freshnessSent } = this.#levelParameters(options);
     const body = this.#encodeBody(statements);
     parameters.push(['blob_array', undefined]);
@@ -356,6 +374,7 @@ export class Client {
     const error = new QuorumliteError('CLIENT_CLOSED', 'the client was closed');
     this.#closeController.abort(error);
     this.#calls.close(error);
+    await this.#local?.close();
     await this.#nodesRefresh?.catch(() => undefined);
     await this.#transport.close();
   }

@@ -5,21 +5,10 @@
  */
 import { Client } from './client.js';
 import type { ClientConfig } from './options.js';
-import { FetchTransport, type HttpTransport } from './transport.js';
-import { defaultUndiciTransportOptions, UndiciTransport } from './undici-transport.js';
+import { pickTransport } from './transport-choice.js';
 
 export function createClient(config: ClientConfig): Client {
   return new Client(config, pickTransport(config));
-}
-
-function pickTransport(config: ClientConfig): HttpTransport {
-  if (config.transport !== undefined) return config.transport;
-  if (config.fetch !== undefined) return new FetchTransport(config.fetch);
-  return new UndiciTransport({
-    ...defaultUndiciTransportOptions,
-    connectionsPerNodeMax: config.connectionsPerNodeMax ?? defaultUndiciTransportOptions.connectionsPerNodeMax,
-    ...(config.tls === undefined ? {} : { tls: config.tls }),
-  });
 }
 
 export { Client } from './client.js';

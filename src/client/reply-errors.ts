@@ -42,6 +42,8 @@ export const clientCodeForServerCode: ReadonlyMap<string, QuorumliteErrorCode> =
   ['TX_CONFLICT', 'TX_CONFLICT'],
   ['TX_NOT_FOUND', 'TX_NOT_FOUND'],
   ['TX_LIMIT', 'TX_LIMIT'],
+  // An embedded replica's stream (src/replica) reads the code itself; elsewhere it cannot occur.
+  ['LOG_COMPACTED', 'HTTP_ERROR'],
 ]);
 
 /** rqlite's wording; consulted only for replies from a server that is not quorumlite. */

@@ -102,7 +102,7 @@ export class UndiciTransport implements HttpTransport {
   }
 }
 
-function connectOptionsOf(tls: ClientTlsOptions): { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean } {
+export function connectOptionsOf(tls: ClientTlsOptions): { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean } {
   const bytes = (value: string | Uint8Array): Buffer => (typeof value === 'string' ? Buffer.from(value) : Buffer.from(value));
   return {
     ...(tls.ca === undefined ? {} : { ca: bytes(tls.ca) }),

@@ -16,6 +16,9 @@ export const endpointPermissions: ReadonlyMap<string, readonly Permission[]> = n
   ['/db/commit', ['execute']],
   ['/db/rollback', ['execute']],
   ['/db/backup', ['backup']],
+  // Ours: an embedded replica's feed holds the whole database, as a backup does.
+  ['/db/stream', ['backup']],
+  ['/db/copy', ['backup']],
   ['/db/load', ['load']],
   ['/boot', ['load']],
   ['/snapshot', ['snapshot']],

@@ -192,7 +192,7 @@ async function writeChunked(response: ServerResponse, chunks: Generator<string, 
  * `stallTimeoutMs` is cut off: reading nothing, it would hold its connection and the
  * response's results forever (request and headers timeouts end once the request is in).
  */
-function drainOrClose(response: ServerResponse, stallTimeoutMs: number): Promise<void> {
+export function drainOrClose(response: ServerResponse, stallTimeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       clearTimeout(stalled);

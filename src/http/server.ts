@@ -10,6 +10,7 @@ import { handleExecute, handleQuery, handleRequest } from './data-handlers.js';
 import { handleBegin, handleCommit, handleRollback } from './transaction-handlers.js';
 import { handleDebugVars } from './debug-vars.js';
 import { authorizeRequest } from './auth-check.js';
+import { handleCopy, handleStream } from './replica-handlers.js';
 import { handleBackup, handleBoot, handleLoad, handleReap, handleSnapshot } from './transfer-handlers.js';
 import { answerClientError, answerError } from './error-replies.js';
 import { Exchange, sendEmpty } from './exchange.js';
@@ -42,6 +43,8 @@ const routes: ReadonlyMap<string, Readonly<Partial<Record<Method, Handler>>>> = 
   ['/boot', { POST: handleBoot }],
   ['/snapshot', { POST: handleSnapshot }],
   ['/reap', { POST: handleReap }],
+  ['/db/stream', { GET: handleStream }],
+  ['/db/copy', { GET: handleCopy }],
 ]);
 
 export interface HttpApiServer {

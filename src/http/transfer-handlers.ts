@@ -62,7 +62,7 @@ async function* chunksOf(stream: ByteStream): AsyncGenerator<Uint8Array> {
  * Streams a backup with back-pressure. A failure once bytes went out can only cut the
  * connection (the client sees a short body); before that it is an ordinary error reply.
  */
-async function sendStream(exchange: Exchange, stream: ByteStream, contentType: string, compress: boolean): Promise<void> {
+export async function sendStream(exchange: Exchange, stream: ByteStream, contentType: string, compress: boolean): Promise<void> {
   const response = exchange.response;
   const source = chunksOf(stream);
   // The first chunk before the head: a backup that fails at once still gets its error reply.

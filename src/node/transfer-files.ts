@@ -38,7 +38,16 @@ export async function removeQuietly(path: string): Promise<void> {
  * A file's bytes as a stream, its first chunk's header set to `journal` (and its
  * application_id cleared: sqlite-header.ts); the file is removed once closed.
  */
-export async function databaseFileStream(path: string, journal: JournalKind, servedBy: string): Promise<ByteStream> {
+export function databaseFileStream(path: string, journal: JournalKind, servedBy: string): Promise<ByteStream> {
+  return fileStream(path, servedBy, (chunk) => patchedHeader(chunk, journal));
+}
+
+/** A file's bytes as they are (a replica's copy keeps its header: the applied index is in it); the file is removed once closed. */
+export function plainFileStream(path: string, servedBy: string): Promise<ByteStream> {
+  return fileStream(path, servedBy, (chunk) => chunk);
+}
+
+async function fileStream(path: string, servedBy: string, firstChunk: (chunk: Uint8Array) => Uint8Array): Promise<ByteStream> {
   const handle = await open(path, 'r');
   const bytes = (await handle.stat()).size;
   let position = 0;
@@ -53,7 +62,7 @@ export async function databaseFileStream(path: string, journal: JournalKind, ser
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
       if (bytesRead === 0) throw new ServiceError('INTERNAL', `backup file ${path} ended at ${position} of ${bytes} bytes`);
       const chunk = buffer.subarray(0, bytesRead);
-      const patched = position === 0 ? patchedHeader(chunk, journal) : chunk;
+      const patched = position === 0 ? firstChunk(chunk) : chunk;
       position += bytesRead;
       return patched;
     },

@@ -1,15 +1,21 @@
 /**
  * The service the HTTP API calls: the cluster service (writes, reads, cluster endpoints)
- * with the database transfers (backups, loads, boot, snapshots) and the interactive
- * transactions beside it. Three objects of
+ * with the database transfers (backups, loads, boot, snapshots), the interactive
+ * transactions and the embedded replicas' feed beside it. Four objects of
  * one contract, each with its own concern, delegated to explicitly.
  */
 import type { NodeClusterService } from '../node/cluster-service.js';
 import type { NodeDatabaseTransfers } from '../node/database-transfers.js';
 import type { NodeInteractiveTransactions } from '../node/interactive-transactions.js';
+import type { NodeLogStreams } from '../node/log-streams.js';
 import type { ClusterService } from '../service/service.js';
 
-export function apiService(cluster: NodeClusterService, transfers: NodeDatabaseTransfers, transactions: NodeInteractiveTransactions): ClusterService {
+export function apiService(
+  cluster: NodeClusterService,
+  transfers: NodeDatabaseTransfers,
+  transactions: NodeInteractiveTransactions,
+  logStreams: NodeLogStreams,
+): ClusterService {
   return {
     execute: (request, context) => cluster.execute(request, context),
     query: (request, context) => cluster.query(request, context),
@@ -30,5 +36,7 @@ export function apiService(cluster: NodeClusterService, transfers: NodeDatabaseT
     beginTransaction: (request, context) => transactions.beginTransaction(request, context),
     transactionStatements: (request, context) => transactions.transactionStatements(request, context),
     endTransaction: (request, context) => transactions.endTransaction(request, context),
+    openLogStream: (request) => logStreams.openLogStream(request),
+    openDatabaseCopy: () => logStreams.openDatabaseCopy(),
   };
 }

@@ -25,6 +25,7 @@ import { assert } from '../common/assert.js';
 import { NodeClusterService } from '../node/cluster-service.js';
 import { NodeDatabaseTransfers } from '../node/database-transfers.js';
 import { NodeInteractiveTransactions } from '../node/interactive-transactions.js';
+import type { LogStreamSettings, NodeLogStreams } from '../node/log-streams.js';
 import { defaultTransactionLimits, type TransactionLimits } from '../node/transaction-registry.js';
 import { gatedLog, LoadGate } from '../node/load-gate.js';
 import { resolveNodeConfig, type NodeConfig, type NodeConfigInput } from '../node/config.js';
@@ -45,6 +46,7 @@ import type { Credentials } from '../service/access-control.js';
 import { NodeTls, type NodeTlsSettings } from './node-tls.js';
 import { NodeBackups, type BackupSettings } from './node-backups.js';
 import { apiService } from './api-service.js';
+import { createLogStreams } from './replica-feed.js';
 
 export interface QuorumNodeOptions extends NodeConfigInput {
   /** Where the HTTP API listens (port 0: any). */
@@ -63,6 +65,8 @@ export interface QuorumNodeOptions extends NodeConfigInput {
   readonly random?: () => number;
   /** Bounds on interactive transactions (transaction-registry.ts); defaults for what is not given. */
   readonly transactionLimits?: Partial<TransactionLimits>;
+  /** Bounds of the embedded replicas' feed (/db/stream); defaults in src/node/log-streams.ts. */
+  readonly logStreams?: Partial<LogStreamSettings>;
   /** Every timer and clock reading of the node; default the real one. */
   readonly scheduler?: Scheduler;
   /** SQLite extensions (files, directories, zip or tar.gz files), gathered into <data>/extensions and loaded into every connection. */
@@ -161,6 +165,8 @@ export class QuorumNode {
   /** Interactive transactions (/db/begin, ?tx=, /db/commit, /db/rollback), held while this node leads. */
   readonly transactions: NodeInteractiveTransactions;
   readonly reaper: Reaper;
+  /** The embedded replicas' feed (/db/stream, /db/copy). */
+  readonly logStreams: NodeLogStreams;
   readonly http: HttpApiServer;
   readonly #storage: DurableStorage;
   readonly #stateMachine: SqliteStateMachine;
@@ -254,7 +260,8 @@ export class QuorumNode {
     });
     const transactionParts = { config, log: writes, database: stateMachine, peers: this.#transport, scheduler, access };
     this.transactions = new NodeInteractiveTransactions(transactionDependencies(options, transactionParts));
-    this.http = createHttpServer(apiService(this.service, this.transfers, this.transactions), {
+    this.logStreams = createLogStreams(options.logStreams, { config, storage, stateMachine, runtime });
+    this.http = createHttpServer(apiService(this.service, this.transfers, this.transactions, this.logStreams), {
       quorumliteVersion: options.version,
       ...options.http,
       accessControl: access,
@@ -469,6 +476,7 @@ export class QuorumNode {
     this.reaper.stop();
     await this.transfers.stop();
     this.transactions.stop();
+    this.logStreams.closeAll();
     await this.service.stopWriteQueue(this.config.shutdownTransferTimeoutMs);
     await this.runtime.stop(options);
     await this.http.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing HTTP failed'));

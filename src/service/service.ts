@@ -19,6 +19,7 @@
  *   leader; reject with `NOT_LEADER` carrying the leader's API address instead.
  */
 import type { Statement, StatementResult } from '../state-machine/types.js';
+import type { ReplicaFeed } from './replica-service.js';
 import type { DatabaseTransfers } from './transfer-service.js';
 
 /** rqlite's read consistency levels (docs/ARCHITECTURE.md, "The way a read travels"). */
@@ -241,8 +242,8 @@ export interface InteractiveTransactionService {
   endTransaction(request: TransactionEndRequest, context: CallContext): Promise<TransactionEndResponse>;
 }
 
-/** The transfers (transfer-service.ts) are optional: a service without them answers 404 for their paths. */
-export interface ClusterService extends Partial<DatabaseTransfers>, Partial<InteractiveTransactionService> {
+/** The transfers (transfer-service.ts) and the replica feed (replica-service.ts) are optional: a service without them answers 404 for their paths. */
+export interface ClusterService extends Partial<DatabaseTransfers>, Partial<InteractiveTransactionService>, Partial<ReplicaFeed> {
   execute(request: ExecuteRequest, context: CallContext): Promise<DataResponse>;
   query(request: QueryRequest, context: CallContext): Promise<DataResponse>;
   request(request: MixedRequest, context: CallContext): Promise<DataResponse>;
@@ -288,7 +289,9 @@ export type ServiceErrorCode =
   /** No such open interactive transaction on the leader: unknown, expired, already ended, or lost with a leader change (HTTP 404). */
   | 'TX_NOT_FOUND'
   /** A bound on interactive transactions (open per node or per client, buffered bytes, statements) was reached (HTTP 429). */
-  | 'TX_LIMIT';
+  | 'TX_LIMIT'
+  /** `/db/stream`: the log no longer holds the entries after the index asked for (a snapshot compacted them); fetch `/db/copy` first (HTTP 410). */
+  | 'LOG_COMPACTED';
 
 export const serviceErrorCodes: readonly ServiceErrorCode[] = [
   'NOT_LEADER',
@@ -306,6 +309,7 @@ export const serviceErrorCodes: readonly ServiceErrorCode[] = [
   'TX_CONFLICT',
   'TX_NOT_FOUND',
   'TX_LIMIT',
+  'LOG_COMPACTED',
 ];
 
 /** A ServiceError as plain data, for sending across the peer transport. */

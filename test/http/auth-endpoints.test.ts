@@ -44,6 +44,9 @@ const endpoints: readonly Endpoint[] = [
   { method: 'POST', path: '/db/begin', body: '', needs: ['execute'] },
   { method: 'POST', path: '/db/commit?tx=unknown', body: '', needs: ['execute'] },
   { method: 'POST', path: '/db/rollback?tx=unknown', body: '', needs: ['execute'] },
+  // Ours: an embedded replica's feed (a from beyond the applied index is a 400 once through the check, no stream stays open).
+  { method: 'GET', path: '/db/stream?from=999999999', needs: ['backup'] },
+  { method: 'GET', path: '/db/copy', needs: ['backup'] },
 ];
 
 let node: AuthNode;

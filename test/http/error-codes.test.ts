@@ -32,6 +32,7 @@ const expectedStatus: Readonly<Record<ServiceErrorCode, number>> = {
   TX_CONFLICT: 409,
   TX_NOT_FOUND: 404,
   TX_LIMIT: 429,
+  LOG_COMPACTED: 410,
 };
 
 const leaderApiAddress = 'http://127.0.0.9:4001';

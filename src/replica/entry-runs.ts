@@ -1,0 +1,36 @@
+/**
+ * Stream entries into the replica's state machine as a node applies them (src/node/apply.ts):
+ * runs of commands and no-ops as one batch (one SQLite transaction each), a load's chunks
+ * and aborts together and its commit alone through `loads.apply()`, in log order. Entries
+ * at or below the applied index are dropped: after a reconnect the stream may repeat some.
+ */
+import { loadEntryKind } from '../state-machine/load-entries.js';
+import { applyBatchEntryCountMax, type BatchEntry, type SqliteStateMachine } from '../state-machine/state-machine.js';
+
+type RunKind = 'commands' | 'load' | 'load-commit';
+
+function runKind(entry: BatchEntry): RunKind {
+  const kind = loadEntryKind(entry.data);
+  if (kind === undefined) return 'commands';
+  return kind === 'commit' ? 'load-commit' : 'load';
+}
+
+function planRuns(entries: readonly BatchEntry[]): { kind: RunKind; entries: BatchEntry[] }[] {
+  const runs: { kind: RunKind; entries: BatchEntry[] }[] = [];
+  for (const entry of entries) {
+    const kind = runKind(entry);
+    const last = runs.at(-1);
+    if (last !== undefined && last.kind === kind && kind !== 'load-commit' && last.entries.length < applyBatchEntryCountMax) last.entries.push(entry);
+    else runs.push({ kind, entries: [entry] });
+  }
+  return runs;
+}
+
+/** Applies `entries` (consecutive, possibly starting at or below the applied index); resolves once all applied. */
+export async function applyStreamEntries(machine: SqliteStateMachine, entries: readonly BatchEntry[]): Promise<void> {
+  const pending = entries.filter((entry) => entry.index > machine.appliedIndex);
+  for (const run of planRuns(pending)) {
+    if (run.kind === 'commands') machine.applyBatch(run.entries);
+    else await machine.loads.apply(run.entries);
+  }
+}
