@@ -10,7 +10,7 @@ import { stat } from 'node:fs/promises';
 import { assert } from '../common/assert.js';
 import { checkpointFully, stageSnapshot, swapInStagedFile, writeBackup, writeSnapshot, type SnapshotInfo } from './database-copies.js';
 import { internalStorePath } from './database-layout.js';
-import { StateMachineError } from './errors.js';
+import { asEnvironmentFailure, StateMachineError } from './errors.js';
 import { removeIfPresent } from './files.js';
 import type { RestoreStep, SnapshotStep, StateMachineSettings } from './options.js';
 import { SnapshotCapture, type CapturedSnapshot, type CaptureTarget } from './snapshot-capture.js';
@@ -127,6 +127,9 @@ export class MachineSnapshots {
       assert(this.#host.appliedIndex() === appliedIndex, 'the restored database holds the snapshot index');
       const proof = whole === undefined ? undefined : readWalHeader(`${this.#host.path}-wal`)?.salts;
       return { appliedIndex, bytes: (await stat(this.#host.path)).size, proof };
+    } catch (error) {
+      // A full disk or an I/O error on this thread (the checkpoint, the swap) is ENVIRONMENT, as on the worker's.
+      throw asEnvironmentFailure(error);
     } finally {
       this.#restoring = false;
     }

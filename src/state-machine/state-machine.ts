@@ -34,7 +34,7 @@ import { DeterministicFunctions, localSource } from './deterministic-functions.j
 import { EntryExecutor, TransactionLostError } from './entry-execution.js';
 import { isLoadEntry } from './load-entries.js';
 import { MachineLoads } from './machine-loads.js';
-import { asEnvironmentFailure, StateMachineError, StateMachineHaltedError } from './errors.js';
+import { StateMachineError, StateMachineHaltedError } from './errors.js';
 import { assert } from '../common/assert.js';
 import { decodeMaintenanceCommand, isMaintenanceCommand, maintenanceTimes, runMaintenance, vacuum, type MaintenanceKind } from './maintenance.js';
 import { resolveSettings, type StateMachineOptions, type StateMachineSettings } from './options.js';
@@ -483,10 +483,7 @@ export class SqliteStateMachine {
   /** Replaces the database with a snapshot file or stored chain, crash-safely (machine-snapshots.ts); no entries apply until it resolves. */
   async restore(from: string | SnapshotChain): Promise<RestoredSnapshot> {
     this.#open();
-    // A full disk or an I/O error on this thread (the checkpoint, the swap) is ENVIRONMENT, as on the worker's.
-    const restored = await this.#snapshots.restore(from).catch((error: unknown) => {
-      throw asEnvironmentFailure(error);
-    });
+    const restored = await this.#snapshots.restore(from);
     // A load staged before the restored index is of the history the restore replaced.
     this.loads.discardAll();
     return restored;

@@ -90,7 +90,7 @@ test('disk full during apply halts with a coded error, keeps the index, and the 
   }
 });
 
-test('disk full while staging a restore: ENVIRONMENT (a node halts and retries, found by the fault suite), the old database intact; with space back the restore completes', async (context) => {
+test('disk full while staging a restore: ENVIRONMENT (a node halts and retries), the old database intact; with space back it completes', async (context) => {
   const mountPoint = mkdtempSync(join(tmpdir(), 'quorumlite-sm-full-'));
   const skipReason = tryMount(mountPoint);
   if (skipReason !== undefined) {
