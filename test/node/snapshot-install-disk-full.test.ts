@@ -107,7 +107,7 @@ test('a snapshot install that meets a full disk halts the follower and is retrie
   leader.faults.isolate(follower.config.nodeId);
   follower.faults.isolate(leader.config.nodeId);
   for (let row = 0; row < rowCount; row++) {
-    await leader.service.execute(executeRequest([statement('INSERT INTO t VALUES (?)', new Uint8Array(rowBytes).fill(row))]), context);
+    await leader.service.execute(executeRequest([statement('INSERT INTO t VALUES (zeroblob(?))', rowBytes + row)]), context);
   }
   await waitFor('the leader compacted past the follower', () =>
     leader.runtime.position().firstIndex > follower.runtime.appliedIndex + 1 &&
