@@ -10,9 +10,10 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type NodeLogger, silentLogger } from '../../src/node/logger.js';
 import type { QuorumNode, QuorumNodeOptions } from '../../src/server/quorum-node.js';
 import { waitFor } from '../cluster/harness.js';
 import { executeRequest, queryRequest, statement } from './requests.js';
@@ -23,6 +24,7 @@ const testNodes = new TestNodes('install-disk-full');
 const mountPoint = mkdtempSync(join(tmpdir(), 'quorumlite-install-full-'));
 const tmpfsBytes = 96 * 1024 * 1024;
 const rowCount = 40;
+/** 8 MB of rows: the staged copy needs well over the slack left. */
 const rowBytes = 200 * 1024;
 let mounted = false;
 
@@ -43,38 +45,39 @@ function tryMount(): string | undefined {
   }
 }
 
+/** Room left on the disk for the follower's log saves while its snapshot is staged (a few MiB less than the staged copy needs). */
+const slackBytes = 2 * 1024 * 1024;
+
 /** Writes a filler file that leaves `freeBytes` free on the file system at `directory` (to within a page or so). */
 function fillLeaving(directory: string, freeBytes: number): string {
   const stats = statfsSync(directory);
-  const available = stats.bavail * stats.bsize;
-  const fillerBytes = available - freeBytes;
-  assert.ok(fillerBytes > 0, `only ${available} bytes free, wanted to leave ${freeBytes}`);
+  const fillerBytes = stats.bavail * stats.bsize - freeBytes;
   const path = join(directory, 'filler');
+  if (fillerBytes <= 0) return path;
   const descriptor = openSync(path, 'w');
   const chunk = Buffer.alloc(1024 * 1024, 1);
   try {
-    for (let written = 0; written < fillerBytes; ) {
-      const length = Math.min(chunk.length, fillerBytes - written);
-      written += writeSync(descriptor, chunk, 0, length);
-    }
+    for (let written = 0; written < fillerBytes; ) written += writeSync(descriptor, chunk, 0, Math.min(chunk.length, fillerBytes - written));
   } finally {
     closeSync(descriptor);
   }
   return path;
 }
 
-/** The bytes of the largest file under the leader's snapshot store: what the follower receives. */
-function largestSnapshotFileBytes(dataDirectory: string): number {
-  let largest = 0;
-  const walk = (directory: string): void => {
-    for (const entry of readdirSync(directory, { withFileTypes: true })) {
-      const path = join(directory, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else largest = Math.max(largest, statSync(path).size);
-    }
+/**
+ * A logger that fills the disk the moment the snapshot file has arrived (logged before the
+ * core hears of it, so before the install stages its copy): the file fits, its copy does not.
+ */
+function fillingOnReceipt(fill: () => void): NodeLogger {
+  let filled = false;
+  return {
+    ...silentLogger,
+    info(fields) {
+      if (fields.event !== 'snapshot-received' || filled) return;
+      filled = true;
+      fill();
+    },
   };
-  walk(join(dataDirectory, 'raft', 'snapshots'));
-  return largest;
 }
 
 test('a snapshot install that meets a full disk halts the follower and is retried; with space back it catches up, and the process never dies', async (t) => {
@@ -97,7 +100,11 @@ test('a snapshot install that meets a full disk halts the follower and is retrie
   const leader = await testNodes.start(timers);
   await waitFor('the first node leads', () => (leader.runtime.isLeader ? true : undefined));
   const joining = { ...timers, joinAddresses: [leader.config.raftAdvertisedAddress] };
-  const follower: QuorumNode = await testNodes.start({ ...joining, dataDirectory: join(mountPoint, 'follower') });
+  let filler: string | undefined;
+  const logger = fillingOnReceipt(() => {
+    filler = fillLeaving(mountPoint, slackBytes);
+  });
+  const follower: QuorumNode = await testNodes.start({ ...joining, dataDirectory: join(mountPoint, 'follower'), logger });
   await testNodes.start(joining);
   await waitFor('three voters', () => (leader.runtime.confState().voters.length === 3 ? true : undefined));
   await leader.service.execute(executeRequest([statement('CREATE TABLE t (v BLOB)')]), context);
@@ -109,15 +116,7 @@ test('a snapshot install that meets a full disk halts the follower and is retrie
   for (let row = 0; row < rowCount; row++) {
     await leader.service.execute(executeRequest([statement('INSERT INTO t VALUES (zeroblob(?))', rowBytes + row)]), context);
   }
-  await waitFor('the leader compacted past the follower', () =>
-    leader.runtime.position().firstIndex > follower.runtime.appliedIndex + 1 &&
-    largestSnapshotFileBytes(leader.config.dataDirectory) >= (rowCount * rowBytes) / 2
-      ? true
-      : undefined,
-  );
-  const snapshotBytes = largestSnapshotFileBytes(leader.config.dataDirectory);
-  // Room for the received file, not for the staged copy of it beside the database.
-  const filler = fillLeaving(mountPoint, Math.round(snapshotBytes * 1.5));
+  await waitFor('the leader compacted past the follower', () => (leader.runtime.position().firstIndex > follower.runtime.appliedIndex + 1 ? true : undefined));
   leader.faults.heal();
   follower.faults.heal();
 
@@ -127,9 +126,14 @@ test('a snapshot install that meets a full disk halts the follower and is retrie
     30_000,
   );
   assert.deepEqual(fatal, [], 'the process did not stop hard');
+  assert.ok(filler !== undefined, 'the disk was filled when the snapshot arrived');
   unlinkSync(filler);
-  await waitFor('the follower installed and caught up', () => (follower.runtime.appliedIndex >= leader.runtime.appliedIndex ? true : undefined), 30_000);
-  assert.equal(follower.runtime.haltError, undefined);
+  // The halt clears once the whole install is done (the restore, then recording it in the store).
+  await waitFor(
+    'the follower installed, caught up and resumed',
+    () => (follower.runtime.appliedIndex >= leader.runtime.appliedIndex && follower.runtime.haltError === undefined ? true : undefined),
+    30_000,
+  );
   const read = await follower.service.query(queryRequest('SELECT count(*) FROM t', { level: 'none' }), context);
   assert.deepEqual((read.results[0] as { rows?: unknown }).rows, [[rowCount]]);
   assert.deepEqual(fatal, []);
