@@ -387,12 +387,15 @@ export class NodeClusterService implements ClusterService {
 
   async metrics(): Promise<readonly MetricFamily[]> {
     const position = this.#log.position();
-    const gauge = (name: string, help: string, value: number): MetricFamily => ({
+    const reads = this.#log.readBarrierCounts();
+    const family = (type: 'gauge' | 'counter', name: string, help: string, value: number): MetricFamily => ({
       name,
       help,
-      type: 'gauge',
+      type,
       samples: [{ labels: {}, value }],
     });
+    const gauge = family.bind(undefined, 'gauge');
+    const counter = family.bind(undefined, 'counter');
     return [
       gauge('quorumlite_raft_term', 'Current Raft term.', position.term),
       gauge('quorumlite_raft_commit_index', 'Highest log index known committed.', position.commitIndex),
@@ -400,6 +403,8 @@ export class NodeClusterService implements ClusterService {
       gauge('quorumlite_raft_last_log_index', 'Highest index in the local log.', position.lastIndex),
       gauge('quorumlite_raft_is_leader', '1 when this node is the leader.', this.#log.isLeader ? 1 : 0),
       gauge('quorumlite_raft_last_snapshot_index', 'Index of the newest snapshot.', position.lastSnapshotIndex),
+      counter('quorumlite_linearizable_reads_total', 'Linearizable read barriers this node took.', reads.readCount),
+      counter('quorumlite_read_index_rounds_total', 'ReadIndex rounds this node started for them (one serves many reads).', reads.roundCount),
     ];
   }
 }

@@ -15,18 +15,6 @@ import type { ApplyOutcome } from './replicated-log.js';
 import type { RuntimeState } from './runtime-state.js';
 import type { ScheduledTimer } from './scheduler.js';
 
-/**
- * A follower's read the leader did not confirm: its leader changed (or it began a
- * campaign) or the leader refused it. Not a redirect: this node can serve the read again
- * once it knows the new leader.
- */
-function forwardedReadFailure(error: unknown): never {
-  if (error instanceof ServiceError && (error.code === 'NOT_LEADER' || error.code === 'NO_LEADER')) {
-    throw new ServiceError('UNAVAILABLE', 'linearizable read not confirmed: the leader changed or refused it before confirming (retry)', { cause: error });
-  }
-  throw error;
-}
-
 export class Proposer {
   readonly #state: RuntimeState;
   readonly #directory: MemberDirectory;
@@ -64,24 +52,14 @@ export class Proposer {
    * Linearizable read barrier: ReadIndex, then wait for apply. Resolves with the read
    * index. On the leader the read is confirmed by a heartbeat round; a follower or learner
    * asks the leader (MsgReadIndex) and waits until it has applied the index the leader
-   * answered, so the local read that follows is linearizable.
+   * answered, so the local read that follows is linearizable. Reads share rounds: one
+   * that arrives while a round is in flight joins the next (pending-reads.ts says why).
    */
   async readBarrier(timeoutMs: number): Promise<number> {
     const state = this.#state;
-    const core = state.requireCore();
+    state.requireCore();
     state.refuseIfHalted();
-    const read = state.reads.start(timeoutMs);
-    const viaLeader = state.role !== 'leader';
-    try {
-      core.readIndexAnywhere(read.context);
-    } catch (error) {
-      const translated = state.translateCoreError(error);
-      state.reads.cancel(read.context, translated);
-      await read.index.catch(() => undefined);
-      throw translated;
-    }
-    state.wake();
-    const index = viaLeader ? await read.index.catch(forwardedReadFailure) : await read.index;
+    const index = await state.reads.join(timeoutMs);
     await state.appliedWaiters.wait(index, timeoutMs);
     return index;
   }

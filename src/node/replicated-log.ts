@@ -59,6 +59,11 @@ export interface LogPosition {
 
 type LogRole = RaftRole | 'learner';
 
+export interface ReadBarrierCounts {
+  readonly readCount: number;
+  readonly roundCount: number;
+}
+
 export interface ReplicatedLog {
   // Proposing and applying.
   propose(command: Uint8Array, timeoutMs: number): Promise<ApplyOutcome>;
@@ -67,6 +72,8 @@ export interface ReplicatedLog {
   waitForApplied(index: number, timeoutMs: number): Promise<void>;
   /** Resolves with the read index: every command committed at or below it has been applied here. */
   readBarrier(timeoutMs: number): Promise<number>;
+  /** Read barriers this node took, and the ReadIndex rounds it started for them (rounds serve many reads). */
+  readBarrierCounts(): ReadBarrierCounts;
 
   // Leadership.
   /** '' while no leader is known. */

@@ -103,7 +103,9 @@ export class RuntimeState {
     this.tickPlan = planTicks(this.config.heartbeatMs, this.config.electionTimeoutMs);
     this.members = new MemberBook(this.config.dataDirectory, this.files);
     this.proposals = new PendingProposals(this.config.pendingProposalCountMax);
-    this.reads = new PendingReads(this.config.pendingReadCountMax, this.scheduler);
+    // A lost MsgReadIndex or answer is never reported: a round unanswered for an election timeout is asked again.
+    const readBounds = { countMax: this.config.pendingReadCountMax, retryMs: this.config.electionTimeoutMs };
+    this.reads = new PendingReads(readBounds, this.scheduler, (context) => this.#requestReadIndex(context));
     this.appliedWaiters = new AppliedWaiters(this.stateMachine.appliedIndex, this.config.appliedWaiterCountMax, this.scheduler);
   }
 
@@ -184,6 +186,13 @@ export class RuntimeState {
       default:
         return new ServiceError('BAD_REQUEST', error.message, { cause: error });
     }
+  }
+
+  /** One ReadIndex round of the pending reads (pending-reads.ts): whether it is asked of the leader. */
+  #requestReadIndex(context: Uint8Array): boolean {
+    const viaLeader = this.role !== 'leader';
+    this.drive((core) => core.readIndexAnywhere(context));
+    return viaLeader;
   }
 
   /** Runs one input on the core, with its errors as ServiceErrors, and wakes the Ready loop. */

@@ -29,7 +29,7 @@ import type { MemberBook } from './members.js';
 import type { MemberAddresses, NodeStateMachine, NodeStorage, NodeTransport, RaftCore } from './ports.js';
 import { Proposer } from './proposals.js';
 import { ReadyLoop } from './ready-loop.js';
-import type { ApplyOutcome, LogPosition, ReplicatedLog } from './replicated-log.js';
+import type { ApplyOutcome, LogPosition, ReadBarrierCounts, ReplicatedLog } from './replicated-log.js';
 import { RuntimeState, type RuntimeDependencies } from './runtime-state.js';
 import { Snapshots } from './snapshots.js';
 import { StartUp } from './start-up.js';
@@ -146,6 +146,10 @@ export class NodeRuntime implements ReplicatedLog {
 
   readBarrier(timeoutMs: number): Promise<number> {
     return this.#proposer.readBarrier(timeoutMs);
+  }
+
+  readBarrierCounts(): ReadBarrierCounts {
+    return this.#state.reads.counts;
   }
 
   waitForApplied(index: number, timeoutMs: number): Promise<void> {

@@ -83,18 +83,23 @@ test('applied waiters fail all on stop', async () => {
 });
 
 test('ReadIndex reads: confirmed, failed, bounded, timed out', async () => {
-  const reads = new PendingReads(2, systemScheduler);
-  const first = reads.start(10_000);
-  const second = reads.start(10_000);
-  assert.throws(() => reads.start(10_000), code('UNAVAILABLE'));
-  assert.notDeepEqual(first.context, second.context);
-  reads.confirmed(first.context, 42);
-  reads.failed(second.context, new ServiceError('NOT_LEADER', 'lost'));
-  assert.equal(await first.index, 42);
-  await assert.rejects(second.index, code('NOT_LEADER'));
-  const timing = reads.start(10);
-  await assert.rejects(timing.index, code('TIMEOUT'));
-  reads.confirmed(timing.context, 1); // late answer for a timed-out read is ignored
+  const contexts: Uint8Array[] = [];
+  const reads = new PendingReads({ countMax: 2, retryMs: 60_000 }, systemScheduler, (context) => {
+    contexts.push(context);
+    return false;
+  });
+  const first = reads.join(10_000);
+  const second = reads.join(10_000); // joins the next round: the first is in flight
+  await assert.rejects(reads.join(10_000), code('UNAVAILABLE'));
+  reads.confirmed(contexts[0] as Uint8Array, 42);
+  assert.equal(contexts.length, 2, 'the second read got a round of its own once the first ended');
+  assert.notDeepEqual(contexts[0], contexts[1]);
+  reads.failed(contexts[1] as Uint8Array, new ServiceError('NOT_LEADER', 'lost'));
+  assert.equal(await first, 42);
+  await assert.rejects(second, code('NOT_LEADER'));
+  const timing = reads.join(10);
+  await assert.rejects(timing, code('TIMEOUT'));
+  reads.confirmed(contexts[2] as Uint8Array, 1); // late answer for a timed-out read is ignored
   assert.equal(reads.count, 0);
 });
 
@@ -108,13 +113,18 @@ test('tick plan: heartbeats land on ticks, elections have resolution', () => {
 
 test('ReadIndex read contexts never repeat across a restart (a leader may still answer the earlier incarnation by context)', () => {
   const clockAt = (nowMs: number) => ({ ...systemScheduler, nowMs: () => nowMs });
-  const before = new PendingReads(4, clockAt(1_000));
-  const afterRestart = new PendingReads(4, clockAt(1_250));
-  const first = before.start(60_000);
-  const second = afterRestart.start(60_000);
-  assert.notDeepEqual(first.context, second.context, 'the same sequence number in two incarnations');
+  const contexts: Uint8Array[] = [];
+  const record = (context: Uint8Array): boolean => {
+    contexts.push(context);
+    return false;
+  };
+  const before = new PendingReads({ countMax: 4, retryMs: 60_000 }, clockAt(1_000), record);
+  const afterRestart = new PendingReads({ countMax: 4, retryMs: 60_000 }, clockAt(1_250), record);
+  const first = before.join(60_000);
+  const second = afterRestart.join(60_000);
+  assert.notDeepEqual(contexts[0], contexts[1], 'the same sequence number in two incarnations');
   before.failAll(new Error('stop'));
   afterRestart.failAll(new Error('stop'));
-  first.index.catch(() => undefined);
-  second.index.catch(() => undefined);
+  first.catch(() => undefined);
+  second.catch(() => undefined);
 });
