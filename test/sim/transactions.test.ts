@@ -262,6 +262,7 @@ describe('the transaction workload in simulated clusters', () => {
   });
 
   it('reports what a planted transaction bug did, naming the entry or the client, and the read or retry', async () => {
+    const plantedSeed = 2;
     const reports: Record<string, RegExp> = {
       'commit-without-read-validation':
         /entry \d+ \(tx\d+\) was applied as committed, but at that position its read of \w+ saw "-?\d*" but \w+ held "-?\d*": it is a conflict/,
@@ -274,7 +275,9 @@ describe('the transaction workload in simulated clusters', () => {
     for (const [name, report] of Object.entries(reports)) {
       const bug = plantedBugNamed(name);
       assert.ok(bug !== undefined, name);
-      const result = await runSimulation({ seed: 1, clusterSize: clusterSizeForSeed(1), chaosTicks: 300, ...bug.options });
+      // Seed 2: after linearizable reads came to share ReadIndex rounds the schedule moved, and seed 1 no longer
+      // retries a commit that answer-retries-as-committed can misreport (the other two are caught on seeds 1–12).
+      const result = await runSimulation({ seed: plantedSeed, clusterSize: clusterSizeForSeed(plantedSeed), chaosTicks: 300, ...bug.options });
       assert.equal(result.violation?.invariant, 'serializability', formatFailure(result));
       assert.match(result.violation?.message ?? '', report);
     }
