@@ -26,7 +26,7 @@ export async function startTestNode(directoryPrefix: string, overrides: Partial<
   const httpPort = await freePort(host);
   // A restart passes the directory it ran in; the caller must get that one back, not a new empty one.
   const dataDirectory = overrides.dataDirectory ?? mkdtempSync(join(tmpdir(), `quorumlite-${directoryPrefix}-`));
-  const node = await QuorumNode.start({
+  const starting = QuorumNode.start({
     nodeId: raft,
     raftAdvertisedAddress: raft,
     apiAdvertisedAddress: `${host}:${httpPort}`,
@@ -38,6 +38,11 @@ export async function startTestNode(directoryPrefix: string, overrides: Partial<
     heartbeatMs: 50,
     electionTimeoutMs: 500,
     ...overrides,
+  });
+  // A start that fails (tests expect some to) leaves no directory of ours behind.
+  const node = await starting.catch((error: unknown) => {
+    if (overrides.dataDirectory === undefined) rmSync(dataDirectory, { recursive: true, force: true });
+    throw error;
   });
   return { node, baseUrl: `http://${host}:${httpPort}`, dataDirectory };
 }
