@@ -7,57 +7,24 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ServiceError } from '../../src/service/service.js';
 import { QuorumNode } from '../../src/server/quorum-node.js';
 import { silentLogger } from '../../src/node/logger.js';
 import { freePort, waitFor } from '../cluster/harness.js';
 import { executeRequest, queryRequest, statement } from './requests.js';
+import { fillDisk, mountSmallDisk } from '../small-disk.js';
 
-const mountPoint = mkdtempSync(join(tmpdir(), 'quorumlite-disk-full-'));
 /** Room for the node's files (log segment, database, WAL); the filler takes the rest. */
-const tmpfsBytes = 48 * 1024 * 1024;
-const fillerChunkBytes = 256 * 1024;
-const fillerChunkCountMax = Math.ceil(tmpfsBytes / fillerChunkBytes) + 1;
-let mounted = false;
+const disk = mountSmallDisk('disk-full', 48 * 1024 * 1024);
+const mountPoint = disk.path;
 const context = { signal: new AbortController().signal };
 
-function tryMount(): string | undefined {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${tmpfsBytes}`, 'tmpfs', mountPoint], { stdio: 'pipe' });
-    mounted = true;
-    return undefined;
-  } catch (error) {
-    return `cannot mount a tmpfs (${(error as Error).message.split('\n')[0]}); needs root`;
-  }
-}
+after(() => disk.remove());
 
-after(() => {
-  if (mounted) execFileSync('umount', ['-l', mountPoint], { stdio: 'pipe' });
-  rmSync(mountPoint, { recursive: true, force: true });
-});
-
-/** Fills the disk until ENOSPC (bounded in chunks); returns the filler's path. */
 const write = (value: string) => executeRequest([statement('INSERT INTO t(v) VALUES (?)', value)], { timeoutMs: 120_000 });
 const read = () => queryRequest('SELECT v FROM t ORDER BY id', { level: 'linearizable' });
-
-function fillDisk(): string {
-  const path = join(mountPoint, 'filler');
-  const descriptor = openSync(path, 'w');
-  const chunk = Buffer.alloc(fillerChunkBytes, 1);
-  try {
-    for (let count = 0; count < fillerChunkCountMax; count += 1) writeSync(descriptor, chunk);
-    throw new Error(`the disk did not fill after ${fillerChunkCountMax} chunks`);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-  } finally {
-    closeSync(descriptor);
-  }
-  return path;
-}
 
 async function start(dataDirectory: string, address: { raft: string; http: { host: string; port: number } }): Promise<QuorumNode> {
   return QuorumNode.start({
@@ -74,7 +41,7 @@ async function start(dataDirectory: string, address: { raft: string; http: { hos
 }
 
 test('a full disk halts the node at the same step; freeing space resumes it with nothing lost', async (t) => {
-  const reason = tryMount();
+  const reason = disk.skipReason;
   if (reason !== undefined) {
     console.log(`skipped: ${reason}`);
     t.skip(reason);
@@ -88,7 +55,7 @@ test('a full disk halts the node at the same step; freeing space resumes it with
     await node.service.execute({ ...write('x'), statements: [{ sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)', positional: [], named: {} }] }, context);
     await node.service.execute(write('before'), context);
 
-    const filler = fillDisk();
+    const filler = fillDisk(mountPoint);
     const pending = node.service.execute(write('during'), context);
     await waitFor('the node reports itself halted', async () => {
       const checks = await node.service.readiness({ sync: false, timeoutMs: 1000 });

@@ -9,60 +9,33 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { type NodeLogger, silentLogger } from '../../src/node/logger.js';
 import type { QuorumNode, QuorumNodeOptions } from '../../src/server/quorum-node.js';
 import { waitFor } from '../cluster/harness.js';
 import { executeRequest, queryRequest, statement } from './requests.js';
 import { TestNodes } from './start-node.js';
+import { fillDisk, mountSmallDisk } from '../small-disk.js';
 
 const context = { signal: new AbortController().signal };
 const testNodes = new TestNodes('install-disk-full');
-const mountPoint = mkdtempSync(join(tmpdir(), 'quorumlite-install-full-'));
-const tmpfsBytes = 96 * 1024 * 1024;
+const disk = mountSmallDisk('install-full', 96 * 1024 * 1024);
+const mountPoint = disk.path;
 const rowCount = 40;
 /** 8 MB of rows: the staged copy needs well over the slack left. */
 const rowBytes = 200 * 1024;
-let mounted = false;
 
 after(async () => {
-  await testNodes.stopAll();
-  if (mounted) execFileSync('umount', ['-l', mountPoint], { stdio: 'pipe' });
-  rmSync(mountPoint, { recursive: true, force: true });
-});
-
-function tryMount(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not running as root, cannot mount a tmpfs';
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${tmpfsBytes}`, 'tmpfs', mountPoint], { stdio: 'pipe' });
-    mounted = true;
-    return undefined;
-  } catch (error) {
-    return `cannot mount a tmpfs (${(error as Error).message.split('\n')[0]})`;
+    await testNodes.stopAll();
+  } finally {
+    disk.remove();
   }
-}
+});
 
 /** Room left on the disk for the follower's log saves while its snapshot is staged (a few MiB less than the staged copy needs). */
 const slackBytes = 2 * 1024 * 1024;
-
-/** Writes a filler file that leaves `freeBytes` free on the file system at `directory` (to within a page or so). */
-function fillLeaving(directory: string, freeBytes: number): string {
-  const stats = statfsSync(directory);
-  const fillerBytes = stats.bavail * stats.bsize - freeBytes;
-  const path = join(directory, 'filler');
-  if (fillerBytes <= 0) return path;
-  const descriptor = openSync(path, 'w');
-  const chunk = Buffer.alloc(1024 * 1024, 1);
-  try {
-    for (let written = 0; written < fillerBytes; ) written += writeSync(descriptor, chunk, 0, Math.min(chunk.length, fillerBytes - written));
-  } finally {
-    closeSync(descriptor);
-  }
-  return path;
-}
 
 /**
  * A logger that fills the disk the moment the snapshot file has arrived (logged before the
@@ -81,7 +54,7 @@ function fillingOnReceipt(fill: () => void): NodeLogger {
 }
 
 test('a snapshot install that meets a full disk halts the follower and is retried; with space back it catches up, and the process never dies', async (t) => {
-  const reason = tryMount();
+  const reason = disk.skipReason;
   if (reason !== undefined) {
     console.log(`skipped: ${reason}`);
     t.skip(reason);
@@ -102,7 +75,7 @@ test('a snapshot install that meets a full disk halts the follower and is retrie
   const joining = { ...timers, joinAddresses: [leader.config.raftAdvertisedAddress] };
   let filler: string | undefined;
   const logger = fillingOnReceipt(() => {
-    filler = fillLeaving(mountPoint, slackBytes);
+    filler = fillDisk(mountPoint, slackBytes);
   });
   const follower: QuorumNode = await testNodes.start({ ...joining, dataDirectory: join(mountPoint, 'follower'), logger });
   await testNodes.start(joining);

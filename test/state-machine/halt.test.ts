@@ -3,61 +3,38 @@
  * machine reports unhealthy, and the same entry applies once space is back. Runs on a
  * size-limited tmpfs (needs root to mount; skipped with the reason otherwise).
  */
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, mkdtempSync, openSync, rmdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { fillDisk, mountSmallDisk, type SmallDisk } from '../small-disk.js';
 import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
 import { StateMachineError, StateMachineHaltedError } from '../../src/state-machine/errors.js';
 import { entry, statement } from './helpers.js';
 
 const mountSizeBytes = 4 * 1024 * 1024;
-const fillChunkBytes = 64 * 1024;
-const fillChunkCountMax = (2 * mountSizeBytes) / fillChunkBytes;
 
-function tryMount(mountPoint: string): string | undefined {
-  if (process.getuid?.() !== 0) return 'not running as root, cannot mount a tmpfs';
-  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${mountSizeBytes}`, 'tmpfs', mountPoint], { encoding: 'utf8' });
-  return mounted.status === 0 ? undefined : `mount failed: ${mounted.stderr.trim()}`;
-}
-
-/** Writes a filler file until the file system is full; returns its path. */
-function fillFileSystem(directory: string): string {
-  const fillerPath = join(directory, 'filler');
-  const descriptor = openSync(fillerPath, 'w');
-  const chunk = Buffer.alloc(fillChunkBytes, 1);
-  try {
-    for (let chunkIndex = 0; chunkIndex < fillChunkCountMax; chunkIndex++) {
-      try {
-        writeSync(descriptor, chunk);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOSPC') return fillerPath;
-        throw error;
-      }
-    }
-  } finally {
-    closeSync(descriptor);
-  }
-  throw new Error('the file system never filled up');
+/** A small disk for one test, or undefined (the test skipped, saying why). */
+function smallDiskOrSkip(context: TestContext): SmallDisk | undefined {
+  const disk = mountSmallDisk('sm-full', mountSizeBytes);
+  if (disk.skipReason === undefined) return disk;
+  console.log(`skipping disk-full test: ${disk.skipReason}`);
+  disk.remove();
+  context.skip(disk.skipReason);
+  return undefined;
 }
 
 test('disk full during apply halts with a coded error, keeps the index, and the same entry applies later', (context) => {
-  const mountPoint = mkdtempSync(join(tmpdir(), 'quorumlite-sm-full-'));
-  const skipReason = tryMount(mountPoint);
-  if (skipReason !== undefined) {
-    console.log(`skipping disk-full test: ${skipReason}`);
-    rmdirSync(mountPoint);
-    context.skip(skipReason);
-    return;
-  }
+  const disk = smallDiskOrSkip(context);
+  if (disk === undefined) return;
+  const mountPoint = disk.path;
   let machine: SqliteStateMachine | undefined;
   try {
     machine = new SqliteStateMachine({ path: join(mountPoint, 'db.sqlite') });
     machine.apply(1, entry(['CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)', "INSERT INTO t(v) VALUES (x'01')"]));
     const before = machine.checksum();
-    const fillerPath = fillFileSystem(mountPoint);
+    const fillerPath = fillDisk(mountPoint);
     const big = entry([statement('INSERT INTO t(v) VALUES (?)', new Uint8Array(512 * 1024).fill(3)), 'SELECT count(*) FROM t']);
     const current = machine;
     assert.throws(
@@ -85,20 +62,14 @@ test('disk full during apply halts with a coded error, keeps the index, and the 
     assert.equal(machine.appliedIndex, 2, 'the retried entry is durable');
   } finally {
     machine?.close();
-    spawnSync('umount', [mountPoint]);
-    rmdirSync(mountPoint);
+    disk.remove();
   }
 });
 
 test('disk full while staging a restore: ENVIRONMENT (a node halts and retries), the old database intact; with space back it completes', async (context) => {
-  const mountPoint = mkdtempSync(join(tmpdir(), 'quorumlite-sm-full-'));
-  const skipReason = tryMount(mountPoint);
-  if (skipReason !== undefined) {
-    console.log(`skipping disk-full test: ${skipReason}`);
-    rmdirSync(mountPoint);
-    context.skip(skipReason);
-    return;
-  }
+  const disk = smallDiskOrSkip(context);
+  if (disk === undefined) return;
+  const mountPoint = disk.path;
   const sourceDirectory = mkdtempSync(join(tmpdir(), 'quorumlite-sm-source-'));
   let machine: SqliteStateMachine | undefined;
   let source: SqliteStateMachine | undefined;
@@ -111,7 +82,7 @@ test('disk full while staging a restore: ENVIRONMENT (a node halts and retries),
     machine = new SqliteStateMachine({ path: join(mountPoint, 'db.sqlite') });
     machine.apply(1, entry(['CREATE TABLE mine(v)', "INSERT INTO mine VALUES ('kept')"]));
     const before = machine.checksum();
-    const fillerPath = fillFileSystem(mountPoint);
+    const fillerPath = fillDisk(mountPoint);
     const full = machine;
     await assert.rejects(full.restore(snapshotPath), (error: unknown) => {
       assert.ok(error instanceof StateMachineError, String(error));
@@ -128,8 +99,7 @@ test('disk full while staging a restore: ENVIRONMENT (a node halts and retries),
   } finally {
     machine?.close();
     source?.close();
-    spawnSync('umount', [mountPoint]);
-    rmdirSync(mountPoint);
+    disk.remove();
     rmSync(sourceDirectory, { recursive: true, force: true });
   }
 });
