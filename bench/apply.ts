@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { encodeCommand } from '../src/state-machine/command-codec.js';
 import { SqliteStateMachine } from '../src/state-machine/state-machine.js';
 import type { Statement } from '../src/state-machine/types.js';
+import { median } from './lib/measure.js';
 
 process.env['TZ'] = 'UTC';
 const roundCount = Number(process.env['BENCH_APPLY_ROUNDS'] ?? 15);
@@ -125,11 +126,6 @@ function applyBatchSide(path: string, encoded: readonly Uint8Array[]): Side {
     },
     close: () => machine.close(),
   };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((left, right) => left - right);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 interface WorkloadResult {

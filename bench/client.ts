@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { createClient, type Client, type ClientConfig } from '../src/client/index.js';
 import { TestCluster, type TestNode } from '../test/cluster/harness.js';
-import { percentile } from './lib/measure.js';
+import { median, percentile } from './lib/measure.js';
 
 type Section = 'overhead' | 'failover' | 'all';
 
@@ -168,11 +168,6 @@ async function runTable(variants: readonly [string, Call][], options: Options, c
     }
   }
   printTable(rows, options, concurrency);
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 function formatTable(header: readonly string[], lines: readonly (readonly string[])[]): string[] {

@@ -9,27 +9,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { createClient as createHttpClient, type Client } from '../src/client/index.js';
 import { createClient as createReplicaClient } from '../src/replica/index.js';
 import { TestCluster } from '../test/cluster/harness.js';
+import { median, microsecondsPerCall } from './lib/measure.js';
 
 process.env['TZ'] = 'UTC';
 const roundCount = Number(process.env['BENCH_REPLICA_ROUNDS'] ?? 5);
 const pointReadCount = 1_000;
 const manyRowReadCount = 100;
 const tableRowCount = 1_000;
-
-async function microsecondsPerRead(count: number, read: (position: number) => Promise<unknown>): Promise<number> {
-  const startedMs = performance.now();
-  for (let position = 0; position < count; position++) await read(position);
-  return ((performance.now() - startedMs) * 1000) / count;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
 
 const directory = mkdtempSync(join(tmpdir(), 'quorumlite-bench-replica-'));
 const cluster = await TestCluster.create({ size: 1, formation: 'join', flags: ['--log-level', 'warn'] });
@@ -48,14 +37,14 @@ try {
   const sides = { replica: local, http: remote };
   const point = (client: Client) => (position: number) => client.query({ sql: 'SELECT * FROM t WHERE id = ?', args: [1 + (position % tableRowCount)] });
   const manyRows = (client: Client) => () => client.query('SELECT * FROM t LIMIT 100');
-  await microsecondsPerRead(200, point(remote)); // sockets open, JIT warm
-  await microsecondsPerRead(200, point(local));
+  await microsecondsPerCall(200, point(remote)); // sockets open, JIT warm
+  await microsecondsPerCall(200, point(local));
   const samples = { pointReplica: [] as number[], pointHttp: [] as number[], manyReplica: [] as number[], manyHttp: [] as number[] };
   for (let round = 0; round < roundCount; round++) {
-    samples.pointReplica.push(await microsecondsPerRead(pointReadCount, point(sides.replica)));
-    samples.pointHttp.push(await microsecondsPerRead(pointReadCount, point(sides.http)));
-    samples.manyReplica.push(await microsecondsPerRead(manyRowReadCount, manyRows(sides.replica)));
-    samples.manyHttp.push(await microsecondsPerRead(manyRowReadCount, manyRows(sides.http)));
+    samples.pointReplica.push(await microsecondsPerCall(pointReadCount, point(sides.replica)));
+    samples.pointHttp.push(await microsecondsPerCall(pointReadCount, point(sides.http)));
+    samples.manyReplica.push(await microsecondsPerCall(manyRowReadCount, manyRows(sides.replica)));
+    samples.manyHttp.push(await microsecondsPerCall(manyRowReadCount, manyRows(sides.http)));
   }
   const row = (name: string, replica: number[], http: number[]) => ({
     read: name,

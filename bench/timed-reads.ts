@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { encodeCommand } from '../src/state-machine/command-codec.js';
 import { SqliteStateMachine } from '../src/state-machine/state-machine.js';
 import type { Statement } from '../src/state-machine/types.js';
+import { median, microsecondsPerCall } from './lib/measure.js';
 
 process.env['TZ'] = 'UTC';
 const roundCount = Number(process.env['BENCH_TIMED_ROUNDS'] ?? 5);
@@ -30,17 +31,6 @@ function statement(sql: string, ...positional: number[]): Statement {
 const rowSource = `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${tableRowCount}) SELECT x, printf('name%d', x) FROM c`;
 const slowCount = statement('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000000) SELECT count(*) FROM c');
 
-async function microsecondsPerRead(count: number, read: (position: number) => unknown): Promise<number> {
-  const startedMs = performance.now();
-  for (let position = 0; position < count; position++) await read(position);
-  return ((performance.now() - startedMs) * 1000) / count;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
-
 const directory = mkdtempSync(join(tmpdir(), 'quorumlite-bench-timed-'));
 const machine = new SqliteStateMachine({ path: join(directory, 'db.sqlite') });
 try {
@@ -49,13 +39,13 @@ try {
   const point = (position: number): Statement[] => [statement('SELECT * FROM t WHERE id = ?', 1 + (position % tableRowCount))];
   const manyRows = [statement('SELECT * FROM t LIMIT 1000')];
   const timed = (statements: Statement[]) => machine.queryWithDeadline(statements, { timeoutMs: 60_000, signal });
-  await microsecondsPerRead(200, (position) => timed(point(position))); // the child starts and warms up
+  await microsecondsPerCall(200, (position) => timed(point(position))); // the child starts and warms up
   const samples = { pointInProcess: [] as number[], pointTimed: [] as number[], manyInProcess: [] as number[], manyTimed: [] as number[] };
   for (let round = 0; round < roundCount; round++) {
-    samples.pointInProcess.push(await microsecondsPerRead(pointReadCount, (position) => machine.query(point(position))));
-    samples.pointTimed.push(await microsecondsPerRead(pointReadCount, (position) => timed(point(position))));
-    samples.manyInProcess.push(await microsecondsPerRead(manyRowReadCount, () => machine.query(manyRows)));
-    samples.manyTimed.push(await microsecondsPerRead(manyRowReadCount, () => timed(manyRows)));
+    samples.pointInProcess.push(await microsecondsPerCall(pointReadCount, (position) => machine.query(point(position))));
+    samples.pointTimed.push(await microsecondsPerCall(pointReadCount, (position) => timed(point(position))));
+    samples.manyInProcess.push(await microsecondsPerCall(manyRowReadCount, () => machine.query(manyRows)));
+    samples.manyTimed.push(await microsecondsPerCall(manyRowReadCount, () => timed(manyRows)));
   }
   const row = (name: string, inProcess: number[], timedSamples: number[]) => ({
     read: name,

@@ -29,6 +29,19 @@ export function percentile(sortedAscending: readonly number[], fraction: number)
   return sortedAscending[rank - 1] ?? Number.NaN;
 }
 
+/** The middle value (the upper one of an even count), NaN when empty: how the benches report rounds. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((left, right) => left - right);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+/** Runs `read` `count` times one after another; the mean microseconds per call. */
+export async function microsecondsPerCall(count: number, read: (position: number) => unknown): Promise<number> {
+  const startedMs = performance.now();
+  for (let position = 0; position < count; position++) await read(position);
+  return ((performance.now() - startedMs) * 1000) / count;
+}
+
 /** The raw outcome of one bounded load (one round); rounds merge into one LoadResult. */
 export interface LoadSamples {
   readonly latenciesMs: number[];
