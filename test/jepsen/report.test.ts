@@ -164,6 +164,14 @@ describe('summaryText', () => {
     );
   });
 
+  it('an invalid run lists at most 40 faults and 40 notes, then says how many more', () => {
+    const notes = Array.from({ length: 41 }, (_, index) => `note ${index}`);
+    const text = summaryText({ ...summary, notes });
+    assert.ok(text.includes('\n  note 39\n'), 'the 40th note is shown');
+    assert.ok(!text.includes('note 40'), 'the 41st is not');
+    assert.match(text, /\n {2}… 1 more$/);
+  });
+
   it('shows every line of a failed check (one per node), a passed one by its first line only', () => {
     const nodeLines = Array.from({ length: 14 }, (_, index) => `n${index + 1}: Follower applied ${index} ${'x'.repeat(200)}`);
     const text = summaryText({
