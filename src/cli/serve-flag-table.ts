@@ -131,6 +131,11 @@ export const serveFlagSpecs: Readonly<Record<string, ServeFlagSpec>> = {
   'raft-trailing-logs': own('value'),
   'http-max-body-bytes': own('value'),
   'log-level': own('value'),
+  // serve-consensus-flags.ts
+  consensus: own('value'),
+  'etcd-endpoints': own('value'),
+  'etcd-prefix': own('value'),
+  'etcd-lease-ttl': own('value'),
   'test-faults-on-stdin': own('boolean'),
   help: own('boolean'),
   h: own('boolean'),

@@ -77,6 +77,12 @@ Database and HTTP
   --http-max-body-bytes N   largest request body accepted (default 64 MiB)
   --log-level LEVEL         trace|debug|info|warn|error|silent (default info)
 
+Consensus (docs/ARCHITECTURE.md, "etcd as the log")
+  --consensus raft|etcd     the embedded Raft (default), or a log kept in an etcd cluster
+  --etcd-endpoints URLS     etcd's client URLs, comma-separated (with --consensus etcd)
+  --etcd-prefix PREFIX      the keys this cluster's log lives under (default /quorumlite)
+  --etcd-lease-ttl SECONDS  the session lease: a stopped leader is replaced after it (default 2)
+
 Backups (docs/BACKUPS.md)
   --auto-backup FILE        rqlite's automatic backup config (JSON, s3 or file): the leader uploads
                             on change; with "point_in_time", also the log archive for

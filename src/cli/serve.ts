@@ -10,7 +10,8 @@
  */
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
-import { QuorumNode } from '../server/quorum-node.js';
+import { QuorumNode, type QuorumNodeOptions } from '../server/quorum-node.js';
+import { EtcdQuorumNode } from '../server/etcd-quorum-node.js';
 import { PeersFileError } from '../node/peers-file.js';
 import { authExposureWarning, checkAuthFile } from './serve-auth-flags.js';
 import { exposureWarnings } from './serve-exposure.js';
@@ -68,16 +69,19 @@ export async function runServe(options: ServeOptions): Promise<number> {
   if (exposure !== undefined) logger.warn({ event: 'no-authentication', http: formatHostPort(options.httpAddress) }, exposure);
   for (const warning of exposureWarnings(options)) logger.warn({ event: 'listener-exposed' }, warning);
   const signal = waitForSignal();
-  let node: QuorumNode;
+  let node: QuorumNode | EtcdQuorumNode;
   try {
-    node = await startNode(options, logger, signal.removed);
+    node =
+      options.etcd === undefined
+        ? await startNode(options, logger, signal.removed)
+        : await EtcdQuorumNode.start(nodeOptions(options, logger, signal.removed), options.etcd);
   } catch (error) {
     if (!(error instanceof PeersFileError)) throw error;
     logger.error({ event: 'peers-file-refused', path: error.path, error: error.message }, 'refusing to start');
     process.stderr.write(`quorumlite serve: ${error.message}\n`);
     return exitRefusedPeersFile;
   }
-  if (options.testFaultsOnStdin) listenForTestFaults(node, logger);
+  if (options.testFaultsOnStdin && node instanceof QuorumNode) listenForTestFaults(node, logger);
   logger.info({ event: 'ready' }, 'node started');
   const received = await signal.received;
   logger.info({ event: 'shutdown', signal: received }, received === 'removed' ? 'removed from the cluster: shutting down' : 'shutting down');
@@ -87,7 +91,11 @@ export async function runServe(options: ServeOptions): Promise<number> {
 }
 
 function startNode(options: ServeOptions, logger: ReturnType<typeof pino>, onRemoved: () => void): Promise<QuorumNode> {
-  return QuorumNode.start({
+  return QuorumNode.start(nodeOptions(options, logger, onRemoved));
+}
+
+function nodeOptions(options: ServeOptions, logger: ReturnType<typeof pino>, onRemoved: () => void): QuorumNodeOptions {
+  return {
     ...rqlitedNodeOptions(options),
     ...(options.raftLogLevel === undefined ? {} : { raftLogger: logger.child({ subsystem: 'raft' }, { level: options.raftLogLevel }) }),
     nodeId: options.nodeId,
@@ -110,5 +118,5 @@ function startNode(options: ServeOptions, logger: ReturnType<typeof pino>, onRem
     version: packageVersion(),
     // A broken invariant: exit non-zero and let the supervisor restart the node from its durable state.
     onFatal: () => process.exit(1),
-  });
+  };
 }

@@ -8,13 +8,13 @@ import type { NodeClusterService } from '../node/cluster-service.js';
 import type { NodeDatabaseTransfers } from '../node/database-transfers.js';
 import type { NodeInteractiveTransactions } from '../node/interactive-transactions.js';
 import type { NodeLogStreams } from '../node/log-streams.js';
-import type { ClusterService } from '../service/service.js';
+import { ServiceError, type ClusterService } from '../service/service.js';
 
 export function apiService(
   cluster: NodeClusterService,
   transfers: NodeDatabaseTransfers,
   transactions: NodeInteractiveTransactions,
-  logStreams: NodeLogStreams,
+  logStreams: Pick<NodeLogStreams, 'openLogStream' | 'openDatabaseCopy'>,
 ): ClusterService {
   return {
     execute: (request, context) => cluster.execute(request, context),
@@ -39,4 +39,10 @@ export function apiService(
     openLogStream: (request) => logStreams.openLogStream(request),
     openDatabaseCopy: () => logStreams.openDatabaseCopy(),
   };
+}
+
+/** The replicas' feed where a node has none (it reads the embedded Raft's log files): every request refused, saying why. */
+export function refusedLogStreams(why: string): Pick<NodeLogStreams, 'openLogStream' | 'openDatabaseCopy'> {
+  const refusal = (): Promise<never> => Promise.reject(new ServiceError('BAD_REQUEST', `the embedded replicas' feed is not available with ${why}`));
+  return { openLogStream: refusal, openDatabaseCopy: refusal };
 }

@@ -295,8 +295,13 @@ export class TestNode {
 
 export interface ClusterOptions {
   readonly size: number;
-  /** 'join': node 1 bootstraps, the others --join it; 'bootstrap-expect': all start together. */
-  readonly formation: 'join' | 'bootstrap-expect';
+  /**
+   * 'join': node 1 bootstraps, the others --join it; 'bootstrap-expect': all start together;
+   * 'etcd': all start together with `--consensus etcd` on `etcd` (test/etcd/etcd-cluster.ts).
+   */
+  readonly formation: 'join' | 'bootstrap-expect' | 'etcd';
+  /** With formation 'etcd': the etcd cluster's client URLs, and the key prefix (one per test file). */
+  readonly etcd?: { readonly endpoints: readonly string[]; readonly prefix: string };
   /** Extra flags for every node. */
   readonly flags?: readonly string[];
   /** Extra flags per node index (1-based). */
@@ -354,6 +359,11 @@ export class TestCluster {
   flagsFor(node: TestNode): string[] {
     const flags = [...(this.#options.flags ?? []), ...(this.#options.nodeFlags?.[node.spec.index] ?? [])];
     const others = this.nodes.filter((other) => other !== node).map((other) => other.raftAddress);
+    const etcd = this.#options.etcd;
+    if (this.#options.formation === 'etcd') {
+      if (etcd === undefined) throw new Error("formation 'etcd' needs the etcd option");
+      return [...flags, '--consensus', 'etcd', '--etcd-endpoints', etcd.endpoints.join(','), '--etcd-prefix', etcd.prefix];
+    }
     if (this.#options.formation === 'bootstrap-expect') {
       return [...flags, '--bootstrap-expect', String(this.#options.size), '--join', [node.raftAddress, ...others].join(',')];
     }

@@ -1,0 +1,57 @@
+/**
+ * quorumlite's consensus flags: `--consensus raft` (the embedded Raft, the default) or
+ * `--consensus etcd` with `--etcd-endpoints URL,…` (etcd's client URLs), `--etcd-prefix`
+ * (the keys this cluster's log lives under; clusters sharing an etcd differ in it) and
+ * `--etcd-lease-ttl` (how long a stopped leader keeps the leader key). The etcd flags
+ * without `--consensus etcd`, or `--consensus etcd` without endpoints, are usage errors.
+ */
+import type { EtcdConsensusOptions } from '../server/etcd-quorum-node.js';
+import type { GivenFlag } from './go-flags.js';
+import { parseWholeNumber } from './flag-values.js';
+import { UsageError } from './usage-error.js';
+
+export interface ConsensusOptions {
+  /** Absent: the embedded Raft. */
+  readonly etcd: EtcdConsensusOptions | undefined;
+}
+
+const defaultPrefix = '/quorumlite';
+/** etcd's own minimum TTL is a few seconds' worth of its election ticks; 2 s fails over fast and survives a GC pause. */
+const defaultLeaseTtlSeconds = 2;
+const leaseTtlSecondsMax = 3600;
+
+function parseEndpoints(given: GivenFlag): string[] {
+  const endpoints = given.value
+    .split(',')
+    .map((endpoint) => endpoint.trim())
+    .filter((endpoint) => endpoint !== '');
+  if (endpoints.length === 0) throw new UsageError(`${given.spelling}: give etcd's client URLs, comma-separated`);
+  for (const endpoint of endpoints) {
+    if (!/^https?:\/\/[^/\s]+\/?$/.test(endpoint))
+      throw new UsageError(`${given.spelling}: ${JSON.stringify(endpoint)} is not an http:// or https:// URL of an etcd member`);
+  }
+  return endpoints;
+}
+
+export function parseConsensusFlags(flags: ReadonlyMap<string, GivenFlag>): ConsensusOptions {
+  const consensus = flags.get('consensus');
+  const kind = consensus?.value ?? 'raft';
+  if (kind !== 'raft' && kind !== 'etcd') throw new UsageError(`${consensus?.spelling ?? '--consensus'}: ${JSON.stringify(kind)} is neither raft nor etcd`);
+  const endpoints = flags.get('etcd-endpoints');
+  const prefix = flags.get('etcd-prefix');
+  const ttl = flags.get('etcd-lease-ttl');
+  if (kind === 'raft') {
+    const stray = [endpoints, prefix, ttl].find((given) => given !== undefined);
+    if (stray !== undefined) throw new UsageError(`${stray.spelling}: only with --consensus etcd`);
+    return { etcd: undefined };
+  }
+  if (endpoints === undefined) throw new UsageError('--consensus etcd needs --etcd-endpoints URL,…');
+  if (prefix !== undefined && !prefix.value.startsWith('/')) throw new UsageError(`${prefix.spelling}: ${JSON.stringify(prefix.value)} must start with /`);
+  return {
+    etcd: {
+      endpoints: parseEndpoints(endpoints),
+      prefix: prefix?.value ?? defaultPrefix,
+      leaseTtlSeconds: ttl === undefined ? defaultLeaseTtlSeconds : parseWholeNumber(ttl.value, ttl.spelling, 1, leaseTtlSecondsMax),
+    },
+  };
+}

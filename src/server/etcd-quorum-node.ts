@@ -1,0 +1,230 @@
+/**
+ * One quorumlite node on the etcd log (`serve --consensus etcd`): the SQLite state
+ * machine driven by `EtcdLog` instead of the embedded Raft, with the same cluster
+ * service, transfers, interactive transactions and HTTP API. The peer transport stays
+ * for what nodes ask each other (forwarding to the leader, catch-up snapshots); the
+ * address book is the registrations in etcd. The embedded replicas' feed (/db/stream)
+ * reads the Raft log's files and is refused here.
+ *
+ * Data directory layout: db.sqlite and db.sqlite.internal (the database and its applied
+ * index: a restarted node resumes from it), incoming/ (snapshots being received).
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { createHttpServer, type HttpApiServer } from '../http/server.js';
+import type { Message } from '../raft/types.js';
+import { SqliteStateMachine } from '../state-machine/state-machine.js';
+import { encodeCommand } from '../state-machine/command-codec.js';
+import { TcpTransport } from '../transport/tcp-transport.js';
+import { assert } from '../common/assert.js';
+import { NodeClusterService } from '../node/cluster-service.js';
+import { NodeDatabaseTransfers } from '../node/database-transfers.js';
+import { NodeInteractiveTransactions } from '../node/interactive-transactions.js';
+import { defaultTransactionLimits } from '../node/transaction-registry.js';
+import { gatedLog, LoadGate } from '../node/load-gate.js';
+import { resolveNodeConfig, type NodeConfig } from '../node/config.js';
+import { EtcdLog } from '../node/etcd-log.js';
+import { EtcdCatchUp } from '../node/etcd-catch-up.js';
+import type { ReplicatedLog } from '../node/replicated-log.js';
+import { systemScheduler, type Scheduler } from '../node/scheduler.js';
+import { ServiceError } from '../service/service.js';
+import { apiService, refusedLogStreams } from './api-service.js';
+import { defaultClusterId, type QuorumNodeOptions } from './quorum-node.js';
+
+export interface EtcdConsensusOptions {
+  /** etcd's client URLs. */
+  readonly endpoints: readonly string[];
+  /** The key prefix this cluster's log lives under. */
+  readonly prefix: string;
+  /** The session lease's TTL (a stopped leader is replaced this long after its last keep-alive). */
+  readonly leaseTtlSeconds: number;
+}
+
+/** etcd calls that are not streams give up after this long (the caller retries or reports). */
+const etcdCallTimeoutMs = 5_000;
+const backupBusyTimeoutMs = 5_000;
+
+function randomSeed(random: () => number): bigint {
+  return (BigInt(Math.floor(random() * 2 ** 32)) << 32n) | BigInt(Math.floor(random() * 2 ** 32));
+}
+
+export class EtcdQuorumNode {
+  readonly config: NodeConfig;
+  readonly log: EtcdLog;
+  readonly service: NodeClusterService;
+  readonly transfers: NodeDatabaseTransfers;
+  readonly transactions: NodeInteractiveTransactions;
+  readonly http: HttpApiServer;
+  readonly #client: Etcd3;
+  readonly #stateMachine: SqliteStateMachine;
+  readonly #transport: TcpTransport<Message>;
+  readonly #options: QuorumNodeOptions;
+  #httpAddress: { host: string; port: number } | undefined;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(options: QuorumNodeOptions, etcd: EtcdConsensusOptions, config: NodeConfig, stateMachine: SqliteStateMachine) {
+    this.#options = options;
+    this.config = config;
+    this.#stateMachine = stateMachine;
+    const scheduler: Scheduler = options.scheduler ?? systemScheduler;
+    const random = options.random ?? Math.random;
+    this.#client = createEtcdClient(etcd);
+    this.#transport = createPeerTransport(options, config);
+    const catchUp = new EtcdCatchUp({ config, transport: this.#transport, stateMachine, logger: options.logger, leaderId: () => this.log.leaderId });
+    this.log = new EtcdLog({
+      config,
+      client: this.#client,
+      prefix: etcd.prefix,
+      stateMachine,
+      scheduler,
+      logger: options.logger,
+      leaseTtlSeconds: etcd.leaseTtlSeconds,
+      pollIntervalMs: Math.max(100, Math.min(1000, config.heartbeatMs)),
+      catchUp: (firstIndex) => catchUp.fetch(firstIndex),
+    });
+    this.log.members.subscribe(() => this.#followMembers());
+    const gate = new LoadGate();
+    const writes = gatedLog(this.log, gate, scheduler);
+    const parts = { config, database: stateMachine, peers: this.#transport, scheduler };
+    this.service = createService({ ...parts, log: writes, random, transport: this.#transport }, options.version);
+    this.transfers = new NodeDatabaseTransfers({
+      ...parts,
+      log: this.log,
+      settings: { extensionPaths: [], readerBusyTimeoutMs: backupBusyTimeoutMs },
+      gate,
+      logger: options.logger,
+    });
+    const limits = { ...defaultTransactionLimits, ...options.transactionLimits };
+    this.transactions = new NodeInteractiveTransactions({ ...parts, log: writes, access: null, random, limits });
+    catchUp.registerPeerHandler();
+    this.http = createHttpServer(apiService(this.service, this.transfers, this.transactions, refusedLogStreams('the etcd log (--consensus etcd)')), {
+      quorumliteVersion: options.version,
+      ...options.http,
+      accessControl: null,
+    });
+  }
+
+  static async start(options: QuorumNodeOptions, etcd: EtcdConsensusOptions): Promise<EtcdQuorumNode> {
+    const config = resolveNodeConfig({ ...options, apiScheme: 'http' });
+    await mkdir(join(config.dataDirectory, 'incoming'), { recursive: true });
+    const stateMachine = new SqliteStateMachine({ path: join(config.dataDirectory, 'db.sqlite'), foreignKeys: config.foreignKeys, extensionPaths: [] });
+    const node = new EtcdQuorumNode(options, etcd, config, stateMachine);
+    try {
+      await node.#start(options.httpListen);
+    } catch (error) {
+      await node.stop({ transferLeadership: false });
+      throw error;
+    }
+    return node;
+  }
+
+  async #start(httpListen: { host: string; port: number }): Promise<void> {
+    this.service.registerPeerHandlers();
+    this.transactions.registerPeerHandlers();
+    this.transfers.start();
+    await this.#transport.start();
+    this.#httpAddress = await this.http.listen(httpListen.host, httpListen.port);
+    const http = `${this.#httpAddress.host}:${this.#httpAddress.port}`;
+    this.#options.logger.info({ event: 'listening', http, raft: this.#transport.address, consensus: 'etcd' }, 'node listening');
+    await this.log.start();
+  }
+
+  /** The transport's peers follow the registrations in etcd (forwarding to the leader dials them). */
+  #followMembers(): void {
+    const self = this.config.nodeId;
+    for (const [id, addresses] of this.log.members.entries()) {
+      if (id !== self && addresses.raftAddress !== '') this.#transport.setPeer(id, addresses.raftAddress);
+    }
+  }
+
+  get httpAddress(): { host: string; port: number } {
+    assert(this.#httpAddress !== undefined, 'HTTP not listening yet');
+    return this.#httpAddress;
+  }
+
+  /** A graceful stop (SIGTERM): the write queue drains, then the node stops; always true (nothing to leave: the registration goes with the lease). */
+  async shutdown(): Promise<boolean> {
+    await this.service.stopWriteQueue(this.config.shutdownTransferTimeoutMs);
+    await this.stop({ transferLeadership: this.config.stepDownOnShutdown });
+    return true;
+  }
+
+  stop(options: { transferLeadership: boolean } = { transferLeadership: true }): Promise<void> {
+    this.#stopping ??= this.#stop(options);
+    return this.#stopping;
+  }
+
+  async #stop(options: { transferLeadership: boolean }): Promise<void> {
+    const warn = (what: string) => (error: unknown) => this.#options.logger.warn({ error: String(error) }, `${what} failed`);
+    await this.transfers.stop();
+    this.transactions.stop();
+    await this.service.stopWriteQueue(this.config.shutdownTransferTimeoutMs);
+    await this.log.stop(options).catch(warn('stopping the etcd log'));
+    await this.http.close().catch(warn('closing HTTP'));
+    await this.#transport.close().catch(warn('closing transport'));
+    this.#client.close();
+    this.#stateMachine.close();
+  }
+}
+
+function createEtcdClient(etcd: EtcdConsensusOptions): Etcd3 {
+  return new Etcd3({
+    hosts: [...etcd.endpoints],
+    dialTimeout: etcdCallTimeoutMs,
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + etcdCallTimeoutMs }),
+  });
+}
+
+/** The peer transport: forwarding to the leader and catch-up copies (no Raft messages travel on it here). */
+function createPeerTransport(options: QuorumNodeOptions, config: NodeConfig): TcpTransport<Message> {
+  return new TcpTransport<Message>({
+    nodeId: config.nodeId,
+    clusterId: options.clusterId ?? defaultClusterId,
+    listenAddress: options.raftListen,
+    advertisedAddress: config.raftAdvertisedAddress,
+    snapshotDirectory: join(config.dataDirectory, 'incoming'),
+    ...(options.transportLimits === undefined ? {} : { limits: options.transportLimits }),
+  });
+}
+
+/** The cluster service on the etcd log: commands carry the leader's clock and a fresh seed, as the runtime's do. */
+function createService(
+  parts: {
+    config: NodeConfig;
+    log: ReplicatedLog;
+    database: SqliteStateMachine;
+    peers: TcpTransport<Message>;
+    transport: TcpTransport<Message>;
+    scheduler: Scheduler;
+    random: () => number;
+  },
+  version: string,
+): NodeClusterService {
+  const { config, log, database, peers, transport, scheduler, random } = parts;
+  const refuseRemoval = (): Promise<never> =>
+    Promise.reject(new ServiceError('BAD_REQUEST', 'with --consensus etcd, membership is the nodes registered in etcd: stop the node to remove it'));
+  return new NodeClusterService(
+    {
+      config,
+      log,
+      database,
+      peers,
+      membership: { removeMember: refuseRemoval },
+      encodeCommand: (statements, transaction, requestId, qualifyColumns) =>
+        encodeCommand({
+          statements,
+          transaction,
+          timestampMs: scheduler.nowMs(),
+          seed: randomSeed(random),
+          ...(requestId === null ? {} : { requestId }),
+          ...(qualifyColumns ? { qualifyColumns } : {}),
+        }),
+      encodeQueuedBatch: (requests, transaction, batchId) =>
+        encodeCommand({ statements: [], queued: requests, transaction, timestampMs: scheduler.nowMs(), seed: randomSeed(random), requestId: batchId }),
+      scheduler,
+      peerConnectionsAccepted: () => transport.metrics().connectionsAccepted,
+    },
+    { version, isReadOnly: (statement) => database.isReadOnly(statement) },
+  );
+}

@@ -1,0 +1,129 @@
+/**
+ * `quorumlite serve --consensus etcd` as real processes: three nodes on a real 3-member
+ * etcd cluster. The HTTP API answers as with the embedded Raft (writes through any node,
+ * every read level on every node, /db/request, idempotent retries); kill -9 of the leader
+ * under writes loses no acknowledged write (the same scenario as failover.test.ts); a
+ * leader paused past its lease is replaced, cannot append once it wakes (fencing: no
+ * entry of its term lands after the next leader's), and carries on as a follower.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Etcd3 } from 'etcd3';
+import { decodeEntryValue, etcdKeys } from '../../src/node/etcd-keys.js';
+import { killLeaderUnderWrites } from '../cluster/failover-scenario.js';
+import { http, sleep, TestCluster, waitFor, type TestNode } from '../cluster/harness.js';
+import { EtcdCluster } from './etcd-cluster.js';
+
+const prefix = `/quorumlite-failover-${process.pid}`;
+/** --etcd-lease-ttl: a paused leader loses the key this long after its last keep-alive. */
+const leaseTtlSeconds = 2;
+
+let etcd: EtcdCluster;
+let cluster: TestCluster;
+
+before(async () => {
+  etcd = await EtcdCluster.start({ size: 3 });
+  cluster = await TestCluster.create({
+    size: 3,
+    formation: 'etcd',
+    etcd: { endpoints: etcd.endpoints, prefix },
+    flags: ['--etcd-lease-ttl', String(leaseTtlSeconds)],
+  });
+  await cluster.start().catch((error: unknown) => {
+    throw new Error(`${String(error)}\n${cluster.logs()}`);
+  });
+});
+
+after(async () => {
+  await cluster?.close();
+  await etcd?.close();
+});
+
+function firstValues(answer: { body: unknown }): unknown[][] | undefined {
+  return (answer.body as { results: { values?: unknown[][] }[] }).results[0]?.values;
+}
+
+test('the API on the etcd log: writes through any node, every read level on every node, /db/request, idempotent retries', async () =>
+  cluster.withLogs(async () => {
+    const leader = await cluster.waitForLeader();
+    const created = await leader.execute(['CREATE TABLE fruit (id INTEGER PRIMARY KEY, name TEXT NOT NULL)']);
+    assert.equal(created.status, 200, created.text);
+    for (const node of cluster.nodes) {
+      const written = await node.execute([['INSERT INTO fruit(name) VALUES (?)', `from ${node.spec.index}`]]);
+      assert.equal(written.status, 200, written.text);
+    }
+    for (const node of cluster.nodes) {
+      for (const level of ['weak', 'linearizable', 'strong']) {
+        const answer = await node.query('SELECT count(*) FROM fruit', `?level=${level}`);
+        assert.equal(answer.status, 200, `${level} on ${node.id}: ${answer.text}`);
+        assert.deepEqual(firstValues(answer), [[3]], `${level} on ${node.id}`);
+      }
+    }
+    await waitFor('none reads see every write', async () => {
+      const counts = await Promise.all(cluster.nodes.map(async (node) => firstValues(await node.query('SELECT count(*) FROM fruit', '?level=none'))?.[0]?.[0]));
+      return counts.every((count) => count === 3) ? true : undefined;
+    });
+    for (const node of [...cluster.nodes, cluster.nodes[0] as TestNode]) {
+      const answer = await http(`${node.url}/db/execute`, {
+        method: 'POST',
+        body: JSON.stringify([['INSERT INTO fruit(name) VALUES (?)', 'quince']]),
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'quince-once' },
+      });
+      assert.equal(answer.status, 200, answer.text);
+    }
+    const quinces = await cluster.nodes[2]!.query("SELECT count(*) FROM fruit WHERE name = 'quince'", '?level=linearizable');
+    assert.deepEqual(firstValues(quinces), [[1]]);
+    const mixed = await http(`${cluster.nodes[1]!.url}/db/request`, {
+      json: [['INSERT INTO fruit(name) VALUES (?)', 'fig'], ["SELECT count(*) FROM fruit WHERE name = 'fig'"]],
+    });
+    assert.equal(mixed.status, 200, mixed.text);
+    const nodes = await http(`${cluster.nodes[2]!.url}/nodes?ver=2`);
+    assert.equal((nodes.body as { nodes: unknown[] }).nodes.length, 3, nodes.text);
+    await cluster.waitForConvergence();
+  }));
+
+test('kill -9 the leader under writes: a new leader, no acknowledged write lost, the old leader catches up', async () =>
+  cluster.withLogs(() => killLeaderUnderWrites(cluster)));
+
+/** Every entry in etcd's log, in index order, with the term (fencing token) that appended it. */
+async function loggedTerms(): Promise<number[]> {
+  const client = new Etcd3({ hosts: etcd.endpoints });
+  try {
+    const response = await client.getAll().prefix(etcdKeys(prefix).logPrefix).sort('Key', 'Ascend').exec();
+    return response.kvs.map((kv) => decodeEntryValue(kv.value).term);
+  } finally {
+    client.close();
+  }
+}
+
+test('a leader paused past its lease is replaced, cannot append when it wakes, and rejoins as a follower', async () =>
+  cluster.withLogs(async () => {
+    const paused = await cluster.waitForLeader();
+    const pid = paused.process?.pid;
+    assert.ok(pid !== undefined);
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const others = cluster.running().filter((node) => node !== paused);
+      const next = await cluster.waitForLeader(others);
+      assert.notEqual(next.id, paused.id);
+      const written = await others[0]!.execute([['INSERT INTO fruit(name) VALUES (?)', 'while paused']]);
+      assert.equal(written.status, 200, written.text);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    // Awake, the old leader still believed it led until it heard otherwise: writes sent to it now
+    // either reach the new leader or are refused; none is appended in its old term.
+    for (let attempt = 0; attempt < 10; attempt += 1) {
+      const answer = await paused.execute([['INSERT INTO fruit(name) VALUES (?)', `after waking ${attempt}`]]);
+      assert.ok(answer.status === 200 || answer.status === 503, `${answer.status} ${answer.text}`);
+      await sleep(100);
+    }
+    const terms = await loggedTerms();
+    for (let index = 1; index < terms.length; index += 1)
+      assert.ok(terms[index]! >= terms[index - 1]!, `entry ${index + 1} has term ${terms[index]} after ${terms[index - 1]}`);
+    const leader = await cluster.waitForLeader();
+    assert.notEqual(leader.id, paused.id);
+    const again = await paused.execute([['INSERT INTO fruit(name) VALUES (?)', 'through the follower']]);
+    assert.equal(again.status, 200, again.text);
+    await cluster.waitForConvergence(cluster.nodes);
+  }));

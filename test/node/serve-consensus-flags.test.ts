@@ -1,0 +1,35 @@
+/**
+ * `--consensus`, `--etcd-endpoints`, `--etcd-prefix`, `--etcd-lease-ttl` (serve-consensus-flags.ts):
+ * the embedded Raft by default, etcd only with endpoints, and the etcd flags refused without it.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parsed, refused } from './serve-flag-checks.js';
+
+test('the embedded Raft is the default; --consensus raft says the same', () => {
+  assert.equal(parsed([]).etcd, undefined);
+  assert.equal(parsed(['--consensus', 'raft']).etcd, undefined);
+});
+
+test('--consensus etcd takes the endpoints, a prefix and a lease TTL, with defaults for the last two', () => {
+  assert.deepEqual(parsed(['--consensus', 'etcd', '--etcd-endpoints', 'http://127.0.2.1:2379, http://127.0.2.2:2379']).etcd, {
+    endpoints: ['http://127.0.2.1:2379', 'http://127.0.2.2:2379'],
+    prefix: '/quorumlite',
+    leaseTtlSeconds: 2,
+  });
+  assert.deepEqual(parsed(['--consensus=etcd', '--etcd-endpoints=https://e:2379', '--etcd-prefix', '/a/b', '--etcd-lease-ttl', '5']).etcd, {
+    endpoints: ['https://e:2379'],
+    prefix: '/a/b',
+    leaseTtlSeconds: 5,
+  });
+});
+
+test('bad consensus command lines are usage errors that say what is wrong', () => {
+  refused(['--consensus', 'zab'], /neither raft nor etcd/);
+  refused(['--consensus', 'etcd'], /needs --etcd-endpoints/);
+  refused(['--etcd-endpoints', 'http://e:2379'], /only with --consensus etcd/);
+  refused(['--consensus', 'etcd', '--etcd-endpoints', 'e:2379'], /not an http:\/\/ or https:\/\/ URL/);
+  refused(['--consensus', 'etcd', '--etcd-endpoints', ','], /comma-separated/);
+  refused(['--consensus', 'etcd', '--etcd-endpoints', 'http://e:2379', '--etcd-prefix', 'q'], /must start with \//);
+  refused(['--consensus', 'etcd', '--etcd-endpoints', 'http://e:2379', '--etcd-lease-ttl', '0'], /out of range/);
+});
