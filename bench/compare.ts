@@ -6,7 +6,7 @@
  * load from elsewhere on a shared machine falls on all of them alike. Prints a markdown table with
  * quorumlite's ratio to each peer and writes compare-<timestamp>.{md,json,svg}.
  *
- *   npm run bench:compare [-- --quick] [--only quorumlite,etcd,dqlite,sqlite,http-floor] [--out DIR]
+ *   npm run bench:compare [-- --quick] [--only quorumlite,etcd,dqlite,sqlite,http-floor,quorumlite-etcd] [--out DIR]
  *
  * Floors: raw SQLite (batched writes, 100 rows per transaction) and a bare node:http
  * server answering a point read's JSON (reads); the markdown ends with quorumlite's
@@ -26,11 +26,13 @@ import { DqliteSystem } from './peers/dqlite.js';
 import { EtcdSystem } from './peers/etcd.js';
 import { HttpFloor } from './peers/http-floor.js';
 import { QuorumliteSystem, quorumliteCliPath, repositoryRoot } from './peers/quorumlite.js';
+import { QuorumliteOnEtcd } from './peers/quorumlite-etcd.js';
 import { SqliteBench } from './peers/sqlite.js';
 import type { ReplicatedSystem } from './peers/system.js';
 
 const durabilityByName: Readonly<Record<SystemName, string>> = {
   quorumlite: 'fsync per commit on a quorum (group commit)',
+  'quorumlite-etcd': 'the log in etcd: fsync per commit on an etcd quorum',
   etcd: 'fsync per commit on a quorum (etcd default)',
   dqlite: 'libraft log fsynced per append on a quorum',
   sqlite: 'one process, WAL, synchronous=FULL (fsync per commit)',
@@ -39,6 +41,7 @@ const durabilityByName: Readonly<Record<SystemName, string>> = {
 
 const installHints: Readonly<Record<SystemName, string>> = {
   quorumlite: 'run `npm run build` (needs dist/cli/main.js)',
+  'quorumlite-etcd': 'run `npm run build`, and put `etcd` on PATH (Debian: apt-get install etcd-server)',
   etcd: '`etcd` not on PATH: on Debian `apt-get install etcd-server etcd-client`',
   dqlite: '`dqlite-demo` and `dqlite` not on PATH: on Debian `apt-get install go-dqlite`',
   sqlite: '',
@@ -68,6 +71,11 @@ function failed(name: SystemName, error: unknown): SystemReport {
 /** Builds the system if its programs are there; otherwise the reason it is missing. */
 function locate(name: Exclude<SystemName, 'sqlite' | 'http-floor'>, options: CompareOptions): ReplicatedSystem | SystemReport {
   if (name === 'quorumlite') return existsSync(quorumliteCliPath) ? new QuorumliteSystem({ profileDirectory: options.profileDirectory }) : missing(name);
+  if (name === 'quorumlite-etcd') {
+    const etcd = findOnPath('etcd');
+    if (etcd === undefined || !existsSync(quorumliteCliPath)) return missing(name);
+    return new QuorumliteOnEtcd(new EtcdSystem(etcd), options.profileDirectory);
+  }
   if (name === 'etcd') {
     const etcd = findOnPath('etcd');
     return etcd === undefined ? missing(name) : new EtcdSystem(etcd);

@@ -7,6 +7,7 @@ import { formatNumber, metrics, type Metric, type RunReport, type SystemName, ty
 
 export const systemColours: Readonly<Record<SystemName, string>> = {
   quorumlite: '#1f6fb4',
+  'quorumlite-etcd': '#7a4fb4',
   etcd: '#e8772e',
   dqlite: '#3a9a3a',
   sqlite: '#8a8a8a',

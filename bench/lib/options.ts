@@ -21,10 +21,10 @@ export class CompareUsageError extends Error {
   }
 }
 
-export const compareUsage = `Usage: npm run bench:compare [-- --quick] [--only quorumlite,etcd,dqlite,sqlite,http-floor] [--out DIR]
+export const compareUsage = `Usage: npm run bench:compare [-- --quick] [--only quorumlite,etcd,dqlite,sqlite,http-floor,quorumlite-etcd] [--out DIR]
 
   --quick        small counts (a few minutes for every system), 2 kill and 3 hung-leader trials
-  --only LIST    comma-separated systems to run (default: all five)
+  --only LIST    comma-separated systems to run (default: all six)
   --out DIR      where the .md, .json and .svg results go (default bench/results)
   --profile DIR  run the quorumlite nodes under node --cpu-prof, profiles into DIR
 `;

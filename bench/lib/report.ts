@@ -7,7 +7,7 @@ import type { LoadResult } from './measure.js';
 import type { FloorResults, ReplicatedResults } from './workloads.js';
 import type { SqliteResults } from '../peers/sqlite.js';
 
-export const systemNames = ['quorumlite', 'etcd', 'dqlite', 'sqlite', 'http-floor'] as const;
+export const systemNames = ['quorumlite', 'etcd', 'dqlite', 'sqlite', 'http-floor', 'quorumlite-etcd'] as const;
 export type SystemName = (typeof systemNames)[number];
 
 export interface SystemReport {

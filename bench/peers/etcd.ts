@@ -63,6 +63,11 @@ export class EtcdSystem implements ReplicatedSystem {
     this.#executable = executable;
   }
 
+  /** The members' client URLs (after start), for a quorumlite cluster keeping its log here. */
+  clientUrls(): string[] {
+    return this.#members.map((member) => member.http.origin);
+  }
+
   async start(): Promise<void> {
     const taken = new Set<number>();
     for (let index = 0; index < clusterSize; index += 1) {

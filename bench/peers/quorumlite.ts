@@ -57,14 +57,16 @@ export interface QuorumliteSystemOptions {
   readonly profileDirectory?: string | undefined;
   /** Voters in the cluster (default clusterSize); node n listens on 127.0.0.n. */
   readonly nodeCount?: number;
+  /** `--consensus etcd` on these client URLs (every node starts at once), instead of the embedded Raft (node 1 bootstraps, the others join). */
+  readonly etcdEndpoints?: () => readonly string[];
 }
 
 /** Loopback hosts 127.0.0.1 to 127.0.0.nodeCountMax: the bound on a cluster here. */
 export const nodeCountMax = 9;
 
 export class QuorumliteSystem implements ReplicatedSystem {
-  readonly name = 'quorumlite';
-  readonly durability = 'fsync per commit on a quorum (group commit)';
+  readonly name: 'quorumlite' | 'quorumlite-etcd';
+  readonly durability: string;
   readonly nodeCount: number;
   readonly rootDirectory: string;
   readonly #nodes: QuorumliteNode[] = [];
@@ -72,8 +74,13 @@ export class QuorumliteSystem implements ReplicatedSystem {
   #cliPath = quorumliteCliPath;
   /** Node flags that go before the script (`--cpu-prof …`), when profiling. */
   readonly #nodeOptions: readonly string[];
+  readonly #etcdEndpoints: (() => readonly string[]) | undefined;
 
   constructor(options: QuorumliteSystemOptions = {}) {
+    this.#etcdEndpoints = options.etcdEndpoints;
+    this.name = options.etcdEndpoints === undefined ? 'quorumlite' : 'quorumlite-etcd';
+    this.durability =
+      options.etcdEndpoints === undefined ? 'fsync per commit on a quorum (group commit)' : 'the log in etcd: fsync per commit on an etcd quorum';
     const nodeCount = options.nodeCount ?? clusterSize;
     if (!(Number.isInteger(nodeCount) && nodeCount >= 1 && nodeCount <= nodeCountMax)) {
       throw new RangeError(`nodeCount ${nodeCount} must be a whole number from 1 to ${nodeCountMax}`);
@@ -113,9 +120,11 @@ export class QuorumliteSystem implements ReplicatedSystem {
       const process = new ManagedProcess(globalThis.process.execPath, [], join(this.rootDirectory, `node${index + 1}.log`));
       this.#nodes.push({ host, httpPort, raftPort, process, http: new HttpOrigin(`http://${host}:${httpPort}`) });
     }
-    this.#startNode(0);
-    await this.#waitForLeader([0]);
-    for (let index = 1; index < this.nodeCount; index += 1) this.#startNode(index);
+    if (this.#etcdEndpoints === undefined) {
+      this.#startNode(0);
+      await this.#waitForLeader([0]);
+    }
+    for (let index = this.#etcdEndpoints === undefined ? 1 : 0; index < this.nodeCount; index += 1) this.#startNode(index);
     await this.#waitForWholeCluster();
   }
 
@@ -134,8 +143,14 @@ export class QuorumliteSystem implements ReplicatedSystem {
       `${node.host}:${node.raftPort}`,
       '--log-level',
       'warn',
-      ...(index === 0 ? [] : ['--join', others.join(',')]),
+      ...this.#formationArguments(index, others),
     ];
+  }
+
+  #formationArguments(index: number, others: readonly string[]): string[] {
+    const endpoints = this.#etcdEndpoints?.();
+    if (endpoints !== undefined) return ['--consensus', 'etcd', '--etcd-endpoints', endpoints.join(','), '--etcd-prefix', '/quorumlite-bench'];
+    return index === 0 ? [] : ['--join', others.join(',')];
   }
 
   #startNode(index: number): void {

@@ -22,7 +22,7 @@ import { runSynchronous } from '../../bench/peers/sqlite.js';
 test('arguments: defaults, --quick, --only in canonical order without repeats, --out', () => {
   assert.deepEqual(parseCompareArguments([]), {
     quick: false,
-    only: ['quorumlite', 'etcd', 'dqlite', 'sqlite', 'http-floor'],
+    only: ['quorumlite', 'etcd', 'dqlite', 'sqlite', 'http-floor', 'quorumlite-etcd'],
     outputDirectory: undefined,
     profileDirectory: undefined,
     help: false,

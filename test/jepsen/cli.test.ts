@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { repositoryRoot } from '../cluster/harness.js';
 import { parseJepsenArguments, UsageError } from './cli.js';
-import { nemesisKinds, type RunOptions } from './run.js';
+import { etcdNemesisKinds, nemesisKinds, type RunOptions } from './run.js';
 
 function runOptions(argv: readonly string[], nowIso?: string): RunOptions {
   const options = parseJepsenArguments(argv, nowIso);
@@ -35,7 +35,18 @@ describe('jepsen arguments', () => {
     assert.deepEqual(none.nemeses, []);
   });
 
+  test('--consensus etcd: the log in etcd, with the faults that apply there', () => {
+    const options = runOptions(['--consensus', 'etcd', '--nodes', '3']);
+    assert.equal(options.consensus, 'etcd');
+    assert.deepEqual(options.nemeses, ['kill', 'pause', 'etcd']);
+    assert.deepEqual(runOptions(['--consensus', 'etcd', '--nemesis', 'all']).nemeses, etcdNemesisKinds);
+    assert.equal(runOptions([]).consensus, undefined);
+  });
+
   for (const [argv, message] of [
+    [['--consensus', 'zab'], /--consensus: "zab" is neither raft nor etcd/],
+    [['--consensus', 'etcd', '--nemesis', 'partition'], /--nemesis: "partition" is not one of kill, pause, etcd/],
+    [['--nemesis', 'etcd'], /--nemesis: "etcd" is not one of/],
     [['--bogus'], /Unknown option '--bogus'/],
     [['--workload', 'queue'], /--workload: "queue" is not one of register, list-append, bank/],
     [['--nemesis', 'kill,meteor'], /--nemesis: "meteor" is not one of/],

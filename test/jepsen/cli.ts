@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { NemesisKind } from './history.js';
 import { recheckRun } from './recheck.js';
-import { defaultNodeFlags, nemesisKinds, type RunOptions, runJepsen, type WorkloadName, workloadNames } from './run.js';
+import { defaultNodeFlags, etcdNemesisKinds, nemesisKinds, type RunOptions, runJepsen, type WorkloadName, workloadNames } from './run.js';
 
 export const usage = `usage: npm run jepsen -- [options]
 
@@ -15,6 +15,9 @@ export const usage = `usage: npm run jepsen -- [options]
   --nemesis LIST       comma-separated: ${nemesisKinds.join(', ')}; 'all' or 'none' (default partition,kill)
   --time SECONDS       how long clients and faults run (default 60, 1-86400)
   --nodes N            cluster size, 3 or 5 (default 5)
+  --consensus NAME     raft | etcd: the log in a 3-member etcd cluster the run starts
+                       (default raft); with etcd the nemeses are ${etcdNemesisKinds.join(', ')}
+                       (default kill,pause,etcd; 'all' means those)
   --concurrency N      clients (default 10, 1-200)
   --seed N             the run's choices (default: from the clock; printed)
   --read-levels LIST   read level per client, round robin (default linearizable,strong,weak,none)
@@ -28,7 +31,20 @@ export const usage = `usage: npm run jepsen -- [options]
 
 export class UsageError extends Error {}
 
-const stringOptions = ['workload', 'nemesis', 'time', 'nodes', 'concurrency', 'seed', 'read-levels', 'op-timeout', 'ops-max', 'out', 'check'] as const;
+const stringOptions = [
+  'consensus',
+  'workload',
+  'nemesis',
+  'time',
+  'nodes',
+  'concurrency',
+  'seed',
+  'read-levels',
+  'op-timeout',
+  'ops-max',
+  'out',
+  'check',
+] as const;
 
 function integer(text: string | undefined, name: string, fallback: number, low: number, high: number): number {
   if (text === undefined) return fallback;
@@ -73,11 +89,14 @@ export function parseJepsenArguments(argv: readonly string[], nowIso = new Date(
   const workload = text('workload') ?? 'register';
   if (!(workloadNames as readonly string[]).includes(workload))
     throw new UsageError(`--workload: ${JSON.stringify(workload)} is not one of ${workloadNames.join(', ')}`);
+  const consensus = text('consensus') ?? 'raft';
+  if (consensus !== 'raft' && consensus !== 'etcd') throw new UsageError(`--consensus: ${JSON.stringify(consensus)} is neither raft nor etcd`);
+  const kinds = consensus === 'etcd' ? etcdNemesisKinds : nemesisKinds;
   const nemesisText = text('nemesis');
-  const nemeses = nemesisText === 'all' ? [...nemesisKinds] : nemesisText === 'none' ? [] : list(nemesisText, ['partition', 'kill']);
+  const defaultNemeses = consensus === 'etcd' ? etcdNemesisKinds : ['partition', 'kill'];
+  const nemeses = nemesisText === 'all' ? [...kinds] : nemesisText === 'none' ? [] : list(nemesisText, defaultNemeses);
   for (const kind of nemeses)
-    if (!(nemesisKinds as readonly string[]).includes(kind))
-      throw new UsageError(`--nemesis: ${JSON.stringify(kind)} is not one of ${nemesisKinds.join(', ')}`);
+    if (!(kinds as readonly string[]).includes(kind)) throw new UsageError(`--nemesis: ${JSON.stringify(kind)} is not one of ${kinds.join(', ')}`);
   const nodeCount = integer(text('nodes'), 'nodes', 5, 3, 5);
   if (nodeCount !== 3 && nodeCount !== 5) throw new UsageError('--nodes: 3 or 5');
   const readLevels = list(text('read-levels'), ['linearizable', 'strong', 'weak', 'none']);
@@ -97,6 +116,7 @@ export function parseJepsenArguments(argv: readonly string[], nowIso = new Date(
     operationCountMax: integer(text('ops-max'), 'ops-max', 500_000, 1, 5_000_000),
     outDirectory: text('out') ?? join('jepsen-results', `${stamp}-${workload}`),
     nodeFlags: defaultNodeFlags,
+    ...(consensus === 'etcd' ? { consensus } : {}),
   };
 }
 

@@ -26,6 +26,8 @@ export interface ClusterSetup {
   readonly clock: boolean;
   readonly disk: boolean;
   readonly flags: readonly string[];
+  /** `--consensus etcd` on this etcd cluster's endpoints and prefix, instead of the embedded Raft. */
+  readonly etcd?: { readonly endpoints: readonly string[]; readonly prefix: string };
 }
 
 export interface NodeView {
@@ -60,7 +62,8 @@ export class JepsenCluster {
   static async create(setup: ClusterSetup): Promise<JepsenCluster> {
     if (setup.clock && !existsSync(fakeTimeLibraryPath)) throw new Error(`clock faults need libfaketime (${fakeTimeLibraryPath}): apt-get install faketime`);
     unmountLeftovers();
-    const cluster = await TestCluster.create({ size: setup.nodeCount, formation: 'join', firstHostIndex: 2, flags: setup.flags });
+    const formation = setup.etcd === undefined ? ({ formation: 'join' } as const) : ({ formation: 'etcd', etcd: setup.etcd } as const);
+    const cluster = await TestCluster.create({ size: setup.nodeCount, ...formation, firstHostIndex: 2, flags: setup.flags });
     writeFileSync(join(cluster.rootDirectory, ownerFileName), String(process.pid));
     const jepsen = new JepsenCluster(cluster, setup);
     jepsen.members = [...cluster.nodes];

@@ -15,6 +15,7 @@ export const nemesisColors: Readonly<Record<NemesisKind, string>> = {
   clock: '#00897b',
   disk: '#5d6d7e',
   membership: '#8d6e63',
+  etcd: '#e8772e',
 };
 
 export type Scale = (value: number) => number;

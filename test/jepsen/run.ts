@@ -16,6 +16,8 @@ import { membershipNemesis } from './nemesis/membership.js';
 import type { Nemesis } from './nemesis/nemesis.js';
 import { partitionNemesis } from './nemesis/partition.js';
 import { killNemesis, pauseNemesis } from './nemesis/process-faults.js';
+import { etcdNemesis } from './nemesis/etcd-faults.js';
+import { EtcdCluster } from '../etcd/etcd-cluster.js';
 import { NemesisSchedule, type ScheduleOptions, scheduleDefaults } from './nemesis/schedule.js';
 import { overallVerdict } from './report-model.js';
 import { type RunSummary, summaryText, writeReport } from './report.js';
@@ -27,6 +29,8 @@ import { RegisterWorkload } from './workloads/register.js';
 export const workloadNames = ['register', 'list-append', 'bank'] as const;
 export type WorkloadName = (typeof workloadNames)[number];
 export const nemesisKinds: readonly NemesisKind[] = ['kill', 'pause', 'partition', 'clock', 'disk', 'membership'];
+/** With `--consensus etcd`: the faults that apply (membership is etcd's registrations; partitions would have to cut etcd's addresses too). */
+export const etcdNemesisKinds: readonly NemesisKind[] = ['kill', 'pause', 'etcd'];
 
 export interface RunOptions {
   readonly workload: WorkloadName;
@@ -45,6 +49,8 @@ export interface RunOptions {
   readonly schedule?: ScheduleOptions;
   /** Bound on healing: every node back, converged and answering. */
   readonly healTimeoutMs?: number;
+  /** 'etcd': the nodes keep their log in a 3-member etcd cluster the run starts (test/etcd/etcd-cluster.ts). */
+  readonly consensus?: 'raft' | 'etcd';
 }
 
 export interface RunResult {
@@ -71,8 +77,12 @@ export function nemesisUnavailableReason(kind: NemesisKind): string | undefined 
   return undefined;
 }
 
-function makeNemeses(options: RunOptions, filter: PacketFilter | undefined): Nemesis[] {
+function makeNemeses(options: RunOptions, filter: PacketFilter | undefined, etcd: EtcdCluster | undefined): Nemesis[] {
   return options.nemeses.map((kind) => {
+    if (kind === 'etcd') {
+      if (etcd === undefined) throw new Error('the etcd nemesis needs --consensus etcd');
+      return etcdNemesis(etcd);
+    }
     if (kind === 'kill') return killNemesis;
     if (kind === 'pause') return pauseNemesis;
     if (kind === 'clock') return clockNemesis;
@@ -89,6 +99,15 @@ export async function runJepsen(options: RunOptions, log: (line: string) => void
     if (reason !== undefined) throw new Error(`nemesis ${kind} cannot run here: ${reason}`);
   }
   mkdirSync(options.outDirectory, { recursive: true });
+  const etcd = options.consensus === 'etcd' ? await EtcdCluster.start({ size: 3 }) : undefined;
+  try {
+    return await runOnCluster(options, etcd, log);
+  } finally {
+    await etcd?.close();
+  }
+}
+
+async function runOnCluster(options: RunOptions, etcd: EtcdCluster | undefined, log: (line: string) => void): Promise<RunResult> {
   const random = new Prng(options.seed);
   const workload = makeWorkload(options.workload, options.readLevels);
   const startedAt = new Date().toISOString();
@@ -97,6 +116,7 @@ export async function runJepsen(options: RunOptions, log: (line: string) => void
     clock: options.nemeses.includes('clock'),
     disk: options.nemeses.includes('disk'),
     flags: options.nodeFlags,
+    ...(etcd === undefined ? {} : { etcd: { endpoints: etcd.endpoints, prefix: `/jepsen-${options.seed}` } }),
   });
   let filter: PacketFilter | undefined;
   let keep = true;
@@ -107,7 +127,7 @@ export async function runJepsen(options: RunOptions, log: (line: string) => void
     await runSetup(cluster, workload, options.operationTimeoutMs);
     const originMs = performance.now();
     const now = () => performance.now() - originMs;
-    const schedule = new NemesisSchedule(cluster, makeNemeses(options, filter), random.fork(), now, log, options.schedule ?? scheduleDefaults);
+    const schedule = new NemesisSchedule(cluster, makeNemeses(options, filter, etcd), random.fork(), now, log, options.schedule ?? scheduleDefaults);
     const operations: OperationRecord[] = [];
     log(`running ${workload.name} for ${options.timeLimitMs / 1000} s with ${options.concurrency} clients; nemesis ${options.nemeses.join(',') || 'none'}`);
     await Promise.all([
@@ -137,6 +157,7 @@ export async function runJepsen(options: RunOptions, log: (line: string) => void
         `seed ${options.seed}; replay the same schedule of choices with --seed ${options.seed} (timing differs run to run)`,
         `read levels by client: ${options.readLevels.join(', ')}`,
         `node flags: ${options.nodeFlags.join(' ')}`,
+        `consensus: ${options.consensus ?? 'raft'}${etcd === undefined ? '' : ` (a 3-member etcd cluster on ${etcd.endpoints.join(', ')})`}`,
         ...membershipNotes,
       ],
     };
