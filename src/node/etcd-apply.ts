@@ -82,9 +82,10 @@ export class EtcdApplier {
 
   kick(): void {
     if (this.#running !== undefined || this.#stopped) return;
-    this.#running = this.#run().finally(() => {
+    this.#running = this.#run().then((progressed) => {
       this.#running = undefined;
-      if (!this.#stopped && this.#hasWork()) this.kick();
+      // Work that arrived as the run ended; after a read that found nothing new, the next poll or watch event kicks (no busy loop on etcd).
+      if (progressed && !this.#stopped && this.#hasWork()) this.kick();
     });
   }
 
@@ -92,10 +93,11 @@ export class EtcdApplier {
     return this.#knownLastIndex > this.#dependencies.stateMachine.appliedIndex;
   }
 
-  async #run(): Promise<void> {
+  /** Applies while there is work; false when it stopped because etcd had nothing new to read. */
+  async #run(): Promise<boolean> {
     while (!this.#stopped && this.#hasWork()) {
       try {
-        if (!(await this.#step())) return;
+        if (!(await this.#step())) return false;
       } catch (error) {
         if (isBrokenInvariant(error)) throw error;
         if (isEnvironmentalFailure(error)) this.haltError = error as Error;
@@ -103,6 +105,7 @@ export class EtcdApplier {
         await sleep(this.#dependencies.scheduler, this.#dependencies.haltRetryIntervalMs);
       }
     }
+    return true;
   }
 
   /** Applies the next entries (buffered, else read from etcd); false when there were none to apply. */
@@ -180,7 +183,7 @@ export class EtcdApplier {
   /** Resolves once the current run ended; nothing applies after. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    await this.#running?.catch(() => undefined);
+    await this.#running;
   }
 }
 

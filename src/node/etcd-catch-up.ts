@@ -15,12 +15,12 @@ import type { NodeLogger } from './logger.js';
 import type { NodeStateMachine, NodeTransport } from './ports.js';
 
 const catchUpMethod = 'quorumlite.etcd-catch-up';
-/** A copy of the database is made and streamed within this bound. */
-const catchUpTimeoutMs = 10 * 60_000;
+/** A copy of the database is made and streamed within this bound; a lagger that gets none asks again. */
+const catchUpTimeoutMs = 2 * 60_000;
 
 interface CatchUpDependencies {
   readonly config: NodeConfig;
-  readonly transport: Pick<NodeTransport, 'call' | 'handle' | 'sendSnapshot' | 'onSnapshot'>;
+  readonly transport: Pick<NodeTransport, 'call' | 'handle' | 'sendSnapshot' | 'onSnapshot' | 'setPeer'>;
   readonly stateMachine: Pick<NodeStateMachine, 'snapshot' | 'restore' | 'appliedIndex'>;
   readonly logger: NodeLogger;
   readonly leaderId: () => NodeId;
@@ -45,8 +45,11 @@ export class EtcdCatchUp {
       this.#copyCount += 1;
       const path = join(config.dataDirectory, 'incoming', `catch-up-copy-${this.#copyCount}.sqlite`);
       try {
+        // The caller's address as its handshake gave it: its registration in etcd may not have reached this node yet (a restart on new ports).
+        transport.setPeer(context.fromId, context.fromAddress);
         const { appliedIndex } = await stateMachine.snapshot(path);
-        await transport.sendSnapshot(context.fromId, { kind: 'etcd-catch-up', appliedIndex }, path, { signal: context.signal });
+        const signal = AbortSignal.any([context.signal, AbortSignal.timeout(catchUpTimeoutMs)]);
+        await transport.sendSnapshot(context.fromId, { kind: 'etcd-catch-up', appliedIndex }, path, { signal });
         logger.info({ event: 'etcd-catch-up-sent', to: context.fromId, appliedIndex }, 'sent a database copy to a node behind the compacted log');
         return { appliedIndex };
       } finally {

@@ -293,7 +293,6 @@ export class EtcdLog implements ReplicatedLog {
 
   waitForApplied(index: number, timeoutMs: number): Promise<void> {
     if (index > this.appliedIndex && this.haltError !== undefined) return Promise.reject(haltedError(this.haltError));
-    if (index > this.#applier.knownLastIndex) this.#applier.noteLastIndex(index);
     return this.#waiters.wait(index, timeoutMs);
   }
 

@@ -90,7 +90,17 @@ export class EtcdSession {
     this.#pollTimer = this.#dependencies.scheduler.setInterval(() => void this.refresh().catch(() => undefined), this.#settings.pollIntervalMs);
   }
 
-  async #openLease(): Promise<void> {
+  #opening: Promise<void> | undefined;
+
+  /** One lease opening at a time (a lost lease and a poll may both ask for one). */
+  #openLease(): Promise<void> {
+    this.#opening ??= this.#grantLease().finally(() => {
+      this.#opening = undefined;
+    });
+    return this.#opening;
+  }
+
+  async #grantLease(): Promise<void> {
     const { client, scheduler, keys } = this.#dependencies;
     const lease = client.lease(this.#settings.leaseTtlSeconds, { autoKeepAlive: true });
     this.#lease = lease;
