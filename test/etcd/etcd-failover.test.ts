@@ -4,7 +4,9 @@
  * every read level on every node, /db/request, idempotent retries); kill -9 of the leader
  * under writes loses no acknowledged write (the same scenario as failover.test.ts); a
  * leader paused past its lease is replaced, cannot append once it wakes (fencing: no
- * entry of its term lands after the next leader's), and carries on as a follower.
+ * entry of its term lands after the next leader's), and carries on as a follower; etcd
+ * members killed under writes — one (writes go on), then a majority — come
+ * back and the cluster carries on with every acknowledged write.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -125,5 +127,58 @@ test('a leader paused past its lease is replaced, cannot append when it wakes, a
     assert.notEqual(leader.id, paused.id);
     const again = await paused.execute([['INSERT INTO fruit(name) VALUES (?)', 'through the follower']]);
     assert.equal(again.status, 200, again.text);
+    await cluster.waitForConvergence(cluster.nodes);
+  }));
+
+/** Writes `label n` rows one at a time through any running node until stopped; returns the acknowledged values. */
+function writeInBackground(label: string): { stop: () => Promise<string[]> } {
+  const acknowledged: string[] = [];
+  let stopped = false;
+  const done = (async () => {
+    for (let value = 0; !stopped && value < 2000; value += 1) {
+      const nodes = cluster.running();
+      const node = nodes[value % nodes.length] as TestNode;
+      const row = `${label} ${value}`;
+      try {
+        const answer = await node.execute([['INSERT INTO fruit(name) VALUES (?)', row]]);
+        const results = (answer.body as { results?: { error?: string }[] }).results;
+        if (answer.status === 200 && results?.[0]?.error === undefined) acknowledged.push(row);
+        else await sleep(100);
+      } catch {
+        await sleep(100);
+      }
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await done;
+      return acknowledged;
+    },
+  };
+}
+
+test('etcd members killed under writes: one (writes go on), then a majority, restarted: the cluster carries on with every acknowledged write', async () =>
+  cluster.withLogs(async () => {
+    await cluster.waitForLeader();
+    const writer = writeInBackground('etcd-fault');
+    await etcd.kill(0);
+    const before = (await writer.stop()).length;
+    const minority = writeInBackground('one etcd member down');
+    await sleep(2_000);
+    const duringMinority = await minority.stop();
+    assert.ok(duringMinority.length > 0, 'writes go on with one etcd member down');
+    await etcd.kill(1);
+    const noQuorum = writeInBackground('no etcd quorum');
+    await sleep(3_000);
+    await etcd.restart(0);
+    await etcd.restart(1);
+    const afterRestart = await noQuorum.stop();
+    await cluster.waitForLeader();
+    const written = await cluster.nodes[0]!.execute([['INSERT INTO fruit(name) VALUES (?)', 'after etcd came back']]);
+    assert.equal(written.status, 200, written.text);
+    const present = firstValues(await cluster.nodes[1]!.query('SELECT name FROM fruit', '?level=linearizable'))?.map((row) => row[0]);
+    const missing = [...duringMinority, ...afterRestart].filter((row) => !present?.includes(row));
+    assert.deepEqual(missing, [], `acknowledged writes missing (${before} before the first kill)`);
     await cluster.waitForConvergence(cluster.nodes);
   }));
