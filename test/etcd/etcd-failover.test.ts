@@ -182,3 +182,15 @@ test('etcd members killed under writes: one (writes go on), then a majority, res
     assert.deepEqual(missing, [], `acknowledged writes missing (${before} before the first kill)`);
     await cluster.waitForConvergence(cluster.nodes);
   }));
+
+test('POST /leader on a follower: the leader resigns the etcd leader key and another voter takes it', async () =>
+  cluster.withLogs(async () => {
+    const before = await cluster.waitForLeader();
+    const follower = cluster.nodes.find((node) => node !== before && node.running) as TestNode;
+    const stepped = await http(`${follower.url}/leader?wait`, { method: 'POST', body: '' });
+    assert.ok(stepped.status === 200 || stepped.status === 204, `${stepped.status} ${stepped.text}`);
+    const after = await cluster.waitForLeader();
+    assert.notEqual(after.id, before.id);
+    const written = await follower.execute([['INSERT INTO fruit(name) VALUES (?)', 'after step-down']]);
+    assert.equal(written.status, 200, written.text);
+  }));
