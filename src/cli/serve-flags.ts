@@ -15,6 +15,7 @@ import { parseTimingFlags } from './serve-timing-flags.js';
 import { parseTlsFlags } from './serve-tls-flags.js';
 import type { NodeTlsSettings } from '../server/node-tls.js';
 import { backupOptions, type BackupOptions } from './serve-backup-flags.js';
+import { checkDiscoveryFormation, discoveryListsPeers, parseDiscoveryFlags, type DiscoveryOptions } from './serve-disco-flags.js';
 import { UsageError } from './usage-error.js';
 
 export { UsageError } from './usage-error.js';
@@ -24,8 +25,8 @@ export { serveUsage } from './serve-usage.js';
 type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-/** -auto-backup, -auto-restore: serve-backup-flags.ts. */
-export interface ServeOptions extends AuthOptions, BackupOptions {
+/** -auto-backup, -auto-restore: serve-backup-flags.ts; -disco-*: serve-disco-flags.ts. */
+export interface ServeOptions extends AuthOptions, BackupOptions, DiscoveryOptions {
   readonly nodeId: string;
   readonly httpAddress: HostPort;
   readonly httpAdvertisedAddress: HostPort;
@@ -237,7 +238,7 @@ function formationOptions(flags: Flags): FormationOptions {
   const expect = flags.get('bootstrap-expect');
   const bootstrapExpect =
     expect === undefined ? 0 : parseGoIntegerFlag(expect.value, expect.spelling, { minimum: 0, maximum: bootstrapExpectMax, signed: true });
-  if (bootstrapExpect > 1 && joinAddresses.length === 0) {
+  if (bootstrapExpect > 1 && joinAddresses.length === 0 && !discoveryListsPeers(flags)) {
     throw new UsageError(`${expect?.spelling ?? '--bootstrap-expect'} needs --join with the addresses of the other nodes`);
   }
   const nonVoter = booleanFlag(flags, 'raft-non-voter', false);
@@ -368,10 +369,12 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
   refuseUnsupported(flags);
   const bodyBytes = flags.get('http-max-body-bytes');
   const connectTimeout = flags.get('cluster-connect-timeout');
+  const formation = { ...formationOptions(flags), ...parseDiscoveryFlags(flags) };
+  checkDiscoveryFormation(formation);
   return {
     ...addressOptions(flags),
     dataDirectory: dataDirectoryOf(flags, positionals),
-    ...formationOptions(flags),
+    ...formation,
     ...parseTimingFlags(flags),
     applyTimeoutMs: durationFlag(flags, 'raft-apply-timeout', 10_000),
     ...snapshotOptions(flags),
