@@ -1,13 +1,15 @@
 /**
  * -disco-mode etcd-kv with a real etcd: three nodes started with only discovery flags form
  * one cluster (one claims the key and bootstraps, the others join the leader it names); the
- * key follows the leader; a leader killed with -9 and restarted comes back into the cluster;
- * a node started after the cluster formed joins it through the key. Bad input: an unknown
+ * key follows the leader; a leader killed with -9 comes back into the cluster, restarted on
+ * its state or, without it, rejoining through the leader the key names; a node started
+ * after the cluster formed joins it through the key. Bad input: an unknown
  * mode or a malformed config exits 2, an unreachable etcd fails the start after the bounded
  * attempts with an error naming etcd.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { Etcd3 } from 'etcd3';
 import { EtcdCluster } from '../etcd/etcd-cluster.js';
 import { freePort, TestCluster, waitFor, type TestNode } from './harness.js';
@@ -58,7 +60,7 @@ async function writeAndRead(cluster: TestCluster, table: string): Promise<void> 
   assert.equal(new Set(sums).size, 1, 'every node has the same content');
 }
 
-test('etcd-kv: three nodes form one cluster; the key follows the leader; a killed leader comes back; a later node joins', async () => {
+test('etcd-kv: three nodes form a cluster; the key follows the leader; a killed leader comes back (with or without data); a later node joins', async () => {
   const cluster = await createCluster(3, 1);
   const key = `quorumlite-test-${process.pid}`;
   const flags = etcdFlags(key);
@@ -79,6 +81,18 @@ test('etcd-kv: three nodes form one cluster; the key follows the leader; a kille
     leader.start(flags);
     await cluster.waitForMembers(3);
     await writeAndRead(cluster, 'restarted');
+
+    // A leader killed and restarted without its data is a new node to itself: it finds the
+    // current leader in etcd and rejoins through it (the cluster replicates to it from scratch).
+    const lost = await cluster.waitForLeader();
+    await lost.kill();
+    rmSync(lost.dataDirectory, { recursive: true, force: true });
+    const current = await cluster.waitForLeader(cluster.nodes.filter((node) => node !== lost));
+    await waitFor('etcd names the current leader', async () => ((await recordedLeader(key))?.addr === current.raftAddress ? true : undefined));
+    lost.start(flags);
+    await cluster.waitForMembers(3);
+    await writeAndRead(cluster, 'rejoined');
+    assert.match(lost.log(), new RegExp(`"event":"disco-leader".*"address":"${current.raftAddress}"`), 'it joined the leader etcd names');
 
     const later = await cluster.addNodeSpec();
     later.start(flags);
