@@ -2,14 +2,15 @@
  * -disco-mode dns and dns-srv with a real DNS server (dnsmasq on 127.0.3.1, asked through
  * the -disco-config `resolver`): three nodes started with only discovery flags and
  * -bootstrap-expect 3 form one cluster, from three A records (every node on the same Raft
- * port, rqlite's rule) or from SRV records (each its own port). The cluster re-forms when
+ * port, rqlite's rule; the records appear only after the nodes started, as a headless
+ * service's do) or from SRV records (each its own port). The cluster re-forms when
  * every node restarts on its state, and a node added to the records later joins it.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { Dnsmasq } from './dnsmasq.js';
-import { freePort, TestCluster, type TestNode } from './harness.js';
+import { freePort, TestCluster, waitFor, type TestNode } from './harness.js';
 
 const clusters: TestCluster[] = [];
 const dnsServers: Dnsmasq[] = [];
@@ -67,10 +68,16 @@ test('dns: three A records and -bootstrap-expect 3 form one cluster; it re-forms
   const hosts = cluster.nodes.map((node) => node.spec.host);
   const raftPort = await portFreeOn([...hosts, '127.0.0.4']);
   for (const node of cluster.nodes) node.spec = { ...node.spec, raftPort };
-  const dnsServer = await startDns({ host: '127.0.3.1', hosts: hosts.map((address) => ({ address, name: 'rqlite.test' })) });
+  // No records at first (pods not yet ready): the nodes keep resolving until the records appear.
+  const dnsServer = await startDns({ host: '127.0.3.1', hosts: [] });
   const flags = discoveryFlags('dns', { name: 'rqlite.test' }, dnsServer);
   await cluster.withLogs(async () => {
     for (const node of cluster.nodes) node.start(flags);
+    const resolvedNothing = '"event":"disco-resolved","name":"rqlite.test","addresses":[]';
+    await waitFor('every node resolved the name to nothing yet', () =>
+      cluster.nodes.every((node) => node.log().includes(resolvedNothing)) ? true : undefined,
+    );
+    await dnsServer.setHosts(hosts.map((address) => ({ address, name: 'rqlite.test' })));
     await cluster.waitForMembers(3);
     await writeAndRead(cluster, 'first');
     for (const node of cluster.nodes) assert.equal(await node.terminate(), 0);
