@@ -53,10 +53,9 @@ export function parseDiscoveryFlags(flags: Flags): DiscoveryOptions {
   }
 }
 
-/** Whether -disco-mode names DNS discovery, which stands in for -bootstrap-expect's --join list. */
-export function discoveryListsPeers(flags: Flags): boolean {
-  const mode = flags.get('disco-mode')?.value;
-  return mode === 'dns' || mode === 'dns-srv';
+/** Whether -disco-mode is given: it, not -join, then decides what -bootstrap-expect may do (checkDiscoveryFormation). */
+export function discoveryGiven(flags: Flags): boolean {
+  return (flags.get('disco-mode')?.value ?? '') !== '';
 }
 
 /**
@@ -71,5 +70,8 @@ export function checkDiscoveryFormation(options: DiscoveryOptions & { readonly j
     throw new UsageError(`-disco-mode ${discovery.mode} and -join: give one of them (discovery finds the nodes -join would list)`);
   if (discovery.mode !== 'etcd-kv' && options.bootstrapExpect === 0) {
     throw new UsageError(`-disco-mode ${discovery.mode} needs -bootstrap-expect (the number of nodes that form the cluster)`);
+  }
+  if (discovery.mode === 'etcd-kv' && options.bootstrapExpect > 0) {
+    throw new UsageError('-bootstrap-expect does not apply to -disco-mode etcd-kv: the node that claims the etcd key forms the cluster, the others join it');
   }
 }

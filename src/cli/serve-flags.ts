@@ -15,7 +15,7 @@ import { parseTimingFlags } from './serve-timing-flags.js';
 import { parseTlsFlags } from './serve-tls-flags.js';
 import type { NodeTlsSettings } from '../server/node-tls.js';
 import { backupOptions, type BackupOptions } from './serve-backup-flags.js';
-import { checkDiscoveryFormation, discoveryListsPeers, parseDiscoveryFlags, type DiscoveryOptions } from './serve-disco-flags.js';
+import { checkDiscoveryFormation, discoveryGiven, parseDiscoveryFlags, type DiscoveryOptions } from './serve-disco-flags.js';
 import { UsageError } from './usage-error.js';
 
 export { UsageError } from './usage-error.js';
@@ -238,7 +238,7 @@ function formationOptions(flags: Flags): FormationOptions {
   const expect = flags.get('bootstrap-expect');
   const bootstrapExpect =
     expect === undefined ? 0 : parseGoIntegerFlag(expect.value, expect.spelling, { minimum: 0, maximum: bootstrapExpectMax, signed: true });
-  if (bootstrapExpect > 1 && joinAddresses.length === 0 && !discoveryListsPeers(flags)) {
+  if (bootstrapExpect > 1 && joinAddresses.length === 0 && !discoveryGiven(flags)) {
     throw new UsageError(`${expect?.spelling ?? '--bootstrap-expect'} needs --join with the addresses of the other nodes`);
   }
   const nonVoter = booleanFlag(flags, 'raft-non-voter', false);

@@ -90,6 +90,7 @@ test('bad input: an unknown mode, consul-kv, malformed configs and conflicting f
   refused(['-disco-mode', 'dns', '-bootstrap-expect', '3', '-disco-config', '{"name":"a b"}'], /"name": "a b" is not a DNS name/);
   refused(['-disco-mode', 'dns', '-bootstrap-expect', '3', '-disco-config', '{"resolver":"dns.example"}'], /"resolver": "dns.example" is not IP\[:PORT\]/);
   refused(['-disco-mode', 'dns'], /-disco-mode dns needs -bootstrap-expect/);
+  refused(['-disco-mode', 'etcd-kv', '-bootstrap-expect', '3'], /-bootstrap-expect does not apply to -disco-mode etcd-kv/);
   refused(['-disco-mode', 'dns-srv', '-bootstrap-expect', '3', '-join', '127.0.0.1:4002'], /-disco-mode dns-srv and -join: give one of them/);
 });
 
