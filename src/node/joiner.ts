@@ -11,8 +11,9 @@
  * Attempts run in rounds as rqlited's: each round tries every address once, in order; a
  * round that fails everywhere waits `joinIntervalMs` before the next, at most
  * `joinAttemptCountMax` rounds. The addresses are a fixed --join list, or a source asked
- * again each round (discovery: the leader etcd names now, what DNS resolves now). Every failure (no answer, no leader yet, a timeout) is
- * retried the same way; a malformed address never gets here (the CLI refuses it).
+ * again each round (discovery: the leader etcd names now, what DNS resolves now). Every
+ * failure (no answer, no leader yet, a timeout) is retried the same way; a malformed
+ * address never gets here (the CLI refuses it).
  *
  * The cluster decides a join, not the answer to it (FINDINGS.md J2): the answer can be
  * lost (a partition, a call that times out while the leader waits for this node to catch

@@ -1,7 +1,8 @@
 /**
  * One quorumlite node, wired from the real modules: the durable store, the SQLite state
  * machine, the TCP transport, the Raft core and the HTTP API, with the start-up decision
- * (restart / bootstrap one node / --bootstrap-expect / --join) and a graceful stop.
+ * (restart / bootstrap one node / --bootstrap-expect / --join / discovery: cluster-formation.ts)
+ * and a graceful stop.
  *
  * Data directory layout: raft/ (log, snapshots, LOCK), db.sqlite (the user's database),
  * db.sqlite.internal (quorumlite's applied index, dedup table and maintenance times),
