@@ -16,6 +16,28 @@ export interface ConsensusOptions {
 }
 
 const defaultPrefix = '/quorumlite';
+/**
+ * Flags whose features only the embedded-Raft node assembles (TLS, auth, backups,
+ * extensions, joining, discovery). Refused with --consensus etcd rather than ignored: a
+ * node started with -auth that did not check credentials would be worse than no start.
+ */
+const raftOnlyFlagNames = [
+  'auth',
+  'http-cert',
+  'http-key',
+  'http-ca-cert',
+  'node-cert',
+  'node-key',
+  'node-ca-cert',
+  'auto-backup',
+  'auto-restore',
+  'extensions-path',
+  'join',
+  'bootstrap-expect',
+  'disco-mode',
+  'disco-key',
+  'disco-config',
+] as const;
 /** etcd's own minimum TTL is a few seconds' worth of its election ticks; 2 s fails over fast and survives a GC pause. */
 const defaultLeaseTtlSeconds = 2;
 const leaseTtlSecondsMax = 3600;
@@ -46,6 +68,8 @@ export function parseConsensusFlags(flags: ReadonlyMap<string, GivenFlag>): Cons
     return { etcd: undefined };
   }
   if (endpoints === undefined) throw new UsageError('--consensus etcd needs --etcd-endpoints URL,…');
+  const raftOnly = raftOnlyFlagNames.map((name) => flags.get(name)).find((given) => given !== undefined);
+  if (raftOnly !== undefined) throw new UsageError(`${raftOnly.spelling}: not available with --consensus etcd (only the embedded Raft node has it yet)`);
   if (prefix !== undefined && !prefix.value.startsWith('/')) throw new UsageError(`${prefix.spelling}: ${JSON.stringify(prefix.value)} must start with /`);
   return {
     etcd: {

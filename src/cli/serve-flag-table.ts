@@ -44,15 +44,11 @@ function refused(kind: FlagKind, reason: string, accepts: (value: string) => boo
   return { kind, origin: 'rqlited', refusal: { reason, accepts } };
 }
 
-const noDiscoveryReason = 'quorumlite has no discovery services (Consul, etcd, DNS); list the peers with -join, with -bootstrap-expect to form a new cluster';
 const noProfilingReason = "Go profiling does not apply to a Node.js process; use node's --cpu-prof or --heap-prof";
 
 const refusedRqlitedFlags: Readonly<Record<string, ServeFlagSpec>> = {
   'cdc-config': refused('value', 'quorumlite has no change data capture', isEmpty),
   'compress-snap-transport': refused('boolean', 'snapshots are streamed to peers uncompressed', isFalse),
-  'disco-mode': refused('value', noDiscoveryReason, isEmpty),
-  'disco-key': refused('value', noDiscoveryReason, (value) => value === 'rqlite'),
-  'disco-config': refused('value', noDiscoveryReason, isEmpty),
   'on-disk-path': refused('value', 'the database always lives in the data directory (db.sqlite), beside the Raft log it must agree with', isEmpty),
   'raft-leader-lease-timeout': refused(
     'value',
@@ -99,6 +95,10 @@ export const serveFlagSpecs: Readonly<Record<string, ServeFlagSpec>> = {
   'join-as': rqlited('value'),
   'bootstrap-expect': rqlited('value'),
   'bootstrap-expect-timeout': rqlited('value'),
+  // Discovery (consul-kv refused there): serve-disco-flags.ts.
+  'disco-mode': rqlited('value'),
+  'disco-key': rqlited('value'),
+  'disco-config': rqlited('value'),
   fk: rqlited('boolean'),
   'auto-vacuum-int': rqlited('value'),
   'auto-optimize-int': rqlited('value'),

@@ -16,6 +16,7 @@ import { parseTlsFlags } from './serve-tls-flags.js';
 import type { NodeTlsSettings } from '../server/node-tls.js';
 import { backupOptions, type BackupOptions } from './serve-backup-flags.js';
 import { parseConsensusFlags, type ConsensusOptions } from './serve-consensus-flags.js';
+import { checkDiscoveryFormation, discoveryGiven, parseDiscoveryFlags, type DiscoveryOptions } from './serve-disco-flags.js';
 import { UsageError } from './usage-error.js';
 
 export { UsageError } from './usage-error.js';
@@ -25,8 +26,8 @@ export { serveUsage } from './serve-usage.js';
 type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-/** -auto-backup, -auto-restore: serve-backup-flags.ts. */
-export interface ServeOptions extends AuthOptions, BackupOptions, ConsensusOptions {
+/** -auto-backup, -auto-restore: serve-backup-flags.ts; -disco-*: serve-disco-flags.ts; --consensus: serve-consensus-flags.ts. */
+export interface ServeOptions extends AuthOptions, BackupOptions, DiscoveryOptions, ConsensusOptions {
   readonly nodeId: string;
   readonly httpAddress: HostPort;
   readonly httpAdvertisedAddress: HostPort;
@@ -238,7 +239,7 @@ function formationOptions(flags: Flags): FormationOptions {
   const expect = flags.get('bootstrap-expect');
   const bootstrapExpect =
     expect === undefined ? 0 : parseGoIntegerFlag(expect.value, expect.spelling, { minimum: 0, maximum: bootstrapExpectMax, signed: true });
-  if (bootstrapExpect > 1 && joinAddresses.length === 0) {
+  if (bootstrapExpect > 1 && joinAddresses.length === 0 && !discoveryGiven(flags)) {
     throw new UsageError(`${expect?.spelling ?? '--bootstrap-expect'} needs --join with the addresses of the other nodes`);
   }
   const nonVoter = booleanFlag(flags, 'raft-non-voter', false);
@@ -367,12 +368,16 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
   if (booleanFlag(flags, 'help', false) || booleanFlag(flags, 'h', false)) return 'help';
   if (booleanFlag(flags, 'version', false)) return 'version';
   refuseUnsupported(flags);
+  // First: with --consensus etcd, a Raft-only flag is refused before its own checks run.
+  const consensus = parseConsensusFlags(flags);
   const bodyBytes = flags.get('http-max-body-bytes');
   const connectTimeout = flags.get('cluster-connect-timeout');
+  const formation = { ...formationOptions(flags), ...parseDiscoveryFlags(flags) };
+  checkDiscoveryFormation(formation);
   return {
     ...addressOptions(flags),
     dataDirectory: dataDirectoryOf(flags, positionals),
-    ...formationOptions(flags),
+    ...formation,
     ...parseTimingFlags(flags),
     applyTimeoutMs: durationFlag(flags, 'raft-apply-timeout', 10_000),
     ...snapshotOptions(flags),
@@ -393,6 +398,6 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     foreignKeys: booleanFlag(flags, 'fk', false),
     tls: parseTlsFlags(flags),
     ...backupOptions(flags),
-    ...parseConsensusFlags(flags),
+    ...consensus,
   };
 }

@@ -19,10 +19,16 @@ Addresses and cluster
   --join-attempts N         rounds of join attempts over every --join address (default 5)
   --join-interval DURATION  pause between rounds of join attempts (default 3s)
   --join-as USER            join as this -auth user: its password comes from the -auth file
-  --bootstrap-expect N      form a cluster of N nodes found through --join
+  --bootstrap-expect N      form a cluster of N nodes found through --join (or DNS discovery)
   --bootstrap-expect-timeout DURATION  give up forming after this long (default 120s)
   --raft-non-voter          join as a non-voting member (read replica)
   --cluster-connect-timeout DURATION   dialling a peer, handshake included (default 3s)
+
+Discovery (docs/OPERATIONS.md; ignored by a node that has state)
+  --disco-mode MODE         etcd-kv, dns or dns-srv: find the cluster instead of --join
+  --disco-key KEY           etcd-kv: the leader is kept under /KEY/leader (default rqlite)
+  --disco-config JSON|FILE  etcd-kv {"endpoints":[...]}, dns {"name","port"}, dns-srv
+                            {"name","service"}; dns and dns-srv also {"resolver":"IP[:PORT]"}
 
 Raft
   --raft-heartbeat-timeout DURATION  follower timeout before an election, [T, 2T); the

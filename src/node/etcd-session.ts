@@ -115,7 +115,10 @@ export class EtcdSession {
     this.#leaseId = await lease.grant();
     this.#validUntilMs = grantSentMs + this.#settings.leaseTtlSeconds * 1000;
     const registration = JSON.stringify({ ...this.#settings.addresses, voter: this.#settings.voter });
-    await lease.put(keys.membersPrefix + this.#settings.nodeId).value(registration).exec();
+    await lease
+      .put(keys.membersPrefix + this.#settings.nodeId)
+      .value(registration)
+      .exec();
   }
 
   #leaseLost(lease: Lease, error: Error): void {
@@ -198,7 +201,10 @@ export class EtcdSession {
   /** Records this node's applied index in etcd, under its lease (compaction keeps what the slowest member still needs). */
   async reportApplied(index: number): Promise<void> {
     if (this.#lease === undefined || this.#leaseId === '') return;
-    await this.#lease.put(this.#dependencies.keys.appliedPrefix + this.#settings.nodeId).value(String(index)).exec();
+    await this.#lease
+      .put(this.#dependencies.keys.appliedPrefix + this.#settings.nodeId)
+      .value(String(index))
+      .exec();
   }
 
   /** The applied index every registered member reported, by id. */

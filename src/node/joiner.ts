@@ -10,8 +10,10 @@
  *
  * Attempts run in rounds as rqlited's: each round tries every address once, in order; a
  * round that fails everywhere waits `joinIntervalMs` before the next, at most
- * `joinAttemptCountMax` rounds. Every failure (no answer, no leader yet, a timeout) is
- * retried the same way; a malformed address never gets here (the CLI refuses it).
+ * `joinAttemptCountMax` rounds. The addresses are a fixed --join list, or a source asked
+ * again each round (discovery: the leader etcd names now, what DNS resolves now). Every
+ * failure (no answer, no leader yet, a timeout) is retried the same way; a malformed
+ * address never gets here (the CLI refuses it).
  *
  * The cluster decides a join, not the answer to it (FINDINGS.md J2): the answer can be
  * lost (a partition, a call that times out while the leader waits for this node to catch
@@ -51,6 +53,17 @@ export interface JoinRequest {
  */
 export type HttpAddressResolver = (url: string, signal?: AbortSignal) => Promise<string>;
 
+/**
+ * Where to join through: a fixed --join list, or a source asked again before each round
+ * (it bounds its own wait, and answers what it found, maybe nothing, rather than throw).
+ */
+export type JoinAddresses = readonly string[] | ((signal: AbortSignal) => Promise<readonly string[]>);
+
+/** The addresses a JoinAddresses gives now. */
+export function currentAddresses(addresses: JoinAddresses, signal: AbortSignal): Promise<readonly string[]> {
+  return typeof addresses === 'function' ? addresses(signal) : Promise.resolve(addresses);
+}
+
 interface JoinerRuntime {
   readonly stopped: boolean;
   learnMembers(members: Readonly<Record<NodeId, MemberAddresses>>): void;
@@ -75,6 +88,7 @@ export function isHttpJoinAddress(address: string): boolean {
 }
 
 type JoinOutcome = { readonly joined: true } | { readonly joined: false; readonly lastError: unknown };
+type RoundsOutcome = { readonly joined: true } | { readonly joined: false; readonly lastError: unknown; readonly targets: readonly string[] };
 
 /** How often a node waiting for its join answer looks at its own log. */
 const joinWatchIntervalMs = 100;
@@ -105,7 +119,7 @@ export class Joiner {
   }
 
   /** The --join addresses that are not this node itself (by Raft or by HTTP address). */
-  #targets(addresses: readonly string[]): string[] {
+  targets(addresses: readonly string[]): string[] {
     const { config } = this.#dependencies;
     const selves = new Set([config.raftAdvertisedAddress, `http://${config.apiAdvertisedAddress}`, `https://${config.apiAdvertisedAddress}`]);
     return addresses.filter((address) => !selves.has(address));
@@ -116,10 +130,9 @@ export class Joiner {
    * Rejects with UNAVAILABLE naming every address and the last failure once the rounds
    * are spent, or once `signal` aborts (the node is stopping).
    */
-  async join(addresses: readonly string[], options: { hasState: boolean; signal: AbortSignal }): Promise<void> {
+  async join(addresses: JoinAddresses, options: { hasState: boolean; signal: AbortSignal }): Promise<void> {
     const { config, logger } = this.#dependencies;
-    const targets = this.#targets(addresses);
-    if (targets.length === 0) throw new ServiceError('BAD_REQUEST', '--join lists only this node itself');
+    if (typeof addresses !== 'function' && this.targets(addresses).length === 0) throw new ServiceError('BAD_REQUEST', '--join lists only this node itself');
     const request: JoinRequest = {
       id: config.nodeId,
       raftAddress: config.raftAdvertisedAddress,
@@ -127,7 +140,7 @@ export class Joiner {
       voter: !config.nonVoter,
       hasState: options.hasState,
     };
-    const outcome = await this.#rounds(targets, request, options.signal);
+    const outcome = await this.#rounds(addresses, request, options.signal);
     if (outcome.joined) return;
     const lastError = outcome.lastError;
     if (!request.hasState && (await this.#replicatedTo(config.electionTimeoutMs, options.signal))) {
@@ -140,26 +153,44 @@ export class Joiner {
       return;
     }
     const attempts = `${config.joinAttemptCountMax} attempts`;
-    throw new ServiceError('UNAVAILABLE', `failed to join cluster: could not join through ${targets.join(', ')} after ${attempts}: ${String(lastError)}`, {
+    const through = outcome.targets.length === 0 ? 'no address found' : `could not join through ${outcome.targets.join(', ')}`;
+    throw new ServiceError('UNAVAILABLE', `failed to join cluster: ${through} after ${attempts}: ${String(lastError)}`, {
       cause: lastError,
     });
   }
 
-  /** Every round of attempts; `joined` once one succeeds (or the log says so), else the last failure. */
-  async #rounds(targets: readonly string[], request: JoinRequest, signal: AbortSignal): Promise<JoinOutcome> {
-    const { config, logger, runtime } = this.#dependencies;
-    let lastError: unknown;
+  /** Every round of attempts; `joined` once one succeeds (or the log says so), else the last failure and addresses. */
+  async #rounds(addresses: JoinAddresses, request: JoinRequest, signal: AbortSignal): Promise<RoundsOutcome> {
+    const { config, logger } = this.#dependencies;
+    let lastError: unknown = new Error('no address to join through');
+    let targets: readonly string[] = [];
     for (let round = 1; round <= config.joinAttemptCountMax; round += 1) {
-      for (const target of targets) {
-        if (signal.aborted || runtime.stopped) throw new ServiceError('UNAVAILABLE', 'node stopped while joining');
-        const outcome = await this.#attempt(target, request, signal);
-        if (outcome.joined) return outcome;
-        lastError = outcome.lastError;
-        logger.warn({ event: 'join-retry', via: target, attempt: round, error: String(lastError) }, 'join attempt failed');
-      }
+      this.#throwIfStopped(signal);
+      targets = this.targets(await currentAddresses(addresses, signal));
+      if (targets.length === 0) logger.warn({ event: 'join-retry', attempt: round, error: 'no address to join through' }, 'join attempt failed');
+      const outcome = await this.#round(targets, request, signal, round);
+      if (outcome.joined) return outcome;
+      lastError = outcome.lastError ?? lastError;
       if (round < config.joinAttemptCountMax) await pause(this.#dependencies.scheduler, config.joinIntervalMs, signal);
     }
+    return { joined: false, lastError, targets };
+  }
+
+  /** One round: every address once, in order. */
+  async #round(targets: readonly string[], request: JoinRequest, signal: AbortSignal, round: number): Promise<JoinOutcome> {
+    let lastError: unknown;
+    for (const target of targets) {
+      this.#throwIfStopped(signal);
+      const outcome = await this.#attempt(target, request, signal);
+      if (outcome.joined) return outcome;
+      lastError = outcome.lastError;
+      this.#dependencies.logger.warn({ event: 'join-retry', via: target, attempt: round, error: String(lastError) }, 'join attempt failed');
+    }
     return { joined: false, lastError };
+  }
+
+  #throwIfStopped(signal: AbortSignal): void {
+    if (signal.aborted || this.#dependencies.runtime.stopped) throw new ServiceError('UNAVAILABLE', 'node stopped while joining');
   }
 
   async #attempt(target: string, request: JoinRequest, signal: AbortSignal): Promise<JoinOutcome> {

@@ -14,7 +14,7 @@ import { RaftError } from '../raft/errors.js';
 import type { ConfChange, NodeId, RaftStatus } from '../raft/types.js';
 import type { NodeConfig } from './config.js';
 import type { NodeCounters } from './counters.js';
-import { isHttpJoinAddress, Joiner, type HttpAddressResolver, type JoinRequest } from './joiner.js';
+import { currentAddresses, isHttpJoinAddress, Joiner, type HttpAddressResolver, type JoinAddresses, type JoinRequest } from './joiner.js';
 import type { NodeLogger } from './logger.js';
 import { authorizeJoin, joinPermission } from './peer-access.js';
 import { callPeer, handleEnvelope, peerMethods, type PeerTransport } from './peer-calls.js';
@@ -313,7 +313,7 @@ export class Membership {
    * Joins through the --join addresses (joiner.ts). `hasState`: this node restarts with a
    * log, so this rejoins (an idempotent join that re-states its addresses if they changed).
    */
-  joinCluster(addresses: readonly string[], options: { hasState: boolean; signal?: AbortSignal }): Promise<void> {
+  joinCluster(addresses: JoinAddresses, options: { hasState: boolean; signal?: AbortSignal }): Promise<void> {
     return this.#joiner.join(addresses, { hasState: options.hasState, signal: options.signal ?? new AbortController().signal });
   }
 
@@ -336,17 +336,18 @@ export class Membership {
   }
 
   /**
-   * Finds the peers named by --join until `expect` nodes (this one included) have seen
-   * each other, then bootstraps all of them with the same membership, as etcd's initial
-   * cluster does. Returns 'join' when a peer already runs a cluster this node is not in.
+   * Finds the peers named by --join (or, with discovery, resolved again each pass) until
+   * `expect` nodes (this one included) have seen each other, then bootstraps all of them
+   * with the same membership, as etcd's initial cluster does. Returns 'join' when a peer
+   * already runs a cluster this node is not in.
    */
-  async discover(addresses: readonly string[], expect: number): Promise<'bootstrapped' | 'join'> {
+  async discover(addresses: JoinAddresses, expect: number): Promise<'bootstrapped' | 'join'> {
     const config = this.#config;
-    const selves = new Set([config.raftAdvertisedAddress, `http://${config.apiAdvertisedAddress}`, `https://${config.apiAdvertisedAddress}`]);
-    const targets = addresses.filter((address) => !selves.has(address));
     const deadlineMs = this.#scheduler.nowMs() + config.bootstrapExpectTimeoutMs;
     const self = { id: config.nodeId, ...this.#selfAddresses() };
+    const never = new AbortController().signal;
     while (this.#scheduler.nowMs() < deadlineMs && !this.#runtime.stopped) {
+      const targets = this.#joiner.targets(await currentAddresses(addresses, never));
       for (const address of targets) {
         const answer = await this.#notify(address, self);
         if (answer?.cluster == null) continue;

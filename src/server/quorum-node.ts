@@ -1,7 +1,8 @@
 /**
  * One quorumlite node, wired from the real modules: the durable store, the SQLite state
  * machine, the TCP transport, the Raft core and the HTTP API, with the start-up decision
- * (restart / bootstrap one node / --bootstrap-expect / --join) and a graceful stop.
+ * (restart / bootstrap one node / --bootstrap-expect / --join / discovery: cluster-formation.ts)
+ * and a graceful stop.
  *
  * Data directory layout: raft/ (log, snapshots, LOCK), db.sqlite (the user's database),
  * db.sqlite.internal (quorumlite's applied index, dedup table and maintenance times),
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 import { createHttpServer, type HttpApiServer } from '../http/server.js';
 import type { HttpServerOptions } from '../http/options.js';
 import { RawNode } from '../raft/raw-node.js';
-import type { Message, NodeId } from '../raft/types.js';
+import type { Message } from '../raft/types.js';
 import { SqliteStateMachine } from '../state-machine/state-machine.js';
 import { DurableStorage } from '../storage/durable-storage.js';
 import { nodePreallocationBytes } from '../storage/options.js';
@@ -39,7 +40,6 @@ import { systemScheduler, type Scheduler } from '../node/scheduler.js';
 import { MaintenanceScheduler } from '../node/maintenance-scheduler.js';
 import { installExtensions } from './extensions.js';
 import { removeSnapshotLeftovers } from '../node/files.js';
-import { ServiceError } from '../service/service.js';
 import { createHttpAddressResolver } from './join-address.js';
 import { ReloadingAccessControl } from './auth-reload.js';
 import type { Credentials } from '../service/access-control.js';
@@ -47,6 +47,8 @@ import { NodeTls, type NodeTlsSettings } from './node-tls.js';
 import { NodeBackups, type BackupSettings } from './node-backups.js';
 import { apiService } from './api-service.js';
 import { createLogStreams } from './replica-feed.js';
+import { ClusterFormation } from './cluster-formation.js';
+import type { DiscoverySettings } from './discovery-config.js';
 
 export interface QuorumNodeOptions extends NodeConfigInput {
   /** Where the HTTP API listens (port 0: any). */
@@ -86,11 +88,11 @@ export interface QuorumNodeOptions extends NodeConfigInput {
   readonly tls?: NodeTlsSettings;
   /** rqlited's -auto-backup and -auto-restore (src/backup; node-backups.ts wires them). */
   readonly backups?: BackupSettings;
+  /** rqlited's -disco-mode, -disco-key, -disco-config (cluster-formation.ts); absent: -join and -bootstrap-expect only. */
+  readonly discovery?: DiscoverySettings;
 }
 
 export const defaultClusterId = 'quorumlite';
-/** rqlited's words for a one-node cluster with state asked to join another cluster. */
-const singleNodeJoinRefusal = 'node is already a single-node cluster leader, joining a cluster is not permitted';
 /** Backup copies wait this long for the database to be readable (the read connections' own bound). */
 const backupBusyTimeoutMs = 5_000;
 /** rqlited waits this long for its own removal on shutdown (-raft-cluster-remove-shutdown). */
@@ -179,9 +181,8 @@ export class QuorumNode {
   #backups: NodeBackups | undefined;
   #httpAddress: { host: string; port: number } | undefined;
   #stopping: Promise<void> | undefined;
-  /** A restarted node's rejoin runs beside it; stop() cancels it. */
-  readonly #rejoinCancel = new AbortController();
-  #rejoin: Promise<void> = Promise.resolve();
+  /** Restart, bootstrap, discovery or join at start (cluster-formation.ts); stop() cancels a rejoin in progress. */
+  readonly #formation: ClusterFormation;
 
   private constructor(
     options: QuorumNodeOptions,
@@ -269,6 +270,7 @@ export class QuorumNode {
     });
     access?.watch(options.logger, options.authReloadIntervalMs);
     this.#maintenance = new MaintenanceScheduler({ config, log: writes, database: stateMachine, scheduler, logger: options.logger });
+    this.#formation = new ClusterFormation(options, { config, storage, runtime, membership: this.membership, scheduler });
     const onRemoved = options.onRemoved;
     if (config.exitWhenRemoved && onRemoved !== undefined) runtime.subscribeRemoved(() => onRemoved());
   }
@@ -366,63 +368,11 @@ export class QuorumNode {
     });
     const http = `${this.#httpAddress.host}:${this.#httpAddress.port}`;
     this.#logger.info({ event: 'listening', http, raft: this.#transport.address, ...this.#tls.summary() }, 'node listening');
-    await this.#formOrJoin();
+    await this.#formation.formOrJoin();
     const parts = { nodeId: this.config.nodeId, foreignKeys: this.config.foreignKeys, runtime: this.runtime, storage: this.#storage };
     this.#backups?.start({ ...parts, stateMachine: this.#stateMachine, service: this.service });
     this.#maintenance.start();
     this.reaper.start();
-  }
-
-  async #formOrJoin(): Promise<void> {
-    const config = this.config;
-    const self = { raftAddress: config.raftAdvertisedAddress, apiAddress: config.apiAdvertisedAddress };
-    if (!this.#storage.isEmpty()) {
-      await this.runtime.startCore();
-      if (config.joinAddresses.length === 0) return;
-      if (config.bootstrapExpect > 1) {
-        this.#logger.info({ event: 'join-ignored' }, 'node has state: ignoring --bootstrap-expect and its --join list');
-        return;
-      }
-      this.#refuseJoinFromSingleNodeCluster();
-      this.#rejoinInBackground();
-      return;
-    }
-    if (config.bootstrapExpect > 1) {
-      const outcome = await this.membership.discover(config.joinAddresses, config.bootstrapExpect);
-      if (outcome === 'bootstrapped') {
-        const founders = this.runtime.members.entries().map(([id]) => id);
-        await this.runtime.startCore({ campaign: Membership.shouldCampaignFirst(config.nodeId, founders) });
-        return;
-      }
-    }
-    if (config.joinAddresses.length > 0) {
-      await this.runtime.startCore();
-      await this.membership.joinCluster(config.joinAddresses, { hasState: false });
-      return;
-    }
-    await this.runtime.bootstrap(new Map<NodeId, typeof self>([[config.nodeId, self]]));
-    await this.runtime.startCore();
-  }
-
-  /** As rqlited: a node that is a whole cluster by itself must not join another one (its data would be lost). */
-  #refuseJoinFromSingleNodeCluster(): void {
-    const confState = this.runtime.confState();
-    const members = [...confState.voters, ...confState.learners];
-    if (members.length === 1 && members[0] === this.config.nodeId) throw new ServiceError('BAD_REQUEST', singleNodeJoinRefusal);
-  }
-
-  /**
-   * A node with state given --join sends the join anyway, as rqlited does: joins are
-   * idempotent, and a member restarted on new addresses gets them re-stated through the
-   * log. It runs beside the node, which is a member already and serves meanwhile; if it
-   * fails the node keeps running on the addresses the cluster has for it.
-   */
-  #rejoinInBackground(): void {
-    const signal = this.#rejoinCancel.signal;
-    this.#rejoin = this.membership.joinCluster(this.config.joinAddresses, { hasState: true, signal }).catch((error: unknown) => {
-      if (signal.aborted) return;
-      this.#logger.error({ event: 'rejoin-failed', error: String(error) }, 'could not rejoin through --join: running on the addresses the cluster has');
-    });
   }
 
   /**
@@ -471,8 +421,7 @@ export class QuorumNode {
     this.#maintenance.stop();
     this.#access?.stop();
     await this.#backups?.stop();
-    this.#rejoinCancel.abort();
-    await this.#rejoin;
+    await this.#formation.stop();
     this.reaper.stop();
     await this.transfers.stop();
     this.transactions.stop();

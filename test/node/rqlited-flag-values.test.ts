@@ -139,6 +139,21 @@ const implemented: Readonly<Record<string, FlagCase>> = {
     ],
     bad: [['alice:secret', /-join-as: .* other than spaces and ':'/]],
   },
+  // Discovery's values and errors in full: disco-flags.test.ts. Alone, -disco-key and -disco-config change nothing (as in rqlited).
+  'disco-mode': {
+    read: (o) => o.discovery?.mode,
+    defaultValue: undefined,
+    good: [
+      ['etcd-kv', 'etcd-kv'],
+      ['', undefined],
+    ],
+    bad: [
+      ['bogus', /^invalid disco mode bogus/],
+      ['dns', /-disco-mode dns needs -bootstrap-expect/],
+    ],
+  },
+  'disco-key': { read: (o) => o.discovery, defaultValue: undefined, good: [['cluster1', undefined]], bad: [] },
+  'disco-config': { read: (o) => o.discovery, defaultValue: undefined, good: [['{"name":"rqlite.local"}', undefined]], bad: [] },
   'bootstrap-expect-timeout': {
     read: (o) => o.bootstrapExpectTimeoutMs,
     defaultValue: 120_000,
@@ -493,9 +508,6 @@ test('trailing logs follow rqlite: 1.25 × -raft-snap, unless --raft-trailing-lo
 const refusedCases: Readonly<Record<string, { readonly asks: string; readonly off: string }>> = {
   'cdc-config': { asks: 'http://sink', off: '' },
   'compress-snap-transport': { asks: 'true', off: 'false' },
-  'disco-mode': { asks: 'dns', off: '' },
-  'disco-key': { asks: 'other', off: 'rqlite' },
-  'disco-config': { asks: '{"name":"rqlite.local"}', off: '' },
   'on-disk-path': { asks: '/fast/db.sqlite', off: '' },
   'raft-leader-lease-timeout': { asks: '500ms', off: '0s' },
   'raft-commit-timeout': { asks: '100ms', off: '50ms' },

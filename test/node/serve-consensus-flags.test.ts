@@ -33,3 +33,20 @@ test('bad consensus command lines are usage errors that say what is wrong', () =
   refused(['--consensus', 'etcd', '--etcd-endpoints', 'http://e:2379', '--etcd-prefix', 'q'], /must start with \//);
   refused(['--consensus', 'etcd', '--etcd-endpoints', 'http://e:2379', '--etcd-lease-ttl', '0'], /out of range/);
 });
+
+test('flags only the embedded-Raft node implements are refused with --consensus etcd, never ignored', () => {
+  const etcd = ['--consensus', 'etcd', '--etcd-endpoints', 'http://e:2379'];
+  for (const extra of [
+    ['-auth', '/tmp/auth.json'],
+    ['-http-cert', 'c.pem'],
+    ['-node-ca-cert', 'ca.pem'],
+    ['-auto-backup', 'b.json'],
+    ['-auto-restore', 'r.json'],
+    ['-extensions-path', 'x.so'],
+    ['-join', '127.0.0.1:4002'],
+    ['-bootstrap-expect', '3'],
+    ['-disco-mode', 'etcd-kv'],
+  ]) {
+    refused([...etcd, ...extra], new RegExp(`^${extra[0]}: not available with --consensus etcd`));
+  }
+});
