@@ -22,6 +22,8 @@ import type { ConfChange, ConfState, NodeId, RaftRole } from '../raft/types.js';
 import { Applier } from './apply.js';
 import type { NodeConfig } from './config.js';
 import type { NodeCounters } from './counters.js';
+import type { FollowerProgress, NodeMetrics } from './node-metrics.js';
+import type { RecentEvents } from './recent-events.js';
 import { CoreInputs } from './inputs.js';
 import { Leadership } from './leadership.js';
 import { MemberDirectory } from './member-directory.js';
@@ -73,6 +75,16 @@ export class NodeRuntime implements ReplicatedLog {
   /** rqlite's expvar counters for what this node does (counters.ts). */
   get counters(): NodeCounters {
     return this.#state.counters;
+  }
+
+  /** Latencies and counts for /metrics (node-metrics.ts). */
+  get metrics(): NodeMetrics {
+    return this.#state.metrics;
+  }
+
+  /** The recent state changes (recent-events.ts). */
+  get events(): RecentEvents {
+    return this.#state.events;
   }
 
   get members(): MemberBook {
@@ -136,8 +148,11 @@ export class NodeRuntime implements ReplicatedLog {
   // Proposing and reading (leader-local)
   // ---------------------------------------------------------------------------
 
-  propose(data: Uint8Array, timeoutMs: number): Promise<ApplyOutcome> {
-    return this.#proposer.propose(data, timeoutMs);
+  async propose(data: Uint8Array, timeoutMs: number): Promise<ApplyOutcome> {
+    const startedMs = this.#state.scheduler.monotonicMs();
+    const outcome = await this.#proposer.propose(data, timeoutMs);
+    this.#state.metrics.proposalSeconds.observe((this.#state.scheduler.monotonicMs() - startedMs) / 1000);
+    return outcome;
   }
 
   proposeConfChange(change: ConfChange, timeoutMs: number): Promise<number> {
@@ -189,6 +204,25 @@ export class NodeRuntime implements ReplicatedLog {
   /** The voter a hand-over goes to: the core's one successor policy (recently heard from, then most caught up). */
   mostCaughtUpVoter(): NodeId | undefined {
     return this.#leadership.successor();
+  }
+
+  /** On the leader, each other member's replication (the core's progress); empty elsewhere. */
+  followerProgress(): FollowerProgress[] {
+    const status = this.#state.core?.status();
+    if (status === undefined || status.role !== 'leader') return [];
+    const contactMs = this.#state.peerContactMs;
+    const nowMs = this.#state.scheduler.monotonicMs();
+    return Object.entries(status.progress)
+      .filter(([id]) => id !== status.id)
+      .map(([id, progress]) => ({
+        id,
+        matchIndex: progress.match,
+        lagEntries: Math.max(0, status.lastIndex - progress.match),
+        state: progress.state,
+        voter: !progress.isLearner,
+        recentActive: progress.recentActive,
+        lastContactAgeMs: contactMs.has(id) ? Math.round(nowMs - (contactMs.get(id) ?? 0)) : -1,
+      }));
   }
 
   subscribeLeaderChanges(listener: () => void): () => void {
