@@ -2,7 +2,7 @@
  * `/metrics` (ours): Prometheus text exposition format 0.0.4. The service supplies its
  * families (Raft, storage, state machine); the HTTP layer adds its own request counters.
  */
-import { LatencyHistogram } from '../common/histogram.js';
+import { LatencyHistogram } from '../service/latency-histogram.js';
 import type { MetricFamily, MetricSample } from '../service/service.js';
 
 const metricNamePattern = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;

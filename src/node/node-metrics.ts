@@ -4,7 +4,7 @@
  * long applying a batch of committed entries takes, and the durable log's saves (one
  * write and fdatasync each: the group commit's fsync latency) with the bytes they carried.
  */
-import { LatencyHistogram } from '../common/histogram.js';
+import { LatencyHistogram } from '../service/latency-histogram.js';
 import type { MetricFamily } from '../service/service.js';
 import type { RecentEvents } from './recent-events.js';
 

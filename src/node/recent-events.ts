@@ -31,7 +31,7 @@ export const eventCountMaxDefault = 100;
 /** A field's text is cut here: an error's stack must not fill the ring. */
 const fieldTextLengthMax = 300;
 
-export interface NodeEvent {
+interface NodeEvent {
   /** Wall clock, ISO 8601. */
   readonly time: string;
   readonly level: 'info' | 'warn' | 'error';

@@ -4,10 +4,10 @@
  * observe into it without care. `samples()` gives Prometheus' cumulative buckets
  * (`_bucket{le=…}`, ending with `le="+Inf"` equal to `_count`), `_sum` and `_count`.
  */
-import type { MetricSample } from '../service/service.js';
+import type { MetricSample } from './service.js';
 
 /** 100µs to 10s: from an in-memory apply to an fsync on a struggling disk. */
-export const latencyBucketsSeconds: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const latencyBucketsSeconds: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export class LatencyHistogram {
   readonly #boundsSeconds: readonly number[];
