@@ -20,8 +20,17 @@ const consoleAssets: ReadonlyMap<string, { readonly file: string; readonly conte
 export const consolePaths: readonly string[] = [...consoleAssets.keys()];
 
 /** The page's own scripts and styles only, talking to this node only; never framed. */
-const contentSecurityPolicy =
-  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+const contentSecurityPolicy = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join('; ');
+("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'");
 
 /** `console/` beside `dist/` (the package) or beside `src/` (a checkout run through tsx): both are two levels up. */
 const consoleDirectory = fileURLToPath(new URL('../../console/', import.meta.url));
