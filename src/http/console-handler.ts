@@ -30,7 +30,6 @@ const contentSecurityPolicy = [
   "frame-ancestors 'none'",
   "base-uri 'none'",
 ].join('; ');
-("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'");
 
 /** `console/` beside `dist/` (the package) or beside `src/` (a checkout run through tsx): both are two levels up. */
 const consoleDirectory = fileURLToPath(new URL('../../console/', import.meta.url));

@@ -14,9 +14,8 @@ const chromiumPaths = ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
 export async function launchChromium(): Promise<Browser> {
   const executablePath = process.env.QUORUMLITE_CHROMIUM ?? chromiumPaths.find((path) => existsSync(path));
   if (executablePath === undefined || !existsSync(executablePath)) {
-    throw new Error(
-      `no Chromium found (looked for ${chromiumPaths.join(', ')}; QUORUMLITE_CHROMIUM names another): install Debian's chromium package (apt-get install chromium), as .ci/run does`,
-    );
+    const looked = `looked for ${chromiumPaths.join(', ')}; QUORUMLITE_CHROMIUM names another`;
+    throw new Error(`no Chromium found (${looked}): install Debian's chromium package (apt-get install chromium), as .ci/run does`);
   }
   // --no-sandbox: CI runs as root in a container, where Chromium's sandbox cannot start.
   return chromium.launch({ executablePath, args: ['--no-sandbox'] });
