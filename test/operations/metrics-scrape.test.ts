@@ -6,11 +6,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import type { QuorumNode } from '../../src/server/quorum-node.js';
 import type { NodeLogger } from '../../src/node/logger.js';
 import { startTestNode } from '../node/start-node.js';
-import { waitFor } from '../cluster/harness.js';
+import { repositoryRoot, waitFor } from '../cluster/harness.js';
 import { parsePrometheusText, type ParsedFamily } from './prometheus-text.js';
 
 let node: QuorumNode;
@@ -114,5 +114,32 @@ describe('state changes', () => {
     assert.equal(elected?.level, 'info');
     assert.equal(typeof elected?.fields['term'], 'number');
     assert.ok(!Number.isNaN(Date.parse(elected?.time ?? '')));
+  });
+});
+
+describe('the Grafana dashboard in docs/', () => {
+  it('queries only metric names a real node exposes', async () => {
+    const families = await scrape();
+    const exposed = new Set<string>();
+    for (const family of families.values()) for (const sample of family.samples) exposed.add(sample.name);
+    for (const name of families.keys()) exposed.add(name);
+    const dashboard = JSON.parse(readFileSync(`${repositoryRoot}docs/grafana-dashboard.json`, 'utf8')) as {
+      panels: { title: string; targets: { expr: string }[] }[];
+      templating: { list: { query?: unknown }[] };
+    };
+    const expressions = [
+      ...dashboard.panels.flatMap((panel) => panel.targets.map((target) => ({ where: panel.title, expr: target.expr }))),
+      ...dashboard.templating.list
+        .filter((variable) => typeof variable.query === 'string')
+        .map((variable) => ({ where: 'templating', expr: String(variable.query) })),
+    ];
+    let named = 0;
+    for (const { where, expr } of expressions) {
+      for (const [name] of expr.matchAll(/quorumlite_[a-z_]+/g)) {
+        named++;
+        assert.ok(exposed.has(name), `${where}: ${name} is not in a real /metrics scrape`);
+      }
+    }
+    assert.ok(named >= 20, `only ${named} metric names found in the dashboard`);
   });
 });
