@@ -20,6 +20,7 @@ function text(value: Json | undefined): string {
   if (value === undefined || value === null) return '';
   const shown = typeof value === 'string' ? value : JSON.stringify(value);
   // A control character would move the cursor or break the table: shown as a space.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must not reach the terminal
   const clean = shown.replace(/[\u0000-\u001f\u007f]/g, ' ');
   return clean.length > cellLengthMax ? `${clean.slice(0, cellLengthMax - 1)}…` : clean;
 }
@@ -35,23 +36,33 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
   return [line(header), ...rows.map(line)].join('\n');
 }
 
+function roleOf(node: JsonObject): string {
+  if (node['leader'] === true) return 'Leader';
+  return node['voter'] === true ? 'Follower' : 'Learner';
+}
+
+/** On the leader, /status `replication.followers` by id. */
+function followersOf(status: JsonObject): Map<string, JsonObject> {
+  const followers = new Map<string, JsonObject>();
+  const replication = objectAt(status, 'replication')['followers'];
+  if (!Array.isArray(replication)) return followers;
+  for (const follower of replication) followers.set(text(objectAt(follower)['id']), objectAt(follower));
+  return followers;
+}
+
 function memberRows(status: JsonObject, nodes: readonly JsonObject[]): string[][] {
   const selfId = text(objectAt(status, 'store')['node_id']);
   const raft = objectAt(status, 'store', 'raft');
-  const followers = new Map<string, JsonObject>();
-  const replication = objectAt(status, 'replication')['followers'];
-  if (Array.isArray(replication))
-    for (const follower of replication)
-      if (typeof follower === 'object' && follower !== null && !Array.isArray(follower)) followers.set(text(follower['id']), follower);
+  const followers = followersOf(status);
+  const selfLag = raft['state'] === 'Leader' ? '0' : '';
   return nodes.map((node) => {
     const id = text(node['id']);
     const follower = followers.get(id);
-    const role = node['leader'] === true ? 'Leader' : node['voter'] === true ? 'Follower' : 'Learner';
     const self = id === selfId;
     const match = self ? text(raft['last_log_index']) : text(follower?.['match_index']);
-    const lag = self ? (raft['state'] === 'Leader' ? '0' : '') : text(follower?.['lag_entries']);
+    const lag = self ? selfLag : text(follower?.['lag_entries']);
     const reachable = node['reachable'] === true ? 'yes' : `no ${text(node['error'])}`.trim();
-    return [self ? `${id} *` : id, role, node['voter'] === true ? 'yes' : 'no', reachable, text(node['api_addr']), match, lag];
+    return [self ? `${id} *` : id, roleOf(node), node['voter'] === true ? 'yes' : 'no', reachable, text(node['api_addr']), match, lag];
   });
 }
 
