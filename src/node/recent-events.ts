@@ -86,6 +86,8 @@ export function recordingLogger(logger: NodeLogger, events: RecentEvents, nowMs:
   const keep = (level: NodeEvent['level'], fields: Record<string, unknown>, message: string): void => {
     const event = fields['event'];
     if (typeof event !== 'string' || !stateChangeEvents.has(event)) return;
+    // A halt retries (and logs) every haltRetryIntervalMs: only its first attempt is a change of state, so a long halt does not fill the ring.
+    if (event === 'halted' && typeof fields['attempt'] === 'number' && fields['attempt'] > 1) return;
     events.record({ time: new Date(nowMs()).toISOString(), level, event, message, fields: plainFields(fields) });
   };
   return {

@@ -27,6 +27,18 @@ describe('RecentEvents', () => {
     );
   });
 
+  it('keeps a halt once, not each of its retries (they are still logged)', () => {
+    const events = new RecentEvents(10);
+    const logged: unknown[] = [];
+    const logger = recordingLogger({ ...silentLogger, error: (fields) => void logged.push(fields['attempt']) }, events, () => 0);
+    for (let attempt = 1; attempt <= 5; attempt++) logger.error({ event: 'halted', attempt, reason: 'disk-full' }, 'cannot persist the log; retrying');
+    assert.deepEqual(logged, [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      events.list().map((event) => event.fields['attempt']),
+      [1],
+    );
+  });
+
   it('keeps state changes at info and above, not debug lines or other events; cuts long fields and drops stacks', () => {
     const events = new RecentEvents(10);
     const passedOn: string[] = [];
