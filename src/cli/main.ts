@@ -17,8 +17,9 @@ const usage = `Usage: quorumlite <command> [flags]
 Commands:
   serve     run a node (quorumlite serve --help for its flags)
   shell     interactive SQL shell against a node
-  status    print a node's /status (--http-addr HOST:PORT, default 127.0.0.1:4001;
-            over HTTPS with --ca-cert FILE, --client-cert FILE --client-key FILE, --insecure)
+  status    print a summary of a node and its cluster (--http-addr HOST:PORT, default
+            127.0.0.1:4001; --json prints its /status document; over HTTPS with
+            --ca-cert FILE, --client-cert FILE --client-key FILE, --insecure)
   restore   point-in-time restore from the backup archive (quorumlite restore --help)
   version   print the version
   help      show this help

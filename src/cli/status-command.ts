@@ -1,5 +1,6 @@
 /**
- * `quorumlite status`: prints a node's `GET /status?pretty`. Over HTTPS when any TLS flag
+ * `quorumlite status`: prints a summary of a node and its cluster (status-summary.ts) from
+ * its /status and /nodes; `--json` prints its `GET /status?pretty` instead. Over HTTPS when any TLS flag
  * is given, with the shell's names for them: --ca-cert (the CA to trust), --client-cert
  * and --client-key (for a node started with -http-verify-client), --insecure (trust any
  * certificate; tests only).
@@ -8,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { formatHostPort, parseHostPort } from './flag-values.js';
 import { parseGoFlags, type FlagKind } from './go-flags.js';
+import { formatStatusSummary } from './status-summary.js';
 import { UsageError } from './usage-error.js';
 
 const statusTimeoutMs = 5_000;
@@ -17,6 +19,7 @@ const flagKinds: ReadonlyMap<string, FlagKind> = new Map([
   ['client-cert', 'value'],
   ['client-key', 'value'],
   ['insecure', 'boolean'],
+  ['json', 'boolean'],
 ]);
 
 interface StatusTls {
@@ -39,6 +42,8 @@ async function readTls(flags: ReadonlyMap<string, { value: string; spelling: str
   return { ...(ca === undefined ? {} : { ca }), ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }), insecure };
 }
 
+type Fetcher = (path: string) => Promise<{ ok: boolean; text: string }>;
+
 /** Fetches and prints the status; returns the exit code (1 when the node answers with an error). */
 export async function runStatus(argv: readonly string[], stdout: (text: string) => void): Promise<number> {
   const { flags, positionals } = parseGoFlags(argv, flagKinds);
@@ -47,18 +52,38 @@ export async function runStatus(argv: readonly string[], stdout: (text: string) 
   const address = parseHostPort(given?.value ?? '127.0.0.1:4001', given?.spelling ?? '--http-addr');
   const tls = await readTls(flags);
   const signal = AbortSignal.timeout(statusTimeoutMs);
+  const json = flags.get('json')?.value === 'true';
   if (tls === undefined) {
-    const response = await fetch(`http://${formatHostPort(address)}/status?pretty`, { signal });
-    stdout(`${await response.text()}\n`);
-    return response.ok ? 0 : 1;
+    const plain: Fetcher = async (path) => {
+      const response = await fetch(`http://${formatHostPort(address)}${path}`, { signal });
+      return { ok: response.ok, text: await response.text() };
+    };
+    return printStatus(plain, json, stdout);
   }
   const { insecure, ...material } = tls;
   const agent = new Agent({ connect: { ...material, rejectUnauthorized: !insecure } });
   try {
-    const response = await undiciFetch(`https://${formatHostPort(address)}/status?pretty`, { signal, dispatcher: agent });
-    stdout(`${await response.text()}\n`);
-    return response.ok ? 0 : 1;
+    const secure: Fetcher = async (path) => {
+      const response = await undiciFetch(`https://${formatHostPort(address)}${path}`, { signal, dispatcher: agent });
+      return { ok: response.ok, text: await response.text() };
+    };
+    return await printStatus(secure, json, stdout);
   } finally {
     await agent.close();
   }
+}
+
+async function printStatus(fetchPath: Fetcher, json: boolean, stdout: (text: string) => void): Promise<number> {
+  const status = await fetchPath(json ? '/status?pretty' : '/status');
+  if (json || !status.ok) {
+    stdout(`${status.text}\n`);
+    return status.ok ? 0 : 1;
+  }
+  const nodes = await fetchPath('/nodes?nonvoters&ver=2&timeout=2s');
+  if (!nodes.ok) {
+    stdout(`${nodes.text}\n`);
+    return 1;
+  }
+  stdout(formatStatusSummary(JSON.parse(status.text), (JSON.parse(nodes.text) as { nodes?: [] }).nodes ?? []));
+  return 0;
 }

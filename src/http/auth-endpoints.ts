@@ -31,6 +31,10 @@ export const endpointPermissions: ReadonlyMap<string, readonly Permission[]> = n
   ['/readyz', ['ready']],
   ['/remove', ['remove']],
   ['/leader', ['leader-ops']],
+  // Ours: the web console's page and its script and styles hold no data; what they fetch is checked as usual.
+  ['/console', []],
+  ['/console/console.js', []],
+  ['/console/console.css', []],
 ]);
 
 /** What `path` needs: its entry, or `all` for a path no entry names. */

@@ -2,6 +2,7 @@
  * `/metrics` (ours): Prometheus text exposition format 0.0.4. The service supplies its
  * families (Raft, storage, state machine); the HTTP layer adds its own request counters.
  */
+import { LatencyHistogram } from '../service/latency-histogram.js';
 import type { MetricFamily, MetricSample } from '../service/service.js';
 
 const metricNamePattern = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -25,7 +26,7 @@ function renderSample(name: string, sample: MetricSample): string {
     return `${labelName}="${escapeLabelValue(sample.labels[labelName] ?? '')}"`;
   });
   const labelText = labels.length === 0 ? '' : `{${labels.join(',')}}`;
-  return `${name}${labelText} ${renderValue(sample.value)}`;
+  return `${name}${sample.suffix ?? ''}${labelText} ${renderValue(sample.value)}`;
 }
 
 function renderValue(value: number | bigint): string {
@@ -47,7 +48,7 @@ function escapeLabelValue(text: string): string {
 /** Counters the HTTP layer keeps about itself. Bounded: one key per route × status. */
 export class HttpMetrics {
   readonly #requestCounts = new Map<string, number>();
-  readonly #durationSecondsByRoute = new Map<string, { sum: number; count: number }>();
+  readonly #durationByRoute = new Map<string, LatencyHistogram>();
   #inFlight = 0;
   #bodyBytesReceived = 0;
   #rejectedTooLarge = 0;
@@ -61,15 +62,17 @@ export class HttpMetrics {
     this.#inFlight--;
     const key = `${route}\u0000${status}`;
     this.#requestCounts.set(key, (this.#requestCounts.get(key) ?? 0) + 1);
-    const duration = this.#durationSecondsByRoute.get(route) ?? { sum: 0, count: 0 };
-    duration.sum += durationSeconds;
-    duration.count++;
-    this.#durationSecondsByRoute.set(route, duration);
+    let duration = this.#durationByRoute.get(route);
+    if (duration === undefined) {
+      duration = new LatencyHistogram();
+      this.#durationByRoute.set(route, duration);
+    }
+    duration.observe(durationSeconds);
   }
 
   /** rqlite's `http` expvar counters this layer really counts: requests answered on each data and status route. */
   rqliteCounters(): Record<string, number> {
-    const answered = (route: string): number => this.#durationSecondsByRoute.get(route)?.count ?? 0;
+    const answered = (route: string): number => this.#durationByRoute.get(route)?.count ?? 0;
     return {
       executions: answered('/db/execute'),
       queries: answered('/db/query'),
@@ -92,19 +95,12 @@ export class HttpMetrics {
       const [route, status] = key.split('\u0000');
       return { labels: { route: route ?? '', status: status ?? '' }, value: count };
     });
-    const durations = [...this.#durationSecondsByRoute];
     return [
       {
-        name: 'quorumlite_http_request_duration_seconds_sum',
-        help: 'Total time spent answering HTTP requests, by route.',
-        type: 'counter',
-        samples: durations.map(([route, duration]) => ({ labels: { route }, value: duration.sum })),
-      },
-      {
-        name: 'quorumlite_http_request_duration_seconds_count',
-        help: 'HTTP requests timed, by route.',
-        type: 'counter',
-        samples: durations.map(([route, duration]) => ({ labels: { route }, value: duration.count })),
+        name: 'quorumlite_http_request_duration_seconds',
+        help: 'Time spent answering HTTP requests, by route.',
+        type: 'histogram',
+        samples: [...this.#durationByRoute].flatMap(([route, duration]) => duration.samples({ route })),
       },
       { name: 'quorumlite_http_requests_total', help: 'HTTP requests answered, by route and status.', type: 'counter', samples: requests },
       { name: 'quorumlite_http_requests_in_flight', help: 'HTTP requests being handled now.', type: 'gauge', samples: [{ labels: {}, value: this.#inFlight }] },

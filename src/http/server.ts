@@ -9,6 +9,7 @@ import { handleLeaderGet, handleLeaderPost, handleMetrics, handleNodes, handleRe
 import { handleExecute, handleQuery, handleRequest } from './data-handlers.js';
 import { handleBegin, handleCommit, handleRollback } from './transaction-handlers.js';
 import { handleDebugVars } from './debug-vars.js';
+import { consolePaths, handleConsole } from './console-handler.js';
 import { authorizeRequest } from './auth-check.js';
 import { handleCopy, handleStream } from './replica-handlers.js';
 import { handleBackup, handleBoot, handleLoad, handleReap, handleSnapshot } from './transfer-handlers.js';
@@ -45,6 +46,7 @@ const routes: ReadonlyMap<string, Readonly<Partial<Record<Method, Handler>>>> = 
   ['/reap', { POST: handleReap }],
   ['/db/stream', { GET: handleStream }],
   ['/db/copy', { GET: handleCopy }],
+  ...consolePaths.map((path): [string, Partial<Record<Method, Handler>>] => [path, { GET: handleConsole }]),
 ]);
 
 export interface HttpApiServer {

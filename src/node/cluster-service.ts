@@ -43,6 +43,8 @@ import { QueuedWrites } from './queued-writes.js';
 import type { ReplicatedLog } from './replicated-log.js';
 import type { Scheduler } from './scheduler.js';
 import { buildStatus, type StatusDatabase } from './status.js';
+import type { ObservedNode } from './node-metrics.js';
+import { observedMetricFamilies } from './observed-metrics.js';
 
 interface ServiceOptions {
   readonly version: string;
@@ -78,6 +80,8 @@ interface ServiceDependencies {
   readonly peerConnectionsAccepted?: () => number;
   /** Checks the callers of forwarded requests (the -auth file); default null: none checked. */
   readonly access?: AccessControl | null;
+  /** The runtime's latencies, recent events and followers' progress, for /metrics and /status. */
+  readonly observed?: ObservedNode;
 }
 
 export class NodeClusterService implements ClusterService {
@@ -95,6 +99,7 @@ export class NodeClusterService implements ClusterService {
   readonly #queuedWrites: QueuedWrites;
   readonly #access: AccessControl | null;
   readonly #routing: LeaderRouting;
+  readonly #observed: ObservedNode | undefined;
 
   constructor(dependencies: ServiceDependencies, options: ServiceOptions) {
     this.#config = dependencies.config;
@@ -118,6 +123,7 @@ export class NodeClusterService implements ClusterService {
     });
     this.#access = dependencies.access ?? null;
     this.#routing = new LeaderRouting(dependencies);
+    this.#observed = dependencies.observed;
   }
 
   /**
@@ -277,6 +283,7 @@ export class NodeClusterService implements ClusterService {
         startedAtMs: this.#startedAtMs,
         nowMs: this.#scheduler.nowMs(),
         writeQueue: this.#queuedWrites.status(),
+        ...(this.#observed === undefined ? {} : { observed: this.#observed }),
       },
       this.#options.version,
     );
@@ -405,6 +412,7 @@ export class NodeClusterService implements ClusterService {
       gauge('quorumlite_raft_last_snapshot_index', 'Index of the newest snapshot.', position.lastSnapshotIndex),
       counter('quorumlite_linearizable_reads_total', 'Linearizable read barriers this node took.', reads.readCount),
       counter('quorumlite_read_index_rounds_total', 'ReadIndex rounds this node started for them (one serves many reads).', reads.roundCount),
+      ...observedMetricFamilies(this.#observed, this.#counters),
     ];
   }
 }

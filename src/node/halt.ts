@@ -35,10 +35,16 @@ export async function retryWhileHalted<Value>(state: RuntimeState, what: string,
     } catch (error) {
       if (!isEnvironmentalFailure(error)) throw error;
       state.haltError = error as Error;
-      state.logger.error({ event: 'halted', what, attempt, error: String(error) }, `cannot ${what}; retrying`);
+      state.logger.error({ event: 'halted', what, attempt, reason: haltReason(error), error: String(error) }, `cannot ${what}; retrying`);
       if (state.stopped) throw error;
       await sleep(state.scheduler, state.config.haltRetryIntervalMs);
       if (state.stopped) throw error;
     }
   }
+}
+
+/** Why the node halted, for its log and /status events: `disk-full` is the one an operator fixes by freeing space. */
+function haltReason(error: unknown): 'disk-full' | 'io-error' | 'environment' {
+  if (error instanceof StorageError) return error.code === 'DISK_FULL' ? 'disk-full' : 'io-error';
+  return /ENOSPC|SQLITE_FULL|disk is full|database or disk is full/i.test(String(error)) ? 'disk-full' : 'environment';
 }

@@ -39,6 +39,7 @@ export class Leadership {
     state.role = role;
     state.leaderId = leaderId;
     if (leaderChanged) {
+      state.metrics.leaderChangeCount++;
       state.logger.info({ event: 'leader-changed', leader: leaderId, role, term: state.core?.status().term }, 'leader changed');
       if (leaderId !== '' && leaderId !== state.config.nodeId) state.lastLeaderContactMs = state.scheduler.nowMs();
     }

@@ -70,7 +70,7 @@ export class LogSaves {
   }
 
   #saveNow(request: SaveRequest): Promise<void> {
-    const saving = this.#state.storage.save(request);
+    const saving = this.#timedSave(request);
     // Mark at once (a microtask), before the next turn can queue a save behind the failure.
     saving.catch(() => {
       this.#recovering = true;
@@ -88,6 +88,27 @@ export class LogSaves {
       }
     }
     // Every earlier save is durable now: the store plans this one against exactly them.
-    await retryWhileHalted(this.#state, 'persist the log', () => this.#state.storage.save(request));
+    await retryWhileHalted(this.#state, 'persist the log', () => this.#timedSave(request));
+  }
+
+  /**
+   * A save, measured for /metrics (node-metrics.ts). The store's own promise is returned,
+   * observed beside it: no extra turn before the chain sees the save end (the
+   * simulator's schedules stay as they were).
+   */
+  #timedSave(request: SaveRequest): Promise<void> {
+    const { scheduler, metrics } = this.#state;
+    const startedMs = scheduler.monotonicMs();
+    const saving = this.#state.storage.save(request);
+    saving.then(
+      () => {
+        metrics.logSaveSeconds.observe((scheduler.monotonicMs() - startedMs) / 1000);
+        for (const entry of request.entries ?? []) metrics.logSavedBytes += entry.data.byteLength;
+      },
+      () => {
+        metrics.logSaveFailureCount++;
+      },
+    );
+    return saving;
   }
 }

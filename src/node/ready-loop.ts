@@ -184,8 +184,10 @@ export class ReadyLoop {
     this.#applyTail = this.#applyTail.then(async () => {
       // Applying is synchronous CPU work: let this turn's save reach the disk and its messages the sockets first.
       if (saving) await nextTurn(this.#state.scheduler);
+      const startedMs = this.#state.scheduler.monotonicMs();
       try {
         await this.#parts.applier.applyEntries(entries);
+        this.#state.metrics.applySeconds.observe((this.#state.scheduler.monotonicMs() - startedMs) / 1000);
       } finally {
         this.#applyingEntryCount -= entries.length;
       }

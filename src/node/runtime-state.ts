@@ -13,6 +13,8 @@ import { AppliedWaiters } from './applied-waiters.js';
 import { NodeCounters } from './counters.js';
 import type { NodeConfig } from './config.js';
 import type { NodeLogger } from './logger.js';
+import { NodeMetrics } from './node-metrics.js';
+import { RecentEvents, recordingLogger } from './recent-events.js';
 import { MemberBook } from './members.js';
 import { PendingProposals } from './pending-proposals.js';
 import { PendingReads } from './pending-reads.js';
@@ -63,6 +65,10 @@ export class RuntimeState {
   readonly appliedWaiters: AppliedWaiters;
   /** rqlite's expvar counters for what this node does (counters.ts). */
   readonly counters = new NodeCounters();
+  /** Latencies and counts for /metrics (node-metrics.ts). */
+  readonly metrics = new NodeMetrics();
+  /** The recent state changes /status shows; `logger` records them (recent-events.ts). */
+  readonly events = new RecentEvents();
   core: RaftCore | undefined;
   stopped = false;
   /** The environmental failure the node is retrying (disk full, I/O error), while it lasts. */
@@ -94,9 +100,9 @@ export class RuntimeState {
     this.stateMachine = dependencies.stateMachine;
     this.transport = dependencies.transport;
     this.createCore = dependencies.createCore;
-    this.logger = dependencies.logger;
-    this.raftLogger = dependencies.raftLogger ?? dependencies.logger;
     this.scheduler = dependencies.scheduler ?? systemScheduler;
+    this.logger = recordingLogger(dependencies.logger, this.events, () => this.scheduler.nowMs());
+    this.raftLogger = dependencies.raftLogger ?? dependencies.logger;
     this.random = dependencies.random ?? Math.random;
     this.onFatal = dependencies.onFatal ?? (() => undefined);
     this.files = dependencies.files ?? systemFiles;

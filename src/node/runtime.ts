@@ -22,6 +22,8 @@ import type { ConfChange, ConfState, NodeId, RaftRole } from '../raft/types.js';
 import { Applier } from './apply.js';
 import type { NodeConfig } from './config.js';
 import type { NodeCounters } from './counters.js';
+import type { FollowerProgress, NodeMetrics } from './node-metrics.js';
+import type { RecentEvents } from './recent-events.js';
 import { CoreInputs } from './inputs.js';
 import { Leadership } from './leadership.js';
 import { MemberDirectory } from './member-directory.js';
@@ -73,6 +75,16 @@ export class NodeRuntime implements ReplicatedLog {
   /** rqlite's expvar counters for what this node does (counters.ts). */
   get counters(): NodeCounters {
     return this.#state.counters;
+  }
+
+  /** Latencies and counts for /metrics (node-metrics.ts). */
+  get metrics(): NodeMetrics {
+    return this.#state.metrics;
+  }
+
+  /** The recent state changes (recent-events.ts). */
+  get events(): RecentEvents {
+    return this.#state.events;
   }
 
   get members(): MemberBook {
@@ -137,7 +149,15 @@ export class NodeRuntime implements ReplicatedLog {
   // ---------------------------------------------------------------------------
 
   propose(data: Uint8Array, timeoutMs: number): Promise<ApplyOutcome> {
-    return this.#proposer.propose(data, timeoutMs);
+    const { scheduler, metrics } = this.#state;
+    const startedMs = scheduler.monotonicMs();
+    const outcome = this.#proposer.propose(data, timeoutMs);
+    // Observed beside the caller, on the same promise: no extra turn before the caller sees the result (the simulator's schedules stay as they were).
+    outcome.then(
+      () => metrics.proposalSeconds.observe((scheduler.monotonicMs() - startedMs) / 1000),
+      () => undefined,
+    );
+    return outcome;
   }
 
   proposeConfChange(change: ConfChange, timeoutMs: number): Promise<number> {
@@ -189,6 +209,25 @@ export class NodeRuntime implements ReplicatedLog {
   /** The voter a hand-over goes to: the core's one successor policy (recently heard from, then most caught up). */
   mostCaughtUpVoter(): NodeId | undefined {
     return this.#leadership.successor();
+  }
+
+  /** On the leader, each other member's replication (the core's progress); empty elsewhere. */
+  followerProgress(): FollowerProgress[] {
+    const status = this.#state.core?.status();
+    if (status === undefined || status.role !== 'leader') return [];
+    const contactMs = this.#state.peerContactMs;
+    const nowMs = this.#state.scheduler.monotonicMs();
+    return Object.entries(status.progress)
+      .filter(([id]) => id !== status.id)
+      .map(([id, progress]) => ({
+        id,
+        matchIndex: progress.match,
+        lagEntries: Math.max(0, status.lastIndex - progress.match),
+        state: progress.state,
+        voter: !progress.isLearner,
+        recentActive: progress.recentActive,
+        lastContactAgeMs: contactMs.has(id) ? Math.round(nowMs - (contactMs.get(id) ?? 0)) : -1,
+      }));
   }
 
   subscribeLeaderChanges(listener: () => void): () => void {

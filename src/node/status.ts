@@ -12,6 +12,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { join } from 'node:path';
 import { statusKeyShows, type StatusDocument, type StatusValue } from '../service/service.js';
 import type { NodeConfig } from './config.js';
+import type { ObservedNode } from './node-metrics.js';
 import type { ReplicatedLog } from './replicated-log.js';
 
 /** What /status reads of the database (the state machine). */
@@ -39,6 +40,8 @@ interface StatusSources {
   readonly nowMs: number;
   /** `http.queue`: the write queue behind `?queue` (rqlite's keys). */
   readonly writeQueue: StatusValue;
+  /** Ours: the recent events and, on the leader, each follower's replication. */
+  readonly observed?: ObservedNode;
 }
 
 /** The content checksum reads every row: computed once per applied index (concurrent asks share it), then reused. */
@@ -156,5 +159,23 @@ export async function buildStatus(sources: StatusSources, version: string): Prom
     },
     // rqlite's extensions section (its shell's .extensions reads names).
     extensions: { dir: join(config.dataDirectory, 'extensions'), names: [...(database.extensionNames ?? [])] },
+    ...(sources.observed === undefined ? {} : observedSections(sources.observed)),
   };
+}
+
+/** Ours: `replication` (on the leader, one entry a follower) and `events` (the recent state changes, oldest first). */
+function observedSections(observed: ObservedNode): { replication: StatusValue; events: StatusValue } {
+  const followers = observed.followerProgress().map((follower) => ({
+    id: follower.id,
+    match_index: follower.matchIndex,
+    lag_entries: follower.lagEntries,
+    state: follower.state,
+    voter: follower.voter,
+    recent_active: follower.recentActive,
+    last_contact_age_ms: follower.lastContactAgeMs,
+  }));
+  const events = observed.events
+    .list()
+    .map((event) => ({ time: event.time, level: event.level, event: event.event, message: event.message, fields: event.fields }));
+  return { replication: { followers }, events };
 }

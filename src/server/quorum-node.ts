@@ -236,6 +236,7 @@ export class QuorumNode {
         counters: runtime.counters,
         peerConnectionsAccepted: () => this.#transport.metrics().connectionsAccepted,
         access,
+        observed: runtime,
       },
       {
         version: options.version,

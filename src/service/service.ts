@@ -179,11 +179,13 @@ export interface MetricFamily {
   /** `[a-zA-Z_:][a-zA-Z0-9_:]*`, e.g. `quorumlite_raft_commit_index`. */
   readonly name: string;
   readonly help: string;
-  readonly type: 'counter' | 'gauge';
+  readonly type: 'counter' | 'gauge' | 'histogram';
   readonly samples: readonly MetricSample[];
 }
 
 export interface MetricSample {
+  /** A histogram's samples: `_bucket` (with an `le` label), `_sum` and `_count` after the family's name. */
+  readonly suffix?: '_bucket' | '_sum' | '_count';
   readonly labels: Readonly<Record<string, string>>;
   readonly value: number | bigint;
 }

@@ -42,14 +42,17 @@ test('version prints the package version', () => {
   assert.match(result.stdout, /^quorumlite \d+\.\d+\.\d+/);
 });
 
-test("status prints a running node's /status; a second node on the same data directory is refused", async () => {
+test("status prints a running node's summary, and its /status with --json; a second node on the same data directory is refused", async () => {
   const cluster = await TestCluster.create({ size: 1, formation: 'join' });
   try {
     await cluster.start();
     const node = cluster.node(1);
-    const status = run(['status', '--http-addr', `${node.spec.host}:${node.spec.httpPort}`]);
+    const status = run(['status', '--json', '--http-addr', `${node.spec.host}:${node.spec.httpPort}`]);
     assert.equal(status.status, 0, status.stderr);
     assert.match(status.stdout, /"state": "Leader"/);
+    const summary = run(['status', '--http-addr', `${node.spec.host}:${node.spec.httpPort}`]);
+    assert.equal(summary.status, 0, summary.stderr);
+    assert.match(summary.stdout, /^Node +\S+ \(Leader, term \d+\)/);
     const second = run(['serve', '--data-dir', node.dataDirectory, '--http-addr', `${node.spec.host}:1`, '--raft-addr', `${node.spec.host}:2`]);
     assert.equal(second.status, 1, 'a runtime failure, not a usage error');
     assert.match(second.stderr, /lock|locked|LOCKED/i);

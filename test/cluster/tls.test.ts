@@ -216,7 +216,7 @@ describe('the client and the shell over HTTPS', () => {
     const out: string[] = [];
     const io = { stdout: (text: string) => void out.push(text), stderr: (text: string) => void out.push(text) };
     const address = `${follower.spec.host}:${follower.spec.httpPort}`;
-    const argv = ['status', '--http-addr', address, '--ca-cert', pki.ca.certPath, '--client-cert', client.certPath, '--client-key', client.keyPath];
+    const argv = ['status', '--json', '--http-addr', address, '--ca-cert', pki.ca.certPath, '--client-cert', client.certPath, '--client-key', client.keyPath];
     assert.equal(await runCli(argv, io), 0, out.join(''));
     assert.match(out.join(''), /"client_auth": "RequireAndVerifyClientCert"/);
     assert.equal(await runCli(['status', '--http-addr', address, '--ca-cert', pki.ca.certPath], io), 1, 'no client certificate: refused');
