@@ -48,7 +48,6 @@ const noDiscoveryReason = 'quorumlite has no discovery services (Consul, etcd, D
 const noProfilingReason = "Go profiling does not apply to a Node.js process; use node's --cpu-prof or --heap-prof";
 
 const refusedRqlitedFlags: Readonly<Record<string, ServeFlagSpec>> = {
-  'cdc-config': refused('value', 'quorumlite has no change data capture', isEmpty),
   'compress-snap-transport': refused('boolean', 'snapshots are streamed to peers uncompressed', isFalse),
   'disco-mode': refused('value', noDiscoveryReason, isEmpty),
   'disco-key': refused('value', noDiscoveryReason, (value) => value === 'rqlite'),
@@ -124,6 +123,7 @@ export const serveFlagSpecs: Readonly<Record<string, ServeFlagSpec>> = {
   'write-queue-tx': rqlited('boolean'),
   'auto-backup': rqlited('value'),
   'auto-restore': rqlited('value'),
+  'cdc-config': rqlited('value'),
   ...refusedRqlitedFlags,
   'data-dir': own('value'),
   'heartbeat-ms': own('value'),

@@ -15,6 +15,7 @@ import { parseTimingFlags } from './serve-timing-flags.js';
 import { parseTlsFlags } from './serve-tls-flags.js';
 import type { NodeTlsSettings } from '../server/node-tls.js';
 import { backupOptions, type BackupOptions } from './serve-backup-flags.js';
+import { cdcOptions, type CdcOptions } from './serve-cdc-flag.js';
 import { UsageError } from './usage-error.js';
 
 export { UsageError } from './usage-error.js';
@@ -24,8 +25,8 @@ export { serveUsage } from './serve-usage.js';
 type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-/** -auto-backup, -auto-restore: serve-backup-flags.ts. */
-export interface ServeOptions extends AuthOptions, BackupOptions {
+/** -auto-backup, -auto-restore: serve-backup-flags.ts; -cdc-config: serve-cdc-flag.ts. */
+export interface ServeOptions extends AuthOptions, BackupOptions, CdcOptions {
   readonly nodeId: string;
   readonly httpAddress: HostPort;
   readonly httpAdvertisedAddress: HostPort;
@@ -392,5 +393,6 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     foreignKeys: booleanFlag(flags, 'fk', false),
     tls: parseTlsFlags(flags),
     ...backupOptions(flags),
+    ...cdcOptions(flags),
   };
 }

@@ -34,6 +34,7 @@ export function rqlitedNodeOptions(options: ServeOptions): Partial<QuorumNodeOpt
     // Only when a TLS flag was given: without one the node runs plain, as without the option.
     ...(options.tls.http === undefined && options.tls.peers === undefined ? {} : { tls: options.tls }),
     ...backupNodeOptions(options),
+    ...(options.cdc === undefined ? {} : { cdc: options.cdc }),
   };
 }
 

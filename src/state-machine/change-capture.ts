@@ -31,8 +31,6 @@ import type { Connections } from './connections.js';
 import { internalNamePrefix } from './sql-policy.js';
 import type { Command } from './types.js';
 
-export type { ChangeOperation } from './change-triggers.js';
-
 /** One row change. `before` / `after` are JSON object text (keys sorted as Go sorts them). */
 export interface RowChange {
   readonly operation: ChangeOperation;

@@ -491,7 +491,6 @@ test('trailing logs follow rqlite: 1.25 × -raft-snap, unless --raft-trailing-lo
 
 /** The refused rqlited flags: a value asking for the feature, and the value that leaves it off. */
 const refusedCases: Readonly<Record<string, { readonly asks: string; readonly off: string }>> = {
-  'cdc-config': { asks: 'http://sink', off: '' },
   'compress-snap-transport': { asks: 'true', off: 'false' },
   'disco-mode': { asks: 'dns', off: '' },
   'disco-key': { asks: 'other', off: 'rqlite' },
