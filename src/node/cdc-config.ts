@@ -67,13 +67,14 @@ const knownTlsFields = new Set(['ca_cert_file', 'cert_file', 'key_file', 'insecu
 /** The flag's value: a URL or `stdout` is the endpoint itself; anything else names a file, whose text `readFile` gives. */
 export function parseCdcFlag(value: string, readFile: (path: string) => string): CdcConfig {
   if (value === 'stdout' || /^https?:\/\//.test(value)) return withDefaults({ endpoint: value });
+  const fileText = readFile(value);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFile(value));
+    parsed = JSON.parse(fileText);
   } catch (error) {
-    throw new CdcConfigError(`${value}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new CdcConfigError(`not JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new CdcConfigError(`${value}: not a JSON object`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new CdcConfigError('not a JSON object');
   return withDefaults(parsed as Record<string, unknown>);
 }
 

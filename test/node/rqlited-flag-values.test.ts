@@ -63,6 +63,16 @@ const implemented: Readonly<Record<string, FlagCase>> = {
     ],
     bad: [[restoreWithInterval, /^-auto-restore .*: interval: unknown field in an -auto-restore file/]],
   },
+  'cdc-config': {
+    read: (o) => o.cdc?.endpoint,
+    defaultValue: undefined,
+    good: [
+      ['http://localhost:8000/cdc', 'http://localhost:8000/cdc'],
+      ['stdout', 'stdout'],
+      ['', undefined],
+    ],
+    bad: [['/no/such/cdc.json', /^-cdc-config \/no\/such\/cdc.json: cannot read/]],
+  },
   'extensions-path': {
     read: (o) => o.extensionPaths,
     defaultValue: [],
