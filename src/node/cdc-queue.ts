@@ -132,8 +132,9 @@ export class CdcQueue implements ChangeSink {
 /** One payload element as rqlite writes it: Go's field order, zero row ids and absent values left out. */
 function renderEntry(captured: CapturedEntry): string {
   const events = captured.changes.map(renderChange);
-  if (captured.droppedCount > 0) {
-    events.push(`{"op":"UNKNOWN","error":${JSON.stringify(`${captured.droppedCount} more changes of this entry were not captured (entryChangeCountMax)`)}}`);
+  if (captured.truncated) {
+    const error = `this entry changed ${captured.changes.length} rows or more: the changes after the first ${captured.changes.length} were not captured (entryChangeCountMax)`;
+    events.push(`{"op":"UNKNOWN","error":${JSON.stringify(error)}}`);
   }
   return `{"index":${captured.index},"commit_timestamp":${captured.timestampMs * 1000},"events":[${events.join(',')}]}`;
 }

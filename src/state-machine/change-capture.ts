@@ -21,7 +21,6 @@ import {
   digestOfTrigger,
   dropTriggerSql,
   operationCodes,
-  overflowTable,
   shapeDigest,
   triggerNamePrefix,
   type CapturedTable,
@@ -47,8 +46,8 @@ export interface CapturedEntry {
   /** The entry's own time (the leader's clock at propose): the same on every node. */
   readonly timestampMs: number;
   readonly changes: readonly RowChange[];
-  /** Changes beyond `entryChangeCountMax`, counted but not recorded. */
-  readonly droppedCount: number;
+  /** The entry made `entryChangeCountMax` changes or more: those after that many were not recorded. */
+  readonly truncated: boolean;
 }
 
 /**
@@ -65,13 +64,14 @@ export interface ChangeCaptureSettings {
   readonly tableFilter: RegExp | undefined;
   /** Row ids and operations only, no values (rqlite's row_ids_only). */
   readonly rowIdsOnly: boolean;
-  /** Changes one entry records at most; the rest are counted. */
+  /** Changes one entry records at most; an entry that reaches it is marked truncated. */
   readonly entryChangeCountMax: number;
 }
 
 export const entryChangeCountMaxDefault = 100_000;
 
 interface ChangeRow {
+  readonly sequence: bigint;
   readonly operation: bigint;
   readonly table_name: string;
   readonly old_row_id: bigint | null;
@@ -85,10 +85,7 @@ const operationsByCode = new Map<bigint, ChangeOperation>(Object.entries(operati
 /** The prepared statements of one apply connection. */
 interface ConnectionCapture {
   readonly database: Database.Database;
-  readonly readChanges: Database.Statement;
-  readonly clearChanges: Database.Statement;
-  readonly readOverflow: Database.Statement;
-  readonly clearOverflow: Database.Statement;
+  readonly takeChanges: Database.Statement;
   readonly mainSchemaVersion: Database.Statement;
   readonly tempSchemaVersion: Database.Statement;
   /** The main and temp schema versions the triggers were last made for ('' = never). */
@@ -132,12 +129,11 @@ export class ChangeCapture {
   endEntry(index: number, timestampMs: number): void {
     const connection = this.#connection;
     if (connection === undefined) return;
-    const rows = connection.readChanges.all() as ChangeRow[];
-    const droppedCount = Number((connection.readOverflow.get() as bigint | undefined) ?? 0n);
-    if (rows.length === 0 && droppedCount === 0) return;
-    connection.clearChanges.run();
-    if (droppedCount > 0) connection.clearOverflow.run();
-    this.#pending.push({ index, timestampMs, changes: rows.map(toRowChange), droppedCount });
+    // Read and emptied in one statement; RETURNING promises no order, the sequence gives it.
+    const rows = (connection.takeChanges.all() as ChangeRow[]).sort((left, right) => (left.sequence < right.sequence ? -1 : 1));
+    if (rows.length === 0) return;
+    const truncated = rows.length >= this.#settings.entryChangeCountMax;
+    this.#pending.push({ index, timestampMs, changes: rows.map(toRowChange), truncated });
   }
 
   /** Before the commit: what entries firstIndex..lastIndex captured goes to the sink. */
@@ -221,12 +217,9 @@ function attach(database: Database.Database): ConnectionCapture {
   createCaptureTables(database);
   return {
     database,
-    readChanges: database
-      .prepare(`SELECT operation, table_name, old_row_id, new_row_id, before, after FROM temp.${changesTable} ORDER BY sequence`)
+    takeChanges: database
+      .prepare(`DELETE FROM temp.${changesTable} RETURNING sequence, operation, table_name, old_row_id, new_row_id, before, after`)
       .safeIntegers(true),
-    clearChanges: database.prepare(`DELETE FROM temp.${changesTable}`),
-    readOverflow: database.prepare(`SELECT count FROM temp.${overflowTable} WHERE id = 1`).pluck().safeIntegers(true),
-    clearOverflow: database.prepare(`DELETE FROM temp.${overflowTable}`),
     mainSchemaVersion: database.prepare('PRAGMA main.schema_version').pluck(),
     tempSchemaVersion: database.prepare('PRAGMA temp.schema_version').pluck(),
     syncedVersions: '',

@@ -10,8 +10,6 @@ import { internalNamePrefix } from './sql-policy.js';
 
 /** The row changes of the entry being applied, in the order SQLite made them. */
 export const changesTable = `${internalNamePrefix}cdc_changes`;
-/** Changes past the per-entry bound are only counted here (one row). */
-export const overflowTable = `${internalNamePrefix}cdc_overflow`;
 /** Blobs travel as base64 text, as rqlite's JSON (Go's []byte) does; JSON cannot hold a blob. */
 export const base64Function = `${internalNamePrefix}cdc_base64`;
 
@@ -43,7 +41,6 @@ export function createCaptureTables(database: Database.Database): void {
   database.exec(`CREATE TEMP TABLE IF NOT EXISTS ${changesTable} (
     sequence INTEGER PRIMARY KEY, operation INTEGER NOT NULL, table_name TEXT NOT NULL,
     old_row_id INTEGER, new_row_id INTEGER, before TEXT, after TEXT)`);
-  database.exec(`CREATE TEMP TABLE IF NOT EXISTS ${overflowTable} (id INTEGER PRIMARY KEY, count INTEGER NOT NULL)`);
 }
 
 /** A value as JSON can hold it: blobs as base64 text. */
@@ -82,22 +79,24 @@ export function digestOfTrigger(name: string): string {
 }
 
 /**
- * One trigger per operation. Past `changeCountMax` changes in the entry, a change is only
- * counted (the bound holds within one statement too: a DELETE of a million rows).
+ * One trigger per operation. Past `changeCountMax` changes in the entry, a change is not
+ * recorded (the bound holds within one statement too: a DELETE of a million rows). The
+ * bound is the trigger's WHEN: an INSERT … SELECT reading the table it writes would copy
+ * it first (measured: 100 µs a change against 7).
  */
 export function createTriggersSql(table: CapturedTable, rowIdsOnly: boolean, changeCountMax: number): string[] {
   const digest = shapeDigest(table);
-  const below = `(SELECT coalesce(max(sequence), 0) FROM temp.${changesTable}) < ${changeCountMax}`;
-  const atBound = `INSERT INTO temp.${overflowTable} (id, count) SELECT 1, 1 WHERE NOT ${below} ON CONFLICT (id) DO UPDATE SET count = count + 1;`;
+  // The sequence starts at 1 in every entry (the table is emptied after each): it counts the entry's changes.
+  const below = `NOT EXISTS (SELECT 1 FROM temp.${changesTable} WHERE sequence >= ${changeCountMax})`;
   const rowid = (row: 'NEW' | 'OLD'): string => (table.rowidName === undefined ? 'NULL' : `${row}.${quoteName(table.rowidName)}`);
   const values = (row: 'NEW' | 'OLD'): string => (rowIdsOnly ? 'NULL' : rowObject(table, row));
   const insertChange = (operation: ChangeOperation, oldRow: boolean, newRow: boolean): string =>
-    `INSERT INTO temp.${changesTable} (operation, table_name, old_row_id, new_row_id, before, after) SELECT ${operationCodes[operation]}, ` +
+    `INSERT INTO temp.${changesTable} (operation, table_name, old_row_id, new_row_id, before, after) VALUES (${operationCodes[operation]}, ` +
     `${quoteText(table.name)}, ${oldRow ? rowid('OLD') : 'NULL'}, ${newRow ? rowid('NEW') : 'NULL'}, ` +
-    `${oldRow ? values('OLD') : 'NULL'}, ${newRow ? values('NEW') : 'NULL'} WHERE ${below};`;
+    `${oldRow ? values('OLD') : 'NULL'}, ${newRow ? values('NEW') : 'NULL'});`;
   const create = (operation: ChangeOperation, oldRow: boolean, newRow: boolean): string =>
     `CREATE TEMP TRIGGER ${triggerName(digest, operation)} AFTER ${operation} ON main.${quoteName(table.name)} ` +
-    `BEGIN ${atBound} ${insertChange(operation, oldRow, newRow)} END`;
+    `WHEN ${below} BEGIN ${insertChange(operation, oldRow, newRow)} END`;
   return [create('INSERT', false, true), create('UPDATE', true, true), create('DELETE', true, false)];
 }
 

@@ -11,7 +11,7 @@ function captured(index: number, rowId = index): CapturedEntry {
     index,
     timestampMs: 1_700_000_000_000 + index,
     changes: [{ operation: 'INSERT', table: 't', oldRowId: undefined, newRowId: BigInt(rowId), before: undefined, after: `{"id":${rowId}}` }],
-    droppedCount: 0,
+    truncated: false,
   };
 }
 

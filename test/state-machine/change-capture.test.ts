@@ -143,7 +143,7 @@ test('a batch captures each entry on its own, as applying one at a time does', (
   }
 });
 
-test('table filter, row ids only, and the per-entry bound (the rest counted)', () => {
+test('table filter, row ids only, and the per-entry bound (the entry marked truncated)', () => {
   const { apply, recorded, changes, close } = capturingMachine('bounds', { tableFilter: /^kept$/, rowIdsOnly: true, entryChangeCountMax: 3 });
   try {
     apply('CREATE TABLE kept (a)', 'CREATE TABLE other (a)');
@@ -152,8 +152,9 @@ test('table filter, row ids only, and the per-entry bound (the rest counted)', (
       'WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 5) INSERT INTO kept SELECT x FROM n',
     );
     assert.deepEqual(changes(index), ['INSERT kept - 1 - -', 'INSERT kept - 2 - -', 'INSERT kept - 3 - -']);
-    assert.equal(recorded.entries.get(index)?.droppedCount, 2);
-    assert.equal(changes(apply('INSERT INTO kept VALUES (6)')).length, 1);
+    assert.equal(recorded.entries.get(index)?.truncated, true);
+    const next = apply('INSERT INTO kept VALUES (6)', 'INSERT INTO kept VALUES (7)');
+    assert.deepEqual([changes(next).length, recorded.entries.get(next)?.truncated], [2, false]);
   } finally {
     close();
   }
