@@ -133,7 +133,8 @@ export class CdcQueue implements ChangeSink {
 function renderEntry(captured: CapturedEntry): string {
   const events = captured.changes.map(renderChange);
   if (captured.truncated) {
-    const error = `this entry changed ${captured.changes.length} rows or more: the changes after the first ${captured.changes.length} were not captured (entryChangeCountMax)`;
+    const count = captured.changes.length;
+    const error = `this entry changed ${count} rows or more: the changes after the first ${count} were not captured (entryChangeCountMax)`;
     events.push(`{"op":"UNKNOWN","error":${JSON.stringify(error)}}`);
   }
   return `{"index":${captured.index},"commit_timestamp":${captured.timestampMs * 1000},"events":[${events.join(',')}]}`;
