@@ -14,6 +14,7 @@ import type Database from 'better-sqlite3';
 import { assert } from '../common/assert.js';
 import {
   base64Function,
+  candidatesTable,
   byteOrder,
   changesTable,
   createCaptureTables,
@@ -86,6 +87,7 @@ const operationsByCode = new Map<bigint, ChangeOperation>(Object.entries(operati
 interface ConnectionCapture {
   readonly database: Database.Database;
   readonly takeChanges: Database.Statement;
+  readonly clearCandidates: Database.Statement;
   readonly mainSchemaVersion: Database.Statement;
   readonly tempSchemaVersion: Database.Statement;
   /** The main and temp schema versions the triggers were last made for ('' = never). */
@@ -97,6 +99,8 @@ export class ChangeCapture {
   readonly #sink: ChangeSink;
   #connection: ConnectionCapture | undefined;
   #pending: CapturedEntry[] = [];
+  /** The database has triggers of the user's: REPLACE's deletions are probed for (change-replace-probe.ts). */
+  #probing = false;
 
   constructor(settings: ChangeCaptureSettings, sink: ChangeSink) {
     assert(settings.entryChangeCountMax >= 1, 'an entry records at least one change');
@@ -131,6 +135,8 @@ export class ChangeCapture {
     if (connection === undefined) return;
     // Read and emptied in one statement; RETURNING promises no order, the sequence gives it.
     const rows = (connection.takeChanges.all() as ChangeRow[]).sort((left, right) => (left.sequence < right.sequence ? -1 : 1));
+    // Rows noted before an INSERT OR IGNORE that did nothing: none outlives its entry.
+    if (this.#probing) connection.clearCandidates.run();
     if (rows.length === 0) return;
     const truncated = rows.length >= this.#settings.entryChangeCountMax;
     this.#pending.push({ index, timestampMs, changes: rows.map(toRowChange), truncated });
@@ -151,7 +157,9 @@ export class ChangeCapture {
   #sync(connection: ConnectionCapture): void {
     const database = connection.database;
     createCaptureTables(database);
-    const wanted = new Map(userTables(database, this.#settings.tableFilter).map((table) => [shapeDigest(table), table]));
+    const userTriggerCount = database.prepare(`SELECT count(*) FROM main.sqlite_schema WHERE type = 'trigger'`).pluck().safeIntegers(true).get() as bigint;
+    this.#probing = userTriggerCount > 0n;
+    const wanted = new Map(userTables(database, this.#settings.tableFilter, this.#probing).map((table) => [shapeDigest(table), table]));
     const existing = new Set<string>();
     for (const name of captureTriggers(database)) {
       const digest = digestOfTrigger(name);
@@ -164,8 +172,7 @@ export class ChangeCapture {
     }
     // Without triggers of the user's, recursive_triggers changes nothing a user sees, and
     // makes REPLACE's deletions fire the delete triggers (SQLite's documented behaviour).
-    const userTriggerCount = database.prepare(`SELECT count(*) FROM main.sqlite_schema WHERE type = 'trigger'`).pluck().safeIntegers(true).get() as bigint;
-    database.pragma(`recursive_triggers = ${userTriggerCount === 0n ? 'ON' : 'OFF'}`);
+    database.pragma(`recursive_triggers = ${this.#probing ? 'OFF' : 'ON'}`);
     connection.syncedVersions = schemaVersions(connection);
   }
 }
@@ -220,6 +227,7 @@ function attach(database: Database.Database): ConnectionCapture {
     takeChanges: database
       .prepare(`DELETE FROM temp.${changesTable} RETURNING sequence, operation, table_name, old_row_id, new_row_id, before, after`)
       .safeIntegers(true),
+    clearCandidates: database.prepare(`DELETE FROM temp.${candidatesTable}`),
     mainSchemaVersion: database.prepare('PRAGMA main.schema_version').pluck(),
     tempSchemaVersion: database.prepare('PRAGMA temp.schema_version').pluck(),
     syncedVersions: '',
@@ -239,8 +247,19 @@ function toRowChange(row: ChangeRow): RowChange {
   };
 }
 
+/** The column lists of the table's unique constraints (an index on an expression cannot be probed: skipped). */
+function uniqueKeys(database: Database.Database, table: string): string[][] {
+  const indexes = database.prepare('SELECT name FROM pragma_index_list(?) WHERE "unique" = 1 ORDER BY name').pluck().all(table) as string[];
+  const keys: string[][] = [];
+  for (const index of indexes) {
+    const columns = database.prepare('SELECT name FROM pragma_index_info(?) ORDER BY seqno').pluck().all(index) as (string | null)[];
+    if (columns.every((column) => column !== null)) keys.push(columns as string[]);
+  }
+  return keys;
+}
+
 /** The user's ordinary tables (not views, virtual or shadow tables, not SQLite's or quorumlite's), filtered. */
-function userTables(database: Database.Database, filter: RegExp | undefined): CapturedTable[] {
+function userTables(database: Database.Database, filter: RegExp | undefined, probeReplace: boolean): CapturedTable[] {
   const listed = database.prepare(`SELECT name, wr FROM pragma_table_list WHERE schema = 'main' AND type = 'table' ORDER BY name`).all() as {
     name: string;
     wr: bigint | number;
@@ -252,7 +271,7 @@ function userTables(database: Database.Database, filter: RegExp | undefined): Ca
     const columns = (database.prepare('SELECT name FROM pragma_table_info(?)').pluck().all(name) as string[]).sort(byteOrder);
     const taken = new Set(columns.map((column) => column.toLowerCase()));
     const rowidName = Number(wr) === 1 ? undefined : ['_rowid_', 'rowid', 'oid'].find((alias) => !taken.has(alias));
-    tables.push({ name, columns, rowidName });
+    tables.push({ name, columns, rowidName, uniqueKeys: probeReplace && rowidName !== undefined ? uniqueKeys(database, name) : undefined });
   }
   return tables;
 }

@@ -6,10 +6,13 @@
  */
 import type Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
+import { replaceProbe } from './change-replace-probe.js';
 import { internalNamePrefix } from './sql-policy.js';
 
 /** The row changes of the entry being applied, in the order SQLite made them. */
 export const changesTable = `${internalNamePrefix}cdc_changes`;
+/** Rows that REPLACE may delete, noted before an INSERT or UPDATE (change-replace-probe.ts). */
+export const candidatesTable = `${internalNamePrefix}cdc_candidates`;
 /** Blobs travel as base64 text, as rqlite's JSON (Go's []byte) does; JSON cannot hold a blob. */
 export const base64Function = `${internalNamePrefix}cdc_base64`;
 
@@ -26,13 +29,18 @@ export interface CapturedTable {
   readonly columns: readonly string[];
   /** How NEW / OLD name the rowid (a column may take `rowid`'s name); undefined for WITHOUT ROWID. */
   readonly rowidName: string | undefined;
+  /**
+   * With triggers of the user's (recursive_triggers then stays off), the column lists of the
+   * table's unique constraints: rows REPLACE would delete are probed for (change-replace-probe.ts).
+   */
+  readonly uniqueKeys: readonly (readonly string[])[] | undefined;
 }
 
-function quoteName(name: string): string {
+export function quoteName(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-function quoteText(text: string): string {
+export function quoteText(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
@@ -41,6 +49,7 @@ export function createCaptureTables(database: Database.Database): void {
   database.exec(`CREATE TEMP TABLE IF NOT EXISTS ${changesTable} (
     sequence INTEGER PRIMARY KEY, operation INTEGER NOT NULL, table_name TEXT NOT NULL,
     old_row_id INTEGER, new_row_id INTEGER, before TEXT, after TEXT)`);
+  database.exec(`CREATE TEMP TABLE IF NOT EXISTS ${candidatesTable} (sequence INTEGER PRIMARY KEY, table_name TEXT NOT NULL, row_id INTEGER, before TEXT)`);
 }
 
 /** A value as JSON can hold it: blobs as base64 text. */
@@ -48,8 +57,8 @@ function jsonValue(reference: string): string {
   return `CASE WHEN typeof(${reference}) = 'blob' THEN ${base64Function}(${reference}) ELSE ${reference} END`;
 }
 
-/** The row as one JSON object, keys in the table's (sorted) column order. */
-function rowObject(table: CapturedTable, row: 'NEW' | 'OLD'): string {
+/** The row as one JSON object, keys in the table's (sorted) column order; `row` is NEW, OLD or a FROM alias. */
+export function rowObject(table: CapturedTable, row: string): string {
   const pairs = table.columns.map((column) => `${quoteText(column)}, ${jsonValue(`${row}.${quoteName(column)}`)}`);
   let object = `json_object(${pairs.slice(0, columnsPerObjectMax).join(', ')})`;
   // Wider tables: the rest appended with json_insert (it adds keys at the end, keeping the order).
@@ -69,7 +78,7 @@ export function shapeDigest(table: CapturedTable): string {
   return createHash('sha256').update(JSON.stringify(table)).digest('hex').slice(0, 24);
 }
 
-function triggerName(digest: string, operation: ChangeOperation): string {
+export function triggerName(digest: string, operation: string): string {
   return `${triggerNamePrefix}${digest}_${operation.toLowerCase()}`;
 }
 
@@ -94,10 +103,16 @@ export function createTriggersSql(table: CapturedTable, rowIdsOnly: boolean, cha
     `INSERT INTO temp.${changesTable} (operation, table_name, old_row_id, new_row_id, before, after) VALUES (${operationCodes[operation]}, ` +
     `${quoteText(table.name)}, ${oldRow ? rowid('OLD') : 'NULL'}, ${newRow ? rowid('NEW') : 'NULL'}, ` +
     `${oldRow ? values('OLD') : 'NULL'}, ${newRow ? values('NEW') : 'NULL'});`;
+  const probe = replaceProbe(table, rowIdsOnly);
   const create = (operation: ChangeOperation, oldRow: boolean, newRow: boolean): string =>
     `CREATE TEMP TRIGGER ${triggerName(digest, operation)} AFTER ${operation} ON main.${quoteName(table.name)} ` +
-    `WHEN ${below} BEGIN ${insertChange(operation, oldRow, newRow)} END`;
-  return [create('INSERT', false, true), create('UPDATE', true, true), create('DELETE', true, false)];
+    `WHEN ${below} BEGIN ${probe?.afterStatements[operation] ?? ''} ${insertChange(operation, oldRow, newRow)} END`;
+  const beforeTriggers = (probe?.beforeTriggers ?? []).map(
+    ({ operation, body }) =>
+      `CREATE TEMP TRIGGER ${triggerName(digest, `probe${operation.toLowerCase()}`)} BEFORE ${operation} ON main.${quoteName(table.name)} ` +
+      `WHEN ${below} BEGIN ${body} END`,
+  );
+  return [...beforeTriggers, create('INSERT', false, true), create('UPDATE', true, true), create('DELETE', true, false)];
 }
 
 export function dropTriggerSql(name: string): string {

@@ -159,3 +159,32 @@ test('table filter, row ids only, and the per-entry bound (the entry marked trun
     close();
   }
 });
+
+test('with triggers of the user’s (recursive_triggers stays off for them), REPLACE deletions are still reported, once', () => {
+  const { apply, changes, close } = capturingMachine('replace-probe');
+  try {
+    apply(
+      'CREATE TABLE kv (id INTEGER PRIMARY KEY, k TEXT UNIQUE, v INTEGER)',
+      'CREATE TABLE log (what TEXT)',
+      // A user's delete trigger: REPLACE must not fire it (recursive_triggers off, as without capture).
+      `CREATE TRIGGER kv_deleted AFTER DELETE ON kv BEGIN INSERT INTO log VALUES ('deleted ' || OLD.k); END`,
+      `INSERT INTO kv VALUES (1, 'a', 1), (2, 'b', 2), (3, 'c', 3)`,
+    );
+    assert.deepEqual(changes(apply(`INSERT OR REPLACE INTO kv VALUES (1, 'b', 10)`)), [
+      'DELETE kv 1 - {"id":1,"k":"a","v":1} -',
+      'DELETE kv 2 - {"id":2,"k":"b","v":2} -',
+      'INSERT kv - 1 - {"id":1,"k":"b","v":10}',
+    ]);
+    assert.deepEqual(changes(apply(`UPDATE OR REPLACE kv SET k = 'c' WHERE id = 1`)), [
+      'DELETE kv 3 - {"id":3,"k":"c","v":3} -',
+      'UPDATE kv 1 1 {"id":1,"k":"b","v":10} {"id":1,"k":"c","v":10}',
+    ]);
+    assert.deepEqual(changes(apply(`INSERT OR IGNORE INTO kv VALUES (1, 'z', 0)`, `INSERT INTO kv VALUES (4, 'd', 4)`)), [
+      'INSERT kv - 4 - {"id":4,"k":"d","v":4}',
+    ]);
+    // A plain DELETE fires the user's trigger and is reported once.
+    assert.deepEqual(changes(apply('DELETE FROM kv WHERE id = 4')), ['DELETE kv 4 - {"id":4,"k":"d","v":4} -', 'INSERT log - 1 - {"what":"deleted d"}']);
+  } finally {
+    close();
+  }
+});
