@@ -78,7 +78,7 @@ export function shapeDigest(table: CapturedTable): string {
   return createHash('sha256').update(JSON.stringify(table)).digest('hex').slice(0, 24);
 }
 
-export function triggerName(digest: string, operation: string): string {
+function triggerName(digest: string, operation: string): string {
   return `${triggerNamePrefix}${digest}_${operation.toLowerCase()}`;
 }
 
