@@ -27,6 +27,7 @@ import {
   type CapturedTable,
   type ChangeOperation,
 } from './change-triggers.js';
+import { replaceProbe } from './change-replace-probe.js';
 import type { Connections } from './connections.js';
 import { internalNamePrefix } from './sql-policy.js';
 import type { Command } from './types.js';
@@ -168,7 +169,8 @@ export class ChangeCapture {
     }
     for (const [digest, table] of wanted) {
       if (existing.has(digest)) continue;
-      for (const sql of createTriggersSql(table, this.#settings.rowIdsOnly, this.#settings.entryChangeCountMax)) database.exec(sql);
+      const { rowIdsOnly, entryChangeCountMax } = this.#settings;
+      for (const sql of createTriggersSql(table, rowIdsOnly, entryChangeCountMax, replaceProbe(table, rowIdsOnly))) database.exec(sql);
     }
     // Without triggers of the user's, recursive_triggers changes nothing a user sees, and
     // makes REPLACE's deletions fire the delete triggers (SQLite's documented behaviour).

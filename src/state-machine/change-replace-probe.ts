@@ -9,14 +9,7 @@
  * is not reported twice. Over-noting is harmless: only rows that vanished are reported.
  * Not covered: WITHOUT ROWID tables and unique indexes on expressions.
  */
-import { candidatesTable, changesTable, operationCodes, quoteName, quoteText, rowObject, type CapturedTable, type ChangeOperation } from './change-triggers.js';
-
-interface ReplaceProbe {
-  /** BEFORE INSERT and BEFORE UPDATE bodies: the rows the change could replace, noted. */
-  readonly beforeTriggers: readonly { readonly operation: 'INSERT' | 'UPDATE'; readonly body: string }[];
-  /** Run first in the AFTER triggers' bodies. */
-  readonly afterStatements: Readonly<Record<ChangeOperation, string>>;
-}
+import { candidatesTable, changesTable, operationCodes, quoteName, quoteText, rowObject, type CapturedTable, type ReplaceProbe } from './change-triggers.js';
 
 export function replaceProbe(table: CapturedTable, rowIdsOnly: boolean): ReplaceProbe | undefined {
   if (table.uniqueKeys === undefined || table.rowidName === undefined) return undefined;

@@ -6,7 +6,6 @@
  */
 import type Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { replaceProbe } from './change-replace-probe.js';
 import { internalNamePrefix } from './sql-policy.js';
 
 /** The row changes of the entry being applied, in the order SQLite made them. */
@@ -42,6 +41,14 @@ export function quoteName(name: string): string {
 
 export function quoteText(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
+}
+
+/** What change-replace-probe.ts adds to a table's triggers. */
+export interface ReplaceProbe {
+  /** BEFORE INSERT and BEFORE UPDATE bodies: the rows the change could replace, noted. */
+  readonly beforeTriggers: readonly { readonly operation: 'INSERT' | 'UPDATE'; readonly body: string }[];
+  /** Run first in the AFTER triggers' bodies. */
+  readonly afterStatements: Readonly<Record<ChangeOperation, string>>;
 }
 
 /** The TEMP tables, created once per connection outside any transaction (no rollback takes them). */
@@ -93,7 +100,7 @@ export function digestOfTrigger(name: string): string {
  * bound is the trigger's WHEN: an INSERT … SELECT reading the table it writes would copy
  * it first (measured: 100 µs a change against 7).
  */
-export function createTriggersSql(table: CapturedTable, rowIdsOnly: boolean, changeCountMax: number): string[] {
+export function createTriggersSql(table: CapturedTable, rowIdsOnly: boolean, changeCountMax: number, probe: ReplaceProbe | undefined): string[] {
   const digest = shapeDigest(table);
   // The sequence starts at 1 in every entry (the table is emptied after each): it counts the entry's changes.
   const below = `NOT EXISTS (SELECT 1 FROM temp.${changesTable} WHERE sequence >= ${changeCountMax})`;
@@ -103,7 +110,6 @@ export function createTriggersSql(table: CapturedTable, rowIdsOnly: boolean, cha
     `INSERT INTO temp.${changesTable} (operation, table_name, old_row_id, new_row_id, before, after) VALUES (${operationCodes[operation]}, ` +
     `${quoteText(table.name)}, ${oldRow ? rowid('OLD') : 'NULL'}, ${newRow ? rowid('NEW') : 'NULL'}, ` +
     `${oldRow ? values('OLD') : 'NULL'}, ${newRow ? values('NEW') : 'NULL'});`;
-  const probe = replaceProbe(table, rowIdsOnly);
   const create = (operation: ChangeOperation, oldRow: boolean, newRow: boolean): string =>
     `CREATE TEMP TRIGGER ${triggerName(digest, operation)} AFTER ${operation} ON main.${quoteName(table.name)} ` +
     `WHEN ${below} BEGIN ${probe?.afterStatements[operation] ?? ''} ${insertChange(operation, oldRow, newRow)} END`;
