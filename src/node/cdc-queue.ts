@@ -123,8 +123,13 @@ export class CdcQueue implements ChangeSink {
     });
   }
 
-  close(): void {
+  /** Ends every waitForRecord() now (the sender stops). */
+  wakeWaiters(): void {
     for (const wake of this.#waiters.splice(0)) wake();
+  }
+
+  close(): void {
+    this.wakeWaiters();
     this.#database.close();
   }
 }

@@ -35,6 +35,8 @@ export class CdcSender {
   readonly #dependencies: CdcSenderDependencies;
   readonly #agent: Agent | undefined;
   #stopped = false;
+  /** Ends a backoff wait and a POST in flight when the node stops. */
+  readonly #stopping = new AbortController();
   #running: Promise<void> | undefined;
   #lastToldMark = 0;
   #toldAtMs = 0;
@@ -73,6 +75,8 @@ export class CdcSender {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopping.abort();
+    this.#dependencies.queue.wakeWaiters();
     await this.#running;
     await this.#agent?.close();
   }
@@ -81,7 +85,7 @@ export class CdcSender {
     const { queue, config, log } = this.#dependencies;
     while (!this.#stopped) {
       if (!log.isLeader) {
-        await sleep(50);
+        await sleep(50, this.#stopping.signal);
         continue;
       }
       const batch = queue.read(queue.highWaterMark, config.batchEntryCountMax, cdcBodyBytesMax);
@@ -111,7 +115,7 @@ export class CdcSender {
       }
       if (attempt === 0) logger.warn({ event: 'cdc-send-failed', failure }, 'CDC endpoint failed; retrying');
       const backoffMs = config.exponentialBackoff ? config.backoffMinMs * 2 ** Math.min(attempt, 30) : config.backoffMinMs;
-      await sleep(Math.min(backoffMs, config.backoffMaxMs));
+      await sleep(Math.min(backoffMs, config.backoffMaxMs), this.#stopping.signal);
     }
     return false;
   }
@@ -136,7 +140,7 @@ export class CdcSender {
         body,
         headersTimeout: config.transmitTimeoutMs,
         bodyTimeout: config.transmitTimeoutMs,
-        signal: AbortSignal.timeout(config.transmitTimeoutMs),
+        signal: AbortSignal.any([AbortSignal.timeout(config.transmitTimeoutMs), this.#stopping.signal]),
         ...(this.#agent === undefined ? {} : { dispatcher: this.#agent }),
       });
       await response.body.dump();
@@ -159,6 +163,18 @@ export class CdcSender {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
