@@ -47,7 +47,6 @@ function refused(kind: FlagKind, reason: string, accepts: (value: string) => boo
 const noProfilingReason = "Go profiling does not apply to a Node.js process; use node's --cpu-prof or --heap-prof";
 
 const refusedRqlitedFlags: Readonly<Record<string, ServeFlagSpec>> = {
-  'cdc-config': refused('value', 'quorumlite has no change data capture', isEmpty),
   'compress-snap-transport': refused('boolean', 'snapshots are streamed to peers uncompressed', isFalse),
   'on-disk-path': refused('value', 'the database always lives in the data directory (db.sqlite), beside the Raft log it must agree with', isEmpty),
   'raft-leader-lease-timeout': refused(
@@ -124,6 +123,7 @@ export const serveFlagSpecs: Readonly<Record<string, ServeFlagSpec>> = {
   'write-queue-tx': rqlited('boolean'),
   'auto-backup': rqlited('value'),
   'auto-restore': rqlited('value'),
+  'cdc-config': rqlited('value'),
   ...refusedRqlitedFlags,
   'data-dir': own('value'),
   'heartbeat-ms': own('value'),

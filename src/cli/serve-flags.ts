@@ -17,6 +17,7 @@ import type { NodeTlsSettings } from '../server/node-tls.js';
 import { backupOptions, type BackupOptions } from './serve-backup-flags.js';
 import { parseConsensusFlags, type ConsensusOptions } from './serve-consensus-flags.js';
 import { checkDiscoveryFormation, discoveryGiven, parseDiscoveryFlags, type DiscoveryOptions } from './serve-disco-flags.js';
+import { cdcOptions, type CdcOptions } from './serve-cdc-flag.js';
 import { UsageError } from './usage-error.js';
 
 export { UsageError } from './usage-error.js';
@@ -26,8 +27,8 @@ export { serveUsage } from './serve-usage.js';
 type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-/** -auto-backup, -auto-restore: serve-backup-flags.ts; -disco-*: serve-disco-flags.ts; --consensus: serve-consensus-flags.ts. */
-export interface ServeOptions extends AuthOptions, BackupOptions, DiscoveryOptions, ConsensusOptions {
+/** Parsed elsewhere: -auto-backup/-auto-restore, -disco-*, --consensus, -cdc-config (serve-backup-flags.ts, serve-disco-flags.ts, …). */
+export interface ServeOptions extends AuthOptions, BackupOptions, DiscoveryOptions, ConsensusOptions, CdcOptions {
   readonly nodeId: string;
   readonly httpAddress: HostPort;
   readonly httpAdvertisedAddress: HostPort;
@@ -399,5 +400,6 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     tls: parseTlsFlags(flags),
     ...backupOptions(flags),
     ...consensus,
+    ...cdcOptions(flags),
   };
 }

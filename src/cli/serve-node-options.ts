@@ -35,6 +35,7 @@ export function rqlitedNodeOptions(options: ServeOptions): Partial<QuorumNodeOpt
     ...(options.tls.http === undefined && options.tls.peers === undefined ? {} : { tls: options.tls }),
     ...backupNodeOptions(options),
     ...(options.discovery === undefined ? {} : { discovery: options.discovery }),
+    ...(options.cdc === undefined ? {} : { cdc: options.cdc }),
   };
 }
 

@@ -94,6 +94,10 @@ Backups (docs/BACKUPS.md)
                             on change; with "point_in_time", also the log archive for
                             point-in-time restore (quorumlite restore --help)
   --auto-restore FILE       rqlite's automatic restore config: a node without data loads the backup
+
+Change data capture
+  --cdc-config URL|FILE     rqlite's CDC: row changes POSTed to URL (or printed: stdout), or the
+                            settings of rqlite's JSON file (docs/ARCHITECTURE.md)
   --version                 print the version and exit
   --help                    show this help
 `;

@@ -69,6 +69,8 @@ interface ServiceDependencies {
   /** Forwarding to the leader and answering forwarded requests. */
   readonly peers: PeerTransport;
   readonly membership: Pick<Membership, 'removeMember'>;
+  /** More /metrics families (change data capture's queue, node-cdc.ts). */
+  readonly extraMetrics?: () => readonly MetricFamily[];
   /** A write's entry data: the statements with the leader's clock and a fresh seed (NodeRuntime.encodeCommandFor). */
   readonly encodeCommand: (statements: readonly Statement[], transaction: boolean, requestId: string | null, qualifyColumns: boolean) => Uint8Array;
   /** A queued batch's entry data, the same way (NodeRuntime.encodeQueuedBatchFor). */
@@ -96,6 +98,7 @@ export class NodeClusterService implements ClusterService {
   readonly #startedAtMs: number;
   readonly #counters: NodeCounters;
   readonly #peerConnectionsAccepted: (() => number) | undefined;
+  readonly #extraMetrics: (() => readonly MetricFamily[]) | undefined;
   readonly #queuedWrites: QueuedWrites;
   readonly #access: AccessControl | null;
   readonly #routing: LeaderRouting;
@@ -113,6 +116,7 @@ export class NodeClusterService implements ClusterService {
     this.#startedAtMs = this.#scheduler.nowMs();
     this.#counters = dependencies.counters ?? new NodeCounters();
     this.#peerConnectionsAccepted = dependencies.peerConnectionsAccepted;
+    this.#extraMetrics = dependencies.extraMetrics;
     // Its bounds are the node's writeQueue* settings (rqlited's -write-queue-* flags).
     this.#queuedWrites = new QueuedWrites({
       config: this.#config,
@@ -413,6 +417,7 @@ export class NodeClusterService implements ClusterService {
       counter('quorumlite_linearizable_reads_total', 'Linearizable read barriers this node took.', reads.readCount),
       counter('quorumlite_read_index_rounds_total', 'ReadIndex rounds this node started for them (one serves many reads).', reads.roundCount),
       ...observedMetricFamilies(this.#observed, this.#counters),
+      ...(this.#extraMetrics?.() ?? []),
     ];
   }
 }

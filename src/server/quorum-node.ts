@@ -27,7 +27,8 @@ import { NodeClusterService } from '../node/cluster-service.js';
 import { NodeDatabaseTransfers } from '../node/database-transfers.js';
 import { NodeInteractiveTransactions } from '../node/interactive-transactions.js';
 import type { LogStreamSettings, NodeLogStreams } from '../node/log-streams.js';
-import { defaultTransactionLimits, type TransactionLimits } from '../node/transaction-registry.js';
+import type { TransactionLimits } from '../node/transaction-registry.js';
+import { transactionDependencies } from './transaction-dependencies.js';
 import { gatedLog, LoadGate } from '../node/load-gate.js';
 import { resolveNodeConfig, type NodeConfig, type NodeConfigInput } from '../node/config.js';
 import type { NodeLogger } from '../node/logger.js';
@@ -44,6 +45,7 @@ import { createHttpAddressResolver } from './join-address.js';
 import { ReloadingAccessControl } from './auth-reload.js';
 import type { Credentials } from '../service/access-control.js';
 import { NodeTls, type NodeTlsSettings } from './node-tls.js';
+import { NodeCdc, type CdcConfig } from './node-cdc.js';
 import { NodeBackups, type BackupSettings } from './node-backups.js';
 import { apiService } from './api-service.js';
 import { createLogStreams } from './replica-feed.js';
@@ -86,6 +88,8 @@ export interface QuorumNodeOptions extends NodeConfigInput {
   readonly authReloadIntervalMs?: number;
   /** HTTPS for the API and TLS between nodes (rqlited's -http-* and -node-* TLS flags); plain without. */
   readonly tls?: NodeTlsSettings;
+  /** rqlited's -cdc-config: change data capture (node-cdc.ts). */
+  readonly cdc?: CdcConfig;
   /** rqlited's -auto-backup and -auto-restore (src/backup; node-backups.ts wires them). */
   readonly backups?: BackupSettings;
   /** rqlited's -disco-mode, -disco-key, -disco-config (cluster-formation.ts); absent: -join and -bootstrap-expect only. */
@@ -178,6 +182,7 @@ export class QuorumNode {
   readonly #access: ReloadingAccessControl | null;
   readonly #tls: NodeTls;
   readonly #scheduler: Scheduler;
+  #cdc: NodeCdc | undefined;
   #backups: NodeBackups | undefined;
   #httpAddress: { host: string; port: number } | undefined;
   #stopping: Promise<void> | undefined;
@@ -235,6 +240,7 @@ export class QuorumNode {
         scheduler,
         counters: runtime.counters,
         peerConnectionsAccepted: () => this.#transport.metrics().connectionsAccepted,
+        extraMetrics: () => this.#cdc?.metrics() ?? [],
         access,
         observed: runtime,
       },
@@ -243,13 +249,7 @@ export class QuorumNode {
         isReadOnly: (statement) => stateMachine.isReadOnly(statement),
       },
     );
-    this.reaper = new Reaper({
-      config,
-      log: runtime,
-      removeMember: (id) => this.membership.removeMember(id),
-      scheduler,
-      logger: options.logger,
-    });
+    this.reaper = new Reaper({ config, log: runtime, removeMember: (id) => this.membership.removeMember(id), scheduler, logger: options.logger });
     this.transfers = new NodeDatabaseTransfers({
       config,
       log: runtime,
@@ -298,6 +298,7 @@ export class QuorumNode {
     if (leftovers.length > 0) options.logger.info({ event: 'snapshot-leftovers', files: leftovers }, 'removed the files of an interrupted snapshot');
     let stateMachine: SqliteStateMachine;
     let extensionPaths: readonly string[];
+    const cdc = NodeCdc.open(options.cdc, config.dataDirectory);
     try {
       extensionPaths = installExtensions(options.extensionPaths ?? [], config.dataDirectory);
       if (extensionPaths.length > 0) options.logger.info({ event: 'extensions', files: extensionPaths }, 'loading SQLite extensions');
@@ -305,6 +306,7 @@ export class QuorumNode {
         path: join(config.dataDirectory, 'db.sqlite'),
         foreignKeys: config.foreignKeys,
         extensionPaths,
+        ...(cdc === undefined ? {} : { changeCapture: cdc.capture }),
       });
       logOpenEvents(options.logger, stateMachine);
     } catch (error) {
@@ -313,6 +315,7 @@ export class QuorumNode {
     }
     if (peers !== undefined) await QuorumNode.#recover({ config, storage, stateMachine, logger: options.logger }, peers);
     const node = new QuorumNode(options, config, { storage, stateMachine, tls, access, extensionPaths });
+    node.#cdc = cdc;
     try {
       node.#backups = await NodeBackups.prepare(options.backups, config.dataDirectory, storage.isEmpty(), options.logger);
     } catch (error) {
@@ -358,6 +361,7 @@ export class QuorumNode {
     this.membership.registerPeerHandlers();
     this.service.registerPeerHandlers();
     this.transactions.registerPeerHandlers();
+    this.#cdc?.start({ log: this.runtime, peers: this.#transport, nodeId: this.config.nodeId, logger: this.#logger });
     this.transfers.start();
     await this.#transport.start();
     this.#httpAddress = await this.http.listen(httpListen.host, httpListen.port);
@@ -432,14 +436,7 @@ export class QuorumNode {
     await this.http.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing HTTP failed'));
     await this.#transport.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing transport failed'));
     await this.#storage.close().catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing storage failed'));
+    await this.#cdc?.stop();
     this.#stateMachine.close();
   }
-}
-
-/** The interactive transactions' dependencies: the node's parts, its random source and the bounds the options give. */
-function transactionDependencies(
-  options: QuorumNodeOptions,
-  parts: Omit<ConstructorParameters<typeof NodeInteractiveTransactions>[0], 'random' | 'limits'>,
-): ConstructorParameters<typeof NodeInteractiveTransactions>[0] {
-  return { ...parts, random: options.random ?? Math.random, limits: { ...defaultTransactionLimits, ...options.transactionLimits } };
 }

@@ -1,4 +1,5 @@
 /** The state machine's options, their defaults, and the settings they resolve to. */
+import type { ChangeCapture } from './change-capture.js';
 
 /** Test-only modes replace the entry's time and seed with a local clock, or with SQLite's own functions. */
 export type DeterminismMode = 'entry' | 'local-clock' | 'sqlite-builtin';
@@ -33,6 +34,8 @@ export interface StateMachineOptions {
    * else runs on it. Every node must load the same ones (rqlited's -extensions-path).
    */
   readonly extensionPaths?: readonly string[];
+  /** Change data capture: every entry's row changes go to its sink before the entry commits (change-capture.ts). */
+  readonly changeCapture?: ChangeCapture;
   /** Test-only: called after each durable step of restore(), to crash there. */
   readonly onRestoreStep?: (step: RestoreStep) => void;
   /** Test-only: called after each of an entry transaction's two commits, to crash there. */
@@ -64,7 +67,7 @@ const stateMachineDefaults = {
 
 /** The options with every default filled in (the test-only hooks and the path stay on the options). */
 export type StateMachineSettings = Required<
-  Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path' | 'onRestoreStep' | 'onCommitStep' | 'onSnapshotStep'>
+  Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path' | 'onRestoreStep' | 'onCommitStep' | 'onSnapshotStep' | 'changeCapture'>
 >;
 
 export function resolveSettings(options: StateMachineOptions): StateMachineSettings {

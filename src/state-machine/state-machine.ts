@@ -43,21 +43,13 @@ import { isEnvironmentalError } from './statement-runner.js';
 import { readStatusPragmas } from './status-pragmas.js';
 import { createTimedReads, type TimedReadOptions, type TimedReads } from './timed-reads.js';
 import type { PreviewOutcome, PreviewTransaction } from './transaction-preview.js';
-import type { ApplyOutcome, Command, Statement, StatementResult } from './types.js';
+import type { ApplyOutcome, Command, StateMachineStatus, Statement, StatementResult } from './types.js';
+import { capturedWork, endedEntry, type ChangeCapture } from './change-capture.js';
 
 export interface BatchEntry {
   readonly index: number;
   /** The entry's data; empty for a leader's no-op or a membership change. */
   readonly data: Uint8Array;
-}
-
-interface StateMachineStatus {
-  readonly path: string;
-  readonly sqliteVersion: string;
-  readonly appliedIndex: number;
-  readonly healthy: boolean;
-  /** Why the machine halted, while it is unhealthy. */
-  readonly haltReason: string | undefined;
 }
 
 /** Open events kept for openEvents (a node halting and reopening every second must not grow it without end). */
@@ -88,11 +80,13 @@ export class SqliteStateMachine {
   /** Snapshot captures, materialising, backups and restores (machine-snapshots.ts). */
   readonly #snapshots: MachineSnapshots;
   readonly sqliteVersion: string;
+  readonly #capture: ChangeCapture | undefined;
 
   constructor(options: StateMachineOptions) {
     this.path = options.path;
     this.#pair = new PairTransactions(this.path, options.onCommitStep, (index, code, cause) => this.#halt(index, code, cause));
     this.#settings = resolveSettings(options);
+    this.#capture = options.changeCapture;
     assert(this.#settings.dedupRequestCountMax >= 1, 'dedupRequestCountMax is at least 1');
     assert(this.#settings.dedupWindowMs >= 0, 'dedupWindowMs is not negative');
     this.#pristine = openPristineConnection();
@@ -138,6 +132,7 @@ export class SqliteStateMachine {
   #openConnections(): Connections {
     const opened = openConnections(this.path, this.#settings, this.#functions);
     this.#pair.opened(opened.appliedIndex, opened.storeIndex);
+    opened.connections.applyRunner.schemaChangeListener = this.#capture;
     this.#openEvents.push(opened.event);
     if (this.#openEvents.length > openEventCountMax) this.#openEvents.shift();
     return opened.connections;
@@ -201,7 +196,7 @@ export class SqliteStateMachine {
     return this.#inEntryTransaction(
       index,
       index,
-      (connections) => this.#executor.execute(connections, index, command, this.#batching),
+      (connections) => endedEntry(this.#capture, index, command, this.#executor.execute(connections, index, command, this.#batching)),
       (connections) => this.#executor.deferredViolation(connections, index, command),
     );
   }
@@ -261,7 +256,7 @@ export class SqliteStateMachine {
           if (position > 0) resetConnectionState(connections);
           const command = commands[position];
           if (command === undefined) return { entryIndex: item.index, results: [], deduplicated: false, skipped: false };
-          return this.#executor.execute(connections, item.index, command, this.#batching);
+          return endedEntry(this.#capture, item.index, command, this.#executor.execute(connections, item.index, command, this.#batching));
         }),
       );
     } catch (error) {
@@ -337,7 +332,7 @@ export class SqliteStateMachine {
     onDeferredViolation?: (connections: Connections) => Outcome,
   ): Outcome {
     assert(this.healthy, 'entries apply only while healthy');
-    return this.#pair.run(this.#open(), firstIndex, lastIndex, work, onDeferredViolation);
+    return this.#pair.run(this.#open(), firstIndex, lastIndex, ...capturedWork(this.#capture, firstIndex, lastIndex, work, onDeferredViolation));
   }
 
   #halt(index: number, code: string, cause: unknown): StateMachineHaltedError {

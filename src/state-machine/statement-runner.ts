@@ -164,6 +164,14 @@ interface PreparedPart {
   readonly schemaVersion: bigint | undefined;
   /** When double-quoted tokens were rewritten: the result's column names as the client wrote them. */
   readonly columnNames: readonly string[] | undefined;
+  /** The statement's first keyword (CREATE, ALTER, DROP, …). */
+  readonly keyword: string;
+}
+
+/** Told around every statement that may change the schema (change-capture.ts keeps its triggers in step). */
+interface SchemaChangeListener {
+  beforeSchemaChange(keyword: string): void;
+  afterSchemaChange(): void;
 }
 
 /** An INSERT, UPDATE or DELETE: running it sets changes() (last_insert_rowid() only when it inserts). */
@@ -192,6 +200,8 @@ export class StatementRunner {
   #lastSinglePrepared: PreparedPart | undefined;
   readonly #database: Database.Database;
   readonly #options: StatementRunnerOptions;
+  /** Set on the apply connection's runner while change data capture is on. */
+  schemaChangeListener: SchemaChangeListener | undefined;
 
   constructor(database: Database.Database, options: StatementRunnerOptions) {
     this.#database = database;
@@ -260,6 +270,7 @@ export class StatementRunner {
       reportsWrite: rowChangingKeywords.has(keyword),
       schemaVersion,
       columnNames,
+      keyword,
     };
     this.#cache.delete(part.sql);
     this.#cache.set(part.sql, prepared);
@@ -339,7 +350,7 @@ export class StatementRunner {
     if (!prepared.readonly) this.#forgetInternalWrites();
     if (!setsChanges(prepared)) {
       if (prepared.reader) return this.#readRows(prepared, statement, qualifyColumns);
-      return this.#connectionValues(runWrite(prepared.statement, statement).lastInsertRowid);
+      return this.#runOtherWrite(prepared, statement);
     }
     // Once it ran (even failing: SQLite then sets changes() to 0, or to what FAIL kept), changes() is the entry's.
     let ran = true;
@@ -352,6 +363,18 @@ export class StatementRunner {
       throw error;
     } finally {
       if (ran) this.#rowsChangedInEntry = true;
+    }
+  }
+
+  /** A write that changes no rows (DDL, a pragma): it reports the connection's values; a schema change is told around it. */
+  #runOtherWrite(prepared: PreparedPart, statement: Statement | undefined): StatementResult {
+    const listener = prepared.readonly ? undefined : this.schemaChangeListener;
+    if (listener === undefined) return this.#connectionValues(runWrite(prepared.statement, statement).lastInsertRowid);
+    listener.beforeSchemaChange(prepared.keyword);
+    try {
+      return this.#connectionValues(runWrite(prepared.statement, statement).lastInsertRowid);
+    } finally {
+      listener.afterSchemaChange();
     }
   }
 

@@ -108,3 +108,13 @@ export interface ApplyOutcome {
   /** The entry was at or below the applied index (replay after a crash): nothing ran. */
   readonly skipped: boolean;
 }
+
+/** What status() reports of a state machine. */
+export interface StateMachineStatus {
+  readonly path: string;
+  readonly sqliteVersion: string;
+  readonly appliedIndex: number;
+  readonly healthy: boolean;
+  /** Why the machine halted, while it is unhealthy. */
+  readonly haltReason: string | undefined;
+}

@@ -63,6 +63,16 @@ const implemented: Readonly<Record<string, FlagCase>> = {
     ],
     bad: [[restoreWithInterval, /^-auto-restore .*: interval: unknown field in an -auto-restore file/]],
   },
+  'cdc-config': {
+    read: (o) => o.cdc?.endpoint,
+    defaultValue: undefined,
+    good: [
+      ['http://localhost:8000/cdc', 'http://localhost:8000/cdc'],
+      ['stdout', 'stdout'],
+      ['', undefined],
+    ],
+    bad: [['/no/such/cdc.json', /^-cdc-config \/no\/such\/cdc.json: cannot read/]],
+  },
   'extensions-path': {
     read: (o) => o.extensionPaths,
     defaultValue: [],
@@ -506,7 +516,6 @@ test('trailing logs follow rqlite: 1.25 × -raft-snap, unless --raft-trailing-lo
 
 /** The refused rqlited flags: a value asking for the feature, and the value that leaves it off. */
 const refusedCases: Readonly<Record<string, { readonly asks: string; readonly off: string }>> = {
-  'cdc-config': { asks: 'http://sink', off: '' },
   'compress-snap-transport': { asks: 'true', off: 'false' },
   'on-disk-path': { asks: '/fast/db.sqlite', off: '' },
   'raft-leader-lease-timeout': { asks: '500ms', off: '0s' },

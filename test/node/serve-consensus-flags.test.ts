@@ -46,6 +46,7 @@ test('flags only the embedded-Raft node implements are refused with --consensus 
     ['-join', '127.0.0.1:4002'],
     ['-bootstrap-expect', '3'],
     ['-disco-mode', 'etcd-kv'],
+    ['-cdc-config', 'stdout'],
   ]) {
     refused([...etcd, ...extra], new RegExp(`^${extra[0]}: not available with --consensus etcd`));
   }

@@ -1,0 +1,156 @@
+/**
+ * The node's CDC queue (as rqlite's disk-backed FIFO): every node, follower or leader,
+ * records the changes of each entry it applies, in a SQLite file of its own, before the
+ * entry commits to the database (ChangeSink). The high-water mark is the last index the
+ * endpoint acknowledged, as the leader last told this node; entries up to it are pruned.
+ * A new leader sends from its own mark on: duplicates are possible (at least once), loss
+ * and reordering are not. Bounded: past `entryCountMax` queued entries the oldest are
+ * dropped and counted (the endpoint has been failing for that long).
+ */
+import Database from 'better-sqlite3';
+import type { CapturedEntry, ChangeSink, RowChange } from '../state-machine/change-capture.js';
+
+interface CdcQueueSettings {
+  readonly path: string;
+  /** Entries (log indexes with changes) queued at most; the oldest go beyond it. */
+  readonly entryCountMax: number;
+}
+
+export const cdcQueueEntryCountMax = 1_000_000;
+
+/** One queued entry: its index and its payload element, rendered as rqlite's JSON. */
+export interface QueuedChanges {
+  readonly index: number;
+  readonly json: string;
+}
+
+export class CdcQueue implements ChangeSink {
+  readonly #database: Database.Database;
+  readonly #entryCountMax: number;
+  #highWaterMark: number;
+  #depth: number;
+  #lastRecordedIndex: number;
+  /** Entries dropped at the bound since the node started. */
+  droppedEntryCount = 0;
+  #waiters: (() => void)[] = [];
+
+  constructor(settings: CdcQueueSettings) {
+    this.#entryCountMax = settings.entryCountMax;
+    this.#database = new Database(settings.path);
+    this.#database.pragma('journal_mode = WAL');
+    // Recorded before the database commits, so a power loss loses nothing the database kept.
+    this.#database.pragma('synchronous = FULL');
+    this.#database.exec('CREATE TABLE IF NOT EXISTS entries (entry_index INTEGER PRIMARY KEY, json TEXT NOT NULL)');
+    this.#database.exec('CREATE TABLE IF NOT EXISTS marks (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID');
+    const mark = this.#database.prepare(`SELECT value FROM marks WHERE name = 'high_water_mark'`).pluck().get() as number | undefined;
+    this.#highWaterMark = mark ?? 0;
+    this.#depth = this.#database.prepare('SELECT count(*) FROM entries WHERE entry_index > ?').pluck().get(this.#highWaterMark) as number;
+    this.#lastRecordedIndex = (this.#database.prepare('SELECT max(entry_index) FROM entries').pluck().get() as number | null) ?? 0;
+  }
+
+  get highWaterMark(): number {
+    return this.#highWaterMark;
+  }
+
+  /** Entries queued above the high-water mark. */
+  get depth(): number {
+    return this.#depth;
+  }
+
+  record(firstIndex: number, lastIndex: number, entries: readonly CapturedEntry[]): void {
+    const stale = this.#lastRecordedIndex >= firstIndex;
+    if (entries.length === 0 && !stale) return;
+    const write = this.#database.transaction(() => {
+      // An entry applied again (after a crash or a failed commit) replaces what it recorded.
+      if (stale) this.#depth -= this.#database.prepare('DELETE FROM entries WHERE entry_index BETWEEN ? AND ?').run(firstIndex, lastIndex).changes;
+      const insert = this.#database.prepare('INSERT INTO entries (entry_index, json) VALUES (?, ?)');
+      for (const captured of entries) {
+        if (captured.index <= this.#highWaterMark) continue;
+        insert.run(captured.index, renderEntry(captured));
+        this.#depth += 1;
+      }
+      if (this.#depth > this.#entryCountMax) this.#dropOldest(this.#depth - this.#entryCountMax);
+    });
+    write();
+    this.#lastRecordedIndex = lastIndex;
+    if (entries.length > 0) for (const wake of this.#waiters.splice(0)) wake();
+  }
+
+  #dropOldest(count: number): void {
+    const dropped = this.#database
+      .prepare('DELETE FROM entries WHERE entry_index IN (SELECT entry_index FROM entries WHERE entry_index > ? ORDER BY entry_index LIMIT ?)')
+      .run(this.#highWaterMark, count).changes;
+    this.#depth -= dropped;
+    this.droppedEntryCount += dropped;
+  }
+
+  /** Queued entries after `afterIndex`, in index order: at most `entryCountMax`, and past `bytesMax` only the first. */
+  read(afterIndex: number, entryCountMax: number, bytesMax: number): QueuedChanges[] {
+    const rows = this.#database
+      .prepare('SELECT entry_index AS "index", json FROM entries WHERE entry_index > ? ORDER BY entry_index LIMIT ?')
+      .all(Math.max(afterIndex, this.#highWaterMark), entryCountMax) as QueuedChanges[];
+    let bytes = 0;
+    const batch: QueuedChanges[] = [];
+    for (const row of rows) {
+      bytes += Buffer.byteLength(row.json);
+      if (batch.length > 0 && bytes > bytesMax) break;
+      batch.push(row);
+    }
+    return batch;
+  }
+
+  /** The endpoint acknowledged everything up to `index` (this node sent it, or the leader said so). */
+  advanceHighWaterMark(index: number): void {
+    if (index <= this.#highWaterMark) return;
+    this.#database.transaction(() => {
+      this.#database
+        .prepare(`INSERT INTO marks (name, value) VALUES ('high_water_mark', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`)
+        .run(index);
+      // Nothing at or below the old mark is kept: what goes is what was queued.
+      this.#depth -= this.#database.prepare('DELETE FROM entries WHERE entry_index <= ?').run(index).changes;
+    })();
+    this.#highWaterMark = index;
+  }
+
+  /** Resolves when an entry is recorded, or after `timeoutMs`. */
+  waitForRecord(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.#waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Ends every waitForRecord() now (the sender stops). */
+  wakeWaiters(): void {
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+
+  close(): void {
+    this.wakeWaiters();
+    this.#database.close();
+  }
+}
+
+/** One payload element as rqlite writes it: Go's field order, zero row ids and absent values left out. */
+function renderEntry(captured: CapturedEntry): string {
+  const events = captured.changes.map(renderChange);
+  if (captured.truncated) {
+    const count = captured.changes.length;
+    const error = `this entry changed ${count} rows or more: the changes after the first ${count} were not captured (entryChangeCountMax)`;
+    events.push(`{"op":"UNKNOWN","error":${JSON.stringify(error)}}`);
+  }
+  return `{"index":${captured.index},"commit_timestamp":${captured.timestampMs * 1000},"events":[${events.join(',')}]}`;
+}
+
+function renderChange(change: RowChange): string {
+  let json = `{"op":"${change.operation}"`;
+  if (change.table !== '') json += `,"table":${JSON.stringify(change.table)}`;
+  if (change.newRowId !== undefined && change.newRowId !== 0n) json += `,"new_row_id":${change.newRowId}`;
+  if (change.oldRowId !== undefined && change.oldRowId !== 0n) json += `,"old_row_id":${change.oldRowId}`;
+  if (change.before !== undefined) json += `,"before":${change.before}`;
+  if (change.after !== undefined) json += `,"after":${change.after}`;
+  return `${json}}`;
+}
