@@ -9,6 +9,7 @@ import { handleLeaderGet, handleLeaderPost, handleMetrics, handleNodes, handleRe
 import { handleExecute, handleQuery, handleRequest } from './data-handlers.js';
 import { handleBegin, handleCommit, handleRollback } from './transaction-handlers.js';
 import { handleDebugVars } from './debug-vars.js';
+import { handleCreateDatabase, handleDropDatabase, handleListDatabases, refuseOtherDatabase } from './database-handlers.js';
 import { authorizeRequest } from './auth-check.js';
 import { handleCopy, handleStream } from './replica-handlers.js';
 import { handleBackup, handleBoot, handleLoad, handleReap, handleSnapshot } from './transfer-handlers.js';
@@ -45,6 +46,9 @@ const routes: ReadonlyMap<string, Readonly<Partial<Record<Method, Handler>>>> = 
   ['/reap', { POST: handleReap }],
   ['/db/stream', { GET: handleStream }],
   ['/db/copy', { GET: handleCopy }],
+  ['/db/create', { POST: handleCreateDatabase }],
+  ['/db/drop', { POST: handleDropDatabase }],
+  ['/db/list', { GET: handleListDatabases }],
 ]);
 
 export interface HttpApiServer {
@@ -152,6 +156,7 @@ async function dispatch(
       linearizableTimeoutMs: options.defaultLinearizableTimeoutMs,
       timeoutMsMax: options.timeoutMsMax,
     });
+    refuseOtherDatabase(path, parameters);
     await handler(new Exchange(request, response, path, rawQuery, parameters, options, metrics, caller), service, metrics, server);
   } catch (error) {
     answerError(request, response, error, options, metrics);
