@@ -11,6 +11,8 @@ import {
 } from '../../src/state-machine/database-entries.js';
 import { MultiDatabaseMachine } from '../../src/state-machine/multi-database-machine.js';
 import { StateMachineError } from '../../src/state-machine/errors.js';
+import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
+import { applyStreamEntries } from '../../src/replica/entry-runs.js';
 import type { StatementResult } from '../../src/state-machine/types.js';
 import { entry, statement, temporaryDirectory } from './helpers.js';
 
@@ -245,6 +247,22 @@ test('a snapshot carries every database; restoring it replaces them all', async 
   } finally {
     source.close();
     target.close();
+    directory.cleanup();
+  }
+});
+
+test("an embedded replica follows the default database: other databases' entries are no-ops there", async () => {
+  const directory = temporaryDirectory('multi-replica');
+  const replica = new SqliteStateMachine({ path: join(directory.path, 'replica.sqlite') });
+  try {
+    await applyStreamEntries(
+      replica,
+      history().map((data, position) => ({ index: position + 1, data })),
+    );
+    assert.equal(replica.appliedIndex, 6);
+    assert.deepEqual(rows(replica.query([statement('SELECT v FROM t')])), [['main']]);
+  } finally {
+    replica.close();
     directory.cleanup();
   }
 });
