@@ -9,16 +9,13 @@ import type { QueryParameters } from './query-parameters.js';
 import type { ClusterService, DatabaseCatalogService } from '../service/service.js';
 
 /** Endpoints that serve the default database only, whatever `?db=` says (docs/ARCHITECTURE.md, "Several databases"). */
-const defaultDatabaseOnlyPaths: ReadonlySet<string> = new Set(['/db/begin', '/db/commit', '/db/rollback', '/db/load', '/boot', '/db/stream', '/db/copy']);
-const dataPaths: ReadonlySet<string> = new Set(['/db/execute', '/db/query', '/db/request']);
+const defaultDatabaseOnlyPaths: ReadonlySet<string> = new Set(['/db/load', '/boot', '/db/stream', '/db/copy']);
 
 /** `?db=` naming another database where only the default one is served: 400, never silently the default one. */
 export function refuseOtherDatabase(path: string, parameters: QueryParameters): void {
   const database = parameters.get('db');
   if (database === undefined || database === 'main') return;
-  if (defaultDatabaseOnlyPaths.has(path) || (dataPaths.has(path) && parameters.has('tx'))) {
-    throw badRequest(`${parameters.has('tx') ? 'interactive transactions' : path} serve the default database only (db=main)`);
-  }
+  if (defaultDatabaseOnlyPaths.has(path)) throw badRequest(`${path} serves the default database only (db=main)`);
 }
 
 function catalogServiceOf(service: ClusterService): DatabaseCatalogService {

@@ -206,6 +206,8 @@ export interface CallContext {
 export interface TransactionBeginRequest {
   readonly timeoutMs: number;
   readonly forward: boolean;
+  /** `?db=` (ours: several databases): the database the transaction runs in; absent: the default one. */
+  readonly database?: string | null | undefined;
   /** The client's address as the receiving node saw it: the per-client bound counts by it (or by the user, when authenticated). */
   readonly clientAddress: string;
 }
@@ -224,6 +226,8 @@ export interface TransactionStatementsRequest {
 /** `POST /db/commit?tx=` and `POST /db/rollback?tx=`. */
 export interface TransactionEndRequest {
   readonly transactionId: string;
+  /** `?db=`: the transaction's database; only a commit retried after its leader forgot it needs it. */
+  readonly database?: string | null | undefined;
   readonly action: 'commit' | 'rollback';
   /** A commit's key goes into its log entry: a commit retried with it applies once. */
   readonly idempotencyKey: string | null;

@@ -17,6 +17,7 @@ import type { CapturedSnapshot, CaptureTarget } from './snapshot-capture.js';
 import type { SnapshotChain } from './snapshot-chains.js';
 import { SqliteStateMachine, type BatchEntry } from './state-machine.js';
 import type { TimedReadOptions } from './timed-reads.js';
+import type { PreviewOutcome, PreviewTransaction } from './transaction-preview.js';
 import type { ApplyOutcome, Statement, StatementResult } from './types.js';
 
 interface MultiDatabaseOptions extends StateMachineOptions {
@@ -97,6 +98,11 @@ export class MultiDatabaseMachine extends SqliteStateMachine {
   override queryWithDeadline(statements: readonly Statement[], options: TimedReadOptions & DatabaseChoice): Promise<StatementResult[]> {
     const machine = this.database(options.database);
     return machine === this ? super.queryWithDeadline(statements, options) : machine.queryWithDeadline(statements, options);
+  }
+
+  override previewTransaction(transaction: PreviewTransaction, statements: readonly Statement[], timings: boolean, database?: string): PreviewOutcome {
+    const machine = this.database(database);
+    return machine === this ? super.previewTransaction(transaction, statements, timings) : machine.previewTransaction(transaction, statements, timings);
   }
 
   override isReadOnly(statement: Statement, database?: string): boolean {

@@ -126,6 +126,22 @@ test('databases are created, used, dropped and caught up on real nodes', async (
       await missing.close();
     }
 
+    // An interactive transaction in database a: its statements see a, its commit applies in a only.
+    assert.equal((await post(leader, '/db/begin?db=nope')).status, 404);
+    const begun = await post(leader, '/db/begin?db=a');
+    assert.equal(begun.status, 200, begun.text);
+    const transactionId = (begun.body as { tx_id: string }).tx_id;
+    const inside = await leader.request(`/db/request?tx=${transactionId}`, {
+      method: 'POST',
+      json: ["INSERT INTO t VALUES ('in-tx')", "SELECT count(*) FROM t WHERE v = 'in-tx'"],
+    });
+    assert.equal(inside.status, 200, inside.text);
+    assert.deepEqual((inside.body as { results: { values?: unknown }[] }).results[1]?.values, [[1]], inside.text);
+    const committed = await post(leader, `/db/commit?tx=${transactionId}&db=a`);
+    assert.equal(committed.status, 200, committed.text);
+    assert.equal(await countOn(leader, 'a', "t WHERE v = 'in-tx'"), 1);
+    assert.equal(await countOn(leader, 'main', "t WHERE v = 'in-tx'"), 0);
+
     // Drop b under a write load on a: every acknowledged write to a is there, on every node.
     let acknowledged = 0;
     let writing = true;
