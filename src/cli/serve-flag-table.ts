@@ -126,6 +126,7 @@ export const serveFlagSpecs: Readonly<Record<string, ServeFlagSpec>> = {
   'cdc-config': rqlited('value'),
   ...refusedRqlitedFlags,
   'data-dir': own('value'),
+  'db-count-max': own('value'),
   'heartbeat-ms': own('value'),
   'election-timeout-ms': own('value'),
   'raft-trailing-logs': own('value'),

@@ -99,6 +99,8 @@ export interface ServeOptions extends AuthOptions, BackupOptions, DiscoveryOptio
   readonly tls: NodeTlsSettings;
   /** -fk: SQLite foreign key constraints (off by default, as in rqlite). */
   readonly foreignKeys: boolean;
+  /** -db-count-max: databases at most, the default one included (ours: several databases per cluster). */
+  readonly databaseCountMax: number;
   /** -write-queue-capacity: queued writes (`?queue`) held at most. */
   readonly writeQueueCountMax: number;
   /** -write-queue-batch-size: queued writes per log entry at most. */
@@ -118,6 +120,8 @@ export const allowOriginLengthMax = 1024;
 export const joinAttemptCountFlagMax = 10_000;
 /** -write-queue-capacity at most (rqlited sets no bound; each queued write holds memory until sent). */
 export const writeQueueCountFlagMax = 1_000_000;
+/** -db-count-max at most: every database is a file pair and connections held open. */
+const databaseCountFlagMax = 10_000;
 const snapshotWalBytesMax = 2 ** 36;
 /** rqlite keeps 1.25 × -raft-snap entries behind a snapshot (its trailing-logs policy). */
 const trailingEntriesPerThreshold = 1.25;
@@ -345,6 +349,13 @@ function writeQueueOptions(flags: Flags): WriteQueueOptions {
   };
 }
 
+/** -db-count-max: 1 (the default database alone) to databaseCountFlagMax. */
+function databaseCountFlag(flags: Flags): number {
+  const value = flags.get('db-count-max');
+  if (value === undefined) return nodeConfigDefaults.databaseCountMax;
+  return parseGoIntegerFlag(value.value, value.spelling, { minimum: 1, maximum: databaseCountFlagMax, signed: true });
+}
+
 function addressOptions(flags: Flags): Pick<ServeOptions, 'nodeId' | 'httpAddress' | 'httpAdvertisedAddress' | 'raftAddress' | 'raftAdvertisedAddress'> {
   const httpAddress = hostPortFlag(flags, 'http-addr', { host: '127.0.0.1', port: 4001 });
   const raftAddress = hostPortFlag(flags, 'raft-addr', { host: '127.0.0.1', port: 4002 });
@@ -397,6 +408,7 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     reapReadOnlyNodeTimeoutMs: reapTimeout(flags, 'raft-reap-read-only-node-timeout'),
     ...writeQueueOptions(flags),
     foreignKeys: booleanFlag(flags, 'fk', false),
+    databaseCountMax: databaseCountFlag(flags),
     tls: parseTlsFlags(flags),
     ...backupOptions(flags),
     ...consensus,

@@ -31,6 +31,7 @@ export function rqlitedNodeOptions(options: ServeOptions): Partial<QuorumNodeOpt
     writeQueueTimeoutMs: options.writeQueueTimeoutMs,
     writeQueueTransaction: options.writeQueueTransaction,
     foreignKeys: options.foreignKeys,
+    databaseCountMax: options.databaseCountMax,
     // Only when a TLS flag was given: without one the node runs plain, as without the option.
     ...(options.tls.http === undefined && options.tls.peers === undefined ? {} : { tls: options.tls }),
     ...backupNodeOptions(options),

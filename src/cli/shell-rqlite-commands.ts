@@ -11,6 +11,7 @@ import type { ConsistencyLevel } from '../client/types.js';
 import { outputModes, type OutputMode } from './shell-format.js';
 import type { ShellHttpResponse } from './shell-http.js';
 import { fileCommands } from './shell-rqlite-files.js';
+import { databaseCommands, databaseHelpEntries } from './shell-rqlite-databases.js';
 import { prettyPrintJson } from './shell-rqlite-format.js';
 import {
   isMissingEndpoint,
@@ -60,7 +61,7 @@ const helpEntries: readonly (readonly [string, string])[] = [
 /** rqlite aligns the descriptions in one column. */
 const helpNameWidth = 46;
 
-export const rqliteHelpText = `${helpEntries
+export const rqliteHelpText = `${[...helpEntries, ...databaseHelpEntries]
   .map(([name, description]) => `${name.padEnd(helpNameWidth)}${description}`)
   .sort()
   .join('\n')}\n`;
@@ -257,4 +258,5 @@ export const rqliteCommands: ReadonlyMap<string, RqliteCommand> = new Map<string
   ['.REMOVE', nodeOperation('remove', 'DELETE')],
   ['.DEMOTE', nodeOperation('demote', 'POST')],
   ...fileCommands,
+  ...databaseCommands,
 ]);

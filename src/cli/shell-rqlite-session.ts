@@ -19,6 +19,8 @@ export interface RqliteSettings {
   forceWrites: boolean;
   mode: OutputMode;
   timer: boolean;
+  /** `.open NAME` (ours): the database SQL addresses; 'main' is the default one. */
+  database: string;
 }
 
 /** Where rqlite prints: settings, status trees and `ERR!` lines go to stdout. */
@@ -74,7 +76,7 @@ export class RqliteSession {
 
   /** rqlite's prompt: `host:port> `, the node that last answered. */
   get prompt(): string {
-    return `${this.#promptHost}> `;
+    return this.settings.database === 'main' ? `${this.#promptHost}> ` : `${this.#promptHost}/${this.settings.database}> `;
   }
 
   get output(): OutputTarget {

@@ -11,6 +11,7 @@
  * `Error: <message>`, all to the `.output` target.
  */
 import { parseJson, type JsonObject, type JsonValue } from '../client/json-parse.js';
+import { addDatabaseParameter } from './shell-rqlite-databases.js';
 import { formatRqliteTable, type ResultTable } from './shell-rqlite-format.js';
 import { parseReplyJson, RqliteCommandError, type RqliteSession } from './shell-rqlite-session.js';
 
@@ -46,6 +47,7 @@ export async function runStatement(session: RqliteSession, sql: string): Promise
   if (settings.timer) parameters.set('timings', '');
   if (settings.blobArray) parameters.set('blob_array', '');
   if (!settings.forceWrites && settings.consistency !== 'weak') parameters.set('level', settings.consistency);
+  addDatabaseParameter(session, parameters);
   const endpoint = settings.forceWrites ? 'db/execute' : 'db/request';
   const body = new TextEncoder().encode(JSON.stringify([sql]));
   const exchange = await session.http.send('POST', `${endpoint}${queryString(parameters)}`, body, { 'content-type': 'application/json' });
@@ -95,6 +97,7 @@ export async function runQuery(session: RqliteSession, sql: string): Promise<voi
   const parameters = new URLSearchParams({ level: settings.consistency, q: sql });
   if (settings.timer) parameters.set('timings', '');
   if (settings.blobArray) parameters.set('blob_array', '');
+  addDatabaseParameter(session, parameters);
   const exchange = await session.http.send('GET', `db/query${queryString(parameters)}`);
   session.noteExchange(exchange);
   const { results } = replyResults(exchange.response);

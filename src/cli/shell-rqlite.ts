@@ -39,7 +39,15 @@ export async function runRqliteShell(options: ShellArguments, io: ShellIo): Prom
     return 1;
   }
   const stdout: OutputTarget = { name: 'stdout', write: (text) => void io.stdout.write(text), close: () => undefined };
-  const settings = { blobArray: false, changes: false, consistency: options.consistency, forceWrites: false, mode: options.mode ?? 'column', timer: false };
+  const settings = {
+    blobArray: false,
+    changes: false,
+    consistency: options.consistency,
+    forceWrites: false,
+    mode: options.mode ?? 'column',
+    timer: false,
+    database: 'main',
+  };
   const session = new RqliteSession(http, terminal, stdout, { commands: rqliteCommands, runSql: runStatement }, settings);
   try {
     if (options.command !== undefined) {

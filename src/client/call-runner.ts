@@ -198,6 +198,9 @@ export class CallRunner {
 
   #buildUrl<T>(nodeUrl: string, spec: CallSpec<T>): string {
     const parameters = [...spec.parameters];
+    // Every /db/ call addresses the client's database; the server refuses it where only the default one is served.
+    const database = this.#config.database;
+    if (database !== undefined && spec.path.startsWith('/db/') && !parameters.some(([name]) => name === 'db')) parameters.push(['db', database]);
     if (spec.target === 'leader' && spec.redirectable && this.#config.useRedirects) parameters.push(['redirect', undefined]);
     const search = parameters.map(([name, value]) => (value === undefined ? name : `${name}=${encodeURIComponent(value)}`)).join('&');
     return `${nodeUrl}${spec.path}${search === '' ? '' : `?${search}`}`;

@@ -22,6 +22,8 @@ export interface ClientTlsOptions {
 export interface ClientConfig {
   /** HTTP base URLs of some or all nodes (`http://127.0.0.1:4001`). More are learned from `/nodes`. */
   readonly nodes: readonly string[];
+  /** The database every call addresses (`?db=`; quorumlite's several databases). Default: the default one, `main`. */
+  readonly database?: string;
   /** Default read consistency (default 'weak', as rqlite). */
   readonly consistency?: ConsistencyLevel;
   /** Default `freshness` for 'none' reads: a Go duration ("1s") or milliseconds. */
@@ -84,6 +86,8 @@ export interface ClientConfig {
 
 export interface ResolvedConfig {
   readonly nodes: readonly string[];
+  /** Undefined for the default database (no `db=` sent). */
+  readonly database: string | undefined;
   readonly consistency: ConsistencyLevel;
   readonly freshness: string | undefined;
   readonly timeoutMs: number;
@@ -120,6 +124,7 @@ export function resolveConfig(config: ClientConfig): ResolvedConfig {
   checkTls(config);
   return {
     nodes: config.nodes,
+    database: resolveDatabase(config.database),
     ...resolveModes(config),
     ...resolveBounds(config),
     headers: buildHeaders(config),
@@ -130,6 +135,14 @@ export function resolveConfig(config: ClientConfig): ResolvedConfig {
     random: config.random ?? Math.random,
     sleep: config.sleep ?? timerSleep,
   };
+}
+
+/** The server's rule for names (1 to 64 of A-Z a-z 0-9 _ -, not starting with -); `main` is the default database. */
+function resolveDatabase(database: string | undefined): string | undefined {
+  if (database === undefined || database === 'main') return undefined;
+  if (typeof database !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/.test(database))
+    throw invalid(`config.database is not a database name: ${String(database)}`);
+  return database;
 }
 
 type ModeOption = 'consistency' | 'freshness' | 'bigint' | 'rowMode' | 'sqlErrors' | 'readYourWrites';

@@ -44,6 +44,8 @@ export const clientCodeForServerCode: ReadonlyMap<string, QuorumliteErrorCode> =
   ['TX_LIMIT', 'TX_LIMIT'],
   // An embedded replica's stream (src/replica) reads the code itself; elsewhere it cannot occur.
   ['LOG_COMPACTED', 'HTTP_ERROR'],
+  // A create of an existing database, or past the server's -db-count-max: not retried.
+  ['DB_CONFLICT', 'HTTP_ERROR'],
 ]);
 
 /** rqlite's wording; consulted only for replies from a server that is not quorumlite. */

@@ -30,6 +30,8 @@ export const endpointPermissions: ReadonlyMap<string, readonly Permission[]> = n
   ['/metrics', ['status']],
   ['/readyz', ['ready']],
   ['/remove', ['remove']],
+  // Ours: several databases. Listing them is a read; creating and dropping one needs `all` (not listed).
+  ['/db/list', ['query']],
   ['/leader', ['leader-ops']],
   // Ours: the web console's page and its script and styles hold no data; what they fetch is checked as usual.
   ['/console', []],

@@ -63,6 +63,7 @@ async function dataRequestBase(exchange: Exchange, noStatementsAllowed = false):
     timeoutMs: exchange.parameters.timeoutMs,
     dbTimeoutMs: exchange.parameters.dbTimeoutMs,
     forward: !exchange.flag('redirect'),
+    database: exchange.parameters.get('db'),
   };
 }
 

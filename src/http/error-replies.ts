@@ -54,6 +54,7 @@ const plainServiceStatuses: Readonly<Record<Exclude<ServiceErrorCode, 'NOT_LEADE
   TX_NOT_FOUND: 404,
   TX_LIMIT: 429,
   LOG_COMPACTED: 410,
+  DB_CONFLICT: 409,
 };
 
 /** rqlite's status codes for each service failure; the header carries the service's code unchanged. */

@@ -39,6 +39,7 @@ export async function handleBegin(exchange: Exchange, service: ClusterService): 
     timeoutMs: exchange.parameters.timeoutMs,
     forward: !exchange.flag('redirect'),
     clientAddress: exchange.request.socket.remoteAddress ?? 'unknown',
+    database: exchange.parameters.get('db'),
   };
   const answer = await exchange.callService(request.timeoutMs, (context) => transactions.beginTransaction(request, context));
   if (answer.servedBy !== '') exchange.setHeader('X-RQLITE-SERVED-BY', answer.servedBy);
@@ -63,6 +64,7 @@ async function handleEnd(exchange: Exchange, service: ClusterService, action: Tr
     idempotencyKey: idempotencyKeyOf(exchange),
     timeoutMs: exchange.parameters.timeoutMs,
     forward: !exchange.flag('redirect'),
+    database: exchange.parameters.get('db'),
   };
   const answer = await exchange.callService(request.timeoutMs, (context) => transactions.endTransaction(request, context));
   if (answer.servedBy !== '') exchange.setHeader('X-RQLITE-SERVED-BY', answer.servedBy);

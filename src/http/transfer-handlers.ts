@@ -45,6 +45,7 @@ export async function handleBackup(exchange: Exchange, service: ClusterService):
     local: exchange.flag('noleader'),
     forward: !exchange.flag('redirect'),
     timeoutMs: exchange.parameters.timeoutMs,
+    database: exchange.parameters.get('db'),
   };
   const stream = await exchange.callService(request.timeoutMs, (context) => backup(request, context));
   try {

@@ -11,6 +11,8 @@ import {
   type ClusterService,
   type CounterSections,
   type DataResponse,
+  type DatabaseChangeRequest,
+  type DatabaseList,
   type ExecuteRequest,
   type LeaderRequest,
   type MetricFamily,
@@ -29,6 +31,9 @@ import {
 import type { AccessControl, Permission } from '../service/access-control.js';
 import type { NodeId } from '../raft/types.js';
 import { StateMachineError } from '../state-machine/errors.js';
+import { defaultDatabaseName, unknownDatabaseMessage } from '../state-machine/database-entries.js';
+import type { DatabaseChoice } from '../state-machine/multi-database-machine.js';
+import { checkedDatabase, NodeDatabaseCatalog, type DatabaseNames } from './database-catalog-service.js';
 import { isRqliteDisallowedPragma, rqliteDisallowedPragma } from '../state-machine/rqlite-refusal.js';
 import { validateForWrite } from '../state-machine/sql-policy.js';
 import type { TimedReadOptions } from '../state-machine/timed-reads.js';
@@ -46,18 +51,28 @@ import { buildStatus, type StatusDatabase } from './status.js';
 import type { ObservedNode } from './node-metrics.js';
 import { observedMetricFamilies } from './observed-metrics.js';
 
+/** A read of a database that does not exist (StateMachineError NO_DATABASE) is NOT_FOUND (HTTP 404). */
+function withDatabaseRefusal<Answer>(work: () => Answer): Answer {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof StateMachineError && error.code === 'NO_DATABASE') throw new ServiceError('NOT_FOUND', error.message, { cause: error });
+    throw error;
+  }
+}
+
 interface ServiceOptions {
   readonly version: string;
-  /** Whether a statement only reads (SQLite's judgement, from the state machine's side). */
-  readonly isReadOnly: (statement: Statement) => boolean;
+  /** Whether a statement only reads (SQLite's judgement, from the state machine's side), in `database` (absent: the default one). */
+  readonly isReadOnly: (statement: Statement, database?: string) => boolean;
 }
 
 /** This node's database as the service reads it (the state machine's read side). */
 interface LocalDatabase extends StatusDatabase {
   readonly healthy: boolean;
-  query(statements: readonly Statement[], options?: Omit<TimedReadOptions, 'timeoutMs' | 'signal'>): readonly StatementResult[];
+  query(statements: readonly Statement[], options?: Omit<TimedReadOptions, 'timeoutMs' | 'signal'> & DatabaseChoice): readonly StatementResult[];
   /** A read with `db_timeout`: interrupted when `timeoutMs` passes; each unfinished statement answers "query timeout". */
-  queryWithDeadline(statements: readonly Statement[], options: TimedReadOptions): Promise<readonly StatementResult[]>;
+  queryWithDeadline(statements: readonly Statement[], options: TimedReadOptions & DatabaseChoice): Promise<readonly StatementResult[]>;
 }
 
 /** Everything the service works with, each through the narrowest interface that serves. */
@@ -84,6 +99,8 @@ interface ServiceDependencies {
   readonly access?: AccessControl | null;
   /** The runtime's latencies, recent events and followers' progress, for /metrics and /status. */
   readonly observed?: ObservedNode;
+  /** The databases of a node that holds several (database-catalog-service.ts); absent: the default one only. */
+  readonly databases?: DatabaseNames;
 }
 
 export class NodeClusterService implements ClusterService {
@@ -103,6 +120,7 @@ export class NodeClusterService implements ClusterService {
   readonly #access: AccessControl | null;
   readonly #routing: LeaderRouting;
   readonly #observed: ObservedNode | undefined;
+  readonly #catalog: NodeDatabaseCatalog | undefined;
 
   constructor(dependencies: ServiceDependencies, options: ServiceOptions) {
     this.#config = dependencies.config;
@@ -128,6 +146,9 @@ export class NodeClusterService implements ClusterService {
     this.#access = dependencies.access ?? null;
     this.#routing = new LeaderRouting(dependencies);
     this.#observed = dependencies.observed;
+    const { log, peers, databases: catalog } = dependencies;
+    const applyTimeoutMs = this.#config.applyTimeoutMs;
+    this.#catalog = catalog === undefined ? undefined : new NodeDatabaseCatalog({ log, peers, routing: this.#routing, catalog, applyTimeoutMs });
   }
 
   /**
@@ -156,6 +177,9 @@ export class NodeClusterService implements ClusterService {
       return Promise.resolve({ id: this.#config.nodeId });
     });
     this.#queuedWrites.registerPeerHandler();
+    if (this.#catalog !== undefined) {
+      serve(peerMethods.database, ['all'], (payload, context) => this.changeDatabase({ ...(payload as DatabaseChangeRequest), forward: false }, context));
+    }
   }
 
   /**
@@ -186,7 +210,10 @@ export class NodeClusterService implements ClusterService {
   }
 
   async #executeOnLeader(request: ExecuteRequest | MixedRequest): Promise<DataResponse> {
-    const data = this.#encode(request);
+    const database = checkedDatabase(request.database);
+    if (database !== undefined && this.#catalog === undefined) throw new ServiceError('NOT_FOUND', unknownDatabaseMessage(database));
+    this.#catalog?.assertExists(database);
+    const data = NodeDatabaseCatalog.wrap(database, this.#encode(request));
     // rqlited's -raft-apply-timeout bounds the wait for the entry, within the request's own timeout.
     const outcome = await this.#log.propose(data, Math.min(request.timeoutMs, this.#config.applyTimeoutMs));
     return { results: outcome.results, raftIndex: outcome.index, sequenceNumber: null, servedBy: this.#servedBy };
@@ -204,6 +231,7 @@ export class NodeClusterService implements ClusterService {
 
   async execute(request: ExecuteRequest, context: CallContext): Promise<DataResponse> {
     this.#validateWrite(request.statements);
+    if (checkedDatabase(request.database) !== undefined && request.queue) throw new ServiceError('BAD_REQUEST', 'queue writes only to the default database');
     // Queued on this node whatever `?redirect` says, as rqlite does; the queue forwards its batches.
     if (request.queue) return this.#queuedWrites.enqueue(request, context, this.#servedBy);
     const leaderId = this.#routing.leaderOrRefuse(request.forward);
@@ -248,20 +276,22 @@ export class NodeClusterService implements ClusterService {
 
   /** Runs the reads here; with `db_timeout` in a process that is killed at the deadline. `raftIndex`: the read index of a strong read. */
   async #runQuery(request: QueryRequest | MixedRequest, context: CallContext, raftIndex: number | null): Promise<DataResponse> {
-    const options = { transaction: request.transaction, timings: request.timings, qualifyColumns: request.qualifyColumns === true };
+    const database = checkedDatabase(request.database);
+    const options = { transaction: request.transaction, timings: request.timings, qualifyColumns: request.qualifyColumns === true, database };
     // rqlite: a db_timeout of 0 means no timeout.
     const dbTimeoutMs = request.dbTimeoutMs ?? 0;
     const results =
       dbTimeoutMs > 0
         ? await this.#readWithDeadline(request.statements, { ...options, timeoutMs: dbTimeoutMs, signal: context.signal })
-        : this.#database.query(request.statements, options);
+        : withDatabaseRefusal(() => this.#database.query(request.statements, options));
     return { results, raftIndex, sequenceNumber: null, servedBy: this.#servedBy };
   }
 
-  async #readWithDeadline(statements: readonly Statement[], options: TimedReadOptions): Promise<readonly StatementResult[]> {
+  async #readWithDeadline(statements: readonly Statement[], options: TimedReadOptions & DatabaseChoice): Promise<readonly StatementResult[]> {
     try {
       return await this.#database.queryWithDeadline(statements, options);
     } catch (error) {
+      if (error instanceof StateMachineError && error.code === 'NO_DATABASE') throw new ServiceError('NOT_FOUND', error.message, { cause: error });
       if (error instanceof StateMachineError) throw new ServiceError('UNAVAILABLE', error.message, { cause: error });
       if (options.signal.aborted) throw new ServiceError('TIMEOUT', 'read abandoned: the request timed out or its client left', { cause: error });
       throw error;
@@ -269,12 +299,23 @@ export class NodeClusterService implements ClusterService {
   }
 
   async request(request: MixedRequest, context: CallContext): Promise<DataResponse> {
-    const hasWrite = request.statements.some((statement) => !this.#options.isReadOnly(statement));
+    const database = checkedDatabase(request.database);
+    const hasWrite = withDatabaseRefusal(() => request.statements.some((statement) => !this.#options.isReadOnly(statement, database)));
     if (!hasWrite) return this.#query(request, context, request.forwardRetryCountMax);
     this.#validateWrite(request.statements);
     const leaderId = this.#routing.leaderOrRefuse(request.forward);
     if (leaderId !== undefined) return this.#routing.forward(leaderId, peerMethods.request, request, context, request.forwardRetryCountMax);
     return this.#executeOnLeader(request);
+  }
+
+  changeDatabase(request: DatabaseChangeRequest, context: CallContext): Promise<{ readonly raftIndex: number }> {
+    if (this.#catalog === undefined) throw new ServiceError('NOT_FOUND', 'this node holds one database only');
+    return this.#catalog.changeDatabase(request, context);
+  }
+
+  listDatabases(): Promise<DatabaseList> {
+    if (this.#catalog === undefined) return Promise.resolve({ databases: [defaultDatabaseName], countMax: 1 });
+    return this.#catalog.listDatabases();
   }
 
   async status(request: StatusRequest): Promise<StatusDocument> {
@@ -288,6 +329,8 @@ export class NodeClusterService implements ClusterService {
         nowMs: this.#scheduler.nowMs(),
         writeQueue: this.#queuedWrites.status(),
         ...(this.#observed === undefined ? {} : { observed: this.#observed }),
+        databases:
+          this.#catalog === undefined ? undefined : await this.#catalog.listDatabases().then((list) => ({ names: list.databases, countMax: list.countMax })),
       },
       this.#options.version,
     );
@@ -418,6 +461,7 @@ export class NodeClusterService implements ClusterService {
       counter('quorumlite_read_index_rounds_total', 'ReadIndex rounds this node started for them (one serves many reads).', reads.roundCount),
       ...observedMetricFamilies(this.#observed, this.#counters),
       ...(this.#extraMetrics?.() ?? []),
+      gauge('quorumlite_databases', 'Databases this node holds, the default one included.', (await this.listDatabases()).databases.length),
     ];
   }
 }

@@ -5,6 +5,7 @@
 import { ServiceError } from '../service/service.js';
 import type { NodeId } from '../raft/types.js';
 import { commandLimits } from '../state-machine/command-codec.js';
+import { databaseCountMaxDefault } from '../state-machine/database-entries.js';
 
 export interface NodeConfig {
   readonly nodeId: NodeId;
@@ -81,6 +82,8 @@ export interface NodeConfig {
   readonly reapReadOnlyNodeTimeoutMs: number;
   /** rqlited -fk: SQLite foreign key constraints, on every node alike (off by default, as in rqlite). */
   readonly foreignKeys: boolean;
+  /** -db-count-max: databases the cluster holds at most, the default one included; equal on every node ("Several databases"). */
+  readonly databaseCountMax: number;
   /** rqlited -write-queue-capacity: queued writes (`?queue`) held at most, waiting or in the batch being sent. */
   readonly writeQueueCountMax: number;
   /** rqlited -write-queue-batch-size: queued writes sent as one log entry, at most (commandLimits.queuedRequestCountMax at most). */
@@ -144,6 +147,7 @@ export const nodeConfigDefaults = {
   writeQueueTimeoutMs: 50,
   writeQueueTransaction: false,
   foreignKeys: false,
+  databaseCountMax: databaseCountMaxDefault,
 } as const;
 
 function requirePositiveInteger(name: string, value: number): void {

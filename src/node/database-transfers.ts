@@ -10,6 +10,8 @@ import { ServiceError, type CallContext, type DataResponse } from '../service/se
 import type { BackupRequest, ByteStream, DatabaseTransfers, LoadRequest, ReapResponse, SnapshotRequest } from '../service/transfer-service.js';
 import { StateMachineError } from '../state-machine/errors.js';
 import type { OpenLoad } from '../state-machine/load-staging.js';
+import { unknownDatabaseMessage } from '../state-machine/database-entries.js';
+import { checkedDatabase } from './database-catalog-service.js';
 import { hasSqliteMagic } from '../state-machine/sqlite-header.js';
 import { openLocalBackup, type BackupDatabase, type BackupSettings } from './backup-source.js';
 import type { NodeConfig } from './config.js';
@@ -26,6 +28,8 @@ import { TransferFiles } from './transfer-files.js';
 /** The state machine as transfers use it. */
 interface TransferDatabase extends BackupDatabase {
   readonly appliedIndex: number;
+  /** Another database of the cluster's (MultiDatabaseMachine.database); absent: the default one only. */
+  database?(name: string): BackupDatabase;
   readonly loads: { readonly openLoad: OpenLoad | undefined; adopt(path: string, loadId: string, beginIndex: number): void };
 }
 
@@ -99,8 +103,22 @@ export class NodeDatabaseTransfers implements DatabaseTransfers {
     return log.leaderId;
   }
 
-  #openLocalBackup(request: Pick<BackupRequest, 'format' | 'vacuum' | 'tables'>): Promise<ByteStream> {
-    return openLocalBackup(this.#dependencies.database, request, this.#files, this.#dependencies.settings, this.#servedBy);
+  #openLocalBackup(request: Pick<BackupRequest, 'format' | 'vacuum' | 'tables' | 'database'>): Promise<ByteStream> {
+    return openLocalBackup(this.#backupDatabase(request.database), request, this.#files, this.#dependencies.settings, this.#servedBy);
+  }
+
+  /** `?db=`: the database a backup copies (ours: several databases); NOT_FOUND for one that does not exist. */
+  #backupDatabase(name: string | null | undefined): BackupDatabase {
+    const database = this.#dependencies.database;
+    const checked = checkedDatabase(name);
+    if (checked === undefined) return database;
+    if (database.database === undefined) throw new ServiceError('NOT_FOUND', unknownDatabaseMessage(checked));
+    try {
+      return database.database(checked);
+    } catch (error) {
+      if (error instanceof StateMachineError && error.code === 'NO_DATABASE') throw new ServiceError('NOT_FOUND', error.message, { cause: error });
+      throw error;
+    }
   }
 
   async backup(request: BackupRequest): Promise<ByteStream> {

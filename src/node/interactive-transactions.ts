@@ -20,6 +20,7 @@ import {
   type TransactionStatementsRequest,
 } from '../service/service.js';
 import { encodeCommand } from '../state-machine/command-codec.js';
+import { checkedDatabase, NodeDatabaseCatalog } from './database-catalog-service.js';
 import { StateMachineError } from '../state-machine/errors.js';
 import { validateForWrite } from '../state-machine/sql-policy.js';
 import type { PreviewOutcome, PreviewTransaction } from '../state-machine/transaction-preview.js';
@@ -46,7 +47,7 @@ interface TransactionDependencies {
   readonly config: NodeConfig;
   readonly log: ReplicatedLog;
   readonly database: {
-    previewTransaction(transaction: PreviewTransaction, statements: readonly Statement[], timings: boolean): PreviewOutcome;
+    previewTransaction(transaction: PreviewTransaction, statements: readonly Statement[], timings: boolean, database?: string): PreviewOutcome;
   };
   readonly peers: PeerTransport;
   readonly scheduler: Scheduler;
@@ -118,6 +119,7 @@ export class NodeInteractiveTransactions implements InteractiveTransactionServic
     const transaction: OpenTransaction = {
       // 128 bits from the system's secure source: an id is its holder's only key when credentials are not checked.
       id: randomBytes(16).toString('hex'),
+      database: checkedDatabase(request.database),
       owner,
       openedAtMs: nowMs,
       lastUsedAtMs: nowMs,
@@ -129,6 +131,8 @@ export class NodeInteractiveTransactions implements InteractiveTransactionServic
       lastCall: undefined,
       commit: undefined,
     };
+    // A database that does not exist is NOT_FOUND now, not at the first statement.
+    this.#preview(transaction, [], false);
     this.#registry.add(transaction);
     this.#sweep ??= this.#dependencies.scheduler.setInterval(() => this.#registry.expire(this.#dependencies.scheduler.nowMs()), expirySweepIntervalMs);
     return { transactionId: transaction.id, servedBy: this.#servedBy };
@@ -174,8 +178,9 @@ export class NodeInteractiveTransactions implements InteractiveTransactionServic
 
   #preview(transaction: OpenTransaction, statements: readonly Statement[], timings: boolean): PreviewOutcome & { kind: string } {
     try {
-      return this.#dependencies.database.previewTransaction(transaction, statements, timings);
+      return this.#dependencies.database.previewTransaction(transaction, statements, timings, transaction.database);
     } catch (error) {
+      if (error instanceof StateMachineError && error.code === 'NO_DATABASE') throw new ServiceError('NOT_FOUND', error.message, { cause: error });
       // BUSY (a checkpoint holds the lock), or a database not open now (a halt, a restore): the client retries.
       if (error instanceof StateMachineError)
         throw new ServiceError('UNAVAILABLE', `the leader cannot run the transaction now: ${error.message}`, { cause: error });
@@ -235,7 +240,7 @@ export class NodeInteractiveTransactions implements InteractiveTransactionServic
       interactive: { timestampMs: transaction.timestampMs, resultHashes: transaction.statements.map((previewed) => previewed.resultHash), missing: false },
     };
     try {
-      const raftIndex = await this.#propose(command, timeoutMs);
+      const raftIndex = await this.#propose(command, timeoutMs, transaction.database);
       this.#registry.end(transaction.id, { kind: 'committed', key, raftIndex });
       return raftIndex;
     } catch (error) {
@@ -266,13 +271,13 @@ export class NodeInteractiveTransactions implements InteractiveTransactionServic
       requestId: request.idempotencyKey,
       interactive: { timestampMs: 0, resultHashes: [], missing: true },
     };
-    return { raftIndex: await this.#propose(command, request.timeoutMs), servedBy: this.#servedBy };
+    return { raftIndex: await this.#propose(command, request.timeoutMs, checkedDatabase(request.database)), servedBy: this.#servedBy };
   }
 
-  async #propose(command: Command, timeoutMs: number): Promise<number> {
+  async #propose(command: Command, timeoutMs: number, database: string | undefined): Promise<number> {
     let data: Uint8Array;
     try {
-      data = encodeCommand(command);
+      data = NodeDatabaseCatalog.wrap(database, encodeCommand(command));
     } catch (error) {
       throw new ServiceError('TX_LIMIT', `the commit does not fit one log entry: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }

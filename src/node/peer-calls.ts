@@ -25,6 +25,8 @@ export const peerMethods = {
   stepDown: 'quorumlite.step-down',
   ping: 'quorumlite.ping',
   removed: 'quorumlite.removed',
+  /** A follower's create or drop of a database (database-catalog-service.ts). */
+  database: 'quorumlite.database',
 } as const;
 
 function toPlainError(error: unknown): PlainServiceError {

@@ -35,7 +35,7 @@ type Session = { readonly kind: 'load'; readonly load: LoadSession } | { readonl
 
 interface SessionSources {
   beginLoad(kind: LoadKind, timeoutMs: number): LoadSession;
-  openBackup(request: Pick<BackupRequest, 'format' | 'vacuum' | 'tables'>, context: CallContext): Promise<ByteStream>;
+  openBackup(request: Pick<BackupRequest, 'format' | 'vacuum' | 'tables' | 'database'>, context: CallContext): Promise<ByteStream>;
 }
 
 /** The leader's side: sessions followers drive. */
@@ -75,7 +75,7 @@ export class TransferSessions {
       return true;
     });
     handleEnvelope(transport, transferMethods.backupOpen, async (payload, signal) => {
-      const request = payloadOf(payload) as Pick<BackupRequest, 'format' | 'vacuum' | 'tables'>;
+      const request = payloadOf(payload) as Pick<BackupRequest, 'format' | 'vacuum' | 'tables' | 'database'>;
       const stream = await sources.openBackup(request, { signal });
       return { sessionId: this.#add({ kind: 'backup', stream }), bytes: stream.bytes, servedBy: stream.servedBy };
     });
@@ -177,10 +177,15 @@ export async function remoteLoad(peers: PeerTransport, leaderId: string, kind: L
 export async function remoteBackup(
   peers: PeerTransport,
   leaderId: string,
-  request: Pick<BackupRequest, 'format' | 'vacuum' | 'tables' | 'timeoutMs'>,
+  request: Pick<BackupRequest, 'format' | 'vacuum' | 'tables' | 'timeoutMs' | 'database'>,
 ): Promise<ByteStream> {
   const call = (method: string, payload: unknown): Promise<unknown> => callPeer(peers, { id: leaderId }, method, payload, { timeoutMs: request.timeoutMs });
-  const opened = (await call(transferMethods.backupOpen, { format: request.format, vacuum: request.vacuum, tables: request.tables })) as {
+  const opened = (await call(transferMethods.backupOpen, {
+    format: request.format,
+    vacuum: request.vacuum,
+    tables: request.tables,
+    database: request.database ?? null,
+  })) as {
     sessionId: string;
     bytes: number | null;
     servedBy: string;

@@ -42,6 +42,8 @@ interface StatusSources {
   readonly writeQueue: StatusValue;
   /** Ours: the recent events and, on the leader, each follower's replication. */
   readonly observed?: ObservedNode;
+  /** `store.databases` (ours: several databases): their names, the default one first, and the bound. */
+  readonly databases?: { readonly names: readonly string[]; readonly countMax: number };
 }
 
 /** The content checksum reads every row: computed once per applied index (concurrent asks share it), then reused. */
@@ -149,6 +151,7 @@ export async function buildStatus(sources: StatusSources, version: string): Prom
       raft,
       fsm_index: database.appliedIndex,
       db_applied_index: database.appliedIndex,
+      ...(sources.databases === undefined ? {} : { databases: { names: [...sources.databases.names], count_max: sources.databases.countMax } }),
       sqlite3: { path: database.path, version: database.sqliteVersion, checksum, pragmas: database.pragmas() },
       snapshot_store: {
         snapshots: snapshot === undefined ? [] : [{ index: snapshot.index, term: snapshot.term }],

@@ -42,6 +42,8 @@ export const defaultTransactionLimits: TransactionLimits = {
 
 export interface OpenTransaction extends PreviewTransaction {
   readonly id: string;
+  /** The database it runs in (`?db=` at begin); undefined: the default one. */
+  readonly database?: string | undefined;
   readonly owner: string;
   readonly openedAtMs: number;
   lastUsedAtMs: number;

@@ -4,6 +4,7 @@
  * and aborts together and its commit alone through `loads.apply()`, in log order. Entries
  * at or below the applied index are dropped: after a reconnect the stream may repeat some.
  */
+import { isDatabaseEntry } from '../state-machine/database-entries.js';
 import { loadEntryKind } from '../state-machine/load-entries.js';
 import { applyBatchEntryCountMax, type BatchEntry, type SqliteStateMachine } from '../state-machine/state-machine.js';
 
@@ -28,7 +29,10 @@ function planRuns(entries: readonly BatchEntry[]): { kind: RunKind; entries: Bat
 
 /** Applies `entries` (consecutive, possibly starting at or below the applied index); resolves once all applied. */
 export async function applyStreamEntries(machine: SqliteStateMachine, entries: readonly BatchEntry[]): Promise<void> {
-  const pending = entries.filter((entry) => entry.index > machine.appliedIndex);
+  // A replica follows the default database: another database's entries (and creates, drops) are no-ops here.
+  const pending = entries
+    .filter((entry) => entry.index > machine.appliedIndex)
+    .map((entry) => (isDatabaseEntry(entry.data) ? { index: entry.index, data: new Uint8Array(0) } : entry));
   for (const run of planRuns(pending)) {
     if (run.kind === 'commands') machine.applyBatch(run.entries);
     else await machine.loads.apply(run.entries);

@@ -38,6 +38,8 @@ export function apiService(
     endTransaction: (request, context) => transactions.endTransaction(request, context),
     openLogStream: (request) => logStreams.openLogStream(request),
     openDatabaseCopy: () => logStreams.openDatabaseCopy(),
+    changeDatabase: (request, context) => cluster.changeDatabase(request, context),
+    listDatabases: () => cluster.listDatabases(),
   };
 }
 

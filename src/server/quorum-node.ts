@@ -16,7 +16,8 @@ import { createHttpServer, type HttpApiServer } from '../http/server.js';
 import type { HttpServerOptions } from '../http/options.js';
 import { RawNode } from '../raft/raw-node.js';
 import type { Message } from '../raft/types.js';
-import { SqliteStateMachine } from '../state-machine/state-machine.js';
+import type { SqliteStateMachine } from '../state-machine/state-machine.js';
+import { MultiDatabaseMachine } from '../state-machine/multi-database-machine.js';
 import { DurableStorage } from '../storage/durable-storage.js';
 import { nodePreallocationBytes } from '../storage/options.js';
 import type { RecoveryReport } from '../storage/log-replay.js';
@@ -175,7 +176,7 @@ export class QuorumNode {
   readonly logStreams: NodeLogStreams;
   readonly http: HttpApiServer;
   readonly #storage: DurableStorage;
-  readonly #stateMachine: SqliteStateMachine;
+  readonly #stateMachine: MultiDatabaseMachine;
   readonly #transport: TcpTransport<Message>;
   readonly #logger: NodeLogger;
   readonly #maintenance: MaintenanceScheduler;
@@ -194,7 +195,7 @@ export class QuorumNode {
     config: NodeConfig,
     parts: {
       storage: DurableStorage;
-      stateMachine: SqliteStateMachine;
+      stateMachine: MultiDatabaseMachine;
       tls: NodeTls;
       access: ReloadingAccessControl | null;
       extensionPaths: readonly string[];
@@ -243,10 +244,11 @@ export class QuorumNode {
         extraMetrics: () => this.#cdc?.metrics() ?? [],
         access,
         observed: runtime,
+        databases: stateMachine.catalog,
       },
       {
         version: options.version,
-        isReadOnly: (statement) => stateMachine.isReadOnly(statement),
+        isReadOnly: (statement, database) => stateMachine.isReadOnly(statement, database),
       },
     );
     this.reaper = new Reaper({ config, log: runtime, removeMember: (id) => this.membership.removeMember(id), scheduler, logger: options.logger });
@@ -296,17 +298,18 @@ export class QuorumNode {
     logRecovery(options.logger, storage.recovery);
     const leftovers = removeSnapshotLeftovers(config.dataDirectory);
     if (leftovers.length > 0) options.logger.info({ event: 'snapshot-leftovers', files: leftovers }, 'removed the files of an interrupted snapshot');
-    let stateMachine: SqliteStateMachine;
+    let stateMachine: MultiDatabaseMachine;
     let extensionPaths: readonly string[];
     const cdc = NodeCdc.open(options.cdc, config.dataDirectory);
     try {
       extensionPaths = installExtensions(options.extensionPaths ?? [], config.dataDirectory);
       if (extensionPaths.length > 0) options.logger.info({ event: 'extensions', files: extensionPaths }, 'loading SQLite extensions');
-      stateMachine = new SqliteStateMachine({
+      stateMachine = new MultiDatabaseMachine({
         path: join(config.dataDirectory, 'db.sqlite'),
         foreignKeys: config.foreignKeys,
         extensionPaths,
         ...(cdc === undefined ? {} : { changeCapture: cdc.capture }),
+        databaseCountMax: config.databaseCountMax,
       });
       logOpenEvents(options.logger, stateMachine);
     } catch (error) {

@@ -42,6 +42,8 @@ export interface DataRequestBase {
   readonly dbTimeoutMs: number | null;
   /** False with `?redirect`: answer NOT_LEADER instead of forwarding. */
   readonly forward: boolean;
+  /** `?db=`: the database the statements address; absent (or `main`): the default one. */
+  readonly database?: string | undefined;
 }
 
 /** The read-side fields (`/db/query`, and the reads of `/db/request`). */
@@ -206,6 +208,8 @@ export interface CallContext {
 export interface TransactionBeginRequest {
   readonly timeoutMs: number;
   readonly forward: boolean;
+  /** `?db=` (ours: several databases): the database the transaction runs in; absent: the default one. */
+  readonly database?: string | null | undefined;
   /** The client's address as the receiving node saw it: the per-client bound counts by it (or by the user, when authenticated). */
   readonly clientAddress: string;
 }
@@ -224,6 +228,8 @@ export interface TransactionStatementsRequest {
 /** `POST /db/commit?tx=` and `POST /db/rollback?tx=`. */
 export interface TransactionEndRequest {
   readonly transactionId: string;
+  /** `?db=`: the transaction's database; only a commit retried after its leader forgot it needs it. */
+  readonly database?: string | null | undefined;
   readonly action: 'commit' | 'rollback';
   /** A commit's key goes into its log entry: a commit retried with it applies once. */
   readonly idempotencyKey: string | null;
@@ -244,8 +250,35 @@ export interface InteractiveTransactionService {
   endTransaction(request: TransactionEndRequest, context: CallContext): Promise<TransactionEndResponse>;
 }
 
+/** `POST /db/create` and `POST /db/drop` (docs/ARCHITECTURE.md, "Several databases"): a log entry each. */
+export interface DatabaseChangeRequest {
+  readonly change: 'create' | 'drop';
+  readonly name: string;
+  readonly timeoutMs: number;
+  readonly forward: boolean;
+}
+
+export interface DatabaseList {
+  /** The default database first (`main`), then the others sorted. */
+  readonly databases: readonly string[];
+  /** Databases in all, the default one included (-db-count-max). */
+  readonly countMax: number;
+}
+
+/** Several databases per cluster: optional, 404 without them. */
+export interface DatabaseCatalogService {
+  /** Creates or drops a database through the log; resolves to the entry's index. */
+  changeDatabase(request: DatabaseChangeRequest, context: CallContext): Promise<{ readonly raftIndex: number }>;
+  /** The databases this node has applied. */
+  listDatabases(): Promise<DatabaseList>;
+}
+
 /** The transfers (transfer-service.ts) and the replica feed (replica-service.ts) are optional: a service without them answers 404 for their paths. */
-export interface ClusterService extends Partial<DatabaseTransfers>, Partial<InteractiveTransactionService>, Partial<ReplicaFeed> {
+export interface ClusterService
+  extends Partial<DatabaseTransfers>,
+    Partial<InteractiveTransactionService>,
+    Partial<ReplicaFeed>,
+    Partial<DatabaseCatalogService> {
   execute(request: ExecuteRequest, context: CallContext): Promise<DataResponse>;
   query(request: QueryRequest, context: CallContext): Promise<DataResponse>;
   request(request: MixedRequest, context: CallContext): Promise<DataResponse>;
@@ -292,6 +325,8 @@ export type ServiceErrorCode =
   | 'TX_NOT_FOUND'
   /** A bound on interactive transactions (open per node or per client, buffered bytes, statements) was reached (HTTP 429). */
   | 'TX_LIMIT'
+  /** A database of that name exists already, or the cluster holds as many as -db-count-max allows (HTTP 409). */
+  | 'DB_CONFLICT'
   /** `/db/stream`: the log no longer holds the entries after the index asked for (a snapshot compacted them); fetch `/db/copy` first (HTTP 410). */
   | 'LOG_COMPACTED';
 
@@ -312,6 +347,7 @@ export const serviceErrorCodes: readonly ServiceErrorCode[] = [
   'TX_NOT_FOUND',
   'TX_LIMIT',
   'LOG_COMPACTED',
+  'DB_CONFLICT',
 ];
 
 /** A ServiceError as plain data, for sending across the peer transport. */

@@ -21,6 +21,8 @@ export interface BackupRequest {
   /** False with `?redirect`: NOT_LEADER instead of forwarding. */
   readonly forward: boolean;
   readonly timeoutMs: number;
+  /** `?db=` (ours: several databases): the database to back up; absent: the default one. */
+  readonly database?: string | null | undefined;
 }
 
 /** A backup being read: its bytes in order, then null. Close it in every case. */

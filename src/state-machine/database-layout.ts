@@ -23,6 +23,7 @@ import { closeSync, existsSync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { indexesFromMarker, markerFor } from './applied-marker.js';
 import { maintenanceTable, openApplyConnection, readMarker, requestsTable, stateTable, type ApplyConnectionSettings } from './connections.js';
+import { dropCarriedDatabases, stageCarriedDatabases } from './database-catalog-files.js';
 import { StateMachineError } from './errors.js';
 import { fsyncDirectory, removeIfPresent } from './files.js';
 import { InternalStore, type ExportedRequest, type MaintenanceTime } from './internal-store.js';
@@ -81,7 +82,8 @@ function legacyMaintenance(apply: Database.Database): MaintenanceTime[] {
 }
 
 /** The old layout's tables become the store's content; the database keeps only the user's objects. */
-function migrate(apply: Database.Database, storePath: string): OpenedPair {
+function migrate(apply: Database.Database, path: string): OpenedPair {
+  const storePath = internalStorePath(path);
   const indexValue: unknown = apply.prepare(`SELECT applied_index FROM ${stateTable} WHERE id = 1`).pluck().get();
   if (typeof indexValue !== 'bigint') throw new StateMachineError('BAD_SNAPSHOT', `database has no applied index in ${stateTable}`);
   const appliedIndex = Number(indexValue);
@@ -89,8 +91,11 @@ function migrate(apply: Database.Database, storePath: string): OpenedPair {
   const store = new InternalStore(storePath);
   try {
     store.replaceWith(requests, legacyMaintenance(apply), appliedIndex);
+    // The other databases a snapshot carries go beside, durably, before the tables go (database-catalog-files.ts).
+    stageCarriedDatabases(apply, path);
     apply
       .transaction(() => {
+        dropCarriedDatabases(apply);
         apply.exec(`DROP TABLE IF EXISTS ${requestsTable}`);
         apply.exec(`DROP TABLE IF EXISTS ${maintenanceTable}`);
         apply.exec(`DROP TABLE ${stateTable}`);
@@ -160,7 +165,7 @@ function openOnce(path: string, settings: ApplyConnectionSettings): OpenedPair |
   const storeExisted = existsSync(storePath);
   const apply = openApplyConnection(path, settings);
   try {
-    if (hasTable(apply, stateTable)) return migrate(apply, storePath);
+    if (hasTable(apply, stateTable)) return migrate(apply, path);
     if (storeExisted) {
       const outcome = reconcile(apply, storePath);
       if (!('apply' in outcome)) apply.close();

@@ -23,6 +23,8 @@ type StateMachineErrorCode =
   | 'BAD_ENVIRONMENT'
   /** The database file was written by quorumlite but its internal store is missing: refused rather than reused. */
   | 'INTERNAL_STATE_MISSING'
+  /** A read or write names a database that was never created, or was dropped (database-catalog.ts). */
+  | 'NO_DATABASE'
   /** A snapshot was asked for while a load is staged (a snapshot must not fall inside one). */
   | 'LOAD_IN_PROGRESS'
   /** Readers kept a snapshot's checkpoint from completing; the snapshot is tried again later. */

@@ -7,6 +7,8 @@ export type DeterminismMode = 'entry' | 'local-clock' | 'sqlite-builtin';
 export interface StateMachineOptions {
   /** The database file. Created if missing. */
   readonly path: string;
+  /** Entries may skip indexes (a database of several gets only its own: database-catalog.ts); default false. */
+  readonly sparseEntries?: boolean;
   /** Prepared statements cached on each connection. */
   readonly statementCacheCountMax?: number;
   /** Request ids remembered; the oldest is forgotten beyond this. Must be equal on every node. */
@@ -67,7 +69,7 @@ const stateMachineDefaults = {
 
 /** The options with every default filled in (the test-only hooks and the path stay on the options). */
 export type StateMachineSettings = Required<
-  Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path' | 'onRestoreStep' | 'onCommitStep' | 'onSnapshotStep' | 'changeCapture'>
+  Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path' | 'onRestoreStep' | 'onCommitStep' | 'onSnapshotStep' | 'changeCapture' | 'sparseEntries'>
 >;
 
 export function resolveSettings(options: StateMachineOptions): StateMachineSettings {

@@ -82,9 +82,10 @@ export class PairTransactions {
       }
       storeAhead = false;
       this.#onCommitStep?.('database-committed');
+      // Counted in indexes, not entries: a database of several (database-catalog.ts) applies only some of them.
+      this.#entriesSinceSync += lastIndex - this.#appliedIndex;
       this.#appliedIndex = lastIndex;
       this.#storeIndex = storeIndex;
-      this.#entriesSinceSync += lastIndex - firstIndex + 1;
       return outcome;
     } catch (error) {
       rollbackQuietly(connections);

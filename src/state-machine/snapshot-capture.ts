@@ -24,6 +24,7 @@
  * own keeps the chain of database pages free of it.
  */
 import Database from 'better-sqlite3';
+import { databasesTable, databasesTableSql } from './database-catalog-files.js';
 import { legacySchema, maintenanceTable, requestsTable, stateTable } from './connections.js';
 import { StateMachineError } from './errors.js';
 import { coveredRangeSql, liveMaintenanceAtSql, liveRequestsAtSql } from './internal-store.js';
@@ -37,6 +38,7 @@ export const carriedLayout: CarriedLayout = {
   legacySchema,
   tableNames: [stateTable, requestsTable, maintenanceTable],
   stateTable,
+  optionalTables: [{ name: databasesTable, sql: databasesTableSql }],
 };
 
 export interface CapturedSnapshot {

@@ -31,6 +31,8 @@ export interface CarriedLayout {
   readonly tableNames: readonly string[];
   /** The table that holds the applied index (`id = 1`, `applied_index`). */
   readonly stateTable: string;
+  /** Tables carried when the export holds them (the other databases: database-catalog-files.ts), with their CREATE statements. */
+  readonly optionalTables: readonly { readonly name: string; readonly sql: string }[];
 }
 
 interface CopyWalTask {
@@ -181,6 +183,12 @@ function carryInternal(path: string, internalPath: string, task: MaterialiseTask
       for (const name of task.layout.tableNames) database.exec(`DROP TABLE IF EXISTS main.${name}`);
       for (const sql of task.layout.legacySchema) database.exec(sql);
       for (const name of task.layout.tableNames) database.exec(`INSERT INTO main.${name} SELECT * FROM carried.${name}`);
+      for (const table of task.layout.optionalTables) {
+        if (database.prepare('SELECT count(*) FROM carried.sqlite_schema WHERE name = ?').pluck().get(table.name) === 0) continue;
+        database.exec(`DROP TABLE IF EXISTS main.${table.name}`);
+        database.exec(table.sql.replace('CREATE TABLE ', 'CREATE TABLE main.'));
+        database.exec(`INSERT INTO main.${table.name} SELECT * FROM carried.${table.name}`);
+      }
     })();
     database.exec('DETACH DATABASE carried');
   } finally {

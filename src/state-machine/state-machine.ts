@@ -73,6 +73,7 @@ export class SqliteStateMachine {
   #closed = false;
   /** Inside applyBatch: a lost transaction must restart the batch one entry at a time. */
   #batching = false;
+  readonly #sparseEntries: boolean;
   /** Reads with a deadline, in child processes started on first use. */
   readonly #timedReads: TimedReads;
   /** Loads staged through the log (machine-loads.ts). */
@@ -84,6 +85,7 @@ export class SqliteStateMachine {
 
   constructor(options: StateMachineOptions) {
     this.path = options.path;
+    this.#sparseEntries = options.sparseEntries ?? false;
     this.#pair = new PairTransactions(this.path, options.onCommitStep, (index, code, cause) => this.#halt(index, code, cause));
     this.#settings = resolveSettings(options);
     this.#capture = options.changeCapture;
@@ -142,11 +144,6 @@ export class SqliteStateMachine {
     const connections = this.#connections;
     this.#connections = undefined;
     if (connections !== undefined) closeConnections(connections);
-  }
-
-  #reopenConnections(): void {
-    this.#closeConnections();
-    this.#connections = this.#openConnections();
   }
 
   #open(): Connections {
@@ -318,9 +315,7 @@ export class SqliteStateMachine {
     assert(Number.isSafeInteger(index) && index > 0, 'entry index is a positive integer');
     if (!this.healthy) this.#recover(index);
     if (index <= this.#pair.appliedIndex) return { entryIndex: index, results: [], deduplicated: false, skipped: true };
-    if (index !== this.#pair.appliedIndex + 1) {
-      assert(false, `entry ${index} follows applied index ${this.#pair.appliedIndex}`);
-    }
+    if (index !== this.#pair.appliedIndex + 1 && !this.#sparseEntries) assert(false, `entry ${index} follows applied index ${this.#pair.appliedIndex}`);
     return undefined;
   }
 
@@ -350,7 +345,8 @@ export class SqliteStateMachine {
   #recover(index: number): void {
     const appliedBefore = this.#pair.appliedIndex;
     try {
-      this.#reopenConnections();
+      this.#closeConnections();
+      this.#connections = this.#openConnections();
     } catch (error) {
       const code = isEnvironmentalError(error) ? error.code : 'REOPEN_FAILED';
       throw this.#halt(index, code, error);

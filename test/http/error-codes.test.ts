@@ -33,6 +33,7 @@ const expectedStatus: Readonly<Record<ServiceErrorCode, number>> = {
   TX_NOT_FOUND: 404,
   TX_LIMIT: 429,
   LOG_COMPACTED: 410,
+  DB_CONFLICT: 409,
 };
 
 const leaderApiAddress = 'http://127.0.0.9:4001';

@@ -37,6 +37,7 @@ test('every flag given reaches the node options, and they resolve into a valid n
       '-write-queue-timeout=5ms',
       '-write-queue-tx',
       '-fk',
+      '-db-count-max=9',
     ]),
   );
   assert.deepEqual(options, {
@@ -61,6 +62,7 @@ test('every flag given reaches the node options, and they resolve into a valid n
     writeQueueTimeoutMs: 5,
     writeQueueTransaction: true,
     foreignKeys: true,
+    databaseCountMax: 9,
   });
   const config = resolveNodeConfig({ ...identity, ...options, heartbeatMs: 100, electionTimeoutMs: 1000 });
   assert.equal(config.candidateElectionTimeoutMs, 3000);

@@ -162,7 +162,15 @@ describe('nodes: -t, -a, -P, RQLITE_HOST, redirects', () => {
       log: () => undefined,
     });
     const ignore = { name: 'stdout', write: () => undefined, close: () => undefined };
-    const settings = { blobArray: false, changes: false, consistency: 'weak' as const, forceWrites: false, mode: 'column' as const, timer: false };
+    const settings = {
+      blobArray: false,
+      changes: false,
+      consistency: 'weak' as const,
+      forceWrites: false,
+      mode: 'column' as const,
+      timer: false,
+      database: 'main',
+    };
     const session = new RqliteSession(http, { write: () => undefined, colors: false }, ignore, { commands: rqliteCommands, runSql: runStatement }, settings);
     assert.equal(session.prompt, `127.0.0.1:${deadPort}> `);
     await session.processLine('SELECT 1');
