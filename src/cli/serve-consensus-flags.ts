@@ -17,15 +17,11 @@ export interface ConsensusOptions {
 
 const defaultPrefix = '/quorumlite';
 /**
- * Flags whose features only the embedded-Raft node assembles (TLS, auth, backups,
- * extensions, joining, discovery, change data capture). Refused with --consensus etcd rather than ignored: a
- * node started with -auth that did not check credentials would be worse than no start.
+ * Flags whose features only the embedded-Raft node assembles (node-to-node TLS, backups,
+ * extensions, joining, discovery). Refused with --consensus etcd rather than ignored: a
+ * node started with a flag it did not honour would be worse than no start.
  */
 const raftOnlyFlagNames = [
-  'auth',
-  'http-cert',
-  'http-key',
-  'http-ca-cert',
   'node-cert',
   'node-key',
   'node-ca-cert',
@@ -37,7 +33,6 @@ const raftOnlyFlagNames = [
   'disco-mode',
   'disco-key',
   'disco-config',
-  'cdc-config',
 ] as const;
 /** etcd's own minimum TTL is a few seconds' worth of its election ticks; 2 s fails over fast and survives a GC pause. */
 const defaultLeaseTtlSeconds = 2;

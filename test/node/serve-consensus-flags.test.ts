@@ -37,8 +37,7 @@ test('bad consensus command lines are usage errors that say what is wrong', () =
 test('flags only the embedded-Raft node implements are refused with --consensus etcd, never ignored', () => {
   const etcd = ['--consensus', 'etcd', '--etcd-endpoints', 'http://e:2379'];
   for (const extra of [
-    ['-auth', '/tmp/auth.json'],
-    ['-http-cert', 'c.pem'],
+    ['-node-cert', 'n.pem'],
     ['-node-ca-cert', 'ca.pem'],
     ['-auto-backup', 'b.json'],
     ['-auto-restore', 'r.json'],
@@ -46,8 +45,17 @@ test('flags only the embedded-Raft node implements are refused with --consensus 
     ['-join', '127.0.0.1:4002'],
     ['-bootstrap-expect', '3'],
     ['-disco-mode', 'etcd-kv'],
-    ['-cdc-config', 'stdout'],
   ]) {
     refused([...etcd, ...extra], new RegExp(`^${extra[0]}: not available with --consensus etcd`));
   }
+});
+
+test('-auth, HTTPS and -cdc-config are taken with --consensus etcd (the etcd node assembles them as the Raft node does)', () => {
+  const etcd = ['--consensus', 'etcd', '--etcd-endpoints', 'http://e:2379'];
+  const options = parsed([...etcd, '-auth', '/tmp/auth.json', '-http-cert', 'c.pem', '-http-key', 'k.pem', '-http-ca-cert', 'ca.pem', '-cdc-config', 'stdout']);
+  assert.equal(options.authFile, '/tmp/auth.json');
+  assert.equal(options.tls?.http?.certPath, 'c.pem');
+  assert.equal(options.tls?.http?.caPath, 'ca.pem');
+  assert.notEqual(options.cdc, undefined);
+  assert.deepEqual(options.etcd?.endpoints, ['http://e:2379']);
 });
