@@ -10,6 +10,7 @@
  * Data directory layout: db.sqlite and db.sqlite.internal (the database and its applied
  * index: a restarted node resumes from it), incoming/ (snapshots being received).
  */
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
@@ -42,6 +43,15 @@ export interface EtcdConsensusOptions {
   readonly prefix: string;
   /** The session lease's TTL (a stopped leader is replaced this long after its last keep-alive). */
   readonly leaseTtlSeconds: number;
+  /** With https:// endpoints: the CA etcd's certificate is checked against, and this node's client certificate. */
+  readonly tls?: EtcdTlsFiles;
+}
+
+export interface EtcdTlsFiles {
+  readonly caPath: string;
+  /** Both or neither: the certificate this node presents (etcd's --client-cert-auth). */
+  readonly certPath?: string;
+  readonly keyPath?: string;
 }
 
 /** etcd calls that are not streams give up after this long (the caller retries or reports). */
@@ -73,7 +83,7 @@ export class EtcdQuorumNode {
     options: QuorumNodeOptions,
     etcd: EtcdConsensusOptions,
     config: NodeConfig,
-    parts: { stateMachine: SqliteStateMachine; security: NodeSecurity; cdc: NodeCdc | undefined },
+    parts: { stateMachine: SqliteStateMachine; security: NodeSecurity; cdc: NodeCdc | undefined; etcdCredentials: Etcd3Credentials },
   ) {
     const { stateMachine, security, cdc } = parts;
     const access = security.access;
@@ -85,7 +95,7 @@ export class EtcdQuorumNode {
     const scheduler: Scheduler = options.scheduler ?? systemScheduler;
     this.#scheduler = scheduler;
     const random = options.random ?? Math.random;
-    this.#client = createEtcdClient(etcd);
+    this.#client = createEtcdClient(etcd, parts.etcdCredentials);
     this.#transport = createPeerTransport(options, config, security);
     const catchUp = new EtcdCatchUp({ config, transport: this.#transport, stateMachine, logger: options.logger, leaderId: () => this.log.leaderId });
     this.log = new EtcdLog({
@@ -124,6 +134,7 @@ export class EtcdQuorumNode {
   static async start(options: QuorumNodeOptions, etcd: EtcdConsensusOptions): Promise<EtcdQuorumNode> {
     // A bad certificate or -auth file refuses the start before anything is opened.
     const security = NodeSecurity.load(options);
+    const etcdCredentials = readEtcdCredentials(etcd.tls);
     const config = resolveNodeConfig({ ...options, apiScheme: security.tls.httpsEnabled ? 'https' : 'http' });
     await mkdir(join(config.dataDirectory, 'incoming'), { recursive: true });
     const cdc = NodeCdc.open(options.cdc, config.dataDirectory);
@@ -133,7 +144,7 @@ export class EtcdQuorumNode {
       extensionPaths: [],
       ...(cdc === undefined ? {} : { changeCapture: cdc.capture }),
     });
-    const node = new EtcdQuorumNode(options, etcd, config, { stateMachine, security, cdc });
+    const node = new EtcdQuorumNode(options, etcd, config, { stateMachine, security, cdc, etcdCredentials });
     try {
       await node.#start(options.httpListen);
     } catch (error) {
@@ -197,12 +208,32 @@ export class EtcdQuorumNode {
   }
 }
 
-function createEtcdClient(etcd: EtcdConsensusOptions): Etcd3 {
+function createEtcdClient(etcd: EtcdConsensusOptions, credentials: Etcd3Credentials | undefined): Etcd3 {
   return new Etcd3({
     hosts: [...etcd.endpoints],
+    ...(credentials === undefined ? {} : { credentials }),
     dialTimeout: etcdCallTimeoutMs,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + etcdCallTimeoutMs }),
   });
+}
+
+type Etcd3Credentials = NonNullable<ConstructorParameters<typeof Etcd3>[0]>['credentials'];
+
+/** Reads etcd's TLS files (a missing one refuses the start); undefined: etcd's client decides by the URLs' scheme. */
+function readEtcdCredentials(tls: EtcdTlsFiles | undefined): Etcd3Credentials {
+  if (tls === undefined) return undefined;
+  const read = (path: string, what: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new Error(`etcd's TLS ${what} ${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  };
+  return {
+    rootCertificate: read(tls.caPath, 'CA'),
+    ...(tls.certPath === undefined ? {} : { certChain: read(tls.certPath, 'certificate') }),
+    ...(tls.keyPath === undefined ? {} : { privateKey: read(tls.keyPath, 'key') }),
+  };
 }
 
 /** The peer transport: forwarding to the leader and catch-up copies (no Raft messages travel on it here). */

@@ -59,3 +59,19 @@ test('-auth, HTTPS and -cdc-config are taken with --consensus etcd (the etcd nod
   assert.notEqual(options.cdc, undefined);
   assert.deepEqual(options.etcd?.endpoints, ['http://e:2379']);
 });
+
+test("etcd's TLS: a CA and a client certificate with https:// endpoints; refused with http:// ones, half a pair or no CA", () => {
+  const https = ['--consensus', 'etcd', '--etcd-endpoints', 'https://e1:2379,https://e2:2379'];
+  assert.deepEqual(parsed([...https, '--etcd-ca-cert', 'ca.pem', '--etcd-cert', 'c.pem', '--etcd-key', 'k.pem']).etcd?.tls, {
+    caPath: 'ca.pem',
+    certPath: 'c.pem',
+    keyPath: 'k.pem',
+  });
+  assert.deepEqual(parsed([...https, '--etcd-ca-cert', 'ca.pem']).etcd?.tls, { caPath: 'ca.pem' });
+  assert.equal(parsed(https).etcd?.tls, undefined);
+  refused(['--consensus', 'etcd', '--etcd-endpoints', 'http://e:2379', '--etcd-ca-cert', 'ca.pem'], /^--etcd-ca-cert: etcd's TLS needs https:\/\//);
+  refused(['--consensus', 'etcd', '--etcd-endpoints', 'http://e1:2379,https://e2:2379'], /all http:\/\/ or all https:\/\//);
+  refused([...https, '--etcd-ca-cert', 'ca.pem', '--etcd-cert', 'c.pem'], /--etcd-cert and --etcd-key together/);
+  refused([...https, '--etcd-cert', 'c.pem', '--etcd-key', 'k.pem'], /needs --etcd-ca-cert/);
+  refused(['--etcd-ca-cert', 'ca.pem'], /^--etcd-ca-cert: only with --consensus etcd/);
+});
