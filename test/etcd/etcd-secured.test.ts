@@ -2,18 +2,21 @@
  * `serve --consensus etcd` with the features the embedded-Raft node has, as real
  * processes on a real etcd: -auth over HTTPS with client certificates (-http-cert,
  * -http-key, -http-ca-cert, -http-verify-client): no credentials 401, a user without the
- * permission 403, a write through a follower forwarded with the caller's name; interactive
+ * permission 403, a write through a follower forwarded with the caller's name, over
+ * node-to-node TLS (-node-cert, -node-key, -node-ca-cert, -node-verify-client); interactive
  * transactions (begin, statements, commit through a follower; a read the database
  * changed under is 409 TX_CONFLICT, at commit or at the next statement); change data capture in stdout mode (-cdc-config stdout).
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { createClient, type Client } from '../../src/client/index.js';
 import { closeTlsAgents, http, TestCluster, waitFor, type ClientTls, type TestNode } from '../cluster/harness.js';
-import { TestPki } from '../cluster/test-certificates.js';
+import { TestPki, type IssuedCertificate } from '../cluster/test-certificates.js';
 import { EtcdCluster } from './etcd-cluster.js';
 
 const prefix = `/quorumlite-secured-${process.pid}`;
@@ -28,11 +31,14 @@ const directory = mkdtempSync(join(tmpdir(), 'quorumlite-etcd-secured-'));
 let etcd: EtcdCluster;
 let cluster: TestCluster;
 let clientTls: ClientTls;
+let server: IssuedCertificate;
+let caCert: Buffer;
 let db: Client;
 
 before(async () => {
   const pki = new TestPki(directory);
-  const server = pki.issue('server');
+  server = pki.issue('server');
+  caCert = pki.ca.cert;
   const client = pki.issue('client', { usage: 'client' });
   clientTls = { ca: pki.ca.cert, cert: client.cert, key: client.key };
   const authPath = join(directory, 'auth.json');
@@ -46,6 +52,7 @@ before(async () => {
     flags: [
       ...['-auth', authPath, '-cdc-config', 'stdout'],
       ...['-http-cert', server.certPath, '-http-key', server.keyPath, '-http-ca-cert', pki.ca.certPath, '-http-verify-client'],
+      ...['-node-cert', server.certPath, '-node-key', server.keyPath, '-node-ca-cert', pki.ca.certPath, '-node-verify-client'],
     ],
   });
   await cluster.start().catch((error: unknown) => {
@@ -104,6 +111,20 @@ test('-auth over HTTPS with client certificates: 401 without credentials, 403 wi
     // Without a client certificate the TLS handshake itself is refused (-http-verify-client with -http-ca-cert).
     await assert.rejects(http(`${leader.url}/status`, { tls: { ca: clientTls.ca } }));
   }));
+
+test('-node-cert on the etcd log: every peer port speaks TLS with the node certificate', async () => {
+  for (const node of cluster.nodes) {
+    const [host, port] = node.raftAddress.split(':');
+    const socket = connect({ host, port: Number(port), ca: caCert, cert: server.cert, key: server.key });
+    socket.on('error', () => undefined);
+    try {
+      await once(socket, 'secureConnect', { signal: AbortSignal.timeout(10_000) });
+      assert.equal(socket.getPeerCertificate().fingerprint256, server.fingerprint256, node.raftAddress);
+    } finally {
+      socket.destroy();
+    }
+  }
+});
 
 test('interactive transactions on the etcd log: begin, statements and commit through a follower; a conflict is 409 TX_CONFLICT', async () =>
   cluster.withLogs(async () => {

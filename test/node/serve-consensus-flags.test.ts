@@ -37,8 +37,6 @@ test('bad consensus command lines are usage errors that say what is wrong', () =
 test('flags only the embedded-Raft node implements are refused with --consensus etcd, never ignored', () => {
   const etcd = ['--consensus', 'etcd', '--etcd-endpoints', 'http://e:2379'];
   for (const extra of [
-    ['-node-cert', 'n.pem'],
-    ['-node-ca-cert', 'ca.pem'],
     ['-auto-backup', 'b.json'],
     ['-auto-restore', 'r.json'],
     ['-extensions-path', 'x.so'],
@@ -50,9 +48,23 @@ test('flags only the embedded-Raft node implements are refused with --consensus 
   }
 });
 
-test('-auth, HTTPS and -cdc-config are taken with --consensus etcd (the etcd node assembles them as the Raft node does)', () => {
+test('-auth, HTTPS, node-to-node TLS and -cdc-config are taken with --consensus etcd (the etcd node assembles them as the Raft node does)', () => {
   const etcd = ['--consensus', 'etcd', '--etcd-endpoints', 'http://e:2379'];
-  const options = parsed([...etcd, '-auth', '/tmp/auth.json', '-http-cert', 'c.pem', '-http-key', 'k.pem', '-http-ca-cert', 'ca.pem', '-cdc-config', 'stdout']);
+  const options = parsed([
+    ...etcd,
+    '-auth',
+    '/tmp/auth.json',
+    '-http-cert',
+    'c.pem',
+    '-http-key',
+    'k.pem',
+    '-http-ca-cert',
+    'ca.pem',
+    '-cdc-config',
+    'stdout',
+    ...['-node-cert', 'n.pem', '-node-key', 'nk.pem', '-node-ca-cert', 'ca.pem'],
+  ]);
+  assert.equal(options.tls?.peers?.certPath, 'n.pem');
   assert.equal(options.authFile, '/tmp/auth.json');
   assert.equal(options.tls?.http?.certPath, 'c.pem');
   assert.equal(options.tls?.http?.caPath, 'ca.pem');
