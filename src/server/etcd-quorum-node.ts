@@ -1,7 +1,8 @@
 /**
  * One quorumlite node on the etcd log (`serve --consensus etcd`): the SQLite state
  * machine driven by `EtcdLog` instead of the embedded Raft, with the same cluster
- * service, transfers, interactive transactions and HTTP API. The peer transport stays
+ * service, transfers, interactive transactions and HTTP API, and the same access control,
+ * TLS (node-security.ts) and change data capture (node-cdc.ts). The peer transport stays
  * for what nodes ask each other (forwarding to the leader, catch-up snapshots); the
  * address book is the registrations in etcd. The embedded replicas' feed (/db/stream)
  * reads the Raft log's files and is refused here.
@@ -9,6 +10,7 @@
  * Data directory layout: db.sqlite and db.sqlite.internal (the database and its applied
  * index: a restarted node resumes from it), incoming/ (snapshots being received).
  */
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
@@ -31,6 +33,8 @@ import { systemScheduler, type Scheduler } from '../node/scheduler.js';
 import { ServiceError } from '../service/service.js';
 import { apiService, refusedLogStreams } from './api-service.js';
 import { defaultClusterId, type QuorumNodeOptions } from './quorum-node.js';
+import { NodeSecurity } from './node-security.js';
+import { NodeCdc } from './node-cdc.js';
 
 export interface EtcdConsensusOptions {
   /** etcd's client URLs. */
@@ -39,6 +43,15 @@ export interface EtcdConsensusOptions {
   readonly prefix: string;
   /** The session lease's TTL (a stopped leader is replaced this long after its last keep-alive). */
   readonly leaseTtlSeconds: number;
+  /** With https:// endpoints: the CA etcd's certificate is checked against, and this node's client certificate. */
+  readonly tls?: EtcdTlsFiles;
+}
+
+export interface EtcdTlsFiles {
+  readonly caPath: string;
+  /** Both or neither: the certificate this node presents (etcd's --client-cert-auth). */
+  readonly certPath?: string;
+  readonly keyPath?: string;
 }
 
 /** etcd calls that are not streams give up after this long (the caller retries or reports). */
@@ -60,17 +73,30 @@ export class EtcdQuorumNode {
   readonly #stateMachine: SqliteStateMachine;
   readonly #transport: TcpTransport<Message>;
   readonly #options: QuorumNodeOptions;
+  readonly #security: NodeSecurity;
+  readonly #cdc: NodeCdc | undefined;
+  readonly #scheduler: Scheduler;
   #httpAddress: { host: string; port: number } | undefined;
   #stopping: Promise<void> | undefined;
 
-  private constructor(options: QuorumNodeOptions, etcd: EtcdConsensusOptions, config: NodeConfig, stateMachine: SqliteStateMachine) {
+  private constructor(
+    options: QuorumNodeOptions,
+    etcd: EtcdConsensusOptions,
+    config: NodeConfig,
+    parts: { stateMachine: SqliteStateMachine; security: NodeSecurity; cdc: NodeCdc | undefined; etcdCredentials: Etcd3Credentials },
+  ) {
+    const { stateMachine, security, cdc } = parts;
+    const access = security.access;
     this.#options = options;
     this.config = config;
     this.#stateMachine = stateMachine;
+    this.#security = security;
+    this.#cdc = cdc;
     const scheduler: Scheduler = options.scheduler ?? systemScheduler;
+    this.#scheduler = scheduler;
     const random = options.random ?? Math.random;
-    this.#client = createEtcdClient(etcd);
-    this.#transport = createPeerTransport(options, config);
+    this.#client = createEtcdClient(etcd, parts.etcdCredentials);
+    this.#transport = createPeerTransport(options, config, security);
     const catchUp = new EtcdCatchUp({ config, transport: this.#transport, stateMachine, logger: options.logger, leaderId: () => this.log.leaderId });
     this.log = new EtcdLog({
       config,
@@ -86,30 +112,39 @@ export class EtcdQuorumNode {
     this.log.members.subscribe(() => this.#followMembers());
     const gate = new LoadGate();
     const writes = gatedLog(this.log, gate, scheduler);
-    const parts = { config, database: stateMachine, peers: this.#transport, scheduler };
-    this.service = createService({ ...parts, log: writes, random, transport: this.#transport }, options.version);
+    const services = { config, database: stateMachine, peers: this.#transport, scheduler };
+    this.service = createService({ ...services, log: writes, random, transport: this.#transport, access, cdc }, options.version);
     this.transfers = new NodeDatabaseTransfers({
-      ...parts,
+      ...services,
       log: this.log,
       settings: { extensionPaths: [], readerBusyTimeoutMs: backupBusyTimeoutMs },
       gate,
       logger: options.logger,
     });
     const limits = { ...defaultTransactionLimits, ...options.transactionLimits };
-    this.transactions = new NodeInteractiveTransactions({ ...parts, log: writes, access: null, random, limits });
+    this.transactions = new NodeInteractiveTransactions({ ...services, log: writes, access, random, limits });
     catchUp.registerPeerHandler();
     this.http = createHttpServer(apiService(this.service, this.transfers, this.transactions, refusedLogStreams('the etcd log (--consensus etcd)')), {
       quorumliteVersion: options.version,
       ...options.http,
-      accessControl: null,
+      ...security.httpOptions(),
     });
   }
 
   static async start(options: QuorumNodeOptions, etcd: EtcdConsensusOptions): Promise<EtcdQuorumNode> {
-    const config = resolveNodeConfig({ ...options, apiScheme: 'http' });
+    // A bad certificate or -auth file refuses the start before anything is opened.
+    const security = NodeSecurity.load(options);
+    const etcdCredentials = readEtcdCredentials(etcd.tls);
+    const config = resolveNodeConfig({ ...options, apiScheme: security.tls.httpsEnabled ? 'https' : 'http' });
     await mkdir(join(config.dataDirectory, 'incoming'), { recursive: true });
-    const stateMachine = new SqliteStateMachine({ path: join(config.dataDirectory, 'db.sqlite'), foreignKeys: config.foreignKeys, extensionPaths: [] });
-    const node = new EtcdQuorumNode(options, etcd, config, stateMachine);
+    const cdc = NodeCdc.open(options.cdc, config.dataDirectory);
+    const stateMachine = new SqliteStateMachine({
+      path: join(config.dataDirectory, 'db.sqlite'),
+      foreignKeys: config.foreignKeys,
+      extensionPaths: [],
+      ...(cdc === undefined ? {} : { changeCapture: cdc.capture }),
+    });
+    const node = new EtcdQuorumNode(options, etcd, config, { stateMachine, security, cdc, etcdCredentials });
     try {
       await node.#start(options.httpListen);
     } catch (error) {
@@ -122,11 +157,14 @@ export class EtcdQuorumNode {
   async #start(httpListen: { host: string; port: number }): Promise<void> {
     this.service.registerPeerHandlers();
     this.transactions.registerPeerHandlers();
+    const logger = this.#options.logger;
+    this.#cdc?.start({ log: this.log, peers: this.#transport, nodeId: this.config.nodeId, logger });
     this.transfers.start();
     await this.#transport.start();
     this.#httpAddress = await this.http.listen(httpListen.host, httpListen.port);
+    this.#security.watch({ scheduler: this.#scheduler, logger, http: this.http, transport: this.#transport });
     const http = `${this.#httpAddress.host}:${this.#httpAddress.port}`;
-    this.#options.logger.info({ event: 'listening', http, raft: this.#transport.address, consensus: 'etcd' }, 'node listening');
+    logger.info({ event: 'listening', http, raft: this.#transport.address, consensus: 'etcd', ...this.#security.tls.summary() }, 'node listening');
     await this.log.start();
   }
 
@@ -157,6 +195,7 @@ export class EtcdQuorumNode {
 
   async #stop(options: { transferLeadership: boolean }): Promise<void> {
     const warn = (what: string) => (error: unknown) => this.#options.logger.warn({ error: String(error) }, `${what} failed`);
+    this.#security.stop();
     await this.transfers.stop();
     this.transactions.stop();
     await this.service.stopWriteQueue(this.config.shutdownTransferTimeoutMs);
@@ -164,20 +203,41 @@ export class EtcdQuorumNode {
     await this.http.close().catch(warn('closing HTTP'));
     await this.#transport.close().catch(warn('closing transport'));
     this.#client.close();
+    await this.#cdc?.stop();
     this.#stateMachine.close();
   }
 }
 
-function createEtcdClient(etcd: EtcdConsensusOptions): Etcd3 {
+function createEtcdClient(etcd: EtcdConsensusOptions, credentials: Etcd3Credentials | undefined): Etcd3 {
   return new Etcd3({
     hosts: [...etcd.endpoints],
+    ...(credentials === undefined ? {} : { credentials }),
     dialTimeout: etcdCallTimeoutMs,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + etcdCallTimeoutMs }),
   });
 }
 
+type Etcd3Credentials = NonNullable<ConstructorParameters<typeof Etcd3>[0]>['credentials'];
+
+/** Reads etcd's TLS files (a missing one refuses the start); undefined: etcd's client decides by the URLs' scheme. */
+function readEtcdCredentials(tls: EtcdTlsFiles | undefined): Etcd3Credentials {
+  if (tls === undefined) return undefined;
+  const read = (path: string, what: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new Error(`etcd's TLS ${what} ${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  };
+  return {
+    rootCertificate: read(tls.caPath, 'CA'),
+    ...(tls.certPath === undefined ? {} : { certChain: read(tls.certPath, 'certificate') }),
+    ...(tls.keyPath === undefined ? {} : { privateKey: read(tls.keyPath, 'key') }),
+  };
+}
+
 /** The peer transport: forwarding to the leader and catch-up copies (no Raft messages travel on it here). */
-function createPeerTransport(options: QuorumNodeOptions, config: NodeConfig): TcpTransport<Message> {
+function createPeerTransport(options: QuorumNodeOptions, config: NodeConfig, security: NodeSecurity): TcpTransport<Message> {
   return new TcpTransport<Message>({
     nodeId: config.nodeId,
     clusterId: options.clusterId ?? defaultClusterId,
@@ -185,6 +245,7 @@ function createPeerTransport(options: QuorumNodeOptions, config: NodeConfig): Tc
     advertisedAddress: config.raftAdvertisedAddress,
     snapshotDirectory: join(config.dataDirectory, 'incoming'),
     ...(options.transportLimits === undefined ? {} : { limits: options.transportLimits }),
+    tls: security.tls.transportTls(),
   });
 }
 
@@ -198,10 +259,12 @@ function createService(
     transport: TcpTransport<Message>;
     scheduler: Scheduler;
     random: () => number;
+    access: NodeSecurity['access'];
+    cdc: NodeCdc | undefined;
   },
   version: string,
 ): NodeClusterService {
-  const { config, log, database, peers, transport, scheduler, random } = parts;
+  const { config, log, database, peers, transport, scheduler, random, access, cdc } = parts;
   const refuseRemoval = (): Promise<never> =>
     Promise.reject(new ServiceError('BAD_REQUEST', 'with --consensus etcd, membership is the nodes registered in etcd: stop the node to remove it'));
   return new NodeClusterService(
@@ -224,6 +287,8 @@ function createService(
         encodeCommand({ statements: [], queued: requests, transaction, timestampMs: scheduler.nowMs(), seed: randomSeed(random), requestId: batchId }),
       scheduler,
       peerConnectionsAccepted: () => transport.metrics().connectionsAccepted,
+      extraMetrics: () => cdc?.metrics() ?? [],
+      access,
     },
     { version, isReadOnly: (statement) => database.isReadOnly(statement) },
   );

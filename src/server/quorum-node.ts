@@ -43,9 +43,9 @@ import { MaintenanceScheduler } from '../node/maintenance-scheduler.js';
 import { installExtensions } from './extensions.js';
 import { removeSnapshotLeftovers } from '../node/files.js';
 import { createHttpAddressResolver } from './join-address.js';
-import { ReloadingAccessControl } from './auth-reload.js';
 import type { Credentials } from '../service/access-control.js';
-import { NodeTls, type NodeTlsSettings } from './node-tls.js';
+import type { NodeTls, NodeTlsSettings } from './node-tls.js';
+import { NodeSecurity } from './node-security.js';
 import { NodeCdc, type CdcConfig } from './node-cdc.js';
 import { NodeBackups, type BackupSettings } from './node-backups.js';
 import { apiService } from './api-service.js';
@@ -180,8 +180,7 @@ export class QuorumNode {
   readonly #transport: TcpTransport<Message>;
   readonly #logger: NodeLogger;
   readonly #maintenance: MaintenanceScheduler;
-  readonly #access: ReloadingAccessControl | null;
-  readonly #tls: NodeTls;
+  readonly #security: NodeSecurity;
   readonly #scheduler: Scheduler;
   #cdc: NodeCdc | undefined;
   #backups: NodeBackups | undefined;
@@ -196,15 +195,14 @@ export class QuorumNode {
     parts: {
       storage: DurableStorage;
       stateMachine: MultiDatabaseMachine;
-      tls: NodeTls;
-      access: ReloadingAccessControl | null;
+      security: NodeSecurity;
       extensionPaths: readonly string[];
     },
   ) {
-    const { storage, stateMachine, tls, access, extensionPaths } = parts;
+    const { storage, stateMachine, security, extensionPaths } = parts;
+    const { tls, access } = security;
     this.config = config;
-    this.#tls = tls;
-    this.#access = access;
+    this.#security = security;
     // -join-as: the user this node presents when it joins, notifies, or leaves on shutdown.
     const joinCredentials = (): Credentials | null =>
       config.joinAs === '' ? null : { username: config.joinAs, password: access?.passwordOf(config.joinAs) ?? '' };
@@ -268,10 +266,8 @@ export class QuorumNode {
     this.http = createHttpServer(apiService(this.service, this.transfers, this.transactions, this.logStreams), {
       quorumliteVersion: options.version,
       ...options.http,
-      accessControl: access,
-      https: tls.httpsOptions(),
+      ...security.httpOptions(),
     });
-    access?.watch(options.logger, options.authReloadIntervalMs);
     this.#maintenance = new MaintenanceScheduler({ config, log: writes, database: stateMachine, scheduler, logger: options.logger });
     this.#formation = new ClusterFormation(options, { config, storage, runtime, membership: this.membership, scheduler });
     const onRemoved = options.onRemoved;
@@ -281,11 +277,10 @@ export class QuorumNode {
   /** Opens the data directory and starts the node; resolves once it serves HTTP and has joined or formed a cluster. */
   static async start(options: QuorumNodeOptions): Promise<QuorumNode> {
     // Certificates are read first: a missing or mismatched file stops the start before anything is opened.
-    const tls = NodeTls.load(options.tls);
-    const config = resolveNodeConfig({ ...options, apiScheme: tls.httpsEnabled ? 'https' : 'http' });
     // A bad -auth file (AuthFileError) or an unknown -join-as user refuses the start before anything is opened.
-    const access = options.authFile === undefined ? null : ReloadingAccessControl.open(options.authFile);
-    if (config.joinAs !== '' && access?.passwordOf(config.joinAs) === undefined) {
+    const security = NodeSecurity.load(options);
+    const config = resolveNodeConfig({ ...options, apiScheme: security.tls.httpsEnabled ? 'https' : 'http' });
+    if (config.joinAs !== '' && security.access?.passwordOf(config.joinAs) === undefined) {
       throw new Error(`-join-as ${config.joinAs}: no such user in the -auth file (the join presents that user's password from it)`);
     }
     // A bad raft/peers.json refuses the start here, before anything is opened or written.
@@ -317,7 +312,7 @@ export class QuorumNode {
       throw error;
     }
     if (peers !== undefined) await QuorumNode.#recover({ config, storage, stateMachine, logger: options.logger }, peers);
-    const node = new QuorumNode(options, config, { storage, stateMachine, tls, access, extensionPaths });
+    const node = new QuorumNode(options, config, { storage, stateMachine, security, extensionPaths });
     node.#cdc = cdc;
     try {
       node.#backups = await NodeBackups.prepare(options.backups, config.dataDirectory, storage.isEmpty(), options.logger);
@@ -368,14 +363,9 @@ export class QuorumNode {
     this.transfers.start();
     await this.#transport.start();
     this.#httpAddress = await this.http.listen(httpListen.host, httpListen.port);
-    this.#tls.watch({
-      scheduler: this.#scheduler,
-      logger: this.#logger,
-      onHttpChange: (material) => this.http.updateTls(material),
-      onPeerChange: (peerTls) => this.#transport.updateTls(peerTls),
-    });
+    this.#security.watch({ scheduler: this.#scheduler, logger: this.#logger, http: this.http, transport: this.#transport });
     const http = `${this.#httpAddress.host}:${this.#httpAddress.port}`;
-    this.#logger.info({ event: 'listening', http, raft: this.#transport.address, ...this.#tls.summary() }, 'node listening');
+    this.#logger.info({ event: 'listening', http, raft: this.#transport.address, ...this.#security.tls.summary() }, 'node listening');
     await this.#formation.formOrJoin();
     const parts = { nodeId: this.config.nodeId, foreignKeys: this.config.foreignKeys, runtime: this.runtime, storage: this.#storage };
     this.#backups?.start({ ...parts, stateMachine: this.#stateMachine, service: this.service });
@@ -425,9 +415,8 @@ export class QuorumNode {
   }
 
   async #stop(options: { transferLeadership: boolean }): Promise<void> {
-    this.#tls.stop();
+    this.#security.stop();
     this.#maintenance.stop();
-    this.#access?.stop();
     await this.#backups?.stop();
     await this.#formation.stop();
     this.reaper.stop();

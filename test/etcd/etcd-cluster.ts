@@ -3,13 +3,14 @@
  * `.ci/run` installs), member i on 127.0.2.i with free ports and its own temp data dir, so
  * a test can partition etcd members by address apart from quorumlite nodes (127.0.0.N).
  * Members are killed, paused and restarted by PID; `close()` kills every member this
- * cluster started and removes its directory, also after a failed start.
+ * cluster started and removes its directory, also after a failed start. With `tls`, the
+ * client URLs are https:// and demand a client certificate the CA signed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, httpTimeoutMs, sleep, waitFor, waitTimeoutMsDefault } from '../cluster/harness.js';
+import { freePort, http, sleep, waitFor, waitTimeoutMsDefault, type ClientTls } from '../cluster/harness.js';
 
 const executableCandidates = ['/usr/bin/etcd', '/usr/local/bin/etcd'];
 /** Bound on the wait for a member to exit after SIGKILL. */
@@ -36,6 +37,17 @@ export interface EtcdClusterOptions {
   readonly size?: number;
   /** Third octet of the members' 127.0.X.i addresses. Default 2. */
   readonly subnet?: number;
+  /** TLS on the client URLs (etcd's --cert-file, --key-file, --trusted-ca-file, --client-cert-auth); plain without. */
+  readonly tls?: EtcdTlsSetting;
+}
+
+export interface EtcdTlsSetting {
+  readonly caPath: string;
+  /** The members' certificate: it must name every member's address. */
+  readonly certPath: string;
+  readonly keyPath: string;
+  /** What the health checks trust and present. */
+  readonly client: ClientTls;
 }
 
 export class EtcdCluster {
@@ -44,10 +56,12 @@ export class EtcdCluster {
   readonly #children = new Map<number, ChildProcess>();
   readonly #executable = etcdExecutable();
   readonly #token = `test-${process.pid}-${Date.now()}`;
+  #tls: EtcdTlsSetting | undefined;
 
   /** Starts every member and waits until each answers /health. */
   static async start(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
     const cluster = new EtcdCluster();
+    cluster.#tls = options.tls;
     try {
       const size = options.size ?? 3;
       const subnet = options.subnet ?? 2;
@@ -71,7 +85,7 @@ export class EtcdCluster {
 
   endpoint(index: number): string {
     const member = this.#member(index);
-    return `http://${member.host}:${member.clientPort}`;
+    return `${this.#tls === undefined ? 'http' : 'https'}://${member.host}:${member.clientPort}`;
   }
 
   running(index: number): boolean {
@@ -111,8 +125,8 @@ export class EtcdCluster {
       `etcd member ${index + 1} healthy`,
       async () => {
         if (!this.running(index)) throw new Error(`etcd member ${index + 1} exited: ${this.logTail(index)}`);
-        const answer = await fetch(`${this.endpoint(index)}/health`, { signal: AbortSignal.timeout(httpTimeoutMs) });
-        const body = (await answer.json()) as { health?: unknown };
+        const answer = await http(`${this.endpoint(index)}/health`, this.#tls === undefined ? {} : { tls: this.#tls.client });
+        const body = answer.body as { health?: unknown };
         return answer.status === 200 && body.health === 'true' ? true : undefined;
       },
       timeoutMs,
@@ -143,7 +157,9 @@ export class EtcdCluster {
   #spawn(index: number, clusterState: 'new' | 'existing'): void {
     const member = this.#member(index);
     const initialCluster = this.members.map((other) => `${other.name}=http://${other.host}:${other.peerPort}`).join(',');
-    const clientUrl = `http://${member.host}:${member.clientPort}`;
+    const clientUrl = this.endpoint(index);
+    const tls = this.#tls;
+    const tlsFlags = tls === undefined ? [] : ['--cert-file', tls.certPath, '--key-file', tls.keyPath, '--trusted-ca-file', tls.caPath, '--client-cert-auth'];
     const peerUrl = `http://${member.host}:${member.peerPort}`;
     const log = openSync(join(this.directory, `${member.name}.log`), 'a');
     try {
@@ -154,6 +170,7 @@ export class EtcdCluster {
           ...['--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl],
           ...['--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl],
           ...['--initial-cluster', initialCluster, '--initial-cluster-state', clusterState, '--initial-cluster-token', this.#token],
+          ...tlsFlags,
         ],
         { stdio: ['ignore', log, log] },
       );

@@ -37,17 +37,53 @@ test('bad consensus command lines are usage errors that say what is wrong', () =
 test('flags only the embedded-Raft node implements are refused with --consensus etcd, never ignored', () => {
   const etcd = ['--consensus', 'etcd', '--etcd-endpoints', 'http://e:2379'];
   for (const extra of [
-    ['-auth', '/tmp/auth.json'],
-    ['-http-cert', 'c.pem'],
-    ['-node-ca-cert', 'ca.pem'],
     ['-auto-backup', 'b.json'],
     ['-auto-restore', 'r.json'],
     ['-extensions-path', 'x.so'],
     ['-join', '127.0.0.1:4002'],
     ['-bootstrap-expect', '3'],
     ['-disco-mode', 'etcd-kv'],
-    ['-cdc-config', 'stdout'],
   ]) {
     refused([...etcd, ...extra], new RegExp(`^${extra[0]}: not available with --consensus etcd`));
   }
+});
+
+test('-auth, HTTPS, node-to-node TLS and -cdc-config are taken with --consensus etcd (the etcd node assembles them as the Raft node does)', () => {
+  const etcd = ['--consensus', 'etcd', '--etcd-endpoints', 'http://e:2379'];
+  const options = parsed([
+    ...etcd,
+    '-auth',
+    '/tmp/auth.json',
+    '-http-cert',
+    'c.pem',
+    '-http-key',
+    'k.pem',
+    '-http-ca-cert',
+    'ca.pem',
+    '-cdc-config',
+    'stdout',
+    ...['-node-cert', 'n.pem', '-node-key', 'nk.pem', '-node-ca-cert', 'ca.pem'],
+  ]);
+  assert.equal(options.tls?.peers?.certPath, 'n.pem');
+  assert.equal(options.authFile, '/tmp/auth.json');
+  assert.equal(options.tls?.http?.certPath, 'c.pem');
+  assert.equal(options.tls?.http?.caPath, 'ca.pem');
+  assert.notEqual(options.cdc, undefined);
+  assert.deepEqual(options.etcd?.endpoints, ['http://e:2379']);
+});
+
+test("etcd's TLS: a CA and a client certificate with https:// endpoints; refused with http:// ones, half a pair or no CA", () => {
+  const https = ['--consensus', 'etcd', '--etcd-endpoints', 'https://e1:2379,https://e2:2379'];
+  assert.deepEqual(parsed([...https, '--etcd-ca-cert', 'ca.pem', '--etcd-cert', 'c.pem', '--etcd-key', 'k.pem']).etcd?.tls, {
+    caPath: 'ca.pem',
+    certPath: 'c.pem',
+    keyPath: 'k.pem',
+  });
+  assert.deepEqual(parsed([...https, '--etcd-ca-cert', 'ca.pem']).etcd?.tls, { caPath: 'ca.pem' });
+  assert.equal(parsed(https).etcd?.tls, undefined);
+  refused(['--consensus', 'etcd', '--etcd-endpoints', 'http://e:2379', '--etcd-ca-cert', 'ca.pem'], /^--etcd-ca-cert: etcd's TLS needs https:\/\//);
+  refused(['--consensus', 'etcd', '--etcd-endpoints', 'http://e1:2379,https://e2:2379'], /all http:\/\/ or all https:\/\//);
+  refused([...https, '--etcd-ca-cert', 'ca.pem', '--etcd-cert', 'c.pem'], /--etcd-cert and --etcd-key together/);
+  refused([...https, '--etcd-cert', 'c.pem', '--etcd-key', 'k.pem'], /needs --etcd-ca-cert/);
+  refused(['--etcd-ca-cert', 'ca.pem'], /^--etcd-ca-cert: only with --consensus etcd/);
 });
