@@ -59,6 +59,8 @@ export interface CapturedEntry {
  */
 export interface ChangeSink {
   record(firstIndex: number, lastIndex: number, entries: readonly CapturedEntry[]): void;
+  /** The database was replaced by a snapshot at `restoredIndex`: the entries after `appliedBefore` were never applied here. */
+  restored?(appliedBefore: number, restoredIndex: number): void;
 }
 
 export interface ChangeCaptureSettings {
@@ -141,6 +143,11 @@ export class ChangeCapture {
     if (rows.length === 0) return;
     const truncated = rows.length >= this.#settings.entryChangeCountMax;
     this.#pending.push({ index, timestampMs, changes: rows.map(toRowChange), truncated });
+  }
+
+  /** A snapshot replaced the database (an install from the leader): the sink learns which entries it never saw. */
+  restored(appliedBefore: number, restoredIndex: number): void {
+    if (restoredIndex > appliedBefore) this.#sink.restored?.(appliedBefore, restoredIndex);
   }
 
   /** Before the commit: what entries firstIndex..lastIndex captured goes to the sink. */

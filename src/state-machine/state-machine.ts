@@ -478,7 +478,10 @@ export class SqliteStateMachine {
   /** Replaces the database with a snapshot file or stored chain, crash-safely (machine-snapshots.ts); no entries apply until it resolves. */
   async restore(from: string | SnapshotChain): Promise<RestoredSnapshot> {
     this.#open();
+    const appliedBefore = this.#pair.appliedIndex;
     const restored = await this.#snapshots.restore(from);
+    // Change data capture never saw the entries the snapshot covers (its queue fills them from peers).
+    this.#capture?.restored(appliedBefore, this.#pair.appliedIndex);
     // A load staged before the restored index is of the history the restore replaced.
     this.loads.discardAll();
     return restored;
