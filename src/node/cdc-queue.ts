@@ -241,5 +241,6 @@ function renderChange(change: RowChange): string {
   if (change.oldRowId !== undefined && change.oldRowId !== 0n) json += `,"old_row_id":${change.oldRowId}`;
   if (change.before !== undefined) json += `,"before":${change.before}`;
   if (change.after !== undefined) json += `,"after":${change.after}`;
+  if (change.error !== undefined) json += `,"error":${JSON.stringify(change.error)}`;
   return `${json}}`;
 }

@@ -22,24 +22,28 @@ import {
   digestOfTrigger,
   dropTriggerSql,
   operationCodes,
+  refusalCode,
   shapeDigest,
   triggerNamePrefix,
   type CapturedTable,
   type ChangeOperation,
 } from './change-triggers.js';
 import { replaceProbe } from './change-replace-probe.js';
+import { probedKeys } from './change-unique-keys.js';
 import type { Connections } from './connections.js';
 import { internalNamePrefix } from './sql-policy.js';
 import type { Command } from './types.js';
 
 /** One row change. `before` / `after` are JSON object text (keys sorted as Go sorts them). */
 export interface RowChange {
-  readonly operation: ChangeOperation;
+  /** UNKNOWN: a change the capture cannot report exactly, with `error` saying why. */
+  readonly operation: ChangeOperation | 'UNKNOWN';
   readonly table: string;
   readonly oldRowId: bigint | undefined;
   readonly newRowId: bigint | undefined;
   readonly before: string | undefined;
   readonly after: string | undefined;
+  readonly error?: string;
 }
 
 /** The changes of one applied entry that changed rows. */
@@ -244,6 +248,17 @@ function attach(database: Database.Database): ConnectionCapture {
 }
 
 function toRowChange(row: ChangeRow): RowChange {
+  if (row.operation === BigInt(refusalCode)) {
+    return {
+      operation: 'UNKNOWN',
+      table: row.table_name,
+      oldRowId: undefined,
+      newRowId: undefined,
+      before: undefined,
+      after: undefined,
+      error: row.after ?? '',
+    };
+  }
   const operation = operationsByCode.get(row.operation);
   assert(operation !== undefined, `a captured change has a known operation (${row.operation})`);
   return {
@@ -254,17 +269,6 @@ function toRowChange(row: ChangeRow): RowChange {
     before: row.before ?? undefined,
     after: row.after ?? undefined,
   };
-}
-
-/** The column lists of the table's unique constraints (an index on an expression cannot be probed: skipped). */
-function uniqueKeys(database: Database.Database, table: string): string[][] {
-  const indexes = database.prepare('SELECT name FROM pragma_index_list(?) WHERE "unique" = 1 ORDER BY name').pluck().all(table) as string[];
-  const keys: string[][] = [];
-  for (const index of indexes) {
-    const columns = database.prepare('SELECT name FROM pragma_index_info(?) ORDER BY seqno').pluck().all(index) as (string | null)[];
-    if (columns.every((column) => column !== null)) keys.push(columns as string[]);
-  }
-  return keys;
 }
 
 /** The user's ordinary tables (not views, virtual or shadow tables, not SQLite's or quorumlite's), filtered. */
@@ -280,7 +284,7 @@ function userTables(database: Database.Database, filter: RegExp | undefined, pro
     const columns = (database.prepare('SELECT name FROM pragma_table_info(?)').pluck().all(name) as string[]).sort(byteOrder);
     const taken = new Set(columns.map((column) => column.toLowerCase()));
     const rowidName = Number(wr) === 1 ? undefined : ['_rowid_', 'rowid', 'oid'].find((alias) => !taken.has(alias));
-    tables.push({ name, columns, rowidName, uniqueKeys: probeReplace && rowidName !== undefined ? uniqueKeys(database, name) : undefined });
+    tables.push({ name, columns, rowidName, ...probedKeys(database, name, rowidName === undefined, probeReplace) });
   }
   return tables;
 }
