@@ -5,7 +5,9 @@
  * endpoint acknowledged, as the leader last told this node; entries up to it are pruned.
  * A new leader sends from its own mark on: duplicates are possible (at least once), loss
  * and reordering are not. Bounded: past `entryCountMax` queued entries the oldest are
- * dropped and counted (the endpoint has been failing for that long).
+ * dropped and counted (the endpoint has been failing for that long). A snapshot install
+ * leaves a gap (the entries it covers were never applied here): read() stops before it
+ * until the leader's sender fills it from the members (serveRange) or skips it, loudly.
  */
 import Database from 'better-sqlite3';
 import type { CapturedEntry, ChangeSink, RowChange } from '../state-machine/change-capture.js';
