@@ -119,14 +119,28 @@ export class CdcQueue implements ChangeSink {
    * the endpoint has not acknowledged of them is a gap (persisted at once).
    */
   restored(appliedBefore: number, restoredIndex: number): void {
-    const firstIndex = Math.max(appliedBefore, this.#highWaterMark) + 1;
-    if (firstIndex > restoredIndex) return;
-    this.#database
-      .prepare(
-        'INSERT INTO gaps (first_index, last_index) VALUES (?, ?) ON CONFLICT (first_index) DO UPDATE SET last_index = max(last_index, excluded.last_index)',
-      )
-      .run(firstIndex, restoredIndex);
+    this.#database.transaction(() => {
+      this.#database.prepare(`DELETE FROM marks WHERE name = 'restoring_from'`).run();
+      const firstIndex = Math.max(appliedBefore, this.#highWaterMark) + 1;
+      if (firstIndex > restoredIndex) return;
+      this.#database
+        .prepare(
+          'INSERT INTO gaps (first_index, last_index) VALUES (?, ?) ON CONFLICT (first_index) DO UPDATE SET last_index = max(last_index, excluded.last_index)',
+        )
+        .run(firstIndex, restoredIndex);
+    })();
     this.#lastRecordedIndex = Math.max(this.#lastRecordedIndex, restoredIndex);
+  }
+
+  /** A snapshot restore begins: noted first, so a crash before restored() is still a gap (resolvePendingRestore). */
+  restoring(appliedBefore: number): void {
+    this.#database.prepare(`INSERT OR REPLACE INTO marks (name, value) VALUES ('restoring_from', ?)`).run(appliedBefore);
+  }
+
+  /** At start, before entries apply: a restore noted but never finished here left the entries up to `appliedIndex` unqueued. */
+  resolvePendingRestore(appliedIndex: number): void {
+    const from = this.#database.prepare(`SELECT value FROM marks WHERE name = 'restoring_from'`).pluck().get() as number | undefined;
+    if (from !== undefined) this.restored(from, appliedIndex);
   }
 
   /** The lowest gap above the high-water mark. */

@@ -36,6 +36,7 @@ export class NodeCdc {
 
   /** The sender, before the transport starts: followers answer the leader's high-water mark; the leader sends. */
   start(parts: { log: Pick<ReplicatedLog, 'isLeader' | 'confState' | 'appliedIndex'>; peers: PeerTransport; nodeId: string; logger: NodeLogger }): void {
+    this.#queue.resolvePendingRestore(parts.log.appliedIndex);
     this.#sender = new CdcSender({ ...parts, config: this.#config, queue: this.#queue });
     this.#sender.registerPeerHandlers();
     this.#sender.start();

@@ -65,6 +65,8 @@ export interface ChangeSink {
   record(firstIndex: number, lastIndex: number, entries: readonly CapturedEntry[]): void;
   /** The database was replaced by a snapshot at `restoredIndex`: the entries after `appliedBefore` were never applied here. */
   restored?(appliedBefore: number, restoredIndex: number): void;
+  /** A snapshot restore begins (noted durably, so a crash before restored() still leaves its gap). */
+  restoring?(appliedBefore: number): void;
 }
 
 export interface ChangeCaptureSettings {
@@ -147,6 +149,11 @@ export class ChangeCapture {
     if (rows.length === 0) return;
     const truncated = rows.length >= this.#settings.entryChangeCountMax;
     this.#pending.push({ index, timestampMs, changes: rows.map(toRowChange), truncated });
+  }
+
+  /** A snapshot is about to replace the database. */
+  restoring(appliedBefore: number): void {
+    this.#sink.restoring?.(appliedBefore);
   }
 
   /** A snapshot replaced the database (an install from the leader): the sink learns which entries it never saw. */

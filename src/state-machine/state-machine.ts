@@ -479,6 +479,7 @@ export class SqliteStateMachine {
   async restore(from: string | SnapshotChain, reason: 'snapshot' | 'load' = 'snapshot'): Promise<RestoredSnapshot> {
     this.#open();
     const appliedBefore = this.#pair.appliedIndex;
+    if (reason === 'snapshot') this.#capture?.restoring(appliedBefore);
     const restored = await this.#snapshots.restore(from);
     // CDC never saw the entries a snapshot covers (its queue fills them from peers); a load emits no events, as in rqlite.
     if (reason === 'snapshot') this.#capture?.restored(appliedBefore, this.#pair.appliedIndex);

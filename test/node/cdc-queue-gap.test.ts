@@ -115,3 +115,24 @@ test('a gap no member can fill is skipped after the rounds, logged as an error a
     }
   });
 });
+
+test('a restore noted but not finished (a crash before restored()) still leaves its gap, resolved at start; a finished one leaves none pending', async () => {
+  await withDirectory((path) => {
+    let queue = new CdcQueue({ path: path('queue.sqlite'), entryCountMax: 100 });
+    try {
+      queue.record(1, 3, [captured(3)]);
+      queue.restoring(3);
+      queue.close();
+      queue = new CdcQueue({ path: path('queue.sqlite'), entryCountMax: 100 });
+      queue.resolvePendingRestore(9);
+      assert.deepEqual(queue.firstGap(), { firstIndex: 4, lastIndex: 9 });
+      queue.fillGap({ firstIndex: 4, lastIndex: 9 }, [], 9);
+      queue.restoring(9);
+      queue.restored(9, 12);
+      queue.resolvePendingRestore(20);
+      assert.deepEqual(queue.firstGap(), { firstIndex: 10, lastIndex: 12 }, 'the finished restore is not resolved again');
+    } finally {
+      queue.close();
+    }
+  });
+});
