@@ -10,12 +10,20 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import type { CdcConfig } from './cdc-config.js';
-import type { CdcQueue, QueuedChanges } from './cdc-queue.js';
+import type { CdcQueue, QueuedChanges, QueueGap, ServedRange } from './cdc-queue.js';
 import type { NodeLogger } from './logger.js';
 import { callPeer, handleEnvelope, type PeerTransport } from './peer-calls.js';
 import type { ReplicatedLog } from './replicated-log.js';
 
 const cdcHighWaterMarkMethod = 'quorumlite.cdc-high-water-mark';
+/** A leader with a gap (cdc-queue.ts) asks the members for their queued entries in it. */
+const cdcQueuedRangeMethod = 'quorumlite.cdc-queued-range';
+
+/** A peer's answer for a gap holds at most this much (one larger entry goes alone). */
+const gapReplyBytesMax = 1024 * 1024;
+/** Rounds of asking every member before a gap is skipped (a member behind may catch up meanwhile). */
+const gapFillRoundsMax = 5;
+const gapFillRetryMs = 500;
 
 /** A POST body holds at most this much (one entry larger than it goes alone). */
 const cdcBodyBytesMax = 8 * 1024 * 1024;
@@ -23,7 +31,7 @@ const cdcBodyBytesMax = 8 * 1024 * 1024;
 interface CdcSenderDependencies {
   readonly config: CdcConfig;
   readonly queue: CdcQueue;
-  readonly log: Pick<ReplicatedLog, 'isLeader' | 'confState'>;
+  readonly log: Pick<ReplicatedLog, 'isLeader' | 'confState' | 'appliedIndex'>;
   readonly peers: PeerTransport;
   readonly nodeId: string;
   readonly logger: NodeLogger;
@@ -42,6 +50,8 @@ export class CdcSender {
   #toldAtMs = 0;
   /** Batches the endpoint refused or did not answer (each retry counts). */
   failedSendCount = 0;
+  /** Log indexes of gaps no member could fill, skipped (their events, if any, never sent). */
+  skippedGapIndexCount = 0;
 
   constructor(dependencies: CdcSenderDependencies) {
     this.#dependencies = dependencies;
@@ -67,6 +77,12 @@ export class CdcSender {
       if (typeof index === 'number' && Number.isSafeInteger(index)) this.#dependencies.queue.advanceHighWaterMark(index);
       return null;
     });
+    handleEnvelope(this.#dependencies.peers, cdcQueuedRangeMethod, async (payload) => {
+      const { afterIndex, throughIndex } = payload as { afterIndex?: unknown; throughIndex?: unknown };
+      if (!Number.isSafeInteger(afterIndex) || !Number.isSafeInteger(throughIndex)) throw new Error('afterIndex and throughIndex must be integers');
+      const { queue, log } = this.#dependencies;
+      return queue.serveRange(afterIndex as number, throughIndex as number, log.appliedIndex, gapReplyBytesMax);
+    });
   }
 
   start(): void {
@@ -89,6 +105,12 @@ export class CdcSender {
         continue;
       }
       const batch = queue.read(queue.highWaterMark, config.batchEntryCountMax, cdcBodyBytesMax);
+      const gap = batch.length === 0 ? queue.firstGap() : undefined;
+      if (gap !== undefined) {
+        // Everything before the gap is sent: its entries come from the members before anything after it.
+        await this.#fillGap(gap);
+        continue;
+      }
       if (batch.length === 0) {
         await this.#tellMark();
         await queue.waitForRecord(Math.min(config.batchDelayMs, config.highWaterMarkIntervalMs));
@@ -147,6 +169,54 @@ export class CdcSender {
       return response.statusCode >= 200 && response.statusCode < 300 ? undefined : `HTTP ${response.statusCode}`;
     } catch (error) {
       return error instanceof Error ? error.message : String(error);
+    }
+  }
+
+  /**
+   * Asks the members for the gap's entries (a member that applied them queued them, and
+   * keeps them until the mark passes); what one gives is queued and the gap shrinks. Only
+   * when no member can fill it after some rounds is it skipped: logged as an error and
+   * counted, never silently.
+   */
+  async #fillGap(gap: QueueGap): Promise<void> {
+    const { queue, log, nodeId, logger } = this.#dependencies;
+    for (let round = 0; round < gapFillRoundsMax; round++) {
+      const confState = log.confState();
+      for (const id of [...confState.voters, ...confState.learners].filter((member) => member !== nodeId)) {
+        if (this.#stopped || !log.isLeader) return;
+        const served = await this.#askForRange(id, gap);
+        if (served === undefined || served.completeThrough < gap.firstIndex) continue;
+        queue.fillGap(gap, served.entries, Math.min(served.completeThrough, gap.lastIndex));
+        logger.info(
+          { event: 'cdc-gap-filled', from: id, firstIndex: gap.firstIndex, throughIndex: served.completeThrough },
+          'CDC queue gap filled from a member',
+        );
+        return;
+      }
+      await sleep(gapFillRetryMs, this.#stopping.signal);
+      if (this.#stopped || !log.isLeader) return;
+    }
+    this.skippedGapIndexCount += gap.lastIndex - gap.firstIndex + 1;
+    logger.error(
+      { event: 'cdc-gap-skipped', firstIndex: gap.firstIndex, lastIndex: gap.lastIndex },
+      'CDC events lost: this node installed a snapshot over these entries and no member still has their events',
+    );
+    queue.skipGap(gap);
+  }
+
+  async #askForRange(id: string, gap: QueueGap): Promise<ServedRange | undefined> {
+    const payload = { afterIndex: gap.firstIndex - 1, throughIndex: gap.lastIndex };
+    try {
+      return (await callPeer(this.#dependencies.peers, { id }, cdcQueuedRangeMethod, payload, {
+        timeoutMs: 10_000,
+        signal: this.#stopping.signal,
+      })) as ServedRange;
+    } catch (error) {
+      this.#dependencies.logger.warn(
+        { event: 'cdc-gap-ask-failed', from: id, failure: error instanceof Error ? error.message : String(error) },
+        'a member did not answer for a CDC gap',
+      );
+      return undefined;
     }
   }
 

@@ -35,7 +35,8 @@ export class NodeCdc {
   }
 
   /** The sender, before the transport starts: followers answer the leader's high-water mark; the leader sends. */
-  start(parts: { log: Pick<ReplicatedLog, 'isLeader' | 'confState'>; peers: PeerTransport; nodeId: string; logger: NodeLogger }): void {
+  start(parts: { log: Pick<ReplicatedLog, 'isLeader' | 'confState' | 'appliedIndex'>; peers: PeerTransport; nodeId: string; logger: NodeLogger }): void {
+    this.#queue.resolvePendingRestore(parts.log.appliedIndex);
     this.#sender = new CdcSender({ ...parts, config: this.#config, queue: this.#queue });
     this.#sender.registerPeerHandlers();
     this.#sender.start();
@@ -57,6 +58,12 @@ export class NodeCdc {
       family('gauge', 'quorumlite_cdc_queue_depth', 'Log entries with row changes queued for the CDC endpoint (above the high-water mark).', this.#queue.depth),
       family('gauge', 'quorumlite_cdc_high_water_mark', 'Highest log index the CDC endpoint acknowledged, as this node knows it.', this.#queue.highWaterMark),
       family('counter', 'quorumlite_cdc_dropped_entries_total', 'Queued entries dropped at the queue bound.', this.#queue.droppedEntryCount),
+      family(
+        'counter',
+        'quorumlite_cdc_skipped_gap_indexes_total',
+        'Log indexes skipped by the CDC sender: covered by a snapshot this node installed, and no member still had their events.',
+        this.#sender?.skippedGapIndexCount ?? 0,
+      ),
       family('counter', 'quorumlite_cdc_failed_sends_total', 'Batches the CDC endpoint refused or did not answer.', this.#sender?.failedSendCount ?? 0),
     ];
   }

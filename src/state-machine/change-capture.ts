@@ -22,24 +22,28 @@ import {
   digestOfTrigger,
   dropTriggerSql,
   operationCodes,
+  refusalCode,
   shapeDigest,
   triggerNamePrefix,
   type CapturedTable,
   type ChangeOperation,
 } from './change-triggers.js';
 import { replaceProbe } from './change-replace-probe.js';
+import { probedKeys } from './change-unique-keys.js';
 import type { Connections } from './connections.js';
 import { internalNamePrefix } from './sql-policy.js';
 import type { Command } from './types.js';
 
 /** One row change. `before` / `after` are JSON object text (keys sorted as Go sorts them). */
 export interface RowChange {
-  readonly operation: ChangeOperation;
+  /** UNKNOWN: a change the capture cannot report exactly, with `error` saying why. */
+  readonly operation: ChangeOperation | 'UNKNOWN';
   readonly table: string;
   readonly oldRowId: bigint | undefined;
   readonly newRowId: bigint | undefined;
   readonly before: string | undefined;
   readonly after: string | undefined;
+  readonly error?: string;
 }
 
 /** The changes of one applied entry that changed rows. */
@@ -59,6 +63,10 @@ export interface CapturedEntry {
  */
 export interface ChangeSink {
   record(firstIndex: number, lastIndex: number, entries: readonly CapturedEntry[]): void;
+  /** The database was replaced by a snapshot at `restoredIndex`: the entries after `appliedBefore` were never applied here. */
+  restored?(appliedBefore: number, restoredIndex: number): void;
+  /** A snapshot restore begins (noted durably, so a crash before restored() still leaves its gap). */
+  restoring?(appliedBefore: number): void;
 }
 
 export interface ChangeCaptureSettings {
@@ -141,6 +149,16 @@ export class ChangeCapture {
     if (rows.length === 0) return;
     const truncated = rows.length >= this.#settings.entryChangeCountMax;
     this.#pending.push({ index, timestampMs, changes: rows.map(toRowChange), truncated });
+  }
+
+  /** A snapshot is about to replace the database. */
+  restoring(appliedBefore: number): void {
+    this.#sink.restoring?.(appliedBefore);
+  }
+
+  /** A snapshot replaced the database (an install from the leader): the sink learns which entries it never saw. */
+  restored(appliedBefore: number, restoredIndex: number): void {
+    if (restoredIndex > appliedBefore) this.#sink.restored?.(appliedBefore, restoredIndex);
   }
 
   /** Before the commit: what entries firstIndex..lastIndex captured goes to the sink. */
@@ -237,6 +255,17 @@ function attach(database: Database.Database): ConnectionCapture {
 }
 
 function toRowChange(row: ChangeRow): RowChange {
+  if (row.operation === BigInt(refusalCode)) {
+    return {
+      operation: 'UNKNOWN',
+      table: row.table_name,
+      oldRowId: undefined,
+      newRowId: undefined,
+      before: undefined,
+      after: undefined,
+      error: row.after ?? '',
+    };
+  }
   const operation = operationsByCode.get(row.operation);
   assert(operation !== undefined, `a captured change has a known operation (${row.operation})`);
   return {
@@ -247,17 +276,6 @@ function toRowChange(row: ChangeRow): RowChange {
     before: row.before ?? undefined,
     after: row.after ?? undefined,
   };
-}
-
-/** The column lists of the table's unique constraints (an index on an expression cannot be probed: skipped). */
-function uniqueKeys(database: Database.Database, table: string): string[][] {
-  const indexes = database.prepare('SELECT name FROM pragma_index_list(?) WHERE "unique" = 1 ORDER BY name').pluck().all(table) as string[];
-  const keys: string[][] = [];
-  for (const index of indexes) {
-    const columns = database.prepare('SELECT name FROM pragma_index_info(?) ORDER BY seqno').pluck().all(index) as (string | null)[];
-    if (columns.every((column) => column !== null)) keys.push(columns as string[]);
-  }
-  return keys;
 }
 
 /** The user's ordinary tables (not views, virtual or shadow tables, not SQLite's or quorumlite's), filtered. */
@@ -273,7 +291,7 @@ function userTables(database: Database.Database, filter: RegExp | undefined, pro
     const columns = (database.prepare('SELECT name FROM pragma_table_info(?)').pluck().all(name) as string[]).sort(byteOrder);
     const taken = new Set(columns.map((column) => column.toLowerCase()));
     const rowidName = Number(wr) === 1 ? undefined : ['_rowid_', 'rowid', 'oid'].find((alias) => !taken.has(alias));
-    tables.push({ name, columns, rowidName, uniqueKeys: probeReplace && rowidName !== undefined ? uniqueKeys(database, name) : undefined });
+    tables.push({ name, columns, rowidName, ...probedKeys(database, name, rowidName === undefined, probeReplace) });
   }
   return tables;
 }

@@ -6,6 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
+import type { KeyTerm } from './change-unique-keys.js';
 import { internalNamePrefix } from './sql-policy.js';
 
 /** The row changes of the entry being applied, in the order SQLite made them. */
@@ -13,9 +14,13 @@ export const changesTable = `${internalNamePrefix}cdc_changes`;
 /** Rows that REPLACE may delete, noted before an INSERT or UPDATE (change-replace-probe.ts). */
 export const candidatesTable = `${internalNamePrefix}cdc_candidates`;
 /** Blobs travel as base64 text, as rqlite's JSON (Go's []byte) does; JSON cannot hold a blob. */
+/** A WITHOUT ROWID table's primary key columns the probe notes at most (wider: refused, change-capture.ts). */
+export const candidateKeyColumnCountMax = 8;
 export const base64Function = `${internalNamePrefix}cdc_base64`;
 
 export const operationCodes = { INSERT: 1, UPDATE: 2, DELETE: 3 } as const;
+/** A change the capture cannot report exactly: rqlite's `{"op": "UNKNOWN", "error": …}`, its text in `after`. */
+export const refusalCode = 4;
 export type ChangeOperation = keyof typeof operationCodes;
 
 /** json_object() takes at most 1000 arguments (SQLITE_MAX_FUNCTION_ARG in better-sqlite3's build): 499 columns per call. */
@@ -29,10 +34,14 @@ export interface CapturedTable {
   /** How NEW / OLD name the rowid (a column may take `rowid`'s name); undefined for WITHOUT ROWID. */
   readonly rowidName: string | undefined;
   /**
-   * With triggers of the user's (recursive_triggers then stays off), the column lists of the
-   * table's unique constraints: rows REPLACE would delete are probed for (change-replace-probe.ts).
+   * With triggers of the user's (recursive_triggers then stays off), the terms of the
+   * table's unique indexes: rows REPLACE would delete are probed for (change-replace-probe.ts).
    */
-  readonly uniqueKeys: readonly (readonly string[])[] | undefined;
+  readonly uniqueKeys: readonly (readonly KeyTerm[])[] | undefined;
+  /** A WITHOUT ROWID table's primary key, when probing: its rows' identity. */
+  readonly primaryKey: readonly KeyTerm[] | undefined;
+  /** When probing, why this table cannot be: its INSERTs and UPDATEs are then reported with an error (change-replace-probe.ts). */
+  readonly probeRefusal: string | undefined;
 }
 
 export function quoteName(name: string): string {
@@ -56,7 +65,11 @@ export function createCaptureTables(database: Database.Database): void {
   database.exec(`CREATE TEMP TABLE IF NOT EXISTS ${changesTable} (
     sequence INTEGER PRIMARY KEY, operation INTEGER NOT NULL, table_name TEXT NOT NULL,
     old_row_id INTEGER, new_row_id INTEGER, before TEXT, after TEXT)`);
-  database.exec(`CREATE TEMP TABLE IF NOT EXISTS ${candidatesTable} (sequence INTEGER PRIMARY KEY, table_name TEXT NOT NULL, row_id INTEGER, before TEXT)`);
+  // Key columns without a type: a primary key's values are kept as they are (blobs too).
+  const keyColumns = Array.from({ length: candidateKeyColumnCountMax }, (_, position) => `key_${position}`).join(', ');
+  database.exec(
+    `CREATE TEMP TABLE IF NOT EXISTS ${candidatesTable} (sequence INTEGER PRIMARY KEY, table_name TEXT NOT NULL, row_id INTEGER, ${keyColumns}, before TEXT)`,
+  );
 }
 
 /** A value as JSON can hold it: blobs as base64 text. */

@@ -122,7 +122,7 @@ export class SqliteStateMachine {
         appliedIndex: () => this.#pair.appliedIndex,
         skipIfApplied: (index) => this.#skipIfApplied(index),
         applyNoops: (indexes) => this.applyBatch(indexes.map((index) => ({ index, data: new Uint8Array(0) }))),
-        restore: (path) => this.restore(path),
+        restore: (path) => this.restore(path, 'load'),
         halt: (index, code, cause) => this.#halt(index, code, cause),
       });
     } catch (error) {
@@ -472,9 +472,13 @@ export class SqliteStateMachine {
   }
 
   /** Replaces the database with a snapshot file or stored chain, crash-safely (machine-snapshots.ts); no entries apply until it resolves. */
-  async restore(from: string | SnapshotChain): Promise<RestoredSnapshot> {
+  async restore(from: string | SnapshotChain, reason: 'snapshot' | 'load' = 'snapshot'): Promise<RestoredSnapshot> {
     this.#open();
+    const appliedBefore = this.#pair.appliedIndex;
+    if (reason === 'snapshot') this.#capture?.restoring(appliedBefore);
     const restored = await this.#snapshots.restore(from);
+    // CDC never saw the entries a snapshot covers (its queue fills them from peers); a load emits no events, as in rqlite.
+    if (reason === 'snapshot') this.#capture?.restored(appliedBefore, this.#pair.appliedIndex);
     // A load staged before the restored index is of the history the restore replaced.
     this.loads.discardAll();
     return restored;

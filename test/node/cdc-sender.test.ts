@@ -42,7 +42,7 @@ async function endpoint(failures: number): Promise<{ server: Server; url: string
 }
 
 const noPeers: PeerTransport = { call: async () => ({ ok: true, value: null }), handle: () => undefined };
-const leaderAlone = { isLeader: true, confState: () => ({ voters: ['n1'], learners: [] }) };
+const leaderAlone = { isLeader: true, appliedIndex: 0, confState: () => ({ voters: ['n1'], learners: [] }) };
 
 async function until(what: string, probe: () => boolean): Promise<void> {
   const deadline = Date.now() + 20_000;

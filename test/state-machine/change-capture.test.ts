@@ -188,3 +188,60 @@ test('with triggers of the user’s (recursive_triggers stays off for them), REP
     close();
   }
 });
+
+test('with triggers of the user’s, REPLACE deletions are reported for WITHOUT ROWID tables and unique indexes on expressions and collations', () => {
+  const { apply, changes, close } = capturingMachine('replace-probe-keys');
+  try {
+    apply(
+      'CREATE TABLE log (what TEXT)',
+      `CREATE TRIGGER any_user_trigger AFTER INSERT ON log BEGIN SELECT 1; END`,
+      'CREATE TABLE wr (k TEXT COLLATE NOCASE, n INTEGER, u TEXT, PRIMARY KEY (k, n)) WITHOUT ROWID',
+      'CREATE UNIQUE INDEX wr_u ON wr (lower(u) DESC)',
+      `INSERT INTO wr VALUES ('a', 1, 'x'), ('b', 2, 'y'), ('c', 3, 'z')`,
+      'CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT, name TEXT)',
+      'CREATE UNIQUE INDEX people_email ON people (lower(trim(email)))',
+      'CREATE UNIQUE INDEX people_name ON people (name COLLATE NOCASE)',
+      `INSERT INTO people VALUES (1, 'Ann@x', 'ann'), (2, 'bob@x', 'Bob'), (3, 'cy@x', 'cy')`,
+    );
+    // The primary key, compared as it is declared (NOCASE), and an expression index.
+    assert.deepEqual(changes(apply(`INSERT OR REPLACE INTO wr VALUES ('A', 1, 'Y')`)), [
+      'DELETE wr - - {"k":"a","n":1,"u":"x"} -',
+      'DELETE wr - - {"k":"b","n":2,"u":"y"} -',
+      'INSERT wr - - - {"k":"A","n":1,"u":"Y"}',
+    ]);
+    assert.deepEqual(changes(apply(`UPDATE OR REPLACE wr SET u = 'Z' WHERE n = 1`)), [
+      'DELETE wr - - {"k":"c","n":3,"u":"z"} -',
+      'UPDATE wr - - {"k":"A","n":1,"u":"Y"} {"k":"A","n":1,"u":"Z"}',
+    ]);
+    // An UPDATE that keeps its own key replaces nothing.
+    assert.deepEqual(changes(apply(`UPDATE OR REPLACE wr SET k = 'a' WHERE n = 1`)), ['UPDATE wr - - {"k":"A","n":1,"u":"Z"} {"k":"a","n":1,"u":"Z"}']);
+    assert.deepEqual(changes(apply(`REPLACE INTO people VALUES (4, ' ANN@X ', 'BOB')`)), [
+      'DELETE people 1 - {"email":"Ann@x","id":1,"name":"ann"} -',
+      'DELETE people 2 - {"email":"bob@x","id":2,"name":"Bob"} -',
+      'INSERT people - 4 - {"email":" ANN@X ","id":4,"name":"BOB"}',
+    ]);
+    assert.deepEqual(changes(apply(`INSERT OR IGNORE INTO people VALUES (5, 'cy@x', 'z')`)), []);
+  } finally {
+    close();
+  }
+});
+
+test('a table the REPLACE probe cannot follow gets an error event before each INSERT and UPDATE, never a silent miss', () => {
+  const { apply, changes, recorded, close } = capturingMachine('replace-probe-refusal');
+  try {
+    const keyColumns = Array.from({ length: 9 }, (_, position) => `c${position}`);
+    apply(
+      'CREATE TABLE log (what TEXT)',
+      `CREATE TRIGGER any_user_trigger AFTER INSERT ON log BEGIN SELECT 1; END`,
+      `CREATE TABLE wide (${keyColumns.join(', ')}, PRIMARY KEY (${keyColumns.join(', ')})) WITHOUT ROWID`,
+    );
+    const inserted = apply(`INSERT OR REPLACE INTO wide VALUES (${keyColumns.map(() => 1).join(', ')})`);
+    assert.deepEqual(changes(inserted).length, 2);
+    const refusal = recorded.entries.get(inserted)?.changes[0];
+    assert.equal(refusal?.operation, 'UNKNOWN');
+    assert.equal(refusal?.table, 'wide');
+    assert.match(refusal?.error ?? '', /REPLACE deleted from table wide may be missing: its primary key has more than 8 columns/);
+  } finally {
+    close();
+  }
+});
