@@ -18,7 +18,7 @@ import { createHttpServer, type HttpApiServer } from '../http/server.js';
 import type { Message } from '../raft/types.js';
 import { SqliteStateMachine } from '../state-machine/state-machine.js';
 import { encodeCommand } from '../state-machine/command-codec.js';
-import { TcpTransport } from '../transport/tcp-transport.js';
+import type { TcpTransport } from '../transport/tcp-transport.js';
 import { assert } from '../common/assert.js';
 import { NodeClusterService } from '../node/cluster-service.js';
 import { NodeDatabaseTransfers } from '../node/database-transfers.js';
@@ -32,7 +32,7 @@ import type { ReplicatedLog } from '../node/replicated-log.js';
 import { systemScheduler, type Scheduler } from '../node/scheduler.js';
 import { ServiceError } from '../service/service.js';
 import { apiService, refusedLogStreams } from './api-service.js';
-import { defaultClusterId, type QuorumNodeOptions } from './quorum-node.js';
+import { createPeerTransport, type QuorumNodeOptions } from './quorum-node.js';
 import { NodeSecurity } from './node-security.js';
 import { NodeCdc } from './node-cdc.js';
 
@@ -96,7 +96,8 @@ export class EtcdQuorumNode {
     this.#scheduler = scheduler;
     const random = options.random ?? Math.random;
     this.#client = createEtcdClient(etcd, parts.etcdCredentials);
-    this.#transport = createPeerTransport(options, config, security);
+    // Forwarding to the leader and catch-up copies: no Raft messages travel on it here.
+    this.#transport = createPeerTransport(options, config, security.tls);
     const catchUp = new EtcdCatchUp({ config, transport: this.#transport, stateMachine, logger: options.logger, leaderId: () => this.log.leaderId });
     this.log = new EtcdLog({
       config,
@@ -234,19 +235,6 @@ function readEtcdCredentials(tls: EtcdTlsFiles | undefined): Etcd3Credentials {
     ...(tls.certPath === undefined ? {} : { certChain: read(tls.certPath, 'certificate') }),
     ...(tls.keyPath === undefined ? {} : { privateKey: read(tls.keyPath, 'key') }),
   };
-}
-
-/** The peer transport: forwarding to the leader and catch-up copies (no Raft messages travel on it here). */
-function createPeerTransport(options: QuorumNodeOptions, config: NodeConfig, security: NodeSecurity): TcpTransport<Message> {
-  return new TcpTransport<Message>({
-    nodeId: config.nodeId,
-    clusterId: options.clusterId ?? defaultClusterId,
-    listenAddress: options.raftListen,
-    advertisedAddress: config.raftAdvertisedAddress,
-    snapshotDirectory: join(config.dataDirectory, 'incoming'),
-    ...(options.transportLimits === undefined ? {} : { limits: options.transportLimits }),
-    tls: security.tls.transportTls(),
-  });
 }
 
 /** The cluster service on the etcd log: commands carry the leader's clock and a fresh seed, as the runtime's do. */

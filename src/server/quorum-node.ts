@@ -130,8 +130,8 @@ function logOpenEvents(logger: NodeLogger, stateMachine: SqliteStateMachine): vo
   }
 }
 
-/** The peer transport: TCP on -raft-addr, TLS when the node flags ask for it. */
-function createPeerTransport(options: QuorumNodeOptions, config: NodeConfig, tls: NodeTls): TcpTransport<Message> {
+/** The peer transport: TCP on -raft-addr, TLS when the node flags ask for it (both the Raft and the etcd-log node). */
+export function createPeerTransport(options: QuorumNodeOptions, config: NodeConfig, tls: NodeTls): TcpTransport<Message> {
   return new TcpTransport<Message>({
     nodeId: config.nodeId,
     clusterId: options.clusterId ?? defaultClusterId,
