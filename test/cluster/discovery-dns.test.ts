@@ -55,14 +55,6 @@ function discoveryFlags(mode: 'dns' | 'dns-srv', config: Record<string, unknown>
   return [...disco, '-bootstrap-expect', '3', '-join-interval', '0.5s', '-join-attempts', '60'];
 }
 
-async function writeAndRead(cluster: TestCluster, table: string): Promise<void> {
-  const leader = await cluster.waitForLeader();
-  const written = await leader.execute([`CREATE TABLE ${table} (id INTEGER PRIMARY KEY)`, `INSERT INTO ${table} VALUES (1)`], '?raft_index');
-  assert.equal(written.status, 200, written.text);
-  const sums = await cluster.waitForApplied((written.body as { raft_index: number }).raft_index);
-  assert.equal(new Set(sums).size, 1, 'every node has the same content');
-}
-
 test('dns: three A records and -bootstrap-expect 3 form one cluster; it re-forms after a restart of every node; a node added to DNS joins', async () => {
   const cluster = await createCluster(1);
   const hosts = cluster.nodes.map((node) => node.spec.host);
@@ -79,17 +71,17 @@ test('dns: three A records and -bootstrap-expect 3 form one cluster; it re-forms
     );
     await dnsServer.setHosts(hosts.map((address) => ({ address, name: 'rqlite.test' })));
     await cluster.waitForMembers(3);
-    await writeAndRead(cluster, 'first');
+    await cluster.writeTableEverywhere('first');
     for (const node of cluster.nodes) assert.equal(await node.terminate(), 0);
     for (const node of cluster.nodes) node.start(flags);
     await cluster.waitForMembers(3);
-    await writeAndRead(cluster, 'again');
+    await cluster.writeTableEverywhere('again');
     const added: TestNode = await cluster.addNodeSpec();
     added.spec = { ...added.spec, raftPort };
     await dnsServer.setHosts([...hosts, added.spec.host].map((address) => ({ address, name: 'rqlite.test' })));
     added.start(flags);
     await cluster.waitForMembers(4);
-    await writeAndRead(cluster, 'later');
+    await cluster.writeTableEverywhere('later');
   });
 });
 
@@ -105,7 +97,7 @@ test('dns-srv: SRV records name each node and its own Raft port; -bootstrap-expe
   await cluster.withLogs(async () => {
     for (const node of cluster.nodes) node.start(flags);
     await cluster.waitForMembers(3);
-    await writeAndRead(cluster, 'srv');
+    await cluster.writeTableEverywhere('srv');
     const bootstrapped = cluster.nodes.filter((node) => node.log().includes('"event":"bootstrap-expect"'));
     assert.ok(bootstrapped.length >= 1, 'the nodes bootstrapped through -bootstrap-expect discovery');
   });

@@ -52,14 +52,6 @@ function exitCode(node: TestNode): Promise<number | null> {
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
-async function writeAndRead(cluster: TestCluster, table: string): Promise<void> {
-  const leader = await cluster.waitForLeader();
-  const written = await leader.execute([`CREATE TABLE ${table} (id INTEGER PRIMARY KEY)`, `INSERT INTO ${table} VALUES (1)`], '?raft_index');
-  assert.equal(written.status, 200, written.text);
-  const sums = await cluster.waitForApplied((written.body as { raft_index: number }).raft_index);
-  assert.equal(new Set(sums).size, 1, 'every node has the same content');
-}
-
 test('etcd-kv: three nodes form a cluster; the key follows the leader; a killed leader comes back (with or without data); a later node joins', async () => {
   const cluster = await createCluster(3, 1);
   const key = `quorumlite-test-${process.pid}`;
@@ -72,7 +64,7 @@ test('etcd-kv: three nodes form a cluster; the key follows the leader; a killed 
     const leader = await cluster.waitForLeader();
     await waitFor('etcd names the leader', async () => ((await recordedLeader(key))?.addr === leader.raftAddress ? true : undefined));
     assert.deepEqual(await recordedLeader(key), { id: leader.id, api_addr: leader.url, addr: leader.raftAddress });
-    await writeAndRead(cluster, 'formed');
+    await cluster.writeTableEverywhere('formed');
 
     await leader.kill();
     const survivors = cluster.nodes.filter((node) => node !== leader);
@@ -80,7 +72,7 @@ test('etcd-kv: three nodes form a cluster; the key follows the leader; a killed 
     await waitFor('etcd names the new leader', async () => ((await recordedLeader(key))?.addr === next.raftAddress ? true : undefined));
     leader.start(flags);
     await cluster.waitForMembers(3);
-    await writeAndRead(cluster, 'restarted');
+    await cluster.writeTableEverywhere('restarted');
 
     // A leader killed and restarted without its data is a new node to itself: it finds the
     // current leader in etcd and rejoins through it (the cluster replicates to it from scratch).
@@ -91,13 +83,13 @@ test('etcd-kv: three nodes form a cluster; the key follows the leader; a killed 
     await waitFor('etcd names the current leader', async () => ((await recordedLeader(key))?.addr === current.raftAddress ? true : undefined));
     lost.start(flags);
     await cluster.waitForMembers(3);
-    await writeAndRead(cluster, 'rejoined');
+    await cluster.writeTableEverywhere('rejoined');
     assert.match(lost.log(), new RegExp(`"event":"disco-leader".*"address":"${current.raftAddress}"`), 'it joined the leader etcd names');
 
     const later = await cluster.addNodeSpec();
     later.start(flags);
     await cluster.waitForMembers(4);
-    await writeAndRead(cluster, 'later');
+    await cluster.writeTableEverywhere('later');
     assert.match(later.log(), /"event":"disco-leader"/, 'the later node joined the leader etcd names');
   });
 });

@@ -4,6 +4,7 @@
  * generous bounded timeouts (never asserts on speed), and always kills its children by
  * PID and removes its dirs in close(). Build first (`npm run build`; `npm test` does).
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -440,6 +441,15 @@ export class TestCluster {
       if (first === undefined) return undefined;
       return states.every((state) => state.checksum === first.checksum && state.appliedIndex === first.appliedIndex) ? first : undefined;
     });
+  }
+
+  /** Creates `table` with one row through the leader, then checks every running node applied it with the same content. */
+  async writeTableEverywhere(table: string): Promise<void> {
+    const leader = await this.waitForLeader();
+    const written = await leader.execute([`CREATE TABLE ${table} (id INTEGER PRIMARY KEY)`, `INSERT INTO ${table} VALUES (1)`], '?raft_index');
+    assert.equal(written.status, 200, written.text);
+    const sums = await this.waitForApplied((written.body as { raft_index: number }).raft_index);
+    assert.equal(new Set(sums).size, 1, 'every node has the same content');
   }
 
   /** Kills every child by PID and removes the temp dirs (unless kept, for inspection). Safe to call twice. */
