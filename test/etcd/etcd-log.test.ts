@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { silentLogger, type NodeLogger } from '../../src/node/logger.js';
-import { EtcdAppends } from '../../src/node/etcd-appends.js';
+import { batchBytesMax, EtcdAppends } from '../../src/node/etcd-appends.js';
+import { encodeCommand } from '../../src/state-machine/command-codec.js';
 import { etcdKeys, logKey } from '../../src/node/etcd-keys.js';
 import { EtcdQuorumNode } from '../../src/server/etcd-quorum-node.js';
 import { freePort, http, waitFor } from '../cluster/harness.js';
@@ -168,6 +169,38 @@ test('a stopped leader is replaced; an append with the old term is fenced off', 
     client.close();
   }
   for (const started of rest) await stopNode(started);
+});
+
+/** An INSERT of one text value whose encoded command is exactly `bytes` long. */
+function commandOfSize(bytes: number): Uint8Array {
+  const encode = (length: number) =>
+    encodeCommand({
+      statements: [{ sql: 'INSERT INTO t (v) VALUES (?)', positional: ['x'.repeat(length)], named: {} }],
+      transaction: false,
+      timestampMs: 0,
+      seed: 1n,
+    });
+  const probeLength = bytes - 1024;
+  const command = encode(probeLength + (bytes - encode(probeLength).byteLength));
+  assert.equal(command.byteLength, bytes);
+  return command;
+}
+
+test('an entry at the etcd log bound (1 MiB) is appended and applied on every node; one byte more is refused', { timeout: 120_000 }, async () => {
+  usePrefix('entry-bound');
+  const nodes = [await startNode('b1'), await startNode('b2'), await startNode('b3')];
+  const leader = await leaderOf(nodes);
+  assert.equal((await execute(leader.url, ['CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)'])).status, 200);
+  const outcome = await leader.node.log.propose(commandOfSize(batchBytesMax), 60_000);
+  assert.equal(outcome.results[0]?.kind, 'write', JSON.stringify(outcome.results[0]));
+  for (const started of nodes) assert.equal(await count(started.url, 'linearizable'), 1);
+  await assert.rejects(leader.node.log.propose(commandOfSize(batchBytesMax + 1), 60_000), (error: { code?: string; message?: string }) => {
+    assert.equal(error.code, 'BAD_REQUEST');
+    assert.match(error.message ?? '', /exceeds the entry bound of 1048576 bytes/);
+    return true;
+  });
+  for (const started of nodes) assert.equal(await count(started.url, 'linearizable'), 1);
+  for (const started of nodes) await stopNode(started);
 });
 
 test('compaction deletes what every member applied; a node back behind it catches up from a copy', { timeout: 120_000 }, async () => {
