@@ -316,11 +316,6 @@ export class QuorumNode {
     node.#cdc = cdc;
     try {
       node.#backups = await NodeBackups.prepare(options.backups, config.dataDirectory, storage.isEmpty(), options.logger);
-    } catch (error) {
-      await node.stop({ transferLeadership: false });
-      throw error;
-    }
-    try {
       await node.#start(options.httpListen);
     } catch (error) {
       await node.stop({ transferLeadership: false });
