@@ -19,7 +19,8 @@ Commands:
   shell     interactive SQL shell against a node
   status    print a summary of a node and its cluster (--http-addr HOST:PORT, default
             127.0.0.1:4001; --json prints its /status document; over HTTPS with
-            --ca-cert FILE, --client-cert FILE --client-key FILE, --insecure)
+            --ca-cert FILE, --client-cert FILE --client-key FILE, --insecure; Basic
+            credentials with --user NAME:PASSWORD or QUORUMLITE_USER)
   restore   point-in-time restore from the backup archive (quorumlite restore --help)
   version   print the version
   help      show this help

@@ -3,7 +3,9 @@
  * its /status and /nodes; `--json` prints its `GET /status?pretty` instead. Over HTTPS when any TLS flag
  * is given, with the shell's names for them: --ca-cert (the CA to trust), --client-cert
  * and --client-key (for a node started with -http-verify-client), --insecure (trust any
- * certificate; tests only).
+ * certificate; tests only). `--user NAME:PASSWORD` (or QUORUMLITE_USER, as the shell reads it)
+ * sends Basic credentials, for a node started with -auth whose /status needs the `status`
+ * permission.
  */
 import { readFile } from 'node:fs/promises';
 import { Agent, fetch as undiciFetch } from 'undici';
@@ -20,6 +22,7 @@ const flagKinds: ReadonlyMap<string, FlagKind> = new Map([
   ['client-key', 'value'],
   ['insecure', 'boolean'],
   ['json', 'boolean'],
+  ['user', 'value'],
 ]);
 
 interface StatusTls {
@@ -44,9 +47,19 @@ async function readTls(flags: ReadonlyMap<string, { value: string; spelling: str
 
 type Fetcher = (path: string) => Promise<{ ok: boolean; text: string }>;
 
+/** The Authorization header for --user (or QUORUMLITE_USER), or none. */
+function authorizationHeaders(flags: ReadonlyMap<string, { value: string; spelling: string }>, environment: NodeJS.ProcessEnv): Record<string, string> {
+  const given = flags.get('user');
+  const text = given?.value ?? (environment.QUORUMLITE_USER === '' ? undefined : environment.QUORUMLITE_USER);
+  if (text === undefined) return {};
+  if (!text.includes(':')) throw new UsageError(`${given?.spelling ?? 'QUORUMLITE_USER'} must be NAME:PASSWORD`);
+  return { authorization: `Basic ${Buffer.from(text, 'utf8').toString('base64')}` };
+}
+
 /** Fetches and prints the status; returns the exit code (1 when the node answers with an error). */
-export async function runStatus(argv: readonly string[], stdout: (text: string) => void): Promise<number> {
+export async function runStatus(argv: readonly string[], stdout: (text: string) => void, environment: NodeJS.ProcessEnv = process.env): Promise<number> {
   const { flags, positionals } = parseGoFlags(argv, flagKinds);
+  const headers = authorizationHeaders(flags, environment);
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   const given = flags.get('http-addr');
   const address = parseHostPort(given?.value ?? '127.0.0.1:4001', given?.spelling ?? '--http-addr');
@@ -55,7 +68,7 @@ export async function runStatus(argv: readonly string[], stdout: (text: string) 
   const json = flags.get('json')?.value === 'true';
   if (tls === undefined) {
     const plain: Fetcher = async (path) => {
-      const response = await fetch(`http://${formatHostPort(address)}${path}`, { signal });
+      const response = await fetch(`http://${formatHostPort(address)}${path}`, { signal, headers });
       return { ok: response.ok, text: await response.text() };
     };
     return printStatus(plain, json, stdout);
@@ -64,7 +77,7 @@ export async function runStatus(argv: readonly string[], stdout: (text: string) 
   const agent = new Agent({ connect: { ...material, rejectUnauthorized: !insecure } });
   try {
     const secure: Fetcher = async (path) => {
-      const response = await undiciFetch(`https://${formatHostPort(address)}${path}`, { signal, dispatcher: agent });
+      const response = await undiciFetch(`https://${formatHostPort(address)}${path}`, { signal, headers, dispatcher: agent });
       return { ok: response.ok, text: await response.text() };
     };
     return await printStatus(secure, json, stdout);
