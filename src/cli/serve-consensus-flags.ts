@@ -19,11 +19,12 @@ export interface ConsensusOptions {
 const defaultPrefix = '/quorumlite';
 const etcdTlsFlagNames = ['etcd-ca-cert', 'etcd-cert', 'etcd-key'] as const;
 /**
- * Flags whose features only the embedded-Raft node assembles (backups, extensions,
- * joining, discovery). Refused with --consensus etcd rather than ignored: a
- * node started with a flag it did not honour would be worse than no start.
+ * Flags whose features only the embedded-Raft node assembles (extensions, joining,
+ * discovery). Refused with --consensus etcd rather than ignored: a node started with a
+ * flag it did not honour would be worse than no start. (-auto-backup and -auto-restore
+ * work on etcd, but for -auto-backup's point_in_time: serve-backup-flags.ts refuses it.)
  */
-const raftOnlyFlagNames = ['auto-backup', 'auto-restore', 'extensions-path', 'join', 'bootstrap-expect', 'disco-mode', 'disco-key', 'disco-config'] as const;
+const raftOnlyFlagNames = ['extensions-path', 'join', 'bootstrap-expect', 'disco-mode', 'disco-key', 'disco-config'] as const;
 /** etcd's own minimum TTL is a few seconds' worth of its election ticks; 2 s fails over fast and survives a GC pause. */
 const defaultLeaseTtlSeconds = 2;
 const leaseTtlSecondsMax = 3600;

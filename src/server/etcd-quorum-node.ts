@@ -5,10 +5,13 @@
  * TLS (node-security.ts) and change data capture (node-cdc.ts). The peer transport stays
  * for what nodes ask each other (forwarding to the leader, catch-up snapshots); the
  * address book is the registrations in etcd. The embedded replicas' feed (/db/stream)
- * reads the Raft log's files and is refused here.
+ * reads the Raft log's files and is refused here. -auto-backup and -auto-restore are
+ * node-backups.ts's (the etcd leader uploads; auto-restore loads only into an empty log);
+ * the point-in-time archive reads the Raft log's files and is refused.
  *
  * Data directory layout: db.sqlite and db.sqlite.internal (the database and its applied
- * index: a restarted node resumes from it), incoming/ (snapshots being received).
+ * index: a restarted node resumes from it), incoming/ (snapshots being received),
+ * backup-staging/ (with -auto-backup or -auto-restore).
  */
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -35,6 +38,7 @@ import { apiService, refusedLogStreams } from './api-service.js';
 import { createPeerTransport, type QuorumNodeOptions } from './quorum-node.js';
 import { NodeSecurity } from './node-security.js';
 import { NodeCdc } from './node-cdc.js';
+import { etcdLogView, NodeBackups } from './node-backups.js';
 
 export interface EtcdConsensusOptions {
   /** etcd's client URLs. */
@@ -76,6 +80,7 @@ export class EtcdQuorumNode {
   readonly #security: NodeSecurity;
   readonly #cdc: NodeCdc | undefined;
   readonly #scheduler: Scheduler;
+  #backups: NodeBackups | undefined;
   #httpAddress: { host: string; port: number } | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -147,6 +152,10 @@ export class EtcdQuorumNode {
     });
     const node = new EtcdQuorumNode(options, etcd, config, { stateMachine, security, cdc, etcdCredentials });
     try {
+      if (options.backups?.autoBackup?.pointInTime !== undefined)
+        throw new Error('-auto-backup: point_in_time is not available with --consensus etcd (the log archive reads the embedded Raft\u2019s log files)');
+      // A node without data: nothing applied yet (its database is new).
+      node.#backups = await NodeBackups.prepare(options.backups, config.dataDirectory, stateMachine.appliedIndex === 0, options.logger);
       await node.#start(options.httpListen);
     } catch (error) {
       await node.stop({ transferLeadership: false });
@@ -167,6 +176,17 @@ export class EtcdQuorumNode {
     const http = `${this.#httpAddress.host}:${this.#httpAddress.port}`;
     logger.info({ event: 'listening', http, raft: this.#transport.address, consensus: 'etcd', ...this.#security.tls.summary() }, 'node listening');
     await this.log.start();
+    this.#backups?.start({
+      nodeId: this.config.nodeId,
+      foreignKeys: this.config.foreignKeys,
+      leadership: this.log,
+      log: etcdLogView(this.log),
+      archivable: false,
+      // Ready to lead means it applied the log's end as of its election: anything applied is a previous leader's data.
+      logHeldData: () => this.log.appliedIndex > 0,
+      stateMachine: this.#stateMachine,
+      service: this.service,
+    });
   }
 
   /** The transport's peers follow the registrations in etcd (forwarding to the leader dials them). */
@@ -198,6 +218,7 @@ export class EtcdQuorumNode {
     const warn = (what: string) => (error: unknown) => this.#options.logger.warn({ error: String(error) }, `${what} failed`);
     this.#security.stop();
     await this.transfers.stop();
+    await this.#backups?.stop().catch(warn('stopping backups'));
     this.transactions.stop();
     await this.service.stopWriteQueue(this.config.shutdownTransferTimeoutMs);
     await this.log.stop(options).catch(warn('stopping the etcd log'));
