@@ -47,6 +47,8 @@ export interface EtcdConsensusOptions {
   readonly prefix: string;
   /** The session lease's TTL (a stopped leader is replaced this long after its last keep-alive). */
   readonly leaseTtlSeconds: number;
+  /** Compaction passes a live member more than this many entries behind the leader (default compactionLagEntryCountMaxDefault). */
+  readonly compactionLagEntryCountMax?: number;
   /** With https:// endpoints: the CA etcd's certificate is checked against, and this node's client certificate. */
   readonly tls?: EtcdTlsFiles;
 }
@@ -61,6 +63,13 @@ export interface EtcdTlsFiles {
 /** etcd calls that are not streams give up after this long (the caller retries or reports). */
 const etcdCallTimeoutMs = 5_000;
 const backupBusyTimeoutMs = 5_000;
+/**
+ * How far a live member may fall behind before compaction stops waiting for it. The log in
+ * etcd counts against etcd's backend quota (2 GiB by default): 100,000 entries of a few
+ * hundred bytes are tens of MiB, and a member that far behind is better served by a
+ * snapshot than by replaying them.
+ */
+const compactionLagEntryCountMaxDefault = 100_000;
 
 function randomSeed(random: () => number): bigint {
   return (BigInt(Math.floor(random() * 2 ** 32)) << 32n) | BigInt(Math.floor(random() * 2 ** 32));
@@ -112,6 +121,7 @@ export class EtcdQuorumNode {
       scheduler,
       logger: options.logger,
       leaseTtlSeconds: etcd.leaseTtlSeconds,
+      compactionLagEntryCountMax: etcd.compactionLagEntryCountMax ?? compactionLagEntryCountMaxDefault,
       pollIntervalMs: Math.max(100, Math.min(1000, config.heartbeatMs)),
       catchUp: (firstIndex) => catchUp.fetch(firstIndex),
     });

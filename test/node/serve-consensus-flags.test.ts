@@ -108,3 +108,11 @@ test('-auto-backup and -auto-restore are taken with --consensus etcd; -auto-back
   refused([...etcd, '-auto-backup', archive], /^-auto-backup .*archive\.json: point_in_time is not available with --consensus etcd/);
   assert.equal(parsed(['-auto-backup', archive]).autoBackup?.pointInTime?.path, 'pitr');
 });
+
+test('--etcd-compaction-lag-max takes a whole number of entries (absent: the node default); not without --consensus etcd', () => {
+  const etcd = ['--consensus', 'etcd', '--etcd-endpoints', 'http://e:2379'];
+  assert.equal(parsed([...etcd, '--etcd-compaction-lag-max', '50']).etcd?.compactionLagEntryCountMax, 50);
+  assert.equal(parsed(etcd).etcd?.compactionLagEntryCountMax, undefined);
+  refused([...etcd, '--etcd-compaction-lag-max', '0'], /out of range/);
+  refused(['--etcd-compaction-lag-max', '50'], /only with --consensus etcd/);
+});
