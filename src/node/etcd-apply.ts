@@ -26,9 +26,9 @@ import type { BatchOutcome, NodeStateMachine } from './ports.js';
 import { sleep, type Scheduler } from './scheduler.js';
 
 /** Entries one range read fetches at most. */
-const fetchEntryCountMax = 1000;
+export const fetchEntryCountMax = 1000;
 /** Entries the watch delivered ahead of apply, kept at most; past it they are dropped and read again from etcd in order. */
-const bufferedEntryCountMax = 10_000;
+export const bufferedEntryCountMax = 10_000;
 
 interface ApplierDependencies {
   readonly client: Etcd3;
