@@ -135,7 +135,13 @@ export class EtcdApplier {
     const response = await client.getAll().inRange(range).limit(fetchEntryCountMax).exec();
     const entries = response.kvs.map((kv) => entryFromKeyValue(keys, kv.key, kv.value));
     const first = entries[0];
-    if (first === undefined) return [];
+    if (first === undefined) {
+      // Nothing from `next` on: either nothing new yet, or compaction deleted every entry (`first` is past the log's end).
+      const stored = await client.get(keys.first).string();
+      const firstIndex = stored === null ? 1 : Number(stored);
+      if (next < firstIndex) await this.#dependencies.catchUp(firstIndex);
+      return [];
+    }
     if (first.index > next) {
       await this.#dependencies.catchUp(first.index);
       return [];

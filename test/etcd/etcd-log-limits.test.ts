@@ -1,6 +1,7 @@
 /**
- * The etcd log's count bounds, each exactly at the bound and one past it, against a real
- * etcd (one member), with the log's own parts in process:
+ * The etcd log's appender and applier in process against a real etcd (one member): a
+ * node behind a log that compaction emptied entirely catches up; and the count bounds,
+ * each exactly at the bound and one past it:
  * - batchEntryCountMax (120): an append transaction carries at most 120 entries (etcd's
  *   --max-txn-ops is 128); 120 queued go in one transaction, 121 in two (120 then 1), and
  *   every entry lands at its index.
@@ -106,7 +107,10 @@ async function putEntries(keys: EtcdKeys, first: number, last: number): Promise<
 }
 
 /** An applier on `keys` with a state machine that records, and a count of its range reads of etcd. */
-function countingApplier(keys: EtcdKeys): { applier: EtcdApplier; machine: { appliedIndex: number }; reads: () => number } {
+function countingApplier(
+  keys: EtcdKeys,
+  catchUp: (firstIndex: number) => Promise<void> = () => Promise.reject(new Error('nothing is compacted here')),
+): { applier: EtcdApplier; machine: { appliedIndex: number }; reads: () => number } {
   let reads = 0;
   const counting = new Proxy(client, {
     get(target, property) {
@@ -124,7 +128,7 @@ function countingApplier(keys: EtcdKeys): { applier: EtcdApplier; machine: { app
     logger: silentLogger,
     haltRetryIntervalMs: 100,
     onApplied: () => undefined,
-    catchUp: () => Promise.reject(new Error('nothing is compacted here')),
+    catchUp,
   });
   return { applier, machine, reads: () => reads };
 }
@@ -159,4 +163,24 @@ test('bufferedEntryCountMax: 10,000 delivered entries apply with no read; the 10
     await applier.stop();
     assert.equal(reads(), count - bufferedEntryCountMax, `range reads for ${count} delivered entries`);
   }
+});
+
+test('a node behind a log compaction emptied entirely (first past every entry) catches up from a copy', { timeout: 60_000 }, async () => {
+  const keys = etcdKeys(`${prefixBase}/emptied`);
+  // What compaction leaves after deleting entries 1..32 once every member applied them: no entry, first = 33.
+  await client.put(keys.first).value('33');
+  const asked: number[] = [];
+  // The copy restored: the state machine stands at the entry before `first`.
+  const parts = countingApplier(keys, (firstIndex) => {
+    asked.push(firstIndex);
+    parts.machine.appliedIndex = firstIndex - 1;
+    return Promise.resolve();
+  });
+  const { applier, machine } = parts;
+  machine.appliedIndex = 2;
+  applier.noteLastIndex(32);
+  await waitFor('a catch-up asked for', () => (asked.length > 0 ? true : undefined));
+  await applier.stop();
+  assert.deepEqual(asked, [33]);
+  assert.equal(machine.appliedIndex, 32);
 });
