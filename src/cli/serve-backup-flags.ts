@@ -26,9 +26,13 @@ function readConfig<Config>(given: GivenFlag | undefined, parse: (text: string) 
   }
 }
 
-export function backupOptions(flags: ReadonlyMap<string, GivenFlag>): BackupOptions {
-  return {
-    autoBackup: readConfig(flags.get('auto-backup'), parseAutoBackupConfig),
-    autoRestore: readConfig(flags.get('auto-restore'), parseAutoRestoreConfig),
-  };
+/** `onEtcd`: with --consensus etcd, whose log the point-in-time archive cannot read (it reads the embedded Raft's log files). */
+export function backupOptions(flags: ReadonlyMap<string, GivenFlag>, onEtcd: boolean): BackupOptions {
+  const given = flags.get('auto-backup');
+  const autoBackup = readConfig(given, parseAutoBackupConfig);
+  if (onEtcd && autoBackup?.pointInTime !== undefined && given !== undefined)
+    throw new UsageError(
+      `${given.spelling} ${given.value}: point_in_time is not available with --consensus etcd (the log archive reads the embedded Raft's log files)`,
+    );
+  return { autoBackup, autoRestore: readConfig(flags.get('auto-restore'), parseAutoRestoreConfig) };
 }

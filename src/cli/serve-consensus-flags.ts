@@ -2,7 +2,8 @@
  * quorumlite's consensus flags: `--consensus raft` (the embedded Raft, the default) or
  * `--consensus etcd` with `--etcd-endpoints URL,…` (etcd's client URLs), `--etcd-prefix`
  * (the keys this cluster's log lives under; clusters sharing an etcd differ in it),
- * `--etcd-lease-ttl` (how long a stopped leader keeps the leader key) and etcd's TLS
+ * `--etcd-lease-ttl` (how long a stopped leader keeps the leader key),
+ * `--etcd-compaction-lag-max` (how far behind a live node may hold compaction back) and etcd's TLS
  * (`--etcd-ca-cert`, `--etcd-cert`, `--etcd-key`: https:// endpoints only). The etcd flags
  * without `--consensus etcd`, or `--consensus etcd` without endpoints, are usage errors.
  */
@@ -19,14 +20,17 @@ export interface ConsensusOptions {
 const defaultPrefix = '/quorumlite';
 const etcdTlsFlagNames = ['etcd-ca-cert', 'etcd-cert', 'etcd-key'] as const;
 /**
- * Flags whose features only the embedded-Raft node assembles (backups, extensions,
- * joining, discovery). Refused with --consensus etcd rather than ignored: a
- * node started with a flag it did not honour would be worse than no start.
+ * Flags whose features only the embedded-Raft node assembles (extensions, joining,
+ * discovery). Refused with --consensus etcd rather than ignored: a node started with a
+ * flag it did not honour would be worse than no start. (-auto-backup and -auto-restore
+ * work on etcd, but for -auto-backup's point_in_time: serve-backup-flags.ts refuses it.)
  */
-const raftOnlyFlagNames = ['auto-backup', 'auto-restore', 'extensions-path', 'join', 'bootstrap-expect', 'disco-mode', 'disco-key', 'disco-config'] as const;
+const raftOnlyFlagNames = ['extensions-path', 'join', 'bootstrap-expect', 'disco-mode', 'disco-key', 'disco-config'] as const;
 /** etcd's own minimum TTL is a few seconds' worth of its election ticks; 2 s fails over fast and survives a GC pause. */
 const defaultLeaseTtlSeconds = 2;
 const leaseTtlSecondsMax = 3600;
+/** Beyond this the log in etcd would outgrow etcd's backend quota long before a laggard counted. */
+const compactionLagEntryCountMaxMax = 100_000_000;
 
 /** https:// endpoints, with a CA for etcd's certificate and optionally a client certificate; plain http:// without any. */
 function parseEtcdTls(flags: ReadonlyMap<string, GivenFlag>, endpoints: readonly string[]): EtcdTlsFiles | undefined {
@@ -65,8 +69,9 @@ export function parseConsensusFlags(flags: ReadonlyMap<string, GivenFlag>): Cons
   const endpoints = flags.get('etcd-endpoints');
   const prefix = flags.get('etcd-prefix');
   const ttl = flags.get('etcd-lease-ttl');
+  const lag = flags.get('etcd-compaction-lag-max');
   if (kind === 'raft') {
-    const stray = [endpoints, prefix, ttl, ...etcdTlsFlagNames.map((name) => flags.get(name))].find((given) => given !== undefined);
+    const stray = [endpoints, prefix, ttl, lag, ...etcdTlsFlagNames.map((name) => flags.get(name))].find((given) => given !== undefined);
     if (stray !== undefined) throw new UsageError(`${stray.spelling}: only with --consensus etcd`);
     return { etcd: undefined };
   }
@@ -81,6 +86,7 @@ export function parseConsensusFlags(flags: ReadonlyMap<string, GivenFlag>): Cons
       endpoints: endpointList,
       prefix: prefix?.value ?? defaultPrefix,
       leaseTtlSeconds: ttl === undefined ? defaultLeaseTtlSeconds : parseWholeNumber(ttl.value, ttl.spelling, 1, leaseTtlSecondsMax),
+      ...(lag === undefined ? {} : { compactionLagEntryCountMax: parseWholeNumber(lag.value, lag.spelling, 1, compactionLagEntryCountMaxMax) }),
       ...(tls === undefined ? {} : { tls }),
     },
   };

@@ -137,6 +137,7 @@ export const serveFlagSpecs: Readonly<Record<string, ServeFlagSpec>> = {
   'etcd-endpoints': own('value'),
   'etcd-prefix': own('value'),
   'etcd-lease-ttl': own('value'),
+  'etcd-compaction-lag-max': own('value'),
   'etcd-ca-cert': own('value'),
   'etcd-cert': own('value'),
   'etcd-key': own('value'),

@@ -410,7 +410,7 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     foreignKeys: booleanFlag(flags, 'fk', false),
     databaseCountMax: databaseCountFlag(flags),
     tls: parseTlsFlags(flags),
-    ...backupOptions(flags),
+    ...backupOptions(flags, consensus.etcd !== undefined),
     ...consensus,
     ...cdcOptions(flags),
   };

@@ -89,6 +89,9 @@ Consensus (docs/ARCHITECTURE.md, "etcd as the log")
   --etcd-endpoints URLS     etcd's client URLs, comma-separated (with --consensus etcd)
   --etcd-prefix PREFIX      the keys this cluster's log lives under (default /quorumlite)
   --etcd-lease-ttl SECONDS  the session lease: a stopped leader is replaced after it (default 2)
+  --etcd-compaction-lag-max ENTRIES
+                            compaction passes a live node this far behind; it then catches
+                            up from a snapshot (default 100000)
   --etcd-ca-cert FILE       with https:// endpoints: the CA that signed etcd's certificate
   --etcd-cert FILE, --etcd-key FILE
                             with https:// endpoints: this node's client certificate and key

@@ -21,7 +21,7 @@ import type { NodeLogger } from './logger.js';
 /** etcd refuses requests over 1.5 MiB by default (--max-request-bytes): a batch stays under 1 MiB of entries. */
 export const batchBytesMax = 1024 * 1024;
 /** Entries in one append transaction at most (etcd's --max-txn-ops defaults to 128; one op is the comparison's partner). */
-const batchEntryCountMax = 120;
+export const batchEntryCountMax = 120;
 
 interface Queued {
   readonly data: Uint8Array;

@@ -26,9 +26,9 @@ import type { BatchOutcome, NodeStateMachine } from './ports.js';
 import { sleep, type Scheduler } from './scheduler.js';
 
 /** Entries one range read fetches at most. */
-const fetchEntryCountMax = 1000;
+export const fetchEntryCountMax = 1000;
 /** Entries the watch delivered ahead of apply, kept at most; past it they are dropped and read again from etcd in order. */
-const bufferedEntryCountMax = 10_000;
+export const bufferedEntryCountMax = 10_000;
 
 interface ApplierDependencies {
   readonly client: Etcd3;
@@ -135,7 +135,13 @@ export class EtcdApplier {
     const response = await client.getAll().inRange(range).limit(fetchEntryCountMax).exec();
     const entries = response.kvs.map((kv) => entryFromKeyValue(keys, kv.key, kv.value));
     const first = entries[0];
-    if (first === undefined) return [];
+    if (first === undefined) {
+      // Nothing from `next` on: either nothing new yet, or compaction deleted every entry (`first` is past the log's end).
+      const stored = await client.get(keys.first).string();
+      const firstIndex = stored === null ? 1 : Number(stored);
+      if (next < firstIndex) await this.#dependencies.catchUp(firstIndex);
+      return [];
+    }
     if (first.index > next) {
       await this.#dependencies.catchUp(first.index);
       return [];

@@ -3,9 +3,12 @@
  * own snapshot, so the log only needs the entries some member has not applied yet. The
  * leader deletes, fenced by its term, the entries below the lowest applied index every
  * registered member reported (less `trailingEntries`), once at least `thresholdEntries`
- * can go, and moves `first` past them. A member that reported nothing holds everything.
- * A member that stopped loses its registration with its lease and holds nothing back: if
- * it returns behind `first`, it catches up from a snapshot (the leader's database).
+ * can go, and moves `first` past them. A member that stopped loses its registration with
+ * its lease and holds nothing back: if it returns behind `first`, it catches up from a
+ * snapshot (the leader's database). A member that is registered but more than
+ * `lagEntryCountMax` entries behind the leader (paused, stuck, far too slow — or new and
+ * not reporting yet) holds nothing back either: otherwise one live laggard would keep the
+ * whole log in etcd without bound; it catches up from a snapshot the same way.
  * etcd keeps deleted keys in its history until etcd itself compacts its revisions (its
  * --auto-compaction-* settings); the log does not compact etcd's history for it.
  */
@@ -20,6 +23,8 @@ interface CompactionDependencies {
   readonly keys: EtcdKeys;
   readonly logger: NodeLogger;
   readonly trailingEntries: number;
+  /** A member further behind the leader's applied index than this holds compaction back no more. */
+  readonly lagEntryCountMax: number;
 }
 
 interface CompactionView {
@@ -45,11 +50,25 @@ export class EtcdCompaction {
     return this.#firstIndex;
   }
 
-  /** The first index to keep: below what every member applied (and the leader itself), less the trailing entries. */
-  static keepFrom(appliedIndex: number, memberIds: readonly NodeId[], reports: ReadonlyMap<NodeId, number>, trailingEntries: number): number {
+  /**
+   * The first index to keep: below what every member within `lagEntryCountMax` of the
+   * leader applied (and the leader itself), less the trailing entries; and the members
+   * passed over (further behind: they will need a snapshot).
+   */
+  static keepFrom(
+    appliedIndex: number,
+    memberIds: readonly NodeId[],
+    reports: ReadonlyMap<NodeId, number>,
+    bounds: { readonly trailingEntries: number; readonly lagEntryCountMax: number },
+  ): { readonly keepFrom: number; readonly passed: readonly NodeId[] } {
     let lowest = appliedIndex;
-    for (const id of memberIds) lowest = Math.min(lowest, reports.get(id) ?? 0);
-    return Math.max(1, lowest - trailingEntries + 1);
+    const passed: NodeId[] = [];
+    for (const id of memberIds) {
+      const reported = reports.get(id) ?? 0;
+      if (appliedIndex - reported > bounds.lagEntryCountMax) passed.push(id);
+      else lowest = Math.min(lowest, reported);
+    }
+    return { keepFrom: Math.max(1, lowest - bounds.trailingEntries + 1), passed };
   }
 
   /** Deletes what every member applied, if at least the threshold can go; true when it deleted. */
@@ -59,14 +78,17 @@ export class EtcdCompaction {
     const stored = await client.get(keys.first).string();
     this.#firstIndex = stored === null ? 1 : Number(stored);
     const trailing = view.trailingEntries ?? this.#dependencies.trailingEntries;
-    const keepFrom = EtcdCompaction.keepFrom(view.appliedIndex, view.memberIds, await view.reports(), trailing);
+    const bounds = { trailingEntries: trailing, lagEntryCountMax: this.#dependencies.lagEntryCountMax };
+    const { keepFrom, passed } = EtcdCompaction.keepFrom(view.appliedIndex, view.memberIds, await view.reports(), bounds);
     if (keepFrom - this.#firstIndex < view.thresholdEntries) return false;
     const result = await client
       .if(keys.leader, 'Create', '==', view.term)
       .then(client.delete().range(new Range(logKey(keys, this.#firstIndex), logKey(keys, keepFrom))), client.put(keys.first).value(String(keepFrom)))
       .commit();
     if (!result.succeeded) return false;
-    logger.info({ event: 'etcd-compacted', firstIndex: keepFrom, deleted: keepFrom - this.#firstIndex }, 'compacted the etcd log');
+    const fields = { event: 'etcd-compacted', firstIndex: keepFrom, deleted: keepFrom - this.#firstIndex };
+    if (passed.length === 0) logger.info(fields, 'compacted the etcd log');
+    else logger.warn({ ...fields, passed }, 'compacted the etcd log past members too far behind: they will catch up from a snapshot');
     this.#firstIndex = keepFrom;
     return true;
   }

@@ -44,6 +44,8 @@ interface EtcdLogOptions {
   readonly leaseTtlSeconds: number;
   /** How often the log's end, the leader and the members are read again beside the watches. */
   readonly pollIntervalMs: number;
+  /** Compaction passes a member more than this many entries behind the leader (it then catches up from a snapshot). */
+  readonly compactionLagEntryCountMax: number;
   /** A node too far behind the compacted log brings its state past `firstIndex` (a snapshot from the leader). */
   readonly catchUp?: (firstIndex: number) => Promise<void>;
 }
@@ -108,7 +110,13 @@ export class EtcdLog implements ReplicatedLog {
       catchUp: (firstIndex) => this.#catchUp(firstIndex),
     });
     this.#reads = new EtcdReadRounds({ client, keys, scheduler });
-    this.#compaction = new EtcdCompaction({ client, keys, logger, trailingEntries: config.snapshotTrailingEntries });
+    this.#compaction = new EtcdCompaction({
+      client,
+      keys,
+      logger,
+      trailingEntries: config.snapshotTrailingEntries,
+      lagEntryCountMax: options.compactionLagEntryCountMax,
+    });
   }
 
   /** Joins the cluster in etcd: opens the session, watches the log, catches up, campaigns if no one leads. */

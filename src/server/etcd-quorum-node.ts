@@ -5,10 +5,13 @@
  * TLS (node-security.ts) and change data capture (node-cdc.ts). The peer transport stays
  * for what nodes ask each other (forwarding to the leader, catch-up snapshots); the
  * address book is the registrations in etcd. The embedded replicas' feed (/db/stream)
- * reads the Raft log's files and is refused here.
+ * reads the Raft log's files and is refused here. -auto-backup and -auto-restore are
+ * node-backups.ts's (the etcd leader uploads; auto-restore loads only into an empty log);
+ * the point-in-time archive reads the Raft log's files and is refused.
  *
  * Data directory layout: db.sqlite and db.sqlite.internal (the database and its applied
- * index: a restarted node resumes from it), incoming/ (snapshots being received).
+ * index: a restarted node resumes from it), incoming/ (snapshots being received),
+ * backup-staging/ (with -auto-backup or -auto-restore).
  */
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -35,6 +38,7 @@ import { apiService, refusedLogStreams } from './api-service.js';
 import { createPeerTransport, type QuorumNodeOptions } from './quorum-node.js';
 import { NodeSecurity } from './node-security.js';
 import { NodeCdc } from './node-cdc.js';
+import { etcdLogView, NodeBackups } from './node-backups.js';
 
 export interface EtcdConsensusOptions {
   /** etcd's client URLs. */
@@ -43,6 +47,8 @@ export interface EtcdConsensusOptions {
   readonly prefix: string;
   /** The session lease's TTL (a stopped leader is replaced this long after its last keep-alive). */
   readonly leaseTtlSeconds: number;
+  /** Compaction passes a live member more than this many entries behind the leader (default compactionLagEntryCountMaxDefault). */
+  readonly compactionLagEntryCountMax?: number;
   /** With https:// endpoints: the CA etcd's certificate is checked against, and this node's client certificate. */
   readonly tls?: EtcdTlsFiles;
 }
@@ -57,6 +63,13 @@ export interface EtcdTlsFiles {
 /** etcd calls that are not streams give up after this long (the caller retries or reports). */
 const etcdCallTimeoutMs = 5_000;
 const backupBusyTimeoutMs = 5_000;
+/**
+ * How far a live member may fall behind before compaction stops waiting for it. The log in
+ * etcd counts against etcd's backend quota (2 GiB by default): 100,000 entries of a few
+ * hundred bytes are tens of MiB, and a member that far behind is better served by a
+ * snapshot than by replaying them.
+ */
+const compactionLagEntryCountMaxDefault = 100_000;
 
 function randomSeed(random: () => number): bigint {
   return (BigInt(Math.floor(random() * 2 ** 32)) << 32n) | BigInt(Math.floor(random() * 2 ** 32));
@@ -76,6 +89,7 @@ export class EtcdQuorumNode {
   readonly #security: NodeSecurity;
   readonly #cdc: NodeCdc | undefined;
   readonly #scheduler: Scheduler;
+  #backups: NodeBackups | undefined;
   #httpAddress: { host: string; port: number } | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -107,6 +121,7 @@ export class EtcdQuorumNode {
       scheduler,
       logger: options.logger,
       leaseTtlSeconds: etcd.leaseTtlSeconds,
+      compactionLagEntryCountMax: etcd.compactionLagEntryCountMax ?? compactionLagEntryCountMaxDefault,
       pollIntervalMs: Math.max(100, Math.min(1000, config.heartbeatMs)),
       catchUp: (firstIndex) => catchUp.fetch(firstIndex),
     });
@@ -147,6 +162,10 @@ export class EtcdQuorumNode {
     });
     const node = new EtcdQuorumNode(options, etcd, config, { stateMachine, security, cdc, etcdCredentials });
     try {
+      if (options.backups?.autoBackup?.pointInTime !== undefined)
+        throw new Error('-auto-backup: point_in_time is not available with --consensus etcd (the log archive reads the embedded Raft\u2019s log files)');
+      // A node without data: nothing applied yet (its database is new).
+      node.#backups = await NodeBackups.prepare(options.backups, config.dataDirectory, stateMachine.appliedIndex === 0, options.logger);
       await node.#start(options.httpListen);
     } catch (error) {
       await node.stop({ transferLeadership: false });
@@ -167,6 +186,17 @@ export class EtcdQuorumNode {
     const http = `${this.#httpAddress.host}:${this.#httpAddress.port}`;
     logger.info({ event: 'listening', http, raft: this.#transport.address, consensus: 'etcd', ...this.#security.tls.summary() }, 'node listening');
     await this.log.start();
+    this.#backups?.start({
+      nodeId: this.config.nodeId,
+      foreignKeys: this.config.foreignKeys,
+      leadership: this.log,
+      log: etcdLogView(this.log),
+      archivable: false,
+      // Ready to lead means it applied the log's end as of its election: anything applied is a previous leader's data.
+      logHeldData: () => this.log.appliedIndex > 0,
+      stateMachine: this.#stateMachine,
+      service: this.service,
+    });
   }
 
   /** The transport's peers follow the registrations in etcd (forwarding to the leader dials them). */
@@ -198,6 +228,7 @@ export class EtcdQuorumNode {
     const warn = (what: string) => (error: unknown) => this.#options.logger.warn({ error: String(error) }, `${what} failed`);
     this.#security.stop();
     await this.transfers.stop();
+    await this.#backups?.stop().catch(warn('stopping backups'));
     this.transactions.stop();
     await this.service.stopWriteQueue(this.config.shutdownTransferTimeoutMs);
     await this.log.stop(options).catch(warn('stopping the etcd log'));

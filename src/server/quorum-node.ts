@@ -47,7 +47,7 @@ import type { Credentials } from '../service/access-control.js';
 import type { NodeTls, NodeTlsSettings } from './node-tls.js';
 import { NodeSecurity } from './node-security.js';
 import { NodeCdc, type CdcConfig } from './node-cdc.js';
-import { NodeBackups, type BackupSettings } from './node-backups.js';
+import { NodeBackups, raftLogView, type BackupSettings } from './node-backups.js';
 import { apiService } from './api-service.js';
 import { createLogStreams } from './replica-feed.js';
 import { ClusterFormation } from './cluster-formation.js';
@@ -362,8 +362,8 @@ export class QuorumNode {
     const http = `${this.#httpAddress.host}:${this.#httpAddress.port}`;
     this.#logger.info({ event: 'listening', http, raft: this.#transport.address, ...this.#security.tls.summary() }, 'node listening');
     await this.#formation.formOrJoin();
-    const parts = { nodeId: this.config.nodeId, foreignKeys: this.config.foreignKeys, runtime: this.runtime, storage: this.#storage };
-    this.#backups?.start({ ...parts, stateMachine: this.#stateMachine, service: this.service });
+    const parts = { nodeId: this.config.nodeId, foreignKeys: this.config.foreignKeys, leadership: this.runtime, archivable: true };
+    this.#backups?.start({ ...parts, log: raftLogView(this.runtime, this.#storage), stateMachine: this.#stateMachine, service: this.service });
     this.#maintenance.start();
     this.reaper.start();
   }

@@ -3,7 +3,10 @@
  * the embedded Raft by default, etcd only with endpoints, and the etcd flags refused without it.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
 import { parsed, refused } from './serve-flag-checks.js';
 
 test('the embedded Raft is the default; --consensus raft says the same', () => {
@@ -37,8 +40,6 @@ test('bad consensus command lines are usage errors that say what is wrong', () =
 test('flags only the embedded-Raft node implements are refused with --consensus etcd, never ignored', () => {
   const etcd = ['--consensus', 'etcd', '--etcd-endpoints', 'http://e:2379'];
   for (const extra of [
-    ['-auto-backup', 'b.json'],
-    ['-auto-restore', 'r.json'],
     ['-extensions-path', 'x.so'],
     ['-join', '127.0.0.1:4002'],
     ['-bootstrap-expect', '3'],
@@ -86,4 +87,32 @@ test("etcd's TLS: a CA and a client certificate with https:// endpoints; refused
   refused([...https, '--etcd-ca-cert', 'ca.pem', '--etcd-cert', 'c.pem'], /--etcd-cert and --etcd-key together/);
   refused([...https, '--etcd-cert', 'c.pem', '--etcd-key', 'k.pem'], /needs --etcd-ca-cert/);
   refused(['--etcd-ca-cert', 'ca.pem'], /^--etcd-ca-cert: only with --consensus etcd/);
+});
+
+test('-auto-backup and -auto-restore are taken with --consensus etcd; -auto-backup with point_in_time is refused', () => {
+  const directory = mkdtempSync(join(tmpdir(), 'quorumlite-consensus-flags-'));
+  after(() => rmSync(directory, { recursive: true, force: true }));
+  const file = (name: string, config: unknown): string => {
+    const path = join(directory, name);
+    writeFileSync(path, JSON.stringify(config));
+    return path;
+  };
+  const storage = { type: 'file', sub: { dir: directory, name: 'db.gz' } };
+  const backup = file('backup.json', { version: 1, interval: '1s', ...storage });
+  const restore = file('restore.json', { version: 1, ...storage });
+  const etcd = ['--consensus', 'etcd', '--etcd-endpoints', 'http://e:2379'];
+  const options = parsed([...etcd, '-auto-backup', backup, '-auto-restore', restore]);
+  assert.equal(options.autoBackup?.intervalMs, 1000);
+  assert.equal(options.autoRestore?.timeoutMs, 30_000);
+  const archive = file('archive.json', { version: 1, interval: '1s', ...storage, point_in_time: { path: 'pitr' } });
+  refused([...etcd, '-auto-backup', archive], /^-auto-backup .*archive\.json: point_in_time is not available with --consensus etcd/);
+  assert.equal(parsed(['-auto-backup', archive]).autoBackup?.pointInTime?.path, 'pitr');
+});
+
+test('--etcd-compaction-lag-max takes a whole number of entries (absent: the node default); not without --consensus etcd', () => {
+  const etcd = ['--consensus', 'etcd', '--etcd-endpoints', 'http://e:2379'];
+  assert.equal(parsed([...etcd, '--etcd-compaction-lag-max', '50']).etcd?.compactionLagEntryCountMax, 50);
+  assert.equal(parsed(etcd).etcd?.compactionLagEntryCountMax, undefined);
+  refused([...etcd, '--etcd-compaction-lag-max', '0'], /out of range/);
+  refused(['--etcd-compaction-lag-max', '50'], /only with --consensus etcd/);
 });
