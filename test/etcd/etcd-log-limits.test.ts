@@ -51,7 +51,7 @@ test('limits are the documented values', () => {
 /** Appends `count` proposals queued before leadership; resolves to the sizes of the transactions that carried them. */
 async function appendQueued(name: string, count: number): Promise<number[]> {
   const keys = etcdKeys(`${prefixBase}/append-${name}`);
-  await client.put(keys.leader).value('test');
+  await client.put(keys.leader).value('test').exec();
   const leaderKey = (await client.get(keys.leader).exec()).kvs[0];
   assert.ok(leaderKey !== undefined);
   const batches: number[] = [];
@@ -168,7 +168,7 @@ test('bufferedEntryCountMax: 10,000 delivered entries apply with no read; the 10
 test('a node behind a log compaction emptied entirely (first past every entry) catches up from a copy', { timeout: 60_000 }, async () => {
   const keys = etcdKeys(`${prefixBase}/emptied`);
   // What compaction leaves after deleting entries 1..32 once every member applied them: no entry, first = 33.
-  await client.put(keys.first).value('33');
+  await client.put(keys.first).value('33').exec();
   const asked: number[] = [];
   // The copy restored: the state machine stands at the entry before `first`.
   const parts = countingApplier(keys, (firstIndex) => {
