@@ -15,6 +15,7 @@ import type { EtcdQuorumNode } from '../server/etcd-quorum-node.js';
 import { PeersFileError } from '../node/peers-file.js';
 import { authExposureWarning, checkAuthFile } from './serve-auth-flags.js';
 import { exposureWarnings } from './serve-exposure.js';
+import { tuneHeapForServe } from './serve-heap.js';
 import { rqlitedNodeOptions } from './serve-node-options.js';
 import type { NodeLogger } from '../node/logger.js';
 import { formatHostPort, type ServeOptions } from './serve-flags.js';
@@ -63,6 +64,7 @@ function waitForSignal(): { readonly received: Promise<NodeJS.Signals | 'removed
 /** Runs the node; resolves with the exit code after a signal stopped it. */
 export async function runServe(options: ServeOptions): Promise<number> {
   if (process.env.TZ !== 'UTC') throw new Error('assertion: serve must run with TZ=UTC');
+  tuneHeapForServe();
   checkAuthFile(options);
   const logger = createLogger(options);
   const exposure = authExposureWarning(options.httpAddress.host, options);
