@@ -11,10 +11,11 @@
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { QuorumNode, type QuorumNodeOptions } from '../server/quorum-node.js';
-import { EtcdQuorumNode } from '../server/etcd-quorum-node.js';
+import type { EtcdQuorumNode } from '../server/etcd-quorum-node.js';
 import { PeersFileError } from '../node/peers-file.js';
 import { authExposureWarning, checkAuthFile } from './serve-auth-flags.js';
 import { exposureWarnings } from './serve-exposure.js';
+import { tuneHeapForServe } from './serve-heap.js';
 import { rqlitedNodeOptions } from './serve-node-options.js';
 import type { NodeLogger } from '../node/logger.js';
 import { formatHostPort, type ServeOptions } from './serve-flags.js';
@@ -63,6 +64,7 @@ function waitForSignal(): { readonly received: Promise<NodeJS.Signals | 'removed
 /** Runs the node; resolves with the exit code after a signal stopped it. */
 export async function runServe(options: ServeOptions): Promise<number> {
   if (process.env.TZ !== 'UTC') throw new Error('assertion: serve must run with TZ=UTC');
+  tuneHeapForServe();
   checkAuthFile(options);
   const logger = createLogger(options);
   const exposure = authExposureWarning(options.httpAddress.host, options);
@@ -71,10 +73,7 @@ export async function runServe(options: ServeOptions): Promise<number> {
   const signal = waitForSignal();
   let node: QuorumNode | EtcdQuorumNode;
   try {
-    node =
-      options.etcd === undefined
-        ? await startNode(options, logger, signal.removed)
-        : await EtcdQuorumNode.start(nodeOptions(options, logger, signal.removed), options.etcd);
+    node = options.etcd === undefined ? await startNode(options, logger, signal.removed) : await startEtcdNode(options, options.etcd, logger, signal.removed);
   } catch (error) {
     if (!(error instanceof PeersFileError)) throw error;
     logger.error({ event: 'peers-file-refused', path: error.path, error: error.message }, 'refusing to start');
@@ -88,6 +87,17 @@ export async function runServe(options: ServeOptions): Promise<number> {
   const left = await node.shutdown();
   logger.info({ event: 'exit' }, 'stopped');
   return left ? 0 : 1;
+}
+
+/** The etcd client library (and gRPC under it, about 20 MiB of memory) is loaded only by a node whose log lives in etcd. */
+async function startEtcdNode(
+  options: ServeOptions,
+  etcd: NonNullable<ServeOptions['etcd']>,
+  logger: ReturnType<typeof pino>,
+  onRemoved: () => void,
+): Promise<EtcdQuorumNode> {
+  const { EtcdQuorumNode } = await import('../server/etcd-quorum-node.js');
+  return EtcdQuorumNode.start(nodeOptions(options, logger, onRemoved), etcd);
 }
 
 function startNode(options: ServeOptions, logger: ReturnType<typeof pino>, onRemoved: () => void): Promise<QuorumNode> {

@@ -47,6 +47,8 @@ export class CallRunner {
   readonly #limiter: InFlightLimiter;
   readonly #policy: RetryPolicy;
   readonly #leaderCheck: LeaderCheck;
+  /** Attempts the leader check ended because the other nodes named a new leader: the call retries there at once. */
+  readonly #movedByLeaderCheck = new WeakSet<QuorumliteError>();
   /** Runs once a call holds its slot, before its first attempt (the client's background /nodes poll). */
   readonly #onCallStart: () => void;
   /** Every call running or queued, so close() can abort it. */
@@ -92,6 +94,7 @@ export class CallRunner {
           sleep: this.#config.sleep,
           deadlineAtMs: run.deadlineAtMs,
           signal: run.signal,
+          retryAtOnce: (error) => this.#movedByLeaderCheck.has(error),
         });
       } finally {
         this.#limiter.release();
@@ -187,7 +190,9 @@ export class CallRunner {
         if (leaderUrl === undefined || watching.signal.aborted) return;
         this.#view.setLeader(leaderUrl);
         const message = `${nodeUrl} did not answer within ${afterMs} ms and the other nodes name ${leaderUrl} the leader`;
-        attempt.abort(new QuorumliteError('NO_LEADER', message, { nodeUrl }));
+        const moved = new QuorumliteError('NO_LEADER', message, { nodeUrl });
+        this.#movedByLeaderCheck.add(moved);
+        attempt.abort(moved);
       });
     }, afterMs);
     return () => {

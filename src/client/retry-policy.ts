@@ -107,6 +107,12 @@ export interface RetryRun {
   readonly sleep: Sleep;
   readonly deadlineAtMs: number;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * An error after which the next attempt already knows where to go (the hung-leader check
+   * named the new leader): retried at once, without the backoff delay. The policy still
+   * decides whether to retry at all (attempts, deadline).
+   */
+  readonly retryAtOnce?: ((error: QuorumliteError) => boolean) | undefined;
   /** Called after each failed attempt that will be retried (for logs and tests). */
   readonly onRetry?: ((error: unknown, delayMs: number, failedAttemptCount: number) => void) | undefined;
 }
@@ -121,7 +127,8 @@ export async function runWithRetries<T>(attempt: (attemptIndex: number) => Promi
     try {
       return await attempt(attemptIndex);
     } catch (error) {
-      const delayMs = nextDelayOrThrow(error, attemptIndex + 1, run);
+      const backoffMs = nextDelayOrThrow(error, attemptIndex + 1, run);
+      const delayMs = run.retryAtOnce?.(error as QuorumliteError) === true ? 0 : backoffMs;
       run.onRetry?.(error, delayMs, attemptIndex + 1);
       if (delayMs > 0) await run.sleep(delayMs, run.signal);
       // The sleep (or a stalled event loop) may have run past the deadline: no attempt then.

@@ -8,7 +8,7 @@
  * leadership stops before its next batch.
  */
 import { readFileSync } from 'node:fs';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 import type { CdcConfig } from './cdc-config.js';
 import type { CdcQueue, QueuedChanges, QueueGap, ServedRange } from './cdc-queue.js';
 import type { NodeLogger } from './logger.js';
@@ -41,7 +41,13 @@ interface CdcSenderDependencies {
 
 export class CdcSender {
   readonly #dependencies: CdcSenderDependencies;
-  readonly #agent: Agent | undefined;
+  /**
+   * undici is loaded only here, by a node with -cdc-config: loading it costs a process
+   * about 18 MiB of memory (bench/README.md, "Where a node's memory goes").
+   */
+  readonly #undici: Promise<typeof import('undici')>;
+  /** The TLS agent once the first batch goes out (the files are read at construction, so a bad one fails the start). */
+  readonly #agent: Promise<Agent | undefined>;
   #stopped = false;
   /** Ends a backoff wait and a POST in flight when the node stops. */
   readonly #stopping = new AbortController();
@@ -56,18 +62,18 @@ export class CdcSender {
   constructor(dependencies: CdcSenderDependencies) {
     this.#dependencies = dependencies;
     const tls = dependencies.config.tls;
-    this.#agent =
+    this.#undici = import('undici');
+    const connect =
       tls === undefined
         ? undefined
-        : new Agent({
-            connect: {
-              rejectUnauthorized: !tls.insecureSkipVerify,
-              ...(tls.caCertFile === undefined ? {} : { ca: readFileSync(tls.caCertFile) }),
-              ...(tls.certFile === undefined ? {} : { cert: readFileSync(tls.certFile) }),
-              ...(tls.keyFile === undefined ? {} : { key: readFileSync(tls.keyFile) }),
-              ...(tls.serverName === undefined ? {} : { servername: tls.serverName }),
-            },
-          });
+        : {
+            rejectUnauthorized: !tls.insecureSkipVerify,
+            ...(tls.caCertFile === undefined ? {} : { ca: readFileSync(tls.caCertFile) }),
+            ...(tls.certFile === undefined ? {} : { cert: readFileSync(tls.certFile) }),
+            ...(tls.keyFile === undefined ? {} : { key: readFileSync(tls.keyFile) }),
+            ...(tls.serverName === undefined ? {} : { servername: tls.serverName }),
+          };
+    this.#agent = connect === undefined ? Promise.resolve(undefined) : this.#undici.then((undici) => new undici.Agent({ connect }));
   }
 
   /** Followers persist the mark the leader tells them. */
@@ -94,7 +100,7 @@ export class CdcSender {
     this.#stopping.abort();
     this.#dependencies.queue.wakeWaiters();
     await this.#running;
-    await this.#agent?.close();
+    await (await this.#agent)?.close();
   }
 
   async #run(): Promise<void> {
@@ -156,6 +162,7 @@ export class CdcSender {
       return undefined;
     }
     try {
+      const [{ request }, agent] = await Promise.all([this.#undici, this.#agent]);
       const response = await request(config.endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -163,7 +170,7 @@ export class CdcSender {
         headersTimeout: config.transmitTimeoutMs,
         bodyTimeout: config.transmitTimeoutMs,
         signal: AbortSignal.any([AbortSignal.timeout(config.transmitTimeoutMs), this.#stopping.signal]),
-        ...(this.#agent === undefined ? {} : { dispatcher: this.#agent }),
+        ...(agent === undefined ? {} : { dispatcher: agent }),
       });
       await response.body.dump();
       return response.statusCode >= 200 && response.statusCode < 300 ? undefined : `HTTP ${response.statusCode}`;

@@ -22,7 +22,7 @@ import type { NodeRuntime } from '../node/runtime.js';
 import { sleep, type Scheduler } from '../node/scheduler.js';
 import type { DiscoverySettings } from './discovery-config.js';
 import { dnsAddresses, dnsSrvAddresses } from './dns-discovery.js';
-import { EtcdDiscovery, EtcdLeaderReporter, type LeaderRecord } from './etcd-discovery.js';
+import type { EtcdDiscovery, EtcdLeaderReporter, LeaderRecord } from './etcd-discovery.js';
 
 /** rqlited's words for a one-node cluster with state asked to join another cluster. */
 const singleNodeJoinRefusal = 'node is already a single-node cluster leader, joining a cluster is not permitted';
@@ -65,8 +65,11 @@ export class ClusterFormation {
       }
       case 'dns-srv':
         return this.#formByDns(dnsSrvAddresses(discovery.dnsSrv, this.#parts.logger));
-      case 'etcd-kv':
+      case 'etcd-kv': {
+        // Loaded only here: the etcd client (and gRPC under it) costs about 20 MiB of memory.
+        const { EtcdDiscovery } = await import('./etcd-discovery.js');
         return this.#formByEtcd(new EtcdDiscovery(discovery.key, discovery.etcd));
+      }
     }
   }
 
@@ -142,6 +145,7 @@ export class ClusterFormation {
     } else if (await this.#claimedOrJoined(etcd, self)) {
       await this.#bootstrapAlone();
     }
+    const { EtcdLeaderReporter } = await import('./etcd-discovery.js');
     this.#reporter = new EtcdLeaderReporter({
       etcd,
       self,

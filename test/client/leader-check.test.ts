@@ -2,9 +2,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ClusterView } from '../../src/client/cluster-view.js';
+import { createClient } from '../../src/client/index.js';
 import { LeaderCheck, leaderFromStatus } from '../../src/client/leader-check.js';
 import { resolveConfig } from '../../src/client/options.js';
-import type { HttpResponse, HttpTransport } from '../../src/client/transport.js';
+import type { HttpRequest, HttpResponse, HttpTransport } from '../../src/client/transport.js';
 
 describe('leaderFromStatus', () => {
   it("gives the leader's API URL, in the queried node's scheme when the address has none", () => {
@@ -47,5 +48,53 @@ describe('LeaderCheck', () => {
     assert.equal(found, leader);
     assert.ok(performance.now() - started < 2_000, `answered after ${performance.now() - started} ms: it waited for the hung node`);
     assert.ok(asked.some((url) => url.startsWith(hung)));
+  });
+});
+
+describe('a write the leader check moves', () => {
+  it('is retried on the new leader at once, without the backoff delay', async () => {
+    const hung = 'http://127.0.0.1:4001';
+    const newLeader = 'http://127.0.0.2:4001';
+    const reply = (body: unknown): Promise<HttpResponse> =>
+      Promise.resolve({ status: 200, location: undefined, contentType: 'application/json', body: new TextEncoder().encode(JSON.stringify(body)) });
+    const writes: string[] = [];
+    const transport: HttpTransport = {
+      send: (request: HttpRequest) => {
+        const url = new URL(request.url);
+        if (url.pathname === '/status') return reply({ node_id: 'n2', addr: '127.0.0.2:4002', api_addr: '127.0.0.2:4001' });
+        if (url.pathname !== '/db/execute') return Promise.resolve({ status: 404, location: undefined, contentType: undefined, body: new Uint8Array() });
+        writes.push(url.origin);
+        // The leader answers the first write, then hangs: that attempt ends only when the check aborts it.
+        if (url.origin === hung && writes.length > 1) {
+          return new Promise((_, reject) => request.signal?.addEventListener('abort', () => reject(request.signal?.reason), { once: true }));
+        }
+        return reply({ results: [{ rows_affected: 1 }], raft_index: 7 });
+      },
+      close: () => Promise.resolve(),
+    };
+    const sleeps: number[] = [];
+    const client = createClient({
+      nodes: [hung, newLeader],
+      transport,
+      discoverNodes: false,
+      leaderCheckAfterMs: 1,
+      // A backoff would be drawn near its ceiling (25 ms) and recorded here.
+      random: () => 0.99,
+      sleep: (delayMs) => {
+        sleeps.push(delayMs);
+        return Promise.resolve();
+      },
+    });
+    try {
+      await client.execute({ sql: 'INSERT INTO t VALUES (0)' });
+      assert.equal(client.knownLeader, hung, 'the client knows the leader before it hangs');
+      const result = await client.execute({ sql: 'INSERT INTO t VALUES (1)' });
+      assert.equal(result.results[0]?.rowsAffected, 1);
+      assert.deepEqual(writes, [hung, hung, newLeader], 'the write went to the hung leader, then to the leader the check found');
+      assert.deepEqual(sleeps, [], 'no backoff before the retry on the new leader');
+      assert.equal(client.knownLeader, newLeader);
+    } finally {
+      await client.close();
+    }
   });
 });
