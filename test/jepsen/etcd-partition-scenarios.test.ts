@@ -23,6 +23,8 @@ const stepDownSlackMs = 2_500;
 const writeTimeoutMs = 2_000;
 /** A minority of etcd cut off: the longest stretch without an acknowledged write we accept (a lease, and a retry or two). */
 const minorityGapMsMax = leaseTtlSeconds * 1000 + 3_000;
+/** How long each etcd member is cut off in turn: longer than the bound above, short for CI. */
+const minorityCutMs = 7_000;
 
 const unavailable = process.getuid?.() !== 0 ? 'needs root (group ids per process)' : iptablesUnavailableReason();
 
@@ -137,7 +139,7 @@ describe('--consensus etcd under etcd partitions', { skip: unavailable, concurre
       await cluster.waitForConvergence(cluster.nodes);
     }));
 
-  // Open (J7 in test/jepsen/FINDINGS.md): today writes stall for 5 to 10 s of a 10 s cut,
+  // Open (J7 in test/jepsen/FINDINGS.md): today writes stall for 5 s and more, up to the whole cut,
   // as long as the nodes' etcd client keeps its calls on the cut-off member. `todo` runs it
   // and prints the gaps without failing the suite; it turns into a plain test once fixed.
   test(
@@ -157,13 +159,13 @@ describe('--consensus etcd under etcd partitions', { skip: unavailable, concurre
             filter.cut(etcdMemberBit(lone), { host: other.host, port: other.peerPort });
             filter.cut(etcdMemberBit(index), { host: loneMember.host, port: loneMember.peerPort });
           });
-          await sleep(10_000);
+          await sleep(minorityCutMs);
           filter.heal();
           const toMs = performance.now();
           await sleep(1_000);
           const acknowledged = await writer.stop();
           const gapMs = longestGapMs(acknowledged, fromMs, toMs);
-          t.diagnostic(`etcd${lone + 1} cut for 10 s: ${acknowledged.length} writes acknowledged, longest gap ${Math.round(gapMs)} ms`);
+          t.diagnostic(`etcd${lone + 1} cut for ${minorityCutMs / 1000} s: ${acknowledged.length} writes acknowledged, longest gap ${Math.round(gapMs)} ms`);
           gapsMs.push(gapMs);
         }
         for (const gapMs of gapsMs) assert.ok(gapMs <= minorityGapMsMax, `writes stalled ${Math.round(gapMs)} ms while one etcd member of three was cut off`);
