@@ -139,6 +139,8 @@ export class EtcdLog implements ReplicatedLog {
       this.#applier.noteLastIndex(last);
       this.#etcdHealthy = true;
       if (this.#session.leaderId !== '') this.#lastLeaderContactMs = this.#options.scheduler.monotonicMs();
+      // etcd answers: a preparation that failed (etcd unreachable then) is retried here, or the node would hold the key unready.
+      this.#leadershipChanged();
       await this.#reportApplied();
       if (this.isLeader) await this.#compaction.maybeCompact(this.#compactionView());
     } catch (error) {

@@ -152,6 +152,8 @@ export class TestNode {
   /** Set when the node serves HTTPS: its URL says https, and the harness's requests trust (and present) this. */
   readonly tls: ClientTls | undefined;
   process: ChildProcess | undefined;
+  /** The group id the node's process runs with (root only), so iptables' owner match can tell its connections apart. */
+  groupId: number | undefined;
   #exited: Promise<number | null> | undefined;
 
   constructor(spec: NodeSpec, rootDirectory: string, nodeId?: string, tls?: ClientTls) {
@@ -217,6 +219,7 @@ export class TestNode {
     const child = spawn(program, programArguments, {
       stdio: ['pipe', log, log],
       env: { ...process.env, TZ: 'UTC', ...environment },
+      ...(this.groupId === undefined ? {} : { gid: this.groupId }),
     });
     closeSync(log);
     this.process = child;

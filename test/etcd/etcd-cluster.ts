@@ -39,6 +39,12 @@ export interface EtcdClusterOptions {
   readonly subnet?: number;
   /** TLS on the client URLs (etcd's --cert-file, --key-file, --trusted-ca-file, --client-cert-auth); plain without. */
   readonly tls?: EtcdTlsSetting;
+  /**
+   * Member i runs with group id memberGroupIds[i] (needs root): iptables' owner match then
+   * tells its connections apart, which addresses cannot, since etcd dials its peers from
+   * 127.0.0.1 (test/jepsen/etcd-packet-filter.ts). Default: the test's own group.
+   */
+  readonly memberGroupIds?: readonly number[];
 }
 
 export interface EtcdTlsSetting {
@@ -57,11 +63,13 @@ export class EtcdCluster {
   readonly #executable = etcdExecutable();
   readonly #token = `test-${process.pid}-${Date.now()}`;
   #tls: EtcdTlsSetting | undefined;
+  #memberGroupIds: readonly number[] = [];
 
   /** Starts every member and waits until each answers /health. */
   static async start(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
     const cluster = new EtcdCluster();
     cluster.#tls = options.tls;
+    cluster.#memberGroupIds = options.memberGroupIds ?? [];
     try {
       const size = options.size ?? 3;
       const subnet = options.subnet ?? 2;
@@ -162,6 +170,7 @@ export class EtcdCluster {
     const tlsFlags = tls === undefined ? [] : ['--cert-file', tls.certPath, '--key-file', tls.keyPath, '--trusted-ca-file', tls.caPath, '--client-cert-auth'];
     const peerUrl = `http://${member.host}:${member.peerPort}`;
     const log = openSync(join(this.directory, `${member.name}.log`), 'a');
+    const groupId = this.#memberGroupIds[index];
     try {
       const child = spawn(
         this.#executable,
@@ -172,7 +181,7 @@ export class EtcdCluster {
           ...['--initial-cluster', initialCluster, '--initial-cluster-state', clusterState, '--initial-cluster-token', this.#token],
           ...tlsFlags,
         ],
-        { stdio: ['ignore', log, log] },
+        { stdio: ['ignore', log, log], ...(groupId === undefined ? {} : { gid: groupId }) },
       );
       child.on('error', () => undefined);
       this.#children.set(index, child);

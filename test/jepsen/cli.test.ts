@@ -41,12 +41,15 @@ describe('jepsen arguments', () => {
     assert.deepEqual(options.nemeses, ['kill', 'pause', 'etcd']);
     assert.deepEqual(runOptions(['--consensus', 'etcd', '--nemesis', 'all']).nemeses, etcdNemesisKinds);
     assert.equal(runOptions([]).consensus, undefined);
+    assert.deepEqual(runOptions(['--consensus', 'etcd', '--nemesis', 'etcd-partition,kill']).nemeses, ['etcd-partition', 'kill']);
+    assert.ok(etcdNemesisKinds.includes('etcd-partition'));
   });
 
   for (const [argv, message] of [
     [['--consensus', 'zab'], /--consensus: "zab" is neither raft nor etcd/],
     [['--consensus', 'etcd', '--nemesis', 'partition'], /--nemesis: "partition" is not one of kill, pause, etcd/],
     [['--nemesis', 'etcd'], /--nemesis: "etcd" is not one of/],
+    [['--nemesis', 'etcd-partition'], /--nemesis: "etcd-partition" is not one of/],
     [['--bogus'], /Unknown option '--bogus'/],
     [['--workload', 'queue'], /--workload: "queue" is not one of register, list-append, bank/],
     [['--nemesis', 'kill,meteor'], /--nemesis: "meteor" is not one of/],

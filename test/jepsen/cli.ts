@@ -17,7 +17,8 @@ export const usage = `usage: npm run jepsen -- [options]
   --nodes N            cluster size, 3 or 5 (default 5)
   --consensus NAME     raft | etcd: the log in a 3-member etcd cluster the run starts
                        (default raft); with etcd the nemeses are ${etcdNemesisKinds.join(', ')}
-                       (default kill,pause,etcd; 'all' means those)
+                       (default kill,pause,etcd; 'all' means those; etcd-partition cuts etcd
+                       members apart and nodes from etcd, with iptables, as root)
   --concurrency N      clients (default 10, 1-200)
   --seed N             the run's choices (default: from the clock; printed)
   --read-levels LIST   read level per client, round robin (default linearizable,strong,weak,none)
@@ -93,7 +94,7 @@ export function parseJepsenArguments(argv: readonly string[], nowIso = new Date(
   if (consensus !== 'raft' && consensus !== 'etcd') throw new UsageError(`--consensus: ${JSON.stringify(consensus)} is neither raft nor etcd`);
   const kinds = consensus === 'etcd' ? etcdNemesisKinds : nemesisKinds;
   const nemesisText = text('nemesis');
-  const defaultNemeses = consensus === 'etcd' ? etcdNemesisKinds : ['partition', 'kill'];
+  const defaultNemeses = consensus === 'etcd' ? ['kill', 'pause', 'etcd'] : ['partition', 'kill'];
   const nemeses = nemesisText === 'all' ? [...kinds] : nemesisText === 'none' ? [] : list(nemesisText, defaultNemeses);
   for (const kind of nemeses)
     if (!(kinds as readonly string[]).includes(kind)) throw new UsageError(`--nemesis: ${JSON.stringify(kind)} is not one of ${kinds.join(', ')}`);

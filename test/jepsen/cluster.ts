@@ -28,6 +28,8 @@ export interface ClusterSetup {
   readonly flags: readonly string[];
   /** `--consensus etcd` on this etcd cluster's endpoints and prefix, instead of the embedded Raft. */
   readonly etcd?: { readonly endpoints: readonly string[]; readonly prefix: string };
+  /** The group id each node's process runs with, when etcd partitions tell processes apart by it (test/jepsen/etcd-packet-filter.ts). */
+  readonly groupIdOf?: (node: TestNode) => number;
 }
 
 export interface NodeView {
@@ -104,6 +106,7 @@ export class JepsenCluster {
   /** Starts (or restarts) a node with its flags, clock and disk. */
   startNode(node: TestNode): void {
     this.#prepareDirectory(node);
+    if (this.setup.groupIdOf !== undefined) node.groupId = this.setup.groupIdOf(node);
     node.start(this.cluster.flagsFor(node), this.#environment(node));
   }
 

@@ -64,7 +64,7 @@ export type BankOperation =
 
 // ---- nemesis ----
 
-export type NemesisKind = 'kill' | 'pause' | 'partition' | 'clock' | 'disk' | 'membership' | 'etcd';
+export type NemesisKind = 'kill' | 'pause' | 'partition' | 'clock' | 'disk' | 'membership' | 'etcd' | 'etcd-partition';
 
 /** One fault, from when it began to when it was healed (endMs undefined: never healed). */
 export interface NemesisEvent {

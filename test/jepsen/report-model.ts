@@ -11,7 +11,7 @@ import type { RunSummary } from './report.js';
 export type OverallVerdict = 'VALID' | 'INVALID' | 'UNKNOWN';
 
 /** Every kind, in the order the timeline stacks their rows. */
-export const nemesisKinds: readonly NemesisKind[] = ['kill', 'pause', 'partition', 'clock', 'disk', 'membership'];
+export const nemesisKinds: readonly NemesisKind[] = ['kill', 'pause', 'partition', 'clock', 'disk', 'membership', 'etcd', 'etcd-partition'];
 export const outcomes: readonly Outcome[] = ['ok', 'fail', 'info'];
 
 /**

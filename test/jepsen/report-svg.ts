@@ -16,6 +16,7 @@ export const nemesisColors: Readonly<Record<NemesisKind, string>> = {
   disk: '#5d6d7e',
   membership: '#8d6e63',
   etcd: '#e8772e',
+  'etcd-partition': '#1f8a9e',
 };
 
 export type Scale = (value: number) => number;

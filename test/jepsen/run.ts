@@ -17,6 +17,9 @@ import type { Nemesis } from './nemesis/nemesis.js';
 import { partitionNemesis } from './nemesis/partition.js';
 import { killNemesis, pauseNemesis } from './nemesis/process-faults.js';
 import { etcdNemesis } from './nemesis/etcd-faults.js';
+import { etcdMemberBit, etcdPartitionNemesis, nodeBit, nodeIndexBit } from './nemesis/etcd-partition.js';
+import type { TestNode } from '../cluster/harness.js';
+import { EtcdPacketFilter, groupIdForBit } from './etcd-packet-filter.js';
 import { EtcdCluster } from '../etcd/etcd-cluster.js';
 import { NemesisSchedule, type ScheduleOptions, scheduleDefaults } from './nemesis/schedule.js';
 import { overallVerdict } from './report-model.js';
@@ -29,8 +32,12 @@ import { RegisterWorkload } from './workloads/register.js';
 export const workloadNames = ['register', 'list-append', 'bank'] as const;
 export type WorkloadName = (typeof workloadNames)[number];
 export const nemesisKinds: readonly NemesisKind[] = ['kill', 'pause', 'partition', 'clock', 'disk', 'membership'];
-/** With `--consensus etcd`: the faults that apply (membership is etcd's registrations; partitions would have to cut etcd's addresses too). */
-export const etcdNemesisKinds: readonly NemesisKind[] = ['kill', 'pause', 'etcd'];
+/**
+ * With `--consensus etcd`: the faults that apply (membership is etcd's registrations).
+ * Partitions are etcd-partition's: between etcd's members and between nodes and etcd.
+ */
+export const etcdNemesisKinds: readonly NemesisKind[] = ['kill', 'pause', 'etcd', 'etcd-partition'];
+const etcdMemberCount = 3;
 
 export interface RunOptions {
   readonly workload: WorkloadName;
@@ -72,13 +79,24 @@ export function makeWorkload(name: WorkloadName, readLevels: readonly string[]):
 /** Why a nemesis cannot run on this machine, or undefined when it can. */
 export function nemesisUnavailableReason(kind: NemesisKind): string | undefined {
   if (kind === 'partition') return iptablesUnavailableReason();
+  if (kind === 'etcd-partition')
+    return process.getuid?.() !== 0 ? 'etcd partitions run each process under its own group id: run as root' : iptablesUnavailableReason();
   if (kind === 'disk' && process.getuid?.() !== 0) return 'disk faults mount a tmpfs per node: run as root';
   if (kind === 'clock' && !existsSync(fakeTimeLibraryPath)) return `clock faults need libfaketime (${fakeTimeLibraryPath}): apt-get install faketime`;
   return undefined;
 }
 
-function makeNemeses(options: RunOptions, filter: PacketFilter | undefined, etcd: EtcdCluster | undefined): Nemesis[] {
+interface Filters {
+  readonly nodes: PacketFilter | undefined;
+  readonly etcd: EtcdPacketFilter | undefined;
+}
+
+function makeNemeses(options: RunOptions, filters: Filters, etcd: EtcdCluster | undefined): Nemesis[] {
   return options.nemeses.map((kind) => {
+    if (kind === 'etcd-partition') {
+      if (etcd === undefined || filters.etcd === undefined) throw new Error('the etcd-partition nemesis needs --consensus etcd');
+      return etcdPartitionNemesis(etcd, filters.etcd);
+    }
     if (kind === 'etcd') {
       if (etcd === undefined) throw new Error('the etcd nemesis needs --consensus etcd');
       return etcdNemesis(etcd);
@@ -88,8 +106,8 @@ function makeNemeses(options: RunOptions, filter: PacketFilter | undefined, etcd
     if (kind === 'clock') return clockNemesis;
     if (kind === 'disk') return diskNemesis;
     if (kind === 'membership') return membershipNemesis(options.nodeCount);
-    if (filter === undefined) throw new Error('partition nemesis without a packet filter');
-    return partitionNemesis(filter);
+    if (filters.nodes === undefined) throw new Error('partition nemesis without a packet filter');
+    return partitionNemesis(filters.nodes);
   });
 }
 
@@ -99,7 +117,10 @@ export async function runJepsen(options: RunOptions, log: (line: string) => void
     if (reason !== undefined) throw new Error(`nemesis ${kind} cannot run here: ${reason}`);
   }
   mkdirSync(options.outDirectory, { recursive: true });
-  const etcd = options.consensus === 'etcd' ? await EtcdCluster.start({ size: 3 }) : undefined;
+  const etcdPartitions = options.nemeses.includes('etcd-partition');
+  const memberGroupIds = etcdPartitions ? Array.from({ length: etcdMemberCount }, (_, index) => groupIdForBit(etcdMemberBit(index))) : undefined;
+  const etcd =
+    options.consensus === 'etcd' ? await EtcdCluster.start({ size: etcdMemberCount, ...(memberGroupIds === undefined ? {} : { memberGroupIds }) }) : undefined;
   try {
     return await runOnCluster(options, etcd, log);
   } finally {
@@ -111,23 +132,34 @@ async function runOnCluster(options: RunOptions, etcd: EtcdCluster | undefined, 
   const random = new Prng(options.seed);
   const workload = makeWorkload(options.workload, options.readLevels);
   const startedAt = new Date().toISOString();
+  const etcdPartitions = etcd !== undefined && options.nemeses.includes('etcd-partition');
   const cluster = await JepsenCluster.create({
     nodeCount: options.nodeCount,
     clock: options.nemeses.includes('clock'),
     disk: options.nemeses.includes('disk'),
     flags: options.nodeFlags,
     ...(etcd === undefined ? {} : { etcd: { endpoints: etcd.endpoints, prefix: `/jepsen-${options.seed}` } }),
+    ...(etcdPartitions ? { groupIdOf: (node: TestNode) => groupIdForBit(nodeBit(node)) } : {}),
   });
   let filter: PacketFilter | undefined;
+  let etcdFilter: EtcdPacketFilter | undefined;
   let keep = true;
   try {
     if (options.nemeses.includes('partition')) filter = PacketFilter.open(cluster.hosts());
+    if (etcdPartitions) etcdFilter = openEtcdFilter(etcd, cluster);
     log(`forming ${options.nodeCount} nodes in ${cluster.cluster.rootDirectory}`);
     await cluster.start();
     await runSetup(cluster, workload, options.operationTimeoutMs);
     const originMs = performance.now();
     const now = () => performance.now() - originMs;
-    const schedule = new NemesisSchedule(cluster, makeNemeses(options, filter, etcd), random.fork(), now, log, options.schedule ?? scheduleDefaults);
+    const schedule = new NemesisSchedule(
+      cluster,
+      makeNemeses(options, { nodes: filter, etcd: etcdFilter }, etcd),
+      random.fork(),
+      now,
+      log,
+      options.schedule ?? scheduleDefaults,
+    );
     const operations: OperationRecord[] = [];
     log(`running ${workload.name} for ${options.timeLimitMs / 1000} s with ${options.concurrency} clients; nemesis ${options.nemeses.join(',') || 'none'}`);
     await Promise.all([
@@ -168,9 +200,21 @@ async function runOnCluster(options: RunOptions, etcd: EtcdCluster | undefined, 
     return { valid, summary, paths, text: summaryText(summary) };
   } finally {
     filter?.close();
+    etcdFilter?.close();
     cluster.copyLogs(options.outDirectory);
     await cluster.close(keep);
   }
+}
+
+/** Marks every etcd member and every node the run may start (added ones too), by group id. */
+function openEtcdFilter(etcd: EtcdCluster, cluster: JepsenCluster): EtcdPacketFilter {
+  const members = etcd.members.map((_, index) => etcdMemberBit(index));
+  const nodes = cluster.hosts().map((_, offset) => nodeIndexBit(offset + 1));
+  const bits = [...members, ...nodes];
+  return EtcdPacketFilter.open(
+    etcd.members.map((member) => member.host),
+    bits.map((bit) => ({ bit, groupId: groupIdForBit(bit) })),
+  );
 }
 
 /**

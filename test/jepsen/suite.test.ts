@@ -1,6 +1,8 @@
 /**
- * The bounded fault-suite runs of `npm test` (about three minutes): each workload against
- * three real nodes under a mix of faults, each of which must come out valid. Longer runs
+ * The bounded fault-suite runs of `npm test` (about four minutes): each workload against
+ * three real nodes under a mix of faults, and one against three nodes whose log is a real
+ * 3-member etcd cluster (`--consensus etcd`) under etcd member kills and pauses,
+ * partitions of etcd and of nodes from etcd, and node kills and pauses; each must come out valid. Longer runs
  * are `npm run jepsen` (docs/TESTING.md). A failure names its report: the HTML timeline
  * and the history file are kept.
  */
@@ -22,7 +24,13 @@ function available(kinds: readonly NemesisKind[], diagnostic: (text: string) => 
   });
 }
 
-async function boundedRun(workload: WorkloadName, nemeses: readonly NemesisKind[], seed: number, diagnostic: (text: string) => void): Promise<void> {
+async function boundedRun(
+  workload: WorkloadName,
+  nemeses: readonly NemesisKind[],
+  seed: number,
+  diagnostic: (text: string) => void,
+  consensus: 'raft' | 'etcd' = 'raft',
+): Promise<void> {
   const outDirectory = mkdtempSync(join(tmpdir(), `quorumlite-jepsen-${workload}-`));
   const options: RunOptions = {
     workload,
@@ -38,6 +46,7 @@ async function boundedRun(workload: WorkloadName, nemeses: readonly NemesisKind[
     nodeFlags: defaultNodeFlags,
     // Shorter spells than a long run's, so that every kind comes round at least twice in 40 s.
     schedule: { quietMsMin: 500, quietMsMax: 2_000, holdMsMin: 1_500, holdMsMax: 4_000, pairChance: 0.3 },
+    ...(consensus === 'etcd' ? { consensus } : {}),
   };
   const lines: string[] = [];
   const result = await runJepsen(options, (line) => lines.push(line));
@@ -68,5 +77,10 @@ describe('npm run jepsen, bounded', { concurrency: false }, () => {
 
   test('bank under partitions, pauses, clock jumps and a full disk', { timeout: 300_000 }, async (t) => {
     await boundedRun('bank', ['partition', 'pause', 'clock', 'disk'], 303, (text) => t.diagnostic(text));
+  });
+
+  // About 75 s of CI: 40 s of faults, etcd and the nodes' start, healing and the checkers.
+  test('register with --consensus etcd under etcd kills, pauses and partitions, node kills and pauses', { timeout: 300_000 }, async (t) => {
+    await boundedRun('register', ['kill', 'pause', 'etcd', 'etcd-partition'], 404, (text) => t.diagnostic(text), 'etcd');
   });
 });
