@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { httpTimeoutMs } from '../cluster/harness.js';
+import { httpTimeoutMs, waitFor } from '../cluster/harness.js';
 import { EtcdCluster } from './etcd-cluster.js';
 
 function base64(text: string): string {
@@ -18,6 +18,19 @@ async function put(endpoint: string, key: string, value: string): Promise<number
     signal: AbortSignal.timeout(httpTimeoutMs),
   });
   return answer.status;
+}
+
+/**
+ * A put that etcd may refuse while it elects a leader (503 when the killed member led):
+ * retried until etcd accepts it, within waitFor's bound; any other status fails at once.
+ */
+async function putThroughElection(endpoint: string, key: string, value: string): Promise<void> {
+  await waitFor(`etcd accepts a put through ${endpoint}`, async () => {
+    const status = await put(endpoint, key, value);
+    if (status === 200) return true;
+    assert.equal(status, 503, `put through ${endpoint}`);
+    return undefined;
+  });
 }
 
 async function get(endpoint: string, key: string): Promise<string | undefined> {
@@ -42,7 +55,7 @@ test('a 3-member etcd cluster on 127.0.2.N replicates, survives a kill -9 and re
     assert.equal(await get(cluster.endpoint(2), 'k'), 'v1');
     await cluster.kill(2);
     assert.equal(cluster.running(2), false);
-    assert.equal(await put(cluster.endpoint(1), 'k', 'v2'), 200);
+    await putThroughElection(cluster.endpoint(1), 'k', 'v2');
     await cluster.restart(2);
     assert.equal(await get(cluster.endpoint(2), 'k'), 'v2');
   } finally {
