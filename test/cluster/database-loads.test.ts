@@ -3,7 +3,8 @@
  * SQLite file sent to a follower is forwarded to the leader, replicated in chunks and
  * swapped in as database NAME on every node, the other databases untouched; the leader
  * killed (-9) in the middle of a load of NAME leaves NAME wholly old on every node once
- * its successor aborts what it left staged, and snapshots go on.
+ * its successor aborts what it left staged, and snapshots go on. Queued writes
+ * (`?queue&db=NAME`) sent to a follower reach the leader in batches of one database each.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -103,4 +104,29 @@ test('the leader killed (-9) in the middle of a load of a: its successor aborts 
     await cluster.waitForConvergence();
     assert.equal(await valueOn(leader, 'a', 'SELECT count(*) FROM loaded'), 3000);
     assert.deepEqual(stagedFiles(leader, 'a'), []);
+  }));
+
+test('queued writes to two databases through a follower: each lands in its own database on every node', async () =>
+  cluster.withLogs(async () => {
+    const leader = await cluster.waitForLeader();
+    const follower = cluster.running().find((node) => node !== leader) as TestNode;
+    assert.equal((await leader.execute(['CREATE TABLE queued (v)'], '?db=b')).status, 200);
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, position) =>
+        position % 3 === 0
+          ? follower.execute([['INSERT INTO t VALUES (?)', `queued-${position}`]], '?queue')
+          : follower.execute([['INSERT INTO queued VALUES (?)', `queued-${position}`]], '?queue&db=b'),
+      ),
+    );
+    for (const answer of answers) assert.equal(answer.status, 200, answer.text);
+    const waited = await follower.execute([['INSERT INTO queued VALUES (?)', 'waited']], '?queue&wait&db=b');
+    assert.equal(waited.status, 200, waited.text);
+    assert.equal((await follower.execute(['INSERT INTO queued VALUES (1)'], '?queue&db=nope')).status, 404);
+    const last = await leader.execute(["INSERT INTO t VALUES ('after-queue')"], '?raft_index');
+    await cluster.waitForApplied((last.body as { raft_index: number }).raft_index);
+    for (const node of cluster.running()) {
+      assert.equal(await valueOn(node, 'main', "SELECT count(*) FROM t WHERE v LIKE 'queued-%'"), 10);
+      assert.equal(await valueOn(node, 'b', "SELECT count(*) FROM queued WHERE v LIKE 'queued-%'"), 20);
+      assert.equal(await valueOn(node, 'b', "SELECT count(*) FROM queued WHERE v = 'waited'"), 1);
+    }
   }));

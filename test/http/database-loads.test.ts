@@ -3,7 +3,8 @@
  * process: a SQLite file (larger than one log entry) or SQL text replaces database NAME
  * alone, through the log; the default database and the others are untouched; a database
  * that does not exist is 404, a bad name 400; a boot of NAME replaces it outside the log,
- * then a snapshot holds every database.
+ * then a snapshot holds every database. And `?queue&db=NAME`: queued writes land in
+ * their own database, batches never mixing two.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -117,5 +118,32 @@ describe('loads and boots of one database', () => {
     assert.deepEqual(await tables('b'), [['extra'], ['u']]);
     const raft = ((await (await fetch(`${base}/status`)).json()) as Json).store.raft;
     assert.equal(raft.last_snapshot_index, raft.applied_index, 'the snapshot holds the booted file');
+  });
+});
+
+describe('queued writes of one database', () => {
+  it('?queue&db=a applies in a; writes queued to main and a in turn each land in their own; an unknown database is 404', async () => {
+    await execute('a', ['CREATE TABLE q (v)']);
+    const queue = async (database: string, value: string, wait: boolean): Promise<Response> =>
+      fetch(`${base}/db/execute?db=${database}&queue${wait ? '&wait' : ''}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify([[`INSERT INTO ${database === 'a' ? 'q' : 't'} VALUES (?)`, value]]),
+      });
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, position) => queue(position % 2 === 0 ? 'a' : 'main', `queued-${position}`, false)));
+    for (const answer of answers) assert.equal(answer.status, 200, await answer.text());
+    const last = await queue('a', 'queued-last', true);
+    assert.equal(last.status, 200, await last.clone().text());
+    // ?wait answered once its batch applied: what it wrote is there at once.
+    assert.deepEqual(await query('a', "SELECT count(*) FROM q WHERE v = 'queued-last'"), [[1]]);
+    await waitFor('every queued write applied', async () => {
+      const values = (await query('main', "SELECT count(*) FROM t WHERE v LIKE 'queued-%'")) as number[][];
+      return values[0]?.[0] === 10 ? true : undefined;
+    });
+    assert.deepEqual(await query('a', "SELECT count(*) FROM q WHERE v LIKE 'queued-%'"), [[11]]);
+    assert.match(String(await query('main', 'SELECT count(*) FROM q')), /no such table: q/);
+    const missing = await queue('nope', 'x', false);
+    assert.equal(missing.status, 404);
+    assert.equal(await missing.text(), 'database "nope" does not exist\n');
   });
 });
