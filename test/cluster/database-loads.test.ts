@@ -5,12 +5,14 @@
  * killed (-9) in the middle of a load of NAME leaves NAME wholly old on every node once
  * its successor aborts what it left staged, and snapshots go on. Queued writes
  * (`?queue&db=NAME`) sent to a follower reach the leader in batches of one database each.
+ * The client creates, lists and drops databases (createDatabase, listDatabases, dropDatabase).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { createClient, isQuorumliteError } from '../../src/client/index.js';
 import { http, TestCluster, waitFor, type TestNode } from './harness.js';
 
 let cluster: TestCluster;
@@ -128,5 +130,40 @@ test('queued writes to two databases through a follower: each lands in its own d
       assert.equal(await valueOn(node, 'main', "SELECT count(*) FROM t WHERE v LIKE 'queued-%'"), 10);
       assert.equal(await valueOn(node, 'b', "SELECT count(*) FROM queued WHERE v LIKE 'queued-%'"), 20);
       assert.equal(await valueOn(node, 'b', "SELECT count(*) FROM queued WHERE v = 'waited'"), 1);
+    }
+  }));
+
+test('the client creates, lists and drops databases on a real cluster, with the answers a user branches on', async () =>
+  cluster.withLogs(async () => {
+    const leader = await cluster.waitForLeader();
+    const follower = cluster.running().find((node) => node !== leader) as TestNode;
+    const client = createClient({ nodes: [follower.url], discoverNodes: false });
+    const inC = createClient({ nodes: [follower.url], database: 'c', discoverNodes: false });
+    try {
+      const created = await client.createDatabase('c');
+      assert.equal(created.database, 'c');
+      assert.ok(created.raftIndex > 0);
+      await assert.rejects(client.createDatabase('c'), (error: unknown) => {
+        return isQuorumliteError(error) && error.httpStatus === 409 && error.serverCode === 'DB_CONFLICT';
+      });
+      await assert.rejects(client.createDatabase('-bad'), (error: unknown) => isQuorumliteError(error) && error.code === 'INVALID_ARGUMENT');
+      const listed = await waitFor('the follower to list c', async () => {
+        const list = await client.listDatabases();
+        return list.databases.includes('c') ? list : undefined;
+      });
+      assert.deepEqual(listed.databases, ['main', 'a', 'b', 'c']);
+      assert.equal(listed.countMax, 64);
+      await inC.execute('CREATE TABLE k (v)');
+      await inC.execute("INSERT INTO k VALUES ('in c')");
+      const read = await inC.query<{ v: string }>('SELECT v FROM k', { consistency: 'strong' });
+      assert.deepEqual(read.results[0]?.rows, [{ v: 'in c' }]);
+      const dropped = await client.dropDatabase('c');
+      assert.ok(dropped.raftIndex > created.raftIndex);
+      await assert.rejects(client.dropDatabase('c'), (error: unknown) => isQuorumliteError(error) && error.httpStatus === 404);
+      await assert.rejects(client.dropDatabase('main'), (error: unknown) => isQuorumliteError(error) && error.httpStatus === 400);
+      await waitFor('the follower to drop c', async () => ((await client.listDatabases()).databases.includes('c') ? undefined : true));
+    } finally {
+      await client.close();
+      await inC.close();
     }
   }));
