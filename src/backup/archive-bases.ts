@@ -41,8 +41,11 @@ function describeIndex(log: LogView, index: number): { term: number; timeMs: num
   }
 }
 
+/** What a base is taken from: its snapshot, and the settings a replay must share. */
+type BaseSource = Pick<DatabaseCopies, 'writeSnapshot' | 'foreignKeys' | 'extensionNames' | 'databaseCountMax'>;
+
 export async function uploadBase(
-  parts: { readonly store: ObjectStore; readonly log: LogView; readonly database: Pick<DatabaseCopies, 'writeSnapshot' | 'foreignKeys' | 'extensionNames'> },
+  parts: { readonly store: ObjectStore; readonly log: LogView; readonly database: BaseSource },
   prefix: string,
   stagingDirectory: string,
   nowMs: number,
@@ -63,6 +66,7 @@ export async function uploadBase(
       sha256: await sha256OfFile(path),
       foreignKeys: parts.database.foreignKeys,
       extensions: [...parts.database.extensionNames],
+      ...(parts.database.databaseCountMax === undefined ? {} : { databaseCountMax: parts.database.databaseCountMax }),
     };
     await gzipFile(path, compressedPath);
     await parts.store.putFile(baseDataKey(prefix, appliedIndex), compressedPath);

@@ -37,6 +37,8 @@ export interface BaseManifest {
   /** -fk and the extensions' file names on the node that took it: a replay must use the same. */
   readonly foreignKeys: boolean;
   readonly extensions: readonly string[];
+  /** -db-count-max of the cluster (several databases): a replay's creates succeed or fail by it. Absent in older archives. */
+  readonly databaseCountMax?: number;
 }
 
 interface ArchivedBase {
@@ -172,7 +174,8 @@ export function decodeManifest(bytes: Uint8Array, key: string): BaseManifest {
     typeof manifest.sha256 === 'string' &&
     typeof manifest.foreignKeys === 'boolean' &&
     Array.isArray(manifest.extensions) &&
-    manifest.extensions.every((name) => typeof name === 'string');
+    manifest.extensions.every((name) => typeof name === 'string') &&
+    (manifest.databaseCountMax === undefined || (Number.isSafeInteger(manifest.databaseCountMax) && manifest.databaseCountMax >= 1));
   if (!wellFormed) throw new Error(`${key}: a base manifest with missing or malformed fields`);
   return manifest as BaseManifest;
 }

@@ -31,7 +31,7 @@ interface ArchiverDependencies {
   readonly settings: PointInTimeSettings;
   readonly store: ObjectStore;
   readonly log: LogView;
-  readonly database: Pick<DatabaseCopies, 'writeSnapshot' | 'foreignKeys' | 'extensionNames'>;
+  readonly database: Pick<DatabaseCopies, 'writeSnapshot' | 'foreignKeys' | 'extensionNames' | 'databaseCountMax'>;
   readonly stagingDirectory: string;
   readonly logger: BackupLogger;
   readonly clock: BackupClock;

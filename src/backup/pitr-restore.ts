@@ -1,15 +1,20 @@
 /**
  * Point-in-time restore: the base snapshot, then the archived entries after it, replayed
- * through the real state machine (SqliteStateMachine, with the settings the cluster ran
- * with: -fk and the extensions, from the base's manifest), up to the target; then the
- * user's database is written out as a plain SQLite file, as /db/backup makes it. Replay
- * is apply: the same entries on the same base give the same database the cluster had at
- * that index (the state machine's determinism contract), down to rowids, random() and
- * the request dedup table.
+ * through the real state machine (the node's MultiDatabaseMachine, with the settings the
+ * cluster ran with: -fk, the extensions and -db-count-max, from the base's manifest), up
+ * to the target; then one database (`main` unless another is named) is written out as a
+ * plain SQLite file, as /db/backup makes it. Replay is apply: the same entries on the same
+ * base give the same databases the cluster had at that index (the state machine's
+ * determinism contract), down to rowids, random() and the request dedup table. So the
+ * whole node state is rebuilt (the base carries every database, the entries of the
+ * others, their creates and drops apply), and any database of that moment can be taken.
  */
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { SqliteStateMachine, applyBatchEntryCountMax, type BatchEntry } from '../state-machine/state-machine.js';
+import { databaseCountMaxDefault, defaultDatabaseName } from '../state-machine/database-entries.js';
+import { StateMachineError } from '../state-machine/errors.js';
+import { MultiDatabaseMachine } from '../state-machine/multi-database-machine.js';
+import { applyBatchEntryCountMax, type BatchEntry, type SqliteStateMachine } from '../state-machine/state-machine.js';
 import { isLoadEntry } from '../state-machine/load-entries.js';
 import { sha256OfFile } from './archive-bases.js';
 import { decodeSegment, type ArchivedEntry } from './archive-segment.js';
@@ -31,6 +36,8 @@ interface PointInTimeRestoreOptions {
   readonly target: RestoreTarget;
   /** The SQLite file to write; it must not exist. */
   readonly outputPath: string;
+  /** The database written out (several databases); default `main`. */
+  readonly database?: string;
   /** Scratch space for the base and the replay (removed afterwards). */
   readonly workDirectory: string;
   /** The SQLite extensions the cluster loaded (files), when it loaded any. */
@@ -137,6 +144,16 @@ function checkExtensions(plan: RestorePlan, extensionPaths: readonly string[]): 
   }
 }
 
+/** The database written out; RestoreError when it did not exist at `index`. */
+function chosenDatabase(machine: MultiDatabaseMachine, name: string | undefined, index: number): SqliteStateMachine {
+  try {
+    return machine.database(name ?? defaultDatabaseName);
+  } catch (error) {
+    if (!(error instanceof StateMachineError) || error.code !== 'NO_DATABASE') throw error;
+    throw new RestoreError(`database ${JSON.stringify(name)} did not exist at index ${index} (there were: ${machine.catalog.names().join(', ')})`);
+  }
+}
+
 /** Rebuilds the database as of `target` into `outputPath`. */
 export async function restoreToPoint(options: PointInTimeRestoreOptions): Promise<RestoreOutcome> {
   const plan = planRestore(await readArchive(options.store, options.path), options.target);
@@ -148,7 +165,8 @@ export async function restoreToPoint(options: PointInTimeRestoreOptions): Promis
   await mkdir(options.workDirectory, { recursive: true });
   try {
     const basePath = await restoreBase(options, plan);
-    const machine = new SqliteStateMachine({ path: join(options.workDirectory, 'db.sqlite'), foreignKeys: plan.base.manifest.foreignKeys, extensionPaths });
+    const { foreignKeys, databaseCountMax = databaseCountMaxDefault } = plan.base.manifest;
+    const machine = new MultiDatabaseMachine({ path: join(options.workDirectory, 'db.sqlite'), foreignKeys, extensionPaths, databaseCountMax });
     try {
       const restored = await machine.restore(basePath);
       if (restored.appliedIndex !== plan.base.manifest.index) {
@@ -167,7 +185,7 @@ export async function restoreToPoint(options: PointInTimeRestoreOptions): Promis
         throw new RestoreError(`the archive's segments end at index ${replay.index}, before the target ${options.target.index}`);
       }
       options.onProgress?.({ phase: 'write', doneCount: replay.index - plan.base.manifest.index, totalCount: total });
-      const { bytes } = await machine.backup(options.outputPath);
+      const { bytes } = await chosenDatabase(machine, options.database, replay.index).backup(options.outputPath);
       return { index: replay.index, timeMs: replay.timeMs, baseIndex: plan.base.manifest.index, replayedCount: replay.replayedCount, bytes };
     } finally {
       machine.close();

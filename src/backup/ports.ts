@@ -33,6 +33,8 @@ export interface DatabaseCopies {
   readonly foreignKeys: boolean;
   /** File names of the SQLite extensions every connection loads. */
   readonly extensionNames: readonly string[];
+  /** -db-count-max, when the node holds several databases (a replay needs it). */
+  readonly databaseCountMax?: number;
 }
 
 /** Writes statements through the log as one transaction (auto-restore's load); throws on any failed statement. */

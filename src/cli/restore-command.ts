@@ -8,6 +8,7 @@
  *   --output FILE        the SQLite file to write (must not exist)
  *   --list               print what the archive can restore, and nothing else
  *   --extensions-path P  the SQLite extensions the cluster loaded (comma-separated files)
+ *   --db NAME            the database to write out (several databases; default main)
  *
  * Exit codes: 0 done, 1 the archive cannot give that point (or could not be read), 2 usage.
  */
@@ -16,6 +17,7 @@ import { archiveStore } from '../backup/archive-store.js';
 import { BackupConfigError, parseAutoBackupConfig, readConfigText, type AutoBackupConfig } from '../backup/config.js';
 import { formatTime, readArchive, type ArchiveSummary, type RestoreTarget } from '../backup/pitr-plan.js';
 import { restoreToPoint } from '../backup/pitr-restore.js';
+import { databaseNameProblem } from '../state-machine/database-entries.js';
 import { parseGoFlags, type FlagKind, type GivenFlag } from './go-flags.js';
 import { ProgressBar } from './progress-bar.js';
 import { UsageError } from './usage-error.js';
@@ -33,6 +35,7 @@ replaying the archived log entries on a base snapshot. docs/BACKUPS.md has the s
   --output FILE        the SQLite file to write (must not exist)
   --list               print what the archive can restore
   --extensions-path P  the SQLite extensions the cluster loaded (comma-separated files)
+  --db NAME            the database to write out, of a cluster with several (default main)
 `;
 
 const restoreFlagKinds: ReadonlyMap<string, FlagKind> = new Map([
@@ -41,6 +44,7 @@ const restoreFlagKinds: ReadonlyMap<string, FlagKind> = new Map([
   ['to-index', 'value'],
   ['output', 'value'],
   ['extensions-path', 'value'],
+  ['db', 'value'],
   ['list', 'boolean'],
   ['help', 'boolean'],
   ['h', 'boolean'],
@@ -121,6 +125,10 @@ export async function runRestoreCommand(argv: readonly string[], io: RestoreIo):
   if (output === undefined || output.value === '') throw new UsageError('--output FILE is required: the SQLite file to write');
   if (existsSync(output.value)) throw new UsageError(`${output.spelling} ${output.value}: the file exists; give a new path`);
   const extensions = flags.get('extensions-path')?.value;
+  const database = flags.get('db');
+  if (database !== undefined && databaseNameProblem(database.value) !== undefined) {
+    throw new UsageError(`${database.spelling}: ${databaseNameProblem(database.value)}: ${JSON.stringify(database.value)}`);
+  }
   const bar = new ProgressBar(io.progress);
   const outcome = await restoreToPoint({
     store,
@@ -129,6 +137,7 @@ export async function runRestoreCommand(argv: readonly string[], io: RestoreIo):
     outputPath: output.value,
     workDirectory: `${output.value}.restore-work`,
     extensionPaths: extensions === undefined || extensions === '' ? [] : extensions.split(','),
+    ...(database === undefined ? {} : { database: database.value }),
     onProgress: (progress) =>
       bar.update(progress.phase === 'write' ? 'writing  ' : 'replaying', progress.doneCount, progress.totalCount, progress.phase !== 'replay'),
   });

@@ -16,6 +16,7 @@ export const readDepthMax = 16;
 
 const dotCommandHelp = `.backup FILE            write a backup of the database (SQLite file) to FILE
 .consistency [LEVEL]    show or set read consistency: none, weak, linearizable, strong, auto
+.databases              list the cluster's databases, the one in use marked *
 .dump [TABLE …]         print the database (or the tables) as SQL
 .exit [CODE]            leave the shell (also .quit)
 .headers on|off         show column headers
@@ -24,6 +25,7 @@ const dotCommandHelp = `.backup FILE            write a backup of the database (
 .leader                 show the leader
 .mode MODE              output mode: column, csv, json, line
 .nodes                  list the cluster's nodes
+.open [NAME]            show the database in use, or use database NAME (main: the default)
 .read FILE              run the SQL and dot commands in FILE
 .remove ID              remove node ID from the cluster
 .restore FILE           load FILE (a SQLite file or SQL text) into the database
@@ -72,6 +74,11 @@ const handlers: Record<string, Handler> = {
     session.output.write(new TextDecoder().decode(dump));
   },
   read: async (session, args) => readFile(session, args),
+  open: async (session, args) => openDatabase(session, args),
+  databases: async (session) => {
+    const { databases } = await session.client.listDatabases();
+    session.output.write(databases.map((name) => `${name === session.database ? '*' : ' '} ${name}\n`).join(''));
+  },
 };
 
 export async function runDotCommand(session: ShellSession, command: DotCommand): Promise<void> {
@@ -209,6 +216,26 @@ async function restore(session: ShellSession, args: readonly string[]): Promise<
   const isSqliteFile = new TextDecoder('latin1').decode(content.subarray(0, sqliteHeader.length)) === sqliteHeader;
   await session.client.load(isSqliteFile ? content : new TextDecoder().decode(content));
   session.output.write(`restored ${path} (${content.byteLength} bytes)\n`);
+}
+
+/**
+ * `.open NAME`: the shell's SQL, `.tables`, `.schema`, `.dump`, `.backup` and `.restore`
+ * address database NAME from now on (ours: sqlite3's `.open` opens a file; here the
+ * cluster's databases are what there is to open). A name the cluster lacks is refused.
+ */
+async function openDatabase(session: ShellSession, args: readonly string[]): Promise<void> {
+  const name = optionalArgument(args, '.open [NAME]');
+  if (name === undefined) {
+    session.output.write(`${session.database}\n`);
+    return;
+  }
+  if (session.clientFor === undefined) throw usage('.open is not available in this shell');
+  const { databases } = await session.client.listDatabases();
+  if (!databases.includes(name)) throw usage(`database "${name}" does not exist`);
+  const previous = session.client;
+  session.client = session.clientFor(name);
+  session.database = name;
+  await previous.close();
 }
 
 async function readFile(session: ShellSession, args: readonly string[]): Promise<void> {

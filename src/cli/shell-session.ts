@@ -33,10 +33,15 @@ export class ShellSession {
   exitCode: number | undefined;
   errorCount = 0;
   readDepth = 0;
+  /** The database SQL and the dot commands address (`.open NAME`; ours: several databases). */
+  database = 'main';
+  /** A client bound to a database, for `.open` (set by shell.ts; absent, `.open` is refused). */
+  clientFor: ((database: string) => Client) | undefined;
   readonly #pendingCharactersMax: number;
 
   constructor(
-    readonly client: Client,
+    /** Replaced by `.open`, with one bound to the database opened. */
+    public client: Client,
     readonly output: ShellOutput,
     settings: SessionSettings,
     /** Reads a file for `.read` / `.restore` (injected so tests and browsers can differ). */

@@ -83,27 +83,38 @@ async function readTlsOptions(tls: TlsSettings): Promise<ConstructorParameters<t
 }
 
 async function runSqlite3Shell(options: ShellArguments, io: ShellIo): Promise<number> {
-  let client: Client;
+  let clientFor: (database: string) => Client;
   let tls: ReturnType<typeof tlsFetch>;
   try {
     tls = tlsFetch(options.tls, await readTlsOptions(options.tls));
-    client = createClient({
-      nodes: options.hosts,
-      consistency: options.consistency,
-      ...(options.user === undefined ? {} : { auth: options.user }),
-      ...(options.httpTimeoutMs === undefined ? {} : { timeoutMs: Math.ceil(options.httpTimeoutMs) }),
-      ...(tls === undefined ? {} : { fetch: tls.fetch }),
-    });
+    const fetchOption = tls === undefined ? {} : { fetch: tls.fetch };
+    clientFor = (database) =>
+      createClient({
+        nodes: options.hosts,
+        consistency: options.consistency,
+        database,
+        ...(options.user === undefined ? {} : { auth: options.user }),
+        ...(options.httpTimeoutMs === undefined ? {} : { timeoutMs: Math.ceil(options.httpTimeoutMs) }),
+        ...fetchOption,
+      });
   } catch (error) {
     io.stderr.write(`quorumlite shell: ${describeError(error)}\n`);
     return 2;
   }
-  const session = new ShellSession(
-    client,
-    { write: (text) => void io.stdout.write(text), writeError: (text) => void io.stderr.write(text) },
-    { mode: options.mode ?? 'column', headers: options.headers ?? true, timer: false, consistency: options.consistency },
-    nodeFiles,
-  );
+  let session: ShellSession;
+  try {
+    session = new ShellSession(
+      clientFor('main'),
+      { write: (text) => void io.stdout.write(text), writeError: (text) => void io.stderr.write(text) },
+      { mode: options.mode ?? 'column', headers: options.headers ?? true, timer: false, consistency: options.consistency },
+      nodeFiles,
+    );
+  } catch (error) {
+    io.stderr.write(`quorumlite shell: ${describeError(error)}\n`);
+    await tls?.agent.close();
+    return 2;
+  }
+  session.clientFor = clientFor;
   try {
     if (options.command !== undefined) return await runScript(session, options.command);
     if (io.stdin.isTTY !== true) return await runScript(session, await readStreamText(io.stdin, stdinBytesMax));
@@ -112,7 +123,7 @@ async function runSqlite3Shell(options: ShellArguments, io: ShellIo): Promise<nu
     io.stderr.write(`Error: ${describeError(error)}\n`);
     return 1;
   } finally {
-    await client.close();
+    await session.client.close();
     await tls?.agent.close();
   }
 }

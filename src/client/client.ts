@@ -28,6 +28,8 @@ import { checkConsistency, formatDuration, resolveConfig, type ClientConfig, typ
 import { decodeReply, firstSqlError, type DecodedReply } from './results.js';
 import { errorForRequestError, isLeadershipError } from './reply-errors.js';
 import { encodeStatements } from './statements.js';
+import { databaseChangeSpec, databaseListSpec, type DatabaseChange, type DatabaseList } from './database-calls.js';
+import { checkIdempotencyKey, newIdempotencyKey } from './idempotency-keys.js';
 import {
   runInteractive,
   Transaction,
@@ -45,9 +47,6 @@ import type { ConsistencyLevel, InStatement, NodeInfo, Reply, Value } from './ty
  * least this long (a per-call timeoutMs / deadlineMs still wins).
  */
 const transferTimeoutMsMin = 600_000;
-
-/** Client-side cap on how long an idempotency key may be. */
-export const idempotencyKeyCharactersMax = 128;
 
 /** Stateless codecs, shared by every call instead of allocated per request and reply. */
 const utf8Encoder = new TextEncoder();
@@ -359,6 +358,21 @@ export class Client {
     );
   }
 
+  /** Creates database `name` through the log (`POST /db/create`); see database-calls.ts for the answers. */
+  async createDatabase(name: string, options: CallOptions = {}): Promise<DatabaseChange> {
+    return this.#calls.call(databaseChangeSpec('create', name, this.#config), options);
+  }
+
+  /** Drops database `name` through the log (`POST /db/drop`). */
+  async dropDatabase(name: string, options: CallOptions = {}): Promise<DatabaseChange> {
+    return this.#calls.call(databaseChangeSpec('drop', name, this.#config), options);
+  }
+
+  /** The databases the node asked has applied (`GET /db/list`), `main` first. */
+  async listDatabases(options: CallOptions = {}): Promise<DatabaseList> {
+    return this.#calls.call(databaseListSpec(this.#config), options);
+  }
+
   #transferOptions(options: CallOptions): CallOptions {
     return {
       ...options,
@@ -474,22 +488,6 @@ export class Client {
     if (this.#view.leader !== undefined) return;
     await this.nodes(options).catch(() => undefined);
   }
-}
-
-function newIdempotencyKey(): string {
-  const bytes = new Uint8Array(16);
-  globalThis.crypto.getRandomValues(bytes);
-  let hex = '';
-  for (const byte of bytes) hex += byte.toString(16).padStart(2, '0');
-  return hex;
-}
-
-function checkIdempotencyKey(key: string | undefined): string | undefined {
-  if (key === undefined) return undefined;
-  if (typeof key !== 'string' || key.length === 0 || key.length > idempotencyKeyCharactersMax || !/^[\x21-\x7e]+$/.test(key)) {
-    throw new QuorumliteError('INVALID_ARGUMENT', `idempotencyKey must be 1-${idempotencyKeyCharactersMax} printable ASCII characters`);
-  }
-  return key;
 }
 
 function withNode(error: QuorumliteError, nodeUrl: string): QuorumliteError {

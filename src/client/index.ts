@@ -14,6 +14,7 @@ export function createClient(config: ClientConfig): Client {
 export { Client } from './client.js';
 export type { BackupOptions, CallOptions, ReadOptions, RequestOptions, ResultOptions, WriteOptions } from './call-options.js';
 export { isConflict, retryOnConflict, type ConflictRetryOptions } from './conflict-retry.js';
+export type { DatabaseChange, DatabaseList } from './database-calls.js';
 export { QuorumliteError, isQuorumliteError } from './errors.js';
 export { Transaction } from './interactive-transaction.js';
 export type { InteractiveOptions, TransactionStatementOptions } from './interactive-transaction.js';

@@ -8,8 +8,11 @@ import { badRequest, HttpError } from './http-error.js';
 import type { QueryParameters } from './query-parameters.js';
 import type { ClusterService, DatabaseCatalogService } from '../service/service.js';
 
-/** Endpoints that serve the default database only, whatever `?db=` says (docs/ARCHITECTURE.md, "Several databases"). */
-const defaultDatabaseOnlyPaths: ReadonlySet<string> = new Set(['/db/load', '/boot', '/db/stream', '/db/copy']);
+/**
+ * Endpoints that serve the default database only, whatever `?db=` says: the embedded
+ * replicas' feed, which is the whole log and follows `main` (docs/API.md, "Several databases").
+ */
+const defaultDatabaseOnlyPaths: ReadonlySet<string> = new Set(['/db/stream', '/db/copy']);
 
 /** `?db=` naming another database where only the default one is served: 400, never silently the default one. */
 export function refuseOtherDatabase(path: string, parameters: QueryParameters): void {

@@ -86,7 +86,7 @@ export async function sendStream(exchange: Exchange, stream: ByteStream, content
 export async function handleLoad(exchange: Exchange, service: ClusterService): Promise<void> {
   const load = transfers(exchange, service, 'load');
   const body = streamRequestBody(exchange.request, exchange.options.loadBodyBytesMax, () => exchange.response.writeContinue());
-  const request = { timeoutMs: exchange.parameters.timeoutMs, forward: !exchange.flag('redirect') };
+  const request = { timeoutMs: exchange.parameters.timeoutMs, forward: !exchange.flag('redirect'), database: exchange.parameters.get('db') };
   // A whole database arrives here: bounded by the server's time for a whole request, each step by `timeout`.
   const response = await exchange.callService(exchange.options.requestTimeoutMs, (context) => load(request, body, context));
   if (response.servedBy !== '') exchange.setHeader('X-RQLITE-SERVED-BY', response.servedBy);
@@ -97,7 +97,7 @@ export async function handleLoad(exchange: Exchange, service: ClusterService): P
 export async function handleBoot(exchange: Exchange, service: ClusterService): Promise<void> {
   const boot = transfers(exchange, service, 'boot');
   const body = streamRequestBody(exchange.request, exchange.options.loadBodyBytesMax, () => exchange.response.writeContinue());
-  const request = { timeoutMs: exchange.parameters.timeoutMs, forward: false };
+  const request = { timeoutMs: exchange.parameters.timeoutMs, forward: false, database: exchange.parameters.get('db') };
   await exchange.callService(exchange.options.requestTimeoutMs, (context) => boot(request, body, context));
   exchange.sendEmpty(200);
 }

@@ -142,6 +142,10 @@ export class NodeClusterService implements ClusterService {
       peers: this.#peers,
       scheduler: this.#scheduler,
       encodeBatch: dependencies.encodeQueuedBatch,
+      assertDatabaseExists: (database) => {
+        if (database !== undefined && this.#catalog === undefined) throw new ServiceError('NOT_FOUND', unknownDatabaseMessage(database));
+        this.#catalog?.assertExists(database);
+      },
     });
     this.#access = dependencies.access ?? null;
     this.#routing = new LeaderRouting(dependencies);
@@ -231,7 +235,6 @@ export class NodeClusterService implements ClusterService {
 
   async execute(request: ExecuteRequest, context: CallContext): Promise<DataResponse> {
     this.#validateWrite(request.statements);
-    if (checkedDatabase(request.database) !== undefined && request.queue) throw new ServiceError('BAD_REQUEST', 'queue writes only to the default database');
     // Queued on this node whatever `?redirect` says, as rqlite does; the queue forwards its batches.
     if (request.queue) return this.#queuedWrites.enqueue(request, context, this.#servedBy);
     const leaderId = this.#routing.leaderOrRefuse(request.forward);

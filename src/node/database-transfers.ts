@@ -15,7 +15,7 @@ import { checkedDatabase } from './database-catalog-service.js';
 import { hasSqliteMagic } from '../state-machine/sqlite-header.js';
 import { openLocalBackup, type BackupDatabase, type BackupSettings } from './backup-source.js';
 import type { NodeConfig } from './config.js';
-import type { LoadKind, LoadSession } from './leader-load.js';
+import type { LoadKind, LoadSession, LoadTarget } from './leader-load.js';
 import { LoadCoordinator } from './load-coordinator.js';
 import type { LoadGate } from './load-gate.js';
 import type { NodeLogger } from './logger.js';
@@ -30,7 +30,11 @@ interface TransferDatabase extends BackupDatabase {
   readonly appliedIndex: number;
   /** Another database of the cluster's (MultiDatabaseMachine.database); absent: the default one only. */
   database?(name: string): BackupDatabase;
-  readonly loads: { readonly openLoad: OpenLoad | undefined; adopt(path: string, loadId: string, beginIndex: number): void };
+  readonly loads: {
+    readonly openLoad: OpenLoad | undefined;
+    openLoadOf?(database: string | undefined): OpenLoad | undefined;
+    adopt(path: string, loadId: string, beginIndex: number, database?: string): void;
+  };
 }
 
 interface TransferDependencies {
@@ -78,7 +82,7 @@ export class NodeDatabaseTransfers implements DatabaseTransfers {
   /** Registers the peer methods followers forward to, and watches leadership (for loads a previous leader left). */
   start(): void {
     this.#sessions.register(this.#dependencies.peers, {
-      beginLoad: (kind, timeoutMs) => this.#coordinator.begin(kind, timeoutMs),
+      beginLoad: (kind, timeoutMs, database) => this.#coordinator.begin(kind, timeoutMs, this.#loadTarget(database)),
       openBackup: (request) => this.#openLocalBackup(request),
     });
     this.#unsubscribe = this.#dependencies.log.subscribeLeaderChanges(() => this.#coordinator.onLeaderChange());
@@ -121,6 +125,12 @@ export class NodeDatabaseTransfers implements DatabaseTransfers {
     }
   }
 
+  /** `?db=` on a load or boot: the database it replaces (NOT_FOUND for one that does not exist here). */
+  #loadTarget(name: string | null | undefined): LoadTarget {
+    const checked = checkedDatabase(name);
+    return { name: checked, path: this.#backupDatabase(checked).path };
+  }
+
   async backup(request: BackupRequest): Promise<ByteStream> {
     if (request.vacuum && request.format === 'sql') throw new ServiceError('BAD_REQUEST', 'invalid vacuum');
     const leaderId = request.local ? undefined : this.#leaderOrRefuse(request.forward);
@@ -135,8 +145,11 @@ export class NodeDatabaseTransfers implements DatabaseTransfers {
     const kind: LoadKind = hasSqliteMagic(first) ? 'sqlite' : 'sql';
     const leaderId = this.#leaderOrRefuse(request.forward);
     const servedBy = leaderId === undefined ? this.#servedBy : (this.#dependencies.log.members.get(leaderId)?.raftAddress ?? '');
+    const database = checkedDatabase(request.database);
     const session: LoadSession =
-      leaderId === undefined ? this.#coordinator.begin(kind, request.timeoutMs) : await remoteLoad(this.#dependencies.peers, leaderId, kind, request.timeoutMs);
+      leaderId === undefined
+        ? this.#coordinator.begin(kind, request.timeoutMs, this.#loadTarget(database))
+        : await remoteLoad(this.#dependencies.peers, leaderId, kind, request.timeoutMs, database);
     try {
       await session.write(first);
       for await (const chunk of rest) {
@@ -146,7 +159,7 @@ export class NodeDatabaseTransfers implements DatabaseTransfers {
       context.signal.throwIfAborted();
       const results = await session.finish();
       const failure = results.find((result) => result.kind === 'error');
-      if (failure === undefined) this.#dependencies.logger.info({ event: 'loaded', kind, servedBy }, 'database loaded');
+      if (failure === undefined) this.#dependencies.logger.info({ event: 'loaded', kind, servedBy, database: database ?? 'main' }, 'database loaded');
       else this.#dependencies.logger.info({ event: 'load-refused', kind, error: failure.error }, 'SQL load failed: nothing was applied');
       return { results, raftIndex: null, sequenceNumber: null, servedBy };
     } catch (error) {
@@ -156,7 +169,8 @@ export class NodeDatabaseTransfers implements DatabaseTransfers {
   }
 
   async boot(request: LoadRequest, body: AsyncIterable<Uint8Array>): Promise<void> {
-    await this.#coordinator.boot(body, request.timeoutMs);
+    const target = this.#loadTarget(request.database);
+    await this.#coordinator.boot(body, request.timeoutMs, target.name);
   }
 
   async snapshot(request: SnapshotRequest): Promise<boolean> {

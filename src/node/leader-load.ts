@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { ServiceError } from '../service/service.js';
+import { encodeTargetedEntry } from '../state-machine/database-entries.js';
 import { encodeLoadEntry, loadEntryHeaderBytes, type LoadEntry } from '../state-machine/load-entries.js';
 import type { OpenLoad } from '../state-machine/load-staging.js';
 import { patchedHeader, sqliteHeaderBytes } from '../state-machine/sqlite-header.js';
@@ -35,11 +36,35 @@ export const loadChunkBytesMax = 1024 * 1024 - 4096;
  */
 const chunksInFlightMax = 4;
 
+/** What the node's state machine tells about staged loads: of any database, or of one (absent: the default one). */
+interface StagedLoads {
+  readonly openLoad: OpenLoad | undefined;
+  /** In a machine of several databases (database-loads.ts); absent, the machine holds the default database only. */
+  openLoadOf?(database: string | undefined): OpenLoad | undefined;
+}
+
+/** The database a load replaces: its name (undefined: the default one) and its file. */
+export interface LoadTarget {
+  readonly name: string | undefined;
+  readonly path: string;
+}
+
+/** The load staged for `target`'s database. */
+function stagedLoadOf(loads: StagedLoads, name: string | undefined): OpenLoad | undefined {
+  return loads.openLoadOf === undefined ? loads.openLoad : loads.openLoadOf(name);
+}
+
+/** A load's entry for database `name`: the default database's as it always was, another's in the targeted envelope. */
+export function encodeLoadEntryFor(name: string | undefined, entry: LoadEntry): Uint8Array {
+  const data = encodeLoadEntry(entry);
+  return name === undefined ? data : encodeTargetedEntry(name, data);
+}
+
 /** What a load needs on the leader. */
 export interface LeaderLoadPorts {
   /** The plain log: a load's own entries never wait at the load gate. */
   readonly log: ReplicatedLog;
-  readonly database: { readonly path: string; readonly loads: { readonly openLoad: OpenLoad | undefined } };
+  readonly database: { readonly path: string; readonly loads: StagedLoads };
   readonly files: TransferFiles;
   readonly settings: BackupSettings;
   /** The entry bound (config.entryDataBytesMax). */
@@ -64,6 +89,7 @@ export function invalidSqliteData(detail?: string): ServiceError {
 export class SqliteFileLoad implements LoadSession {
   readonly #ports: LeaderLoadPorts;
   readonly #timeoutMs: number;
+  readonly #database: string | undefined;
   readonly #loadId = randomBytes(16).toString('hex');
   readonly #chunkBytes: number;
   #pending: Buffer[] = [];
@@ -73,10 +99,13 @@ export class SqliteFileLoad implements LoadSession {
   /** Chunk proposals not yet applied here, oldest first. */
   #inFlight: Promise<void>[] = [];
 
-  constructor(ports: LeaderLoadPorts, timeoutMs: number) {
+  /** `database`: the database loaded (undefined: the default one); its entries carry the name. */
+  constructor(ports: LeaderLoadPorts, timeoutMs: number, database: string | undefined) {
     this.#ports = ports;
     this.#timeoutMs = timeoutMs;
-    this.#chunkBytes = Math.min(loadChunkBytesMax, ports.entryDataBytesMax - loadEntryHeaderBytes);
+    this.#database = database;
+    const envelopeBytes = database === undefined ? 0 : encodeTargetedEntry(database, new Uint8Array(0)).byteLength;
+    this.#chunkBytes = Math.min(loadChunkBytesMax, ports.entryDataBytesMax - loadEntryHeaderBytes - envelopeBytes);
   }
 
   async write(bytes: Uint8Array): Promise<void> {
@@ -109,7 +138,7 @@ export class SqliteFileLoad implements LoadSession {
   }
 
   async #propose(entry: LoadEntry): Promise<void> {
-    const outcome = await this.#ports.log.propose(encodeLoadEntry(entry), this.#timeoutMs);
+    const outcome = await this.#ports.log.propose(encodeLoadEntryFor(this.#database, entry), this.#timeoutMs);
     const failure = outcome.results.find((result) => result.kind === 'error');
     if (failure !== undefined) throw new ServiceError('UNAVAILABLE', `load failed at index ${outcome.index}: ${failure.error}`);
   }
@@ -117,7 +146,7 @@ export class SqliteFileLoad implements LoadSession {
   async finish(): Promise<readonly StatementResult[]> {
     if (this.#pendingBytes > 0 || this.#offset === 0) await this.#proposeChunk(this.#take(this.#pendingBytes));
     await this.#drain();
-    const staged = this.#ports.database.loads.openLoad;
+    const staged = stagedLoadOf(this.#ports.database.loads, this.#database);
     if (staged?.loadId !== this.#loadId) throw new ServiceError('UNAVAILABLE', 'the load was superseded before its commit');
     try {
       await checkLoadableDatabase(staged.path, this.#ports.settings.extensionPaths);
@@ -141,14 +170,16 @@ export class SqliteFileLoad implements LoadSession {
 export class SqlTextLoad implements LoadSession {
   readonly #ports: LeaderLoadPorts;
   readonly #timeoutMs: number;
+  readonly #target: LoadTarget;
   readonly #sqlPath: string;
   readonly #copyPath: string;
   #file: Promise<FileHandle>;
   #fileLoad: SqliteFileLoad | undefined;
 
-  constructor(ports: LeaderLoadPorts, timeoutMs: number) {
+  constructor(ports: LeaderLoadPorts, timeoutMs: number, target: LoadTarget) {
     this.#ports = ports;
     this.#timeoutMs = timeoutMs;
+    this.#target = target;
     this.#sqlPath = ports.files.path('load-sql');
     this.#copyPath = ports.files.path('load-copy');
     this.#file = open(this.#sqlPath, 'wx');
@@ -162,16 +193,16 @@ export class SqlTextLoad implements LoadSession {
 
   async finish(): Promise<readonly StatementResult[]> {
     await (await this.#file).close();
-    const { log, database, settings } = this.#ports;
+    const { log, settings } = this.#ports;
     try {
       // Every write the log took before the load is in the copy (the gate holds new ones back).
       await log.waitForApplied(log.position().lastIndex, this.#timeoutMs);
-      await copyDatabase(database.path, this.#copyPath, settings);
+      await copyDatabase(this.#target.path, this.#copyPath, settings);
       const result = await runSqlDump(this.#copyPath, this.#sqlPath, settings.extensionPaths).catch((error: unknown) => {
         throw error instanceof NotSqlText ? new ServiceError('BAD_REQUEST', error.message) : error;
       });
       if (result.kind === 'error') return [result];
-      this.#fileLoad = new SqliteFileLoad(this.#ports, this.#timeoutMs);
+      this.#fileLoad = new SqliteFileLoad(this.#ports, this.#timeoutMs, this.#target.name);
       await this.#loadCopy(this.#fileLoad);
       await this.#fileLoad.finish();
       return [result];

@@ -8,18 +8,26 @@
 import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { ServiceError } from '../service/service.js';
-import { encodeLoadEntry } from '../state-machine/load-entries.js';
 import { hasSqliteMagic, patchedHeader, sqliteHeaderBytes } from '../state-machine/sqlite-header.js';
 import { checkLoadableDatabase } from '../state-machine/transfer-worker.js';
 import type { LoadGate } from './load-gate.js';
-import { invalidSqliteData, SqliteFileLoad, SqlTextLoad, type LeaderLoadPorts, type LoadKind, type LoadSession } from './leader-load.js';
+import {
+  encodeLoadEntryFor,
+  invalidSqliteData,
+  SqliteFileLoad,
+  SqlTextLoad,
+  type LeaderLoadPorts,
+  type LoadKind,
+  type LoadSession,
+  type LoadTarget,
+} from './leader-load.js';
 import type { NodeLogger } from './logger.js';
 import { removeQuietly, writeBodyToFile } from './transfer-files.js';
 
 interface CoordinatorPorts extends LeaderLoadPorts {
   readonly database: LeaderLoadPorts['database'] & {
     readonly appliedIndex: number;
-    readonly loads: LeaderLoadPorts['database']['loads'] & { adopt(path: string, loadId: string, beginIndex: number): void };
+    readonly loads: LeaderLoadPorts['database']['loads'] & { adopt(path: string, loadId: string, beginIndex: number, database?: string): void };
   };
   readonly gate: LoadGate;
   readonly nodeId: string;
@@ -30,6 +38,8 @@ interface CoordinatorPorts extends LeaderLoadPorts {
 
 /** How long a new leader waits for its log to apply before it looks for a load left staged. */
 const staleLoadCheckTimeoutMs = 60_000;
+/** Loads left staged a new leader aborts at most (one per database could be; a cluster holds at most 64 by default). */
+const staleLoadAbortCountMax = 1024;
 
 export class LoadCoordinator {
   readonly #ports: CoordinatorPorts;
@@ -45,11 +55,15 @@ export class LoadCoordinator {
     return this.#active;
   }
 
-  /** Starts a load on this leader. finish() ends it; after any failure, abort() must (and ends it). */
-  begin(kind: LoadKind, timeoutMs: number): LoadSession {
+  /**
+   * Starts a load of `target` on this leader. finish() ends it; after any failure, abort()
+   * must (and ends it). One load at a time in the whole cluster, whatever its database:
+   * the gate holds back every write meanwhile (it does not know their databases).
+   */
+  begin(kind: LoadKind, timeoutMs: number, target: LoadTarget): LoadSession {
     this.#refuseUnlessLeader();
     const release = this.#acquire();
-    const session = kind === 'sqlite' ? new SqliteFileLoad(this.#ports, timeoutMs) : new SqlTextLoad(this.#ports, timeoutMs);
+    const session = kind === 'sqlite' ? new SqliteFileLoad(this.#ports, timeoutMs, target.name) : new SqlTextLoad(this.#ports, timeoutMs, target);
     return {
       write: (bytes) => session.write(bytes),
       finish: async () => {
@@ -90,7 +104,7 @@ export class LoadCoordinator {
    * this log), then a snapshot holds it and the log before it is dropped, so no node can
    * ever replay that commit without the file.
    */
-  async boot(body: AsyncIterable<Uint8Array>, timeoutMs: number): Promise<void> {
+  async boot(body: AsyncIterable<Uint8Array>, timeoutMs: number, databaseName: string | undefined): Promise<void> {
     const { log, files, settings, database } = this.#ports;
     if (!log.isLeader) throw new ServiceError('UNAVAILABLE', 'not leader');
     const confState = log.confState();
@@ -105,12 +119,13 @@ export class LoadCoordinator {
         throw invalidSqliteData(error instanceof Error ? error.message : String(error));
       });
       const loadId = randomBytes(16).toString('hex');
-      database.loads.adopt(path, loadId, database.appliedIndex);
-      const outcome = await log.propose(encodeLoadEntry({ kind: 'commit', loadId, totalBytes }), timeoutMs);
+      if (databaseName === undefined) database.loads.adopt(path, loadId, database.appliedIndex);
+      else database.loads.adopt(path, loadId, database.appliedIndex, databaseName);
+      const outcome = await log.propose(encodeLoadEntryFor(databaseName, { kind: 'commit', loadId, totalBytes }), timeoutMs);
       const failure = outcome.results.find((result) => result.kind === 'error');
       if (failure !== undefined) throw new ServiceError('INTERNAL', `boot failed: ${failure.error}`);
       await this.#ports.snapshotNow(0);
-      this.#ports.logger.info({ event: 'booted', bytes: totalBytes, index: outcome.index }, 'node booted from a SQLite file');
+      this.#ports.logger.info({ event: 'booted', bytes: totalBytes, index: outcome.index, database: databaseName ?? 'main' }, 'node booted from a SQLite file');
     } finally {
       release();
       await removeQuietly(path);
@@ -128,14 +143,18 @@ export class LoadCoordinator {
       });
   }
 
+  /** One database after another (a load of each may have been left), at most `staleLoadAbortCountMax`. */
   async #abortStaleLoad(): Promise<void> {
     const { log, database, logger } = this.#ports;
     // Applied up to this leader's own first entry, the state machine knows what is staged.
     await log.waitForApplied(log.position().lastIndex, staleLoadCheckTimeoutMs);
-    const staged = database.loads.openLoad;
-    if (!log.isLeader || this.#active || staged === undefined) return;
-    logger.warn({ event: 'stale-load-abort', loadId: staged.loadId, beginIndex: staged.beginIndex }, 'aborting a load its leader left unfinished');
-    await log.propose(encodeLoadEntry({ kind: 'abort', loadId: staged.loadId }), staleLoadCheckTimeoutMs);
+    for (let aborted = 0; aborted < staleLoadAbortCountMax; aborted++) {
+      const staged = database.loads.openLoad;
+      if (!log.isLeader || this.#active || staged === undefined) return;
+      const fields = { event: 'stale-load-abort', loadId: staged.loadId, beginIndex: staged.beginIndex, database: staged.database ?? 'main' };
+      logger.warn(fields, 'aborting a load its leader left unfinished');
+      await log.propose(encodeLoadEntryFor(staged.database, { kind: 'abort', loadId: staged.loadId }), staleLoadCheckTimeoutMs);
+    }
   }
 }
 

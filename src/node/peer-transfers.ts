@@ -34,7 +34,7 @@ const forwardedWriteBytesMin = 1024 * 1024;
 type Session = { readonly kind: 'load'; readonly load: LoadSession } | { readonly kind: 'backup'; readonly stream: ByteStream };
 
 interface SessionSources {
-  beginLoad(kind: LoadKind, timeoutMs: number): LoadSession;
+  beginLoad(kind: LoadKind, timeoutMs: number, database: string | null | undefined): LoadSession;
   openBackup(request: Pick<BackupRequest, 'format' | 'vacuum' | 'tables' | 'database'>, context: CallContext): Promise<ByteStream>;
 }
 
@@ -51,8 +51,8 @@ export class TransferSessions {
     const payloadOf = (payload: unknown): Record<string, unknown> =>
       typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : {};
     handleEnvelope(transport, transferMethods.loadBegin, async (payload) => {
-      const { kind, timeoutMs } = payloadOf(payload) as { kind: LoadKind; timeoutMs: number };
-      return { sessionId: this.#add({ kind: 'load', load: sources.beginLoad(kind, timeoutMs) }) };
+      const { kind, timeoutMs, database } = payloadOf(payload) as { kind: LoadKind; timeoutMs: number; database?: string | null };
+      return { sessionId: this.#add({ kind: 'load', load: sources.beginLoad(kind, timeoutMs, database) }) };
     });
     handleEnvelope(transport, transferMethods.loadWrite, async (payload) => {
       const { sessionId, bytes } = payloadOf(payload) as { sessionId: string; bytes: Uint8Array };
@@ -144,9 +144,10 @@ async function closeSession(session: Session): Promise<void> {
 }
 
 /** The follower's side of a forwarded load: its bytes gathered into calls of about a mebibyte. */
-export async function remoteLoad(peers: PeerTransport, leaderId: string, kind: LoadKind, timeoutMs: number): Promise<LoadSession> {
+export async function remoteLoad(peers: PeerTransport, leaderId: string, kind: LoadKind, timeoutMs: number, database?: string): Promise<LoadSession> {
   const call = (method: string, payload: unknown): Promise<unknown> => callPeer(peers, { id: leaderId }, method, payload, { timeoutMs });
-  const { sessionId } = (await call(transferMethods.loadBegin, { kind, timeoutMs })) as { sessionId: string };
+  const begin = database === undefined ? { kind, timeoutMs } : { kind, timeoutMs, database };
+  const { sessionId } = (await call(transferMethods.loadBegin, begin)) as { sessionId: string };
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   const flush = async (): Promise<void> => {

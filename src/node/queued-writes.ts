@@ -20,7 +20,9 @@ import { commandLimits, encodeCommand } from '../state-machine/command-codec.js'
 import { validateForWrite } from '../state-machine/sql-policy.js';
 import type { QueuedRequest, Statement } from '../state-machine/types.js';
 import { formatDurationNs } from '../common/duration.js';
+import { encodeTargetedEntry } from '../state-machine/database-entries.js';
 import type { NodeConfig } from './config.js';
+import { checkedDatabase, NodeDatabaseCatalog } from './database-catalog-service.js';
 import { callPeer, handleEnvelope, peerMethods, type PeerTransport } from './peer-calls.js';
 import { haltedError, type ReplicatedLog } from './replicated-log.js';
 import type { ScheduledTimer, Scheduler } from './scheduler.js';
@@ -37,6 +39,8 @@ const retryDelayMsMax = 1000;
 /** A batch as it crosses to the leader: plain data. */
 interface QueuedBatchRequest {
   readonly id: string;
+  /** The batch's database (absent, or null across the peer codec: the default one). */
+  readonly database?: string | null;
   readonly transaction: boolean;
   readonly requests: readonly { readonly statements: readonly Statement[]; readonly transaction: boolean; readonly idempotencyKey: string | null }[];
   readonly timeoutMs: number;
@@ -49,6 +53,11 @@ interface QueuedWritesDependencies {
   readonly scheduler: Scheduler;
   /** A batch's entry data, with the leader's clock and a fresh seed. */
   readonly encodeBatch: (requests: readonly QueuedRequest[], transaction: boolean, batchId: string) => Uint8Array;
+  /**
+   * On the node that takes a queued write to another database: NOT_FOUND unless it has
+   * applied that database's create (there is no answer later: queued results are not returned).
+   */
+  readonly assertDatabaseExists: (database: string | undefined) => void;
 }
 
 /** Whether a batch whose send failed so should be sent again: everything but a refusal that will not change. */
@@ -116,6 +125,7 @@ export class QueuedWrites {
     if (log.leaderId === '') throw log.haltError === undefined ? new ServiceError('NO_LEADER', 'leader not found') : haltedError(log.haltError);
     const scheduler = this.#dependencies.scheduler;
     const startedMs = scheduler.monotonicMs();
+    this.#dependencies.assertDatabaseExists(checkedDatabase(request.database));
     const ticket = await this.#queue.enqueue(this.#measure(request), request.timeoutMs, context.signal);
     if (!request.wait) return { results: [], raftIndex: null, sequenceNumber: ticket.sequenceNumber, servedBy };
     const remainingMs = Math.max(0, request.timeoutMs - (scheduler.monotonicMs() - startedMs));
@@ -125,6 +135,7 @@ export class QueuedWrites {
 
   /** The request's size encoded alone; refused if it could never be sent (too large for a batch, or for any entry). */
   #measure(request: ExecuteRequest): QueuedWrite {
+    const database = checkedDatabase(request.database);
     let bytes: number;
     try {
       const requestId = request.idempotencyKey === null ? {} : { requestId: request.idempotencyKey };
@@ -132,16 +143,19 @@ export class QueuedWrites {
     } catch (error) {
       throw new ServiceError('BAD_REQUEST', error instanceof Error ? error.message : String(error), { cause: error });
     }
+    // Another database's batch is wrapped in the targeted envelope: each of its writes counts it (more than enough).
+    if (database !== undefined) bytes += encodeTargetedEntry(database, new Uint8Array(0)).byteLength;
     if (bytes > this.#batchBytesMax) {
       throw new ServiceError('BAD_REQUEST', `queued write of ${bytes} bytes exceeds the batch bound of ${this.#batchBytesMax} bytes`);
     }
-    return { statements: request.statements, transaction: request.transaction, idempotencyKey: request.idempotencyKey, bytes };
+    return { database, statements: request.statements, transaction: request.transaction, idempotencyKey: request.idempotencyKey, bytes };
   }
 
   /** Proposes the batch here when this node leads; otherwise forwards it to the leader. */
   async #send(batch: WriteBatch): Promise<number> {
     const request: QueuedBatchRequest = {
       id: batch.id,
+      ...(batch.database === undefined ? {} : { database: batch.database }),
       transaction: this.#config.writeQueueTransaction,
       requests: batch.writes.map((write) => ({ statements: write.statements, transaction: write.transaction, idempotencyKey: write.idempotencyKey })),
       timeoutMs: this.#config.requestTimeoutMs,
@@ -178,7 +192,9 @@ export class QueuedWrites {
         transaction: queued.transaction,
         ...(queued.idempotencyKey === null ? {} : { requestId: queued.idempotencyKey }),
       }));
-      data = this.#dependencies.encodeBatch(requests, request.transaction, request.id);
+      // Not checked against the catalog here: a database dropped since the write was queued
+      // answers "does not exist" as the entry's result, as any write the drop overtook.
+      data = NodeDatabaseCatalog.wrap(checkedDatabase(request.database), this.#dependencies.encodeBatch(requests, request.transaction, request.id));
     } catch (error) {
       throw new ServiceError('BAD_REQUEST', error instanceof Error ? error.message : String(error), { cause: error });
     }

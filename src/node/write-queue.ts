@@ -41,6 +41,8 @@ export interface WriteQueueSettings {
 
 /** One client's queued request, measured by whoever validated it. */
 export interface QueuedWrite {
+  /** The database it writes to (ours: several databases); undefined, the default one. A batch holds one database's writes. */
+  readonly database?: string | undefined;
   readonly statements: readonly Statement[];
   readonly transaction: boolean;
   readonly idempotencyKey: string | null;
@@ -51,6 +53,8 @@ export interface QueuedWrite {
 export interface WriteBatch {
   /** The batch's request id in the log: unique across this node's restarts. */
   readonly id: string;
+  /** Its writes' database (one per batch); undefined, the default one. */
+  readonly database: string | undefined;
   readonly firstSequenceNumber: bigint;
   readonly lastSequenceNumber: bigint;
   readonly writes: readonly QueuedWrite[];
@@ -243,8 +247,11 @@ export class WriteQueue {
     let bytes = 0;
     let statements = 0;
     let count = 0;
+    const database = this.#pending[0]?.write.database;
     for (const held of this.#pending) {
       if (count === settings.batchSize) break;
+      // A batch is one log entry, and an entry writes to one database: another database's write starts the next batch.
+      if (held.write.database !== database) break;
       const nextBytes = bytes + held.write.bytes;
       const nextStatements = statements + held.write.statements.length;
       // A request alone always fits: enqueue's caller refused any larger than a batch.
@@ -287,6 +294,7 @@ export class WriteQueue {
     assert(first !== undefined && last !== undefined, 'a batch holds at least one request');
     const batch: WriteBatch = {
       id: this.#dependencies.batchId(first.sequenceNumber),
+      database: first.write.database,
       firstSequenceNumber: first.sequenceNumber,
       lastSequenceNumber: last.sequenceNumber,
       writes: taken.map((held) => held.write),

@@ -27,6 +27,7 @@ import type { NodeLogger } from '../node/logger.js';
 import type { NodeRuntime } from '../node/runtime.js';
 import type { NodeId } from '../raft/types.js';
 import type { SqliteStateMachine } from '../state-machine/state-machine.js';
+import { MultiDatabaseMachine } from '../state-machine/multi-database-machine.js';
 import type { DurableStorage } from '../storage/durable-storage.js';
 
 export interface BackupSettings {
@@ -103,6 +104,7 @@ function databaseOf(parts: NodeParts): DatabaseCopies {
     writeSnapshot: (toPath) => parts.stateMachine.snapshot(toPath),
     foreignKeys: parts.foreignKeys,
     extensionNames: parts.stateMachine.extensionNames,
+    ...(parts.stateMachine instanceof MultiDatabaseMachine ? { databaseCountMax: parts.stateMachine.catalog.countMax } : {}),
   };
 }
 

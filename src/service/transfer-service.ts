@@ -38,6 +38,8 @@ export interface ByteStream {
 export interface LoadRequest {
   readonly timeoutMs: number;
   readonly forward: boolean;
+  /** `?db=`: the database loaded (ours: several databases); absent or `main`, the default one. */
+  readonly database?: string | undefined;
 }
 
 export interface SnapshotRequest {

@@ -3,8 +3,9 @@
  * entries that name a database other than the default, and the rules for names.
  *
  * - A targeted entry: u8 magic 0x44 ('D') · u8 version 1 · u8 name length · name (ASCII)
- *   · the inner entry (a command, 0x51): a write to that database. An entry without this
- *   envelope is the default database's, exactly as before.
+ *   · the inner entry (a command, 0x51, or a load's entry, 0x4C): a write to, or a load
+ *   of, that database. An entry without this envelope is the default database's, exactly
+ *   as before.
  * - A catalog entry: u8 magic 0x43 ('C') · u8 version 1 · u8 kind (1 create, 2 drop) ·
  *   u8 name length · name.
  */
@@ -59,6 +60,15 @@ export function encodeCatalogEntry(kind: CatalogChange, name: string): Uint8Arra
   data.set([catalogMagic, version, kind === 'create' ? 1 : 2, nameBytes.length]);
   data.set(nameBytes, 4);
   return data;
+}
+
+/**
+ * The inner entry of a targeted entry, told by its magic and version only (undefined for
+ * any other entry): what kind of work it is (a load's entry applies apart: load-entries.ts).
+ */
+export function targetedInner(data: Uint8Array): Uint8Array | undefined {
+  if (data.length < 3 || data[0] !== targetedMagic || data[1] !== version) return undefined;
+  return data.subarray(3 + (data[2] ?? 0));
 }
 
 /** Whether `data` is an entry of this file's (it then applies through the database catalog). */

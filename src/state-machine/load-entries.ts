@@ -8,6 +8,7 @@
  * 16 bytes load id · u64 (chunk: the offset of its bytes in the file; commit: the file's
  * size; abort: 0) · a chunk's bytes.
  */
+import { targetedInner } from './database-entries.js';
 import { StateMachineError } from './errors.js';
 
 export type LoadEntry =
@@ -27,9 +28,11 @@ const loadIdPattern = /^[0-9a-f]{32}$/;
 /**
  * The kind of a load's entry (told by its magic, version and whole header), undefined for
  * any other entry: the runtime applies load entries apart from commands, asynchronously
- * (their file work runs off the event loop), a commit alone.
+ * (their file work runs off the event loop), a commit alone. A load of another database
+ * (the targeted envelope of database-entries.ts around it) is a load's entry too.
  */
-export function loadEntryKind(data: Uint8Array): LoadEntry['kind'] | undefined {
+export function loadEntryKind(entryData: Uint8Array): LoadEntry['kind'] | undefined {
+  const data = targetedInner(entryData) ?? entryData;
   if (data.length < headerBytes || data[0] !== loadMagic || data[1] !== loadVersion) return undefined;
   const code = data[2];
   return (Object.keys(kindCodes) as LoadEntry['kind'][]).find((kind) => kindCodes[kind] === code);

@@ -31,6 +31,8 @@ export interface OpenLoad {
   readonly path: string;
   /** Set once the commit entry renamed the file (the commit is then under way). */
   readonly commitIndex: number | undefined;
+  /** The database it loads, when not the default one (set by database-loads.ts). */
+  readonly database?: string;
 }
 
 const indexDigits = 20;

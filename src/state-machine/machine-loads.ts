@@ -35,7 +35,17 @@ interface LoadApplyTarget {
   restore(path: string): Promise<unknown>;
 }
 
-export class MachineLoads {
+/** Applies a load's entries and tells what is staged: one database's (MachineLoads), or several (database-loads.ts). */
+export interface LoadApplier {
+  /** The load whose chunks are staged, if any (of any database). */
+  readonly openLoad: OpenLoad | undefined;
+  /** `/boot`: `path` becomes the open load of `database` (absent: the default one), named as beginning at `beginIndex`. */
+  adopt(path: string, loadId: string, beginIndex: number, database?: string): void;
+  discardAll(): void;
+  apply(entries: readonly { readonly index: number; readonly data: Uint8Array }[]): Promise<ApplyOutcome[]>;
+}
+
+export class MachineLoads implements LoadApplier {
   readonly #target: LoadApplyTarget;
   readonly #staging: LoadStaging;
 
@@ -61,8 +71,9 @@ export class MachineLoads {
     };
   }
 
-  /** See LoadStaging.adopt (`/boot`). */
-  adopt(path: string, loadId: string, beginIndex: number): void {
+  /** See LoadStaging.adopt (`/boot`). This machine holds one database: a name is a caller's bug. */
+  adopt(path: string, loadId: string, beginIndex: number, database?: string): void {
+    assert(database === undefined, `a load of database ${database} reached a machine of one database`);
     this.#staging.adopt(path, loadId, beginIndex);
   }
 

@@ -8,6 +8,7 @@
  */
 import { DatabaseCatalog } from './database-catalog.js';
 import { hasIncomingDatabases } from './database-catalog-files.js';
+import { DatabaseLoads } from './database-loads.js';
 import { decodeDatabaseEntry, defaultDatabaseName, isDatabaseEntry, unknownDatabaseMessage, type DatabaseEntry } from './database-entries.js';
 import { StateMachineError, StateMachineHaltedError } from './errors.js';
 import type { SnapshotInfo } from './database-copies.js';
@@ -32,6 +33,7 @@ export interface DatabaseChoice {
 
 export class MultiDatabaseMachine extends SqliteStateMachine {
   readonly catalog: DatabaseCatalog;
+  readonly #loads: DatabaseLoads;
 
   constructor(options: MultiDatabaseOptions) {
     super(options);
@@ -44,6 +46,12 @@ export class MultiDatabaseMachine extends SqliteStateMachine {
       super.close();
       throw error;
     }
+    this.#loads = new DatabaseLoads(this, super.loads, () => this.catalog);
+  }
+
+  /** Loads of every database: the default one's, and the targeted ones of the others (database-loads.ts). */
+  override get loads(): DatabaseLoads {
+    return this.#loads;
   }
 
   /** The machine that holds database `name` (the default one: this); throws NO_DATABASE for a name not created. */

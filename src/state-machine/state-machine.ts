@@ -33,7 +33,7 @@ import { closeConnections, openConnections } from './machine-connections.js';
 import { DeterministicFunctions, localSource } from './deterministic-functions.js';
 import { EntryExecutor, TransactionLostError } from './entry-execution.js';
 import { isLoadEntry } from './load-entries.js';
-import { MachineLoads } from './machine-loads.js';
+import { MachineLoads, type LoadApplier } from './machine-loads.js';
 import { StateMachineError, StateMachineHaltedError } from './errors.js';
 import { assert } from '../common/assert.js';
 import { decodeMaintenanceCommand, isMaintenanceCommand, maintenanceTimes, runMaintenance, vacuum, type MaintenanceKind } from './maintenance.js';
@@ -76,8 +76,7 @@ export class SqliteStateMachine {
   readonly #sparseEntries: boolean;
   /** Reads with a deadline, in child processes started on first use. */
   readonly #timedReads: TimedReads;
-  /** Loads staged through the log (machine-loads.ts). */
-  readonly loads: MachineLoads;
+  readonly #loads: MachineLoads;
   /** Snapshot captures, materialising, backups and restores (machine-snapshots.ts). */
   readonly #snapshots: MachineSnapshots;
   readonly sqliteVersion: string;
@@ -116,7 +115,7 @@ export class SqliteStateMachine {
       assertUtcTimeZone(this.#pristine);
       this.sqliteVersion = this.#pristine.prepare('SELECT sqlite_version()').pluck().get() as string;
       this.#connections = this.#openConnections();
-      this.loads = new MachineLoads(this.path, this.appliedIndex, {
+      this.#loads = new MachineLoads(this.path, this.appliedIndex, {
         extensionPaths: this.#settings.extensionPaths,
         store: () => this.#open().store,
         appliedIndex: () => this.#pair.appliedIndex,
@@ -129,6 +128,11 @@ export class SqliteStateMachine {
       this.#pristine.close();
       throw error;
     }
+  }
+
+  /** Loads staged through the log (machine-loads.ts); a machine of several databases routes them (database-loads.ts). */
+  get loads(): LoadApplier {
+    return this.#loads;
   }
 
   #openConnections(): Connections {
@@ -438,7 +442,7 @@ export class SqliteStateMachine {
   /** A full self-contained copy at `toPath` (VACUUM INTO on a worker, the old one-file format) and its index: lost-quorum recovery. */
   async snapshot(toPath: string): Promise<SnapshotInfo> {
     this.#open();
-    const outsideAnyLoad = this.loads.guardSnapshot();
+    const outsideAnyLoad = this.#loads.guardSnapshot();
     return outsideAnyLoad(await this.#snapshots.fullCopy(toPath));
   }
 
@@ -446,7 +450,7 @@ export class SqliteStateMachine {
   async captureSnapshot(target: CaptureTarget, previousProof: string | undefined): Promise<CapturedSnapshot> {
     this.#open();
     // No snapshot may fall inside a load (machine-loads.ts); one discarded for that leaves the next capture a base.
-    const outsideAnyLoad = this.loads.guardSnapshot();
+    const outsideAnyLoad = this.#loads.guardSnapshot();
     return outsideAnyLoad(await this.#snapshots.capture(target, previousProof));
   }
 
@@ -480,7 +484,7 @@ export class SqliteStateMachine {
     // CDC never saw the entries a snapshot covers (its queue fills them from peers); a load emits no events, as in rqlite.
     if (reason === 'snapshot') this.#capture?.restored(appliedBefore, this.#pair.appliedIndex);
     // A load staged before the restored index is of the history the restore replaced.
-    this.loads.discardAll();
+    this.#loads.discardAll();
     return restored;
   }
 

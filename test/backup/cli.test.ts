@@ -47,6 +47,7 @@ test('restore: usage errors name the flag and exit 2', async () => {
     [['restore', '--config', withArchive, '--to-index', '5'], /--output FILE is required/],
     [['restore', '--config', withArchive, '--to-index', '5', '--output', withArchive], /the file exists; give a new path/],
     [['restore', '--config', withArchive, '--list', 'extra'], /unexpected argument "extra"/],
+    [['restore', '--config', withArchive, '--to-index', '5', '--output', join(directory, 'x'), '--db', '-bad'], /--db: database name may hold only/],
   ];
   for (const [argv, pattern] of cases) {
     const outcome = await cli(argv);

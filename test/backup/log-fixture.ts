@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeCommand } from '../../src/state-machine/command-codec.js';
-import { encodeLoadEntry } from '../../src/state-machine/load-entries.js';
+import { encodeLoadEntry, isLoadEntry } from '../../src/state-machine/load-entries.js';
+import { MultiDatabaseMachine } from '../../src/state-machine/multi-database-machine.js';
 import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
 import type { SqlValue } from '../../src/state-machine/types.js';
 import type { BackupClock, BackupLogger, DatabaseCopies, LogEntry, LogView } from '../../src/backup/ports.js';
@@ -52,13 +53,17 @@ export interface Fixture {
   confChange(): number;
   /** A /db/load of `file` through the log, as the node writes it: chunks of `chunkBytes`, then the commit. Returns the commit's index. */
   load(file: Uint8Array, chunkBytes: number): Promise<number>;
+  /** Any entry's data as it is (a load's through the loads, as the node applies it); returns its index. */
+  appendEntry(data: Uint8Array): Promise<number>;
   term: number;
   close(): void;
 }
 
-export function createFixture(prefix = 'quorumlite-backup-'): Fixture {
+/** `databaseCountMax`: the node's machine of several databases (MultiDatabaseMachine) with that bound; absent, one database. */
+export function createFixture(prefix = 'quorumlite-backup-', databaseCountMax?: number): Fixture {
   const directory = mkdtempSync(join(tmpdir(), prefix));
-  const machine = new SqliteStateMachine({ path: join(directory, 'db.sqlite') });
+  const path = join(directory, 'db.sqlite');
+  const machine = databaseCountMax === undefined ? new SqliteStateMachine({ path }) : new MultiDatabaseMachine({ path, databaseCountMax });
   const log = new FixtureLog(machine);
   let seed = 7n;
   const append = (type: LogEntry['type'], data: Uint8Array): number => {
@@ -80,6 +85,7 @@ export function createFixture(prefix = 'quorumlite-backup-'): Fixture {
       writeSnapshot: (toPath) => machine.snapshot(toPath),
       foreignKeys: false,
       extensionNames: [],
+      ...(databaseCountMax === undefined ? {} : { databaseCountMax }),
     },
     write: (sql, positional = [], timeMs = Date.now(), requestId = undefined) => {
       seed = (seed * 6364136223846793005n + 1442695040888963407n) % 2n ** 64n;
@@ -102,6 +108,13 @@ export function createFixture(prefix = 'quorumlite-backup-'): Fixture {
         await machine.loads.apply([{ index, data }]);
       }
       return log.held.length;
+    },
+    appendEntry: async (data) => {
+      if (!isLoadEntry(data)) return append('normal', data);
+      const index = log.held.length + 1;
+      log.held.push({ index, term: fixture.term, type: 'normal', data });
+      await machine.loads.apply([{ index, data }]);
+      return index;
     },
     close: () => {
       machine.close();

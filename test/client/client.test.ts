@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClient, QuorumliteError, type ClientConfig } from '../../src/client/index.js';
-import { idempotencyKeyCharactersMax } from '../../src/client/client.js';
+import { idempotencyKeyCharactersMax } from '../../src/client/idempotency-keys.js';
 import { closedPortUrl, sendJson, startFakeNode, type FakeNode } from './helpers/fake-node.js';
 import { startMiniRqlite, type MiniRqlite } from './helpers/mini-rqlite.js';
 

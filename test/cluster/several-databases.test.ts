@@ -111,7 +111,7 @@ test('databases are created, used, dropped and caught up on real nodes', async (
     assert.match(dump.text, /CREATE TABLE u/);
     assert.doesNotMatch(dump.text, /CREATE TABLE t\b/);
     assert.equal((await follower.request('/db/backup?db=nope')).status, 404);
-    assert.equal((await leader.request('/db/load?db=b', { method: 'POST', body: 'SELECT 1' })).status, 400);
+    assert.equal((await leader.request('/db/load?db=nope', { method: 'POST', body: 'SELECT 1' })).status, 404);
 
     // The client addresses its database on every call; an unknown one is a 404 it does not retry.
     const client = createClient({ nodes: [follower.url], database: 'a', discoverNodes: false });

@@ -202,3 +202,29 @@ test('drain sends what is held at once; close fails what is left', async () => {
   await assert.rejects(left.applied, (error: unknown) => error instanceof ServiceError && error.code === 'UNAVAILABLE');
   await assert.rejects(queue.enqueue(write('c'), 1000, noSignal), (error: unknown) => error instanceof ServiceError && error.code === 'UNAVAILABLE');
 });
+
+test("a batch holds one database's writes: another database's write ends it, and the batch names its database", async () => {
+  const { scheduler, sent, queue, names } = harness({ batchSize: 10 });
+  const inDatabase = (name: string, database: string | undefined): QueuedWrite => ({ ...write(name), database });
+  for (const [name, database] of [
+    ['a', undefined],
+    ['b', undefined],
+    ['c', 'x'],
+    ['d', 'x'],
+    ['e', undefined],
+  ] as const) {
+    await queue.enqueue(inDatabase(name, database), 1000, noSignal);
+  }
+  await scheduler.settle();
+  assert.equal(sent.length, 1, 'the first batch went at once: a write of another database follows it');
+  assert.deepEqual(names(0), ['a', 'b']);
+  assert.equal(sent[0]?.batch.database, undefined);
+  sent[0]?.resolve(1);
+  await scheduler.settle();
+  assert.deepEqual(names(1), ['c', 'd']);
+  assert.equal(sent[1]?.batch.database, 'x');
+  sent[1]?.resolve(2);
+  await scheduler.advance(settings.timeoutMs);
+  assert.deepEqual(names(2), ['e'], 'the last one waits for its timer, as any batch not full');
+  assert.equal(sent[2]?.batch.database, undefined);
+});

@@ -1,6 +1,6 @@
 /**
- * The rqlite-style shell's `.open NAME` and `.databases` (ours: several databases per
- * cluster) against a real node.
+ * The shells' `.open NAME` and `.databases` (ours: several databases per cluster) against
+ * a real node: the rqlite style, and the sqlite3 style (`--style sqlite3`).
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
@@ -59,4 +59,25 @@ it('.open switches the database SQL and .tables address; .databases lists them, 
       '',
     ].join('\n'),
   );
+});
+
+it('the sqlite3-style shell: .open addresses SQL and .tables to the database opened; .databases marks it; a missing one is refused', async () => {
+  const lines = [
+    'CREATE TABLE IF NOT EXISTS home (id INTEGER);',
+    '.open sales',
+    '.open',
+    'CREATE TABLE invoices (id INTEGER);',
+    'INSERT INTO invoices VALUES (7);',
+    '.tables',
+    '.databases',
+    'SELECT id FROM invoices;',
+    '.open main',
+    '.tables',
+    // A script stops at its first error: this one is last.
+    '.open nowhere',
+  ];
+  const outcome = await runShellWith(['--style', 'sqlite3', '--host', url], `${lines.join('\n')}\n`);
+  assert.equal(outcome.stderr, 'Error: database "nowhere" does not exist\n');
+  assert.equal(outcome.code, 1, 'the refused .open counts as an error');
+  assert.equal(outcome.stdout, ['sales', 'invoices  orders', '  main', '* sales', 'id', '--', '7 ', 'home', ''].join('\n'));
 });

@@ -17,6 +17,8 @@ export interface KillRunSettings {
   readonly killDelayMsMax: number;
   /** A child running longer than this is killed and counts as failed. */
   readonly childTimeoutMs: number;
+  /** Called after every run (killed or not), before the next: to check what a crash left. */
+  readonly afterEachRun?: () => void;
 }
 
 export interface KillRunOutcome {
@@ -67,6 +69,7 @@ export async function runWithRandomKills(settings: KillRunSettings): Promise<Kil
     const killDelayMs = kills < settings.killCountMax ? Number(random.next() % BigInt(settings.killDelayMsMax)) : undefined;
     const outcome = await runChild(settings, killDelayMs);
     startIndexes.push(outcome.startIndex);
+    settings.afterEachRun?.();
     finished = outcome.finished;
     if (!finished) kills++;
   }
