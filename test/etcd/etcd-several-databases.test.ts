@@ -5,13 +5,15 @@
  * reads per database from different nodes, `--db-count-max` holds; a node down while
  * the log is compacted past it catches up at restart from a copy of the leader's state
  * that carries every database (and none dropped meanwhile); a killed node restarts on
- * its data with every database intact and nothing applied twice.
+ * its data with every database intact and nothing applied twice. Then the embedded Raft's
+ * scenario (several-databases-scenario.ts) runs unchanged on a second etcd-log cluster.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { etcdKeys } from '../../src/node/etcd-keys.js';
 import { TestCluster, type HttpAnswer, type TestNode, waitFor } from '../cluster/harness.js';
+import { databasesThroughTheLog } from '../cluster/several-databases-scenario.js';
 import { EtcdCluster } from './etcd-cluster.js';
 
 const prefix = `/quorumlite-several-databases-${process.pid}`;
@@ -155,3 +157,25 @@ test('databases are created, written, dropped and caught up from a copy on the e
     assert.equal(await countOn(other, 'c'), lagMax + 1);
     assert.deepEqual(rowsOf(await other.query('SELECT v FROM t', '?level=none')), [['main from leader']]);
   }));
+
+test("the Raft test's several-databases scenario runs unchanged on the etcd log", async () => {
+  const shared = await TestCluster.create({
+    size: 3,
+    formation: 'etcd',
+    etcd: { endpoints: etcd.endpoints, prefix: `${prefix}-shared` },
+    flags: ['--db-count-max', '4'],
+    firstHostIndex: 51,
+  });
+  try {
+    await shared.start().catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${shared.logs()}`);
+    });
+    await shared.withLogs(async () => {
+      const leader = await shared.waitForLeader();
+      const [follower, third] = shared.nodes.filter((node) => node !== leader) as [TestNode, TestNode];
+      await databasesThroughTheLog(shared, { leader, follower, third, nodes: shared.nodes });
+    });
+  } finally {
+    await shared.close();
+  }
+});
