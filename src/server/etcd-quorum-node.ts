@@ -9,8 +9,9 @@
  * node-backups.ts's (the etcd leader uploads; auto-restore loads only into an empty log);
  * the point-in-time archive reads the Raft log's files and is refused.
  *
- * Data directory layout: db.sqlite and db.sqlite.internal (the database and its applied
- * index: a restarted node resumes from it), incoming/ (snapshots being received),
+ * Data directory layout: db.sqlite and db.sqlite.internal (the default database and its
+ * applied index: a restarted node resumes from it), databases/ (the others: several
+ * databases, as with the embedded Raft), incoming/ (snapshots being received),
  * backup-staging/ (with -auto-backup or -auto-restore).
  */
 import { readFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { createHttpServer, type HttpApiServer } from '../http/server.js';
 import type { Message } from '../raft/types.js';
-import { SqliteStateMachine } from '../state-machine/state-machine.js';
+import { MultiDatabaseMachine } from '../state-machine/multi-database-machine.js';
 import { encodeCommand } from '../state-machine/command-codec.js';
 import type { TcpTransport } from '../transport/tcp-transport.js';
 import { assert } from '../common/assert.js';
@@ -83,7 +84,7 @@ export class EtcdQuorumNode {
   readonly transactions: NodeInteractiveTransactions;
   readonly http: HttpApiServer;
   readonly #client: Etcd3;
-  readonly #stateMachine: SqliteStateMachine;
+  readonly #stateMachine: MultiDatabaseMachine;
   readonly #transport: TcpTransport<Message>;
   readonly #options: QuorumNodeOptions;
   readonly #security: NodeSecurity;
@@ -97,7 +98,7 @@ export class EtcdQuorumNode {
     options: QuorumNodeOptions,
     etcd: EtcdConsensusOptions,
     config: NodeConfig,
-    parts: { stateMachine: SqliteStateMachine; security: NodeSecurity; cdc: NodeCdc | undefined; etcdCredentials: Etcd3Credentials },
+    parts: { stateMachine: MultiDatabaseMachine; security: NodeSecurity; cdc: NodeCdc | undefined; etcdCredentials: Etcd3Credentials },
   ) {
     const { stateMachine, security, cdc } = parts;
     const access = security.access;
@@ -154,11 +155,12 @@ export class EtcdQuorumNode {
     const config = resolveNodeConfig({ ...options, apiScheme: security.tls.httpsEnabled ? 'https' : 'http' });
     await mkdir(join(config.dataDirectory, 'incoming'), { recursive: true });
     const cdc = NodeCdc.open(options.cdc, config.dataDirectory);
-    const stateMachine = new SqliteStateMachine({
+    const stateMachine = new MultiDatabaseMachine({
       path: join(config.dataDirectory, 'db.sqlite'),
       foreignKeys: config.foreignKeys,
       extensionPaths: [],
       ...(cdc === undefined ? {} : { changeCapture: cdc.capture }),
+      databaseCountMax: config.databaseCountMax,
     });
     const node = new EtcdQuorumNode(options, etcd, config, { stateMachine, security, cdc, etcdCredentials });
     try {
@@ -273,7 +275,7 @@ function createService(
   parts: {
     config: NodeConfig;
     log: ReplicatedLog;
-    database: SqliteStateMachine;
+    database: MultiDatabaseMachine;
     peers: TcpTransport<Message>;
     transport: TcpTransport<Message>;
     scheduler: Scheduler;
@@ -308,7 +310,8 @@ function createService(
       peerConnectionsAccepted: () => transport.metrics().connectionsAccepted,
       extraMetrics: () => cdc?.metrics() ?? [],
       access,
+      databases: database.catalog,
     },
-    { version, isReadOnly: (statement) => database.isReadOnly(statement) },
+    { version, isReadOnly: (statement, name) => database.isReadOnly(statement, name) },
   );
 }
