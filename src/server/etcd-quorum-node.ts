@@ -60,8 +60,15 @@ export interface EtcdTlsFiles {
   readonly keyPath?: string;
 }
 
-/** etcd calls that are not streams give up after this long (the caller retries or reports). */
-const etcdCallTimeoutMs = 5_000;
+/**
+ * etcd calls that are not streams give up after this long on one member; the client's
+ * pool then retries on another (three attempts). Short, because a member cut off from
+ * the others hangs the calls it accepted until it notices it has no leader (an election
+ * timeout, 1-2 s by etcd's default) and after that refuses them (require-leader, below).
+ */
+const etcdCallTimeoutMs = 2_000;
+/** How long connecting to etcd may take before the first call fails. */
+const etcdDialTimeoutMs = 5_000;
 const backupBusyTimeoutMs = 5_000;
 /**
  * How far a live member may fall behind before compaction stops waiting for it. The log in
@@ -240,14 +247,39 @@ export class EtcdQuorumNode {
   }
 }
 
+/**
+ * Every call and stream carries etcd's require-leader metadata (Go's
+ * clientv3.WithRequireLeader): a member that has no leader — cut off from the others —
+ * refuses it with `etcdserver: no leader` (UNAVAILABLE) instead of hanging, so the pool
+ * retries on another member and the member's circuit breaker opens; watches on it are
+ * ended after a few election timeouts and reopened elsewhere (FINDINGS J7).
+ */
 function createEtcdClient(etcd: EtcdConsensusOptions, credentials: Etcd3Credentials | undefined): Etcd3 {
   return new Etcd3({
     hosts: [...etcd.endpoints],
     ...(credentials === undefined ? {} : { credentials }),
-    dialTimeout: etcdCallTimeoutMs,
-    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + etcdCallTimeoutMs }),
+    dialTimeout: etcdDialTimeoutMs,
+    defaultCallOptions: (context) => ({
+      interceptors: [requireLeader],
+      ...(context.isStream ? {} : { deadline: Date.now() + etcdCallTimeoutMs }),
+    }),
   });
 }
+
+type EtcdCallOptions = Exclude<NonNullable<ConstructorParameters<typeof Etcd3>[0]>['defaultCallOptions'], ((...args: never) => unknown) | undefined>;
+type EtcdCallInterceptor = NonNullable<EtcdCallOptions['interceptors']>[number];
+
+/** Adds `hasleader: true` to the call's metadata (etcd's rpctypes.MetadataRequireLeaderKey). */
+const requireLeader: EtcdCallInterceptor = (options, nextCall) => {
+  const call = nextCall(options);
+  const start = call.start.bind(call);
+  call.start = (metadata, listener) => {
+    metadata.set('hasleader', 'true');
+    start(metadata, listener);
+  };
+  // grpc-js's next call is an InterceptingCall; its types only promise the interface.
+  return call as ReturnType<EtcdCallInterceptor>;
+};
 
 type Etcd3Credentials = NonNullable<ConstructorParameters<typeof Etcd3>[0]>['credentials'];
 
