@@ -16,7 +16,8 @@
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Etcd3 } from 'etcd3';
+import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import { Etcd3, isRecoverableError, type CallContext } from 'etcd3';
 import { createHttpServer, type HttpApiServer } from '../http/server.js';
 import type { Message } from '../raft/types.js';
 import { SqliteStateMachine } from '../state-machine/state-machine.js';
@@ -67,6 +68,10 @@ export interface EtcdTlsFiles {
  * timeout, 1-2 s by etcd's default) and after that refuses them (require-leader, below).
  */
 const etcdCallTimeoutMs = 2_000;
+/** Calls that may move many keys (a catch-up page, compaction's delete) keep the longer deadline: slow is not hung for them. */
+const etcdBulkCallTimeoutMs = 5_000;
+/** How long the client skips an etcd member that failed three calls in a row. */
+const etcdHostBreakMs = 1_000;
 /** How long connecting to etcd may take before the first call fails. */
 const etcdDialTimeoutMs = 5_000;
 const backupBusyTimeoutMs = 5_000;
@@ -259,11 +264,26 @@ function createEtcdClient(etcd: EtcdConsensusOptions, credentials: Etcd3Credenti
     hosts: [...etcd.endpoints],
     ...(credentials === undefined ? {} : { credentials }),
     dialTimeout: etcdDialTimeoutMs,
+    faultHandling: {
+      // A member that fails three calls in a row is skipped for a second (etcd3's default: five). A member without a
+      // leader refuses at once, so it costs little to try it again soon; and while etcd elects a leader every member
+      // refuses, and a long break would outlast the election.
+      host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: etcdHostBreakMs, breaker: new ConsecutiveBreaker(3) }),
+      // Each retry goes to another member; the pauses let an election in etcd (1-2 s) finish within the attempts.
+      global: retry(handleWhen(isRecoverableError), { maxAttempts: 5, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 800 }) }),
+    },
     defaultCallOptions: (context) => ({
       interceptors: [requireLeader],
-      ...(context.isStream ? {} : { deadline: Date.now() + etcdCallTimeoutMs }),
+      ...(context.isStream ? {} : { deadline: Date.now() + callTimeoutMs(context) }),
     }),
   });
+}
+
+function callTimeoutMs(context: CallContext): number {
+  if (context.method === 'range' && Number(context.params.limit ?? 0) > 1) return etcdBulkCallTimeoutMs;
+  if (context.method === 'deleteRange') return etcdBulkCallTimeoutMs;
+  if (context.method === 'txn' && context.params.success?.some((operation) => operation.request_delete_range !== undefined)) return etcdBulkCallTimeoutMs;
+  return etcdCallTimeoutMs;
 }
 
 type EtcdCallOptions = Exclude<NonNullable<ConstructorParameters<typeof Etcd3>[0]>['defaultCallOptions'], ((...args: never) => unknown) | undefined>;
