@@ -9,7 +9,9 @@
  * costs one attempt, and the next goes to another member, well within the lease.
  *
  * Each acknowledged keep-alive reports the time it was SENT: etcd renewed the lease when
- * it processed it, which is later, so "sent + TTL" never overstates the lease.
+ * it processed it, which is later, so "sent + TTL" never overstates the lease. Silence
+ * never ends the loop (etcd extends leases when it elects a leader, so a lease can outlive
+ * a long election); only etcd's answer that the lease is gone (TTL 0) does.
  */
 import { EtcdLeaseInvalidError, type Etcd3 } from 'etcd3';
 import type { ScheduledTimer, Scheduler } from './scheduler.js';
@@ -24,7 +26,7 @@ interface KeepAliveDependencies {
   readonly scheduler: Scheduler;
   /** etcd renewed the lease after `sentMs` (monotonic): it holds until at least `sentMs` plus the TTL. */
   readonly onAcknowledged: (sentMs: number) => void;
-  /** The lease is gone (etcd says so, or no keep-alive was acknowledged for twice the TTL): the loop has stopped. */
+  /** etcd says the lease is gone (TTL 0): the loop has stopped. */
   readonly onExpired: (error: Error) => void;
 }
 
@@ -37,18 +39,14 @@ export class EtcdKeepAlive {
   readonly #settings: KeepAliveSettings;
   readonly #dependencies: KeepAliveDependencies;
   #timer: ScheduledTimer | undefined;
-  #lastAcknowledgedSentMs: number;
   #stopped = false;
 
   constructor(settings: KeepAliveSettings, dependencies: KeepAliveDependencies) {
     this.#settings = settings;
     this.#dependencies = dependencies;
-    this.#lastAcknowledgedSentMs = dependencies.scheduler.monotonicMs();
   }
 
-  /** Starts the loop; `grantSentMs` is when the grant was sent (the lease holds a TTL from then). */
-  start(grantSentMs: number): void {
-    this.#lastAcknowledgedSentMs = grantSentMs;
+  start(): void {
     this.#schedule(this.#intervalMs());
   }
 
@@ -72,13 +70,11 @@ export class EtcdKeepAlive {
     let ttlSeconds: number;
     try {
       ttlSeconds = await this.#keepAliveOnce(this.#intervalMs());
-    } catch (error) {
+    } catch {
       if (this.#stopped) return;
-      if (scheduler.monotonicMs() - this.#lastAcknowledgedSentMs > 2 * this.#settings.leaseTtlSeconds * 1000) {
-        this.stop();
-        onExpired(new EtcdLeaseInvalidError(`${this.#settings.leaseId} (no keep-alive acknowledged for twice the TTL: ${String(error)})`));
-        return;
-      }
+      // No giving up on silence (etcd3 drops a lease after twice the TTL without an answer): etcd extends every lease
+      // when it elects a new leader, so the lease may well outlive a long election, and dropping it would strand the
+      // leader key until it expires. etcd says when the lease is gone (TTL 0); until then the local bound governs.
       this.#schedule(retryPauseMs);
       return;
     }
@@ -88,7 +84,6 @@ export class EtcdKeepAlive {
       onExpired(new EtcdLeaseInvalidError(this.#settings.leaseId));
       return;
     }
-    this.#lastAcknowledgedSentMs = sentMs;
     onAcknowledged(sentMs);
     this.#schedule(Math.max(0, sentMs + this.#intervalMs() - scheduler.monotonicMs()));
   }

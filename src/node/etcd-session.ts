@@ -118,13 +118,16 @@ export class EtcdSession {
         client,
         scheduler,
         onAcknowledged: (sentMs) => {
-          if (this.#lease === lease) this.#validUntilMs = Math.max(this.#validUntilMs, sentMs + this.#settings.leaseTtlSeconds * 1000);
+          if (this.#lease !== lease) return;
+          this.#validUntilMs = Math.max(this.#validUntilMs, sentMs + this.#settings.leaseTtlSeconds * 1000);
+          // A leader whose bound had lapsed (etcd electing) leads again at once, not at the next poll.
+          this.#notify();
         },
         onExpired: (error) => this.#leaseLost(lease, error),
       },
     );
     this.#keepAlive = keepAlive;
-    keepAlive.start(grantSentMs);
+    keepAlive.start();
     const registration = JSON.stringify({ ...this.#settings.addresses, voter: this.#settings.voter });
     await lease
       .put(keys.membersPrefix + this.#settings.nodeId)
