@@ -1,5 +1,5 @@
 /**
- * A node's session in etcd: one lease, kept alive by the client, to which the node
+ * A node's session in etcd: one lease, kept alive by etcd-keep-alive.ts, to which the node
  * attaches its registration (`members/<id>`), its applied index report and — while it
  * leads — the leader key. Leadership is the leader key: a node campaigns by creating it
  * (a transaction that succeeds only while it is absent); the key's create revision is
@@ -14,6 +14,7 @@
 import type { Etcd3, IKeyValue, Lease, Watcher } from 'etcd3';
 import type { NodeId } from '../raft/types.js';
 import type { EtcdKeys } from './etcd-keys.js';
+import { EtcdKeepAlive } from './etcd-keep-alive.js';
 import { EtcdMemberBook, parseRegistration } from './etcd-members.js';
 import type { NodeLogger } from './logger.js';
 import type { MemberAddresses } from './ports.js';
@@ -45,9 +46,9 @@ export class EtcdSession {
   readonly #dependencies: SessionDependencies;
   #lease: Lease | undefined;
   #leaseId = '';
+  #keepAlive: EtcdKeepAlive | undefined;
   /** Monotonic ms until which this node's lease surely holds (the last acknowledged keep-alive's send time plus the TTL). */
   #validUntilMs = 0;
-  #keepaliveSentMs = 0;
   #leaderId: NodeId = '';
   #term = 0;
   #holdsLeaderKey = false;
@@ -102,18 +103,31 @@ export class EtcdSession {
 
   async #grantLease(): Promise<void> {
     const { client, scheduler, keys } = this.#dependencies;
-    const lease = client.lease(this.#settings.leaseTtlSeconds, { autoKeepAlive: true });
+    // etcd3's own keep-alive stream would stay on a member cut off from the others: etcd-keep-alive.ts keeps it alive instead.
+    const lease = client.lease(this.#settings.leaseTtlSeconds, { autoKeepAlive: false });
     this.#lease = lease;
-    lease.on('keepaliveFired', () => {
-      this.#keepaliveSentMs = scheduler.monotonicMs();
-    });
-    lease.on('keepaliveSucceeded', () => {
-      if (this.#lease === lease) this.#validUntilMs = this.#keepaliveSentMs + this.#settings.leaseTtlSeconds * 1000;
-    });
     lease.on('lost', (error) => this.#leaseLost(lease, error));
     const grantSentMs = scheduler.monotonicMs();
-    this.#leaseId = await lease.grant();
+    const leaseId = await lease.grant();
+    if (this.#lease !== lease) return;
+    this.#leaseId = leaseId;
     this.#validUntilMs = grantSentMs + this.#settings.leaseTtlSeconds * 1000;
+    const keepAlive = new EtcdKeepAlive(
+      { leaseId, leaseTtlSeconds: this.#settings.leaseTtlSeconds },
+      {
+        client,
+        scheduler,
+        onAcknowledged: (sentMs) => {
+          if (this.#lease !== lease) return;
+          this.#validUntilMs = Math.max(this.#validUntilMs, sentMs + this.#settings.leaseTtlSeconds * 1000);
+          // A leader whose bound had lapsed (etcd electing) leads again at once, not at the next poll.
+          this.#notify();
+        },
+        onExpired: (error) => this.#leaseLost(lease, error),
+      },
+    );
+    this.#keepAlive = keepAlive;
+    keepAlive.start();
     const registration = JSON.stringify({ ...this.#settings.addresses, voter: this.#settings.voter });
     await lease
       .put(keys.membersPrefix + this.#settings.nodeId)
@@ -126,6 +140,8 @@ export class EtcdSession {
     this.#dependencies.logger.warn({ event: 'etcd-lease-lost', error: String(error) }, 'etcd session lease lost: stepping down and opening a new one');
     this.#lease = undefined;
     this.#leaseId = '';
+    this.#keepAlive?.stop();
+    this.#keepAlive = undefined;
     this.#holdsLeaderKey = false;
     this.#notify();
     this.#openLease().catch((openError: unknown) => {
@@ -233,6 +249,7 @@ export class EtcdSession {
     await Promise.all(this.#watchers.map((watcher) => watcher.cancel().catch(() => undefined)));
     const lease = this.#lease;
     this.#lease = undefined;
+    this.#keepAlive?.stop();
     // Revoking drops the registration and (if held) the leader key at once, rather than after the TTL.
     await lease?.revoke().catch(() => undefined);
   }
