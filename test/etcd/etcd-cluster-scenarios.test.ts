@@ -7,11 +7,13 @@
  * follower, redirect and strong by the leader, never stale across a leader kill) from
  * follower-reads-scenario.ts; then the core API scenarios: rqlite's SQL dialect
  * (dialect-scenario.ts), a forwarded read past its db_timeout (db-timeout-scenario.ts), bad
- * input and rqlite-js (api-scenario.ts). One cluster for all of them; killed nodes restart
+ * input and rqlite-js (api-scenario.ts), and the client's (real-cluster-scenario.ts: discovery,
+ * SQL errors, the shell, exactly-once writes across a leader kill). One cluster for all of them; killed nodes restart
  * between. Raft-only and why: dialect.test.ts's snapshot catch-up reads the embedded log's
  * compaction and `snapshot-installed` (the etcd log's is etcd-compaction-lag.test.ts's),
  * api.test.ts's `bootstrap` events are --bootstrap-expect's, and the --fk single node is a
- * cluster of its own (flags only, nothing of the log).
+ * cluster of its own (flags only, nothing of the log); real-cluster-failover.test.ts's faults
+ * (--test-faults-on-stdin cuts answers, pauses the leader) want a cluster of their own.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -27,6 +29,12 @@ import {
   followerForwardsTransactions,
   leaderKilledWithOpenTransactions,
 } from '../cluster/interactive-transactions-scenario.js';
+import {
+  discoversAndWritesToLeader,
+  everyWriteOnceAcrossLeaderKill,
+  shellWorksAgainstCluster,
+  sqlErrorsCarryStatementIndex,
+} from '../client/real-cluster-scenario.js';
 import { EtcdCluster } from './etcd-cluster.js';
 
 /** api-scenario.ts sends a body past this bound and wants 413. */
@@ -36,6 +44,8 @@ const prefix = `/quorumlite-scenarios-${process.pid}`;
 let etcd: EtcdCluster;
 let cluster: TestCluster;
 let db: Client;
+/** The client real-cluster-scenario.ts creates (it discovers the cluster from a follower). */
+let discovering: Client | undefined;
 
 before(async () => {
   etcd = await EtcdCluster.start({ size: 1 });
@@ -54,6 +64,7 @@ before(async () => {
 });
 
 after(async () => {
+  await discovering?.close();
   await db?.close();
   await cluster?.close();
   await etcd?.close();
@@ -150,3 +161,18 @@ test('api: rqlite-js executes and queries with parameters through a follower', (
     const { follower } = await emptyCluster();
     await rqliteJsThroughFollower(cluster, follower);
   }));
+
+test('client: discovers the cluster from one follower and writes to the leader directly', () =>
+  cluster.withLogs(async () => {
+    await emptyCluster();
+    await discoversAndWritesToLeader(cluster, (created) => {
+      discovering = created;
+    });
+  }));
+
+test('client: reports SQL errors with the statement index', () => cluster.withLogs(() => sqlErrorsCarryStatementIndex(discovering as Client)));
+
+test('client: quorumlite shell works against the cluster: SQL, .nodes, .leader, .backup', () => cluster.withLogs(() => shellWorksAgainstCluster(cluster)));
+
+test('client: applies every write exactly once while the leader is killed', () =>
+  cluster.withLogs(() => everyWriteOnceAcrossLeaderKill(cluster, discovering as Client)));
