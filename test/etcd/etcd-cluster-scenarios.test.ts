@@ -8,12 +8,14 @@
  * follower-reads-scenario.ts; then the core API scenarios: rqlite's SQL dialect
  * (dialect-scenario.ts), a forwarded read past its db_timeout (db-timeout-scenario.ts), bad
  * input and rqlite-js (api-scenario.ts), and the client's (real-cluster-scenario.ts: discovery,
- * SQL errors, the shell, exactly-once writes across a leader kill). One cluster for all of them; killed nodes restart
+ * SQL errors, the shell, exactly-once writes across a leader kill; a write whose answer is
+ * cut is applied once: real-cluster-failover-scenario.ts). One cluster for all of them; killed nodes restart
  * between. Raft-only and why: dialect.test.ts's snapshot catch-up reads the embedded log's
  * compaction and `snapshot-installed` (the etcd log's is etcd-compaction-lag.test.ts's),
  * api.test.ts's `bootstrap` events are --bootstrap-expect's, and the --fk single node is a
- * cluster of its own (flags only, nothing of the log); real-cluster-failover.test.ts's faults
- * (--test-faults-on-stdin cuts answers, pauses the leader) want a cluster of their own.
+ * cluster of its own (flags only, nothing of the log); real-cluster-failover.test.ts's min_index
+ * read isolates a follower from its Raft peers (--test-faults-on-stdin, the embedded Raft's
+ * transport), and its kill and SIGSTOP runs (2,000 writes each) are too slow for here.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -35,6 +37,7 @@ import {
   shellWorksAgainstCluster,
   sqlErrorsCarryStatementIndex,
 } from '../client/real-cluster-scenario.js';
+import { cutAnswerRetriedOnce } from '../client/real-cluster-failover-scenario.js';
 import { EtcdCluster } from './etcd-cluster.js';
 
 /** api-scenario.ts sends a body past this bound and wants 413. */
@@ -44,6 +47,8 @@ const prefix = `/quorumlite-scenarios-${process.pid}`;
 let etcd: EtcdCluster;
 let cluster: TestCluster;
 let db: Client;
+/** Clients the failover scenario creates, closed after. */
+const tracked: Client[] = [];
 /** The client real-cluster-scenario.ts creates (it discovers the cluster from a follower). */
 let discovering: Client | undefined;
 
@@ -64,6 +69,7 @@ before(async () => {
 });
 
 after(async () => {
+  for (const client of tracked) await client.close();
   await discovering?.close();
   await db?.close();
   await cluster?.close();
@@ -173,6 +179,15 @@ test('client: discovers the cluster from one follower and writes to the leader d
 test('client: reports SQL errors with the statement index', () => cluster.withLogs(() => sqlErrorsCarryStatementIndex(discovering as Client)));
 
 test('client: quorumlite shell works against the cluster: SQL, .nodes, .leader, .backup', () => cluster.withLogs(() => shellWorksAgainstCluster(cluster)));
+
+test('client failover: a write whose answer is cut after the leader applied it is retried and applied exactly once', () =>
+  cluster.withLogs(async () => {
+    await emptyCluster();
+    await cutAnswerRetriedOnce(cluster, (client) => {
+      tracked.push(client);
+      return client;
+    });
+  }));
 
 test('client: applies every write exactly once while the leader is killed', () =>
   cluster.withLogs(() => everyWriteOnceAcrossLeaderKill(cluster, discovering as Client)));
