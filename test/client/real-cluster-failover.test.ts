@@ -15,9 +15,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClient, QuorumliteError, type Client, type HttpRequest } from '../../src/client/index.js';
 import { TestCluster, waitFor, type TestNode } from '../cluster/harness.js';
-import { startCuttingProxy } from './helpers/cutting-proxy.js';
 import { pauseFor } from './helpers/process-pause.js';
-import { recordingTransport, type AttemptLog } from './helpers/recording-transport.js';
+import { recordingTransport } from './helpers/recording-transport.js';
+import { assertOneKeyPerWrite, callDeadlineMs, cutAnswerRetriedOnce, retriedWrites } from './real-cluster-failover-scenario.js';
 
 const writerLoopCount = 4;
 const writesPerLoop = 500;
@@ -25,8 +25,6 @@ const totalWriteCount = writerLoopCount * writesPerLoop;
 /** The fault strikes once this many writes were acknowledged, so writes run on both sides of it. */
 const writesBeforeFault = 500;
 const leaderPauseMs = 3_000;
-/** Per call: room for an election on a loaded 2-core machine. */
-const callDeadlineMs = 60_000;
 /** Per test: four loops of 500 sequential writes plus a failover. */
 const failoverTestTimeoutMs = 300_000;
 /** How long the follower's link stays cut after the read reached it. */
@@ -66,26 +64,6 @@ async function writeThroughFault(client: Client, table: string, fault: () => Pro
   assert.ok(faultDone !== undefined, 'the fault was started');
   await faultDone;
   return { failures, acknowledgedAfterFault: acknowledged - acknowledgedAtFault };
-}
-
-/** The writes that took more than one attempt. */
-function retriedWrites(log: AttemptLog): string[][] {
-  return [...log.keysByWrite.values()].filter((keys) => keys.length > 1);
-}
-
-/** Every attempt of one write carried the same, present Idempotency-Key; no two writes share one. */
-function assertOneKeyPerWrite(log: AttemptLog): void {
-  const allKeys = new Set<string>();
-  for (const keys of log.keysByWrite.values()) {
-    const [first] = keys;
-    assert.ok(first !== undefined && first !== '', 'each write carries an Idempotency-Key');
-    assert.ok(
-      keys.every((key) => key === first),
-      'every attempt of a write reuses its key',
-    );
-    assert.ok(!allKeys.has(first), 'no two writes share a key');
-    allKeys.add(first);
-  }
 }
 
 async function assertExactlyAllRows(client: Client, table: string): Promise<void> {
@@ -147,25 +125,7 @@ describe('client failover against a real 3-node cluster', () => {
 
   it('a write whose answer is cut after the leader applied it is retried and applied exactly once', async () => {
     await cluster.withLogs(async () => {
-      const leader = await cluster.waitForLeader();
-      const proxy = await startCuttingProxy(leader.spec.host, leader.spec.httpPort);
-      try {
-        const { transport, log } = recordingTransport();
-        // Only the proxy is known: the retry goes through it again, this time uncut.
-        const client = track(createClient({ nodes: [proxy.url], transport, discoverNodes: false, deadlineMs: callDeadlineMs }));
-        await client.execute('CREATE TABLE cut_answers (k INTEGER NOT NULL)');
-        const cut = proxy.cutNextResponse();
-        const written = await client.execute({ sql: 'INSERT INTO cut_answers (k) VALUES (?)', args: [7] });
-        assert.equal(written.results[0]?.rowsAffected, 1);
-        assert.match((await cut).statusLine, /^HTTP\/1\.1 200 /, 'the leader answered (so it applied the write) before the cut');
-        const reply = await client.query<{ count: number }>('SELECT count(*) AS count FROM cut_answers WHERE k = 7', { consistency: 'linearizable' });
-        assert.deepEqual(reply.results[0]?.rows, [{ count: 1 }], 'applied once, not once per attempt');
-        assert.equal(retriedWrites(log).length, 1, 'exactly one write was retried');
-        assertOneKeyPerWrite(log);
-        assert.ok(proxy.connectionCount() >= 2, 'the retry came on a new connection');
-      } finally {
-        await proxy.close();
-      }
+      await cutAnswerRetriedOnce(cluster, track);
     });
   });
 
