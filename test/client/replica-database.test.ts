@@ -5,7 +5,8 @@
  * from a copy of `sales` once the log is compacted, holds `sales`' rows and nothing of
  * `main`'s while writes to `main` interleave, reads its own writes locally, resumes from
  * its file after a restart without a copy, applies a load of `sales`; the stream of
- * `sales` carries no byte of `main`'s entries, and a drop ends it with NOT_FOUND.
+ * `sales` carries no byte of `main`'s entries, and a drop ends it with NOT_FOUND (or
+ * LOG_COMPACTED, and a new copy, once the name is created again).
  * Needs `npm run build` (npm test builds first).
  */
 import assert from 'node:assert/strict';
@@ -230,5 +231,28 @@ describe('embedded replica of another database against a real node', () => {
       assert.equal(response.status, 404, path);
       assert.match(await response.text(), /does not exist/);
     }
+  });
+
+  it('a database created again after a drop: the stream from before the drop ends with LOG_COMPACTED, the replica takes a copy of the new one', async () => {
+    const from = (await cluster.waitForConvergence()).appliedIndex - 1;
+    await writer.createDatabase(database);
+    const sales = createPlainClient({ nodes: cluster.running().map((node) => node.url), database });
+    let lastIndex = 0;
+    try {
+      await sales.execute('CREATE TABLE fresh (label TEXT)');
+      lastIndex = (await sales.execute("INSERT INTO fresh (label) VALUES ('new')")).raftIndex ?? 0;
+    } finally {
+      await sales.close();
+    }
+    const frames = await readFrames(`${cluster.node(1).url}/db/stream?from=${from}&db=${database}`, (seen) => seen.some((frame) => frame.kind === 'error'));
+    const last = frames.at(-1);
+    assert.equal(last?.kind === 'error' ? last.code : last?.kind, 'LOG_COMPACTED');
+    // The replica's file stopped before the drop: it holds the dropped database, and must start again from a copy.
+    const replica = openReplica();
+    assert.ok(await replica.replica.waitForApplied(lastIndex, 30_000));
+    assert.ok(replica.replica.progress.copyCount >= 1, 'a copy of the new database');
+    const rows = await replica.query<{ label: string }>('SELECT label FROM fresh');
+    assert.deepEqual(rows.results[0]?.rows, [{ label: 'new' }]);
+    await assert.rejects(replica.query('SELECT * FROM items'), { code: 'SQL_ERROR' }, "the dropped database's table is gone");
   });
 });
