@@ -5,21 +5,7 @@
  */
 import type { Exchange } from './exchange.js';
 import { badRequest, HttpError } from './http-error.js';
-import type { QueryParameters } from './query-parameters.js';
 import type { ClusterService, DatabaseCatalogService } from '../service/service.js';
-
-/**
- * Endpoints that serve the default database only, whatever `?db=` says: the embedded
- * replicas' feed, which is the whole log and follows `main` (docs/API.md, "Several databases").
- */
-const defaultDatabaseOnlyPaths: ReadonlySet<string> = new Set(['/db/stream', '/db/copy']);
-
-/** `?db=` naming another database where only the default one is served: 400, never silently the default one. */
-export function refuseOtherDatabase(path: string, parameters: QueryParameters): void {
-  const database = parameters.get('db');
-  if (database === undefined || database === 'main') return;
-  if (defaultDatabaseOnlyPaths.has(path)) throw badRequest(`${path} serves the default database only (db=main)`);
-}
 
 function catalogServiceOf(service: ClusterService): DatabaseCatalogService {
   const { changeDatabase, listDatabases } = service;

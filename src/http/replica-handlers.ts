@@ -1,5 +1,5 @@
 /**
- * `GET /db/stream?from=N` and `GET /db/copy`: the feed of embedded replicas
+ * `GET /db/stream?from=N[&db=NAME]` and `GET /db/copy[?db=NAME]`: the feed of embedded replicas
  * (src/service/replica-service.ts, docs/REPLICA.md), served by the node that receives them.
  *
  * The stream is one long response of length-prefixed frames (src/common/log-stream-frames.ts),
@@ -33,7 +33,7 @@ function fromIndexOf(text: string | undefined): number {
 
 export async function handleStream(exchange: Exchange, service: ClusterService): Promise<void> {
   const open = feed(exchange, service, 'openLogStream');
-  const request = { fromIndex: fromIndexOf(exchange.parameters.get('from')) };
+  const request = { fromIndex: fromIndexOf(exchange.parameters.get('from')), database: exchange.parameters.get('db') };
   const stream = await exchange.callService(exchange.parameters.timeoutMs, (context) => open(request, context));
   const response = exchange.response;
   response.once('close', () => stream.close());
@@ -79,7 +79,7 @@ async function nextFrames(exchange: Exchange, stream: LogStream): Promise<readon
 
 export async function handleCopy(exchange: Exchange, service: ClusterService): Promise<void> {
   const open = feed(exchange, service, 'openDatabaseCopy');
-  const copy = await exchange.callService(exchange.parameters.timeoutMs, (context) => open(context));
+  const copy = await exchange.callService(exchange.parameters.timeoutMs, (context) => open({ database: exchange.parameters.get('db') }, context));
   try {
     exchange.setHeader(appliedIndexHeader, String(copy.appliedIndex));
     await sendStream(exchange, copy, 'application/octet-stream', false);

@@ -10,7 +10,7 @@ import { handleExecute, handleQuery, handleRequest } from './data-handlers.js';
 import { handleBegin, handleCommit, handleRollback } from './transaction-handlers.js';
 import { handleDebugVars } from './debug-vars.js';
 import { consolePaths, handleConsole } from './console-handler.js';
-import { handleCreateDatabase, handleDropDatabase, handleListDatabases, refuseOtherDatabase } from './database-handlers.js';
+import { handleCreateDatabase, handleDropDatabase, handleListDatabases } from './database-handlers.js';
 import { authorizeRequest } from './auth-check.js';
 import { handleCopy, handleStream } from './replica-handlers.js';
 import { handleBackup, handleBoot, handleLoad, handleReap, handleSnapshot } from './transfer-handlers.js';
@@ -158,7 +158,6 @@ async function dispatch(
       linearizableTimeoutMs: options.defaultLinearizableTimeoutMs,
       timeoutMsMax: options.timeoutMsMax,
     });
-    refuseOtherDatabase(path, parameters);
     await handler(new Exchange(request, response, path, rawQuery, parameters, options, metrics, caller), service, metrics, server);
   } catch (error) {
     answerError(request, response, error, options, metrics);

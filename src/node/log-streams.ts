@@ -10,13 +10,16 @@
  * the state machine's input as it is (seed and timestamp included), so a replica applying
  * it with the same state machine gets the same database. A membership change carries no
  * command: it goes out as an empty entry (a no-op), so that the replica applies every index.
+ * With `db=X` (another database) the stream carries X's entries only, unwrapped, and
+ * no-ops for the rest (database-stream-filter.ts); the copy is X's file.
  */
 import { assert } from '../common/assert.js';
 import type { LogStreamFrame } from '../common/log-stream-frames.js';
 import { RaftStorageError, type Entry } from '../raft/types.js';
-import type { DatabaseCopy, LogStream, LogStreamRequest, ReplicaFeed } from '../service/replica-service.js';
+import type { DatabaseCopy, DatabaseCopyRequest, LogStream, LogStreamRequest, ReplicaFeed } from '../service/replica-service.js';
 import { ServiceError } from '../service/service.js';
 import { StateMachineError } from '../state-machine/errors.js';
+import { followedDatabase, streamedData } from './database-stream-filter.js';
 import type { ReplicatedLog } from './replicated-log.js';
 import { plainFileStream, removeQuietly, type TransferFiles } from './transfer-files.js';
 
@@ -40,8 +43,11 @@ interface LogStreamDependencies {
   /** The log's entries in [low, high), at most about `bytesMax` (the node's storage). */
   entries(low: number, high: number, bytesMax: number): Entry[];
   readonly lastLogIndex: () => number;
-  /** A self-contained copy with the internal state (the state machine's snapshot()). */
-  readonly database: { snapshot(toPath: string): Promise<{ readonly appliedIndex: number }> };
+  /**
+   * The machine of database `name` (undefined: the default one), whose snapshot() is a
+   * self-contained copy with the internal state; throws NO_DATABASE for a name not created.
+   */
+  database(name: string | undefined): { snapshot(toPath: string): Promise<{ readonly appliedIndex: number }> };
   readonly foreignKeys: boolean;
   readonly files: TransferFiles;
   readonly servedBy: string;
@@ -67,6 +73,8 @@ export class NodeLogStreams implements ReplicaFeed {
 
   async openLogStream(request: LogStreamRequest): Promise<LogStream> {
     const { log, settings } = this.#dependencies;
+    const database = followedDatabase(request.database);
+    if (database !== undefined) this.#machineOf(database);
     const appliedIndex = log.appliedIndex;
     if (request.fromIndex > appliedIndex) {
       throw new ServiceError('BAD_REQUEST', `from ${request.fromIndex} is beyond this node's applied index ${appliedIndex}`);
@@ -78,15 +86,32 @@ export class NodeLogStreams implements ReplicaFeed {
     if (this.#open.size >= settings.streamCountMax) {
       throw new ServiceError('UNAVAILABLE', `too many log streams on this node (streamCountMax ${settings.streamCountMax})`);
     }
-    const stream = new OneLogStream(this.#dependencies, request.fromIndex, appliedIndex, () => this.#open.delete(stream));
+    const stream = new OneLogStream(this.#dependencies, { fromIndex: request.fromIndex, appliedIndex, database }, () => this.#open.delete(stream));
     this.#open.add(stream);
     return stream;
   }
 
-  async openDatabaseCopy(): Promise<DatabaseCopy> {
+  /** The machine of `database`; NOT_FOUND (HTTP 404) for a database that does not exist. */
+  #machineOf(database: string | undefined): ReturnType<LogStreamDependencies['database']> {
+    try {
+      return this.#dependencies.database(database);
+    } catch (error) {
+      if (error instanceof StateMachineError && error.code === 'NO_DATABASE') throw new ServiceError('NOT_FOUND', error.message, { cause: error });
+      throw error;
+    }
+  }
+
+  async openDatabaseCopy(request: DatabaseCopyRequest = {}): Promise<DatabaseCopy> {
+    const database = followedDatabase(request.database);
+    const machine = this.#machineOf(database);
     const path = this.#dependencies.files.path('replica-copy');
     try {
-      const { appliedIndex } = await this.#dependencies.database.snapshot(path);
+      // Another database's file marks its last own entry; it is as it was at every index up to the node's
+      // applied index before the copy began (all its entries up to there are in it): the copy's index is
+      // the later of the two, so a replica resumes from where the log still reaches (replica docs).
+      const nodeIndexBefore = this.#dependencies.log.appliedIndex;
+      const copied = await machine.snapshot(path);
+      const appliedIndex = database === undefined ? copied.appliedIndex : Math.max(copied.appliedIndex, nodeIndexBefore);
       const stream = await plainFileStream(path, this.#dependencies.servedBy);
       return { ...stream, appliedIndex };
     } catch (error) {
@@ -109,23 +134,33 @@ class OneLogStream implements LogStream {
   readonly #onClose: () => void;
   readonly appliedIndex: number;
   readonly foreignKeys: boolean;
+  /** The database followed; undefined for the default one (every entry as it is). */
+  readonly #database: string | undefined;
   /** The last index sent (or asked from). */
   #sentIndex: number;
+  /** The error that ends the stream after what was sent (the drop of the followed database). */
+  #pendingError: ServiceError | undefined;
   #closed = false;
   /** Why the node ended the stream, if it did: the last frame says so. */
   #endError: ServiceError | undefined;
   #heartbeatSent = false;
 
-  constructor(dependencies: LogStreamDependencies, fromIndex: number, appliedIndex: number, onClose: () => void) {
+  constructor(
+    dependencies: LogStreamDependencies,
+    start: { readonly fromIndex: number; readonly appliedIndex: number; readonly database: string | undefined },
+    onClose: () => void,
+  ) {
     this.#dependencies = dependencies;
-    this.#sentIndex = fromIndex;
-    this.appliedIndex = appliedIndex;
+    this.#sentIndex = start.fromIndex;
+    this.appliedIndex = start.appliedIndex;
+    this.#database = start.database;
     this.foreignKeys = dependencies.foreignKeys;
     this.#onClose = onClose;
   }
 
   async next(): Promise<readonly LogStreamFrame[] | null> {
     if (this.#closed) return this.#ended();
+    if (this.#pendingError !== undefined) throw this.#pendingError;
     // The first frame says at once how far this node is; later ones only when idle.
     if (!this.#heartbeatSent) {
       this.#heartbeatSent = true;
@@ -168,10 +203,24 @@ class OneLogStream implements LogStream {
     const frames: LogStreamFrame[] = [];
     for (const entry of entries) {
       assert(entry.index === this.#sentIndex + 1, `stream entry ${entry.index} follows ${this.#sentIndex}`);
-      frames.push({ kind: 'entry', index: entry.index, data: entry.type === 'normal' ? entry.data : emptyData });
+      const data = this.#dataOf(entry);
+      if (data instanceof ServiceError) {
+        // What came before goes out; the error is the next (and last) frame.
+        this.#pendingError = data;
+        if (frames.length === 0) throw data;
+        break;
+      }
+      frames.push({ kind: 'entry', index: entry.index, data });
       this.#sentIndex = entry.index;
     }
     return frames;
+  }
+
+  #dataOf(entry: Entry): Uint8Array | ServiceError {
+    const data = entry.type === 'normal' ? entry.data : emptyData;
+    const database = this.#database;
+    if (database === undefined) return data;
+    return streamedData(database, entry.index, data, () => databaseExists(this.#dependencies, database));
   }
 
   close(reason?: ServiceError): void {
@@ -179,5 +228,15 @@ class OneLogStream implements LogStream {
     this.#closed = true;
     this.#endError = reason;
     this.#onClose();
+  }
+}
+
+function databaseExists(dependencies: LogStreamDependencies, name: string): boolean {
+  try {
+    dependencies.database(name);
+    return true;
+  } catch (error) {
+    if (error instanceof StateMachineError && error.code === 'NO_DATABASE') return false;
+    throw error;
   }
 }

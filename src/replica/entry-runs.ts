@@ -29,7 +29,8 @@ function planRuns(entries: readonly BatchEntry[]): { kind: RunKind; entries: Bat
 
 /** Applies `entries` (consecutive, possibly starting at or below the applied index); resolves once all applied. */
 export async function applyStreamEntries(machine: SqliteStateMachine, entries: readonly BatchEntry[]): Promise<void> {
-  // A replica follows the default database: another database's entries (and creates, drops) are no-ops here.
+  // A replica of main gets the whole log: another database's entries (and creates, drops) are no-ops here.
+  // (A replica of another database gets its entries already unwrapped, the rest as no-ops: the node filters.)
   const pending = entries
     .filter((entry) => entry.index > machine.appliedIndex)
     .map((entry) => (isDatabaseEntry(entry.data) ? { index: entry.index, data: new Uint8Array(0) } : entry));

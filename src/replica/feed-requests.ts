@@ -37,13 +37,17 @@ export interface OpenedStream {
 export class FeedRequests {
   readonly #agent: Agent;
   readonly #headers: () => Readonly<Record<string, string>>;
+  readonly #databaseParameter: string;
 
   constructor(options: {
     readonly tls?: ClientTlsOptions | undefined;
     readonly silenceMsMax: number;
     readonly headers: () => Readonly<Record<string, string>>;
+    /** The database followed (`db=`); undefined for the default one. */
+    readonly database: string | undefined;
   }) {
     this.#headers = options.headers;
+    this.#databaseParameter = options.database === undefined ? '' : `db=${encodeURIComponent(options.database)}`;
     this.#agent = new Agent({
       // A stream silent past this (no entry, no heartbeat) is from a node that stopped: drop it and go elsewhere.
       bodyTimeout: options.silenceMsMax,
@@ -53,7 +57,7 @@ export class FeedRequests {
   }
 
   async openStream(nodeUrl: string, fromIndex: number, signal: AbortSignal): Promise<OpenedStream> {
-    const response = await this.#get(nodeUrl, `/db/stream?from=${fromIndex}`, signal);
+    const response = await this.#get(nodeUrl, `/db/stream?from=${fromIndex}${this.#databaseParameter === '' ? '' : `&${this.#databaseParameter}`}`, signal);
     if (response.statusCode !== 200) throw await refusal(nodeUrl, response);
     const body = response.body;
     const frames = (async function* () {
@@ -68,7 +72,7 @@ export class FeedRequests {
 
   /** Downloads `/db/copy` to `path`; resolves to the index the node says the copy holds. */
   async downloadCopy(nodeUrl: string, path: string, bytesMax: number, signal: AbortSignal): Promise<number> {
-    const response = await this.#get(nodeUrl, '/db/copy', signal);
+    const response = await this.#get(nodeUrl, this.#databaseParameter === '' ? '/db/copy' : `/db/copy?${this.#databaseParameter}`, signal);
     if (response.statusCode !== 200) throw await refusal(nodeUrl, response);
     const appliedIndex = Number(firstValue(response.headers[appliedIndexHeader]));
     if (!Number.isSafeInteger(appliedIndex) || appliedIndex < 0) {

@@ -27,7 +27,7 @@ export class ReplicaClient extends Client {
 
   constructor(config: ReplicaClientConfig) {
     const { replica: replicaOptions, ...clientConfig } = config;
-    const options = resolveReplicaOptions(replicaOptions, config.tls);
+    const options = resolveReplicaOptions(replicaOptions, config.tls, config.database);
     const modes = { bigint: config.bigint ?? 'auto', rowMode: config.rowMode ?? 'object', sqlErrors: config.sqlErrors ?? 'throw' } as const;
     let replica: EmbeddedReplica | undefined;
     super(clientConfig, pickTransport(clientConfig), (cluster) => {

@@ -27,9 +27,11 @@ export interface ResolvedReplicaOptions {
   readonly reconnectDelayMsMax: number;
   readonly copyBytesMax: number;
   readonly tls: ClientTlsOptions | undefined;
+  /** The database followed (the client's `database`); undefined for the default one. */
+  readonly database: string | undefined;
 }
 
-export function resolveReplicaOptions(options: ReplicaOptions, tls: ClientTlsOptions | undefined): ResolvedReplicaOptions {
+export function resolveReplicaOptions(options: ReplicaOptions, tls: ClientTlsOptions | undefined, database: string | undefined): ResolvedReplicaOptions {
   if (options === null || typeof options !== 'object' || typeof options.path !== 'string' || options.path === '') {
     throw new QuorumliteError('INVALID_ARGUMENT', 'replica.path must name the local SQLite file');
   }
@@ -42,6 +44,7 @@ export function resolveReplicaOptions(options: ReplicaOptions, tls: ClientTlsOpt
     reconnectDelayMsMax: positive(options.reconnectDelayMsMax ?? 1000, 'reconnectDelayMsMax'),
     copyBytesMax: positive(options.copyBytesMax ?? 16 * 1024 ** 3, 'copyBytesMax'),
     tls,
+    database: database === 'main' ? undefined : database,
   };
 }
 

@@ -37,7 +37,7 @@ export function apiService(
     transactionStatements: (request, context) => transactions.transactionStatements(request, context),
     endTransaction: (request, context) => transactions.endTransaction(request, context),
     openLogStream: (request) => logStreams.openLogStream(request),
-    openDatabaseCopy: () => logStreams.openDatabaseCopy(),
+    openDatabaseCopy: (request) => logStreams.openDatabaseCopy(request),
     changeDatabase: (request, context) => cluster.changeDatabase(request, context),
     listDatabases: () => cluster.listDatabases(),
   };

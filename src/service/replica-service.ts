@@ -12,6 +12,13 @@ import type { ByteStream } from './transfer-service.js';
 export interface LogStreamRequest {
   /** Entries after this index are sent: the replica's applied index. */
   readonly fromIndex: number;
+  /** The database followed (`?db=`); undefined or `main` for the default one. */
+  readonly database?: string | undefined;
+}
+
+export interface DatabaseCopyRequest {
+  /** The database copied (`?db=`); undefined or `main` for the default one. */
+  readonly database?: string | undefined;
 }
 
 /** An open stream. `next()` waits for entries or, after the heartbeat interval, a heartbeat; null once closed. */
@@ -31,7 +38,10 @@ export interface DatabaseCopy extends ByteStream {
 }
 
 export interface ReplicaFeed {
-  /** Rejects with LOG_COMPACTED when the log no longer holds the entry after `fromIndex`, UNAVAILABLE at the stream bound. */
+  /**
+   * Rejects with LOG_COMPACTED when the log no longer holds the entry after `fromIndex`,
+   * UNAVAILABLE at the stream bound, NOT_FOUND for a database that does not exist.
+   */
   openLogStream(request: LogStreamRequest, context: CallContext): Promise<LogStream>;
-  openDatabaseCopy(context: CallContext): Promise<DatabaseCopy>;
+  openDatabaseCopy(request: DatabaseCopyRequest, context: CallContext): Promise<DatabaseCopy>;
 }
