@@ -11,6 +11,7 @@ import type { ConsistencyLevel } from '../client/types.js';
 import { DurationError, parseDurationMs } from '../common/duration.js';
 import { outputModes, type OutputMode } from './shell-format.js';
 import { buildHosts, credentialsInHosts, type HostFlags } from './shell-hosts.js';
+import { type BasicCredentials, parseBasicCredentials } from './basic-credentials.js';
 
 /** `rqlite`: rqlite's shell, line for line; `sqlite3`: quorumlite's sqlite3-like shell. */
 export type ShellStyle = 'rqlite' | 'sqlite3';
@@ -32,7 +33,7 @@ export interface ShellArguments {
   readonly consistency: ConsistencyLevel;
   readonly mode: OutputMode | undefined;
   readonly headers: boolean | undefined;
-  readonly user: { username: string; password: string } | undefined;
+  readonly user: BasicCredentials | undefined;
   readonly historyFile: string | undefined;
   readonly tls: TlsSettings;
   /** `-t`: one HTTP exchange may take this long; undefined when not given (rqlite's default is 30s). */
@@ -277,10 +278,7 @@ function nonEmpty(text: string | undefined): string | undefined {
 }
 
 function buildUser(text: string | undefined): ShellArguments['user'] | 'invalid' {
-  if (text === undefined) return undefined;
-  const colon = text.indexOf(':');
-  if (colon < 0) return 'invalid';
-  return { username: text.slice(0, colon), password: text.slice(colon + 1) };
+  return text === undefined ? undefined : parseBasicCredentials(text);
 }
 
 function buildTimeout(text: string | undefined): number | undefined | ParseError {

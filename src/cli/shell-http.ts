@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Agent, request } from 'undici';
+import { basicAuthorization } from './basic-credentials.js';
 import type { TlsSettings } from './shell-arguments.js';
 import { goFileErrorText, goLogTimestamp, goStatusLine } from './shell-go-text.js';
 import { hostAndPort } from './shell-hosts.js';
@@ -191,10 +192,6 @@ export class ShellHttpClient {
   #logLine(message: string): void {
     this.#log(`[client] ${goLogTimestamp(new Date())} ${message}\n`);
   }
-}
-
-function basicAuthorization(user: { readonly username: string; readonly password: string }): string {
-  return `Basic ${Buffer.from(`${user.username}:${user.password}`, 'utf8').toString('base64')}`;
 }
 
 interface TlsConnectOptions {

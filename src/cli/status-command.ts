@@ -9,6 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { basicAuthorization, parseBasicCredentials } from './basic-credentials.js';
 import { formatHostPort, parseHostPort } from './flag-values.js';
 import { parseGoFlags, type FlagKind } from './go-flags.js';
 import { formatStatusSummary } from './status-summary.js';
@@ -52,8 +53,9 @@ function authorizationHeaders(flags: ReadonlyMap<string, { value: string; spelli
   const given = flags.get('user');
   const text = given?.value ?? (environment.QUORUMLITE_USER === '' ? undefined : environment.QUORUMLITE_USER);
   if (text === undefined) return {};
-  if (!text.includes(':')) throw new UsageError(`${given?.spelling ?? 'QUORUMLITE_USER'} must be NAME:PASSWORD`);
-  return { authorization: `Basic ${Buffer.from(text, 'utf8').toString('base64')}` };
+  const user = parseBasicCredentials(text);
+  if (user === 'invalid') throw new UsageError(`${given?.spelling ?? 'QUORUMLITE_USER'} must be NAME:PASSWORD`);
+  return { authorization: basicAuthorization(user) };
 }
 
 /** Fetches and prints the status; returns the exit code (1 when the node answers with an error). */
