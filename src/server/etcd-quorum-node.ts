@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { Etcd3, isRecoverableError, type CallContext } from 'etcd3';
 import { createHttpServer, type HttpApiServer } from '../http/server.js';
 import type { Message } from '../raft/types.js';
@@ -41,6 +41,7 @@ import { createPeerTransport, type QuorumNodeOptions } from './quorum-node.js';
 import { NodeSecurity } from './node-security.js';
 import { NodeCdc } from './node-cdc.js';
 import { etcdLogView, NodeBackups } from './node-backups.js';
+import { EtcdHostBreaker } from './etcd-host-breaker.js';
 
 export interface EtcdConsensusOptions {
   /** etcd's client URLs. */
@@ -269,8 +270,9 @@ function createEtcdClient(etcd: EtcdConsensusOptions, credentials: Etcd3Credenti
     faultHandling: {
       // A member that fails three calls in a row is skipped for a second (etcd3's default: five). A member without a
       // leader refuses at once, so it costs little to try it again soon; and while etcd elects a leader every member
-      // refuses, and a long break would outlast the election.
-      host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: etcdHostBreakMs, breaker: new ConsecutiveBreaker(3) }),
+      // refuses, and a long break would outlast the election. No call waits on another's trial (etcd-host-breaker.ts).
+      host: () =>
+        new EtcdHostBreaker({ failureCountMax: 3, breakMs: etcdHostBreakMs, isFailure: (error) => error instanceof Error && isRecoverableError(error) }),
       // Each retry goes to another member; the pauses let an election in etcd (1-2 s) finish within the attempts.
       global: retry(handleWhen(isRecoverableError), { maxAttempts: 5, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 800 }) }),
     },
