@@ -173,14 +173,16 @@ export class CallRunner {
   }
 
   /**
-   * While an attempt waits on the node taken for the leader, asks the other nodes who leads
-   * once it has waited leaderCheckAfterMs (leader-check.ts); when they name another node,
-   * adopts it and ends the attempt retryably, so the call retries there with the same
-   * idempotency key. Returns the function that stops the check when the attempt ends.
+   * While an attempt for the leader waits on a node — the one taken for the leader, or a
+   * guess while no leader is known (a guess may be the hung node: FINDINGS J8) — asks the
+   * other nodes who leads once it has waited leaderCheckAfterMs (leader-check.ts); when they
+   * name another node, adopts it and ends the attempt retryably, so the call retries there
+   * with the same idempotency key. Returns the function that stops the check when the
+   * attempt ends.
    */
   #checkLeaderWhileWaiting<T>(spec: CallSpec<T>, nodeUrl: string, attempt: LinkedSignal): () => void {
     const afterMs = this.#config.leaderCheckAfterMs;
-    if (afterMs === 0 || spec.target !== 'leader' || this.#view.leader !== nodeUrl) return () => undefined;
+    if (afterMs === 0 || spec.target !== 'leader') return () => undefined;
     // Most attempts end well before afterMs: the check's controller is made only when it starts.
     let stop: AbortController | undefined;
     const timer = setTimeout(() => {

@@ -77,4 +77,32 @@ describe('client against a hung (SIGSTOPped) leader', () => {
       assert.deepEqual(reply.results[0]?.rows, [{ count: totalWriteCount, distinct_k: totalWriteCount }], 'every write applied exactly once');
     });
   });
+
+  // FINDINGS J8: a client that knows no leader (a new one, or one whose leader just answered 503 while taking over)
+  // sends its write to a guess; when the guess was a hung node, the leader check did not run (it watched only the
+  // node the client took for the leader) and the write waited out the whole attempt timeout.
+  it('a write whose guessed node is hung moves to the leader long before the attempt timeout', { timeout: 120_000 }, async () => {
+    await cluster.withLogs(async () => {
+      const leader = await cluster.waitForLeader();
+      const hung = cluster.running().find((node) => node !== leader);
+      assert.ok(hung !== undefined);
+      const others = cluster.running().filter((node) => node !== hung);
+      const client = createClient({ nodes: [hung.url, ...others.map((node) => node.url)], timeoutMs: attemptTimeoutMs, deadlineMs: callDeadlineMs });
+      clients.push(client);
+      assert.equal(client.knownLeader, undefined, 'a new client knows no leader: its first guess is the first node');
+      const pid = hung.process?.pid;
+      assert.ok(pid !== undefined);
+      process.kill(pid, 'SIGSTOP');
+      const stoppedAtMs = performance.now();
+      let tookMs: number;
+      try {
+        await client.execute('CREATE TABLE IF NOT EXISTS guessed (k INTEGER)');
+        tookMs = performance.now() - stoppedAtMs;
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      assert.ok(tookMs < acknowledgedWithinMs, `the write was acknowledged within ${acknowledgedWithinMs} ms (took ${tookMs.toFixed(0)} ms)`);
+      assert.equal(client.knownLeader, leader.url, 'the other nodes named the leader');
+    });
+  });
 });
