@@ -54,6 +54,12 @@ function eventCount(node: TestNode, event: string): number {
   return node.log().match(new RegExp(`"event":"${event}"`, 'g'))?.length ?? 0;
 }
 
+/** Waits until `node`'s log shows its upload of `index` (the log line follows the stored metadata, and reaches the test later still under load). */
+function waitForUploadEvent(node: TestNode, index: number): Promise<true> {
+  const uploaded = new RegExp(`"event":"auto-backup-uploaded"[^}]*"index":${index}[,}]`);
+  return waitFor(`${node.id}'s upload event for index ${index}`, () => (uploaded.test(node.log()) ? true : undefined));
+}
+
 function storedId(): string | undefined {
   try {
     return (JSON.parse(readFileSync(join(backupDirectory, 'METADATA.json'), 'utf8')) as { id: string }).id;
@@ -83,6 +89,7 @@ test('the etcd leader alone uploads, on change only; empty nodes on an empty log
     let index = 0;
     for (let count = 0; count < 5; count += 1) index = await insert(leader, `row ${count}`);
     await waitFor(`the backup of index ${index}`, () => (storedId() === String(index) ? true : undefined));
+    await waitForUploadEvent(leader, index);
     for (const node of source.nodes) if (node !== leader) assert.equal(eventCount(node, 'auto-backup-uploaded'), 0, `${node.id} is no leader`);
     const settled = eventCount(leader, 'auto-backup-uploaded');
     await sleep(1200);
@@ -95,6 +102,7 @@ test('the etcd leader alone uploads, on change only; empty nodes on an empty log
     assert.equal(eventCount(leader, 'auto-backup-uploaded'), 0, 'a leader change alone uploads nothing');
     index = await insert(leader, 'after the leader change');
     await waitFor(`the new leader's backup of index ${index}`, () => (storedId() === String(index) ? true : undefined));
+    await waitForUploadEvent(leader, index);
     assert.equal(eventCount(leader, 'auto-backup-uploaded'), 1);
     expected = await rows(leader);
     assert.equal(expected?.length, 6);
