@@ -12,6 +12,7 @@
  */
 import type { Etcd3 } from 'etcd3';
 import { ServiceError } from '../service/service.js';
+import { bytesEqual } from '../raft/read-index.js';
 import type { Entry } from '../raft/types.js';
 import type { StatementResult } from '../state-machine/types.js';
 import { encodeEntryValue, logKey, type EtcdKeys } from './etcd-keys.js';
@@ -32,6 +33,8 @@ interface Queued {
 
 interface Waiting {
   readonly term: number;
+  /** The command proposed at this index: the entry that applies there must be this one (see applied()). */
+  readonly data: Uint8Array;
   readonly resolve: (outcome: ApplyOutcome) => void;
   readonly reject: (error: Error) => void;
 }
@@ -91,13 +94,24 @@ export class EtcdAppends {
     return { promise, cancel };
   }
 
-  /** An entry applied here: settles the proposal waiting at its index (another leader's entry there: UNAVAILABLE). */
+  /**
+   * An entry applied here: settles the proposal waiting at its index. Unlike Raft's (index,
+   * term), the pair does not name one proposal here: after an append whose outcome was
+   * unknown (etcd did not answer in time) this leader appends its next batch at the same
+   * index in the same term, and the unanswered transaction may still land there first (its
+   * comparisons hold: the index was free, the term is this one). So the entry must also be
+   * the very command proposed; another one there is not this write's (UNAVAILABLE: retry).
+   * A byte-identical command applied in its place has the same effect and answers it.
+   */
   applied(entry: Entry, results: readonly StatementResult[]): void {
     const waiting = this.#waiting.get(entry.index);
     if (waiting === undefined) return;
     this.#waiting.delete(entry.index);
-    if (waiting.term === entry.term) waiting.resolve({ results, index: entry.index });
-    else waiting.reject(new ServiceError('UNAVAILABLE', 'leadership changed: another leader wrote at the write\u2019s index; retry'));
+    if (waiting.term !== entry.term)
+      waiting.reject(new ServiceError('UNAVAILABLE', 'leadership changed: another leader wrote at the write\u2019s index; retry'));
+    else if (!bytesEqual(waiting.data, entry.data))
+      waiting.reject(new ServiceError('UNAVAILABLE', 'another write of this leader (one whose outcome was unknown) landed at the write\u2019s index; retry'));
+    else waiting.resolve({ results, index: entry.index });
   }
 
   failAll(error: Error): void {
@@ -137,7 +151,8 @@ export class EtcdAppends {
     const entries: Entry[] = batch.map((queued, offset) => ({ index: first + offset, term, type: 'normal', data: queued.data }));
     const puts = entries.map((entry) => client.put(logKey(keys, entry.index)).value(encodeEntryValue(term, entry.data)));
     // Waiting before the transaction: the watch may deliver the entries (and apply them) before its answer arrives.
-    for (const [offset, queued] of batch.entries()) this.#waiting.set(first + offset, { term, resolve: queued.resolve, reject: queued.reject });
+    for (const [offset, queued] of batch.entries())
+      this.#waiting.set(first + offset, { term, data: queued.data, resolve: queued.resolve, reject: queued.reject });
     let succeeded: boolean;
     try {
       const result = await client

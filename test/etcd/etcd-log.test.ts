@@ -171,6 +171,39 @@ test('a stopped leader is replaced; an append with the old term is fenced off', 
   for (const started of rest) await stopNode(started);
 });
 
+// After an append whose outcome was unknown, the leader appends its next batch at the same index in the same term; the
+// unanswered transaction may land there first. Matching by index and term alone answered the next write with the
+// earlier one's results although the next write was never applied: an acknowledged write lost.
+test('a proposal is answered only by its own command at its index, not by an earlier one of the same term that landed late', { timeout: 60_000 }, async () => {
+  usePrefix('late-append');
+  const client = new Etcd3({ hosts: etcd.endpoints });
+  try {
+    const keys = etcdKeys(prefix);
+    let appendFailures = 0;
+    const appends = new EtcdAppends({ client, keys, logger: silentLogger, onAppended: () => undefined, onAppendFailed: () => (appendFailures += 1) });
+    const command = (sql: string, seed: bigint) =>
+      encodeCommand({ statements: [{ sql, positional: [], named: {} }], transaction: false, timestampMs: 0, seed });
+    const earlier = command('INSERT INTO t (v) VALUES (1)', 1n);
+    const next = command('INSERT INTO t (v) VALUES (2)', 2n);
+    // No leader key under this prefix: every transaction here fails its comparison; the entries come from applied() alone.
+    const term = 7;
+    appends.lead(term, 0);
+    const proposal = appends.enqueue(next);
+    // The watch delivers the earlier, unanswered append's entry at index 1 before this proposal's transaction answers.
+    appends.applied({ index: 1, term, type: 'normal', data: earlier }, [{ kind: 'write', lastInsertId: 1, rowsAffected: 1 }]);
+    await assert.rejects(proposal.promise, /another write of this leader/);
+    await waitFor('the first transaction to answer', () => (appendFailures === 1 ? true : undefined));
+    // A byte-identical command in its place has the same effect: it answers the proposal.
+    appends.lead(term, 1);
+    const same = appends.enqueue(next);
+    appends.applied({ index: 2, term, type: 'normal', data: Uint8Array.from(next) }, [{ kind: 'write', lastInsertId: 2, rowsAffected: 1 }]);
+    assert.equal((await same.promise).index, 2);
+    await waitFor('the second transaction to answer', () => (appendFailures === 2 ? true : undefined));
+  } finally {
+    client.close();
+  }
+});
+
 /** An INSERT of one text value whose encoded command is exactly `bytes` long. */
 function commandOfSize(bytes: number): Uint8Array {
   const encode = (length: number) =>
