@@ -10,8 +10,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { decodeEntryValue, etcdKeys } from '../../src/node/etcd-keys.js';
-import { http, sleep, TestCluster, type TestNode, waitFor } from '../cluster/harness.js';
+import { sleep, TestCluster, type TestNode, waitFor } from '../cluster/harness.js';
 import { iptablesUnavailableReason } from '../cluster/packet-filter.js';
+import { longestGapMs, writeInBackground } from '../etcd/background-writer.js';
 import { EtcdCluster } from '../etcd/etcd-cluster.js';
 import { EtcdPacketFilter, groupIdForBit } from './etcd-packet-filter.js';
 import { etcdMemberBit, nodeBit } from './nemesis/etcd-partition.js';
@@ -20,7 +21,6 @@ const prefix = `/quorumlite-etcd-partition-${process.pid}`;
 const leaseTtlSeconds = 2;
 /** How long past its lease a cut-off leader may still say it leads: the node's poll and /status's answer under load. */
 const stepDownSlackMs = 2_500;
-const writeTimeoutMs = 2_000;
 /** A minority of etcd cut off: the longest stretch without an acknowledged write we accept (a lease, and a retry or two). */
 const minorityGapMsMax = leaseTtlSeconds * 1000 + 3_000;
 /** How long each etcd member is cut off in turn: longer than the bound above, short for CI. */
@@ -45,42 +45,6 @@ async function loggedTerms(etcd: EtcdCluster): Promise<number[]> {
   } finally {
     client.close();
   }
-}
-
-/** Writes one row every 100 ms through the nodes in turn until stopped; returns when (performance.now()) each acknowledged write was answered. */
-function writeInBackground(cluster: TestCluster, label: string): { stop: () => Promise<number[]> } {
-  const acknowledgedAtMs: number[] = [];
-  let stopped = false;
-  const done = (async () => {
-    for (let value = 0; !stopped; value += 1) {
-      const node = cluster.nodes[value % cluster.nodes.length] as TestNode;
-      try {
-        const answer = await http(`${node.url}/db/execute?timeout=${writeTimeoutMs}ms`, {
-          json: [['INSERT INTO fruit(name) VALUES (?)', `${label} ${value}`]],
-          signal: AbortSignal.timeout(writeTimeoutMs + 1_000),
-        });
-        if (answer.status === 200 && !answer.text.includes('"error"')) acknowledgedAtMs.push(performance.now());
-      } catch {
-        // A timeout: unknown outcome, not acknowledged.
-      }
-      await sleep(100);
-    }
-  })();
-  return {
-    stop: async () => {
-      stopped = true;
-      await done;
-      return acknowledgedAtMs;
-    },
-  };
-}
-
-/** The longest stretch, in ms, within [fromMs, toMs] with no acknowledged write. */
-function longestGapMs(acknowledgedAtMs: readonly number[], fromMs: number, toMs: number): number {
-  const times = [fromMs, ...acknowledgedAtMs.filter((time) => time > fromMs && time < toMs), toMs];
-  let longest = 0;
-  for (let index = 1; index < times.length; index += 1) longest = Math.max(longest, (times[index] as number) - (times[index - 1] as number));
-  return longest;
 }
 
 describe('--consensus etcd under etcd partitions', { skip: unavailable, concurrency: false }, () => {
