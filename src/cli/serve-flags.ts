@@ -4,7 +4,7 @@
  * serve-flag-table.ts lists every flag and why a refused one is refused. Parsing is pure:
  * it returns options, 'help' or 'version', or throws a UsageError (exit 2).
  */
-import { nodeConfigDefaults } from '../node/config.js';
+import { nodeConfigDefaults, type NodeConfig } from '../node/config.js';
 import { goDurationRangeMs, timerDelayMsMax } from '../common/duration.js';
 import { commandLimits } from '../state-machine/command-codec.js';
 import { parseGoFlags, type GivenFlag } from './go-flags.js';
@@ -27,8 +27,24 @@ export { serveUsage } from './serve-usage.js';
 type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
+/** Node settings a flag gives as they are: NodeConfig types and documents each, with its rqlited flag. */
+type NodeSettingFlags = Pick<
+  NodeConfig,
+  | 'exitWhenRemoved'
+  | 'removeOnShutdown'
+  | 'stepDownOnShutdown'
+  | 'reapNodeTimeoutMs'
+  | 'reapReadOnlyNodeTimeoutMs'
+  | 'foreignKeys'
+  | 'databaseCountMax'
+  | 'writeQueueCountMax'
+  | 'writeQueueBatchCountMax'
+  | 'writeQueueTimeoutMs'
+  | 'writeQueueTransaction'
+>;
+
 /** Parsed elsewhere: -auto-backup/-auto-restore, -disco-*, --consensus, -cdc-config (serve-backup-flags.ts, serve-disco-flags.ts, …). */
-export interface ServeOptions extends AuthOptions, BackupOptions, DiscoveryOptions, ConsensusOptions, CdcOptions {
+export interface ServeOptions extends AuthOptions, BackupOptions, DiscoveryOptions, ConsensusOptions, CdcOptions, NodeSettingFlags {
   readonly nodeId: string;
   readonly httpAddress: HostPort;
   readonly httpAdvertisedAddress: HostPort;
@@ -86,29 +102,8 @@ export interface ServeOptions extends AuthOptions, BackupOptions, DiscoveryOptio
   readonly raftLogLevel: LogLevel | undefined;
   /** Test-only: accept fault-injection commands on standard input (partition from peers). */
   readonly testFaultsOnStdin: boolean;
-  /** -raft-remove-shutdown: exit once this node learns it was removed from the cluster. */
-  readonly exitWhenRemoved: boolean;
-  /** -raft-cluster-remove-shutdown: leave the cluster on a graceful shutdown. */
-  readonly removeOnShutdown: boolean;
-  /** -raft-shutdown-stepdown: a leader hands leadership over before it shuts down. */
-  readonly stepDownOnShutdown: boolean;
-  /** -raft-reap-node-timeout, -raft-reap-read-only-node-timeout: 0 is off. */
-  readonly reapNodeTimeoutMs: number;
-  readonly reapReadOnlyNodeTimeoutMs: number;
   /** -http-cert … -node-verify-common-name (serve-tls-flags.ts): HTTPS and node-to-node TLS. */
   readonly tls: NodeTlsSettings;
-  /** -fk: SQLite foreign key constraints (off by default, as in rqlite). */
-  readonly foreignKeys: boolean;
-  /** -db-count-max: databases at most, the default one included (ours: several databases per cluster). */
-  readonly databaseCountMax: number;
-  /** -write-queue-capacity: queued writes (`?queue`) held at most. */
-  readonly writeQueueCountMax: number;
-  /** -write-queue-batch-size: queued writes per log entry at most. */
-  readonly writeQueueBatchCountMax: number;
-  /** -write-queue-timeout: a batch goes this long after its first write, full or not; 0: only once full. */
-  readonly writeQueueTimeoutMs: number;
-  /** -write-queue-tx: one transaction per batch of queued writes. */
-  readonly writeQueueTransaction: boolean;
 }
 
 export const joinAddressCountMax = 16;

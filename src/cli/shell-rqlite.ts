@@ -11,16 +11,13 @@
  * no greeting. The exit status is 1 when a command failed in a pipe or `--command`
  * (rqlite's is always 0), and 1 when the node cannot be reached.
  */
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface, type Interface } from 'node:readline';
 import { httpTimeoutMsDefault, type ShellArguments } from './shell-arguments.js';
 import { hostAndPort } from './shell-hosts.js';
 import { ShellHttpClient, ShellHttpError } from './shell-http.js';
 import { rqliteCommands } from './shell-rqlite-commands.js';
 import { RqliteSession, type OutputTarget, type RqliteTerminal } from './shell-rqlite-session.js';
 import { runStatement } from './shell-rqlite-sql.js';
-import { historyLinesMax, loadHistory, readStreamText, saveHistory, stdinBytesMax, type ShellIo } from './shell-terminal.js';
+import { historyPath, readStreamText, runPromptLoop, stdinBytesMax, type ShellIo } from './shell-terminal.js';
 
 export async function runRqliteShell(options: ShellArguments, io: ShellIo): Promise<number> {
   const terminal = rqliteTerminal(io);
@@ -105,33 +102,11 @@ async function runLines(session: RqliteSession, text: string): Promise<void> {
 }
 
 async function runInteractive(session: RqliteSession, io: ShellIo, historyFile: string | undefined): Promise<void> {
-  const path = historyFile ?? process.env.QUORUMLITE_HISTORY ?? join(homedir(), '.quorumlite_history');
-  const lines = createInterface({
-    input: io.stdin,
-    output: io.stdout,
-    terminal: true,
-    history: await loadHistory(path, historyLinesMax),
-    historySize: historyLinesMax,
-    prompt: session.prompt,
-    removeHistoryDuplicates: true,
-  });
-  lines.on('SIGINT', () => {
+  await runPromptLoop(io, historyPath(historyFile), {
+    prompt: () => session.prompt,
     // Ctrl-C drops what is typed and asks again.
-    lines.write(null, { ctrl: true, name: 'u' });
-    io.stdout.write('^C\n');
-    lines.setPrompt(session.prompt);
-    lines.prompt();
+    interrupt: (lines) => lines.write(null, { ctrl: true, name: 'u' }),
+    processLine: (line) => session.processLine(line),
+    done: () => session.quitRequested,
   });
-  lines.prompt();
-  try {
-    for await (const line of lines) {
-      await session.processLine(line);
-      if (session.quitRequested) break;
-      lines.setPrompt(session.prompt);
-      lines.prompt();
-    }
-  } finally {
-    await saveHistory(path, (lines as Interface & { history?: string[] }).history ?? [], historyLinesMax);
-    lines.close();
-  }
 }

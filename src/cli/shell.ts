@@ -11,17 +11,14 @@
  * Both take rqlite's connection flags (hosts, prefix, TLS, credentials, timeout).
  * Exit status 2 for bad flags, 1 after an error in a script.
  */
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createInterface, type Interface } from 'node:readline';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { createClient, type Client } from '../client/index.js';
 import type { FetchFunction } from '../client/transport.js';
 import { parseShellArguments, shellUsage, type ShellArguments, type ShellStyle, type TlsSettings } from './shell-arguments.js';
 import { runRqliteShell } from './shell-rqlite.js';
 import { describeError, ShellSession, type ShellFiles } from './shell-session.js';
-import { historyLinesMax, loadHistory, readStreamText, saveHistory, stdinBytesMax, type ShellIo } from './shell-terminal.js';
+import { historyPath, readStreamText, runPromptLoop, stdinBytesMax, type ShellIo } from './shell-terminal.js';
 import { packageVersion } from './version.js';
 
 const nodeFiles: ShellFiles = {
@@ -135,38 +132,15 @@ async function runScript(session: ShellSession, text: string): Promise<number> {
 }
 
 async function runInteractive(session: ShellSession, io: ShellIo, options: ShellArguments): Promise<number> {
-  const historyFile = options.historyFile ?? process.env.QUORUMLITE_HISTORY ?? join(homedir(), '.quorumlite_history');
-  const history = await loadHistory(historyFile, historyLinesMax);
   const prompt = `${new URL(session.client.knownNodes[0] ?? 'http://localhost').host}> `;
   const continuation = `${' '.repeat(Math.max(0, prompt.length - 5))}...> `;
-  const lines = createInterface({
-    input: io.stdin,
-    output: io.stdout,
-    terminal: true,
-    history,
-    historySize: historyLinesMax,
-    prompt,
-    removeHistoryDuplicates: true,
-  });
   io.stdout.write(`quorumlite shell, connected to ${session.client.knownNodes.join(', ')}\nEnter ".help" for usage hints.\n`);
-  lines.on('SIGINT', () => {
+  await runPromptLoop(io, historyPath(options.historyFile), {
+    prompt: () => (session.hasPendingSql ? continuation : prompt),
     // Ctrl-C drops the statement being typed, as sqlite3 does.
-    session.clearPending();
-    io.stdout.write('^C\n');
-    lines.setPrompt(prompt);
-    lines.prompt();
+    interrupt: () => session.clearPending(),
+    processLine: (line) => session.processLine(line),
+    done: () => session.exitCode !== undefined,
   });
-  lines.prompt();
-  try {
-    for await (const line of lines) {
-      await session.processLine(line);
-      if (session.exitCode !== undefined) break;
-      lines.setPrompt(session.hasPendingSql ? continuation : prompt);
-      lines.prompt();
-    }
-  } finally {
-    await saveHistory(historyFile, (lines as Interface & { history?: string[] }).history ?? [], historyLinesMax);
-    lines.close();
-  }
   return session.exitCode ?? 0;
 }

@@ -5,9 +5,10 @@
  * They go through the `NodeFiles` port (ports.ts) so that a deterministic simulator can
  * keep them on its simulated disk; `systemFiles` is the real one.
  */
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fsyncPath } from '../state-machine/files.js';
 import type { NodeFiles } from './ports.js';
 
 export const systemFiles: NodeFiles = {
@@ -24,12 +25,7 @@ export const systemFiles: NodeFiles = {
   writeTextDurably(path, text) {
     const temporaryPath = `${path}.tmp`;
     writeFileSync(temporaryPath, text);
-    const descriptor = openSync(temporaryPath, 'r');
-    try {
-      fsyncSync(descriptor);
-    } finally {
-      closeSync(descriptor);
-    }
+    fsyncPath(temporaryPath, 'r');
     renameSync(temporaryPath, path);
   },
 };

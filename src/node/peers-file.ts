@@ -9,10 +9,11 @@
  * Once recovery has rewritten the store (cluster-recovery.ts), `retirePeersFile` renames
  * the file to `peers.info`, as rqlite does, so it never triggers a second recovery.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeIdBytesMax } from '../raft/conf-change.js';
 import type { NodeId } from '../raft/types.js';
+import { fsyncDirectory } from '../state-machine/files.js';
 
 const peersFileName = 'peers.json';
 export const peersInfoFileName = 'peers.info';
@@ -139,10 +140,5 @@ export function retirePeersFile(dataDirectory: string): void {
   const path = peersFilePath(dataDirectory);
   const directory = join(dataDirectory, 'raft');
   renameSync(path, join(directory, peersInfoFileName));
-  const descriptor = openSync(directory, 'r');
-  try {
-    fsyncSync(descriptor);
-  } finally {
-    closeSync(descriptor);
-  }
+  fsyncDirectory(directory);
 }

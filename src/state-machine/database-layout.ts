@@ -19,13 +19,13 @@
  * - a database without either (a new file, or a plain SQLite file) starts at index 0.
  */
 import type Database from 'better-sqlite3';
-import { closeSync, existsSync, fsyncSync, openSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { indexesFromMarker, markerFor } from './applied-marker.js';
 import { maintenanceTable, openApplyConnection, readMarker, requestsTable, stateTable, type ApplyConnectionSettings } from './connections.js';
 import { dropCarriedDatabases, stageCarriedDatabases } from './database-catalog-files.js';
 import { StateMachineError } from './errors.js';
-import { fsyncDirectory, removeIfPresent } from './files.js';
+import { fsyncDirectory, fsyncPath, removeIfPresent } from './files.js';
 import { InternalStore, type ExportedRequest, type MaintenanceTime } from './internal-store.js';
 
 /** What opening found; the node logs anything but 'opened' and 'created'. */
@@ -118,13 +118,7 @@ function removePair(path: string): void {
 }
 
 function fsyncIfPresent(path: string): void {
-  if (!existsSync(path)) return;
-  const descriptor = openSync(path, 'r+');
-  try {
-    fsyncSync(descriptor);
-  } finally {
-    closeSync(descriptor);
-  }
+  if (existsSync(path)) fsyncPath(path, 'r+');
 }
 
 /** Makes everything either file has committed durable (the bound applied-marker.ts relies on); returns a failure. */

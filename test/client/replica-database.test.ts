@@ -10,14 +10,11 @@
  * Needs `npm run build` (npm test builds first).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createClient as createPlainClient, UndiciTransport, type Client, type HttpTransport } from '../../src/client/index.js';
+import { createClient as createPlainClient, type Client } from '../../src/client/index.js';
 import { LogStreamFrameReader, type LogStreamFrame } from '../../src/common/log-stream-frames.js';
-import { createClient, type ReplicaClient } from '../../src/replica/index.js';
-import { TestCluster, waitFor, type TestNode } from '../cluster/harness.js';
+import { type TestCluster, waitFor } from '../cluster/harness.js';
+import { countingTransport, ReplicaCluster } from './helpers/replica-cluster.js';
 
 const database = 'sales';
 /** Rows written to each database before the replica first opens: enough entries that the node compacts past index 1. */
@@ -25,34 +22,9 @@ const initialRowCount = 40;
 /** A text only `main`'s entries carry: the stream of `sales` must never hold it. */
 const mainMarker = 'main-only-marker';
 
-/** The client's HTTP, counting the reads that reach a node (a local read sends none). */
-function countingTransport(): { transport: HttpTransport; remoteReads: () => number } {
-  const inner = new UndiciTransport();
-  let reads = 0;
-  return {
-    transport: {
-      send: (request) => {
-        if (request.url.includes('/db/query')) reads += 1;
-        return inner.send(request);
-      },
-      close: () => inner.close(),
-    },
-    remoteReads: () => reads,
-  };
-}
-
 async function count(client: Client, table: string): Promise<number> {
   const reply = await client.query<{ count: number }>(`SELECT count(*) AS count FROM ${table}`);
   return reply.results[0]?.rows[0]?.count ?? -1;
-}
-
-/** Whether `node` answers /db/stream?from=0 with 410 LOG_COMPACTED (the stream is cancelled if it opens). */
-async function compacted(node: TestNode): Promise<boolean> {
-  const controller = new AbortController();
-  const response = await fetch(`${node.url}/db/stream?from=0&db=${database}`, { signal: controller.signal });
-  const code = response.headers.get('x-quorumlite-error');
-  controller.abort();
-  return response.status === 410 && code === 'LOG_COMPACTED';
 }
 
 /** Reads `/db/stream` frames from `url` until `until` says stop or the stream ends; the frames seen. */
@@ -74,39 +46,18 @@ async function readFrames(url: string, until: (frames: readonly LogStreamFrame[]
 }
 
 describe('embedded replica of another database against a real node', () => {
+  let setup: ReplicaCluster;
   let cluster: TestCluster;
-  let directory: string;
-  let replicaPath: string;
   let writer: Client;
-  let client: ReplicaClient | undefined;
   before(async () => {
-    directory = mkdtempSync(join(tmpdir(), 'quorumlite-replica-db-'));
-    replicaPath = join(directory, 'sales.db');
-    cluster = await TestCluster.create({
-      size: 1,
-      formation: 'join',
-      flags: ['--log-level', 'warn', '--raft-snap', '20', '--raft-snap-int', '200ms', '--raft-trailing-logs', '10'],
-    });
-    await cluster.start();
+    setup = await ReplicaCluster.start({ size: 1, trailingLogCount: 10, directoryPrefix: 'quorumlite-replica-db-', fileName: 'sales.db', database });
+    cluster = setup.cluster;
     writer = createPlainClient({ nodes: cluster.running().map((node) => node.url) });
   });
   after(async () => {
-    await client?.close();
     await writer?.close();
-    await cluster?.close();
-    rmSync(directory, { recursive: true, force: true });
+    await setup?.close();
   });
-
-  function openReplica(transport?: HttpTransport): ReplicaClient {
-    client = createClient({
-      nodes: cluster.running().map((node) => node.url),
-      database,
-      deadlineMs: 60_000,
-      ...(transport === undefined ? {} : { transport }),
-      replica: { path: replicaPath, silenceMsMax: 3000 },
-    });
-    return client;
-  }
 
   /** A write to `main` and one to `sales`, interleaved: resolves to the index of the last. */
   async function writeBoth(label: string): Promise<number> {
@@ -130,9 +81,10 @@ describe('embedded replica of another database against a real node', () => {
       await sales.close();
     }
     for (let row = 0; row < initialRowCount; row += 1) await writeBoth(`row ${row}`);
-    for (const node of cluster.running()) await waitFor(`node ${node.spec.index} compacted its log`, () => compacted(node).then((yes) => yes || undefined));
+    for (const node of cluster.running())
+      await waitFor(`node ${node.spec.index} compacted its log`, () => setup.compacted(node).then((yes) => yes || undefined));
     const counting = countingTransport();
-    const replica = openReplica(counting.transport);
+    const replica = setup.openReplica(counting.transport);
     assert.equal(await count(replica, 'items'), initialRowCount);
     assert.equal(counting.remoteReads(), 0, 'the first read was local');
     assert.ok(replica.replica.progress.copyCount >= 1, 'a full copy of the database was fetched');
@@ -149,8 +101,8 @@ describe('embedded replica of another database against a real node', () => {
 
   it('reads its own writes locally while writes to main interleave', async () => {
     const counting = countingTransport();
-    await client?.close();
-    const replica = openReplica(counting.transport);
+    await setup.client?.close();
+    const replica = setup.openReplica(counting.transport);
     for (let row = 0; row < 10; row += 1) {
       await writer.execute({ sql: 'INSERT INTO main_items (label) VALUES (?)', args: [`${mainMarker} mine ${row}`] });
       const written = await replica.execute({ sql: 'INSERT INTO items (label) VALUES (?)', args: [`mine ${row}`] });
@@ -163,14 +115,14 @@ describe('embedded replica of another database against a real node', () => {
   });
 
   it('resumes from its file after close and reopen, without a copy', async () => {
-    const before_ = client;
+    const before_ = setup.client;
     assert.ok(before_ !== undefined);
     const closedAt = before_.replica.progress.appliedIndex;
     await before_.close();
-    client = undefined;
+    setup.client = undefined;
     let lastIndex = 0;
     for (let row = 0; row < 3; row += 1) lastIndex = await writeBoth(`while closed ${row}`);
-    const replica = openReplica();
+    const replica = setup.openReplica();
     assert.equal(replica.replica.progress.appliedIndex, closedAt, 'the file kept its applied index');
     assert.ok(await replica.replica.waitForApplied(lastIndex, 30_000));
     assert.equal(replica.replica.progress.copyCount, 0, 'the log still held what the replica missed');
@@ -200,7 +152,7 @@ describe('embedded replica of another database against a real node', () => {
   });
 
   it('applies a load of the database', async () => {
-    const replica = client ?? openReplica();
+    const replica = setup.client ?? setup.openReplica();
     const loaded = await fetch(`${cluster.node(1).url}/db/load?db=${database}`, {
       method: 'POST',
       headers: { 'Content-Type': 'text/plain' },
@@ -215,8 +167,8 @@ describe('embedded replica of another database against a real node', () => {
   });
 
   it('a drop of the database ends its stream with NOT_FOUND; a missing database is 404 on both endpoints', async () => {
-    await client?.close();
-    client = undefined;
+    await setup.client?.close();
+    setup.client = undefined;
     const from = (await cluster.waitForConvergence()).appliedIndex;
     const url = cluster.node(1).url;
     const frames = readFrames(`${url}/db/stream?from=${from}&db=${database}`, (seen) => seen.some((frame) => frame.kind === 'error'));
@@ -248,7 +200,7 @@ describe('embedded replica of another database against a real node', () => {
     const last = frames.at(-1);
     assert.equal(last?.kind === 'error' ? last.code : last?.kind, 'LOG_COMPACTED');
     // The replica's file stopped before the drop: it holds the dropped database, and must start again from a copy.
-    const replica = openReplica();
+    const replica = setup.openReplica();
     assert.ok(await replica.replica.waitForApplied(lastIndex, 30_000));
     assert.ok(replica.replica.progress.copyCount >= 1, 'a copy of the new database');
     const rows = await replica.query<{ label: string }>('SELECT label FROM fresh');

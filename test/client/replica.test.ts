@@ -13,13 +13,11 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createClient as createPlainClient, UndiciTransport, type HttpTransport } from '../../src/client/index.js';
+import { createClient as createPlainClient } from '../../src/client/index.js';
 import { createClient, type ReplicaClient } from '../../src/replica/index.js';
-import { http, TestCluster, waitFor, type TestNode } from '../cluster/harness.js';
+import { http, type TestCluster, waitFor, type TestNode } from '../cluster/harness.js';
+import { countingTransport, ReplicaCluster } from './helpers/replica-cluster.js';
 
 /** Rows written before the replica first opens: enough entries that every node compacts past index 1. */
 const initialRowCount = 80;
@@ -31,66 +29,21 @@ const replicaChild = fileURLToPath(new URL('./helpers/replica-child.ts', import.
 /** The nodes' bound on open streams (src/node/log-streams.ts). */
 const streamCountMax = 64;
 
-/** The client's HTTP, counting the reads that reach a node (a local read sends none). */
-function countingTransport(): { transport: HttpTransport; remoteReads: () => number } {
-  const inner = new UndiciTransport();
-  let reads = 0;
-  return {
-    transport: {
-      send: (request) => {
-        if (request.url.includes('/db/query')) reads += 1;
-        return inner.send(request);
-      },
-      close: () => inner.close(),
-    },
-    remoteReads: () => reads,
-  };
-}
-
 async function count(client: ReplicaClient): Promise<number> {
   const reply = await client.query<{ count: number }>('SELECT count(*) AS count FROM items');
   return reply.results[0]?.rows[0]?.count ?? -1;
 }
 
-/** Whether `node` answers /db/stream?from=0 with 410 LOG_COMPACTED (the stream is cancelled if it opens). */
-async function compacted(node: TestNode): Promise<boolean> {
-  const controller = new AbortController();
-  const response = await fetch(`${node.url}/db/stream?from=0`, { signal: controller.signal });
-  const code = response.headers.get('x-quorumlite-error');
-  controller.abort();
-  return response.status === 410 && code === 'LOG_COMPACTED';
-}
-
 describe('embedded replica against a real cluster', () => {
+  let setup: ReplicaCluster;
   let cluster: TestCluster;
-  let directory: string;
-  let replicaPath: string;
-  let client: ReplicaClient | undefined;
   before(async () => {
-    directory = mkdtempSync(join(tmpdir(), 'quorumlite-replica-'));
-    replicaPath = join(directory, 'local.db');
-    cluster = await TestCluster.create({
-      size: 3,
-      formation: 'join',
-      flags: ['--log-level', 'warn', '--raft-snap', '20', '--raft-snap-int', '200ms', '--raft-trailing-logs', '50'],
-    });
-    await cluster.start();
+    setup = await ReplicaCluster.start({ size: 3, trailingLogCount: 50, directoryPrefix: 'quorumlite-replica-', fileName: 'local.db' });
+    cluster = setup.cluster;
   });
   after(async () => {
-    await client?.close();
-    await cluster?.close();
-    rmSync(directory, { recursive: true, force: true });
+    await setup?.close();
   });
-
-  function openReplica(transport?: HttpTransport): ReplicaClient {
-    client = createClient({
-      nodes: cluster.running().map((node) => node.url),
-      deadlineMs: 60_000,
-      ...(transport === undefined ? {} : { transport }),
-      replica: { path: replicaPath, silenceMsMax: 3000 },
-    });
-    return client;
-  }
 
   it('catches up from empty through a full copy once the log is compacted, to the cluster checksum', async () => {
     const writer = createPlainClient({ nodes: cluster.running().map((node) => node.url) });
@@ -103,10 +56,11 @@ describe('embedded replica against a real cluster', () => {
     } finally {
       await writer.close();
     }
-    for (const node of cluster.running()) await waitFor(`node ${node.spec.index} compacted its log`, () => compacted(node).then((yes) => yes || undefined));
+    for (const node of cluster.running())
+      await waitFor(`node ${node.spec.index} compacted its log`, () => setup.compacted(node).then((yes) => yes || undefined));
     const cluster_ = await cluster.waitForConvergence();
     const counting = countingTransport();
-    const replica = openReplica(counting.transport);
+    const replica = setup.openReplica(counting.transport);
     // The first read waits for the catch-up (the file starts empty), then reads locally.
     assert.equal(await count(replica), initialRowCount);
     assert.equal(counting.remoteReads(), 0, 'the first read was local');
@@ -117,12 +71,12 @@ describe('embedded replica against a real cluster', () => {
     assert.equal(local.appliedIndex, state.appliedIndex);
     assert.equal(local.checksum, state.checksum, 'the local file has the content of the cluster at the same index');
     await replica.close();
-    client = undefined;
+    setup.client = undefined;
   });
 
   it('serves reads locally and reads its own writes at once, writes going to the leader', async () => {
     const counting = countingTransport();
-    const replica = openReplica(counting.transport);
+    const replica = setup.openReplica(counting.transport);
     for (let row = 0; row < 20; row += 1) {
       const written = await replica.execute({ sql: 'INSERT INTO items (label) VALUES (?)', args: [`mine ${row}`] });
       const read = await replica.query<{ label: string }>('SELECT label FROM items ORDER BY id DESC LIMIT 1');
@@ -137,7 +91,7 @@ describe('embedded replica against a real cluster', () => {
   });
 
   it('resumes from its file after close and reopen, without a full copy', async () => {
-    const before_ = client;
+    const before_ = setup.client;
     assert.ok(before_ !== undefined);
     const closedAt = before_.replica.progress.appliedIndex;
     await before_.close();
@@ -149,20 +103,20 @@ describe('embedded replica against a real cluster', () => {
     } finally {
       await writer.close();
     }
-    const replica = openReplica();
+    const replica = setup.openReplica();
     assert.equal(replica.replica.progress.appliedIndex, closedAt, 'the file kept its applied index');
     assert.ok(await replica.replica.waitForApplied(lastIndex, 30_000));
     assert.equal(replica.replica.progress.copyCount, 0, 'the log still held what the replica missed');
     assert.equal(await count(replica), initialRowCount + 23);
-    assert.throws(() => createClient({ nodes: [cluster.node(1).url], replica: { path: replicaPath } }), {
+    assert.throws(() => createClient({ nodes: [cluster.node(1).url], replica: { path: setup.replicaPath } }), {
       code: 'INVALID_ARGUMENT',
       message: /is open in another client/,
     });
   });
 
   it('killed with -9 in the middle of a catch-up, resumes from its file and applies nothing twice', async () => {
-    await client?.close();
-    client = undefined;
+    await setup.client?.close();
+    setup.client = undefined;
     const writer = createPlainClient({ nodes: cluster.running().map((node) => node.url) });
     let lastIndex = 0;
     try {
@@ -175,7 +129,7 @@ describe('embedded replica against a real cluster', () => {
     } finally {
       await writer.close();
     }
-    const child = spawn(process.execPath, ['--import', 'tsx', replicaChild, replicaPath, ...cluster.running().map((node) => node.url)], {
+    const child = spawn(process.execPath, ['--import', 'tsx', replicaChild, setup.replicaPath, ...cluster.running().map((node) => node.url)], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, TZ: 'UTC' },
     });
@@ -196,7 +150,7 @@ describe('embedded replica against a real cluster', () => {
       killedAt !== undefined && startIndex !== undefined && killedAt < lastIndex,
       `killed during the catch-up (${startIndex} → ${killedAt} of ${lastIndex})`,
     );
-    const replica = openReplica();
+    const replica = setup.openReplica();
     assert.ok(replica.replica.progress.appliedIndex >= killedAt, 'what the child applied is in the file');
     assert.ok(await replica.replica.waitForApplied(lastIndex, 30_000));
     const bulk = await replica.query<{ count: number }>('SELECT count(*) AS count FROM bulk');
@@ -207,7 +161,7 @@ describe('embedded replica against a real cluster', () => {
   });
 
   it('keeps serving through a kill -9 of the leader, then reconnects and catches up', async () => {
-    const replica = client;
+    const replica = setup.client;
     assert.ok(replica !== undefined);
     const leader = await cluster.waitForLeader();
     await replica.execute({ sql: 'INSERT INTO items (label) VALUES (?)', args: ['before the kill'] });
@@ -227,7 +181,7 @@ describe('embedded replica against a real cluster', () => {
     assert.ok(await replica.replica.waitForApplied(state.appliedIndex, 30_000));
     assert.equal(replica.replica.checksum().checksum, state.checksum);
     await replica.close();
-    client = undefined;
+    setup.client = undefined;
   });
 
   it('refuses a bad from with a clear 400', async () => {

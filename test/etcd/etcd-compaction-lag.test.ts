@@ -7,42 +7,28 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Etcd3 } from 'etcd3';
-import { etcdKeys } from '../../src/node/etcd-keys.js';
-import { sleep, TestCluster, type TestNode, waitFor } from '../cluster/harness.js';
-import { EtcdCluster } from './etcd-cluster.js';
+import { sleep, type TestCluster, type TestNode, waitFor } from '../cluster/harness.js';
+import { EtcdLogCluster } from './etcd-log-cluster.js';
 
 const prefix = `/quorumlite-compaction-lag-${process.pid}`;
 const lagMax = 50;
 
-let etcd: EtcdCluster;
+let etcdLog: EtcdLogCluster;
 let cluster: TestCluster;
-let client: Etcd3;
 
 before(async () => {
-  etcd = await EtcdCluster.start({ size: 1 });
-  client = new Etcd3({ hosts: etcd.endpoints });
-  cluster = await TestCluster.create({
-    size: 3,
-    formation: 'etcd',
-    etcd: { endpoints: etcd.endpoints, prefix },
+  etcdLog = await EtcdLogCluster.start({
+    prefix,
     // The paused node keeps its registration (and its reported applied index) for the whole test.
     flags: ['--etcd-lease-ttl', '120', '--etcd-compaction-lag-max', String(lagMax), '--raft-snap', '1', '--raft-trailing-logs', '0'],
     firstHostIndex: 7,
   });
-  await cluster.start();
+  cluster = etcdLog.cluster;
 });
 
 after(async () => {
-  for (const node of cluster?.nodes ?? []) if (node.process?.pid !== undefined && node.running) process.kill(node.process.pid, 'SIGCONT');
-  await cluster?.close();
-  client?.close();
-  await etcd?.close();
+  await etcdLog?.close();
 });
-
-async function firstInEtcd(): Promise<number> {
-  return Number((await client.get(etcdKeys(prefix).first).string()) ?? '1');
-}
 
 async function insert(node: TestNode, value: string): Promise<number> {
   const answer = await node.execute([['INSERT INTO t(v) VALUES (?)', value]], '?raft_index');
@@ -64,7 +50,7 @@ test('compaction waits for a paused node up to the lag bound, passes it one entr
     const [paused, third] = cluster.nodes.filter((node) => node !== leader) as [TestNode, TestNode];
     const { appliedIndex: pausedApplied } = await cluster.waitForConvergence();
     // Every node applied everything: compaction reaches the end (trailing 0) before the pause.
-    await waitFor('compaction up to the common applied index', async () => ((await firstInEtcd()) === pausedApplied + 1 ? true : undefined));
+    await waitFor('compaction up to the common applied index', async () => ((await etcdLog.firstIndex()) === pausedApplied + 1 ? true : undefined));
     const pid = paused.process?.pid;
     assert.ok(pid !== undefined);
     process.kill(pid, 'SIGSTOP');
@@ -76,12 +62,12 @@ test('compaction waits for a paused node up to the lag bound, passes it one entr
       await waitFor('the third node applied', async () => ((await third.checksum()).appliedIndex === last ? true : undefined));
       // Several polls of the leader (one a second at most) with every other member reported: nothing may go.
       await sleep(4000);
-      assert.equal(await firstInEtcd(), pausedApplied + 1, 'compaction waits for a node at the bound');
+      assert.equal(await etcdLog.firstIndex(), pausedApplied + 1, 'compaction waits for a node at the bound');
       // One entry past the bound: compaction passes the paused node.
       last = await insert(leader, 'past the bound');
       rows += 1;
       const first = await waitFor('compaction past the paused node', async () => {
-        const value = await firstInEtcd();
+        const value = await etcdLog.firstIndex();
         return value > pausedApplied + 1 ? value : undefined;
       });
       assert.ok(first > pausedApplied + lagMax, `first ${first}`);

@@ -10,35 +10,28 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Etcd3 } from 'etcd3';
 import { decodeEntryValue, etcdKeys } from '../../src/node/etcd-keys.js';
 import { killLeaderUnderWrites } from '../cluster/failover-scenario.js';
-import { http, sleep, TestCluster, waitFor, type TestNode } from '../cluster/harness.js';
-import { EtcdCluster } from './etcd-cluster.js';
+import { http, sleep, type TestCluster, waitFor, type TestNode } from '../cluster/harness.js';
+import { type AcknowledgedWrite, writeInBackground } from './background-writer.js';
+import type { EtcdCluster } from './etcd-cluster.js';
+import { EtcdLogCluster } from './etcd-log-cluster.js';
 
 const prefix = `/quorumlite-failover-${process.pid}`;
 /** --etcd-lease-ttl: a paused leader loses the key this long after its last keep-alive. */
 const leaseTtlSeconds = 2;
 
+let etcdLog: EtcdLogCluster;
 let etcd: EtcdCluster;
 let cluster: TestCluster;
 
 before(async () => {
-  etcd = await EtcdCluster.start({ size: 3 });
-  cluster = await TestCluster.create({
-    size: 3,
-    formation: 'etcd',
-    etcd: { endpoints: etcd.endpoints, prefix },
-    flags: ['--etcd-lease-ttl', String(leaseTtlSeconds)],
-  });
-  await cluster.start().catch((error: unknown) => {
-    throw new Error(`${String(error)}\n${cluster.logs()}`);
-  });
+  etcdLog = await EtcdLogCluster.start({ prefix, etcdSize: 3, flags: ['--etcd-lease-ttl', String(leaseTtlSeconds)] });
+  ({ etcd, cluster } = etcdLog);
 });
 
 after(async () => {
-  await cluster?.close();
-  await etcd?.close();
+  await etcdLog?.close();
 });
 
 function firstValues(answer: { body: unknown }): unknown[][] | undefined {
@@ -89,13 +82,8 @@ test('kill -9 the leader under writes: a new leader, no acknowledged write lost,
 
 /** Every entry in etcd's log, in index order, with the term (fencing token) that appended it. */
 async function loggedTerms(): Promise<number[]> {
-  const client = new Etcd3({ hosts: etcd.endpoints });
-  try {
-    const response = await client.getAll().prefix(etcdKeys(prefix).logPrefix).sort('Key', 'Ascend').exec();
-    return response.kvs.map((kv) => decodeEntryValue(kv.value).term);
-  } finally {
-    client.close();
-  }
+  const response = await etcdLog.client.getAll().prefix(etcdKeys(prefix).logPrefix).sort('Key', 'Ascend').exec();
+  return response.kvs.map((kv) => decodeEntryValue(kv.value).term);
 }
 
 test('a leader paused past its lease is replaced, cannot append when it wakes, and rejoins as a follower', async () =>
@@ -130,50 +118,32 @@ test('a leader paused past its lease is replaced, cannot append when it wakes, a
     await cluster.waitForConvergence(cluster.nodes);
   }));
 
-/** Writes `label n` rows one at a time through any running node until stopped; returns the acknowledged values. */
-function writeInBackground(label: string): { stop: () => Promise<string[]> } {
-  const acknowledged: string[] = [];
-  let stopped = false;
-  const done = (async () => {
-    for (let value = 0; !stopped && value < 2000; value += 1) {
-      const nodes = cluster.running();
-      const node = nodes[value % nodes.length] as TestNode;
-      const row = `${label} ${value}`;
-      try {
-        const answer = await node.execute([['INSERT INTO fruit(name) VALUES (?)', row]]);
-        const results = (answer.body as { results?: { error?: string }[] }).results;
-        if (answer.status === 200 && results?.[0]?.error === undefined) acknowledged.push(row);
-        else await sleep(100);
-      } catch {
-        await sleep(100);
-      }
-    }
-  })();
-  return {
-    stop: async () => {
-      stopped = true;
-      await done;
-      return acknowledged;
-    },
-  };
+/**
+ * The etcd-member test writes as fast as the cluster answers (the more writes acknowledged,
+ * the more a loss shows), each write waiting while etcd has no quorum (the harness's HTTP bound).
+ */
+const flatOut = { pace: 'flat-out', writeTimeoutMs: 'none' } as const;
+
+function rowsOf(writes: readonly AcknowledgedWrite[]): string[] {
+  return writes.map((write) => write.row);
 }
 
 test('etcd members killed under writes: one (writes go on), then a majority, restarted: the cluster carries on with every acknowledged write', async () =>
   cluster.withLogs(async () => {
     await cluster.waitForLeader();
-    const writer = writeInBackground('etcd-fault');
+    const writer = writeInBackground(cluster, 'etcd-fault', flatOut);
     await etcd.kill(0);
     const before = (await writer.stop()).length;
-    const minority = writeInBackground('one etcd member down');
+    const minority = writeInBackground(cluster, 'one etcd member down', flatOut);
     await sleep(2_000);
-    const duringMinority = await minority.stop();
+    const duringMinority = rowsOf(await minority.stop());
     assert.ok(duringMinority.length > 0, 'writes go on with one etcd member down');
     await etcd.kill(1);
-    const noQuorum = writeInBackground('no etcd quorum');
+    const noQuorum = writeInBackground(cluster, 'no etcd quorum', flatOut);
     await sleep(3_000);
     await etcd.restart(0);
     await etcd.restart(1);
-    const afterRestart = await noQuorum.stop();
+    const afterRestart = rowsOf(await noQuorum.stop());
     await cluster.waitForLeader();
     const written = await cluster.nodes[0]!.execute([['INSERT INTO fruit(name) VALUES (?)', 'after etcd came back']]);
     assert.equal(written.status, 200, written.text);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sleep, TestCluster } from '../cluster/harness.js';
 import { EtcdCluster } from './etcd-cluster.js';
-import { longestGapMs, writeInBackground } from './acknowledged-writes.js';
+import { longestGapMs, writeInBackground } from './background-writer.js';
 
 const prefix = `/quorumlite-member-pause-${process.pid}`;
 const leaseTtlSeconds = 2;

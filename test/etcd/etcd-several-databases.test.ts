@@ -10,39 +10,28 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Etcd3 } from 'etcd3';
-import { etcdKeys } from '../../src/node/etcd-keys.js';
 import { TestCluster, type HttpAnswer, type TestNode, waitFor } from '../cluster/harness.js';
 import { databasesThroughTheLog } from '../cluster/several-databases-scenario.js';
-import { EtcdCluster } from './etcd-cluster.js';
+import { EtcdLogCluster } from './etcd-log-cluster.js';
 
 const prefix = `/quorumlite-several-databases-${process.pid}`;
 const lagMax = 20;
 
-let etcd: EtcdCluster;
+let etcdLog: EtcdLogCluster;
 let cluster: TestCluster;
-let client: Etcd3;
 
 before(async () => {
-  etcd = await EtcdCluster.start({ size: 1 });
-  client = new Etcd3({ hosts: etcd.endpoints });
-  cluster = await TestCluster.create({
-    size: 3,
-    formation: 'etcd',
-    etcd: { endpoints: etcd.endpoints, prefix },
+  etcdLog = await EtcdLogCluster.start({
+    prefix,
     // A killed node keeps its registration; compaction passes it once it is lagMax entries behind.
     flags: ['--etcd-lease-ttl', '120', '--etcd-compaction-lag-max', String(lagMax), '--raft-snap', '1', '--raft-trailing-logs', '0', '--db-count-max', '3'],
     firstHostIndex: 41,
   });
-  await cluster.start().catch((error: unknown) => {
-    throw new Error(`${String(error)}\n${cluster.logs()}`);
-  });
+  cluster = etcdLog.cluster;
 });
 
 after(async () => {
-  await cluster?.close();
-  client?.close();
-  await etcd?.close();
+  await etcdLog?.close();
 });
 
 function post(node: TestNode, path: string): Promise<HttpAnswer> {
@@ -70,10 +59,6 @@ async function insert(node: TestNode, database: string, value: string): Promise<
   const answer = await node.execute([['INSERT INTO t(v) VALUES (?)', value]], `?db=${database}&raft_index`);
   assert.equal(answer.status, 200, answer.text);
   return (answer.body as { raft_index: number }).raft_index;
-}
-
-async function firstInEtcd(): Promise<number> {
-  return Number((await client.get(etcdKeys(prefix).first).string()) ?? '1');
 }
 
 test('databases are created, written, dropped and caught up from a copy on the etcd log', async () =>
@@ -132,7 +117,7 @@ test('databases are created, written, dropped and caught up from a copy on the e
       await insert(leader, 'a', `a while down ${row}`);
       await insert(follower, 'c', `c while down ${row}`);
     }
-    await waitFor('compaction past the killed node', async () => ((await firstInEtcd()) > downApplied + 1 ? true : undefined));
+    await waitFor('compaction past the killed node', async () => ((await etcdLog.firstIndex()) > downApplied + 1 ? true : undefined));
     other.start(cluster.flagsFor(other));
     const { appliedIndex } = await cluster.waitForConvergence();
     await cluster.waitForApplied(appliedIndex, cluster.nodes);
@@ -162,7 +147,7 @@ test("the Raft test's several-databases scenario runs unchanged on the etcd log"
   const shared = await TestCluster.create({
     size: 3,
     formation: 'etcd',
-    etcd: { endpoints: etcd.endpoints, prefix: `${prefix}-shared` },
+    etcd: { endpoints: etcdLog.etcd.endpoints, prefix: `${prefix}-shared` },
     flags: ['--db-count-max', '4'],
     firstHostIndex: 51,
   });

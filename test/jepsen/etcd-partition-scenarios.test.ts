@@ -12,7 +12,7 @@ import { Etcd3 } from 'etcd3';
 import { decodeEntryValue, etcdKeys } from '../../src/node/etcd-keys.js';
 import { sleep, TestCluster, type TestNode, waitFor } from '../cluster/harness.js';
 import { iptablesUnavailableReason } from '../cluster/packet-filter.js';
-import { longestGapMs, writeInBackground } from '../etcd/acknowledged-writes.js';
+import { longestGapMs, writeInBackground } from '../etcd/background-writer.js';
 import { EtcdCluster } from '../etcd/etcd-cluster.js';
 import { EtcdPacketFilter, groupIdForBit } from './etcd-packet-filter.js';
 import { etcdMemberBit, nodeBit } from './nemesis/etcd-partition.js';

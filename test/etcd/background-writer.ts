@@ -1,0 +1,78 @@
+/**
+ * A writer in the background for the etcd-log tests: rows `label n` into fruit(name), one
+ * at a time through the running nodes in turn, until stopped (or attemptCountMax attempts).
+ * Each acknowledged write is recorded with the time its answer came, so a test can check
+ * that none was lost (etcd-failover.test.ts) or measure the longest stretch without one
+ * (test/jepsen/etcd-partition-scenarios.test.ts, with longestGapMs).
+ */
+import { type HttpAnswer, sleep, type TestCluster, type TestNode } from '../cluster/harness.js';
+
+/** Bound on the writer's loop, in attempts: far more than a test's few seconds of writing take. */
+const attemptCountMax = 2000;
+/** The default server-side bound on each write (`?timeout=`): a write through a node cut off from etcd fails instead of waiting. */
+const writeTimeoutMsDefault = 2_000;
+/** The pause after a write: after every one at a steady pace, after a failed one otherwise. */
+const pauseMs = 100;
+
+export interface AcknowledgedWrite {
+  /** The row written, `label n`. */
+  readonly row: string;
+  /** When its answer came (performance.now()). */
+  readonly atMs: number;
+}
+
+export interface BackgroundWriterOptions {
+  /**
+   * 'steady' (the default): a pause after every write, a rate to measure gaps against;
+   * 'flat-out': the next write as soon as one is answered, a pause only after a failure.
+   */
+  readonly pace?: 'steady' | 'flat-out';
+  /** The server-side bound on each write (`?timeout=`); 'none': only the harness's HTTP bound. Default writeTimeoutMsDefault. */
+  readonly writeTimeoutMs?: number | 'none';
+}
+
+/** Answered 200 with no error: the write is acknowledged. */
+function acknowledged(answer: HttpAnswer): boolean {
+  const body = answer.body as { error?: unknown; results?: { error?: unknown }[] } | undefined;
+  return answer.status === 200 && body?.error === undefined && body?.results?.[0]?.error === undefined;
+}
+
+/** Starts the writer; `stop()` ends it after the write in flight and returns the acknowledged writes, in order. */
+export function writeInBackground(cluster: TestCluster, label: string, options: BackgroundWriterOptions = {}): { stop: () => Promise<AcknowledgedWrite[]> } {
+  const steady = (options.pace ?? 'steady') === 'steady';
+  const writeTimeoutMs = options.writeTimeoutMs ?? writeTimeoutMsDefault;
+  const query = writeTimeoutMs === 'none' ? '' : `?timeout=${writeTimeoutMs}ms`;
+  const writes: AcknowledgedWrite[] = [];
+  let stopped = false;
+  const done = (async () => {
+    for (let value = 0; !stopped && value < attemptCountMax; value += 1) {
+      const nodes = cluster.running();
+      const node = nodes[value % nodes.length] as TestNode | undefined;
+      const row = `${label} ${value}`;
+      let answered = false;
+      try {
+        const answer = await node?.execute([['INSERT INTO fruit(name) VALUES (?)', row]], query);
+        answered = answer !== undefined && acknowledged(answer);
+        if (answered) writes.push({ row, atMs: performance.now() });
+      } catch {
+        // A timeout or a node gone mid-request: unknown outcome, not acknowledged.
+      }
+      if (steady || !answered) await sleep(pauseMs);
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await done;
+      return writes;
+    },
+  };
+}
+
+/** The longest stretch, in ms, within [fromMs, toMs] with no acknowledged write. */
+export function longestGapMs(writes: readonly AcknowledgedWrite[], fromMs: number, toMs: number): number {
+  const times = [fromMs, ...writes.map((write) => write.atMs).filter((time) => time > fromMs && time < toMs), toMs];
+  let longest = 0;
+  for (let index = 1; index < times.length; index += 1) longest = Math.max(longest, (times[index] as number) - (times[index - 1] as number));
+  return longest;
+}
