@@ -7,7 +7,6 @@
 import { RaftError } from './errors.js';
 import { hasQuorum } from './quorum.js';
 import type { Raft } from './raft.js';
-import { broadcastHeartbeatWithContext } from './raft-replication.js';
 import type { ReadRequest } from './read-index.js';
 import type { Message, NodeId } from './types.js';
 
@@ -56,7 +55,12 @@ export function serveRead(raft: Raft, read: ReadRequest): void {
   }
   raft.reads.add(read, raft.log.committed);
   onReadAck(raft, raft.id, read.context);
-  if (raft.reads.isPending(read.context)) broadcastHeartbeatWithContext(raft, read.context);
+  // Confirmed by the next heartbeat round, which a Ready turn starts (flushReadRound) for
+  // every read that arrived since the last, once no round is in flight: reads arriving
+  // together share one round. Answering a read needs a round that started after it
+  // arrived: the round in flight carries an older context, and its acknowledgements
+  // confirm only reads up to that one.
+  if (raft.reads.isPending(read.context)) raft.readRoundToSend = true;
 }
 
 function answerRead(raft: Raft, read: ReadRequest, index: number): void {

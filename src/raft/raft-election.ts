@@ -16,20 +16,38 @@ type CampaignKind = 'pre-election' | 'election';
 
 export function tickElection(raft: Raft): void {
   raft.electionElapsedTicks++;
-  if (raft.isVoter() && raft.electionElapsedTicks >= raft.randomizedElectionTimeoutTicks) {
+  if (mayCampaign(raft) && raft.electionElapsedTicks >= raft.randomizedElectionTimeoutTicks) {
     raft.electionElapsedTicks = 0;
     hup(raft, false);
   }
 }
 
-/** Starts an election (pre-vote first when configured) unless leader or not a voter. */
+/** Starts an election (pre-vote first when configured) unless leader or not allowed to (mayCampaign). */
 export function hup(raft: Raft, transfer: boolean): void {
   if (raft.role === 'leader') return;
-  if (!raft.isVoter()) {
+  if (!mayCampaign(raft)) {
     raft.emit('campaign-ignored-not-voter', {});
     return;
   }
   campaign(raft, raft.config.preVote && !transfer ? 'pre-election' : 'election', transfer);
+}
+
+/**
+ * A voter of its latest configuration may campaign, and so may a voter that configuration
+ * removes while the change is not known committed (Raft dissertation §4.2.2; ScyllaDB does
+ * the same, and in etcd, where changes count once applied, such a node is still a voter):
+ * its log may be the only one holding the change, so it refuses the others' votes, and they
+ * may lack a quorum without it (voters {A, R}: R, the leader, appends its removal and loses
+ * its term; A needs R's vote, R's log is ahead). It counts votes in its latest configuration,
+ * not its own, as a leader being removed counts acknowledgements; once elected it commits
+ * the change and steps down (stepDownAfterRemoval). Once the change is committed, a quorum
+ * of the new configuration holds it and needs no help (sim finding R4).
+ */
+function mayCampaign(raft: Raft): boolean {
+  if (raft.isVoter()) return true;
+  const changeIndex = raft.confHistory.latestIndex();
+  if (changeIndex <= raft.log.committed) return false;
+  return raft.confHistory.at(changeIndex - 1).voters.includes(raft.id);
 }
 
 function campaign(raft: Raft, kind: CampaignKind, transfer: boolean): void {

@@ -76,12 +76,30 @@ function sendSnapshot(raft: Raft, to: NodeId, progress: Progress): boolean {
   return true;
 }
 
-export function broadcastHeartbeat(raft: Raft): void {
-  const context = raft.reads.newestContext() ?? emptyBytes;
-  broadcastHeartbeatWithContext(raft, context);
+/**
+ * One heartbeat round for every read that arrived since the last round (leader-reads.ts),
+ * as etcd's server batches ReadIndex: reads go not one round each but in the Ready turn
+ * after they arrived, as proposals do (flushAppends), and while a round is in flight they
+ * wait for it to be confirmed and then share the next. A lost round holds them only until
+ * the next tick's heartbeat, which carries the newest context and is a round of its own.
+ */
+export function flushReadRound(raft: Raft): void {
+  if (raft.role !== 'leader') raft.readRoundToSend = false;
+  if (readRoundDue(raft)) broadcastHeartbeat(raft);
 }
 
-export function broadcastHeartbeatWithContext(raft: Raft, context: Uint8Array): void {
+/** Reads wait for a round and none is in flight. */
+export function readRoundDue(raft: Raft): boolean {
+  return raft.readRoundToSend && !raft.reads.roundInFlight();
+}
+
+/**
+ * Heartbeats carry the newest pending read's context: a quorum acknowledging it confirms
+ * that read and every read that arrived before it (the round started after all of them).
+ */
+export function broadcastHeartbeat(raft: Raft): void {
+  const context = raft.reads.startRound() ?? emptyBytes;
+  raft.readRoundToSend = false;
   for (const [id, progress] of raft.progress) {
     if (id === raft.id) continue;
     const commit = Math.min(progress.match, raft.log.committed);

@@ -27,7 +27,7 @@ import { hup, tickElection } from './raft-election.js';
 import { forgetFollowerLog, onEntriesPersisted, reportSnapshot, reportUnreachable, tickHeartbeat } from './raft-leader.js';
 import { loadConfChangesFromLog, newProgress, syncProgressWithMembership } from './raft-membership.js';
 import { appendEntries, propose, proposeConfChange, reduceUncommittedBytes } from './raft-proposals.js';
-import { flushAppends } from './raft-replication.js';
+import { flushAppends, flushReadRound, readRoundDue } from './raft-replication.js';
 import { step } from './raft-step.js';
 import { RaftLog } from './raft-log.js';
 import { ReadIndexQueue } from './read-index.js';
@@ -68,6 +68,8 @@ export class Raft {
   droppedMessageCount = 0;
   /** Proposals were appended since the last broadcast (see flushAppends). */
   appendsToFlush = false;
+  /** Reads arrived that no heartbeat round has carried yet (see flushReadRound). */
+  readRoundToSend = false;
 
   constructor(rawConfig: RaftConfig) {
     this.config = validateConfig(rawConfig);
@@ -150,9 +152,15 @@ export class Raft {
     onEntriesPersisted(this, index, term);
   }
 
-  /** Sends the proposals appended since the last Ready turn (see raft-replication.ts). */
+  /** Sends the proposals appended, and one heartbeat round for the reads arrived, since the last Ready turn (see raft-replication.ts). */
   flushAppends(): void {
     flushAppends(this);
+    flushReadRound(this);
+  }
+
+  /** Reads wait for a heartbeat round and none is in flight: the next Ready starts one. */
+  readRoundDue(): boolean {
+    return readRoundDue(this);
   }
 
   /** Bytes of committed entries were applied: they no longer count as uncommitted. */
@@ -198,6 +206,7 @@ export class Raft {
     this.uncommittedBytes = 0;
     this.timeoutNowSentThisTerm = false;
     this.appendsToFlush = false;
+    this.readRoundToSend = false;
     failPendingReads(this);
     failForwardedReads(this);
   }

@@ -148,6 +148,7 @@ export class RawNode {
       log.hasNextCommittedEntries(!raft.config.asyncStorageWrites) ||
       raft.messages.length > 0 ||
       raft.appendsToFlush ||
+      raft.readRoundDue() ||
       raft.readStates.length > 0 ||
       raft.failedReads.length > 0
     );

@@ -24,11 +24,18 @@ interface PendingRead {
   /** The leader's commit index when the read arrived: the answer once confirmed. */
   readonly index: number;
   readonly acks: Map<NodeId, boolean>;
+  /** Counts reads in arrival order: a round is in flight while its newest read is unconfirmed. */
+  readonly sequence: number;
 }
 
 export class ReadIndexQueue {
   #pending: PendingRead[] = [];
   #awaitingTermCommit: ReadRequest[] = [];
+  #lastSequence = 0;
+  /** Reads up to this sequence are confirmed or failed. */
+  #settledSequence = 0;
+  /** The newest read the last heartbeat round carried. */
+  #roundSequence = 0;
 
   size(): number {
     return this.#pending.length + this.#awaitingTermCommit.length;
@@ -46,18 +53,26 @@ export class ReadIndexQueue {
     return deferred;
   }
 
-  /** Starts a heartbeat round for `read`, answered with `commitIndex` once confirmed. */
+  /** Queues `read` for the next heartbeat round; once confirmed it is answered with `commitIndex`. */
   add(read: ReadRequest, commitIndex: number): void {
-    this.#pending.push({ context: read.context, requester: read.requester, index: commitIndex, acks: new Map() });
+    this.#lastSequence += 1;
+    this.#pending.push({ context: read.context, requester: read.requester, index: commitIndex, acks: new Map(), sequence: this.#lastSequence });
+  }
+
+  /** A heartbeat round starts now, carrying the newest pending context (returned; undefined when none is pending). */
+  startRound(): Uint8Array | undefined {
+    const newest = this.#pending[this.#pending.length - 1];
+    if (newest !== undefined) this.#roundSequence = newest.sequence;
+    return newest?.context;
+  }
+
+  /** Whether the last round's newest read is still unconfirmed: reads arriving now wait for the round after it. */
+  roundInFlight(): boolean {
+    return this.#roundSequence > this.#settledSequence;
   }
 
   isPending(context: Uint8Array): boolean {
     return this.#pending.some((read) => read.context === context);
-  }
-
-  /** The newest pending context, carried by every heartbeat so lost rounds are retried. */
-  newestContext(): Uint8Array | undefined {
-    return this.#pending[this.#pending.length - 1]?.context;
   }
 
   /**
@@ -70,12 +85,14 @@ export class ReadIndexQueue {
     if (read === undefined) return [];
     read.acks.set(from, true);
     if (voteResult(voters, read.acks) !== 'won') return [];
+    this.#settledSequence = read.sequence;
     return this.#pending.splice(0, position + 1).map((done) => ({ context: done.context, index: done.index, requester: done.requester }));
   }
 
   /** Leadership is lost: every waiting read fails; returns them. */
   failAll(): ReadRequest[] {
     const failed: ReadRequest[] = [...this.#pending, ...this.#awaitingTermCommit];
+    this.#settledSequence = this.#lastSequence;
     this.#pending = [];
     this.#awaitingTermCommit = [];
     return failed;

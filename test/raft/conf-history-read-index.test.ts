@@ -49,7 +49,9 @@ test('read index queue: a quorum confirms a read and every read before it', () =
   queue.add({ context: a, requester: '1' }, 5);
   queue.add({ context: b, requester: '1' }, 7);
   assert.equal(queue.size(), 2);
-  assert.deepEqual(queue.newestContext(), b);
+  assert.equal(queue.roundInFlight(), false);
+  assert.deepEqual(queue.startRound(), b, 'a round carries the newest context');
+  assert.equal(queue.roundInFlight(), true);
   assert.deepEqual(queue.acknowledge('1', b, voters), []);
   assert.deepEqual(queue.acknowledge('9', b, voters), [], 'a non-voter does not count');
   const released = queue.acknowledge('2', encoder.encode('b'), voters);
@@ -58,6 +60,7 @@ test('read index queue: a quorum confirms a read and every read before it', () =
     [5, 7],
   );
   assert.equal(queue.size(), 0);
+  assert.equal(queue.roundInFlight(), false, 'the round ends once its newest read is confirmed');
   assert.deepEqual(queue.acknowledge('3', a, voters), [], 'late acks for answered reads are ignored');
 });
 
@@ -71,6 +74,8 @@ test('read index queue: deferred reads are handed back; leadership loss fails ev
     ['early'],
   );
   queue.deferUntilTermCommit({ context: encoder.encode('again'), requester: '1' });
+  queue.startRound();
+  assert.equal(queue.roundInFlight(), true);
   assert.deepEqual(
     queue
       .failAll()
@@ -79,4 +84,5 @@ test('read index queue: deferred reads are handed back; leadership loss fails ev
     ['again', 'pending'],
   );
   assert.equal(queue.size(), 0);
+  assert.equal(queue.roundInFlight(), false, 'no round is in flight for a new leadership');
 });

@@ -5,7 +5,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { clusterSizeForSeed, formatFailure, runSeeds } from './run-seeds.js';
 import { addedNodesMax, runSimulation } from './simulation.js';
 import { plantedBugs } from './planted-bugs.js';
-import { openFindingFor, openFindings, r1Seeds, r2Reproduction, regressionSeeds } from './regression-seeds.js';
+import { openFindingFor, openFindings, r1Reproduction, r2Reproduction, regressionSeeds } from './regression-seeds.js';
 
 /**
  * The batch: seeds across 3-, 5- and 7-node clusters. Each seed runs real node runtimes
@@ -165,9 +165,14 @@ describe('simulated clusters', () => {
   });
 
   it('R1 comes back on its seeds when the transport hands up no announced address (the transport before the fix)', async () => {
-    for (const seed of r1Seeds) {
-      const result = await runSimulation({ seed, clusterSize: clusterSizeForSeed(seed), plantedNetworkFault: 'hide-announced-addresses' });
+    const { seeds, scenarioOverrides } = r1Reproduction;
+    for (const seed of seeds) {
+      const clusterSize = clusterSizeForSeed(seed);
+      const result = await runSimulation({ seed, clusterSize, plantedNetworkFault: 'hide-announced-addresses', scenarioOverrides });
       assert.equal(result.violation?.invariant, 'liveness', `seed ${seed}: ${formatFailure(result)}`);
+      assert.match(result.violation?.message ?? '', /no-address-for-leader/, `seed ${seed}: a member without its leader's address`);
+      const fixed = await runSimulation({ seed, clusterSize, scenarioOverrides });
+      assert.ok(fixed.passed, `with the fix the same seed passes: ${formatFailure(fixed)}`);
     }
   });
 

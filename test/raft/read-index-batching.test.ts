@@ -1,0 +1,195 @@
+/**
+ * ReadIndex batching on the leader: reads that arrive between two Ready turns (the
+ * leader's own and followers' MsgReadIndex) share one heartbeat round, started by the
+ * next Ready turn. A read is answered only with the commit index recorded when it arrived,
+ * and only once a quorum acknowledged a round that started after it arrived.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Message, ReadState } from '../../src/raft/index.js';
+import { TestCluster, decoder, encoder, raftCode } from './helpers.js';
+
+function heartbeatsIn(messages: readonly Message[]): Message[] {
+  return messages.filter((message) => message.type === 'MsgHeartbeat');
+}
+
+function contextsOf(messages: readonly Message[]): string[] {
+  return messages.map((message) => decoder.decode(message.context));
+}
+
+/** Handles Readies and delivers until quiet, collecting every node's read states. */
+function stabilizeCollectingReads(cluster: TestCluster): Map<string, ReadState[]> {
+  const readStates = new Map<string, ReadState[]>();
+  for (let round = 0; round < 100; round++) {
+    let progressed = false;
+    for (const id of cluster.nodes.keys()) {
+      const ready = cluster.processReady(id);
+      if (ready === undefined) continue;
+      progressed = true;
+      readStates.set(id, [...(readStates.get(id) ?? []), ...ready.readStates]);
+    }
+    if (cluster.deliverAll() > 0) progressed = true;
+    if (!progressed) return readStates;
+  }
+  throw new Error('cluster did not settle');
+}
+
+function readContexts(readStates: readonly ReadState[] | undefined): string[] {
+  return (readStates ?? []).map((readState) => decoder.decode(readState.context));
+}
+
+function electedCluster(pendingReadCountMax = 16): TestCluster {
+  const cluster = new TestCluster(['1', '2', '3'], { pendingReadCountMax });
+  cluster.elect('1');
+  cluster.stabilize();
+  return cluster;
+}
+
+test('read batching: reads arriving between two Ready turns share one heartbeat round', () => {
+  const cluster = electedCluster();
+  const leader = cluster.node('1').raw;
+  const commit = leader.status().commit;
+  for (const context of ['a', 'b', 'c']) leader.readIndex(encoder.encode(context));
+  assert.equal(cluster.queue.length, 0, 'no heartbeat leaves before the Ready turn');
+  const ready = cluster.processReady('1');
+  const heartbeats = heartbeatsIn(ready?.messages ?? []);
+  assert.deepEqual(
+    heartbeats.map((message) => message.to),
+    ['2', '3'],
+    'one heartbeat per follower for the three reads',
+  );
+  assert.deepEqual(contextsOf(heartbeats), ['c', 'c'], 'the round carries the newest read');
+  const readStates = stabilizeCollectingReads(cluster);
+  assert.deepEqual(readContexts(readStates.get('1')), ['a', 'b', 'c']);
+  for (const readState of readStates.get('1') ?? []) assert.equal(readState.index, commit);
+});
+
+test("read batching: a follower's MsgReadIndex and the leader's own read share one round", () => {
+  const cluster = electedCluster();
+  const leader = cluster.node('1').raw;
+  cluster.node('2').raw.readIndexAnywhere(encoder.encode('f'));
+  cluster.processReady('2');
+  cluster.deliverAll();
+  leader.readIndex(encoder.encode('l'));
+  const heartbeats = heartbeatsIn(cluster.processReady('1')?.messages ?? []);
+  assert.equal(heartbeats.length, 2, 'one round, not one per read');
+  assert.deepEqual(contextsOf(heartbeats), ['l', 'l']);
+  const readStates = stabilizeCollectingReads(cluster);
+  assert.deepEqual(readContexts(readStates.get('1')), ['l']);
+  assert.deepEqual(readContexts(readStates.get('2')), ['f']);
+});
+
+test('read batching: a read is never answered by a round that started before it arrived', () => {
+  const cluster = electedCluster();
+  const leader = cluster.node('1').raw;
+  const commitAtFirst = leader.status().commit;
+  leader.readIndex(encoder.encode('first'));
+  cluster.processReady('1');
+  // The round of 'first' is in flight: hold its heartbeats while a write commits.
+  const firstRound = cluster.queue;
+  cluster.queue = [];
+  assert.deepEqual(contextsOf(firstRound), ['first', 'first']);
+  leader.propose(encoder.encode('write'));
+  cluster.stabilize();
+  const commitAtSecond = leader.status().commit;
+  assert.equal(commitAtSecond, commitAtFirst + 1);
+  leader.readIndex(encoder.encode('second'));
+  // A quorum acknowledges the round of 'first', which started before 'second' arrived.
+  cluster.queue = firstRound;
+  cluster.deliverAll();
+  cluster.processReady('2');
+  cluster.processReady('3');
+  cluster.deliverAll();
+  const ready = cluster.processReady('1');
+  assert.deepEqual(readContexts(ready?.readStates), ['first'], "the older round answers 'first' only");
+  assert.equal(ready?.readStates[0]?.index, commitAtFirst);
+  assert.deepEqual(contextsOf(heartbeatsIn(ready?.messages ?? [])), ['second', 'second'], "the same turn starts the round of 'second'");
+  const readStates = stabilizeCollectingReads(cluster);
+  assert.deepEqual(readContexts(readStates.get('1')), ['second']);
+  assert.equal(readStates.get('1')?.[0]?.index, commitAtSecond, "'second' gets the commit index from when it arrived");
+});
+
+test('read batching: reads arriving while a round is in flight wait for it, then share the next round', () => {
+  const cluster = electedCluster();
+  const leader = cluster.node('1').raw;
+  leader.readIndex(encoder.encode('a'));
+  cluster.processReady('1');
+  const roundOfA = cluster.queue;
+  cluster.queue = [];
+  leader.readIndex(encoder.encode('b'));
+  cluster.node('2').raw.readIndexAnywhere(encoder.encode('f'));
+  cluster.processReady('2');
+  cluster.deliverAll();
+  leader.readIndex(encoder.encode('c'));
+  assert.equal(leader.hasReady(), false, "no round starts while the round of 'a' is in flight");
+  cluster.queue = roundOfA;
+  cluster.deliverAll();
+  cluster.processReady('2');
+  cluster.processReady('3');
+  cluster.deliverAll();
+  const ready = cluster.processReady('1');
+  assert.deepEqual(readContexts(ready?.readStates), ['a']);
+  assert.deepEqual(contextsOf(heartbeatsIn(ready?.messages ?? [])), ['c', 'c'], 'one round for the three reads that waited');
+  const readStates = stabilizeCollectingReads(cluster);
+  assert.deepEqual(readContexts(readStates.get('1')), ['b', 'c']);
+  assert.deepEqual(readContexts(readStates.get('2')), ['f']);
+});
+
+test('read batching: a lost round holds the reads behind it only until the next tick heartbeat', () => {
+  const cluster = electedCluster();
+  const leader = cluster.node('1').raw;
+  leader.readIndex(encoder.encode('a'));
+  cluster.processReady('1');
+  cluster.queue = []; // the round of 'a' is lost
+  leader.readIndex(encoder.encode('b'));
+  assert.equal(leader.hasReady(), false);
+  leader.tick(); // heartbeatTicks is 1
+  const heartbeats = heartbeatsIn(cluster.processReady('1')?.messages ?? []);
+  assert.deepEqual(contextsOf(heartbeats), ['b', 'b']);
+  assert.deepEqual(readContexts(stabilizeCollectingReads(cluster).get('1')), ['a', 'b']);
+});
+
+test('read batching: a tick heartbeat before the Ready turn carries the new reads, and no second round follows', () => {
+  const cluster = electedCluster();
+  const leader = cluster.node('1').raw;
+  leader.readIndex(encoder.encode('a'));
+  leader.tick(); // heartbeatTicks is 1: a heartbeat round starts now, after 'a' arrived
+  const heartbeats = heartbeatsIn(cluster.processReady('1')?.messages ?? []);
+  assert.deepEqual(contextsOf(heartbeats), ['a', 'a'], 'one round only');
+  assert.deepEqual(readContexts(stabilizeCollectingReads(cluster).get('1')), ['a']);
+});
+
+test('read batching: at pendingReadCountMax, reads are refused and the batch still shares one round', () => {
+  const countMax = 4;
+  const cluster = electedCluster(countMax);
+  const leader = cluster.node('1').raw;
+  cluster.node('2').raw.readIndexAnywhere(encoder.encode('f1'));
+  cluster.processReady('2');
+  cluster.deliverAll();
+  for (const context of ['a', 'b', 'c']) leader.readIndex(encoder.encode(context));
+  assert.equal(
+    raftCode(() => leader.readIndex(encoder.encode('over'))),
+    'READ_QUEUE_FULL',
+    "the leader's own read past the bound",
+  );
+  cluster.node('3').raw.readIndexAnywhere(encoder.encode('f3'));
+  cluster.processReady('3');
+  cluster.deliverAll();
+  const ready = cluster.processReady('1');
+  const messages = ready?.messages ?? [];
+  const refusals = messages.filter((message) => message.type === 'MsgReadIndexResp' && message.reject);
+  assert.deepEqual(
+    refusals.map((message) => [message.to, decoder.decode(message.context)]),
+    [['3', 'f3']],
+    "a follower's read past the bound is refused at once",
+  );
+  assert.deepEqual(contextsOf(heartbeatsIn(messages)), ['c', 'c'], 'the four reads at the bound share one round');
+  const readStates = stabilizeCollectingReads(cluster);
+  assert.deepEqual(readContexts(readStates.get('1')), ['a', 'b', 'c']);
+  assert.deepEqual(readContexts(readStates.get('2')), ['f1']);
+  assert.equal(
+    raftCode(() => leader.readIndex(encoder.encode('again'))),
+    'none',
+    'the queue is free again',
+  );
+});
