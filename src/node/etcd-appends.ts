@@ -109,7 +109,8 @@ export class EtcdAppends {
     this.#waiting.delete(entry.index);
     if (waiting.term !== entry.term)
       waiting.reject(new ServiceError('UNAVAILABLE', 'leadership changed: another leader wrote at the write\u2019s index; retry'));
-    else if (!bytesEqual(waiting.data, entry.data))
+    // The leader applies its own appends from the very arrays it proposed: compare bytes only for an entry read from etcd.
+    else if (waiting.data !== entry.data && !bytesEqual(waiting.data, entry.data))
       waiting.reject(new ServiceError('UNAVAILABLE', 'another write of this leader (one whose outcome was unknown) landed at the write\u2019s index; retry'));
     else waiting.resolve({ results, index: entry.index });
   }

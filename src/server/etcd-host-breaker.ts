@@ -27,6 +27,9 @@ interface HostBreakerSettings {
   readonly now?: () => number;
 }
 
+/** etcd3 passes no signal: every call shares this one rather than making its own. */
+const neverAborted = new AbortController().signal;
+
 export class EtcdHostBreaker implements IPolicy<IDefaultPolicyContext> {
   declare readonly _altReturn: never;
   readonly #successEmitter = new EventEmitter<ISuccessEvent>();
@@ -51,7 +54,7 @@ export class EtcdHostBreaker implements IPolicy<IDefaultPolicyContext> {
     return this.#trialInFlight ? 'trying' : 'open';
   }
 
-  async execute<T>(fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T, signal: AbortSignal = new AbortController().signal): Promise<T> {
+  async execute<T>(fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T, signal: AbortSignal = neverAborted): Promise<T> {
     const trial = this.#admit();
     const startedMs = this.#now();
     try {
