@@ -10,12 +10,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { loadChunkBytesMax } from '../../src/node/leader-load.js';
 import { http, sleep, TestCluster, waitFor, type TestNode } from './harness.js';
+import { writeDatabaseFile } from '../state-machine/database-file.js';
 
 let cluster: TestCluster;
 let scratch: string;
@@ -40,16 +41,8 @@ async function roles(): Promise<{ leader: TestNode; followers: TestNode[] }> {
 /** A SQLite file of `megabytes` of rows in table `table`. */
 function databaseFile(name: string, megabytes: number, table: string): { path: string; bytes: Buffer; rowCount: number } {
   const path = join(scratch, name);
-  rmSync(path, { force: true });
-  const database = new Database(path);
-  database.exec(`CREATE TABLE ${table} (id INTEGER PRIMARY KEY, payload BLOB)`);
   const rowCount = megabytes * 1000;
-  const insert = database.prepare(`INSERT INTO ${table} (payload) VALUES (randomblob(1000))`);
-  database.transaction(() => {
-    for (let row = 0; row < rowCount; row += 1) insert.run();
-  })();
-  database.close();
-  return { path, bytes: readFileSync(path), rowCount };
+  return { path, bytes: writeDatabaseFile(path, rowCount, table), rowCount };
 }
 
 async function load(node: TestNode, body: Uint8Array | string, timeoutMs = 120_000): Promise<{ status: number; text: string }> {

@@ -9,11 +9,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { createClient, isQuorumliteError } from '../../src/client/index.js';
 import { http, TestCluster, waitFor, type TestNode } from './harness.js';
+import { writeDatabaseFile } from '../state-machine/database-file.js';
 
 let cluster: TestCluster;
 let scratch: string;
@@ -31,17 +31,8 @@ after(async () => {
 
 /** A SQLite file of `megabytes` of rows in table `table`. */
 function databaseFile(name: string, megabytes: number, table: string): { bytes: Buffer; rowCount: number } {
-  const path = join(scratch, name);
-  rmSync(path, { force: true });
-  const database = new Database(path);
-  database.exec(`CREATE TABLE ${table} (id INTEGER PRIMARY KEY, payload BLOB)`);
   const rowCount = megabytes * 1000;
-  const insert = database.prepare(`INSERT INTO ${table} (payload) VALUES (randomblob(1000))`);
-  database.transaction(() => {
-    for (let row = 0; row < rowCount; row += 1) insert.run();
-  })();
-  database.close();
-  return { bytes: readFileSync(path), rowCount };
+  return { bytes: writeDatabaseFile(join(scratch, name), rowCount, table), rowCount };
 }
 
 async function load(node: TestNode, database: string, body: Uint8Array): Promise<{ status: number; text: string }> {

@@ -8,13 +8,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import type { QuorumNode } from '../../src/server/quorum-node.js';
 import { waitFor } from '../cluster/harness.js';
 import { startTestNode } from '../node/start-node.js';
 import type { Json } from './harness.js';
+import { writeDatabaseFile } from '../state-machine/database-file.js';
 
 /** Small, so that a file of a few hundred kilobytes takes several log entries. */
 const entryDataBytesMax = 128 * 1024;
@@ -59,16 +59,7 @@ function tables(database: string): Promise<unknown> {
 
 /** A SQLite file with a table `table` of `rowCount` rows of about 1 kB. */
 function databaseFile(name: string, rowCount: number, table: string): Buffer {
-  const path = join(directory, name);
-  rmSync(path, { force: true });
-  const database = new Database(path);
-  database.exec(`CREATE TABLE ${table} (id INTEGER PRIMARY KEY, payload BLOB)`);
-  const insert = database.prepare(`INSERT INTO ${table} (payload) VALUES (randomblob(1000))`);
-  database.transaction(() => {
-    for (let row = 0; row < rowCount; row += 1) insert.run();
-  })();
-  database.close();
-  return readFileSync(path);
+  return writeDatabaseFile(join(directory, name), rowCount, table);
 }
 
 describe('loads and boots of one database', () => {

@@ -21,6 +21,7 @@ import type { SqliteStateMachine } from '../../src/state-machine/state-machine.j
 import { sleep, waitFor } from '../cluster/harness.js';
 import { startTestNode } from '../node/start-node.js';
 import type { Json } from './harness.js';
+import { writeDatabaseFile } from '../state-machine/database-file.js';
 
 /** Small, so that a file of a few hundred kilobytes takes several log entries. */
 const entryDataBytesMax = 128 * 1024;
@@ -85,17 +86,7 @@ async function load(body: Uint8Array | string, headers: Record<string, string> =
 
 /** A SQLite file with a table `loaded` of `rowCount` rows of about 1 kB. */
 function databaseFile(name: string, rowCount: number, table = 'loaded'): Buffer {
-  const path = join(directory, name);
-  rmSync(path, { force: true });
-  const database = new Database(path);
-  database.exec(`CREATE TABLE ${table} (id INTEGER PRIMARY KEY, payload BLOB)`);
-  const insert = database.prepare(`INSERT INTO ${table} (payload) VALUES (randomblob(1000))`);
-  database.transaction(() => {
-    for (let row = 0; row < rowCount; row += 1) insert.run();
-  })();
-  database.pragma('application_id = 77');
-  database.close();
-  return readFileSync(path);
+  return writeDatabaseFile(join(directory, name), rowCount, table, { applicationId: 77 });
 }
 
 function openBackup(bytes: Buffer, name: string): Database.Database {

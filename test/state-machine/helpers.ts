@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeCommand } from '../../src/state-machine/command-codec.js';
-import type { Command, SqlValue, Statement } from '../../src/state-machine/types.js';
+import { isLoadEntry } from '../../src/state-machine/load-entries.js';
+import type { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
+import type { Command, SqlValue, Statement, StatementResult } from '../../src/state-machine/types.js';
 
 export function statement(sql: string, ...positional: SqlValue[]): Statement {
   return { sql, positional, named: {} };
@@ -37,4 +39,19 @@ export function entry(statements: readonly (Statement | string)[], options: Comm
 export function temporaryDirectory(label: string): { readonly path: string; readonly cleanup: () => void } {
   const path = mkdtempSync(join(tmpdir(), `quorumlite-sm-${label}-`));
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Applies entries from `firstIndex` on as the node does: a load's entries through loads.apply, the others one by one; each entry's results. */
+export async function applyEntries(
+  machine: Pick<SqliteStateMachine, 'apply' | 'loads'>,
+  entries: readonly Uint8Array[],
+  firstIndex = 1,
+): Promise<StatementResult[][]> {
+  const results: StatementResult[][] = [];
+  for (const [position, data] of entries.entries()) {
+    const index = firstIndex + position;
+    const outcome = isLoadEntry(data) ? (await machine.loads.apply([{ index, data }]))[0] : machine.apply(index, data);
+    results.push([...(outcome?.results ?? [])]);
+  }
+  return results;
 }

@@ -18,7 +18,7 @@ import { runSqlDump, NotSqlText } from '../../src/state-machine/sql-load.js';
 import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
 import { checkLoadableDatabase, copyDatabase } from '../../src/state-machine/transfer-worker.js';
 import type { StatementResult } from '../../src/state-machine/types.js';
-import { entry, statement, temporaryDirectory } from './helpers.js';
+import { applyEntries, entry, statement, temporaryDirectory } from './helpers.js';
 
 const loadId = 'ab'.repeat(16);
 
@@ -51,17 +51,6 @@ function loadEntries(bytes: Buffer, chunkBytes: number): Uint8Array[] {
   return entries;
 }
 
-/** Applies entries from `firstIndex` on, load entries through loads.apply as the runtime does. */
-async function applyAll(machine: SqliteStateMachine, firstIndex: number, entries: readonly Uint8Array[]): Promise<StatementResult[][]> {
-  const results: StatementResult[][] = [];
-  for (const [position, data] of entries.entries()) {
-    const index = firstIndex + position;
-    const outcome = isLoadEntry(data) ? (await machine.loads.apply([{ index, data }]))[0] : machine.apply(index, data);
-    results.push([...(outcome?.results ?? [])]);
-  }
-  return results;
-}
-
 function stagedFiles(directory: string): string[] {
   return readdirSync(directory).filter((name) => name.includes('.load-') && !name.endsWith('.discarded'));
 }
@@ -84,7 +73,7 @@ test('chunks stage the file, the commit swaps it in at its index on every machin
     const prelude = [entry(['CREATE TABLE old (v)', "INSERT INTO old VALUES ('x')"]), entry(['INSERT INTO old VALUES (2)'], { requestId: 'client:1' })];
     const entries = [...prelude, ...loadEntries(bytes, 64 * 1024)];
     for (const machine of machines) {
-      const results = await applyAll(machine, 1, entries);
+      const results = await applyEntries(machine, entries, 1);
       assert.ok(
         results.every((list) => list.every((result) => result.kind !== 'error')),
         JSON.stringify(results),
@@ -134,18 +123,18 @@ test('an abort drops the staged file; a commit of an aborted or incomplete load 
   const machine = new SqliteStateMachine({ path: join(directory.path, 'db.sqlite') });
   try {
     const bytes = sourceDatabase(join(directory.path, 'source.db'), 50);
-    await applyAll(machine, 1, [entry(['CREATE TABLE kept (v)'])]);
+    await applyEntries(machine, [entry(['CREATE TABLE kept (v)'])], 1);
     const [firstChunk] = loadEntries(bytes, 8192);
-    await applyAll(machine, 2, [firstChunk as Uint8Array]);
+    await applyEntries(machine, [firstChunk as Uint8Array], 2);
     assert.equal(machine.loads.openLoad?.loadId, loadId);
     assert.equal(stagedFiles(directory.path).length, 1);
-    const incomplete = await applyAll(machine, 3, [encodeLoadEntry({ kind: 'commit', loadId, totalBytes: bytes.length })]);
+    const incomplete = await applyEntries(machine, [encodeLoadEntry({ kind: 'commit', loadId, totalBytes: bytes.length })], 3);
     assert.match(JSON.stringify(incomplete), /staged 8192 of \d+ bytes/);
     assert.equal(machine.appliedIndex, 3, 'the failed commit still moves the applied index');
-    const aborted = await applyAll(machine, 4, [encodeLoadEntry({ kind: 'abort', loadId })]);
+    const aborted = await applyEntries(machine, [encodeLoadEntry({ kind: 'abort', loadId })], 4);
     assert.deepEqual(aborted, [[]]);
     assert.deepEqual(stagedFiles(directory.path), []);
-    const late = await applyAll(machine, 5, [encodeLoadEntry({ kind: 'chunk', loadId, offset: 8192, data: bytes.subarray(8192, 9000) })]);
+    const late = await applyEntries(machine, [encodeLoadEntry({ kind: 'chunk', loadId, offset: 8192, data: bytes.subarray(8192, 9000) })], 5);
     assert.match(JSON.stringify(late), /is not in progress/);
     assert.deepEqual(rows(machine.query([statement("SELECT name FROM sqlite_master WHERE type = 'table'")])[0]), [['kept']]);
   } finally {
@@ -161,7 +150,7 @@ test('a chunk applied again after a crash writes the same bytes; a reopened mach
   const entries = loadEntries(bytes, 16 * 1024);
   let machine = new SqliteStateMachine({ path });
   try {
-    await applyAll(machine, 1, entries.slice(0, 3));
+    await applyEntries(machine, entries.slice(0, 3), 1);
     machine.close();
     // A crash after chunk 4's bytes were staged but before its index committed: the file is ahead of the database.
     const staged = join(directory.path, stagedFiles(directory.path)[0] as string);
@@ -173,7 +162,7 @@ test('a chunk applied again after a crash writes the same bytes; a reopened mach
     machine = new SqliteStateMachine({ path });
     assert.equal(machine.loads.openLoad?.loadId, loadId);
     assert.equal(stagedFiles(directory.path).length, 1);
-    await applyAll(machine, 4, entries.slice(3));
+    await applyEntries(machine, entries.slice(3), 4);
     assert.deepEqual(rows(machine.query([statement('SELECT count(*) FROM loaded')])[0]), [[100]]);
     assert.deepEqual(stagedFiles(directory.path), []);
   } finally {
@@ -189,7 +178,7 @@ test('a commit interrupted after its rename replays on the renamed file; one tha
   const entries = loadEntries(bytes, 1 << 20);
   let machine = new SqliteStateMachine({ path });
   try {
-    await applyAll(machine, 1, entries.slice(0, -1));
+    await applyEntries(machine, entries.slice(0, -1), 1);
     const staged = join(directory.path, stagedFiles(directory.path)[0] as string);
     machine.close();
     // The commit renamed the file and died before the swap.
@@ -197,7 +186,7 @@ test('a commit interrupted after its rename replays on the renamed file; one tha
     renameSync(staged, renamed);
     machine = new SqliteStateMachine({ path });
     assert.equal(machine.loads.openLoad?.commitIndex, entries.length, 'the newest staged file is the renamed one');
-    await applyAll(machine, entries.length, entries.slice(-1));
+    await applyEntries(machine, entries.slice(-1), entries.length);
     assert.deepEqual(rows(machine.query([statement('SELECT count(*) FROM loaded')])[0]), [[40]]);
     machine.close();
     // A leftover renamed file at or below the applied index is the past: removed at open.
@@ -216,19 +205,19 @@ test('no snapshot while a load is staged, nor one whose copy overlapped a load',
   const machine = new SqliteStateMachine({ path: join(directory.path, 'db.sqlite') });
   try {
     const bytes = sourceDatabase(join(directory.path, 'source.db'), 20);
-    await applyAll(machine, 1, [entry(['CREATE TABLE t (v)'])]);
+    await applyEntries(machine, [entry(['CREATE TABLE t (v)'])], 1);
     const entries = loadEntries(bytes, 4096);
-    await applyAll(machine, 2, entries.slice(0, 1));
+    await applyEntries(machine, entries.slice(0, 1), 2);
     await assert.rejects(
       machine.snapshot(join(directory.path, 'snap1')),
       (error: unknown) => error instanceof StateMachineError && error.code === 'LOAD_IN_PROGRESS',
     );
-    await applyAll(machine, 3, entries.slice(1));
+    await applyEntries(machine, entries.slice(1), 3);
     const taken = await machine.snapshot(join(directory.path, 'snap2'));
     assert.equal(taken.appliedIndex, 1 + entries.length);
     // A load that begins while the copy is made: the copy is refused.
     const copying = machine.snapshot(join(directory.path, 'snap3'));
-    await applyAll(machine, 2 + entries.length, loadEntries(bytes, bytes.length).slice(0, 1));
+    await applyEntries(machine, loadEntries(bytes, bytes.length).slice(0, 1), 2 + entries.length);
     await assert.rejects(copying, (error: unknown) => error instanceof StateMachineError && error.code === 'LOAD_IN_PROGRESS');
   } finally {
     machine.close();

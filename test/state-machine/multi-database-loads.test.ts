@@ -12,26 +12,14 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeDatabaseEntry, encodeCatalogEntry, encodeTargetedEntry } from '../../src/state-machine/database-entries.js';
 import { StateMachineError } from '../../src/state-machine/errors.js';
-import { encodeLoadEntry, isLoadEntry, loadEntryKind } from '../../src/state-machine/load-entries.js';
+import { encodeLoadEntry, loadEntryKind } from '../../src/state-machine/load-entries.js';
 import { MultiDatabaseMachine } from '../../src/state-machine/multi-database-machine.js';
-import type { StatementResult } from '../../src/state-machine/types.js';
 import { loadHistory, loadId, loadSource, targetedLoadEntries } from './fixtures/database-load-workload.js';
-import { entry, statement, temporaryDirectory } from './helpers.js';
+import { applyEntries, entry, statement, temporaryDirectory } from './helpers.js';
 
 function open(path: string): MultiDatabaseMachine {
   mkdirSync(path, { recursive: true });
   return new MultiDatabaseMachine({ path: join(path, 'db.sqlite'), databaseCountMax: 8 });
-}
-
-/** Applies entries from `firstIndex` on as the node does: a load's entries through loads.apply, the others one by one. */
-async function applyAll(machine: MultiDatabaseMachine, entries: readonly Uint8Array[], firstIndex = 1): Promise<StatementResult[][]> {
-  const results: StatementResult[][] = [];
-  for (const [position, data] of entries.entries()) {
-    const index = firstIndex + position;
-    const outcome = isLoadEntry(data) ? (await machine.loads.apply([{ index, data }]))[0] : machine.apply(index, data);
-    results.push([...(outcome?.results ?? [])]);
-  }
-  return results;
 }
 
 function read(machine: MultiDatabaseMachine, database: string | undefined, sql: string): unknown {
@@ -58,7 +46,7 @@ test('a load of database a replaces a alone, staged beside its file; main and b 
   try {
     const bytes = loadSource(join(directory.path, 'source.db'), 200);
     const { entries, commitIndex } = loadHistory(bytes, 32 * 1024);
-    const results = await applyAll(machine, entries.slice(0, commitIndex - 1));
+    const results = await applyEntries(machine, entries.slice(0, commitIndex - 1));
     assert.ok(
       results.flat().every((result) => result.kind !== 'error'),
       JSON.stringify(results),
@@ -71,7 +59,7 @@ test('a load of database a replaces a alone, staged beside its file; main and b 
     assert.equal(machine.loads.openLoadOf(undefined), undefined);
     assert.deepEqual(tables(machine, 'a'), [['old']]);
 
-    await applyAll(machine, entries.slice(commitIndex - 1), commitIndex);
+    await applyEntries(machine, entries.slice(commitIndex - 1), commitIndex);
     assert.equal(machine.appliedIndex, entries.length);
     assert.equal(machine.database('a').appliedIndex, commitIndex + 1);
     assert.equal(machine.loads.openLoad, undefined);
@@ -103,7 +91,7 @@ test('a run mixing loads of two databases routes each entry to its own, in order
   const machine = open(directory.path);
   try {
     const bytes = loadSource(join(directory.path, 'source.db'), 60);
-    await applyAll(machine, [encodeCatalogEntry('create', 'a')]);
+    await applyEntries(machine, [encodeCatalogEntry('create', 'a')]);
     const other = 'ef'.repeat(16);
     const loadOfA = targetedLoadEntries('a', bytes, 16 * 1024);
     const chunksOfMain = targetedLoadEntries('a', bytes, 16 * 1024, other).map((data) => decodeDatabaseEntry(data));
@@ -131,7 +119,7 @@ test('replay after a crash between the load commit in a and the default no-op ap
   try {
     const bytes = loadSource(join(directory.path, 'source.db'), 80);
     const { entries, commitIndex } = loadHistory(bytes, 32 * 1024);
-    await applyAll(machine, entries.slice(0, commitIndex - 1));
+    await applyEntries(machine, entries.slice(0, commitIndex - 1));
     // The commit reached database a, then the process died before the default database committed its index.
     const commit = decodeDatabaseEntry(entries[commitIndex - 1] as Uint8Array);
     assert.equal(commit.kind, 'targeted');
@@ -141,7 +129,7 @@ test('replay after a crash between the load commit in a and the default no-op ap
     assert.equal(machine.appliedIndex, commitIndex - 1);
     assert.equal(machine.database('a').appliedIndex, commitIndex);
     // Replayed from the start (the worst case): every database skips what it has.
-    const results = await applyAll(machine, entries);
+    const results = await applyEntries(machine, entries);
     assert.ok(
       results.flat().every((result) => result.kind !== 'error'),
       JSON.stringify(results),
@@ -161,11 +149,11 @@ test('no snapshot while a load of another database is staged; a load of a missin
     const bytes = loadSource(join(directory.path, 'source.db'), 40);
     const load = targetedLoadEntries('a', bytes, 64 * 1024);
     for (const machine of machines) {
-      const [created, ...missing] = await applyAll(machine, [encodeCatalogEntry('create', 'b'), ...load]);
+      const [created, ...missing] = await applyEntries(machine, [encodeCatalogEntry('create', 'b'), ...load]);
       assert.deepEqual(created, []);
       assert.deepEqual(missing.at(-1), [{ kind: 'error', error: 'database "a" does not exist' }]);
       assert.equal(machine.appliedIndex, 1 + load.length);
-      await applyAll(machine, [encodeCatalogEntry('create', 'a'), load[0] as Uint8Array], 2 + load.length);
+      await applyEntries(machine, [encodeCatalogEntry('create', 'a'), load[0] as Uint8Array], 2 + load.length);
       await assert.rejects(machine.snapshot(join(directory.path, `copy-${machine.appliedIndex}.db`)), (error: unknown) => {
         return error instanceof StateMachineError && error.code === 'LOAD_IN_PROGRESS';
       });
@@ -183,12 +171,12 @@ test('/boot of another database: a file adopted as its open load, then committed
   const machine = open(directory.path);
   try {
     const bytes = loadSource(join(directory.path, 'source.db'), 30);
-    await applyAll(machine, [encodeCatalogEntry('create', 'a'), entry(['CREATE TABLE t(v)'])]);
+    await applyEntries(machine, [encodeCatalogEntry('create', 'a'), entry(['CREATE TABLE t(v)'])]);
     const bootPath = join(directory.path, 'boot.db');
     writeFileSync(bootPath, bytes);
     machine.loads.adopt(bootPath, loadId, machine.appliedIndex, 'a');
     assert.equal(machine.loads.openLoad?.database, 'a');
-    await applyAll(machine, [encodeTargetedEntry('a', encodeLoadEntry({ kind: 'commit', loadId, totalBytes: bytes.length }))], 3);
+    await applyEntries(machine, [encodeTargetedEntry('a', encodeLoadEntry({ kind: 'commit', loadId, totalBytes: bytes.length }))], 3);
     assert.deepEqual(read(machine, 'a', 'SELECT count(*) FROM loaded'), [[30]]);
     assert.deepEqual(tables(machine, undefined), [['t']]);
     assert.equal(machine.loads.openLoad, undefined);
