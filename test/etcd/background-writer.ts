@@ -3,7 +3,8 @@
  * at a time through the running nodes in turn, until stopped (or attemptCountMax attempts).
  * Each acknowledged write is recorded with the time its answer came, so a test can check
  * that none was lost (etcd-failover.test.ts) or measure the longest stretch without one
- * (test/jepsen/etcd-partition-scenarios.test.ts, with longestGapMs).
+ * while a fault lasts (writeThroughFault: etcd-member-pause.test.ts and
+ * test/jepsen/etcd-partition-scenarios.test.ts).
  */
 import { type HttpAnswer, sleep, type TestCluster, type TestNode } from '../cluster/harness.js';
 
@@ -70,9 +71,40 @@ export function writeInBackground(cluster: TestCluster, label: string, options: 
 }
 
 /** The longest stretch, in ms, within [fromMs, toMs] with no acknowledged write. */
-export function longestGapMs(writes: readonly AcknowledgedWrite[], fromMs: number, toMs: number): number {
+function longestGapMs(writes: readonly AcknowledgedWrite[], fromMs: number, toMs: number): number {
   const times = [fromMs, ...writes.map((write) => write.atMs).filter((time) => time > fromMs && time < toMs), toMs];
   let longest = 0;
   for (let index = 1; index < times.length; index += 1) longest = Math.max(longest, (times[index] as number) - (times[index - 1] as number));
   return longest;
+}
+
+export interface Fault {
+  readonly start: () => void;
+  readonly end: () => void;
+}
+
+/**
+ * Writes (steady pace) through a fault: 1 s of writes first, then `fault.start()`, `faultMs`,
+ * `fault.end()` (also when the wait throws), then `settleMs` more of writes. Returns how many
+ * writes were acknowledged and the longest stretch without one while the fault lasted.
+ */
+export async function writeThroughFault(
+  cluster: TestCluster,
+  label: string,
+  fault: Fault,
+  timing: { readonly faultMs: number; readonly settleMs: number },
+): Promise<{ acknowledgedCount: number; longestGapMs: number }> {
+  const writer = writeInBackground(cluster, label);
+  await sleep(1_000);
+  const fromMs = performance.now();
+  fault.start();
+  try {
+    await sleep(timing.faultMs);
+  } finally {
+    fault.end();
+  }
+  const toMs = performance.now();
+  await sleep(timing.settleMs);
+  const acknowledged = await writer.stop();
+  return { acknowledgedCount: acknowledged.length, longestGapMs: longestGapMs(acknowledged, fromMs, toMs) };
 }

@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sleep, TestCluster } from '../cluster/harness.js';
+import { TestCluster } from '../cluster/harness.js';
 import { EtcdCluster } from './etcd-cluster.js';
-import { longestGapMs, writeInBackground } from './background-writer.js';
+import { writeThroughFault } from './background-writer.js';
 
 const prefix = `/quorumlite-member-pause-${process.pid}`;
 const leaseTtlSeconds = 2;
@@ -44,21 +44,12 @@ describe('--consensus etcd with one etcd member hung', { concurrency: false }, (
     cluster.withLogs(async () => {
       const gapsMs: number[] = [];
       for (const paused of [0, 1, 2]) {
-        const writer = writeInBackground(cluster, `etcd${paused + 1} paused`);
-        await sleep(1_000);
-        const fromMs = performance.now();
-        etcd.pause(paused);
-        try {
-          await sleep(pauseMs);
-        } finally {
-          etcd.resume(paused);
-        }
-        const toMs = performance.now();
-        await sleep(1_500);
-        const acknowledged = await writer.stop();
-        const gapMs = longestGapMs(acknowledged, fromMs, toMs);
-        t.diagnostic(`etcd${paused + 1} paused for ${pauseMs / 1000} s: ${acknowledged.length} writes acknowledged, longest gap ${Math.round(gapMs)} ms`);
-        gapsMs.push(gapMs);
+        const fault = { start: () => etcd.pause(paused), end: () => etcd.resume(paused) };
+        const run = await writeThroughFault(cluster, `etcd${paused + 1} paused`, fault, { faultMs: pauseMs, settleMs: 1_500 });
+        t.diagnostic(
+          `etcd${paused + 1} paused for ${pauseMs / 1000} s: ${run.acknowledgedCount} writes acknowledged, longest gap ${Math.round(run.longestGapMs)} ms`,
+        );
+        gapsMs.push(run.longestGapMs);
       }
       for (const gapMs of gapsMs) assert.ok(gapMs <= gapMsMax, `writes stalled ${Math.round(gapMs)} ms while one etcd member of three was paused`);
     }));

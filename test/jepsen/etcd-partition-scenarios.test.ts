@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { decodeEntryValue, etcdKeys } from '../../src/node/etcd-keys.js';
-import { sleep, TestCluster, type TestNode, waitFor } from '../cluster/harness.js';
+import { TestCluster, type TestNode, waitFor } from '../cluster/harness.js';
 import { iptablesUnavailableReason } from '../cluster/packet-filter.js';
-import { longestGapMs, writeInBackground } from '../etcd/background-writer.js';
+import { writeThroughFault } from '../etcd/background-writer.js';
 import { EtcdCluster } from '../etcd/etcd-cluster.js';
 import { EtcdPacketFilter, groupIdForBit } from './etcd-packet-filter.js';
 import { etcdMemberBit, nodeBit } from './nemesis/etcd-partition.js';
@@ -130,24 +130,24 @@ describe('--consensus etcd under etcd partitions', { skip: unavailable, concurre
     cluster.withLogs(async () => {
       const gapsMs: number[] = [];
       for (const lone of [0, 1, 2]) {
-        const writer = writeInBackground(cluster, `etcd${lone + 1} cut`);
-        await sleep(1_000);
         const loneMember = etcd.members[lone];
         assert.ok(loneMember !== undefined);
-        const fromMs = performance.now();
-        etcd.members.forEach((other, index) => {
-          if (index === lone) return;
-          filter.cut(etcdMemberBit(lone), { host: other.host, port: other.peerPort });
-          filter.cut(etcdMemberBit(index), { host: loneMember.host, port: loneMember.peerPort });
-        });
-        await sleep(minorityCutMs);
-        filter.heal();
-        const toMs = performance.now();
-        await sleep(1_000);
-        const acknowledged = await writer.stop();
-        const gapMs = longestGapMs(acknowledged, fromMs, toMs);
-        t.diagnostic(`etcd${lone + 1} cut for ${minorityCutMs / 1000} s: ${acknowledged.length} writes acknowledged, longest gap ${Math.round(gapMs)} ms`);
-        gapsMs.push(gapMs);
+        const cutOff = () =>
+          etcd.members.forEach((other, index) => {
+            if (index === lone) return;
+            filter.cut(etcdMemberBit(lone), { host: other.host, port: other.peerPort });
+            filter.cut(etcdMemberBit(index), { host: loneMember.host, port: loneMember.peerPort });
+          });
+        const run = await writeThroughFault(
+          cluster,
+          `etcd${lone + 1} cut`,
+          { start: cutOff, end: () => filter.heal() },
+          { faultMs: minorityCutMs, settleMs: 1_000 },
+        );
+        t.diagnostic(
+          `etcd${lone + 1} cut for ${minorityCutMs / 1000} s: ${run.acknowledgedCount} writes acknowledged, longest gap ${Math.round(run.longestGapMs)} ms`,
+        );
+        gapsMs.push(run.longestGapMs);
       }
       for (const gapMs of gapsMs) assert.ok(gapMs <= minorityGapMsMax, `writes stalled ${Math.round(gapMs)} ms while one etcd member of three was cut off`);
     }));
