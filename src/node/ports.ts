@@ -107,6 +107,8 @@ export interface NodeStorage extends RaftStorage {
     readLock(): Promise<() => void>;
     /** A fold of the oldest delta into its root, or undefined (none, one runs, or a chain is being read). */
     beginFold(): SnapshotFolding | undefined;
+    /** Finishes or undoes a fold that threw part way (rejects while it cannot: the disk is still full). */
+    settleFold(): Promise<void>;
     /** Removes the snapshots `unusable` picks, and the deltas built on them (`/reap`). */
     discardWhere(unusable: (metadata: SnapshotMetadata) => boolean): Promise<readonly unknown[]>;
   };

@@ -239,6 +239,8 @@ export class Snapshots {
   /** Resolves to how many deltas it folded. */
   async #foldAll(): Promise<number> {
     const { storage, stateMachine } = this.#state;
+    // A fold that threw part way (a full disk) is finished first: until it is, none begins.
+    await storage.snapshots.settleFold();
     let folded = 0;
     for (let round = 0; round < foldCountPerRoundMax && !this.#state.stopped; round++) {
       const fold = storage.snapshots.beginFold();

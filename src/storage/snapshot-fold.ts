@@ -109,10 +109,11 @@ export async function foldDelta(store: string, root: SnapshotInfo, delta: Snapsh
 }
 
 /**
- * At open, before the store reads its snapshots: finishes a fold whose delta was placed
- * (the root already is the delta's state), or forgets one that had not got that far.
+ * At open, before the store reads its snapshots, or after a fold threw part way: finishes a
+ * fold whose delta was placed (the root already is the delta's state), or forgets one that
+ * had not got that far.
  */
-export async function recoverFold(store: string): Promise<void> {
+export async function recoverFold(store: string, onStep?: (step: FoldStep) => void): Promise<void> {
   await fs.promises.rm(join(store, `${intentFileName}.tmp`), { force: true });
   const text = await fs.promises.readFile(join(store, intentFileName), 'utf8').catch(() => undefined);
   if (text === undefined) return;
@@ -124,7 +125,7 @@ export async function recoverFold(store: string): Promise<void> {
   const deltaMeta = await readMeta(join(store, intent.delta)).catch(() => undefined);
   const rewritten = rootMeta !== undefined && deltaMeta !== undefined && rootMeta.index === deltaMeta.index && rootMeta.term === deltaMeta.term;
   if (placed || rewritten || (rootMeta !== undefined && deltaMeta === undefined)) {
-    await finish(store, intent, undefined);
+    await finish(store, intent, onStep);
     return;
   }
   await fs.promises.rm(join(store, intentFileName), { force: true });

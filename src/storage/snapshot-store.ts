@@ -11,6 +11,8 @@
  * the store holds one root and few deltas. Kept: the newest `retainCount` snapshots and
  * the newest one the durable log vouches for (`guardRetention`), each with its chain.
  * A fold does not begin while a chain is being read (`readLock`), and a reader waits for a fold that runs.
+ * A fold that fails part way (a full disk) leaves its files as a crash would: the next
+ * reader or fold first finishes or undoes it (`settleFold`), as open does after a crash.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -69,6 +71,11 @@ export class SnapshotStore implements SnapshotPublisher {
   #folding = false;
   /** Readers waiting for the fold in progress to end. */
   #foldEnded: (() => void)[] = [];
+  /**
+   * A fold that threw part way: on disk its files may be half moved (the delta's data
+   * beside the root), so this list no longer describes them until `settleFold` has run.
+   */
+  #unsettledFold: { readonly root: SnapshotInfo; readonly delta: SnapshotInfo } | undefined;
 
   private constructor(
     readonly directory: string,
@@ -272,7 +279,12 @@ export class SnapshotStore implements SnapshotPublisher {
    * so no chain's files change (a chain is being read: streamed, materialised, restored).
    */
   async readLock(): Promise<() => void> {
-    while (this.#folding) await new Promise<void>((resolve) => this.#foldEnded.push(resolve));
+    for (;;) {
+      while (this.#folding) await new Promise<void>((resolve) => this.#foldEnded.push(resolve));
+      if (this.#unsettledFold === undefined) break;
+      // Rejects while the fold cannot be finished (the disk is still full): the reader fails, not reads half-moved files.
+      await this.settleFold();
+    }
     this.#readerCount++;
     let released = false;
     return () => {
@@ -289,7 +301,7 @@ export class SnapshotStore implements SnapshotPublisher {
    * root (a fold's earlier delta), then places, then may absorb again, then releases.
    */
   beginFold(): SnapshotFold | undefined {
-    if (this.#folding || this.#readerCount > 0) return undefined;
+    if (this.#folding || this.#readerCount > 0 || this.#unsettledFold !== undefined) return undefined;
     const delta = [...this.#snapshots].reverse().find((info) => info.parent !== undefined && this.#chainOrUndefined(info)?.length === 2);
     const root = delta === undefined ? undefined : this.chain(delta)[0];
     if (delta === undefined || root === undefined) return undefined;
@@ -297,19 +309,50 @@ export class SnapshotStore implements SnapshotPublisher {
     return {
       rootDataPath: root.dataPath,
       place: async () => {
-        await foldDelta(this.directory, root, delta, this.options.onFoldStep);
+        try {
+          await foldDelta(this.directory, root, delta, this.options.onFoldStep);
+        } catch (error) {
+          this.#unsettledFold = { root, delta };
+          throw error;
+        }
         const folded = await readSnapshotInfo(join(delta.dataPath, '..'));
         this.#snapshots = this.#snapshots.filter((info) => info !== root && info !== delta);
         this.#snapshots.push(folded);
         this.#sortNewestFirst();
         return folded.dataPath;
       },
-      release: () => {
-        this.#folding = false;
-        for (const wake of this.#foldEnded.splice(0)) wake();
-        void this.#removeUnkept().catch(() => undefined);
-      },
+      release: () => this.#endFold(),
     };
+  }
+
+  #endFold(): void {
+    this.#folding = false;
+    for (const wake of this.#foldEnded.splice(0)) wake();
+    void this.#removeUnkept().catch(() => undefined);
+  }
+
+  /**
+   * Finishes or undoes a fold that threw part way, as open does after a crash (the same
+   * steps, each safe to repeat), then reads the two snapshots' descriptions again. Rejects
+   * if that fails too (the disk is still full); the next reader or fold tries again.
+   */
+  async settleFold(): Promise<void> {
+    while (this.#folding) await new Promise<void>((resolve) => this.#foldEnded.push(resolve));
+    const unsettled = this.#unsettledFold;
+    if (unsettled === undefined) return;
+    this.#folding = true;
+    try {
+      await recoverFold(this.directory, this.options.onFoldStep);
+      const directories = [join(unsettled.root.dataPath, '..'), join(unsettled.delta.dataPath, '..')];
+      const described: SnapshotInfo[] = [];
+      // Finished: the root's directory bears the delta's name; undone: both are as they were.
+      for (const directory of directories) if (fs.existsSync(directory)) described.push(await readSnapshotInfo(directory));
+      this.#snapshots = [...this.#snapshots.filter((info) => info !== unsettled.root && info !== unsettled.delta), ...described];
+      this.#sortNewestFirst();
+      this.#unsettledFold = undefined;
+    } finally {
+      this.#endFold();
+    }
   }
 
   /** Whether a root's data has a fold's WAL waiting beside it. */
@@ -334,7 +377,7 @@ export class SnapshotStore implements SnapshotPublisher {
 
   /** Removes what retention does not keep: never during a fold or while a chain is read. */
   async #removeUnkept(): Promise<void> {
-    if (this.#folding || this.#readerCount > 0) return;
+    if (this.#folding || this.#readerCount > 0 || this.#unsettledFold !== undefined) return;
     const guarded = this.#snapshots.find((info) => this.#vouchedFor(info.metadata));
     const wanted = this.#snapshots.filter((info, position) => position < this.options.retainCount || info === guarded);
     const kept = new Set(wanted.flatMap((info) => this.#chainOrUndefined(info) ?? [info]));

@@ -98,6 +98,7 @@ export class MemoryNodeStorage implements NodeStorage {
     recordProof: (): Promise<unknown> => Promise.reject(new Error('snapshots are not used here')),
     readLock: () => Promise.resolve(() => undefined),
     beginFold: () => undefined,
+    settleFold: async () => undefined,
     discardWhere: (): Promise<readonly unknown[]> => Promise.resolve([]),
   };
 

@@ -132,6 +132,7 @@ export class StorageTwin implements NodeStorage {
       recordProof: (index, term, proof) => Promise.resolve(this.store.recordProof(index, term, proof)),
       readLock: () => Promise.resolve(() => undefined),
       beginFold: () => undefined,
+      settleFold: async () => undefined,
       discardWhere: (unusable) => Promise.resolve(this.store.discardWhere(unusable)),
     };
   }

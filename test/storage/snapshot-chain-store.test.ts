@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { SnapshotStore, type SnapshotStoreOptions } from '../../src/storage/snapshot-store.js';
 import { StorageError } from '../../src/storage/errors.js';
 import { entryData, makeTemporaryDirectory, removeDirectory } from './helpers.js';
+import { fillDisk, mountSmallDisk } from '../small-disk.js';
 
 const storeOptions: SnapshotStoreOptions = { retainCount: 2, snapshotBytesMax: 1 << 20, contextBytesMax: 1024 };
 const voters = { voters: ['n1'], learners: [] };
@@ -21,11 +22,12 @@ async function put(
   index: number,
   layout: { format: 'base' | 'delta' | 'full'; parent?: { index: number; term: number } },
   proof = `proof-${index}`,
+  internalBytes = 100 + index,
 ): Promise<void> {
   const files = layout.format === 'full' ? [] : ['internal'];
   const writer = await store.begin({ index, term: 1, confState: voters }, { at: index }, { ...layout, proof, files });
   fs.writeFileSync(writer.dataPath, entryData(index, 1, 3000 + index));
-  for (const name of files) fs.writeFileSync(writer.pathOf(name), entryData(index, 2, 100 + index));
+  for (const name of files) fs.writeFileSync(writer.pathOf(name), entryData(index, 2, internalBytes));
   await writer.commit();
 }
 
@@ -147,6 +149,99 @@ test('a fold killed after any step is finished or undone at open: the newest sna
     } finally {
       removeDirectory(directory);
     }
+  }
+});
+
+/** The store's files but its snapshot directories' contents: leftovers of a fold. */
+function foldLeftovers(directory: string): string[] {
+  return fs.readdirSync(directory).filter((name) => name.startsWith('fold') || name.startsWith('tmp-'));
+}
+
+/**
+ * Found by the fault suite (bounded list-append with a full disk): a fold on the leader met
+ * ENOSPC copying the delta's side file, after the delta's data had moved beside the root.
+ * The store still listed the delta with its data where it had been, so every later fold and
+ * every snapshot sent to a new member failed with ENOENT until the process restarted, and
+ * the member never caught up. Now the next reader or fold finishes it first, as open does.
+ */
+test('a fold that throws after any step is finished or undone by the next reader, as open would after a crash', async () => {
+  for (const step of ['intent-written', 'wal-placed', 'side-files-copied', 'meta-rewritten', 'delta-removed', 'renamed'] as const) {
+    const directory = makeTemporaryDirectory(`fold-throw-${step}`);
+    try {
+      // Throws at the step in the fold and, for the steps settling repeats, once more in the first attempt to settle it.
+      const repeated = ['side-files-copied', 'delta-removed'].includes(step);
+      let throwsLeft = repeated ? 2 : 1;
+      const store = await SnapshotStore.open(directory, {
+        ...storeOptions,
+        onFoldStep: (reached) => {
+          if (reached === step && throwsLeft-- > 0) throw new Error(`injected after ${step}`);
+        },
+      });
+      await put(store, 10, { format: 'full' });
+      await put(store, 12, { format: 'delta', parent: { index: 10, term: 1 } });
+      await put(store, 14, { format: 'delta', parent: { index: 12, term: 1 } });
+      const before = { at12: meaning(store, 12), at14: meaning(store, 14) };
+      const fold = store.beginFold();
+      assert.ok(fold !== undefined);
+      await assert.rejects(fold.place(), new RegExp(`injected after ${step}`));
+      fold.release();
+      assert.equal(store.beginFold(), undefined, `${step}: no fold begins before the failed one is settled`);
+      if (repeated) {
+        await assert.rejects(store.readLock(), /injected/, `${step}: a reader fails while the fold cannot be settled`);
+      }
+      const release = await store.readLock();
+      release();
+      assert.deepEqual(meaning(store, 12), before.at12, `thrown after ${step}: snapshot 12`);
+      assert.deepEqual(meaning(store, 14), before.at14, `thrown after ${step}: snapshot 14`);
+      const folded = step !== 'intent-written';
+      assert.equal(store.find(10, 1) === undefined, folded, `thrown after ${step}: the root ${folded ? 'became' : 'is still'} 10`);
+      assert.deepEqual(foldLeftovers(directory), [], step);
+      const reopened = await SnapshotStore.open(directory, storeOptions);
+      assert.deepEqual(
+        reopened.list().map((info) => `${info.metadata.index}:${info.format}`),
+        store.list().map((info) => `${info.metadata.index}:${info.format}`),
+        `${step}: the store describes what is on disk`,
+      );
+      assert.deepEqual(meaning(reopened, 14), before.at14);
+    } finally {
+      removeDirectory(directory);
+    }
+  }
+});
+
+test('a fold that meets a full disk leaves the chain readable once space returns, without a restart', async (t) => {
+  const disk = mountSmallDisk('fold-full', 4 * 1024 * 1024);
+  try {
+    if (disk.skipReason !== undefined) {
+      t.skip(disk.skipReason);
+      return;
+    }
+    const directory = join(disk.path, 'snapshots');
+    const store = await SnapshotStore.open(directory, storeOptions);
+    const internalBytes = 256 * 1024;
+    await put(store, 10, { format: 'base' }, 'proof-10', internalBytes);
+    await put(store, 12, { format: 'delta', parent: { index: 10, term: 1 } }, 'proof-12', internalBytes);
+    await put(store, 14, { format: 'delta', parent: { index: 12, term: 1 } }, 'proof-14', internalBytes);
+    const before = meaning(store, 14);
+    // Room for the fold's intent file, not for a copy of the delta's side file.
+    const filler = fillDisk(disk.path, 16 * 1024);
+    const fold = store.beginFold();
+    assert.ok(fold !== undefined);
+    await assert.rejects(fold.place(), /ENOSPC/);
+    fold.release();
+    await assert.rejects(store.readLock(), /ENOSPC/, 'still full: the fold cannot be finished, and the reader is told so');
+    fs.rmSync(filler);
+    const release = await store.readLock();
+    release();
+    assert.deepEqual(meaning(store, 14), before, 'the chain reads as before the fold');
+    assert.deepEqual(
+      store.list().map((info) => info.metadata.index),
+      [14, 12],
+      'the fold finished: 12 is the root',
+    );
+    for (const link of store.chain(store.latest()!)) assert.ok(fs.existsSync(link.dataPath), link.dataPath);
+  } finally {
+    disk.remove();
   }
 });
 
