@@ -1,7 +1,8 @@
-/** Failover times: measured after lone faults that took out the leader, and only those. */
+/** Failover times: measured after lone faults that took out the leader, and only those; a failed convergence check says why. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { failoverTimesMs } from './final-checks.js';
+import type { JepsenCluster, NodeView } from './cluster.js';
+import { failoverTimesMs, finalClusterChecks } from './final-checks.js';
 import type { NemesisEvent, OperationRecord } from './history.js';
 
 function write(id: number, invokeMs: number, completeMs: number, outcome: 'ok' | 'info' = 'ok'): OperationRecord {
@@ -39,5 +40,46 @@ describe('failoverTimesMs', () => {
     };
     const finalWrite = { ...write(2, 1100, 1300), process: -1 };
     assert.deepEqual(failoverTimesMs([leaderKill], [read, finalWrite, write(3, 2000, 2400)]), [1400]);
+  });
+});
+
+describe('finalClusterChecks', () => {
+  test('a node that did not catch up: the check names its own last warnings and those other nodes logged about it', async () => {
+    const line = (node: string, level: number, text: string) => JSON.stringify({ level, node, msg: text });
+    const leader = {
+      id: '127.0.0.3:1',
+      log: () =>
+        [
+          line('127.0.0.3:1', 30, 'snapshot-send to 127.0.0.6:1'),
+          line('127.0.0.3:1', 40, 'snapshot-send-failed to 127.0.0.6:1: ENOENT'),
+          line('127.0.0.3:1', 40, 'slow disk'),
+        ].join('\n'),
+    };
+    const lagging = { id: '127.0.0.6:1', log: () => [line('127.0.0.6:1', 40, 'join attempt failed'), line('127.0.0.6:1', 30, 'started')].join('\n') };
+    const views = new Map<unknown, Partial<NodeView>>([
+      [leader, { state: 'Leader', appliedIndex: 10, checksum: 'aa', halted: null, voters: [] }],
+      [lagging, { state: 'Follower', appliedIndex: 0, checksum: 'bb', halted: null, voters: [] }],
+    ]);
+    const names = new Map<unknown, string>([
+      [leader, 'n2'],
+      [lagging, 'n5'],
+    ]);
+    const cluster = {
+      members: [leader, lagging],
+      cluster: { nodes: [leader, lagging] },
+      name: (node: unknown) => names.get(node),
+      view: async (node: unknown) => views.get(node),
+      waitForConvergence: async () => {
+        throw new Error('timed out');
+      },
+    } as unknown as JepsenCluster;
+    const [converged] = await finalClusterChecks(cluster, 10);
+    assert.equal(converged?.passed, false);
+    const detail = converged?.detail ?? '';
+    assert.match(detail, /warnings about n5/);
+    assert.match(detail, /n5: .*join attempt failed/);
+    assert.match(detail, /n2: .*snapshot-send-failed to 127\.0\.0\.6:1: ENOENT/);
+    assert.doesNotMatch(detail, /slow disk|started|snapshot-send to/, 'only warnings, and of other nodes only those naming it');
+    assert.doesNotMatch(detail, /warnings about n2/, 'the node that is not behind');
   });
 });

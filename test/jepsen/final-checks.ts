@@ -5,7 +5,7 @@
  * all hold the same data at the same applied index. And from the history: how long each
  * fault that took out the leader kept writes from being acknowledged.
  */
-import { http, waitFor } from '../cluster/harness.js';
+import { http, type TestNode, waitFor } from '../cluster/harness.js';
 import type { JepsenCluster, NodeView } from './cluster.js';
 import type { NemesisEvent, OperationRecord } from './history.js';
 import type { FinalCheck } from './workload.js';
@@ -98,12 +98,17 @@ export async function finalClusterChecks(cluster: JepsenCluster, timeoutMs: numb
           ` snapshot ${view.lastSnapshotIndex}, voters ${view.voters.join(' ')})`;
   });
   const halted = cluster.members.filter((_, index) => lastViews[index]?.halted !== null && lastViews[index] !== undefined);
+  const newestApplied = Math.max(0, ...lastViews.map((view) => view?.appliedIndex ?? 0));
+  const lagging = cluster.members.filter((_, index) => (lastViews[index]?.appliedIndex ?? -1) < newestApplied);
   return [
     {
       name: 'every node converged: same applied index and checksum',
       passed: views !== undefined,
-      // Failed: one line per node under the error, so a CI log shows each whole.
-      detail: views === undefined ? [convergenceError.split('\n', 1)[0], ...described].join('\n') : described.join('; '),
+      // Failed: one line per node under the error, so a CI log shows each whole, then the warnings about the nodes behind.
+      detail:
+        views === undefined
+          ? [convergenceError.split('\n', 1)[0], ...described, ...lagging.flatMap((node) => warningsAbout(cluster, node))].join('\n')
+          : described.join('; '),
     },
     {
       name: 'no node left halted',
@@ -111,6 +116,25 @@ export async function finalClusterChecks(cluster: JepsenCluster, timeoutMs: numb
       detail: halted.length === 0 ? 'none halted' : `halted: ${halted.map((node) => cluster.name(node)).join(', ')}`,
     },
   ];
+}
+
+const warningLinesMax = 3;
+
+/**
+ * For a node that did not catch up: the last warnings in its own log and the last ones
+ * other nodes logged naming it (a leader failing to send it a snapshot, say), so a failed
+ * run in CI says why without its kept directories.
+ */
+function warningsAbout(cluster: JepsenCluster, lagging: TestNode): string[] {
+  const warnings = (node: TestNode, naming: boolean): string[] =>
+    node
+      .log()
+      .split('\n')
+      .filter((line) => /"level":(4|5|6)0/.test(line) && (!naming || line.includes(lagging.id)))
+      .slice(-warningLinesMax)
+      .map((line) => `    ${cluster.name(node)}: ${line.slice(0, 400)}`);
+  const lines = [...warnings(lagging, false), ...cluster.cluster.nodes.filter((node) => node !== lagging).flatMap((node) => warnings(node, true))];
+  return lines.length === 0 ? [] : [`  warnings about ${cluster.name(lagging)}, the last ${warningLinesMax} of each log:`, ...lines];
 }
 
 function isWrite(operation: OperationRecord): boolean {
