@@ -109,7 +109,15 @@ export function boundsPerRound(bounds: LoadBounds, roundCount: number): LoadBoun
 }
 
 /** Each workload writes its own key range, each round its own slice of it. */
-export const keyBase = { sequential: 0, concurrent: 10_000_000, batches: 20_000_000, failover: 30_000_000, mixed: 40_000_000, hung: 50_000_000 } as const;
+export const keyBase = {
+  sequential: 0,
+  concurrent: 10_000_000,
+  batches: 20_000_000,
+  failover: 30_000_000,
+  mixed: 40_000_000,
+  hung: 50_000_000,
+  warmUp: 60_000_000,
+} as const;
 export const keysPerRound = 1_000_000;
 
 /** A key of exactly 16 bytes and a value of exactly 100 bytes, as every peer is measured (docs/TESTING.md, "The peers we compare against"). */

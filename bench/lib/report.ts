@@ -345,7 +345,7 @@ export function renderMarkdown(report: RunReport): string {
   const lines = [
     `# quorumlite vs etcd, dqlite and raw SQLite (${report.mode} run, ${report.startedAt})`,
     '',
-    `${machine} ${setup} Measured side by side in one run; compare ratios, not absolute numbers.`,
+    `${machine} ${setup} Measured side by side in one run, after a warm-up in which every system ran each kind of load unmeasured; compare ratios, not absolute numbers.`,
     '',
     `| ${header.join(' | ')} |`,
     `| ${header.map(() => '---').join(' | ')} |`,

@@ -35,6 +35,8 @@ import { readMemory } from './processes.js';
 export interface WorkloadSettings extends FailoverSettings {
   /** Each workload is split into this many rounds, each visiting every system. */
   readonly roundCount: number;
+  /** Unmeasured, before the first workload, per system and per kind of load (writes from 1 and from 64 clients, reads). */
+  readonly warmUp: LoadBounds;
   readonly sequentialWrites: LoadBounds;
   readonly concurrentWrites: LoadBounds;
   readonly concurrentClientCount: number;
@@ -167,6 +169,30 @@ function emptyGathered(): Gathered {
     readableKeyCount: 0,
     failure: undefined,
   };
+}
+
+/**
+ * Before anything is measured, each system over the network runs each kind of load for a
+ * while, unmeasured: writes from 1 client and from 64, and reads at every level. A node
+ * written in a JIT-compiled language runs its request path interpreted until it has run a
+ * while (a cold quorumlite cluster wrote at about half its warm rate here), and the first
+ * workload would measure that instead of the system. Keys of their own; errors ignored.
+ */
+async function warmUp(contender: Contender, settings: WorkloadSettings): Promise<void> {
+  const bounds = settings.warmUp;
+  const clients = settings.concurrentClientCount;
+  if (contender.kind === 'floor') {
+    const floor = contender.floor;
+    await collectLoad((sequenceNumber) => floor.readAt(sequenceNumber % floor.nodeCount, benchKey(1)), clients, bounds);
+    return;
+  }
+  if (contender.kind !== 'replicated') return; // SQLite runs in this process, from C
+  const system = contender.system;
+  const write = (sequenceNumber: number): Promise<boolean> => system.write(benchKey(keyBase.warmUp + sequenceNumber), benchValue(sequenceNumber));
+  await collectLoad(write, 1, bounds);
+  await collectLoad(write, clients, bounds);
+  for (const mode of system.readModes)
+    await collectLoad((sequenceNumber) => mode.readAt(sequenceNumber % system.nodeCount, benchKey(keyBase.warmUp + 1)), clients, bounds);
 }
 
 async function sequentialRound(contender: Contender, gathered: Gathered, bounds: LoadBounds, round: number): Promise<void> {
@@ -333,6 +359,7 @@ async function interleave(
 export async function runInterleaved(contenders: readonly Contender[], settings: WorkloadSettings): Promise<InterleavedOutcome[]> {
   const gathered = new Map(contenders.map((contender) => [contender.name, emptyGathered()] as const));
   const rounds = settings.roundCount;
+  await interleave('warm-up (not measured)', contenders, gathered, 1, (contender) => warmUp(contender, settings));
   await interleave('sequential writes', contenders, gathered, rounds, (contender, own, round) =>
     sequentialRound(contender, own, boundsPerRound(settings.sequentialWrites, rounds), round),
   );

@@ -50,7 +50,7 @@ test('arguments: each mistake is a CompareUsageError naming it', () => {
 test('every workload is bounded in count and time in both modes', () => {
   for (const quick of [true, false]) {
     const settings = workloadSettings(quick);
-    for (const bounds of [settings.sequentialWrites, settings.concurrentWrites, settings.batches, settings.reads]) {
+    for (const bounds of [settings.warmUp, settings.sequentialWrites, settings.concurrentWrites, settings.batches, settings.reads]) {
       assert.ok(Number.isFinite(bounds.operationCountMax) && bounds.operationCountMax > 0);
       assert.ok(Number.isFinite(bounds.durationMsMax) && bounds.durationMsMax > 0);
     }
