@@ -20,6 +20,9 @@ import type { MemberAddresses } from './ports.js';
 import type { RuntimeState } from './runtime-state.js';
 import { coreLimits } from './start-up.js';
 
+/** Addresses adopted from handshakes kept at once (members the log has no address for, and senders outside the configuration). */
+export const adoptedPeersMax = 64;
+
 export class MemberDirectory {
   readonly #state: RuntimeState;
   /**
@@ -94,11 +97,15 @@ export class MemberDirectory {
 
   /**
    * A message from `id` was just stepped into the core; its connection's handshake
-   * announced `raftAddress`. Fills a gap, never overrides: nothing happens when the address
-   * book has an address for `id` (from the log, a snapshot or a join's fetch). Only for a
-   * member of this node's configuration, or for the leader this node's core now follows:
-   * the one a node behind the conf change adding it still answers (its message carried a
-   * term at least ours, and the handshake our cluster id). Why the handshake and not a fetch
+   * announced `raftAddress` (and carried our cluster id). Fills a gap, never overrides:
+   * nothing happens when the address book has an address for `id` (from the log, a snapshot
+   * or a join's fetch). For any sender, not only a member of this node's configuration or
+   * the leader it follows: the core may answer a sender it knows nothing of (FINDINGS.md
+   * R5: a node cut off while the whole membership was replaced, with a term above the new
+   * leader's, answers that leader's heartbeat with its own term, and until the answer
+   * arrives the leader never learns it must step up its term, so the node never catches
+   * up). The transport sends such a peer only what the core addresses to it; at most
+   * adoptedPeersMax are kept, the oldest let go first. Why the handshake and not a fetch
    * of the address book from a member we know (FINDINGS.md R1 option b): the leader keeps
    * sending heartbeats, so its address arrives with them, also after this node restarts
    * (members.json and the log still lack it), with no extra call or retry loop; and a
@@ -107,7 +114,13 @@ export class MemberDirectory {
   adoptAnnouncedAddress(id: NodeId, raftAddress: string): void {
     const { members, transport, config, core, logger } = this.#state;
     if (id === config.nodeId || raftAddress.length === 0 || members.has(id) || this.#adopted.get(id) === raftAddress) return;
-    if (!this.isMember(id) && core?.status().leaderId !== id) return;
+    this.#adopted.delete(id);
+    if (this.#adopted.size >= adoptedPeersMax) {
+      const [oldest] = this.#adopted.keys();
+      // A member or the leader keeps its transport peer: the core still talks to it.
+      if (oldest !== undefined && !this.isMember(oldest) && core?.status().leaderId !== oldest) transport.removePeer(oldest);
+      if (oldest !== undefined) this.#adopted.delete(oldest);
+    }
     this.#adopted.set(id, raftAddress);
     transport.setPeer(id, raftAddress);
     logger.info(

@@ -2,13 +2,15 @@
  * A node with no address for its leader (it missed the conf change that added it: the
  * simulator's finding R1) answers it at the address the leader announced in its
  * transport handshake. The member directory adopts such an address only to fill that
- * gap: for the leader its core follows or a member of its configuration, never over an
- * address the log gave, and the log's address replaces an adopted one.
+ * gap: for any sender the core may answer (R5: a stale leader, a candidate outside the
+ * configuration), never over an address the log gave, at most adoptedPeersMax at once;
+ * the log's address replaces an adopted one.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeConfChange } from '../../src/raft/conf-change.js';
 import type { Entry, Message, MessageType } from '../../src/raft/types.js';
+import { adoptedPeersMax } from '../../src/node/member-directory.js';
 import { encodeMemberContext } from '../../src/node/members.js';
 import { startInMemoryRuntime } from './in-memory-runtime.js';
 
@@ -47,20 +49,48 @@ test('a handshake never replaces an address the log gave', async () => {
   }
 });
 
-test('a sender that is neither a member nor the leader this node follows gets no address', async () => {
+test('a sender outside the configuration that the core answers gets its announced address: a stale leader learns the higher term (R5)', async () => {
   const node = await startInMemoryRuntime(['n1', 'n2', 'n3']);
   try {
     const { runtime, scheduler, transport } = node;
     transport.deliver(message('MsgHeartbeat', 'n2', 5));
     await scheduler.settle();
-    // A stale leader of an older term: the core does not follow it.
+    // A leader of an older term this node has no address for (it missed the conf changes
+    // that made it one: R5). The core answers with its own term, so the leader steps up.
     transport.deliver(message('MsgHeartbeat', 'n9', 4), announcedAddress);
-    // A candidate: a vote request makes no leader.
-    transport.deliver(message('MsgPreVote', 'n8', 6, { index: 100, logTerm: 5 }), 'n8-host:7000');
+    // A candidate outside the configuration, below our term: the core refuses it with our term.
+    transport.deliver(message('MsgVote', 'n8', 3, { index: 100, logTerm: 3 }), 'n8-host:7000');
     await scheduler.settle();
-    assert.equal(runtime.leaderId, 'n2');
-    assert.equal(transport.peers.has('n9'), false);
-    assert.equal(transport.peers.has('n8'), false);
+    assert.equal(runtime.leaderId, 'n2', 'neither is followed');
+    assert.equal(transport.peers.get('n9'), announcedAddress);
+    assert.ok(
+      transport.sent.some((sent) => sent.to === 'n9' && sent.type === 'MsgAppResp' && sent.term === 5),
+      'the stale leader hears the higher term',
+    );
+    assert.equal(transport.peers.get('n8'), 'n8-host:7000');
+    assert.ok(transport.sent.some((sent) => sent.to === 'n8' && sent.type === 'MsgVoteResp' && sent.reject && sent.term === 5));
+    assert.equal(runtime.members.has('n9'), false, 'still out of the address book');
+  } finally {
+    await node.close();
+  }
+});
+
+test(`at most ${adoptedPeersMax} announced addresses are kept: the oldest sender outside the configuration is let go`, async () => {
+  const node = await startInMemoryRuntime(['n1', 'n2', 'n3']);
+  try {
+    const { scheduler, transport } = node;
+    transport.deliver(message('MsgHeartbeat', 'n2', 5));
+    await scheduler.settle();
+    const senders = Array.from({ length: adoptedPeersMax + 1 }, (_, index) => `x${index}`);
+    for (const sender of senders.slice(0, adoptedPeersMax)) transport.deliver(message('MsgHeartbeat', sender, 4), `${sender}-host:1`);
+    await scheduler.settle();
+    assert.equal(senders.filter((sender) => transport.peers.has(sender)).length, adoptedPeersMax, 'up to the bound, every one kept');
+    transport.deliver(message('MsgHeartbeat', senders[adoptedPeersMax] ?? '', 4), 'last-host:1');
+    await scheduler.settle();
+    assert.equal(transport.peers.has('x0'), false, 'the oldest let go');
+    assert.equal(transport.peers.get(`x${adoptedPeersMax}`), 'last-host:1');
+    assert.equal(senders.filter((sender) => transport.peers.has(sender)).length, adoptedPeersMax);
+    assert.equal(transport.peers.get('n2'), 'n2:raft', "the log's addresses are not counted or touched");
   } finally {
     await node.close();
   }
