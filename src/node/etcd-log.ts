@@ -109,7 +109,7 @@ export class EtcdLog implements ReplicatedLog {
       },
       catchUp: (firstIndex) => this.#catchUp(firstIndex),
     });
-    this.#reads = new EtcdReadRounds({ client, keys, scheduler });
+    this.#reads = new EtcdReadRounds({ client, keys, scheduler, knownIndex: () => this.appliedIndex });
     this.#compaction = new EtcdCompaction({
       client,
       keys,
@@ -135,7 +135,7 @@ export class EtcdLog implements ReplicatedLog {
     if (this.#stopped) return;
     this.#session.checkLease();
     try {
-      const last = await readLastIndex(this.#options.client, this.#keys);
+      const last = await readLastIndex(this.#options.client, this.#keys, this.appliedIndex);
       this.#applier.noteLastIndex(last);
       this.#etcdHealthy = true;
       if (this.#session.leaderId !== '') this.#lastLeaderContactMs = this.#options.scheduler.monotonicMs();
@@ -192,7 +192,7 @@ export class EtcdLog implements ReplicatedLog {
   async #prepare(term: number): Promise<void> {
     this.#preparingTerm = term;
     try {
-      const last = await readLastIndex(this.#options.client, this.#keys);
+      const last = await readLastIndex(this.#options.client, this.#keys, this.appliedIndex);
       this.#applier.noteLastIndex(last);
       await this.#waiters.wait(last, this.#options.config.applyTimeoutMs);
       if (this.#session.leading && this.#session.term === term) {

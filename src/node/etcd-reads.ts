@@ -6,14 +6,40 @@
  * that arrives while a round is in flight joins the next round (the one in flight may
  * have read etcd before the caller's preceding write was acknowledged).
  */
-import type { Etcd3 } from 'etcd3';
+import { Range, type Etcd3 } from 'etcd3';
 import type { EtcdKeys } from './etcd-keys.js';
-import { indexOfLogKey } from './etcd-keys.js';
+import { indexOfLogKey, logKey } from './etcd-keys.js';
 import type { ReadBarrierCounts } from './replicated-log.js';
 import type { Scheduler } from './scheduler.js';
 
-/** The log's last index in etcd (a quorum read); with no entry left, the index before the first kept one. */
-export async function readLastIndex(client: Etcd3, keys: EtcdKeys): Promise<number> {
+/** Keys one page of the forward scan reads, and the pages it reads before it gives up on it. */
+export const lastIndexPageKeysMax = 1_000;
+export const lastIndexPagesMax = 20;
+
+/**
+ * The log's last index in etcd (quorum reads); with no entry left, the index before the
+ * first kept one. `from`: an index this node knows is in the log or below its end (its
+ * applied index; compaction never removes what a member has not applied). The keys from
+ * there are read in pages in etcd's own key order, which is index order. A sorted query
+ * over the whole prefix is the fallback: etcd answers a descending sort by reading and
+ * sorting every key of the range, whatever the limit, so it costs the whole log in etcd.
+ */
+export async function readLastIndex(client: Etcd3, keys: EtcdKeys, from = 0): Promise<number> {
+  if (from > 0) {
+    const end = Range.prefix(keys.logPrefix).end;
+    let start = logKey(keys, from);
+    let last: string | undefined;
+    for (let page = 0; page < lastIndexPagesMax; page++) {
+      const found = await client.getAll().inRange({ start, end }).limit(lastIndexPageKeysMax).keys();
+      last = found.at(-1) ?? last;
+      if (found.length < lastIndexPageKeysMax) return last === undefined ? readLastIndexSorted(client, keys) : indexOfLogKey(keys, last);
+      start = `${last}\u0000`;
+    }
+  }
+  return readLastIndexSorted(client, keys);
+}
+
+async function readLastIndexSorted(client: Etcd3, keys: EtcdKeys): Promise<number> {
   const lastKeys = await client.getAll().prefix(keys.logPrefix).sort('Key', 'Descend').limit(1).keys();
   const last = lastKeys[0];
   if (last !== undefined) return indexOfLogKey(keys, last);
@@ -25,6 +51,8 @@ interface ReadDependencies {
   readonly client: Etcd3;
   readonly keys: EtcdKeys;
   readonly scheduler: Scheduler;
+  /** Where the scan for the log's end may start: this node's applied index. */
+  readonly knownIndex: () => number;
 }
 
 export class EtcdReadRounds {
@@ -57,7 +85,8 @@ export class EtcdReadRounds {
 
   #startRound(): Promise<number> {
     this.#roundCount += 1;
-    const round = readLastIndex(this.#dependencies.client, this.#dependencies.keys).finally(() => {
+    const { client, keys, knownIndex } = this.#dependencies;
+    const round = readLastIndex(client, keys, knownIndex()).finally(() => {
       if (this.#inFlight === round) this.#inFlight = undefined;
     });
     this.#inFlight = round;

@@ -10,6 +10,8 @@
  * - bufferedEntryCountMax (10,000): entries the watch delivered ahead of apply are kept up
  *   to 10,000; 10,000 apply with no read of etcd, and the 10,001st is dropped and read
  *   from etcd in order instead (nothing is lost, memory stays bounded).
+ * - lastIndexPageKeysMax (1,000): the log's end is read forward from this node's applied
+ *   index a page of keys at a time (etcd sorts a whole range for a descending read).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -17,6 +19,7 @@ import { Etcd3 } from 'etcd3';
 import { batchEntryCountMax, EtcdAppends } from '../../src/node/etcd-appends.js';
 import { bufferedEntryCountMax, EtcdApplier, fetchEntryCountMax } from '../../src/node/etcd-apply.js';
 import { encodeEntryValue, etcdKeys, logKey, type EtcdKeys } from '../../src/node/etcd-keys.js';
+import { lastIndexPageKeysMax, lastIndexPagesMax, readLastIndex } from '../../src/node/etcd-reads.js';
 import { silentLogger } from '../../src/node/logger.js';
 import type { NodeStateMachine } from '../../src/node/ports.js';
 import { systemScheduler } from '../../src/node/scheduler.js';
@@ -183,4 +186,30 @@ test('a node behind a log compaction emptied entirely (first past every entry) c
   await applier.stop();
   assert.deepEqual(asked, [33]);
   assert.equal(machine.appliedIndex, 32);
+});
+
+test(`the log's end is read forward from a known index, ${lastIndexPageKeysMax} keys a page; past the end or with no index known, by the sorted read`, {
+  timeout: 60_000,
+}, async () => {
+  assert.equal(lastIndexPageKeysMax, 1_000);
+  assert.equal(lastIndexPagesMax, 20);
+  const keys = etcdKeys(`${prefixBase}/last-index`);
+  const last = 2 * lastIndexPageKeysMax + 100;
+  await putEntries(keys, 1, last);
+  assert.equal(await readLastIndex(client, keys), last, 'no index known: the sorted read');
+  // One page short, one page exactly, one past a page, three pages, the last key itself.
+  for (const from of [last - 10, last - lastIndexPageKeysMax + 1, last - lastIndexPageKeysMax, 1, last]) {
+    assert.equal(await readLastIndex(client, keys, from), last, `from ${from}`);
+  }
+  assert.equal(await readLastIndex(client, keys, last + 5), last, 'a known index past the end: the sorted read answers');
+  // Compaction removed the entries up to 40 and recorded the first kept one: a scan from below starts at what is left.
+  await client
+    .delete()
+    .inRange({ start: logKey(keys, 1), end: logKey(keys, 41) })
+    .exec();
+  await client.put(keys.first).value('41').exec();
+  assert.equal(await readLastIndex(client, keys, 7), last);
+  const empty = etcdKeys(`${prefixBase}/last-index-empty`);
+  await client.put(empty.first).value('33').exec();
+  assert.equal(await readLastIndex(client, empty, 40), 32, 'an emptied log: the index before the first kept one');
 });
