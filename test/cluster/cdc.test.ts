@@ -6,7 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestCluster, sleep, waitFor, type TestNode } from './harness.js';
@@ -46,9 +46,12 @@ function startEndpoint(): Promise<{ server: Server; url: string; received: Paylo
 
 const clusters: TestCluster[] = [];
 const servers: Server[] = [];
+const configPath = join(tmpdir(), `quorumlite-cdc-${process.pid}.json`);
+
 after(async () => {
   for (const cluster of clusters) await cluster.close();
   for (const server of servers) server.close();
+  rmSync(configPath, { force: true });
 });
 
 async function insertRows(nodes: () => TestNode[], from: number, to: number): Promise<void> {
@@ -70,7 +73,6 @@ async function insertRows(nodes: () => TestNode[], from: number, to: number): Pr
 test('every change reaches the endpoint once after dedup by index, in order, across a failing endpoint and a leader kill -9', async () => {
   const endpoint = await startEndpoint();
   servers.push(endpoint.server);
-  const configPath = join(tmpdir(), `quorumlite-cdc-${process.pid}.json`);
   writeFileSync(configPath, JSON.stringify({ endpoint: endpoint.url, max_batch_size: 5, high_watermark_interval: '200ms', transmit_min_backoff: '100ms' }));
   const cluster = await TestCluster.create({ size: 3, formation: 'join', flags: ['-cdc-config', configPath] });
   clusters.push(cluster);

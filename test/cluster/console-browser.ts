@@ -2,9 +2,9 @@
  * A real browser for the console tests: Playwright driving the system's Chromium (Debian's
  * `chromium` package; `.ci/run` installs it). Missing, it fails with a message saying so,
  * never skips. Screenshots go to QUORUMLITE_SCREENSHOT_DIR when set (a directory outside
- * the repository, for notes), otherwise to a temporary directory.
+ * the repository, for notes), otherwise to a temporary directory the test removes.
  */
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
@@ -21,9 +21,13 @@ export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath, args: ['--no-sandbox'] });
 }
 
-export function screenshotDirectory(): string {
+/** Where screenshots go; `remove()` deletes a temporary directory (never the one QUORUMLITE_SCREENSHOT_DIR names). */
+export function screenshotDirectory(): { readonly path: string; remove(): void } {
   const chosen = process.env.QUORUMLITE_SCREENSHOT_DIR;
-  if (chosen === undefined || chosen === '') return mkdtempSync(join(tmpdir(), 'quorumlite-console-screens-'));
+  if (chosen === undefined || chosen === '') {
+    const path = mkdtempSync(join(tmpdir(), 'quorumlite-console-screens-'));
+    return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+  }
   mkdirSync(chosen, { recursive: true });
-  return chosen;
+  return { path: chosen, remove: () => undefined };
 }

@@ -24,9 +24,12 @@ before(async () => {
   });
 });
 
+const screens = screenshotDirectory();
+
 after(async () => {
   await browser?.close();
   await cluster?.close();
+  screens.remove();
 });
 
 /** The members table, as the page shows it: node id → role and reachability. */
@@ -44,7 +47,6 @@ test('the console shows the cluster, runs a query as text, and follows a leader 
     assert.ok(follower !== undefined);
     const created = await leader.execute(['CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)', ['INSERT INTO notes(body) VALUES (?)', markup]]);
     assert.equal(created.status, 200);
-    const screens = screenshotDirectory();
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(String(error)));
@@ -65,7 +67,7 @@ test('the console shows the cluster, runs a query as text, and follows a leader 
     assert.deepEqual(cells, ['1', markup]);
     assert.equal(await page.$$eval('#sql-results script, #sql-results img', (found) => found.length), 0);
     assert.match((await page.textContent('#sql-state')) ?? '', /HTTP 200 · level linearizable/);
-    await page.screenshot({ path: join(screens, 'console-cluster.png'), fullPage: true });
+    await page.screenshot({ path: join(screens.path, 'console-cluster.png'), fullPage: true });
 
     await leader.kill();
     const after = await waitFor('a new leader in the console', async () => {
@@ -77,7 +79,7 @@ test('the console shows the cluster, runs a query as text, and follows a leader 
     assert.equal(after.newLeader, newLeader.id);
     await waitFor('the old leader shown unreachable', async () => ((await membersShown(page)).get(leader.id)?.reachable === 'no' ? true : undefined));
     assert.match((await page.textContent('#members-problems')) ?? '', new RegExp(`${leader.id} unreachable`));
-    await page.screenshot({ path: join(screens, 'console-new-leader.png'), fullPage: true });
+    await page.screenshot({ path: join(screens.path, 'console-new-leader.png'), fullPage: true });
 
     // The leader's own console shows each follower's match index and lag.
     const liveFollower = cluster.running().find((node) => node !== newLeader);
@@ -89,7 +91,7 @@ test('the console shows the cluster, runs a query as text, and follows a leader 
       return row[5] !== undefined && /^\d+$/.test(row[5]) && /^\d+$/.test(row[6] ?? '') ? row : undefined;
     });
     assert.equal(lagShown[1], 'Follower');
-    await leaderPage.screenshot({ path: join(screens, 'console-leader-view.png'), fullPage: true });
+    await leaderPage.screenshot({ path: join(screens.path, 'console-leader-view.png'), fullPage: true });
     assert.deepEqual(pageErrors, []);
     assert.equal(await page.evaluate(() => (globalThis as { consoleInjected?: number }).consoleInjected), undefined);
   }));

@@ -23,9 +23,12 @@ before(async () => {
   page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
 });
 
+const screens = screenshotDirectory();
+
 after(async () => {
   await browser?.close();
   await node?.close();
+  screens.remove();
 });
 
 async function signIn(user: string, password: string): Promise<void> {
@@ -56,7 +59,7 @@ describe('the console with credentials checked', () => {
     await page.waitForSelector('#login:not([hidden])');
     assert.match((await page.textContent('#login-reason')) ?? '', /HTTP 401/);
     assert.match((await page.textContent('#problem')) ?? '', /not signed in \(HTTP 401\)/);
-    await page.screenshot({ path: join(screenshotDirectory(), 'console-auth-401.png') });
+    await page.screenshot({ path: join(screens.path, 'console-auth-401.png') });
 
     await signIn('only-query', 'pw-query');
     await waitFor('the 403 message', async () => (/HTTP 403/.test((await page.textContent('#problem')) ?? '') ? true : undefined));
