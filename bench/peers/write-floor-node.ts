@@ -96,7 +96,7 @@ async function follower(host: string, port: number, logPath: string): Promise<vo
 
 async function leader(host: string, port: number, logPath: string, followers: readonly string[]): Promise<void> {
   const log = await GroupLog.open(logPath);
-  /** Per sequence number: how many followers still have to acknowledge before the quorum is there. */
+  /** Per sequence number: resolves the write's wait at the first follower's acknowledgement (with the leader's copy, a quorum of three). */
   const waiting = new Map<number, () => void>();
   const sockets = followers.map((address) => {
     const [followerHost, followerPort] = address.split(':');

@@ -280,7 +280,7 @@ export class SnapshotStore implements SnapshotPublisher {
    */
   async readLock(): Promise<() => void> {
     for (;;) {
-      while (this.#folding) await new Promise<void>((resolve) => this.#foldEnded.push(resolve));
+      await this.#foldsEnded();
       if (this.#unsettledFold === undefined) break;
       // Rejects while the fold cannot be finished (the disk is still full): the reader fails, not reads half-moved files.
       await this.settleFold();
@@ -325,6 +325,11 @@ export class SnapshotStore implements SnapshotPublisher {
     };
   }
 
+  /** Resolves once no fold (or settling) runs. */
+  async #foldsEnded(): Promise<void> {
+    while (this.#folding) await new Promise<void>((resolve) => this.#foldEnded.push(resolve));
+  }
+
   #endFold(): void {
     this.#folding = false;
     for (const wake of this.#foldEnded.splice(0)) wake();
@@ -337,7 +342,7 @@ export class SnapshotStore implements SnapshotPublisher {
    * if that fails too (the disk is still full); the next reader or fold tries again.
    */
   async settleFold(): Promise<void> {
-    while (this.#folding) await new Promise<void>((resolve) => this.#foldEnded.push(resolve));
+    await this.#foldsEnded();
     const unsettled = this.#unsettledFold;
     if (unsettled === undefined) return;
     this.#folding = true;
