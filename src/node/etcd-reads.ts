@@ -12,9 +12,8 @@ import { indexOfLogKey, logKey } from './etcd-keys.js';
 import type { ReadBarrierCounts } from './replicated-log.js';
 import type { Scheduler } from './scheduler.js';
 
-/** Keys one page of the forward scan reads, and the pages it reads before it gives up on it. */
-export const lastIndexPageKeysMax = 1_000;
-export const lastIndexPagesMax = 20;
+/** Keys one page of the forward scan reads, and the pages it reads before it leaves the end to the sorted read. */
+export const lastIndexScan = { pageKeysMax: 1_000, pagesMax: 20 } as const;
 
 /**
  * The log's last index in etcd (quorum reads); with no entry left, the index before the
@@ -24,15 +23,20 @@ export const lastIndexPagesMax = 20;
  * over the whole prefix is the fallback: etcd answers a descending sort by reading and
  * sorting every key of the range, whatever the limit, so it costs the whole log in etcd.
  */
-export async function readLastIndex(client: Etcd3, keys: EtcdKeys, from = 0): Promise<number> {
+export async function readLastIndex(
+  client: Etcd3,
+  keys: EtcdKeys,
+  from = 0,
+  scan: { readonly pageKeysMax: number; readonly pagesMax: number } = lastIndexScan,
+): Promise<number> {
   if (from > 0) {
     const end = Range.prefix(keys.logPrefix).end;
     let start = logKey(keys, from);
     let last: string | undefined;
-    for (let page = 0; page < lastIndexPagesMax; page++) {
-      const found = await client.getAll().inRange({ start, end }).limit(lastIndexPageKeysMax).keys();
+    for (let page = 0; page < scan.pagesMax; page++) {
+      const found = await client.getAll().inRange({ start, end }).limit(scan.pageKeysMax).keys();
       last = found.at(-1) ?? last;
-      if (found.length < lastIndexPageKeysMax) return last === undefined ? readLastIndexSorted(client, keys) : indexOfLogKey(keys, last);
+      if (found.length < scan.pageKeysMax) return last === undefined ? readLastIndexSorted(client, keys) : indexOfLogKey(keys, last);
       start = `${last}\u0000`;
     }
   }

@@ -10,8 +10,9 @@
  * - bufferedEntryCountMax (10,000): entries the watch delivered ahead of apply are kept up
  *   to 10,000; 10,000 apply with no read of etcd, and the 10,001st is dropped and read
  *   from etcd in order instead (nothing is lost, memory stays bounded).
- * - lastIndexPageKeysMax (1,000): the log's end is read forward from this node's applied
- *   index a page of keys at a time (etcd sorts a whole range for a descending read).
+ * - lastIndexScan (1,000 keys a page, 20 pages): the log's end is read forward from this
+ *   node's applied index a page of keys at a time (etcd sorts a whole range for a
+ *   descending read); past the last page the sorted read answers.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -19,7 +20,7 @@ import { Etcd3 } from 'etcd3';
 import { batchEntryCountMax, EtcdAppends } from '../../src/node/etcd-appends.js';
 import { bufferedEntryCountMax, EtcdApplier, fetchEntryCountMax } from '../../src/node/etcd-apply.js';
 import { encodeEntryValue, etcdKeys, logKey, type EtcdKeys } from '../../src/node/etcd-keys.js';
-import { lastIndexPageKeysMax, lastIndexPagesMax, readLastIndex } from '../../src/node/etcd-reads.js';
+import { lastIndexScan, readLastIndex } from '../../src/node/etcd-reads.js';
 import { silentLogger } from '../../src/node/logger.js';
 import type { NodeStateMachine } from '../../src/node/ports.js';
 import { systemScheduler } from '../../src/node/scheduler.js';
@@ -188,11 +189,11 @@ test('a node behind a log compaction emptied entirely (first past every entry) c
   assert.equal(machine.appliedIndex, 32);
 });
 
-test(`the log's end is read forward from a known index, ${lastIndexPageKeysMax} keys a page; past the end or with no index known, by the sorted read`, {
+test(`the log's end is read forward from a known index, ${lastIndexScan.pageKeysMax} keys a page; past the end or with no index known, by the sorted read`, {
   timeout: 60_000,
 }, async () => {
-  assert.equal(lastIndexPageKeysMax, 1_000);
-  assert.equal(lastIndexPagesMax, 20);
+  assert.deepEqual(lastIndexScan, { pageKeysMax: 1_000, pagesMax: 20 });
+  const lastIndexPageKeysMax = lastIndexScan.pageKeysMax;
   const keys = etcdKeys(`${prefixBase}/last-index`);
   const last = 2 * lastIndexPageKeysMax + 100;
   await putEntries(keys, 1, last);
@@ -212,4 +213,16 @@ test(`the log's end is read forward from a known index, ${lastIndexPageKeysMax} 
   const empty = etcdKeys(`${prefixBase}/last-index-empty`);
   await client.put(empty.first).value('33').exec();
   assert.equal(await readLastIndex(client, empty, 40), 32, 'an emptied log: the index before the first kept one');
+});
+
+test('lastIndexScan at its bound: a scan whose pages run out leaves the end to the sorted read, never its last page', { timeout: 60_000 }, async () => {
+  const keys = etcdKeys(`${prefixBase}/last-index-bound`);
+  await putEntries(keys, 1, 25);
+  const scan = { pageKeysMax: 10, pagesMax: 2 };
+  // Two full pages (1-10, 11-20) and more behind them: the scan stops at its bound.
+  assert.equal(await readLastIndex(client, keys, 1, scan), 25);
+  // Exactly two full pages (6-15, 16-25): the bound is reached with nothing behind.
+  assert.equal(await readLastIndex(client, keys, 6, scan), 25);
+  // The second page is short (17-25): the scan itself finds the end.
+  assert.equal(await readLastIndex(client, keys, 7, scan), 25);
 });
