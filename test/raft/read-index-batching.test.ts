@@ -38,6 +38,16 @@ function readContexts(readStates: readonly ReadState[] | undefined): string[] {
   return (readStates ?? []).map((readState) => decoder.decode(readState.context));
 }
 
+/** Delivers a heartbeat round held back earlier, the followers' answers to it, and returns the leader's next Ready. */
+function deliverHeldRound(cluster: TestCluster, round: typeof cluster.queue): ReturnType<TestCluster['processReady']> {
+  cluster.queue = round;
+  cluster.deliverAll();
+  cluster.processReady('2');
+  cluster.processReady('3');
+  cluster.deliverAll();
+  return cluster.processReady('1');
+}
+
 function electedCluster(pendingReadCountMax = 16): TestCluster {
   const cluster = new TestCluster(['1', '2', '3'], { pendingReadCountMax });
   cluster.elect('1');
@@ -95,12 +105,7 @@ test('read batching: a read is never answered by a round that started before it 
   assert.equal(commitAtSecond, commitAtFirst + 1);
   leader.readIndex(encoder.encode('second'));
   // A quorum acknowledges the round of 'first', which started before 'second' arrived.
-  cluster.queue = firstRound;
-  cluster.deliverAll();
-  cluster.processReady('2');
-  cluster.processReady('3');
-  cluster.deliverAll();
-  const ready = cluster.processReady('1');
+  const ready = deliverHeldRound(cluster, firstRound);
   assert.deepEqual(readContexts(ready?.readStates), ['first'], "the older round answers 'first' only");
   assert.equal(ready?.readStates[0]?.index, commitAtFirst);
   assert.deepEqual(contextsOf(heartbeatsIn(ready?.messages ?? [])), ['second', 'second'], "the same turn starts the round of 'second'");
@@ -122,12 +127,7 @@ test('read batching: reads arriving while a round is in flight wait for it, then
   cluster.deliverAll();
   leader.readIndex(encoder.encode('c'));
   assert.equal(leader.hasReady(), false, "no round starts while the round of 'a' is in flight");
-  cluster.queue = roundOfA;
-  cluster.deliverAll();
-  cluster.processReady('2');
-  cluster.processReady('3');
-  cluster.deliverAll();
-  const ready = cluster.processReady('1');
+  const ready = deliverHeldRound(cluster, roundOfA);
   assert.deepEqual(readContexts(ready?.readStates), ['a']);
   assert.deepEqual(contextsOf(heartbeatsIn(ready?.messages ?? [])), ['c', 'c'], 'one round for the three reads that waited');
   const readStates = stabilizeCollectingReads(cluster);
