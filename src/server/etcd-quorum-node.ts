@@ -17,8 +17,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
-import { Etcd3, isRecoverableError, type CallContext } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { createHttpServer, type HttpApiServer } from '../http/server.js';
 import type { Message } from '../raft/types.js';
 import { MultiDatabaseMachine } from '../state-machine/multi-database-machine.js';
@@ -41,7 +40,7 @@ import { createPeerTransport, type QuorumNodeOptions } from './quorum-node.js';
 import { NodeSecurity } from './node-security.js';
 import { NodeCdc } from './node-cdc.js';
 import { etcdLogView, NodeBackups } from './node-backups.js';
-import { EtcdHostBreaker } from './etcd-host-breaker.js';
+import { createEtcdClient, type Etcd3Credentials } from './etcd-client.js';
 
 export interface EtcdConsensusOptions {
   /** etcd's client URLs. */
@@ -63,19 +62,6 @@ export interface EtcdTlsFiles {
   readonly keyPath?: string;
 }
 
-/**
- * etcd calls that are not streams give up after this long on one member; the client's
- * pool then retries on another (three attempts). Short, because a member cut off from
- * the others hangs the calls it accepted until it notices it has no leader (an election
- * timeout, 1-2 s by etcd's default) and after that refuses them (require-leader, below).
- */
-const etcdCallTimeoutMs = 2_000;
-/** Calls that may move many keys (a catch-up page, compaction's delete) keep the longer deadline: slow is not hung for them. */
-const etcdBulkCallTimeoutMs = 5_000;
-/** How long the client skips an etcd member that failed three calls in a row. */
-const etcdHostBreakMs = 1_000;
-/** How long connecting to etcd may take before the first call fails. */
-const etcdDialTimeoutMs = 5_000;
 const backupBusyTimeoutMs = 5_000;
 /**
  * How far a live member may fall behind before compaction stops waiting for it. The log in
@@ -123,7 +109,7 @@ export class EtcdQuorumNode {
     const scheduler: Scheduler = options.scheduler ?? systemScheduler;
     this.#scheduler = scheduler;
     const random = options.random ?? Math.random;
-    this.#client = createEtcdClient(etcd, parts.etcdCredentials);
+    this.#client = createEtcdClient(etcd.endpoints, parts.etcdCredentials);
     // Forwarding to the leader and catch-up copies: no Raft messages travel on it here.
     this.#transport = createPeerTransport(options, config, security.tls);
     const catchUp = new EtcdCatchUp({ config, transport: this.#transport, stateMachine, logger: options.logger, leaderId: () => this.log.leaderId });
@@ -254,58 +240,6 @@ export class EtcdQuorumNode {
     this.#stateMachine.close();
   }
 }
-
-/**
- * Every call and stream carries etcd's require-leader metadata (Go's
- * clientv3.WithRequireLeader): a member that has no leader — cut off from the others —
- * refuses it with `etcdserver: no leader` (UNAVAILABLE) instead of hanging, so the pool
- * retries on another member and the member's circuit breaker opens; watches on it are
- * ended after a few election timeouts and reopened elsewhere (FINDINGS J7).
- */
-function createEtcdClient(etcd: EtcdConsensusOptions, credentials: Etcd3Credentials | undefined): Etcd3 {
-  return new Etcd3({
-    hosts: [...etcd.endpoints],
-    ...(credentials === undefined ? {} : { credentials }),
-    dialTimeout: etcdDialTimeoutMs,
-    faultHandling: {
-      // A member that fails three calls in a row is skipped for a second (etcd3's default: five). A member without a
-      // leader refuses at once, so it costs little to try it again soon; and while etcd elects a leader every member
-      // refuses, and a long break would outlast the election. No call waits on another's trial (etcd-host-breaker.ts).
-      host: () =>
-        new EtcdHostBreaker({ failureCountMax: 3, breakMs: etcdHostBreakMs, isFailure: (error) => error instanceof Error && isRecoverableError(error) }),
-      // Each retry goes to another member; the pauses let an election in etcd (1-2 s) finish within the attempts.
-      global: retry(handleWhen(isRecoverableError), { maxAttempts: 5, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 800 }) }),
-    },
-    defaultCallOptions: (context) => ({
-      interceptors: [requireLeader],
-      ...(context.isStream ? {} : { deadline: Date.now() + callTimeoutMs(context) }),
-    }),
-  });
-}
-
-function callTimeoutMs(context: CallContext): number {
-  if (context.method === 'range' && Number(context.params.limit ?? 0) > 1) return etcdBulkCallTimeoutMs;
-  if (context.method === 'deleteRange') return etcdBulkCallTimeoutMs;
-  if (context.method === 'txn' && context.params.success?.some((operation) => operation.request_delete_range !== undefined)) return etcdBulkCallTimeoutMs;
-  return etcdCallTimeoutMs;
-}
-
-type EtcdCallOptions = Exclude<NonNullable<ConstructorParameters<typeof Etcd3>[0]>['defaultCallOptions'], ((...args: never) => unknown) | undefined>;
-type EtcdCallInterceptor = NonNullable<EtcdCallOptions['interceptors']>[number];
-
-/** Adds `hasleader: true` to the call's metadata (etcd's rpctypes.MetadataRequireLeaderKey). */
-const requireLeader: EtcdCallInterceptor = (options, nextCall) => {
-  const call = nextCall(options);
-  const start = call.start.bind(call);
-  call.start = (metadata, listener) => {
-    metadata.set('hasleader', 'true');
-    start(metadata, listener);
-  };
-  // grpc-js's next call is an InterceptingCall; its types only promise the interface.
-  return call as ReturnType<EtcdCallInterceptor>;
-};
-
-type Etcd3Credentials = NonNullable<ConstructorParameters<typeof Etcd3>[0]>['credentials'];
 
 /** Reads etcd's TLS files (a missing one refuses the start); undefined: etcd's client decides by the URLs' scheme. */
 function readEtcdCredentials(tls: EtcdTlsFiles | undefined): Etcd3Credentials {

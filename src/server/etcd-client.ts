@@ -1,0 +1,84 @@
+/**
+ * The etcd client a node of `--consensus etcd` talks to etcd with: every endpoint in one
+ * pool, etcd's require-leader metadata on every call and stream, a deadline on every call
+ * that is not a stream, per-member circuit breakers that never make a call wait on
+ * another (etcd-host-breaker.ts), and retries on another member. Together they keep a
+ * member that hangs — cut off from the others, SIGSTOPped, starved — from costing more
+ * than one short attempt per call (FINDINGS J7, J8, J10).
+ */
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import { Etcd3, isRecoverableError, type CallContext } from 'etcd3';
+import { EtcdHostBreaker } from './etcd-host-breaker.js';
+
+/**
+ * etcd calls that are not streams give up after this long on one member; the client's
+ * pool then retries on another. Short, because a member cut off from the others hangs the
+ * calls it accepted until it notices it has no leader (an election timeout, 1-2 s by
+ * etcd's default) and after that refuses them (require-leader, below).
+ */
+export const etcdCallTimeoutMs = 2_000;
+/**
+ * Calls that may move many keys' values (a catch-up page of entries, compaction's delete)
+ * keep a longer deadline: slow is not hung for them. A page of keys alone (the log's end
+ * read forward, etcd-reads.ts) is small, and every read barrier and every new leader's
+ * preparation waits on it: it keeps the short deadline (J10).
+ */
+export const etcdBulkCallTimeoutMs = 5_000;
+/** How long the client skips an etcd member that failed three calls in a row. */
+const etcdHostBreakMs = 1_000;
+/** How long connecting to etcd may take before the first call fails. */
+const etcdDialTimeoutMs = 5_000;
+
+export type Etcd3Credentials = NonNullable<ConstructorParameters<typeof Etcd3>[0]>['credentials'];
+
+/**
+ * Every call and stream carries etcd's require-leader metadata (Go's
+ * clientv3.WithRequireLeader): a member that has no leader — cut off from the others —
+ * refuses it with `etcdserver: no leader` (UNAVAILABLE) instead of hanging, so the pool
+ * retries on another member and the member's circuit breaker opens; watches on it are
+ * ended after a few election timeouts and reopened elsewhere (FINDINGS J7).
+ */
+export function createEtcdClient(endpoints: readonly string[], credentials: Etcd3Credentials | undefined): Etcd3 {
+  return new Etcd3({
+    hosts: [...endpoints],
+    ...(credentials === undefined ? {} : { credentials }),
+    dialTimeout: etcdDialTimeoutMs,
+    faultHandling: {
+      // A member that fails three calls in a row is skipped for a second (etcd3's default: five). A member without a
+      // leader refuses at once, so it costs little to try it again soon; and while etcd elects a leader every member
+      // refuses, and a long break would outlast the election. No call waits on another's trial (etcd-host-breaker.ts).
+      host: () =>
+        new EtcdHostBreaker({ failureCountMax: 3, breakMs: etcdHostBreakMs, isFailure: (error) => error instanceof Error && isRecoverableError(error) }),
+      // Each retry goes to another member; the pauses let an election in etcd (1-2 s) finish within the attempts.
+      global: retry(handleWhen(isRecoverableError), { maxAttempts: 5, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 800 }) }),
+    },
+    defaultCallOptions: (context) => ({
+      interceptors: [requireLeader],
+      ...(context.isStream ? {} : { deadline: Date.now() + etcdCallDeadlineMs(context) }),
+    }),
+  });
+}
+
+/** The deadline of one attempt of a call that is not a stream: the bulk one only for calls that may move many keys' values. */
+export function etcdCallDeadlineMs(context: CallContext): number {
+  if (context.method === 'range' && Number(context.params.limit ?? 0) > 1 && context.params.keys_only !== true && context.params.count_only !== true)
+    return etcdBulkCallTimeoutMs;
+  if (context.method === 'deleteRange') return etcdBulkCallTimeoutMs;
+  if (context.method === 'txn' && context.params.success?.some((operation) => operation.request_delete_range !== undefined)) return etcdBulkCallTimeoutMs;
+  return etcdCallTimeoutMs;
+}
+
+type EtcdCallOptions = Exclude<NonNullable<ConstructorParameters<typeof Etcd3>[0]>['defaultCallOptions'], ((...args: never) => unknown) | undefined>;
+type EtcdCallInterceptor = NonNullable<EtcdCallOptions['interceptors']>[number];
+
+/** Adds `hasleader: true` to the call's metadata (etcd's rpctypes.MetadataRequireLeaderKey). */
+const requireLeader: EtcdCallInterceptor = (options, nextCall) => {
+  const call = nextCall(options);
+  const start = call.start.bind(call);
+  call.start = (metadata, listener) => {
+    metadata.set('hasleader', 'true');
+    start(metadata, listener);
+  };
+  // grpc-js's next call is an InterceptingCall; its types only promise the interface.
+  return call as ReturnType<EtcdCallInterceptor>;
+};

@@ -1,0 +1,80 @@
+/**
+ * The nodes' etcd client (src/server/etcd-client.ts) gives a call that reached a hung etcd
+ * member the short deadline unless the call may move many keys' values. J10
+ * (test/jepsen/FINDINGS.md): the forward scan for the log's end (etcd-reads.ts) reads
+ * pages of up to 1,000 keys, and the client gave every range over one key the 5 s bulk
+ * deadline — so a read barrier or a new leader's preparation that picked a member cut off
+ * from the others hung 5 s, and writes stalled 5.9 s in CI's partition test.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { CallContext } from 'etcd3';
+import { ConnectionPool } from 'etcd3/lib/connection-pool.js';
+import { encodeEntryValue, etcdKeys, logKey } from '../../src/node/etcd-keys.js';
+import { readLastIndex } from '../../src/node/etcd-reads.js';
+import { createEtcdClient, etcdBulkCallTimeoutMs, etcdCallDeadlineMs, etcdCallTimeoutMs } from '../../src/server/etcd-client.js';
+import { EtcdCluster } from './etcd-cluster.js';
+
+const prefix = `/quorumlite-deadlines-${process.pid}`;
+/** Past the short deadline, what the retry on a live member may take on a loaded machine; well under the bulk deadline. */
+const retrySlackMs = 1_500;
+
+function rangeContext(params: Record<string, unknown>): CallContext {
+  return { service: 'KV', method: 'range', params, isStream: false } as unknown as CallContext;
+}
+
+test('the bulk deadline is for calls that may move many values; a page of keys alone gets the short one', () => {
+  assert.equal(etcdCallDeadlineMs(rangeContext({ key: 'a', range_end: 'b', limit: 1000, keys_only: true })), etcdCallTimeoutMs, 'a page of keys');
+  assert.equal(etcdCallDeadlineMs(rangeContext({ key: 'a', range_end: 'b', limit: 1, sort_order: 2, keys_only: true })), etcdCallTimeoutMs, 'the sorted read');
+  assert.equal(etcdCallDeadlineMs(rangeContext({ key: 'a' })), etcdCallTimeoutMs, 'one key');
+  assert.equal(etcdCallDeadlineMs(rangeContext({ key: 'a', range_end: 'b', limit: 1000 })), etcdBulkCallTimeoutMs, 'a page of entries');
+  assert.equal(etcdCallDeadlineMs(rangeContext({ key: 'a', range_end: 'b', limit: 1000, count_only: true })), etcdCallTimeoutMs, 'a count');
+  const deleteRange = { service: 'KV', method: 'deleteRange', params: { key: 'a', range_end: 'b' }, isStream: false } as unknown as CallContext;
+  assert.equal(etcdCallDeadlineMs(deleteRange), etcdBulkCallTimeoutMs, 'a delete of a range');
+});
+
+let etcd: EtcdCluster;
+
+before(async () => {
+  etcd = await EtcdCluster.start({ size: 3 });
+});
+
+after(async () => {
+  ConnectionPool.deterministicOrder = false;
+  for (const index of [0, 1, 2]) etcd?.resume(index);
+  await etcd?.close();
+});
+
+test("the log's end read forward, first from a hung member: the short deadline, then another member answers", async () => {
+  const keys = etcdKeys(prefix);
+  const writer = createEtcdClient(etcd.endpoints, undefined);
+  try {
+    for (let index = 1; index <= 5; index += 1)
+      await writer
+        .put(logKey(keys, index))
+        .value(encodeEntryValue(1, new Uint8Array([index])))
+        .exec();
+  } finally {
+    writer.close();
+  }
+  const hung = 2;
+  etcd.pause(hung);
+  // With a deterministic order the pool tries the hosts from the last: the hung member is asked first.
+  ConnectionPool.deterministicOrder = true;
+  const client = createEtcdClient(etcd.endpoints, undefined);
+  try {
+    const startedMs = performance.now();
+    assert.equal(await readLastIndex(client, keys, 1), 5);
+    const tookMs = performance.now() - startedMs;
+    // At least the short deadline: the hung member was asked first (the test shows what it claims).
+    assert.ok(tookMs >= etcdCallTimeoutMs - 50, `answered in ${Math.round(tookMs)} ms: the hung member was not asked first`);
+    assert.ok(
+      tookMs < etcdCallTimeoutMs + retrySlackMs,
+      `the read waited ${Math.round(tookMs)} ms on the hung member (the bulk deadline is ${etcdBulkCallTimeoutMs} ms)`,
+    );
+  } finally {
+    client.close();
+    ConnectionPool.deterministicOrder = false;
+    etcd.resume(hung);
+  }
+});
