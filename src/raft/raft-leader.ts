@@ -9,7 +9,7 @@ import { abortLeaderTransfer, sendTimeoutNow, stepDownAfterRemoval } from './lea
 import type { Progress } from './progress.js';
 import { hasQuorum, majorityCommitIndex } from './quorum.js';
 import type { Raft } from './raft.js';
-import { broadcastAppend, broadcastHeartbeat, fillWindow, sendAppend } from './raft-replication.js';
+import { announceCommit, broadcastAppend, broadcastHeartbeat, fillWindow, sendAppend } from './raft-replication.js';
 import type { Message, NodeId } from './types.js';
 
 export function tickHeartbeat(raft: Raft): void {
@@ -28,6 +28,7 @@ export function tickHeartbeat(raft: Raft): void {
     raft.heartbeatElapsedTicks = 0;
     broadcastHeartbeat(raft);
   }
+  if (raft.commitToAnnounce) broadcastAppend(raft);
 }
 
 /** Whether a quorum of voters was heard from since the last check; starts a new round. */
@@ -80,8 +81,8 @@ function handleAppendAcceptance(raft: Raft, message: Message, progress: Progress
   if (!updated) return;
   if (progress.state === 'probe') progress.becomeReplicate();
   else if (progress.state === 'replicate') progress.inflights.freeLE(message.index);
-  if (maybeCommit(raft)) broadcastAppend(raft);
-  else if (wasPaused) sendAppend(raft, message.from);
+  if (maybeCommit(raft)) announceCommit(raft);
+  if (wasPaused) sendAppend(raft, message.from);
   fillWindow(raft, message.from);
   if (message.from === raft.leadTransferee && progress.match === raft.log.lastIndex()) {
     sendTimeoutNow(raft, message.from);
@@ -122,7 +123,7 @@ function onCommitAdvanced(raft: Raft): void {
 export function onEntriesPersisted(raft: Raft, index: number, term: number): void {
   if (!raft.log.unstable.stableTo(index, term)) return;
   const self = raft.role === 'leader' ? raft.progress.get(raft.id) : undefined;
-  if (self?.maybeUpdate(index) && maybeCommit(raft)) broadcastAppend(raft);
+  if (self?.maybeUpdate(index) && maybeCommit(raft)) announceCommit(raft);
 }
 
 export function forgetFollowerLog(raft: Raft, id: NodeId): void {

@@ -8,7 +8,7 @@ import { Inflights, Progress } from './progress.js';
 import { abortLeaderTransfer } from './leadership-transfer.js';
 import type { Raft } from './raft.js';
 import { maybeCommit } from './raft-leader.js';
-import { broadcastAppend } from './raft-replication.js';
+import { announceCommit } from './raft-replication.js';
 import type { ConfState, Entry } from './types.js';
 
 export function loadConfChangesFromLog(raft: Raft, low: number): void {
@@ -34,7 +34,7 @@ export function setConfState(raft: Raft, confState: ConfState): void {
   if (raft.role !== 'leader') return;
   syncProgressWithMembership(raft);
   if (raft.leadTransferee !== '' && !raft.confState.voters.includes(raft.leadTransferee)) abortLeaderTransfer(raft);
-  if (maybeCommit(raft)) broadcastAppend(raft);
+  if (maybeCommit(raft)) announceCommit(raft);
 }
 
 export function syncProgressWithMembership(raft: Raft): void {

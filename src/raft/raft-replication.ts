@@ -13,6 +13,7 @@ import type { NodeId, Snapshot } from './types.js';
 
 export function broadcastAppend(raft: Raft): void {
   raft.appendsToFlush = false;
+  raft.commitToAnnounce = false;
   for (const id of raft.progress.keys()) {
     if (id === raft.id) continue;
     sendAppend(raft, id);
@@ -27,6 +28,16 @@ export function broadcastAppend(raft: Raft): void {
 export function flushAppends(raft: Raft): void {
   if (raft.appendsToFlush && raft.role === 'leader') broadcastAppend(raft);
   raft.appendsToFlush = false;
+}
+
+/**
+ * The commit index moved. Followers learn it from the next MsgApp or heartbeat, whichever
+ * goes first: with writes in flight the next entries carry it, and an idle leader sends
+ * it on its next tick (tickHeartbeat). Announcing each commit at once cost every write
+ * an empty MsgApp to each follower and an answer back (bench/README.md).
+ */
+export function announceCommit(raft: Raft): void {
+  raft.commitToAnnounce = true;
 }
 
 export function sendAppend(raft: Raft, to: NodeId): void {
@@ -100,6 +111,8 @@ export function readRoundDue(raft: Raft): boolean {
 export function broadcastHeartbeat(raft: Raft): void {
   const context = raft.reads.startRound() ?? emptyBytes;
   raft.readRoundToSend = false;
+  // Each heartbeat carries the commit up to what its follower holds: all a follower can apply.
+  raft.commitToAnnounce = false;
   for (const [id, progress] of raft.progress) {
     if (id === raft.id) continue;
     const commit = Math.min(progress.match, raft.log.committed);

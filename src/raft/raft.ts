@@ -70,6 +70,8 @@ export class Raft {
   appendsToFlush = false;
   /** Reads arrived that no heartbeat round has carried yet (see flushReadRound). */
   readRoundToSend = false;
+  /** The commit index moved since the last broadcast: the next append or heartbeat carries it, at the latest on the next tick (see announceCommit). */
+  commitToAnnounce = false;
 
   constructor(rawConfig: RaftConfig) {
     this.config = validateConfig(rawConfig);
@@ -207,6 +209,7 @@ export class Raft {
     this.timeoutNowSentThisTerm = false;
     this.appendsToFlush = false;
     this.readRoundToSend = false;
+    this.commitToAnnounce = false;
     failPendingReads(this);
     failForwardedReads(this);
   }
