@@ -33,6 +33,8 @@ export interface RaftCore {
   status(): RaftStatus;
   /** Membership as of a log index (at or after the first index in the log - 1). */
   confStateAt(index: number): ConfState;
+  /** The log's first index, counting a snapshot restored in the core whose save has not landed yet. */
+  firstIndex(): number;
 }
 
 /** What the runtime keeps beside a snapshot: the members' addresses. */

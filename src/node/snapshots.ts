@@ -262,10 +262,15 @@ export class Snapshots {
    * Drops the log through `compactIndex`. The membership as of that index is saved first:
    * replaying conf changes over a newer base gives the same membership (each change sets
    * one node's role outright), so a crash between the two steps is harmless.
+   *
+   * Not when the core restored a newer snapshot from the leader while this one was taken
+   * (R6, test/sim/FINDINGS.md): its save may still be on its way to the disk, so the
+   * storage's first index does not show it yet, and the membership as of `compactIndex`,
+   * saved after it, would become the log's base membership at the snapshot's index.
    */
   async #compactLog(core: RaftCore, compactIndex: number): Promise<void> {
     const storage = this.#state.storage;
-    if (compactIndex < storage.firstIndex()) return;
+    if (compactIndex < storage.firstIndex() || compactIndex < core.firstIndex() - 1) return;
     await storage.save({ confState: core.confStateAt(compactIndex) });
     await storage.compact(compactIndex);
   }

@@ -128,6 +128,11 @@ export class RawNode {
     return this.#raft.confState;
   }
 
+  /** The log's first index, counting a snapshot restored here whose save has not landed yet. */
+  firstIndex(): number {
+    return this.#raft.log.firstIndex();
+  }
+
   /**
    * Membership as of `index`, for snapshot metadata and compaction. Answerable for any
    * index from the log's start (firstIndex - 1) on; throws INVALID_ARGUMENT below it.

@@ -100,6 +100,15 @@ export const regressionSeeds: readonly RegressionSeed[] = [
       'never campaigned, yet its log was ahead of every other, so it refused their votes: no leader for 6 s (fixed: a voter ' +
       'removed by a change not known committed may still campaign, counting votes in its latest configuration)',
   },
+  {
+    seed: 5926,
+    scenarioOverrides: snapshotChurnScenario,
+    note:
+      "R6: a local snapshot's compaction saved the membership as of its index after the save of a newer snapshot from the " +
+      'leader (restored in the core, not yet on disk); after a restart the log based the newer snapshot on the older ' +
+      "membership, so the node's next snapshot was labelled without a learner its data had (fixed: no compaction below the " +
+      "core's first index)",
+  },
 ];
 
 /**
