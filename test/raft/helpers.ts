@@ -82,12 +82,15 @@ export class TestCluster {
     return messages.length;
   }
 
-  stabilize(roundsMax = 200): void {
+  /** Handles Readies and delivers until quiet; returns every message sent meanwhile, in order (dropped ones too). */
+  stabilize(roundsMax = 200): Message[] {
+    const sent: Message[] = [];
     for (let round = 0; round < roundsMax; round++) {
       let progressed = false;
       for (const id of this.nodes.keys()) if (this.processReady(id) !== undefined) progressed = true;
+      sent.push(...this.queue);
       if (this.deliverAll() > 0) progressed = true;
-      if (!progressed) return;
+      if (!progressed) return sent;
     }
     throw new Error(`cluster did not settle within ${roundsMax} rounds`);
   }

@@ -681,32 +681,19 @@ test('raw node: the successor is a voter heard from recently before a more caugh
   assert.equal(cluster.node('2').raw.successor(), undefined, 'a follower names no successor');
 });
 
-/** Handles Readies and delivers until quiet, like stabilize(), and returns every message sent. */
-function stabilizeRecording(cluster: TestCluster): Message[] {
-  const sent: Message[] = [];
-  for (let round = 0; round < 200; round++) {
-    let progressed = false;
-    for (const id of cluster.nodes.keys()) if (cluster.processReady(id) !== undefined) progressed = true;
-    sent.push(...cluster.queue);
-    if (cluster.deliverAll() > 0) progressed = true;
-    if (!progressed) return sent;
-  }
-  throw new Error('cluster did not settle');
-}
-
 test('raw node: a commit rides on the next append, or goes out on the next tick; never an empty append of its own at once', () => {
   const cluster = new TestCluster(['1', '2', '3'], { heartbeatTicks: 5 });
   cluster.elect('1');
   const leader = cluster.node('1').raw;
   leader.tick();
-  stabilizeRecording(cluster);
+  cluster.stabilize();
   const commitOf = (id: string): number => cluster.node(id).raw.status().commit;
   assert.equal(commitOf('2'), leader.status().commit, 'the election entry is known committed after a tick');
   // Sequential writes: each commits on the leader, and the followers learn it with the next write's entries.
   for (let write = 1; write <= 10; write++) {
     const before = leader.status().commit;
     leader.propose(encoder.encode(`w${write}`));
-    const sent = stabilizeRecording(cluster);
+    const sent = cluster.stabilize();
     const appends = sent.filter((message) => message.type === 'MsgApp');
     assert.deepEqual(
       appends.map((message) => [message.to, message.entries.length, message.commit]),
@@ -721,7 +708,7 @@ test('raw node: a commit rides on the next append, or goes out on the next tick;
   }
   // Idle: the leader's next tick (not a heartbeat's) sends the commit once to each follower.
   leader.tick();
-  const announced = stabilizeRecording(cluster).filter((message) => message.type === 'MsgApp');
+  const announced = cluster.stabilize().filter((message) => message.type === 'MsgApp');
   assert.deepEqual(
     announced.map((message) => [message.to, message.entries.length, message.commit]),
     [
@@ -733,7 +720,7 @@ test('raw node: a commit rides on the next append, or goes out on the next tick;
   assert.equal(commitOf('3'), leader.status().commit);
   leader.tick();
   assert.deepEqual(
-    stabilizeRecording(cluster).filter((message) => message.type === 'MsgApp'),
+    cluster.stabilize().filter((message) => message.type === 'MsgApp'),
     [],
     'announced once',
   );
