@@ -263,14 +263,15 @@ export class Snapshots {
    * replaying conf changes over a newer base gives the same membership (each change sets
    * one node's role outright), so a crash between the two steps is harmless.
    *
-   * Not when the core restored a newer snapshot from the leader while this one was taken
-   * (R6, test/sim/FINDINGS.md): its save may still be on its way to the disk, so the
-   * storage's first index does not show it yet, and the membership as of `compactIndex`,
-   * saved after it, would become the log's base membership at the snapshot's index.
+   * The bound is the core's first index, not the storage's: when the core restored a newer
+   * snapshot from the leader while this one was taken, that snapshot's save may still be on
+   * its way to the disk, and the membership as of `compactIndex`, saved after it, would
+   * become the log's base membership at the snapshot's index (R6, test/sim/FINDINGS.md).
+   * The core reads the same storage, so its first index is never below the storage's.
    */
   async #compactLog(core: RaftCore, compactIndex: number): Promise<void> {
     const storage = this.#state.storage;
-    if (compactIndex < storage.firstIndex() || compactIndex < core.firstIndex() - 1) return;
+    if (compactIndex < core.firstIndex()) return;
     await storage.save({ confState: core.confStateAt(compactIndex) });
     await storage.compact(compactIndex);
   }
