@@ -85,9 +85,22 @@ export class ByteWriter {
     this.#buffer.set(value, offset);
   }
 
-  /** Writes UTF-8 with a u32 length prefix. The caller checks well-formedness first. */
+  /**
+   * Writes UTF-8 with a u32 length prefix. The caller checks well-formedness first.
+   * Encoded in place (no copy of each string's bytes), into room for the worst case: at
+   * most 3 bytes per UTF-16 code unit; past the bound, encoded apart and checked exactly.
+   */
   text(value: string): void {
-    this.bytes(textEncoder.encode(value));
+    const worstBytes = value.length * 3;
+    const start = this.#length;
+    if (start + 4 + worstBytes > this.#bytesMax) {
+      this.bytes(textEncoder.encode(value));
+      return;
+    }
+    this.#reserve(4 + worstBytes);
+    const { written } = textEncoder.encodeInto(value, this.#buffer.subarray(start + 4, start + 4 + worstBytes));
+    this.#view.setUint32(start, written, true);
+    this.#length = start + 4 + written;
   }
 
   finish(): Uint8Array {

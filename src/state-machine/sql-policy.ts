@@ -162,9 +162,14 @@ export function checkSql(sql: string, purpose: SqlPurpose): SqlStatementText[] {
  * with code REFUSED_SQL naming the statement's position.
  */
 export function validateForWrite(statements: readonly Statement[]): void {
+  // The check depends on the SQL text alone: a batch repeating one statement's SQL (the
+  // usual batch: one INSERT, many rows) is checked once, not once per row.
+  let passedSql: string | undefined;
   statements.forEach((statement, statementIndex) => {
+    if (statement.sql === passedSql) return;
     try {
       checkSql(statement.sql, 'write');
+      passedSql = statement.sql;
     } catch (error) {
       if (error instanceof StateMachineError) {
         throw new StateMachineError(error.code, `statement ${statementIndex}: ${error.message}`, { cause: error });

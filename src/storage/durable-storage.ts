@@ -21,6 +21,7 @@ import { closeFile } from './file-io.js';
 import { GroupCommitQueue } from './group-commit.js';
 import type { RecoveryReport } from './log-replay.js';
 import { LogReader } from './log-reader.js';
+import { RecentEntries } from './recent-entries.js';
 import type { LogState } from './log-state.js';
 import { LogWriter } from './log-writer.js';
 import { openStore } from './open-store.js';
@@ -70,10 +71,11 @@ export class DurableStorage implements RaftStorage {
     this.#unlock = unlock;
     const segmentFiles = new SegmentFiles(join(directory, 'log'), state, options);
     this.#segmentFiles = segmentFiles;
-    const writer = new LogWriter(state, segmentFiles, snapshots, options.segmentBytesMax, (failure) => {
+    const recent = new RecentEntries(options.recentEntriesBytesMax);
+    const writer = new LogWriter(state, segmentFiles, snapshots, recent, options.segmentBytesMax, (failure) => {
       this.#lastErrorSeen = failure;
     });
-    this.#reader = new LogReader(state, snapshots, options.readChunkBytesMax, (failure) => this.#markFailure(failure));
+    this.#reader = new LogReader(state, snapshots, recent, options.readChunkBytesMax, (failure) => this.#markFailure(failure));
     this.#projection = this.#durableProjection();
     this.#planContext = {
       limits: {

@@ -1,8 +1,8 @@
 /**
  * The read side of RaftStorage: the synchronous reads the core makes of the durable
- * log. Entries come from the segment files with readSync (usually the page cache),
- * adjacent records in one read of at most readChunkBytesMax, each verified before it
- * is returned.
+ * log. Entries this process saved lately come from memory (recent-entries.ts); the
+ * rest from the segment files with readSync (usually the page cache), adjacent records
+ * in one read of at most readChunkBytesMax, each verified before it is returned.
  */
 import * as fs from 'node:fs';
 import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js';
@@ -11,6 +11,7 @@ import { StorageError, storageErrorFromSystem } from './errors.js';
 import { assert } from '../common/assert.js';
 import type { LogState, SegmentInfo } from './log-state.js';
 import { entryRecordHeaderBytes, decodeEntryRecord, verifyRecord } from './record-format.js';
+import type { RecentEntries } from './recent-entries.js';
 import type { SnapshotStore } from './snapshot-store.js';
 
 const emptyData = new Uint8Array(0);
@@ -19,13 +20,15 @@ const emptyConfState: ConfState = { voters: [], learners: [] };
 export class LogReader {
   readonly #state: LogState;
   readonly #snapshots: SnapshotStore;
+  readonly #recent: RecentEntries;
   readonly #readChunkBytesMax: number;
   /** A read failed or found damage: the store is unhealthy. */
   readonly #onReadFailure: (failure: StorageError) => void;
 
-  constructor(state: LogState, snapshots: SnapshotStore, readChunkBytesMax: number, onReadFailure: (failure: StorageError) => void) {
+  constructor(state: LogState, snapshots: SnapshotStore, recent: RecentEntries, readChunkBytesMax: number, onReadFailure: (failure: StorageError) => void) {
     this.#state = state;
     this.#snapshots = snapshots;
+    this.#recent = recent;
     this.#readChunkBytesMax = readChunkBytesMax;
     this.#onReadFailure = onReadFailure;
   }
@@ -87,12 +90,19 @@ export class LogReader {
     let next = low;
     while (next < end) {
       const first = this.#state.locations.get(next);
+      const held = this.#recent.get(next, first.term, first.segmentSequence, first.offset, first.recordBytes);
+      if (held !== undefined) {
+        result.push(held);
+        next++;
+        continue;
+      }
       let last = next;
       let spanEnd = first.offset + first.recordBytes;
       while (last + 1 < end) {
         const candidate = this.#state.locations.get(last + 1);
         const candidateEnd = candidate.offset + candidate.recordBytes;
         if (candidate.segmentSequence !== first.segmentSequence || candidate.offset < spanEnd) break;
+        if (this.#recent.get(last + 1, candidate.term, candidate.segmentSequence, candidate.offset, candidate.recordBytes) !== undefined) break;
         if (candidateEnd - first.offset > this.#readChunkBytesMax) break;
         spanEnd = candidateEnd;
         last++;

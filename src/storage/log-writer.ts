@@ -3,12 +3,13 @@
  * snapshot store first, then all records go as one frame to the active segment (or to
  * a new segment, which starts with a checkpoint of the log state, when the active one
  * would outgrow segmentBytesMax). Only once the frame is durable does the in-memory
- * log state learn of the records.
+ * log state learn of the records, and the recent entries hold them (recent-entries.ts).
  */
 import type { StorageError } from './errors.js';
 import { assert } from '../common/assert.js';
 import type { LogState, SegmentInfo } from './log-state.js';
-import { frameHeaderBytes, RecordKind, encodeFrame, encodeMetadataRecord } from './record-format.js';
+import { entryRecordHeaderBytes, frameHeaderBytes, RecordKind, encodeFrame, encodeMetadataRecord } from './record-format.js';
+import type { RecentEntries } from './recent-entries.js';
 import type { Operation } from './save-plan.js';
 import type { SegmentFiles } from './segment-files.js';
 import type { SnapshotStore } from './snapshot-store.js';
@@ -17,6 +18,7 @@ export class LogWriter {
   readonly #state: LogState;
   readonly #segmentFiles: SegmentFiles;
   readonly #snapshots: SnapshotStore;
+  readonly #recent: RecentEntries;
   readonly #segmentBytesMax: number;
   /** Old segments could not be deleted after a durable save: it only costs disk space, but is worth reporting. */
   readonly #onCleanupFailure: (failure: StorageError) => void;
@@ -25,12 +27,14 @@ export class LogWriter {
     state: LogState,
     segmentFiles: SegmentFiles,
     snapshots: SnapshotStore,
+    recent: RecentEntries,
     segmentBytesMax: number,
     onCleanupFailure: (failure: StorageError) => void,
   ) {
     this.#state = state;
     this.#segmentFiles = segmentFiles;
     this.#snapshots = snapshots;
+    this.#recent = recent;
     this.#segmentBytesMax = segmentBytesMax;
     this.#onCleanupFailure = onCleanupFailure;
   }
@@ -74,9 +78,14 @@ export class LogWriter {
     let offset = firstRecordOffset;
     for (const operation of operations) {
       switch (operation.kind) {
-        case 'entry':
-          this.#state.applyEntry(operation.index, operation.term, segment, offset, operation.record.length);
+        case 'entry': {
+          const record = operation.record;
+          this.#state.applyEntry(operation.index, operation.term, segment, offset, record.length);
+          // The record is this writer's own buffer, so the held data cannot change under it.
+          const data = new Uint8Array(record.buffer, record.byteOffset + entryRecordHeaderBytes, record.length - entryRecordHeaderBytes);
+          this.#recent.put({ index: operation.index, term: operation.term, type: operation.entryType, data }, segment.sequence, offset, record.length);
           break;
+        }
         case 'hardState':
           this.#state.applyHardState(operation.value);
           break;
@@ -88,6 +97,7 @@ export class LogWriter {
           break;
         case 'snapshot':
           this.#state.applySnapshot(operation.value);
+          this.#recent.clear();
           break;
       }
       offset += operation.record.length;

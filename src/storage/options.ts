@@ -15,6 +15,11 @@ export interface StorageOptions {
   readonly metadataRecordBytesMax: number;
   /** Largest single read from a segment when serving entries(). */
   readonly readChunkBytesMax: number;
+  /**
+   * The newest saved entries held in memory for entries() (recent-entries.ts), in bytes
+   * of data plus a per-entry overhead; 0 holds none and every read goes to the segments.
+   */
+  readonly recentEntriesBytesMax: number;
   /** Snapshots kept (newest first). */
   readonly snapshotRetainCount: number;
   readonly snapshotBytesMax: number;
@@ -34,6 +39,7 @@ export const defaultStorageOptions: StorageOptions = {
   pendingBytesMax: 256 * 1024 * 1024,
   metadataRecordBytesMax: 1024 * 1024,
   readChunkBytesMax: 4 * 1024 * 1024,
+  recentEntriesBytesMax: 1024 * 1024,
   snapshotRetainCount: 2,
   snapshotBytesMax: 64 * 1024 * 1024 * 1024,
   snapshotContextBytesMax: 1024 * 1024,
@@ -51,7 +57,7 @@ export function saveBytesMax(options: StorageOptions): number {
 export function resolveStorageOptions(overrides: Partial<StorageOptions> = {}): StorageOptions {
   const options: StorageOptions = { ...defaultStorageOptions, ...overrides };
   for (const [name, value] of Object.entries(options)) {
-    const valueMin = name === 'preallocationBytes' ? 0 : 1;
+    const valueMin = name === 'preallocationBytes' || name === 'recentEntriesBytesMax' ? 0 : 1;
     if (!Number.isSafeInteger(value) || value < valueMin) {
       throw new StorageError('INVALID_ARGUMENT', `storage option ${name} must be an integer of at least ${valueMin}, got ${String(value)}`);
     }

@@ -3,7 +3,7 @@
  * log (the durable state plus saves still queued). Nothing here touches the disk; a
  * request that fails a check leaves the projection unchanged and writes nothing.
  */
-import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js';
+import type { ConfState, Entry, EntryType, HardState, Snapshot } from '../raft/types.js';
 import { StorageError } from './errors.js';
 import { RecordKind, encodeEntryRecord, encodeMetadataRecord, type SnapshotRecord } from './record-format.js';
 import { validateConfState, validateSnapshotMetadata } from './snapshot-store.js';
@@ -24,7 +24,7 @@ export interface SaveRequest {
 }
 
 export type Operation =
-  | { readonly kind: 'entry'; readonly index: number; readonly term: number; readonly record: Buffer }
+  | { readonly kind: 'entry'; readonly index: number; readonly term: number; readonly entryType: EntryType; readonly record: Buffer }
   | { readonly kind: 'hardState'; readonly value: HardState; readonly record: Buffer }
   | { readonly kind: 'confState'; readonly value: ConfState; readonly record: Buffer }
   | { readonly kind: 'compact'; readonly index: number; readonly term: number; readonly record: Buffer }
@@ -148,7 +148,7 @@ function planEntries(entries: readonly Entry[], projection: Projection, context:
   if (newLast < projection.hardState.commit) {
     throw invalid(`entries ending at ${newLast} would cut the log below the commit index ${projection.hardState.commit}`);
   }
-  for (const entry of fresh) operations.push({ kind: 'entry', index: entry.index, term: entry.term, record: encodeEntryRecord(entry) });
+  for (const entry of fresh) operations.push({ kind: 'entry', index: entry.index, term: entry.term, entryType: entry.type, record: encodeEntryRecord(entry) });
   const last = fresh[fresh.length - 1]!;
   projection.lastIndex = last.index;
   projection.lastTerm = last.term;

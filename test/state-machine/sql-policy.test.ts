@@ -91,6 +91,17 @@ test('every refused kind of write is refused with a clear message naming the sta
   }
 });
 
+test('a refused statement repeated in a batch is refused at its first position, and one after accepted repeats too', () => {
+  const insert = 'INSERT INTO t VALUES (?)';
+  const refused = 'INSERT INTO t VALUES (total_changes())';
+  assert.throws(
+    () => validateForWrite([statement(insert, 1), statement(insert, 2), statement(refused), statement(refused)]),
+    /^StateMachineError: statement 2: total_changes/,
+  );
+  assert.throws(() => validateForWrite([statement(refused), statement(insert, 1)]), /statement 0: total_changes/);
+  assert.throws(() => validateForWrite([statement(insert, 1), statement(insert, 2), statement(refused)]), /statement 2: total_changes/);
+});
+
 test('ordinary writes, and keywords only inside strings, comments or identifiers, are accepted', () => {
   validateForWrite([
     statement('CREATE TABLE t(id INTEGER PRIMARY KEY, note TEXT DEFAULT CURRENT_TIMESTAMP)'),

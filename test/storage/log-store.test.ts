@@ -422,15 +422,23 @@ test('a segment fills to exactly segmentBytesMax and the next frame starts a new
   });
 });
 
+/** Flips one byte of entry 3's data in the first segment (entries 1-3 of 64 bytes each, entry 3 last). */
+function damageThirdEntry(directory: string): string {
+  const path = join(directory, 'log', `${'1'.padStart(20, '0')}.seg`);
+  const bytes = fs.readFileSync(path);
+  const offset = bytes.length - 10;
+  const handle = fs.openSync(path, 'r+');
+  fs.writeSync(handle, Buffer.from([bytes[offset]! ^ 0xff]), 0, 1, offset);
+  fs.closeSync(handle);
+  return path;
+}
+
 test('a record damaged after open is caught on read: CORRUPT naming file and offset, store marked unhealthy', async () => {
-  await withStore('read-corrupt', {}, async (directory, _reopen, store) => {
+  await withStore('read-corrupt', {}, async (directory, reopen, store) => {
     await store.save({ entries: makeEntries(1, 3, 1, 64) });
-    const path = join(directory, 'log', `${'1'.padStart(20, '0')}.seg`);
-    const bytes = fs.readFileSync(path);
-    const offset = bytes.length - 10;
-    const handle = fs.openSync(path, 'r+');
-    fs.writeSync(handle, Buffer.from([bytes[offset]! ^ 0xff]), 0, 1, offset);
-    fs.closeSync(handle);
+    // Reopened, the store holds none of them in memory: every read goes to the segment.
+    store = await reopen(store);
+    const path = damageThirdEntry(directory);
     assert.equal(store.entries(1, 3, Infinity).length, 2, 'undamaged entries still read');
     assert.throws(
       () => store.entries(3, 4, Infinity),
@@ -442,6 +450,45 @@ test('a record damaged after open is caught on read: CORRUPT naming file and off
     );
     assert.equal(store.healthy, false);
     assert.equal(store.lastError?.code, 'CORRUPT');
+  });
+});
+
+test('entries saved by this process are read back from memory, exactly as saved; after a reopen they come from the disk and are checked', async () => {
+  await withStore('recent-entries', {}, async (directory, reopen, store) => {
+    const saved = makeEntries(1, 3, 1, 64);
+    await store.save({ entries: saved });
+    damageThirdEntry(directory);
+    assert.deepEqual(summary(store.entries(1, 4, Infinity)), summary(saved), 'held in memory: the damage on disk is not read');
+    assert.equal(store.healthy, true);
+    // Reopened, the store reads the disk: the damaged frame, last in the log, is cut off as a torn tail.
+    store = await reopen(store);
+    assert.equal(store.lastIndex(), 0);
+    assert.equal(store.recovery.repairs.length, 1);
+  });
+});
+
+test('with recentEntriesBytesMax 0 nothing is held: a record damaged after its save is caught on the next read', async () => {
+  await withStore('recent-entries-off', { recentEntriesBytesMax: 0 }, async (directory, _reopen, store) => {
+    await store.save({ entries: makeEntries(1, 3, 1, 64) });
+    damageThirdEntry(directory);
+    assert.equal(store.entries(1, 3, Infinity).length, 2);
+    assert.throws(() => store.entries(3, 4, Infinity), isCode('CORRUPT'));
+    assert.equal(store.healthy, false);
+  });
+});
+
+test('a suffix replaced by a newer term is never read from memory as it was', async () => {
+  const options = { recentEntriesBytesMax: 4 * (1024 + 128) };
+  await withStore('recent-entries-suffix', options, async (_directory, reopen, store) => {
+    const first = makeEntries(1, 6, 1, 1024);
+    await store.save({ entries: first });
+    const replacement = makeEntries(4, 2, 2, 1024);
+    await store.save({ entries: replacement, hardState: { term: 2, vote: '', commit: 0 } });
+    const expected = summary([...first.slice(0, 3), ...replacement]);
+    assert.deepEqual(summary(store.entries(1, 6, Infinity)), expected);
+    assert.throws(() => store.entries(6, 7, Infinity), isCode('UNAVAILABLE'), 'the replaced entry 6 is gone, from memory too');
+    store = await reopen(store);
+    assert.deepEqual(summary(store.entries(1, 6, Infinity)), expected);
   });
 });
 
