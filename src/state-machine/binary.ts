@@ -9,8 +9,6 @@ import { assert } from '../common/assert.js';
 import { isSqlReal, realValue } from '../common/real-values.js';
 import type { SqlResultValue, SqlValue } from './types.js';
 
-const textEncoder = new TextEncoder();
-
 const int64Min = -(2n ** 63n);
 const int64Max = 2n ** 63n - 1n;
 
@@ -28,6 +26,8 @@ const valueTag = {
 export class ByteWriter {
   #buffer: Uint8Array;
   #view: DataView;
+  /** The same bytes as #buffer, for Buffer's in-place UTF-8 write. */
+  #bytes: Buffer;
   #length = 0;
   readonly #bytesMax: number;
   readonly #limitError: (bytes: number) => Error;
@@ -38,6 +38,7 @@ export class ByteWriter {
     this.#limitError = limitError;
     this.#buffer = new Uint8Array(Math.min(256, bytesMax));
     this.#view = new DataView(this.#buffer.buffer);
+    this.#bytes = Buffer.from(this.#buffer.buffer);
   }
 
   #reserve(byteCount: number): number {
@@ -49,6 +50,7 @@ export class ByteWriter {
       grown.set(this.#buffer.subarray(0, offset));
       this.#buffer = grown;
       this.#view = new DataView(grown.buffer);
+      this.#bytes = Buffer.from(grown.buffer);
     }
     this.#length = needed;
     return offset;
@@ -87,20 +89,13 @@ export class ByteWriter {
 
   /**
    * Writes UTF-8 with a u32 length prefix. The caller checks well-formedness first.
-   * Encoded in place (no copy of each string's bytes), into room for the worst case: at
-   * most 3 bytes per UTF-16 code unit; past the bound, encoded apart and checked exactly.
+   * Encoded in place, at its exact length: no copy of each string's bytes.
    */
   text(value: string): void {
-    const worstBytes = value.length * 3;
-    const start = this.#length;
-    if (start + 4 + worstBytes > this.#bytesMax) {
-      this.bytes(textEncoder.encode(value));
-      return;
-    }
-    this.#reserve(4 + worstBytes);
-    const { written } = textEncoder.encodeInto(value, this.#buffer.subarray(start + 4, start + 4 + worstBytes));
-    this.#view.setUint32(start, written, true);
-    this.#length = start + 4 + written;
+    const byteLength = Buffer.byteLength(value, 'utf8');
+    const offset = this.#reserve(4 + byteLength);
+    this.#view.setUint32(offset, byteLength, true);
+    this.#bytes.write(value, offset + 4, byteLength, 'utf8');
   }
 
   finish(): Uint8Array {

@@ -22,7 +22,7 @@ test('text is written as its UTF-8 bytes after a u32 length, whatever its charac
   assert.equal(reader.remaining, 0);
 });
 
-test('text that fits the bound exactly is written even when its worst case would not; one byte over is refused', () => {
+test('text that fits the bound exactly is written, one byte over is refused', () => {
   const value = 'a'.repeat(100);
   const exact = new ByteWriter(104, limitError);
   exact.text(value);
