@@ -15,6 +15,7 @@ import type { Message, NodeId, SnapshotMetadata } from '../raft/types.js';
 import type { MemberDirectory } from './member-directory.js';
 import type { CapturedSnapshot, MemberAddresses, RaftCore, StoredSnapshot } from './ports.js';
 import type { RuntimeState } from './runtime-state.js';
+import { SnapshotSendBackoff } from './snapshot-send-backoff.js';
 import { chainFor, isWholeFile, SnapshotSending } from './snapshot-sending.js';
 
 /** Folds run one after another after a snapshot; a bound on one round (each fold takes one delta). */
@@ -26,6 +27,8 @@ export class Snapshots {
   readonly #state: RuntimeState;
   readonly #directory: MemberDirectory;
   readonly #sending: SnapshotSending;
+  /** Failed transfers to a follower make the next ones wait (snapshot-send-backoff.ts). */
+  readonly #sendBackoff = new SnapshotSendBackoff();
   #inFlight: Promise<void> | undefined;
   #folding: Promise<void> | undefined;
   /** While an installed snapshot is restored: no capture (it would only find the chain broken). */
@@ -282,22 +285,31 @@ export class Snapshots {
 
   /** Streams the snapshot a MsgSnap names to its follower (materialised first if it is a chain); the core hears how it went. */
   send(message: Message): void {
-    const { storage, logger } = this.#state;
+    const { storage, logger, scheduler } = this.#state;
     const wanted = message.snapshot?.metadata;
     const stored = wanted === undefined ? undefined : storage.snapshots.find(wanted.index, wanted.term);
     const core = this.#state.core;
-    if (stored === undefined || core === undefined) {
+    // While the follower's last transfers failed, its MsgSnap fails at once (the core asks again at its next heartbeat answer).
+    if (stored === undefined || core === undefined || !this.#sendBackoff.mayStart(message.to, scheduler.monotonicMs())) {
       core?.reportSnapshot(message.to, 'failure');
       return;
     }
     logger.info({ event: 'snapshot-send', to: message.to, index: stored.metadata.index }, 'sending snapshot to a lagging follower');
     this.#stream(message, stored).then(
       () => {
+        const failures = this.#sendBackoff.succeeded(message.to);
+        if (failures > 0) logger.info({ event: 'snapshot-send-recovered', to: message.to, failures }, 'snapshot transfer succeeded after failures');
         this.#state.core?.reportSnapshot(message.to, 'finish');
         this.#state.wake();
       },
       (error: unknown) => {
-        logger.warn({ event: 'snapshot-send-failed', to: message.to, error: String(error) }, 'snapshot transfer failed');
+        const note = this.#sendBackoff.failed(message.to, this.#state.scheduler.monotonicMs());
+        if (note.logIt) {
+          logger.warn(
+            { event: 'snapshot-send-failed', to: message.to, error: String(error), failures: note.failures, retryInMs: note.retryInMs },
+            'snapshot transfer failed',
+          );
+        }
         this.#state.core?.reportSnapshot(message.to, 'failure');
         this.#state.wake();
       },
