@@ -132,3 +132,29 @@ export function benchValue(sequenceNumber: number): string {
   const prefix = `v${sequenceNumber}-`;
   return (prefix + 'x'.repeat(valueBytes)).slice(0, valueBytes);
 }
+
+/** Distinct replies a tally keeps; later new ones are counted under `otherReplies`. */
+export const replyKindsMax = 4;
+/** How much of a reply's text a tally keeps. */
+export const replyTextMax = 100;
+const otherReplies = '(other replies)';
+
+/**
+ * The replies a system gave that were not acknowledgements (`database is locked`, a
+ * redirect, a timeout), counted by their text, so the report can say why writes failed.
+ * Bounded: `replyKindsMax` texts of at most `replyTextMax` characters, the rest together.
+ */
+export class ReplyTally {
+  readonly #counts = new Map<string, number>();
+
+  record(reply: string): void {
+    const text = reply.trim().replaceAll(/\s+/g, ' ').slice(0, replyTextMax);
+    const key = this.#counts.has(text) || this.#counts.size < replyKindsMax ? text : otherReplies;
+    this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
+  }
+
+  /** Most frequent first. */
+  entries(): { readonly reply: string; readonly count: number }[] {
+    return [...this.#counts].map(([reply, count]) => ({ reply, count })).sort((a, b) => b.count - a.count);
+  }
+}

@@ -381,10 +381,14 @@ function failureNote(system: SystemReport): string {
     ['sequential', results.sequentialWrites],
     ['64-client', results.concurrentWrites],
   ] as const;
-  return loads
+  const counted = loads
     .filter(([, load]) => load.failedCount > 0)
     .map(([name, load]) => `${name} writes: ${load.failedCount} of ${load.failedCount + load.acknowledgedCount} not acknowledged`)
     .join(', ');
+  // Older result files have no tally.
+  const replies = (results.failedReplies ?? []).map(({ reply, count }) => `${JSON.stringify(reply)} ×${count}`).join(', ');
+  if (counted === '' || replies === '') return counted;
+  return `${counted} (replies to writes that were not acknowledgements, whole run: ${replies})`;
 }
 
 function failoverNote(system: SystemReport): string {

@@ -100,6 +100,8 @@ export interface ReplicatedResults {
   readonly mixed: ConcurrentResult | null;
   /** SIGSTOP of the leader → first acknowledged write; `via` says through what. */
   readonly hungFailover: FailoverResult & { readonly via: string };
+  /** Replies to writes that were not acknowledgements, over the whole run (warm-up and failovers too), by text; empty when the system keeps no tally. */
+  readonly failedReplies: readonly { readonly reply: string; readonly count: number }[];
 }
 
 /** The http floor's numbers: the same point reads as workloads 4 and 7. */
@@ -444,6 +446,7 @@ function outcome(contender: Contender, gathered: Gathered, settings: WorkloadSet
         ...failoverResult(gathered.hungFailoverMs, gathered.hungFailoverTimedOutCount),
         via: contender.system.openClient === undefined ? 'writes through the survivors, 300 ms per try' : `${contender.name}'s own client`,
       },
+      failedReplies: contender.system.failedReplies?.() ?? [],
     },
   };
 }

@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpOrigin } from '../lib/http.js';
+import { ReplyTally } from '../lib/measure.js';
 import { ManagedProcess, freePort, waitFor } from '../lib/processes.js';
 import { clusterSize, clusterWaitMs, type ReadMode, type ReplicatedSystem } from './system.js';
 
@@ -42,6 +43,8 @@ export class DqliteSystem implements ReplicatedSystem {
   readonly #shellExecutable: string;
   readonly #nodes: DqliteNode[] = [];
   #leader = 0;
+  readonly #replies = new ReplyTally();
+  readonly failedReplies = (): ReturnType<ReplyTally['entries']> => this.#replies.entries();
 
   /** dqlite-demo reads through the dqlite client, which always reads on the leader: its only level is strong. */
   readonly readModes: readonly ReadMode[] = [
@@ -142,7 +145,9 @@ export class DqliteSystem implements ReplicatedSystem {
 
   async writeThrough(index: number, key: string, value: string, timeoutMs: number): Promise<boolean> {
     const answer = await this.#node(index).http.request({ method: 'PUT', path: `/${key}`, body: value, contentType: 'text/plain', timeoutMs });
-    return answer.status === 200 && answer.text.trim() === 'done';
+    const done = answer.status === 200 && answer.text.trim() === 'done';
+    if (!done) this.#replies.record(`${answer.status} ${answer.text}`);
+    return done;
   }
 
   pauseNode(index: number): void {

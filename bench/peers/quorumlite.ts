@@ -8,6 +8,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpOrigin, parseJson } from '../lib/http.js';
+import { ReplyTally } from '../lib/measure.js';
 import { ManagedProcess, freePort, waitFor } from '../lib/processes.js';
 import { createClient } from '../../src/client/index.js';
 import { clusterSize, clusterWaitMs, type ReadMode, type ReplicatedSystem, type SystemClient } from './system.js';
@@ -71,6 +72,8 @@ export class QuorumliteSystem implements ReplicatedSystem {
   readonly rootDirectory: string;
   readonly #nodes: QuorumliteNode[] = [];
   #leader = 0;
+  readonly #replies = new ReplyTally();
+  readonly failedReplies = (): ReturnType<ReplyTally['entries']> => this.#replies.entries();
   #cliPath = quorumliteCliPath;
   /** Node flags that go before the script (`--cpu-prof …`), when profiling. */
   readonly #nodeOptions: readonly string[];
@@ -106,7 +109,7 @@ export class QuorumliteSystem implements ReplicatedSystem {
       '/db/execute',
       rows.map(([key, value]) => [insertSql, key, value]),
     );
-    return acknowledged(answer.status, answer.text);
+    return this.#tallied(answer.status, answer.text);
   };
 
   async start(): Promise<void> {
@@ -219,7 +222,14 @@ export class QuorumliteSystem implements ReplicatedSystem {
 
   async write(key: string, value: string): Promise<boolean> {
     const answer = await this.#leaderNode().http.postJson('/db/execute', [[insertSql, key, value]]);
-    return acknowledged(answer.status, answer.text);
+    return this.#tallied(answer.status, answer.text);
+  }
+
+  /** A write's reply: acknowledged, or tallied by its text. */
+  #tallied(status: number, text: string): boolean {
+    const done = acknowledged(status, text);
+    if (!done) this.#replies.record(`${status} ${text}`);
+    return done;
   }
 
   async #read(index: number, key: string, level: string): Promise<boolean> {
@@ -261,7 +271,7 @@ export class QuorumliteSystem implements ReplicatedSystem {
 
   async writeThrough(index: number, key: string, value: string, timeoutMs: number): Promise<boolean> {
     const answer = await this.#node(index).http.postJson('/db/execute', [[insertSql, key, value]], timeoutMs);
-    return acknowledged(answer.status, answer.text);
+    return this.#tallied(answer.status, answer.text);
   }
 
   pauseNode(index: number): void {

@@ -4,6 +4,8 @@
  * or any node, and the kill (or SIGSTOP) / write-through-a-survivor / restart (or SIGCONT)
  * steps of a failover trial.
  */
+import type { ReplyTally } from '../lib/measure.js';
+
 export type ReadKind = 'fast' | 'linearizable';
 
 export interface ReadMode {
@@ -55,6 +57,8 @@ export interface ReplicatedSystem {
   pids(): ReadonlyArray<number | undefined>;
   /** Log tails for an error message. */
   logs(): string;
+  /** The replies that were not acknowledgements over the whole run, by text, when the system tallies them. */
+  readonly failedReplies?: () => ReturnType<ReplyTally['entries']>;
 }
 
 export const clusterSize = 3;

@@ -12,7 +12,19 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HttpOrigin, responseBytesMax } from '../../bench/lib/http.js';
 import { CompareUsageError, parseCompareArguments, workloadSettings } from '../../bench/lib/options.js';
-import { benchKey, benchValue, boundsPerRound, keyBytes, percentile, runLoad, summarise, valueBytes } from '../../bench/lib/measure.js';
+import {
+  benchKey,
+  benchValue,
+  boundsPerRound,
+  keyBytes,
+  percentile,
+  ReplyTally,
+  replyKindsMax,
+  replyTextMax,
+  runLoad,
+  summarise,
+  valueBytes,
+} from '../../bench/lib/measure.js';
 import { ManagedProcess, findOnPath, readMemory, sleep, waitFor } from '../../bench/lib/processes.js';
 import { metrics, ratio, renderMarkdown, type RunReport, type SystemReport } from '../../bench/lib/report.js';
 import { axisMaximumFor, niceMaximum, renderSvg } from '../../bench/lib/chart.js';
@@ -151,6 +163,7 @@ function replicated(writesPerSecond: number, failoverMs: number): ReplicatedResu
     spreadLinearizableReads: null,
     mixed: null,
     hungFailover: { trialsMs: [failoverMs], timedOutTrialCount: 0, p50Ms: failoverMs, maxMs: failoverMs, via: 'its own client' },
+    failedReplies: [],
   };
 }
 
@@ -189,6 +202,33 @@ test('the markdown table shows numbers, ratios, missing peers and their install 
   );
   assert.match(markdown, /\| dqlite \| missing \| fsync \| apt-get install it \|/);
   assert.doesNotMatch(markdown, /linearizable \| throughput/, 'a row with no number anywhere is left out');
+});
+
+test('writes not acknowledged are noted with the replies given, most frequent first, the tally bounded', () => {
+  const tally = new ReplyTally();
+  for (let count = 0; count < 5; count++) tally.record('200 Error: database is locked\n');
+  tally.record('503 leadership lost');
+  for (let kind = 0; kind < replyKindsMax + 2; kind++) tally.record(`500 error ${kind} ${'x'.repeat(replyTextMax)}`);
+  const entries = tally.entries();
+  assert.equal(entries.length, replyKindsMax + 1, 'the kinds past the bound are counted together');
+  assert.deepEqual(entries[0], { reply: '200 Error: database is locked', count: 5 });
+  assert.ok(entries.every((entry) => entry.reply.length <= replyTextMax));
+  assert.deepEqual(
+    entries.find((entry) => entry.reply === '(other replies)'),
+    { reply: '(other replies)', count: 4 },
+  );
+
+  const failing = replicated(800, 900);
+  const results: ReplicatedResults = {
+    ...failing,
+    concurrentWrites: { ...failing.concurrentWrites, failedCount: 30 },
+    failedReplies: [{ reply: '200 Error: database is locked', count: 30 }],
+  };
+  const markdown = renderMarkdown({ ...sampleReport, systems: [system('quorumlite', replicated(800, 900)), system('dqlite', results)] });
+  assert.match(
+    markdown,
+    /64-client writes: 30 of 40 not acknowledged \(replies to writes that were not acknowledgements, whole run: "200 Error: database is locked" ×30\)/,
+  );
 });
 
 test('chart axes: round maxima, and an outlier over 10x the next is drawn off scale', () => {
