@@ -81,8 +81,9 @@ export class LogWriter {
         case 'entry': {
           const record = operation.record;
           this.#state.applyEntry(operation.index, operation.term, segment, offset, record.length);
-          // The record is this writer's own buffer, so the held data cannot change under it.
-          const data = new Uint8Array(record.buffer, record.byteOffset + entryRecordHeaderBytes, record.length - entryRecordHeaderBytes);
+          // A copy, not a view: a small record lies in Node's shared 8 KiB buffer pool, and a
+          // view would keep the whole slab alive for as long as the entry is held.
+          const data = new Uint8Array(record.subarray(entryRecordHeaderBytes));
           this.#recent.put({ index: operation.index, term: operation.term, type: operation.entryType, data }, segment.sequence, offset, record.length);
           break;
         }
