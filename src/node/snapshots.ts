@@ -303,7 +303,7 @@ export class Snapshots {
         this.#state.wake();
       },
       (error: unknown) => {
-        const note = this.#sendBackoff.failed(message.to, this.#state.scheduler.monotonicMs());
+        const note = this.#sendBackoff.failed(message.to, scheduler.monotonicMs());
         if (note.logIt) {
           logger.warn(
             { event: 'snapshot-send-failed', to: message.to, error: String(error), failures: note.failures, retryInMs: note.retryInMs },

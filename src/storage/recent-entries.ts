@@ -1,8 +1,9 @@
 /**
  * The entries this process saved most recently, kept in memory so that reading them back
  * (the apply of a committed entry, an append to a follower that is a little behind) costs
- * no read from the segment, no checksum and no copy. etcd keeps its whole log in memory
- * for the same reason; this keeps a bounded tail.
+ * no read from the segment and no checksum; the writer copies each entry's data once, as
+ * it saves it (log-writer.ts). etcd keeps its whole log in memory for the same reason;
+ * this keeps a bounded tail.
  *
  * An entry is served only while the log still places it where it was written: same term,
  * segment, offset and length. A suffix replaced by a new leader's entries, a compaction or
