@@ -6,6 +6,11 @@
  * from 64 concurrent clients. Prints ops/s, p50 and CPU per write (all three processes,
  * /proc) per system, with the median of the per-round ratios. Build first.
  *
+ * Two floors run: the bare one (no SQLite) and one whose three processes also apply each
+ * write to SQLite (write-floor-node.ts, `--sqlite`). A third workload sends 100-row
+ * batches from 1 client, with raw SQLite in this process (WAL, synchronous=FULL, 100 rows
+ * per transaction, as bench:compare runs it) as its reference.
+ *
  *   node --import tsx bench/write-floor.ts [--rounds N] [--seconds S] [--warm-up S]
  *
  * Before the rounds every system writes, unmeasured, for --warm-up seconds per workload
@@ -14,6 +19,10 @@
  * Bounded: each round by time and operation count; every process is stopped by PID and
  * its directory removed on the way out, on failure too.
  */
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { findOnPath, readCpuSeconds } from './lib/processes.js';
 import { benchKey, benchValue, collectLoad, keyBase, keysPerRound, median, summarise, type LoadSamples } from './lib/measure.js';
 import { EtcdSystem } from './peers/etcd.js';
@@ -25,7 +34,62 @@ interface Contender {
   start(): Promise<void>;
   stop(): Promise<void>;
   write(key: string, value: string): Promise<boolean>;
+  readonly writeBatch?: ((rows: ReadonlyArray<readonly [string, string]>) => Promise<boolean>) | undefined;
   pids(): ReadonlyArray<number | undefined>;
+  /** Only in the batch workload: the reference, not a replicated system. */
+  readonly batchesOnly?: boolean;
+}
+
+interface Workload {
+  readonly label: string;
+  readonly clients: number;
+  readonly keys: number;
+  /** Rows per request: 1, or a batch. */
+  readonly rows: number;
+}
+
+const batchRows = 100;
+
+/** Raw SQLite in this process, as bench:compare measures it: WAL, synchronous=FULL (an fsync per commit), one transaction per batch. */
+class RawSqlite implements Contender {
+  readonly name = 'sqlite';
+  readonly batchesOnly = true;
+  readonly #directory = mkdtempSync(join(tmpdir(), 'quorumlite-write-floor-sqlite-'));
+  #database: Database.Database | undefined;
+  #insertMany: ((rows: ReadonlyArray<readonly [string, string]>) => void) | undefined;
+
+  start(): Promise<void> {
+    const database = new Database(join(this.#directory, 'bench.db'));
+    database.pragma('journal_mode = WAL');
+    database.pragma('synchronous = FULL');
+    database.exec('CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)');
+    const insert = database.prepare('INSERT OR REPLACE INTO kv(k, v) VALUES(?, ?)');
+    this.#insertMany = database.transaction((rows: ReadonlyArray<readonly [string, string]>) => {
+      for (const [key, value] of rows) insert.run(key, value);
+    });
+    this.#database = database;
+    return Promise.resolve();
+  }
+
+  write(key: string, value: string): Promise<boolean> {
+    return this.writeBatch([[key, value]]);
+  }
+
+  readonly writeBatch = (rows: ReadonlyArray<readonly [string, string]>): Promise<boolean> => {
+    if (this.#insertMany === undefined) throw new Error('raw SQLite is not started');
+    this.#insertMany(rows);
+    return Promise.resolve(true);
+  };
+
+  pids(): ReadonlyArray<number | undefined> {
+    return [process.pid];
+  }
+
+  stop(): Promise<void> {
+    this.#database?.close();
+    rmSync(this.#directory, { recursive: true, force: true });
+    return Promise.resolve();
+  }
 }
 
 interface Round {
@@ -49,13 +113,23 @@ function cpuSeconds(contender: Contender): number {
   return contender.pids().reduce<number>((total, pid) => total + (pid === undefined ? 0 : (readCpuSeconds(pid) ?? 0)), 0);
 }
 
-async function measure(contender: Contender, clientCount: number, firstKey: number, durationMs: number): Promise<Round> {
+async function measure(contender: Contender, workload: Workload, firstKey: number, durationMs: number): Promise<Round> {
   const cpuBefore = cpuSeconds(contender);
-  const samples = await collectLoad((sequence) => contender.write(benchKey(firstKey + sequence), benchValue(sequence)), clientCount, {
-    operationCountMax: operationsPerRoundMax,
-    durationMsMax: durationMs,
-  });
+  const writeBatch = contender.writeBatch;
+  const operation =
+    workload.rows === 1 || writeBatch === undefined
+      ? (sequence: number) => contender.write(benchKey(firstKey + sequence), benchValue(sequence))
+      : (sequence: number) => {
+          const first = firstKey + sequence * workload.rows;
+          return writeBatch(Array.from({ length: workload.rows }, (_, offset) => [benchKey(first + offset), benchValue(first + offset)] as const));
+        };
+  const samples = await collectLoad(operation, workload.clients, { operationCountMax: operationsPerRoundMax, durationMsMax: durationMs });
   return { samples, cpuSeconds: cpuSeconds(contender) - cpuBefore };
+}
+
+/** Who runs a workload: the batch workload needs writeBatch; the reference runs only there. */
+function runs(contender: Contender, workload: Workload): boolean {
+  return workload.rows === 1 ? contender.batchesOnly !== true : contender.writeBatch !== undefined;
 }
 
 function rate(round: Round): number {
@@ -72,12 +146,14 @@ async function main(): Promise<void> {
   const seconds = argument('--seconds', 2, secondsMax);
   const warmUpSeconds = argument('--warm-up', 5, secondsMax);
   const etcdPath = findOnPath('etcd');
-  const contenders: Contender[] = [new WriteFloor(), new QuorumliteSystem()];
+  const contenders: Contender[] = [new WriteFloor(), new WriteFloor({ sqlite: true }), new QuorumliteSystem()];
   if (etcdPath !== undefined) contenders.push(new EtcdSystem(etcdPath));
+  contenders.push(new RawSqlite());
   const started: Contender[] = [];
-  const workloads = [
-    { label: '1 client, sequential', clients: 1, keys: keyBase.sequential },
-    { label: '64 clients', clients: 64, keys: keyBase.concurrent },
+  const workloads: Workload[] = [
+    { label: '1 client, sequential', clients: 1, keys: keyBase.sequential, rows: 1 },
+    { label: '64 clients', clients: 64, keys: keyBase.concurrent, rows: 1 },
+    { label: `1 client, ${batchRows}-row batches`, clients: 1, keys: keyBase.batches, rows: batchRows },
   ];
   const results = new Map<string, Round[]>();
   try {
@@ -88,13 +164,17 @@ async function main(): Promise<void> {
     }
     // Not measured: every system writes for a while first (a JIT compiles its hot paths; connections open).
     for (const contender of contenders) {
-      for (const workload of workloads) await measure(contender, workload.clients, keyBase.warmUp + workload.clients * keysPerRound, warmUpSeconds * 1000);
+      for (const workload of workloads) {
+        if (runs(contender, workload))
+          await measure(contender, workload, keyBase.warmUp + workload.clients * workload.rows * keysPerRound, warmUpSeconds * 1000);
+      }
     }
     for (let round = 0; round < roundCount; round += 1) {
       for (const workload of workloads) {
         for (let turn = 0; turn < contenders.length; turn += 1) {
           const contender = contenders[(round + turn) % contenders.length] as Contender;
-          const measured = await measure(contender, workload.clients, workload.keys + round * keysPerRound, seconds * 1000);
+          if (!runs(contender, workload)) continue;
+          const measured = await measure(contender, workload, workload.keys + round * workload.rows * keysPerRound, seconds * 1000);
           const key = `${workload.label}|${contender.name}`;
           results.set(key, [...(results.get(key) ?? []), measured]);
         }
@@ -105,19 +185,31 @@ async function main(): Promise<void> {
     for (const contender of started) await contender.stop().catch(() => undefined);
   }
   const lines = [
-    '| Workload | System | ops/s | p50 ms | CPU ms per write (3 processes) | ops/s ÷ floor (median of rounds) | ops/s ÷ etcd |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| Workload | System | requests/s | rows/s | p50 ms | CPU ms per request (its processes) | ÷ floor | ÷ floor+sqlite | ÷ etcd | ÷ raw SQLite |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const workload of workloads) {
-    const floor = results.get(`${workload.label}|write-floor`) ?? [];
-    const etcd = results.get(`${workload.label}|etcd`) ?? [];
+    const reference = (name: string): Round[] => results.get(`${workload.label}|${name}`) ?? [];
     for (const contender of contenders) {
-      const rounds = results.get(`${workload.label}|${contender.name}`) ?? [];
+      if (!runs(contender, workload)) continue;
+      const rounds = reference(contender.name);
       const summary = summarise(rounds.map((round) => round.samples));
+      // The median of the per-round ratios (rounds interleave the systems).
       const ratio = (others: readonly Round[]) =>
-        others.length === rounds.length ? `${median(rounds.map((round, index) => rate(round) / rate(others[index] as Round))).toFixed(2)}x` : '';
-      const cells = [workload.label, contender.name, summary.operationsPerSecond.toFixed(0), summary.p50Ms.toFixed(2), cpuPerWriteMs(rounds).toFixed(3)];
-      lines.push(`| ${[...cells, ratio(floor), ratio(etcd)].join(' | ')} |`);
+        others.length === rounds.length && rounds.length > 0
+          ? `${median(rounds.map((round, index) => rate(round) / rate(others[index] as Round))).toFixed(2)}x`
+          : '';
+      const cells = [
+        workload.label,
+        contender.name,
+        summary.operationsPerSecond.toFixed(0),
+        (summary.operationsPerSecond * workload.rows).toFixed(0),
+        summary.p50Ms.toFixed(2),
+        cpuPerWriteMs(rounds).toFixed(3),
+      ];
+      lines.push(
+        `| ${[...cells, ratio(reference('write-floor')), ratio(reference('write-floor+sqlite')), ratio(reference('etcd')), ratio(reference('sqlite'))].join(' | ')} |`,
+      );
     }
   }
   console.log(lines.join('\n'));

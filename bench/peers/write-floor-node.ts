@@ -11,7 +11,15 @@
  * written and fdatasynced on libuv's thread pool, with group commit: records that arrive
  * while a sync runs share the next one. Frames: [u32 length][u32 sequence][body] to a
  * follower, [u32 sequence] back once the record is durable.
+ *
+ * With `--sqlite DBPATH` (anywhere on the line) each process also applies every write to
+ * a SQLite database as quorumlite's state machine does at the least: one transaction per
+ * request in WAL mode with synchronous=NORMAL (the log is the durable copy), prepared
+ * statements, each statement's row count and rowid in the reply. The leader applies a
+ * write once it is durable on a quorum, in order, and answers with its results; a follower
+ * applies each record once its own copy is durable. No Raft, no determinism, no dedup.
  */
+import Database from 'better-sqlite3';
 import { createServer as createHttpServer } from 'node:http';
 import { open, type FileHandle } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
@@ -19,6 +27,59 @@ import { connect, createServer, type Socket } from 'node:net';
 const preallocatedBytes = 64 * 1024 * 1024;
 const bodyBytesMax = 1024 * 1024;
 const pendingWritesMax = 100_000;
+const preparedStatementsMax = 16;
+
+type StatementArray = readonly [string, ...unknown[]];
+
+/** The least of an apply: one transaction per request, prepared statements (a bounded cache), row count and rowid per statement. */
+class FloorDatabase {
+  readonly #database: Database.Database;
+  readonly #prepared = new Map<string, Database.Statement>();
+  readonly #begin: Database.Statement;
+  readonly #commit: Database.Statement;
+
+  constructor(path: string) {
+    this.#database = new Database(path);
+    this.#database.pragma('journal_mode = WAL');
+    this.#database.pragma('synchronous = NORMAL');
+    this.#database.exec('CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)');
+    this.#begin = this.#database.prepare('BEGIN IMMEDIATE');
+    this.#commit = this.#database.prepare('COMMIT');
+  }
+
+  apply(statements: readonly StatementArray[]): { last_insert_id: number | bigint; rows_affected: number }[] {
+    this.#begin.run();
+    try {
+      const results = statements.map(([sql, ...parameters]) => {
+        const info = this.#statement(sql).run(...parameters);
+        return { last_insert_id: info.lastInsertRowid, rows_affected: info.changes };
+      });
+      this.#commit.run();
+      return results;
+    } catch (error) {
+      if (this.#database.inTransaction) this.#database.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  #statement(sql: string): Database.Statement {
+    let statement = this.#prepared.get(sql);
+    if (statement === undefined) {
+      if (this.#prepared.size >= preparedStatementsMax) this.#prepared.clear();
+      statement = this.#database.prepare(sql);
+      this.#prepared.set(sql, statement);
+    }
+    return statement;
+  }
+}
+
+function statementsOf(body: Buffer): StatementArray[] {
+  const statements = JSON.parse(body.toString('utf8')) as unknown;
+  if (!Array.isArray(statements) || !statements.every((statement) => Array.isArray(statement) && typeof statement[0] === 'string')) {
+    throw new Error('the floor takes an array of [sql, ...parameters]');
+  }
+  return statements as StatementArray[];
+}
 
 class GroupLog {
   readonly #handle: FileHandle;
@@ -79,13 +140,15 @@ function readFrames(socket: Socket, headerBytes: number, onFrame: (frame: Buffer
   });
 }
 
-async function follower(host: string, port: number, logPath: string): Promise<void> {
+async function follower(host: string, port: number, logPath: string, database: FloorDatabase | undefined): Promise<void> {
   const log = await GroupLog.open(logPath);
   createServer((socket) => {
     socket.setNoDelay(true);
     readFrames(socket, 8, (frame) => {
       const sequence = frame.readUInt32BE(4);
-      void log.append(Buffer.from(frame.subarray(8))).then(() => {
+      const record = Buffer.from(frame.subarray(8));
+      void log.append(record).then(() => {
+        database?.apply(statementsOf(record));
         const ack = Buffer.alloc(4);
         ack.writeUInt32BE(sequence);
         socket.write(ack);
@@ -94,8 +157,13 @@ async function follower(host: string, port: number, logPath: string): Promise<vo
   }).listen(port, host);
 }
 
-async function leader(host: string, port: number, logPath: string, followers: readonly string[]): Promise<void> {
+async function leader(host: string, port: number, logPath: string, followers: readonly string[], database: FloorDatabase | undefined): Promise<void> {
   const log = await GroupLog.open(logPath);
+  /** Writes durable on a quorum, applied and answered in sequence order. */
+  const durable: { readonly done: Promise<unknown>; ready: boolean; readonly answer: () => void }[] = [];
+  const answerInOrder = (): void => {
+    while (durable.length > 0 && (durable[0]?.ready ?? false)) durable.shift()?.answer();
+  };
   /** Per sequence number: resolves the write's wait at the first follower's acknowledgement (with the leader's copy, a quorum of three). */
   const waiting = new Map<number, () => void>();
   const sockets = followers.map((address) => {
@@ -122,7 +190,17 @@ async function leader(host: string, port: number, logPath: string, followers: re
     request.on('end', () => {
       const body = Buffer.concat(chunks);
       // Parsed as the cluster parses a request: the floor pays for the JSON too.
-      const statements = JSON.parse(body.toString('utf8')) as unknown[];
+      let statements: StatementArray[];
+      try {
+        statements = statementsOf(body);
+      } catch (error) {
+        response.writeHead(400).end(String(error));
+        return;
+      }
+      if (durable.length >= pendingWritesMax) {
+        response.writeHead(503).end('too many writes in flight');
+        return;
+      }
       sequence = (sequence + 1) >>> 0;
       const header = Buffer.alloc(8);
       header.writeUInt32BE(body.length, 0);
@@ -130,11 +208,17 @@ async function leader(host: string, port: number, logPath: string, followers: re
       const followerDurable = new Promise<void>((resolve) => waiting.set(sequence, resolve));
       for (const socket of sockets) socket.write(Buffer.concat([header, body]));
       const written = sequence;
-      void Promise.all([log.append(body), followerDurable]).then(() => {
-        const results = statements.map(() => ({ last_insert_id: written, rows_affected: 1 }));
-        const reply = JSON.stringify({ results });
+      const answer = (): void => {
+        const results = database === undefined ? statements.map(() => ({ last_insert_id: written, rows_affected: 1 })) : database.apply(statements);
+        const reply = JSON.stringify({ results }, (_, value: unknown) => (typeof value === 'bigint' ? Number(value) : value));
         response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(reply) });
         response.end(reply);
+      };
+      const entry = { done: Promise.all([log.append(body), followerDurable]), ready: false, answer };
+      durable.push(entry);
+      void entry.done.then(() => {
+        entry.ready = true;
+        answerInOrder();
       });
     });
   });
@@ -142,8 +226,13 @@ async function leader(host: string, port: number, logPath: string, followers: re
   server.listen(port, host);
 }
 
-const [role, host, port, logPath, ...followers] = process.argv.slice(2);
-if (host === undefined || port === undefined || logPath === undefined) throw new Error('usage: leader|follower HOST PORT LOGPATH [FOLLOWER...]');
-if (role === 'leader') await leader(host, Number(port), logPath, followers);
-else if (role === 'follower') await follower(host, Number(port), logPath);
+const commandLine = process.argv.slice(2);
+const sqliteAt = commandLine.indexOf('--sqlite');
+const databasePath = sqliteAt < 0 ? undefined : commandLine.splice(sqliteAt, 2)[1];
+const [role, host, port, logPath, ...followers] = commandLine;
+if (host === undefined || port === undefined || logPath === undefined)
+  throw new Error('usage: leader|follower HOST PORT LOGPATH [FOLLOWER...] [--sqlite DBPATH]');
+const database = databasePath === undefined ? undefined : new FloorDatabase(databasePath);
+if (role === 'leader') await leader(host, Number(port), logPath, followers, database);
+else if (role === 'follower') await follower(host, Number(port), logPath, database);
 else throw new Error(`unknown role ${String(role)}`);

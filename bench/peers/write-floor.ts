@@ -3,7 +3,9 @@
  * durable write on a quorum of three takes and nothing else (write-floor-node.ts): the
  * leader parses the HTTP request, sends the body to both followers, appends it to its own
  * preallocated log, and answers once its copy and one follower's are fdatasynced. No
- * SQLite, no Raft, no routing: a quorumlite write can only be slower.
+ * SQLite, no Raft, no routing: a quorumlite write can only be slower. With `sqlite`, every
+ * process also applies each write to a SQLite database (write-floor-node.ts says how):
+ * the floor for a replicated SQLite.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,10 +18,16 @@ const nodeScript = new URL('./write-floor-node.ts', import.meta.url).pathname;
 const insertSql = 'INSERT OR REPLACE INTO kv(k, v) VALUES(?, ?)';
 
 export class WriteFloor {
-  readonly name = 'write-floor';
+  readonly name: string;
   readonly rootDirectory = mkdtempSync(join(tmpdir(), 'quorumlite-write-floor-'));
   readonly #processes: ManagedProcess[] = [];
+  readonly #sqlite: boolean;
   #http: HttpOrigin | undefined;
+
+  constructor(options: { readonly sqlite?: boolean } = {}) {
+    this.#sqlite = options.sqlite ?? false;
+    this.name = this.#sqlite ? 'write-floor+sqlite' : 'write-floor';
+  }
 
   async start(): Promise<void> {
     const taken = new Set<number>();
@@ -32,6 +40,7 @@ export class WriteFloor {
       const [host, port] = (addresses[index] ?? '').split(':') as [string, string];
       const logPath = join(this.rootDirectory, `log${index + 1}`);
       const role = index === 0 ? ['leader', host, port, logPath, ...addresses.slice(1)] : ['follower', host, port, logPath];
+      if (this.#sqlite) role.push('--sqlite', join(this.rootDirectory, `db${index + 1}.sqlite`));
       const process = new ManagedProcess(globalThis.process.execPath, [], join(this.rootDirectory, `floor${index + 1}.log`));
       process.start(['--import', 'tsx', nodeScript, ...role]);
       this.#processes.push(process);
@@ -62,6 +71,17 @@ export class WriteFloor {
     const body = parseJson(answer.text) as { results?: unknown[] } | undefined;
     return answer.status === 200 && body?.results?.length === 1;
   }
+
+  /** Many rows in one request, as a quorumlite batch sends them; true when every row was answered. */
+  readonly writeBatch = async (rows: ReadonlyArray<readonly [string, string]>): Promise<boolean> => {
+    if (this.#http === undefined) throw new Error('the write floor is not started');
+    const answer = await this.#http.postJson(
+      '/db/execute',
+      rows.map(([key, value]) => [insertSql, key, value]),
+    );
+    const body = parseJson(answer.text) as { results?: unknown[] } | undefined;
+    return answer.status === 200 && body?.results?.length === rows.length;
+  };
 
   pids(): ReadonlyArray<number | undefined> {
     return this.#processes.map((process) => process.pid);
