@@ -8,6 +8,7 @@
  */
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { Etcd3, isRecoverableError, type CallContext } from 'etcd3';
+import { smallFetchEntryCountMax } from '../node/etcd-apply.js';
 import { EtcdHostBreaker } from './etcd-host-breaker.js';
 
 /**
@@ -24,6 +25,7 @@ export const etcdCallTimeoutMs = 2_000;
  * preparation waits on it: it keeps the short deadline (J10).
  */
 export const etcdBulkCallTimeoutMs = 5_000;
+
 /** How long the client skips an etcd member that failed three calls in a row. */
 const etcdHostBreakMs = 1_000;
 /** How long connecting to etcd may take before the first call fails. */
@@ -59,10 +61,16 @@ export function createEtcdClient(endpoints: readonly string[], credentials: Etcd
   });
 }
 
-/** The deadline of one attempt of a call that is not a stream: the bulk one only for calls that may move many keys' values. */
+/**
+ * The deadline of one attempt of a call that is not a stream: the bulk one only for calls
+ * that may move many keys' values. A small page of entries (etcd-apply.ts: the few a
+ * follower's watch has not delivered yet, after a read barrier) keeps the short one.
+ */
 export function etcdCallDeadlineMs(context: CallContext): number {
-  if (context.method === 'range' && Number(context.params.limit ?? 0) > 1 && context.params.keys_only !== true && context.params.count_only !== true)
-    return etcdBulkCallTimeoutMs;
+  if (context.method === 'range') {
+    const { limit, keys_only: keysOnly, count_only: countOnly } = context.params;
+    return Number(limit ?? 0) > smallFetchEntryCountMax && keysOnly !== true && countOnly !== true ? etcdBulkCallTimeoutMs : etcdCallTimeoutMs;
+  }
   if (context.method === 'deleteRange') return etcdBulkCallTimeoutMs;
   if (context.method === 'txn' && context.params.success?.some((operation) => operation.request_delete_range !== undefined)) return etcdBulkCallTimeoutMs;
   return etcdCallTimeoutMs;

@@ -4,12 +4,15 @@
  * (test/jepsen/FINDINGS.md): the forward scan for the log's end (etcd-reads.ts) reads
  * pages of up to 1,000 keys, and the client gave every range over one key the 5 s bulk
  * deadline — so a read barrier or a new leader's preparation that picked a member cut off
- * from the others hung 5 s, and writes stalled 5.9 s in CI's partition test.
+ * from the others hung 5 s, and writes stalled 5.9 s in CI's partition test. The same
+ * held for a follower's apply fetching the few entries its watch had not delivered yet
+ * (etcd-apply.ts): every such fetch was a 1,000-entry page, so a hung member cost it 5 s.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { CallContext } from 'etcd3';
 import { ConnectionPool } from 'etcd3/lib/connection-pool.js';
+import { fetchEntries, smallFetchEntryCountMax } from '../../src/node/etcd-apply.js';
 import { encodeEntryValue, etcdKeys, logKey } from '../../src/node/etcd-keys.js';
 import { readLastIndex } from '../../src/node/etcd-reads.js';
 import { createEtcdClient, etcdBulkCallTimeoutMs, etcdCallDeadlineMs, etcdCallTimeoutMs } from '../../src/server/etcd-client.js';
@@ -28,6 +31,8 @@ test('the bulk deadline is for calls that may move many values; a page of keys a
   assert.equal(etcdCallDeadlineMs(rangeContext({ key: 'a', range_end: 'b', limit: 1, sort_order: 2, keys_only: true })), etcdCallTimeoutMs, 'the sorted read');
   assert.equal(etcdCallDeadlineMs(rangeContext({ key: 'a' })), etcdCallTimeoutMs, 'one key');
   assert.equal(etcdCallDeadlineMs(rangeContext({ key: 'a', range_end: 'b', limit: 1000 })), etcdBulkCallTimeoutMs, 'a page of entries');
+  assert.equal(etcdCallDeadlineMs(rangeContext({ key: 'a', range_end: 'b', limit: smallFetchEntryCountMax })), etcdCallTimeoutMs, 'a small page of entries');
+  assert.equal(etcdCallDeadlineMs(rangeContext({ key: 'a', range_end: 'b', limit: smallFetchEntryCountMax + 1 })), etcdBulkCallTimeoutMs, 'one entry more');
   assert.equal(etcdCallDeadlineMs(rangeContext({ key: 'a', range_end: 'b', limit: 1000, count_only: true })), etcdCallTimeoutMs, 'a count');
   const deleteRange = { service: 'KV', method: 'deleteRange', params: { key: 'a', range_end: 'b' }, isStream: false } as unknown as CallContext;
   assert.equal(etcdCallDeadlineMs(deleteRange), etcdBulkCallTimeoutMs, 'a delete of a range');
@@ -71,6 +76,42 @@ test("the log's end read forward, first from a hung member: the short deadline, 
     assert.ok(
       tookMs < etcdCallTimeoutMs + retrySlackMs,
       `the read waited ${Math.round(tookMs)} ms on the hung member (the bulk deadline is ${etcdBulkCallTimeoutMs} ms)`,
+    );
+  } finally {
+    client.close();
+    ConnectionPool.deterministicOrder = false;
+    etcd.resume(hung);
+  }
+});
+
+test('the few entries a watch has not delivered, fetched first from a hung member: the short deadline, then another member answers', async () => {
+  const keys = etcdKeys(`${prefix}-fetch`);
+  const writer = createEtcdClient(etcd.endpoints, undefined);
+  try {
+    for (let index = 1; index <= 5; index += 1)
+      await writer
+        .put(logKey(keys, index))
+        .value(encodeEntryValue(1, new Uint8Array([index])))
+        .exec();
+  } finally {
+    writer.close();
+  }
+  const hung = 2;
+  etcd.pause(hung);
+  ConnectionPool.deterministicOrder = true;
+  const client = createEtcdClient(etcd.endpoints, undefined);
+  try {
+    const startedMs = performance.now();
+    const entries = await fetchEntries(client, keys, 3, 3);
+    const tookMs = performance.now() - startedMs;
+    assert.deepEqual(
+      entries.map((entry) => entry.index),
+      [3, 4, 5],
+    );
+    assert.ok(tookMs >= etcdCallTimeoutMs - 50, `answered in ${Math.round(tookMs)} ms: the hung member was not asked first`);
+    assert.ok(
+      tookMs < etcdCallTimeoutMs + retrySlackMs,
+      `the fetch waited ${Math.round(tookMs)} ms on the hung member (the bulk deadline is ${etcdBulkCallTimeoutMs} ms)`,
     );
   } finally {
     client.close();
