@@ -6,7 +6,7 @@
  * Prints reads/s, p50 and the CPU per read of the system's processes, with the median of
  * the per-round ratios to the floor at the same level and to etcd. Build first.
  *
- *   node --import tsx bench/read-floor.ts [--rounds N] [--seconds S] [--warm-up S]
+ *   npm run bench:read-floor -- [--rounds N] [--seconds S] [--warm-up S]
  *
  * Bounded: each round by time and read count; every process is stopped by PID and its
  * directory removed on the way out, on failure too.

@@ -11,7 +11,7 @@
  * batches from 1 client, with raw SQLite in this process (WAL, synchronous=FULL, 100 rows
  * per transaction, as bench:compare runs it) as its reference.
  *
- *   node --import tsx bench/write-floor.ts [--rounds N] [--seconds S] [--warm-up S]
+ *   npm run bench:write-floor -- [--rounds N] [--seconds S] [--warm-up S]
  *
  * Before the rounds every system writes, unmeasured, for --warm-up seconds per workload
  * (default 5): Node compiles its hot paths only after they have run a while.
