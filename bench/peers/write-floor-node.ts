@@ -47,12 +47,12 @@ class FloorDatabase {
     this.#commit = this.#database.prepare('COMMIT');
   }
 
-  apply(statements: readonly StatementArray[]): { last_insert_id: number | bigint; rows_affected: number }[] {
+  apply(statements: readonly StatementArray[]): { last_insert_id: number; rows_affected: number }[] {
     this.#begin.run();
     try {
       const results = statements.map(([sql, ...parameters]) => {
         const info = this.#statement(sql).run(...parameters);
-        return { last_insert_id: info.lastInsertRowid, rows_affected: info.changes };
+        return { last_insert_id: Number(info.lastInsertRowid), rows_affected: info.changes };
       });
       this.#commit.run();
       return results;
@@ -210,7 +210,7 @@ async function leader(host: string, port: number, logPath: string, followers: re
       const written = sequence;
       const answer = (): void => {
         const results = database === undefined ? statements.map(() => ({ last_insert_id: written, rows_affected: 1 })) : database.apply(statements);
-        const reply = JSON.stringify({ results }, (_, value: unknown) => (typeof value === 'bigint' ? Number(value) : value));
+        const reply = JSON.stringify({ results });
         response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(reply) });
         response.end(reply);
       };
