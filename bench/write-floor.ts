@@ -19,14 +19,11 @@
  * Bounded: each round by time and operation count; every process is stopped by PID and
  * its directory removed on the way out, on failure too.
  */
-import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { findOnPath, readCpuSeconds } from './lib/processes.js';
 import { benchKey, benchValue, collectLoad, keyBase, keysPerRound, median, summarise, type LoadSamples } from './lib/measure.js';
 import { EtcdSystem } from './peers/etcd.js';
 import { QuorumliteSystem } from './peers/quorumlite.js';
+import { SqliteBench } from './peers/sqlite.js';
 import { WriteFloor } from './peers/write-floor.js';
 
 interface Contender {
@@ -50,24 +47,14 @@ interface Workload {
 
 const batchRows = 100;
 
-/** Raw SQLite in this process, as bench:compare measures it: WAL, synchronous=FULL (an fsync per commit), one transaction per batch. */
+/** Raw SQLite in this process, as bench:compare measures it (peers/sqlite.ts): WAL, synchronous=FULL (an fsync per commit), one transaction per batch. */
 class RawSqlite implements Contender {
   readonly name = 'sqlite';
   readonly batchesOnly = true;
-  readonly #directory = mkdtempSync(join(tmpdir(), 'quorumlite-write-floor-sqlite-'));
-  #database: Database.Database | undefined;
-  #insertMany: ((rows: ReadonlyArray<readonly [string, string]>) => void) | undefined;
+  #bench: SqliteBench | undefined;
 
   start(): Promise<void> {
-    const database = new Database(join(this.#directory, 'bench.db'));
-    database.pragma('journal_mode = WAL');
-    database.pragma('synchronous = FULL');
-    database.exec('CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)');
-    const insert = database.prepare('INSERT OR REPLACE INTO kv(k, v) VALUES(?, ?)');
-    this.#insertMany = database.transaction((rows: ReadonlyArray<readonly [string, string]>) => {
-      for (const [key, value] of rows) insert.run(key, value);
-    });
-    this.#database = database;
+    this.#bench = new SqliteBench();
     return Promise.resolve();
   }
 
@@ -76,8 +63,8 @@ class RawSqlite implements Contender {
   }
 
   readonly writeBatch = (rows: ReadonlyArray<readonly [string, string]>): Promise<boolean> => {
-    if (this.#insertMany === undefined) throw new Error('raw SQLite is not started');
-    this.#insertMany(rows);
+    if (this.#bench === undefined) throw new Error('raw SQLite is not started');
+    this.#bench.insertBatch(rows);
     return Promise.resolve(true);
   };
 
@@ -86,8 +73,7 @@ class RawSqlite implements Contender {
   }
 
   stop(): Promise<void> {
-    this.#database?.close();
-    rmSync(this.#directory, { recursive: true, force: true });
+    this.#bench?.close();
     return Promise.resolve();
   }
 }

@@ -45,6 +45,10 @@ export class SqliteBench {
   readonly #database = new Database(join(this.directory, 'bench.db'));
   readonly #insert: Database.Statement<[string, string]>;
   readonly #select: Database.Statement<[string]>;
+  /** Rows in one transaction: `#insert` is prepared in the constructor, before any call. */
+  readonly #insertMany = this.#database.transaction((rows: ReadonlyArray<readonly [string, string]>) => {
+    for (const [key, value] of rows) this.#insert.run(key, value);
+  });
 
   constructor() {
     this.#database.pragma('journal_mode = WAL');
@@ -64,6 +68,11 @@ export class SqliteBench {
       for (let offset = 0; offset < rowsPerBatch; offset += 1) this.#insert.run(benchKey(first + offset), benchValue(first + offset));
     });
     return collectSynchronous((sequenceNumber) => insertMany(keyOffset + sequenceNumber * rowsPerBatch), bounds);
+  }
+
+  /** `rows` in one transaction (one fsync): for a caller that makes its own rows (bench/write-floor.ts). */
+  insertBatch(rows: ReadonlyArray<readonly [string, string]>): void {
+    this.#insertMany(rows);
   }
 
   /** Point reads of keys 1..writtenCount; a missing row is an error, not a read. */
