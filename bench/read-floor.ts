@@ -11,8 +11,9 @@
  * Bounded: each round by time and read count; every process is stopped by PID and its
  * directory removed on the way out, on failure too.
  */
-import { findOnPath, readCpuSeconds } from './lib/processes.js';
-import { benchKey, benchValue, collectLoad, median, summarise, type LoadSamples } from './lib/measure.js';
+import { benchKey, benchValue, summarise } from './lib/measure.js';
+import { findOnPath } from './lib/processes.js';
+import { cpuPerOperationMs, measureRound, medianRatio, roundArgument, roundBounds, type MeasuredRound } from './lib/rounds.js';
 import { EtcdSystem } from './peers/etcd.js';
 import { HttpFloor } from './peers/http-floor.js';
 import { QuorumliteSystem } from './peers/quorumlite.js';
@@ -26,57 +27,32 @@ interface Reader {
   pids(): ReadonlyArray<number | undefined>;
 }
 
-interface Round {
-  readonly samples: LoadSamples;
-  readonly cpuSeconds: number;
-}
-
 const readsPerRoundMax = 200_000;
-const roundCountMax = 50;
-const secondsMax = 60;
 const keyCount = 500;
 
-function argument(name: string, fallback: number, max: number): number {
-  const position = process.argv.indexOf(name);
-  if (position < 0) return fallback;
-  const value = Number(process.argv[position + 1]);
-  if (!(Number.isInteger(value) && value >= 1 && value <= max)) throw new Error(`${name}: a whole number from 1 to ${max}`);
-  return value;
-}
-
-function cpuSeconds(reader: Reader): number {
-  return reader.pids().reduce<number>((total, pid) => total + (pid === undefined ? 0 : (readCpuSeconds(pid) ?? 0)), 0);
-}
-
-async function measure(reader: Reader, durationMs: number): Promise<Round> {
-  const cpuBefore = cpuSeconds(reader);
-  const samples = await collectLoad((sequence) => reader.read(benchKey(1 + (sequence % keyCount))), 1, {
-    operationCountMax: readsPerRoundMax,
-    durationMsMax: durationMs,
-  });
-  return { samples, cpuSeconds: cpuSeconds(reader) - cpuBefore };
-}
-
-function rate(round: Round): number {
-  return round.samples.elapsedMs > 0 ? (round.samples.latenciesMs.length * 1000) / round.samples.elapsedMs : 0;
-}
-
-function cpuPerReadMs(rounds: readonly Round[]): number {
-  const reads = rounds.reduce((total, round) => total + round.samples.latenciesMs.length, 0);
-  return reads > 0 ? (rounds.reduce((total, round) => total + round.cpuSeconds, 0) * 1000) / reads : Number.NaN;
+function measure(reader: Reader, durationMs: number): Promise<MeasuredRound> {
+  return measureRound(
+    () => reader.pids(),
+    (sequence) => reader.read(benchKey(1 + (sequence % keyCount))),
+    1,
+    {
+      operationCountMax: readsPerRoundMax,
+      durationMsMax: durationMs,
+    },
+  );
 }
 
 async function main(): Promise<void> {
-  const roundCount = argument('--rounds', 6, roundCountMax);
-  const seconds = argument('--seconds', 2, secondsMax);
-  const warmUpSeconds = argument('--warm-up', 5, secondsMax);
+  const roundCount = roundArgument(process.argv, '--rounds', 6, roundBounds.roundCountMax);
+  const seconds = roundArgument(process.argv, '--seconds', 2, roundBounds.secondsMax);
+  const warmUpSeconds = roundArgument(process.argv, '--warm-up', 5, roundBounds.secondsMax);
   const etcdPath = findOnPath('etcd');
   const floor = new HttpFloor();
   const quorumlite = new QuorumliteSystem();
   const etcd = etcdPath === undefined ? undefined : new EtcdSystem(etcdPath);
   const started: { stop(): Promise<void> }[] = [];
   const readers: Reader[] = [];
-  const results = new Map<string, Round[]>();
+  const results = new Map<string, MeasuredRound[]>();
   const kinds: readonly ReadKind[] = ['fast', 'linearizable'];
   try {
     await floor.start();
@@ -118,22 +94,18 @@ async function main(): Promise<void> {
     '| --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const kind of kinds) {
-    const reference = (system: string): Round[] => results.get(`${kind}|${system}`) ?? [];
+    const reference = (system: string): MeasuredRound[] => results.get(`${kind}|${system}`) ?? [];
     for (const reader of readers.filter((candidate) => candidate.kind === kind)) {
       const rounds = reference(reader.system);
       const summary = summarise(rounds.map((round) => round.samples));
-      const ratio = (others: readonly Round[]) =>
-        others.length === rounds.length && rounds.length > 0
-          ? `${median(rounds.map((round, index) => rate(round) / rate(others[index] as Round))).toFixed(2)}x`
-          : '';
       const cells = [
         kind,
         `${reader.system} (${reader.label})`,
         summary.operationsPerSecond.toFixed(0),
         summary.p50Ms.toFixed(2),
-        cpuPerReadMs(rounds).toFixed(3),
+        cpuPerOperationMs(rounds).toFixed(3),
       ];
-      lines.push(`| ${[...cells, ratio(reference('http-floor')), ratio(reference('etcd'))].join(' | ')} |`);
+      lines.push(`| ${[...cells, medianRatio(rounds, reference('http-floor')), medianRatio(rounds, reference('etcd'))].join(' | ')} |`);
     }
   }
   console.log(lines.join('\n'));

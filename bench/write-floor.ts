@@ -19,8 +19,9 @@
  * Bounded: each round by time and operation count; every process is stopped by PID and
  * its directory removed on the way out, on failure too.
  */
-import { findOnPath, readCpuSeconds } from './lib/processes.js';
-import { benchKey, benchValue, collectLoad, keyBase, keysPerRound, median, summarise, type LoadSamples } from './lib/measure.js';
+import { findOnPath } from './lib/processes.js';
+import { cpuPerOperationMs, measureRound, medianRatio, roundArgument, roundBounds, type MeasuredRound } from './lib/rounds.js';
+import { benchKey, benchValue, keyBase, keysPerRound, summarise } from './lib/measure.js';
 import { EtcdSystem } from './peers/etcd.js';
 import { QuorumliteSystem } from './peers/quorumlite.js';
 import { SqliteBench } from './peers/sqlite.js';
@@ -78,29 +79,9 @@ class RawSqlite implements Contender {
   }
 }
 
-interface Round {
-  readonly samples: LoadSamples;
-  readonly cpuSeconds: number;
-}
-
 const operationsPerRoundMax = 200_000;
-const roundCountMax = 50;
-const secondsMax = 60;
 
-function argument(name: string, fallback: number, max: number): number {
-  const position = process.argv.indexOf(name);
-  if (position < 0) return fallback;
-  const value = Number(process.argv[position + 1]);
-  if (!(Number.isInteger(value) && value >= 1 && value <= max)) throw new Error(`${name}: a whole number from 1 to ${max}`);
-  return value;
-}
-
-function cpuSeconds(contender: Contender): number {
-  return contender.pids().reduce<number>((total, pid) => total + (pid === undefined ? 0 : (readCpuSeconds(pid) ?? 0)), 0);
-}
-
-async function measure(contender: Contender, workload: Workload, firstKey: number, durationMs: number): Promise<Round> {
-  const cpuBefore = cpuSeconds(contender);
+function measure(contender: Contender, workload: Workload, firstKey: number, durationMs: number): Promise<MeasuredRound> {
   const writeBatch = contender.writeBatch;
   const operation =
     workload.rows === 1 || writeBatch === undefined
@@ -109,8 +90,7 @@ async function measure(contender: Contender, workload: Workload, firstKey: numbe
           const first = firstKey + sequence * workload.rows;
           return writeBatch(Array.from({ length: workload.rows }, (_, offset) => [benchKey(first + offset), benchValue(first + offset)] as const));
         };
-  const samples = await collectLoad(operation, workload.clients, { operationCountMax: operationsPerRoundMax, durationMsMax: durationMs });
-  return { samples, cpuSeconds: cpuSeconds(contender) - cpuBefore };
+  return measureRound(() => contender.pids(), operation, workload.clients, { operationCountMax: operationsPerRoundMax, durationMsMax: durationMs });
 }
 
 /** Who runs a workload: the batch workload needs writeBatch; the reference runs only there. */
@@ -118,19 +98,10 @@ function runs(contender: Contender, workload: Workload): boolean {
   return workload.rows === 1 ? contender.batchesOnly !== true : contender.writeBatch !== undefined;
 }
 
-function rate(round: Round): number {
-  return round.samples.elapsedMs > 0 ? (round.samples.latenciesMs.length * 1000) / round.samples.elapsedMs : 0;
-}
-
-function cpuPerWriteMs(rounds: readonly Round[]): number {
-  const writes = rounds.reduce((total, round) => total + round.samples.latenciesMs.length, 0);
-  return writes > 0 ? (rounds.reduce((total, round) => total + round.cpuSeconds, 0) * 1000) / writes : Number.NaN;
-}
-
 async function main(): Promise<void> {
-  const roundCount = argument('--rounds', 6, roundCountMax);
-  const seconds = argument('--seconds', 2, secondsMax);
-  const warmUpSeconds = argument('--warm-up', 5, secondsMax);
+  const roundCount = roundArgument(process.argv, '--rounds', 6, roundBounds.roundCountMax);
+  const seconds = roundArgument(process.argv, '--seconds', 2, roundBounds.secondsMax);
+  const warmUpSeconds = roundArgument(process.argv, '--warm-up', 5, roundBounds.secondsMax);
   const etcdPath = findOnPath('etcd');
   const contenders: Contender[] = [new WriteFloor(), new WriteFloor({ sqlite: true }), new QuorumliteSystem()];
   if (etcdPath !== undefined) contenders.push(new EtcdSystem(etcdPath));
@@ -141,7 +112,7 @@ async function main(): Promise<void> {
     { label: '64 clients', clients: 64, keys: keyBase.concurrent, rows: 1 },
     { label: `1 client, ${batchRows}-row batches`, clients: 1, keys: keyBase.batches, rows: batchRows },
   ];
-  const results = new Map<string, Round[]>();
+  const results = new Map<string, MeasuredRound[]>();
   try {
     for (const contender of contenders) {
       await contender.start();
@@ -175,25 +146,20 @@ async function main(): Promise<void> {
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const workload of workloads) {
-    const reference = (name: string): Round[] => results.get(`${workload.label}|${name}`) ?? [];
+    const reference = (name: string): MeasuredRound[] => results.get(`${workload.label}|${name}`) ?? [];
     for (const contender of contenders) {
       if (!runs(contender, workload)) continue;
       const rounds = reference(contender.name);
       const summary = summarise(rounds.map((round) => round.samples));
-      // The median of the per-round ratios (rounds interleave the systems).
-      const ratio = (others: readonly Round[]) =>
-        others.length === rounds.length && rounds.length > 0
-          ? `${median(rounds.map((round, index) => rate(round) / rate(others[index] as Round))).toFixed(2)}x`
-          : '';
       const cells = [
         workload.label,
         contender.name,
         summary.operationsPerSecond.toFixed(0),
         (summary.operationsPerSecond * workload.rows).toFixed(0),
         summary.p50Ms.toFixed(2),
-        cpuPerWriteMs(rounds).toFixed(3),
+        cpuPerOperationMs(rounds).toFixed(3),
       ];
-      const ratios = ['write-floor', 'write-floor+sqlite', 'etcd', 'sqlite'].map((name) => ratio(reference(name)));
+      const ratios = ['write-floor', 'write-floor+sqlite', 'etcd', 'sqlite'].map((name) => medianRatio(rounds, reference(name)));
       lines.push(`| ${[...cells, ...ratios].join(' | ')} |`);
     }
   }

@@ -12,6 +12,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HttpOrigin, responseBytesMax } from '../../bench/lib/http.js';
 import { CompareUsageError, parseCompareArguments, workloadSettings } from '../../bench/lib/options.js';
+import { cpuPerOperationMs, medianRatio, roundArgument, roundBounds } from '../../bench/lib/rounds.js';
 import {
   benchKey,
   benchValue,
@@ -333,4 +334,29 @@ test('an HTTP answer of exactly responseBytesMax bytes is read; one byte more (c
     await origin.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+});
+
+test('the floor benchmarks take rounds, seconds and warm-up as whole numbers from 1 to their bounds', () => {
+  const argv = ['node', 'script', '--rounds', String(roundBounds.roundCountMax), '--seconds', '1'];
+  assert.equal(roundArgument(argv, '--rounds', 6, roundBounds.roundCountMax), roundBounds.roundCountMax, 'at the bound');
+  assert.equal(roundArgument(argv, '--seconds', 2, roundBounds.secondsMax), 1, 'the least');
+  assert.equal(roundArgument(argv, '--warm-up', 5, roundBounds.secondsMax), 5, 'absent: the default');
+  for (const bad of [String(roundBounds.roundCountMax + 1), '0', '1.5', 'x']) {
+    assert.throws(() => roundArgument(['--rounds', bad], '--rounds', 6, roundBounds.roundCountMax), /--rounds: a whole number from 1 to 50/, bad);
+  }
+  assert.throws(() => roundArgument(['--rounds'], '--rounds', 6, roundBounds.roundCountMax), /a whole number/, 'no value');
+});
+
+test('floor rounds: CPU per operation over the rounds, and the median of per-round rate ratios only for rounds run alike', () => {
+  const round = (operations: number, elapsedMs: number, cpuSeconds: number) => ({
+    samples: { latenciesMs: Array.from({ length: operations }, () => 1), failedCount: 0, elapsedMs },
+    cpuSeconds,
+  });
+  const mine = [round(200, 1000, 0.5), round(300, 1000, 0.25), round(100, 1000, 0.75)];
+  const theirs = [round(100, 1000, 0), round(100, 1000, 0), round(100, 1000, 0)];
+  assert.equal(cpuPerOperationMs(mine), 2.5, '1.5 s over 600 operations');
+  assert.equal(cpuPerOperationMs([]), Number.NaN);
+  assert.equal(medianRatio(mine, theirs), '2.00x');
+  assert.equal(medianRatio(mine, theirs.slice(1)), '', 'rounds that do not pair');
+  assert.equal(medianRatio([], []), '');
 });
