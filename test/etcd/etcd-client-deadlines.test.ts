@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { CallContext } from 'etcd3';
 import { ConnectionPool } from 'etcd3/lib/connection-pool.js';
-import { fetchEntries, smallFetchEntryCountMax } from '../../src/node/etcd-apply.js';
+import { fetchEntries, fetchEntryCountMax, smallFetchEntryCountMax } from '../../src/node/etcd-apply.js';
 import { encodeEntryValue, etcdKeys, logKey } from '../../src/node/etcd-keys.js';
 import { readLastIndex } from '../../src/node/etcd-reads.js';
 import { createEtcdClient, etcdBulkCallTimeoutMs, etcdCallDeadlineMs, etcdCallTimeoutMs } from '../../src/server/etcd-client.js';
@@ -50,11 +50,10 @@ after(async () => {
   await etcd?.close();
 });
 
-test("the log's end read forward, first from a hung member: the short deadline, then another member answers", async () => {
-  const keys = etcdKeys(prefix);
+async function writeEntries(keys: ReturnType<typeof etcdKeys>, count: number): Promise<void> {
   const writer = createEtcdClient(etcd.endpoints, undefined);
   try {
-    for (let index = 1; index <= 5; index += 1)
+    for (let index = 1; index <= count; index += 1)
       await writer
         .put(logKey(keys, index))
         .value(encodeEntryValue(1, new Uint8Array([index])))
@@ -62,60 +61,61 @@ test("the log's end read forward, first from a hung member: the short deadline, 
   } finally {
     writer.close();
   }
+}
+
+/**
+ * Runs `call` with a client whose first try goes to a SIGSTOPped member (with a
+ * deterministic order the pool tries the hosts from the last), and checks it took the
+ * short deadline and a retry: at least the deadline (the hung member really was asked
+ * first: the test shows what it claims), and well under the bulk one.
+ */
+async function withHungMemberFirst<Value>(what: string, call: (client: ReturnType<typeof createEtcdClient>) => Promise<Value>): Promise<Value> {
   const hung = 2;
   etcd.pause(hung);
-  // With a deterministic order the pool tries the hosts from the last: the hung member is asked first.
   ConnectionPool.deterministicOrder = true;
   const client = createEtcdClient(etcd.endpoints, undefined);
   try {
     const startedMs = performance.now();
-    assert.equal(await readLastIndex(client, keys, 1), 5);
+    const value = await call(client);
     const tookMs = performance.now() - startedMs;
-    // At least the short deadline: the hung member was asked first (the test shows what it claims).
-    assert.ok(tookMs >= etcdCallTimeoutMs - 50, `answered in ${Math.round(tookMs)} ms: the hung member was not asked first`);
+    assert.ok(tookMs >= etcdCallTimeoutMs - 50, `${what} answered in ${Math.round(tookMs)} ms: the hung member was not asked first`);
     assert.ok(
       tookMs < etcdCallTimeoutMs + retrySlackMs,
-      `the read waited ${Math.round(tookMs)} ms on the hung member (the bulk deadline is ${etcdBulkCallTimeoutMs} ms)`,
+      `${what} waited ${Math.round(tookMs)} ms on the hung member (the bulk deadline is ${etcdBulkCallTimeoutMs} ms)`,
     );
+    return value;
   } finally {
     client.close();
     ConnectionPool.deterministicOrder = false;
     etcd.resume(hung);
   }
+}
+
+test("the log's end read forward, first from a hung member: the short deadline, then another member answers", async () => {
+  const keys = etcdKeys(prefix);
+  await writeEntries(keys, 5);
+  assert.equal(await withHungMemberFirst('the read', (client) => readLastIndex(client, keys, 1)), 5);
 });
 
 test('the few entries a watch has not delivered, fetched first from a hung member: the short deadline, then another member answers', async () => {
   const keys = etcdKeys(`${prefix}-fetch`);
-  const writer = createEtcdClient(etcd.endpoints, undefined);
-  try {
-    for (let index = 1; index <= 5; index += 1)
-      await writer
-        .put(logKey(keys, index))
-        .value(encodeEntryValue(1, new Uint8Array([index])))
-        .exec();
-  } finally {
-    writer.close();
-  }
-  const hung = 2;
-  etcd.pause(hung);
-  ConnectionPool.deterministicOrder = true;
+  await writeEntries(keys, 5);
+  const entries = await withHungMemberFirst('the fetch', (client) => fetchEntries(client, keys, 3, 3));
+  assert.deepEqual(
+    entries.map((entry) => entry.index),
+    [3, 4, 5],
+  );
+});
+
+test(`a fetch with at most ${smallFetchEntryCountMax} entries missing reads a page of ${smallFetchEntryCountMax}; one more, a page of ${fetchEntryCountMax}`, async () => {
+  const keys = etcdKeys(`${prefix}-page`);
+  await writeEntries(keys, 20);
   const client = createEtcdClient(etcd.endpoints, undefined);
   try {
-    const startedMs = performance.now();
-    const entries = await fetchEntries(client, keys, 3, 3);
-    const tookMs = performance.now() - startedMs;
-    assert.deepEqual(
-      entries.map((entry) => entry.index),
-      [3, 4, 5],
-    );
-    assert.ok(tookMs >= etcdCallTimeoutMs - 50, `answered in ${Math.round(tookMs)} ms: the hung member was not asked first`);
-    assert.ok(
-      tookMs < etcdCallTimeoutMs + retrySlackMs,
-      `the fetch waited ${Math.round(tookMs)} ms on the hung member (the bulk deadline is ${etcdBulkCallTimeoutMs} ms)`,
-    );
+    assert.equal((await fetchEntries(client, keys, 1, smallFetchEntryCountMax)).length, smallFetchEntryCountMax, 'at the bound: the small page');
+    assert.equal((await fetchEntries(client, keys, 1, smallFetchEntryCountMax + 1)).length, 20, 'past it: every entry there (the bulk page)');
+    assert.equal((await fetchEntries(client, keys, 1, 1)).length, smallFetchEntryCountMax, 'the small page reads ahead of what is known');
   } finally {
     client.close();
-    ConnectionPool.deterministicOrder = false;
-    etcd.resume(hung);
   }
 });
