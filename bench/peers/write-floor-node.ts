@@ -19,68 +19,14 @@
  * write once it is durable on a quorum, in order, and answers with its results; a follower
  * applies each record once its own copy is durable. No Raft, no determinism, no dedup.
  */
-import Database from 'better-sqlite3';
 import { createServer as createHttpServer } from 'node:http';
 import { open, type FileHandle } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
+import { FloorDatabase, statementsOf, type StatementArray } from './floor-database.js';
 
 const preallocatedBytes = 64 * 1024 * 1024;
 const bodyBytesMax = 1024 * 1024;
 const pendingWritesMax = 100_000;
-const preparedStatementsMax = 16;
-
-type StatementArray = readonly [string, ...unknown[]];
-
-/** The least of an apply: one transaction per request, prepared statements (a bounded cache), row count and rowid per statement. */
-class FloorDatabase {
-  readonly #database: Database.Database;
-  readonly #prepared = new Map<string, Database.Statement>();
-  readonly #begin: Database.Statement;
-  readonly #commit: Database.Statement;
-
-  constructor(path: string) {
-    this.#database = new Database(path);
-    this.#database.pragma('journal_mode = WAL');
-    this.#database.pragma('synchronous = NORMAL');
-    this.#database.exec('CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)');
-    this.#begin = this.#database.prepare('BEGIN IMMEDIATE');
-    this.#commit = this.#database.prepare('COMMIT');
-  }
-
-  apply(statements: readonly StatementArray[]): { last_insert_id: number; rows_affected: number }[] {
-    this.#begin.run();
-    try {
-      const results = statements.map(([sql, ...parameters]) => {
-        const info = this.#statement(sql).run(...parameters);
-        return { last_insert_id: Number(info.lastInsertRowid), rows_affected: info.changes };
-      });
-      this.#commit.run();
-      return results;
-    } catch (error) {
-      if (this.#database.inTransaction) this.#database.exec('ROLLBACK');
-      throw error;
-    }
-  }
-
-  #statement(sql: string): Database.Statement {
-    let statement = this.#prepared.get(sql);
-    if (statement === undefined) {
-      if (this.#prepared.size >= preparedStatementsMax) this.#prepared.clear();
-      statement = this.#database.prepare(sql);
-      this.#prepared.set(sql, statement);
-    }
-    return statement;
-  }
-}
-
-function statementsOf(body: Buffer): StatementArray[] {
-  const statements = JSON.parse(body.toString('utf8')) as unknown;
-  if (!Array.isArray(statements) || !statements.every((statement) => Array.isArray(statement) && typeof statement[0] === 'string')) {
-    throw new Error('the floor takes an array of [sql, ...parameters]');
-  }
-  return statements as StatementArray[];
-}
-
 class GroupLog {
   readonly #handle: FileHandle;
   #position = 0;

@@ -8,9 +8,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { FloorDatabase, preparedStatementsMax, statementsOf } from '../../bench/peers/floor-database.js';
 import { HttpFloor } from '../../bench/peers/http-floor.js';
 import { WriteFloor } from '../../bench/peers/write-floor.js';
 
@@ -93,4 +95,34 @@ test('the http floor makes a linearizable read wait for a round trip to another 
   } finally {
     await floor.stop();
   }
+});
+
+test(`the floor database keeps at most ${preparedStatementsMax} prepared statements and applies every statement past the bound`, () => {
+  const directory = mkdtempSync(join(tmpdir(), 'quorumlite-floor-db-'));
+  const database = new FloorDatabase(join(directory, 'db.sqlite'));
+  try {
+    // Distinct texts of one insert (a comment differs): each needs its own prepared statement.
+    const distinct = (count: number, first: number) =>
+      Array.from({ length: count }, (_, offset) => [`INSERT INTO kv(k, v) VALUES(?, ?) -- ${first + offset}`, `k${first + offset}`, 'v'] as const);
+    const atBound = database.apply(distinct(preparedStatementsMax, 0));
+    assert.equal(database.preparedCount, preparedStatementsMax, 'at the bound every statement is kept');
+    assert.deepEqual(
+      atBound.map((result) => result.rows_affected),
+      Array(preparedStatementsMax).fill(1),
+    );
+    assert.equal(atBound.at(-1)?.last_insert_id, preparedStatementsMax, "SQLite's own rowid");
+    database.apply(distinct(1, preparedStatementsMax));
+    assert.equal(database.preparedCount, 1, 'one past the bound: the cache starts again');
+    assert.equal(rowCount(join(directory, 'db.sqlite')), preparedStatementsMax + 1);
+    assert.throws(() => database.apply([['INSERT INTO missing VALUES (?)', 1]]), /no such table/);
+    assert.equal(rowCount(join(directory, 'db.sqlite')), preparedStatementsMax + 1, 'a failed request rolls back and keeps what was stored');
+  } finally {
+    database.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test('the floor takes only an array of [sql, ...parameters]', () => {
+  assert.deepEqual(statementsOf(Buffer.from('[["SELECT 1"]]')), [['SELECT 1']]);
+  for (const body of ['{}', '["SELECT 1"]', '[[1]]', 'not json']) assert.throws(() => statementsOf(Buffer.from(body)), Error, body);
 });

@@ -107,12 +107,13 @@ test('the few entries a watch has not delivered, fetched first from a hung membe
   );
 });
 
-test(`a fetch with at most ${smallFetchEntryCountMax} entries missing reads a page of ${smallFetchEntryCountMax}; one more, a page of ${fetchEntryCountMax}`, async () => {
+test(`a fetch missing at most ${smallFetchEntryCountMax} entries reads a page that size; one more, ${fetchEntryCountMax}`, async () => {
   const keys = etcdKeys(`${prefix}-page`);
   await writeEntries(keys, 20);
   const client = createEtcdClient(etcd.endpoints, undefined);
   try {
-    assert.equal((await fetchEntries(client, keys, 1, smallFetchEntryCountMax)).length, smallFetchEntryCountMax, 'at the bound: the small page');
+    const atBound = await fetchEntries(client, keys, 1, smallFetchEntryCountMax);
+    assert.equal(atBound.length, smallFetchEntryCountMax, 'at the bound: the small page');
     assert.equal((await fetchEntries(client, keys, 1, smallFetchEntryCountMax + 1)).length, 20, 'past it: every entry there (the bulk page)');
     assert.equal((await fetchEntries(client, keys, 1, 1)).length, smallFetchEntryCountMax, 'the small page reads ahead of what is known');
   } finally {
