@@ -71,6 +71,8 @@ test('compaction waits for a paused node up to the lag bound, passes it one entr
         return value > pausedApplied + 1 ? value : undefined;
       });
       assert.ok(first > pausedApplied + lagMax, `first ${first}`);
+      // The node's log is written asynchronously: the line may land just after etcd shows the compaction.
+      await waitFor('the compaction past the paused node logged', async () => (/"event":"etcd-compacted".*"passed":\[/.test(leader.log()) ? true : undefined));
       assert.match(leader.log(), /"event":"etcd-compacted".*"passed":\[/);
     } finally {
       process.kill(pid, 'SIGCONT');
