@@ -83,11 +83,10 @@ export function createHttpServer(service: ClusterService, partialOptions: Partia
   let idle: (() => void) | null = null;
   const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
     inFlight++;
-    response.once('close', () => {
+    void dispatch(request, response, service, options, metrics, server, () => {
       inFlight--;
       if (inFlight === 0 && idle !== null) idle();
     });
-    void dispatch(request, response, service, options, metrics, server);
   };
   server.on('request', onRequest);
   // `Expect: 100-continue`: the interim answer goes out only when a handler starts
@@ -134,11 +133,16 @@ async function dispatch(
   options: HttpServerOptions,
   metrics: HttpMetrics,
   server: Server,
+  closed: () => void,
 ): Promise<void> {
   metrics.requestStarted();
   const startedAtMs = performance.now();
   let route = 'unknown';
-  response.once('close', () => metrics.requestFinished(route, response.statusCode, (performance.now() - startedAtMs) / 1000));
+  // 'close' comes once per response: when it is finished, or its socket died first.
+  response.on('close', () => {
+    metrics.requestFinished(route, response.statusCode, (performance.now() - startedAtMs) / 1000);
+    closed();
+  });
   setCommonHeaders(response, options);
   try {
     const target = request.url ?? '/';
