@@ -118,10 +118,11 @@ export class Exchange {
  * deadline) or when the response closes before it finished (the client left).
  *
  * The getter is the class's, shared by every request. An object literal with a getter
- * (`{ get signal() {…} }`), as this was, costs far more than it looks: each one carries
- * its own getter function, so V8 gives each its own hidden class, made in old space, and
- * whatever the getter reaches (the request and its response) then outlives young
- * collections. That was a third of a point read's CPU (bench/README.md, issue 16).
+ * (`{ get signal() {…} }`), as this was, costs far more than it looks: V8 keeps each such
+ * literal's getter, a fresh closure, in an accessor pair it allocates in old space; the
+ * closure reaches the request and its response, and what an old-space object points at
+ * outlives young collections until a full one. That was a third of a point read's CPU
+ * (bench/README.md, issue 16; test/http/call-context.test.ts).
  */
 class LazyDeadline implements CallContext {
   declare readonly caller?: string | null;
