@@ -7,7 +7,7 @@
  * than one short attempt per call (FINDINGS J7, J8, J10).
  */
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
-import { Etcd3, GRPCDeadlineExceededError, isRecoverableError, type CallContext } from 'etcd3';
+import { Etcd3, isRecoverableError, type CallContext } from 'etcd3';
 import { smallFetchEntryCountMax } from '../node/etcd-apply.js';
 import { EtcdHostBreaker } from './etcd-host-breaker.js';
 
@@ -48,16 +48,9 @@ export function createEtcdClient(endpoints: readonly string[], credentials: Etcd
     faultHandling: {
       // A member that fails three calls in a row is skipped for a second (etcd3's default: five). A member without a
       // leader refuses at once, so it costs little to try it again soon; and while etcd elects a leader every member
-      // refuses, and a long break would outlast the election. One call that ran to its deadline is enough: a hung
-      // member costs every call that picks it the whole deadline (J11). No call waits on another's trial
-      // (etcd-host-breaker.ts).
+      // refuses, and a long break would outlast the election. No call waits on another's trial (etcd-host-breaker.ts).
       host: () =>
-        new EtcdHostBreaker({
-          failureCountMax: 3,
-          breakMs: etcdHostBreakMs,
-          isFailure: (error) => error instanceof Error && isRecoverableError(error),
-          isHang: (error) => error instanceof GRPCDeadlineExceededError,
-        }),
+        new EtcdHostBreaker({ failureCountMax: 3, breakMs: etcdHostBreakMs, isFailure: (error) => error instanceof Error && isRecoverableError(error) }),
       // Each retry goes to another member; the pauses let an election in etcd (1-2 s) finish within the attempts.
       global: retry(handleWhen(isRecoverableError), { maxAttempts: 5, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 800 }) }),
     },

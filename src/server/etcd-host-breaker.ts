@@ -13,15 +13,6 @@
  * row skip the member for `breakMs`; then one call tries it; its success closes the
  * breaker, its failure skips the member again. An error the filter does not handle (etcd
  * answered: a failed comparison, a missing key) counts as an answer.
- *
- * One failure is enough when it shows the member hangs (`isHang`: a call ran to its
- * deadline). A member cut off from the others takes calls and does not answer them until
- * it notices it has no leader (then require-leader makes it refuse), and each pick of it
- * costs a call the whole deadline. Three in a row were
- * rarely reached: an append that hung, then the leader key read again, then the log's end
- * read for the new preparation, each picked it by chance and waited 2 s, and writes
- * stalled 5.7 s (FINDINGS J11). A refusal (`etcdserver: no leader`, a closed port) is fast
- * and still needs three.
  */
 import { BrokenCircuitError, EventEmitter, type IDefaultPolicyContext, type IFailureEvent, type IPolicy, type ISuccessEvent } from 'cockatiel';
 
@@ -32,8 +23,6 @@ interface HostBreakerSettings {
   readonly breakMs: number;
   /** Whether an error is the member's failure (unavailable, a deadline) rather than an answer. */
   readonly isFailure: (error: unknown) => boolean;
-  /** Whether a failure shows the member hangs (a call ran to its deadline): it skips the member at once. */
-  readonly isHang?: (error: unknown) => boolean;
   /** Monotonic milliseconds (tests pass their own clock). */
   readonly now?: () => number;
 }
@@ -75,7 +64,7 @@ export class EtcdHostBreaker implements IPolicy<IDefaultPolicyContext> {
       return value;
     } catch (error) {
       if (this.#settings.isFailure(error)) {
-        this.#failed(trial, this.#settings.isHang?.(error) === true);
+        this.#failed(trial);
         this.#failureEmitter.emit({ duration: this.#now() - startedMs, handled: true, reason: { error: error as Error } });
       } else {
         this.#answered(trial);
@@ -101,7 +90,7 @@ export class EtcdHostBreaker implements IPolicy<IDefaultPolicyContext> {
     this.#failureCount = 0;
   }
 
-  #failed(trial: boolean, hang: boolean): void {
+  #failed(trial: boolean): void {
     if (trial) {
       this.#trialInFlight = false;
       this.#skippedUntilMs = this.#now() + this.#settings.breakMs;
@@ -109,6 +98,6 @@ export class EtcdHostBreaker implements IPolicy<IDefaultPolicyContext> {
     }
     if (this.#skippedUntilMs !== undefined) return;
     this.#failureCount += 1;
-    if (hang || this.#failureCount >= this.#settings.failureCountMax) this.#skippedUntilMs = this.#now() + this.#settings.breakMs;
+    if (this.#failureCount >= this.#settings.failureCountMax) this.#skippedUntilMs = this.#now() + this.#settings.breakMs;
   }
 }

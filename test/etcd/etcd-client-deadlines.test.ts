@@ -107,35 +107,6 @@ test('the few entries a watch has not delivered, fetched first from a hung membe
   );
 });
 
-// J11 (test/jepsen/FINDINGS.md): the member's breaker needed three failures in a row, so each call that picked the
-// hung member waited the whole deadline again; after an append hung, the leader key's read and the log's end's read
-// each picked it by chance, and writes stalled 5.7 s.
-test('after one call ran to its deadline on a hung member, the next calls skip it and answer from another member at once', async () => {
-  const keys = etcdKeys(`${prefix}-skip`);
-  await writeEntries(keys, 3);
-  const hung = 2;
-  etcd.pause(hung);
-  // With a deterministic order every call asks the hung member first.
-  ConnectionPool.deterministicOrder = true;
-  const client = createEtcdClient(etcd.endpoints, undefined);
-  try {
-    let startedMs = performance.now();
-    assert.equal(await readLastIndex(client, keys, 1), 3);
-    const firstMs = performance.now() - startedMs;
-    assert.ok(firstMs >= etcdCallTimeoutMs - 50, `the first read answered in ${Math.round(firstMs)} ms: the hung member was not asked first`);
-    for (const call of ['second', 'third']) {
-      startedMs = performance.now();
-      assert.equal(await readLastIndex(client, keys, 1), 3);
-      const tookMs = performance.now() - startedMs;
-      assert.ok(tookMs < etcdCallTimeoutMs / 2, `the ${call} read waited ${Math.round(tookMs)} ms: it asked the hung member again`);
-    }
-  } finally {
-    client.close();
-    ConnectionPool.deterministicOrder = false;
-    etcd.resume(hung);
-  }
-});
-
 test(`a fetch missing at most ${smallFetchEntryCountMax} entries reads a page that size; one more, ${fetchEntryCountMax}`, async () => {
   const keys = etcdKeys(`${prefix}-page`);
   await writeEntries(keys, 20);
