@@ -8,9 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createHttpServer, type HttpApiServer } from '../../src/http/server.js';
 import type { CallContext, DataResponse, ExecuteRequest, QueryRequest } from '../../src/service/service.js';
-import { postJson } from './harness.js';
+import { type Harness, postJson, startHarness } from './harness.js';
 import { SqliteService } from './sqlite-service.js';
 
 class RecordingService extends SqliteService {
@@ -28,19 +27,15 @@ class RecordingService extends SqliteService {
 }
 
 const service = new RecordingService();
-let server: HttpApiServer;
+let harness: Harness;
 let base: string;
 
 before(async () => {
-  server = createHttpServer(service, { closeTimeoutMs: 2_000 });
-  const { port } = await server.listen('127.0.0.1', 0);
-  base = `http://127.0.0.1:${port}`;
+  harness = await startHarness({}, service);
+  base = harness.base;
 });
 
-after(async () => {
-  await server.close();
-  service.close();
-});
+after(() => harness.close());
 
 /** Own properties defined with get or set: each such one on an object literal is an old-space pair per request. */
 function ownAccessors(value: object): string[] {

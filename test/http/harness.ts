@@ -10,8 +10,11 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: Partial<HttpServerOptions> = {}): Promise<Harness> {
-  const service = new SqliteService();
+/** `service`: a SqliteService of the test's own (a subclass that records calls, say); a fresh one by default. */
+export async function startHarness<Service extends SqliteService = SqliteService>(
+  options: Partial<HttpServerOptions> = {},
+  service: Service = new SqliteService() as Service,
+): Promise<Harness & { readonly service: Service }> {
   const server = createHttpServer(service, { closeTimeoutMs: 2_000, ...options });
   const { port } = await server.listen('127.0.0.1', 0);
   return {
