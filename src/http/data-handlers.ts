@@ -28,14 +28,14 @@ export async function handleExecute(exchange: Exchange, service: ClusterService)
 export async function handleQuery(exchange: Exchange, service: ClusterService): Promise<void> {
   if (transactionIdOf(exchange) !== undefined) return handleInTransaction(exchange, service, 'query');
   const base = await dataRequestBase(exchange);
-  const request = withReadOptions(base, exchange);
+  const request = { ...base, ...readOptions(exchange) };
   await answerData(exchange, 'query', (context) => service.query(request, context));
 }
 
 export async function handleRequest(exchange: Exchange, service: ClusterService): Promise<void> {
   if (transactionIdOf(exchange) !== undefined) return handleInTransaction(exchange, service, 'request');
   const base = await dataRequestBase(exchange);
-  const request = { ...withReadOptions(base, exchange), ...writeOptions(exchange) };
+  const request = { ...base, ...readOptions(exchange), ...writeOptions(exchange) };
   await answerData(exchange, 'request', (context) => service.request(request, context));
 }
 
@@ -78,17 +78,9 @@ async function readStatements(exchange: Exchange, noStatementsAllowed: boolean):
   return parseStatementsBody(body, exchange.request.headers['content-type'], exchange.options);
 }
 
-/** A query's request, written out rather than spread: it is built for every read. */
-function withReadOptions(base: DataRequestBase, exchange: Exchange): DataRequestBase & ReadOptions {
+function readOptions(exchange: Exchange): ReadOptions {
   const parameters = exchange.parameters;
   return {
-    statements: base.statements,
-    transaction: base.transaction,
-    timings: base.timings,
-    timeoutMs: base.timeoutMs,
-    dbTimeoutMs: base.dbTimeoutMs,
-    forward: base.forward,
-    database: base.database,
     level: parameters.level,
     freshnessMs: parameters.freshnessMs,
     freshnessStrict: parameters.freshnessStrict,
