@@ -6,10 +6,11 @@
  * member that hangs — cut off from the others, SIGSTOPped, starved — from costing more
  * than one short attempt per call (FINDINGS J7, J8, J10).
  */
-import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
-import { Etcd3, isRecoverableError, type CallContext } from 'etcd3';
+import { ExponentialBackoff, handleWhen, isBrokenCircuitError, retry } from 'cockatiel';
+import { Etcd3, GRPCDeadlineExceededError, isRecoverableError, type CallContext } from 'etcd3';
 import { smallFetchEntryCountMax } from '../node/etcd-apply.js';
-import { EtcdHostBreaker } from './etcd-host-breaker.js';
+import { silentLogger, type NodeLogger } from '../node/logger.js';
+import { EtcdHostBreaker, EtcdHostGroup, type BreakerChange } from './etcd-host-breaker.js';
 
 /**
  * etcd calls that are not streams give up after this long on one member; the client's
@@ -40,7 +41,16 @@ export type Etcd3Credentials = NonNullable<ConstructorParameters<typeof Etcd3>[0
  * retries on another member and the member's circuit breaker opens; watches on it are
  * ended after a few election timeouts and reopened elsewhere (FINDINGS J7).
  */
-export function createEtcdClient(endpoints: readonly string[], credentials: Etcd3Credentials | undefined): Etcd3 {
+interface EtcdClientOptions {
+  /** Where the members' breakers say when a member starts being skipped and when it answers again. */
+  readonly logger?: NodeLogger;
+  /** The breakers' monotonic clock in milliseconds (tests pass their own). */
+  readonly now?: () => number;
+}
+
+export function createEtcdClient(endpoints: readonly string[], credentials: Etcd3Credentials | undefined, options: EtcdClientOptions = {}): Etcd3 {
+  const logger = options.logger ?? silentLogger;
+  const group = new EtcdHostGroup();
   return new Etcd3({
     hosts: [...endpoints],
     ...(credentials === undefined ? {} : { credentials }),
@@ -48,17 +58,37 @@ export function createEtcdClient(endpoints: readonly string[], credentials: Etcd
     faultHandling: {
       // A member that fails three calls in a row is skipped for a second (etcd3's default: five). A member without a
       // leader refuses at once, so it costs little to try it again soon; and while etcd elects a leader every member
-      // refuses, and a long break would outlast the election. No call waits on another's trial (etcd-host-breaker.ts).
-      host: () =>
-        new EtcdHostBreaker({ failureCountMax: 3, breakMs: etcdHostBreakMs, isFailure: (error) => error instanceof Error && isRecoverableError(error) }),
-      // Each retry goes to another member; the pauses let an election in etcd (1-2 s) finish within the attempts.
-      global: retry(handleWhen(isRecoverableError), { maxAttempts: 5, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 800 }) }),
+      // refuses, and a long break would outlast the election. One call that ran to its deadline is enough while another
+      // member is closed (J11). No call waits on another's trial (etcd-host-breaker.ts).
+      host: (host) =>
+        new EtcdHostBreaker({
+          failureCountMax: 3,
+          breakMs: etcdHostBreakMs,
+          isFailure: (error) => error instanceof Error && isRecoverableError(error),
+          isHang: (error) => error instanceof GRPCDeadlineExceededError,
+          group,
+          ...(options.now === undefined ? {} : { now: options.now }),
+          onChange: (change) => logBreakerChange(logger, host, change),
+        }),
+      // Each retry goes to another member; the pauses let an election in etcd (1-2 s) finish within the attempts. A
+      // call that found every member skipped is retried too: a skip lasts etcdHostBreakMs, less than the pauses add up
+      // to, so a later attempt tries a member again instead of the call failing at once (J11).
+      global: retry(
+        handleWhen((error) => isRecoverableError(error) || isBrokenCircuitError(error)),
+        { maxAttempts: 5, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 800 }) },
+      ),
     },
     defaultCallOptions: (context) => ({
       interceptors: [requireLeader],
       ...(context.isStream ? {} : { deadline: Date.now() + etcdCallDeadlineMs(context) }),
     }),
   });
+}
+
+function logBreakerChange(logger: NodeLogger, member: string, change: BreakerChange): void {
+  if (change.skipped)
+    logger.warn({ event: 'etcd-member-skipped', member, reason: change.reason, skipMs: etcdHostBreakMs }, 'etcd member skipped: calls go to the others');
+  else logger.info({ event: 'etcd-member-answers', member }, 'etcd member answers again');
 }
 
 /**

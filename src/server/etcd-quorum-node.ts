@@ -109,7 +109,7 @@ export class EtcdQuorumNode {
     const scheduler: Scheduler = options.scheduler ?? systemScheduler;
     this.#scheduler = scheduler;
     const random = options.random ?? Math.random;
-    this.#client = createEtcdClient(etcd.endpoints, parts.etcdCredentials);
+    this.#client = createEtcdClient(etcd.endpoints, parts.etcdCredentials, { logger: options.logger });
     // Forwarding to the leader and catch-up copies: no Raft messages travel on it here.
     this.#transport = createPeerTransport(options, config, security.tls);
     const catchUp = new EtcdCatchUp({ config, transport: this.#transport, stateMachine, logger: options.logger, leaderId: () => this.log.leaderId });

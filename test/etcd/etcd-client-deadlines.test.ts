@@ -9,13 +9,16 @@
  * (etcd-apply.ts): every such fetch was a 1,000-entry page, so a hung member cost it 5 s.
  */
 import assert from 'node:assert/strict';
+import { connect, createServer, type Server } from 'node:net';
 import { after, before, test } from 'node:test';
+import { isBrokenCircuitError } from 'cockatiel';
 import type { CallContext } from 'etcd3';
 import { ConnectionPool } from 'etcd3/lib/connection-pool.js';
 import { fetchEntries, fetchEntryCountMax, smallFetchEntryCountMax } from '../../src/node/etcd-apply.js';
 import { encodeEntryValue, etcdKeys, logKey } from '../../src/node/etcd-keys.js';
 import { readLastIndex } from '../../src/node/etcd-reads.js';
 import { createEtcdClient, etcdBulkCallTimeoutMs, etcdCallDeadlineMs, etcdCallTimeoutMs } from '../../src/server/etcd-client.js';
+import { freePort } from '../cluster/harness.js';
 import { EtcdCluster } from './etcd-cluster.js';
 
 const prefix = `/quorumlite-deadlines-${process.pid}`;
@@ -105,6 +108,72 @@ test('the few entries a watch has not delivered, fetched first from a hung membe
     entries.map((entry) => entry.index),
     [3, 4, 5],
   );
+});
+
+// J11 (test/jepsen/FINDINGS.md): the member's breaker needed three failures in a row, so each call that picked the
+// hung member waited the whole deadline again; after an append hung, the leader key's read and the log's end's read
+// each picked it by chance, and writes stalled 5.7 s.
+test('after one call ran to its deadline on a hung member, the next calls skip it and answer from another member at once', async () => {
+  const keys = etcdKeys(`${prefix}-skip`);
+  await writeEntries(keys, 3);
+  const hung = 2;
+  etcd.pause(hung);
+  // With a deterministic order every call asks the hung member first.
+  ConnectionPool.deterministicOrder = true;
+  const client = createEtcdClient(etcd.endpoints, undefined);
+  try {
+    let startedMs = performance.now();
+    assert.equal(await readLastIndex(client, keys, 1), 3);
+    const firstMs = performance.now() - startedMs;
+    assert.ok(firstMs >= etcdCallTimeoutMs - 50, `the first read answered in ${Math.round(firstMs)} ms: the hung member was not asked first`);
+    for (const call of ['second', 'third']) {
+      startedMs = performance.now();
+      assert.equal(await readLastIndex(client, keys, 1), 3);
+      const tookMs = performance.now() - startedMs;
+      assert.ok(tookMs < etcdCallTimeoutMs / 2, `the ${call} read waited ${Math.round(tookMs)} ms: it asked the hung member again`);
+    }
+  } finally {
+    client.close();
+    ConnectionPool.deterministicOrder = false;
+    etcd.resume(hung);
+  }
+});
+
+/** Forwards every connection to `port` on 127.0.0.1 to etcd's first member. */
+function forwardToFirstMember(port: number): Promise<Server> {
+  const target = new URL(etcd.endpoint(0));
+  const server = createServer((socket) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    socket.pipe(upstream).pipe(socket);
+    socket.on('error', () => upstream.destroy());
+    upstream.on('error', () => socket.destroy());
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+// J11: the first fix skipped every member while etcd elected a leader, and a call that then found every member skipped
+// failed at once (BrokenCircuitError), so the leader's preparation waited for its next poll. A skip lasts a second; the
+// client's retry policy now waits it out.
+test('a call that finds every member skipped is retried until one is tried again, instead of failing at once', async () => {
+  const port = await freePort('127.0.0.1');
+  const clock = { ms: 0 };
+  // One member, nothing listening yet: refusals skip it (the breaker's clock stands still, so the skip does not end by itself).
+  const client = createEtcdClient([`127.0.0.1:${port}`], undefined, { now: () => clock.ms });
+  let forwarder: Server | undefined;
+  try {
+    await assert.rejects(client.get('j11').string(), (error: unknown) => !isBrokenCircuitError(error), 'refused: the member is unavailable');
+    forwarder = await forwardToFirstMember(port);
+    // Every member is skipped now. The skip ends before any retry can run (a retry waits at least a timer's turn).
+    const answer = client.get('j11').string();
+    setTimeout(() => (clock.ms += 1_000), 0);
+    assert.equal(await answer, null, 'the call was answered by the member tried again');
+  } finally {
+    client.close();
+    await new Promise((resolve) => (forwarder === undefined ? resolve(undefined) : forwarder.close(resolve)));
+  }
 });
 
 test(`a fetch missing at most ${smallFetchEntryCountMax} entries reads a page that size; one more, ${fetchEntryCountMax}`, async () => {
