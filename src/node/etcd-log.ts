@@ -180,6 +180,8 @@ export class EtcdLog implements ReplicatedLog {
   #leadershipChanged(): void {
     const session = this.#session;
     if (!session.leading && this.#readyTerm !== 0) {
+      const why = session.leaderId === this.#options.config.nodeId ? 'the lease is not known to be alive' : 'another node holds the leader key';
+      this.#options.logger.warn({ event: 'etcd-leading-ended', term: this.#readyTerm, why }, 'stopped leading');
       this.#readyTerm = 0;
       this.#appends.abandon(new ServiceError('UNAVAILABLE', 'leadership lost before the write was appended; retry'));
     }

@@ -93,10 +93,11 @@ export async function writeThroughFault(
   label: string,
   fault: Fault,
   timing: { readonly faultMs: number; readonly settleMs: number },
-): Promise<{ acknowledgedCount: number; longestGapMs: number }> {
+): Promise<FaultRun> {
   const writer = writeInBackground(cluster, label);
   await sleep(1_000);
   const fromMs = performance.now();
+  const startedAtMs = Date.now();
   fault.start();
   try {
     await sleep(timing.faultMs);
@@ -106,5 +107,39 @@ export async function writeThroughFault(
   const toMs = performance.now();
   await sleep(timing.settleMs);
   const acknowledged = await writer.stop();
-  return { acknowledgedCount: acknowledged.length, longestGapMs: longestGapMs(acknowledged, fromMs, toMs) };
+  return { acknowledgedCount: acknowledged.length, longestGapMs: longestGapMs(acknowledged, fromMs, toMs), startedAtMs, endedAtMs: Date.now() };
+}
+
+export interface FaultRun {
+  readonly acknowledgedCount: number;
+  /** The longest stretch without an acknowledged write while the fault lasted. */
+  readonly longestGapMs: number;
+  /** Wall-clock ms (as the nodes' log lines' `time`): when the fault started, and when the settling writes ended. */
+  readonly startedAtMs: number;
+  readonly endedAtMs: number;
+}
+
+/** A stretch without writes this long, though within a test's bound, has the nodes' etcd events printed with it (J11). */
+export const longGapMs = 3_000;
+
+/** The nodes' etcd and leadership events logged during `run`, each with its ms from the fault's start: what a long gap is made of. */
+export function faultEvents(cluster: TestCluster, run: FaultRun): string[] {
+  const events: string[] = [];
+  for (const node of cluster.nodes) {
+    for (const line of node.log().split('\n')) {
+      if (!line.includes('"event":"etcd-')) continue;
+      let entry: { time?: unknown; event?: unknown; member?: unknown; reason?: unknown; why?: unknown; term?: unknown; error?: unknown };
+      try {
+        entry = JSON.parse(line) as typeof entry;
+      } catch {
+        continue;
+      }
+      if (typeof entry.time !== 'number' || entry.time < run.startedAtMs || entry.time > run.endedAtMs) continue;
+      const details = [entry.member, entry.reason, entry.why, entry.term === undefined ? undefined : `term ${String(entry.term)}`, entry.error]
+        .filter((detail) => detail !== undefined)
+        .map((detail) => String(detail).slice(0, 120));
+      events.push(`+${entry.time - run.startedAtMs} ms node ${node.spec.index} ${String(entry.event)} ${details.join(' ')}`.trimEnd());
+    }
+  }
+  return events.sort((a, b) => Number.parseInt(a.slice(1), 10) - Number.parseInt(b.slice(1), 10));
 }

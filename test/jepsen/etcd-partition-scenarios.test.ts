@@ -12,7 +12,7 @@ import { Etcd3 } from 'etcd3';
 import { decodeEntryValue, etcdKeys } from '../../src/node/etcd-keys.js';
 import { TestCluster, type TestNode, waitFor } from '../cluster/harness.js';
 import { iptablesUnavailableReason } from '../cluster/packet-filter.js';
-import { writeThroughFault } from '../etcd/background-writer.js';
+import { faultEvents, longGapMs, writeThroughFault } from '../etcd/background-writer.js';
 import { EtcdCluster } from '../etcd/etcd-cluster.js';
 import { EtcdPacketFilter, groupIdForBit } from './etcd-packet-filter.js';
 import { etcdMemberBit, nodeBit } from './nemesis/etcd-partition.js';
@@ -88,6 +88,12 @@ describe('--consensus etcd under etcd partitions', { skip: unavailable, concurre
         await waitFor('the cut-off leader to stop leading', async () => ((await state(cut)) !== 'Leader' ? true : undefined), 20_000);
         const steppedDownMs = performance.now() - cutAtMs;
         assert.ok(steppedDownMs <= leaseTtlSeconds * 1000 + stepDownSlackMs, `the cut-off leader said it led for ${Math.round(steppedDownMs)} ms`);
+        // The operator sees why in its log (the node's log is written asynchronously).
+        await waitFor(
+          'the cut-off leader to log why it stopped leading',
+          async () => (/"event":"etcd-leading-ended".*"why":"the lease is not known to be alive"/.test(cut.log()) ? true : undefined),
+          5_000,
+        );
         const others = cluster.nodes.filter((node) => node !== cut);
         await cluster.waitForLeader(others);
         // Leadership may still move between the two (a lease lost under load): any of them may take the write.
@@ -147,6 +153,8 @@ describe('--consensus etcd under etcd partitions', { skip: unavailable, concurre
         t.diagnostic(
           `etcd${lone + 1} cut for ${minorityCutMs / 1000} s: ${run.acknowledgedCount} writes acknowledged, longest gap ${Math.round(run.longestGapMs)} ms`,
         );
+        // A long gap (J11) shows what the nodes' etcd clients and leadership did meanwhile, in CI's log.
+        if (run.longestGapMs > longGapMs) for (const event of faultEvents(cluster, run)) t.diagnostic(event);
         gapsMs.push(run.longestGapMs);
       }
       for (const gapMs of gapsMs) assert.ok(gapMs <= minorityGapMsMax, `writes stalled ${Math.round(gapMs)} ms while one etcd member of three was cut off`);
