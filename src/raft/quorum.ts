@@ -10,11 +10,23 @@ export function quorumCount(voterCount: number): number {
 /**
  * The largest index a majority of voters has (their matched index), 0 with no voters.
  * Sorted descending, it is the value at position quorum - 1.
+ *
+ * An insertion sort of the few matches, not `Array.prototype.sort`: the leader computes
+ * this for every append answer, and V8's sort allocates its own work state on every call
+ * (3.4% of the bytes the leader allocated during sequential writes in a sampling heap
+ * profile, about 2.7 KiB per write; gone from the profile with this; issue 16).
  */
 export function majorityCommitIndex(voters: readonly NodeId[], matchOf: (id: NodeId) => number): number {
-  if (voters.length === 0) return 0;
-  const matches = voters.map(matchOf).sort((a, b) => b - a);
-  return matches[quorumCount(voters.length) - 1] ?? 0;
+  const count = voters.length;
+  if (count === 0) return 0;
+  const matches = new Array<number>(count);
+  for (let index = 0; index < count; index++) {
+    const match = matchOf(voters[index] as NodeId);
+    let slot = index;
+    for (; slot > 0 && (matches[slot - 1] as number) < match; slot--) matches[slot] = matches[slot - 1] as number;
+    matches[slot] = match;
+  }
+  return matches[quorumCount(count) - 1] ?? 0;
 }
 
 /** Whether `votes` (true granted, false rejected) decide an election among `voters`. */

@@ -31,6 +31,27 @@ test('quorum: the commit index is the highest index a majority has', () => {
   );
 });
 
+test('quorum: the commit index equals the sorted reference for every size up to 9 and random matches, ties and zeros', () => {
+  let seed = 12345;
+  const next = (bound: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % bound;
+  };
+  for (let round = 0; round < 2_000; round++) {
+    const size = 1 + (round % 9);
+    const voters = Array.from({ length: size }, (_, index) => `n${index}`);
+    // Small ranges make ties common; some rounds use large indexes.
+    const range = round % 3 === 0 ? 4 : round % 3 === 1 ? 50 : 2 ** 40;
+    const match = new Map(voters.map((id) => [id, next(range)] as const));
+    const reference = [...match.values()].sort((a, b) => b - a)[quorumCount(size) - 1];
+    assert.equal(
+      majorityCommitIndex(voters, (id) => match.get(id) ?? 0),
+      reference,
+      `voters ${JSON.stringify([...match])}`,
+    );
+  }
+});
+
 test('quorum: learners are not voters, so their matches never count', () => {
   // Voters a, b, c; learner z has everything. Only the voters decide.
   const match: Record<string, number> = { a: 9, b: 1, c: 1, z: 9 };
