@@ -148,6 +148,14 @@ export class EtcdCluster {
     return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lineCount).join('\n');
   }
 
+  /** A member's last elections and leader changes (etcd's raft log lines, to the second), for a fault test's diagnostics. */
+  raftEvents(index: number, lineCount = 8): string[] {
+    return this.logTail(index, 2_000)
+      .split('\n')
+      .filter((line) => /became (leader|candidate|follower)|elected leader|lost leader|starting a new election|timed out/.test(line))
+      .slice(-lineCount);
+  }
+
   async close(): Promise<void> {
     for (const index of [...this.#children.keys()]) {
       this.resume(index);

@@ -49,7 +49,10 @@ describe('--consensus etcd with one etcd member hung', { concurrency: false }, (
         t.diagnostic(
           `etcd${paused + 1} paused for ${pauseMs / 1000} s: ${run.acknowledgedCount} writes acknowledged, longest gap ${Math.round(run.longestGapMs)} ms`,
         );
-        if (run.longestGapMs > longGapMs) for (const event of faultEvents(cluster, run)) t.diagnostic(event);
+        if (run.longestGapMs > longGapMs) {
+          for (const event of faultEvents(cluster, run)) t.diagnostic(event);
+          for (const index of [0, 1, 2]) for (const line of etcd.raftEvents(index)) t.diagnostic(`etcd${index + 1}: ${line}`);
+        }
         gapsMs.push(run.longestGapMs);
       }
       for (const gapMs of gapsMs) assert.ok(gapMs <= gapMsMax, `writes stalled ${Math.round(gapMs)} ms while one etcd member of three was paused`);

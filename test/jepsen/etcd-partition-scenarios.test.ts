@@ -154,7 +154,10 @@ describe('--consensus etcd under etcd partitions', { skip: unavailable, concurre
           `etcd${lone + 1} cut for ${minorityCutMs / 1000} s: ${run.acknowledgedCount} writes acknowledged, longest gap ${Math.round(run.longestGapMs)} ms`,
         );
         // A long gap (J11) shows what the nodes' etcd clients and leadership did meanwhile, in CI's log.
-        if (run.longestGapMs > longGapMs) for (const event of faultEvents(cluster, run)) t.diagnostic(event);
+        if (run.longestGapMs > longGapMs) {
+          for (const event of faultEvents(cluster, run)) t.diagnostic(event);
+          for (const index of [0, 1, 2]) for (const line of etcd.raftEvents(index)) t.diagnostic(`etcd${index + 1}: ${line}`);
+        }
         gapsMs.push(run.longestGapMs);
       }
       for (const gapMs of gapsMs) assert.ok(gapMs <= minorityGapMsMax, `writes stalled ${Math.round(gapMs)} ms while one etcd member of three was cut off`);
