@@ -4,7 +4,7 @@
  * that is not a stream, per-member circuit breakers that never make a call wait on
  * another (etcd-host-breaker.ts), and retries on another member. Together they keep a
  * member that hangs — cut off from the others, SIGSTOPped, starved — from costing more
- * than one short attempt per call (FINDINGS J7, J8, J10).
+ * than one short attempt per call (FINDINGS J7, J8, J10, J11).
  */
 import { ExponentialBackoff, handleWhen, isBrokenCircuitError, retry } from 'cockatiel';
 import { Etcd3, GRPCDeadlineExceededError, isRecoverableError, type CallContext } from 'etcd3';
@@ -34,13 +34,6 @@ const etcdDialTimeoutMs = 5_000;
 
 export type Etcd3Credentials = NonNullable<ConstructorParameters<typeof Etcd3>[0]>['credentials'];
 
-/**
- * Every call and stream carries etcd's require-leader metadata (Go's
- * clientv3.WithRequireLeader): a member that has no leader — cut off from the others —
- * refuses it with `etcdserver: no leader` (UNAVAILABLE) instead of hanging, so the pool
- * retries on another member and the member's circuit breaker opens; watches on it are
- * ended after a few election timeouts and reopened elsewhere (FINDINGS J7).
- */
 interface EtcdClientOptions {
   /** Where the members' breakers say when a member starts being skipped and when it answers again. */
   readonly logger?: NodeLogger;
@@ -48,6 +41,13 @@ interface EtcdClientOptions {
   readonly now?: () => number;
 }
 
+/**
+ * Every call and stream carries etcd's require-leader metadata (Go's
+ * clientv3.WithRequireLeader): a member that has no leader — cut off from the others —
+ * refuses it with `etcdserver: no leader` (UNAVAILABLE) instead of hanging, so the pool
+ * retries on another member and the member's circuit breaker opens; watches on it are
+ * ended after a few election timeouts and reopened elsewhere (FINDINGS J7).
+ */
 export function createEtcdClient(endpoints: readonly string[], credentials: Etcd3Credentials | undefined, options: EtcdClientOptions = {}): Etcd3 {
   const logger = options.logger ?? silentLogger;
   const group = new EtcdHostGroup();
