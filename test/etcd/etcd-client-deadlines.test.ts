@@ -66,18 +66,33 @@ async function writeEntries(keys: ReturnType<typeof etcdKeys>, count: number): P
   }
 }
 
+type EtcdClient = ReturnType<typeof createEtcdClient>;
+
 /**
- * Runs `call` with a client whose first try goes to a SIGSTOPped member (with a
- * deterministic order the pool tries the hosts from the last), and checks it took the
- * short deadline and a retry: at least the deadline (the hung member really was asked
- * first: the test shows what it claims), and well under the bulk one.
+ * Runs `body` with a client whose calls try a SIGSTOPped member first (with a
+ * deterministic order the pool tries the hosts from the last), then resumes it.
  */
-async function withHungMemberFirst<Value>(what: string, call: (client: ReturnType<typeof createEtcdClient>) => Promise<Value>): Promise<Value> {
+async function withHungMember<Value>(body: (client: EtcdClient) => Promise<Value>): Promise<Value> {
   const hung = 2;
   etcd.pause(hung);
   ConnectionPool.deterministicOrder = true;
   const client = createEtcdClient(etcd.endpoints, undefined);
   try {
+    return await body(client);
+  } finally {
+    client.close();
+    ConnectionPool.deterministicOrder = false;
+    etcd.resume(hung);
+  }
+}
+
+/**
+ * Runs `call` with a client whose first try goes to a hung member, and checks it took the
+ * short deadline and a retry: at least the deadline (the hung member really was asked
+ * first: the test shows what it claims), and well under the bulk one.
+ */
+function withHungMemberFirst<Value>(what: string, call: (client: EtcdClient) => Promise<Value>): Promise<Value> {
+  return withHungMember(async (client) => {
     const startedMs = performance.now();
     const value = await call(client);
     const tookMs = performance.now() - startedMs;
@@ -87,11 +102,7 @@ async function withHungMemberFirst<Value>(what: string, call: (client: ReturnTyp
       `${what} waited ${Math.round(tookMs)} ms on the hung member (the bulk deadline is ${etcdBulkCallTimeoutMs} ms)`,
     );
     return value;
-  } finally {
-    client.close();
-    ConnectionPool.deterministicOrder = false;
-    etcd.resume(hung);
-  }
+  });
 }
 
 test("the log's end read forward, first from a hung member: the short deadline, then another member answers", async () => {
@@ -116,12 +127,8 @@ test('the few entries a watch has not delivered, fetched first from a hung membe
 test('after one call ran to its deadline on a hung member, the next calls skip it and answer from another member at once', async () => {
   const keys = etcdKeys(`${prefix}-skip`);
   await writeEntries(keys, 3);
-  const hung = 2;
-  etcd.pause(hung);
-  // With a deterministic order every call asks the hung member first.
-  ConnectionPool.deterministicOrder = true;
-  const client = createEtcdClient(etcd.endpoints, undefined);
-  try {
+  // Every call asks the hung member first.
+  await withHungMember(async (client) => {
     let startedMs = performance.now();
     assert.equal(await readLastIndex(client, keys, 1), 3);
     const firstMs = performance.now() - startedMs;
@@ -132,11 +139,7 @@ test('after one call ran to its deadline on a hung member, the next calls skip i
       const tookMs = performance.now() - startedMs;
       assert.ok(tookMs < etcdCallTimeoutMs / 2, `the ${call} read waited ${Math.round(tookMs)} ms: it asked the hung member again`);
     }
-  } finally {
-    client.close();
-    ConnectionPool.deterministicOrder = false;
-    etcd.resume(hung);
-  }
+  });
 });
 
 /** Forwards every connection to `port` on 127.0.0.1 to etcd's first member. */
