@@ -80,6 +80,21 @@ export async function freePort(host: string): Promise<number> {
   return fallback;
 }
 
+/**
+ * Two different free ports on `host`, for a node's HTTP and Raft addresses. Two calls of
+ * freePort can pick the same port (neither is bound in between): 1 in 12,000 per node, and
+ * CI starts thousands; the node then refused to start (`--http-addr and --raft-addr must
+ * differ`) and a whole suite's setup failed.
+ */
+async function freeNodePorts(host: string): Promise<{ httpPort: number; raftPort: number }> {
+  const httpPort = await freePort(host);
+  for (let attempt = 0; attempt < portAttemptCountMax; attempt += 1) {
+    const raftPort = await freePort(host);
+    if (raftPort !== httpPort) return { httpPort, raftPort };
+  }
+  throw new Error(`no second free port on ${host}`);
+}
+
 export interface HttpAnswer {
   readonly status: number;
   readonly body: unknown;
@@ -172,7 +187,7 @@ export class TestNode {
   async moveToFreshPorts(): Promise<void> {
     if (this.running) throw new Error(`node ${this.spec.index} is running: stop it before moving it`);
     const host = this.spec.host;
-    this.spec = { ...this.spec, httpPort: await freePort(host), raftPort: await freePort(host) };
+    this.spec = { ...this.spec, ...(await freeNodePorts(host)) };
   }
 
   get raftAddress(): string {
@@ -348,7 +363,7 @@ export class TestCluster {
     const hostIndex = (this.#options.firstHostIndex ?? 1) + index - 1;
     if (!Number.isInteger(hostIndex) || hostIndex < 1 || hostIndex > 254) throw new RangeError(`no loopback host 127.0.0.${hostIndex}`);
     const host = `127.0.0.${hostIndex}`;
-    const spec = { index, host, httpPort: await freePort(host), raftPort: await freePort(host) };
+    const spec = { index, host, ...(await freeNodePorts(host)) };
     const node = new TestNode(spec, this.rootDirectory, this.#options.explicitNodeIds === true ? `node${index}` : undefined, this.#options.clientTls);
     this.nodes.push(node);
     return node;
