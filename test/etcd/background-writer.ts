@@ -7,6 +7,7 @@
  * test/jepsen/etcd-partition-scenarios.test.ts).
  */
 import { type HttpAnswer, sleep, type TestCluster, type TestNode } from '../cluster/harness.js';
+import type { EtcdCluster } from './etcd-cluster.js';
 
 /** Bound on the writer's loop, in attempts: far more than a test's few seconds of writing take. */
 const attemptCountMax = 2000;
@@ -119,12 +120,22 @@ export interface FaultRun {
   readonly endedAtMs: number;
 }
 
-/** A stretch without writes this long, though within a test's bound, has the nodes' etcd events printed with it (J11). */
-export const longGapMs = 3_000;
+/** A stretch without writes this long, though within a test's bound, has its story printed (J11). */
+const longGapMs = 3_000;
 
-/** The nodes' etcd and leadership events logged during `run`, each with its ms from the fault's start: what a long gap is made of. */
-export function faultEvents(cluster: TestCluster, run: FaultRun): string[] {
-  const events: string[] = [];
+/**
+ * When `run`'s longest gap passes longGapMs: the nodes' etcd and leadership events logged
+ * during it, each with its ms from the fault's start, then each etcd member's last
+ * elections (etcd's raft lines), one `diagnostic` line each: what a long gap is made of.
+ */
+export function diagnoseLongGap(diagnostic: (line: string) => void, cluster: TestCluster, etcd: EtcdCluster, run: FaultRun): void {
+  if (run.longestGapMs <= longGapMs) return;
+  for (const event of faultEvents(cluster, run)) diagnostic(event);
+  for (const index of [0, 1, 2]) for (const line of etcd.raftEvents(index)) diagnostic(`etcd${index + 1}: ${line}`);
+}
+
+function faultEvents(cluster: TestCluster, run: FaultRun): string[] {
+  const events: { readonly afterMs: number; readonly text: string }[] = [];
   for (const node of cluster.nodes) {
     for (const line of node.log().split('\n')) {
       if (!line.includes('"event":"etcd-')) continue;
@@ -135,11 +146,12 @@ export function faultEvents(cluster: TestCluster, run: FaultRun): string[] {
         continue;
       }
       if (typeof entry.time !== 'number' || entry.time < run.startedAtMs || entry.time > run.endedAtMs) continue;
+      const afterMs = entry.time - run.startedAtMs;
       const details = [entry.member, entry.reason, entry.why, entry.term === undefined ? undefined : `term ${String(entry.term)}`, entry.error]
         .filter((detail) => detail !== undefined)
         .map((detail) => String(detail).slice(0, 120));
-      events.push(`+${entry.time - run.startedAtMs} ms node ${node.spec.index} ${String(entry.event)} ${details.join(' ')}`.trimEnd());
+      events.push({ afterMs, text: `+${afterMs} ms node ${node.spec.index} ${String(entry.event)} ${details.join(' ')}`.trimEnd() });
     }
   }
-  return events.sort((a, b) => Number.parseInt(a.slice(1), 10) - Number.parseInt(b.slice(1), 10));
+  return events.sort((a, b) => a.afterMs - b.afterMs).map((event) => event.text);
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TestCluster } from '../cluster/harness.js';
 import { EtcdCluster } from './etcd-cluster.js';
-import { faultEvents, longGapMs, writeThroughFault } from './background-writer.js';
+import { diagnoseLongGap, writeThroughFault } from './background-writer.js';
 
 const prefix = `/quorumlite-member-pause-${process.pid}`;
 const leaseTtlSeconds = 2;
@@ -49,10 +49,7 @@ describe('--consensus etcd with one etcd member hung', { concurrency: false }, (
         t.diagnostic(
           `etcd${paused + 1} paused for ${pauseMs / 1000} s: ${run.acknowledgedCount} writes acknowledged, longest gap ${Math.round(run.longestGapMs)} ms`,
         );
-        if (run.longestGapMs > longGapMs) {
-          for (const event of faultEvents(cluster, run)) t.diagnostic(event);
-          for (const index of [0, 1, 2]) for (const line of etcd.raftEvents(index)) t.diagnostic(`etcd${index + 1}: ${line}`);
-        }
+        diagnoseLongGap((line) => t.diagnostic(line), cluster, etcd, run);
         gapsMs.push(run.longestGapMs);
       }
       for (const gapMs of gapsMs) assert.ok(gapMs <= gapMsMax, `writes stalled ${Math.round(gapMs)} ms while one etcd member of three was paused`);

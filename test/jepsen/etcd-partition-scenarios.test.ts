@@ -12,7 +12,7 @@ import { Etcd3 } from 'etcd3';
 import { decodeEntryValue, etcdKeys } from '../../src/node/etcd-keys.js';
 import { TestCluster, type TestNode, waitFor } from '../cluster/harness.js';
 import { iptablesUnavailableReason } from '../cluster/packet-filter.js';
-import { faultEvents, longGapMs, writeThroughFault } from '../etcd/background-writer.js';
+import { diagnoseLongGap, writeThroughFault } from '../etcd/background-writer.js';
 import { EtcdCluster } from '../etcd/etcd-cluster.js';
 import { EtcdPacketFilter, groupIdForBit } from './etcd-packet-filter.js';
 import { etcdMemberBit, nodeBit } from './nemesis/etcd-partition.js';
@@ -153,11 +153,7 @@ describe('--consensus etcd under etcd partitions', { skip: unavailable, concurre
         t.diagnostic(
           `etcd${lone + 1} cut for ${minorityCutMs / 1000} s: ${run.acknowledgedCount} writes acknowledged, longest gap ${Math.round(run.longestGapMs)} ms`,
         );
-        // A long gap (J11) shows what the nodes' etcd clients and leadership did meanwhile, in CI's log.
-        if (run.longestGapMs > longGapMs) {
-          for (const event of faultEvents(cluster, run)) t.diagnostic(event);
-          for (const index of [0, 1, 2]) for (const line of etcd.raftEvents(index)) t.diagnostic(`etcd${index + 1}: ${line}`);
-        }
+        diagnoseLongGap((line) => t.diagnostic(line), cluster, etcd, run);
         gapsMs.push(run.longestGapMs);
       }
       for (const gapMs of gapsMs) assert.ok(gapMs <= minorityGapMsMax, `writes stalled ${Math.round(gapMs)} ms while one etcd member of three was cut off`);
