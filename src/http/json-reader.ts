@@ -18,5 +18,6 @@ const serverOptions: Omit<ExactJsonOptions, 'nestingDepthMax'> = {
 
 /** Reads `text`; no value may sit deeper than `depthMax` (the top-level value is at 0). */
 export function parseJson(text: string, depthMax: number = jsonDepthMaxDefault): JsonValue {
-  return parseExactJson(text, { ...serverOptions, nestingDepthMax: depthMax });
+  // Not `{ ...serverOptions, nestingDepthMax }`: see the note on spreads in data-handlers.ts.
+  return parseExactJson(text, Object.assign({ nestingDepthMax: depthMax }, serverOptions));
 }

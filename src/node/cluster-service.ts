@@ -285,7 +285,7 @@ export class NodeClusterService implements ClusterService {
     const dbTimeoutMs = request.dbTimeoutMs ?? 0;
     const results =
       dbTimeoutMs > 0
-        ? await this.#readWithDeadline(request.statements, { ...options, timeoutMs: dbTimeoutMs, signal: context.signal })
+        ? await this.#readWithDeadline(request.statements, Object.assign({ timeoutMs: dbTimeoutMs, signal: context.signal }, options))
         : withDatabaseRefusal(() => this.#database.query(request.statements, options));
     return { results, raftIndex, sequenceNumber: null, servedBy: this.#servedBy };
   }

@@ -17,7 +17,8 @@ const credentialLengthMax = 1024;
 
 /** A request to forward to the leader, with the caller this node authenticated. */
 export function withCaller<Request extends object>(request: Request, context: CallContext): Request & { readonly caller: string | null } {
-  return { ...request, caller: context.caller ?? null };
+  // Not `{ ...request, caller }` (V8 11.3 keeps such literals' requests alive: src/http/data-handlers.ts).
+  return Object.assign({}, request, { caller: context.caller ?? null });
 }
 
 function readCaller(payload: unknown): string | null {
