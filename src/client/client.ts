@@ -102,7 +102,8 @@ export class Client {
 
   /** Writes as one atomic batch (`?transaction`): all statements or none. */
   async transaction<Row = Record<string, Value>>(statements: readonly InStatement[], options: WriteOptions = {}): Promise<Reply<Row>> {
-    return this.#write<Row>('/db/execute', statements, { ...options, transaction: true }, []);
+    // Object.assign, not `{ ...options, transaction }`: on Node 20 such a literal keeps the call's objects alive past young collections.
+    return this.#write<Row>('/db/execute', statements, Object.assign({}, options, { transaction: true }), []);
   }
 
   /** Mixed reads and writes through `/db/request`; the server decides. Sent to the leader with an idempotency key. */
@@ -122,7 +123,7 @@ export class Client {
       const local = await this.#local.query<Row>(statements, options, options.appliedIndexMin ?? this.#highestWrittenIndex);
       if (local !== undefined) return local;
       // Not applied locally in time: the cluster answers, at none, waiting for the write (min_index).
-      return this.#remoteQuery<Row>(statements, { ...options, consistency: 'none' });
+      return this.#remoteQuery<Row>(statements, Object.assign({}, options, { consistency: 'none' as const }));
     }
     return this.#remoteQuery<Row>(statements, options);
   }
