@@ -81,25 +81,23 @@ async function write(): Promise<void> {
   assert.equal(answer.status, 200);
 }
 
-test('point reads promote next to nothing to the old generation', async () => {
-  await send(500, write);
-  await send(warmUpRequests, read);
+/** Sends `warmUpRequests` of `request`, then `measuredRequests`; checks what the measured ones promoted per request. */
+async function checkPromotion(what: string, request: (index: number) => Promise<void>, bytesPerRequestMax: number): Promise<void> {
+  await send(warmUpRequests, request);
   const from = statSync(node.logPath).size;
-  await send(measuredRequests, read);
+  await send(measuredRequests, request);
   const { bytes, collections } = promotedSince(from);
   assert.ok(collections > 0, 'the node logged its collections (--trace-gc-nvp)');
-  const perRead = bytes / measuredRequests;
-  console.log(`# ${measuredRequests} reads: ${collections} collections promoted ${bytes} bytes, ${perRead.toFixed(0)} a read`);
-  assert.ok(perRead <= promotedBytesPerReadMax, `${perRead.toFixed(0)} bytes promoted a read (at most ${promotedBytesPerReadMax})`);
+  const perRequest = bytes / measuredRequests;
+  console.log(`# ${measuredRequests} ${what}: ${collections} collections promoted ${bytes} bytes, ${perRequest.toFixed(0)} each`);
+  assert.ok(perRequest <= bytesPerRequestMax, `${perRequest.toFixed(0)} bytes promoted per request (at most ${bytesPerRequestMax})`);
+}
+
+test('point reads promote next to nothing to the old generation', async () => {
+  await send(500, write);
+  await checkPromotion('reads', read, promotedBytesPerReadMax);
 });
 
 test('single-row writes promote little more than their log entries', async () => {
-  await send(warmUpRequests, write);
-  const from = statSync(node.logPath).size;
-  await send(measuredRequests, write);
-  const { bytes, collections } = promotedSince(from);
-  assert.ok(collections > 0, 'the node logged its collections (--trace-gc-nvp)');
-  const perWrite = bytes / measuredRequests;
-  console.log(`# ${measuredRequests} writes: ${collections} collections promoted ${bytes} bytes, ${perWrite.toFixed(0)} a write`);
-  assert.ok(perWrite <= promotedBytesPerWriteMax, `${perWrite.toFixed(0)} bytes promoted a write (at most ${promotedBytesPerWriteMax})`);
+  await checkPromotion('writes', write, promotedBytesPerWriteMax);
 });
