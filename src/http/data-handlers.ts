@@ -19,7 +19,7 @@ type DataEndpoint = 'execute' | 'query' | 'request';
 
 // The requests below are built with Object.assign into the fresh base, never `{ ...base, ...options }`: on
 // Node 20 (V8 11.3) a literal that spreads an object and then adds properties leaves every request's objects
-// to survive young collections until a full one, which cost a point read a fifth of its CPU (bench/README.md,
+// to survive young collections until a full one, which cost a point read about a sixth of its CPU (bench/README.md,
 // issue 16; test/cluster/request-garbage.test.ts). Node 22 and later do not.
 
 export async function handleExecute(exchange: Exchange, service: ClusterService): Promise<void> {

@@ -3,9 +3,9 @@
  * 11.3) an object literal that spreads an object and then adds properties, as
  * `{ ...base, ...readOptions(exchange) }` did for every data request, made each request's
  * objects survive young collections: V8 promoted about 1.7 KB a request to the old
- * generation, a full mark-compact followed every second or so, and a point read spent a
- * fifth of its CPU on it (bench/README.md). Node 22 and later do not do this, but Node 20
- * is what most operators run.
+ * generation, a full mark-compact followed every second or so, and a point read spent about a
+ * sixth of its CPU on it (bench/README.md). Node 22 and later do not do this; Node 20 is
+ * the system Node here and still supported.
  *
  * The judge is V8's own count: a node started with `--trace-gc-nvp` writes a line per
  * collection, each with the bytes it promoted to the old generation. The test sums them
