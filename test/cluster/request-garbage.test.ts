@@ -11,18 +11,20 @@
  * collection, each with the bytes it promoted to the old generation. The test sums them
  * over a run of point reads after a warm-up, and over a run of single-row writes, per
  * request. A write keeps its log entry in memory until a snapshot, so writes have a looser
- * bound than reads; both bounds sit far below what the spread cost.
+ * bound than reads; both sit about half of what the spread cost. A single collection can
+ * promote up to a megabyte of what the node keeps anyway (seen in some runs, not in
+ * others), so the runs are long enough that one such lands well inside the bounds.
  */
 import assert from 'node:assert/strict';
 import { openSync, readSync, closeSync, statSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { cliPath, http, TestCluster, type TestNode } from './harness.js';
 
-const warmUpRequests = 2_000;
-const measuredRequests = 4_000;
-/** Measured: 19 bytes a read; 1,661 with the spread. */
-const promotedBytesPerReadMax = 400;
-/** Measured: 423 bytes a write (the entries kept in memory until a snapshot); 1,396 with the spread. */
+const warmUpRequests = 3_000;
+const measuredRequests = 6_000;
+/** Measured: 19 bytes a read on a quiet machine, 228 in a loaded CI run; 1,661 with the spread. */
+const promotedBytesPerReadMax = 800;
+/** Measured: 341-432 bytes a write (the entries kept in memory until a snapshot); 1,396 with the spread. */
 const promotedBytesPerWriteMax = 1_000;
 
 let cluster: TestCluster;
