@@ -10,14 +10,15 @@ export { JsonSyntaxError, type JsonValue } from '../common/exact-json.js';
 
 const jsonDepthMaxDefault = 64;
 
-const serverOptions: Omit<ExactJsonOptions, 'nestingDepthMax'> = {
-  integers: 'bigint-within-int64',
-  floatOutOfRange: 'refuse',
-  objects: 'null-prototype',
-};
+function serverOptions(nestingDepthMax: number): ExactJsonOptions {
+  return { integers: 'bigint-within-int64', floatOutOfRange: 'refuse', objects: 'null-prototype', nestingDepthMax };
+}
+
+/** The options of the depth last asked for: every statement body asks the same depth, so a request builds none. */
+let lastOptions = serverOptions(jsonDepthMaxDefault);
 
 /** Reads `text`; no value may sit deeper than `depthMax` (the top-level value is at 0). */
 export function parseJson(text: string, depthMax: number = jsonDepthMaxDefault): JsonValue {
-  // Not `{ ...serverOptions, nestingDepthMax }`: see the note on spreads in data-handlers.ts.
-  return parseExactJson(text, Object.assign({ nestingDepthMax: depthMax }, serverOptions));
+  if (lastOptions.nestingDepthMax !== depthMax) lastOptions = serverOptions(depthMax);
+  return parseExactJson(text, lastOptions);
 }

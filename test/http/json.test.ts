@@ -72,6 +72,20 @@ describe('parseJson', () => {
     assert.throws(() => parseJson('[[[[1]]]]', 3), /nested deeper than 3 levels/);
     assert.throws(() => parseJson('['.repeat(100_000), 64), /nested deeper than 64/);
   });
+
+  it("bounds nesting by each call's own depthMax, whatever the call before asked (the options of the last depth are kept)", () => {
+    for (const [depthMax, parses] of [
+      [3, true],
+      [2, false],
+      [3, true],
+      [64, true],
+      [2, false],
+    ] as const) {
+      if (parses) assert.deepEqual(parseJson('[[[1]]]', depthMax), [[[1n]]], `depthMax ${depthMax}`);
+      else assert.throws(() => parseJson('[[[1]]]', depthMax), new RegExp(`nested deeper than ${depthMax} levels`));
+    }
+    assert.throws(() => parseJson('['.repeat(65)), /nested deeper than 64 levels/, 'the default after other depths');
+  });
 });
 
 describe('writeJsonString', () => {
