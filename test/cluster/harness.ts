@@ -202,8 +202,11 @@ export class TestNode {
     return this.process !== undefined && this.process.exitCode === null && this.process.signalCode === null;
   }
 
-  /** `environment` adds to (or overrides) the test process's own, e.g. LD_PRELOAD for libfaketime. */
-  start(extraArguments: readonly string[], environment: Readonly<Record<string, string>> = {}): void {
+  /**
+   * `environment` adds to (or overrides) the test process's own, e.g. LD_PRELOAD for libfaketime;
+   * `nodeFlags` go to Node itself, before the CLI (V8's `--trace-gc-nvp`, say).
+   */
+  start(extraArguments: readonly string[], environment: Readonly<Record<string, string>> = {}, nodeFlags: readonly string[] = []): void {
     this.startCommandLine(
       [
         '--data-dir',
@@ -217,12 +220,13 @@ export class TestNode {
         ...extraArguments,
       ],
       environment,
+      nodeFlags,
     );
   }
 
-  /** `quorumlite serve` with exactly these arguments (an rqlited-style command line, say); nothing added. */
-  startCommandLine(serveArguments: readonly string[], environment: Readonly<Record<string, string>> = {}): void {
-    this.startProgram([process.execPath, cliPath, 'serve', ...serveArguments], environment);
+  /** `quorumlite serve` with exactly these arguments (an rqlited-style command line, say); nothing added but `nodeFlags` for Node. */
+  startCommandLine(serveArguments: readonly string[], environment: Readonly<Record<string, string>> = {}, nodeFlags: readonly string[] = []): void {
+    this.startProgram([process.execPath, ...nodeFlags, cliPath, 'serve', ...serveArguments], environment);
   }
 
   /** Any program that runs a node (the rqlited command, the image's entrypoint script), with exactly this command line. */

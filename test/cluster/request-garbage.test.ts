@@ -16,9 +16,8 @@
  * others), so the runs are long enough that one such lands well inside the bounds.
  */
 import assert from 'node:assert/strict';
-import { openSync, readSync, closeSync, statSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { cliPath, http, TestCluster, type TestNode } from './harness.js';
+import { http, TestCluster, type TestNode } from './harness.js';
 
 const warmUpRequests = 3_000;
 const measuredRequests = 6_000;
@@ -33,14 +32,7 @@ let node: TestNode;
 before(async () => {
   cluster = await TestCluster.create({ size: 1, formation: 'join' });
   node = cluster.node(1);
-  node.startProgram([
-    process.execPath,
-    '--trace-gc-nvp',
-    cliPath,
-    'serve',
-    ...['--data-dir', node.dataDirectory, '--http-addr', `${node.spec.host}:${node.spec.httpPort}`, '--raft-addr', node.raftAddress],
-    ...['--log-level', 'warn'],
-  ]);
+  node.start(['--log-level', 'warn'], {}, ['--trace-gc-nvp']);
   await cluster.waitForLeader([node]);
   const created = await http(`${node.url}/db/execute`, { method: 'POST', json: ['CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT)'] });
   assert.equal(created.status, 200, JSON.stringify(created.body));
@@ -48,19 +40,14 @@ before(async () => {
 
 after(() => cluster.close());
 
-/** The bytes V8 promoted in the collections the node logged after byte `from` of its log. */
+/** The bytes V8 promoted in the collections the node logged after character `from` of its log. */
 function promotedSince(from: number): { bytes: number; collections: number } {
-  const size = statSync(node.logPath).size;
-  const buffer = Buffer.alloc(size - from);
-  const file = openSync(node.logPath, 'r');
-  try {
-    readSync(file, buffer, 0, buffer.length, from);
-  } finally {
-    closeSync(file);
-  }
   let bytes = 0;
   let collections = 0;
-  for (const match of buffer.toString('utf8').matchAll(/ promoted=(\d+)/g)) {
+  for (const match of node
+    .log()
+    .slice(from)
+    .matchAll(/ promoted=(\d+)/g)) {
     bytes += Number(match[1]);
     collections += 1;
   }
@@ -86,7 +73,7 @@ async function write(): Promise<void> {
 /** Sends `warmUpRequests` of `request`, then `measuredRequests`; checks what the measured ones promoted per request. */
 async function checkPromotion(what: string, request: (index: number) => Promise<void>, bytesPerRequestMax: number): Promise<void> {
   await send(warmUpRequests, request);
-  const from = statSync(node.logPath).size;
+  const from = node.log().length;
   await send(measuredRequests, request);
   const { bytes, collections } = promotedSince(from);
   assert.ok(collections > 0, 'the node logged its collections (--trace-gc-nvp)');
