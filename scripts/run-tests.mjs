@@ -26,9 +26,21 @@ if (files.length === 0) {
 // Two cores: run two files at a time. Files that start real clusters take their own
 // loopback addresses and ports, so they do not collide.
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], {
+// Each file is bounded, so a hung one fails with what it was running instead of holding
+// the whole run until CI's own limit: past its bound a file that imports the cluster
+// helpers reports and fails (test/cluster/process-exit.ts); a minute later Node's runner
+// ends any file still running (and bounds each test the same). The slowest file takes
+// about 2 minutes; the bound leaves room for a loaded machine.
+const fileBoundMs = Number(process.env.TEST_FILE_BOUND_MS ?? 15 * 60_000);
+const fileTimeoutMs = fileBoundMs + 60_000;
+const reporters = [
+  ...['--test-reporter', process.stdout.isTTY ? 'spec' : 'tap', '--test-reporter-destination', 'stdout'],
+  ...['--test-reporter', join(root, 'scripts', 'slowest-files-reporter.mjs'), '--test-reporter-destination', 'stdout'],
+];
+const testFlags = ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${fileTimeoutMs}`, ...reporters];
+const result = spawnSync(process.execPath, ['--import', 'tsx', ...testFlags, ...files], {
   cwd: root,
   stdio: 'inherit',
-  env: { ...process.env, TZ: 'UTC' },
+  env: { ...process.env, TZ: 'UTC', QUORUMLITE_TEST_FILE_BOUND_MS: String(fileBoundMs) },
 });
 process.exit(result.status ?? 1);

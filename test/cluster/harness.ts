@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { reportOnSignal } from './process-exit.js';
 
 export const repositoryRoot = new URL('../../', import.meta.url).pathname;
 /**
@@ -344,6 +345,7 @@ export class TestCluster {
   readonly rootDirectory: string;
   readonly nodes: TestNode[] = [];
   readonly #options: ClusterOptions;
+  readonly #stopReporting: () => void;
 
   private constructor(options: ClusterOptions) {
     this.#options = options;
@@ -352,6 +354,7 @@ export class TestCluster {
     process.once('exit', () => {
       for (const node of this.nodes) if (node.running && node.process?.pid !== undefined) process.kill(node.process.pid, 'SIGKILL');
     });
+    this.#stopReporting = reportOnSignal(() => `--- a cluster in ${this.rootDirectory} ---\n${this.logs(20)}`);
   }
 
   static async create(options: ClusterOptions): Promise<TestCluster> {
@@ -476,6 +479,7 @@ export class TestCluster {
 
   /** Kills every child by PID and removes the temp dirs (unless kept, for inspection). Safe to call twice. */
   async close(keepDirectory = process.env.QUORUMLITE_KEEP_TEST_DIRS !== undefined): Promise<void> {
+    this.#stopReporting();
     await Promise.all(this.nodes.map((node) => node.kill().catch(() => undefined)));
     if (this.#options.clientTls !== undefined) await closeTlsAgents();
     if (!keepDirectory) rmSync(this.rootDirectory, { recursive: true, force: true });

@@ -17,6 +17,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { isIPv4 } from 'node:net';
+// A file ended by the test runner's timeout still runs the 'exit' hook that removes its chain.
+import './process-exit.js';
 
 export const chainPrefix = 'QLITE_PART_';
 /** Bound on one iptables invocation, including waiting for the xtables lock. */

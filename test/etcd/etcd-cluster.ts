@@ -12,6 +12,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, http, sleep, waitFor, waitTimeoutMsDefault, type ClientTls } from '../cluster/harness.js';
+import { reportOnSignal } from '../cluster/process-exit.js';
 
 const executableCandidates = ['/usr/bin/etcd', '/usr/local/bin/etcd'];
 /** Bound on the wait for a member to exit after SIGKILL. */
@@ -65,6 +66,15 @@ export class EtcdCluster {
   readonly #token = `test-${process.pid}-${Date.now()}`;
   #tls: EtcdTlsSetting | undefined;
   #memberGroupIds: readonly number[] = [];
+  readonly #stopReporting = reportOnSignal(() => this.members.map((_, index) => `--- etcd member ${index + 1} ---\n${this.logTail(index, 10)}`).join('\n'));
+
+  private constructor() {
+    // Last resort if the test process exits without close(): no member outlives it.
+    process.once('exit', () => {
+      for (const child of this.#children.values())
+        if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    });
+  }
 
   /** Starts every member and waits until each answers /health. */
   static async start(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
@@ -158,6 +168,7 @@ export class EtcdCluster {
   }
 
   async close(): Promise<void> {
+    this.#stopReporting();
     for (const index of [...this.#children.keys()]) {
       this.resume(index);
       await this.kill(index);
