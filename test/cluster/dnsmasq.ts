@@ -10,7 +10,7 @@ import { promises as dns } from 'node:dns';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, sleep, waitFor } from './harness.js';
+import { freePort, waitFor, withinMs } from './harness.js';
 
 const executableCandidates = ['/usr/sbin/dnsmasq', '/usr/bin/dnsmasq'];
 /** Bound on the wait for dnsmasq to exit after SIGKILL. */
@@ -113,7 +113,7 @@ export class Dnsmasq {
     if (child !== undefined && running(child)) {
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       killQuietly(child);
-      await Promise.race([exited, sleep(exitWaitMs)]);
+      await withinMs(exited, exitWaitMs);
     }
     rmSync(this.directory, { recursive: true, force: true });
   }

@@ -31,6 +31,19 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * `promise`'s value, or 'timeout' after `timeoutMs`. The timer is cleared either way: a
+ * pending one (`Promise.race` with `sleep`) keeps the test process alive that long after
+ * its last test, 10 s per etcd file when it was there.
+ */
+export async function withinMs<Value>(promise: Promise<Value>, timeoutMs: number): Promise<Value | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  return Promise.race([promise, timedOut]).finally(() => clearTimeout(timer));
+}
+
 /** Polls `probe` until it returns a value other than undefined; throws after timeoutMs naming `what`. */
 export async function waitFor<Value>(
   what: string,
@@ -262,12 +275,7 @@ export class TestNode {
   async terminate(timeoutMs = waitTimeoutMsDefault): Promise<number | null> {
     if (!this.running || this.process?.pid === undefined) return null;
     process.kill(this.process.pid, 'SIGTERM');
-    // A cleared timer, not sleep(): a pending one would keep the test process alive for timeoutMs.
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), timeoutMs);
-    });
-    const outcome = await Promise.race([this.#exited, timedOut]).finally(() => clearTimeout(timer));
+    const outcome = await withinMs(this.#exited ?? Promise.resolve(null), timeoutMs);
     if (outcome === 'timeout') {
       await this.kill();
       throw new Error(`node ${this.spec.index} did not exit within ${timeoutMs}ms of SIGTERM`);

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, http, sleep, waitFor, waitTimeoutMsDefault, type ClientTls } from '../cluster/harness.js';
+import { freePort, http, waitFor, waitTimeoutMsDefault, withinMs, type ClientTls } from '../cluster/harness.js';
 import { reportOnSignal } from '../cluster/process-exit.js';
 
 const executableCandidates = ['/usr/bin/etcd', '/usr/local/bin/etcd'];
@@ -118,7 +118,7 @@ export class EtcdCluster {
     if (child === undefined || !this.running(index)) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-    await Promise.race([exited, sleep(exitWaitMs)]);
+    await withinMs(exited, exitWaitMs);
     this.#children.delete(index);
   }
 
