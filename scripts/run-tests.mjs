@@ -29,8 +29,8 @@ const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 // Each file is bounded, so a hung one fails with what it was running instead of holding
 // the whole run until CI's own limit: past its bound a file that imports the cluster
 // helpers reports and fails (test/cluster/process-exit.ts); a minute later Node's runner
-// ends any file still running (and bounds each test the same). The slowest file takes
-// about 2 minutes; the bound leaves room for a loaded machine.
+// ends any file still running (and bounds each test the same). The slowest file,
+// test/jepsen/suite.test.ts, takes about 3.5 minutes; the bound leaves room for a loaded machine.
 const fileBoundMs = Number(process.env.TEST_FILE_BOUND_MS ?? 15 * 60_000);
 const fileTimeoutMs = fileBoundMs + 60_000;
 const reporters = [
