@@ -83,30 +83,37 @@ function canBind(host: string, port: number): Promise<number | undefined> {
   });
 }
 
+/**
+ * The ports this process has handed out, never handed out again: two calls with nothing
+ * bound in between could pick the same port, 1 in 12,000 a pair, and CI asks for
+ * thousands. A node given the same HTTP and Raft port refused to start (`--http-addr and
+ * --raft-addr must differ`, the etcd-secured suite's setup in CI), an in-process node
+ * failed to listen (EADDRINUSE, the status-auth suite's setup), and an etcd member's
+ * client and peer ports could meet the same way.
+ */
+const handedOut = new Set<number>();
+
+/** A port on `host` that was free just now and that this process has not handed out before. */
 export async function freePort(host: string): Promise<number> {
   for (let attempt = 0; attempt < portAttemptCountMax; attempt += 1) {
     const candidate = testPortLow + Math.floor(Math.random() * (testPortHigh - testPortLow));
+    if (handedOut.has(candidate)) continue;
     const port = await canBind(host, candidate);
-    if (port !== undefined) return port;
+    if (port !== undefined) return handOut(port);
   }
   const fallback = await canBind(host, 0);
-  if (fallback === undefined) throw new Error(`no free port on ${host}`);
-  return fallback;
+  if (fallback === undefined || handedOut.has(fallback)) throw new Error(`no free port on ${host}`);
+  return handOut(fallback);
 }
 
-/**
- * Two different free ports on `host`, for a node's HTTP and Raft addresses. Two calls of
- * freePort can pick the same port (neither is bound in between): 1 in 12,000 per node, and
- * CI starts thousands; the node then refused to start (`--http-addr and --raft-addr must
- * differ`) and a whole suite's setup failed.
- */
+function handOut(port: number): number {
+  handedOut.add(port);
+  return port;
+}
+
+/** A node's HTTP and Raft ports: two different free ports on `host`. */
 async function freeNodePorts(host: string): Promise<{ httpPort: number; raftPort: number }> {
-  const httpPort = await freePort(host);
-  for (let attempt = 0; attempt < portAttemptCountMax; attempt += 1) {
-    const raftPort = await freePort(host);
-    if (raftPort !== httpPort) return { httpPort, raftPort };
-  }
-  throw new Error(`no second free port on ${host}`);
+  return { httpPort: await freePort(host), raftPort: await freePort(host) };
 }
 
 export interface HttpAnswer {
