@@ -27,9 +27,9 @@ if (files.length === 0) {
 // loopback addresses and ports, so they do not collide.
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 // Each file is bounded, so a hung one fails with what it was running instead of holding
-// the whole run until CI's own limit: past its bound a file that imports the cluster
-// helpers reports and fails (test/cluster/process-exit.ts); a minute later Node's runner
-// ends any file still running (and bounds each test the same). The slowest file,
+// the whole run until CI's own limit: past its bound a file reports and fails
+// (test/cluster/process-exit.ts, loaded into every file below); a minute later Node 20's
+// runner ends any file still running (later runners only fail a test past it). The slowest file,
 // test/jepsen/suite.test.ts, takes about 3.5 minutes; the bound leaves room for a loaded machine.
 const fileBoundMs = Number(process.env.TEST_FILE_BOUND_MS ?? 15 * 60_000);
 const fileTimeoutMs = fileBoundMs + 60_000;
@@ -38,7 +38,9 @@ const reporters = [
   ...['--test-reporter', join(root, 'scripts', 'slowest-files-reporter.mjs'), '--test-reporter-destination', 'stdout'],
 ];
 const testFlags = ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${fileTimeoutMs}`, ...reporters];
-const result = spawnSync(process.execPath, ['--import', 'tsx', ...testFlags, ...files], {
+// Loaded into every test file: its bound, and its cleanup and report when ended by a signal.
+const processExit = join(root, 'test', 'cluster', 'process-exit.ts');
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--import', processExit, ...testFlags, ...files], {
   cwd: root,
   stdio: 'inherit',
   env: { ...process.env, TZ: 'UTC', QUORUMLITE_TEST_FILE_BOUND_MS: String(fileBoundMs) },

@@ -1,16 +1,20 @@
 /**
  * A hung test file fails with the tests it was running, and what it started is stopped
- * (test/cluster/process-exit.ts): past the bound scripts/run-tests.mjs gives it, and when
- * Node's runner ends it with SIGTERM.
+ * (test/cluster/process-exit.ts, which scripts/run-tests.mjs loads into every test file):
+ * past the bound run-tests gives it, and when it gets SIGTERM (Node 20's runner sends it
+ * to a file past --test-timeout; later runners only fail the test and wait for the file).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { readFileSync } from 'node:fs';
-import { waitFor } from './harness.js';
+import { waitFor, withinMs } from './harness.js';
 
 const hangingFile = fileURLToPath(new URL('./fixtures/hanging-file.ts', import.meta.url));
+const processExit = fileURLToPath(new URL('./process-exit.ts', import.meta.url));
 
 /** Running: not gone, and not a zombie (a killed orphan waits for its new parent, which need not reap it at once). */
 function running(pid: number): boolean {
@@ -21,38 +25,77 @@ function running(pid: number): boolean {
   }
 }
 
-async function assertStopped(pid: number): Promise<void> {
-  await waitFor(`child ${pid} stopped`, () => (running(pid) ? undefined : true), 10_000);
+interface HangingRun {
+  readonly output: string;
+  readonly status: number | null;
+  readonly filePid: number;
+  readonly childPid: number;
 }
 
-/** Runs the hanging file under Node's test runner; returns its output and the PID of the child it started. */
-function runHangingFile(runnerTimeoutMs: number, boundMs: number | undefined): { output: string; status: number | null; childPid: number } {
+/**
+ * Runs the hanging file under Node's test runner as run-tests does (process-exit.ts
+ * loaded, `boundMs` as its bound); `signal`, if given, goes to the file's process once it
+ * is waiting. Returns when the runner has ended (killed after 60 s).
+ */
+async function runHangingFile(boundMs: number | undefined, signal?: NodeJS.Signals): Promise<HangingRun> {
+  const directory = mkdtempSync(join(tmpdir(), 'quorumlite-hanging-'));
+  const pidsPath = join(directory, 'pids');
   const environment: Record<string, string | undefined> = {
     ...process.env,
     NODE_TEST_CONTEXT: undefined,
+    HANGING_FILE_PIDS: pidsPath,
     QUORUMLITE_TEST_FILE_BOUND_MS: boundMs === undefined ? undefined : String(boundMs),
   };
-  const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter', 'tap', `--test-timeout=${runnerTimeoutMs}`, hangingFile], {
-    encoding: 'utf8',
-    env: environment,
-    timeout: 60_000,
+  const runner = spawn(process.execPath, ['--import', 'tsx', '--import', processExit, '--test', '--test-reporter', 'tap', hangingFile], { env: environment });
+  let output = '';
+  runner.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
   });
-  const output = `${result.stdout}${result.stderr}`;
-  const pid = /child-pid (\d+)/.exec(output)?.[1];
-  assert.ok(pid !== undefined, `the file started its child:\n${output}`);
-  return { output, status: result.status, childPid: Number(pid) };
+  runner.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const ended = new Promise<number | null>((resolve) => runner.once('exit', (code) => resolve(code)));
+  try {
+    const [filePid, childPid] = await waitFor(
+      'the file started its child',
+      () => {
+        try {
+          return readFileSync(pidsPath, 'utf8').split(' ').map(Number);
+        } catch {
+          return undefined;
+        }
+      },
+      30_000,
+    );
+    assert.ok(filePid !== undefined && childPid !== undefined);
+    if (signal !== undefined) process.kill(filePid, signal);
+    const status = await withinMs(ended, 60_000);
+    if (status === 'timeout') {
+      runner.kill('SIGKILL');
+      assert.fail(`the runner did not end:\n${output}`);
+    }
+    return { output, status, filePid, childPid };
+  } finally {
+    if (runner.exitCode === null && runner.signalCode === null) runner.kill('SIGKILL');
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+async function assertStopped(pid: number): Promise<void> {
+  await waitFor(`process ${pid} stopped`, () => (running(pid) ? undefined : true), 10_000);
 }
 
 test('past its bound, a file fails naming the test it was running, and its exit listeners stop what it started', async () => {
-  const { output, status, childPid } = runHangingFile(60_000, 3_000);
+  const { output, status, filePid, childPid } = await runHangingFile(3_000);
   assert.notEqual(status, 0);
   assert.match(output, /past the file's bound of 3 s: ended while running "starts a child and waits forever"/);
+  await assertStopped(filePid);
   await assertStopped(childPid);
 });
 
-test("ended by the runner's SIGTERM, a file still runs its exit listeners", async () => {
-  const { output, status, childPid } = runHangingFile(3_000, undefined);
+test('ended by SIGTERM, a file fails and its exit listeners stop what it started', async () => {
+  const { status, filePid, childPid } = await runHangingFile(undefined, 'SIGTERM');
   assert.notEqual(status, 0);
-  assert.match(output, /test timed out after 3000ms/);
+  await assertStopped(filePid);
   await assertStopped(childPid);
 });

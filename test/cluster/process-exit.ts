@@ -7,15 +7,29 @@
  * and exits with a failure; Node's runner, a little later, would send SIGTERM, which by
  * default ends a process without running its 'exit' listeners: the nodes, etcd members
  * and DNS servers the file started would outlive it, and its iptables rules would stay.
- * So SIGTERM and SIGINT also report and exit through process.exit. Imported by the
- * helpers that start processes or install rules.
+ * So SIGTERM and SIGINT also report and exit through process.exit. scripts/run-tests.mjs
+ * loads it into every test file; the helpers that start processes or install rules import
+ * it too (a file run alone, without run-tests, still cleans up on a signal).
  * Only in a test file run by the test runner: the jepsen runner and the benchmarks import
  * the same helpers and keep their own signal handling.
  */
 import { afterEach, beforeEach } from 'node:test';
 
-const running = new Set<string>();
-const reporters = new Set<() => string>();
+interface ProcessExitState {
+  /** The tests running now, by name. */
+  readonly running: Set<string>;
+  readonly reporters: Set<() => string>;
+  installed: boolean;
+}
+
+// One state per process, even if this module were loaded twice (run-tests.mjs preloads it by path; helpers import it).
+const stateKey = Symbol.for('quorumlite.test.process-exit');
+const state: ProcessExitState = ((globalThis as Record<symbol, ProcessExitState | undefined>)[stateKey] ??= {
+  running: new Set(),
+  reporters: new Set(),
+  installed: false,
+});
+const { running, reporters } = state;
 
 /** Set by Node's test runner in each file's process. */
 const underTestRunner = process.env.NODE_TEST_CONTEXT !== undefined;
@@ -40,7 +54,8 @@ function endWithReport(why: string, code: number): void {
   process.exit(code);
 }
 
-if (underTestRunner) {
+if (underTestRunner && !state.installed) {
+  state.installed = true;
   beforeEach((context) => {
     running.add(context.name);
   });
