@@ -24,11 +24,9 @@ interface ProcessExitState {
 
 // One state per process, even if this module were loaded twice (run-tests.mjs preloads it by path; helpers import it).
 const stateKey = Symbol.for('quorumlite.test.process-exit');
-const state: ProcessExitState = ((globalThis as Record<symbol, ProcessExitState | undefined>)[stateKey] ??= {
-  running: new Set(),
-  reporters: new Set(),
-  installed: false,
-});
+const shared = globalThis as Record<symbol, ProcessExitState | undefined>;
+const state: ProcessExitState = shared[stateKey] ?? { running: new Set(), reporters: new Set(), installed: false };
+shared[stateKey] = state;
 const { running, reporters } = state;
 
 /** Set by Node's test runner in each file's process. */
