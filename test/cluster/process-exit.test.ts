@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { waitFor, withinMs } from './harness.js';
 
-const hangingFile = fileURLToPath(new URL('./fixtures/hanging-file.ts', import.meta.url));
+const hangingFile = fileURLToPath(new URL('./fixtures/hanging.test.ts', import.meta.url));
 const processExit = fileURLToPath(new URL('./process-exit.ts', import.meta.url));
 
 /** Running: not gone, and not a zombie (a killed orphan waits for its new parent, which need not reap it at once). */

@@ -29,8 +29,12 @@ const state: ProcessExitState = shared[stateKey] ?? { running: new Set(), report
 shared[stateKey] = state;
 const { running, reporters } = state;
 
-/** Set by Node's test runner in each file's process. */
-const underTestRunner = process.env.NODE_TEST_CONTEXT !== undefined;
+/**
+ * A test file run by Node's test runner: the runner sets NODE_TEST_CONTEXT in the file's
+ * process, and the processes a test starts inherit it (a benchmark or the jepsen runner
+ * started by its test), so the file's name must say it too.
+ */
+const underTestRunner = process.env.NODE_TEST_CONTEXT !== undefined && /\.test\.[cm]?[jt]s$/.test(process.argv[1] ?? '');
 
 /** Adds what to print if the file is ended by a signal; returns its removal. */
 export function reportOnSignal(report: () => string): () => void {
