@@ -41,7 +41,7 @@ const reporters = [
 ];
 const testFlags = ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${fileTimeoutMs}`, ...reporters];
 // Loaded into every test file: its bound, and its cleanup and report when ended by a signal.
-const processExit = join(root, 'test', 'cluster', 'process-exit.ts');
+const processExit = join(root, 'test', 'cluster', 'process-exit-preload.mjs');
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--import', processExit, ...testFlags, ...files], {
   cwd: root,
   stdio: 'inherit',

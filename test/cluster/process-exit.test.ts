@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import { waitFor, withinMs } from './harness.js';
 
 const hangingFile = fileURLToPath(new URL('./fixtures/hanging.test.ts', import.meta.url));
-const processExit = fileURLToPath(new URL('./process-exit.ts', import.meta.url));
+const processExit = fileURLToPath(new URL('./process-exit-preload.mjs', import.meta.url));
 
 /** Running: not gone, and not a zombie (a killed orphan waits for its new parent, which need not reap it at once). */
 function running(pid: number): boolean {
