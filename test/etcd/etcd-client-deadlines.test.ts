@@ -9,7 +9,6 @@
  * (etcd-apply.ts): every such fetch was a 1,000-entry page, so a hung member cost it 5 s.
  */
 import assert from 'node:assert/strict';
-import { connect, createServer, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { isBrokenCircuitError } from 'cockatiel';
 import type { CallContext } from 'etcd3';
@@ -18,6 +17,7 @@ import { fetchEntries, fetchEntryCountMax, smallFetchEntryCountMax } from '../..
 import { encodeEntryValue, etcdKeys, logKey } from '../../src/node/etcd-keys.js';
 import { readLastIndex } from '../../src/node/etcd-reads.js';
 import { createEtcdClient, etcdBulkCallTimeoutMs, etcdCallDeadlineMs, etcdCallTimeoutMs } from '../../src/server/etcd-client.js';
+import { type CuttingProxy, startCuttingProxy } from '../client/helpers/cutting-proxy.js';
 import { freePort } from '../cluster/harness.js';
 import { EtcdCluster } from './etcd-cluster.js';
 
@@ -142,34 +142,14 @@ test('after one call ran to its deadline on a hung member, the next calls skip i
   });
 });
 
-interface Forwarder {
-  /** Stops listening and ends every connection: a closed etcd client can leave its connection open (grpc-js keeps it in its pool). */
-  close(): Promise<void>;
-}
-
-/** Forwards every connection to `port` on 127.0.0.1 to etcd's first member. */
-function forwardToFirstMember(port: number): Promise<Forwarder> {
+/**
+ * Forwards every connection to `port` on 127.0.0.1 to etcd's first member. Its close()
+ * ends every connection: a closed etcd client can leave its own open (grpc-js keeps it in
+ * its pool), and a server that waited for it to end waited forever.
+ */
+function forwardToFirstMember(port: number): Promise<CuttingProxy> {
   const target = new URL(etcd.endpoint(0));
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    const upstream = connect(Number(target.port), target.hostname);
-    for (const end of [socket, upstream]) {
-      sockets.add(end);
-      end.once('close', () => sockets.delete(end));
-    }
-    socket.pipe(upstream).pipe(socket);
-    socket.on('error', () => upstream.destroy());
-    upstream.on('error', () => socket.destroy());
-  });
-  const close = (): Promise<void> =>
-    new Promise((resolve) => {
-      server.close(() => resolve());
-      for (const socket of sockets) socket.destroy();
-    });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve({ close }));
-  });
+  return startCuttingProxy(target.hostname, Number(target.port), port);
 }
 
 // J11: the first fix skipped every member while etcd elected a leader, and a call that then found every member skipped
@@ -180,7 +160,7 @@ test('a call that finds every member skipped is retried until one is tried again
   const clock = { ms: 0 };
   // One member, nothing listening yet: refusals skip it (the breaker's clock stands still, so the skip does not end by itself).
   const client = createEtcdClient([`127.0.0.1:${port}`], undefined, { now: () => clock.ms });
-  let forwarder: Forwarder | undefined;
+  let forwarder: CuttingProxy | undefined;
   try {
     await assert.rejects(client.get('j11').string(), (error: unknown) => !isBrokenCircuitError(error), 'refused: the member is unavailable');
     forwarder = await forwardToFirstMember(port);

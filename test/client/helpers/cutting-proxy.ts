@@ -24,7 +24,8 @@ export interface CuttingProxy {
 /** Bound on the bytes of one cut answer kept for its status line. */
 export const cutStatusLineBytesMax = 256;
 
-export async function startCuttingProxy(targetHost: string, targetPort: number): Promise<CuttingProxy> {
+/** `listenPort`: where it listens on 127.0.0.1; by default a port the system picks. */
+export async function startCuttingProxy(targetHost: string, targetPort: number, listenPort = 0): Promise<CuttingProxy> {
   const sockets = new Set<Socket>();
   let accepted = 0;
   let armed: ((cut: CutResponse) => void) | undefined;
@@ -56,7 +57,7 @@ export async function startCuttingProxy(targetHost: string, targetPort: number):
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(listenPort, '127.0.0.1', () => resolve());
   });
   const address = server.address();
   if (typeof address !== 'object' || address === null) throw new Error('assertion: proxy has no address');
