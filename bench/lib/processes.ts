@@ -7,6 +7,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
+import { timedOut, withinMs } from '../../src/common/within.js';
 
 export const pollIntervalMs = 100;
 export const terminateWaitMs = 10_000;
@@ -138,8 +139,7 @@ export class ManagedProcess {
     const pid = this.pid;
     if (pid === undefined) return;
     process.kill(pid, 'SIGTERM');
-    const outcome = await Promise.race([this.#exited.then(() => 'exited' as const), sleep(terminateWaitMs).then(() => 'timeout' as const)]);
-    if (outcome === 'timeout') await this.kill();
+    if ((await withinMs(this.#exited, terminateWaitMs)) === timedOut) await this.kill();
   }
 
   get spawnError(): Error | undefined {

@@ -11,6 +11,7 @@
  */
 import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';
+import { timedOut, withinMs } from '../common/within.js';
 import type { NodeLogger } from '../node/logger.js';
 import type { DnsDiscoveryConfig, DnsSrvDiscoveryConfig } from './discovery-config.js';
 
@@ -47,13 +48,11 @@ async function eitherFamily(ipv4: Promise<string[]>, ipv6: Promise<string[]>): P
   return [...(four.status === 'fulfilled' ? four.value : []), ...(six.status === 'fulfilled' ? six.value : [])];
 }
 
-function withTimeout<Value>(lookup: Promise<Value>, what: string): Promise<Value> {
-  let timer: NodeJS.Timeout | undefined;
+async function withTimeout<Value>(lookup: Promise<Value>, what: string): Promise<Value> {
   const boundMs = lookupTimeoutMs * lookupTryCount;
-  const timedOut = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`DNS lookup of ${what}: no answer within ${boundMs}ms`)), boundMs);
-  });
-  return Promise.race([lookup, timedOut]).finally(() => clearTimeout(timer));
+  const answer = await withinMs(lookup, boundMs);
+  if (answer === timedOut) throw new Error(`DNS lookup of ${what}: no answer within ${boundMs}ms`);
+  return answer;
 }
 
 function createResolver(server: string | undefined): NameResolver {

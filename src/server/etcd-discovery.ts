@@ -13,6 +13,7 @@
  * Every call is bounded by `etcdCallTimeoutMs`.
  */
 import { Etcd3 } from 'etcd3';
+import { timedOut, withinMs } from '../common/within.js';
 import type { NodeLogger } from '../node/logger.js';
 import type { Scheduler } from '../node/scheduler.js';
 import { etcdLeaderKey, type EtcdDiscoveryConfig } from './discovery-config.js';
@@ -46,12 +47,10 @@ export function decodeLeaderRecord(value: string): LeaderRecord | undefined {
   }
 }
 
-function withTimeout<Value>(what: string, operation: Promise<Value>, timeoutMs: number): Promise<Value> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`etcd ${what}: no answer within ${timeoutMs}ms`)), timeoutMs);
-  });
-  return Promise.race([operation, timedOut]).finally(() => clearTimeout(timer));
+async function withTimeout<Value>(what: string, operation: Promise<Value>, timeoutMs: number): Promise<Value> {
+  const answer = await withinMs(operation, timeoutMs);
+  if (answer === timedOut) throw new Error(`etcd ${what}: no answer within ${timeoutMs}ms`);
+  return answer;
 }
 
 export class EtcdDiscovery {

@@ -10,7 +10,9 @@ import { promises as dns } from 'node:dns';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitFor, withinMs } from './harness.js';
+import { withinMs } from '../../src/common/within.js';
+import { freePort, waitFor } from './harness.js';
+import { killOnExit } from './process-exit.js';
 
 const executableCandidates = ['/usr/sbin/dnsmasq', '/usr/bin/dnsmasq'];
 /** Bound on the wait for dnsmasq to exit after SIGKILL. */
@@ -152,6 +154,6 @@ export class Dnsmasq {
     child.on('error', () => undefined);
     this.#child = child;
     // Last resort if the test process exits without close().
-    process.once('exit', () => killQuietly(child));
+    killOnExit(child);
   }
 }

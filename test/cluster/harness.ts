@@ -11,7 +11,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { reportOnSignal } from './process-exit.js';
+import { timedOut, withinMs } from '../../src/common/within.js';
+import { killOnExit, reportOnSignal } from './process-exit.js';
 
 export const repositoryRoot = new URL('../../', import.meta.url).pathname;
 /**
@@ -29,19 +30,6 @@ export const httpTimeoutMs = 15_000;
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * `promise`'s value, or 'timeout' after `timeoutMs`. The timer is cleared either way: a
- * pending one (`Promise.race` with `sleep`) keeps the test process alive that long after
- * its last test, 10 s per etcd file when it was there.
- */
-export async function withinMs<Value>(promise: Promise<Value>, timeoutMs: number): Promise<Value | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), timeoutMs);
-  });
-  return Promise.race([promise, timedOut]).finally(() => clearTimeout(timer));
 }
 
 /** Polls `probe` until it returns a value other than undefined; throws after timeoutMs naming `what`. */
@@ -262,6 +250,8 @@ export class TestNode {
       ...(this.groupId === undefined ? {} : { gid: this.groupId }),
     });
     closeSync(log);
+    // Last resort if the test process exits without close(): no node outlives it.
+    killOnExit(child);
     this.process = child;
     this.#exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
@@ -283,7 +273,7 @@ export class TestNode {
     if (!this.running || this.process?.pid === undefined) return null;
     process.kill(this.process.pid, 'SIGTERM');
     const outcome = await withinMs(this.#exited ?? Promise.resolve(null), timeoutMs);
-    if (outcome === 'timeout') {
+    if (outcome === timedOut) {
       await this.kill();
       throw new Error(`node ${this.spec.index} did not exit within ${timeoutMs}ms of SIGTERM`);
     }
@@ -365,10 +355,6 @@ export class TestCluster {
   private constructor(options: ClusterOptions) {
     this.#options = options;
     this.rootDirectory = mkdtempSync(join(tmpdir(), 'quorumlite-cluster-'));
-    // Last resort if the test process exits without close(): no child outlives it.
-    process.once('exit', () => {
-      for (const node of this.nodes) if (node.running && node.process?.pid !== undefined) process.kill(node.process.pid, 'SIGKILL');
-    });
     this.#stopReporting = reportOnSignal(() => `--- a cluster in ${this.rootDirectory} ---\n${this.logs(20)}`);
   }
 

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { waitFor, withinMs } from './harness.js';
+import { timedOut, withinMs } from '../../src/common/within.js';
+import { waitFor } from './harness.js';
 
 const hangingFile = fileURLToPath(new URL('./fixtures/hanging.test.ts', import.meta.url));
 const processExit = fileURLToPath(new URL('./process-exit-preload.mjs', import.meta.url));
@@ -70,7 +71,7 @@ async function runHangingFile(boundMs: number | undefined, signal?: NodeJS.Signa
     assert.ok(filePid !== undefined && childPid !== undefined);
     if (signal !== undefined) process.kill(filePid, signal);
     const status = await withinMs(ended, 60_000);
-    if (status === 'timeout') {
+    if (status === timedOut) {
       runner.kill('SIGKILL');
       assert.fail(`the runner did not end:\n${output}`);
     }

@@ -7,27 +7,42 @@
  * and exits with a failure; Node's runner, a little later, would send SIGTERM, which by
  * default ends a process without running its 'exit' listeners: the nodes, etcd members
  * and DNS servers the file started would outlive it, and its iptables rules would stay.
- * So SIGTERM and SIGINT also report and exit through process.exit. scripts/run-tests.mjs
- * loads it into every test file; the helpers that start processes or install rules import
- * it too (a file run alone, without run-tests, still cleans up on a signal).
+ * So SIGTERM and SIGINT also report and exit through process.exit, and the processes the
+ * helpers started (killOnExit) are killed then. scripts/run-tests.mjs loads it into every
+ * test file; the helpers that start processes or install rules import it too (a file run
+ * alone, without run-tests, still cleans up on a signal).
  * Only in a test file run by the test runner: the jepsen runner and the benchmarks import
  * the same helpers and keep their own signal handling.
  */
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, beforeEach } from 'node:test';
 
-interface ProcessExitState {
-  /** The tests running now, by name. */
-  readonly running: Set<string>;
-  readonly reporters: Set<() => string>;
-  installed: boolean;
+/** The tests running now, by name. */
+const running = new Set<string>();
+const reporters = new Set<() => string>();
+/** What the helpers started: whatever still runs when the process exits is killed. */
+const children = new Set<ChildProcess>();
+
+/**
+ * Kills `child` (SIGKILL, by PID) if it still runs when this process exits, however it
+ * exits: close() not reached, a failed assertion, a bound or a signal (below). Every
+ * helper that starts a process registers it here; one listener serves them all.
+ */
+export function killOnExit(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
 }
 
-// One state per process, even if this module were loaded twice (run-tests.mjs preloads it by path; helpers import it).
-const stateKey = Symbol.for('quorumlite.test.process-exit');
-const shared = globalThis as Record<symbol, ProcessExitState | undefined>;
-const state: ProcessExitState = shared[stateKey] ?? { running: new Set(), reporters: new Set(), installed: false };
-shared[stateKey] = state;
-const { running, reporters } = state;
+process.once('exit', () => {
+  for (const child of children) {
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) continue;
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      // It exited meanwhile.
+    }
+  }
+});
 
 /**
  * A test file run by Node's test runner: the runner sets NODE_TEST_CONTEXT in the file's
@@ -56,8 +71,7 @@ function endWithReport(why: string, code: number): void {
   process.exit(code);
 }
 
-if (underTestRunner && !state.installed) {
-  state.installed = true;
+if (underTestRunner) {
   beforeEach((context) => {
     running.add(context.name);
   });

@@ -11,8 +11,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, http, waitFor, waitTimeoutMsDefault, withinMs, type ClientTls } from '../cluster/harness.js';
-import { reportOnSignal } from '../cluster/process-exit.js';
+import { withinMs } from '../../src/common/within.js';
+import { freePort, http, waitFor, waitTimeoutMsDefault, type ClientTls } from '../cluster/harness.js';
+import { killOnExit, reportOnSignal } from '../cluster/process-exit.js';
 
 const executableCandidates = ['/usr/bin/etcd', '/usr/local/bin/etcd'];
 /** Bound on the wait for a member to exit after SIGKILL. */
@@ -67,14 +68,6 @@ export class EtcdCluster {
   #tls: EtcdTlsSetting | undefined;
   #memberGroupIds: readonly number[] = [];
   readonly #stopReporting = reportOnSignal(() => this.members.map((_, index) => `--- etcd member ${index + 1} ---\n${this.logTail(index, 10)}`).join('\n'));
-
-  private constructor() {
-    // Last resort if the test process exits without close(): no member outlives it.
-    process.once('exit', () => {
-      for (const child of this.#children.values())
-        if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-    });
-  }
 
   /** Starts every member and waits until each answers /health. */
   static async start(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
@@ -207,6 +200,8 @@ export class EtcdCluster {
         { stdio: ['ignore', log, log], ...(groupId === undefined ? {} : { gid: groupId }) },
       );
       child.on('error', () => undefined);
+      // Last resort if the test process exits without close(): no member outlives it.
+      killOnExit(child);
       this.#children.set(index, child);
     } finally {
       closeSync(log);
