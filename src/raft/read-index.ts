@@ -36,6 +36,8 @@ export class ReadIndexQueue {
   #settledSequence = 0;
   /** The newest read the last heartbeat round carried. */
   #roundSequence = 0;
+  /** Per node, the newest round it acknowledged while that round was still unconfirmed: whom the next round asks (askFirst). */
+  #answeredRound = new Map<NodeId, number>();
 
   size(): number {
     return this.#pending.length + this.#awaitingTermCommit.length;
@@ -84,9 +86,23 @@ export class ReadIndexQueue {
     const read = this.#pending[position];
     if (read === undefined) return [];
     read.acks.set(from, true);
+    if ((this.#answeredRound.get(from) ?? 0) < read.sequence) this.#answeredRound.set(from, read.sequence);
     if (voteResult(voters, read.acks) !== 'won') return [];
     this.#settledSequence = read.sequence;
     return this.#pending.splice(0, position + 1).map((done) => ({ context: done.context, index: done.index, requester: done.requester }));
+  }
+
+  /**
+   * `candidates` ordered by who answered rounds lately: a node that helped confirm a newer
+   * round first, a node never heard from (or heard from only after its round was
+   * confirmed) last, ties in the given order. A read round asks only the first few.
+   */
+  askFirst(candidates: readonly NodeId[]): NodeId[] {
+    const answered = (id: NodeId): number => this.#answeredRound.get(id) ?? 0;
+    return candidates
+      .map((id, position) => ({ id, position }))
+      .sort((left, right) => answered(right.id) - answered(left.id) || left.position - right.position)
+      .map(({ id }) => id);
   }
 
   /** Leadership is lost: every waiting read fails; returns them. */
@@ -95,6 +111,7 @@ export class ReadIndexQueue {
     this.#settledSequence = this.#lastSequence;
     this.#pending = [];
     this.#awaitingTermCommit = [];
+    this.#answeredRound.clear();
     return failed;
   }
 }

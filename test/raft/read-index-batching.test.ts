@@ -3,6 +3,10 @@
  * leader's own and followers' MsgReadIndex) share one heartbeat round, started by the
  * next Ready turn. A read is answered only with the commit index recorded when it arrived,
  * and only once a quorum acknowledged a round that started after it arrived.
+ *
+ * A read round asks only as many followers as a quorum needs (one of two on 3 nodes, two
+ * of four on 5), those that answered rounds lately first; the tick's heartbeat goes to
+ * every follower and confirms the reads of a round whose followers did not answer.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -65,10 +69,10 @@ test('read batching: reads arriving between two Ready turns share one heartbeat 
   const heartbeats = heartbeatsIn(ready?.messages ?? []);
   assert.deepEqual(
     heartbeats.map((message) => message.to),
-    ['2', '3'],
-    'one heartbeat per follower for the three reads',
+    ['2'],
+    'one heartbeat for the three reads, to the one follower a quorum needs',
   );
-  assert.deepEqual(contextsOf(heartbeats), ['c', 'c'], 'the round carries the newest read');
+  assert.deepEqual(contextsOf(heartbeats), ['c'], 'the round carries the newest read');
   const readStates = stabilizeCollectingReads(cluster);
   assert.deepEqual(readContexts(readStates.get('1')), ['a', 'b', 'c']);
   for (const readState of readStates.get('1') ?? []) assert.equal(readState.index, commit);
@@ -82,8 +86,8 @@ test("read batching: a follower's MsgReadIndex and the leader's own read share o
   cluster.deliverAll();
   leader.readIndex(encoder.encode('l'));
   const heartbeats = heartbeatsIn(cluster.processReady('1')?.messages ?? []);
-  assert.equal(heartbeats.length, 2, 'one round, not one per read');
-  assert.deepEqual(contextsOf(heartbeats), ['l', 'l']);
+  assert.equal(heartbeats.length, 1, 'one round, not one per read');
+  assert.deepEqual(contextsOf(heartbeats), ['l']);
   const readStates = stabilizeCollectingReads(cluster);
   assert.deepEqual(readContexts(readStates.get('1')), ['l']);
   assert.deepEqual(readContexts(readStates.get('2')), ['f']);
@@ -98,7 +102,7 @@ test('read batching: a read is never answered by a round that started before it 
   // The round of 'first' is in flight: hold its heartbeats while a write commits.
   const firstRound = cluster.queue;
   cluster.queue = [];
-  assert.deepEqual(contextsOf(firstRound), ['first', 'first']);
+  assert.deepEqual(contextsOf(firstRound), ['first']);
   leader.propose(encoder.encode('write'));
   cluster.stabilize();
   const commitAtSecond = leader.status().commit;
@@ -108,7 +112,7 @@ test('read batching: a read is never answered by a round that started before it 
   const ready = deliverHeldRound(cluster, firstRound);
   assert.deepEqual(readContexts(ready?.readStates), ['first'], "the older round answers 'first' only");
   assert.equal(ready?.readStates[0]?.index, commitAtFirst);
-  assert.deepEqual(contextsOf(heartbeatsIn(ready?.messages ?? [])), ['second', 'second'], "the same turn starts the round of 'second'");
+  assert.deepEqual(contextsOf(heartbeatsIn(ready?.messages ?? [])), ['second'], "the same turn starts the round of 'second'");
   const readStates = stabilizeCollectingReads(cluster);
   assert.deepEqual(readContexts(readStates.get('1')), ['second']);
   assert.equal(readStates.get('1')?.[0]?.index, commitAtSecond, "'second' gets the commit index from when it arrived");
@@ -129,7 +133,7 @@ test('read batching: reads arriving while a round is in flight wait for it, then
   assert.equal(leader.hasReady(), false, "no round starts while the round of 'a' is in flight");
   const ready = deliverHeldRound(cluster, roundOfA);
   assert.deepEqual(readContexts(ready?.readStates), ['a']);
-  assert.deepEqual(contextsOf(heartbeatsIn(ready?.messages ?? [])), ['c', 'c'], 'one round for the three reads that waited');
+  assert.deepEqual(contextsOf(heartbeatsIn(ready?.messages ?? [])), ['c'], 'one round for the three reads that waited');
   const readStates = stabilizeCollectingReads(cluster);
   assert.deepEqual(readContexts(readStates.get('1')), ['b', 'c']);
   assert.deepEqual(readContexts(readStates.get('2')), ['f']);
@@ -183,7 +187,7 @@ test('read batching: at pendingReadCountMax, reads are refused and the batch sti
     [['3', 'f3']],
     "a follower's read past the bound is refused at once",
   );
-  assert.deepEqual(contextsOf(heartbeatsIn(messages)), ['c', 'c'], 'the four reads at the bound share one round');
+  assert.deepEqual(contextsOf(heartbeatsIn(messages)), ['c'], 'the four reads at the bound share one round');
   const readStates = stabilizeCollectingReads(cluster);
   assert.deepEqual(readContexts(readStates.get('1')), ['a', 'b', 'c']);
   assert.deepEqual(readContexts(readStates.get('2')), ['f1']);
@@ -192,4 +196,91 @@ test('read batching: at pendingReadCountMax, reads are refused and the batch sti
     'none',
     'the queue is free again',
   );
+});
+
+/** The followers a Ready's heartbeats went to, in order. */
+function heartbeatTargets(ready: ReturnType<TestCluster['processReady']>): string[] {
+  return heartbeatsIn(ready?.messages ?? []).map((message) => message.to);
+}
+
+test('read rounds: a round asked of a follower that stopped answering is confirmed by the tick, and the next round asks the one that answered', () => {
+  const cluster = electedCluster();
+  const leader = cluster.node('1').raw;
+  cluster.dropIf = (message) => message.to === '2' || message.from === '2';
+  leader.readIndex(encoder.encode('a'));
+  assert.deepEqual(heartbeatTargets(cluster.processReady('1')), ['2'], 'no follower has answered a round yet: the first in order');
+  assert.deepEqual(readContexts(stabilizeCollectingReads(cluster).get('1')), [], "'a' waits: its round went to the silent follower");
+  leader.tick(); // heartbeatTicks is 1: the tick's heartbeat goes to every follower
+  assert.deepEqual(heartbeatTargets(cluster.processReady('1')), ['2', '3']);
+  assert.deepEqual(readContexts(stabilizeCollectingReads(cluster).get('1')), ['a'], "3's answer to the tick's round confirms 'a'");
+  leader.readIndex(encoder.encode('b'));
+  assert.deepEqual(heartbeatTargets(cluster.processReady('1')), ['3'], 'the follower that answered is asked first');
+  assert.deepEqual(readContexts(stabilizeCollectingReads(cluster).get('1')), ['b'], 'confirmed without a tick');
+});
+
+test('read rounds: the follower whose answer confirmed the last round is asked first; an answer that came after confirmation does not count', () => {
+  const cluster = electedCluster();
+  const leader = cluster.node('1').raw;
+  leader.readIndex(encoder.encode('a'));
+  leader.tick(); // the tick's round goes to both followers
+  assert.deepEqual(heartbeatTargets(cluster.processReady('1')), ['2', '3']);
+  cluster.deliverAll();
+  cluster.processReady('3');
+  cluster.processReady('2');
+  // 3 answers first: its answer confirms 'a'; 2's comes after.
+  cluster.queue.sort((left, right) => (left.from === '3' ? -1 : 0) - (right.from === '3' ? -1 : 0));
+  assert.deepEqual(
+    cluster.queue.map((message) => message.from),
+    ['3', '2'],
+  );
+  cluster.deliverAll();
+  assert.deepEqual(readContexts(cluster.processReady('1')?.readStates), ['a']);
+  leader.readIndex(encoder.encode('b'));
+  assert.deepEqual(heartbeatTargets(cluster.processReady('1')), ['3']);
+  assert.deepEqual(readContexts(stabilizeCollectingReads(cluster).get('1')), ['b']);
+});
+
+test('read rounds: on 5 voters a round asks two followers, and one answer does not confirm it', () => {
+  const cluster = new TestCluster(['1', '2', '3', '4', '5']);
+  cluster.elect('1');
+  cluster.stabilize();
+  const leader = cluster.node('1').raw;
+  leader.readIndex(encoder.encode('a'));
+  assert.deepEqual(heartbeatTargets(cluster.processReady('1')), ['2', '3'], 'the leader and two followers are a quorum of 5');
+  cluster.deliverAll();
+  cluster.processReady('2');
+  cluster.processReady('3');
+  const answers = cluster.queue;
+  assert.deepEqual(
+    answers.map((message) => [message.type, message.from]),
+    [
+      ['MsgHeartbeatResp', '2'],
+      ['MsgHeartbeatResp', '3'],
+    ],
+  );
+  cluster.queue = [answers[0] as Message];
+  cluster.deliverAll();
+  assert.equal(leader.hasReady(), false, 'the leader and one follower are not a quorum of 5');
+  cluster.queue = [answers[1] as Message];
+  cluster.deliverAll();
+  assert.deepEqual(readContexts(cluster.processReady('1')?.readStates), ['a']);
+});
+
+test('read rounds: a learner is never asked, and its answer to a tick does not count', () => {
+  const cluster = new TestCluster(['1', '2', '3', '4'], {}, { voters: ['1', '2', '3'], learners: ['4'] });
+  cluster.elect('1');
+  cluster.stabilize();
+  const leader = cluster.node('1').raw;
+  cluster.dropIf = (message) => message.to === '2' || message.to === '3';
+  leader.readIndex(encoder.encode('a'));
+  assert.deepEqual(heartbeatTargets(cluster.processReady('1')), ['2']);
+  leader.tick();
+  assert.deepEqual(heartbeatTargets(cluster.processReady('1')), ['2', '3', '4'], "the tick's heartbeat reaches the learner too");
+  assert.deepEqual(readContexts(stabilizeCollectingReads(cluster).get('1')), [], "the learner's answer is not a voter's");
+  cluster.dropIf = () => false;
+  leader.readIndex(encoder.encode('b'));
+  assert.deepEqual(heartbeatTargets(cluster.processReady('1')), [], "a round is in flight ('a''s): 'b' waits for it");
+  leader.tick();
+  cluster.processReady('1');
+  assert.deepEqual(readContexts(stabilizeCollectingReads(cluster).get('1')), ['a', 'b']);
 });
