@@ -4,6 +4,7 @@
  * `events (id INTEGER PRIMARY KEY)` exists and is empty.
  */
 import assert from 'node:assert/strict';
+import { whilePaused } from '../client/helpers/process-pause.js';
 import { sleep, waitFor, type HttpAnswer, type TestCluster, type TestNode } from './harness.js';
 
 const linearizable = '?level=linearizable&timeout=3s&linearizable_timeout=3s';
@@ -74,4 +75,33 @@ export async function followerReadsAcrossLeaderKill(cluster: TestCluster): Promi
   const read = await follower.query('SELECT count(*) FROM events', linearizable);
   assert.ok((countOf(read) ?? 0) >= acknowledged, read.text);
   assert.equal(read.headers.get('x-rqlite-served-by'), follower.raftAddress);
+}
+
+/** Reads on the leader while one follower is stopped, for each follower in turn (each pause bounded by this many reads). */
+const readsWhilePaused = 30;
+
+/**
+ * A follower stopped (SIGSTOP): the leader's linearizable reads are still served, every
+ * one seeing every acknowledged write. A read round asks only the followers a quorum
+ * needs, so one of the two pauses stops the follower the leader asks first: the tick's
+ * heartbeat, to every follower, must confirm that round, and the leader must then ask the
+ * other (otherwise each read would wait for its timeout and fail).
+ */
+export async function leaderReadsWithAFollowerStopped(cluster: TestCluster): Promise<void> {
+  const leader = await cluster.waitForLeader();
+  for (let read = 0; read < 10; read++) assert.notEqual(countOf(await leader.query('SELECT count(*) FROM events', linearizable)), undefined);
+  for (const stopped of cluster.nodes.filter((node) => node !== leader)) {
+    const served = await whilePaused(stopped, async () => {
+      let count = 0;
+      for (let read = 0; read < readsWhilePaused; read++) {
+        assert.ok(await insert(leader), `write ${read} with node ${stopped.id} stopped`);
+        const expected = countOf(await leader.query('SELECT count(*) FROM events', '?level=strong'));
+        const answer = await leader.query('SELECT count(*) FROM events', linearizable);
+        assert.equal(countOf(answer), expected, `read ${read} with node ${stopped.id} stopped: ${answer.text}`);
+        count++;
+      }
+      return count;
+    });
+    assert.equal(served, readsWhilePaused);
+  }
 }

@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestCluster } from './harness.js';
-import { followerAnswersLinearizableReads, followerReadsAcrossLeaderKill } from './follower-reads-scenario.js';
+import { followerAnswersLinearizableReads, followerReadsAcrossLeaderKill, leaderReadsWithAFollowerStopped } from './follower-reads-scenario.js';
 
 let cluster: TestCluster;
 
@@ -28,6 +28,9 @@ after(async () => {
 
 test('a follower answers a linearizable read itself and sees every acknowledged write; redirect and strong go to the leader', () =>
   followerAnswersLinearizableReads(cluster));
+
+test("a follower stopped (SIGSTOP): the leader's linearizable reads are still served and see every acknowledged write", () =>
+  leaderReadsWithAFollowerStopped(cluster));
 
 test('leader killed: follower linearizable reads fail or wait, never miss an acknowledged write; then they are served again', () =>
   followerReadsAcrossLeaderKill(cluster));

@@ -26,3 +26,19 @@ export async function pauseFor(node: TestNode, pauseMs: number): Promise<void> {
     if (node.running) process.kill(pid, 'SIGCONT');
   }
 }
+
+/** Stops the node's process while `work` runs (at most pauseMsMax: `work` is abandoned then), then continues it, also when `work` fails. */
+export async function whilePaused<T>(node: TestNode, work: () => Promise<T>): Promise<T> {
+  const pid = pidOf(node);
+  process.kill(pid, 'SIGSTOP');
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const bound = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`node ${node.spec.index} stayed paused past ${pauseMsMax} ms`)), pauseMsMax);
+    });
+    return await Promise.race([work(), bound]);
+  } finally {
+    clearTimeout(timer);
+    if (node.running) process.kill(pid, 'SIGCONT');
+  }
+}
