@@ -18,6 +18,9 @@ export interface RaftCore {
   proposeConfChange(change: ConfChange): { index: number; term: number };
   /** A read point on any node: the leader's own, or asked of the leader (RawNode.readIndexAnywhere). */
   readIndexAnywhere(context: Uint8Array): void;
+  /** Leader: the read round in flight when it skipped voters, else 0 (RawNode.readRoundToHedge); hedgeReadRound asks them. */
+  readRoundToHedge(): number;
+  hedgeReadRound(round: number): void;
   transferLeadership(to: NodeId): void;
   /** Leader only: the voter a hand-over should go to (the core's one successor policy); undefined otherwise. */
   successor(): NodeId | undefined;

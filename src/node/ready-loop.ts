@@ -24,7 +24,7 @@ import { LogSaves } from './log-saves.js';
 import type { MemberDirectory } from './member-directory.js';
 import type { RaftCore } from './ports.js';
 import type { RuntimeState } from './runtime-state.js';
-import { nextTurn } from './scheduler.js';
+import { nextTurn, type ScheduledTimer } from './scheduler.js';
 import type { Snapshots } from './snapshots.js';
 
 interface ReadyLoopParts {
@@ -35,6 +35,13 @@ interface ReadyLoopParts {
 }
 
 type SaveRequest = Parameters<RuntimeState['storage']['save']>[0];
+
+/**
+ * How long the followers a read round asked may take to answer before the voters it
+ * skipped are asked too. On loopback and in a LAN an answer takes a fraction of this; a
+ * scavenge or a descheduled process takes about this or more.
+ */
+const readRoundHedgeMs = 1;
 
 export class ReadyLoop {
   readonly #state: RuntimeState;
@@ -52,6 +59,9 @@ export class ReadyLoop {
   #unsavedCommit = 0;
   /** Committed entries apply here, one Ready's after another, beside the saves. */
   #applyTail: Promise<void> = Promise.resolve();
+  /** The pending hedge of the read round in flight (#armReadRoundHedge), and that round. */
+  #readRoundHedge: ScheduledTimer | undefined;
+  #readRoundHedged = 0;
   #applyingEntryCount = 0;
 
   constructor(state: RuntimeState, parts: ReadyLoopParts) {
@@ -101,10 +111,31 @@ export class ReadyLoop {
     if (core === undefined || this.#state.stopped) return;
     try {
       if (core.hasReady()) await this.#processReady(core, core.ready());
+      this.#armReadRoundHedge(core);
       await this.#waitForRoom();
     } catch (error) {
       this.#fail(error);
     }
+  }
+
+  /**
+   * A read round asks only the followers a quorum needs (src/raft sendReadRound); if they
+   * have not answered within readRoundHedgeMs, the voters it skipped are asked too, so a
+   * follower that is descheduled, collecting garbage or stopped holds reads that long,
+   * not until the next heartbeat tick.
+   */
+  #armReadRoundHedge(core: RaftCore): void {
+    const state = this.#state;
+    const round = core.readRoundToHedge();
+    if (round === 0 || round === this.#readRoundHedged) return;
+    this.#readRoundHedge?.cancel();
+    this.#readRoundHedged = round;
+    this.#readRoundHedge = state.scheduler.setTimeout(() => {
+      this.#readRoundHedge = undefined;
+      if (state.stopped || state.core !== core) return;
+      core.hedgeReadRound(round);
+      if (core.hasReady()) state.wake();
+    }, readRoundHedgeMs);
   }
 
   /** A broken invariant (environmental failures are retried where they happen): stop hard. */

@@ -120,8 +120,33 @@ function sendReadRound(raft: Raft): void {
   for (const id of raft.reads.askFirst(followers)) {
     if (needed <= 0) break;
     sendHeartbeat(raft, id, context);
+    raft.reads.asked(id);
     needed -= 1;
   }
+}
+
+/**
+ * The read round `round` (readRoundToHedge), asked now of the voters it skipped: the
+ * runtime calls this when the followers asked have not answered within
+ * `readRoundHedgeMs`, so one follower descheduled, in a garbage collection, or stopped
+ * holds reads that long, not until the tick. Nothing when that round is no longer in
+ * flight (a later round is not hedged early) or it asked every voter.
+ */
+export function hedgeReadRound(raft: Raft, round: number): void {
+  if (raft.role !== 'leader') return;
+  const followers = raft.confState.voters.filter((id) => id !== raft.id && raft.progress.has(id));
+  const hedge = raft.reads.hedge(followers);
+  if (hedge === undefined || hedge.round !== round) return;
+  for (const id of hedge.targets) {
+    sendHeartbeat(raft, id, hedge.context);
+    raft.reads.asked(id);
+  }
+}
+
+/** The read round in flight (a number that names it) when it has not asked every voter, else 0: what hedgeReadRound takes. */
+export function readRoundToHedge(raft: Raft): number {
+  if (raft.role !== 'leader') return 0;
+  return raft.reads.hedge(raft.confState.voters.filter((id) => id !== raft.id && raft.progress.has(id)))?.round ?? 0;
 }
 
 /**
@@ -134,7 +159,11 @@ export function broadcastHeartbeat(raft: Raft): void {
   raft.readRoundToSend = false;
   // Each heartbeat carries the commit up to what its follower holds: all a follower can apply.
   raft.commitToAnnounce = false;
-  for (const id of raft.progress.keys()) if (id !== raft.id) sendHeartbeat(raft, id, context);
+  for (const id of raft.progress.keys()) {
+    if (id === raft.id) continue;
+    sendHeartbeat(raft, id, context);
+    raft.reads.asked(id);
+  }
 }
 
 function sendHeartbeat(raft: Raft, to: NodeId, context: Uint8Array): void {

@@ -27,7 +27,7 @@ import { hup, tickElection } from './raft-election.js';
 import { forgetFollowerLog, onEntriesPersisted, reportSnapshot, reportUnreachable, tickHeartbeat } from './raft-leader.js';
 import { loadConfChangesFromLog, newProgress, syncProgressWithMembership } from './raft-membership.js';
 import { appendEntries, propose, proposeConfChange, reduceUncommittedBytes } from './raft-proposals.js';
-import { flushAppends, flushReadRound, readRoundDue } from './raft-replication.js';
+import { flushAppends, flushReadRound, hedgeReadRound, readRoundDue, readRoundToHedge } from './raft-replication.js';
 import { step } from './raft-step.js';
 import { RaftLog } from './raft-log.js';
 import { ReadIndexQueue } from './read-index.js';
@@ -163,6 +163,16 @@ export class Raft {
   /** Reads wait for a heartbeat round and none is in flight: the next Ready starts one. */
   readRoundDue(): boolean {
     return readRoundDue(this);
+  }
+
+  /** The read round in flight when it skipped some voters, else 0 (see hedgeReadRound). */
+  readRoundToHedge(): number {
+    return readRoundToHedge(this);
+  }
+
+  /** Asks the voters read round `round` skipped, if it is still in flight. */
+  hedgeReadRound(round: number): void {
+    hedgeReadRound(this, round);
   }
 
   /** Bytes of committed entries were applied: they no longer count as uncommitted. */

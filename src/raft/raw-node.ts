@@ -72,6 +72,20 @@ export class RawNode {
     this.#raft.readIndexAnywhere(context);
   }
 
+  /**
+   * Leader: the read round in flight (a number naming it) when it asked only the
+   * followers a quorum needs, else 0. The runtime may call hedgeReadRound with it if they
+   * have not answered within a short wait.
+   */
+  readRoundToHedge(): number {
+    return this.#raft.readRoundToHedge();
+  }
+
+  /** Leader: asks the voters read round `round` skipped, with its context; nothing when that round is no longer in flight or asked them all. */
+  hedgeReadRound(round: number): void {
+    this.#raft.hedgeReadRound(round);
+  }
+
   /** Hands leadership to voter `to` once it is caught up; aborts after an election timeout. */
   transferLeadership(to: NodeId): void {
     this.#raft.transferLeadership(to);

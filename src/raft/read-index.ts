@@ -36,6 +36,8 @@ export class ReadIndexQueue {
   #settledSequence = 0;
   /** The newest read the last heartbeat round carried. */
   #roundSequence = 0;
+  /** The followers the round in flight has asked (hedgeTargets asks the others). */
+  #roundAsked = new Set<NodeId>();
   /** Per node, the newest round it acknowledged while that round was still unconfirmed: whom the next round asks (askFirst). */
   #answeredRound = new Map<NodeId, number>();
 
@@ -65,7 +67,26 @@ export class ReadIndexQueue {
   startRound(): Uint8Array | undefined {
     const newest = this.#pending[this.#pending.length - 1];
     if (newest !== undefined) this.#roundSequence = newest.sequence;
+    this.#roundAsked.clear();
     return newest?.context;
+  }
+
+  /** The round just started asks `id`. */
+  asked(id: NodeId): void {
+    this.#roundAsked.add(id);
+  }
+
+  /**
+   * The round in flight, to ask of `candidates` it has not asked yet (a hedge when the
+   * followers asked are slow to answer); undefined when no round is in flight or it asked
+   * them all.
+   */
+  hedge(candidates: readonly NodeId[]): { readonly round: number; readonly context: Uint8Array; readonly targets: NodeId[] } | undefined {
+    if (!this.roundInFlight()) return undefined;
+    const round = this.#pending.find((read) => read.sequence === this.#roundSequence);
+    const targets = candidates.filter((id) => !this.#roundAsked.has(id));
+    if (round === undefined || targets.length === 0) return undefined;
+    return { round: this.#roundSequence, context: round.context, targets };
   }
 
   /** Whether the last round's newest read is still unconfirmed: reads arriving now wait for the round after it. */

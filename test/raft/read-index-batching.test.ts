@@ -284,3 +284,53 @@ test('read rounds: a learner is never asked, and its answer to a tick does not c
   cluster.processReady('1');
   assert.deepEqual(readContexts(stabilizeCollectingReads(cluster).get('1')), ['a', 'b']);
 });
+
+test('read rounds: a hedge asks the voters the round in flight skipped, with its context, and either answer confirms it', () => {
+  const cluster = electedCluster();
+  const leader = cluster.node('1').raw;
+  assert.equal(leader.readRoundToHedge(), 0, 'no round in flight');
+  leader.readIndex(encoder.encode('a'));
+  leader.readIndex(encoder.encode('b'));
+  assert.deepEqual(heartbeatTargets(cluster.processReady('1')), ['2']);
+  const round = leader.readRoundToHedge();
+  assert.ok(round > 0, 'the round asked 2 only');
+  cluster.queue = []; // 2 does not answer
+  leader.hedgeReadRound(round);
+  const hedge = heartbeatsIn(cluster.processReady('1')?.messages ?? []);
+  assert.deepEqual(
+    hedge.map((message) => [message.to, decoder.decode(message.context)]),
+    [['3', 'b']],
+    "the skipped voter, with the round's context",
+  );
+  assert.equal(leader.readRoundToHedge(), 0, 'the round has asked every voter now');
+  leader.hedgeReadRound(round);
+  assert.equal(leader.hasReady(), false, 'a second hedge sends nothing');
+  assert.deepEqual(readContexts(stabilizeCollectingReads(cluster).get('1')), ['a', 'b'], "3's answer confirms both reads");
+  assert.equal(leader.readRoundToHedge(), 0, 'nothing in flight once confirmed');
+  leader.readIndex(encoder.encode('c'));
+  assert.deepEqual(heartbeatTargets(cluster.processReady('1')), ['3'], 'the hedged follower answered: it is asked first now');
+  const next = leader.readRoundToHedge();
+  assert.ok(next > round, 'a new round, named anew');
+  leader.hedgeReadRound(round);
+  assert.equal(leader.hasReady(), false, "the older round's hedge does not hedge the new round early");
+  leader.hedgeReadRound(next);
+  assert.deepEqual(heartbeatTargets(cluster.processReady('1')), ['2']);
+});
+
+test('read rounds: nothing to hedge after a tick round (it asked every follower), on a follower, or with no read waiting', () => {
+  const cluster = electedCluster();
+  const leader = cluster.node('1').raw;
+  leader.readIndex(encoder.encode('a'));
+  leader.tick();
+  assert.deepEqual(heartbeatTargets(cluster.processReady('1')), ['2', '3']);
+  assert.equal(leader.readRoundToHedge(), 0);
+  assert.deepEqual(readContexts(stabilizeCollectingReads(cluster).get('1')), ['a']);
+  const follower = cluster.node('2').raw;
+  follower.readIndexAnywhere(encoder.encode('f'));
+  assert.equal(follower.readRoundToHedge(), 0, 'a follower asks the leader; it has no round to hedge');
+  follower.hedgeReadRound(1);
+  assert.deepEqual(
+    (cluster.processReady('2')?.messages ?? []).map((message) => message.type),
+    ['MsgReadIndex'],
+  );
+});

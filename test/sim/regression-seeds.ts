@@ -130,10 +130,12 @@ export const regressionSeeds: readonly RegressionSeed[] = [
  * follower began backing off (snapshot-send-backoff.ts), 1486 no longer reached it; 1315
  * still does, and 1581 was the first from 1487 up (then 1894 and 2031). When a read round
  * began asking only the followers a quorum needs (raft-replication.ts sendReadRound),
- * 1315 and 1581 no longer reached it; 1324 and 1467 were the first from 1100 up.
+ * 1315 and 1581 no longer reached it; 1324 and 1467 were the first from 1100 up. When the
+ * runtime began hedging a read round after 1 ms (ready-loop.ts), 1649 and 2263 were the
+ * first from 1100 up.
  */
 export const r1Reproduction: { readonly seeds: readonly number[]; readonly scenarioOverrides: Partial<Scenario> } = {
-  seeds: [1324, 1467],
+  seeds: [1649, 2263],
   scenarioOverrides: membershipChurnScenario,
 };
 
@@ -146,11 +148,12 @@ export const r1Reproduction: { readonly seeds: readonly number[]; readonly scena
  * first from 5000 up); re-pinned when the leader stopped announcing each commit in an empty
  * append of its own (5135 no longer reaches it; 5500 is the first from 5000 up);
  * re-pinned when a read round began asking only the followers a quorum needs (5500 no
- * longer reaches it; 5027 is the first from 5000 up); snapshotChurnScenario makes its trigger (a node that received snapshots from two leaders
+ * longer reaches it; 5027 is the first from 5000 up), and again when the runtime began
+ * hedging a read round after 1 ms (5211 is the first from 5000 up); snapshotChurnScenario makes its trigger (a node that received snapshots from two leaders
  * and crashed before installing them) common.
  */
 export const r2Reproduction: { readonly seed: number; readonly scenarioOverrides: Partial<Scenario> } = {
-  seed: 5027,
+  seed: 5211,
   scenarioOverrides: snapshotChurnScenario,
 };
 

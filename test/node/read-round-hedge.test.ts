@@ -1,0 +1,105 @@
+/**
+ * The Ready loop's hedge of a read round (ready-loop.ts): a round asks only the follower a
+ * quorum of 3 needs; if it has not answered within readRoundHedgeMs (1 ms) of the
+ * scheduler's clock, the other voter is asked too, long before the next heartbeat tick.
+ * A real NodeRuntime with a ManualScheduler and a recording transport: the test plays the
+ * two followers.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { emptyBytes } from '../../src/raft/message-shape.js';
+import type { Message } from '../../src/raft/types.js';
+import { startInMemoryRuntime, type InMemoryRuntime } from './in-memory-runtime.js';
+
+function reply(to: Message, type: Message['type'], fields: Partial<Message> = {}): Message {
+  return {
+    type,
+    from: to.to,
+    to: to.from,
+    term: to.term,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    context: emptyBytes,
+    ...fields,
+  };
+}
+
+/** Elects n1 (the test answers for n2) and commits its term's first entry; returns the messages sent from then on. */
+async function electN1(node: InMemoryRuntime): Promise<void> {
+  const { runtime, scheduler, transport, config } = node;
+  await scheduler.advance(config.electionTimeoutMs * 2);
+  const preVote = transport.sent.find((message) => message.type === 'MsgPreVote' && message.to === 'n2');
+  assert.ok(preVote, 'n1 campaigned');
+  transport.deliver(reply(preVote, 'MsgPreVoteResp'));
+  await scheduler.settle();
+  const vote = transport.sent.find((message) => message.type === 'MsgVote' && message.to === 'n2');
+  assert.ok(vote, 'n1 asked for votes');
+  transport.deliver(reply(vote, 'MsgVoteResp'));
+  await scheduler.settle();
+  assert.equal(runtime.role, 'leader');
+  const append = transport.sent.find((message) => message.type === 'MsgApp' && message.to === 'n2' && message.entries.length > 0);
+  assert.ok(append, "the leader's first entry");
+  const last = append.entries[append.entries.length - 1];
+  transport.deliver(reply(append, 'MsgAppResp', { index: last?.index ?? 0 }));
+  await scheduler.settle();
+}
+
+function heartbeatsSince(node: InMemoryRuntime, from: number): Message[] {
+  return node.transport.sent.slice(from).filter((message) => message.type === 'MsgHeartbeat' && message.context.length > 0);
+}
+
+test('a read round asked of a follower that does not answer within 1 ms is asked of the other voter too, before any tick', async () => {
+  const node = await startInMemoryRuntime(['n1', 'n2', 'n3'], { heartbeatMs: 50, electionTimeoutMs: 500 });
+  try {
+    const { runtime, scheduler, transport } = node;
+    await electN1(node);
+    // Line the tick up so that none falls in the next few milliseconds.
+    await scheduler.advance(runtime.tickPlan.tickMs);
+    const start = transport.sent.length;
+    const read = runtime.readBarrier(5_000);
+    await scheduler.settle();
+    const asked = heartbeatsSince(node, start);
+    assert.deepEqual(
+      asked.map((message) => message.to),
+      ['n2'],
+      'the round asks one follower',
+    );
+    await scheduler.advance(1);
+    const hedged = heartbeatsSince(node, start);
+    assert.deepEqual(
+      hedged.map((message) => message.to),
+      ['n2', 'n3'],
+      '1 ms later, the other voter too',
+    );
+    assert.deepEqual(hedged[1]?.context, hedged[0]?.context, "with the round's context");
+    const hedge = hedged[1] as Message;
+    transport.deliver(reply(hedge, 'MsgHeartbeatResp', { context: hedge.context }));
+    await scheduler.settle();
+    const index = await read;
+    assert.ok(index >= 1, 'confirmed by the voter the hedge asked');
+    const next = transport.sent.length;
+    const second = runtime.readBarrier(5_000);
+    await scheduler.settle();
+    assert.deepEqual(
+      heartbeatsSince(node, next).map((message) => message.to),
+      ['n3'],
+      'the voter that answered is asked first from then on',
+    );
+    const round = heartbeatsSince(node, next)[0] as Message;
+    transport.deliver(reply(round, 'MsgHeartbeatResp', { context: round.context }));
+    await scheduler.settle();
+    await scheduler.advance(1);
+    assert.equal(await second, index);
+    assert.deepEqual(
+      heartbeatsSince(node, next).map((message) => message.to),
+      ['n3'],
+      'a round answered in time is not hedged',
+    );
+  } finally {
+    await node.close();
+  }
+});
