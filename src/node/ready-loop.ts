@@ -24,7 +24,7 @@ import { LogSaves } from './log-saves.js';
 import type { MemberDirectory } from './member-directory.js';
 import type { RaftCore } from './ports.js';
 import type { RuntimeState } from './runtime-state.js';
-import { nextTurn, type ScheduledTimer } from './scheduler.js';
+import { nextTurn } from './scheduler.js';
 import type { Snapshots } from './snapshots.js';
 
 interface ReadyLoopParts {
@@ -59,8 +59,7 @@ export class ReadyLoop {
   #unsavedCommit = 0;
   /** Committed entries apply here, one Ready's after another, beside the saves. */
   #applyTail: Promise<void> = Promise.resolve();
-  /** The pending hedge of the read round in flight (#armReadRoundHedge), and that round. */
-  #readRoundHedge: ScheduledTimer | undefined;
+  /** The last read round a hedge was set for (#armReadRoundHedge): one timer per round. */
   #readRoundHedged = 0;
   #applyingEntryCount = 0;
 
@@ -128,10 +127,9 @@ export class ReadyLoop {
     const state = this.#state;
     const round = core.readRoundToHedge();
     if (round === 0 || round === this.#readRoundHedged) return;
-    this.#readRoundHedge?.cancel();
     this.#readRoundHedged = round;
-    this.#readRoundHedge = state.scheduler.setTimeout(() => {
-      this.#readRoundHedge = undefined;
+    // Not cancelled when the round is answered: the core hedges only the round it names, so a late timer does nothing.
+    state.scheduler.setTimeout(() => {
       if (state.stopped || state.core !== core) return;
       core.hedgeReadRound(round);
       if (core.hasReady()) state.wake();

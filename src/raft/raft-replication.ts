@@ -115,14 +115,13 @@ function sendReadRound(raft: Raft): void {
   const context = raft.reads.startRound() ?? emptyBytes;
   raft.readRoundToSend = false;
   const voters = raft.confState.voters;
-  let needed = quorumCount(voters.length) - (voters.includes(raft.id) ? 1 : 0);
-  const followers = voters.filter((id) => id !== raft.id && raft.progress.has(id));
-  for (const id of raft.reads.askFirst(followers)) {
-    if (needed <= 0) break;
-    sendHeartbeat(raft, id, context);
-    raft.reads.asked(id);
-    needed -= 1;
-  }
+  const needed = quorumCount(voters.length) - (voters.includes(raft.id) ? 1 : 0);
+  for (const id of raft.reads.askFirst(votingFollowers(raft)).slice(0, needed)) sendHeartbeat(raft, id, context);
+}
+
+/** The voters other than this node that it has progress for: whom a read round may ask. */
+function votingFollowers(raft: Raft): NodeId[] {
+  return raft.confState.voters.filter((id) => id !== raft.id && raft.progress.has(id));
 }
 
 /**
@@ -133,20 +132,19 @@ function sendReadRound(raft: Raft): void {
  * flight (a later round is not hedged early) or it asked every voter.
  */
 export function hedgeReadRound(raft: Raft, round: number): void {
-  if (raft.role !== 'leader') return;
-  const followers = raft.confState.voters.filter((id) => id !== raft.id && raft.progress.has(id));
-  const hedge = raft.reads.hedge(followers);
-  if (hedge === undefined || hedge.round !== round) return;
-  for (const id of hedge.targets) {
-    sendHeartbeat(raft, id, hedge.context);
-    raft.reads.asked(id);
-  }
+  if (round === 0 || readRoundToHedge(raft) !== round) return;
+  const context = raft.reads.roundContext();
+  for (const id of raft.reads.notAsked(votingFollowers(raft))) sendHeartbeat(raft, id, context);
 }
 
-/** The read round in flight (a number that names it) when it has not asked every voter, else 0: what hedgeReadRound takes. */
+/**
+ * The read round in flight (a number that names it) when it has not asked every voter,
+ * else 0: what hedgeReadRound takes. The runtime asks after every Ready turn, so the
+ * common answer (no round in flight) costs no allocation.
+ */
 export function readRoundToHedge(raft: Raft): number {
-  if (raft.role !== 'leader') return 0;
-  return raft.reads.hedge(raft.confState.voters.filter((id) => id !== raft.id && raft.progress.has(id)))?.round ?? 0;
+  if (raft.role !== 'leader' || !raft.reads.roundInFlight()) return 0;
+  return raft.reads.notAsked(votingFollowers(raft)).length > 0 ? raft.reads.roundSequence() : 0;
 }
 
 /**
@@ -159,16 +157,14 @@ export function broadcastHeartbeat(raft: Raft): void {
   raft.readRoundToSend = false;
   // Each heartbeat carries the commit up to what its follower holds: all a follower can apply.
   raft.commitToAnnounce = false;
-  for (const id of raft.progress.keys()) {
-    if (id === raft.id) continue;
-    sendHeartbeat(raft, id, context);
-    raft.reads.asked(id);
-  }
+  for (const id of raft.progress.keys()) if (id !== raft.id) sendHeartbeat(raft, id, context);
 }
 
+/** A heartbeat of the round just started (its context, empty when no read waits); the round remembers whom it asked. */
 function sendHeartbeat(raft: Raft, to: NodeId, context: Uint8Array): void {
   const progress = raft.progress.get(to);
   if (progress === undefined) return;
   const commit = Math.min(progress.match, raft.log.committed);
   raft.send({ type: 'MsgHeartbeat', to, commit, context, index: raft.tickCount });
+  raft.reads.asked(to);
 }

@@ -34,9 +34,10 @@ export class ReadIndexQueue {
   #lastSequence = 0;
   /** Reads up to this sequence are confirmed or failed. */
   #settledSequence = 0;
-  /** The newest read the last heartbeat round carried. */
+  /** The newest read the last heartbeat round carried, and its context (the round's). */
   #roundSequence = 0;
-  /** The followers the round in flight has asked (hedgeTargets asks the others). */
+  #roundContext: Uint8Array = new Uint8Array(0);
+  /** The nodes the last round asked (a hedge asks the others: notAsked). */
   #roundAsked = new Set<NodeId>();
   /** Per node, the newest round it acknowledged while that round was still unconfirmed: whom the next round asks (askFirst). */
   #answeredRound = new Map<NodeId, number>();
@@ -66,7 +67,10 @@ export class ReadIndexQueue {
   /** A heartbeat round starts now, carrying the newest pending context (returned; undefined when none is pending). */
   startRound(): Uint8Array | undefined {
     const newest = this.#pending[this.#pending.length - 1];
-    if (newest !== undefined) this.#roundSequence = newest.sequence;
+    if (newest !== undefined) {
+      this.#roundSequence = newest.sequence;
+      this.#roundContext = newest.context;
+    }
     this.#roundAsked.clear();
     return newest?.context;
   }
@@ -76,17 +80,18 @@ export class ReadIndexQueue {
     this.#roundAsked.add(id);
   }
 
-  /**
-   * The round in flight, to ask of `candidates` it has not asked yet (a hedge when the
-   * followers asked are slow to answer); undefined when no round is in flight or it asked
-   * them all.
-   */
-  hedge(candidates: readonly NodeId[]): { readonly round: number; readonly context: Uint8Array; readonly targets: NodeId[] } | undefined {
-    if (!this.roundInFlight()) return undefined;
-    const round = this.#pending.find((read) => read.sequence === this.#roundSequence);
-    const targets = candidates.filter((id) => !this.#roundAsked.has(id));
-    if (round === undefined || targets.length === 0) return undefined;
-    return { round: this.#roundSequence, context: round.context, targets };
+  /** `candidates` the last round did not ask: whom a hedge of it asks. */
+  notAsked(candidates: readonly NodeId[]): NodeId[] {
+    return candidates.filter((id) => !this.#roundAsked.has(id));
+  }
+
+  /** The number that names the last round (its newest read's), and that read's context, which the round carries. */
+  roundSequence(): number {
+    return this.#roundSequence;
+  }
+
+  roundContext(): Uint8Array {
+    return this.#roundContext;
   }
 
   /** Whether the last round's newest read is still unconfirmed: reads arriving now wait for the round after it. */

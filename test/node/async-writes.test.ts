@@ -7,11 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Entry, Message } from '../../src/raft/types.js';
 import { StateMachineHaltedError } from '../../src/state-machine/errors.js';
+import { raftMessage as message } from '../raft/helpers.js';
 import { startInMemoryRuntime, type InMemoryRuntime } from './in-memory-runtime.js';
-
-function message(fields: Partial<Message> & Pick<Message, 'type' | 'from' | 'to' | 'term'>): Message {
-  return { logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, context: new Uint8Array(0), ...fields };
-}
 
 test('a follower acknowledges an append only once its save is durable; a heartbeat answer does not wait for it', async () => {
   const node = await startInMemoryRuntime(['n1', 'n2', 'n3']);

@@ -7,28 +7,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { emptyBytes } from '../../src/raft/message-shape.js';
 import type { Message } from '../../src/raft/types.js';
+import { raftMessage } from '../raft/helpers.js';
 import { startInMemoryRuntime, type InMemoryRuntime } from './in-memory-runtime.js';
 
 function reply(to: Message, type: Message['type'], fields: Partial<Message> = {}): Message {
-  return {
-    type,
-    from: to.to,
-    to: to.from,
-    term: to.term,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    context: emptyBytes,
-    ...fields,
-  };
+  return raftMessage({ type, from: to.to, to: to.from, term: to.term, ...fields });
 }
 
-/** Elects n1 (the test answers for n2) and commits its term's first entry; returns the messages sent from then on. */
+/** Elects n1 (the test answers for n2) and commits its term's first entry. */
 async function electN1(node: InMemoryRuntime): Promise<void> {
   const { runtime, scheduler, transport, config } = node;
   await scheduler.advance(config.electionTimeoutMs * 2);
@@ -68,7 +55,13 @@ test('a read round asked of a follower that does not answer within 1 ms is asked
       ['n2'],
       'the round asks one follower',
     );
-    await scheduler.advance(1);
+    await scheduler.advance(0.9);
+    assert.deepEqual(
+      heartbeatsSince(node, start).map((message) => message.to),
+      ['n2'],
+      'not before 1 ms',
+    );
+    await scheduler.advance(0.1);
     const hedged = heartbeatsSince(node, start);
     assert.deepEqual(
       hedged.map((message) => message.to),

@@ -7,17 +7,13 @@ import assert from 'node:assert/strict';
 import { MemoryStorage, RawNode } from '../../src/raft/index.js';
 import type { Entry, Message, NodeId, Ready } from '../../src/raft/index.js';
 import { isDurabilityAcknowledgement } from '../../src/raft/message-shape.js';
-import { encoder, entry, testConfig } from './helpers.js';
+import { encoder, entry, raftMessage as message, testConfig } from './helpers.js';
 
 const voters = ['1', '2', '3'];
 
 function asyncNode(id: NodeId): { raw: RawNode; storage: MemoryStorage } {
   const storage = new MemoryStorage({ confState: { voters, learners: [] } });
   return { raw: new RawNode(testConfig(id, storage, { asyncStorageWrites: true })), storage };
-}
-
-function message(fields: Partial<Message> & Pick<Message, 'type' | 'from' | 'to' | 'term'>): Message {
-  return { logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, context: new Uint8Array(0), ...fields };
 }
 
 /** Saves what `ready` hands out to `storage` at once, as a save completing immediately would. */

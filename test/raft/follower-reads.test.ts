@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Ready } from '../../src/raft/index.js';
-import { TestCluster, decoder, encoder, raftCode } from './helpers.js';
+import { TestCluster, decoder, encoder, raftCode, raftMessage } from './helpers.js';
 
 /** Runs the cluster until it settles, collecting every Ready of `id`'s reads. */
 function settleCollecting(cluster: TestCluster, id: string): { readStates: [string, number][]; failed: string[] } {
@@ -179,19 +179,7 @@ test('follower reads: a node that is not the leader refuses a MsgReadIndex sent 
   const cluster = new TestCluster(['1', '2', '3']);
   cluster.elect('1');
   const third = cluster.node('3').raw;
-  third.step({
-    type: 'MsgReadIndex',
-    from: '2',
-    to: '3',
-    term: third.status().term,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    context: encoder.encode('wrong'),
-  });
+  third.step(raftMessage({ type: 'MsgReadIndex', from: '2', to: '3', term: third.status().term, context: encoder.encode('wrong') }));
   const ready = third.ready();
   assert.deepEqual(
     ready.messages.map((message) => [message.type, message.to, message.reject]),

@@ -30,6 +30,11 @@ export function entry(index: number, term: number, data = '', type: Entry['type'
   return { index, term, type, data: encoder.encode(data) };
 }
 
+/** A Raft message with each field not given at its empty value (no entries, no context, not a rejection). */
+export function raftMessage(fields: Partial<Message> & Pick<Message, 'type' | 'from' | 'to' | 'term'>): Message {
+  return { logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, context: new Uint8Array(0), ...fields };
+}
+
 export interface TestNode {
   readonly id: NodeId;
   readonly storage: MemoryStorage;

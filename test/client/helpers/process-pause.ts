@@ -3,6 +3,7 @@
  * a stopped leader keeps its sockets open but answers nothing, like a long GC pause or
  * a frozen VM. `pauseFor` always continues the process, even if the wait is cut short.
  */
+import { timedOut, withinMs } from '../../../src/common/within.js';
 import type { TestNode } from '../../cluster/harness.js';
 import { sleep } from '../../cluster/harness.js';
 
@@ -31,14 +32,11 @@ export async function pauseFor(node: TestNode, pauseMs: number): Promise<void> {
 export async function whilePaused<T>(node: TestNode, work: () => Promise<T>): Promise<T> {
   const pid = pidOf(node);
   process.kill(pid, 'SIGSTOP');
-  let timer: NodeJS.Timeout | undefined;
   try {
-    const bound = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`node ${node.spec.index} stayed paused past ${pauseMsMax} ms`)), pauseMsMax);
-    });
-    return await Promise.race([work(), bound]);
+    const outcome = await withinMs(work(), pauseMsMax);
+    if (outcome === timedOut) throw new Error(`node ${node.spec.index} stayed paused past ${pauseMsMax} ms`);
+    return outcome;
   } finally {
-    clearTimeout(timer);
     if (node.running) process.kill(pid, 'SIGCONT');
   }
 }
