@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Entry, Message } from '../../src/raft/types.js';
+import type { Entry } from '../../src/raft/types.js';
 import { StateMachineHaltedError } from '../../src/state-machine/errors.js';
 import { raftMessage as message } from '../raft/helpers.js';
 import { startInMemoryRuntime, type InMemoryRuntime } from './in-memory-runtime.js';

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStorage, RawNode } from '../../src/raft/index.js';
-import type { Entry, Message, NodeId, Ready } from '../../src/raft/index.js';
+import type { Entry, NodeId, Ready } from '../../src/raft/index.js';
 import { isDurabilityAcknowledgement } from '../../src/raft/message-shape.js';
 import { encoder, entry, raftMessage as message, testConfig } from './helpers.js';
 
