@@ -1,8 +1,11 @@
 /**
  * The address book and the outbound links over it: one link per peer id and address
  * (a moved or removed peer's link is closed), plus links to bare addresses for calls
- * such as a join, closed again once idle. Messages sent in one event-loop turn are
- * flushed together at the end of it, so they share a frame per peer.
+ * such as a join, closed again once idle. Messages sent by one callback of the event
+ * loop (a Ready turn, the saves one flush completed) are flushed together once it and its
+ * microtasks return (process.nextTick), so they share a frame per peer. Not at the next
+ * turn of the loop (setImmediate): a leader's entries would then wait behind its own
+ * log write, and a read round's heartbeat behind a poll of the sockets.
  */
 import { TransportError } from './errors.js';
 import { OutboundLink, type LinkContext } from './outbound-link.js';
@@ -12,7 +15,8 @@ export class PeerLinks {
   readonly #peers = new Map<string, string>();
   readonly #links = new Map<string, OutboundLink>();
   readonly #dirtyLinks = new Set<OutboundLink>();
-  #flushScheduled: NodeJS.Immediate | undefined;
+  #flushScheduled = false;
+  #closed = false;
   readonly #linkContext: LinkContext;
 
   constructor(connectionContext: Omit<LinkContext, 'linkIdle'>) {
@@ -46,10 +50,12 @@ export class PeerLinks {
   }
 
   scheduleFlush(): void {
-    if (this.#flushScheduled !== undefined || this.#dirtyLinks.size === 0) return;
-    // One flush per event-loop turn: everything sent in this turn shares a frame per peer.
-    this.#flushScheduled = setImmediate(() => {
-      this.#flushScheduled = undefined;
+    if (this.#flushScheduled || this.#dirtyLinks.size === 0) return;
+    // One flush per callback: everything it sent shares a frame per peer.
+    this.#flushScheduled = true;
+    process.nextTick(() => {
+      this.#flushScheduled = false;
+      if (this.#closed) return;
       const links = [...this.#dirtyLinks];
       this.#dirtyLinks.clear();
       for (const link of links) if (!link.isClosed) link.flush();
@@ -69,8 +75,7 @@ export class PeerLinks {
 
   /** The transport is closing: nothing more is flushed. */
   cancelFlush(): void {
-    if (this.#flushScheduled !== undefined) clearImmediate(this.#flushScheduled);
-    this.#flushScheduled = undefined;
+    this.#closed = true;
     this.#dirtyLinks.clear();
   }
 

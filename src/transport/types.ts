@@ -111,7 +111,10 @@ export interface Transport<Message extends RaftMessageLike = RaftMessageLike> {
   start(): Promise<void>;
   setPeer(id: string, address: string): void;
   removePeer(id: string): void;
-  /** Queues messages, one frame per peer per event-loop turn. Throws FRAME_TOO_LARGE for a message that could never fit a frame. */
+  /**
+   * Queues messages: one frame per peer per event-loop callback, flushed on process.nextTick.
+   * Throws FRAME_TOO_LARGE for a message that could never fit a frame.
+   */
   send(messages: readonly Message[]): void;
   /** Each message with its sender (from the handshake): a receiver can answer a peer it has no address for. */
   onMessage(handler: (message: Message, sender: MessageSender) => void): void;

@@ -64,6 +64,52 @@ describe('tcp: addresses', () => {
   });
 });
 
+describe('tcp: when sends leave', () => {
+  it("a callback's sends leave in one frame per peer once it returns, before its microtasks", async () => {
+    const harness = new Harness('tcp');
+    try {
+      const a = await harness.create('a');
+      const b = await harness.create('b');
+      const c = await harness.create('c');
+      harness.introduce(a, b, c);
+      const toB = collectMessages(b);
+      const toC = collectMessages(c);
+      a.send([
+        { from: 'a', to: 'b', warmUp: true },
+        { from: 'a', to: 'c', warmUp: true },
+      ]);
+      await waitFor('the links to open', () => toB.length === 1 && toC.length === 1);
+      const framesBefore = (peer: string): number => a.metrics().peers[peer]?.framesSent ?? 0;
+      const [bBefore, cBefore] = [framesBefore('b'), framesBefore('c')];
+      // As a leader's Ready turn runs: in a callback of the event loop, its messages first,
+      // then its log write in a microtask. The frames must not wait for that write.
+      let framesAtMicrotask = -1;
+      await new Promise<void>((resolve) =>
+        setImmediate(() => {
+          a.send([{ from: 'a', to: 'b', n: 1 }]);
+          a.send([
+            { from: 'a', to: 'c', n: 1 },
+            { from: 'a', to: 'b', n: 2 },
+          ]);
+          queueMicrotask(() => {
+            framesAtMicrotask = framesBefore('b') - bBefore;
+          });
+          resolve();
+        }),
+      );
+      assert.equal(framesAtMicrotask, 1, "the callback's sends to b left in one frame, before its microtasks ran");
+      assert.equal(framesBefore('c') - cBefore, 1);
+      await waitFor('the messages', () => toB.length === 3 && toC.length === 2);
+      assert.deepStrictEqual(
+        toB.map((m) => m.n),
+        [undefined, 1, 2],
+      );
+    } finally {
+      await harness.dispose();
+    }
+  });
+});
+
 describe('tcp: source address', () => {
   it('connections leave from the listen host, so a peer (and a firewall rule) sees which node sent them', async () => {
     const harness = new Harness('tcp');
