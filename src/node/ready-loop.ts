@@ -17,6 +17,7 @@
  */
 import { isDurabilityAcknowledgement } from '../raft/message-shape.js';
 import type { Entry, HardState, Message, Ready } from '../raft/types.js';
+import type { SendTiming } from '../transport/types.js';
 import type { Applier } from './apply.js';
 import { retryWhileHalted } from './halt.js';
 import type { Leadership } from './leadership.js';
@@ -154,7 +155,12 @@ export class ReadyLoop {
       this.#handedOutVote = ready.hardState.vote;
     }
     const { now, afterSave } = this.#splitMessages(ready.messages);
-    this.#send(now);
+    // Messages leave when this turn returns, before the save it starts is written. A turn
+    // that saves entries (a leader's appends) sends at the loop's next turn instead, behind
+    // its own log write: under load the leader's copy is often part of the commit's quorum
+    // (64 clients measured 0.95x when appends left first; a read round's heartbeat and a
+    // follower's answer gain from leaving at once).
+    this.#send(now, ready.entries.length > 0 ? 'next-turn' : 'callback');
     if (ready.snapshot !== undefined) await this.#applyTail; // installing replaces what those applies write
     const request = this.#saveRequest(ready);
     const saved = this.#saves.enqueue(request, entriesBytes(ready.entries), () => this.#onSaved(core, ready, request, afterSave));
@@ -268,13 +274,13 @@ export class ReadyLoop {
     }
   }
 
-  #send(messages: readonly Message[]): void {
+  #send(messages: readonly Message[], timing: SendTiming = 'callback'): void {
     const plain: Message[] = [];
     for (const message of messages) {
       if (message.type === 'MsgSnap') this.#parts.snapshots.send(message);
       else plain.push(message);
     }
-    if (plain.length > 0) this.#state.transport.send(plain);
+    if (plain.length > 0) this.#state.transport.send(plain, timing);
   }
 }
 

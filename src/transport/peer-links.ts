@@ -2,20 +2,19 @@
  * The address book and the outbound links over it: one link per peer id and address
  * (a moved or removed peer's link is closed), plus links to bare addresses for calls
  * such as a join, closed again once idle. Messages sent by one callback of the event
- * loop (a Ready turn, the saves one flush completed) are flushed together once it and its
- * microtasks return (process.nextTick), so they share a frame per peer. Not at the next
- * turn of the loop (setImmediate): a leader's entries would then wait behind its own
- * log write, and a read round's heartbeat behind a poll of the sockets.
+ * loop (a Ready turn, the saves one flush completed) are flushed together when it returns
+ * (SendTiming), so they share a frame per peer.
  */
 import { TransportError } from './errors.js';
 import { OutboundLink, type LinkContext } from './outbound-link.js';
-import type { CallTarget } from './types.js';
+import type { CallTarget, SendTiming } from './types.js';
 
 export class PeerLinks {
   readonly #peers = new Map<string, string>();
   readonly #links = new Map<string, OutboundLink>();
   readonly #dirtyLinks = new Set<OutboundLink>();
   #flushScheduled = false;
+  #turnFlushScheduled = false;
   #closed = false;
   readonly #linkContext: LinkContext;
 
@@ -49,17 +48,31 @@ export class PeerLinks {
     return true;
   }
 
-  scheduleFlush(): void {
-    if (this.#flushScheduled || this.#dirtyLinks.size === 0) return;
+  scheduleFlush(timing: SendTiming): void {
+    if (this.#dirtyLinks.size === 0) return;
+    if (timing === 'next-turn') {
+      if (this.#turnFlushScheduled) return;
+      this.#turnFlushScheduled = true;
+      setImmediate(() => {
+        this.#turnFlushScheduled = false;
+        this.#flush();
+      });
+      return;
+    }
+    if (this.#flushScheduled) return;
     // One flush per callback: everything it sent shares a frame per peer.
     this.#flushScheduled = true;
     process.nextTick(() => {
       this.#flushScheduled = false;
-      if (this.#closed) return;
-      const links = [...this.#dirtyLinks];
-      this.#dirtyLinks.clear();
-      for (const link of links) if (!link.isClosed) link.flush();
+      this.#flush();
     });
+  }
+
+  #flush(): void {
+    if (this.#closed) return;
+    const links = [...this.#dirtyLinks];
+    this.#dirtyLinks.clear();
+    for (const link of links) if (!link.isClosed) link.flush();
   }
 
   /** The link for a call: to the target's address, or to the address known for its id. */

@@ -29,6 +29,7 @@ import type {
   MessageSender,
   RaftMessageLike,
   SendSnapshotOptions,
+  SendTiming,
   SnapshotHandler,
   Transport,
   TransportMetrics,
@@ -130,7 +131,7 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
     this.#links.removePeer(id);
   }
 
-  send(messages: readonly Message[]): void {
+  send(messages: readonly Message[], timing: SendTiming = 'callback'): void {
     if (this.#state === 'closed') return;
     this.#requireRunning('send');
     const encoded = messages.map((message) => this.#encodeMessage(message));
@@ -142,7 +143,7 @@ export class StreamTransport<Message extends RaftMessageLike = RaftMessageLike> 
         unreachable.add(to);
       }
     }
-    this.#links.scheduleFlush();
+    this.#links.scheduleFlush(timing);
     if (unreachable.size > 0) this.#reportUnreachable(unreachable);
   }
 

@@ -95,6 +95,14 @@ export interface PeerMetrics {
   snapshotBytesResumed: number;
 }
 
+/**
+ * When queued messages leave. 'callback' (the default): once the event-loop callback that
+ * sent them returns, before its microtasks (process.nextTick). 'next-turn': at the loop's
+ * next turn (setImmediate), behind what the callback's microtasks start, such as a log
+ * write. Messages queued for the next turn also leave with an earlier 'callback' flush.
+ */
+export type SendTiming = 'callback' | 'next-turn';
+
 export interface TransportMetrics {
   /** Keyed by peer id (or by address while a peer's id is not yet known). */
   readonly peers: Record<string, PeerMetrics>;
@@ -112,10 +120,10 @@ export interface Transport<Message extends RaftMessageLike = RaftMessageLike> {
   setPeer(id: string, address: string): void;
   removePeer(id: string): void;
   /**
-   * Queues messages: one frame per peer per event-loop callback, flushed on process.nextTick.
+   * Queues messages, one frame per peer for what leaves together (see SendTiming).
    * Throws FRAME_TOO_LARGE for a message that could never fit a frame.
    */
-  send(messages: readonly Message[]): void;
+  send(messages: readonly Message[], timing?: SendTiming): void;
   /** Each message with its sender (from the handshake): a receiver can answer a peer it has no address for. */
   onMessage(handler: (message: Message, sender: MessageSender) => void): void;
   /**

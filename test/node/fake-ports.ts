@@ -9,7 +9,7 @@ import { MemoryStorage } from '../../src/raft/memory-storage.js';
 import type { NodeStorage, NodeTransport, SnapshotWriting, StoredSnapshot } from '../../src/node/ports.js';
 import { StorageError } from '../../src/storage/errors.js';
 import { FaultState } from '../../src/transport/faults.js';
-import type { MessageSender } from '../../src/transport/types.js';
+import type { MessageSender, SendTiming } from '../../src/transport/types.js';
 
 /** NodeStorage over the reference MemoryStorage; `failure` makes every save fail with it (as ENOSPC does). */
 export class MemoryNodeStorage implements NodeStorage {
@@ -113,6 +113,8 @@ export class RecordingTransport implements NodeTransport {
   readonly address = 'memory';
   readonly faults = new FaultState();
   readonly sent: Message[] = [];
+  /** When each message sent was asked to leave. */
+  readonly timings = new Map<Message, SendTiming>();
   readonly peers = new Map<NodeId, string>();
   #messageHandler: (message: Message, sender: MessageSender) => void = () => undefined;
 
@@ -132,8 +134,9 @@ export class RecordingTransport implements NodeTransport {
     this.peers.delete(id);
   }
 
-  send(messages: readonly Message[]): void {
+  send(messages: readonly Message[], timing: SendTiming = 'callback'): void {
     this.sent.push(...messages);
+    for (const message of messages) this.timings.set(message, timing);
   }
 
   onMessage(handler: (message: Message, sender: MessageSender) => void): void {

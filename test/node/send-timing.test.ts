@@ -1,0 +1,71 @@
+/**
+ * When the Ready loop's messages leave (SendTiming, src/transport/types.ts): a turn that
+ * saves entries sends at the loop's next turn, behind its own log write; every other
+ * message (a read round's heartbeat, a follower's answers) leaves as soon as the turn or
+ * save that sent it returns.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Message } from '../../src/raft/types.js';
+import { raftMessage as message } from '../raft/helpers.js';
+import { electN1, reply } from './elect.js';
+import { startInMemoryRuntime } from './in-memory-runtime.js';
+
+function timingsOf(sent: readonly Message[], timings: ReadonlyMap<Message, string>, type: Message['type']): string[] {
+  return sent.filter((sent) => sent.type === type).map((sent) => timings.get(sent) ?? 'none');
+}
+
+test("a leader's appends leave at the loop's next turn; its read round's heartbeats at once", async () => {
+  const node = await startInMemoryRuntime(['n1', 'n2', 'n3'], { heartbeatMs: 50, electionTimeoutMs: 500 });
+  try {
+    const { runtime, scheduler, transport } = node;
+    await electN1(node);
+    await scheduler.advance(runtime.tickPlan.tickMs);
+    const start = transport.sent.length;
+    const command = runtime.encodeCommandFor([{ sql: 'CREATE TABLE t (v TEXT)', positional: [], named: {} }], false, null);
+    const written = runtime.propose(command, 10_000);
+    await scheduler.settle();
+    const appends = transport.sent.slice(start).filter((sent) => sent.type === 'MsgApp' && sent.entries.length > 0);
+    // n3 never answered (the test plays n2 only): the leader probes it, so only n2 gets the entry at once.
+    assert.deepEqual(
+      appends.map((sent) => [sent.to, transport.timings.get(sent)]),
+      [['n2', 'next-turn']],
+    );
+    const append = appends[0] as Message;
+    transport.deliver(reply(append, 'MsgAppResp', { index: append.entries[append.entries.length - 1]?.index ?? 0 }));
+    await scheduler.settle();
+    await written;
+
+    const beforeRead = transport.sent.length;
+    const read = runtime.readBarrier(5_000);
+    await scheduler.settle();
+    const round = transport.sent.slice(beforeRead).filter((sent) => sent.type === 'MsgHeartbeat' && sent.context.length > 0);
+    assert.equal(round.length, 1);
+    assert.equal(transport.timings.get(round[0] as Message), 'callback', "a read round's heartbeat leaves at once");
+    transport.deliver(reply(round[0] as Message, 'MsgHeartbeatResp', { context: (round[0] as Message).context }));
+    await scheduler.settle();
+    await read;
+  } finally {
+    await node.close();
+  }
+});
+
+test("a follower's acknowledgement of a save and its heartbeat answers leave at once", async () => {
+  const node = await startInMemoryRuntime(['n1', 'n2', 'n3']);
+  try {
+    const { runtime, scheduler, storage, transport } = node;
+    const start = runtime.coreStatus();
+    assert.ok(start !== undefined);
+    const term = start.term + 1;
+    transport.deliver(message({ type: 'MsgHeartbeat', from: 'n2', to: 'n1', term }));
+    await scheduler.settle();
+    const entry = { index: start.lastIndex + 1, term, type: 'normal' as const, data: new Uint8Array(0) };
+    const logTerm = storage.term(start.lastIndex);
+    transport.deliver(message({ type: 'MsgApp', from: 'n2', to: 'n1', term, index: start.lastIndex, logTerm, entries: [entry] }));
+    await scheduler.settle();
+    assert.deepEqual(timingsOf(transport.sent, transport.timings, 'MsgHeartbeatResp'), ['callback']);
+    assert.deepEqual(timingsOf(transport.sent, transport.timings, 'MsgAppResp'), ['callback']);
+  } finally {
+    await node.close();
+  }
+});
