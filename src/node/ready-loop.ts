@@ -155,12 +155,13 @@ export class ReadyLoop {
       this.#handedOutVote = ready.hardState.vote;
     }
     const { now, afterSave } = this.#splitMessages(ready.messages);
-    // Messages leave when this turn returns, before the save it starts is written. A turn
-    // that saves entries (a leader's appends) sends at the loop's next turn instead, behind
-    // its own log write: under load the leader's copy is often part of the commit's quorum
-    // (64 clients measured 0.95x when appends left first; a read round's heartbeat and a
-    // follower's answer gain from leaving at once).
-    this.#send(now, ready.entries.length > 0 ? 'next-turn' : 'callback');
+    // Messages leave when this turn returns, before the save it starts is written. A
+    // leader's turn that saves entries sends its appends at the loop's next turn instead,
+    // behind its own log write: under load the leader's copy is often part of the commit's
+    // quorum (64 clients measured 0.95x when appends left first). A follower's messages (a
+    // heartbeat's answer beside entries it saves) and a read round's heartbeat leave at once.
+    const appending = ready.entries.length > 0 && state.role === 'leader';
+    this.#send(now, appending ? 'next-turn' : 'callback');
     if (ready.snapshot !== undefined) await this.#applyTail; // installing replaces what those applies write
     const request = this.#saveRequest(ready);
     const saved = this.#saves.enqueue(request, entriesBytes(ready.entries), () => this.#onSaved(core, ready, request, afterSave));

@@ -15,7 +15,6 @@ export class PeerLinks {
   readonly #dirtyLinks = new Set<OutboundLink>();
   #flushScheduled = false;
   #turnFlushScheduled = false;
-  #closed = false;
   readonly #linkContext: LinkContext;
 
   constructor(connectionContext: Omit<LinkContext, 'linkIdle'>) {
@@ -69,7 +68,6 @@ export class PeerLinks {
   }
 
   #flush(): void {
-    if (this.#closed) return;
     const links = [...this.#dirtyLinks];
     this.#dirtyLinks.clear();
     for (const link of links) if (!link.isClosed) link.flush();
@@ -86,9 +84,8 @@ export class PeerLinks {
     return this.#linkFor(id, address);
   }
 
-  /** The transport is closing: nothing more is flushed. */
+  /** The transport is closing (it queues nothing more): a flush still scheduled finds nothing to send. */
   cancelFlush(): void {
-    this.#closed = true;
     this.#dirtyLinks.clear();
   }
 

@@ -9,6 +9,7 @@ import type { Entry } from '../../src/raft/types.js';
 import { StateMachineHaltedError } from '../../src/state-machine/errors.js';
 import { raftMessage as message } from '../raft/helpers.js';
 import { startInMemoryRuntime, type InMemoryRuntime } from './in-memory-runtime.js';
+import { followerOfNewTerm } from './roles.js';
 
 test('a follower acknowledges an append only once its save is durable; a heartbeat answer does not wait for it', async () => {
   const node = await startInMemoryRuntime(['n1', 'n2', 'n3']);
@@ -47,17 +48,6 @@ test('a follower acknowledges an append only once its save is durable; a heartbe
     await node.close();
   }
 });
-
-/** A follower of a leader (n2) in a new term, its term durable and its first heartbeat answered; the sent list cleared. */
-async function followerOfNewTerm(node: InMemoryRuntime): Promise<{ term: number; lastIndex: number; lastTerm: number }> {
-  const start = node.runtime.coreStatus();
-  assert.ok(start !== undefined);
-  const term = start.term + 1;
-  node.transport.deliver(message({ type: 'MsgHeartbeat', from: 'n2', to: 'n1', term }));
-  await node.scheduler.settle();
-  node.transport.sent.length = 0;
-  return { term, lastIndex: start.lastIndex, lastTerm: node.storage.term(start.lastIndex) };
-}
 
 function heartbeatAnswered(node: InMemoryRuntime): boolean {
   return node.transport.sent.some((sent) => sent.type === 'MsgHeartbeatResp');

@@ -8,20 +8,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Message } from '../../src/raft/types.js';
-import { electN1, reply } from './elect.js';
-import { startInMemoryRuntime, type InMemoryRuntime } from './in-memory-runtime.js';
+import type { InMemoryRuntime } from './in-memory-runtime.js';
+import { reply, startLeaderN1 } from './roles.js';
 
 function heartbeatsSince(node: InMemoryRuntime, from: number): Message[] {
   return node.transport.sent.slice(from).filter((message) => message.type === 'MsgHeartbeat' && message.context.length > 0);
 }
 
 test('a read round asked of a follower that does not answer within 1 ms is asked of the other voter too, before any tick', async () => {
-  const node = await startInMemoryRuntime(['n1', 'n2', 'n3'], { heartbeatMs: 50, electionTimeoutMs: 500 });
+  const node = await startLeaderN1();
   try {
     const { runtime, scheduler, transport } = node;
-    await electN1(node);
-    // Line the tick up so that none falls in the next few milliseconds.
-    await scheduler.advance(runtime.tickPlan.tickMs);
     const start = transport.sent.length;
     const read = runtime.readBarrier(5_000);
     await scheduler.settle();

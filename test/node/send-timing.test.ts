@@ -1,26 +1,24 @@
 /**
- * When the Ready loop's messages leave (SendTiming, src/transport/types.ts): a turn that
- * saves entries sends at the loop's next turn, behind its own log write; every other
- * message (a read round's heartbeat, a follower's answers) leaves as soon as the turn or
- * save that sent it returns.
+ * When the Ready loop's messages leave (SendTiming, src/transport/types.ts): a leader's
+ * turn that saves entries sends at the loop's next turn, behind its own log write; every
+ * other message (a read round's heartbeat, a follower's answers) leaves as soon as the
+ * turn or save that sent it returns.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Message } from '../../src/raft/types.js';
 import { raftMessage as message } from '../raft/helpers.js';
-import { electN1, reply } from './elect.js';
 import { startInMemoryRuntime } from './in-memory-runtime.js';
+import { followerOfNewTerm, reply, startLeaderN1 } from './roles.js';
 
 function timingsOf(sent: readonly Message[], timings: ReadonlyMap<Message, string>, type: Message['type']): string[] {
   return sent.filter((sent) => sent.type === type).map((sent) => timings.get(sent) ?? 'none');
 }
 
 test("a leader's appends leave at the loop's next turn; its read round's heartbeats at once", async () => {
-  const node = await startInMemoryRuntime(['n1', 'n2', 'n3'], { heartbeatMs: 50, electionTimeoutMs: 500 });
+  const node = await startLeaderN1();
   try {
     const { runtime, scheduler, transport } = node;
-    await electN1(node);
-    await scheduler.advance(runtime.tickPlan.tickMs);
     const start = transport.sent.length;
     const command = runtime.encodeCommandFor([{ sql: 'CREATE TABLE t (v TEXT)', positional: [], named: {} }], false, null);
     const written = runtime.propose(command, 10_000);
@@ -50,18 +48,15 @@ test("a leader's appends leave at the loop's next turn; its read round's heartbe
   }
 });
 
-test("a follower's acknowledgement of a save and its heartbeat answers leave at once", async () => {
+test("a follower's answer to a heartbeat, in the turn that saves entries, and its acknowledgement of them leave at once", async () => {
   const node = await startInMemoryRuntime(['n1', 'n2', 'n3']);
   try {
-    const { runtime, scheduler, storage, transport } = node;
-    const start = runtime.coreStatus();
-    assert.ok(start !== undefined);
-    const term = start.term + 1;
+    const { scheduler, transport } = node;
+    const { term, lastIndex, lastTerm } = await followerOfNewTerm(node);
+    const entry = { index: lastIndex + 1, term, type: 'normal' as const, data: new Uint8Array(0) };
+    // Both stepped before the turn runs: one Ready saves the entry and answers the heartbeat.
+    transport.deliver(message({ type: 'MsgApp', from: 'n2', to: 'n1', term, index: lastIndex, logTerm: lastTerm, entries: [entry] }));
     transport.deliver(message({ type: 'MsgHeartbeat', from: 'n2', to: 'n1', term }));
-    await scheduler.settle();
-    const entry = { index: start.lastIndex + 1, term, type: 'normal' as const, data: new Uint8Array(0) };
-    const logTerm = storage.term(start.lastIndex);
-    transport.deliver(message({ type: 'MsgApp', from: 'n2', to: 'n1', term, index: start.lastIndex, logTerm, entries: [entry] }));
     await scheduler.settle();
     assert.deepEqual(timingsOf(transport.sent, transport.timings, 'MsgHeartbeatResp'), ['callback']);
     assert.deepEqual(timingsOf(transport.sent, transport.timings, 'MsgAppResp'), ['callback']);

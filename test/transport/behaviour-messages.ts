@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { encodeValue, encodeValueFrame, FrameKind, protocolVersion } from '../../src/transport/codec.js';
 import { TransportError } from '../../src/transport/errors.js';
 import type { TransportLimits } from '../../src/transport/limits.js';
-import { collectErrors, collectMessages, Harness, message, sleep, waitFor, type TransportKind } from './helpers.js';
+import { collectErrors, collectMessages, Harness, message, sleep, waitFor, type TestMessage, type TestTransport, type TransportKind } from './helpers.js';
 
 export function defineMessageSuite(kind: TransportKind): void {
   describe(`${kind} transport: messages`, () => {
@@ -80,7 +80,8 @@ export function defineMessageSuite(kind: TransportKind): void {
       );
     });
 
-    it('coalesces the sends of one event-loop turn into one frame per peer', async () => {
+    /** a, b and c introduced, a's links to b and c open (one message each went through); what b and c receive. */
+    async function linkedTrio(): Promise<{ a: TestTransport; b: TestTransport; toB: TestMessage[]; toC: TestMessage[] }> {
       const a = await harness.create('a');
       const b = await harness.create('b');
       const c = await harness.create('c');
@@ -89,13 +90,64 @@ export function defineMessageSuite(kind: TransportKind): void {
       const toC = collectMessages(c);
       a.send([message('a', 'b', { warmUp: true }), message('a', 'c', { warmUp: true })]);
       await waitFor('warm-up', () => toB.length === 1 && toC.length === 1);
-      const framesBefore = a.metrics().peers['b']?.framesSent ?? 0;
+      return { a, b, toB, toC };
+    }
+
+    const framesTo = (a: TestTransport, peer: string): number => a.metrics().peers[peer]?.framesSent ?? 0;
+
+    it('coalesces the sends of one callback into one frame per peer', async () => {
+      const { a, b, toB, toC } = await linkedTrio();
+      const framesBefore = framesTo(a, 'b');
       for (let index = 0; index < 300; index++) a.send([message('a', 'b', { index }), message('a', 'c', { index })]);
       await waitFor('300 more each', () => toB.length === 301 && toC.length === 301);
       const metrics = a.metrics();
-      assert.equal((metrics.peers['b']?.framesSent ?? 0) - framesBefore, 1, '300 sends in one turn become one frame');
+      assert.equal(framesTo(a, 'b') - framesBefore, 1, '300 sends in one callback become one frame');
       assert.equal(metrics.peers['b']?.messagesSent, 301);
       assert.equal(b.metrics().peers['a']?.messagesReceived, 301);
+    });
+
+    /**
+     * Runs `send` in a callback of the event loop, as a Ready turn runs: the frames to b
+     * sent by the time a microtask it queued runs (where a turn's log write starts), and
+     * after the loop's next turn.
+     */
+    async function framesToB(a: TestTransport, send: () => void): Promise<{ inMicrotask: number; afterNextTurn: number }> {
+      const before = framesTo(a, 'b');
+      let inMicrotask = -1;
+      await new Promise<void>((resolve) =>
+        setImmediate(() => {
+          send();
+          queueMicrotask(() => {
+            inMicrotask = framesTo(a, 'b') - before;
+          });
+          resolve();
+        }),
+      );
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return { inMicrotask, afterNextTurn: framesTo(a, 'b') - before };
+    }
+
+    it("'callback' sends leave once the callback returns, before its microtasks; 'next-turn' ones after them", async () => {
+      const { a, toB, toC } = await linkedTrio();
+      const framesToC = framesTo(a, 'c');
+      const atOnce = await framesToB(a, () => {
+        a.send([message('a', 'b', { n: 1 })]);
+        a.send([message('a', 'c', { n: 1 }), message('a', 'b', { n: 2 })]);
+      });
+      assert.deepStrictEqual(atOnce, { inMicrotask: 1, afterNextTurn: 1 }, "the callback's two sends to b: one frame, before its microtasks");
+      assert.equal(framesTo(a, 'c') - framesToC, 1);
+      const behind = await framesToB(a, () => a.send([message('a', 'b', { n: 3 })], 'next-turn'));
+      assert.deepStrictEqual(behind, { inMicrotask: 0, afterNextTurn: 1 }, "'next-turn': after the microtasks, at the loop's next turn");
+      const mixed = await framesToB(a, () => {
+        a.send([message('a', 'b', { n: 4 })], 'next-turn');
+        a.send([message('a', 'b', { n: 5 })]);
+      });
+      assert.deepStrictEqual(mixed, { inMicrotask: 1, afterNextTurn: 1 }, "a 'callback' send takes the queued 'next-turn' one along, in one frame");
+      await waitFor('the messages', () => toB.length === 6 && toC.length === 2);
+      assert.deepStrictEqual(
+        toB.slice(1).map((received) => received.n),
+        [1, 2, 3, 4, 5],
+      );
     });
 
     it('splits a turn whose messages exceed frameBytesMax into several frames', async () => {

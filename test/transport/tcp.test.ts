@@ -64,68 +64,6 @@ describe('tcp: addresses', () => {
   });
 });
 
-describe('tcp: when sends leave', () => {
-  /** Runs `send` in a callback of the event loop, as a Ready turn runs; what framesSent to b said in a microtask it queued, and after the loop's next turn. */
-  async function framesSeen(a: TestTransport, send: () => void): Promise<{ inMicrotask: number; afterNextTurn: number }> {
-    const frames = (): number => a.metrics().peers['b']?.framesSent ?? 0;
-    const before = frames();
-    let inMicrotask = -1;
-    await new Promise<void>((resolve) =>
-      setImmediate(() => {
-        send();
-        // Where a turn's log write starts.
-        queueMicrotask(() => {
-          inMicrotask = frames() - before;
-        });
-        resolve();
-      }),
-    );
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    return { inMicrotask, afterNextTurn: frames() - before };
-  }
-
-  it("'callback' sends leave in one frame per peer once the callback returns, before its microtasks; 'next-turn' ones after them", async () => {
-    const harness = new Harness('tcp');
-    try {
-      const a = await harness.create('a');
-      const b = await harness.create('b');
-      const c = await harness.create('c');
-      harness.introduce(a, b, c);
-      const toB = collectMessages(b);
-      const toC = collectMessages(c);
-      a.send([
-        { from: 'a', to: 'b', n: 0 },
-        { from: 'a', to: 'c', n: 0 },
-      ]);
-      await waitFor('the links to open', () => toB.length === 1 && toC.length === 1);
-      const framesToC = a.metrics().peers['c']?.framesSent ?? 0;
-      const atOnce = await framesSeen(a, () => {
-        a.send([{ from: 'a', to: 'b', n: 1 }]);
-        a.send([
-          { from: 'a', to: 'c', n: 1 },
-          { from: 'a', to: 'b', n: 2 },
-        ]);
-      });
-      assert.deepStrictEqual(atOnce, { inMicrotask: 1, afterNextTurn: 1 }, "the callback's two sends to b: one frame, before its microtasks");
-      assert.equal((a.metrics().peers['c']?.framesSent ?? 0) - framesToC, 1);
-      const behind = await framesSeen(a, () => a.send([{ from: 'a', to: 'b', n: 3 }], 'next-turn'));
-      assert.deepStrictEqual(behind, { inMicrotask: 0, afterNextTurn: 1 }, "'next-turn': after the microtasks, at the loop's next turn");
-      const mixed = await framesSeen(a, () => {
-        a.send([{ from: 'a', to: 'b', n: 4 }], 'next-turn');
-        a.send([{ from: 'a', to: 'b', n: 5 }]);
-      });
-      assert.deepStrictEqual(mixed, { inMicrotask: 1, afterNextTurn: 1 }, "a 'callback' send takes the queued 'next-turn' one along, in one frame");
-      await waitFor('the messages', () => toB.length === 6 && toC.length === 2);
-      assert.deepStrictEqual(
-        toB.map((m) => m.n),
-        [0, 1, 2, 3, 4, 5],
-      );
-    } finally {
-      await harness.dispose();
-    }
-  });
-});
-
 describe('tcp: source address', () => {
   it('connections leave from the listen host, so a peer (and a firewall rule) sees which node sent them', async () => {
     const harness = new Harness('tcp');
