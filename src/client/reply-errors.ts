@@ -11,8 +11,11 @@
 import { QuorumliteError, type QuorumliteErrorCode } from './errors.js';
 import type { HttpResponse } from './transport.js';
 
-/** How much of an error body goes into a message. */
-const errorBodyCharactersMax = 500;
+/** How much of an error body goes into a message, in characters (UTF-16 code units, never half a pair). */
+export const errorBodyCharactersMax = 500;
+
+/** An error body up to this size is read as JSON for its `error` field; a larger one only for the text it starts with. */
+export const errorBodyJsonBytesMax = 64 * 1024;
 
 /**
  * The server's codes (X-Quorumlite-Error) and what each means to the client. A code
@@ -109,15 +112,26 @@ export function isLeadershipError(message: string, response: HttpResponse): bool
 }
 
 function errorBodyText(body: Uint8Array): string {
-  const text = new TextDecoder().decode(body.subarray(0, errorBodyCharactersMax * 4)).trim();
-  let message = text;
+  const whole = body.byteLength <= errorBodyJsonBytesMax;
+  // Past the JSON bound only the start is decoded: at most 4 bytes make a character.
+  const text = new TextDecoder().decode(whole ? body : body.subarray(0, errorBodyCharactersMax * 4)).trim();
+  const message = (whole ? jsonErrorField(text) : undefined) ?? text;
+  if (message.length <= errorBodyCharactersMax) return message;
+  const cut = isHighSurrogate(message.charCodeAt(errorBodyCharactersMax - 1)) ? errorBodyCharactersMax - 1 : errorBodyCharactersMax;
+  return `${message.slice(0, cut)}…`;
+}
+
+/** The `error` field of a JSON object body (quorumlite's and rqlite's error replies), if the text is one. */
+function jsonErrorField(text: string): string | undefined {
   try {
     const parsed = JSON.parse(text) as unknown;
-    if (typeof parsed === 'object' && parsed !== null && typeof (parsed as { error?: unknown }).error === 'string') {
-      message = (parsed as { error: string }).error;
-    }
+    if (typeof parsed === 'object' && parsed !== null && typeof (parsed as { error?: unknown }).error === 'string') return (parsed as { error: string }).error;
   } catch {
     // Not JSON: the text itself is the message.
   }
-  return message.length > errorBodyCharactersMax ? `${message.slice(0, errorBodyCharactersMax)}…` : message;
+  return undefined;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }

@@ -11,7 +11,7 @@
 import type { AccessControl, Credentials } from '../service/access-control.js';
 import { ServiceError } from '../service/service.js';
 import { RaftError } from '../raft/errors.js';
-import type { ConfChange, NodeId, RaftStatus } from '../raft/types.js';
+import type { ConfChange, NodeId, ProgressStatus, RaftStatus } from '../raft/types.js';
 import type { NodeConfig } from './config.js';
 import type { NodeCounters } from './counters.js';
 import { currentAddresses, isHttpJoinAddress, Joiner, type HttpAddressResolver, type JoinAddresses, type JoinRequest } from './joiner.js';
@@ -235,16 +235,14 @@ export class Membership {
     this.#runtime.counters.add('store', 'num_removed_before_joins');
   }
 
-  /** Waits until the learner replicates and is within promotionLagEntriesMax of the commit index, then makes it a voter. */
+  /** Waits until the learner is caught up (caughtUpToPromote), then makes it a voter. */
   async #promote(request: JoinRequest): Promise<void> {
     const config = this.#config;
     const deadlineMs = this.#scheduler.nowMs() + config.promotionTimeoutMs;
     for (;;) {
       const status = this.#runtime.coreStatus();
       if (status === undefined || status.role !== 'leader') throw new ServiceError('UNAVAILABLE', 'leadership lost during join');
-      // 'replicate': the leader found where the learner's log matches and streams to it.
-      const progress = status.progress[request.id];
-      if (progress?.state === 'replicate' && progress.match + config.promotionLagEntriesMax >= status.commit) break;
+      if (caughtUpToPromote(status.progress[request.id], status.commit, config.promotionLagEntriesMax)) break;
       if (this.#scheduler.nowMs() > deadlineMs) {
         throw new ServiceError('TIMEOUT', `node ${request.id} did not catch up within ${config.promotionTimeoutMs}ms`);
       }
@@ -387,4 +385,13 @@ export class Membership {
   static shouldCampaignFirst(selfId: NodeId, voters: readonly NodeId[]): boolean {
     return [...voters].sort()[0] === selfId;
   }
+}
+
+/**
+ * A learner may become a voter once the leader streams to it ('replicate': the leader
+ * found where their logs match) and it holds all but at most `lagEntriesMax` of the
+ * committed entries: promoted further behind, it would hold up commits until it caught up.
+ */
+export function caughtUpToPromote(progress: ProgressStatus | undefined, commit: number, lagEntriesMax: number): boolean {
+  return progress?.state === 'replicate' && progress.match + lagEntriesMax >= commit;
 }

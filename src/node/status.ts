@@ -49,7 +49,7 @@ interface StatusSources {
 /** The content checksum reads every row: computed once per applied index (concurrent asks share it), then reused. */
 const cachedChecksums = new WeakMap<StatusDatabase, { appliedIndex: number; checksum: Promise<string> }>();
 /** Beyond this database size /status leaves the checksum out (it would read every row). */
-const checksumDatabaseBytesMax = 64 * 1024 * 1024;
+export const checksumDatabaseBytesMax = 64 * 1024 * 1024;
 
 function fileBytes(path: string): number {
   try {
@@ -64,7 +64,8 @@ function databaseBytes(path: string): number {
   return fileBytes(path) + fileBytes(`${path}-wal`);
 }
 
-async function contentChecksum(database: StatusDatabase): Promise<string | null> {
+/** The content checksum `/status` shows: null above checksumDatabaseBytesMax, without reading a row. */
+export async function contentChecksum(database: StatusDatabase): Promise<string | null> {
   if (databaseBytes(database.path) > checksumDatabaseBytesMax) return null;
   const appliedIndex = database.appliedIndex;
   const cached = cachedChecksums.get(database);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { createClient, QuorumliteError, type ClientConfig, type QuorumliteErrorCode } from '../../src/client/index.js';
-import { clientCodeForServerCode } from '../../src/client/reply-errors.js';
+import { clientCodeForServerCode, errorBodyCharactersMax, errorBodyJsonBytesMax, errorForStatus } from '../../src/client/reply-errors.js';
 import { httpErrorCodes, type HttpErrorCode } from '../../src/http/http-error.js';
 import { ServiceError, serviceErrorCodes, type ServiceErrorCode } from '../../src/service/service.js';
 import { startHarness, type Harness } from '../http/harness.js';
@@ -72,6 +72,34 @@ describe('the client knows every server code', () => {
   it('maps each code the server can send, and nothing else', () => {
     assert.deepEqual([...clientCodeForServerCode.keys()].sort(), [...httpErrorCodes].sort());
     for (const code of httpErrorCodes) assert.equal(clientCodeForServerCode.get(code), serverReplies[code].clientCode, code);
+  });
+});
+
+describe('an error body in a message', () => {
+  const encoder = new TextEncoder();
+  const detailOf = (body: string): string => {
+    const error = errorForStatus({ status: 500, location: undefined, contentType: 'application/json', body: encoder.encode(body) }, 'http://n1');
+    assert.ok(error !== undefined);
+    return error.message.slice('http://n1 answered HTTP 500: '.length);
+  };
+
+  it('keeps a message of errorBodyCharactersMax characters whole and cuts one more, never inside a surrogate pair', () => {
+    const atBound = 'x'.repeat(errorBodyCharactersMax);
+    assert.equal(detailOf(JSON.stringify({ error: atBound })), atBound);
+    assert.equal(detailOf(JSON.stringify({ error: `${atBound}y` })), `${atBound}…`);
+    // A pair across the bound: the cut drops its first half rather than keep half a character.
+    const pairAcross = `${'x'.repeat(errorBodyCharactersMax - 1)}😀z`;
+    assert.equal(detailOf(JSON.stringify({ error: pairAcross })), `${'x'.repeat(errorBodyCharactersMax - 1)}…`);
+  });
+
+  it("reads a JSON body's error field up to errorBodyJsonBytesMax, and past it the text the body starts with", () => {
+    const longError = 'e'.repeat(3000);
+    assert.equal(detailOf(JSON.stringify({ error: longError })), `${'e'.repeat(errorBodyCharactersMax)}…`);
+    const fill = (bytes: number): string => JSON.stringify({ error: 'f'.repeat(bytes - '{"error":""}'.length) });
+    assert.equal(encoder.encode(fill(errorBodyJsonBytesMax)).byteLength, errorBodyJsonBytesMax);
+    assert.equal(detailOf(fill(errorBodyJsonBytesMax)), `${'f'.repeat(errorBodyCharactersMax)}…`);
+    assert.equal(detailOf(fill(errorBodyJsonBytesMax + 1)), `{"error":"${'f'.repeat(errorBodyCharactersMax - '{"error":"'.length)}…`);
+    assert.equal(detailOf('plain text, not JSON'), 'plain text, not JSON');
   });
 });
 

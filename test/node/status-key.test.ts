@@ -7,7 +7,10 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checksumDatabaseBytesMax, contentChecksum, type StatusDatabase } from '../../src/node/status.js';
 import { statusKeyShows } from '../../src/service/service.js';
 import { waitFor } from '../cluster/harness.js';
 import { executeRequest, statement } from './requests.js';
@@ -82,4 +85,35 @@ test('/status reads the content checksum off the event loop, and it equals the o
   } finally {
     await started.node.stop({ transferLeadership: false });
   }
+});
+
+test('/status shows the content checksum of a database and WAL of checksumDatabaseBytesMax bytes, and leaves it out one byte above, unread', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'quorumlite-status-bound-'));
+  directories.push(directory);
+  const path = join(directory, 'db.sqlite');
+  let readCount = 0;
+  let appliedIndex = 1;
+  const database: StatusDatabase = {
+    path,
+    get appliedIndex() {
+      return appliedIndex;
+    },
+    sqliteVersion: '3',
+    checksumOffThread: async () => {
+      readCount += 1;
+      return { checksum: `checksum ${readCount}` };
+    },
+    pragmas: () => ({ rw: {}, ro: {} }),
+  };
+  // Sparse files: the bound counts the file and its WAL together, by their sizes.
+  const walBytes = 4 * 1024 * 1024;
+  writeFileSync(path, '');
+  writeFileSync(`${path}-wal`, '');
+  truncateSync(`${path}-wal`, walBytes);
+  truncateSync(path, checksumDatabaseBytesMax - walBytes);
+  assert.equal(await contentChecksum(database), 'checksum 1');
+  appliedIndex = 2;
+  truncateSync(path, checksumDatabaseBytesMax - walBytes + 1);
+  assert.equal(await contentChecksum(database), null);
+  assert.equal(readCount, 1, 'above the bound no row is read');
 });
