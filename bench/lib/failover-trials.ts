@@ -9,7 +9,7 @@
  */
 import type { ReplicatedSystem, SystemClient } from '../peers/system.js';
 import { benchKey, benchValue, keyBase, keysPerRound } from './measure.js';
-import { sleep } from './processes.js';
+import { sleep } from './waiting.js';
 
 export interface FailoverSettings {
   /** Bound on one trial's wait for the first acknowledged write after the kill or stop. */

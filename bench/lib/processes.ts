@@ -1,61 +1,14 @@
 /**
  * Child processes for the comparison benchmark: spawn with a log file, stop by PID only
- * (kill -9 or SIGTERM with a bounded wait), free loopback ports, bounded polling, and
- * memory and CPU samples from /proc/PID. Nothing here matches processes by name.
+ * (kill -9 or SIGTERM with a bounded wait), and memory and CPU samples from /proc/PID.
+ * Nothing here matches processes by name. Ports: ports.ts; bounded polling: waiting.ts.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { timedOut, withinMs } from '../../src/common/within.js';
 
-export const pollIntervalMs = 100;
 export const terminateWaitMs = 10_000;
-/** Ports come from below Linux's ephemeral range, so outgoing connections cannot take them first. */
-export const portLow = 20_000;
-export const portHigh = 32_000;
-export const portAttemptCountMax = 50;
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `probe` until it returns a value other than undefined; throws after timeoutMs naming `what`. */
-export async function waitFor<Value>(what: string, probe: () => Promise<Value | undefined>, timeoutMs: number): Promise<Value> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    await sleep(pollIntervalMs);
-  }
-  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${lastError === undefined ? '' : `: ${String(lastError)}`}`);
-}
-
-function canBind(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
-}
-
-/** A port free on `host` that is not in `taken` (ports handed out in this run). */
-export async function freePort(host: string, taken: Set<number>): Promise<number> {
-  for (let attempt = 0; attempt < portAttemptCountMax; attempt += 1) {
-    const candidate = portLow + Math.floor(Math.random() * (portHigh - portLow));
-    if (taken.has(candidate)) continue;
-    if (await canBind(host, candidate)) {
-      taken.add(candidate);
-      return candidate;
-    }
-  }
-  throw new Error(`no free port on ${host} after ${portAttemptCountMax} attempts`);
-}
 
 /** The full path of `command` on PATH (as given in `pathVariable`), or undefined. */
 export function findOnPath(command: string, pathVariable = process.env.PATH ?? ''): string | undefined {

@@ -14,7 +14,8 @@
 import { cpus, loadavg, platform, release } from 'node:os';
 import { QuorumliteSystem } from '../peers/quorumlite.js';
 import { benchKey, benchValue, boundsPerRound, collectLoad, summarise, type LoadBounds, type LoadSamples } from './measure.js';
-import { readCpuSeconds, sleep, waitFor } from './processes.js';
+import { readCpuSeconds } from './processes.js';
+import { sleep, waitFor } from './waiting.js';
 
 export const readLevels = ['linearizable', 'none'] as const;
 export type ReadLevel = (typeof readLevels)[number];

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpOrigin } from '../lib/http.js';
 import { ReplyTally } from '../lib/measure.js';
-import { ManagedProcess, freePort, waitFor } from '../lib/processes.js';
+import { freePort } from '../lib/ports.js';
+import { ManagedProcess } from '../lib/processes.js';
+import { waitFor } from '../lib/waiting.js';
 import { clusterSize, clusterWaitMs, type ReadMode, type ReplicatedSystem } from './system.js';
 
 const host = '127.0.0.1';
@@ -57,10 +59,9 @@ export class DqliteSystem implements ReplicatedSystem {
   }
 
   async start(): Promise<void> {
-    const taken = new Set<number>();
     for (let index = 0; index < clusterSize; index += 1) {
-      const apiPort = await freePort(host, taken);
-      const databasePort = await freePort(host, taken);
+      const apiPort = await freePort(host);
+      const databasePort = await freePort(host);
       const directory = join(this.rootDirectory, `n${index + 1}`);
       mkdirSync(directory);
       const process = new ManagedProcess(this.#demoExecutable, [], join(this.rootDirectory, `n${index + 1}.log`));

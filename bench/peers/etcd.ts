@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpOrigin, parseJson } from '../lib/http.js';
-import { ManagedProcess, freePort, waitFor } from '../lib/processes.js';
+import { freePort } from '../lib/ports.js';
+import { ManagedProcess } from '../lib/processes.js';
+import { waitFor } from '../lib/waiting.js';
 import { clusterSize, clusterWaitMs, type ReadMode, type ReplicatedSystem } from './system.js';
 
 const host = '127.0.0.1';
@@ -69,10 +71,9 @@ export class EtcdSystem implements ReplicatedSystem {
   }
 
   async start(): Promise<void> {
-    const taken = new Set<number>();
     for (let index = 0; index < clusterSize; index += 1) {
-      const clientPort = await freePort(host, taken);
-      const peerPort = await freePort(host, taken);
+      const clientPort = await freePort(host);
+      const peerPort = await freePort(host);
       const name = `e${index + 1}`;
       const process = new ManagedProcess(this.#executable, [], join(this.rootDirectory, `${name}.out`));
       this.#members.push({ name, clientPort, peerPort, process, http: new HttpOrigin(`http://${host}:${clientPort}`) });

@@ -15,7 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpOrigin, parseJson } from '../lib/http.js';
 import { valueBytes } from '../lib/measure.js';
-import { ManagedProcess, freePort, waitFor } from '../lib/processes.js';
+import { freePort } from '../lib/ports.js';
+import { ManagedProcess } from '../lib/processes.js';
+import { waitFor } from '../lib/waiting.js';
 import { clusterSize, clusterWaitMs } from './system.js';
 
 /**
@@ -100,11 +102,10 @@ export class HttpFloor {
   readonly #nodes: FloorNode[] = [];
 
   async start(): Promise<void> {
-    const taken = new Set<number>();
     const addresses: { readonly host: string; readonly port: number; readonly echoPort: number }[] = [];
     for (let index = 0; index < clusterSize; index += 1) {
       const host = `127.0.0.${index + 1}`;
-      addresses.push({ host, port: await freePort(host, taken), echoPort: await freePort(host, taken) });
+      addresses.push({ host, port: await freePort(host), echoPort: await freePort(host) });
     }
     // The first process makes the round trips; it dials the others' echo ports at its first linearizable read.
     const echoAddresses = addresses.slice(1).map(({ host, echoPort }) => `${host}:${echoPort}`);

@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpOrigin, parseJson } from '../lib/http.js';
 import { ReplyTally } from '../lib/measure.js';
-import { ManagedProcess, freePort, waitFor } from '../lib/processes.js';
+import { freePort } from '../lib/ports.js';
+import { ManagedProcess } from '../lib/processes.js';
+import { waitFor } from '../lib/waiting.js';
 import { createClient } from '../../src/client/index.js';
 import { clusterSize, clusterWaitMs, type ReadMode, type ReplicatedSystem, type SystemClient } from './system.js';
 
@@ -115,11 +117,10 @@ export class QuorumliteSystem implements ReplicatedSystem {
   async start(): Promise<void> {
     if (!existsSync(quorumliteCliPath)) throw new Error(`${quorumliteCliPath} is missing: run \`npm run build\` first`);
     this.#cliPath = snapshotBuild(this.rootDirectory);
-    const taken = new Set<number>();
     for (let index = 0; index < this.nodeCount; index += 1) {
       const host = `127.0.0.${index + 1}`;
-      const httpPort = await freePort(host, taken);
-      const raftPort = await freePort(host, taken);
+      const httpPort = await freePort(host);
+      const raftPort = await freePort(host);
       const process = new ManagedProcess(globalThis.process.execPath, [], join(this.rootDirectory, `node${index + 1}.log`));
       this.#nodes.push({ host, httpPort, raftPort, process, http: new HttpOrigin(`http://${host}:${httpPort}`) });
     }

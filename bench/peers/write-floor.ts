@@ -11,7 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpOrigin, parseJson } from '../lib/http.js';
-import { ManagedProcess, freePort, waitFor } from '../lib/processes.js';
+import { freePort } from '../lib/ports.js';
+import { ManagedProcess } from '../lib/processes.js';
+import { waitFor } from '../lib/waiting.js';
 import { clusterSize, clusterWaitMs } from './system.js';
 
 const nodeScript = new URL('./write-floor-node.ts', import.meta.url).pathname;
@@ -30,11 +32,10 @@ export class WriteFloor {
   }
 
   async start(): Promise<void> {
-    const taken = new Set<number>();
     const addresses: string[] = [];
     for (let index = 0; index < clusterSize; index += 1) {
       const host = `127.0.0.${index + 1}`;
-      addresses.push(`${host}:${await freePort(host, taken)}`);
+      addresses.push(`${host}:${await freePort(host)}`);
     }
     for (let index = clusterSize - 1; index >= 0; index -= 1) {
       const [host, port] = (addresses[index] ?? '').split(':') as [string, string];

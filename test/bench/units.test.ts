@@ -26,7 +26,8 @@ import {
   summarise,
   valueBytes,
 } from '../../bench/lib/measure.js';
-import { ManagedProcess, findOnPath, readMemory, sleep, waitFor } from '../../bench/lib/processes.js';
+import { ManagedProcess, findOnPath, readMemory } from '../../bench/lib/processes.js';
+import { sleep, waitFor } from '../../bench/lib/waiting.js';
 import { metrics, ratio, renderMarkdown, type RunReport, type SystemReport } from '../../bench/lib/report.js';
 import { axisMaximumFor, niceMaximum, renderSvg } from '../../bench/lib/chart.js';
 import type { ReplicatedResults } from '../../bench/lib/workloads.js';

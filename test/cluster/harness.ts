@@ -7,11 +7,12 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { timedOut, withinMs } from '../../src/common/within.js';
+import { freePort } from '../../bench/lib/ports.js';
+import { waitFor as waitForBounded } from '../../bench/lib/waiting.js';
 import { killOnExit, reportOnSignal } from './process-exit.js';
 
 export const repositoryRoot = new URL('../../', import.meta.url).pathname;
@@ -25,79 +26,16 @@ export const cliPath =
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0] ?? join(repositoryRoot, 'dist', 'cli', 'main.js');
 /** Bound on every poll: generous for a loaded 2-core machine. */
 export const waitTimeoutMsDefault = 60_000;
-export const pollIntervalMs = 100;
 export const httpTimeoutMs = 15_000;
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep } from '../../bench/lib/waiting.js';
+
+/** Polls `probe` until it returns a value other than undefined; throws after timeoutMs (60 s unless given) naming `what`. */
+export function waitFor<Value>(what: string, probe: () => Promise<Value | undefined> | Value | undefined, timeoutMs = waitTimeoutMsDefault): Promise<Value> {
+  return waitForBounded(what, probe, timeoutMs);
 }
 
-/** Polls `probe` until it returns a value other than undefined; throws after timeoutMs naming `what`. */
-export async function waitFor<Value>(
-  what: string,
-  probe: () => Promise<Value | undefined> | Value | undefined,
-  timeoutMs = waitTimeoutMsDefault,
-): Promise<Value> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    await sleep(pollIntervalMs);
-  }
-  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${lastError === undefined ? '' : `: ${String(lastError)}`}`);
-}
-
-/**
- * Ports for test nodes come from below Linux's ephemeral range (32768+), so a port found
- * free is not taken by some outgoing connection before the node binds it.
- */
-export const testPortLow = 20_000;
-export const testPortHigh = 32_000;
-const portAttemptCountMax = 50;
-
-function canBind(host: string, port: number): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(undefined));
-    server.listen(port, host, () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : undefined));
-    });
-  });
-}
-
-/**
- * The ports this process has handed out, never handed out again: two calls with nothing
- * bound in between could pick the same port, 1 in 12,000 a pair, and CI asks for
- * thousands. A node given the same HTTP and Raft port refused to start (`--http-addr and
- * --raft-addr must differ`, the etcd-secured suite's setup in CI), an in-process node
- * failed to listen (EADDRINUSE, the status-auth suite's setup), and an etcd member's
- * client and peer ports could meet the same way.
- */
-const handedOut = new Set<number>();
-
-/** A port on `host` that was free just now and that this process has not handed out before. */
-export async function freePort(host: string): Promise<number> {
-  for (let attempt = 0; attempt < portAttemptCountMax; attempt += 1) {
-    const candidate = testPortLow + Math.floor(Math.random() * (testPortHigh - testPortLow));
-    if (handedOut.has(candidate)) continue;
-    const port = await canBind(host, candidate);
-    if (port !== undefined) return handOut(port);
-  }
-  const fallback = await canBind(host, 0);
-  if (fallback === undefined || handedOut.has(fallback)) throw new Error(`no free port on ${host}`);
-  return handOut(fallback);
-}
-
-function handOut(port: number): number {
-  handedOut.add(port);
-  return port;
-}
+export { freePort, portHigh as testPortHigh, portLow as testPortLow } from '../../bench/lib/ports.js';
 
 /** A node's HTTP and Raft ports: two different free ports on `host`. */
 async function freeNodePorts(host: string): Promise<{ httpPort: number; raftPort: number }> {
