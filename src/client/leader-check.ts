@@ -8,6 +8,12 @@
  * another node, the attempt is abandoned and the call retries there with the same
  * idempotency key, so the write is still applied once. A leader that is merely slow is
  * still named by its followers and keeps its attempt.
+ *
+ * Once a node has named the suspect, the next question to it also says
+ * `leader_not=<the suspect's node id>`: a quorumlite node then holds its answer until it
+ * knows another leader (at most half of `leaderCheckTimeoutMs`), so the client hears of the
+ * new leader when it is elected instead of at its next poll. A server that does not know
+ * the parameter (rqlite) answers at once, and the client asks again after the interval.
  */
 import { normaliseNodeUrl, type ClusterView } from './cluster-view.js';
 import { parseJson, type JsonValue } from './json-parse.js';
@@ -20,14 +26,26 @@ const statusBytesMax = 1024 * 1024;
 
 /** The leader's API URL as `/status?key=store.leader` names it, or undefined (no leader, or a server that does not say). */
 export function leaderFromStatus(leader: JsonValue, queriedUrl: string): string | undefined {
+  return namedLeader(leader, queriedUrl)?.url;
+}
+
+interface NamedLeader {
+  readonly url: string;
+  readonly nodeId: string;
+}
+
+function namedLeader(leader: JsonValue, queriedUrl: string): NamedLeader | undefined {
   if (!isJsonObject(leader) || typeof leader.api_addr !== 'string' || leader.api_addr === '') return undefined;
   if (typeof leader.node_id !== 'string' || leader.node_id === '') return undefined;
   try {
-    return normaliseNodeUrl(leader.api_addr, new URL(queriedUrl).protocol);
+    return { url: normaliseNodeUrl(leader.api_addr, new URL(queriedUrl).protocol), nodeId: leader.node_id };
   } catch {
     return undefined;
   }
 }
+
+/** The `/status` question that waits for a leader other than `suspectId` waits this share of leaderCheckTimeoutMs, leaving the rest for the answer. */
+const leaderWaitShare = 0.5;
 
 export class LeaderCheck {
   readonly #config: ResolvedConfig;
@@ -35,6 +53,8 @@ export class LeaderCheck {
   readonly #view: ClusterView;
   /** One round of questions at a time per suspect: concurrent attempts on a hung leader share it. */
   readonly #rounds = new Map<string, Promise<string | undefined>>();
+  /** The node id the other nodes gave for a suspect's URL, for `leader_not` (at most one per node of the view). */
+  readonly #suspectIds = new Map<string, string>();
 
   constructor(config: ResolvedConfig, transport: HttpTransport, view: ClusterView) {
     this.#config = config;
@@ -44,15 +64,19 @@ export class LeaderCheck {
 
   /**
    * Resolves with the URL of a leader other than `suspectUrl` once another node names
-   * one; asks every leaderCheckIntervalMs until then. Resolves undefined when `signal`
-   * fires (the attempt ended) and never throws.
+   * one; asks again leaderCheckIntervalMs after the last round began until then (at once
+   * after a round the nodes held that long). Resolves undefined when `signal` fires (the
+   * attempt ended) and never throws.
    */
   async watch(suspectUrl: string, signal: AbortSignal): Promise<string | undefined> {
     while (!signal.aborted) {
+      const startedMs = performance.now();
       const leaderUrl = await this.#sharedRound(suspectUrl);
       if (leaderUrl !== undefined && !signal.aborted) return leaderUrl;
+      const restMs = Math.ceil(this.#config.leaderCheckIntervalMs - (performance.now() - startedMs));
+      if (restMs <= 0) continue;
       try {
-        await this.#config.sleep(this.#config.leaderCheckIntervalMs, signal);
+        await this.#config.sleep(restMs, signal);
       } catch {
         return undefined; // aborted
       }
@@ -75,12 +99,14 @@ export class LeaderCheck {
    */
   #askOthers(suspectUrl: string): Promise<string | undefined> {
     const others = this.#view.nodes.filter((url) => url !== suspectUrl);
+    const suspectId = this.#suspectIds.get(suspectUrl);
     return new Promise((resolve) => {
       let pendingCount = others.length;
       if (pendingCount === 0) resolve(undefined);
       for (const url of others) {
-        void this.#askOne(url).then((leaderUrl) => {
-          if (leaderUrl !== undefined && leaderUrl !== suspectUrl) resolve(leaderUrl);
+        void this.#askOne(url, suspectId).then((leader) => {
+          if (leader !== undefined && leader.url !== suspectUrl) resolve(leader.url);
+          if (leader?.url === suspectUrl) this.#rememberSuspect(suspectUrl, leader.nodeId);
           pendingCount -= 1;
           if (pendingCount === 0) resolve(undefined);
         });
@@ -88,17 +114,25 @@ export class LeaderCheck {
     });
   }
 
-  async #askOne(nodeUrl: string): Promise<string | undefined> {
+  #rememberSuspect(suspectUrl: string, nodeId: string): void {
+    if (!this.#suspectIds.has(suspectUrl) && this.#suspectIds.size >= this.#view.nodes.length) this.#suspectIds.clear();
+    this.#suspectIds.set(suspectUrl, nodeId);
+  }
+
+  async #askOne(nodeUrl: string, suspectId: string | undefined): Promise<NamedLeader | undefined> {
+    const timeoutMs = this.#config.leaderCheckTimeoutMs;
+    const waitMs = Math.floor(timeoutMs * leaderWaitShare);
+    const waiting = suspectId === undefined || waitMs < 1 ? '' : `&leader_not=${encodeURIComponent(suspectId)}&timeout=${waitMs}ms`;
     try {
       const response = await this.#transport.send({
         method: 'GET',
-        url: `${nodeUrl}/status?key=store.leader`,
+        url: `${nodeUrl}/status?key=store.leader${waiting}`,
         headers: { accept: 'application/json', ...this.#config.headers },
-        signal: AbortSignal.timeout(this.#config.leaderCheckTimeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
         responseBytesMax: statusBytesMax,
       });
       if (response.status !== 200) return undefined;
-      return leaderFromStatus(parseJson(new TextDecoder().decode(response.body), 'auto'), nodeUrl);
+      return namedLeader(parseJson(new TextDecoder().decode(response.body), 'auto'), nodeUrl);
     } catch {
       return undefined; // an unreachable or confused node names no one
     }

@@ -12,13 +12,26 @@ import { isServiceError, type ClusterService, type NodeInfo, type ReadinessCheck
 
 export async function handleStatus(exchange: Exchange, service: ClusterService, _metrics: HttpMetrics, server: Server): Promise<void> {
   const key = exchange.parameters.get('key')?.trim() ?? '';
-  const nodeStatus = await exchange.callService(exchange.parameters.timeoutMs, (context) => service.status({ key }, context));
+  const leaderNot = leaderNotOf(exchange);
+  const request = leaderNot === undefined ? { key } : { key, leaderNot: { id: leaderNot, waitMs: exchange.parameters.timeoutMs } };
+  const nodeStatus = await exchange.callService(exchange.parameters.timeoutMs, (context) => service.status(request, context));
   const status = {
     ...nodeStatus,
     http: { ...httpStatusOf(nodeStatus), ...httpLayerStatus(server, exchange.options.accessControl !== null, exchange.options.https) },
   };
   const selected = key === '' ? status : selectStatusKey(status, key);
   await exchange.sendJson(200, selected as JsonOutput);
+}
+
+/** Longest `leader_not` accepted: a node id (rqlited's -node-id takes at most 128 characters). */
+const leaderNotCharactersMax = 128;
+
+/** `?leader_not=ID` (ours): wait, up to `timeout`, until this node knows a leader other than ID (leader-wait.ts). */
+function leaderNotOf(exchange: Exchange): string | undefined {
+  const id = exchange.parameters.get('leader_not');
+  if (id === undefined) return undefined;
+  if (id === '' || id.length > leaderNotCharactersMax) throw badRequest(`leader_not must be a node id of 1 to ${leaderNotCharactersMax} characters`);
+  return id;
 }
 
 function httpStatusOf(status: StatusDocument): { readonly [key: string]: StatusValue } {

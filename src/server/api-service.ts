@@ -20,7 +20,7 @@ export function apiService(
     execute: (request, context) => cluster.execute(request, context),
     query: (request, context) => cluster.query(request, context),
     request: (request, context) => cluster.request(request, context),
-    status: (request) => cluster.status(request),
+    status: (request, context) => cluster.status(request, context),
     nodes: (request) => cluster.nodes(request),
     leader: (request) => cluster.leader(request),
     stepDown: (request, context) => cluster.stepDown(request, context),

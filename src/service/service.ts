@@ -155,6 +155,12 @@ export type StatusDocument = { readonly [key: string]: StatusValue };
 export interface StatusRequest {
   /** rqlite's dotted key (`store.leader`), or '' for the whole document. */
   readonly key: string;
+  /**
+   * `leader_not` (ours): first wait, at most `waitMs`, until this node knows a leader other
+   * than node `id` (a client asking who replaced a leader that stopped answering); then the
+   * document says what the node knows, whether or not that happened.
+   */
+  readonly leaderNot?: { readonly id: string; readonly waitMs: number };
 }
 
 /**

@@ -51,6 +51,88 @@ describe('LeaderCheck', () => {
   });
 });
 
+describe('LeaderCheck with leader_not', () => {
+  const suspect = 'http://127.0.0.1:4001';
+  const follower = 'http://127.0.0.2:4001';
+  const other = 'http://127.0.0.3:4001';
+  const naming = (id: string, host: string): HttpResponse =>
+    ({
+      status: 200,
+      location: undefined,
+      contentType: 'application/json',
+      body: new TextEncoder().encode(JSON.stringify({ node_id: id, addr: `${host}:4002`, api_addr: `${host}:4001` })),
+    }) as HttpResponse;
+
+  it('asks a node that named the suspect again with its node id, and takes the leader a held answer names, without sleeping the interval', async () => {
+    const asked: string[] = [];
+    let elect: () => void = () => undefined;
+    const elected = new Promise<void>((resolve) => {
+      elect = resolve;
+    });
+    const transport: HttpTransport = {
+      send: async (request) => {
+        asked.push(request.url);
+        const url = new URL(request.url);
+        // The suspect is the hung leader: a question to it never ends before its timeout.
+        if (url.origin === suspect) return new Promise(() => undefined);
+        if (url.searchParams.get('leader_not') === null) return naming('n1', '127.0.0.1');
+        // A quorumlite node holds the question until another leader is elected.
+        await elected;
+        return naming('n3', '127.0.0.3');
+      },
+      close: () => Promise.resolve(),
+    };
+    const sleeps: number[] = [];
+    const config = resolveConfig({
+      nodes: [suspect, follower, other],
+      leaderCheckTimeoutMs: 600,
+      leaderCheckIntervalMs: 100,
+      sleep: async (delayMs) => {
+        sleeps.push(delayMs);
+        // The first round is answered at once: elect only once the client asked again.
+        if (sleeps.length === 1) setTimeout(elect, 50);
+      },
+    });
+    const check = new LeaderCheck(config, transport, new ClusterView([suspect, follower, other]));
+    const found = await check.watch(suspect, new AbortController().signal);
+    assert.equal(found, other);
+    const waiting = asked.filter((url) => url.includes('leader_not='));
+    assert.deepEqual(waiting.sort(), [
+      `${follower}/status?key=store.leader&leader_not=n1&timeout=300ms`,
+      `${other}/status?key=store.leader&leader_not=n1&timeout=300ms`,
+    ]);
+    assert.equal(sleeps.length, 1, `one sleep, after the first round only: ${JSON.stringify(sleeps)}`);
+  });
+
+  it('after a round a server held for the interval asks again at once, and after answers at once (rqlite) sleeps the interval', async () => {
+    let heldRounds = 0;
+    const transport: HttpTransport = {
+      send: async (request) => {
+        const url = new URL(request.url);
+        // A server that ignores leader_not keeps naming the suspect at once; these hold each answer 150 ms first.
+        if (url.searchParams.get('leader_not') !== null) {
+          heldRounds += 1;
+          await new Promise((resolve) => setTimeout(resolve, 150));
+        }
+        return heldRounds >= 4 ? naming('n3', '127.0.0.3') : naming('n1', '127.0.0.1');
+      },
+      close: () => Promise.resolve(),
+    };
+    const sleeps: number[] = [];
+    const config = resolveConfig({
+      nodes: [suspect, follower, other],
+      leaderCheckIntervalMs: 100,
+      sleep: async (delayMs) => {
+        sleeps.push(delayMs);
+      },
+    });
+    const check = new LeaderCheck(config, transport, new ClusterView([suspect, follower, other]));
+    assert.equal(await check.watch(suspect, new AbortController().signal), other);
+    assert.equal(sleeps.length, 1, `only the round answered at once is followed by a sleep: ${JSON.stringify(sleeps)}`);
+    assert.ok((sleeps[0] ?? 0) > 0 && (sleeps[0] ?? 0) <= 100);
+  });
+});
+
 describe('a write the leader check moves', () => {
   it('is retried on the new leader at once, without the backoff delay', async () => {
     const hung = 'http://127.0.0.1:4001';

@@ -109,6 +109,36 @@ test('POST /leader on a follower hands leadership to another voter', async () =>
   assert.equal(written.status, 200, written.text);
 });
 
+test("a follower's /status?leader_not=ID holds its answer until it knows a leader other than ID, and answers at once when it already does", async () => {
+  const before = await cluster.waitForLeader();
+  const follower = cluster.nodes.find((node) => node !== before)!;
+  const elsewhere = await http(`${follower.url}/status?key=store.leader&leader_not=${encodeURIComponent('not-a-member')}&timeout=10s`);
+  assert.equal(elsewhere.status, 200, elsewhere.text);
+  assert.equal((elsewhere.body as { node_id: string }).node_id, before.id, 'a leader other than the one named: at once');
+  let settled = false;
+  const held = http(`${follower.url}/status?key=store.leader&leader_not=${encodeURIComponent(before.id)}&timeout=10s`).finally(() => {
+    settled = true;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(settled, false, 'the answer waits while the named node still leads');
+  const stepped = await http(`${before.url}/leader`, { method: 'POST', body: '' });
+  assert.ok(stepped.status === 200 || stepped.status === 204, `${stepped.status} ${stepped.text}`);
+  const answer = await held;
+  assert.equal(answer.status, 200, answer.text);
+  const named = (answer.body as { node_id: string }).node_id;
+  assert.ok(named !== '' && named !== before.id, `the answer names the new leader, not ${JSON.stringify(named)}`);
+  assert.equal(named, (await cluster.waitForLeader()).id);
+});
+
+test('leader_not takes a node id of 1 to 128 characters', async () => {
+  const node = cluster.nodes[0]!;
+  assert.equal((await http(`${node.url}/status?key=store.leader&leader_not=`)).status, 400);
+  const tooLong = await http(`${node.url}/status?key=store.leader&leader_not=${'x'.repeat(129)}`);
+  assert.equal(tooLong.status, 400);
+  assert.match(tooLong.text, /leader_not must be a node id of 1 to 128 characters/);
+  assert.equal((await http(`${node.url}/status?key=store.leader&leader_not=${'x'.repeat(128)}&timeout=1ms`)).status, 200);
+});
+
 test('an Idempotency-Key write applies once, however often it is sent and through whichever node', async () => {
   const body = [['INSERT INTO fruit(name) VALUES (?)', 'quince']];
   for (const node of [...cluster.nodes, cluster.nodes[0]!]) {
