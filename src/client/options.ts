@@ -36,7 +36,11 @@ export interface ClientConfig {
    * Default 300 ms; 0 turns the check off (then only `timeoutMs` ends an attempt on a hung leader).
    */
   readonly leaderCheckAfterMs?: number;
-  /** How often the other nodes are asked again while the attempt still waits. Default 100 ms. */
+  /**
+   * How often the other nodes are asked again while the attempt still waits, counted from
+   * the start of the last round: a round that quorumlite nodes held this long (`leader_not`)
+   * is followed by the next at once. Default 100 ms.
+   */
   readonly leaderCheckIntervalMs?: number;
   /** Bound on one question to one node. Default 1 s. */
   readonly leaderCheckTimeoutMs?: number;
