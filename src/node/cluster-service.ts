@@ -41,7 +41,7 @@ import type { QueuedRequest, Statement, StatementResult } from '../state-machine
 import type { NodeConfig } from './config.js';
 import { NodeCounters, type CounterName } from './counters.js';
 import { LeaderRouting } from './leader-routing.js';
-import { leaderOtherThan } from './leader-wait.js';
+import { leaderOtherThan, waitForLeader } from './leader-wait.js';
 import type { Membership } from './membership.js';
 import { authorizeForwarded } from './peer-access.js';
 import { callPeer, handleEnvelope, peerMethods, type PeerTransport } from './peer-calls.js';
@@ -325,8 +325,8 @@ export class NodeClusterService implements ClusterService {
   /** `context` ends a `leader_not` wait early when the caller goes away; without one, only `waitMs` does. */
   async status(request: StatusRequest, context?: CallContext): Promise<StatusDocument> {
     const { leaderNot } = request;
-    if (leaderNot !== undefined)
-      await leaderOtherThan(this.#log, this.#scheduler, leaderNot.id, leaderNot.waitMs, context?.signal ?? new AbortController().signal);
+    // Answered whether or not another leader came: the document says who leads then.
+    if (leaderNot !== undefined) await waitForLeader(this.#log, this.#scheduler, leaderOtherThan(leaderNot.id), leaderNot.waitMs, context?.signal);
     return buildStatus(
       {
         key: request.key,

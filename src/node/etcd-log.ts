@@ -28,6 +28,7 @@ import { EtcdSession } from './etcd-session.js';
 import type { MemberAddressBook } from './members.js';
 import type { NodeLogger } from './logger.js';
 import type { NodeStateMachine } from './ports.js';
+import { leaderChangeWithin } from './leader-wait.js';
 import { haltedError, type ApplyOutcome, type LogPosition, type ReadBarrierCounts, type ReplicatedLog } from './replicated-log.js';
 import type { ScheduledTimer, Scheduler } from './scheduler.js';
 import type { Watcher } from 'etcd3';
@@ -254,19 +255,7 @@ export class EtcdLog implements ReplicatedLog {
   }
 
   waitForLeaderChange(timeoutMs: number, accept: (leaderId: NodeId) => boolean): Promise<void> {
-    if (accept(this.leaderId)) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const timer = this.#options.scheduler.setTimeout(() => {
-        unsubscribe();
-        reject(new ServiceError('TIMEOUT', `leadership did not change within ${timeoutMs}ms`));
-      }, timeoutMs);
-      const unsubscribe = this.subscribeLeaderChanges(() => {
-        if (!accept(this.leaderId)) return;
-        timer.cancel();
-        unsubscribe();
-        resolve();
-      });
-    });
+    return leaderChangeWithin(this, this.#options.scheduler, timeoutMs, accept);
   }
 
   mostCaughtUpVoter(): NodeId | undefined {

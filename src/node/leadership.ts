@@ -6,10 +6,11 @@
  */
 import { ServiceError } from '../service/service.js';
 import type { NodeId, RaftRole } from '../raft/types.js';
+import { leaderChangeWithin, type LeaderSource } from './leader-wait.js';
 import type { MemberDirectory } from './member-directory.js';
 import type { RuntimeState } from './runtime-state.js';
 
-export class Leadership {
+export class Leadership implements LeaderSource {
   readonly #state: RuntimeState;
   readonly #directory: MemberDirectory;
   readonly #listeners = new Set<() => void>();
@@ -17,6 +18,11 @@ export class Leadership {
   constructor(state: RuntimeState, directory: MemberDirectory) {
     this.#state = state;
     this.#directory = directory;
+  }
+
+  /** Who leads, as the last Ready's soft state said ('' for no one). */
+  get leaderId(): NodeId {
+    return this.#state.leaderId;
   }
 
   get isLeader(): boolean {
@@ -76,23 +82,7 @@ export class Leadership {
 
   /** Resolves once `accept(leaderId)` holds; rejects with TIMEOUT after timeoutMs. */
   waitForLeaderChange(timeoutMs: number, accept: (leaderId: NodeId) => boolean): Promise<void> {
-    if (accept(this.#state.leaderId)) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const listener = (): void => {
-        if (!accept(this.#state.leaderId)) return;
-        cleanup();
-        resolve();
-      };
-      const timer = this.#state.scheduler.setTimeout(() => {
-        cleanup();
-        reject(new ServiceError('TIMEOUT', `leadership did not change within ${timeoutMs}ms`));
-      }, timeoutMs);
-      const cleanup = (): void => {
-        timer.cancel();
-        this.#listeners.delete(listener);
-      };
-      this.#listeners.add(listener);
-    });
+    return leaderChangeWithin(this, this.#state.scheduler, timeoutMs, accept);
   }
 
   /** Leader only: the voter to hand leadership to, by the core's policy (recently heard from, then most caught up). */
