@@ -24,17 +24,8 @@ import type { HttpTransport } from './transport.js';
 /** Bound on a `/status` reply read by a check (the document is a few KiB). */
 const statusBytesMax = 1024 * 1024;
 
-/** The leader's API URL as `/status?key=store.leader` names it, or undefined (no leader, or a server that does not say). */
-export function leaderFromStatus(leader: JsonValue, queriedUrl: string): string | undefined {
-  return namedLeader(leader, queriedUrl)?.url;
-}
-
-interface NamedLeader {
-  readonly url: string;
-  readonly nodeId: string;
-}
-
-function namedLeader(leader: JsonValue, queriedUrl: string): NamedLeader | undefined {
+/** The leader a node's `/status?key=store.leader` answer names: its API URL and node id; undefined for no leader, or a server that does not say. */
+export function leaderFromStatus(leader: JsonValue, queriedUrl: string): NamedLeader | undefined {
   if (!isJsonObject(leader) || typeof leader.api_addr !== 'string' || leader.api_addr === '') return undefined;
   if (typeof leader.node_id !== 'string' || leader.node_id === '') return undefined;
   try {
@@ -42,6 +33,11 @@ function namedLeader(leader: JsonValue, queriedUrl: string): NamedLeader | undef
   } catch {
     return undefined;
   }
+}
+
+interface NamedLeader {
+  readonly url: string;
+  readonly nodeId: string;
 }
 
 /** The `/status` question that waits for a leader other than `suspectId` waits this share of leaderCheckTimeoutMs, leaving the rest for the answer. */
@@ -53,8 +49,8 @@ export class LeaderCheck {
   readonly #view: ClusterView;
   /** One round of questions at a time per suspect: concurrent attempts on a hung leader share it. */
   readonly #rounds = new Map<string, Promise<string | undefined>>();
-  /** The node id the other nodes gave for a suspect's URL, for `leader_not` (at most one per node of the view). */
-  readonly #suspectIds = new Map<string, string>();
+  /** The suspect the other nodes last named, by URL and node id, for `leader_not` (a round for another suspect polls without it). */
+  #namedSuspect: NamedLeader | undefined;
 
   constructor(config: ResolvedConfig, transport: HttpTransport, view: ClusterView) {
     this.#config = config;
@@ -99,24 +95,19 @@ export class LeaderCheck {
    */
   #askOthers(suspectUrl: string): Promise<string | undefined> {
     const others = this.#view.nodes.filter((url) => url !== suspectUrl);
-    const suspectId = this.#suspectIds.get(suspectUrl);
+    const suspectId = this.#namedSuspect?.url === suspectUrl ? this.#namedSuspect.nodeId : undefined;
     return new Promise((resolve) => {
       let pendingCount = others.length;
       if (pendingCount === 0) resolve(undefined);
       for (const url of others) {
         void this.#askOne(url, suspectId).then((leader) => {
           if (leader !== undefined && leader.url !== suspectUrl) resolve(leader.url);
-          if (leader?.url === suspectUrl) this.#rememberSuspect(suspectUrl, leader.nodeId);
+          if (leader?.url === suspectUrl) this.#namedSuspect = leader;
           pendingCount -= 1;
           if (pendingCount === 0) resolve(undefined);
         });
       }
     });
-  }
-
-  #rememberSuspect(suspectUrl: string, nodeId: string): void {
-    if (!this.#suspectIds.has(suspectUrl) && this.#suspectIds.size >= this.#view.nodes.length) this.#suspectIds.clear();
-    this.#suspectIds.set(suspectUrl, nodeId);
   }
 
   async #askOne(nodeUrl: string, suspectId: string | undefined): Promise<NamedLeader | undefined> {
@@ -132,7 +123,7 @@ export class LeaderCheck {
         responseBytesMax: statusBytesMax,
       });
       if (response.status !== 200) return undefined;
-      return namedLeader(parseJson(new TextDecoder().decode(response.body), 'auto'), nodeUrl);
+      return leaderFromStatus(parseJson(new TextDecoder().decode(response.body), 'auto'), nodeUrl);
     } catch {
       return undefined; // an unreachable or confused node names no one
     }

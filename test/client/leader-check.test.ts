@@ -8,11 +8,11 @@ import { resolveConfig } from '../../src/client/options.js';
 import type { HttpRequest, HttpResponse, HttpTransport } from '../../src/client/transport.js';
 
 describe('leaderFromStatus', () => {
-  it("gives the leader's API URL, in the queried node's scheme when the address has none", () => {
+  it("gives the leader's node id and API URL, in the queried node's scheme when the address has none", () => {
     const leader = { node_id: '127.0.0.2:4002', addr: '127.0.0.2:4002', api_addr: '127.0.0.2:4001' };
-    assert.equal(leaderFromStatus(leader, 'http://127.0.0.1:4001'), 'http://127.0.0.2:4001');
-    assert.equal(leaderFromStatus(leader, 'https://127.0.0.1:4001'), 'https://127.0.0.2:4001');
-    assert.equal(leaderFromStatus({ ...leader, api_addr: 'http://127.0.0.3:4001' }, 'http://127.0.0.1:4001'), 'http://127.0.0.3:4001');
+    assert.deepEqual(leaderFromStatus(leader, 'http://127.0.0.1:4001'), { url: 'http://127.0.0.2:4001', nodeId: '127.0.0.2:4002' });
+    assert.equal(leaderFromStatus(leader, 'https://127.0.0.1:4001')?.url, 'https://127.0.0.2:4001');
+    assert.equal(leaderFromStatus({ ...leader, api_addr: 'http://127.0.0.3:4001' }, 'http://127.0.0.1:4001')?.url, 'http://127.0.0.3:4001');
   });
 
   it('names no one during an election, for a server that gives no API address, or for a reply of another shape', () => {
