@@ -18,6 +18,7 @@ import { backupOptions, type BackupOptions } from './serve-backup-flags.js';
 import { parseConsensusFlags, type ConsensusOptions } from './serve-consensus-flags.js';
 import { checkDiscoveryFormation, discoveryGiven, parseDiscoveryFlags, type DiscoveryOptions } from './serve-disco-flags.js';
 import { cdcOptions, type CdcOptions } from './serve-cdc-flag.js';
+import { nodeIdLengthMax } from '../service/service.js';
 import { UsageError } from './usage-error.js';
 
 export { UsageError } from './usage-error.js';
@@ -109,7 +110,6 @@ export interface ServeOptions extends AuthOptions, BackupOptions, DiscoveryOptio
 export const joinAddressCountMax = 16;
 export const joinAsLengthMax = 128;
 export const bootstrapExpectMax = 9;
-export const nodeIdLengthMax = 128;
 export const extensionPathCountMax = 64;
 export const allowOriginLengthMax = 1024;
 export const joinAttemptCountFlagMax = 10_000;

@@ -8,13 +8,24 @@ import { badRequest, errorCodeHeader, HttpError } from './http-error.js';
 import type { JsonOutput } from './json-writer.js';
 import { renderPrometheusText, type HttpMetrics } from './metrics.js';
 import { parseJsonBody } from './request-body.js';
-import { isServiceError, type ClusterService, type NodeInfo, type ReadinessCheck, type StatusDocument, type StatusValue } from '../service/service.js';
+import {
+  isServiceError,
+  nodeIdLengthMax,
+  type ClusterService,
+  type NodeInfo,
+  type ReadinessCheck,
+  type StatusDocument,
+  type StatusValue,
+} from '../service/service.js';
 
 export async function handleStatus(exchange: Exchange, service: ClusterService, _metrics: HttpMetrics, server: Server): Promise<void> {
   const key = exchange.parameters.get('key')?.trim() ?? '';
   const leaderNot = leaderNotOf(exchange);
-  const request = leaderNot === undefined ? { key } : { key, leaderNot: { id: leaderNot, waitMs: exchange.parameters.timeoutMs } };
-  const nodeStatus = await exchange.callService(exchange.parameters.timeoutMs, (context) => service.status(request, context));
+  const { timeoutMs } = exchange.parameters;
+  const request = leaderNot === undefined ? { key } : { key, leaderNot: { id: leaderNot, waitMs: timeoutMs } };
+  // A leader_not wait may take all of `timeout`; the document (its checksum reads every row) then gets a `timeout` of its own.
+  const budgetMs = leaderNot === undefined ? timeoutMs : 2 * timeoutMs;
+  const nodeStatus = await exchange.callService(budgetMs, (context) => service.status(request, context));
   const status = {
     ...nodeStatus,
     http: { ...httpStatusOf(nodeStatus), ...httpLayerStatus(server, exchange.options.accessControl !== null, exchange.options.https) },
@@ -23,14 +34,11 @@ export async function handleStatus(exchange: Exchange, service: ClusterService, 
   await exchange.sendJson(200, selected as JsonOutput);
 }
 
-/** Longest `leader_not` accepted: a node id (rqlited's -node-id takes at most 128 characters). */
-const leaderNotCharactersMax = 128;
-
 /** `?leader_not=ID` (ours): wait, up to `timeout`, until this node knows a leader other than ID (leader-wait.ts). */
 function leaderNotOf(exchange: Exchange): string | undefined {
   const id = exchange.parameters.get('leader_not');
   if (id === undefined) return undefined;
-  if (id === '' || id.length > leaderNotCharactersMax) throw badRequest(`leader_not must be a node id of 1 to ${leaderNotCharactersMax} characters`);
+  if (id === '' || id.length > nodeIdLengthMax) throw badRequest(`leader_not must be a node id of 1 to ${nodeIdLengthMax} characters`);
   return id;
 }
 

@@ -89,6 +89,9 @@ export interface DataResponse {
   readonly servedBy: string;
 }
 
+/** A node id has at most this many characters: `serve --node-id` refuses a longer one, `/status?leader_not=` too. */
+export const nodeIdLengthMax = 128;
+
 /** A cluster member as `/nodes` and `/leader` show it. */
 export interface NodeInfo {
   readonly id: string;

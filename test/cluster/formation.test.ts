@@ -5,6 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { nodeIdLengthMax } from '../../src/service/service.js';
 import { TestCluster, http, waitFor, type TestNode } from './harness.js';
 
 let cluster: TestCluster;
@@ -130,13 +131,14 @@ test("a follower's /status?leader_not=ID holds its answer until it knows a leade
   assert.equal(named, (await cluster.waitForLeader()).id);
 });
 
-test('leader_not takes a node id of 1 to 128 characters', async () => {
+test('leader_not takes a node id of 1 to nodeIdLengthMax (128) characters', async () => {
   const node = cluster.nodes[0]!;
+  assert.equal(nodeIdLengthMax, 128);
   assert.equal((await http(`${node.url}/status?key=store.leader&leader_not=`)).status, 400);
-  const tooLong = await http(`${node.url}/status?key=store.leader&leader_not=${'x'.repeat(129)}`);
+  const tooLong = await http(`${node.url}/status?key=store.leader&leader_not=${'x'.repeat(nodeIdLengthMax + 1)}`);
   assert.equal(tooLong.status, 400);
   assert.match(tooLong.text, /leader_not must be a node id of 1 to 128 characters/);
-  assert.equal((await http(`${node.url}/status?key=store.leader&leader_not=${'x'.repeat(128)}&timeout=1ms`)).status, 200);
+  assert.equal((await http(`${node.url}/status?key=store.leader&leader_not=${'x'.repeat(nodeIdLengthMax)}&timeout=1ms`)).status, 200);
 });
 
 test('an Idempotency-Key write applies once, however often it is sent and through whichever node', async () => {

@@ -8,9 +8,9 @@ import {
   joinAttemptCountFlagMax,
   joinAsLengthMax,
   bootstrapExpectMax,
-  nodeIdLengthMax,
   writeQueueCountFlagMax,
 } from '../../src/cli/serve-flags.js';
+import { nodeIdLengthMax } from '../../src/service/service.js';
 import { commandLimits } from '../../src/state-machine/command-codec.js';
 import { parseDurationMs, durationTextLengthMax, timerDelayMsMax } from '../../src/common/duration.js';
 
