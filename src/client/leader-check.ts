@@ -43,12 +43,20 @@ interface NamedLeader {
 /** The `/status` question that waits for a leader other than `suspectId` waits this share of leaderCheckTimeoutMs, leaving the rest for the answer. */
 const leaderWaitShare = 0.5;
 
+interface Round {
+  readonly answer: Promise<string | undefined>;
+  /** Aborts the round's questions still out. */
+  readonly cancel: AbortController;
+  /** Attempts waiting on the round's answer. */
+  watcherCount: number;
+}
+
 export class LeaderCheck {
   readonly #config: ResolvedConfig;
   readonly #transport: HttpTransport;
   readonly #view: ClusterView;
   /** One round of questions at a time per suspect: concurrent attempts on a hung leader share it. */
-  readonly #rounds = new Map<string, Promise<string | undefined>>();
+  readonly #rounds = new Map<string, Round>();
   /** The suspect the other nodes last named, by URL and node id, for `leader_not` (a round for another suspect polls without it). */
   #namedSuspect: NamedLeader | undefined;
 
@@ -67,7 +75,7 @@ export class LeaderCheck {
   async watch(suspectUrl: string, signal: AbortSignal): Promise<string | undefined> {
     while (!signal.aborted) {
       const startedMs = performance.now();
-      const leaderUrl = await this.#sharedRound(suspectUrl);
+      const leaderUrl = await this.#joinRound(suspectUrl, signal);
       if (leaderUrl !== undefined && !signal.aborted) return leaderUrl;
       const restMs = Math.ceil(this.#config.leaderCheckIntervalMs - (performance.now() - startedMs));
       if (restMs <= 0) continue;
@@ -80,27 +88,59 @@ export class LeaderCheck {
     return undefined;
   }
 
-  #sharedRound(suspectUrl: string): Promise<string | undefined> {
-    const running = this.#rounds.get(suspectUrl);
-    if (running !== undefined) return running;
-    const round = this.#askOthers(suspectUrl).finally(() => this.#rounds.delete(suspectUrl));
-    this.#rounds.set(suspectUrl, round);
-    return round;
+  /**
+   * The running round's answer for `suspectUrl`, or a new round's; undefined at once when
+   * `signal` fires. A round's questions still out are cancelled once it has its answer (a
+   * question to the hung node would otherwise wait leaderCheckTimeoutMs) or once no attempt
+   * waits on it any more.
+   */
+  #joinRound(suspectUrl: string, signal: AbortSignal): Promise<string | undefined> {
+    let round = this.#rounds.get(suspectUrl);
+    if (round === undefined) {
+      const cancel = new AbortController();
+      const started: Round = { answer: this.#askOthers(suspectUrl, cancel.signal), cancel, watcherCount: 0 };
+      void started.answer.then(() => this.#endRound(suspectUrl, started));
+      this.#rounds.set(suspectUrl, started);
+      round = started;
+    }
+    const joined = round;
+    joined.watcherCount += 1;
+    return new Promise((resolve) => {
+      let left = false;
+      const leave = (leaderUrl: string | undefined): void => {
+        if (left) return;
+        left = true;
+        signal.removeEventListener('abort', onAbort);
+        joined.watcherCount -= 1;
+        if (joined.watcherCount === 0) this.#endRound(suspectUrl, joined);
+        resolve(leaderUrl);
+      };
+      const onAbort = (): void => leave(undefined);
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) leave(undefined);
+      void joined.answer.then(leave);
+    });
+  }
+
+  #endRound(suspectUrl: string, round: Round): void {
+    round.cancel.abort();
+    if (this.#rounds.get(suspectUrl) === round) this.#rounds.delete(suspectUrl);
   }
 
   /**
    * Asks every node but the suspect at once; the first that names another leader wins,
    * without waiting for the rest (one of them may be the hung node itself, whose question
-   * only ends at leaderCheckTimeoutMs). Undefined once every answer is in and none did.
+   * ends at leaderCheckTimeoutMs or when `cancel` fires). Undefined once every answer is in
+   * and none did.
    */
-  #askOthers(suspectUrl: string): Promise<string | undefined> {
+  #askOthers(suspectUrl: string, cancel: AbortSignal): Promise<string | undefined> {
     const others = this.#view.nodes.filter((url) => url !== suspectUrl);
     const suspectId = this.#namedSuspect?.url === suspectUrl ? this.#namedSuspect.nodeId : undefined;
     return new Promise((resolve) => {
       let pendingCount = others.length;
       if (pendingCount === 0) resolve(undefined);
       for (const url of others) {
-        void this.#askOne(url, suspectId).then((leader) => {
+        void this.#askOne(url, suspectId, cancel).then((leader) => {
           if (leader !== undefined && leader.url !== suspectUrl) resolve(leader.url);
           if (leader?.url === suspectUrl) this.#namedSuspect = leader;
           pendingCount -= 1;
@@ -110,7 +150,7 @@ export class LeaderCheck {
     });
   }
 
-  async #askOne(nodeUrl: string, suspectId: string | undefined): Promise<NamedLeader | undefined> {
+  async #askOne(nodeUrl: string, suspectId: string | undefined, cancel: AbortSignal): Promise<NamedLeader | undefined> {
     const timeoutMs = this.#config.leaderCheckTimeoutMs;
     const waitMs = Math.floor(timeoutMs * leaderWaitShare);
     const waiting = suspectId === undefined || waitMs < 1 ? '' : `&leader_not=${encodeURIComponent(suspectId)}&timeout=${waitMs}ms`;
@@ -119,7 +159,7 @@ export class LeaderCheck {
         method: 'GET',
         url: `${nodeUrl}/status?key=store.leader${waiting}`,
         headers: { accept: 'application/json', ...this.#config.headers },
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: AbortSignal.any([cancel, AbortSignal.timeout(timeoutMs)]),
         responseBytesMax: statusBytesMax,
       });
       if (response.status !== 200) return undefined;

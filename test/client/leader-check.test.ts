@@ -133,6 +133,65 @@ describe('LeaderCheck with leader_not', () => {
   });
 });
 
+describe('LeaderCheck cancels the questions it no longer needs', () => {
+  const suspect = 'http://127.0.0.1:4001';
+  const follower = 'http://127.0.0.2:4001';
+  const other = 'http://127.0.0.3:4001';
+
+  /** A transport whose questions to `hung` never answer; it keeps every question's signal. */
+  function recording(hung: readonly string[], answer: (url: URL) => Promise<HttpResponse>): { transport: HttpTransport; signals: Map<string, AbortSignal> } {
+    const signals = new Map<string, AbortSignal>();
+    const transport: HttpTransport = {
+      send: (request) => {
+        const url = new URL(request.url);
+        signals.set(url.origin, request.signal);
+        if (hung.includes(url.origin)) {
+          // Like a real socket, a question ends when its signal fires.
+          return new Promise((_, reject) => request.signal.addEventListener('abort', () => reject(request.signal.reason), { once: true }));
+        }
+        return answer(url);
+      },
+      close: () => Promise.resolve(),
+    };
+    return { transport, signals };
+  }
+
+  it('once a node names another leader, the question still out to the hung node is aborted', async () => {
+    const { transport, signals } = recording([other], () =>
+      Promise.resolve({
+        status: 200,
+        location: undefined,
+        contentType: 'application/json',
+        body: new TextEncoder().encode(JSON.stringify({ node_id: 'n2', addr: '127.0.0.2:4002', api_addr: '127.0.0.2:4001' })),
+      }),
+    );
+    const config = resolveConfig({ nodes: [suspect, follower, other], leaderCheckTimeoutMs: 60_000 });
+    const check = new LeaderCheck(config, transport, new ClusterView([suspect, follower, other]));
+    assert.equal(await check.watch(suspect, new AbortController().signal), follower);
+    assert.equal(signals.get(other)?.aborted, true, 'the question to the node that never answers was cancelled');
+  });
+
+  it('when the last attempt watching a round ends, its questions are aborted and watch resolves at once', async () => {
+    const { transport, signals } = recording([follower, other], () => Promise.reject(new Error('not asked')));
+    const config = resolveConfig({ nodes: [suspect, follower, other], leaderCheckTimeoutMs: 60_000 });
+    const check = new LeaderCheck(config, transport, new ClusterView([suspect, follower, other]));
+    const first = new AbortController();
+    const second = new AbortController();
+    const watching = [check.watch(suspect, first.signal), check.watch(suspect, second.signal)];
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(signals.size, 2, 'the two attempts share one round: one question per other node');
+    first.abort();
+    assert.equal(await watching[0], undefined);
+    assert.equal(signals.get(follower)?.aborted, false, 'another attempt still waits on the round');
+    const started = performance.now();
+    second.abort();
+    assert.equal(await watching[1], undefined);
+    assert.ok(performance.now() - started < 1_000, 'watch did not wait for the questions to time out');
+    assert.equal(signals.get(follower)?.aborted, true);
+    assert.equal(signals.get(other)?.aborted, true);
+  });
+});
+
 describe('a write the leader check moves', () => {
   it('is retried on the new leader at once, without the backoff delay', async () => {
     const hung = 'http://127.0.0.1:4001';
