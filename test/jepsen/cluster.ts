@@ -7,10 +7,11 @@
  * that nothing is left stopped. close() undoes all of it, also after a failure.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { http, sleep, TestCluster, type TestNode, waitFor } from '../cluster/harness.js';
 import { processAlive } from '../cluster/packet-filter.js';
+import { fillerFileName } from './nemesis/disk.js';
 
 /** Where Debian's libfaketime lives; the multi-threaded build, since Node runs threads. */
 export const fakeTimeLibraryPath = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1';
@@ -232,13 +233,17 @@ export class JepsenCluster {
 
   /**
    * Resumes, kills, unmounts and removes everything; `keepDirectory` keeps the data
-   * directories of nodes not on a tmpfs, for inspection after a failed run. Safe to call twice.
+   * directories for inspection after a failed run (a node's tmpfs is copied out first, to
+   * `nodeN.kept`, without the disk nemesis's filler). Safe to call twice.
    */
   async close(keepDirectory = false): Promise<void> {
     for (const node of [...this.paused]) this.resume(node);
     await Promise.all(this.cluster.nodes.map((node) => node.kill().catch(() => undefined)));
     await sleep(50);
-    for (const node of this.cluster.nodes) unmount(node.dataDirectory);
+    for (const node of this.cluster.nodes) {
+      if (keepDirectory && mountedTmpfsPaths().includes(node.dataDirectory)) keepCopy(node.dataDirectory);
+      unmount(node.dataDirectory);
+    }
     await this.cluster.close(keepDirectory || undefined);
   }
 }
@@ -250,6 +255,15 @@ function mountedTmpfsPaths(): string[] {
     .map((line) => line.split(' '))
     .filter((fields) => fields[2] === 'tmpfs' && fields[1] !== undefined)
     .map((fields) => (fields[1] as string).replace(/\\040/g, ' '));
+}
+
+/** A copy of a node's tmpfs beside it (`<dir>.kept`), without the disk nemesis's filler; a failed copy is said, not thrown. */
+function keepCopy(path: string): void {
+  try {
+    cpSync(path, `${path}.kept`, { recursive: true, filter: (source) => basename(source) !== fillerFileName });
+  } catch (error) {
+    process.stderr.write(`could not keep a copy of ${path}: ${String(error)}\n`);
+  }
 }
 
 function unmount(path: string): void {
