@@ -2,7 +2,8 @@
  * Halting (design decision 2): an environmental failure while persisting or applying
  * stops the node where it is and retries the same step every `haltRetryIntervalMs`; it
  * never skips. While it lasts, `state.haltError` says why (readiness, /status, and the
- * HALTED refusals of new requests read it).
+ * HALTED refusals of new requests read it), and a leader hands its leadership over
+ * (leadership.ts) so that the cluster keeps writing while this node's disk is full.
  */
 import { StateMachineError, StateMachineHaltedError } from '../state-machine/errors.js';
 import { StorageError } from '../storage/errors.js';
@@ -37,6 +38,7 @@ export async function retryWhileHalted<Value>(state: RuntimeState, what: string,
       state.haltError = error as Error;
       state.logger.error({ event: 'halted', what, attempt, reason: haltReason(error), error: String(error) }, `cannot ${what}; retrying`);
       if (state.stopped) throw error;
+      state.reportHalt(attempt);
       await sleep(state.scheduler, state.config.haltRetryIntervalMs);
       if (state.stopped) throw error;
     }

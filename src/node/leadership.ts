@@ -1,8 +1,8 @@
 /**
  * Leadership as the runtime sees it: who leads (from each Ready's soft state), how long
  * since this node heard from them, who wants to know when that changes, and handing
- * leadership over (on request, and before a graceful shutdown) to the successor the core
- * names: one policy, the core's (RawNode.successor()), for every hand-over.
+ * leadership over (on request, before a graceful shutdown, and when halted) to the
+ * successor the core names: one policy, the core's (RawNode.successor()), for every hand-over.
  */
 import { ServiceError } from '../service/service.js';
 import type { NodeId, RaftRole } from '../raft/types.js';
@@ -10,14 +10,26 @@ import { leaderChangeWithin, type LeaderSource } from './leader-wait.js';
 import type { MemberDirectory } from './member-directory.js';
 import type { RuntimeState } from './runtime-state.js';
 
+/** A halted leader hands over once the same step has failed this many times (a one-off failure does not move leadership). */
+const haltHandOverAttempt = 2;
+
+/**
+ * At most one hand-over for a halt per this many ms per node: when every node's disk is
+ * full, leadership moves around at that pace instead of with every retry.
+ */
+const haltHandOverSpacingMs = 10_000;
+
 export class Leadership implements LeaderSource {
   readonly #state: RuntimeState;
   readonly #directory: MemberDirectory;
   readonly #listeners = new Set<() => void>();
+  /** When this node last handed over because it was halted (monotonic ms). */
+  #haltHandOverAtMs: number | undefined;
 
   constructor(state: RuntimeState, directory: MemberDirectory) {
     this.#state = state;
     this.#directory = directory;
+    state.onHalt((attempt) => this.#handOverWhileHalted(attempt));
   }
 
   /** Who leads, as the last Ready's soft state said ('' for no one). */
@@ -108,6 +120,30 @@ export class Leadership implements LeaderSource {
       await this.waitForLeaderChange(state.config.shutdownTransferTimeoutMs, (leaderId) => leaderId !== state.config.nodeId);
     } catch (error) {
       state.logger.warn({ event: 'leadership-transfer-failed', error: String(error) }, 'leadership transfer on shutdown failed');
+    }
+  }
+
+  /**
+   * Design decision 2 keeps a halted node where it is, retrying; a halted leader also
+   * keeps its followers from electing anyone (its heartbeats go on) while it can commit
+   * nothing it can apply and answer. So once the same step has failed twice, it hands
+   * leadership to its successor, which commits and applies what it could not; it goes on
+   * retrying as a follower. Not again within haltHandOverSpacingMs.
+   */
+  #handOverWhileHalted(attempt: number): void {
+    const state = this.#state;
+    if (attempt < haltHandOverAttempt || !this.isLeader) return;
+    const nowMs = state.scheduler.monotonicMs();
+    if (this.#haltHandOverAtMs !== undefined && nowMs - this.#haltHandOverAtMs < haltHandOverSpacingMs) return;
+    const target = this.successor();
+    if (target === undefined) return;
+    this.#haltHandOverAtMs = nowMs;
+    state.logger.warn({ event: 'leadership-transfer', to: target, reason: 'halted' }, 'halted: handing leadership over');
+    try {
+      this.transferLeadership(target);
+    } catch (error) {
+      // The halt is what matters here; a refused transfer (one already running, say) is only reported.
+      state.logger.warn({ event: 'leadership-transfer-failed', error: String(error) }, 'leadership transfer while halted failed');
     }
   }
 

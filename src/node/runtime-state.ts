@@ -90,6 +90,8 @@ export class RuntimeState {
   /** Set once this node learns it was removed from the cluster. */
   removedFromCluster = false;
   readonly #removedListeners = new Set<() => void>();
+  /** Told of every failed attempt of a halted step (halt.ts), with the attempt's number. */
+  #haltListener: (attempt: number) => void = () => undefined;
   /** Timers that run while the node runs (ticks, snapshot checks). */
   readonly #timers: ScheduledTimer[] = [];
   #wake: () => void = () => undefined;
@@ -145,6 +147,16 @@ export class RuntimeState {
     this.removedFromCluster = true;
     this.logger.warn({ event: 'removed-from-cluster', how }, 'this node was removed from the cluster');
     for (const listener of this.#removedListeners) listener();
+  }
+
+  /** Leadership registers what a halt means to it (a leader hands over): one listener. */
+  onHalt(listener: (attempt: number) => void): void {
+    this.#haltListener = listener;
+  }
+
+  /** retryWhileHalted: attempt `attempt` of a step failed for an environmental reason. */
+  reportHalt(attempt: number): void {
+    this.#haltListener(attempt);
   }
 
   /** A message from the leader arrived: the election clock restarts. */

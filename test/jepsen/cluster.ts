@@ -20,6 +20,8 @@ export const diskBytes = 256 * 1024 * 1024;
 /** Nodes a run may add over its life (each gets a fresh address). */
 export const addedNodeCountMax = 8;
 const statusTimeoutMs = 1_500;
+/** How often waitForJoin asks whether a new node is in the configuration. */
+const joinPollIntervalMs = 250;
 const ownerFileName = 'jepsen-owner.pid';
 
 export interface ClusterSetup {
@@ -53,7 +55,7 @@ export class JepsenCluster {
   /** Current members, in the order they joined. */
   members: TestNode[] = [];
   readonly paused = new Set<TestNode>();
-  /** Nodes the membership nemesis removed: the only ones meant to stay down. */
+  /** Nodes the membership nemesis removed, or added but whose process exited before joining: the only ones meant to stay down. */
   readonly removed = new Set<TestNode>();
   #addedCount = 0;
 
@@ -178,6 +180,30 @@ export class JepsenCluster {
     this.members.push(node);
     this.startNode(node);
     return node;
+  }
+
+  /**
+   * Waits, up to `timeoutMs`, until a leader lists `node` in the configuration (as a voter
+   * or a learner): 'joined'; 'exited' once its process is gone (it is then no member: a
+   * node that exits at start, on a full disk, never joins); 'pending' at the bound.
+   */
+  async waitForJoin(node: TestNode, timeoutMs: number): Promise<'joined' | 'exited' | 'pending'> {
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline) {
+      if (!node.running) {
+        this.members = this.members.filter((member) => member !== node);
+        this.removed.add(node);
+        return 'exited';
+      }
+      const leader = await this.leader();
+      if (leader !== undefined) {
+        const answer = await http(`${leader.url}/nodes?nonvoters&ver=2`, { signal: AbortSignal.timeout(statusTimeoutMs) }).catch(() => undefined);
+        const listed = (answer?.body as { nodes?: { id: string }[] } | undefined)?.nodes;
+        if (Array.isArray(listed) && listed.some((entry) => entry.id === node.id)) return 'joined';
+      }
+      await sleep(joinPollIntervalMs);
+    }
+    return 'pending';
   }
 
   /**

@@ -12,8 +12,13 @@ import type { TestNode } from '../cluster/harness.js';
 import type { JepsenCluster, NodeView } from './cluster.js';
 import { membershipNemesis } from './nemesis/membership.js';
 
+interface ClusterStub {
+  addMember: () => Promise<TestNode | undefined>;
+  waitForJoin: () => Promise<'joined' | 'exited' | 'pending'>;
+}
+
 /** A cluster whose nemesis list holds three running nodes and whose leader lists `voters`. */
-function clusterListing(voters: readonly string[]): { cluster: JepsenCluster; removed: string[] } {
+function clusterListing(voters: readonly string[]): { cluster: JepsenCluster; removed: string[]; stub: ClusterStub } {
   const nodes = ['n1', 'n2', 'n3'].map((id) => ({ id, running: true }) as unknown as TestNode);
   const removed: string[] = [];
   const stub = {
@@ -23,10 +28,11 @@ function clusterListing(voters: readonly string[]): { cluster: JepsenCluster; re
     removeMember: async (node: TestNode) => {
       removed.push(node.id);
     },
-    addMember: async () => undefined,
+    addMember: async () => undefined as TestNode | undefined,
+    waitForJoin: async (): Promise<'joined' | 'exited' | 'pending'> => 'joined',
     name: (node: TestNode) => node.id,
   };
-  return { cluster: stub as unknown as JepsenCluster, removed };
+  return { cluster: stub as unknown as JepsenCluster, removed, stub };
 }
 
 async function faultsBegun(cluster: JepsenCluster, seedCount: number): Promise<string[]> {
@@ -53,4 +59,16 @@ test('with three voters listed, removals go ahead', async () => {
   const { cluster, removed } = clusterListing(['n1', 'n2', 'n3']);
   await faultsBegun(cluster, 20);
   assert.ok(removed.length > 0);
+});
+
+test('an added node whose process exited before it joined is reported as a failed add, not as a member or a target', async () => {
+  const { cluster, stub } = clusterListing(['n1', 'n2']);
+  // Two members listed, below the starting three: the nemesis adds.
+  (cluster as unknown as { members: TestNode[] }).members = cluster.members.slice(0, 2);
+  stub.addMember = async () => ({ id: 'n4', running: false }) as unknown as TestNode;
+  stub.waitForJoin = async () => 'exited';
+  const context = { cluster, random: new Prng(1), leader: undefined, busy: new Set<TestNode>(), log: () => undefined };
+  const fault = await membershipNemesis(3).begin(context);
+  assert.equal(fault?.description, 'add: add of n4 failed: its process exited before it joined');
+  assert.deepEqual(fault?.targets, []);
 });

@@ -53,9 +53,17 @@ async function remove(context: NemesisContext, cluster: JepsenCluster, baseSize:
   }
 }
 
-async function add(cluster: JepsenCluster): Promise<string> {
+/**
+ * Adds a node and waits, within the bound, until the configuration lists it: one that
+ * exited first (started on a full disk, J14) is no member, and the nemesis must not count it.
+ */
+async function add(cluster: JepsenCluster): Promise<{ text: string; node?: TestNode }> {
   const node = await cluster.addMember();
-  return node === undefined ? 'add skipped: the run added its most nodes' : `added ${cluster.name(node)}`;
+  if (node === undefined) return { text: 'add skipped: the run added its most nodes' };
+  const name = cluster.name(node);
+  const joined = await cluster.waitForJoin(node, membershipChangeTimeoutMs);
+  if (joined === 'exited') return { text: `add of ${name} failed: its process exited before it joined` };
+  return { text: joined === 'joined' ? `added ${name}` : `added ${name}, not yet listed in the configuration`, node };
 }
 
 export function membershipNemesis(baseSize: number): Nemesis {
@@ -76,10 +84,9 @@ export function membershipNemesis(baseSize: number): Nemesis {
         }
       }
       if (change === 'add' || change === 'replace') {
-        const text = await add(cluster);
-        parts.push(text);
-        const added = cluster.members.at(-1);
-        if (added !== undefined && text.startsWith('added')) targets.push(cluster.name(added));
+        const added = await add(cluster);
+        parts.push(added.text);
+        if (added.node !== undefined) targets.push(cluster.name(added.node));
       }
       const fault: ActiveFault = {
         kind: 'membership',
