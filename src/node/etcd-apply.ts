@@ -49,6 +49,8 @@ interface ApplierDependencies {
   readonly onApplied: (entry: Entry, results: readonly StatementResult[]) => void;
   /** The next entry this node needs was compacted away: bring the state past it (a snapshot from a peer). */
   readonly catchUp: (firstIndex: number) => Promise<void>;
+  /** Attempt `attempt` in a row to apply failed for an environmental reason (the node is halted). */
+  readonly onHalt?: (attempt: number) => void;
 }
 
 export function entryFromKeyValue(keys: EtcdKeys, key: Buffer, value: Buffer): Entry {
@@ -76,6 +78,8 @@ export class EtcdApplier {
   #running: Promise<void> | undefined;
   #stopped = false;
   haltError: Error | undefined;
+  /** Environmental failures in a row, since the last entry applied. */
+  #haltAttempt = 0;
 
   constructor(dependencies: ApplierDependencies) {
     this.#dependencies = dependencies;
@@ -121,8 +125,12 @@ export class EtcdApplier {
         if (!(await this.#step())) return false;
       } catch (error) {
         if (isBrokenInvariant(error)) throw error;
-        if (isEnvironmentalFailure(error)) this.haltError = error as Error;
         this.#dependencies.logger.warn({ event: 'etcd-apply-retry', error: String(error) }, 'cannot apply the next entries; retrying');
+        if (isEnvironmentalFailure(error)) {
+          this.haltError = error as Error;
+          this.#haltAttempt += 1;
+          this.#dependencies.onHalt?.(this.#haltAttempt);
+        }
         await sleep(this.#dependencies.scheduler, this.#dependencies.haltRetryIntervalMs);
       }
     }
@@ -137,6 +145,7 @@ export class EtcdApplier {
     await this.#applyEntries(entries);
     if (this.haltError !== undefined) this.#dependencies.logger.info({ event: 'resumed' }, 'apply resumed');
     this.haltError = undefined;
+    this.#haltAttempt = 0;
     return true;
   }
 

@@ -29,6 +29,7 @@ import type { MemberAddressBook } from './members.js';
 import type { NodeLogger } from './logger.js';
 import type { NodeStateMachine } from './ports.js';
 import { leaderChangeWithin } from './leader-wait.js';
+import { haltHandOverAttempt, haltHandOverSpacingMs } from './halt.js';
 import { haltedError, type ApplyOutcome, type LogPosition, type ReadBarrierCounts, type ReplicatedLog } from './replicated-log.js';
 import type { ScheduledTimer, Scheduler } from './scheduler.js';
 import type { Watcher } from 'etcd3';
@@ -72,6 +73,8 @@ export class EtcdLog implements ReplicatedLog {
   #etcdHealthy = true;
   #started = false;
   #stopped = false;
+  /** When this node last resigned because it was halted (monotonic ms). */
+  #haltResignedAtMs: number | undefined;
 
   constructor(options: EtcdLogOptions) {
     this.#options = options;
@@ -109,6 +112,7 @@ export class EtcdLog implements ReplicatedLog {
         this.#waiters.advance(entry.index);
       },
       catchUp: (firstIndex) => this.#catchUp(firstIndex),
+      onHalt: (attempt) => this.#resignWhileHalted(attempt),
     });
     this.#reads = new EtcdReadRounds({ client, keys, scheduler, knownIndex: () => this.appliedIndex });
     this.#compaction = new EtcdCompaction({
@@ -260,6 +264,21 @@ export class EtcdLog implements ReplicatedLog {
 
   mostCaughtUpVoter(): NodeId | undefined {
     return this.confState().voters.find((id) => id !== this.#options.config.nodeId);
+  }
+
+  /**
+   * As a halted Raft leader hands over (leadership.ts): a leader whose apply has failed
+   * twice in a row for an environmental reason resigns the key, so a node that can apply
+   * leads; its session then waits before campaigning again. Not again within
+   * haltHandOverSpacingMs.
+   */
+  #resignWhileHalted(attempt: number): void {
+    if (attempt < haltHandOverAttempt || !this.isLeader) return;
+    const nowMs = this.#options.scheduler.monotonicMs();
+    if (this.#haltResignedAtMs !== undefined && nowMs - this.#haltResignedAtMs < haltHandOverSpacingMs) return;
+    this.#haltResignedAtMs = nowMs;
+    this.#options.logger.warn({ event: 'leadership-transfer', to: '', reason: 'halted' }, 'halted: resigning the etcd leader key');
+    void this.#session.resign().catch(() => undefined);
   }
 
   /** Resigns the leader key; whichever voter creates it first leads next (etcd has no hand-over to a chosen node). */

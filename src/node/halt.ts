@@ -3,12 +3,22 @@
  * stops the node where it is and retries the same step every `haltRetryIntervalMs`; it
  * never skips. While it lasts, `state.haltError` says why (readiness, /status, and the
  * HALTED refusals of new requests read it), and a leader hands its leadership over
- * (leadership.ts) so that the cluster keeps writing while this node's disk is full.
+ * (leadership.ts; with the etcd log, etcd-log.ts resigns the leader key) so that the
+ * cluster keeps writing while this node's disk is full.
  */
 import { StateMachineError, StateMachineHaltedError } from '../state-machine/errors.js';
 import { StorageError } from '../storage/errors.js';
 import type { RuntimeState } from './runtime-state.js';
 import { sleep } from './scheduler.js';
+
+/** A halted leader hands leadership over once the same step has failed this many times (a one-off failure does not move leadership). */
+export const haltHandOverAttempt = 2;
+
+/**
+ * At most one hand-over for a halt per this many ms per node: when every node's disk is
+ * full, leadership moves around at that pace instead of with every retry.
+ */
+export const haltHandOverSpacingMs = 10_000;
 
 /**
  * Environmental failures: the disk or database refused for a reason outside the program

@@ -6,18 +6,10 @@
  */
 import { ServiceError } from '../service/service.js';
 import type { NodeId, RaftRole } from '../raft/types.js';
+import { haltHandOverAttempt, haltHandOverSpacingMs } from './halt.js';
 import { leaderChangeWithin, type LeaderSource } from './leader-wait.js';
 import type { MemberDirectory } from './member-directory.js';
 import type { RuntimeState } from './runtime-state.js';
-
-/** A halted leader hands over once the same step has failed this many times (a one-off failure does not move leadership). */
-const haltHandOverAttempt = 2;
-
-/**
- * At most one hand-over for a halt per this many ms per node: when every node's disk is
- * full, leadership moves around at that pace instead of with every retry.
- */
-const haltHandOverSpacingMs = 10_000;
 
 export class Leadership implements LeaderSource {
   readonly #state: RuntimeState;

@@ -26,6 +26,7 @@ import type { NodeStateMachine } from '../../src/node/ports.js';
 import { systemScheduler } from '../../src/node/scheduler.js';
 import type { Entry } from '../../src/raft/types.js';
 import { encodeCommand } from '../../src/state-machine/command-codec.js';
+import { StateMachineHaltedError } from '../../src/state-machine/errors.js';
 import { waitFor } from '../cluster/harness.js';
 import { EtcdCluster } from './etcd-cluster.js';
 
@@ -225,4 +226,52 @@ test('lastIndexScan at its bound: a scan whose pages run out leaves the end to t
   assert.equal(await readLastIndex(client, keys, 6, scan), 25);
   // The second page is short (17-25): the scan itself finds the end.
   assert.equal(await readLastIndex(client, keys, 7, scan), 25);
+});
+
+test('a halted apply reports each failed attempt in a row (a halted leader resigns at the second), and the count restarts once an entry applies', {
+  timeout: 60_000,
+}, async () => {
+  const keys = etcdKeys(`${prefixBase}/halt`);
+  await putEntries(keys, 1, 3);
+  const recording = recordingStateMachine();
+  // A batch starting at entry 1 meets a full disk three times, one starting at entry 4 once.
+  const failures = new Map([
+    [1, 3],
+    [4, 1],
+  ]);
+  const machine = {
+    get appliedIndex() {
+      return recording.appliedIndex;
+    },
+    applyBatch(entries: Parameters<NodeStateMachine['applyBatch']>[0]) {
+      const first = entries[0]?.index ?? 0;
+      const left = failures.get(first) ?? 0;
+      if (left > 0) {
+        failures.set(first, left - 1);
+        throw new StateMachineHaltedError(first, 'SQLITE_FULL', 'database or disk is full');
+      }
+      return recording.applyBatch(entries);
+    },
+  } as unknown as NodeStateMachine;
+  const attempts: number[] = [];
+  const applier = new EtcdApplier({
+    client,
+    keys,
+    stateMachine: machine,
+    scheduler: systemScheduler,
+    logger: silentLogger,
+    haltRetryIntervalMs: 20,
+    onApplied: () => undefined,
+    catchUp: () => Promise.reject(new Error('nothing is compacted here')),
+    onHalt: (attempt) => attempts.push(attempt),
+  });
+  applier.noteLastIndex(3);
+  await waitFor('3 applied', () => (recording.appliedIndex === 3 ? true : undefined));
+  assert.deepEqual(attempts, [1, 2, 3]);
+  assert.equal(applier.haltError, undefined);
+  await putEntries(keys, 4, 4);
+  applier.noteLastIndex(4);
+  await waitFor('4 applied', () => (recording.appliedIndex === 4 ? true : undefined));
+  await applier.stop();
+  assert.deepEqual(attempts, [1, 2, 3, 1], 'a new halt counts from 1 again');
 });
