@@ -29,7 +29,7 @@ import type { MemberAddressBook } from './members.js';
 import type { NodeLogger } from './logger.js';
 import type { NodeStateMachine } from './ports.js';
 import { leaderChangeWithin } from './leader-wait.js';
-import { haltHandOverAttempt, haltHandOverSpacingMs } from './halt.js';
+import { HaltHandOverPacing } from './halt.js';
 import { haltedError, type ApplyOutcome, type LogPosition, type ReadBarrierCounts, type ReplicatedLog } from './replicated-log.js';
 import type { ScheduledTimer, Scheduler } from './scheduler.js';
 import type { Watcher } from 'etcd3';
@@ -73,8 +73,7 @@ export class EtcdLog implements ReplicatedLog {
   #etcdHealthy = true;
   #started = false;
   #stopped = false;
-  /** When this node last resigned because it was halted (monotonic ms). */
-  #haltResignedAtMs: number | undefined;
+  readonly #haltResigns = new HaltHandOverPacing();
 
   constructor(options: EtcdLogOptions) {
     this.#options = options;
@@ -269,14 +268,10 @@ export class EtcdLog implements ReplicatedLog {
   /**
    * As a halted Raft leader hands over (leadership.ts): a leader whose apply has failed
    * twice in a row for an environmental reason resigns the key, so a node that can apply
-   * leads; its session then waits before campaigning again. Not again within
-   * haltHandOverSpacingMs.
+   * leads; its session then waits before campaigning again. Paced by HaltHandOverPacing.
    */
   #resignWhileHalted(attempt: number): void {
-    if (attempt < haltHandOverAttempt || !this.isLeader) return;
-    const nowMs = this.#options.scheduler.monotonicMs();
-    if (this.#haltResignedAtMs !== undefined && nowMs - this.#haltResignedAtMs < haltHandOverSpacingMs) return;
-    this.#haltResignedAtMs = nowMs;
+    if (!this.isLeader || !this.#haltResigns.due(attempt, this.#options.scheduler.monotonicMs())) return;
     this.#options.logger.warn({ event: 'leadership-transfer', to: '', reason: 'halted' }, 'halted: resigning the etcd leader key');
     void this.#session.resign().catch(() => undefined);
   }

@@ -21,6 +21,22 @@ export const haltHandOverAttempt = 2;
 export const haltHandOverSpacingMs = 10_000;
 
 /**
+ * When a halted leader hands over (leadership.ts) or resigns the etcd key (etcd-log.ts):
+ * from attempt haltHandOverAttempt of a failing step on, at most once per haltHandOverSpacingMs.
+ */
+export class HaltHandOverPacing {
+  #lastMs: number | undefined;
+
+  /** True when a leader halted at `attempt` should hand over now; a true answer counts as a hand-over at `nowMs`. */
+  due(attempt: number, nowMs: number): boolean {
+    if (attempt < haltHandOverAttempt) return false;
+    if (this.#lastMs !== undefined && nowMs - this.#lastMs < haltHandOverSpacingMs) return false;
+    this.#lastMs = nowMs;
+    return true;
+  }
+}
+
+/**
  * Environmental failures: the disk or database refused for a reason outside the program
  * (StorageError DISK_FULL / IO_ERROR, StateMachineHaltedError, StateMachineError
  * ENVIRONMENT from file work such as a snapshot's restore). Retried, never skipped.

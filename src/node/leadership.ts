@@ -6,7 +6,7 @@
  */
 import { ServiceError } from '../service/service.js';
 import type { NodeId, RaftRole } from '../raft/types.js';
-import { haltHandOverAttempt, haltHandOverSpacingMs } from './halt.js';
+import { HaltHandOverPacing } from './halt.js';
 import { leaderChangeWithin, type LeaderSource } from './leader-wait.js';
 import type { MemberDirectory } from './member-directory.js';
 import type { RuntimeState } from './runtime-state.js';
@@ -15,8 +15,7 @@ export class Leadership implements LeaderSource {
   readonly #state: RuntimeState;
   readonly #directory: MemberDirectory;
   readonly #listeners = new Set<() => void>();
-  /** When this node last handed over because it was halted (monotonic ms). */
-  #haltHandOverAtMs: number | undefined;
+  readonly #haltHandOvers = new HaltHandOverPacing();
 
   constructor(state: RuntimeState, directory: MemberDirectory) {
     this.#state = state;
@@ -120,16 +119,13 @@ export class Leadership implements LeaderSource {
    * keeps its followers from electing anyone (its heartbeats go on) while it can commit
    * nothing it can apply and answer. So once the same step has failed twice, it hands
    * leadership to its successor, which commits and applies what it could not; it goes on
-   * retrying as a follower. Not again within haltHandOverSpacingMs.
+   * retrying as a follower. Paced by HaltHandOverPacing (halt.ts).
    */
   #handOverWhileHalted(attempt: number): void {
     const state = this.#state;
-    if (attempt < haltHandOverAttempt || !this.isLeader) return;
-    const nowMs = state.scheduler.monotonicMs();
-    if (this.#haltHandOverAtMs !== undefined && nowMs - this.#haltHandOverAtMs < haltHandOverSpacingMs) return;
+    if (!this.isLeader) return;
     const target = this.successor();
-    if (target === undefined) return;
-    this.#haltHandOverAtMs = nowMs;
+    if (target === undefined || !this.#haltHandOvers.due(attempt, state.scheduler.monotonicMs())) return;
     state.logger.warn({ event: 'leadership-transfer', to: target, reason: 'halted' }, 'halted: handing leadership over');
     try {
       this.transferLeadership(target);
