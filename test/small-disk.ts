@@ -15,6 +15,8 @@ export interface SmallDisk {
   readonly skipReason: string | undefined;
   /** Unmounts (lazily) and removes the mount point; safe to call twice. */
   remove(): void;
+  /** With no tmpfs mounted: prints why, marks `context` skipped and answers true (the test then returns). */
+  skipped(context: { skip(message?: string): void }): boolean;
 }
 
 /** Mounts a tmpfs of `sizeBytes` on a new directory named with `prefix`. */
@@ -35,6 +37,12 @@ export function mountSmallDisk(prefix: string, sizeBytes: number): SmallDisk {
       removed = true;
       if (skipReason === undefined) spawnSync('umount', ['-l', path]);
       rmSync(path, { recursive: true, force: true });
+    },
+    skipped(context) {
+      if (skipReason === undefined) return false;
+      console.log(`skipped: ${skipReason}`);
+      context.skip(skipReason);
+      return true;
     },
   };
 }

@@ -182,6 +182,15 @@ export class JepsenCluster {
     return node;
   }
 
+  /** The ids of the configuration's voters and learners as the leader among `among` lists them; undefined when no leader answers. */
+  async configuredIds(among: readonly TestNode[] = this.members): Promise<Set<string> | undefined> {
+    const leader = await this.leader(among);
+    if (leader === undefined) return undefined;
+    const answer = await http(`${leader.url}/nodes?nonvoters&ver=2`, { signal: AbortSignal.timeout(statusTimeoutMs) }).catch(() => undefined);
+    const listed = (answer?.body as { nodes?: { id: string }[] } | undefined)?.nodes;
+    return Array.isArray(listed) ? new Set(listed.map((entry) => entry.id)) : undefined;
+  }
+
   /**
    * Waits, up to `timeoutMs`, until a leader lists `node` in the configuration (as a voter
    * or a learner): 'joined'; 'exited' once its process is gone (it is then no member: a
@@ -195,12 +204,7 @@ export class JepsenCluster {
         this.removed.add(node);
         return 'exited';
       }
-      const leader = await this.leader();
-      if (leader !== undefined) {
-        const answer = await http(`${leader.url}/nodes?nonvoters&ver=2`, { signal: AbortSignal.timeout(statusTimeoutMs) }).catch(() => undefined);
-        const listed = (answer?.body as { nodes?: { id: string }[] } | undefined)?.nodes;
-        if (Array.isArray(listed) && listed.some((entry) => entry.id === node.id)) return 'joined';
-      }
+      if ((await this.configuredIds())?.has(node.id) === true) return 'joined';
       await sleep(joinPollIntervalMs);
     }
     return 'pending';

@@ -5,7 +5,7 @@
  * all hold the same data at the same applied index. And from the history: how long each
  * fault that took out the leader kept writes from being acknowledged.
  */
-import { http, type TestNode, waitFor } from '../cluster/harness.js';
+import { type TestNode, waitFor } from '../cluster/harness.js';
 import type { JepsenCluster, NodeView } from './cluster.js';
 import type { NemesisEvent, OperationRecord } from './history.js';
 import type { FinalCheck } from './workload.js';
@@ -22,14 +22,8 @@ export async function reconcileMembers(cluster: JepsenCluster, timeoutMs: number
   }
   const configured = await waitFor(
     'a leader to list the configuration',
-    async () => {
-      // Every running node, not only the members the nemesis knows of: the configuration decides.
-      const leader = await cluster.leader(cluster.cluster.running());
-      if (leader === undefined) return undefined;
-      const answer = await http(`${leader.url}/nodes?nonvoters&ver=2`, { signal: AbortSignal.timeout(5_000) });
-      const list = (answer.body as { nodes?: { id: string }[] }).nodes;
-      return Array.isArray(list) ? new Set(list.map((node) => node.id)) : undefined;
-    },
+    // Every running node, not only the members the nemesis knows of: the configuration decides.
+    () => cluster.configuredIds(cluster.cluster.running()),
     timeoutMs,
   );
   const members = cluster.cluster.nodes.filter((node) => configured.has(node.id));

@@ -41,12 +41,7 @@ async function start(dataDirectory: string, address: { raft: string; http: { hos
 }
 
 test('a full disk halts the node at the same step; freeing space resumes it with nothing lost', async (t) => {
-  const reason = disk.skipReason;
-  if (reason !== undefined) {
-    console.log(`skipped: ${reason}`);
-    t.skip(reason);
-    return;
-  }
+  if (disk.skipped(t)) return;
   const dataDirectory = join(mountPoint, 'node');
   const address = { raft: `127.0.0.1:${await freePort('127.0.0.1')}`, http: { host: '127.0.0.1', port: await freePort('127.0.0.1') } };
   let node = await start(dataDirectory, address);

@@ -26,12 +26,7 @@ after(async () => {
 const insert = (value: string) => executeRequest([statement('INSERT INTO t(v) VALUES (?)', value)], { timeoutMs: 30_000 });
 
 test('a leader halted on a full disk hands leadership over; writes go on elsewhere, and it catches up once space returns', async (t) => {
-  const reason = disk.skipReason;
-  if (reason !== undefined) {
-    console.log(`skipped: ${reason}`);
-    t.skip(reason);
-    return;
-  }
+  if (disk.skipped(t)) return;
   const leader = await nodes.start({ dataDirectory: join(disk.path, 'leader') });
   await waitFor('the first node leads', () => (leader.runtime.isLeader ? true : undefined));
   const join_ = { joinAddresses: [leader.config.raftAdvertisedAddress] };

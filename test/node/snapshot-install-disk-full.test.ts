@@ -54,12 +54,7 @@ function fillingOnReceipt(fill: () => void): NodeLogger {
 }
 
 test('a snapshot install that meets a full disk halts the follower and is retried; with space back it catches up, and the process never dies', async (t) => {
-  const reason = disk.skipReason;
-  if (reason !== undefined) {
-    console.log(`skipped: ${reason}`);
-    t.skip(reason);
-    return;
-  }
+  if (disk.skipped(t)) return;
   const fatal: Error[] = [];
   const timers: Partial<QuorumNodeOptions> = {
     heartbeatMs: 50,
