@@ -186,8 +186,9 @@ export class RuntimeState {
     if (this.haltError !== undefined) throw haltedError(this.haltError);
   }
 
-  notLeaderError(message: string): ServiceError {
-    const leader = this.leaderId === '' || this.leaderId === this.config.nodeId ? undefined : this.members.get(this.leaderId);
+  /** NOT_LEADER naming `leaderId` (default: the leader as of the last Ready), or NO_LEADER when there is none to name. */
+  notLeaderError(message: string, leaderId: NodeId = this.leaderId): ServiceError {
+    const leader = leaderId === '' || leaderId === this.config.nodeId ? undefined : this.members.get(leaderId);
     if (leader === undefined) return new ServiceError('NO_LEADER', 'leader not found');
     return new ServiceError('NOT_LEADER', message, { leaderApiAddress: `${this.config.apiScheme}://${leader.apiAddress}` });
   }
@@ -196,7 +197,9 @@ export class RuntimeState {
     if (!(error instanceof RaftError)) return error instanceof Error ? error : new Error(String(error));
     switch (error.code) {
       case 'NOT_LEADER':
-        return this.notLeaderError('not the leader');
+        // The core's own view: `this.leaderId` is as of the last Ready turn and may still name a
+        // leader the core left in this one (a campaign just began); a redirect there is wrong.
+        return this.notLeaderError('not the leader', error.leaderId);
       case 'PROPOSAL_DROPPED':
       case 'READ_QUEUE_FULL':
       case 'CONF_CHANGE_PENDING':
