@@ -248,7 +248,7 @@ export class NodeClusterService implements ClusterService {
     return this.#query(request, context, 0);
   }
 
-  async #query(request: QueryRequest | MixedRequest, context: CallContext, retryCountMax: number): Promise<DataResponse> {
+  async #query(request: QueryRequest | MixedRequest, context: CallContext, retryCountMax: number, leadershipLost = false): Promise<DataResponse> {
     if (request.appliedIndexMin !== null) await this.#log.waitForApplied(request.appliedIndexMin, request.timeoutMs);
     const level = this.#effectiveLevel(request.level);
     if (level === 'none') return this.#readLocally(request, context);
@@ -257,7 +257,16 @@ export class NodeClusterService implements ClusterService {
     // asked of the leader (readBarrier). `strong` keeps rqlite's meaning: read by the leader.
     if (leaderId !== undefined && level !== 'linearizable') return this.#routing.forward(leaderId, peerMethods.query, request, context, retryCountMax);
     if (level === 'weak') return this.#runQuery(request, context, null);
-    const readIndex = await this.#log.readBarrier(request.linearizableTimeoutMs);
+    let readIndex: number;
+    try {
+      readIndex = await this.#log.readBarrier(request.linearizableTimeoutMs);
+    } catch (error) {
+      // This node stopped leading while the read waited and knows who leads now: as rqlite does
+      // with a read that meets ErrNotLeader, it goes the follower's way (once), unless `redirect`.
+      const newLeader = error instanceof ServiceError && error.code === 'NOT_LEADER' && leaderId === undefined;
+      if (!newLeader || !request.forward || leadershipLost) throw error;
+      return this.#query(request, context, retryCountMax, true);
+    }
     // rqlite reports `raft_index` for the reads that went through consensus: level strong.
     return this.#runQuery(request, context, level === 'strong' ? readIndex : null);
   }
