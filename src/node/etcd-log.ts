@@ -44,13 +44,28 @@ interface EtcdLogOptions {
   readonly logger: NodeLogger;
   /** The session lease's TTL: a leader that stops (crash, pause, partition) is replaced this long after its last keep-alive. */
   readonly leaseTtlSeconds: number;
-  /** How often the log's end, the leader and the members are read again beside the watches. */
+  /**
+   * How often the leader key is read again beside its watch (each answer renews this node's
+   * contact with the leader, which readiness and `freshness` read). The log's end, the
+   * members and this node's applied report are read or written every `logPollIntervalMs`
+   * (their watches carry changes at once), and at every poll while etcd does not answer.
+   */
   readonly pollIntervalMs: number;
   /** Compaction passes a member more than this many entries behind the leader (it then catches up from a snapshot). */
   readonly compactionLagEntryCountMax: number;
   /** A node too far behind the compacted log brings its state past `firstIndex` (a snapshot from the leader). */
   readonly catchUp?: (firstIndex: number) => Promise<void>;
 }
+
+/**
+ * The slower half of the poll: the log's end (a watch may miss entries across a reconnect;
+ * a read barrier reads it too), the members and this node's applied report. Reading them
+ * at every poll too (10 a second at the default heartbeat) kept an idle 3-node cluster
+ * and its etcd at about half a core (bench/README.md, issue 16).
+ */
+const logPollIntervalMs = 1_000;
+/** Reads of the leader key in flight at once, at most (one per timer tick; the next tick waits when this many are out). */
+const leaderRefreshCountMax = 4;
 
 export class EtcdLog implements ReplicatedLog {
   readonly #options: EtcdLogOptions;
@@ -70,6 +85,12 @@ export class EtcdLog implements ReplicatedLog {
   #lastNotified = '';
   #lastLeaderContactMs = -Infinity;
   #reportedApplied = -1;
+  /** Reads of the leader key in flight (at most leaderRefreshCountMax). */
+  #leaderRefreshCount = 0;
+  /** A read of the log's end is running: the timer does not start another beside it. */
+  #pollingLog = false;
+  /** When the last read of the log's end that etcd answered started (monotonic ms). */
+  #lastLogPollMs = Number.NEGATIVE_INFINITY;
   #etcdHealthy = true;
   #started = false;
   #stopped = false;
@@ -87,7 +108,6 @@ export class EtcdLog implements ReplicatedLog {
         addresses: { raftAddress: config.raftAdvertisedAddress, apiAddress: config.apiAdvertisedAddress },
         voter: !config.nonVoter,
         leaseTtlSeconds: options.leaseTtlSeconds,
-        pollIntervalMs: options.pollIntervalMs,
         resignPauseMs: options.leaseTtlSeconds * 1000,
       },
       { client, keys, scheduler, logger, onChange: () => this.#leadershipChanged() },
@@ -130,27 +150,60 @@ export class EtcdLog implements ReplicatedLog {
     this.#logWatch.on('put', (kv) => this.#applier.offer([entryFromKeyValue(this.#keys, kv.key, kv.value)]));
     await this.#session.start();
     this.#started = true;
-    await this.#poll();
+    await this.#pollLog(this.#options.scheduler.monotonicMs());
     this.#pollTimer = this.#options.scheduler.setInterval(() => void this.#poll(), this.#options.pollIntervalMs);
     this.#leadershipChanged();
   }
 
-  async #poll(): Promise<void> {
+  /** The timer's poll: the leader key every time, the log's end and the members when due (or while etcd does not answer). */
+  #poll(): void {
     if (this.#stopped) return;
     this.#session.checkLease();
+    // Several at once, bounded: a call that picks a hung etcd member waits out its deadline, and the others renew the contact meanwhile.
+    if (this.#leaderRefreshCount < leaderRefreshCountMax) void this.#refreshLeader();
+    const nowMs = this.#options.scheduler.monotonicMs();
+    if (!this.#pollingLog && (!this.#etcdHealthy || nowMs - this.#lastLogPollMs >= logPollIntervalMs)) void this.#pollLog(nowMs);
+  }
+
+  async #refreshLeader(): Promise<void> {
+    this.#leaderRefreshCount += 1;
     try {
-      const last = await readLastIndex(this.#options.client, this.#keys, this.appliedIndex);
-      this.#applier.noteLastIndex(last);
-      this.#etcdHealthy = true;
-      if (this.#session.leaderId !== '') this.#lastLeaderContactMs = this.#options.scheduler.monotonicMs();
-      // etcd answers: a preparation that failed (etcd unreachable then) is retried here, or the node would hold the key unready.
-      this.#leadershipChanged();
+      await this.#session.refreshLeader();
+      this.#answered();
+    } catch (error) {
+      this.#unanswered(error);
+    } finally {
+      this.#leaderRefreshCount -= 1;
+    }
+  }
+
+  /** The log's end (a watch may miss entries across a reconnect), the members, this node's applied report, compaction on the leader. */
+  async #pollLog(startedMs: number): Promise<void> {
+    this.#pollingLog = true;
+    try {
+      await this.#session.refreshMembers();
+      this.#applier.noteLastIndex(await readLastIndex(this.#options.client, this.#keys, this.appliedIndex));
+      this.#answered();
       await this.#reportApplied();
       if (this.isLeader) await this.#compaction.maybeCompact(this.#compactionView());
+      this.#lastLogPollMs = startedMs;
     } catch (error) {
-      this.#etcdHealthy = false;
-      this.#options.logger.debug({ event: 'etcd-poll-failed', error: String(error) }, 'etcd poll failed');
+      this.#unanswered(error);
+    } finally {
+      this.#pollingLog = false;
     }
+  }
+
+  #answered(): void {
+    this.#etcdHealthy = true;
+    if (this.#session.leaderId !== '') this.#lastLeaderContactMs = this.#options.scheduler.monotonicMs();
+    // etcd answers: a preparation that failed (etcd unreachable then) is retried here, or the node would hold the key unready.
+    this.#leadershipChanged();
+  }
+
+  #unanswered(error: unknown): void {
+    this.#etcdHealthy = false;
+    this.#options.logger.debug({ event: 'etcd-poll-failed', error: String(error) }, 'etcd poll failed');
   }
 
   async #reportApplied(): Promise<void> {
@@ -219,7 +272,7 @@ export class EtcdLog implements ReplicatedLog {
     this.#readyTerm = 0;
     this.#notifyListeners();
     void this.#session
-      .refresh()
+      .refreshLeader()
       .catch(() => undefined)
       .finally(() => this.#leadershipChanged());
   }

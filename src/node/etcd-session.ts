@@ -18,15 +18,13 @@ import { EtcdKeepAlive } from './etcd-keep-alive.js';
 import { EtcdMemberBook, parseRegistration } from './etcd-members.js';
 import type { NodeLogger } from './logger.js';
 import type { MemberAddresses } from './ports.js';
-import type { ScheduledTimer, Scheduler } from './scheduler.js';
+import type { Scheduler } from './scheduler.js';
 
 interface SessionSettings {
   readonly nodeId: NodeId;
   readonly addresses: MemberAddresses;
   readonly voter: boolean;
   readonly leaseTtlSeconds: number;
-  /** How often leader and members are read again, beside the watches (a watch may miss a change across a reconnect). */
-  readonly pollIntervalMs: number;
   /** After resigning, this node waits this long before campaigning, so another node takes over. */
   readonly resignPauseMs: number;
 }
@@ -54,7 +52,6 @@ export class EtcdSession {
   #holdsLeaderKey = false;
   #campaignPausedUntilMs = 0;
   #watchers: Watcher[] = [];
-  #pollTimer: ScheduledTimer | undefined;
   #stopped = false;
   #lastNotified = '';
 
@@ -87,8 +84,8 @@ export class EtcdSession {
     membersWatch.on('put', (kv) => this.members.learn(parseRegistration(keys, kv)));
     membersWatch.on('delete', (kv) => this.members.forget(kv.key.toString().slice(keys.membersPrefix.length)));
     this.#watchers = [leaderWatch, membersWatch];
-    await this.refresh();
-    this.#pollTimer = this.#dependencies.scheduler.setInterval(() => void this.refresh().catch(() => undefined), this.#settings.pollIntervalMs);
+    await this.refreshMembers();
+    await this.refreshLeader();
   }
 
   #opening: Promise<void> | undefined;
@@ -150,18 +147,24 @@ export class EtcdSession {
     });
   }
 
-  /** Reads leader and members again; campaigns when no leader holds the key. */
-  async refresh(): Promise<void> {
+  /** Reads the leader key again, beside its watch (which may miss a change across a reconnect); campaigns when no leader holds it. */
+  async refreshLeader(): Promise<void> {
     if (this.#stopped) return;
     const { client, keys } = this.#dependencies;
     if (this.#lease === undefined) await this.#openLease();
-    const response = await client.getAll().prefix(keys.membersPrefix).exec();
-    this.members.replace(response.kvs.map((kv) => parseRegistration(keys, kv)));
     const leader = await client.get(keys.leader).exec();
     const kv = leader.kvs[0];
     if (kv === undefined) await this.#leaderGone();
     else this.#learnLeader(kv);
     this.#notify();
+  }
+
+  /** Reads the registrations again, beside their watch. */
+  async refreshMembers(): Promise<void> {
+    if (this.#stopped) return;
+    const { client, keys } = this.#dependencies;
+    const response = await client.getAll().prefix(keys.membersPrefix).exec();
+    this.members.replace(response.kvs.map((kv) => parseRegistration(keys, kv)));
   }
 
   #learnLeader(kv: IKeyValue): void {
@@ -245,7 +248,6 @@ export class EtcdSession {
   async stop(options: { resign: boolean }): Promise<void> {
     if (options.resign) await this.resign().catch(() => undefined);
     this.#stopped = true;
-    this.#pollTimer?.cancel();
     await Promise.all(this.#watchers.map((watcher) => watcher.cancel().catch(() => undefined)));
     const lease = this.#lease;
     this.#lease = undefined;
