@@ -65,7 +65,7 @@ interface EtcdLogOptions {
  */
 const logPollIntervalMs = 1_000;
 /** Reads of the leader key in flight at once, at most (one per timer tick; the next tick waits when this many are out). */
-const leaderRefreshCountMax = 4;
+export const leaderRefreshCountMax = 4;
 
 export class EtcdLog implements ReplicatedLog {
   readonly #options: EtcdLogOptions;
