@@ -153,3 +153,42 @@ test('a chain left by a process that is gone is removed with its jump rules when
   filter.close();
   assert.ok(!listTestChains().includes(filter.chain));
 });
+
+/** Makes a chain named after a process that is gone, with a jump to it from INPUT and from OUTPUT. */
+async function leftoverChain(): Promise<string> {
+  const child = spawn(process.execPath, ['-e', '']);
+  const deadPid = child.pid;
+  assert.ok(deadPid !== undefined);
+  await new Promise((resolve) => child.once('exit', resolve));
+  const chain = `${chainPrefix}${deadPid}`;
+  cleanups.push(() => removeChain(chain));
+  assert.equal(iptables(['-N', chain]).status, 0);
+  assert.equal(iptables(['-I', 'INPUT', '-s', '127.0.0.2/32', '-d', '127.0.0.3/32', '-p', 'tcp', '-j', chain]).status, 0);
+  assert.equal(iptables(['-I', 'OUTPUT', '-s', '127.0.0.3/32', '-d', '127.0.0.2/32', '-p', 'tcp', '-j', chain]).status, 0);
+  return chain;
+}
+
+/** A process that removes leftover chains, as every filter's open() does; resolves to its exit code and stderr. */
+function cleanupProcess(): Promise<{ readonly code: number | null; readonly stderr: string }> {
+  const script = `import('${new URL('./packet-filter.ts', import.meta.url).pathname}').then((m) => m.removeLeftoverChains())`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
+}
+
+// Found by CI: two test files opened filters at once, both removed the same dead process's
+// chain, and the one whose delete of a jump rule came second failed with "Bad rule".
+test('processes removing the same leftover chains at once all succeed, and the chains are gone', { skip }, async () => {
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    const chains = [await leftoverChain(), await leftoverChain(), await leftoverChain()];
+    const outcomes = await Promise.all(Array.from({ length: 4 }, () => cleanupProcess()));
+    for (const outcome of outcomes) assert.equal(outcome.code, 0, outcome.stderr);
+    for (const chain of chains) {
+      assert.ok(!listTestChains().includes(chain), `${chain} is gone`);
+      assert.deepEqual(jumpRulesTo(chain), []);
+    }
+  }
+});

@@ -83,19 +83,39 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/** Deletes every rule in INPUT/OUTPUT that jumps to `chain`, then flushes and deletes the chain. */
+/**
+ * Deletes every rule in INPUT/OUTPUT that jumps to `chain`, then flushes and deletes the
+ * chain. Another test process may be removing the same leftover chain at the same time
+ * (each filter's open() removes them): a step that fails because the other one did it
+ * first is fine; any other failure throws.
+ */
 export function removeChain(chain: string): void {
   for (const builtin of jumpingChains) {
-    const lines = iptablesOrThrow(['-S', builtin]).split('\n').slice(0, listedRuleCountMax);
-    for (const line of lines) {
-      const words = line.trim().split(/\s+/);
-      if (words[0] !== '-A' || words.at(-1) !== chain || words.at(-2) !== '-j') continue;
-      iptablesOrThrow(['-D', ...words.slice(1)]);
+    for (const rule of jumpRules(builtin, chain)) {
+      removeUnlessGone(['-D', builtin, ...rule], () => jumpRules(builtin, chain).some((listed) => listed.join(' ') === rule.join(' ')));
     }
   }
-  if (iptables(['-S', chain]).status !== 0) return; // no such chain
-  iptablesOrThrow(['-F', chain]);
-  iptablesOrThrow(['-X', chain]);
+  const chainExists = (): boolean => iptables(['-S', chain]).status === 0;
+  if (!chainExists()) return;
+  removeUnlessGone(['-F', chain], chainExists);
+  removeUnlessGone(['-X', chain], chainExists);
+}
+
+/** The rules of `builtin` that jump to `chain`, each as its words after `-A <builtin>`. */
+function jumpRules(builtin: string, chain: string): string[][] {
+  return iptablesOrThrow(['-S', builtin])
+    .split('\n')
+    .slice(0, listedRuleCountMax)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((words) => words[0] === '-A' && words.at(-1) === chain && words.at(-2) === '-j')
+    .map((words) => words.slice(2));
+}
+
+/** Runs a removal; its failure throws unless `stillThere` says another process removed the thing meanwhile. */
+function removeUnlessGone(argumentsList: readonly string[], stillThere: () => boolean): void {
+  const result = iptables(argumentsList);
+  if (result.status === 0 || !stillThere()) return;
+  throw new Error(`iptables ${argumentsList.join(' ')} failed (${result.status}): ${result.stderr.trim()}`);
 }
 
 /** Names of this test's chains (any process) present in the filter table. */
