@@ -159,13 +159,17 @@ export class EtcdLog implements ReplicatedLog {
   #poll(): void {
     if (this.#stopped) return;
     this.#session.checkLease();
-    // Several at once, bounded: a call that picks a hung etcd member waits out its deadline, and the others renew the contact meanwhile.
-    if (this.#leaderRefreshCount < leaderRefreshCountMax) void this.#refreshLeader();
+    void this.#refreshLeader();
     const nowMs = this.#options.scheduler.monotonicMs();
     if (!this.#pollingLog && (!this.#etcdHealthy || nowMs - this.#lastLogPollMs >= logPollIntervalMs)) void this.#pollLog(nowMs);
   }
 
+  /**
+   * Reads the leader key again. Several at once, bounded: a call that picks a hung etcd member
+   * waits out its deadline, and the others renew the contact meanwhile; at the bound, none starts.
+   */
   async #refreshLeader(): Promise<void> {
+    if (this.#leaderRefreshCount >= leaderRefreshCountMax) return;
     this.#leaderRefreshCount += 1;
     try {
       await this.#session.refreshLeader();
@@ -271,10 +275,7 @@ export class EtcdLog implements ReplicatedLog {
   #reprepare(): void {
     this.#readyTerm = 0;
     this.#notifyListeners();
-    void this.#session
-      .refreshLeader()
-      .catch(() => undefined)
-      .finally(() => this.#leadershipChanged());
+    void this.#refreshLeader().finally(() => this.#leadershipChanged());
   }
 
   #notifyListeners(): void {
