@@ -45,10 +45,15 @@ export function iptables(argumentsList: readonly string[]): IptablesResult {
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-function iptablesOrThrow(argumentsList: readonly string[]): string {
+/** Runs iptables; anything but success throws, naming the command and iptables' own message. */
+export function iptablesOrThrow(argumentsList: readonly string[]): string {
   const result = iptables(argumentsList);
-  if (result.status !== 0) throw new Error(`iptables ${argumentsList.join(' ')} failed (${result.status}): ${result.stderr.trim()}`);
+  if (result.status !== 0) throw iptablesFailure(argumentsList, result);
   return result.stdout;
+}
+
+function iptablesFailure(argumentsList: readonly string[], result: IptablesResult): Error {
+  return new Error(`iptables ${argumentsList.join(' ')} failed (${result.status}): ${result.stderr.trim()}`);
 }
 
 /** Why real partitions cannot run here (no iptables, or not permitted), or undefined when they can. */
@@ -115,7 +120,7 @@ function jumpRules(builtin: string, chain: string): string[][] {
 function removeUnlessGone(argumentsList: readonly string[], stillThere: () => boolean): void {
   const result = iptables(argumentsList);
   if (result.status === 0 || !stillThere()) return;
-  throw new Error(`iptables ${argumentsList.join(' ')} failed (${result.status}): ${result.stderr.trim()}`);
+  throw iptablesFailure(argumentsList, result);
 }
 
 /** Names of this test's chains (any process) present in the filter table. */

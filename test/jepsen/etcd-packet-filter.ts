@@ -21,19 +21,13 @@
  * next filter opens.
  */
 import { isIPv4 } from 'node:net';
-import { type Endpoint, iptables, processAlive, removeChain } from '../cluster/packet-filter.js';
+import { type Endpoint, iptablesOrThrow, processAlive, removeChain } from '../cluster/packet-filter.js';
 
 const dropChainPrefix = 'QLITE_EPART_';
 const markChainPrefix = 'QLITE_EMARK_';
 /** Connection-mark bits this filter uses: one per process, from bit 8 (the low byte is left to others). */
 const markBitShift = 8;
 export const markedProcessCountMax = 24;
-
-function iptablesOrThrow(argumentsList: readonly string[]): string {
-  const result = iptables(argumentsList);
-  if (result.status !== 0) throw new Error(`iptables ${argumentsList.join(' ')} failed (${result.status}): ${result.stderr.trim()}`);
-  return result.stdout;
-}
 
 /** etcd members' test addresses: 127.0.2.1 … 127.0.2.254 (test/etcd/etcd-cluster.ts). */
 export function assertEtcdTestAddress(host: string): void {
