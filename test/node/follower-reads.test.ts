@@ -6,10 +6,9 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ServiceError } from '../../src/service/service.js';
 import type { QuorumNode, QuorumNodeOptions } from '../../src/server/quorum-node.js';
 import { waitFor } from '../cluster/harness.js';
-import { executeRequest, queryRequest, statement } from './requests.js';
+import { executeRequest, queryRequest, serviceRejection, statement } from './requests.js';
 import { TestNodes } from './start-node.js';
 
 const context = { signal: new AbortController().signal };
@@ -44,15 +43,6 @@ function rowsOf(response: { results: readonly unknown[] }): unknown {
   return (response.results[0] as { rows?: unknown }).rows;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<ServiceError> {
-  const outcome = await promise.then(
-    () => new Error('expected a refusal'),
-    (error: unknown) => error,
-  );
-  assert.ok(outcome instanceof ServiceError, String(outcome));
-  return outcome;
-}
-
 test('a follower serves a linearizable read itself, covering every write acknowledged before it; strong and redirect keep going to the leader', async () => {
   const { leader, follower } = await startCluster({ heartbeatMs: 50, electionTimeoutMs: 500 });
   for (let value = 1; value <= 20; value++) {
@@ -65,7 +55,7 @@ test('a follower serves a linearizable read itself, covering every write acknowl
   }
   const strong = await follower.service.query(count('strong'), context);
   assert.equal(strong.servedBy, leader.config.raftAdvertisedAddress, 'strong is read by the leader, as in rqlite');
-  const redirected = await rejection(follower.service.query(count('linearizable', { forward: false }), context));
+  const redirected = await serviceRejection(follower.service.query(count('linearizable', { forward: false }), context));
   assert.equal(redirected.code, 'NOT_LEADER', 'with redirect the client is sent to the leader');
 });
 
@@ -76,8 +66,8 @@ test('follower reads are bounded: at pendingReadCountMax the next is refused at 
   follower.faults.isolate(leader.config.nodeId);
   const linearizableTimeoutMs = 1_500;
   const startedMs = Date.now();
-  const pending = [1, 2].map(() => rejection(follower.service.query(count('linearizable', { linearizableTimeoutMs }), context)));
-  const refused = await rejection(follower.service.query(count('linearizable', { linearizableTimeoutMs }), context));
+  const pending = [1, 2].map(() => serviceRejection(follower.service.query(count('linearizable', { linearizableTimeoutMs }), context)));
+  const refused = await serviceRejection(follower.service.query(count('linearizable', { linearizableTimeoutMs }), context));
   assert.equal(refused.code, 'UNAVAILABLE');
   assert.match(refused.message, /too many linearizable reads in flight \(2\)/);
   assert.ok(Date.now() - startedMs < linearizableTimeoutMs, 'the read past the bound is refused at once');
@@ -101,7 +91,7 @@ test('a follower read waiting on a leader that went silent fails cleanly once th
   }
   const linearizableTimeoutMs = 20_000;
   const startedMs = Date.now();
-  const error = await rejection(follower.service.query(count('linearizable', { linearizableTimeoutMs, timeoutMs: linearizableTimeoutMs }), context));
+  const error = await serviceRejection(follower.service.query(count('linearizable', { linearizableTimeoutMs, timeoutMs: linearizableTimeoutMs }), context));
   assert.ok(Date.now() - startedMs < linearizableTimeoutMs / 2, `failed after ${Date.now() - startedMs} ms, not at its timeout`);
   assert.ok(['UNAVAILABLE', 'NO_LEADER'].includes(error.code), `${error.code}: ${error.message}`);
   // The majority elects a leader; the follower's reads then see everything acknowledged.

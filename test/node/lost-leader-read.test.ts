@@ -10,19 +10,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ServiceError } from '../../src/service/service.js';
 import { raftMessage } from '../raft/helpers.js';
 import { startInMemoryRuntime } from './in-memory-runtime.js';
+import { serviceRejection } from './requests.js';
 import { followerOfNewTerm } from './roles.js';
-
-async function refusal(promise: Promise<unknown>): Promise<ServiceError> {
-  const outcome = await promise.then(
-    () => new Error('expected a refusal'),
-    (error: unknown) => error,
-  );
-  assert.ok(outcome instanceof ServiceError, String(outcome));
-  return outcome;
-}
 
 test('a follower that began a campaign in this turn refuses a linearizable read with NO_LEADER, not a redirect to its old leader', async () => {
   const node = await startInMemoryRuntime(['n1', 'n2', 'n3'], { heartbeatMs: 50, electionTimeoutMs: 500 });
@@ -33,12 +24,12 @@ test('a follower that began a campaign in this turn refuses a linearizable read 
     // The leader hands over to n1: its core campaigns at once, in this call.
     transport.deliver(raftMessage({ type: 'MsgTimeoutNow', from: 'n2', to: 'n1', term }));
     assert.equal(runtime.leaderId, 'n2', "the runtime's record is as of its last Ready turn");
-    const error = await refusal(runtime.readBarrier(1_000));
+    const error = await serviceRejection(runtime.readBarrier(1_000));
     assert.equal(error.code, 'NO_LEADER', `${error.code}: ${error.message}`);
     assert.equal(error.leaderApiAddress, null, 'no leader to redirect to');
     await scheduler.settle();
     assert.equal(runtime.leaderId, '', 'the next turn brings the runtime up to date');
-    assert.equal((await refusal(runtime.readBarrier(1_000))).code, 'NO_LEADER');
+    assert.equal((await serviceRejection(runtime.readBarrier(1_000))).code, 'NO_LEADER');
   } finally {
     await node.close();
   }

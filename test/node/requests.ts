@@ -2,7 +2,8 @@
  * Service requests for node tests: every field at its ordinary value, overridable. One
  * builder per request type, so a field added to the contract is added here once.
  */
-import type { ExecuteRequest, QueryRequest } from '../../src/service/service.js';
+import assert from 'node:assert/strict';
+import { type ExecuteRequest, type QueryRequest, ServiceError } from '../../src/service/service.js';
 import type { Statement } from '../../src/state-machine/types.js';
 
 export function statement(sql: string, ...positional: (string | number)[]): Statement {
@@ -41,4 +42,14 @@ export function queryRequest(sql: string, overrides: Partial<QueryRequest> = {})
     qualifyColumns: false,
     ...overrides,
   };
+}
+
+/** The ServiceError `promise` is refused with; fails the test when it resolves or rejects with anything else. */
+export async function serviceRejection(promise: Promise<unknown>): Promise<ServiceError> {
+  const outcome = await promise.then(
+    () => new Error('expected a refusal'),
+    (error: unknown) => error,
+  );
+  assert.ok(outcome instanceof ServiceError, String(outcome));
+  return outcome;
 }
