@@ -1,13 +1,14 @@
 /**
- * The etcd log's poll reads the leader key at every tick, several reads at once so that
- * one picking a hung etcd member does not hold the others (they renew the node's contact
- * with the leader meanwhile), but at most `leaderRefreshCountMax` (4): while etcd does not
- * answer at all, the ticks start no fifth. In process, against a real etcd (one member)
- * that the test stops (SIGSTOP) for 25 ticks; the test counts the reads of the leader
- * key in flight through the client.
+ * The etcd log's poll, in process against a real etcd (one member), counting its reads
+ * through the client:
+ * - the leader key at every tick, several reads at once so that one picking a hung etcd
+ *   member does not hold the others (they renew the node's contact with the leader
+ *   meanwhile), but at most `leaderRefreshCountMax` (4): while etcd does not answer at all
+ *   (SIGSTOP for 25 ticks), the ticks start no fifth;
+ * - the members (and with them the log's end) once a second, not at every tick.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -40,9 +41,9 @@ after(async () => {
   rmSync(directory, { recursive: true, force: true });
 });
 
-/** Counts the reads of `key` in flight through `client.get(key).exec()`, and the most at once. */
-function countReads(etcdClient: Etcd3, key: string): { readonly inFlight: () => number; most: number } {
-  const counter = { inFlight: () => inFlight, most: 0 };
+/** Counts the reads of `key` through `client.get(key).exec()`: in flight, the most at once, and in all. */
+function countReads(etcdClient: Etcd3, key: string): { readonly inFlight: () => number; most: number; total: number } {
+  const counter = { inFlight: () => inFlight, most: 0, total: 0 };
   let inFlight = 0;
   const get = etcdClient.get.bind(etcdClient);
   etcdClient.get = (requested: string | Buffer) => {
@@ -51,6 +52,7 @@ function countReads(etcdClient: Etcd3, key: string): { readonly inFlight: () => 
     const exec = builder.exec.bind(builder);
     builder.exec = async () => {
       inFlight += 1;
+      counter.total += 1;
       counter.most = Math.max(counter.most, inFlight);
       try {
         return await exec();
@@ -63,20 +65,32 @@ function countReads(etcdClient: Etcd3, key: string): { readonly inFlight: () => 
   return counter;
 }
 
-test('at most leaderRefreshCountMax (4) reads of the leader key are in flight: while etcd does not answer, no fifth starts', { timeout: 60_000 }, async () => {
-  assert.equal(leaderRefreshCountMax, 4);
-  const config = resolveNodeConfig({
-    nodeId: 'n1',
-    raftAdvertisedAddress: '127.0.0.1:1',
-    apiAdvertisedAddress: '127.0.0.1:2',
-    dataDirectory: directory,
-  });
-  const stateMachine = new MultiDatabaseMachine({ path: join(directory, 'db.sqlite'), foreignKeys: false, extensionPaths: [], databaseCountMax: 1 });
-  const reads = countReads(client, etcdKeys(prefix).leader);
+/** Counts the reads of every key under `keyPrefix` through `client.getAll().prefix(keyPrefix)`. */
+function countPrefixReads(etcdClient: Etcd3, keyPrefix: string): { total: number } {
+  const counter = { total: 0 };
+  const getAll = etcdClient.getAll.bind(etcdClient);
+  etcdClient.getAll = () => {
+    const builder = getAll();
+    const prefixed = builder.prefix.bind(builder);
+    builder.prefix = (requested: string | Buffer) => {
+      if (requested.toString() === keyPrefix) counter.total += 1;
+      return prefixed(requested);
+    };
+    return builder;
+  };
+  return counter;
+}
+
+/** An etcd log for node n1 under `name`'s prefix, polling every pollIntervalMs; `close` stops it. */
+function etcdLog(name: string): { readonly log: EtcdLog; readonly close: () => Promise<void> } {
+  const dataDirectory = join(directory, name);
+  mkdirSync(dataDirectory);
+  const config = resolveNodeConfig({ nodeId: 'n1', raftAdvertisedAddress: '127.0.0.1:1', apiAdvertisedAddress: '127.0.0.1:2', dataDirectory });
+  const stateMachine = new MultiDatabaseMachine({ path: join(dataDirectory, 'db.sqlite'), foreignKeys: false, extensionPaths: [], databaseCountMax: 1 });
   const log = new EtcdLog({
     config,
     client,
-    prefix,
+    prefix: `${prefix}/${name}`,
     stateMachine,
     scheduler: systemScheduler,
     logger: silentLogger,
@@ -84,6 +98,19 @@ test('at most leaderRefreshCountMax (4) reads of the leader key are in flight: w
     pollIntervalMs,
     compactionLagEntryCountMax: 1_000,
   });
+  return {
+    log,
+    close: async () => {
+      await log.stop({ transferLeadership: false });
+      stateMachine.close();
+    },
+  };
+}
+
+test('at most leaderRefreshCountMax (4) reads of the leader key are in flight: while etcd does not answer, no fifth starts', { timeout: 60_000 }, async () => {
+  assert.equal(leaderRefreshCountMax, 4);
+  const { log, close } = etcdLog('bound');
+  const reads = countReads(client, etcdKeys(`${prefix}/bound`).leader);
   try {
     await log.start();
     await waitFor('n1 leads', () => (log.isLeader ? true : undefined));
@@ -98,7 +125,25 @@ test('at most leaderRefreshCountMax (4) reads of the leader key are in flight: w
     assert.equal(reads.most, leaderRefreshCountMax, 'and never one more');
     await waitFor('the waiting reads are answered once etcd is back', () => (reads.inFlight() < leaderRefreshCountMax ? true : undefined));
   } finally {
-    await log.stop({ transferLeadership: false });
-    stateMachine.close();
+    await close();
+  }
+});
+
+test("the members and the log's end are read once a second; the leader key at every tick", { timeout: 60_000 }, async () => {
+  const windowMs = 2_500;
+  const { log, close } = etcdLog('cadence');
+  const keys = etcdKeys(`${prefix}/cadence`);
+  const leaderReads = countReads(client, keys.leader);
+  const memberReads = countPrefixReads(client, keys.membersPrefix);
+  try {
+    await log.start();
+    leaderReads.total = 0;
+    memberReads.total = 0;
+    await sleep(windowMs);
+    // At most one a second in 2.5 s: 3 if a poll falls at the window's start; a slow machine polls less, never more.
+    assert.ok(memberReads.total >= 1 && memberReads.total <= 3, `${memberReads.total} reads of the members in ${windowMs} ms`);
+    assert.ok(leaderReads.total >= 10 * memberReads.total, `${leaderReads.total} reads of the leader key, against ${memberReads.total} of the members`);
+  } finally {
+    await close();
   }
 });
