@@ -100,6 +100,12 @@ export class HttpFloor {
   readonly rootDirectory = mkdtempSync(join(tmpdir(), 'quorumlite-compare-floor-'));
   readonly nodeCount = clusterSize;
   readonly #nodes: FloorNode[] = [];
+  readonly #nodeFlags: readonly string[];
+
+  /** `nodeFlags`: Node flags every process runs with, e.g. `--perf-basic-prof` for bench/on-cpu.ts. */
+  constructor(options: { readonly nodeFlags?: readonly string[] } = {}) {
+    this.#nodeFlags = options.nodeFlags ?? [];
+  }
 
   async start(): Promise<void> {
     const addresses: { readonly host: string; readonly port: number; readonly echoPort: number }[] = [];
@@ -112,7 +118,7 @@ export class HttpFloor {
     for (const [index, { host, port, echoPort }] of addresses.entries()) {
       const process = new ManagedProcess(globalThis.process.execPath, [], join(this.rootDirectory, `floor${index + 1}.log`));
       const peers = index === 0 ? echoAddresses : [];
-      process.start(['--input-type=module', '-e', serverScript, host, String(port), String(requestBytesMax), String(echoPort), ...peers]);
+      process.start([...this.#nodeFlags, '--input-type=module', '-e', serverScript, host, String(port), String(requestBytesMax), String(echoPort), ...peers]);
       this.#nodes.push({ process, http: new HttpOrigin(`http://${host}:${port}`) });
     }
     for (let index = 0; index < clusterSize; index += 1) {

@@ -58,6 +58,8 @@ function acknowledged(status: number, text: string, rowsWanted?: number): boolea
 export interface QuorumliteSystemOptions {
   /** When set, every node runs with `--cpu-prof` into this directory. */
   readonly profileDirectory?: string | undefined;
+  /** Node flags every node runs with (before the script), e.g. `--perf-basic-prof` for bench/on-cpu.ts. */
+  readonly nodeFlags?: readonly string[];
   /** Voters in the cluster (default clusterSize); node n listens on 127.0.0.n. */
   readonly nodeCount?: number;
   /** `--consensus etcd` on these client URLs (every node starts at once), instead of the embedded Raft (node 1 bootstraps, the others join). */
@@ -93,7 +95,7 @@ export class QuorumliteSystem implements ReplicatedSystem {
     this.nodeCount = nodeCount;
     this.rootDirectory = mkdtempSync(join(tmpdir(), 'quorumlite-compare-'));
     const profileDirectory = options.profileDirectory;
-    this.#nodeOptions = profileDirectory === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDirectory];
+    this.#nodeOptions = [...(options.nodeFlags ?? []), ...(profileDirectory === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDirectory])];
   }
 
   readonly readModes: readonly ReadMode[] = [

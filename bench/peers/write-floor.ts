@@ -24,10 +24,13 @@ export class WriteFloor {
   readonly rootDirectory = mkdtempSync(join(tmpdir(), 'quorumlite-write-floor-'));
   readonly #processes: ManagedProcess[] = [];
   readonly #sqlite: boolean;
+  readonly #nodeFlags: readonly string[];
   #http: HttpOrigin | undefined;
 
-  constructor(options: { readonly sqlite?: boolean } = {}) {
+  /** `nodeFlags`: Node flags every process runs with, e.g. `--perf-basic-prof` for bench/on-cpu.ts. */
+  constructor(options: { readonly sqlite?: boolean; readonly nodeFlags?: readonly string[] } = {}) {
     this.#sqlite = options.sqlite ?? false;
+    this.#nodeFlags = options.nodeFlags ?? [];
     this.name = this.#sqlite ? 'write-floor+sqlite' : 'write-floor';
   }
 
@@ -43,7 +46,7 @@ export class WriteFloor {
       const role = index === 0 ? ['leader', host, port, logPath, ...addresses.slice(1)] : ['follower', host, port, logPath];
       if (this.#sqlite) role.push('--sqlite', join(this.rootDirectory, `db${index + 1}.sqlite`));
       const process = new ManagedProcess(globalThis.process.execPath, [], join(this.rootDirectory, `floor${index + 1}.log`));
-      process.start(['--import', 'tsx', nodeScript, ...role]);
+      process.start([...this.#nodeFlags, '--import', 'tsx', nodeScript, ...role]);
       this.#processes.push(process);
       // Followers listen before the leader dials them.
       if (index > 0)
