@@ -8,7 +8,10 @@
  * `--perf-basic-prof` so that perf can name JavaScript frames. Build first.
  *
  *   npm run bench:on-cpu -- [--workload write|linearizable|none] [--systems quorumlite,etcd,write-floor+sqlite]
- *                           [--seconds S] [--warm-up S]
+ *                           [--seconds S] [--warm-up S] [--pause S]
+ *
+ * `--pause S` leaves every process idle S seconds before each window, to measure the first
+ * seconds after a pause (a Node process spends more CPU per request then; bench/README.md).
  *
  * Systems: quorumlite, etcd, write-floor+sqlite (writes), http-floor (reads). Needs `perf`
  * (Debian: linux-perf). Bounded: each window by time and request count, the recording by
@@ -47,9 +50,11 @@ const perfFrequencyHz = 2_000;
 /** Bound on `perf script`'s output read back. */
 const perfScriptBytesMax = 1024 * 1024 * 1024;
 const perfStopWaitMs = 30_000;
+/** Longest `--pause`. */
+const pauseSecondsMax = 600;
 
 function usage(): string {
-  return 'usage: npm run bench:on-cpu -- [--workload write|linearizable|none] [--systems a,b] [--seconds S] [--warm-up S]\n';
+  return 'usage: npm run bench:on-cpu -- [--workload write|linearizable|none] [--systems a,b] [--seconds S] [--warm-up S] [--pause S]\n';
 }
 
 const writers = ['quorumlite', 'etcd', 'write-floor+sqlite'];
@@ -162,7 +167,26 @@ async function record(pids: readonly number[], file: string, during: () => Promi
   }
 }
 
-async function measure(subject: Subject, seconds: number, warmUpSeconds: number, directory: string): Promise<Measured> {
+const sleep = (seconds: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+
+interface Timing {
+  readonly seconds: number;
+  readonly warmUpSeconds: number;
+  /** Idle seconds before each window. */
+  readonly pauseSeconds: number;
+}
+
+/** `--pause S`: a whole number of seconds from 0 to pauseSecondsMax; 0 when absent. */
+function pauseArgument(argv: readonly string[]): number {
+  const position = argv.indexOf('--pause');
+  if (position < 0) return 0;
+  const value = Number(argv[position + 1]);
+  if (!(Number.isInteger(value) && value >= 0 && value <= pauseSecondsMax)) throw new Error(`--pause: a whole number from 0 to ${pauseSecondsMax}`);
+  return value;
+}
+
+async function measure(subject: Subject, timing: Timing, directory: string): Promise<Measured> {
+  const { seconds, warmUpSeconds, pauseSeconds } = timing;
   await subject.start();
   let sequence = 0;
   const advance = (window: Window): Window => {
@@ -173,12 +197,14 @@ async function measure(subject: Subject, seconds: number, warmUpSeconds: number,
   advance(await run(subject, sequence, warmUpSeconds));
   const leader = await subject.leaderIndex();
   const pids = subject.pids().filter((pid): pid is number => pid !== undefined);
+  await sleep(pauseSeconds);
   const cpuBefore = pids.map((pid) => readCpuSeconds(pid) ?? 0);
   const clientBefore = process.cpuUsage();
   const timed = advance(await run(subject, sequence, seconds));
   const client = process.cpuUsage(clientBefore);
   const cpuPerProcess = pids.map((pid, index) => (((readCpuSeconds(pid) ?? 0) - (cpuBefore[index] ?? 0)) * 1e6) / timed.requests);
   const file = join(directory, `${subject.name}.perf.data`);
+  await sleep(pauseSeconds);
   const recorded = await record(pids, file, async () => advance(await run(subject, sequence, seconds)));
   return {
     name: subject.name,
@@ -204,11 +230,10 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 
 const fixed = (value: number | undefined): string => (value === undefined || value < 0.05 ? '' : value.toFixed(0));
 
-function report(workload: Workload, results: readonly Measured[]): string {
-  const out: string[] = [
-    `## On-CPU cost of one request: ${workload === 'write' ? 'sequential single-row writes' : `point reads at ${workload}`}, 1 client`,
-    '',
-  ];
+function report(workload: Workload, pauseSeconds: number, results: readonly Measured[]): string {
+  const what = workload === 'write' ? 'sequential single-row writes' : `point reads at ${workload}`;
+  const after = pauseSeconds > 0 ? `, each window after ${pauseSeconds} s idle` : '';
+  const out: string[] = [`## On-CPU cost of one request: ${what}, 1 client${after}`, ''];
   out.push(
     table(
       ['System', 'requests/s', 'CPU µs per request (/proc): leader', 'followers', 'all nodes', 'this client'],
@@ -276,7 +301,7 @@ function report(workload: Workload, results: readonly Measured[]): string {
   return out.join('\n');
 }
 
-const flagNames = ['--workload', '--systems', '--seconds', '--warm-up'];
+const flagNames = ['--workload', '--systems', '--seconds', '--warm-up', '--pause'];
 
 /** Every argument is one of flagNames followed by its value, each flag at most once. */
 function checkFlags(argv: readonly string[]): string | undefined {
@@ -309,9 +334,11 @@ async function main(argv: readonly string[]): Promise<number> {
   ).split(',');
   let seconds: number;
   let warmUpSeconds: number;
+  let pauseSeconds: number;
   try {
     seconds = roundArgument(argv, '--seconds', 8, 30);
     warmUpSeconds = roundArgument(argv, '--warm-up', 8, 60);
+    pauseSeconds = pauseArgument(argv);
     checkSystems(names, workload);
     const etcd = names.includes('etcd') ? findOnPath('etcd') : '';
     if (etcd === undefined) throw new Error('`etcd` is not on PATH (Debian: apt-get install etcd-server)');
@@ -323,15 +350,16 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write('bench:on-cpu: `perf` is not on PATH (Debian: apt-get install linux-perf)\n');
     return 2;
   }
+  const pausing = pauseSeconds > 0 ? `, each after ${pauseSeconds} s idle` : '';
   const directory = mkdtempSync(join(tmpdir(), 'quorumlite-on-cpu-'));
   const results: Measured[] = [];
   try {
     for (const name of names) {
       const subject = subjectFor(name, workload);
-      process.stderr.write(`[on-cpu] ${subject.name}: warm-up ${warmUpSeconds} s, then two windows of ${seconds} s\n`);
+      process.stderr.write(`[on-cpu] ${subject.name}: warm-up ${warmUpSeconds} s, then two windows of ${seconds} s${pausing}\n`);
       const pidsSeen: number[] = [];
       try {
-        const measured = await measure(subject, seconds, warmUpSeconds, directory);
+        const measured = await measure(subject, { seconds, warmUpSeconds, pauseSeconds }, directory);
         pidsSeen.push(...measured.pids);
         results.push(measured);
       } finally {
@@ -343,7 +371,7 @@ async function main(argv: readonly string[]): Promise<number> {
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
-  process.stdout.write(`${report(workload, results)}\n`);
+  process.stdout.write(`${report(workload, pauseSeconds, results)}\n`);
   return 0;
 }
 

@@ -152,6 +152,8 @@ test('bench:on-cpu refuses bad arguments with exit 2 before starting anything', 
     [['--seconds', '31'], /--seconds: a whole number from 1 to 30/],
     [['--warm-up'], /--warm-up needs a value/],
     [['--seconds', '5', '--seconds', '6'], /--seconds given twice/],
+    [['--pause', '601'], /--pause: a whole number from 0 to 600/],
+    [['--pause', '-1'], /--pause: a whole number from 0 to 600/],
   ];
   for (const [argv, message] of cases) {
     const run = spawnSync(process.execPath, ['--import', 'tsx', runner, ...argv], { encoding: 'utf8', timeout: 60_000 });
