@@ -22,16 +22,25 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { moduleOf, otherWork, parsePerfScript, perOperation, workKindOf, workKinds, type PerfSample } from './lib/on-cpu.js';
+import {
+  moduleOf,
+  otherWork,
+  parseOnCpuArguments,
+  parsePerfScript,
+  perOperation,
+  workKindOf,
+  workKinds,
+  type OnCpuOptions,
+  type OnCpuWorkload,
+  type PerfSample,
+} from './lib/on-cpu.js';
 import { benchKey, benchValue, collectLoad } from './lib/measure.js';
 import { findOnPath, readCpuSeconds } from './lib/processes.js';
-import { roundArgument } from './lib/rounds.js';
+import { sleep } from './lib/waiting.js';
 import { EtcdSystem } from './peers/etcd.js';
 import { HttpFloor } from './peers/http-floor.js';
 import { QuorumliteSystem } from './peers/quorumlite.js';
 import { WriteFloor } from './peers/write-floor.js';
-
-type Workload = 'write' | 'linearizable' | 'none';
 
 interface Subject {
   readonly name: string;
@@ -50,24 +59,11 @@ const perfFrequencyHz = 2_000;
 /** Bound on `perf script`'s output read back. */
 const perfScriptBytesMax = 1024 * 1024 * 1024;
 const perfStopWaitMs = 30_000;
-/** Longest `--pause`. */
-const pauseSecondsMax = 600;
+/** How long perf record runs before the window starts (it attaches to every thread first). */
+const perfStartMs = 500;
 
-function usage(): string {
-  return 'usage: npm run bench:on-cpu -- [--workload write|linearizable|none] [--systems a,b] [--seconds S] [--warm-up S] [--pause S]\n';
-}
-
-const writers = ['quorumlite', 'etcd', 'write-floor+sqlite'];
-const readers = ['quorumlite', 'etcd', 'http-floor'];
-
-/** Refuses an unknown system, or one that does not run `workload`, before anything starts. */
-function checkSystems(names: readonly string[], workload: Workload): void {
-  const known = workload === 'write' ? writers : readers;
-  for (const name of names) if (!known.includes(name)) throw new Error(`${name} does not run ${workload}: one of ${known.join(', ')}`);
-  if (new Set(names).size !== names.length) throw new Error('a system is named twice');
-}
-
-function subjectFor(name: string, workload: Workload): Subject {
+/** `etcdPath`: the etcd binary, checked before anything starts (undefined when etcd does not run). */
+function subjectFor(name: string, workload: OnCpuWorkload, etcdPath: string | undefined): Subject {
   if (name === 'write-floor+sqlite') {
     const floor = new WriteFloor({ sqlite: true, nodeFlags });
     return {
@@ -92,11 +88,8 @@ function subjectFor(name: string, workload: Workload): Subject {
   }
   let system: QuorumliteSystem | EtcdSystem;
   if (name === 'quorumlite') system = new QuorumliteSystem({ nodeFlags });
-  else if (name === 'etcd') {
-    const etcd = findOnPath('etcd');
-    if (etcd === undefined) throw new Error('`etcd` is not on PATH (Debian: apt-get install etcd-server)');
-    system = new EtcdSystem(etcd);
-  } else throw new Error(`unknown system ${name}`);
+  else if (name === 'etcd' && etcdPath !== undefined) system = new EtcdSystem(etcdPath);
+  else throw new Error(`unknown system ${name}`);
   const mode = system.readModes.find((candidate) => candidate.kind === (workload === 'none' ? 'fast' : 'linearizable'));
   return {
     name,
@@ -132,7 +125,7 @@ async function run(subject: Subject, firstSequence: number, seconds: number): Pr
 interface Measured {
   readonly name: string;
   readonly requestsPerSecond: number;
-  /** Exact CPU per request from /proc, µs: each process in node order, then this client. */
+  /** Exact CPU per request from /proc, µs: each process in node order. */
   readonly cpuPerProcess: number[];
   readonly clientCpu: number;
   readonly leader: number;
@@ -151,7 +144,7 @@ async function record(pids: readonly number[], file: string, during: () => Promi
   });
   const exited = new Promise<number | null>((resolve) => recorder.once('exit', (code) => resolve(code)));
   try {
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(perfStartMs);
     if (recorder.exitCode !== null) throw new Error(`perf record exited at once: ${errorText.trim()}`);
     const window = await during();
     recorder.kill('SIGINT');
@@ -164,29 +157,12 @@ async function record(pids: readonly number[], file: string, during: () => Promi
     return { window, samples: parsePerfScript(text) };
   } finally {
     if (recorder.exitCode === null && recorder.signalCode === null) recorder.kill('SIGKILL');
+    rmSync(file, { force: true });
   }
 }
 
-const sleep = (seconds: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-
-interface Timing {
-  readonly seconds: number;
-  readonly warmUpSeconds: number;
-  /** Idle seconds before each window. */
-  readonly pauseSeconds: number;
-}
-
-/** `--pause S`: a whole number of seconds from 0 to pauseSecondsMax; 0 when absent. */
-function pauseArgument(argv: readonly string[]): number {
-  const position = argv.indexOf('--pause');
-  if (position < 0) return 0;
-  const value = Number(argv[position + 1]);
-  if (!(Number.isInteger(value) && value >= 0 && value <= pauseSecondsMax)) throw new Error(`--pause: a whole number from 0 to ${pauseSecondsMax}`);
-  return value;
-}
-
-async function measure(subject: Subject, timing: Timing, directory: string): Promise<Measured> {
-  const { seconds, warmUpSeconds, pauseSeconds } = timing;
+async function measure(subject: Subject, options: OnCpuOptions, directory: string): Promise<Measured> {
+  const { seconds, warmUpSeconds, pauseSeconds } = options;
   await subject.start();
   let sequence = 0;
   const advance = (window: Window): Window => {
@@ -197,14 +173,14 @@ async function measure(subject: Subject, timing: Timing, directory: string): Pro
   advance(await run(subject, sequence, warmUpSeconds));
   const leader = await subject.leaderIndex();
   const pids = subject.pids().filter((pid): pid is number => pid !== undefined);
-  await sleep(pauseSeconds);
+  await sleep(pauseSeconds * 1000);
   const cpuBefore = pids.map((pid) => readCpuSeconds(pid) ?? 0);
   const clientBefore = process.cpuUsage();
   const timed = advance(await run(subject, sequence, seconds));
   const client = process.cpuUsage(clientBefore);
   const cpuPerProcess = pids.map((pid, index) => (((readCpuSeconds(pid) ?? 0) - (cpuBefore[index] ?? 0)) * 1e6) / timed.requests);
   const file = join(directory, `${subject.name}.perf.data`);
-  await sleep(pauseSeconds);
+  await sleep(pauseSeconds * 1000);
   const recorded = await record(pids, file, async () => advance(await run(subject, sequence, seconds)));
   return {
     name: subject.name,
@@ -218,9 +194,16 @@ async function measure(subject: Subject, timing: Timing, directory: string): Pro
   };
 }
 
-function roleOf(measured: Measured, pid: number): string {
-  const index = measured.pids.indexOf(pid);
-  return index === measured.leader ? 'leader' : `follower ${index + 1}`;
+/**
+ * µs per request by `keyOf`, on the leader and on a follower (the followers' sum over
+ * their number: their mean).
+ */
+function byRole(result: Measured, keyOf: (sample: PerfSample) => string): { readonly leader: Map<string, number>; readonly follower: Map<string, number> } {
+  const leaderPid = result.pids[result.leader];
+  const followerCount = Math.max(1, result.pids.length - 1);
+  const leader = perOperation(result.samples, result.sampledRequests, keyOf, (sample) => sample.pid === leaderPid);
+  const followers = perOperation(result.samples, result.sampledRequests, keyOf, (sample) => sample.pid !== leaderPid);
+  return { leader, follower: new Map([...followers].map(([key, value]) => [key, value / followerCount])) };
 }
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -229,39 +212,35 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 }
 
 const fixed = (value: number | undefined): string => (value === undefined || value < 0.05 ? '' : value.toFixed(0));
+const sum = (values: Iterable<number>): number => [...values].reduce((total, value) => total + value, 0);
 
-function report(workload: Workload, pauseSeconds: number, results: readonly Measured[]): string {
-  const what = workload === 'write' ? 'sequential single-row writes' : `point reads at ${workload}`;
-  const after = pauseSeconds > 0 ? `, each window after ${pauseSeconds} s idle` : '';
+function report(options: OnCpuOptions, results: readonly Measured[]): string {
+  const what = options.workload === 'write' ? 'sequential single-row writes' : `point reads at ${options.workload}`;
+  const after = options.pauseSeconds > 0 ? `, each window after ${options.pauseSeconds} s idle` : '';
   const out: string[] = [`## On-CPU cost of one request: ${what}, 1 client${after}`, ''];
   out.push(
     table(
       ['System', 'requests/s', 'CPU µs per request (/proc): leader', 'followers', 'all nodes', 'this client'],
-      results.map((result) => {
-        const leader = result.cpuPerProcess[result.leader] ?? 0;
-        const followers = result.cpuPerProcess.filter((_, index) => index !== result.leader);
-        const sum = result.cpuPerProcess.reduce((total, value) => total + value, 0);
-        return [
-          result.name,
-          result.requestsPerSecond.toFixed(0),
-          leader.toFixed(0),
-          followers.map((value) => value.toFixed(0)).join(', '),
-          sum.toFixed(0),
-          result.clientCpu.toFixed(0),
-        ];
-      }),
+      results.map((result) => [
+        result.name,
+        result.requestsPerSecond.toFixed(0),
+        (result.cpuPerProcess[result.leader] ?? 0).toFixed(0),
+        result.cpuPerProcess
+          .filter((_, index) => index !== result.leader)
+          .map((value) => value.toFixed(0))
+          .join(', '),
+        sum(result.cpuPerProcess).toFixed(0),
+        result.clientCpu.toFixed(0),
+      ]),
     ),
     '',
   );
-  const columns = results.flatMap((result) => [
-    { result, label: `${result.name} leader`, select: (sample: PerfSample) => roleOf(result, sample.pid) === 'leader' },
-    { result, label: `${result.name} follower`, select: (sample: PerfSample) => roleOf(result, sample.pid) !== 'leader', share: result.pids.length - 1 },
-  ]);
-  const byKind = columns.map((column) => {
-    const totals = perOperation(column.result.samples, column.result.sampledRequests, (sample) => workKindOf(sample.frames), column.select);
-    // The followers' column is per follower: their sum over the number of followers.
-    const share = column.share ?? 1;
-    return new Map([...totals].map(([key, value]) => [key, value / Math.max(1, share)]));
+  const columns = results.flatMap((result) => {
+    const totals = byRole(result, (sample) => workKindOf(sample.frames));
+    return [
+      { label: `${result.name} leader`, totals: totals.leader },
+      { label: `${result.name} follower`, totals: totals.follower },
+    ];
   });
   const kinds = [...workKinds.map((rule) => rule.kind), otherWork];
   out.push(`By kind of work, µs per request under perf (sampled at ${perfFrequencyHz} Hz; a follower's column is the followers' mean):`, '');
@@ -269,31 +248,20 @@ function report(workload: Workload, pauseSeconds: number, results: readonly Meas
     table(
       ['Work', ...columns.map((column) => column.label)],
       [
-        ...kinds.map((kind) => [kind, ...byKind.map((totals) => fixed(totals.get(kind)))]),
-        ['**total**', ...byKind.map((totals) => [...totals.values()].reduce((sum, value) => sum + value, 0).toFixed(0))],
+        ...kinds.map((kind) => [kind, ...columns.map((column) => fixed(column.totals.get(kind)))]),
+        ['**total**', ...columns.map((column) => sum(column.totals.values()).toFixed(0))],
       ],
     ),
     '',
   );
   for (const result of results.filter((candidate) => candidate.name === 'quorumlite')) {
-    const leader = perOperation(
-      result.samples,
-      result.sampledRequests,
-      (sample) => moduleOf(sample.frames),
-      (sample) => roleOf(result, sample.pid) === 'leader',
-    );
-    const followers = perOperation(
-      result.samples,
-      result.sampledRequests,
-      (sample) => moduleOf(sample.frames),
-      (sample) => roleOf(result, sample.pid) !== 'leader',
-    );
-    const names = [...new Set([...leader.keys(), ...followers.keys()])];
+    const modules = byRole(result, (sample) => moduleOf(sample.frames));
+    const names = [...new Set([...modules.leader.keys(), ...modules.follower.keys()])];
     out.push('quorumlite by the module of ours innermost on the stack (src/<module>), µs per request:', '');
     out.push(
       table(
         ['Module', 'leader', 'follower (mean)'],
-        names.map((name) => [name, fixed(leader.get(name)), fixed((followers.get(name) ?? 0) / Math.max(1, result.pids.length - 1))]),
+        names.map((name) => [name, fixed(modules.leader.get(name)), fixed(modules.follower.get(name))]),
       ),
       '',
     );
@@ -301,77 +269,47 @@ function report(workload: Workload, pauseSeconds: number, results: readonly Meas
   return out.join('\n');
 }
 
-const flagNames = ['--workload', '--systems', '--seconds', '--warm-up', '--pause'];
-
-/** Every argument is one of flagNames followed by its value, each flag at most once. */
-function checkFlags(argv: readonly string[]): string | undefined {
-  const seen = new Set<string>();
-  for (let position = 0; position < argv.length; position += 2) {
-    const flag = argv[position] as string;
-    if (!flagNames.includes(flag)) return `unknown argument ${flag}`;
-    if (seen.has(flag)) return `${flag} given twice`;
-    seen.add(flag);
-    if (argv[position + 1] === undefined) return `${flag} needs a value`;
-  }
-  return undefined;
+function usage(): string {
+  return 'usage: npm run bench:on-cpu -- [--workload write|linearizable|none] [--systems a,b] [--seconds S] [--warm-up S] [--pause S]\n';
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  const flagError = checkFlags(argv);
-  if (flagError !== undefined) {
-    process.stderr.write(`bench:on-cpu: ${flagError}\n${usage()}`);
-    return 2;
-  }
-  const workloadPosition = argv.indexOf('--workload');
-  const workload = (workloadPosition < 0 ? 'write' : argv[workloadPosition + 1]) as Workload;
-  if (!['write', 'linearizable', 'none'].includes(workload)) {
-    process.stderr.write(`--workload: write, linearizable or none\n${usage()}`);
-    return 2;
-  }
-  const systemsPosition = argv.indexOf('--systems');
-  const names = (
-    systemsPosition < 0 ? (workload === 'write' ? 'quorumlite,etcd,write-floor+sqlite' : 'quorumlite,etcd,http-floor') : (argv[systemsPosition + 1] ?? '')
-  ).split(',');
-  let seconds: number;
-  let warmUpSeconds: number;
-  let pauseSeconds: number;
+  let options: OnCpuOptions;
   try {
-    seconds = roundArgument(argv, '--seconds', 8, 30);
-    warmUpSeconds = roundArgument(argv, '--warm-up', 8, 60);
-    pauseSeconds = pauseArgument(argv);
-    checkSystems(names, workload);
-    const etcd = names.includes('etcd') ? findOnPath('etcd') : '';
-    if (etcd === undefined) throw new Error('`etcd` is not on PATH (Debian: apt-get install etcd-server)');
+    options = parseOnCpuArguments(argv);
   } catch (error) {
     process.stderr.write(`bench:on-cpu: ${error instanceof Error ? error.message : String(error)}\n${usage()}`);
+    return 2;
+  }
+  const etcdPath = options.systems.includes('etcd') ? findOnPath('etcd') : undefined;
+  if (options.systems.includes('etcd') && etcdPath === undefined) {
+    process.stderr.write('bench:on-cpu: `etcd` is not on PATH (Debian: apt-get install etcd-server)\n');
     return 2;
   }
   if (findOnPath('perf') === undefined) {
     process.stderr.write('bench:on-cpu: `perf` is not on PATH (Debian: apt-get install linux-perf)\n');
     return 2;
   }
+  const { seconds, warmUpSeconds, pauseSeconds } = options;
   const pausing = pauseSeconds > 0 ? `, each after ${pauseSeconds} s idle` : '';
   const directory = mkdtempSync(join(tmpdir(), 'quorumlite-on-cpu-'));
   const results: Measured[] = [];
   try {
-    for (const name of names) {
-      const subject = subjectFor(name, workload);
+    for (const name of options.systems) {
+      const subject = subjectFor(name, options.workload, etcdPath);
       process.stderr.write(`[on-cpu] ${subject.name}: warm-up ${warmUpSeconds} s, then two windows of ${seconds} s${pausing}\n`);
-      const pidsSeen: number[] = [];
       try {
-        const measured = await measure(subject, { seconds, warmUpSeconds, pauseSeconds }, directory);
-        pidsSeen.push(...measured.pids);
-        results.push(measured);
+        results.push(await measure(subject, options, directory));
       } finally {
-        pidsSeen.push(...subject.pids().filter((pid): pid is number => pid !== undefined));
+        const pids = subject.pids().filter((pid): pid is number => pid !== undefined);
         await subject.stop();
-        for (const pid of new Set(pidsSeen)) rmSync(`/tmp/perf-${pid}.map`, { force: true });
+        for (const pid of pids) rmSync(`/tmp/perf-${pid}.map`, { force: true });
       }
     }
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
-  process.stdout.write(`${report(workload, pauseSeconds, results)}\n`);
+  process.stdout.write(`${report(options, results)}\n`);
   return 0;
 }
 

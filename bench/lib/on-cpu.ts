@@ -9,6 +9,7 @@
  * samples only a thread that is on a core, every thread of the process (the thread pool's
  * fsyncs, the compiler's and the collector's threads too), kernel frames included.
  */
+import { roundArgument } from './rounds.js';
 
 /** One sample: its process and thread, its weight and its frames, innermost first. */
 export interface PerfSample {
@@ -122,4 +123,56 @@ export function perOperation(
     totals.set(key, (totals.get(key) ?? 0) + sample.periodNs / 1000 / operations);
   }
   return new Map([...totals].sort((left, right) => right[1] - left[1]));
+}
+
+export type OnCpuWorkload = 'write' | 'linearizable' | 'none';
+
+export interface OnCpuOptions {
+  readonly workload: OnCpuWorkload;
+  readonly systems: readonly string[];
+  readonly seconds: number;
+  readonly warmUpSeconds: number;
+  /** Idle seconds before each window (0: none). */
+  readonly pauseSeconds: number;
+}
+
+/** The systems that run each workload, in the order they run by default. */
+export const onCpuSystems: Readonly<Record<'write' | 'read', readonly string[]>> = {
+  write: ['quorumlite', 'etcd', 'write-floor+sqlite'],
+  read: ['quorumlite', 'etcd', 'http-floor'],
+};
+
+export const onCpuBounds = { secondsMax: 30, warmUpSecondsMax: 60, pauseSecondsMax: 600 } as const;
+
+const flagNames = ['--workload', '--systems', '--seconds', '--warm-up', '--pause'];
+const workloads: readonly OnCpuWorkload[] = ['write', 'linearizable', 'none'];
+
+/**
+ * bench:on-cpu's command line: every argument one of its flags followed by a value, each
+ * flag at most once, every value in its bounds, every system one that runs the workload.
+ * Throws an Error naming the first problem.
+ */
+export function parseOnCpuArguments(argv: readonly string[]): OnCpuOptions {
+  const seen = new Set<string>();
+  for (let position = 0; position < argv.length; position += 2) {
+    const flag = argv[position] as string;
+    if (!flagNames.includes(flag)) throw new Error(`unknown argument ${flag}`);
+    if (seen.has(flag)) throw new Error(`${flag} given twice`);
+    seen.add(flag);
+    if (argv[position + 1] === undefined) throw new Error(`${flag} needs a value`);
+  }
+  const given = (flag: string): string | undefined => (seen.has(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
+  const workload = (given('--workload') ?? 'write') as OnCpuWorkload;
+  if (!workloads.includes(workload)) throw new Error('--workload: write, linearizable or none');
+  const known = onCpuSystems[workload === 'write' ? 'write' : 'read'];
+  const systems = given('--systems')?.split(',') ?? known;
+  for (const name of systems) if (!known.includes(name)) throw new Error(`${name} does not run ${workload}: one of ${known.join(', ')}`);
+  if (new Set(systems).size !== systems.length) throw new Error('a system is named twice');
+  return {
+    workload,
+    systems,
+    seconds: roundArgument(argv, '--seconds', 8, onCpuBounds.secondsMax),
+    warmUpSeconds: roundArgument(argv, '--warm-up', 8, onCpuBounds.warmUpSecondsMax),
+    pauseSeconds: roundArgument(argv, '--pause', 0, onCpuBounds.pauseSecondsMax, 0),
+  };
 }

@@ -15,12 +15,12 @@ export interface MeasuredRound {
   readonly cpuSeconds: number;
 }
 
-/** `--name N` from the command line, `fallback` when absent; anything but a whole number from 1 to `max` is refused. */
-export function roundArgument(argv: readonly string[], name: string, fallback: number, max: number): number {
+/** `--name N` from the command line, `fallback` when absent; anything but a whole number from `min` (1 unless given) to `max` is refused. */
+export function roundArgument(argv: readonly string[], name: string, fallback: number, max: number, min = 1): number {
   const position = argv.indexOf(name);
   if (position < 0) return fallback;
   const value = Number(argv[position + 1]);
-  if (!(Number.isInteger(value) && value >= 1 && value <= max)) throw new Error(`${name}: a whole number from 1 to ${max}`);
+  if (!(Number.isInteger(value) && value >= min && value <= max)) throw new Error(`${name}: a whole number from ${min} to ${max}`);
   return value;
 }
 

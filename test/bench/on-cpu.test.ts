@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { moduleOf, otherWork, parsePerfScript, perOperation, workKindOf } from '../../bench/lib/on-cpu.js';
+import { moduleOf, onCpuBounds, onCpuSystems, otherWork, parseOnCpuArguments, parsePerfScript, perOperation, workKindOf } from '../../bench/lib/on-cpu.js';
 
 const fsyncSample = `node  100/103  65574.296810:     500000 cpu-clock: 
 \tffffffff817e9ab9 ext4_write_inode+0x39 ([kernel.kallsyms])
@@ -138,6 +138,25 @@ test('sums are microseconds per operation, largest first, over the samples selec
   assert.equal(leaderOnly.get('waiting and waking (epoll, futex, scheduler)'), 50);
   assert.equal(leaderOnly.has('SQLite'), false);
   assert.throws(() => perOperation(samples, 0, () => 'x'), RangeError);
+});
+
+test('bench:on-cpu takes every bound itself and defaults to the systems that run the workload', () => {
+  assert.deepEqual(parseOnCpuArguments([]), { workload: 'write', systems: onCpuSystems.write, seconds: 8, warmUpSeconds: 8, pauseSeconds: 0 });
+  const atBounds = parseOnCpuArguments([
+    '--workload',
+    'linearizable',
+    '--seconds',
+    String(onCpuBounds.secondsMax),
+    '--warm-up',
+    String(onCpuBounds.warmUpSecondsMax),
+    '--pause',
+    String(onCpuBounds.pauseSecondsMax),
+  ]);
+  assert.deepEqual(atBounds, { workload: 'linearizable', systems: onCpuSystems.read, seconds: 30, warmUpSeconds: 60, pauseSeconds: 600 });
+  const least = parseOnCpuArguments(['--workload', 'none', '--systems', 'http-floor,quorumlite', '--seconds', '1', '--warm-up', '1', '--pause', '0']);
+  assert.deepEqual(least, { workload: 'none', systems: ['http-floor', 'quorumlite'], seconds: 1, warmUpSeconds: 1, pauseSeconds: 0 });
+  assert.throws(() => parseOnCpuArguments(['--warm-up', String(onCpuBounds.warmUpSecondsMax + 1)]), /--warm-up: a whole number from 1 to 60/);
+  assert.throws(() => parseOnCpuArguments(['--systems', '']), /does not run write/);
 });
 
 test('bench:on-cpu refuses bad arguments with exit 2 before starting anything', () => {
