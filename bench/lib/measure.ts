@@ -117,6 +117,9 @@ export const keyBase = {
   mixed: 40_000_000,
   hung: 50_000_000,
   warmUp: 60_000_000,
+  afterIdle: 70_000_000,
+  /** The lead-ins before measured rounds (workloads.ts), each a slice of its own from here up. */
+  leadIn: 80_000_000,
 } as const;
 export const keysPerRound = 1_000_000;
 

@@ -76,6 +76,10 @@ export function workloadSettings(quick: boolean): WorkloadSettings {
   return {
     roundCount: quick ? 2 : 3,
     warmUp: quick ? { operationCountMax: 2_000, durationMsMax: 1_000 } : { operationCountMax: 50_000, durationMsMax: 6_000 },
+    leadIn: quick ? { operationCountMax: 500, durationMsMax: 300 } : { operationCountMax: 20_000, durationMsMax: 3_000 },
+    afterIdle: quick
+      ? { idleMs: 1_000, bounds: { operationCountMax: 100, durationMsMax: 500 } }
+      : { idleMs: 30_000, bounds: { operationCountMax: 2_000, durationMsMax: 2_000 } },
     sequentialWrites: quick ? { operationCountMax: 150, durationMsMax: 4_000 } : { operationCountMax: 3_000, durationMsMax: 15_000 },
     concurrentWrites: quick ? { operationCountMax: 1_000, durationMsMax: 5_000 } : { operationCountMax: 20_000, durationMsMax: 20_000 },
     concurrentClientCount: 64,

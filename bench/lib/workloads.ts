@@ -8,8 +8,11 @@
  *  under load → first acknowledged write through a survivor; 6. memory (during 2);
  *  7. point reads from 64 clients spread over every node, per level; 8. 64 clients,
  *  90% reads (fastest level, every node) / 10% writes; 9. SIGSTOP the leader → first
- *  acknowledged write through the system's own client (hung-leader.ts).
+ *  acknowledged write through the system's own client (hung-leader.ts); 10. sequential
+ *  single-row writes in the first seconds after every system sat idle.
  *  The http floor (bench/peers/http-floor.ts) takes part in the reads (4 and 7).
+ *  Each measured round of workloads 1-4, 7 and 8 follows an unmeasured lead-in of the same
+ *  load on the same system (see `leadIn`); workload 10 measures what the lead-in leaves out.
  */
 import type { ReplicatedSystem } from '../peers/system.js';
 import type { FailoverSettings } from './failover-trials.js';
@@ -31,12 +34,24 @@ import {
 } from './measure.js';
 import { failoverTrial, hungLeaderTrial } from './failover-trials.js';
 import { readMemory } from './processes.js';
+import { sleep } from './waiting.js';
 
 export interface WorkloadSettings extends FailoverSettings {
   /** Each workload is split into this many rounds, each visiting every system. */
   readonly roundCount: number;
   /** Unmeasured, before the first workload, per system and per kind of load (writes from 1 and from 64 clients, reads). */
   readonly warmUp: LoadBounds;
+  /**
+   * Unmeasured, right before each measured round of workloads 1-4, 7 and 8, on the system
+   * about to be measured: the same load, on keys of its own. Between its own rounds a system
+   * sits idle while every other system runs, and a Node.js process needs a few seconds after
+   * an idle spell to run at its warm speed again (bench/README.md, "On-CPU attribution, and
+   * what an idle pause costs a Node process"); without a lead-in each round would measure
+   * part of that recovery for some systems and not for others. Workload 10 measures it.
+   */
+  readonly leadIn: LoadBounds;
+  /** Workload 10: every system idle for idleMs, then one client's sequential writes within bounds, per round. */
+  readonly afterIdle: { readonly idleMs: number; readonly bounds: LoadBounds };
   readonly sequentialWrites: LoadBounds;
   readonly concurrentWrites: LoadBounds;
   readonly concurrentClientCount: number;
@@ -102,6 +117,8 @@ export interface ReplicatedResults {
   readonly hungFailover: FailoverResult & { readonly via: string };
   /** Replies to writes that were not acknowledgements, over the whole run (warm-up and failovers too), by text; empty when the system keeps no tally. */
   readonly failedReplies: readonly { readonly reply: string; readonly count: number }[];
+  /** Workload 10: sequential writes in the first seconds after every system sat idle (absent in result files before it). */
+  readonly sequentialWritesAfterIdle?: LoadResult;
 }
 
 /** The http floor's numbers: the same point reads as workloads 4 and 7. */
@@ -132,6 +149,7 @@ interface Gathered {
   readonly spreadFastReads: LoadSamples[];
   readonly spreadLinearizableReads: LoadSamples[];
   readonly mixed: LoadSamples[];
+  readonly afterIdle: LoadSamples[];
   readonly failoverMs: number[];
   failoverTimedOutCount: number;
   readonly hungFailoverMs: number[];
@@ -162,6 +180,7 @@ function emptyGathered(): Gathered {
     spreadFastReads: [],
     spreadLinearizableReads: [],
     mixed: [],
+    afterIdle: [],
     failoverMs: [],
     failoverTimedOutCount: 0,
     hungFailoverMs: [],
@@ -197,17 +216,39 @@ async function warmUp(contender: Contender, settings: WorkloadSettings): Promise
     await collectLoad((sequenceNumber) => mode.readAt(sequenceNumber % system.nodeCount, benchKey(keyBase.warmUp + 1)), clients, bounds);
 }
 
-async function sequentialRound(contender: Contender, gathered: Gathered, bounds: LoadBounds, round: number): Promise<void> {
+/**
+ * One run of a workload's load on one system: a measured round, or the unmeasured lead-in
+ * before it. A lead-in writes keys of its own and gathers into a copy that is thrown away.
+ */
+interface Slot {
+  readonly round: number;
+  readonly measured: boolean;
+  /** The round's bounds, from the workload's bounds over all rounds. */
+  bounds(workload: LoadBounds): LoadBounds;
+  /** The first key the round writes, from the workload's key range. */
+  keyOffset(base: number): number;
+}
+
+function measuredSlot(round: number, roundCount: number): Slot {
+  return { round, measured: true, bounds: (workload) => boundsPerRound(workload, roundCount), keyOffset: (base) => base + round * keysPerRound };
+}
+
+/** Lead-in number `index` of the run (counted over every workload and round, so no two write the same keys). */
+function leadInSlot(round: number, index: number, bounds: LoadBounds): Slot {
+  return { round, measured: false, bounds: () => bounds, keyOffset: () => keyBase.leadIn + index * keysPerRound };
+}
+
+async function sequentialRound(contender: Contender, gathered: Gathered, bounds: LoadBounds, slot: Slot): Promise<void> {
   if (contender.kind === 'floor') {
     gathered.readableKeyCount = Math.max(1, bounds.operationCountMax);
     return; // it answers every key: nothing to write
   }
-  const offset = keyBase.sequential + round * keysPerRound;
+  const offset = slot.keyOffset(keyBase.sequential);
   const samples =
     contender.kind === 'sqlite'
       ? contender.bench.sequentialWrites(bounds, offset)
       : await collectLoad((sequenceNumber) => contender.system.write(benchKey(offset + sequenceNumber), benchValue(sequenceNumber)), 1, bounds);
-  if (round === 0) {
+  if (slot.measured && slot.round === 0) {
     if (samples.failedCount > 0 || samples.latenciesMs.length === 0)
       throw new Error(`${contender.name}: ${samples.failedCount} of the first round's sequential writes failed`);
     gathered.readableKeyCount = samples.latenciesMs.length;
@@ -215,7 +256,7 @@ async function sequentialRound(contender: Contender, gathered: Gathered, bounds:
   gathered.sequential.push(samples);
 }
 
-async function concurrentRound(contender: Contender, gathered: Gathered, settings: WorkloadSettings, round: number): Promise<void> {
+async function concurrentRound(contender: Contender, gathered: Gathered, settings: WorkloadSettings, slot: Slot): Promise<void> {
   if (contender.kind !== 'replicated') return; // sqlite: one synchronous process; the floor: reads only
   const system = contender.system;
   const sample = (): void => {
@@ -226,14 +267,14 @@ async function concurrentRound(contender: Contender, gathered: Gathered, setting
       gathered.highWater[index] = Math.max(gathered.highWater[index] ?? 0, memory.highWaterBytes);
     });
   };
-  const offset = keyBase.concurrent + round * keysPerRound;
+  const offset = slot.keyOffset(keyBase.concurrent);
   const timer = setInterval(sample, settings.memorySampleIntervalMs);
   try {
     gathered.concurrent.push(
       await collectLoad(
         (sequenceNumber) => system.write(benchKey(offset + sequenceNumber), benchValue(sequenceNumber)),
         settings.concurrentClientCount,
-        boundsPerRound(settings.concurrentWrites, settings.roundCount),
+        slot.bounds(settings.concurrentWrites),
       ),
     );
     sample();
@@ -242,10 +283,10 @@ async function concurrentRound(contender: Contender, gathered: Gathered, setting
   }
 }
 
-async function batchRound(contender: Contender, gathered: Gathered, settings: WorkloadSettings, round: number): Promise<void> {
-  const offset = keyBase.batches + round * keysPerRound;
+async function batchRound(contender: Contender, gathered: Gathered, settings: WorkloadSettings, slot: Slot): Promise<void> {
+  const offset = slot.keyOffset(keyBase.batches);
   if (contender.kind === 'sqlite') {
-    gathered.batches.push(contender.bench.batchedWrites(boundsPerRound(settings.sqliteBatches, settings.roundCount), settings.rowsPerBatch, offset));
+    gathered.batches.push(contender.bench.batchedWrites(slot.bounds(settings.sqliteBatches), settings.rowsPerBatch, offset));
     return;
   }
   if (contender.kind === 'floor') return;
@@ -258,24 +299,24 @@ async function batchRound(contender: Contender, gathered: Gathered, settings: Wo
         return writeBatch(Array.from({ length: settings.rowsPerBatch }, (_, index) => [benchKey(first + index), benchValue(first + index)] as const));
       },
       1,
-      boundsPerRound(settings.batches, settings.roundCount),
+      slot.bounds(settings.batches),
     ),
   );
 }
 
-async function readRound(contender: Contender, gathered: Gathered, settings: WorkloadSettings): Promise<void> {
+async function readRound(contender: Contender, gathered: Gathered, settings: WorkloadSettings, slot: Slot): Promise<void> {
   const keyCount = Math.max(1, gathered.readableKeyCount);
   if (contender.kind === 'sqlite') {
     // in one process every read is both the fastest and linearizable
-    const samples = contender.bench.reads(boundsPerRound(settings.sqliteReads, settings.roundCount), keyCount);
+    const samples = contender.bench.reads(slot.bounds(settings.sqliteReads), keyCount);
     gathered.fastReads.push(samples);
-    gathered.fsyncs.push(contender.bench.fsync(boundsPerRound(settings.fsyncs, settings.roundCount)));
+    gathered.fsyncs.push(contender.bench.fsync(slot.bounds(settings.fsyncs)));
     return;
   }
   if (contender.kind === 'floor') {
     const floor = contender.floor;
     gathered.fastReads.push(
-      await collectLoad((sequenceNumber) => floor.readAt(0, benchKey(1 + (sequenceNumber % keyCount))), 1, boundsPerRound(settings.reads, settings.roundCount)),
+      await collectLoad((sequenceNumber) => floor.readAt(0, benchKey(1 + (sequenceNumber % keyCount))), 1, slot.bounds(settings.reads)),
     );
     return;
   }
@@ -283,16 +324,16 @@ async function readRound(contender: Contender, gathered: Gathered, settings: Wor
     const samples = await collectLoad(
       (sequenceNumber) => mode.read(benchKey(1 + (sequenceNumber % keyCount))),
       1,
-      boundsPerRound(settings.reads, settings.roundCount),
+      slot.bounds(settings.reads),
     );
     (mode.kind === 'fast' ? gathered.fastReads : gathered.linearizableReads).push(samples);
   }
 }
 
 /** Workload 7: 64 clients, operation n on node n mod nodeCount, each level that any node serves. */
-async function spreadReadRound(contender: Contender, gathered: Gathered, settings: WorkloadSettings): Promise<void> {
+async function spreadReadRound(contender: Contender, gathered: Gathered, settings: WorkloadSettings, slot: Slot): Promise<void> {
   const keyCount = Math.max(1, gathered.readableKeyCount);
-  const bounds = boundsPerRound(settings.spreadReads, settings.roundCount);
+  const bounds = slot.bounds(settings.spreadReads);
   const clientCount = settings.concurrentClientCount;
   if (contender.kind === 'floor') {
     const floor = contender.floor;
@@ -314,13 +355,13 @@ async function spreadReadRound(contender: Contender, gathered: Gathered, setting
 }
 
 /** Workload 8: 64 clients; every mixedWriteEvery-th operation writes (leader), the rest read at the fastest level on any node. */
-async function mixedRound(contender: Contender, gathered: Gathered, settings: WorkloadSettings, round: number): Promise<void> {
+async function mixedRound(contender: Contender, gathered: Gathered, settings: WorkloadSettings, slot: Slot): Promise<void> {
   if (contender.kind !== 'replicated') return;
   const system = contender.system;
   const fast = system.readModes.find((mode) => mode.kind === 'fast');
   if (fast === undefined) return;
   const keyCount = Math.max(1, gathered.readableKeyCount);
-  const offset = keyBase.mixed + round * keysPerRound;
+  const offset = slot.keyOffset(keyBase.mixed);
   gathered.mixed.push(
     await collectLoad(
       (sequenceNumber) =>
@@ -328,28 +369,45 @@ async function mixedRound(contender: Contender, gathered: Gathered, settings: Wo
           ? system.write(benchKey(offset + sequenceNumber), benchValue(sequenceNumber))
           : fast.readAt(sequenceNumber % system.nodeCount, benchKey(1 + (sequenceNumber % keyCount))),
       settings.concurrentClientCount,
-      boundsPerRound(settings.mixed, settings.roundCount),
+      slot.bounds(settings.mixed),
     ),
   );
 }
 
-type Phase = (contender: Contender, gathered: Gathered, round: number) => Promise<void>;
+type Phase = (contender: Contender, gathered: Gathered, slot: Slot) => Promise<void>;
 
-/** Runs `phase` for `roundCount` rounds, each over every contender still healthy. */
+/** Counts the run's lead-ins, so that each writes keys of its own. */
+interface LeadIns {
+  readonly bounds: LoadBounds;
+  count: number;
+}
+
+/**
+ * Runs `phase` for `roundCount` rounds, each over every contender still healthy. With
+ * `leadIns`, each measured round of a system over the network (not SQLite in this process)
+ * follows an unmeasured run of the same phase on it, gathered into a copy that is dropped.
+ */
 async function interleave(
   name: string,
   contenders: readonly Contender[],
   gathered: Map<SystemName, Gathered>,
   roundCount: number,
   phase: Phase,
+  leadIns?: LeadIns,
 ): Promise<void> {
   for (let round = 0; round < roundCount; round += 1) {
     for (const contender of contenders) {
       const own = gathered.get(contender.name);
       if (own === undefined || own.failure !== undefined) continue;
-      progress(`${name}, round ${round + 1}/${roundCount}: ${contender.name}`);
       try {
-        await phase(contender, own, round);
+        if (leadIns !== undefined && contender.kind !== 'sqlite') {
+          progress(`${name}, round ${round + 1}/${roundCount}: ${contender.name} (lead-in, not measured)`);
+          const dropped = { ...emptyGathered(), readableKeyCount: own.readableKeyCount };
+          await phase(contender, dropped, leadInSlot(round, leadIns.count, leadIns.bounds));
+          leadIns.count += 1;
+        }
+        progress(`${name}, round ${round + 1}/${roundCount}: ${contender.name}`);
+        await phase(contender, own, measuredSlot(round, roundCount));
       } catch (error) {
         own.failure = error instanceof Error ? error : new Error(String(error));
         progress(`${contender.name} failed: ${own.failure.message}`);
@@ -358,26 +416,70 @@ async function interleave(
   }
 }
 
+/**
+ * Workload 10: each round, every system sits idle for idleMs, then each in turn runs one
+ * client's sequential writes (the order turns each round, so no system always waits longest).
+ */
+async function afterIdleRounds(contenders: readonly Contender[], gathered: Map<SystemName, Gathered>, settings: WorkloadSettings): Promise<void> {
+  const { idleMs, bounds } = settings.afterIdle;
+  for (let round = 0; round < settings.roundCount; round += 1) {
+    progress(`sequential writes after idle, round ${round + 1}/${settings.roundCount}: every system idle ${(idleMs / 1000).toFixed(0)} s`);
+    await sleep(idleMs);
+    const turned = contenders.map((_, index) => contenders[(index + round) % contenders.length] as Contender);
+    for (const contender of turned) {
+      const own = gathered.get(contender.name);
+      if (contender.kind !== 'replicated' || own === undefined || own.failure !== undefined) continue;
+      progress(`sequential writes after idle, round ${round + 1}/${settings.roundCount}: ${contender.name}`);
+      const offset = keyBase.afterIdle + round * keysPerRound;
+      const system = contender.system;
+      own.afterIdle.push(await collectLoad((sequenceNumber) => system.write(benchKey(offset + sequenceNumber), benchValue(sequenceNumber)), 1, bounds));
+    }
+  }
+}
+
 export async function runInterleaved(contenders: readonly Contender[], settings: WorkloadSettings): Promise<InterleavedOutcome[]> {
   const gathered = new Map(contenders.map((contender) => [contender.name, emptyGathered()] as const));
   const rounds = settings.roundCount;
+  const leadIns: LeadIns = { bounds: settings.leadIn, count: 0 };
   await interleave('warm-up (not measured)', contenders, gathered, 1, (contender) => warmUp(contender, settings));
-  await interleave('sequential writes', contenders, gathered, rounds, (contender, own, round) =>
-    sequentialRound(contender, own, boundsPerRound(settings.sequentialWrites, rounds), round),
+  await interleave(
+    'sequential writes',
+    contenders,
+    gathered,
+    rounds,
+    (contender, own, slot) => sequentialRound(contender, own, slot.bounds(settings.sequentialWrites), slot),
+    leadIns,
   );
-  await interleave(`${settings.concurrentClientCount} concurrent clients`, contenders, gathered, rounds, (contender, own, round) =>
-    concurrentRound(contender, own, settings, round),
+  await interleave(
+    `${settings.concurrentClientCount} concurrent clients`,
+    contenders,
+    gathered,
+    rounds,
+    (contender, own, slot) => concurrentRound(contender, own, settings, slot),
+    leadIns,
   );
-  await interleave('batched writes', contenders, gathered, rounds, (contender, own, round) => batchRound(contender, own, settings, round));
-  await interleave('point reads', contenders, gathered, rounds, (contender, own) => readRound(contender, own, settings));
+  await interleave('batched writes', contenders, gathered, rounds, (contender, own, slot) => batchRound(contender, own, settings, slot), leadIns);
+  await interleave('point reads', contenders, gathered, rounds, (contender, own, slot) => readRound(contender, own, settings, slot), leadIns);
   const clients = settings.concurrentClientCount;
-  await interleave(`point reads, ${clients} clients over every node`, contenders, gathered, rounds, (contender, own) =>
-    spreadReadRound(contender, own, settings),
+  await interleave(
+    `point reads, ${clients} clients over every node`,
+    contenders,
+    gathered,
+    rounds,
+    (contender, own, slot) => spreadReadRound(contender, own, settings, slot),
+    leadIns,
   );
   const replicatedOnly = contenders.filter((contender) => contender.kind === 'replicated');
-  await interleave(`mixed reads and writes, ${clients} clients`, replicatedOnly, gathered, rounds, (contender, own, round) =>
-    mixedRound(contender, own, settings, round),
+  await interleave(
+    `mixed reads and writes, ${clients} clients`,
+    replicatedOnly,
+    gathered,
+    rounds,
+    (contender, own, slot) => mixedRound(contender, own, settings, slot),
+    leadIns,
   );
+  // before the failovers, which start nodes afresh
+  await afterIdleRounds(replicatedOnly, gathered, settings);
   await interleave('failover trial', replicatedOnly, gathered, settings.failoverTrialCount, async (contender, own) => {
     if (contender.kind !== 'replicated') return;
     const elapsedMs = await failoverTrial(contender.system, settings, own.failoverMs.length + own.failoverTimedOutCount);
@@ -447,6 +549,7 @@ function outcome(contender: Contender, gathered: Gathered, settings: WorkloadSet
         via: contender.system.openClient === undefined ? 'writes through the survivors, 300 ms per try' : `${contender.name}'s own client`,
       },
       failedReplies: contender.system.failedReplies?.() ?? [],
+      ...(gathered.afterIdle.length === 0 ? {} : { sequentialWritesAfterIdle: summarise(gathered.afterIdle) }),
     },
   };
 }

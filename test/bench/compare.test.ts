@@ -110,7 +110,7 @@ test('--quick --only quorumlite,sqlite writes a table, JSON and SVG with plausib
   );
   const quorumlite = report.systems[0]?.replicated;
   assert.ok(quorumlite);
-  for (const name of ['sequentialWrites', 'concurrentWrites', 'batchedWrites', 'fastReads', 'linearizableReads']) {
+  for (const name of ['sequentialWrites', 'concurrentWrites', 'batchedWrites', 'fastReads', 'linearizableReads', 'sequentialWritesAfterIdle']) {
     const load = quorumlite[name] as LoadJson;
     assert.ok(load.acknowledgedCount > 0 && load.operationsPerSecond > 0, `${name} measured something`);
     assert.ok(load.p50Ms > 0 && load.p99Ms >= load.p50Ms, `${name} latencies ordered`);
@@ -127,6 +127,12 @@ test('--quick --only quorumlite,sqlite writes a table, JSON and SVG with plausib
   const sqlite = report.systems[1]?.sqlite as Record<string, LoadJson> | undefined;
   assert.ok(sqlite);
   for (const name of ['sequentialWrites', 'batchedWrites', 'reads', 'fsync']) assert.ok((sqlite[name]?.operationsPerSecond ?? 0) > 0, `sqlite ${name}`);
+
+  // each measured round of a system over the network follows a lead-in; SQLite, in this process, has none
+  assert.match(quickRun.standardError, /sequential writes, round 1\/2: quorumlite \(lead-in, not measured\)\n\[compare\] sequential writes, round 1\/2: quorumlite\n/);
+  assert.match(quickRun.standardError, /mixed reads and writes, 64 clients, round 2\/2: quorumlite \(lead-in, not measured\)/);
+  assert.doesNotMatch(quickRun.standardError, /sqlite \(lead-in/);
+  assert.match(quickRun.standardError, /sequential writes after idle, round 2\/2: every system idle 1 s/);
 
   const svg = readFileSync(files.svg, 'utf8');
   assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);

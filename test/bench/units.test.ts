@@ -64,7 +64,15 @@ test('arguments: each mistake is a CompareUsageError naming it', () => {
 test('every workload is bounded in count and time in both modes', () => {
   for (const quick of [true, false]) {
     const settings = workloadSettings(quick);
-    for (const bounds of [settings.warmUp, settings.sequentialWrites, settings.concurrentWrites, settings.batches, settings.reads]) {
+    for (const bounds of [
+      settings.warmUp,
+      settings.leadIn,
+      settings.afterIdle.bounds,
+      settings.sequentialWrites,
+      settings.concurrentWrites,
+      settings.batches,
+      settings.reads,
+    ]) {
       assert.ok(Number.isFinite(bounds.operationCountMax) && bounds.operationCountMax > 0);
       assert.ok(Number.isFinite(bounds.durationMsMax) && bounds.durationMsMax > 0);
     }
@@ -73,6 +81,7 @@ test('every workload is bounded in count and time in both modes', () => {
     assert.equal(settings.rowsPerBatch, 100);
     assert.equal(settings.failoverTryTimeoutMs, 300);
     assert.equal(settings.failoverTrialCount, quick ? 2 : 10);
+    assert.equal(settings.afterIdle.idleMs, quick ? 1_000 : 30_000);
   }
 });
 
@@ -204,6 +213,21 @@ test('the markdown table shows numbers, ratios, missing peers and their install 
   );
   assert.match(markdown, /\| dqlite \| missing \| fsync \| apt-get install it \|/);
   assert.doesNotMatch(markdown, /linearizable \| throughput/, 'a row with no number anywhere is left out');
+  assert.doesNotMatch(markdown, /10\. sequential/, 'result files from before workload 10 have no such row');
+  assert.match(markdown, /each measured round of workloads 1-4, 7 and 8 follows an unmeasured lead-in of the same load on the same system/);
+});
+
+test('workload 10, writes after an idle spell, has its own rows and ratios', () => {
+  const withIdle = (results: ReplicatedResults, writesPerSecond: number): ReplicatedResults => ({
+    ...results,
+    sequentialWritesAfterIdle: load(writesPerSecond, 4),
+  });
+  const markdown = renderMarkdown({
+    ...sampleReport,
+    systems: [system('quorumlite', withIdle(replicated(800, 900), 300)), system('etcd', withIdle(replicated(400, 1200), 600))],
+  });
+  assert.match(markdown, /\| 10\. sequential single-row writes, right after every system sat idle \(30 s in a full run\) \| throughput \(ops\/s, higher is better\) \| 300 \| 600 \| 0\.50x \|/);
+  assert.match(markdown, /\| 10\. sequential single-row writes, right after every system sat idle \(30 s in a full run\) \| p50 \(ms, lower is better\) \| 4\.00 \| 4\.00 \| 1\.00x \|/);
 });
 
 test('writes not acknowledged are noted with the replies given, most frequent first, the tally bounded', () => {
