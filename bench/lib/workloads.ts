@@ -315,17 +315,11 @@ async function readRound(contender: Contender, gathered: Gathered, settings: Wor
   }
   if (contender.kind === 'floor') {
     const floor = contender.floor;
-    gathered.fastReads.push(
-      await collectLoad((sequenceNumber) => floor.readAt(0, benchKey(1 + (sequenceNumber % keyCount))), 1, slot.bounds(settings.reads)),
-    );
+    gathered.fastReads.push(await collectLoad((sequenceNumber) => floor.readAt(0, benchKey(1 + (sequenceNumber % keyCount))), 1, slot.bounds(settings.reads)));
     return;
   }
   for (const mode of contender.system.readModes) {
-    const samples = await collectLoad(
-      (sequenceNumber) => mode.read(benchKey(1 + (sequenceNumber % keyCount))),
-      1,
-      slot.bounds(settings.reads),
-    );
+    const samples = await collectLoad((sequenceNumber) => mode.read(benchKey(1 + (sequenceNumber % keyCount))), 1, slot.bounds(settings.reads));
     (mode.kind === 'fast' ? gathered.fastReads : gathered.linearizableReads).push(samples);
   }
 }

@@ -129,7 +129,10 @@ test('--quick --only quorumlite,sqlite writes a table, JSON and SVG with plausib
   for (const name of ['sequentialWrites', 'batchedWrites', 'reads', 'fsync']) assert.ok((sqlite[name]?.operationsPerSecond ?? 0) > 0, `sqlite ${name}`);
 
   // each measured round of a system over the network follows a lead-in; SQLite, in this process, has none
-  assert.match(quickRun.standardError, /sequential writes, round 1\/2: quorumlite \(lead-in, not measured\)\n\[compare\] sequential writes, round 1\/2: quorumlite\n/);
+  assert.match(
+    quickRun.standardError,
+    /sequential writes, round 1\/2: quorumlite \(lead-in, not measured\)\n\[compare\] sequential writes, round 1\/2: quorumlite\n/,
+  );
   assert.match(quickRun.standardError, /mixed reads and writes, 64 clients, round 2\/2: quorumlite \(lead-in, not measured\)/);
   assert.doesNotMatch(quickRun.standardError, /sqlite \(lead-in/);
   assert.match(quickRun.standardError, /sequential writes after idle, round 2\/2: every system idle 1 s/);
