@@ -360,8 +360,11 @@ export function renderMarkdown(report: RunReport): string {
   const header = ['workload', 'metric', ...report.systems.map((system) => system.name), ...ratioPeers.map((peer) => `quorumlite ÷ ${peer.name}`)];
   const machine = `Machine: ${report.machine.cpuCount} CPUs, Node ${report.machine.nodeVersion}, ${report.machine.platform}.`;
   const setup = 'Every cluster: 3 nodes on loopback, durable commits (below). Keys 16 B, values 100 B.';
-  const method =
-    'Measured side by side in one run, after a warm-up in which every system ran each kind of load unmeasured; each measured round of workloads 1-4, 7 and 8 follows an unmeasured lead-in of the same load on the same system (workload 10 measures a system just after it sat idle);';
+  const method = [
+    'Measured side by side in one run, after a warm-up in which every system ran each kind of load unmeasured;',
+    'each measured round of workloads 1-4, 7 and 8 follows an unmeasured lead-in of the same load on the same system',
+    '(workload 10 measures a system just after it sat idle);',
+  ].join(' ');
   const lines = [
     `# quorumlite vs etcd, dqlite and raw SQLite (${report.mode} run, ${report.startedAt})`,
     '',

@@ -226,14 +226,9 @@ test('workload 10, writes after an idle spell, has its own rows and ratios', () 
     ...sampleReport,
     systems: [system('quorumlite', withIdle(replicated(800, 900), 300)), system('etcd', withIdle(replicated(400, 1200), 600))],
   });
-  assert.match(
-    markdown,
-    /\| 10\. sequential single-row writes, right after every system sat idle \(30 s in a full run\) \| throughput \(ops\/s, higher is better\) \| 300 \| 600 \| 0\.50x \|/,
-  );
-  assert.match(
-    markdown,
-    /\| 10\. sequential single-row writes, right after every system sat idle \(30 s in a full run\) \| p50 \(ms, lower is better\) \| 4\.00 \| 4\.00 \| 1\.00x \|/,
-  );
+  const workload10 = '| 10. sequential single-row writes, right after every system sat idle (30 s in a full run) |';
+  assert.ok(markdown.includes(`${workload10} throughput (ops/s, higher is better) | 300 | 600 | 0.50x |`));
+  assert.ok(markdown.includes(`${workload10} p50 (ms, lower is better) | 4.00 | 4.00 | 1.00x |`));
 });
 
 test('writes not acknowledged are noted with the replies given, most frequent first, the tally bounded', () => {
