@@ -123,6 +123,9 @@ export const keyBase = {
 } as const;
 export const keysPerRound = 1_000_000;
 
+/** bench:compare's workload 10 in a full run: how long every system sits idle before its writes (options.ts; the table's row names it). */
+export const fullRunIdleMs = 30_000;
+
 /** A key of exactly 16 bytes and a value of exactly 100 bytes, as every peer is measured (docs/TESTING.md, "The peers we compare against"). */
 export const keyBytes = 16;
 export const valueBytes = 100;

@@ -159,7 +159,8 @@ export function parseOnCpuArguments(argv: readonly string[]): OnCpuOptions {
     if (!flagNames.includes(flag)) throw new Error(`unknown argument ${flag}`);
     if (seen.has(flag)) throw new Error(`${flag} given twice`);
     seen.add(flag);
-    if (argv[position + 1] === undefined) throw new Error(`${flag} needs a value`);
+    // a flag where its value belongs (`--workload --seconds 5`) is a missing value, not a value
+    if (argv[position + 1] === undefined || argv[position + 1]?.startsWith('--') === true) throw new Error(`${flag} needs a value`);
   }
   const given = (flag: string): string | undefined => (seen.has(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
   const workload = (given('--workload') ?? 'write') as OnCpuWorkload;

@@ -3,6 +3,7 @@
  * bounds of each mode (every workload is bounded in count and in time).
  */
 import { systemNames, type SystemName } from './report.js';
+import { fullRunIdleMs } from './measure.js';
 import type { WorkloadSettings } from './workloads.js';
 
 export interface CompareOptions {
@@ -79,7 +80,7 @@ export function workloadSettings(quick: boolean): WorkloadSettings {
     leadIn: quick ? { operationCountMax: 500, durationMsMax: 300 } : { operationCountMax: 20_000, durationMsMax: 3_000 },
     afterIdle: quick
       ? { idleMs: 1_000, bounds: { operationCountMax: 100, durationMsMax: 500 } }
-      : { idleMs: 30_000, bounds: { operationCountMax: 2_000, durationMsMax: 2_000 } },
+      : { idleMs: fullRunIdleMs, bounds: { operationCountMax: 2_000, durationMsMax: 2_000 } },
     sequentialWrites: quick ? { operationCountMax: 150, durationMsMax: 4_000 } : { operationCountMax: 3_000, durationMsMax: 15_000 },
     concurrentWrites: quick ? { operationCountMax: 1_000, durationMsMax: 5_000 } : { operationCountMax: 20_000, durationMsMax: 20_000 },
     concurrentClientCount: 64,

@@ -209,11 +209,16 @@ async function warmUp(contender: Contender, settings: WorkloadSettings): Promise
   }
   if (contender.kind !== 'replicated') return; // SQLite runs in this process, from C
   const system = contender.system;
-  const write = (sequenceNumber: number): Promise<boolean> => system.write(benchKey(keyBase.warmUp + sequenceNumber), benchValue(sequenceNumber));
+  const write = writeFrom(system, keyBase.warmUp);
   await collectLoad(write, 1, bounds);
   await collectLoad(write, clients, bounds);
   for (const mode of system.readModes)
     await collectLoad((sequenceNumber) => mode.readAt(sequenceNumber % system.nodeCount, benchKey(keyBase.warmUp + 1)), clients, bounds);
+}
+
+/** The operation every single-row write load runs: row `offset + n` gets value n. */
+function writeFrom(system: ReplicatedSystem, offset: number): (sequenceNumber: number) => Promise<boolean> {
+  return (sequenceNumber) => system.write(benchKey(offset + sequenceNumber), benchValue(sequenceNumber));
 }
 
 /**
@@ -238,16 +243,15 @@ function leadInSlot(round: number, index: number, bounds: LoadBounds): Slot {
   return { round, measured: false, bounds: () => bounds, keyOffset: () => keyBase.leadIn + index * keysPerRound };
 }
 
-async function sequentialRound(contender: Contender, gathered: Gathered, bounds: LoadBounds, slot: Slot): Promise<void> {
+async function sequentialRound(contender: Contender, gathered: Gathered, settings: WorkloadSettings, slot: Slot): Promise<void> {
+  const bounds = slot.bounds(settings.sequentialWrites);
   if (contender.kind === 'floor') {
     gathered.readableKeyCount = Math.max(1, bounds.operationCountMax);
     return; // it answers every key: nothing to write
   }
   const offset = slot.keyOffset(keyBase.sequential);
   const samples =
-    contender.kind === 'sqlite'
-      ? contender.bench.sequentialWrites(bounds, offset)
-      : await collectLoad((sequenceNumber) => contender.system.write(benchKey(offset + sequenceNumber), benchValue(sequenceNumber)), 1, bounds);
+    contender.kind === 'sqlite' ? contender.bench.sequentialWrites(bounds, offset) : await collectLoad(writeFrom(contender.system, offset), 1, bounds);
   if (slot.measured && slot.round === 0) {
     if (samples.failedCount > 0 || samples.latenciesMs.length === 0)
       throw new Error(`${contender.name}: ${samples.failedCount} of the first round's sequential writes failed`);
@@ -270,13 +274,7 @@ async function concurrentRound(contender: Contender, gathered: Gathered, setting
   const offset = slot.keyOffset(keyBase.concurrent);
   const timer = setInterval(sample, settings.memorySampleIntervalMs);
   try {
-    gathered.concurrent.push(
-      await collectLoad(
-        (sequenceNumber) => system.write(benchKey(offset + sequenceNumber), benchValue(sequenceNumber)),
-        settings.concurrentClientCount,
-        slot.bounds(settings.concurrentWrites),
-      ),
-    );
+    gathered.concurrent.push(await collectLoad(writeFrom(system, offset), settings.concurrentClientCount, slot.bounds(settings.concurrentWrites)));
     sample();
   } finally {
     clearInterval(timer);
@@ -356,11 +354,12 @@ async function mixedRound(contender: Contender, gathered: Gathered, settings: Wo
   if (fast === undefined) return;
   const keyCount = Math.max(1, gathered.readableKeyCount);
   const offset = slot.keyOffset(keyBase.mixed);
+  const write = writeFrom(system, offset);
   gathered.mixed.push(
     await collectLoad(
       (sequenceNumber) =>
         sequenceNumber % settings.mixedWriteEvery === 0
-          ? system.write(benchKey(offset + sequenceNumber), benchValue(sequenceNumber))
+          ? write(sequenceNumber)
           : fast.readAt(sequenceNumber % system.nodeCount, benchKey(1 + (sequenceNumber % keyCount))),
       settings.concurrentClientCount,
       slot.bounds(settings.mixed),
@@ -424,9 +423,7 @@ async function afterIdleRounds(contenders: readonly Contender[], gathered: Map<S
       const own = gathered.get(contender.name);
       if (contender.kind !== 'replicated' || own === undefined || own.failure !== undefined) continue;
       progress(`sequential writes after idle, round ${round + 1}/${settings.roundCount}: ${contender.name}`);
-      const offset = keyBase.afterIdle + round * keysPerRound;
-      const system = contender.system;
-      own.afterIdle.push(await collectLoad((sequenceNumber) => system.write(benchKey(offset + sequenceNumber), benchValue(sequenceNumber)), 1, bounds));
+      own.afterIdle.push(await collectLoad(writeFrom(contender.system, keyBase.afterIdle + round * keysPerRound), 1, bounds));
     }
   }
 }
@@ -436,14 +433,7 @@ export async function runInterleaved(contenders: readonly Contender[], settings:
   const rounds = settings.roundCount;
   const leadIns: LeadIns = { bounds: settings.leadIn, count: 0 };
   await interleave('warm-up (not measured)', contenders, gathered, 1, (contender) => warmUp(contender, settings));
-  await interleave(
-    'sequential writes',
-    contenders,
-    gathered,
-    rounds,
-    (contender, own, slot) => sequentialRound(contender, own, slot.bounds(settings.sequentialWrites), slot),
-    leadIns,
-  );
+  await interleave('sequential writes', contenders, gathered, rounds, (contender, own, slot) => sequentialRound(contender, own, settings, slot), leadIns);
   await interleave(
     `${settings.concurrentClientCount} concurrent clients`,
     contenders,

@@ -157,6 +157,8 @@ test('bench:on-cpu takes every bound itself and defaults to the systems that run
   assert.deepEqual(least, { workload: 'none', systems: ['http-floor', 'quorumlite'], seconds: 1, warmUpSeconds: 1, pauseSeconds: 0 });
   assert.throws(() => parseOnCpuArguments(['--warm-up', String(onCpuBounds.warmUpSecondsMax + 1)]), /--warm-up: a whole number from 1 to 60/);
   assert.throws(() => parseOnCpuArguments(['--systems', '']), /does not run write/);
+  // a flag in a value's place is a missing value: read as one, `--seconds` would be looked up at the wrong place
+  assert.throws(() => parseOnCpuArguments(['--workload', '--seconds', '--seconds', '5']), /--workload needs a value/);
 });
 
 test('bench:on-cpu refuses bad arguments with exit 2 before starting anything', () => {
