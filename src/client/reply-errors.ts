@@ -49,6 +49,8 @@ export const clientCodeForServerCode: ReadonlyMap<string, QuorumliteErrorCode> =
   ['LOG_COMPACTED', 'HTTP_ERROR'],
   // A create of an existing database, or past the server's -db-count-max: not retried.
   ['DB_CONFLICT', 'HTTP_ERROR'],
+  // Only between nodes (a join or a notify); never an answer to a client's request.
+  ['SETTINGS_MISMATCH', 'HTTP_ERROR'],
 ]);
 
 /** rqlite's wording; consulted only for replies from a server that is not quorumlite. */

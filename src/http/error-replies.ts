@@ -55,6 +55,7 @@ const plainServiceStatuses: Readonly<Record<Exclude<ServiceErrorCode, 'NOT_LEADE
   TX_LIMIT: 429,
   LOG_COMPACTED: 410,
   DB_CONFLICT: 409,
+  SETTINGS_MISMATCH: 409,
 };
 
 /** rqlite's status codes for each service failure; the header carries the service's code unchanged. */

@@ -12,8 +12,9 @@
  * round that fails everywhere waits `joinIntervalMs` before the next, at most
  * `joinAttemptCountMax` rounds. The addresses are a fixed --join list, or a source asked
  * again each round (discovery: the leader etcd names now, what DNS resolves now). Every
- * failure (no answer, no leader yet, a timeout) is retried the same way; a malformed
- * address never gets here (the CLI refuses it).
+ * failure (no answer, no leader yet, a timeout) is retried the same way, but one: a leader
+ * that refuses this node's settings (apply-settings.ts) ends the join at once, as no retry
+ * changes them. A malformed address never gets here (the CLI refuses it).
  *
  * The cluster decides a join, not the answer to it (FINDINGS.md J2): the answer can be
  * lost (a partition, a call that times out while the leader waits for this node to catch
@@ -26,6 +27,7 @@
 import type { Credentials } from '../service/access-control.js';
 import { ServiceError } from '../service/service.js';
 import type { ConfState, NodeId } from '../raft/types.js';
+import type { ApplySettings } from './apply-settings.js';
 import type { NodeConfig } from './config.js';
 import type { NodeLogger } from './logger.js';
 import { readMemberRecord } from './members.js';
@@ -45,6 +47,8 @@ export interface JoinRequest {
    * replicate to it from scratch. Absent from a node that predates the field: false.
    */
   readonly hasState: boolean;
+  /** What the leader checks before it changes anything (apply-settings.ts). Absent from a node that predates the field. */
+  readonly settings?: ApplySettings;
 }
 
 /**
@@ -81,6 +85,8 @@ interface JoinerDependencies {
   readonly resolveHttpAddress: HttpAddressResolver;
   /** The -join-as user's credentials, presented with each join (peer-access.ts); default none. */
   readonly joinCredentials?: () => Credentials | null;
+  /** This node's SQLite version, -fk and extensions, sent with each join and notify (apply-settings.ts). */
+  readonly applySettings: ApplySettings;
 }
 
 export function isHttpJoinAddress(address: string): boolean {
@@ -139,6 +145,7 @@ export class Joiner {
       apiAddress: config.apiAdvertisedAddress,
       voter: !config.nonVoter,
       hasState: options.hasState,
+      settings: this.#dependencies.applySettings,
     };
     const outcome = await this.#rounds(addresses, request, options.signal);
     if (outcome.joined) return;
@@ -184,6 +191,10 @@ export class Joiner {
       const outcome = await this.#attempt(target, request, signal);
       if (outcome.joined) return outcome;
       lastError = outcome.lastError;
+      // The leader refused this node's settings: every other address leads to the same leader, and no retry changes them.
+      if (lastError instanceof ServiceError && lastError.code === 'SETTINGS_MISMATCH') {
+        throw new ServiceError('SETTINGS_MISMATCH', `failed to join cluster through ${target}: ${lastError.message}`, { cause: lastError });
+      }
       this.#dependencies.logger.warn({ event: 'join-retry', via: target, attempt: round, error: String(lastError) }, 'join attempt failed');
     }
     return { joined: false, lastError };

@@ -12,6 +12,7 @@ import type { AccessControl, Credentials } from '../service/access-control.js';
 import { ServiceError } from '../service/service.js';
 import { RaftError } from '../raft/errors.js';
 import type { ConfChange, NodeId, ProgressStatus, RaftStatus } from '../raft/types.js';
+import { checkApplySettings, parseApplySettings, type ApplySettings } from './apply-settings.js';
 import type { NodeConfig } from './config.js';
 import type { NodeCounters } from './counters.js';
 import { currentAddresses, isHttpJoinAddress, Joiner, type HttpAddressResolver, type JoinAddresses, type JoinRequest } from './joiner.js';
@@ -71,11 +72,13 @@ interface MembershipDependencies {
   readonly access?: AccessControl | null;
   /** What this node presents when it joins or notifies (-join-as); default none. */
   readonly joinCredentials?: () => Credentials | null;
+  /** This node's SQLite version, -fk and extensions: sent when it joins or notifies, and checked against those of nodes that do. */
+  readonly applySettings: ApplySettings;
 }
 
 function parseJoinRequest(payload: unknown): JoinRequest {
   const record = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<string, unknown>;
-  const { id, raftAddress, apiAddress, voter, hasState } = record;
+  const { id, raftAddress, apiAddress, voter, hasState, settings } = record;
   for (const [name, value] of [
     ['id', id],
     ['raftAddress', raftAddress],
@@ -87,7 +90,15 @@ function parseJoinRequest(payload: unknown): JoinRequest {
   }
   if (typeof voter !== 'boolean') throw new ServiceError('BAD_REQUEST', 'join: voter must be a boolean');
   if (hasState !== undefined && typeof hasState !== 'boolean') throw new ServiceError('BAD_REQUEST', 'join: hasState must be a boolean');
-  return { id: id as string, raftAddress: raftAddress as string, apiAddress: apiAddress as string, voter, hasState: hasState === true };
+  const parsedSettings = parseApplySettings(settings);
+  return {
+    id: id as string,
+    raftAddress: raftAddress as string,
+    apiAddress: apiAddress as string,
+    voter,
+    hasState: hasState === true,
+    ...(parsedSettings === undefined ? {} : { settings: parsedSettings }),
+  };
 }
 
 function sameAddresses(known: MemberAddresses | undefined, request: JoinRequest): boolean {
@@ -104,9 +115,17 @@ export class Membership {
   readonly #resolveHttpAddress: HttpAddressResolver;
   readonly #access: AccessControl | null;
   readonly #joinCredentials: () => Credentials | null;
+  readonly #applySettings: ApplySettings;
   /** Membership changes run one at a time on the leader. */
   #changeChain: Promise<unknown> = Promise.resolve();
   readonly #seen = new Map<NodeId, MemberAddresses>();
+  /**
+   * --bootstrap-expect: the last settings refusal per peer, both ways (a peer that refused this
+   * node, by address; a node this one refused, by id), at most discoveredNodeCountMax of each:
+   * logged when new, and named in the error if the formation times out.
+   */
+  readonly #refusedBy = new Map<string, string>();
+  readonly #refused = new Map<NodeId, string>();
 
   constructor(dependencies: MembershipDependencies) {
     this.#config = dependencies.config;
@@ -117,6 +136,7 @@ export class Membership {
     this.#resolveHttpAddress = dependencies.resolveHttpAddress;
     this.#access = dependencies.access ?? null;
     this.#joinCredentials = dependencies.joinCredentials ?? (() => null);
+    this.#applySettings = dependencies.applySettings;
     this.#joiner = new Joiner(dependencies);
     this.#seen.set(this.#config.nodeId, this.#selfAddresses());
   }
@@ -165,8 +185,24 @@ export class Membership {
         },
       )) as { leaderId: NodeId };
     }
+    this.#checkSettings('join', request);
     await this.#serialised(() => this.#admit(request));
     return { leaderId: this.#config.nodeId };
+  }
+
+  /** Refuses (SETTINGS_MISMATCH) a node whose settings would fork the databases, before anything changes; logs what it lets through. */
+  #checkSettings(what: 'join' | 'notify', request: JoinRequest): void {
+    const holders = { self: what === 'join' ? `the leader ${this.#config.nodeId}` : this.#config.nodeId, peer: request.id };
+    let warning: string | undefined;
+    try {
+      warning = checkApplySettings(this.#applySettings, request.settings, holders, { hasState: request.hasState });
+    } catch (error) {
+      // A notifying node asks again every discovery interval: log each refusal once.
+      if (what === 'notify' && !remember(this.#refused, request.id, String(error))) throw error;
+      this.#logger.error({ event: `${what}-refused`, node: request.id, error: String(error) }, `${what} refused: the node's settings differ`);
+      throw error;
+    }
+    if (warning !== undefined) this.#logger.warn({ event: `${what}-settings`, node: request.id, warning }, warning);
   }
 
   #serialised<Value>(change: () => Promise<Value>): Promise<Value> {
@@ -321,6 +357,7 @@ export class Membership {
 
   #handleNotify(payload: unknown): NotifyAnswer {
     const request = parseJoinRequest({ ...(payload as object), voter: true });
+    this.#checkSettings('notify', request);
     if (!this.#seen.has(request.id) && this.#seen.size >= discoveredNodeCountMax) {
       throw new ServiceError('UNAVAILABLE', `already discovered ${discoveredNodeCountMax} nodes`);
     }
@@ -361,6 +398,10 @@ export class Membership {
       await sleep(this.#scheduler, config.discoveryIntervalMs);
     }
     const found = `found only ${this.#seen.size} node(s) within ${config.bootstrapExpectTimeoutMs}ms`;
+    if (this.#refusedBy.size > 0) {
+      const refusals = [...this.#refusedBy].map(([address, message]) => `${address} refused this node: ${message}`);
+      throw new ServiceError('SETTINGS_MISMATCH', `--bootstrap-expect ${expect}: ${found}; ${refusals.join('; ')}`);
+    }
     throw new ServiceError('TIMEOUT', `--bootstrap-expect ${expect}: ${found}`);
   }
 
@@ -369,13 +410,21 @@ export class Membership {
     try {
       const address = isHttpJoinAddress(target) ? await this.#resolveHttpAddress(target) : target;
       if (address === this.#config.raftAdvertisedAddress) return undefined;
-      const payload = { ...self, credentials: this.#joinCredentials() };
+      const payload = { ...self, settings: this.#applySettings, credentials: this.#joinCredentials() };
       const answer = (await callPeer(this.#peers, { address }, peerMethods.notify, payload, { timeoutMs })) as NotifyAnswer;
       for (const [id, addresses] of Object.entries(answer.seen)) {
         if (this.#seen.size < discoveredNodeCountMax || this.#seen.has(id)) this.#seen.set(id, addresses);
       }
       return answer;
     } catch (error) {
+      // Which of two nodes has the settings the operator meant is not for either to decide: both go on waiting
+      // (the other may be restarted with this node's settings), and a formation that times out names the refusals.
+      if (error instanceof ServiceError && error.code === 'SETTINGS_MISMATCH') {
+        if (remember(this.#refusedBy, target, error.message)) {
+          this.#logger.error({ event: 'notify-refused-by', address: target, error: error.message }, 'a peer refused this node: its settings differ');
+        }
+        return undefined;
+      }
       this.#logger.debug({ event: 'notify-failed', address: target, error: String(error) }, 'peer not reachable yet');
       return undefined;
     }
@@ -385,6 +434,13 @@ export class Membership {
   static shouldCampaignFirst(selfId: NodeId, voters: readonly NodeId[]): boolean {
     return [...voters].sort()[0] === selfId;
   }
+}
+
+/** Records `message` for `key` (bounded by discoveredNodeCountMax keys); whether it is new. */
+function remember<Key>(map: Map<Key, string>, key: Key, message: string): boolean {
+  if (map.get(key) === message) return false;
+  if (map.has(key) || map.size < discoveredNodeCountMax) map.set(key, message);
+  return true;
 }
 
 /**

@@ -36,6 +36,7 @@ import type { ReplicatedLog } from '../node/replicated-log.js';
 import { systemScheduler, type Scheduler } from '../node/scheduler.js';
 import { ServiceError } from '../service/service.js';
 import { apiService, refusedLogStreams } from './api-service.js';
+import { checkSettingsFile } from './settings-file.js';
 import { createPeerTransport, type QuorumNodeOptions } from './quorum-node.js';
 import { NodeSecurity } from './node-security.js';
 import { NodeCdc } from './node-cdc.js';
@@ -161,6 +162,15 @@ export class EtcdQuorumNode {
       ...(cdc === undefined ? {} : { changeCapture: cdc.capture }),
       databaseCountMax: config.databaseCountMax,
     });
+    try {
+      // A node restarted with another -fk than its data was written with is refused (settings-file.ts); the nodes of an
+      // etcd cluster do not join one another, so their settings are not compared between them.
+      const settings = { sqliteVersion: stateMachine.sqliteVersion, foreignKeys: config.foreignKeys, extensions: [] };
+      await checkSettingsFile(config.dataDirectory, settings, { hasState: stateMachine.appliedIndex > 0, logger: options.logger });
+    } catch (error) {
+      stateMachine.close();
+      throw error;
+    }
     const node = new EtcdQuorumNode(options, etcd, config, { stateMachine, security, cdc, etcdCredentials });
     try {
       if (options.backups?.autoBackup?.pointInTime !== undefined)

@@ -6,8 +6,10 @@
  * a cluster must be given the same extensions: the state machine's determinism depends
  * on the functions its statements call.
  */
+import { createHash } from 'node:crypto';
 import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import type { ExtensionDigest } from '../node/apply-settings.js';
 import { ArchiveError, type ArchivedFile, isGzip, isZip, readTarGzip, readZip } from './extension-archives.js';
 
 /** The directory under the data directory the extensions are gathered in. */
@@ -75,4 +77,11 @@ export function installExtensions(sources: readonly string[], dataDirectory: str
     .filter((name) => !isHidden(name))
     .sort()
     .map((name) => join(target, name));
+}
+
+/** Each installed extension's name and the SHA-256 of its bytes, sorted by name: what a join compares (node/apply-settings.ts). */
+export function extensionDigests(paths: readonly string[]): ExtensionDigest[] {
+  return paths
+    .map((path) => ({ name: basename(path), sha256: createHash('sha256').update(readFileSync(path)).digest('hex') }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -24,6 +24,7 @@ import type { RecoveryReport } from '../storage/log-replay.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
 import type { TransportLimits } from '../transport/limits.js';
 import { assert } from '../common/assert.js';
+import type { ApplySettings } from '../node/apply-settings.js';
 import { NodeClusterService } from '../node/cluster-service.js';
 import { NodeDatabaseTransfers } from '../node/database-transfers.js';
 import { NodeInteractiveTransactions } from '../node/interactive-transactions.js';
@@ -40,7 +41,8 @@ import { Reaper } from '../node/reaper.js';
 import { NodeRuntime } from '../node/runtime.js';
 import { systemScheduler, type Scheduler } from '../node/scheduler.js';
 import { MaintenanceScheduler } from '../node/maintenance-scheduler.js';
-import { installExtensions } from './extensions.js';
+import { extensionDigests, installExtensions } from './extensions.js';
+import { checkSettingsFile } from './settings-file.js';
 import { removeSnapshotLeftovers } from '../node/files.js';
 import { createHttpAddressResolver } from './join-address.js';
 import type { Credentials } from '../service/access-control.js';
@@ -197,9 +199,11 @@ export class QuorumNode {
       stateMachine: MultiDatabaseMachine;
       security: NodeSecurity;
       extensionPaths: readonly string[];
+      /** This node's SQLite version, -fk and extensions (node/apply-settings.ts). */
+      applySettings: ApplySettings;
     },
   ) {
-    const { storage, stateMachine, security, extensionPaths } = parts;
+    const { storage, stateMachine, security, extensionPaths, applySettings } = parts;
     const { tls, access } = security;
     this.config = config;
     this.#security = security;
@@ -226,6 +230,7 @@ export class QuorumNode {
       resolveHttpAddress: createHttpAddressResolver({ credentials: joinCredentials, tls: () => tls.joinMaterial() }),
       access,
       joinCredentials,
+      applySettings,
     });
     this.service = new NodeClusterService(
       {
@@ -293,8 +298,9 @@ export class QuorumNode {
     logRecovery(options.logger, storage.recovery);
     const leftovers = removeSnapshotLeftovers(config.dataDirectory);
     if (leftovers.length > 0) options.logger.info({ event: 'snapshot-leftovers', files: leftovers }, 'removed the files of an interrupted snapshot');
-    let stateMachine: MultiDatabaseMachine;
+    let stateMachine: MultiDatabaseMachine | undefined;
     let extensionPaths: readonly string[];
+    let applySettings: ApplySettings;
     const cdc = NodeCdc.open(options.cdc, config.dataDirectory);
     try {
       extensionPaths = installExtensions(options.extensionPaths ?? [], config.dataDirectory);
@@ -307,12 +313,16 @@ export class QuorumNode {
         databaseCountMax: config.databaseCountMax,
       });
       logOpenEvents(options.logger, stateMachine);
+      applySettings = { sqliteVersion: stateMachine.sqliteVersion, foreignKeys: config.foreignKeys, extensions: extensionDigests(extensionPaths) };
+      // Before the node applies anything: a node restarted with other settings than its data was written with is refused.
+      await checkSettingsFile(config.dataDirectory, applySettings, { hasState: !storage.isEmpty(), logger: options.logger });
     } catch (error) {
+      stateMachine?.close();
       await storage.close();
       throw error;
     }
     if (peers !== undefined) await QuorumNode.#recover({ config, storage, stateMachine, logger: options.logger }, peers);
-    const node = new QuorumNode(options, config, { storage, stateMachine, security, extensionPaths });
+    const node = new QuorumNode(options, config, { storage, stateMachine, security, extensionPaths, applySettings });
     node.#cdc = cdc;
     try {
       node.#backups = await NodeBackups.prepare(options.backups, config.dataDirectory, storage.isEmpty(), options.logger);

@@ -337,7 +337,9 @@ export type ServiceErrorCode =
   /** A database of that name exists already, or the cluster holds as many as -db-count-max allows (HTTP 409). */
   | 'DB_CONFLICT'
   /** `/db/stream`: the log no longer holds the entries after the index asked for (a snapshot compacted them); fetch `/db/copy` first (HTTP 410). */
-  | 'LOG_COMPACTED';
+  | 'LOG_COMPACTED'
+  /** A node asked to join or notified with settings that would make it apply entries differently (node/apply-settings.ts; HTTP 409). */
+  | 'SETTINGS_MISMATCH';
 
 export const serviceErrorCodes: readonly ServiceErrorCode[] = [
   'NOT_LEADER',
@@ -357,6 +359,7 @@ export const serviceErrorCodes: readonly ServiceErrorCode[] = [
   'TX_LIMIT',
   'LOG_COMPACTED',
   'DB_CONFLICT',
+  'SETTINGS_MISMATCH',
 ];
 
 /** A ServiceError as plain data, for sending across the peer transport. */

@@ -61,6 +61,7 @@ const serverReplies: Readonly<Record<HttpErrorCode, { readonly status: number; r
   TX_LIMIT: { status: 429, clientCode: 'TX_LIMIT' },
   LOG_COMPACTED: { status: 410, clientCode: 'HTTP_ERROR' },
   DB_CONFLICT: { status: 409, clientCode: 'HTTP_ERROR' },
+  SETTINGS_MISMATCH: { status: 409, clientCode: 'HTTP_ERROR' },
 };
 
 /** Answers like a quorumlite node: status, code header, version header, and the given body. */
@@ -264,6 +265,7 @@ describe('every service failure, from the service seam through the real HTTP ser
     TX_LIMIT: 'TX_LIMIT',
     LOG_COMPACTED: 'HTTP_ERROR',
     DB_CONFLICT: 'HTTP_ERROR',
+    SETTINGS_MISMATCH: 'HTTP_ERROR',
   };
 
   for (const code of serviceErrorCodes) {

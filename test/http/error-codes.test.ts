@@ -34,6 +34,7 @@ const expectedStatus: Readonly<Record<ServiceErrorCode, number>> = {
   TX_LIMIT: 429,
   LOG_COMPACTED: 410,
   DB_CONFLICT: 409,
+  SETTINGS_MISMATCH: 409,
 };
 
 const leaderApiAddress = 'http://127.0.0.9:4001';
