@@ -122,7 +122,53 @@ function checkTokens(tokens: readonly Token[], purpose: SqlPurpose): void {
   for (let position = 0; position < tokens.length; position++) {
     const token = tokens[position] as Token;
     if (token.kind === 'word' && token.text === 'LOAD_EXTENSION') refuse('load_extension is not allowed');
-    if (purpose !== 'read') checkWriteToken(token, tokens[position + 1]);
+    if (purpose !== 'read') {
+      checkWriteToken(token, tokens[position + 1]);
+      checkTableName(token, tokens[position - 1]);
+    }
+  }
+}
+
+const tableValuedPragmaPrefix = 'PRAGMA_';
+
+/**
+ * SQLite's pragmas (`PRAGMA pragma_list` of SQLite 3.53): `pragma_<name>` is one of their
+ * table-valued functions, not a user's column named `pragma_note`. The SQLite version is
+ * checked between nodes (node/apply-settings.ts), and a new version's pragma list is
+ * compared with this one by test/state-machine/sql-policy.test.ts.
+ */
+export const sqlitePragmaNames: ReadonlySet<string> = new Set(
+  (
+    'ANALYSIS_LIMIT APPLICATION_ID AUTO_VACUUM AUTOMATIC_INDEX BUSY_TIMEOUT CACHE_SIZE CACHE_SPILL CASE_SENSITIVE_LIKE CELL_SIZE_CHECK ' +
+    'CHECKPOINT_FULLFSYNC COLLATION_LIST COMPILE_OPTIONS COUNT_CHANGES DATA_VERSION DATABASE_LIST DEFER_FOREIGN_KEYS EMPTY_RESULT_CALLBACKS ' +
+    'ENCODING FOREIGN_KEY_CHECK FOREIGN_KEY_LIST FOREIGN_KEYS FREELIST_COUNT FULL_COLUMN_NAMES FULLFSYNC FUNCTION_LIST HARD_HEAP_LIMIT ' +
+    'IGNORE_CHECK_CONSTRAINTS INCREMENTAL_VACUUM INDEX_INFO INDEX_LIST INDEX_XINFO INTEGRITY_CHECK JOURNAL_MODE JOURNAL_SIZE_LIMIT ' +
+    'LEGACY_ALTER_TABLE LOCKING_MODE MAX_PAGE_COUNT MMAP_SIZE MODULE_LIST OPTIMIZE PAGE_COUNT PAGE_SIZE PRAGMA_LIST QUERY_ONLY QUICK_CHECK ' +
+    'READ_UNCOMMITTED RECURSIVE_TRIGGERS REVERSE_UNORDERED_SELECTS SCHEMA_VERSION SECURE_DELETE SHORT_COLUMN_NAMES SHRINK_MEMORY ' +
+    'SOFT_HEAP_LIMIT SYNCHRONOUS TABLE_INFO TABLE_LIST TABLE_XINFO TEMP_STORE TEMP_STORE_DIRECTORY THREADS TRUSTED_SCHEMA USER_VERSION ' +
+    'WAL_AUTOCHECKPOINT WAL_CHECKPOINT WRITABLE_SCHEMA'
+  ).split(' '),
+);
+
+/**
+ * In a write, the tables whose rows differ from node to node: a pragma's table-valued
+ * function (`pragma_database_list` answers this node's file path, `pragma_data_version`
+ * this connection's counter) unless its answer is the same on every node (the pragmas a
+ * write may read), and `dbstat` (the layout of this node's file: its pages and their
+ * free space). A name as SQLite resolves it: a word, a quoted identifier, or a string
+ * where a table name stands (after FROM or JOIN). `dbstat` is refused wherever it stands.
+ */
+function checkTableName(token: Token, previous: Token | undefined): void {
+  const tableNameString = token.kind === 'string' && previous?.kind === 'word' && (previous.text === 'FROM' || previous.text === 'JOIN');
+  if (token.kind !== 'word' && token.kind !== 'quoted-identifier' && !tableNameString) return;
+  const name = token.text.toUpperCase();
+  if (name === 'DBSTAT') refuse("dbstat is not allowed in writes: it reports this node's file layout, which replication does not keep the same");
+  if (!name.startsWith(tableValuedPragmaPrefix)) return;
+  const pragma = name.slice(tableValuedPragmaPrefix.length);
+  if (!sqlitePragmaNames.has(pragma)) return;
+  if (pragma === 'APPLICATION_ID') refuse(applicationIdRefusal);
+  if (!reportingPragmasInWrites.has(pragma)) {
+    refuse(`disallowed pragma: ${pragma.toLowerCase()} (it may answer differently on each node; not allowed in writes)`);
   }
 }
 
@@ -136,7 +182,6 @@ function checkWriteToken(token: Token, next: Token | undefined): void {
     refuse('ROLLBACK conflict resolution would undo the whole replicated entry; use ABORT or FAIL');
   }
   if (token.text === 'TOTAL_CHANGES') refuse('total_changes() depends on the connection, not the data; not allowed in writes');
-  if (token.text === 'PRAGMA_APPLICATION_ID') refuse(applicationIdRefusal);
   if ((token.text === 'TEMP' || token.text === 'TEMPORARY') && next?.text === '.') {
     refuse('the temp schema belongs to one connection and vanishes on restart; not allowed in writes');
   }

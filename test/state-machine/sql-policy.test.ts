@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StateMachineError } from '../../src/state-machine/errors.js';
-import { checkSql, validateForWrite } from '../../src/state-machine/sql-policy.js';
+import Database from 'better-sqlite3';
+import { checkSql, sqlitePragmaNames, validateForWrite } from '../../src/state-machine/sql-policy.js';
 import { splitSqlStatements } from '../../src/common/sql-statements.js';
 import { statement } from './helpers.js';
 
@@ -71,6 +72,17 @@ const refusedWrites: readonly (readonly [string, RegExp])[] = [
   ['CREATE TABLE r(a UNIQUE ON CONFLICT ROLLBACK)', /ROLLBACK conflict resolution/],
   ["CREATE TRIGGER tr BEFORE INSERT ON t BEGIN SELECT RAISE(ROLLBACK, 'no'); END", /ROLLBACK conflict resolution/],
   ['INSERT INTO t VALUES (total_changes())', /total_changes/],
+  // Table-valued pragma functions whose answers differ per node (regression: these were accepted and forked the data).
+  ['INSERT INTO t SELECT file FROM pragma_database_list', /disallowed pragma: database_list \(it may answer differently on each node/],
+  ['INSERT INTO t SELECT data_version FROM pragma_data_version()', /disallowed pragma: data_version/],
+  ['INSERT INTO t SELECT * FROM main.pragma_page_count', /disallowed pragma: page_count/],
+  ['INSERT INTO t SELECT * FROM "pragma_freelist_count"', /disallowed pragma: freelist_count/],
+  ["INSERT INTO t SELECT * FROM 'pragma_database_list'", /disallowed pragma: database_list/],
+  ['INSERT INTO t SELECT 1 FROM t JOIN pragma_compile_options AS o JOIN pragma_cache_size', /disallowed pragma: cache_size/],
+  ['CREATE VIEW v AS SELECT * FROM pragma_database_list', /disallowed pragma: database_list/],
+  ['CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO u SELECT file FROM pragma_database_list; END', /disallowed pragma: database_list/],
+  ['INSERT INTO t SELECT pageno FROM dbstat', /dbstat is not allowed in writes/],
+  ["INSERT INTO t SELECT * FROM dbstat('main')", /dbstat is not allowed in writes/],
   ['SELECT 1; PRAGMA foreign_keys=OFF', /disallowed pragma: foreign_keys/],
   ["EXPLAIN QUERY PLAN ATTACH 'x' AS y", /ATTACH is not allowed/],
 ];
@@ -114,7 +126,27 @@ test('ordinary writes, and keywords only inside strings, comments or identifiers
     statement('PRAGMA integrity_check'),
     statement('CREATE TABLE temperature(temp REAL)'),
     statement('INSERT OR ABORT INTO t VALUES (2, 2)'),
+    // Pragmas whose answers are the same on every node may be read; a column named like a pragma function is a column.
+    statement("INSERT INTO t SELECT cid, name FROM pragma_table_info('t')"),
+    statement('INSERT INTO t SELECT user_version, 1 FROM pragma_user_version'),
+    statement('CREATE TABLE notes(pragma_note TEXT, dbstat_note TEXT)'),
+    statement("INSERT INTO t(note) VALUES ('pragma_database_list'), ('dbstat')"),
   ]);
+});
+
+test("the pragma names the write check knows are SQLite's own, all of them", () => {
+  const database = new Database(':memory:');
+  try {
+    const names = (database.prepare('PRAGMA pragma_list').pluck().all() as string[]).map((name) => name.toUpperCase()).sort();
+    assert.deepEqual([...sqlitePragmaNames].sort(), names);
+  } finally {
+    database.close();
+  }
+});
+
+test('reads may use any pragma function and dbstat', () => {
+  assert.equal(checkSql('SELECT file FROM pragma_database_list', 'read').length, 1);
+  assert.equal(checkSql('SELECT * FROM dbstat', 'read').length, 1);
 });
 
 test('reads: info pragmas with arguments and any pragma without one are fine; settings are not', () => {
