@@ -127,6 +127,7 @@ export const serveFlagSpecs: Readonly<Record<string, ServeFlagSpec>> = {
   ...refusedRqlitedFlags,
   'data-dir': own('value'),
   'db-count-max': own('value'),
+  'sqlite-page-size': own('value'),
   'heartbeat-ms': own('value'),
   'election-timeout-ms': own('value'),
   'raft-trailing-logs': own('value'),

@@ -7,6 +7,7 @@
 import { nodeConfigDefaults, type NodeConfig } from '../node/config.js';
 import { goDurationRangeMs, timerDelayMsMax } from '../common/duration.js';
 import { commandLimits } from '../state-machine/command-codec.js';
+import { isPageSize, pageSizeMax, pageSizeMin } from '../state-machine/options.js';
 import { parseGoFlags, type GivenFlag } from './go-flags.js';
 import { formatHostPort, parseDurationFlag, parseGoIntegerFlag, parseHostPort, parseWholeNumber, timerRangeMs, type HostPort } from './flag-values.js';
 import { serveFlagKinds, serveFlagSpecs } from './serve-flag-table.js';
@@ -38,6 +39,7 @@ type NodeSettingFlags = Pick<
   | 'reapReadOnlyNodeTimeoutMs'
   | 'foreignKeys'
   | 'databaseCountMax'
+  | 'sqlitePageSize'
   | 'writeQueueCountMax'
   | 'writeQueueBatchCountMax'
   | 'writeQueueTimeoutMs'
@@ -351,6 +353,15 @@ function databaseCountFlag(flags: Flags): number {
   return parseGoIntegerFlag(value.value, value.spelling, { minimum: 1, maximum: databaseCountFlagMax, signed: true });
 }
 
+/** -sqlite-page-size: a power of two from 512 to 65536 (SQLite's own bounds). */
+function pageSizeFlag(flags: Flags): number {
+  const value = flags.get('sqlite-page-size');
+  if (value === undefined) return nodeConfigDefaults.sqlitePageSize;
+  const pageSize = parseWholeNumber(value.value, value.spelling, pageSizeMin, pageSizeMax);
+  if (!isPageSize(pageSize)) throw new UsageError(`${value.spelling}: ${pageSize} is not a power of two (SQLite takes 512, 1024, … 65536)`);
+  return pageSize;
+}
+
 function addressOptions(flags: Flags): Pick<ServeOptions, 'nodeId' | 'httpAddress' | 'httpAdvertisedAddress' | 'raftAddress' | 'raftAdvertisedAddress'> {
   const httpAddress = hostPortFlag(flags, 'http-addr', { host: '127.0.0.1', port: 4001 });
   const raftAddress = hostPortFlag(flags, 'raft-addr', { host: '127.0.0.1', port: 4002 });
@@ -404,6 +415,7 @@ export function parseServeFlags(argv: readonly string[]): ServeOptions | 'help' 
     ...writeQueueOptions(flags),
     foreignKeys: booleanFlag(flags, 'fk', false),
     databaseCountMax: databaseCountFlag(flags),
+    sqlitePageSize: pageSizeFlag(flags),
     tls: parseTlsFlags(flags),
     ...backupOptions(flags, consensus.etcd !== undefined),
     ...consensus,

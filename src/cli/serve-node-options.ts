@@ -32,6 +32,7 @@ export function rqlitedNodeOptions(options: ServeOptions): Partial<QuorumNodeOpt
     writeQueueTransaction: options.writeQueueTransaction,
     foreignKeys: options.foreignKeys,
     databaseCountMax: options.databaseCountMax,
+    sqlitePageSize: options.sqlitePageSize,
     // Only when a TLS flag was given: without one the node runs plain, as without the option.
     ...(options.tls.http === undefined && options.tls.peers === undefined ? {} : { tls: options.tls }),
     ...backupNodeOptions(options),

@@ -74,6 +74,7 @@ TLS (docs/SECURITY.md; files re-read when they change)
 Database and HTTP
   --fk                      enforce foreign key constraints (default off; give it to every node or none)
   --db-count-max N          databases at most, the default one included (default ${nodeConfigDefaults.databaseCountMax}; equal on every node)
+  --sqlite-page-size N      SQLite page size of a database this node creates (default ${nodeConfigDefaults.sqlitePageSize}; 512-65536, a power of two)
   --extensions-path PATHS   SQLite extensions: files, directories, zip or tar.gz, comma-separated
   --auto-vacuum-int DURATION   VACUUM every node, through the log, this often (default 0s: off)
   --auto-optimize-int DURATION refresh query-planner statistics this often (default 24h; 0s: off)

@@ -6,6 +6,7 @@ import { ServiceError } from '../service/service.js';
 import type { NodeId } from '../raft/types.js';
 import { commandLimits } from '../state-machine/command-codec.js';
 import { databaseCountMaxDefault } from '../state-machine/database-entries.js';
+import { defaultPageSize } from '../state-machine/options.js';
 
 export interface NodeConfig {
   readonly nodeId: NodeId;
@@ -84,6 +85,8 @@ export interface NodeConfig {
   readonly foreignKeys: boolean;
   /** -db-count-max: databases the cluster holds at most, the default one included; equal on every node ("Several databases"). */
   readonly databaseCountMax: number;
+  /** -sqlite-page-size: SQLite's page size for a database this node creates; an existing one keeps its own. Nodes may differ. */
+  readonly sqlitePageSize: number;
   /** rqlited -write-queue-capacity: queued writes (`?queue`) held at most, waiting or in the batch being sent. */
   readonly writeQueueCountMax: number;
   /** rqlited -write-queue-batch-size: queued writes sent as one log entry, at most (commandLimits.queuedRequestCountMax at most). */
@@ -148,6 +151,7 @@ export const nodeConfigDefaults = {
   writeQueueTransaction: false,
   foreignKeys: false,
   databaseCountMax: databaseCountMaxDefault,
+  sqlitePageSize: defaultPageSize,
 } as const;
 
 function requirePositiveInteger(name: string, value: number): void {

@@ -161,6 +161,7 @@ export class EtcdQuorumNode {
       extensionPaths: [],
       ...(cdc === undefined ? {} : { changeCapture: cdc.capture }),
       databaseCountMax: config.databaseCountMax,
+      pageSize: config.sqlitePageSize,
     });
     try {
       // A node restarted with another -fk than its data was written with is refused (settings-file.ts); the nodes of an

@@ -311,6 +311,7 @@ export class QuorumNode {
         extensionPaths,
         ...(cdc === undefined ? {} : { changeCapture: cdc.capture }),
         databaseCountMax: config.databaseCountMax,
+        pageSize: config.sqlitePageSize,
       });
       logOpenEvents(options.logger, stateMachine);
       applySettings = { sqliteVersion: stateMachine.sqliteVersion, foreignKeys: config.foreignKeys, extensions: extensionDigests(extensionPaths) };

@@ -82,13 +82,13 @@ function legacyMaintenance(apply: Database.Database): MaintenanceTime[] {
 }
 
 /** The old layout's tables become the store's content; the database keeps only the user's objects. */
-function migrate(apply: Database.Database, path: string): OpenedPair {
+function migrate(apply: Database.Database, path: string, pageSize: number | undefined): OpenedPair {
   const storePath = internalStorePath(path);
   const indexValue: unknown = apply.prepare(`SELECT applied_index FROM ${stateTable} WHERE id = 1`).pluck().get();
   if (typeof indexValue !== 'bigint') throw new StateMachineError('BAD_SNAPSHOT', `database has no applied index in ${stateTable}`);
   const appliedIndex = Number(indexValue);
   const requests = legacyRequests(apply);
-  const store = new InternalStore(storePath);
+  const store = new InternalStore(storePath, pageSize);
   try {
     store.replaceWith(requests, legacyMaintenance(apply), appliedIndex);
     // The other databases a snapshot carries go beside, durably, before the tables go (database-catalog-files.ts).
@@ -159,7 +159,7 @@ function openOnce(path: string, settings: ApplyConnectionSettings): OpenedPair |
   const storeExisted = existsSync(storePath);
   const apply = openApplyConnection(path, settings);
   try {
-    if (hasTable(apply, stateTable)) return migrate(apply, path);
+    if (hasTable(apply, stateTable)) return migrate(apply, path, settings.pageSize);
     if (storeExisted) {
       const outcome = reconcile(apply, storePath);
       if (!('apply' in outcome)) apply.close();
@@ -171,7 +171,7 @@ function openOnce(path: string, settings: ApplyConnectionSettings): OpenedPair |
       throw new StateMachineError('INTERNAL_STATE_MISSING', `${path} was written by quorumlite but ${storePath} is missing: ${advice}`);
     }
     // A new file, or a plain SQLite file (as before the store): adopted at index 0.
-    return { apply, store: new InternalStore(storePath), appliedIndex: 0, storeIndex: 0, event: { kind: 'created' } };
+    return { apply, store: new InternalStore(storePath, settings.pageSize), appliedIndex: 0, storeIndex: 0, event: { kind: 'created' } };
   } catch (error) {
     apply.close();
     throw error;

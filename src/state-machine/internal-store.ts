@@ -114,10 +114,12 @@ export class InternalStore {
   /** The transaction the current batch opens here on its first write: what to collect and the index it will cover. */
   #planned: { readonly collectThroughIndex: number; readonly coveredIndex: number } | undefined;
 
-  constructor(path: string) {
+  /** `pageSize`: for a store this creates (an existing one keeps its own). */
+  constructor(path: string, pageSize?: number) {
     this.path = path;
     this.#database = new Database(path);
     try {
+      if (pageSize !== undefined) this.#database.pragma(`page_size = ${pageSize}`);
       this.#database.pragma('journal_mode = WAL');
       // As for the database: the Raft log is the durable record. Power loss is caught at open (database-layout.ts).
       this.#database.pragma('synchronous = NORMAL');

@@ -36,6 +36,15 @@ export interface StateMachineOptions {
    * else runs on it. Every node must load the same ones (rqlited's -extensions-path).
    */
   readonly extensionPaths?: readonly string[];
+  /**
+   * SQLite's page size for a database this state machine creates (and its internal store);
+   * an existing database keeps its own. A power of two from 512 to 65536; default 4096,
+   * SQLite's. Smaller pages write fewer bytes per small row (bench/README.md, "The SQLite
+   * page size"), larger rows read and write faster with larger pages. Nodes may differ:
+   * no replicated result depends on it (writes may not read the page size or the file's
+   * layout: sql-policy.ts).
+   */
+  readonly pageSize?: number;
   /** Change data capture: every entry's row changes go to its sink before the entry commits (change-capture.ts). */
   readonly changeCapture?: ChangeCapture;
   /** Test-only: called after each durable step of restore(), to crash there. */
@@ -72,6 +81,22 @@ export type StateMachineSettings = Required<
   Omit<StateMachineOptions, 'localClock' | 'localSeed' | 'path' | 'onRestoreStep' | 'onCommitStep' | 'onSnapshotStep' | 'changeCapture' | 'sparseEntries'>
 >;
 
+/** SQLite's default page size. */
+export const defaultPageSize = 4096;
+export const pageSizeMin = 512;
+export const pageSizeMax = 65_536;
+
+/** Whether `value` is a page size SQLite takes: a power of two from 512 to 65536. */
+export function isPageSize(value: number): boolean {
+  return Number.isInteger(value) && value >= pageSizeMin && value <= pageSizeMax && (value & (value - 1)) === 0;
+}
+
+function checkedPageSize(value: number): number {
+  // SQLite ignores a page size it does not take, silently: refuse it here instead.
+  if (!isPageSize(value)) throw new RangeError(`page size ${value}: a power of two from ${pageSizeMin} to ${pageSizeMax}`);
+  return value;
+}
+
 export function resolveSettings(options: StateMachineOptions): StateMachineSettings {
   return {
     statementCacheCountMax: options.statementCacheCountMax ?? stateMachineDefaults.statementCacheCountMax,
@@ -83,5 +108,6 @@ export function resolveSettings(options: StateMachineOptions): StateMachineSetti
     determinism: options.determinism ?? 'entry',
     timings: options.timings ?? false,
     extensionPaths: options.extensionPaths ?? [],
+    pageSize: checkedPageSize(options.pageSize ?? defaultPageSize),
   };
 }

@@ -36,7 +36,6 @@ const reportingPragmasInWrites = new Set([
   'USER_VERSION',
   'ENCODING',
   'SCHEMA_VERSION',
-  'PAGE_SIZE',
   'FUNCTION_LIST',
   'COLLATION_LIST',
   'PRAGMA_LIST',

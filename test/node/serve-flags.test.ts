@@ -115,6 +115,18 @@ test('--join-attempts, --join-interval, --join-as: rqlited defaults 5 and 3s, an
   refused(['--join-as', 'al\u0007ice'], /--join-as/);
 });
 
+test('--sqlite-page-size: 4096 by default; a power of two from 512 to 65536, both bounds taken; anything else refused', () => {
+  assert.equal(parsed([]).sqlitePageSize, 4096);
+  assert.equal(parsed(['--sqlite-page-size', '512']).sqlitePageSize, 512);
+  assert.equal(parsed(['-sqlite-page-size=1024']).sqlitePageSize, 1024);
+  assert.equal(parsed(['--sqlite-page-size', '65536']).sqlitePageSize, 65_536);
+  refused(['--sqlite-page-size', '256'], /--sqlite-page-size: 256 out of range 512-65536/);
+  refused(['--sqlite-page-size', '131072'], /--sqlite-page-size: 131072 out of range 512-65536/);
+  refused(['--sqlite-page-size', '1000'], /--sqlite-page-size: 1000 is not a power of two/);
+  refused(['--sqlite-page-size', '4k'], /--sqlite-page-size: "4k" is not a whole number/);
+  refused(['--sqlite-page-size'], /--sqlite-page-size needs a value/);
+});
+
 test('--help is recognised', () => {
   assert.equal(parseServeFlags(['--help']), 'help');
 });

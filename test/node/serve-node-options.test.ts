@@ -38,6 +38,7 @@ test('every flag given reaches the node options, and they resolve into a valid n
       '-write-queue-tx',
       '-fk',
       '-db-count-max=9',
+      '-sqlite-page-size=1024',
     ]),
   );
   assert.deepEqual(options, {
@@ -63,6 +64,7 @@ test('every flag given reaches the node options, and they resolve into a valid n
     writeQueueTransaction: true,
     foreignKeys: true,
     databaseCountMax: 9,
+    sqlitePageSize: 1024,
   });
   const config = resolveNodeConfig({ ...identity, ...options, heartbeatMs: 100, electionTimeoutMs: 1000 });
   assert.equal(config.candidateElectionTimeoutMs, 3000);

@@ -82,6 +82,9 @@ const refusedWrites: readonly (readonly [string, RegExp])[] = [
   ['CREATE VIEW v AS SELECT * FROM pragma_database_list', /disallowed pragma: database_list/],
   ['CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO u SELECT file FROM pragma_database_list; END', /disallowed pragma: database_list/],
   ['INSERT INTO t SELECT pageno FROM dbstat', /dbstat is not allowed in writes/],
+  // The page size may differ between nodes (serve -sqlite-page-size applies to a database a node creates).
+  ['PRAGMA page_size', /disallowed pragma: page_size/],
+  ['INSERT INTO t SELECT page_size FROM pragma_page_size', /disallowed pragma: page_size/],
   ["INSERT INTO t SELECT * FROM dbstat('main')", /dbstat is not allowed in writes/],
   ['SELECT 1; PRAGMA foreign_keys=OFF', /disallowed pragma: foreign_keys/],
   ["EXPLAIN QUERY PLAN ATTACH 'x' AS y", /ATTACH is not allowed/],
