@@ -12,12 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applySettingsLimits, checkApplySettings, parseApplySettings, type ApplySettings } from '../../src/node/apply-settings.js';
 import { silentLogger, type NodeLogger } from '../../src/node/logger.js';
-import { QuorumNode, type QuorumNodeOptions } from '../../src/server/quorum-node.js';
+import type { QuorumNode, QuorumNodeOptions } from '../../src/server/quorum-node.js';
 import { SettingsFileError, settingsFileBytesMax, settingsFileName } from '../../src/server/settings-file.js';
 import { ServiceError } from '../../src/service/service.js';
-import { freePort, waitFor } from '../cluster/harness.js';
+import { waitFor } from '../cluster/harness.js';
 import { executeRequest, queryRequest, statement } from './requests.js';
 import { buildHalfExtension, compilerMissing } from './sqlite-extension-fixture.js';
+import { allocateTestNodeAddress, startNodeAt, type TestNodeAddress } from './start-node.js';
 
 const context = { signal: new AbortController().signal };
 const digest = (character: string): string => character.repeat(64);
@@ -113,16 +114,6 @@ after(async () => {
   for (const directory of directories) rmSync(directory, { recursive: true, force: true });
 });
 
-interface Address {
-  readonly raft: string;
-  readonly http: { host: string; port: number };
-}
-
-async function allocate(): Promise<Address> {
-  const host = '127.0.0.1';
-  return { raft: `${host}:${await freePort(host)}`, http: { host, port: await freePort(host) } };
-}
-
 function temporaryDirectory(): string {
   const directory = mkdtempSync(join(tmpdir(), 'quorumlite-apply-settings-'));
   directories.push(directory);
@@ -132,21 +123,8 @@ function temporaryDirectory(): string {
 /** Joins retry 5 rounds 3 s apart by default: a refusal must not wait for them. */
 const retrying: Partial<QuorumNodeOptions> = { joinAttemptCountMax: 5, joinIntervalMs: 3_000 };
 
-async function startNode(address: Address, dataDirectory: string, overrides: Partial<QuorumNodeOptions> = {}): Promise<QuorumNode> {
-  const node = await QuorumNode.start({
-    nodeId: address.raft,
-    raftAdvertisedAddress: address.raft,
-    apiAdvertisedAddress: `${address.http.host}:${address.http.port}`,
-    dataDirectory,
-    httpListen: address.http,
-    raftListen: address.raft,
-    logger: silentLogger,
-    version: 'test',
-    heartbeatMs: 50,
-    electionTimeoutMs: 500,
-    ...retrying,
-    ...overrides,
-  });
+async function startNode(address: TestNodeAddress, dataDirectory: string, overrides: Partial<QuorumNodeOptions> = {}): Promise<QuorumNode> {
+  const node = await startNodeAt(address, dataDirectory, { ...retrying, ...overrides });
   nodes.push(node);
   return node;
 }
@@ -175,16 +153,16 @@ function recordingLogger(events: Record<string, unknown>[]): NodeLogger {
 
 test('a node with another -fk is refused when it joins, directly or through a follower; the cluster is unchanged and it joins once it matches', async () => {
   const events: Record<string, unknown>[] = [];
-  const leaderAddress = await allocate();
+  const leaderAddress = await allocateTestNodeAddress();
   const leader = await startNode(leaderAddress, temporaryDirectory(), { logger: recordingLogger(events) });
   await waitFor('leadership', () => (leader.runtime.isLeader ? true : undefined));
   await leader.service.execute(executeRequest([statement('CREATE TABLE t (v TEXT)')]), context);
   await leader.service.execute(executeRequest([statement('INSERT INTO t VALUES (?)', 'kept')]), context);
-  const follower = await startNode(await allocate(), temporaryDirectory(), { joinAddresses: [leaderAddress.raft] });
+  const follower = await startNode(await allocateTestNodeAddress(), temporaryDirectory(), { joinAddresses: [leaderAddress.raft] });
   await waitFor('two voters', () => (leader.runtime.confState().voters.length === 2 ? true : undefined));
   const before = leader.runtime.confState();
 
-  const joinerAddress = await allocate();
+  const joinerAddress = await allocateTestNodeAddress();
   const joinerDirectory = temporaryDirectory();
   await refusedStart(
     startNode(joinerAddress, joinerDirectory, { joinAddresses: [leaderAddress.raft], foreignKeys: true }),
@@ -213,7 +191,7 @@ test('a node with another -fk is refused when it joins, directly or through a fo
 });
 
 test('--bootstrap-expect: nodes whose settings differ refuse each other, log it once, name it on timing out, and form once they match', async () => {
-  const [first, second] = [await allocate(), await allocate()];
+  const [first, second] = [await allocateTestNodeAddress(), await allocateTestNodeAddress()];
   const directories = [temporaryDirectory(), temporaryDirectory()];
   const formation = (foreignKeys: boolean, logger: NodeLogger = silentLogger): Partial<QuorumNodeOptions> => ({
     bootstrapExpect: 2,
@@ -254,7 +232,7 @@ test('--bootstrap-expect: nodes whose settings differ refuse each other, log it 
 });
 
 test('a restart with another -fk than the data was written with is refused before it applies anything; the old settings start it again', async () => {
-  const address = await allocate();
+  const address = await allocateTestNodeAddress();
   const directory = temporaryDirectory();
   let node = await startNode(address, directory);
   await waitFor('leadership', () => (node.runtime.isLeader ? true : undefined));
@@ -309,10 +287,10 @@ test('a node with an extension the cluster does not load is refused when it join
   const build = temporaryDirectory();
   mkdirSync(join(build, 'out'));
   const library = buildHalfExtension(join(build, 'out'));
-  const leaderAddress = await allocate();
+  const leaderAddress = await allocateTestNodeAddress();
   const leader = await startNode(leaderAddress, temporaryDirectory());
   await waitFor('leadership', () => (leader.runtime.isLeader ? true : undefined));
-  const joinerAddress = await allocate();
+  const joinerAddress = await allocateTestNodeAddress();
   await refusedStart(
     startNode(joinerAddress, temporaryDirectory(), { joinAddresses: [leaderAddress.raft], extensionPaths: [library] }),
     new RegExp(`extension half\\.so is loaded on ${joinerAddress.raft}, not on the leader`),

@@ -19,32 +19,45 @@ export interface StartedTestNode {
   readonly dataDirectory: string;
 }
 
-/** Starts a node; its data directory is named with `directoryPrefix`, and the caller removes it. */
-export async function startTestNode(directoryPrefix: string, overrides: Partial<QuorumNodeOptions> = {}): Promise<StartedTestNode> {
-  const host = testNodeHost;
-  const raft = `${host}:${await freePort(host)}`;
-  const httpPort = await freePort(host);
-  // A restart passes the directory it ran in; the caller must get that one back, not a new empty one.
-  const dataDirectory = overrides.dataDirectory ?? mkdtempSync(join(tmpdir(), `quorumlite-${directoryPrefix}-`));
-  const starting = QuorumNode.start({
-    nodeId: raft,
-    raftAdvertisedAddress: raft,
-    apiAdvertisedAddress: `${host}:${httpPort}`,
+/** A node's addresses, kept across its restarts (its id is its Raft address). */
+export interface TestNodeAddress {
+  readonly raft: string;
+  readonly http: { readonly host: string; readonly port: number };
+}
+
+/** Free ports for one node on `host`. */
+export async function allocateTestNodeAddress(host = testNodeHost): Promise<TestNodeAddress> {
+  return { raft: `${host}:${await freePort(host)}`, http: { host, port: await freePort(host) } };
+}
+
+/** Starts a node at `address` on `dataDirectory`, quiet and with short timers (a restart passes the same two). */
+export function startNodeAt(address: TestNodeAddress, dataDirectory: string, overrides: Partial<QuorumNodeOptions> = {}): Promise<QuorumNode> {
+  return QuorumNode.start({
+    nodeId: address.raft,
+    raftAdvertisedAddress: address.raft,
+    apiAdvertisedAddress: `${address.http.host}:${address.http.port}`,
     dataDirectory,
-    httpListen: { host, port: httpPort },
-    raftListen: raft,
+    httpListen: address.http,
+    raftListen: address.raft,
     logger: silentLogger,
     version: 'test',
     heartbeatMs: 50,
     electionTimeoutMs: 500,
     ...overrides,
   });
+}
+
+/** Starts a node; its data directory is named with `directoryPrefix`, and the caller removes it. */
+export async function startTestNode(directoryPrefix: string, overrides: Partial<QuorumNodeOptions> = {}): Promise<StartedTestNode> {
+  const address = await allocateTestNodeAddress();
+  // A restart passes the directory it ran in; the caller must get that one back, not a new empty one.
+  const dataDirectory = overrides.dataDirectory ?? mkdtempSync(join(tmpdir(), `quorumlite-${directoryPrefix}-`));
   // A start that fails (tests expect some to) leaves no directory of ours behind.
-  const node = await starting.catch((error: unknown) => {
+  const node = await startNodeAt(address, dataDirectory, overrides).catch((error: unknown) => {
     if (overrides.dataDirectory === undefined) rmSync(dataDirectory, { recursive: true, force: true });
     throw error;
   });
-  return { node, baseUrl: `http://${host}:${httpPort}`, dataDirectory };
+  return { node, baseUrl: `http://${address.http.host}:${address.http.port}`, dataDirectory };
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * SQLite files for load and boot tests (`/db/load`, `/boot`, load entries): a table of
- * rows of about 1 kB of random bytes, written at `path` (replaced if it exists).
+ * rows of about 1 kB of random bytes, written at `path` (replaced if it exists); and a
+ * file's page size, for the page-size tests.
  */
 import { readFileSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
@@ -22,4 +23,14 @@ export function writeDatabaseFile(path: string, rowCount: number, table: string,
   if (options.applicationId !== undefined) database.pragma(`application_id = ${options.applicationId}`);
   database.close();
   return readFileSync(path);
+}
+
+/** A SQLite file's page size, read without changing it. */
+export function pageSizeOf(path: string): number {
+  const database = new Database(path, { readonly: true });
+  try {
+    return database.pragma('page_size', { simple: true }) as number;
+  } finally {
+    database.close();
+  }
 }

@@ -6,19 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { SqliteStateMachine } from '../../src/state-machine/state-machine.js';
 import { internalStorePath } from '../../src/state-machine/database-layout.js';
+import { pageSizeOf } from './database-file.js';
 import { entry, statement, temporaryDirectory } from './helpers.js';
-
-function pageSizeOf(path: string): number {
-  const database = new Database(path, { readonly: true });
-  try {
-    return database.pragma('page_size', { simple: true }) as number;
-  } finally {
-    database.close();
-  }
-}
 
 function fill(machine: SqliteStateMachine): void {
   machine.apply(1, entry(['CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)', 'CREATE INDEX t_v ON t (v)']));
