@@ -64,6 +64,8 @@ export function parseApplySettings(value: unknown): ApplySettings | undefined {
     if (typeof sha256 !== 'string' || !sha256Pattern.test(sha256)) refuse(`extension ${name}: sha256 must be 64 hex digits`);
     return { name, sha256 };
   });
+  // Differences are found by name: two files of one name would hide one of them.
+  if (new Set(digests.map((digest) => digest.name)).size !== digests.length) refuse('an extension name is listed twice');
   return { sqliteVersion, foreignKeys, extensions: digests.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
 }
 
@@ -120,7 +122,8 @@ export function checkApplySettings(
   const { self, peer } = holders;
   if (theirs === undefined) return `${peer} sent no settings (a build before they were checked): it may apply entries differently from ${self}`;
   const { forking, version } = applySettingsDifferences(mine, theirs, holders);
-  const refused = options.hasState ? forking : version === undefined ? forking : [...forking, version];
+  // A new node must match the version too; a member rejoining with another one is a rolling upgrade.
+  const refused = !options.hasState && version !== undefined ? [...forking, version] : forking;
   if (refused.length > 0) {
     throw new ServiceError('SETTINGS_MISMATCH', `${peer} would apply entries differently from ${self}: ${refused.join('; ')}`);
   }

@@ -5,7 +5,7 @@
  * They go through the `NodeFiles` port (ports.ts) so that a deterministic simulator can
  * keep them on its simulated disk; `systemFiles` is the real one.
  */
-import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncPath } from '../state-machine/files.js';
@@ -41,4 +41,21 @@ export function removeSnapshotLeftovers(dataDirectory: string): string[] {
   const leftovers = readdirSync(dataDirectory).filter((name) => snapshotLeftoverPattern.test(name));
   for (const name of leftovers) rmSync(join(dataDirectory, name), { force: true });
   return leftovers;
+}
+
+/**
+ * A small file a node reads at start (raft/peers.json, apply-settings.json): undefined when
+ * there is none; its size when it is over `bytesMax` (then nothing is read); else its text.
+ * Other failures throw, for the caller to name the file.
+ */
+export function readBoundedText(path: string, bytesMax: number): { readonly text: string } | { readonly oversizeBytes: number } | undefined {
+  let bytes: number;
+  try {
+    bytes = statSync(path).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  if (bytes > bytesMax) return { oversizeBytes: bytes };
+  return { text: readFileSync(path, 'utf8') };
 }

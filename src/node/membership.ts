@@ -198,10 +198,12 @@ export class Membership {
       warning = checkApplySettings(this.#applySettings, request.settings, holders, { hasState: request.hasState });
     } catch (error) {
       // A notifying node asks again every discovery interval: log each refusal once.
-      if (what === 'notify' && !remember(this.#refused, request.id, String(error))) throw error;
+      if (what === 'notify' && !rememberRefusal(this.#refused, request.id, String(error))) throw error;
       this.#logger.error({ event: `${what}-refused`, node: request.id, error: String(error) }, `${what} refused: the node's settings differ`);
       throw error;
     }
+    // A node restarted with the right settings: a later refusal is news again.
+    if (what === 'notify') this.#refused.delete(request.id);
     if (warning !== undefined) this.#logger.warn({ event: `${what}-settings`, node: request.id, warning }, warning);
   }
 
@@ -412,6 +414,8 @@ export class Membership {
       if (address === this.#config.raftAdvertisedAddress) return undefined;
       const payload = { ...self, settings: this.#applySettings, credentials: this.#joinCredentials() };
       const answer = (await callPeer(this.#peers, { address }, peerMethods.notify, payload, { timeoutMs })) as NotifyAnswer;
+      // It took this node: whatever it refused before (it was restarted with other settings) is not why a formation waits.
+      this.#refusedBy.delete(target);
       for (const [id, addresses] of Object.entries(answer.seen)) {
         if (this.#seen.size < discoveredNodeCountMax || this.#seen.has(id)) this.#seen.set(id, addresses);
       }
@@ -420,7 +424,7 @@ export class Membership {
       // Which of two nodes has the settings the operator meant is not for either to decide: both go on waiting
       // (the other may be restarted with this node's settings), and a formation that times out names the refusals.
       if (error instanceof ServiceError && error.code === 'SETTINGS_MISMATCH') {
-        if (remember(this.#refusedBy, target, error.message)) {
+        if (rememberRefusal(this.#refusedBy, target, error.message)) {
           this.#logger.error({ event: 'notify-refused-by', address: target, error: error.message }, 'a peer refused this node: its settings differ');
         }
         return undefined;
@@ -436,8 +440,8 @@ export class Membership {
   }
 }
 
-/** Records `message` for `key` (bounded by discoveredNodeCountMax keys); whether it is new. */
-function remember<Key>(map: Map<Key, string>, key: Key, message: string): boolean {
+/** Records `message` for `key` (at most discoveredNodeCountMax keys; others are not kept); whether it is new, to log. */
+export function rememberRefusal<Key>(map: Map<Key, string>, key: Key, message: string): boolean {
   if (map.get(key) === message) return false;
   if (map.has(key) || map.size < discoveredNodeCountMax) map.set(key, message);
   return true;

@@ -9,11 +9,12 @@
  * Once recovery has rewritten the store (cluster-recovery.ts), `retirePeersFile` renames
  * the file to `peers.info`, as rqlite does, so it never triggers a second recovery.
  */
-import { readFileSync, renameSync, statSync } from 'node:fs';
+import { renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeIdBytesMax } from '../raft/conf-change.js';
 import type { NodeId } from '../raft/types.js';
 import { fsyncDirectory } from '../state-machine/files.js';
+import { readBoundedText } from './files.js';
 
 const peersFileName = 'peers.json';
 export const peersInfoFileName = 'peers.info';
@@ -46,20 +47,16 @@ export function peersFilePath(dataDirectory: string): string {
   return join(dataDirectory, 'raft', peersFileName);
 }
 
-function readBoundedText(path: string): string | undefined {
-  let bytes: number;
+function readPeersText(path: string): string | undefined {
+  let read: ReturnType<typeof readBoundedText>;
   try {
-    bytes = statSync(path).size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new PeersFileError(path, `cannot read: ${String(error)}`);
-  }
-  if (bytes > peersFileBytesMax) throw new PeersFileError(path, `${bytes} bytes is more than a peers file can be (${peersFileBytesMax})`);
-  try {
-    return readFileSync(path, 'utf8');
+    read = readBoundedText(path, peersFileBytesMax);
   } catch (error) {
     throw new PeersFileError(path, `cannot read: ${String(error)}`);
   }
+  if (read === undefined) return undefined;
+  if ('oversizeBytes' in read) throw new PeersFileError(path, `${read.oversizeBytes} bytes is more than a peers file can be (${peersFileBytesMax})`);
+  return read.text;
 }
 
 /**
@@ -69,7 +66,7 @@ function readBoundedText(path: string): string | undefined {
  */
 export function readPeersFile(dataDirectory: string, self: { readonly id: NodeId; readonly raftAddress: string }): readonly RecoveryPeer[] | undefined {
   const path = peersFilePath(dataDirectory);
-  const text = readBoundedText(path);
+  const text = readPeersText(path);
   if (text === undefined) return undefined;
   return parsePeersFile(text, self, path);
 }

@@ -79,9 +79,7 @@ export function installExtensions(sources: readonly string[], dataDirectory: str
     .map((name) => join(target, name));
 }
 
-/** Each installed extension's name and the SHA-256 of its bytes, sorted by name: what a join compares (node/apply-settings.ts). */
+/** Each installed extension's name and the SHA-256 of its bytes (installExtensions' order, by name): what a join compares (node/apply-settings.ts). */
 export function extensionDigests(paths: readonly string[]): ExtensionDigest[] {
-  return paths
-    .map((path) => ({ name: basename(path), sha256: createHash('sha256').update(readFileSync(path)).digest('hex') }))
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return paths.map((path) => ({ name: basename(path), sha256: createHash('sha256').update(readFileSync(path)).digest('hex') }));
 }

@@ -14,11 +14,11 @@
  * - A record that cannot be read (not JSON, a wrong shape, over the size bound) refuses
  *   the start: the node cannot tell what its data was written with.
  */
-import { readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { replaceAtomically } from '../backup/files.js';
 import { applySettingsDifferences, parseApplySettings, type ApplySettings } from '../node/apply-settings.js';
+import { readBoundedText } from '../node/files.js';
 import type { NodeLogger } from '../node/logger.js';
 
 export const settingsFileName = 'apply-settings.json';
@@ -30,22 +30,17 @@ export class SettingsFileError extends Error {
 }
 
 function readRecord(path: string): ApplySettings | undefined {
-  let size: number;
-  try {
-    size = statSync(path).size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const read = readBoundedText(path, settingsFileBytesMax);
+  if (read === undefined) return undefined;
   const unreadable = (why: string): SettingsFileError =>
     new SettingsFileError(
       `${path}: ${why}. It records the SQLite version, -fk and extensions this node's data was written with; ` +
         'restore it, or move it aside once the node is given the settings its cluster runs with',
     );
-  if (size > settingsFileBytesMax) throw unreadable(`${size} bytes, over the ${settingsFileBytesMax}-byte bound`);
+  if ('oversizeBytes' in read) throw unreadable(`${read.oversizeBytes} bytes, over the ${settingsFileBytesMax}-byte bound`);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    parsed = JSON.parse(read.text);
   } catch (error) {
     throw unreadable(`not JSON (${error instanceof Error ? error.message : String(error)})`);
   }

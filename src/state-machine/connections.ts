@@ -57,7 +57,7 @@ interface ConnectionSettings {
 }
 
 /** The apply connection's settings: those of every connection, and the page size of a database it creates. */
-export type ApplyConnectionSettings = ConnectionSettings & { readonly pageSize?: number };
+export type ApplyConnectionSettings = ConnectionSettings & { readonly pageSize: number };
 
 /** Loads each extension; one that fails stops the open, naming the file (rqlited exits then too). */
 export function loadExtensions(database: Database.Database, extensionPaths: readonly string[]): void {
@@ -78,7 +78,7 @@ export function openApplyConnection(path: string, settings: ApplyConnectionSetti
   try {
     loadExtensions(database, settings.extensionPaths);
     // Takes effect only on a new, empty file; an existing database keeps its page size (WAL mode cannot change it).
-    if (settings.pageSize !== undefined) database.pragma(`page_size = ${settings.pageSize}`);
+    database.pragma(`page_size = ${settings.pageSize}`);
     database.pragma('journal_mode = WAL');
     // Only snapshot captures checkpoint: the WAL then holds every change since the last one (snapshot-capture.ts).
     database.pragma('wal_autocheckpoint = 0');

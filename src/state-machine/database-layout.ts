@@ -82,7 +82,7 @@ function legacyMaintenance(apply: Database.Database): MaintenanceTime[] {
 }
 
 /** The old layout's tables become the store's content; the database keeps only the user's objects. */
-function migrate(apply: Database.Database, path: string, pageSize: number | undefined): OpenedPair {
+function migrate(apply: Database.Database, path: string, pageSize: number): OpenedPair {
   const storePath = internalStorePath(path);
   const indexValue: unknown = apply.prepare(`SELECT applied_index FROM ${stateTable} WHERE id = 1`).pluck().get();
   if (typeof indexValue !== 'bigint') throw new StateMachineError('BAD_SNAPSHOT', `database has no applied index in ${stateTable}`);

@@ -94,9 +94,14 @@ function checkPragma(tokens: readonly Token[], position: number, purpose: SqlPur
     return;
   }
   if (assignablePragmas.has(name)) return;
-  if (name === 'APPLICATION_ID') refuse(applicationIdRefusal);
-  if (!reportingPragmasInWrites.has(name)) refuse(`${label} (it would break replication, durability or determinism)`);
+  refuseUnlessReadableInWrites(name, `${label} (it would break replication, durability or determinism)`);
   if (hasArgument && !reportingPragmasWithArgument.has(name)) refuse(`${label} cannot be set`);
+}
+
+/** A write may read a pragma only if its answer is the same on every node; application_id it may not read at all. */
+function refuseUnlessReadableInWrites(pragma: string, refusal: string): void {
+  if (pragma === 'APPLICATION_ID') refuse(applicationIdRefusal);
+  if (!reportingPragmasInWrites.has(pragma)) refuse(refusal);
 }
 
 function checkLeadingKeyword(tokens: readonly Token[], purpose: SqlPurpose): void {
@@ -160,15 +165,13 @@ export const sqlitePragmaNames: ReadonlySet<string> = new Set(
 function checkTableName(token: Token, previous: Token | undefined): void {
   const tableNameString = token.kind === 'string' && previous?.kind === 'word' && (previous.text === 'FROM' || previous.text === 'JOIN');
   if (token.kind !== 'word' && token.kind !== 'quoted-identifier' && !tableNameString) return;
-  const name = token.text.toUpperCase();
+  // Words come uppercased from the tokenizer; quoted names and strings keep their case.
+  const name = token.kind === 'word' ? token.text : token.text.toUpperCase();
   if (name === 'DBSTAT') refuse("dbstat is not allowed in writes: it reports this node's file layout, which replication does not keep the same");
   if (!name.startsWith(tableValuedPragmaPrefix)) return;
   const pragma = name.slice(tableValuedPragmaPrefix.length);
   if (!sqlitePragmaNames.has(pragma)) return;
-  if (pragma === 'APPLICATION_ID') refuse(applicationIdRefusal);
-  if (!reportingPragmasInWrites.has(pragma)) {
-    refuse(`disallowed pragma: ${pragma.toLowerCase()} (it may answer differently on each node; not allowed in writes)`);
-  }
+  refuseUnlessReadableInWrites(pragma, `disallowed pragma: ${pragma.toLowerCase()} (it may answer differently on each node; not allowed in writes)`);
 }
 
 /** Anywhere in a write: no internal table names, no ROLLBACK conflict resolution, no total_changes(), no temp schema. */

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applySettingsLimits, checkApplySettings, parseApplySettings, type ApplySettings } from '../../src/node/apply-settings.js';
 import { silentLogger, type NodeLogger } from '../../src/node/logger.js';
+import { discoveredNodeCountMax, rememberRefusal } from '../../src/node/membership.js';
 import type { QuorumNode, QuorumNodeOptions } from '../../src/server/quorum-node.js';
 import { SettingsFileError, settingsFileBytesMax, settingsFileName } from '../../src/server/settings-file.js';
 import { ServiceError } from '../../src/service/service.js';
@@ -96,10 +97,21 @@ describe('the settings check', () => {
       [{ ...base, extensions: [{ name: 'n'.repeat(extensionNameLengthMax + 1), sha256: digest('e') }] }, /name must be a string of 1-255/],
       [{ ...base, extensions: [{ name: 'half.so', sha256: 'abc' }] }, /extension half\.so: sha256 must be 64 hex digits/],
       [{ ...base, extensions: [null] }, /name must be a string/],
+      [{ ...base, extensions: [...base.extensions, { name: 'half.so', sha256: digest('b') }] }, /an extension name is listed twice/],
     ] as const) {
       refusal(() => parseApplySettings(value), pattern, 'BAD_REQUEST');
     }
   });
+});
+
+test('--bootstrap-expect keeps the last refusal of at most discoveredNodeCountMax peers, and tells a new one from a repeat', () => {
+  const refusals = new Map<string, string>();
+  for (let peer = 0; peer < discoveredNodeCountMax; peer++) assert.equal(rememberRefusal(refusals, `n${peer}`, 'fk'), true);
+  assert.equal(rememberRefusal(refusals, 'n0', 'fk'), false, 'a repeat is not logged again');
+  assert.equal(rememberRefusal(refusals, 'n0', 'extensions'), true, 'another reason is');
+  assert.equal(rememberRefusal(refusals, 'one-more', 'fk'), true);
+  assert.equal(refusals.size, discoveredNodeCountMax, 'a peer past the bound is not kept');
+  assert.equal(refusals.get('n0'), 'extensions');
 });
 
 // ---------------------------------------------------------------------------
@@ -276,6 +288,11 @@ test('a restart with another -fk than the data was written with is refused befor
     await assert.rejects(startNode(address, directory), pattern);
     assert.equal(readFileSync(join(directory, settingsFileName), 'utf8'), content);
   }
+  // A record of exactly the bound is read (padded with spaces, which JSON allows).
+  const recordText = JSON.stringify(recorded);
+  writeFileSync(join(directory, settingsFileName), recordText + ' '.repeat(settingsFileBytesMax - recordText.length));
+  node = await startNode(address, directory);
+  await stop(node);
   // A record removed: data from before the file is recorded as it starts now.
   rmSync(join(directory, settingsFileName));
   node = await startNode(address, directory);
