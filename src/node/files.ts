@@ -3,7 +3,8 @@
  * machine: moving a snapshot file into the store (a state machine's copy, a file the
  * transport received), removing a leftover copy, and the address book (members.json).
  * They go through the `NodeFiles` port (ports.ts) so that a deterministic simulator can
- * keep them on its simulated disk; `systemFiles` is the real one.
+ * keep them on its simulated disk; `systemFiles` is the real one. `readBoundedText` reads
+ * the small files a node reads at start, before the runtime exists.
  */
 import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
