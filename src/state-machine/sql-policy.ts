@@ -125,11 +125,12 @@ function checkLeadingKeyword(tokens: readonly Token[], purpose: SqlPurpose): voi
 function checkTokens(tokens: readonly Token[], purpose: SqlPurpose): void {
   for (let position = 0; position < tokens.length; position++) {
     const token = tokens[position] as Token;
-    if (token.kind === 'word' && token.text === 'LOAD_EXTENSION') refuse('load_extension is not allowed');
-    if (purpose !== 'read') {
-      checkWriteToken(token, tokens[position + 1]);
-      checkTableName(token, tokens[position - 1]);
+    if (purpose === 'read') {
+      if (token.kind === 'word' && token.text === 'LOAD_EXTENSION') refuse('load_extension is not allowed');
+      continue;
     }
+    checkWriteToken(token);
+    checkDeterminismToken(token, tokens[position - 1], tokens[position + 1]);
   }
 }
 
@@ -174,18 +175,48 @@ function checkTableName(token: Token, previous: Token | undefined): void {
   refuseUnlessReadableInWrites(pragma, `disallowed pragma: ${pragma.toLowerCase()} (it may answer differently on each node; not allowed in writes)`);
 }
 
-/** Anywhere in a write: no internal table names, no ROLLBACK conflict resolution, no total_changes(), no temp schema. */
-function checkWriteToken(token: Token, next: Token | undefined): void {
+/** Anywhere in a write: no internal table names, no ROLLBACK conflict resolution. */
+function checkWriteToken(token: Token): void {
   if (isName(token) && token.text.toUpperCase().startsWith(internalNamePrefixUpper)) {
     refuse(`names starting with ${internalNamePrefix} are reserved for quorumlite's internal tables`);
   }
-  if (token.kind !== 'word') return;
-  if (token.text === 'ROLLBACK') {
+  if (token.kind === 'word' && token.text === 'ROLLBACK') {
     refuse('ROLLBACK conflict resolution would undo the whole replicated entry; use ABORT or FAIL');
   }
+}
+
+/**
+ * Anywhere in a write, and in the schema of a file to be loaded: nothing whose answer
+ * differs from node to node: no total_changes(), no temp schema, no load_extension(), no
+ * pragma function or dbstat that reports this node's own file or connection (checkTableName).
+ */
+function checkDeterminismToken(token: Token, previous: Token | undefined, next: Token | undefined): void {
+  checkTableName(token, previous);
+  if (token.kind !== 'word') return;
+  if (token.text === 'LOAD_EXTENSION') refuse('load_extension is not allowed');
   if (token.text === 'TOTAL_CHANGES') refuse('total_changes() depends on the connection, not the data; not allowed in writes');
   if ((token.text === 'TEMP' || token.text === 'TEMPORARY') && next?.text === '.') {
     refuse('the temp schema belongs to one connection and vanishes on restart; not allowed in writes');
+  }
+}
+
+/**
+ * Why a schema object's SQL (its CREATE statement as sqlite_schema keeps it) would make
+ * writes apply differently on each node, or undefined. A write that creates such a view
+ * or trigger is refused by the rules above; a SQLite file brought in whole (a load, a
+ * boot, a restore) is checked with this, because a write that reads through the object
+ * names only the object, so no write's tokens would show it.
+ */
+export function schemaObjectRefusal(sql: string): string | undefined {
+  try {
+    for (const statement of splitForPolicy(sql)) {
+      const tokens = statement.tokens;
+      for (let position = 0; position < tokens.length; position++) checkDeterminismToken(tokens[position] as Token, tokens[position - 1], tokens[position + 1]);
+    }
+    return undefined;
+  } catch (error) {
+    if (error instanceof StateMachineError) return error.message;
+    throw error;
   }
 }
 

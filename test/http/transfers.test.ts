@@ -242,6 +242,50 @@ describe('/db/load', () => {
     assert.equal(openLoad(), undefined, 'no load left staged');
   });
 
+  it('refuses a file or dump whose trigger, view or table would answer differently on each node (load and boot), changing nothing', async () => {
+    const before = await contents();
+    // Each object reads a value of this node's own: its file's path, or its connection's counter.
+    const objects = [
+      [
+        'trigger',
+        '"paths"',
+        'CREATE TABLE sources (v); CREATE TABLE files (p); ' +
+          'CREATE TRIGGER paths AFTER INSERT ON sources BEGIN INSERT INTO files SELECT file FROM pragma_database_list; END;',
+      ],
+      ['view', '"counter"', 'CREATE VIEW counter AS SELECT total_changes() AS n;'],
+      ['view', '"pages"', 'CREATE VIEW pages AS SELECT pageno FROM "dbstat";'],
+      ['table', '"stamped"', 'CREATE TABLE stamped (v, n DEFAULT (total_changes()));'],
+    ];
+    for (const [type, name, sql] of objects) {
+      const path = join(directory, `per-node-${type}.db`);
+      rmSync(path, { force: true });
+      const file = new Database(path);
+      file.exec(sql as string);
+      file.close();
+      const message = new RegExp(`^invalid SQLite data: the database's ${type} ${name} would apply writes differently on each node: `);
+      for (const [what, response] of [
+        ['load', await load(readFileSync(path))],
+        ['dump', await load(`${sql}\n`, { 'content-type': 'text/plain' })],
+        ['boot', await fetch(`${base}/boot`, { method: 'POST', body: readFileSync(path) })],
+      ] as const) {
+        assert.equal(response.status, 400, `${what} of a ${type}`);
+        assert.match(await response.text(), message, `${what} of a ${type}`);
+      }
+    }
+    assert.equal(await contents(), before, 'nothing stored changed');
+    assert.equal(openLoad(), undefined, 'no load left staged');
+    // What reads the same on every node loads: a pragma that reports the schema, random() (seeded per entry), RAISE(ROLLBACK).
+    const path = join(directory, 'same-everywhere.db');
+    const file = new Database(path);
+    file.exec(`CREATE TABLE kept (v, r DEFAULT (random()));
+      CREATE VIEW columns AS SELECT name FROM pragma_table_info('kept');
+      CREATE TRIGGER guard BEFORE INSERT ON kept WHEN NEW.v IS NULL BEGIN SELECT RAISE(ROLLBACK, 'v is required'); END;`);
+    file.close();
+    const loaded = await load(readFileSync(path));
+    assert.equal(loaded.status, 200, await loaded.clone().text());
+    assert.deepEqual(await query('SELECT name FROM columns'), [['v'], ['r']]);
+  });
+
   it('takes a body of exactly loadBodyBytesMax bytes; one byte more is 413, declared or streamed, and changes nothing', async () => {
     const statementText = "INSERT INTO bound VALUES ('x');\n";
     const padded = (bytes: number) => `CREATE TABLE IF NOT EXISTS bound (v);\n${statementText}`.padEnd(bytes, ' ');

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StateMachineError } from '../../src/state-machine/errors.js';
 import Database from 'better-sqlite3';
-import { checkSql, sqlitePragmaNames, validateForWrite } from '../../src/state-machine/sql-policy.js';
+import { checkSql, schemaObjectRefusal, sqlitePragmaNames, validateForWrite } from '../../src/state-machine/sql-policy.js';
 import { splitSqlStatements } from '../../src/common/sql-statements.js';
 import { statement } from './helpers.js';
 
@@ -161,4 +161,41 @@ test('reads: info pragmas with arguments and any pragma without one are fine; se
   assert.throws(() => checkSql("ATTACH 'x' AS y", 'read'), /ATTACH is not allowed/);
   assert.throws(() => checkSql('BEGIN', 'read'), /BEGIN is not allowed/);
   assert.throws(() => checkSql('', 'read'), /empty statement/);
+});
+
+test("a schema object's SQL is refused only for what would answer differently on each node, as SQLite stores it", () => {
+  const database = new Database(':memory:');
+  try {
+    database.exec(`CREATE TABLE t (v, r DEFAULT (random()), c DEFAULT (total_changes()));
+      CREATE TABLE files (p);
+      CREATE VIEW path AS SELECT file FROM pragma_database_list;
+      CREATE VIEW quoted AS SELECT * FROM "pragma_data_version";
+      CREATE VIEW layout AS SELECT pageno FROM dbstat;
+      CREATE VIEW columns AS SELECT name FROM pragma_table_info('t');
+      CREATE TRIGGER stamp AFTER INSERT ON t BEGIN INSERT INTO files SELECT file FROM 'pragma_database_list'; END;
+      CREATE TRIGGER guard BEFORE INSERT ON t WHEN NEW.v IS NULL BEGIN SELECT RAISE(ROLLBACK, 'v is required'); END;
+      CREATE TRIGGER seeded AFTER INSERT ON files BEGIN UPDATE t SET r = random() WHERE rowid = last_insert_rowid(); END;
+      CREATE INDEX by_value ON t (v) WHERE v IS NOT NULL;`);
+    const refusals = Object.fromEntries(
+      (database.prepare('SELECT name, sql FROM sqlite_schema WHERE sql IS NOT NULL').all() as { name: string; sql: string }[]).map((row) => [
+        row.name,
+        schemaObjectRefusal(row.sql),
+      ]),
+    );
+    assert.deepEqual(refusals, {
+      t: 'total_changes() depends on the connection, not the data; not allowed in writes',
+      files: undefined,
+      path: 'disallowed pragma: database_list (it may answer differently on each node; not allowed in writes)',
+      quoted: 'disallowed pragma: data_version (it may answer differently on each node; not allowed in writes)',
+      layout: "dbstat is not allowed in writes: it reports this node's file layout, which replication does not keep the same",
+      columns: undefined,
+      stamp: 'disallowed pragma: database_list (it may answer differently on each node; not allowed in writes)',
+      // ROLLBACK is refused in writes as a rule of the request, not of determinism: every node rolls back alike.
+      guard: undefined,
+      seeded: undefined,
+      by_value: undefined,
+    });
+  } finally {
+    database.close();
+  }
 });
