@@ -48,6 +48,7 @@ import { callPeer, handleEnvelope, peerMethods, type PeerTransport } from './pee
 import { QueuedWrites } from './queued-writes.js';
 import type { ReplicatedLog } from './replicated-log.js';
 import type { Scheduler } from './scheduler.js';
+import { leaderContactWithin } from './leader-contact.js';
 import { buildStatus, type StatusDatabase } from './status.js';
 import type { ObservedNode } from './node-metrics.js';
 import { observedMetricFamilies } from './observed-metrics.js';
@@ -276,10 +277,9 @@ export class NodeClusterService implements ClusterService {
     return this.#log.isVoter() ? 'weak' : 'none';
   }
 
-  #readLocally(request: QueryRequest | MixedRequest, context: CallContext): Promise<DataResponse> {
+  async #readLocally(request: QueryRequest | MixedRequest, context: CallContext): Promise<DataResponse> {
     if (request.freshnessMs !== null && request.freshnessMs > 0) {
-      const ageMs = this.#log.leaderContactAgeMs();
-      if (ageMs > request.freshnessMs) throw new ServiceError('STALE_READ', 'stale read');
+      if (!(await leaderContactWithin(this.#log, this.#scheduler, request.freshnessMs))) throw new ServiceError('STALE_READ', 'stale read');
       if (request.freshnessStrict && this.#database.appliedIndex < this.#log.position().commitIndex) {
         throw new ServiceError('STALE_READ', 'stale read');
       }
@@ -412,7 +412,7 @@ export class NodeClusterService implements ClusterService {
 
   async readiness(request: ReadinessRequest): Promise<readonly ReadinessCheck[]> {
     const checks: ReadinessCheck[] = [];
-    const leaderOk = this.#log.leaderId !== '' && this.#log.leaderContactAgeMs() <= this.#config.electionTimeoutMs * 2;
+    const leaderOk = this.#log.leaderId !== '' && (await leaderContactWithin(this.#log, this.#scheduler, this.#config.electionTimeoutMs * 2));
     checks.push({ name: 'leader', ok: leaderOk, message: leaderOk ? '' : 'leader not found' });
     if (!leaderOk) return checks;
     const storeProblem = this.#storeProblem();

@@ -45,10 +45,12 @@ interface EtcdLogOptions {
   /** The session lease's TTL: a leader that stops (crash, pause, partition) is replaced this long after its last keep-alive. */
   readonly leaseTtlSeconds: number;
   /**
-   * How often the leader key is read again beside its watch (each answer renews this node's
-   * contact with the leader, which readiness and `freshness` read). The log's end, the
-   * members and this node's applied report are read or written every `logPollIntervalMs`
-   * (their watches carry changes at once), and at every poll while etcd does not answer.
+   * How often the lease bound is checked, and how often the leader key is read while
+   * something is amiss (etcd does not answer, no leader is known, no lease is held).
+   * Otherwise the leader key (each answer renews this node's contact with the leader,
+   * which readiness and `freshness` read), the log's end, the members and this node's
+   * applied report are read or written every `logPollIntervalMs` (their watches carry
+   * changes at once), and contact is asked for on demand when a read needs it fresher.
    */
   readonly pollIntervalMs: number;
   /** Compaction passes a member more than this many entries behind the leader (it then catches up from a snapshot). */
@@ -58,10 +60,12 @@ interface EtcdLogOptions {
 }
 
 /**
- * The slower half of the poll: the log's end (a watch may miss entries across a reconnect;
- * a read barrier reads it too), the members and this node's applied report. Reading them
- * at every poll too (10 a second at the default heartbeat) kept an idle 3-node cluster
- * and its etcd at about half a core (bench/README.md, issue 16).
+ * The slower half of the poll: the leader key (its watch may miss a change across a
+ * reconnect), the log's end (the same; a read barrier reads it too), the members and this
+ * node's applied report. Reading all of them at every poll (10 a second at the default
+ * heartbeat) kept an idle 3-node cluster and its etcd at about half a core, and the leader
+ * key alone at a fifth of one, slowing whatever else ran on the machine (bench/README.md,
+ * issue 16).
  */
 const logPollIntervalMs = 1_000;
 /** Reads of the leader key in flight at once, at most (one per timer tick; the next tick waits when this many are out). */
@@ -79,6 +83,11 @@ export class EtcdLog implements ReplicatedLog {
   readonly #listeners = new Set<() => void>();
   #logWatch: Watcher | undefined;
   #pollTimer: ScheduledTimer | undefined;
+  /** When the poll last read the leader key. */
+  #lastLeaderPollMs = -Infinity;
+  /** The on-demand read of the leader key in flight, shared by every read that waits for it. */
+  #contactRefresh: Promise<void> | undefined;
+  #contactRefreshStartedMs = -Infinity;
   /** The term this node leads and is ready to serve (it applied the log's end as of its election); 0 otherwise. */
   #readyTerm = 0;
   #preparingTerm = 0;
@@ -155,13 +164,35 @@ export class EtcdLog implements ReplicatedLog {
     this.#leadershipChanged();
   }
 
-  /** The timer's poll: the leader key every time, the log's end and the members when due (or while etcd does not answer). */
+  /**
+   * The timer's poll: the lease bound every time; the leader key, the log's end and the
+   * members once a second, or at every poll while something is amiss (etcd does not
+   * answer, no leader is known, no lease is held). A read's `freshness` or readiness that
+   * needs fresher contact asks for it (refreshLeaderContact).
+   */
   #poll(): void {
     if (this.#stopped) return;
     this.#session.checkLease();
-    void this.#refreshLeader();
     const nowMs = this.#options.scheduler.monotonicMs();
+    const amiss = !this.#etcdHealthy || this.#session.leaderId === '' || !this.#session.holdsLease;
+    if (amiss || nowMs - this.#lastLeaderPollMs >= logPollIntervalMs) {
+      this.#lastLeaderPollMs = nowMs;
+      void this.#refreshLeader();
+    }
     if (!this.#pollingLog && (!this.#etcdHealthy || nowMs - this.#lastLogPollMs >= logPollIntervalMs)) void this.#pollLog(nowMs);
+  }
+
+  /** Reads the leader key now, or joins the read in flight if it started less than a poll ago (an older one may wait on a hung member). */
+  refreshLeaderContact(): Promise<void> {
+    const nowMs = this.#options.scheduler.monotonicMs();
+    if (this.#contactRefresh === undefined || nowMs - this.#contactRefreshStartedMs >= this.#options.pollIntervalMs) {
+      const refresh = this.#refreshLeader().finally(() => {
+        if (this.#contactRefresh === refresh) this.#contactRefresh = undefined;
+      });
+      this.#contactRefresh = refresh;
+      this.#contactRefreshStartedMs = nowMs;
+    }
+    return this.#contactRefresh;
   }
 
   /**

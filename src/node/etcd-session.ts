@@ -70,6 +70,11 @@ export class EtcdSession {
   }
 
   /** This node holds the leader key and its lease surely has not expired. */
+  /** Whether a lease is held (a lost one is opened again by the next refreshLeader). */
+  get holdsLease(): boolean {
+    return this.#leaseId !== '';
+  }
+
   get leading(): boolean {
     return this.#holdsLeaderKey && this.#dependencies.scheduler.monotonicMs() < this.#validUntilMs;
   }

@@ -82,6 +82,12 @@ export interface ReplicatedLog {
   readonly role: LogRole;
   /** Milliseconds since this node last heard from a leader (0 on the leader, Infinity if never). */
   leaderContactAgeMs(): number;
+  /**
+   * Where contact is not kept current by the leader's own heartbeats (etcd mode: a read of
+   * the leader key), asks for it now, or joins the ask in flight; never rejects. A read's
+   * `freshness` and readiness call it when the last contact is older than they accept.
+   */
+  refreshLeaderContact?(): Promise<void>;
   /** Calls `listener` after every change of leader or role; returns the function that unregisters it. */
   subscribeLeaderChanges(listener: () => void): () => void;
   /** Resolves once `accept(leaderId)` holds; TIMEOUT after `timeoutMs`. */
