@@ -60,12 +60,10 @@ interface EtcdLogOptions {
 }
 
 /**
- * The slower half of the poll: the leader key (its watch may miss a change across a
- * reconnect), the log's end (the same; a read barrier reads it too), the members and this
- * node's applied report. Reading all of them at every poll (10 a second at the default
- * heartbeat) kept an idle 3-node cluster and its etcd at about half a core, and the leader
- * key alone at a fifth of one, slowing whatever else ran on the machine (bench/README.md,
- * issue 16).
+ * The slower half of the poll: the leader key (its watch may miss a change across a reconnect), the log's end (the same;
+ * a read barrier reads it too), the members and this node's applied report. Reading all of them at every poll (10 a second
+ * at the default heartbeat) kept an idle 3-node cluster and its etcd at about half a core, and the leader key alone at a
+ * fifth of one, slowing whatever else ran on the machine (bench/README.md, issue 16).
  */
 const logPollIntervalMs = 1_000;
 /** Reads of the leader key in flight at once, at most (one per timer tick; the next tick waits when this many are out). */
@@ -83,11 +81,11 @@ export class EtcdLog implements ReplicatedLog {
   readonly #listeners = new Set<() => void>();
   #logWatch: Watcher | undefined;
   #pollTimer: ScheduledTimer | undefined;
-  /** When the poll last read the leader key. */
+  /** Reads of the leader key: when the poll last made one; the on-demand one in flight (shared by the reads waiting on it), its start; the newest. */
   #lastLeaderPollMs = -Infinity;
-  /** The on-demand read of the leader key in flight, shared by every read that waits for it. */
   #contactRefresh: Promise<void> | undefined;
   #contactRefreshStartedMs = -Infinity;
+  #newestLeaderRead = Promise.resolve();
   /** The term this node leads and is ready to serve (it applied the log's end as of its election); 0 otherwise. */
   #readyTerm = 0;
   #preparingTerm = 0;
@@ -196,20 +194,22 @@ export class EtcdLog implements ReplicatedLog {
   }
 
   /**
-   * Reads the leader key again. Several at once, bounded: a call that picks a hung etcd member
-   * waits out its deadline, and the others renew the contact meanwhile; at the bound, none starts.
+   * Reads the leader key again. Several at once, bounded: a call that picks a hung etcd member waits out its deadline, and the
+   * others renew the contact meanwhile; at the bound, none starts and the newest in flight stands for it.
    */
-  async #refreshLeader(): Promise<void> {
-    if (this.#leaderRefreshCount >= leaderRefreshCountMax) return;
+  #refreshLeader(): Promise<void> {
+    if (this.#leaderRefreshCount >= leaderRefreshCountMax) return this.#newestLeaderRead;
     this.#leaderRefreshCount += 1;
-    try {
-      await this.#session.refreshLeader();
-      this.#answered();
-    } catch (error) {
-      this.#unanswered(error);
-    } finally {
-      this.#leaderRefreshCount -= 1;
-    }
+    this.#newestLeaderRead = this.#session
+      .refreshLeader()
+      .then(
+        () => this.#answered(),
+        (error: unknown) => this.#unanswered(error),
+      )
+      .finally(() => {
+        this.#leaderRefreshCount -= 1;
+      });
+    return this.#newestLeaderRead;
   }
 
   /** The log's end (a watch may miss entries across a reconnect), the members, this node's applied report, compaction on the leader. */
