@@ -69,6 +69,12 @@ const logPollIntervalMs = 1_000;
 /** Reads of the leader key in flight at once, at most (one per timer tick; the next tick waits when this many are out). */
 export const leaderRefreshCountMax = 4;
 
+interface LeaderRead {
+  done: Promise<void>;
+  readonly startedMs: number;
+  pending: boolean;
+}
+
 export class EtcdLog implements ReplicatedLog {
   readonly #options: EtcdLogOptions;
   readonly #keys: EtcdKeys;
@@ -81,11 +87,8 @@ export class EtcdLog implements ReplicatedLog {
   readonly #listeners = new Set<() => void>();
   #logWatch: Watcher | undefined;
   #pollTimer: ScheduledTimer | undefined;
-  /** Reads of the leader key: when the poll last made one; the on-demand one in flight (shared by the reads waiting on it), its start; the newest. */
-  #lastLeaderPollMs = -Infinity;
-  #contactRefresh: Promise<void> | undefined;
-  #contactRefreshStartedMs = -Infinity;
-  #newestLeaderRead = Promise.resolve();
+  /** The newest read of the leader key, the poll's or an ask's: the poll's cadence counts from it, and asks join it while it is pending. */
+  #newestLeaderRead: LeaderRead = { done: Promise.resolve(), startedMs: -Infinity, pending: false };
   /** The term this node leads and is ready to serve (it applied the log's end as of its election); 0 otherwise. */
   #readyTerm = 0;
   #preparingTerm = 0;
@@ -173,24 +176,15 @@ export class EtcdLog implements ReplicatedLog {
     this.#session.checkLease();
     const nowMs = this.#options.scheduler.monotonicMs();
     const amiss = !this.#etcdHealthy || this.#session.leaderId === '' || !this.#session.holdsLease;
-    if (amiss || nowMs - this.#lastLeaderPollMs >= logPollIntervalMs) {
-      this.#lastLeaderPollMs = nowMs;
-      void this.#refreshLeader();
-    }
+    if (amiss || nowMs - this.#newestLeaderRead.startedMs >= logPollIntervalMs) void this.#refreshLeader();
     if (!this.#pollingLog && (!this.#etcdHealthy || nowMs - this.#lastLogPollMs >= logPollIntervalMs)) void this.#pollLog(nowMs);
   }
 
   /** Reads the leader key now, or joins the read in flight if it started less than a poll ago (an older one may wait on a hung member). */
   refreshLeaderContact(): Promise<void> {
-    const nowMs = this.#options.scheduler.monotonicMs();
-    if (this.#contactRefresh === undefined || nowMs - this.#contactRefreshStartedMs >= this.#options.pollIntervalMs) {
-      const refresh = this.#refreshLeader().finally(() => {
-        if (this.#contactRefresh === refresh) this.#contactRefresh = undefined;
-      });
-      this.#contactRefresh = refresh;
-      this.#contactRefreshStartedMs = nowMs;
-    }
-    return this.#contactRefresh;
+    const newest = this.#newestLeaderRead;
+    if (newest.pending && this.#options.scheduler.monotonicMs() - newest.startedMs < this.#options.pollIntervalMs) return newest.done;
+    return this.#refreshLeader();
   }
 
   /**
@@ -198,9 +192,10 @@ export class EtcdLog implements ReplicatedLog {
    * others renew the contact meanwhile; at the bound, none starts and the newest in flight stands for it.
    */
   #refreshLeader(): Promise<void> {
-    if (this.#leaderRefreshCount >= leaderRefreshCountMax) return this.#newestLeaderRead;
+    if (this.#leaderRefreshCount >= leaderRefreshCountMax) return this.#newestLeaderRead.done;
     this.#leaderRefreshCount += 1;
-    this.#newestLeaderRead = this.#session
+    const read: LeaderRead = { done: Promise.resolve(), startedMs: this.#options.scheduler.monotonicMs(), pending: true };
+    read.done = this.#session
       .refreshLeader()
       .then(
         () => this.#answered(),
@@ -208,8 +203,10 @@ export class EtcdLog implements ReplicatedLog {
       )
       .finally(() => {
         this.#leaderRefreshCount -= 1;
+        read.pending = false;
       });
-    return this.#newestLeaderRead;
+    this.#newestLeaderRead = read;
+    return read.done;
   }
 
   /** The log's end (a watch may miss entries across a reconnect), the members, this node's applied report, compaction on the leader. */

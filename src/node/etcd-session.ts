@@ -69,12 +69,12 @@ export class EtcdSession {
     return this.#term;
   }
 
-  /** This node holds the leader key and its lease surely has not expired. */
   /** Whether a lease is held (a lost one is opened again by the next refreshLeader). */
   get holdsLease(): boolean {
     return this.#leaseId !== '';
   }
 
+  /** This node holds the leader key and its lease surely has not expired. */
   get leading(): boolean {
     return this.#holdsLeaderKey && this.#dependencies.scheduler.monotonicMs() < this.#validUntilMs;
   }

@@ -126,12 +126,17 @@ function checkTokens(tokens: readonly Token[], purpose: SqlPurpose): void {
   for (let position = 0; position < tokens.length; position++) {
     const token = tokens[position] as Token;
     if (purpose === 'read') {
-      if (token.kind === 'word' && token.text === 'LOAD_EXTENSION') refuse('load_extension is not allowed');
+      refuseLoadExtension(token);
       continue;
     }
     checkWriteToken(token);
     checkDeterminismToken(token, tokens[position - 1], tokens[position + 1]);
   }
+}
+
+/** Reads and writes alike: extensions load only through `-extensions-path`. */
+function refuseLoadExtension(token: Token): void {
+  if (token.kind === 'word' && token.text === 'LOAD_EXTENSION') refuse('load_extension is not allowed');
 }
 
 const tableValuedPragmaPrefix = 'PRAGMA_';
@@ -192,8 +197,8 @@ function checkWriteToken(token: Token): void {
  */
 function checkDeterminismToken(token: Token, previous: Token | undefined, next: Token | undefined): void {
   checkTableName(token, previous);
+  refuseLoadExtension(token);
   if (token.kind !== 'word') return;
-  if (token.text === 'LOAD_EXTENSION') refuse('load_extension is not allowed');
   if (token.text === 'TOTAL_CHANGES') refuse('total_changes() depends on the connection, not the data; not allowed in writes');
   if ((token.text === 'TEMP' || token.text === 'TEMPORARY') && next?.text === '.') {
     refuse('the temp schema belongs to one connection and vanishes on restart; not allowed in writes');

@@ -7,7 +7,8 @@
  *   `leaderRefreshCountMax` (4): while etcd does not answer at all (SIGSTOP for 25 ticks),
  *   the ticks start no fifth; asks within one tick share one read;
  * - the leader key, the members and the log's end once a second while all is well, not at
- *   every tick.
+ *   every tick; the leader key at every tick while no leader is known;
+ * - ten asks at once share one read.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -84,10 +85,10 @@ function countPrefixReads(etcdClient: Etcd3, keyPrefix: string): { total: number
 }
 
 /** An etcd log for node n1 under `name`'s prefix, polling every pollIntervalMs; `close` stops it. */
-function etcdLog(name: string): { readonly log: EtcdLog; readonly close: () => Promise<void> } {
+function etcdLog(name: string, nonVoter = false): { readonly log: EtcdLog; readonly close: () => Promise<void> } {
   const dataDirectory = join(directory, name);
   mkdirSync(dataDirectory);
-  const config = resolveNodeConfig({ nodeId: 'n1', raftAdvertisedAddress: '127.0.0.1:1', apiAdvertisedAddress: '127.0.0.1:2', dataDirectory });
+  const config = resolveNodeConfig({ nodeId: 'n1', raftAdvertisedAddress: '127.0.0.1:1', apiAdvertisedAddress: '127.0.0.1:2', dataDirectory, nonVoter });
   const stateMachine = new MultiDatabaseMachine({ path: join(dataDirectory, 'db.sqlite'), foreignKeys: false, extensionPaths: [], databaseCountMax: 1 });
   const log = new EtcdLog({
     config,
@@ -152,6 +153,37 @@ test("the leader key, the members and the log's end are read once a second while
       leaderReads.total >= 1 && leaderReads.total <= 3,
       `${leaderReads.total} reads of the leader key in ${windowMs} ms (a tick is ${pollIntervalMs} ms)`,
     );
+  } finally {
+    await close();
+  }
+});
+
+test('asks for contact within a poll share the read in flight', { timeout: 60_000 }, async () => {
+  const { log, close } = etcdLog('shared');
+  const reads = countReads(client, etcdKeys(`${prefix}/shared`).leader);
+  try {
+    await log.start();
+    await waitFor('n1 leads', () => (log.isLeader ? true : undefined));
+    reads.total = 0;
+    await Promise.all(Array.from({ length: 10 }, () => log.refreshLeaderContact()));
+    // One read for the ten; a second only if the poll's own once-a-second read fell in this instant. Unshared, the bound's 4.
+    assert.ok(reads.total >= 1 && reads.total <= 2, `${reads.total} reads of the leader key for 10 asks at once`);
+  } finally {
+    await close();
+  }
+});
+
+test('while no leader is known (a non-voter alone), the leader key is read at every tick', { timeout: 60_000 }, async () => {
+  const windowMs = 500;
+  const { log, close } = etcdLog('leaderless', true);
+  const reads = countReads(client, etcdKeys(`${prefix}/leaderless`).leader);
+  try {
+    await log.start();
+    assert.equal(log.leaderId, '');
+    reads.total = 0;
+    await sleep(windowMs);
+    // 25 ticks in the window; a slow machine ticks less, so half of them. Once a second would be 1.
+    assert.ok(reads.total >= windowMs / pollIntervalMs / 2, `${reads.total} reads of the leader key in ${windowMs} ms`);
   } finally {
     await close();
   }
