@@ -37,7 +37,7 @@ const fileBoundMs = Number(process.env.TEST_FILE_BOUND_MS ?? 15 * 60_000);
 const fileTimeoutMs = fileBoundMs + 60_000;
 const reporters = [
   ...['--test-reporter', process.stdout.isTTY ? 'spec' : 'tap', '--test-reporter-destination', 'stdout'],
-  ...['--test-reporter', join(root, 'scripts', 'slowest-files-reporter.mjs'), '--test-reporter-destination', 'stdout'],
+  ...['--test-reporter', join(root, 'scripts', 'summary-reporter.mjs'), '--test-reporter-destination', 'stdout'],
 ];
 const testFlags = ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${fileTimeoutMs}`, ...reporters];
 // Loaded into every test file: its bound, and its cleanup and report when ended by a signal.
