@@ -5,8 +5,11 @@
 //   and .ci/run the whole run;
 // - last, every failed test with its file and the first lines of its error, so that the
 //   end of a long log (all that a CI summary may keep) names what failed. A test that
-//   failed only because a subtest did is not listed again.
+//   failed only because a subtest did is not listed again (a subtest cancelled because
+//   its parent ended first is listed: it may be all there is to see); past
+//   failuresShownMax the rest are counted.
 const shownCount = 12;
+const failuresShownMax = 40;
 const errorLinesShown = 4;
 const errorCharsShown = 600;
 
@@ -27,11 +30,13 @@ function errorText(error) {
 export default async function* summary(source) {
   const totals = new Map();
   const failures = [];
+  let failureCount = 0;
   for await (const event of source) {
     if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
     const { file, nesting, details } = event.data;
     if (event.type === 'test:fail' && details?.error?.failureType !== 'subtestsFailed') {
-      failures.push({ file: file ?? '(no file)', name: event.data.name, error: errorText(details?.error) });
+      failureCount += 1;
+      if (failures.length < failuresShownMax) failures.push({ file: file ?? '(no file)', name: event.data.name, error: errorText(details?.error) });
     }
     if (nesting !== 0 || file === undefined || typeof details?.duration_ms !== 'number') continue;
     // The runner's own event for a failed file carries the whole file's time.
@@ -43,10 +48,11 @@ export default async function* summary(source) {
   const slowest = [...totals].sort((left, right) => right[1] - left[1]).slice(0, shownCount);
   yield `# slowest test files (their tests' time, hooks not counted):\n`;
   for (const [file, ms] of slowest) yield `#   ${(ms / 1000).toFixed(1).padStart(6)} s  ${shortPath(file)}\n`;
-  if (failures.length === 0) return;
-  yield `# failed tests (${failures.length}):\n`;
+  if (failureCount === 0) return;
+  yield `# failed tests (${failureCount}):\n`;
   for (const { file, name, error } of failures) {
     yield `#   ${shortPath(file)}: ${name === file ? '(the whole file)' : name}\n`;
     for (const line of error.split('\n')) yield `#       ${line}\n`;
   }
+  if (failureCount > failures.length) yield `#   … and ${failureCount - failures.length} more (above, as "not ok")\n`;
 }

@@ -95,6 +95,30 @@ test('lists each failed test last, with its file and error; a parent failed by a
   assert.ok(!(await report([pass(file('a'), 'one', 1)])).includes('failed'), 'nothing when all passed');
 });
 
+test('a subtest cancelled because its parent ended first is listed, its parent not; past 40 failures the rest are counted', async () => {
+  const failure = (cause: unknown, failureType = 'testCodeFailure'): Error => Object.assign(new Error('test failed'), { failureType, cause });
+  const failed = (name: string, error: Error, nesting = 0): Event => ({
+    type: 'test:fail',
+    data: { file: file('a'), name, nesting, details: { duration_ms: 1, error } },
+  });
+  const cancelled = await report([
+    failed('child', failure('test did not finish before its parent and was cancelled', 'cancelledByParent'), 1),
+    failed('parent', failure('1 subtest failed', 'subtestsFailed')),
+  ]);
+  assert.match(cancelled, /# failed tests \(1\):\n# {3}test\/a\.test\.ts: child\n# {7}test did not finish before its parent and was cancelled\n$/);
+
+  const many = Array.from({ length: 41 }, (_, index) => failed(`failure ${index}`, failure(new Error(`number ${index}`))));
+  const lines = (await report(many)).split('\n');
+  const listed = lines.filter((line) => line.startsWith('#   test/a.test.ts: failure '));
+  assert.equal(
+    lines.find((line) => line.startsWith('# failed tests')),
+    '# failed tests (41):',
+  );
+  assert.equal(listed.length, 40, 'the first 40 listed');
+  assert.equal(listed[39], '#   test/a.test.ts: failure 39');
+  assert.ok(lines.includes('#   … and 1 more (above, as "not ok")'), lines.slice(-3).join('\n'));
+});
+
 test("over a real run of Node's test runner: the failed assertion and the file that exited are named at the end", () => {
   const directory = mkdtempSync(join(tmpdir(), 'quorumlite-reporter-'));
   try {
