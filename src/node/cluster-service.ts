@@ -279,18 +279,18 @@ export class NodeClusterService implements ClusterService {
 
   #readLocally(request: QueryRequest | MixedRequest, context: CallContext): Promise<DataResponse> {
     const freshnessMs = request.freshnessMs;
-    // Contact recent enough (and no freshness asked) reads at once: no turn of the event loop on the common path.
-    if (freshnessMs === null || freshnessMs <= 0 || this.#log.leaderContactAgeMs() <= freshnessMs) return this.#readIfFresh(request, context);
+    if (freshnessMs === null || freshnessMs <= 0) return this.#runQuery(request, context, null);
+    // Contact recent enough reads at once: no turn of the event loop on the common path.
+    if (this.#log.leaderContactAgeMs() <= freshnessMs) return this.#readIfApplied(request, context);
     return leaderContactWithin(this.#log, this.#scheduler, freshnessMs).then((fresh) => {
       if (!fresh) throw new ServiceError('STALE_READ', 'stale read');
-      return this.#readIfFresh(request, context);
+      return this.#readIfApplied(request, context);
     });
   }
 
-  /** The local read once leader contact passed `freshness`: `freshness_strict` also wants every known commit applied. */
-  #readIfFresh(request: QueryRequest | MixedRequest, context: CallContext): Promise<DataResponse> {
-    const strict = request.freshnessStrict && request.freshnessMs !== null && request.freshnessMs > 0;
-    if (strict && this.#database.appliedIndex < this.#log.position().commitIndex) throw new ServiceError('STALE_READ', 'stale read');
+  /** A local read whose leader contact passed `freshness`: `freshness_strict` also wants every known commit applied. */
+  #readIfApplied(request: QueryRequest | MixedRequest, context: CallContext): Promise<DataResponse> {
+    if (request.freshnessStrict && this.#database.appliedIndex < this.#log.position().commitIndex) throw new ServiceError('STALE_READ', 'stale read');
     return this.#runQuery(request, context, null);
   }
 

@@ -70,7 +70,7 @@ const logPollIntervalMs = 1_000;
 export const leaderRefreshCountMax = 4;
 
 interface LeaderRead {
-  done: Promise<void>;
+  readonly done: Promise<void>;
   readonly startedMs: number;
   pending: boolean;
 }
@@ -194,8 +194,8 @@ export class EtcdLog implements ReplicatedLog {
   #refreshLeader(): Promise<void> {
     if (this.#leaderRefreshCount >= leaderRefreshCountMax) return this.#newestLeaderRead.done;
     this.#leaderRefreshCount += 1;
-    const read: LeaderRead = { done: Promise.resolve(), startedMs: this.#options.scheduler.monotonicMs(), pending: true };
-    read.done = this.#session
+    const startedMs = this.#options.scheduler.monotonicMs();
+    const done = this.#session
       .refreshLeader()
       .then(
         () => this.#answered(),
@@ -203,10 +203,11 @@ export class EtcdLog implements ReplicatedLog {
       )
       .finally(() => {
         this.#leaderRefreshCount -= 1;
-        read.pending = false;
+        read.pending = false; // set below: refreshLeader is async, so this runs later
       });
+    const read: LeaderRead = { done, startedMs, pending: true };
     this.#newestLeaderRead = read;
-    return read.done;
+    return done;
   }
 
   /** The log's end (a watch may miss entries across a reconnect), the members, this node's applied report, compaction on the leader. */

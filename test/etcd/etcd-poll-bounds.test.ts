@@ -110,13 +110,18 @@ function etcdLog(name: string, nonVoter = false): { readonly log: EtcdLog; reado
   };
 }
 
+/** Starts `log` (node n1, alone) and waits until it leads. */
+async function startLeading(log: EtcdLog): Promise<void> {
+  await log.start();
+  await waitFor('n1 leads', () => (log.isLeader ? true : undefined));
+}
+
 test('at most leaderRefreshCountMax (4) reads of the leader key are in flight: while etcd does not answer, no fifth starts', { timeout: 60_000 }, async () => {
   assert.equal(leaderRefreshCountMax, 4);
   const { log, close } = etcdLog('bound');
   const reads = countReads(client, etcdKeys(`${prefix}/bound`).leader);
   try {
-    await log.start();
-    await waitFor('n1 leads', () => (log.isLeader ? true : undefined));
+    await startLeading(log);
     reads.most = 0;
     etcd.pause(0);
     try {
@@ -143,7 +148,7 @@ test("the leader key, the members and the log's end are read once a second while
   const leaderReads = countReads(client, keys.leader);
   const memberReads = countPrefixReads(client, keys.membersPrefix);
   try {
-    await log.start();
+    await startLeading(log); // all is well: no every-tick reads of a log without a leader
     leaderReads.total = 0;
     memberReads.total = 0;
     await sleep(windowMs);
@@ -162,8 +167,7 @@ test('asks for contact within a poll share the read in flight', { timeout: 60_00
   const { log, close } = etcdLog('shared');
   const reads = countReads(client, etcdKeys(`${prefix}/shared`).leader);
   try {
-    await log.start();
-    await waitFor('n1 leads', () => (log.isLeader ? true : undefined));
+    await startLeading(log);
     reads.total = 0;
     await Promise.all(Array.from({ length: 10 }, () => log.refreshLeaderContact()));
     // One read for the ten; a second only if the poll's own once-a-second read fell in this instant. Unshared, the bound's 4.

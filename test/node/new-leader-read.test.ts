@@ -16,22 +16,12 @@ import type { InMemoryRuntime } from './in-memory-runtime.js';
 import { startInMemoryRuntime } from './in-memory-runtime.js';
 import { serviceFor } from './in-memory-service.js';
 import { queryRequest, statement } from './requests.js';
-import { followerOfNewTerm, reply } from './roles.js';
+import { acknowledgeAppends, followerOfNewTerm, reply, winElection } from './roles.js';
 
 const context = { signal: new AbortController().signal };
 
 function count(answer: DataResponse): unknown {
   return (answer.results[0] as { rows?: unknown[][] }).rows?.[0]?.[0];
-}
-
-/** Answers, as `from`, every append sent to it since `mark` (the sent list's length then). */
-async function acknowledgeAppends(node: InMemoryRuntime, from: string, mark: number): Promise<void> {
-  for (const append of node.transport.sent.slice(mark)) {
-    const last = append.entries[append.entries.length - 1];
-    if (append.type !== 'MsgApp' || append.to !== from || last === undefined) continue;
-    node.transport.deliver(reply(append, 'MsgAppResp', { index: last.index }));
-  }
-  await node.scheduler.settle();
 }
 
 /** The read rounds' heartbeats (the ones with a context) sent since `mark`. */
@@ -42,7 +32,7 @@ function readRounds(node: InMemoryRuntime, mark: number): Message[] {
 test("a new leader's linearizable read that arrives before its term's first commit sees its predecessor's last write", async () => {
   const node = await startInMemoryRuntime(['n1', 'n2', 'n3'], { heartbeatMs: 50, electionTimeoutMs: 500 });
   try {
-    const { runtime, scheduler, transport, config } = node;
+    const { runtime, scheduler, transport } = node;
     const service = serviceFor(node);
     const { term, lastIndex, lastTerm } = await followerOfNewTerm(node);
     const command = (sql: string): Uint8Array => runtime.encodeCommandFor([statement(sql)], false, null);
@@ -57,18 +47,7 @@ test("a new leader's linearizable read that arrives before its term's first comm
     assert.equal(runtime.appliedIndex, lastIndex + 1, 'the table is applied, the insert is not known to be committed');
 
     // n1 campaigns and n3 votes for it.
-    const campaignMark = transport.sent.length;
-    await scheduler.advance(config.electionTimeoutMs * 2);
-    const preVote = transport.sent.slice(campaignMark).find((message) => message.type === 'MsgPreVote' && message.to === 'n3');
-    assert.ok(preVote, 'n1 campaigned');
-    transport.deliver(reply(preVote, 'MsgPreVoteResp'));
-    await scheduler.settle();
-    const vote = transport.sent.slice(campaignMark).find((message) => message.type === 'MsgVote' && message.to === 'n3');
-    assert.ok(vote, 'n1 asked for votes');
-    const leaderMark = transport.sent.length;
-    transport.deliver(reply(vote, 'MsgVoteResp'));
-    await scheduler.settle();
-    assert.equal(runtime.role, 'leader');
+    const leaderMark = await winElection(node, 'n3');
     assert.equal(runtime.appliedIndex, lastIndex + 1, "the new leader has not committed its term's first entry");
 
     // The read arrives now, while the node's state lacks the insert: it must not be answered from that state.

@@ -3,7 +3,7 @@
  * voters (answering for n2), or a follower of n2 in a new term.
  */
 import assert from 'node:assert/strict';
-import type { Message } from '../../src/raft/types.js';
+import type { Message, NodeId } from '../../src/raft/types.js';
 import { raftMessage } from '../raft/helpers.js';
 import { startInMemoryRuntime, type InMemoryRuntime } from './in-memory-runtime.js';
 
@@ -11,24 +11,44 @@ export function reply(to: Message, type: Message['type'], fields: Partial<Messag
   return raftMessage({ type, from: to.to, to: to.from, term: to.term, ...fields });
 }
 
-/** Elects n1 (the test answers for n2) and commits its term's first entry. */
-export async function electN1(node: InMemoryRuntime): Promise<void> {
+/**
+ * n1 campaigns and `voter` grants its pre-vote and vote: n1 leads, its term's first entry
+ * sent but not committed. Returns the sent list's length when n1 became leader.
+ */
+export async function winElection(node: InMemoryRuntime, voter: NodeId): Promise<number> {
   const { runtime, scheduler, transport, config } = node;
+  const mark = transport.sent.length;
   await scheduler.advance(config.electionTimeoutMs * 2);
-  const preVote = transport.sent.find((message) => message.type === 'MsgPreVote' && message.to === 'n2');
+  const preVote = transport.sent.slice(mark).find((message) => message.type === 'MsgPreVote' && message.to === voter);
   assert.ok(preVote, 'n1 campaigned');
   transport.deliver(reply(preVote, 'MsgPreVoteResp'));
   await scheduler.settle();
-  const vote = transport.sent.find((message) => message.type === 'MsgVote' && message.to === 'n2');
+  const vote = transport.sent.slice(mark).find((message) => message.type === 'MsgVote' && message.to === voter);
   assert.ok(vote, 'n1 asked for votes');
+  const leaderMark = transport.sent.length;
   transport.deliver(reply(vote, 'MsgVoteResp'));
   await scheduler.settle();
   assert.equal(runtime.role, 'leader');
-  const append = transport.sent.find((message) => message.type === 'MsgApp' && message.to === 'n2' && message.entries.length > 0);
-  assert.ok(append, "the leader's first entry");
-  const last = append.entries[append.entries.length - 1];
-  transport.deliver(reply(append, 'MsgAppResp', { index: last?.index ?? 0 }));
-  await scheduler.settle();
+  return leaderMark;
+}
+
+/** Answers, as `from`, every append with entries sent to it since `mark` (the sent list's length then); returns how many. */
+export async function acknowledgeAppends(node: InMemoryRuntime, from: NodeId, mark: number): Promise<number> {
+  let answered = 0;
+  for (const append of node.transport.sent.slice(mark)) {
+    const last = append.entries[append.entries.length - 1];
+    if (append.type !== 'MsgApp' || append.to !== from || last === undefined) continue;
+    node.transport.deliver(reply(append, 'MsgAppResp', { index: last.index }));
+    answered += 1;
+  }
+  await node.scheduler.settle();
+  return answered;
+}
+
+/** Elects n1 (the test answers for n2) and commits its term's first entry. */
+export async function electN1(node: InMemoryRuntime): Promise<void> {
+  const leaderMark = await winElection(node, 'n2');
+  assert.ok((await acknowledgeAppends(node, 'n2', leaderMark)) > 0, "the leader's first entry");
 }
 
 /** n1 of n1..n3 (heartbeats every 50 ms), elected, its tick lined up so that none falls in the next few milliseconds. */

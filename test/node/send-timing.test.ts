@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { Message } from '../../src/raft/types.js';
 import { raftMessage as message } from '../raft/helpers.js';
 import { startInMemoryRuntime } from './in-memory-runtime.js';
-import { followerOfNewTerm, reply, startLeaderN1 } from './roles.js';
+import { acknowledgeAppends, followerOfNewTerm, reply, startLeaderN1 } from './roles.js';
 
 function timingsOf(sent: readonly Message[], timings: ReadonlyMap<Message, string>, type: Message['type']): string[] {
   return sent.filter((sent) => sent.type === type).map((sent) => timings.get(sent) ?? 'none');
@@ -29,9 +29,7 @@ test("a leader's appends leave at the loop's next turn; its read round's heartbe
       appends.map((sent) => [sent.to, transport.timings.get(sent)]),
       [['n2', 'next-turn']],
     );
-    const append = appends[0] as Message;
-    transport.deliver(reply(append, 'MsgAppResp', { index: append.entries[append.entries.length - 1]?.index ?? 0 }));
-    await scheduler.settle();
+    await acknowledgeAppends(node, 'n2', start);
     await written;
 
     const beforeRead = transport.sent.length;

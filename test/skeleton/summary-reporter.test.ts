@@ -2,9 +2,9 @@
  * scripts/summary-reporter.mjs: a file's time is the sum of its top-level tests (nested
  * tests and other events not counted twice); a file the runner failed as a whole counts
  * its whole time once; only the slowest shown, slowest first, paths relative to the
- * repository. Then, last, each failed test with its file and its error's first lines; a
- * test failed only by its subtests is not listed; nothing when all passed. Also run over
- * a real run of Node's runner.
+ * repository. Then, last, each failed test with its file and its error's first lines (4,
+ * at most 600 characters); a test failed only by its subtests is not listed; past 40 the
+ * rest are counted; nothing when all passed. Also run over a real run of Node's runner.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -93,6 +93,17 @@ test('lists each failed test last, with its file and error; a parent failed by a
     ].join('\n'),
   );
   assert.ok(!(await report([pass(file('a'), 'one', 1)])).includes('failed'), 'nothing when all passed');
+});
+
+test("an error's first lines are cut at 600 characters: 600 shown whole, 601 cut with an ellipsis", async () => {
+  const failed = (name: string, message: string): Event => ({
+    type: 'test:fail',
+    data: { file: file('a'), name, nesting: 0, details: { duration_ms: 1, error: Object.assign(new Error('test failed'), { cause: new Error(message) }) } },
+  });
+  const prefix = 'Error: '.length;
+  const lines = (await report([failed('at', 'x'.repeat(600 - prefix)), failed('over', 'y'.repeat(601 - prefix))])).split('\n');
+  assert.equal(lines[lines.indexOf('#   test/a.test.ts: at') + 1], `#       Error: ${'x'.repeat(600 - prefix)}`);
+  assert.equal(lines[lines.indexOf('#   test/a.test.ts: over') + 1], `#       Error: ${'y'.repeat(600 - prefix)}…`);
 });
 
 test('a subtest cancelled because its parent ended first is listed, its parent not; past 40 failures the rest are counted', async () => {
