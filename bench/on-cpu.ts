@@ -27,6 +27,7 @@ import {
   otherWork,
   parseOnCpuArguments,
   parsePerfScript,
+  perfNodeFlags,
   perOperation,
   workKindOf,
   workKinds,
@@ -51,7 +52,6 @@ interface Subject {
   leaderIndex(): Promise<number>;
 }
 
-const nodeFlags = ['--perf-basic-prof'];
 const requestsPerWindowMax = 200_000;
 /** Keys the reads spread over (written before the warm-up). */
 const readKeyCount = 500;
@@ -62,8 +62,9 @@ const perfStopWaitMs = 30_000;
 /** How long perf record runs before the window starts (it attaches to every thread first). */
 const perfStartMs = 500;
 
-/** `etcdPath`: the etcd binary, checked before anything starts (undefined when etcd does not run). */
-function subjectFor(name: string, workload: OnCpuWorkload, etcdPath: string | undefined): Subject {
+/** `etcdPath`: the etcd binary, checked before anything starts (undefined when etcd does not run); `directory`: the run's own, removed at its end. */
+function subjectFor(name: string, workload: OnCpuWorkload, etcdPath: string | undefined, directory: string): Subject {
+  const nodeFlags = perfNodeFlags(directory);
   if (name === 'write-floor+sqlite') {
     const floor = new WriteFloor({ sqlite: true, nodeFlags });
     return {
@@ -296,7 +297,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const results: Measured[] = [];
   try {
     for (const name of options.systems) {
-      const subject = subjectFor(name, options.workload, etcdPath);
+      const subject = subjectFor(name, options.workload, etcdPath, directory);
       process.stderr.write(`[on-cpu] ${subject.name}: warm-up ${warmUpSeconds} s, then two windows of ${seconds} s${pausing}\n`);
       try {
         results.push(await measure(subject, options, directory));

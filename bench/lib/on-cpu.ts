@@ -9,6 +9,7 @@
  * samples only a thread that is on a core, every thread of the process (the thread pool's
  * fsyncs, the compiler's and the collector's threads too), kernel frames included.
  */
+import { join } from 'node:path';
 import { roundArgument } from './rounds.js';
 
 /** One sample: its process and thread, its weight and its frames, innermost first. */
@@ -176,4 +177,14 @@ export function parseOnCpuArguments(argv: readonly string[]): OnCpuOptions {
     warmUpSeconds: roundArgument(argv, '--warm-up', 8, onCpuBounds.warmUpSecondsMax),
     pauseSeconds: roundArgument(argv, '--pause', 0, onCpuBounds.pauseSecondsMax, 0),
   };
+}
+
+/**
+ * The flags a Node process profiled by perf runs with: `--perf-basic-prof` names its
+ * JavaScript frames. It also turns on V8's code log, which by default writes an
+ * `isolate-…-v8.log` per thread into the working directory; the log goes to `directory`
+ * (the run's own, removed at its end) instead.
+ */
+export function perfNodeFlags(directory: string): string[] {
+  return ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(directory, 'v8.log')}`];
 }

@@ -230,6 +230,7 @@ export interface ReadState {
  *   snapshot's install waits for those handed out before it); call appliedTo(index) after.
  */
 export interface Ready {
+  /** Undefined when unchanged since the last Ready (as are hardState and snapshot when there is none). */
   readonly softState?: SoftState;
   readonly hardState?: HardState;
   readonly entries: readonly Entry[];

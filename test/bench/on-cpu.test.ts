@@ -1,13 +1,27 @@
 /**
  * bench/on-cpu.ts's attribution (bench/lib/on-cpu.ts): `perf script` text parsed into
  * weighted samples, each sample's kind of work and module, the sums per request, the bound
- * on samples; and the runner's refusals of bad arguments (exit 2, nothing started).
+ * on samples; the runner's refusals of bad arguments (exit 2, nothing started); and the
+ * profiled processes' flags, which keep V8's code log out of the working directory.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { moduleOf, onCpuBounds, onCpuSystems, otherWork, parseOnCpuArguments, parsePerfScript, perOperation, workKindOf } from '../../bench/lib/on-cpu.js';
+import {
+  moduleOf,
+  onCpuBounds,
+  onCpuSystems,
+  otherWork,
+  parseOnCpuArguments,
+  parsePerfScript,
+  perfNodeFlags,
+  perOperation,
+  workKindOf,
+} from '../../bench/lib/on-cpu.js';
 
 const fsyncSample = `node  100/103  65574.296810:     500000 cpu-clock: 
 \tffffffff817e9ab9 ext4_write_inode+0x39 ([kernel.kallsyms])
@@ -181,5 +195,23 @@ test('bench:on-cpu refuses bad arguments with exit 2 before starting anything', 
     assert.equal(run.status, 2, `${argv.join(' ')}: ${run.stderr}`);
     assert.match(run.stderr, message);
     assert.equal(run.stdout, '');
+  }
+});
+
+test("a profiled process writes V8's code log into the run's directory, not the one it was started in", () => {
+  const started = mkdtempSync(join(tmpdir(), 'quorumlite-on-cpu-cwd-'));
+  const runDirectory = mkdtempSync(join(tmpdir(), 'quorumlite-on-cpu-run-'));
+  // A worker thread too: by default every isolate writes a log file of its own.
+  const program = "new (require('node:worker_threads').Worker)('1', { eval: true }).on('exit', () => {})";
+  const run = spawnSync(process.execPath, [...perfNodeFlags(runDirectory), '-e', program], { cwd: started, encoding: 'utf8', timeout: 30_000 });
+  try {
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(readdirSync(started), []);
+    assert.ok(existsSync(join(runDirectory, 'v8.log')));
+  } finally {
+    // --perf-basic-prof's symbol map for perf
+    if (run.pid !== undefined) rmSync(`/tmp/perf-${run.pid}.map`, { force: true });
+    rmSync(started, { recursive: true, force: true });
+    rmSync(runDirectory, { recursive: true, force: true });
   }
 });
