@@ -27,6 +27,7 @@ import {
   otherWork,
   parseOnCpuArguments,
   parsePerfScript,
+  perfMapPath,
   perfNodeFlags,
   perOperation,
   workKindOf,
@@ -304,7 +305,7 @@ async function main(argv: readonly string[]): Promise<number> {
       } finally {
         const pids = subject.pids().filter((pid): pid is number => pid !== undefined);
         await subject.stop();
-        for (const pid of pids) rmSync(`/tmp/perf-${pid}.map`, { force: true });
+        for (const pid of pids) rmSync(perfMapPath(pid), { force: true });
       }
     }
   } finally {

@@ -188,3 +188,8 @@ export function parseOnCpuArguments(argv: readonly string[]): OnCpuOptions {
 export function perfNodeFlags(directory: string): string[] {
   return ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(directory, 'v8.log')}`];
 }
+
+/** The symbol map `--perf-basic-prof` writes for process `pid` (perf reads it from /tmp); remove it when done. */
+export function perfMapPath(pid: number): string {
+  return `/tmp/perf-${pid}.map`;
+}

@@ -173,8 +173,8 @@ function parseWithLayout(text: string, layout: (typeof layouts)[number]): CivilT
   }
   // Go refuses anything left over ("extra text").
   if (cursor.position !== text.length) return undefined;
-  // Written out, not spread: a literal built from two spreads is slow on Node 20 (V8 11.3) and
-  // outlives young collections (bench/README.md, "A Ready built by spreads"); this runs per value.
+  // Written out, not spread: a literal built from two spreads is slow to build on Node 20
+  // (V8 11.3; bench/README.md, "A Ready built by spreads"), and this runs per value.
   return {
     year: date.year,
     month: date.month,

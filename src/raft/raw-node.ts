@@ -193,8 +193,8 @@ export class RawNode {
     // Applying is reported by index only: count them as committed now, not at appliedTo().
     if (asyncWrites) raft.reduceUncommittedBytes(committedEntries);
     // Every field written out, absent ones as undefined: on Node 20 (V8 11.3) a literal that
-    // spreads first and then adds fields is slow to build and outlives young collections
-    // (bench/README.md, "A Ready built by spreads"), and this one is built every turn.
+    // spreads first and then adds fields is slow to build (bench/README.md, "A Ready built
+    // by spreads"), and this one is built every turn of every node.
     const ready: Ready = {
       softState: softStatesEqual(softState, this.#previousSoftState) ? undefined : softState,
       hardState: hardStateChanged ? hardState : undefined,

@@ -18,6 +18,7 @@ import {
   otherWork,
   parseOnCpuArguments,
   parsePerfScript,
+  perfMapPath,
   perfNodeFlags,
   perOperation,
   workKindOf,
@@ -209,8 +210,7 @@ test("a profiled process writes V8's code log into the run's directory, not the 
     assert.deepEqual(readdirSync(started), []);
     assert.ok(existsSync(join(runDirectory, 'v8.log')));
   } finally {
-    // --perf-basic-prof's symbol map for perf
-    if (run.pid !== undefined) rmSync(`/tmp/perf-${run.pid}.map`, { force: true });
+    if (run.pid !== undefined) rmSync(perfMapPath(run.pid), { force: true });
     rmSync(started, { recursive: true, force: true });
     rmSync(runDirectory, { recursive: true, force: true });
   }
